@@ -1,0 +1,406 @@
+"""Finite leader-follower Markov games that check themselves, and generators.
+
+A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (SPEC §1). It is held
+either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
+form of Assumption 2 (``mu (H,d,S)`` and ``theta (2,H,d)``), in which case no ``S×A×B×S`` array is
+ever built and ``|S| = 10^5`` is cheap. Index 0 of a leading axis of size 2 is the leader, 1 the
+follower.
+
+Example:
+    >>> game = random_linear(n_states=5, n_leader_actions=2, n_follower_actions=3, dim=4,
+    ...                      horizon=3, seed=0)
+    >>> game.reward(0).shape
+    (2, 5, 2, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+PROB_TOL = 1e-9
+"""Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (SPEC §1)."""
+
+DENSE_LIMIT = 50_000_000
+"""Largest number of entries ``H·S·A·B·S`` that :meth:`FiniteGame.transition` builds."""
+
+
+def _index(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ValueError(
+            f"{name} has a non-finite entry at index {_index(np.argmax(bad), array.shape)}"
+        )
+
+
+def _check_shape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+
+
+def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
+    """Raise unless ``p`` is non-negative and sums to one over its last axis."""
+    if (p < -PROB_TOL).any():
+        idx = _index(np.argmin(p), p.shape)
+        raise ValueError(
+            f"{name} has a negative probability {p[idx]:.3g} at index {idx} {axis_names}"
+        )
+    sums = p.sum(axis=-1)
+    err = np.abs(sums - 1.0)
+    if (err > PROB_TOL).any():
+        idx = _index(np.argmax(err), sums.shape)
+        raise ValueError(
+            f"{name} does not sum to 1 at index {idx} {axis_names} (sum {sums[idx]:.12g})"
+        )
+
+
+class FiniteGame:
+    """A finite-state episodic leader-follower Markov game with features.
+
+    Give either the dense model (``transitions`` and ``rewards``), or the factored linear model
+    (``mu`` and ``theta``), or both — in which case the game is declared linear and the dense model
+    must equal what ``features, mu, theta`` give. Everything is validated on construction; bad
+    input raises :class:`ValueError` naming the field and an offending index.
+
+    Args:
+        features: ``phi (S, A, B, d)`` with ``‖phi(x,a,b)‖₂ <= 1``.
+        initial_distribution: ``(S,)`` distribution of ``x_0``.
+        transitions: ``P (H, S, A, B, S)``, ``P[h, x, a, b, x']`` (dense form).
+        rewards: mean rewards ``(2, H, S, A, B)`` in ``[-1, 1]`` (dense form).
+        mu: ``(H, d, S)``, ``P_h(x'|x,a,b) = <phi(x,a,b), mu[h, :, x']>`` (factored form).
+        theta: ``(2, H, d)``, ``r_{m,h}(x,a,b) = <phi(x,a,b), theta[m, h]>`` (factored form).
+        reward_noise: half-width of the uniform noise added to realised rewards; the noise is
+            shrunk near ``±1`` so realised rewards stay in ``[-1, 1]`` with the same mean.
+        name: a label used in results.
+    """
+
+    def __init__(
+        self,
+        features: np.ndarray,
+        initial_distribution: np.ndarray,
+        *,
+        transitions: np.ndarray | None = None,
+        rewards: np.ndarray | None = None,
+        mu: np.ndarray | None = None,
+        theta: np.ndarray | None = None,
+        reward_noise: float = 0.0,
+        name: str = "game",
+    ) -> None:
+        self.name = name
+        self.features = np.ascontiguousarray(features, dtype=np.float64)
+        if self.features.ndim != 4:
+            raise ValueError(f"features must have shape (S, A, B, d), got {self.features.shape}")
+        S, A, B, d = self.features.shape
+        if min(S, A, B, d) < 1:
+            raise ValueError(f"features has an empty axis: shape {self.features.shape}")
+        _check_finite("features", self.features)
+        norms = np.linalg.norm(self.features, axis=-1)
+        if (norms > 1.0 + PROB_TOL).any():
+            idx = _index(np.argmax(norms), norms.shape)
+            raise ValueError(f"features has norm {norms[idx]:.12g} > 1 at index {idx} (x, a, b)")
+
+        self.initial_distribution = np.asarray(initial_distribution, dtype=np.float64)
+        _check_shape("initial_distribution", self.initial_distribution, (S,))
+        _check_finite("initial_distribution", self.initial_distribution)
+        _check_distribution("initial_distribution", self.initial_distribution, "")
+
+        if not 0.0 <= reward_noise <= 1.0:
+            raise ValueError(f"reward_noise must be in [0, 1], got {reward_noise}")
+        self.reward_noise = float(reward_noise)
+
+        dense = transitions is not None or rewards is not None
+        factored = mu is not None or theta is not None
+        if dense and (transitions is None or rewards is None):
+            raise ValueError("the dense form needs both transitions and rewards")
+        if factored and (mu is None or theta is None):
+            raise ValueError("the factored form needs both mu and theta")
+        if not (dense or factored):
+            raise ValueError("give transitions and rewards, or mu and theta")
+
+        self._transitions = self._rewards = self.mu = self.theta = None
+        if factored:
+            self.mu = np.ascontiguousarray(mu, dtype=np.float64)
+            self.theta = np.ascontiguousarray(theta, dtype=np.float64)
+            if self.mu.ndim != 3 or self.mu.shape[1:] != (d, S):
+                raise ValueError(f"mu has shape {self.mu.shape}, expected (H, {d}, {S})")
+            H = self.mu.shape[0]
+            if H < 1:
+                raise ValueError("mu has horizon 0")
+            _check_shape("theta", self.theta, (2, H, d))
+            _check_finite("mu", self.mu)
+            _check_finite("theta", self.theta)
+        if dense:
+            self._transitions = np.ascontiguousarray(transitions, dtype=np.float64)
+            self._rewards = np.ascontiguousarray(rewards, dtype=np.float64)
+            if self._transitions.ndim != 5:
+                raise ValueError(
+                    f"transitions must have shape (H, S, A, B, S), got {self._transitions.shape}"
+                )
+            H = self._transitions.shape[0]
+            if H < 1:
+                raise ValueError("transitions has horizon 0")
+            _check_shape("transitions", self._transitions, (H, S, A, B, S))
+            _check_shape("rewards", self._rewards, (2, H, S, A, B))
+            _check_finite("transitions", self._transitions)
+            _check_finite("rewards", self._rewards)
+        self.horizon = H
+        self.n_states, self.n_leader_actions, self.n_follower_actions, self.dim = S, A, B, d
+
+        if dense:
+            _check_distribution("transitions", self._transitions, "(h, x, a, b)")
+            self._check_reward_range("rewards", self._rewards)
+            if factored:
+                self._check_linear()
+        else:
+            self._check_factored()
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _check_reward_range(name: str, r: np.ndarray) -> None:
+        out = np.abs(r) > 1.0 + PROB_TOL
+        if out.any():
+            idx = _index(np.argmax(out), r.shape)
+            raise ValueError(
+                f"{name} is {r[idx]:.6g}, outside [-1, 1], at index {idx} (m, h, x, a, b)"
+            )
+
+    def _check_factored(self) -> None:
+        """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
+        H = self.horizon
+        r = np.stack([self.reward(h) for h in range(H)], axis=1)
+        self._check_reward_range("rewards given by theta", r)
+        # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
+        sums = self.features @ self.mu.sum(axis=2).T  # (S,A,B,H)
+        sums = np.moveaxis(sums, -1, 0)
+        err = np.abs(sums - 1.0)
+        if (err > PROB_TOL).any():
+            idx = _index(np.argmax(err), sums.shape)
+            raise ValueError(
+                f"transitions given by mu do not sum to 1 at index {idx} (h, x, a, b) "
+                f"(sum {sums[idx]:.12g})"
+            )
+        if (self.features >= 0).all() and (self.mu >= 0).all():
+            return  # non-negative features and measures give non-negative probabilities
+        for h in range(H):  # signed features: check every P_h, one step at a time
+            p = self.features @ self.mu[h]
+            if (p < -PROB_TOL).any():
+                idx = _index(np.argmin(p), p.shape)
+                raise ValueError(
+                    f"transitions given by mu have a negative probability {p[idx]:.3g} at index "
+                    f"{(h, *idx)} (h, x, a, b, x')"
+                )
+
+    def _check_linear(self) -> None:
+        """A game given in both forms must be linear: the dense model equals ``phi, mu, theta``."""
+        for h in range(self.horizon):
+            p = self.features @ self.mu[h]
+            err = np.abs(p - self._transitions[h])
+            if (err > 1e-8).any():
+                idx = _index(np.argmax(err), err.shape)
+                raise ValueError(
+                    f"transitions disagree with features·mu at index {(h, *idx)} (h, x, a, b, x') "
+                    f"by {err[idx]:.3g}: the game is not linear in its features"
+                )
+            r = np.einsum("sabd,md->msab", self.features, self.theta[:, h])
+            err = np.abs(r - self._rewards[:, h])
+            if (err > 1e-8).any():
+                idx = _index(np.argmax(err), err.shape)
+                raise ValueError(
+                    f"rewards disagree with features·theta at index {(idx[0], h, *idx[1:])} "
+                    f"(m, h, x, a, b) by {err[idx]:.3g}: the game is not linear in its features"
+                )
+
+    # ------------------------------------------------------------------ model
+    @property
+    def is_factored(self) -> bool:
+        """Whether the game carries ``mu, theta`` (and so can skip dense arrays)."""
+        return self.mu is not None
+
+    def reward(self, h: int) -> np.ndarray:
+        """Mean rewards at step ``h``: ``(2, S, A, B)``."""
+        if self._rewards is not None:
+            return self._rewards[:, h]
+        return np.einsum("sabd,md->msab", self.features, self.theta[:, h])
+
+    def expected_next(self, h: int, V: np.ndarray) -> np.ndarray:
+        """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A, B)``."""
+        V = np.asarray(V, dtype=np.float64)
+        if V.shape[-1] != self.n_states:
+            raise ValueError(f"V has last axis {V.shape[-1]}, expected n_states={self.n_states}")
+        if self.mu is not None:
+            mv = V @ self.mu[h].T  # (..., d): O(Sd), never an S×S array
+            return np.tensordot(mv, self.features, axes=([-1], [-1]))
+        return np.einsum("sabt,...t->...sab", self._transitions[h], V)
+
+    def transition(self, h: int) -> np.ndarray:
+        """Dense ``P_h (S, A, B, S)``; raises for games too large to hold it."""
+        if self._transitions is not None:
+            return self._transitions[h]
+        S, A, B = self.n_states, self.n_leader_actions, self.n_follower_actions
+        if S * A * B * S > DENSE_LIMIT:
+            raise ValueError(
+                f"transition({h}) would build {S * A * B * S:,} entries (S={S}, A={A}, B={B}); "
+                f"the limit is {DENSE_LIMIT:,}: use expected_next instead"
+            )
+        return self.features @ self.mu[h]
+
+    # ------------------------------------------------------------------ simulation
+    def sample_initial(self, rng: np.random.Generator) -> int:
+        """Draw ``x_0`` from the initial distribution."""
+        return _draw(self.initial_distribution, rng)
+
+    def next_state_distribution(self, h: int, x: int, a: int, b: int) -> np.ndarray:
+        """``P_h(·|x, a, b)`` as an ``(S,)`` array."""
+        if self._transitions is not None:
+            return self._transitions[h, x, a, b]
+        return self.features[x, a, b] @ self.mu[h]
+
+    def step(
+        self, h: int, x: int, a: int, b: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, int]:
+        """Play ``(a, b)`` in ``x`` at step ``h``: realised rewards ``(2,)`` and ``x_{h+1}``."""
+        r = self.reward_at(h, x, a, b)
+        if self.reward_noise > 0.0:
+            half = self.reward_noise * (1.0 - np.abs(r))
+            r = r + half * rng.uniform(-1.0, 1.0, size=2)
+        x_next = _draw(self.next_state_distribution(h, x, a, b), rng)
+        return r, x_next
+
+    def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
+        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
+        if self._rewards is not None:
+            return self._rewards[:, h, x, a, b].copy()
+        return self.theta[:, h] @ self.features[x, a, b]
+
+    def feature_map(self, states: np.ndarray) -> np.ndarray:
+        """``phi`` of a batch of state indices: ``(n, A, B, d)``."""
+        return self.features[np.asarray(states, dtype=np.intp)]
+
+    def __repr__(self) -> str:
+        form = "factored" if self.is_factored else "dense"
+        return (
+            f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
+            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, {form})"
+        )
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """One draw from the distribution ``p`` by inverse CDF (one uniform per draw)."""
+    c = np.cumsum(p)
+    i = int(np.searchsorted(c, rng.random() * c[-1], side="right"))
+    return min(i, len(p) - 1)
+
+
+# ---------------------------------------------------------------------- generators
+def random_linear(
+    n_states: int,
+    n_leader_actions: int,
+    n_follower_actions: int,
+    dim: int,
+    horizon: int,
+    seed: int | np.random.SeedSequence = 0,
+    *,
+    concentration: float = 1.0,
+    reward_noise: float = 0.0,
+) -> FiniteGame:
+    """A random linear game in factored form (SPEC §6).
+
+    Features lie on the probability simplex (so ``‖phi‖₂ <= 1`` and ``phi >= 0``); each of the
+    ``d`` measures ``mu_h^i`` is a distribution over states, so ``P_h(·|x,a,b)`` is a mixture of
+    them; ``theta`` lies in ``[-1, 1]^d`` so mean rewards are convex combinations in ``[-1, 1]``.
+
+    Args:
+        n_states, n_leader_actions, n_follower_actions, dim, horizon: ``S, A, B, d, H``.
+        seed: an integer or a ``SeedSequence``.
+        concentration: Dirichlet parameter of the features; small values give near one-hot ones.
+        reward_noise: see :class:`FiniteGame`.
+    """
+    for name, v in [
+        ("n_states", n_states),
+        ("n_leader_actions", n_leader_actions),
+        ("n_follower_actions", n_follower_actions),
+        ("dim", dim),
+        ("horizon", horizon),
+    ]:
+        if int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    rng = np.random.default_rng(seed)
+    S, A, B, d, H = n_states, n_leader_actions, n_follower_actions, dim, horizon
+    features = rng.dirichlet(np.full(d, concentration), size=(S, A, B))
+    # Sparse-ish measures: each mu_h^i puts its mass on a few states, so dynamics are not trivial.
+    mu = rng.dirichlet(np.full(S, 1.0 / max(1.0, np.sqrt(S))), size=(H, d)).astype(np.float64)
+    theta = rng.uniform(-1.0, 1.0, size=(2, H, d))
+    return FiniteGame(
+        features,
+        np.full(S, 1.0 / S),
+        mu=mu,
+        theta=theta,
+        reward_noise=reward_noise,
+        name=f"random-linear(S={S},A={A},B={B},d={d},H={H})",
+    )
+
+
+def one_hot_features(n_states: int, n_leader_actions: int, n_follower_actions: int) -> np.ndarray:
+    """Tabular features ``(S, A, B, S·A·B)``: ``phi(x,a,b)`` is the indicator of ``(x,a,b)``."""
+    S, A, B = n_states, n_leader_actions, n_follower_actions
+    return np.eye(S * A * B).reshape(S, A, B, S * A * B)
+
+
+def tabular(
+    transitions: np.ndarray,
+    rewards: np.ndarray,
+    initial_distribution: np.ndarray | None = None,
+    *,
+    reward_noise: float = 0.0,
+    name: str = "tabular",
+) -> FiniteGame:
+    """A tabular game (one-hot features, ``d = S·A·B``) from a dense model.
+
+    Args:
+        transitions: ``(H, S, A, B, S)``.
+        rewards: ``(2, H, S, A, B)``.
+        initial_distribution: ``(S,)``; defaults to state 0.
+        reward_noise: see :class:`FiniteGame`.
+        name: a label.
+    """
+    transitions = np.asarray(transitions, dtype=np.float64)
+    if transitions.ndim != 5:
+        raise ValueError(f"transitions must have shape (H, S, A, B, S), got {transitions.shape}")
+    _, S, A, B, _ = transitions.shape
+    if initial_distribution is None:
+        initial_distribution = np.eye(S)[0]
+    return FiniteGame(
+        one_hot_features(S, A, B),
+        initial_distribution,
+        transitions=transitions,
+        rewards=rewards,
+        reward_noise=reward_noise,
+        name=name,
+    )
+
+
+def random_tabular(
+    n_states: int,
+    n_leader_actions: int,
+    n_follower_actions: int,
+    horizon: int,
+    seed: int | np.random.SeedSequence = 0,
+) -> FiniteGame:
+    """A random tabular game: Dirichlet transitions, uniform rewards in ``[-1, 1]``."""
+    rng = np.random.default_rng(seed)
+    S, A, B, H = n_states, n_leader_actions, n_follower_actions, horizon
+    P = rng.dirichlet(np.ones(S), size=(H, S, A, B))
+    r = rng.uniform(-1.0, 1.0, size=(2, H, S, A, B))
+    return tabular(P, r, np.full(S, 1.0 / S), name=f"random-tabular(S={S},A={A},B={B},H={H})")
+
+
+GENERATORS: dict[str, Callable[..., FiniteGame]] = {
+    "random-linear": random_linear,
+    "random-tabular": random_tabular,
+}
+"""Named game generators, as the command line knows them."""

@@ -1,0 +1,260 @@
+"""Leader and follower agents: soft-max LSVI-UCB (Algorithms 1 and 2) and baselines.
+
+Every agent has the same small interface, used by the episode loop in ``experiments``:
+
+- ``begin_episode(k)``: re-plan if the schedule says so (0-based ``k``);
+- the leader's ``act(h, x) -> a``, the follower's ``act(h, x, a) -> b`` (it has seen ``a``);
+- ``record(h, x, a, b, r (2,), x_next)``: the observation of one step (Assumption 1: both players
+  see the state, both actions and both rewards);
+- ``policy_table(game)``: the policy the agent plays this episode, ``pi_l (H, S, A)`` for a leader and
+  ``pi_f (H, S, A, B)`` for a follower, for exact evaluation.
+
+Each agent draws its actions from its own ``np.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .games import FiniteGame
+from .lsvi import SCHEDULES, SoftmaxLSVIUCB, alpha_value, theory_beta
+from .planning import stackelberg_equilibrium
+
+AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
+
+
+@dataclass
+class AgentConfig:
+    """How the two players learn. Every field lands in the run's manifest."""
+
+    kind: str = "softmax-lsvi-ucb"
+    """One of ``softmax-lsvi-ucb``, ``greedy-lsvi-ucb`` (``α = ∞``), ``random``, ``oracle``."""
+    beta: float | str = 0.5
+    """Bonus scale ``β``: a number, or ``"theory"`` for ``C₁ d H √ι`` (Theorem 3)."""
+    c1: float = 1.0
+    """``C₁`` of ``β = "theory"``."""
+    p: float = 0.05
+    """Failure probability ``p`` of ``β = "theory"``."""
+    lam: float = 1.0
+    """Ridge ``λ``."""
+    alpha_l: float | str = "fixed-K"
+    """Leader soft-max: a number, ``inf``, ``"fixed-K"`` (``log|A|√K/H``) or ``"anytime"``."""
+    alpha_f: float | str = "fixed-K"
+    """Follower soft-max: a number, ``inf``, ``"fixed-K"`` (``log|B|√K/H``) or ``"anytime"``."""
+    schedule: str = "every"
+    """When to re-plan: ``every`` episode, ``every-n`` episodes, or ``doubling`` of ``det Λ_h``."""
+    schedule_n: int = 10
+    """``n`` of the ``every-n`` schedule."""
+    decentralised: bool = True
+    """Each player keeps its own statistics (Algorithms 1 and 2); ``False`` shares one copy."""
+    incremental: bool = True
+    """Cached quadratic forms with rank-one downdates (SPEC §5); ``False`` recomputes them."""
+    refresh_every: int = 128
+    """Plans between exact refreshes of the cached forms."""
+    dtype: str = "float64"
+    """Storage of cached next-state features: ``float64`` or ``float32``."""
+    extra: dict = field(default_factory=dict)
+    """Free-form labels copied to the manifest."""
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad field."""
+        if self.kind not in AGENT_KINDS:
+            raise ValueError(f"agent kind must be one of {AGENT_KINDS}, got {self.kind!r}")
+        if isinstance(self.beta, str):
+            if self.beta != "theory":
+                raise ValueError(f"beta must be a number or 'theory', got {self.beta!r}")
+        elif not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        for name in ("alpha_l", "alpha_f"):
+            alpha_value(getattr(self, name), 2, 1, 1, 0)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.schedule_n < 1 or self.refresh_every < 1:
+            raise ValueError("schedule_n and refresh_every must be >= 1")
+        if not self.lam > 0:
+            raise ValueError(f"lam must be > 0, got {self.lam}")
+        if not (self.c1 > 0 and 0 < self.p < 1):
+            raise ValueError(f"need c1 > 0 and 0 < p < 1, got c1={self.c1}, p={self.p}")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+    def to_dict(self) -> dict:
+        """Plain data for the manifest."""
+        return asdict(self)
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    c = np.cumsum(p)
+    return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
+
+
+class _LSVIAgent:
+    """Shared plumbing of the LSVI-UCB leader and follower."""
+
+    def __init__(
+        self,
+        learner: SoftmaxLSVIUCB,
+        rng: np.random.Generator,
+        alpha_l: float | str,
+        alpha_f: float | str,
+        episodes: int,
+        owner: bool = True,
+    ) -> None:
+        self.learner, self.rng, self.owner = learner, rng, owner
+        self._alpha_spec = (alpha_l, alpha_f)
+        self.episodes = episodes
+        self.replanned = False
+
+    def begin_episode(self, k: int) -> None:
+        """Re-plan at the start of episode ``k`` if the schedule says so (owner only)."""
+        self.replanned = False
+        if not self.owner:
+            return
+        L = self.learner
+        if L.should_plan(k):
+            L.alpha_l = alpha_value(self._alpha_spec[0], L.A, L.H, self.episodes, k)
+            L.alpha_f = alpha_value(self._alpha_spec[1], L.B, L.H, self.episodes, k)
+            L.plan()
+            self.replanned = True
+
+    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
+        """Store one observation (owner only: a shared learner records once)."""
+        if self.owner:
+            self.learner.record(h, x, a, b, r[0], r[1], x_next)
+
+    def params(self) -> dict:
+        """The ``β``, ``λ``, ``α_l``, ``α_f`` in use."""
+        L = self.learner
+        return {"beta": L.beta, "lam": L.lam, "alpha_l": L.alpha_l, "alpha_f": L.alpha_f}
+
+
+class LSVILeader(_LSVIAgent):
+    """The leader of Algorithm 1: soft-max over its marginal ``q_l`` (line 20)."""
+
+    def act(self, h: int, x) -> int:
+        """Draw ``a_h ~ π_{l,h}(·|x_h)``."""
+        return _draw(self.learner.leader_policy(h, x), self.rng)
+
+    def policy_table(self, game: FiniteGame) -> np.ndarray:
+        """``pi_l (H, S, A)`` of the current plan."""
+        return self.learner.policy_tables(game.features)[0]
+
+
+class LSVIFollower(_LSVIAgent):
+    """The follower of Algorithm 2: soft-max over ``Q_f(x, a, ·)`` after seeing ``a`` (line 5)."""
+
+    def act(self, h: int, x, a: int) -> int:
+        """Draw ``b_h ~ π_{f,h}(·|x_h, a_h)``."""
+        return _draw(self.learner.follower_policy(h, x, a), self.rng)
+
+    def policy_table(self, game: FiniteGame) -> np.ndarray:
+        """``pi_f (H, S, A, B)`` of the current plan."""
+        return self.learner.policy_tables(game.features)[1]
+
+
+Leader = LSVILeader
+Follower = LSVIFollower
+
+
+class TableAgent:
+    """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle."""
+
+    def __init__(self, table: np.ndarray, rng: np.random.Generator, role: str) -> None:
+        self.table, self.rng, self.role = table, rng, role
+
+    def begin_episode(self, k: int) -> None:
+        """Nothing to plan."""
+
+    def act(self, h: int, x, a: int | None = None) -> int:
+        """Draw from the table: ``table[h, x]`` (leader) or ``table[h, x, a]`` (follower)."""
+        p = self.table[h, x] if self.role == "leader" else self.table[h, x, a]
+        return _draw(p, self.rng)
+
+    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
+        """A fixed policy learns nothing."""
+
+    def policy_table(self, game: FiniteGame) -> np.ndarray:
+        """The fixed table."""
+        return self.table
+
+    def params(self) -> dict:
+        """No learning parameters."""
+        return {}
+
+
+def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
+    """The number ``β`` of a configuration (``"theory"`` resolved by Theorem 3)."""
+    if config.beta == "theory":
+        return theory_beta(
+            game.dim,
+            game.horizon,
+            episodes,
+            game.n_leader_actions,
+            game.n_follower_actions,
+            c1=config.c1,
+            p=config.p,
+        )
+    return float(config.beta)
+
+
+def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> SoftmaxLSVIUCB:
+    """A fresh :class:`SoftmaxLSVIUCB` for ``game`` as ``config`` says."""
+    greedy = config.kind == "greedy-lsvi-ucb"
+    return SoftmaxLSVIUCB(
+        game.feature_map,
+        game.n_leader_actions,
+        game.n_follower_actions,
+        game.dim,
+        game.horizon,
+        beta=resolve_beta(config, game, episodes),
+        lam=config.lam,
+        alpha_l=math.inf if greedy else 0.0,
+        alpha_f=math.inf if greedy else 0.0,
+        schedule=config.schedule,
+        schedule_n=config.schedule_n,
+        incremental=config.incremental,
+        refresh_every=config.refresh_every,
+        dtype=config.dtype,
+    )
+
+
+def make_agents(
+    game: FiniteGame, config: AgentConfig, episodes: int, seed: int | np.random.SeedSequence
+) -> tuple:
+    """The leader and the follower for one run, each with its own random stream.
+
+    Args:
+        game: the game (its features are the known feature map).
+        config: the agents' configuration.
+        episodes: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``).
+        seed: an integer or ``SeedSequence``; the leader's and the follower's streams are spawned
+            from it.
+
+    Returns:
+        ``(leader, follower)``.
+    """
+    config.validate()
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    rng_l, rng_f = (np.random.default_rng(s) for s in ss.spawn(2))
+    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    if config.kind == "random":
+        return (
+            TableAgent(np.full((H, S, A), 1.0 / A), rng_l, "leader"),
+            TableAgent(np.full((H, S, A, B), 1.0 / B), rng_f, "follower"),
+        )
+    if config.kind == "oracle":
+        pi_l, pi_f, _ = stackelberg_equilibrium(game)
+        return TableAgent(pi_l, rng_l, "leader"), TableAgent(pi_f, rng_f, "follower")
+    alphas = (
+        (math.inf, math.inf)
+        if config.kind == "greedy-lsvi-ucb"
+        else (config.alpha_l, config.alpha_f)
+    )
+    learner_l = make_learner(config, game, episodes)
+    learner_f = make_learner(config, game, episodes) if config.decentralised else learner_l
+    leader = LSVILeader(learner_l, rng_l, *alphas, episodes, owner=True)
+    follower = LSVIFollower(learner_f, rng_f, *alphas, episodes, owner=config.decentralised)
+    return leader, follower

@@ -1,0 +1,324 @@
+"""Soft-max LSVI-UCB statistics and planning (Algorithm 1, lines 4–14; SPEC §3 and §5).
+
+:class:`SoftmaxLSVIUCB` holds what one player has observed and plans from it. Both the leader
+(Algorithm 1) and the follower (Algorithm 2) own one; given the same observations they compute the
+same ``Λ``, ``w`` and policies. The math is in the pure functions at the top of this module.
+
+The cost of :meth:`SoftmaxLSVIUCB.plan` is dominated by evaluating ``V_{m,h+1}`` at every stored
+next state. The stored next-state features ``ψ = φ(x_{h+1}^τ, ·, ·)`` and their quadratic forms
+``ψᵀΛ_{h+1}^{-1}ψ`` are cached; when ``Λ_{h+1}`` has gained the rows ``Φ_p`` since the last plan the
+forms are downdated in one pass (Woodbury with the new inverse):
+
+    ψᵀΛ_new^{-1}ψ = ψᵀΛ_old^{-1}ψ − zᵀ(I − Φ_pΛ_new^{-1}Φ_pᵀ)^{-1}z,   z = Φ_pΛ_new^{-1}ψ,
+
+which for one new row is the Sherman–Morrison update of SPEC §5. A periodic exact refresh bounds
+the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .functional import soft_policies, softmax
+
+FeatureMap = Callable[[np.ndarray], np.ndarray]
+"""Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
+
+SCHEDULES = ("every", "every-n", "doubling")
+
+
+# ---------------------------------------------------------------------- pure functions
+def theory_beta(
+    dim: int,
+    horizon: int,
+    episodes: int,
+    n_leader_actions: int,
+    n_follower_actions: int,
+    c1: float = 1.0,
+    p: float = 0.05,
+) -> float:
+    """``β = C₁ d H √ι`` of Theorem 3, ``ι = log((log|A||B| + 2 log|A| log|B|)·4dT/p)``, ``T = KH``.
+
+    With one action for each player the first factor is zero; it is then taken as 1 so ``ι`` stays
+    defined (the bonus of a game with nothing to choose does not matter).
+    """
+    A, B = n_leader_actions, n_follower_actions
+    factor = math.log(A * B) + 2.0 * math.log(A) * math.log(B)
+    T = episodes * horizon
+    iota = math.log(max(factor, 1.0) * 4.0 * dim * T / p)
+    return c1 * dim * horizon * math.sqrt(max(iota, 0.0))
+
+
+def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, k: int) -> float:
+    """The soft-max parameter at episode ``k`` (0-based) from a number or a schedule name.
+
+    ``"fixed-K"``: ``log(n)·√K / H`` (Algorithm 1, line 1); ``"anytime"``: ``log(n)·√(k+1) / H``;
+    a number (``inf`` for greedy) is used as it is.
+    """
+    if isinstance(spec, str):
+        if spec == "fixed-K":
+            return math.log(n_actions) * math.sqrt(episodes) / horizon
+        if spec == "anytime":
+            return math.log(n_actions) * math.sqrt(k + 1) / horizon
+        raise ValueError(f"alpha must be a number, 'fixed-K' or 'anytime', got {spec!r}")
+    value = float(spec)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"alpha must be >= 0, got {spec!r}")
+    return value
+
+
+def optimistic_q(
+    phi: np.ndarray, w: np.ndarray, Lambda_inv: np.ndarray, beta: float, horizon: float
+) -> np.ndarray:
+    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for both players.
+
+    Args:
+        phi: ``(..., A, B, d)``.
+        w: ``(2, d)``.
+        Lambda_inv: ``(d, d)``.
+        beta: bonus scale.
+        horizon: the cap ``H``.
+
+    Returns:
+        ``Q (..., 2, A, B)``.
+    """
+    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,de,...e->...", phi, Lambda_inv, phi), 0.0))
+    Q = np.minimum(phi @ w.T + bonus[..., None], horizon)  # (..., A, B, 2)
+    return np.moveaxis(Q, -1, -3)
+
+
+def _quadratic_forms(psi: np.ndarray, Lambda_inv: np.ndarray) -> np.ndarray:
+    """``ψᵢᵀΛ^{-1}ψᵢ`` for the rows of ``psi (n, d)``: ``(n,)``."""
+    return ((psi @ Lambda_inv.astype(psi.dtype, copy=False)) * psi).sum(axis=1, dtype=np.float64)
+
+
+def _soft_values_last(Q: np.ndarray, alpha_l: float, alpha_f: float) -> np.ndarray:
+    """``V (n, 2)`` from ``Q (n, A, B, 2)`` (players last, the cache's layout)."""
+    pi_f = softmax(Q[..., 1], alpha_f, axis=-1)  # (n, A, B)
+    q = np.einsum("nabm,nab->nam", Q, pi_f)  # (n, A, 2)
+    pi_l = softmax(q[..., 0], alpha_l, axis=-1)  # (n, A)
+    return np.einsum("nam,na->nm", q, pi_l)
+
+
+# ---------------------------------------------------------------------- the learner
+@dataclass
+class _StepData:
+    """Observations at one step ``h``, in arrays that grow by doubling."""
+
+    phi: np.ndarray  # (cap, d)       φ(x_h^τ, a_h^τ, b_h^τ)
+    r: np.ndarray  # (cap, 2)         realised rewards
+    psi: np.ndarray | None  # (cap, A, B, d)  φ(x_{h+1}^τ, ·, ·), absent at the last step
+    quad: np.ndarray | None  # (cap, A, B)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
+    n: int = 0
+    n_quad: int = 0  # rows of quad that are computed
+    seen_next: int = 0  # rows of step h+1's phi that quad reflects
+    states: list = field(default_factory=list)
+
+
+class SoftmaxLSVIUCB:
+    """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2).
+
+    Args:
+        feature_map: ``states (n, ...) -> phi (n, A, B, d)``.
+        n_leader_actions: ``|A|``.
+        n_follower_actions: ``|B|`` (1 gives single-agent LSVI-UCB).
+        dim: ``d``.
+        horizon: ``H``.
+        beta: bonus scale ``β``.
+        lam: ridge ``λ``.
+        alpha_l: leader soft-max parameter, a number (``inf``: greedy); a schedule sets the
+            attribute before each plan.
+        alpha_f: follower soft-max parameter, likewise.
+        schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"`` (re-plan
+            when ``det Λ_h`` has doubled for some ``h`` since the last plan).
+        schedule_n: ``n`` of ``"every-n"``.
+        incremental: keep the quadratic forms by rank-one downdates (SPEC §5); ``False`` recomputes
+            every bonus from scratch at each plan (the reference).
+        refresh_every: plans between exact refreshes of the cached forms.
+        dtype: storage of the cached next-state features, ``float64`` or ``float32``.
+    """
+
+    def __init__(
+        self,
+        feature_map: FeatureMap,
+        n_leader_actions: int,
+        n_follower_actions: int,
+        dim: int,
+        horizon: int,
+        beta: float,
+        lam: float = 1.0,
+        alpha_l: float = math.inf,
+        alpha_f: float = math.inf,
+        *,
+        schedule: str = "every",
+        schedule_n: int = 1,
+        incremental: bool = True,
+        refresh_every: int = 128,
+        dtype: str | np.dtype = np.float64,
+    ) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if schedule_n < 1:
+            raise ValueError(f"schedule_n must be >= 1, got {schedule_n}")
+        if not lam > 0:
+            raise ValueError(f"lam must be > 0, got {lam}")
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        self.feature_map = feature_map
+        self.A, self.B, self.d, self.H = n_leader_actions, n_follower_actions, dim, horizon
+        self.beta, self.lam = float(beta), float(lam)
+        if isinstance(alpha_l, str) or isinstance(alpha_f, str):
+            raise ValueError("the learner takes numeric alphas; use alpha_value for schedules")
+        self.alpha_l = alpha_value(alpha_l, n_leader_actions, horizon, 1, 0)
+        self.alpha_f = alpha_value(alpha_f, n_follower_actions, horizon, 1, 0)
+        self.schedule, self.schedule_n = schedule, int(schedule_n)
+        self.incremental, self.refresh_every = incremental, int(refresh_every)
+        self.dtype = np.dtype(dtype)
+        d, H = dim, horizon
+        self.Lambda = np.broadcast_to(lam * np.eye(d), (H, d, d)).copy()
+        self.Lambda_inv = np.broadcast_to(np.eye(d) / lam, (H, d, d)).copy()
+        self.w = np.zeros((2, H, d))
+        self.logdet_at_plan = np.full(H, d * math.log(lam))
+        self.n_plans = 0
+        self.drift: list[float] = []
+        self._data = [self._new_step(h, 16) for h in range(H)]
+
+    # ------------------------------------------------------------------ data
+    def _new_step(self, h: int, cap: int) -> _StepData:
+        last = h == self.H - 1
+        return _StepData(
+            phi=np.empty((cap, self.d)),
+            r=np.empty((cap, 2)),
+            psi=None if last else np.empty((cap, self.A, self.B, self.d), dtype=self.dtype),
+            quad=None if last else np.empty((cap, self.A, self.B)),
+        )
+
+    @staticmethod
+    def _grow(a: np.ndarray | None, n: int) -> np.ndarray | None:
+        if a is None or n < len(a):
+            return a
+        out = np.empty((2 * len(a),) + a.shape[1:], dtype=a.dtype)
+        out[:n] = a[:n]
+        return out
+
+    def record(
+        self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next, phi=None, psi=None
+    ) -> None:
+        """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
+
+        ``phi (A, B, d)`` and ``psi (A, B, d)`` may be passed when the caller already has the
+        features of ``x`` and ``x_next``.
+        """
+        D = self._data[h]
+        for name in ("phi", "r", "psi", "quad"):
+            setattr(D, name, self._grow(getattr(D, name), D.n))
+        f = (self.feature_map(np.asarray([x]))[0] if phi is None else phi)[a, b]
+        D.phi[D.n] = f
+        D.r[D.n] = (r_l, r_f)
+        if D.psi is not None:
+            D.psi[D.n] = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
+        D.n += 1
+        self.Lambda[h] += np.outer(f, f)
+
+    @property
+    def n_samples(self) -> np.ndarray:
+        """``(H,)`` number of samples recorded at each step."""
+        return np.array([D.n for D in self._data])
+
+    # ------------------------------------------------------------------ planning
+    def should_plan(self, k: int) -> bool:
+        """Whether the schedule re-plans at the start of episode ``k`` (0-based)."""
+        if self.n_plans == 0 or self.schedule == "every":
+            return True
+        if self.schedule == "every-n":
+            return k % self.schedule_n == 0
+        logdet = np.linalg.slogdet(self.Lambda)[1]
+        return bool((logdet > self.logdet_at_plan + math.log(2.0)).any())
+
+    def plan(self) -> None:
+        """Backward pass of Algorithm 1, lines 4–14, over all recorded data."""
+        H, A, B, d = self.H, self.A, self.B, self.d
+        self.Lambda_inv = np.linalg.inv(self.Lambda)
+        refresh = (not self.incremental) or (self.n_plans % self.refresh_every == 0)
+        for h in range(H - 1, -1, -1):
+            D = self._data[h]
+            n = D.n
+            y = D.r[:n].copy()
+            if h < H - 1 and n > 0:
+                Q = self._next_q(h, refresh)  # (n, A, B, 2)
+                y += _soft_values_last(Q, self.alpha_l, self.alpha_f)
+            self.w[:, h] = (self.Lambda_inv[h] @ (D.phi[:n].T @ y)).T
+        self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
+        self.n_plans += 1
+
+    def _next_q(self, h: int, refresh: bool) -> np.ndarray:
+        """``Q_{h+1}`` at the stored next states of step ``h``: ``(n, A, B, 2)``, one pass over ψ."""
+        D, Dn = self._data[h], self._data[h + 1]
+        n, A, B, d = D.n, self.A, self.B, self.d
+        Linv = self.Lambda_inv[h + 1]
+        psi = D.psi[:n].reshape(n * A * B, d)
+        quad = D.quad[:n].reshape(n * A * B)
+        pending = Dn.phi[D.seen_next : Dn.n]  # rows Λ_{h+1} gained since the forms were made
+        m = len(pending)
+        # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
+        downdate = self.incremental and D.n_quad > 0 and 2 * m < d
+        cols = self.w[:, h + 1].T  # (d, 2)
+        if downdate:
+            U = Linv @ pending.T  # (d, m)
+            cols = np.concatenate([cols, U], axis=1)
+        prod = psi @ cols.astype(psi.dtype, copy=False)  # the one pass: (nAB, 2 [+ m])
+        if downdate:
+            old, new = slice(0, D.n_quad * A * B), slice(D.n_quad * A * B, n * A * B)
+            if m:
+                Z = prod[old, 2:]
+                M_inv = np.linalg.inv(np.eye(m) - pending @ U)
+                quad[old] -= ((Z @ M_inv) * Z).sum(axis=1)
+            quad[new] = _quadratic_forms(psi[new], Linv)
+        if not downdate or refresh:
+            exact = _quadratic_forms(psi, Linv)
+            if downdate:
+                self.drift.append(float(np.abs(exact - quad).max(initial=0.0)))
+            quad[:] = exact
+        D.n_quad, D.seen_next = n, Dn.n
+        bonus = self.beta * np.sqrt(np.maximum(quad, 0.0))
+        Q = np.minimum(prod[:, :2] + bonus[:, None], self.H)
+        return Q.reshape(n, A, B, 2)
+
+    # ------------------------------------------------------------------ acting
+    def q_values(self, h: int, x) -> np.ndarray:
+        """Optimistic ``Q_{m,h}(x, ·, ·)`` of both players: ``(2, A, B)``."""
+        phi = self.feature_map(np.asarray([x]))[0]
+        return optimistic_q(phi, self.w[:, h], self.Lambda_inv[h], self.beta, self.H)
+
+    def leader_policy(self, h: int, x) -> np.ndarray:
+        """``π_{l,h}(·|x)``: ``(A,)`` (Algorithm 1, lines 16–20)."""
+        return soft_policies(self.q_values(h, x), self.alpha_l, self.alpha_f)[0]
+
+    def follower_policy(self, h: int, x, a: int) -> np.ndarray:
+        """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4)."""
+        phi = self.feature_map(np.asarray([x]))[0, a]  # (B, d)
+        bonus = self.beta * np.sqrt(np.maximum(_quadratic_forms(phi, self.Lambda_inv[h]), 0.0))
+        return softmax(np.minimum(phi @ self.w[1, h] + bonus, self.H), self.alpha_f)
+
+    def policy_tables(self, game_or_features) -> tuple[np.ndarray, np.ndarray]:
+        """Both players' current policies at every state of a finite game.
+
+        Args:
+            game_or_features: a :class:`~stackelberg_rl.games.FiniteGame` or its
+                ``features (S, A, B, d)``.
+
+        Returns:
+            ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+        """
+        features = getattr(game_or_features, "features", game_or_features)
+        S = features.shape[0]
+        pi_l = np.empty((self.H, S, self.A))
+        pi_f = np.empty((self.H, S, self.A, self.B))
+        for h in range(self.H):
+            Q = optimistic_q(features, self.w[:, h], self.Lambda_inv[h], self.beta, self.H)
+            pi_l[h], pi_f[h] = soft_policies(Q, self.alpha_l, self.alpha_f)[:2]
+        return pi_l, pi_f

@@ -6,8 +6,8 @@ Every agent has the same small interface, used by the episode loop in ``experime
 - the leader's ``act(h, x) -> a``, the follower's ``act(h, x, a) -> b`` (it has seen ``a``);
 - ``record(h, x, a, b, r (2,), x_next)``: the observation of one step (Assumption 1: both players
   see the state, both actions and both rewards);
-- ``policy_table(game)``: the policy the agent plays this episode, ``pi_l (H, S, A)`` for a leader and
-  ``pi_f (H, S, A, B)`` for a follower, for exact evaluation.
+- ``policy_table(game)``: the policy the agent plays this episode, ``pi_l (H, S, A)`` for a
+  leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation.
 
 Each agent draws its actions from its own ``np.random.Generator``.
 """

@@ -133,8 +133,8 @@ class SoftmaxLSVIUCB:
         alpha_l: leader soft-max parameter, a number (``inf``: greedy); a schedule sets the
             attribute before each plan.
         alpha_f: follower soft-max parameter, likewise.
-        schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"`` (re-plan
-            when ``det Λ_h`` has doubled for some ``h`` since the last plan).
+        schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"``
+            (re-plan when ``det Λ_h`` has doubled for some ``h`` since the last plan).
         schedule_n: ``n`` of ``"every-n"``.
         incremental: keep the quadratic forms by rank-one downdates (SPEC §5); ``False`` recomputes
             every bonus from scratch at each plan (the reference).
@@ -241,7 +241,7 @@ class SoftmaxLSVIUCB:
 
     def plan(self) -> None:
         """Backward pass of Algorithm 1, lines 4–14, over all recorded data."""
-        H, A, B, d = self.H, self.A, self.B, self.d
+        H = self.H
         self.Lambda_inv = np.linalg.inv(self.Lambda)
         refresh = (not self.incremental) or (self.n_plans % self.refresh_every == 0)
         for h in range(H - 1, -1, -1):
@@ -256,7 +256,7 @@ class SoftmaxLSVIUCB:
         self.n_plans += 1
 
     def _next_q(self, h: int, refresh: bool) -> np.ndarray:
-        """``Q_{h+1}`` at the stored next states of step ``h``: ``(n, A, B, 2)``, one pass over ψ."""
+        """``Q_{h+1}`` at the stored next states of step ``h``: ``(n, A, B, 2)``, one pass on ψ."""
         D, Dn = self._data[h], self._data[h + 1]
         n, A, B, d = D.n, self.A, self.B, self.d
         Linv = self.Lambda_inv[h + 1]

@@ -1,0 +1,371 @@
+"""The learner against a plain loop-by-loop Algorithm 1, and the theory as unit tests."""
+
+import math
+
+import numpy as np
+import pytest
+
+from stackelberg_rl.agents import AgentConfig, make_agents
+from stackelberg_rl.games import random_linear, random_tabular, tabular
+from stackelberg_rl.lsvi import SoftmaxLSVIUCB, alpha_value, optimistic_q, theory_beta
+from stackelberg_rl.planning import evaluate
+
+
+# ---------------------------------------------------------------------- a plain reference
+def loop_softmax(z, alpha):
+    if math.isinf(alpha):
+        m = max(z)
+        ties = [1.0 if v == m else 0.0 for v in z]
+        return [t / sum(ties) for t in ties]
+    m = max(z)
+    e = [math.exp(alpha * (v - m)) for v in z]
+    return [v / sum(e) for v in e]
+
+
+def loop_algorithm_1(features, data, A, B, d, H, beta, lam, alpha_l, alpha_f):
+    """Algorithm 1, lines 4–14, with Python loops; returns Q(h, x) -> [2][A][B] as a function.
+
+    ``data[h]`` is a list of (x, a, b, r_l, r_f, x_next).
+    """
+    w = [None] * H
+    Linv = [None] * H
+
+    def Q_at(h, x):
+        out = [[[0.0] * B for _ in range(A)] for _ in range(2)]
+        for a in range(A):
+            for b in range(B):
+                phi = features[x, a, b]
+                bonus = beta * math.sqrt(max(float(phi @ Linv[h] @ phi), 0.0))
+                for m in range(2):
+                    out[m][a][b] = min(float(w[h][m] @ phi) + bonus, H)
+        return out
+
+    def V_at(h, x):
+        Q = Q_at(h, x)
+        q = [[0.0] * A for _ in range(2)]
+        for a in range(A):
+            pf = loop_softmax(Q[1][a], alpha_f)
+            for m in range(2):
+                q[m][a] = sum(pf[b] * Q[m][a][b] for b in range(B))
+        pl = loop_softmax(q[0], alpha_l)
+        return [sum(pl[a] * q[m][a] for a in range(A)) for m in range(2)]
+
+    for h in range(H - 1, -1, -1):
+        Lam = lam * np.eye(d)
+        for x, a, b, *_ in data[h]:
+            phi = features[x, a, b]
+            Lam = Lam + np.outer(phi, phi)
+        Linv[h] = np.linalg.inv(Lam)
+        target = [np.zeros(d), np.zeros(d)]
+        for x, a, b, r_l, r_f, x_next in data[h]:
+            V_next = V_at(h + 1, x_next) if h < H - 1 else [0.0, 0.0]
+            phi = features[x, a, b]
+            target[0] = target[0] + phi * (r_l + V_next[0])
+            target[1] = target[1] + phi * (r_f + V_next[1])
+        w[h] = [Linv[h] @ target[0], Linv[h] @ target[1]]
+    return Q_at
+
+
+def random_trajectories(game, episodes, rng):
+    """Uniformly random play: per episode a list over h of (x, a, b, r_l, r_f, x')."""
+    out = []
+    for _ in range(episodes):
+        x = game.sample_initial(rng)
+        ep = []
+        for h in range(game.horizon):
+            a = int(rng.integers(game.n_leader_actions))
+            b = int(rng.integers(game.n_follower_actions))
+            r, x_next = game.step(h, x, a, b, rng)
+            ep.append((x, a, b, float(r[0]), float(r[1]), x_next))
+            x = x_next
+        out.append(ep)
+    return out
+
+
+def make_learner(game, **kw):
+    defaults = dict(beta=0.7, lam=1.0, alpha_l=3.0, alpha_f=5.0)
+    defaults.update(kw)
+    return SoftmaxLSVIUCB(
+        game.feature_map,
+        game.n_leader_actions,
+        game.n_follower_actions,
+        game.dim,
+        game.horizon,
+        **defaults,
+    )
+
+
+# ---------------------------------------------------------------------- cross-checks
+@pytest.mark.parametrize(
+    "alpha_l, alpha_f, refresh_every", [(3.0, 5.0, 1000), (0.5, 40.0, 3), (math.inf, math.inf, 7)]
+)
+def test_learner_equals_loop_algorithm_1(alpha_l, alpha_f, refresh_every):
+    game = random_linear(7, 3, 2, 5, 4, seed=3, reward_noise=0.3)
+    rng = np.random.default_rng(11)
+    learner = make_learner(game, alpha_l=alpha_l, alpha_f=alpha_f, refresh_every=refresh_every)
+    data = [[] for _ in range(game.horizon)]
+    for i, ep in enumerate(random_trajectories(game, 25, rng)):
+        for h, (x, a, b, r_l, r_f, x_next) in enumerate(ep):
+            learner.record(h, x, a, b, r_l, r_f, x_next)
+            data[h].append((x, a, b, r_l, r_f, x_next))
+        learner.plan()  # every episode: one-row downdates, and refreshes every `refresh_every`
+        if i % 6 == 5 or i == 0:
+            Q_ref = loop_algorithm_1(game.features, data, 3, 2, 5, 4, 0.7, 1.0, alpha_l, alpha_f)
+            for h in range(game.horizon):
+                for x in range(game.n_states):
+                    np.testing.assert_allclose(
+                        learner.q_values(h, x), np.array(Q_ref(h, x)), rtol=0, atol=1e-9
+                    )
+
+
+def test_incremental_equals_from_scratch_across_refreshes():
+    game = random_linear(30, 3, 3, 6, 5, seed=8)
+    rng = np.random.default_rng(2)
+    fast = make_learner(game, refresh_every=4)
+    slow = make_learner(game, incremental=False)
+    for ep in random_trajectories(game, 60, rng):
+        for h, step in enumerate(ep):
+            fast.record(h, *step)
+            slow.record(h, *step)
+        fast.plan()
+        slow.plan()
+        np.testing.assert_allclose(fast.w, slow.w, rtol=0, atol=1e-8)
+    for h in range(game.horizon):
+        for x in range(game.n_states):
+            np.testing.assert_allclose(fast.q_values(h, x), slow.q_values(h, x), atol=1e-8)
+    assert len(fast.drift) >= 10  # several refreshes measured their correction
+    assert max(fast.drift) < 1e-10
+
+
+def test_float32_cache_is_close():
+    game = random_linear(30, 3, 3, 6, 5, seed=8)
+    rng = np.random.default_rng(2)
+    f32 = make_learner(game, dtype="float32")
+    f64 = make_learner(game)
+    for ep in random_trajectories(game, 40, rng):
+        for h, step in enumerate(ep):
+            f32.record(h, *step)
+            f64.record(h, *step)
+        f32.plan()
+        f64.plan()
+    # float32 features carry ~6e-8 relative error into H-step backups.
+    np.testing.assert_allclose(f32.w, f64.w, atol=1e-4)
+
+
+# ---------------------------------------------------------------------- theory as unit tests
+def test_lambda_inverse_and_one_hot_bonus():
+    game = random_tabular(3, 2, 2, 3, seed=0)
+    rng = np.random.default_rng(0)
+    learner = make_learner(game, beta=0.9, lam=1.0)
+    counts = np.zeros((game.horizon, 3, 2, 2))
+    for ep in random_trajectories(game, 40, rng):
+        for h, (x, a, b, *rest) in enumerate(ep):
+            learner.record(h, x, a, b, *rest)
+            counts[h, x, a, b] += 1
+    learner.plan()
+    for h in range(game.horizon):
+        np.testing.assert_allclose(
+            learner.Lambda_inv[h], np.linalg.inv(learner.Lambda[h]), atol=1e-12
+        )
+    # One-hot features: Λ is diagonal with N(x,a,b) + λ, the bonus is β/√(N+λ). With w = 0 the
+    # optimistic Q is exactly the bonus, capped at H.
+    learner.w[:] = 0.0
+    for h in range(game.horizon):
+        for x in range(3):
+            Q = learner.q_values(h, x)
+            expected = np.minimum(0.9 / np.sqrt(counts[h, x] + 1.0), game.horizon)
+            np.testing.assert_allclose(Q[0], expected, atol=1e-12)
+            np.testing.assert_allclose(Q[1], expected, atol=1e-12)
+
+
+def test_no_bonus_exhaustive_data_matches_planner():
+    # A tabular game whose next-state probabilities are multiples of 1/4: recording each (x,a,b)
+    # four times with next states in exact proportion makes the empirical model the true one, so
+    # with β = 0 and λ → 0 the learner's Q is the exact Q of its own soft-max policies.
+    rng = np.random.default_rng(5)
+    S, A, B, H, N = 4, 2, 3, 3, 4
+    nexts = rng.integers(S, size=(H, S, A, B, N))
+    P = np.zeros((H, S, A, B, S))
+    for idx in np.ndindex(H, S, A, B):
+        for x_next in nexts[idx]:
+            P[idx + (x_next,)] += 1.0 / N
+    r = rng.uniform(-1, 1, size=(2, H, S, A, B))
+    game = tabular(P, r, np.full(S, 1.0 / S))
+    learner = make_learner(game, beta=0.0, lam=1e-9, alpha_l=2.0, alpha_f=4.0)
+    for h, x, a, b in np.ndindex(H, S, A, B):
+        for x_next in nexts[h, x, a, b]:
+            learner.record(h, x, a, b, r[0, h, x, a, b], r[1, h, x, a, b], x_next)
+    learner.plan()
+    pi_l, pi_f = learner.policy_tables(game)
+    values = evaluate(game, pi_l, pi_f)
+    for h in range(H):
+        for x in range(S):
+            np.testing.assert_allclose(learner.q_values(h, x), values.Q[:, h, x], atol=1e-7)
+
+
+def test_large_alpha_becomes_greedy():
+    game = random_linear(10, 4, 3, 5, 3, seed=4)
+    rng = np.random.default_rng(1)
+    soft = make_learner(game, alpha_l=1e6, alpha_f=1e6)
+    greedy = make_learner(game, alpha_l=math.inf, alpha_f=math.inf)
+    for ep in random_trajectories(game, 30, rng):
+        for h, step in enumerate(ep):
+            soft.record(h, *step)
+            greedy.record(h, *step)
+    soft.plan()
+    greedy.plan()
+    pl_s, pf_s = soft.policy_tables(game)
+    pl_g, pf_g = greedy.policy_tables(game)
+    assert np.isfinite(pl_s).all() and np.isfinite(pf_s).all()
+    np.testing.assert_allclose(pf_s, pf_g, atol=1e-6)
+    np.testing.assert_allclose(pl_s, pl_g, atol=1e-6)
+    # Greedy tables put all mass on maximisers of the learner's own Q and q_l.
+    for h in range(game.horizon):
+        for x in range(game.n_states):
+            Q = greedy.q_values(h, x)
+            assert np.all(pf_g[h, x][np.arange(4), Q[1].argmax(axis=1)] > 0)
+
+
+def test_optimistic_q_matches_formula():
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=(3, 2, 4)) / 3
+    w = rng.normal(size=(2, 4))
+    M = rng.normal(size=(4, 4))
+    Linv = np.linalg.inv(M @ M.T + np.eye(4))
+    Q = optimistic_q(phi, w, Linv, 0.5, 1.0)
+    for a in range(3):
+        for b in range(2):
+            bonus = 0.5 * math.sqrt(phi[a, b] @ Linv @ phi[a, b])
+            for m in range(2):
+                assert Q[m, a, b] == pytest.approx(min(w[m] @ phi[a, b] + bonus, 1.0), abs=1e-12)
+
+
+def test_parameters_of_theorem_3():
+    # β = C₁ d H √ι with ι = log((log|A||B| + 2 log|A| log|B|) 4dT/p), T = KH.
+    iota = math.log((math.log(12) + 2 * math.log(3) * math.log(4)) * 4 * 8 * 500 * 5 / 0.1)
+    assert theory_beta(8, 5, 500, 3, 4, c1=0.2, p=0.1) == pytest.approx(0.2 * 8 * 5 * iota**0.5)
+    assert alpha_value("fixed-K", 3, 5, 400, 17) == pytest.approx(math.log(3) * 20 / 5)
+    assert alpha_value("anytime", 3, 5, 400, 15) == pytest.approx(math.log(3) * 4 / 5)
+    assert alpha_value("fixed-K", 1, 5, 400, 0) == 0.0
+    with pytest.raises(ValueError, match="alpha"):
+        alpha_value("sometimes", 3, 5, 400, 0)
+    with pytest.raises(ValueError, match="alpha"):
+        alpha_value(-1.0, 3, 5, 400, 0)
+
+
+# ---------------------------------------------------------------------- agents
+def play(game, leader, follower, episodes, rng):
+    for k in range(episodes):
+        leader.begin_episode(k)
+        follower.begin_episode(k)
+        x = game.sample_initial(rng)
+        for h in range(game.horizon):
+            a = leader.act(h, x)
+            b = follower.act(h, x, a)
+            r, x_next = game.step(h, x, a, b, rng)
+            leader.record(h, x, a, b, r, x_next)
+            follower.record(h, x, a, b, r, x_next)
+            x = x_next
+        yield k
+
+
+def test_decentralised_copies_agree_with_each_other_and_the_shared_one():
+    game = random_linear(12, 3, 3, 6, 4, seed=1)
+    K = 40
+    cfg = AgentConfig(beta=0.3)
+    L, F = make_agents(game, cfg, K, seed=7)
+    Lc, Fc = make_agents(game, AgentConfig(beta=0.3, decentralised=False), K, seed=7)
+    assert L.learner is not F.learner and Lc.learner is Fc.learner
+    run_d = play(game, L, F, K, np.random.default_rng(3))
+    run_c = play(game, Lc, Fc, K, np.random.default_rng(3))
+    for _ in zip(run_d, run_c, strict=True):
+        np.testing.assert_array_equal(L.learner.w, F.learner.w)
+        np.testing.assert_array_equal(L.learner.Lambda_inv, F.learner.Lambda_inv)
+        np.testing.assert_array_equal(L.learner.w, Lc.learner.w)
+    assert L.learner.n_samples.tolist() == [K] * game.horizon
+
+
+def test_doubling_schedule_replans_only_when_a_determinant_doubles():
+    game = random_linear(15, 3, 3, 6, 4, seed=2)
+    K = 120
+    L, F = make_agents(game, AgentConfig(beta=0.3, schedule="doubling"), K, seed=0)
+    rng = np.random.default_rng(0)
+    det_at_plan = None
+    replans = 0
+    for k in range(K):
+        # Independent check: det Λ_h from the recorded features, against the last plan's.
+        Lam = np.array(
+            [
+                np.eye(6)
+                + L.learner._data[h].phi[: L.learner._data[h].n].T
+                @ L.learner._data[h].phi[: L.learner._data[h].n]
+                for h in range(game.horizon)
+            ]
+        )
+        det = np.linalg.det(Lam)
+        expected = det_at_plan is None or bool((det > 2 * det_at_plan).any())
+        next(play_one(game, L, F, k, rng))
+        assert L.replanned == expected, k
+        if expected:
+            det_at_plan = det
+            replans += 1
+    assert 3 < replans < K // 2
+
+
+def play_one(game, leader, follower, k, rng):
+    leader.begin_episode(k)
+    follower.begin_episode(k)
+    x = game.sample_initial(rng)
+    for h in range(game.horizon):
+        a = leader.act(h, x)
+        b = follower.act(h, x, a)
+        r, x_next = game.step(h, x, a, b, rng)
+        leader.record(h, x, a, b, r, x_next)
+        follower.record(h, x, a, b, r, x_next)
+        x = x_next
+    yield k
+
+
+def test_every_n_schedule():
+    game = random_linear(10, 2, 2, 4, 3, seed=2)
+    L, F = make_agents(game, AgentConfig(beta=0.3, schedule="every-n", schedule_n=5), 20, seed=0)
+    rng = np.random.default_rng(0)
+    flags = []
+    for k in range(20):
+        next(play_one(game, L, F, k, rng))
+        flags.append(L.replanned)
+    assert flags == [k % 5 == 0 for k in range(20)]
+
+
+def test_same_seed_same_actions():
+    game = random_linear(10, 3, 3, 5, 4, seed=0)
+
+    def actions(seed):
+        L, F = make_agents(game, AgentConfig(beta=0.3), 30, seed=seed)
+        rng = np.random.default_rng(seed)
+        out = []
+        for k in range(30):
+            L.begin_episode(k)
+            F.begin_episode(k)
+            x = game.sample_initial(rng)
+            for h in range(game.horizon):
+                a = L.act(h, x)
+                b = F.act(h, x, a)
+                out.append((a, b))
+                r, x_next = game.step(h, x, a, b, rng)
+                L.record(h, x, a, b, r, x_next)
+                F.record(h, x, a, b, r, x_next)
+                x = x_next
+        return out
+
+    assert actions(4) == actions(4)
+    assert actions(4) != actions(5)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("beta", "lots"), ("beta", -1.0), ("alpha_l", "hot"), ("kind", "nope")]
+)
+def test_bad_config_is_rejected(field, value):
+    game = random_linear(5, 2, 2, 3, 2, seed=0)
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        make_agents(game, AgentConfig(**{field: value}), 10, seed=0)

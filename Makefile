@@ -27,5 +27,22 @@ test: lint
 bench: $(STAMP)
 	$(VENV)/bin/stackelberg-rl bench
 
+# Peers to compare against (issue 4), in their own venv: never dependencies of the package.
+# Extra arguments for the script: make bench-peers PEERS_ARGS="--episodes 100"
+PEERS_VENV := .venv-peers
+PEERS_PY := $(PEERS_VENV)/bin/python
+PEERS_STAMP := $(PEERS_VENV)/.installed-peers
+PEERS_PKGS := rlberry-scool==0.7.3 rlberry==0.7.3 gymnasium==0.29.1 numba==0.68.1 numpy==2.4.6
+PEERS_ARGS ?=
+
+$(PEERS_STAMP):
+	test -x $(PEERS_PY) || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_PY) -m pip install --quiet --upgrade pip
+	$(PEERS_PY) -m pip install --quiet $(PEERS_PKGS)
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS_PY) benchmarks/peers/rlberry_lsvi.py --json benchmarks/peers/results.json $(PEERS_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis

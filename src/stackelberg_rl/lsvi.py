@@ -92,16 +92,21 @@ def optimistic_q(
 
 
 def _quadratic_forms(psi: np.ndarray, Lambda_inv: np.ndarray) -> np.ndarray:
-    """``ψᵢᵀΛ^{-1}ψᵢ`` for the rows of ``psi (n, d)``: ``(n,)``."""
-    return ((psi @ Lambda_inv.astype(psi.dtype, copy=False)) * psi).sum(axis=1, dtype=np.float64)
+    """``ψᵀΛ^{-1}ψ`` for every vector of ``psi (..., d)``: ``(...)``."""
+    Lambda_inv = Lambda_inv.astype(psi.dtype, copy=False)
+    return np.einsum("...d,...d->...", psi @ Lambda_inv, psi, dtype=np.float64)
 
 
-def _soft_values_last(Q: np.ndarray, alpha_l: float, alpha_f: float) -> np.ndarray:
-    """``V (n, 2)`` from ``Q (n, A, B, 2)`` (players last, the cache's layout)."""
-    pi_f = softmax(Q[..., 1], alpha_f, axis=-1)  # (n, A, B)
-    q = np.einsum("nabm,nab->nam", Q, pi_f)  # (n, A, 2)
-    pi_l = softmax(q[..., 0], alpha_l, axis=-1)  # (n, A)
-    return np.einsum("nam,na->nm", q, pi_l)
+def soft_values(Q: np.ndarray, alpha_l: float, alpha_f: float) -> np.ndarray:
+    """``V (2, n)`` of the soft-max policies from ``Q (A, B, 2, n)`` (samples last).
+
+    The same as :func:`~stackelberg_rl.functional.soft_policies` in the layout of the
+    next-state cache, where every reduction adds contiguous vectors.
+    """
+    pi_f = softmax(Q[:, :, 1], alpha_f, axis=1)  # (A, B, n)
+    q = (Q * pi_f[:, :, None]).sum(axis=1)  # (A, 2, n): q_l and vbar_f
+    pi_l = softmax(q[:, 0], alpha_l, axis=0)  # (A, n)
+    return (q * pi_l[:, None]).sum(axis=0)
 
 
 # ---------------------------------------------------------------------- the learner
@@ -111,8 +116,10 @@ class _StepData:
 
     phi: np.ndarray  # (cap, d)       φ(x_h^τ, a_h^τ, b_h^τ)
     r: np.ndarray  # (cap, 2)         realised rewards
-    psi: np.ndarray | None  # (cap, A, B, d)  φ(x_{h+1}^τ, ·, ·), absent at the last step
-    quad: np.ndarray | None  # (cap, A, B)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
+    # The next-state caches put the sample axis after the actions: the soft-max reductions over
+    # a and b then add whole contiguous vectors, many times faster than reducing a short last axis.
+    psi: np.ndarray | None  # (A, B, cap, d)  φ(x_{h+1}^τ, a, b), absent at the last step
+    quad: np.ndarray | None  # (A, B, cap)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
     n: int = 0
     n_quad: int = 0  # rows of quad that are computed
     seen_next: int = 0  # rows of step h+1's phi that quad reflects
@@ -193,16 +200,20 @@ class SoftmaxLSVIUCB:
         return _StepData(
             phi=np.empty((cap, self.d)),
             r=np.empty((cap, 2)),
-            psi=None if last else np.empty((cap, self.A, self.B, self.d), dtype=self.dtype),
-            quad=None if last else np.empty((cap, self.A, self.B)),
+            psi=None if last else np.empty((self.A, self.B, cap, self.d), dtype=self.dtype),
+            quad=None if last else np.empty((self.A, self.B, cap)),
         )
 
     @staticmethod
-    def _grow(a: np.ndarray | None, n: int) -> np.ndarray | None:
-        if a is None or n < len(a):
+    def _grow(a: np.ndarray | None, n: int, axis: int) -> np.ndarray | None:
+        """``a`` with room for row ``n`` along ``axis`` (capacity doubles when full)."""
+        if a is None or n < a.shape[axis]:
             return a
-        out = np.empty((2 * len(a),) + a.shape[1:], dtype=a.dtype)
-        out[:n] = a[:n]
+        shape = list(a.shape)
+        shape[axis] *= 2
+        out = np.empty(shape, dtype=a.dtype)
+        index = (slice(None),) * axis + (slice(0, n),)
+        out[index] = a[index]
         return out
 
     def record(
@@ -214,13 +225,13 @@ class SoftmaxLSVIUCB:
         features of ``x`` and ``x_next``.
         """
         D = self._data[h]
-        for name in ("phi", "r", "psi", "quad"):
-            setattr(D, name, self._grow(getattr(D, name), D.n))
+        D.phi, D.r = self._grow(D.phi, D.n, 0), self._grow(D.r, D.n, 0)
+        D.psi, D.quad = self._grow(D.psi, D.n, 2), self._grow(D.quad, D.n, 2)
         f = (self.feature_map(np.asarray([x]))[0] if phi is None else phi)[a, b]
         D.phi[D.n] = f
         D.r[D.n] = (r_l, r_f)
         if D.psi is not None:
-            D.psi[D.n] = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
+            D.psi[:, :, D.n] = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
         D.n += 1
         self.Lambda[h] += np.outer(f, f)
 
@@ -249,44 +260,53 @@ class SoftmaxLSVIUCB:
             n = D.n
             y = D.r[:n].copy()
             if h < H - 1 and n > 0:
-                Q = self._next_q(h, refresh)  # (n, A, B, 2)
-                y += _soft_values_last(Q, self.alpha_l, self.alpha_f)
+                Q = self._next_q(h, refresh)  # (A, B, 2, n)
+                y += soft_values(Q, self.alpha_l, self.alpha_f).T
             self.w[:, h] = (self.Lambda_inv[h] @ (D.phi[:n].T @ y)).T
         self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
 
     def _next_q(self, h: int, refresh: bool) -> np.ndarray:
-        """``Q_{h+1}`` at the stored next states of step ``h``: ``(n, A, B, 2)``, one pass on ψ."""
+        """``Q_{h+1}`` at the stored next states of step ``h``: ``(2, n, A, B)``, one pass on ψ."""
         D, Dn = self._data[h], self._data[h + 1]
         n, A, B, d = D.n, self.A, self.B, self.d
         Linv = self.Lambda_inv[h + 1]
-        psi = D.psi[:n].reshape(n * A * B, d)
-        quad = D.quad[:n].reshape(n * A * B)
+        psi = D.psi[:, :, :n].reshape(A * B, n, d)
+        quad = D.quad[:, :, :n].reshape(A * B, n)
         pending = Dn.phi[D.seen_next : Dn.n]  # rows Λ_{h+1} gained since the forms were made
         m = len(pending)
         # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
         downdate = self.incremental and D.n_quad > 0 and 2 * m < d
-        cols = self.w[:, h + 1].T  # (d, 2)
+        rows = self.w[:, h + 1]  # (2, d)
         if downdate:
-            U = Linv @ pending.T  # (d, m)
-            cols = np.concatenate([cols, U], axis=1)
-        prod = psi @ cols.astype(psi.dtype, copy=False)  # the one pass: (nAB, 2 [+ m])
+            U = pending @ Linv  # (m, d): rows of Φ_p Λ_new^{-1}
+            rows = np.concatenate([rows, U])
+        # The one pass over ψ: per (a, b) a BLAS product (k, d) @ (d, n), each player's values
+        # contiguous for the reductions that follow.
+        rows = np.ascontiguousarray(rows, dtype=psi.dtype)
+        prod = np.matmul(rows, psi.transpose(0, 2, 1))  # (AB, 2 [+ m], n)
         if downdate:
-            old, new = slice(0, D.n_quad * A * B), slice(D.n_quad * A * B, n * A * B)
+            n_old = D.n_quad
             if m:
-                Z = prod[old, 2:]
-                M_inv = np.linalg.inv(np.eye(m) - pending @ U)
-                quad[old] -= ((Z @ M_inv) * Z).sum(axis=1)
-            quad[new] = _quadratic_forms(psi[new], Linv)
+                Z = prod[:, 2:, :n_old]  # (AB, m, n_old)
+                M = np.eye(m) - U @ pending.T
+                if m == 1:
+                    quad[:, :n_old] -= np.square(Z[:, 0], dtype=np.float64) / M[0, 0]
+                else:
+                    Minv = np.linalg.inv(M)
+                    quad[:, :n_old] -= np.einsum("jin,ik,jkn->jn", Z, Minv, Z)
+            quad[:, n_old:] = _quadratic_forms(psi[:, n_old:], Linv)
         if not downdate or refresh:
             exact = _quadratic_forms(psi, Linv)
             if downdate:
                 self.drift.append(float(np.abs(exact - quad).max(initial=0.0)))
             quad[:] = exact
         D.n_quad, D.seen_next = n, Dn.n
-        bonus = self.beta * np.sqrt(np.maximum(quad, 0.0))
-        Q = np.minimum(prod[:, :2] + bonus[:, None], self.H)
-        return Q.reshape(n, A, B, 2)
+        bonus = np.sqrt(np.maximum(quad, 0.0))
+        bonus *= self.beta
+        Q = prod[:, :2] + bonus[:, None]  # (AB, 2, n)
+        np.minimum(Q, self.H, out=Q)
+        return Q.reshape(A, B, 2, n)
 
     # ------------------------------------------------------------------ acting
     def q_values(self, h: int, x) -> np.ndarray:

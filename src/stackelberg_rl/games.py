@@ -23,7 +23,14 @@ PROB_TOL = 1e-9
 """Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (SPEC §1)."""
 
 DENSE_LIMIT = 50_000_000
-"""Largest number of entries ``H·S·A·B·S`` that :meth:`FiniteGame.transition` builds."""
+"""Largest number of entries ``S·A·B·S`` that :meth:`FiniteGame.transition` builds for one step."""
+
+_CHUNK = 2**22
+"""Entries per block when a check must look at every ``P_h(x'|x,a,b)`` of a factored game."""
+
+
+_AXES_P = ("H", "S", "A", "B", "S")
+_AXES_R = ("player", "H", "S", "A", "B")
 
 
 def _index(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -38,9 +45,22 @@ def _check_finite(name: str, array: np.ndarray) -> None:
         )
 
 
-def _check_shape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
-    if array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+def _check_shape(
+    name: str, array: np.ndarray, shape: tuple[int, ...], axis_names: tuple[str, ...]
+) -> None:
+    """Raise unless ``array.shape == shape``, naming the first axis that differs."""
+    if array.shape == shape:
+        return
+    if array.ndim != len(shape):
+        raise ValueError(
+            f"{name} has shape {array.shape}, expected {shape} ({', '.join(axis_names)}): "
+            f"{array.ndim} axes instead of {len(shape)}"
+        )
+    axis = next(i for i, (n, m) in enumerate(zip(array.shape, shape, strict=True)) if n != m)
+    raise ValueError(
+        f"{name} has shape {array.shape}, expected {shape}: axis {axis} ({axis_names[axis]}) "
+        f"is {array.shape[axis]}, expected {shape[axis]}"
+    )
 
 
 def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
@@ -52,6 +72,8 @@ def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
         )
     sums = p.sum(axis=-1)
     err = np.abs(sums - 1.0)
+    if p.ndim == 1 and err > PROB_TOL:
+        raise ValueError(f"{name} does not sum to 1 (sum {sums:.12g})")
     if (err > PROB_TOL).any():
         idx = _index(np.argmax(err), sums.shape)
         raise ValueError(
@@ -105,9 +127,9 @@ class FiniteGame:
             raise ValueError(f"features has norm {norms[idx]:.12g} > 1 at index {idx} (x, a, b)")
 
         self.initial_distribution = np.asarray(initial_distribution, dtype=np.float64)
-        _check_shape("initial_distribution", self.initial_distribution, (S,))
+        _check_shape("initial_distribution", self.initial_distribution, (S,), ("S",))
         _check_finite("initial_distribution", self.initial_distribution)
-        _check_distribution("initial_distribution", self.initial_distribution, "")
+        _check_distribution("initial_distribution", self.initial_distribution, "(x)")
 
         if not 0.0 <= reward_noise <= 1.0:
             raise ValueError(f"reward_noise must be in [0, 1], got {reward_noise}")
@@ -123,17 +145,8 @@ class FiniteGame:
             raise ValueError("give transitions and rewards, or mu and theta")
 
         self._transitions = self._rewards = self.mu = self.theta = None
-        if factored:
-            self.mu = np.ascontiguousarray(mu, dtype=np.float64)
-            self.theta = np.ascontiguousarray(theta, dtype=np.float64)
-            if self.mu.ndim != 3 or self.mu.shape[1:] != (d, S):
-                raise ValueError(f"mu has shape {self.mu.shape}, expected (H, {d}, {S})")
-            H = self.mu.shape[0]
-            if H < 1:
-                raise ValueError("mu has horizon 0")
-            _check_shape("theta", self.theta, (2, H, d))
-            _check_finite("mu", self.mu)
-            _check_finite("theta", self.theta)
+        # The horizon is read from the dense model when there is one, else from mu; every other
+        # array must then agree with it.
         if dense:
             self._transitions = np.ascontiguousarray(transitions, dtype=np.float64)
             self._rewards = np.ascontiguousarray(rewards, dtype=np.float64)
@@ -142,14 +155,29 @@ class FiniteGame:
                     f"transitions must have shape (H, S, A, B, S), got {self._transitions.shape}"
                 )
             H = self._transitions.shape[0]
-            if H < 1:
-                raise ValueError("transitions has horizon 0")
-            _check_shape("transitions", self._transitions, (H, S, A, B, S))
-            _check_shape("rewards", self._rewards, (2, H, S, A, B))
+        if factored:
+            self.mu = np.ascontiguousarray(mu, dtype=np.float64)
+            self.theta = np.ascontiguousarray(theta, dtype=np.float64)
+            if self.mu.ndim != 3:
+                raise ValueError(f"mu must have shape (H, d, S), got {self.mu.shape}")
+            if not dense:
+                H = self.mu.shape[0]
+        if H < 1:
+            raise ValueError("the horizon H (axis 0 of transitions or mu) is 0")
+        if dense:
+            _check_shape("transitions", self._transitions, (H, S, A, B, S), _AXES_P)
+            _check_shape("rewards", self._rewards, (2, H, S, A, B), _AXES_R)
             _check_finite("transitions", self._transitions)
             _check_finite("rewards", self._rewards)
+        if factored:
+            _check_shape("mu", self.mu, (H, d, S), ("H", "d", "S"))
+            _check_shape("theta", self.theta, (2, H, d), ("player", "H", "d"))
+            _check_finite("mu", self.mu)
+            _check_finite("theta", self.theta)
         self.horizon = H
         self.n_states, self.n_leader_actions, self.n_follower_actions, self.dim = S, A, B, d
+        # (S·A·B, d) view: the factored model is a matrix product with it.
+        self._phi = self.features.reshape(S * A * B, d)
 
         if dense:
             _check_distribution("transitions", self._transitions, "(h, x, a, b)")
@@ -161,19 +189,21 @@ class FiniteGame:
 
     # ------------------------------------------------------------------ validation
     @staticmethod
-    def _check_reward_range(name: str, r: np.ndarray) -> None:
+    def _check_reward_range(name: str, r: np.ndarray, h: int | None = None) -> None:
+        """Raise unless ``r (2, H, S, A, B)``, or ``(2, S, A, B)`` at ``h``, lie in [-1,1]."""
         out = np.abs(r) > 1.0 + PROB_TOL
         if out.any():
             idx = _index(np.argmax(out), r.shape)
+            full = idx if h is None else (idx[0], h, *idx[1:])
             raise ValueError(
-                f"{name} is {r[idx]:.6g}, outside [-1, 1], at index {idx} (m, h, x, a, b)"
+                f"{name} is {r[idx]:.6g}, outside [-1, 1], at index {full} (m, h, x, a, b)"
             )
 
     def _check_factored(self) -> None:
         """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
-        H = self.horizon
-        r = np.stack([self.reward(h) for h in range(H)], axis=1)
-        self._check_reward_range("rewards given by theta", r)
+        H, S = self.horizon, self.n_states
+        for h in range(H):
+            self._check_reward_range("rewards given by theta", self.reward(h), h)
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
         sums = self.features @ self.mu.sum(axis=2).T  # (S,A,B,H)
         sums = np.moveaxis(sums, -1, 0)
@@ -186,14 +216,24 @@ class FiniteGame:
             )
         if (self.features >= 0).all() and (self.mu >= 0).all():
             return  # non-negative features and measures give non-negative probabilities
-        for h in range(H):  # signed features: check every P_h, one step at a time
-            p = self.features @ self.mu[h]
-            if (p < -PROB_TOL).any():
-                idx = _index(np.argmin(p), p.shape)
-                raise ValueError(
-                    f"transitions given by mu have a negative probability {p[idx]:.3g} at index "
-                    f"{(h, *idx)} (h, x, a, b, x')"
-                )
+        # Signed features or measures: every P_h(x'|x,a,b) must be looked at, in blocks of rows so
+        # that memory stays bounded for large S.
+        rows = max(1, _CHUNK // S)
+        for h in range(H):
+            for start in range(0, self._phi.shape[0], rows):
+                p = self._phi[start : start + rows] @ self.mu[h]
+                if (p < -PROB_TOL).any():
+                    row, x_next = _index(np.argmin(p), p.shape)
+                    idx = (h, *self._sab(start + row), x_next)
+                    raise ValueError(
+                        f"transitions given by mu have a negative probability {p.min():.3g} at "
+                        f"index {idx} (h, x, a, b, x')"
+                    )
+
+    def _sab(self, row: int) -> tuple[int, int, int]:
+        """``(x, a, b)`` of a row of the flat ``(S·A·B, d)`` features."""
+        x, a, b = _index(row, (self.n_states, self.n_leader_actions, self.n_follower_actions))
+        return x, a, b
 
     def _check_linear(self) -> None:
         """A game given in both forms must be linear: the dense model equals ``phi, mu, theta``."""
@@ -206,7 +246,7 @@ class FiniteGame:
                     f"transitions disagree with features·mu at index {(h, *idx)} (h, x, a, b, x') "
                     f"by {err[idx]:.3g}: the game is not linear in its features"
                 )
-            r = np.einsum("sabd,md->msab", self.features, self.theta[:, h])
+            r = self._linear_reward(h)
             err = np.abs(r - self._rewards[:, h])
             if (err > 1e-8).any():
                 idx = _index(np.argmax(err), err.shape)
@@ -221,21 +261,66 @@ class FiniteGame:
         """Whether the game carries ``mu, theta`` (and so can skip dense arrays)."""
         return self.mu is not None
 
+    def _linear_reward(self, h: int) -> np.ndarray:
+        """``<phi, theta_{m,h}>``: ``(2, S, A, B)``."""
+        return (self.theta[:, h] @ self._phi.T).reshape(2, *self.features.shape[:3])
+
     def reward(self, h: int) -> np.ndarray:
         """Mean rewards at step ``h``: ``(2, S, A, B)``."""
         if self._rewards is not None:
             return self._rewards[:, h]
-        return np.einsum("sabd,md->msab", self.features, self.theta[:, h])
+        return self._linear_reward(h)
+
+    def _check_values(self, V: np.ndarray) -> np.ndarray:
+        V = np.asarray(V, dtype=np.float64)
+        if V.ndim == 0 or V.shape[-1] != self.n_states:
+            raise ValueError(f"V has shape {V.shape}, expected (..., n_states={self.n_states})")
+        return V
 
     def expected_next(self, h: int, V: np.ndarray) -> np.ndarray:
         """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A, B)``."""
-        V = np.asarray(V, dtype=np.float64)
-        if V.shape[-1] != self.n_states:
-            raise ValueError(f"V has last axis {V.shape[-1]}, expected n_states={self.n_states}")
+        V = self._check_values(V)
+        shape = V.shape[:-1] + self.features.shape[:3]
         if self.mu is not None:
             mv = V @ self.mu[h].T  # (..., d): O(Sd), never an S×S array
-            return np.tensordot(mv, self.features, axes=([-1], [-1]))
-        return np.einsum("sabt,...t->...sab", self._transitions[h], V)
+            return (mv @ self._phi.T).reshape(shape)
+        S = self.n_states
+        return (V @ self._transitions[h].reshape(-1, S).T).reshape(shape)
+
+    def action_values(
+        self, h: int, V: np.ndarray | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of SPEC §2: ``(2, S, A, B)``.
+
+        For a factored game this is one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
+        (Assumption 2), which costs ``O(S·A·B·d)`` and reads the features once.
+
+        Args:
+            h: the step.
+            V: ``(2, S)`` next-step values ``V_{m,h+1}``; ``None`` for zero (``h = H-1``).
+            out: optional ``(2, S, A, B)`` array to write into (its last three axes contiguous).
+
+        Returns:
+            ``Q_h (2, S, A, B)`` (``out`` when given).
+        """
+        shape = (2, *self.features.shape[:3])
+        if out is None:
+            out = np.empty(shape)
+        if V is not None:
+            V = self._check_values(V)
+            if V.shape != (2, self.n_states):
+                raise ValueError(f"V has shape {V.shape}, expected (2, {self.n_states})")
+        if self._rewards is None:
+            w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
+            flat = out.reshape(2, -1)
+            if not np.may_share_memory(flat, out):
+                raise ValueError("out must have its last three axes contiguous")
+            np.matmul(w, self._phi.T, out=flat)
+        else:
+            out[...] = self._rewards[:, h]
+            if V is not None:
+                out += self.expected_next(h, V)
+        return out
 
     def transition(self, h: int) -> np.ndarray:
         """Dense ``P_h (S, A, B, S)``; raises for games too large to hold it."""
@@ -291,7 +376,7 @@ class FiniteGame:
 
 def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
     """One draw from the distribution ``p`` by inverse CDF (one uniform per draw)."""
-    c = np.cumsum(p)
+    c = np.cumsum(np.maximum(p, 0.0))  # signed features may give -1e-12 "probabilities"
     i = int(np.searchsorted(c, rng.random() * c[-1], side="right"))
     return min(i, len(p) - 1)
 

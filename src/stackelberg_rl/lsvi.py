@@ -192,6 +192,8 @@ class SoftmaxLSVIUCB:
         self.logdet_at_plan = np.full(H, d * math.log(lam))
         self.n_plans = 0
         self.drift: list[float] = []
+        self._last_state: tuple | None = None
+        self._last_pi_f = np.empty(0)
         self._data = [self._new_step(h, 16) for h in range(H)]
 
     # ------------------------------------------------------------------ data
@@ -316,10 +318,19 @@ class SoftmaxLSVIUCB:
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}(·|x)``: ``(A,)`` (Algorithm 1, lines 16–20)."""
-        return soft_policies(self.q_values(h, x), self.alpha_l, self.alpha_f)[0]
+        pi_l, pi_f = soft_policies(self.q_values(h, x), self.alpha_l, self.alpha_f)[:2]
+        # Lines 17-18 computed the follower's policy at every a: a learner shared by both
+        # players (the centralised path) hands it to the follower instead of recomputing it.
+        self._last_state = (self.n_plans, h, x) if isinstance(x, int | np.integer) else None
+        self._last_pi_f = pi_f
+        return pi_l
 
     def follower_policy(self, h: int, x, a: int) -> np.ndarray:
         """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4)."""
+        if self.B == 1:
+            return np.ones(1)
+        if isinstance(x, int | np.integer) and self._last_state == (self.n_plans, h, x):
+            return self._last_pi_f[a]
         phi = self.feature_map(np.asarray([x]))[0, a]  # (B, d)
         bonus = self.beta * np.sqrt(np.maximum(_quadratic_forms(phi, self.Lambda_inv[h]), 0.0))
         return softmax(np.minimum(phi @ self.w[1, h] + bonus, self.H), self.alpha_f)

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``stackelberg-rl bench`` and ``make bench``: medians and ratios."""

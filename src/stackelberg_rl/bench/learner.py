@@ -1,0 +1,170 @@
+"""Side-by-side timings of the learner (issue 4): incremental vs from scratch vs the memory floor.
+
+Every figure is a median of several runs taken in the same process, and every comparison is a
+ratio of figures measured in the same run of this module. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import tracemalloc
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..agents import AgentConfig
+from ..experiments import RunConfig, run
+from ..games import FiniteGame, random_linear, tabular
+
+
+@dataclass
+class Case:
+    """One benchmarked configuration."""
+
+    name: str
+    game: FiniteGame
+    agent: AgentConfig
+    episodes: int
+
+
+def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
+    """Read bandwidth numpy reaches here, bytes per second: median of ``sum`` over a big array."""
+    a = np.ones(megabytes * 2**20 // 8)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a.sum()
+        times.append(time.perf_counter() - t0)
+    return a.nbytes / float(np.median(times))
+
+
+def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
+    """Bytes of cached next-state features one every-episode run must read (SPEC §5).
+
+    At the plan of episode ``k`` each step ``h < H-1`` holds ``k`` stored next states with
+    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once.
+    """
+    A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
+    samples = episodes * (episodes - 1) / 2 * (H - 1)
+    return samples * A * B * d * itemsize
+
+
+def time_case(case: Case, repeats: int) -> dict:
+    """Median wall time of whole runs (acting and planning, exact regret only at episode 0)."""
+    config = RunConfig(episodes=case.episodes, agent=case.agent, eval_every=case.episodes)
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        run(case.game, config, seed=i)
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    short = replace(config, episodes=max(1, case.episodes // 4))
+    run(case.game, short, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "case": case.name,
+        "episodes": case.episodes,
+        "seconds_median": float(np.median(times)),
+        "seconds_all": times,
+        "peak_mb_quarter_run": peak / 2**20,
+    }
+
+
+def leader_follower_game() -> FiniteGame:
+    """Issue 4's leader-follower problem: random-linear S=200, A=B=4, d=16, H=10."""
+    return random_linear(200, 4, 4, 16, 10, seed=0)
+
+
+def single_agent_game(seed: int = 20240404) -> FiniteGame:
+    """Issue 4's single-agent problem (S=10, A=4, one-hot d=40, H=5), as ``bench-peers`` draws it.
+
+    ``|B| = 1``; the follower's reward equals the leader's, transitions are the same at every
+    step and rewards are in ``[0, 1]``; the game starts in state 0.
+    """
+    S, A, H = 10, 4, 5
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(S), size=(S, A))
+    P /= P.sum(axis=-1, keepdims=True)
+    R = rng.uniform(0.0, 1.0, size=(S, A))
+    transitions = np.broadcast_to(P[None, :, :, None, :], (H, S, A, 1, S))
+    rewards = np.broadcast_to(R[None, None, :, :, None], (2, H, S, A, 1))
+    return tabular(transitions, rewards, np.eye(S)[0], name="rlberry-problem(S=10,A=4,H=5)")
+
+
+def peers_results(path: Path) -> dict[str, float]:
+    """Median seconds per variant from ``make bench-peers``'s JSON, if it exists."""
+    if not path.exists():
+        return {}
+    out = {}
+    for rec in json.loads(path.read_text()):
+        out[f"{rec['variant']}@K={rec['episodes']}"] = rec["seconds_median"]
+    return out
+
+
+def run_benchmarks(
+    episodes: int = 1000, repeats: int = 3, peers: Path | None = None, scale: bool = False
+) -> list[dict]:
+    """Time every configuration and return rows with the ratios the issue asks for."""
+    bandwidth = memory_bandwidth()
+    lf = leader_follower_game()
+    base = AgentConfig(beta=0.2, decentralised=False)
+    rows = []
+    cases = [
+        Case("leader-follower incremental float64", lf, base, episodes),
+        Case("leader-follower incremental float32", lf, replace(base, dtype="float32"), episodes),
+        Case("leader-follower from scratch", lf, replace(base, incremental=False), episodes),
+        Case("leader-follower decentralised", lf, replace(base, decentralised=True), episodes),
+        Case("leader-follower doubling", lf, replace(base, schedule="doubling"), episodes),
+    ]
+    single = single_agent_game()
+    greedy = AgentConfig(kind="greedy-lsvi-ucb", beta=1.0, decentralised=False)
+    cases.append(Case("single-agent K=400 (rlberry problem)", single, greedy, 400))
+    if scale:
+        cases.append(Case("scale K=20000 every episode", lf, replace(base, dtype="float32"), 20000))
+        cases.append(
+            Case("scale K=100000 doubling", lf, replace(base, schedule="doubling"), 100000)
+        )
+    for case in cases:
+        reps = 1 if case.episodes > 5000 else repeats
+        row = time_case(case, reps)
+        itemsize = 4 if case.agent.dtype == "float32" else 8
+        if case.game is lf and case.agent.schedule == "every":
+            floor = streamed_bytes(lf, case.episodes, 8) / bandwidth
+            row["floor_seconds"] = floor
+            row["x_floor"] = row["seconds_median"] / floor
+            row["bytes_itemsize"] = itemsize
+        rows.append(row)
+    by_name = {r["case"]: r for r in rows}
+    scratch = by_name["leader-follower from scratch"]["seconds_median"]
+    for r in rows:
+        if r["case"].startswith("leader-follower") and r["episodes"] == episodes:
+            r["speedup_vs_scratch"] = scratch / r["seconds_median"]
+    ours = by_name["single-agent K=400 (rlberry problem)"]["seconds_median"]
+    for key, seconds in peers_results(peers or Path("benchmarks/peers/results.json")).items():
+        if key.endswith("@K=400"):
+            by_name["single-agent K=400 (rlberry problem)"][f"speedup_vs_{key}"] = seconds / ours
+    for r in rows:
+        r["bandwidth_gbs"] = bandwidth / 1e9
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    """A plain-text table of the rows."""
+    lines = [f"numpy read bandwidth here: {rows[0]['bandwidth_gbs']:.1f} GB/s (median of 7)"]
+    for r in rows:
+        extra = [
+            f"{k}={v:.2f}"
+            for k, v in r.items()
+            if (k.startswith("speedup") or k in ("x_floor", "floor_seconds"))
+            and isinstance(v, float)
+            and math.isfinite(v)
+        ]
+        lines.append(
+            f"{r['case']:<40} K={r['episodes']:<6} median {r['seconds_median']:8.3f} s  "
+            f"peak {r['peak_mb_quarter_run']:7.1f} MB (K/4 run)  " + "  ".join(extra)
+        )
+    return "\n".join(lines)

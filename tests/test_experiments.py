@@ -14,6 +14,7 @@ from stackelberg_rl import experiments, random_linear, regret
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_sweep
 from stackelberg_rl.report import (
+    binned_regret,
     cumulative_regret,
     learning_summary,
     plot_cumulative_regret,
@@ -277,6 +278,13 @@ def test_summary_is_the_t_interval_of_the_cumulative_regret():
 def test_summary_of_one_seed_has_no_interval():
     s = summary(synthetic({0: [1.0, 0.5]}))
     assert s["mean"].tolist() == [1.5, 3.0] and s["half_width"].isna().all()
+
+
+def test_binned_regret_averages_windows_of_episodes():
+    df = synthetic({0: [4.0, 2.0, 1.0, 1.0, 0.0, 0.0]})
+    b = binned_regret(df, bins=3)
+    assert b["leader"].tolist() == [3.0, 1.0, 0.0]
+    assert b["episode"].tolist() == [0.5, 2.5, 4.5]
 
 
 @pytest.mark.parametrize("seeds", [{0: [1.0, 0.5, 0.2]}, {0: [1.0, 0.5, 0.2], 1: [0.8, 0.1, 0.0]}])

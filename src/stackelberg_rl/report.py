@@ -99,10 +99,46 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
+    """Each seed's mean per-episode regret over consecutive windows of episodes.
+
+    Args:
+        df: a results table.
+        bins: number of windows (each ``max(1, K // bins)`` episodes wide).
+
+    Returns:
+        One row per seed and window: ``seed``, ``episode`` (the window's centre), ``leader``,
+        ``follower`` (means over the evaluated episodes of the window).
+    """
+    K = int(df["episode"].max()) + 1
+    width = max(1, K // bins)
+    window = df["episode"] // width
+    cols = [f"regret_{p}" for p in PLAYERS]
+    out = df.groupby([df["seed"], window])[cols].mean().reset_index()
+    out["episode"] = out["episode"] * width + (width - 1) / 2
+    return out.rename(columns=dict(zip(cols, PLAYERS, strict=True)))
+
+
+def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
+    """Mean over the columns (seeds) of ``table`` and its 95% band, against its index."""
+    x, values = table.index.to_numpy(dtype=float), table.to_numpy()
+    mean = values.mean(axis=1)
+    ax.plot(x, mean, color=color, label="mean")
+    hw = _t_half_width(values, axis=1)
+    if np.isfinite(hw).all():
+        label = f"95% interval ({values.shape[1]} seeds)"
+        ax.fill_between(x, mean - hw, mean + hw, alpha=0.25, color=color, label=label)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+
+
 def plot_cumulative_regret(
     df: pd.DataFrame, path: str | os.PathLike, title: str | None = None
 ) -> None:
-    """PNG of each player's cumulative regret: mean over seeds and its 95% band.
+    """PNG of each player's regret: mean over seeds with its 95% band.
+
+    Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
+    windows of ``K/50`` episodes (falling when the players learn).
 
     Args:
         df: a results table.
@@ -112,30 +148,18 @@ def plot_cumulative_regret(
     # A bare Figure renders with Agg and leaves pyplot's global state (and backend) alone.
     from matplotlib.figure import Figure
 
-    cum = cumulative_regret(df)
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharex=True)
-    for ax, player in zip(axes, PLAYERS, strict=True):
-        table = cum.pivot(index="episodes", columns="seed", values=player)  # (episodes, seeds)
-        x = table.index.to_numpy()
-        values = table.to_numpy()
-        mean = values.mean(axis=1)
-        ax.plot(x, mean, color="C0" if player == "leader" else "C1", label="mean")
-        hw = _t_half_width(values, axis=1)
-        if np.isfinite(hw).all():
-            ax.fill_between(
-                x,
-                mean - hw,
-                mean + hw,
-                alpha=0.25,
-                color="C0" if player == "leader" else "C1",
-                label=f"95% interval ({values.shape[1]} seeds)",
-            )
-        ax.set_title(f"{player}")
-        ax.set_xlabel("episode k")
-        ax.set_ylabel("cumulative regret")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
+    cum, binned = cumulative_regret(df), binned_regret(df)
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True)
+    for j, player in enumerate(PLAYERS):
+        color = f"C{j}"
+        top, bottom = axes[0, j], axes[1, j]
+        _mean_and_band(top, cum.pivot(index="episodes", columns="seed", values=player), color)
+        top.set_title(player)
+        top.set_ylabel("cumulative regret")
+        _mean_and_band(bottom, binned.pivot(index="episode", columns="seed", values=player), color)
+        bottom.set_ylabel("regret per episode (window mean)")
+        bottom.set_xlabel("episode k")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)

@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 
-from .functional import greedy, marginalise
-from .games import PROB_TOL, FiniteGame
+from .functional import greedy
+from .games import PROB_TOL, FiniteGame, _index
 
 
 @dataclass(frozen=True)
@@ -33,33 +33,42 @@ class Values:
     V: np.ndarray
 
 
-# A step rule maps (h, Q_h (2,S,A,B)) to the follower's then the leader's policy at step h.
+# A step rule maps (h, Q_h (2, S, A, B)) to the follower's policy (S, A, B) at step h, and
+# (h, q_{l,h} (S, A)) to the leader's policy (S, A).
 FollowerRule = Callable[[int, np.ndarray], np.ndarray]
 LeaderRule = Callable[[int, np.ndarray], np.ndarray]
 
 
 def _backward(
-    game: FiniteGame, follower_rule: FollowerRule, leader_rule: LeaderRule
+    game: FiniteGame,
+    follower: np.ndarray | FollowerRule,
+    leader: np.ndarray | LeaderRule,
 ) -> tuple[np.ndarray, np.ndarray, Values]:
-    """Backward induction with ``V_{m,H} = 0``; the rules choose the policies step by step."""
+    """Backward induction with ``V_{m,H} = 0`` (SPEC §2).
+
+    Args:
+        game: the game.
+        follower: a fixed ``pi_f (H, S, A, B)``, or a rule choosing it step by step.
+        leader: a fixed ``pi_l (H, S, A)``, or a rule choosing it step by step from ``q_l``.
+
+    Returns:
+        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
+    """
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
     Q = np.empty((2, H, S, A, B))
-    q_l = np.empty((H, S, A))
-    vbar_f = np.empty((H, S, A))
+    q = np.empty((2, H, S, A))  # q_l and vbar_f: one array so one einsum fills both
     V = np.empty((2, H, S))
-    pi_l = np.empty((H, S, A))
-    pi_f = np.empty((H, S, A, B))
-    V_next = np.zeros((2, S))
+    pi_f = np.empty((H, S, A, B)) if callable(follower) else follower
+    pi_l = np.empty((H, S, A)) if callable(leader) else leader
     for h in range(H - 1, -1, -1):
-        Qh = game.reward(h) + game.expected_next(h, V_next) if h < H - 1 else game.reward(h).copy()
-        Q[:, h] = Qh
-        Qs = np.moveaxis(Qh, 0, 1)  # (S, 2, A, B)
-        pi_f[h] = follower_rule(h, Qs)
-        q = np.einsum("smab,sab->sma", Qs, pi_f[h])
-        pi_l[h] = leader_rule(h, q[:, 0])
-        q_l[h], vbar_f[h], Vh = marginalise(Qs, pi_l[h], pi_f[h])
-        V[:, h] = V_next = Vh.T
-    return pi_l, pi_f, Values(Q=Q, q_l=q_l, vbar_f=vbar_f, V=V)
+        Qh = game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
+        if callable(follower):
+            pi_f[h] = follower(h, Qh)
+        np.einsum("msab,sab->msa", Qh, pi_f[h], out=q[:, h])
+        if callable(leader):
+            pi_l[h] = leader(h, q[0, h])
+        np.einsum("msa,sa->ms", q[:, h], pi_l[h], out=V[:, h])
+    return pi_l, pi_f, Values(Q=Q, q_l=q[0], vbar_f=q[1], V=V)
 
 
 def check_policies(game: FiniteGame, pi_l: np.ndarray | None, pi_f: np.ndarray | None) -> None:
@@ -71,25 +80,29 @@ def check_policies(game: FiniteGame, pi_l: np.ndarray | None, pi_f: np.ndarray |
         pi_f: ``(H, S, A, B)`` or ``None`` to skip.
     """
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    for name, pi, shape, axes in [
-        ("pi_l", pi_l, (H, S, A), "(h, x)"),
-        ("pi_f", pi_f, (H, S, A, B), "(h, x, a)"),
+    for name, pi, shape, axes, last in [
+        ("pi_l", pi_l, (H, S, A), "(h, x)", "a"),
+        ("pi_f", pi_f, (H, S, A, B), "(h, x, a)", "b"),
     ]:
         if pi is None:
             continue
+        pi = np.asarray(pi)
         if pi.shape != shape:
-            raise ValueError(f"{name} has shape {pi.shape}, expected {shape}")
-        bad = ~np.isfinite(pi)
-        if bad.any():
-            idx = tuple(int(i) for i in np.unravel_index(np.argmax(bad), pi.shape))
+            raise ValueError(f"{name} has shape {pi.shape}, expected {shape} {axes[:-1]}, {last})")
+        # Cheap whole-array tests first; the offending index is only looked for on failure.
+        if not np.isfinite(pi).all():
+            idx = _index(np.argmax(~np.isfinite(pi)), pi.shape)
             raise ValueError(f"{name} has a non-finite entry at index {idx}")
-        if (pi < -PROB_TOL).any():
-            idx = tuple(int(i) for i in np.unravel_index(np.argmin(pi), pi.shape))
-            raise ValueError(f"{name} has a negative probability at index {idx}")
-        err = np.abs(pi.sum(axis=-1) - 1.0)
-        if (err > PROB_TOL).any():
-            idx = tuple(int(i) for i in np.unravel_index(np.argmax(err), err.shape))
-            raise ValueError(f"{name} does not sum to 1 at index {idx} {axes}")
+        if pi.min() < -PROB_TOL:
+            idx = _index(np.argmin(pi), pi.shape)
+            raise ValueError(f"{name} has a negative probability {pi[idx]:.3g} at index {idx}")
+        sums = np.einsum("...i->...", pi)  # much faster than pi.sum(-1) over a short axis
+        err = np.abs(sums - 1.0)
+        if err.max() > PROB_TOL:
+            idx = _index(np.argmax(err), err.shape)
+            raise ValueError(
+                f"{name} does not sum to 1 at index {idx} {axes} (sum {sums[idx]:.12g})"
+            )
 
 
 def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
@@ -103,7 +116,7 @@ def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
     """
     pi_l, pi_f = np.asarray(pi_l, dtype=np.float64), np.asarray(pi_f, dtype=np.float64)
     check_policies(game, pi_l, pi_f)
-    _, _, values = _backward(game, lambda h, Qs: pi_f[h], lambda h, q: pi_l[h])
+    _, _, values = _backward(game, pi_f, pi_l)
     return values
 
 
@@ -115,7 +128,7 @@ def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray
     """
     pi_f = np.asarray(pi_f, dtype=np.float64)
     check_policies(game, None, pi_f)
-    pi_l, _, values = _backward(game, lambda h, Qs: pi_f[h], lambda h, q: greedy(q))
+    pi_l, _, values = _backward(game, pi_f, lambda h, q_l: greedy(q_l))
     return pi_l, values
 
 
@@ -127,7 +140,7 @@ def follower_best_response(game: FiniteGame, pi_l: np.ndarray) -> tuple[np.ndarr
     """
     pi_l = np.asarray(pi_l, dtype=np.float64)
     check_policies(game, pi_l, None)
-    _, pi_f, values = _backward(game, lambda h, Qs: greedy(Qs[:, 1]), lambda h, q: pi_l[h])
+    _, pi_f, values = _backward(game, lambda h, Qh: greedy(Qh[1]), pi_l)
     return pi_f, values
 
 
@@ -149,12 +162,12 @@ def stackelberg_equilibrium(
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
     sign = 1.0 if tie_break == "leader" else -1.0
 
-    def follower_rule(h: int, Qs: np.ndarray) -> np.ndarray:
-        Q_l, Q_f = Qs[:, 0], Qs[:, 1]
+    def follower_rule(h: int, Qh: np.ndarray) -> np.ndarray:
+        Q_l, Q_f = Qh[0], Qh[1]
         best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
         return greedy(np.where(best, sign * Q_l, -np.inf))
 
-    pi_l, pi_f, values = _backward(game, follower_rule, lambda h, q: greedy(q))
+    pi_l, pi_f, values = _backward(game, follower_rule, lambda h, q_l: greedy(q_l))
     return pi_l, pi_f, values
 
 

@@ -1,4 +1,4 @@
-"""The ``stackelberg-rl`` command line: ``solve``, ``run``, ``report``, ``demo``.
+"""The ``stackelberg-rl`` command line: ``solve``, ``run``, ``report``, ``demo``, ``bench``.
 
 Bad values get one line on stderr and exit code 2, never a traceback.
 """
@@ -268,6 +268,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time the learner's configurations (:mod:`stackelberg_rl.bench`): medians and ratios."""
+    from .bench.learner import format_rows, run_benchmarks
+
+    rows = run_benchmarks(episodes=args.episodes, repeats=args.repeats, scale=args.scale)
+    print(format_rows(rows))
+    return 0
+
+
 DEMO_DEFAULTS = {
     "episodes": 3000,
     "seeds": 4,
@@ -334,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("demo", help="the default job of `make demo` (a small `run`)")
     _add_run_args(p, **DEMO_DEFAULTS)
+    p = sub.add_parser("bench", help="time the learner (medians and ratios; `make bench`)")
+    p.add_argument("--episodes", type=_positive_int, default=1000, help="K of the timed runs")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs per case")
+    p.add_argument("--scale", action="store_true", help="add the K=20000 and K=100000 cases")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

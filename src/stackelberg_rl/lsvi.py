@@ -194,6 +194,8 @@ class SoftmaxLSVIUCB:
         self.drift: list[float] = []
         self._last_state: tuple | None = None
         self._last_pi_f = np.empty(0)
+        self._tables_key: tuple | None = None
+        self._tables: tuple = ()
         self._data = [self._new_step(h, 16) for h in range(H)]
 
     # ------------------------------------------------------------------ data
@@ -346,10 +348,14 @@ class SoftmaxLSVIUCB:
             ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
         """
         features = getattr(game_or_features, "features", game_or_features)
+        key = (self.n_plans, id(features), self.alpha_l, self.alpha_f)
+        if self._tables_key == key:  # the leader's and the follower's tables come from one pass
+            return self._tables
         S = features.shape[0]
         pi_l = np.empty((self.H, S, self.A))
         pi_f = np.empty((self.H, S, self.A, self.B))
         for h in range(self.H):
             Q = optimistic_q(features, self.w[:, h], self.Lambda_inv[h], self.beta, self.H)
             pi_l[h], pi_f[h] = soft_policies(Q, self.alpha_l, self.alpha_f)[:2]
+        self._tables_key, self._tables = key, (pi_l, pi_f)
         return pi_l, pi_f

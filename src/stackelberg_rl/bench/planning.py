@@ -1,0 +1,171 @@
+"""Timings of the exact planner (issue 2): ``evaluate`` and both best responses, linear in ``|S|``.
+
+On ``random_linear(S, 4, 4, 10, 10)`` one call of each of ``evaluate``, ``leader_best_response``
+and ``follower_best_response`` (what ``regret`` costs) is timed at several ``S``; the ratio of the
+times at ``10·S`` and ``S`` should be close to 10. Memory is the ``tracemalloc`` peak of one such
+sequence above what was allocated before it (numpy reports its array buffers to ``tracemalloc``):
+the planner's own arrays and temporaries, not the game or the policies. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import tracemalloc
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..games import FiniteGame, random_linear
+from ..planning import evaluate, follower_best_response, leader_best_response
+from .learner import memory_bandwidth
+
+GAME = {"n_leader_actions": 4, "n_follower_actions": 4, "dim": 10, "horizon": 10}
+"""The issue's benchmark game apart from ``n_states``."""
+
+
+def _policies(game: FiniteGame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random stochastic ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``."""
+    rng = np.random.default_rng(seed)
+    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    return rng.dirichlet(np.ones(A), size=(H, S)), rng.dirichlet(np.ones(B), size=(H, S, A))
+
+
+def _plan(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[float]:
+    """Seconds of ``evaluate``, ``leader_best_response``, ``follower_best_response``."""
+    times = []
+    for call in (
+        lambda: evaluate(game, pi_l, pi_f),
+        lambda: leader_best_response(game, pi_f),
+        lambda: follower_best_response(game, pi_l),
+    ):
+        t0 = time.perf_counter()
+        call()  # the result is dropped at once, as regret() drops it
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def streamed_bytes(game: FiniteGame) -> int:
+    """Bytes the three backward passes must at least move: a lower bound on their time.
+
+    Each pass reads the features ``(S, A, B, d)`` and writes ``Q (2, S, A, B)`` once per step.
+    """
+    S, A, B, d, H = (
+        game.n_states,
+        game.n_leader_actions,
+        game.n_follower_actions,
+        game.dim,
+        game.horizon,
+    )
+    return 3 * H * S * A * B * (d + 2) * 8
+
+
+def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 0) -> list[dict]:
+    """Time ``evaluate`` + both best responses on ``random_linear(S, 4, 4, 10, 10)`` per ``S``.
+
+    Args:
+        sizes: the numbers of states ``S``.
+        repeats: timed runs per size (after one warm-up run), sizes interleaved; medians are
+            reported.
+        seed: seed of the games and of the random stochastic policies.
+
+    Returns:
+        One row per size: ``n_states``, ``seconds_median`` (the three calls together), the
+        per-call medians ``evaluate_median``, ``leader_br_median``, ``follower_br_median``,
+        ``seconds_all``, ``peak_mb`` (``tracemalloc`` peak of one sequence above the baseline),
+        ``input_mb`` (features and policies), ``build_seconds`` (making and validating the game),
+        ``floor_seconds`` (:func:`streamed_bytes` at the measured bandwidth), ``load_average``
+        (the median 1-minute load during the runs: other processes slow the figures down);
+        rows after the first also carry ``ratio_vs_previous`` and ``size_ratio``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    bandwidth = memory_bandwidth()
+    cases = []
+    for S in sizes:
+        t0 = time.perf_counter()
+        game = random_linear(n_states=S, seed=seed, **GAME)
+        cases.append((game, *_policies(game, seed), time.perf_counter() - t0))
+    loads = []
+    for game, pi_l, pi_f, _ in cases:
+        _plan(game, pi_l, pi_f)  # warm-up: first-touch page faults, BLAS threads
+    # Sizes are interleaved so that a busy spell on the machine hits them alike.
+    runs = np.zeros((repeats, len(cases), 3))
+    for r in range(repeats):
+        for i, (game, pi_l, pi_f, _) in enumerate(cases):
+            runs[r, i] = _plan(game, pi_l, pi_f)
+        loads.append(os.getloadavg()[0])
+    rows: list[dict] = []
+    for i, (game, pi_l, pi_f, build) in enumerate(cases):
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        _plan(game, pi_l, pi_f)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+        totals = runs[:, i].sum(axis=1)
+        rows.append(
+            {
+                "n_states": game.n_states,
+                "seconds_median": float(np.median(totals)),
+                "evaluate_median": float(np.median(runs[:, i, 0])),
+                "leader_br_median": float(np.median(runs[:, i, 1])),
+                "follower_br_median": float(np.median(runs[:, i, 2])),
+                "seconds_all": [float(t) for t in totals],
+                "peak_mb": peak / 2**20,
+                "input_mb": (game.features.nbytes + pi_l.nbytes + pi_f.nbytes) / 2**20,
+                "build_seconds": build,
+                "floor_seconds": streamed_bytes(game) / bandwidth,
+                "bandwidth_gbs": bandwidth / 1e9,
+                "load_average": float(np.median(loads)),
+            }
+        )
+    for prev, row in zip(rows, rows[1:], strict=False):
+        row["ratio_vs_previous"] = row["seconds_median"] / prev["seconds_median"]
+        row["size_ratio"] = row["n_states"] / prev["n_states"]
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    """A plain-text table of :func:`run`'s rows."""
+    lines = [
+        f"evaluate + leader_best_response + follower_best_response on random_linear(S, 4, 4, 10, "
+        f"10); medians of {len(rows[0]['seconds_all'])} runs; numpy read bandwidth "
+        f"{rows[0]['bandwidth_gbs']:.1f} GB/s",
+        f"{'S':>8} {'total s':>8} {'eval':>7} {'BR_l':>7} {'BR_f':>7} {'floor s':>8} "
+        f"{'peak MB':>8} {'input MB':>9} {'build s':>8} {'load':>5}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['n_states']:>8} {r['seconds_median']:>8.3f} {r['evaluate_median']:>7.3f} "
+            f"{r['leader_br_median']:>7.3f} {r['follower_br_median']:>7.3f} "
+            f"{r['floor_seconds']:>8.3f} {r['peak_mb']:>8.1f} {r['input_mb']:>9.1f} "
+            f"{r['build_seconds']:>8.2f} {r['load_average']:>5.2f}"
+        )
+    for r in rows[1:]:
+        lines.append(
+            f"time({r['n_states']}) / time({int(r['n_states'] / r['size_ratio'])}) = "
+            f"{r['ratio_vs_previous']:.2f} for {r['size_ratio']:.0f}x the states "
+            f"(linear: {r['size_ratio']:.0f})"
+        )
+    lines.append(
+        "peak MB: tracemalloc peak of one evaluate + 2 best responses above the baseline "
+        "(game and policies excluded); floor s: bytes the passes must move / read bandwidth"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: print the table (and optionally write the rows as JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    rows = run(args.sizes, args.repeats)
+    print(format_rows(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0

@@ -254,18 +254,23 @@ def test_parameters_of_theorem_3():
 
 
 # ---------------------------------------------------------------------- agents
+def play_one(game, leader, follower, k, rng):
+    """Episode ``k``: plan, then act and record step by step."""
+    leader.begin_episode(k)
+    follower.begin_episode(k)
+    x = game.sample_initial(rng)
+    for h in range(game.horizon):
+        a = leader.act(h, x)
+        b = follower.act(h, x, a)
+        r, x_next = game.step(h, x, a, b, rng)
+        leader.record(h, x, a, b, r, x_next)
+        follower.record(h, x, a, b, r, x_next)
+        x = x_next
+
+
 def play(game, leader, follower, episodes, rng):
     for k in range(episodes):
-        leader.begin_episode(k)
-        follower.begin_episode(k)
-        x = game.sample_initial(rng)
-        for h in range(game.horizon):
-            a = leader.act(h, x)
-            b = follower.act(h, x, a)
-            r, x_next = game.step(h, x, a, b, rng)
-            leader.record(h, x, a, b, r, x_next)
-            follower.record(h, x, a, b, r, x_next)
-            x = x_next
+        play_one(game, leader, follower, k, rng)
         yield k
 
 
@@ -304,26 +309,12 @@ def test_doubling_schedule_replans_only_when_a_determinant_doubles():
         )
         det = np.linalg.det(Lam)
         expected = det_at_plan is None or bool((det > 2 * det_at_plan).any())
-        next(play_one(game, L, F, k, rng))
+        play_one(game, L, F, k, rng)
         assert L.replanned == expected, k
         if expected:
             det_at_plan = det
             replans += 1
     assert 3 < replans < K // 2
-
-
-def play_one(game, leader, follower, k, rng):
-    leader.begin_episode(k)
-    follower.begin_episode(k)
-    x = game.sample_initial(rng)
-    for h in range(game.horizon):
-        a = leader.act(h, x)
-        b = follower.act(h, x, a)
-        r, x_next = game.step(h, x, a, b, rng)
-        leader.record(h, x, a, b, r, x_next)
-        follower.record(h, x, a, b, r, x_next)
-        x = x_next
-    yield k
 
 
 def test_every_n_schedule():
@@ -332,7 +323,7 @@ def test_every_n_schedule():
     rng = np.random.default_rng(0)
     flags = []
     for k in range(20):
-        next(play_one(game, L, F, k, rng))
+        play_one(game, L, F, k, rng)
         flags.append(L.replanned)
     assert flags == [k % 5 == 0 for k in range(20)]
 

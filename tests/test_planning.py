@@ -525,6 +525,8 @@ def small():
         ("pi_f", "neg", r"pi_f has a negative probability -0\.5 at index \(1, 2, 1, 0\)"),
         ("pi_l", "nan", r"pi_l has a non-finite entry at index \(1, 2, 0\)"),
         ("pi_f", "nan", r"pi_f has a non-finite entry at index \(1, 2, 1, 0\)"),
+        ("pi_l", "inf", r"pi_l has a non-finite entry at index \(1, 2, 0\)"),
+        ("pi_f", "inf", r"pi_f has a non-finite entry at index \(1, 2, 1, 0\)"),
     ],
 )
 def test_policy_validation(small, player, mutate, match):
@@ -538,6 +540,8 @@ def test_policy_validation(small, player, mutate, match):
         pi[(*last, 0)], pi[(*last, 1)] = -0.5, 1.5
     elif mutate == "nan":
         pi[(*last, 0)] = np.nan
+    elif mutate == "inf":
+        pi[(*last, 0)], pi[(*last, 1)] = np.inf, -np.inf  # inf - inf: the row sum is NaN
     else:
         pi = mutate(pi)
     args = {"pi_l": pi_l, "pi_f": pi_f, player: pi}

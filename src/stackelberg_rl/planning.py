@@ -90,13 +90,14 @@ def check_policies(game: FiniteGame, pi_l: np.ndarray | None, pi_f: np.ndarray |
         if pi.shape != shape:
             raise ValueError(f"{name} has shape {pi.shape}, expected {shape} {axes[:-1]}, {last})")
         # Cheap whole-array tests first; the offending index is only looked for on failure.
-        if not np.isfinite(pi).all():
+        # NaN and ±inf entries make their row sum non-finite, so the sums catch them too.
+        sums = np.einsum("...i->...", pi)  # much faster than pi.sum(-1) over a short axis
+        if not np.isfinite(sums).all():
             idx = _index(np.argmax(~np.isfinite(pi)), pi.shape)
             raise ValueError(f"{name} has a non-finite entry at index {idx}")
         if pi.min() < -PROB_TOL:
             idx = _index(np.argmin(pi), pi.shape)
             raise ValueError(f"{name} has a negative probability {pi[idx]:.3g} at index {idx}")
-        sums = np.einsum("...i->...", pi)  # much faster than pi.sum(-1) over a short axis
         err = np.abs(sums - 1.0)
         if err.max() > PROB_TOL:
             idx = _index(np.argmax(err), err.shape)

@@ -485,6 +485,38 @@ def test_regret_is_zero_for_a_best_responding_player(params):
     assert np.abs(regrets(game, pi_l, best_f, xs, as_)[1]).max() < 1e-9
 
 
+@SETTINGS
+@given(tiny_games)
+@largest_too
+def test_fused_regrets_equal_the_three_separate_passes(params):
+    # regrets() runs the three backward passes together; it must equal evaluate and the two
+    # best responses run one by one.
+    game = make_game(*params)
+    pi_l, pi_f = random_policies(game, params[-1])
+    xs, as_ = np.indices((game.n_states, game.n_leader_actions)).reshape(2, -1)
+    values = evaluate(game, pi_l, pi_f)
+    best_l = leader_best_response(game, pi_f)[1]
+    best_f = follower_best_response(game, pi_l)[1]
+    expected = np.stack(
+        [
+            best_l.V[0, 0, xs] - values.V[0, 0, xs],
+            best_f.vbar_f[0, xs, as_] - values.vbar_f[0, xs, as_],
+        ]
+    )
+    np.testing.assert_allclose(regrets(game, pi_l, pi_f, xs, as_), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("x1", "a1", "match"),
+    [(3, 0, r"x1 must hold integers in \[0, 3\)"), (-1, 0, "x1"), (0, 2, "a1"), (0.5, 0, "x1")],
+)
+def test_regret_rejects_bad_initial_state_or_action(x1, a1, match):
+    game = random_linear(3, 2, 2, 2, 2, seed=0)
+    pi_l, pi_f = random_policies(game, 0)
+    with pytest.raises(ValueError, match=match):
+        regret(game, pi_l, pi_f, x1, a1)
+
+
 def test_regret_is_positive_for_a_bad_player():
     # The regrets must not be zero by accident: in the hand-made game, the leader who plays
     # a = 1 at step 1 in state 0 against the strong follower loses 1 - 0.5 = 0.5.

@@ -290,32 +290,40 @@ class FiniteGame:
     def action_values(
         self, h: int, V: np.ndarray | None = None, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of SPEC §2: ``(2, S, A, B)``.
+        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of SPEC §2: ``(..., 2, S, A, B)``.
 
         For a factored game this is one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
-        (Assumption 2), which costs ``O(S·A·B·d)`` and reads the features once.
+        (Assumption 2), which costs ``O(S·A·B·d)`` per pair of values and reads the features
+        once, however many pairs ``V`` holds.
 
         Args:
             h: the step.
-            V: ``(2, S)`` next-step values ``V_{m,h+1}``; ``None`` for zero (``h = H-1``).
-            out: optional ``(2, S, A, B)`` array to write into (its last three axes contiguous).
+            V: ``(..., 2, S)`` next-step values ``V_{m,h+1}`` of both players, for one or more
+                pairs of policies; ``None`` for zero (``h = H-1``), giving ``(2, S, A, B)``.
+            out: optional array of the result's shape to write into (its last three axes
+                contiguous).
 
         Returns:
-            ``Q_h (2, S, A, B)`` (``out`` when given).
+            ``Q_h (..., 2, S, A, B)`` (``out`` when given).
         """
-        shape = (2, *self.features.shape[:3])
-        if out is None:
-            out = np.empty(shape)
+        S, d = self.n_states, self.dim
+        lead: tuple[int, ...] = ()
         if V is not None:
             V = self._check_values(V)
-            if V.shape != (2, self.n_states):
-                raise ValueError(f"V has shape {V.shape}, expected (2, {self.n_states})")
+            if V.ndim < 2 or V.shape[-2] != 2:
+                raise ValueError(f"V has shape {V.shape}, expected (..., 2, {S})")
+            lead = V.shape[:-2]
+        shape = (*lead, 2, *self.features.shape[:3])
+        if out is None:
+            out = np.empty(shape)
+        elif out.shape != shape:
+            raise ValueError(f"out has shape {out.shape}, expected {shape}")
         if self._rewards is None:
             w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
-            flat = out.reshape(2, -1)
+            flat = out.reshape(-1, self._phi.shape[0])
             if not np.may_share_memory(flat, out):
                 raise ValueError("out must have its last three axes contiguous")
-            np.matmul(w, self._phi.T, out=flat)
+            np.matmul(w.reshape(-1, d), self._phi.T, out=flat)
         else:
             out[...] = self._rewards[:, h]
             if V is not None:

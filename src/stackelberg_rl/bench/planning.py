@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..games import FiniteGame, random_linear
-from ..planning import evaluate, follower_best_response, leader_best_response
+from ..planning import evaluate, follower_best_response, leader_best_response, regret
 from .learner import memory_bandwidth
 
 GAME = {"n_leader_actions": 4, "n_follower_actions": 4, "dim": 10, "horizon": 10}
@@ -34,12 +34,13 @@ def _policies(game: FiniteGame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plan(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[float]:
-    """Seconds of ``evaluate``, ``leader_best_response``, ``follower_best_response``."""
+    """Seconds of ``evaluate``, both best responses, and ``regret`` (the three passes fused)."""
     times = []
     for call in (
         lambda: evaluate(game, pi_l, pi_f),
         lambda: leader_best_response(game, pi_f),
         lambda: follower_best_response(game, pi_l),
+        lambda: regret(game, pi_l, pi_f, 0, 0),
     ):
         t0 = time.perf_counter()
         call()  # the result is dropped at once, as regret() drops it
@@ -75,6 +76,7 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
         One row per size: ``n_states``, ``seconds_median`` (the three calls together), the
         per-call medians ``evaluate_median``, ``leader_br_median``, ``follower_br_median``,
         ``seconds_all``, ``peak_mb`` (``tracemalloc`` peak of one sequence above the baseline),
+        ``regret_median`` and ``regret_peak_mb`` (``regret``: the three passes fused),
         ``input_mb`` (features and policies), ``build_seconds`` (making and validating the game),
         ``floor_seconds`` (:func:`streamed_bytes` at the measured bandwidth), ``load_average``
         (the median 1-minute load during the runs: other processes slow the figures down);
@@ -92,7 +94,7 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
     for game, pi_l, pi_f, _ in cases:
         _plan(game, pi_l, pi_f)  # warm-up: first-touch page faults, BLAS threads
     # Sizes are interleaved so that a busy spell on the machine hits them alike.
-    runs = np.zeros((repeats, len(cases), 3))
+    runs = np.zeros((repeats, len(cases), 4))
     for r in range(repeats):
         for i, (game, pi_l, pi_f, _) in enumerate(cases):
             runs[r, i] = _plan(game, pi_l, pi_f)
@@ -101,10 +103,15 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
     for i, (game, pi_l, pi_f, build) in enumerate(cases):
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        _plan(game, pi_l, pi_f)
+        evaluate(game, pi_l, pi_f)
+        leader_best_response(game, pi_f)
+        follower_best_response(game, pi_l)
         peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.reset_peak()
+        regret(game, pi_l, pi_f, 0, 0)
+        regret_peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
-        totals = runs[:, i].sum(axis=1)
+        totals = runs[:, i, :3].sum(axis=1)
         rows.append(
             {
                 "n_states": game.n_states,
@@ -112,8 +119,10 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
                 "evaluate_median": float(np.median(runs[:, i, 0])),
                 "leader_br_median": float(np.median(runs[:, i, 1])),
                 "follower_br_median": float(np.median(runs[:, i, 2])),
+                "regret_median": float(np.median(runs[:, i, 3])),
                 "seconds_all": [float(t) for t in totals],
                 "peak_mb": peak / 2**20,
+                "regret_peak_mb": regret_peak / 2**20,
                 "input_mb": (game.features.nbytes + pi_l.nbytes + pi_f.nbytes) / 2**20,
                 "build_seconds": build,
                 "floor_seconds": streamed_bytes(game) / bandwidth,
@@ -134,14 +143,16 @@ def format_rows(rows: list[dict]) -> str:
         f"10); medians of {len(rows[0]['seconds_all'])} runs; numpy read bandwidth "
         f"{rows[0]['bandwidth_gbs']:.1f} GB/s",
         f"{'S':>8} {'total s':>8} {'eval':>7} {'BR_l':>7} {'BR_f':>7} {'floor s':>8} "
-        f"{'peak MB':>8} {'input MB':>9} {'build s':>8} {'load':>5}",
+        f"{'peak MB':>8} {'input MB':>9} {'build s':>8} {'load':>5} {'regret s':>9} "
+        f"{'its MB':>7}",
     ]
     for r in rows:
         lines.append(
             f"{r['n_states']:>8} {r['seconds_median']:>8.3f} {r['evaluate_median']:>7.3f} "
             f"{r['leader_br_median']:>7.3f} {r['follower_br_median']:>7.3f} "
             f"{r['floor_seconds']:>8.3f} {r['peak_mb']:>8.1f} {r['input_mb']:>9.1f} "
-            f"{r['build_seconds']:>8.2f} {r['load_average']:>5.2f}"
+            f"{r['build_seconds']:>8.2f} {r['load_average']:>5.2f} "
+            f"{r['regret_median']:>9.3f} {r['regret_peak_mb']:>7.1f}"
         )
     for r in rows[1:]:
         lines.append(
@@ -151,7 +162,8 @@ def format_rows(rows: list[dict]) -> str:
         )
     lines.append(
         "peak MB: tracemalloc peak of one evaluate + 2 best responses above the baseline "
-        "(game and policies excluded); floor s: bytes the passes must move / read bandwidth"
+        "(game and policies excluded); floor s: bytes the passes must move / read bandwidth; "
+        "regret s, its MB: regret(), the same three passes fused"
     )
     return "\n".join(lines)
 

@@ -12,7 +12,9 @@ forms are downdated in one pass (Woodbury with the new inverse):
     ψᵀΛ_new^{-1}ψ = ψᵀΛ_old^{-1}ψ − zᵀ(I − Φ_pΛ_new^{-1}Φ_pᵀ)^{-1}z,   z = Φ_pΛ_new^{-1}ψ,
 
 which for one new row is the Sherman–Morrison update of SPEC §5. A periodic exact refresh bounds
-the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`.
+the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`. The pass
+itself — forms, bonus, both players' ``Q``, both soft-max policies and ``V`` — is one compiled loop
+(:mod:`stackelberg_rl._kernels`), because it is bound by memory traffic.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .functional import soft_policies, softmax
+from . import _kernels
+from .functional import soft_policies
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
@@ -91,24 +94,6 @@ def optimistic_q(
     return np.moveaxis(Q, -1, -3)
 
 
-def _quadratic_forms(psi: np.ndarray, Lambda_inv: np.ndarray) -> np.ndarray:
-    """``ψᵀΛ^{-1}ψ`` for every vector of ``psi (..., d)``: ``(...)``."""
-    Lambda_inv = Lambda_inv.astype(psi.dtype, copy=False)
-    return np.einsum("...d,...d->...", psi @ Lambda_inv, psi, dtype=np.float64)
-
-
-def soft_values(Q: np.ndarray, alpha_l: float, alpha_f: float) -> np.ndarray:
-    """``V (2, n)`` of the soft-max policies from ``Q (A, B, 2, n)`` (samples last).
-
-    The same as :func:`~stackelberg_rl.functional.soft_policies` in the layout of the
-    next-state cache, where every reduction adds contiguous vectors.
-    """
-    pi_f = softmax(Q[:, :, 1], alpha_f, axis=1)  # (A, B, n)
-    q = (Q * pi_f[:, :, None]).sum(axis=1)  # (A, 2, n): q_l and vbar_f
-    pi_l = softmax(q[:, 0], alpha_l, axis=0)  # (A, n)
-    return (q * pi_l[:, None]).sum(axis=0)
-
-
 # ---------------------------------------------------------------------- the learner
 @dataclass
 class _StepData:
@@ -116,10 +101,10 @@ class _StepData:
 
     phi: np.ndarray  # (cap, d)       φ(x_h^τ, a_h^τ, b_h^τ)
     r: np.ndarray  # (cap, 2)         realised rewards
-    # The next-state caches put the sample axis after the actions: the soft-max reductions over
-    # a and b then add whole contiguous vectors, many times faster than reducing a short last axis.
-    psi: np.ndarray | None  # (A, B, cap, d)  φ(x_{h+1}^τ, a, b), absent at the last step
-    quad: np.ndarray | None  # (A, B, cap)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
+    # Each sample's |A||B| next-state vectors are stored side by side, (d, A·B): the compiled
+    # pass then runs its products across actions, in SIMD lanes.
+    psi: np.ndarray | None  # (cap, d, A·B)  φ(x_{h+1}^τ, a, b) as columns, absent at the last step
+    quad: np.ndarray | None  # (cap, A·B)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
     n: int = 0
     n_quad: int = 0  # rows of quad that are computed
     seen_next: int = 0  # rows of step h+1's phi that quad reflects
@@ -204,20 +189,17 @@ class SoftmaxLSVIUCB:
         return _StepData(
             phi=np.empty((cap, self.d)),
             r=np.empty((cap, 2)),
-            psi=None if last else np.empty((self.A, self.B, cap, self.d), dtype=self.dtype),
-            quad=None if last else np.empty((self.A, self.B, cap)),
+            psi=None if last else np.empty((cap, self.d, self.A * self.B), dtype=self.dtype),
+            quad=None if last else np.empty((cap, self.A * self.B)),
         )
 
     @staticmethod
-    def _grow(a: np.ndarray | None, n: int, axis: int) -> np.ndarray | None:
-        """``a`` with room for row ``n`` along ``axis`` (capacity doubles when full)."""
-        if a is None or n < a.shape[axis]:
+    def _grow(a: np.ndarray | None, n: int) -> np.ndarray | None:
+        """``a`` with room for row ``n`` (capacity doubles when full)."""
+        if a is None or n < len(a):
             return a
-        shape = list(a.shape)
-        shape[axis] *= 2
-        out = np.empty(shape, dtype=a.dtype)
-        index = (slice(None),) * axis + (slice(0, n),)
-        out[index] = a[index]
+        out = np.empty((2 * len(a),) + a.shape[1:], dtype=a.dtype)
+        out[:n] = a[:n]
         return out
 
     def record(
@@ -229,13 +211,14 @@ class SoftmaxLSVIUCB:
         features of ``x`` and ``x_next``.
         """
         D = self._data[h]
-        D.phi, D.r = self._grow(D.phi, D.n, 0), self._grow(D.r, D.n, 0)
-        D.psi, D.quad = self._grow(D.psi, D.n, 2), self._grow(D.quad, D.n, 2)
+        D.phi, D.r = self._grow(D.phi, D.n), self._grow(D.r, D.n)
+        D.psi, D.quad = self._grow(D.psi, D.n), self._grow(D.quad, D.n)
         f = (self.feature_map(np.asarray([x]))[0] if phi is None else phi)[a, b]
         D.phi[D.n] = f
         D.r[D.n] = (r_l, r_f)
         if D.psi is not None:
-            D.psi[:, :, D.n] = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
+            f_next = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
+            D.psi[D.n] = f_next.reshape(self.A * self.B, self.d).T
         D.n += 1
         self.Lambda[h] += np.outer(f, f)
 
@@ -264,63 +247,52 @@ class SoftmaxLSVIUCB:
             n = D.n
             y = D.r[:n].copy()
             if h < H - 1 and n > 0:
-                Q = self._next_q(h, refresh)  # (A, B, 2, n)
-                y += soft_values(Q, self.alpha_l, self.alpha_f).T
+                y += self._next_values(h, refresh)
             self.w[:, h] = (self.Lambda_inv[h] @ (D.phi[:n].T @ y)).T
         self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
 
-    def _next_q(self, h: int, refresh: bool) -> np.ndarray:
-        """``Q_{h+1}`` at the stored next states of step ``h``: ``(2, n, A, B)``, one pass on ψ."""
+    def _next_values(self, h: int, refresh: bool) -> np.ndarray:
+        """``V_{m,h+1}`` at the stored next states of step ``h``: ``(n, 2)`` (lines 9–14)."""
         D, Dn = self._data[h], self._data[h + 1]
-        n, A, B, d = D.n, self.A, self.B, self.d
+        n, d = D.n, self.d
         Linv = self.Lambda_inv[h + 1]
-        psi = D.psi[:, :, :n].reshape(A * B, n, d)
-        quad = D.quad[:, :, :n].reshape(A * B, n)
         pending = Dn.phi[D.seen_next : Dn.n]  # rows Λ_{h+1} gained since the forms were made
         m = len(pending)
         # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
-        downdate = self.incremental and D.n_quad > 0 and 2 * m < d
-        rows = self.w[:, h + 1]  # (2, d)
-        if downdate:
-            U = pending @ Linv  # (m, d): rows of Φ_p Λ_new^{-1}
-            rows = np.concatenate([rows, U])
-        # The one pass over ψ: per (a, b) a BLAS product (k, d) @ (d, n), each player's values
-        # contiguous for the reductions that follow.
-        rows = np.ascontiguousarray(rows, dtype=psi.dtype)
-        prod = np.matmul(rows, psi.transpose(0, 2, 1))  # (AB, 2 [+ m], n)
-        if downdate:
-            n_old = D.n_quad
-            if m:
-                Z = prod[:, 2:, :n_old]  # (AB, m, n_old)
-                M = np.eye(m) - U @ pending.T
-                if m == 1:
-                    quad[:, :n_old] -= np.square(Z[:, 0], dtype=np.float64) / M[0, 0]
-                else:
-                    Minv = np.linalg.inv(M)
-                    quad[:, :n_old] -= np.einsum("jin,ik,jkn->jn", Z, Minv, Z)
-            quad[:, n_old:] = _quadratic_forms(psi[:, n_old:], Linv)
-        if not downdate or refresh:
-            exact = _quadratic_forms(psi, Linv)
-            if downdate:
-                self.drift.append(float(np.abs(exact - quad).max(initial=0.0)))
-            quad[:] = exact
+        if not self.incremental or D.n_quad == 0 or 2 * m >= d:
+            mode = _kernels.MODE_EXACT
+        else:
+            mode = _kernels.MODE_MEASURE if refresh else _kernels.MODE_DOWNDATE
+        U = pending @ Linv  # (m, d): rows of Φ_p Λ_new^{-1}
+        M_inv = np.linalg.inv(np.eye(m) - U @ pending.T) if m else np.zeros((0, 0))
+        V = np.empty((n, 2))
+        drift = _kernels.next_state_values(
+            D.psi, D.quad, n, D.n_quad, self.A, np.ascontiguousarray(self.w[:, h + 1]),
+            np.ascontiguousarray(U), M_inv, Linv, self.beta, float(self.H),
+            self.alpha_l, self.alpha_f, mode, V,
+        )  # fmt: skip
+        if mode == _kernels.MODE_MEASURE:
+            self.drift.append(float(drift))
         D.n_quad, D.seen_next = n, Dn.n
-        bonus = np.sqrt(np.maximum(quad, 0.0))
-        bonus *= self.beta
-        Q = prod[:, :2] + bonus[:, None]  # (AB, 2, n)
-        np.minimum(Q, self.H, out=Q)
-        return Q.reshape(A, B, 2, n)
+        return V
 
     # ------------------------------------------------------------------ acting
+    def _state(self, h: int, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``Q (2, A, B)``, ``pi_l (A,)``, ``pi_f (A, B)`` at ``(h, x)`` (lines 16–20)."""
+        phi = self.feature_map(np.asarray([x]))[0]
+        return _kernels.state_policies(
+            phi, self.w[:, h], self.Lambda_inv[h], self.beta, float(self.H),
+            self.alpha_l, self.alpha_f,
+        )  # fmt: skip
+
     def q_values(self, h: int, x) -> np.ndarray:
         """Optimistic ``Q_{m,h}(x, ·, ·)`` of both players: ``(2, A, B)``."""
-        phi = self.feature_map(np.asarray([x]))[0]
-        return optimistic_q(phi, self.w[:, h], self.Lambda_inv[h], self.beta, self.H)
+        return self._state(h, x)[0]
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}(·|x)``: ``(A,)`` (Algorithm 1, lines 16–20)."""
-        pi_l, pi_f = soft_policies(self.q_values(h, x), self.alpha_l, self.alpha_f)[:2]
+        _, pi_l, pi_f = self._state(h, x)
         # Lines 17-18 computed the follower's policy at every a: a learner shared by both
         # players (the centralised path) hands it to the follower instead of recomputing it.
         self._last_state = (self.n_plans, h, x) if isinstance(x, int | np.integer) else None
@@ -329,13 +301,9 @@ class SoftmaxLSVIUCB:
 
     def follower_policy(self, h: int, x, a: int) -> np.ndarray:
         """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4)."""
-        if self.B == 1:
-            return np.ones(1)
         if isinstance(x, int | np.integer) and self._last_state == (self.n_plans, h, x):
             return self._last_pi_f[a]
-        phi = self.feature_map(np.asarray([x]))[0, a]  # (B, d)
-        bonus = self.beta * np.sqrt(np.maximum(_quadratic_forms(phi, self.Lambda_inv[h]), 0.0))
-        return softmax(np.minimum(phi @ self.w[1, h] + bonus, self.H), self.alpha_f)
+        return self._state(h, x)[2][a]
 
     def policy_tables(self, game_or_features) -> tuple[np.ndarray, np.ndarray]:
         """Both players' current policies at every state of a finite game.

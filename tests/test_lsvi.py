@@ -7,7 +7,13 @@ import pytest
 
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.games import random_linear, random_tabular, tabular
-from stackelberg_rl.lsvi import SoftmaxLSVIUCB, alpha_value, optimistic_q, theory_beta
+from stackelberg_rl.lsvi import (
+    ReferenceLSVIUCB,
+    SoftmaxLSVIUCB,
+    alpha_value,
+    optimistic_q,
+    theory_beta,
+)
 from stackelberg_rl.planning import evaluate
 
 
@@ -82,10 +88,10 @@ def random_trajectories(game, episodes, rng):
     return out
 
 
-def make_learner(game, **kw):
+def make_learner(game, cls=SoftmaxLSVIUCB, **kw):
     defaults = dict(beta=0.7, lam=1.0, alpha_l=3.0, alpha_f=5.0)
     defaults.update(kw)
-    return SoftmaxLSVIUCB(
+    return cls(
         game.feature_map,
         game.n_leader_actions,
         game.n_follower_actions,
@@ -122,17 +128,20 @@ def test_incremental_equals_from_scratch_across_refreshes():
     game = random_linear(30, 3, 3, 6, 5, seed=8)
     rng = np.random.default_rng(2)
     fast = make_learner(game, refresh_every=4)
-    slow = make_learner(game, incremental=False)
+    exact = make_learner(game, incremental=False)
+    scratch = make_learner(game, cls=ReferenceLSVIUCB)
     for ep in random_trajectories(game, 60, rng):
         for h, step in enumerate(ep):
-            fast.record(h, *step)
-            slow.record(h, *step)
-        fast.plan()
-        slow.plan()
-        np.testing.assert_allclose(fast.w, slow.w, rtol=0, atol=1e-8)
+            for learner in (fast, exact, scratch):
+                learner.record(h, *step)
+        for learner in (fast, exact, scratch):
+            learner.plan()
+        np.testing.assert_allclose(fast.w, exact.w, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(fast.w, scratch.w, rtol=0, atol=1e-8)
     for h in range(game.horizon):
         for x in range(game.n_states):
-            np.testing.assert_allclose(fast.q_values(h, x), slow.q_values(h, x), atol=1e-8)
+            np.testing.assert_allclose(fast.q_values(h, x), exact.q_values(h, x), atol=1e-8)
+            np.testing.assert_allclose(fast.q_values(h, x), scratch.q_values(h, x), atol=1e-8)
     assert len(fast.drift) >= 10  # several refreshes measured their correction
     assert max(fast.drift) < 1e-10
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .games import FiniteGame
-from .lsvi import SCHEDULES, SoftmaxLSVIUCB, alpha_value, theory_beta
+from .lsvi import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theory_beta
 from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
@@ -52,6 +52,9 @@ class AgentConfig:
     """Each player keeps its own statistics (Algorithms 1 and 2); ``False`` shares one copy."""
     incremental: bool = True
     """Cached quadratic forms with rank-one downdates (SPEC §5); ``False`` recomputes them."""
+    reference: bool = False
+    """Use :class:`~stackelberg_rl.lsvi.ReferenceLSVIUCB`, the plain from-scratch numpy learner
+    (same results, slower: the baseline of the benchmarks)."""
     refresh_every: int = 128
     """Plans between exact refreshes of the cached forms."""
     dtype: str = "float64"
@@ -203,7 +206,8 @@ def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
 def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> SoftmaxLSVIUCB:
     """A fresh :class:`SoftmaxLSVIUCB` for ``game`` as ``config`` says."""
     greedy = config.kind == "greedy-lsvi-ucb"
-    return SoftmaxLSVIUCB(
+    cls = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
+    return cls(
         game.feature_map,
         game.n_leader_actions,
         game.n_follower_actions,

@@ -327,3 +327,26 @@ class SoftmaxLSVIUCB:
             pi_l[h], pi_f[h] = soft_policies(Q, self.alpha_l, self.alpha_f)[:2]
         self._tables_key, self._tables = key, (pi_l, pi_f)
         return pi_l, pi_f
+
+
+class ReferenceLSVIUCB(SoftmaxLSVIUCB):
+    """A straightforward vectorised soft-max LSVI-UCB: every plan starts from scratch.
+
+    It keeps the stored next states, and at each plan rebuilds their features, inverts ``Λ`` and
+    recomputes every bonus with numpy — no cache, no downdates, no compiled code. It is the
+    baseline of ``stackelberg-rl bench`` and a cross-check of :class:`SoftmaxLSVIUCB`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_states: list[list] = [[] for _ in range(self.H)]
+
+    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next, **kw) -> None:
+        """Store the transition and its next state."""
+        super().record(h, x, a, b, r_l, r_f, x_next, **kw)
+        self._next_states[h].append(x_next)
+
+    def _next_values(self, h: int, refresh: bool) -> np.ndarray:
+        psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)
+        Q = optimistic_q(psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.H)
+        return soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # (n, 2)

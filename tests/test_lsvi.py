@@ -369,3 +369,21 @@ def test_bad_config_is_rejected(field, value):
     game = random_linear(5, 2, 2, 3, 2, seed=0)
     with pytest.raises(ValueError, match=field.split("_")[0]):
         make_agents(game, AgentConfig(**{field: value}), 10, seed=0)
+
+
+def test_single_agent_special_case_matches_loop_algorithm_1():
+    # |B| = 1: the follower has nothing to choose and the learner is single-agent LSVI-UCB.
+    game = random_linear(6, 4, 1, 5, 3, seed=9)
+    rng = np.random.default_rng(4)
+    learner = make_learner(game, alpha_l=math.inf, alpha_f=math.inf)
+    data = [[] for _ in range(game.horizon)]
+    for ep in random_trajectories(game, 20, rng):
+        for h, step in enumerate(ep):
+            learner.record(h, *step)
+            data[h].append(step)
+        learner.plan()
+    Q_ref = loop_algorithm_1(game.features, data, 4, 1, 5, 3, 0.7, 1.0, math.inf, math.inf)
+    for h in range(game.horizon):
+        for x in range(game.n_states):
+            np.testing.assert_allclose(learner.q_values(h, x), Q_ref(h, x), atol=1e-9)
+            assert learner.follower_policy(h, x, 0).tolist() == [1.0]

@@ -31,9 +31,11 @@ def reference(psi, quad_old, n_old, w, pending, Linv, beta, H, alpha_l, alpha_f,
 @pytest.mark.parametrize("mode", [K.MODE_DOWNDATE, K.MODE_EXACT, K.MODE_MEASURE])
 @pytest.mark.parametrize("alpha", [2.5, math.inf, 1e6])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype):
+@pytest.mark.parametrize("B", [2, 4])  # |A||B| = 6 and 12: both loop orders of the kernel
+def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype, B):
+    assert (3 * 2 < K.SIMD_MIN_ACTIONS) and (3 * 4 >= K.SIMD_MIN_ACTIONS)
     rng = np.random.default_rng(m * 100 + mode)
-    n, n_old, d, A, B = 40, 33, 5, 3, 2
+    n, n_old, d, A = 40, 33, 5, 3
     psi = (rng.random((n, d, A * B)) / d).astype(dtype)
     Phi_old = rng.random((20, d)) / d
     pending = rng.random((m, d)) / d

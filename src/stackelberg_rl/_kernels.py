@@ -17,6 +17,10 @@ FASTMATH = {"reassoc", "contract"}
 """Let LLVM reorder sums (so the length-``d`` dot products vectorise); no flag that assumes away
 infinities, which ``α = ∞`` (greedy play) relies on."""
 
+SIMD_MIN_ACTIONS = 8
+"""From this many action pairs ``|A||B|`` up, the products run across pairs (SIMD lanes); below,
+each vector's products run over ``d`` in registers."""
+
 MODE_DOWNDATE = 0
 """Downdate the forms of the first ``n_old`` samples, compute the others exactly."""
 MODE_EXACT = 1
@@ -127,10 +131,24 @@ def _next_state_values(
         vbar_f = np.empty(A)
         for t in range(lo, hi):
             X = psi[t]  # (d, AB)
-            s_l[:] = 0.0
-            s_f[:] = 0.0
             downdate = t < n_old and mode != MODE_EXACT
-            if downdate and m == 1:  # the every-episode case: one more product in the same pass
+            if downdate and m == 1 and AB < SIMD_MIN_ACTIONS:
+                # Few action pairs: each vector's three dot products in registers, over d.
+                for v in range(AB):
+                    acc_l = 0.0
+                    acc_f = 0.0
+                    acc_z = 0.0
+                    for j in range(d):
+                        x = X[j, v]
+                        acc_l += w[0, j] * x
+                        acc_f += w[1, j] * x
+                        acc_z += U[0, j] * x
+                    s_l[v] = acc_l
+                    s_f[v] = acc_f
+                    qv[v] = quad[t, v] - acc_z * M_inv[0, 0] * acc_z
+            elif downdate and m == 1:  # the every-episode case: one more product in the pass
+                s_l[:] = 0.0
+                s_f[:] = 0.0
                 z[0, :] = 0.0
                 for j in range(d):  # the inner loops run across the A·B vectors: SIMD lanes
                     wl = w[0, j]
@@ -144,6 +162,8 @@ def _next_state_values(
                 for v in range(AB):
                     qv[v] = quad[t, v] - z[0, v] * M_inv[0, 0] * z[0, v]
             else:
+                s_l[:] = 0.0
+                s_f[:] = 0.0
                 for j in range(d):
                     wl = w[0, j]
                     wf = w[1, j]

@@ -249,7 +249,8 @@ class SoftmaxLSVIUCB:
             if h < H - 1 and n > 0:
                 y += self._next_values(h, refresh)
             self.w[:, h] = (self.Lambda_inv[h] @ (D.phi[:n].T @ y)).T
-        self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
+        if self.schedule == "doubling":
+            self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
 
     def _next_values(self, h: int, refresh: bool) -> np.ndarray:
@@ -265,7 +266,10 @@ class SoftmaxLSVIUCB:
         else:
             mode = _kernels.MODE_MEASURE if refresh else _kernels.MODE_DOWNDATE
         U = pending @ Linv  # (m, d): rows of Φ_p Λ_new^{-1}
-        M_inv = np.linalg.inv(np.eye(m) - U @ pending.T) if m else np.zeros((0, 0))
+        if m == 1:  # Sherman–Morrison: a scalar
+            M_inv = np.array([[1.0 / (1.0 - float(U[0] @ pending[0]))]])
+        else:
+            M_inv = np.linalg.inv(np.eye(m) - U @ pending.T) if m else np.zeros((0, 0))
         V = np.empty((n, 2))
         drift = _kernels.next_state_values(
             D.psi, D.quad, n, D.n_quad, self.A, np.ascontiguousarray(self.w[:, h + 1]),

@@ -138,6 +138,8 @@ def test_incremental_equals_from_scratch_across_refreshes():
             learner.plan()
         np.testing.assert_allclose(fast.w, exact.w, rtol=0, atol=1e-8)
         np.testing.assert_allclose(fast.w, scratch.w, rtol=0, atol=1e-8)
+        # Λ⁻¹ kept by Sherman–Morrison between refreshes stays the inverse.
+        np.testing.assert_allclose(fast.Lambda_inv, np.linalg.inv(fast.Lambda), atol=1e-12)
     for h in range(game.horizon):
         for x in range(game.n_states):
             np.testing.assert_allclose(fast.q_values(h, x), exact.q_values(h, x), atol=1e-8)

@@ -179,6 +179,7 @@ class SoftmaxLSVIUCB:
         self.drift: list[float] = []
         self._last_state: tuple | None = None
         self._last_pi_f = np.empty(0)
+        self._n_inverse = np.zeros(horizon, dtype=int)  # samples that Lambda_inv reflects
         self._tables_key: tuple | None = None
         self._tables: tuple = ()
         self._data = [self._new_step(h, 16) for h in range(H)]
@@ -240,8 +241,8 @@ class SoftmaxLSVIUCB:
     def plan(self) -> None:
         """Backward pass of Algorithm 1, lines 4–14, over all recorded data."""
         H = self.H
-        self.Lambda_inv = np.linalg.inv(self.Lambda)
         refresh = (not self.incremental) or (self.n_plans % self.refresh_every == 0)
+        self._update_inverse(refresh)
         for h in range(H - 1, -1, -1):
             D = self._data[h]
             n = D.n
@@ -252,6 +253,18 @@ class SoftmaxLSVIUCB:
         if self.schedule == "doubling":
             self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
+
+    def _update_inverse(self, refresh: bool) -> None:
+        """``Λ_h^{-1}`` for the data so far: Sherman–Morrison when each ``Λ_h`` gained one row."""
+        n = self.n_samples
+        if refresh or not (n - self._n_inverse == 1).all():
+            self.Lambda_inv = np.linalg.inv(self.Lambda)
+        else:
+            phi = np.stack([D.phi[D.n - 1] for D in self._data])  # (H, d): the new rows
+            u = np.einsum("hde,he->hd", self.Lambda_inv, phi)
+            denom = 1.0 + np.einsum("hd,hd->h", phi, u)
+            self.Lambda_inv = self.Lambda_inv - u[:, :, None] * (u / denom[:, None])[:, None, :]
+        self._n_inverse = n
 
     def _next_values(self, h: int, refresh: bool) -> np.ndarray:
         """``V_{m,h+1}`` at the stored next states of step ``h``: ``(n, 2)`` (lines 9–14)."""
@@ -349,6 +362,18 @@ class ReferenceLSVIUCB(SoftmaxLSVIUCB):
         """Store the transition and its next state."""
         super().record(h, x, a, b, r_l, r_f, x_next, **kw)
         self._next_states[h].append(x_next)
+
+    def _update_inverse(self, refresh: bool) -> None:
+        """``Λ_h^{-1}`` for the data so far: Sherman–Morrison when each ``Λ_h`` gained one row."""
+        n = self.n_samples
+        if refresh or not (n - self._n_inverse == 1).all():
+            self.Lambda_inv = np.linalg.inv(self.Lambda)
+        else:
+            phi = np.stack([D.phi[D.n - 1] for D in self._data])  # (H, d): the new rows
+            u = np.einsum("hde,he->hd", self.Lambda_inv, phi)
+            denom = 1.0 + np.einsum("hd,hd->h", phi, u)
+            self.Lambda_inv = self.Lambda_inv - u[:, :, None] * (u / denom[:, None])[:, None, :]
+        self._n_inverse = n
 
     def _next_values(self, h: int, refresh: bool) -> np.ndarray:
         psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)

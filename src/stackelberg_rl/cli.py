@@ -270,10 +270,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time the learner's configurations (:mod:`stackelberg_rl.bench`): medians and ratios."""
-    from .bench.learner import format_rows, run_benchmarks
+    import json
 
-    rows = run_benchmarks(episodes=args.episodes, repeats=args.repeats, scale=args.scale)
-    print(format_rows(rows))
+    from .bench import learner, planning
+
+    print("== exact planner (issue 2): evaluate + both best responses, random_linear(S,4,4,10,10)")
+    plan_rows = planning.run(repeats=args.repeats)
+    print(planning.format_rows(plan_rows))
+    print("\n== learner (issue 4)")
+    rows = learner.run_benchmarks(episodes=args.episodes, repeats=args.repeats, scale=args.scale)
+    print(learner.format_rows(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"planner": plan_rows, "learner": rows}, indent=1))
     return 0
 
 
@@ -347,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=_positive_int, default=1000, help="K of the timed runs")
     p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs per case")
     p.add_argument("--scale", action="store_true", help="add the K=20000 and K=100000 cases")
+    p.add_argument("--json", type=Path, default=None, help="also write every figure here")
     p.set_defaults(func=cmd_bench)
     return parser
 

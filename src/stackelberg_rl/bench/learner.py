@@ -125,6 +125,18 @@ def run_benchmarks(
         ),
         Case("leader-follower decentralised", lf, replace(base, decentralised=True), episodes),
         Case("leader-follower doubling", lf, replace(base, schedule="doubling"), episodes),
+        Case(
+            "leader-follower every-10",
+            lf,
+            replace(base, schedule="every-n", schedule_n=10),
+            episodes,
+        ),
+        Case(
+            "leader-follower greedy (alpha=inf: no exp)",
+            lf,
+            replace(base, kind="greedy-lsvi-ucb"),
+            episodes,
+        ),
     ]
     single = single_agent_game()
     greedy = AgentConfig(kind="greedy-lsvi-ucb", beta=1.0, decentralised=False)
@@ -139,10 +151,9 @@ def run_benchmarks(
         row = time_case(case, reps)
         itemsize = 4 if case.agent.dtype == "float32" else 8
         if case.game is lf and case.agent.schedule == "every":
-            floor = streamed_bytes(lf, case.episodes, 8) / bandwidth
+            floor = streamed_bytes(lf, case.episodes, itemsize) / bandwidth
             row["floor_seconds"] = floor
             row["x_floor"] = row["seconds_median"] / floor
-            row["bytes_itemsize"] = itemsize
         rows.append(row)
     by_name = {r["case"]: r for r in rows}
     scratch = by_name["leader-follower from scratch (numpy)"]["seconds_median"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,7 +108,6 @@ class _StepData:
     n: int = 0
     n_quad: int = 0  # rows of quad that are computed
     seen_next: int = 0  # rows of step h+1's phi that quad reflects
-    states: list = field(default_factory=list)
 
 
 class SoftmaxLSVIUCB:
@@ -128,8 +127,9 @@ class SoftmaxLSVIUCB:
         schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"``
             (re-plan when ``det Λ_h`` has doubled for some ``h`` since the last plan).
         schedule_n: ``n`` of ``"every-n"``.
-        incremental: keep the quadratic forms by rank-one downdates (SPEC §5); ``False`` recomputes
-            every bonus from scratch at each plan (the reference).
+        incremental: keep the quadratic forms by rank-one downdates (SPEC §5); ``False``
+            recomputes them exactly at each plan (an ablation; :class:`ReferenceLSVIUCB` is the
+            plain from-scratch learner).
         refresh_every: plans between exact refreshes of the cached forms.
         dtype: storage of the cached next-state features, ``float64`` or ``float32``.
     """

@@ -90,8 +90,14 @@ class AgentConfig:
 
 
 def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
-    c = np.cumsum(p)
-    return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
+    """One draw from the short distribution ``p`` by inverse CDF (one uniform per draw)."""
+    u = rng.random()
+    cum = 0.0
+    for i, p_i in enumerate(p.tolist()):  # a Python loop beats numpy calls on a few actions
+        cum += p_i
+        if u < cum:
+            return i
+    return len(p) - 1
 
 
 class _LSVIAgent:

@@ -178,6 +178,8 @@ class SoftmaxLSVIUCB:
         self.n_plans = 0
         self.drift: list[float] = []
         self._last_state: tuple | None = None
+        self._phi_state: int | None = None
+        self._phi = np.empty(0)
         self._last_pi_f = np.empty(0)
         self._n_inverse = np.zeros(horizon, dtype=int)  # samples that Lambda_inv reflects
         self._tables_key: tuple | None = None
@@ -212,13 +214,15 @@ class SoftmaxLSVIUCB:
         features of ``x`` and ``x_next``.
         """
         D = self._data[h]
-        D.phi, D.r = self._grow(D.phi, D.n), self._grow(D.r, D.n)
-        D.psi, D.quad = self._grow(D.psi, D.n), self._grow(D.quad, D.n)
-        f = (self.feature_map(np.asarray([x]))[0] if phi is None else phi)[a, b]
+        if D.n == len(D.phi):
+            D.phi, D.r = self._grow(D.phi, D.n), self._grow(D.r, D.n)
+            D.psi, D.quad = self._grow(D.psi, D.n), self._grow(D.quad, D.n)
+        f = (self._features(x) if phi is None else phi)[a, b]
         D.phi[D.n] = f
-        D.r[D.n] = (r_l, r_f)
+        D.r[D.n, 0] = r_l
+        D.r[D.n, 1] = r_f
         if D.psi is not None:
-            f_next = self.feature_map(np.asarray([x_next]))[0] if psi is None else psi
+            f_next = self._features(x_next) if psi is None else psi
             D.psi[D.n] = f_next.reshape(self.A * self.B, self.d).T
         D.n += 1
         self.Lambda[h] += np.outer(f, f)
@@ -295,9 +299,20 @@ class SoftmaxLSVIUCB:
         return V
 
     # ------------------------------------------------------------------ acting
+    def _features(self, x) -> np.ndarray:
+        """``φ(x, ·, ·) (A, B, d)``, keeping the last finite state's.
+
+        One step asks for them up to three times: acting, recording, and as the next state.
+        """
+        if not isinstance(x, int | np.integer):
+            return self.feature_map(np.asarray([x]))[0]
+        if self._phi_state != x:
+            self._phi_state, self._phi = int(x), self.feature_map(np.asarray([x]))[0]
+        return self._phi
+
     def _state(self, h: int, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``Q (2, A, B)``, ``pi_l (A,)``, ``pi_f (A, B)`` at ``(h, x)`` (lines 16–20)."""
-        phi = self.feature_map(np.asarray([x]))[0]
+        phi = self._features(x)
         return _kernels.state_policies(
             phi, self.w[:, h], self.Lambda_inv[h], self.beta, float(self.H),
             self.alpha_l, self.alpha_f,

@@ -165,6 +165,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         schedule=args.schedule,
         schedule_n=args.schedule_n,
         decentralised=not args.centralised,
+        dtype=args.dtype,
+        refresh_every=args.refresh_every,
     )
     config = RunConfig(
         game=game_spec(args),
@@ -325,6 +327,14 @@ def _add_run_args(p: argparse.ArgumentParser, **defaults) -> None:
     p.add_argument(
         "--centralised", action="store_true", help="one shared learner (default: decentralised)"
     )
+    p.add_argument(
+        "--dtype", choices=["float64", "float32"], default="float64",
+        help="storage of the cached next-state features",
+    )  # fmt: skip
+    p.add_argument(
+        "--refresh-every", type=_positive_int, default=128,
+        help="plans between exact refreshes of the cached forms",
+    )  # fmt: skip
     p.add_argument(
         "--eval-every", type=_positive_int, default=1, help="exact regret every n episodes"
     )

@@ -4,12 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from numba import njit
 
 from stackelberg_rl import _kernels as K
 from stackelberg_rl.functional import soft_policies
 
 
-def reference(psi, quad_old, n_old, w, pending, Linv, beta, H, alpha_l, alpha_f, mode):
+def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha_f, mode):
     """Plain numpy: forms (downdated by Woodbury or exact), Q, soft-max values."""
     n, d, AB = psi.shape
     vecs = psi.transpose(0, 2, 1)  # (n, AB, d)
@@ -21,21 +22,25 @@ def reference(psi, quad_old, n_old, w, pending, Linv, beta, H, alpha_l, alpha_f,
         old = np.einsum("nvd,de,nve->nv", vecs[:n_old], Lold_inv, vecs[:n_old])
         np.testing.assert_allclose(old, quad_old[:n_old], atol=1e-9)  # the fixture is consistent
     Q = np.minimum(vecs @ w.T + beta * np.sqrt(np.maximum(quad, 0))[..., None], H)  # (n, AB, 2)
-    A = 3
     Q = Q.reshape(n, A, AB // A, 2).transpose(0, 3, 1, 2)  # (n, 2, A, B)
     V = soft_policies(Q, alpha_l, alpha_f)[4]
     return V, quad
 
 
+# |A||B| = 6: products over d per vector; 12, 16: across the vectors; 4: the literal-stride path.
+# |B| or |A| = 4: the one-pass soft-max; |B| = 1 or |A| = 1: no soft-max at that level.
+SHAPES = [(3, 2), (3, 4), (4, 4), (2, 2), (4, 1), (1, 3)]
+assert {A * B < K.SIMD_MIN_ACTIONS for A, B in SHAPES} == {True, False}
+
+
 @pytest.mark.parametrize("m", [0, 1, 3])
 @pytest.mark.parametrize("mode", [K.MODE_DOWNDATE, K.MODE_EXACT, K.MODE_MEASURE])
-@pytest.mark.parametrize("alpha", [2.5, math.inf, 1e6])
+@pytest.mark.parametrize("alpha", [2.5, math.inf, 1e6, 0.0])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("B", [2, 4])  # |A||B| = 6 and 12: both loop orders of the kernel
-def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype, B):
-    assert (3 * 2 < K.SIMD_MIN_ACTIONS) and (3 * 4 >= K.SIMD_MIN_ACTIONS)
+@pytest.mark.parametrize("A, B", SHAPES)
+def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype, A, B):
     rng = np.random.default_rng(m * 100 + mode)
-    n, n_old, d, A = 40, 33, 5, 3
+    n, n_old, d = 150, 133, 5  # blocks of 64: the last one has old and new samples
     psi = (rng.random((n, d, A * B)) / d).astype(dtype)
     Phi_old = rng.random((20, d)) / d
     pending = rng.random((m, d)) / d
@@ -49,7 +54,7 @@ def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype, B):
     M_inv = np.linalg.inv(np.eye(m) - U @ pending.T) if m else np.zeros((0, 0))
     w = rng.normal(size=(2, d))
     V_ref, quad_ref = reference(
-        psi.astype(np.float64), quad, n_old, w, pending, Linv, 0.7, 3.0, alpha, alpha, mode
+        psi.astype(np.float64), quad, n_old, w, pending, Linv, A, 0.7, 3.0, alpha, alpha, mode
     )
     tol = 1e-9 if dtype == np.float64 else 1e-5
     for build, threads in [(K.next_state_values_serial, 1), (K.next_state_values_parallel, 2)]:
@@ -62,6 +67,54 @@ def test_next_state_values_serial_and_parallel(m, mode, alpha, dtype, B):
         np.testing.assert_allclose(V, V_ref, atol=tol)
         if mode == K.MODE_MEASURE and dtype == np.float64:
             assert 0 <= drift < 1e-12
+
+
+def test_greedy_ties_are_uniform_and_exact():
+    """``α = ∞`` with exact ties: the values average the tied actions, in every loop variant."""
+    for A, B in SHAPES:
+        n, d = 70, 3
+        psi = np.zeros((n, d, A * B))
+        psi[:, 0, :] = 1.0  # every action pair the same features: all tied
+        w = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+        w[0, 0] = 1.0
+        V = np.empty((n, 2))
+        quad = np.zeros((n, A * B))
+        K.next_state_values_serial(
+            psi, quad, n, 0, A, w, np.zeros((0, d)), np.zeros((0, 0)), np.zeros((d, d)),
+            0.0, 10.0, math.inf, math.inf, K.MODE_EXACT, V, 1,
+        )  # fmt: skip
+        np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
+
+
+@njit(**K.JIT)
+def _exp_loop(x, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):  # as in the kernel: a loop LLVM vectorises
+        out[i] = K.exp_nonpositive(x[i])
+
+
+def test_exp_nonpositive_matches_math_exp():
+    rng = np.random.default_rng(0)
+    ln2 = math.log(2.0)
+    edges = [0.0, -0.0, -5e-324, -1e-300, -1e-17, -1e-8, -0.5, -1.0, -ln2 / 2, -ln2, -1.5 * ln2]
+    edges += [-708.39, -708.3964185322641, -708.4, -709.0, -744.0, -745.13, -745.1332191019411]
+    edges += [-745.14, -745.2, -746.0, -750.0, -1e4, -1e300, -math.inf]
+    k = np.arange(-1076, 1)  # both sides of each point where the reduction's k changes
+    steps = ((k + 0.5) * ln2)[:, None] + np.array([-1e-12, 0.0, 1e-12])
+    x = np.concatenate([
+        edges, -rng.random(200_000) * 746.0, -rng.random(100_000), -rng.random(50_000) * 1e-6,
+        -np.exp(rng.uniform(-700, 6.6, 50_000)), steps.ravel()[steps.ravel() <= 0],
+    ])  # fmt: skip
+    got = np.empty_like(x)
+    _exp_loop(x, got)
+    want = np.array([math.exp(v) for v in x])
+    normal = want >= np.finfo(np.float64).tiny
+    rel = np.abs(got[normal] - want[normal]) / want[normal]
+    assert rel.max() <= 4e-16
+    assert np.abs(got[~normal] - want[~normal]).max() <= 5e-324  # subnormal: one unit at most
+    assert got[0] == got[1] == 1.0
+    assert (got[np.asarray(x) <= -745.2] == 0.0).all()
+    for v in edges:  # the scalar build (a plain call) agrees with the loop
+        assert K.exp_nonpositive(v) == got[edges.index(v)]
 
 
 def test_state_policies_matches_numpy():

@@ -11,15 +11,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from llvmlite import ir
+from numba import get_num_threads, njit, prange, types
+from numba.extending import intrinsic
 
 FASTMATH = {"reassoc", "contract"}
 """Let LLVM reorder sums (so the length-``d`` dot products vectorise); no flag that assumes away
 infinities, which ``α = ∞`` (greedy play) relies on."""
 
+JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+"""Compile options of every loop here: NumPy's error model, so that no division can raise (an
+exit from a loop, which stops LLVM from vectorising it)."""
+
 SIMD_MIN_ACTIONS = 8
 """From this many action pairs ``|A||B|`` up, the products run across pairs (SIMD lanes); below,
 each vector's products run over ``d`` in registers."""
+
+BLOCK = 64
+"""Samples per block: each stage of the soft-max runs across a block's samples (SIMD lanes)."""
 
 MODE_DOWNDATE = 0
 """Downdate the forms of the first ``n_old`` samples, compute the others exactly."""
@@ -29,7 +38,7 @@ MODE_MEASURE = 2
 """Downdate, then compute exactly and return the largest difference (the round-off drift)."""
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**JIT, inline="always")
 def _softmax(z, lo, hi, alpha, out):  # pragma: no cover - compiled
     """``out[lo:hi] = SOFT-MAX_alpha(z[lo:hi])``, stable; ``alpha = inf``: uniform on maximisers."""
     zmax = z[lo]
@@ -50,7 +59,7 @@ def _softmax(z, lo, hi, alpha, out):  # pragma: no cover - compiled
         out[i] *= inv
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**JIT, inline="always")
 def _soft_state(Ql, Qf, A, alpha_l, alpha_f, pi_l, pi_f, q_l, vbar_f):  # pragma: no cover
     """Algorithm 1, lines 9–14 at one state, ``Q`` flat over ``(a, b)``: returns ``(V_l, V_f)``.
 
@@ -76,7 +85,137 @@ def _soft_state(Ql, Qf, A, alpha_l, alpha_f, pi_l, pi_f, q_l, vbar_f):  # pragma
     return v_l, v_f
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@intrinsic
+def _bits_as_float64(typingctx, bits):  # pragma: no cover - compiled
+    """Reinterpret an ``int64`` as the ``float64`` with the same bits (no conversion)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k·_LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 − _LN2_HI
+_E2, _E3, _E4, _E5, _E6, _E7 = (1.0 / math.factorial(i) for i in range(2, 8))
+_E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(8, 14))
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def exp_nonpositive(x):  # pragma: no cover - compiled
+    """``e^x`` for ``x ≤ 0`` in plain arithmetic, so that loops calling it vectorise.
+
+    ``math.exp`` compiles to a call of the C library, one element at a time; this one inlines.
+    ``x = k·ln 2 + r`` with ``|r| ≤ ln 2 / 2`` (Cody–Waite: ``ln 2`` in two parts), ``e^r`` by its
+    Taylor polynomial of degree 13 (truncation below ``10^-17``), ``2^k`` built from its bits in
+    two halves so that subnormal results round once. Within one unit in the last place of
+    ``math.exp`` (relative ``2.3·10^-16``), ``1`` at ``0`` and ``0`` from ``−745.2`` down to
+    ``−∞``. No reassociation (it would undo the two-part reduction); contraction to fused
+    multiply-adds only helps.
+    """
+    x = x if not x < -746.0 else -746.0
+    k = math.floor(x * _LOG2E + 0.5)
+    kf = float(k)
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    p = _E13 * r + _E12
+    p = p * r + _E11
+    p = p * r + _E10
+    p = p * r + _E9
+    p = p * r + _E8
+    p = p * r + _E7
+    p = p * r + _E6
+    p = p * r + _E5
+    p = p * r + _E4
+    p = p * r + _E3
+    p = p * r + _E2
+    p = 1.0 + (r + r * r * p)
+    k_half = k >> 1
+    return (p * _bits_as_float64((k_half + 1023) << 52)) * _bits_as_float64(
+        (k - k_half + 1023) << 52
+    )
+
+
+@njit(**JIT)
+def _soft_rows(Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, work):  # pragma: no cover
+    """One soft-max in each of the first ``nt`` columns (samples) of a block.
+
+    With ``p = SOFT-MAX_alpha(Z[z_lo : z_lo + rows, i])``: ``out[o_z, i] = p·Z[z_lo :, i]`` and
+    ``out[o_y, i] = p·Y[y_lo :, i]`` (``rows`` terms). Every loop runs across the samples, so it
+    vectorises across them. ``alpha = inf``: uniform on the maximisers. ``work``: ``(4, ≥ nt)``.
+    """
+    if rows == 1:  # one action: p = 1
+        for i in range(nt):
+            out[o_z, i] = Z[z_lo, i]
+            out[o_y, i] = Y[y_lo, i]
+        return
+    if rows == 4:  # four actions: one pass, in registers
+        if math.isinf(alpha):
+            for i in range(nt):
+                z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
+                m01 = z1 if z1 > z0 else z0
+                m23 = z3 if z3 > z2 else z2
+                zmax = m23 if m23 > m01 else m01
+                e0 = 1.0 if z0 == zmax else 0.0
+                e1 = 1.0 if z1 == zmax else 0.0
+                e2 = 1.0 if z2 == zmax else 0.0
+                e3 = 1.0 if z3 == zmax else 0.0
+                inv = 1.0 / ((e0 + e1) + (e2 + e3))
+                sz = (e0 * z0 + e1 * z1) + (e2 * z2 + e3 * z3)
+                y0, y1, y2, y3 = Y[y_lo, i], Y[y_lo + 1, i], Y[y_lo + 2, i], Y[y_lo + 3, i]
+                out[o_z, i] = sz * inv
+                out[o_y, i] = ((e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)) * inv
+        else:
+            for i in range(nt):
+                z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
+                m01 = z1 if z1 > z0 else z0
+                m23 = z3 if z3 > z2 else z2
+                zmax = m23 if m23 > m01 else m01
+                e0 = exp_nonpositive(alpha * (z0 - zmax))
+                e1 = exp_nonpositive(alpha * (z1 - zmax))
+                e2 = exp_nonpositive(alpha * (z2 - zmax))
+                e3 = exp_nonpositive(alpha * (z3 - zmax))
+                inv = 1.0 / ((e0 + e1) + (e2 + e3))
+                sz = (e0 * z0 + e1 * z1) + (e2 * z2 + e3 * z3)
+                y0, y1, y2, y3 = Y[y_lo, i], Y[y_lo + 1, i], Y[y_lo + 2, i], Y[y_lo + 3, i]
+                out[o_z, i] = sz * inv
+                out[o_y, i] = ((e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)) * inv
+        return
+    for i in range(nt):
+        work[0, i] = Z[z_lo, i]
+    for r in range(1, rows):
+        for i in range(nt):
+            zi = Z[z_lo + r, i]
+            work[0, i] = zi if zi > work[0, i] else work[0, i]
+    for i in range(nt):
+        work[1, i] = 0.0
+        work[2, i] = 0.0
+        work[3, i] = 0.0
+    if math.isinf(alpha):
+        for r in range(rows):
+            for i in range(nt):
+                zi = Z[z_lo + r, i]
+                e = 1.0 if zi == work[0, i] else 0.0
+                work[1, i] += e
+                work[2, i] += e * zi
+                work[3, i] += e * Y[y_lo + r, i]
+    else:
+        for r in range(rows):
+            for i in range(nt):
+                zi = Z[z_lo + r, i]
+                e = exp_nonpositive(alpha * (zi - work[0, i]))
+                work[1, i] += e
+                work[2, i] += e * zi
+                work[3, i] += e * Y[y_lo + r, i]
+    for i in range(nt):
+        inv = 1.0 / work[1, i]
+        out[o_z, i] = work[2, i] * inv
+        out[o_y, i] = work[3, i] * inv
+
+
+@njit(**JIT)
 def _quadratic_form(x, Lambda_inv):  # pragma: no cover - compiled
     d = x.shape[0]
     s = 0.0
@@ -88,10 +227,139 @@ def _quadratic_form(x, Lambda_inv):  # pragma: no cover - compiled
     return s
 
 
+@njit(**JIT)
+def _dots4(flat, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
+    """:func:`_dots` for four columns, sample ``t`` of ``flat (cap, d·4)``.
+
+    A literal stride: LLVM vectorises over ``d``, de-interleaving the loads.
+    """
+    l0 = l1 = l2 = l3 = 0.0
+    f0 = f1 = f2 = f3 = 0.0
+    z0 = z1 = z2 = z3 = 0.0
+    for j in range(flat.shape[1] // 4):
+        a = w[0, j]
+        b = w[1, j]
+        c = u[j]
+        x0 = flat[t, 4 * j]
+        x1 = flat[t, 4 * j + 1]
+        x2 = flat[t, 4 * j + 2]
+        x3 = flat[t, 4 * j + 3]
+        l0 += a * x0
+        l1 += a * x1
+        l2 += a * x2
+        l3 += a * x3
+        f0 += b * x0
+        f1 += b * x1
+        f2 += b * x2
+        f3 += b * x3
+        z0 += c * x0
+        z1 += c * x1
+        z2 += c * x2
+        z3 += c * x3
+    s_l[0], s_l[1], s_l[2], s_l[3] = l0, l1, l2, l3
+    s_f[0], s_f[1], s_f[2], s_f[3] = f0, f1, f2, f3
+    s_z[0], s_z[1], s_z[2], s_z[3] = z0, z1, z2, z3
+
+
+@njit(**JIT)
+def _sample4(flat, quad, t, w, u, mi, beta, H, Q, i):  # pragma: no cover - compiled
+    """Sample ``t`` of four columns downdated by one row: products, form and ``Q[:, i]``.
+
+    :func:`_dots4` and the rest fused, in registers (the products through memory cost half).
+    """
+    l0 = l1 = l2 = l3 = 0.0
+    f0 = f1 = f2 = f3 = 0.0
+    z0 = z1 = z2 = z3 = 0.0
+    for j in range(flat.shape[1] // 4):
+        a = w[0, j]
+        b = w[1, j]
+        c = u[j]
+        x0 = flat[t, 4 * j]
+        x1 = flat[t, 4 * j + 1]
+        x2 = flat[t, 4 * j + 2]
+        x3 = flat[t, 4 * j + 3]
+        l0 += a * x0
+        l1 += a * x1
+        l2 += a * x2
+        l3 += a * x3
+        f0 += b * x0
+        f1 += b * x1
+        f2 += b * x2
+        f3 += b * x3
+        z0 += c * x0
+        z1 += c * x1
+        z2 += c * x2
+        z3 += c * x3
+    q0 = quad[t, 0] - z0 * mi * z0
+    q1 = quad[t, 1] - z1 * mi * z1
+    q2 = quad[t, 2] - z2 * mi * z2
+    q3 = quad[t, 3] - z3 * mi * z3
+    quad[t, 0], quad[t, 1], quad[t, 2], quad[t, 3] = q0, q1, q2, q3
+    b0 = beta * math.sqrt(max(q0, 0.0))
+    b1 = beta * math.sqrt(max(q1, 0.0))
+    b2 = beta * math.sqrt(max(q2, 0.0))
+    b3 = beta * math.sqrt(max(q3, 0.0))
+    Q[0, i, 0], Q[0, i, 1] = min(l0 + b0, H), min(l1 + b1, H)
+    Q[0, i, 2], Q[0, i, 3] = min(l2 + b2, H), min(l3 + b3, H)
+    Q[1, i, 0], Q[1, i, 1] = min(f0 + b0, H), min(f1 + b1, H)
+    Q[1, i, 2], Q[1, i, 3] = min(f2 + b2, H), min(f3 + b3, H)
+
+
+@njit(**JIT)
+def _dots(psi, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
+    """``s_l, s_f, s_z [v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column of sample ``t``.
+
+    Many columns: they are the SIMD lanes, and ``d`` advances four rows at a time (one round trip
+    through the accumulators per four rows). Few: each column's products run over ``d``.
+    """
+    d, AB = psi.shape[1], psi.shape[2]
+    if AB >= SIMD_MIN_ACTIONS:
+        for v in range(AB):
+            s_l[v] = 0.0
+            s_f[v] = 0.0
+            s_z[v] = 0.0
+        d4 = d - d % 4
+        for j in range(0, d4, 4):
+            a0, a1, a2, a3 = w[0, j], w[0, j + 1], w[0, j + 2], w[0, j + 3]
+            b0, b1, b2, b3 = w[1, j], w[1, j + 1], w[1, j + 2], w[1, j + 3]
+            c0, c1, c2, c3 = u[j], u[j + 1], u[j + 2], u[j + 3]
+            for v in range(AB):
+                x0 = psi[t, j, v]
+                x1 = psi[t, j + 1, v]
+                x2 = psi[t, j + 2, v]
+                x3 = psi[t, j + 3, v]
+                s_l[v] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                s_f[v] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
+                s_z[v] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+        for j in range(d4, d):
+            a0, b0, c0 = w[0, j], w[1, j], u[j]
+            for v in range(AB):
+                x0 = psi[t, j, v]
+                s_l[v] += a0 * x0
+                s_f[v] += b0 * x0
+                s_z[v] += c0 * x0
+    else:
+        for v in range(AB):
+            acc_l = 0.0
+            acc_f = 0.0
+            acc_z = 0.0
+            for j in range(d):
+                x0 = psi[t, j, v]
+                acc_l += w[0, j] * x0
+                acc_f += w[1, j] * x0
+                acc_z += u[j] * x0
+            s_l[v] = acc_l
+            s_f[v] = acc_f
+            s_z[v] = acc_z
+
+
 def _next_state_values(
     psi, quad, n, n_old, A, w, U, M_inv, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V, n_threads
 ):  # pragma: no cover - compiled
     """Soft-max values ``V (n, 2)`` at the stored next states of one step, in one pass.
+
+    Samples go by blocks of :data:`BLOCK`: each sample's products, form and ``Q``, then the
+    soft-max stages (:func:`_soft_rows`), each a loop across the block's samples.
 
     Args:
         psi: ``(cap, d, A·B)`` cached next-state features, each sample's ``|A||B|`` vectors side
@@ -112,8 +380,10 @@ def _next_state_values(
     Returns:
         The largest ``|downdated − exact|`` form in :data:`MODE_MEASURE`, else 0.
     """
-    d, AB = psi.shape[1], psi.shape[2]
+    cap, d, AB = psi.shape
+    B = AB // A
     m = U.shape[0]
+    flat = psi.reshape(cap, d * AB)
     n_chunks = min(n, 4 * n_threads)
     drift = np.zeros(max(n_chunks, 1))
     for c in prange(n_chunks):
@@ -121,92 +391,86 @@ def _next_state_values(
         hi = (c + 1) * n // n_chunks
         s_l = np.empty(AB)
         s_f = np.empty(AB)
-        z = np.empty((max(m, 1), AB))
+        s_z = np.empty(AB)
         qv = np.empty(AB)
-        Ql = np.empty(AB)
-        Qf = np.empty(AB)
-        pi_f = np.empty(AB)
-        pi_l = np.empty(A)
-        q_l = np.empty(A)
-        vbar_f = np.empty(A)
-        for t in range(lo, hi):
-            X = psi[t]  # (d, AB)
-            downdate = t < n_old and mode != MODE_EXACT
-            if downdate and m == 1 and AB < SIMD_MIN_ACTIONS:
-                # Few action pairs: each vector's three dot products in registers, over d.
-                for v in range(AB):
-                    acc_l = 0.0
-                    acc_f = 0.0
-                    acc_z = 0.0
-                    for j in range(d):
-                        x = X[j, v]
-                        acc_l += w[0, j] * x
-                        acc_f += w[1, j] * x
-                        acc_z += U[0, j] * x
-                    s_l[v] = acc_l
-                    s_f[v] = acc_f
-                    qv[v] = quad[t, v] - acc_z * M_inv[0, 0] * acc_z
-            elif downdate and m == 1:  # the every-episode case: one more product in the pass
-                s_l[:] = 0.0
-                s_f[:] = 0.0
-                z[0, :] = 0.0
-                for j in range(d):  # the inner loops run across the A·B vectors: SIMD lanes
-                    wl = w[0, j]
-                    wf = w[1, j]
-                    u = U[0, j]
+        u = U[0] if m >= 1 else np.zeros(d)
+        z = np.empty((max(m, 1), AB))
+        Q = np.empty((2, BLOCK, AB))
+        Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
+        F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
+        out = np.empty((2, BLOCK))
+        work = np.empty((4, BLOCK))
+        for t0 in range(lo, hi, BLOCK):
+            nt = min(BLOCK, hi - t0)
+            for i in range(nt):
+                t = t0 + i
+                downdate = t < n_old and mode != MODE_EXACT
+                if downdate and m == 1 and mode == MODE_DOWNDATE:  # the common case: fused
+                    if AB == 4:
+                        _sample4(flat, quad, t, w, u, M_inv[0, 0], beta, H, Q, i)
+                        continue
+                    _dots(psi, t, w, u, s_l, s_f, s_z)
+                    mi = M_inv[0, 0]
                     for v in range(AB):
-                        x = X[j, v]
-                        s_l[v] += wl * x
-                        s_f[v] += wf * x
-                        z[0, v] += u * x
-                for v in range(AB):
-                    qv[v] = quad[t, v] - z[0, v] * M_inv[0, 0] * z[0, v]
-            else:
-                s_l[:] = 0.0
-                s_f[:] = 0.0
-                for j in range(d):
-                    wl = w[0, j]
-                    wf = w[1, j]
+                        q = quad[t, v] - s_z[v] * mi * s_z[v]
+                        quad[t, v] = q
+                        bonus = beta * math.sqrt(max(q, 0.0))
+                        Q[0, i, v] = min(s_l[v] + bonus, H)
+                        Q[1, i, v] = min(s_f[v] + bonus, H)
+                    continue
+                if AB == 4:
+                    _dots4(flat, t, w, u, s_l, s_f, s_z)
+                else:
+                    _dots(psi, t, w, u, s_l, s_f, s_z)
+                if downdate and m == 1:
+                    mi = M_inv[0, 0]
                     for v in range(AB):
-                        s_l[v] += wl * X[j, v]
-                        s_f[v] += wf * X[j, v]
-                if downdate:
+                        qv[v] = quad[t, v] - s_z[v] * mi * s_z[v]
+                elif downdate:
                     z[:m] = 0.0
-                    for i in range(m):
+                    for r in range(m):
                         for j in range(d):
-                            u = U[i, j]
+                            ur = U[r, j]
                             for v in range(AB):
-                                z[i, v] += u * X[j, v]
+                                z[r, v] += ur * psi[t, j, v]
                     for v in range(AB):
                         corr = 0.0
-                        for i in range(m):
+                        for r in range(m):
                             for k in range(m):
-                                corr += z[i, v] * M_inv[i, k] * z[k, v]
+                                corr += z[r, v] * M_inv[r, k] * z[k, v]
                         qv[v] = quad[t, v] - corr
-            if not downdate or mode == MODE_MEASURE:
+                if not downdate or mode == MODE_MEASURE:
+                    for v in range(AB):
+                        e = 0.0
+                        for r in range(d):
+                            acc = 0.0
+                            for j in range(d):
+                                acc += Lambda_inv[r, j] * psi[t, j, v]
+                            e += psi[t, r, v] * acc
+                        if downdate:
+                            drift[c] = max(drift[c], abs(e - qv[v]))
+                        qv[v] = e
                 for v in range(AB):
-                    e = 0.0
-                    for i in range(d):
-                        r = 0.0
-                        for j in range(d):
-                            r += Lambda_inv[i, j] * X[j, v]
-                        e += X[i, v] * r
-                    if downdate:
-                        drift[c] = max(drift[c], abs(e - qv[v]))
-                    qv[v] = e
-            for v in range(AB):
-                quad[t, v] = qv[v]
-                bonus = beta * math.sqrt(max(qv[v], 0.0))
-                Ql[v] = min(s_l[v] + bonus, H)
-                Qf[v] = min(s_f[v] + bonus, H)
-            v_l, v_f = _soft_state(Ql, Qf, A, alpha_l, alpha_f, pi_l, pi_f, q_l, vbar_f)
-            V[t, 0] = v_l
-            V[t, 1] = v_f
+                    quad[t, v] = qv[v]
+                    bonus = beta * math.sqrt(max(qv[v], 0.0))
+                    Q[0, i, v] = min(s_l[v] + bonus, H)
+                    Q[1, i, v] = min(s_f[v] + bonus, H)
+            for v in range(AB):  # transpose: the soft-max stages run across samples
+                for i in range(nt):
+                    Qt[v, i] = Q[0, i, v]
+                for i in range(nt):
+                    Qt[AB + v, i] = Q[1, i, v]
+            for a in range(A):  # the follower's soft-max over b at each a
+                _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
+            _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
+            for i in range(nt):
+                V[t0 + i, 0] = out[0, i]
+                V[t0 + i, 1] = out[1, i]
     return drift.max()
 
 
-next_state_values_serial = njit(cache=True, fastmath=FASTMATH)(_next_state_values)
-next_state_values_parallel = njit(cache=True, parallel=True, fastmath=FASTMATH)(_next_state_values)
+next_state_values_serial = njit(**JIT)(_next_state_values)
+next_state_values_parallel = njit(**JIT, parallel=True)(_next_state_values)
 PARALLEL_MIN_VECTORS = 1 << 13
 """Below this many cached vectors a step runs on one thread: starting threads costs more."""
 
@@ -218,7 +482,7 @@ def next_state_values(psi, quad, n, *args):
     return next_state_values_serial(psi, quad, n, *args, 1)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**JIT)
 def state_policies(phi, w, Lambda_inv, beta, H, alpha_l, alpha_f):  # pragma: no cover
     """Optimistic ``Q (2, A, B)``, ``pi_l (A,)`` and ``pi_f (A, B)`` at one state (lines 16–20)."""
     A, B, d = phi.shape

@@ -228,10 +228,11 @@ def _quadratic_form(x, Lambda_inv):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _dots4(flat, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
-    """:func:`_dots` for four columns, sample ``t`` of ``flat (cap, d·4)``.
+def _dots4(flat, t, w, u):  # pragma: no cover - compiled
+    """:func:`_dots` for four columns, sample ``t`` of ``flat (cap, 4·d)``: a 12-tuple.
 
-    A literal stride: LLVM vectorises over ``d``, de-interleaving the loads.
+    ``(w_lᵀψ_v for v < 4, w_fᵀψ_v …, uᵀψ_v …)``. A literal stride: LLVM vectorises over ``d``,
+    de-interleaving the loads; the sums stay in registers.
     """
     l0 = l1 = l2 = l3 = 0.0
     f0 = f1 = f2 = f3 = 0.0
@@ -256,53 +257,25 @@ def _dots4(flat, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
         z1 += c * x1
         z2 += c * x2
         z3 += c * x3
-    s_l[0], s_l[1], s_l[2], s_l[3] = l0, l1, l2, l3
-    s_f[0], s_f[1], s_f[2], s_f[3] = f0, f1, f2, f3
-    s_z[0], s_z[1], s_z[2], s_z[3] = z0, z1, z2, z3
+    return l0, l1, l2, l3, f0, f1, f2, f3, z0, z1, z2, z3
 
 
 @njit(**JIT)
-def _sample4(flat, quad, t, w, u, mi, beta, H, Q, i):  # pragma: no cover - compiled
-    """Sample ``t`` of four columns downdated by one row: products, form and ``Q[:, i]``.
+def _q4(quad, t0, nt, mi, beta, H, S4, Qt):  # pragma: no cover - compiled
+    """Forms downdated by one row and ``Q`` of samples ``t0 : t0 + nt`` of four columns.
 
-    :func:`_dots4` and the rest fused, in registers (the products through memory cost half).
+    ``S4 (12, ≥ nt)``: :func:`_dots4` of each sample, one per column; ``Qt (8, ≥ nt)``: ``Q_l``
+    then ``Q_f``, one row per action pair. One loop across the samples (so the square roots
+    vectorise too); ``quad (cap·4,)`` flat.
     """
-    l0 = l1 = l2 = l3 = 0.0
-    f0 = f1 = f2 = f3 = 0.0
-    z0 = z1 = z2 = z3 = 0.0
-    for j in range(flat.shape[1] // 4):
-        a = w[0, j]
-        b = w[1, j]
-        c = u[j]
-        x0 = flat[t, 4 * j]
-        x1 = flat[t, 4 * j + 1]
-        x2 = flat[t, 4 * j + 2]
-        x3 = flat[t, 4 * j + 3]
-        l0 += a * x0
-        l1 += a * x1
-        l2 += a * x2
-        l3 += a * x3
-        f0 += b * x0
-        f1 += b * x1
-        f2 += b * x2
-        f3 += b * x3
-        z0 += c * x0
-        z1 += c * x1
-        z2 += c * x2
-        z3 += c * x3
-    q0 = quad[t, 0] - z0 * mi * z0
-    q1 = quad[t, 1] - z1 * mi * z1
-    q2 = quad[t, 2] - z2 * mi * z2
-    q3 = quad[t, 3] - z3 * mi * z3
-    quad[t, 0], quad[t, 1], quad[t, 2], quad[t, 3] = q0, q1, q2, q3
-    b0 = beta * math.sqrt(max(q0, 0.0))
-    b1 = beta * math.sqrt(max(q1, 0.0))
-    b2 = beta * math.sqrt(max(q2, 0.0))
-    b3 = beta * math.sqrt(max(q3, 0.0))
-    Q[0, i, 0], Q[0, i, 1] = min(l0 + b0, H), min(l1 + b1, H)
-    Q[0, i, 2], Q[0, i, 3] = min(l2 + b2, H), min(l3 + b3, H)
-    Q[1, i, 0], Q[1, i, 1] = min(f0 + b0, H), min(f1 + b1, H)
-    Q[1, i, 2], Q[1, i, 3] = min(f2 + b2, H), min(f3 + b3, H)
+    for i in range(nt):
+        k = 4 * (t0 + i)
+        for v in range(4):
+            q = quad[k + v] - S4[8 + v, i] * mi * S4[8 + v, i]
+            quad[k + v] = q
+            bonus = beta * math.sqrt(max(q, 0.0))
+            Qt[v, i] = min(S4[v, i] + bonus, H)
+            Qt[4 + v, i] = min(S4[4 + v, i] + bonus, H)
 
 
 @njit(**JIT)
@@ -358,13 +331,15 @@ def _next_state_values(
 ):  # pragma: no cover - compiled
     """Soft-max values ``V (n, 2)`` at the stored next states of one step, in one pass.
 
-    Samples go by blocks of :data:`BLOCK`: each sample's products, form and ``Q``, then the
-    soft-max stages (:func:`_soft_rows`), each a loop across the block's samples.
+    Samples go by blocks of :data:`BLOCK`: each sample's products, form and ``Q``, then ``Q``
+    transposed and the soft-max stages (:func:`_soft_rows`), each a loop across the block's
+    samples. Four action pairs downdated by one row (the common case there): only the products
+    per sample, then forms and ``Q`` across the block (:func:`_q4`).
 
     Args:
         psi: ``(cap, d, A·B)`` cached next-state features, each sample's ``|A||B|`` vectors side
             by side so that the products vectorise across actions (rows ``< n`` are used).
-        quad: ``(cap, A·B)`` their forms ``ψᵀΛ^{-1}ψ``, updated in place.
+        quad: ``(cap, A·B)`` their forms ``ψᵀΛ^{-1}ψ``, updated in place. Both C-contiguous.
         n: number of samples.
         n_old: samples whose forms are up to date with the previous ``Λ``.
         A: ``|A|`` (``|B| = A·B / A``).
@@ -384,6 +359,7 @@ def _next_state_values(
     B = AB // A
     m = U.shape[0]
     flat = psi.reshape(cap, d * AB)
+    quad_flat = quad.reshape(cap * AB)
     n_chunks = min(n, 4 * n_threads)
     drift = np.zeros(max(n_chunks, 1))
     for c in prange(n_chunks):
@@ -397,18 +373,25 @@ def _next_state_values(
         z = np.empty((max(m, 1), AB))
         Q = np.empty((2, BLOCK, AB))
         Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
+        S4 = np.empty((12, BLOCK))
         F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
         out = np.empty((2, BLOCK))
         work = np.empty((4, BLOCK))
         for t0 in range(lo, hi, BLOCK):
             nt = min(BLOCK, hi - t0)
-            for i in range(nt):
+            n_fused = 0  # the common case, four columns downdated by one row: across samples
+            if AB == 4 and m == 1 and mode == MODE_DOWNDATE:
+                n_fused = min(max(n_old - t0, 0), nt)
+                for i in range(n_fused):
+                    p4 = _dots4(flat, t0 + i, w, u)
+                    for k in range(12):
+                        S4[k, i] = p4[k]
+            for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
+                if i < n_fused:
+                    continue
                 t = t0 + i
                 downdate = t < n_old and mode != MODE_EXACT
-                if downdate and m == 1 and mode == MODE_DOWNDATE:  # the common case: fused
-                    if AB == 4:
-                        _sample4(flat, quad, t, w, u, M_inv[0, 0], beta, H, Q, i)
-                        continue
+                if downdate and m == 1 and mode == MODE_DOWNDATE and AB != 4:  # fused
                     _dots(psi, t, w, u, s_l, s_f, s_z)
                     mi = M_inv[0, 0]
                     for v in range(AB):
@@ -419,7 +402,10 @@ def _next_state_values(
                         Q[1, i, v] = min(s_f[v] + bonus, H)
                     continue
                 if AB == 4:
-                    _dots4(flat, t, w, u, s_l, s_f, s_z)
+                    p4 = _dots4(flat, t, w, u)
+                    s_l[0], s_l[1], s_l[2], s_l[3] = p4[0], p4[1], p4[2], p4[3]
+                    s_f[0], s_f[1], s_f[2], s_f[3] = p4[4], p4[5], p4[6], p4[7]
+                    s_z[0], s_z[1], s_z[2], s_z[3] = p4[8], p4[9], p4[10], p4[11]
                 else:
                     _dots(psi, t, w, u, s_l, s_f, s_z)
                 if downdate and m == 1:
@@ -455,11 +441,14 @@ def _next_state_values(
                     bonus = beta * math.sqrt(max(qv[v], 0.0))
                     Q[0, i, v] = min(s_l[v] + bonus, H)
                     Q[1, i, v] = min(s_f[v] + bonus, H)
-            for v in range(AB):  # transpose: the soft-max stages run across samples
-                for i in range(nt):
-                    Qt[v, i] = Q[0, i, v]
-                for i in range(nt):
-                    Qt[AB + v, i] = Q[1, i, v]
+            if n_fused < nt:  # transpose: the soft-max stages run across samples
+                for v in range(AB):
+                    for i in range(nt):
+                        Qt[v, i] = Q[0, i, v]
+                    for i in range(nt):
+                        Qt[AB + v, i] = Q[1, i, v]
+            if n_fused > 0:  # after the transposition, which left these columns undefined
+                _q4(quad_flat, t0, n_fused, M_inv[0, 0], beta, H, S4, Qt)
             for a in range(A):  # the follower's soft-max over b at each a
                 _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
             _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a

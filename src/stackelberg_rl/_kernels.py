@@ -326,6 +326,78 @@ def _dots(psi, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
             s_z[v] = acc_z
 
 
+@njit(**JIT)
+def _downdate(psi, flat, quad, t, U, M_inv, z, qv):  # pragma: no cover - compiled
+    """``qv[v] = quad[t, v] − z_vᵀ M^{-1} z_v`` with ``z_v = U ψ_v``, for ``m ≠ 1`` new rows.
+
+    ``z (≥ m, A·B)`` scratch; the loops run across the columns, four rows of ``U`` at a time
+    (four columns: over ``d``, as in :func:`_dots4`). ``flat``: ``psi`` as ``(cap, d·A·B)``.
+    """
+    d, AB = psi.shape[1], psi.shape[2]
+    m = U.shape[0]
+    d4 = d - d % 4
+    for r in range(m):
+        if AB == 4:
+            z0 = z1 = z2 = z3 = 0.0
+            for j in range(d):
+                c = U[r, j]
+                z0 += c * flat[t, 4 * j]
+                z1 += c * flat[t, 4 * j + 1]
+                z2 += c * flat[t, 4 * j + 2]
+                z3 += c * flat[t, 4 * j + 3]
+            z[r, 0], z[r, 1], z[r, 2], z[r, 3] = z0, z1, z2, z3
+            continue
+        for v in range(AB):
+            z[r, v] = 0.0
+        for j in range(0, d4, 4):
+            c0, c1, c2, c3 = U[r, j], U[r, j + 1], U[r, j + 2], U[r, j + 3]
+            for v in range(AB):
+                x0, x1 = psi[t, j, v], psi[t, j + 1, v]
+                x2, x3 = psi[t, j + 2, v], psi[t, j + 3, v]
+                z[r, v] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+        for j in range(d4, d):
+            c0 = U[r, j]
+            for v in range(AB):
+                z[r, v] += c0 * psi[t, j, v]
+    for v in range(AB):
+        qv[v] = quad[t, v]
+    for r in range(m):
+        for k in range(m):
+            mrk = M_inv[r, k]
+            for v in range(AB):
+                qv[v] -= z[r, v] * mrk * z[k, v]
+
+
+@njit(**JIT)
+def _exact_forms(psi, t, Lambda_inv, Y, e):  # pragma: no cover - compiled
+    """``e[v] = ψ_vᵀ Λ^{-1} ψ_v`` for each column of sample ``t``; ``Y (A·B, d)`` scratch.
+
+    Rows ``Y[v] = ψ_vᵀΛ^{-1}`` accumulate four rows of ``Λ^{-1}`` at a time, in loops over ``d``
+    (SIMD lanes, whatever ``|A||B|``); then ``e[v] = Y[v]·ψ_v``.
+    """
+    d, AB = psi.shape[1], psi.shape[2]
+    L = Lambda_inv
+    for v in range(AB):
+        for r in range(d):
+            Y[v, r] = 0.0
+    d4 = d - d % 4
+    for j in range(0, d4, 4):
+        for v in range(AB):
+            x0, x1, x2, x3 = psi[t, j, v], psi[t, j + 1, v], psi[t, j + 2, v], psi[t, j + 3, v]
+            for r in range(d):
+                Y[v, r] += (x0 * L[j, r] + x1 * L[j + 1, r]) + (x2 * L[j + 2, r] + x3 * L[j + 3, r])
+    for j in range(d4, d):
+        for v in range(AB):
+            x0 = psi[t, j, v]
+            for r in range(d):
+                Y[v, r] += x0 * L[j, r]
+    for v in range(AB):
+        acc = 0.0
+        for r in range(d):
+            acc += psi[t, r, v] * Y[v, r]
+        e[v] = acc
+
+
 def _next_state_values(
     psi, quad, n, n_old, A, w, U, M_inv, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V, n_threads
 ):  # pragma: no cover - compiled
@@ -369,6 +441,8 @@ def _next_state_values(
         s_f = np.empty(AB)
         s_z = np.empty(AB)
         qv = np.empty(AB)
+        ex = np.empty(AB)
+        Y = np.empty((AB, d))
         u = U[0] if m >= 1 else np.zeros(d)
         z = np.empty((max(m, 1), AB))
         Q = np.empty((2, BLOCK, AB))
@@ -413,29 +487,13 @@ def _next_state_values(
                     for v in range(AB):
                         qv[v] = quad[t, v] - s_z[v] * mi * s_z[v]
                 elif downdate:
-                    z[:m] = 0.0
-                    for r in range(m):
-                        for j in range(d):
-                            ur = U[r, j]
-                            for v in range(AB):
-                                z[r, v] += ur * psi[t, j, v]
-                    for v in range(AB):
-                        corr = 0.0
-                        for r in range(m):
-                            for k in range(m):
-                                corr += z[r, v] * M_inv[r, k] * z[k, v]
-                        qv[v] = quad[t, v] - corr
+                    _downdate(psi, flat, quad, t, U, M_inv, z, qv)
                 if not downdate or mode == MODE_MEASURE:
+                    _exact_forms(psi, t, Lambda_inv, Y, ex)
                     for v in range(AB):
-                        e = 0.0
-                        for r in range(d):
-                            acc = 0.0
-                            for j in range(d):
-                                acc += Lambda_inv[r, j] * psi[t, j, v]
-                            e += psi[t, r, v] * acc
                         if downdate:
-                            drift[c] = max(drift[c], abs(e - qv[v]))
-                        qv[v] = e
+                            drift[c] = max(drift[c], abs(ex[v] - qv[v]))
+                        qv[v] = ex[v]
                 for v in range(AB):
                     quad[t, v] = qv[v]
                     bonus = beta * math.sqrt(max(qv[v], 0.0))

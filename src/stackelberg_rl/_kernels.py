@@ -279,6 +279,21 @@ def _q4(quad, t0, nt, mi, beta, H, S4, Qt):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
+def _q_flat(quad_run, S, Q, mi, beta, H):  # pragma: no cover - compiled
+    """Forms downdated by one row and ``Q`` of a run of samples, flat: ``k < len(quad_run)``.
+
+    ``quad_run``: the run's forms; ``S (3, ·)``: their products ``w_lᵀψ``, ``w_fᵀψ``, ``uᵀψ``;
+    ``Q (2, ·)``: out. One loop over the run's ``n·A·B`` vectors.
+    """
+    for k in range(quad_run.shape[0]):
+        q = quad_run[k] - S[2, k] * mi * S[2, k]
+        quad_run[k] = q
+        bonus = beta * math.sqrt(max(q, 0.0))
+        Q[0, k] = min(S[0, k] + bonus, H)
+        Q[1, k] = min(S[1, k] + bonus, H)
+
+
+@njit(**JIT)
 def _dots(psi, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
     """``s_l, s_f, s_z [v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column of sample ``t``.
 
@@ -405,8 +420,9 @@ def _next_state_values(
 
     Samples go by blocks of :data:`BLOCK`: each sample's products, form and ``Q``, then ``Q``
     transposed and the soft-max stages (:func:`_soft_rows`), each a loop across the block's
-    samples. Four action pairs downdated by one row (the common case there): only the products
-    per sample, then forms and ``Q`` across the block (:func:`_q4`).
+    samples. Downdates by one row (the common case): the products per sample, then forms and
+    ``Q`` in one pass over the block's run of such samples (:func:`_q_flat`; four action pairs:
+    :func:`_q4`, across the samples and already transposed).
 
     Args:
         psi: ``(cap, d, A·B)`` cached next-state features, each sample's ``|A||B|`` vectors side
@@ -445,7 +461,10 @@ def _next_state_values(
         Y = np.empty((AB, d))
         u = U[0] if m >= 1 else np.zeros(d)
         z = np.empty((max(m, 1), AB))
+        S = np.empty((3, BLOCK, AB))  # products w_lᵀψ, w_fᵀψ, uᵀψ of a run of samples
+        S_flat = S.reshape(3, BLOCK * AB)
         Q = np.empty((2, BLOCK, AB))
+        Q_flat = Q.reshape(2, BLOCK * AB)
         Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
         S4 = np.empty((12, BLOCK))
         F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
@@ -453,28 +472,28 @@ def _next_state_values(
         work = np.empty((4, BLOCK))
         for t0 in range(lo, hi, BLOCK):
             nt = min(BLOCK, hi - t0)
-            n_fused = 0  # the common case, four columns downdated by one row: across samples
-            if AB == 4 and m == 1 and mode == MODE_DOWNDATE:
+            n_fused = 0  # the common case, downdates by one row: products, then a block pass
+            if m == 1 and mode == MODE_DOWNDATE:
                 n_fused = min(max(n_old - t0, 0), nt)
-                for i in range(n_fused):
-                    p4 = _dots4(flat, t0 + i, w, u)
-                    for k in range(12):
-                        S4[k, i] = p4[k]
+                if AB == 4:
+                    for i in range(n_fused):
+                        p4 = _dots4(flat, t0 + i, w, u)
+                        for k in range(12):
+                            S4[k, i] = p4[k]
+                else:
+                    for i in range(n_fused):
+                        _dots(psi, t0 + i, w, u, s_l, s_f, s_z)
+                        for v in range(AB):
+                            S[0, i, v] = s_l[v]
+                            S[1, i, v] = s_f[v]
+                            S[2, i, v] = s_z[v]
+                    run = quad_flat[t0 * AB : (t0 + n_fused) * AB]
+                    _q_flat(run, S_flat, Q_flat, M_inv[0, 0], beta, H)
             for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
                 if i < n_fused:
                     continue
                 t = t0 + i
                 downdate = t < n_old and mode != MODE_EXACT
-                if downdate and m == 1 and mode == MODE_DOWNDATE and AB != 4:  # fused
-                    _dots(psi, t, w, u, s_l, s_f, s_z)
-                    mi = M_inv[0, 0]
-                    for v in range(AB):
-                        q = quad[t, v] - s_z[v] * mi * s_z[v]
-                        quad[t, v] = q
-                        bonus = beta * math.sqrt(max(q, 0.0))
-                        Q[0, i, v] = min(s_l[v] + bonus, H)
-                        Q[1, i, v] = min(s_f[v] + bonus, H)
-                    continue
                 if AB == 4:
                     p4 = _dots4(flat, t, w, u)
                     s_l[0], s_l[1], s_l[2], s_l[3] = p4[0], p4[1], p4[2], p4[3]
@@ -499,13 +518,13 @@ def _next_state_values(
                     bonus = beta * math.sqrt(max(qv[v], 0.0))
                     Q[0, i, v] = min(s_l[v] + bonus, H)
                     Q[1, i, v] = min(s_f[v] + bonus, H)
-            if n_fused < nt:  # transpose: the soft-max stages run across samples
+            if n_fused < nt or AB != 4:  # transpose: the soft-max stages run across samples
                 for v in range(AB):
                     for i in range(nt):
                         Qt[v, i] = Q[0, i, v]
                     for i in range(nt):
                         Qt[AB + v, i] = Q[1, i, v]
-            if n_fused > 0:  # after the transposition, which left these columns undefined
+            if n_fused > 0 and AB == 4:  # after the transposition (these columns undefined)
                 _q4(quad_flat, t0, n_fused, M_inv[0, 0], beta, H, S4, Qt)
             for a in range(A):  # the follower's soft-max over b at each a
                 _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)

@@ -261,21 +261,24 @@ def _dots4(flat, t, w, u):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _q4(quad, t0, nt, mi, beta, H, S4, Qt):  # pragma: no cover - compiled
-    """Forms downdated by one row and ``Q`` of samples ``t0 : t0 + nt`` of four columns.
+def _q4(quad_run, mi, beta, H, S4, Qt):  # pragma: no cover - compiled
+    """Forms downdated by one row and ``Q`` of a run of ``n`` samples of four columns.
 
-    ``S4 (12, ≥ nt)``: :func:`_dots4` of each sample, one per column; ``Qt (8, ≥ nt)``: ``Q_l``
-    then ``Q_f``, one row per action pair. One loop across the samples (so the square roots
-    vectorise too); ``quad (cap·4,)`` flat.
+    ``quad_run``: the run's forms, flat (``4·n``); ``S4 (9, ≥ 4·n)``: :func:`_dots4` of each
+    sample, rows ``0 … 7`` one per product and column (samples along the row), row 8 the
+    ``uᵀψ`` flat like ``quad_run``. ``Qt (8, ≥ n)``: ``Q_l`` then ``Q_f``, one row per action
+    pair. Loops across samples, few arrays each (LLVM vectorises a loop only if it can check
+    the arrays apart), so the square roots vectorise too; the bonuses go through ``S4[8]``.
     """
-    for i in range(nt):
-        k = 4 * (t0 + i)
-        for v in range(4):
-            q = quad[k + v] - S4[8 + v, i] * mi * S4[8 + v, i]
-            quad[k + v] = q
-            bonus = beta * math.sqrt(max(q, 0.0))
-            Qt[v, i] = min(S4[v, i] + bonus, H)
-            Qt[4 + v, i] = min(S4[4 + v, i] + bonus, H)
+    n = quad_run.shape[0] // 4
+    for k in range(4 * n):
+        q = quad_run[k] - S4[8, k] * mi * S4[8, k]
+        quad_run[k] = q
+        S4[8, k] = beta * math.sqrt(max(q, 0.0))
+    for v in range(4):
+        for i in range(n):
+            Qt[v, i] = min(S4[v, i] + S4[8, 4 * i + v], H)
+            Qt[4 + v, i] = min(S4[4 + v, i] + S4[8, 4 * i + v], H)
 
 
 @njit(**JIT)
@@ -466,7 +469,7 @@ def _next_state_values(
         Q = np.empty((2, BLOCK, AB))
         Q_flat = Q.reshape(2, BLOCK * AB)
         Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
-        S4 = np.empty((12, BLOCK))
+        S4 = np.empty((9, 4 * BLOCK))
         F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
         out = np.empty((2, BLOCK))
         work = np.empty((4, BLOCK))
@@ -478,8 +481,10 @@ def _next_state_values(
                 if AB == 4:
                     for i in range(n_fused):
                         p4 = _dots4(flat, t0 + i, w, u)
-                        for k in range(12):
+                        for k in range(8):
                             S4[k, i] = p4[k]
+                        for k in range(4):
+                            S4[8, 4 * i + k] = p4[8 + k]
                 else:
                     for i in range(n_fused):
                         _dots(psi, t0 + i, w, u, s_l, s_f, s_z)
@@ -525,10 +530,13 @@ def _next_state_values(
                     for i in range(nt):
                         Qt[AB + v, i] = Q[1, i, v]
             if n_fused > 0 and AB == 4:  # after the transposition (these columns undefined)
-                _q4(quad_flat, t0, n_fused, M_inv[0, 0], beta, H, S4, Qt)
-            for a in range(A):  # the follower's soft-max over b at each a
-                _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
-            _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
+                _q4(quad_flat[4 * t0 : 4 * (t0 + n_fused)], M_inv[0, 0], beta, H, S4, Qt)
+            if B == 1:  # no follower's choice: the leader's soft-max straight from Q
+                _soft_rows(Qt, 0, Qt, AB, A, nt, alpha_l, out, 0, 1, work)
+            else:
+                for a in range(A):  # the follower's soft-max over b at each a
+                    _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
+                _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
             for i in range(nt):
                 V[t0 + i, 0] = out[0, i]
                 V[t0 + i, 1] = out[1, i]

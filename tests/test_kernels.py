@@ -86,6 +86,17 @@ def test_greedy_ties_are_uniform_and_exact():
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
 
 
+def test_no_samples():
+    d, A, B = 3, 2, 2
+    psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
+    for build, threads in [(K.next_state_values_serial, 1), (K.next_state_values_parallel, 2)]:
+        drift = build(
+            psi, quad, 0, 0, A, np.ones((2, d)), np.ones((1, d)), np.ones((1, 1)), np.eye(d),
+            0.5, 1.0, 2.0, 2.0, K.MODE_MEASURE, V, threads,
+        )  # fmt: skip
+        assert drift == 0.0 and np.isnan(quad).all()
+
+
 @njit(**K.JIT)
 def _exp_loop(x, out):  # pragma: no cover - compiled
     for i in range(x.shape[0]):  # as in the kernel: a loop LLVM vectorises

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import get_num_threads, njit, prange, types
+from numba import njit, types
 from numba.extending import intrinsic
 
 FASTMATH = {"reassoc", "contract"}
@@ -415,8 +415,9 @@ def _exact_forms(psi, t, Lambda_inv, Y, e):  # pragma: no cover - compiled
         e[v] = acc
 
 
-def _next_state_values(
-    psi, quad, n, n_old, A, w, U, M_inv, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V, n_threads
+@njit(**JIT)
+def next_state_values(
+    psi, quad, n, n_old, A, w, U, M_inv, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V
 ):  # pragma: no cover - compiled
     """Soft-max values ``V (n, 2)`` at the stored next states of one step, in one pass.
 
@@ -440,7 +441,6 @@ def _next_state_values(
         beta, H, alpha_l, alpha_f: as in Algorithm 1.
         mode: :data:`MODE_DOWNDATE`, :data:`MODE_EXACT` or :data:`MODE_MEASURE`.
         V: ``(n, 2)`` output.
-        n_threads: threads the multi-threaded build may use (sets the work split).
 
     Returns:
         The largest ``|downdated − exact|`` form in :data:`MODE_MEASURE`, else 0.
@@ -450,109 +450,94 @@ def _next_state_values(
     m = U.shape[0]
     flat = psi.reshape(cap, d * AB)
     quad_flat = quad.reshape(cap * AB)
-    n_chunks = min(n, 4 * n_threads)
-    drift = np.zeros(max(n_chunks, 1))
-    for c in prange(n_chunks):
-        lo = c * n // n_chunks
-        hi = (c + 1) * n // n_chunks
-        s_l = np.empty(AB)
-        s_f = np.empty(AB)
-        s_z = np.empty(AB)
-        qv = np.empty(AB)
-        ex = np.empty(AB)
-        Y = np.empty((AB, d))
-        u = U[0] if m >= 1 else np.zeros(d)
-        z = np.empty((max(m, 1), AB))
-        S = np.empty((3, BLOCK, AB))  # products w_lᵀψ, w_fᵀψ, uᵀψ of a run of samples
-        S_flat = S.reshape(3, BLOCK * AB)
-        Q = np.empty((2, BLOCK, AB))
-        Q_flat = Q.reshape(2, BLOCK * AB)
-        Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
-        S4 = np.empty((9, 4 * BLOCK))
-        F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
-        out = np.empty((2, BLOCK))
-        work = np.empty((4, BLOCK))
-        for t0 in range(lo, hi, BLOCK):
-            nt = min(BLOCK, hi - t0)
-            n_fused = 0  # the common case, downdates by one row: products, then a block pass
-            if m == 1 and mode == MODE_DOWNDATE:
-                n_fused = min(max(n_old - t0, 0), nt)
-                if AB == 4:
-                    for i in range(n_fused):
-                        p4 = _dots4(flat, t0 + i, w, u)
-                        for k in range(8):
-                            S4[k, i] = p4[k]
-                        for k in range(4):
-                            S4[8, 4 * i + k] = p4[8 + k]
-                else:
-                    for i in range(n_fused):
-                        _dots(psi, t0 + i, w, u, s_l, s_f, s_z)
-                        for v in range(AB):
-                            S[0, i, v] = s_l[v]
-                            S[1, i, v] = s_f[v]
-                            S[2, i, v] = s_z[v]
-                    run = quad_flat[t0 * AB : (t0 + n_fused) * AB]
-                    _q_flat(run, S_flat, Q_flat, M_inv[0, 0], beta, H)
-            for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
-                if i < n_fused:
-                    continue
-                t = t0 + i
-                downdate = t < n_old and mode != MODE_EXACT
-                if AB == 4:
-                    p4 = _dots4(flat, t, w, u)
-                    s_l[0], s_l[1], s_l[2], s_l[3] = p4[0], p4[1], p4[2], p4[3]
-                    s_f[0], s_f[1], s_f[2], s_f[3] = p4[4], p4[5], p4[6], p4[7]
-                    s_z[0], s_z[1], s_z[2], s_z[3] = p4[8], p4[9], p4[10], p4[11]
-                else:
-                    _dots(psi, t, w, u, s_l, s_f, s_z)
-                if downdate and m == 1:
-                    mi = M_inv[0, 0]
-                    for v in range(AB):
-                        qv[v] = quad[t, v] - s_z[v] * mi * s_z[v]
-                elif downdate:
-                    _downdate(psi, flat, quad, t, U, M_inv, z, qv)
-                if not downdate or mode == MODE_MEASURE:
-                    _exact_forms(psi, t, Lambda_inv, Y, ex)
-                    for v in range(AB):
-                        if downdate:
-                            drift[c] = max(drift[c], abs(ex[v] - qv[v]))
-                        qv[v] = ex[v]
-                for v in range(AB):
-                    quad[t, v] = qv[v]
-                    bonus = beta * math.sqrt(max(qv[v], 0.0))
-                    Q[0, i, v] = min(s_l[v] + bonus, H)
-                    Q[1, i, v] = min(s_f[v] + bonus, H)
-            if n_fused < nt or AB != 4:  # transpose: the soft-max stages run across samples
-                for v in range(AB):
-                    for i in range(nt):
-                        Qt[v, i] = Q[0, i, v]
-                    for i in range(nt):
-                        Qt[AB + v, i] = Q[1, i, v]
-            if n_fused > 0 and AB == 4:  # after the transposition (these columns undefined)
-                _q4(quad_flat[4 * t0 : 4 * (t0 + n_fused)], M_inv[0, 0], beta, H, S4, Qt)
-            if B == 1:  # no follower's choice: the leader's soft-max straight from Q
-                _soft_rows(Qt, 0, Qt, AB, A, nt, alpha_l, out, 0, 1, work)
+    drift = np.zeros(1)  # the largest correction a refresh made
+    c = 0
+    lo, hi = 0, n
+    s_l = np.empty(AB)
+    s_f = np.empty(AB)
+    s_z = np.empty(AB)
+    qv = np.empty(AB)
+    ex = np.empty(AB)
+    Y = np.empty((AB, d))
+    u = U[0] if m >= 1 else np.zeros(d)
+    z = np.empty((max(m, 1), AB))
+    S = np.empty((3, BLOCK, AB))  # products w_lᵀψ, w_fᵀψ, uᵀψ of a run of samples
+    S_flat = S.reshape(3, BLOCK * AB)
+    Q = np.empty((2, BLOCK, AB))
+    Q_flat = Q.reshape(2, BLOCK * AB)
+    Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
+    S4 = np.empty((9, 4 * BLOCK))
+    F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
+    out = np.empty((2, BLOCK))
+    work = np.empty((4, BLOCK))
+    for t0 in range(lo, hi, BLOCK):
+        nt = min(BLOCK, hi - t0)
+        n_fused = 0  # the common case, downdates by one row: products, then a block pass
+        if m == 1 and mode == MODE_DOWNDATE:
+            n_fused = min(max(n_old - t0, 0), nt)
+            if AB == 4:
+                for i in range(n_fused):
+                    p4 = _dots4(flat, t0 + i, w, u)
+                    for k in range(8):
+                        S4[k, i] = p4[k]
+                    for k in range(4):
+                        S4[8, 4 * i + k] = p4[8 + k]
             else:
-                for a in range(A):  # the follower's soft-max over b at each a
-                    _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
-                _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
-            for i in range(nt):
-                V[t0 + i, 0] = out[0, i]
-                V[t0 + i, 1] = out[1, i]
+                for i in range(n_fused):
+                    _dots(psi, t0 + i, w, u, s_l, s_f, s_z)
+                    for v in range(AB):
+                        S[0, i, v] = s_l[v]
+                        S[1, i, v] = s_f[v]
+                        S[2, i, v] = s_z[v]
+                run = quad_flat[t0 * AB : (t0 + n_fused) * AB]
+                _q_flat(run, S_flat, Q_flat, M_inv[0, 0], beta, H)
+        for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
+            if i < n_fused:
+                continue
+            t = t0 + i
+            downdate = t < n_old and mode != MODE_EXACT
+            if AB == 4:
+                p4 = _dots4(flat, t, w, u)
+                s_l[0], s_l[1], s_l[2], s_l[3] = p4[0], p4[1], p4[2], p4[3]
+                s_f[0], s_f[1], s_f[2], s_f[3] = p4[4], p4[5], p4[6], p4[7]
+                s_z[0], s_z[1], s_z[2], s_z[3] = p4[8], p4[9], p4[10], p4[11]
+            else:
+                _dots(psi, t, w, u, s_l, s_f, s_z)
+            if downdate and m == 1:
+                mi = M_inv[0, 0]
+                for v in range(AB):
+                    qv[v] = quad[t, v] - s_z[v] * mi * s_z[v]
+            elif downdate:
+                _downdate(psi, flat, quad, t, U, M_inv, z, qv)
+            if not downdate or mode == MODE_MEASURE:
+                _exact_forms(psi, t, Lambda_inv, Y, ex)
+                for v in range(AB):
+                    if downdate:
+                        drift[c] = max(drift[c], abs(ex[v] - qv[v]))
+                    qv[v] = ex[v]
+            for v in range(AB):
+                quad[t, v] = qv[v]
+                bonus = beta * math.sqrt(max(qv[v], 0.0))
+                Q[0, i, v] = min(s_l[v] + bonus, H)
+                Q[1, i, v] = min(s_f[v] + bonus, H)
+        if n_fused < nt or AB != 4:  # transpose: the soft-max stages run across samples
+            for v in range(AB):
+                for i in range(nt):
+                    Qt[v, i] = Q[0, i, v]
+                for i in range(nt):
+                    Qt[AB + v, i] = Q[1, i, v]
+        if n_fused > 0 and AB == 4:  # after the transposition (these columns undefined)
+            _q4(quad_flat[4 * t0 : 4 * (t0 + n_fused)], M_inv[0, 0], beta, H, S4, Qt)
+        if B == 1:  # no follower's choice: the leader's soft-max straight from Q
+            _soft_rows(Qt, 0, Qt, AB, A, nt, alpha_l, out, 0, 1, work)
+        else:
+            for a in range(A):  # the follower's soft-max over b at each a
+                _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
+            _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
+        for i in range(nt):
+            V[t0 + i, 0] = out[0, i]
+            V[t0 + i, 1] = out[1, i]
     return drift.max()
-
-
-next_state_values_serial = njit(**JIT)(_next_state_values)
-next_state_values_parallel = njit(**JIT, parallel=True)(_next_state_values)
-PARALLEL_MIN_VECTORS = 1 << 13
-"""Below this many cached vectors a step runs on one thread: starting threads costs more."""
-
-
-def next_state_values(psi, quad, n, *args):
-    """Dispatch :func:`_next_state_values` to the serial or the multi-threaded build."""
-    if n * psi.shape[2] >= PARALLEL_MIN_VECTORS:
-        return next_state_values_parallel(psi, quad, n, *args, get_num_threads())
-    return next_state_values_serial(psi, quad, n, *args, 1)
 
 
 @njit(**JIT)

@@ -250,14 +250,8 @@ def run(
 
 
 # ---------------------------------------------------------------------- many runs
-def _run_worker(
-    config_dict: dict, seed: int, progress_queue=None, threads: int = 1
-) -> pd.DataFrame:
+def _run_worker(config_dict: dict, seed: int, progress_queue=None) -> pd.DataFrame:
     """One seed in a worker process: rebuild the game from its spec and play."""
-    import numba
-
-    # Workers share the cores: more compiled-loop threads than cores only wait on each other.
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     config = RunConfig.from_dict(config_dict)
     game = config.game.make()
     report = None
@@ -378,8 +372,7 @@ def _run_all(
     config_dict = config.to_dict()
     with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         q = manager.Queue() if on_progress is not None else None
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        futures = [pool.submit(_run_worker, config_dict, s, q, threads) for s in seeds]
+        futures = [pool.submit(_run_worker, config_dict, s, q) for s in seeds]
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.1)

@@ -379,16 +379,7 @@ class ReferenceLSVIUCB(SoftmaxLSVIUCB):
         self._next_states[h].append(x_next)
 
     def _update_inverse(self, refresh: bool) -> None:
-        """``Λ_h^{-1}`` for the data so far: Sherman–Morrison when each ``Λ_h`` gained one row."""
-        n = self.n_samples
-        if refresh or not (n - self._n_inverse == 1).all():
-            self.Lambda_inv = np.linalg.inv(self.Lambda)
-        else:
-            phi = np.stack([D.phi[D.n - 1] for D in self._data])  # (H, d): the new rows
-            u = np.einsum("hde,he->hd", self.Lambda_inv, phi)
-            denom = 1.0 + np.einsum("hd,hd->h", phi, u)
-            self.Lambda_inv = self.Lambda_inv - u[:, :, None] * (u / denom[:, None])[:, None, :]
-        self._n_inverse = n
+        self.Lambda_inv = np.linalg.inv(self.Lambda)
 
     def _next_values(self, h: int, refresh: bool) -> np.ndarray:
         psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)

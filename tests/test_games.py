@@ -574,3 +574,17 @@ def test_declared_linear_horizons_must_agree():
     kw["theta"] = _resize(kw["theta"], 0 + 1, H + 1)
     with pytest.raises(ValueError, match=rf"mu has shape .*axis 0 \(H\) is {H + 1}, expected {H}"):
         FiniteGame(**kw)
+
+
+def test_mixture_sampling_of_random_linear_games_matches_the_transition():
+    # Simplex features and distributions μ_h^i: step draws the component, then the state.
+    g = random_linear(12, 2, 3, 4, 2, seed=5)
+    rng = np.random.default_rng(99)
+    h, x, a, b = 1, 7, 1, 2
+    n = 40_000
+    draws = np.array([g.step(h, x, a, b, rng)[1] for _ in range(n)])
+    assert g._mixture_cdf is not None  # the mixture path was taken
+    p = g.next_state_distribution(h, x, a, b)
+    freq = np.bincount(draws, minlength=12) / n
+    tol = 5 * np.sqrt(p * (1 - p) / n) + 1e-12  # 5 binomial standard deviations per state
+    assert np.all(np.abs(freq - p) <= tol), (freq, p)

@@ -134,6 +134,8 @@ class FiniteGame:
         if not 0.0 <= reward_noise <= 1.0:
             raise ValueError(f"reward_noise must be in [0, 1], got {reward_noise}")
         self.reward_noise = float(reward_noise)
+        self._mixture_cdf: np.ndarray | None = None
+        self._mixture_known = False
 
         dense = transitions is not None or rewards is not None
         factored = mu is not None or theta is not None
@@ -361,8 +363,32 @@ class FiniteGame:
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=2)
-        x_next = _draw(self.next_state_distribution(h, x, a, b), rng)
+        if not self._mixture_known:  # decided on first use: the check reads all of phi and mu
+            if self.mu is not None and self._is_mixture():
+                self._mixture_cdf = np.cumsum(self.mu, axis=2)  # (H, d, S)
+            self._mixture_known = True
+        if self._mixture_cdf is not None:
+            # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
+            # then the state, without forming the S-vector.
+            i = _draw(self.features[x, a, b], rng)
+            cdf = self._mixture_cdf[h, i]
+            x_next = min(
+                int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1
+            )
+        else:
+            x_next = _draw(self.next_state_distribution(h, x, a, b), rng)
         return r, x_next
+
+    def _is_mixture(self) -> bool:
+        """Whether every ``φ`` is on the simplex and every ``μ_h^i`` is a distribution."""
+        on_simplex = (self.features >= 0).all() and np.allclose(
+            self.features.sum(axis=-1), 1.0, rtol=0, atol=PROB_TOL
+        )
+        return bool(
+            on_simplex
+            and (self.mu >= 0).all()
+            and np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=PROB_TOL)
+        )
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""

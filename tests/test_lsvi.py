@@ -389,3 +389,20 @@ def test_single_agent_special_case_matches_loop_algorithm_1():
         for x in range(game.n_states):
             np.testing.assert_allclose(learner.q_values(h, x), Q_ref(h, x), atol=1e-9)
             assert learner.follower_policy(h, x, 0).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("size", [4, 200])  # the Python loop and the numpy path
+def test_draw_frequencies_and_round_off(size):
+    from stackelberg_rl.functional import draw
+
+    rng = np.random.default_rng(size)
+    p = rng.dirichlet(np.ones(size))
+    p[0] = -1e-13  # a signed-feature round-off "probability": never drawn
+    p[1] += 1e-13
+    n = 60_000
+    draws = np.array([draw(p, rng) for _ in range(n)])
+    assert not (draws == 0).any()
+    q = np.maximum(p, 0) / np.maximum(p, 0).sum()
+    freq = np.bincount(draws, minlength=size) / n
+    assert np.all(np.abs(freq - q) <= 5 * np.sqrt(q * (1 - q) / n) + 1e-12)  # 5 std. devs
+    assert draw(p, np.random.default_rng(3)) == draw(p, np.random.default_rng(3))

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .functional import draw
 from .games import FiniteGame
 from .lsvi import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theory_beta
 from .planning import stackelberg_equilibrium
@@ -89,17 +90,6 @@ class AgentConfig:
         return asdict(self)
 
 
-def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
-    """One draw from the short distribution ``p`` by inverse CDF (one uniform per draw)."""
-    u = rng.random()
-    cum = 0.0
-    for i, p_i in enumerate(p.tolist()):  # a Python loop beats numpy calls on a few actions
-        cum += p_i
-        if u < cum:
-            return i
-    return len(p) - 1
-
-
 class _LSVIAgent:
     """Shared plumbing of the LSVI-UCB leader and follower."""
 
@@ -145,7 +135,7 @@ class LSVILeader(_LSVIAgent):
 
     def act(self, h: int, x) -> int:
         """Draw ``a_h ~ π_{l,h}(·|x_h)``."""
-        return _draw(self.learner.leader_policy(h, x), self.rng)
+        return draw(self.learner.leader_policy(h, x), self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """``pi_l (H, S, A)`` of the current plan."""
@@ -157,7 +147,7 @@ class LSVIFollower(_LSVIAgent):
 
     def act(self, h: int, x, a: int) -> int:
         """Draw ``b_h ~ π_{f,h}(·|x_h, a_h)``."""
-        return _draw(self.learner.follower_policy(h, x, a), self.rng)
+        return draw(self.learner.follower_policy(h, x, a), self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """``pi_f (H, S, A, B)`` of the current plan."""
@@ -180,7 +170,7 @@ class TableAgent:
     def act(self, h: int, x, a: int | None = None) -> int:
         """Draw from the table: ``table[h, x]`` (leader) or ``table[h, x, a]`` (follower)."""
         p = self.table[h, x] if self.role == "leader" else self.table[h, x, a]
-        return _draw(p, self.rng)
+        return draw(p, self.rng)
 
     def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
         """A fixed policy learns nothing."""

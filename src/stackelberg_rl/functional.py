@@ -29,6 +29,27 @@ def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """One draw from the distribution ``p`` by inverse CDF, with one uniform from ``rng``.
+
+    Negative round-off entries (``-1e-12`` from signed features) count as zero.
+    """
+    u = rng.random()
+    if len(p) <= 64:  # a Python loop beats numpy calls on a few entries
+        values = p.tolist()
+        total = 0.0
+        for p_i in values:
+            total += max(p_i, 0.0)
+        target, cum = u * total, 0.0
+        for i, p_i in enumerate(values):
+            cum += max(p_i, 0.0)
+            if target < cum:
+                return i
+        return len(values) - 1
+    c = np.cumsum(np.maximum(p, 0.0))
+    return min(int(np.searchsorted(c, u * c[-1], side="right")), len(p) - 1)
+
+
 def greedy(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """A deterministic one-hot policy on the first maximiser of ``z`` along ``axis``."""
     idx = np.expand_dims(np.argmax(z, axis=axis), axis)

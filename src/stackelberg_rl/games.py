@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .functional import draw
+
 PROB_TOL = 1e-9
 """Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (SPEC §1)."""
 
@@ -347,7 +349,7 @@ class FiniteGame:
     # ------------------------------------------------------------------ simulation
     def sample_initial(self, rng: np.random.Generator) -> int:
         """Draw ``x_0`` from the initial distribution."""
-        return _draw(self.initial_distribution, rng)
+        return draw(self.initial_distribution, rng)
 
     def next_state_distribution(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """``P_h(·|x, a, b)`` as an ``(S,)`` array."""
@@ -370,13 +372,13 @@ class FiniteGame:
         if self._mixture_cdf is not None:
             # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
             # then the state, without forming the S-vector.
-            i = _draw(self.features[x, a, b], rng)
+            i = draw(self.features[x, a, b], rng)
             cdf = self._mixture_cdf[h, i]
             x_next = min(
                 int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1
             )
         else:
-            x_next = _draw(self.next_state_distribution(h, x, a, b), rng)
+            x_next = draw(self.next_state_distribution(h, x, a, b), rng)
         return r, x_next
 
     def _is_mixture(self) -> bool:
@@ -406,13 +408,6 @@ class FiniteGame:
             f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
             f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, {form})"
         )
-
-
-def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
-    """One draw from the distribution ``p`` by inverse CDF (one uniform per draw)."""
-    c = np.cumsum(np.maximum(p, 0.0))  # signed features may give -1e-12 "probabilities"
-    i = int(np.searchsorted(c, rng.random() * c[-1], side="right"))
-    return min(i, len(p) - 1)
 
 
 # ---------------------------------------------------------------------- generators

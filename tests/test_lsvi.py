@@ -88,6 +88,21 @@ def random_trajectories(game, episodes, rng):
     return out
 
 
+def feed(learners, episodes, plan_each_episode=True):
+    """Record the same episodes into every learner; plan them after each episode (or once)."""
+    for ep in episodes:
+        for h, step in enumerate(ep):
+            for learner in learners:
+                learner.record(h, *step)
+        if plan_each_episode:
+            for learner in learners:
+                learner.plan()
+        yield ep
+    if not plan_each_episode:
+        for learner in learners:
+            learner.plan()
+
+
 def make_learner(game, cls=SoftmaxLSVIUCB, **kw):
     defaults = dict(beta=0.7, lam=1.0, alpha_l=3.0, alpha_f=5.0)
     defaults.update(kw)
@@ -130,12 +145,7 @@ def test_incremental_equals_from_scratch_across_refreshes():
     fast = make_learner(game, refresh_every=4)
     exact = make_learner(game, incremental=False)
     scratch = make_learner(game, cls=ReferenceLSVIUCB)
-    for ep in random_trajectories(game, 60, rng):
-        for h, step in enumerate(ep):
-            for learner in (fast, exact, scratch):
-                learner.record(h, *step)
-        for learner in (fast, exact, scratch):
-            learner.plan()
+    for _ in feed((fast, exact, scratch), random_trajectories(game, 60, rng)):
         np.testing.assert_allclose(fast.w, exact.w, rtol=0, atol=1e-8)
         np.testing.assert_allclose(fast.w, scratch.w, rtol=0, atol=1e-8)
         # Λ⁻¹ kept by Sherman–Morrison between refreshes stays the inverse.
@@ -153,12 +163,8 @@ def test_float32_cache_is_close():
     rng = np.random.default_rng(2)
     f32 = make_learner(game, dtype="float32")
     f64 = make_learner(game)
-    for ep in random_trajectories(game, 40, rng):
-        for h, step in enumerate(ep):
-            f32.record(h, *step)
-            f64.record(h, *step)
-        f32.plan()
-        f64.plan()
+    for _ in feed((f32, f64), random_trajectories(game, 40, rng)):
+        pass
     # float32 features carry ~6e-8 relative error into H-step backups.
     np.testing.assert_allclose(f32.w, f64.w, atol=1e-4)
 
@@ -219,12 +225,8 @@ def test_large_alpha_becomes_greedy():
     rng = np.random.default_rng(1)
     soft = make_learner(game, alpha_l=1e6, alpha_f=1e6)
     greedy = make_learner(game, alpha_l=math.inf, alpha_f=math.inf)
-    for ep in random_trajectories(game, 30, rng):
-        for h, step in enumerate(ep):
-            soft.record(h, *step)
-            greedy.record(h, *step)
-    soft.plan()
-    greedy.plan()
+    for _ in feed((soft, greedy), random_trajectories(game, 30, rng), plan_each_episode=False):
+        pass
     pl_s, pf_s = soft.policy_tables(game)
     pl_g, pf_g = greedy.policy_tables(game)
     assert np.isfinite(pl_s).all() and np.isfinite(pf_s).all()

@@ -72,8 +72,8 @@ class AgentConfig:
                 raise ValueError(f"beta must be a number or 'theory', got {self.beta!r}")
         elif not (math.isfinite(self.beta) and self.beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
-        for name in ("alpha_l", "alpha_f"):
-            alpha_value(getattr(self, name), 2, 1, 1, 0)
+        for name in ("alpha_l", "alpha_f"):  # raises for a bad number or schedule name
+            alpha_value(getattr(self, name), n_actions=2, horizon=1, episodes=1, k=0)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.schedule_n < 1 or self.refresh_every < 1:

@@ -27,9 +27,10 @@ def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha
     return V, quad
 
 
-# |A||B| = 6: products over d per vector; 12, 16: across the vectors; 4: the literal-stride path.
-# |B| or |A| = 4: the one-pass soft-max; |B| = 1 or |A| = 1: no soft-max at that level.
-SHAPES = [(3, 2), (3, 4), (4, 4), (2, 2), (4, 1), (1, 3)]
+# |A||B| = 6: products over d per vector; 12, 16: across the vectors in SIMD registers; 9, 20: the
+# same with columns left over (one by one; a group of sixteen then one of four); 4: the
+# literal-stride path. |B| or |A| = 4: the one-pass soft-max; |B| = 1 or |A| = 1: none there.
+SHAPES = [(3, 2), (3, 4), (4, 4), (3, 3), (5, 4), (2, 2), (4, 1), (1, 3)]
 assert {A * B < K.SIMD_MIN_ACTIONS for A, B in SHAPES} == {True, False}
 
 
@@ -95,6 +96,28 @@ def test_no_samples():
             0.5, 1.0, 2.0, 2.0, K.MODE_MEASURE, V,
         )  # fmt: skip
         assert drift == 0.0 and np.isnan(quad).all()
+
+
+@njit(**K.JIT)
+def _dots_loop(psi, w, u, S):  # pragma: no cover - compiled
+    for t in range(psi.shape[0]):
+        K._dots(psi, t, w, u, S, t)
+
+
+@pytest.mark.parametrize("AB", [1, 4, 7, 8, 9, 12, 16, 17, 20, 23, 32, 36])
+@pytest.mark.parametrize("d", [1, 5, 16])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dots_every_lane_split(AB, d, dtype):
+    """The three products of every column, in SIMD vectors and the columns left over."""
+    rng = np.random.default_rng(AB * 100 + d)
+    n = 5
+    psi = rng.normal(size=(n, d, AB)).astype(dtype)
+    w, u = rng.normal(size=(2, d)), rng.normal(size=d)
+    S = np.full((3, n + 2, AB), np.nan)
+    _dots_loop(psi, w, u, S)
+    want = np.einsum("kd,ndv->knv", np.vstack([w, u[None]]), psi.astype(np.float64))
+    np.testing.assert_allclose(S[:, :n], want, rtol=1e-13, atol=1e-13)
+    assert np.isnan(S[:, n:]).all()  # nothing written outside the sample rows
 
 
 @njit(**K.JIT)

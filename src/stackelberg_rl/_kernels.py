@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 FASTMATH = {"reassoc", "contract"}
@@ -23,8 +25,15 @@ JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
 exit from a loop, which stops LLVM from vectorising it)."""
 
 SIMD_MIN_ACTIONS = 8
-"""From this many action pairs ``|A||B|`` up, the products run across pairs (SIMD lanes); below,
-each vector's products run over ``d`` in registers."""
+"""From this many action pairs ``|A||B|`` up, the products run across pairs (SIMD lanes, see
+:func:`_dots_lanes`); below, each vector's products run over ``d`` in registers."""
+
+LANES = 4
+"""Doubles per explicit SIMD vector in :func:`_dots_lanes` (one AVX register)."""
+
+MAX_CHUNKS = 4
+"""Vectors of :data:`LANES` columns that one :func:`_dots_lanes` holds at once: 3 × 4 accumulators
+stay in registers."""
 
 BLOCK = 64
 """Samples per block: each stage of the soft-max runs across a block's samples (SIMD lanes)."""
@@ -295,52 +304,128 @@ def _q_flat(quad_run, S, Q, mi, beta, H):  # pragma: no cover - compiled
         Q[1, k] = min(S[1, k] + bonus, H)
 
 
-@njit(**JIT)
-def _dots(psi, t, w, u, s_l, s_f, s_z):  # pragma: no cover - compiled
-    """``s_l, s_f, s_z [v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column of sample ``t``.
+def _is_c_array(ty, ndim, dtypes) -> bool:
+    return (
+        isinstance(ty, types.Array) and ty.ndim == ndim and ty.layout == "C" and ty.dtype in dtypes
+    )
 
-    Many columns: they are the SIMD lanes, and ``d`` advances four rows at a time (one round trip
-    through the accumulators per four rows). Few: each column's products run over ``d``.
+
+@intrinsic
+def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cover - compiled
+    """``S[k, i, c] = (w[0], w[1], u)[k] · ψ_t[:, c]`` for the columns ``c`` of ``chunks`` vectors.
+
+    Columns ``lane0 … lane0 + LANES·chunks − 1`` of sample ``t`` of ``psi (cap, d, A·B)``
+    (float64 or float32); ``w (2, d)``, ``u (d,)``, ``S (3, ·, A·B)`` float64, all C-contiguous;
+    ``chunks`` a literal ``≤`` :data:`MAX_CHUNKS`.
+
+    Written as LLVM vector code because it is the innermost product of the plan: one loop over
+    ``d`` with ``3·chunks`` accumulators in registers, each row a broadcast coefficient times a
+    vector of columns (a fused multiply-add). Numba's loops leave the accumulators in memory,
+    a store and a load per row, and run at a third of the rate.
+    """
+    if not (
+        isinstance(chunks, types.IntegerLiteral)
+        and 1 <= chunks.literal_value <= MAX_CHUNKS
+        and _is_c_array(psi, 3, (types.float64, types.float32))
+        and _is_c_array(w, 2, (types.float64,))
+        and _is_c_array(u, 1, (types.float64,))
+        and _is_c_array(S, 3, (types.float64,))
+        and all(isinstance(x, types.Integer) for x in (t, i, lane0))
+    ):
+        return None
+    n_chunks = chunks.literal_value
+    sig = types.void(psi, t, w, u, S, i, lane0, chunks)
+
+    def codegen(context, builder, signature, args):
+        psi_a, w_a, u_a, S_a = (
+            context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 2, 3, 4)
+        )
+        intp = context.get_value_type(types.intp)
+        t_v, i_v, lane0_v = (
+            context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 5, 6)
+        )
+        _, d, AB = cgutils.unpack_tuple(builder, psi_a.shape, 3)
+        _, rows_S, AB_S = cgutils.unpack_tuple(builder, S_a.shape, 3)
+        f64 = ir.DoubleType()
+        item = context.get_value_type(signature.args[0].dtype)
+        vec, vec_in = ir.VectorType(f64, LANES), ir.VectorType(item, LANES)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{LANES}f64"
+        )
+        i32 = ir.IntType(32)
+        undef = ir.Constant(vec, ir.Undefined)
+
+        def splat(x):
+            one = builder.insert_element(undef, x, ir.Constant(i32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(i32, LANES), 0))
+
+        zero = ir.Constant(vec, [0.0] * LANES)
+        acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(n_chunks)] for _ in "lfz"]
+        first = builder.add(builder.mul(builder.mul(t_v, d), AB), lane0_v)
+        with cgutils.for_range(builder, d) as loop:
+            j = loop.index
+            coef = [
+                splat(builder.load(builder.gep(w_a.data, [j]))),
+                splat(builder.load(builder.gep(w_a.data, [builder.add(j, d)]))),
+                splat(builder.load(builder.gep(u_a.data, [j]))),
+            ]
+            row = builder.add(first, builder.mul(j, AB))
+            for g in range(n_chunks):
+                ptr = builder.gep(psi_a.data, [builder.add(row, ir.Constant(intp, LANES * g))])
+                x = builder.load(
+                    builder.bitcast(ptr, vec_in.as_pointer()),
+                    align=signature.args[0].dtype.bitwidth // 8,
+                )
+                if item != f64:
+                    x = builder.fpext(x, vec)
+                for k in range(3):
+                    builder.store(
+                        builder.call(fma, [coef[k], x, builder.load(acc[k][g])]), acc[k][g]
+                    )
+        for k in range(3):
+            row = builder.mul(builder.add(builder.mul(ir.Constant(intp, k), rows_S), i_v), AB_S)
+            for g in range(n_chunks):
+                at = builder.add(row, builder.add(lane0_v, ir.Constant(intp, LANES * g)))
+                ptr = builder.bitcast(builder.gep(S_a.data, [at]), vec.as_pointer())
+                builder.store(builder.load(acc[k][g]), ptr, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**JIT)
+def _dots(psi, t, w, u, S, i):  # pragma: no cover - compiled
+    """``S[:, i, v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column ``v`` of sample ``t``.
+
+    Many columns: they are the SIMD lanes (:func:`_dots_lanes`, sixteen at a time), the last
+    ``|A||B| mod 4`` one by one. Few: each column's products run over ``d``.
     """
     d, AB = psi.shape[1], psi.shape[2]
+    v0 = 0
     if AB >= SIMD_MIN_ACTIONS:
-        for v in range(AB):
-            s_l[v] = 0.0
-            s_f[v] = 0.0
-            s_z[v] = 0.0
-        d4 = d - d % 4
-        for j in range(0, d4, 4):
-            a0, a1, a2, a3 = w[0, j], w[0, j + 1], w[0, j + 2], w[0, j + 3]
-            b0, b1, b2, b3 = w[1, j], w[1, j + 1], w[1, j + 2], w[1, j + 3]
-            c0, c1, c2, c3 = u[j], u[j + 1], u[j + 2], u[j + 3]
-            for v in range(AB):
-                x0 = psi[t, j, v]
-                x1 = psi[t, j + 1, v]
-                x2 = psi[t, j + 2, v]
-                x3 = psi[t, j + 3, v]
-                s_l[v] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                s_f[v] += (b0 * x0 + b1 * x1) + (b2 * x2 + b3 * x3)
-                s_z[v] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
-        for j in range(d4, d):
-            a0, b0, c0 = w[0, j], w[1, j], u[j]
-            for v in range(AB):
-                x0 = psi[t, j, v]
-                s_l[v] += a0 * x0
-                s_f[v] += b0 * x0
-                s_z[v] += c0 * x0
-    else:
-        for v in range(AB):
-            acc_l = 0.0
-            acc_f = 0.0
-            acc_z = 0.0
-            for j in range(d):
-                x0 = psi[t, j, v]
-                acc_l += w[0, j] * x0
-                acc_f += w[1, j] * x0
-                acc_z += u[j] * x0
-            s_l[v] = acc_l
-            s_f[v] = acc_f
-            s_z[v] = acc_z
+        while v0 + LANES * MAX_CHUNKS <= AB:
+            _dots_lanes(psi, t, w, u, S, i, v0, 4)
+            v0 += LANES * MAX_CHUNKS
+        left = (AB - v0) // LANES
+        if left == 3:
+            _dots_lanes(psi, t, w, u, S, i, v0, 3)
+        elif left == 2:
+            _dots_lanes(psi, t, w, u, S, i, v0, 2)
+        elif left == 1:
+            _dots_lanes(psi, t, w, u, S, i, v0, 1)
+        v0 += LANES * left
+    for v in range(v0, AB):
+        acc_l = 0.0
+        acc_f = 0.0
+        acc_z = 0.0
+        for j in range(d):
+            x0 = psi[t, j, v]
+            acc_l += w[0, j] * x0
+            acc_f += w[1, j] * x0
+            acc_z += u[j] * x0
+        S[0, i, v] = acc_l
+        S[1, i, v] = acc_f
+        S[2, i, v] = acc_z
 
 
 @njit(**JIT)
@@ -484,11 +569,7 @@ def next_state_values(
                         S4[8, 4 * i + k] = p4[8 + k]
             else:
                 for i in range(n_fused):
-                    _dots(psi, t0 + i, w, u, s_l, s_f, s_z)
-                    for v in range(AB):
-                        S[0, i, v] = s_l[v]
-                        S[1, i, v] = s_f[v]
-                        S[2, i, v] = s_z[v]
+                    _dots(psi, t0 + i, w, u, S, i)
                 run = quad_flat[t0 * AB : (t0 + n_fused) * AB]
                 _q_flat(run, S_flat, Q_flat, M_inv[0, 0], beta, H)
         for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
@@ -502,7 +583,11 @@ def next_state_values(
                 s_f[0], s_f[1], s_f[2], s_f[3] = p4[4], p4[5], p4[6], p4[7]
                 s_z[0], s_z[1], s_z[2], s_z[3] = p4[8], p4[9], p4[10], p4[11]
             else:
-                _dots(psi, t, w, u, s_l, s_f, s_z)
+                _dots(psi, t, w, u, S, i)
+                for v in range(AB):
+                    s_l[v] = S[0, i, v]
+                    s_f[v] = S[1, i, v]
+                    s_z[v] = S[2, i, v]
             if downdate and m == 1:
                 mi = M_inv[0, 0]
                 for v in range(AB):

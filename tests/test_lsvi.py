@@ -314,9 +314,7 @@ def test_doubling_schedule_replans_only_when_a_determinant_doubles():
         # Independent check: det Λ_h from the recorded features, against the last plan's.
         Lam = np.array(
             [
-                np.eye(6)
-                + L.learner._data[h].phi[: L.learner._data[h].n].T
-                @ L.learner._data[h].phi[: L.learner._data[h].n]
+                np.eye(6) + L.learner.observations(h)[0].T @ L.learner.observations(h)[0]
                 for h in range(game.horizon)
             ]
         )

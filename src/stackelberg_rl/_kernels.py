@@ -645,3 +645,111 @@ def state_policies(phi, w, Lambda_inv, beta, H, alpha_l, alpha_f):  # pragma: no
     pi_f = np.empty(A * B)
     _soft_state(Q[0], Q[1], A, alpha_l, alpha_f, pi_l, pi_f, np.empty(A), np.empty(A))
     return Q.reshape(2, A, B), pi_l, pi_f.reshape(A, B)
+
+
+@njit(**JIT)
+def record_sample(phi, r, psi, Lambda, n, h, f, r_l, r_f, f_next):  # pragma: no cover - compiled
+    """Store a transition of step ``h`` in row ``n[h]`` and add ``ffᵀ`` to ``Λ_h`` (line 5).
+
+    ``phi (H, cap, d)``, ``r (H, cap, 2)``, ``psi (H-1, cap, d, A·B)``, ``Lambda (H, d, d)``;
+    ``f (d,)`` the played features; ``f_next (A, B, d)`` the next state's (unused at the last
+    step). Increments ``n[h]``; the caller makes room.
+    """
+    t = n[h]
+    d = f.shape[0]
+    for j in range(d):
+        phi[h, t, j] = f[j]
+    r[h, t, 0] = r_l
+    r[h, t, 1] = r_f
+    if h < psi.shape[0]:
+        A, B = f_next.shape[0], f_next.shape[1]
+        for a in range(A):
+            for b in range(B):
+                for j in range(d):
+                    psi[h, t, j, a * B + b] = f_next[a, b, j]
+    for i in range(d):
+        for j in range(d):
+            Lambda[h, i, j] += f[i] * f[j]
+    n[h] = t + 1
+
+
+@njit(**JIT)
+def backward_pass(
+    phi, r, psi, quad, n, n_quad, seen_next, Lambda_inv, w, A, beta, H, alpha_l, alpha_f,
+    incremental, refresh, drift,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Algorithm 1, lines 4–14, at every step from the last: ``w (2, H, d)`` in place.
+
+    At each step ``h``: ``y = r + V_{h+1}(x_{h+1})`` (:func:`next_state_values`, with the forms
+    downdated by the rows ``Λ_{h+1}`` gained since they were made: Sherman–Morrison for one,
+    Woodbury for several, exact when that would cost more), then ``w_h = Λ_h^{-1} Φ_hᵀ y``.
+
+    Args:
+        phi, r, psi, quad: the stored samples, as in :func:`record_sample`; ``quad (H-1, cap,
+            A·B)`` the cached forms, updated.
+        n: ``(H,)`` samples per step. n_quad, seen_next: ``(H,)`` per step, the samples whose
+            forms are made and the rows of ``Λ_{h+1}`` they reflect; updated.
+        Lambda_inv: ``(H, d, d)`` the current inverses.
+        incremental: downdate the forms (else compute them exactly).
+        refresh: compute them exactly and measure the downdates' round-off.
+        drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
+    """
+    n_steps, d = phi.shape[0], phi.shape[2]
+    wh = np.empty((2, d))
+    for h in range(n_steps - 1, -1, -1):
+        nh = n[h]
+        y = r[h, :nh].copy()
+        drift[h] = np.nan
+        if h < n_steps - 1 and nh > 0:
+            Linv = Lambda_inv[h + 1]
+            pending = phi[h + 1, seen_next[h] : n[h + 1]]  # rows Λ_{h+1} gained since
+            m = pending.shape[0]
+            # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
+            if not incremental or n_quad[h] == 0 or 2 * m >= d:
+                mode = MODE_EXACT
+            else:
+                mode = MODE_MEASURE if refresh else MODE_DOWNDATE
+            if mode == MODE_EXACT:
+                m = 0  # the downdate is not used
+            U = np.zeros((m, d))  # rows of Φ_p Λ_new^{-1}
+            for k in range(m):
+                for i in range(d):
+                    for j in range(d):
+                        U[k, j] += pending[k, i] * Linv[i, j]
+            M = np.eye(m)  # I − Φ_p Λ_new^{-1} Φ_pᵀ
+            for k in range(m):
+                for k2 in range(m):
+                    for j in range(d):
+                        M[k, k2] -= U[k, j] * pending[k2, j]
+            if m == 1:  # Sherman–Morrison: a scalar
+                M_inv = np.empty((1, 1))
+                M_inv[0, 0] = 1.0 / M[0, 0]
+            elif m > 1:
+                M_inv = np.linalg.inv(M)
+            else:
+                M_inv = np.zeros((0, 0))
+            wh[0] = w[0, h + 1]
+            wh[1] = w[1, h + 1]
+            V = np.empty((nh, 2))
+            measured = next_state_values(
+                psi[h], quad[h], nh, n_quad[h], A, wh, U, M_inv, Linv, beta, H, alpha_l,
+                alpha_f, mode, V,
+            )  # fmt: skip
+            if mode == MODE_MEASURE:
+                drift[h] = measured
+            n_quad[h] = nh
+            seen_next[h] = n[h + 1]
+            y += V
+        b = np.zeros((2, d))  # Φ_hᵀ y (zero with no samples)
+        for t in range(nh):
+            for j in range(d):
+                b[0, j] += phi[h, t, j] * y[t, 0]
+                b[1, j] += phi[h, t, j] * y[t, 1]
+        for i in range(d):  # w_h = Λ_h^{-1} b
+            s_l = 0.0
+            s_f = 0.0
+            for j in range(d):
+                s_l += Lambda_inv[h, i, j] * b[0, j]
+                s_f += Lambda_inv[h, i, j] * b[1, j]
+            w[0, h, i] = s_l
+            w[1, h, i] = s_f

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -95,21 +94,6 @@ def optimistic_q(
 
 
 # ---------------------------------------------------------------------- the learner
-@dataclass
-class _StepData:
-    """Observations at one step ``h``, in arrays that grow by doubling."""
-
-    phi: np.ndarray  # (cap, d)       φ(x_h^τ, a_h^τ, b_h^τ)
-    r: np.ndarray  # (cap, 2)         realised rewards
-    # Each sample's |A||B| next-state vectors are stored side by side, (d, A·B): the compiled
-    # pass then runs its products across actions, in SIMD lanes.
-    psi: np.ndarray | None  # (cap, d, A·B)  φ(x_{h+1}^τ, a, b) as columns, absent at the last step
-    quad: np.ndarray | None  # (cap, A·B)  ψᵀΛ_{h+1}^{-1}ψ as of the last plan
-    n: int = 0
-    n_quad: int = 0  # rows of quad that are computed
-    seen_next: int = 0  # rows of step h+1's phi that quad reflects
-
-
 class SoftmaxLSVIUCB:
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2).
 
@@ -184,26 +168,29 @@ class SoftmaxLSVIUCB:
         self._n_inverse = np.zeros(horizon, dtype=int)  # samples that Lambda_inv reflects
         self._tables_key: tuple | None = None
         self._tables: tuple = ()
-        self._data = [self._new_step(h, 16) for h in range(H)]
+        # Observations of every step in arrays that grow by doubling, rows < n[h] in use. Each
+        # sample's |A||B| next-state vectors are stored side by side, (d, A·B): the compiled
+        # pass then runs its products across actions, in SIMD lanes.
+        self._n = np.zeros(H, dtype=np.int64)
+        self._phi_rows = np.empty((H, 0, d))  # φ(x_h^τ, a_h^τ, b_h^τ)
+        self._r_rows = np.empty((H, 0, 2))  # realised rewards
+        self._psi = np.empty((H - 1, 0, d, self.A * self.B), dtype=self.dtype)  # φ(x_{h+1}^τ, ·, ·)
+        self._quad = np.empty((H - 1, 0, self.A * self.B))  # ψᵀΛ_{h+1}^{-1}ψ as of the last plan
+        self._n_quad = np.zeros(H, dtype=np.int64)  # rows of quad that are computed
+        self._seen_next = np.zeros(H, dtype=np.int64)  # rows of step h+1 that quad reflects
+        self._grow(16)
 
     # ------------------------------------------------------------------ data
-    def _new_step(self, h: int, cap: int) -> _StepData:
-        last = h == self.H - 1
-        return _StepData(
-            phi=np.empty((cap, self.d)),
-            r=np.empty((cap, 2)),
-            psi=None if last else np.empty((cap, self.d, self.A * self.B), dtype=self.dtype),
-            quad=None if last else np.empty((cap, self.A * self.B)),
-        )
+    def _grow(self, cap: int) -> None:
+        """Room for ``cap`` samples per step (the rows in use are kept)."""
 
-    @staticmethod
-    def _grow(a: np.ndarray | None, n: int) -> np.ndarray | None:
-        """``a`` with room for row ``n`` (capacity doubles when full)."""
-        if a is None or n < len(a):
-            return a
-        out = np.empty((2 * len(a),) + a.shape[1:], dtype=a.dtype)
-        out[:n] = a[:n]
-        return out
+        def grown(a: np.ndarray) -> np.ndarray:
+            out = np.zeros(a.shape[:1] + (cap,) + a.shape[2:], dtype=a.dtype)
+            out[:, : a.shape[1]] = a
+            return out
+
+        self._phi_rows, self._r_rows = grown(self._phi_rows), grown(self._r_rows)
+        self._psi, self._quad = grown(self._psi), grown(self._quad)
 
     def record(
         self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next, phi=None, psi=None
@@ -213,24 +200,29 @@ class SoftmaxLSVIUCB:
         ``phi (A, B, d)`` and ``psi (A, B, d)`` may be passed when the caller already has the
         features of ``x`` and ``x_next``.
         """
-        D = self._data[h]
-        if D.n == len(D.phi):
-            D.phi, D.r = self._grow(D.phi, D.n), self._grow(D.r, D.n)
-            D.psi, D.quad = self._grow(D.psi, D.n), self._grow(D.quad, D.n)
-        f = (self._features(x) if phi is None else phi)[a, b]
-        D.phi[D.n] = f
-        D.r[D.n, 0] = r_l
-        D.r[D.n, 1] = r_f
-        if D.psi is not None:
-            f_next = self._features(x_next) if psi is None else psi
-            D.psi[D.n] = f_next.reshape(self.A * self.B, self.d).T
-        D.n += 1
-        self.Lambda[h] += np.outer(f, f)
+        if self._n[h] == self._phi_rows.shape[1]:
+            self._grow(2 * self._phi_rows.shape[1])
+        f = (self._features(x) if phi is None else np.asarray(phi, dtype=np.float64))[a, b]
+        if h == self.H - 1:  # no next-state features are kept at the last step
+            f_next = f.reshape(1, 1, -1)
+        else:
+            f_next = self._features(x_next) if psi is None else np.asarray(psi, dtype=np.float64)
+        _kernels.record_sample(
+            self._phi_rows, self._r_rows, self._psi, self.Lambda, self._n, h,
+            np.ascontiguousarray(f), float(r_l), float(r_f), np.ascontiguousarray(f_next),
+        )  # fmt: skip
 
     @property
     def n_samples(self) -> np.ndarray:
         """``(H,)`` number of samples recorded at each step."""
-        return np.array([D.n for D in self._data])
+        return self._n.copy()
+
+    def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (read-only)."""
+        n = self._n[h]
+        phi, r = self._phi_rows[h, :n], self._r_rows[h, :n]
+        phi.flags.writeable = r.flags.writeable = False
+        return phi, r
 
     # ------------------------------------------------------------------ planning
     def should_plan(self, k: int) -> bool:
@@ -244,59 +236,34 @@ class SoftmaxLSVIUCB:
 
     def plan(self) -> None:
         """Backward pass of Algorithm 1, lines 4–14, over all recorded data."""
-        H = self.H
         refresh = (not self.incremental) or (self.n_plans % self.refresh_every == 0)
         self._update_inverse(refresh)
-        for h in range(H - 1, -1, -1):
-            D = self._data[h]
-            n = D.n
-            y = D.r[:n].copy()
-            if h < H - 1 and n > 0:
-                y += self._next_values(h, refresh)
-            self.w[:, h] = (self.Lambda_inv[h] @ (D.phi[:n].T @ y)).T
+        self._backward(refresh)
         if self.schedule == "doubling":
             self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
 
     def _update_inverse(self, refresh: bool) -> None:
         """``Λ_h^{-1}`` for the data so far: Sherman–Morrison when each ``Λ_h`` gained one row."""
-        n = self.n_samples
+        n = self._n.copy()
         if refresh or not (n - self._n_inverse == 1).all():
             self.Lambda_inv = np.linalg.inv(self.Lambda)
         else:
-            phi = np.stack([D.phi[D.n - 1] for D in self._data])  # (H, d): the new rows
+            phi = self._phi_rows[np.arange(self.H), n - 1]  # (H, d): the new rows
             u = np.einsum("hde,he->hd", self.Lambda_inv, phi)
             denom = 1.0 + np.einsum("hd,hd->h", phi, u)
             self.Lambda_inv = self.Lambda_inv - u[:, :, None] * (u / denom[:, None])[:, None, :]
         self._n_inverse = n
 
-    def _next_values(self, h: int, refresh: bool) -> np.ndarray:
-        """``V_{m,h+1}`` at the stored next states of step ``h``: ``(n, 2)`` (lines 9–14)."""
-        D, Dn = self._data[h], self._data[h + 1]
-        n, d = D.n, self.d
-        Linv = self.Lambda_inv[h + 1]
-        pending = Dn.phi[D.seen_next : Dn.n]  # rows Λ_{h+1} gained since the forms were made
-        m = len(pending)
-        # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
-        if not self.incremental or D.n_quad == 0 or 2 * m >= d:
-            mode = _kernels.MODE_EXACT
-        else:
-            mode = _kernels.MODE_MEASURE if refresh else _kernels.MODE_DOWNDATE
-        U = pending @ Linv  # (m, d): rows of Φ_p Λ_new^{-1}
-        if m == 1:  # Sherman–Morrison: a scalar
-            M_inv = np.array([[1.0 / (1.0 - float(U[0] @ pending[0]))]])
-        else:
-            M_inv = np.linalg.inv(np.eye(m) - U @ pending.T) if m else np.zeros((0, 0))
-        V = np.empty((n, 2))
-        drift = _kernels.next_state_values(
-            D.psi, D.quad, n, D.n_quad, self.A, np.ascontiguousarray(self.w[:, h + 1]),
-            np.ascontiguousarray(U), M_inv, Linv, self.beta, float(self.H),
-            self.alpha_l, self.alpha_f, mode, V,
+    def _backward(self, refresh: bool) -> None:
+        """``w`` of every step in one compiled pass (:func:`._kernels.backward_pass`)."""
+        drift = np.empty(self.H)
+        _kernels.backward_pass(
+            self._phi_rows, self._r_rows, self._psi, self._quad, self._n, self._n_quad,
+            self._seen_next, self.Lambda_inv, self.w, self.A, self.beta, float(self.H),
+            self.alpha_l, self.alpha_f, self.incremental, refresh, drift,
         )  # fmt: skip
-        if mode == _kernels.MODE_MEASURE:
-            self.drift.append(float(drift))
-        D.n_quad, D.seen_next = n, Dn.n
-        return V
+        self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
     # ------------------------------------------------------------------ acting
     def _features(self, x) -> np.ndarray:
@@ -305,9 +272,10 @@ class SoftmaxLSVIUCB:
         One step asks for them up to three times: acting, recording, and as the next state.
         """
         if not isinstance(x, int | np.integer):
-            return self.feature_map(np.asarray([x]))[0]
+            return np.ascontiguousarray(self.feature_map(np.asarray([x]))[0], dtype=np.float64)
         if self._phi_state != x:
-            self._phi_state, self._phi = int(x), self.feature_map(np.asarray([x]))[0]
+            phi = np.ascontiguousarray(self.feature_map(np.asarray([x]))[0], dtype=np.float64)
+            self._phi_state, self._phi = int(x), phi
         return self._phi
 
     def _state(self, h: int, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -381,7 +349,12 @@ class ReferenceLSVIUCB(SoftmaxLSVIUCB):
     def _update_inverse(self, refresh: bool) -> None:
         self.Lambda_inv = np.linalg.inv(self.Lambda)
 
-    def _next_values(self, h: int, refresh: bool) -> np.ndarray:
-        psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)
-        Q = optimistic_q(psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.H)
-        return soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # (n, 2)
+    def _backward(self, refresh: bool) -> None:
+        for h in range(self.H - 1, -1, -1):
+            phi, r = self.observations(h)
+            y = r.copy()
+            if h < self.H - 1 and len(y):
+                psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)
+                Q = optimistic_q(psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.H)
+                y += soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # V_{h+1}: (n, 2)
+            self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T

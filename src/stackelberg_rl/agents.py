@@ -204,7 +204,7 @@ def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> Softma
     greedy = config.kind == "greedy-lsvi-ucb"
     cls = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
     return cls(
-        game.feature_map,
+        game.features,
         game.n_leader_actions,
         game.n_follower_actions,
         game.dim,

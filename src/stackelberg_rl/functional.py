@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _kernels
+
 
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
@@ -34,20 +36,7 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
 
     Negative round-off entries (``-1e-12`` from signed features) count as zero.
     """
-    u = rng.random()
-    if len(p) <= 64:  # a Python loop beats numpy calls on a few entries
-        values = p.tolist()
-        total = 0.0
-        for p_i in values:
-            total += max(p_i, 0.0)
-        target, cum = u * total, 0.0
-        for i, p_i in enumerate(values):
-            cum += max(p_i, 0.0)
-            if target < cum:
-                return i
-        return len(values) - 1
-    c = np.cumsum(np.maximum(p, 0.0))
-    return min(int(np.searchsorted(c, u * c[-1], side="right")), len(p) - 1)
+    return int(_kernels.draw_index(np.asarray(p, dtype=np.float64), rng.random()))
 
 
 def greedy(z: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import _kernels
 from .functional import draw
 
 PROB_TOL = 1e-9
@@ -372,10 +373,11 @@ class FiniteGame:
         if self._mixture_cdf is not None:
             # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
             # then the state, without forming the S-vector.
-            i = draw(self.features[x, a, b], rng)
-            cdf = self._mixture_cdf[h, i]
-            x_next = min(
-                int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1
+            u_component = rng.random()
+            x_next = int(
+                _kernels.mixture_draw(
+                    self.features[x, a, b], self._mixture_cdf[h], u_component, rng.random()
+                )
             )
         else:
             x_next = draw(self.next_state_distribution(h, x, a, b), rng)

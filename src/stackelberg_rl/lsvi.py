@@ -19,6 +19,7 @@ itself â€” forms, bonus, both players' ``Q``, both soft-max policies and ``V`` â
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -98,7 +99,8 @@ class SoftmaxLSVIUCB:
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2).
 
     Args:
-        feature_map: ``states (n, ...) -> phi (n, A, B, d)``.
+        feature_map: ``states (n, ...) -> phi (n, A, B, d)``, or for a finite state space
+            the table ``phi (S, A, B, d)`` itself (then states are row indices).
         n_leader_actions: ``|A|``.
         n_follower_actions: ``|B|`` (1 gives single-agent LSVI-UCB).
         dim: ``d``.
@@ -120,7 +122,7 @@ class SoftmaxLSVIUCB:
 
     def __init__(
         self,
-        feature_map: FeatureMap,
+        feature_map: FeatureMap | np.ndarray,
         n_leader_actions: int,
         n_follower_actions: int,
         dim: int,
@@ -144,6 +146,10 @@ class SoftmaxLSVIUCB:
             raise ValueError(f"lam must be > 0, got {lam}")
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        self._table: np.ndarray | None = None
+        if isinstance(feature_map, np.ndarray):
+            self._table = np.ascontiguousarray(feature_map, dtype=np.float64)
+            feature_map = functools.partial(np.take, self._table, axis=0)
         self.feature_map = feature_map
         self.A, self.B, self.d, self.H = n_leader_actions, n_follower_actions, dim, horizon
         self.beta, self.lam = float(beta), float(lam)
@@ -271,6 +277,8 @@ class SoftmaxLSVIUCB:
 
         One step asks for them up to three times: acting, recording, and as the next state.
         """
+        if self._table is not None:
+            return self._table[x]
         if not isinstance(x, int | np.integer):
             return np.ascontiguousarray(self.feature_map(np.asarray([x]))[0], dtype=np.float64)
         if self._phi_state != x:

@@ -165,3 +165,22 @@ def test_state_policies_matches_numpy():
     pl, pf = soft_policies(Q_ref, 3.0, 7.0)[:2]
     np.testing.assert_allclose(pi_l, pl, atol=1e-12)
     np.testing.assert_allclose(pi_f, pf, atol=1e-12)
+
+
+def test_draws_are_the_inverse_cdf_of_numpy():
+    """``draw_index`` and ``mixture_draw`` pick what cumsum + searchsorted pick, draw for draw."""
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 4, 16, 65, 300):
+        p = rng.random(size) * (rng.random(size) < 0.7)  # zeros among the weights
+        p[rng.integers(size)] = -1e-13  # round-off: counts as zero
+        c = np.cumsum(np.maximum(p, 0.0))
+        for u in np.concatenate([rng.random(200), [0.0, 1.0 - 2**-53]]):
+            want = min(int(np.searchsorted(c, u * c[-1], side="right")), size - 1)
+            assert K.draw_index(p, u) == want
+    mu = rng.dirichlet(np.ones(30), size=6)  # (d, S): six distributions over 30 states
+    cdf = np.cumsum(mu, axis=1)
+    weights = rng.dirichlet(np.ones(6))
+    for u1, u2 in rng.random((300, 2)):
+        i = K.draw_index(weights, u1)
+        want = min(int(np.searchsorted(cdf[i], u2 * cdf[i, -1], side="right")), 29)
+        assert K.mixture_draw(weights, cdf, u1, u2) == want

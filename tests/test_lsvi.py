@@ -158,6 +158,26 @@ def test_incremental_equals_from_scratch_across_refreshes():
     assert max(fast.drift) < 1e-10
 
 
+def test_woodbury_plans_from_a_feature_table_equal_from_scratch():
+    """Plans every third episode: three new rows per step, downdated by Woodbury (2·3 < d)."""
+    game = random_linear(25, 3, 2, 8, 4, seed=5, reward_noise=0.2)
+    rng = np.random.default_rng(4)
+    table = SoftmaxLSVIUCB(
+        game.features, 3, 2, 8, 4, beta=0.7, alpha_l=3.0, alpha_f=5.0, refresh_every=4
+    )
+    scratch = make_learner(game, cls=ReferenceLSVIUCB)
+    episodes = random_trajectories(game, 45, rng)
+    for i, _ in enumerate(feed((table, scratch), episodes, plan_each_episode=False)):
+        if i % 3 == 2:
+            table.plan()
+            scratch.plan()
+            np.testing.assert_allclose(table.w, scratch.w, rtol=0, atol=1e-8)
+    assert table.n_plans == 16 and 0 < max(table.drift) < 1e-10  # and one at the end
+    for h in range(game.horizon):
+        for x in range(game.n_states):
+            np.testing.assert_allclose(table.q_values(h, x), scratch.q_values(h, x), atol=1e-8)
+
+
 def test_float32_cache_is_close():
     game = random_linear(30, 3, 3, 6, 5, seed=8)
     rng = np.random.default_rng(2)

@@ -1,9 +1,12 @@
-"""Compiled inner loops of the learner (numba): one fused pass per step over the cache.
+"""Compiled loops of the learner and the simulator (numba): the plan, recording, drawing.
 
 The numpy formulation of the same arithmetic lives in :mod:`stackelberg_rl.lsvi` and
-:mod:`stackelberg_rl.functional`; the tests hold the two together. These loops exist because the
-plan of SPEC §5 is bound by memory traffic: fused, every cached vector is read once and nothing
-of size ``n·|A|·|B|`` is written but the quadratic forms themselves.
+:mod:`stackelberg_rl.functional`; the tests hold the two together. A plan (SPEC §5) reads every
+cached next-state vector once, fused: the three products per vector (:func:`_dots_lanes`, in
+explicit SIMD vectors), the downdated form, the bonus, both ``Q``, both soft-max policies and
+``V``; nothing of size ``n·|A|·|B|`` is written but the forms themselves. The backward pass over
+the steps (:func:`backward_pass`) and the per-step bookkeeping (:func:`record_sample`,
+:func:`draw_index`) are compiled too, so that small runs are not dominated by Python.
 """
 
 from __future__ import annotations

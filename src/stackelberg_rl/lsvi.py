@@ -12,9 +12,10 @@ forms are downdated in one pass (Woodbury with the new inverse):
     ψᵀΛ_new^{-1}ψ = ψᵀΛ_old^{-1}ψ − zᵀ(I − Φ_pΛ_new^{-1}Φ_pᵀ)^{-1}z,   z = Φ_pΛ_new^{-1}ψ,
 
 which for one new row is the Sherman–Morrison update of SPEC §5. A periodic exact refresh bounds
-the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`. The pass
-itself — forms, bonus, both players' ``Q``, both soft-max policies and ``V`` — is one compiled loop
-(:mod:`stackelberg_rl._kernels`), because it is bound by memory traffic.
+the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`. The whole
+backward pass — at each step the forms, bonus, both players' ``Q``, both soft-max policies, ``V``
+and the ridge solve — is one compiled call (:mod:`stackelberg_rl._kernels`), and so is recording a
+sample: a plan reads every cached vector once and does nothing per step in Python.
 """
 
 from __future__ import annotations

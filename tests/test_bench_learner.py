@@ -1,0 +1,39 @@
+"""The learner benchmark runs and reports what `stackelberg-rl bench` prints (never a timing)."""
+
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.bench import learner as bench
+from stackelberg_rl.games import random_linear
+
+
+def test_streamed_bytes_counts_every_cached_vector_of_every_plan():
+    game = random_linear(10, 3, 2, 5, 4, seed=0)
+    K, itemsize = 7, 8
+    # The plan of episode k reads, at each step h < H-1, k stored samples of A·B vectors of d.
+    by_hand = sum(k * (4 - 1) * 3 * 2 * 5 * itemsize for k in range(K))
+    assert bench.streamed_bytes(game, K, itemsize) == by_hand
+
+
+def test_run_benchmarks_rows_and_ratios():
+    rows = bench.run_benchmarks(episodes=4, repeats=2, peers=None)
+    by_name = {r["case"]: r for r in rows}
+    ours = by_name["leader-follower incremental float64"]
+    scratch = by_name["leader-follower from scratch (numpy)"]
+    assert len(ours["seconds_all"]) == 2 and ours["seconds_median"] > 0
+    assert ours["speedup_vs_scratch"] == scratch["seconds_median"] / ours["seconds_median"]
+    assert ours["x_floor"] == ours["seconds_median"] / ours["floor_seconds"]
+    # Decentralised, each player's learner reads its own cache: twice the floor.
+    decentralised = by_name["leader-follower decentralised"]
+    assert decentralised["floor_seconds"] == 2 * ours["floor_seconds"]
+    assert "x_floor" not in by_name["leader-follower doubling"]  # no floor for rare plans
+    text = bench.format_rows(rows)
+    assert "numpy read bandwidth" in text and "leader-follower decentralised" in text
+
+
+def test_a_long_case_runs_in_its_own_process():
+    case = bench.Case(
+        "tiny", random_linear(10, 2, 2, 4, 3, seed=0), AgentConfig(schedule="doubling"), 30
+    )
+    row = bench.time_case_isolated(case)
+    assert row["case"] == "tiny" and row["seconds_median"] > 0
+    assert 0 < row["plans"] < 30 and row["peak_rss_gb"] > 0
+    assert "peak RSS" in bench.format_rows([dict(row, bandwidth_gbs=1.0)])

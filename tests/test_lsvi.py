@@ -178,6 +178,38 @@ def test_woodbury_plans_from_a_feature_table_equal_from_scratch():
             np.testing.assert_allclose(table.q_values(h, x), scratch.q_values(h, x), atol=1e-8)
 
 
+def test_continuous_states_through_a_feature_map_equal_from_scratch():
+    """States that are not indices (points of the plane): the learner asks ``feature_map``."""
+    A, B, d, H = 2, 3, 6, 3
+    centres = np.random.default_rng(0).random((d, 2))
+
+    def feature_map(states):  # (n, 2) -> (n, A, B, d): RBF of the state, shifted per action
+        states = np.asarray(states, dtype=float).reshape(-1, 2)
+        shift = 0.1 * np.arange(A * B).reshape(A, B, 1, 1)
+        diff = states[:, None, None, None, :] + shift - centres  # (n, A, B, d, 2)
+        phi = np.exp(-4.0 * (diff**2).sum(-1))
+        return phi / np.linalg.norm(phi, axis=-1, keepdims=True)
+
+    kw = dict(beta=0.5, alpha_l=2.0, alpha_f=3.0, refresh_every=3)
+    fast = SoftmaxLSVIUCB(feature_map, A, B, d, H, **kw)
+    scratch = ReferenceLSVIUCB(feature_map, A, B, d, H, **kw)
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        x = rng.random(2)
+        for h in range(H):
+            a, b, x_next = int(rng.integers(A)), int(rng.integers(B)), rng.random(2)
+            r_l, r_f = rng.random(2)
+            for learner in (fast, scratch):
+                learner.record(h, x, a, b, r_l, r_f, x_next)
+            x = x_next
+        fast.plan()
+        scratch.plan()
+        np.testing.assert_allclose(fast.w, scratch.w, rtol=0, atol=1e-8)
+    for x in rng.random((5, 2)):
+        for h in range(H):
+            np.testing.assert_allclose(fast.q_values(h, x), scratch.q_values(h, x), atol=1e-8)
+
+
 def test_float32_cache_is_close():
     game = random_linear(30, 3, 3, 6, 5, seed=8)
     rng = np.random.default_rng(2)

@@ -308,6 +308,7 @@ def _q_flat(quad_run, S, Q, mi, beta, H):  # pragma: no cover - compiled
 
 
 def _is_c_array(ty, ndim, dtypes) -> bool:
+    """Whether the numba type ``ty`` is a C-contiguous ``ndim``-array of one of ``dtypes``."""
     return (
         isinstance(ty, types.Array) and ty.ndim == ndim and ty.layout == "C" and ty.dtype in dtypes
     )

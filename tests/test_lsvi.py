@@ -416,6 +416,33 @@ def test_same_seed_same_actions():
     assert actions(4) != actions(5)
 
 
+def test_bad_observations_are_rejected_before_anything_is_stored():
+    game = random_linear(6, 2, 3, 4, 3, seed=0)
+    learner = make_learner(game)
+    table = SoftmaxLSVIUCB(game.features, 2, 3, 4, 3, beta=0.5)
+    wrong = np.ones((3, 2, 4))  # (B, A, d): transposed actions
+    bad = [
+        (dict(h=3), "0 <= h < 3"),
+        (dict(h=-1), "0 <= h < 3"),
+        (dict(a=2), "0 <= a < 2"),
+        (dict(b=-1), "0 <= b < 3"),
+        (dict(phi=wrong), r"phi must have shape \(A, B, d\) = \(2, 3, 4\)"),
+        (dict(psi=np.ones((2, 3, 5))), r"psi must have shape"),
+    ]
+    for L in (learner, table):
+        for change, message in bad:
+            args = dict(h=0, x=1, a=1, b=2, r_l=0.1, r_f=0.2, x_next=2) | change
+            with pytest.raises(ValueError, match=message):
+                L.record(**args)
+        assert L.n_samples.tolist() == [0, 0, 0]
+        np.testing.assert_array_equal(L.Lambda, np.broadcast_to(np.eye(4), (3, 4, 4)))
+    short = SoftmaxLSVIUCB(lambda s: np.ones((len(s), 2, 3, 3)), 2, 3, 4, 3, beta=0.5)
+    with pytest.raises(ValueError, match=r"feature_map\(x\) must have shape"):
+        short.record(0, 1, 0, 0, 0.0, 0.0, 2)
+    with pytest.raises(ValueError, match=r"feature table must have shape \(S, A, B, d\)"):
+        SoftmaxLSVIUCB(game.features[:, :, :2], 2, 3, 4, 3, beta=0.5)
+
+
 @pytest.mark.parametrize(
     "field, value", [("beta", "lots"), ("beta", -1.0), ("alpha_l", "hot"), ("kind", "nope")]
 )

@@ -149,6 +149,15 @@ class SoftmaxLSVIUCB:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self._table: np.ndarray | None = None
         if isinstance(feature_map, np.ndarray):
+            if feature_map.ndim != 4 or feature_map.shape[1:] != (
+                n_leader_actions,
+                n_follower_actions,
+                dim,
+            ):
+                raise ValueError(
+                    f"a feature table must have shape (S, A, B, d) = (S, {n_leader_actions}, "
+                    f"{n_follower_actions}, {dim}), got {feature_map.shape}"
+                )
             self._table = np.ascontiguousarray(feature_map, dtype=np.float64)
             feature_map = functools.partial(np.take, self._table, axis=0)
         self.feature_map = feature_map
@@ -207,16 +216,22 @@ class SoftmaxLSVIUCB:
         ``phi (A, B, d)`` and ``psi (A, B, d)`` may be passed when the caller already has the
         features of ``x`` and ``x_next``.
         """
+        # The compiled store below trusts its indices and shapes: check them here.
+        if not (0 <= h < self.H and 0 <= a < self.A and 0 <= b < self.B):
+            raise ValueError(
+                f"need 0 <= h < {self.H}, 0 <= a < {self.A}, 0 <= b < {self.B}; got {h}, {a}, {b}"
+            )
         if self._n[h] == self._phi_rows.shape[1]:
             self._grow(2 * self._phi_rows.shape[1])
-        f = (self._features(x) if phi is None else np.asarray(phi, dtype=np.float64))[a, b]
+        phi = self._features(x) if phi is None else self._checked(phi, "phi")
+        f = phi[a, b]
         if h == self.H - 1:  # no next-state features are kept at the last step
-            f_next = f.reshape(1, 1, -1)
+            f_next = phi
         else:
-            f_next = self._features(x_next) if psi is None else np.asarray(psi, dtype=np.float64)
+            f_next = self._features(x_next) if psi is None else self._checked(psi, "psi")
         _kernels.record_sample(
             self._phi_rows, self._r_rows, self._psi, self.Lambda, self._n, h,
-            np.ascontiguousarray(f), float(r_l), float(r_f), np.ascontiguousarray(f_next),
+            f, float(r_l), float(r_f), f_next,
         )  # fmt: skip
 
     @property
@@ -273,17 +288,28 @@ class SoftmaxLSVIUCB:
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
     # ------------------------------------------------------------------ acting
-    def _features(self, x) -> np.ndarray:
-        """``φ(x, ·, ·) (A, B, d)``, keeping the last finite state's.
+    def _checked(self, features, name: str) -> np.ndarray:
+        """``features`` as a C-contiguous float64 ``(A, B, d)`` array, or a ``ValueError``."""
+        out = np.ascontiguousarray(features, dtype=np.float64)
+        if out.shape != (self.A, self.B, self.d):
+            raise ValueError(
+                f"{name} must have shape (A, B, d) = ({self.A}, {self.B}, {self.d}), "
+                f"got {out.shape}"
+            )
+        return out
 
-        One step asks for them up to three times: acting, recording, and as the next state.
+    def _features(self, x) -> np.ndarray:
+        """``φ(x, ·, ·) (A, B, d)``: a row of the table, or ``feature_map``'s (checked).
+
+        Without a table the last finite state's features are kept: one step asks for them up
+        to three times (acting, recording, and as the next state).
         """
         if self._table is not None:
             return self._table[x]
         if not isinstance(x, int | np.integer):
-            return np.ascontiguousarray(self.feature_map(np.asarray([x]))[0], dtype=np.float64)
+            return self._checked(self.feature_map(np.asarray([x]))[0], "feature_map(x)")
         if self._phi_state != x:
-            phi = np.ascontiguousarray(self.feature_map(np.asarray([x]))[0], dtype=np.float64)
+            phi = self._checked(self.feature_map(np.asarray([x]))[0], "feature_map(x)")
             self._phi_state, self._phi = int(x), phi
         return self._phi
 

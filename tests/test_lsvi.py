@@ -485,3 +485,11 @@ def test_draw_frequencies_and_round_off(size):
     freq = np.bincount(draws, minlength=size) / n
     assert np.all(np.abs(freq - q) <= 5 * np.sqrt(q * (1 - q) / n) + 1e-12)  # 5 std. devs
     assert draw(p, np.random.default_rng(3)) == draw(p, np.random.default_rng(3))
+
+
+@pytest.mark.parametrize("p", [np.ones((2, 2)) / 4, np.array([]), 0.5])
+def test_draw_rejects_what_is_not_a_distribution_vector(p):
+    from stackelberg_rl.functional import draw
+
+    with pytest.raises(ValueError, match="non-empty 1-d distribution"):
+        draw(p, np.random.default_rng(0))

@@ -36,7 +36,10 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
 
     Negative round-off entries (``-1e-12`` from signed features) count as zero.
     """
-    return int(_kernels.draw_index(np.asarray(p, dtype=np.float64), rng.random()))
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 1 or len(p) == 0:
+        raise ValueError(f"draw needs a non-empty 1-d distribution, got shape {p.shape}")
+    return int(_kernels.draw_index(p, rng.random()))
 
 
 def greedy(z: np.ndarray, axis: int = -1) -> np.ndarray:

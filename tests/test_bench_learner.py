@@ -1,5 +1,7 @@
 """The learner benchmark runs and reports what `stackelberg-rl bench` prints (never a timing)."""
 
+import json
+
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.bench import learner as bench
 from stackelberg_rl.games import random_linear
@@ -13,20 +15,28 @@ def test_streamed_bytes_counts_every_cached_vector_of_every_plan():
     assert bench.streamed_bytes(game, K, itemsize) == by_hand
 
 
-def test_run_benchmarks_rows_and_ratios():
-    rows = bench.run_benchmarks(episodes=4, repeats=2, peers=None)
+def test_run_benchmarks_rows_and_ratios(tmp_path):
+    peers = tmp_path / "results.json"  # what make bench-peers writes, reduced to what is read
+    peers.write_text(
+        json.dumps([{"variant": "rlberry-plain", "episodes": 400, "seconds_median": 30.0}])
+    )
+    rows = bench.run_benchmarks(episodes=4, repeats=2, peers=peers)
     by_name = {r["case"]: r for r in rows}
-    ours = by_name["leader-follower incremental float64"]
+    ours = by_name["leader-follower shared learner float64"]
     scratch = by_name["leader-follower from scratch (numpy)"]
     assert len(ours["seconds_all"]) == 2 and ours["seconds_median"] > 0
     assert ours["speedup_vs_scratch"] == scratch["seconds_median"] / ours["seconds_median"]
     assert ours["x_floor"] == ours["seconds_median"] / ours["floor_seconds"]
     # Decentralised, each player's learner reads its own cache: twice the floor.
-    decentralised = by_name["leader-follower decentralised"]
+    decentralised = by_name["leader-follower decentralised (2 learners)"]
     assert decentralised["floor_seconds"] == 2 * ours["floor_seconds"]
     assert "x_floor" not in by_name["leader-follower doubling"]  # no floor for rare plans
+    single = by_name["single-agent K=400 (rlberry problem)"]
+    assert single["speedup_vs_rlberry-plain@K=400"] == 30.0 / single["seconds_median"]
     text = bench.format_rows(rows)
-    assert "numpy read bandwidth" in text and "leader-follower decentralised" in text
+    assert "numpy read bandwidth" in text and "x floor" in text
+    assert "leader-follower decentralised (2 learners)" in text
+    assert "x faster than rlberry-plain@K=400 (make bench-peers)" in text
 
 
 def test_a_long_case_runs_in_its_own_process():

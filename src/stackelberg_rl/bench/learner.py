@@ -142,8 +142,10 @@ def run_benchmarks(
     base = AgentConfig(beta=0.2, decentralised=False)
     rows = []
     cases = [
-        Case("leader-follower incremental float64", lf, base, episodes),
-        Case("leader-follower incremental float32", lf, replace(base, dtype="float32"), episodes),
+        Case("leader-follower shared learner float64", lf, base, episodes),
+        Case(
+            "leader-follower shared learner float32", lf, replace(base, dtype="float32"), episodes
+        ),
         Case("leader-follower from scratch (numpy)", lf, replace(base, reference=True), episodes),
         Case(
             "leader-follower exact forms (no downdates)",
@@ -151,7 +153,12 @@ def run_benchmarks(
             replace(base, incremental=False),
             episodes,
         ),
-        Case("leader-follower decentralised", lf, replace(base, decentralised=True), episodes),
+        Case(
+            "leader-follower decentralised (2 learners)",
+            lf,
+            replace(base, decentralised=True),
+            episodes,
+        ),
         Case("leader-follower doubling", lf, replace(base, schedule="doubling"), episodes),
         Case(
             "leader-follower every-10",
@@ -199,26 +206,33 @@ def run_benchmarks(
 
 
 def format_rows(rows: list[dict]) -> str:
-    """A plain-text table of the rows."""
-    lines = [f"numpy read bandwidth here: {rows[0]['bandwidth_gbs']:.1f} GB/s (median of 7)"]
+    """A plain-text table of the rows, then the single-agent case's ratios against rlberry."""
+
+    def num(r: dict, key: str, fmt: str) -> str:
+        value = r.get(key)
+        return format(value, fmt) if isinstance(value, float) and math.isfinite(value) else "-"
+
+    header = (
+        f"{'case':<42} {'K':>6} {'median s':>9} {'floor s':>8} {'x floor':>8} "
+        f"{'x faster':>9}  memory"
+    )
+    lines = [
+        f"numpy read bandwidth here: {rows[0]['bandwidth_gbs']:.1f} GB/s (median of 7); "
+        "x faster: than the from-scratch learner, same K",
+        header,
+    ]
     for r in rows:
-        extra = [
-            f"{k}={v:.2f}"
-            for k, v in r.items()
-            if (k.startswith("speedup") or k in ("x_floor", "floor_seconds"))
-            and isinstance(v, float)
-            and math.isfinite(v)
-        ]
         if "peak_rss_gb" in r:
-            memory = (
-                f"peak RSS {r['peak_rss_gb']:.2f} GB (own process, one run), {r['plans']} plans"
-            )
+            memory = f"peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
         else:
-            memory = f"peak {r['peak_mb_quarter_run']:7.1f} MB (K/4 run)"
+            memory = f"peak {r['peak_mb_quarter_run']:.1f} MB (tracemalloc, K/4 run)"
         lines.append(
-            f"{r['case']:<40} K={r['episodes']:<6} median {r['seconds_median']:8.3f} s  "
-            + memory
-            + "  "
-            + "  ".join(extra)
+            f"{r['case']:<42} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
+            f"{num(r, 'floor_seconds', '.3f'):>8} {num(r, 'x_floor', '.2f'):>8} "
+            f"{num(r, 'speedup_vs_scratch', '.1f'):>9}  {memory}"
         )
+    for r in rows:
+        peers = {k[len("speedup_vs_") :]: v for k, v in r.items() if k.startswith("speedup_vs_rl")}
+        for name, ratio in peers.items():
+            lines.append(f"{r['case']}: {ratio:.1f}x faster than {name} (make bench-peers)")
     return "\n".join(lines)

@@ -539,12 +539,7 @@ def next_state_values(
     m = U.shape[0]
     flat = psi.reshape(cap, d * AB)
     quad_flat = quad.reshape(cap * AB)
-    drift = np.zeros(1)  # the largest correction a refresh made
-    c = 0
-    lo, hi = 0, n
-    s_l = np.empty(AB)
-    s_f = np.empty(AB)
-    s_z = np.empty(AB)
+    drift = 0.0  # the largest correction a refresh made
     qv = np.empty(AB)
     ex = np.empty(AB)
     Y = np.empty((AB, d))
@@ -559,8 +554,8 @@ def next_state_values(
     F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
     out = np.empty((2, BLOCK))
     work = np.empty((4, BLOCK))
-    for t0 in range(lo, hi, BLOCK):
-        nt = min(BLOCK, hi - t0)
+    for t0 in range(0, n, BLOCK):
+        nt = min(BLOCK, n - t0)
         n_fused = 0  # the common case, downdates by one row: products, then a block pass
         if m == 1 and mode == MODE_DOWNDATE:
             n_fused = min(max(n_old - t0, 0), nt)
@@ -583,32 +578,28 @@ def next_state_values(
             downdate = t < n_old and mode != MODE_EXACT
             if AB == 4:
                 p4 = _dots4(flat, t, w, u)
-                s_l[0], s_l[1], s_l[2], s_l[3] = p4[0], p4[1], p4[2], p4[3]
-                s_f[0], s_f[1], s_f[2], s_f[3] = p4[4], p4[5], p4[6], p4[7]
-                s_z[0], s_z[1], s_z[2], s_z[3] = p4[8], p4[9], p4[10], p4[11]
+                for k in range(3):
+                    for v in range(4):
+                        S[k, i, v] = p4[4 * k + v]
             else:
                 _dots(psi, t, w, u, S, i)
-                for v in range(AB):
-                    s_l[v] = S[0, i, v]
-                    s_f[v] = S[1, i, v]
-                    s_z[v] = S[2, i, v]
             if downdate and m == 1:
                 mi = M_inv[0, 0]
                 for v in range(AB):
-                    qv[v] = quad[t, v] - s_z[v] * mi * s_z[v]
+                    qv[v] = quad[t, v] - S[2, i, v] * mi * S[2, i, v]
             elif downdate:
                 _downdate(psi, flat, quad, t, U, M_inv, z, qv)
             if not downdate or mode == MODE_MEASURE:
                 _exact_forms(psi, t, Lambda_inv, Y, ex)
                 for v in range(AB):
                     if downdate:
-                        drift[c] = max(drift[c], abs(ex[v] - qv[v]))
+                        drift = max(drift, abs(ex[v] - qv[v]))
                     qv[v] = ex[v]
             for v in range(AB):
                 quad[t, v] = qv[v]
                 bonus = beta * math.sqrt(max(qv[v], 0.0))
-                Q[0, i, v] = min(s_l[v] + bonus, H)
-                Q[1, i, v] = min(s_f[v] + bonus, H)
+                Q[0, i, v] = min(S[0, i, v] + bonus, H)
+                Q[1, i, v] = min(S[1, i, v] + bonus, H)
         if n_fused < nt or AB != 4:  # transpose: the soft-max stages run across samples
             for v in range(AB):
                 for i in range(nt):
@@ -626,7 +617,7 @@ def next_state_values(
         for i in range(nt):
             V[t0 + i, 0] = out[0, i]
             V[t0 + i, 1] = out[1, i]
-    return drift.max()
+    return drift
 
 
 @njit(**JIT)

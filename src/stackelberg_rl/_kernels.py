@@ -149,6 +149,27 @@ def exp_nonpositive(x):  # pragma: no cover - compiled
     )
 
 
+@njit(**JIT, inline="always")
+def _max4(z0, z1, z2, z3):  # pragma: no cover - compiled
+    """The largest of four numbers, as a balanced tree of comparisons."""
+    m01 = z1 if z1 > z0 else z0
+    m23 = z3 if z3 > z2 else z2
+    return m23 if m23 > m01 else m01
+
+
+@njit(**JIT, inline="always")
+def _mix4(e0, e1, e2, e3, Z, z_lo, Y, y_lo, i, out, o_z, o_y):  # pragma: no cover - compiled
+    """Weighted means of four rows of ``Z`` and of ``Y`` in column ``i``, into ``out``.
+
+    ``out[o_z, i]`` and ``out[o_y, i]``, the weights ``e`` normalised: a soft-max applied to both.
+    """
+    inv = 1.0 / ((e0 + e1) + (e2 + e3))
+    z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
+    y0, y1, y2, y3 = Y[y_lo, i], Y[y_lo + 1, i], Y[y_lo + 2, i], Y[y_lo + 3, i]
+    out[o_z, i] = ((e0 * z0 + e1 * z1) + (e2 * z2 + e3 * z3)) * inv
+    out[o_y, i] = ((e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)) * inv
+
+
 @njit(**JIT)
 def _soft_rows(Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, work):  # pragma: no cover
     """One soft-max in each of the first ``nt`` columns (samples) of a block.
@@ -166,33 +187,21 @@ def _soft_rows(Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, work):  # pragm
         if math.isinf(alpha):
             for i in range(nt):
                 z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
-                m01 = z1 if z1 > z0 else z0
-                m23 = z3 if z3 > z2 else z2
-                zmax = m23 if m23 > m01 else m01
+                zmax = _max4(z0, z1, z2, z3)
                 e0 = 1.0 if z0 == zmax else 0.0
                 e1 = 1.0 if z1 == zmax else 0.0
                 e2 = 1.0 if z2 == zmax else 0.0
                 e3 = 1.0 if z3 == zmax else 0.0
-                inv = 1.0 / ((e0 + e1) + (e2 + e3))
-                sz = (e0 * z0 + e1 * z1) + (e2 * z2 + e3 * z3)
-                y0, y1, y2, y3 = Y[y_lo, i], Y[y_lo + 1, i], Y[y_lo + 2, i], Y[y_lo + 3, i]
-                out[o_z, i] = sz * inv
-                out[o_y, i] = ((e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)) * inv
+                _mix4(e0, e1, e2, e3, Z, z_lo, Y, y_lo, i, out, o_z, o_y)
         else:
             for i in range(nt):
                 z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
-                m01 = z1 if z1 > z0 else z0
-                m23 = z3 if z3 > z2 else z2
-                zmax = m23 if m23 > m01 else m01
+                zmax = _max4(z0, z1, z2, z3)
                 e0 = exp_nonpositive(alpha * (z0 - zmax))
                 e1 = exp_nonpositive(alpha * (z1 - zmax))
                 e2 = exp_nonpositive(alpha * (z2 - zmax))
                 e3 = exp_nonpositive(alpha * (z3 - zmax))
-                inv = 1.0 / ((e0 + e1) + (e2 + e3))
-                sz = (e0 * z0 + e1 * z1) + (e2 * z2 + e3 * z3)
-                y0, y1, y2, y3 = Y[y_lo, i], Y[y_lo + 1, i], Y[y_lo + 2, i], Y[y_lo + 3, i]
-                out[o_z, i] = sz * inv
-                out[o_y, i] = ((e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)) * inv
+                _mix4(e0, e1, e2, e3, Z, z_lo, Y, y_lo, i, out, o_z, o_y)
         return
     for i in range(nt):
         work[0, i] = Z[z_lo, i]

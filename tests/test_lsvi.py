@@ -320,17 +320,20 @@ def test_parameters_of_theorem_3():
 
 # ---------------------------------------------------------------------- agents
 def play_one(game, leader, follower, k, rng):
-    """Episode ``k``: plan, then act and record step by step."""
+    """Episode ``k``: plan, then act and record step by step; returns the ``(a, b)`` played."""
     leader.begin_episode(k)
     follower.begin_episode(k)
     x = game.sample_initial(rng)
+    played = []
     for h in range(game.horizon):
         a = leader.act(h, x)
         b = follower.act(h, x, a)
+        played.append((a, b))
         r, x_next = game.step(h, x, a, b, rng)
         leader.record(h, x, a, b, r, x_next)
         follower.record(h, x, a, b, r, x_next)
         x = x_next
+    return played
 
 
 def play(game, leader, follower, episodes, rng):
@@ -397,20 +400,7 @@ def test_same_seed_same_actions():
     def actions(seed):
         L, F = make_agents(game, AgentConfig(beta=0.3), 30, seed=seed)
         rng = np.random.default_rng(seed)
-        out = []
-        for k in range(30):
-            L.begin_episode(k)
-            F.begin_episode(k)
-            x = game.sample_initial(rng)
-            for h in range(game.horizon):
-                a = L.act(h, x)
-                b = F.act(h, x, a)
-                out.append((a, b))
-                r, x_next = game.step(h, x, a, b, rng)
-                L.record(h, x, a, b, r, x_next)
-                F.record(h, x, a, b, r, x_next)
-                x = x_next
-        return out
+        return [ab for k in range(30) for ab in play_one(game, L, F, k, rng)]
 
     assert actions(4) == actions(4)
     assert actions(4) != actions(5)

@@ -1,6 +1,11 @@
 """The learner benchmark runs and reports what `stackelberg-rl bench` prints (never a timing)."""
 
+import importlib.util
 import json
+import os
+from pathlib import Path
+
+import numpy as np
 
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.bench import learner as bench
@@ -44,6 +49,23 @@ def test_a_long_case_runs_in_its_own_process():
         "tiny", random_linear(10, 2, 2, 4, 3, seed=0), AgentConfig(schedule="doubling"), 30
     )
     row = bench.time_case_isolated(case)
+    assert row["pid"] != os.getpid()  # measured in a process of its own
     assert row["case"] == "tiny" and row["seconds_median"] > 0
     assert 0 < row["plans"] < 30 and row["peak_rss_gb"] > 0
     assert "peak RSS" in bench.format_rows([dict(row, bandwidth_gbs=1.0)])
+
+
+def test_single_agent_game_is_the_problem_bench_peers_gives_rlberry():
+    """The same MDP on both sides: the peers script's draw (importable without rlberry)."""
+    path = Path(__file__).parents[1] / "benchmarks" / "peers" / "rlberry_lsvi.py"
+    spec = importlib.util.spec_from_file_location("rlberry_lsvi", path)
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    P, R = peers.make_mdp(peers.SEED_DEFAULT, peers.S_DEFAULT, peers.A_DEFAULT)
+    game = bench.single_agent_game(peers.SEED_DEFAULT)
+    assert game.horizon == peers.H_DEFAULT and game.n_follower_actions == 1
+    for h in range(game.horizon):
+        np.testing.assert_array_equal(game.transition(h)[:, :, 0], P)
+        np.testing.assert_array_equal(game.reward(h)[0, :, :, 0], R)
+        np.testing.assert_array_equal(game.reward(h)[1, :, :, 0], R)
+    np.testing.assert_array_equal(game.initial_distribution, np.eye(peers.S_DEFAULT)[0])

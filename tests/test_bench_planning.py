@@ -1,5 +1,7 @@
 """The planner benchmark runs and returns what `stackelberg-rl bench` will print (not a timing)."""
 
+import json
+
 import pytest
 
 from stackelberg_rl.bench import planning as bench
@@ -21,6 +23,15 @@ def test_run_returns_one_row_per_size_with_the_ratio():
     assert "time(200) / time(20)" in text and "peak MB" in text
 
 
+def test_floor_is_the_bytes_of_three_passes_over_the_given_bandwidth():
+    rows = bench.run(sizes=(20,), repeats=1, bandwidth=1e9)
+    game = bench.random_linear(n_states=20, seed=0, **bench.GAME)
+    # Three passes, each reading features (S, A, B, d) and writing Q (2, S, A, B) at every step.
+    by_hand = 3 * 10 * 20 * 4 * 4 * (10 + 2) * 8
+    assert bench.streamed_bytes(game) == by_hand
+    assert rows[0]["floor_seconds"] == by_hand / 1e9 and rows[0]["bandwidth_gbs"] == 1.0
+
+
 def test_run_rejects_no_repeats():
     with pytest.raises(ValueError, match="repeats"):
         bench.run(sizes=(20,), repeats=0)
@@ -30,4 +41,5 @@ def test_main_writes_json(tmp_path, capsys):
     out = tmp_path / "rows.json"
     assert bench.main(["--sizes", "20", "--repeats", "1", "--json", str(out)]) == 0
     assert "evaluate + leader_best_response" in capsys.readouterr().out
-    assert out.read_text().startswith("[")
+    written = json.loads(out.read_text())
+    assert [r["n_states"] for r in written] == [20] and written[0]["seconds_median"] > 0

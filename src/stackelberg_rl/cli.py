@@ -275,11 +275,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from .bench import learner, planning
 
+    bandwidth = learner.memory_bandwidth()  # one figure for both tables
     print("== exact planner (issue 2): evaluate + both best responses, random_linear(S,4,4,10,10)")
-    plan_rows = planning.run(repeats=args.repeats)
+    plan_rows = planning.run(repeats=args.repeats, bandwidth=bandwidth)
     print(planning.format_rows(plan_rows))
     print("\n== learner (issue 4)")
-    rows = learner.run_benchmarks(episodes=args.episodes, repeats=args.repeats, scale=args.scale)
+    rows = learner.run_benchmarks(
+        episodes=args.episodes, repeats=args.repeats, scale=args.scale, bandwidth=bandwidth
+    )
     print(learner.format_rows(rows))
     if args.json is not None:
         args.json.write_text(json.dumps({"planner": plan_rows, "learner": rows}, indent=1))

@@ -1,7 +1,10 @@
 """Side-by-side timings of the learner (issue 4): incremental vs from scratch vs the memory floor.
 
-Every figure is a median of several runs taken in the same process, and every comparison is a
-ratio of figures measured in the same run of this module. Nothing here is a test.
+Every figure is a median of several runs taken in the same process (after an untimed run that
+loads the compiled code), and the ratios against the from-scratch learner and the memory floor
+are of figures measured in the same run of this module. The ratios against rlberry-scool divide
+by the times ``make bench-peers`` wrote to its JSON: rlberry lives in its own environment.
+Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import os
 import resource
 import time
 import tracemalloc
@@ -17,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..agents import AgentConfig
 from ..experiments import RunConfig, run
@@ -31,6 +36,11 @@ class Case:
     game: FiniteGame
     agent: AgentConfig
     episodes: int
+
+    def config(self, episodes: int | None = None) -> RunConfig:
+        """The run: exact regret only at episode 0, so that the timing is the learner's."""
+        K = self.episodes if episodes is None else episodes
+        return RunConfig(episodes=K, agent=self.agent, eval_every=K)
 
 
 def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
@@ -55,17 +65,26 @@ def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
     return samples * A * B * d * itemsize
 
 
-def time_case(case: Case, repeats: int) -> dict:
-    """Median wall time of whole runs (acting and planning, exact regret only at episode 0)."""
-    config = RunConfig(episodes=case.episodes, agent=case.agent, eval_every=case.episodes)
-    times = []
+def timed_runs(case: Case, repeats: int) -> tuple[list[float], pd.DataFrame]:
+    """Wall times of ``repeats`` whole runs (seeds ``0, 1, …``) and the last run's table.
+
+    One untimed three-episode run goes first: it loads numba's cached code (about 0.3 s per
+    function and process), which is not the learner's cost.
+    """
+    run(case.game, case.config(3), seed=0)
+    times, df = [], None
     for i in range(repeats):
         t0 = time.perf_counter()
-        run(case.game, config, seed=i)
+        df = run(case.game, case.config(), seed=i)
         times.append(time.perf_counter() - t0)
+    return times, df
+
+
+def time_case(case: Case, repeats: int) -> dict:
+    """Median wall time of whole runs (acting and planning, exact regret only at episode 0)."""
+    times, _ = timed_runs(case, repeats)
     tracemalloc.start()
-    short = replace(config, episodes=max(1, case.episodes // 4))
-    run(case.game, short, seed=0)
+    run(case.game, case.config(max(1, case.episodes // 4)), seed=0)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {
@@ -78,14 +97,10 @@ def time_case(case: Case, repeats: int) -> dict:
 
 
 def _one_run_here(case: Case) -> dict:
-    """One timed run in this process (compiled code loaded first): seconds, peak RSS, plans."""
-    config = RunConfig(episodes=case.episodes, agent=case.agent, eval_every=case.episodes)
-    run(case.game, replace(config, episodes=3), seed=0)  # numba's cache loads, not timed
-    t0 = time.perf_counter()
-    df = run(case.game, config, seed=0)
-    seconds = time.perf_counter() - t0
+    """One timed run in this process: seconds, peak RSS, plans and the process id."""
+    (seconds,), df = timed_runs(case, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"seconds": seconds, "rss": rss, "plans": int(df["replanned"].sum())}
+    return {"seconds": seconds, "rss": rss, "plans": int(df["replanned"].sum()), "pid": os.getpid()}
 
 
 def time_case_isolated(case: Case) -> dict:
@@ -99,6 +114,7 @@ def time_case_isolated(case: Case) -> dict:
         "seconds_all": [out["seconds"]],
         "peak_rss_gb": out["rss"] / 2**30,
         "plans": out["plans"],
+        "pid": out["pid"],
     }
 
 
@@ -134,10 +150,18 @@ def peers_results(path: Path) -> dict[str, float]:
 
 
 def run_benchmarks(
-    episodes: int = 1000, repeats: int = 3, peers: Path | None = None, scale: bool = False
+    episodes: int = 1000,
+    repeats: int = 3,
+    peers: Path | None = None,
+    scale: bool = False,
+    bandwidth: float | None = None,
 ) -> list[dict]:
-    """Time every configuration and return rows with the ratios the issue asks for."""
-    bandwidth = memory_bandwidth()
+    """Time every configuration and return rows with the ratios the issue asks for.
+
+    ``bandwidth`` (bytes per second) is measured here unless given (``stackelberg-rl bench``
+    measures it once for both of its tables).
+    """
+    bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     lf = leader_follower_game()
     base = AgentConfig(beta=0.2, decentralised=False)
     rows = []
@@ -235,4 +259,9 @@ def format_rows(rows: list[dict]) -> str:
         peers = {k[len("speedup_vs_") :]: v for k, v in r.items() if k.startswith("speedup_vs_rl")}
         for name, ratio in peers.items():
             lines.append(f"{r['case']}: {ratio:.1f}x faster than {name} (make bench-peers)")
+    if any(k.startswith("speedup_vs_rl") for r in rows for k in r):
+        lines.append(
+            "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
+            "visits H·kH stored samples where ours visits k(H-1)"
+        )
     return "\n".join(lines)

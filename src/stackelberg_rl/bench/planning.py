@@ -63,7 +63,12 @@ def streamed_bytes(game: FiniteGame) -> int:
     return 3 * H * S * A * B * (d + 2) * 8
 
 
-def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 0) -> list[dict]:
+def run(
+    sizes: Sequence[int] = (10_000, 100_000),
+    repeats: int = 5,
+    seed: int = 0,
+    bandwidth: float | None = None,
+) -> list[dict]:
     """Time ``evaluate`` + both best responses on ``random_linear(S, 4, 4, 10, 10)`` per ``S``.
 
     Args:
@@ -71,6 +76,7 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
         repeats: timed runs per size (after one warm-up run), sizes interleaved; medians are
             reported.
         seed: seed of the games and of the random stochastic policies.
+        bandwidth: read bandwidth in bytes per second for the floor (measured here if not given).
 
     Returns:
         One row per size: ``n_states``, ``seconds_median`` (the three calls together), the
@@ -84,7 +90,7 @@ def run(sizes: Sequence[int] = (10_000, 100_000), repeats: int = 5, seed: int = 
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    bandwidth = memory_bandwidth()
+    bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     cases = []
     for S in sizes:
         t0 = time.perf_counter()

@@ -210,6 +210,18 @@ def test_continuous_states_through_a_feature_map_equal_from_scratch():
             np.testing.assert_allclose(fast.q_values(h, x), scratch.q_values(h, x), atol=1e-8)
 
 
+def test_follower_table_is_the_follower_half_of_the_policy_tables():
+    game = random_linear(12, 3, 2, 5, 4, seed=1)
+    learner = make_learner(game)
+    for _ in feed([learner], random_trajectories(game, 6, np.random.default_rng(0))):
+        pass
+    alone = learner.follower_table(game)  # nothing cached yet: the follower's soft-max only
+    pi_l, pi_f = learner.policy_tables(game)
+    np.testing.assert_array_equal(alone, pi_f)
+    assert learner.follower_table(game) is pi_f  # now from the pair made for the leader
+    np.testing.assert_allclose(pi_f.sum(-1), 1.0, atol=1e-12)
+
+
 def test_float32_cache_is_close():
     game = random_linear(30, 3, 3, 6, 5, seed=8)
     rng = np.random.default_rng(2)

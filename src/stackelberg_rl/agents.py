@@ -151,7 +151,7 @@ class LSVIFollower(_LSVIAgent):
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """``pi_f (H, S, A, B)`` of the current plan."""
-        return self.learner.policy_tables(game.features)[1]
+        return self.learner.follower_table(game.features)
 
 
 Leader = LSVILeader

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _kernels
-from .functional import soft_policies
+from .functional import soft_policies, softmax
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
@@ -90,7 +90,8 @@ def optimistic_q(
     Returns:
         ``Q (..., 2, A, B)``.
     """
-    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,de,...e->...", phi, Lambda_inv, phi), 0.0))
+    # ‖φ‖²_{Λ^{-1}} as (φΛ^{-1})·φ: one matrix product, then a row-wise dot (Λ^{-1} symmetric).
+    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
     Q = np.minimum(phi @ w.T + bonus[..., None], horizon)  # (..., A, B, 2)
     return np.moveaxis(Q, -1, -3)
 
@@ -351,7 +352,7 @@ class SoftmaxLSVIUCB:
             ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
         """
         features = getattr(game_or_features, "features", game_or_features)
-        key = (self.n_plans, id(features), self.alpha_l, self.alpha_f)
+        key = self._table_key(features)
         if self._tables_key == key:  # the leader's and the follower's tables come from one pass
             return self._tables
         S = features.shape[0]
@@ -362,6 +363,25 @@ class SoftmaxLSVIUCB:
             pi_l[h], pi_f[h] = soft_policies(Q, self.alpha_l, self.alpha_f)[:2]
         self._tables_key, self._tables = key, (pi_l, pi_f)
         return pi_l, pi_f
+
+    def follower_table(self, game_or_features) -> np.ndarray:
+        """The follower's current policy at every state, ``pi_f (H, S, A, B)``.
+
+        The same as ``policy_tables(...)[1]``, without the leader's soft-max when the pair is not
+        already made (a follower that owns its learner needs only its own table).
+        """
+        features = getattr(game_or_features, "features", game_or_features)
+        if self._tables_key == self._table_key(features):
+            return self._tables[1]
+        pi_f = np.empty((self.H, features.shape[0], self.A, self.B))
+        for h in range(self.H):
+            Q = optimistic_q(features, self.w[:, h], self.Lambda_inv[h], self.beta, self.H)
+            pi_f[h] = softmax(Q[..., 1, :, :], self.alpha_f, axis=-1)
+        return pi_f
+
+    def _table_key(self, features: np.ndarray) -> tuple:
+        """What the policy tables depend on besides the features: the plan and the ``α``."""
+        return (self.n_plans, id(features), self.alpha_l, self.alpha_f)
 
 
 class ReferenceLSVIUCB(SoftmaxLSVIUCB):

@@ -446,7 +446,15 @@ def test_bad_observations_are_rejected_before_anything_is_stored():
 
 
 @pytest.mark.parametrize(
-    "field, value", [("beta", "lots"), ("beta", -1.0), ("alpha_l", "hot"), ("kind", "nope")]
+    "field, value",
+    [
+        ("beta", "lots"),
+        ("beta", -1.0),
+        ("alpha_l", "hot"),
+        ("kind", "nope"),
+        ("lam", math.inf),
+        ("c1", math.inf),
+    ],
 )
 def test_bad_config_is_rejected(field, value):
     game = random_linear(5, 2, 2, 3, 2, seed=0)

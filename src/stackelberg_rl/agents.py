@@ -7,7 +7,8 @@ Every agent has the same small interface, used by the episode loop in ``experime
 - ``record(h, x, a, b, r (2,), x_next)``: the observation of one step (Assumption 1: both players
   see the state, both actions and both rewards);
 - ``policy_table(game)``: the policy the agent plays this episode, ``pi_l (H, S, A)`` for a
-  leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation.
+  leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation;
+- ``replanned``: whether ``begin_episode`` planned; ``params()``: the ``β``, ``λ``, ``α`` in use.
 
 Each agent draws its actions from its own ``np.random.Generator``.
 """
@@ -78,9 +79,9 @@ class AgentConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.schedule_n < 1 or self.refresh_every < 1:
             raise ValueError("schedule_n and refresh_every must be >= 1")
-        if not self.lam > 0:
-            raise ValueError(f"lam must be > 0, got {self.lam}")
-        if not (self.c1 > 0 and 0 < self.p < 1):
+        if not (math.isfinite(self.lam) and self.lam > 0):
+            raise ValueError(f"lam must be > 0 and finite, got {self.lam}")
+        if not (math.isfinite(self.c1) and self.c1 > 0 and 0 < self.p < 1):
             raise ValueError(f"need c1 > 0 and 0 < p < 1, got c1={self.c1}, p={self.p}")
         if self.dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
@@ -88,6 +89,12 @@ class AgentConfig:
     def to_dict(self) -> dict:
         """Plain data for the manifest."""
         return asdict(self)
+
+    def alpha_specs(self) -> tuple[float | str, float | str]:
+        """``(α_l, α_f)`` as numbers or schedule names; greedy LSVI-UCB plays ``α = ∞``."""
+        if self.kind == "greedy-lsvi-ucb":
+            return math.inf, math.inf
+        return self.alpha_l, self.alpha_f
 
 
 class _LSVIAgent:
@@ -161,6 +168,9 @@ Follower = LSVIFollower
 class TableAgent:
     """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle."""
 
+    replanned = False
+    """A fixed policy never plans."""
+
     def __init__(self, table: np.ndarray, rng: np.random.Generator, role: str) -> None:
         self.table, self.rng, self.role = table, rng, role
 
@@ -200,8 +210,9 @@ def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
 
 
 def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> SoftmaxLSVIUCB:
-    """A fresh :class:`SoftmaxLSVIUCB` for ``game`` as ``config`` says."""
-    greedy = config.kind == "greedy-lsvi-ucb"
+    """A fresh :class:`SoftmaxLSVIUCB` for ``game`` as ``config`` says (``α`` of episode 0)."""
+    spec_l, spec_f = config.alpha_specs()
+    A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
     cls = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
     return cls(
         game.features,
@@ -211,8 +222,8 @@ def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> Softma
         game.horizon,
         beta=resolve_beta(config, game, episodes),
         lam=config.lam,
-        alpha_l=math.inf if greedy else 0.0,
-        alpha_f=math.inf if greedy else 0.0,
+        alpha_l=alpha_value(spec_l, A, H, episodes, 0),
+        alpha_f=alpha_value(spec_f, B, H, episodes, 0),
         schedule=config.schedule,
         schedule_n=config.schedule_n,
         incremental=config.incremental,
@@ -248,11 +259,7 @@ def make_agents(
     if config.kind == "oracle":
         pi_l, pi_f, _ = stackelberg_equilibrium(game)
         return TableAgent(pi_l, rng_l, "leader"), TableAgent(pi_f, rng_f, "follower")
-    alphas = (
-        (math.inf, math.inf)
-        if config.kind == "greedy-lsvi-ucb"
-        else (config.alpha_l, config.alpha_f)
-    )
+    alphas = config.alpha_specs()
     learner_l = make_learner(config, game, episodes)
     learner_f = make_learner(config, game, episodes) if config.decentralised else learner_l
     leader = LSVILeader(learner_l, rng_l, *alphas, episodes, owner=True)

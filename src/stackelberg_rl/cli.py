@@ -232,10 +232,10 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run every seed of an experiment, write the run folder, print the summary."""
+def _run_and_report(args: argparse.Namespace) -> pd.DataFrame:
+    """Run every seed of the experiment on the command line, write the folder, print the summary."""
     config = run_config(args)
-    make_game(args)  # an unknown game is a usage error, found before anything runs
+    game = make_game(args)  # an unknown game is a usage error, found before anything runs
     out = args.out
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -243,19 +243,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(out)
     try:
         run_sweep(
-            config, out, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet
+            config,
+            out,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            game=game,
         )
     except FileExistsError as err:
         raise UsageError(str(err)) from None
-    df, _ = report_run(out)
-    if args.command == "demo":
-        learn = learning_summary(df)
-        falling = bool((learn["last_quarter"] < learn["first_quarter"]).all())
-        words = ", ".join(
-            f"{r.player} {r.first_quarter:.3f} -> {r.last_quarter:.3f}" for r in learn.itertuples()
-        )
-        verdict = "falling: the players learn" if falling else "NOT falling"
-        print(f"mean per-episode regret, first -> last quarter: {words} ({verdict})")
+    return report_run(out)[0]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every seed of an experiment, write the run folder, print the summary."""
+    _run_and_report(args)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``run`` with the demo's defaults, then whether the per-episode regret falls."""
+    learn = learning_summary(_run_and_report(args))
+    falling = bool((learn["last_quarter"] < learn["first_quarter"]).all())
+    words = ", ".join(
+        f"{r.player} {r.first_quarter:.3f} -> {r.last_quarter:.3f}" for r in learn.itertuples()
+    )
+    verdict = "falling: the players learn" if falling else "NOT falling"
+    print(f"mean per-episode regret, first -> last quarter: {words} ({verdict})")
     return 0
 
 
@@ -363,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("demo", help="the default job of `make demo` (a small `run`)")
     _add_run_args(p, **DEMO_DEFAULTS)
+    p.set_defaults(func=cmd_demo)
     p = sub.add_parser("bench", help="time the learner (medians and ratios; `make bench`)")
     p.add_argument("--episodes", type=_positive_int, default=1000, help="K of the timed runs")
     p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs per case")

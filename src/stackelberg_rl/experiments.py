@@ -235,9 +235,7 @@ def run(
         cols["return_follower"].append(float(ret[1]))
         cols["x1"].append(int(x1))
         cols["a1"].append(int(a1))
-        cols["replanned"].append(
-            bool(getattr(leader, "replanned", False) or getattr(follower, "replanned", False))
-        )
+        cols["replanned"].append(leader.replanned or follower.replanned)
         for name in ("beta", "lam", "alpha_l", "alpha_f"):
             cols[name].append(float(params.get(name, nan)))
         cols["wall_time"].append(time.perf_counter() - start)
@@ -290,8 +288,11 @@ def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
         return {"beta": None, "lam": None, "alpha_l": None, "alpha_f": None}
     K, H = config.episodes, game.horizon
     out = {"beta": resolve_beta(agent, game, K), "lam": float(agent.lam)}
-    for name, n in (("alpha_l", game.n_leader_actions), ("alpha_f", game.n_follower_actions)):
-        spec = math.inf if agent.kind == "greedy-lsvi-ucb" else getattr(agent, name)
+    specs = agent.alpha_specs()
+    for name, n, spec in (
+        ("alpha_l", game.n_leader_actions, specs[0]),
+        ("alpha_f", game.n_follower_actions, specs[1]),
+    ):
         first, last = alpha_value(spec, n, H, K, 0), alpha_value(spec, n, H, K, K - 1)
         if first == last:
             out[name] = _json_number(first)
@@ -327,6 +328,7 @@ def _git_state() -> dict:
 
 def _versions() -> dict:
     import matplotlib
+    import numba
     import pyarrow
     import scipy
 
@@ -336,6 +338,7 @@ def _versions() -> dict:
         "stackelberg_rl": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "numba": numba.__version__,
         "pandas": pd.__version__,
         "scipy": scipy.__version__,
         "pyarrow": pyarrow.__version__,
@@ -356,12 +359,18 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 
 def _run_all(
-    config: RunConfig, workers: int, on_progress: Callable[[int, int], None] | None
+    config: RunConfig,
+    game: games_mod.FiniteGame,
+    workers: int,
+    on_progress: Callable[[int, int], None] | None,
 ) -> list[pd.DataFrame]:
-    """Every seed's table, in seed order; serial in this process when ``workers == 1``."""
+    """Every seed's table, in seed order.
+
+    Serial in this process, on ``game``, when ``workers == 1``; else each worker process
+    rebuilds the game from ``config.game``.
+    """
     seeds = config.run_seeds
     if workers == 1:
-        game = config.game.make()
         out = []
         for s in seeds:
             cb = None if on_progress is None else (lambda done, s=s: on_progress(s, done))
@@ -392,6 +401,7 @@ def run_sweep(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    game: games_mod.FiniteGame | None = None,
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder atomically.
 
@@ -405,6 +415,8 @@ def run_sweep(
         workers: processes; default ``min(seeds, os.cpu_count())``. ``1`` runs in this process.
         overwrite: replace an existing non-empty ``out_dir``.
         progress: show a progress bar (rich) on the terminal.
+        game: ``config.game.make()`` when the caller has already built it (a large game takes
+            seconds to build).
 
     Returns:
         The results table (also in ``out_dir/results.parquet``).
@@ -414,7 +426,8 @@ def run_sweep(
         FileExistsError: if ``out_dir`` is not empty and ``overwrite`` is false.
     """
     config.validate()
-    game = config.game.make()  # a bad game fails here, before anything is written
+    if game is None:
+        game = config.game.make()  # a bad game fails here, before anything is written
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
     if workers is None:
@@ -450,9 +463,9 @@ def run_sweep(
                 done_by_seed[s] = done
                 bar.update(total, completed=sum(done_by_seed.values()))
 
-            frames = _run_all(config, workers, on_progress)
+            frames = _run_all(config, game, workers, on_progress)
     else:
-        frames = _run_all(config, workers, None)
+        frames = _run_all(config, game, workers, None)
     df = pd.concat(frames, ignore_index=True).sort_values(["seed", "episode"], ignore_index=True)
 
     manifest = {

@@ -559,6 +559,7 @@ def small():
         ("pi_f", "nan", r"pi_f has a non-finite entry at index \(1, 2, 1, 0\)"),
         ("pi_l", "inf", r"pi_l has a non-finite entry at index \(1, 2, 0\)"),
         ("pi_f", "inf", r"pi_f has a non-finite entry at index \(1, 2, 1, 0\)"),
+        ("pi_l", "huge", r"pi_l does not sum to 1 at index \(1, 2\) \(h, x\) \(sum inf\)"),
     ],
 )
 def test_policy_validation(small, player, mutate, match):
@@ -574,6 +575,8 @@ def test_policy_validation(small, player, mutate, match):
         pi[(*last, 0)] = np.nan
     elif mutate == "inf":
         pi[(*last, 0)], pi[(*last, 1)] = np.inf, -np.inf  # inf - inf: the row sum is NaN
+    elif mutate == "huge":  # finite entries whose row sum overflows: not a non-finite entry
+        pi[(*last, 0)], pi[(*last, 1)] = 1e308, 1e308
     else:
         pi = mutate(pi)
     args = {"pi_l": pi_l, "pi_f": pi_f, player: pi}

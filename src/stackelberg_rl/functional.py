@@ -1,4 +1,4 @@
-"""Pure array functions shared by the planner and the learners: soft-max and marginalisation.
+"""Pure array functions shared by the learners, the agents and the games: soft-max, drawing.
 
 Shapes follow SPEC §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's (index 0)
 and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a leader
@@ -40,32 +40,6 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     if p.ndim != 1 or len(p) == 0:
         raise ValueError(f"draw needs a non-empty 1-d distribution, got shape {p.shape}")
     return int(_kernels.draw_index(p, rng.random()))
-
-
-def greedy(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """A deterministic one-hot policy on the first maximiser of ``z`` along ``axis``."""
-    idx = np.expand_dims(np.argmax(z, axis=axis), axis)
-    out = np.zeros_like(z, dtype=np.float64)
-    np.put_along_axis(out, idx, 1.0, axis=axis)
-    return out
-
-
-def marginalise(
-    Q: np.ndarray, pi_l: np.ndarray, pi_f: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reduce joint values by the policies (Algorithm 1, lines 10, 11, 13, 14).
-
-    Args:
-        Q: ``(..., 2, A, B)`` leader and follower action values.
-        pi_l: ``(..., A)`` leader policy.
-        pi_f: ``(..., A, B)`` follower policy.
-
-    Returns:
-        ``q_l (..., A)``, ``vbar_f (..., A)`` and ``V (..., 2)``.
-    """
-    q = np.einsum("...mab,...ab->...ma", Q, pi_f)
-    V = np.einsum("...ma,...a->...m", q, pi_l)
-    return q[..., 0, :], q[..., 1, :], V
 
 
 def soft_policies(

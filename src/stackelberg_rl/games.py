@@ -67,13 +67,19 @@ def _check_shape(
 
 
 def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
-    """Raise unless ``p`` is non-negative and sums to one over its last axis."""
-    if (p < -PROB_TOL).any():
+    """Raise unless ``p`` is finite, non-negative and sums to one over its last axis.
+
+    Whole-array tests first (they run on every evaluated policy); the offending index is only
+    looked for on failure.
+    """
+    sums = np.einsum("...i->...", p)  # much faster than p.sum(-1) over a short last axis
+    if not np.isfinite(sums).all():  # NaN and ±inf entries make their row sum non-finite
+        _check_finite(name, p)  # (finite entries whose sum overflows: reported below)
+    if p.min() < -PROB_TOL:
         idx = _index(np.argmin(p), p.shape)
         raise ValueError(
             f"{name} has a negative probability {p[idx]:.3g} at index {idx} {axis_names}"
         )
-    sums = p.sum(axis=-1)
     err = np.abs(sums - 1.0)
     if p.ndim == 1 and err > PROB_TOL:
         raise ValueError(f"{name} does not sum to 1 (sum {sums:.12g})")

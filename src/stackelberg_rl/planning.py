@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .games import PROB_TOL, FiniteGame, _index
+from .games import FiniteGame, _check_distribution, _check_shape
 
 
 @dataclass(frozen=True)
@@ -85,30 +85,15 @@ def check_policies(game: FiniteGame, pi_l: np.ndarray | None, pi_f: np.ndarray |
         pi_f: ``(H, S, A, B)`` or ``None`` to skip.
     """
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    for name, pi, shape, axes, last in [
-        ("pi_l", pi_l, (H, S, A), "(h, x)", "a"),
-        ("pi_f", pi_f, (H, S, A, B), "(h, x, a)", "b"),
+    for name, pi, shape, axis_names in [
+        ("pi_l", pi_l, (H, S, A), ("h", "x", "a")),
+        ("pi_f", pi_f, (H, S, A, B), ("h", "x", "a", "b")),
     ]:
         if pi is None:
             continue
         pi = np.asarray(pi)
-        if pi.shape != shape:
-            raise ValueError(f"{name} has shape {pi.shape}, expected {shape} {axes[:-1]}, {last})")
-        # Cheap whole-array tests first; the offending index is only looked for on failure.
-        # NaN and ±inf entries make their row sum non-finite, so the sums catch them too.
-        sums = np.einsum("...i->...", pi)  # much faster than pi.sum(-1) over a short axis
-        if not np.isfinite(sums).all():
-            idx = _index(np.argmax(~np.isfinite(pi)), pi.shape)
-            raise ValueError(f"{name} has a non-finite entry at index {idx}")
-        if pi.min() < -PROB_TOL:
-            idx = _index(np.argmin(pi), pi.shape)
-            raise ValueError(f"{name} has a negative probability {pi[idx]:.3g} at index {idx}")
-        err = np.abs(sums - 1.0)
-        if err.max() > PROB_TOL:
-            idx = _index(np.argmax(err), err.shape)
-            raise ValueError(
-                f"{name} does not sum to 1 at index {idx} {axes} (sum {sums[idx]:.12g})"
-            )
+        _check_shape(name, pi, shape, axis_names)
+        _check_distribution(name, pi, f"({', '.join(axis_names[:-1])})")
 
 
 def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:

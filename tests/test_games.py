@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import declared_linear, dense_model
 
 from stackelberg_rl import games
 from stackelberg_rl.games import (
@@ -46,9 +47,7 @@ def factored_parts(seed=0):
 def both_parts(seed=0):
     """A factored game together with its exact dense model (a declared-linear game)."""
     kw = factored_parts(seed)
-    g = FiniteGame(**kw)
-    kw["transitions"] = np.stack([g.transition(h) for h in range(H)])
-    kw["rewards"] = np.stack([g.reward(h) for h in range(H)], axis=1)
+    kw["transitions"], kw["rewards"] = dense_model(FiniteGame(**kw))
     return kw
 
 
@@ -170,7 +169,8 @@ def test_signed_features_negative_probability_is_rejected(monkeypatch, chunk):
         FiniteGame(**signed_game_parts(np.array([0.8, -0.8, 0.0])))
 
 
-def test_signed_features_step_never_draws_a_negative_probability_state():
+def test_signed_features_step_draws_from_the_transition():
+    """Signed features are not a mixture: ``step`` draws from the dense row ``P_h(·|x)``."""
     g = FiniteGame(**signed_game_parts(np.array([0.5, -0.5, 0.0])))
     rng = np.random.default_rng(0)
     draws = [g.step(0, 2, 0, 0, rng)[1] for _ in range(2000)]
@@ -283,22 +283,19 @@ def test_inconsistent_shapes(form, field, axis, n, name):
         FiniteGame(**kw)
 
 
-def test_wrong_number_of_axes():
-    kw = dense_parts()
-    kw["features"] = kw["features"][0]
-    with pytest.raises(ValueError, match=r"features must have shape \(S, A, B, d\)"):
-        FiniteGame(**kw)
-    kw = dense_parts()
-    kw["transitions"] = kw["transitions"][0]
-    with pytest.raises(ValueError, match=r"transitions must have shape \(H, S, A, B, S\)"):
-        FiniteGame(**kw)
-    kw = factored_parts()
-    kw["mu"] = kw["mu"][0]
-    with pytest.raises(ValueError, match=r"mu must have shape \(H, d, S\)"):
-        FiniteGame(**kw)
-    kw = factored_parts()
-    kw["theta"] = kw["theta"][0]
-    with pytest.raises(ValueError, match=r"theta has shape \(2, 3\), expected \(2, 2, 3\).*2 axes"):
+@pytest.mark.parametrize(
+    ("parts", "field", "match"),
+    [
+        (dense_parts, "features", r"features must have shape \(S, A, B, d\)"),
+        (dense_parts, "transitions", r"transitions must have shape \(H, S, A, B, S\)"),
+        (factored_parts, "mu", r"mu must have shape \(H, d, S\)"),
+        (factored_parts, "theta", r"theta has shape \(2, 3\), expected \(2, 2, 3\).*2 axes"),
+    ],
+)
+def test_wrong_number_of_axes(parts, field, match):
+    kw = parts()
+    kw[field] = kw[field][0]
+    with pytest.raises(ValueError, match=match):
         FiniteGame(**kw)
 
 
@@ -489,16 +486,7 @@ def test_random_linear_is_a_valid_linear_game(n_states, n_a, n_b, dim, horizon, 
         np.testing.assert_allclose(P.sum(-1), 1.0, atol=1e-12)
         assert np.abs(g.reward(h)).max() <= 1.0
     # and its dense model passes validation as a declared-linear game
-    dense = np.stack([g.transition(h) for h in range(horizon)])
-    rewards = np.stack([g.reward(h) for h in range(horizon)], axis=1)
-    FiniteGame(
-        g.features,
-        g.initial_distribution,
-        transitions=dense,
-        rewards=rewards,
-        mu=g.mu,
-        theta=g.theta,
-    )
+    declared_linear(g)
 
 
 def test_random_linear_is_seeded():

@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import declared_linear, dense_model
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -40,9 +41,7 @@ def loop_model(game):
     """``P (H, S, A, B, S)`` and ``R (2, H, S, A, B)`` rebuilt by loops from what the game holds."""
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
     if not game.is_factored:
-        P = np.stack([game.transition(h) for h in range(H)])
-        R = np.stack([game.reward(h) for h in range(H)], axis=1)
-        return P, R
+        return dense_model(game)
     phi, mu, theta = game.features, game.mu, game.theta
     P = np.zeros((H, S, A, B, S))
     R = np.zeros((2, H, S, A, B))
@@ -243,14 +242,17 @@ def largest_too(test):
     return test
 
 
+def on_tiny_games(test):
+    """A property over :data:`tiny_games`, the largest ones always among the examples."""
+    return SETTINGS(given(tiny_games)(largest_too(test)))
+
+
 def is_deterministic(pi):
     return np.all((pi == 0) | (pi == 1)) and np.all(pi.sum(-1) == 1)
 
 
 # ---------------------------------------------------------------------- (a) brute-force checks
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_evaluate_equals_the_loop_evaluator(params):
     game = make_game(*params)
     pi_l, pi_f = random_policies(game, params[-1])
@@ -263,9 +265,7 @@ def test_evaluate_equals_the_loop_evaluator(params):
     np.testing.assert_allclose(values.V, V, rtol=0, atol=1e-12)
 
 
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_leader_best_response_is_the_best_deterministic_policy(params):
     game = make_game(*params)
     _, pi_f = random_policies(game, params[-1])
@@ -279,9 +279,7 @@ def test_leader_best_response_is_the_best_deterministic_policy(params):
     np.testing.assert_allclose(values.V[0, 0], brute_force_leader(P, R, pi_f), rtol=0, atol=1e-12)
 
 
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_follower_best_response_is_the_best_deterministic_policy(params):
     game = make_game(*params)
     pi_l, _ = random_policies(game, params[-1])
@@ -373,8 +371,7 @@ def test_strong_and_weak_stackelberg_differ_on_follower_ties():
 
 def test_stackelberg_ties_within_tolerance_count_as_ties():
     game = tie_game()
-    P = np.stack([game.transition(h) for h in range(2)])
-    R = np.stack([game.reward(h) for h in range(2)], axis=1)
+    P, R = dense_model(game)
     R[1, 1, 0, 0, 1] += 1e-12  # b = 1 now "better" for the follower by round-off only
     strong = stackelberg_equilibrium(tabular(P, R), "leader")[2]
     np.testing.assert_allclose(strong.V[:, 0, 0], [1.0, 0.5], atol=1e-11)
@@ -391,19 +388,9 @@ def test_stackelberg_rejects_unknown_tie_break():
 # ---------------------------------------------------------------------- (b) dense vs factored
 def dense_twins(game):
     """The same game as dense only and as both forms (declared linear)."""
-    H = game.horizon
-    P = np.stack([game.transition(h) for h in range(H)])
-    R = np.stack([game.reward(h) for h in range(H)], axis=1)
+    P, R = dense_model(game)
     dense = FiniteGame(game.features, game.initial_distribution, transitions=P, rewards=R)
-    both = FiniteGame(
-        game.features,
-        game.initial_distribution,
-        transitions=P,
-        rewards=R,
-        mu=game.mu,
-        theta=game.theta,
-    )
-    return dense, both
+    return dense, declared_linear(game)
 
 
 def assert_same_values(v1, v2, tol=1e-10):
@@ -441,8 +428,7 @@ def test_dense_and_factored_forms_agree(seed):
 def test_tabular_game_as_a_factored_one_hot_game_agrees(seed):
     dense = random_tabular(4, 2, 3, 3, seed=seed)
     H, S, A, B = 3, 4, 2, 3
-    P = np.stack([dense.transition(h) for h in range(H)])
-    R = np.stack([dense.reward(h) for h in range(H)], axis=1)
+    P, R = dense_model(dense)
     factored = FiniteGame(
         one_hot_features(S, A, B),
         dense.initial_distribution,
@@ -454,9 +440,7 @@ def test_tabular_game_as_a_factored_one_hot_game_agrees(seed):
 
 
 # ---------------------------------------------------------------------- (c) regret
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_regret_is_nonnegative_and_matches_the_loop_computation(params):
     game = make_game(*params)
     pi_l, pi_f = random_policies(game, params[-1])
@@ -472,9 +456,7 @@ def test_regret_is_nonnegative_and_matches_the_loop_computation(params):
         assert r_f == pytest.approx(vbar_star[0, x1, a1] - q[1, 0, x1, a1], abs=1e-12)
 
 
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_regret_is_zero_for_a_best_responding_player(params):
     game = make_game(*params)
     pi_l, pi_f = random_policies(game, params[-1])
@@ -485,9 +467,7 @@ def test_regret_is_zero_for_a_best_responding_player(params):
     assert np.abs(regrets(game, pi_l, best_f, xs, as_)[1]).max() < 1e-9
 
 
-@SETTINGS
-@given(tiny_games)
-@largest_too
+@on_tiny_games
 def test_fused_regrets_equal_the_three_separate_passes(params):
     # regrets() runs the three backward passes together; it must equal evaluate and the two
     # best responses run one by one.

@@ -1,0 +1,26 @@
+"""Small builders shared by the test modules (pytest puts ``tests/`` on the import path)."""
+
+import numpy as np
+
+from stackelberg_rl.games import FiniteGame
+
+
+def dense_model(game: FiniteGame) -> tuple[np.ndarray, np.ndarray]:
+    """``P (H, S, A, B, S)`` and ``R (2, H, S, A, B)``: the game's dense model, step by step."""
+    H = game.horizon
+    P = np.stack([game.transition(h) for h in range(H)])
+    R = np.stack([game.reward(h) for h in range(H)], axis=1)
+    return P, R
+
+
+def declared_linear(game: FiniteGame) -> FiniteGame:
+    """The factored ``game`` given in both forms: its dense model and its ``mu``, ``theta``."""
+    P, R = dense_model(game)
+    return FiniteGame(
+        game.features,
+        game.initial_distribution,
+        transitions=P,
+        rewards=R,
+        mu=game.mu,
+        theta=game.theta,
+    )

@@ -26,6 +26,8 @@ from .lsvi import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theo
 from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
+DTYPES = ("float64", "float32")
+"""Storage types of the cached next-state features."""
 
 
 @dataclass
@@ -83,8 +85,8 @@ class AgentConfig:
             raise ValueError(f"lam must be > 0 and finite, got {self.lam}")
         if not (math.isfinite(self.c1) and self.c1 > 0 and 0 < self.p < 1):
             raise ValueError(f"need c1 > 0 and 0 < p < 1, got c1={self.c1}, p={self.p}")
-        if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
 
     def to_dict(self) -> dict:
         """Plain data for the manifest."""

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import games as games_mod
-from .agents import AGENT_KINDS, AgentConfig
+from .agents import AGENT_KINDS, DTYPES, AgentConfig
 from .experiments import GameSpec, RunConfig, load_run, run_sweep
 from .lsvi import SCHEDULES
 from .planning import regret, stackelberg_equilibrium
@@ -93,16 +93,17 @@ def _alpha(text: str) -> float | str:
     return value
 
 
-def _add_game_args(p: argparse.ArgumentParser, **defaults) -> None:
+def _add_game_args(p: argparse.ArgumentParser) -> None:
+    """The game's options; their defaults are :class:`GameSpec`'s."""
     known = ", ".join(sorted(games_mod.GENERATORS))
-    p.add_argument("--game", default="random-linear", help=f"game generator: {known}")
-    p.add_argument("--states", type=_positive_int, default=20, help="|S|")
-    p.add_argument("--leader-actions", type=_positive_int, default=3, help="|A|")
-    p.add_argument("--follower-actions", type=_positive_int, default=3, help="|B|")
-    p.add_argument("--dim", type=_positive_int, default=8, help="feature dimension d")
-    p.add_argument("--horizon", type=_positive_int, default=5, help="H")
-    p.add_argument("--game-seed", type=int, default=0, help="seed of the generated game")
-    p.set_defaults(**defaults)
+    g = GameSpec
+    p.add_argument("--game", default=g.name, help=f"game generator: {known}")
+    p.add_argument("--states", type=_positive_int, default=g.states, help="|S|")
+    p.add_argument("--leader-actions", type=_positive_int, default=g.leader_actions, help="|A|")
+    p.add_argument("--follower-actions", type=_positive_int, default=g.follower_actions, help="|B|")
+    p.add_argument("--dim", type=_positive_int, default=g.dim, help="feature dimension d")
+    p.add_argument("--horizon", type=_positive_int, default=g.horizon, help="H")
+    p.add_argument("--game-seed", type=int, default=g.seed, help="seed of the generated game")
 
 
 def game_spec(args: argparse.Namespace) -> GameSpec:
@@ -315,44 +316,54 @@ under a minute on two cores; the per-episode regret of both players falls by abo
 
 
 def _add_run_args(p: argparse.ArgumentParser, **defaults) -> None:
+    """A run's options, then ``defaults`` (the demo's).
+
+    The defaults are :class:`RunConfig`'s and :class:`AgentConfig`'s, but four seeds, not one.
+    """
     _add_game_args(p)
-    p.add_argument("--episodes", type=_positive_int, default=1000, help="K, episodes per seed")
+    r, a = RunConfig, AgentConfig
+    p.add_argument(
+        "--episodes", type=_positive_int, default=r.episodes, help="K, episodes per seed"
+    )
     p.add_argument("--seeds", type=_positive_int, default=4, help="independent runs")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="base seed (run i: seed+i)")
+    p.add_argument(
+        "--seed", type=_non_negative_int, default=r.seed, help="base seed (run i: seed+i)"
+    )
     p.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/GAME-TIMESTAMP)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty run folder")
-    p.add_argument(
-        "--agent", choices=AGENT_KINDS, default="softmax-lsvi-ucb", help="the players' algorithm"
-    )
-    p.add_argument("--beta", type=_beta, default=0.5, help="bonus scale: a number or 'theory'")
-    p.add_argument("--c1", type=_positive_float, default=1.0, help="C1 of beta=theory")
-    p.add_argument("--p", type=_positive_float, default=0.05, help="failure probability p")
-    p.add_argument("--lam", type=_positive_float, default=1.0, help="ridge lambda")
-    for who in ("l", "f"):
+    p.add_argument("--agent", choices=AGENT_KINDS, default=a.kind, help="the players' algorithm")
+    p.add_argument("--beta", type=_beta, default=a.beta, help="bonus scale: a number or 'theory'")
+    p.add_argument("--c1", type=_positive_float, default=a.c1, help="C1 of beta=theory")
+    p.add_argument("--p", type=_positive_float, default=a.p, help="failure probability p")
+    p.add_argument("--lam", type=_positive_float, default=a.lam, help="ridge lambda")
+    for who, default in (("l", a.alpha_l), ("f", a.alpha_f)):
         p.add_argument(
             f"--alpha-{who}",
             type=_alpha,
-            default="fixed-K",
+            default=default,
             help=f"{'leader' if who == 'l' else 'follower'} soft-max: fixed-K, anytime, inf, "
             "or a number",
         )
-    p.add_argument("--schedule", choices=SCHEDULES, default="every", help="when to re-plan")
-    p.add_argument("--schedule-n", type=_positive_int, default=10, help="n of every-n")
+    p.add_argument("--schedule", choices=SCHEDULES, default=a.schedule, help="when to re-plan")
+    p.add_argument("--schedule-n", type=_positive_int, default=a.schedule_n, help="n of every-n")
     p.add_argument(
         "--centralised", action="store_true", help="one shared learner (default: decentralised)"
     )
     p.add_argument(
-        "--dtype", choices=["float64", "float32"], default="float64",
+        "--dtype", choices=DTYPES, default=a.dtype,
         help="storage of the cached next-state features",
     )  # fmt: skip
     p.add_argument(
-        "--refresh-every", type=_positive_int, default=128,
+        "--refresh-every", type=_positive_int, default=a.refresh_every,
         help="plans between exact refreshes of the cached forms",
     )  # fmt: skip
     p.add_argument(
-        "--eval-every", type=_positive_int, default=1, help="exact regret every n episodes"
+        "--eval-every",
+        type=_positive_int,
+        default=r.eval_every,
+        help="exact regret every n episodes",
     )
     p.add_argument("--workers", type=_positive_int, default=None, help="processes (default: auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -163,10 +163,6 @@ class LSVIFollower(_LSVIAgent):
         return self.learner.follower_table(game.features)
 
 
-Leader = LSVILeader
-Follower = LSVIFollower
-
-
 class TableAgent:
     """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle."""
 

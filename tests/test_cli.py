@@ -10,8 +10,8 @@ import pytest
 from stackelberg_rl.cli import main
 
 TINY = [
-    "--states", "5", "--leader-actions", "2", "--follower-actions", "2",
-    "--dim", "3", "--horizon", "2",
+    "--param", "n_states=5", "--param", "n_leader_actions=2", "--param", "n_follower_actions=2",
+    "--param", "dim=3", "--param", "horizon=2",
 ]  # fmt: skip
 
 

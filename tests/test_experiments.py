@@ -21,7 +21,7 @@ from stackelberg_rl.report import (
     summary,
 )
 
-TINY = GameSpec(states=5, leader_actions=2, follower_actions=2, dim=3, horizon=2, seed=0)
+TINY = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2))
 
 
 def tiny_config(**kw) -> RunConfig:
@@ -165,13 +165,13 @@ def test_manifest_records_configuration_parameters_and_versions(tmp_path):
     assert m["config"]["seed"] == 4 and m["seeds"] == [4, 5]
     assert m["config"]["game"] == {
         "name": "random-linear",
-        "states": 5,
-        "leader_actions": 2,
-        "follower_actions": 2,
-        "dim": 3,
-        "horizon": 2,
-        "seed": 0,
-        "kwargs": {},
+        "params": {
+            "n_states": 5,
+            "n_leader_actions": 2,
+            "n_follower_actions": 2,
+            "dim": 3,
+            "horizon": 2,
+        },
     }
     assert m["config"]["agent"]["beta"] == "theory" and m["config"]["agent"]["c1"] == 0.01
     r = m["resolved"]
@@ -227,7 +227,7 @@ def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
             raise RuntimeError("worker died")
         return run(game, config, seed, progress)
 
-    monkeypatch.setattr(experiments, "run", failing_run)
+    monkeypatch.setattr(experiments.executors, "run", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):
         run_sweep(tiny_config(seeds=3), tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -237,7 +237,7 @@ def test_a_failing_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     def broken_dumps(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(experiments, "json", SimpleNamespace(dumps=broken_dumps))
+    monkeypatch.setattr(experiments.sweep, "json", SimpleNamespace(dumps=broken_dumps))
     with pytest.raises(OSError, match="disk full"):
         run_sweep(tiny_config(), tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -304,7 +304,9 @@ def test_does_it_learn():
     Measured (seed 0): first→last quarter 0.16→0.14 (leader), 0.20→0.13 (follower) at K = 500;
     ratios ≈ 1.35 and 1.5. Takes about 8 s.
     """
-    spec = GameSpec(states=10, leader_actions=2, follower_actions=2, dim=4, horizon=3, seed=0)
+    spec = GameSpec(
+        params=dict(n_states=10, n_leader_actions=2, n_follower_actions=2, dim=4, horizon=3)
+    )
     game = spec.make()
     totals = {}
     start = time.perf_counter()

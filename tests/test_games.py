@@ -156,11 +156,11 @@ def test_signed_features_valid_game_is_accepted():
     assert g.transition(1)[2, 0, 0, 1] == pytest.approx(1 / 3 - 0.3)
 
 
-@pytest.mark.parametrize("chunk", [games._CHUNK, 1])
+@pytest.mark.parametrize("chunk", [games.base._CHUNK, 1])
 def test_signed_features_negative_probability_is_rejected(monkeypatch, chunk):
     # mu^2 at step 1 = (0.8, -0.8, 0): P_1(1|x=2) = 1/3 - 0.48 < 0, while x = 0, 1 are fine.
     # chunk = 1 checks one (x, a, b) row at a time, so the index must survive the blocking.
-    monkeypatch.setattr(games, "_CHUNK", chunk)
+    monkeypatch.setattr(games.base, "_CHUNK", chunk)
     with pytest.raises(
         ValueError,
         match=r"transitions given by mu have a negative probability -0\.147 at index "

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numba import njit
 
-from stackelberg_rl import _kernels as K
-from stackelberg_rl.functional import soft_policies
+from stackelberg_rl.games import sampling
+from stackelberg_rl.learners._kernels import plan as K
+from stackelberg_rl.learners.functional import soft_policies
 
 
 def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha_f, mode):
@@ -176,11 +177,11 @@ def test_draws_are_the_inverse_cdf_of_numpy():
         c = np.cumsum(np.maximum(p, 0.0))
         for u in np.concatenate([rng.random(200), [0.0, 1.0 - 2**-53]]):
             want = min(int(np.searchsorted(c, u * c[-1], side="right")), size - 1)
-            assert K.draw_index(p, u) == want
+            assert sampling.draw_index(p, u) == want
     mu = rng.dirichlet(np.ones(30), size=6)  # (d, S): six distributions over 30 states
     cdf = np.cumsum(mu, axis=1)
     weights = rng.dirichlet(np.ones(6))
     for u1, u2 in rng.random((300, 2)):
-        i = K.draw_index(weights, u1)
+        i = sampling.draw_index(weights, u1)
         want = min(int(np.searchsorted(cdf[i], u2 * cdf[i, -1], side="right")), 29)
-        assert K.mixture_draw(weights, cdf, u1, u2) == want
+        assert sampling.mixture_draw(weights, cdf, u1, u2) == want

@@ -7,7 +7,7 @@ import pytest
 
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.games import random_linear, random_tabular, tabular
-from stackelberg_rl.lsvi import (
+from stackelberg_rl.learners import (
     ReferenceLSVIUCB,
     SoftmaxLSVIUCB,
     alpha_value,
@@ -482,7 +482,7 @@ def test_single_agent_special_case_matches_loop_algorithm_1():
 
 @pytest.mark.parametrize("size", [4, 200])  # the Python loop and the numpy path
 def test_draw_frequencies_and_round_off(size):
-    from stackelberg_rl.functional import draw
+    from stackelberg_rl.games import draw
 
     rng = np.random.default_rng(size)
     p = rng.dirichlet(np.ones(size))
@@ -499,7 +499,7 @@ def test_draw_frequencies_and_round_off(size):
 
 @pytest.mark.parametrize("p", [np.ones((2, 2)) / 4, np.array([]), 0.5])
 def test_draw_rejects_what_is_not_a_distribution_vector(p):
-    from stackelberg_rl.functional import draw
+    from stackelberg_rl.games import draw
 
     with pytest.raises(ValueError, match="non-empty 1-d distribution"):
         draw(p, np.random.default_rng(0))

@@ -14,14 +14,17 @@ from helpers import declared_linear, dense_model
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from stackelberg_rl import functional, games, planning
+from stackelberg_rl import planning
 from stackelberg_rl.games import (
     FiniteGame,
+    base,
     one_hot_features,
     random_linear,
     random_tabular,
+    registry,
     tabular,
 )
+from stackelberg_rl.learners import functional
 from stackelberg_rl.planning import (
     evaluate,
     follower_best_response,
@@ -580,7 +583,7 @@ def test_policies_within_tolerance_and_lists_are_accepted(small):
 
 
 # ---------------------------------------------------------------------- (e) doctests
-@pytest.mark.parametrize("module", [games, planning, functional])
+@pytest.mark.parametrize("module", [base, registry, planning, functional])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -2,11 +2,18 @@
 
 Implements "Provably Efficient Model-free RL in Leader-Follower MDP with Linear Function
 Approximation": soft-max LSVI-UCB for a non-myopic leader and follower, exact planning on known
-finite games, and the experiments around them.
+finite games, and the experiments around them. The subpackages, each importing only those
+before it: :mod:`.games` → :mod:`.planning` → :mod:`.learners` → :mod:`.agents` →
+:mod:`.experiments` → :mod:`.report` → :mod:`.cli`.
 """
 
-from .games import FiniteGame, random_linear, random_tabular, tabular
-from .planning import (
+__version__ = "0.1.0"
+
+from .agents import AgentConfig, make_agents  # noqa: E402
+from .experiments import GameSpec, RunConfig, load_run, run, run_sweep  # noqa: E402
+from .games import FiniteGame, make, names, random_linear, random_tabular, tabular  # noqa: E402
+from .learners import ReferenceLSVIUCB, SoftmaxLSVIUCB  # noqa: E402
+from .planning import (  # noqa: E402
     Values,
     evaluate,
     follower_best_response,
@@ -14,18 +21,30 @@ from .planning import (
     regret,
     stackelberg_equilibrium,
 )
-
-__version__ = "0.1.0"
+from .report import summary  # noqa: E402
 
 __all__ = [
+    "AgentConfig",
     "FiniteGame",
+    "GameSpec",
+    "ReferenceLSVIUCB",
+    "RunConfig",
+    "SoftmaxLSVIUCB",
     "Values",
+    "__version__",
     "evaluate",
     "follower_best_response",
     "leader_best_response",
+    "load_run",
+    "make",
+    "make_agents",
+    "names",
     "random_linear",
     "random_tabular",
     "regret",
+    "run",
+    "run_sweep",
     "stackelberg_equilibrium",
+    "summary",
     "tabular",
 ]

@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .functional import draw
-from .games import FiniteGame
-from .lsvi import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theory_beta
+from .games import FiniteGame, draw
+from .learners import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theory_beta
 from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
@@ -57,7 +56,7 @@ class AgentConfig:
     incremental: bool = True
     """Cached quadratic forms with rank-one downdates (SPEC §5); ``False`` recomputes them."""
     reference: bool = False
-    """Use :class:`~stackelberg_rl.lsvi.ReferenceLSVIUCB`, the plain from-scratch numpy learner
+    """Use :class:`~stackelberg_rl.learners.ReferenceLSVIUCB`, the plain from-scratch numpy learner
     (same results, slower: the baseline of the benchmarks)."""
     refresh_every: int = 128
     """Plans between exact refreshes of the cached forms."""

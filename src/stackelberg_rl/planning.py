@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .games import FiniteGame, _check_distribution, _check_shape
+from .games.base import FiniteGame, _check_distribution, _check_shape
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ forms are downdated in one pass (Woodbury with the new inverse):
 which for one new row is the Sherman–Morrison update of SPEC §5. A periodic exact refresh bounds
 the round-off; the largest correction it made is kept in :attr:`SoftmaxLSVIUCB.drift`. The whole
 backward pass — at each step the forms, bonus, both players' ``Q``, both soft-max policies, ``V``
-and the ridge solve — is one compiled call (:mod:`stackelberg_rl._kernels`), and so is recording a
-sample: a plan reads every cached vector once and does nothing per step in Python.
+and the ridge solve — is one compiled call (:mod:`._kernels.plan`), and so is recording a sample:
+a plan reads every cached vector once and does nothing per step in Python.
 """
 
 from __future__ import annotations
@@ -26,74 +26,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _kernels
-from .functional import soft_policies, softmax
+from ._kernels import plan as _kernels
+from .functional import alpha_value, optimistic_q, soft_policies, softmax
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
 
 SCHEDULES = ("every", "every-n", "doubling")
-
-
-# ---------------------------------------------------------------------- pure functions
-def theory_beta(
-    dim: int,
-    horizon: int,
-    episodes: int,
-    n_leader_actions: int,
-    n_follower_actions: int,
-    c1: float = 1.0,
-    p: float = 0.05,
-) -> float:
-    """``β = C₁ d H √ι`` of Theorem 3, ``ι = log((log|A||B| + 2 log|A| log|B|)·4dT/p)``, ``T = KH``.
-
-    With one action for each player the first factor is zero; it is then taken as 1 so ``ι`` stays
-    defined (the bonus of a game with nothing to choose does not matter).
-    """
-    A, B = n_leader_actions, n_follower_actions
-    factor = math.log(A * B) + 2.0 * math.log(A) * math.log(B)
-    T = episodes * horizon
-    iota = math.log(max(factor, 1.0) * 4.0 * dim * T / p)
-    return c1 * dim * horizon * math.sqrt(max(iota, 0.0))
-
-
-def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, k: int) -> float:
-    """The soft-max parameter at episode ``k`` (0-based) from a number or a schedule name.
-
-    ``"fixed-K"``: ``log(n)·√K / H`` (Algorithm 1, line 1); ``"anytime"``: ``log(n)·√(k+1) / H``;
-    a number (``inf`` for greedy) is used as it is.
-    """
-    if isinstance(spec, str):
-        if spec == "fixed-K":
-            return math.log(n_actions) * math.sqrt(episodes) / horizon
-        if spec == "anytime":
-            return math.log(n_actions) * math.sqrt(k + 1) / horizon
-        raise ValueError(f"alpha must be a number, 'fixed-K' or 'anytime', got {spec!r}")
-    value = float(spec)
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"alpha must be >= 0, got {spec!r}")
-    return value
-
-
-def optimistic_q(
-    phi: np.ndarray, w: np.ndarray, Lambda_inv: np.ndarray, beta: float, horizon: float
-) -> np.ndarray:
-    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for both players.
-
-    Args:
-        phi: ``(..., A, B, d)``.
-        w: ``(2, d)``.
-        Lambda_inv: ``(d, d)``.
-        beta: bonus scale.
-        horizon: the cap ``H``.
-
-    Returns:
-        ``Q (..., 2, A, B)``.
-    """
-    # ‖φ‖²_{Λ^{-1}} as (φΛ^{-1})·φ: one matrix product, then a row-wise dot (Λ^{-1} symmetric).
-    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
-    Q = np.minimum(phi @ w.T + bonus[..., None], horizon)  # (..., A, B, 2)
-    return np.moveaxis(Q, -1, -3)
 
 
 # ---------------------------------------------------------------------- the learner
@@ -279,7 +218,7 @@ class SoftmaxLSVIUCB:
         self._n_inverse = n
 
     def _backward(self, refresh: bool) -> None:
-        """``w`` of every step in one compiled pass (:func:`._kernels.backward_pass`)."""
+        """``w`` of every step in one compiled pass (:func:`._kernels.plan.backward_pass`)."""
         drift = np.empty(self.H)
         _kernels.backward_pass(
             self._phi_rows, self._r_rows, self._psi, self._quad, self._n, self._n_quad,
@@ -382,34 +321,3 @@ class SoftmaxLSVIUCB:
     def _table_key(self, features: np.ndarray) -> tuple:
         """What the policy tables depend on besides the features: the plan and the ``α``."""
         return (self.n_plans, id(features), self.alpha_l, self.alpha_f)
-
-
-class ReferenceLSVIUCB(SoftmaxLSVIUCB):
-    """A straightforward vectorised soft-max LSVI-UCB: every plan starts from scratch.
-
-    It keeps the stored next states, and at each plan rebuilds their features, inverts ``Λ`` and
-    recomputes every bonus with numpy — no cache, no downdates, no compiled code. It is the
-    baseline of ``stackelberg-rl bench`` and a cross-check of :class:`SoftmaxLSVIUCB`.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._next_states: list[list] = [[] for _ in range(self.H)]
-
-    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next, **kw) -> None:
-        """Store the transition and its next state."""
-        super().record(h, x, a, b, r_l, r_f, x_next, **kw)
-        self._next_states[h].append(x_next)
-
-    def _update_inverse(self, refresh: bool) -> None:
-        self.Lambda_inv = np.linalg.inv(self.Lambda)
-
-    def _backward(self, refresh: bool) -> None:
-        for h in range(self.H - 1, -1, -1):
-            phi, r = self.observations(h)
-            y = r.copy()
-            if h < self.H - 1 and len(y):
-                psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)
-                Q = optimistic_q(psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.H)
-                y += soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # V_{h+1}: (n, 2)
-            self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T

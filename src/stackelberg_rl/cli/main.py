@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import games as games_mod
-from .agents import AGENT_KINDS, DTYPES, AgentConfig
-from .experiments import GameSpec, RunConfig, load_run, run_sweep
-from .lsvi import SCHEDULES
-from .planning import regret, stackelberg_equilibrium
-from .report import learning_summary, plot_cumulative_regret, summary
+from .. import games as games_mod
+from ..agents import AGENT_KINDS, DTYPES, AgentConfig
+from ..experiments import GameSpec, RunConfig, load_run, run_sweep
+from ..learners import SCHEDULES
+from ..planning import regret, stackelberg_equilibrium
+from ..report import learning_summary, plot_cumulative_regret, summary
 
 PLOT_FILE = "regret.png"
 
@@ -93,30 +93,26 @@ def _alpha(text: str) -> float | str:
     return value
 
 
+def _param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def _add_game_args(p: argparse.ArgumentParser) -> None:
-    """The game's options; their defaults are :class:`GameSpec`'s."""
-    known = ", ".join(sorted(games_mod.GENERATORS))
-    g = GameSpec
-    p.add_argument("--game", default=g.name, help=f"game generator: {known}")
-    p.add_argument("--states", type=_positive_int, default=g.states, help="|S|")
-    p.add_argument("--leader-actions", type=_positive_int, default=g.leader_actions, help="|A|")
-    p.add_argument("--follower-actions", type=_positive_int, default=g.follower_actions, help="|B|")
-    p.add_argument("--dim", type=_positive_int, default=g.dim, help="feature dimension d")
-    p.add_argument("--horizon", type=_positive_int, default=g.horizon, help="H")
-    p.add_argument("--game-seed", type=int, default=g.seed, help="seed of the generated game")
+    """The game's options: its registered name and ``--param KEY=VALUE``."""
+    known = ", ".join(games_mod.names())
+    p.add_argument("--game", default=GameSpec.name, help=f"registered game: {known}")
+    p.add_argument(
+        "--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+        help="a game parameter (repeatable); `stackelberg-rl games` lists them",
+    )  # fmt: skip
 
 
 def game_spec(args: argparse.Namespace) -> GameSpec:
     """The game spec named on the command line."""
-    return GameSpec(
-        name=args.game,
-        states=args.states,
-        leader_actions=args.leader_actions,
-        follower_actions=args.follower_actions,
-        dim=args.dim,
-        horizon=args.horizon,
-        seed=args.game_seed,
-    )
+    return GameSpec(name=args.game, params=dict(args.param))
 
 
 def make_game(args: argparse.Namespace) -> games_mod.FiniteGame:
@@ -288,7 +284,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time the learner's configurations (:mod:`stackelberg_rl.bench`): medians and ratios."""
     import json
 
-    from .bench import learner, planning
+    from ..bench import learner, planning
 
     bandwidth = learner.memory_bandwidth()  # one figure for both tables
     print("== exact planner (issue 2): evaluate + both best responses, random_linear(S,4,4,10,10)")

@@ -1,4 +1,4 @@
-"""Finite leader-follower Markov games that check themselves, and generators.
+"""The finite leader-follower Markov game, which checks itself when it is made.
 
 A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (SPEC §1). It is held
 either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
@@ -7,6 +7,7 @@ ever built and ``|S| = 10^5`` is cheap. Index 0 of a leading axis of size 2 is t
 follower.
 
 Example:
+    >>> from stackelberg_rl.games import random_linear
     >>> game = random_linear(n_states=5, n_leader_actions=2, n_follower_actions=3, dim=4,
     ...                      horizon=3, seed=0)
     >>> game.reward(0).shape
@@ -15,12 +16,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
 
 import numpy as np
 
-from . import _kernels
-from .functional import draw
+from .sampling import draw, mixture_draw
 
 PROB_TOL = 1e-9
 """Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (SPEC §1)."""
@@ -123,6 +123,8 @@ class FiniteGame:
         name: str = "game",
     ) -> None:
         self.name = name
+        self.provenance: dict | None = None
+        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
         self.features = np.ascontiguousarray(features, dtype=np.float64)
         if self.features.ndim != 4:
             raise ValueError(f"features must have shape (S, A, B, d), got {self.features.shape}")
@@ -381,7 +383,7 @@ class FiniteGame:
             # then the state, without forming the S-vector.
             u_component = rng.random()
             x_next = int(
-                _kernels.mixture_draw(
+                mixture_draw(
                     self.features[x, a, b], self._mixture_cdf[h], u_component, rng.random()
                 )
             )
@@ -410,119 +412,47 @@ class FiniteGame:
         """``phi`` of a batch of state indices: ``(n, A, B, d)``."""
         return self.features[np.asarray(states, dtype=np.intp)]
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the game's arrays and reward noise: equal games, equal fingerprints.
+
+        The model is hashed in the form it is held (dense and/or factored), with each array's
+        shape and dtype, so two games with the same fingerprint play identically.
+        """
+        digest = hashlib.sha256()
+        arrays = {
+            "features": self.features,
+            "initial_distribution": self.initial_distribution,
+            "transitions": self._transitions,
+            "rewards": self._rewards,
+            "mu": self.mu,
+            "theta": self.theta,
+        }
+        for key, array in arrays.items():
+            if array is None:
+                continue
+            array = np.ascontiguousarray(array)
+            digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+            digest.update(array.data)
+        digest.update(f"reward_noise:{self.reward_noise!r}".encode())
+        return digest.hexdigest()
+
+    def describe(self) -> dict:
+        """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
+        return {
+            "name": self.name,
+            "registered": self.provenance,
+            "horizon": self.horizon,
+            "n_states": self.n_states,
+            "n_leader_actions": self.n_leader_actions,
+            "n_follower_actions": self.n_follower_actions,
+            "dim": self.dim,
+            "form": "factored" if self.is_factored else "dense",
+            "sha256": self.fingerprint(),
+        }
+
     def __repr__(self) -> str:
         form = "factored" if self.is_factored else "dense"
         return (
             f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
             f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, {form})"
         )
-
-
-# ---------------------------------------------------------------------- generators
-def random_linear(
-    n_states: int,
-    n_leader_actions: int,
-    n_follower_actions: int,
-    dim: int,
-    horizon: int,
-    seed: int | np.random.SeedSequence = 0,
-    *,
-    concentration: float = 1.0,
-    reward_noise: float = 0.0,
-) -> FiniteGame:
-    """A random linear game in factored form (SPEC §6).
-
-    Features lie on the probability simplex (so ``‖phi‖₂ <= 1`` and ``phi >= 0``); each of the
-    ``d`` measures ``mu_h^i`` is a distribution over states, so ``P_h(·|x,a,b)`` is a mixture of
-    them; ``theta`` lies in ``[-1, 1]^d`` so mean rewards are convex combinations in ``[-1, 1]``.
-
-    Args:
-        n_states, n_leader_actions, n_follower_actions, dim, horizon: ``S, A, B, d, H``.
-        seed: an integer or a ``SeedSequence``.
-        concentration: Dirichlet parameter of the features; small values give near one-hot ones.
-        reward_noise: see :class:`FiniteGame`.
-    """
-    for name, v in [
-        ("n_states", n_states),
-        ("n_leader_actions", n_leader_actions),
-        ("n_follower_actions", n_follower_actions),
-        ("dim", dim),
-        ("horizon", horizon),
-    ]:
-        if int(v) != v or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    rng = np.random.default_rng(seed)
-    S, A, B, d, H = n_states, n_leader_actions, n_follower_actions, dim, horizon
-    features = rng.dirichlet(np.full(d, concentration), size=(S, A, B))
-    # Sparse-ish measures: each mu_h^i puts its mass on a few states, so dynamics are not trivial.
-    mu = rng.dirichlet(np.full(S, 1.0 / max(1.0, np.sqrt(S))), size=(H, d)).astype(np.float64)
-    theta = rng.uniform(-1.0, 1.0, size=(2, H, d))
-    return FiniteGame(
-        features,
-        np.full(S, 1.0 / S),
-        mu=mu,
-        theta=theta,
-        reward_noise=reward_noise,
-        name=f"random-linear(S={S},A={A},B={B},d={d},H={H})",
-    )
-
-
-def one_hot_features(n_states: int, n_leader_actions: int, n_follower_actions: int) -> np.ndarray:
-    """Tabular features ``(S, A, B, S·A·B)``: ``phi(x,a,b)`` is the indicator of ``(x,a,b)``."""
-    S, A, B = n_states, n_leader_actions, n_follower_actions
-    return np.eye(S * A * B).reshape(S, A, B, S * A * B)
-
-
-def tabular(
-    transitions: np.ndarray,
-    rewards: np.ndarray,
-    initial_distribution: np.ndarray | None = None,
-    *,
-    reward_noise: float = 0.0,
-    name: str = "tabular",
-) -> FiniteGame:
-    """A tabular game (one-hot features, ``d = S·A·B``) from a dense model.
-
-    Args:
-        transitions: ``(H, S, A, B, S)``.
-        rewards: ``(2, H, S, A, B)``.
-        initial_distribution: ``(S,)``; defaults to state 0.
-        reward_noise: see :class:`FiniteGame`.
-        name: a label.
-    """
-    transitions = np.asarray(transitions, dtype=np.float64)
-    if transitions.ndim != 5:
-        raise ValueError(f"transitions must have shape (H, S, A, B, S), got {transitions.shape}")
-    _, S, A, B, _ = transitions.shape
-    if initial_distribution is None:
-        initial_distribution = np.eye(S)[0]
-    return FiniteGame(
-        one_hot_features(S, A, B),
-        initial_distribution,
-        transitions=transitions,
-        rewards=rewards,
-        reward_noise=reward_noise,
-        name=name,
-    )
-
-
-def random_tabular(
-    n_states: int,
-    n_leader_actions: int,
-    n_follower_actions: int,
-    horizon: int,
-    seed: int | np.random.SeedSequence = 0,
-) -> FiniteGame:
-    """A random tabular game: Dirichlet transitions, uniform rewards in ``[-1, 1]``."""
-    rng = np.random.default_rng(seed)
-    S, A, B, H = n_states, n_leader_actions, n_follower_actions, horizon
-    P = rng.dirichlet(np.ones(S), size=(H, S, A, B))
-    r = rng.uniform(-1.0, 1.0, size=(2, H, S, A, B))
-    return tabular(P, r, np.full(S, 1.0 / S), name=f"random-tabular(S={S},A={A},B={B},H={H})")
-
-
-GENERATORS: dict[str, Callable[..., FiniteGame]] = {
-    "random-linear": random_linear,
-    "random-tabular": random_tabular,
-}
-"""Named game generators, as the command line knows them."""

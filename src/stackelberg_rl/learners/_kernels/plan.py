@@ -1,12 +1,12 @@
-"""Compiled loops of the learner and the simulator (numba): the plan, recording, drawing.
+"""Compiled loops of the learner (numba): the plan and recording a sample.
 
-The numpy formulation of the same arithmetic lives in :mod:`stackelberg_rl.lsvi` and
-:mod:`stackelberg_rl.functional`; the tests hold the two together. A plan (SPEC §5) reads every
-cached next-state vector once, fused: the three products per vector (:func:`_dots_lanes`, in
-explicit SIMD vectors), the downdated form, the bonus, both ``Q``, both soft-max policies and
+The numpy formulation of the same arithmetic lives in :mod:`stackelberg_rl.learners.functional`
+and :mod:`stackelberg_rl.learners.reference`; the tests hold them together. A plan (SPEC §5) reads
+every cached next-state vector once, fused: the three products per vector (:func:`_dots_lanes`,
+in explicit SIMD vectors), the downdated form, the bonus, both ``Q``, both soft-max policies and
 ``V``; nothing of size ``n·|A|·|B|`` is written but the forms themselves. The backward pass over
-the steps (:func:`backward_pass`) and the per-step bookkeeping (:func:`record_sample`,
-:func:`draw_index`) are compiled too, so that small runs are not dominated by Python.
+the steps (:func:`backward_pass`) and recording (:func:`record_sample`) are compiled too, so
+that small runs are not dominated by Python.
 """
 
 from __future__ import annotations
@@ -757,36 +757,3 @@ def backward_pass(
                 s_f += Lambda_inv[h, i, j] * b[1, j]
             w[0, h, i] = s_l
             w[1, h, i] = s_f
-
-
-# Sampling: no fastmath, so that the cumulative sums are the plain left-to-right ones.
-@njit(cache=True, error_model="numpy")
-def draw_index(p, u):  # pragma: no cover - compiled
-    """The index an inverse-CDF draw with uniform ``u`` picks from the weights ``p``.
-
-    Negative weights (round-off) count as zero; the result is the first ``i`` with
-    ``u · Σ p < Σ_{j ≤ i} p``, the last index if there is none.
-    """
-    total = 0.0
-    for i in range(p.shape[0]):
-        total += max(p[i], 0.0)
-    target = u * total
-    cum = 0.0
-    for i in range(p.shape[0]):
-        cum += max(p[i], 0.0)
-        if target < cum:
-            return i
-    return p.shape[0] - 1
-
-
-@njit(cache=True, error_model="numpy")
-def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - compiled
-    """A state from the mixture ``Σ_i weights_i · μ^i``: draw ``i``, then a state from ``μ^i``.
-
-    ``cdf (d, S)``: the cumulative sums of each ``μ^i``; the state is the first ``s`` with
-    ``u_state · cdf[i, -1] < cdf[i, s]`` (the last if none).
-    """
-    i = draw_index(weights, u_component)
-    row = cdf[i]
-    S = row.shape[0]
-    return min(np.searchsorted(row, u_state * row[S - 1], side="right"), S - 1)

@@ -1,0 +1,86 @@
+"""Typed fields of the configuration dataclasses: values from strings, help from docstrings.
+
+The games' parameters and the experiments' configurations are dataclasses whose fields carry a
+docstring (a string literal under the field). The command line and the registry read both here;
+nothing in this module knows about games or learners.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import textwrap
+import typing
+from typing import Any
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def convert(value: Any, kind: Any, what: str) -> Any:
+    """``value`` as the type ``kind`` (``int``, ``float``, ``bool``, ``str`` or a ``Literal``).
+
+    Strings are parsed; numbers are checked (an integer field refuses ``2.5`` and ``True``).
+
+    Raises:
+        ValueError: naming ``what`` and the expected type.
+    """
+    if typing.get_origin(kind) is typing.Literal:
+        allowed = typing.get_args(kind)
+        for option in allowed:
+            if value == option or (isinstance(value, str) and value == str(option)):
+                return option
+        raise ValueError(f"{what} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+            return int(value)
+        raise ValueError(f"{what} must be an integer, got {value!r}")
+    if kind is float:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            out = math.nan
+            ok = False
+        else:
+            ok = not isinstance(value, bool)
+        if ok and not math.isnan(out):
+            return out
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    if kind is str:
+        return str(value)
+    return value
+
+
+def field_docstrings(cls: type) -> dict[str, str]:
+    """The string literal written under each field of the class ``cls``, by field name.
+
+    These attribute docstrings are how the configuration dataclasses document their fields; the
+    command line shows them as help.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    body = ast.parse(source).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    return docs

@@ -1,0 +1,5 @@
+"""The ``stackelberg-rl`` command line."""
+
+from .main import main
+
+__all__ = ["main"]

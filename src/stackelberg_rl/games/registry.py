@@ -1,0 +1,126 @@
+"""One registry of named games: ``make(name, **params)``, ``names()``, and ``@register``.
+
+Each game is a function that builds a :class:`~stackelberg_rl.games.base.FiniteGame` and a frozen
+dataclass of its parameters, whose fields (with their defaults and docstrings) are what
+``stackelberg-rl games`` lists and what ``--param KEY=VALUE`` sets. :func:`make` checks the
+parameters against that dataclass — an unknown name or a value of the wrong type is a
+:class:`ValueError` that says which, and what is allowed — and records them on the game
+(:attr:`FiniteGame.provenance`), so a run's manifest can say exactly which game it played.
+
+Example:
+    >>> from stackelberg_rl import games
+    >>> g = games.make("random-linear", n_states=5, dim=3)
+    >>> g.provenance["params"]["n_states"], g.dim
+    (5, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._fields import convert, field_docstrings
+from .base import FiniteGame
+
+
+@dataclass(frozen=True)
+class GameInfo:
+    """A registered game: its name, builder, parameters dataclass and one-line summary."""
+
+    name: str
+    build: Callable[..., FiniteGame]
+    params: type
+    summary: str
+
+    def fields(self) -> list[ParamField]:
+        """The parameters in declaration order, with type, default and help."""
+        hints = typing.get_type_hints(self.params)
+        docs = field_docstrings(self.params)
+        return [
+            ParamField(f.name, hints[f.name], f.default, docs.get(f.name, ""))
+            for f in dataclasses.fields(self.params)
+        ]
+
+    def parse(self, params: Mapping[str, Any]) -> Any:
+        """The parameters dataclass from ``params`` (strings are converted by field type).
+
+        Raises:
+            ValueError: for an unknown parameter or a value that does not convert.
+        """
+        by_name = {f.name: f for f in self.fields()}
+        values = {}
+        for key, value in params.items():
+            if key not in by_name:
+                raise ValueError(
+                    f"game {self.name!r} has no parameter {key!r}; its parameters are "
+                    f"{', '.join(by_name)}"
+                )
+            values[key] = convert(value, by_name[key].type, f"{self.name} parameter {key}")
+        return self.params(**values)
+
+
+@dataclass(frozen=True)
+class ParamField:
+    """One parameter of a game: name, type, default and the docstring below its field."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+
+
+_REGISTRY: dict[str, GameInfo] = {}
+
+
+def register(name: str, params: type) -> Callable[[Callable[..., FiniteGame]], Callable]:
+    """Decorator: register a builder under ``name`` with its parameters dataclass.
+
+    The builder is called with the dataclass's fields as keyword arguments.
+    """
+    if not dataclasses.is_dataclass(params):
+        raise TypeError(f"params of game {name!r} must be a dataclass, got {params!r}")
+
+    def wrap(build: Callable[..., FiniteGame]) -> Callable[..., FiniteGame]:
+        if name in _REGISTRY and _REGISTRY[name].build is not build:
+            raise ValueError(f"a game named {name!r} is already registered")
+        summary = (inspect.getdoc(build) or "").split("\n", 1)[0]
+        _REGISTRY[name] = GameInfo(name, build, params, summary)
+        return build
+
+    return wrap
+
+
+def names() -> list[str]:
+    """The registered games' names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def info(name: str) -> GameInfo:
+    """The registered game ``name``.
+
+    Raises:
+        ValueError: naming the known games when ``name`` is not one.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown game {name!r}; known games: {', '.join(names())}") from None
+
+
+def make(name: str, **params: Any) -> FiniteGame:
+    """Build the registered game ``name`` with ``params`` (the others at their defaults).
+
+    Values may be strings (``"50"``), as the command line gives them. The game's
+    :attr:`~FiniteGame.provenance` holds the name and every resolved parameter.
+    """
+    game_info = info(name)
+    resolved = game_info.parse(params)
+    game = game_info.build(
+        **{f.name: getattr(resolved, f.name) for f in dataclasses.fields(resolved)}
+    )
+    game.provenance = {"name": name, "params": dataclasses.asdict(resolved)}
+    return game

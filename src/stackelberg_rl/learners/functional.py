@@ -1,0 +1,112 @@
+"""Pure array functions shared by the learners, the agents and the games: soft-max, drawing.
+
+Shapes follow SPEC §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's (index 0)
+and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a leader
+policy ``pi_l (..., A)`` reduce it to ``q_l (..., A)``, ``vbar_f (..., A)`` and ``V (..., 2)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
+    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
+
+    ``alpha = inf`` gives the limit: uniform over the maximisers (greedy play); ``alpha = 0``
+    gives the uniform policy. The maximum is subtracted before exponentiating, so ``alpha`` of
+    ``1e6`` and more is safe.
+
+    >>> softmax(np.array([0.0, 1.0]), np.inf)
+    array([0., 1.])
+    """
+    z = np.asarray(z, dtype=np.float64)
+    zmax = z.max(axis=axis, keepdims=True)
+    if np.isinf(alpha):
+        e = (z == zmax).astype(np.float64)
+    else:
+        e = np.exp(alpha * (z - zmax))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def soft_policies(
+    Q: np.ndarray, alpha_l: float, alpha_f: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Soft-max follower then leader policies from joint values (Algorithm 1, lines 9–14).
+
+    Args:
+        Q: ``(..., 2, A, B)``.
+        alpha_l: leader inverse temperature (``inf`` for greedy).
+        alpha_f: follower inverse temperature (``inf`` for greedy).
+
+    Returns:
+        ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``,
+        ``V (..., 2)``.
+    """
+    pi_f = softmax(Q[..., 1, :, :], alpha_f, axis=-1)
+    q = np.einsum("...mab,...ab->...ma", Q, pi_f)
+    pi_l = softmax(q[..., 0, :], alpha_l, axis=-1)
+    V = np.einsum("...ma,...a->...m", q, pi_l)
+    return pi_l, pi_f, q[..., 0, :], q[..., 1, :], V
+
+
+def theory_beta(
+    dim: int,
+    horizon: int,
+    episodes: int,
+    n_leader_actions: int,
+    n_follower_actions: int,
+    c1: float = 1.0,
+    p: float = 0.05,
+) -> float:
+    """``β = C₁ d H √ι`` of Theorem 3, ``ι = log((log|A||B| + 2 log|A| log|B|)·4dT/p)``, ``T = KH``.
+
+    With one action for each player the first factor is zero; it is then taken as 1 so ``ι`` stays
+    defined (the bonus of a game with nothing to choose does not matter).
+    """
+    A, B = n_leader_actions, n_follower_actions
+    factor = math.log(A * B) + 2.0 * math.log(A) * math.log(B)
+    T = episodes * horizon
+    iota = math.log(max(factor, 1.0) * 4.0 * dim * T / p)
+    return c1 * dim * horizon * math.sqrt(max(iota, 0.0))
+
+
+def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, k: int) -> float:
+    """The soft-max parameter at episode ``k`` (0-based) from a number or a schedule name.
+
+    ``"fixed-K"``: ``log(n)·√K / H`` (Algorithm 1, line 1); ``"anytime"``: ``log(n)·√(k+1) / H``;
+    a number (``inf`` for greedy) is used as it is.
+    """
+    if isinstance(spec, str):
+        if spec == "fixed-K":
+            return math.log(n_actions) * math.sqrt(episodes) / horizon
+        if spec == "anytime":
+            return math.log(n_actions) * math.sqrt(k + 1) / horizon
+        raise ValueError(f"alpha must be a number, 'fixed-K' or 'anytime', got {spec!r}")
+    value = float(spec)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"alpha must be >= 0, got {spec!r}")
+    return value
+
+
+def optimistic_q(
+    phi: np.ndarray, w: np.ndarray, Lambda_inv: np.ndarray, beta: float, horizon: float
+) -> np.ndarray:
+    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for both players.
+
+    Args:
+        phi: ``(..., A, B, d)``.
+        w: ``(2, d)``.
+        Lambda_inv: ``(d, d)``.
+        beta: bonus scale.
+        horizon: the cap ``H``.
+
+    Returns:
+        ``Q (..., 2, A, B)``.
+    """
+    # ‖φ‖²_{Λ^{-1}} as (φΛ^{-1})·φ: one matrix product, then a row-wise dot (Λ^{-1} symmetric).
+    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
+    Q = np.minimum(phi @ w.T + bonus[..., None], horizon)  # (..., A, B, 2)
+    return np.moveaxis(Q, -1, -3)

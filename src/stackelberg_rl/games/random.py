@@ -43,7 +43,13 @@ class RandomLinearParams:
     """Half-width of the uniform noise on realised rewards, in [0, 1]."""
 
 
-@register("random-linear", RandomLinearParams)
+def _random_linear_bytes(p: RandomLinearParams) -> int:
+    """Features ``(S, A, B, d)`` twice (drawn, then validated) and ``mu (H, d, S)``."""
+    S, A, B, d, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
+    return 8 * (2 * S * A * B * d + H * d * S)
+
+
+@register("random-linear", RandomLinearParams, nbytes=_random_linear_bytes)
 def random_linear(
     n_states: int,
     n_leader_actions: int,
@@ -149,7 +155,13 @@ class RandomTabularParams:
     """Half-width of the uniform noise on realised rewards, in [0, 1]."""
 
 
-@register("random-tabular", RandomTabularParams)
+def _random_tabular_bytes(p: RandomTabularParams) -> int:
+    """Transitions ``(H, S, A, B, S)``, rewards, and one-hot features ``(S, A, B, S·A·B)``."""
+    S, A, B, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.horizon
+    return 8 * (H * S * A * B * S + 2 * H * S * A * B + (S * A * B) ** 2)
+
+
+@register("random-tabular", RandomTabularParams, nbytes=_random_tabular_bytes)
 def random_tabular(
     n_states: int,
     n_leader_actions: int,

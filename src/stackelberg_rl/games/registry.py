@@ -35,6 +35,12 @@ class GameInfo:
     build: Callable[..., FiniteGame]
     params: type
     summary: str
+    nbytes: Callable[[Any], int] | None = None
+    """Estimated bytes of the built game (and of building it) from its parameters, if known."""
+
+    def estimate_bytes(self, params: Mapping[str, Any]) -> int | None:
+        """What building the game with ``params`` would allocate, before building it."""
+        return None if self.nbytes is None else int(self.nbytes(self.parse(params)))
 
     def fields(self) -> list[ParamField]:
         """The parameters in declaration order, with type, default and help."""
@@ -76,10 +82,14 @@ class ParamField:
 _REGISTRY: dict[str, GameInfo] = {}
 
 
-def register(name: str, params: type) -> Callable[[Callable[..., FiniteGame]], Callable]:
+def register(
+    name: str, params: type, nbytes: Callable[[Any], int] | None = None
+) -> Callable[[Callable[..., FiniteGame]], Callable]:
     """Decorator: register a builder under ``name`` with its parameters dataclass.
 
-    The builder is called with the dataclass's fields as keyword arguments.
+    The builder is called with the dataclass's fields as keyword arguments. ``nbytes``, given the
+    parameters dataclass, estimates the memory the game takes (so that a size that cannot be
+    allocated is refused before it is tried).
     """
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"params of game {name!r} must be a dataclass, got {params!r}")
@@ -88,7 +98,7 @@ def register(name: str, params: type) -> Callable[[Callable[..., FiniteGame]], C
         if name in _REGISTRY and _REGISTRY[name].build is not build:
             raise ValueError(f"a game named {name!r} is already registered")
         summary = (inspect.getdoc(build) or "").split("\n", 1)[0]
-        _REGISTRY[name] = GameInfo(name, build, params, summary)
+        _REGISTRY[name] = GameInfo(name, build, params, summary, nbytes)
         return build
 
     return wrap

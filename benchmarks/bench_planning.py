@@ -1,4 +1,4 @@
-"""Exact planner benchmark (issue 2): ``.venv/bin/python benchmarks/bench_planning.py``.
+"""Exact planner benchmark: ``.venv/bin/python benchmarks/bench_planning.py``.
 
 Times evaluate + leader_best_response + follower_best_response on random_linear(S, 4, 4, 10, 10)
 for S = 10^4 and 10^5 (medians of 5 runs), reports the tracemalloc peak and the ratio

@@ -7,6 +7,7 @@ responses are checked against brute-force enumeration of *all* deterministic pol
 
 import doctest
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -386,6 +387,14 @@ def test_stackelberg_ties_within_tolerance_count_as_ties():
 def test_stackelberg_rejects_unknown_tie_break():
     with pytest.raises(ValueError, match="tie_break must be 'leader' or 'follower'"):
         stackelberg_equilibrium(tie_game(), "strong")
+
+
+@pytest.mark.parametrize("tol", [math.nan, -1e-3, math.inf, "0"])
+def test_stackelberg_rejects_a_tolerance_that_is_not_a_finite_non_negative_number(tol):
+    # With tol = NaN no b passes the maximiser test, so the follower's rule used to fall back to
+    # the leader's favourite b: not a best response (a positive follower gap), yet returned.
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+        stackelberg_equilibrium(random_linear(4, 2, 3, 3, 2, seed=0), tol=tol)
 
 
 # ---------------------------------------------------------------------- (b) dense vs factored

@@ -5,7 +5,7 @@ dependency of ``stackelberg_rl``::
 
     .venv-peers/bin/python benchmarks/peers/rlberry_lsvi.py --episodes 400 --json out.json
 
-Problem (issue 4): a random tabular MDP with S=10 states, A=4 actions, horizon H=5, stationary
+Problem: a random tabular MDP with S=10 states, A=4 actions, horizon H=5, stationary
 transitions, mean rewards in [0, 1] (deterministic), start state 0, one-hot features of
 (state, action) so d = S*A = 40. It is drawn from ``numpy.random.default_rng(seed)`` and written
 to an ``.npz`` file so that our own learner can be run on exactly the same problem.

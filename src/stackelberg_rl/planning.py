@@ -6,6 +6,7 @@ the cost is ``O(H·S·A·B·d)`` for a factored game and ``O(H·S²·A·B)`` for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -151,6 +152,10 @@ def stackelberg_equilibrium(
     """
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
+    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
+    # Q_f says); a negative tol excludes the true maximiser.
+    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     sign = 1.0 if tie_break == "leader" else -1.0
 
     def follower_rule(h: int, Qh: np.ndarray) -> np.ndarray:

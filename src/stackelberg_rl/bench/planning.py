@@ -1,4 +1,4 @@
-"""Timings of the exact planner (issue 2): ``evaluate`` and both best responses, linear in ``|S|``.
+"""Timings of the exact planner: ``evaluate`` and both best responses, linear in ``|S|``.
 
 On ``random_linear(S, 4, 4, 10, 10)`` one call of each of ``evaluate``, ``leader_best_response``
 and ``follower_best_response`` (what ``regret`` costs) is timed at several ``S``; the ratio of the
@@ -23,7 +23,7 @@ from ..planning import evaluate, follower_best_response, leader_best_response, r
 from .learner import memory_bandwidth
 
 GAME = {"n_leader_actions": 4, "n_follower_actions": 4, "dim": 10, "horizon": 10}
-"""The issue's benchmark game apart from ``n_states``."""
+"""The benchmark game of the planner, apart from ``n_states``: A = B = 4, d = 10, H = 10."""
 
 
 def _policies(game: FiniteGame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

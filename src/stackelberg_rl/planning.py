@@ -1,5 +1,9 @@
 """Exact planning on a known finite game (SPEC §2): values, best responses, Stackelberg, regret.
 
+Also the one-shot commitment values of a bimatrix game (SPEC §6): :func:`mixed_commitment`, the
+leader committing to a mixed strategy that the follower observes, and :func:`pure_commitment`,
+the follower observing the leader's action.
+
 Every function is one backward pass over ``h = H-1 … 0`` and vectorised over states and actions:
 the cost is ``O(H·S·A·B·d)`` for a factored game and ``O(H·S²·A·B)`` for a dense one.
 """
@@ -12,8 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.optimize import linprog
 
 from .games.base import FiniteGame, _check_distribution, _check_shape
+from .games.matrix import matrix_game
 
 
 @dataclass(frozen=True)
@@ -239,3 +245,128 @@ def regrets(
     leader = V[1, 0, x1] - V[0, 0, x1]  # at h = 0 after the loop
     follower = vbar_best[x1, a1] - q[1, x1, a1]
     return np.stack([leader, follower])
+
+
+def _payoff_matrices(leader_payoffs: np.ndarray, follower_payoffs: np.ndarray):
+    """Both ``(A, B)`` payoff matrices as float arrays, checked."""
+    L = np.asarray(leader_payoffs, dtype=np.float64)
+    F = np.asarray(follower_payoffs, dtype=np.float64)
+    for name, M in [("leader_payoffs", L), ("follower_payoffs", F)]:
+        if M.ndim != 2 or M.size == 0:
+            raise ValueError(f"{name} must be a non-empty (A, B) matrix, got shape {M.shape}")
+        if not np.isfinite(M).all():
+            idx = tuple(int(i) for i in np.unravel_index(np.argmax(~np.isfinite(M)), M.shape))
+            raise ValueError(f"{name} has a non-finite entry at index {idx} (a, b)")
+    if L.shape != F.shape:
+        raise ValueError(f"leader_payoffs has shape {L.shape}, follower_payoffs {F.shape}")
+    return L, F
+
+
+def mixed_commitment(
+    leader_payoffs: np.ndarray, follower_payoffs: np.ndarray, tol: float = 1e-9
+) -> tuple[np.ndarray, int, float]:
+    """The leader's optimal mixed strategy to commit to in a one-shot bimatrix game.
+
+    The classic model of Stackelberg security games: the leader commits to a mix ``x`` over its
+    actions, the follower sees ``x`` (not the action drawn) and best-responds, breaking ties in
+    the leader's favour (strong Stackelberg equilibrium). Conitzer & Sandholm (2006, "Computing
+    the optimal strategy to commit to", EC'06, §5) solve one linear program per follower action
+    ``b``: maximise ``Σ_a x_a L[a, b]`` over the simplex subject to ``b`` being a best response,
+    ``Σ_a x_a F[a, b] >= Σ_a x_a F[a, b']`` for every ``b'``; the best feasible ``b`` wins. Each
+    LP is solved by HiGHS (``scipy.optimize.linprog``); an infeasible LP means ``b`` is never a
+    best response, any other failure raises — a wrong value is never returned.
+
+    Unlike :func:`stackelberg_equilibrium` on a one-state game, where the follower sees the
+    leader's *action* (pure commitment, :func:`pure_commitment`), here it sees only the mix, and
+    the leader's value is at least as large.
+
+    >>> L, F = [[2, 4], [1, 3]], [[1, 0], [0, 1]]  # Conitzer & Sandholm (2006), §1
+    >>> x, b, v = mixed_commitment(L, F)
+    >>> np.round(x, 6).tolist(), b, round(v, 6), pure_commitment(L, F)[2]
+    ([0.5, 0.5], 1, 3.5, 3.0)
+
+    Args:
+        leader_payoffs: ``L (A, B)``, any scale.
+        follower_payoffs: ``F (A, B)``, any scale.
+        tol: how far, relative to the follower's largest absolute payoff, the solver's ``b`` may
+            fall short of a best response to the returned mix before it counts as a failure.
+
+    Returns:
+        ``(leader_mix (A,), follower_action, leader_value)``, with
+        ``leader_value = leader_mix @ L[:, follower_action]``.
+
+    Raises:
+        ValueError: for matrices that are not finite ``(A, B)`` arrays of the same shape.
+        RuntimeError: when an LP fails (any status but optimal or infeasible) or its solution
+            does not check out.
+    """
+    L, F = _payoff_matrices(leader_payoffs, follower_payoffs)
+    A, B = L.shape
+    # The LPs are solved on unit-scale matrices (the optimal mix does not depend on the scale).
+    L_unit = L / max(np.abs(L).max(), 1e-300)
+    f_scale = max(np.abs(F).max(), 1e-300)
+    F_unit = F / f_scale
+    best: tuple[float, int, np.ndarray] | None = None
+    for b in range(B):
+        others = [c for c in range(B) if c != b]
+        # Σ_a x_a (F[a, b'] − F[a, b]) <= 0 for every other b'.
+        A_ub = (F_unit[:, others] - F_unit[:, [b]]).T if others else None
+        b_ub = np.zeros(len(others)) if others else None
+        result = linprog(
+            -L_unit[:, b],
+            A_ub=A_ub,
+            b_ub=b_ub,
+            A_eq=np.ones((1, A)),
+            b_eq=[1.0],
+            bounds=[(0.0, 1.0)] * A,
+            method="highs",
+        )
+        if result.status == 2:  # infeasible: b is a best response to no mix
+            continue
+        if result.status != 0:
+            raise RuntimeError(
+                f"the commitment LP for follower action {b} failed (status {result.status}: "
+                f"{result.message})"
+            )
+        x = np.clip(result.x, 0.0, None)  # the solver may return -1e-17
+        x = x / x.sum()
+        value = float(x @ L_unit[:, b])
+        if best is None or value > best[0] + 1e-12:
+            best = (value, b, x)
+    if best is None:
+        raise RuntimeError("no commitment LP was feasible: the solver failed")
+    _, b, x = best
+    follower_values = x @ F_unit
+    shortfall = follower_values.max() - follower_values[b]
+    if shortfall > max(tol, 1e-7):
+        raise RuntimeError(
+            f"the solver's follower action {b} is {shortfall * f_scale:.3g} short of a best "
+            "response to its mix"
+        )
+    return x, int(b), float(x @ L[:, b])
+
+
+def pure_commitment(
+    leader_payoffs: np.ndarray, follower_payoffs: np.ndarray
+) -> tuple[int, int, float]:
+    """The Stackelberg solution when the follower sees the leader's action (one-shot game).
+
+    :func:`stackelberg_equilibrium` on the one-state, ``H = 1`` ``matrix`` game (ties in the
+    leader's favour): what the leader gets when its action is observed, against the
+    :func:`mixed_commitment` value when only its strategy is. The gap between the two is the
+    value of committing to a mix.
+
+    Args:
+        leader_payoffs: ``L (A, B)``, any scale.
+        follower_payoffs: ``F (A, B)``, any scale.
+
+    Returns:
+        ``(leader_action, follower_action, leader_value)`` with ``leader_value`` in the
+        payoffs' units.
+    """
+    L, F = _payoff_matrices(leader_payoffs, follower_payoffs)
+    game = matrix_game(leader_payoffs=L, follower_payoffs=F, horizon=1)
+    pi_l, pi_f, _ = stackelberg_equilibrium(game)
+    a = int(pi_l[0, 0].argmax())
+    b = int(pi_f[0, 0, a].argmax())
+    return a, b, float(L[a, b])

@@ -2,11 +2,12 @@
 
 ``make(name, **params)`` builds any registered game; ``names()`` lists them. A game checks itself
 when it is made (SPEC §1) and raises :class:`ValueError` naming the field and the index. The
-registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`) and ``matrix``
-(:mod:`.matrix`).
+registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``appendix-f``
+(:mod:`.appendix_f`, with :func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`).
 """
 
-from . import matrix
+from . import appendix_f, matrix
+from .appendix_f import AppendixFParams, appendix_f_game
 from .base import DENSE_LIMIT, PROB_TOL, FiniteGame
 from .matrix import MatrixParams, matrix_game
 from .random import (
@@ -23,11 +24,14 @@ from .sampling import draw
 __all__ = [
     "DENSE_LIMIT",
     "PROB_TOL",
+    "AppendixFParams",
     "FiniteGame",
     "GameInfo",
     "MatrixParams",
     "RandomLinearParams",
     "RandomTabularParams",
+    "appendix_f",
+    "appendix_f_game",
     "draw",
     "info",
     "make",

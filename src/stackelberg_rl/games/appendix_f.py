@@ -1,0 +1,153 @@
+"""The paper's Appendix F: why a greedy follower breaks the leader's covering argument.
+
+Two ``2×2`` tables of action values ``(Q_l, Q_f)`` (rows ``a₁, a₂``, columns ``b₁, b₂``),
+``ε``-close in sup norm:
+
+==========  ====================  ====================
+Table 1     b₁                    b₂
+==========  ====================  ====================
+a₁          ``M − ε, 1 − ε/2``    ``0, 1 + ε/2``
+a₂          ``0, 1``              ``0, 1 − ε/2``
+==========  ====================  ====================
+
+==========  ====================  ====================
+Table 2     b₁                    b₂
+==========  ====================  ====================
+a₁          ``M, 1 + ε/2``        ``0, 1 − ε/2``
+a₂          ``0, 1 + ε/2``        ``0, 1 − ε/2``
+==========  ====================  ====================
+
+With Table 1 a greedy follower plays ``b₂`` at ``a₁`` (``1 + ε/2 > 1 − ε/2``), so the leader's
+marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (SPEC §4: the
+paper's sentence after the tables has them the other way round). An ``ε`` change of the values
+moves greedy ``q_l`` by ``M``, however small ``ε``; a soft-max follower's ``q_l`` moves by at most
+``ε(1 + 2α·max|Q_l|)``. :func:`leader_marginal` traces ``q_l`` along the segment between the two
+tables; the ``appendix-f`` game is either table as a one-state game.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.special import softmax
+
+from ._params import check_real, check_sizes
+from .base import FiniteGame
+from .matrix import repeated_bimatrix
+from .registry import register
+
+
+def _check_m_eps(M: float, eps: float) -> tuple[float, float]:
+    M = check_real("M", M, low=0.0, low_open=True)
+    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True)
+    return M, eps
+
+
+def tables(M: float, eps: float) -> np.ndarray:
+    """Both tables of Appendix F in the paper's units: ``(2, 2, A=2, B=2)``.
+
+    Axes: table (0 is Table 1, 1 is Table 2), player (0 leader, 1 follower), ``a``, ``b``.
+
+    Args:
+        M: the leader's large payoff, ``> 0``.
+        eps: ``ε`` in ``(0, 1]``, the sup-norm distance between the tables.
+    """
+    M, eps = _check_m_eps(M, eps)
+    table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
+    table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
+    return np.array([table_1, table_2])
+
+
+def leader_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
+    """The leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
+
+    The values are ``Q(t) = (1 − t)·Table 1 + t·Table 2``; the follower plays
+    ``π_f(·|a) = softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10), uniform over its maximisers
+    when ``α_f = ∞`` (greedy play, the soft-max's limit); ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]``
+    (eq. (1)). Greedy ``q_l(a₁)`` is ``0`` for ``t < 1/2`` and ``M`` for ``t > 1/2``; soft-max
+    ``q_l`` moves by at most ``|t − t'|·ε·(1 + 2α_f·max|Q_l|)`` (:func:`marginal_bound`).
+
+    Args:
+        t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
+        alpha_f: the follower's inverse temperature ``≥ 0`` (``np.inf`` for greedy).
+        M: the leader's large payoff, ``> 0``.
+        eps: ``ε`` in ``(0, 1]``.
+
+    Returns:
+        ``q_l (..., 2)``: the leader's marginal at ``a₁`` and ``a₂``.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
+        raise ValueError(f"t must lie in [0, 1], got {t}")
+    if not (isinstance(alpha_f, int | float) and alpha_f >= 0):  # NaN fails too
+        raise ValueError(f"alpha_f must be a number >= 0 or inf, got {alpha_f!r}")
+    both = tables(M, eps)
+    Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]
+    Q_l, Q_f = Q[..., 0, :, :], Q[..., 1, :, :]  # (..., A, B)
+    if np.isinf(alpha_f):
+        best = (Q_f == Q_f.max(axis=-1, keepdims=True)).astype(np.float64)
+        pi_f = best / best.sum(axis=-1, keepdims=True)
+    else:
+        pi_f = softmax(alpha_f * Q_f, axis=-1)
+    return (pi_f * Q_l).sum(axis=-1)
+
+
+def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> float:
+    """How far soft-max ``q_l`` can move when ``t`` moves by ``dt``: ``dt·ε·(1 + 2α_f·max|Q_l|)``.
+
+    Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)`` (``M``
+    unless ``ε > 2M``). With
+    ``q_l = Σ_b π_f(b) Q_l(b)``, ``|Δq_l| ≤ ‖ΔQ_l‖∞ + max|Q_l|·‖Δπ_f‖₁``, and
+    ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (SPEC §4).
+    """
+    M, eps = _check_m_eps(M, eps)
+    return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))
+
+
+@dataclass(frozen=True)
+class AppendixFParams:
+    """Parameters of ``appendix-f``."""
+
+    M: float = 4.0
+    """The leader's large payoff M > 0 (the jump of a greedy follower's q_l)."""
+    eps: float = 0.1
+    """ε in (0, 1], the sup-norm distance between the two tables."""
+    table: Literal[1, 2] = 1
+    """Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁)."""
+    horizon: int = 1
+    """H, times the 2×2 stage is played (one state)."""
+
+
+def _appendix_f_bytes(p: AppendixFParams) -> int:
+    """Features ``(1, 2, 2, 4)`` and ``6·H·4`` model entries."""
+    return 8 * (16 + 24 * p.horizon)
+
+
+@register("appendix-f", AppendixFParams, nbytes=_appendix_f_bytes)
+def appendix_f_game(
+    M: float = 4.0, eps: float = 0.1, table: int = 1, horizon: int = 1
+) -> FiniteGame:
+    """Appendix F's 2×2 example: one of its two ε-close tables as a one-state game.
+
+    Both tables are divided by the same ``payoff_scale = max(M, 1 + ε/2)`` (their largest entry),
+    so rewards lie in ``[-1, 1]``, the two games stay ``ε / payoff_scale``-close, and values
+    times ``game.payoff_scale`` are in the paper's units. Features are one-hot in ``(a, b)``
+    (``d = 4``).
+
+    Args:
+        M: the leader's large payoff, ``> 0``.
+        eps: ``ε`` in ``(0, 1]``.
+        table: ``1`` or ``2``.
+        horizon: ``H``.
+    """
+    M, eps = _check_m_eps(M, eps)
+    if isinstance(table, bool) or table not in (1, 2):
+        raise ValueError(f"table must be 1 or 2, got {table!r}")
+    check_sizes(horizon=horizon)
+    scale = max(M, 1 + eps / 2)
+    Q = tables(M, eps)[table - 1]
+    return repeated_bimatrix(
+        Q[0], Q[1], horizon, scale, f"appendix-f(M={M:g},eps={eps:g},table={table},H={horizon})"
+    )

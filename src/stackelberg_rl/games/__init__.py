@@ -2,13 +2,15 @@
 
 ``make(name, **params)`` builds any registered game; ``names()`` lists them. A game checks itself
 when it is made (SPEC §1) and raises :class:`ValueError` naming the field and the index. The
-registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``appendix-f``
-(:mod:`.appendix_f`, with :func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`).
+registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
+(:mod:`.electricity`), ``appendix-f`` (:mod:`.appendix_f`, with
+:func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`).
 """
 
-from . import appendix_f, matrix
+from . import appendix_f, electricity, matrix
 from .appendix_f import AppendixFParams, appendix_f_game
 from .base import DENSE_LIMIT, PROB_TOL, FiniteGame
+from .electricity import ElectricityParams, electricity_game
 from .matrix import MatrixParams, matrix_game
 from .random import (
     RandomLinearParams,
@@ -25,6 +27,7 @@ __all__ = [
     "DENSE_LIMIT",
     "PROB_TOL",
     "AppendixFParams",
+    "ElectricityParams",
     "FiniteGame",
     "GameInfo",
     "MatrixParams",
@@ -33,6 +36,8 @@ __all__ = [
     "appendix_f",
     "appendix_f_game",
     "draw",
+    "electricity",
+    "electricity_game",
     "info",
     "make",
     "matrix",

@@ -1,0 +1,255 @@
+"""The paper's running example (§1, §2): a utility prices electricity, consumers answer.
+
+Economics. Each hour the utility (leader) posts a price ``p_a``; the consumers (follower) see it
+and consume ``q_b``. Consumers value consumption with a concave utility that saturates at the
+hour's desired demand ``δ``: ``U(q; δ) = v·(m − m²/(2δ))`` with ``m = min(q, δ)`` (marginal
+value ``v`` at ``q = 0``, falling to ``0`` at ``q = δ``). Stored energy ``σ`` serves consumption
+first, free; the rest, ``g = max(q − σ, 0)``, is generated at the convex cost
+``C(g) = c₁·g + c₂·g²``, dearer at the evening peak by the factor ``κ_h`` of the hour. The
+consumers' reward is utility minus payment, ``U − p·q``; the utility's is social welfare,
+consumer utility minus generation cost, ``U − κ_h·C`` (payments are a transfer and cancel).
+Demand the consumers do not serve shifts to later hours; stored energy used is gone until
+renewables recharge the store. The game is general-sum: the welfare-optimal price is the
+marginal cost, which the consumers would rather not pay.
+
+State ``x = (δ-level, σ-level)``, ``x = D·L + s`` for demand level ``D`` and storage level ``s`` in
+``0..L-1`` (``L = levels``); the hour is the step ``h`` (clock hour ``start_hour + h``), which
+both players' policies see. Quantities are in units of the largest consumption:
+``δ_D = (D+1)/L``, ``σ_s = storage·s/(L−1)``, ``q_b = b/(|B|−1)``, ``p_a = price_max·(a+1)/|A|``.
+
+Linearity (Assumption 2), exactly, with ``d = 7``. The next state is drawn from one of four
+regimes, (high or low demand) × (charged or depleted store), with probabilities
+``ψ(x,a,b) ∈ Δ⁴``: demand comes from the high regime with probability ``w_D = (1 + δ_D − q_b)/2``
+(unserved demand shifts forward, over-consumption pulls it in), the store from the charged regime
+with probability ``w_S = 1/4 + (σ_s − min(q_b, σ_s))/(2·storage)`` (``1/4`` with no storage), the
+two independently. Regime ``i`` draws ``x'`` from ``ν_{h,i}``, a product of a demand distribution
+(centred on the hour's demand profile, which peaks at 19:00) and a storage distribution (solar
+recharge peaks at 13:00), each 20% mixed with seeded Dirichlet noise — the ``seed`` is the
+weather. The features stack the regime probabilities and three reward features,
+``φ = [ψ/√2 ; (U/U_max, p·q/p_max, C/C_max)/√6]`` (each reward feature in ``[0, 1]``, so
+``‖φ‖₂ ≤ 1``); ``μ_h(x') = [√2·ν_{h,i}(x')]_i`` on the first block and ``0`` on the second (so
+``⟨φ, Σ_x' μ_h(x')⟩ = Σ_i ψ_i = 1``); ``θ_{l,h} = √6·(0, 0, 0, 0, U_max, 0, −κ_h C_max)/R``,
+``θ_{f,h} = √6·(0, 0, 0, 0, U_max, −p_max, 0)/R``, where ``R``, kept as ``game.payoff_scale``, is
+the largest absolute raw reward, so rewards lie in ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._params import check_real, check_sizes
+from .base import FiniteGame
+from .registry import register
+
+DENSE_ENTRIES = 5_000_000
+"""The dense model (``H·S·A·B·S`` entries) is also given, and checked, up to this size."""
+
+N_REGIMES = 4
+"""(high, low demand) × (charged, depleted store)."""
+
+
+@dataclass(frozen=True)
+class ElectricityParams:
+    """Parameters of ``electricity``."""
+
+    hours: int = 6
+    """H, hours in an episode (one step per hour)."""
+    start_hour: int = 16
+    """Clock hour of step 0, in 0..23 (the default episode covers the 19:00 peak)."""
+    levels: int = 3
+    """L, demand levels and storage levels: S = L²."""
+    n_prices: int = 3
+    """|A|, price levels the utility can post: price_max·(a+1)/|A|."""
+    n_consumption: int = 3
+    """|B| >= 2, consumption choices b/(|B|-1), from nothing to one unit."""
+    price_max: float = 1.0
+    """The highest price, > 0, per unit of consumption."""
+    utility: float = 2.0
+    """Consumers' marginal utility v > 0 of the first unit (concave, saturating at the demand)."""
+    cost_linear: float = 0.2
+    """c₁ >= 0 of the generation cost c₁·g + c₂·g²."""
+    cost_quadratic: float = 0.8
+    """c₂ >= 0 of the generation cost (its convexity)."""
+    peak_cost: float = 1.0
+    """Extra cost at the evening peak, >= 0: the cost is multiplied by 1 + peak_cost at 19:00."""
+    storage: float = 0.5
+    """Capacity of the store in [0, 1], in units of the largest consumption."""
+    seed: int = 0
+    """Seed of the weather: the noise in the regimes' next-state distributions."""
+
+
+def _electricity_bytes(p: ElectricityParams) -> int:
+    """Features ``(S, A, B, 7)``, ``mu (H, 7, S)``, and the dense model when it is given."""
+    S, A, B, H = p.levels**2, p.n_prices, p.n_consumption, p.hours
+    dense = H * S * A * B * S if H * S * A * B * S <= DENSE_ENTRIES else 0
+    return 8 * (2 * S * A * B * 7 + H * 7 * S + 2 * dense + 2 * H * S * A * B)
+
+
+def _cosine_bump(clock_hour: float, peak: float) -> float:
+    """``max(0, cos(2π(t − peak)/24))``: 1 at the peak hour, 0 beyond six hours from it."""
+    return max(0.0, math.cos(2 * math.pi * (clock_hour - peak) / 24))
+
+
+def _level_distribution(levels: int, centre: float) -> np.ndarray:
+    """A discretised bell ``(L,)`` over levels ``0..L-1`` centred at ``centre``."""
+    if levels == 1:
+        return np.ones(1)
+    width = (levels - 1) / 3
+    p = np.exp(-0.5 * ((np.arange(levels) - centre) / width) ** 2)
+    return p / p.sum()
+
+
+def regime_distributions(
+    hours: int, start_hour: int, levels: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Next-level distributions of the regimes, per hour.
+
+    Returns:
+        ``nu_demand (H, 2, L)`` (high, low demand) and ``nu_storage (H, 2, L)`` (charged,
+        depleted store); the regime ``(j, k)`` draws ``(D', s')`` from
+        ``nu_demand[h, j] ⊗ nu_storage[h, k]``.
+    """
+    rng = np.random.default_rng(seed)
+    top = levels - 1
+    nu_demand = np.empty((hours, 2, levels))
+    nu_storage = np.empty((hours, 2, levels))
+    for h in range(hours):
+        clock = (start_hour + h) % 24
+        profile = 0.5 + 0.35 * math.cos(2 * math.pi * (clock - 19) / 24)
+        sun = _cosine_bump(clock, 13)
+        centres = [
+            (nu_demand, top * min(1.0, profile + 0.3)),
+            (nu_demand, top * max(0.0, profile - 0.3)),
+            (nu_storage, top * (0.6 + 0.4 * sun)),
+            (nu_storage, top * 0.4 * sun),
+        ]
+        for i, (nu, centre) in enumerate(centres):
+            noise = rng.dirichlet(np.ones(levels))
+            nu[h, i % 2] = 0.8 * _level_distribution(levels, centre) + 0.2 * noise
+    return nu_demand, nu_storage
+
+
+@register("electricity", ElectricityParams, nbytes=_electricity_bytes)
+def electricity_game(
+    hours: int = 6,
+    start_hour: int = 16,
+    levels: int = 3,
+    n_prices: int = 3,
+    n_consumption: int = 3,
+    price_max: float = 1.0,
+    utility: float = 2.0,
+    cost_linear: float = 0.2,
+    cost_quadratic: float = 0.8,
+    peak_cost: float = 1.0,
+    storage: float = 0.5,
+    seed: int = 0,
+) -> FiniteGame:
+    """An electricity market: a utility prices each hour, consumers choose their consumption.
+
+    The construction, the economics and the exact linear form (``d = 7``) are in the module's
+    docstring. Both the factored form (``mu``, ``theta``) and, up to
+    :data:`DENSE_ENTRIES`, the dense model are given, so the game checks its own linearity.
+
+    Args:
+        hours: ``H``.
+        start_hour: clock hour of step 0.
+        levels: ``L`` demand and storage levels (``S = L²``).
+        n_prices: ``|A|``.
+        n_consumption: ``|B| >= 2``.
+        price_max: the highest price.
+        utility: marginal utility ``v`` of the first unit.
+        cost_linear: ``c₁``.
+        cost_quadratic: ``c₂``.
+        peak_cost: the cost factor's excess at 19:00.
+        storage: the store's capacity in ``[0, 1]``.
+        seed: seed of the weather noise.
+
+    Returns:
+        The game, with ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
+    """
+    check_sizes(hours=hours, levels=levels, n_prices=n_prices, n_consumption=n_consumption)
+    if n_consumption < 2:
+        raise ValueError(f"n_consumption must be >= 2 (none and some), got {n_consumption}")
+    if isinstance(start_hour, bool) or start_hour not in range(24):
+        raise ValueError(f"start_hour must be an integer in 0..23, got {start_hour!r}")
+    price_max = check_real("price_max", price_max, low=0.0, low_open=True)
+    utility = check_real("utility", utility, low=0.0, low_open=True)
+    cost_linear = check_real("cost_linear", cost_linear, low=0.0)
+    cost_quadratic = check_real("cost_quadratic", cost_quadratic, low=0.0)
+    peak_cost = check_real("peak_cost", peak_cost, low=0.0)
+    storage = check_real("storage", storage, low=0.0, high=1.0)
+
+    H, L, A, B = hours, levels, n_prices, n_consumption
+    S = L * L
+    demand = (np.arange(L) + 1) / L  # δ_D
+    stored = storage * np.arange(L) / (L - 1) if L > 1 else np.zeros(1)  # σ_s
+    consumption = np.arange(B) / (B - 1)  # q_b
+    prices = price_max * (np.arange(A) + 1) / A  # p_a
+    peak = np.array([1 + peak_cost * _cosine_bump((start_hour + h) % 24, 19) for h in range(H)])
+
+    # Reward components on (D, s, a, b).
+    served = np.minimum(consumption[None, :], demand[:, None])  # (L_D, B)
+    value = utility * (served - served**2 / (2 * demand[:, None]))  # U (L_D, B)
+    payment = prices[:, None] * consumption[None, :]  # p·q (A, B)
+    generated = np.maximum(consumption[None, :] - stored[:, None], 0.0)  # g (L_s, B)
+    cost = cost_linear * generated + cost_quadratic * generated**2  # C (L_s, B)
+    U = np.broadcast_to(value[:, None, None, :], (L, L, A, B))
+    pay = np.broadcast_to(payment[None, None], (L, L, A, B))
+    C = np.broadcast_to(cost[None, :, None, :], (L, L, A, B))
+    raw_follower = U - pay  # (L_D, L_s, A, B), the same every hour
+    raw_leader = U[None] - peak[:, None, None, None, None] * C[None]  # (H, L_D, L_s, A, B)
+    scale = float(max(np.abs(raw_follower).max(), np.abs(raw_leader).max()))
+    rewards = np.stack([raw_leader, np.broadcast_to(raw_follower, raw_leader.shape)]) / scale
+
+    # Regime probabilities ψ (S, A, B, 4): demand regime j, store regime k at index 2j + k.
+    w_demand = (1 + demand[:, None] - consumption[None, :]) / 2  # (L_D, B)
+    if storage > 0:
+        left = stored[:, None] - np.minimum(consumption[None, :], stored[:, None])
+        w_store = 0.25 + left / (2 * storage)  # (L_s, B)
+    else:
+        w_store = np.full((L, B), 0.25)
+    wD = np.stack([w_demand, 1 - w_demand], axis=-1)[:, None, None, :, :, None]  # D,.,.,b,j,.
+    wS = np.stack([w_store, 1 - w_store], axis=-1)[None, :, None, :, None, :]  # .,s,.,b,.,k
+    psi = np.broadcast_to(wD * wS, (L, L, A, B, 2, 2)).reshape(S, A, B, N_REGIMES)
+
+    U_max, C_max = utility / 2, cost_linear + cost_quadratic
+    C_max = C_max if C_max > 0 else 1.0
+    reward_features = np.stack([U / U_max, pay / price_max, C / C_max], axis=-1).reshape(S, A, B, 3)
+    features = np.concatenate([psi / math.sqrt(2), reward_features / math.sqrt(6)], axis=-1)
+    d = N_REGIMES + 3
+
+    nu_demand, nu_storage = regime_distributions(H, start_hour, L, seed)
+    nu = np.einsum("hjD,hks->hjkDs", nu_demand, nu_storage).reshape(H, N_REGIMES, S)
+    mu = np.zeros((H, d, S))
+    mu[:, :N_REGIMES] = math.sqrt(2) * nu
+    theta = np.zeros((2, H, d))
+    theta[0, :, N_REGIMES] = theta[1, :, N_REGIMES] = U_max
+    theta[0, :, N_REGIMES + 2] = -peak * C_max
+    theta[1, :, N_REGIMES + 1] = -price_max
+    theta *= math.sqrt(6) / scale
+
+    dense = {}
+    if H * S * A * B * S <= DENSE_ENTRIES:
+        # P_h(D', s' | x, a, b) as the product of the demand and the store marginals: computed
+        # apart from φ·μ (a mixture of products), so that the game's linearity check compares
+        # two constructions.
+        next_demand = np.einsum("Dbj,hjE->hDbE", wD.reshape(L, B, 2), nu_demand)
+        next_store = np.einsum("sbk,hkt->hsbt", wS.reshape(L, B, 2), nu_storage)
+        P = np.einsum("hDbE,hsbt->hDsbEt", next_demand, next_store).reshape(H, S, 1, B, S)
+        dense = {
+            "transitions": np.broadcast_to(P, (H, S, A, B, S)),
+            "rewards": rewards.reshape(2, H, S, A, B),
+        }
+    game = FiniteGame(
+        features,
+        np.full(S, 1.0 / S),
+        mu=mu,
+        theta=theta,
+        name=f"electricity(H={H},L={L},A={A},B={B})",
+        **dense,
+    )
+    game.payoff_scale = scale
+    return game

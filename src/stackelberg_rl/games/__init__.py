@@ -3,11 +3,11 @@
 ``make(name, **params)`` builds any registered game; ``names()`` lists them. A game checks itself
 when it is made (SPEC §1) and raises :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
-(:mod:`.electricity`), ``appendix-f`` (:mod:`.appendix_f`, with
+(:mod:`.electricity`), ``security`` (:mod:`.security`), ``appendix-f`` (:mod:`.appendix_f`, with
 :func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`).
 """
 
-from . import appendix_f, electricity, matrix
+from . import appendix_f, electricity, matrix, security
 from .appendix_f import AppendixFParams, appendix_f_game
 from .base import DENSE_LIMIT, PROB_TOL, FiniteGame
 from .electricity import ElectricityParams, electricity_game
@@ -22,6 +22,7 @@ from .random import (
 )
 from .registry import GameInfo, info, make, names, register
 from .sampling import draw
+from .security import SecurityParams, security_game
 
 __all__ = [
     "DENSE_LIMIT",
@@ -33,6 +34,7 @@ __all__ = [
     "MatrixParams",
     "RandomLinearParams",
     "RandomTabularParams",
+    "SecurityParams",
     "appendix_f",
     "appendix_f_game",
     "draw",
@@ -47,5 +49,7 @@ __all__ = [
     "random_linear",
     "random_tabular",
     "register",
+    "security",
+    "security_game",
     "tabular",
 ]

@@ -1,0 +1,242 @@
+"""A Stackelberg security game played over time: the ``security`` game.
+
+The usual SSG payoffs (Kiekintveld et al. 2009; Tambe 2011): each of ``n_targets`` targets ``t``
+has payoffs for an attack on it, covered or not — the defender's ``U_d^c(t) ≥ U_d^u(t)`` and
+the attacker's ``U_a^u(t) ≥ U_a^c(t)``. Each step the defender (leader) patrols one target,
+``a ∈ 0..T-1``; the attacker (follower) sees the patrol and attacks a target ``b ∈ 0..T-1`` or waits
+(``b = T``). The state is the attacker's threat level ``ℓ ∈ 0..L-1`` (``L = levels``): how
+prepared it is. An attack's payoffs are scaled by its impact ``f(ℓ) = ((ℓ+1)/L)^κ``
+(``κ = impact_exponent``); an attack, caught or not, spends the preparation (``ℓ → 0``); waiting
+pays nothing and raises the threat by one level with probability ``escalation``. With ``κ > 1``
+a patient attacker may wait for a bigger strike, so the defender must weigh present and future
+targets. Episodes start at ``ℓ = 0``.
+
+``zero_sum=True`` gives the attacker minus the defender's reward (``U_a = −U_d``); the default is
+general-sum. Payoffs are random but seeded (defender ``U_d^c ~ U(0, 1)``, ``U_d^u ~ U(-1, 0)``,
+attacker ``U_a^u ~ U(0, 1)``, ``U_a^c ~ U(-1, 0)``) or given, on any scale; they are divided by
+``payoff_scale``, the largest absolute payoff, kept on the game.
+
+Linearity (Assumption 2), exactly, with ``d = 2T + L + 1`` (tabular would be ``L·T·(T+1)``):
+``φ(ℓ, a, b)`` has ``f(ℓ)/√2`` at index ``b`` for an attack on the patrolled target (``b = a``),
+at ``T + b`` for an attack on another, and ``1/√2`` at ``2T + ℓ`` when waiting or at ``2T + L``
+when attacking. ``θ`` holds ``√2·`` the payoffs over ``payoff_scale`` on the first ``2T`` indices;
+``μ_h(ℓ') = √2·`` the escalation distribution from ``ℓ`` at index ``2T + ℓ``, and ``√2·1{ℓ' = 0}``
+at ``2T + L``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._params import check_real, check_sizes, parse_vector
+from .base import FiniteGame
+from .registry import register
+
+_PAYOFFS = ("defender_covered", "defender_uncovered", "attacker_covered", "attacker_uncovered")
+
+
+@dataclass(frozen=True)
+class SecurityParams:
+    """Parameters of ``security``."""
+
+    n_targets: int = 4
+    """T, targets; the defender patrols one, the attacker strikes one or waits: A = T, B = T+1."""
+    levels: int = 3
+    """L, the attacker's threat levels (the states)."""
+    horizon: int = 5
+    """H, steps per episode."""
+    escalation: float = 0.5
+    """Probability in [0, 1] that waiting raises the threat by one level."""
+    impact_exponent: float = 2.0
+    """κ >= 0: an attack at threat level ℓ has its payoffs scaled by ((ℓ+1)/L)^κ."""
+    zero_sum: bool = False
+    """Whether the attacker's reward is minus the defender's (else general-sum)."""
+    defender_covered: str | tuple | None = None
+    """The defender's payoff per target when the attacked target is patrolled (T values, any
+    scale, e.g. 5,3,2,1); random when not given."""
+    defender_uncovered: str | tuple | None = None
+    """The defender's payoff per target when it is not patrolled (<= defender_covered)."""
+    attacker_covered: str | tuple | None = None
+    """The attacker's payoff per target when patrolled (<= attacker_uncovered); not with
+    zero_sum."""
+    attacker_uncovered: str | tuple | None = None
+    """The attacker's payoff per target when not patrolled; not with zero_sum."""
+    seed: int = 0
+    """Seed of the random payoffs (those not given)."""
+
+    def __post_init__(self) -> None:
+        for name in _PAYOFFS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, parse_vector(name, value))
+
+
+def _security_bytes(p: SecurityParams) -> int:
+    """Features ``(L, T, T+1, d)``, the dense model ``(H, L, T, T+1, L)`` and ``mu (H, d, L)``."""
+    L, A, B, H = p.levels, p.n_targets, p.n_targets + 1, p.horizon
+    d = 2 * p.n_targets + L + 1
+    return 8 * (L * A * B * d + H * L * A * B * L + 2 * H * L * A * B + H * d * L + 2 * H * d)
+
+
+def ssg_payoffs(
+    n_targets: int,
+    zero_sum: bool,
+    seed: int,
+    given: dict[str, object | None],
+) -> dict[str, np.ndarray]:
+    """The four payoff vectors ``(T,)``, in the given units: given ones checked, others drawn.
+
+    Raises:
+        ValueError: naming the array and the target for a wrong length or a violated SSG order
+            (``defender_covered >= defender_uncovered``, ``attacker_uncovered >=
+            attacker_covered``), or attacker payoffs given with ``zero_sum``.
+    """
+    rng = np.random.default_rng(seed)
+    draws = {  # always drawn, in this order, so a given array leaves the others unchanged
+        "defender_covered": rng.uniform(0.0, 1.0, n_targets),
+        "defender_uncovered": rng.uniform(-1.0, 0.0, n_targets),
+        "attacker_covered": rng.uniform(-1.0, 0.0, n_targets),
+        "attacker_uncovered": rng.uniform(0.0, 1.0, n_targets),
+    }
+    if zero_sum:
+        for name in ("attacker_covered", "attacker_uncovered"):
+            if given.get(name) is not None:
+                raise ValueError(
+                    f"{name} is given but zero_sum=True takes the attacker's payoffs from the "
+                    "defender's: give only the defender's"
+                )
+    payoffs = {}
+    for name in _PAYOFFS:
+        value = given.get(name)
+        if value is None:
+            payoffs[name] = draws[name]
+            continue
+        vector = np.array(parse_vector(name, value))
+        if vector.shape != (n_targets,):
+            raise ValueError(f"{name} has {vector.size} values, expected n_targets={n_targets}")
+        payoffs[name] = vector
+    if zero_sum:
+        payoffs["attacker_covered"] = -payoffs["defender_covered"]
+        payoffs["attacker_uncovered"] = -payoffs["defender_uncovered"]
+    for player, high, low in [
+        ("defender", "defender_covered", "defender_uncovered"),
+        ("attacker", "attacker_uncovered", "attacker_covered"),
+    ]:
+        bad = payoffs[high] < payoffs[low]
+        if bad.any():
+            t = int(np.argmax(bad))
+            raise ValueError(
+                f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
+                f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"
+            )
+    return payoffs
+
+
+@register("security", SecurityParams, nbytes=_security_bytes)
+def security_game(
+    n_targets: int = 4,
+    levels: int = 3,
+    horizon: int = 5,
+    escalation: float = 0.5,
+    impact_exponent: float = 2.0,
+    zero_sum: bool = False,
+    defender_covered: object = None,
+    defender_uncovered: object = None,
+    attacker_covered: object = None,
+    attacker_uncovered: object = None,
+    seed: int = 0,
+) -> FiniteGame:
+    """A Stackelberg security game over time: a defender patrols, an attacker strikes or waits.
+
+    The construction and the exact linear form (``d = 2T + L + 1``) are in the module's
+    docstring; both the dense and the factored form are given, so the game checks its own
+    linearity.
+
+    Args:
+        n_targets: ``T`` (``A = T``, ``B = T + 1``).
+        levels: ``L`` threat levels (``S = L``).
+        horizon: ``H``.
+        escalation: probability that waiting raises the threat.
+        impact_exponent: ``κ`` of the impact ``((ℓ+1)/L)^κ``.
+        zero_sum: the attacker's reward is minus the defender's.
+        defender_covered: ``(T,)`` or ``None`` (random).
+        defender_uncovered: ``(T,)`` or ``None``.
+        attacker_covered: ``(T,)`` or ``None``.
+        attacker_uncovered: ``(T,)`` or ``None``.
+        seed: seed of the random payoffs.
+
+    Returns:
+        The game, with ``game.payoff_scale`` (raw payoffs are rewards times it) and
+        ``game.payoffs``, the four ``(T,)`` payoff vectors in the given units.
+    """
+    check_sizes(n_targets=n_targets, levels=levels, horizon=horizon)
+    escalation = check_real("escalation", escalation, low=0.0, high=1.0)
+    kappa = check_real("impact_exponent", impact_exponent, low=0.0)
+    if not isinstance(zero_sum, bool | np.bool_):
+        raise ValueError(f"zero_sum must be true or false, got {zero_sum!r}")
+    given = dict(
+        defender_covered=defender_covered,
+        defender_uncovered=defender_uncovered,
+        attacker_covered=attacker_covered,
+        attacker_uncovered=attacker_uncovered,
+    )
+    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, given)
+    scale = float(max(np.abs(v).max() for v in payoffs.values()))
+    scale = scale if scale > 0 else 1.0
+    u = {name: v / scale for name, v in payoffs.items()}
+
+    T, L, H = n_targets, levels, horizon
+    A, B, d = T, T + 1, 2 * T + L + 1
+    WAIT, RESET = 2 * T, 2 * T + L  # the transition block: escalate from ℓ, or reset
+    impact = ((np.arange(L) + 1) / L) ** kappa  # f(ℓ)
+    root2 = math.sqrt(2)
+
+    features = np.zeros((L, A, B, d))
+    for t in range(T):
+        features[:, t, t, t] = impact / root2  # attack on the patrolled target
+        for a in range(A):
+            if a != t:
+                features[:, a, t, T + t] = impact / root2
+    features[:, :, :T, RESET] = 1 / root2
+    for level in range(L):
+        features[level, :, T, WAIT + level] = 1 / root2
+
+    escalate = np.zeros((L, L))  # escalate[ℓ, ℓ']: the threat after waiting at ℓ
+    for level in range(L):
+        escalate[level, min(level + 1, L - 1)] += escalation
+        escalate[level, level] += 1 - escalation
+    step_mu = np.zeros((d, L))
+    step_mu[WAIT:RESET] = root2 * escalate
+    step_mu[RESET, 0] = root2
+    mu = np.broadcast_to(step_mu, (H, d, L))
+    step_theta = np.zeros((2, d))
+    step_theta[0, :T], step_theta[0, T : 2 * T] = u["defender_covered"], u["defender_uncovered"]
+    step_theta[1, :T], step_theta[1, T : 2 * T] = u["attacker_covered"], u["attacker_uncovered"]
+    theta = np.broadcast_to(root2 * step_theta[:, None], (2, H, d))
+
+    # The dense model from the rules, apart from φ·μ and φ·θ: the game compares the two.
+    covered = np.eye(T, dtype=bool)  # covered[a, t]: the attack on t meets the patrol
+    stage = np.zeros((2, L, A, B))
+    for m, (hit, miss) in enumerate(
+        [("defender_covered", "defender_uncovered"), ("attacker_covered", "attacker_uncovered")]
+    ):
+        per_target = np.where(covered, u[hit][None, :], u[miss][None, :])  # (A, T)
+        stage[m, :, :, :T] = impact[:, None, None] * per_target[None]
+    step_P = np.zeros((L, A, B, L))
+    step_P[:, :, :T, 0] = 1.0
+    step_P[:, :, T, :] = escalate[:, None, :]
+    game = FiniteGame(
+        features,
+        np.eye(L)[0],
+        transitions=np.broadcast_to(step_P, (H, L, A, B, L)),
+        rewards=np.broadcast_to(stage[:, None], (2, H, L, A, B)),
+        mu=mu,
+        theta=theta,
+        name=f"security(T={T},L={L},H={H},{'zero-sum' if zero_sum else 'general-sum'})",
+    )
+    game.payoff_scale = scale
+    game.payoffs = payoffs
+    return game

@@ -4,7 +4,8 @@
 when it is made (SPEC §1) and raises :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
 (:mod:`.electricity`), ``security`` (:mod:`.security`), ``appendix-f`` (:mod:`.appendix_f`, with
-:func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`).
+:func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`). Users' own games are read
+from and written to ``.npz`` files by :func:`load` and :func:`save` (:mod:`.npz`).
 """
 
 from . import appendix_f, electricity, matrix, security
@@ -12,6 +13,7 @@ from .appendix_f import AppendixFParams, appendix_f_game
 from .base import DENSE_LIMIT, PROB_TOL, FiniteGame
 from .electricity import ElectricityParams, electricity_game
 from .matrix import MatrixParams, matrix_game
+from .npz import GameFileError, load, save
 from .random import (
     RandomLinearParams,
     RandomTabularParams,
@@ -30,6 +32,7 @@ __all__ = [
     "AppendixFParams",
     "ElectricityParams",
     "FiniteGame",
+    "GameFileError",
     "GameInfo",
     "MatrixParams",
     "RandomLinearParams",
@@ -41,6 +44,7 @@ __all__ = [
     "electricity",
     "electricity_game",
     "info",
+    "load",
     "make",
     "matrix",
     "matrix_game",
@@ -49,6 +53,7 @@ __all__ = [
     "random_linear",
     "random_tabular",
     "register",
+    "save",
     "security",
     "security_game",
     "tabular",

@@ -120,9 +120,10 @@ def test_a_failed_solve_raises_and_never_returns_a_value(monkeypatch):
 @pytest.mark.parametrize(
     ("L", "F", "match"),
     [
-        ([1, 2], [1, 2], r"leader_payoffs must be a non-empty \(A, B\) matrix"),
-        ([[1, np.nan]], [[1, 2]], r"leader_payoffs has a non-finite entry at index \(0, 1\)"),
-        ([[1, 2]], [[1], [2]], r"leader_payoffs has shape \(1, 2\), follower_payoffs \(2, 1\)"),
+        ([1, 2], [1, 2], r"leader_payoffs must be a non-empty matrix \(A, B\), got shape \(2,\)"),
+        ([[1, np.nan]], [[1, 2]], r"leader_payoffs has a non-finite entry nan at index \(0, 1\)"),
+        ([[1, 2]], [[1], [2]], r"follower_payoffs has shape \(2, 1\), leader_payoffs has \(1, 2\)"),
+        ("1,2;x,4", [[1, 2], [3, 4]], r"leader_payoffs has 'x' at index \(1, 0\), not a number"),
     ],
 )
 def test_bad_matrices_are_refused(L, F, match):

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .games.base import FiniteGame, _check_distribution, _check_shape
-from .games.matrix import matrix_game
+from .games.matrix import matrix_game, payoff_matrices
 
 
 @dataclass(frozen=True)
@@ -247,21 +247,6 @@ def regrets(
     return np.stack([leader, follower])
 
 
-def _payoff_matrices(leader_payoffs: np.ndarray, follower_payoffs: np.ndarray):
-    """Both ``(A, B)`` payoff matrices as float arrays, checked."""
-    L = np.asarray(leader_payoffs, dtype=np.float64)
-    F = np.asarray(follower_payoffs, dtype=np.float64)
-    for name, M in [("leader_payoffs", L), ("follower_payoffs", F)]:
-        if M.ndim != 2 or M.size == 0:
-            raise ValueError(f"{name} must be a non-empty (A, B) matrix, got shape {M.shape}")
-        if not np.isfinite(M).all():
-            idx = tuple(int(i) for i in np.unravel_index(np.argmax(~np.isfinite(M)), M.shape))
-            raise ValueError(f"{name} has a non-finite entry at index {idx} (a, b)")
-    if L.shape != F.shape:
-        raise ValueError(f"leader_payoffs has shape {L.shape}, follower_payoffs {F.shape}")
-    return L, F
-
-
 def mixed_commitment(
     leader_payoffs: np.ndarray, follower_payoffs: np.ndarray, tol: float = 1e-9
 ) -> tuple[np.ndarray, int, float]:
@@ -296,11 +281,12 @@ def mixed_commitment(
         ``leader_value = leader_mix @ L[:, follower_action]``.
 
     Raises:
-        ValueError: for matrices that are not finite ``(A, B)`` arrays of the same shape.
+        ValueError: for matrices that are not finite ``(A, B)`` arrays of the same shape (also
+            given as strings ``"2,4;1,3"``).
         RuntimeError: when an LP fails (any status but optimal or infeasible) or its solution
             does not check out.
     """
-    L, F = _payoff_matrices(leader_payoffs, follower_payoffs)
+    L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     A, B = L.shape
     # The LPs are solved on unit-scale matrices (the optimal mix does not depend on the scale).
     L_unit = L / max(np.abs(L).max(), 1e-300)
@@ -364,7 +350,7 @@ def pure_commitment(
         ``(leader_action, follower_action, leader_value)`` with ``leader_value`` in the
         payoffs' units.
     """
-    L, F = _payoff_matrices(leader_payoffs, follower_payoffs)
+    L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     game = matrix_game(leader_payoffs=L, follower_payoffs=F, horizon=1)
     pi_l, pi_f, _ = stackelberg_equilibrium(game)
     a = int(pi_l[0, 0].argmax())

@@ -27,6 +27,7 @@ tables; the ``appendix-f`` game is either table as a one-state game.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,7 +82,7 @@ def leader_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float)
     t = np.asarray(t, dtype=np.float64)
     if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
         raise ValueError(f"t must lie in [0, 1], got {t}")
-    if not (isinstance(alpha_f, int | float) and alpha_f >= 0):  # NaN fails too
+    if not (isinstance(alpha_f, numbers.Real) and alpha_f >= 0):  # NaN fails too
         raise ValueError(f"alpha_f must be a number >= 0 or inf, got {alpha_f!r}")
     both = tables(M, eps)
     Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]

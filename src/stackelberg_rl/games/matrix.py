@@ -138,6 +138,19 @@ def resolve_payoffs(
         label = preset
     else:
         label = "custom"
+    L, F = payoff_matrices(leader_payoffs, follower_payoffs)
+    return L, F, label
+
+
+def payoff_matrices(
+    leader_payoffs: object, follower_payoffs: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings.
+
+    Raises:
+        ValueError: naming the matrix for a shape that is not ``(A, B)``, a non-finite entry
+            (with its index), or matrices of different shapes.
+    """
     L = np.array(parse_matrix("leader_payoffs", leader_payoffs))
     F = np.array(parse_matrix("follower_payoffs", follower_payoffs))
     if L.shape != F.shape:
@@ -145,7 +158,7 @@ def resolve_payoffs(
             f"follower_payoffs has shape {F.shape}, leader_payoffs has {L.shape}: "
             "both must be (A, B)"
         )
-    return L, F, label
+    return L, F
 
 
 @register("matrix", MatrixParams, nbytes=_matrix_bytes)

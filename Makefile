@@ -27,7 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(VENV)/bin/stackelberg-rl bench
 
-# Peers to compare against (issue 4), in their own venv: never dependencies of the package.
+# Peers to compare against, in their own venv: never dependencies of the package.
 # Extra arguments for the script: make bench-peers PEERS_ARGS="--episodes 100"
 PEERS_VENV := .venv-peers
 PEERS_PY := $(PEERS_VENV)/bin/python

@@ -235,12 +235,12 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
     assert config.game == GameSpec(
         "random-linear",
         {
-            "n_states": "5",
-            "n_leader_actions": "2",
-            "n_follower_actions": "2",
-            "dim": "3",
-            "horizon": "2",
-            "reward_noise": "0.1",
+            "n_states": 5,
+            "n_leader_actions": 2,
+            "n_follower_actions": 2,
+            "dim": 3,
+            "horizon": 2,
+            "reward_noise": 0.1,
         },
     )
     assert m["game"]["registered"]["params"]["reward_noise"] == 0.1

@@ -340,3 +340,16 @@ def test_an_unfinished_run_is_refused_by_load_run(finished, tmp_path):
 def test_results_are_identical_after_a_round_trip(finished):
     df, m = load_run(finished)
     assert np.isfinite(df["regret_leader"]).all() and m["status"] == "complete"
+
+
+def test_two_runs_that_want_one_empty_folder_do_not_share_it(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    first, second = Reservation.make(out), Reservation.make(out)  # both see an empty folder
+    first.start('{"first": true}\n')
+    (out / "results.parquet").write_text("the first run's")
+    with pytest.raises(RunFolderError, match="taken by another run"):
+        second.start('{"second": true}\n')
+    second.abandon()
+    assert json.loads((out / "manifest.json").read_text()) == {"first": True}
+    assert (out / "results.parquet").read_text() == "the first run's"

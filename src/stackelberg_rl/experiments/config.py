@@ -68,6 +68,9 @@ class GameSpec:
 
     def __post_init__(self) -> None:
         self.validate()
+        # Values given as text ("50", as from a command line) are kept as their typed value.
+        parsed = games_mod.info(self.name).parse(self.params)
+        self.params = {key: getattr(parsed, key) for key in self.params}
 
     def validate(self) -> None:
         """Raise :class:`ValueError` for an unknown game or parameter or a badly typed value."""

@@ -375,10 +375,11 @@ class Reservation:
         Only its own files go, and the folder too if this run made it.
         """
         if self.mode == "empty":
+            if not self.manifest_written:
+                return  # the folder was never ours (another run may have taken it)
             for name in (MANIFEST_FILE, RESULTS_FILE):
-                if self.manifest_written or name != MANIFEST_FILE:
-                    _unlink_quietly(self.work / name)
-            for p in self.work.glob(f"{_TMP_PREFIX}*"):
+                _unlink_quietly(self.work / name)
+            for p in self.work.glob(f"{_TMP_PREFIX}*-{os.getpid()}"):
                 _unlink_quietly(p)
         else:
             _remove_own(self.work)

@@ -162,7 +162,6 @@ def run_sweep(
     }
     text = dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
     reservation = Reservation.make(out_dir, overwrite)
-    reservation.start(text)
     t0 = time.perf_counter()
 
     def started(pids: list[int]) -> None:
@@ -170,6 +169,7 @@ def run_sweep(
             on_start(reservation.target, pids)
 
     try:
+        reservation.start(text)
         frames = _play(config, game, workers, progress, started)
         df = pd.concat(frames, ignore_index=True)
         df = df.sort_values(["seed", "episode"], ignore_index=True)

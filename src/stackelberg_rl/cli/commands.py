@@ -41,6 +41,10 @@ class UsageError(Exception):
     """Something the user can fix: printed as one line, exit code 2."""
 
 
+PROGRESS = {"note": ""}
+"""What an interruption now leaves behind, for the one line printed after Ctrl-C or SIGTERM."""
+
+
 def _checked(make):
     """``make()``, with a :class:`ValueError` (a dataclass refusing a value) as a usage error."""
     try:
@@ -222,6 +226,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
         print(f"run folder: {run_dir}", flush=True)
 
     out = default_folder if execution.out is None else execution.out
+    PROGRESS["note"] = "workers stopped, the unfinished run removed"
     try:
         df = run_sweep(
             config,
@@ -234,6 +239,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
         )
     except (RunFolderError, MemoryError, ResultsNotSavedError) as err:
         raise UsageError(str(err)) from None
+    PROGRESS["note"] = f"the finished run is in {df.attrs['run_dir']}"
     report_run(Path(df.attrs["run_dir"]))
     return df
 
@@ -266,7 +272,7 @@ def demo_description() -> str:
     for who, n, spec in (("alpha_l", A, agent.alpha_l), ("alpha_f", B, agent.alpha_f)):
         if spec == "fixed-K" and n and H:
             alphas.append(
-                f"{who} = fixed-K = log {n}·√{K}/{H} = {alpha_value(spec, n, H, K, 0):.3g}"
+                f"{who} = fixed-K = log {n}·√{K}/{H} = {alpha_value(spec, n, H, K, 0):.4g}"
             )
         else:
             alphas.append(f"{who} = {spec}")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import typer
 
 from .. import __version__
-from .commands import UsageError, register
+from .commands import PROGRESS, UsageError, register
 
 try:  # typer ships its own copy of click from version 0.2x on
     from typer._click import exceptions as click_exceptions
@@ -96,6 +96,7 @@ def _command_name(argv: list[str], err: BaseException | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stackelberg-rl`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    PROGRESS["note"] = ""
     command = typer.main.get_command(build_app())
     handlers = {}
     in_main_thread = _in_main_thread()
@@ -117,9 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Interrupted, KeyboardInterrupt) as err:
         signum = getattr(err, "signum", signal.SIGINT)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        note = PROGRESS["note"]
         print(
-            f"{_command_name(argv)}: interrupted by {name}; workers stopped, "
-            "the unfinished run removed",
+            f"{_command_name(argv)}: interrupted by {name}" + (f"; {note}" if note else ""),
             file=sys.stderr,
             flush=True,
         )

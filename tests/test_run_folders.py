@@ -2,6 +2,8 @@
 played is the game given and the manifest says which, and a damaged folder is refused clearly."""
 
 import json
+import os
+import tempfile
 import threading
 
 import numpy as np
@@ -156,6 +158,9 @@ def test_results_that_cannot_be_written_are_saved_elsewhere_and_the_error_says_w
     tmp_path, monkeypatch
 ):
     out = tmp_path / "run"
+    rescue_root = tmp_path / "tmp"
+    rescue_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(rescue_root))  # where the rescue goes
     real = pd.DataFrame.to_parquet
 
     def disk_full(self, path, *args, **kwargs):
@@ -167,6 +172,7 @@ def test_results_that_cannot_be_written_are_saved_elsewhere_and_the_error_says_w
     with pytest.raises(ResultsNotSavedError, match="they are saved in") as info:
         run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)
     where = str(info.value).split("they are saved in ")[1].strip()
+    assert where.startswith(str(rescue_root))
     monkeypatch.undo()
     saved = pd.read_parquet(f"{where}/results.parquet")
     assert len(saved) == 16 and sorted(saved["seed"].unique()) == [0, 1]
@@ -353,3 +359,25 @@ def test_two_runs_that_want_one_empty_folder_do_not_share_it(tmp_path):
     second.abandon()
     assert json.loads((out / "manifest.json").read_text()) == {"first": True}
     assert (out / "results.parquet").read_text() == "the first run's"
+
+
+def test_a_finished_run_that_cannot_replace_the_old_one_is_kept_and_the_error_says_where(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    run_sweep(tiny_config(seed=1), out, workers=1, progress=False)
+    real_rename = os.rename
+
+    def refuse(src, dst):
+        if str(dst) == str(out) and ".new-" in str(src):  # the old run is moved aside first
+            raise OSError(16, "Device or resource busy")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(ResultsNotSavedError, match="the finished run is in") as info:
+        run_sweep(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
+    monkeypatch.undo()
+    staging = str(info.value).split("the finished run is in ")[1].split(":")[0]
+    new, manifest = load_run(staging)
+    assert (new["seed"] == 2).all() and manifest["status"] == "complete"
+    assert (load_run(out)[0]["seed"] == 1).all()  # the old run is untouched

@@ -98,10 +98,11 @@ def run_all(
     from loky.backend.context import get_context
 
     q = get_context("loky").Queue() if on_progress is not None else None
-    pool = ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(os.getpid(), game, q)
-    )
+    pool = None
     try:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(os.getpid(), game, q)
+        )
         futures = [pool.submit(_run_seed, config, s) for s in seeds]
         if on_start is not None:
             on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
@@ -119,7 +120,8 @@ def run_all(
                 on_progress(s, n)
         out = [f.result() for f in futures]
     except BaseException:
-        pool.shutdown(wait=True, kill_workers=True)
+        if pool is not None:
+            pool.shutdown(wait=True, kill_workers=True)
         raise
     pool.shutdown(wait=True)
     return out

@@ -355,12 +355,19 @@ class Reservation:
             ) from err
         if self.mode != "replace":
             return self.target
+        old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+        moved = False
         try:
             check_destination(self.target, overwrite=True)  # still ours alone?
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
             os.rename(self.target, old)
+            moved = True
             os.rename(self.work, self.target)
         except (OSError, RunFolderError) as err:
+            if moved:  # put the old run back where it was
+                try:
+                    os.rename(old, self.target)
+                except OSError:
+                    pass
             raise ResultsNotSavedError(
                 errno.EIO,
                 f"the finished run is in {self.work}: it could not replace {self.target} "

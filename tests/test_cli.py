@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from stackelberg_rl import __version__
-from stackelberg_rl.cli import commands, main
+from stackelberg_rl.cli import games as games_command
+from stackelberg_rl.cli import main
+from stackelberg_rl.cli import run as run_command
 from stackelberg_rl.experiments import GameSpec, RunConfig
 
 TINY = [
@@ -59,7 +61,7 @@ def wrong_values(option) -> list[str]:
     raise AssertionError(f"no wrong value for {option.name}")
 
 
-VALUED = [o for o in commands.RUN_OPTIONS + commands.EXECUTION_OPTIONS if o.kind is not bool]
+VALUED = [o for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS if o.kind is not bool]
 CASES = [(o.name, v) for o in VALUED for v in wrong_values(o)]
 
 
@@ -127,7 +129,7 @@ def test_help_shows_every_option_with_its_meaning_and_default(capsys):
     code, out, _ = call(["run", "--help"], capsys)
     assert code == 0
     text = flat(out)
-    for o in commands.RUN_OPTIONS + commands.EXECUTION_OPTIONS:
+    for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS:
         assert o.name in text, o.name
         assert flat(o.help)[:30] in text, o.name  # the field's docstring is the help
         default = o.cli_default()
@@ -175,7 +177,7 @@ def test_unexpected_errors_are_one_line_with_a_hint_and_exit_code_1(capsys, monk
     def broken(*args, **kwargs):
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr(commands, "games_listing", broken)
+    monkeypatch.setattr(games_command, "games_listing", broken)
     code, _, err = call(["games"], capsys)
     line = one_line_error(code, err, expected_code=1)
     assert "something odd" in line and "STACKELBERG_RL_TRACEBACK=1" in line

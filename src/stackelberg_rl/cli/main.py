@@ -1,7 +1,8 @@
 """The ``stackelberg-rl`` command line: run, demo, solve, report, games, bench.
 
 The options of ``run``, ``demo``, ``solve`` and ``bench`` are generated from the configuration
-dataclasses (:mod:`.options`); the commands are in :mod:`.commands`. Every failure is one line
+dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``,
+``demo`` and ``report``, :mod:`.solve`, :mod:`.games`, :mod:`.bench`). Every failure is one line
 on stderr: ``stackelberg-rl COMMAND: error: ...`` with exit code 2 for anything the user can fix
 (a bad option or value, a folder that cannot be used, a size that does not fit in memory, a
 damaged run folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its
@@ -19,7 +20,8 @@ from collections.abc import Sequence
 import typer
 
 from .. import __version__
-from .commands import PROGRESS, UsageError, register
+from . import bench, games, run, solve
+from .errors import INTERRUPTION, UsageError
 
 try:  # typer ships its own copy of click from version 0.2x on
     from typer._click import exceptions as click_exceptions
@@ -73,7 +75,8 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Learning in leader-follower Markov games with linear function approximation."""
 
-    register(app)
+    for command in (run, solve, games, bench):
+        command.register(app)
     return app
 
 
@@ -96,7 +99,7 @@ def _command_name(argv: list[str], err: BaseException | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stackelberg-rl`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    PROGRESS["note"] = ""
+    INTERRUPTION["note"] = ""
     command = typer.main.get_command(build_app())
     handlers = {}
     in_main_thread = _in_main_thread()
@@ -118,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Interrupted, KeyboardInterrupt) as err:
         signum = getattr(err, "signum", signal.SIGINT)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        note = PROGRESS["note"]
+        note = INTERRUPTION["note"]
         print(
             f"{_command_name(argv)}: interrupted by {name}" + (f"; {note}" if note else ""),
             file=sys.stderr,

@@ -10,7 +10,8 @@ command line validates nothing itself.
 Field types map to typer's: ``int``, ``float``, ``str``, ``Literal`` (a choice), ``bool`` (a
 ``--x/--no-x`` flag), ``X | None``; a union with ``str`` (``beta: float | str``) is read as text
 and converted by the dataclass; a ``dict`` is a repeatable ``--param KEY=VALUE``.
-``metadata={"cli": False}`` leaves a field out.
+``metadata={"cli": False}`` leaves a field out; ``"flags"`` and ``"metavar"`` name the option
+and its value, ``"help_more"`` (a function) adds help known only at run time.
 """
 
 from __future__ import annotations
@@ -134,9 +135,10 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
         metavar = meta.get("metavar")
         if kind is dict:
             metavar = metavar or "KEY=VALUE"
-        out.append(
-            Option((*path, f.name), (flag,), kind, value, _help(docs.get(f.name, "")), metavar)
-        )
+        text = _help(docs.get(f.name, ""))
+        if callable(meta.get("help_more")):  # help known only at run time (registered games)
+            text = f"{text} {meta['help_more']()}"
+        out.append(Option((*path, f.name), (flag,), kind, value, text, metavar))
     return out
 
 

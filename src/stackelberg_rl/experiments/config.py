@@ -61,7 +61,14 @@ class GameSpec:
     raises :class:`ValueError` on construction, before anything is built or run.
     """
 
-    name: str = field(default="random-linear", metadata={"flags": "--game", "metavar": "NAME"})
+    name: str = field(
+        default="random-linear",
+        metadata={
+            "flags": "--game",
+            "metavar": "NAME",
+            "help_more": lambda: f"One of: {', '.join(games_mod.names())}.",
+        },
+    )
     """A registered game (``stackelberg-rl games`` lists them with their parameters)."""
     params: dict = field(default_factory=dict, metadata={"flags": "--param"})
     """The game's parameters as KEY=VALUE (repeatable); the others take their defaults."""

@@ -41,10 +41,19 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+_interrupted = {"first": True}
+
+
 def _raise_interrupted(signum: int, frame) -> None:
-    # A second signal would interrupt the clean-up of the first: ignore it until main returns.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Turn SIGINT or SIGTERM into :class:`Interrupted`; a second signal exits at once.
+
+    The first unwinds, so the workers are stopped and the run cleaned up; a second one, should
+    that clean-up hang, ends the process at once (its workers die with it).
+    """
+    if not _interrupted["first"]:
+        os.write(2, f"{PROG}: interrupted again; exiting now\n".encode())
+        os._exit(128 + signum)
+    _interrupted["first"] = False
     raise Interrupted(signum)
 
 
@@ -100,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stackelberg-rl`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     INTERRUPTION["note"] = ""
+    _interrupted["first"] = True
     command = typer.main.get_command(build_app())
     handlers = {}
     in_main_thread = _in_main_thread()

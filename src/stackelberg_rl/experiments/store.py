@@ -229,7 +229,9 @@ def check_destination(out: Path, overwrite: bool) -> str:
     if not overwrite:
         status = manifest.get("status")
         what = "a run" if status == "complete" else f"an unfinished run (status {status!r})"
-        raise RunFolderError(f"{out} already holds {what}; pass --overwrite to replace it")
+        raise RunFolderError(
+            f"{out} already holds {what}; pass --overwrite (overwrite=True) to replace it"
+        )
     if _alive(manifest):
         raise RunFolderError(f"{out} holds a run that is still running (pid {manifest['pid']})")
     return "replace"

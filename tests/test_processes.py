@@ -87,7 +87,6 @@ def start_run(tmp_path: Path, *extra: str) -> subprocess.Popen:
     [
         (signal.SIGTERM, 143, False),  # kill PID
         (signal.SIGINT, 130, True),  # Ctrl-C: the terminal signals the whole process group
-        (signal.SIGINT, 130, False),
     ],
 )
 def test_a_signal_stops_the_workers_cleans_up_and_exits_with_one_line(

@@ -1,13 +1,17 @@
-"""The ``stackelberg-rl`` command line: ``run``, ``report``, ``demo``, ``solve``, bad arguments."""
+"""The ``stackelberg-rl`` command line: generated options, one-line errors, run folders."""
 
 import json
-import subprocess
-import sys
+import re
+import typing
 
 import pandas as pd
 import pytest
 
+from stackelberg_rl import __version__
+from stackelberg_rl.cli import games as games_command
 from stackelberg_rl.cli import main
+from stackelberg_rl.cli import run as run_command
+from stackelberg_rl.experiments import GameSpec, RunConfig
 
 TINY = [
     "--param", "n_states=5", "--param", "n_leader_actions=2", "--param", "n_follower_actions=2",
@@ -16,51 +20,173 @@ TINY = [
 
 
 def call(argv, capsys):
-    """Exit code, stdout and stderr of ``main(argv)`` (argparse's errors raise SystemExit)."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
+    """Exit code, stdout and stderr of ``main(argv)``."""
+    code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def one_line_error(code, err, expected_code=2):
+    assert code == expected_code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error" in lines[0] and "Traceback" not in err
+    return lines[0]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------- generated options
+def wrong_values(option) -> list[str]:
+    """Values the option (or the dataclass behind it) must refuse."""
+    kind = option.kind
+    if option.name == "--param":
+        return ["n_states", "=3", "no_such_parameter=1", "n_states=many"]
+    if option.name == "--game":
+        return ["no-such-game"]
+    if option.name == "--out":
+        return ["."]
+    if kind is int or kind == (int | None):
+        return ["many", "1.5", "0" if option.name != "--seed" else "-1"]
+    if kind is float:
+        return ["hot", "nan", "-1"]
+    if typing.get_origin(kind) is typing.Literal:
+        return ["bogus"]
+    if option.name == "--beta":
+        return ["large", "-1", "nan", "inf"]
+    if option.name in ("--alpha-l", "--alpha-f"):
+        return ["hot", "-2", "nan"]
+    raise AssertionError(f"no wrong value for {option.name}")
+
+
+VALUED = [o for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS if o.kind is not bool]
+CASES = [(o.name, v) for o in VALUED for v in wrong_values(o)]
+
+
+def test_every_valued_option_of_run_is_tested():
+    names = {o.name for o in VALUED}
+    assert names >= {"--game", "--param", "--episodes", "--beta", "--alpha-l", "--workers"}
+    assert {name for name, _ in CASES} == names
+
+
+@pytest.mark.parametrize("option, value", CASES)
+def test_every_option_with_a_wrong_value_gives_one_line_and_exit_code_2(
+    option, value, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", *TINY, "--episodes", "3", "--quiet", option, value]
+    if option != "--out":
+        argv += ["--out", str(tmp_path / "r")]
+    line = one_line_error(*call(argv, capsys)[::2])
+    assert line.startswith("stackelberg-rl run: error:")
+    assert list(tmp_path.iterdir()) == []  # nothing written, nothing run
 
 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["run", "--game", "no-such-game"],
-        ["run", "--episodes", "0"],
-        ["run", "--episodes", "-5"],
-        ["run", "--episodes", "many"],
-        ["run", "--beta", "large"],
-        ["run", "--beta", "-1"],
-        ["run", "--beta", "nan"],
-        ["run", "--agent", "psychic"],
-        ["run", "--alpha-l", "hot"],
-        ["run", "--seeds", "0"],
-        ["run", "--schedule", "sometimes"],
         ["run", "--no-such-option"],
+        ["run", "--episodes"],
+        ["run", "--param", "dim=3", "--game", "random-tabular"],  # tabular: d = |S||A||B|
+        ["run", "--seed", str(2**63 - 1), "--seeds", "2"],  # seeds beyond int64
+        ["run", "--episodes", "1000000000"],  # cannot be allocated
+        ["run", "--param", "n_states=1000000000"],  # the game cannot be allocated
+        ["demo", "--beta", "theory-ish"],
         ["solve", "--game", "no-such-game"],
+        ["solve", "--tie-break", "coin"],
+        ["solve", "--param", "n_states=0"],
         ["report"],
+        ["report", "/no/such/folder"],
+        ["games", "--extra"],
+        ["bench", "--repeats", "0"],
+        ["bench", "--episodes", "x"],
         ["frobnicate"],
         [],
     ],
 )
-def test_bad_arguments_give_one_line_and_exit_code_2(argv, capsys, tmp_path):
-    if argv[:1] == ["run"]:
-        argv = [*argv, "--out", str(tmp_path / "r")]
-    code, out, err = call(argv, capsys)
-    assert code == 2
-    assert len(err.strip().splitlines()) == 1, err
-    assert "error" in err and "Traceback" not in err
-    assert not (tmp_path / "r").exists()
+def test_bad_arguments_give_one_line_and_exit_code_2(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(*call(argv, capsys)[::2])
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_report_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
-    code, _, err = call(["report", str(tmp_path / "nothing")], capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a run folder" in err
+def test_sizes_that_cannot_be_allocated_are_refused_with_the_estimate(capsys, tmp_path):
+    code, _, err = call(["run", "--episodes", "1000000000", "--out", str(tmp_path / "r")], capsys)
+    line = one_line_error(code, err)
+    assert re.search(r"needs about [\d.]+ GiB of memory .*K=1000000000.* available", line), line
+    code, _, err = call(["solve", "--param", "n_states=1000000000"], capsys)
+    assert "needs about" in one_line_error(code, err)
 
 
+def test_random_tabular_refuses_a_dimension(capsys, tmp_path):
+    code, _, err = call(["run", "--game", "random-tabular", "--param", "dim=3"], capsys)
+    assert "no parameter 'dim'" in one_line_error(code, err)
+
+
+def test_help_shows_every_option_with_its_meaning_and_default(capsys):
+    code, out, _ = call(["run", "--help"], capsys)
+    assert code == 0
+    text = flat(out)
+    for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS:
+        assert o.name in text, o.name
+        assert flat(o.help)[:30] in text, o.name  # the field's docstring is the help
+        default = o.cli_default()
+        if default not in (None, False, True):
+            assert f"[default: {default}]" in text, (o.name, default)
+    assert "[default: 4]" in text  # run's four seeds
+    assert "--decentralised / --centralised" in text
+
+
+def test_demo_help_says_what_the_demo_runs(capsys):
+    code, out, _ = call(["demo", "--help"], capsys)
+    assert code == 0
+    text = flat(out)
+    for words in (
+        "random-linear",
+        "n_states=20",
+        "dim=8",
+        "horizon=5",
+        "K = 3000",
+        "4 seeds",
+        "beta = 0.2",
+        "fixed-K",
+        "runs/demo-YYYYmmdd-HHMMSS",
+    ):
+        assert words in text, words
+    assert "[default: 3000]" in text and "[default: 0.2]" in text
+
+
+def test_version(capsys):
+    code, out, _ = call(["--version"], capsys)
+    assert code == 0 and out.strip() == f"stackelberg-rl {__version__}"
+
+
+def test_games_lists_every_parameter_with_type_default_and_help(capsys):
+    code, out, _ = call(["games"], capsys)
+    assert code == 0
+    assert "random-linear:" in out and "random-tabular:" in out
+    assert re.search(r"--param n_states=INT\s+\|S\|, the number of states\. \(default 20\)", out)
+    assert re.search(r"--param reward_noise=FLOAT .*\(default 0\.0\)", out)
+    tabular = out.split("random-tabular:")[1]
+    assert "dim=" not in tabular
+
+
+def test_unexpected_errors_are_one_line_with_a_hint_and_exit_code_1(capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(games_command, "games_listing", broken)
+    code, _, err = call(["games"], capsys)
+    line = one_line_error(code, err, expected_code=1)
+    assert "something odd" in line and "STACKELBERG_RL_TRACEBACK=1" in line
+    monkeypatch.setenv("STACKELBERG_RL_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        main(["games"])
+
+
+# ---------------------------------------------------------------------- run, demo, report
 def test_run_writes_the_run_folder_and_prints_a_summary(tmp_path, capsys):
     out = tmp_path / "runs" / "tiny"
     argv = ["run", *TINY, "--episodes", "12", "--seeds", "2", "--workers", "1", "--quiet"]
@@ -78,11 +204,12 @@ def test_run_writes_the_run_folder_and_prints_a_summary(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["agent"]["beta"] == 0.3
     assert manifest["resolved"]["alpha_f"] == "inf"
+    assert manifest["status"] == "complete" and manifest["format"] == "stackelberg-rl/run"
     assert "leader" in stdout and "follower" in stdout and "95%" in stdout
 
-    # The same folder again is refused (exit 2, one line), then accepted with --overwrite.
+    # The same folder again is refused (exit 2, one line), then replaced with --overwrite.
     code, _, err = call([*argv, "--out", str(out)], capsys)
-    assert code == 2 and "not empty" in err and len(err.strip().splitlines()) == 1
+    assert "--overwrite" in one_line_error(code, err)
     code, _, _ = call([*argv, "--out", str(out), "--overwrite", "--agent", "random"], capsys)
     assert code == 0
     assert json.loads((out / "manifest.json").read_text())["config"]["agent"]["kind"] == "random"
@@ -93,31 +220,155 @@ def test_run_writes_the_run_folder_and_prints_a_summary(tmp_path, capsys):
     assert code == 0 and (out / "regret.png").is_file() and "cumulative regret" in stdout
 
 
-def test_demo_says_whether_regret_falls(tmp_path, capsys):
-    argv = ["demo", *TINY, "--episodes", "16", "--seeds", "1", "--quiet"]
-    code, stdout, _ = call([*argv, "--out", str(tmp_path / "demo")], capsys)
-    assert code == 0 and "first -> last quarter" in stdout
-    assert (tmp_path / "demo" / "regret.png").is_file()
-
-
-def test_python_dash_m_runs_seeds_in_parallel_processes(tmp_path):
-    out = tmp_path / "par"
-    argv = ["run", *TINY, "--episodes", "10", "--seeds", "2", "--workers", "2", "--out", str(out)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", *argv], capture_output=True, text=True, timeout=120
+def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = [
+        "run", *TINY, "--param", "reward_noise=0.1", "--episodes", "6", "--seeds", "1",
+        "--seed", "7", "--eval-every", "2", "--agent", "greedy-lsvi-ucb", "--beta", "theory",
+        "--c1", "0.01", "--p", "0.1", "--lam", "2", "--alpha-l", "anytime", "--alpha-f", "3",
+        "--schedule", "every-n", "--schedule-n", "3", "--centralised", "--no-incremental",
+        "--refresh-every", "5", "--dtype", "float32", "--workers", "1", "--quiet",
+        "--out", str(out),
+    ]  # fmt: skip
+    code, _, err = call(argv, capsys)
+    assert code == 0, err
+    m = json.loads((out / "manifest.json").read_text())
+    config = RunConfig.from_dict(m["config"])
+    assert config.game == GameSpec(
+        "random-linear",
+        {
+            "n_states": 5,
+            "n_leader_actions": 2,
+            "n_follower_actions": 2,
+            "dim": 3,
+            "horizon": 2,
+            "reward_noise": 0.1,
+        },
     )
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "regret.png").is_file()
-    assert json.loads((out / "manifest.json").read_text())["workers"] == 2
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", "run", "--game", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    assert m["game"]["registered"]["params"]["reward_noise"] == 0.1
+    assert (config.episodes, config.seeds, config.seed, config.eval_every) == (6, 1, 7, 2)
+    a = config.agent
+    assert (a.kind, a.beta, a.c1, a.p, a.lam) == ("greedy-lsvi-ucb", "theory", 0.01, 0.1, 2.0)
+    assert (a.alpha_l, a.alpha_f, a.schedule, a.schedule_n) == ("anytime", 3.0, "every-n", 3)
+    assert (a.decentralised, a.incremental, a.refresh_every, a.dtype) == (
+        False,
+        False,
+        5,
+        "float32",
     )
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "unknown game 'nope'" in proc.stderr
+
+
+def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.csv").write_text("1,2,3")
+    for command in ("run", "demo"):
+        for extra in ([], ["--overwrite"]):
+            argv = [command, *TINY, "--episodes", "3", "--seeds", "1", "--quiet", *extra]
+            code, _, err = call([*argv, "--out", str(mine)], capsys)
+            assert "never replaced" in one_line_error(code, err)
+    assert [p.name for p in mine.iterdir()] == ["data.csv"]
+    assert (mine / "data.csv").read_text() == "1,2,3"
+
+
+def test_demo_writes_a_new_folder_each_time_and_never_overwrites(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["demo", *TINY, "--episodes", "8", "--seeds", "1", "--quiet"]
+    folders = []
+    for _ in range(2):
+        code, stdout, err = call(argv, capsys)
+        assert code == 0, err
+        assert "first -> last quarter" in stdout
+        folders.append(re.search(r"run folder: (\S+)", stdout).group(1))
+    assert folders[0] != folders[1]
+    assert all(re.fullmatch(r"runs/demo-\d{8}-\d{6}(-\d+)?", f) for f in folders), folders
+    assert all((tmp_path / f / "regret.png").is_file() for f in folders)
+    # An explicit --out that holds a run is refused without --overwrite, replaced with it.
+    code, _, err = call([*argv, "--out", folders[0]], capsys)
+    assert "--overwrite" in one_line_error(code, err)
+    code, _, _ = call([*argv, "--out", folders[0], "--overwrite"], capsys)
+    assert code == 0
+
+
+def test_run_refuses_folders_that_would_lose_work(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    inside = tmp_path / "here"
+    inside.mkdir()
+    monkeypatch.chdir(inside)
+    for out, message in (
+        (".", "contains the current directory"),
+        (str(tmp_path), "contains the current directory"),
+        (str(tmp_path / "file" / "run"), "is a file"),
+        ("/proc/no-run-here", "cannot create"),
+    ):
+        argv = ["run", *TINY, "--episodes", "3", "--quiet", "--overwrite", "--out", out]
+        code, _, err = call(argv, capsys)
+        assert message in one_line_error(code, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "here"]
+    assert list(inside.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["run", *TINY, "--episodes", "6", "--seeds", "2", "--quiet", "--workers", "1",
+                 "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "results.parquet").write_bytes(b"PAR1 not really"), "corrupt"),
+        (
+            lambda d: (d / "results.parquet").write_bytes(
+                (d / "results.parquet").read_bytes()[:300]
+            ),
+            "corrupt or truncated",
+        ),
+        (
+            lambda d: pd.DataFrame({"a": [1]}).to_parquet(d / "results.parquet"),
+            "not a results table",
+        ),
+        (lambda d: (d / "manifest.json").write_text('{"format": "stackelberg'), "corrupt"),
+        (lambda d: (d / "manifest.json").write_text("[1, 2]"), "not a manifest"),
+        (lambda d: (d / "manifest.json").unlink(), "not a run folder"),
+    ],
+)
+def test_report_of_a_damaged_folder_is_one_line_and_exit_code_2(
+    run_folder, tmp_path, capsys, damage, message
+):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(run_folder, out)
+    damage(out)
+    code, _, err = call(["report", str(out)], capsys)
+    assert message in one_line_error(code, err)
+
+
+def test_report_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    code, _, err = call(["report", str(tmp_path / "nothing")], capsys)
+    assert "not a run folder" in one_line_error(code, err)
+
+
+def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch):
+    from stackelberg_rl.bench import learner
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the benchmark ran")
+
+    monkeypatch.setattr(learner, "memory_bandwidth", forbidden)
+    (tmp_path / "file").write_text("x")
+    for path, message in (
+        (tmp_path / "no" / "such" / "dir.json", "is not a folder"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "file" / "x.json", "is not a folder"),
+        ("/proc/bench.json", "cannot write"),
+    ):
+        code, _, err = call(["bench", "--json", str(path)], capsys)
+        assert message in one_line_error(code, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_solve_still_works(capsys):

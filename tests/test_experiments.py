@@ -1,9 +1,9 @@
 """The episode runner, run folders and the report (SPEC §6 `experiments`, `report`)."""
 
+import copy
 import json
 import math
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -116,23 +116,62 @@ def test_eval_every_thins_the_regret_and_weights_what_is_evaluated():
     [
         {"episodes": 0},
         {"episodes": -3},
+        {"episodes": 2.5},
         {"eval_every": 0},
         {"seeds": 0},
-        {"agent": AgentConfig(beta="lots")},
-        {"agent": AgentConfig(kind="psychic")},
-        {"agent": AgentConfig(alpha_l="hot")},
+        {"seed": -1},
+        {"seed": 2**63 - 1, "seeds": 2},  # seed + seeds - 1 does not fit int64
+        {"agent_kw": {"beta": "lots"}},
+        {"agent_kw": {"kind": "psychic"}},
+        {"agent_kw": {"alpha_l": "hot"}},
+        {"agent_kw": {"extra": {"note": object()}}},  # a value JSON cannot hold
+        {"agent_kw": {"extra": {"note": math.nan}}},
     ],
 )
 def test_bad_config_raises_before_anything_is_written(tmp_path, change):
-    out = tmp_path / "run"
+    change = dict(change)
+    agent_kw = change.pop("agent_kw", None)
     with pytest.raises(ValueError):
-        run_sweep(tiny_config(**change), out, workers=1, progress=False)
+        if agent_kw is not None:
+            change["agent"] = AgentConfig(**agent_kw)
+        run_sweep(tiny_config(**change), tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_mutated_into_a_bad_one_is_refused_before_anything_is_written(tmp_path):
+    config = tiny_config()
+    config.seed = 2**63 - 1
+    config.seeds = 3
+    with pytest.raises(ValueError, match="64-bit"):
+        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+    config = tiny_config()
+    config.agent.extra["when"] = object()
+    with pytest.raises(ValueError, match="agent.extra.when"):
+        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_game_or_parameter_raises_on_construction():
+    with pytest.raises(ValueError, match="unknown game"):
+        GameSpec(name="no-such-game")
+    with pytest.raises(ValueError, match="no parameter 'dim'"):
+        GameSpec("random-tabular", {"dim": 3})  # d = |S||A||B| for a tabular game
+    with pytest.raises(ValueError, match="n_states must be an integer"):
+        GameSpec("random-linear", {"n_states": "many"})
+
+
+def test_game_spec_takes_any_parameter_of_the_game():
+    spec = GameSpec("random-linear", {"reward_noise": 0.1})
+    game = spec.make()
+    assert game.reward_noise == 0.1
+    assert game.provenance["params"]["reward_noise"] == 0.1
+    assert spec.resolved() == game.provenance["params"]
 
 
 def test_unknown_game_raises_before_anything_is_written(tmp_path):
     config = tiny_config()
-    config.game = GameSpec(name="no-such-game")
+    config.game = copy.copy(TINY)
+    config.game.name = "no-such-game"  # mutated after construction: run_sweep checks again
     with pytest.raises(ValueError, match="unknown game"):
         run_sweep(config, tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -186,6 +225,12 @@ def test_manifest_records_configuration_parameters_and_versions(tmp_path):
     assert m["versions"]["numpy"] == np.__version__
     assert "git_commit" in m and (m["git_commit"] is None or len(m["git_commit"]) == 40)
     assert m["started"] <= m["finished"]
+    assert m["format"] == "stackelberg-rl/run" and m["format_version"] == 1
+    assert m["status"] == "complete"
+    # The game played: its registry name, every parameter and the hash of its arrays.
+    game = TINY.make()
+    assert m["game"]["sha256"] == game.fingerprint()
+    assert m["game"]["registered"] == {"name": "random-linear", "params": TINY.resolved()}
     # The manifest is enough to re-create the configuration.
     again = RunConfig.from_dict(m["config"])
     assert again.agent.alpha_f == math.inf and again.episodes == 16 and again.game == TINY
@@ -200,24 +245,6 @@ def test_anytime_alpha_is_recorded_by_its_first_and_last_value(tmp_path):
     assert df["alpha_l"].iloc[-1] == pytest.approx(math.log(2) * 3 / 2)
 
 
-def test_existing_run_folder_is_refused_unless_overwrite(tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError):
-        run_sweep(tiny_config(), out, workers=1, progress=False)
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    run_sweep(tiny_config(), out, workers=1, progress=False, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "results.parquet"]
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]
-
-
-def test_an_empty_existing_folder_is_used(tmp_path):
-    (tmp_path / "run").mkdir()
-    run_sweep(tiny_config(), tmp_path / "run", workers=1, progress=False)
-    assert (tmp_path / "run" / "results.parquet").is_file()
-
-
 def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
     calls = []
 
@@ -229,18 +256,8 @@ def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiments.executors, "run", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):
-        run_sweep(tiny_config(seeds=3), tmp_path / "run", workers=1, progress=False)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_failing_write_leaves_nothing_half_written(tmp_path, monkeypatch):
-    def broken_dumps(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(experiments.sweep, "json", SimpleNamespace(dumps=broken_dumps))
-    with pytest.raises(OSError, match="disk full"):
-        run_sweep(tiny_config(), tmp_path / "run", workers=1, progress=False)
-    assert list(tmp_path.iterdir()) == []
+        run_sweep(tiny_config(seeds=3), tmp_path / "runs" / "run", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []  # the run folder and the parent it made are gone
 
 
 # ---------------------------------------------------------------------- report

@@ -11,6 +11,7 @@ import ast
 import inspect
 import math
 import textwrap
+import types
 import typing
 from typing import Any
 
@@ -18,13 +19,31 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def convert(value: Any, kind: Any, what: str) -> Any:
-    """``value`` as the type ``kind`` (``int``, ``float``, ``bool``, ``str`` or a ``Literal``).
+    """``value`` as the type ``kind``: ``int``, ``float``, ``bool``, ``str``, ``Literal``, unions.
 
-    Strings are parsed; numbers are checked (an integer field refuses ``2.5`` and ``True``).
+    Strings are parsed; numbers are checked (an integer field refuses ``2.5`` and ``True``). A
+    union (``float | str``, ``int | None``) tries its members in order, ``str`` last, so ``"0.5"``
+    is a number and ``"theory"`` stays a string; ``None`` (or ``"none"``) is accepted where
+    ``None`` is.
 
     Raises:
         ValueError: naming ``what`` and the expected type.
     """
+    members = _union_members(kind)
+    if members is not None:
+        if type(None) in members and (value is None or value == "none"):
+            return None
+        ordered = [m for m in members if m is not str and m is not type(None)]
+        ordered += [str] if str in members else []
+        for member in ordered:
+            if member is str and not isinstance(value, str):
+                continue
+            try:
+                return convert(value, member, what)
+            except ValueError:
+                pass
+        names = " or ".join(_type_name(m) for m in members)
+        raise ValueError(f"{what} must be {names}, got {value!r}")
     if typing.get_origin(kind) is typing.Literal:
         allowed = typing.get_args(kind)
         for option in allowed:
@@ -60,6 +79,42 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     if kind is str:
         return str(value)
     return value
+
+
+def _union_members(kind: Any) -> tuple | None:
+    """The members of a union type (``X | Y`` or ``Optional[X]``), or ``None`` for other types."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(kind)
+    return None
+
+
+def _type_name(kind: Any) -> str:
+    if kind is type(None):
+        return "none"
+    if typing.get_origin(kind) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(kind)))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        kind, getattr(kind, "__name__", str(kind))
+    )
+
+
+def key_values(items: list[str] | tuple[str, ...], what: str) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` (the repeatable ``--param`` option) as a dict.
+
+    Raises:
+        ValueError: for an item without ``=`` or with an empty key, or a key given twice.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
+        if key in out:
+            raise ValueError(f"{what} {key!r} is given twice")
+        out[key] = value.strip()
+    return out
 
 
 def field_docstrings(cls: type) -> dict[str, str]:

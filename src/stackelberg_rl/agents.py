@@ -16,7 +16,9 @@ Each agent draws its actions from its own ``np.random.Generator``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -31,61 +33,110 @@ DTYPES = ("float64", "float32")
 
 @dataclass
 class AgentConfig:
-    """How the two players learn. Every field lands in the run's manifest."""
+    """How the two players learn. Every field lands in the run's manifest.
 
-    kind: str = "softmax-lsvi-ucb"
-    """One of ``softmax-lsvi-ucb``, ``greedy-lsvi-ucb`` (``α = ∞``), ``random``, ``oracle``."""
-    beta: float | str = 0.5
-    """Bonus scale ``β``: a number, or ``"theory"`` for ``C₁ d H √ι`` (Theorem 3)."""
+    Strings that spell numbers (``beta="0.2"``, ``alpha_l="inf"``, as a command line or a file
+    gives them) are converted on construction; :meth:`validate` raises :class:`ValueError` naming
+    the first bad field, and runs on construction too.
+    """
+
+    kind: Literal[AGENT_KINDS] = field(default="softmax-lsvi-ucb", metadata={"flags": "--agent"})
+    """The players' algorithm: ``softmax-lsvi-ucb``, ``greedy-lsvi-ucb`` (``α = ∞``), ``random``
+    (uniform), ``oracle`` (the exact Stackelberg policies)."""
+    beta: float | str = field(default=0.5, metadata={"metavar": "NUMBER|theory"})
+    """Bonus scale ``β``: a number >= 0, or ``theory`` for ``C₁ d H √ι`` (Theorem 3)."""
     c1: float = 1.0
-    """``C₁`` of ``β = "theory"``."""
+    """``C₁`` of ``β = theory`` (> 0)."""
     p: float = 0.05
-    """Failure probability ``p`` of ``β = "theory"``."""
+    """Failure probability ``p`` of ``β = theory``, in (0, 1)."""
     lam: float = 1.0
-    """Ridge ``λ``."""
-    alpha_l: float | str = "fixed-K"
-    """Leader soft-max: a number, ``inf``, ``"fixed-K"`` (``log|A|√K/H``) or ``"anytime"``."""
-    alpha_f: float | str = "fixed-K"
-    """Follower soft-max: a number, ``inf``, ``"fixed-K"`` (``log|B|√K/H``) or ``"anytime"``."""
-    schedule: str = "every"
-    """When to re-plan: ``every`` episode, ``every-n`` episodes, or ``doubling`` of ``det Λ_h``."""
+    """Ridge ``λ`` (> 0)."""
+    alpha_l: float | str = field(default="fixed-K", metadata={"metavar": "fixed-K|anytime|NUMBER"})
+    """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√k`` for ``√K``), or
+    a number >= 0 (``inf``: greedy)."""
+    alpha_f: float | str = field(default="fixed-K", metadata={"metavar": "fixed-K|anytime|NUMBER"})
+    """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, or a number >= 0
+    (``inf``: greedy)."""
+    schedule: Literal[SCHEDULES] = "every"
+    """When to re-plan: ``every`` episode, ``every-n`` episodes, or on ``doubling`` of
+    ``det Λ_h``."""
     schedule_n: int = 10
-    """``n`` of the ``every-n`` schedule."""
-    decentralised: bool = True
-    """Each player keeps its own statistics (Algorithms 1 and 2); ``False`` shares one copy."""
+    """``n`` of the ``every-n`` schedule (>= 1)."""
+    decentralised: bool = field(default=True, metadata={"flags": "--decentralised/--centralised"})
+    """Each player keeps its own statistics (Algorithms 1 and 2); centralised shares one copy
+    (the same results, faster)."""
     incremental: bool = True
-    """Cached quadratic forms with rank-one downdates (SPEC §5); ``False`` recomputes them."""
+    """Cached quadratic forms with rank-one downdates (SPEC §5); off recomputes them."""
     reference: bool = False
-    """Use :class:`~stackelberg_rl.learners.ReferenceLSVIUCB`, the plain from-scratch numpy learner
-    (same results, slower: the baseline of the benchmarks)."""
+    """Play with the plain from-scratch numpy learner (same results, slower: the benchmarks'
+    baseline)."""
     refresh_every: int = 128
-    """Plans between exact refreshes of the cached forms."""
-    dtype: str = "float64"
-    """Storage of cached next-state features: ``float64`` or ``float32``."""
-    extra: dict = field(default_factory=dict)
+    """Plans between exact refreshes of the cached forms (>= 1)."""
+    dtype: Literal[DTYPES] = "float64"
+    """Storage of the cached next-state features."""
+    extra: dict = field(default_factory=dict, metadata={"cli": False})
     """Free-form labels copied to the manifest."""
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "alpha_l", "alpha_f"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
+                try:
+                    setattr(self, name, float(value))
+                except ValueError:
+                    pass  # validate() names the field
+        self.validate()
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         if self.kind not in AGENT_KINDS:
-            raise ValueError(f"agent kind must be one of {AGENT_KINDS}, got {self.kind!r}")
-        if isinstance(self.beta, str):
+            raise ValueError(
+                f"agent kind must be one of {', '.join(AGENT_KINDS)}, got {self.kind!r}"
+            )
+        if isinstance(self.beta, str) or isinstance(self.beta, bool):
             if self.beta != "theory":
-                raise ValueError(f"beta must be a number or 'theory', got {self.beta!r}")
-        elif not (math.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
-        for name in ("alpha_l", "alpha_f"):  # raises for a bad number or schedule name
-            alpha_value(getattr(self, name), n_actions=2, horizon=1, episodes=1, k=0)
+                raise ValueError(f"beta must be a number >= 0 or 'theory', got {self.beta!r}")
+        elif not (
+            isinstance(self.beta, numbers.Real) and math.isfinite(self.beta) and self.beta >= 0
+        ):
+            raise ValueError(f"beta must be a finite number >= 0 or 'theory', got {self.beta!r}")
+        for name in ("alpha_l", "alpha_f"):
+            value = getattr(self, name)
+            try:  # raises for a bad number or schedule name
+                alpha_value(value, n_actions=2, horizon=1, episodes=1, k=0)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{name} must be fixed-K, anytime, inf or a number >= 0, got {value!r}"
+                ) from None
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.schedule_n < 1 or self.refresh_every < 1:
-            raise ValueError("schedule_n and refresh_every must be >= 1")
-        if not (math.isfinite(self.lam) and self.lam > 0):
-            raise ValueError(f"lam must be > 0 and finite, got {self.lam}")
-        if not (math.isfinite(self.c1) and self.c1 > 0 and 0 < self.p < 1):
-            raise ValueError(f"need c1 > 0 and 0 < p < 1, got c1={self.c1}, p={self.p}")
+            raise ValueError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+        for name in ("schedule_n", "refresh_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name, ok in (
+            ("lam", lambda v: v > 0),
+            ("c1", lambda v: v > 0),
+            ("p", lambda v: 0 < v < 1),
+        ):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not math.isfinite(value)
+                or not ok(value)
+            ):
+                bound = "in (0, 1)" if name == "p" else "finite and > 0"
+                raise ValueError(f"{name} must be {bound}, got {value!r}")
+        for name in ("decentralised", "incremental", "reference"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict, got {self.extra!r}")
 
     def to_dict(self) -> dict:
         """Plain data for the manifest."""

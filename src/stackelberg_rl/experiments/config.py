@@ -1,26 +1,99 @@
 """What an experiment is: the game, the players and the seeds, as plain data (STYLE).
 
 A run folder's ``manifest.json`` holds a :class:`RunConfig` field for field;
-:meth:`RunConfig.from_dict` reads it back.
+:meth:`RunConfig.from_dict` reads it back. The command line is generated from these dataclasses
+(their fields, types, defaults and docstrings), and so is its help; every check of a value lives
+here, in ``validate``, which construction runs too.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .. import games as games_mod
 from ..agents import AgentConfig
 
+INT64_MAX = 2**63 - 1
+"""Seeds are stored in an ``int64`` column: ``seed + seeds - 1`` must not exceed this."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def jsonable(obj: Any, where: str = "config") -> Any:
+    """``obj`` as JSON data, every infinite float written as ``"inf"`` (or ``"-inf"``).
+
+    Raises:
+        ValueError: naming the first value JSON cannot hold (a NaN, an object, ...) by its path.
+    """
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where} has a key JSON cannot hold: {k!r}")
+            out[k] = jsonable(v, f"{where}.{k}")
+        return out
+    if isinstance(obj, list | tuple):
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        x = float(obj)
+        if math.isnan(x):
+            raise ValueError(f"{where} is NaN, which a manifest cannot hold")
+        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+    raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
+
 
 @dataclass
 class GameSpec:
-    """Which game to play: a registered name and its parameters (the game is rebuilt from this)."""
+    """Which game to play: a registered name and its parameters (the game is rebuilt from this).
 
-    name: str = "random-linear"
-    """A registered game (``stackelberg-rl games`` lists them)."""
-    params: dict = field(default_factory=dict)
-    """The game's parameters; the others take their defaults."""
+    ``GameSpec("random-linear", {"reward_noise": 0.1})``; values may be strings (``"50"``) as a
+    command line gives them. An unknown game, an unknown parameter or a value of the wrong type
+    raises :class:`ValueError` on construction, before anything is built or run.
+    """
+
+    name: str = field(
+        default="random-linear",
+        metadata={
+            "flags": "--game",
+            "metavar": "NAME",
+            "help_more": lambda: f"One of: {', '.join(games_mod.names())}.",
+        },
+    )
+    """A registered game (``stackelberg-rl games`` lists them with their parameters)."""
+    params: dict = field(default_factory=dict, metadata={"flags": "--param"})
+    """The game's parameters as KEY=VALUE (repeatable); the others take their defaults."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+        # Values given as text ("50", as from a command line) are kept as their typed value.
+        parsed = games_mod.info(self.name).parse(self.params)
+        self.params = {key: getattr(parsed, key) for key in self.params}
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` for an unknown game or parameter or a badly typed value."""
+        if not isinstance(self.name, str):
+            raise ValueError(f"game name must be a string, got {self.name!r}")
+        if not isinstance(self.params, dict):
+            raise ValueError(f"game params must be a dict, got {self.params!r}")
+        games_mod.info(self.name).parse(self.params)
+
+    def resolved(self) -> dict:
+        """Every parameter, defaults filled in, as a built game's ``provenance`` records them."""
+        return asdict(games_mod.info(self.name).parse(self.params))
+
+    def estimate_bytes(self) -> int | None:
+        """What building the game takes, estimated from its parameters (``None``: unknown)."""
+        return games_mod.info(self.name).estimate_bytes(self.params)
 
     def make(self) -> games_mod.FiniteGame:
         """Build the game (:func:`stackelberg_rl.games.make`).
@@ -39,28 +112,42 @@ class RunConfig:
     """
 
     game: GameSpec = field(default_factory=GameSpec)
-    """The game, rebuilt identically in every worker from its spec."""
+    """The game; a run records its name, parameters and the SHA-256 of its arrays."""
     episodes: int = 1000
-    """``K``, episodes per seed (also the ``K`` of ``α = "fixed-K"`` and ``β = "theory"``)."""
-    agent: AgentConfig = field(default_factory=AgentConfig)
-    """How the leader and the follower learn (kind, ``β``, ``λ``, ``α_l``, ``α_f``, schedule)."""
-    eval_every: int = 1
-    """Exact regret every ``eval_every`` episodes (``0, n, 2n, …``); NaN in the other rows, each
-    evaluated row weighted by the number of episodes it stands for (column ``eval_weight``)."""
+    """K, episodes per seed (also the K of alpha fixed-K and beta theory)."""
     seeds: int = 1
-    """Number of independent runs."""
+    """Number of independent runs (seeds)."""
     seed: int = 0
-    """Base seed: run ``i`` uses ``seed + i`` (the ``seed`` column of the results)."""
+    """Base seed: run i uses seed + i (the seed column of the results)."""
+    eval_every: int = 1
+    """Exact regret every n episodes (0, n, 2n, ...); the others hold NaN, each evaluated row
+    weighted by the episodes it stands for (column eval_weight)."""
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    """How the leader and the follower learn (kind, beta, lambda, alpha_l, alpha_f, schedule)."""
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`ValueError` naming the first bad field (the game is checked on build)."""
+        """Raise :class:`ValueError` naming the first bad field."""
+        if not isinstance(self.game, GameSpec):
+            raise ValueError(f"game must be a GameSpec, got {self.game!r}")
+        if not isinstance(self.agent, AgentConfig):
+            raise ValueError(f"agent must be an AgentConfig, got {self.agent!r}")
+        self.game.validate()
         self.agent.validate()
         for name in ("episodes", "eval_every", "seeds"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if int(self.seed) != self.seed or self.seed < 0:
+        if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seed + self.seeds - 1 > INT64_MAX:
+            raise ValueError(
+                f"seed + seeds - 1 = {self.seed + self.seeds - 1} does not fit a 64-bit integer "
+                f"(at most {INT64_MAX})"
+            )
+        jsonable(self.to_dict())  # a value a manifest cannot hold fails now, not after the run
 
     @property
     def run_seeds(self) -> list[int]:
@@ -77,8 +164,43 @@ class RunConfig:
         data = dict(data)
         game = GameSpec(**data.pop("game", {}))
         agent = dict(data.pop("agent", {}))
-        for name in ("alpha_l", "alpha_f"):
+        for name in ("alpha_l", "alpha_f", "beta"):
             if agent.get(name) == "inf":  # how a manifest writes ∞
                 agent[name] = math.inf
         agent = AgentConfig(**agent)
         return cls(game=game, agent=agent, **data)
+
+
+@dataclass
+class ExecutionOptions:
+    """Where and how a run is executed; nothing here changes its results."""
+
+    out: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Run folder to create. Default: a new folder runs/GAME-YYYYMMDD-HHMMSS (never an existing
+    one). An existing folder is used only if it is empty, or with --overwrite if it holds a run
+    and nothing else."""
+    overwrite: bool = False
+    """Replace the run in --out. Only a folder that holds a finished or abandoned run of this
+    program and nothing else is replaced, and only once the new run has finished."""
+    workers: int | None = None
+    """Worker processes for the seeds (default: min(seeds, cores)); 1 runs in this process."""
+    quiet: bool = False
+    """No progress bar."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad field."""
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
+            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
+            raise ValueError(f"out must be a folder path, got {self.out!r}")
+        for name in ("overwrite", "quiet"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+
+
+def dumps(data: dict) -> str:
+    """``data`` as the JSON text of a manifest (infinities as ``"inf"``, NaN refused)."""
+    return json.dumps(jsonable(data, "manifest"), indent=2, allow_nan=False) + "\n"

@@ -1,19 +1,34 @@
-"""Run folders on disk: the manifest, atomic writes, versions and commit, reading a run back.
+"""Run folders on disk: reserved before the first episode, finished atomically, read back checked.
 
 A run folder holds::
 
+    manifest.json     "format": "stackelberg-rl/run", its version, "status" ("running" while the
+                      seeds are played, "complete" once the results are written), the
+                      configuration, every resolved α, β, λ, the game (name, parameters, SHA-256
+                      of its arrays), versions, git commit
     results.parquet   one row per (seed, episode), the columns of :data:`~.loop.COLUMNS`
-    manifest.json     the configuration, every resolved α, β, λ, the game, versions, git commit
+    regret.png        written by the command line's report
+
+The life of a run (:class:`Reservation`): the folder is reserved and its manifest written with
+status ``"running"`` before the first episode — an unwritable folder fails then, not after the
+work — the results are written at the end, then the manifest says ``"complete"``. A folder that
+holds a run of this program and nothing else may be replaced (``overwrite``): the new run is
+written beside it and swapped in only once complete. Nothing else is ever deleted: a folder with
+any other file is refused, overwrite or not. If the results cannot be written where asked, they
+are saved in a fresh temporary folder and the error says where.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
-import math
 import os
 import platform
+import socket
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +36,25 @@ import pandas as pd
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
+PLOT_FILE = "regret.png"
+FORMAT = "stackelberg-rl/run"
+"""The ``format`` of a run folder's manifest: a folder whose manifest says otherwise is not ours."""
+FORMAT_VERSION = 1
+OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLOT_FILE)
+"""The files this program writes in a run folder; temporary ones start with ``.tmp-``."""
+_TMP_PREFIX = ".tmp-"
+REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
 
-def _json_number(x: float) -> float | str:
-    """JSON has no infinities: ``inf`` is written as the string ``"inf"``."""
-    return "inf" if x == math.inf else x
+class RunFolderError(ValueError):
+    """A folder that cannot be used for a run, or that does not hold a readable run."""
 
 
-def _jsonable(obj):
-    """``obj`` with every infinite float written as ``"inf"`` (recursively)."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return _json_number(obj)
-    return obj
+class ResultsNotSavedError(OSError):
+    """The run finished but its results could not be put where asked; the message says where."""
 
 
+# ---------------------------------------------------------------------- versions, times
 def _git(*args: str) -> str | None:
     """Output of ``git ARGS`` in the repository holding this package, or ``None``."""
     try:
@@ -55,8 +71,8 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
-def _git_state() -> dict:
-    """``commit`` (``git rev-parse HEAD``) and ``dirty`` (uncommitted changes), or ``None``s."""
+def git_state() -> dict:
+    """``git_commit`` (``git rev-parse HEAD``) and ``git_dirty`` (uncommitted changes), or None."""
     commit = _git("rev-parse", "HEAD") or None
     if commit is None:
         return {"git_commit": None, "git_dirty": None}
@@ -64,7 +80,8 @@ def _git_state() -> dict:
     return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """Versions of the package, Python and the libraries that shape the results."""
     import matplotlib
     import numba
     import pyarrow
@@ -84,23 +101,394 @@ def _versions() -> dict:
     }
 
 
-def _now() -> str:
+def now() -> str:
+    """The time in UTC, ISO 8601 to the second."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise FileExistsError(f"{out_dir} exists and is not a directory")
-        if any(out_dir.iterdir()) and not overwrite:
-            raise FileExistsError(f"{out_dir} is not empty; pass overwrite=True (--overwrite)")
+def host() -> str:
+    """This machine's name (with the pid, it tells whether a "running" run is still alive)."""
+    return socket.gethostname()
 
 
+# ---------------------------------------------------------------------- reading a manifest
+def read_manifest(run_dir: Path) -> dict:
+    """The manifest of ``run_dir``, checked to be this program's.
+
+    Raises:
+        RunFolderError: no manifest, unreadable JSON, or not a run manifest of this program.
+    """
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder: no {MANIFEST_FILE}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RunFolderError(f"{path} is not a manifest of stackelberg-rl (no format {FORMAT!r})")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RunFolderError(
+            f"{path} has format version {version!r}; this version of stackelberg-rl reads "
+            f"versions up to {FORMAT_VERSION}"
+        )
+    return data
+
+
+def _is_own(name: str) -> bool:
+    return name in OWN_FILES or name.startswith(_TMP_PREFIX)
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not _is_own(p.name))
+
+
+def _alive(manifest: dict) -> bool:
+    """Whether the run that wrote this "running" manifest is still running on this machine."""
+    pid = manifest.get("pid")
+    if manifest.get("status") != "running" or manifest.get("host") != host():
+        return False
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+# ---------------------------------------------------------------------- where a run goes
+@dataclass(frozen=True)
+class NewFolder:
+    """A run folder that does not exist yet: ``parent/stem-YYYYmmdd-HHMMSS``.
+
+    ``-2``, ``-3``, … is appended if that is taken; the name is reserved atomically (exclusive
+    ``mkdir``), so two runs started in the same second never share a folder.
+    """
+
+    parent: str = "runs"
+    stem: str = "run"
+
+
+def _check_cwd_outside(out: Path) -> None:
+    cwd = Path.cwd().resolve()
+    target = out.resolve()
+    if cwd == target or target in cwd.parents:
+        raise RunFolderError(
+            f"{out} contains the current directory; give a run folder of its own, "
+            "e.g. --out runs/NAME"
+        )
+
+
+def _check_ancestors(out: Path) -> None:
+    """The first existing ancestor of ``out`` must be a folder (a file in the path is an error)."""
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunFolderError(f"cannot create {out}: {parent} is a file, not a folder")
+            return
+
+
+def check_destination(out: Path, overwrite: bool) -> str:
+    """What writing a run to ``out`` would do: ``"new"``, ``"empty"`` or ``"replace"``.
+
+    Raises:
+        RunFolderError: ``out`` contains the current directory, a parent is a file, ``out`` is a
+            file, or ``out`` holds anything but a run of this program that may be replaced (with
+            ``overwrite``, and not while that run is still running).
+    """
+    _check_cwd_outside(out)
+    _check_ancestors(out)
+    if not out.exists():
+        if out.is_symlink():
+            raise RunFolderError(f"{out} is a broken symbolic link")
+        return "new"
+    if not out.is_dir():
+        raise RunFolderError(f"{out} exists and is not a folder")
+    try:
+        entries = list(out.iterdir())
+    except OSError as err:
+        raise RunFolderError(f"cannot read {out}: {err.strerror or err}") from None
+    if not entries:
+        return "empty"
+    try:
+        manifest = read_manifest(out)
+    except RunFolderError:
+        manifest = None
+    foreign = _foreign_entries(out)
+    if manifest is None or foreign:
+        shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+        what = f"files that are not a run ({shown})" if foreign else "no run manifest"
+        raise RunFolderError(
+            f"{out} is not empty and holds {what}: it is never replaced, --overwrite or not; "
+            "choose another --out"
+        )
+    if not overwrite:
+        status = manifest.get("status")
+        what = "a run" if status == "complete" else f"an unfinished run (status {status!r})"
+        raise RunFolderError(
+            f"{out} already holds {what}; pass --overwrite (overwrite=True) to replace it"
+        )
+    if _alive(manifest):
+        raise RunFolderError(f"{out} holds a run that is still running (pid {manifest['pid']})")
+    return "replace"
+
+
+@dataclass
+class Reservation:
+    """A run folder reserved for one run: where it is written and how to finish or abandon it."""
+
+    target: Path
+    """The folder asked for."""
+    work: Path
+    """Where the run is written: ``target``, or a hidden sibling while it replaces ``target``."""
+    mode: str
+    """``"new"`` (created here), ``"empty"`` (an empty folder that existed) or ``"replace"``."""
+    manifest_written: bool = False
+    made_parents: tuple[Path, ...] = ()
+    """Folders above ``target`` made for it (removed with it if the run is abandoned)."""
+
+    @classmethod
+    def make(cls, out: str | os.PathLike | NewFolder, overwrite: bool = False) -> Reservation:
+        """Reserve ``out`` (or a new folder) for a run; nothing is written in it yet.
+
+        Raises:
+            RunFolderError: see :func:`check_destination`, or the folder cannot be created.
+        """
+        if isinstance(out, NewFolder):
+            return cls._new_unique(Path(out.parent), out.stem)
+        out = Path(out)
+        mode = check_destination(out, overwrite)
+        try:
+            if mode == "new":
+                made = _make_parents(out)
+                try:
+                    out.mkdir()
+                except FileExistsError:  # someone made it meanwhile: judge it again
+                    return cls.make(out, overwrite)
+                return cls(out, out, mode, made_parents=made)
+            if mode == "empty":
+                return cls(out, out, mode)
+            work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+            work.chmod(0o755)  # mkdtemp's 0o700 would otherwise become the run folder's mode
+            return cls(out, work, mode)
+        except OSError as err:
+            raise RunFolderError(f"cannot create {out}: {err.strerror or err}") from None
+
+    @classmethod
+    def _new_unique(cls, parent: Path, stem: str) -> Reservation:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = parent / f"{stem}-{stamp}"
+        _check_cwd_outside(base)
+        _check_ancestors(base)
+        try:
+            made = _make_parents(base)
+        except OSError as err:
+            raise RunFolderError(f"cannot create {parent}: {err.strerror or err}") from None
+        for n in range(1, 10_000):
+            path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+            try:
+                path.mkdir()  # exclusive: of two runs that want this name, one gets it
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise RunFolderError(f"cannot create {path}: {err.strerror or err}") from None
+            return cls(path, path, "new", made_parents=made)
+        raise RunFolderError(f"no free run folder name {base}-N in {parent}")
+
+    # ------------------------------------------------------------------ writing
+    def _write_text(self, name: str, text: str, exclusive: bool = False) -> None:
+        tmp = self.work / f"{_TMP_PREFIX}{name}-{os.getpid()}"
+        try:
+            tmp.write_text(text)
+            if exclusive:  # link refuses an existing name: an empty folder is taken only once
+                os.link(tmp, self.work / name)
+                tmp.unlink()
+            else:
+                os.replace(tmp, self.work / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def start(self, manifest_text: str) -> None:
+        """Write the manifest of a run that starts (status ``"running"``).
+
+        Raises:
+            RunFolderError: the folder cannot be written, or another run took it meanwhile.
+        """
+        try:
+            self._write_text(MANIFEST_FILE, manifest_text, exclusive=True)
+        except FileExistsError:
+            raise RunFolderError(f"{self.target} was taken by another run meanwhile") from None
+        except OSError as err:
+            self.abandon()
+            raise RunFolderError(f"cannot write to {self.target}: {err.strerror or err}") from None
+        self.manifest_written = True
+
+    def finish(self, df: pd.DataFrame, manifest_text: str) -> Path:
+        """Write the results and the complete manifest, then put the folder in place.
+
+        Returns:
+            The run folder.
+
+        Raises:
+            ResultsNotSavedError: the results could not be written or moved where asked; the
+                message says where they are (a fresh temporary folder if need be).
+        """
+        try:
+            tmp = self.work / f"{_TMP_PREFIX}{RESULTS_FILE}-{os.getpid()}"
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, self.work / RESULTS_FILE)
+            finally:
+                tmp.unlink(missing_ok=True)
+            self._write_text(MANIFEST_FILE, manifest_text)
+        except Exception as err:
+            where = _rescue(df, manifest_text)
+            if where is not None:
+                self.abandon()  # the results are safe elsewhere: leave no unfinished run here
+            raise ResultsNotSavedError(
+                errno.EIO,
+                f"could not write the results to {self.target} ({_reason(err)}); "
+                + (f"they are saved in {where}" if where else "and could not save them elsewhere"),
+            ) from err
+        if self.mode != "replace":
+            return self.target
+        old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+        moved = False
+        try:
+            check_destination(self.target, overwrite=True)  # still ours alone?
+            os.rename(self.target, old)
+            moved = True
+            os.rename(self.work, self.target)
+        except (OSError, RunFolderError) as err:
+            if moved:  # put the old run back where it was
+                try:
+                    os.rename(old, self.target)
+                except OSError:
+                    pass
+            raise ResultsNotSavedError(
+                errno.EIO,
+                f"the finished run is in {self.work}: it could not replace {self.target} "
+                f"({_reason(err)})",
+            ) from err
+        _remove_own(old)
+        return self.target
+
+    def abandon(self) -> None:
+        """Remove what a run that failed or was interrupted wrote, and nothing else.
+
+        Only its own files go, and the folder too if this run made it.
+        """
+        if self.mode == "empty":
+            if not self.manifest_written:
+                return  # the folder was never ours (another run may have taken it)
+            for name in (MANIFEST_FILE, RESULTS_FILE):
+                _unlink_quietly(self.work / name)
+            for p in self.work.glob(f"{_TMP_PREFIX}*-{os.getpid()}"):
+                _unlink_quietly(p)
+        else:
+            _remove_own(self.work)
+        for parent in self.made_parents:  # innermost first; a folder someone used stays
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+
+def _make_parents(out: Path) -> tuple[Path, ...]:
+    """Make the missing folders above ``out``; those made, innermost first."""
+    missing = []
+    for parent in out.absolute().parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return tuple(missing)
+
+
+def _reason(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _remove_own(folder: Path) -> None:
+    """Delete the files this program writes in ``folder``, then ``folder`` if it is empty.
+
+    Anything else stays, and so does the folder that holds it.
+    """
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        if _is_own(p.name) and not p.is_dir():
+            _unlink_quietly(p)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _rescue(df: pd.DataFrame, manifest_text: str) -> Path | None:
+    """Save finished results in a fresh temporary folder; its path, or None if that fails too."""
+    try:
+        where = Path(tempfile.mkdtemp(prefix="stackelberg-rl-results-"))
+        df.to_parquet(where / RESULTS_FILE, index=False)
+        (where / MANIFEST_FILE).write_text(manifest_text)
+        return where
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------------- reading a run back
 def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """The results table and the manifest of a run folder."""
+    """The results table and the manifest of a complete run folder, both checked.
+
+    Raises:
+        RunFolderError: naming the problem: not a run folder, a corrupt, truncated or foreign
+            manifest or results file, or a run that did not finish.
+    """
     run_dir = Path(run_dir)
-    results, manifest = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
-    if not results.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder: no {RESULTS_FILE}")
-    meta = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    return pd.read_parquet(results), meta
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is not a run folder: no such folder")
+    manifest = read_manifest(run_dir)
+    if manifest.get("status") != "complete":
+        raise RunFolderError(
+            f"the run in {run_dir} did not finish (status {manifest.get('status')!r})"
+        )
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir} is not a complete run folder: no {RESULTS_FILE}")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise RunFolderError(
+            f"{path} is not a results table of stackelberg-rl: no column {', '.join(missing)}"
+        )
+    for c in REQUIRED_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise RunFolderError(f"{path}: column {c} is not numeric ({df[c].dtype})")
+    seeds, episodes = manifest.get("seeds"), manifest.get("episodes")
+    if isinstance(seeds, list) and isinstance(episodes, int):
+        expected = len(seeds) * episodes
+        if len(df) != expected:
+            raise RunFolderError(
+                f"{path} has {len(df)} rows; the manifest says {len(seeds)} seeds × {episodes} "
+                f"episodes = {expected}"
+            )
+    if df.empty:
+        raise RunFolderError(f"{path} has no rows")
+    return df, manifest

@@ -1,17 +1,18 @@
-"""Every seed of a :class:`~.config.RunConfig`, and its run folder written atomically.
+"""Every seed of a :class:`~.config.RunConfig`, and its run folder.
 
-:func:`run_sweep` plays every seed (:mod:`.executors`) of the loop in :mod:`.loop` and writes the
-folder described in :mod:`.store`. Cumulative regret is estimated from the rows as
-``Σ eval_weight · regret`` over evaluated rows (:func:`stackelberg_rl.report.cumulative_regret`).
+:func:`run_sweep` checks everything that can be checked before the first episode (the
+configuration, the folder, the memory the game and the run need), reserves the run folder and
+writes its manifest (status ``"running"``), plays every seed (:mod:`.executors`) of the loop in
+:mod:`.loop`, and writes the results (status ``"complete"``) as :mod:`.store` describes.
+Cumulative regret is estimated from the rows as ``Σ eval_weight · regret`` over evaluated rows
+(:func:`stackelberg_rl.report.cumulative_regret`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,18 +20,20 @@ import pandas as pd
 from .. import games as games_mod
 from ..agents import resolve_beta
 from ..learners import alpha_value
-from .config import RunConfig
+from .config import RunConfig, dumps
 from .executors import run_all
 from .loop import COLUMNS
+from .resources import check_game_fits, check_run_fits
 from .store import (
-    MANIFEST_FILE,
-    RESULTS_FILE,
-    _check_out_dir,
-    _git_state,
-    _json_number,
-    _jsonable,
-    _now,
-    _versions,
+    FORMAT,
+    FORMAT_VERSION,
+    NewFolder,
+    Reservation,
+    check_destination,
+    git_state,
+    host,
+    now,
+    versions,
 )
 
 
@@ -52,115 +55,169 @@ def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
     ):
         first, last = alpha_value(spec, n, H, K, 0), alpha_value(spec, n, H, K, K - 1)
         if first == last:
-            out[name] = _json_number(first)
+            out[name] = first
         else:
             out[name] = {"schedule": spec, "first": first, "last": last}
     return out
 
 
+def game_record(config: RunConfig, game: games_mod.FiniteGame, given: bool) -> dict:
+    """What the manifest says about the game played (:meth:`FiniteGame.describe`).
+
+    Raises:
+        ValueError: ``game`` was built from the registry with other parameters than
+            ``config.game``: the manifest could not say which one was played.
+    """
+    record = game.describe()
+    prov = game.provenance
+    if prov is None:
+        record["source"] = "given by the caller (config.game was not used)"
+        return record
+    spec = {"name": config.game.name, "params": config.game.resolved()}
+    if prov != spec:
+        raise ValueError(
+            f"the game given ({prov['name']} with {prov['params']}) is not config.game "
+            f"({spec['name']} with {spec['params']}); make them agree, or leave out game="
+        )
+    record["source"] = "given by the caller" if given else "built from config.game"
+    return record
+
+
 def run_sweep(
     config: RunConfig,
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | NewFolder | None = None,
     workers: int | None = None,
     *,
     overwrite: bool = False,
     progress: bool = True,
     game: games_mod.FiniteGame | None = None,
+    on_start: Callable[[Path, list[int]], None] | None = None,
 ) -> pd.DataFrame:
-    """Run every seed of ``config`` and write the run folder atomically.
+    """Run every seed of ``config`` and write the run folder.
 
-    The results are written into a temporary folder next to ``out_dir`` that is renamed to
-    ``out_dir`` only when everything is written: a failed run leaves nothing behind. The table is
-    the same for any number of workers (rows sorted by seed, then episode).
+    Before the first episode: the configuration, the folder (see
+    :func:`~.store.check_destination`) and the memory the game and the run need are checked, the
+    folder is reserved and its manifest written. A run that fails or is interrupted removes what
+    it wrote and deletes nothing else. The table is the same for any number of workers (rows
+    sorted by seed, then episode).
 
     Args:
         config: the experiment.
-        out_dir: the run folder to create (``results.parquet`` and ``manifest.json``).
+        out_dir: the run folder; ``None`` for a new ``runs/GAME-YYYYmmdd-HHMMSS``, or a
+            :class:`~.store.NewFolder`. An existing folder must be empty, or hold a run of this
+            program and nothing else with ``overwrite``.
         workers: processes; default ``min(seeds, os.cpu_count())``. ``1`` runs in this process.
-        overwrite: replace an existing non-empty ``out_dir``.
+        overwrite: replace the run in ``out_dir`` (only once the new one is complete).
         progress: show a progress bar (rich) on the terminal.
-        game: ``config.game.make()`` when the caller has already built it (a large game takes
-            seconds to build).
+        game: the game to play, if the caller has it (a large game takes seconds to build). It
+            is the game every seed plays, whatever the number of workers, and the manifest
+            records it (name, parameters, SHA-256 of its arrays). A game built by the registry
+            must agree with ``config.game``.
+        on_start: called with the run folder and the workers' process ids once they run.
 
     Returns:
-        The results table (also in ``out_dir/results.parquet``).
+        The results table; ``df.attrs["run_dir"]`` is the run folder.
 
     Raises:
-        ValueError: for a bad configuration (before anything is run or written).
-        FileExistsError: if ``out_dir`` is not empty and ``overwrite`` is false.
+        ValueError: a bad configuration, or a game that disagrees with ``config.game``.
+        RunFolderError: (a ``ValueError``) a folder that cannot be used.
+        MemoryError: the run would not fit in the available memory (with the estimate).
+        ResultsNotSavedError: the results could not be written where asked (the message says
+            where they are).
     """
     config.validate()
-    if game is None:
-        game = config.game.make()  # a bad game fails here, before anything is written
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
     if workers is None:
         workers = min(config.seeds, os.cpu_count() or 1)
-    if int(workers) != workers or workers < 1:
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     workers = min(int(workers), config.seeds)
-
-    started = _now()
-    t0 = time.perf_counter()
-    if progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, transient=False) as bar:
-            total = bar.add_task("episodes", total=config.episodes * config.seeds)
-            done_by_seed = dict.fromkeys(config.run_seeds, 0)
-
-            def on_progress(s: int, done: int) -> None:
-                done_by_seed[s] = done
-                bar.update(total, completed=sum(done_by_seed.values()))
-
-            frames = run_all(config, game, workers, on_progress)
-    else:
-        frames = run_all(config, game, workers, None)
-    df = pd.concat(frames, ignore_index=True).sort_values(["seed", "episode"], ignore_index=True)
+    if out_dir is None:
+        out_dir = NewFolder("runs", config.game.name)
+    if not isinstance(out_dir, NewFolder):
+        check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
+    given = game is not None
+    if game is None:
+        check_game_fits(config)
+        game = config.game.make()
+    game_info = game_record(config, game, given)
+    estimate = check_run_fits(config, game, workers)
 
     manifest = {
-        "config": _jsonable(config.to_dict()),
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "status": "running",
+        "config": config.to_dict(),
         "resolved": resolved_parameters(config, game),
-        "game": repr(game),
+        "game": game_info,
         "seeds": config.run_seeds,
         "episodes": config.episodes,
         "workers": workers,
-        "versions": _versions(),
-        **_git_state(),
-        "started": started,
-        "finished": _now(),
-        "elapsed_seconds": time.perf_counter() - t0,
+        "memory_estimate_bytes": estimate["total"],
+        "versions": versions(),
+        **git_state(),
+        "host": host(),
+        "pid": os.getpid(),
+        "started": now(),
         "columns": list(COLUMNS),
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    text = dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
+    reservation = Reservation.make(out_dir, overwrite)
+    t0 = time.perf_counter()
+
+    def started(pids: list[int]) -> None:
+        if on_start is not None:
+            on_start(reservation.target, pids)
+
     try:
-        tmp.chmod(0o755)  # mkdtemp's 0o700 would otherwise become the run folder's mode
-        df.to_parquet(tmp / RESULTS_FILE, index=False)
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
-        _check_out_dir(out_dir, overwrite)  # someone may have written there meanwhile
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
+        reservation.start(text)
+        frames = _play(config, game, workers, progress, started)
+        df = pd.concat(frames, ignore_index=True)
+        df = df.sort_values(["seed", "episode"], ignore_index=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        reservation.abandon()
         raise
+    manifest.update(status="complete", finished=now(), elapsed_seconds=time.perf_counter() - t0)
+    run_dir = reservation.finish(df, dumps(manifest))
+    df.attrs["run_dir"] = str(run_dir)
     return df
+
+
+def _play(
+    config: RunConfig,
+    game: games_mod.FiniteGame,
+    workers: int,
+    progress: bool,
+    on_start: Callable[[list[int]], None],
+) -> list[pd.DataFrame]:
+    """Every seed's table, under a progress bar if ``progress``."""
+    if not progress:
+        if workers == 1:
+            on_start([])
+        return run_all(config, game, workers, None, on_start=on_start)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        total = bar.add_task("episodes", total=config.episodes * config.seeds)
+        done_by_seed = dict.fromkeys(config.run_seeds, 0)
+
+        def on_progress(s: int, done: int) -> None:
+            done_by_seed[s] = done
+            bar.update(total, completed=sum(done_by_seed.values()))
+
+        if workers == 1:
+            on_start([])
+        return run_all(config, game, workers, on_progress, on_start=on_start)

@@ -1,0 +1,93 @@
+"""``bench``: medians and ratios of the planner's and the learner's timings (``make bench``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .errors import UsageError, checked
+from .options import build, command_function, options
+
+
+@dataclass
+class BenchOptions:
+    """What ``bench`` times: the exact planner and whole learning runs."""
+
+    episodes: int = 1000
+    """K of the timed learning runs."""
+    repeats: int = 3
+    """Timed runs per case (the median is reported)."""
+    scale: bool = False
+    """Add the K=20000 and K=100000 cases (minutes)."""
+    json: str | None = field(default=None, metadata={"metavar": "FILE"})
+    """Also write every figure to this JSON file (checked to be writable before anything runs)."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad field (an unwritable ``json`` too)."""
+        for name in ("episodes", "repeats"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.json is not None:
+            check_writable_file(Path(self.json), "--json")
+
+
+def check_writable_file(path: Path, what: str) -> None:
+    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found)."""
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a file")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write {what} {path}: {err.strerror or err}") from None
+    if not existed:
+        path.unlink()
+
+
+BENCH_OPTIONS = options(BenchOptions())
+
+
+def cmd_bench(values: dict[str, Any]) -> int:
+    """Time the planner and the learner (:mod:`stackelberg_rl.bench`): medians and ratios."""
+    opts = checked(lambda: build(BenchOptions(), BENCH_OPTIONS, values))
+    from ..bench import learner, planning
+
+    bandwidth = learner.memory_bandwidth()  # one figure for both tables
+    print("== exact planner: evaluate + both best responses, random_linear(S, 4, 4, 10, 10)")
+    plan_rows = planning.run(repeats=opts.repeats, bandwidth=bandwidth)
+    print(planning.format_rows(plan_rows))
+    print("\n== learner: whole learning runs")
+    rows = learner.run_benchmarks(
+        episodes=opts.episodes, repeats=opts.repeats, scale=opts.scale, bandwidth=bandwidth
+    )
+    print(learner.format_rows(rows))
+    if opts.json is not None:
+        path = Path(opts.json)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps({"planner": plan_rows, "learner": rows}, indent=1))
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write --json {path}: {err.strerror or err}") from None
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` to ``app``."""
+    app.command(
+        "bench", help="Time the exact planner and whole learning runs: medians and ratios."
+    )(command_function(BENCH_OPTIONS, cmd_bench))

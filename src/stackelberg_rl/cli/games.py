@@ -1,0 +1,44 @@
+"""``games``: the registered games and their parameters (what ``--param`` sets)."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Literal
+
+import typer
+
+from .. import games as games_mod
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is Literal:
+        return "|".join(map(str, typing.get_args(kind)))
+    return getattr(kind, "__name__", str(kind))
+
+
+def games_listing() -> str:
+    """Every registered game with its parameters' types, defaults and help."""
+    lines = []
+    for name in games_mod.names():
+        info = games_mod.info(name)
+        lines.append(f"{name}: {info.summary.replace('``', '')}")
+        fields = info.fields()
+        width = max((len(f"{f.name}={_type_name(f.type).upper()}") for f in fields), default=0)
+        for f in fields:
+            usage = f"{f.name}={_type_name(f.type).upper()}"
+            lines.append(f"  --param {usage:<{width}}  {f.help} (default {f.default})")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def cmd_games() -> int:
+    """List the registered games and their parameters."""
+    print(games_listing(), end="")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``games`` to ``app``."""
+    app.command("games", help="List the registered games and their parameters (--param).")(
+        cmd_games
+    )

@@ -1,0 +1,225 @@
+"""``run``, ``demo`` and ``report``: learn over seeds, write a run folder, summarise it.
+
+``run`` and ``demo`` take the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the
+agent's flattened in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; they differ
+only in their defaults (:data:`RUN_DEFAULTS`, :data:`DEMO`) and in where they write by default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from .. import games as games_mod
+from ..agents import AgentConfig
+from ..experiments import (
+    PLOT_FILE,
+    RESULTS_FILE,
+    ExecutionOptions,
+    GameSpec,
+    NewFolder,
+    ResultsNotSavedError,
+    RunConfig,
+    RunFolderError,
+    load_run,
+    run_sweep,
+)
+from ..experiments.resources import check_game_fits
+from ..learners import alpha_value
+from ..report import learning_summary, plot_cumulative_regret, summary
+from .errors import INTERRUPTION, UsageError, checked
+from .options import build, command_function, options
+
+RUN_DEFAULTS = RunConfig(seeds=4)
+"""``run``'s defaults: :class:`RunConfig`'s, with four seeds (for an interval over seeds)."""
+
+DEMO = RunConfig(
+    game=GameSpec("random-linear", {}),
+    episodes=3000,
+    seeds=4,
+    agent=AgentConfig(beta=0.2),
+)
+"""``make demo``: four seeds of 3,000 episodes on the default ``random-linear`` game with
+``β = 0.2``: under a minute on two cores; the per-episode regret of both players falls."""
+
+DEMO_FOLDER = NewFolder("runs", "demo")
+"""The demo writes a new folder each time (``runs/demo-YYYYmmdd-HHMMSS``): it never replaces one."""
+
+RUN_OPTIONS = options(RUN_DEFAULTS)
+DEMO_OPTIONS = options(DEMO)
+EXECUTION_OPTIONS = options(ExecutionOptions())
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "nan" if not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
+    """A rich table: cumulative regret at ``K`` (mean ± 95% interval) and per-episode regret."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s, learn = summary(df), learning_summary(df)
+    K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
+    title = f"Regret after K={K} episodes, {n} seed{'s' if n > 1 else ''}"
+    table = Table(title=title)
+    table.add_column("player")
+    table.add_column("cumulative regret (mean ± 95% CI)", justify="right")
+    table.add_column("per-episode, first quarter", justify="right")
+    table.add_column("per-episode, last quarter", justify="right")
+    for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True):
+        ci = "" if not np.isfinite(row["half_width"]) else f" ± {row['half_width']:.3g}"
+        table.add_row(
+            row["player"],
+            f"{row['mean']:.4g}{ci}",
+            _fmt(lrow["first_quarter"], 4),
+            _fmt(lrow["last_quarter"], 4),
+        )
+    console = Console()
+    if manifest:
+        console.print(_describe_run(manifest), markup=False, highlight=False)
+    console.print(table)
+
+
+def _describe_run(manifest: dict) -> str:
+    game = manifest.get("game") or {}
+    words = [str(game.get("name", "?"))]
+    config = manifest.get("config") or {}
+    words.append(f"agent={(config.get('agent') or {}).get('kind', '?')}")
+    for key, value in (manifest.get("resolved") or {}).items():
+        if value is not None:
+            if isinstance(value, dict):
+                value = f"{value.get('schedule')} {value.get('first'):.3g}..{value.get('last'):.3g}"
+            elif isinstance(value, float):
+                value = f"{value:.4g}"
+            words.append(f"{key}={value}")
+    return "  ".join(words)
+
+
+def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """Print a run folder's summary and (re)write its ``regret.png``.
+
+    Raises:
+        UsageError: the folder does not hold a complete, readable run, or the plot cannot be
+            written.
+    """
+    try:
+        df, manifest = load_run(run_dir)
+    except RunFolderError as err:
+        raise UsageError(str(err)) from None
+    print_summary(df, manifest)
+    title = _describe_run(manifest).replace("  ", ", ", 1)
+    try:
+        plot_cumulative_regret(df, run_dir / PLOT_FILE, title=title)
+    except OSError as err:
+        raise UsageError(f"cannot write {run_dir / PLOT_FILE}: {err.strerror or err}") from None
+    print(f"results: {run_dir / RESULTS_FILE}, plot: {run_dir / PLOT_FILE}")
+    return df, manifest
+
+
+def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder) -> pd.DataFrame:
+    """Build the configuration from the options, check it, run it, write and report the folder."""
+    opts = options(defaults)
+    config = checked(lambda: build(defaults, opts, values))
+    execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
+    workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
+
+    def make_game() -> games_mod.FiniteGame:
+        check_game_fits(config)
+        return config.game.make()
+
+    game = checked(make_game)
+
+    def announce(run_dir: Path, pids: list[int]) -> None:
+        print(f"run folder: {run_dir}", flush=True)
+
+    out = default_folder if execution.out is None else execution.out
+    INTERRUPTION["note"] = "workers stopped, the unfinished run removed"
+    try:
+        df = run_sweep(
+            config,
+            out,
+            workers,
+            overwrite=execution.overwrite,
+            progress=not execution.quiet,
+            game=game,
+            on_start=announce,
+        )
+    except (RunFolderError, MemoryError, ResultsNotSavedError) as err:
+        raise UsageError(str(err)) from None
+    INTERRUPTION["note"] = f"the finished run is in {df.attrs['run_dir']}"
+    report_run(Path(df.attrs["run_dir"]))
+    return df
+
+
+def cmd_run(values: dict[str, Any]) -> int:
+    """Run every seed of an experiment, write the run folder, print the summary."""
+    execute(values, RUN_DEFAULTS, NewFolder("runs", values.get("game__name") or "run"))
+    return 0
+
+
+def cmd_demo(values: dict[str, Any]) -> int:
+    """``run`` with the demo's defaults, then whether the per-episode regret falls."""
+    learn = learning_summary(execute(values, DEMO, DEMO_FOLDER))
+    falling = bool((learn["last_quarter"] < learn["first_quarter"]).all())
+    words = ", ".join(
+        f"{r.player} {r.first_quarter:.3f} -> {r.last_quarter:.3f}" for r in learn.itertuples()
+    )
+    verdict = "falling: the players learn" if falling else "NOT falling"
+    print(f"mean per-episode regret, first -> last quarter: {words} ({verdict})")
+    return 0
+
+
+def demo_description() -> str:
+    """What ``demo`` runs, from :data:`DEMO` (its ``--help``)."""
+    params = DEMO.game.resolved()
+    sizes = ", ".join(f"{k}={v}" for k, v in params.items())
+    A, B = params.get("n_leader_actions"), params.get("n_follower_actions")
+    H, K, agent = params.get("horizon"), DEMO.episodes, DEMO.agent
+    alphas = []
+    for who, n, spec in (("alpha_l", A, agent.alpha_l), ("alpha_f", B, agent.alpha_f)):
+        if spec == "fixed-K" and n and H:
+            alphas.append(
+                f"{who} = fixed-K = log {n}·√{K}/{H} = {alpha_value(spec, n, H, K, 0):.4g}"
+            )
+        else:
+            alphas.append(f"{who} = {spec}")
+    return (
+        f"The demo (make demo): {agent.kind} for the leader and the follower on "
+        f"{DEMO.game.name} ({sizes}); K = {K} episodes × {DEMO.seeds} seeds "
+        f"(seeds {DEMO.seed}..{DEMO.seed + DEMO.seeds - 1}) in parallel processes; "
+        f"beta = {agent.beta}, lambda = {agent.lam}, {', '.join(alphas)}. "
+        f"It writes a new folder {DEMO_FOLDER.parent}/{DEMO_FOLDER.stem}-YYYYmmdd-HHMMSS "
+        "(never an existing one unless --out and --overwrite say so), prints each player's "
+        "regret and whether the per-episode regret falls. Every option of run applies."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``demo`` and ``report`` to ``app``."""
+    app.command(
+        "run",
+        help="Learn for K episodes over several seeds (in parallel processes), measuring both "
+        "players' exact regret in every episode; write a run folder (results.parquet, "
+        "manifest.json, regret.png) and print the summary.",
+    )(command_function(RUN_OPTIONS + EXECUTION_OPTIONS, cmd_run))
+    app.command("demo", help=demo_description())(
+        command_function(DEMO_OPTIONS + EXECUTION_OPTIONS, cmd_demo)
+    )
+
+    def report(
+        run_dir: Annotated[
+            Path, typer.Argument(help="A run folder written by run or demo.", show_default=False)
+        ],
+    ) -> int:
+        report_run(run_dir)
+        return 0
+
+    app.command("report", help="Print the summary of a run folder and (re)write its regret.png.")(
+        report
+    )

@@ -1,0 +1,124 @@
+"""How much memory a run needs, estimated before anything is allocated, and how much there is.
+
+A size that cannot be allocated is refused with the estimate in the message, before the game is
+built (from the game's parameters) and again before the first episode (from the built game).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import games as games_mod
+from .config import RunConfig
+
+PROCESS_BYTES = 200 * 2**20
+"""A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""
+
+PLANNING_TABLES = 12
+"""Arrays of ``H·S·A·B`` floats alive at once while a policy is tabulated and its regret
+evaluated exactly: ``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and their values."""
+
+
+def gib(n: float) -> str:
+    """``n`` bytes in a short human form (``1.5 GiB``, ``300 MiB``)."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def available_bytes() -> int | None:
+    """Memory the system can give without swapping (``MemAvailable``), or ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def game_bytes(game: games_mod.FiniteGame) -> int:
+    """Bytes of the game's arrays (each worker holds a copy)."""
+    total = 0
+    for name in ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta"):
+        array = getattr(game, name, None)
+        total += int(getattr(array, "nbytes", 0))
+    return total
+
+
+def learner_bytes(config: RunConfig, S: int, A: int, B: int, d: int, H: int) -> int:
+    """One learner's statistics after ``K`` episodes, with the doubling of its buffers.
+
+    Stored next-state features ``(H-1)·K·d·|A||B|`` at the cache's item size and their quadratic
+    forms ``(H-1)·K·|A||B|``; features and rewards of the samples ``H·K·(d+2)``; ``Λ⁻¹`` and ``w``.
+    Buffers grow by doubling, so up to ``2K`` rows are held.
+    """
+    agent = config.agent
+    if agent.kind in ("random", "oracle"):
+        return 0
+    rows = 2 * config.episodes
+    itemsize = 4 if agent.dtype == "float32" else 8
+    cache = (H - 1) * rows * A * B * (d * itemsize + 8)
+    samples = H * rows * (d + 2) * 8
+    return cache + samples + H * d * d * 8 * 3
+
+
+def run_bytes(config: RunConfig, game: games_mod.FiniteGame, workers: int) -> dict[str, int]:
+    """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
+
+    Each worker holds its own copy of the game, the learners of one seed (two when
+    decentralised), the policy tables and the work arrays of exact regret (``O(H·S·A·B)``) and its
+    rows; the main process holds the game and every seed's rows.
+    """
+    S, A, B = game.n_states, game.n_leader_actions, game.n_follower_actions
+    d, H = game.dim, game.horizon
+    learners = 2 if config.agent.decentralised else 1
+    tables = PLANNING_TABLES * H * S * A * B * 8
+    rows = config.episodes * 16 * 8
+    the_game = game_bytes(game)
+    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, S, A, B, d, H)
+    per_worker += tables + rows
+    main = the_game + rows * config.seeds
+    parallel = workers > 1
+    total = main + (workers * per_worker if parallel else per_worker - PROCESS_BYTES - the_game)
+    return {"total": total, "per_worker": per_worker, "main": main}
+
+
+def check_game_fits(config: RunConfig) -> None:
+    """Refuse a game whose construction alone would not fit in the available memory.
+
+    Raises:
+        MemoryError: with the estimate and what is available.
+    """
+    need = config.game.estimate_bytes()
+    have = available_bytes()
+    if need is not None and have is not None and need > have:
+        raise MemoryError(
+            f"building game {config.game.name} with {config.game.params} needs about {gib(need)} "
+            f"of memory, but only {gib(have)} is available"
+        )
+
+
+def check_run_fits(config: RunConfig, game: games_mod.FiniteGame, workers: int) -> dict[str, int]:
+    """Refuse a run whose estimated peak memory exceeds what is available; return the estimate.
+
+    Raises:
+        MemoryError: with the estimate (and its parts) and what is available.
+    """
+    need = run_bytes(config, game, workers)
+    have = available_bytes()
+    if have is not None and need["total"] > have:
+        per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
+        AB = game.n_leader_actions * game.n_follower_actions
+        sizes = f"K={config.episodes}, H={game.horizon}, d={game.dim}, |A||B|={AB}"
+        raise MemoryError(
+            f"the run needs about {gib(need['total'])} of memory ({per}; {sizes}, "
+            f"|S|={game.n_states}), but only {gib(have)} is available: use fewer episodes, "
+            "fewer workers or a smaller game"
+        )
+    return need

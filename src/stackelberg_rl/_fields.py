@@ -31,7 +31,9 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     """
     members = _union_members(kind)
     if members is not None:
-        if type(None) in members and (value is None or value == "none"):
+        if type(None) in members and (
+            value is None or (isinstance(value, str) and value == "none")
+        ):
             return None
         ordered = [m for m in members if m is not str and m is not type(None)]
         ordered += [str] if str in members else []

@@ -35,11 +35,11 @@ def _not_a_distribution(p: np.ndarray) -> str:
     """What is wrong with the weights ``p`` that :func:`draw_index` refused."""
     bad = np.flatnonzero(~np.isfinite(p))
     if len(bad):
-        return f"draw: weight {bad[0]} is {p[bad[0]]!r} (not finite) in {p!r}"
+        return f"draw: weight {bad[0]} is {float(p[bad[0]])} (not finite) in {p.tolist()}"
     bad = np.flatnonzero(p < -NEGATIVE_TOL)
     if len(bad):
-        return f"draw: weight {bad[0]} is negative ({p[bad[0]]!r}) in {p!r}"
-    return f"draw: the weights sum to zero: {p!r}"
+        return f"draw: weight {bad[0]} is negative ({float(p[bad[0]])}) in {p.tolist()}"
+    return f"draw: the weights sum to zero: {p.tolist()}"
 
 
 # Sampling: no fastmath, so that the cumulative sums are the plain left-to-right ones.

@@ -246,9 +246,10 @@ class LSVIUCBLearner(abc.ABC):
         self.planned_episode = episode
         when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
         for name, values in (("w", self.w), ("Lambda_inv", self.Lambda_inv[None])):
-            bad = ~np.isfinite(values)
+            bad = ~np.isfinite(values[:, ::-1])  # the backward pass goes from h = H - 1
             if bad.any():
                 m, h = _first(bad)[:2]
+                h = values.shape[1] - 1 - h
                 player = PLAYERS[m] if name == "w" else "both players"
                 raise NonFiniteError(
                     f"{when}: {name} of the {player} at step {h} is not finite "

@@ -233,7 +233,9 @@ def test_policies_matches_numpy():
     M = rng.normal(size=(d, d))
     Linv = np.linalg.inv(np.eye(d) + M @ M.T)
     for alpha_l, alpha_f in ((3.0, 7.0), (math.inf, math.inf), (0.0, 1e6)):
-        Q, pi_l, pi_f, finite = K.policies(phi, w, Linv, 0.4, 2.0, alpha_l, alpha_f)
+        Q, pi_l, pi_f, finite = K.policies(
+            phi, w[:, None], Linv[None], 0, 0.4, 2.0, alpha_l, alpha_f
+        )
         assert finite
         Q_ref = optimistic_q(phi, w, Linv, 0.4, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-15)
@@ -241,16 +243,16 @@ def test_policies_matches_numpy():
         np.testing.assert_allclose(pi_l, pl, rtol=0, atol=1e-14)
         np.testing.assert_allclose(pi_f, pf, rtol=0, atol=1e-14)
         for i in range(n):  # one state at a time: the same bits (acting asks for one)
-            one = K.policies(phi[i : i + 1], w, Linv, 0.4, 2.0, alpha_l, alpha_f)
+            one = K.policies(phi[i : i + 1], w[:, None], Linv[None], 0, 0.4, 2.0, alpha_l, alpha_f)
             for got, want in zip(one[:3], (Q, pi_l, pi_f), strict=True):
                 np.testing.assert_array_equal(got[0], want[i])
 
 
 def test_policies_reports_non_finite_values():
     phi = np.full((1, 2, 2, 3), 0.5)
-    w = np.array([[np.nan, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    assert not K.policies(phi, w, np.eye(3), 0.1, 2.0, 1.0, 1.0)[3]
-    assert K.policies(phi, np.zeros((2, 3)), np.eye(3), 0.1, 2.0, 1.0, 1.0)[3]
+    w = np.array([[[np.nan, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])  # (2, H = 1, d)
+    assert not K.policies(phi, w, np.eye(3)[None], 0, 0.1, 2.0, 1.0, 1.0)[3]
+    assert K.policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, 0.1, 2.0, 1.0, 1.0)[3]
 
 
 def test_draws_are_the_inverse_cdf_of_numpy():

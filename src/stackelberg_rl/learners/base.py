@@ -276,7 +276,12 @@ class LSVIUCBLearner(abc.ABC):
     def _state(self, h, x, what: str = "Q and the policies") -> tuple:
         """``Q (2, A, B)``, ``pi_l (A,)``, ``pi_f (A, B)`` at ``(h, x)``, checked finite."""
         h = self._check_step(h)
-        Q, pi_l, pi_f, finite = self._policies(h, self._features(x)[None])
+        if self.table is not None:  # the row as a batch of one, without a copy
+            i = check_index(x, self.table.shape[0], "x")
+            phi = self.table[i : i + 1]
+        else:
+            phi = self._features(x)[None]
+        Q, pi_l, pi_f, finite = self._policies(h, phi)
         if not finite:
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"

@@ -158,6 +158,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """One compiled function for acting and for the tables (:func:`_kernels.policies`)."""
         return _kernels.policies(
-            phi, self.w[:, h], self.Lambda_inv[h], self.beta, float(self.horizon),
-            self.alpha_l, self.alpha_f,
+            phi, self.w, self.Lambda_inv, h, self.beta, float(self.horizon), self.alpha_l,
+            self.alpha_f,
         )  # fmt: skip

@@ -93,13 +93,14 @@ def _softmax_into(z, alpha, out):  # pragma: no cover - compiled
 
 
 @njit(**EXACT_JIT)
-def policies(phi, w, Lambda_inv, beta, H, alpha_l, alpha_f):  # pragma: no cover - compiled
+def policies(phi, w, Lambda_inv, h, beta, H, alpha_l, alpha_f):  # pragma: no cover - compiled
     """Optimistic ``Q`` and both soft-max policies at ``n`` states (Algorithm 1, lines 7–20).
 
     Args:
         phi: ``(n, A, B, d)`` the states' features.
-        w: ``(2, d)`` ``w_h`` of both players.
-        Lambda_inv: ``(d, d)`` ``Λ_h^{-1}``.
+        w: ``(2, H, d)`` both players' ``w``.
+        Lambda_inv: ``(H, d, d)`` the ``Λ^{-1}``.
+        h: the step.
         beta, H, alpha_l, alpha_f: as in Algorithm 1.
 
     Returns:
@@ -110,21 +111,27 @@ def policies(phi, w, Lambda_inv, beta, H, alpha_l, alpha_f):  # pragma: no cover
     pi_l = np.empty((n, A))
     pi_f = np.empty((n, A, B))
     q_l = np.empty(A)
+    y = np.empty(d)  # Λ^{-1}φ
     finite = True
     for s in range(n):
         for a in range(A):
             for b in range(B):
                 x = phi[s, a, b]
+                # y = Λ^{-1}x by rows of Λ^{-1} (symmetric): each y[i] its own sum, so the loop
+                # over i runs in SIMD lanes without reordering any sum.
+                for i in range(d):
+                    y[i] = 0.0
+                for j in range(d):
+                    xj = x[j]
+                    for i in range(d):
+                        y[i] += Lambda_inv[h, j, i] * xj
                 value_l = 0.0
                 value_f = 0.0
                 form = 0.0
                 for i in range(d):
-                    value_l += w[0, i] * x[i]
-                    value_f += w[1, i] * x[i]
-                    row = 0.0
-                    for j in range(d):
-                        row += Lambda_inv[i, j] * x[j]
-                    form += x[i] * row
+                    value_l += w[0, h, i] * x[i]
+                    value_f += w[1, h, i] * x[i]
+                    form += x[i] * y[i]
                 bonus = beta * math.sqrt(max(form, 0.0))
                 Q[s, 0, a, b] = min(value_l + bonus, H)
                 Q[s, 1, a, b] = min(value_f + bonus, H)

@@ -158,8 +158,8 @@ def test_incremental_equals_from_scratch_across_refreshes():
     assert max(fast.drift) < 1e-10
 
 
-def test_woodbury_plans_from_a_feature_table_equal_from_scratch():
-    """Plans every third episode: three new rows per step, downdated by Woodbury (2·3 < d)."""
+def test_plans_of_several_new_rows_from_a_feature_table_equal_from_scratch():
+    """Plans every third episode: three new rows per step, downdated row by row (2·3 < d)."""
     game = random_linear(25, 3, 2, 8, 4, seed=5, reward_noise=0.2)
     rng = np.random.default_rng(4)
     table = SoftmaxLSVIUCB(

@@ -133,11 +133,19 @@ class LSVIUCBLearner(abc.ABC):
             ok = isinstance(value, int | float | np.number) and math.isfinite(value)
             if not ok or not (value > 0 if name == "lam" else value >= 0):
                 raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
-        for name, value in (("alpha_l", alpha_l), ("alpha_f", alpha_f)):
+        alphas = {}
+        for name, value, n in (
+            ("alpha_l", alpha_l, n_leader_actions),
+            ("alpha_f", alpha_f, n_follower_actions),
+        ):
             if isinstance(value, str):
                 raise ValueError(
                     f"{name}: the learner takes numbers; use alpha_value for {value!r}"
                 )
+            try:
+                alphas[name] = alpha_value(value, n, horizon, 1, 0)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{name}: {err}") from None
         A, B, d, H = (int(v) for v in (n_leader_actions, n_follower_actions, dim, horizon))
         self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon = A, B, d, H
         self.table: np.ndarray | None = None
@@ -154,8 +162,7 @@ class LSVIUCBLearner(abc.ABC):
         else:
             self.feature_map = feature_map
         self.beta, self.lam = float(beta), float(lam)
-        self.alpha_l = alpha_value(alpha_l, A, H, 1, 0)
-        self.alpha_f = alpha_value(alpha_f, B, H, 1, 0)
+        self.alpha_l, self.alpha_f = alphas["alpha_l"], alphas["alpha_f"]
         self.schedule, self.schedule_n = schedule, int(schedule_n)
         self.w = np.zeros((2, H, d))
         self.Lambda_inv = np.broadcast_to(np.eye(d) / lam, (H, d, d)).copy()

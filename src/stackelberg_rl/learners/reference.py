@@ -11,46 +11,51 @@ from .functional import optimistic_q, soft_policies
 class ReferenceLSVIUCB(LSVIUCBLearner):
     """Algorithm 1 as written, in numpy: every plan starts from scratch.
 
-    It keeps its own lists of the played features, the rewards and the next states; each plan
-    forms ``Λ_h = λI + ΦᵀΦ`` and its inverse anew, asks ``feature_map`` for the next states'
-    features, and computes the bonuses, ``Q`` and the soft-max policies with the functions of
-    :mod:`~stackelberg_rl.learners.functional`. No cache, no rank-one updates, no compiled code:
-    nothing is shared with :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but the input checks
-    and the interface (:class:`~stackelberg_rl.learners.base.LSVIUCBLearner`).
+    It keeps its own arrays of the played features and rewards and a list of the next states.
+    Each plan forms ``Λ_h = λI + ΦᵀΦ`` and its inverse anew, asks ``feature_map`` for the next
+    states' features, and computes the bonuses, ``Q`` and the soft-max policies with the
+    functions of :mod:`~stackelberg_rl.learners.functional`. No cache, no rank-one updates, no
+    compiled code: nothing is shared with :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but
+    the input checks and the interface (:class:`~stackelberg_rl.learners.base.LSVIUCBLearner`).
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        H = self.horizon
-        self._phi: list[list[np.ndarray]] = [[] for _ in range(H)]  # φ(x_h^τ, a_h^τ, b_h^τ)
-        self._rewards: list[list[tuple[float, float]]] = [[] for _ in range(H)]
+        H, d = self.horizon, self.dim
+        self._n = np.zeros(H, dtype=np.int64)  # rows in use at each step
+        self._phi = np.empty((H, 16, d))  # φ(x_h^τ, a_h^τ, b_h^τ), grown by doubling
+        self._rewards = np.empty((H, 16, 2))
         self._next_states: list[list] = [[] for _ in range(H)]
 
     def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next) -> None:
         """Store the played features, the rewards and the next state (all checked first)."""
         h, phi, a, b, r_l, r_f, _ = self._check_transition(h, x, a, b, r_l, r_f, x_next)
-        self._phi[h].append(phi[a, b].copy())
-        self._rewards[h].append((r_l, r_f))
+        t = self._n[h]
+        if t == self._phi.shape[1]:
+            self._phi = np.concatenate([self._phi, np.empty_like(self._phi)], axis=1)
+            self._rewards = np.concatenate([self._rewards, np.empty_like(self._rewards)], axis=1)
+        self._phi[h, t] = phi[a, b]
+        self._rewards[h, t] = r_l, r_f
         self._next_states[h].append(x_next)
+        self._n[h] = t + 1
 
     @property
     def n_samples(self) -> np.ndarray:
         """``(H,)`` number of samples recorded at each step."""
-        return np.array([len(p) for p in self._phi], dtype=np.int64)
+        return self._n.copy()
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
         """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (copies)."""
         h = self._check_step(h)
-        phi = np.array(self._phi[h]).reshape(-1, self.dim)
-        r = np.array(self._rewards[h], dtype=np.float64).reshape(-1, 2)
-        return phi, r
+        n = self._n[h]
+        return self._phi[h, :n].copy(), self._rewards[h, :n].copy()
 
     @property
     def Lambda(self) -> np.ndarray:
         """``(H, d, d)`` ``Λ_h = λI + ΦᵀΦ``, formed from the recorded features."""
         out = np.empty((self.horizon, self.dim, self.dim))
         for h in range(self.horizon):
-            phi = self.observations(h)[0]
+            phi = self._phi[h, : self._n[h]]
             out[h] = self.lam * np.eye(self.dim) + phi.T @ phi
         return out
 

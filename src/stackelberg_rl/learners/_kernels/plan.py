@@ -13,10 +13,14 @@ and :mod:`stackelberg_rl.learners.reference`; the tests hold them together.
   them, with the same arithmetic per state.
 - :func:`record_sample` stores a transition.
 
-Two low-level tricks make the plan fast, and each is kept because a whole learning run measures
-it (``stackelberg-rl bench`` prints the ablation): the products run as explicit SIMD vectors
-(:func:`_products_simd`, LLVM vector code), and the soft-max's exponential is a polynomial that
-vectorises (:func:`exp_nonpositive`) where ``math.exp`` is a call per element. The plain-numba
+Two low-level tricks make the plan fast, and each is kept because whole learning runs measure
+it (``stackelberg-rl bench`` prints the ablation, variants interleaved in one process): the
+soft-max's exponential is a polynomial that vectorises (:func:`exp_nonpositive`) where
+``math.exp`` is a call per element, and the products run as explicit SIMD vectors
+(:func:`_products_simd`, LLVM vector code). Measured on ``random_linear(200, 4, 4, 16, 10)``,
+shared learner, K = 1000 (medians of 3): both 0.53 s, ``math.exp`` 1.06 s (2.0×), plain products
+0.99 s (1.9×), both plain 1.47 s; with A = B = 8 (K = 500): 1.02 s, 1.37 s (1.35×), 1.09 s
+(1.07×: with 64 action pairs numba's own loop vectorises nearly as well), 1.44 s. The plain
 versions are compiled from the same source, selected by two literal flags (``poly_exp``,
 ``simd_products``) that numba resolves at compile time.
 """

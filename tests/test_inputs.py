@@ -133,6 +133,8 @@ def test_policy_queries_refuse_bad_indices(cls):
         (lambda: learner.follower_policy(0, 0, 2), "a must be"),
         (lambda: learner.follower_policy(0, 6, 0), "x must be"),
         (lambda: learner.observations(3), "h must be"),
+        (lambda: learner.should_plan(-1), "k must be"),
+        (lambda: learner.plan(episode=1.5), "episode must be"),
     ]:
         with pytest.raises(ValueError, match=message):
             call()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -235,6 +236,7 @@ class LSVIUCBLearner(abc.ABC):
     # ------------------------------------------------------------------ planning
     def should_plan(self, k: int) -> bool:
         """Whether the schedule re-plans at the start of episode ``k`` (0-based)."""
+        k = check_index(k, sys.maxsize, "k")
         if self.n_plans == 0 or self.schedule == "every":
             return True
         if self.schedule == "every-n":
@@ -249,6 +251,8 @@ class LSVIUCBLearner(abc.ABC):
             episode: the episode this plan is for, named in the error if ``w`` or ``Λ^{-1}``
                 comes out non-finite (:class:`NonFiniteError`).
         """
+        if episode is not None:
+            episode = check_index(episode, sys.maxsize, "episode")
         self._plan()
         self.planned_episode = episode
         when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"

@@ -146,8 +146,9 @@ def test_one_nan_reward_used_to_turn_every_later_policy_into_nan():
     L.begin_episode(0)
     with pytest.raises(ValueError, match="r_l must be finite"):
         L.record(0, 1, 0, 0, np.array([np.nan, 0.0]), 2)
-    with pytest.raises(ValueError, match="r must hold the two rewards"):
-        L.record(0, 1, 0, 0, np.array([0.1]), 2)
+    for r in (np.array([0.1]), 0.1, [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match="r must hold the two rewards"):
+            L.record(0, 1, 0, 0, r, 2)
     L.record(0, 1, 0, 0, np.array([0.1, 0.2]), 2)
     L.begin_episode(1)
     assert np.isfinite(L.learner.policy_tables(GAME)[0]).all()
@@ -188,7 +189,7 @@ def test_a_non_finite_policy_names_the_episode_step_and_player(decentralised):
     F.learner.w[1, 1, 0] = np.nan  # (an infinite w would be capped at H)
     with pytest.raises(NonFiniteError, match=r"episode 2: the follower's policy and Q at step 1"):
         F.act(1, 1, 0)
-    with pytest.raises(NonFiniteError, match="the policies at step 1 are not finite"):
+    with pytest.raises(NonFiniteError, match="the leader's policy at step 1, state 0 is not fin"):
         L.policy_table(GAME)
 
 

@@ -149,7 +149,7 @@ class _LSVIAgent:
 
         ``r``: the realised rewards ``(r_l, r_f)``. The learner checks every argument.
         """
-        if len(r) != 2:
+        if np.shape(r) != (2,):
             raise ValueError(f"r must hold the two rewards (r_l, r_f), got {r!r}")
         if self.owner:
             self.learner.record(h, x, a, b, r[0], r[1], x_next)

@@ -366,8 +366,11 @@ class LSVIUCBLearner(abc.ABC):
         for h in range(H):
             _, pi_l[h], pi_f[h], finite = self._policies(h, features)
             if not finite:
+                player = "leader" if not np.isfinite(pi_l[h]).all() else "follower"
+                x = _first(~np.isfinite(pi_l[h] if player == "leader" else pi_f[h]))[0]
                 raise NonFiniteError(
-                    f"the policies at step {h} are not finite ({self._plan_name()})"
+                    f"the {player}'s policy at step {h}, state {x} is not finite "
+                    f"({self._plan_name()})"
                 )
         if own:
             pi_l.flags.writeable = pi_f.flags.writeable = False

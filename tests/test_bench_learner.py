@@ -6,18 +6,36 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.bench import learner as bench
 from stackelberg_rl.games import random_linear
+from stackelberg_rl.learners import SoftmaxLSVIUCB
 
 
-def test_streamed_bytes_counts_every_cached_vector_of_every_plan():
+@pytest.mark.parametrize("dtype, itemsize", [("float64", 8), ("float32", 4)])
+def test_streamed_bytes_counts_every_cached_vector_of_every_plan(dtype, itemsize):
+    """Against the learner's own cache: the bytes of the next-state features each plan holds."""
     game = random_linear(10, 3, 2, 5, 4, seed=0)
-    K, itemsize = 7, 8
-    # The plan of episode k reads, at each step h < H-1, k stored samples of A·B vectors of d.
-    by_hand = sum(k * (4 - 1) * 3 * 2 * 5 * itemsize for k in range(K))
-    assert bench.streamed_bytes(game, K, itemsize) == by_hand
+    K = 7
+    learner = SoftmaxLSVIUCB(game.features, 3, 2, 5, 4, beta=0.5, dtype=dtype)
+    held = 0
+    rng = np.random.default_rng(0)
+    for _ in range(K):
+        learner.plan()  # the plan of episode k reads what the cache holds now
+        held += sum(learner._psi[h, : learner.n_samples[h]].nbytes for h in range(3))
+        x = game.sample_initial(rng)
+        for h in range(4):
+            a, b = int(rng.integers(3)), int(rng.integers(2))
+            r, x_next = game.step(h, x, a, b, rng)
+            learner.record(h, x, a, b, r[0], r[1], x_next)
+            x = x_next
+    assert bench.streamed_bytes(game, K, itemsize) == held
+
+
+def test_memory_bandwidth_takes_its_size():
+    assert bench.memory_bandwidth(megabytes=1, repeats=2) > 0  # never hundreds of MB in CI
 
 
 def test_run_benchmarks_rows_and_ratios(tmp_path):
@@ -25,23 +43,43 @@ def test_run_benchmarks_rows_and_ratios(tmp_path):
     peers.write_text(
         json.dumps([{"variant": "rlberry-plain", "episodes": 400, "seconds_median": 30.0}])
     )
-    rows = bench.run_benchmarks(episodes=4, repeats=2, peers=peers)
+    rows = bench.run_benchmarks(
+        episodes=4, repeats=3, peers=peers, bandwidth=1e9, with_ablation=False
+    )
     by_name = {r["case"]: r for r in rows}
     ours = by_name["leader-follower shared learner float64"]
     scratch = by_name["leader-follower from scratch (numpy)"]
-    assert len(ours["seconds_all"]) == 2 and ours["seconds_median"] > 0
-    assert ours["speedup_vs_scratch"] == scratch["seconds_median"] / ours["seconds_median"]
-    assert ours["x_floor"] == ours["seconds_median"] / ours["floor_seconds"]
-    # Decentralised, each player's learner reads its own cache: twice the floor.
+    assert len(ours["seconds_all"]) == 3 and min(ours["seconds_all"]) > 0
+    assert ours["seconds_median"] == sorted(ours["seconds_all"])[1]  # the middle of three
+    speedup = sorted(scratch["seconds_all"])[1] / sorted(ours["seconds_all"])[1]
+    assert ours["speedup_vs_scratch"] == pytest.approx(speedup, rel=1e-12)
+    # 4 episodes of random_linear(200, 4, 4, 16, 10): plans read 0+1+2+3 samples per step h < 9,
+    # 16 vectors of 16 float64 each: 6·9·16·16·8 bytes, at the 1 GB/s given.
+    assert ours["floor_seconds"] == pytest.approx(6 * 9 * 16 * 16 * 8 / 1e9, rel=1e-12)
     decentralised = by_name["leader-follower decentralised (2 learners)"]
-    assert decentralised["floor_seconds"] == 2 * ours["floor_seconds"]
+    assert decentralised["floor_seconds"] == pytest.approx(2 * ours["floor_seconds"])
     assert "x_floor" not in by_name["leader-follower doubling"]  # no floor for rare plans
     single = by_name["single-agent K=400 (rlberry problem)"]
-    assert single["speedup_vs_rlberry-plain@K=400"] == 30.0 / single["seconds_median"]
+    assert single["speedup_vs_rlberry-plain@K=400"] == pytest.approx(
+        30.0 / single["seconds_median"]
+    )
     text = bench.format_rows(rows)
-    assert "numpy read bandwidth" in text and "x floor" in text
+    assert "numpy read bandwidth here: 1.0 GB/s" in text and "x floor" in text
     assert "leader-follower decentralised (2 learners)" in text
     assert "x faster than rlberry-plain@K=400 (make bench-peers)" in text
+
+
+@pytest.mark.slow
+def test_ablation_times_every_variant_on_both_games():
+    rows = bench.ablation(episodes=4, repeats=1)
+    assert [r["case"].split(": ")[1] for r in rows] == list(bench.ABLATION) * 2
+    assert {r["episodes"] for r in rows} == {4, 2}
+    for r in rows:
+        assert r["x_trick"] == pytest.approx(
+            r["seconds_median"] / rows[0 if "4" in r["case"] else 4]["seconds_median"]
+        )
+    assert SoftmaxLSVIUCB.ablation is None  # put back
+    assert "ablation A=B=8 shared learner: plain numba" in bench.format_rows(rows)
 
 
 def test_a_long_case_runs_in_its_own_process():

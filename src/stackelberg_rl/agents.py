@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from .games import FiniteGame, draw
-from .learners import SCHEDULES, ReferenceLSVIUCB, SoftmaxLSVIUCB, alpha_value, theory_beta
+from .learners import (
+    SCHEDULES,
+    LSVIUCBLearner,
+    NonFiniteError,
+    ReferenceLSVIUCB,
+    SoftmaxLSVIUCB,
+    alpha_value,
+    theory_beta,
+)
+from .learners.base import check_index
 from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
@@ -154,7 +164,7 @@ class _LSVIAgent:
 
     def __init__(
         self,
-        learner: SoftmaxLSVIUCB,
+        learner: LSVIUCBLearner,
         rng: np.random.Generator,
         alpha_l: float | str,
         alpha_f: float | str,
@@ -164,22 +174,34 @@ class _LSVIAgent:
         self.learner, self.rng, self.owner = learner, rng, owner
         self._alpha_spec = (alpha_l, alpha_f)
         self.episodes = episodes
+        self.episode: int | None = None
+        """The episode under way (set by :meth:`begin_episode`)."""
         self.replanned = False
 
     def begin_episode(self, k: int) -> None:
         """Re-plan at the start of episode ``k`` if the schedule says so (owner only)."""
+        self.episode = check_index(k, sys.maxsize, "k")
         self.replanned = False
         if not self.owner:
             return
         L = self.learner
         if L.should_plan(k):
-            L.alpha_l = alpha_value(self._alpha_spec[0], L.A, L.H, self.episodes, k)
-            L.alpha_f = alpha_value(self._alpha_spec[1], L.B, L.H, self.episodes, k)
-            L.plan()
+            L.alpha_l = alpha_value(
+                self._alpha_spec[0], L.n_leader_actions, L.horizon, self.episodes, k
+            )
+            L.alpha_f = alpha_value(
+                self._alpha_spec[1], L.n_follower_actions, L.horizon, self.episodes, k
+            )
+            L.plan(episode=k)
             self.replanned = True
 
     def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
-        """Store one observation (owner only: a shared learner records once)."""
+        """Store one observation (owner only: a shared learner records once).
+
+        ``r``: the realised rewards ``(r_l, r_f)``. The learner checks every argument.
+        """
+        if np.shape(r) != (2,):
+            raise ValueError(f"r must hold the two rewards (r_l, r_f), got {r!r}")
         if self.owner:
             self.learner.record(h, x, a, b, r[0], r[1], x_next)
 
@@ -188,16 +210,24 @@ class _LSVIAgent:
         L = self.learner
         return {"beta": L.beta, "lam": L.lam, "alpha_l": L.alpha_l, "alpha_f": L.alpha_f}
 
+    def _in_episode(self, err: NonFiniteError) -> NonFiniteError:
+        """``err`` with the episode under way in front."""
+        return NonFiniteError(f"episode {self.episode}: {err}")
+
 
 class LSVILeader(_LSVIAgent):
     """The leader of Algorithm 1: soft-max over its marginal ``q_l`` (line 20)."""
 
     def act(self, h: int, x) -> int:
         """Draw ``a_h ~ π_{l,h}(·|x_h)``."""
-        return draw(self.learner.leader_policy(h, x), self.rng)
+        try:
+            pi_l = self.learner.leader_policy(h, x)
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
+        return draw(pi_l, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """``pi_l (H, S, A)`` of the current plan."""
+        """``pi_l (H, S, A)`` of the current plan: the rows :meth:`act` draws from."""
         return self.learner.policy_tables(game.features)[0]
 
 
@@ -206,11 +236,15 @@ class LSVIFollower(_LSVIAgent):
 
     def act(self, h: int, x, a: int) -> int:
         """Draw ``b_h ~ π_{f,h}(·|x_h, a_h)``."""
-        return draw(self.learner.follower_policy(h, x, a), self.rng)
+        try:
+            pi_f = self.learner.follower_policy(h, x, a)
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
+        return draw(pi_f, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """``pi_f (H, S, A, B)`` of the current plan."""
-        return self.learner.follower_table(game.features)
+        """``pi_f (H, S, A, B)`` of the current plan: the rows :meth:`act` draws from."""
+        return self.learner.policy_tables(game.features)[1]
 
 
 class TableAgent:
@@ -220,6 +254,8 @@ class TableAgent:
     """A fixed policy never plans."""
 
     def __init__(self, table: np.ndarray, rng: np.random.Generator, role: str) -> None:
+        if role not in ("leader", "follower"):
+            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
         self.table, self.rng, self.role = table, rng, role
 
     def begin_episode(self, k: int) -> None:
@@ -227,8 +263,11 @@ class TableAgent:
 
     def act(self, h: int, x, a: int | None = None) -> int:
         """Draw from the table: ``table[h, x]`` (leader) or ``table[h, x, a]`` (follower)."""
-        p = self.table[h, x] if self.role == "leader" else self.table[h, x, a]
-        return draw(p, self.rng)
+        H, S = self.table.shape[:2]
+        row = self.table[check_index(h, H, "h"), check_index(x, S, "x")]
+        if self.role == "follower":
+            row = row[check_index(a, self.table.shape[2], "a")]
+        return draw(row, self.rng)
 
     def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
         """A fixed policy learns nothing."""
@@ -257,23 +296,28 @@ def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
     return float(config.beta)
 
 
-def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> SoftmaxLSVIUCB:
-    """A fresh :class:`SoftmaxLSVIUCB` for ``game`` as ``config`` says (``α`` of episode 0)."""
+def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> LSVIUCBLearner:
+    """A fresh learner for ``game`` as ``config`` says (``α`` of episode 0).
+
+    :class:`SoftmaxLSVIUCB`, or with ``config.reference`` the from-scratch
+    :class:`ReferenceLSVIUCB` (which has no cache to configure).
+    """
     spec_l, spec_f = config.alpha_specs()
     A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
-    cls = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
-    return cls(
-        game.features,
-        game.n_leader_actions,
-        game.n_follower_actions,
-        game.dim,
-        game.horizon,
+    args = (game.features, A, B, game.dim, H)
+    kwargs = dict(
         beta=resolve_beta(config, game, episodes),
         lam=config.lam,
         alpha_l=alpha_value(spec_l, A, H, episodes, 0),
         alpha_f=alpha_value(spec_f, B, H, episodes, 0),
         schedule=config.schedule,
         schedule_n=config.schedule_n,
+    )
+    if config.reference:
+        return ReferenceLSVIUCB(*args, **kwargs)
+    return SoftmaxLSVIUCB(
+        *args,
+        **kwargs,
         incremental=config.incremental,
         refresh_every=config.refresh_every,
         dtype=config.dtype,

@@ -1,10 +1,11 @@
-"""Side-by-side timings of the learner (issue 4): incremental vs from scratch vs the memory floor.
+"""Side-by-side timings of the learner: incremental vs from scratch vs the memory floor, ablation.
 
 Every figure is a median of several runs taken in the same process (after an untimed run that
 loads the compiled code), and the ratios against the from-scratch learner and the memory floor
 are of figures measured in the same run of this module. The ratios against rlberry-scool divide
-by the times ``make bench-peers`` wrote to its JSON: rlberry lives in its own environment.
-Nothing here is a test.
+by the times ``make bench-peers`` wrote to its JSON: rlberry lives in its own environment. The
+ablation times whole runs with each low-level trick of the plan turned off (plain numba instead),
+the variants interleaved in one process. Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ import pandas as pd
 from ..agents import AgentConfig
 from ..experiments import RunConfig, run
 from ..games import FiniteGame, random_linear, tabular
+from ..learners import SoftmaxLSVIUCB
+
+ABLATION = {
+    "both tricks": None,
+    "math.exp": (False, True),
+    "plain products": (True, False),
+    "plain numba": (False, False),
+}
+"""Variants of the plan for the ablation: ``SoftmaxLSVIUCB.ablation`` (``poly_exp``,
+``simd_products``); ``None`` is the product's."""
 
 
 @dataclass
@@ -44,7 +55,10 @@ class Case:
 
 
 def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
-    """Read bandwidth numpy reaches here, bytes per second: median of ``sum`` over a big array."""
+    """Read bandwidth numpy reaches here, bytes per second: median of ``sum`` over an array.
+
+    ``megabytes`` must exceed the caches for the figure to be the memory's (256 does here).
+    """
     a = np.ones(megabytes * 2**20 // 8)
     times = []
     for _ in range(repeats):
@@ -119,12 +133,12 @@ def time_case_isolated(case: Case) -> dict:
 
 
 def leader_follower_game() -> FiniteGame:
-    """Issue 4's leader-follower problem: random-linear S=200, A=B=4, d=16, H=10."""
+    """The benchmarks' leader-follower problem: random-linear S=200, A=B=4, d=16, H=10."""
     return random_linear(200, 4, 4, 16, 10, seed=0)
 
 
 def single_agent_game(seed: int = 20240404) -> FiniteGame:
-    """Issue 4's single-agent problem (S=10, A=4, one-hot d=40, H=5), as ``bench-peers`` draws it.
+    """The single-agent problem (S=10, A=4, one-hot d=40, H=5), as ``bench-peers`` draws it.
 
     ``|B| = 1``; the follower's reward equals the leader's, transitions are the same at every
     step and rewards are in ``[0, 1]``; the game starts in state 0.
@@ -149,14 +163,53 @@ def peers_results(path: Path) -> dict[str, float]:
     return out
 
 
+def ablation(episodes: int = 1000, repeats: int = 3) -> list[dict]:
+    """Whole runs with each trick of the plan off, on A = B = 4 (K) and A = B = 8 (K/2).
+
+    Per game, the variants of :data:`ABLATION` run in turn ``repeats`` times, interleaved so that
+    the machine's drift hits all alike; each row has the median seconds and ``x_trick``, the
+    median of the variant over that of both tricks (what the trick it lacks saves).
+    """
+    rows = []
+    for A, K in ((4, episodes), (8, max(1, episodes // 2))):
+        game = random_linear(200, A, A, 16, 10, seed=0)
+        case = Case(f"A=B={A}", game, AgentConfig(beta=0.2, decentralised=False), K)
+        times: dict[str, list[float]] = {name: [] for name in ABLATION}
+        try:
+            for flags in ABLATION.values():  # untimed: load or compile each variant
+                SoftmaxLSVIUCB.ablation = flags
+                run(case.game, case.config(3), seed=0)
+            for i in range(repeats):
+                for name, flags in ABLATION.items():
+                    SoftmaxLSVIUCB.ablation = flags
+                    t0 = time.perf_counter()
+                    run(case.game, case.config(), seed=i)
+                    times[name].append(time.perf_counter() - t0)
+        finally:
+            SoftmaxLSVIUCB.ablation = None
+        base = float(np.median(times["both tricks"]))
+        for name, seconds in times.items():
+            rows.append(
+                {
+                    "case": f"ablation {case.name} shared learner: {name}",
+                    "episodes": K,
+                    "seconds_median": float(np.median(seconds)),
+                    "seconds_all": seconds,
+                    "x_trick": float(np.median(seconds)) / base,
+                }
+            )
+    return rows
+
+
 def run_benchmarks(
     episodes: int = 1000,
     repeats: int = 3,
     peers: Path | None = None,
     scale: bool = False,
     bandwidth: float | None = None,
+    with_ablation: bool = True,
 ) -> list[dict]:
-    """Time every configuration and return rows with the ratios the issue asks for.
+    """Time every configuration and return rows with their ratios, then the ablation's rows.
 
     ``bandwidth`` (bytes per second) is measured here unless given (``stackelberg-rl bench``
     measures it once for both of its tables).
@@ -224,6 +277,8 @@ def run_benchmarks(
     for key, seconds in peers_results(peers or Path("benchmarks/peers/results.json")).items():
         if key.endswith("@K=400"):
             by_name["single-agent K=400 (rlberry problem)"][f"speedup_vs_{key}"] = seconds / ours
+    if with_ablation:
+        rows.extend(ablation(episodes, repeats))
     for r in rows:
         r["bandwidth_gbs"] = bandwidth / 1e9
     return rows
@@ -240,11 +295,14 @@ def format_rows(rows: list[dict]) -> str:
         f"{'case':<42} {'K':>6} {'median s':>9} {'floor s':>8} {'x floor':>8} "
         f"{'x faster':>9}  memory"
     )
+    bandwidth = next((r["bandwidth_gbs"] for r in rows if "bandwidth_gbs" in r), math.nan)
     lines = [
-        f"numpy read bandwidth here: {rows[0]['bandwidth_gbs']:.1f} GB/s (median of 7); "
+        f"numpy read bandwidth here: {bandwidth:.1f} GB/s (median of 7); "
         "x faster: than the from-scratch learner, same K",
         header,
     ]
+    ablated = [r for r in rows if "x_trick" in r]
+    rows = [r for r in rows if "x_trick" not in r]
     for r in rows:
         if "peak_rss_gb" in r:
             memory = f"peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
@@ -264,4 +322,14 @@ def format_rows(rows: list[dict]) -> str:
             "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
             "visits H·kH stored samples where ours visits k(H-1)"
         )
+    if ablated:
+        lines.append(
+            "ablation (whole runs, variants interleaved; x: median over that of both tricks, "
+            "a trick stays if it saves >= 1.3x):"
+        )
+        for r in ablated:
+            lines.append(
+                f"  {r['case']:<56} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
+                f"{r['x_trick']:>6.2f}x"
+            )
     return "\n".join(lines)

@@ -1,4 +1,7 @@
-"""Pure array functions shared by the learners, the agents and the games: soft-max, drawing.
+"""The learner's math as pure functions: soft-max, policies, optimistic ``Q``, parameters.
+
+The readable numpy form of Algorithm 1, lines 7–14, used by the from-scratch learner and the
+tests; the fast learner computes the same in compiled loops (:mod:`._kernels.plan`).
 
 Shapes follow SPEC §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's (index 0)
 and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a leader
@@ -63,14 +66,29 @@ def theory_beta(
 ) -> float:
     """``β = C₁ d H √ι`` of Theorem 3, ``ι = log((log|A||B| + 2 log|A| log|B|)·4dT/p)``, ``T = KH``.
 
-    With one action for each player the first factor is zero; it is then taken as 1 so ``ι`` stays
-    defined (the bonus of a game with nothing to choose does not matter).
+    The factor ``log|A||B| + 2 log|A| log|B|`` is used as it is, also below 1 (``|A| = 2``,
+    ``|B| = 1`` gives ``log 2``). It is zero only when both players have one action: nothing can
+    be chosen, the factor (which comes from covering the soft-max policies) is dropped and
+    ``ι = log(4dT/p)``.
+
+    >>> round(theory_beta(4, 3, 100, 2, 1), 2)  # 12·√log(log 2 · 4·4·300/0.05)
+    39.99
     """
+    for name, value in (
+        ("dim", dim), ("horizon", horizon), ("episodes", episodes),
+        ("n_leader_actions", n_leader_actions), ("n_follower_actions", n_follower_actions),
+    ):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (math.isfinite(c1) and c1 > 0):
+        raise ValueError(f"c1 must be a finite number > 0, got {c1!r}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p!r}")
     A, B = n_leader_actions, n_follower_actions
     factor = math.log(A * B) + 2.0 * math.log(A) * math.log(B)
     T = episodes * horizon
-    iota = math.log(max(factor, 1.0) * 4.0 * dim * T / p)
-    return c1 * dim * horizon * math.sqrt(max(iota, 0.0))
+    iota = math.log((factor if factor > 0 else 1.0) * 4.0 * dim * T / p)
+    return c1 * dim * horizon * math.sqrt(iota)
 
 
 def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, k: int) -> float:

@@ -1,39 +1,88 @@
-"""A plain from-scratch soft-max LSVI-UCB, the baseline of the benchmarks and a cross-check."""
+"""A plain from-scratch soft-max LSVI-UCB in numpy: the benchmarks' baseline and a cross-check."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .base import LSVIUCBLearner
 from .functional import optimistic_q, soft_policies
-from .lsvi_ucb import SoftmaxLSVIUCB
 
 
-class ReferenceLSVIUCB(SoftmaxLSVIUCB):
-    """A straightforward vectorised soft-max LSVI-UCB: every plan starts from scratch.
+class ReferenceLSVIUCB(LSVIUCBLearner):
+    """Algorithm 1 as written, in numpy: every plan starts from scratch.
 
-    It keeps the stored next states, and at each plan rebuilds their features, inverts ``Λ`` and
-    recomputes every bonus with numpy — no cache, no downdates, no compiled code. It is the
-    baseline of ``stackelberg-rl bench`` and a cross-check of :class:`SoftmaxLSVIUCB`.
+    It keeps its own arrays of the played features and rewards and a list of the next states.
+    Each plan forms ``Λ_h = λI + ΦᵀΦ`` and its inverse anew, asks ``feature_map`` for the next
+    states' features, and computes the bonuses, ``Q`` and the soft-max policies with the
+    functions of :mod:`~stackelberg_rl.learners.functional`. No cache, no rank-one updates, no
+    compiled code: nothing is shared with :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but
+    the input checks and the interface (:class:`~stackelberg_rl.learners.base.LSVIUCBLearner`).
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._next_states: list[list] = [[] for _ in range(self.H)]
+        H, d = self.horizon, self.dim
+        self._n = np.zeros(H, dtype=np.int64)  # rows in use at each step
+        self._phi = np.empty((H, 16, d))  # φ(x_h^τ, a_h^τ, b_h^τ), grown by doubling
+        self._rewards = np.empty((H, 16, 2))
+        self._next_states: list[list] = [[] for _ in range(H)]
 
-    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next, **kw) -> None:
-        """Store the transition and its next state."""
-        super().record(h, x, a, b, r_l, r_f, x_next, **kw)
+    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next) -> None:
+        """Store the played features, the rewards and the next state (all checked first)."""
+        h, phi, a, b, r_l, r_f, _ = self._check_transition(h, x, a, b, r_l, r_f, x_next)
+        t = self._n[h]
+        if t == self._phi.shape[1]:
+            self._phi = np.concatenate([self._phi, np.empty_like(self._phi)], axis=1)
+            self._rewards = np.concatenate([self._rewards, np.empty_like(self._rewards)], axis=1)
+        self._phi[h, t] = phi[a, b]
+        self._rewards[h, t] = r_l, r_f
         self._next_states[h].append(x_next)
+        self._n[h] = t + 1
 
-    def _update_inverse(self, refresh: bool) -> None:
-        self.Lambda_inv = np.linalg.inv(self.Lambda)
+    @property
+    def n_samples(self) -> np.ndarray:
+        """``(H,)`` number of samples recorded at each step."""
+        return self._n.copy()
 
-    def _backward(self, refresh: bool) -> None:
-        for h in range(self.H - 1, -1, -1):
-            phi, r = self.observations(h)
-            y = r.copy()
-            if h < self.H - 1 and len(y):
-                psi = self.feature_map(np.asarray(self._next_states[h]))  # (n, A, B, d)
-                Q = optimistic_q(psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.H)
-                y += soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # V_{h+1}: (n, 2)
+    def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (copies)."""
+        h = self._check_step(h)
+        n = self._n[h]
+        return self._phi[h, :n].copy(), self._rewards[h, :n].copy()
+
+    @property
+    def Lambda(self) -> np.ndarray:
+        """``(H, d, d)`` ``Λ_h = λI + ΦᵀΦ``, formed from the recorded features."""
+        out = np.empty((self.horizon, self.dim, self.dim))
+        for h in range(self.horizon):
+            phi = self._phi[h, : self._n[h]]
+            out[h] = self.lam * np.eye(self.dim) + phi.T @ phi
+        return out
+
+    def _plan(self) -> None:
+        """Algorithm 1, lines 4–14: for ``h = H-1 … 0``, ``Λ_h``, its inverse, then ``w_h``."""
+        Lambda = self.Lambda
+        for h in range(self.horizon - 1, -1, -1):
+            self.Lambda_inv[h] = np.linalg.inv(Lambda[h])
+            phi, y = self.observations(h)
+            if h < self.horizon - 1 and len(y):
+                psi = np.asarray(self.feature_map(np.asarray(self._next_states[h])))
+                Q = optimistic_q(
+                    psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.horizon
+                )
+                y = y + soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # V_{h+1}: (n, 2)
             self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T
+
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """``optimistic_q`` and ``soft_policies``, one state at a time.
+
+        A state at a time so that a state's row never depends on how many states were asked
+        for (a matrix product may round differently for different batch sizes).
+        """
+        n, A, B = phi.shape[0], self.n_leader_actions, self.n_follower_actions
+        Q, pi_l, pi_f = np.empty((n, 2, A, B)), np.empty((n, A)), np.empty((n, A, B))
+        for i in range(n):
+            Q[i] = optimistic_q(phi[i], self.w[:, h], self.Lambda_inv[h], self.beta, self.horizon)
+            pi_l[i], pi_f[i] = soft_policies(Q[i], self.alpha_l, self.alpha_f)[:2]
+        finite = bool(np.isfinite(Q).all() and np.isfinite(pi_l).all() and np.isfinite(pi_f).all())
+        return Q, pi_l, pi_f, finite

@@ -1,12 +1,31 @@
-"""Compiled loops of the learner (numba): the plan and recording a sample.
+"""Compiled loops of the learner (numba): planning, recording a sample, and the policies.
 
 The numpy formulation of the same arithmetic lives in :mod:`stackelberg_rl.learners.functional`
-and :mod:`stackelberg_rl.learners.reference`; the tests hold them together. A plan (SPEC §5) reads
-every cached next-state vector once, fused: the three products per vector (:func:`_dots_lanes`,
-in explicit SIMD vectors), the downdated form, the bonus, both ``Q``, both soft-max policies and
-``V``; nothing of size ``n·|A|·|B|`` is written but the forms themselves. The backward pass over
-the steps (:func:`backward_pass`) and recording (:func:`record_sample`) are compiled too, so
-that small runs are not dominated by Python.
+and :mod:`stackelberg_rl.learners.reference`; the tests hold them together.
+
+- :func:`backward_pass` is Algorithm 1, lines 4–14, at every step. It brings each ``Λ_h^{-1}`` up
+  to date by Sherman–Morrison with the *old* inverse, one new row at a time, and downdates the
+  cached next-state forms ``ψᵀΛ^{-1}ψ`` by the same rows (SPEC §5). The next-state values
+  (:func:`next_state_values`) read every cached vector once, fused: the three products per
+  vector, the downdated form, the bonus, both ``Q``, both soft-max policies and ``V``.
+- :func:`policies` is the one place that turns ``w``, ``Λ^{-1}`` and features into the policies
+  that are played: acting calls it for one state, the policy tables of a finite game for all of
+  them, with the same arithmetic per state.
+- :func:`record_sample` stores a transition.
+
+Two low-level tricks make the plan fast, and each is kept because whole learning runs measure
+it (``stackelberg-rl bench`` prints the ablation, variants interleaved in one process): the
+soft-max's exponential is a polynomial that vectorises (:func:`exp_nonpositive`) where
+``math.exp`` is a call per element, and the products run as explicit SIMD vectors
+(:func:`_products_simd`, LLVM vector code). Measured on ``random_linear(200, 4, 4, 16, 10)``,
+shared learner, K = 1000 (medians of 3): both 0.53 s, ``math.exp`` 1.06 s (2.0×), plain products
+0.99 s (1.9×), both plain 1.47 s; with A = B = 8 (K = 500): 1.02 s, 1.37 s (1.35×), 1.09 s
+(1.07×: with 64 action pairs numba's own loop vectorises nearly as well), 1.44 s. The plain
+versions are compiled from the same source, selected by two literal flags (``poly_exp``,
+``simd_products``) that numba resolves at compile time. The special cases of four action pairs
+(:func:`_products_4`, :func:`_downdate_and_q_4`) and of four actions in a soft-max (in
+:func:`_soft_rows`) are plain numba and pay too: without them, A = B = 2 runs 1.36× and
+A = B = 4 1.09× slower (same measurement).
 """
 
 from __future__ import annotations
@@ -15,7 +34,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import literally, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -24,22 +43,34 @@ FASTMATH = {"reassoc", "contract"}
 infinities, which ``α = ∞`` (greedy play) relies on."""
 
 JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
-"""Compile options of every loop here: NumPy's error model, so that no division can raise (an
+"""Compile options of the plan's loops: NumPy's error model, so that no division can raise (an
 exit from a loop, which stops LLVM from vectorising it)."""
+
+EXACT_JIT = {"cache": True, "error_model": "numpy"}
+"""Compile options of :func:`policies`: no fast-math flag, so each state's arithmetic is the
+order the source writes, whatever the batch around it (acting and the policy tables agree to
+the bit)."""
 
 SIMD_MIN_ACTIONS = 8
 """From this many action pairs ``|A||B|`` up, the products run across pairs (SIMD lanes, see
-:func:`_dots_lanes`); below, each vector's products run over ``d`` in registers."""
+:func:`_products_simd`); below, each vector's products run over ``d`` in registers."""
 
 LANES = 4
-"""Doubles per explicit SIMD vector in :func:`_dots_lanes` (one AVX register)."""
+"""Doubles per explicit SIMD vector in :func:`_products_simd` (one AVX register)."""
 
 MAX_CHUNKS = 4
-"""Vectors of :data:`LANES` columns that one :func:`_dots_lanes` holds at once: 3 × 4 accumulators
-stay in registers."""
+"""Vectors of :data:`LANES` columns that one :func:`_products_simd` holds at once: 3 × 4
+accumulators stay in registers."""
 
 BLOCK = 64
 """Samples per block: each stage of the soft-max runs across a block's samples (SIMD lanes)."""
+
+LOG_MAX_GROWTH = math.log(1024.0)
+"""``Λ_h^{-1}`` and the forms made from it are computed afresh once ``det Λ_h`` has grown by more
+than this factor (its log) since they last were: a downdate's relative round-off grows at most
+by that factor. With ``λ = 1`` and ``‖φ‖ ≤ 1`` a row grows ``det Λ`` at most twofold, so this
+only acts early in a run; with a small ``λ`` it catches the first rows in each direction, whose
+downdates would cancel catastrophically."""
 
 MODE_DOWNDATE = 0
 """Downdate the forms of the first ``n_old`` samples, compute the others exactly."""
@@ -49,53 +80,82 @@ MODE_MEASURE = 2
 """Downdate, then compute exactly and return the largest difference (the round-off drift)."""
 
 
-@njit(**JIT, inline="always")
-def _softmax(z, lo, hi, alpha, out):  # pragma: no cover - compiled
-    """``out[lo:hi] = SOFT-MAX_alpha(z[lo:hi])``, stable; ``alpha = inf``: uniform on maximisers."""
-    zmax = z[lo]
-    for i in range(lo + 1, hi):
+# ---------------------------------------------------------------------- the policies played
+@njit(**EXACT_JIT)
+def _softmax_into(z, alpha, out):  # pragma: no cover - compiled
+    """``out = SOFT-MAX_alpha(z)`` (eq. 12), stable; ``alpha = inf``: uniform on the maximisers."""
+    zmax = z[0]
+    for i in range(1, z.shape[0]):
         if z[i] > zmax:
             zmax = z[i]
     total = 0.0
-    if math.isinf(alpha):
-        for i in range(lo, hi):
+    for i in range(z.shape[0]):
+        if math.isinf(alpha):
             out[i] = 1.0 if z[i] == zmax else 0.0
-            total += out[i]
-    else:
-        for i in range(lo, hi):
+        else:
             out[i] = math.exp(alpha * (z[i] - zmax))
-            total += out[i]
-    inv = 1.0 / total
-    for i in range(lo, hi):
-        out[i] *= inv
+        total += out[i]
+    for i in range(z.shape[0]):
+        out[i] /= total
 
 
-@njit(**JIT, inline="always")
-def _soft_state(Ql, Qf, A, alpha_l, alpha_f, pi_l, pi_f, q_l, vbar_f):  # pragma: no cover
-    """Algorithm 1, lines 9–14 at one state, ``Q`` flat over ``(a, b)``: returns ``(V_l, V_f)``.
+@njit(**EXACT_JIT)
+def policies(phi, w, Lambda_inv, h, beta, H, alpha_l, alpha_f):  # pragma: no cover - compiled
+    """Optimistic ``Q`` and both soft-max policies at ``n`` states (Algorithm 1, lines 7–20).
 
-    Fills ``pi_f (A·B,)``, ``pi_l (A,)``, ``q_l (A,)`` and ``vbar_f (A,)``.
+    Args:
+        phi: ``(n, A, B, d)`` the states' features.
+        w: ``(2, H, d)`` both players' ``w``.
+        Lambda_inv: ``(H, d, d)`` the ``Λ^{-1}``.
+        h: the step.
+        beta, H, alpha_l, alpha_f: as in Algorithm 1.
+
+    Returns:
+        ``Q (n, 2, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)``, and whether all are finite.
     """
-    B = Ql.shape[0] // A
-    for a in range(A):
-        lo = a * B
-        _softmax(Qf, lo, lo + B, alpha_f, pi_f)
-        sl = 0.0
-        sf = 0.0
-        for v in range(lo, lo + B):
-            sl += pi_f[v] * Ql[v]
-            sf += pi_f[v] * Qf[v]
-        q_l[a] = sl
-        vbar_f[a] = sf
-    _softmax(q_l, 0, A, alpha_l, pi_l)
-    v_l = 0.0
-    v_f = 0.0
-    for a in range(A):
-        v_l += pi_l[a] * q_l[a]
-        v_f += pi_l[a] * vbar_f[a]
-    return v_l, v_f
+    n, A, B, d = phi.shape
+    Q = np.empty((n, 2, A, B))
+    pi_l = np.empty((n, A))
+    pi_f = np.empty((n, A, B))
+    q_l = np.empty(A)
+    y = np.empty(d)  # Λ^{-1}φ
+    finite = True
+    for s in range(n):
+        for a in range(A):
+            for b in range(B):
+                x = phi[s, a, b]
+                # y = Λ^{-1}x by rows of Λ^{-1} (symmetric): each y[i] its own sum, so the loop
+                # over i runs in SIMD lanes without reordering any sum.
+                for i in range(d):
+                    y[i] = 0.0
+                for j in range(d):
+                    xj = x[j]
+                    for i in range(d):
+                        y[i] += Lambda_inv[h, j, i] * xj
+                value_l = 0.0
+                value_f = 0.0
+                form = 0.0
+                for i in range(d):
+                    value_l += w[0, h, i] * x[i]
+                    value_f += w[1, h, i] * x[i]
+                    form += x[i] * y[i]
+                bonus = beta * math.sqrt(max(form, 0.0))
+                Q[s, 0, a, b] = min(value_l + bonus, H)
+                Q[s, 1, a, b] = min(value_f + bonus, H)
+                finite &= math.isfinite(Q[s, 0, a, b]) and math.isfinite(Q[s, 1, a, b])
+            _softmax_into(Q[s, 1, a], alpha_f, pi_f[s, a])
+            total = 0.0
+            for b in range(B):
+                total += pi_f[s, a, b] * Q[s, 0, a, b]
+                finite &= math.isfinite(pi_f[s, a, b])
+            q_l[a] = total
+        _softmax_into(q_l, alpha_l, pi_l[s])
+        for a in range(A):
+            finite &= math.isfinite(pi_l[s, a])
+    return Q, pi_l, pi_f, finite
 
 
+# ---------------------------------------------------------------------- the soft-max of a plan
 @intrinsic
 def _bits_as_float64(typingctx, bits):  # pragma: no cover - compiled
     """Reinterpret an ``int64`` as the ``float64`` with the same bits (no conversion)."""
@@ -150,6 +210,14 @@ def exp_nonpositive(x):  # pragma: no cover - compiled
 
 
 @njit(**JIT, inline="always")
+def _exp(x, poly_exp):  # pragma: no cover - compiled
+    """``e^x`` for ``x ≤ 0``: :func:`exp_nonpositive` or, for the ablation, ``math.exp``."""
+    if poly_exp:
+        return exp_nonpositive(x)
+    return math.exp(x)
+
+
+@njit(**JIT, inline="always")
 def _max4(z0, z1, z2, z3):  # pragma: no cover - compiled
     """The largest of four numbers, as a balanced tree of comparisons."""
     m01 = z1 if z1 > z0 else z0
@@ -171,13 +239,17 @@ def _mix4(e0, e1, e2, e3, Z, z_lo, Y, y_lo, i, out, o_z, o_y):  # pragma: no cov
 
 
 @njit(**JIT)
-def _soft_rows(Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, work):  # pragma: no cover
+def _soft_rows(
+    Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, sums, poly_exp
+):  # pragma: no cover - compiled
     """One soft-max in each of the first ``nt`` columns (samples) of a block.
 
     With ``p = SOFT-MAX_alpha(Z[z_lo : z_lo + rows, i])``: ``out[o_z, i] = p·Z[z_lo :, i]`` and
     ``out[o_y, i] = p·Y[y_lo :, i]`` (``rows`` terms). Every loop runs across the samples, so it
-    vectorises across them. ``alpha = inf``: uniform on the maximisers. ``work``: ``(4, ≥ nt)``.
+    vectorises across them. ``alpha = inf``: uniform on the maximisers. ``sums (4, ≥ nt)``:
+    scratch for the running maximum, the normaliser and the two weighted sums.
     """
+    literally(poly_exp)
     if rows == 1:  # one action: p = 1
         for i in range(nt):
             out[o_z, i] = Z[z_lo, i]
@@ -197,59 +269,49 @@ def _soft_rows(Z, z_lo, Y, y_lo, rows, nt, alpha, out, o_z, o_y, work):  # pragm
             for i in range(nt):
                 z0, z1, z2, z3 = Z[z_lo, i], Z[z_lo + 1, i], Z[z_lo + 2, i], Z[z_lo + 3, i]
                 zmax = _max4(z0, z1, z2, z3)
-                e0 = exp_nonpositive(alpha * (z0 - zmax))
-                e1 = exp_nonpositive(alpha * (z1 - zmax))
-                e2 = exp_nonpositive(alpha * (z2 - zmax))
-                e3 = exp_nonpositive(alpha * (z3 - zmax))
+                e0 = _exp(alpha * (z0 - zmax), poly_exp)
+                e1 = _exp(alpha * (z1 - zmax), poly_exp)
+                e2 = _exp(alpha * (z2 - zmax), poly_exp)
+                e3 = _exp(alpha * (z3 - zmax), poly_exp)
                 _mix4(e0, e1, e2, e3, Z, z_lo, Y, y_lo, i, out, o_z, o_y)
         return
+    zmax, norm, sum_z, sum_y = sums[0], sums[1], sums[2], sums[3]
     for i in range(nt):
-        work[0, i] = Z[z_lo, i]
+        zmax[i] = Z[z_lo, i]
     for r in range(1, rows):
         for i in range(nt):
             zi = Z[z_lo + r, i]
-            work[0, i] = zi if zi > work[0, i] else work[0, i]
+            zmax[i] = zi if zi > zmax[i] else zmax[i]
     for i in range(nt):
-        work[1, i] = 0.0
-        work[2, i] = 0.0
-        work[3, i] = 0.0
+        norm[i] = 0.0
+        sum_z[i] = 0.0
+        sum_y[i] = 0.0
     if math.isinf(alpha):
         for r in range(rows):
             for i in range(nt):
                 zi = Z[z_lo + r, i]
-                e = 1.0 if zi == work[0, i] else 0.0
-                work[1, i] += e
-                work[2, i] += e * zi
-                work[3, i] += e * Y[y_lo + r, i]
+                e = 1.0 if zi == zmax[i] else 0.0
+                norm[i] += e
+                sum_z[i] += e * zi
+                sum_y[i] += e * Y[y_lo + r, i]
     else:
         for r in range(rows):
             for i in range(nt):
                 zi = Z[z_lo + r, i]
-                e = exp_nonpositive(alpha * (zi - work[0, i]))
-                work[1, i] += e
-                work[2, i] += e * zi
-                work[3, i] += e * Y[y_lo + r, i]
+                e = _exp(alpha * (zi - zmax[i]), poly_exp)
+                norm[i] += e
+                sum_z[i] += e * zi
+                sum_y[i] += e * Y[y_lo + r, i]
     for i in range(nt):
-        inv = 1.0 / work[1, i]
-        out[o_z, i] = work[2, i] * inv
-        out[o_y, i] = work[3, i] * inv
+        inv = 1.0 / norm[i]
+        out[o_z, i] = sum_z[i] * inv
+        out[o_y, i] = sum_y[i] * inv
 
 
+# ---------------------------------------------------------------------- products and forms
 @njit(**JIT)
-def _quadratic_form(x, Lambda_inv):  # pragma: no cover - compiled
-    d = x.shape[0]
-    s = 0.0
-    for i in range(d):
-        t = 0.0
-        for j in range(d):
-            t += Lambda_inv[i, j] * x[j]
-        s += x[i] * t
-    return s
-
-
-@njit(**JIT)
-def _dots4(flat, t, w, u):  # pragma: no cover - compiled
-    """:func:`_dots` for four columns, sample ``t`` of ``flat (cap, 4·d)``: a 12-tuple.
+def _products_4(flat, t, w, u):  # pragma: no cover - compiled
+    """:func:`_products` for four columns, sample ``t`` of ``flat (cap, 4·d)``: a 12-tuple.
 
     ``(w_lᵀψ_v for v < 4, w_fᵀψ_v …, uᵀψ_v …)``. A literal stride: LLVM vectorises over ``d``,
     de-interleaving the loads; the sums stay in registers.
@@ -281,39 +343,39 @@ def _dots4(flat, t, w, u):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _q4(quad_run, mi, beta, H, S4, Qt):  # pragma: no cover - compiled
+def _downdate_and_q_4(quad_run, beta, H, products, Q_rows):  # pragma: no cover - compiled
     """Forms downdated by one row and ``Q`` of a run of ``n`` samples of four columns.
 
-    ``quad_run``: the run's forms, flat (``4·n``); ``S4 (9, ≥ 4·n)``: :func:`_dots4` of each
-    sample, rows ``0 … 7`` one per product and column (samples along the row), row 8 the
-    ``uᵀψ`` flat like ``quad_run``. ``Qt (8, ≥ n)``: ``Q_l`` then ``Q_f``, one row per action
-    pair. Loops across samples, few arrays each (LLVM vectorises a loop only if it can check
-    the arrays apart), so the square roots vectorise too; the bonuses go through ``S4[8]``.
+    ``quad_run``: the run's forms, flat (``4·n``); ``products (9, ≥ 4·n)``: :func:`_products_4`
+    of each sample, rows ``0 … 7`` one per product and column (samples along the row), row 8 the
+    ``uᵀψ`` flat like ``quad_run``. ``Q_rows (8, ≥ n)``: ``Q_l`` then ``Q_f``, one row per action
+    pair. Loops across samples, few arrays each (LLVM vectorises a loop only if it can check the
+    arrays apart), so the square roots vectorise too; the bonuses go through ``products[8]``.
     """
     n = quad_run.shape[0] // 4
     for k in range(4 * n):
-        q = quad_run[k] - S4[8, k] * mi * S4[8, k]
+        q = quad_run[k] - products[8, k] * products[8, k]
         quad_run[k] = q
-        S4[8, k] = beta * math.sqrt(max(q, 0.0))
+        products[8, k] = beta * math.sqrt(max(q, 0.0))
     for v in range(4):
         for i in range(n):
-            Qt[v, i] = min(S4[v, i] + S4[8, 4 * i + v], H)
-            Qt[4 + v, i] = min(S4[4 + v, i] + S4[8, 4 * i + v], H)
+            Q_rows[v, i] = min(products[v, i] + products[8, 4 * i + v], H)
+            Q_rows[4 + v, i] = min(products[4 + v, i] + products[8, 4 * i + v], H)
 
 
 @njit(**JIT)
-def _q_flat(quad_run, S, Q, mi, beta, H):  # pragma: no cover - compiled
+def _downdate_and_q(quad_run, products, Q, beta, H):  # pragma: no cover - compiled
     """Forms downdated by one row and ``Q`` of a run of samples, flat: ``k < len(quad_run)``.
 
-    ``quad_run``: the run's forms; ``S (3, ·)``: their products ``w_lᵀψ``, ``w_fᵀψ``, ``uᵀψ``;
+    ``quad_run``: the run's forms; ``products (3, ·)``: their ``w_lᵀψ``, ``w_fᵀψ``, ``uᵀψ``;
     ``Q (2, ·)``: out. One loop over the run's ``n·A·B`` vectors.
     """
     for k in range(quad_run.shape[0]):
-        q = quad_run[k] - S[2, k] * mi * S[2, k]
+        q = quad_run[k] - products[2, k] * products[2, k]
         quad_run[k] = q
         bonus = beta * math.sqrt(max(q, 0.0))
-        Q[0, k] = min(S[0, k] + bonus, H)
-        Q[1, k] = min(S[1, k] + bonus, H)
+        Q[0, k] = min(products[0, k] + bonus, H)
+        Q[1, k] = min(products[1, k] + bonus, H)
 
 
 def _is_c_array(ty, ndim, dtypes) -> bool:
@@ -324,17 +386,18 @@ def _is_c_array(ty, ndim, dtypes) -> bool:
 
 
 @intrinsic
-def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cover - compiled
-    """``S[k, i, c] = (w[0], w[1], u)[k] · ψ_t[:, c]`` for the columns ``c`` of ``chunks`` vectors.
+def _products_simd(typingctx, psi, t, w, u, out, i, lane0, chunks):  # pragma: no cover - compiled
+    """``out[k, i, c] = (w[0], w[1], u)[k] · ψ_t[:, c]`` for ``chunks`` vectors of columns ``c``.
 
     Columns ``lane0 … lane0 + LANES·chunks − 1`` of sample ``t`` of ``psi (cap, d, A·B)``
-    (float64 or float32); ``w (2, d)``, ``u (d,)``, ``S (3, ·, A·B)`` float64, all C-contiguous;
+    (float64 or float32); ``w (2, d)``, ``u (d,)``, ``out (3, ·, A·B)`` float64, all C-contiguous;
     ``chunks`` a literal ``≤`` :data:`MAX_CHUNKS`.
 
     Written as LLVM vector code because it is the innermost product of the plan: one loop over
     ``d`` with ``3·chunks`` accumulators in registers, each row a broadcast coefficient times a
     vector of columns (a fused multiply-add). Numba's loops leave the accumulators in memory,
-    a store and a load per row, and run at a third of the rate.
+    a store and a load per row (the ablation of ``stackelberg-rl bench`` measures what that
+    costs a whole run).
     """
     if not (
         isinstance(chunks, types.IntegerLiteral)
@@ -342,15 +405,15 @@ def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cov
         and _is_c_array(psi, 3, (types.float64, types.float32))
         and _is_c_array(w, 2, (types.float64,))
         and _is_c_array(u, 1, (types.float64,))
-        and _is_c_array(S, 3, (types.float64,))
+        and _is_c_array(out, 3, (types.float64,))
         and all(isinstance(x, types.Integer) for x in (t, i, lane0))
     ):
         return None
     n_chunks = chunks.literal_value
-    sig = types.void(psi, t, w, u, S, i, lane0, chunks)
+    sig = types.void(psi, t, w, u, out, i, lane0, chunks)
 
     def codegen(context, builder, signature, args):
-        psi_a, w_a, u_a, S_a = (
+        psi_a, w_a, u_a, out_a = (
             context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 2, 3, 4)
         )
         intp = context.get_value_type(types.intp)
@@ -358,7 +421,7 @@ def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cov
             context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 5, 6)
         )
         _, d, AB = cgutils.unpack_tuple(builder, psi_a.shape, 3)
-        _, rows_S, AB_S = cgutils.unpack_tuple(builder, S_a.shape, 3)
+        _, rows_out, AB_out = cgutils.unpack_tuple(builder, out_a.shape, 3)
         f64 = ir.DoubleType()
         item = context.get_value_type(signature.args[0].dtype)
         vec, vec_in = ir.VectorType(f64, LANES), ir.VectorType(item, LANES)
@@ -396,10 +459,10 @@ def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cov
                         builder.call(fma, [coef[k], x, builder.load(acc[k][g])]), acc[k][g]
                     )
         for k in range(3):
-            row = builder.mul(builder.add(builder.mul(ir.Constant(intp, k), rows_S), i_v), AB_S)
+            row = builder.mul(builder.add(builder.mul(ir.Constant(intp, k), rows_out), i_v), AB_out)
             for g in range(n_chunks):
                 at = builder.add(row, builder.add(lane0_v, ir.Constant(intp, LANES * g)))
-                ptr = builder.bitcast(builder.gep(S_a.data, [at]), vec.as_pointer())
+                ptr = builder.bitcast(builder.gep(out_a.data, [at]), vec.as_pointer())
                 builder.store(builder.load(acc[k][g]), ptr, align=8)
         return context.get_dummy_value()
 
@@ -407,46 +470,65 @@ def _dots_lanes(typingctx, psi, t, w, u, S, i, lane0, chunks):  # pragma: no cov
 
 
 @njit(**JIT)
-def _dots(psi, t, w, u, S, i):  # pragma: no cover - compiled
-    """``S[:, i, v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column ``v`` of sample ``t``.
+def _products(psi, t, w, u, out, i, simd_products):  # pragma: no cover - compiled
+    """``out[:, i, v] = (w[0], w[1], u) · ψ_t[:, v]`` for each column ``v`` of sample ``t``.
 
-    Many columns: they are the SIMD lanes (:func:`_dots_lanes`, sixteen at a time), the last
-    ``|A||B| mod 4`` one by one. Few: each column's products run over ``d``.
+    Many columns: they are the SIMD lanes (:func:`_products_simd`, sixteen at a time, the last
+    ``|A||B| mod 4`` one by one), or for the ablation (``simd_products`` false) a plain loop
+    across them. Few: each column's products run over ``d``.
     """
+    literally(simd_products)
     d, AB = psi.shape[1], psi.shape[2]
     v0 = 0
     if AB >= SIMD_MIN_ACTIONS:
-        while v0 + LANES * MAX_CHUNKS <= AB:
-            _dots_lanes(psi, t, w, u, S, i, v0, 4)
-            v0 += LANES * MAX_CHUNKS
-        left = (AB - v0) // LANES
-        if left == 3:
-            _dots_lanes(psi, t, w, u, S, i, v0, 3)
-        elif left == 2:
-            _dots_lanes(psi, t, w, u, S, i, v0, 2)
-        elif left == 1:
-            _dots_lanes(psi, t, w, u, S, i, v0, 1)
-        v0 += LANES * left
+        if simd_products:
+            while v0 + LANES * MAX_CHUNKS <= AB:
+                _products_simd(psi, t, w, u, out, i, v0, 4)
+                v0 += LANES * MAX_CHUNKS
+            left = (AB - v0) // LANES
+            if left == 3:
+                _products_simd(psi, t, w, u, out, i, v0, 3)
+            elif left == 2:
+                _products_simd(psi, t, w, u, out, i, v0, 2)
+            elif left == 1:
+                _products_simd(psi, t, w, u, out, i, v0, 1)
+            v0 += LANES * left
+        else:
+            for v in range(AB):
+                out[0, i, v] = 0.0
+                out[1, i, v] = 0.0
+                out[2, i, v] = 0.0
+            for j in range(d):
+                c_l = w[0, j]
+                c_f = w[1, j]
+                c_u = u[j]
+                for v in range(AB):
+                    x = psi[t, j, v]
+                    out[0, i, v] += c_l * x
+                    out[1, i, v] += c_f * x
+                    out[2, i, v] += c_u * x
+            return
     for v in range(v0, AB):
         acc_l = 0.0
         acc_f = 0.0
-        acc_z = 0.0
+        acc_u = 0.0
         for j in range(d):
-            x0 = psi[t, j, v]
-            acc_l += w[0, j] * x0
-            acc_f += w[1, j] * x0
-            acc_z += u[j] * x0
-        S[0, i, v] = acc_l
-        S[1, i, v] = acc_f
-        S[2, i, v] = acc_z
+            x = psi[t, j, v]
+            acc_l += w[0, j] * x
+            acc_f += w[1, j] * x
+            acc_u += u[j] * x
+        out[0, i, v] = acc_l
+        out[1, i, v] = acc_f
+        out[2, i, v] = acc_u
 
 
 @njit(**JIT)
-def _downdate(psi, flat, quad, t, U, M_inv, z, qv):  # pragma: no cover - compiled
-    """``qv[v] = quad[t, v] − z_vᵀ M^{-1} z_v`` with ``z_v = U ψ_v``, for ``m ≠ 1`` new rows.
+def _downdate_rows(psi, flat, quad, t, U, z, qv):  # pragma: no cover - compiled
+    """``qv[v] = quad[t, v] − Σ_r (U_r·ψ_v)²``: the forms downdated by ``m ≠ 1`` rows.
 
-    ``z (≥ m, A·B)`` scratch; the loops run across the columns, four rows of ``U`` at a time
-    (four columns: over ``d``, as in :func:`_dots4`). ``flat``: ``psi`` as ``(cap, d·A·B)``.
+    ``U (m, d)``: the scaled Sherman–Morrison vectors of :func:`_add_rows`. ``z (≥ m, A·B)``
+    scratch; the loops run across the columns, four entries of ``U_r`` at a time (four columns:
+    over ``d``, as in :func:`_products_4`). ``flat``: ``psi`` as ``(cap, d·A·B)``.
     """
     d, AB = psi.shape[1], psi.shape[2]
     m = U.shape[0]
@@ -477,53 +559,55 @@ def _downdate(psi, flat, quad, t, U, M_inv, z, qv):  # pragma: no cover - compil
     for v in range(AB):
         qv[v] = quad[t, v]
     for r in range(m):
-        for k in range(m):
-            mrk = M_inv[r, k]
-            for v in range(AB):
-                qv[v] -= z[r, v] * mrk * z[k, v]
+        for v in range(AB):
+            qv[v] -= z[r, v] * z[r, v]
 
 
 @njit(**JIT)
-def _exact_forms(psi, t, Lambda_inv, Y, e):  # pragma: no cover - compiled
-    """``e[v] = ψ_vᵀ Λ^{-1} ψ_v`` for each column of sample ``t``; ``Y (A·B, d)`` scratch.
+def _exact_forms(psi, t, Lambda_inv, rows, e):  # pragma: no cover - compiled
+    """``e[v] = ψ_vᵀ Λ^{-1} ψ_v`` for each column of sample ``t``; ``rows (A·B, d)`` scratch.
 
-    Rows ``Y[v] = ψ_vᵀΛ^{-1}`` accumulate four rows of ``Λ^{-1}`` at a time, in loops over ``d``
-    (SIMD lanes, whatever ``|A||B|``); then ``e[v] = Y[v]·ψ_v``.
+    Rows ``rows[v] = ψ_vᵀΛ^{-1}`` accumulate four rows of ``Λ^{-1}`` at a time, in loops over
+    ``d`` (SIMD lanes, whatever ``|A||B|``); then ``e[v] = rows[v]·ψ_v``.
     """
     d, AB = psi.shape[1], psi.shape[2]
     L = Lambda_inv
     for v in range(AB):
         for r in range(d):
-            Y[v, r] = 0.0
+            rows[v, r] = 0.0
     d4 = d - d % 4
     for j in range(0, d4, 4):
         for v in range(AB):
             x0, x1, x2, x3 = psi[t, j, v], psi[t, j + 1, v], psi[t, j + 2, v], psi[t, j + 3, v]
             for r in range(d):
-                Y[v, r] += (x0 * L[j, r] + x1 * L[j + 1, r]) + (x2 * L[j + 2, r] + x3 * L[j + 3, r])
+                rows[v, r] += (x0 * L[j, r] + x1 * L[j + 1, r]) + (
+                    x2 * L[j + 2, r] + x3 * L[j + 3, r]
+                )
     for j in range(d4, d):
         for v in range(AB):
             x0 = psi[t, j, v]
             for r in range(d):
-                Y[v, r] += x0 * L[j, r]
+                rows[v, r] += x0 * L[j, r]
     for v in range(AB):
         acc = 0.0
         for r in range(d):
-            acc += psi[t, r, v] * Y[v, r]
+            acc += psi[t, r, v] * rows[v, r]
         e[v] = acc
 
 
+# ---------------------------------------------------------------------- the plan
 @njit(**JIT)
-def next_state_values(
-    psi, quad, n, n_old, A, w, U, M_inv, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V
-):  # pragma: no cover - compiled
+def _next_state_values(
+    psi, quad, n, n_old, A, w, U, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V,
+    poly_exp, simd_products,
+):  # fmt: skip  # pragma: no cover - compiled
     """Soft-max values ``V (n, 2)`` at the stored next states of one step, in one pass.
 
     Samples go by blocks of :data:`BLOCK`: each sample's products, form and ``Q``, then ``Q``
     transposed and the soft-max stages (:func:`_soft_rows`), each a loop across the block's
     samples. Downdates by one row (the common case): the products per sample, then forms and
-    ``Q`` in one pass over the block's run of such samples (:func:`_q_flat`; four action pairs:
-    :func:`_q4`, across the samples and already transposed).
+    ``Q`` in one pass over the block's run of such samples (:func:`_downdate_and_q`; four action
+    pairs: :func:`_downdate_and_q_4`, across the samples and already transposed).
 
     Args:
         psi: ``(cap, d, A·B)`` cached next-state features, each sample's ``|A||B|`` vectors side
@@ -533,16 +617,19 @@ def next_state_values(
         n_old: samples whose forms are up to date with the previous ``Λ``.
         A: ``|A|`` (``|B| = A·B / A``).
         w: ``(2, d)`` ``w_{h+1}`` of both players.
-        U: ``(m, d)`` the new rows ``Φ_p`` of ``Λ`` times ``Λ_new^{-1}``.
-        M_inv: ``(m, m)`` ``(I − Φ_pΛ_new^{-1}Φ_pᵀ)^{-1}``.
-        Lambda_inv: ``(d, d)`` ``Λ_new^{-1}``.
+        U: ``(m, d)`` the rows ``Λ`` gained as scaled Sherman–Morrison vectors
+            (:func:`_add_rows`): the downdated form is ``ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²``.
+        Lambda_inv: ``(d, d)`` the current ``Λ^{-1}``, for the forms computed exactly.
         beta, H, alpha_l, alpha_f: as in Algorithm 1.
         mode: :data:`MODE_DOWNDATE`, :data:`MODE_EXACT` or :data:`MODE_MEASURE`.
         V: ``(n, 2)`` output.
+        poly_exp, simd_products: literal flags: the two tricks of the module docstring.
 
     Returns:
         The largest ``|downdated − exact|`` form in :data:`MODE_MEASURE`, else 0.
     """
+    literally(poly_exp)
+    literally(simd_products)
     cap, d, AB = psi.shape
     B = AB // A
     m = U.shape[0]
@@ -550,19 +637,19 @@ def next_state_values(
     quad_flat = quad.reshape(cap * AB)
     drift = 0.0  # the largest correction a refresh made
     qv = np.empty(AB)
-    ex = np.empty(AB)
-    Y = np.empty((AB, d))
+    exact = np.empty(AB)
+    form_rows = np.empty((AB, d))
     u = U[0] if m >= 1 else np.zeros(d)
     z = np.empty((max(m, 1), AB))
-    S = np.empty((3, BLOCK, AB))  # products w_lᵀψ, w_fᵀψ, uᵀψ of a run of samples
-    S_flat = S.reshape(3, BLOCK * AB)
+    products = np.empty((3, BLOCK, AB))  # w_lᵀψ, w_fᵀψ, uᵀψ of a block's samples
+    products_flat = products.reshape(3, BLOCK * AB)
     Q = np.empty((2, BLOCK, AB))
     Q_flat = Q.reshape(2, BLOCK * AB)
-    Qt = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, samples along the rows
-    S4 = np.empty((9, 4 * BLOCK))
-    F = np.empty((2 * A, BLOCK))  # q_l then vbar_f
-    out = np.empty((2, BLOCK))
-    work = np.empty((4, BLOCK))
+    Q_rows = np.empty((2 * AB, BLOCK))  # Q_l then Q_f, one row per action pair
+    products_4 = np.empty((9, 4 * BLOCK))
+    marginals = np.empty((2 * A, BLOCK))  # q_l then vbar_f, one row per leader action
+    values = np.empty((2, BLOCK))
+    sums = np.empty((4, BLOCK))
     for t0 in range(0, n, BLOCK):
         nt = min(BLOCK, n - t0)
         n_fused = 0  # the common case, downdates by one row: products, then a block pass
@@ -570,85 +657,110 @@ def next_state_values(
             n_fused = min(max(n_old - t0, 0), nt)
             if AB == 4:
                 for i in range(n_fused):
-                    p4 = _dots4(flat, t0 + i, w, u)
+                    p4 = _products_4(flat, t0 + i, w, u)
                     for k in range(8):
-                        S4[k, i] = p4[k]
+                        products_4[k, i] = p4[k]
                     for k in range(4):
-                        S4[8, 4 * i + k] = p4[8 + k]
+                        products_4[8, 4 * i + k] = p4[8 + k]
             else:
                 for i in range(n_fused):
-                    _dots(psi, t0 + i, w, u, S, i)
+                    _products(psi, t0 + i, w, u, products, i, simd_products)
                 run = quad_flat[t0 * AB : (t0 + n_fused) * AB]
-                _q_flat(run, S_flat, Q_flat, M_inv[0, 0], beta, H)
+                _downdate_and_q(run, products_flat, Q_flat, beta, H)
         for i in range(nt):  # (not range(n_fused, nt): an index LLVM can't prove ≥ 0 costs)
             if i < n_fused:
                 continue
             t = t0 + i
             downdate = t < n_old and mode != MODE_EXACT
             if AB == 4:
-                p4 = _dots4(flat, t, w, u)
+                p4 = _products_4(flat, t, w, u)
                 for k in range(3):
                     for v in range(4):
-                        S[k, i, v] = p4[4 * k + v]
+                        products[k, i, v] = p4[4 * k + v]
             else:
-                _dots(psi, t, w, u, S, i)
+                _products(psi, t, w, u, products, i, simd_products)
             if downdate and m == 1:
-                mi = M_inv[0, 0]
                 for v in range(AB):
-                    qv[v] = quad[t, v] - S[2, i, v] * mi * S[2, i, v]
+                    qv[v] = quad[t, v] - products[2, i, v] * products[2, i, v]
             elif downdate:
-                _downdate(psi, flat, quad, t, U, M_inv, z, qv)
+                _downdate_rows(psi, flat, quad, t, U, z, qv)
             if not downdate or mode == MODE_MEASURE:
-                _exact_forms(psi, t, Lambda_inv, Y, ex)
+                _exact_forms(psi, t, Lambda_inv, form_rows, exact)
                 for v in range(AB):
                     if downdate:
-                        drift = max(drift, abs(ex[v] - qv[v]))
-                    qv[v] = ex[v]
+                        drift = max(drift, abs(exact[v] - qv[v]))
+                    qv[v] = exact[v]
             for v in range(AB):
                 quad[t, v] = qv[v]
                 bonus = beta * math.sqrt(max(qv[v], 0.0))
-                Q[0, i, v] = min(S[0, i, v] + bonus, H)
-                Q[1, i, v] = min(S[1, i, v] + bonus, H)
+                Q[0, i, v] = min(products[0, i, v] + bonus, H)
+                Q[1, i, v] = min(products[1, i, v] + bonus, H)
         if n_fused < nt or AB != 4:  # transpose: the soft-max stages run across samples
             for v in range(AB):
                 for i in range(nt):
-                    Qt[v, i] = Q[0, i, v]
+                    Q_rows[v, i] = Q[0, i, v]
                 for i in range(nt):
-                    Qt[AB + v, i] = Q[1, i, v]
+                    Q_rows[AB + v, i] = Q[1, i, v]
         if n_fused > 0 and AB == 4:  # after the transposition (these columns undefined)
-            _q4(quad_flat[4 * t0 : 4 * (t0 + n_fused)], M_inv[0, 0], beta, H, S4, Qt)
+            _downdate_and_q_4(quad_flat[4 * t0 : 4 * (t0 + n_fused)], beta, H, products_4, Q_rows)
         if B == 1:  # no follower's choice: the leader's soft-max straight from Q
-            _soft_rows(Qt, 0, Qt, AB, A, nt, alpha_l, out, 0, 1, work)
+            _soft_rows(Q_rows, 0, Q_rows, AB, A, nt, alpha_l, values, 0, 1, sums, poly_exp)
         else:
             for a in range(A):  # the follower's soft-max over b at each a
-                _soft_rows(Qt, AB + a * B, Qt, a * B, B, nt, alpha_f, F, A + a, a, work)
-            _soft_rows(F, 0, F, A, A, nt, alpha_l, out, 0, 1, work)  # the leader's, over a
+                _soft_rows(
+                    Q_rows, AB + a * B, Q_rows, a * B, B, nt, alpha_f, marginals, A + a, a,
+                    sums, poly_exp,
+                )  # fmt: skip
+            _soft_rows(  # the leader's, over a
+                marginals, 0, marginals, A, A, nt, alpha_l, values, 0, 1, sums, poly_exp
+            )
         for i in range(nt):
-            V[t0 + i, 0] = out[0, i]
-            V[t0 + i, 1] = out[1, i]
+            V[t0 + i, 0] = values[0, i]
+            V[t0 + i, 1] = values[1, i]
     return drift
 
 
 @njit(**JIT)
-def state_policies(phi, w, Lambda_inv, beta, H, alpha_l, alpha_f):  # pragma: no cover
-    """Optimistic ``Q (2, A, B)``, ``pi_l (A,)`` and ``pi_f (A, B)`` at one state (lines 16–20)."""
-    A, B, d = phi.shape
-    Q = np.empty((2, A * B))
-    for a in range(A):
-        for b in range(B):
-            x = phi[a, b]
-            s_l = 0.0
-            s_f = 0.0
+def next_state_values(
+    psi, quad, n, n_old, A, w, U, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V
+):  # pragma: no cover - compiled
+    """:func:`_next_state_values` with both tricks (``poly_exp`` and ``simd_products`` on)."""
+    return _next_state_values(
+        psi, quad, n, n_old, A, w, U, Lambda_inv, beta, H, alpha_l, alpha_f, mode, V, True, True
+    )
+
+
+@njit(**JIT)
+def _add_rows(Lambda_inv, rows, U):  # pragma: no cover - compiled
+    """Sherman–Morrison with the old inverse, one row ``φ`` of ``rows (m, d)`` at a time.
+
+    ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u / √c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ`` (SPEC §5), so
+    that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` for any ``ψ``. (The form with the new inverse,
+    ``1 − φᵀΛ'^{-1}φ``, cancels catastrophically when ``λ`` is small; this one does not.)
+
+    Returns:
+        ``Σ_r log c``, by the matrix determinant lemma ``log det Λ' − log det Λ``.
+    """
+    m, d = rows.shape
+    u = np.empty(d)
+    growth = 0.0
+    for r in range(m):
+        phi = rows[r]
+        c = 1.0
+        for i in range(d):
+            acc = 0.0
             for j in range(d):
-                s_l += w[0, j] * x[j]
-                s_f += w[1, j] * x[j]
-            bonus = beta * math.sqrt(max(_quadratic_form(x, Lambda_inv), 0.0))
-            Q[0, a * B + b] = min(s_l + bonus, H)
-            Q[1, a * B + b] = min(s_f + bonus, H)
-    pi_l = np.empty(A)
-    pi_f = np.empty(A * B)
-    _soft_state(Q[0], Q[1], A, alpha_l, alpha_f, pi_l, pi_f, np.empty(A), np.empty(A))
-    return Q.reshape(2, A, B), pi_l, pi_f.reshape(A, B)
+                acc += Lambda_inv[i, j] * phi[j]
+            u[i] = acc
+            c += phi[i] * acc
+        growth += math.log(c)
+        scale = 1.0 / math.sqrt(c)
+        for i in range(d):
+            U[r, i] = u[i] * scale
+        for i in range(d):
+            for j in range(d):
+                Lambda_inv[i, j] -= U[r, i] * U[r, j]
+    return growth
 
 
 @njit(**JIT)
@@ -678,71 +790,52 @@ def record_sample(phi, r, psi, Lambda, n, h, f, r_l, r_f, f_next):  # pragma: no
 
 
 @njit(**JIT)
-def backward_pass(
-    phi, r, psi, quad, n, n_quad, seen_next, Lambda_inv, w, A, beta, H, alpha_l, alpha_f,
-    incremental, refresh, drift,
+def _backward(
+    phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H, alpha_l,
+    alpha_f, incremental, refresh, drift, poly_exp, simd_products,
 ):  # fmt: skip  # pragma: no cover - compiled
-    """Algorithm 1, lines 4–14, at every step from the last: ``w (2, H, d)`` in place.
-
-    At each step ``h``: ``y = r + V_{h+1}(x_{h+1})`` (:func:`next_state_values`, with the forms
-    downdated by the rows ``Λ_{h+1}`` gained since they were made: Sherman–Morrison for one,
-    Woodbury for several, exact when that would cost more), then ``w_h = Λ_h^{-1} Φ_hᵀ y``.
-
-    Args:
-        phi, r, psi, quad: the stored samples, as in :func:`record_sample`; ``quad (H-1, cap,
-            A·B)`` the cached forms, updated.
-        n: ``(H,)`` samples per step. n_quad, seen_next: ``(H,)`` per step, the samples whose
-            forms are made and the rows of ``Λ_{h+1}`` they reflect; updated.
-        Lambda_inv: ``(H, d, d)`` the current inverses.
-        incremental: downdate the forms (else compute them exactly).
-        refresh: compute them exactly and measure the downdates' round-off.
-        drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
-    """
+    """:func:`backward_pass` with the two tricks as literal flags."""
+    literally(poly_exp)
+    literally(simd_products)
     n_steps, d = phi.shape[0], phi.shape[2]
     wh = np.empty((2, d))
+    U_next = np.zeros((0, d))  # step h+1's Sherman–Morrison vectors
+    exact_next = True  # whether step h+1's forms must be computed exactly
     for h in range(n_steps - 1, -1, -1):
         nh = n[h]
+        # Λ_h^{-1} up to date: by rank-one updates with the old inverse, or afresh when that is
+        # cheaper (downdating costs O(m) per cached form, recomputing O(d): beyond m ~ d/2,
+        # recompute), when refreshing, or without downdates.
+        # A downdated form ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U·ψ)² is at least ψᵀΛ^{-1}ψ / c (Cauchy–
+        # Schwarz), so its relative round-off grows at most by Π c = det Λ' / det Λ: once that
+        # passes MAX_GROWTH since the last exact computation, compute afresh.
+        m = nh - n_inverse[h]
+        exact_h = not incremental or 2 * m >= d
+        U_h = np.zeros((0 if exact_h else m, d))
+        if not exact_h:
+            growth[h] += _add_rows(Lambda_inv[h], phi[h, n_inverse[h] : nh], U_h)
+            exact_h = growth[h] > LOG_MAX_GROWTH
+        if refresh or exact_h:
+            Lambda_inv[h] = np.linalg.inv(Lambda[h])
+            growth[h] = 0.0
+        n_inverse[h] = nh
         y = r[h, :nh].copy()
         drift[h] = np.nan
         if h < n_steps - 1 and nh > 0:
-            Linv = Lambda_inv[h + 1]
-            pending = phi[h + 1, seen_next[h] : n[h + 1]]  # rows Λ_{h+1} gained since
-            m = pending.shape[0]
-            # Downdating costs O(m) per form, recomputing O(d): beyond m ~ d/2 recompute.
-            if not incremental or n_quad[h] == 0 or 2 * m >= d:
+            if exact_next or n_quad[h] == 0:
                 mode = MODE_EXACT
             else:
                 mode = MODE_MEASURE if refresh else MODE_DOWNDATE
-            if mode == MODE_EXACT:
-                m = 0  # the downdate is not used
-            U = np.zeros((m, d))  # rows of Φ_p Λ_new^{-1}
-            for k in range(m):
-                for i in range(d):
-                    for j in range(d):
-                        U[k, j] += pending[k, i] * Linv[i, j]
-            M = np.eye(m)  # I − Φ_p Λ_new^{-1} Φ_pᵀ
-            for k in range(m):
-                for k2 in range(m):
-                    for j in range(d):
-                        M[k, k2] -= U[k, j] * pending[k2, j]
-            if m == 1:  # Sherman–Morrison: a scalar
-                M_inv = np.empty((1, 1))
-                M_inv[0, 0] = 1.0 / M[0, 0]
-            elif m > 1:
-                M_inv = np.linalg.inv(M)
-            else:
-                M_inv = np.zeros((0, 0))
             wh[0] = w[0, h + 1]
             wh[1] = w[1, h + 1]
             V = np.empty((nh, 2))
-            measured = next_state_values(
-                psi[h], quad[h], nh, n_quad[h], A, wh, U, M_inv, Linv, beta, H, alpha_l,
-                alpha_f, mode, V,
+            measured = _next_state_values(
+                psi[h], quad[h], nh, n_quad[h], A, wh, U_next, Lambda_inv[h + 1], beta, H,
+                alpha_l, alpha_f, mode, V, poly_exp, simd_products,
             )  # fmt: skip
             if mode == MODE_MEASURE:
                 drift[h] = measured
             n_quad[h] = nh
-            seen_next[h] = n[h + 1]
             y += V
         b = np.zeros((2, d))  # Φ_hᵀ y (zero with no samples)
         for t in range(nh):
@@ -757,3 +850,69 @@ def backward_pass(
                 s_f += Lambda_inv[h, i, j] * b[1, j]
             w[0, h, i] = s_l
             w[1, h, i] = s_f
+        U_next = U_h
+        exact_next = exact_h
+
+
+@njit(**JIT)
+def backward_pass(
+    phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H, alpha_l,
+    alpha_f, incremental, refresh, drift,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Algorithm 1, lines 4–14, at every step from the last: ``Λ^{-1}`` and ``w`` in place.
+
+    At each step ``h``: ``Λ_h^{-1}`` brought up to date with the rows ``Λ_h`` gained since the
+    last plan (:func:`_add_rows`; afresh on a refresh, when many rows came, or when ``det Λ_h``
+    grew past :data:`LOG_MAX_GROWTH`), ``y = r +
+    V_{h+1}(x_{h+1})`` (:func:`_next_state_values`, with the forms downdated by the rows that
+    ``Λ_{h+1}`` gained, or exact), then ``w_h = Λ_h^{-1} Φ_hᵀ y``.
+
+    Args:
+        phi, r, psi, Lambda: the stored samples and ``Λ (H, d, d)``, as in :func:`record_sample`.
+        quad: ``(H-1, cap, A·B)`` the cached forms, updated.
+        n: ``(H,)`` samples per step. n_quad, n_inverse: ``(H,)`` per step, the samples whose
+            forms are made and the rows that ``Lambda_inv`` reflects; updated.
+        growth: ``(H,)`` ``log det Λ_h`` less its value when ``Λ_h^{-1}`` was last computed
+            afresh (:data:`LOG_MAX_GROWTH`); updated.
+        Lambda_inv: ``(H, d, d)`` the inverses, updated.
+        w: ``(2, H, d)`` out.
+        A, beta, H, alpha_l, alpha_f: ``|A|`` and the parameters of Algorithm 1.
+        incremental: downdate the forms (else compute them and ``Λ^{-1}`` afresh).
+        refresh: compute them and ``Λ^{-1}`` afresh and measure the downdates' round-off.
+        drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
+    """
+    _backward(
+        phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H, alpha_l,
+        alpha_f, incremental, refresh, drift, True, True,
+    )  # fmt: skip
+
+
+@njit(**JIT)
+def backward_pass_ablation(
+    phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H, alpha_l,
+    alpha_f, incremental, refresh, drift, poly_exp, simd_products,
+):  # fmt: skip  # pragma: no cover - compiled
+    """:func:`backward_pass` with either trick turned off (``False``): the benchmark's ablation.
+
+    Its own entry point, so that only the benchmark compiles the plain variants.
+    """
+    if poly_exp and simd_products:
+        _backward(
+            phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H,
+            alpha_l, alpha_f, incremental, refresh, drift, True, True,
+        )  # fmt: skip
+    elif poly_exp:
+        _backward(
+            phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H,
+            alpha_l, alpha_f, incremental, refresh, drift, True, False,
+        )  # fmt: skip
+    elif simd_products:
+        _backward(
+            phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H,
+            alpha_l, alpha_f, incremental, refresh, drift, False, True,
+        )  # fmt: skip
+    else:
+        _backward(
+            phi, r, psi, quad, n, n_quad, n_inverse, growth, Lambda, Lambda_inv, w, A, beta, H,
+            alpha_l, alpha_f, incremental, refresh, drift, False, False,
+        )  # fmt: skip

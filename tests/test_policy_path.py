@@ -1,0 +1,84 @@
+"""The policy whose regret is measured is the one played: over whole runs, bit for bit."""
+
+import math
+
+import numpy as np
+import pytest
+
+import stackelberg_rl.agents as agents_mod
+import stackelberg_rl.experiments.loop as loop_mod
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.experiments import RunConfig, run
+from stackelberg_rl.games import random_linear
+from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
+
+
+def played_and_evaluated(game, agent, episodes, monkeypatch):
+    """Run the product's episode loop; return every drawn distribution with its (h, x, a) and
+    the tables regret was evaluated on, episode by episode."""
+    draws, steps, tables = [], [], []
+    real_draw, real_regret, real_step = agents_mod.draw, loop_mod.regret, game.step
+
+    def spy_draw(p, rng):
+        draws.append(np.array(p, copy=True))
+        return real_draw(p, rng)
+
+    def spy_regret(g, pi_l, pi_f, x1, a1):
+        tables.append((pi_l.copy(), pi_f.copy()))
+        return real_regret(g, pi_l, pi_f, x1, a1)
+
+    def spy_step(h, x, a, b, rng):
+        steps.append((len(tables), h, x, a))
+        return real_step(h, x, a, b, rng)
+
+    monkeypatch.setattr(agents_mod, "draw", spy_draw)
+    monkeypatch.setattr(loop_mod, "regret", spy_regret)
+    monkeypatch.setattr(game, "step", spy_step)
+    run(game, RunConfig(episodes=episodes, agent=agent, eval_every=1), seed=3)
+    return draws, steps, tables
+
+
+@pytest.mark.parametrize("decentralised", [False, True])
+@pytest.mark.parametrize(
+    "schedule",
+    [dict(schedule="every"), dict(schedule="every-n", schedule_n=3), dict(schedule="doubling")],
+)
+@pytest.mark.parametrize("kind", ["greedy-lsvi-ucb", "softmax-lsvi-ucb"])
+def test_every_draw_is_the_row_of_the_evaluated_table(decentralised, schedule, kind, monkeypatch):
+    """Greedy play (α = ∞) turns one ulp of Q into a different argmax: a second implementation
+    of the policy would show here. Coarse features make ties and near-ties common."""
+    game = random_linear(8, 3, 2, 4, 4, seed=2, concentration=0.3)
+    agent = AgentConfig(kind=kind, beta=0.4, decentralised=decentralised, **schedule)
+    K = 25
+    draws, steps, tables = played_and_evaluated(game, agent, K, monkeypatch)
+    assert len(tables) == K and len(steps) == K * game.horizon and len(draws) == 2 * len(steps)
+    for i, (k, h, x, a) in enumerate(steps):
+        pi_l, pi_f = tables[k]
+        np.testing.assert_array_equal(draws[2 * i], pi_l[h, x])
+        np.testing.assert_array_equal(draws[2 * i + 1], pi_f[h, x, a])
+    if kind == "greedy-lsvi-ucb":  # greedy rows are argmax indicators (with ties split)
+        assert set(np.unique(np.concatenate([t[0].ravel() for t in tables]))) <= {
+            0.0,
+            0.5,
+            1.0,
+            1 / 3,
+        }
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_acting_and_the_tables_agree_after_every_plan(cls):
+    """The learners alone: a query for one state is that state's row, for every state."""
+    game = random_linear(10, 3, 3, 5, 3, seed=4)
+    learner = cls(game.features, 3, 3, 5, 3, beta=0.5, alpha_l=math.inf, alpha_f=math.inf)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        for h in range(3):
+            x, x_next = (int(v) for v in rng.integers(10, size=2))
+            learner.record(h, x, int(rng.integers(3)), int(rng.integers(3)), 0.3, -0.1, x_next)
+        learner.plan()
+        pi_l, pi_f = learner.policy_tables()
+        for h in range(3):
+            for x in range(10):
+                np.testing.assert_array_equal(learner.leader_policy(h, x), pi_l[h, x])
+                for a in range(3):
+                    np.testing.assert_array_equal(learner.follower_policy(h, x, a), pi_f[h, x, a])

@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(VENV)/bin/stackelberg-rl demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff format --check src tests benchmarks examples
 
 test: lint
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""The episode runner, run folders and the report (SPEC §6 `experiments`, `report`)."""
+"""The episode runner, run folders and the report (the run folders and the report)."""
 
 import copy
 import json
@@ -85,7 +85,7 @@ def test_regret_is_that_of_the_policies_played_in_the_episode():
 
 
 def test_centralised_and_decentralised_runs_agree():
-    """SPEC §3: the shared fast path must agree exactly with the two-copy form."""
+    """math.md §3: the shared fast path must agree exactly with the two-copy form."""
     game = TINY.make()
     dec = run(game, tiny_config(agent=AgentConfig(beta=0.3, decentralised=True)), seed=1)
     cen = run(game, tiny_config(agent=AgentConfig(beta=0.3, decentralised=False)), seed=1)

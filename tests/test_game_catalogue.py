@@ -53,7 +53,7 @@ def test_both_players_regret_falls_on_every_seed(name):
 
     Six seeds out of six is a one-sided sign test at p = 1/64. β = 0.5, and α = 50 for both
     players instead of the paper's "fixed-K": with K = 300 that α is about 6 to 12, and its
-    soft-max bias (up to ``H²/√K`` per episode, SPEC §3) would hide the learning in a single
+    soft-max bias (up to ``H²/√K`` per episode, math.md §3) would hide the learning in a single
     run. Measured (last / first quarter, worst seed, leader and follower): electricity 0.49,
     0.28; security 0.25, 0.53; appendix-f (ε = 1, where the follower's choice is not a
     near-tie) 0.0, 0.34; matrix 0.2, 0.19.

@@ -1,4 +1,4 @@
-"""The finite game checks itself (SPEC §1) and simulates what it holds.
+"""The finite game checks itself (math.md §1) and simulates what it holds.
 
 Every validation error names the field and an offending index; the expected index is either put
 there by hand or computed here independently of ``games.py``.

@@ -44,7 +44,7 @@ def test_per_episode_regret_falls_within_a_run():
 def test_total_regret_grows_slower_than_linearly_in_K():
     """Log-log slope of total regret against K ∈ {100, …, 800}: its 95% interval is below 1.
 
-    Regret-vs-K across runs is what shows sub-linear growth (SPEC §3: within one run the soft-max
+    Regret-vs-K across runs is what shows sub-linear growth (math.md §3: within one run the soft-max
     bias makes the curve linear). Measured: slope 0.63, 95% upper bound 0.67; uniform play: 1.
     """
     Ks, logs_K, logs_R = (100, 200, 400, 800), [], []

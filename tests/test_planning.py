@@ -1,4 +1,4 @@
-"""The vectorised planner (SPEC §2) against independent loop-by-loop computations.
+"""The vectorised planner (math.md §2) against independent loop-by-loop computations.
 
 Everything the planner returns is recomputed here with plain Python loops over ``h, x, a, b, x'``
 (the model itself is rebuilt by loops from ``features, mu, theta`` for factored games), and best
@@ -59,7 +59,7 @@ def loop_model(game):
 
 
 def loop_evaluate(P, R, pi_l, pi_f):
-    """SPEC §2 by loops over ``h, x, a, b, x'``; vectorised only over a batch of policies.
+    """math.md §2 by loops over ``h, x, a, b, x'``; vectorised only over a batch of policies.
 
     Args: ``pi_l (N, H, S, A)``, ``pi_f (N, H, S, A, B)``.
     Returns: ``Q (N, 2, H, S, A, B)``, ``q (N, 2, H, S, A)`` (q_l, vbar_f), ``V (N, 2, H, S)``.
@@ -165,7 +165,7 @@ def loop_best_responses(P, R, pi_l, pi_f):
 
 
 def loop_stackelberg(P, R, tie_break, tol=1e-9, eps=1e-12):
-    """Subgame-perfect Stackelberg solution by plain backward induction (SPEC §2).
+    """Subgame-perfect Stackelberg solution by plain backward induction (math.md §2).
 
     At each ``(h, x)`` and every ``a``, the follower takes the ``b`` maximising ``Q_f`` (within
     ``tol``), ties broken for the leader ("leader") or against it ("follower"), first index on

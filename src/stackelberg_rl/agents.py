@@ -76,7 +76,7 @@ class AgentConfig:
     """Each player keeps its own statistics (Algorithms 1 and 2); centralised shares one copy
     (the same results, faster)."""
     incremental: bool = True
-    """Cached quadratic forms with rank-one downdates (SPEC §5); off recomputes them."""
+    """Cached quadratic forms with rank-one downdates (math.md §5); off recomputes them."""
     reference: bool = False
     """Play with the plain from-scratch numpy learner (same results, slower: the benchmarks'
     baseline)."""

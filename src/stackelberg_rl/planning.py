@@ -1,6 +1,6 @@
-"""Exact planning on a known finite game (SPEC §2): values, best responses, Stackelberg, regret.
+"""Exact planning on a known finite game (math.md §2): values, best responses, Stackelberg, regret.
 
-Also the one-shot commitment values of a bimatrix game (SPEC §6): :func:`mixed_commitment`, the
+Also the one-shot commitment values of a bimatrix game (math.md §2): :func:`mixed_commitment`, the
 leader committing to a mixed strategy that the follower observes, and :func:`pure_commitment`,
 the follower observing the leader's action.
 
@@ -50,7 +50,7 @@ def _backward(
     follower: np.ndarray | FollowerRule,
     leader: np.ndarray | LeaderRule,
 ) -> tuple[np.ndarray, np.ndarray, Values]:
-    """Backward induction with ``V_{m,H} = 0`` (SPEC §2).
+    """Backward induction with ``V_{m,H} = 0`` (math.md §2).
 
     Args:
         game: the game.
@@ -147,7 +147,7 @@ def stackelberg_equilibrium(
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, np.ndarray, Values]:
-    """The subgame-perfect Stackelberg solution by backward induction (SPEC §2).
+    """The subgame-perfect Stackelberg solution by backward induction (math.md §2).
 
     At each ``(h, x)`` the follower best-responds to every ``a``; among its maximisers (within
     ``tol``) it picks the one best for the leader (``"leader"``, strong Stackelberg) or worst for
@@ -176,7 +176,7 @@ def stackelberg_equilibrium(
 def regret(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: int, a1: int
 ) -> tuple[float, float]:
-    """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
+    """Both players' exact regret of one episode, eqs. (9) and (10) (math.md §2).
 
     Args:
         game: the game.

@@ -69,7 +69,7 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of cached next-state features one every-episode run must read (SPEC §5).
+    """Bytes of cached next-state features one every-episode run must read (math.md §5).
 
     At the plan of episode ``k`` each step ``h < H-1`` holds ``k`` stored next states with
     ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once.

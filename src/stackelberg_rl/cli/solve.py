@@ -1,4 +1,4 @@
-"""``solve``: the exact Stackelberg solution of a registered game (SPEC §2)."""
+"""``solve``: the exact Stackelberg solution of a registered game (math.md §2)."""
 
 from __future__ import annotations
 

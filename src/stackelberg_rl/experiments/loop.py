@@ -1,7 +1,7 @@
 """The episode loop of one seed, with the exact per-episode regret of the policies played.
 
 One obvious path for data (STYLE): game → agents act → game steps → agents record → end of
-episode → plan (``begin_episode``) → metrics. Regret is exact (SPEC §2, eqs. (9) and (10)) on the
+episode → plan (``begin_episode``) → metrics. Regret is exact (math.md §2, eqs. (9) and (10)) on the
 policies the agents played in the episode. On large games ``eval_every = n > 1`` evaluates only
 episodes ``0, n, 2n, …``; the others hold NaN (never interpolated), and each evaluated row carries
 ``eval_weight``, the number of episodes it stands for (``n``, or fewer for the last block).

@@ -1,7 +1,7 @@
 """Finite leader-follower Markov games: the validated game type, the registry, the generators.
 
 ``make(name, **params)`` builds any registered game; ``names()`` lists them. A game checks itself
-when it is made (SPEC §1) and raises :class:`ValueError` naming the field and the index. The
+when it is made (math.md §1) and raises :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
 (:mod:`.electricity`), ``security`` (:mod:`.security`), ``appendix-f`` (:mod:`.appendix_f`, with
 :func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`). Users' own games are read

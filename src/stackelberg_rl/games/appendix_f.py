@@ -18,7 +18,7 @@ a₂          ``0, 1 + ε/2``        ``0, 1 − ε/2``
 ==========  ====================  ====================
 
 With Table 1 a greedy follower plays ``b₂`` at ``a₁`` (``1 + ε/2 > 1 − ε/2``), so the leader's
-marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (SPEC §4: the
+marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (math.md §4: the
 paper's sentence after the tables has them the other way round). An ``ε`` change of the values
 moves greedy ``q_l`` by ``M``, however small ``ε``; a soft-max follower's ``q_l`` moves by at most
 ``ε(1 + 2α·max|Q_l|)``. :func:`leader_marginal` traces ``q_l`` along the segment between the two
@@ -101,7 +101,7 @@ def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> flo
     Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)`` (``M``
     unless ``ε > 2M``). With
     ``q_l = Σ_b π_f(b) Q_l(b)``, ``|Δq_l| ≤ ‖ΔQ_l‖∞ + max|Q_l|·‖Δπ_f‖₁``, and
-    ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (SPEC §4).
+    ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (math.md §4).
     """
     M, eps = _check_m_eps(M, eps)
     return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))

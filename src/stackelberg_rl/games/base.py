@@ -1,6 +1,6 @@
 """The finite leader-follower Markov game, which checks itself when it is made.
 
-A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (SPEC §1). It is held
+A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1). It is held
 either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
 form of Assumption 2 (``mu (H,d,S)`` and ``theta (2,H,d)``), in which case no ``S×A×B×S`` array is
 ever built and ``|S| = 10^5`` is cheap. Index 0 of a leading axis of size 2 is the leader, 1 the
@@ -23,7 +23,7 @@ import numpy as np
 from .sampling import draw, mixture_draw
 
 PROB_TOL = 1e-9
-"""Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (SPEC §1)."""
+"""Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (math.md §1)."""
 
 DENSE_LIMIT = 50_000_000
 """Largest number of entries ``S·A·B·S`` that :meth:`FiniteGame.transition` builds for one step."""
@@ -303,7 +303,7 @@ class FiniteGame:
     def action_values(
         self, h: int, V: np.ndarray | None = None, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of SPEC §2: ``(..., 2, S, A, B)``.
+        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of math.md §2: ``(..., 2, S, A, B)``.
 
         For a factored game this is one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
         (Assumption 2), which costs ``O(S·A·B·d)`` per pair of values and reads the features

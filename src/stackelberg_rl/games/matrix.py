@@ -6,8 +6,8 @@ a leader-follower Markov game with one state, played ``H`` times. Payoffs are di
 keeps the scale (``game.payoff_scale``) so values can be read in the original units.
 
 With one state the follower sees the leader's *action* before answering, so the Stackelberg
-solution of SPEC §2 is the pure-commitment one. The classic model in which the leader commits to a
-*mixed* strategy and the follower sees only the strategy is
+solution of math.md §2 is the pure-commitment one. The classic model in which the leader commits
+to a *mixed* strategy and the follower sees only the strategy is
 :func:`stackelberg_rl.planning.mixed_commitment`; :func:`stackelberg_rl.planning.pure_commitment`
 gives the value of observing the action, for comparison.
 

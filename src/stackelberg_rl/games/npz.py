@@ -1,6 +1,6 @@
 """Users' own finite games in ``.npz`` files: :func:`load` and :func:`save`.
 
-A game file is a numpy ``.npz`` archive of named arrays (SPEC §1):
+A game file is a numpy ``.npz`` archive of named arrays (math.md §1):
 
 - ``features (S, A, B, d)`` and ``initial_distribution (S,)``, always;
 - the dense model ``transitions (H, S, A, B, S)`` and ``rewards (2, H, S, A, B)``, and/or the

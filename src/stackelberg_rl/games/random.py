@@ -61,7 +61,7 @@ def random_linear(
     concentration: float = 1.0,
     reward_noise: float = 0.0,
 ) -> FiniteGame:
-    """A random linear game in factored form (SPEC §6).
+    """A random linear game in factored form: simplex features, mixture transitions.
 
     Features lie on the probability simplex (so ``‖phi‖₂ <= 1`` and ``phi >= 0``); each of the
     ``d`` measures ``mu_h^i`` is a distribution over states, so ``P_h(·|x,a,b)`` is a mixture of

@@ -25,10 +25,10 @@ FeatureMap = Callable[[np.ndarray], np.ndarray]
 SCHEDULES = ("every", "every-n", "doubling")
 
 NORM_TOL = 1e-9
-"""``‖φ‖₂ ≤ 1 + NORM_TOL`` (SPEC §1)."""
+"""``‖φ‖₂ ≤ 1 + NORM_TOL`` (math.md §1)."""
 
 REWARD_TOL = 1e-9
-"""Realised rewards lie in ``[-1 - REWARD_TOL, 1 + REWARD_TOL]`` (SPEC §1)."""
+"""Realised rewards lie in ``[-1 - REWARD_TOL, 1 + REWARD_TOL]`` (math.md §1)."""
 
 PLAYERS = ("leader", "follower")
 
@@ -49,7 +49,7 @@ def check_index(value, n: int, name: str) -> int:
 
 
 def check_reward(value, name: str) -> float:
-    """``value`` as a float in ``[-1, 1]`` (SPEC §1, within :data:`REWARD_TOL`), or an error."""
+    """``value`` as a float in ``[-1, 1]`` (math.md §1, within :data:`REWARD_TOL`), or an error."""
     try:
         r = float(value)
     except (TypeError, ValueError):

@@ -3,9 +3,10 @@
 The readable numpy form of Algorithm 1, lines 7–14, used by the from-scratch learner and the
 tests; the fast learner computes the same in compiled loops (:mod:`._kernels.plan`).
 
-Shapes follow SPEC §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's (index 0)
-and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a leader
-policy ``pi_l (..., A)`` reduce it to ``q_l (..., A)``, ``vbar_f (..., A)`` and ``V (..., 2)``.
+Shapes follow math.md §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's
+(index 0) and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a
+leader policy ``pi_l (..., A)`` reduce it to ``q_l (..., A)``, ``vbar_f (..., A)`` and
+``V (..., 2)``.
 """
 
 from __future__ import annotations

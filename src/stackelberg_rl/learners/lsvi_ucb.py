@@ -1,4 +1,4 @@
-"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
+"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; math.md §3 and §5).
 
 :class:`SoftmaxLSVIUCB` holds what one player has observed and plans from it. Both the leader
 (Algorithm 1) and the follower (Algorithm 2) own one; given the same observations they compute the
@@ -7,7 +7,7 @@ same ``Λ``, ``w`` and policies.
 The cost of a plan is dominated by evaluating ``V_{m,h+1}`` at every stored next state. The
 stored next-state features ``ψ = φ(x_{h+1}^τ, ·, ·)`` and their quadratic forms ``ψᵀΛ_{h+1}^{-1}ψ``
 are cached; when ``Λ_{h+1}`` has gained rows ``φ`` since the last plan, ``Λ^{-1}`` and the forms
-are updated one row at a time by Sherman–Morrison with the *old* inverse (SPEC §5):
+are updated one row at a time by Sherman–Morrison with the *old* inverse (math.md §5):
 
     u = Λ^{-1}φ,   Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu),   ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu),
 
@@ -33,7 +33,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     Args:
         feature_map, n_leader_actions, n_follower_actions, dim, horizon, beta, lam, alpha_l,
             alpha_f, schedule, schedule_n: see :class:`.base.LSVIUCBLearner`.
-        incremental: keep ``Λ^{-1}`` and the quadratic forms by rank-one updates (SPEC §5);
+        incremental: keep ``Λ^{-1}`` and the quadratic forms by rank-one updates (math.md §5);
             ``False`` recomputes them exactly at each plan (an ablation;
             :class:`~stackelberg_rl.learners.ReferenceLSVIUCB` is the plain from-scratch learner).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.

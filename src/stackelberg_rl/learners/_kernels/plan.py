@@ -5,7 +5,7 @@ and :mod:`stackelberg_rl.learners.reference`; the tests hold them together.
 
 - :func:`backward_pass` is Algorithm 1, lines 4–14, at every step. It brings each ``Λ_h^{-1}`` up
   to date by Sherman–Morrison with the *old* inverse, one new row at a time, and downdates the
-  cached next-state forms ``ψᵀΛ^{-1}ψ`` by the same rows (SPEC §5). The next-state values
+  cached next-state forms ``ψᵀΛ^{-1}ψ`` by the same rows (math.md §5). The next-state values
   (:func:`next_state_values`) read every cached vector once, fused: the three products per
   vector, the downdated form, the bonus, both ``Q``, both soft-max policies and ``V``.
 - :func:`policies` is the one place that turns ``w``, ``Λ^{-1}`` and features into the policies
@@ -734,8 +734,8 @@ def next_state_values(
 def _add_rows(Lambda_inv, rows, U):  # pragma: no cover - compiled
     """Sherman–Morrison with the old inverse, one row ``φ`` of ``rows (m, d)`` at a time.
 
-    ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u / √c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ`` (SPEC §5), so
-    that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` for any ``ψ``. (The form with the new inverse,
+    (math.md §5) ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u / √c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ``,
+    so that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` for any ``ψ``. (The form with the new inverse,
     ``1 − φᵀΛ'^{-1}φ``, cancels catastrophically when ``λ`` is small; this one does not.)
 
     Returns:

@@ -1,0 +1,273 @@
+"""How far the uniform mixture of K policy pairs is from equilibrium: a two-sided certificate.
+
+The coarse correlated Stackelberg equilibrium of a run (Definition 6, Corollary 1; math.md §4)
+draws ``k`` uniformly from ``0 … K-1`` and plays ``(π_l^k, π_f^k)``. Its ``ε`` for the leader at
+a state ``x`` is
+
+    ε_l(x) = max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x) − (1/K) Σ_k V_l^{π_l^k, π_f^k}(x),
+
+and likewise for the follower with ``V_f`` and deviations ``π'_f``. The deviator does not see
+``k``, which makes ``ε`` hard to compute; :func:`certificate` brackets it for both players:
+
+- **upper bound**: the mean over ``k`` of each player's best-response gap against the other's
+  ``π^k`` (a deviator that sees ``k`` can do no better; the quantity Corollary 1 bounds);
+- **lower bound**: the gain of explicit deviations that do not see ``k`` — the best responses to
+  single episodes' opponent policies and to the opponent's policy averaged over episodes, and the
+  player's own policies of single episodes — each evaluated *exactly* against the whole mixture.
+
+Both at every state (the worst state is their maximum) and at the initial distribution. All
+values come from backward passes batched over episodes (``O(H·S·A·B·d)`` per episode and pass
+for a factored game); the tables are read in chunks, so ``K`` policy pairs never need more than
+``chunk`` of them at once in the passes' work arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..games.base import FiniteGame
+from ..planning import (
+    check_policies,
+    follower_best_response,
+    leader_best_response,
+    stackelberg_equilibrium,
+)
+
+PLAYERS = ("leader", "follower")
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Bounds on the ``ε`` of the uniform mixture of ``K`` policy pairs, for both players.
+
+    Attributes:
+        episodes: ``K``.
+        upper: ``(2, S)`` the mean best-response gap at each state (leader, follower).
+        lower: ``(2, S)`` the best gain of a ``k``-blind deviation at each state.
+        upper_initial: ``(2,)`` the upper bound at the initial distribution.
+        lower_initial: ``(2,)`` the lower bound at the initial distribution (one deviation for
+            all initial states, the best of the candidates there).
+        mixture_value: ``(2, S)`` ``(1/K) Σ_k V_m^{π^k}(x)``, both players.
+        deviations: how many candidate deviations each player's lower bound tried.
+    """
+
+    episodes: int
+    upper: np.ndarray
+    lower: np.ndarray
+    upper_initial: np.ndarray
+    lower_initial: np.ndarray
+    mixture_value: np.ndarray
+    deviations: int
+
+    @property
+    def upper_worst(self) -> np.ndarray:
+        """``(2,)`` the upper bound at the worst state: ``max_x upper(x)``."""
+        return self.upper.max(axis=1)
+
+    @property
+    def lower_worst(self) -> np.ndarray:
+        """``(2,)`` the lower bound at the worst state: ``max_x lower(x)``."""
+        return self.lower.max(axis=1)
+
+    def rows(self) -> list[dict]:
+        """One dict per player: the four bounds, for tables."""
+        return [
+            {
+                "player": player,
+                "episodes": self.episodes,
+                "lower_initial": float(self.lower_initial[m]),
+                "upper_initial": float(self.upper_initial[m]),
+                "lower_worst": float(self.lower_worst[m]),
+                "upper_worst": float(self.upper_worst[m]),
+            }
+            for m, player in enumerate(PLAYERS)
+        ]
+
+
+# ---------------------------------------------------------------------- batched backward passes
+def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The policies as float arrays ``(K, H, S, A)`` and ``(K, H, S, A, B)``, checked."""
+    pi_l = np.asarray(pi_l, dtype=np.float64)
+    pi_f = np.asarray(pi_f, dtype=np.float64)
+    if pi_l.ndim != 4 or pi_f.ndim != 5 or len(pi_l) != len(pi_f) or len(pi_l) == 0:
+        raise ValueError(
+            f"need pi_l (K, H, S, A) and pi_f (K, H, S, A, B) with the same K >= 1, got shapes "
+            f"{pi_l.shape} and {pi_f.shape}"
+        )
+    for k in range(len(pi_l)):
+        try:
+            check_policies(game, pi_l[k], pi_f[k])
+        except ValueError as err:
+            raise ValueError(f"episode {k}: {err}") from None
+    return pi_l, pi_f
+
+
+def pair_values(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> np.ndarray:
+    """``V_{m,0}`` of each pair of a batch, both players: ``(n, 2, S)`` (math.md §2).
+
+    Args:
+        game: the game.
+        pi_l: ``(n, H, S, A)`` leader policies (``np.broadcast_to`` one for a shared policy).
+        pi_f: ``(n, H, S, A, B)`` follower policies, likewise.
+    """
+    n = len(pi_l)
+    if len(pi_f) != n:
+        raise ValueError(
+            f"batches of different sizes: {n} leader and {len(pi_f)} follower policies"
+        )
+    V = np.zeros((n, 2, game.n_states))
+    for h in range(game.horizon - 1, -1, -1):
+        Q = game.action_values(h, V)  # (n, 2, S, A, B)
+        q = np.einsum("nmsab,nsab->nmsa", Q, pi_f[:, h])
+        V = np.einsum("nmsa,nsa->nms", q, pi_l[:, h])
+    return V
+
+
+def best_response_values(game: FiniteGame, player: int, opponent: np.ndarray) -> np.ndarray:
+    """The best-responding player's ``V_{m,0}`` against each opponent policy: ``(n, S)``.
+
+    ``player = 0``: the leader's value of its best response to each ``pi_f`` of
+    ``opponent (n, H, S, A, B)`` (eq. (8)); ``player = 1``: the follower's value of its best
+    response to each ``pi_l`` of ``opponent (n, H, S, A)`` (eq. (7)).
+    """
+    V = np.zeros((len(opponent), 2, game.n_states))
+    for h in range(game.horizon - 1, -1, -1):
+        Q = game.action_values(h, V)[:, player]  # (n, S, A, B)
+        if player == 0:
+            V[:, 0] = np.einsum("nsab,nsab->nsa", Q, opponent[:, h]).max(axis=-1)
+        else:
+            V[:, 1] = np.einsum("nsa,nsa->ns", Q.max(axis=-1), opponent[:, h])
+    return V[:, player]
+
+
+# ---------------------------------------------------------------------- the certificate
+def certificate(
+    game: FiniteGame,
+    pi_l: np.ndarray,
+    pi_f: np.ndarray,
+    *,
+    single_episodes: int | Sequence[int] = 8,
+    seed: int = 0,
+    chunk: int = 256,
+) -> Certificate:
+    """Upper and lower bounds on each player's ``ε`` for the uniform mixture of the pairs.
+
+    Args:
+        game: the game.
+        pi_l: ``(K, H, S, A)`` the leader's policy of every episode.
+        pi_f: ``(K, H, S, A, B)`` the follower's policy of every episode.
+        single_episodes: the episodes ``j`` whose opponent policy each player best-responds to,
+            and whose own policy it tries, as candidate deviations: a number (the first, the
+            last, and others drawn without replacement with ``seed``) or the indices.
+        seed: seed of that draw.
+        chunk: episodes per batched backward pass.
+
+    Returns:
+        The :class:`Certificate`; ``lower <= upper`` at every state (both are exact values of
+        the policies they stand for; the test suite also checks them against brute force).
+    """
+    pi_l, pi_f = _stack(game, pi_l, pi_f)
+    K, S = len(pi_l), game.n_states
+    js = _single_episodes(K, single_episodes, seed)
+    p0 = game.initial_distribution
+
+    # Pass 1: the pairs' values and both best-response values, episode by episode.
+    mixture = np.zeros((2, S))
+    best = np.zeros((2, S))
+    for lo in range(0, K, chunk):
+        sl = slice(lo, min(K, lo + chunk))
+        mixture += pair_values(game, pi_l[sl], pi_f[sl]).sum(axis=0)
+        best[0] += best_response_values(game, 0, pi_f[sl]).sum(axis=0)
+        best[1] += best_response_values(game, 1, pi_l[sl]).sum(axis=0)
+    mixture /= K
+    best /= K
+    upper = best - mixture
+
+    # Candidate deviations that do not see k.
+    mean_l, mean_f = pi_l.mean(axis=0), pi_f.mean(axis=0)
+    cand_l = [leader_best_response(game, pi_f[j])[0] for j in js]
+    cand_l.append(leader_best_response(game, mean_f)[0])
+    cand_l.extend(pi_l[j] for j in js)
+    cand_f = [follower_best_response(game, pi_l[j])[0] for j in js]
+    cand_f.append(follower_best_response(game, mean_l)[0])
+    cand_f.extend(pi_f[j] for j in js)
+
+    # Pass 2: every candidate against the whole mixture, exactly.
+    gains_l = np.stack([_against_mixture(game, 0, c, pi_l, pi_f, chunk) for c in cand_l])
+    gains_f = np.stack([_against_mixture(game, 1, c, pi_l, pi_f, chunk) for c in cand_f])
+    lower = np.stack([gains_l.max(axis=0) - mixture[0], gains_f.max(axis=0) - mixture[1]])  # (2, S)
+    lower_initial = np.array(
+        [(gains_l @ p0).max() - p0 @ mixture[0], (gains_f @ p0).max() - p0 @ mixture[1]]
+    )
+    return Certificate(
+        episodes=K,
+        upper=upper,
+        lower=lower,
+        upper_initial=upper @ p0,
+        lower_initial=lower_initial,
+        mixture_value=mixture,
+        deviations=len(cand_l),
+    )
+
+
+def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
+    if isinstance(spec, int | np.integer):
+        if spec < 0:
+            raise ValueError(f"single_episodes must be >= 0, got {spec}")
+        ends = [0, K - 1][: min(spec, 2)]
+        rest = [k for k in range(1, K - 1)]
+        n_more = min(max(spec - len(set(ends)), 0), len(rest))
+        drawn = (
+            np.random.default_rng(seed).choice(rest, size=n_more, replace=False) if n_more else []
+        )
+        return sorted({*ends, *(int(k) for k in drawn)})
+    js = [int(j) for j in spec]
+    bad = [j for j in js if not 0 <= j < K]
+    if bad:
+        raise ValueError(f"single_episodes must be in [0, {K}), got {bad}")
+    return sorted(set(js))
+
+
+def _against_mixture(
+    game: FiniteGame,
+    player: int,
+    deviation: np.ndarray,
+    pi_l: np.ndarray,
+    pi_f: np.ndarray,
+    chunk: int,
+) -> np.ndarray:
+    """``(1/K) Σ_k V_m^{deviation, opponent^k}(x)``: ``(S,)``, for the deviating ``player``."""
+    K = len(pi_l)
+    total = np.zeros(game.n_states)
+    for lo in range(0, K, chunk):
+        sl = slice(lo, min(K, lo + chunk))
+        n = sl.stop - sl.start
+        if player == 0:
+            values = pair_values(game, np.broadcast_to(deviation, (n, *deviation.shape)), pi_f[sl])
+        else:
+            values = pair_values(game, pi_l[sl], np.broadcast_to(deviation, (n, *deviation.shape)))
+        total += values[:, player].sum(axis=0)
+    return total / K
+
+
+def zero_sum_gap(game: FiniteGame, cert: Certificate) -> dict:
+    """For a zero-sum game: the mixture's distance to the Stackelberg value, and exploitability.
+
+    Returns:
+        ``value_gap_initial`` ``|p0·V_l^mix − p0·V_l^SE|``, ``value_gap_worst`` (over states),
+        and the mixture's exploitability, the sum of both players' ``ε``, bracketed as the sums
+        of their bounds: ``exploitability_lower`` and ``exploitability_upper`` at the initial
+        distribution.
+    """
+    _, _, values = stackelberg_equilibrium(game)
+    p0 = game.initial_distribution
+    gap = np.abs(cert.mixture_value[0] - values.V[0, 0])
+    return {
+        "value_gap_initial": float(abs(p0 @ cert.mixture_value[0] - p0 @ values.V[0, 0])),
+        "value_gap_worst": float(gap.max()),
+        "exploitability_lower": float(cert.lower_initial.sum()),
+        "exploitability_upper": float(cert.upper_initial.sum()),
+    }

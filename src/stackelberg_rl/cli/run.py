@@ -84,6 +84,23 @@ def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
     if manifest:
         console.print(_describe_run(manifest), markup=False, highlight=False)
     console.print(table)
+    note = _monte_carlo_note(df, manifest)
+    if note:
+        console.print(note, markup=False, highlight=False)
+
+
+def _monte_carlo_note(df: pd.DataFrame, manifest: dict | None) -> str | None:
+    """How precise a continuous game's Monte-Carlo regret is (None for exact regret)."""
+    columns = [f"regret_{p}_ci" for p in ("leader", "follower")]
+    if not set(columns) <= set(df.columns) or not np.isfinite(df[columns].to_numpy()).any():
+        return None
+    evaluation = ((manifest or {}).get("game") or {}).get("evaluation") or {}
+    how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
+    widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
+    return (
+        f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''});"
+        f" mean 95% half-width per episode: {widths}."
+    )
 
 
 def _describe_run(manifest: dict) -> str:
@@ -129,7 +146,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
     workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
 
-    def make_game() -> games_mod.FiniteGame:
+    def make_game() -> games_mod.FiniteGame | games_mod.ContinuousGame:
         check_game_fits(config)
         return config.game.make()
 
@@ -205,8 +222,9 @@ def register(app: typer.Typer) -> None:
     app.command(
         "run",
         help="Learn for K episodes over several seeds (in parallel processes), measuring both "
-        "players' exact regret in every episode; write a run folder (results.parquet, "
-        "manifest.json, regret.png) and print the summary.",
+        "players' regret in every episode (exact, or on a continuous game estimated with 95% "
+        "intervals); write a run folder (results.parquet, manifest.json, regret.png) and print "
+        "the summary.",
     )(command_function(RUN_OPTIONS + EXECUTION_OPTIONS, cmd_run))
     app.command("demo", help=demo_description())(
         command_function(DEMO_OPTIONS + EXECUTION_OPTIONS, cmd_demo)

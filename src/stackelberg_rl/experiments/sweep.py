@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import games as games_mod
-from ..agents import resolve_beta
+from ..agents import Game, resolve_beta
 from ..learners import alpha_value
 from .config import RunConfig, dumps
 from .executors import run_all
@@ -37,7 +36,7 @@ from .store import (
 )
 
 
-def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
+def resolved_parameters(config: RunConfig, game: Game) -> dict:
     """The numbers behind ``config.agent``: ``β``, ``λ``, ``α_l``, ``α_f`` as the agents use them.
 
     A schedule that changes with the episode (``"anytime"``) is given by its first and last value.
@@ -61,7 +60,7 @@ def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
     return out
 
 
-def game_record(config: RunConfig, game: games_mod.FiniteGame, given: bool) -> dict:
+def game_record(config: RunConfig, game: Game, given: bool) -> dict:
     """What the manifest says about the game played (:meth:`FiniteGame.describe`).
 
     Raises:
@@ -90,7 +89,7 @@ def run_sweep(
     *,
     overwrite: bool = False,
     progress: bool = True,
-    game: games_mod.FiniteGame | None = None,
+    game: Game | None = None,
     on_start: Callable[[Path, list[int]], None] | None = None,
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder.
@@ -184,7 +183,7 @@ def run_sweep(
 
 def _play(
     config: RunConfig,
-    game: games_mod.FiniteGame,
+    game: Game,
     workers: int,
     progress: bool,
     on_start: Callable[[list[int]], None],

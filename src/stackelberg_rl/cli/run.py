@@ -139,8 +139,14 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
-def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder) -> pd.DataFrame:
-    """Build the configuration from the options, check it, run it, write and report the folder."""
+def execute(
+    values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder | None = None
+) -> pd.DataFrame:
+    """Build the configuration from the options, check it, run it, write and report the folder.
+
+    The run folder is ``--out``, else ``default_folder``, else a new ``runs/GAME-…`` named after
+    the game (its registered name or its file's stem).
+    """
     opts = options(defaults)
     config = checked(lambda: build(defaults, opts, values))
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
@@ -155,7 +161,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
     def announce(run_dir: Path, pids: list[int]) -> None:
         print(f"run folder: {run_dir}", flush=True)
 
-    out = default_folder if execution.out is None else execution.out
+    out = execution.out or default_folder or NewFolder("runs", config.game.label)
     INTERRUPTION["note"] = "workers stopped, the unfinished run removed"
     try:
         df = run_sweep(
@@ -176,7 +182,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
 
 def cmd_run(values: dict[str, Any]) -> int:
     """Run every seed of an experiment, write the run folder, print the summary."""
-    execute(values, RUN_DEFAULTS, NewFolder("runs", values.get("game__name") or "run"))
+    execute(values, RUN_DEFAULTS)
     return 0
 
 

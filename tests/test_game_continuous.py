@@ -315,3 +315,16 @@ def test_the_pooled_sample_holds_every_state_of_every_replication():
         game.feature_map(pooled.states[0].reshape(-1, 2)).reshape(2, 4 * 21, A, B, 4),
     )
     np.testing.assert_array_equal(pooled.initial_states[0], np.concatenate(sample.initial_states))
+
+
+def test_the_planner_refuses_what_is_not_an_action_or_a_policy():
+    game = games.make("continuous", **SMALL, n_eval_states=5)
+    policy_l, policy_f = soft_policies(0, 3, 4)
+    x1 = np.array([0.5, 0.5])
+    for a1 in (-1, A, 1.0, True):
+        with pytest.raises(ValueError, match=r"a1 must be an integer in \[0, 2\)"):
+            montecarlo.sampled_regrets(game, policy_l, policy_f, x1, a1)
+    with pytest.raises(ValueError, match=r"pi_l has shape \(160, 3\), expected \(160, 2\)"):
+        montecarlo.sampled_regrets(game, lambda h, phi: np.ones((len(phi), 3)) / 3, policy_f, x1, 0)
+    with pytest.raises(ValueError, match="pi_f does not sum to 1"):
+        montecarlo.sampled_regrets(game, policy_l, lambda h, phi: policy_f(h, phi) * 2, x1, 0)

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from .games import ContinuousGame, FiniteGame, draw
+from .games import ContinuousGame, FiniteGame, Game, draw
 from .learners import (
     SCHEDULES,
     LSVIUCBLearner,
@@ -39,8 +39,6 @@ from .learners import (
 from .learners.base import check_index
 from .montecarlo import sampled_stackelberg, stackelberg_actions
 from .planning import stackelberg_equilibrium
-
-Game = FiniteGame | ContinuousGame
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
 DTYPES = ("float64", "float32")

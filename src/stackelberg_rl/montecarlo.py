@@ -115,6 +115,8 @@ def sampled_regrets(
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
     R, N = sample.n_replications, sample.n_points
+    if isinstance(a1, bool) or not isinstance(a1, int | np.integer) or not 0 <= a1 < A:
+        raise ValueError(f"a1 must be an integer in [0, {A}), got {a1!r}")
     phi_1 = game.feature_map(np.asarray(x1, dtype=np.float64)[None])  # (1, A, B, d)
     V_next = None  # (R, 2, 2, d·N): the rows of values at the states of step h + 1
     for h in range(H - 1, -1, -1):

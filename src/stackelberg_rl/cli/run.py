@@ -152,7 +152,7 @@ def execute(
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
     workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
 
-    def make_game() -> games_mod.FiniteGame | games_mod.ContinuousGame:
+    def make_game() -> games_mod.Game:
         check_game_fits(config)
         return config.game.make()
 

@@ -42,7 +42,7 @@ def cmd_solve(values: dict[str, Any]) -> int:
     """
     opts = checked(lambda: build(SolveOptions(), SOLVE_OPTIONS, values))
 
-    def make_game() -> games_mod.FiniteGame | games_mod.ContinuousGame:
+    def make_game() -> games_mod.Game:
         check_game_fits(RunConfig(game=opts.game))
         return opts.game.make()
 

@@ -167,7 +167,7 @@ class GameSpec:
         except games_mod.GameFileError as err:
             raise ValueError(f"game file {err}") from None
 
-    def make(self) -> games_mod.FiniteGame | games_mod.ContinuousGame:
+    def make(self) -> games_mod.Game:
         """Build the game: :func:`~stackelberg_rl.games.make` or :func:`~stackelberg_rl.games.load`.
 
         Raises:

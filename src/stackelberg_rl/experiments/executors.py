@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_EXCEPTION, wait
 
 import pandas as pd
 
-from ..agents import Game
+from ..games import Game
 from .config import RunConfig
 from .loop import run
 

@@ -50,7 +50,7 @@ continuous one (its state is a point). ``wall_time`` is seconds since the run st
 
 
 def run(
-    game: games_mod.FiniteGame | games_mod.ContinuousGame,
+    game: games_mod.Game,
     config: RunConfig,
     seed: int,
     progress: Callable[[int], None] | None = None,

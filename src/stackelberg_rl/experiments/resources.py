@@ -42,7 +42,7 @@ def available_bytes() -> int | None:
         return None
 
 
-def game_bytes(game: games_mod.FiniteGame | games_mod.ContinuousGame) -> int:
+def game_bytes(game: games_mod.Game) -> int:
     """Bytes of the game's arrays (each worker holds a copy)."""
     if isinstance(game, games_mod.ContinuousGame):
         return game.nbytes
@@ -70,7 +70,7 @@ def learner_bytes(config: RunConfig, A: int, B: int, d: int, H: int) -> int:
     return cache + samples + H * d * d * 8 * 3
 
 
-def planning_bytes(game: games_mod.FiniteGame | games_mod.ContinuousGame) -> int:
+def planning_bytes(game: games_mod.Game) -> int:
     """The work arrays of one episode's regret (or of a plan), by :data:`PLANNING_TABLES`.
 
     A finite game's policy tables and values over ``H·S·A·B``; a continuous game's over the
@@ -85,7 +85,7 @@ def planning_bytes(game: games_mod.FiniteGame | games_mod.ContinuousGame) -> int
     return PLANNING_TABLES * game.horizon * game.n_states * A * B * 8
 
 
-def sizes(game: games_mod.FiniteGame | games_mod.ContinuousGame) -> str:
+def sizes(game: games_mod.Game) -> str:
     """The sizes that drive memory, for messages: ``H=…, |S|=…, |A|=…, |B|=…``."""
     A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
     if isinstance(game, games_mod.ContinuousGame):
@@ -96,9 +96,7 @@ def sizes(game: games_mod.FiniteGame | games_mod.ContinuousGame) -> str:
     return f"H={H}, {where}, |A|={A}, |B|={B}"
 
 
-def run_bytes(
-    config: RunConfig, game: games_mod.FiniteGame | games_mod.ContinuousGame, workers: int
-) -> dict[str, int]:
+def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
     Each worker holds its own copy of the game, the learners of one seed (two when
@@ -128,15 +126,14 @@ def check_game_fits(config: RunConfig) -> None:
     need = config.game.estimate_bytes()
     have = available_bytes()
     if need is not None and have is not None and need > have:
+        spec = config.game
+        what = f"game file {spec.file}" if spec.file else f"game {spec.name} with {spec.params}"
         raise MemoryError(
-            f"building game {config.game.name} with {config.game.params} needs about {gib(need)} "
-            f"of memory, but only {gib(have)} is available"
+            f"building {what} needs about {gib(need)} of memory, but only {gib(have)} is available"
         )
 
 
-def check_run_fits(
-    config: RunConfig, game: games_mod.FiniteGame | games_mod.ContinuousGame, workers: int
-) -> dict[str, int]:
+def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Refuse a run whose estimated peak memory exceeds what is available; return the estimate.
 
     Raises:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..agents import Game, resolve_beta
+from ..agents import resolve_beta
+from ..games import Game
 from ..learners import alpha_value
 from .config import RunConfig, dumps
 from .executors import run_all

@@ -36,6 +36,9 @@ from .registry import GameInfo, info, make, names, register
 from .sampling import draw
 from .security import SecurityParams, security_game
 
+Game = FiniteGame | ContinuousGame
+"""Any game the players, the loop and the planners take: finite states or points of [0, 1]²."""
+
 __all__ = [
     "DENSE_LIMIT",
     "PROB_TOL",
@@ -47,6 +50,7 @@ __all__ = [
     "ElectricityParams",
     "EvaluationSample",
     "FiniteGame",
+    "Game",
     "GameFileError",
     "GameInfo",
     "MatrixParams",

@@ -74,6 +74,7 @@ def test_the_planner_evaluates_the_policies_the_players_act_with(kind, decentral
 
     def spy_estimate(game, policy_l, policy_f, x1, a1):
         player_l, player_f = policy_l.__self__, policy_f.__self__
+        assert player_l.learner.table is None  # the learners know the feature map, not a table
 
         def checked(policy, player, role):
             def evaluate(h, phi):

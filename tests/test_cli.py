@@ -48,6 +48,8 @@ def wrong_values(option) -> list[str]:
         return ["no-such-game"]
     if option.name == "--out":
         return ["."]
+    if option.name == "--game-file":  # with TINY's --param: both given; tests/test_game_file.py
+        return ["/no/such/game.npz"]
     if kind is int or kind == (int | None):
         return ["many", "1.5", "0" if option.name != "--seed" else "-1"]
     if kind is float:

@@ -203,6 +203,8 @@ def test_manifest_records_configuration_parameters_and_versions(tmp_path):
     assert m["config"]["seed"] == 4 and m["seeds"] == [4, 5]
     assert m["config"]["game"] == {
         "name": "random-linear",
+        "file": None,
+        "sha256": None,
         "params": {
             "n_states": 5,
             "n_leader_actions": 2,

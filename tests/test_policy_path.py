@@ -82,3 +82,36 @@ def test_acting_and_the_tables_agree_after_every_plan(cls):
                 np.testing.assert_array_equal(learner.leader_policy(h, x), pi_l[h, x])
                 for a in range(3):
                     np.testing.assert_array_equal(learner.follower_policy(h, x, a), pi_f[h, x, a])
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_policies_at_features_are_what_acting_draws_at_those_states(cls):
+    """States that are points: ``policies_at(h, feature_map(X))`` row for row, to the bit."""
+    A, B, d, H = 3, 2, 4, 3
+    centres = np.random.default_rng(0).random((d, 2))
+
+    def feature_map(states):  # (n, 2) -> (n, A, B, d): softmax of RBF logits, row by row
+        states = np.asarray(states, dtype=float)
+        sq = ((states[:, None, :] - centres) ** 2).sum(-1)  # (n, d)
+        logits = np.arange(A * B * d).reshape(A, B, d) % 3 - 4.0 * sq[:, None, None, :]
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    learner = cls(feature_map, A, B, d, H, beta=0.4, alpha_l=math.inf, alpha_f=7.0)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        for h in range(H):
+            x, x_next = rng.random(2), rng.random(2)
+            learner.record(h, x, int(rng.integers(A)), int(rng.integers(B)), 0.2, -0.5, x_next)
+        learner.plan()
+        states = rng.random((7, 2))
+        for h in range(H):
+            pi_l, pi_f = learner.policies_at(h, feature_map(states))
+            for s, x in enumerate(states):
+                np.testing.assert_array_equal(learner.leader_policy(h, x), pi_l[s])
+                for a in range(A):
+                    np.testing.assert_array_equal(learner.follower_policy(h, x, a), pi_f[s, a])
+    with pytest.raises(ValueError, match=r"phi must have shape \(n, 3, 2, 4\)"):
+        learner.policies_at(0, np.ones((3, 2, 4)))
+    with pytest.raises(ValueError, match="norm"):
+        learner.policies_at(0, np.ones((1, 3, 2, 4)))

@@ -6,8 +6,11 @@ Every agent has the same small interface, used by the episode loop in ``experime
 - the leader's ``act(h, x) -> a``, the follower's ``act(h, x, a) -> b`` (it has seen ``a``);
 - ``record(h, x, a, b, r (2,), x_next)``: the observation of one step (Assumption 1: both players
   see the state, both actions and both rewards);
-- ``policy_table(game)``: the policy the agent plays this episode, ``pi_l (H, S, A)`` for a
-  leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation;
+- ``policy_table(game)``: the policy the agent plays this episode on a finite game,
+  ``pi_l (H, S, A)`` for a leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation;
+- ``policies_at(h, phi)``: the same policy at step ``h`` at any states, given by their features
+  ``phi (n, A, B, d)``: ``(n, A)`` for a leader, ``(n, A, B)`` for a follower — how the
+  Monte-Carlo planner evaluates play on a continuous game (math.md §6);
 - ``replanned``: whether ``begin_episode`` planned; ``params()``: the ``β``, ``λ``, ``α`` in use.
 
 Each agent draws its actions from its own ``np.random.Generator``.
@@ -23,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from .games import FiniteGame, draw
+from .games import ContinuousGame, FiniteGame, Game, draw
 from .learners import (
     SCHEDULES,
     LSVIUCBLearner,
@@ -34,6 +37,7 @@ from .learners import (
     theory_beta,
 )
 from .learners.base import check_index
+from .montecarlo import sampled_stackelberg, stackelberg_actions
 from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
@@ -52,7 +56,8 @@ class AgentConfig:
 
     kind: Literal[AGENT_KINDS] = field(default="softmax-lsvi-ucb", metadata={"flags": "--agent"})
     """The players' algorithm: ``softmax-lsvi-ucb``, ``greedy-lsvi-ucb`` (``α = ∞``), ``random``
-    (uniform), ``oracle`` (the exact Stackelberg policies)."""
+    (uniform), ``oracle`` (the Stackelberg policies; of a continuous game, as planned on its
+    sample)."""
     beta: float | str = field(default=0.5, metadata={"metavar": "NUMBER|theory"})
     """Bonus scale ``β``: a number >= 0, or ``theory`` for ``C₁ d H √ι`` (Theorem 3)."""
     c1: float = 1.0
@@ -230,6 +235,13 @@ class LSVILeader(_LSVIAgent):
         """``pi_l (H, S, A)`` of the current plan: the rows :meth:`act` draws from."""
         return self.learner.policy_tables(game.features)[0]
 
+    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        """``π_{l,h}`` at the states of ``phi (n, A, B, d)``: ``(n, A)``, as :meth:`act` draws."""
+        try:
+            return self.learner.policies_at(h, phi)[0]
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
+
 
 class LSVIFollower(_LSVIAgent):
     """The follower of Algorithm 2: soft-max over ``Q_f(x, a, ·)`` after seeing ``a`` (line 5)."""
@@ -245,6 +257,13 @@ class LSVIFollower(_LSVIAgent):
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """``pi_f (H, S, A, B)`` of the current plan: the rows :meth:`act` draws from."""
         return self.learner.policy_tables(game.features)[1]
+
+    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        """``π_{f,h}`` at the states of ``phi (n, A, B, d)``: ``(n, A, B)``, as acting draws."""
+        try:
+            return self.learner.policies_at(h, phi)[1]
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
 
 
 class TableAgent:
@@ -281,7 +300,97 @@ class TableAgent:
         return {}
 
 
-def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
+class UniformAgent:
+    """Uniform play at every state of any state space: the ``random`` baseline."""
+
+    replanned = False
+    """A fixed policy never plans."""
+
+    def __init__(
+        self,
+        n_leader_actions: int,
+        n_follower_actions: int,
+        horizon: int,
+        rng: np.random.Generator,
+        role: str,
+    ) -> None:
+        if role not in ("leader", "follower"):
+            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
+        self.n_leader_actions, self.n_follower_actions = n_leader_actions, n_follower_actions
+        self.horizon, self.rng, self.role = horizon, rng, role
+        n = n_leader_actions if role == "leader" else n_follower_actions
+        self._row = np.full(n, 1.0 / n)
+
+    def begin_episode(self, k: int) -> None:
+        """Nothing to plan."""
+
+    def act(self, h: int, x, a: int | None = None) -> int:
+        """Draw an action uniformly (the follower's whatever ``a`` it saw)."""
+        return draw(self._row, self.rng)
+
+    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
+        """A fixed policy learns nothing."""
+
+    def _shape(self, n: int) -> tuple[int, ...]:
+        A, B = self.n_leader_actions, self.n_follower_actions
+        return (n, A) if self.role == "leader" else (n, A, B)
+
+    def policy_table(self, game: FiniteGame) -> np.ndarray:
+        """The uniform ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``."""
+        return np.full((self.horizon, *self._shape(game.n_states)), self._row[0])
+
+    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        """The uniform policy at ``n`` states: ``(n, A)`` or ``(n, A, B)``."""
+        return np.full(self._shape(len(phi)), self._row[0])
+
+    def params(self) -> dict:
+        """No learning parameters."""
+        return {}
+
+
+class PlannedAgent:
+    """Greedy Stackelberg play from a linear plan ``w (2, H, d)``, at any state (math.md §6).
+
+    ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w[m, h]⟩``; the follower answers each ``a`` with its best
+    action (ties to the leader), the leader plays its best action given those answers. The
+    ``oracle`` of a continuous game, with ``w`` planned on its evaluation sample
+    (:func:`~stackelberg_rl.montecarlo.sampled_stackelberg`).
+    """
+
+    replanned = False
+    """A fixed plan never changes."""
+
+    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, role: str) -> None:
+        if role not in ("leader", "follower"):
+            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
+        self.feature_map, self.w, self.rng, self.role = feature_map, np.asarray(w), rng, role
+
+    def begin_episode(self, k: int) -> None:
+        """Nothing to plan."""
+
+    def act(self, h: int, x, a: int | None = None) -> int:
+        """The planned action at ``x`` (the follower's answer to ``a``)."""
+        pi = self.policies_at(h, self.feature_map(np.asarray(x)[None]))[0]
+        return draw(pi if self.role == "leader" else pi[a], self.rng)
+
+    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
+        """A fixed plan learns nothing."""
+
+    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        """One-hot rows at ``phi (n, A, B, d)``: ``(n, A)`` or ``(n, A, B)``."""
+        Q = np.einsum("nabk,mk->mnab", phi, self.w[:, h])
+        a_star, b_star = stackelberg_actions(Q)
+        n, A, B = Q.shape[1:]
+        if self.role == "leader":
+            return np.eye(A)[a_star]
+        return np.eye(B)[b_star]
+
+    def params(self) -> dict:
+        """No learning parameters."""
+        return {}
+
+
+def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
     """The number ``β`` of a configuration (``"theory"`` resolved by Theorem 3)."""
     if config.beta == "theory":
         return theory_beta(
@@ -296,15 +405,17 @@ def resolve_beta(config: AgentConfig, game: FiniteGame, episodes: int) -> float:
     return float(config.beta)
 
 
-def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> LSVIUCBLearner:
+def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearner:
     """A fresh learner for ``game`` as ``config`` says (``α`` of episode 0).
 
     :class:`SoftmaxLSVIUCB`, or with ``config.reference`` the from-scratch
-    :class:`ReferenceLSVIUCB` (which has no cache to configure).
+    :class:`ReferenceLSVIUCB` (which has no cache to configure). It knows the game's features:
+    the table of a finite game (states are indices), the feature map of a continuous one.
     """
     spec_l, spec_f = config.alpha_specs()
     A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
-    args = (game.features, A, B, game.dim, H)
+    features = game.features if isinstance(game, FiniteGame) else game.feature_map
+    args = (features, A, B, game.dim, H)
     kwargs = dict(
         beta=resolve_beta(config, game, episodes),
         lam=config.lam,
@@ -325,7 +436,7 @@ def make_learner(config: AgentConfig, game: FiniteGame, episodes: int) -> LSVIUC
 
 
 def make_agents(
-    game: FiniteGame, config: AgentConfig, episodes: int, seed: int | np.random.SeedSequence
+    game: Game, config: AgentConfig, episodes: int, seed: int | np.random.SeedSequence
 ) -> tuple:
     """The leader and the follower for one run, each with its own random stream.
 
@@ -342,11 +453,17 @@ def make_agents(
     config.validate()
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rng_l, rng_f = (np.random.default_rng(s) for s in ss.spawn(2))
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
     if config.kind == "random":
         return (
-            TableAgent(np.full((H, S, A), 1.0 / A), rng_l, "leader"),
-            TableAgent(np.full((H, S, A, B), 1.0 / B), rng_f, "follower"),
+            UniformAgent(A, B, H, rng_l, "leader"),
+            UniformAgent(A, B, H, rng_f, "follower"),
+        )
+    if config.kind == "oracle" and isinstance(game, ContinuousGame):
+        w = sampled_stackelberg(game, game.evaluation.pooled())[0][0]
+        return (
+            PlannedAgent(game.feature_map, w, rng_l, "leader"),
+            PlannedAgent(game.feature_map, w, rng_f, "follower"),
         )
     if config.kind == "oracle":
         pi_l, pi_f, _ = stackelberg_equilibrium(game)

@@ -162,15 +162,34 @@ def stackelberg_equilibrium(
     # Q_f says); a negative tol excludes the true maximiser.
     if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    sign = 1.0 if tie_break == "leader" else -1.0
 
     def follower_rule(h: int, Qh: np.ndarray) -> np.ndarray:
-        Q_l, Q_f = Qh[0], Qh[1]
-        best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
-        return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
+        return follower_choice(Qh[0], Qh[1], tie_break, tol)
 
     pi_l, pi_f, values = _backward(game, follower_rule, lambda h, q_l: q_l.argmax(axis=-1))
     return pi_l, pi_f, values
+
+
+def follower_choice(
+    Q_l: np.ndarray, Q_f: np.ndarray, tie_break: Literal["leader", "follower"], tol: float
+) -> np.ndarray:
+    """The follower's Stackelberg answer ``b*(x, a)`` to every leader action (math.md §2).
+
+    Among the maximisers of ``Q_f`` within ``tol``, the best for the leader (``"leader"``,
+    strong Stackelberg) or the worst (``"follower"``, weak); the first on exact ties.
+
+    Args:
+        Q_l: ``(..., A, B)`` the leader's action values.
+        Q_f: ``(..., A, B)`` the follower's.
+        tie_break: ``"leader"`` or ``"follower"``.
+        tol: how far below the maximum an action still counts as a maximiser, ``>= 0``.
+
+    Returns:
+        ``b* (..., A)``, integers.
+    """
+    sign = 1.0 if tie_break == "leader" else -1.0
+    best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
+    return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
 
 
 def regret(
@@ -237,12 +256,57 @@ def regrets(
     Q = np.empty((2, 2, S, A, B))  # reused: a fresh large array per step costs page faults
     for h in range(game.horizon - 1, -1, -1):
         game.action_values(h, V, out=Q)
-        q = np.einsum("msab,sab->msa", Q[0], pi_f[h])  # q_l and vbar_f of the pair
-        np.einsum("msa,sa->ms", q, pi_l[h], out=V[0])
-        V[1, 0] = _max_last(np.einsum("sab,sab->sa", Q[1, 0], pi_f[h]))  # eq. (8)
-        vbar_best = _max_last(Q[1, 1])  # max_b Q_f: the follower's best response, eq. (7)
-        np.einsum("sa,sa->s", vbar_best, pi_l[h], out=V[1, 1])
-    leader = V[1, 0, x1] - V[0, 0, x1]  # at h = 0 after the loop
+        q, vbar_best = regret_backup(Q, pi_l[h], pi_f[h], out=V)
+    return regret_at(V, q, vbar_best, x1, a1)  # V, q, vbar_best of h = 0 after the loop
+
+
+def regret_backup(
+    Q: np.ndarray, pi_l: np.ndarray, pi_f: np.ndarray, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the three backward passes of :func:`regrets`, at ``S`` states.
+
+    Rows of values: ``[0]`` both players' values of the pair ``(pi_l, pi_f)``; ``[1, 0]`` the
+    leader's value of its best response to ``pi_f`` (eq. (8)); ``[1, 1]`` the follower's value
+    of its best response to ``pi_l`` (eq. (7)).
+
+    Args:
+        Q: ``(2, 2, S, A, B)`` the action values of this step for each row of values:
+            ``Q[v, m] = r_m + P V_{v, m}`` with the next step's values of row ``v``.
+        pi_l: ``(S, A)`` the leader's policy at this step.
+        pi_f: ``(S, A, B)`` the follower's.
+        out: ``(2, 2, S)`` where to write this step's values (may be the array ``Q`` was made
+            from: it is read before this is called).
+
+    Returns:
+        ``q (2, S, A)`` the pair's ``q_l`` and ``vbar_f`` (eqs. (1), (3)) and ``vbar_best
+        (S, A)``, the follower's ``max_b Q_f`` under its best response; ``out`` holds ``V``.
+    """
+    if out is None:
+        out = np.empty(Q.shape[:3])
+    q = np.einsum("msab,sab->msa", Q[0], pi_f)  # q_l and vbar_f of the pair
+    np.einsum("msa,sa->ms", q, pi_l, out=out[0])
+    out[1, 0] = _max_last(np.einsum("sab,sab->sa", Q[1, 0], pi_f))  # eq. (8)
+    vbar_best = _max_last(Q[1, 1])  # max_b Q_f: the follower's best response, eq. (7)
+    np.einsum("sa,sa->s", vbar_best, pi_l, out=out[1, 1])
+    return q, vbar_best
+
+
+def regret_at(
+    V: np.ndarray, q: np.ndarray, vbar_best: np.ndarray, x1: np.ndarray, a1: np.ndarray
+) -> np.ndarray:
+    """Eqs. (9) and (10) from the values of step 0 that :func:`regret_backup` returns.
+
+    Args:
+        V: ``(2, 2, S)`` values of step 0.
+        q: ``(2, S, A)``.
+        vbar_best: ``(S, A)``.
+        x1: ``(n,)`` state indices.
+        a1: ``(n,)`` the leader's first actions.
+
+    Returns:
+        ``(2, n)``: the leader's regrets, then the follower's.
+    """
+    leader = V[1, 0, x1] - V[0, 0, x1]
     follower = vbar_best[x1, a1] - q[1, x1, a1]
     return np.stack([leader, follower])
 

@@ -11,7 +11,11 @@ Field types map to typer's: ``int``, ``float``, ``str``, ``Literal`` (a choice),
 ``--x/--no-x`` flag), ``X | None``; a union with ``str`` (``beta: float | str``) is read as text
 and converted by the dataclass; a ``dict`` is a repeatable ``--param KEY=VALUE``.
 ``metadata={"cli": False}`` leaves a field out; ``"flags"`` and ``"metavar"`` name the option
-and its value, ``"help_more"`` (a function) adds help known only at run time.
+and its value, ``"help_more"`` (a function) adds help known only at run time, and ``"replaces"``
+(names of sibling fields) gives those fields the dataclass's own defaults, not the command's,
+when the option is given (``--game-file`` replaces the game's name and parameters). Only the
+options given on the command line reach :func:`build`, so ``--game random-linear`` given is told
+apart from the default.
 """
 
 from __future__ import annotations
@@ -154,14 +158,23 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
     cls = type(defaults)
     kwargs = {}
     by_path = {o.path: o for o in opts}
-    for f in dataclasses.fields(cls):
+    fields = dataclasses.fields(cls)
+
+    def given(f: dataclasses.Field) -> bool:
+        option = by_path.get((*path, f.name))
+        return option is not None and values.get(option.ident) is not None
+
+    # A given field whose metadata says it "replaces" others (a game file replaces the game's
+    # name and parameters) leaves those to the dataclass's own defaults, not to ``defaults``.
+    replaced = {name for f in fields if given(f) for name in f.metadata.get("replaces", ())}
+    for f in fields:
         here = (*path, f.name)
         current = getattr(defaults, f.name)
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             kwargs[f.name] = build(current, opts, values, here)
         elif here in by_path and by_path[here].ident in values:
             kwargs[f.name] = by_path[here].value(values[by_path[here].ident])
-        else:
+        elif f.name not in replaced:
             kwargs[f.name] = current
     return cls(**kwargs)
 
@@ -171,13 +184,24 @@ def command_function(
 ) -> Callable[..., Any]:
     """A function whose signature typer turns into the options ``opts`` (plus ``extra``).
 
-    Typer calls it with one keyword per option; ``body`` receives them as a dict.
+    Typer calls it with one keyword per option; ``body`` receives, as a dict, those given on
+    the command line (and ``extra``'s): :func:`build` takes the others from its defaults, so
+    an option left out is told apart from one given its default value (``--game`` with
+    ``--game-file``).
     """
 
-    def command(**values: Any) -> Any:
-        return body(values)
+    def command(ctx: typer.Context, **values: Any) -> Any:
+        defaults = {o.ident for o in opts if _from_default(ctx, o.ident)}
+        return body({k: v for k, v in values.items() if k not in defaults})
 
-    params = [*extra, *(o.parameter() for o in opts)]
+    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    params = [context, *extra, *(o.parameter() for o in opts)]
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
     return command
+
+
+def _from_default(ctx: typer.Context, ident: str) -> bool:
+    """Whether typer filled the option ``ident`` with its default (it was not given)."""
+    source = ctx.get_parameter_source(ident)
+    return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")

@@ -84,6 +84,23 @@ def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
     if manifest:
         console.print(_describe_run(manifest), markup=False, highlight=False)
     console.print(table)
+    note = _monte_carlo_note(df, manifest)
+    if note:
+        console.print(note, markup=False, highlight=False)
+
+
+def _monte_carlo_note(df: pd.DataFrame, manifest: dict | None) -> str | None:
+    """How precise a continuous game's Monte-Carlo regret is (None for exact regret)."""
+    columns = [f"regret_{p}_ci" for p in ("leader", "follower")]
+    if not set(columns) <= set(df.columns) or not np.isfinite(df[columns].to_numpy()).any():
+        return None
+    evaluation = ((manifest or {}).get("game") or {}).get("evaluation") or {}
+    how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
+    widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
+    return (
+        f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''});"
+        f" mean 95% half-width per episode: {widths}."
+    )
 
 
 def _describe_run(manifest: dict) -> str:
@@ -122,14 +139,20 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
-def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder) -> pd.DataFrame:
-    """Build the configuration from the options, check it, run it, write and report the folder."""
+def execute(
+    values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder | None = None
+) -> pd.DataFrame:
+    """Build the configuration from the options, check it, run it, write and report the folder.
+
+    The run folder is ``--out``, else ``default_folder``, else a new ``runs/GAME-…`` named after
+    the game (its registered name or its file's stem).
+    """
     opts = options(defaults)
     config = checked(lambda: build(defaults, opts, values))
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
     workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
 
-    def make_game() -> games_mod.FiniteGame:
+    def make_game() -> games_mod.Game:
         check_game_fits(config)
         return config.game.make()
 
@@ -138,7 +161,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
     def announce(run_dir: Path, pids: list[int]) -> None:
         print(f"run folder: {run_dir}", flush=True)
 
-    out = default_folder if execution.out is None else execution.out
+    out = execution.out or default_folder or NewFolder("runs", config.game.label)
     INTERRUPTION["note"] = "workers stopped, the unfinished run removed"
     try:
         df = run_sweep(
@@ -159,7 +182,7 @@ def execute(values: dict[str, Any], defaults: RunConfig, default_folder: NewFold
 
 def cmd_run(values: dict[str, Any]) -> int:
     """Run every seed of an experiment, write the run folder, print the summary."""
-    execute(values, RUN_DEFAULTS, NewFolder("runs", values.get("game__name") or "run"))
+    execute(values, RUN_DEFAULTS)
     return 0
 
 
@@ -205,8 +228,9 @@ def register(app: typer.Typer) -> None:
     app.command(
         "run",
         help="Learn for K episodes over several seeds (in parallel processes), measuring both "
-        "players' exact regret in every episode; write a run folder (results.parquet, "
-        "manifest.json, regret.png) and print the summary.",
+        "players' regret in every episode (exact, or on a continuous game estimated with 95% "
+        "intervals); write a run folder (results.parquet, manifest.json, regret.png) and print "
+        "the summary.",
     )(command_function(RUN_OPTIONS + EXECUTION_OPTIONS, cmd_run))
     app.command("demo", help=demo_description())(
         command_function(DEMO_OPTIONS + EXECUTION_OPTIONS, cmd_demo)

@@ -1,4 +1,4 @@
-"""``solve``: the exact Stackelberg solution of a registered game (math.md §2)."""
+"""``solve``: the Stackelberg solution of a game (exact, math.md §2; Monte Carlo, math.md §6)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import typer
 
 from .. import games as games_mod
 from ..experiments import GameSpec, RunConfig
-from ..experiments.resources import PLANNING_TABLES, available_bytes, check_game_fits, gib
+from ..experiments.resources import (
+    available_bytes,
+    check_game_fits,
+    gib,
+    planning_bytes,
+    sizes,
+)
 from .errors import UsageError, checked
 from .options import build, command_function, options
 
 
 @dataclass
 class SolveOptions:
-    """What ``solve`` computes: the exact Stackelberg solution of a registered game."""
+    """What ``solve`` computes: the Stackelberg solution of a registered game or a game file."""
 
     game: GameSpec = field(default_factory=GameSpec)
     """The game."""
@@ -29,38 +35,64 @@ SOLVE_OPTIONS = options(SolveOptions())
 
 
 def cmd_solve(values: dict[str, Any]) -> int:
-    """Print the Stackelberg solution's values at the initial states."""
-    from ..planning import regret, stackelberg_equilibrium
+    """Print the Stackelberg solution's values at the initial states.
 
+    Exact on a finite game (math.md §2); on a continuous game planned on its evaluation sample,
+    each value with its 95% interval (math.md §6).
+    """
     opts = checked(lambda: build(SolveOptions(), SOLVE_OPTIONS, values))
 
-    def make_game() -> games_mod.FiniteGame:
+    def make_game() -> games_mod.Game:
         check_game_fits(RunConfig(game=opts.game))
         return opts.game.make()
 
     game = checked(make_game)
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    need, have = PLANNING_TABLES * H * S * A * B * 8, available_bytes()
+    need, have = planning_bytes(game), available_bytes()
     if have is not None and need > have:
         raise UsageError(
-            f"solving needs about {gib(need)} of memory (H={H}, |S|={S}, |A|={A}, |B|={B}), "
-            f"but only {gib(have)} is available"
+            f"solving needs about {gib(need)} of memory ({sizes(game)}), but only {gib(have)} "
+            "is available"
         )
-    pi_l, pi_f, values_ = stackelberg_equilibrium(game, tie_break=opts.tie_break)
-    p0 = game.initial_distribution
     print(game)
-    print(f"Stackelberg equilibrium ({opts.tie_break} tie-break), values at h=0:")
+    if isinstance(game, games_mod.ContinuousGame):
+        _solve_continuous(game, opts.tie_break)
+    else:
+        _solve_finite(game, opts.tie_break)
+    return 0
+
+
+def _solve_finite(game: games_mod.FiniteGame, tie_break: str) -> None:
+    from ..planning import regret, stackelberg_equilibrium
+
+    pi_l, pi_f, values_ = stackelberg_equilibrium(game, tie_break=tie_break)
+    p0 = game.initial_distribution
+    print(f"Stackelberg equilibrium ({tie_break} tie-break), values at h=0:")
     print(f"  leader   E[V_l(x0)] = {p0 @ values_.V[0, 0]: .6f}")
     print(f"  follower E[V_f(x0)] = {p0 @ values_.V[1, 0]: .6f}")
     x0 = int(np.argmax(p0))
     a0 = int(np.argmax(pi_l[0, x0]))
     r_l, r_f = regret(game, pi_l, pi_f, x0, a0)
     print(f"  best-response gaps at x0={x0}: leader {r_l:.2e}, follower {r_f:.2e}")
-    return 0
+
+
+def _solve_continuous(game: games_mod.ContinuousGame, tie_break: str) -> None:
+    from ..montecarlo import sampled_stackelberg
+
+    _, values_ = sampled_stackelberg(game, tie_break=tie_break)
+    sample = game.evaluation
+    print(
+        f"Stackelberg equilibrium ({tie_break} tie-break) planned on {sample.n_points} states "
+        f"per density in each of {sample.n_replications} replications (Monte Carlo, math.md "
+        "§6); values at h=0, mean ± 95% interval over the replications:"
+    )
+    for m, who in enumerate(("leader  ", "follower")):
+        print(f"  {who} E[V_{who[0]}(x0)] = {values_.mean[m]: .6f} ± {values_.half_width[m]:.2g}")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``solve`` to ``app``."""
     app.command(
-        "solve", help="Exact Stackelberg solution of a known game: values and best-response gaps."
+        "solve",
+        help="Stackelberg solution of a known game: exact values and best-response gaps on a "
+        "finite game, Monte-Carlo values with 95% intervals on a continuous one.",
     )(command_function(SOLVE_OPTIONS, cmd_solve))

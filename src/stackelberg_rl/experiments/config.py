@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import games as games_mod
@@ -52,56 +53,137 @@ def jsonable(obj: Any, where: str = "config") -> Any:
     raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
 
 
+DEFAULT_GAME = "random-linear"
+"""The game played when neither a registered game nor a game file is named."""
+
+
 @dataclass
 class GameSpec:
-    """Which game to play: a registered name and its parameters (the game is rebuilt from this).
+    """Which game to play: a registered name and its parameters, or a finite game's ``.npz`` file.
 
-    ``GameSpec("random-linear", {"reward_noise": 0.1})``; values may be strings (``"50"``) as a
-    command line gives them. An unknown game, an unknown parameter or a value of the wrong type
-    raises :class:`ValueError` on construction, before anything is built or run.
+    ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")``; values
+    may be strings (``"50"``) as a command line gives them. A file is read and checked on
+    construction and its game's SHA-256 recorded (:func:`stackelberg_rl.games.load`); building
+    the game reads it again and refuses a file whose game has changed since. An unknown game, an
+    unknown parameter, a value of the wrong type, a name or parameters given with a file, or a
+    missing, corrupt or foreign file raises :class:`ValueError` on construction, before anything
+    is built or run.
     """
 
-    name: str = field(
-        default="random-linear",
+    name: str | None = field(
+        default=None,
         metadata={
             "flags": "--game",
             "metavar": "NAME",
             "help_more": lambda: f"One of: {', '.join(games_mod.names())}.",
         },
     )
-    """A registered game (``stackelberg-rl games`` lists them with their parameters)."""
+    """A registered game (stackelberg-rl games lists them with their parameters); random-linear
+    unless a game file is given."""
     params: dict = field(default_factory=dict, metadata={"flags": "--param"})
     """The game's parameters as KEY=VALUE (repeatable); the others take their defaults."""
+    file: str | None = field(
+        default=None,
+        metadata={
+            "flags": "--game-file",
+            "metavar": "PATH",
+            "replaces": ("name", "params", "sha256"),
+        },
+    )
+    """A finite game in an .npz file (features, transitions and rewards or mu and theta,
+    initial_distribution) instead of a registered game: not with --game or --param."""
+    sha256: str | None = field(default=None, metadata={"cli": False})
+    """The SHA-256 of the file's game (its fingerprint), recorded when the file is first read."""
 
     def __post_init__(self) -> None:
+        if self.name is None and self.file is None:
+            self.name = DEFAULT_GAME
+        if self.file is not None and self.sha256 is None and isinstance(self.file, str):
+            self.validate()
+            self.sha256 = self._load().fingerprint()
         self.validate()
-        # Values given as text ("50", as from a command line) are kept as their typed value.
-        parsed = games_mod.info(self.name).parse(self.params)
-        self.params = {key: getattr(parsed, key) for key in self.params}
+        if self.file is None:
+            # Values given as text ("50", as from a command line) are kept as their typed value.
+            parsed = games_mod.info(self.name).parse(self.params)
+            self.params = {key: getattr(parsed, key) for key in self.params}
 
     def validate(self) -> None:
-        """Raise :class:`ValueError` for an unknown game or parameter or a badly typed value."""
-        if not isinstance(self.name, str):
-            raise ValueError(f"game name must be a string, got {self.name!r}")
+        """Raise :class:`ValueError` for a bad name, parameter, value or file path.
+
+        Also for a game file given with a name or parameters. No file is read here.
+        """
         if not isinstance(self.params, dict):
             raise ValueError(f"game params must be a dict, got {self.params!r}")
+        if self.file is not None:
+            if not isinstance(self.file, str) or not self.file.strip():
+                raise ValueError(f"game file must be a path, got {self.file!r}")
+            if self.name is not None or self.params:
+                given = " and ".join(
+                    what
+                    for what, present in (
+                        (f"game {self.name!r} (--game)", self.name is not None),
+                        (f"parameters {self.params} (--param)", bool(self.params)),
+                    )
+                    if present
+                )
+                raise ValueError(
+                    f"game file {self.file} (--game-file) and {given} are both given: a game "
+                    "file is the whole game; give one or the other"
+                )
+            if self.sha256 is not None and not (
+                isinstance(self.sha256, str) and len(self.sha256) == 64
+            ):
+                raise ValueError(f"game sha256 must be 64 hex digits, got {self.sha256!r}")
+            return
+        if not isinstance(self.name, str):
+            raise ValueError(f"game name must be a string, got {self.name!r}")
+        if self.sha256 is not None:
+            raise ValueError("game sha256 is recorded for a game file only")
         games_mod.info(self.name).parse(self.params)
 
+    @property
+    def label(self) -> str:
+        """A short name for folders and titles: the registered name, or the file's stem."""
+        return self.name if self.file is None else Path(self.file).stem
+
     def resolved(self) -> dict:
-        """Every parameter, defaults filled in, as a built game's ``provenance`` records them."""
+        """Every parameter, defaults filled in, as a built game's ``provenance`` records them.
+
+        None for a game file.
+        """
+        if self.file is not None:
+            return {}
         return asdict(games_mod.info(self.name).parse(self.params))
 
     def estimate_bytes(self) -> int | None:
-        """What building the game takes, estimated from its parameters (``None``: unknown)."""
+        """What building the game takes, from its parameters or its file (``None``: unknown)."""
+        if self.file is not None:
+            return games_mod.npz.estimate_bytes(self.file)
         return games_mod.info(self.name).estimate_bytes(self.params)
 
-    def make(self) -> games_mod.FiniteGame:
-        """Build the game (:func:`stackelberg_rl.games.make`).
+    def _load(self) -> games_mod.FiniteGame:
+        try:
+            return games_mod.load(self.file)
+        except games_mod.GameFileError as err:
+            raise ValueError(f"game file {err}") from None
+
+    def make(self) -> games_mod.Game:
+        """Build the game: :func:`~stackelberg_rl.games.make` or :func:`~stackelberg_rl.games.load`.
 
         Raises:
-            ValueError: for an unknown game, an unknown parameter or a bad value.
+            ValueError: for an unknown game, an unknown parameter or a bad value; a game file
+                that cannot be read, or whose game is no longer the one recorded (``sha256``).
         """
-        return games_mod.make(self.name, **self.params)
+        self.validate()
+        if self.file is None:
+            return games_mod.make(self.name, **self.params)
+        game = self._load()
+        if self.sha256 is not None and game.fingerprint() != self.sha256:
+            raise ValueError(
+                f"game file {self.file}: its game has changed since it was recorded (SHA-256 "
+                f"{game.fingerprint()[:12]}…, recorded {self.sha256[:12]}…)"
+            )
+        return game
 
 
 @dataclass
@@ -120,7 +202,7 @@ class RunConfig:
     seed: int = 0
     """Base seed: run i uses seed + i (the seed column of the results)."""
     eval_every: int = 1
-    """Exact regret every n episodes (0, n, 2n, ...); the others hold NaN, each evaluated row
+    """Regret every n episodes (0, n, 2n, ...); the others hold NaN, each evaluated row
     weighted by the episodes it stands for (column eval_weight)."""
     agent: AgentConfig = field(default_factory=AgentConfig)
     """How the leader and the follower learn (kind, beta, lambda, alpha_l, alpha_f, schedule)."""

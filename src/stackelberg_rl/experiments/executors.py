@@ -22,14 +22,14 @@ from concurrent.futures import FIRST_EXCEPTION, wait
 
 import pandas as pd
 
-from .. import games as games_mod
+from ..games import Game
 from .config import RunConfig
 from .loop import run
 
 _PR_SET_PDEATHSIG = 1
 """``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
 
-_game: games_mod.FiniteGame | None = None
+_game: Game | None = None
 _progress = None
 
 
@@ -48,7 +48,7 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _init_worker(parent_pid: int, game: games_mod.FiniteGame, progress_queue) -> None:
+def _init_worker(parent_pid: int, game: Game, progress_queue) -> None:
     """A worker's start: die with the parent, leave SIGINT to it, keep the game and the queue."""
     global _game, _progress
     die_with_parent(parent_pid)
@@ -70,7 +70,7 @@ def _run_seed(config: RunConfig, seed: int) -> pd.DataFrame:
 
 def run_all(
     config: RunConfig,
-    game: games_mod.FiniteGame,
+    game: Game,
     workers: int,
     on_progress: Callable[[int, int], None] | None,
     on_start: Callable[[list[int]], None] | None = None,

@@ -1,10 +1,12 @@
-"""The episode loop of one seed, with the exact per-episode regret of the policies played.
+"""The episode loop of one seed, with the per-episode regret of the policies played.
 
 One obvious path for data (STYLE): game → agents act → game steps → agents record → end of
-episode → plan (``begin_episode``) → metrics. Regret is exact (math.md §2, eqs. (9) and (10)) on the
-policies the agents played in the episode. On large games ``eval_every = n > 1`` evaluates only
-episodes ``0, n, 2n, …``; the others hold NaN (never interpolated), and each evaluated row carries
-``eval_weight``, the number of episodes it stands for (``n``, or fewer for the last block).
+episode → plan (``begin_episode``) → metrics. Regret (math.md §2, eqs. (9) and (10)) is of the
+policies the agents played in the episode: exact on a finite game, and on a continuous game
+estimated by planning on the game's evaluation sample, with a 95% interval (math.md §6). On large
+games ``eval_every = n > 1`` evaluates only episodes ``0, n, 2n, …``; the others hold NaN (never
+interpolated), and each evaluated row carries ``eval_weight``, the number of episodes it stands
+for (``n``, or fewer for the last block).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from .. import games as games_mod
 from ..agents import make_agents
+from ..montecarlo import sampled_regrets
 from ..planning import regret
 from .config import RunConfig
 
@@ -26,6 +29,8 @@ COLUMNS = (
     "episode",
     "regret_leader",
     "regret_follower",
+    "regret_leader_ci",
+    "regret_follower_ci",
     "eval_weight",
     "return_leader",
     "return_follower",
@@ -38,11 +43,14 @@ COLUMNS = (
     "alpha_f",
     "wall_time",
 )
-"""Columns of a run's table, in order. ``wall_time`` is seconds since the run started."""
+"""Columns of a run's table, in order. ``regret_*`` are exact on a finite game and Monte-Carlo
+estimates on a continuous one, where ``regret_*_ci`` are the half-widths of their 95% intervals
+(NaN for exact regret). ``x1`` is the index of the initial state of a finite game, ``-1`` on a
+continuous one (its state is a point). ``wall_time`` is seconds since the run started."""
 
 
 def run(
-    game: games_mod.FiniteGame,
+    game: games_mod.Game,
     config: RunConfig,
     seed: int,
     progress: Callable[[int], None] | None = None,
@@ -54,7 +62,7 @@ def run(
     the follower's), so the same seed gives the same table (``wall_time`` aside).
 
     Args:
-        game: the game (its features are the agents' known feature map).
+        game: the game (its features, or feature map, are the agents' known feature map).
         config: the experiment; ``config.game`` is not used here (``game`` is).
         seed: this run's seed.
         progress: called with the number of episodes done, every few episodes and at the end.
@@ -64,6 +72,7 @@ def run(
     """
     config.validate()
     K, H, n_eval = config.episodes, game.horizon, config.eval_every
+    finite = isinstance(game, games_mod.FiniteGame)
     env_ss, agents_ss = np.random.SeedSequence(seed).spawn(2)
     env_rng = np.random.default_rng(env_ss)
     leader, follower = make_agents(game, config.agent, K, agents_ss)
@@ -76,7 +85,7 @@ def run(
         leader.begin_episode(k)
         follower.begin_episode(k)
         evaluated = k % n_eval == 0
-        if evaluated:
+        if evaluated and finite:
             # Policies are fixed within an episode: these are the ones played below.
             pi_l = leader.policy_table(game)
             pi_f = follower.policy_table(game)
@@ -93,16 +102,25 @@ def run(
             follower.record(h, x, a, b, r, x_next)
             ret += r
             x = x_next
-        reg = regret(game, pi_l, pi_f, x1, a1) if evaluated else (nan, nan)
+        reg, half = (nan, nan), (nan, nan)
+        if evaluated and finite:
+            reg = regret(game, pi_l, pi_f, x1, a1)
+        elif evaluated:
+            # Plans are made in begin_episode only, so after the episode the agents still hold
+            # the policies they played in it.
+            estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, a1)
+            reg, half = estimate.mean, estimate.half_width
         params = leader.params()
         cols["seed"].append(seed)
         cols["episode"].append(k)
-        cols["regret_leader"].append(reg[0])
-        cols["regret_follower"].append(reg[1])
+        cols["regret_leader"].append(float(reg[0]))
+        cols["regret_follower"].append(float(reg[1]))
+        cols["regret_leader_ci"].append(float(half[0]))
+        cols["regret_follower_ci"].append(float(half[1]))
         cols["eval_weight"].append(min(n_eval, K - k) if evaluated else 0)
         cols["return_leader"].append(float(ret[0]))
         cols["return_follower"].append(float(ret[1]))
-        cols["x1"].append(int(x1))
+        cols["x1"].append(int(x1) if finite else -1)
         cols["a1"].append(int(a1))
         cols["replanned"].append(leader.replanned or follower.replanned)
         for name in ("beta", "lam", "alpha_l", "alpha_f"):

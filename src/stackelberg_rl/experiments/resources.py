@@ -42,8 +42,10 @@ def available_bytes() -> int | None:
         return None
 
 
-def game_bytes(game: games_mod.FiniteGame) -> int:
+def game_bytes(game: games_mod.Game) -> int:
     """Bytes of the game's arrays (each worker holds a copy)."""
+    if isinstance(game, games_mod.ContinuousGame):
+        return game.nbytes
     total = 0
     for name in ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta"):
         array = getattr(game, name, None)
@@ -51,7 +53,7 @@ def game_bytes(game: games_mod.FiniteGame) -> int:
     return total
 
 
-def learner_bytes(config: RunConfig, S: int, A: int, B: int, d: int, H: int) -> int:
+def learner_bytes(config: RunConfig, A: int, B: int, d: int, H: int) -> int:
     """One learner's statistics after ``K`` episodes, with the doubling of its buffers.
 
     Stored next-state features ``(H-1)·K·d·|A||B|`` at the cache's item size and their quadratic
@@ -68,20 +70,46 @@ def learner_bytes(config: RunConfig, S: int, A: int, B: int, d: int, H: int) -> 
     return cache + samples + H * d * d * 8 * 3
 
 
-def run_bytes(config: RunConfig, game: games_mod.FiniteGame, workers: int) -> dict[str, int]:
+def planning_bytes(game: games_mod.Game) -> int:
+    """The work arrays of one episode's regret (or of a plan), by :data:`PLANNING_TABLES`.
+
+    A finite game's policy tables and values over ``H·S·A·B``; a continuous game's over the
+    ``R·d·N`` states of one step of its evaluation sample (math.md §6), at most two steps alive.
+    """
+    A, B = game.n_leader_actions, game.n_follower_actions
+    if isinstance(game, games_mod.ContinuousGame):
+        sample = game.evaluation
+        states = sample.n_replications * game.dim * sample.n_points
+        states = max(states, sample.initial_weights.size)
+        return 2 * PLANNING_TABLES * states * A * B * 8
+    return PLANNING_TABLES * game.horizon * game.n_states * A * B * 8
+
+
+def sizes(game: games_mod.Game) -> str:
+    """The sizes that drive memory, for messages: ``H=…, |S|=…, |A|=…, |B|=…``."""
+    A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
+    if isinstance(game, games_mod.ContinuousGame):
+        sample = game.evaluation
+        where = f"states in [0,1]^2, N={sample.n_points}, R={sample.n_replications}"
+    else:
+        where = f"|S|={game.n_states}"
+    return f"H={H}, {where}, |A|={A}, |B|={B}"
+
+
+def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
     Each worker holds its own copy of the game, the learners of one seed (two when
-    decentralised), the policy tables and the work arrays of exact regret (``O(H·S·A·B)``) and its
-    rows; the main process holds the game and every seed's rows.
+    decentralised), the policy tables and the work arrays of regret (:func:`planning_bytes`)
+    and its rows; the main process holds the game and every seed's rows.
     """
-    S, A, B = game.n_states, game.n_leader_actions, game.n_follower_actions
+    A, B = game.n_leader_actions, game.n_follower_actions
     d, H = game.dim, game.horizon
     learners = 2 if config.agent.decentralised else 1
-    tables = PLANNING_TABLES * H * S * A * B * 8
+    tables = planning_bytes(game)
     rows = config.episodes * 16 * 8
     the_game = game_bytes(game)
-    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, S, A, B, d, H)
+    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, A, B, d, H)
     per_worker += tables + rows
     main = the_game + rows * config.seeds
     parallel = workers > 1
@@ -98,13 +126,14 @@ def check_game_fits(config: RunConfig) -> None:
     need = config.game.estimate_bytes()
     have = available_bytes()
     if need is not None and have is not None and need > have:
+        spec = config.game
+        what = f"game file {spec.file}" if spec.file else f"game {spec.name} with {spec.params}"
         raise MemoryError(
-            f"building game {config.game.name} with {config.game.params} needs about {gib(need)} "
-            f"of memory, but only {gib(have)} is available"
+            f"building {what} needs about {gib(need)} of memory, but only {gib(have)} is available"
         )
 
 
-def check_run_fits(config: RunConfig, game: games_mod.FiniteGame, workers: int) -> dict[str, int]:
+def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Refuse a run whose estimated peak memory exceeds what is available; return the estimate.
 
     Raises:
@@ -114,11 +143,9 @@ def check_run_fits(config: RunConfig, game: games_mod.FiniteGame, workers: int) 
     have = available_bytes()
     if have is not None and need["total"] > have:
         per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
-        AB = game.n_leader_actions * game.n_follower_actions
-        sizes = f"K={config.episodes}, H={game.horizon}, d={game.dim}, |A||B|={AB}"
         raise MemoryError(
-            f"the run needs about {gib(need['total'])} of memory ({per}; {sizes}, "
-            f"|S|={game.n_states}), but only {gib(have)} is available: use fewer episodes, "
-            "fewer workers or a smaller game"
+            f"the run needs about {gib(need['total'])} of memory ({per}; K={config.episodes}, "
+            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: use fewer "
+            "episodes, fewer workers or a smaller game"
         )
     return need

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import games as games_mod
 from ..agents import resolve_beta
+from ..games import Game
 from ..learners import alpha_value
 from .config import RunConfig, dumps
 from .executors import run_all
@@ -37,7 +37,7 @@ from .store import (
 )
 
 
-def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
+def resolved_parameters(config: RunConfig, game: Game) -> dict:
     """The numbers behind ``config.agent``: ``β``, ``λ``, ``α_l``, ``α_f`` as the agents use them.
 
     A schedule that changes with the episode (``"anytime"``) is given by its first and last value.
@@ -61,14 +61,27 @@ def resolved_parameters(config: RunConfig, game: games_mod.FiniteGame) -> dict:
     return out
 
 
-def game_record(config: RunConfig, game: games_mod.FiniteGame, given: bool) -> dict:
+def game_record(config: RunConfig, game: Game, given: bool) -> dict:
     """What the manifest says about the game played (:meth:`FiniteGame.describe`).
+
+    A game from a file is recorded with the file's path; a registered one with its parameters.
 
     Raises:
         ValueError: ``game`` was built from the registry with other parameters than
-            ``config.game``: the manifest could not say which one was played.
+            ``config.game``, or is not the game of ``config.game``'s file: the manifest could
+            not say which one was played.
     """
     record = game.describe()
+    if config.game.file is not None:
+        if game.fingerprint() != config.game.sha256:
+            raise ValueError(
+                f"the game given ({game.name}, SHA-256 {game.fingerprint()[:12]}…) is not the "
+                f"game of config.game's file {config.game.file} (SHA-256 "
+                f"{str(config.game.sha256)[:12]}…); make them agree, or leave out game="
+            )
+        record["file"] = str(Path(config.game.file).resolve())
+        record["source"] = "given by the caller" if given else f"read from {config.game.file}"
+        return record
     prov = game.provenance
     if prov is None:
         record["source"] = "given by the caller (config.game was not used)"
@@ -90,7 +103,7 @@ def run_sweep(
     *,
     overwrite: bool = False,
     progress: bool = True,
-    game: games_mod.FiniteGame | None = None,
+    game: Game | None = None,
     on_start: Callable[[Path, list[int]], None] | None = None,
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder.
@@ -132,7 +145,7 @@ def run_sweep(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     workers = min(int(workers), config.seeds)
     if out_dir is None:
-        out_dir = NewFolder("runs", config.game.name)
+        out_dir = NewFolder("runs", config.game.label)
     if not isinstance(out_dir, NewFolder):
         check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
     given = game is not None
@@ -184,7 +197,7 @@ def run_sweep(
 
 def _play(
     config: RunConfig,
-    game: games_mod.FiniteGame,
+    game: Game,
     workers: int,
     progress: bool,
     on_start: Callable[[list[int]], None],

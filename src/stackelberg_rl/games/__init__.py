@@ -4,13 +4,23 @@
 when it is made (math.md §1) and raises :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
 (:mod:`.electricity`), ``security`` (:mod:`.security`), ``appendix-f`` (:mod:`.appendix_f`, with
-:func:`~.appendix_f.leader_marginal`) and ``matrix`` (:mod:`.matrix`). Users' own games are read
-from and written to ``.npz`` files by :func:`load` and :func:`save` (:mod:`.npz`).
+:func:`~.appendix_f.leader_marginal`), ``matrix`` (:mod:`.matrix`) and ``continuous``
+(:mod:`.continuous`: states in ``[0, 1]²``, a :class:`ContinuousGame`, math.md §6). Users' own
+finite games are read from and written to ``.npz`` files by :func:`load` and :func:`save`
+(:mod:`.npz`).
 """
 
-from . import appendix_f, electricity, matrix, security
+from . import appendix_f, continuous, electricity, matrix, security
 from .appendix_f import AppendixFParams, appendix_f_game
 from .base import DENSE_LIMIT, PROB_TOL, FiniteGame
+from .continuous import (
+    AtomDensities,
+    BetaDensities,
+    ContinuousGame,
+    ContinuousParams,
+    EvaluationSample,
+    continuous_game,
+)
 from .electricity import ElectricityParams, electricity_game
 from .matrix import MatrixParams, matrix_game
 from .npz import GameFileError, load, save
@@ -26,12 +36,21 @@ from .registry import GameInfo, info, make, names, register
 from .sampling import draw
 from .security import SecurityParams, security_game
 
+Game = FiniteGame | ContinuousGame
+"""Any game the players, the loop and the planners take: finite states or points of [0, 1]²."""
+
 __all__ = [
     "DENSE_LIMIT",
     "PROB_TOL",
     "AppendixFParams",
+    "AtomDensities",
+    "BetaDensities",
+    "ContinuousGame",
+    "ContinuousParams",
     "ElectricityParams",
+    "EvaluationSample",
     "FiniteGame",
+    "Game",
     "GameFileError",
     "GameInfo",
     "MatrixParams",
@@ -40,6 +59,8 @@ __all__ = [
     "SecurityParams",
     "appendix_f",
     "appendix_f_game",
+    "continuous",
+    "continuous_game",
     "draw",
     "electricity",
     "electricity_game",

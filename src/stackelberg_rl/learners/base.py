@@ -364,17 +364,42 @@ class LSVIUCBLearner(abc.ABC):
         pi_l = np.empty((H, S, self.n_leader_actions))
         pi_f = np.empty((H, S, self.n_leader_actions, self.n_follower_actions))
         for h in range(H):
-            _, pi_l[h], pi_f[h], finite = self._policies(h, features)
-            if not finite:
-                player = "leader" if not np.isfinite(pi_l[h]).all() else "follower"
-                x = _first(~np.isfinite(pi_l[h] if player == "leader" else pi_f[h]))[0]
-                raise NonFiniteError(
-                    f"the {player}'s policy at step {h}, state {x} is not finite "
-                    f"({self._plan_name()})"
-                )
+            pi_l[h], pi_f[h] = self._checked_policies(h, features)
         if own:
             pi_l.flags.writeable = pi_f.flags.writeable = False
             self._tables_key, self._tables = key, (pi_l, pi_f)
+        return pi_l, pi_f
+
+    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both players' current policies at step ``h`` at the states of ``phi (n, A, B, d)``.
+
+        For any state space: the rows are the ones acting draws from at a state with these
+        features (the same compiled path, row by row to the bit), which is how a planner on
+        sampled states evaluates the policies played (math.md §6).
+
+        Returns:
+            ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+
+        Raises:
+            ValueError: for a bad ``h`` or features of the wrong shape, non-finite or with
+                ``‖φ‖ > 1``.
+            NonFiniteError: naming the player and the row whose policy is not finite.
+        """
+        h = self._check_step(h)
+        A, B, d = self.n_leader_actions, self.n_follower_actions, self.dim
+        if np.ndim(phi) != 4:
+            raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
+        return self._checked_policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
+
+    def _checked_policies(self, h: int, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``pi_l (n, A)``, ``pi_f (n, A, B)`` at checked ``features``, or a NonFiniteError."""
+        _, pi_l, pi_f, finite = self._policies(h, features)
+        if not finite:
+            player = "leader" if not np.isfinite(pi_l).all() else "follower"
+            x = _first(~np.isfinite(pi_l if player == "leader" else pi_f))[0]
+            raise NonFiniteError(
+                f"the {player}'s policy at step {h}, state {x} is not finite ({self._plan_name()})"
+            )
         return pi_l, pi_f
 
 

@@ -1,0 +1,660 @@
+"""A leader-follower Markov game on the unit square, exactly linear: the ``continuous`` game.
+
+States are points ``x ∈ [0, 1]²`` — infinitely many — and the game is linear in the sense of
+Assumption 2 all the same (math.md §6):
+
+- **Features**: ``d`` radial bases with centres ``c_i`` and bandwidth ``σ``, reweighted by the
+  actions and normalised to a probability vector,
+  ``φ_i(x, a, b) ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖² / (2σ²))``, so ``φ ≥ 0``, ``Σ_i φ_i = 1`` and
+  ``‖φ‖₂ ≤ 1``. The log-weights ``ℓ (A, B, d)`` are how the actions steer.
+- **Transitions**: a mixture of ``d`` known densities weighted by the features,
+  ``P_h(· | x, a, b) = Σ_i φ_i(x, a, b) μ_{h,i}(·)``. It is simulated exactly: draw the
+  component ``i ~ φ(x, a, b)``, then ``x' ~ μ_{h,i}``.
+- **Rewards**: ``r_{m,h}(x, a, b) = ⟨φ(x, a, b), θ_{m,h}⟩`` with ``θ ∈ [-1, 1]^d``: a convex
+  combination, so in ``[-1, 1]``.
+
+The densities are :class:`BetaDensities` (products of two Beta distributions, sampled exactly by
+numpy) for the registered game, or :class:`AtomDensities` (finitely many points), with which a
+continuous game is a finite game in disguise — what the tests cross-check the Monte-Carlo
+planner (:mod:`stackelberg_rl.montecarlo`) against.
+
+The game carries its **evaluation sample** (:class:`EvaluationSample`): ``R`` independent
+replications of ``N`` states drawn from every ``μ_{h,i}`` (and from the initial density), drawn
+once from the game's seed, so that every run and every worker estimates regret on the same
+states (math.md §6).
+
+Example:
+    >>> from stackelberg_rl import games
+    >>> g = games.make("continuous", n_eval_states=20)
+    >>> x = g.sample_initial(np.random.default_rng(0))
+    >>> phi = g.feature_map(x[None])
+    >>> phi.shape, bool(np.allclose(phi.sum(-1), 1.0))
+    ((1, 2, 2, 4), True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._params import check_real, check_sizes
+from .base import _check_distribution, _check_finite, _check_shape, _index
+from .registry import register
+from .sampling import draw
+
+STATE_DIM = 2
+"""States are points of the unit square ``[0, 1]²``."""
+
+
+# ---------------------------------------------------------------------- features
+def rbf_features(
+    states: np.ndarray, centres: np.ndarray, bandwidth: float, log_weights: np.ndarray
+) -> np.ndarray:
+    """``φ_i(x, a, b) ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖²/(2σ²))``, normalised over ``i`` (math.md §6).
+
+    Each row depends on its own state alone, to the bit (elementwise operations and reductions
+    over the last axis only), so a batch of states gives the rows a single state would.
+
+    Args:
+        states: ``(n, 2)`` points.
+        centres: ``(d, 2)`` the bases' centres ``c_i``.
+        bandwidth: ``σ > 0``.
+        log_weights: ``(A, B, d)`` the actions' log-weights ``ℓ``.
+
+    Returns:
+        ``phi (n, A, B, d)``, each ``phi[s, a, b]`` a probability vector.
+    """
+    diff = states[:, None, :] - centres[None, :, :]  # (n, d, 2)
+    sq = diff[..., 0] ** 2 + diff[..., 1] ** 2  # (n, d)
+    logits = log_weights[None] - (sq / (2.0 * bandwidth**2))[:, None, None, :]
+    logits -= logits.max(axis=-1, keepdims=True)  # the largest term is exp(0): never 0/0
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=-1, keepdims=True)
+    return logits
+
+
+# ---------------------------------------------------------------------- densities
+class BetaDensities:
+    """``μ_{h,i} = Beta(α_{h,i,0}, β_{h,i,0}) ⊗ Beta(α_{h,i,1}, β_{h,i,1})`` on ``[0, 1]²``.
+
+    Each coordinate is drawn by numpy's exact Beta sampler. The initial density is a product of
+    two Betas too (uniform by default).
+
+    Args:
+        alpha: ``(H, d, 2)`` first shape parameters, ``> 0``.
+        beta: ``(H, d, 2)`` second shape parameters, ``> 0``.
+        initial_alpha: ``(2,)`` of the initial density.
+        initial_beta: ``(2,)`` of the initial density.
+    """
+
+    def __init__(
+        self,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        initial_alpha: np.ndarray = (1.0, 1.0),
+        initial_beta: np.ndarray = (1.0, 1.0),
+    ) -> None:
+        self.alpha = np.ascontiguousarray(alpha, dtype=np.float64)
+        self.beta = np.ascontiguousarray(beta, dtype=np.float64)
+        if self.alpha.ndim != 3 or self.alpha.shape[2] != STATE_DIM:
+            raise ValueError(f"alpha must have shape (H, d, 2), got {self.alpha.shape}")
+        H, d, _ = self.alpha.shape
+        _check_shape("beta", self.beta, (H, d, STATE_DIM), ("H", "d", "coordinate"))
+        self.initial_alpha = np.ascontiguousarray(initial_alpha, dtype=np.float64)
+        self.initial_beta = np.ascontiguousarray(initial_beta, dtype=np.float64)
+        for name in ("initial_alpha", "initial_beta"):
+            _check_shape(name, getattr(self, name), (STATE_DIM,), ("coordinate",))
+        for name in ("alpha", "beta", "initial_alpha", "initial_beta"):
+            array = getattr(self, name)
+            _check_finite(name, array)
+            if (array <= 0).any():
+                idx = _index(np.argmin(array), array.shape)
+                raise ValueError(f"{name} is {array[idx]:.6g} at index {idx}; it must be > 0")
+        self.horizon, self.dim = H, d
+
+    def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
+        """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
+        return rng.beta(self.alpha[h, i], self.beta[h, i])
+
+    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``R`` replications of ``N`` states from every ``μ_{h,i}``, ``h < H − 1``.
+
+        Returns:
+            ``states (R, H-1, d, N, 2)`` and their weights ``(R, H-1, d, N)``, all ``1/N``.
+        """
+        steps = self.horizon - 1
+        a = self.alpha[None, :steps, :, None, :]
+        b = self.beta[None, :steps, :, None, :]
+        states = rng.beta(a, b, size=(R, steps, self.dim, N, STATE_DIM))
+        return states, np.full(states.shape[:-1], 1.0 / N)
+
+    def draw_initial(
+        self, R: int, N: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
+        states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
+        return states, np.full((R, N), 1.0 / N)
+
+    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state: ``(2,)``."""
+        return rng.beta(self.initial_alpha, self.initial_beta)
+
+    def pdf(self, h: int, states: np.ndarray) -> np.ndarray:
+        """Densities ``μ_{h,i}(x')`` at ``states (n, 2)``: ``(d, n)``."""
+        from scipy import stats
+
+        x = np.asarray(states, dtype=np.float64)[None, :, :]  # (1, n, 2)
+        a, b = self.alpha[h][:, None, :], self.beta[h][:, None, :]  # (d, 1, 2)
+        return stats.beta.pdf(x, a, b).prod(axis=-1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays that define the densities (for the game's fingerprint)."""
+        return {
+            "beta_alpha": self.alpha,
+            "beta_beta": self.beta,
+            "initial_alpha": self.initial_alpha,
+            "initial_beta": self.initial_beta,
+        }
+
+
+class AtomDensities:
+    """Densities on finitely many points: ``μ_{h,i}(points[s]) = mu[h, i, s]``.
+
+    A continuous game with these densities is a finite game whose states are the points (plus
+    whatever the initial distribution puts elsewhere: nothing, here). Sampled exactly by inverse
+    CDF; :meth:`quadrature` gives the exact integrals instead of a sample.
+
+    Args:
+        points: ``(M, 2)`` points of ``[0, 1]²``.
+        mu: ``(H, d, M)`` each ``mu[h, i]`` a distribution over the points.
+        initial: ``(M,)`` the initial distribution over the points.
+    """
+
+    def __init__(self, points: np.ndarray, mu: np.ndarray, initial: np.ndarray) -> None:
+        self.points = np.ascontiguousarray(points, dtype=np.float64)
+        if self.points.ndim != 2 or self.points.shape[1] != STATE_DIM or not len(self.points):
+            raise ValueError(f"points must have shape (M, 2), M >= 1, got {self.points.shape}")
+        M = len(self.points)
+        self.mu = np.ascontiguousarray(mu, dtype=np.float64)
+        if self.mu.ndim != 3:
+            raise ValueError(f"mu must have shape (H, d, M), got {self.mu.shape}")
+        H, d, _ = self.mu.shape
+        _check_shape("mu", self.mu, (H, d, M), ("H", "d", "M"))
+        self.initial = np.ascontiguousarray(initial, dtype=np.float64)
+        _check_shape("initial", self.initial, (M,), ("M",))
+        _check_finite("points", self.points)
+        _check_distribution("mu", self.mu, "(h, i)")
+        _check_distribution("initial", self.initial, "")
+        self.horizon, self.dim = H, d
+        self._cdf = np.cumsum(self.mu, axis=-1)
+        self._initial_cdf = np.cumsum(self.initial)
+
+    def _pick(self, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF: the first index with ``u·total < cdf``, for uniforms ``u``."""
+        idx = np.searchsorted(cdf, u * cdf[-1], side="right")
+        return np.minimum(idx, len(cdf) - 1)
+
+    def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
+        """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
+        return self.points[self._pick(self._cdf[h, i], rng.random())].copy()
+
+    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`BetaDensities.draw_steps`: ``(R, H-1, d, N, 2)`` and weights ``1/N``."""
+        steps = self.horizon - 1
+        u = rng.random((R, steps, self.dim, N))
+        idx = np.empty(u.shape, dtype=np.intp)
+        for h in range(steps):
+            for i in range(self.dim):
+                idx[:, h, i] = self._pick(self._cdf[h, i], u[:, h, i])
+        return self.points[idx], np.full(u.shape, 1.0 / N)
+
+    def draw_initial(
+        self, R: int, N: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
+        idx = self._pick(self._initial_cdf, rng.random((R, N)))
+        return self.points[idx], np.full((R, N), 1.0 / N)
+
+    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state: ``(2,)``."""
+        return self.points[self._pick(self._initial_cdf, rng.random())].copy()
+
+    def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The exact integrals as a one-replication "sample": every point, weighted by ``mu``.
+
+        Returns:
+            ``states (1, H-1, d, M, 2)``, ``weights (1, H-1, d, M)`` (``mu``), initial states
+            ``(1, M, 2)`` and weights ``(1, M)``.
+        """
+        steps, d, M = self.horizon - 1, self.dim, len(self.points)
+        states = np.broadcast_to(self.points, (1, steps, d, M, STATE_DIM)).copy()
+        return states, self.mu[None, :steps].copy(), self.points[None].copy(), self.initial[None]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays that define the densities (for the game's fingerprint)."""
+        return {"atom_points": self.points, "atom_mu": self.mu, "atom_initial": self.initial}
+
+
+Densities = BetaDensities | AtomDensities
+
+
+# ---------------------------------------------------------------------- the evaluation sample
+@dataclass(frozen=True)
+class EvaluationSample:
+    """States on which a continuous game is planned, with quadrature weights (math.md §6).
+
+    ``∫ μ_{h,i}(x') V(x') dx' ≈ Σ_j weights[r, h, i, j] · V(states[r, h, i, j])`` in
+    replication ``r``: a Monte-Carlo sample (weights ``1/N``) or an exact quadrature.
+
+    Attributes:
+        states: ``(R, H-1, d, N, 2)``; ``states[r, h, i]`` are drawn from ``μ_{h,i}``: the
+            states of step ``h + 1``.
+        weights: ``(R, H-1, d, N)``, each ``weights[r, h, i]`` summing to one.
+        features: ``(R, H-1, d·N, A, B, d)`` the features of ``states``, flattened over
+            ``(i, j)``.
+        initial_states: ``(R, N0, 2)`` drawn from the initial density.
+        initial_weights: ``(R, N0)``, each row summing to one.
+        initial_features: ``(R, N0, A, B, d)``.
+        exact: whether the weights integrate exactly (then there is no interval to give).
+    """
+
+    states: np.ndarray
+    weights: np.ndarray
+    features: np.ndarray
+    initial_states: np.ndarray
+    initial_weights: np.ndarray
+    initial_features: np.ndarray
+    exact: bool = False
+
+    @property
+    def n_replications(self) -> int:
+        """``R``."""
+        return self.states.shape[0]
+
+    @property
+    def n_points(self) -> int:
+        """``N``, states per density and replication."""
+        return self.states.shape[3]
+
+    def pooled(self) -> EvaluationSample:
+        """The ``R`` replications as one sample of ``R·N`` states per density (weights ``/R``).
+
+        The best single estimate (what the Monte-Carlo oracle plans on); it has no interval.
+        """
+        R = self.n_replications
+        if R == 1:
+            return self
+
+        def pool(a: np.ndarray, axis: int) -> np.ndarray:
+            return np.concatenate(list(a), axis=axis - 1)[None]
+
+        steps, d, N = self.states.shape[1:4]
+        feats = self.features.reshape(R, steps, d, N, *self.features.shape[3:])
+        return EvaluationSample(
+            states=pool(self.states, 3),
+            weights=pool(self.weights, 3) / R,
+            features=pool(feats, 3).reshape(1, steps, d * R * N, *self.features.shape[3:]),
+            initial_states=pool(self.initial_states, 1),
+            initial_weights=pool(self.initial_weights, 1) / R,
+            initial_features=pool(self.initial_features, 1),
+            exact=self.exact,
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the sample's arrays."""
+        return sum(
+            a.nbytes
+            for a in (
+                self.states,
+                self.weights,
+                self.features,
+                self.initial_states,
+                self.initial_weights,
+                self.initial_features,
+            )
+        )
+
+
+# ---------------------------------------------------------------------- the game
+class ContinuousGame:
+    """An episodic leader-follower Markov game on ``[0, 1]²``, exactly linear (math.md §6).
+
+    It shares :class:`~.base.FiniteGame`'s interface for playing (``horizon``, the action
+    counts, ``dim``, ``feature_map``, ``sample_initial``, ``step``, ``reward_at``,
+    ``fingerprint``, ``describe``); a state is a ``(2,)`` array instead of an index, and there
+    is no state count (``n_states`` is ``None``). Everything is checked on construction.
+
+    Args:
+        centres: ``(d, 2)`` centres ``c_i`` of the radial bases, in ``[0, 1]²``.
+        bandwidth: ``σ > 0`` of the bases.
+        log_weights: ``(A, B, d)`` the actions' log-weights ``ℓ_{a,b,i}`` (finite).
+        theta: ``(2, H, d)`` reward vectors in ``[-1, 1]``.
+        densities: :class:`BetaDensities` or :class:`AtomDensities` with ``H`` steps and ``d``
+            components.
+        n_eval_states: ``N`` states drawn from each density per replication for the regret
+            estimate (math.md §6).
+        n_replications: ``R`` independent replications (``R >= 2`` for an interval).
+        eval_seed: seed (an integer or a ``SeedSequence``) of the evaluation sample.
+        exact_evaluation: plan on the exact quadrature of :class:`AtomDensities` instead of a
+            sample (then ``R = 1`` and there is no interval).
+        name: a label used in results.
+    """
+
+    n_states = None
+    """A continuous state space has no state count."""
+    reward_noise = 0.0
+    """Realised rewards are the mean rewards."""
+
+    def __init__(
+        self,
+        centres: np.ndarray,
+        bandwidth: float,
+        log_weights: np.ndarray,
+        theta: np.ndarray,
+        densities: Densities,
+        *,
+        n_eval_states: int = 100,
+        n_replications: int = 8,
+        eval_seed: int | np.random.SeedSequence = 0,
+        exact_evaluation: bool = False,
+        name: str = "continuous",
+    ) -> None:
+        self.name = name
+        self.provenance: dict | None = None
+        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
+        self.centres = np.ascontiguousarray(centres, dtype=np.float64)
+        if self.centres.ndim != 2 or self.centres.shape[1] != STATE_DIM:
+            raise ValueError(f"centres must have shape (d, 2), got {self.centres.shape}")
+        d = self.centres.shape[0]
+        _check_finite("centres", self.centres)
+        self.bandwidth = check_real("bandwidth", bandwidth, low=0.0, low_open=True)
+        self.log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+        if self.log_weights.ndim != 3:
+            raise ValueError(f"log_weights must have shape (A, B, d), got {self.log_weights.shape}")
+        A, B, _ = self.log_weights.shape
+        _check_shape("log_weights", self.log_weights, (A, B, d), ("A", "B", "d"))
+        _check_finite("log_weights", self.log_weights)
+        self.theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if self.theta.ndim != 3:
+            raise ValueError(f"theta must have shape (2, H, d), got {self.theta.shape}")
+        H = self.theta.shape[1]
+        _check_shape("theta", self.theta, (2, H, d), ("player", "H", "d"))
+        _check_finite("theta", self.theta)
+        out = np.abs(self.theta) > 1.0
+        if out.any():
+            idx = _index(np.argmax(out), out.shape)
+            raise ValueError(
+                f"theta is {self.theta[idx]:.6g}, outside [-1, 1], at index {idx} (m, h, i): "
+                "rewards are convex combinations of theta and must stay in [-1, 1]"
+            )
+        if not isinstance(densities, BetaDensities | AtomDensities):
+            raise ValueError(f"densities must be BetaDensities or AtomDensities, got {densities!r}")
+        if (densities.horizon, densities.dim) != (H, d):
+            raise ValueError(
+                f"densities have H={densities.horizon}, d={densities.dim}; the game has H={H}, "
+                f"d={d}"
+            )
+        if min(A, B, d, H) < 1:
+            raise ValueError(f"empty game: A={A}, B={B}, d={d}, H={H}")
+        self.densities = densities
+        self.horizon, self.n_leader_actions, self.n_follower_actions, self.dim = H, A, B, d
+        check_sizes(n_eval_states=n_eval_states, n_replications=n_replications)
+        self.n_eval_states, self.n_replications = int(n_eval_states), int(n_replications)
+        if exact_evaluation and not isinstance(densities, AtomDensities):
+            raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
+        self.exact_evaluation = bool(exact_evaluation)
+        if exact_evaluation:
+            states, weights, init_states, init_weights = densities.quadrature()
+            self.evaluation = self._sample(states, weights, init_states, init_weights, exact=True)
+        else:
+            self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)
+
+    # ------------------------------------------------------------------ features and model
+    def feature_map(self, states: np.ndarray) -> np.ndarray:
+        """``phi (n, A, B, d)`` of the states ``(n, 2)`` (:func:`rbf_features`).
+
+        Raises:
+            ValueError: for states that are not ``(n, 2)`` finite points of ``[0, 1]²``.
+        """
+        states = np.asarray(states, dtype=np.float64)
+        if states.ndim != 2 or states.shape[1] != STATE_DIM:
+            raise ValueError(f"states must have shape (n, 2), got {states.shape}")
+        outside = ~((states >= 0.0) & (states <= 1.0))  # also NaN
+        if outside.any():
+            idx = _index(np.argmax(outside), outside.shape)
+            raise ValueError(f"state {states[idx[0]].tolist()} (row {idx[0]}) is not in [0, 1]²")
+        return rbf_features(states, self.centres, self.bandwidth, self.log_weights)
+
+    def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
+        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
+        return self.theta[:, h] @ self.feature_map(np.asarray(x)[None])[0, a, b]
+
+    # ------------------------------------------------------------------ simulation
+    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``x_0 (2,)`` from the initial density."""
+        return self.densities.sample_initial(rng)
+
+    def step(
+        self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x_{h+1} (2,)``.
+
+        Exact simulation of the mixture: the component ``i ~ φ(x, a, b)`` (one uniform), then
+        ``x' ~ μ_{h,i}``.
+        """
+        phi = self.feature_map(np.asarray(x)[None])[0, a, b]
+        i = draw(phi, rng)
+        return self.theta[:, h] @ phi, self.densities.draw(h, i, rng)
+
+    # ------------------------------------------------------------------ evaluation
+    def draw_evaluation(
+        self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence
+    ) -> EvaluationSample:
+        """A fresh evaluation sample: ``R`` replications of ``N`` states from every density.
+
+        The game's own :attr:`evaluation` is this with ``n_eval_states``, ``n_replications``
+        and the evaluation seed it was made with; others serve to study the estimator.
+
+        Args:
+            n_points: ``N`` states per density and replication.
+            n_replications: ``R``.
+            seed: an integer or a ``SeedSequence``.
+        """
+        check_sizes(n_points=n_points, n_replications=n_replications)
+        rng = np.random.default_rng(seed)
+        states, weights = self.densities.draw_steps(n_replications, n_points, rng)
+        init_states, init_weights = self.densities.draw_initial(n_replications, n_points, rng)
+        return self._sample(states, weights, init_states, init_weights, exact=False)
+
+    def _sample(
+        self,
+        states: np.ndarray,
+        weights: np.ndarray,
+        init_states: np.ndarray,
+        init_weights: np.ndarray,
+        exact: bool,
+    ) -> EvaluationSample:
+        """An :class:`EvaluationSample` of these states and weights, with their features."""
+        R, steps, d, N = weights.shape
+        A, B = self.n_leader_actions, self.n_follower_actions
+        features = self.feature_map(states.reshape(-1, STATE_DIM))
+        init_features = self.feature_map(init_states.reshape(-1, STATE_DIM))
+        return EvaluationSample(
+            states,
+            weights,
+            features.reshape(R, steps, d * N, A, B, d),
+            init_states,
+            init_weights,
+            init_features.reshape(R, init_states.shape[1], A, B, d),
+            exact=exact,
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the game (its evaluation sample, mostly)."""
+        own = self.centres.nbytes + self.log_weights.nbytes + self.theta.nbytes
+        own += sum(a.nbytes for a in self.densities.arrays().values())
+        return own + self.evaluation.nbytes
+
+    # ------------------------------------------------------------------ identity
+    def fingerprint(self) -> str:
+        """SHA-256 of the arrays that define the game and of its evaluation sample.
+
+        Equal fingerprints: the same play and the same regret estimates.
+        """
+        digest = hashlib.sha256()
+        arrays = {
+            "centres": self.centres,
+            "bandwidth": np.float64(self.bandwidth),
+            "log_weights": self.log_weights,
+            "theta": self.theta,
+            **self.densities.arrays(),
+            "eval_states": self.evaluation.states,
+            "eval_weights": self.evaluation.weights,
+            "eval_initial_states": self.evaluation.initial_states,
+            "eval_initial_weights": self.evaluation.initial_weights,
+        }
+        for key, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+            digest.update(array.data)
+        return digest.hexdigest()
+
+    def describe(self) -> dict:
+        """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
+        return {
+            "name": self.name,
+            "registered": self.provenance,
+            "horizon": self.horizon,
+            "n_states": None,
+            "state_space": "[0, 1]^2",
+            "n_leader_actions": self.n_leader_actions,
+            "n_follower_actions": self.n_follower_actions,
+            "dim": self.dim,
+            "form": "continuous",
+            "evaluation": {
+                "method": "exact quadrature" if self.exact_evaluation else "monte-carlo",
+                "n_eval_states": self.evaluation.n_points,
+                "n_replications": self.evaluation.n_replications,
+            },
+            "sha256": self.fingerprint(),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"ContinuousGame({self.name!r}, H={self.horizon}, states in [0,1]^2, "
+            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, "
+            f"N={self.evaluation.n_points}, R={self.evaluation.n_replications})"
+        )
+
+
+# ---------------------------------------------------------------------- the registered game
+@dataclass(frozen=True)
+class ContinuousParams:
+    """Parameters of ``continuous``."""
+
+    dim: int = 4
+    """d, radial bases and mixture components (φ is a probability vector over them)."""
+    n_leader_actions: int = 2
+    """|A|, the leader's actions."""
+    n_follower_actions: int = 2
+    """|B|, the follower's actions."""
+    horizon: int = 3
+    """H, steps per episode."""
+    bandwidth: float = 0.3
+    """σ > 0 of the radial bases exp(-‖x − c_i‖²/(2σ²)); small σ makes φ nearly one-hot."""
+    tilt: float = 2.0
+    """How strongly the actions steer, >= 0: their log-weights are tilt·z with z standard
+    normal (0: the actions change nothing)."""
+    concentration: float = 10.0
+    """κ > 0 of the densities: μ_{h,i} draws each coordinate from Beta(κm, κ(1−m)) around its
+    mean m near the centre c_i; larger κ, more peaked."""
+    seed: int = 0
+    """Seed of the game's arrays, and (through a separate stream) of its evaluation sample."""
+    n_eval_states: int = 100
+    """N, states drawn from each density μ_{h,i} (and from the initial one) per replication,
+    on which regret is estimated by planning."""
+    n_replications: int = 8
+    """R >= 2, independent samples of N states: the estimate is their mean, its 95% interval
+    their Student-t interval."""
+
+
+def _continuous_bytes(p: ContinuousParams) -> int:
+    """The evaluation sample's features ``(R, (H-1)·d·N + N, A, B, d)``, four times.
+
+    Building them holds the logits and their exponentials besides the result.
+    """
+    A, B, d, H = p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
+    points = p.n_replications * ((H - 1) * d + 1) * p.n_eval_states
+    return 8 * (4 * points * A * B * d + 3 * points * STATE_DIM) + 8 * (A * B * d + 2 * H * d)
+
+
+@register("continuous", ContinuousParams, nbytes=_continuous_bytes)
+def continuous_game(
+    dim: int = 4,
+    n_leader_actions: int = 2,
+    n_follower_actions: int = 2,
+    horizon: int = 3,
+    bandwidth: float = 0.3,
+    tilt: float = 2.0,
+    concentration: float = 10.0,
+    seed: int = 0,
+    n_eval_states: int = 100,
+    n_replications: int = 8,
+) -> ContinuousGame:
+    """States in the unit square, radial-basis features, a mixture of Beta densities (linear).
+
+    Seeded construction (math.md §6): centres ``c_i ~ U([0, 1]²)``; log-weights
+    ``ℓ_{a,b,i} = tilt·z`` with ``z ~ N(0, 1)``; each ``μ_{h,i}`` a product of Betas with mean
+    ``m_{h,i} = clip(c_i + 0.1·N(0, I), 0.05, 0.95)`` and concentration ``κ`` — component ``i``
+    leads near basis ``i``'s centre, so the state carries which component was drawn —
+    ``θ_{m,h} ~ U([-1, 1]^d)`` (general-sum), and a uniform initial density. The evaluation
+    sample is drawn from a second stream of the seed.
+
+    Args:
+        dim: ``d``.
+        n_leader_actions: ``|A|``.
+        n_follower_actions: ``|B|``.
+        horizon: ``H``.
+        bandwidth: ``σ``.
+        tilt: scale of the actions' log-weights.
+        concentration: ``κ`` of the Beta densities.
+        seed: seed of the game and of its evaluation sample.
+        n_eval_states: ``N``.
+        n_replications: ``R >= 2``.
+    """
+    check_sizes(
+        dim=dim,
+        n_leader_actions=n_leader_actions,
+        n_follower_actions=n_follower_actions,
+        horizon=horizon,
+        n_eval_states=n_eval_states,
+        n_replications=n_replications,
+    )
+    if n_replications < 2:
+        raise ValueError(f"n_replications must be >= 2 (for an interval), got {n_replications}")
+    bandwidth = check_real("bandwidth", bandwidth, low=0.0, low_open=True)
+    tilt = check_real("tilt", tilt, low=0.0)
+    kappa = check_real("concentration", concentration, low=0.0, low_open=True)
+    d, A, B, H = dim, n_leader_actions, n_follower_actions, horizon
+    game_ss, eval_ss = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(game_ss)
+    centres = rng.random((d, STATE_DIM))
+    log_weights = tilt * rng.standard_normal((A, B, d))
+    means = np.clip(centres[None] + 0.1 * rng.standard_normal((H, d, STATE_DIM)), 0.05, 0.95)
+    theta = rng.uniform(-1.0, 1.0, size=(2, H, d))
+    densities = BetaDensities(kappa * means, kappa * (1.0 - means))
+    return ContinuousGame(
+        centres,
+        bandwidth,
+        log_weights,
+        theta,
+        densities,
+        n_eval_states=n_eval_states,
+        n_replications=n_replications,
+        eval_seed=eval_ss,
+        name=f"continuous(d={d},A={A},B={B},H={H})",
+    )

@@ -1,0 +1,221 @@
+"""Planning on a continuous linear game by Monte Carlo (math.md §6): regret and Stackelberg values.
+
+In a linear game the Bellman backup of any value function is a ``d``-vector per step and
+player: ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w_{m,h}⟩`` with
+``w_{m,h} = θ_{m,h} + [∫ μ_{h,i}(x') V_{m,h+1}(x') dx']_i``. Only the integrals need the
+infinitely many states, and each is estimated without bias by the mean of ``V_{m,h+1}`` over
+``N`` states drawn from ``μ_{h,i}`` (the game's :class:`~.games.continuous.EvaluationSample`).
+Backward induction then runs on a finite, layered set of states — the episode's ``x_1`` at step
+0, the states drawn from ``μ_{h-1,·}`` at step ``h`` — exactly as the factored finite planner of
+:mod:`.planning` does with ``mu`` replaced by the empirical measures, and with the same
+functions for each step (:func:`~.planning.regret_backup`, :func:`~.planning.follower_choice`).
+
+The estimate and its interval. The game holds ``R`` independent replications of the sample;
+each gives an estimate, and :func:`t_interval` reports their mean with the 95% Student-t
+interval of ``R − 1`` degrees of freedom. Conditionally on the policies evaluated (which never
+see the evaluation sample: it is drawn from its own stream), the ``R`` estimates are independent
+and identically distributed, so the interval is a 95% interval for their common expectation —
+under the usual normal approximation, sound here because each estimate is a smooth function of
+sample means over ``N`` states. For a fixed pair of policies that expectation is the true value
+(the samples of different steps are independent, so by induction ``E[V̂_h(x)] = V_h(x)``). A best
+response maximises over noisy estimates, which biases its value upwards
+(``E max ≥ max E``) by an amount that shrinks like ``1/√N``, and far faster where the actions'
+gaps exceed the noise: the regret estimate is consistent as ``N → ∞``, and never negative, since
+it is the exact regret in the sampled finite game.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from .games.base import _check_distribution, _check_shape
+from .games.continuous import ContinuousGame, EvaluationSample
+from .planning import follower_choice, regret_at, regret_backup
+
+PolicyMap = Callable[[int, np.ndarray], np.ndarray]
+"""A player's policy at step ``h`` at states given by their features ``phi (n, A, B, d)``:
+``pi_l (n, A)`` for the leader, ``pi_f (n, A, B)`` for the follower."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Monte-Carlo estimates from ``R`` independent replications (math.md §6).
+
+    Attributes:
+        mean: ``(...)`` the mean over the replications: the estimate.
+        half_width: ``(...)`` half-width of its 95% Student-t interval; NaN with one
+            replication, zero for an exact quadrature.
+        replications: ``(..., R)`` the replications' estimates.
+    """
+
+    mean: np.ndarray
+    half_width: np.ndarray
+    replications: np.ndarray
+
+
+def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.95) -> Estimate:
+    """The mean of ``replications (..., R)`` and the half-width of its Student-t interval.
+
+    ``t_{(1+level)/2, R−1} · s / √R`` with ``s`` the sample standard deviation over the last
+    axis; NaN for ``R = 1`` unless ``exact`` (an exact quadrature has no error: zero).
+    """
+    replications = np.asarray(replications, dtype=np.float64)
+    R = replications.shape[-1]
+    mean = replications.mean(axis=-1)
+    if exact:
+        half = np.zeros_like(mean)
+    elif R < 2:
+        half = np.full_like(mean, np.nan)
+    else:
+        sem = replications.std(axis=-1, ddof=1) / np.sqrt(R)
+        half = stats.t.ppf(0.5 + level / 2, R - 1) * sem
+    return Estimate(mean=mean, half_width=half, replications=replications)
+
+
+def _policy(policy: PolicyMap, h: int, phi: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+    """``policy(h, phi)``, checked to be distributions of ``shape``."""
+    pi = np.asarray(policy(h, phi), dtype=np.float64)
+    axes = ("x", "a", "b")[: len(shape)]
+    _check_shape(name, pi, shape, axes)
+    _check_distribution(name, pi, f"({', '.join(axes[:-1])}) at step {h}")
+    return pi
+
+
+def sampled_regrets(
+    game: ContinuousGame,
+    policy_l: PolicyMap,
+    policy_f: PolicyMap,
+    x1: np.ndarray,
+    a1: int,
+    sample: EvaluationSample | None = None,
+) -> Estimate:
+    """Both players' regret of one episode, eqs. (9) and (10), by planning on a sample.
+
+    The three backward passes of :func:`~.planning.regrets` (the pair's values, the leader's
+    best response to ``policy_f``, the follower's to ``policy_l``) run in every replication at
+    once: at step ``h ≥ 1`` on the ``R·d·N`` states of the sample drawn from ``μ_{h-1,·}``, at
+    step 0 on ``x1``. The policies are asked once per step for all of them.
+
+    Args:
+        game: the game.
+        policy_l: the leader's policy in the episode, as a function of the features.
+        policy_f: the follower's.
+        x1: ``(2,)`` the realised initial state.
+        a1: the leader's realised first action.
+        sample: the states to plan on; the game's own evaluation sample by default.
+
+    Returns:
+        An :class:`Estimate` of shape ``(2,)``: the leader's regret, then the follower's.
+    """
+    sample = game.evaluation if sample is None else sample
+    H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
+    R, N = sample.n_replications, sample.n_points
+    if isinstance(a1, bool) or not isinstance(a1, int | np.integer) or not 0 <= a1 < A:
+        raise ValueError(f"a1 must be an integer in [0, {A}), got {a1!r}")
+    phi_1 = game.feature_map(np.asarray(x1, dtype=np.float64)[None])  # (1, A, B, d)
+    V_next = None  # (R, 2, 2, d·N): the rows of values at the states of step h + 1
+    for h in range(H - 1, -1, -1):
+        W = np.broadcast_to(game.theta[:, h], (R, 2, 2, d))  # (R, row, m, d)
+        if V_next is not None:  # w = θ + Σ_j ω_j V(x_j) for each component, eq. of §6
+            integrals = np.einsum(
+                "rvmij,rij->rvmi", V_next.reshape(R, 2, 2, d, N), sample.weights[:, h]
+            )
+            W = W + integrals
+        if h > 0:
+            phi = sample.features[:, h - 1]  # (R, d·N, A, B, d)
+            flat = phi.reshape(-1, A, B, d)
+            pi_l = _policy(policy_l, h, flat, (len(flat), A), "pi_l")
+            pi_f = _policy(policy_f, h, flat, (len(flat), A, B), "pi_f")
+        else:  # one state, the same in every replication: its policy once
+            phi = np.broadcast_to(phi_1, (R, 1, A, B, d))
+            pi_l = np.repeat(_policy(policy_l, 0, phi_1, (1, A), "pi_l"), R, axis=0)
+            pi_f = np.repeat(_policy(policy_f, 0, phi_1, (1, A, B), "pi_f"), R, axis=0)
+        n = phi.shape[1]
+        Q = np.einsum("rnabk,rvmk->vmrnab", phi, W).reshape(2, 2, R * n, A, B)
+        V = np.empty((2, 2, R * n))
+        q, vbar_best = regret_backup(Q, pi_l, pi_f, out=V)
+        V_next = V.reshape(2, 2, R, n).transpose(2, 0, 1, 3)
+    # Step 0 holds one state per replication: state index r is replication r's x1.
+    rows = np.arange(R)
+    regrets = regret_at(V, q, vbar_best, rows, np.full(R, a1))  # (2, R)
+    return t_interval(regrets, exact=sample.exact)
+
+
+def sampled_stackelberg(
+    game: ContinuousGame,
+    sample: EvaluationSample | None = None,
+    tie_break: Literal["leader", "follower"] = "leader",
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, Estimate]:
+    """The Stackelberg solution of the game planned on a sample (math.md §2 and §6).
+
+    Backward induction in each replication: at every sampled state the follower answers each
+    leader action with :func:`~.planning.follower_choice` and the leader maximises, as
+    :func:`~.planning.stackelberg_equilibrium` does on a finite game. The plan is a ``d``-vector
+    per step and player, so it gives the policy at any state:
+    ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩``.
+
+    Args:
+        game: the game.
+        sample: the states to plan on; the game's own evaluation sample by default (its
+            :meth:`~.games.continuous.EvaluationSample.pooled` form gives a single best plan).
+        tie_break: ``"leader"`` (strong Stackelberg) or ``"follower"`` (weak).
+        tol: the follower's tolerance on ties, ``>= 0``.
+
+    Returns:
+        ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)`` of both players' values
+        ``E_{x_0}[V_{m,0}(x_0)]`` over the initial density (the sample's initial states).
+    """
+    if tie_break not in ("leader", "follower"):
+        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
+    sample = game.evaluation if sample is None else sample
+    H, d = game.horizon, game.dim
+    R, N = sample.n_replications, sample.n_points
+    w = np.empty((R, 2, H, d))
+    V_next = None  # (R, 2, n) both players' values at the states of step h + 1
+    for h in range(H - 1, -1, -1):
+        W = np.broadcast_to(game.theta[:, h], (R, 2, d))
+        if V_next is not None:
+            W = W + np.einsum("rmij,rij->rmi", V_next.reshape(R, 2, d, N), sample.weights[:, h])
+        w[:, :, h] = W
+        phi = sample.features[:, h - 1] if h > 0 else sample.initial_features
+        Q = np.einsum("rnabk,rmk->mrnab", phi, W)  # (2, R, n, A, B)
+        V_next = np.moveaxis(stackelberg_values(Q, tie_break, tol), 1, 0)
+    values = np.einsum("rmn,rn->mr", V_next, sample.initial_weights)  # (2, R)
+    return w, t_interval(values, exact=sample.exact)
+
+
+def stackelberg_values(
+    Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
+) -> np.ndarray:
+    """Both players' values where the follower answers and the leader then commits (§2).
+
+    Args:
+        Q: ``(2, ..., A, B)`` both players' action values at some states.
+        tie_break: the follower's ties, see :func:`~.planning.follower_choice`.
+        tol: the follower's tolerance on ties.
+
+    Returns:
+        ``V (2, ...)``: ``Q_m(x, a*, b*(x, a*))``.
+    """
+    a_star, b_star = stackelberg_actions(Q, tie_break, tol)
+    b_at_a = np.take_along_axis(b_star, a_star[..., None], axis=-1)[..., 0]
+    at_a = np.take_along_axis(Q, a_star[None, ..., None, None], axis=-2)  # (2, ..., 1, B)
+    return np.take_along_axis(at_a, b_at_a[None, ..., None, None], axis=-1)[..., 0, 0]
+
+
+def stackelberg_actions(
+    Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
+) -> tuple[np.ndarray, np.ndarray]:
+    """The leader's action ``a* (...)`` and the follower's answers ``b* (..., A)`` from ``Q``.
+
+    ``Q (2, ..., A, B)``; the leader's first maximiser of ``Q_l(x, a, b*(x, a))``.
+    """
+    b_star = follower_choice(Q[0], Q[1], tie_break, tol)
+    q_l = np.take_along_axis(Q[0], b_star[..., None], axis=-1)[..., 0]  # (..., A)
+    return q_l.argmax(axis=-1), b_star

@@ -8,7 +8,9 @@ package raises an :class:`ImportError` that names the extra.
   follower act at every step, and a parallel one (``parallel_env``) in which the follower answers
   every leader action at once;
 - :mod:`.gymnasium`: each player's single-agent problem with the other's policy fixed,
-  ``LeaderEnv`` and ``FollowerEnv``, registered for ``gymnasium.make``.
+  ``LeaderEnv`` and ``FollowerEnv``, registered for ``gymnasium.make``;
+- :mod:`.openspiel`: the game as a Python OpenSpiel game (``make``), registered as
+  ``python_stackelberg_rl``.
 
 All of them play any :class:`~stackelberg_rl.games.FiniteGame`, given as an object or by its
 registered name and parameters, with the step ``h`` 0-based as in math.md §1.

@@ -81,6 +81,8 @@ def test_refusals_name_the_problem():
         pyspiel.load_game("python_stackelberg_rl(game=matrix,params=hours:3)")
     with pytest.raises(ValueError, match="params apply to registered games only"):
         pyspiel.load_game("python_stackelberg_rl(game=file:/nowhere.npz,params=horizon:2)")
+    with pytest.raises(ValueError, match="params apply to registered games only"):
+        osp.LeaderFollowerGame({"game": "sha256:abc", "params": "horizon:2"})
     spiel_game = make("matrix")
     with pytest.raises(ValueError, match="axis 2 \\(a\\) is 3, expected 2"):
         TablePolicy(spiel_game, np.full((1, 1, 3), 1 / 3), np.full((1, 1, 2, 2), 0.5))

@@ -9,8 +9,8 @@ The tree of one episode (math.md §1), ``h = 0 … H-1``:
 1. a chance node draws ``x_0`` from the initial distribution (outcome ``x``, ``"x=3"``);
 2. at every step a leader node (player 0) picks ``a`` in ``range(A)``, then a follower node
    (player 1), which has seen ``a``, picks ``b`` in ``range(B)``; the follower's move pays both
-   players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` after it, summed in
-   ``returns()``);
+   players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` from that move until the next
+   player's, as OpenSpiel reads rewards at decision nodes; summed in ``returns()``);
 3. a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``; after step ``H-1`` the game is over.
 
 Everything is public (perfect information). Observations (``observation_string`` and
@@ -21,7 +21,8 @@ whole history, ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions 
 OpenSpiel policy, so OpenSpiel's algorithms can evaluate them.
 
 Game parameters: ``game``, a registered game's name (the other parameters in ``params`` as
-``key:value`` pairs separated by ``;``, values percent-encoded where they hold one of ``,;:()=%``),
+``key:value`` pairs separated by ``;``, values percent-encoded as ``urllib.parse.quote`` does, so
+that a matrix ``2,4;1,3`` survives OpenSpiel's game strings),
 ``file:PATH`` for a game saved with :func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT``
 for a game :func:`make` was given earlier in this process. Realised reward noise is not modelled:
 the rewards are the means, which is what planners use.
@@ -84,9 +85,6 @@ LEADER, FOLLOWER = 0, 1
 _MADE: dict[str, FiniteGame] = {}
 """Games given to :func:`make` without a registered name, by fingerprint (for ``load_game``)."""
 
-# The characters OpenSpiel's game strings or our key:value pairs give a meaning to.
-_RESERVED = ",;:()=% "
-
 
 def _value_text(value: Any) -> str:
     """A parameter value as the registry parses it back (floats exactly, by ``repr``)."""
@@ -123,6 +121,8 @@ def decode_params(text: str) -> dict[str, str]:
 
 def _game_from_parameters(name: str, params: str) -> FiniteGame:
     """The finite game the OpenSpiel parameters ``game`` and ``params`` describe."""
+    if params and name.startswith(("sha256:", "file:")):
+        raise ValueError(f"params apply to registered games only, not to game={name}")
     if name.startswith("sha256:"):
         try:
             return _MADE[name.removeprefix("sha256:")]
@@ -131,8 +131,6 @@ def _game_from_parameters(name: str, params: str) -> FiniteGame:
                 f"no game with fingerprint {name} was given to make() in this process; only "
                 "registered games (game=NAME) and files (game=file:PATH) load anywhere"
             ) from None
-    if params and name.startswith(("sha256:", "file:")):
-        raise ValueError(f"params apply to registered games only, not to game={name}")
     if name.startswith("file:"):
         return load(name.removeprefix("file:"))
     return make_game(name, **decode_params(params))

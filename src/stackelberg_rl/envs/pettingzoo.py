@@ -26,7 +26,7 @@ entry at ``a_h``: the same outcomes as the AEC game, with the follower's rule at
 full. Its infos report the actions played.
 
 Agents are cycled by the environments themselves (PettingZoo's ``AgentSelector`` changed its name
-and interface between releases); checked on PettingZoo 1.27.0 and 1.26.1.
+and interface between releases); checked on PettingZoo 1.27.0, 1.26.1 and 1.24.3.
 
 Example:
     >>> from stackelberg_rl import games

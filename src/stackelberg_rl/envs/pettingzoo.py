@@ -1,0 +1,340 @@
+"""PettingZoo environments over any finite leader-follower Markov game (math.md §1).
+
+**AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agent ``"leader"`` acts, then the
+agent ``"follower"``, who has seen the leader's action. When the follower has acted the game steps:
+both players' rewards of step ``h`` are credited at that moment (so each agent collects its reward
+of step ``h`` from ``last()`` at its next turn, as the AEC API prescribes), and the state moves to
+``x_{h+1}``. After step ``H - 1`` both agents are terminated; with ``max_cycles < H`` both are
+truncated after ``max_cycles`` steps.
+
+- Observations (both agents, the same space): ``[h, x, a]`` as an ``np.int64`` array in
+  ``MultiDiscrete([H + 1, S, A + 1])``; ``a`` is the leader's action at this step once chosen (the
+  follower's view) and ``A`` before (the leader's view). After the last step ``h = H``.
+- Actions: ``Discrete(A)`` for the leader, ``Discrete(B)`` for the follower.
+- Rewards: the realised ``r_{l,h}`` and ``r_{f,h}`` in ``[-1, 1]``.
+- Infos: ``{"action_mask": int8 array}``; every action is legal in every state of a finite game,
+  so the masks are all ones, given for code that samples through them.
+- ``render_mode="ansi"``: :meth:`~LeaderFollowerAECEnv.render` returns the last step and where
+  play stands as text; ``None`` renders nothing.
+- Randomness: ``reset(seed=s)`` starts a new ``np.random.Generator`` from ``SeedSequence(s)`` that
+  draws the initial state, the transitions and any reward noise; ``reset()`` goes on with it.
+
+**Parallel** (:func:`parallel_env`): the same game with both agents acting at once, observing
+``[h, x]`` in ``MultiDiscrete([H + 1, S])``. As the follower cannot see ``a_h`` in a simultaneous
+move, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and ``b_h`` is the
+entry at ``a_h``: the same outcomes as the AEC game, with the follower's rule at this step stated in
+full. Its infos report the actions played.
+
+Agents are cycled by the environments themselves (PettingZoo's ``AgentSelector`` changed its name
+and interface between releases); checked on PettingZoo 1.27.0, 1.26.1 and 1.24.3.
+
+Example:
+    >>> from stackelberg_rl import games
+    >>> from stackelberg_rl.envs.pettingzoo import env
+    >>> aec = env(games.make("matrix", horizon=2))
+    >>> aec.reset(seed=0)
+    >>> for agent in aec.agent_iter():
+    ...     observation, reward, terminated, truncated, info = aec.last()
+    ...     aec.step(None if terminated or truncated else 0)
+    >>> aec.agents
+    []
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..games import FiniteGame
+from ._common import Step, check_action, describe, generator, missing, resolve_game
+
+try:
+    import gymnasium
+    from gymnasium.spaces import Discrete, MultiDiscrete
+    from pettingzoo import AECEnv, ParallelEnv
+    from pettingzoo.utils import wrappers
+except ImportError as err:  # pragma: no cover - exercised by hiding the package
+    raise missing("pettingzoo", __name__) from err
+
+LEADER, FOLLOWER = "leader", "follower"
+AGENTS = (LEADER, FOLLOWER)
+"""The agents, in the order they act at every step."""
+_NEXT = {LEADER: FOLLOWER, FOLLOWER: LEADER}
+
+
+def _check_max_cycles(max_cycles: int | None, horizon: int) -> int:
+    """Steps before truncation: ``H`` for ``None``, else an integer >= 1."""
+    if max_cycles is None:
+        return horizon
+    if isinstance(max_cycles, bool) or not isinstance(max_cycles, numbers.Integral):
+        raise ValueError(f"max_cycles must be an integer >= 1 or None, got {max_cycles!r}")
+    if max_cycles < 1:
+        raise ValueError(f"max_cycles must be >= 1, got {max_cycles}")
+    return int(max_cycles)
+
+
+def _check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode not in (None, "ansi"):
+        raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+    return render_mode
+
+
+class LeaderFollowerAECEnv(AECEnv):
+    """The game as an AEC environment: the leader, then the follower, at every step.
+
+    See the module's docstring for the spaces, rewards and seeding.
+
+    Args:
+        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
+        game_params: the registered game's parameters (only with a name).
+        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
+        render_mode: ``"ansi"`` or ``None``.
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
+
+    def __init__(
+        self,
+        game: FiniteGame | str,
+        *,
+        game_params: Mapping[str, Any] | None = None,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.game = resolve_game(game, game_params)
+        H, S = self.game.horizon, self.game.n_states
+        A, B = self.game.n_leader_actions, self.game.n_follower_actions
+        self.max_cycles = _check_max_cycles(max_cycles, H)
+        self.render_mode = _check_render_mode(render_mode)
+        self.possible_agents = list(AGENTS)
+        self.agents: list[str] = []
+        self.observation_spaces = {
+            agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS
+        }
+        self.action_spaces = {LEADER: Discrete(A), FOLLOWER: Discrete(B)}
+        self._n_actions = {LEADER: A, FOLLOWER: B}
+        self._rng: np.random.Generator | None = None
+        self._h, self._x, self._a = 0, 0, None
+        self._last: Step | None = None
+
+    def observation_space(self, agent: str) -> MultiDiscrete:
+        """``MultiDiscrete([H + 1, S, A + 1])`` for either agent (the same object every call)."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Discrete:
+        """``Discrete(A)`` for the leader, ``Discrete(B)`` for the follower."""
+        return self.action_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> None:
+        """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
+        if seed is not None or self._rng is None:
+            self._rng = generator(seed)
+        self.agents = list(AGENTS)
+        self.rewards = dict.fromkeys(AGENTS, 0.0)
+        self._cumulative_rewards = dict.fromkeys(AGENTS, 0.0)
+        self.terminations = dict.fromkeys(AGENTS, False)
+        self.truncations = dict.fromkeys(AGENTS, False)
+        self.infos = {
+            agent: {"action_mask": np.ones(self._n_actions[agent], dtype=np.int8)}
+            for agent in AGENTS
+        }
+        self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
+        self._last = None
+        self.agent_selection = LEADER
+
+    def observe(self, agent: str) -> np.ndarray:
+        """``[h, x, a]`` (``a = A`` until the leader has acted at step ``h``): ``(3,)`` int64."""
+        if agent not in self.observation_spaces:
+            raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(AGENTS)}")
+        a = self.game.n_leader_actions if self._a is None else self._a
+        return np.array([self._h, self._x, a], dtype=np.int64)
+
+    def step(self, action: int | None) -> None:
+        """Play the selected agent's action; the game steps once the follower has acted."""
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        action = check_action(agent, action, self._n_actions[agent])
+        self._cumulative_rewards[agent] = 0.0
+        if agent == LEADER:
+            self._a = action
+            self._clear_rewards()  # half a step: nobody is paid yet
+        else:
+            r, x_next = self.game.step(self._h, self._x, self._a, action, self._rng)
+            r_pair = (float(r[0]), float(r[1]))
+            self._last = Step(self._h, self._x, self._a, action, r_pair, int(x_next))
+            self.rewards = {LEADER: self._last.r[0], FOLLOWER: self._last.r[1]}
+            self._h, self._x, self._a = self._h + 1, int(x_next), None
+            if self._h >= self.game.horizon:
+                self.terminations = dict.fromkeys(AGENTS, True)
+            elif self._h >= self.max_cycles:
+                self.truncations = dict.fromkeys(AGENTS, True)
+        self.agent_selection = _NEXT[agent]
+        self._accumulate_rewards()
+
+    def render(self) -> str | None:
+        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() was called without a render_mode (use 'ansi')")
+            return None
+        to_move = "the leader" if self._a is None else "the follower"
+        truncated = any(self.truncations.values())
+        return describe(
+            self.game, self._h, self._x, self._last, a=self._a, to_move=to_move, truncated=truncated
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+raw_env = LeaderFollowerAECEnv
+"""PettingZoo's name for the environment class without wrappers."""
+
+
+def env(
+    game: FiniteGame | str,
+    *,
+    game_params: Mapping[str, Any] | None = None,
+    max_cycles: int | None = None,
+    render_mode: str | None = None,
+) -> AECEnv:
+    """The AEC environment wrapped as PettingZoo's own are: actions checked, order enforced.
+
+    Args:
+        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
+        game_params: the registered game's parameters (only with a name).
+        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
+        render_mode: ``"ansi"`` or ``None``.
+    """
+    aec = raw_env(game, game_params=game_params, max_cycles=max_cycles, render_mode=render_mode)
+    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
+
+
+class LeaderFollowerParallelEnv(ParallelEnv):
+    """The game with simultaneous moves: the follower replies to every leader action at once.
+
+    See the module's docstring. ``step`` takes ``{"leader": a, "follower": replies}`` with
+    ``replies (A,)`` the follower's action for each leader action; it plays ``b = replies[a]``.
+
+    Args:
+        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
+        game_params: the registered game's parameters (only with a name).
+        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
+        render_mode: ``"ansi"`` or ``None``.
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
+
+    def __init__(
+        self,
+        game: FiniteGame | str,
+        *,
+        game_params: Mapping[str, Any] | None = None,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.game = resolve_game(game, game_params)
+        H, S = self.game.horizon, self.game.n_states
+        A, B = self.game.n_leader_actions, self.game.n_follower_actions
+        self.max_cycles = _check_max_cycles(max_cycles, H)
+        self.render_mode = _check_render_mode(render_mode)
+        self.possible_agents = list(AGENTS)
+        self.agents: list[str] = []
+        self.observation_spaces = {
+            agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS
+        }
+        self.action_spaces = {
+            LEADER: Discrete(A),
+            FOLLOWER: MultiDiscrete([B] * A, dtype=np.int64),
+        }
+        self._rng: np.random.Generator | None = None
+        self._h, self._x, self._truncated = 0, 0, False
+        self._last: Step | None = None
+
+    def observation_space(self, agent: str) -> MultiDiscrete:
+        """``MultiDiscrete([H + 1, S])`` for either agent (the same object every call)."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Discrete | MultiDiscrete:
+        """``Discrete(A)`` for the leader, ``MultiDiscrete([B] * A)`` for the follower."""
+        return self.action_spaces[agent]
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in AGENTS}
+
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
+        if seed is not None or self._rng is None:
+            self._rng = generator(seed)
+        self.agents = list(AGENTS)
+        self._h, self._x, self._last = 0, self.game.sample_initial(self._rng), None
+        self._truncated = False
+        return self._observations(), {agent: {} for agent in AGENTS}
+
+    def _replies(self, replies: Any) -> np.ndarray:
+        """The follower's reply to each leader action, checked: ``(A,)`` ints in ``[0, B)``."""
+        A, B = self.game.n_leader_actions, self.game.n_follower_actions
+        array = np.asarray(replies)
+        if array.shape != (A,) or array.dtype.kind not in "iu":
+            raise ValueError(
+                f"the follower's action must be {A} integers (a reply to each leader action), "
+                f"got {replies!r}"
+            )
+        if ((array < 0) | (array >= B)).any():
+            raise ValueError(f"the follower's replies must be in [0, {B}), got {array.tolist()}")
+        return array
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Play ``a = actions["leader"]`` and ``b = actions["follower"][a]`` at step ``h``."""
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset()")
+        missing_agents = [agent for agent in AGENTS if agent not in actions]
+        if missing_agents:
+            raise ValueError(f"no action for {', '.join(missing_agents)}")
+        a = check_action(LEADER, actions[LEADER], self.game.n_leader_actions)
+        b = int(self._replies(actions[FOLLOWER])[a])
+        r, x_next = self.game.step(self._h, self._x, a, b, self._rng)
+        self._last = Step(self._h, self._x, a, b, (float(r[0]), float(r[1])), int(x_next))
+        self._h, self._x = self._h + 1, int(x_next)
+        terminated = self._h >= self.game.horizon
+        truncated = self._truncated = not terminated and self._h >= self.max_cycles
+        observations = self._observations()
+        rewards = {LEADER: self._last.r[0], FOLLOWER: self._last.r[1]}
+        infos = {agent: {"leader_action": a, "follower_action": b} for agent in AGENTS}
+        if terminated or truncated:
+            self.agents = []
+        return (
+            observations,
+            rewards,
+            dict.fromkeys(AGENTS, terminated),
+            dict.fromkeys(AGENTS, truncated),
+            infos,
+        )
+
+    def render(self) -> str | None:
+        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() was called without a render_mode (use 'ansi')")
+            return None
+        return describe(
+            self.game,
+            self._h,
+            self._x,
+            self._last,
+            to_move="both players",
+            truncated=self._truncated,
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+parallel_env = LeaderFollowerParallelEnv
+"""PettingZoo's name for the parallel environment."""

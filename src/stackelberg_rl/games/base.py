@@ -90,6 +90,22 @@ def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
         )
 
 
+def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
+    """SHA-256 of named arrays (each with its name, dtype and shape; ``None`` skipped) and a text.
+
+    What a game's fingerprint is made of: two games with the same arrays hash alike.
+    """
+    digest = hashlib.sha256()
+    for key, array in arrays.items():
+        if array is None:
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.data)
+    digest.update(suffix.encode())
+    return digest.hexdigest()
+
+
 class FiniteGame:
     """A finite-state episodic leader-follower Markov game with features.
 
@@ -418,7 +434,6 @@ class FiniteGame:
         The model is hashed in the form it is held (dense and/or factored), with each array's
         shape and dtype, so two games with the same fingerprint play identically.
         """
-        digest = hashlib.sha256()
         arrays = {
             "features": self.features,
             "initial_distribution": self.initial_distribution,
@@ -427,14 +442,7 @@ class FiniteGame:
             "mu": self.mu,
             "theta": self.theta,
         }
-        for key, array in arrays.items():
-            if array is None:
-                continue
-            array = np.ascontiguousarray(array)
-            digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
-            digest.update(array.data)
-        digest.update(f"reward_noise:{self.reward_noise!r}".encode())
-        return digest.hexdigest()
+        return sha256_of(arrays, f"reward_noise:{self.reward_noise!r}")
 
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""

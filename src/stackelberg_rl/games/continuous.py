@@ -34,13 +34,12 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._params import check_real, check_sizes
-from .base import _check_distribution, _check_finite, _check_shape, _index
+from .base import _check_distribution, _check_finite, _check_shape, _index, sha256_of
 from .registry import register
 from .sampling import draw
 
@@ -505,7 +504,6 @@ class ContinuousGame:
 
         Equal fingerprints: the same play and the same regret estimates.
         """
-        digest = hashlib.sha256()
         arrays = {
             "centres": self.centres,
             "bandwidth": np.float64(self.bandwidth),
@@ -517,11 +515,7 @@ class ContinuousGame:
             "eval_initial_states": self.evaluation.initial_states,
             "eval_initial_weights": self.evaluation.initial_weights,
         }
-        for key, array in arrays.items():
-            array = np.ascontiguousarray(array)
-            digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
-            digest.update(array.data)
-        return digest.hexdigest()
+        return sha256_of(arrays)
 
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""

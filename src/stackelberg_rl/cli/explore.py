@@ -126,7 +126,7 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("player", "gap at the initial distribution", "gap at the worst state"):
+    for column in ("player", "gap at the initial distribution", "gap at the worst initial state"):
         table.add_column(column, justify="left" if column == "player" else "right")
     table.add_row(
         "leader: V_l^SE - V_l(pi_l, worst BR_f)",

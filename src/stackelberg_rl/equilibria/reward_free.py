@@ -878,9 +878,11 @@ def gaps(
 
     Returns:
         ``gap/leader/initial`` and ``gap/follower/initial`` (at the initial distribution),
-        ``gap/leader/worst`` and ``gap/follower/worst`` (the largest over the states at
-        ``h = 0``), ``value/leader/stackelberg``, ``value/leader/output`` (``V_l`` against
-        ``BR_f^-``), ``value/follower/output``, all at the initial distribution.
+        ``gap/leader/worst`` and ``gap/follower/worst`` (the largest over the initial states,
+        those of positive initial probability: a state that never starts an episode is never
+        seen at ``h = 0``, and no exploration learns its values there), ``value/leader/
+        stackelberg``, ``value/leader/output`` (``V_l`` against ``BR_f^-``),
+        ``value/follower/output``, all at the initial distribution.
     """
     if not isinstance(game, FiniteGame):
         raise ValueError(f"gaps are exact on finite games only, got {game!r}")
@@ -891,11 +893,12 @@ def gaps(
     leader = se.V[0, 0] - worst.V[0, 0]
     follower = best_f.V[1, 0] - own.V[1, 0]
     p0 = game.initial_distribution
+    starts = p0 > 0
     return {
         "gap/leader/initial": float(p0 @ leader),
-        "gap/leader/worst": float(leader.max()),
+        "gap/leader/worst": float(leader[starts].max()),
         "gap/follower/initial": float(p0 @ follower),
-        "gap/follower/worst": float(follower.max()),
+        "gap/follower/worst": float(follower[starts].max()),
         "value/leader/stackelberg": float(p0 @ se.V[0, 0]),
         "value/leader/output": float(p0 @ worst.V[0, 0]),
         "value/follower/output": float(p0 @ own.V[1, 0]),

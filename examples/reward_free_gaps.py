@@ -53,6 +53,10 @@ class Experiment:
     """λ of both routes' regressions."""
     ccse: bool = True
     """Also run the CCSE route."""
+    also: tuple[tuple[str, str], ...] = ()
+    """Other rewards planned from the same explorations: the game with these parameters changed
+    (its transitions must stay those explored), e.g. (("zero_sum", "true"),); metrics
+    ``also/gap/...``."""
     bootstrap: int = 2000
     """Bootstrap resamples of the seeds for the slopes' intervals."""
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -66,10 +70,14 @@ def reward_free_rows(game_name: str, seed: int, exp: Experiment) -> list[dict]:
     # The leader's gap of the exact Stackelberg policy: positive where the follower has exact
     # ties in the true game, which the gap breaks against the leader (math.md §7).
     floor = rf.gaps(game, *stackelberg_equilibrium(game)[:2])["gap/leader/initial"]
+    other = games.make(game_name, **dict(exp.also)) if exp.also else None
     rows = []
     for K in exp.budgets:
         gaps = rf.gaps(game, *rf.plan(data.head(K), lam=exp.lam))
         gaps["floor/leader/initial"] = floor
+        if other is not None:  # the same data, other rewards: known exactly (math.md §7)
+            also = rf.gaps(other, *rf.plan(data.head(K), other, lam=exp.lam))
+            gaps.update({f"also/{k}": v for k, v in also.items()})
         for key, value in gaps.items():
             rows.append(dict(game=game_name, seed=seed, K=K, route="reward-free", metric=key,
                              value=value))  # fmt: skip
@@ -163,7 +171,7 @@ def summarise(df: pd.DataFrame, n_boot: int) -> pd.DataFrame:
 
     rows = []
     for (game, route, metric), table in df.groupby(["game", "route", "metric"], sort=False):
-        if metric.startswith(("value/", "floor/")):
+        if metric.startswith(("value/", "floor/", "also/value/")):
             continue
         s, low, high, n_used = slope(table, n_boot)
         by_k = table.groupby("K")["value"]
@@ -197,7 +205,7 @@ def plot(df: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     game_names = list(dict.fromkeys(df["game"]))
-    fig, axes = plt.subplots(len(game_names), 2, figsize=(11, 4.2 * len(game_names)),
+    fig, axes = plt.subplots(len(game_names), 2, figsize=(11, 5.4 * len(game_names)),
                              squeeze=False)  # fmt: skip
     for row, game in enumerate(game_names):
         for col, player in enumerate(("leader", "follower")):
@@ -229,7 +237,7 @@ def plot(df: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
             ax.set_xlabel("episodes K")
             ax.set_title(f"{game} (general-sum): {player}")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -246,13 +254,16 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=defaults.beta)
     parser.add_argument("--ccse-beta", type=float, default=defaults.ccse_beta)
     parser.add_argument("--no-ccse", action="store_true", help="only the reward-free route")
+    also = "plan also for the game with these parameters, from the same data"
+    parser.add_argument("--also", nargs="*", default=[], metavar="KEY=VALUE", help=also)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--plot-only", action="store_true", help="replot results.parquet")
     parser.add_argument("--figure", default="gaps.png", help="the plot's file name in --out")
     args = parser.parse_args()
     exp = Experiment(games=tuple(args.games), budgets=tuple(sorted(args.budgets)),
                      seeds=args.seeds, beta=args.beta, ccse_beta=args.ccse_beta,
-                     ccse=not args.no_ccse, workers=args.workers)  # fmt: skip
+                     ccse=not args.no_ccse, workers=args.workers,
+                     also=tuple(tuple(a.split("=", 1)) for a in args.also))  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.plot_only:

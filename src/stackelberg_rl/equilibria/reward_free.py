@@ -754,6 +754,7 @@ def fit(
     theta, table = known_rewards(data, rewards)
     K, H, d = data.phi.shape
     w = np.zeros((2, H, d))
+    # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
     V_next = np.zeros((K, 2))  # V̂_{h+1}(x_{h+1}^k), zero after the last step

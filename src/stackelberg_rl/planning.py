@@ -130,16 +130,50 @@ def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray
     return pi_l, values
 
 
-def follower_best_response(game: FiniteGame, pi_l: np.ndarray) -> tuple[np.ndarray, Values]:
+def follower_best_response(
+    game: FiniteGame,
+    pi_l: np.ndarray,
+    tie_break: Literal["leader", "follower"] | None = None,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, Values]:
     """The follower's best response to ``pi_l``: greedy in ``Q_f`` for every ``a``, eq. (7).
 
+    Every best response has the follower's value; they differ in the leader's. With
+    ``tie_break`` the follower picks, among its maximisers within ``tol`` at each ``(h, x, a)``,
+    the one best (``"leader"``) or worst (``"follower"``) for the leader, whose ``Q_l`` already
+    follows those picks at later steps: backward induction then gives the best or the worst
+    leader value over all the follower's best responses, at every state (the follower's value,
+    hence its maximisers, does not depend on how ties are broken).
+
+    Args:
+        game: the game.
+        pi_l: ``(H, S, A)`` the leader's policy.
+        tie_break: ``None`` (the first maximiser), ``"leader"`` or ``"follower"``.
+        tol: how far below the maximum an action still counts as a maximiser, with a
+            ``tie_break``.
+
     Returns:
-        A deterministic ``pi_f (H, S, A, B)`` (first maximiser on ties) and its values.
+        A deterministic ``pi_f (H, S, A, B)`` and its values.
     """
     pi_l = np.asarray(pi_l, dtype=np.float64)
     check_policies(game, pi_l, None)
-    _, pi_f, values = _backward(game, lambda h, Qh: Qh[1].argmax(axis=-1), pi_l)
+    if tie_break is None:
+        _, pi_f, values = _backward(game, lambda h, Qh: Qh[1].argmax(axis=-1), pi_l)
+        return pi_f, values
+    _check_tie_break(tie_break, tol)
+    _, pi_f, values = _backward(
+        game, lambda h, Qh: follower_choice(Qh[0], Qh[1], tie_break, tol), pi_l
+    )
     return pi_f, values
+
+
+def _check_tie_break(tie_break: str, tol: float) -> None:
+    if tie_break not in ("leader", "follower"):
+        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
+    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
+    # Q_f says); a negative tol excludes the true maximiser.
+    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
 
 
 def stackelberg_equilibrium(
@@ -156,12 +190,7 @@ def stackelberg_equilibrium(
     Returns:
         Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
     """
-    if tie_break not in ("leader", "follower"):
-        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
-    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
-    # Q_f says); a negative tol excludes the true maximiser.
-    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    _check_tie_break(tie_break, tol)
 
     def follower_rule(h: int, Qh: np.ndarray) -> np.ndarray:
         return follower_choice(Qh[0], Qh[1], tie_break, tol)

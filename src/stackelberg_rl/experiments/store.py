@@ -28,6 +28,7 @@ import platform
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,34 @@ OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLOT_FILE)
 """The files this program writes in a run folder; temporary ones start with ``.tmp-``."""
 _TMP_PREFIX = ".tmp-"
 REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
+
+
+@dataclass(frozen=True)
+class FolderKind:
+    """What a folder of this program holds: its manifest's format and the files it writes.
+
+    A folder is this program's to replace when its manifest has ``format`` and every other entry
+    is one of ``files``, starts with one of ``prefixes`` or is a temporary ``.tmp-`` file.
+    """
+
+    format: str
+    files: tuple[str, ...]
+    prefixes: tuple[str, ...] = ()
+    what: str = "run"
+    """What such a folder holds, in messages."""
+
+    @property
+    def a(self) -> str:
+        """``what`` with its article: "a run", "an exploration"."""
+        return f"{'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}"
+
+    def owns(self, name: str) -> bool:
+        """Whether an entry called ``name`` is one this program writes in such a folder."""
+        return name in self.files or name.startswith((_TMP_PREFIX, *self.prefixes))
+
+
+RUN_FOLDER = FolderKind(FORMAT, OWN_FILES)
+"""A run folder: ``manifest.json``, ``results.parquet``, ``regret.png``."""
 
 
 class RunFolderError(ValueError):
@@ -112,21 +141,24 @@ def host() -> str:
 
 
 # ---------------------------------------------------------------------- reading a manifest
-def read_manifest(run_dir: Path) -> dict:
-    """The manifest of ``run_dir``, checked to be this program's.
+def read_manifest(run_dir: Path, kind: FolderKind | None = None) -> dict:
+    """The manifest of ``run_dir``, checked to be this program's (a run's, or ``kind``'s).
 
     Raises:
-        RunFolderError: no manifest, unreadable JSON, or not a run manifest of this program.
+        RunFolderError: no manifest, unreadable JSON, or not a manifest of this program.
     """
+    kind = kind or RUN_FOLDER
     path = run_dir / MANIFEST_FILE
     if not path.is_file():
-        raise RunFolderError(f"{run_dir} is not a run folder: no {MANIFEST_FILE}")
+        raise RunFolderError(f"{run_dir} is not {kind.a} folder: no {MANIFEST_FILE}")
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RunFolderError(f"{path} is not a manifest of stackelberg-rl (no format {FORMAT!r})")
+    if not isinstance(data, dict) or data.get("format") != kind.format:
+        raise RunFolderError(
+            f"{path} is not a manifest of stackelberg-rl (no format {kind.format!r})"
+        )
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise RunFolderError(
@@ -136,12 +168,8 @@ def read_manifest(run_dir: Path) -> dict:
     return data
 
 
-def _is_own(name: str) -> bool:
-    return name in OWN_FILES or name.startswith(_TMP_PREFIX)
-
-
-def _foreign_entries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not _is_own(p.name))
+def _foreign_entries(folder: Path, kind: FolderKind) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not kind.owns(p.name))
 
 
 def _alive(manifest: dict) -> bool:
@@ -192,14 +220,18 @@ def _check_ancestors(out: Path) -> None:
             return
 
 
-def check_destination(out: Path, overwrite: bool) -> str:
-    """What writing a run to ``out`` would do: ``"new"``, ``"empty"`` or ``"replace"``.
+def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None) -> str:
+    """What writing a run (or a folder of ``kind``) to ``out`` would do.
+
+    Returns:
+        ``"new"``, ``"empty"`` or ``"replace"``.
 
     Raises:
         RunFolderError: ``out`` contains the current directory, a parent is a file, ``out`` is a
             file, or ``out`` holds anything but a run of this program that may be replaced (with
             ``overwrite``, and not while that run is still running).
     """
+    kind = kind or RUN_FOLDER
     _check_cwd_outside(out)
     _check_ancestors(out)
     if not out.exists():
@@ -215,25 +247,26 @@ def check_destination(out: Path, overwrite: bool) -> str:
     if not entries:
         return "empty"
     try:
-        manifest = read_manifest(out)
+        manifest = read_manifest(out, kind)
     except RunFolderError:
         manifest = None
-    foreign = _foreign_entries(out)
+    foreign = _foreign_entries(out, kind)
     if manifest is None or foreign:
         shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
-        what = f"files that are not a run ({shown})" if foreign else "no run manifest"
+        what = f"files that are not {kind.a} ({shown})" if foreign else f"no {kind.what} manifest"
         raise RunFolderError(
             f"{out} is not empty and holds {what}: it is never replaced, --overwrite or not; "
             "choose another --out"
         )
     if not overwrite:
         status = manifest.get("status")
-        what = "a run" if status == "complete" else f"an unfinished run (status {status!r})"
+        what = kind.a if status == "complete" else f"an unfinished {kind.what}"
+        what += "" if status == "complete" else f" (status {status!r})"
         raise RunFolderError(
             f"{out} already holds {what}; pass --overwrite (overwrite=True) to replace it"
         )
     if _alive(manifest):
-        raise RunFolderError(f"{out} holds a run that is still running (pid {manifest['pid']})")
+        raise RunFolderError(f"{out} holds {kind.a} that is still running (pid {manifest['pid']})")
     return "replace"
 
 
@@ -250,31 +283,40 @@ class Reservation:
     manifest_written: bool = False
     made_parents: tuple[Path, ...] = ()
     """Folders above ``target`` made for it (removed with it if the run is abandoned)."""
+    kind: FolderKind | None = None
+    """What the folder holds (``None``: a run)."""
 
     @classmethod
-    def make(cls, out: str | os.PathLike | NewFolder, overwrite: bool = False) -> Reservation:
-        """Reserve ``out`` (or a new folder) for a run; nothing is written in it yet.
+    def make(
+        cls,
+        out: str | os.PathLike | NewFolder,
+        overwrite: bool = False,
+        kind: FolderKind | None = None,
+    ) -> Reservation:
+        """Reserve ``out`` (or a new folder) for a run (or ``kind``); nothing is written yet.
 
         Raises:
             RunFolderError: see :func:`check_destination`, or the folder cannot be created.
         """
         if isinstance(out, NewFolder):
-            return cls._new_unique(Path(out.parent), out.stem)
+            reservation = cls._new_unique(Path(out.parent), out.stem)
+            reservation.kind = kind
+            return reservation
         out = Path(out)
-        mode = check_destination(out, overwrite)
+        mode = check_destination(out, overwrite, kind)
         try:
             if mode == "new":
                 made = _make_parents(out)
                 try:
                     out.mkdir()
                 except FileExistsError:  # someone made it meanwhile: judge it again
-                    return cls.make(out, overwrite)
-                return cls(out, out, mode, made_parents=made)
+                    return cls.make(out, overwrite, kind)
+                return cls(out, out, mode, made_parents=made, kind=kind)
             if mode == "empty":
-                return cls(out, out, mode)
+                return cls(out, out, mode, kind=kind)
             work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
             work.chmod(0o755)  # mkdtemp's 0o700 would otherwise become the run folder's mode
-            return cls(out, work, mode)
+            return cls(out, work, mode, kind=kind)
         except OSError as err:
             raise RunFolderError(f"cannot create {out}: {err.strerror or err}") from None
 
@@ -301,17 +343,13 @@ class Reservation:
 
     # ------------------------------------------------------------------ writing
     def _write_text(self, name: str, text: str, exclusive: bool = False) -> None:
-        tmp = self.work / f"{_TMP_PREFIX}{name}-{os.getpid()}"
-        try:
-            tmp.write_text(text)
-            if exclusive:  # link refuses an existing name: an empty folder is taken only once
-                os.link(tmp, self.work / name)
-                tmp.unlink()
-            else:
-                os.replace(tmp, self.work / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        self.write_file(name, lambda path: path.write_text(text), exclusive)
+
+    def write_file(
+        self, name: str, write: Callable[[Path], object], exclusive: bool = False
+    ) -> None:
+        """:func:`write_file` in the folder being written."""
+        write_file(self.work, name, write, exclusive)
 
     def start(self, manifest_text: str) -> None:
         """Write the manifest of a run that starts (status ``"running"``).
@@ -355,12 +393,21 @@ class Reservation:
                 f"could not write the results to {self.target} ({_reason(err)}); "
                 + (f"they are saved in {where}" if where else "and could not save them elsewhere"),
             ) from err
+        return self.put_in_place()
+
+    def put_in_place(self) -> Path:
+        """Once everything is written: the folder asked for, swapped in if it replaces one.
+
+        Raises:
+            ResultsNotSavedError: the finished folder could not replace the old one; the
+                message says where it is.
+        """
         if self.mode != "replace":
             return self.target
         old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
         moved = False
         try:
-            check_destination(self.target, overwrite=True)  # still ours alone?
+            check_destination(self.target, overwrite=True, kind=self.kind)  # still ours alone?
             os.rename(self.target, old)
             moved = True
             os.rename(self.work, self.target)
@@ -375,7 +422,7 @@ class Reservation:
                 f"the finished run is in {self.work}: it could not replace {self.target} "
                 f"({_reason(err)})",
             ) from err
-        _remove_own(old)
+        _remove_own(old, self.kind)
         return self.target
 
     def abandon(self) -> None:
@@ -386,17 +433,38 @@ class Reservation:
         if self.mode == "empty":
             if not self.manifest_written:
                 return  # the folder was never ours (another run may have taken it)
-            for name in (MANIFEST_FILE, RESULTS_FILE):
+            for name in (self.kind or RUN_FOLDER).files:
                 _unlink_quietly(self.work / name)
             for p in self.work.glob(f"{_TMP_PREFIX}*-{os.getpid()}"):
                 _unlink_quietly(p)
         else:
-            _remove_own(self.work)
+            _remove_own(self.work, self.kind)
         for parent in self.made_parents:  # innermost first; a folder someone used stays
             try:
                 parent.rmdir()
             except OSError:
                 break
+
+
+def write_file(
+    folder: Path, name: str, write: Callable[[Path], object], exclusive: bool = False
+) -> None:
+    """Write ``folder/name`` by ``write(path)`` to a temporary name, then rename it.
+
+    A crash never leaves a half-written file under ``name``. With ``exclusive`` an existing
+    ``name`` is never replaced: :class:`FileExistsError`.
+    """
+    tmp = folder / f"{_TMP_PREFIX}{name}-{os.getpid()}"
+    try:
+        write(tmp)
+        if exclusive:  # link refuses an existing name: an empty folder is taken only once
+            os.link(tmp, folder / name)
+            tmp.unlink()
+        else:
+            os.replace(tmp, folder / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _make_parents(out: Path) -> tuple[Path, ...]:
@@ -421,17 +489,18 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
-def _remove_own(folder: Path) -> None:
+def _remove_own(folder: Path, kind: FolderKind | None = None) -> None:
     """Delete the files this program writes in ``folder``, then ``folder`` if it is empty.
 
     Anything else stays, and so does the folder that holds it.
     """
+    kind = kind or RUN_FOLDER
     try:
         entries = list(folder.iterdir())
     except OSError:
         return
     for p in entries:
-        if _is_own(p.name) and not p.is_dir():
+        if kind.owns(p.name) and not p.is_dir():
             _unlink_quietly(p)
     try:
         folder.rmdir()

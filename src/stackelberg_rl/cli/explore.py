@@ -1,0 +1,507 @@
+"""``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
+
+``explore`` runs Phase 1 (:func:`~stackelberg_rl.equilibria.reward_free.explore`) and plans for
+the game's own rewards, observed while exploring; ``plan`` plans again from the same data for
+other rewards (math.md §7). An exploration folder holds::
+
+    manifest.json     "format": "stackelberg-rl/exploration", "status" ("running", then
+                      "complete"), the options, the game, versions, git commit, the gaps, and
+                      one entry per plan made since
+    data.npz          the data set (ExplorationData: features, rewards, next states, the game's
+                      fingerprint and transition model)
+    policies.npz      the plan for the observed rewards: pi_l (H, S, A), pi_f (H, S, A, B) of a
+                      finite game, and w (2, H, d), the planned weights (any game)
+    gaps.json         that plan's exact gaps (finite games)
+    plan-NAME.npz     a plan of ``plan`` for other rewards, and plan-NAME.json its gaps and
+                      what it was planned for; NAME from the rewards, never an existing file's
+
+The folder is reserved and its manifest written before the first episode, finished atomically,
+and replaced (``--overwrite``) only if it holds an exploration of this program and nothing else
+(:mod:`stackelberg_rl.experiments.store`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from .. import games as games_mod
+from ..equilibria import reward_free as rf
+from ..experiments import GameSpec, RunConfig
+from ..experiments.config import dumps
+from ..experiments.resources import check_game_fits
+from ..experiments.store import (
+    MANIFEST_FILE,
+    FolderKind,
+    NewFolder,
+    Reservation,
+    ResultsNotSavedError,
+    RunFolderError,
+    git_state,
+    host,
+    now,
+    read_manifest,
+    versions,
+    write_file,
+)
+from .errors import INTERRUPTION, UsageError, checked
+from .options import build, command_function, options
+
+DATA_FILE = "data.npz"
+POLICIES_FILE = "policies.npz"
+GAPS_FILE = "gaps.json"
+PLAN_PREFIX = "plan-"
+EXPLORATION_FOLDER = FolderKind(
+    "stackelberg-rl/exploration",
+    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE),
+    (PLAN_PREFIX,),
+    "exploration",
+)
+"""An exploration folder: what ``explore`` writes, and the ``plan-`` files of ``plan``."""
+
+
+@dataclass
+class ExploreOptions:
+    """An exploration (Phase 1) and the plan for the game's own rewards (Phase 2)."""
+
+    game: GameSpec = field(default_factory=GameSpec)
+    """The game to explore."""
+    episodes: int = 1000
+    """K, exploration episodes."""
+    beta: float = 1.0
+    """β: the bonus β‖φ‖ in the optimistic Q, and min(β‖φ‖, H)/H the exploration reward."""
+    lam: float = 1.0
+    """λ, the ridge of the exploration's regressions."""
+    alpha_l: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
+    """The leader's soft-max parameter while exploring: anytime (log|A|·√(k+1)/H, so the first k
+    episodes are an exploration of k episodes), fixed-K (log|A|·√K/H) or a number."""
+    alpha_f: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
+    """The follower's, likewise with |B|."""
+    seed: int = 0
+    """Seed of the game's and the players' random streams."""
+    plan_lam: float = 1.0
+    """λ, the ridge of the plan's regressions (Phase 2)."""
+    out: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Folder to create. Default: a new folder runs/explore-GAME-YYYYMMDD-HHMMSS. An existing
+    folder is used only if it is empty, or with --overwrite if it holds an exploration and
+    nothing else."""
+    overwrite: bool = False
+    """Replace the exploration in --out (only one of this program, and only once the new one is
+    complete)."""
+    quiet: bool = False
+    """No progress bar."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad field."""
+        if not isinstance(self.game, GameSpec):
+            raise ValueError(f"game must be a GameSpec, got {self.game!r}")
+        self.game.validate()
+        rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
+                             self.seed, 64)  # fmt: skip
+        rf.check_exploration(1, 0.0, self.plan_lam, 0.0, 0.0, 0, 1, lam_name="plan_lam")
+        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
+            raise ValueError(f"out must be a folder path, got {self.out!r}")
+
+
+EXPLORE_OPTIONS = options(ExploreOptions())
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if np.isfinite(x) else "nan"
+
+
+def print_gaps(title: str, gaps: dict[str, float]) -> None:
+    """A rich table of :func:`~stackelberg_rl.equilibria.reward_free.gaps`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("player", "gap at the initial distribution", "gap at the worst initial state"):
+        table.add_column(column, justify="left" if column == "player" else "right")
+    table.add_row(
+        "leader: V_l^SE - V_l(pi_l, worst BR_f)",
+        _fmt(gaps["gap/leader/initial"]),
+        _fmt(gaps["gap/leader/worst"]),
+    )
+    table.add_row(
+        "follower: best-response gap",
+        _fmt(gaps["gap/follower/initial"]),
+        _fmt(gaps["gap/follower/worst"]),
+    )
+    Console().print(table)
+
+
+def _save_npz(arrays: dict[str, np.ndarray]):
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return write
+
+
+def _save_json(data: dict):
+    text = dumps(data)  # refuses NaN, writes infinities as "inf"
+    return lambda path: path.write_text(text)
+
+
+def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
+    """The plan's arrays: ``w (2, H, d)`` and, for a finite game, the policy tables."""
+    learned = rf.fit(data, rewards, lam=lam)
+    arrays = {"w": learned.w}
+    if data.is_finite:
+        arrays["pi_l"], arrays["pi_f"] = learned.tables(data.features)
+    return arrays
+
+
+def cmd_explore(values: dict[str, Any]) -> int:
+    """Explore, plan for the observed rewards, write the folder and print the gaps."""
+    opts = checked(lambda: build(ExploreOptions(), EXPLORE_OPTIONS, values))
+
+    def make_game() -> games_mod.Game:
+        check_game_fits(RunConfig(game=opts.game))
+        return opts.game.make()
+
+    game = checked(make_game)
+    out = opts.out or NewFolder("runs", f"explore-{opts.game.label}")
+    manifest = {
+        "format": EXPLORATION_FOLDER.format,
+        "format_version": 1,
+        "status": "running",
+        "options": asdict(opts),
+        "game": game.describe(),
+        "versions": versions(),
+        **git_state(),
+        "host": host(),
+        "pid": os.getpid(),
+        "started": now(),
+        "plans": [],
+    }
+    text = checked(lambda: dumps(manifest))
+    try:
+        reservation = Reservation.make(out, opts.overwrite, kind=EXPLORATION_FOLDER)
+    except RunFolderError as err:
+        raise UsageError(str(err)) from None
+    INTERRUPTION["note"] = "the unfinished exploration removed"
+    t0 = time.perf_counter()
+    try:
+        try:
+            reservation.start(text)
+        except RunFolderError as err:
+            raise UsageError(str(err)) from None
+        print(f"exploration folder: {reservation.target}", flush=True)
+        data = _explore(game, opts)
+        arrays = _planned(data, None, opts.plan_lam)
+        gaps = None
+        if data.is_finite:
+            gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+        reservation.write_file(DATA_FILE, data.save)
+        reservation.write_file(POLICIES_FILE, _save_npz(arrays))
+        if gaps is not None:
+            reservation.write_file(GAPS_FILE, _save_json(gaps))
+        manifest.update(
+            status="complete",
+            finished=now(),
+            elapsed_seconds=time.perf_counter() - t0,
+            gaps=gaps,
+        )
+        reservation.write_file(MANIFEST_FILE, _save_json(manifest))
+    except BaseException:
+        reservation.abandon()
+        raise
+    try:
+        folder = reservation.put_in_place()
+    except ResultsNotSavedError as err:
+        raise UsageError(str(err)) from None
+    INTERRUPTION["note"] = f"the finished exploration is in {folder}"
+    if gaps is not None:
+        print_gaps(f"Reward-free Stackelberg plan after K={opts.episodes} episodes", gaps)
+    else:
+        print("continuous game: the plan's weights w are in policies.npz (no exact gaps)")
+    print(f"data: {folder / DATA_FILE}, policies: {folder / POLICIES_FILE}")
+    return 0
+
+
+def _explore(game: games_mod.Game, opts: ExploreOptions) -> rf.ExplorationData:
+    """Phase 1 under a progress bar (unless ``quiet``)."""
+    kwargs = dict(
+        lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed
+    )  # fmt: skip
+    if opts.quiet:
+        return rf.explore(game, opts.episodes, opts.beta, **kwargs)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]exploring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    ) as bar:
+        task = bar.add_task("episodes", total=opts.episodes)
+        return rf.explore(
+            game,
+            opts.episodes,
+            opts.beta,
+            progress=lambda done: bar.update(task, completed=done),
+            **kwargs,
+        )
+
+
+# ---------------------------------------------------------------------- plan
+def load_exploration(folder: Path) -> tuple[dict, rf.ExplorationData]:
+    """The manifest and the data set of a complete exploration folder.
+
+    Raises:
+        UsageError: naming what is wrong with the folder or its data file.
+    """
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not an exploration folder: no such folder")
+    try:
+        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    except RunFolderError as err:
+        raise UsageError(str(err)) from None
+    if manifest.get("status") != "complete":
+        raise UsageError(
+            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
+        )
+    try:
+        data = rf.ExplorationData.load(folder / DATA_FILE)
+    except rf.ExplorationDataError as err:
+        raise UsageError(str(err)) from None
+    if data.meta.get("game_sha256") != (manifest.get("game") or {}).get("sha256"):
+        raise UsageError(
+            f"{folder / DATA_FILE} is not the data of the exploration in {folder} (its game's "
+            "SHA-256 differs from the manifest's)"
+        )
+    return manifest, data
+
+
+@dataclass
+class PlanRewards:
+    """What to plan for; give at most one of a game (--game, --param, --game-file) or --rewards."""
+
+    game: GameSpec | None = field(default=None, metadata={"cli": False})
+    rewards: str | None = field(default=None, metadata={"metavar": "FILE.npz"})
+    """An .npz with an array rewards (2, H, S, A, B) of a finite game, or theta (2, H, d)."""
+    lam: float = 1.0
+    """λ, the ridge of the plan's regressions."""
+    name: str | None = None
+    """The name of the plan's files (plan-NAME.npz, plan-NAME.json); default from the rewards.
+    An existing name gets -2, -3, ...: files are never replaced."""
+
+
+def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
+    """The ``rewards`` or ``theta`` array of the ``.npz`` at ``path``.
+
+    Raises:
+        UsageError: naming the file and the problem.
+    """
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = sorted(archive.files)
+            keys = [k for k in ("rewards", "theta") if k in names]
+            if len(keys) != 1 or len(names) != 1:
+                raise UsageError(
+                    f"{path} must hold one array, rewards (2, H, S, A, B) or theta (2, H, d); "
+                    f"it holds {', '.join(names) or 'none'}"
+                )
+            return archive[keys[0]], keys[0]
+    except UsageError:
+        raise
+    except Exception as err:  # zipfile, zlib, numpy: several types for a damaged file
+        raise UsageError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def _label(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", text).strip("_.") or "rewards"
+
+
+def cmd_plan(
+    folder: Path,
+    game_name: str | None,
+    params: list[str] | None,
+    game_file: str | None,
+    rewards_file: str | None,
+    lam: float,
+    name: str | None,
+) -> int:
+    """Plan for other rewards from an exploration's data; write plan-NAME.{npz,json}."""
+    manifest, data = load_exploration(folder)
+    if rewards_file is not None and (game_name or params or game_file):
+        raise UsageError("give --rewards, or a game (--game, --param, --game-file), not both")
+    lam = checked(lambda: rf.check_exploration(1, 0.0, lam, 0.0, 0.0, 0, 1)[2])
+    explored = (manifest.get("game") or {}).get("registered") or {}
+    game = None
+    if rewards_file is not None:
+        array, kind = _rewards_from_file(Path(rewards_file))
+        checked(lambda: rf.known_rewards(data, array))
+        rewards: rf.Rewards = array
+        description = {"rewards_file": str(rewards_file), "array": kind}
+        label = f"{Path(rewards_file).stem}"
+        game = _game_with(data, array)
+    else:
+        spec = checked(lambda: _game_spec(explored, game_name, params, game_file))
+        game = checked(spec.make)
+        try:
+            data.check_game(game)
+        except rf.ExplorationDataError as err:
+            raise UsageError(str(err)) from None
+        rewards = game
+        description = {"game": game.describe()}
+        given = [p.strip() for p in params or ()]
+        label = Path(game_file).stem if game_file else "-".join([spec.name, *given])
+    arrays = checked(lambda: _planned(data, rewards, lam))
+    gaps = None
+    if isinstance(game, games_mod.FiniteGame):
+        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+    stem = _free_stem(folder, PLAN_PREFIX + _label(name or label))
+    record = {"name": stem, "lam": lam, **description, "gaps": gaps, "planned": now()}
+    try:
+        write_file(folder, stem + ".npz", _save_npz(arrays), exclusive=True)
+        write_file(folder, stem + ".json", _save_json(record), exclusive=True)
+        manifest.setdefault("plans", []).append(
+            {k: v for k, v in record.items() if k != "game"} | {"files": [f"{stem}.npz"]}
+        )
+        write_file(folder, MANIFEST_FILE, _save_json(manifest))
+    except OSError as err:
+        raise UsageError(f"cannot write to {folder}: {err.strerror or err}") from None
+    if gaps is not None:
+        print_gaps(f"Stackelberg plan for {label} from K={data.episodes} episodes", gaps)
+    print(f"plan: {folder / (stem + '.npz')}, {folder / (stem + '.json')}")
+    return 0
+
+
+def _free_stem(folder: Path, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, … : the first whose files do not exist yet."""
+    n = 1
+    candidate = stem
+    while (folder / f"{candidate}.npz").exists() or (folder / f"{candidate}.json").exists():
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+def _game_spec(
+    explored: dict, game_name: str | None, params: list[str] | None, game_file: str | None
+) -> GameSpec:
+    """The game to plan for: ``--game-file``, or the explored game with ``--game``/``--param``."""
+    from .._fields import key_values
+
+    given = key_values(list(params or ()), "--param")
+    if game_file is not None:
+        return GameSpec(file=game_file, name=game_name, params=given or {})
+    name = game_name or explored.get("name")
+    if name is None:
+        raise ValueError(
+            "the explored game was not a registered one: give --game or --game-file, or --rewards"
+        )
+    base = dict(explored.get("params") or {}) if name == explored.get("name") else {}
+    base.update(given)
+    # Keep the explored parameters that the registry would not take back as given (None).
+    base = {k: v for k, v in base.items() if v is not None}
+    return GameSpec(name, base)
+
+
+def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.FiniteGame | None:
+    """The explored finite game with these rewards, for exact gaps (``None`` if it cannot be)."""
+    if not data.is_finite or data.transitions is None:
+        return None
+    table = rewards
+    if rewards.ndim == 3:
+        table = np.einsum("sabd,mhd->mhsab", data.features, rewards)
+    try:
+        return games_mod.FiniteGame(
+            data.features,
+            data.initial_distribution,
+            transitions=data.transitions,
+            rewards=table,
+            name="explored game, given rewards",
+        )
+    except ValueError:
+        return None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``explore`` and ``plan`` to ``app``."""
+    app.command(
+        "explore",
+        help="Reward-free exploration by both players (the bonus as their only reward, soft-max "
+        "policies), then the Stackelberg policies planned on the learned model for the game's "
+        "observed rewards; writes an exploration folder (data.npz, policies.npz, gaps.json "
+        "with the exact gaps of a finite game, manifest.json). Plan other rewards from the same "
+        "data with plan.",
+    )(command_function(EXPLORE_OPTIONS, cmd_explore))
+
+    def plan(
+        folder: Annotated[
+            Path, typer.Argument(help="An exploration folder written by explore.", metavar="DIR")
+        ],
+        game: Annotated[
+            str | None,
+            typer.Option(
+                "--game",
+                metavar="NAME",
+                help="A registered game with the explored "
+                "transitions (default: the explored game).",
+            ),  # fmt: skip
+        ] = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--param",
+                metavar="KEY=VALUE",
+                help="Parameters of that game, over "
+                "the explored ones (e.g. zero_sum=true); repeatable.",
+            ),  # fmt: skip
+        ] = None,
+        game_file: Annotated[
+            str | None,
+            typer.Option(
+                "--game-file",
+                metavar="PATH",
+                help="A finite game (.npz) with the explored transitions.",
+            ),  # fmt: skip
+        ] = None,
+        rewards: Annotated[
+            str | None,
+            typer.Option(
+                "--rewards",
+                metavar="FILE.npz",
+                help="An .npz with one array, rewards "
+                "(2, H, S, A, B) of a finite game or theta (2, H, d).",
+            ),  # fmt: skip
+        ] = None,
+        lam: Annotated[
+            float, typer.Option("--lam", help="λ, the ridge of the plan's regressions.")
+        ] = 1.0,
+        name: Annotated[
+            str | None,
+            typer.Option(
+                "--name",
+                help="Name of the plan's files plan-NAME.{npz,json} "
+                "(default: from the rewards; never an existing file's).",
+            ),  # fmt: skip
+        ] = None,
+    ) -> int:
+        return cmd_plan(folder, game, param, game_file, rewards, lam, name)
+
+    app.command(
+        "plan",
+        help="Plan the Stackelberg policies for other rewards from the data of an exploration "
+        "folder: the same game with other parameters (--param zero_sum=true), another game "
+        "with the same transitions, or given rewards (--rewards FILE.npz). Writes "
+        "plan-NAME.npz (pi_l, pi_f, w) and plan-NAME.json (the exact gaps) into the folder.",
+    )(plan)
+
+
+__all__ = ["EXPLORATION_FOLDER", "ExploreOptions", "cmd_explore", "cmd_plan", "register"]

@@ -1,0 +1,214 @@
+"""``stackelberg-rl explore`` and ``plan``: exploration folders, plans for other rewards."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from stackelberg_rl import games
+from stackelberg_rl.cli import main
+from stackelberg_rl.equilibria import reward_free as rf
+
+SMALL = ["--game", "security", "--param", "n_targets=2", "--param", "levels=2",
+         "--param", "horizon=3"]  # fmt: skip
+
+
+def call(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def explored(tmp_path, capsys):
+    folder = tmp_path / "ex"
+    code, out, err = call(
+        ["explore", *SMALL, "--episodes", "40", "--seed", "3", "--quiet", "--out", str(folder)],
+        capsys,
+    )
+    assert code == 0, err
+    return folder
+
+
+def test_explore_writes_the_folder_and_the_gaps_of_its_plan(explored):
+    names = sorted(p.name for p in explored.iterdir())
+    assert names == ["data.npz", "gaps.json", "manifest.json", "policies.npz"]
+    manifest = json.loads((explored / "manifest.json").read_text())
+    assert manifest["format"] == "stackelberg-rl/exploration" and manifest["status"] == "complete"
+    assert manifest["options"]["episodes"] == 40 and manifest["plans"] == []
+    # The folder holds what the API computes from the same seed.
+    game = games.make("security", n_targets=2, levels=2, horizon=3)
+    data = rf.explore(game, 40, seed=3)
+    pi_l, pi_f = rf.plan(data)
+    with np.load(explored / "policies.npz") as saved:
+        np.testing.assert_array_equal(saved["pi_l"], pi_l)
+        np.testing.assert_array_equal(saved["pi_f"], pi_f)
+        assert saved["w"].shape == (2, 3, game.dim)
+    gaps = json.loads((explored / "gaps.json").read_text())
+    assert gaps == pytest.approx(rf.gaps(game, pi_l, pi_f), abs=1e-15)
+    assert manifest["gaps"] == pytest.approx(gaps)
+    back = rf.ExplorationData.load(explored / "data.npz")
+    np.testing.assert_array_equal(back.actions, data.actions)
+
+
+def test_plan_writes_one_new_file_pair_per_reward_and_never_replaces_one(explored, capsys):
+    code, out, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert code == 0, err
+    stem = "plan-security-zero_sum=true"
+    assert (explored / f"{stem}.npz").is_file() and (explored / f"{stem}.json").is_file()
+    record = json.loads((explored / f"{stem}.json").read_text())
+    zero_sum = games.make("security", n_targets=2, levels=2, horizon=3, zero_sum=True)
+    with np.load(explored / f"{stem}.npz") as saved:
+        pi_l, pi_f = saved["pi_l"], saved["pi_f"]
+    assert record["gaps"] == pytest.approx(rf.gaps(zero_sum, pi_l, pi_f), abs=1e-15)
+    data = rf.ExplorationData.load(explored / "data.npz")
+    expected = rf.plan(data, zero_sum)
+    np.testing.assert_array_equal(pi_l, expected[0])
+    np.testing.assert_array_equal(pi_f, expected[1])
+    # Again, and with a user's file in the way: new names, nothing replaced.
+    user_file = explored / f"{stem}-2.npz"
+    user_file.write_text("mine")
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert code == 0, err
+    assert user_file.read_text() == "mine" and (explored / f"{stem}-3.npz").is_file()
+    manifest = json.loads((explored / "manifest.json").read_text())
+    assert [p["name"] for p in manifest["plans"]] == [stem, f"{stem}-3"]
+
+
+def test_plan_takes_rewards_or_theta_from_a_file(explored, tmp_path, capsys):
+    game = games.make("security", n_targets=2, levels=2, horizon=3, seed=7)
+    table = np.stack([game.reward(h) for h in range(game.horizon)], axis=1)
+    np.savez(tmp_path / "table.npz", rewards=table)
+    np.savez(tmp_path / "theta.npz", theta=game.theta)
+    outputs = []
+    for name in ("table", "theta"):
+        code, _, err = call(
+            ["plan", str(explored), "--rewards", str(tmp_path / f"{name}.npz"), "--name", name],
+            capsys,
+        )
+        assert code == 0, err
+        with np.load(explored / f"plan-{name}.npz") as saved:
+            outputs.append((saved["pi_l"], saved["pi_f"]))
+        record = json.loads((explored / f"plan-{name}.json").read_text())
+        assert record["gaps"]["value/leader/stackelberg"] == pytest.approx(
+            rf.gaps(game, *outputs[-1])["value/leader/stackelberg"]
+        )
+    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize(
+    ("args", "damage", "match"),
+    [
+        (["--param", "escalation=0.3"], None, r"transitions differ from the explored game's"),
+        (["--param", "impact_exponent=1"], None, r"features differ"),
+        (["--game", "electricity"], None, r"the game has \(H, A, B, d\)"),
+        (["--param", "zero_sum=maybe"], None, "zero_sum must be true or false"),
+        (["--param", "zero_sum=true", "--rewards", "x.npz"], None, "not both"),
+        (["--rewards", "missing.npz"], None, "missing.npz: no such file"),
+        (["--lam", "0"], None, "lam must be a finite number > 0"),
+        ([], "truncate data", r"data.npz: not an .npz archive"),
+        ([], "foreign data", r"data.npz: not an exploration data set"),
+        ([], "unfinished", r"did not finish \(status 'running'\)"),
+        ([], "no manifest", "is not an exploration folder: no manifest.json"),
+        ([], "run manifest", "is not a manifest of stackelberg-rl"),
+    ],
+)
+def test_plan_refuses_what_it_cannot_plan_for_in_one_line(explored, capsys, args, damage, match):
+    if damage == "truncate data":
+        truncate(explored / "data.npz")
+    elif damage == "foreign data":
+        games.save(games.make("security"), explored / "data.npz")
+    elif damage in ("unfinished", "run manifest"):
+        manifest = json.loads((explored / "manifest.json").read_text())
+        if damage == "unfinished":
+            manifest["status"] = "running"
+        else:
+            manifest["format"] = "stackelberg-rl/run"
+        (explored / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "no manifest":
+        (explored / "manifest.json").unlink()
+    before = sorted(p.name for p in explored.iterdir())
+    code, _, err = call(["plan", str(explored), *args], capsys)
+    assert re.search(match, one_line_error(code, err)), err
+    assert sorted(p.name for p in explored.iterdir()) == before  # nothing written
+
+
+def test_a_rewards_file_of_the_wrong_kind_is_refused(explored, tmp_path, capsys):
+    np.savez(tmp_path / "two.npz", rewards=np.zeros(1), theta=np.zeros(1))
+    np.savez(tmp_path / "shape.npz", theta=np.zeros((2, 3, 99)))
+    (tmp_path / "text.npz").write_text("no")
+    for name, match in [
+        ("two", "must hold one array"),
+        ("shape", r"theta has shape \(2, 3, 99\), expected \(2, 3, 7\)"),
+        ("text", "not a readable .npz file"),
+    ]:
+        code, _, err = call(["plan", str(explored), "--rewards", str(tmp_path / f"{name}.npz")],
+                            capsys)  # fmt: skip
+        assert re.search(match, one_line_error(code, err)), err
+
+
+def test_explore_keeps_users_files_and_replaces_only_its_own_folder(explored, tmp_path, capsys):
+    argv = ["explore", *SMALL, "--episodes", "5", "--quiet", "--out", str(explored)]
+    line = one_line_error(*call(argv, capsys)[::2])
+    assert "already holds an exploration; pass --overwrite" in line
+    code, _, err = call([*argv, "--overwrite"], capsys)
+    assert code == 0, err
+    manifest = json.loads((explored / "manifest.json").read_text())
+    assert manifest["options"]["episodes"] == 5
+    (explored / "notes.txt").write_text("mine")
+    line = one_line_error(*call([*argv, "--overwrite"], capsys)[::2])
+    assert "notes.txt" in line and "never replaced" in line
+    assert (explored / "notes.txt").read_text() == "mine"
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "data.npz").write_text("mine")
+    line = one_line_error(*call([*argv[:-1], str(user), "--overwrite"], capsys)[::2])
+    assert (user / "data.npz").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [
+        ("--episodes", "0", "episodes must be a positive integer"),
+        ("--beta", "-1", "beta must be a finite number >= 0"),
+        ("--lam", "0", "lam must be a finite number > 0"),
+        ("--plan-lam", "0", "plan_lam must be a finite number > 0"),
+        ("--alpha-l", "hot", "alpha_l"),
+        ("--seed", "-1", "seed must be a non-negative integer"),
+        ("--game", "nope", "unknown game"),
+    ],
+)
+def test_explore_refuses_bad_options_in_one_line_before_writing(
+    tmp_path, capsys, option, value, match
+):
+    out = tmp_path / "never"
+    code, _, err = call(["explore", option, value, "--quiet", "--out", str(out)], capsys)
+    assert match in one_line_error(code, err)
+    assert not out.exists()
+
+
+def test_explore_on_a_continuous_game_writes_the_plans_weights(tmp_path, capsys):
+    out = tmp_path / "c"
+    code, stdout, err = call(
+        ["explore", "--game", "continuous", "--param", "n_eval_states=5", "--episodes", "6",
+         "--quiet", "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["data.npz", "manifest.json", "policies.npz"]
+    with np.load(out / "policies.npz") as saved:
+        assert sorted(saved.files) == ["w"]
+    assert "no exact gaps" in stdout

@@ -113,8 +113,8 @@ def test_a_signal_stops_the_workers_cleans_up_and_exits_with_one_line(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0], err
     assert "Traceback" not in err
-    wait_for(lambda: not any(alive(w) for w in workers), 10, "the workers to exit")
-    wait_for(lambda: not any(alive(p) for p in everyone), 10, "every child to exit")
+    wait_for(lambda: not any(alive(w) for w in workers), 30, "the workers to exit")
+    wait_for(lambda: not any(alive(p) for p in everyone), 30, "every child to exit")
     # Nothing half-written, no temporary folder, no empty parent left.
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
@@ -132,8 +132,8 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    wait_for(lambda: not any(alive(w) for w in workers), 10, "the workers to die with their parent")
-    wait_for(lambda: not any(alive(p) for p in everyone), 10, "every child to exit")
+    wait_for(lambda: not any(alive(w) for w in workers), 30, "the workers to die with their parent")
+    wait_for(lambda: not any(alive(p) for p in everyone), 30, "every child to exit")
     # The folder left by a killed run does not look finished, and may be replaced.
     out = tmp_path / "runs" / "long"
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"

@@ -1,5 +1,51 @@
 """Equilibria: how far the uniform mixture of a run's policies is from a Stackelberg equilibrium."""
 
-from .certificate import Certificate, best_response_values, certificate, pair_values, zero_sum_gap
+from .ccse import (
+    CCSE,
+    CCSEError,
+    EpisodePolicy,
+    GameMismatchError,
+    NoPlansError,
+    Player,
+    SeedNotInRunError,
+    is_zero_sum,
+)
+from .certificate import (
+    Certificate,
+    best_response_values,
+    certificate,
+    episode_gaps,
+    pair_values,
+    zero_sum_gap,
+)
+from .curve import (
+    CurvePoint,
+    certificate_curve,
+    loglog_slope,
+    prefix_sizes,
+    slope_interval,
+    upper_bound_curve,
+)
 
-__all__ = ["Certificate", "best_response_values", "certificate", "pair_values", "zero_sum_gap"]
+__all__ = [
+    "CCSE",
+    "CCSEError",
+    "Certificate",
+    "CurvePoint",
+    "EpisodePolicy",
+    "GameMismatchError",
+    "NoPlansError",
+    "Player",
+    "SeedNotInRunError",
+    "best_response_values",
+    "certificate",
+    "certificate_curve",
+    "episode_gaps",
+    "is_zero_sum",
+    "loglog_slope",
+    "pair_values",
+    "prefix_sizes",
+    "slope_interval",
+    "upper_bound_curve",
+    "zero_sum_gap",
+]

@@ -505,3 +505,20 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
         assert len(lines) == 1 and lines[0].startswith("stackelberg-rl equilibrium: error:"), err
         assert message in lines[0], (message, lines[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "plain"]
+
+
+def test_curve_table_and_its_figures(security_run, tmp_path):
+    from stackelberg_rl.equilibria import curve_table
+    from stackelberg_rl.report import plot_certificate_curve, plot_zero_sum_gap
+
+    table = curve_table(security_run, [10, 20, 40], single_episodes=2)
+    assert list(table.seed) == [0, 0, 0, 1, 1, 1] and list(table.episodes[:3]) == [10, 20, 40]
+    first = CCSE.from_run(security_run, 1).certificate(20, single_episodes=2)
+    row = table[(table.seed == 1) & (table.episodes == 20)].iloc[0]
+    assert row.follower_upper_worst == pytest.approx(first.upper_worst[1], abs=1e-14)
+    plot_certificate_curve(table, tmp_path / "curve.png", title="test")
+    zero_sum = table.assign(
+        value_gap_initial=0.1, exploitability_upper=0.2, exploitability_lower=0.05
+    )
+    plot_zero_sum_gap(zero_sum, tmp_path / "gap.png", title="test")
+    assert (tmp_path / "curve.png").stat().st_size > 0 and (tmp_path / "gap.png").stat().st_size > 0

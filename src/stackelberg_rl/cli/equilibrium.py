@@ -214,7 +214,10 @@ RUN_DIR = inspect.Parameter(
     "run_dir",
     inspect.Parameter.KEYWORD_ONLY,
     annotation=Annotated[
-        Path, typer.Argument(help="A run folder written by run --save-plans.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A run folder written by run --save-plans.", show_default=False, metavar="RUN_DIR"
+        ),
     ],
 )
 

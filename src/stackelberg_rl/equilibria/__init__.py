@@ -21,6 +21,7 @@ from .certificate import (
 from .curve import (
     CurvePoint,
     certificate_curve,
+    curve_table,
     loglog_slope,
     prefix_sizes,
     slope_interval,
@@ -40,6 +41,7 @@ __all__ = [
     "best_response_values",
     "certificate",
     "certificate_curve",
+    "curve_table",
     "episode_gaps",
     "is_zero_sum",
     "loglog_slope",

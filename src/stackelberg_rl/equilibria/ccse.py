@@ -15,11 +15,13 @@ played, bit for bit. Replaying one episode costs the prefix sum of ``Λ`` up to 
 ``H`` inverses and the policies at the states asked for: about one plan's backward pass, never a
 replay of the run.
 
-Example:
-    >>> ccse = CCSE.from_run("runs/security")                        # doctest: +SKIP
-    >>> k = ccse.sample(np.random.default_rng(0))                    # doctest: +SKIP
-    >>> leader, follower = ccse.policy(k).players(seed=1)            # doctest: +SKIP
-    >>> a = leader.act(0, 0); b = follower.act(0, 0, a)              # doctest: +SKIP
+A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-plans``)::
+
+    ccse = CCSE.from_run("runs/security", seed=0)
+    k = ccse.sample(np.random.default_rng(0))        # both players coordinate on k
+    leader, follower = ccse.policy(k).players(seed=1)
+    a = leader.act(0, x)                              # a ~ π_l^k(·|x)
+    b = follower.act(0, x, a)                         # b ~ π_f^k(·|x, a)
 """
 
 from __future__ import annotations

@@ -18,11 +18,14 @@ interval is drawn from a single run.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
+from ..experiments import load_run
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
@@ -100,6 +103,30 @@ def certificate_curve(
         )
         out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
     return out
+
+
+def curve_table(
+    run_dir: str | os.PathLike,
+    sizes: list[int] | None = None,
+    *,
+    single_episodes: int = 8,
+    game=None,
+) -> pd.DataFrame:
+    """Every seed's :func:`certificate_curve` of a run saved with its plans, as one table.
+
+    One row per seed and prefix: ``seed``, ``episodes`` and the columns of
+    :meth:`CurvePoint.row` (``leader_upper_initial`` …, and in a zero-sum game
+    ``value_gap_initial`` …). The same prefixes for every seed (default :func:`prefix_sizes`).
+    """
+    seeds = load_run(run_dir)[1].get("seeds") or []
+    rows = []
+    for s in seeds:
+        ccse = CCSE.from_run(run_dir, s, game=game)
+        game = ccse.game
+        sizes = prefix_sizes(ccse.episodes) if sizes is None else sizes
+        for point in certificate_curve(ccse, sizes, single_episodes=single_episodes):
+            rows.append({"seed": s, **point.row()})
+    return pd.DataFrame(rows)
 
 
 def upper_bound_curve(ccse: CCSE, sizes: list[int]) -> np.ndarray:

@@ -522,3 +522,25 @@ def test_curve_table_and_its_figures(security_run, tmp_path):
     )
     plot_zero_sum_gap(zero_sum, tmp_path / "gap.png", title="test")
     assert (tmp_path / "curve.png").stat().st_size > 0 and (tmp_path / "gap.png").stat().st_size > 0
+
+
+def test_decentralised_players_whose_plans_differ_are_caught():
+    """One plan is stored for both decentralised players because they are one (math.md §3); the
+    recorder checks it at every plan rather than store a plan the follower did not play."""
+    from stackelberg_rl.agents import make_agents
+    from stackelberg_rl.experiments.plans import PlanRecorder
+
+    game = SMALL.make()
+    leader, follower = make_agents(game, AgentConfig(beta=0.4), episodes=3, seed=0)
+    recorder = PlanRecorder(leader, follower)
+    leader.begin_episode(0)
+    follower.begin_episode(0)
+    recorder.after_plans(0)
+    leader.begin_episode(1)
+    follower.begin_episode(1)
+    follower.learner.w[1, 0, 0] += 1e-16 + abs(follower.learner.w[1, 0, 0]) * 1e-15
+    with pytest.raises(RuntimeError, match="episode 1: the decentralised players' plans differ"):
+        recorder.after_plans(1)
+    random_players = make_agents(game, AgentConfig(kind="random"), episodes=3, seed=0)
+    with pytest.raises(ValueError, match="LSVI-UCB players"):
+        PlanRecorder(*random_players)

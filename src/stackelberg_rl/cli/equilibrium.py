@@ -179,7 +179,6 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
     ccse = checked(lambda: CCSE.from_run(run_dir, opts.seed))
-    ccse.info["seeds"] = _seeds(run_dir)
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")
     print(
@@ -202,12 +201,6 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
             raise UsageError(f"cannot write --export {opts.export}: {reason}") from None
         print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
     return 0
-
-
-def _seeds(run_dir: Path) -> list[int]:
-    from ..experiments import load_run
-
-    return list(checked(lambda: load_run(run_dir))[1].get("seeds") or [])
 
 
 RUN_DIR = inspect.Parameter(

@@ -253,7 +253,7 @@ class CCSE:
         plans: one seed's :class:`~stackelberg_rl.experiments.plans.Plans`.
         game: the game the run played (checked against ``info["game"]["sha256"]`` when given).
         info: where it comes from: ``game`` (the manifest's record of the game), ``config``
-            (the run's configuration), ``seed``, ``run_dir``.
+            (the run's configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``.
 
     Raises:
         GameMismatchError: the game is not the run's, or its sizes do not fit the plans.
@@ -314,6 +314,7 @@ class CCSE:
             "game": manifest.get("game") or {},
             "config": config,
             "seed": int(seed),
+            "seeds": list(seeds),
             "run_dir": str(run_dir.resolve()),
         }
         if game is None:

@@ -346,6 +346,22 @@ def test_players_coordinate_on_one_episode_and_act_in_the_environments(security_
     done = False
     while not done:
         (h, x, a), reward, done, _, info = env.step(0)
+    # The PettingZoo AEC game driven by the mixture's two players: observations [h, x, a].
+    from stackelberg_rl.envs.pettingzoo import env as aec_env
+
+    aec = aec_env(ccse.game)
+    aec.reset(seed=0)
+    players = {"leader": leader, "follower": follower}
+    leader.begin_episode(100)
+    follower.begin_episode(100)
+    for agent in aec.agent_iter():
+        (h, x, a), _, terminated, truncated, _ = aec.last()
+        if terminated or truncated:
+            aec.step(None)
+        elif agent == "leader":
+            aec.step(players[agent].act(int(h), int(x)))
+        else:
+            aec.step(players[agent].act(int(h), int(x), int(a)))
     # One episode's pair, as players: acting draws from the replayed rows.
     pl, pf = ccse.policy(5).players(seed=0)
     counts = np.bincount([pl.act(1, 2) for _ in range(4000)], minlength=ccse.game.n_leader_actions)

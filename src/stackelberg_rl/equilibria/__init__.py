@@ -1,5 +1,12 @@
-"""Equilibria: how far the uniform mixture of a run's policies is from a Stackelberg equilibrium."""
+"""Equilibria: the CCSE of a run (Corollary 1) and how far it is from a Stackelberg equilibrium.
 
+:class:`CCSE` replays the uniform mixture of a run's policies from its saved plans; the
+certificate (:func:`certificate`) brackets each player's ``ε``, per number of episodes
+(:func:`certificate_curve`). This package comes after :mod:`stackelberg_rl.experiments`, whose run
+folders it reads.
+"""
+
+from ..experiments.plans import PlansFileError
 from .ccse import (
     CCSE,
     CCSEError,
@@ -37,6 +44,7 @@ __all__ = [
     "GameMismatchError",
     "NoPlansError",
     "Player",
+    "PlansFileError",
     "SeedNotInRunError",
     "best_response_values",
     "certificate",

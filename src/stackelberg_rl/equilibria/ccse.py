@@ -136,10 +136,10 @@ class EpisodePolicy:
         """
         g = self.game
         h = check_index(h, g.horizon, "h")
-        shape = (len(phi), g.n_leader_actions, g.n_follower_actions, g.dim)
+        A, B, d = g.n_leader_actions, g.n_follower_actions, g.dim
         if np.ndim(phi) != 4:
-            raise ValueError(f"phi must have shape (n, A, B, d) = {shape[1:]}, got {np.shape(phi)}")
-        return self._policies(h, check_features(phi, shape, "phi"))
+            raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
+        return self._policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}^k(·|x)``: ``(A,)``."""
@@ -269,8 +269,6 @@ class CCSE:
                 f"the plans have H={plans.horizon}, d={plans.dim}; the game {game.name} has "
                 f"H={game.horizon}, d={game.dim}"
             )
-        if plans.w.shape[1:] != (2, game.horizon, game.dim):
-            raise GameMismatchError(f"the plans' w has shape {plans.w.shape[1:]} per plan")
         self._episode_plan = plans.episode_plan()
         self._checkpoints: list[np.ndarray] = [initial_gram(plans.lam, game.horizon, game.dim)]
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()

@@ -12,6 +12,7 @@ from scipy import stats
 from stackelberg_rl import experiments, random_linear, regret
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_sweep
+from stackelberg_rl.experiments.loop import play
 from stackelberg_rl.report import (
     binned_regret,
     cumulative_regret,
@@ -253,9 +254,9 @@ def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
         calls.append(seed)
         if len(calls) == 2:
             raise RuntimeError("worker died")
-        return run(game, config, seed, progress)
+        return play(game, config, seed, progress)
 
-    monkeypatch.setattr(experiments.executors, "run", failing_run)
+    monkeypatch.setattr(experiments.executors, "play", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):
         run_sweep(tiny_config(seeds=3), tmp_path / "runs" / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []  # the run folder and the parent it made are gone

@@ -12,6 +12,7 @@ from stackelberg_rl.learners import (
     SoftmaxLSVIUCB,
     alpha_value,
     optimistic_q,
+    replay_inverse,
     theory_beta,
 )
 from stackelberg_rl.planning import evaluate
@@ -530,7 +531,28 @@ def test_lambda_inverse_stays_the_inverse_at_small_lambda():
         for h in range(game.horizon):
             exact = long_double_inverse(np.array(fast.Lambda[h]))
             scale = float(np.abs(exact).max())
+            # The plan's inverse (Sherman–Morrison) and the one played with (Cholesky, afresh).
+            assert np.abs(fast._plan_inverse[h] - exact).max() / scale < 1e-10
             assert np.abs(fast.Lambda_inv[h] - exact).max() / scale < 1e-10
+
+
+def test_lambda_is_exact_ieee_sums_and_the_played_inverse_a_function_of_it():
+    """What makes a plan replayable bit for bit: ``Λ_h`` equals numpy's ``Λ += outer(φ, φ)``
+    row by row (no fused multiply-add), and ``Lambda_inv`` is ``replay_inverse(Λ)``, exactly
+    symmetric."""
+    game = random_linear(30, 3, 3, 6, 5, seed=8)
+    rng = np.random.default_rng(5)
+    fast = make_learner(game, lam=0.3, refresh_every=3)
+    Lambda = np.broadcast_to(0.3 * np.eye(6), (5, 6, 6)).copy()
+    for ep in random_trajectories(game, 30, rng):
+        for h, (x, a, b, r_l, r_f, x_next) in enumerate(ep):
+            fast.record(h, x, a, b, r_l, r_f, x_next)
+            phi = game.features[x, a, b]
+            Lambda[h] += np.outer(phi, phi)
+        fast.plan()
+        np.testing.assert_array_equal(fast.Lambda, Lambda)
+        np.testing.assert_array_equal(fast.Lambda_inv, replay_inverse(Lambda))
+        np.testing.assert_array_equal(fast.Lambda_inv, fast.Lambda_inv.transpose(0, 2, 1))
 
 
 def long_double_inverse(M):

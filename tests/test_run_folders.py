@@ -23,6 +23,7 @@ from stackelberg_rl.experiments import (
     run_sweep,
 )
 from stackelberg_rl.experiments import resources as resources_mod
+from stackelberg_rl.experiments.loop import play
 from stackelberg_rl.experiments.store import Reservation
 
 TINY = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2))
@@ -43,7 +44,7 @@ def no_episodes(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an episode was played")
 
-    monkeypatch.setattr(experiments.executors, "run", forbidden)
+    monkeypatch.setattr(experiments.executors, "play", forbidden)
 
 
 def tree(path):
@@ -83,7 +84,7 @@ def test_a_run_folder_is_replaced_only_with_overwrite_and_only_once_the_new_run_
     def failing(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(experiments.executors, "run", failing)
+    monkeypatch.setattr(experiments.executors, "play", failing)
     with pytest.raises(RuntimeError, match="boom"):
         run_sweep(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
     pd.testing.assert_frame_equal(load_run(out)[0], first)
@@ -103,7 +104,7 @@ def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monke
     def failing(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(experiments.executors, "run", failing)
+    monkeypatch.setattr(experiments.executors, "play", failing)
     with pytest.raises(RuntimeError):
         run_sweep(tiny_config(), out, workers=1, progress=False)
     assert tree(tmp_path) == ["empty"]
@@ -146,9 +147,9 @@ def test_the_manifest_is_written_before_the_first_episode(tmp_path, monkeypatch)
 
     def spy(game, config, seed, progress=None):
         seen.append(json.loads((out / "manifest.json").read_text())["status"])
-        return run(game, config, seed, progress)
+        return play(game, config, seed, progress)
 
-    monkeypatch.setattr(experiments.executors, "run", spy)
+    monkeypatch.setattr(experiments.executors, "play", spy)
     run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)
     assert seen == ["running", "running"]
     assert load_run(out)[1]["status"] == "complete"

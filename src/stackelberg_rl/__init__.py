@@ -4,8 +4,8 @@ Implements "Provably Efficient Model-free RL in Leader-Follower MDP with Linear 
 Approximation": soft-max LSVI-UCB for a non-myopic leader and follower, exact planning on known
 finite games, Monte-Carlo planning on continuous ones, and the experiments around them. The
 subpackages, each importing only those before it: :mod:`.games` → :mod:`.planning` →
-:mod:`.montecarlo` → :mod:`.learners` → :mod:`.agents` → :mod:`.experiments` → :mod:`.report` →
-:mod:`.cli`.
+:mod:`.montecarlo` → :mod:`.learners` → :mod:`.agents` → :mod:`.experiments` →
+:mod:`.equilibria` → :mod:`.report` → :mod:`.cli`.
 """
 
 __version__ = "0.1.0"

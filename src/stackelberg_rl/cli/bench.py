@@ -1,4 +1,4 @@
-"""``bench``: medians and ratios of the planner's and the learner's timings (``make bench``)."""
+"""``bench``: medians and ratios of the planner's, the learner's and the CCSE's timings."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .options import build, command_function, options
 
 @dataclass
 class BenchOptions:
-    """What ``bench`` times: the exact planner and whole learning runs."""
+    """What ``bench`` times: the exact planner, whole learning runs, saving and replaying plans."""
 
     episodes: int = 1000
     """K of the timed learning runs."""
@@ -63,7 +63,7 @@ BENCH_OPTIONS = options(BenchOptions())
 def cmd_bench(values: dict[str, Any]) -> int:
     """Time the planner and the learner (:mod:`stackelberg_rl.bench`): medians and ratios."""
     opts = checked(lambda: build(BenchOptions(), BENCH_OPTIONS, values))
-    from ..bench import learner, planning
+    from ..bench import ccse, learner, planning
 
     bandwidth = learner.memory_bandwidth()  # one figure for both tables
     print("== exact planner: evaluate + both best responses, random_linear(S, 4, 4, 10, 10)")
@@ -74,11 +74,15 @@ def cmd_bench(values: dict[str, Any]) -> int:
         episodes=opts.episodes, repeats=opts.repeats, scale=opts.scale, bandwidth=bandwidth
     )
     print(learner.format_rows(rows))
+    print("\n== the CCSE: saving a run's plans, replaying one episode (medians)")
+    ccse_rows = ccse.run_benchmarks(episodes=opts.episodes, repeats=opts.repeats)
+    print(ccse.format_rows(ccse_rows))
     if opts.json is not None:
         path = Path(opts.json)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        figures = {"planner": plan_rows, "learner": rows, "ccse": ccse_rows}
         try:
-            tmp.write_text(json.dumps({"planner": plan_rows, "learner": rows}, indent=1))
+            tmp.write_text(json.dumps(figures, indent=1))
             os.replace(tmp, path)
         except OSError as err:
             tmp.unlink(missing_ok=True)
@@ -89,5 +93,7 @@ def cmd_bench(values: dict[str, Any]) -> int:
 def register(app: typer.Typer) -> None:
     """Add ``bench`` to ``app``."""
     app.command(
-        "bench", help="Time the exact planner and whole learning runs: medians and ratios."
+        "bench",
+        help="Time the exact planner, whole learning runs, and saving and replaying a run's "
+        "plans (the CCSE): medians and ratios.",
     )(command_function(BENCH_OPTIONS, cmd_bench))

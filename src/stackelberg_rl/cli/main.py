@@ -1,14 +1,13 @@
-"""The ``stackelberg-rl`` command line: run, demo, solve, report, games, bench, explore, plan.
+"""The ``stackelberg-rl`` command line: run, demo, solve, report, equilibrium, explore, plan, ….
 
-The options of ``run``, ``demo``, ``solve`` and ``bench`` are generated from the configuration
-dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``,
-``demo`` and ``report``, :mod:`.solve`, :mod:`.games`, :mod:`.bench`, :mod:`.explore` for
-``explore`` and ``plan``). Every failure is one line on stderr: ``stackelberg-rl COMMAND:
-error: ...`` with exit code 2 for anything the user can fix
-(a bad option or value, a folder that cannot be used, a size that does not fit in memory, a
-damaged run folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its
-traceback), 130 after Ctrl-C and 143 after SIGTERM, when the workers are stopped and what the
-run had written is removed.
+The options of ``run``, ``demo``, ``solve``, ``equilibrium`` and ``bench`` are generated from
+dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``, ``demo``
+and ``report``, :mod:`.solve`, :mod:`.equilibrium`, :mod:`.explore` for ``explore`` and ``plan``,
+:mod:`.games`, :mod:`.bench`). Every failure is one line on stderr: ``stackelberg-rl COMMAND:
+error: ...`` with exit code 2 for anything the user can fix (a bad option or value, a folder that
+cannot be used, a size that does not fit in memory, a damaged run folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its
+traceback), 130 after Ctrl-C and 143 after SIGTERM, when the workers are stopped and what the run
+had written is removed.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from collections.abc import Sequence
 import typer
 
 from .. import __version__
-from . import bench, explore, games, run, solve
+from . import bench, equilibrium, explore, games, run, solve
 from .errors import INTERRUPTION, UsageError
 
 try:  # typer ships its own copy of click from version 0.2x on
@@ -85,7 +84,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Learning in leader-follower Markov games with linear function approximation."""
 
-    for command in (run, solve, games, bench, explore):
+    for command in (run, solve, equilibrium, explore, games, bench):
         command.register(app)
     return app
 

@@ -1,5 +1,61 @@
-"""Equilibria: how far the uniform mixture of a run's policies is from a Stackelberg equilibrium."""
+"""Equilibria: the CCSE of a run (Corollary 1) and how far it is from a Stackelberg equilibrium.
 
-from .certificate import Certificate, best_response_values, certificate, pair_values, zero_sum_gap
+:class:`CCSE` replays the uniform mixture of a run's policies from its saved plans; the
+certificate (:func:`certificate`) brackets each player's ``ε``, per number of episodes
+(:func:`certificate_curve`). This package comes after :mod:`stackelberg_rl.experiments`, whose run
+folders it reads.
+"""
 
-__all__ = ["Certificate", "best_response_values", "certificate", "pair_values", "zero_sum_gap"]
+from ..experiments.plans import PlansFileError
+from .ccse import (
+    CCSE,
+    CCSEError,
+    EpisodePolicy,
+    GameMismatchError,
+    NoPlansError,
+    Player,
+    SeedNotInRunError,
+    is_zero_sum,
+)
+from .certificate import (
+    Certificate,
+    best_response_values,
+    certificate,
+    episode_gaps,
+    pair_values,
+    zero_sum_gap,
+)
+from .curve import (
+    CurvePoint,
+    certificate_curve,
+    curve_table,
+    loglog_slope,
+    prefix_sizes,
+    slope_interval,
+    upper_bound_curve,
+)
+
+__all__ = [
+    "CCSE",
+    "CCSEError",
+    "Certificate",
+    "CurvePoint",
+    "EpisodePolicy",
+    "GameMismatchError",
+    "NoPlansError",
+    "Player",
+    "PlansFileError",
+    "SeedNotInRunError",
+    "best_response_values",
+    "certificate",
+    "certificate_curve",
+    "curve_table",
+    "episode_gaps",
+    "is_zero_sum",
+    "loglog_slope",
+    "pair_values",
+    "prefix_sizes",
+    "slope_interval",
+    "upper_bound_curve",
+    "zero_sum_gap",
+]

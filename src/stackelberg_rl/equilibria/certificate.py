@@ -143,6 +143,26 @@ def best_response_values(game: FiniteGame, player: int, opponent: np.ndarray) ->
     return V[:, player]
 
 
+def episode_gaps(
+    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, *, chunk: int = 256
+) -> np.ndarray:
+    """Each episode's best-response gap of each player at every state: ``(K, 2, S)``.
+
+    ``gaps[k, 0] = V_l^{BR_l(π_f^k), π_f^k} − V_l^{π^k}`` (eq. (8)) and ``gaps[k, 1] =
+    V_f^{π_l^k, BR_f(π_l^k)} − V_f^{π^k}`` (eq. (7)). The upper bound of the certificate of the
+    first ``K'`` episodes is their mean over ``k < K'``, so one pass gives it for every prefix.
+    """
+    pi_l, pi_f = _stack(game, pi_l, pi_f)
+    K = len(pi_l)
+    gaps = np.empty((K, 2, game.n_states))
+    for lo in range(0, K, chunk):
+        sl = slice(lo, min(K, lo + chunk))
+        values = pair_values(game, pi_l[sl], pi_f[sl])
+        gaps[sl, 0] = best_response_values(game, 0, pi_f[sl]) - values[:, 0]
+        gaps[sl, 1] = best_response_values(game, 1, pi_l[sl]) - values[:, 1]
+    return gaps
+
+
 # ---------------------------------------------------------------------- the certificate
 def certificate(
     game: FiniteGame,

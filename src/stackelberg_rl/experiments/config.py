@@ -206,6 +206,10 @@ class RunConfig:
     weighted by the episodes it stands for (column eval_weight)."""
     agent: AgentConfig = field(default_factory=AgentConfig)
     """How the leader and the follower learn (kind, beta, lambda, alpha_l, alpha_f, schedule)."""
+    save_plans: bool = False
+    """Also store what replays every episode's policies, in plans.npz in the run folder (per plan
+    w, alpha, beta; the features played): the equilibrium command and equilibria.CCSE read it.
+    LSVI-UCB players only, not with --reference."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -222,6 +226,18 @@ class RunConfig:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.save_plans, bool):
+            raise ValueError(f"save_plans must be true or false, got {self.save_plans!r}")
+        if self.save_plans and self.agent.kind not in ("softmax-lsvi-ucb", "greedy-lsvi-ucb"):
+            raise ValueError(
+                f"save_plans stores the plans of LSVI-UCB players; agent {self.agent.kind!r} "
+                "makes none"
+            )
+        if self.save_plans and self.agent.reference:
+            raise ValueError(
+                "save_plans replays the plans of the fast learner; the from-scratch reference "
+                "learner (reference=True) computes its policies another way: not both"
+            )
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.seed + self.seeds - 1 > INT64_MAX:

@@ -24,7 +24,8 @@ import pandas as pd
 
 from ..games import Game
 from .config import RunConfig
-from .loop import run
+from .loop import play
+from .plans import Plans
 
 _PR_SET_PDEATHSIG = 1
 """``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
@@ -56,7 +57,7 @@ def _init_worker(parent_pid: int, game: Game, progress_queue) -> None:
     _game, _progress = game, progress_queue
 
 
-def _run_seed(config: RunConfig, seed: int) -> pd.DataFrame:
+def _run_seed(config: RunConfig, seed: int) -> tuple[pd.DataFrame, Plans | None]:
     """One seed in a worker process, on the game the worker was given."""
     report = None
     if _progress is not None:
@@ -65,7 +66,7 @@ def _run_seed(config: RunConfig, seed: int) -> pd.DataFrame:
         def report(done: int) -> None:
             q.put((seed, done))
 
-    return run(_game, config, seed, progress=report)
+    return play(_game, config, seed, progress=report)
 
 
 def run_all(
@@ -74,8 +75,8 @@ def run_all(
     workers: int,
     on_progress: Callable[[int, int], None] | None,
     on_start: Callable[[list[int]], None] | None = None,
-) -> list[pd.DataFrame]:
-    """Every seed's table, in seed order, all played on ``game``.
+) -> list[tuple[pd.DataFrame, Plans | None]]:
+    """Every seed's table and plans (:func:`~.loop.play`), in seed order, all played on ``game``.
 
     Serial in this process when ``workers == 1``; else in ``workers`` processes.
 
@@ -91,7 +92,7 @@ def run_all(
         out = []
         for s in seeds:
             cb = None if on_progress is None else (lambda done, s=s: on_progress(s, done))
-            out.append(run(game, config, s, progress=cb))
+            out.append(play(game, config, s, progress=cb))
         return out
 
     from loky import ProcessPoolExecutor

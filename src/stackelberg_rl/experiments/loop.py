@@ -6,7 +6,8 @@ policies the agents played in the episode: exact on a finite game, and on a cont
 estimated by planning on the game's evaluation sample, with a 95% interval (math.md §6). On large
 games ``eval_every = n > 1`` evaluates only episodes ``0, n, 2n, …``; the others hold NaN (never
 interpolated), and each evaluated row carries ``eval_weight``, the number of episodes it stands
-for (``n``, or fewer for the last block).
+for (``n``, or fewer for the last block). With ``save_plans`` the plans are kept as they are
+made (:class:`~.plans.PlanRecorder`), so that every episode's policies can be replayed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..agents import make_agents
 from ..montecarlo import sampled_regrets
 from ..planning import regret
 from .config import RunConfig
+from .plans import PlanRecorder, Plans
 
 COLUMNS = (
     "seed",
@@ -57,6 +59,19 @@ def run(
 ) -> pd.DataFrame:
     """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
 
+    :func:`play` with its table only; see there.
+    """
+    return play(game, config, seed, progress)[0]
+
+
+def play(
+    game: games_mod.Game,
+    config: RunConfig,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, Plans | None]:
+    """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
+
     Random streams: ``SeedSequence(seed)`` is spawned into the environment's stream and the agents'
     seed sequence (from which :func:`~stackelberg_rl.agents.make_agents` spawns the leader's and
     the follower's), so the same seed gives the same table (``wall_time`` aside).
@@ -68,7 +83,8 @@ def run(
         progress: called with the number of episodes done, every few episodes and at the end.
 
     Returns:
-        A DataFrame with the columns of :data:`COLUMNS`.
+        A DataFrame with the columns of :data:`COLUMNS`, and with ``config.save_plans`` the
+        :class:`~.plans.Plans` that replay every episode's policies (else ``None``).
     """
     config.validate()
     K, H, n_eval = config.episodes, game.horizon, config.eval_every
@@ -76,6 +92,7 @@ def run(
     env_ss, agents_ss = np.random.SeedSequence(seed).spawn(2)
     env_rng = np.random.default_rng(env_ss)
     leader, follower = make_agents(game, config.agent, K, agents_ss)
+    recorder = PlanRecorder(leader, follower) if config.save_plans else None
     cols: dict[str, list] = {name: [] for name in COLUMNS}
     nan = math.nan
     start = time.perf_counter()
@@ -84,6 +101,8 @@ def run(
         # The leader first: in centralised mode it plans for both players.
         leader.begin_episode(k)
         follower.begin_episode(k)
+        if recorder is not None:
+            recorder.after_plans(k)
         evaluated = k % n_eval == 0
         if evaluated and finite:
             # Policies are fixed within an episode: these are the ones played below.
@@ -129,6 +148,7 @@ def run(
         if progress is not None and ((k + 1) % report_every == 0 or k + 1 == K):
             progress(k + 1)
     df = pd.DataFrame(cols, columns=list(COLUMNS))
-    return df.astype(
+    df = df.astype(
         {"seed": "int64", "episode": "int64", "x1": "int64", "a1": "int64", "eval_weight": "int64"}
     )
+    return df, None if recorder is None else recorder.finish()

@@ -10,6 +10,7 @@ import os
 
 from .. import games as games_mod
 from .config import RunConfig
+from .plans import plans_bytes
 
 PROCESS_BYTES = 200 * 2**20
 """A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""
@@ -101,13 +102,16 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
 
     Each worker holds its own copy of the game, the learners of one seed (two when
     decentralised), the policy tables and the work arrays of regret (:func:`planning_bytes`)
-    and its rows; the main process holds the game and every seed's rows.
+    and its rows (and plans, with ``save_plans``); the main process holds the game and every
+    seed's rows and plans.
     """
     A, B = game.n_leader_actions, game.n_follower_actions
     d, H = game.dim, game.horizon
     learners = 2 if config.agent.decentralised else 1
     tables = planning_bytes(game)
     rows = config.episodes * 16 * 8
+    if config.save_plans:  # kept as they are made, sent back, written from the main process
+        rows += plans_bytes(config.episodes, H, d)
     the_game = game_bytes(game)
     per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, A, B, d, H)
     per_worker += tables + rows

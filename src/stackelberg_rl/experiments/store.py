@@ -7,6 +7,7 @@ A run folder holds::
                       configuration, every resolved α, β, λ, the game (name, parameters, SHA-256
                       of its arrays), versions, git commit
     results.parquet   one row per (seed, episode), the columns of :data:`~.loop.COLUMNS`
+    plans.npz         with ``save_plans``: what replays every episode's policies (:mod:`.plans`)
     regret.png        written by the command line's report
 
 The life of a run (:class:`Reservation`): the folder is reserved and its manifest written with
@@ -35,13 +36,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .plans import PLANS_FILE, Plans, write_plans
+
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
 PLOT_FILE = "regret.png"
 FORMAT = "stackelberg-rl/run"
 """The ``format`` of a run folder's manifest: a folder whose manifest says otherwise is not ours."""
 FORMAT_VERSION = 1
-OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLOT_FILE)
+OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLANS_FILE, PLOT_FILE)
 """The files this program writes in a run folder; temporary ones start with ``.tmp-``."""
 _TMP_PREFIX = ".tmp-"
 REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
@@ -366,8 +369,12 @@ class Reservation:
             raise RunFolderError(f"cannot write to {self.target}: {err.strerror or err}") from None
         self.manifest_written = True
 
-    def finish(self, df: pd.DataFrame, manifest_text: str) -> Path:
-        """Write the results and the complete manifest, then put the folder in place.
+    def finish(
+        self, df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
+    ) -> Path:
+        """Write the results, the plans if any, the complete manifest; put the folder in place.
+
+        ``plans``: each seed's :class:`~.plans.Plans` (``save_plans``), written to ``plans.npz``.
 
         Returns:
             The run folder.
@@ -377,6 +384,8 @@ class Reservation:
                 message says where they are (a fresh temporary folder if need be).
         """
         try:
+            if plans is not None:
+                write_plans(self.work / PLANS_FILE, plans)
             tmp = self.work / f"{_TMP_PREFIX}{RESULTS_FILE}-{os.getpid()}"
             try:
                 df.to_parquet(tmp, index=False)
@@ -385,7 +394,7 @@ class Reservation:
                 tmp.unlink(missing_ok=True)
             self._write_text(MANIFEST_FILE, manifest_text)
         except Exception as err:
-            where = _rescue(df, manifest_text)
+            where = _rescue(df, manifest_text, plans)
             if where is not None:
                 self.abandon()  # the results are safe elsewhere: leave no unfinished run here
             raise ResultsNotSavedError(
@@ -508,10 +517,14 @@ def _remove_own(folder: Path, kind: FolderKind | None = None) -> None:
         pass
 
 
-def _rescue(df: pd.DataFrame, manifest_text: str) -> Path | None:
+def _rescue(
+    df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
+) -> Path | None:
     """Save finished results in a fresh temporary folder; its path, or None if that fails too."""
     try:
         where = Path(tempfile.mkdtemp(prefix="stackelberg-rl-results-"))
+        if plans is not None:
+            write_plans(where / PLANS_FILE, plans)
         df.to_parquet(where / RESULTS_FILE, index=False)
         (where / MANIFEST_FILE).write_text(manifest_text)
         return where

@@ -3,7 +3,8 @@
 :func:`run_sweep` checks everything that can be checked before the first episode (the
 configuration, the folder, the memory the game and the run need), reserves the run folder and
 writes its manifest (status ``"running"``), plays every seed (:mod:`.executors`) of the loop in
-:mod:`.loop`, and writes the results (status ``"complete"``) as :mod:`.store` describes.
+:mod:`.loop`, and writes the results (status ``"complete"``), with ``save_plans`` every seed's
+plans too (:mod:`.plans`), as :mod:`.store` describes.
 Cumulative regret is estimated from the rows as ``Σ eval_weight · regret`` over evaluated rows
 (:func:`stackelberg_rl.report.cumulative_regret`).
 """
@@ -23,6 +24,7 @@ from ..learners import alpha_value
 from .config import RunConfig, dumps
 from .executors import run_all
 from .loop import COLUMNS
+from .plans import PLANS_FILE, Plans
 from .resources import check_game_fits, check_run_fits
 from .store import (
     FORMAT,
@@ -183,14 +185,23 @@ def run_sweep(
 
     try:
         reservation.start(text)
-        frames = _play(config, game, workers, progress, started)
-        df = pd.concat(frames, ignore_index=True)
+        results = _play(config, game, workers, progress, started)
+        df = pd.concat([frame for frame, _ in results], ignore_index=True)
         df = df.sort_values(["seed", "episode"], ignore_index=True)
     except BaseException:
         reservation.abandon()
         raise
+    plans = None
+    if config.save_plans:
+        plans = {s: p for s, (_, p) in zip(config.run_seeds, results, strict=True)}
+        manifest["plans"] = {
+            "file": PLANS_FILE,
+            "bytes": sum(p.nbytes for p in plans.values()),
+            "bytes_per_episode": sum(p.nbytes for p in plans.values()) / len(df),
+            "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
+        }
     manifest.update(status="complete", finished=now(), elapsed_seconds=time.perf_counter() - t0)
-    run_dir = reservation.finish(df, dumps(manifest))
+    run_dir = reservation.finish(df, dumps(manifest), plans)
     df.attrs["run_dir"] = str(run_dir)
     return df
 
@@ -201,8 +212,8 @@ def _play(
     workers: int,
     progress: bool,
     on_start: Callable[[list[int]], None],
-) -> list[pd.DataFrame]:
-    """Every seed's table, under a progress bar if ``progress``."""
+) -> list[tuple[pd.DataFrame, Plans | None]]:
+    """Every seed's table and plans, under a progress bar if ``progress``."""
     if not progress:
         if workers == 1:
             on_start([])

@@ -2,7 +2,13 @@
 
 from .base import SCHEDULES, FeatureMap, LSVIUCBLearner, NonFiniteError
 from .functional import alpha_value, optimistic_q, soft_policies, softmax, theory_beta
-from .lsvi_ucb import SoftmaxLSVIUCB
+from .lsvi_ucb import (
+    SoftmaxLSVIUCB,
+    add_episodes,
+    initial_gram,
+    played_policies,
+    replay_inverse,
+)
 from .reference import ReferenceLSVIUCB
 
 __all__ = [
@@ -12,8 +18,12 @@ __all__ = [
     "NonFiniteError",
     "ReferenceLSVIUCB",
     "SoftmaxLSVIUCB",
+    "add_episodes",
     "alpha_value",
+    "initial_gram",
     "optimistic_q",
+    "played_policies",
+    "replay_inverse",
     "soft_policies",
     "softmax",
     "theory_beta",

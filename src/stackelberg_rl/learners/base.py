@@ -99,7 +99,8 @@ class LSVIUCBLearner(abc.ABC):
 
     Attributes:
         w: ``(2, H, d)`` the ridge solutions of the last plan (Algorithm 1, line 6).
-        Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` of the last plan.
+        Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` of the last plan, the one the policies are
+            played with (its bonus, Algorithm 1, line 7).
         n_plans: plans made so far.
     """
 

@@ -15,6 +15,13 @@ which stays accurate for small ``λ`` (the form with the new inverse, ``1 − φ
 not). Every ``refresh_every`` plans ``Λ^{-1}`` and the forms are recomputed exactly; the largest
 correction that made is kept in :attr:`SoftmaxLSVIUCB.drift`. The backward pass, recording a
 sample and the policies are compiled (:mod:`._kernels.plan`).
+
+The inverse the plan keeps this way depends on the history of updates and refreshes. The
+policies are played with another one, :attr:`~.base.LSVIUCBLearner.Lambda_inv`, made afresh
+from ``Λ_h`` after every plan (Cholesky, ``O(H·d³)``, small beside the backward pass) and a
+function of ``Λ_h`` alone; ``Λ_h`` is accumulated in exact IEEE arithmetic. So the policy of any
+episode can be replayed from the recorded features and the plan's ``w``, ``α``, ``β``, bit for
+bit, without replaying the run (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
@@ -75,7 +82,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         self.incremental, self.refresh_every = bool(incremental), int(refresh_every)
         A, B, d, H = self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon
-        self._Lambda = np.broadcast_to(lam * np.eye(d), (H, d, d)).copy()
+        self._Lambda = initial_gram(lam, H, d)
+        self._plan_inverse = self.Lambda_inv.copy()  # kept by Sherman–Morrison for the plan
         self.drift: list[float] = []
         """The largest correction of a cached form at each exact refresh, per step."""
         self._n_inverse = np.zeros(H, dtype=np.int64)  # samples that Lambda_inv reflects
@@ -144,7 +152,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         drift = np.empty(self.horizon)
         args = (
             self._phi_rows, self._r_rows, self._psi, self._quad, self._n, self._n_quad,
-            self._n_inverse, self._growth, self._Lambda, self.Lambda_inv, self.w,
+            self._n_inverse, self._growth, self._Lambda, self._plan_inverse, self.w,
             self.n_leader_actions, self.beta, float(self.horizon), self.alpha_l, self.alpha_f,
             self.incremental, refresh, drift,
         )  # fmt: skip
@@ -152,12 +160,61 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             _kernels.backward_pass(*args)
         else:
             _kernels.backward_pass_ablation(*args, *self.ablation)
+        _kernels.spd_inverses(self._Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
     # ------------------------------------------------------------------ the policies
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """One compiled function for acting and for the tables (:func:`_kernels.policies`)."""
-        return _kernels.policies(
-            phi, self.w, self.Lambda_inv, h, self.beta, float(self.horizon), self.alpha_l,
-            self.alpha_f,
-        )  # fmt: skip
+        """One compiled function for acting and for the tables (:func:`played_policies`)."""
+        return played_policies(
+            phi, self.w, self.Lambda_inv, h, self.beta, self.horizon, self.alpha_l, self.alpha_f
+        )
+
+
+# ---------------------------------------------------------------------- replaying a plan
+def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
+    """``Λ_h = λI`` at every step, as a learner starts: ``(H, d, d)``."""
+    return np.broadcast_to(lam * np.eye(dim), (horizon, dim, dim)).copy()
+
+
+def add_episodes(Lambda: np.ndarray, phi: np.ndarray, lo: int, hi: int) -> None:
+    """``Λ_h += φ_h^τ φ_h^τᵀ`` for the episodes ``τ = lo … hi-1``, in order, in place.
+
+    The learner's own arithmetic (:func:`._kernels.plan.add_outer`): from :func:`initial_gram`
+    with the rows of episodes ``0 … k-1``, ``Λ`` is the learner's at the start of episode ``k``,
+    bit for bit.
+
+    Args:
+        Lambda: ``(H, d, d)``, C-contiguous float64, updated.
+        phi: ``(K, H, d)`` the features recorded in each episode at each step.
+        lo, hi: the episodes to add.
+    """
+    _kernels.add_rows(Lambda, phi, lo, hi)
+
+
+def replay_inverse(Lambda: np.ndarray) -> np.ndarray:
+    """``Λ_h^{-1}`` as the learner plays with it after a plan with this ``Λ (H, d, d)``."""
+    out = np.empty_like(Lambda)
+    _kernels.spd_inverses(np.ascontiguousarray(Lambda, dtype=np.float64), out)
+    return out
+
+
+def played_policies(
+    phi: np.ndarray,
+    w: np.ndarray,
+    Lambda_inv: np.ndarray,
+    h: int,
+    beta: float,
+    horizon: int,
+    alpha_l: float,
+    alpha_f: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``Q (n, 2, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
+
+    The one compiled policy path (:func:`._kernels.plan.policies`, Algorithm 1, lines 7–20) at
+    the states of ``phi (n, A, B, d)``, from a plan's ``w (2, H, d)``, ``Lambda_inv (H, d, d)``,
+    ``β``, ``α_l``, ``α_f``: what a learner acts with and what a replay of its plan computes.
+    """
+    return _kernels.policies(
+        phi, w, Lambda_inv, h, float(beta), float(horizon), float(alpha_l), float(alpha_f)
+    )

@@ -11,7 +11,11 @@ and :mod:`stackelberg_rl.learners.reference`; the tests hold them together.
 - :func:`policies` is the one place that turns ``w``, ``Λ^{-1}`` and features into the policies
   that are played: acting calls it for one state, the policy tables of a finite game for all of
   them, with the same arithmetic per state.
-- :func:`record_sample` stores a transition.
+- :func:`record_sample` stores a transition and adds ``φφᵀ`` to ``Λ_h`` (:func:`add_outer`);
+  :func:`spd_inverses` makes the ``Λ_h^{-1}`` the policies are played with, afresh from ``Λ_h``
+  after every plan. Both are exact IEEE arithmetic (no fast-math flag), so a replay of a run
+  (:func:`add_rows`, then :func:`spd_inverses` and :func:`policies`) gives the policies played,
+  bit for bit (:mod:`stackelberg_rl.equilibria.plans`).
 
 Two low-level tricks make the plan fast, and each is kept because whole learning runs measure
 it (``stackelberg-rl bench`` prints the ablation, variants interleaved in one process): the
@@ -763,13 +767,28 @@ def _add_rows(Lambda_inv, rows, U):  # pragma: no cover - compiled
     return growth
 
 
-@njit(**JIT)
+@njit(**EXACT_JIT)
+def add_outer(Lambda, h, f):  # pragma: no cover - compiled
+    """``Λ_h += ffᵀ``: ``Lambda (H, d, d)``, ``f (d,)``.
+
+    No fast-math flag: each entry is ``Λ_h[i, j] + f[i]·f[j]`` with the product rounded before
+    the sum (no fused multiply-add), so ``Λ_h`` after any rows is fixed by IEEE arithmetic and
+    the order of the rows alone. Replaying a run (:func:`add_rows`) rebuilds it bit for bit.
+    """
+    d = f.shape[0]
+    for i in range(d):
+        fi = f[i]
+        for j in range(d):
+            Lambda[h, i, j] += fi * f[j]
+
+
+@njit(**EXACT_JIT)
 def record_sample(phi, r, psi, Lambda, n, h, f, r_l, r_f, f_next):  # pragma: no cover - compiled
     """Store a transition of step ``h`` in row ``n[h]`` and add ``ffᵀ`` to ``Λ_h`` (line 5).
 
     ``phi (H, cap, d)``, ``r (H, cap, 2)``, ``psi (H-1, cap, d, A·B)``, ``Lambda (H, d, d)``;
     ``f (d,)`` the played features; ``f_next (A, B, d)`` the next state's (unused at the last
-    step). Increments ``n[h]``; the caller makes room.
+    step). Increments ``n[h]``; the caller makes room. ``Λ_h`` grows by :func:`add_outer`.
     """
     t = n[h]
     d = f.shape[0]
@@ -783,10 +802,73 @@ def record_sample(phi, r, psi, Lambda, n, h, f, r_l, r_f, f_next):  # pragma: no
             for b in range(B):
                 for j in range(d):
                     psi[h, t, j, a * B + b] = f_next[a, b, j]
-    for i in range(d):
-        for j in range(d):
-            Lambda[h, i, j] += f[i] * f[j]
+    add_outer(Lambda, h, f)
     n[h] = t + 1
+
+
+@njit(**EXACT_JIT)
+def add_rows(Lambda, phi, lo, hi):  # pragma: no cover - compiled
+    """``Λ_h += Σ_{lo ≤ τ < hi} φ_h^τ φ_h^τᵀ`` at every step, rows in order (:func:`add_outer`).
+
+    ``Lambda (H, d, d)``; ``phi (K, H, d)`` the features recorded in each episode. After the rows
+    of episodes ``0 … k-1`` from ``λI``, ``Λ`` is the learner's at the start of episode ``k``, to
+    the bit: the same operations on the same numbers in the same order.
+    """
+    for t in range(lo, hi):
+        for h in range(phi.shape[1]):
+            add_outer(Lambda, h, phi[t, h])
+
+
+@njit(**EXACT_JIT)
+def spd_inverses(Lambda, out):  # pragma: no cover - compiled
+    """``out[h] = Λ_h^{-1}`` for every ``h`` by Cholesky: ``Lambda, out (H, d, d)``.
+
+    The inverse the policies are played with (math.md §5): a function of ``Λ_h`` alone, so a
+    replay that rebuilds ``Λ_h`` gets the same bits. ``Λ = UᵀU`` (``U`` upper triangular,
+    right-looking), ``M = U^{-ᵀ}`` by forward substitution, ``Λ^{-1} = MᵀM``, exactly symmetric.
+    Every inner loop runs along a row, so it vectorises without reordering any sum: each entry
+    accumulates its terms in one fixed order. No fast-math flag. A ``Λ_h`` that is not positive
+    definite gives NaN (a non-positive pivot), which :meth:`LSVIUCBLearner.plan` reports.
+    """
+    H, d = Lambda.shape[0], Lambda.shape[1]
+    U = np.empty((d, d))
+    M = np.empty((d, d))
+    P = np.empty((d, d))
+    for h in range(H):
+        for i in range(d):
+            for j in range(d):
+                U[i, j] = Lambda[h, i, j]
+        for k in range(d):  # row k of U, then the trailing block less its outer product
+            pivot = U[k, k]
+            root = math.sqrt(pivot) if pivot > 0.0 else math.nan
+            U[k, k] = root
+            for j in range(k + 1, d):
+                U[k, j] = U[k, j] / root
+            for i in range(k + 1, d):
+                u_ki = U[k, i]
+                for j in range(i, d):
+                    U[i, j] -= u_ki * U[k, j]
+        for i in range(d):  # M = (Uᵀ)^{-1}, lower triangular, row by row
+            for j in range(d):
+                M[i, j] = 1.0 if i == j else 0.0
+            for k in range(i):
+                u_ki = U[k, i]
+                for j in range(k + 1):
+                    M[i, j] -= u_ki * M[k, j]
+            root = U[i, i]
+            for j in range(i + 1):
+                M[i, j] = M[i, j] / root
+        for i in range(d):
+            for j in range(d):
+                P[i, j] = 0.0
+        for k in range(d):  # Λ^{-1} = Σ_k M[k]ᵀ M[k]; M[k, j] = 0 for j > k
+            for i in range(k + 1):
+                m_ki = M[k, i]
+                for j in range(k + 1):
+                    P[i, j] += m_ki * M[k, j]
+        for i in range(d):  # (a local P: LLVM vectorises what it knows does not alias out)
+            for j in range(d):
+                out[h, i, j] = P[i, j]
 
 
 @njit(**JIT)

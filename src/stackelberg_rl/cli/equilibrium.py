@@ -1,0 +1,226 @@
+"""``equilibrium``: the CCSE of a run saved with ``--save-plans``, its certificate per K, export.
+
+The mixture of one seed's episodes (Corollary 1; math.md §4) is replayed from the run folder
+(:class:`~stackelberg_rl.equilibria.CCSE`), its certificate computed on prefixes of the run
+(:func:`~stackelberg_rl.equilibria.certificate_curve`), the upper bound's log-log slope given for
+this seed and, over the run's seeds, with a 95% interval; in a zero-sum game, the distance of
+the mixture's value to the Stackelberg value and its exploitability. ``--export`` writes the
+mixture (:meth:`~stackelberg_rl.equilibria.CCSE.save`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from ..equilibria import (
+    CCSE,
+    certificate_curve,
+    loglog_slope,
+    prefix_sizes,
+    slope_interval,
+    upper_bound_curve,
+)
+from ..experiments.plans import bytes_per_episode
+from ..games import FiniteGame
+from .bench import check_writable_file
+from .errors import UsageError, checked
+from .options import build, command_function, options
+
+
+@dataclass
+class EquilibriumOptions:
+    """What ``equilibrium`` shows of a run's mixture, and where it writes it."""
+
+    seed: int = 0
+    """The run's seed whose mixture is shown (and exported)."""
+    export: str | None = field(default=None, metadata={"metavar": "FILE"})
+    """Write the mixture to this file (an .npz of its plans with a JSON header; CCSE.load reads
+    it)."""
+    points: int = 5
+    """Prefixes of the run at which the certificate is computed, geometric up to K."""
+    ratio: float = 16.0
+    """The smallest prefix has K/ratio episodes."""
+    single_episodes: int = 8
+    """Single episodes whose opponent policy each player best-responds to, for the lower bound."""
+    all_seeds: bool = True
+    """Also compute the upper bound of every seed of the run: the 95% interval of its log-log
+    slope is over seeds."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad field (an unwritable ``export`` too)."""
+        for name, low in (("seed", 0), ("points", 1), ("single_episodes", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not (isinstance(self.ratio, int | float) and math.isfinite(self.ratio)):
+            raise ValueError(f"ratio must be a number >= 1, got {self.ratio!r}")
+        if self.ratio < 1:
+            raise ValueError(f"ratio must be a number >= 1, got {self.ratio!r}")
+        if self.export is not None:
+            check_writable_file(Path(self.export), "--export")
+
+
+EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())
+
+
+def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
+    text = "nan" if not math.isfinite(value) else f"{value:+.2f}"
+    if interval is not None:
+        mean, half = interval
+        if math.isfinite(half):
+            text += f" ({mean:+.2f} ± {half:.2f})"
+    return text
+
+
+def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
+    """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    game = ccse.game
+    sizes = prefix_sizes(ccse.episodes, opts.points, opts.ratio)
+    curve = certificate_curve(ccse, sizes, single_episodes=opts.single_episodes)
+    zero_sum = curve[0].zero_sum is not None
+    table = Table(
+        title=Text(
+            f"ε of the mixture of the first K episodes of seed {ccse.info.get('seed')}: "
+            "lower and upper bounds (math.md §4)"
+        )
+    )
+    for name in ("K", "player", "lower at x0", "upper at x0", "lower, worst x", "upper, worst x"):
+        table.add_column(name, justify="left" if name == "player" else "right")
+    for point in curve:
+        c = point.certificate
+        for m, who in enumerate(("leader", "follower")):
+            table.add_row(
+                str(point.episodes) if m == 0 else "",
+                who,
+                f"{c.lower_initial[m]:.4f}",
+                f"{c.upper_initial[m]:.4f}",
+                f"{c.lower_worst[m]:.4f}",
+                f"{c.upper_worst[m]:.4f}",
+                end_section=m == 1,
+            )
+    console.print(table)
+    if zero_sum:
+        gaps = Table(
+            title=Text(
+                "zero-sum: the mixture's distance to the Stackelberg value (math.md §2) and its "
+                "exploitability, the sum of both players' ε"
+            )
+        )
+        for name in ("K", "|V_l^mix - V_l^SE| at x0", "same, worst x", "exploitability at x0"):
+            gaps.add_column(name, justify="right")
+        for point in curve:
+            z = point.zero_sum
+            gaps.add_row(
+                str(point.episodes),
+                f"{z['value_gap_initial']:.4f}",
+                f"{z['value_gap_worst']:.4f}",
+                Text(f"[{z['exploitability_lower']:.4f}, {z['exploitability_upper']:.4f}]"),
+            )
+        console.print(gaps)
+
+    uppers = np.array([[p.certificate.upper_initial, p.certificate.upper_worst] for p in curve])
+    seeds = ccse.info.get("seeds") or []
+    intervals = None
+    if opts.all_seeds and len(seeds) > 1:
+        per_seed = []
+        for s in seeds:
+            other = ccse if s == ccse.info.get("seed") else CCSE.from_run(
+                ccse.info["run_dir"], s, game=game
+            )  # fmt: skip
+            up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
+            per_seed.append([[loglog_slope(sizes, up[:, m, w]) for w in (0, 1)] for m in (0, 1)])
+        slopes = np.array(per_seed)  # (seeds, player, where)
+        intervals = {
+            (m, w): slope_interval(slopes[:, m, w]) for m in range(2) for w in range(2)
+        }  # fmt: skip
+    lines = [
+        "log-log slope of the upper bound against K (-0.5: 1/√K), least squares over the "
+        f"{len(sizes)} prefixes, for this seed"
+        + (
+            f" (in brackets: mean ± 95% t-interval over the run's {len(seeds)} seeds)"
+            if intervals
+            else " (one seed: no interval)"
+        )
+    ]
+    for m, who in enumerate(("leader", "follower")):
+        parts = []
+        for w, where in enumerate(("at x0", "worst x")):
+            value = loglog_slope(sizes, uppers[:, w, m])
+            parts.append(f"{where} {_slope_text(value, intervals and intervals[(m, w)])}")
+        lines.append(f"  {who}: " + ", ".join(parts))
+    console.print("\n".join(lines), markup=False, highlight=False)
+    if zero_sum:
+        console.print(
+            f"zero-sum game: Stackelberg value of the leader at x0 "
+            f"{curve[-1].certificate.mixture_value[0] @ game.initial_distribution:+.4f} "
+            "(mixture) against the exact solution of math.md §2 (gap in the table)",
+            markup=False,
+            highlight=False,
+        )
+
+
+def cmd_equilibrium(values: dict[str, Any]) -> int:
+    """Show the mixture of a run's seed and its certificate per K; export it if asked."""
+    run_dir = values.pop("run_dir")
+    opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
+    ccse = checked(lambda: CCSE.from_run(run_dir, opts.seed))
+    plans = ccse.plans
+    schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")
+    print(
+        f"{ccse.game.name}: the mixture of seed {opts.seed}'s K={ccse.episodes} episodes, "
+        f"{plans.n_plans} plans (schedule {schedule}), stored in {bytes_per_episode(plans):.0f} "
+        "bytes per episode"
+    )
+    if isinstance(ccse.game, FiniteGame):
+        checked(lambda: show(ccse, opts))
+    else:
+        print(
+            "the exact certificate needs a finite game; this one has continuous states (the "
+            "mixture can still be exported and played: CCSE.policy(k).policies_at)"
+        )
+    if opts.export is not None:
+        try:
+            path = ccse.save(opts.export)
+        except OSError as err:
+            reason = err.strerror or err
+            raise UsageError(f"cannot write --export {opts.export}: {reason}") from None
+        print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
+    return 0
+
+
+RUN_DIR = inspect.Parameter(
+    "run_dir",
+    inspect.Parameter.KEYWORD_ONLY,
+    annotation=Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder written by run --save-plans.", show_default=False, metavar="RUN_DIR"
+        ),
+    ],
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``equilibrium`` to ``app``."""
+    app.command(
+        "equilibrium",
+        help="The coarse correlated Stackelberg equilibrium of a run saved with --save-plans "
+        "(the uniform mixture of its episodes' policies, Corollary 1): its certificate "
+        "[lower, upper] per K for both players, the upper bound's log-log slope, the distance "
+        "to the Stackelberg value in a zero-sum game; --export writes the mixture.",
+    )(command_function(EQUILIBRIUM_OPTIONS, cmd_equilibrium, [RUN_DIR]))

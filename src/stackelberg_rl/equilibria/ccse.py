@@ -1,0 +1,553 @@
+"""The coarse correlated Stackelberg equilibrium of a run, as an object one can deploy.
+
+Corollary 1 (Definition 6; math.md §4): the uniform mixture over the ``K`` episodes of a run of
+the policy pairs ``(π_l^k, π_f^k)`` that were played is an ``ε``-CCSE. Both players coordinate
+on one ``k`` drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
+
+:class:`CCSE` replays those pairs from a run saved with ``--save-plans``
+(:mod:`stackelberg_rl.experiments.plans`): the policy of episode ``k`` comes from its plan's
+``w``, ``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``, where ``Λ_h`` is rebuilt from the recorded
+features by the learner's own arithmetic and inverted by the learner's own compiled Cholesky,
+and the policies come out of the learner's one compiled policy path
+(:func:`~stackelberg_rl.learners.played_policies`): the policy of every episode equals the one
+played, bit for bit. Replaying one episode costs the prefix sum of ``Λ`` up to it
+(``O(k·H·d²)`` the first time, then from a checkpoint every :data:`CHECKPOINT_EVERY` episodes),
+``H`` inverses and the policies at the states asked for: about one plan's backward pass, never a
+replay of the run.
+
+A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-plans``)::
+
+    ccse = CCSE.from_run("runs/security", seed=0)
+    k = ccse.sample(np.random.default_rng(0))        # both players coordinate on k
+    leader, follower = ccse.policy(k).players(seed=1)
+    a = leader.act(0, x)                              # a ~ π_l^k(·|x)
+    b = follower.act(0, x, a)                         # b ~ π_f^k(·|x, a)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..experiments import RunConfig, load_run
+from ..experiments.plans import (
+    PLANS_FILE,
+    Plans,
+    PlansFileError,
+    header,
+    open_npz,
+    read_header,
+    read_plans,
+)
+from ..experiments.resources import available_bytes, gib
+from ..games import ContinuousGame, FiniteGame, Game, draw
+from ..learners import (
+    NonFiniteError,
+    add_episodes,
+    initial_gram,
+    played_policies,
+    replay_inverse,
+)
+from ..learners.base import check_features, check_index
+from .certificate import Certificate, certificate
+
+CCSE_FORMAT = "stackelberg-rl/ccse"
+CCSE_VERSION = 1
+CHECKPOINT_EVERY = 256
+"""Episodes between the ``Λ`` kept to replay any episode quickly: replaying episode ``k`` adds at
+most this many episodes' rows to the checkpoint before it."""
+CACHED_PLANS = 64
+"""Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
+episode."""
+
+
+class CCSEError(ValueError):
+    """A mixture that cannot be made from what was given; the message names what is wrong."""
+
+
+class NoPlansError(CCSEError):
+    """The run was saved without its plans (``run --save-plans``)."""
+
+
+class SeedNotInRunError(CCSEError):
+    """The seed asked for is not one of the run's."""
+
+
+class GameMismatchError(CCSEError):
+    """The game given, or rebuilt, is not the game the run played (its SHA-256 differs)."""
+
+
+# ---------------------------------------------------------------------- one episode's policies
+class EpisodePolicy:
+    """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, replayed from its plan.
+
+    Made by :meth:`CCSE.policy`. States are indices of a finite game or points of a continuous
+    one (through its feature map).
+
+    Attributes:
+        episode: ``k``.
+        plan: the index of the plan it played.
+        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alpha_l, alpha_f: that plan.
+    """
+
+    def __init__(
+        self,
+        game: Game,
+        episode: int,
+        plan: int,
+        w: np.ndarray,
+        Lambda_inv: np.ndarray,
+        beta: float,
+        alpha_l: float,
+        alpha_f: float,
+    ) -> None:
+        self.game, self.episode, self.plan = game, episode, plan
+        self.w, self.Lambda_inv = w, Lambda_inv
+        self.beta, self.alpha_l, self.alpha_f = beta, alpha_l, alpha_f
+
+    def _features(self, x) -> np.ndarray:
+        """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""
+        g = self.game
+        shape = (g.n_leader_actions, g.n_follower_actions, g.dim)
+        if isinstance(g, FiniteGame):
+            i = check_index(x, g.n_states, "x")
+            return g.features[i : i + 1]
+        phi = g.feature_map(np.asarray([x]))
+        return check_features(np.asarray(phi)[0], shape, "feature_map(x)")[None]
+
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, pi_l, pi_f, finite = played_policies(
+            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, self.alpha_l,
+            self.alpha_f,
+        )  # fmt: skip
+        if not finite:
+            raise NonFiniteError(f"the policies of episode {self.episode} at step {h}")
+        return pi_l, pi_f
+
+    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``π_{l,h}^k`` and ``π_{f,h}^k`` at the states of ``phi (n, A, B, d)``.
+
+        Returns:
+            ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+        """
+        g = self.game
+        h = check_index(h, g.horizon, "h")
+        A, B, d = g.n_leader_actions, g.n_follower_actions, g.dim
+        if np.ndim(phi) != 4:
+            raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
+        return self._policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
+
+    def leader_policy(self, h: int, x) -> np.ndarray:
+        """``π_{l,h}^k(·|x)``: ``(A,)``."""
+        h = check_index(h, self.game.horizon, "h")
+        return self._policies(h, self._features(x))[0][0]
+
+    def follower_policy(self, h: int, x, a: int) -> np.ndarray:
+        """``π_{f,h}^k(·|x, a)``: ``(B,)``."""
+        h = check_index(h, self.game.horizon, "h")
+        a = check_index(a, self.game.n_leader_actions, "a")
+        return self._policies(h, self._features(x))[1][0, a]
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` at every state of a finite game."""
+        g = _finite(self.game, "tables")
+        pi_l = np.empty((g.horizon, g.n_states, g.n_leader_actions))
+        pi_f = np.empty((*pi_l.shape, g.n_follower_actions))
+        for h in range(g.horizon):
+            pi_l[h], pi_f[h] = self._policies(h, g.features)
+        return pi_l, pi_f
+
+    def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
+        """A leader and a follower that play this pair, each with its own random stream.
+
+        ``act(h, x)`` and ``act(h, x, a)`` as the agents' (usable in the Gymnasium environments
+        and to drive the PettingZoo ones); the streams are spawned from ``SeedSequence(seed)``.
+        """
+        rng_l, rng_f = _streams(seed)
+        return Player(self, "leader", rng_l), Player(self, "follower", rng_f)
+
+
+# ---------------------------------------------------------------------- players
+class _Draw:
+    """The ``k`` both players of a mixture play in an episode: drawn once per episode."""
+
+    def __init__(self, ccse: CCSE, rng: np.random.Generator) -> None:
+        self.ccse, self.rng = ccse, rng
+        self.episode: int | None = None
+        self.k: int | None = None
+
+    def begin(self, episode: int) -> None:
+        if episode != self.episode or self.k is None:
+            self.episode, self.k = episode, self.ccse.sample(self.rng)
+
+    def policy(self) -> EpisodePolicy:
+        if self.k is None:
+            self.begin(0)
+        return self.ccse.policy(self.k)
+
+
+class Player:
+    """A leader or a follower that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a)``.
+
+    For one episode's pair (:meth:`EpisodePolicy.players`) or for the mixture
+    (:meth:`CCSE.players`), whose ``begin_episode(j)`` draws the ``k`` of episode ``j`` once for
+    both players (Corollary 1's coordination). The Gymnasium environments call
+    ``begin_episode`` at every reset; a loop over a PettingZoo environment calls it itself.
+    """
+
+    def __init__(self, source: EpisodePolicy | _Draw, role: str, rng: np.random.Generator):
+        if role not in ("leader", "follower"):
+            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
+        self.source, self.role, self.rng = source, role, rng
+
+    @property
+    def episode_policy(self) -> EpisodePolicy:
+        """The pair played now (for a mixture, that of the ``k`` drawn for this episode)."""
+        return self.source.policy() if isinstance(self.source, _Draw) else self.source
+
+    def begin_episode(self, j: int) -> None:
+        """A new episode ``j``: a mixture's players draw its ``k`` (once for both)."""
+        if isinstance(self.source, _Draw):
+            self.source.begin(check_index(j, 2**63 - 1, "j"))
+
+    def act(self, h: int, x, a: int | None = None) -> int:
+        """Draw ``a ~ π_{l,h}^k(·|x)`` (leader) or ``b ~ π_{f,h}^k(·|x, a)`` (follower)."""
+        pol = self.episode_policy
+        if self.role == "leader":
+            return draw(pol.leader_policy(h, x), self.rng)
+        if a is None:
+            raise ValueError("the follower acts after seeing the leader's action a")
+        return draw(pol.follower_policy(h, x, a), self.rng)
+
+
+def _streams(seed) -> tuple[np.random.Generator, np.random.Generator]:
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return tuple(np.random.default_rng(s) for s in ss.spawn(2))
+
+
+def _check_episodes(episodes, K: int) -> int:
+    """``episodes`` as an integer in ``[1, K]``, or a :class:`ValueError`."""
+    ok = isinstance(episodes, int | np.integer) and not isinstance(episodes, bool)
+    if not ok or not 1 <= episodes <= K:
+        raise ValueError(f"episodes must be an integer in [1, {K}], got {episodes!r}")
+    return int(episodes)
+
+
+def _finite(game: Game, what: str) -> FiniteGame:
+    if not isinstance(game, FiniteGame):
+        raise ValueError(
+            f"{what} need a finite game; {game.name} has continuous states: use policies_at"
+        )
+    return game
+
+
+# ---------------------------------------------------------------------- the mixture
+class CCSE:
+    """The uniform mixture over a run's episodes of the policy pairs played (Corollary 1).
+
+    Args:
+        plans: one seed's :class:`~stackelberg_rl.experiments.plans.Plans`.
+        game: the game the run played (checked against ``info["game"]["sha256"]`` when given).
+        info: where it comes from: ``game`` (the manifest's record of the game), ``config``
+            (the run's configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``.
+
+    Raises:
+        GameMismatchError: the game is not the run's, or its sizes do not fit the plans.
+    """
+
+    def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
+        self.plans, self.game, self.info = plans, game, dict(info or {})
+        record = self.info.get("game") or {}
+        if "sha256" in record:
+            _check_game(game, record)
+        if (plans.horizon, plans.dim) != (game.horizon, game.dim):
+            raise GameMismatchError(
+                f"the plans have H={plans.horizon}, d={plans.dim}; the game {game.name} has "
+                f"H={game.horizon}, d={game.dim}"
+            )
+        self._episode_plan = plans.episode_plan()
+        self._checkpoints: list[np.ndarray] = [initial_gram(plans.lam, game.horizon, game.dim)]
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    # ------------------------------------------------------------------ making one
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, seed: int = 0, game: Game | None = None) -> CCSE:
+        """The mixture of seed ``seed`` of a run folder written with ``--save-plans``.
+
+        Args:
+            run_dir: the run folder.
+            seed: one of the run's seeds.
+            game: the game the run played, if at hand; by default rebuilt from the manifest.
+                Either way its SHA-256 must be the manifest's.
+
+        Raises:
+            RunFolderError: not a complete, readable run folder.
+            NoPlansError: the run was saved without ``--save-plans``.
+            SeedNotInRunError: ``seed`` is not one of the run's.
+            PlansFileError: the plans file is missing, truncated or foreign.
+            GameMismatchError: ``game`` is not the run's game.
+        """
+        run_dir = Path(run_dir)
+        _, manifest = load_run(run_dir)
+        config = manifest.get("config") or {}
+        if not config.get("save_plans"):
+            raise NoPlansError(
+                f"the run in {run_dir} was saved without its plans: run it again with "
+                "--save-plans (RunConfig.save_plans=True)"
+            )
+        seeds = manifest.get("seeds") or []
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed not in seeds:
+            raise SeedNotInRunError(f"seed {seed!r} is not a seed of the run in {run_dir}: {seeds}")
+        plans = read_plans(run_dir / PLANS_FILE, int(seed))
+        if plans.episodes != manifest.get("episodes"):
+            raise PlansFileError(
+                f"{run_dir / PLANS_FILE}: seed {seed} has {plans.episodes} episodes, the "
+                f"manifest says {manifest.get('episodes')}"
+            )
+        info = {
+            "game": manifest.get("game") or {},
+            "config": config,
+            "seed": int(seed),
+            "seeds": list(seeds),
+            "run_dir": str(run_dir.resolve()),
+        }
+        if game is None:
+            game = _rebuild(info)
+        return cls(plans, game, info)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, game: Game | None = None) -> CCSE:
+        """A mixture written by :meth:`save`, checked.
+
+        Args:
+            path: the file.
+            game: the game it was learned on, if at hand; by default rebuilt from the file's
+                record of the run's configuration. Its SHA-256 must match.
+
+        Raises:
+            PlansFileError: missing, truncated, foreign or inconsistent file.
+            GameMismatchError: ``game`` is not the one of the file.
+        """
+        path = Path(path)
+        with open_npz(path, "mixture file") as npz:
+            try:
+                data = read_header(npz, str(path))
+            except PlansFileError:
+                data = None
+            if data is None or data.get("kind") != CCSE_FORMAT:
+                raise PlansFileError(
+                    f"{path} is not a mixture saved by stackelberg-rl (CCSE.save)"
+                ) from None
+            if data.get("ccse_version", 0) > CCSE_VERSION:
+                raise PlansFileError(
+                    f"{path} has mixture version {data.get('ccse_version')!r}; this version of "
+                    f"stackelberg-rl reads versions up to {CCSE_VERSION}"
+                )
+            plans = Plans.from_arrays(npz, "", str(path))
+        info = data.get("info")
+        if not isinstance(info, dict) or not isinstance(info.get("game"), dict):
+            raise PlansFileError(f"{path}: no record of the game it was learned on")
+        if game is None:
+            game = _rebuild(info)
+        return cls(plans, game, info)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the mixture to ``path`` (an ``.npz`` of its plans and a JSON header), atomically.
+
+        Returns:
+            The path written.
+        """
+        path = Path(path)
+        extra = {"kind": CCSE_FORMAT, "ccse_version": CCSE_VERSION, "info": self.info}
+        text = json.dumps(header([self.info.get("seed", 0)], extra), allow_nan=False)
+        arrays = self.plans.to_arrays()
+        arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
+        tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    # ------------------------------------------------------------------ the mixture
+    @property
+    def episodes(self) -> int:
+        """``K``: the mixture is uniform over episodes ``0 … K-1``."""
+        return self.plans.episodes
+
+    def sample(self, rng: np.random.Generator) -> int:
+        """Draw ``k`` uniformly from ``0 … K-1`` (both players then play episode ``k``'s pair)."""
+        return int(rng.integers(self.episodes))
+
+    def plan_of(self, k: int) -> int:
+        """The index of the plan episode ``k`` played."""
+        return int(self._episode_plan[check_index(k, self.episodes, "k")])
+
+    def policy(self, k: int) -> EpisodePolicy:
+        """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, bit for bit."""
+        p = self.plan_of(k)
+        w, Lambda_inv = self._replay(p)
+        alpha_l, alpha_f = (float(a) for a in self.plans.alpha[p])
+        return EpisodePolicy(
+            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), alpha_l, alpha_f
+        )
+
+    def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
+        """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.
+
+        At ``begin_episode(j)`` one ``k`` is drawn for both (Corollary 1), from a stream of its
+        own; then each acts from episode ``k``'s policy. Streams from ``SeedSequence(seed)``:
+        one for the draw of ``k``, one per player.
+        """
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        draw_ss, players_ss = ss.spawn(2)
+        shared = _Draw(self, np.random.default_rng(draw_ss))
+        rng_l, rng_f = _streams(players_ss)
+        return Player(shared, "leader", rng_l), Player(shared, "follower", rng_f)
+
+    def prefix(self, episodes: int) -> CCSE:
+        """The mixture of the first ``episodes`` episodes of the same run."""
+        return CCSE(self.plans.prefix(episodes), self.game, self.info)
+
+    # ------------------------------------------------------------------ replay
+    def _gram_at(self, e: int) -> np.ndarray:
+        """``Λ (H, d, d)`` at the start of episode ``e``: from the checkpoint before, in order."""
+        c = e // CHECKPOINT_EVERY
+        while len(self._checkpoints) <= c:
+            start = (len(self._checkpoints) - 1) * CHECKPOINT_EVERY
+            Lambda = self._checkpoints[-1].copy()
+            add_episodes(Lambda, self.plans.phi, start, start + CHECKPOINT_EVERY)
+            self._checkpoints.append(Lambda)
+        Lambda = self._checkpoints[c].copy()
+        add_episodes(Lambda, self.plans.phi, c * CHECKPOINT_EVERY, e)
+        return Lambda
+
+    def _replay(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``w (2, H, d)`` and ``Λ^{-1} (H, d, d)`` of plan ``p`` (kept for a while)."""
+        if p in self._cache:
+            self._cache.move_to_end(p)
+            return self._cache[p]
+        Lambda = self._gram_at(int(self.plans.plan_episode[p]))
+        out = (np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda))
+        self._cache[p] = out
+        if len(self._cache) > CACHED_PLANS:
+            self._cache.popitem(last=False)
+        return out
+
+    # ------------------------------------------------------------------ finite games
+    def table_bytes(self, episodes: int | None = None) -> int:
+        """Bytes of :meth:`tables` for the first ``episodes`` episodes (all by default)."""
+        g = _finite(self.game, "tables")
+        K = self.episodes if episodes is None else _check_episodes(episodes, self.episodes)
+        A, B = g.n_leader_actions, g.n_follower_actions
+        return K * g.horizon * g.n_states * A * (1 + B) * 8
+
+    def tables(self, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every episode's policies at every state of a finite game.
+
+        One pass over the plans in order: ``Λ`` grows by the episodes between two plans, is
+        inverted once per plan, and each plan's tables fill its episodes' rows.
+
+        Args:
+            episodes: only the first ``episodes`` (default all ``K``).
+
+        Returns:
+            ``pi_l (K, H, S, A)`` and ``pi_f (K, H, S, A, B)``.
+
+        Raises:
+            MemoryError: the tables would not fit in the available memory (with the estimate).
+        """
+        g = _finite(self.game, "tables")
+        K = self.episodes if episodes is None else _check_episodes(episodes, self.episodes)
+        need, have = self.table_bytes(K), available_bytes()
+        if have is not None and need > have:
+            raise MemoryError(
+                f"the policy tables of {K} episodes need about {gib(need)} of memory (H="
+                f"{g.horizon}, |S|={g.n_states}, |A|={g.n_leader_actions}, "
+                f"|B|={g.n_follower_actions}), but only {gib(have)} is available: take fewer "
+                "episodes, or use policy(k) one episode at a time"
+            )
+        H, S, A, B = g.horizon, g.n_states, g.n_leader_actions, g.n_follower_actions
+        pi_l, pi_f = np.empty((K, H, S, A)), np.empty((K, H, S, A, B))
+        starts = self.plans.plan_episode
+        Lambda = initial_gram(self.plans.lam, H, g.dim)
+        done = 0
+        for p, start in enumerate(starts):
+            if start >= K:
+                break
+            stop = int(starts[p + 1]) if p + 1 < len(starts) else self.episodes
+            stop = min(stop, K)
+            add_episodes(Lambda, self.plans.phi, done, int(start))
+            done = int(start)
+            pol = EpisodePolicy(
+                g, int(start), p, np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda),
+                float(self.plans.beta[p]), *(float(a) for a in self.plans.alpha[p]),
+            )  # fmt: skip
+            table_l, table_f = pol.tables()
+            pi_l[start:stop], pi_f[start:stop] = table_l, table_f
+        return pi_l, pi_f
+
+    def certificate(self, episodes: int | None = None, **kwargs) -> Certificate:
+        """The two-sided certificate of the mixture of the first ``episodes`` episodes.
+
+        :func:`~.certificate.certificate` on :meth:`tables` (keyword arguments passed on).
+        """
+        pi_l, pi_f = self.tables(episodes)
+        return certificate(_finite(self.game, "the certificate"), pi_l, pi_f, **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"CCSE({self.game.name!r}, K={self.episodes}, plans={self.plans.n_plans}, "
+            f"seed={self.info.get('seed')})"
+        )
+
+
+# ---------------------------------------------------------------------- the game
+def _check_game(game: Game, record: dict) -> None:
+    """Raise :class:`GameMismatchError` unless ``game``'s SHA-256 is the record's."""
+    if game.fingerprint() != record.get("sha256"):
+        raise GameMismatchError(
+            f"the game {game.name} (SHA-256 {game.fingerprint()[:12]}…) is not the game the run "
+            f"played ({record.get('name')}, SHA-256 {str(record.get('sha256'))[:12]}…)"
+        )
+
+
+def _rebuild(info: dict) -> Game:
+    """The run's game, built again from its configuration and checked against its record."""
+    try:
+        spec = RunConfig.from_dict(info.get("config") or {}).game
+        game = spec.make()
+    except (ValueError, TypeError, MemoryError) as err:
+        raise GameMismatchError(
+            f"cannot rebuild the run's game ({err}); pass the game the run played as game="
+        ) from None
+    _check_game(game, info.get("game") or {})
+    return game
+
+
+def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
+    """Whether ``r_f = −r_l`` at every step, state and pair of actions (a finite game)."""
+    if isinstance(game, ContinuousGame):
+        return bool(np.abs(game.theta[0] + game.theta[1]).max() <= tol)
+    return all(
+        float(np.abs(r[0] + r[1]).max()) <= tol
+        for r in (game.reward(h) for h in range(game.horizon))
+    )
+
+
+__all__ = [
+    "CCSE",
+    "CCSEError",
+    "EpisodePolicy",
+    "GameMismatchError",
+    "NoPlansError",
+    "Player",
+    "SeedNotInRunError",
+    "is_zero_sum",
+]

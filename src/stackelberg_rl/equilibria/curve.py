@@ -1,0 +1,176 @@
+"""The certificate of a run's mixture against ``K`` (prefixes of the run), and its rate.
+
+Corollary 1 bounds the mixture's ``ε`` by ``Õ(√(d³H⁴/K))``: the certificate's upper bound (the
+mean best-response gap over the first ``K`` episodes) should fall like ``1/√K`` or faster. The
+mixture of the first ``K`` episodes of one run is the ``K``-episode CCSE of that run (its
+policies, with the ``α`` and ``β`` the run used), so one run gives the whole curve:
+:func:`prefix_sizes` picks ``K`` geometrically, :func:`certificate_curve` brackets ``ε`` at each
+(both bounds, both players, at the initial distribution and the worst state, and in zero-sum
+games the distance to the Stackelberg value), and :func:`upper_bound_curve` gives the upper
+bounds alone, from one pass (:func:`~.certificate.episode_gaps`).
+
+The rate is the least-squares slope of ``log(upper)`` on ``log K`` (:func:`loglog_slope`; ``−½``
+is ``1/√K``). Its 95% interval is over seeds (:func:`slope_interval`): the slopes of independent
+runs are independent, while the prefixes of one run are nested and share their episodes, so no
+interval is drawn from a single run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..experiments import load_run
+from .ccse import CCSE, is_zero_sum
+from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
+
+
+def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[int]:
+    """``points`` numbers of episodes from ``episodes / ratio`` to ``episodes``, geometric.
+
+    Distinct integers ``≥ 1``, increasing, the last one ``episodes``: ``prefix_sizes(16000)`` is
+    ``[1000, 2000, 4000, 8000, 16000]``.
+    """
+    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 1:
+        raise ValueError(f"points must be a positive integer, got {points!r}")
+    if not (isinstance(ratio, int | float) and math.isfinite(ratio) and ratio >= 1):
+        raise ValueError(f"ratio must be a number >= 1, got {ratio!r}")
+    sizes = np.geomspace(max(1.0, episodes / ratio), episodes, points)
+    return sorted({max(1, int(round(k))) for k in sizes} | {int(episodes)})
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """The certificate of the mixture of a run's first ``episodes`` episodes.
+
+    Attributes:
+        episodes: ``K``.
+        certificate: both players' bounds (:class:`~.certificate.Certificate`).
+        zero_sum: in a zero-sum game, :func:`~.certificate.zero_sum_gap` (the distance of the
+            mixture's value to the Stackelberg value, and its exploitability); else ``None``.
+    """
+
+    episodes: int
+    certificate: Certificate
+    zero_sum: dict | None
+
+    def row(self) -> dict:
+        """Plain numbers for a table: ``K``, then each bound of each player, then zero-sum's."""
+        c = self.certificate
+        out: dict = {"episodes": self.episodes}
+        for m, who in enumerate(("leader", "follower")):
+            out[f"{who}_lower_initial"] = float(c.lower_initial[m])
+            out[f"{who}_upper_initial"] = float(c.upper_initial[m])
+            out[f"{who}_lower_worst"] = float(c.lower_worst[m])
+            out[f"{who}_upper_worst"] = float(c.upper_worst[m])
+        if self.zero_sum is not None:
+            out.update(self.zero_sum)
+        return out
+
+
+def certificate_curve(
+    ccse: CCSE,
+    sizes: list[int] | None = None,
+    *,
+    single_episodes: int = 8,
+    seed: int = 0,
+) -> list[CurvePoint]:
+    """The certificate of the mixture of each prefix of the run (a finite game).
+
+    Args:
+        ccse: the run's mixture.
+        sizes: the prefixes' numbers of episodes; default :func:`prefix_sizes` of ``K``.
+        single_episodes, seed: the lower bound's candidate deviations
+            (:func:`~.certificate.certificate`).
+
+    Returns:
+        One :class:`CurvePoint` per size, in order.
+    """
+    sizes = prefix_sizes(ccse.episodes) if sizes is None else sorted({int(k) for k in sizes})
+    pi_l, pi_f = ccse.tables(max(sizes))
+    zero_sum = is_zero_sum(ccse.game)
+    out = []
+    for K in sizes:
+        cert = certificate(
+            ccse.game, pi_l[:K], pi_f[:K], single_episodes=single_episodes, seed=seed
+        )
+        out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
+    return out
+
+
+def curve_table(
+    run_dir: str | os.PathLike,
+    sizes: list[int] | None = None,
+    *,
+    single_episodes: int = 8,
+    game=None,
+) -> pd.DataFrame:
+    """Every seed's :func:`certificate_curve` of a run saved with its plans, as one table.
+
+    One row per seed and prefix: ``seed``, ``episodes`` and the columns of
+    :meth:`CurvePoint.row` (``leader_upper_initial`` …, and in a zero-sum game
+    ``value_gap_initial`` …). The same prefixes for every seed (default :func:`prefix_sizes`).
+    """
+    seeds = load_run(run_dir)[1].get("seeds") or []
+    rows = []
+    for s in seeds:
+        ccse = CCSE.from_run(run_dir, s, game=game)
+        game = ccse.game
+        sizes = prefix_sizes(ccse.episodes) if sizes is None else sizes
+        for point in certificate_curve(ccse, sizes, single_episodes=single_episodes):
+            rows.append({"seed": s, **point.row()})
+    return pd.DataFrame(rows)
+
+
+def upper_bound_curve(ccse: CCSE, sizes: list[int]) -> np.ndarray:
+    """The upper bounds alone at each prefix: ``(len(sizes), 2, 2)``.
+
+    ``[j, m, 0]`` at the initial distribution and ``[j, m, 1]`` at the worst state, for player
+    ``m`` (0 leader, 1 follower) and the first ``sizes[j]`` episodes: running means of
+    :func:`~.certificate.episode_gaps`, one pass over the episodes.
+    """
+    sizes = sorted({int(k) for k in sizes})
+    pi_l, pi_f = ccse.tables(max(sizes))
+    gaps = episode_gaps(ccse.game, pi_l, pi_f)  # (K, 2, S)
+    del pi_l, pi_f
+    running = np.cumsum(gaps, axis=0)
+    p0 = ccse.game.initial_distribution
+    out = np.empty((len(sizes), 2, 2))
+    for j, K in enumerate(sizes):
+        mean = running[K - 1] / K  # (2, S)
+        out[j, :, 0] = mean @ p0
+        out[j, :, 1] = mean.max(axis=1)
+    return out
+
+
+def loglog_slope(sizes, values) -> float:
+    """The least-squares slope of ``log(values)`` on ``log(sizes)`` (``−½``: ``∝ 1/√K``).
+
+    NaN if fewer than two points, or a value that is not positive (an upper bound of 0 is
+    already an equilibrium: no rate to speak of).
+    """
+    x, y = np.asarray(sizes, dtype=float), np.asarray(values, dtype=float)
+    if len(x) < 2 or not (y > 0).all() or len(np.unique(x)) < 2:
+        return math.nan
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def slope_interval(slopes, level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of a Student-t interval over independent runs' slopes.
+
+    ``(mean, NaN)`` with a single slope; NaN slopes are left out.
+    """
+    s = np.asarray([v for v in slopes if math.isfinite(v)], dtype=float)
+    if len(s) == 0:
+        return math.nan, math.nan
+    if len(s) == 1:
+        return float(s[0]), math.nan
+    half = stats.t.ppf(0.5 + level / 2, len(s) - 1) * s.std(ddof=1) / math.sqrt(len(s))
+    return float(s.mean()), float(half)

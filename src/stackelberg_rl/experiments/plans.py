@@ -1,0 +1,332 @@
+"""A run's plans: what replays the policy of every episode, bit for bit (``run --save-plans``).
+
+The policy of episode ``k`` is fixed by the plan in force at its start (Algorithm 1, lines
+4–20): ``w (2, H, d)``, ``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``. The first four are stored per
+plan. ``Λ_h^{-1}`` is not: the learner plays with the inverse of ``Λ_h = λI + Σ_{τ<k} φ_h^τ
+φ_h^τᵀ`` made afresh by a compiled Cholesky from ``Λ_h`` alone, and accumulates ``Λ_h`` in exact
+IEEE arithmetic (:mod:`stackelberg_rl.learners.lsvi_ucb`), so the features ``φ_h^τ`` of the
+steps played are enough: ``Λ_h`` at any episode is their prefix sum. Stored per seed:
+
+====================  ==============  =====================================================
+``phi``               ``(K, H, d)``   the features ``φ(x_h^τ, a_h^τ, b_h^τ)`` of every step
+``plan_episode``      ``(P,)``        the episode at whose start each plan was made
+``w``                 ``(P, 2, H, d)`` both players' ``w`` of each plan
+``alpha``             ``(P, 2)``      ``α_l``, ``α_f`` of each plan (``inf``: greedy)
+``beta``              ``(P,)``        ``β`` of each plan
+``lam``               ``()``          ``λ``
+====================  ==============  =====================================================
+
+That is ``8·H·d`` bytes per episode and ``8·(2Hd + 3)`` per plan, never ``K·H`` dense ``d × d``
+matrices. Episode ``k`` plays plan ``p(k) = max{p : plan_episode[p] ≤ k}``
+(:meth:`Plans.episode_plan`).
+
+A run folder holds every seed's in one ``plans.npz``, written with the results
+(:class:`~.store.Reservation`); the arrays of seed ``s`` are named ``seed{s}/phi`` and so on, and
+``format`` holds the JSON header (:data:`PLANS_FORMAT`). Everything is checked when read: a
+truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the array.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+PLANS_FILE = "plans.npz"
+PLANS_FORMAT = "stackelberg-rl/plans"
+PLANS_VERSION = 1
+NORM_TOL = 1e-9
+"""``‖φ‖₂ ≤ 1 + NORM_TOL`` (math.md §1), as the learners check it."""
+
+
+class PlansFileError(ValueError):
+    """A plans file (or a saved mixture) that is missing, truncated, foreign or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Everything that replays one seed's policies (module docstring; math.md §3).
+
+    Attributes:
+        phi: ``(K, H, d)`` the features recorded at each episode and step.
+        plan_episode: ``(P,)`` the episode at whose start each plan was made: ``0`` first,
+            strictly increasing.
+        w: ``(P, 2, H, d)`` both players' ``w`` of each plan (leader, follower).
+        alpha: ``(P, 2)`` ``α_l``, ``α_f`` of each plan.
+        beta: ``(P,)`` ``β`` of each plan.
+        lam: ``λ``.
+    """
+
+    phi: np.ndarray
+    plan_episode: np.ndarray
+    w: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    lam: float
+
+    ARRAYS = ("phi", "plan_episode", "w", "alpha", "beta", "lam")
+
+    @property
+    def episodes(self) -> int:
+        """``K``."""
+        return self.phi.shape[0]
+
+    @property
+    def horizon(self) -> int:
+        """``H``."""
+        return self.phi.shape[1]
+
+    @property
+    def dim(self) -> int:
+        """``d``."""
+        return self.phi.shape[2]
+
+    @property
+    def n_plans(self) -> int:
+        """``P``."""
+        return len(self.plan_episode)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays."""
+        return sum(int(np.asarray(getattr(self, name)).nbytes) for name in self.ARRAYS)
+
+    def episode_plan(self) -> np.ndarray:
+        """``(K,)`` the plan each episode plays: ``max{p : plan_episode[p] ≤ k}``."""
+        return np.searchsorted(self.plan_episode, np.arange(self.episodes), side="right") - 1
+
+    def prefix(self, episodes: int) -> Plans:
+        """The plans of the first ``episodes`` episodes (those made before their end)."""
+        if not 1 <= episodes <= self.episodes:
+            raise ValueError(f"episodes must be in [1, {self.episodes}], got {episodes!r}")
+        P = int(np.searchsorted(self.plan_episode, episodes, side="left"))
+        return Plans(
+            self.phi[:episodes], self.plan_episode[:P], self.w[:P], self.alpha[:P],
+            self.beta[:P], self.lam,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ checks
+    def validate(self, where: str = "plans") -> None:
+        """Raise :class:`PlansFileError` naming the first array that is wrong and how."""
+
+        def bad(name: str, what: str) -> PlansFileError:
+            return PlansFileError(f"{where}: {name} {what}")
+
+        arrays = {name: np.asarray(getattr(self, name)) for name in self.ARRAYS}
+        for name, ndim in (("phi", 3), ("plan_episode", 1), ("w", 4), ("alpha", 2), ("beta", 1)):
+            a = arrays[name]
+            if a.ndim != ndim:
+                raise bad(name, f"has {a.ndim} axes (shape {a.shape}), expected {ndim}")
+        for name in ("phi", "w", "alpha", "beta", "lam"):
+            if arrays[name].dtype != np.float64:
+                raise bad(name, f"has dtype {arrays[name].dtype}, expected float64")
+        if arrays["plan_episode"].dtype.kind not in "iu":
+            raise bad("plan_episode", f"has dtype {arrays['plan_episode'].dtype}, expected int")
+        if arrays["lam"].shape != ():
+            raise bad("lam", f"has shape {arrays['lam'].shape}, expected a scalar")
+        K, H, d = arrays["phi"].shape
+        P = len(arrays["plan_episode"])
+        if K < 1 or H < 1 or d < 1:
+            raise bad("phi", f"has shape {(K, H, d)}: no episode, step or feature")
+        expected = {"w": (P, 2, H, d), "alpha": (P, 2), "beta": (P,)}
+        for name, shape in expected.items():
+            if arrays[name].shape != shape:
+                raise bad(name, f"has shape {arrays[name].shape}, expected {shape}")
+        pe = arrays["plan_episode"]
+        if P == 0 or pe[0] != 0:
+            raise bad("plan_episode", "must start with a plan at episode 0")
+        if (np.diff(pe) <= 0).any() or pe[-1] >= K:
+            raise bad("plan_episode", f"must increase strictly within [0, {K})")
+        for name in ("phi", "w", "beta", "lam"):
+            if not np.isfinite(arrays[name]).all():
+                at = tuple(int(i) for i in np.argwhere(~np.isfinite(arrays[name]))[0])
+                raise bad(name, f"has a non-finite entry at index {at}")
+        alpha = arrays["alpha"]
+        if np.isnan(alpha).any() or (alpha < 0).any():
+            raise bad("alpha", "must be >= 0 (inf: greedy)")
+        if (arrays["beta"] < 0).any():
+            raise bad("beta", "must be >= 0")
+        lam = float(arrays["lam"])
+        if not lam > 0:
+            raise bad("lam", f"must be > 0, got {lam!r}")
+        norms = np.sqrt(np.einsum("khd,khd->kh", arrays["phi"], arrays["phi"]))
+        if norms.max() > 1 + NORM_TOL:
+            k, h = (int(i) for i in np.unravel_index(int(norms.argmax()), norms.shape))
+            raise bad("phi", f"at episode {k}, step {h} has norm {norms[k, h]!r} > 1")
+
+    # ------------------------------------------------------------------ arrays
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The arrays by name (``prefix + name``), for ``np.savez``."""
+        return {prefix + name: np.asarray(getattr(self, name)) for name in self.ARRAYS}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str = "", where: str = "plans") -> Plans:
+        """The plans named ``prefix + name`` in ``arrays`` (a mapping or an ``NpzFile``), checked.
+
+        Raises:
+            PlansFileError: an array is missing, unreadable (a truncated file) or wrong.
+        """
+        values = {}
+        for name in cls.ARRAYS:
+            key = prefix + name
+            try:
+                values[name] = np.asarray(arrays[key])
+            except KeyError:
+                raise PlansFileError(f"{where}: no array {key}") from None
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                raise PlansFileError(f"{where}: array {key} is unreadable ({err})") from None
+        plans = cls(**values)
+        plans.validate(where)
+        return replace(plans, lam=float(plans.lam))
+
+
+# ---------------------------------------------------------------------- recording a run's plans
+class PlanRecorder:
+    """Keeps the plans the players make during a run (:func:`~.loop.run` with ``save_plans``).
+
+    Call :meth:`after_plans` after both players' ``begin_episode(k)``, and :meth:`finish` after
+    the last episode. Decentralised players each plan from the same observations; their plans
+    are one and the same (math.md §3), which is checked at every plan, so one copy is stored.
+
+    Args:
+        leader, follower: the LSVI-UCB players of :func:`~stackelberg_rl.agents.make_agents`.
+    """
+
+    def __init__(self, leader, follower) -> None:
+        for role, player in (("leader", leader), ("follower", follower)):
+            if not hasattr(player, "learner"):
+                raise ValueError(
+                    f"save_plans needs LSVI-UCB players; the {role} is {type(player).__name__}"
+                )
+        self.leader, self.follower = leader, follower
+        self._episodes: list[int] = []
+        self._w: list[np.ndarray] = []
+        self._params: list[tuple[float, float, float]] = []
+
+    def after_plans(self, k: int) -> None:
+        """Record the plan made at the start of episode ``k``, if one was."""
+        L, F = self.leader.learner, self.follower.learner
+        decentralised = F is not L
+        if decentralised and self.follower.replanned != self.leader.replanned:
+            raise RuntimeError(
+                f"episode {k}: one decentralised player re-planned and the other did not"
+            )
+        if not self.leader.replanned:
+            return
+        params = (float(L.alpha_l), float(L.alpha_f), float(L.beta))
+        if decentralised and (
+            not np.array_equal(L.w, F.w)
+            or params != (float(F.alpha_l), float(F.alpha_f), float(F.beta))
+        ):
+            raise RuntimeError(
+                f"episode {k}: the decentralised players' plans differ; they should be one"
+            )
+        self._episodes.append(k)
+        self._w.append(L.w.copy())
+        self._params.append(params)
+
+    def finish(self) -> Plans:
+        """The plans of the run, with the features the learner recorded (checked)."""
+        L = self.leader.learner
+        n = L.n_samples
+        if len(set(n.tolist())) != 1:
+            raise RuntimeError(f"the steps have different numbers of samples: {n.tolist()}")
+        phi = np.stack([L.observations(h)[0] for h in range(L.horizon)], axis=1)
+        params = np.array(self._params, dtype=np.float64).reshape(-1, 3)
+        plans = Plans(
+            phi=np.ascontiguousarray(phi, dtype=np.float64),
+            plan_episode=np.array(self._episodes, dtype=np.int64),
+            w=np.array(self._w, dtype=np.float64).reshape(-1, 2, L.horizon, L.dim),
+            alpha=np.ascontiguousarray(params[:, :2]),
+            beta=np.ascontiguousarray(params[:, 2]),
+            lam=float(L.lam),
+        )
+        plans.validate("the recorded plans")
+        return plans
+
+
+# ---------------------------------------------------------------------- the file
+def header(seeds: list[int], extra: dict | None = None) -> dict:
+    """The JSON header of a plans file: its format, version and the seeds it holds."""
+    return {"format": PLANS_FORMAT, "version": PLANS_VERSION, "seeds": seeds, **(extra or {})}
+
+
+def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) -> int:
+    """Write every seed's plans to ``path`` (uncompressed ``.npz``); the bytes written.
+
+    Written whole to a temporary file beside ``path`` and renamed: ``path`` is never left half
+    written.
+    """
+    arrays = {}
+    for seed, p in plans.items():
+        arrays.update(p.to_arrays(f"seed{seed}/"))
+    text = json.dumps(header(sorted(plans), extra), allow_nan=False)
+    arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.stat().st_size
+
+
+def read_header(npz, where: str) -> dict:
+    """The JSON header of an open plans file, checked to be ours and of a version we read."""
+    try:
+        raw = np.asarray(npz["format"])
+        data = json.loads(raw.tobytes().decode())
+    except KeyError:
+        raise PlansFileError(f"{where} is not a plans file of stackelberg-rl (no format)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise PlansFileError(f"{where} is corrupt or truncated: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != PLANS_FORMAT:
+        raise PlansFileError(f"{where} is not a plans file of stackelberg-rl")
+    version = data.get("version")
+    if not isinstance(version, int) or version > PLANS_VERSION:
+        raise PlansFileError(
+            f"{where} has version {version!r}; this version of stackelberg-rl reads versions up "
+            f"to {PLANS_VERSION}"
+        )
+    return data
+
+
+def open_npz(path: Path, what: str):
+    """``np.load(path)`` without pickles, its failures as :class:`PlansFileError`."""
+    if not path.is_file():
+        raise PlansFileError(f"{what} {path} does not exist")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise PlansFileError(f"{what} {path} is corrupt, truncated or not an .npz: {err}") from None
+
+
+def read_plans(path: Path, seed: int) -> Plans:
+    """Seed ``seed``'s plans from a run folder's plans file, checked.
+
+    Raises:
+        PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
+            hold this seed.
+    """
+    with open_npz(path, "plans file") as npz:
+        data = read_header(npz, str(path))
+        seeds = data.get("seeds")
+        if not isinstance(seeds, list) or seed not in seeds:
+            raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
+        return Plans.from_arrays(npz, f"seed{seed}/", f"{path} (seed {seed})")
+
+
+def plans_bytes(episodes: int, horizon: int, dim: int) -> int:
+    """Bytes of one seed's plans when it plans every episode (the most there can be)."""
+    return episodes * (8 * horizon * dim + 8 * (2 * horizon * dim + 3) + 8)
+
+
+def bytes_per_episode(plans: Plans) -> float:
+    """The plans' bytes over their episodes (what ``--save-plans`` costs on disk per episode)."""
+    return plans.nbytes / plans.episodes if plans.episodes else math.nan

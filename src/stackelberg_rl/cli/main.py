@@ -1,13 +1,14 @@
 """The ``stackelberg-rl`` command line: run, demo, solve, report, equilibrium, explore, plan, ….
 
 The options of ``run``, ``demo``, ``solve``, ``equilibrium`` and ``bench`` are generated from
-dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``, ``demo``
-and ``report``, :mod:`.solve`, :mod:`.equilibrium`, :mod:`.explore` for ``explore`` and ``plan``,
-:mod:`.games`, :mod:`.bench`). Every failure is one line on stderr: ``stackelberg-rl COMMAND:
-error: ...`` with exit code 2 for anything the user can fix (a bad option or value, a folder that
-cannot be used, a size that does not fit in memory, a damaged run folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its
-traceback), 130 after Ctrl-C and 143 after SIGTERM, when the workers are stopped and what the run
-had written is removed.
+dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``,
+``demo`` and ``report``, :mod:`.solve`, :mod:`.equilibrium`, :mod:`.explore` for ``explore`` and
+``plan``, :mod:`.games`, :mod:`.bench`). Every failure is one line on stderr:
+``stackelberg-rl COMMAND: error: ...`` with exit code 2 for anything the user can fix (a bad
+option or value, a folder that cannot be used, a size that does not fit in memory, a damaged run
+folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its traceback), 130
+after Ctrl-C and 143 after SIGTERM, when the workers are stopped and what the run had written is
+removed.
 """
 
 from __future__ import annotations

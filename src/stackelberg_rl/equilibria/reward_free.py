@@ -34,9 +34,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from .._files import read_npz, write_npz
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import PROB_TOL
+from ..games.base import PROB_TOL, _check_shape
 from ..games.sampling import draw
 from ..learners.functional import alpha_value, soft_policies
 from ..planning import (
@@ -236,7 +234,7 @@ class ExplorationData:
         }
         meta = {**self.meta, "format": FORMAT, "format_version": FORMAT_VERSION}
         arrays["meta"] = np.str_(json.dumps(_jsonable(meta), allow_nan=False))
-        _atomic_npz(path, arrays)
+        write_npz(path, arrays, compress=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:
@@ -248,7 +246,7 @@ class ExplorationData:
                 unknown, missing, misshaped or non-numeric array, inconsistent data.
         """
         path = Path(path)
-        arrays = _read_npz(path)
+        arrays = read_npz(path, ExplorationDataError)
         if "meta" not in arrays:
             raise ExplorationDataError(
                 f"{path}: not an exploration data set of stackelberg-rl (no 'meta' array)"
@@ -927,20 +925,7 @@ def _array(name: str, array: Any, ndim: int) -> np.ndarray:
 
 
 def _shape(name, array, shape, axes, error=ExplorationDataError) -> None:
-    if not isinstance(array, np.ndarray):
-        raise error(f"{name} must be an array of shape {shape}, got {type(array).__name__}")
-    if array.shape == shape:
-        return
-    if array.ndim != len(shape):
-        raise error(
-            f"{name} has shape {array.shape}, expected {shape} ({', '.join(axes)}): "
-            f"{array.ndim} axes instead of {len(shape)}"
-        )
-    axis = next(i for i, (n, m) in enumerate(zip(array.shape, shape, strict=True)) if n != m)
-    raise error(
-        f"{name} has shape {array.shape}, expected {shape}: axis {axis} ({axes[axis]}) is "
-        f"{array.shape[axis]}, expected {shape[axis]}"
-    )
+    _check_shape(name, array, shape, axes, error)
 
 
 def _finite(name: str, array: np.ndarray, error=ExplorationDataError) -> None:
@@ -983,38 +968,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
     return obj
-
-
-def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to a temporary file beside ``path``, synced, then renamed."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0o600 would otherwise become the file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` at ``path``, refusing pickles; errors name the file."""
-    if not path.is_file():
-        raise ExplorationDataError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise ExplorationDataError(f"{path}: not an .npz archive (not a zip file, or truncated)")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                arrays[key] = archive[key]
-    except ValueError as err:
-        raise ExplorationDataError(
-            f"{path}: an array is an object array or corrupt: {err}"
-        ) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-        raise ExplorationDataError(f"{path}: corrupt or truncated: {err}") from None
-    return arrays

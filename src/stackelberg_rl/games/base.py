@@ -49,18 +49,24 @@ def _check_finite(name: str, array: np.ndarray) -> None:
 
 
 def _check_shape(
-    name: str, array: np.ndarray, shape: tuple[int, ...], axis_names: tuple[str, ...]
+    name: str,
+    array: np.ndarray,
+    shape: tuple[int, ...],
+    axis_names: tuple[str, ...],
+    error: type[Exception] = ValueError,
 ) -> None:
-    """Raise unless ``array.shape == shape``, naming the first axis that differs."""
+    """Raise ``error`` unless ``array.shape == shape``, naming the first axis that differs."""
+    if not isinstance(array, np.ndarray):
+        raise error(f"{name} must be an array of shape {shape}, got {type(array).__name__}")
     if array.shape == shape:
         return
     if array.ndim != len(shape):
-        raise ValueError(
+        raise error(
             f"{name} has shape {array.shape}, expected {shape} ({', '.join(axis_names)}): "
             f"{array.ndim} axes instead of {len(shape)}"
         )
     axis = next(i for i, (n, m) in enumerate(zip(array.shape, shape, strict=True)) if n != m)
-    raise ValueError(
+    raise error(
         f"{name} has shape {array.shape}, expected {shape}: axis {axis} ({axis_names[axis]}) "
         f"is {array.shape[axis]}, expected {shape[axis]}"
     )

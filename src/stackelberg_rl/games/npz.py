@@ -24,13 +24,12 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .._files import read_npz, write_npz
 from .base import FiniteGame
 
 ARRAYS = (
@@ -65,32 +64,6 @@ class GameFileError(ValueError):
     """A game file that cannot be read, or that does not hold a valid game."""
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive at ``path``, refusing pickles, by name (without ``.npy``)."""
-    if not path.is_file():
-        raise GameFileError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise GameFileError(f"{path}: not an .npz archive (not a zip file, or truncated)")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as err:
-                    if "allow_pickle" in str(err):
-                        raise GameFileError(
-                            f"{path}: array {key!r} is an object array; game files hold numbers "
-                            "(and a string name) only"
-                        ) from None
-                    raise GameFileError(f"{path}: array {key!r} is corrupt: {err}") from None
-                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-                    raise GameFileError(f"{path}: array {key!r} is corrupt: {err}") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise GameFileError(f"{path}: not a readable .npz archive: {err}") from None
-    return arrays
-
-
 def _numeric(path: Path, key: str, array: np.ndarray) -> np.ndarray:
     """``array`` as float64, refusing non-numeric dtypes (strings, complex, structured)."""
     if array.dtype.kind not in "biuf":
@@ -113,7 +86,7 @@ def load(path: str | os.PathLike) -> FiniteGame:
             ``[-1, 1]``; a game given in both forms that is not linear in its features.
     """
     path = Path(path)
-    arrays = _read(path)
+    arrays = read_npz(path, GameFileError)
     unknown = sorted(set(arrays) - set(ARRAYS))
     if unknown:
         raise GameFileError(
@@ -197,13 +170,4 @@ def save(game: FiniteGame, path: str | os.PathLike) -> None:
         arrays["transitions"], arrays["rewards"] = game._transitions, game._rewards
     if game.mu is not None:
         arrays["mu"], arrays["theta"] = game.mu, game.theta
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, arrays)

@@ -182,9 +182,11 @@ def print_headline(report) -> None:
         for p in PLAYERS:
             regret = means.loc[K, p]
             line = f"    {p:<8} slope {curve.fits[p].text():<18} regret at K = {K}: {regret:.1f}"
-            if curve.has_bias:
+            if curve.has_bias and means.loc[K, f"bias_{p}"] > 0:
                 share = means.loc[K, f"bias_{p}"] / regret if regret > 0 else math.nan
-                line += f", bias share {share:.0%}"
+                line += f", bias share {share:.0%} (bias slope {curve.bias_fits[p].text()})"
+            elif curve.has_bias:
+                line += ", no soft-max bias"
             print(line)
 
 

@@ -347,9 +347,11 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
             for p in PLAYERS
             if means.loc[K, p] > 0
         ]
+        slopes = ", ".join(f"{p} {c.bias_fits[p].text()}" for p in PLAYERS if c.bias_fits)
         sentences.append(
-            f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret, and "
-            f"Lemma 2's bound is {_fmt(means.loc[K, 'bound_leader'])} (leader) and "
+            f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
+            f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
+            f"{_fmt(means.loc[K, 'bound_leader'])} (leader) and "
             f"{_fmt(means.loc[K, 'bound_follower'])} (follower)."
         )
     page.figure(

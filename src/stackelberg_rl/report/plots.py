@@ -174,7 +174,19 @@ def _loglog(ax, x: np.ndarray) -> None:
     ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_minor_formatter(lambda value, _: f"{value:g}" if _leading(value) in (2, 5) else "")
     ax.grid(alpha=0.3, which="both")
+
+
+def _leading(value: float) -> int:
+    """The leading digit of a positive number (``300 → 3``)."""
+    return int(f"{value:e}"[0]) if value > 0 else 0
+
+
+def _legend_below(ax, **kwargs) -> None:
+    """The axis's legend under it, out of the data's way."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, frameon=False, **kwargs)
 
 
 def _reference(ax, x: np.ndarray, y0: float, exponent: float, label: str) -> None:
@@ -285,7 +297,7 @@ def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = 
         path: where to write the PNG.
         title: the figure's title.
     """
-    fig, axes = _new_figure(2, height=4.6)
+    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
     for j, player in enumerate(PLAYERS):
         ax = axes[0, j]
         all_x: set[float] = set()
@@ -302,7 +314,7 @@ def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = 
             _loglog(ax, x0)
         ax.set_title(f"{player}: total regret over K episodes")
         ax.set_xlabel("K (episodes of the run)")
-        ax.legend(loc="upper left", fontsize=7)
+        _legend_below(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=90)
@@ -311,15 +323,18 @@ def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = 
 def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
     """PNG of total regret, soft-max bias and Lemma 2's bound against ``K`` (log-log).
 
-    For each soft-max curve: total regret (solid, mean over seeds), the exact soft-max bias of
-    the same ``α`` on the true model (dashed) and Lemma 2's bound ``Σ_k H·log|A|/α_k`` (dotted).
+    For each soft-max curve (a colour): total regret (solid, mean over seeds), the exact soft-max
+    bias of the same ``α`` on the true model (dashed) and Lemma 2's bound ``Σ_k H·log|A|/α_k``
+    (dotted).
 
     Args:
         curves: :class:`~.analysis.Curve` s with their bias.
         path: where to write the PNG.
         title: the figure's title.
     """
-    fig, axes = _new_figure(2, height=4.6)
+    from matplotlib.lines import Line2D
+
+    fig, axes = _new_figure(2, height=4.8 + 0.25 * len(curves))
     for j, player in enumerate(PLAYERS):
         ax = axes[0, j]
         all_x: set[float] = set()
@@ -328,23 +343,20 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
             x = means.index.to_numpy(dtype=float)
             all_x |= set(x)
             color = f"C{i}"
-            ax.plot(
-                x, means[player], "-o", color=color, markersize=4, label=f"{curve.label}: regret"
-            )
-            ax.plot(
-                x,
-                means[f"bias_{player}"],
-                "--s",
-                color=color,
-                markersize=3,
-                label="soft-max bias (true model)",
-            )
-            ax.plot(x, means[f"bound_{player}"], ":", color=color, label="Lemma 2's bound")
+            ax.plot(x, means[player], "-o", color=color, markersize=4)
+            ax.plot(x, means[f"bias_{player}"], "--s", color=color, markersize=3)
+            ax.plot(x, means[f"bound_{player}"], ":", color=color)
         if all_x:
             _loglog(ax, np.array(sorted(all_x)))
         ax.set_title(f"{player}: regret and its soft-max part")
         ax.set_xlabel("K (episodes of the run)")
-        ax.legend(loc="upper left", fontsize=7)
+        handles = [Line2D([], [], color=f"C{i}", label=c.label) for i, c in enumerate(curves)]
+        handles += [
+            Line2D([], [], color="k", linestyle="-", marker="o", label="total regret"),
+            Line2D([], [], color="k", linestyle="--", marker="s", label="soft-max bias"),
+            Line2D([], [], color="k", linestyle=":", label="Lemma 2's bound on the bias"),
+        ]
+        _legend_below(ax, handles=handles)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=90)
@@ -370,7 +382,7 @@ def plot_sizes(
         path: where to write the PNG.
         title: the figure's title.
     """
-    fig, axes = _new_figure(2, height=4.6)
+    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
     for j, player in enumerate(PLAYERS):
         ax = axes[0, j]
         xs: set[float] = set()
@@ -393,7 +405,7 @@ def plot_sizes(
             ax.grid(alpha=0.3, which="both")
         ax.set_title(f"{player}: total regret against {symbol}")
         ax.set_xlabel(symbol)
-        ax.legend(loc="best", fontsize=7)
+        _legend_below(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=90)

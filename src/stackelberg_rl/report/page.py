@@ -140,12 +140,14 @@ class Page:
         """A highlighted paragraph: something the reader should not miss."""
         self.text(text, "note")
 
-    def figure(self, png: bytes, alt: str, caption: str) -> None:
-        """A figure, inline as a base64 PNG, with its caption."""
+    def figure(self, png: bytes, alt: str, caption: str, points: list[str] = ()) -> None:
+        """A figure, inline as a base64 PNG, with its caption and a list of what it shows."""
         data = base64.b64encode(png).decode("ascii")
+        items = "".join(f"<li>{_inline(point)}</li>" for point in points)
         self.parts.append(
             f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_inline(caption)}</figcaption></figure>"
+            f"<figcaption>{_inline(caption)}{f'<ul>{items}</ul>' if items else ''}</figcaption>"
+            "</figure>"
         )
 
     def table(self, header: list[str], rows: list[list], text_columns: int = 1) -> None:
@@ -268,7 +270,7 @@ def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, l
         )
     elif s.bias_note:
         what += f" No soft-max bias: {s.bias_note}."
-    page.figure(png, f"regret of {s.name}", what + " " + " ".join(sentences))
+    page.figure(png, f"regret of {s.name}", what, sentences)
 
 
 def bias_table(page: Page, settings: list[SettingData]) -> None:
@@ -305,15 +307,16 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
     png = figures.render(folder, f"{REPORT_PREFIX}regret-vs-K.png", plot_regret_vs_K, curves)
     sentences = []
     for c in curves:
-        parts = [f"{p} {slope_words(c.fits[p])}" for p in PLAYERS]
-        sentences.append(f"{c.label}: the {' and the '.join(parts)}.")
+        parts = [f"the {p}'s regret {slope_words(c.fits[p])}" for p in PLAYERS]
+        sentences.append(f"{c.label}: {'; '.join(parts)}.")
     page.figure(
         png,
         "total regret against K",
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
         "the rate of the bound Õ(√(d³H³T)), T = KH. A slope is fitted per seed and given as "
-        "its mean [95% interval over seeds]. " + " ".join(sentences),
+        "its mean [95% interval over seeds]. Total regret:",
+        sentences,
     )
     rows = []
     for c in curves:
@@ -362,7 +365,8 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
         "model, β = 0). Dotted: Lemma 2's bound on it, Σ_k H·log|A|/α_k (log|B| for the "
         "follower). Where solid and dashed lines nearly meet, the regret is the price of "
         "soft-max play, not of learning: with the paper's fixed-K α = log|A|·√K/H the bias "
-        "grows like √K at most, and learning is already done. " + " ".join(sentences),
+        "grows like √K at most, and learning is already done.",
+        sentences,
     )
 
 
@@ -398,7 +402,8 @@ def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[Set
             png,
             f"total regret against {symbol}",
             f"Total regret at K = {', '.join(map(str, K))} against {symbol}, other settings "
-            f"equal (mean over seeds, 95% interval); {bound}. " + " ".join(sentences),
+            f"equal (mean over seeds, 95% interval); {bound}.",
+            sentences,
         )
 
 
@@ -515,7 +520,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         prefix = prefix_curve(s)
     if prefix is not None:
         png = figures.render(folder, f"{REPORT_PREFIX}prefixes.png", plot_prefixes, prefix)
-        words = " and the ".join(f"{p} {slope_words(prefix.fits[p])}" for p in PLAYERS)
+        words = "; the ".join(f"{p}'s regret {slope_words(prefix.fits[p])}" for p in PLAYERS)
         page.figure(
             png,
             "cumulative regret at prefixes",

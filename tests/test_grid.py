@@ -23,11 +23,11 @@ def settings(n=3):
 
 
 def test_settings_run_in_parallel_into_run_folders_listed_in_sweep_json(tmp_path):
-    folder = run_settings(settings(), tmp_path / "sweep", workers=2, progress=False)
+    folder = run_settings(settings(2), tmp_path / "sweep", workers=2, progress=False)
     data = json.loads((folder / "sweep.json").read_text())
     assert data["format"] == "stackelberg-rl/sweep" and data["status"] == "complete"
-    assert [s["name"] for s in data["settings"]] == ["s4", "s6", "s8"]
-    for s, expected in zip(data["settings"], settings(), strict=True):
+    assert [s["name"] for s in data["settings"]] == ["s4", "s6"]
+    for s, expected in zip(data["settings"], settings(2), strict=True):
         assert s["folder"] == s["name"] and s["status"] == "complete"
         assert RunConfig.from_dict(s["config"]) == expected.config
         df, manifest = load_run(folder / s["folder"])
@@ -36,7 +36,7 @@ def test_settings_run_in_parallel_into_run_folders_listed_in_sweep_json(tmp_path
         cols = ["seed", "episode", "regret_leader", "regret_follower"]
         pd.testing.assert_frame_equal(df[cols], again[cols].reset_index(drop=True))
     info, results = load_sweep(folder)
-    assert info == data and [r.df is not None for r in results] == [True] * 3
+    assert info == data and [r.df is not None for r in results] == [True] * 2
 
 
 def test_a_failed_setting_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):

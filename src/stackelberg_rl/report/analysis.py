@@ -425,7 +425,11 @@ def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
 
 
 def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
-    """Cumulative regret of one run at ``points`` prefixes ``K/16 … K`` (None if too short)."""
+    """Cumulative regret of one run at ``points`` prefixes ``K/16 … K`` (None if too short).
+
+    With ``eval_every > 1`` a prefix ends with the last evaluated block that ends by it, and is
+    placed at the number of episodes it covers.
+    """
     K = setting.episodes
     sizes = prefix_sizes(K, points)
     if len(sizes) < 2:
@@ -437,10 +441,9 @@ def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
         for k in sizes:
             upto = part[ends <= k]
             if len(upto):
-                row = upto.iloc[-1]
-                rows.append(
-                    {"x": float(k), "seed": s, "leader": row.leader, "follower": row.follower}
-                )
+                last = upto.iloc[-1]  # with eval_every > 1, the last block that ends by k
+                x = float(last["episodes"])
+                rows.append({"x": x, "seed": s, **{p: last[p] for p in PLAYERS}})
     table = pd.DataFrame(rows)
     fits = {p: loglog_fit(table, p, x="x") for p in PLAYERS}
     return Curve(setting.label, [setting], table, fits, {})

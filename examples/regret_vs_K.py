@@ -3,9 +3,10 @@
 For each K, every agent plays K episodes (several seeds, in parallel processes) and its total
 exact regret is summed (eqs. (9) and (10)). The log-log slope of total regret against K is
 fitted per seed (its mean and 95% t-interval over seeds are printed). The soft-max bias is the
-regret of the soft-max policies planned on the TRUE model with the same α (β = 0, exact Q):
-what soft-max play would lose even with nothing left to learn (Lemma 2 bounds it by
-``H·log|A|/α`` per episode and player). Run from the project root::
+regret of the soft-max policies planned on the TRUE model with the same α (β = 0, exact Q:
+:func:`stackelberg_rl.planning.softmax_bias`): what soft-max play would lose even with nothing
+left to learn (Lemma 2 bounds it by ``H·log|A|/α`` per episode and player).
+Run from the project root::
 
     .venv/bin/python examples/regret_vs_K.py --episodes 2000 4000 8000 --seeds 4
 """
@@ -23,8 +24,8 @@ from scipy import stats
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import RunConfig, run
-from stackelberg_rl.learners import alpha_value, soft_policies, theory_beta
-from stackelberg_rl.planning import regrets
+from stackelberg_rl.learners import alpha_value, theory_beta
+from stackelberg_rl.planning import softmax_bias
 
 AGENTS = {
     "soft-max, fixed-K alpha": AgentConfig(beta=0.2),
@@ -40,30 +41,6 @@ def total_regret(job: tuple[str, int, int]) -> tuple[str, int, int, float, float
     game = games.make("random-linear")
     df = run(game, RunConfig(episodes=K, agent=AGENTS[name]), seed=seed)
     return name, K, seed, float(df["regret_leader"].sum()), float(df["regret_follower"].sum())
-
-
-def softmax_bias(game: games.FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
-    """Expected per-episode regret ``(2,)`` of soft-max play planned on the true model.
-
-    Backward induction with exact ``Q`` and the soft-max policies of Algorithm 1, lines 9-14
-    (no bonus); the regret is averaged over ``x_1`` from the initial distribution and, for the
-    follower, over ``a_1 ~ π_l(·|x_1)``.
-    """
-    H, S, A = game.horizon, game.n_states, game.n_leader_actions
-    pi_l = np.empty((H, S, A))
-    pi_f = np.empty((H, S, A, game.n_follower_actions))
-    V = None
-    for h in range(H - 1, -1, -1):
-        Q = game.action_values(h, V)  # (2, S, A, B)
-        pl, pf, _, _, v = soft_policies(np.moveaxis(Q, 0, 1), alpha_l, alpha_f)
-        pi_l[h], pi_f[h], V = pl, pf, v.T
-    p0 = game.initial_distribution
-    xs = np.repeat(np.arange(S), A)
-    as_ = np.tile(np.arange(A), S)
-    r = regrets(game, pi_l, pi_f, xs, as_).reshape(2, S, A)
-    leader = p0 @ r[0, :, 0]  # the leader's regret does not depend on a_1
-    follower = p0 @ (pi_l[0] * r[1]).sum(axis=1)
-    return np.array([leader, follower])
 
 
 def slope(Ks: list[int], totals: np.ndarray) -> tuple[float, float]:

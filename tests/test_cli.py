@@ -3,6 +3,7 @@
 import json
 import re
 import typing
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -144,20 +145,26 @@ def test_help_shows_every_option_with_its_meaning_and_default(capsys):
 def test_demo_help_says_what_the_demo_runs(capsys):
     code, out, _ = call(["demo", "--help"], capsys)
     assert code == 0
-    text = flat(out)
+    text = flat(out).replace("- ", "-")  # the help wraps at hyphens
     for words in (
         "random-linear",
         "n_states=20",
         "dim=8",
         "horizon=5",
-        "K = 3000",
-        "4 seeds",
         "beta = 0.2",
         "fixed-K",
+        "anytime",
+        "greedy",
+        "doubling",
+        "K = 250, 500, 1000, 2000, 4000",
+        "4 seeds",
+        "slope",
+        "soft-max bias",
+        "report.html",
         "runs/demo-YYYYmmdd-HHMMSS",
     ):
         assert words in text, words
-    assert "[default: 3000]" in text and "[default: 0.2]" in text
+    assert "[default: 250,500,1000,2000,4000]" in text and "[default: 0.2]" in text
 
 
 def test_version(capsys):
@@ -273,23 +280,38 @@ def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):
     assert (mine / "data.csv").read_text() == "1,2,3"
 
 
-def test_demo_writes_a_new_folder_each_time_and_never_overwrites(tmp_path, capsys, monkeypatch):
+def test_demo_writes_a_new_sweep_folder_each_time_and_never_overwrites(
+    tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    argv = ["demo", *TINY, "--episodes", "8", "--seeds", "1", "--quiet"]
+    argv = ["demo", *TINY, "--episodes", "6,12", "--seeds", "2", "--workers", "1", "--quiet"]
     folders = []
     for _ in range(2):
         code, stdout, err = call(argv, capsys)
         assert code == 0, err
-        assert "first -> last quarter" in stdout
-        folders.append(re.search(r"run folder: (\S+)", stdout).group(1))
+        assert "log-log slope" in stdout and "bias share" in stdout
+        assert re.search(r"leader +slope -?\d\.\d\d", stdout), stdout
+        for agent in ("soft-max, fixed-K α", "soft-max, anytime α", "greedy (α = ∞)"):
+            assert agent in flat(stdout), agent
+        folders.append(re.search(r"sweep folder: (\S+)", stdout).group(1))
     assert folders[0] != folders[1]
     assert all(re.fullmatch(r"runs/demo-\d{8}-\d{6}(-\d+)?", f) for f in folders), folders
-    assert all((tmp_path / f / "regret.png").is_file() for f in folders)
-    # An explicit --out that holds a run is refused without --overwrite, replaced with it.
+    sweep = json.loads((tmp_path / folders[0] / "sweep.json").read_text())
+    assert sweep["format"] == "stackelberg-rl/sweep" and sweep["status"] == "complete"
+    names = [s["name"] for s in sweep["settings"]]
+    assert names == [f"{a}-K{K}" for a in ("fixed-K", "anytime", "greedy") for K in (6, 12)]
+    assert all(s["status"] == "complete" for s in sweep["settings"])
+    assert (tmp_path / folders[0] / "report.html").is_file()
+    # An explicit --out that holds a sweep is refused without --overwrite, replaced with it.
     code, _, err = call([*argv, "--out", folders[0]], capsys)
     assert "--overwrite" in one_line_error(code, err)
-    code, _, _ = call([*argv, "--out", folders[0], "--overwrite"], capsys)
-    assert code == 0
+    code, _, err = call([*argv, "--out", folders[0], "--overwrite", "--seeds", "1"], capsys)
+    assert code == 0, err
+    sweep = json.loads((tmp_path / folders[0] / "sweep.json").read_text())
+    assert sweep["settings"][0]["config"]["seeds"] == 1
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        Path(f).name for f in folders
+    )  # the old sweep is gone, nothing left beside it
 
 
 def test_run_refuses_folders_that_would_lose_work(tmp_path, capsys, monkeypatch):

@@ -597,3 +597,83 @@ def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------------- (f) the soft-max bias
+def loop_softmax_policies(P, R, alpha_l, alpha_f):
+    """Algorithm 1, lines 9–14, on the true model, by loops with ``math.exp``."""
+    H, S, A, B = P.shape[:4]
+    V = np.zeros((2, H + 1, S))
+    pi_l, pi_f = np.zeros((H, S, A)), np.zeros((H, S, A, B))
+    for h in reversed(range(H)):
+        for x in range(S):
+            q = np.zeros((2, A))
+            for a in range(A):
+                Q = np.zeros((2, B))
+                for b in range(B):
+                    for m in range(2):
+                        Q[m, b] = R[m, h, x, a, b]
+                        for y in range(S):
+                            Q[m, b] += P[h, x, a, b, y] * V[m, h + 1, y]
+                top = max(Q[1])
+                weights = [math.exp(alpha_f * (Q[1, b] - top)) for b in range(B)]
+                for b in range(B):
+                    pi_f[h, x, a, b] = weights[b] / sum(weights)
+                    for m in range(2):
+                        q[m, a] += pi_f[h, x, a, b] * Q[m, b]
+            top = max(q[0])
+            weights = [math.exp(alpha_l * (q[0, a] - top)) for a in range(A)]
+            for a in range(A):
+                pi_l[h, x, a] = weights[a] / sum(weights)
+                for m in range(2):
+                    V[m, h, x] += pi_l[h, x, a] * q[m, a]
+    return pi_l, pi_f
+
+
+def loop_softmax_bias(game, alpha_l, alpha_f):
+    """The expected regret of loop soft-max play: eqs. (9), (10) by loops, averaged by loops."""
+    P, R = loop_model(game)
+    pi_l, pi_f = loop_softmax_policies(P, R, alpha_l, alpha_f)
+    _, q, V = loop_values(P, R, pi_l, pi_f)
+    Vl_star, vbar_star = loop_best_responses(P, R, pi_l, pi_f)
+    bias = np.zeros(2)
+    for x in range(game.n_states):
+        p = game.initial_distribution[x]
+        bias[0] += p * (Vl_star[0, x] - V[0, 0, x])
+        for a in range(game.n_leader_actions):
+            bias[1] += p * pi_l[0, x, a] * (vbar_star[0, x, a] - q[1, 0, x, a])
+    return pi_l, pi_f, bias
+
+
+alphas = st.sampled_from([0.0, 0.3, 2.0, 25.0])
+
+
+@SETTINGS
+@given(tiny_games, alphas, alphas)
+@example(("linear", 3, 2, 2, 3, 1), 2.0, 0.3)
+@example(("tabular", 3, 2, 2, 3, 2**31 + 7), 25.0, 2.0)
+def test_softmax_bias_equals_the_loop_computation_and_lemma_2_bounds_it(params, alpha_l, alpha_f):
+    game = make_game(*params)
+    pi_l, pi_f, values = planning.softmax_solution(game, alpha_l, alpha_f)
+    ref_l, ref_f, ref_bias = loop_softmax_bias(game, alpha_l, alpha_f)
+    np.testing.assert_allclose(pi_l, ref_l, atol=1e-12)
+    np.testing.assert_allclose(pi_f, ref_f, atol=1e-12)
+    np.testing.assert_allclose(values.V, evaluate(game, pi_l, pi_f).V, atol=1e-12)
+    bias = planning.softmax_bias(game, alpha_l, alpha_f)
+    np.testing.assert_allclose(bias, ref_bias, atol=1e-12)
+    assert (bias >= -1e-12).all()
+    # Lemmas 2 and 4: at most H·log(n)/α per episode (infinite at α = 0, where play is uniform).
+    assert (bias <= planning.softmax_bias_bound(game, alpha_l, alpha_f) + 1e-12).all()
+
+
+def test_softmax_bias_vanishes_as_alpha_grows_and_the_bound_is_lemma_2s():
+    game = random_linear(12, 3, 2, 4, 4, seed=3)
+    biases = [planning.softmax_bias(game, a, a) for a in (1.0, 10.0, 100.0, 1e4)]
+    assert all((b1 >= b2 - 1e-12).all() for b1, b2 in zip(biases, biases[1:], strict=False))
+    np.testing.assert_allclose(biases[-1], 0.0, atol=1e-6)
+    np.testing.assert_array_equal(planning.softmax_bias(game, np.inf, np.inf), [0.0, 0.0])
+    bound = planning.softmax_bias_bound(game, 2.0, 4.0)
+    np.testing.assert_allclose(bound, [4 * math.log(3) / 2.0, 4 * math.log(2) / 4.0])
+    np.testing.assert_array_equal(planning.softmax_bias_bound(game, np.inf, 0.0), [0.0, np.inf])
+    with pytest.raises(ValueError, match="alpha"):
+        planning.softmax_bias_bound(game, -1.0, 1.0)

@@ -1,5 +1,9 @@
 """Exact planning on a known finite game (math.md §2): values, best responses, Stackelberg, regret.
 
+Also soft-max play on the true model (:func:`softmax_solution`; the soft-max of math.md §3 is
+:func:`softmax`, which the learners use too) and its regret, the soft-max bias of Lemma 2
+(:func:`softmax_bias`, :func:`softmax_bias_bound`).
+
 Also the one-shot commitment values of a bimatrix game (math.md §2): :func:`mixed_commitment`, the
 leader committing to a mixed strategy that the follower observes, and :func:`pure_commitment`,
 the follower observing the leader's action.
@@ -221,6 +225,46 @@ def follower_choice(
     return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
 
 
+def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
+    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
+
+    ``alpha = inf`` gives the limit: uniform over the maximisers (greedy play); ``alpha = 0``
+    gives the uniform policy. The maximum is subtracted before exponentiating, so ``alpha`` of
+    ``1e6`` and more is safe.
+
+    >>> softmax(np.array([0.0, 1.0]), np.inf)
+    array([0., 1.])
+    """
+    z = np.asarray(z, dtype=np.float64)
+    zmax = z.max(axis=axis, keepdims=True)
+    if np.isinf(alpha):
+        e = (z == zmax).astype(np.float64)
+    else:
+        e = np.exp(alpha * (z - zmax))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def soft_policies(
+    Q: np.ndarray, alpha_l: float, alpha_f: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Soft-max follower then leader policies from joint values (Algorithm 1, lines 9–14).
+
+    Args:
+        Q: ``(..., 2, A, B)``.
+        alpha_l: leader inverse temperature (``inf`` for greedy).
+        alpha_f: follower inverse temperature (``inf`` for greedy).
+
+    Returns:
+        ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``,
+        ``V (..., 2)``.
+    """
+    pi_f = softmax(Q[..., 1, :, :], alpha_f, axis=-1)
+    q = np.einsum("...mab,...ab->...ma", Q, pi_f)
+    pi_l = softmax(q[..., 0, :], alpha_l, axis=-1)
+    V = np.einsum("...ma,...a->...m", q, pi_l)
+    return pi_l, pi_f, q[..., 0, :], q[..., 1, :], V
+
+
 def regret(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: int, a1: int
 ) -> tuple[float, float]:
@@ -338,6 +382,79 @@ def regret_at(
     leader = V[1, 0, x1] - V[0, 0, x1]
     follower = vbar_best[x1, a1] - q[1, x1, a1]
     return np.stack([leader, follower])
+
+
+def softmax_solution(
+    game: FiniteGame, alpha_l: float, alpha_f: float
+) -> tuple[np.ndarray, np.ndarray, Values]:
+    """Soft-max play planned on the true model: Algorithm 1, lines 9–14, with exact ``Q``.
+
+    Backward induction as in math.md §2 with ``V_{m,H} = 0``: at each step the exact
+    ``Q_{m,h} = r_{m,h} + P_h V_{m,h+1}`` (no bonus, ``β = 0``), the follower's
+    ``π_f = softmax(α_f Q_f)``, the leader's ``π_l = softmax(α_l q_l)`` (:func:`soft_policies`),
+    and ``V`` of that pair. What the learner would play if it knew the model.
+
+    Args:
+        game: the game.
+        alpha_l: the leader's inverse temperature (``inf``: greedy, uniform over maximisers).
+        alpha_f: the follower's.
+
+    Returns:
+        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
+    """
+    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    pi_l, pi_f = np.empty((H, S, A)), np.empty((H, S, A, B))
+    Q, q, V = np.empty((2, H, S, A, B)), np.empty((2, H, S, A)), np.empty((2, H, S))
+    for h in range(H - 1, -1, -1):
+        game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
+        pl, pf, q_l, vbar_f, v = soft_policies(np.moveaxis(Q[:, h], 0, -3), alpha_l, alpha_f)
+        pi_l[h], pi_f[h], q[0, h], q[1, h], V[:, h] = pl, pf, q_l, vbar_f, v.T
+    return pi_l, pi_f, Values(Q=Q, q_l=q[0], vbar_f=q[1], V=V)
+
+
+def softmax_bias(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
+    """The soft-max bias ``(2,)``: the expected regret of one episode of :func:`softmax_solution`.
+
+    Eqs. (9) and (10) of the soft-max policies planned on the true model, in expectation over the
+    episode's start: ``x_1`` from the initial distribution and, for the follower, the leader's
+    first action ``a_1 ~ π_{l,0}(·|x_1)``. It is what soft-max play with these ``α`` loses even
+    with nothing left to learn; Lemmas 2 and 4 bound it (:func:`softmax_bias_bound`).
+
+    Args:
+        game: the game.
+        alpha_l: the leader's inverse temperature.
+        alpha_f: the follower's.
+
+    Returns:
+        ``[leader, follower]``, each ``>= 0`` (up to round-off).
+    """
+    pi_l, pi_f, _ = softmax_solution(game, alpha_l, alpha_f)
+    S, A = game.n_states, game.n_leader_actions
+    xs, as_ = np.indices((S, A)).reshape(2, -1)
+    r = regrets(game, pi_l, pi_f, xs, as_).reshape(2, S, A)
+    p0 = game.initial_distribution
+    leader = p0 @ r[0, :, 0]  # eq. (9) does not depend on a_1
+    follower = p0 @ (pi_l[0] * r[1]).sum(axis=1)
+    return np.array([leader, follower])
+
+
+def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
+    """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(2,)``.
+
+    ``[H·log|A|/α_l, H·log|B|/α_f]``: a soft-max over ``n`` actions gives up at most ``log(n)/α``
+    of the best value at each step (its entropy over ``α``), so ``KH·log|A|/α_l`` over ``K``
+    episodes (eq. (13)). ``0`` for greedy play (``α = ∞``) and for a player with one action.
+    """
+    out = []
+    for n, alpha in ((game.n_leader_actions, alpha_l), (game.n_follower_actions, alpha_f)):
+        alpha = float(alpha)
+        if math.isnan(alpha) or alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+        if n == 1 or math.isinf(alpha):
+            out.append(0.0)
+        else:
+            out.append(math.inf if alpha == 0 else game.horizon * math.log(n) / alpha)
+    return np.array(out)
 
 
 def mixed_commitment(

@@ -39,6 +39,8 @@ from ..experiments.config import dumps
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,
+    REPORT_FILE,
+    REPORT_PREFIX,
     FolderKind,
     NewFolder,
     Reservation,
@@ -60,11 +62,12 @@ GAPS_FILE = "gaps.json"
 PLAN_PREFIX = "plan-"
 EXPLORATION_FOLDER = FolderKind(
     "stackelberg-rl/exploration",
-    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE),
-    (PLAN_PREFIX,),
+    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
+    (PLAN_PREFIX, REPORT_PREFIX),
     "exploration",
 )
-"""An exploration folder: what ``explore`` writes, and the ``plan-`` files of ``plan``."""
+"""An exploration folder: what ``explore`` writes, the ``plan-`` files of ``plan`` and the
+report's ``report.html``."""
 
 
 @dataclass

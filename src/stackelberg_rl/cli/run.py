@@ -1,12 +1,14 @@
-"""``run``, ``demo`` and ``report``: learn over seeds, write a run folder, summarise it.
+"""``run`` and ``report``: learn over seeds and write a run folder; report on a folder.
 
-``run`` and ``demo`` take the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the
-agent's flattened in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; they differ
-only in their defaults (:data:`RUN_DEFAULTS`, :data:`DEMO`) and in where they write by default.
+``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the agent's flattened
+in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`. ``report`` writes the page of a
+run, sweep or exploration folder (:mod:`stackelberg_rl.report.page`); ``demo`` is in
+:mod:`.demo`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,12 +18,10 @@ import pandas as pd
 import typer
 
 from .. import games as games_mod
-from ..agents import AgentConfig
 from ..experiments import (
     PLOT_FILE,
     RESULTS_FILE,
     ExecutionOptions,
-    GameSpec,
     NewFolder,
     ResultsNotSavedError,
     RunConfig,
@@ -29,29 +29,20 @@ from ..experiments import (
     load_run,
     run_sweep,
 )
+from ..experiments.grid import is_sweep_folder
 from ..experiments.resources import check_game_fits
-from ..learners import alpha_value
+from ..experiments.store import MANIFEST_FILE, read_manifest
 from ..report import learning_summary, plot_cumulative_regret, summary
+from ..report.page import write_exploration_report, write_run_report, write_sweep_report
+from . import demo
 from .errors import INTERRUPTION, UsageError, checked
+from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import build, command_function, options
 
 RUN_DEFAULTS = RunConfig(seeds=4)
 """``run``'s defaults: :class:`RunConfig`'s, with four seeds (for an interval over seeds)."""
 
-DEMO = RunConfig(
-    game=GameSpec("random-linear", {}),
-    episodes=3000,
-    seeds=4,
-    agent=AgentConfig(beta=0.2),
-)
-"""``make demo``: four seeds of 3,000 episodes on the default ``random-linear`` game with
-``β = 0.2``: under a minute on two cores; the per-episode regret of both players falls."""
-
-DEMO_FOLDER = NewFolder("runs", "demo")
-"""The demo writes a new folder each time (``runs/demo-YYYYmmdd-HHMMSS``): it never replaces one."""
-
 RUN_OPTIONS = options(RUN_DEFAULTS)
-DEMO_OPTIONS = options(DEMO)
 EXECUTION_OPTIONS = options(ExecutionOptions())
 
 
@@ -139,6 +130,64 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
+def write_folder_report(folder: Path) -> None:
+    """``report FOLDER``: the page of a sweep, exploration or run folder (with the summary).
+
+    Raises:
+        UsageError: not such a folder, a damaged one, or files that cannot be written.
+    """
+    try:
+        if is_sweep_folder(folder):
+            page = write_sweep_report(folder).path
+        elif _is_exploration(folder):
+            page = write_exploration_report(folder, *read_exploration(folder))
+        else:
+            report_run(folder)
+            page = write_run_report(folder).path
+    except RunFolderError as err:
+        raise UsageError(str(err)) from None
+    except OSError as err:
+        raise UsageError(f"cannot write the report in {folder}: {err.strerror or err}") from None
+    print(f"report: {page}")
+
+
+def _is_exploration(folder: Path) -> bool:
+    """Whether ``folder``'s manifest says it holds an exploration (readable or not beyond that)."""
+    try:
+        data = json.loads((folder / MANIFEST_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("format") == EXPLORATION_FOLDER.format
+
+
+def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
+    """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json``, checked to be ours.
+
+    Raises:
+        RunFolderError: not a complete exploration, or a damaged file.
+    """
+    manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    if manifest.get("status") != "complete":
+        raise RunFolderError(
+            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
+        )
+
+    def load(path: Path) -> dict:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
+        if not isinstance(data, dict):
+            raise RunFolderError(f"{path} is not a record of gaps")
+        return data
+
+    gaps = load(folder / GAPS_FILE) if (folder / GAPS_FILE).is_file() else None
+    plans = {
+        p.stem[len(PLAN_PREFIX) :]: load(p) for p in sorted(folder.glob(f"{PLAN_PREFIX}*.json"))
+    }
+    return manifest, gaps, plans
+
+
 def execute(
     values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder | None = None
 ) -> pd.DataFrame:
@@ -186,45 +235,8 @@ def cmd_run(values: dict[str, Any]) -> int:
     return 0
 
 
-def cmd_demo(values: dict[str, Any]) -> int:
-    """``run`` with the demo's defaults, then whether the per-episode regret falls."""
-    learn = learning_summary(execute(values, DEMO, DEMO_FOLDER))
-    falling = bool((learn["last_quarter"] < learn["first_quarter"]).all())
-    words = ", ".join(
-        f"{r.player} {r.first_quarter:.3f} -> {r.last_quarter:.3f}" for r in learn.itertuples()
-    )
-    verdict = "falling: the players learn" if falling else "NOT falling"
-    print(f"mean per-episode regret, first -> last quarter: {words} ({verdict})")
-    return 0
-
-
-def demo_description() -> str:
-    """What ``demo`` runs, from :data:`DEMO` (its ``--help``)."""
-    params = DEMO.game.resolved()
-    sizes = ", ".join(f"{k}={v}" for k, v in params.items())
-    A, B = params.get("n_leader_actions"), params.get("n_follower_actions")
-    H, K, agent = params.get("horizon"), DEMO.episodes, DEMO.agent
-    alphas = []
-    for who, n, spec in (("alpha_l", A, agent.alpha_l), ("alpha_f", B, agent.alpha_f)):
-        if spec == "fixed-K" and n and H:
-            alphas.append(
-                f"{who} = fixed-K = log {n}·√{K}/{H} = {alpha_value(spec, n, H, K, 0):.4g}"
-            )
-        else:
-            alphas.append(f"{who} = {spec}")
-    return (
-        f"The demo (make demo): {agent.kind} for the leader and the follower on "
-        f"{DEMO.game.name} ({sizes}); K = {K} episodes × {DEMO.seeds} seeds "
-        f"(seeds {DEMO.seed}..{DEMO.seed + DEMO.seeds - 1}) in parallel processes; "
-        f"beta = {agent.beta}, lambda = {agent.lam}, {', '.join(alphas)}. "
-        f"It writes a new folder {DEMO_FOLDER.parent}/{DEMO_FOLDER.stem}-YYYYmmdd-HHMMSS "
-        "(never an existing one unless --out and --overwrite say so), prints each player's "
-        "regret and whether the per-episode regret falls. Every option of run applies."
-    )
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``demo`` and ``report`` to ``app``."""
+    """Add ``run``, ``demo`` (:mod:`.demo`) and ``report`` to ``app``."""
     app.command(
         "run",
         help="Learn for K episodes over several seeds (in parallel processes), measuring both "
@@ -232,18 +244,27 @@ def register(app: typer.Typer) -> None:
         "intervals); write a run folder (results.parquet, manifest.json, regret.png) and print "
         "the summary.",
     )(command_function(RUN_OPTIONS + EXECUTION_OPTIONS, cmd_run))
-    app.command("demo", help=demo_description())(
-        command_function(DEMO_OPTIONS + EXECUTION_OPTIONS, cmd_demo)
-    )
+    demo.register(app)
 
     def report(
-        run_dir: Annotated[
-            Path, typer.Argument(help="A run folder written by run or demo.", show_default=False)
+        folder: Annotated[
+            Path,
+            typer.Argument(
+                help="A run folder (run), a sweep folder (demo) or an exploration folder "
+                "(explore).",
+                show_default=False,
+            ),
         ],
     ) -> int:
-        report_run(run_dir)
+        write_folder_report(folder)
         return 0
 
-    app.command("report", help="Print the summary of a run folder and (re)write its regret.png.")(
-        report
-    )
+    app.command(
+        "report",
+        help="Write FOLDER/report.html: one self-contained page (figures inline, nothing "
+        "fetched) with each setting's regret and its soft-max bias, regret against K with "
+        "log-log slopes (a sweep over K), the dependence on the sizes and beta a sweep varies, "
+        "the CCSE certificate of runs saved with their plans, reward-free gaps (an exploration "
+        "folder) and the manifest; the figures also as report-*.png. For a run folder it also "
+        "prints the summary and rewrites regret.png.",
+    )(report)

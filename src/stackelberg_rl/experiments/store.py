@@ -8,7 +8,8 @@ A run folder holds::
                       of its arrays), versions, git commit
     results.parquet   one row per (seed, episode), the columns of :data:`~.loop.COLUMNS`
     plans.npz         with ``save_plans``: what replays every episode's policies (:mod:`.plans`)
-    regret.png        written by the command line's report
+    regret.png        written by the command line's run
+    report.html       the report (:mod:`stackelberg_rl.report`), and its figures report-*.png
 
 The life of a run (:class:`Reservation`): the folder is reserved and its manifest written with
 status ``"running"`` before the first episode — an unwritable folder fails then, not after the
@@ -41,11 +42,16 @@ from .plans import PLANS_FILE, Plans, write_plans
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
 PLOT_FILE = "regret.png"
+REPORT_FILE = "report.html"
+"""The report's page, in a run, sweep or exploration folder."""
+REPORT_PREFIX = "report-"
+"""The report's figures: ``report-*.png`` beside its page."""
 FORMAT = "stackelberg-rl/run"
 """The ``format`` of a run folder's manifest: a folder whose manifest says otherwise is not ours."""
 FORMAT_VERSION = 1
-OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLANS_FILE, PLOT_FILE)
-"""The files this program writes in a run folder; temporary ones start with ``.tmp-``."""
+OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLANS_FILE, PLOT_FILE, REPORT_FILE)
+"""The files this program writes in a run folder (and the report's figures, ``report-*.png``);
+temporary ones start with ``.tmp-``."""
 _TMP_PREFIX = ".tmp-"
 REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
@@ -74,8 +80,9 @@ class FolderKind:
         return name in self.files or name.startswith((_TMP_PREFIX, *self.prefixes))
 
 
-RUN_FOLDER = FolderKind(FORMAT, OWN_FILES)
-"""A run folder: ``manifest.json``, ``results.parquet``, ``regret.png``."""
+RUN_FOLDER = FolderKind(FORMAT, OWN_FILES, (REPORT_PREFIX,))
+"""A run folder: ``manifest.json``, ``results.parquet``, ``plans.npz``, ``regret.png`` and the
+report's ``report.html`` and ``report-*.png``."""
 
 
 class RunFolderError(ValueError):

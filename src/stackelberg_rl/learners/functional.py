@@ -6,7 +6,8 @@ tests; the fast learner computes the same in compiled loops (:mod:`._kernels.pla
 Shapes follow math.md §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's
 (index 0) and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a
 leader policy ``pi_l (..., A)`` reduce it to ``q_l (..., A)``, ``vbar_f (..., A)`` and
-``V (..., 2)``.
+``V (..., 2)``. The soft-max and the policies it makes from ``Q`` (Algorithm 1, lines 9–14) are
+:mod:`stackelberg_rl.planning`'s, shared with planning on the true model, and re-exported here.
 """
 
 from __future__ import annotations
@@ -15,45 +16,8 @@ import math
 
 import numpy as np
 
-
-def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
-    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
-
-    ``alpha = inf`` gives the limit: uniform over the maximisers (greedy play); ``alpha = 0``
-    gives the uniform policy. The maximum is subtracted before exponentiating, so ``alpha`` of
-    ``1e6`` and more is safe.
-
-    >>> softmax(np.array([0.0, 1.0]), np.inf)
-    array([0., 1.])
-    """
-    z = np.asarray(z, dtype=np.float64)
-    zmax = z.max(axis=axis, keepdims=True)
-    if np.isinf(alpha):
-        e = (z == zmax).astype(np.float64)
-    else:
-        e = np.exp(alpha * (z - zmax))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def soft_policies(
-    Q: np.ndarray, alpha_l: float, alpha_f: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Soft-max follower then leader policies from joint values (Algorithm 1, lines 9–14).
-
-    Args:
-        Q: ``(..., 2, A, B)``.
-        alpha_l: leader inverse temperature (``inf`` for greedy).
-        alpha_f: follower inverse temperature (``inf`` for greedy).
-
-    Returns:
-        ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``,
-        ``V (..., 2)``.
-    """
-    pi_f = softmax(Q[..., 1, :, :], alpha_f, axis=-1)
-    q = np.einsum("...mab,...ab->...ma", Q, pi_f)
-    pi_l = softmax(q[..., 0, :], alpha_l, axis=-1)
-    V = np.einsum("...ma,...a->...m", q, pi_l)
-    return pi_l, pi_f, q[..., 0, :], q[..., 1, :], V
+from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
+from ..planning import softmax as softmax
 
 
 def theory_beta(

@@ -1,15 +1,56 @@
-"""Tables and plots from a run's results (plotting only reads them)."""
+"""Tables, plots and the report page of runs and sweeps (plotting only reads results).
 
-from .plots import plot_certificate_curve, plot_cumulative_regret, plot_zero_sum_gap
-from .tables import PLAYERS, binned_regret, cumulative_regret, learning_summary, summary
+:mod:`.tables` (summaries, bands, log-log slopes), :mod:`.bias` (the soft-max bias of a run),
+:mod:`.analysis` (what the page shows, as numbers), :mod:`.plots` and :mod:`.page`
+(``report.html``: :func:`write_report`).
+"""
+
+from .bias import episode_bias, run_bias
+from .page import write_exploration_report, write_report, write_run_report, write_sweep_report
+from .plots import (
+    plot_bias_vs_K,
+    plot_certificate_curve,
+    plot_cumulative_regret,
+    plot_prefixes,
+    plot_regret_vs_K,
+    plot_setting,
+    plot_sizes,
+    plot_zero_sum_gap,
+)
+from .tables import (
+    PLAYERS,
+    SlopeFit,
+    binned_regret,
+    cumulative_regret,
+    learning_summary,
+    loglog_fit,
+    mean_band,
+    summary,
+    total_regret,
+)
 
 __all__ = [
     "PLAYERS",
+    "SlopeFit",
     "binned_regret",
     "cumulative_regret",
+    "episode_bias",
     "learning_summary",
+    "loglog_fit",
+    "mean_band",
+    "plot_bias_vs_K",
     "plot_certificate_curve",
     "plot_cumulative_regret",
+    "plot_prefixes",
+    "plot_regret_vs_K",
+    "plot_setting",
+    "plot_sizes",
     "plot_zero_sum_gap",
+    "run_bias",
     "summary",
+    "total_regret",
+    "write_exploration_report",
+    "write_report",
+    "write_run_report",
+    "write_sweep_report",
 ]

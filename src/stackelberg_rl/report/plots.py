@@ -1,24 +1,29 @@
-"""Plots of a run's results (they only read the results table)."""
+"""Plots of results (they only read the results, or what :mod:`.analysis` computed from them).
+
+Every function writes one PNG with matplotlib's bare ``Figure`` (Agg), leaving pyplot's global
+state alone. Bands are 95% t-intervals over seeds clipped to the data's range
+(:func:`~.tables.mean_band`).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 import pandas as pd
 
-from .tables import PLAYERS, _t_half_width, binned_regret, cumulative_regret
+from .tables import PLAYERS, SlopeFit, binned_regret, cumulative_regret, mean_band
 
 
-def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
-    """Mean over the columns (seeds) of ``table`` and its 95% band, against its index."""
+def _mean_and_band(ax, table: pd.DataFrame, color: str, label: str = "mean") -> None:
+    """Mean over the columns (seeds) of ``table`` and its clipped 95% band, against its index."""
     x, values = table.index.to_numpy(dtype=float), table.to_numpy()
-    mean = values.mean(axis=1)
-    ax.plot(x, mean, color=color, label="mean")
-    hw = _t_half_width(values, axis=1)
-    if np.isfinite(hw).all():
-        label = f"95% interval ({values.shape[1]} seeds)"
-        ax.fill_between(x, mean - hw, mean + hw, alpha=0.25, color=color, label=label)
+    mean, low, high = mean_band(values)
+    ax.plot(x, mean, color=color, label=label)
+    if values.shape[1] > 1:
+        band = f"95% interval ({values.shape[1]} seeds)"
+        ax.fill_between(x, low, high, alpha=0.25, color=color, label=band)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
 
@@ -147,3 +152,296 @@ def plot_zero_sum_gap(
     if title:
         ax.set_title(title, fontsize=10)
     fig.savefig(path, dpi=110)
+
+
+# ---------------------------------------------------------------------- the report's figures
+def _new_figure(
+    ncols: int, nrows: int = 1, width: float = 10.0, height: float = 4.2, layout="constrained"
+):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout=layout)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _loglog(ax, x: np.ndarray) -> None:
+    """Log axes, the x axis ticked at ``x``."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(x))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_minor_formatter(lambda value, _: f"{value:g}" if _leading(value) in (2, 5) else "")
+    ax.grid(alpha=0.3, which="both")
+
+
+def _leading(value: float) -> int:
+    """The leading digit of a positive number (``300 → 3``)."""
+    return int(f"{value:e}"[0]) if value > 0 else 0
+
+
+def _legend_below(ax, **kwargs) -> None:
+    """The axis's legend under it, out of the data's way."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, frameon=False, **kwargs)
+
+
+def _reference(ax, x: np.ndarray, y0: float, exponent: float, label: str) -> None:
+    """A dotted grey line ``∝ x^exponent`` through ``(x[0], y0)``."""
+    if np.isfinite(y0) and y0 > 0:
+        ax.plot(x, y0 * (x / x[0]) ** exponent, ":", color="grey", linewidth=1.5, label=label)
+
+
+def _errorbars(ax, x, values: np.ndarray, color, label, style="-o") -> np.ndarray:
+    """Mean over seeds (columns) at each ``x`` with its clipped 95% interval as error bars."""
+    mean, low, high = mean_band(values)
+    yerr = None
+    if values.shape[1] > 1:
+        yerr = np.vstack([mean - low, high - mean])
+    ax.errorbar(x, mean, yerr=yerr, fmt=style, color=color, label=label, capsize=3, markersize=4)
+    return mean
+
+
+def _seed_matrix(points: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    wide = points.pivot_table(index="x", columns="seed", values=column, aggfunc="mean")
+    return wide.index.to_numpy(dtype=float), wide.to_numpy(dtype=float)
+
+
+def _thin(n: int, most: int = 400) -> np.ndarray:
+    """At most about ``most`` evenly spread indices of ``n`` points, first and last included.
+
+    A smooth curve drawn with fewer points looks the same and draws faster.
+    """
+    return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
+
+
+def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> None:
+    """PNG of one run: each player's cumulative and per-episode regret with its soft-max bias.
+
+    Top row: cumulative regret, mean over seeds and clipped 95% band, and (dashed) the
+    cumulative soft-max bias of the same ``α`` on the true model. Bottom row: per-episode regret
+    averaged over windows of ``K/50`` episodes, and the bias per episode likewise.
+
+    Args:
+        setting: an :class:`~.analysis.SettingData`.
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    df = setting.df
+    cum, binned = cumulative_regret(df), binned_regret(df)
+    bias = setting.episode_bias
+    # Fixed margins: the constrained layout would take half the time of this figure, which the
+    # report draws once per setting.
+    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
+    for j, player in enumerate(PLAYERS):
+        color = f"C{j}"
+        top, bottom = axes[0, j], axes[1, j]
+        wide = cum.pivot(index="episodes", columns="seed", values=player)
+        _mean_and_band(top, wide.iloc[_thin(len(wide))], color, "regret (mean)")
+        bins = binned.pivot(index="episode", columns="seed", values=player)
+        _mean_and_band(bottom, bins, color, "regret (mean)")
+        if bias is not None:
+            column = f"bias_{player}"
+            weighted = bias[column] * bias["eval_weight"]
+            running = weighted.groupby(bias["seed"]).cumsum()
+            ends = bias["episode"] + bias["eval_weight"]
+            mean_cum = running.groupby(ends).mean()
+            mean_cum = mean_cum.iloc[_thin(len(mean_cum))]
+            top.plot(
+                mean_cum.index,
+                mean_cum.to_numpy(),
+                "--",
+                color="k",
+                linewidth=1.2,
+                label="soft-max bias (same α, true model)",
+            )
+            width = max(1, setting.episodes // 50)
+            per_window = bias[column].groupby(bias["episode"] // width).mean()
+            centres = per_window.index.to_numpy() * width + (width - 1) / 2
+            bottom.plot(
+                centres,
+                per_window.to_numpy(),
+                "--",
+                color="k",
+                linewidth=1.2,
+                label="soft-max bias per episode",
+            )
+        for ax in (top, bottom):
+            ax.set_ylim(bottom=0)
+            ax.legend(loc="best", fontsize=8)
+        top.set_title(player)
+        top.set_ylabel("cumulative regret")
+        bottom.set_ylabel("regret per episode (window mean)")
+        bottom.set_xlabel("episode k")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)
+
+
+def _slope_label(label: str, fit: SlopeFit) -> str:
+    return f"{label}: slope {fit.text()}"
+
+
+def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
+    """PNG of total regret against ``K`` (log-log), one panel per player, one line per curve.
+
+    Mean over seeds with clipped 95% error bars; each line's legend gives its log-log slope with
+    the 95% interval over seeds; the dotted line is ``∝ √K`` (the bound's rate).
+
+    Args:
+        curves: :class:`~.analysis.Curve` s from :func:`~.analysis.k_curves`.
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
+    for j, player in enumerate(PLAYERS):
+        ax = axes[0, j]
+        all_x: set[float] = set()
+        first = None
+        for i, curve in enumerate(curves):
+            x, values = _seed_matrix(curve.points, player)
+            mean = _errorbars(ax, x, values, f"C{i}", _slope_label(curve.label, curve.fits[player]))
+            all_x |= set(x)
+            if first is None:
+                first = (x, mean)
+        if first is not None:
+            x0 = np.array(sorted(all_x))
+            _reference(ax, x0, float(first[1][0]) * (x0[0] / first[0][0]) ** 0.5, 0.5, "∝ √K")
+            _loglog(ax, x0)
+        ax.set_title(f"{player}: total regret over K episodes")
+        ax.set_xlabel("K (episodes of the run)")
+        _legend_below(ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)
+
+
+def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
+    """PNG of total regret, soft-max bias and Lemma 2's bound against ``K`` (log-log).
+
+    For each soft-max curve (a colour): total regret (solid, mean over seeds), the exact soft-max
+    bias of the same ``α`` on the true model (dashed) and Lemma 2's bound ``Σ_k H·log|A|/α_k``
+    (dotted).
+
+    Args:
+        curves: :class:`~.analysis.Curve` s with their bias.
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    from matplotlib.lines import Line2D
+
+    fig, axes = _new_figure(2, height=4.8 + 0.25 * len(curves))
+    for j, player in enumerate(PLAYERS):
+        ax = axes[0, j]
+        all_x: set[float] = set()
+        for i, curve in enumerate(curves):
+            means = curve.means()
+            x = means.index.to_numpy(dtype=float)
+            all_x |= set(x)
+            color = f"C{i}"
+            ax.plot(x, means[player], "-o", color=color, markersize=4)
+            ax.plot(x, means[f"bias_{player}"], "--s", color=color, markersize=3)
+            ax.plot(x, means[f"bound_{player}"], ":", color=color)
+        if all_x:
+            _loglog(ax, np.array(sorted(all_x)))
+        ax.set_title(f"{player}: regret and its soft-max part")
+        ax.set_xlabel("K (episodes of the run)")
+        handles = [Line2D([], [], color=f"C{i}", label=c.label) for i, c in enumerate(curves)]
+        handles += [
+            Line2D([], [], color="k", linestyle="-", marker="o", label="total regret"),
+            Line2D([], [], color="k", linestyle="--", marker="s", label="soft-max bias"),
+            Line2D([], [], color="k", linestyle=":", label="Lemma 2's bound on the bias"),
+        ]
+        _legend_below(ax, handles=handles)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)
+
+
+def plot_sizes(
+    curves: list,
+    symbol: str,
+    exponent: float | None,
+    path: str | os.PathLike,
+    title: str | None = None,
+) -> None:
+    """PNG of total regret against a size (``|S|``, ``d``, ``H``) or ``β``, log-log.
+
+    Mean over seeds with clipped 95% error bars, each line's slope with its interval, and where
+    the bound has one, a dotted line with its exponent (``d^1.5``, ``H^2`` at fixed ``K``, and
+    nothing in ``|S|``).
+
+    Args:
+        curves: :class:`~.analysis.Curve` s from :func:`~.analysis.size_curves`.
+        symbol: the quantity's symbol, for the axis.
+        exponent: the bound's exponent in it, or ``None``.
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
+    for j, player in enumerate(PLAYERS):
+        ax = axes[0, j]
+        xs: set[float] = set()
+        names: dict = {}
+        for i, curve in enumerate(curves):
+            x, values = _seed_matrix(curve.points, player)
+            mean = _errorbars(ax, x, values, f"C{i}", _slope_label(curve.label, curve.fits[player]))
+            xs |= set(x)
+            names.update(curve.x_labels)
+            if exponent is not None and i == 0:
+                _reference(ax, x, float(mean[0]), exponent, f"bound ∝ {symbol}^{exponent:g}")
+        x_all = np.array(sorted(xs))
+        if (x_all > 0).all():
+            _loglog(ax, x_all)
+            ax.xaxis.set_major_formatter(lambda v, _, names=names: names.get(v, f"{v:g}"))
+        else:  # β = 0 has no place on a log axis
+            ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
+            ax.set_yscale("log")
+            ax.set_xticks(x_all, [names.get(v, f"{v:g}") for v in x_all])
+            ax.grid(alpha=0.3, which="both")
+        ax.set_title(f"{player}: total regret against {symbol}")
+        ax.set_xlabel(symbol)
+        _legend_below(ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)
+
+
+def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> None:
+    """PNG of one run's cumulative regret at prefixes ``K'`` of the run (log-log).
+
+    Each seed thin, the mean bold with its slope (95% interval over seeds), ``∝ √K`` dotted.
+
+    Args:
+        curve: :func:`~.analysis.prefix_curve`'s.
+        path: where to write the PNG.
+        title: the figure's title.
+    """
+    fig, axes = _new_figure(2, height=4.2)
+    for j, player in enumerate(PLAYERS):
+        ax = axes[0, j]
+        x, values = _seed_matrix(curve.points, player)
+        for s in range(values.shape[1]):
+            ax.plot(x, values[:, s], "-", color=f"C{j}", alpha=0.3, linewidth=0.8)
+        mean = values.mean(axis=1)
+        ax.plot(
+            x,
+            mean,
+            "-o",
+            color=f"C{j}",
+            markersize=4,
+            label=f"mean: slope {curve.fits[player].text()}",
+        )
+        if mean[0] > 0 and math.isfinite(mean[0]):
+            _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
+        _loglog(ax, x)
+        ax.set_title(f"{player}: cumulative regret after K' episodes")
+        ax.set_xlabel("K' (first episodes of the run)")
+        ax.legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)

@@ -1,0 +1,655 @@
+"""``report.html``: one self-contained page of a run, a sweep or an exploration folder.
+
+The page holds everything inline — its CSS, and every figure as a base64 PNG — and refers to
+nothing outside itself, so it opens from disk with no network. Each figure is also written beside
+it as ``report-NAME.png`` (a setting's own figure in its run folder). Every file is written to a
+temporary name and renamed (:func:`~stackelberg_rl.experiments.store.write_file`), under the
+names the folders register as the program's own (``report.html``, ``report-*``).
+
+The captions say what each figure shows and what it means, from the numbers themselves
+(:func:`share_words`, :func:`slope_words`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..experiments.grid import SettingResult, load_sweep, read_sweep_file
+from ..experiments.store import (
+    PLANS_FILE,
+    REPORT_FILE,
+    REPORT_PREFIX,
+    RunFolderError,
+    load_run,
+    write_file,
+)
+from .analysis import (
+    SIZES,
+    Curve,
+    SettingData,
+    analyse_setting,
+    depends_on_K,
+    k_curves,
+    prefix_curve,
+    size_curves,
+)
+from .plots import (
+    plot_bias_vs_K,
+    plot_certificate_curve,
+    plot_prefixes,
+    plot_regret_vs_K,
+    plot_setting,
+    plot_sizes,
+)
+from .tables import PLAYERS, SlopeFit, learning_summary
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1080px; padding: 1.5em; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { margin-top: 1.6em; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption, .note { font-size: 0.93em; color: #333; }
+.note { background: #f6f6f2; border-left: 4px solid #c9b458; padding: 0.5em 0.8em; }
+.lede { font-size: 1.05em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; text-align: right; }
+th { background: #f3f3f3; }
+td.text, th.text { text-align: left; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+details { margin: 0.4em 0; }
+nav ol { columns: 2; }
+"""
+
+
+# ---------------------------------------------------------------------- words from numbers
+def share_words(share: float, bias: float) -> str:
+    """What a bias share means, in words (``share`` = bias / regret)."""
+    if not math.isfinite(share):
+        return ""
+    if bias <= 1e-9:
+        return "this player has no soft-max bias: all its regret is the cost of learning"
+    if share >= 0.75:
+        return (
+            "almost all of this regret is soft-max bias, the price of soft-max play rather "
+            "than of not knowing the game"
+        )
+    if share >= 0.5:
+        return "most of this regret is soft-max bias; the rest is the cost of learning"
+    if share >= 0.2:
+        return "a sizeable part of this regret is soft-max bias; most is the cost of learning"
+    return "little of this regret is soft-max bias: most is the cost of learning the game"
+
+
+def slope_words(fit: SlopeFit, what: str = "K") -> str:
+    """How total regret grows with ``what`` against the bound's ``√K``, in words."""
+    if not math.isfinite(fit.slope):
+        return "no slope could be fitted"
+    interval = math.isfinite(fit.half_width)
+    low, high = (fit.low, fit.high) if interval else (fit.slope, fit.slope)
+    text = f"slope {fit.text()}"
+    if low > 0.9:
+        return f"grows linearly in {what} ({text}): nothing is learned over this range"
+    if high < 0.5:
+        return f"grows more slowly than √{what} ({text})"
+    if low <= 0.5 <= high:
+        return f"grows like √{what} ({text}, which holds 0.5)"
+    return f"grows faster than √{what} over this range ({text}); the bound is asymptotic"
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def _pm(mean: float, half: float) -> str:
+    return _fmt(mean, 4) + ("" if not math.isfinite(half) else f" ± {_fmt(half, 2)}")
+
+
+# ---------------------------------------------------------------------- the page
+@dataclass
+class Page:
+    """An HTML page built up in order: sections, paragraphs, figures, tables."""
+
+    title: str
+    parts: list[str] = field(default_factory=list)
+    toc: list[tuple[str, str]] = field(default_factory=list)
+
+    def section(self, anchor: str, title: str, level: int = 2) -> None:
+        """A heading (``level`` 2 ones are listed in the contents)."""
+        if level == 2:
+            self.toc.append((anchor, title))
+        self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
+
+    def text(self, text: str, css: str | None = None) -> None:
+        """A paragraph of plain text (escaped); ``code`` spans between backquotes."""
+        self.parts.append(f"<p{f' class={css!r}' if css else ''}>{_inline(text)}</p>")
+
+    def note(self, text: str) -> None:
+        """A highlighted paragraph: something the reader should not miss."""
+        self.text(text, "note")
+
+    def figure(self, png: bytes, alt: str, caption: str, points: list[str] = ()) -> None:
+        """A figure, inline as a base64 PNG, with its caption and a list of what it shows."""
+        data = base64.b64encode(png).decode("ascii")
+        items = "".join(f"<li>{_inline(point)}</li>" for point in points)
+        self.parts.append(
+            f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_inline(caption)}{f'<ul>{items}</ul>' if items else ''}</figcaption>"
+            "</figure>"
+        )
+
+    def table(self, header: list[str], rows: list[list], text_columns: int = 1) -> None:
+        """A table; the first ``text_columns`` columns are left-aligned."""
+
+        def cell(tag: str, i: int, value) -> str:
+            css = ' class="text"' if i < text_columns else ""
+            return f"<{tag}{css}>{html.escape(str(value))}</{tag}>"
+
+        head = "".join(cell("th", i, h) for i, h in enumerate(header))
+        body = "".join(
+            "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+        )
+        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def details(self, summary: str, build: Callable[[Page], None]) -> None:
+        """A collapsed block whose content ``build`` writes into a sub-page."""
+        inner = Page(summary)
+        build(inner)
+        self.parts.append(
+            f"<details><summary>{html.escape(summary)}</summary>{''.join(inner.parts)}</details>"
+        )
+
+    def html(self, lede: str) -> str:
+        """The whole page."""
+        toc = "".join(
+            f'<li><a href="#{anchor}">{html.escape(title)}</a></li>' for anchor, title in self.toc
+        )
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(self.title)}</title><style>{CSS}</style></head><body>"
+            f'<h1>{html.escape(self.title)}</h1><p class="lede">{_inline(lede)}</p>'
+            f"<nav><ol>{toc}</ol></nav>{''.join(self.parts)}</body></html>\n"
+        )
+
+
+def _inline(text: str) -> str:
+    """Escape ``text``; spans between backquotes become ``<code>``."""
+    pieces = str(text).split("`")
+    return "".join(
+        f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(pieces)
+    )
+
+
+class Figures:
+    """Renders figures to PNG bytes and writes each one beside the page, atomically."""
+
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+
+    def render(self, folder: Path, name: str, plot: Callable, *args, **kwargs) -> bytes:
+        """``plot(*args, buffer, **kwargs)`` as PNG bytes, also written to ``folder/name``."""
+        buffer = io.BytesIO()
+        plot(*args, buffer, **kwargs)
+        png = buffer.getvalue()
+        write_file(folder, name, lambda path: path.write_bytes(png))
+        self.written.append(folder / name)
+        return png
+
+
+# ---------------------------------------------------------------------- sections
+def _describe_setting(s: SettingData) -> str:
+    config = s.config
+    agent = config.get("agent") or {}
+    resolved = s.manifest.get("resolved") or {}
+    words = [f"{s.label}", f"K = {s.episodes}", f"{s.seeds} seed{'s' if s.seeds > 1 else ''}"]
+    beta = resolved.get("beta")
+    if beta is not None:
+        spec = agent.get("beta")
+        words.append(f"β = {_fmt(beta)}" + (" (theory)" if spec == "theory" else ""))
+    for key, sym in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
+        value = resolved.get(key)
+        if isinstance(value, dict):
+            first, last = _fmt(value.get("first")), _fmt(value.get("last"))
+            words.append(f"{sym} {value.get('schedule')} {first}…{last}")
+        elif value is not None:
+            words.append(f"{sym} = {value if isinstance(value, str) else _fmt(value)}")
+    if agent.get("schedule") and agent.get("schedule") != "every":
+        words.append(f"re-plan: {agent['schedule']}")
+    game = s.manifest.get("game") or {}
+    words.append(str(game.get("name", "?")))
+    return ", ".join(words)
+
+
+def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, level=3) -> None:
+    """A setting's figure (regret and bias over the run) and its numbers."""
+    page.section(anchor, s.name, level)
+    page.text(_describe_setting(s))
+    png = figures.render(s.folder, f"{REPORT_PREFIX}regret.png", plot_setting, s)
+    summary = s.summary().set_index("player")
+    learn = learning_summary(s.df).set_index("player")
+    sentences = []
+    for player in PLAYERS:
+        row = summary.loc[player]
+        words = f"{player.capitalize()}: total regret {_pm(row.regret, row.half_width)}"
+        if math.isfinite(row.bias):
+            words += f", of which soft-max bias {_fmt(row.bias)} ({row.share:.0%})"
+            meaning = share_words(row.share, row.bias)
+            words += f": {meaning}" if meaning else ""
+        first, last = learn.loc[player, "first_quarter"], learn.loc[player, "last_quarter"]
+        words += (
+            f". Per episode it goes from {_fmt(first)} in the first quarter of the run to "
+            f"{_fmt(last)} in the last"
+        )
+        if s.episode_bias is not None:
+            per_episode = s.episode_bias[f"bias_{player}"]
+            late = per_episode[s.episode_bias["episode"] >= s.episodes * 3 // 4].mean()
+            words += f", where the bias alone is {_fmt(late)}"
+        sentences.append(words + ".")
+    what = (
+        f"Each player's regret over the run ({s.seeds} seed{'s' if s.seeds > 1 else ''}). Top: "
+        "the total so far; bottom: per episode, averaged over windows of "
+        f"{max(1, s.episodes // 50)} episodes. Lines are means over seeds, bands their 95% "
+        "intervals clipped to the data's range."
+    )
+    if s.episode_bias is not None:
+        what += (
+            " Dashed: the soft-max bias, the regret that soft-max play with the same α would have "
+            "on the true model, with nothing left to learn (β = 0)."
+        )
+    elif s.bias_note:
+        what += f" No soft-max bias: {s.bias_note}."
+    page.figure(png, f"regret of {s.name}", what, sentences)
+
+
+def bias_table(page: Page, settings: list[SettingData]) -> None:
+    """Per setting and player: total regret, soft-max bias, Lemma 2's bound, the bias's share."""
+    rows = []
+    for s in settings:
+        summary = s.summary().set_index("player")
+        for player in PLAYERS:
+            r = summary.loc[player]
+            rows.append(
+                [
+                    s.name,
+                    player,
+                    s.episodes,
+                    _pm(r.regret, r.half_width),
+                    _fmt(r.bias, 4),
+                    _fmt(r.bound, 4),
+                    "–" if not math.isfinite(r.share) else f"{r.share:.0%}",
+                ]
+            )
+    header = ["setting", "player", "K", "total regret (mean ± 95%)", "soft-max bias"]
+    page.table([*header, "Lemma 2's bound", "bias share"], rows, text_columns=2)
+
+
+def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -> None:
+    """Regret against ``K`` (log-log) with slopes, and the soft-max bias against ``K``."""
+    page.section("regret-vs-K", "Regret against K")
+    if not curves:
+        page.note(
+            "This sweep has no settings that differ only in K (episodes), so it shows no regret "
+            "against K."
+        )
+        return
+    png = figures.render(folder, f"{REPORT_PREFIX}regret-vs-K.png", plot_regret_vs_K, curves)
+    sentences = []
+    for c in curves:
+        parts = [f"the {p}'s regret {slope_words(c.fits[p])}" for p in PLAYERS]
+        sentences.append(f"{c.label}: {'; '.join(parts)}.")
+    page.figure(
+        png,
+        "total regret against K",
+        "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
+        "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
+        "the rate of the bound Õ(√(d³H³T)), T = KH. A slope is fitted per seed and given as "
+        "its mean [95% interval over seeds]. Total regret:",
+        sentences,
+    )
+    rows = []
+    for c in curves:
+        means = c.means()
+        for x, row in means.iterrows():
+            cells = [c.label, int(x)]
+            for p in PLAYERS:
+                cells.append(_fmt(row[p], 4))
+                if c.has_bias:
+                    share = row[f"bias_{p}"] / row[p] if row[p] > 0 else math.nan
+                    cells.append(f"{_fmt(row[f'bias_{p}'], 4)} ({share:.0%})")
+                else:
+                    cells.append("–")
+            rows.append(cells)
+    page.table(
+        ["agent", "K", "leader regret", "of which bias", "follower regret", "of which bias"],
+        rows,
+    )
+    with_bias = [c for c in curves if c.has_bias and (c.means()[["bias_leader"]] > 0).any().any()]
+    page.section("bias", "How much of the regret is soft-max bias")
+    if not with_bias:
+        page.note("No curve here plays soft-max with a recorded α on a finite game: no bias.")
+        return
+    png = figures.render(folder, f"{REPORT_PREFIX}bias-vs-K.png", plot_bias_vs_K, with_bias)
+    sentences = []
+    for c in with_bias:
+        means = c.means()
+        K = means.index.max()
+        shares = [
+            f"{p} {means.loc[K, f'bias_{p}'] / means.loc[K, p]:.0%}"
+            for p in PLAYERS
+            if means.loc[K, p] > 0
+        ]
+        slopes = ", ".join(f"{p} {c.bias_fits[p].text()}" for p in PLAYERS if c.bias_fits)
+        sentences.append(
+            f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
+            f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
+            f"{_fmt(means.loc[K, 'bound_leader'])} (leader) and "
+            f"{_fmt(means.loc[K, 'bound_follower'])} (follower)."
+        )
+    page.figure(
+        png,
+        "soft-max bias against K",
+        "Solid: total regret (mean over seeds). Dashed: the soft-max bias, the exact regret that "
+        "soft-max play with the same α would have if it knew the game (planned on the true "
+        "model, β = 0). Dotted: Lemma 2's bound on it, Σ_k H·log|A|/α_k (log|B| for the "
+        "follower). Where solid and dashed lines nearly meet, the regret is the price of "
+        "soft-max play, not of learning: with the paper's fixed-K α = log|A|·√K/H the bias "
+        "grows like √K at most, and learning is already done.",
+        sentences,
+    )
+
+
+def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[SettingData]):
+    """Total regret against ``|S|``, ``d``, ``H`` and ``β``, where the sweep varies them."""
+    page.section("sizes", "Dependence on |S|, d, H and β")
+    found = size_curves(settings)
+    if not found:
+        page.note(
+            "This sweep does not vary |S| (n_states), d (dim), H (horizon) or β alone, so it "
+            "shows no dependence on them. The bound Õ(√(d³H³T)), T = KH, grows like d^1.5 and "
+            "H^2 at fixed K, and not with |S| at fixed d."
+        )
+        return
+    for key, curves in found.items():
+        symbol, _, exponent = SIZES[key]
+        name = key.split(".", 1)[1]
+        png = figures.render(
+            folder, f"{REPORT_PREFIX}{name}.png", plot_sizes, curves, symbol, exponent
+        )
+        K = sorted({s.episodes for c in curves for s in c.settings})
+        bound = (
+            f"the dotted line is the bound's {symbol}^{exponent:g} at fixed K (Õ(√(d³H³T)), T = KH)"
+            if exponent is not None
+            else "β = theory is Theorem 3's C₁·d·H·√ι with C₁ = 1, at its resolved value"
+        )
+        sentences = []
+        for c in curves:
+            values = ", ".join(c.x_labels.get(x, f"{x:g}") for x in sorted(c.points.x.unique()))
+            slopes = " and the ".join(f"{p} slope {c.fits[p].text()}" for p in PLAYERS)
+            sentences.append(f"{c.label}, {symbol} = {values}: the {slopes}.")
+        page.figure(
+            png,
+            f"total regret against {symbol}",
+            f"Total regret at K = {', '.join(map(str, K))} against {symbol}, other settings "
+            f"equal (mean over seeds, 95% interval); {bound}.",
+            sentences,
+        )
+
+
+def ccse_section(page: Page, figures: Figures, settings: list[SettingData]) -> None:
+    """The CCSE certificate against K for every setting saved with its plans."""
+    from ..equilibria import curve_table
+
+    page.section("equilibria", "Equilibria")
+    with_plans = [s for s in settings if (s.folder / PLANS_FILE).is_file()]
+    if not with_plans:
+        page.note(
+            "No run here was saved with its plans (`run --save-plans`), so the certificate of "
+            "its coarse correlated Stackelberg equilibrium (Corollary 1) is not shown."
+        )
+    for s in with_plans:
+        try:
+            table = curve_table(s.folder, game=s.game)
+        except (ValueError, OSError) as err:
+            page.note(f"{s.name}: the CCSE certificate could not be computed: {err}")
+            continue
+        png = figures.render(s.folder, f"{REPORT_PREFIX}ccse.png", plot_certificate_curve, table)
+        last = table[table.episodes == table.episodes.max()].mean(numeric_only=True)
+        page.figure(
+            png,
+            f"CCSE certificate of {s.name}",
+            f"{s.name}: how far the uniform mixture of the run's first K episodes is from a "
+            "coarse correlated Stackelberg equilibrium (Corollary 1), per player at the initial "
+            "state: ε lies between the lower bound (dashed: deviations that do not see the "
+            "episode) and the upper bound (solid: the mean best-response gap, what the corollary "
+            "bounds by Õ(√(d³H⁴/K))); thin lines are seeds, dotted ∝ 1/√K. At "
+            f"K = {int(table.episodes.max())} the leader's ε is in "
+            f"[{_fmt(last.leader_lower_initial)}, {_fmt(last.leader_upper_initial)}], the "
+            f"follower's in [{_fmt(last.follower_lower_initial)}, "
+            f"{_fmt(last.follower_upper_initial)}].",
+        )
+    page.note(
+        "Reward-free Stackelberg gaps (math.md §7) come from an exploration folder: "
+        "`stackelberg-rl explore --out DIR`, then `stackelberg-rl report DIR`."
+    )
+
+
+def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
+    rows = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list) and data and any(isinstance(v, dict | list) for v in data):
+        for i, v in enumerate(data):
+            rows += _flatten(v, f"{prefix}[{i}]")
+    else:
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        rows.append((prefix, text))
+    return rows
+
+
+def manifest_table(page: Page, manifest: dict, skip: tuple[str, ...] = ("columns",)) -> None:
+    """Every entry of a manifest, flattened: versions, commit, game hash, resolved values."""
+    rows = [[k, v] for k, v in _flatten({k: v for k, v in manifest.items() if k not in skip})]
+    page.table(["entry", "value"], rows, text_columns=2)
+
+
+# ---------------------------------------------------------------------- whole pages
+@dataclass
+class Report:
+    """A written report: the page, the figures beside it, and what was computed.
+
+    Attributes:
+        path: the page.
+        figures: the PNG files written.
+        settings: the settings analysed.
+        k_curves: regret against ``K`` (a sweep), empty otherwise.
+        prefix: a lone run's regret at prefixes, when that is regret against ``K``.
+    """
+
+    path: Path
+    figures: list[Path]
+    settings: list[SettingData]
+    k_curves: list[Curve] = field(default_factory=list)
+    prefix: Curve | None = None
+
+
+def _write_page(folder: Path, page: Page, lede: str) -> Path:
+    text = page.html(lede)
+    write_file(folder, REPORT_FILE, lambda path: path.write_text(text, encoding="utf-8"))
+    return folder / REPORT_FILE
+
+
+def write_run_report(folder: str | os.PathLike) -> Report:
+    """``report.html`` and its figures for a run folder.
+
+    Raises:
+        RunFolderError: not a complete run folder (or damaged).
+        OSError: the files cannot be written.
+    """
+    folder = Path(folder)
+    df, manifest = load_run(folder)
+    s = analyse_setting(folder.name, folder, df, manifest)
+    figures = Figures()
+    page = Page(f"stackelberg-rl report: {folder.name}")
+    page.section("regret", "Regret over the run")
+    setting_section(page, figures, s, "setting", level=3)
+    page.section("regret-vs-K", "Regret against K")
+    prefix = None
+    depends = depends_on_K(s.config)
+    if depends:
+        page.note(
+            f"In this run {' and '.join(depends)} depend{'s' if len(depends) == 1 else ''} on "
+            f"K = {s.episodes}, so its first K' episodes are not a K'-episode run: the players "
+            "would have used other values. Cumulative regret at prefixes of this run is "
+            "therefore NOT regret against K, and is not shown as such. Regret against K takes "
+            "runs of several K: a sweep (`make demo` runs one)."
+        )
+    else:
+        prefix = prefix_curve(s)
+    if prefix is not None:
+        png = figures.render(folder, f"{REPORT_PREFIX}prefixes.png", plot_prefixes, prefix)
+        words = "; the ".join(f"{p}'s regret {slope_words(prefix.fits[p])}" for p in PLAYERS)
+        page.figure(
+            png,
+            "cumulative regret at prefixes",
+            "Nothing the players do in this run depends on K (no fixed-K or power α, no "
+            "β = theory), so its first K' episodes are exactly a K'-episode run and cumulative "
+            "regret at those prefixes is regret against K (log-log; thin lines are seeds, dotted "
+            f"∝ √K). Over K' = {', '.join(str(int(x)) for x in sorted(prefix.points.x.unique()))}"
+            f": the {words}. The slopes' intervals are over seeds; a seed's prefixes share their "
+            "episodes.",
+        )
+    elif not depends:
+        page.note("The run is too short for regret at several prefixes.")
+    page.section("bias", "How much of the regret is soft-max bias")
+    if s.bias is not None:
+        bias_table(page, [s])
+        page.text(
+            "Soft-max bias: the exact regret of soft-max play with the α this run used in each "
+            "episode, planned on the true model (β = 0, nothing left to learn). Lemma 2's bound: "
+            "Σ_k H·log|A|/α_l (log|B|/α_f for the follower)."
+        )
+    else:
+        page.note(f"No soft-max bias: {s.bias_note}.")
+    ccse_section(page, figures, [s])
+    page.section("manifest", "Manifest")
+    page.text("Everything the run recorded about itself: versions, commit, game and parameters.")
+    manifest_table(page, manifest)
+    lede = (
+        f"A run of {s.label} on {(manifest.get('game') or {}).get('name', '?')}: "
+        f"K = {s.episodes} episodes, {s.seeds} seed{'s' if s.seeds > 1 else ''}. Regret is "
+        "exact (eqs. (9) and (10)) in every evaluated episode."
+    )
+    path = _write_page(folder, page, lede)
+    return Report(path, figures.written, [s], [], prefix)
+
+
+def write_sweep_report(folder: str | os.PathLike) -> Report:
+    """``report.html`` and its figures for a sweep folder.
+
+    Settings whose run cannot be read are listed with the reason and left out of the figures.
+
+    Raises:
+        RunFolderError: no sweep folder, a damaged ``sweep.json``, or no readable setting.
+        OSError: the files cannot be written.
+    """
+    folder = Path(folder)
+    data, results = load_sweep(folder)
+    readable = [r for r in results if r.df is not None]
+    if not readable:
+        reasons = "; ".join(f"{r.name}: {r.error}" for r in results[:3])
+        raise RunFolderError(f"the sweep in {folder} has no readable setting ({reasons})")
+    cache: dict = {}
+    games: dict = {}
+    settings = [analyse_setting(r.name, r.folder, r.df, r.manifest, cache, games) for r in readable]
+    figures = Figures()
+    page = Page(f"stackelberg-rl report: {folder.name}")
+    curves = k_curves(settings)
+    k_section(page, figures, folder, curves)
+    sizes_section(page, figures, folder, settings)
+    page.section("settings", "Each setting")
+    _skipped(page, [r for r in results if r.df is None])
+    for i, s in enumerate(settings):
+        setting_section(page, figures, s, f"setting-{i}")
+    bias_table(page, settings)
+    ccse_section(page, figures, settings)
+    page.section("manifest", "Manifest")
+    page.text("The sweep's own record, then each setting's manifest (collapsed).")
+    manifest_table(page, data, skip=("settings",))
+    for s in settings:
+        page.details(f"{s.name}: manifest", lambda p, s=s: manifest_table(p, s.manifest))
+    games_played = sorted({str((s.manifest.get("game") or {}).get("name")) for s in settings})
+    lede = (
+        f"A sweep of {len(results)} settings on {', '.join(games_played)}"
+        f" ({len(readable)} readable), status {data.get('status')!r}. Regret is exact "
+        "(eqs. (9) and (10)) in every evaluated episode; totals are summed over each run."
+    )
+    path = _write_page(folder, page, lede)
+    return Report(path, figures.written, settings, curves)
+
+
+def _skipped(page: Page, results: list[SettingResult]) -> None:
+    for r in results:
+        page.note(f"Setting {r.name} is left out: {r.error or r.status}.")
+
+
+def write_exploration_report(
+    folder: str | os.PathLike, manifest: dict, gaps: dict | None, plans: dict[str, dict]
+) -> Path:
+    """``report.html`` of an exploration folder: its gaps, its plans' gaps, its manifest.
+
+    Args:
+        folder: the exploration folder (already checked to be one).
+        manifest: its manifest.
+        gaps: the gaps of the plan for the observed rewards (``gaps.json``), if any.
+        plans: each further plan's record (``plan-NAME.json``), by name.
+    """
+    folder = Path(folder)
+    page = Page(f"stackelberg-rl report: {folder.name}")
+    page.section("gaps", "Reward-free Stackelberg gaps")
+    page.text(
+        "Exact gaps of the Stackelberg policies planned on the model learned by reward-free "
+        "exploration (math.md §7): the follower's best-response gap, and the leader's shortfall "
+        "from the Stackelberg value when the follower breaks its ties against it. Zero is an "
+        "exact Stackelberg equilibrium; the leader's gap may be negative (a threat)."
+    )
+    rows = []
+    for name, record in [("observed rewards", gaps or {})] + sorted(plans.items()):
+        values = record.get("gaps", record) if isinstance(record, dict) else {}
+        for key, value in sorted(values.items()):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append([name, key, _fmt(float(value), 4)])
+    if rows:
+        page.table(["plan", "gap", "value"], rows, text_columns=2)
+    else:
+        page.note("This exploration has no exact gaps (a continuous game has none).")
+    page.section("manifest", "Manifest")
+    manifest_table(page, manifest)
+    episodes = (manifest.get("options") or manifest.get("config") or {}).get("episodes", "?")
+    lede = f"A reward-free exploration of {episodes} episodes and the plans made from it."
+    return _write_page(folder, page, lede)
+
+
+def write_report(folder: str | os.PathLike) -> Report:
+    """:func:`write_sweep_report` for a sweep folder, :func:`write_run_report` for a run folder.
+
+    Raises:
+        RunFolderError: neither a sweep nor a complete run folder.
+    """
+    folder = Path(folder)
+    if (folder / "sweep.json").is_file():
+        read_sweep_file(folder)
+        return write_sweep_report(folder)
+    return write_run_report(folder)

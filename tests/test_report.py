@@ -1,0 +1,347 @@
+"""The report's numbers (slopes, bands, soft-max bias) against hand computations, and its pages.
+
+The pages are built from real run and sweep folders on a tiny game; the browser test of the page
+itself is in ``test_report_browser.py``.
+"""
+
+import json
+import math
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.cli import main
+from stackelberg_rl.experiments import GameSpec, RunConfig, run_sweep
+from stackelberg_rl.experiments.grid import Setting, load_sweep, run_settings
+from stackelberg_rl.games import random_linear
+from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
+from stackelberg_rl.report.analysis import depends_on_K, describe_agent, prefixes_are_runs
+from stackelberg_rl.report.bias import episode_bias, run_bias
+from stackelberg_rl.report.page import share_words, slope_words, write_report
+from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
+
+TINY = GameSpec(
+    "random-linear",
+    {"n_states": 5, "n_leader_actions": 2, "n_follower_actions": 2, "dim": 3, "horizon": 2},
+)
+
+
+# ---------------------------------------------------------------------- numbers by hand
+def test_loglog_fit_is_each_seeds_least_squares_slope_with_a_t_interval_over_seeds():
+    Ks = [100, 200, 400, 800]
+    truth = {0: (3.0, 0.5), 1: (2.0, 0.6), 2: (5.0, 0.45)}
+    wobble = [1.0, 1.1, 0.95, 1.02]
+    rows = [
+        {"K": K, "seed": s, "leader": c * K**p * w}
+        for s, (c, p) in truth.items()
+        for K, w in zip(Ks, wobble, strict=True)
+    ]
+    rows.append({"K": 400, "seed": 7, "leader": 1.0})  # a seed missing at other K: left out
+    fit = loglog_fit(pd.DataFrame(rows), "leader")
+    # By hand: slope = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)² on x = log K, y = log regret, per seed.
+    x = [math.log(K) for K in Ks]
+    x_bar = sum(x) / len(x)
+    slopes = []
+    for c, p in truth.values():
+        y = [math.log(c * K**p * w) for K, w in zip(Ks, wobble, strict=True)]
+        y_bar = sum(y) / len(y)
+        num = sum((xi - x_bar) * (yi - y_bar) for xi, yi in zip(x, y, strict=True))
+        slopes.append(num / sum((xi - x_bar) ** 2 for xi in x))
+    mean = sum(slopes) / 3
+    sd = math.sqrt(sum((s - mean) ** 2 for s in slopes) / 2)
+    # t_{0.975} with 2 degrees of freedom: its CDF is 1/2 + t/(2√(2 + t²)) = 0.975.
+    t_975 = math.sqrt(2 * 0.95**2 / (1 - 0.95**2))
+    half = t_975 * sd / math.sqrt(3)
+    assert fit.per_seed == pytest.approx(slopes, abs=1e-12)
+    assert fit.slope == pytest.approx(mean, abs=1e-12)
+    assert fit.half_width == pytest.approx(half, abs=1e-12)
+    assert (fit.low, fit.high) == pytest.approx((mean - half, mean + half), abs=1e-12)
+    assert fit.points == 4
+    assert fit.text() == f"{mean:.2f} [{mean - half:.2f}, {mean + half:.2f}]"
+
+
+def test_loglog_fit_of_one_seed_has_no_interval_and_of_one_K_no_slope():
+    one_seed = pd.DataFrame({"K": [10, 20, 40], "seed": 0, "leader": [1.0, 2.0, 4.0]})
+    fit = loglog_fit(one_seed, "leader")
+    assert fit.slope == pytest.approx(1.0) and math.isnan(fit.half_width)
+    assert fit.text() == "1.00"
+    one_K = pd.DataFrame({"K": [10, 10], "seed": [0, 1], "leader": [1.0, 2.0]})
+    assert math.isnan(loglog_fit(one_K, "leader").slope)
+    assert loglog_fit(one_K, "leader").text() == "n/a"
+    zero = pd.DataFrame({"K": [10, 20, 10, 20], "seed": [0, 0, 1, 1], "leader": [0, 1, 1, 2.0]})
+    assert loglog_fit(zero, "leader").per_seed == pytest.approx((1.0,))  # log 0: seed 0 out
+
+
+def test_bands_are_the_t_interval_clipped_to_the_data_range():
+    # (points, seeds): the data range is [0, 3]
+    values = np.array([[0.0, 0.1, 0.05], [1.0, 1.2, 1.4], [2.5, 2.6, 3.0], [2.0, 2.0, 2.0]])
+    mean, low, high = mean_band(values)
+    t = stats.t.ppf(0.975, 2)
+    half = t * values.std(axis=1, ddof=1) / math.sqrt(3)
+    np.testing.assert_allclose(mean, values.mean(axis=1))
+    # the first point's interval reaches below 0, the lowest value: clipped there
+    assert mean[0] - half[0] < 0.0
+    np.testing.assert_allclose(low, [0.0, mean[1] - half[1], mean[2] - half[2], 2.0])
+    # the third point's reaches above 3, the largest value: clipped there
+    assert mean[2] + half[2] > 3.0
+    np.testing.assert_allclose(high, [mean[0] + half[0], mean[1] + half[1], 3.0, 2.0])
+    assert (low <= mean).all() and (mean <= high).all()
+    _, low1, high1 = mean_band(values[:, :1])  # one seed: no interval
+    assert np.isnan(low1).all() and np.isnan(high1).all()
+
+
+def test_run_bias_sums_the_bias_of_the_alphas_played_like_regret():
+    game = random_linear(4, 3, 2, 3, 3, seed=5)
+    alphas = [(0.5, 2.0), (0.5, 2.0), (4.0, 1.0), (np.inf, 3.0), (4.0, 1.0)]
+    df = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1, 1],
+            "episode": [0, 1, 2, 0, 1],
+            "eval_weight": [2, 0, 1, 1, 1],  # episode 1 stands in episode 0's block
+            "alpha_l": [a for a, _ in alphas],
+            "alpha_f": [b for _, b in alphas],
+        }
+    )
+    totals = run_bias(game, df).set_index("seed")
+    for seed in (0, 1):
+        expected, bound = np.zeros(2), np.zeros(2)
+        for (a_l, a_f), s, w in zip(alphas, df["seed"], df["eval_weight"], strict=True):
+            if s == seed and w > 0:
+                expected += w * softmax_bias(game, a_l, a_f)
+                bound += w * softmax_bias_bound(game, a_l, a_f)
+        np.testing.assert_allclose(
+            totals.loc[seed, ["bias_leader", "bias_follower"]], expected, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            totals.loc[seed, ["bound_leader", "bound_follower"]], bound, atol=1e-12
+        )
+        assert (expected <= bound + 1e-12).all()  # Lemmas 2 and 4
+    per_episode = episode_bias(game, df)
+    assert len(per_episode) == 4  # the evaluated episodes only
+    assert (
+        per_episode.loc[per_episode.episode.eq(0) & per_episode.seed.eq(1), "bias_leader"].item()
+        == 0.0
+    )
+    with pytest.raises(ValueError, match="no soft-max"):
+        episode_bias(game, df.assign(alpha_l=np.nan))
+
+
+def test_what_depends_on_K_and_how_it_is_said():
+    fixed = {"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "fixed-K", "alpha_f": "fixed-K"}}
+    anytime = {"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "anytime", "alpha_f": 3.0}}
+    greedy_theory = {"agent": {"kind": "greedy-lsvi-ucb", "alpha_l": "fixed-K", "beta": "theory"}}
+    power = {"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "power:1,0.7", "alpha_f": 1.0}}
+    assert depends_on_K(fixed) == ["α_l (fixed-K)", "α_f (fixed-K)"]
+    assert depends_on_K(anytime) == [] and prefixes_are_runs(anytime)
+    assert depends_on_K(greedy_theory) == ["β (theory)"]  # greedy ignores α, not β
+    assert depends_on_K(power) == ["α_l (power:1,0.7)"]
+    assert describe_agent(fixed) == "soft-max, fixed-K α"
+    assert describe_agent(anytime) == "soft-max, α_l = anytime, α_f = 3"
+    assert describe_agent(greedy_theory) == "greedy (α = ∞)"
+    assert "grows more slowly than √K" in slope_words(SlopeFit(0.2, 0.05, (), 5))
+    assert "grows like √K" in slope_words(SlopeFit(0.48, 0.05, (), 5))
+    assert "linearly" in slope_words(SlopeFit(1.0, 0.01, (), 5))
+    assert "almost all" in share_words(0.8, 10.0)
+    assert "no soft-max bias" in share_words(0.0, 0.0)
+
+
+# ---------------------------------------------------------------------- pages of real folders
+def tiny_config(episodes=12, seeds=2, **agent):
+    return RunConfig(
+        game=TINY, episodes=episodes, seeds=seeds, agent=AgentConfig(**{"beta": 0.3, **agent})
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep_folder(tmp_path_factory):
+    """A sweep: two agents over K = 6, 12, 24; |S| and β (with theory) at K = 12."""
+    settings = []
+    for K in (6, 12, 24):
+        settings.append(Setting(f"fixed-K{K}", tiny_config(K)))
+        settings.append(Setting(f"greedy-K{K}", tiny_config(K, kind="greedy-lsvi-ucb")))
+    params = dict(TINY.params)
+    for n in (8, 12):
+        game = GameSpec("random-linear", {**params, "n_states": n})
+        settings.append(
+            Setting(
+                f"fixed-S{n}",
+                RunConfig(game=game, episodes=12, seeds=2, agent=AgentConfig(beta=0.3)),
+            )
+        )
+    for beta in (0.05, "theory"):
+        settings.append(Setting(f"fixed-beta-{beta}", tiny_config(12, beta=beta)))
+    folder = tmp_path_factory.mktemp("report") / "sweep"
+    run_settings(settings, folder, workers=1, progress=False)
+    return folder
+
+
+def test_a_sweep_report_has_regret_against_K_bias_sizes_and_every_setting(sweep_folder, tmp_path):
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep_folder, folder)
+    report = write_report(folder)
+    assert report.path == folder / "report.html"
+    labels = sorted(c.label for c in report.k_curves)
+    assert labels == ["greedy (α = ∞)", "soft-max, fixed-K α"]
+    for curve in report.k_curves:
+        assert sorted(curve.points["x"].unique()) == [6.0, 12.0, 24.0]
+        assert curve.fits["leader"].points == 3
+    softmax = next(c for c in report.k_curves if c.label.startswith("soft-max"))
+    means = softmax.means()
+    assert (means["bias_leader"] <= means["bound_leader"]).all()
+    names = {p.name for p in folder.iterdir() if p.name.startswith("report")}
+    assert names == {
+        "report.html",
+        "report-regret-vs-K.png",
+        "report-bias-vs-K.png",
+        "report-n_states.png",
+        "report-beta.png",
+    }
+    for s in load_sweep(folder)[1]:
+        assert (s.folder / "report-regret.png").is_file()
+    page = (folder / "report.html").read_text()
+    assert page.count("<img ") == len(report.figures) == 4 + 10  # 10 settings' own figures
+    assert "theory (" in page  # β = theory named on its axis's caption
+    assert not re.search(r"(src|href)\s*=\s*\"(https?:)?//", page)
+    for words in ("Regret against K", "soft-max bias", "Lemma 2", "Manifest", "git_commit"):
+        assert words in page, words
+
+
+def test_a_run_report_says_when_prefixes_are_not_regret_against_K(sweep_folder, tmp_path):
+    fixed = tmp_path / "fixed"
+    shutil.copytree(sweep_folder / "fixed-K24", fixed)
+    report = write_report(fixed)
+    page = report.path.read_text()
+    assert report.prefix is None and "NOT regret against K" in page
+    assert "α_l (fixed-K) and α_f (fixed-K)" in page
+    anytime = tmp_path / "anytime"
+    run_sweep(tiny_config(32, alpha_l="anytime", alpha_f="anytime"), anytime, 1, progress=False)
+    report = write_report(anytime)
+    assert report.prefix is not None and (anytime / "report-prefixes.png").is_file()
+    assert sorted(report.prefix.points["x"].unique()) == [2.0, 4.0, 8.0, 16.0, 32.0]
+    assert "regret against K" in report.path.read_text()
+
+
+def test_a_run_saved_with_its_plans_shows_the_ccse_certificate(tmp_path, capsys):
+    folder = tmp_path / "ccse"
+    config = RunConfig(
+        game=GameSpec("security", {"horizon": 2}), episodes=16, seeds=2,
+        agent=AgentConfig(beta=0.2, alpha_l="anytime", alpha_f="anytime"), save_plans=True,
+    )  # fmt: skip
+    run_sweep(config, folder, 1, progress=False)
+    assert main(["report", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "cumulative regret" in out and f"report: {folder / 'report.html'}" in out
+    assert (folder / "report-ccse.png").is_file() and (folder / "regret.png").is_file()
+    assert "coarse correlated Stackelberg equilibrium" in (folder / "report.html").read_text()
+
+
+def test_report_of_an_exploration_folder_shows_its_gaps(tmp_path, capsys):
+    folder = tmp_path / "explore"
+    argv = ["explore", "--game", "security", "--param", "horizon=2", "--episodes", "20"]
+    assert main([*argv, "--out", str(folder), "--quiet"]) == 0
+    assert main(["plan", str(folder), "--param", "zero_sum=true"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(folder)]) == 0
+    page = (folder / "report.html").read_text()
+    assert "Reward-free Stackelberg gaps" in page and "gap/follower/initial" in page
+    assert "zero_sum=true" in page
+    # the folder is still an exploration of this program and nothing else
+    assert main([*argv, "--out", str(folder), "--overwrite", "--quiet"]) == 0
+
+
+def _one_line(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda d: None, "no manifest.json"),  # an empty folder
+        (lambda d: (d / "manifest.json").write_text('{"format": "other/tool"}'), "not a manifest"),
+        (lambda d: (d / "sweep.json").write_text("{not json"), "corrupt"),
+        (lambda d: (d / "sweep.json").write_text('{"format": "x", "settings": []}'), "not a sweep"),
+        (
+            lambda d: (d / "sweep.json").write_text(
+                json.dumps(
+                    {"format": "stackelberg-rl/sweep", "settings": [{"name": "a", "folder": "a"}]}
+                )
+            ),
+            "no readable setting",
+        ),
+        (
+            lambda d: (d / "sweep.json").write_text(
+                json.dumps(
+                    {
+                        "format": "stackelberg-rl/sweep",
+                        "settings": [{"name": "a", "folder": "../a"}],
+                    }
+                )
+            ),
+            "outside the sweep",
+        ),
+    ],
+)
+def test_report_of_a_corrupt_or_foreign_folder_is_one_line_and_exit_code_2(
+    tmp_path, capsys, spoil, message
+):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    spoil(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    assert message in _one_line(capsys, ["report", str(folder)])
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
+
+
+def test_a_damaged_setting_is_listed_and_left_out(sweep_folder, tmp_path):
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep_folder, folder)
+    data = json.loads((folder / "sweep.json").read_text())
+    data["settings"] = [s for s in data["settings"] if s["name"].startswith("greedy")]
+    (folder / "sweep.json").write_text(json.dumps(data))  # fewer settings: a quicker page
+    (folder / "greedy-K6" / "results.parquet").write_bytes(b"PAR1 damaged")
+    report = write_report(folder)
+    page = report.path.read_text()
+    assert "Setting greedy-K6 is left out" in page and "corrupt" in page
+    greedy = next(c for c in report.k_curves if c.label.startswith("greedy"))
+    assert sorted(greedy.points["x"].unique()) == [12.0, 24.0]
+
+
+def test_report_files_do_not_make_a_run_folder_foreign(sweep_folder, tmp_path, capsys):
+    folder = tmp_path / "run"
+    shutil.copytree(sweep_folder / "greedy-K6", folder)
+    assert main(["report", str(folder)]) == 0
+    argv = ["run", "--episodes", "4", "--seeds", "1", "--quiet", "--out", str(folder)]
+    assert (
+        main(
+            [
+                *argv,
+                "--overwrite",
+                *sum((["--param", f"{k}={v}"] for k, v in TINY.params.items()), []),
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "regret.png",
+        "results.parquet",
+    ]
+
+
+def test_doctests():
+    import doctest
+
+    from stackelberg_rl.report import analysis
+
+    result = doctest.testmod(analysis)
+    assert result.attempted > 0 and result.failed == 0

@@ -53,6 +53,17 @@ def jsonable(obj: Any, where: str = "config") -> Any:
     raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
 
 
+def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first path (``agent.beta``) at which two JSON values differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    return None if a == b else (path, a, b)
+
+
 DEFAULT_GAME = "random-linear"
 """The game played when neither a registered game nor a game file is named."""
 

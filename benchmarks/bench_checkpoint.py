@@ -98,7 +98,7 @@ def main() -> int:
     args = parser.parse_args()
     K = args.episodes
     game = random_linear(200, 4, 4, 16, 10, seed=0)
-    marks = sorted({K // 4, K // 2, K - 1})  # after the last episode a seed is done, not saved
+    marks = sorted({K // 4, K // 2, K - 1})  # after the last one only the rows are kept
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-checkpoint-", dir=".") as tmp:
         folder = Path(tmp)

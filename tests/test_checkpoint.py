@@ -109,6 +109,11 @@ def test_a_finished_seed_gives_its_table_without_playing():
     data = experiments.loop.finished(config, game.fingerprint(), 0, *whole)
     assert ckpt.peek(data)["finished"] is True
     assert_same_result(whole, play(game, config, 0, state=data))
+    seed_run = SeedRun(game, config, 0)
+    while not seed_run.done:
+        seed_run.play_episode()
+    assert ckpt.peek(seed_run.checkpoint())["finished"] is True
+    assert_same_result(whole, play(game, config, 0, state=seed_run.checkpoint()))
 
 
 def test_wall_time_continues_from_the_checkpoint():

@@ -308,7 +308,12 @@ class SeedRun:
         self.episodes_done = episodes_done
 
     def checkpoint(self) -> bytes:
-        """The seed's state as bytes (:func:`.checkpoint.pack`), between two episodes."""
+        """The seed's state as bytes (:func:`.checkpoint.pack`), between two episodes.
+
+        Once every episode is played, the finished seed's checkpoint (:func:`finished`).
+        """
+        if self.done:
+            return finished(self.config, self.game_sha256, self.seed, *self.result())
         elapsed = time.perf_counter() - self._clock
         header = {
             **ckpt.identity(self.config, self.game_sha256, self.seed),

@@ -51,6 +51,8 @@ def wrong_values(option) -> list[str]:
         return ["."]
     if option.name == "--game-file":  # with TINY's --param: both given; tests/test_game_file.py
         return ["/no/such/game.npz"]
+    if option.name == "--resume":  # no run there; "." is not the --out given
+        return ["/no/such/run", "."]
     if kind is int or kind == (int | None):
         return ["many", "1.5", "0" if option.name != "--seed" else "-1"]
     if kind is float:

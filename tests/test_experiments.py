@@ -250,11 +250,11 @@ def test_anytime_alpha_is_recorded_by_its_first_and_last_value(tmp_path):
 def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
     calls = []
 
-    def failing_run(game, config, seed, progress=None):
+    def failing_run(game, config, seed, progress=None, **checkpoints):
         calls.append(seed)
         if len(calls) == 2:
             raise RuntimeError("worker died")
-        return play(game, config, seed, progress)
+        return play(game, config, seed, progress, **checkpoints)
 
     monkeypatch.setattr(experiments.executors, "play", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):

@@ -89,17 +89,17 @@ def start_run(tmp_path: Path, *extra: str) -> subprocess.Popen:
         (signal.SIGINT, 130, True),  # Ctrl-C: the terminal signals the whole process group
     ],
 )
-def test_a_signal_stops_the_workers_cleans_up_and_exits_with_one_line(
+def test_a_signal_stops_the_workers_keeps_the_run_and_exits_with_one_line(
     tmp_path, signum, code, to_group
 ):
-    proc = start_run(tmp_path, "--quiet")
+    proc = start_run(tmp_path, "--quiet", "--checkpoint-every", "0.2")
+    out = tmp_path / "runs" / "long"
     try:
         workers = wait_for(
             lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
         )
-        manifest = tmp_path / "runs" / "long" / "manifest.json"
-        wait_for(manifest.is_file, 30, "the manifest")
-        time.sleep(0.5)  # mid-run
+        seeds = [out / "checkpoints" / f"seed-{s}.npz" for s in (0, 1)]
+        wait_for(lambda: all(p.is_file() for p in seeds), 60, "both seeds' checkpoints")
         everyone = children(proc.pid)  # the workers and loky's resource trackers
         if to_group:
             os.killpg(proc.pid, signum)
@@ -112,11 +112,20 @@ def test_a_signal_stops_the_workers_cleans_up_and_exits_with_one_line(
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0], err
+    out = tmp_path / "runs" / "long"
+    assert f"checkpoints kept, resume with stackelberg-rl run --resume {out}" in lines[0]
     assert "Traceback" not in err
     wait_for(lambda: not any(alive(w) for w in workers), 30, "the workers to exit")
     wait_for(lambda: not any(alive(p) for p in everyone), 30, "every child to exit")
-    # Nothing half-written, no temporary folder, no empty parent left.
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # The run is kept to be resumed (tests/test_resume.py resumes one): its manifest says so;
+    # nothing half-written, no temporary file or folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["long"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "manifest.json"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["seed-0.npz", "seed-1.npz"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["reason"] == f"signal {signal.Signals(signum).name}"
 
 
 @pytest.mark.slow
@@ -145,6 +154,75 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
     )
     assert report.returncode == 2 and "did not finish" in report.stderr
     assert len(report.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path):
+    """SIGKILL (nothing can be saved then) twice, then SIGTERM, each after a seeded random
+    delay once the session is under way; the last session finishes the run."""
+    import numpy as np
+    import pandas as pd
+
+    from stackelberg_rl.agents import AgentConfig
+    from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_sweep
+
+    params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
+    config = RunConfig(
+        game=GameSpec(params=params), episodes=3000, seeds=2, save_plans=True,
+        agent=AgentConfig(beta=0.3, schedule="doubling"),
+    )  # fmt: skip
+    whole = run_sweep(config, tmp_path / "whole", workers=1, progress=False)
+    out = tmp_path / "run"
+    first = [
+        "run", *TINY, "--episodes", "3000", "--seeds", "2", "--beta", "0.3", "--schedule",
+        "doubling", "--save-plans", "--out", str(out),
+    ]  # fmt: skip
+    again = ["run", "--resume", str(out)]
+    delays = np.random.default_rng(np.random.SeedSequence(2024)).uniform(0.1, 0.8, size=3)
+    manifest = out / "manifest.json"
+    for session, (signum, delay) in enumerate(
+        zip([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM], delays, strict=True)
+    ):
+        argv = [*(first if session == 0 else again), "--workers", "1", "--quiet"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stackelberg_rl", *argv, "--checkpoint-every", "0.2"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            # Under way: this session's manifest is written, then a random while.
+            wait_for(
+                lambda pid=proc.pid: (
+                    manifest.is_file() and json.loads(manifest.read_text()).get("pid") == pid
+                ),
+                60,
+                "the session to start",
+            )
+            time.sleep(delay)
+            os.kill(proc.pid, signum)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        status = json.loads(manifest.read_text())["status"]
+        if proc.returncode == 0 and session > 0:  # a fast machine finished before the signal
+            assert status == "complete"
+            break
+        if signum == signal.SIGKILL:
+            assert proc.returncode == -signal.SIGKILL and status == "running"
+        else:
+            assert proc.returncode == 143 and status == "interrupted", err
+            assert f"resume with stackelberg-rl run --resume {out}" in err
+    done = subprocess.run(
+        [sys.executable, "-m", "stackelberg_rl", *again, "--workers", "1", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    df, manifest_data = load_run(out)
+    assert 1 <= len(manifest_data["resumed"]) <= 3
+    pd.testing.assert_frame_equal(whole.drop(columns="wall_time"), df.drop(columns="wall_time"))
+    a, b = np.load(tmp_path / "whole" / "plans.npz"), np.load(out / "plans.npz")
+    assert a.files == b.files and all(a[k].tobytes() == b[k].tobytes() for k in a.files)
 
 
 @pytest.mark.slow

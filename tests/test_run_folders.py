@@ -145,9 +145,9 @@ def test_the_manifest_is_written_before_the_first_episode(tmp_path, monkeypatch)
     out = tmp_path / "run"
     seen = []
 
-    def spy(game, config, seed, progress=None):
+    def spy(game, config, seed, progress=None, **checkpoints):
         seen.append(json.loads((out / "manifest.json").read_text())["status"])
-        return play(game, config, seed, progress)
+        return play(game, config, seed, progress, **checkpoints)
 
     monkeypatch.setattr(experiments.executors, "play", spy)
     run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)

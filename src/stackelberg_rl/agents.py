@@ -13,7 +13,10 @@ Every agent has the same small interface, used by the episode loop in ``experime
   Monte-Carlo planner evaluates play on a continuous game (math.md §6);
 - ``replanned``: whether ``begin_episode`` planned; ``params()``: the ``β``, ``λ``, ``α`` in use.
 
-Each agent draws its actions from its own ``np.random.Generator``.
+Each agent draws its actions from its own ``np.random.Generator``. ``state_dict()`` and
+``load_state_dict(state)`` save and restore what an agent will act on — its random stream's
+state and, for a learning agent, its learner's (:meth:`LSVIUCBLearner.state_dict`) — so that a run
+can stop and continue exactly where it was.
 """
 
 from __future__ import annotations
@@ -164,6 +167,41 @@ class AgentConfig:
         return self.alpha_l, self.alpha_f
 
 
+def generator_state(rng: np.random.Generator) -> dict:
+    """The state of ``rng``'s bit generator (a dict of plain values; PCG64's are 128-bit ints)."""
+    return rng.bit_generator.state
+
+
+def set_generator_state(rng: np.random.Generator, state) -> None:
+    """Put ``rng`` in ``state`` (:func:`generator_state`), refusing another kind of generator.
+
+    Raises:
+        ValueError: ``state`` is not a state of ``rng``'s bit generator.
+    """
+    kind = type(rng.bit_generator).__name__
+    if not isinstance(state, dict) or state.get("bit_generator") != kind:
+        got = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"a random stream's state is of {got!r}, expected {kind!r}")
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"a random stream's state is not valid: {err}") from None
+
+
+class _Stream:
+    """The state of an agent that acts only from fixed tables: its random stream."""
+
+    rng: np.random.Generator
+
+    def state_dict(self) -> dict:
+        """``{"rng": state of the random stream}``."""
+        return {"rng": generator_state(self.rng)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state``."""
+        set_generator_state(self.rng, state.get("rng"))
+
+
 class _LSVIAgent:
     """Shared plumbing of the LSVI-UCB leader and follower."""
 
@@ -214,6 +252,34 @@ class _LSVIAgent:
         """The ``β``, ``λ``, ``α_l``, ``α_f`` in use."""
         L = self.learner
         return {"beta": L.beta, "lam": L.lam, "alpha_l": L.alpha_l, "alpha_f": L.alpha_f}
+
+    def state_dict(self) -> dict:
+        """The random stream, the episode under way and the learner's state (owner only).
+
+        A learner shared by both players belongs to the leader, and is saved once.
+        """
+        return {
+            "rng": generator_state(self.rng),
+            "episode": self.episode,
+            "replanned": self.replanned,
+            "learner": self.learner.state_dict() if self.owner else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state``.
+
+        Raises:
+            ValueError: a part of ``state`` does not fit this agent (named).
+        """
+        set_generator_state(self.rng, state.get("rng"))
+        episode = state.get("episode")
+        self.episode = None if episode is None else check_index(episode, sys.maxsize, "episode")
+        self.replanned = bool(state.get("replanned", False))
+        if self.owner:
+            learner = state.get("learner")
+            if not isinstance(learner, dict):
+                raise ValueError("the agent's state has no learner, but this agent owns one")
+            self.learner.load_state_dict(learner)
 
     def _in_episode(self, err: NonFiniteError) -> NonFiniteError:
         """``err`` with the episode under way in front."""
@@ -266,7 +332,7 @@ class LSVIFollower(_LSVIAgent):
             raise self._in_episode(err) from None
 
 
-class TableAgent:
+class TableAgent(_Stream):
     """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle."""
 
     replanned = False
@@ -300,7 +366,7 @@ class TableAgent:
         return {}
 
 
-class UniformAgent:
+class UniformAgent(_Stream):
     """Uniform play at every state of any state space: the ``random`` baseline."""
 
     replanned = False
@@ -348,7 +414,7 @@ class UniformAgent:
         return {}
 
 
-class PlannedAgent:
+class PlannedAgent(_Stream):
     """Greedy Stackelberg play from a linear plan ``w (2, H, d)``, at any state (math.md §6).
 
     ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w[m, h]⟩``; the follower answers each ``a`` with its best

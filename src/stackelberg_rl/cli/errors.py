@@ -7,6 +7,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+PROG = "stackelberg-rl"
+"""The command's name."""
+
 
 class UsageError(Exception):
     """Something the user can fix: printed as one line, exit code 2."""

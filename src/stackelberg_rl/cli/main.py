@@ -7,8 +7,8 @@ dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` fo
 ``stackelberg-rl COMMAND: error: ...`` with exit code 2 for anything the user can fix (a bad
 option or value, a folder that cannot be used, a size that does not fit in memory, a damaged run
 folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its traceback), 130
-after Ctrl-C and 143 after SIGTERM, when the workers are stopped and what the run had written is
-removed.
+after Ctrl-C and 143 after SIGTERM, when the workers are asked for their checkpoints and stopped,
+and an unfinished run is kept to be resumed (``run --resume DIR``).
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ import typer
 
 from .. import __version__
 from . import bench, equilibrium, explore, games, run, solve
-from .errors import INTERRUPTION, UsageError
+from .errors import INTERRUPTION, PROG, UsageError
 
 try:  # typer ships its own copy of click from version 0.2x on
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
 
-PROG = "stackelberg-rl"
 TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
 """Set to 1 to see the traceback of an unexpected error instead of its one line."""
 

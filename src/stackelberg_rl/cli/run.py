@@ -1,9 +1,10 @@
 """``run`` and ``report``: learn over seeds and write a run folder; report on a folder.
 
 ``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the agent's flattened
-in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`. ``report`` writes the page of a
-run, sweep or exploration folder (:mod:`stackelberg_rl.report.page`); ``demo`` is in
-:mod:`.demo`.
+in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the
+configuration is the one DIR's manifest records, and an option given with it must agree.
+``report`` writes the page of a run, sweep or exploration folder
+(:mod:`stackelberg_rl.report.page`); ``demo`` is in :mod:`.demo`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .. import games as games_mod
 from ..experiments import (
     PLOT_FILE,
     RESULTS_FILE,
+    CheckpointError,
+    CheckpointWriteError,
     ExecutionOptions,
     NewFolder,
     ResultsNotSavedError,
@@ -35,7 +38,7 @@ from ..experiments.store import MANIFEST_FILE, read_manifest
 from ..report import learning_summary, plot_cumulative_regret, summary
 from ..report.page import write_exploration_report, write_run_report, write_sweep_report
 from . import demo
-from .errors import INTERRUPTION, UsageError, checked
+from .errors import INTERRUPTION, PROG, UsageError, checked
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import build, command_function, options
 
@@ -188,17 +191,54 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     return manifest, gaps, plans
 
 
+def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
+    """The configuration of the run in ``folder``, checked against the options given.
+
+    Raises:
+        UsageError: ``folder`` holds no run of this program, or an option given disagrees with
+            the run's configuration (naming both values).
+    """
+    try:
+        recorded = RunConfig.from_dict(read_manifest(Path(folder)).get("config") or {})
+    except (RunFolderError, TypeError, ValueError) as err:
+        raise UsageError(f"cannot resume {folder}: {err}") from None
+    opts = options(recorded)
+    merged = checked(lambda: build(recorded, opts, values))
+    for option in opts:
+        if option.ident not in values:
+            continue
+        ours, theirs = merged, recorded
+        for name in option.path:
+            ours, theirs = getattr(ours, name), getattr(theirs, name)
+        if ours != theirs:
+            raise UsageError(
+                f"{option.name} {_shown(ours)} disagrees with the run in {folder}, which has "
+                f"{_shown(theirs)}: a resumed run keeps its configuration; leave {option.name} out"
+            )
+    return recorded
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
 def execute(
     values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder | None = None
 ) -> pd.DataFrame:
     """Build the configuration from the options, check it, run it, write and report the folder.
 
     The run folder is ``--out``, else ``default_folder``, else a new ``runs/GAME-…`` named after
-    the game (its registered name or its file's stem).
+    the game (its registered name or its file's stem). With ``--resume DIR``, the interrupted
+    run in DIR continues, with the configuration its manifest records.
     """
-    opts = options(defaults)
-    config = checked(lambda: build(defaults, opts, values))
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
+    if execution.resume is not None:
+        config = resumed_config(execution.resume, values)
+    else:
+        opts = options(defaults)
+        config = checked(lambda: build(defaults, opts, values))
     workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
 
     def make_game() -> games_mod.Game:
@@ -210,8 +250,11 @@ def execute(
     def announce(run_dir: Path, pids: list[int]) -> None:
         print(f"run folder: {run_dir}", flush=True)
 
-    out = execution.out or default_folder or NewFolder("runs", config.game.label)
-    INTERRUPTION["note"] = "workers stopped, the unfinished run removed"
+    resume = execution.resume is not None
+    out = (
+        execution.resume or execution.out or default_folder or NewFolder("runs", config.game.label)
+    )
+    INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_sweep(
             config,
@@ -221,12 +264,30 @@ def execute(
             progress=not execution.quiet,
             game=game,
             on_start=announce,
+            resume=resume,
+            checkpoint_every=execution.checkpoint_every,
         )
-    except (RunFolderError, MemoryError, ResultsNotSavedError) as err:
+    except CheckpointWriteError as err:
+        raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
+    except (RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError) as err:
         raise UsageError(str(err)) from None
+    except BaseException as err:
+        if getattr(err, "run_dir", None):
+            INTERRUPTION["note"] = _resume_hint(err)
+        raise
     INTERRUPTION["note"] = f"the finished run is in {df.attrs['run_dir']}"
+    if df.attrs.get("already_complete"):
+        print(f"nothing to resume: the run in {df.attrs['run_dir']} is complete", flush=True)
     report_run(Path(df.attrs["run_dir"]))
     return df
+
+
+def _resume_hint(err: BaseException) -> str:
+    """What an unfinished run left and how to continue it, from the exception that stopped it."""
+    run_dir = getattr(err, "run_dir", None)
+    if not run_dir:
+        return "nothing was kept"
+    return f"checkpoints kept, resume with {PROG} run --resume {run_dir}"
 
 
 def cmd_run(values: dict[str, Any]) -> int:

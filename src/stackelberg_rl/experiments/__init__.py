@@ -1,5 +1,6 @@
 """Experiments: configurations, the episode loop, seeds in parallel, run folders on disk."""
 
+from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import ExecutionOptions, GameSpec, RunConfig
 from .loop import COLUMNS, run
 from .resources import run_bytes
@@ -17,6 +18,8 @@ from .sweep import resolved_parameters, run_sweep
 
 __all__ = [
     "COLUMNS",
+    "CheckpointError",
+    "CheckpointWriteError",
     "FORMAT",
     "MANIFEST_FILE",
     "PLOT_FILE",

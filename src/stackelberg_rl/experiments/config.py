@@ -53,6 +53,17 @@ def jsonable(obj: Any, where: str = "config") -> Any:
     raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
 
 
+def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first path (``agent.beta``) at which two JSON values differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    return None if a == b else (path, a, b)
+
+
 DEFAULT_GAME = "random-linear"
 """The game played when neither a registered game nor a game file is named."""
 
@@ -271,19 +282,28 @@ class RunConfig:
 
 @dataclass
 class ExecutionOptions:
-    """Where and how a run is executed; nothing here changes its results."""
+    """Where a run is written, how it is executed, checkpointed and resumed: not its results."""
 
     out: str | None = field(default=None, metadata={"metavar": "DIR"})
     """Run folder to create. Default: a new folder runs/GAME-YYYYMMDD-HHMMSS (never an existing
     one). An existing folder is used only if it is empty, or with --overwrite if it holds a run
     and nothing else."""
     overwrite: bool = False
-    """Replace the run in --out. Only a folder that holds a finished or abandoned run of this
-    program and nothing else is replaced, and only once the new run has finished."""
+    """Replace the run in --out. Only a folder that holds a run of this program (finished or
+    not: an interrupted run's checkpoints go too; --resume continues it instead) and nothing else
+    is replaced, and only once the new run has finished."""
     workers: int | None = None
     """Worker processes for the seeds (default: min(seeds, cores)); 1 runs in this process."""
     quiet: bool = False
     """No progress bar."""
+    checkpoint_every: float = field(default=60.0, metadata={"metavar": "SECONDS"})
+    """Seconds between checkpoints of every seed's state in the run folder (checkpoints/), also
+    taken at Ctrl-C or kill; inf: only then. An interrupted run continues from them with
+    --resume."""
+    resume: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Continue the interrupted run in DIR from its checkpoints, to the results it would have
+    had uninterrupted. Its configuration is the one its manifest records (options that would
+    change it are refused); a complete run is left as it is."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -297,6 +317,24 @@ class ExecutionOptions:
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        every = self.checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, numbers.Real) or not every >= 0:
+            raise ValueError(
+                f"checkpoint_every must be a number of seconds >= 0 (inf: only when "
+                f"interrupted), got {every!r}"
+            )
+        if self.resume is not None:
+            if not isinstance(self.resume, str) or not self.resume.strip():
+                raise ValueError(f"resume must be a run folder, got {self.resume!r}")
+            if self.overwrite:
+                raise ValueError(
+                    "resume continues the run in its folder and overwrite replaces it: not both"
+                )
+            if self.out is not None and Path(self.out) != Path(self.resume):
+                raise ValueError(
+                    f"out ({self.out}) and resume ({self.resume}) name different folders: a "
+                    "resumed run stays in its folder"
+                )
 
 
 def dumps(data: dict) -> str:

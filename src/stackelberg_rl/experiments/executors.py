@@ -1,28 +1,44 @@
-"""Where the seeds of a run are played: in this process, or in a pool of worker processes.
+"""Where the seeds of a run are played: in a thread of this process, or in worker processes.
 
 The pool is loky's (fork-and-exec workers, functions sent by reference or by value): a script can
 call :func:`~.sweep.run_sweep` at its top level, with no ``if __name__ == "__main__":`` guard.
 Each worker receives the game itself once, when it starts, so every seed plays the very game the
 caller has (never one rebuilt from its name). Workers die with the process that started them,
-even when it is killed with SIGKILL (Linux's parent-death signal); they ignore SIGINT, which a
-terminal sends to the whole process group, and are stopped by their parent instead: on any
-exception, ``KeyboardInterrupt`` or other interruption the pool is shut down and its workers
-killed before the exception goes on.
+even when it is killed with SIGKILL (Linux's parent-death signal); they ignore SIGINT and
+SIGTERM, which a terminal or ``kill`` may send to the whole process group, and are stopped by
+their parent instead. With one worker the seeds play one after the other in a thread of this
+process, so that the main thread, where signals arrive, can ask them to stop between episodes.
+
+Checkpoints travel from the seeds to the driver, never through a shared file system
+(:class:`Checkpointing`): a seed hands its state's bytes to its ``checkpoint`` callback
+(:func:`~.loop.play`), the worker sends them with its progress on a queue, and the driver, the
+only one that writes the run folder, calls ``on_checkpoint(seed, bytes)``. On an interruption
+(``KeyboardInterrupt`` or any other ``BaseException`` that is not an ``Exception``) the driver
+sets the stop flag that every seed polls after each episode, waits at most ``grace`` seconds for
+the seeds that are playing to stop (each raises :class:`~.checkpoint.SeedStopped` carrying its
+state, which goes to ``on_checkpoint`` too; a seed that finishes meanwhile goes to
+``on_finished``), then kills the workers and lets the interruption go on. Any other exception
+kills the workers at once.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import queue as _queue
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..games import Game
+from .checkpoint import SeedStopped
 from .config import RunConfig
 from .loop import play
 from .plans import Plans
@@ -30,8 +46,36 @@ from .plans import Plans
 _PR_SET_PDEATHSIG = 1
 """``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
 
+STOP_GRACE = 5.0
+"""Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
+
 _game: Game | None = None
-_progress = None
+_channel = None
+_stop = None
+
+Result = tuple[pd.DataFrame, Plans | None]
+
+
+@dataclass
+class Checkpointing:
+    """How the seeds of a run are checkpointed: the driver's side of the protocol.
+
+    Every backend carries the same callbacks: it starts seed ``s`` with ``states.get(s)``, passes
+    :func:`~.loop.play` a ``checkpoint`` callback that brings the bytes back to the driver's
+    ``on_checkpoint(s, data)``, a ``stop`` callable it can set from the driver, and hands each
+    finished seed's result to ``on_finished(s, df, plans)`` as it arrives.
+    """
+
+    states: dict[int, bytes] = field(default_factory=dict)
+    """The checkpoint each seed continues from (seeds without one start afresh)."""
+    every: float = math.inf
+    """Seconds between a seed's checkpoints (``inf``: only when stopped)."""
+    on_checkpoint: Callable[[int, bytes], None] | None = None
+    """Called in the driver with a seed's checkpoint; an exception stops the run."""
+    on_finished: Callable[[int, pd.DataFrame, Plans | None], None] | None = None
+    """Called in the driver with each seed's result as it arrives."""
+    grace: float = STOP_GRACE
+    """Seconds to wait, after an interruption, for the playing seeds' states."""
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -49,24 +93,73 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _init_worker(parent_pid: int, game: Game, progress_queue) -> None:
-    """A worker's start: die with the parent, leave SIGINT to it, keep the game and the queue."""
-    global _game, _progress
+def _init_worker(parent_pid: int, game: Game, channel, stop) -> None:
+    """A worker's start: die with the parent, leave signals to it, keep the game and channels."""
+    global _game, _channel, _stop
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _game, _progress = game, progress_queue
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _game, _channel, _stop = game, channel, stop
 
 
-def _run_seed(config: RunConfig, seed: int) -> tuple[pd.DataFrame, Plans | None]:
+def play_seed(
+    game: Game,
+    config: RunConfig,
+    seed: int,
+    state: bytes | None,
+    every: float,
+    channel,
+    stop,
+) -> Result:
+    """One seed, its progress and checkpoints sent as messages on ``channel`` (a queue).
+
+    Messages: ``("progress", seed, episodes done)`` and ``("checkpoint", seed, bytes)``.
+    ``stop``: an event (``is_set()``) the seed polls after every episode.
+    """
+
+    def report(done: int) -> None:
+        channel.put(("progress", seed, done))
+
+    def send(data: bytes) -> None:
+        channel.put(("checkpoint", seed, data))
+
+    return play(
+        game, config, seed, progress=report, state=state, checkpoint=send,
+        checkpoint_every=every, stop=stop.is_set,
+    )  # fmt: skip
+
+
+def _run_seed(config: RunConfig, seed: int, state: bytes | None, every: float) -> Result:
     """One seed in a worker process, on the game the worker was given."""
-    report = None
-    if _progress is not None:
-        q = _progress
+    return play_seed(_game, config, seed, state, every, _channel, _stop)
 
-        def report(done: int) -> None:
-            q.put((seed, done))
 
-    return play(_game, config, seed, progress=report)
+class _SeedThread:
+    """Seeds one after the other in a daemon thread of this process: the one-worker pool.
+
+    A daemon, so that a seed that does not reach the end of its episode in time never holds up
+    the exit of the process; asked to stop, it stops at the end of its episode.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: list[tuple[Future, Callable[[], Result]]] = []
+
+    def submit(self, fn: Callable[[], Result]) -> Future:
+        future: Future = Future()
+        self._tasks.append((future, fn))
+        return future
+
+    def start(self) -> None:
+        threading.Thread(target=self._work, name="stackelberg-rl seeds", daemon=True).start()
+
+    def _work(self) -> None:
+        for future, fn in self._tasks:
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as err:  # handed to the driver, which decides
+                future.set_exception(err)
 
 
 def run_all(
@@ -75,10 +168,13 @@ def run_all(
     workers: int,
     on_progress: Callable[[int, int], None] | None,
     on_start: Callable[[list[int]], None] | None = None,
-) -> list[tuple[pd.DataFrame, Plans | None]]:
+    *,
+    seeds: list[int] | None = None,
+    checkpointing: Checkpointing | None = None,
+) -> list[Result]:
     """Every seed's table and plans (:func:`~.loop.play`), in seed order, all played on ``game``.
 
-    Serial in this process when ``workers == 1``; else in ``workers`` processes.
+    In a thread of this process when ``workers == 1``; else in ``workers`` processes.
 
     Args:
         config: the experiment.
@@ -86,43 +182,140 @@ def run_all(
         workers: processes.
         on_progress: called with ``(seed, episodes done)`` as the seeds progress.
         on_start: called with the workers' process ids once they run (for tests and logs).
+        seeds: the seeds to play (default: all of ``config``'s).
+        checkpointing: where the seeds continue from and where their checkpoints go (default:
+            none taken).
+
+    Raises:
+        Whatever a seed raised, or the interruption, once the seeds are stopped.
     """
-    seeds = config.run_seeds
-    if workers == 1:
-        out = []
-        for s in seeds:
-            cb = None if on_progress is None else (lambda done, s=s: on_progress(s, done))
-            out.append(play(game, config, s, progress=cb))
-        return out
-
-    from loky import ProcessPoolExecutor
-    from loky.backend.context import get_context
-
-    q = get_context("loky").Queue() if on_progress is not None else None
+    seeds = config.run_seeds if seeds is None else list(seeds)
+    cp = checkpointing or Checkpointing()
+    if not seeds:
+        return []
     pool = None
+    futures: dict[Future, int] = {}
+    if workers == 1:
+        channel, stop = _queue.Queue(), threading.Event()
+        pool = _SeedThread()
+        futures = {
+            pool.submit(
+                lambda s=s: play_seed(game, config, s, cp.states.get(s), cp.every, channel, stop)
+            ): s
+            for s in seeds
+        }
+        pool.start()
+    else:
+        from loky import ProcessPoolExecutor
+        from loky.backend.context import get_context
+
+        context = get_context("loky")
+        channel, stop = context.Queue(), context.Event()
+    results: dict[int, Result] = {}
+
+    def drain() -> None:
+        """Hand the messages waiting to the driver: of a seed's checkpoints, only the newest."""
+        newest: dict[int, bytes] = {}
+        while True:
+            try:
+                kind, s, value = channel.get_nowait()
+            except _queue.Empty:
+                break
+            if kind == "progress":
+                if on_progress is not None:
+                    on_progress(s, value)
+            else:
+                newest[s] = value  # a seed's messages arrive in the order it sent them
+        if cp.on_checkpoint is not None:
+            for s, data in newest.items():
+                cp.on_checkpoint(s, data)
+
+    handled: set[Future] = set()
+
+    def collect(done: set[Future], stopping: bool = False) -> None:
+        """Hand each seed's outcome to the driver; once stopping, another error is dropped."""
+        for f in done:
+            if f.cancelled() or f in handled:
+                continue
+            handled.add(f)
+            err = f.exception()
+            if isinstance(err, SeedStopped):
+                if err.state is not None and cp.on_checkpoint is not None:
+                    cp.on_checkpoint(err.seed, err.state)
+            elif err is not None:
+                if not stopping:
+                    raise err
+            else:
+                results[futures[f]] = f.result()
+                if cp.on_finished is not None:
+                    cp.on_finished(futures[f], *f.result())
+
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(os.getpid(), game, q)
-        )
-        futures = [pool.submit(_run_seed, config, s) for s in seeds]
-        if on_start is not None:
-            on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+        if workers > 1:
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                initializer=_init_worker,
+                initargs=(os.getpid(), game, channel, stop),
+            )
+            futures = {
+                pool.submit(_run_seed, config, s, cp.states.get(s), cp.every): s for s in seeds
+            }
+            if on_start is not None:
+                on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
-            for f in done:
-                if f.exception() is not None:
-                    raise f.exception()
-            while q is not None:
-                try:
-                    s, n = q.get_nowait()
-                except _queue.Empty:
-                    break
-                on_progress(s, n)
-        out = [f.result() for f in futures]
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(wait=True, kill_workers=True)
+            drain()
+            collect(done)
+        drain()
+    except Exception:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        _shutdown(pool)
         raise
-    pool.shutdown(wait=True)
-    return out
+    except BaseException:
+        # An interruption: the seeds that play hand in their states, then stop.
+        stop.set()
+        try:
+            if futures:
+                _stop_seeds(futures, cp.grace, drain, collect)
+        finally:
+            _shutdown(pool)
+        raise
+    if workers > 1:
+        _close(pool, drain)
+    return [results[s] for s in seeds]
+
+
+def _close(pool, drain: Callable[[], None]) -> None:
+    """Shut the pool down, reading the channel meanwhile.
+
+    A worker process exits only once what it put on the queue is in the pipe, so messages still
+    in flight (late checkpoints, which the driver finds stale, and progress) must be read.
+    """
+    closer = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+    closer.start()
+    while closer.is_alive():
+        drain()
+        closer.join(0.05)
+    drain()
+
+
+def _stop_seeds(futures: dict, grace: float, drain, collect) -> None:
+    """After ``stop`` is set: cancel the seeds not started, take the others' states."""
+    for f in futures:
+        f.cancel()
+    deadline = time.monotonic() + grace
+    pending = {f for f in futures if not f.done()}
+    collect({f for f in futures if f.done()}, stopping=True)
+    while pending and time.monotonic() < deadline:
+        done, pending = wait(pending, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+        drain()
+        collect(done, stopping=True)
+    drain()
+
+
+def _shutdown(pool) -> None:
+    if pool is not None and not isinstance(pool, _SeedThread):
+        pool.shutdown(wait=True, kill_workers=True)

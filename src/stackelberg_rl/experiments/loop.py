@@ -8,6 +8,12 @@ games ``eval_every = n > 1`` evaluates only episodes ``0, n, 2n, …``; the othe
 interpolated), and each evaluated row carries ``eval_weight``, the number of episodes it stands
 for (``n``, or fewer for the last block). With ``save_plans`` the plans are kept as they are
 made (:class:`~.plans.PlanRecorder`), so that every episode's policies can be replayed.
+
+A seed can stop and continue (:class:`SeedRun`): its whole state — every learner's data and
+caches, every random stream, the rows so far, the plans recorded — is taken between episodes as
+bytes (:mod:`.checkpoint`), and a run continued from them gives the table and plans of a run
+never stopped, bit for bit (``wall_time`` aside: it counts the seconds spent playing, over every
+session, and not the time stopped nor the episodes played again after the last checkpoint).
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import games as games_mod
-from ..agents import make_agents
+from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
+from . import checkpoint as ckpt
 from .config import RunConfig
 from .plans import PlanRecorder, Plans
 
@@ -48,7 +56,20 @@ COLUMNS = (
 """Columns of a run's table, in order. ``regret_*`` are exact on a finite game and Monte-Carlo
 estimates on a continuous one, where ``regret_*_ci`` are the half-widths of their 95% intervals
 (NaN for exact regret). ``x1`` is the index of the initial state of a finite game, ``-1`` on a
-continuous one (its state is a point). ``wall_time`` is seconds since the run started."""
+continuous one (its state is a point). ``wall_time`` is the seconds the seed had been playing at
+the end of the episode: since it started, and for a resumed seed the time played before its
+checkpoint plus the time since it resumed."""
+
+
+INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
+COLUMN_DTYPES = {
+    name: "int64" if name in INTEGER_COLUMNS else "bool" if name == "replanned" else "float64"
+    for name in COLUMNS
+}
+"""The dtype of every column of :data:`COLUMNS`."""
+
+DEFAULT_CHECKPOINT_EVERY = 60.0
+"""Seconds between a seed's checkpoints, by default."""
 
 
 def run(
@@ -56,12 +77,20 @@ def run(
     config: RunConfig,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    *,
+    state: bytes | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    stop: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
 
     :func:`play` with its table only; see there.
     """
-    return play(game, config, seed, progress)[0]
+    return play(
+        game, config, seed, progress, state=state, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, stop=stop,
+    )[0]  # fmt: skip
 
 
 def play(
@@ -69,42 +98,127 @@ def play(
     config: RunConfig,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    *,
+    state: bytes | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[pd.DataFrame, Plans | None]:
-    """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
+    """Play ``config.episodes`` episodes of ``game``; one row per episode.
 
     Random streams: ``SeedSequence(seed)`` is spawned into the environment's stream and the agents'
     seed sequence (from which :func:`~stackelberg_rl.agents.make_agents` spawns the leader's and
     the follower's), so the same seed gives the same table (``wall_time`` aside).
+
+    Checkpoints: the seed's state between two episodes is bytes (:meth:`SeedRun.checkpoint`);
+    given back as ``state``, the seed continues from there, and the table and plans are those of
+    a run never stopped. This function does no I/O: it hands the bytes to ``checkpoint`` and
+    whoever called it stores them (the driver of a pool of workers, possibly on another machine).
 
     Args:
         game: the game (its features, or feature map, are the agents' known feature map).
         config: the experiment; ``config.game`` is not used here (``game`` is).
         seed: this run's seed.
         progress: called with the number of episodes done, every few episodes and at the end.
+        state: a checkpoint of this seed to continue from (of this game and configuration:
+            :func:`.checkpoint.check`); a finished seed's returns its table at once.
+        checkpoint: called with the seed's checkpoint after an episode once ``checkpoint_every``
+            seconds have passed since the start or the last checkpoint (never after the last
+            episode: the result is returned instead).
+        checkpoint_every: seconds between checkpoints (``0``: after every episode; ``inf``:
+            never).
+        stop: polled after every episode (keep it cheap); once it returns true the seed stops
+            with :class:`~.checkpoint.SeedStopped`, which carries its checkpoint.
 
     Returns:
         A DataFrame with the columns of :data:`COLUMNS`, and with ``config.save_plans`` the
         :class:`~.plans.Plans` that replay every episode's policies (else ``None``).
+
+    Raises:
+        CheckpointError: ``state`` is damaged or not of this seed, game and configuration.
+        SeedStopped: ``stop`` returned true.
     """
     config.validate()
-    K, H, n_eval = config.episodes, game.horizon, config.eval_every
-    finite = isinstance(game, games_mod.FiniteGame)
-    env_ss, agents_ss = np.random.SeedSequence(seed).spawn(2)
-    env_rng = np.random.default_rng(env_ss)
-    leader, follower = make_agents(game, config.agent, K, agents_ss)
-    recorder = PlanRecorder(leader, follower) if config.save_plans else None
-    cols: dict[str, list] = {name: [] for name in COLUMNS}
-    nan = math.nan
-    start = time.perf_counter()
+    if state is not None:
+        seed_run = SeedRun.restore(game, config, seed, state)
+    else:
+        seed_run = SeedRun(game, config, seed)
+    if not seed_run.done and stop is not None and stop():
+        raise ckpt.SeedStopped(seed, None)
+    K = config.episodes
     report_every = max(1, K // 100)
-    for k in range(K):
+    last = time.monotonic()
+    while not seed_run.done:
+        seed_run.play_episode()
+        k = seed_run.episodes_done
+        if progress is not None and (k % report_every == 0 or k == K):
+            progress(k)
+        if seed_run.done:
+            break
+        if stop is not None and stop():
+            raise ckpt.SeedStopped(seed, seed_run.checkpoint())
+        if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
+            checkpoint(seed_run.checkpoint())
+            last = time.monotonic()
+    return seed_run.result()
+
+
+class SeedRun:
+    """One seed of an experiment, played an episode at a time, that can stop and continue.
+
+    The agents and the environment's random stream are made as :func:`play` describes; the
+    episodes' rows and the plans accumulate. :meth:`checkpoint` and :meth:`restore` save and
+    restore all of it between episodes. A finished seed's checkpoint holds only its rows and
+    plans (:meth:`finished`); restored, it is :attr:`done` with its :meth:`result`.
+
+    Args:
+        game: the game played.
+        config: the experiment.
+        seed: the seed.
+    """
+
+    def __init__(self, game: games_mod.Game, config: RunConfig, seed: int) -> None:
+        self.game, self.config, self.seed = game, config, seed
+        self.finite = isinstance(game, games_mod.FiniteGame)
+        env_ss, agents_ss = np.random.SeedSequence(seed).spawn(2)
+        self.env_rng = np.random.default_rng(env_ss)
+        self.leader, self.follower = make_agents(game, config.agent, config.episodes, agents_ss)
+        self.recorder = PlanRecorder(self.leader, self.follower) if config.save_plans else None
+        self.cols: dict[str, list] = {name: [] for name in COLUMNS}
+        self.episodes_done = 0
+        self._finished_result: tuple[pd.DataFrame, Plans | None] | None = None
+        self._game_sha256: str | None = None
+        self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
+
+    @property
+    def done(self) -> bool:
+        """Whether every episode has been played."""
+        return self.episodes_done >= self.config.episodes
+
+    @property
+    def game_sha256(self) -> str:
+        """The game's fingerprint (computed once: hashing a large game takes a while)."""
+        if self._game_sha256 is None:
+            self._game_sha256 = self.game.fingerprint()
+        return self._game_sha256
+
+    def play_episode(self) -> None:
+        """Play episode ``episodes_done`` and append its row: the path of the module docstring."""
+        game, leader, follower, env_rng = self.game, self.leader, self.follower, self.env_rng
+        k, K, n_eval, H = (
+            self.episodes_done,
+            self.config.episodes,
+            self.config.eval_every,
+            game.horizon,
+        )
+        nan = math.nan
         # The leader first: in centralised mode it plans for both players.
         leader.begin_episode(k)
         follower.begin_episode(k)
-        if recorder is not None:
-            recorder.after_plans(k)
+        if self.recorder is not None:
+            self.recorder.after_plans(k)
         evaluated = k % n_eval == 0
-        if evaluated and finite:
+        if evaluated and self.finite:
             # Policies are fixed within an episode: these are the ones played below.
             pi_l = leader.policy_table(game)
             pi_f = follower.policy_table(game)
@@ -122,7 +236,7 @@ def play(
             ret += r
             x = x_next
         reg, half = (nan, nan), (nan, nan)
-        if evaluated and finite:
+        if evaluated and self.finite:
             reg = regret(game, pi_l, pi_f, x1, a1)
         elif evaluated:
             # Plans are made in begin_episode only, so after the episode the agents still hold
@@ -130,7 +244,8 @@ def play(
             estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, a1)
             reg, half = estimate.mean, estimate.half_width
         params = leader.params()
-        cols["seed"].append(seed)
+        cols = self.cols
+        cols["seed"].append(self.seed)
         cols["episode"].append(k)
         cols["regret_leader"].append(float(reg[0]))
         cols["regret_follower"].append(float(reg[1]))
@@ -139,16 +254,153 @@ def play(
         cols["eval_weight"].append(min(n_eval, K - k) if evaluated else 0)
         cols["return_leader"].append(float(ret[0]))
         cols["return_follower"].append(float(ret[1]))
-        cols["x1"].append(int(x1) if finite else -1)
+        cols["x1"].append(int(x1) if self.finite else -1)
         cols["a1"].append(int(a1))
         cols["replanned"].append(leader.replanned or follower.replanned)
         for name in ("beta", "lam", "alpha_l", "alpha_f"):
             cols[name].append(float(params.get(name, nan)))
-        cols["wall_time"].append(time.perf_counter() - start)
-        if progress is not None and ((k + 1) % report_every == 0 or k + 1 == K):
-            progress(k + 1)
-    df = pd.DataFrame(cols, columns=list(COLUMNS))
-    df = df.astype(
-        {"seed": "int64", "episode": "int64", "x1": "int64", "a1": "int64", "eval_weight": "int64"}
-    )
-    return df, None if recorder is None else recorder.finish()
+        cols["wall_time"].append(time.perf_counter() - self._clock)
+        self.episodes_done = k + 1
+
+    def result(self) -> tuple[pd.DataFrame, Plans | None]:
+        """The table of the episodes played and, with ``save_plans``, the plans."""
+        if self._finished_result is not None:
+            return self._finished_result
+        df = pd.DataFrame(self.cols, columns=list(COLUMNS)).astype(COLUMN_DTYPES)
+        return df, None if self.recorder is None else self.recorder.finish()
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """The seed's whole state: the environment's stream, both agents, the rows, the plans.
+
+        A shared learner is saved once, with the leader.
+        """
+        rows = {
+            name: np.asarray(values, dtype=COLUMN_DTYPES[name])
+            for name, values in self.cols.items()
+        }
+        tree: dict[str, Any] = {
+            "env_rng": self.env_rng.bit_generator.state,
+            "leader": self.leader.state_dict(),
+            "follower": self.follower.state_dict(),
+            "rows": rows,
+        }
+        if self.recorder is not None:
+            tree["recorder"] = self.recorder.state_dict()
+        return tree
+
+    def load_state_dict(self, tree: dict, episodes_done: int) -> None:
+        """Continue from :meth:`state_dict`'s ``tree``, taken after ``episodes_done`` episodes.
+
+        Raises:
+            ValueError: a part of the state does not fit this seed's agents (named).
+        """
+        set_generator_state(self.env_rng, tree.get("env_rng"))
+        for role in ("leader", "follower"):
+            if not isinstance(tree.get(role), dict):
+                raise ValueError(f"the state has no {role}")
+            getattr(self, role).load_state_dict(tree[role])
+        if self.recorder is not None:
+            if not isinstance(tree.get("recorder"), dict):
+                raise ValueError("the state has no plans (save_plans)")
+            self.recorder.load_state_dict(tree["recorder"])
+        self.cols = _rows(tree, episodes_done)
+        self.episodes_done = episodes_done
+
+    def checkpoint(self) -> bytes:
+        """The seed's state as bytes (:func:`.checkpoint.pack`), between two episodes.
+
+        Once every episode is played, the finished seed's checkpoint (:func:`finished`).
+        """
+        if self.done:
+            return finished(self.config, self.game_sha256, self.seed, *self.result())
+        elapsed = time.perf_counter() - self._clock
+        header = {
+            **ckpt.identity(self.config, self.game_sha256, self.seed),
+            "episodes_done": self.episodes_done,
+            "finished": False,
+            "elapsed": elapsed,
+        }
+        return ckpt.pack(self.state_dict(), header)
+
+    @classmethod
+    def restore(cls, game: games_mod.Game, config: RunConfig, seed: int, data: bytes) -> SeedRun:
+        """The seed as it was when ``data`` (:meth:`checkpoint` or :meth:`finished`) was taken.
+
+        Raises:
+            CheckpointError: ``data`` is damaged, or not of this seed, game and configuration.
+        """
+        seed_run = cls.__new__(cls)
+        seed_run.game, seed_run.config, seed_run.seed = game, config, seed
+        seed_run._game_sha256 = None
+        where = f"the checkpoint of seed {seed}"
+        header, tree = ckpt.read(data, config, seed_run.game_sha256, seed, where)
+        done = header["episodes_done"]
+        if header["finished"]:
+            seed_run.episodes_done = done
+            seed_run._finished_result = finished_result(tree, config, done, where)
+            return seed_run
+        cls.__init__(seed_run, game, config, seed)
+        seed_run._game_sha256 = header["game_sha256"]
+        try:
+            seed_run.load_state_dict(tree, done)
+        except ValueError as err:
+            raise ckpt.CheckpointError(f"{where} does not fit this run: {err}") from None
+        seed_run._clock = time.perf_counter() - float(header["elapsed"])
+        return seed_run
+
+
+def finished(
+    config: RunConfig, game_sha256: str, seed: int, df: pd.DataFrame, plans: Plans | None
+) -> bytes:
+    """A finished seed's checkpoint: its table and plans, nothing left to play.
+
+    What a run folder keeps of a seed that is done while others still play, so that resuming
+    the run does not play it again.
+    """
+    tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in COLUMNS}}
+    if plans is not None:
+        tree["plans"] = plans.to_arrays()
+    header = {
+        **ckpt.identity(config, game_sha256, seed),
+        "episodes_done": config.episodes,
+        "finished": True,
+        "elapsed": float(df["wall_time"].iloc[-1]) if len(df) else 0.0,
+    }
+    return ckpt.pack(tree, header)
+
+
+def finished_result(
+    tree: dict, config: RunConfig, episodes: int, where: str
+) -> tuple[pd.DataFrame, Plans | None]:
+    """The table and plans of a finished seed's checkpoint (:func:`finished`), checked."""
+    try:
+        cols = _rows(tree, episodes)
+    except ValueError as err:
+        raise ckpt.CheckpointError(f"{where}: {err}") from None
+    df = pd.DataFrame(cols, columns=list(COLUMNS)).astype(COLUMN_DTYPES)
+    plans = None
+    if config.save_plans:
+        if not isinstance(tree.get("plans"), dict):
+            raise ckpt.CheckpointError(f"{where} has no plans (save_plans)")
+        try:
+            plans = Plans.from_arrays(tree["plans"], where=where)
+        except ValueError as err:
+            raise ckpt.CheckpointError(str(err)) from None
+    return df, plans
+
+
+def _rows(tree: dict, episodes: int) -> dict[str, list]:
+    """The rows of a state as lists by column, checked: every column, ``episodes`` long."""
+    rows = tree.get("rows")
+    if not isinstance(rows, dict):
+        raise ValueError("the state has no rows")
+    cols = {}
+    for name in COLUMNS:
+        values = rows.get(name)
+        if not isinstance(values, np.ndarray) or values.shape != (episodes,):
+            raise ValueError(f"the rows' column {name} is missing or not {episodes} long")
+        if values.dtype != np.dtype(COLUMN_DTYPES[name]):
+            raise ValueError(f"the rows' column {name} has dtype {values.dtype}")
+        cols[name] = values.tolist()
+    return cols

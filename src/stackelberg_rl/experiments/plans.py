@@ -230,6 +230,39 @@ class PlanRecorder:
         self._w.append(L.w.copy())
         self._params.append(params)
 
+    def state_dict(self) -> dict:
+        """The plans recorded so far: ``episode (P,)``, ``w (P, 2, H, d)``, ``params (P, 3)``.
+
+        The features are the learner's own, saved with it.
+        """
+        L = self.leader.learner
+        return {
+            "episode": np.array(self._episodes, dtype=np.int64),
+            "w": np.array(self._w, dtype=np.float64).reshape(-1, 2, L.horizon, L.dim),
+            "params": np.array(self._params, dtype=np.float64).reshape(-1, 3),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state``.
+
+        Raises:
+            ValueError: the arrays are missing or their shapes disagree.
+        """
+        L = self.leader.learner
+        try:
+            episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
+        except KeyError as err:
+            raise ValueError(f"the plan recorder's state has no {err.args[0]}") from None
+        P = len(episode)
+        if w.shape != (P, 2, L.horizon, L.dim) or params.shape != (P, 3):
+            raise ValueError(
+                f"the plan recorder's state has w {w.shape} and params {params.shape} for "
+                f"{P} plans of H={L.horizon}, d={L.dim}"
+            )
+        self._episodes = [int(k) for k in episode]
+        self._w = [np.array(x, dtype=np.float64) for x in w]
+        self._params = [tuple(float(v) for v in row) for row in params]
+
     def finish(self) -> Plans:
         """The plans of the run, with the features the learner recorded (checked)."""
         L = self.leader.learner

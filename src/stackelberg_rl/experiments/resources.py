@@ -101,9 +101,11 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
     Each worker holds its own copy of the game, the learners of one seed (two when
-    decentralised), the policy tables and the work arrays of regret (:func:`planning_bytes`)
-    and its rows (and plans, with ``save_plans``); the main process holds the game and every
-    seed's rows and plans.
+    decentralised), the policy tables and the work arrays of regret (:func:`planning_bytes`),
+    its rows (and plans, with ``save_plans``) and a checkpoint as it is made (the rows in use
+    of one learner's arrays, a decentralised follower's being stored as the leader's, and the
+    rows); the main process holds the game, every seed's rows and plans, and a checkpoint per
+    worker on its way to the disk.
     """
     A, B = game.n_leader_actions, game.n_follower_actions
     d, H = game.dim, game.horizon
@@ -114,8 +116,9 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
         rows += plans_bytes(config.episodes, H, d)
     the_game = game_bytes(game)
     per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, A, B, d, H)
-    per_worker += tables + rows
-    main = the_game + rows * config.seeds
+    checkpoint = learner_bytes(config, A, B, d, H) // 2 + rows
+    per_worker += tables + rows + checkpoint
+    main = the_game + rows * config.seeds + max(workers, 1) * checkpoint
     parallel = workers > 1
     total = main + (workers * per_worker if parallel else per_worker - PROCESS_BYTES - the_game)
     return {"total": total, "per_worker": per_worker, "main": main}

@@ -3,17 +3,23 @@
 A run folder holds::
 
     manifest.json     "format": "stackelberg-rl/run", its version, "status" ("running" while the
-                      seeds are played, "complete" once the results are written), the
-                      configuration, every resolved α, β, λ, the game (name, parameters, SHA-256
-                      of its arrays), versions, git commit
+                      seeds are played, "interrupted" if they were stopped, "complete" once the
+                      results are written), the configuration, every resolved α, β, λ, the game
+                      (name, parameters, SHA-256 of its arrays), versions, git commit
     results.parquet   one row per (seed, episode), the columns of :data:`~.loop.COLUMNS`
     plans.npz         with ``save_plans``: what replays every episode's policies (:mod:`.plans`)
-    regret.png        written by the command line's run
+    regret.png        written by the command line's run and report
     report.html       the report (:mod:`stackelberg_rl.report`), and its figures report-*.png
+    checkpoints/      while the run is unfinished: seed-N.npz, each seed's last state
+                      (:mod:`.checkpoint`), removed once the run is complete
 
 The life of a run (:class:`Reservation`): the folder is reserved and its manifest written with
 status ``"running"`` before the first episode — an unwritable folder fails then, not after the
-work — the results are written at the end, then the manifest says ``"complete"``. A folder that
+work — the seeds' checkpoints are written as they come (:meth:`Reservation.write_checkpoint`:
+a temporary file, synced, then renamed, so the last one is always whole), the results at the
+end, then the manifest says ``"complete"`` and the checkpoints go. A run that is interrupted
+keeps its folder and checkpoints, its manifest saying ``"interrupted"`` (``"running"`` if the
+process was killed outright), and continues from them (:meth:`Reservation.resume`). A folder that
 holds a run of this program and nothing else may be replaced (``overwrite``): the new run is
 written beside it and swapped in only once complete. Nothing else is ever deleted: a folder with
 any other file is refused, overwrite or not. If the results cannot be written where asked, they
@@ -37,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
 from .plans import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
@@ -61,7 +68,9 @@ class FolderKind:
     """What a folder of this program holds: its manifest's format and the files it writes.
 
     A folder is this program's to replace when its manifest has ``format`` and every other entry
-    is one of ``files``, starts with one of ``prefixes`` or is a temporary ``.tmp-`` file.
+    is one of ``files``, starts with one of ``prefixes``, is a temporary ``.tmp-`` file, or is
+    one of the ``scratch`` sub-folders holding only files whose names start with their prefixes
+    (or temporary ones).
     """
 
     format: str
@@ -69,6 +78,8 @@ class FolderKind:
     prefixes: tuple[str, ...] = ()
     what: str = "run"
     """What such a folder holds, in messages."""
+    scratch: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Sub-folders of working files, ``(name, prefixes of its files)``: removed once finished."""
 
     @property
     def a(self) -> str:
@@ -76,13 +87,21 @@ class FolderKind:
         return f"{'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}"
 
     def owns(self, name: str) -> bool:
-        """Whether an entry called ``name`` is one this program writes in such a folder."""
+        """Whether a file called ``name`` is one this program writes in such a folder."""
         return name in self.files or name.startswith((_TMP_PREFIX, *self.prefixes))
 
+    def owns_in(self, folder: str, name: str) -> bool:
+        """Whether a file ``name`` in the scratch sub-folder ``folder`` is this program's."""
+        prefixes = dict(self.scratch).get(folder)
+        return prefixes is not None and name.startswith((_TMP_PREFIX, *prefixes))
 
-RUN_FOLDER = FolderKind(FORMAT, OWN_FILES, (REPORT_PREFIX,))
-"""A run folder: ``manifest.json``, ``results.parquet``, ``plans.npz``, ``regret.png`` and the
-report's ``report.html`` and ``report-*.png``."""
+
+RUN_FOLDER = FolderKind(
+    FORMAT, OWN_FILES, (REPORT_PREFIX,), scratch=((CHECKPOINTS_DIR, ("seed-",)),)
+)
+"""A run folder: ``manifest.json``, ``results.parquet``, ``plans.npz``, ``regret.png``, the
+report's ``report.html`` and ``report-*.png``, and while it is unfinished
+``checkpoints/seed-N.npz``."""
 
 
 class RunFolderError(ValueError):
@@ -179,7 +198,19 @@ def read_manifest(run_dir: Path, kind: FolderKind | None = None) -> dict:
 
 
 def _foreign_entries(folder: Path, kind: FolderKind) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not kind.owns(p.name))
+    """The entries of ``folder`` this program did not write (in scratch folders too)."""
+    out = []
+    scratch = dict(kind.scratch)
+    for p in folder.iterdir():
+        if p.name in scratch and p.is_dir() and not p.is_symlink():
+            out.extend(f"{p.name}/{q.name}" for q in p.iterdir() if not _owned_in(kind, q))
+        elif p.name in scratch or not kind.owns(p.name):
+            out.append(p.name)
+    return sorted(out)
+
+
+def _owned_in(kind: FolderKind, path: Path) -> bool:
+    return kind.owns_in(path.parent.name, path.name) and path.is_file() and not path.is_symlink()
 
 
 def _alive(manifest: dict) -> bool:
@@ -272,9 +303,10 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None
         status = manifest.get("status")
         what = kind.a if status == "complete" else f"an unfinished {kind.what}"
         what += "" if status == "complete" else f" (status {status!r})"
-        raise RunFolderError(
-            f"{out} already holds {what}; pass --overwrite (overwrite=True) to replace it"
-        )
+        how = "pass --overwrite (overwrite=True) to replace it"
+        if status != "complete" and kind.scratch:
+            how = f"continue it with --resume {out} (resume=True), or {how}"
+        raise RunFolderError(f"{out} already holds {what}; {how}")
     if _alive(manifest):
         raise RunFolderError(f"{out} holds {kind.a} that is still running (pid {manifest['pid']})")
     return "replace"
@@ -289,12 +321,15 @@ class Reservation:
     work: Path
     """Where the run is written: ``target``, or a hidden sibling while it replaces ``target``."""
     mode: str
-    """``"new"`` (created here), ``"empty"`` (an empty folder that existed) or ``"replace"``."""
+    """``"new"`` (created here), ``"empty"`` (an empty folder that existed), ``"replace"`` or
+    ``"resume"`` (an interrupted run's own folder)."""
     manifest_written: bool = False
     made_parents: tuple[Path, ...] = ()
     """Folders above ``target`` made for it (removed with it if the run is abandoned)."""
     kind: FolderKind | None = None
     """What the folder holds (``None``: a run)."""
+    resumed: bool = False
+    """Whether this continues an interrupted run (:meth:`resume`): its folder is never removed."""
 
     @classmethod
     def make(
@@ -331,6 +366,43 @@ class Reservation:
             raise RunFolderError(f"cannot create {out}: {err.strerror or err}") from None
 
     @classmethod
+    def resume(cls, folder: str | os.PathLike) -> tuple[Reservation, dict]:
+        """An unfinished run's folder taken back to continue it, and its manifest.
+
+        A run that was replacing another (``overwrite``) was written in a hidden folder beside
+        it; its manifest names the folder it replaces (``"replaces"``), which it still replaces
+        once complete.
+
+        Raises:
+            RunFolderError: not a run folder of this program, a folder holding anything else,
+                or a run that is still running.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise RunFolderError(f"{folder} is not a run folder: no such folder")
+        _check_cwd_outside(folder)
+        manifest = read_manifest(folder)
+        foreign = _foreign_entries(folder, RUN_FOLDER)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            raise RunFolderError(
+                f"{folder} holds files that are not a run's ({shown}): a run is resumed only in "
+                "a folder of its own"
+            )
+        if _alive(manifest):
+            raise RunFolderError(
+                f"{folder} holds a run that is still running (pid {manifest['pid']})"
+            )
+        replaces = manifest.get("replaces")
+        if isinstance(replaces, str) and replaces:
+            reservation = cls(
+                Path(replaces), folder, "replace", manifest_written=True, resumed=True
+            )
+        else:
+            reservation = cls(folder, folder, "resume", manifest_written=True, resumed=True)
+        return reservation, manifest
+
+    @classmethod
     def _new_unique(cls, parent: Path, stem: str) -> Reservation:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = parent / f"{stem}-{stamp}"
@@ -360,6 +432,36 @@ class Reservation:
     ) -> None:
         """:func:`write_file` in the folder being written."""
         write_file(self.work, name, write, exclusive)
+
+    def write_manifest(self, manifest_text: str) -> None:
+        """Replace the manifest (atomically: a crash leaves the old one or the new one).
+
+        Raises:
+            OSError: the folder cannot be written.
+        """
+        self._write_text(MANIFEST_FILE, manifest_text)
+
+    def write_checkpoint(self, seed: int, data: bytes) -> Path:
+        """Write seed ``seed``'s checkpoint to ``checkpoints/seed-N.npz``; its path.
+
+        Written to a temporary file, flushed to the disk (``fsync``), then renamed over the
+        previous one: whatever happens meanwhile, the file under the name is a whole checkpoint.
+
+        Raises:
+            CheckpointWriteError: the folder or the file cannot be written (disk full, no
+                permission); the previous checkpoint is left as it was.
+        """
+        folder = self.work / CHECKPOINTS_DIR
+        path = folder / checkpoint_name(seed)
+        try:
+            folder.mkdir(exist_ok=True)
+            write_durably(folder, checkpoint_name(seed), data)
+        except OSError as err:
+            raise CheckpointWriteError(
+                err.errno or errno.EIO,
+                f"cannot write the checkpoint of seed {seed} to {path} ({_reason(err)})",
+            ) from err
+        return path
 
     def start(self, manifest_text: str) -> None:
         """Write the manifest of a run that starts (status ``"running"``).
@@ -400,6 +502,9 @@ class Reservation:
             finally:
                 tmp.unlink(missing_ok=True)
             self._write_text(MANIFEST_FILE, manifest_text)
+            kind = self.kind or RUN_FOLDER
+            for name, _ in kind.scratch:  # complete: the working files are no longer needed
+                _remove_scratch(self.work / name, kind)
         except Exception as err:
             where = _rescue(df, manifest_text, plans)
             if where is not None:
@@ -423,9 +528,10 @@ class Reservation:
         old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
         moved = False
         try:
-            check_destination(self.target, overwrite=True, kind=self.kind)  # still ours alone?
-            os.rename(self.target, old)
-            moved = True
+            # Still ours alone? (A resumed run's target may be gone meanwhile: then it is new.)
+            if check_destination(self.target, overwrite=True, kind=self.kind) == "replace":
+                os.rename(self.target, old)
+                moved = True
             os.rename(self.work, self.target)
         except (OSError, RunFolderError) as err:
             if moved:  # put the old run back where it was
@@ -438,21 +544,28 @@ class Reservation:
                 f"the finished run is in {self.work}: it could not replace {self.target} "
                 f"({_reason(err)})",
             ) from err
-        _remove_own(old, self.kind)
+        if moved:
+            _remove_own(old, self.kind)
         return self.target
 
     def abandon(self) -> None:
         """Remove what a run that failed or was interrupted wrote, and nothing else.
 
-        Only its own files go, and the folder too if this run made it.
+        Only its own files go, and the folder too if this run made it. A resumed run's folder
+        holds the work of earlier sessions: it is never removed.
         """
+        if self.resumed:
+            return
         if self.mode == "empty":
             if not self.manifest_written:
                 return  # the folder was never ours (another run may have taken it)
-            for name in (self.kind or RUN_FOLDER).files:
+            kind = self.kind or RUN_FOLDER
+            for name in kind.files:
                 _unlink_quietly(self.work / name)
             for p in self.work.glob(f"{_TMP_PREFIX}*-{os.getpid()}"):
                 _unlink_quietly(p)
+            for name, _ in kind.scratch:
+                _remove_scratch(self.work / name, kind)
         else:
             _remove_own(self.work, self.kind)
         for parent in self.made_parents:  # innermost first; a folder someone used stays
@@ -481,6 +594,42 @@ def write_file(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_durably(folder: Path, name: str, data: bytes) -> None:
+    """Write ``data`` to ``folder/name`` so that a crash or a full disk never leaves it partial.
+
+    A temporary file, written whole and synced to the disk, then renamed over ``name``; the
+    folder is synced too, so that the rename survives a crash of the machine.
+
+    Raises:
+        OSError: nothing could be written (``name`` is then as it was).
+    """
+    tmp = folder / f"{_TMP_PREFIX}{name}-{os.getpid()}"
+    try:
+        _write_bytes(tmp, data)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the file itself is synced
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """``data`` to a new file ``path``, synced to the disk."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _make_parents(out: Path) -> tuple[Path, ...]:
@@ -515,8 +664,26 @@ def _remove_own(folder: Path, kind: FolderKind | None = None) -> None:
         entries = list(folder.iterdir())
     except OSError:
         return
+    scratch = dict(kind.scratch)
     for p in entries:
-        if kind.owns(p.name) and not p.is_dir():
+        if p.name in scratch and p.is_dir() and not p.is_symlink():
+            _remove_scratch(p, kind)
+        elif kind.owns(p.name) and not p.is_dir():
+            _unlink_quietly(p)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _remove_scratch(folder: Path, kind: FolderKind) -> None:
+    """Delete this program's files in the scratch sub-folder ``folder``, then it if empty."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        if _owned_in(kind, p):
             _unlink_quietly(p)
     try:
         folder.rmdir()
@@ -553,7 +720,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     manifest = read_manifest(run_dir)
     if manifest.get("status") != "complete":
         raise RunFolderError(
-            f"the run in {run_dir} did not finish (status {manifest.get('status')!r})"
+            f"the run in {run_dir} did not finish (status {manifest.get('status')!r}); "
+            f"continue it with stackelberg-rl run --resume {run_dir}"
         )
     path = run_dir / RESULTS_FILE
     if not path.is_file():

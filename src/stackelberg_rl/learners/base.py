@@ -177,6 +177,46 @@ class LSVIUCBLearner(abc.ABC):
         self._tables_key: tuple | None = None
         self._tables: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
 
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything the learner has learned and will act on, as arrays and numbers.
+
+        With :meth:`load_state_dict` on a learner made with the same arguments, it continues
+        exactly as this one would: the same plans and policies, bit for bit. Caches that are
+        recomputed identically (the policy tables) are left out; so is what the constructor
+        sets (the features, ``λ``, the schedule). The arrays are the learner's own, not copies:
+        serialise them before it changes.
+        """
+        return {
+            "w": self.w,
+            "Lambda_inv": self.Lambda_inv,
+            "n_plans": self.n_plans,
+            "planned_episode": self.planned_episode,
+            "logdet_at_plan": self._logdet_at_plan,
+            "alpha_l": self.alpha_l,
+            "alpha_f": self.alpha_f,
+            "beta": self.beta,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state`` (this learner's data is replaced).
+
+        Raises:
+            ValueError: an entry is missing or has the wrong type, dtype or shape for this
+                learner (naming it).
+        """
+        H, d = self.horizon, self.dim
+        self.w = state_array(state, "w", (2, H, d), np.float64)
+        self.Lambda_inv = state_array(state, "Lambda_inv", (H, d, d), np.float64)
+        self._logdet_at_plan = state_array(state, "logdet_at_plan", (H,), np.float64)
+        self.n_plans = state_int(state, "n_plans")
+        episode = state.get("planned_episode")
+        self.planned_episode = None if episode is None else state_int(state, "planned_episode")
+        for name in ("alpha_l", "alpha_f", "beta"):
+            setattr(self, name, state_float(state, name))
+        self._last_state, self._last_pi_f = None, np.empty(0)
+        self._tables_key, self._tables = None, (np.empty(0), np.empty(0))
+
     # ------------------------------------------------------------------ checks
     @property
     def n_states(self) -> int | None:
@@ -402,6 +442,48 @@ class LSVIUCBLearner(abc.ABC):
                 f"the {player}'s policy at step {h}, state {x} is not finite ({self._plan_name()})"
             )
         return pi_l, pi_f
+
+
+def state_array(
+    state: dict, name: str, shape: tuple[int | None, ...], dtype: np.dtype | type
+) -> np.ndarray:
+    """``state[name]`` as a writable C-contiguous copy, checked against ``shape`` and ``dtype``.
+
+    ``None`` in ``shape`` matches any length on that axis.
+
+    Raises:
+        ValueError: naming the entry, for a missing entry or a wrong dtype, number of axes or
+            length.
+    """
+    if name not in state:
+        raise ValueError(f"the learner's state has no {name}")
+    value = state[name]
+    if not isinstance(value, np.ndarray) or value.dtype != np.dtype(dtype):
+        got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+        raise ValueError(f"the learner's state: {name} has type {got}, expected {np.dtype(dtype)}")
+    if value.ndim != len(shape) or any(
+        n is not None and n != m for n, m in zip(shape, value.shape, strict=True)
+    ):
+        raise ValueError(f"the learner's state: {name} has shape {value.shape}, expected {shape}")
+    return np.array(value, dtype=dtype, order="C")
+
+
+def state_int(state: dict, name: str) -> int:
+    """``state[name]`` as a non-negative ``int``, or a :class:`ValueError` naming it."""
+    value = state.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"the learner's state: {name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def state_float(state: dict, name: str) -> float:
+    """``state[name]`` as a ``float`` (``inf`` allowed, NaN not), or a ValueError naming it."""
+    value = state.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"the learner's state: {name} must be a number, got {value!r}")
+    if math.isnan(value):
+        raise ValueError(f"the learner's state: {name} is NaN")
+    return float(value)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from ._kernels import plan as _kernels
-from .base import FeatureMap, LSVIUCBLearner
+from .base import FeatureMap, LSVIUCBLearner, state_array, state_int
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):
@@ -144,6 +144,64 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         phi, r = self._phi_rows[h, :n], self._r_rows[h, :n]
         phi.flags.writeable = r.flags.writeable = False
         return phi, r
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """:meth:`.base.LSVIUCBLearner.state_dict` with the samples and the plan's caches.
+
+        The rows in use of the growing arrays (``n`` per step; the rest are zeros), their
+        capacity, ``Λ``, the plan's Sherman–Morrison inverse with its counters
+        (``n_inverse``, ``growth``, ``n_quad``) and the refreshes' ``drift``: what the next plan
+        reads, so that it is the plan this learner would make.
+        """
+        rows = int(self._n.max(initial=0))
+        return {
+            **super().state_dict(),
+            "capacity": self._phi_rows.shape[1],
+            "n": self._n,
+            "phi_rows": self._phi_rows[:, :rows],
+            "r_rows": self._r_rows[:, :rows],
+            "psi": self._psi[:, :rows],
+            "quad": self._quad[:, :rows],
+            "n_quad": self._n_quad,
+            "n_inverse": self._n_inverse,
+            "growth": self._growth,
+            "Lambda": self._Lambda,
+            "plan_inverse": self._plan_inverse,
+            "drift": np.asarray(self.drift, dtype=np.float64),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        super().load_state_dict(state)
+        A, B, d, H = self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon
+        n = state_array(state, "n", (H,), np.int64)
+        rows = int(n.max(initial=0))
+        capacity = state_int(state, "capacity")
+        if capacity < max(rows, 1):
+            raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
+        arrays = {
+            "phi_rows": state_array(state, "phi_rows", (H, rows, d), np.float64),
+            "r_rows": state_array(state, "r_rows", (H, rows, 2), np.float64),
+            "psi": state_array(state, "psi", (H - 1, rows, d, A * B), self.dtype),
+            "quad": state_array(state, "quad", (H - 1, rows, A * B), np.float64),
+        }
+        counters = {
+            name: state_array(state, name, (H,), np.int64) for name in ("n_quad", "n_inverse")
+        }
+        for name, counter in counters.items():
+            if (counter < 0).any() or (counter > n).any():
+                raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
+        self._growth = state_array(state, "growth", (H,), np.float64)
+        self._Lambda = state_array(state, "Lambda", (H, d, d), np.float64)
+        self._plan_inverse = state_array(state, "plan_inverse", (H, d, d), np.float64)
+        self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
+        self._n, self._n_quad, self._n_inverse = n, counters["n_quad"], counters["n_inverse"]
+        # The same capacity as the learner saved, the rows beyond those in use zero as there.
+        for name, value in arrays.items():
+            full = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
+            full[:, :rows] = value
+            setattr(self, f"_{name}", full)
 
     # ------------------------------------------------------------------ planning
     def _plan(self) -> None:

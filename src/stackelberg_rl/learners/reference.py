@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LSVIUCBLearner
+from .base import LSVIUCBLearner, state_array
 from .functional import optimistic_q, soft_policies
 
 
@@ -38,6 +38,45 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         self._rewards[h, t] = r_l, r_f
         self._next_states[h].append(x_next)
         self._n[h] = t + 1
+
+    def state_dict(self) -> dict:
+        """:meth:`.base.LSVIUCBLearner.state_dict` with the samples and the next states.
+
+        The next states of step ``h`` are ``next_states/h{h}``: indices, or the points of a
+        continuous state space, one row per sample.
+        """
+        rows = int(self._n.max(initial=0))
+        next_states = {f"h{h}": np.asarray(xs) for h, xs in enumerate(self._next_states)}
+        return {
+            **super().state_dict(),
+            "n": self._n,
+            "phi": self._phi[:, :rows],
+            "rewards": self._rewards[:, :rows],
+            "next_states": next_states,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        super().load_state_dict(state)
+        H, d = self.horizon, self.dim
+        n = state_array(state, "n", (H,), np.int64)
+        rows = int(n.max(initial=0))
+        phi = state_array(state, "phi", (H, rows, d), np.float64)
+        rewards = state_array(state, "rewards", (H, rows, 2), np.float64)
+        next_states = state.get("next_states")
+        if not isinstance(next_states, dict):
+            raise ValueError("the learner's state has no next_states")
+        lists = []
+        for h in range(H):
+            xs = next_states.get(f"h{h}")
+            if not isinstance(xs, np.ndarray) or len(xs) != n[h]:
+                raise ValueError(f"the learner's state: next_states/h{h} must hold {n[h]} states")
+            lists.append([x if xs.ndim > 1 else x.item() for x in xs])
+        capacity = max(16, rows)
+        self._phi = np.empty((H, capacity, d))
+        self._rewards = np.empty((H, capacity, 2))
+        self._phi[:, :rows], self._rewards[:, :rows] = phi, rewards
+        self._n, self._next_states = n, lists
 
     @property
     def n_samples(self) -> np.ndarray:

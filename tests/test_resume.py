@@ -1,0 +1,396 @@
+"""Runs that survive: an interrupted run keeps its folder and checkpoints, never looks finished,
+and ``resume`` finishes it with the results of an uninterrupted run; a full disk or a folder that
+turns read-only stops the run with its last checkpoints whole; nothing that is not the run's is
+used or deleted. (Real processes killed by signals: tests/test_processes.py.)"""
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stackelberg_rl import experiments
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.cli import main
+from stackelberg_rl.experiments import (
+    CheckpointError,
+    CheckpointWriteError,
+    GameSpec,
+    RunConfig,
+    RunFolderError,
+    load_run,
+    run_sweep,
+    store,
+)
+from stackelberg_rl.experiments import checkpoint as ckpt
+from stackelberg_rl.experiments.store import Reservation, host
+
+TINY = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=3))
+CLI_TINY = [
+    "--param", "n_states=5", "--param", "n_leader_actions=2", "--param", "n_follower_actions=2",
+    "--param", "dim=3", "--param", "horizon=3",
+]  # fmt: skip
+
+
+def config_of(**kw) -> RunConfig:
+    agent = AgentConfig(beta=0.3, schedule=kw.pop("schedule", "every"), refresh_every=5)
+    return RunConfig(
+        game=TINY, episodes=kw.pop("episodes", 120), seeds=kw.pop("seeds", 3), agent=agent,
+        save_plans=True, **kw,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run: its table and plans."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    df = run_sweep(config_of(), out, workers=1, progress=False)
+    return df, dict(np.load(out / "plans.npz"))
+
+
+def assert_same_as(reference, df, out):
+    pd.testing.assert_frame_equal(
+        reference[0].drop(columns="wall_time"), df.drop(columns="wall_time")
+    )
+    plans = np.load(out / "plans.npz")
+    assert sorted(plans.files) == sorted(reference[1])
+    for name in plans.files:
+        assert plans[name].tobytes() == reference[1][name].tobytes(), name
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "plans.npz",
+        "results.parquet",
+    ]
+    assert load_run(out)[1]["status"] == "complete"
+
+
+def interrupt_at(monkeypatch, when):
+    """Ctrl-C in the driver as it is about to write the checkpoint for which ``when`` is true.
+
+    The seed that sent it (in this process) waits for the stop that follows, so it stops right
+    there: where a run is interrupted does not depend on how fast the driver reads.
+    """
+    real_write, real_play = Reservation.write_checkpoint, experiments.executors.play
+    fired, held = [], []
+
+    def write(self, seed, data):
+        if not fired and when(seed, ckpt.peek(data)):
+            fired.append(seed)
+            raise KeyboardInterrupt
+        return real_write(self, seed, data)
+
+    def play(game, config, seed, progress=None, *, checkpoint=None, stop=None, **kw):
+        def send(data):
+            checkpoint(data)
+            if not held and when(seed, ckpt.peek(data)):
+                held.append(seed)
+                deadline = time.monotonic() + 30
+                while not stop() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+        return real_play(game, config, seed, progress, checkpoint=send, stop=stop, **kw)
+
+    monkeypatch.setattr(Reservation, "write_checkpoint", write)
+    monkeypatch.setattr(experiments.executors, "play", play)
+    return fired
+
+
+def manifest_of(out):
+    return json.loads((out / "manifest.json").read_text())
+
+
+def played_seeds(monkeypatch):
+    """The seeds handed to the loop (from the start or a checkpoint)."""
+    seen = []
+    real = experiments.executors.play
+
+    def spy(game, config, seed, progress=None, **kw):
+        seen.append((seed, None if kw.get("state") is None else ckpt.peek(kw["state"])))
+        return real(game, config, seed, progress, **kw)
+
+    monkeypatch.setattr(experiments.executors, "play", spy)
+    return seen
+
+
+# ---------------------------------------------------------------------- interrupted, resumed
+def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_results(
+    tmp_path, monkeypatch, reference
+):
+    out = tmp_path / "run"
+    config = config_of()
+    # Seed 0 done, seed 1 half-way, seed 2 not started.
+    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_sweep(config, out, workers=1, progress=False, checkpoint_every=0)
+    assert stopped.value.run_dir == str(out)
+    manifest = manifest_of(out)
+    assert manifest["status"] == "interrupted" and manifest["reason"] == "KeyboardInterrupt"
+    # Seed 1 stops at the end of the episode it was playing when asked.
+    assert manifest["checkpoints"] == {"0": 120, "1": 61}
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["seed-0.npz", "seed-1.npz"]
+    with pytest.raises(RunFolderError, match="did not finish .* --resume"):
+        load_run(out)
+    with pytest.raises(RunFolderError, match="continue it with --resume"):
+        run_sweep(config, out, workers=1, progress=False)  # a new run there: refused
+
+    # Interrupted again once resumed: seed 1 goes on from its checkpoint, seed 0 is not played.
+    monkeypatch.undo()
+    seen = played_seeds(monkeypatch)
+    interrupt_at(monkeypatch, lambda s, h: s == 2 and h["episodes_done"] >= 30)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, out, workers=1, progress=False, resume=True, checkpoint_every=0)
+    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(1, 61), (2, None)]
+    assert manifest_of(out)["checkpoints"] == {"0": 120, "1": 120, "2": 31}
+
+    monkeypatch.undo()
+    seen = played_seeds(monkeypatch)
+    df = run_sweep(config, out, workers=1, progress=False, resume=True)
+    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(2, 31)]
+    assert df.attrs["resumed"] == [2] and df.attrs["run_dir"] == str(out)
+    assert_same_as(reference, df, out)
+    assert len(manifest_of(out)["resumed"]) == 2
+
+
+@pytest.mark.slow
+def test_seeds_resumed_in_worker_processes_end_as_if_never_stopped(
+    tmp_path, monkeypatch, reference
+):
+    out = tmp_path / "run"
+    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+    monkeypatch.undo()
+    # Seed 1's state goes to a worker, seed 2 starts afresh in the other; their checkpoints
+    # come back to this process, which writes them.
+    writes = []
+    real = Reservation.write_checkpoint
+    monkeypatch.setattr(
+        Reservation,
+        "write_checkpoint",
+        lambda self, s, data: (
+            writes.append((s, ckpt.peek(data)["episodes_done"])) or real(self, s, data)
+        ),
+    )
+    df = run_sweep(None, out, workers=2, progress=False, resume=True, checkpoint_every=0)
+    assert {s for s, _ in writes} == {1, 2} and (1, 120) in writes and (2, 120) in writes
+    assert_same_as(reference, df, out)
+
+
+def test_resuming_a_complete_run_changes_nothing(tmp_path, reference, monkeypatch):
+    out = tmp_path / "run"
+    run_sweep(config_of(), out, workers=1, progress=False)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    seen = played_seeds(monkeypatch)
+    df = run_sweep(None, out, workers=1, progress=False, resume=True)
+    assert seen == [] and df.attrs["already_complete"] is True
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    pd.testing.assert_frame_equal(
+        reference[0].drop(columns="wall_time"), df.drop(columns="wall_time")
+    )
+    with pytest.raises(ValueError, match="has episodes = 120, the configuration given 121"):
+        run_sweep(config_of(episodes=121), out, workers=1, progress=False, resume=True)
+
+
+# ---------------------------------------------------------------------- disk full, read-only
+def test_a_full_disk_stops_the_run_with_its_last_checkpoints_whole(
+    tmp_path, monkeypatch, reference
+):
+    out = tmp_path / "run"
+    real, written = store._write_bytes, []
+
+    def disk_fills_up(path, data):  # after one checkpoint
+        if written:
+            path.write_bytes(data[: len(data) // 3])  # what fit before the disk was full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+        written.append(data)
+
+    monkeypatch.setattr(store, "_write_bytes", disk_fills_up)
+    with pytest.raises(CheckpointWriteError, match="No space left on device") as stopped:
+        run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+    assert stopped.value.errno == errno.ENOSPC and stopped.value.run_dir == str(out)
+    manifest = manifest_of(out)
+    assert manifest["status"] == "interrupted" and "No space left" in manifest["reason"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["seed-0.npz"]
+    data = (out / "checkpoints" / "seed-0.npz").read_bytes()  # no partial or temporary file
+    assert data == written[0]  # the last one written, whole
+    assert manifest["checkpoints"] == {"0": ckpt.peek(data)["episodes_done"]}
+    monkeypatch.undo()
+    assert_same_as(reference, run_sweep(None, out, workers=1, progress=False, resume=True), out)
+
+
+def test_a_full_disk_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_bytes", full)
+    out = tmp_path / "run"
+    argv = ["run", *CLI_TINY, "--episodes", "30", "--seeds", "1", "--workers", "1"]
+    code = main([*argv, "--quiet", "--checkpoint-every", "0", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err
+    assert f"checkpoints kept, resume with stackelberg-rl run --resume {out}" in err
+
+
+def make_read_only(folder):
+    """``folder`` read-only even for root (which ignores permissions): the immutable flag."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return lambda: folder.chmod(0o755)
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a folder read-only as root here: {done.stderr.decode()}")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
+    tmp_path, monkeypatch, reference
+):
+    out = tmp_path / "run"
+    real, undo = Reservation.write_checkpoint, []
+
+    def then_read_only(self, seed, data):
+        path = real(self, seed, data)
+        if not undo and ckpt.peek(data)["episodes_done"] >= 40:
+            undo.extend([make_read_only(out / "checkpoints"), make_read_only(out)])
+        return path
+
+    monkeypatch.setattr(Reservation, "write_checkpoint", then_read_only)
+    try:
+        with pytest.raises(CheckpointWriteError, match="cannot write the checkpoint of seed"):
+            run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+        # The manifest could not be updated either: it says "running", which resumes too.
+        assert manifest_of(out)["status"] == "running"
+        last = ckpt.peek((out / "checkpoints" / "seed-0.npz").read_bytes())["episodes_done"]
+        assert 40 <= last < 120
+    finally:
+        for restore in undo:
+            restore()
+    monkeypatch.undo()
+    assert_same_as(reference, run_sweep(None, out, workers=1, progress=False, resume=True), out)
+
+
+# ---------------------------------------------------------------------- refused, never deleted
+@pytest.fixture
+def interrupted(tmp_path, monkeypatch):
+    """A run interrupted after some checkpoints."""
+    out = tmp_path / "run"
+    config = config_of(seeds=2, episodes=40)
+    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 10)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, out, workers=1, progress=False, checkpoint_every=0)
+    monkeypatch.undo()
+    return config, out
+
+
+def test_a_checkpoint_of_another_run_or_a_damaged_one_is_refused_by_name(interrupted, tmp_path):
+    config, out = interrupted
+    path = out / "checkpoints" / "seed-1.npz"
+    good = path.read_bytes()
+    path.write_bytes(good[:-100])
+    with pytest.raises(CheckpointError, match=r"seed-1\.npz is damaged.*remove it to play seed 1"):
+        run_sweep(None, out, workers=1, progress=False, resume=True)
+    other = config_of(seeds=2, episodes=40, eval_every=2)
+    game = other.game.make()
+    state = []
+    experiments.loop.play(game, other, 1, checkpoint=state.append, checkpoint_every=0)
+    path.write_bytes(state[3])
+    with pytest.raises(CheckpointError, match="another configuration: eval_every is 2 there"):
+        run_sweep(None, out, workers=1, progress=False, resume=True)
+    path.write_bytes(good)
+    (out / "checkpoints" / "seed-7.npz").write_bytes(good)
+    with pytest.raises(CheckpointError, match=r"seed-7\.npz is not the checkpoint of a seed"):
+        run_sweep(None, out, workers=1, progress=False, resume=True)
+    (out / "checkpoints" / "seed-7.npz").unlink()
+    with pytest.raises(ValueError, match="is not the game the run .* played"):
+        game = GameSpec(params=dict(TINY.params, n_states=6)).make()
+        run_sweep(None, out, workers=1, progress=False, resume=True, game=game)
+    assert manifest_of(out)["status"] == "interrupted"  # nothing changed by the refusals
+    df = run_sweep(None, out, workers=1, progress=False, resume=True)
+    assert len(df) == 80
+
+
+def test_a_user_file_in_the_run_is_never_deleted_and_stops_a_resume(interrupted):
+    config, out = interrupted
+    (out / "checkpoints" / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match=r"checkpoints/notes\.txt"):
+        run_sweep(None, out, workers=1, progress=False, resume=True)
+    with pytest.raises(RunFolderError, match=r"checkpoints/notes\.txt.*never replaced"):
+        run_sweep(config, out, workers=1, progress=False, overwrite=True)
+    assert (out / "checkpoints" / "notes.txt").read_text() == "mine"
+    (out / "checkpoints" / "notes.txt").unlink()
+    with pytest.raises(RunFolderError, match="not a run folder"):
+        run_sweep(None, out.parent / "elsewhere", progress=False, resume=True)
+
+
+def test_a_run_that_is_still_running_is_not_resumed(interrupted):
+    config, out = interrupted
+    manifest = manifest_of(out)
+    manifest.update(status="running", pid=os.getppid(), host=host())  # alive, not this process
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFolderError, match="still running"):
+        run_sweep(None, out, workers=1, progress=False, resume=True)
+
+
+def test_overwrite_replaces_an_interrupted_run(interrupted):
+    config, out = interrupted
+    df = run_sweep(config, out, workers=1, progress=False, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "plans.npz",
+        "results.parquet",
+    ]
+    assert len(df) == 80 and "resumed" not in manifest_of(out)
+
+
+def test_an_interrupted_replacement_leaves_the_old_run_and_replaces_it_once_resumed(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    config = config_of(seeds=2, episodes=40)
+    old = run_sweep(config_of(seeds=1, episodes=10), out, workers=1, progress=False)
+    interrupt_at(monkeypatch, lambda s, h: h["episodes_done"] >= 10)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_sweep(config, out, workers=1, progress=False, overwrite=True, checkpoint_every=0)
+    hidden = stopped.value.run_dir
+    assert os.path.dirname(hidden) == str(tmp_path) and os.path.basename(hidden).startswith(".run.")
+    assert manifest_of(out)["status"] == "complete" and len(load_run(out)[0]) == len(old)
+    monkeypatch.undo()
+    df = run_sweep(None, hidden, workers=1, progress=False, resume=True)
+    assert df.attrs["run_dir"] == str(out) and len(load_run(out)[0]) == 80
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_resume_options_that_disagree_with_the_run_are_refused(interrupted, capsys):
+    config, out = interrupted
+    for extra, message in (
+        (["--episodes", "41"], "--episodes 41 disagrees with the run in .* which has 40"),
+        (["--beta", "0.5"], "--beta 0.5 disagrees"),
+        (["--overwrite"], "resume .* overwrite .* not both"),
+        (["--out", str(out.parent / "x")], "name different folders"),
+    ):
+        code = main(["run", "--resume", str(out), "--quiet", *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert pytest.importorskip("re").search(message, err), err
+    code = main(["run", "--resume", str(out), "--quiet", "--episodes", "40", "--workers", "1"])
+    assert code == 0 and manifest_of(out)["status"] == "complete"
+    code = main(["run", "--resume", str(out), "--quiet"])
+    assert code == 0 and "nothing to resume" in capsys.readouterr().out
+
+
+def test_the_checkpoints_folder_is_the_programs_own(interrupted, tmp_path):
+    config, out = interrupted
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert store.check_destination(copy, overwrite=True) == "replace"
+    (copy / "checkpoints" / "seed-0.npz").unlink()
+    (copy / "checkpoints" / "seed-0.npz").mkdir()  # a folder where a file should be: not ours
+    with pytest.raises(RunFolderError, match=r"checkpoints/seed-0\.npz"):
+        store.check_destination(copy, overwrite=True)

@@ -1,6 +1,7 @@
 """Every seed of a :class:`~.config.RunConfig`, and its run folder.
 
-:func:`run_sweep` checks everything that can be checked before the first episode (the
+:func:`run_seeds` (the older name :func:`run_sweep` stays as an alias; a sweep over settings is
+:mod:`stackelberg_rl.sweep`) checks everything that can be checked before the first episode (the
 configuration, the folder, the memory the game and the run need), reserves the run folder and
 writes its manifest (status ``"running"``), plays every seed (:mod:`.executors`) of the loop in
 :mod:`.loop`, and writes the results (status ``"complete"``), with ``save_plans`` every seed's
@@ -98,7 +99,44 @@ def game_record(config: RunConfig, game: Game, given: bool) -> dict:
     return record
 
 
-def run_sweep(
+def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -> dict:
+    """A run folder's manifest as it starts (status ``"running"``; see :mod:`.store`).
+
+    Raises:
+        MemoryError: the run would not fit in the available memory (with the estimate).
+    """
+    estimate = check_run_fits(config, game, workers)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "status": "running",
+        "config": config.to_dict(),
+        "resolved": resolved_parameters(config, game),
+        "game": game_info,
+        "seeds": config.run_seeds,
+        "episodes": config.episodes,
+        "workers": workers,
+        "memory_estimate_bytes": estimate["total"],
+        "versions": versions(),
+        **git_state(),
+        "host": host(),
+        "pid": os.getpid(),
+        "started": now(),
+        "columns": list(COLUMNS),
+    }
+
+
+def plans_record(plans: dict[int, Plans], rows: int) -> dict:
+    """What the manifest says about ``plans.npz``: its size and every seed's number of plans."""
+    return {
+        "file": PLANS_FILE,
+        "bytes": sum(p.nbytes for p in plans.values()),
+        "bytes_per_episode": sum(p.nbytes for p in plans.values()) / rows,
+        "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
+    }
+
+
+def run_seeds(
     config: RunConfig,
     out_dir: str | os.PathLike | NewFolder | None = None,
     workers: int | None = None,
@@ -154,27 +192,7 @@ def run_sweep(
     if game is None:
         check_game_fits(config)
         game = config.game.make()
-    game_info = game_record(config, game, given)
-    estimate = check_run_fits(config, game, workers)
-
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "status": "running",
-        "config": config.to_dict(),
-        "resolved": resolved_parameters(config, game),
-        "game": game_info,
-        "seeds": config.run_seeds,
-        "episodes": config.episodes,
-        "workers": workers,
-        "memory_estimate_bytes": estimate["total"],
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
-        "started": now(),
-        "columns": list(COLUMNS),
-    }
+    manifest = run_manifest(config, game, game_record(config, game, given), workers)
     text = dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
     reservation = Reservation.make(out_dir, overwrite)
     t0 = time.perf_counter()
@@ -194,16 +212,15 @@ def run_sweep(
     plans = None
     if config.save_plans:
         plans = {s: p for s, (_, p) in zip(config.run_seeds, results, strict=True)}
-        manifest["plans"] = {
-            "file": PLANS_FILE,
-            "bytes": sum(p.nbytes for p in plans.values()),
-            "bytes_per_episode": sum(p.nbytes for p in plans.values()) / len(df),
-            "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
-        }
+        manifest["plans"] = plans_record(plans, len(df))
     manifest.update(status="complete", finished=now(), elapsed_seconds=time.perf_counter() - t0)
     run_dir = reservation.finish(df, dumps(manifest), plans)
     df.attrs["run_dir"] = str(run_dir)
     return df
+
+
+run_sweep = run_seeds
+"""The older name of :func:`run_seeds` (every seed of one configuration, one run folder)."""
 
 
 def _play(

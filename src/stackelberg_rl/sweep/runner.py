@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..experiments import RunConfig
 from ..experiments.config import dumps, jsonable
-from ..experiments.resources import check_game_fits
+from ..experiments.resources import check_game_fits, check_run_fits
 from ..experiments.runs import game_record, plans_record, run_manifest
 from ..experiments.store import Reservation, now
 from ..games import Game
@@ -159,7 +159,7 @@ def run_grid(
                 built[_spec_key(config)] = config.game.make()
             game = built[_spec_key(config)]
             infos[state.setting.name] = game_record(config, game, given=False)
-            run_manifest(config, game, {}, min(local_workers, config.seeds))  # memory check
+            check_run_fits(config, game, min(local_workers, config.seeds))
         except (ValueError, MemoryError) as err:
             raise SettingError(state.setting, str(err)) from None
         games[game.fingerprint()] = game

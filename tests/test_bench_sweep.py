@@ -11,9 +11,8 @@ def test_the_benchmark_grid_names_its_settings_by_alpha_then_seed():
     assert names[4] == "seed=1,alpha-l=fixed-K"
 
 
-@pytest.mark.slow
 def test_run_benchmarks_rows_and_ratios():
-    rows = bench.run_benchmarks(episodes=4, settings=2, repeats=1, use_ray=False)
+    rows = bench.run_benchmarks(episodes=4, settings=2, repeats=1, use_ray=False, cores=1)
     one, every = rows
     assert every["ratio"] == pytest.approx(one["median_s"] / every["median_s"])
     text = bench.format_rows(rows)

@@ -27,7 +27,6 @@ from stackelberg_rl.sweep import (
     run_grid,
 )
 from stackelberg_rl.sweep import backends as backends_mod
-from stackelberg_rl.sweep.backends import Task, run_local
 from stackelberg_rl.sweep.folder import SweepFolder
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
@@ -248,6 +247,14 @@ def test_a_rerun_skips_what_is_complete_and_dry_run_says_so(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[2] == "episodes=12  run 2 seeds (0, 1)"
 
 
+def test_a_complete_sweep_asks_no_backend_for_anything(tmp_path):
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    # No Ray is running and none answers at this address: it is not even asked.
+    again = run_grid(small(), tmp_path / "sw", backend="ray", address="127.0.0.1:9", progress=False)
+    assert again.tasks == 0 and not again.failed
+    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["status"] == "complete"
+
+
 def test_a_dry_run_writes_nothing(tmp_path, capsys):
     path = tmp_path / "grid.yaml"
     path.write_text(TINY + "seeds: 3\nepisodes: 5\n")
@@ -351,27 +358,6 @@ def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, caps
     assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--workers", "1"]) == 1
     out = capsys.readouterr().out
     assert "1 failed" in out and "sweep.log" in out
-
-
-def tasks_of(settings: list[Setting]) -> list[Task]:
-    fingerprint = SPEC.make().fingerprint()
-    tasks = []
-    for i, s in enumerate(settings):
-        for seed in s.config.run_seeds:
-            tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
-    return tasks
-
-
-def test_local_pool_reports_a_failing_task_with_its_traceback_and_runs_the_others():
-    tasks = tasks_of(small())
-    tasks[1] = Task(1, tasks[1].setting, tasks[1].name, tasks[1].config, 1, "0" * 64)
-    done, progress = {}, {}
-    run_local(tasks, 2, lambda i, n: progress.__setitem__(i, n),
-              lambda t, r, e: done.__setitem__(t.index, (r, e)))  # fmt: skip
-    assert sorted(done) == [0, 1, 2, 3]
-    assert done[1][0] is None and "is not the driver's" in done[1][1]
-    assert all(done[i][1] is None and len(done[i][0][0]) > 0 for i in (0, 2, 3))
-    assert progress[0] == tasks[0].config.episodes
 
 
 # ---------------------------------------------------------------------- signals

@@ -1,6 +1,6 @@
-"""The sweep on a real local Ray (2 CPUs, no dashboard, started once for this module): the same
-results as the local backend with one and with two workers, failures that stop nothing else,
-and an interruption that cancels the tasks and leaves the sweep resumable."""
+"""The backends: two local workers and a real local Ray (2 CPUs, no dashboard, started once for
+this module) give the results of one local worker bit for bit; a failing task stops nothing else;
+an interruption cancels Ray's tasks and leaves the sweep resumable."""
 
 import json
 import logging
@@ -12,7 +12,7 @@ import pytest
 from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import load_run
 from stackelberg_rl.sweep import name_settings, plan, run_grid
-from stackelberg_rl.sweep.backends import Task, run_ray
+from stackelberg_rl.sweep.backends import Task, run_local, run_ray
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 GRID = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\nalpha-l: [anytime, 'power:2,0.25']\n"
@@ -56,11 +56,25 @@ def results(folder):
 
 
 @pytest.mark.slow
-def test_two_local_workers_give_the_results_of_one(local_one, tmp_path):
-    run_grid(settings_of(GRID), tmp_path / "two", workers=2, progress=True)
-    for s in settings_of(GRID):
+def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(local_one):
+    settings = settings_of(GRID)
+    fingerprint = settings[0].config.game.make().fingerprint()
+    tasks = [Task(0, 0, settings[0].name, settings[0].config, 0, "0" * 64)]  # not its game
+    for i, s in enumerate(settings):
+        for seed in s.config.run_seeds:
+            tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
+    done, progress = {}, {}
+    run_local(tasks, 2, progress.__setitem__, lambda t, r, e: done.__setitem__(t.index, (r, e)))
+    assert sorted(done) == list(range(len(tasks)))
+    assert done[0][0] is None and "is not the driver's" in done[0][1]
+    for task in tasks[1:]:
+        (df, _), error = done[task.index]
+        assert error is None and progress[task.index] == task.config.episodes
+        kept = results(local_one / task.name)
         pd.testing.assert_frame_equal(
-            results(local_one / s.name), results(tmp_path / "two" / s.name), check_exact=True
+            df.drop(columns="wall_time"),
+            kept[kept["seed"] == task.seed].reset_index(drop=True),
+            check_exact=True,
         )
 
 

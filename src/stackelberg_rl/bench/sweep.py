@@ -61,14 +61,25 @@ def _time(settings: list, root: Path, name: str, **kwargs) -> float:
 
 
 def run_benchmarks(
-    episodes: int = 4000, settings: int = 4, repeats: int = 3, use_ray: bool = True
+    episodes: int = 4000,
+    settings: int = 4,
+    repeats: int = 3,
+    use_ray: bool = True,
+    cores: int | None = None,
 ) -> list[dict]:
     """Median seconds of the sweep on one core, on all local cores, and on a local Ray.
+
+    Args:
+        episodes: ``K`` of every run.
+        settings: runs in the sweep.
+        repeats: timed sweeps of each variant.
+        use_ray: time a local Ray too.
+        cores: the cores to use (default: ``os.cpu_count()``).
 
     Returns:
         Rows ``{"case", "median_s", "runs_s", "ratio", "note"}``.
     """
-    cores = os.cpu_count() or 1
+    cores = cores or os.cpu_count() or 1
     tasks = grid(episodes, settings)
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {"one": [], "all": [], "ray": []}

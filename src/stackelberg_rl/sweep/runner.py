@@ -246,7 +246,9 @@ def run_grid(
             if not state.to_run:
                 finish_setting(state)
         with view:
-            if backend == "local":
+            if not tasks:
+                pass  # nothing to play: no pool, no cluster
+            elif backend == "local":
                 run_local(tasks, local_workers, on_progress, on_done, on_start)
             else:
                 run_ray(tasks, games, on_progress, on_done, address=address, workers=workers)

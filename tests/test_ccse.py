@@ -26,7 +26,7 @@ from stackelberg_rl.equilibria import (
     slope_interval,
     upper_bound_curve,
 )
-from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_sweep
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments.plans import (
     PLANS_FILE,
     Plans,
@@ -57,7 +57,7 @@ def saved_run(tmp_path, game=SMALL, episodes=30, seeds=1, name="r", workers=1, *
         agent=AgentConfig(**{"beta": 0.4, **agent}),
         save_plans=True,
     )
-    run_sweep(config, tmp_path / name, workers=workers, progress=False)
+    run_seeds(config, tmp_path / name, workers=workers, progress=False)
     return tmp_path / name
 
 
@@ -108,7 +108,7 @@ def test_every_episode_replays_the_policies_played_bit_for_bit(
         game=SMALL, episodes=K, save_plans=True,
         agent=AgentConfig(kind=kind, beta=0.4, decentralised=decentralised, **schedule),
     )  # fmt: skip
-    run_sweep(config, tmp_path / "r", workers=1, progress=False, game=game)
+    run_seeds(config, tmp_path / "r", workers=1, progress=False, game=game)
     ccse = CCSE.from_run(tmp_path / "r")
     assert ccse.episodes == K and len(played) == K
     pi_l, pi_f = ccse.tables()
@@ -154,7 +154,7 @@ def test_continuous_states_replay_what_was_played_at_the_states_visited(tmp_path
         agent=AgentConfig(beta=0.3, alpha_l=20.0, alpha_f="anytime", schedule="every-n",
                           schedule_n=2),
     )  # fmt: skip
-    run_sweep(config, tmp_path / "r", workers=1, progress=False, game=game)
+    run_seeds(config, tmp_path / "r", workers=1, progress=False, game=game)
     ccse = CCSE.from_run(tmp_path / "r", game=game)
     assert len(steps) == K * game.horizon
     for i, (k, h, x, a) in enumerate(steps):
@@ -207,10 +207,10 @@ def test_the_plans_file_is_the_programs_own(tmp_path):
     """A run with plans can be replaced with --overwrite, and a failed run leaves none."""
     path = saved_run(tmp_path, episodes=5)
     config = RunConfig(game=SMALL, episodes=4, agent=AgentConfig(beta=0.4), save_plans=True)
-    run_sweep(config, path, workers=1, progress=False, overwrite=True)
+    run_seeds(config, path, workers=1, progress=False, overwrite=True)
     assert read_plans(path / PLANS_FILE, 0).episodes == 4
     config = RunConfig(game=SMALL, episodes=4, agent=AgentConfig(beta=0.4))
-    run_sweep(config, path, workers=1, progress=False, overwrite=True)
+    run_seeds(config, path, workers=1, progress=False, overwrite=True)
     assert not (path / PLANS_FILE).exists()
 
 
@@ -229,7 +229,7 @@ def test_save_and_load_round_trip(security_run, tmp_path):
 
 def test_bad_inputs_are_named(security_run, tmp_path):
     plain = RunConfig(game=SMALL, episodes=3, agent=AgentConfig(beta=0.4))
-    run_sweep(plain, tmp_path / "plain", workers=1, progress=False)
+    run_seeds(plain, tmp_path / "plain", workers=1, progress=False)
     with pytest.raises(NoPlansError, match="without its plans.*--save-plans"):
         CCSE.from_run(tmp_path / "plain")
     with pytest.raises(SeedNotInRunError, match=r"seed 5 is not a seed of the run .*\[0, 1\]"):
@@ -498,7 +498,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
     security_run, tmp_path, capsys
 ):
     plain = tmp_path / "plain"
-    run_sweep(RunConfig(game=SMALL, episodes=3, agent=AgentConfig(beta=0.4)), plain,
+    run_seeds(RunConfig(game=SMALL, episodes=3, agent=AgentConfig(beta=0.4)), plain,
               workers=1, progress=False)  # fmt: skip
     foreign = tmp_path / "foreign"
     foreign.mkdir()

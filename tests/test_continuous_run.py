@@ -11,7 +11,7 @@ import stackelberg_rl.agents as agents_mod
 import stackelberg_rl.experiments.loop as loop_mod
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
-from stackelberg_rl.experiments import COLUMNS, GameSpec, RunConfig, load_run, run, run_sweep
+from stackelberg_rl.experiments import COLUMNS, GameSpec, RunConfig, load_run, run, run_seeds
 from stackelberg_rl.experiments import resources as resources_mod
 from stackelberg_rl.games import random_linear
 
@@ -158,8 +158,8 @@ def test_per_episode_regret_falls_for_both_players():
 # ---------------------------------------------------------------------- run folders, memory
 def test_serial_and_parallel_sweeps_agree_and_the_manifest_names_the_game(tmp_path):
     cfg = config(seeds=2, episodes=6)
-    serial = run_sweep(cfg, tmp_path / "serial", workers=1, progress=False)
-    parallel = run_sweep(cfg, tmp_path / "parallel", workers=2, progress=False)
+    serial = run_seeds(cfg, tmp_path / "serial", workers=1, progress=False)
+    parallel = run_seeds(cfg, tmp_path / "parallel", workers=2, progress=False)
     pd.testing.assert_frame_equal(without_time(serial), without_time(parallel))
     alone = run(GAME, cfg, seed=1)
     pd.testing.assert_frame_equal(

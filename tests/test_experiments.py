@@ -11,7 +11,7 @@ from scipy import stats
 
 from stackelberg_rl import experiments, random_linear, regret
 from stackelberg_rl.agents import AgentConfig, make_agents
-from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_sweep
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_seeds
 from stackelberg_rl.experiments.loop import play
 from stackelberg_rl.report import (
     binned_regret,
@@ -134,7 +134,7 @@ def test_bad_config_raises_before_anything_is_written(tmp_path, change):
     with pytest.raises(ValueError):
         if agent_kw is not None:
             change["agent"] = AgentConfig(**agent_kw)
-        run_sweep(tiny_config(**change), tmp_path / "run", workers=1, progress=False)
+        run_seeds(tiny_config(**change), tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -143,11 +143,11 @@ def test_a_config_mutated_into_a_bad_one_is_refused_before_anything_is_written(t
     config.seed = 2**63 - 1
     config.seeds = 3
     with pytest.raises(ValueError, match="64-bit"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     config = tiny_config()
     config.agent.extra["when"] = object()
     with pytest.raises(ValueError, match="agent.extra.when"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -171,17 +171,17 @@ def test_game_spec_takes_any_parameter_of_the_game():
 def test_unknown_game_raises_before_anything_is_written(tmp_path):
     config = tiny_config()
     config.game = copy.copy(TINY)
-    config.game.name = "no-such-game"  # mutated after construction: run_sweep checks again
+    config.game.name = "no-such-game"  # mutated after construction: run_seeds checks again
     with pytest.raises(ValueError, match="unknown game"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------- run folders
 def test_serial_and_parallel_sweeps_write_identical_tables(tmp_path):
     config = tiny_config(seeds=3, episodes=20, seed=11)
-    serial = run_sweep(config, tmp_path / "serial", workers=1, progress=False)
-    parallel = run_sweep(config, tmp_path / "parallel", workers=2, progress=True)
+    serial = run_seeds(config, tmp_path / "serial", workers=1, progress=False)
+    parallel = run_seeds(config, tmp_path / "parallel", workers=2, progress=True)
     a, b = load_run(tmp_path / "serial")[0], load_run(tmp_path / "parallel")[0]
     pd.testing.assert_frame_equal(without_time(a), without_time(b))
     pd.testing.assert_frame_equal(without_time(serial), without_time(a))
@@ -198,7 +198,7 @@ def test_serial_and_parallel_sweeps_write_identical_tables(tmp_path):
 def test_manifest_records_configuration_parameters_and_versions(tmp_path):
     agent = AgentConfig(beta="theory", c1=0.01, alpha_l="fixed-K", alpha_f=math.inf, lam=2.0)
     config = tiny_config(agent=agent, episodes=16, seeds=2, seed=4)
-    run_sweep(config, tmp_path / "run", workers=1, progress=False)
+    run_seeds(config, tmp_path / "run", workers=1, progress=False)
     df, m = load_run(tmp_path / "run")
     assert m["config"]["episodes"] == 16 and m["episodes"] == 16
     assert m["config"]["seed"] == 4 and m["seeds"] == [4, 5]
@@ -240,7 +240,7 @@ def test_manifest_records_configuration_parameters_and_versions(tmp_path):
 
 def test_anytime_alpha_is_recorded_by_its_first_and_last_value(tmp_path):
     config = tiny_config(agent=AgentConfig(alpha_l="anytime"), episodes=9)
-    df = run_sweep(config, tmp_path / "run", workers=1, progress=False)
+    df = run_seeds(config, tmp_path / "run", workers=1, progress=False)
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert m["resolved"]["alpha_l"]["schedule"] == "anytime"
     assert m["resolved"]["alpha_l"]["last"] == pytest.approx(math.log(2) * 3 / 2)
@@ -258,7 +258,7 @@ def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiments.executors, "play", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):
-        run_sweep(tiny_config(seeds=3), tmp_path / "runs" / "run", workers=1, progress=False)
+        run_seeds(tiny_config(seeds=3), tmp_path / "runs" / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []  # the run folder and the parent it made are gone
 
 

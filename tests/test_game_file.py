@@ -8,7 +8,7 @@ import pytest
 
 from stackelberg_rl import games
 from stackelberg_rl.cli import main
-from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_sweep
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_seeds
 from stackelberg_rl.games import random_linear
 
 
@@ -73,14 +73,14 @@ def test_a_file_whose_game_changed_is_refused_when_the_game_is_built(game_file, 
     with pytest.raises(ValueError, match="mine.npz: its game has changed since it was recorded"):
         config.game.make()
     with pytest.raises(ValueError, match="has changed"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     assert not (tmp_path / "run").exists()
 
 
 def test_workers_play_that_very_game_and_the_manifest_identifies_it(game_file, tmp_path):
     path, game = game_file
     config = RunConfig(game=GameSpec(file=str(path)), episodes=6, seeds=2)
-    parallel = run_sweep(config, tmp_path / "parallel", workers=2, progress=False)
+    parallel = run_seeds(config, tmp_path / "parallel", workers=2, progress=False)
     for seed in (0, 1):  # each worker's seed is the seed played alone on the game of the file
         alone = run(game, config, seed=seed)
         played = parallel[parallel["seed"] == seed].reset_index(drop=True)
@@ -97,7 +97,7 @@ def test_workers_play_that_very_game_and_the_manifest_identifies_it(game_file, t
     assert manifest["game"]["source"] == f"read from {path}"
     other = random_linear(6, 2, 2, 3, 3, seed=43)
     with pytest.raises(ValueError, match="is not the game of config.game's file"):
-        run_sweep(config, tmp_path / "other", workers=1, progress=False, game=other)
+        run_seeds(config, tmp_path / "other", workers=1, progress=False, game=other)
 
 
 # ---------------------------------------------------------------------- the command line

@@ -164,14 +164,14 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
     import pandas as pd
 
     from stackelberg_rl.agents import AgentConfig
-    from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_sweep
+    from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 
     params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
     config = RunConfig(
         game=GameSpec(params=params), episodes=3000, seeds=2, save_plans=True,
         agent=AgentConfig(beta=0.3, schedule="doubling"),
     )  # fmt: skip
-    whole = run_sweep(config, tmp_path / "whole", workers=1, progress=False)
+    whole = run_seeds(config, tmp_path / "whole", workers=1, progress=False)
     out = tmp_path / "run"
     first = [
         "run", *TINY, "--episodes", "3000", "--seeds", "2", "--beta", "0.3", "--schedule",
@@ -248,7 +248,7 @@ def test_python_dash_m_runs_seeds_in_parallel_processes(tmp_path):
 
 def readme_run_sweep_examples() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    return [b for b in blocks if "run_sweep(" in b]
+    return [b for b in blocks if "run_seeds(" in b]
 
 
 def test_the_readme_has_run_sweep_examples():

@@ -16,7 +16,7 @@ from scipy import stats
 
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
-from stackelberg_rl.experiments import GameSpec, RunConfig, run_sweep
+from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 from stackelberg_rl.experiments.grid import Setting, load_sweep, run_settings
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
@@ -219,7 +219,7 @@ def test_a_run_report_says_when_prefixes_are_not_regret_against_K(sweep_folder, 
     assert report.prefix is None and "NOT regret against K" in page
     assert "α_l (fixed-K) and α_f (fixed-K)" in page
     anytime = tmp_path / "anytime"
-    run_sweep(tiny_config(32, alpha_l="anytime", alpha_f="anytime"), anytime, 1, progress=False)
+    run_seeds(tiny_config(32, alpha_l="anytime", alpha_f="anytime"), anytime, 1, progress=False)
     report = write_report(anytime)
     assert report.prefix is not None and (anytime / "report-prefixes.png").is_file()
     assert sorted(report.prefix.points["x"].unique()) == [2.0, 4.0, 8.0, 16.0, 32.0]
@@ -232,7 +232,7 @@ def test_a_run_saved_with_its_plans_shows_the_ccse_certificate(tmp_path, capsys)
         game=GameSpec("security", {"horizon": 2}), episodes=16, seeds=2,
         agent=AgentConfig(beta=0.2, alpha_l="anytime", alpha_f="anytime"), save_plans=True,
     )  # fmt: skip
-    run_sweep(config, folder, 1, progress=False)
+    run_seeds(config, folder, 1, progress=False)
     assert main(["report", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "cumulative regret" in out and f"report: {folder / 'report.html'}" in out

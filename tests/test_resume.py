@@ -24,7 +24,7 @@ from stackelberg_rl.experiments import (
     RunConfig,
     RunFolderError,
     load_run,
-    run_sweep,
+    run_seeds,
     store,
 )
 from stackelberg_rl.experiments import checkpoint as ckpt
@@ -49,7 +49,7 @@ def config_of(**kw) -> RunConfig:
 def reference(tmp_path_factory):
     """The uninterrupted run: its table and plans."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    df = run_sweep(config_of(), out, workers=1, progress=False)
+    df = run_seeds(config_of(), out, workers=1, progress=False)
     return df, dict(np.load(out / "plans.npz"))
 
 
@@ -126,7 +126,7 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_result
     # Seed 0 done, seed 1 half-way, seed 2 not started.
     interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
     with pytest.raises(KeyboardInterrupt) as stopped:
-        run_sweep(config, out, workers=1, progress=False, checkpoint_every=0)
+        run_seeds(config, out, workers=1, progress=False, checkpoint_every=0)
     assert stopped.value.run_dir == str(out)
     manifest = manifest_of(out)
     assert manifest["status"] == "interrupted" and manifest["reason"] == "KeyboardInterrupt"
@@ -136,20 +136,20 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_result
     with pytest.raises(RunFolderError, match="did not finish .* --resume"):
         load_run(out)
     with pytest.raises(RunFolderError, match="continue it with --resume"):
-        run_sweep(config, out, workers=1, progress=False)  # a new run there: refused
+        run_seeds(config, out, workers=1, progress=False)  # a new run there: refused
 
     # Interrupted again once resumed: seed 1 goes on from its checkpoint, seed 0 is not played.
     monkeypatch.undo()
     seen = played_seeds(monkeypatch)
     interrupt_at(monkeypatch, lambda s, h: s == 2 and h["episodes_done"] >= 30)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(config, out, workers=1, progress=False, resume=True, checkpoint_every=0)
+        run_seeds(config, out, workers=1, progress=False, resume=True, checkpoint_every=0)
     assert [(s, h and h["episodes_done"]) for s, h in seen] == [(1, 61), (2, None)]
     assert manifest_of(out)["checkpoints"] == {"0": 120, "1": 120, "2": 31}
 
     monkeypatch.undo()
     seen = played_seeds(monkeypatch)
-    df = run_sweep(config, out, workers=1, progress=False, resume=True)
+    df = run_seeds(config, out, workers=1, progress=False, resume=True)
     assert [(s, h and h["episodes_done"]) for s, h in seen] == [(2, 31)]
     assert df.attrs["resumed"] == [2] and df.attrs["run_dir"] == str(out)
     assert_same_as(reference, df, out)
@@ -163,7 +163,7 @@ def test_seeds_resumed_in_worker_processes_end_as_if_never_stopped(
     out = tmp_path / "run"
     interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+        run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
     monkeypatch.undo()
     # Seed 1's state goes to a worker, seed 2 starts afresh in the other; their checkpoints
     # come back to this process, which writes them.
@@ -176,24 +176,24 @@ def test_seeds_resumed_in_worker_processes_end_as_if_never_stopped(
             writes.append((s, ckpt.peek(data)["episodes_done"])) or real(self, s, data)
         ),
     )
-    df = run_sweep(None, out, workers=2, progress=False, resume=True, checkpoint_every=0)
+    df = run_seeds(None, out, workers=2, progress=False, resume=True, checkpoint_every=0)
     assert {s for s, _ in writes} == {1, 2} and (1, 120) in writes and (2, 120) in writes
     assert_same_as(reference, df, out)
 
 
 def test_resuming_a_complete_run_changes_nothing(tmp_path, reference, monkeypatch):
     out = tmp_path / "run"
-    run_sweep(config_of(), out, workers=1, progress=False)
+    run_seeds(config_of(), out, workers=1, progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     seen = played_seeds(monkeypatch)
-    df = run_sweep(None, out, workers=1, progress=False, resume=True)
+    df = run_seeds(None, out, workers=1, progress=False, resume=True)
     assert seen == [] and df.attrs["already_complete"] is True
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     pd.testing.assert_frame_equal(
         reference[0].drop(columns="wall_time"), df.drop(columns="wall_time")
     )
     with pytest.raises(ValueError, match="has episodes = 120, the configuration given 121"):
-        run_sweep(config_of(episodes=121), out, workers=1, progress=False, resume=True)
+        run_seeds(config_of(episodes=121), out, workers=1, progress=False, resume=True)
 
 
 # ---------------------------------------------------------------------- disk full, read-only
@@ -212,7 +212,7 @@ def test_a_full_disk_stops_the_run_with_its_last_checkpoints_whole(
 
     monkeypatch.setattr(store, "_write_bytes", disk_fills_up)
     with pytest.raises(CheckpointWriteError, match="No space left on device") as stopped:
-        run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+        run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
     assert stopped.value.errno == errno.ENOSPC and stopped.value.run_dir == str(out)
     manifest = manifest_of(out)
     assert manifest["status"] == "interrupted" and "No space left" in manifest["reason"]
@@ -221,7 +221,7 @@ def test_a_full_disk_stops_the_run_with_its_last_checkpoints_whole(
     assert data == written[0]  # the last one written, whole
     assert manifest["checkpoints"] == {"0": ckpt.peek(data)["episodes_done"]}
     monkeypatch.undo()
-    assert_same_as(reference, run_sweep(None, out, workers=1, progress=False, resume=True), out)
+    assert_same_as(reference, run_seeds(None, out, workers=1, progress=False, resume=True), out)
 
 
 def test_a_full_disk_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
@@ -264,7 +264,7 @@ def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
     monkeypatch.setattr(Reservation, "write_checkpoint", then_read_only)
     try:
         with pytest.raises(CheckpointWriteError, match="cannot write the checkpoint of seed"):
-            run_sweep(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+            run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
         # The manifest could not be updated either: it says "running", which resumes too.
         assert manifest_of(out)["status"] == "running"
         last = ckpt.peek((out / "checkpoints" / "seed-0.npz").read_bytes())["episodes_done"]
@@ -273,7 +273,7 @@ def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
         for restore in undo:
             restore()
     monkeypatch.undo()
-    assert_same_as(reference, run_sweep(None, out, workers=1, progress=False, resume=True), out)
+    assert_same_as(reference, run_seeds(None, out, workers=1, progress=False, resume=True), out)
 
 
 # ---------------------------------------------------------------------- refused, never deleted
@@ -284,7 +284,7 @@ def interrupted(tmp_path, monkeypatch):
     config = config_of(seeds=2, episodes=40)
     interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 10)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(config, out, workers=1, progress=False, checkpoint_every=0)
+        run_seeds(config, out, workers=1, progress=False, checkpoint_every=0)
     monkeypatch.undo()
     return config, out
 
@@ -295,24 +295,24 @@ def test_a_checkpoint_of_another_run_or_a_damaged_one_is_refused_by_name(interru
     good = path.read_bytes()
     path.write_bytes(good[:-100])
     with pytest.raises(CheckpointError, match=r"seed-1\.npz is damaged.*remove it to play seed 1"):
-        run_sweep(None, out, workers=1, progress=False, resume=True)
+        run_seeds(None, out, workers=1, progress=False, resume=True)
     other = config_of(seeds=2, episodes=40, eval_every=2)
     game = other.game.make()
     state = []
     experiments.loop.play(game, other, 1, checkpoint=state.append, checkpoint_every=0)
     path.write_bytes(state[3])
     with pytest.raises(CheckpointError, match="another configuration: eval_every is 2 there"):
-        run_sweep(None, out, workers=1, progress=False, resume=True)
+        run_seeds(None, out, workers=1, progress=False, resume=True)
     path.write_bytes(good)
     (out / "checkpoints" / "seed-7.npz").write_bytes(good)
     with pytest.raises(CheckpointError, match=r"seed-7\.npz is not the checkpoint of a seed"):
-        run_sweep(None, out, workers=1, progress=False, resume=True)
+        run_seeds(None, out, workers=1, progress=False, resume=True)
     (out / "checkpoints" / "seed-7.npz").unlink()
     with pytest.raises(ValueError, match="is not the game the run .* played"):
         game = GameSpec(params=dict(TINY.params, n_states=6)).make()
-        run_sweep(None, out, workers=1, progress=False, resume=True, game=game)
+        run_seeds(None, out, workers=1, progress=False, resume=True, game=game)
     assert manifest_of(out)["status"] == "interrupted"  # nothing changed by the refusals
-    df = run_sweep(None, out, workers=1, progress=False, resume=True)
+    df = run_seeds(None, out, workers=1, progress=False, resume=True)
     assert len(df) == 80
 
 
@@ -320,13 +320,13 @@ def test_a_user_file_in_the_run_is_never_deleted_and_stops_a_resume(interrupted)
     config, out = interrupted
     (out / "checkpoints" / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match=r"checkpoints/notes\.txt"):
-        run_sweep(None, out, workers=1, progress=False, resume=True)
+        run_seeds(None, out, workers=1, progress=False, resume=True)
     with pytest.raises(RunFolderError, match=r"checkpoints/notes\.txt.*never replaced"):
-        run_sweep(config, out, workers=1, progress=False, overwrite=True)
+        run_seeds(config, out, workers=1, progress=False, overwrite=True)
     assert (out / "checkpoints" / "notes.txt").read_text() == "mine"
     (out / "checkpoints" / "notes.txt").unlink()
     with pytest.raises(RunFolderError, match="not a run folder"):
-        run_sweep(None, out.parent / "elsewhere", progress=False, resume=True)
+        run_seeds(None, out.parent / "elsewhere", progress=False, resume=True)
 
 
 def test_a_run_that_is_still_running_is_not_resumed(interrupted):
@@ -335,12 +335,12 @@ def test_a_run_that_is_still_running_is_not_resumed(interrupted):
     manifest.update(status="running", pid=os.getppid(), host=host())  # alive, not this process
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFolderError, match="still running"):
-        run_sweep(None, out, workers=1, progress=False, resume=True)
+        run_seeds(None, out, workers=1, progress=False, resume=True)
 
 
 def test_overwrite_replaces_an_interrupted_run(interrupted):
     config, out = interrupted
-    df = run_sweep(config, out, workers=1, progress=False, overwrite=True)
+    df = run_seeds(config, out, workers=1, progress=False, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json",
         "plans.npz",
@@ -354,15 +354,15 @@ def test_an_interrupted_replacement_leaves_the_old_run_and_replaces_it_once_resu
 ):
     out = tmp_path / "run"
     config = config_of(seeds=2, episodes=40)
-    old = run_sweep(config_of(seeds=1, episodes=10), out, workers=1, progress=False)
+    old = run_seeds(config_of(seeds=1, episodes=10), out, workers=1, progress=False)
     interrupt_at(monkeypatch, lambda s, h: h["episodes_done"] >= 10)
     with pytest.raises(KeyboardInterrupt) as stopped:
-        run_sweep(config, out, workers=1, progress=False, overwrite=True, checkpoint_every=0)
+        run_seeds(config, out, workers=1, progress=False, overwrite=True, checkpoint_every=0)
     hidden = stopped.value.run_dir
     assert os.path.dirname(hidden) == str(tmp_path) and os.path.basename(hidden).startswith(".run.")
     assert manifest_of(out)["status"] == "complete" and len(load_run(out)[0]) == len(old)
     monkeypatch.undo()
-    df = run_sweep(None, hidden, workers=1, progress=False, resume=True)
+    df = run_seeds(None, hidden, workers=1, progress=False, resume=True)
     assert df.attrs["run_dir"] == str(out) and len(load_run(out)[0]) == 80
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 

@@ -20,7 +20,7 @@ from stackelberg_rl.experiments import (
     RunFolderError,
     load_run,
     run,
-    run_sweep,
+    run_seeds,
 )
 from stackelberg_rl.experiments import resources as resources_mod
 from stackelberg_rl.experiments.loop import play
@@ -58,17 +58,17 @@ def test_a_folder_with_user_files_is_never_touched(tmp_path, overwrite, no_episo
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
     with pytest.raises(RunFolderError, match="never replaced"):
-        run_sweep(tiny_config(), out, workers=1, progress=False, overwrite=overwrite)
+        run_seeds(tiny_config(), out, workers=1, progress=False, overwrite=overwrite)
     assert tree(tmp_path) == ["mine", "mine/thesis.tex"]
     assert (out / "thesis.tex").read_text() == "years of work"
 
 
 def test_a_run_folder_with_a_user_file_added_is_never_replaced(tmp_path):
     out = tmp_path / "run"
-    run_sweep(tiny_config(), out, workers=1, progress=False)
+    run_seeds(tiny_config(), out, workers=1, progress=False)
     (out / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match=r"notes\.txt"):
-        run_sweep(tiny_config(), out, workers=1, progress=False, overwrite=True)
+        run_seeds(tiny_config(), out, workers=1, progress=False, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine" and (out / "results.parquet").is_file()
 
 
@@ -76,9 +76,9 @@ def test_a_run_folder_is_replaced_only_with_overwrite_and_only_once_the_new_run_
     tmp_path, monkeypatch
 ):
     out = tmp_path / "run"
-    first = run_sweep(tiny_config(seed=1), out, workers=1, progress=False)
+    first = run_seeds(tiny_config(seed=1), out, workers=1, progress=False)
     with pytest.raises(RunFolderError, match="--overwrite"):
-        run_sweep(tiny_config(seed=2), out, workers=1, progress=False)
+        run_seeds(tiny_config(seed=2), out, workers=1, progress=False)
 
     # A replacement that fails leaves the old run as it was.
     def failing(*args, **kwargs):
@@ -86,12 +86,12 @@ def test_a_run_folder_is_replaced_only_with_overwrite_and_only_once_the_new_run_
 
     monkeypatch.setattr(experiments.executors, "play", failing)
     with pytest.raises(RuntimeError, match="boom"):
-        run_sweep(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
+        run_seeds(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
     pd.testing.assert_frame_equal(load_run(out)[0], first)
     assert tree(tmp_path) == ["run", "run/manifest.json", "run/results.parquet"]
     monkeypatch.undo()
 
-    second = run_sweep(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
+    second = run_seeds(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
     pd.testing.assert_frame_equal(load_run(out)[0], second)
     assert (second["seed"] == 2).all()
     assert tree(tmp_path) == ["run", "run/manifest.json", "run/results.parquet"]
@@ -106,10 +106,10 @@ def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monke
 
     monkeypatch.setattr(experiments.executors, "play", failing)
     with pytest.raises(RuntimeError):
-        run_sweep(tiny_config(), out, workers=1, progress=False)
+        run_seeds(tiny_config(), out, workers=1, progress=False)
     assert tree(tmp_path) == ["empty"]
     monkeypatch.undo()
-    run_sweep(tiny_config(), out, workers=1, progress=False)
+    run_seeds(tiny_config(), out, workers=1, progress=False)
     assert load_run(out)[1]["status"] == "complete"
 
 
@@ -122,23 +122,23 @@ def test_a_folder_that_contains_the_current_directory_is_refused(
     monkeypatch.chdir(inside)
     for out in (".", "..", str(tmp_path)):
         with pytest.raises(RunFolderError, match="contains the current directory"):
-            run_sweep(tiny_config(), out, workers=1, progress=False, overwrite=True)
+            run_seeds(tiny_config(), out, workers=1, progress=False, overwrite=True)
     assert tree(tmp_path) == ["project", "project/src"]
 
 
 def test_a_parent_that_is_a_file_is_refused_before_the_run(tmp_path, no_episodes):
     (tmp_path / "notes").write_text("a file")
     with pytest.raises(RunFolderError, match="is a file"):
-        run_sweep(tiny_config(), tmp_path / "notes" / "run", workers=1, progress=False)
+        run_seeds(tiny_config(), tmp_path / "notes" / "run", workers=1, progress=False)
     with pytest.raises(RunFolderError, match="not a folder"):
-        run_sweep(tiny_config(), tmp_path / "notes", workers=1, progress=False)
+        run_seeds(tiny_config(), tmp_path / "notes", workers=1, progress=False)
     assert (tmp_path / "notes").read_text() == "a file"
 
 
 def test_an_unwritable_folder_is_refused_before_the_run(no_episodes):
     # /proc takes no new folders, even for root (chmod would not stop root).
     with pytest.raises(RunFolderError, match="cannot create"):
-        run_sweep(tiny_config(), "/proc/stackelberg-rl-run", workers=1, progress=False)
+        run_seeds(tiny_config(), "/proc/stackelberg-rl-run", workers=1, progress=False)
 
 
 def test_the_manifest_is_written_before_the_first_episode(tmp_path, monkeypatch):
@@ -150,7 +150,7 @@ def test_the_manifest_is_written_before_the_first_episode(tmp_path, monkeypatch)
         return play(game, config, seed, progress, **checkpoints)
 
     monkeypatch.setattr(experiments.executors, "play", spy)
-    run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)
+    run_seeds(tiny_config(seeds=2), out, workers=1, progress=False)
     assert seen == ["running", "running"]
     assert load_run(out)[1]["status"] == "complete"
 
@@ -171,7 +171,7 @@ def test_results_that_cannot_be_written_are_saved_elsewhere_and_the_error_says_w
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
     with pytest.raises(ResultsNotSavedError, match="they are saved in") as info:
-        run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)
+        run_seeds(tiny_config(seeds=2), out, workers=1, progress=False)
     where = str(info.value).split("they are saved in ")[1].strip()
     assert where.startswith(str(rescue_root))
     monkeypatch.undo()
@@ -202,8 +202,8 @@ def test_default_folder_names_never_collide(tmp_path):
 
 def test_run_sweep_without_a_folder_writes_a_new_one_each_time(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    a = run_sweep(tiny_config(), workers=1, progress=False)
-    b = run_sweep(tiny_config(), workers=1, progress=False)
+    a = run_seeds(tiny_config(), workers=1, progress=False)
+    b = run_seeds(tiny_config(), workers=1, progress=False)
     assert a.attrs["run_dir"] != b.attrs["run_dir"]
     for df in (a, b):
         assert load_run(df.attrs["run_dir"])[0].shape == df.shape
@@ -213,14 +213,14 @@ def test_run_sweep_without_a_folder_writes_a_new_one_each_time(tmp_path, monkeyp
 def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path, no_episodes):
     config = tiny_config(episodes=10**9)
     with pytest.raises(MemoryError, match=r"needs about .* GiB.*available"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_game_that_cannot_fit_in_memory_is_refused_before_it_is_built(tmp_path, no_episodes):
     config = RunConfig(game=GameSpec("random-linear", {"n_states": 10**9}))
     with pytest.raises(MemoryError, match="building game random-linear"):
-        run_sweep(config, tmp_path / "run", workers=1, progress=False)
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -242,8 +242,8 @@ def test_the_memory_estimate_counts_workers_caches_and_tables(monkeypatch):
 def test_a_given_game_is_the_game_played_with_any_number_of_workers(tmp_path):
     game = random_linear(5, 2, 2, 3, 2, seed=99)  # built by hand: not TINY (seed 0)
     config = tiny_config(seeds=2)
-    one = run_sweep(config, tmp_path / "one", workers=1, progress=False, game=game)
-    two = run_sweep(config, tmp_path / "two", workers=2, progress=False, game=game)
+    one = run_seeds(config, tmp_path / "one", workers=1, progress=False, game=game)
+    two = run_seeds(config, tmp_path / "two", workers=2, progress=False, game=game)
     pd.testing.assert_frame_equal(without_time(one), without_time(two))
     alone = run(game, config, seed=1)
     pd.testing.assert_frame_equal(
@@ -260,14 +260,14 @@ def test_a_given_game_is_the_game_played_with_any_number_of_workers(tmp_path):
 def test_a_registry_game_that_disagrees_with_the_config_is_refused(tmp_path, no_episodes):
     other = experiments.GameSpec(TINY.name, {**TINY.params, "seed": 5}).make()
     with pytest.raises(ValueError, match="is not config.game"):
-        run_sweep(tiny_config(), tmp_path / "run", workers=1, progress=False, game=other)
+        run_seeds(tiny_config(), tmp_path / "run", workers=1, progress=False, game=other)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_manifest_identifies_the_game_by_the_hash_of_its_arrays(tmp_path):
     noisy = GameSpec(TINY.name, {**TINY.params, "reward_noise": 0.1})
-    run_sweep(tiny_config(), tmp_path / "a", workers=1, progress=False)
-    run_sweep(RunConfig(game=noisy, episodes=8), tmp_path / "b", workers=1, progress=False)
+    run_seeds(tiny_config(), tmp_path / "a", workers=1, progress=False)
+    run_seeds(RunConfig(game=noisy, episodes=8), tmp_path / "b", workers=1, progress=False)
     a, b = load_run(tmp_path / "a")[1]["game"], load_run(tmp_path / "b")[1]["game"]
     assert a["sha256"] != b["sha256"]
     assert b["registered"]["params"]["reward_noise"] == 0.1
@@ -278,7 +278,7 @@ def test_the_manifest_identifies_the_game_by_the_hash_of_its_arrays(tmp_path):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
-    run_sweep(tiny_config(seeds=2), out, workers=1, progress=False)
+    run_seeds(tiny_config(seeds=2), out, workers=1, progress=False)
     return out
 
 
@@ -366,7 +366,7 @@ def test_a_finished_run_that_cannot_replace_the_old_one_is_kept_and_the_error_sa
     tmp_path, monkeypatch
 ):
     out = tmp_path / "run"
-    run_sweep(tiny_config(seed=1), out, workers=1, progress=False)
+    run_seeds(tiny_config(seed=1), out, workers=1, progress=False)
     real_rename = os.rename
 
     def refuse(src, dst):
@@ -376,7 +376,7 @@ def test_a_finished_run_that_cannot_replace_the_old_one_is_kept_and_the_error_sa
 
     monkeypatch.setattr(os, "rename", refuse)
     with pytest.raises(ResultsNotSavedError, match="the finished run is in") as info:
-        run_sweep(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
+        run_seeds(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
     monkeypatch.undo()
     staging = str(info.value).split("the finished run is in ")[1].split(":")[0]
     new, manifest = load_run(staging)

@@ -5,13 +5,14 @@ Approximation": soft-max LSVI-UCB for a non-myopic leader and follower, exact pl
 finite games, Monte-Carlo planning on continuous ones, and the experiments around them. The
 subpackages, each importing only those before it: :mod:`.games` → :mod:`.planning` →
 :mod:`.montecarlo` → :mod:`.learners` → :mod:`.agents` → :mod:`.experiments` →
-:mod:`.equilibria` → :mod:`.report` → :mod:`.cli`.
+:mod:`.equilibria` → :mod:`.report` → :mod:`.sweep` → :mod:`.cli` (a sweep's YAML file is read by
+:mod:`.cli.sweep_file`, whose keys are the command line's options).
 """
 
 __version__ = "0.1.0"
 
 from .agents import AgentConfig, make_agents  # noqa: E402
-from .experiments import GameSpec, RunConfig, load_run, run, run_sweep  # noqa: E402
+from .experiments import GameSpec, RunConfig, load_run, run, run_seeds, run_sweep  # noqa: E402
 from .games import FiniteGame, make, names, random_linear, random_tabular, tabular  # noqa: E402
 from .learners import ReferenceLSVIUCB, SoftmaxLSVIUCB  # noqa: E402
 from .planning import (  # noqa: E402
@@ -44,6 +45,7 @@ __all__ = [
     "random_tabular",
     "regret",
     "run",
+    "run_seeds",
     "run_sweep",
     "stackelberg_equilibrium",
     "summary",

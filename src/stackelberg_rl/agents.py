@@ -37,6 +37,7 @@ from .learners import (
     ReferenceLSVIUCB,
     SoftmaxLSVIUCB,
     alpha_value,
+    parse_power_alpha,
     theory_beta,
 )
 from .learners.base import check_index
@@ -69,12 +70,17 @@ class AgentConfig:
     """Failure probability ``p`` of ``β = theory``, in (0, 1)."""
     lam: float = 1.0
     """Ridge ``λ`` (> 0)."""
-    alpha_l: float | str = field(default="fixed-K", metadata={"metavar": "fixed-K|anytime|NUMBER"})
-    """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√k`` for ``√K``), or
-    a number >= 0 (``inf``: greedy)."""
-    alpha_f: float | str = field(default="fixed-K", metadata={"metavar": "fixed-K|anytime|NUMBER"})
-    """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, or a number >= 0
+    alpha_l: float | str = field(
+        default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
+    )
+    """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√k`` for ``√K``),
+    ``power:c,p`` (``c·log|A|·K^p/H``, c > 0; fixed-K is power:1,0.5), or a number >= 0
     (``inf``: greedy)."""
+    alpha_f: float | str = field(
+        default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
+    )
+    """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, ``power:c,p``
+    (``c·log|B|·K^p/H``), or a number >= 0 (``inf``: greedy)."""
     schedule: Literal[SCHEDULES] = "every"
     """When to re-plan: ``every`` episode, ``every-n`` episodes, or on ``doubling`` of
     ``det Λ_h``."""
@@ -98,7 +104,14 @@ class AgentConfig:
     def __post_init__(self) -> None:
         for name in ("beta", "alpha_l", "alpha_f"):
             value = getattr(self, name)
-            if isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
+            if isinstance(value, str) and value.startswith("power:"):
+                # One spelling in the manifest: "power: 1, 0.50" is written "power:1,0.5".
+                try:
+                    c, p = parse_power_alpha(value)
+                    setattr(self, name, f"power:{_short(c)},{_short(p)}")
+                except ValueError:
+                    pass  # validate() names the field
+            elif isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
                 try:
                     setattr(self, name, float(value))
                 except ValueError:
@@ -122,9 +135,12 @@ class AgentConfig:
             value = getattr(self, name)
             try:  # raises for a bad number or schedule name
                 alpha_value(value, n_actions=2, horizon=1, episodes=1, k=0)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError) as err:
+                if isinstance(value, str) and value.startswith("power:"):
+                    raise ValueError(f"{name}: {err}") from None
                 raise ValueError(
-                    f"{name} must be fixed-K, anytime, inf or a number >= 0, got {value!r}"
+                    f"{name} must be fixed-K, anytime, power:c,p (c > 0, p finite), inf or a "
+                    f"number >= 0, got {value!r}"
                 ) from None
         if self.schedule not in SCHEDULES:
             raise ValueError(
@@ -200,6 +216,12 @@ class _Stream:
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``."""
         set_generator_state(self.rng, state.get("rng"))
+
+
+def _short(x: float) -> str:
+    """``x`` written briefly (``1``, ``0.5``, ``1e-07``) when that loses nothing, else ``repr``."""
+    text = f"{x:g}"
+    return text if float(text) == x else repr(x)
 
 
 class _LSVIAgent:

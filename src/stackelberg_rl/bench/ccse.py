@@ -3,7 +3,7 @@
 Two figures, each a median over runs taken in the same process (after an untimed run that loads
 the compiled code), variants interleaved so that the machine's drift hits both alike:
 
-- **saving plans**: whole runs written to a run folder (``run_sweep`` in this process, exact
+- **saving plans**: whole runs written to a run folder (``run_seeds`` in this process, exact
   regret only at episode 0), with and without ``save_plans``; the ratio is the price of
   ``--save-plans`` (the target: at most 1.10);
 - **replaying one episode**: the policy tables of the last episode of a saved run, from a freshly
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..agents import AgentConfig
 from ..equilibria import CCSE
-from ..experiments import GameSpec, RunConfig, run_sweep
+from ..experiments import GameSpec, RunConfig, run_seeds
 from ..experiments.plans import bytes_per_episode, read_plans
 from ..learners import SoftmaxLSVIUCB
 
@@ -53,12 +53,12 @@ def save_plans_overhead(
     times: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-") as tmp:
         root = Path(tmp)
-        run_sweep(_config(3, agent, True), root / "warm", 1, progress=False, game=game)
+        run_seeds(_config(3, agent, True), root / "warm", 1, progress=False, game=game)
         for i in range(repeats):
             for save in (False, True):
                 config = replace(_config(episodes, agent, save), seed=i)
                 t0 = time.perf_counter()
-                run_sweep(config, root / f"{save}-{i}", 1, progress=False, game=game)
+                run_seeds(config, root / f"{save}-{i}", 1, progress=False, game=game)
                 times[save].append(time.perf_counter() - t0)
         plans = read_plans(root / f"True-{repeats - 1}" / "plans.npz", repeats - 1)
     without, with_ = float(np.median(times[False])), float(np.median(times[True]))
@@ -92,7 +92,7 @@ def replay_cost(episodes: int = 1000, repeats: int = 3) -> dict:
         folder = Path(tmp) / "run"
         SoftmaxLSVIUCB._plan = timed_plan
         try:
-            run_sweep(_config(episodes, agent, True), folder, 1, progress=False, game=game)
+            run_seeds(_config(episodes, agent, True), folder, 1, progress=False, game=game)
         finally:
             SoftmaxLSVIUCB._plan = real_plan
         last_plans = plan_seconds[-max(3, repeats) :]

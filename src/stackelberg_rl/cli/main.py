@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import typer
 
 from .. import __version__
-from . import bench, equilibrium, explore, games, run, solve
+from . import bench, equilibrium, explore, games, run, solve, sweep
 from .errors import INTERRUPTION, PROG, UsageError
 
 try:  # typer ships its own copy of click from version 0.2x on
@@ -84,7 +84,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Learning in leader-follower Markov games with linear function approximation."""
 
-    for command in (run, solve, equilibrium, explore, games, bench):
+    for command in (run, sweep, solve, equilibrium, explore, games, bench):
         command.register(app)
     return app
 

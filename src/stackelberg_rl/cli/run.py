@@ -30,7 +30,7 @@ from ..experiments import (
     RunConfig,
     RunFolderError,
     load_run,
-    run_sweep,
+    run_seeds,
 )
 from ..experiments.grid import is_sweep_folder
 from ..experiments.resources import check_game_fits
@@ -256,7 +256,7 @@ def execute(
     )
     INTERRUPTION["note"] = "no run folder was written"
     try:
-        df = run_sweep(
+        df = run_seeds(
             config,
             out,
             workers,

@@ -1,9 +1,14 @@
-"""Experiments: configurations, the episode loop, seeds in parallel, run folders on disk."""
+"""Experiments: configurations, the episode loop, seeds in parallel, run folders on disk.
+
+:func:`run_seeds` (also called :func:`run_sweep`, its older name) runs every seed of one
+configuration into one run folder; a grid of configurations is :mod:`stackelberg_rl.sweep`.
+"""
 
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import ExecutionOptions, GameSpec, RunConfig
 from .loop import COLUMNS, run
 from .resources import run_bytes
+from .runs import resolved_parameters, run_seeds, run_sweep
 from .store import (
     FORMAT,
     MANIFEST_FILE,
@@ -14,7 +19,6 @@ from .store import (
     RunFolderError,
     load_run,
 )
-from .sweep import resolved_parameters, run_sweep
 
 __all__ = [
     "COLUMNS",
@@ -34,5 +38,6 @@ __all__ = [
     "resolved_parameters",
     "run",
     "run_bytes",
+    "run_seeds",
     "run_sweep",
 ]

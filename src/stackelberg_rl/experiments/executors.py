@@ -1,7 +1,7 @@
 """Where the seeds of a run are played: in a thread of this process, or in worker processes.
 
 The pool is loky's (fork-and-exec workers, functions sent by reference or by value): a script can
-call :func:`~.sweep.run_sweep` at its top level, with no ``if __name__ == "__main__":`` guard.
+call :func:`~.runs.run_seeds` at its top level, with no ``if __name__ == "__main__":`` guard.
 Each worker receives the game itself once, when it starts, so every seed plays the very game the
 caller has (never one rebuilt from its name). Workers die with the process that started them,
 even when it is killed with SIGKILL (Linux's parent-death signal); they ignore SIGINT and

@@ -10,7 +10,7 @@ A sweep folder holds::
     NAME/           each setting's run folder (:mod:`.store`), readable by :func:`load_run`
     report.html     the report (:mod:`stackelberg_rl.report`), and its figures report-*.png
 
-:func:`run_settings` runs every setting with :func:`~stackelberg_rl.experiments.run_sweep` (one
+:func:`run_settings` runs every setting with :func:`~stackelberg_rl.experiments.run_seeds` (one
 setting's seeds in one process) in a pool of worker processes, the longest settings first, so
 that every core is busy while settings remain; the results do not depend on the number of
 workers. It is the loop the demo's grid needs, and nothing more: a sweep file, resuming, other
@@ -256,11 +256,11 @@ def _init_worker(parent_pid: int) -> None:
 
 
 def _run_setting(config: RunConfig, folder: str) -> float:
-    """One setting, all its seeds in this worker: :func:`run_sweep` with one worker."""
-    from . import run_sweep  # the package's name for it, whichever module holds it
+    """One setting, all its seeds in this worker: :func:`run_seeds` with one worker."""
+    from . import run_seeds  # the package's name for it, whichever module holds it
 
     t0 = time.perf_counter()
-    run_sweep(config, folder, workers=1, progress=False)
+    run_seeds(config, folder, workers=1, progress=False)
     return time.perf_counter() - t0
 
 

@@ -1,7 +1,14 @@
 """Soft-max LSVI-UCB (Algorithms 1 and 2): the math as pure functions, the statistics in a class."""
 
 from .base import SCHEDULES, FeatureMap, LSVIUCBLearner, NonFiniteError
-from .functional import alpha_value, optimistic_q, soft_policies, softmax, theory_beta
+from .functional import (
+    alpha_value,
+    optimistic_q,
+    parse_power_alpha,
+    soft_policies,
+    softmax,
+    theory_beta,
+)
 from .lsvi_ucb import (
     SoftmaxLSVIUCB,
     add_episodes,
@@ -22,6 +29,7 @@ __all__ = [
     "alpha_value",
     "initial_gram",
     "optimistic_q",
+    "parse_power_alpha",
     "played_policies",
     "replay_inverse",
     "soft_policies",

@@ -56,18 +56,50 @@ def theory_beta(
     return c1 * dim * horizon * math.sqrt(iota)
 
 
+def parse_power_alpha(spec: str) -> tuple[float, float]:
+    """``(c, p)`` of ``"power:c,p"``, the schedule ``α = c·log(n)·K^p / H``.
+
+    Raises:
+        ValueError: not of the form ``power:c,p``, ``c`` not a finite number > 0, or ``p`` not
+            a finite number.
+    """
+    body = spec[len("power:") :] if spec.startswith("power:") else None
+    parts = [] if body is None else body.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"the power schedule is power:c,p (e.g. power:1,0.5), got {spec!r}")
+    try:
+        c, p = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"c and p of power:c,p must be numbers, got {spec!r}") from None
+    if not (math.isfinite(c) and c > 0):
+        raise ValueError(f"c of power:c,p must be a finite number > 0, got {spec!r}")
+    if not math.isfinite(p):
+        raise ValueError(f"p of power:c,p must be a finite number, got {spec!r}")
+    return c, p
+
+
 def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, k: int) -> float:
     """The soft-max parameter at episode ``k`` (0-based) from a number or a schedule name.
 
     ``"fixed-K"``: ``log(n)·√K / H`` (Algorithm 1, line 1); ``"anytime"``: ``log(n)·√(k+1) / H``;
-    a number (``inf`` for greedy) is used as it is.
+    ``"power:c,p"``: ``c·log(n)·K^p / H`` (beyond the paper: ``power:1,0.5`` is fixed-K, and
+    other ``p`` trade Lemma 2's soft-max bias ``KH·log(n)/α`` against the robustness of
+    Appendix F); a number (``inf`` for greedy) is used as it is.
+
+    >>> round(alpha_value("power:2,0.25", n_actions=3, horizon=5, episodes=16, k=0), 5)
+    0.87889
     """
     if isinstance(spec, str):
         if spec == "fixed-K":
             return math.log(n_actions) * math.sqrt(episodes) / horizon
         if spec == "anytime":
             return math.log(n_actions) * math.sqrt(k + 1) / horizon
-        raise ValueError(f"alpha must be a number, 'fixed-K' or 'anytime', got {spec!r}")
+        if spec.startswith("power:"):
+            c, p = parse_power_alpha(spec)
+            return c * math.log(n_actions) * float(episodes) ** p / horizon
+        raise ValueError(
+            f"alpha must be a number, 'fixed-K', 'anytime' or 'power:c,p', got {spec!r}"
+        )
     value = float(spec)
     if math.isnan(value) or value < 0:
         raise ValueError(f"alpha must be >= 0, got {spec!r}")

@@ -1,6 +1,7 @@
 """Every seed of a :class:`~.config.RunConfig`, and its run folder.
 
-:func:`run_sweep` checks everything that can be checked before the first episode (the
+:func:`run_seeds` (the older name :func:`run_sweep` stays as an alias; a sweep over settings is
+:mod:`stackelberg_rl.sweep`) checks everything that can be checked before the first episode (the
 configuration, the folder, the memory the game and the run need), reserves the run folder and
 writes its manifest (status ``"running"``), plays every seed (:mod:`.executors`) of the loop in
 :mod:`.loop`, and writes the results (status ``"complete"``), with ``save_plans`` every seed's
@@ -105,7 +106,44 @@ def game_record(config: RunConfig, game: Game, given: bool) -> dict:
     return record
 
 
-def run_sweep(
+def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -> dict:
+    """A run folder's manifest as it starts (status ``"running"``; see :mod:`.store`).
+
+    Raises:
+        MemoryError: the run would not fit in the available memory (with the estimate).
+    """
+    estimate = check_run_fits(config, game, workers)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "status": "running",
+        "config": config.to_dict(),
+        "resolved": resolved_parameters(config, game),
+        "game": game_info,
+        "seeds": config.run_seeds,
+        "episodes": config.episodes,
+        "workers": workers,
+        "memory_estimate_bytes": estimate["total"],
+        "versions": versions(),
+        **git_state(),
+        "host": host(),
+        "pid": os.getpid(),
+        "started": now(),
+        "columns": list(COLUMNS),
+    }
+
+
+def plans_record(plans: dict[int, Plans], rows: int) -> dict:
+    """What the manifest says about ``plans.npz``: its size and every seed's number of plans."""
+    return {
+        "file": PLANS_FILE,
+        "bytes": sum(p.nbytes for p in plans.values()),
+        "bytes_per_episode": sum(p.nbytes for p in plans.values()) / rows,
+        "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
+    }
+
+
+def run_seeds(
     config: RunConfig | None,
     out_dir: str | os.PathLike | NewFolder | None = None,
     workers: int | None = None,
@@ -191,27 +229,7 @@ def run_sweep(
     if game is None:
         check_game_fits(config)
         game = config.game.make()
-    game_info = game_record(config, game, given)
-    estimate = check_run_fits(config, game, workers)
-
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "status": "running",
-        "config": config.to_dict(),
-        "resolved": resolved_parameters(config, game),
-        "game": game_info,
-        "seeds": config.run_seeds,
-        "episodes": config.episodes,
-        "workers": workers,
-        "memory_estimate_bytes": estimate["total"],
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
-        "started": now(),
-        "columns": list(COLUMNS),
-    }
+    manifest = run_manifest(config, game, game_record(config, game, given), workers)
     dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
     reservation = Reservation.make(out_dir, overwrite)
     if reservation.mode == "replace":
@@ -247,7 +265,7 @@ def _resume(
     on_start,
     checkpoint_every: float,
 ) -> pd.DataFrame:
-    """:func:`run_sweep` with ``resume=True``."""
+    """:func:`run_seeds` with ``resume=True``."""
     if out_dir is None or isinstance(out_dir, NewFolder):
         raise ValueError("resume continues the run in a given folder: out_dir is needed")
     if overwrite:
@@ -416,12 +434,7 @@ def _execute(
     plans = None
     if config.save_plans:
         plans = {s: results[s][1] for s in config.run_seeds}
-        manifest["plans"] = {
-            "file": PLANS_FILE,
-            "bytes": sum(p.nbytes for p in plans.values()),
-            "bytes_per_episode": sum(p.nbytes for p in plans.values()) / len(df),
-            "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
-        }
+        manifest["plans"] = plans_record(plans, len(df))
     manifest.update(
         status="complete",
         finished=now(),
@@ -459,6 +472,10 @@ def _stopped(
         err.run_dir = str(reservation.work)
     except AttributeError:  # pragma: no cover - an exception without a __dict__
         pass
+
+
+run_sweep = run_seeds
+"""The older name of :func:`run_seeds` (every seed of one configuration, one run folder)."""
 
 
 def _play(

@@ -1,0 +1,160 @@
+"""What a sweep gains from the local cores, and what Ray costs over local processes.
+
+One sweep — ``settings`` settings of one seed each on the demo game (``random-linear``,
+``S = 20``, ``A = B = 3``, ``d = 8``, ``H = 5``; ``β = 0.2``, four ``α`` schedules), each run long
+enough (about 5 s at the default ``K = 4000``) that starting workers is a small part of it — is
+played into a fresh sweep folder by each variant, the variants interleaved in every repeat so
+that the machine's drift hits all alike:
+
+- **local, 1 worker**: every task in this process, one after the other (one core);
+- **local, all cores**: a pool of ``os.cpu_count()`` processes (started inside the timing);
+- **ray**: the same tasks on a local Ray of as many CPUs, started once before the timings (a
+  cluster outlives its sweeps); its start is reported on its own.
+
+Reported: the median wall time of each, the speed-up of all cores over one (the goal: at least
+1.8 on two cores) and Ray's overhead over the local pool (the goal: at most 15%). Nothing here is
+a test. The machine's load average is printed before and after: on a machine shared with other
+work the speed-up of all cores is the first figure to suffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ..agents import AgentConfig
+from ..experiments import GameSpec, RunConfig
+from ..sweep import name_settings, run_grid
+
+ALPHAS = ("fixed-K", "anytime", "power:1,0.25", "power:1,0.75")
+
+
+def grid(episodes: int, settings: int) -> list:
+    """The benchmark's sweep: ``settings`` settings (α schedules, then seeds), one seed each."""
+    configs = []
+    for i in range(settings):
+        agent = AgentConfig(beta=0.2, alpha_l=ALPHAS[i % len(ALPHAS)])
+        configs.append(
+            RunConfig(
+                game=GameSpec("random-linear", {}),
+                episodes=episodes,
+                seeds=1,
+                seed=i // len(ALPHAS),
+                eval_every=10,
+                agent=agent,
+            )
+        )
+    return name_settings(configs)
+
+
+def _time(settings: list, root: Path, name: str, **kwargs) -> float:
+    t0 = time.perf_counter()
+    outcome = run_grid(settings, root / name, progress=False, **kwargs)
+    seconds = time.perf_counter() - t0
+    if outcome.failed:
+        raise RuntimeError(f"the benchmark sweep failed: {outcome.summary()}")
+    return seconds
+
+
+def run_benchmarks(
+    episodes: int = 4000,
+    settings: int = 4,
+    repeats: int = 3,
+    use_ray: bool = True,
+    cores: int | None = None,
+) -> list[dict]:
+    """Median seconds of the sweep on one core, on all local cores, and on a local Ray.
+
+    Args:
+        episodes: ``K`` of every run.
+        settings: runs in the sweep.
+        repeats: timed sweeps of each variant.
+        use_ray: time a local Ray too.
+        cores: the cores to use (default: ``os.cpu_count()``).
+
+    Returns:
+        Rows ``{"case", "median_s", "runs_s", "ratio", "note"}``.
+    """
+    cores = cores or os.cpu_count() or 1
+    tasks = grid(episodes, settings)
+    load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {"one": [], "all": [], "ray": []}
+    ray = None
+    ray_start = None
+    if use_ray:
+        try:
+            import ray as ray_module
+
+            t0 = time.perf_counter()
+            if not ray_module.is_initialized():
+                ray_module.init(
+                    num_cpus=cores,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                )
+            ray_start = time.perf_counter() - t0
+            ray = ray_module
+        except Exception as err:  # noqa: BLE001 - the other figures stand without Ray
+            print(f"(Ray left out: {type(err).__name__}: {err})")
+    try:
+        with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-sweep-") as tmp:
+            root = Path(tmp)
+            # Untimed: compiled kernels loaded in this process and (for Ray) in its workers.
+            warm = grid(20, min(settings, cores))
+            run_grid(warm, root / "warm-local", workers=1, progress=False)
+            if ray is not None:
+                run_grid(warm, root / "warm-ray", backend="ray", progress=False)
+            for i in range(repeats):
+                times["one"].append(_time(tasks, root, f"one-{i}", workers=1))
+                times["all"].append(_time(tasks, root, f"all-{i}", workers=cores))
+                if ray is not None:
+                    times["ray"].append(_time(tasks, root, f"ray-{i}", backend="ray"))
+    finally:
+        if ray is not None and ray_start is not None:
+            ray.shutdown()
+    load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    one, every = statistics.median(times["one"]), statistics.median(times["all"])
+    what = f"{settings} settings × 1 seed, K = {episodes}"
+    rows = [
+        {
+            "case": f"local, 1 worker ({what})",
+            "median_s": one,
+            "runs_s": times["one"],
+            "ratio": None,
+            "note": f"{one / settings:.2f} s per run; {load}",
+        },
+        {
+            "case": f"local, {cores} workers",
+            "median_s": every,
+            "runs_s": times["all"],
+            "ratio": one / every,
+            "note": f"speed-up over 1 worker (goal >= {0.9 * cores:.1f})",
+        },
+    ]
+    if times["ray"]:
+        on_ray = statistics.median(times["ray"])
+        rows.append(
+            {
+                "case": f"ray, local cluster of {cores} CPUs",
+                "median_s": on_ray,
+                "runs_s": times["ray"],
+                "ratio": on_ray / every,
+                "note": f"time over local {cores} workers (goal <= 1.15); cluster start "
+                f"{ray_start:.1f} s, not included",
+            }
+        )
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    """The rows as a plain table."""
+    lines = [f"{'case':<52} {'median':>9} {'ratio':>7}  note"]
+    for r in rows:
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        lines.append(f"{r['case']:<52} {r['median_s']:>8.2f}s {ratio:>7}  {r['note']}")
+    return "\n".join(lines)

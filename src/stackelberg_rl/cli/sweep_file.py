@@ -1,0 +1,324 @@
+"""A sweep file: ``run``'s options as YAML keys, a list for every value to try.
+
+The keys are ``run``'s option names without ``--`` (``episodes``, ``agent``, ``beta``,
+``alpha-l``, ``seeds``, …; ``-`` and ``_`` alike), ``game``, ``game-file`` and ``param``, a mapping
+of the game's parameters. A scalar is used in every setting; a list is tried value by value, and
+the settings are the product of the lists, the first key varying slowest::
+
+    game: random-linear
+    param: {n_states: 20, dim: 8, horizon: 5}
+    episodes: [250, 1000, 4000]
+    beta: 0.2
+    alpha-l: [fixed-K, anytime, "power:1,0.25"]   # quote power:c,p inside [ ]
+
+``zip`` pairs lists instead of crossing them: each group is a mapping whose values are lists of
+one length, and its i-th values go together (a list of groups for several)::
+
+    zip:
+      alpha-l: [fixed-K, anytime]
+      alpha-f: [fixed-K, anytime]
+
+Everything is checked before anything runs, by the same conversions and dataclasses as the
+command line: a key that ``run`` does not have, a value of the wrong type or out of range, a game
+parameter the game does not have, or settings that cannot go together raise
+:class:`SweepFileError`, one line naming the key, its line in the file and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._fields import convert
+from ..experiments import RunConfig
+from ..sweep.settings import config_key
+from .options import Option, build
+from .run import RUN_DEFAULTS, RUN_OPTIONS
+
+ZIP = "zip"
+PARAM = "param"
+COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet")
+"""Options of the command that say where and how the sweep runs, not what it runs."""
+
+
+class SweepFileError(ValueError):
+    """A sweep file that cannot be run: the message is one line, ``FILE:LINE: KEY: why``."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """One value of the file, where it was written."""
+
+    value: Any
+    line: int
+    key: str
+    """The key it belongs to: an option name, or ``param.NAME``."""
+
+
+@dataclass
+class Point:
+    """One setting of the sweep: its configuration and the file's values it was made from."""
+
+    config: RunConfig
+    values: dict[str, Value] = field(default_factory=dict)
+
+    def lines(self, keys: list[str] | None = None) -> str:
+        """``LINE`` or ``LINE,LINE`` of the values of ``keys`` (all varying values if None)."""
+        chosen = [v for k, v in self.values.items() if keys is None or k in keys]
+        return ",".join(str(n) for n in sorted({v.line for v in chosen})) or "1"
+
+
+def option_key(name: str) -> str:
+    """The canonical spelling of an option's key: ``alpha_l`` and ``alpha-l`` are ``alpha-l``."""
+    return name.strip().replace("_", "-")
+
+
+OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
+"""``run``'s options by key (``alpha-l``)."""
+
+
+def allowed_keys() -> str:
+    """Every key a sweep file may have, for messages."""
+    return ", ".join([*(k for k in OPTIONS if k != PARAM), PARAM, ZIP])
+
+
+class _Reader:
+    """Walks the YAML nodes of one file, collecting axes of values with their lines."""
+
+    def __init__(self, where: str, base: Path) -> None:
+        self.where = where
+        self.base = base
+        self.seen: dict[str, int] = {}
+        self.axes: list[list[list[Value]]] = []
+        """Each axis is a list of points; a point is the values one setting takes from it."""
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def fail(self, line: int, key: str | None, message: str) -> SweepFileError:
+        return SweepFileError(f"{self.where}:{line}: " + (f"{key}: " if key else "") + message)
+
+    def scalar(self, node: yaml.Node, key: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+            raise self.fail(_line(node), key, f"a value must be a number or a word, not {what}")
+        return self.constructor.construct_object(node)
+
+    def values(self, node: yaml.Node, key: str, in_zip: bool) -> list[Value]:
+        if isinstance(node, yaml.SequenceNode):
+            if not node.value:
+                raise self.fail(_line(node), key, "an empty list gives no setting")
+            return [Value(self.scalar(item, key), _line(item), key) for item in node.value]
+        if in_zip:
+            raise self.fail(_line(node), key, "in a zip group every value is a list")
+        return [Value(self.scalar(node, key), _line(node), key)]
+
+    def claim(self, key: str, line: int) -> None:
+        if key in self.seen:
+            raise self.fail(line, key, f"given twice (also on line {self.seen[key]})")
+        self.seen[key] = line
+
+    def key_of(self, node: yaml.Node, *, param: bool = False) -> str:
+        raw = self.scalar(node, None)
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail(_line(node), None, f"a key must be a name, got {raw!r}")
+        if param:
+            return f"{PARAM}.{raw.strip().replace('-', '_')}"
+        key = option_key(raw)
+        if key == ZIP or key == PARAM or key in OPTIONS:
+            return key
+        if key in COMMAND_LINE_ONLY:
+            raise self.fail(
+                _line(node),
+                raw,
+                f"is an option of the sweep command (--{key}), not of the file's settings",
+            )
+        close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise self.fail(
+            _line(node), raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
+        )
+
+    def mapping(self, node: yaml.Node, in_zip: bool) -> list[list[Value]]:
+        """The value lists of a mapping (the file's top level or a zip group), key by key."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(_line(node), None, "expected a mapping of keys to values")
+        lists: list[list[Value]] = []
+        for key_node, value_node in node.value:
+            key = self.key_of(key_node)
+            if key == ZIP:
+                if in_zip:
+                    raise self.fail(_line(key_node), ZIP, "a zip group cannot hold another zip")
+                self.zips(value_node)
+                continue
+            if key == PARAM:
+                if not isinstance(value_node, yaml.MappingNode):
+                    raise self.fail(
+                        _line(value_node), PARAM, "must be a mapping of game parameters"
+                    )
+                for pk, pv in value_node.value:
+                    name = self.key_of(pk, param=True)
+                    self.claim(name, _line(pk))
+                    lists.append(self.values(pv, name, in_zip))
+                continue
+            self.claim(key, _line(key_node))
+            lists.append(self.values(value_node, key, in_zip))
+        return lists
+
+    def zips(self, node: yaml.Node) -> None:
+        groups = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not groups:
+            raise self.fail(_line(node), ZIP, "an empty list gives no setting")
+        for group in groups:
+            lists = self.mapping(group, in_zip=True)
+            lengths = {len(v) for v in lists}
+            if len(lengths) > 1:
+                shown = ", ".join(f"{v[0].key} has {len(v)}" for v in lists)
+                raise self.fail(
+                    _line(group), ZIP, f"the lists of a zip group must be of one length: {shown}"
+                )
+            if lists:
+                self.axes.append([list(values) for values in zip(*lists, strict=True)])
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> list[Point]:
+    """The settings of a sweep file's ``text``, every value checked (see the module).
+
+    Args:
+        text: the file's text.
+        where: its name in messages.
+        base: the folder relative ``game-file`` paths are read from (the file's).
+
+    Raises:
+        SweepFileError: one line, ``WHERE:LINE: KEY: why``.
+    """
+    reader = _Reader(where, base or Path("."))
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise reader.fail(line, None, f"not valid YAML: {err.problem or err}") from None
+    except yaml.YAMLError as err:
+        raise reader.fail(1, None, f"not valid YAML: {err}") from None
+    if root is None:
+        raise reader.fail(1, None, "the file is empty; give at least one of " + allowed_keys())
+    for values in reader.mapping(root, in_zip=False):
+        reader.axes.append([[v] for v in values])
+    checked = [[[_checked(reader, v) for v in point] for point in axis] for axis in reader.axes]
+    points: list[Point] = []
+    seen: dict[str, Point] = {}
+    for combo in itertools.product(*checked):
+        values = {v.key: v for point in combo for v in point}
+        point = Point(_config(reader, values), values)
+        key = config_key(point.config)
+        if key in seen:
+            twice = [v for k, v in values.items() if seen[key].values[k] != v]
+            raise combination_error(
+                reader.where,
+                {v.key: v for v in twice} or values,
+                "two settings are the same run"
+                " (a value is listed twice, or equals the default another setting has)",
+            )
+        seen[key] = point
+        points.append(point)
+    return points
+
+
+def _checked(reader: _Reader, v: Value) -> Value:
+    """``v`` converted to its option's type and checked on its own against ``run``'s defaults."""
+    if v.key.startswith(f"{PARAM}."):
+        if isinstance(v.value, dict | list) or v.value is None:
+            raise reader.fail(v.line, v.key, f"must be a number, a word or true/false: {v.value!r}")
+        return v
+    option = OPTIONS[v.key]
+    try:
+        value = convert(v.value, option.kind, v.key)
+        if v.key == "game-file" and value is not None:
+            path = Path(str(value)).expanduser()
+            value = str(path if path.is_absolute() else reader.base / path)
+        build(RUN_DEFAULTS, RUN_OPTIONS, {option.ident: value})
+    except ValueError as err:
+        raise reader.fail(v.line, v.key, _allowed(option, str(err))) from None
+    return Value(value, v.line, v.key)
+
+
+def _allowed(option: Option, message: str) -> str:
+    """``message``, with the values the option allows if it does not say them already."""
+    if "power:" in message and "power:c,p (e.g." in message:
+        message += ' (inside [ ], quote it: "power:c,p")'
+    if "one of" in message or "|" not in (option.metavar or ""):
+        return message
+    return f"{message} (allowed: {option.metavar})"
+
+
+def _config(reader: _Reader, values: dict[str, Value]) -> RunConfig:
+    """The run configuration of one setting; a refusal names the keys it concerns."""
+    idents: dict[str, Any] = {}
+    params = [f"{k[len(PARAM) + 1 :]}={_param_text(v.value)}" for k, v in values.items()
+              if k.startswith(f"{PARAM}.")]  # fmt: skip
+    if params:
+        idents[OPTIONS[PARAM].ident] = params
+    for key, v in values.items():
+        if not key.startswith(f"{PARAM}."):
+            idents[OPTIONS[key].ident] = v.value
+    try:
+        return build(RUN_DEFAULTS, RUN_OPTIONS, idents)
+    except ValueError as err:
+        raise combination_error(reader.where, values, str(err)) from None
+
+
+def combination_error(where: str, values: dict[str, Value], message: str) -> SweepFileError:
+    """A refusal of a whole setting, placed at the keys the message names (else at all of them).
+
+    A key is named by the message when its option's name or its field's name (``alpha_l``,
+    ``save_plans``) occurs in it, or, for ``param.NAME``, when it says ``parameter NAME``.
+    """
+    named = []
+    for key, v in values.items():
+        if key.startswith(f"{PARAM}."):
+            name = re.escape(key[len(PARAM) + 1 :])
+            if re.search(rf"(parameter '?{name}\b|^{name}\b|\b{name} must\b)", message):
+                named.append(v)
+            continue
+        else:
+            option = OPTIONS[key]
+            words = [key, option.path[-1], option.path[-1].replace("_", " ")]
+            if key == "agent":
+                words.append("agent")
+        if any(re.search(rf"\b{re.escape(w)}\b", message) for w in words):
+            named.append(v)
+    chosen = named or list(values.values())
+    lines = ",".join(str(n) for n in sorted({v.line for v in chosen})) or "1"
+    keys = ", ".join(dict.fromkeys(v.key for v in chosen)) or "(defaults)"
+    return SweepFileError(f"{where}:{lines}: {keys}: {message}")
+
+
+def _param_text(value: Any) -> str:
+    """A game parameter as the command line's ``--param KEY=VALUE`` gives it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def load(path: str | Path) -> tuple[str, list[Point]]:
+    """The text of the sweep file at ``path`` and its settings (:func:`parse`).
+
+    Raises:
+        SweepFileError: the file cannot be read, or :func:`parse` refuses it.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise SweepFileError(f"cannot read the sweep file {path}: {reason}") from None
+    return text, parse(text, str(path), path.parent)

@@ -1,0 +1,129 @@
+"""The settings of a sweep: run configurations with folder names made from what sets them apart.
+
+A setting's name is the ``key=value`` pairs of the options whose values differ between the
+settings of the sweep, in the order of ``run``'s options, joined by commas:
+``episodes=1000,beta=0.2,alpha-l=anytime``. Keys are ``run``'s option names (``param.NAME`` for a
+game parameter); values are written as a command line would take them, with any character but
+letters, digits and ``._+=-`` replaced by ``-`` (``power:1,0.25`` becomes ``power-1-0.25``), so the
+name is a safe folder name on any system. The same settings give the same names on every run of
+the sweep; two settings that would share a name after the replacement (or a name too long for a
+folder) keep a readable prefix and get a short hash of their configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..experiments import RunConfig
+from ..experiments.config import jsonable
+
+NAME_MAX = 120
+"""Longest folder name made from a setting (a file system allows 255 bytes)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+_SINGLE = "run"
+"""The name of the only setting of a sweep in which nothing varies."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of a sweep: its name (its folder's) and its run configuration."""
+
+    name: str
+    config: RunConfig
+
+    @property
+    def key(self) -> str:
+        """The configuration as canonical JSON: equal keys, equal runs."""
+        return config_key(self.config)
+
+
+def config_key(config: RunConfig) -> str:
+    """``config`` as canonical JSON text (sorted keys), what a run folder's manifest records."""
+    return json.dumps(jsonable(config.to_dict()), sort_keys=True)
+
+
+def option_values(config: RunConfig) -> dict[str, Any]:
+    """Every option of ``run`` and its value in ``config``, in ``run``'s order.
+
+    Game parameters appear as ``param.NAME`` (only those given); the game's file by its path.
+    """
+    out: dict[str, Any] = {}
+    _flatten(config, out)
+    return out
+
+
+def _flatten(obj: Any, out: dict[str, Any]) -> None:
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("cli", True) is False:
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _flatten(value, out)
+            continue
+        flag = f.metadata.get("flags") or "--" + f.name.replace("_", "-")
+        key = flag.split("/")[0][2:]
+        if isinstance(value, dict):
+            for name in sorted(value):
+                out[f"{key}.{name}"] = value[name]
+        else:
+            out[key] = value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    return str(value)
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("-", text).strip("-.") or "-"
+
+
+def name_settings(configs: list[RunConfig]) -> list[Setting]:
+    """Name each configuration by what sets it apart from the others (see the module).
+
+    Raises:
+        ValueError: two configurations are the same run (naming both positions).
+    """
+    seen: dict[str, int] = {}
+    for i, config in enumerate(configs):
+        key = config_key(config)
+        if key in seen:
+            raise ValueError(
+                f"settings {seen[key] + 1} and {i + 1} are the same run: a value is listed twice"
+            )
+        seen[key] = i
+    flat = [option_values(c) for c in configs]
+    keys: list[str] = []
+    for values in flat:
+        keys += [k for k in values if k not in keys]
+    varying = [k for k in keys if len({_text(v.get(k, "")) for v in flat}) > 1]
+    names = []
+    for config, values in zip(configs, flat, strict=True):
+        if not varying:
+            names.append(_SINGLE)
+            continue
+        if "game-file" in varying and values.get("game-file"):
+            values = {**values, "game-file": config.game.label}
+        pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]
+        names.append(",".join(_safe(p) for p in pairs))
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    out = []
+    for config, name in zip(configs, names, strict=True):
+        if counts[name] > 1 or len(name) > NAME_MAX:
+            digest = hashlib.sha256(config_key(config).encode()).hexdigest()[:8]
+            name = f"{name[: NAME_MAX - 9].rstrip(',-.')}-{digest}"
+        out.append(Setting(name, config))
+    return out

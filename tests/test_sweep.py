@@ -1,0 +1,411 @@
+"""Sweeps: the YAML file (expansion, zip, every kind of error with its line), folder names, the
+sweep folder's contract, idempotent re-runs, --dry-run, failures that stop nothing else, the
+local backend with one and two workers, and signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_processes import alive, children, wait_for, workers_of
+
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.cli import main
+from stackelberg_rl.cli.sweep_file import SweepFileError, parse
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run
+from stackelberg_rl.sweep import (
+    SWEEP_FORMAT,
+    Setting,
+    SweepFolderError,
+    name_settings,
+    plan,
+    run_grid,
+)
+from stackelberg_rl.sweep import backends as backends_mod
+from stackelberg_rl.sweep.folder import SweepFolder
+
+TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
+SPEC = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2))
+
+
+def settings_of(text: str) -> list[Setting]:
+    return name_settings([p.config for p in parse(text)])
+
+
+def without_time(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns="wall_time")
+
+
+# ---------------------------------------------------------------------- the file
+def test_lists_expand_as_a_product_first_key_slowest_and_scalars_everywhere():
+    points = parse(TINY + "episodes: [10, 20]\nbeta: 0.3\nalpha_l: [fixed-K, anytime, 2.5]\n")
+    got = [(p.config.episodes, p.config.agent.alpha_l) for p in points]
+    assert got == [(e, a) for e in (10, 20) for a in ("fixed-K", "anytime", 2.5)]
+    assert all(p.config.agent.beta == 0.3 and p.config.game == SPEC for p in points)
+    assert all(p.config.seeds == 4 for p in points)  # run's defaults
+
+
+def test_zip_pairs_lists_and_several_groups_cross_each_other():
+    text = TINY.replace("n_states: 5, ", "") + (
+        "seeds: 1\n"
+        "zip:\n"
+        "  - alpha-l: [fixed-K, anytime]\n"
+        "    alpha-f: [fixed-K, anytime]\n"
+        "  - episodes: [10, 40]\n"
+        "    param: {n_states: [5, 7]}\n"
+    )
+    got = [
+        (c.agent.alpha_l, c.agent.alpha_f, c.episodes, c.game.params["n_states"])
+        for c in (p.config for p in parse(text))
+    ]
+    assert got == [
+        ("fixed-K", "fixed-K", 10, 5),
+        ("fixed-K", "fixed-K", 40, 7),
+        ("anytime", "anytime", 10, 5),
+        ("anytime", "anytime", 40, 7),
+    ]
+    one_group = parse(TINY + "zip: {beta: [0.1, 0.2], lam: [1, 2]}\n")
+    assert [(p.config.agent.beta, p.config.agent.lam) for p in one_group] == [
+        (0.1, 1.0),
+        (0.2, 2.0),
+    ]
+
+
+def test_keys_take_dashes_or_underscores_and_values_the_command_line_types():
+    (point,) = parse(
+        TINY + "eval_every: 2\nsave-plans: yes\ndecentralised: false\nalpha-f: inf\n"
+        "game: random-linear\nschedule: every-n\nschedule_n: 3\n"
+    )
+    c = point.config
+    assert (c.eval_every, c.save_plans, c.agent.decentralised) == (2, True, False)
+    assert c.agent.alpha_f == float("inf") and c.agent.schedule_n == 3
+
+
+BAD = [
+    # (file, line, key, words of the message)
+    ("episodes: 10\nepsiodes: 3\n", 2, "epsiodes", "did you mean episodes"),
+    ("out: somewhere\n", 1, "out", "option of the sweep command"),
+    ("episodes: [10, x]\n", 1, "episodes", "must be an integer"),
+    ("seeds: 0\n", 1, "seeds", "positive integer"),
+    ("\n\nbeta: -1\n", 3, "beta", "allowed: NUMBER|theory"),
+    ("alpha-l: fast\n", 1, "alpha-l", "power:C,P"),
+    ("alpha-l: [fixed-K,\n  power:1, 0.5]\n", 2, "alpha-l", "quote it"),
+    ("alpha-f: 'power:0,0.5'\n", 1, "alpha-f", "c of power:c,p"),
+    ("agent: foo\n", 1, "agent", "one of softmax-lsvi-ucb, greedy-lsvi-ucb"),
+    ("dtype: float16\n", 1, "dtype", "one of float64, float32"),
+    ("decentralised: maybe\n", 1, "decentralised", "true or false"),
+    ("game: nope\n", 1, "game", "known games"),
+    ("param: {n_states: 5, foo: 1}\n", 1, "param.foo", "its parameters are"),
+    ("game: security\nparam:\n  n_targets: x\n", 3, "param.n_targets", "must be an integer"),
+    ("agent: random\nsave-plans: true\n", "1,2", "agent, save-plans", "makes none"),
+    ("param: 3\n", 1, "param", "mapping of game parameters"),
+    ("lam: []\n", 1, "lam", "empty list"),
+    ("beta: [[1, 2]]\n", 1, "beta", "not a list"),
+    ("zip:\n  beta: 1\n", 2, "beta", "every value is a list"),
+    ("zip:\n  beta: [1, 2]\n  lam: [1]\n", 2, "zip", "one length"),
+    ("beta: 1\nlam: 2\nbeta: 3\n", 3, "beta", "given twice (also on line 1)"),
+    ("alpha-l: 1\nalpha_l: 2\n", 2, "alpha-l", "given twice"),
+    ("beta: [0.5, 0.5]\n", 1, "beta", "same run"),
+    ("beta: [\n", 2, None, "not valid YAML"),
+    ("", 1, None, "empty"),
+    ("- 1\n- 2\n", 1, None, "mapping"),
+    ("game-file: missing.npz\n", 1, "game-file", "no such file"),
+]
+
+
+@pytest.mark.parametrize("text, line, key, words", BAD)
+def test_every_bad_file_is_one_line_with_its_line_key_and_allowed_values(text, line, key, words):
+    with pytest.raises(SweepFileError) as info:
+        parse(text, "grid.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    prefix = f"grid.yaml:{line}: " + (f"{key}: " if key else "")
+    assert message.startswith(prefix), message
+    assert words in message, message
+
+
+def test_the_command_prints_the_error_in_one_line_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "episodes: 10\nbeta: [0.1, lots]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}:3: beta:" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_game_that_cannot_be_built_is_refused_before_anything_runs(tmp_path, capsys):
+    # n_targets = -3 parses as an integer; only building the game refuses it.
+    path = tmp_path / "grid.yaml"
+    path.write_text("game: security\nepisodes: 5\nparam:\n  n_targets: [2, -3]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}:4: param.n_targets:" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------- names
+def test_names_come_from_what_varies_in_run_option_order_and_are_safe():
+    names = [s.name for s in settings_of(TINY + 'alpha-l: [anytime, "power:1,0.25"]\n'
+                                          "episodes: [10, 20]\nbeta: 0.2\n")]  # fmt: skip
+    assert names == [  # in the file's order (alpha-l slowest), named in run's (episodes first)
+        "episodes=10,alpha-l=anytime",
+        "episodes=20,alpha-l=anytime",
+        "episodes=10,alpha-l=power-1-0.25",
+        "episodes=20,alpha-l=power-1-0.25",
+    ]
+    assert [s.name for s in settings_of(TINY)] == ["run"]
+    game = [s.name for s in settings_of("param: {n_states: [5, 6], horizon: 2}\n")]
+    assert game == ["param.n_states=5", "param.n_states=6"]
+
+
+def test_names_are_unique_stable_and_short():
+    configs = [RunConfig(game=SPEC, seed=s) for s in (1, 2)]
+    assert [s.name for s in name_settings(configs)] == ["seed=1", "seed=2"]
+    long = [RunConfig(game=GameSpec(params={**SPEC.params, "seed": 10**40 + i})) for i in (0, 1)]
+    names = [s.name for s in name_settings(long)]
+    assert len(set(names)) == 2 and all(len(n) <= 120 for n in names)
+    assert names == [s.name for s in name_settings(long)]
+    power = settings_of(TINY + "alpha-l: ['power:1,0.5', anytime, inf]\n")
+    for name in names + [s.name for s in power]:
+        assert all(c.isalnum() or c in "._+=-," for c in name), name
+
+
+def test_settings_that_nothing_named_tells_apart_get_a_stable_hash():
+    # agent.extra is no option of run: the two settings differ only there.
+    configs = [RunConfig(game=SPEC, agent=AgentConfig(extra={"label": v})) for v in "ab"]
+    names = [s.name for s in name_settings(configs)]
+    assert len(set(names)) == 2 and all(n.startswith("run-") and len(n) == 12 for n in names)
+    assert names == [s.name for s in name_settings(configs)]
+
+
+# ---------------------------------------------------------------------- the sweep folder
+def small(text: str = "") -> list[Setting]:
+    return settings_of(TINY + "seeds: 2\nbeta: 0.3\n" + (text or "episodes: [6, 9]\n"))
+
+
+def started(out: Path) -> None:
+    """A sweep folder as a sweep leaves it once it has started."""
+    SweepFolder(out).write_record({"format": SWEEP_FORMAT, "settings": []})
+
+
+def test_the_sweep_folder_contract(tmp_path):
+    settings = small()
+    out = tmp_path / "sw"
+    outcome = run_grid(settings, out, workers=1, text="the file's text", progress=False)
+    assert not outcome.failed and outcome.tasks == 4
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["format"] == SWEEP_FORMAT == "stackelberg-rl/sweep"
+    assert record["text"] == "the file's text" and record["status"] == "complete"
+    assert [s["name"] for s in record["settings"]] == [s.name for s in settings]
+    for entry, setting in zip(record["settings"], settings, strict=True):
+        assert set(entry) >= {"name", "folder", "config", "status"}
+        assert entry["status"] == "complete" and entry["config"] == setting.config.to_dict()
+        df, manifest = load_run(out / entry["folder"])
+        assert RunConfig.from_dict(manifest["config"]) == setting.config
+        assert manifest["status"] == "complete" and manifest["sweep"]["setting"] == entry["name"]
+        assert sorted(df["seed"].unique()) == [0, 1]
+        assert len(df) == 2 * setting.config.episodes
+    log = (out / "sweep.log").read_text()
+    assert "sweep started" in log and "4 seeds played" in log
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["sweep.json", "sweep.log", *(s.name for s in settings)]
+    )
+
+
+def test_each_setting_equals_a_run_of_its_own(tmp_path):
+    from stackelberg_rl.experiments import run_seeds
+
+    (setting, _) = small()
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    alone = run_seeds(setting.config, tmp_path / "alone", workers=1, progress=False)
+    df, _ = load_run(tmp_path / "sw" / setting.name)
+    pd.testing.assert_frame_equal(without_time(df), without_time(alone))
+
+
+def test_a_rerun_skips_what_is_complete_and_dry_run_says_so(tmp_path, capsys):
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\n")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/*")}
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["episodes=6  skip: complete", "episodes=9  skip: complete"]
+    assert "0 to run (0 seeds), 2 complete and skipped" in lines[2]
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert "0 seeds played" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/*")}
+    # A new value in the grid: only its setting runs.
+    path.write_text(TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9, 12]\n")
+    assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[2] == "episodes=12  run 2 seeds (0, 1)"
+
+
+def test_a_complete_sweep_asks_no_backend_for_anything(tmp_path):
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    # No Ray is running and none answers at this address: it is not even asked.
+    again = run_grid(small(), tmp_path / "sw", backend="ray", address="127.0.0.1:9", progress=False)
+    assert again.tasks == 0 and not again.failed
+    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["status"] == "complete"
+
+
+def test_a_dry_run_writes_nothing(tmp_path, capsys):
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "seeds: 3\nepisodes: 5\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "run  run 3 seeds (0, 1, 2)",
+        f"1 settings in {tmp_path / 'sw'}: 1 to run (3 seeds), 0 complete and skipped",
+    ]
+    assert not (tmp_path / "sw").exists()
+
+
+def test_an_interrupted_sweep_keeps_its_seeds_and_replaces_its_unfinished_run_folder(tmp_path):
+    from stackelberg_rl.experiments.loop import play
+
+    out = tmp_path / "sw"
+    first, second = small()
+    # As a killed sweep leaves it: seed 0 of the first setting kept, a "running" run folder.
+    df0, _ = play(SPEC.make(), first.config, 0)
+    started(out)
+    SweepFolder(out).save_part(first, 0, df0, None)
+    (out / first.name).mkdir()
+    manifest = {"format": "stackelberg-rl/run", "format_version": 1, "status": "running",
+                "pid": 999999999, "host": "elsewhere"}  # fmt: skip
+    (out / first.name / "manifest.json").write_text(json.dumps(manifest))
+    states = plan([first, second], out)
+    assert states[0].replace_folder and states[0].done == [0] and states[0].to_run == [1]
+    assert "seeds 0 kept" in states[0].why
+    outcome = run_grid([first, second], out, workers=1, progress=False)
+    assert outcome.tasks == 3 and not outcome.failed
+    df, _ = load_run(out / first.name)
+    whole = RunConfig.from_dict(first.config.to_dict())
+    from stackelberg_rl.experiments import run_seeds
+
+    alone = run_seeds(whole, tmp_path / "alone", workers=1, progress=False)
+    pd.testing.assert_frame_equal(without_time(df), without_time(alone))
+    assert not (out / ".parts").exists()
+
+
+def test_user_files_are_never_replaced(tmp_path):
+    out = tmp_path / "sw"
+    (first, _) = settings = small()
+    started(out)
+    (out / first.name).mkdir(parents=True)
+    (out / first.name / "notes.txt").write_text("mine")
+    with pytest.raises(SweepFolderError, match="never replaced"):
+        run_grid(settings, out, workers=1, progress=False)
+    assert (out / first.name / "notes.txt").read_text() == "mine"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("1")
+    with pytest.raises(SweepFolderError, match="not a sweep folder"):
+        run_grid(settings, other, workers=1, progress=False)
+
+
+def test_a_complete_run_of_another_configuration_is_refused(tmp_path):
+    out = tmp_path / "sw"
+    run_grid(small(), out, workers=1, progress=False)
+    changed = small("episodes: [6, 9]\nlam: 2\n")
+    with pytest.raises(SweepFolderError, match=r"another configuration \(agent.lam: 1.0 there"):
+        plan(changed, out)
+
+
+def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path, monkeypatch):
+    real = backends_mod.play
+
+    def flaky(game, config, seed, progress=None):
+        if config.episodes == 6 and seed == 1:
+            raise FloatingPointError("a deliberate failure")
+        return real(game, config, seed, progress)
+
+    monkeypatch.setattr(backends_mod, "play", flaky)
+    out = tmp_path / "sw"
+    outcome = run_grid(small(), out, workers=1, progress=False)
+    assert [s.setting.name for s in outcome.failed] == ["episodes=6"]
+    assert "failed: episodes=6" in outcome.summary()
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["status"] == "failed"
+    failed, ok = record["settings"]
+    assert failed["status"] == "failed" and failed["seeds_done"] == [0]
+    assert "FloatingPointError: a deliberate failure" in failed["seeds_failed"]["1"]
+    assert ok["status"] == "complete" and load_run(out / ok["folder"])
+    log = (out / "sweep.log").read_text()
+    assert "setting episodes=6 seed 1: failed" in log and "Traceback" in log
+    assert not (out / "episodes=6").exists()
+    # Next time: only the failed seed is played, and the setting is complete.
+    monkeypatch.setattr(backends_mod, "play", real)
+    states = plan(small(), out)
+    assert [s.to_run for s in states] == [[1], []] and "failed last time" in states[0].why
+    again = run_grid(small(), out, workers=1, progress=False)
+    assert again.tasks == 1 and not again.failed
+    assert load_run(out / "episodes=6")[0]["seed"].nunique() == 2
+
+
+def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, capsys, monkeypatch):
+    def broken(game, config, seed, progress=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(backends_mod, "play", broken)
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "seeds: 1\nepisodes: 3\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--workers", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "sweep.log" in out
+
+
+# ---------------------------------------------------------------------- signals
+def start_sweep(tmp_path: Path) -> subprocess.Popen:
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "seeds: 2\nepisodes: [200000, 200001]\n")
+    argv = [sys.executable, "-m", "stackelberg_rl", "sweep", str(path), "--out",
+            str(tmp_path / "sw"), "--workers", "2", "--quiet"]  # fmt: skip
+    return subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "signum, code, to_group", [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)]
+)
+def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, signum, code, to_group):
+    proc = start_sweep(tmp_path)
+    try:
+        workers = wait_for(
+            lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
+        )
+        wait_for((tmp_path / "sw" / "sweep.json").is_file, 30, "sweep.json")
+        time.sleep(0.5)
+        everyone = children(proc.pid)
+        (os.killpg if to_group else os.kill)(proc.pid, signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0] and "run the same command" in lines[0]
+    wait_for(lambda: not any(alive(p) for p in everyone + workers), 30, "every child to exit")
+    record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert record["status"] == "interrupted"
+    assert {s["status"] for s in record["settings"]} == {"pending"}
+    assert "sweep interrupted" in (tmp_path / "sw" / "sweep.log").read_text()
+    states = plan(settings_of(TINY + "seeds: 2\nepisodes: [200000, 200001]\n"), tmp_path / "sw")
+    assert [s.to_run for s in states] == [[0, 1], [0, 1]]
+
+
+def test_the_example_sweep_file_lists_its_nine_settings(tmp_path, capsys):
+    example = Path(__file__).resolve().parents[1] / "examples" / "sweep.yaml"
+    assert main(["sweep", str(example), "--out", str(tmp_path / "sw"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        len(lines) == 10
+        and lines[0] == "episodes=250,alpha-l=fixed-K,alpha-f=fixed-K  run 4 seeds (0, 1, 2, 3)"
+    )
+    assert lines[-1].endswith("9 to run (36 seeds), 0 complete and skipped")

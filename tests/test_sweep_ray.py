@@ -1,0 +1,132 @@
+"""The backends: two local workers and a real local Ray (2 CPUs, no dashboard, started once for
+this module) give the results of one local worker bit for bit; a failing task stops nothing else;
+an interruption cancels Ray's tasks and leaves the sweep resumable."""
+
+import json
+import logging
+import signal
+
+import pandas as pd
+import pytest
+
+from stackelberg_rl.cli.sweep_file import parse
+from stackelberg_rl.experiments import load_run
+from stackelberg_rl.sweep import name_settings, plan, run_grid
+from stackelberg_rl.sweep.backends import Task, run_local, run_ray
+
+TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
+GRID = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\nalpha-l: [anytime, 'power:2,0.25']\n"
+
+
+def settings_of(text: str):
+    return name_settings([p.config for p in parse(text)])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray of 2 CPUs for this module; skipped only if Ray cannot start here."""
+    ray = pytest.importorskip("ray")
+    errors = []
+    for kwargs in (
+        dict(num_cpus=2, include_dashboard=False),
+        dict(address="local", num_cpus=2, include_dashboard=False),
+    ):
+        try:
+            ray.init(log_to_driver=False, logging_level=logging.ERROR, **kwargs)
+            break
+        except Exception as err:  # noqa: BLE001 - any failure to start is a reason to skip
+            errors.append(f"{type(err).__name__}: {err}")
+            ray.shutdown()
+    else:
+        pytest.skip(f"a local Ray cannot start in this sandbox: {'; '.join(errors)}")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_one(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "one"
+    run_grid(settings_of(GRID), out, workers=1, progress=False)
+    return out
+
+
+def results(folder):
+    df, _ = load_run(folder)
+    return df.drop(columns="wall_time")
+
+
+@pytest.mark.slow
+def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(local_one):
+    settings = settings_of(GRID)
+    fingerprint = settings[0].config.game.make().fingerprint()
+    tasks = [Task(0, 0, settings[0].name, settings[0].config, 0, "0" * 64)]  # not its game
+    for i, s in enumerate(settings):
+        for seed in s.config.run_seeds:
+            tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
+    done, progress = {}, {}
+    run_local(tasks, 2, progress.__setitem__, lambda t, r, e: done.__setitem__(t.index, (r, e)))
+    assert sorted(done) == list(range(len(tasks)))
+    assert done[0][0] is None and "is not the driver's" in done[0][1]
+    for task in tasks[1:]:
+        (df, _), error = done[task.index]
+        assert error is None and progress[task.index] == task.config.episodes
+        kept = results(local_one / task.name)
+        pd.testing.assert_frame_equal(
+            df.drop(columns="wall_time"),
+            kept[kept["seed"] == task.seed].reset_index(drop=True),
+            check_exact=True,
+        )
+
+
+@pytest.mark.slow
+def test_ray_gives_bit_identical_results_to_the_local_backend(ray_cluster, local_one, tmp_path):
+    outcome = run_grid(settings_of(GRID), tmp_path / "ray", backend="ray", progress=True)
+    assert not outcome.failed and outcome.tasks == 8
+    record = json.loads((tmp_path / "ray" / "sweep.json").read_text())
+    assert record["backend"] == "ray" and record["status"] == "complete"
+    for s in settings_of(GRID):
+        pd.testing.assert_frame_equal(
+            results(local_one / s.name), results(tmp_path / "ray" / s.name), check_exact=True
+        )
+    assert ray_cluster.is_initialized()  # a Ray this process was connected to is left running
+
+
+@pytest.mark.slow
+def test_a_failing_ray_task_is_reported_and_the_others_finish(ray_cluster):
+    settings = settings_of(TINY + "seeds: 2\nepisodes: 5\n")
+    (setting,) = settings
+    game = setting.config.game.make()
+    good = game.fingerprint()
+    tasks = [Task(0, 0, setting.name, setting.config, 0, good),
+             Task(1, 0, setting.name, setting.config, 1, "0" * 64)]  # fmt: skip
+    done = {}
+    games = {good: game, "0" * 64: game}  # the second task's game is not its own
+    run_ray(tasks, games, lambda i, n: None, lambda t, r, e: done.__setitem__(t.index, (r, e)))
+    assert done[0][1] is None and len(done[0][0][0]) == 5
+    assert done[1][0] is None and "the game shipped is not its game" in done[1][1]
+
+
+@pytest.mark.slow
+def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, tmp_path):
+    long = TINY + "seeds: 2\nepisodes: [200000, 200001]\n"
+    settings = settings_of(long)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 2.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(settings, tmp_path / "sw", backend="ray", progress=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert record["status"] == "interrupted"
+    assert [s.to_run for s in plan(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
+
+    # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster.
+    quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",
+                     backend="ray", progress=False)  # fmt: skip
+    assert not quick.failed and quick.tasks == 2

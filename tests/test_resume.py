@@ -201,16 +201,20 @@ def test_a_full_disk_stops_the_run_with_its_last_checkpoints_whole(
     tmp_path, monkeypatch, reference
 ):
     out = tmp_path / "run"
-    real, written = store._write_bytes, []
+    real, written = store.write_atomic, []
 
-    def disk_fills_up(path, data):  # after one checkpoint
+    def disk_fills_up(path, data, **kwargs):  # after one checkpoint
         if written:
-            path.write_bytes(data[: len(data) // 3])  # what fit before the disk was full
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, data)
+
+            def part(f):
+                f.write(data[: len(data) // 3])  # what fit before the disk was full
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            return real(path, part, **kwargs)
+        real(path, data, **kwargs)
         written.append(data)
 
-    monkeypatch.setattr(store, "_write_bytes", disk_fills_up)
+    monkeypatch.setattr(store, "write_atomic", disk_fills_up)
     with pytest.raises(CheckpointWriteError, match="No space left on device") as stopped:
         run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
     assert stopped.value.errno == errno.ENOSPC and stopped.value.run_dir == str(out)
@@ -225,10 +229,10 @@ def test_a_full_disk_stops_the_run_with_its_last_checkpoints_whole(
 
 
 def test_a_full_disk_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
-    def full(path, data):
+    def full(path, data, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(store, "_write_bytes", full)
+    monkeypatch.setattr(store, "write_atomic", full)
     out = tmp_path / "run"
     argv = ["run", *CLI_TINY, "--episodes", "30", "--seeds", "1", "--workers", "1"]
     code = main([*argv, "--quiet", "--checkpoint-every", "0", "--out", str(out)])

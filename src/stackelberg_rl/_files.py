@@ -10,7 +10,6 @@ the file and the array in every error. Nothing here knows about games or learner
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -19,32 +18,101 @@ from typing import BinaryIO
 
 import numpy as np
 
+TMP_PREFIX = ".tmp-"
+"""Files being written start with this (``.tmp-NAME-PID``); a folder's owner may remove them."""
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """Where ``path`` is written before it is renamed: ``.tmp-NAME-PID`` beside it.
+
+    The process id ends the name, so that a process can find and remove its own leftovers.
+    """
+    path = Path(path)
+    return path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
+
+
+def replace_with(
+    path: str | os.PathLike,
+    fill: Callable[[Path], object],
+    *,
+    exclusive: bool = False,
+    durable: bool = False,
+) -> None:
+    """Create or replace ``path`` whole or not at all: ``fill`` writes a temporary file, renamed.
+
+    Args:
+        path: the file.
+        fill: called with the temporary path, which it writes.
+        exclusive: refuse to replace an existing ``path`` (:class:`FileExistsError`): of two
+            writers, one wins.
+        durable: sync the file and its folder to the disk, so that the rename survives a crash
+            of the machine, not only of the process.
+
+    Raises:
+        OSError: the file could not be written; ``path`` is as it was and no temporary is left.
+    """
+    path = Path(path)
+    tmp = temporary_path(path)
+    try:
+        fill(tmp)
+        if durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if exclusive:  # link refuses an existing name
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder went away or turned read-only: nothing more can be done
+        raise
+    if durable:
+        _sync_folder(path.parent)
+
 
 def write_atomic(
-    path: str | os.PathLike, write: Callable[[BinaryIO], None] | bytes, mode: int = 0o644
+    path: str | os.PathLike,
+    write: Callable[[BinaryIO], object] | bytes,
+    *,
+    exclusive: bool = False,
+    durable: bool = True,
 ) -> None:
-    """Write ``path`` whole or not at all.
+    """Write ``path`` whole or not at all (:func:`replace_with`), synced to the disk by default.
 
     Args:
         path: the file to create or replace.
         write: the bytes, or a function that writes them into the open binary file it is given.
-        mode: the file's permissions (``mkstemp`` would otherwise leave ``0o600``).
+        exclusive: never replace an existing ``path`` (:class:`FileExistsError`).
+        durable: sync the file and its folder (see :func:`replace_with`).
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             if isinstance(write, bytes | bytearray | memoryview):
                 f.write(write)
             else:
                 write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    replace_with(path, fill, exclusive=exclusive, durable=durable)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the file itself is synced
+    finally:
+        os.close(fd)
 
 
 def write_npz(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from .._files import write_atomic
 from .errors import UsageError, checked
 from .options import build, command_function, options
 
@@ -98,12 +98,9 @@ def _write_json(where: str | None, figures: dict) -> None:
     if where is None:
         return
     path = Path(where)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(figures, indent=1))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(figures, indent=1).encode())
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write --json {path}: {err.strerror or err}") from None
 
 

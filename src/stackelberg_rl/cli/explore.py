@@ -146,10 +146,8 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 def _save_npz(arrays: dict[str, np.ndarray]):
     def write(path: Path) -> None:
-        with open(path, "wb") as f:
+        with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a path
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
 
     return write
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import write_npz
 from ..experiments import RunConfig, load_run
 from ..experiments.plans import (
     PLANS_FILE,
@@ -366,13 +367,7 @@ class CCSE:
         text = json.dumps(header([self.info.get("seed", 0)], extra), allow_nan=False)
         arrays = self.plans.to_arrays()
         arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
-        tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_npz(path, arrays)
         return path
 
     # ------------------------------------------------------------------ the mixture

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from .._files import write_npz
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
@@ -300,13 +301,7 @@ def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) 
         arrays.update(p.to_arrays(f"seed{seed}/"))
     text = json.dumps(header(sorted(plans), extra), allow_nan=False)
     arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_npz(path, arrays)
     return path.stat().st_size
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import TMP_PREFIX, replace_with, write_atomic
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
 from .plans import PLANS_FILE, Plans, write_plans
 
@@ -59,7 +60,6 @@ FORMAT_VERSION = 1
 OWN_FILES = (MANIFEST_FILE, RESULTS_FILE, PLANS_FILE, PLOT_FILE, REPORT_FILE)
 """The files this program writes in a run folder (and the report's figures, ``report-*.png``);
 temporary ones start with ``.tmp-``."""
-_TMP_PREFIX = ".tmp-"
 REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
 
@@ -88,12 +88,12 @@ class FolderKind:
 
     def owns(self, name: str) -> bool:
         """Whether a file called ``name`` is one this program writes in such a folder."""
-        return name in self.files or name.startswith((_TMP_PREFIX, *self.prefixes))
+        return name in self.files or name.startswith((TMP_PREFIX, *self.prefixes))
 
     def owns_in(self, folder: str, name: str) -> bool:
         """Whether a file ``name`` in the scratch sub-folder ``folder`` is this program's."""
         prefixes = dict(self.scratch).get(folder)
-        return prefixes is not None and name.startswith((_TMP_PREFIX, *prefixes))
+        return prefixes is not None and name.startswith((TMP_PREFIX, *prefixes))
 
 
 RUN_FOLDER = FolderKind(
@@ -495,12 +495,7 @@ class Reservation:
         try:
             if plans is not None:
                 write_plans(self.work / PLANS_FILE, plans)
-            tmp = self.work / f"{_TMP_PREFIX}{RESULTS_FILE}-{os.getpid()}"
-            try:
-                df.to_parquet(tmp, index=False)
-                os.replace(tmp, self.work / RESULTS_FILE)
-            finally:
-                tmp.unlink(missing_ok=True)
+            replace_with(self.work / RESULTS_FILE, lambda path: df.to_parquet(path, index=False))
             self._write_text(MANIFEST_FILE, manifest_text)
             kind = self.kind or RUN_FOLDER
             for name, _ in kind.scratch:  # complete: the working files are no longer needed
@@ -562,7 +557,7 @@ class Reservation:
             kind = self.kind or RUN_FOLDER
             for name in kind.files:
                 _unlink_quietly(self.work / name)
-            for p in self.work.glob(f"{_TMP_PREFIX}*-{os.getpid()}"):
+            for p in self.work.glob(f"{TMP_PREFIX}*-{os.getpid()}"):
                 _unlink_quietly(p)
             for name, _ in kind.scratch:
                 _remove_scratch(self.work / name, kind)
@@ -583,17 +578,7 @@ def write_file(
     A crash never leaves a half-written file under ``name``. With ``exclusive`` an existing
     ``name`` is never replaced: :class:`FileExistsError`.
     """
-    tmp = folder / f"{_TMP_PREFIX}{name}-{os.getpid()}"
-    try:
-        write(tmp)
-        if exclusive:  # link refuses an existing name: an empty folder is taken only once
-            os.link(tmp, folder / name)
-            tmp.unlink()
-        else:
-            os.replace(tmp, folder / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    replace_with(folder / name, write, exclusive=exclusive)
 
 
 def write_durably(folder: Path, name: str, data: bytes) -> None:
@@ -605,31 +590,7 @@ def write_durably(folder: Path, name: str, data: bytes) -> None:
     Raises:
         OSError: nothing could be written (``name`` is then as it was).
     """
-    tmp = folder / f"{_TMP_PREFIX}{name}-{os.getpid()}"
-    try:
-        _write_bytes(tmp, data)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the file itself is synced
-    finally:
-        os.close(fd)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """``data`` to a new file ``path``, synced to the disk."""
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    write_atomic(folder / name, data, durable=True)
 
 
 def _make_parents(out: Path) -> tuple[Path, ...]:

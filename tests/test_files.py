@@ -1,0 +1,71 @@
+"""The one atomic writer (``_files``): whole or nothing, exclusive, and no temporary left over."""
+
+import os
+
+import numpy as np
+import pytest
+
+from stackelberg_rl._files import (
+    TMP_PREFIX,
+    read_npz,
+    replace_with,
+    temporary_path,
+    write_atomic,
+    write_npz,
+)
+
+
+def test_temporary_name_is_beside_the_file_and_ends_with_the_process_id(tmp_path):
+    tmp = temporary_path(tmp_path / "results.parquet")
+    assert tmp.parent == tmp_path
+    assert tmp.name == f"{TMP_PREFIX}results.parquet-{os.getpid()}"
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, durable):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def half(f):
+        f.write(b"new, but")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_atomic(path, half, durable=durable)
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_bytes_and_writers_replace_the_file(tmp_path):
+    path = tmp_path / "f.bin"
+    write_atomic(path, b"one")
+    assert path.read_bytes() == b"one"
+    write_atomic(path, lambda f: f.write(b"two"))
+    assert path.read_bytes() == b"two"
+    replace_with(path, lambda p: p.write_text("three"))
+    assert path.read_text() == "three"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_exclusive_never_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "manifest.json"
+    write_atomic(path, b"first", exclusive=True)
+    with pytest.raises(FileExistsError):
+        write_atomic(path, b"second", exclusive=True)
+    with pytest.raises(FileExistsError):
+        replace_with(path, lambda p: p.write_text("third"), exclusive=True)
+    assert path.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
+
+
+def test_npz_round_trip_keeps_names_and_values(tmp_path):
+    arrays = {"w": np.arange(6.0).reshape(2, 3), "k": np.array([1, 2], dtype=np.int32)}
+    for compress in (False, True):
+        path = tmp_path / f"a{int(compress)}.npz"  # the name is kept (np.savez adds no suffix)
+        write_npz(path, arrays, compress=compress)
+        back = read_npz(path)
+        assert set(back) == set(arrays)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(back[key], value)
+            assert back[key].dtype == value.dtype
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.npz", "a1.npz"]

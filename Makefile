@@ -24,8 +24,11 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
+# The learner and planner, then sweeps (one core, every core, a local Ray), then checkpoints.
 bench: $(STAMP)
 	$(VENV)/bin/stackelberg-rl bench
+	$(VENV)/bin/stackelberg-rl bench --sweep
+	$(PY) benchmarks/bench_checkpoint.py --repeats 5
 
 # Peers to compare against, in their own venv: never dependencies of the package.
 # Extra arguments for the script: make bench-peers PEERS_ARGS="--episodes 100"

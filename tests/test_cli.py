@@ -387,6 +387,7 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(learner, "memory_bandwidth", forbidden)
     (tmp_path / "file").write_text("x")
     for path, message in (
+        (tmp_path / "file", "is never replaced"),  # a user's file, not figures of bench
         (tmp_path / "no" / "such" / "dir.json", "is not a folder"),
         (tmp_path, "is a folder"),
         (tmp_path / "file" / "x.json", "is not a folder"),
@@ -395,6 +396,7 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
         code, _, err = call(["bench", "--json", str(path)], capsys)
         assert message in one_line_error(code, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_solve_still_works(capsys):

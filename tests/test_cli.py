@@ -402,3 +402,28 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
 def test_solve_still_works(capsys):
     code, stdout, _ = call(["solve", *TINY], capsys)
     assert code == 0 and "Stackelberg equilibrium" in stdout
+
+
+def test_the_command_loads_its_commands_after_its_signal_handlers():
+    """Importing the entry point is light: Ctrl-C during the second the commands take to load
+    reaches the command's handler (one line, 130), not Python's traceback."""
+    import subprocess
+    import sys
+
+    heavy = ("numba", "pandas", "typer", "stackelberg_rl.experiments", "stackelberg_rl.cli.run")
+    code = f"import sys, stackelberg_rl.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line_and_130(capsys, monkeypatch):
+    import sys
+
+    module = sys.modules["stackelberg_rl.cli.main"]
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "build_app", interrupted)
+    code, out, err = call(["run", "--episodes", "5"], capsys)
+    assert code == 130 and err == "stackelberg-rl run: interrupted by Ctrl-C\n", err

@@ -427,3 +427,27 @@ def test_ctrl_c_while_the_commands_load_is_one_line_and_130(capsys, monkeypatch)
     monkeypatch.setattr(module, "build_app", interrupted)
     code, out, err = call(["run", "--episodes", "5"], capsys)
     assert code == 130 and err == "stackelberg-rl run: interrupted by Ctrl-C\n", err
+
+
+def test_a_signal_while_the_commands_load_is_not_lost_in_an_import(capsys, monkeypatch):
+    """Compiled modules (numpy's random generators) can swallow an exception raised while they
+    load: the signal is held until the commands are loaded, then stops the command."""
+    import os
+    import signal
+    import sys
+
+    module = sys.modules["stackelberg_rl.cli.main"]
+    real = module.build_app
+
+    def swallowing_import():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # the handler runs here, between two bytecodes
+        except BaseException:
+            pass
+        return real()
+
+    monkeypatch.setattr(module, "build_app", swallowing_import)
+    code, out, err = call(["games"], capsys)
+    assert code == 143 and err == "stackelberg-rl games: interrupted by SIGTERM\n", (code, err)
+    assert out == ""

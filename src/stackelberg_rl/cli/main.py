@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._signals import signals_held
 from .errors import INTERRUPTION, PROG, UsageError
 
 # The commands, typer and the numerical stack they import (about a second) are imported by
@@ -127,9 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             handlers[signum] = signal.signal(signum, _raise_interrupted)
     try:
-        import typer
+        with signals_held():  # a signal inside an import could be swallowed there
+            import typer
 
-        command = typer.main.get_command(build_app())
+            command = typer.main.get_command(build_app())
         result = command.main(args=argv, prog_name=PROG, standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except (Interrupted, KeyboardInterrupt) as err:

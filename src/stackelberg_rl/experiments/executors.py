@@ -31,13 +31,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._signals import signals_held
 from ..games import Game
 from .checkpoint import SeedStopped
 from .config import RunConfig
@@ -92,39 +92,6 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:
         os._exit(1)
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while worker processes start; deliver them once they have.
-
-    Starting a loky worker is two steps, the process, then its start-up data sent on a pipe: an
-    interruption in between would leave the worker without its data, printing loky's traceback
-    as it dies. Held here, the first signal is delivered at the end of the block, to the handler
-    that was in place, when every worker has its data and the interruption stops them as usual.
-    A second signal is not held (a start-up that hangs can still be interrupted). Outside the
-    main thread, where Python delivers signals, it does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def hold(signum: int, frame) -> None:
-        if held and callable(old[signum]):
-            old[signum](signum, frame)
-        held.append(signum)
-
-    for s in old:
-        signal.signal(s, hold)
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, signal.SIG_DFL if handler is None else handler)
-        if held:
-            signal.raise_signal(held[0])
 
 
 def _init_worker(parent_pid: int, game: Game, channel, stop) -> None:

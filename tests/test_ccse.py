@@ -504,6 +504,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     cases = [
+        ([str(security_run), "--export", str(foreign / "notes.txt")], "is never replaced"),
         ([str(plain)], "without its plans"),
         ([str(security_run), "--seed", "7"], "seed 7 is not a seed of the run"),
         ([str(tmp_path / "nowhere")], "not a run folder"),
@@ -521,6 +522,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
         assert len(lines) == 1 and lines[0].startswith("stackelberg-rl equilibrium: error:"), err
         assert message in lines[0], (message, lines[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "plain"]
+    assert (foreign / "notes.txt").read_text() == "mine"
 
 
 def test_curve_table_and_its_figures(security_run, tmp_path):

@@ -387,6 +387,7 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(learner, "memory_bandwidth", forbidden)
     (tmp_path / "file").write_text("x")
     for path, message in (
+        (tmp_path / "file", "is never replaced"),  # a user's file, not figures of bench
         (tmp_path / "no" / "such" / "dir.json", "is not a folder"),
         (tmp_path, "is a folder"),
         (tmp_path / "file" / "x.json", "is not a folder"),
@@ -395,8 +396,58 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
         code, _, err = call(["bench", "--json", str(path)], capsys)
         assert message in one_line_error(code, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_solve_still_works(capsys):
     code, stdout, _ = call(["solve", *TINY], capsys)
     assert code == 0 and "Stackelberg equilibrium" in stdout
+
+
+def test_the_command_loads_its_commands_after_its_signal_handlers():
+    """Importing the entry point is light: Ctrl-C during the second the commands take to load
+    reaches the command's handler (one line, 130), not Python's traceback."""
+    import subprocess
+    import sys
+
+    heavy = ("numba", "pandas", "typer", "stackelberg_rl.experiments", "stackelberg_rl.cli.run")
+    code = f"import sys, stackelberg_rl.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line_and_130(capsys, monkeypatch):
+    import sys
+
+    module = sys.modules["stackelberg_rl.cli.main"]
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "build_app", interrupted)
+    code, out, err = call(["run", "--episodes", "5"], capsys)
+    assert code == 130 and err == "stackelberg-rl run: interrupted by Ctrl-C\n", err
+
+
+def test_a_signal_while_the_commands_load_is_not_lost_in_an_import(capsys, monkeypatch):
+    """Compiled modules (numpy's random generators) can swallow an exception raised while they
+    load: the signal is held until the commands are loaded, then stops the command."""
+    import os
+    import signal
+    import sys
+
+    module = sys.modules["stackelberg_rl.cli.main"]
+    real = module.build_app
+
+    def swallowing_import():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # the handler runs here, between two bytecodes
+        except BaseException:
+            pass
+        return real()
+
+    monkeypatch.setattr(module, "build_app", swallowing_import)
+    code, out, err = call(["games"], capsys)
+    assert code == 143 and err == "stackelberg-rl games: interrupted by SIGTERM\n", (code, err)
+    assert out == ""

@@ -272,3 +272,33 @@ def test_the_readme_run_sweep_examples_run_as_plain_files(tmp_path, index):
     assert "leader" in proc.stdout and "follower" in proc.stdout
     manifest = json.loads((tmp_path / "runs" / "example" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["workers"] == min(2, os.cpu_count())
+
+
+def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capfd, monkeypatch):
+    """Ctrl-C between a loky worker's start and its start-up data: held until every worker has
+    its data, then the usual interruption (the worker would otherwise die printing loky's
+    'failed with traceback ... EOFError')."""
+    import importlib
+
+    from stackelberg_rl.experiments import GameSpec, RunConfig
+    from stackelberg_rl.experiments.executors import run_all
+
+    module = importlib.import_module("loky.backend.fork_exec")
+    real, started = module.fork_exec, []
+
+    def start_then_interrupt(cmd, *args, **kwargs):
+        pid = real(cmd, *args, **kwargs)
+        if "loky.backend.popen_loky_posix" in cmd:
+            started.append(pid)
+            if len(started) == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # before loky sends the worker its data
+        return pid
+
+    monkeypatch.setattr(module, "fork_exec", start_then_interrupt)
+    params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
+    config = RunConfig(game=GameSpec("random-linear", params), episodes=100_000, seeds=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(config, config.game.make(), 2, None)
+    wait_for(lambda: not any(alive(p) for p in started), 30, "the workers to exit")
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err, out + err

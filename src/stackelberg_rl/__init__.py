@@ -11,43 +11,59 @@ subpackages, each importing only those before it: :mod:`.games` → :mod:`.plann
 
 __version__ = "0.1.0"
 
-from .agents import AgentConfig, make_agents  # noqa: E402
-from .experiments import GameSpec, RunConfig, load_run, run, run_seeds, run_sweep  # noqa: E402
-from .games import FiniteGame, make, names, random_linear, random_tabular, tabular  # noqa: E402
-from .learners import ReferenceLSVIUCB, SoftmaxLSVIUCB  # noqa: E402
-from .planning import (  # noqa: E402
-    Values,
-    evaluate,
-    follower_best_response,
-    leader_best_response,
-    regret,
-    stackelberg_equilibrium,
-)
-from .report import summary  # noqa: E402
+import importlib
 
-__all__ = [
-    "AgentConfig",
-    "FiniteGame",
-    "GameSpec",
-    "ReferenceLSVIUCB",
-    "RunConfig",
-    "SoftmaxLSVIUCB",
-    "Values",
-    "__version__",
-    "evaluate",
-    "follower_best_response",
-    "leader_best_response",
-    "load_run",
-    "make",
-    "make_agents",
-    "names",
-    "random_linear",
-    "random_tabular",
-    "regret",
-    "run",
-    "run_seeds",
-    "run_sweep",
-    "stackelberg_equilibrium",
-    "summary",
-    "tabular",
-]
+_PUBLIC = {
+    "AgentConfig": "agents",
+    "make_agents": "agents",
+    "GameSpec": "experiments",
+    "RunConfig": "experiments",
+    "load_run": "experiments",
+    "run": "experiments",
+    "run_seeds": "experiments",
+    "run_sweep": "experiments",
+    "FiniteGame": "games",
+    "make": "games",
+    "names": "games",
+    "random_linear": "games",
+    "random_tabular": "games",
+    "tabular": "games",
+    "ReferenceLSVIUCB": "learners",
+    "SoftmaxLSVIUCB": "learners",
+    "Values": "planning",
+    "evaluate": "planning",
+    "follower_best_response": "planning",
+    "leader_best_response": "planning",
+    "regret": "planning",
+    "stackelberg_equilibrium": "planning",
+    "summary": "report",
+}
+"""Each public name and the subpackage it comes from."""
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str):
+    """A public name or a subpackage, imported on first use (PEP 562).
+
+    The numerical stack (numba's kernels, pandas) takes about a second to import; importing it
+    only when used lets the command line install its signal handlers first, so that Ctrl-C
+    while it loads is an interruption, not a traceback.
+    """
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif not name.startswith("__"):
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

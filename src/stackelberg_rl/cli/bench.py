@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,35 @@ class BenchOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.json is not None:
-            check_writable_file(Path(self.json), "--json")
+            check_writable_file(Path(self.json), "--json", "benchmark JSON", is_bench_json)
 
 
-def check_writable_file(path: Path, what: str) -> None:
-    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found)."""
+BENCH_KEYS = frozenset({"planner", "learner", "ccse", "sweep"})
+"""The top-level keys of the figures ``--json`` writes (:func:`_write_json`)."""
+
+
+def is_bench_json(path: Path) -> bool:
+    """Whether ``path`` holds figures written by ``bench --json`` (and may be replaced)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and bool(data) and set(data) <= BENCH_KEYS
+
+
+def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path], bool]) -> None:
+    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found).
+
+    An existing file is replaced only if ``ours(path)`` says it is a ``kind`` this program
+    wrote: never a file of the user's.
+    """
     if path.is_dir():
         raise ValueError(f"{what} {path} is a folder, not a file")
+    if path.exists() and not ours(path):
+        raise ValueError(
+            f"{what} {path} exists and is not a {kind} written by stackelberg-rl: it is never "
+            "replaced; choose another file"
+        )
     parent = path.absolute().parent
     if not parent.is_dir():
         raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")

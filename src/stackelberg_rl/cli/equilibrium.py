@@ -22,6 +22,7 @@ import typer
 from ..equilibria import (
     CCSE,
     certificate_curve,
+    is_mixture_file,
     loglog_slope,
     prefix_sizes,
     slope_interval,
@@ -67,7 +68,7 @@ class EquilibriumOptions:
         if self.ratio < 1:
             raise ValueError(f"ratio must be a number >= 1, got {self.ratio!r}")
         if self.export is not None:
-            check_writable_file(Path(self.export), "--export")
+            check_writable_file(Path(self.export), "--export", "mixture", is_mixture_file)
 
 
 EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())

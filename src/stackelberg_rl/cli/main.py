@@ -18,16 +18,13 @@ import signal
 import sys
 from collections.abc import Sequence
 
-import typer
-
 from .. import __version__
-from . import bench, equilibrium, explore, games, run, solve, sweep
+from .._signals import signals_held
 from .errors import INTERRUPTION, PROG, UsageError
 
-try:  # typer ships its own copy of click from version 0.2x on
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_exceptions
+# The commands, typer and the numerical stack they import (about a second) are imported by
+# :func:`main` once its signal handlers are in place: Ctrl-C while they load is then an
+# interruption like any other, not a traceback.
 
 TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
 """Set to 1 to see the traceback of an unexpected error instead of its one line."""
@@ -57,14 +54,29 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
+def _click_exceptions():
+    """The module of click's exceptions (typer ships its own copy of click from 0.2x on)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer on top of click
+        from click import exceptions
+    return exceptions
+
+
 def _version(value: bool) -> None:
+    import typer
+
     if value:
         print(f"{PROG} {__version__}")
         raise typer.Exit()
 
 
-def build_app() -> typer.Typer:
+def build_app():
     """The typer application with every command."""
+    import typer
+
+    from . import bench, equilibrium, explore, games, run, solve, sweep
+
     app = typer.Typer(
         name=PROG,
         help="Learning in leader-follower Markov games with linear function approximation "
@@ -110,24 +122,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     INTERRUPTION["note"] = ""
     _interrupted["first"] = True
-    command = typer.main.get_command(build_app())
     handlers = {}
     in_main_thread = _in_main_thread()
     if in_main_thread:
         for signum in (signal.SIGINT, signal.SIGTERM):
             handlers[signum] = signal.signal(signum, _raise_interrupted)
     try:
+        with signals_held():  # a signal inside an import could be swallowed there
+            import typer
+
+            command = typer.main.get_command(build_app())
         result = command.main(args=argv, prog_name=PROG, standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except click_exceptions.ClickException as err:  # a bad option or value
-        _error(_command_name(argv, err), err.format_message())
-        return 2
-    except typer.Abort:
-        _error(_command_name(argv), "aborted")
-        return 1
-    except UsageError as err:
-        _error(_command_name(argv), str(err))
-        return 2
     except (Interrupted, KeyboardInterrupt) as err:
         signum = getattr(err, "signum", signal.SIGINT)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
@@ -138,7 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         return 128 + int(signum)
+    except UsageError as err:
+        _error(_command_name(argv), str(err))
+        return 2
     except Exception as err:
+        import typer
+
+        if isinstance(err, _click_exceptions().ClickException):  # a bad option or value
+            _error(_command_name(argv, err), err.format_message())
+            return 2
+        if isinstance(err, typer.Abort):
+            _error(_command_name(argv), "aborted")
+            return 1
         if os.environ.get(TRACEBACK_ENV):
             raise
         _error(

@@ -15,6 +15,7 @@ from .ccse import (
     NoPlansError,
     Player,
     SeedNotInRunError,
+    is_mixture_file,
     is_zero_sum,
 )
 from .certificate import (
@@ -51,6 +52,7 @@ __all__ = [
     "certificate_curve",
     "curve_table",
     "episode_gaps",
+    "is_mixture_file",
     "is_zero_sum",
     "loglog_slope",
     "pair_values",

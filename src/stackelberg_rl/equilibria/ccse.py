@@ -66,6 +66,15 @@ CACHED_PLANS = 64
 episode."""
 
 
+def is_mixture_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a mixture written by :meth:`CCSE.save` (only its header is read)."""
+    try:
+        with open_npz(Path(path), "mixture file") as npz:
+            return read_header(npz, str(path)).get("kind") == CCSE_FORMAT
+    except (PlansFileError, OSError):
+        return False
+
+
 class CCSEError(ValueError):
     """A mixture that cannot be made from what was given; the message names what is wrong."""
 

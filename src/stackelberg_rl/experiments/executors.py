@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._signals import signals_held
 from ..games import Game
 from .checkpoint import SeedStopped
 from .config import RunConfig
@@ -252,14 +253,15 @@ def run_all(
 
     try:
         if workers > 1:
-            pool = ProcessPoolExecutor(
-                max_workers=workers,
-                initializer=_init_worker,
-                initargs=(os.getpid(), game, channel, stop),
-            )
-            futures = {
-                pool.submit(_run_seed, config, s, cp.states.get(s), cp.every): s for s in seeds
-            }
+            with signals_held():
+                pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    initializer=_init_worker,
+                    initargs=(os.getpid(), game, channel, stop),
+                )
+                futures = {
+                    pool.submit(_run_seed, config, s, cp.states.get(s), cp.every): s for s in seeds
+                }
             if on_start is not None:
                 on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
         pending = set(futures)

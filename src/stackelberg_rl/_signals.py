@@ -1,0 +1,41 @@
+"""Signals held while a block runs that an interruption must not cut in two."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during the block; deliver the first to its handler at the end.
+
+    For what an exception raised at any point would break: starting a loky worker is two steps,
+    the process, then its start-up data sent on a pipe (an interruption in between strands the
+    worker, which prints loky's traceback as it dies); and the import of a compiled module
+    (numpy's random generators) can swallow an exception raised inside it, losing the signal.
+    A second signal is not held (a block that hangs can still be interrupted). Outside the main
+    thread, where Python delivers signals, it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(signum: int, frame) -> None:
+        if held and callable(old[signum]):
+            old[signum](signum, frame)
+        held.append(signum)
+
+    for s in old:
+        signal.signal(s, hold)
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        if held:
+            signal.raise_signal(held[0])

@@ -75,9 +75,9 @@ def test_softmax_marginal_stays_within_the_lipschitz_bound():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"M": 0}, r"M must be in \(0, inf\], got 0"),
-        ({"M": -2.0}, r"M must be in \(0, inf\], got -2.0"),
-        ({"M": "inf"}, r"M must be a finite number in \(0, inf\], got inf"),
+        ({"M": 0}, r"M must be in \(0, inf\), got 0"),
+        ({"M": -2.0}, r"M must be in \(0, inf\), got -2.0"),
+        ({"M": "inf"}, r"M must be a finite number in \(0, inf\), got inf"),
         ({"eps": 0}, r"eps must be in \(0, 1\], got 0"),
         ({"eps": 1.5}, r"eps must be in \(0, 1\], got 1.5"),
         ({"table": 3}, r"appendix-f parameter table must be one of 1, 2, got 3"),

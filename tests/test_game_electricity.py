@@ -142,12 +142,12 @@ def test_large_markets_skip_the_dense_model():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"utility": -1.0}, r"utility must be in \(0, inf\], got -1.0"),
-        ({"utility": 0}, r"utility must be in \(0, inf\], got 0"),
-        ({"cost_quadratic": -0.1}, r"cost_quadratic must be in \[0, inf\], got -0.1"),
-        ({"cost_linear": "nan"}, r"cost_linear must be a number, got 'nan'"),
-        ({"price_max": 0}, r"price_max must be in \(0, inf\]"),
-        ({"peak_cost": -1}, r"peak_cost must be in \[0, inf\]"),
+        ({"utility": -1.0}, r"utility must be in \(0, inf\), got -1.0"),
+        ({"utility": 0}, r"utility must be in \(0, inf\), got 0"),
+        ({"cost_quadratic": -0.1}, r"cost_quadratic must be in \[0, inf\), got -0.1"),
+        ({"cost_linear": "nan"}, r"cost_linear must be a number, not nan \(got 'nan'\)"),
+        ({"price_max": 0}, r"price_max must be in \(0, inf\)"),
+        ({"peak_cost": -1}, r"peak_cost must be in \[0, inf\)"),
         ({"storage": 1.5}, r"storage must be in \[0, 1\], got 1.5"),
         ({"levels": 0}, r"levels must be a positive integer, got 0"),
         ({"n_consumption": 1}, r"n_consumption must be >= 2"),

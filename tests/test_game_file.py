@@ -133,7 +133,7 @@ DAMAGES = {
     "truncated": (_truncated, "not an .npz archive"),
     "foreign": (lambda p: np.savez(p, weights=np.ones(3)), "unknown array weights"),
     "misshaped": (_misshaped, "theta has shape (2, 2, 3), expected (2, 3, 3)"),
-    "a folder": (lambda p: (p.unlink(), p.mkdir()), "no such file"),
+    "a folder": (lambda p: (p.unlink(), p.mkdir()), "is a folder, not an .npz archive"),
 }
 
 

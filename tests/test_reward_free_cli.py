@@ -149,11 +149,15 @@ def test_plan_refuses_what_it_cannot_plan_for_in_one_line(explored, capsys, args
 def test_a_rewards_file_of_the_wrong_kind_is_refused(explored, tmp_path, capsys):
     np.savez(tmp_path / "two.npz", rewards=np.zeros(1), theta=np.zeros(1))
     np.savez(tmp_path / "shape.npz", theta=np.zeros((2, 3, 99)))
+    np.savez(tmp_path / "flat.npz", rewards=np.zeros((2, 5, 3)))
     (tmp_path / "text.npz").write_text("no")
+    (tmp_path / "folder.npz").mkdir()
     for name, match in [
         ("two", "must hold one array"),
         ("shape", r"theta has shape \(2, 3, 99\), expected \(2, 3, 7\)"),
-        ("text", "not a readable .npz file"),
+        ("flat", r"rewards has shape \(2, 5, 3\), expected \(2, H, S, A, B\)"),
+        ("text", r"not an .npz rewards file \(not a zip file, or truncated\)"),
+        ("folder", r"folder.npz is a folder, not an .npz rewards file"),
     ]:
         code, _, err = call(["plan", str(explored), "--rewards", str(tmp_path / f"{name}.npz")],
                             capsys)  # fmt: skip

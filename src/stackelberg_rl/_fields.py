@@ -77,6 +77,8 @@ def convert(value: Any, kind: Any, what: str) -> Any:
             ok = not isinstance(value, bool)
         if ok and not math.isnan(out):
             return out
+        if ok:  # a float, but nan: no value at all
+            raise ValueError(f"{what} must be a number, not nan (got {value!r})")
         raise ValueError(f"{what} must be a number, got {value!r}")
     if kind is str:
         return str(value)

@@ -138,6 +138,8 @@ def read_npz(
             array; the message names the file and the array.
     """
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder, not an .npz {what}")
     if not path.is_file():
         raise error(f"{path}: no such file")
     if not zipfile.is_zipfile(path):

@@ -33,6 +33,7 @@ import numpy as np
 import typer
 
 from .. import games as games_mod
+from .._files import read_npz
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig
 from ..experiments.config import dumps
@@ -305,22 +306,22 @@ def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
     Raises:
         UsageError: naming the file and the problem.
     """
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = sorted(archive.files)
-            keys = [k for k in ("rewards", "theta") if k in names]
-            if len(keys) != 1 or len(names) != 1:
-                raise UsageError(
-                    f"{path} must hold one array, rewards (2, H, S, A, B) or theta (2, H, d); "
-                    f"it holds {', '.join(names) or 'none'}"
-                )
-            return archive[keys[0]], keys[0]
-    except UsageError:
-        raise
-    except Exception as err:  # zipfile, zlib, numpy: several types for a damaged file
-        raise UsageError(f"{path}: not a readable .npz file ({err})") from None
+        arrays = read_npz(path, what="rewards file")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    names = sorted(arrays)
+    keys = [k for k in ("rewards", "theta") if k in names]
+    if len(keys) != 1 or len(names) != 1:
+        raise UsageError(
+            f"{path} must hold one array, rewards (2, H, S, A, B) or theta (2, H, d); "
+            f"it holds {', '.join(names) or 'none'}"
+        )
+    key, array = keys[0], arrays[keys[0]]
+    expected = {"rewards": "(2, H, S, A, B)", "theta": "(2, H, d)"}[key]
+    if array.ndim != expected.count(",") + 1:
+        raise UsageError(f"{path}: {key} has shape {array.shape}, expected {expected}")
+    return array, key
 
 
 def _label(text: str) -> str:

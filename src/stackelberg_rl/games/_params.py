@@ -41,7 +41,9 @@ def check_real(
         low_open: exclude ``low`` itself.
         high_open: exclude ``high`` itself.
     """
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    opens = "(" if low_open or math.isinf(low) else "["  # an infinite end is never included
+    closes = ")" if high_open or math.isinf(high) else "]"
+    interval = f"{opens}{low:g}, {high:g}{closes}"
     ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
     v = float(value) if ok else math.nan
     if not ok or not math.isfinite(v):

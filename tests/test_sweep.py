@@ -319,15 +319,21 @@ def test_a_complete_run_of_another_configuration_is_refused(tmp_path):
         plan(changed, out)
 
 
-def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path, monkeypatch):
+def failing(monkeypatch, error: Exception):
+    """Seed 1 of the setting of 6 episodes raises ``error``; the real ``play`` is returned."""
     real = backends_mod.play
 
     def flaky(game, config, seed, **kwargs):
         if config.episodes == 6 and seed == 1:
-            raise FloatingPointError("a deliberate failure")
+            raise error
         return real(game, config, seed, **kwargs)
 
     monkeypatch.setattr(backends_mod, "play", flaky)
+    return real
+
+
+def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path, monkeypatch):
+    real = failing(monkeypatch, FloatingPointError("a deliberate failure"))
     out = tmp_path / "sw"
     outcome = run_grid(small(), out, workers=1, progress=False)
     assert [s.setting.name for s in outcome.failed] == ["episodes=6"]
@@ -386,14 +392,7 @@ def test_settings_named_by_the_caller_run_into_run_folders_that_load_sweep_reads
 
 
 def test_load_sweep_says_why_a_setting_has_no_table(tmp_path, monkeypatch):
-    real = backends_mod.play
-
-    def flaky(game, config, seed, **kwargs):
-        if config.episodes == 6 and seed == 1:
-            raise RuntimeError("disk on fire")
-        return real(game, config, seed, **kwargs)
-
-    monkeypatch.setattr(backends_mod, "play", flaky)
+    failing(monkeypatch, RuntimeError("disk on fire"))
     run_grid(small(), tmp_path / "sw", workers=1, progress=False)
     _, results = load_sweep(tmp_path / "sw")
     assert [r.status for r in results] == ["failed", "complete"]

@@ -116,7 +116,9 @@ def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
     path = tmp_path / "grid.yaml"
     path.write_text(SMALL)
     assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
-    assert "seed 0's checkpoint is damaged: it starts afresh" in capsys.readouterr().out
+    dry = capsys.readouterr().out
+    assert "seed 0's checkpoint cannot be used: it starts afresh" in dry
+    assert "seed 1's checkpoint cannot be used: it starts afresh" in dry
     outcome = run_grid(settings, out, workers=1, progress=False)
     assert not outcome.failed and outcome.resumed == 0
     log = (out / "sweep.log").read_text()

@@ -43,6 +43,7 @@ from ..experiments.store import (
     host,
     load_run,
     now,
+    read_format_file,
     read_manifest,
     versions,
     write_durably,
@@ -82,16 +83,7 @@ def read_sweep_file(folder: str | os.PathLike) -> dict:
     """
     folder = Path(folder)
     path = folder / SWEEP_FILE
-    if not path.is_file():
-        raise SweepFolderError(f"{folder} is not a sweep folder: no {SWEEP_FILE}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SweepFolderError(f"{path} is corrupt or truncated: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != SWEEP_FORMAT:
-        raise SweepFolderError(
-            f"{path} is not a sweep of stackelberg-rl (no format {SWEEP_FORMAT!r})"
-        )
+    data = read_format_file(path, SWEEP_FORMAT, "a sweep folder", "a sweep", SweepFolderError)
     settings = data.get("settings")
     if not isinstance(settings, list) or not all(
         isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("folder"), str)
@@ -173,8 +165,6 @@ class SettingState:
     """Seeds that failed in this sweep, with the last line of their error."""
     checkpoints: dict[int, int] = field(default_factory=dict)
     """Seeds to play that have a checkpoint in ``.parts``: the episodes it holds."""
-    damaged: dict[int, str] = field(default_factory=dict)
-    """Seeds whose checkpoint in ``.parts`` cannot be read: why (they start afresh)."""
     action: str = "run"
     """``"skip"`` (complete), ``"run"`` or ``"resume"`` (some seeds kept)."""
     replace_folder: bool = False
@@ -274,9 +264,8 @@ class SweepFolder:
         for seed in state.to_run:
             try:
                 episodes = self.peek_checkpoint(setting, seed)
-            except ckpt.CheckpointError as err:
-                state.damaged[seed] = str(err)
-                reasons.append(f"seed {seed}'s checkpoint is damaged: it starts afresh")
+            except ckpt.CheckpointError:
+                reasons.append(f"seed {seed}'s checkpoint cannot be used: it starts afresh")
                 continue
             if episodes is not None:
                 state.checkpoints[seed] = episodes
@@ -346,16 +335,21 @@ class SweepFolder:
     def peek_checkpoint(self, setting: Setting, seed: int) -> int | None:
         """The episodes played in seed ``seed``'s checkpoint, or ``None`` if it has none.
 
+        Only its header is read (the arrays and the game are checked when the sweep runs).
+
         Raises:
-            CheckpointError: the checkpoint is damaged or unreadable.
+            CheckpointError: the checkpoint is damaged, unreadable, or of another seed.
         """
         data = self.read_checkpoint(setting, seed)
         if data is None:
             return None
-        header = ckpt.peek(data, str(self._parts(setting) / _checkpoint_name(seed)))
+        where = str(self._parts(setting) / _checkpoint_name(seed))
+        header = ckpt.peek(data, where)
+        if header.get("seed") != seed:
+            raise ckpt.CheckpointError(f"{where} is of seed {header.get('seed')!r}")
         done = header.get("episodes_done")
         if isinstance(done, bool) or not isinstance(done, int):
-            raise ckpt.CheckpointError(f"the checkpoint of seed {seed} is damaged: no episodes")
+            raise ckpt.CheckpointError(f"{where} is damaged: no episodes played")
         return done
 
     def read_checkpoint(self, setting: Setting, seed: int) -> bytes | None:

@@ -164,6 +164,7 @@ def _ray():
 
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
     """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
+    ray = _ray()
     step = max(1, task.config.episodes // 20)
 
     def report(done: int) -> None:
@@ -171,7 +172,9 @@ def _ray_task(task: Task, game: Game, board, every: float) -> Result:
             board.update.remote(task.index, done)  # fire and forget
 
     def send(data: bytes) -> None:
-        board.keep.remote(task.index, data)  # a caller's calls run in the order it made them
+        # Waited for (a round trip, once a checkpoint interval): once the task's result is
+        # ready, the board holds every checkpoint it sent.
+        ray.get(board.keep.remote(task.index, data))
 
     return play_task(task, game, report, send, every)
 

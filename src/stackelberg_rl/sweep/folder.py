@@ -418,10 +418,24 @@ class SweepFolder:
             shutil.rmtree(folder)
 
 
+def provenance() -> dict:
+    """Where and by what a sweep runs: versions, git commit, host, process.
+
+    Taken once per sweep (asking git costs a process or two), not at every update of
+    ``sweep.json``.
+    """
+    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
+
+
 def sweep_record(
-    states: list[SettingState], text: str, source: str | None, execution: dict, status: str
+    states: list[SettingState],
+    text: str,
+    source: str | None,
+    execution: dict,
+    status: str,
+    origin: dict,
 ) -> dict:
-    """The content of ``sweep.json``."""
+    """The content of ``sweep.json``; ``origin`` is the sweep's :func:`provenance`."""
     return {
         "format": SWEEP_FORMAT,
         "format_version": SWEEP_FORMAT_VERSION,
@@ -430,10 +444,7 @@ def sweep_record(
         "text": text,
         **execution,
         "updated": now(),
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
+        **origin,
         "settings": [s.record() for s in states],
     }
 

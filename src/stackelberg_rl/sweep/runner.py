@@ -42,6 +42,7 @@ from .folder import (
     RUNNING,
     SettingState,
     SweepFolder,
+    provenance,
     sweep_record,
 )
 from .settings import Setting, check_settings
@@ -219,8 +220,10 @@ def run_grid(
         "started": now(),
     }
 
+    origin = provenance()
+
     def record(status: str) -> None:
-        folder.write_record(sweep_record(states, text, source, execution, status))
+        folder.write_record(sweep_record(states, text, source, execution, status, origin))
 
     for state in todo:
         if state.replace_folder:

@@ -277,19 +277,20 @@ def run_jobs(
         for f in done:
             if f.cancelled() or f in handled:
                 continue
-            handled.add(f)
             key, err = futures[f], f.exception()
             if isinstance(err, SeedStopped):
                 if err.state is not None and on_checkpoint is not None:
                     on_checkpoint(key, err.state)
             elif err is not None:
-                if stopping:
-                    continue
-                if on_error is None:
-                    raise err
-                on_error(key, err)
+                if not stopping:
+                    if on_error is None:
+                        raise err
+                    on_error(key, err)
             else:
                 on_result(key, f.result())
+            # Only once handed over: an outcome whose callback an interruption cut short is
+            # handed over again while the jobs stop, rather than lost.
+            handled.add(f)
 
     try:
         if workers > 1:

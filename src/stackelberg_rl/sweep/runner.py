@@ -250,6 +250,9 @@ def run_grid(
             game = built[_spec_key(setting.config)]
             manifest = run_manifest(setting.config, game, infos[setting.name], execution["workers"])
             manifest["sweep"] = {"folder": str(root.resolve()), "setting": setting.name}
+            # A folder there now is one this sweep began and an interruption cut short (its
+            # parts are all kept): written again.
+            folder.remove_run_folder(setting)
             reservation = Reservation.make(root / setting.name)
             reservation.start(dumps(manifest))
             if plans is not None:
@@ -283,10 +286,9 @@ def run_grid(
         kept[index] = episodes
 
     def on_done(task: Task, result: Result | None, error: str | None) -> None:
+        # Called again with the same result if an interruption cut it short (run_jobs).
         state = states[task.setting]
-        view.finish(task.index, error is None)
         kept[task.index] = math.inf
-        played[0] += 1
         if error is not None:
             state.failed[task.seed] = error.strip().splitlines()[-1]
             state.status = FAILED
@@ -294,9 +296,12 @@ def run_grid(
         else:
             df, plans = result
             folder.save_part(state.setting, task.seed, df, plans)
-            state.done.append(task.seed)
+            if task.seed not in state.done:
+                state.done.append(task.seed)
             if not state.to_run and not state.failed:
                 finish_setting(state)
+        view.finish(task.index, error is None)
+        played[0] += 1
         record(RUNNING)
 
     try:

@@ -113,8 +113,13 @@ OUT_HELP = (
     "one must be empty or hold a sweep: running the demo into it again skips the complete "
     "settings and continues the others (with the same options)."
 )
+HELP = {
+    "--out": OUT_HELP,
+    "--workers": "Worker processes, each playing one seed of a setting at a time, the longest "
+    "first (default: every core); 1 plays in this process.",
+}
 EXECUTION_OPTIONS = [
-    dataclasses.replace(o, help=OUT_HELP) if o.name == "--out" else o
+    dataclasses.replace(o, help=HELP.get(o.name, o.help))
     for o in SWEEP_OPTIONS
     if o.name in ("--out", "--workers", "--quiet", "--checkpoint-every")
 ]

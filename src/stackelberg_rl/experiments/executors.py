@@ -166,10 +166,12 @@ class _SeedThread:
     """Jobs one after the other in a daemon thread of this process: the one-worker pool.
 
     A daemon, so that a seed that does not reach the end of its episode in time never holds up
-    the exit of the process; asked to stop, it stops at the end of its episode.
+    the exit of the process; asked to stop, it stops at the end of its episode, and starts no
+    other job (even one the driver has not cancelled yet).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
         self._tasks: list[tuple[Future, Callable[[], Result]]] = []
 
     def submit(self, fn: Callable[[], Result]) -> Future:
@@ -182,6 +184,8 @@ class _SeedThread:
 
     def _work(self) -> None:
         for future, fn in self._tasks:
+            if self._stop.is_set():
+                future.cancel()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -233,7 +237,7 @@ def run_jobs(
     futures: dict[Future, int] = {}
     if workers == 1:
         channel, stop = _queue.Queue(), threading.Event()
-        pool = _SeedThread()
+        pool = _SeedThread(stop)
         futures = {
             pool.submit(functools.partial(j.fn, *j.args, channel=channel, stop=stop)): j.key
             for j in jobs

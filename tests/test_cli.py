@@ -273,16 +273,19 @@ def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "data.csv").write_text("1,2,3")
-    for command in ("run", "demo"):
-        for extra in ([], ["--overwrite"]):
-            argv = [command, *TINY, "--episodes", "3", "--seeds", "1", "--quiet", *extra]
-            code, _, err = call([*argv, "--out", str(mine)], capsys)
-            assert "never replaced" in one_line_error(code, err)
+    for command, extra, message in (
+        ("run", [], "never replaced"),
+        ("run", ["--overwrite"], "never replaced"),
+        ("demo", [], "not a sweep folder of stackelberg-rl and is never used"),
+    ):
+        argv = [command, *TINY, "--episodes", "3", "--seeds", "1", "--quiet", *extra]
+        code, _, err = call([*argv, "--out", str(mine)], capsys)
+        assert message in one_line_error(code, err)
     assert [p.name for p in mine.iterdir()] == ["data.csv"]
     assert (mine / "data.csv").read_text() == "1,2,3"
 
 
-def test_demo_writes_a_new_sweep_folder_each_time_and_never_overwrites(
+def test_demo_writes_a_new_sweep_folder_each_time_and_goes_on_in_one_given(
     tmp_path, capsys, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
@@ -304,16 +307,22 @@ def test_demo_writes_a_new_sweep_folder_each_time_and_never_overwrites(
     assert names == [f"{a}-K{K}" for a in ("fixed-K", "anytime", "greedy") for K in (6, 12)]
     assert all(s["status"] == "complete" for s in sweep["settings"])
     assert (tmp_path / folders[0] / "report.html").is_file()
-    # An explicit --out that holds a sweep is refused without --overwrite, replaced with it.
-    code, _, err = call([*argv, "--out", folders[0]], capsys)
-    assert "--overwrite" in one_line_error(code, err)
-    code, _, err = call([*argv, "--out", folders[0], "--overwrite", "--seeds", "1"], capsys)
+    # --out DIR that holds the demo's sweep: nothing left to play, the report written again.
+    first = tmp_path / folders[0]
+    stamps = {p: p.stat().st_mtime_ns for p in first.glob("*/results.parquet")}
+    (first / "report.html").unlink()
+    code, stdout, err = call([*argv, "--out", folders[0]], capsys)
     assert code == 0, err
-    sweep = json.loads((tmp_path / folders[0] / "sweep.json").read_text())
-    assert sweep["settings"][0]["config"]["seeds"] == 1
+    assert f"sweep folder: {folders[0]}" in stdout and (first / "report.html").is_file()
+    assert stamps == {p: p.stat().st_mtime_ns for p in first.glob("*/results.parquet")}
+    # Other options are other runs: never replaced, one line naming the difference.
+    code, _, err = call([*argv, "--out", folders[0], "--seeds", "1"], capsys)
+    assert "another configuration (seeds: 2 there, 1 here)" in one_line_error(code, err)
+    code, _, err = call([*argv, "--out", folders[0], "--overwrite"], capsys)
+    assert "--overwrite" in one_line_error(code, err)  # no such option: nothing is replaced
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
         Path(f).name for f in folders
-    )  # the old sweep is gone, nothing left beside it
+    )
 
 
 def test_run_refuses_folders_that_would_lose_work(tmp_path, capsys, monkeypatch):

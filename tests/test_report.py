@@ -17,13 +17,13 @@ from scipy import stats
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
-from stackelberg_rl.experiments.grid import Setting, load_sweep, run_settings
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
 from stackelberg_rl.report.analysis import depends_on_K, describe_agent, prefixes_are_runs
 from stackelberg_rl.report.bias import episode_bias, run_bias
 from stackelberg_rl.report.page import share_words, slope_words, write_report
 from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
+from stackelberg_rl.sweep import Setting, load_sweep, run_grid
 
 TINY = GameSpec(
     "random-linear",
@@ -176,7 +176,7 @@ def sweep_folder(tmp_path_factory):
     for beta in (0.05, "theory"):
         settings.append(Setting(f"fixed-beta-{beta}", tiny_config(12, beta=beta)))
     folder = tmp_path_factory.mktemp("report") / "sweep"
-    run_settings(settings, folder, workers=1, progress=False)
+    run_grid(settings, folder, workers=1, progress=False)
     return folder
 
 

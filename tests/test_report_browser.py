@@ -22,8 +22,8 @@ import pytest
 
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import GameSpec, RunConfig
-from stackelberg_rl.experiments.grid import Setting, run_settings
 from stackelberg_rl.report.page import write_report
+from stackelberg_rl.sweep import Setting, run_grid
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -105,7 +105,7 @@ def pages(tmp_path_factory):
         for K in (8, 16)
     ]
     folder = tmp_path_factory.mktemp("browser") / "sweep"
-    run_settings(settings, folder, workers=1, progress=False)
+    run_grid(settings, folder, workers=1, progress=False)
     return [write_report(folder).path, write_report(folder / "greedy-K16").path]
 
 

@@ -17,11 +17,15 @@ from test_processes import alive, children, wait_for, workers_of
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
 from stackelberg_rl.cli.sweep_file import SweepFileError, parse
-from stackelberg_rl.experiments import GameSpec, RunConfig, load_run
+from stackelberg_rl.experiments import GameSpec, NewFolder, RunConfig, load_run
+from stackelberg_rl.experiments.loop import play
 from stackelberg_rl.sweep import (
     SWEEP_FORMAT,
     Setting,
+    SettingError,
     SweepFolderError,
+    is_sweep_folder,
+    load_sweep,
     name_settings,
     plan,
     run_grid,
@@ -267,8 +271,6 @@ def test_a_dry_run_writes_nothing(tmp_path, capsys):
 
 
 def test_an_interrupted_sweep_keeps_its_seeds_and_replaces_its_unfinished_run_folder(tmp_path):
-    from stackelberg_rl.experiments.loop import play
-
     out = tmp_path / "sw"
     first, second = small()
     # As a killed sweep leaves it: seed 0 of the first setting kept, a "running" run folder.
@@ -317,15 +319,21 @@ def test_a_complete_run_of_another_configuration_is_refused(tmp_path):
         plan(changed, out)
 
 
-def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path, monkeypatch):
+def failing(monkeypatch, error: Exception):
+    """Seed 1 of the setting of 6 episodes raises ``error``; the real ``play`` is returned."""
     real = backends_mod.play
 
-    def flaky(game, config, seed, progress=None):
+    def flaky(game, config, seed, **kwargs):
         if config.episodes == 6 and seed == 1:
-            raise FloatingPointError("a deliberate failure")
-        return real(game, config, seed, progress)
+            raise error
+        return real(game, config, seed, **kwargs)
 
     monkeypatch.setattr(backends_mod, "play", flaky)
+    return real
+
+
+def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path, monkeypatch):
+    real = failing(monkeypatch, FloatingPointError("a deliberate failure"))
     out = tmp_path / "sw"
     outcome = run_grid(small(), out, workers=1, progress=False)
     assert [s.setting.name for s in outcome.failed] == ["episodes=6"]
@@ -349,7 +357,7 @@ def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path,
 
 
 def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, capsys, monkeypatch):
-    def broken(game, config, seed, progress=None):
+    def broken(game, config, seed, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(backends_mod, "play", broken)
@@ -358,6 +366,117 @@ def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, caps
     assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--workers", "1"]) == 1
     out = capsys.readouterr().out
     assert "1 failed" in out and "sweep.log" in out
+
+
+# ---------------------------------------------------------------------- named settings, read back
+def test_settings_named_by_the_caller_run_into_run_folders_that_load_sweep_reads(tmp_path):
+    # The demo names its own settings; two workers give what each seed gives played alone.
+    configs = [
+        RunConfig(game=SPEC, episodes=K, seeds=2, agent=AgentConfig(beta=0.3)) for K in (4, 6)
+    ]
+    settings = [Setting(f"fixed-K{c.episodes}", c) for c in configs]
+    seen = []
+    outcome = run_grid(settings, tmp_path / "sw", workers=2, progress=False, on_folder=seen.append)
+    assert seen == [tmp_path / "sw"] and outcome.root == tmp_path / "sw" and not outcome.failed
+    data, results = load_sweep(tmp_path / "sw")
+    assert data == json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [(r.name, r.status, r.folder.name) for r in results] == [
+        ("fixed-K4", "complete", "fixed-K4"),
+        ("fixed-K6", "complete", "fixed-K6"),
+    ]
+    game = SPEC.make()
+    for r, config in zip(results, configs, strict=True):
+        alone = pd.concat([play(game, config, seed)[0] for seed in (0, 1)], ignore_index=True)
+        pd.testing.assert_frame_equal(without_time(r.df), without_time(alone))
+        assert RunConfig.from_dict(r.manifest["config"]) == config and r.error is None
+
+
+def test_load_sweep_says_why_a_setting_has_no_table(tmp_path, monkeypatch):
+    failing(monkeypatch, RuntimeError("disk on fire"))
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    _, results = load_sweep(tmp_path / "sw")
+    assert [r.status for r in results] == ["failed", "complete"]
+    assert results[0].df is None and results[0].error == "seed 1 failed: RuntimeError: disk on fire"
+    assert results[1].df is not None
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ([], "at least one"),
+        (["a", "a"], "must differ"),
+        (["../x"], "letters"),
+        (["report-x"], "not starting with sweep. or report"),
+        (["report.html"], "not starting with sweep. or report"),
+        (["sweep.log"], "not starting with sweep. or report"),
+        ([".parts"], "letters"),
+    ],
+)
+def test_bad_setting_names_are_refused_before_anything_is_written(tmp_path, names, message):
+    config = RunConfig(game=SPEC, episodes=2)
+    with pytest.raises(ValueError, match=message):
+        run_grid([Setting(n, config) for n in names], tmp_path / "s", progress=False)
+    with pytest.raises(ValueError, match=message):
+        run_grid([Setting(n, config) for n in names], NewFolder(str(tmp_path / "runs"), "x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_folder_is_made_only_once_every_setting_checks(tmp_path):
+    bad = RunConfig(game=GameSpec("security", {"n_targets": -3}), episodes=2)
+    with pytest.raises(SettingError, match="n_targets"):
+        run_grid([Setting("bad", bad)], NewFolder(str(tmp_path / "runs"), "demo"), progress=False)
+    assert list(tmp_path.iterdir()) == []
+    outcome = run_grid(small(), NewFolder(str(tmp_path / "runs"), "demo"), progress=False)
+    assert outcome.root.parent == tmp_path / "runs" and outcome.root.name.startswith("demo-")
+    assert not outcome.failed and is_sweep_folder(outcome.root)
+
+
+def test_a_report_and_a_users_files_in_a_sweep_folder_stay_and_it_stays_a_sweep(tmp_path, capsys):
+    out = tmp_path / "sw"
+    run_grid(small(), out, workers=1, progress=False)
+    (out / "notes.txt").write_text("mine")
+    assert main(["report", str(out)]) == 0
+    report = {p.name: p.read_bytes() for p in out.glob("report*")}
+    assert "report.html" in report and any(n.endswith(".png") for n in report)
+    # Running the sweep again, with a new setting: the report's files are the sweep's own.
+    again = run_grid(small("episodes: [6, 9, 12]\n"), out, workers=1, progress=False)
+    assert again.tasks == 2 and not again.failed
+    assert main(["report", str(out)]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("report")) == sorted(
+        ["notes.txt", "sweep.json", "sweep.log", "episodes=6", "episodes=9", "episodes=12"]
+    )
+
+
+def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "sw"
+    real, calls = backends_mod.play, []
+
+    def interrupted(game, config, seed, **kwargs):
+        calls.append((config.episodes, seed))
+        if len(calls) == 3:  # Ctrl-C as the third seed starts (the longest setting is done)
+            signal.raise_signal(signal.SIGINT)
+        return real(game, config, seed, **kwargs)
+
+    monkeypatch.setattr(backends_mod, "play", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(small(), out, workers=1, progress=False)
+    assert calls[:3] == [(9, 0), (9, 1), (6, 0)]
+    assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
+    (out / "notes.txt").write_text("mine")  # a user's file in the sweep folder
+    assert plan(small(), out)[1].action == "skip"
+    monkeypatch.setattr(backends_mod, "play", real)
+    assert not run_grid(small(), out, workers=1, progress=False).failed
+    run_grid(small(), tmp_path / "whole", workers=1, progress=False)
+    for setting in small():
+        pd.testing.assert_frame_equal(
+            without_time(load_run(out / setting.name)[0]),
+            without_time(load_run(tmp_path / "whole" / setting.name)[0]),
+        )
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["notes.txt", "sweep.json", "sweep.log", *(s.name for s in small())]
+    )
 
 
 # ---------------------------------------------------------------------- signals

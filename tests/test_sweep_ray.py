@@ -1,16 +1,20 @@
 """The backends: two local workers and a real local Ray (2 CPUs, no dashboard, started once for
 this module) give the results of one local worker bit for bit; a failing task stops nothing else;
-an interruption cancels Ray's tasks and leaves the sweep resumable."""
+a Ray task continues from the state it is given and sends its checkpoints back; an interruption
+cancels Ray's tasks and leaves the sweep resumable."""
 
 import json
 import logging
 import signal
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from stackelberg_rl.cli.sweep_file import parse
+from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import load_run
+from stackelberg_rl.experiments.loop import SeedRun, play
 from stackelberg_rl.sweep import name_settings, plan, run_grid
 from stackelberg_rl.sweep.backends import Task, run_local, run_ray
 
@@ -104,6 +108,37 @@ def test_a_failing_ray_task_is_reported_and_the_others_finish(ray_cluster):
     run_ray(tasks, games, lambda i, n: None, lambda t, r, e: done.__setitem__(t.index, (r, e)))
     assert done[0][1] is None and len(done[0][0][0]) == 5
     assert done[1][0] is None and "the game shipped is not its game" in done[1][1]
+
+
+@pytest.mark.slow
+def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_cluster):
+    (setting,) = settings_of(TINY + "seeds: 1\nbeta: 0.3\nepisodes: 40\n")
+    game = setting.config.game.make()
+    seed_run = SeedRun(game, setting.config, 0)
+    for _ in range(15):
+        seed_run.play_episode()
+    state = seed_run.checkpoint()
+    fp = game.fingerprint()
+    task = Task(0, 0, setting.name, setting.config, 0, fp, state)
+    done, sent = {}, []
+
+    def on_done(task, result, error):
+        done[task.index] = (result, error)
+
+    run_ray([task], {fp: game}, lambda i, n: None, on_done,
+            on_checkpoint=lambda i, data: sent.append(data), checkpoint_every=0.0)  # fmt: skip
+    (df, _), error = done[0]
+    assert error is None
+    whole, _ = play(game, setting.config, 0)
+    pd.testing.assert_frame_equal(df.drop(columns="wall_time"), whole.drop(columns="wall_time"))
+    # Continued, not replayed: the first 15 rows keep the times of the session that played them.
+    np.testing.assert_array_equal(
+        df["wall_time"].to_numpy()[:15], seed_run.state_dict()["rows"]["wall_time"]
+    )
+    # Its checkpoints came back to the driver: the board hands over the newest it holds, and
+    # holds the last one (after episode 39 of 40) once the result is ready.
+    played = [ckpt.peek(data)["episodes_done"] for data in sent]
+    assert played[-1] == 39 and all(15 < n for n in played) and played == sorted(played)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ nothing in this module knows about games or learners.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 import textwrap
@@ -125,8 +126,15 @@ def field_docstrings(cls: type) -> dict[str, str]:
     """The string literal written under each field of the class ``cls``, by field name.
 
     These attribute docstrings are how the configuration dataclasses document their fields; the
-    command line shows them as help.
+    command line shows them as help. Each class's source is parsed once: validating a
+    configuration asks for them at the start of every seed, and CPython 3.11's parser fails
+    ("AST constructor recursion depth mismatch") when two threads run it at once.
     """
+    return dict(_field_docstrings(cls))
+
+
+@functools.cache
+def _field_docstrings(cls: type) -> dict[str, str]:
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):

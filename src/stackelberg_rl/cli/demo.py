@@ -1,10 +1,13 @@
 """``demo`` (what ``make demo`` runs): the paper's headline, regret against K, on the demo game.
 
-A small sweep (:func:`~stackelberg_rl.experiments.grid.run_settings`) on ``random-linear`` with
-its default sizes and ``β = 0.2``: soft-max LSVI-UCB with the paper's fixed-K ``α``, with the
-anytime ``α``, and greedy LSVI-UCB, each for ``K = 250 … 4000`` and a few seeds. It prints each
-player's log-log slope of total regret against ``K`` with its 95% interval over seeds, and the
-share of the regret that is soft-max bias, and writes the report (``report.html``).
+A small sweep (:func:`~stackelberg_rl.sweep.run_grid`, on the local cores) on ``random-linear``
+with its default sizes and ``β = 0.2``: soft-max LSVI-UCB with the paper's fixed-K ``α``, with
+the anytime ``α``, and greedy LSVI-UCB, each for ``K = 250 … 4000`` and a few seeds. It prints
+each player's log-log slope of total regret against ``K`` with its 95% interval over seeds, and
+the share of the regret that is soft-max bias, and writes the report (``report.html``) in the
+sweep folder. Each run starts a new sweep folder; ``--out DIR`` names one, and running the demo
+again into it goes on where it stopped (complete settings skipped, seeds continued from their
+checkpoints), as ``stackelberg-rl sweep`` does.
 
 Rare switching (re-planning on doubling of ``det Λ_h``) is used only where it leaves regret
 unchanged. Measured on the demo game, 8 seeds, total regret ± 95% interval, every episode →
@@ -20,18 +23,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from ..agents import AgentConfig
-from ..experiments import ExecutionOptions, GameSpec, NewFolder, RunConfig, RunFolderError
-from ..experiments.grid import Setting, run_settings
+from ..experiments import GameSpec, NewFolder, RunConfig, RunFolderError
 from ..report.page import write_sweep_report
 from ..report.tables import PLAYERS
-from .errors import INTERRUPTION, UsageError, checked
+from ..sweep import Setting, SettingError, run_grid
+from .errors import INTERRUPTION, PROG, UsageError, checked
 from .options import build, command_function, options
+from .sweep import SWEEP_OPTIONS, SweepOptions
 
 AGENTS = {
     "fixed-K": AgentConfig(beta=0.2, decentralised=False),
@@ -102,12 +108,22 @@ class DemoOptions:
 
 DEMO = DemoOptions()
 DEMO_OPTIONS = options(DEMO)
-WORKERS_HELP = "Worker processes, each running whole settings (default: every core); 1 runs "
-WORKERS_HELP += "them in this process."
+OUT_HELP = (
+    "The sweep folder. Default: a new folder runs/demo-YYYYmmdd-HHMMSS each time. An existing "
+    "one must be empty or hold a sweep: running the demo into it again skips the complete "
+    "settings and continues the others (with the same options)."
+)
+HELP = {
+    "--out": OUT_HELP,
+    "--workers": "Worker processes, each playing one seed of a setting at a time, the longest "
+    "first (default: every core); 1 plays in this process.",
+}
 EXECUTION_OPTIONS = [
-    dataclasses.replace(o, help=WORKERS_HELP) if o.name == "--workers" else o
-    for o in options(ExecutionOptions())
+    dataclasses.replace(o, help=HELP.get(o.name, o.help))
+    for o in SWEEP_OPTIONS
+    if o.name in ("--out", "--workers", "--quiet", "--checkpoint-every")
 ]
+"""Where and how the demo's sweep runs: ``sweep``'s options, but for the backend (local)."""
 
 
 def description() -> str:
@@ -122,39 +138,45 @@ def description() -> str:
         "fixed-K alpha = log|A|·sqrt(K)/H, soft-max with the anytime alpha (k+1 for K), both "
         "re-planning every episode, and greedy LSVI-UCB (alpha = inf), re-planning on doubling "
         "of det Lambda (measured to leave its regret unchanged; it changes the soft-max ones). "
-        f"Each plays K = {Ks} episodes, {DEMO.seeds} seeds each: {runs} runs in parallel "
-        "processes, a sweep folder of one run folder per setting. It prints each player's "
-        "log-log slope of total regret against K with its 95% interval over seeds, and the share "
-        "of the regret that is soft-max bias (the regret of soft-max play with the same alpha "
-        "on the true model), and writes report.html with the figures. It writes a new folder "
-        f"{FOLDER.parent}/{FOLDER.stem}-YYYYmmdd-HHMMSS each time (never an existing one unless "
-        "--out and --overwrite say so)."
+        f"Each plays K = {Ks} episodes, {DEMO.seeds} seeds each: {runs} runs, their seeds in "
+        "parallel processes, a sweep folder of one run folder per setting (as stackelberg-rl "
+        "sweep writes). It prints each player's log-log slope of total regret against K with its "
+        "95% interval over seeds, and the share of the regret that is soft-max bias (the regret "
+        "of soft-max play with the same alpha on the true model), and writes report.html with "
+        f"the figures. It writes a new folder {FOLDER.parent}/{FOLDER.stem}-YYYYmmdd-HHMMSS each "
+        "time; with --out DIR, running it again goes on where it stopped."
     )
 
 
 def cmd_demo(values: dict[str, Any]) -> int:
     """Run the demo's sweep, print the slopes and the bias shares, write the report."""
     demo = checked(lambda: build(DEMO, DEMO_OPTIONS, values))
-    execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
+    execution = checked(lambda: build(SweepOptions(), EXECUTION_OPTIONS, values))
     settings = checked(demo.settings)
-    out = execution.out or FOLDER
+    out = Path(execution.out) if execution.out else FOLDER
 
-    def announce(folder) -> None:
+    def announce(folder: Path) -> None:
         print(f"sweep folder: {folder}", flush=True)
+        INTERRUPTION["note"] = (
+            f"workers stopped; what was played is kept in {folder}: to go on, run "
+            f"{PROG} demo --out {folder} with the same options"
+        )
 
-    INTERRUPTION["note"] = "workers stopped, the unfinished sweep removed"
     try:
-        folder = run_settings(
+        outcome = run_grid(
             settings,
             out,
-            execution.workers,
-            overwrite=execution.overwrite,
+            workers=execution.workers,
             progress=not execution.quiet,
-            on_start=announce,
+            on_folder=announce,
+            checkpoint_every=execution.checkpoint_every,
         )
-    except RunFolderError as err:
+    except (RunFolderError, SettingError, MemoryError) as err:
         raise UsageError(str(err)) from None
+    folder = outcome.root
     INTERRUPTION["note"] = f"the finished sweep is in {folder}"
+    if outcome.failed:
+        print(outcome.summary(), file=sys.stderr, flush=True)
     try:
         report = write_sweep_report(folder)
     except RunFolderError as err:
@@ -163,7 +185,7 @@ def cmd_demo(values: dict[str, Any]) -> int:
         raise UsageError(f"cannot write the report in {folder}: {err.strerror or err}") from None
     print_headline(report)
     print(f"report: {report.path}")
-    return 0
+    return 1 if outcome.failed else 0
 
 
 def print_headline(report) -> None:

@@ -32,11 +32,11 @@ from ..experiments import (
     load_run,
     run_seeds,
 )
-from ..experiments.grid import is_sweep_folder
 from ..experiments.resources import check_game_fits
 from ..experiments.store import MANIFEST_FILE, read_manifest
 from ..report import learning_summary, plot_cumulative_regret, summary
 from ..report.page import write_exploration_report, write_run_report, write_sweep_report
+from ..sweep import is_sweep_folder
 from . import demo
 from .errors import INTERRUPTION, PROG, UsageError, checked
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX

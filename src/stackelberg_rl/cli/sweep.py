@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from ..experiments.config import check_checkpoint_every
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from .errors import INTERRUPTION, UsageError, checked
 from .options import build, command_function, options
 
@@ -37,6 +39,12 @@ class SweepOptions:
     a Ray started here."""
     quiet: bool = False
     """No progress bar."""
+    checkpoint_every: float = field(
+        default=DEFAULT_CHECKPOINT_EVERY, metadata={"metavar": "SECONDS"}
+    )
+    """Seconds between checkpoints of every playing seed's state, kept in the sweep folder
+    (also taken at Ctrl-C or kill on the local backend; inf: only then). Running the sweep again
+    continues each seed from its checkpoint."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -51,6 +59,7 @@ class SweepOptions:
             raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
+        check_checkpoint_every(self.checkpoint_every)
 
 
 SWEEP_OPTIONS = options(SweepOptions())
@@ -79,8 +88,8 @@ def cmd_sweep(values: dict[str, Any]) -> int:
             _print_plan(plan(settings, out), out)
             return 0
         INTERRUPTION["note"] = (
-            f"workers stopped; the seeds played are kept in {out}: run the same command again "
-            "to go on"
+            f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "
+            "command again to go on"
         )
         outcome = run_grid(
             settings,
@@ -91,6 +100,7 @@ def cmd_sweep(values: dict[str, Any]) -> int:
             text=text,
             source=str(path.resolve()),
             progress=not opts.quiet,
+            checkpoint_every=opts.checkpoint_every,
         )
     except SettingError as err:
         point = by_name[err.setting.name]

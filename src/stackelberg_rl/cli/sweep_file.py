@@ -43,7 +43,7 @@ from .run import RUN_DEFAULTS, RUN_OPTIONS
 
 ZIP = "zip"
 PARAM = "param"
-COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet")
+COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet", "checkpoint-every")
 """Options of the command that say where and how the sweep runs, not what it runs."""
 
 

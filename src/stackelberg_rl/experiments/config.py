@@ -317,12 +317,7 @@ class ExecutionOptions:
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        every = self.checkpoint_every
-        if isinstance(every, bool) or not isinstance(every, numbers.Real) or not every >= 0:
-            raise ValueError(
-                f"checkpoint_every must be a number of seconds >= 0 (inf: only when "
-                f"interrupted), got {every!r}"
-            )
+        check_checkpoint_every(self.checkpoint_every)
         if self.resume is not None:
             if not isinstance(self.resume, str) or not self.resume.strip():
                 raise ValueError(f"resume must be a run folder, got {self.resume!r}")
@@ -335,6 +330,20 @@ class ExecutionOptions:
                     f"out ({self.out}) and resume ({self.resume}) name different folders: a "
                     "resumed run stays in its folder"
                 )
+
+
+def check_checkpoint_every(every: Any) -> float:
+    """``every`` as the seconds between a seed's checkpoints (``inf``: only when interrupted).
+
+    Raises:
+        ValueError: not a number of seconds >= 0.
+    """
+    if isinstance(every, bool) or not isinstance(every, numbers.Real) or not every >= 0:
+        raise ValueError(
+            f"checkpoint_every must be a number of seconds >= 0 (inf: only when interrupted), "
+            f"got {every!r}"
+        )
+    return float(every)
 
 
 def dumps(data: dict) -> str:

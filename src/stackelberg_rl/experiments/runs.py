@@ -14,7 +14,6 @@ Cumulative regret is estimated from the rows as ``Σ eval_weight · regret`` ove
 
 from __future__ import annotations
 
-import numbers
 import os
 import signal
 import time
@@ -27,7 +26,7 @@ from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
 from . import checkpoint as ckpt
-from .config import RunConfig, difference, dumps, jsonable
+from .config import RunConfig, check_checkpoint_every, difference, dumps, jsonable
 from .executors import Checkpointing, run_all
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY, finished, finished_result
 from .plans import PLANS_FILE, Plans
@@ -210,10 +209,7 @@ def run_seeds(
         ResultsNotSavedError: the results could not be written where asked (the message says
             where they are).
     """
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, numbers.Real):
-        raise ValueError(f"checkpoint_every must be a number of seconds, got {checkpoint_every!r}")
-    if not checkpoint_every >= 0:
-        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
+    checkpoint_every = check_checkpoint_every(checkpoint_every)
     if resume:
         return _resume(config, out_dir, workers, overwrite, progress, game, on_start,
                        float(checkpoint_every))  # fmt: skip
@@ -493,8 +489,6 @@ def _play(
     ``done``: the episodes each seed had played (a resumed run's), where the bar starts.
     """
     if not progress:
-        if workers == 1:
-            on_start([])
         return run_all(
             config, game, workers, None, on_start=on_start, seeds=seeds,
             checkpointing=checkpointing,
@@ -525,8 +519,6 @@ def _play(
             done_by_seed[s] = n
             bar.update(total, completed=sum(done_by_seed.values()))
 
-        if workers == 1:
-            on_start([])
         return run_all(
             config, game, workers, on_progress, on_start=on_start, seeds=seeds,
             checkpointing=checkpointing,

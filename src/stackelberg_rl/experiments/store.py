@@ -178,22 +178,39 @@ def read_manifest(run_dir: Path, kind: FolderKind | None = None) -> dict:
     """
     kind = kind or RUN_FOLDER
     path = run_dir / MANIFEST_FILE
-    if not path.is_file():
-        raise RunFolderError(f"{run_dir} is not {kind.a} folder: no {MANIFEST_FILE}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != kind.format:
-        raise RunFolderError(
-            f"{path} is not a manifest of stackelberg-rl (no format {kind.format!r})"
-        )
+    data = read_format_file(path, kind.format, f"{kind.a} folder", "a manifest")
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise RunFolderError(
             f"{path} has format version {version!r}; this version of stackelberg-rl reads "
             f"versions up to {FORMAT_VERSION}"
         )
+    return data
+
+
+def read_format_file(
+    path: Path, fmt: str, folder_is: str, file_is: str, error: type[Exception] = RunFolderError
+) -> dict:
+    """The JSON object in ``path`` (a manifest, ``sweep.json``) whose ``format`` is ``fmt``.
+
+    Args:
+        path: the file.
+        fmt: the ``format`` it must have.
+        folder_is: what its folder is, for the message when it is missing ("a run folder").
+        file_is: what the file is, for the message when it is not ours ("a manifest").
+        error: the exception to raise.
+
+    Raises:
+        error: the file is missing, unreadable, not JSON, or not of ``fmt``.
+    """
+    if not path.is_file():
+        raise error(f"{path.parent} is not {folder_is}: no {path.name}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{path} is corrupt or truncated: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise error(f"{path} is not {file_is} of stackelberg-rl (no format {fmt!r})")
     return data
 
 

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..experiments.grid import SettingResult, load_sweep, read_sweep_file
 from ..experiments.store import (
     PLANS_FILE,
     REPORT_FILE,
@@ -31,6 +30,7 @@ from ..experiments.store import (
     load_run,
     write_file,
 )
+from ..sweep import SettingResult, is_sweep_folder, load_sweep
 from .analysis import (
     SIZES,
     Curve,
@@ -649,7 +649,6 @@ def write_report(folder: str | os.PathLike) -> Report:
         RunFolderError: neither a sweep nor a complete run folder.
     """
     folder = Path(folder)
-    if (folder / "sweep.json").is_file():
-        read_sweep_file(folder)
+    if is_sweep_folder(folder):
         return write_sweep_report(folder)
     return write_run_report(folder)

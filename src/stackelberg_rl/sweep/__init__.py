@@ -2,15 +2,30 @@
 
 :func:`~.settings.name_settings` names each configuration by what sets it apart;
 :func:`~.runner.run_grid` plays every seed of every setting not yet complete into a sweep folder
-(:mod:`.folder`), on local processes or a Ray cluster (:mod:`.backends`); :func:`~.runner.plan`
-says what it would do. The command line's ``stackelberg-rl sweep FILE.yaml`` reads the grid from a
-YAML file (:mod:`stackelberg_rl.cli.sweep_file`).
+(:mod:`.folder`), on local processes or a Ray cluster (:mod:`.backends`), continuing each seed
+from its checkpoint; :func:`~.runner.plan` says what it would do; :func:`~.folder.load_sweep`
+reads a sweep folder back. The command line's ``stackelberg-rl sweep FILE.yaml`` reads the grid
+from a YAML file (:mod:`stackelberg_rl.cli.sweep_file`), and ``stackelberg-rl demo`` is a sweep.
+
+In the package order this comes after :mod:`stackelberg_rl.experiments` and before
+:mod:`stackelberg_rl.report` (which reads sweep folders through it) and :mod:`stackelberg_rl.cli`:
+it imports neither.
 """
 
 from .backends import BACKENDS, BackendUnavailableError, Task
-from .folder import LOG_FILE, SWEEP_FILE, SWEEP_FORMAT, SettingState, SweepFolderError
+from .folder import (
+    LOG_FILE,
+    SWEEP_FILE,
+    SWEEP_FORMAT,
+    SettingResult,
+    SettingState,
+    SweepFolderError,
+    is_sweep_folder,
+    load_sweep,
+    read_sweep_file,
+)
 from .runner import SettingError, SweepOutcome, plan, run_grid
-from .settings import Setting, name_settings
+from .settings import Setting, check_settings, name_settings
 
 __all__ = [
     "BACKENDS",
@@ -20,11 +35,16 @@ __all__ = [
     "BackendUnavailableError",
     "Setting",
     "SettingError",
+    "SettingResult",
     "SettingState",
     "SweepFolderError",
     "SweepOutcome",
     "Task",
+    "check_settings",
+    "is_sweep_folder",
+    "load_sweep",
     "name_settings",
     "plan",
+    "read_sweep_file",
     "run_grid",
 ]

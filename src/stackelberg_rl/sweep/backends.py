@@ -1,33 +1,34 @@
 """Where a sweep's tasks run: local worker processes, or a Ray cluster.
 
-A task is one seed of one setting; it plays :func:`~stackelberg_rl.experiments.loop.play` and
-sends the rows (and plans) back to the driver, which alone writes to disk: no file system is
-shared with the workers. The same task gives the same rows on any backend and any number of
+A task is one seed of one setting; it plays :func:`~stackelberg_rl.experiments.loop.play` (from
+the task's checkpoint if it has one) and sends the rows (and plans) back to the driver, which
+alone writes to disk: no file system is shared with the workers. So do the checkpoints a task
+takes every ``checkpoint_every`` seconds: on the local backend with its progress, on the pool's
+queue (:func:`~stackelberg_rl.experiments.executors.run_jobs`); on Ray through the actor that
+collects progress for the driver. The same task gives the same rows on any backend and any number of
 workers (each seed has its own random streams, and the game a worker plays is checked against the
 driver's SHA-256).
 
 A task that raises is reported with its traceback and the others go on. On any interruption
 (Ctrl-C, SIGTERM, an error in the driver) the workers are stopped before the exception goes on:
-the local pool's processes are killed (they also die with the driver, even on SIGKILL), Ray's
-tasks are cancelled and a Ray started here is shut down.
+the local backend first asks its playing tasks for their states (for a few seconds), then kills
+its processes (they also die with the driver, even on SIGKILL); Ray's tasks are cancelled (the
+checkpoints they had sent are handed in first) and a Ray started here is shut down.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue as _queue
-import signal
+import math
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ..experiments import RunConfig
-from ..experiments.executors import die_with_parent
+from ..experiments.executors import Job, reporters, run_jobs
 from ..experiments.loop import play
 from ..experiments.plans import Plans
 from ..games import Game
@@ -39,6 +40,8 @@ OnProgress = Callable[[int, int], None]
 """Called with ``(task index, episodes done)``."""
 OnDone = Callable[["Task", "Result | None", "str | None"], None]
 """Called with a task and its result, or ``None`` and the traceback of its failure."""
+OnCheckpoint = Callable[[int, bytes], None]
+"""Called with ``(task index, checkpoint)``: the newest state of a task that is playing."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Task:
     seed: int
     fingerprint: str
     """SHA-256 of the game the driver built: the worker's game must have it."""
+    state: bytes | None = None
+    """The seed's checkpoint to continue from (:mod:`stackelberg_rl.experiments.checkpoint`)."""
 
 
 class BackendUnavailableError(RuntimeError):
@@ -83,14 +88,26 @@ def game_for(task: Task) -> Game:
 
 
 def play_task(
-    task: Task, game: Game | None = None, report: Callable[[int], None] | None = None
+    task: Task,
+    game: Game | None = None,
+    report: Callable[[int], None] | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    every: float = math.inf,
+    stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Play one task: its seed of its setting, on ``game`` or the one built from its spec."""
+    """Play one task: its seed of its setting, on ``game`` or the one built from its spec.
+
+    From the task's state if it has one; ``report``, ``checkpoint``, ``every`` and ``stop`` are
+    :func:`~stackelberg_rl.experiments.loop.play`'s.
+    """
     if game is None:
         game = game_for(task)
     elif game.fingerprint() != task.fingerprint:
         raise RuntimeError(f"task {task.name} seed {task.seed}: the game shipped is not its game")
-    return play(game, task.config, task.seed, progress=report)
+    return play(
+        game, task.config, task.seed, progress=report, state=task.state,
+        checkpoint=checkpoint, checkpoint_every=every, stop=stop,
+    )  # fmt: skip
 
 
 def failure_text(error: BaseException) -> str:
@@ -99,24 +116,10 @@ def failure_text(error: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------- local processes
-_progress_queue = None
-
-
-def _init_local_worker(parent_pid: int, progress_queue) -> None:
-    global _progress_queue
-    die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops the workers itself
-    _progress_queue = progress_queue
-
-
-def _local_task(task: Task) -> Result:
-    q = _progress_queue
-
-    def report(done: int) -> None:
-        if q is not None:
-            q.put((task.index, done))
-
-    return play_task(task, report=report)
+def _local_task(task: Task, every: float, *, channel, stop) -> Result:
+    """A task as a job of :func:`~stackelberg_rl.experiments.executors.run_jobs`."""
+    report, send = reporters(channel, task.index)
+    return play_task(task, None, report, send, every, stop.is_set)
 
 
 def run_local(
@@ -125,59 +128,26 @@ def run_local(
     on_progress: OnProgress,
     on_done: OnDone,
     on_start: Callable[[list[int]], None] | None = None,
+    *,
+    on_checkpoint: OnCheckpoint | None = None,
+    checkpoint_every: float = math.inf,
 ) -> None:
-    """Run ``tasks`` in ``workers`` processes (``1``: in this process), in the order given.
+    """Run ``tasks`` in ``workers`` processes (``1``: in a thread of this process), in order.
 
     Each worker takes the next task as soon as it is free, so a sweep of many small settings
-    keeps every core busy.
+    keeps every core busy. Each task's checkpoints, every ``checkpoint_every`` seconds and when
+    the sweep is interrupted, go to ``on_checkpoint``.
     """
-    if workers == 1:
-        if on_start is not None:
-            on_start([])
-        for task in tasks:
-            try:
-                result = play_task(task, report=lambda done, i=task.index: on_progress(i, done))
-            except Exception as err:
-                on_done(task, None, failure_text(err))
-            else:
-                on_done(task, result, None)
-        return
-
-    from loky import ProcessPoolExecutor
-    from loky.backend.context import get_context
-
-    q = get_context("loky").Queue()
-    pool = ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_local_worker, initargs=(os.getpid(), q)
+    by_index = {task.index: task for task in tasks}
+    run_jobs(
+        [Job(task.index, _local_task, (task, checkpoint_every)) for task in tasks],
+        workers,
+        on_result=lambda i, result: on_done(by_index[i], result, None),
+        on_error=lambda i, err: on_done(by_index[i], None, failure_text(err)),
+        on_progress=on_progress,
+        on_checkpoint=on_checkpoint,
+        on_start=on_start,
     )
-    try:
-        futures = {pool.submit(_local_task, task): task for task in tasks}
-        if on_start is not None:
-            on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            _drain(q, on_progress)
-            for future in done:
-                error = future.exception()
-                if error is None:
-                    on_done(futures[future], future.result(), None)
-                else:
-                    on_done(futures[future], None, failure_text(error))
-        _drain(q, on_progress)
-    except BaseException:
-        pool.shutdown(wait=True, kill_workers=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _drain(q, on_progress: OnProgress) -> None:
-    while True:
-        try:
-            index, n = q.get_nowait()
-        except (_queue.Empty, OSError, EOFError):
-            return
-        on_progress(index, n)
 
 
 # ---------------------------------------------------------------------- Ray
@@ -192,28 +162,44 @@ def _ray():
     return ray
 
 
-def _ray_task(task: Task, game: Game, board) -> Result:
-    """A task on a Ray worker: the game comes from the object store, progress goes to ``board``."""
+def _ray_task(task: Task, game: Game, board, every: float) -> Result:
+    """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
+    ray = _ray()
     step = max(1, task.config.episodes // 20)
 
     def report(done: int) -> None:
         if done % step == 0 or done == task.config.episodes:
             board.update.remote(task.index, done)  # fire and forget
 
-    return play_task(task, game, report)
+    def send(data: bytes) -> None:
+        # Waited for (a round trip, once a checkpoint interval): once the task's result is
+        # ready, the board holds every checkpoint it sent.
+        ray.get(board.keep.remote(task.index, data))
+
+    return play_task(task, game, report, send, every)
 
 
 class _Board:
-    """A Ray actor that holds every task's episodes done, for the driver's progress bar."""
+    """A Ray actor that holds the news of every task for the driver.
+
+    Each task's episodes done (for the progress bar), and the newest checkpoint each task sent
+    since the driver last asked.
+    """
 
     def __init__(self) -> None:
         self.done: dict[int, int] = {}
+        self.checkpoints: dict[int, bytes] = {}
 
     def update(self, index: int, done: int) -> None:
         self.done[index] = done
 
-    def snapshot(self) -> dict[int, int]:
-        return dict(self.done)
+    def keep(self, index: int, data: bytes) -> None:
+        self.checkpoints[index] = data
+
+    def snapshot(self) -> tuple[dict[int, int], dict[int, bytes]]:
+        """Episodes done by task, and the checkpoints not handed over yet (then dropped here)."""
+        checkpoints, self.checkpoints = self.checkpoints, {}
+        return dict(self.done), checkpoints
 
 
 def run_ray(
@@ -223,13 +209,18 @@ def run_ray(
     on_done: OnDone,
     address: str | None = None,
     workers: int | None = None,
+    *,
+    on_checkpoint: OnCheckpoint | None = None,
+    checkpoint_every: float = math.inf,
 ) -> None:
     """Run ``tasks`` on a Ray cluster.
 
     The cluster at ``address``, else the one this process is connected to, else a local one of
     ``workers`` CPUs started here (and shut down at the end).
 
-    Each game is put in the object store once and shared by its tasks.
+    Each game is put in the object store once and shared by its tasks. Each task's checkpoints,
+    every ``checkpoint_every`` seconds, go to ``on_checkpoint`` (a task that is cancelled
+    cannot take one as it stops: its newest periodic one is handed in).
 
     Raises:
         BackendUnavailableError: Ray is not installed, or no cluster answers at ``address``.
@@ -248,21 +239,32 @@ def run_ray(
             raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
         started = True
     pending: dict = {}
+    board = None
+    shown: dict[int, int] = {}
+
+    def look(timeout: float | None = None) -> None:
+        """Hand the board's news to the driver: progress, then the checkpoints sent."""
+        done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        for index, n in done.items():
+            if shown.get(index) != n:
+                shown[index] = n
+                on_progress(index, n)
+        if on_checkpoint is not None:
+            for index, data in checkpoints.items():
+                on_checkpoint(index, data)
+
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         board = ray.remote(num_cpus=0)(_Board).remote()
         refs = {fp: ray.put(game) for fp, game in games.items()}
-        pending = {remote.remote(t, refs[t.fingerprint], board): t for t in tasks}
-        shown: dict[int, int] = {}
+        every = checkpoint_every if on_checkpoint is not None else math.inf
+        pending = {remote.remote(t, refs[t.fingerprint], board, every): t for t in tasks}
         last = 0.0
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.2)
             if time.monotonic() - last > 0.5 or ready:
                 last = time.monotonic()
-                for index, n in ray.get(board.snapshot.remote()).items():
-                    if shown.get(index) != n:
-                        shown[index] = n
-                        on_progress(index, n)
+                look()
             for ref in ready:
                 task = pending.pop(ref)
                 try:
@@ -276,6 +278,11 @@ def run_ray(
             try:
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001 - a task that just finished cannot be cancelled
+                pass
+        if board is not None and pending:
+            try:
+                look(timeout=5.0)
+            except Exception:  # noqa: BLE001 - the checkpoints are a bonus: the stop goes on
                 pass
         raise
     finally:

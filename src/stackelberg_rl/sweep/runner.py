@@ -6,25 +6,33 @@ game (built here, once per distinct game) and the memory of every setting are ch
 ``sweep.json`` is written. Tasks — one seed of one setting — are given to the backend longest
 first, so that the cores stay busy to the end. As each task's rows come back they are kept in
 ``.parts``; once a setting's seeds are all there its run folder is written (atomically, the
-same folder ``run`` writes) and the parts removed. A failed task is logged with its traceback
-and its setting marked failed; the others go on. Running the sweep again skips what is complete,
-keeps the seeds already played, and plays what is missing or failed.
+same folder ``run`` writes) and the parts removed. A seed that plays sends its checkpoint every
+``checkpoint_every`` seconds (and, on the local backend, when the sweep is interrupted); the
+driver keeps the newest in ``.parts`` until the seed is done. A failed task is logged with its
+traceback and its setting marked failed; the others go on. Running the sweep again skips what is
+complete, keeps the seeds already played, continues each unfinished seed from its checkpoint (to
+the rows it would have had uninterrupted, bit for bit, ``wall_time`` aside; a damaged checkpoint
+is logged and its seed starts afresh), and plays what is missing or failed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..experiments import RunConfig
-from ..experiments.config import dumps, jsonable
+from ..experiments import checkpoint as ckpt
+from ..experiments.config import check_checkpoint_every, dumps, jsonable
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_run_fits
 from ..experiments.runs import game_record, plans_record, run_manifest
-from ..experiments.store import Reservation, now
+from ..experiments.store import NewFolder, Reservation, now
 from ..games import Game
 from .backends import BACKENDS, Result, Task, run_local, run_ray
 from .folder import (
@@ -34,9 +42,10 @@ from .folder import (
     RUNNING,
     SettingState,
     SweepFolder,
+    provenance,
     sweep_record,
 )
-from .settings import Setting
+from .settings import Setting, check_settings
 
 
 class SettingError(ValueError):
@@ -56,6 +65,8 @@ class SweepOutcome:
     states: list[SettingState]
     tasks: int = 0
     """Tasks (seeds) played by this call."""
+    resumed: int = 0
+    """Of those, the seeds that continued from a checkpoint."""
     seconds: float = 0.0
 
     @property
@@ -70,8 +81,9 @@ class SweepOutcome:
         complete = sum(s.status == COMPLETE for s in self.states)
         text = (
             f"{n} setting{'s' * (n != 1)}: {complete} complete ({skipped} already were), "
-            f"{len(self.failed)} failed; {self.tasks} seed{'s' * (self.tasks != 1)} played in "
-            f"{self.seconds:.1f} s; sweep folder {self.root}"
+            f"{len(self.failed)} failed; {self.tasks} seed{'s' * (self.tasks != 1)} played"
+            + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
+            + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if self.failed:
             names = ", ".join(s.setting.name for s in self.failed[:3])
@@ -93,14 +105,24 @@ def plan(settings: list[Setting], out: str | os.PathLike) -> list[SettingState]:
 
 
 def _cost(task: Task, game: Game) -> float:
-    """A task's rough cost, to start the longest first: episodes × steps × feature work."""
-    d, A, B = game.dim, game.n_leader_actions, game.n_follower_actions
-    return task.config.episodes * game.horizon * (d * d + A * B * d)
+    """A task's rough cost, to start the longest first: episodes × steps × feature work.
+
+    Planning re-evaluates every stored next state (math.md §5: ``k·|A||B|`` features per step
+    at episode ``k``), so a learner that re-plans every episode costs ``O(K²)``, the others about
+    ``O(K)``; a resumed seed costs what it has left.
+    """
+    d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
+    agent, K = task.config.agent, task.config.episodes
+    done = ckpt.peek(task.state)["episodes_done"] if task.state is not None else 0
+    cost = (K - done) * H * (d * d + A * B * d)
+    if agent.kind.endswith("lsvi-ucb") and agent.schedule == "every":
+        cost += H * A * B * d * (K - done) * (K + done - 1) / 2  # Σ k over the episodes left
+    return cost
 
 
 def run_grid(
     settings: list[Setting],
-    out: str | os.PathLike,
+    out: str | os.PathLike | NewFolder,
     *,
     backend: str = "local",
     workers: int | None = None,
@@ -109,12 +131,16 @@ def run_grid(
     source: str | None = None,
     progress: bool = True,
     on_start: Callable[[list[int]], None] | None = None,
+    on_folder: Callable[[Path], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> SweepOutcome:
     """Run every seed of every setting not yet complete in ``out`` (see the module).
 
     Args:
-        settings: named run configurations (:func:`~.settings.name_settings`).
-        out: the sweep folder; created if need be.
+        settings: named run configurations (:func:`~.settings.name_settings`), with distinct
+            names (:func:`~.settings.check_settings`).
+        out: the sweep folder, created if need be; or a :class:`~stackelberg_rl.experiments.
+            NewFolder` for a new one (made once every check has passed).
         backend: ``"local"`` (processes on this machine) or ``"ray"``.
         workers: local processes (default: every core; 1 plays in this process), or the CPUs of
             a Ray started here.
@@ -124,11 +150,15 @@ def run_grid(
         source: the sweep file's path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
         on_start: called with the local workers' process ids once they run.
+        on_folder: called with the sweep folder before anything is played.
+        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
+            backend, only when interrupted). It does not change the results.
 
     Returns:
         Every setting's state; settings that failed are marked so, and run again next time.
 
     Raises:
+        ValueError: bad settings (:func:`~.settings.check_settings`) or options.
         SweepFolderError: ``out``, or a setting's folder in it, cannot be used.
         SettingError: a setting's game cannot be built, or it would not fit in memory.
         BackendUnavailableError: Ray is not installed, or no cluster answers.
@@ -139,10 +169,13 @@ def run_grid(
         isinstance(workers, bool) or int(workers) != workers or workers < 1
     ):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    every = check_checkpoint_every(checkpoint_every)
+    check_settings(settings)
     t0 = time.perf_counter()
-    root = Path(out)
-    folder = SweepFolder(root)
-    states = plan(settings, root)
+    if isinstance(out, NewFolder):
+        states = [SettingState(s) for s in settings]  # a new folder holds nothing yet
+    else:
+        states = plan(settings, Path(out))
     todo = [s for s in states if s.action != "skip"]
     n_tasks = sum(len(s.to_run) for s in todo)
     workers = int(workers or os.cpu_count() or 1)
@@ -164,13 +197,19 @@ def run_grid(
             raise SettingError(state.setting, str(err)) from None
         games[game.fingerprint()] = game
 
+    root = Reservation.make(out).target if isinstance(out, NewFolder) else Path(out)
+    folder = SweepFolder(root)
+    if on_folder is not None:
+        on_folder(root)
     tasks: list[Task] = []
+    damaged: list[str] = []
     for i, state in enumerate(states):
         if state.action == "skip":
             continue
+        fp = built[_spec_key(state.setting.config)].fingerprint()
         for seed in state.to_run:
-            fp = built[_spec_key(state.setting.config)].fingerprint()
-            tasks.append(Task(0, i, state.setting.name, state.setting.config, seed, fp))
+            data = _checkpoint(folder, state, seed, fp, damaged)
+            tasks.append(Task(0, i, state.setting.name, state.setting.config, seed, fp, data))
     tasks.sort(key=lambda t: (-_cost(t, games[t.fingerprint]), t.setting, t.seed))
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
@@ -181,8 +220,10 @@ def run_grid(
         "started": now(),
     }
 
+    origin = provenance()
+
     def record(status: str) -> None:
-        folder.write_record(sweep_record(states, text, source, execution, status))
+        folder.write_record(sweep_record(states, text, source, execution, status, origin))
 
     for state in todo:
         if state.replace_folder:
@@ -190,11 +231,17 @@ def run_grid(
         state.status, state.failed = RUNNING, {}
     record(RUNNING)
     skipped = len(states) - len(todo)
+    resumed = [t for t in tasks if t.state is not None]
     folder.log(
         f"sweep started: {len(states)} settings ({skipped} complete, skipped), {len(tasks)} "
-        f"seeds to play on {backend}"
+        f"seeds to play ({len(resumed)} from a checkpoint) on {backend}"
         + (f" with {local_workers} workers" if backend == "local" else f" at {address or 'local'}")
     )
+    for line in damaged:
+        folder.log(line)
+    for task in resumed:
+        episodes = ckpt.peek(task.state)["episodes_done"]
+        folder.log(f"setting {task.name} seed {task.seed}: continues from episode {episodes}")
 
     def finish_setting(state: SettingState) -> None:
         setting = state.setting
@@ -203,6 +250,9 @@ def run_grid(
             game = built[_spec_key(setting.config)]
             manifest = run_manifest(setting.config, game, infos[setting.name], execution["workers"])
             manifest["sweep"] = {"folder": str(root.resolve()), "setting": setting.name}
+            # A folder there now is one this sweep began and an interruption cut short (its
+            # parts are all kept): written again.
+            folder.remove_run_folder(setting)
             reservation = Reservation.make(root / setting.name)
             reservation.start(dumps(manifest))
             if plans is not None:
@@ -221,14 +271,24 @@ def run_grid(
 
     view = _View(progress, tasks, skipped)
     played = [0]
+    # The episodes of each task's checkpoint kept in .parts (inf once the task is done).
+    kept = {t.index: (ckpt.peek(t.state)["episodes_done"] if t.state else 0) for t in tasks}
 
     def on_progress(index: int, done: int) -> None:
         view.update(index, done)
 
+    def on_checkpoint(index: int, data: bytes) -> None:
+        task = tasks[index]
+        episodes = ckpt.peek(data)["episodes_done"]
+        if episodes <= kept[index]:
+            return  # the task is done, or a newer state is kept (messages may cross)
+        folder.save_checkpoint(states[task.setting].setting, task.seed, data)
+        kept[index] = episodes
+
     def on_done(task: Task, result: Result | None, error: str | None) -> None:
+        # Called again with the same result if an interruption cut it short (run_jobs).
         state = states[task.setting]
-        view.finish(task.index, error is None)
-        played[0] += 1
+        kept[task.index] = math.inf
         if error is not None:
             state.failed[task.seed] = error.strip().splitlines()[-1]
             state.status = FAILED
@@ -236,9 +296,12 @@ def run_grid(
         else:
             df, plans = result
             folder.save_part(state.setting, task.seed, df, plans)
-            state.done.append(task.seed)
+            if task.seed not in state.done:
+                state.done.append(task.seed)
             if not state.to_run and not state.failed:
                 finish_setting(state)
+        view.finish(task.index, error is None)
+        played[0] += 1
         record(RUNNING)
 
     try:
@@ -249,25 +312,50 @@ def run_grid(
             if not tasks:
                 pass  # nothing to play: no pool, no cluster
             elif backend == "local":
-                run_local(tasks, local_workers, on_progress, on_done, on_start)
+                run_local(tasks, local_workers, on_progress, on_done, on_start,
+                          on_checkpoint=on_checkpoint, checkpoint_every=every)  # fmt: skip
             else:
-                run_ray(tasks, games, on_progress, on_done, address=address, workers=workers)
+                run_ray(tasks, games, on_progress, on_done, address=address, workers=workers,
+                        on_checkpoint=on_checkpoint, checkpoint_every=every)  # fmt: skip
     except BaseException as err:
         for state in todo:
             if state.status == RUNNING:
                 state.status = PENDING
         record("interrupted")
         what = type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}"
-        folder.log(f"sweep interrupted ({what}); the seeds played are kept", None)
+        if isinstance(getattr(err, "signum", None), int):
+            what = f"signal {signal.Signals(err.signum).name}"
+        folder.log(f"sweep interrupted ({what}); the seeds played and checkpoints are kept")
         raise
     for state in todo:
         if state.status == RUNNING:  # a seed failed to come back without an error
             state.status = FAILED if state.to_run else COMPLETE
-    outcome = SweepOutcome(root, states, played[0], time.perf_counter() - t0)
+    outcome = SweepOutcome(root, states, played[0], len(resumed), time.perf_counter() - t0)
     execution["finished"] = now()
     record(FAILED if outcome.failed else COMPLETE)
     folder.log(outcome.summary())
     return outcome
+
+
+def _checkpoint(
+    folder: SweepFolder, state: SettingState, seed: int, fingerprint: str, damaged: list[str]
+) -> bytes | None:
+    """The checkpoint a seed continues from, checked whole; ``None`` to start afresh.
+
+    A checkpoint that cannot be used is told in ``damaged`` (for the log), never raised.
+    """
+    try:
+        data = folder.read_checkpoint(state.setting, seed)
+        if data is not None:
+            where = f"the checkpoint of seed {seed}"
+            ckpt.read(data, state.setting.config, fingerprint, seed, where)
+        return data
+    except ckpt.CheckpointError as err:
+        damaged.append(
+            f"setting {state.setting.name} seed {seed}: its checkpoint cannot be used ({err}); "
+            "the seed starts from episode 0"
+        )
+        return None
 
 
 def _spec_key(config: RunConfig) -> str:

@@ -26,6 +26,10 @@ from ..experiments.config import jsonable
 NAME_MAX = 120
 """Longest folder name made from a setting (a file system allows 255 bytes)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")
+RESERVED = ("sweep.", "report")
+"""Beginnings of the sweep folder's own files (``sweep.json``, ``sweep.log``, ``report.html``,
+``report-*.png``): no setting's folder may start so."""
 _SINGLE = "run"
 """The name of the only setting of a sweep in which nothing varies."""
 
@@ -41,6 +45,34 @@ class Setting:
     def key(self) -> str:
         """The configuration as canonical JSON: equal keys, equal runs."""
         return config_key(self.config)
+
+
+def check_settings(settings: list[Setting]) -> None:
+    """Refuse settings that cannot share a sweep folder, before anything is written.
+
+    Raises:
+        ValueError: no setting, a name that is no safe folder name (letters, digits and
+            ``._=,+-``, at most 255 characters) or that starts like the sweep's own files, two
+            settings of one name, or a configuration that does not validate.
+    """
+    if not settings:
+        raise ValueError("a sweep needs at least one setting")
+    names = [s.name for s in settings]
+    for name in names:
+        if (
+            not isinstance(name, str)
+            or not _NAME.fullmatch(name)
+            or len(name) > 255
+            or name.startswith(RESERVED)
+        ):
+            raise ValueError(
+                f"setting name {name!r} must be letters, digits and ._=,+- (not starting with "
+                "sweep. or report): it names the setting's run folder"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"setting names must differ: {names}")
+    for s in settings:
+        s.config.validate()
 
 
 def config_key(config: RunConfig) -> str:

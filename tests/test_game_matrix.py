@@ -5,9 +5,10 @@ import json
 
 import numpy as np
 import pytest
+import scipy.optimize
 from scipy.optimize import OptimizeResult
 
-from stackelberg_rl import games, planning
+from stackelberg_rl import games
 from stackelberg_rl.planning import mixed_commitment, pure_commitment, stackelberg_equilibrium
 
 # Conitzer & Sandholm (2006), "Computing the optimal strategy to commit to", EC'06, §1.
@@ -98,21 +99,21 @@ def test_a_failed_solve_raises_and_never_returns_a_value(monkeypatch):
     def numerical_trouble(*args, **kwargs):
         return OptimizeResult(status=4, message="numerical difficulties", x=None)
 
-    monkeypatch.setattr(planning, "linprog", numerical_trouble)
+    monkeypatch.setattr(scipy.optimize, "linprog", numerical_trouble)
     with pytest.raises(RuntimeError, match=r"follower action 0 failed \(status 4"):
         mixed_commitment(CS_LEADER, CS_FOLLOWER)
 
     def all_infeasible(*args, **kwargs):
         return OptimizeResult(status=2, message="infeasible", x=None)
 
-    monkeypatch.setattr(planning, "linprog", all_infeasible)
+    monkeypatch.setattr(scipy.optimize, "linprog", all_infeasible)
     with pytest.raises(RuntimeError, match="no commitment LP was feasible"):
         mixed_commitment(CS_LEADER, CS_FOLLOWER)
 
     def wrong_point(c, *args, **kwargs):  # "optimal", but b = 1 is no best response to (1, 0)
         return OptimizeResult(status=0, message="", x=np.array([1.0, 0.0]))
 
-    monkeypatch.setattr(planning, "linprog", wrong_point)
+    monkeypatch.setattr(scipy.optimize, "linprog", wrong_point)
     with pytest.raises(RuntimeError, match="short of a best response"):
         mixed_commitment([[0, 1], [0, 0]], CS_FOLLOWER)
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from .games.base import _check_distribution, _check_shape
 from .games.continuous import ContinuousGame, EvaluationSample
@@ -73,6 +72,8 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
         half = np.full_like(mean, np.nan)
     else:
         sem = replications.std(axis=-1, ddof=1) / np.sqrt(R)
+        from scipy import stats  # here: a worker that never estimates need not load it
+
         half = stats.t.ppf(0.5 + level / 2, R - 1) * sem
     return Estimate(mean=mean, half_width=half, replications=replications)
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linprog
 
 from .games.base import FiniteGame, _check_distribution, _check_shape
 from .games.matrix import matrix_game, payoff_matrices
@@ -508,6 +507,8 @@ def mixed_commitment(
         # Σ_a x_a (F[a, b'] − F[a, b]) <= 0 for every other b'.
         A_ub = (F_unit[:, others] - F_unit[:, [b]]).T if others else None
         b_ub = np.zeros(len(others)) if others else None
+        from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
+
         result = linprog(
             -L_unit[:, b],
             A_ub=A_ub,

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.special import softmax
 
 from ._params import check_real, check_sizes
 from .base import FiniteGame
@@ -91,6 +90,8 @@ def leader_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float)
         best = (Q_f == Q_f.max(axis=-1, keepdims=True)).astype(np.float64)
         pi_f = best / best.sum(axis=-1, keepdims=True)
     else:
+        from scipy.special import softmax  # here: every worker imports the game registry
+
         pi_f = softmax(alpha_f * Q_f, axis=-1)
     return (pi_f * Q_l).sum(axis=-1)
 

@@ -5,7 +5,8 @@ Approximation": soft-max LSVI-UCB for a non-myopic leader and follower, exact pl
 finite games, Monte-Carlo planning on continuous ones, and the experiments around them. The
 subpackages, each importing only those before it: :mod:`.games` → :mod:`.planning` →
 :mod:`.montecarlo` → :mod:`.learners` → :mod:`.agents` → :mod:`.experiments` →
-:mod:`.equilibria` → :mod:`.sweep` → :mod:`.report` → :mod:`.cli` (the report reads sweep folders
+:mod:`.equilibria` → :mod:`.envs` → :mod:`.sweep` → :mod:`.report` → :mod:`.bench` → :mod:`.cli`
+(``tests/test_layers.py`` checks every import; the report reads sweep folders
 through :mod:`.sweep`; a sweep's YAML file is read by :mod:`.cli.sweep_file`, whose keys are the
 command line's options).
 """

@@ -410,3 +410,26 @@ def _stop_jobs(futures: dict, grace: float, drain, collect) -> None:
 def _shutdown(pool) -> None:
     if pool is not None and not isinstance(pool, _SeedThread):
         pool.shutdown(wait=True, kill_workers=True)
+
+
+def progress_bar():
+    """A rich progress bar (description, bar, done/total, elapsed, remaining) for episodes.
+
+    rich loads here, only when a bar is shown.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )

@@ -27,7 +27,7 @@ from ..games import Game
 from ..learners import alpha_value
 from . import checkpoint as ckpt
 from .config import RunConfig, check_checkpoint_every, difference, dumps, jsonable
-from .executors import Checkpointing, run_all
+from .executors import Checkpointing, progress_bar, run_all
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY, finished, finished_result
 from .plans import PLANS_FILE, Plans
 from .resources import check_game_fits, check_run_fits
@@ -493,26 +493,12 @@ def _play(
             config, game, workers, None, on_start=on_start, seeds=seeds,
             checkpointing=checkpointing,
         )  # fmt: skip
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
+    with progress_bar() as bar:
         done_by_seed = {s: done.get(s, 0) for s in config.run_seeds}
         total = bar.add_task(
-            "episodes", total=config.episodes * config.seeds, completed=sum(done_by_seed.values())
+            "[bold]episodes[/bold]",
+            total=config.episodes * config.seeds,
+            completed=sum(done_by_seed.values()),
         )
 
         def on_progress(s: int, n: int) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..experiments import RunConfig
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import check_checkpoint_every, dumps, jsonable
+from ..experiments.executors import progress_bar
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_run_fits
 from ..experiments.runs import game_record, plans_record, run_manifest
@@ -383,22 +384,7 @@ class _View:
     def __enter__(self) -> _View:
         if not self.enabled or not self.tasks:
             return self
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
+        self._bar = progress_bar()
         self._bar.__enter__()
         episodes = sum(t.config.episodes for t in self.tasks)
         self._total = self._bar.add_task(self._title(), total=episodes)

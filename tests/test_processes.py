@@ -302,3 +302,30 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     wait_for(lambda: not any(alive(p) for p in started), 30, "the workers to exit")
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err, out + err
+
+
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    """`cmd &` in a script starts the command with SIGINT ignored: a Ctrl-C meant for the
+    script's foreground job must not stop it (SIGTERM still does, as usual)."""
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "stackelberg_rl", "run", *TINY, "--episodes", "300"]
+    argv += ["--seeds", "1", "--workers", "1", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint
+    )
+    try:
+        wait_for(lambda: (out / "manifest.json").exists(), 60, "the run to start")
+        for _ in range(3):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "interrupted" not in err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

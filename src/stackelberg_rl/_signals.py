@@ -24,6 +24,7 @@ def signals_held() -> Iterator[None]:
         return
     held: list[int] = []
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: h for s, h in old.items() if h is not signal.SIG_IGN}  # an ignored one stays so
 
     def hold(signum: int, frame) -> None:
         if held and callable(old[signum]):

@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = _in_main_thread()
     if in_main_thread:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            handlers[signum] = signal.signal(signum, _raise_interrupted)
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # `cmd &` in a script: kept
+                handlers[signum] = signal.signal(signum, _raise_interrupted)
     try:
         with signals_held():  # a signal inside an import could be swallowed there
             import typer

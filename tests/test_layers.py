@@ -11,8 +11,9 @@ ORDER = [
     "envs", "sweep", "report", "bench", "cli",
 ]  # fmt: skip
 """Each part may import those before it (and the private helpers ``_files``, ``_fields``,
-``_signals``, which import no part); the package's ``__init__`` and ``__main__`` may import all."""
-HELPERS = {"_files", "_fields", "_signals"}
+``_signals``, ``_jit``, which import no part); the package's ``__init__`` and ``__main__`` may
+import all."""
+HELPERS = {"_files", "_fields", "_signals", "_jit"}
 
 
 def part_of(path: Path) -> str:

@@ -11,6 +11,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .._jit import ensure_cache_dir
+
+ensure_cache_dir(__file__)  # before the first cache=True kernel
+
 NEGATIVE_TOL = 1e-9
 """Weights down to ``-NEGATIVE_TOL`` are round-off (from signed features) and count as zero."""
 

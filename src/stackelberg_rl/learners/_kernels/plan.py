@@ -42,6 +42,10 @@ from numba import literally, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..._jit import ensure_cache_dir
+
+ensure_cache_dir(__file__)  # before the first cache=True kernel
+
 FASTMATH = {"reassoc", "contract"}
 """Let LLVM reorder sums (so the length-``d`` dot products vectorise); no flag that assumes away
 infinities, which ``α = ∞`` (greedy play) relies on."""

@@ -1,0 +1,50 @@
+"""Where numba keeps the compiled kernels, when the package's own folder cannot hold them.
+
+numba caches a function (``cache=True``) beside its source, or else in the user's cache folder
+(``~/.cache/numba``); when neither can be written — a read-only install run by a user without a
+writable home — defining the function raises. :func:`ensure_cache_dir` then points numba at a
+folder of the temporary directory, so the package imports and the kernels still compile once per
+machine. It imports nothing of the package.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (made if need be)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def ensure_cache_dir(module_file: str, user_cache: str | None = None) -> str | None:
+    """Give numba a cache folder for the kernels of ``module_file`` if it has none; which one.
+
+    Args:
+        module_file: the ``__file__`` of the module whose functions are cached.
+        user_cache: numba's user-wide cache folder (default: the one numba would use).
+
+    Returns:
+        The folder set as ``numba.config.CACHE_DIR``, or ``None`` if numba can cache as it is.
+    """
+    from numba.core import config
+
+    if config.CACHE_DIR or _writable(Path(module_file).parent / "__pycache__"):
+        return None
+    if user_cache is None:
+        from numba.misc.appdirs import user_cache_dir
+
+        user_cache = user_cache_dir(appname="numba", appauthor=False)
+    if _writable(Path(user_cache)):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"stackelberg-rl-numba-{os.getuid()}"
+    config.CACHE_DIR = str(folder)
+    return config.CACHE_DIR

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from stackelberg_rl.cli import main
 from stackelberg_rl.games import FiniteGame
 
 
@@ -24,3 +25,18 @@ def declared_linear(game: FiniteGame) -> FiniteGame:
         mu=game.mu,
         theta=game.theta,
     )
+
+
+def call(argv, capsys):
+    """Exit code, stdout and stderr of the command ``stackelberg-rl ARGV`` (in this process)."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err, expected_code=2):
+    """The one line of a failed command's stderr, checked: its exit code, no traceback."""
+    assert code == expected_code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
+    return lines[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import call, one_line_error
 
 from stackelberg_rl import __version__
 from stackelberg_rl.cli import games as games_command
@@ -18,21 +19,6 @@ TINY = [
     "--param", "n_states=5", "--param", "n_leader_actions=2", "--param", "n_follower_actions=2",
     "--param", "dim=3", "--param", "horizon=2",
 ]  # fmt: skip
-
-
-def call(argv, capsys):
-    """Exit code, stdout and stderr of ``main(argv)``."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err, expected_code=2):
-    assert code == expected_code, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "error" in lines[0] and "Traceback" not in err
-    return lines[0]
 
 
 def flat(text: str) -> str:

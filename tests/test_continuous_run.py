@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import call
 from scipy import stats
 
 import stackelberg_rl.agents as agents_mod
 import stackelberg_rl.experiments.loop as loop_mod
 from stackelberg_rl.agents import AgentConfig
-from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import COLUMNS, GameSpec, RunConfig, load_run, run, run_seeds
 from stackelberg_rl.experiments import resources as resources_mod
 from stackelberg_rl.games import random_linear
@@ -194,11 +194,6 @@ def test_the_memory_estimate_grows_with_the_evaluation_sample(monkeypatch):
 
 
 # ---------------------------------------------------------------------- the command line
-def call(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 SMALL = ["--game", "continuous", "--param", "n_eval_states=20", "--param", "n_replications=4"]
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import call, one_line_error
 
 from stackelberg_rl import games
-from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run, run_seeds
 from stackelberg_rl.games import random_linear
 
@@ -23,19 +23,6 @@ def game_file(tmp_path):
     path = tmp_path / "mine.npz"
     games.save(game, path)
     return path, game
-
-
-def call(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
-    return lines[0]
 
 
 # ---------------------------------------------------------------------- the configuration

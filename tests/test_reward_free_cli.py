@@ -5,26 +5,13 @@ import re
 
 import numpy as np
 import pytest
+from helpers import call, one_line_error
 
 from stackelberg_rl import games
-from stackelberg_rl.cli import main
 from stackelberg_rl.equilibria import reward_free as rf
 
 SMALL = ["--game", "security", "--param", "n_targets=2", "--param", "levels=2",
          "--param", "horizon=3"]  # fmt: skip
-
-
-def call(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ the file and the array in every error. Nothing here knows about games or learner
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
@@ -162,3 +163,24 @@ def read_npz(
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise error(f"{path}: not a readable .npz {what}: {err}") from None
     return arrays
+
+
+def json_array(obj, allow_nan: bool = False) -> np.ndarray:
+    """``obj`` as JSON text in a ``uint8`` array: how an ``.npz`` of ours carries its header."""
+    return np.frombuffer(json.dumps(obj, allow_nan=allow_nan).encode(), dtype=np.uint8)
+
+
+def read_json_array(npz, key: str):
+    """The JSON value stored by :func:`json_array` as ``key`` of an open ``.npz``.
+
+    Raises:
+        KeyError: the archive has no ``key``.
+        ValueError: the array cannot be read or is not JSON text (the reason in the message).
+    """
+    try:
+        raw = np.asarray(npz[key])
+        return json.loads(raw.tobytes().decode())
+    except KeyError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise ValueError(str(err)) from None

@@ -26,14 +26,13 @@ A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-p
 
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from .._files import write_npz
+from .._files import json_array, write_npz
 from ..experiments import RunConfig, load_run
 from ..experiments.plans import (
     PLANS_FILE,
@@ -373,9 +372,8 @@ class CCSE:
         """
         path = Path(path)
         extra = {"kind": CCSE_FORMAT, "ccse_version": CCSE_VERSION, "info": self.info}
-        text = json.dumps(header([self.info.get("seed", 0)], extra), allow_nan=False)
         arrays = self.plans.to_arrays()
-        arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
+        arrays["format"] = json_array(header([self.info.get("seed", 0)], extra))
         write_npz(path, arrays)
         return path
 

@@ -28,7 +28,6 @@ file; a truncated one fails to open: both are a :class:`CheckpointError` too.
 from __future__ import annotations
 
 import io
-import json
 import math
 import zipfile
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._files import json_array, read_json_array
 from .config import RunConfig, difference, jsonable
 
 CHECKPOINT_FORMAT = "stackelberg-rl/checkpoint"
@@ -107,9 +107,9 @@ def pack(tree: dict, header: dict) -> bytes:
                 aliases[path] = same
         else:
             values[path] = leaf.item() if isinstance(leaf, np.generic) else leaf
-    text = json.dumps({**header, "values": values, "aliases": aliases}, allow_nan=True)
+    text = json_array({**header, "values": values, "aliases": aliases}, allow_nan=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **{HEADER: np.frombuffer(text.encode(), dtype=np.uint8)}, **arrays)
+    np.savez(buffer, **{HEADER: text}, **arrays)
     return buffer.getvalue()
 
 
@@ -142,11 +142,10 @@ def _open(data: bytes, where: str):
 
 def _header(npz, where: str) -> dict:
     try:
-        raw = np.asarray(npz[HEADER])
-        header = json.loads(raw.tobytes().decode())
+        header = read_json_array(npz, HEADER)
     except KeyError:
         raise CheckpointError(f"{where} is not a checkpoint of stackelberg-rl") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except ValueError as err:
         raise CheckpointError(f"{where} is damaged: {err}") from None
     if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{where} is not a checkpoint of stackelberg-rl")

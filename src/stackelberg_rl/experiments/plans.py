@@ -28,7 +28,6 @@ truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the 
 
 from __future__ import annotations
 
-import json
 import math
 import zipfile
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import write_npz
+from .._files import json_array, read_json_array, write_npz
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
@@ -299,8 +298,7 @@ def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) 
     arrays = {}
     for seed, p in plans.items():
         arrays.update(p.to_arrays(f"seed{seed}/"))
-    text = json.dumps(header(sorted(plans), extra), allow_nan=False)
-    arrays["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    arrays["format"] = json_array(header(sorted(plans), extra))
     write_npz(path, arrays)
     return path.stat().st_size
 
@@ -308,11 +306,10 @@ def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) 
 def read_header(npz, where: str) -> dict:
     """The JSON header of an open plans file, checked to be ours and of a version we read."""
     try:
-        raw = np.asarray(npz["format"])
-        data = json.loads(raw.tobytes().decode())
+        data = read_json_array(npz, "format")
     except KeyError:
         raise PlansFileError(f"{where} is not a plans file of stackelberg-rl (no format)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except ValueError as err:
         raise PlansFileError(f"{where} is corrupt or truncated: {err}") from None
     if not isinstance(data, dict) or data.get("format") != PLANS_FORMAT:
         raise PlansFileError(f"{where} is not a plans file of stackelberg-rl")

@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -43,7 +42,7 @@ import numpy as np
 
 from .._files import read_npz, write_npz
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import PROB_TOL, _check_shape
+from ..games.base import PROB_TOL, _check_shape, sha256_of
 from ..games.sampling import draw
 from ..learners.functional import alpha_value, soft_policies
 from ..planning import (
@@ -355,7 +354,6 @@ def model_fingerprint(game: Game) -> str:
     exploration. For a finite game it hashes the arrays as held, so the same transitions held
     in another form hash differently (:meth:`ExplorationData.check_game` compares values).
     """
-    digest = hashlib.sha256()
     if isinstance(game, ContinuousGame):
         arrays = {
             "centres": game.centres,
@@ -371,13 +369,7 @@ def model_fingerprint(game: Game) -> str:
             "transitions": game._transitions,
             "mu": game.mu,
         }
-    for key, array in arrays.items():
-        if array is None:
-            continue
-        array = np.ascontiguousarray(array)
-        digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.data)
-    return digest.hexdigest()
+    return sha256_of(arrays)  # the hash games use for their own fingerprints
 
 
 # ---------------------------------------------------------------------- phase 1: explore

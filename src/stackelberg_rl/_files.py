@@ -4,18 +4,27 @@ Every file the package writes for a user (game files, plans, explorations, mixtu
 figures) goes through :func:`write_atomic`: a temporary file beside the target, flushed to disk,
 then renamed over it, so a crash or a full disk never leaves half a file under the real name.
 Every ``.npz`` it reads goes through :func:`read_npz`, which refuses pickled objects and names
-the file and the array in every error. Nothing here knows about games or learners.
+the file and the array in every error.
+
+Every ``.npz`` the package makes (game files, plans, checkpoints, explorations, mixtures) is one
+container: :func:`pack` / :func:`save` write a tree of arrays and JSON values with one JSON
+header (``format``, ``format_version``), :func:`unpack` / :func:`load` read it back and check
+both, with one set of errors. :func:`jsonable` is the one JSON sanitiser. Nothing here knows
+about games or learners.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import numbers
 import os
 import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -165,18 +174,310 @@ def read_npz(
     return arrays
 
 
+HEADER = "header"
+"""The array of a container that holds its JSON header."""
+
+_LEGACY_HEADERS = ("format", "meta")
+"""Where files of stackelberg-rl 0.1 kept their header (plans and mixtures; explorations)."""
+
+
+class ContainerError(ValueError):
+    """A container that cannot be read: missing, damaged, foreign or of another format version."""
+
+
+def jsonable(obj: Any, where: str = "value", *, nan: bool = False) -> Any:
+    """``obj`` as JSON data: infinities as ``"inf"``/``"-inf"``, numpy scalars as Python ones.
+
+    Args:
+        obj: nested dicts (string keys), lists, tuples, numbers, strings, ``None``.
+        where: the name of ``obj`` in errors (``config``): a bad value is named by its path.
+        nan: write NaN as ``"nan"`` instead of refusing it.
+
+    Raises:
+        ValueError: naming the first value JSON cannot hold (a NaN, an object, ...) by its path.
+    """
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where} has a key JSON cannot hold: {k!r}")
+            out[k] = jsonable(v, f"{where}.{k}", nan=nan)
+        return out
+    if isinstance(obj, list | tuple):
+        return [jsonable(v, f"{where}[{i}]", nan=nan) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        x = float(obj)
+        if math.isnan(x):
+            if nan:
+                return "nan"
+            raise ValueError(f"{where} is NaN, which cannot be written to JSON")
+        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+    raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
+
+
+def _json_array(obj) -> np.ndarray:
+    return np.frombuffer(json.dumps(obj, allow_nan=True).encode(), dtype=np.uint8)
+
+
+def pack(
+    fmt: str, version: int, tree: dict, header: dict | None = None, *, compress: bool = False
+) -> bytes:
+    """``tree`` (nested dicts of arrays and JSON values) as the bytes of a container.
+
+    Leaves that are ``np.ndarray`` are stored as arrays named by their path (``seed3/w``); any
+    other leaf (a number, a string, ``None``, a list; a Python ``int`` of any size) goes into the
+    header's ``values``. An array equal bit for bit to one stored earlier is stored once.
+
+    Args:
+        fmt: the format's name (``"stackelberg-rl/checkpoint"``).
+        version: its version.
+        tree: what to store; keys are names without ``/``.
+        header: more JSON fields of the header (what a reader checks before the arrays).
+        compress: ``np.savez_compressed`` instead of ``np.savez``.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    values: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    for path, leaf in _leaves(tree):
+        if isinstance(leaf, np.ndarray):
+            same = next((o for o, stored in arrays.items() if _identical(stored, leaf)), None)
+            if same is None:
+                arrays[path] = leaf
+            else:
+                aliases[path] = same
+        else:
+            values[path] = leaf.item() if isinstance(leaf, np.generic) else leaf
+    head = {**(header or {}), "format": fmt, "format_version": int(version)}
+    head.update(values=values, aliases=aliases)
+    buffer = io.BytesIO()
+    (np.savez_compressed if compress else np.savez)(buffer, **{HEADER: _json_array(head)}, **arrays)
+    return buffer.getvalue()
+
+
+def _identical(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays hold the same bits (equal values, and ``-0.0`` told from ``0.0``)."""
+    if a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b):
+        return False  # NaN is never equal: such arrays are stored twice
+    return a.dtype.kind != "f" or np.array_equal(np.signbit(a), np.signbit(b))
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if not isinstance(key, str) or not key or "/" in key or key == HEADER:
+            raise ValueError(f"a container's key must be a name without '/', got {key!r}")
+        path = prefix + key
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError(f"a container's dict {path} is empty")
+            yield from _leaves(value, path + "/")
+        else:
+            yield path, value
+
+
+def _article(what: str) -> str:
+    return f"an {what}" if what[:1].lower() in "aeiou" else f"a {what}"
+
+
+def unpack(
+    data: bytes | str | os.PathLike,
+    fmt: str,
+    version: int,
+    *,
+    what: str = "file",
+    where: str | None = None,
+    error: type[Exception] = ContainerError,
+    header_only: bool = False,
+) -> tuple[dict, dict]:
+    """The header and the tree of a container (bytes, or the path of its file), checked.
+
+    Args:
+        data: the container's bytes, or its path.
+        fmt: the format expected.
+        version: the format version this package reads.
+        what: what the file should hold, for the messages (``"checkpoint"``).
+        where: how to name it in messages (default: its path, or "the {what}").
+        error: the exception class to raise (a ``ValueError`` subclass names the kind of file).
+        header_only: read only the header (the tree is then empty).
+
+    Returns:
+        ``(header, tree)``: the header without ``values``/``aliases``; the tree as
+        :func:`pack` was given it (arrays and JSON values).
+
+    Raises:
+        error: a missing file or a folder, a damaged or truncated one, pickled objects, a file
+            of another format, or of another format version (both versions named): one line,
+            naming the file.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        where = where or f"the {what}"
+        source = io.BytesIO(data)
+    else:
+        path = Path(data)
+        where = where or str(path)
+        if path.is_dir():
+            raise error(f"{where} is a folder, not {_article(what)} (.npz)")
+        if not path.is_file():
+            raise error(f"{where}: no such file")
+        source = path
+    try:
+        npz = np.load(source, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise error(f"{where} is damaged, truncated or not {_article(what)}: {err}") from None
+    if not hasattr(npz, "files"):
+        raise error(f"{where} is a bare array, not {_article(what)} of stackelberg-rl")
+    with npz:
+        head = _read_header(npz, fmt, version, what, where, error)
+        flat: dict[str, Any] = {}
+        if not header_only:
+            for name in npz.files:
+                if name == HEADER:
+                    continue
+                try:
+                    flat[name] = npz[name]
+                except ValueError as err:
+                    if "allow_pickle" in str(err):
+                        raise error(
+                            f"{where}: array {name!r} holds Python objects; {_article(what)} "
+                            "holds numbers and strings only"
+                        ) from None
+                    raise error(f"{where} is damaged: array {name!r}: {err}") from None
+                except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+                    raise error(f"{where} is damaged: array {name!r}: {err}") from None
+    values, aliases = head.pop("values", {}), head.pop("aliases", {})
+    if not isinstance(values, dict) or not isinstance(aliases, dict):
+        raise error(f"{where} is damaged: its header's values or aliases are not tables")
+    if header_only:
+        return head, {}
+    flat.update(values)
+    for path, same in aliases.items():
+        if not isinstance(flat.get(same), np.ndarray):
+            raise error(f"{where} is damaged: {path} refers to a missing array {same}")
+        flat[path] = flat[same].copy()
+    tree: dict = {}
+    for path, leaf in flat.items():
+        node = tree
+        *parents, last = path.split("/")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise error(f"{where} is damaged: {path} lies under a value")
+        node[last] = leaf
+    return head, tree
+
+
+def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> dict:
+    """The checked JSON header of an open container; a file of 0.1 is told by its version."""
+    key = (
+        HEADER
+        if HEADER in npz.files
+        else next((k for k in _LEGACY_HEADERS if k in npz.files), None)
+    )
+    if key is None:
+        raise error(f"{where} is not {_article(what)} of stackelberg-rl (no header)")
+    try:
+        raw = npz[key]
+        text = str(raw) if raw.dtype.kind == "U" else np.asarray(raw).tobytes().decode()
+        head = json.loads(text)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise error(f"{where} is damaged: its header is unreadable ({err})") from None
+    if not isinstance(head, dict):
+        raise error(f"{where} is damaged: its header is not a JSON object")
+    found = head.get("kind", head.get("format"))  # 0.1's mixtures named themselves "kind"
+    if found != fmt:
+        raise error(
+            f"{where} is not {_article(what)} of stackelberg-rl "
+            f"(format {found!r}, expected {fmt!r})"
+        )
+    got = head.get("format_version", head.get("version", head.get("ccse_version")))
+    if key != HEADER:  # 0.1's layout: never read as today's
+        got = f"{got} (stackelberg-rl 0.1)"
+    if got != version:
+        raise error(
+            f"{where} is {_article(what)} of format version {got!r}; this version of "
+            f"stackelberg-rl reads format version {version}"
+        )
+    return head
+
+
+def save(
+    path: str | os.PathLike,
+    fmt: str,
+    version: int,
+    tree: dict,
+    header: dict | None = None,
+    *,
+    what: str = "file",
+    compress: bool = False,
+    error: type[Exception] = ContainerError,
+) -> Path:
+    """Write a container to ``path`` whole or not at all (:func:`write_atomic`).
+
+    A file already at ``path`` is replaced only if it is a container of the same format: a
+    user's unrelated file is never overwritten.
+
+    Raises:
+        error: ``path`` is a folder, or holds a file that is not ``fmt``; the folder does not
+            exist or cannot be written (named, never the temporary file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder; give a file name for the {what}")
+    if path.exists() and not _is_format(path, fmt):
+        raise error(
+            f"{path} exists and is not {_article(what)} of stackelberg-rl: it is left as it "
+            "is; choose another name or remove it"
+        )
+    if not path.parent.is_dir():
+        raise error(f"cannot write {path}: its folder {path.parent} does not exist")
+    data = pack(fmt, version, tree, header, compress=compress)
+    try:
+        write_atomic(path, data)
+    except OSError as err:
+        raise error(f"cannot write {path}: {err.strerror or err}") from None
+    return path
+
+
+def _is_format(path: Path, fmt: str) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not hasattr(npz, "files"):
+                return False
+            key = next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
+            if key is None:
+                return False
+            raw = npz[key]
+            text = str(raw) if raw.dtype.kind == "U" else np.asarray(raw).tobytes().decode()
+            head = json.loads(text)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, AttributeError):
+        return False
+    return isinstance(head, dict) and head.get("kind", head.get("format")) == fmt
+
+
+def load(
+    path: str | os.PathLike,
+    fmt: str,
+    version: int,
+    *,
+    what: str = "file",
+    error: type[Exception] = ContainerError,
+) -> tuple[dict, dict]:
+    """:func:`unpack` of the file at ``path``."""
+    return unpack(path, fmt, version, what=what, error=error)
+
+
 def json_array(obj, allow_nan: bool = False) -> np.ndarray:
-    """``obj`` as JSON text in a ``uint8`` array: how an ``.npz`` of ours carries its header."""
+    """``obj`` as JSON text in a ``uint8`` array (0.1's headers; goes with the last of them)."""
     return np.frombuffer(json.dumps(obj, allow_nan=allow_nan).encode(), dtype=np.uint8)
 
 
 def read_json_array(npz, key: str):
-    """The JSON value stored by :func:`json_array` as ``key`` of an open ``.npz``.
-
-    Raises:
-        KeyError: the archive has no ``key``.
-        ValueError: the array cannot be read or is not JSON text (the reason in the message).
-    """
+    """The JSON value of :func:`json_array` stored as ``key`` of an open ``.npz`` (see above)."""
     try:
         raw = np.asarray(npz[key])
         return json.loads(raw.tobytes().decode())

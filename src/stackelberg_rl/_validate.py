@@ -1,0 +1,264 @@
+"""The checks of everything a user hands in: one function per kind of value, one error style.
+
+Every check returns the value in its canonical type (``int``, ``float``, a float64 array) or
+raises :class:`ValueError` naming the argument, what was expected and what was given; for an
+array, the first offending index and the names of its axes. Booleans are never numbers here
+(``True`` is not a count), and floats are never indices (``1.0`` is not an action).
+
+Example:
+    >>> integer(3, "n_states", low=1)
+    3
+    >>> integer(True, "n_states", low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_states must be an integer >= 1, got True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TOL = 1e-9
+"""Tolerance on probabilities summing to one, on ``‖φ‖₂ ≤ 1`` and on rewards in ``[-1, 1]``."""
+
+
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python's or numpy's), and not a boolean."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python's or numpy's), and not a boolean."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    opens = "(" if low_open or math.isinf(low) else "["  # an infinite end is never included
+    closes = ")" if high_open or math.isinf(high) else "]"
+    return f"{opens}{low:g}, {high:g}{closes}"
+
+
+def integer(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an ``int`` in ``[low, high]`` (either end may be omitted).
+
+    Raises:
+        ValueError: not an integer (a boolean, a float, a string), or out of range; naming
+            ``name``.
+    """
+    if low is not None and high is not None:
+        expected = f"an integer in [{low}, {high}]"
+    elif low is not None:
+        expected = f"an integer >= {low}"
+    elif high is not None:
+        expected = f"an integer <= {high}"
+    else:
+        expected = "an integer"
+    if not is_integer(value):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def index(value: Any, n: int, name: str) -> int:
+    """``value`` as an index in ``[0, n)``: negative indices are refused, not read from the end."""
+    if is_integer(value) and 0 <= value < n:
+        return int(value)
+    raise ValueError(f"{name} must be an integer in [0, {n}), got {value!r}")
+
+
+def real(
+    value: Any,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    infinite: bool = False,
+) -> float:
+    """``value`` as a ``float`` in the interval given.
+
+    Args:
+        value: the value.
+        name: its name, for the error.
+        low: the lower end.
+        high: the upper end.
+        low_open: exclude ``low`` itself.
+        high_open: exclude ``high`` itself.
+        infinite: accept ``±inf`` (within the interval); NaN is always refused.
+
+    Raises:
+        ValueError: not a number, NaN, infinite (unless ``infinite``), or out of the interval.
+    """
+    interval = _interval(low, high, low_open, high_open)
+    finite = "" if infinite else "finite "
+    v = float(value) if is_real(value) else math.nan
+    if math.isnan(v) or (not infinite and math.isinf(v)):
+        raise ValueError(f"{name} must be a {finite}number in {interval}, got {value!r}")
+    if v < low or v > high or (low_open and v == low) or (high_open and v == high):
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+def probability(value: Any, name: str) -> float:
+    """``value`` as a ``float`` in ``[0, 1]``."""
+    return real(value, name, low=0.0, high=1.0)
+
+
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first true entry of ``mask`` (C order); ``()`` for a true scalar."""
+    mask = np.asarray(mask)
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _at(idx: tuple[int, ...], axes: Sequence[str] | None) -> str:
+    if axes is None or len(axes) != len(idx):
+        return f"index {idx}"
+    return f"index {idx} ({', '.join(axes)})"
+
+
+def array(
+    value: Any,
+    name: str,
+    *,
+    shape: tuple[int | None, ...] | None = None,
+    axes: Sequence[str] | None = None,
+    dtype: Any = np.float64,
+    finite: bool = True,
+    low: float | None = None,
+    high: float | None = None,
+) -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype``, checked.
+
+    Args:
+        value: anything ``np.asarray`` takes.
+        name: its name, for the error.
+        shape: the shape expected; ``None`` in an axis accepts any length there.
+        axes: the axes' names (``("H", "S", "A")``), used in every error.
+        dtype: the dtype of the result.
+        finite: refuse NaN and infinities.
+        low: refuse entries below this (within :data:`TOL`).
+        high: refuse entries above this (within :data:`TOL`).
+
+    Raises:
+        ValueError: not numeric, the wrong number of axes or the wrong length of one (the axis
+            named), a non-finite entry or one out of range (its index named).
+    """
+    try:
+        out = np.ascontiguousarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {_short(value)}") from None
+    if shape is not None:
+        check_shape(out, name, shape, axes)
+    if finite and out.dtype.kind in "fc":
+        bad = ~np.isfinite(out)
+        if bad.any():
+            idx = first_index(bad)
+            raise ValueError(f"{name} has a non-finite entry {out[idx]} at {_at(idx, axes)}")
+    if low is not None and out.size and out.min() < low - TOL:
+        idx = first_index(out < low - TOL)
+        raise ValueError(f"{name} has {out[idx]:.6g} < {low:g} at {_at(idx, axes)}")
+    if high is not None and out.size and out.max() > high + TOL:
+        idx = first_index(out > high + TOL)
+        raise ValueError(f"{name} has {out[idx]:.6g} > {high:g} at {_at(idx, axes)}")
+    return out
+
+
+def check_shape(
+    value: np.ndarray,
+    name: str,
+    shape: tuple[int | None, ...],
+    axes: Sequence[str] | None = None,
+) -> None:
+    """Raise unless ``value.shape`` matches ``shape``, naming the first axis that differs.
+
+    ``pi_l has shape (3, 5, 4), expected (3, 5, 3): axis 2 (a) is 4, expected 3``.
+    """
+    got = tuple(np.shape(value))
+    want = tuple("any" if n is None else n for n in shape)
+    shown = "(" + ", ".join(map(str, want)) + ("," if len(want) == 1 else "") + ")"
+    if len(got) != len(shape):
+        names = f" ({', '.join(axes)})" if axes else ""
+        raise ValueError(
+            f"{name} has shape {got}, expected {shown}{names}: {len(got)} axes instead of "
+            f"{len(shape)}"
+        )
+    for axis, (n, m) in enumerate(zip(got, shape, strict=True)):
+        if m is not None and n != m:
+            label = f" ({axes[axis]})" if axes else ""
+            raise ValueError(
+                f"{name} has shape {got}, expected {shown}: axis {axis}{label} is {n}, expected {m}"
+            )
+
+
+def distribution(value: Any, name: str, axes: Sequence[str] | None = None) -> np.ndarray:
+    """``value`` as float64 probabilities over its last axis: finite, ``≥ 0``, summing to one.
+
+    Whole-array tests come first (they run on every evaluated policy); the offending index is
+    only looked for on failure.
+
+    Raises:
+        ValueError: a non-finite or negative entry, or a row that does not sum to one (within
+            :data:`TOL`), by its index.
+    """
+    p = np.ascontiguousarray(value, dtype=np.float64)
+    sums = np.einsum("...i->...", p)  # much faster than p.sum(-1) over a short last axis
+    if not np.isfinite(sums).all():  # NaN and ±inf entries make their row sum non-finite
+        array(p, name, axes=axes)
+    if p.size and p.min() < -TOL:
+        idx = first_index(p == p.min())
+        raise ValueError(f"{name} has a negative probability {p[idx]:.3g} at {_at(idx, axes)}")
+    err = np.abs(sums - 1.0)
+    if (err > TOL).any():
+        idx = first_index(err > TOL)
+        rows = None if axes is None else list(axes)[:-1]
+        at = "" if not idx else f" at {_at(idx, rows)}"
+        raise ValueError(f"{name} does not sum to 1{at} (sum {sums[idx]:.12g})")
+    return p
+
+
+def path(
+    value: Any,
+    name: str,
+    *,
+    kind: str = "any",
+    exists: bool | None = None,
+) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, checked against what it must be.
+
+    Args:
+        value: a string or path-like.
+        name: its name, for the error (``--out``).
+        kind: ``"file"``, ``"folder"`` or ``"any"``: what it must be if it exists.
+        exists: ``True``: it must exist; ``False``: it must not; ``None``: either.
+
+    Raises:
+        ValueError: not a path, empty, missing, present, or a file where a folder is wanted
+            (or the reverse).
+    """
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ValueError(f"{name} must be a path, got {value!r}")
+    p = Path(value)
+    if exists and not p.exists():
+        raise ValueError(f"{name}: {p} does not exist")
+    if exists is False and p.exists():
+        raise ValueError(f"{name}: {p} already exists")
+    if p.exists():
+        if kind == "file" and p.is_dir():
+            raise ValueError(f"{name}: {p} is a folder, not a file")
+        if kind == "folder" and not p.is_dir():
+            raise ValueError(f"{name}: {p} is a file, not a folder")
+    return p
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -7,11 +7,10 @@ nothing in this module knows about games or learners.
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import functools
-import inspect
 import math
-import textwrap
+import threading
 import types
 import typing
 from typing import Any
@@ -123,31 +122,27 @@ def key_values(items: list[str] | tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def field_docstrings(cls: type) -> dict[str, str]:
-    """The string literal written under each field of the class ``cls``, by field name.
+    """The docstring written under each field of the dataclass ``cls``, by field name.
 
     These attribute docstrings are how the configuration dataclasses document their fields; the
-    command line shows them as help. Each class's source is parsed once: validating a
-    configuration asks for them at the start of every seed, and CPython 3.11's parser fails
-    ("AST constructor recursion depth mismatch") when two threads run it at once.
+    command line shows them as help. They are read by ``docstring_parser`` (which reads the
+    class's source), once per class: validating a configuration asks for them at the start of
+    every seed, from several threads.
     """
-    return dict(_field_docstrings(cls))
+    with _LOCK:
+        return dict(_field_docstrings(cls))
+
+
+_LOCK = threading.Lock()
 
 
 @functools.cache
 def _field_docstrings(cls: type) -> dict[str, str]:
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return {}
-    body = ast.parse(source).body[0].body
+    import docstring_parser
+
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
     docs = {}
-    for node, after in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    for param in docstring_parser.parse_from_object(cls).params:
+        if param.args[0] == "attribute" and (fields is None or param.arg_name in fields):
+            docs[param.arg_name] = " ".join((param.description or "").split())
     return docs

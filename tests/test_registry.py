@@ -1,5 +1,6 @@
 """The game registry: make, names, parameters from strings, provenance and fingerprints."""
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,3 +169,12 @@ def test_field_docstrings_read_the_string_under_each_field():
         """Third."""
 
     assert field_docstrings(Example) == {"a": "First line.", "c": "Third."}
+
+
+def test_a_game_too_large_for_the_memory_is_refused_before_it_is_allocated():
+    with pytest.raises(MemoryError) as err:
+        games.make("random-linear", n_states=10**12)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("building game random-linear with {'n_states': 1000000000000} ")
+    assert re.search(r"needs about [\d.]+ TiB of memory, but only [\d.]+ [GMKT]i?B", message)

@@ -1,14 +1,11 @@
 """The continuous game (math.md §6) and its Monte-Carlo planner, against independent checks."""
 
-import doctest
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from stackelberg_rl import games, montecarlo, planning
 from stackelberg_rl.games import AtomDensities, BetaDensities, ContinuousGame, FiniteGame
-from stackelberg_rl.games import continuous as continuous_mod
 
 A, B = 2, 3
 SMALL = dict(dim=4, n_leader_actions=A, n_follower_actions=B, horizon=3, seed=2)
@@ -168,11 +165,6 @@ def test_a_game_checks_itself_naming_the_field_and_the_index():
         game.feature_map(np.array([0.5, 0.5]))
     with pytest.raises(ValueError, match="exact_evaluation needs AtomDensities"):
         ContinuousGame(**parts, exact_evaluation=True)
-
-
-def test_doctest():
-    result = doctest.testmod(continuous_mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # ---------------------------------------------------------------------- Monte-Carlo planning

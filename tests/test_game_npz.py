@@ -148,9 +148,7 @@ def test_probabilities_and_rewards_out_of_range_are_named(tmp_path):
     arrays.pop("mu"), arrays.pop("theta")
     arrays["rewards"] = arrays["rewards"] * 2
     path = _write(tmp_path / "big.npz", **arrays)
-    with pytest.raises(
-        ValueError, match=r"rewards has 2 > 1 at index \(0, 0, 0, 0, 1\)"
-    ):
+    with pytest.raises(ValueError, match=r"rewards has 2 > 1 at index \(0, 0, 0, 0, 1\)"):
         games.load(path)
 
 

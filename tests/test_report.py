@@ -336,12 +336,3 @@ def test_report_files_do_not_make_a_run_folder_foreign(sweep_folder, tmp_path, c
         "regret.png",
         "results.parquet",
     ]
-
-
-def test_doctests():
-    import doctest
-
-    from stackelberg_rl.report import analysis
-
-    result = doctest.testmod(analysis)
-    assert result.attempted > 0 and result.failed == 0

@@ -65,9 +65,24 @@ _NEXT = {LEADER: FOLLOWER, FOLLOWER: LEADER}
 
 
 class _Episode:
-    """What both environments share: the game, the options, the stream, rendering."""
+    """What both environments share: the game, the options, the stream, rendering.
 
-    def _setup(self, game, game_params, max_cycles, render_mode) -> None:
+    Args:
+        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
+        game_params: the registered game's parameters (only with a name).
+        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
+        render_mode: ``"ansi"`` or ``None``.
+    """
+
+    def __init__(
+        self,
+        game: FiniteGame | str,
+        *,
+        game_params: Mapping[str, Any] | None = None,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__()
         self.game = resolve_game(game, game_params)
         self.max_cycles = check_options(max_cycles, render_mode, self.game.horizon)
         self.render_mode = render_mode
@@ -77,6 +92,8 @@ class _Episode:
         self._rng: np.random.Generator | None = None
         self._h, self._x, self._a = 0, 0, None
         self._last: Step | None = None
+        self._truncated = False
+        self.observation_spaces, self.action_spaces = self._spaces()
 
     def _start(self, seed: int | None) -> None:
         """A ``seed`` starts a new stream, ``None`` goes on with it; ``x_0`` is drawn."""
@@ -108,32 +125,16 @@ class _Episode:
 class LeaderFollowerAECEnv(_Episode, AECEnv):
     """The game as an AEC environment: the leader, then the follower, at every step.
 
-    See the module's docstring for the spaces, rewards and seeding.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+    See the module's docstring for the spaces, rewards and seeding, and :class:`_Episode` for
+    the arguments.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
 
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        max_cycles: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._setup(game, game_params, max_cycles, render_mode)
+    def _spaces(self) -> tuple[dict, dict]:
         H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
-        self.observation_spaces = {
-            agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS
-        }
-        self.action_spaces = {agent: Discrete(n) for agent, n in self._n_actions.items()}
+        observations = {agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS}
+        return observations, {agent: Discrete(n) for agent, n in self._n_actions.items()}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
@@ -210,35 +211,18 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
 
     See the module's docstring. ``step`` takes ``{"leader": a, "follower": replies}`` with
     ``replies (A,)`` the follower's action for each leader action; it plays ``b = replies[a]``.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+    The arguments are :class:`_Episode`'s.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
 
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        max_cycles: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        self._setup(game, game_params, max_cycles, render_mode)
-        H, S = self.game.horizon, self.game.n_states
-        A, B = self.game.action_counts
-        self.observation_spaces = {
-            agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS
-        }
-        self.action_spaces = {
+    def _spaces(self) -> tuple[dict, dict]:
+        H, S, (A, B) = self.game.horizon, self.game.n_states, self.game.action_counts
+        observations = {agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS}
+        return observations, {
             LEADER: Discrete(A),
             FOLLOWER: MultiDiscrete([B] * A, dtype=np.int64),
         }
-        self._truncated = False
 
     def _observations(self) -> dict[str, np.ndarray]:
         return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in AGENTS}

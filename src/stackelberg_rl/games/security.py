@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import real
+from .._validate import first_index, real
 from ._params import parse_vector, sizes
 from .base import FiniteGame
 from .registry import register
@@ -128,7 +128,7 @@ def ssg_payoffs(
     ]:
         bad = payoffs[high] < payoffs[low]
         if bad.any():
-            t = int(np.argmax(bad))
+            (t,) = first_index(bad)
             raise ValueError(
                 f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
                 f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"

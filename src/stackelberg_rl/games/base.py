@@ -3,8 +3,8 @@
 A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1). It is held
 either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
 form of Assumption 2 (``mu (H,d,S)`` and ``theta (2,H,d)``), in which case no ``S×A×B×S`` array is
-ever built and ``|S| = 10^5`` is cheap. Index 0 of a leading axis of size 2 is the leader, 1 the
-follower.
+ever built and ``|S| = 10^5`` is cheap. Player-indexed arrays have a leading player axis of
+length ``n_players`` (2): index 0 is the leader, 1 the follower.
 
 Example:
     >>> from stackelberg_rl.games import random_linear
@@ -37,10 +37,10 @@ _AXES_P = ("H", "S", "A", "B", "S")
 _AXES_R = ("player", "H", "S", "A", "B")
 
 
-def _check_shape(name, array, shape, axis_names, error=ValueError) -> None:
+def _check_shape(name, value, shape, axis_names, error=ValueError) -> None:
     """Forwarding alias of :func:`~stackelberg_rl._validate.check_shape` (planning, montecarlo)."""
     try:
-        check_shape(array, name, shape, axis_names)
+        check_shape(value, name, shape, axis_names)
     except ValueError as err:
         raise error(str(err)) from None
 

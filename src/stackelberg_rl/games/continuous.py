@@ -294,17 +294,7 @@ class EvaluationSample:
     @property
     def nbytes(self) -> int:
         """Bytes held by the sample's arrays."""
-        return sum(
-            a.nbytes
-            for a in (
-                self.states,
-                self.weights,
-                self.features,
-                self.initial_states,
-                self.initial_weights,
-                self.initial_features,
-            )
-        )
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
 
 # ---------------------------------------------------------------------- the game

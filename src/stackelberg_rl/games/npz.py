@@ -176,4 +176,16 @@ def save(game: FiniteGame, path: str | os.PathLike) -> None:
         tree.update(transitions=game._transitions, rewards=game._rewards)
     if game.mu is not None:
         tree.update(mu=game.mu, theta=game.theta)
+    if Path(path).is_file() and not _has_header(Path(path)) and _is_game_file(path):
+        # a game file of the layout before the container: the user's own game, replaced
+        _files.write_atomic(path, _files.pack(FORMAT, FORMAT_VERSION, tree))
+        return
     _files.save(path, FORMAT, FORMAT_VERSION, tree, what="game file", error=GameFileError)
+
+
+def _is_game_file(path: str | os.PathLike) -> bool:
+    try:
+        load(path)
+    except GameFileError:
+        return False
+    return True

@@ -1,7 +1,6 @@
 """The Gymnasium environments: Gymnasium's checker, registration, and each env's returns against
 exact planning (Monte-Carlo within standard errors, and exactly on a deterministic game)."""
 
-import doctest
 import itertools
 import warnings
 
@@ -12,7 +11,6 @@ from gymnasium.utils.env_checker import check_env
 
 from stackelberg_rl import games, planning
 from stackelberg_rl.agents import TableAgent
-from stackelberg_rl.envs import gymnasium as gym_envs
 from stackelberg_rl.envs.gymnasium import FOLLOWER_ENV_ID, LEADER_ENV_ID, FollowerEnv, LeaderEnv
 
 
@@ -222,7 +220,9 @@ def test_player_objects_are_asked_and_told_of_each_episode():
 
     env = LeaderEnv(game, Wrong())
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="follower's action must be in \\[0, 3\\), got 99"):
+    with pytest.raises(
+        ValueError, match=r"follower's action must be an integer in \[0, 3\), got 99"
+    ):
         env.step(0)
 
 
@@ -259,11 +259,6 @@ def test_refusals_name_the_problem():
         LeaderEnv(42)
     env = LeaderEnv(game, "uniform")
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="leader's action must be in \\[0, 3\\), got -1"):
+    with pytest.raises(ValueError, match=r"leader's action must be an integer in \[0, 3\), got -1"):
         env.step(-1)
     env.step(np.int64(B - 1))
-
-
-def test_doctests():
-    result = doctest.testmod(gym_envs, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -1,8 +1,6 @@
 """The OpenSpiel game: OpenSpiel's random simulation test, game strings that load the same game,
 returns under fixed policies against planning, and OpenSpiel's Stackelberg solver against ours."""
 
-import doctest
-
 import numpy as np
 import pyspiel
 import pytest
@@ -199,8 +197,3 @@ def test_observations_and_information_states():
     info_state = spiel_game.make_py_observer(pyspiel.IIGObservationType(perfect_recall=True))
     info_state.set_from(state, 0)
     assert info_state.dict["follower_actions"][0].tolist() == [0, 1, 0, 0, 0]
-
-
-def test_doctests():
-    result = doctest.testmod(osp, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -1,7 +1,6 @@
 """Every game of the catalogue: documented parameters, small defaults, estimates, learning."""
 
 import dataclasses
-import doctest
 import math
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import GameSpec, RunConfig, run
-from stackelberg_rl.games import matrix, npz
 from stackelberg_rl.report import learning_summary
 
 CATALOGUE = ["electricity", "security", "appendix-f", "matrix"]
@@ -73,9 +71,3 @@ def test_the_catalogue_params_are_frozen_dataclasses():
     for name in CATALOGUE:
         params = games.info(name).params
         assert dataclasses.is_dataclass(params) and params.__dataclass_params__.frozen
-
-
-@pytest.mark.parametrize("module", [matrix, npz])
-def test_doctests(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

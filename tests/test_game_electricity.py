@@ -149,9 +149,9 @@ def test_large_markets_skip_the_dense_model():
         ({"price_max": 0}, r"price_max must be in \(0, inf\)"),
         ({"peak_cost": -1}, r"peak_cost must be in \[0, inf\)"),
         ({"storage": 1.5}, r"storage must be in \[0, 1\], got 1.5"),
-        ({"levels": 0}, r"levels must be a positive integer, got 0"),
-        ({"n_consumption": 1}, r"n_consumption must be >= 2"),
-        ({"start_hour": 24}, r"start_hour must be an integer in 0..23, got 24"),
+        ({"levels": 0}, r"levels must be an integer >= 1, got 0"),
+        ({"n_consumption": 1}, r"n_consumption must be an integer >= 2"),
+        ({"start_hour": 24}, r"start_hour must be an integer in \[0, 23\], got 24"),
         ({"hours": "two"}, r"hours must be an integer, got 'two'"),
     ],
 )

@@ -176,7 +176,7 @@ def test_payoffs_from_strings_arrays_and_presets():
         ({"leader_payoffs": "1,2", "follower_payoffs": "1;2"}, r"follower_payoffs has shape"),
         ({"leader_payoffs": [[1, np.inf]], "follower_payoffs": "1,2"}, r"non-finite entry"),
         ({"leader_payoffs": [1, 2], "follower_payoffs": "1,2"}, r"non-empty matrix \(A, B\)"),
-        ({"horizon": 0}, r"horizon must be a positive integer, got 0"),
+        ({"horizon": 0}, r"horizon must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(params, match):

@@ -124,7 +124,7 @@ def test_payoffs_on_any_scale_are_rescaled():
         ({"zero_sum": True, "attacker_covered": "0,0,0,0"}, r"attacker_covered is given but zero"),
         ({"escalation": 1.5}, r"escalation must be in \[0, 1\], got 1.5"),
         ({"impact_exponent": -1}, r"impact_exponent must be in \[0, inf\), got -1"),
-        ({"n_targets": 0}, r"n_targets must be a positive integer, got 0"),
+        ({"n_targets": 0}, r"n_targets must be an integer >= 1, got 0"),
         ({"zero_sum": "maybe"}, r"zero_sum must be true or false"),
     ],
 )

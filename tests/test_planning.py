@@ -5,7 +5,6 @@ Everything the planner returns is recomputed here with plain Python loops over `
 responses are checked against brute-force enumeration of *all* deterministic policies.
 """
 
-import doctest
 import itertools
 import math
 
@@ -18,14 +17,11 @@ from hypothesis import strategies as st
 from stackelberg_rl import planning
 from stackelberg_rl.games import (
     FiniteGame,
-    base,
     one_hot_features,
     random_linear,
     random_tabular,
-    registry,
     tabular,
 )
-from stackelberg_rl.learners import functional
 from stackelberg_rl.planning import (
     evaluate,
     follower_best_response,
@@ -589,14 +585,6 @@ def test_policies_within_tolerance_and_lists_are_accepted(small):
     pi_l[0, 0, 0] += 1e-11
     evaluate(game, pi_l.tolist(), pi_f.tolist())
     planning.check_policies(game, pi_l.tolist(), None)
-
-
-# ---------------------------------------------------------------------- (e) doctests
-@pytest.mark.parametrize("module", [base, registry, planning, functional])
-def test_doctests(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 # ---------------------------------------------------------------------- (f) the soft-max bias

@@ -1,6 +1,5 @@
 """``power:c,p``: ``α = c·log|A|·K^p/H``, beyond the paper's fixed-K (``c = 1, p = 1/2``)."""
 
-import doctest
 import json
 import math
 
@@ -10,7 +9,7 @@ import pytest
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import GameSpec, RunConfig
-from stackelberg_rl.learners import alpha_value, functional, parse_power_alpha
+from stackelberg_rl.learners import alpha_value, parse_power_alpha
 
 TINY = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=3, dim=3, horizon=2))
 
@@ -60,10 +59,6 @@ def test_the_spelling_is_made_canonical_and_survives_the_manifest():
     assert (a.alpha_l, a.alpha_f) == ("power:1,0.5", "power:0.3,0.1234567890123")
     config = RunConfig(game=TINY, agent=a)
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-
-
-def test_the_doctest_of_alpha_value():
-    assert doctest.testmod(functional).failed == 0
 
 
 def test_a_run_records_the_resolved_power_alpha(tmp_path, capsys):

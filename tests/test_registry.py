@@ -1,5 +1,6 @@
 """The game registry: make, names, parameters from strings, provenance and fingerprints."""
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,13 +64,13 @@ def test_reward_noise_is_a_parameter_of_both_random_games():
         ("random-linear", {"n_states": "2.5"}, r"n_states must be an integer, got '2.5'"),
         ("random-linear", {"n_states": 2.5}, r"n_states must be an integer, got 2.5"),
         ("random-linear", {"n_states": True}, r"n_states must be an integer, got True"),
-        ("random-linear", {"n_states": 0}, r"n_states must be a positive integer, got 0"),
-        ("random-linear", {"dim": -1}, r"dim must be a positive integer, got -1"),
+        ("random-linear", {"n_states": 0}, r"n_states must be an integer >= 1, got 0"),
+        ("random-linear", {"dim": -1}, r"dim must be an integer >= 1, got -1"),
         ("random-linear", {"reward_noise": "lots"}, r"reward_noise must be a number, got 'lots'"),
         ("random-linear", {"reward_noise": "nan"}, r"reward_noise must be a number, not nan"),
         ("random-linear", {"reward_noise": 2}, r"reward_noise must be in \[0, 1\], got 2"),
-        ("random-linear", {"concentration": 0}, r"concentration must be > 0, got 0"),
-        ("random-tabular", {"horizon": 0}, r"horizon must be a positive integer, got 0"),
+        ("random-linear", {"concentration": 0}, r"concentration must be in \(0, inf\), got 0"),
+        ("random-tabular", {"horizon": 0}, r"horizon must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(name, params, match):
@@ -168,3 +169,12 @@ def test_field_docstrings_read_the_string_under_each_field():
         """Third."""
 
     assert field_docstrings(Example) == {"a": "First line.", "c": "Third."}
+
+
+def test_a_game_too_large_for_the_memory_is_refused_before_it_is_allocated():
+    with pytest.raises(MemoryError) as err:
+        games.make("random-linear", n_states=10**12)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("building game random-linear with {'n_states': 1000000000000} ")
+    assert re.search(r"needs about [\d.]+ TiB of memory, but only [\d.]+ [GMKT]i?B", message)

@@ -22,6 +22,7 @@ from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
 from stackelberg_rl.report.analysis import depends_on_K, describe_agent, prefixes_are_runs
 from stackelberg_rl.report.bias import episode_bias, run_bias
 from stackelberg_rl.report.page import share_words, slope_words, write_report
+from stackelberg_rl.report.plots import plot_cumulative_regret
 from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
 from stackelberg_rl.sweep import Setting, load_sweep, run_grid
 
@@ -148,6 +149,37 @@ def test_what_depends_on_K_and_how_it_is_said():
     assert "linearly" in slope_words(SlopeFit(1.0, 0.01, (), 5))
     assert "almost all" in share_words(0.8, 10.0)
     assert "no soft-max bias" in share_words(0.0, 0.0)
+
+
+def _pixels_of(png, colour, tol=12):
+    """``(x, y)`` of the pixels within ``tol`` of ``colour`` (RGB), image coordinates."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(png).convert("RGB"), dtype=int)
+    ys, xs = np.nonzero((np.abs(rgb - colour) <= tol).all(axis=2))
+    return xs, ys, rgb.shape
+
+
+def test_the_regret_figure_draws_each_players_curves_where_they_belong(tmp_path):
+    # Regret 1/(k+1) (leader) and 2/(k+1) (follower), two seeds: cumulative regret rises,
+    # per-episode regret falls.
+    K = 60
+    rows = [
+        {"seed": s, "episode": k, "eval_weight": 1,
+         "regret_leader": (1 + 0.1 * s) / (k + 1), "regret_follower": 2 / (k + 1)}
+        for s in (0, 1) for k in range(K)
+    ]  # fmt: skip
+    png = tmp_path / "regret.png"
+    plot_cumulative_regret(pd.DataFrame(rows), png, title="t")
+    for j, colour in enumerate([(31, 119, 180), (255, 127, 14)]):  # matplotlib's C0, C1
+        xs, ys, (height, width, _) = _pixels_of(png, colour)
+        assert len(xs) > 200, j  # a curve, not only its legend
+        assert ((xs >= width / 2) == bool(j)).all()  # each player in its own column
+        top, bottom = ys < height / 2, ys >= height / 2
+        assert top.sum() > 100 and bottom.sum() > 100  # both rows drawn
+        # image rows grow downwards: the cumulative curve climbs, the per-episode one falls
+        assert np.polyfit(xs[top], ys[top], 1)[0] < 0
+        assert np.polyfit(xs[bottom], ys[bottom], 1)[0] > 0
 
 
 # ---------------------------------------------------------------------- pages of real folders
@@ -336,12 +368,3 @@ def test_report_files_do_not_make_a_run_folder_foreign(sweep_folder, tmp_path, c
         "regret.png",
         "results.parquet",
     ]
-
-
-def test_doctests():
-    import doctest
-
-    from stackelberg_rl.report import analysis
-
-    result = doctest.testmod(analysis)
-    assert result.attempted > 0 and result.failed == 0

@@ -473,10 +473,3 @@ def test_bad_planning_arguments_are_refused():
     with pytest.raises(ValueError, match="gaps are exact on finite games only"):
         rf.gaps(games.make("continuous", n_eval_states=5), None, None)
     assert isinstance(small_security(), FiniteGame)
-
-
-def test_doctests():
-    import doctest
-
-    result = doctest.testmod(rf, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -10,6 +10,7 @@ purpose                 path        what draws from it
 ``"game"``              ``(0,)``    the game's initial states, transitions, reward noise
 ``"agents"``            ``(1,)``    the players (spawned one per player, in order)
 ``"player", m``         ``(1, m)``  player ``m``'s own actions (0 the leader)
+``"evaluation"``        ``(1,)``    a continuous game's evaluation sample (under its own seed)
 ======================  ==========  ==================================================
 
 Example:
@@ -25,7 +26,7 @@ import numpy as np
 
 from ._validate import integer
 
-PURPOSES = {"game": (0,), "agents": (1,), "player": (1,)}
+PURPOSES = {"game": (0,), "agents": (1,), "player": (1,), "evaluation": (1,)}
 """The path of each purpose in the tree under the seed (``"player"`` takes the player's index)."""
 
 

@@ -6,13 +6,15 @@ Nothing here imports an optional package, so the modules can raise their own cle
 
 from __future__ import annotations
 
-import numbers
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._seeding import stream
+from .._validate import index, integer
 from ..games import FiniteGame, make
 
 EXTRA = "envs"
@@ -48,12 +50,11 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
 
 
 def generator(seed: int | None) -> np.random.Generator:
-    """A fresh stream from ``SeedSequence(seed)`` (fresh entropy when ``seed`` is ``None``)."""
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-    ):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return np.random.default_rng(np.random.SeedSequence(None if seed is None else int(seed)))
+    """The stream of the game in a run of seed ``seed``; fresh entropy for ``None``.
+
+    ``_seeding``'s ``"game"``: what draws the initial states, transitions and reward noise.
+    """
+    return np.random.default_rng() if seed is None else stream(seed, "game")
 
 
 def check_action(role: str, action: Any, n: int) -> int:
@@ -63,22 +64,33 @@ def check_action(role: str, action: Any, n: int) -> int:
     """
     if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
         action = action.item()
-    if isinstance(action, bool) or not isinstance(action, numbers.Integral):
-        raise ValueError(f"the {role}'s action must be an integer in [0, {n}), got {action!r}")
-    if not 0 <= action < n:
-        raise ValueError(f"the {role}'s action must be in [0, {n}), got {action}")
-    return int(action)
+    return index(action, n, f"the {role}'s action")
+
+
+def check_options(max_cycles: int | None, render_mode: str | None, horizon: int) -> int:
+    """Steps before truncation (``H`` for ``None``), after checking both options."""
+    if render_mode not in (None, "ansi"):
+        raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+    return horizon if max_cycles is None else integer(max_cycles, "max_cycles", low=1)
+
+
+def render(env: Any, **where: Any) -> str | None:
+    """``env``'s last step and where play stands (``"ansi"``); ``None`` without a render mode."""
+    if env.render_mode is None:
+        warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=3)
+        return None
+    return describe(env.game, env._h, env._x, env._last, **where)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One completed step of an episode: ``r (2,)`` are the realised rewards (leader first)."""
+    """One completed step: ``r (n_players,)`` are the realised rewards (leader first)."""
 
     h: int
     x: int
     a: int
     b: int
-    r: tuple[float, float]
+    r: tuple[float, ...]
     x_next: int
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..games import FiniteGame, draw
 from ..planning import check_policies, stackelberg_equilibrium
-from ._common import Step, check_action, describe, missing, resolve_game
+from ._common import Step, check_action, check_options, missing, render, resolve_game
 
 try:
     import gymnasium
@@ -58,6 +58,8 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
 LEADER_ENV_ID = "stackelberg_rl/LeaderEnv-v0"
 FOLLOWER_ENV_ID = "stackelberg_rl/FollowerEnv-v0"
 NAMED_POLICIES = ("uniform", "stackelberg")
+ROLES = ("leader", "follower")
+"""The players, in the order of the game's player axis."""
 
 
 class FixedPolicy:
@@ -75,9 +77,10 @@ class FixedPolicy:
     """
 
     def __init__(self, policy: Any, game: FiniteGame, role: str) -> None:
-        if role not in ("leader", "follower"):
+        if role not in ROLES:
             raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
         self.game, self.role = game, role
+        self.n_actions = game.action_counts[ROLES.index(role)]
         self.player = None
         self.table: np.ndarray | None = None
         if isinstance(policy, str):
@@ -98,14 +101,10 @@ class FixedPolicy:
             self.table = table
 
     def _named(self, name: str) -> np.ndarray:
-        H, S = self.game.horizon, self.game.n_states
-        A, B = self.game.n_leader_actions, self.game.n_follower_actions
         if name == "uniform":
-            return (
-                np.full((H, S, A), 1.0 / A)
-                if self.role == "leader"
-                else np.full((H, S, A, B), 1.0 / B)
-            )
+            H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
+            shape = (H, S) if self.role == "leader" else (H, S, A)
+            return np.full((*shape, self.n_actions), 1.0 / self.n_actions)
         pi_l, pi_f, _ = stackelberg_equilibrium(self.game)
         return pi_l if self.role == "leader" else pi_f
 
@@ -119,10 +118,9 @@ class FixedPolicy:
 
         A table is drawn from with ``rng``; a player object uses its own stream.
         """
-        n = self.game.n_leader_actions if self.role == "leader" else self.game.n_follower_actions
         if self.player is not None:
             action = self.player.act(h, x) if self.role == "leader" else self.player.act(h, x, a)
-            return check_action(self.role, action, n)
+            return check_action(self.role, action, self.n_actions)
         row = self.table[h, x] if self.role == "leader" else self.table[h, x, a]
         return draw(row, rng)
 
@@ -142,8 +140,7 @@ class _FixedOtherEnv(gymnasium.Env):
         render_mode: str | None,
     ) -> None:
         self.game = resolve_game(game, game_params)
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+        check_options(None, render_mode, self.game.horizon)
         self.render_mode = render_mode
         self.other = FixedPolicy(other_policy, self.game, other_role)
         self._episode = -1
@@ -163,17 +160,13 @@ class _FixedOtherEnv(gymnasium.Env):
         if self._h >= self.game.horizon:
             raise RuntimeError("the episode is over: call reset()")
         r, x_next = self.game.step(self._h, self._x, a, b, self.np_random)
-        self._last = Step(self._h, self._x, a, b, (float(r[0]), float(r[1])), int(x_next))
+        self._last = Step(self._h, self._x, a, b, tuple(map(float, r)), int(x_next))
         self._h, self._x, self._a = self._h + 1, int(x_next), None
         return r
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() was called without a render_mode (use 'ansi')")
-            return None
-        to_move = "the leader" if self._a is None else "the follower"
-        return describe(self.game, self._h, self._x, self._last, a=self._a, to_move=to_move)
+        return render(self, a=self._a, to_move="the leader" if self._a is None else "the follower")
 
 
 class LeaderEnv(_FixedOtherEnv):

@@ -176,9 +176,9 @@ class LeaderFollowerGame(pyspiel.Game):
         self.finite_game = finite_game
         H = finite_game.horizon
         game_info = pyspiel.GameInfo(
-            num_distinct_actions=max(finite_game.n_leader_actions, finite_game.n_follower_actions),
+            num_distinct_actions=max(finite_game.action_counts),
             max_chance_outcomes=finite_game.n_states,
-            num_players=2,
+            num_players=finite_game.n_players,
             min_utility=-float(H),  # rewards lie in [-1, 1] at each of the H steps
             max_utility=float(H),
             utility_sum=None,
@@ -211,8 +211,8 @@ class LeaderFollowerState(pyspiel.State):
         self._a: int | None = None
         self._b: int | None = None  # set between the follower's move and the transition
         self._played: list[tuple[int, int, int]] = []  # (x_h, a_h, b_h) of the steps played
-        self._rewards = [0.0, 0.0]
-        self._returns = [0.0, 0.0]
+        self._rewards = [0.0] * game.finite_game.n_players
+        self._returns = list(self._rewards)
 
     def _model(self) -> FiniteGame:
         return self.get_game().finite_game
@@ -252,8 +252,7 @@ class LeaderFollowerState(pyspiel.State):
     def _legal_actions(self, player: int) -> list[int]:
         if player != self.current_player():
             return []
-        model = self._model()
-        return list(range(model.n_leader_actions if player == LEADER else model.n_follower_actions))
+        return list(range(self._model().action_counts[player]))
 
     def chance_outcomes(self) -> list[tuple[int, float]]:
         """``x_0``'s distribution, or ``P_h(·|x, a, b)``: ``(x, p)`` for every ``p > 0``."""
@@ -274,15 +273,11 @@ class LeaderFollowerState(pyspiel.State):
             self._h, self._x, self._a, self._b = self._h + 1, int(action), None, None
         elif self._a is None:
             self._a = int(action)
-            self._rewards = [0.0, 0.0]
+            self._rewards = [0.0] * model.n_players
         else:
             b = int(action)
-            r = model.reward_at(self._h, self._x, self._a, b)
-            self._rewards = [float(r[0]), float(r[1])]
-            self._returns = [
-                self._returns[0] + self._rewards[0],
-                self._returns[1] + self._rewards[1],
-            ]
+            self._rewards = [float(r) for r in model.reward_at(self._h, self._x, self._a, b)]
+            self._returns = [t + r for t, r in zip(self._returns, self._rewards, strict=True)]
             self._played.append((self._x, self._a, b))
             if self._h == model.horizon - 1:
                 self._h += 1  # no transition after the last step
@@ -333,8 +328,7 @@ class Observer:
     def __init__(self, game: FiniteGame, iig_obs_type: Any, params: Any) -> None:
         if params:
             raise ValueError(f"observation parameters are not supported, got {params}")
-        H, S = game.horizon, game.n_states
-        A, B = game.n_leader_actions, game.n_follower_actions
+        H, S, (A, B) = game.horizon, game.n_states, game.action_counts
         self.perfect_recall = bool(iig_obs_type.perfect_recall)
         if self.perfect_recall:
             pieces = [("states", (H, S)), ("leader_actions", (H, A)), ("follower_actions", (H, B))]

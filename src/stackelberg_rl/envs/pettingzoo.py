@@ -16,14 +16,15 @@ truncated after ``max_cycles`` steps.
   so the masks are all ones, given for code that samples through them.
 - ``render_mode="ansi"``: :meth:`~LeaderFollowerAECEnv.render` returns the last step and where
   play stands as text; ``None`` renders nothing.
-- Randomness: ``reset(seed=s)`` starts a new ``np.random.Generator`` from ``SeedSequence(s)`` that
-  draws the initial state, the transitions and any reward noise; ``reset()`` goes on with it.
+- Randomness: ``reset(seed=s)`` starts a new ``np.random.Generator``, the game's stream of a run
+  of seed ``s`` (:mod:`stackelberg_rl._seeding`), that draws the initial state, the transitions
+  and any reward noise; ``reset()`` goes on with it.
 
 **Parallel** (:func:`parallel_env`): the same game with both agents acting at once, observing
 ``[h, x]`` in ``MultiDiscrete([H + 1, S])``. As the follower cannot see ``a_h`` in a simultaneous
 move, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and ``b_h`` is the
 entry at ``a_h``: the same outcomes as the AEC game, with the follower's rule at this step stated in
-full. Its infos report the actions played.
+full. Its infos report the actions played; an action for an agent that is not one is refused.
 
 Agents are cycled by the environments themselves (PettingZoo's ``AgentSelector`` changed its name
 and interface between releases); checked on PettingZoo 1.27.0, 1.26.1 and 1.24.3.
@@ -42,17 +43,15 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..games import FiniteGame
-from ._common import Step, check_action, describe, generator, missing, resolve_game
+from ._common import Step, check_action, check_options, generator, missing, render, resolve_game
 
 try:
-    import gymnasium
     from gymnasium.spaces import Discrete, MultiDiscrete
     from pettingzoo import AECEnv, ParallelEnv
     from pettingzoo.utils import wrappers
@@ -65,27 +64,8 @@ AGENTS = (LEADER, FOLLOWER)
 _NEXT = {LEADER: FOLLOWER, FOLLOWER: LEADER}
 
 
-def _check_max_cycles(max_cycles: int | None, horizon: int) -> int:
-    """Steps before truncation: ``H`` for ``None``, else an integer >= 1."""
-    if max_cycles is None:
-        return horizon
-    if isinstance(max_cycles, bool) or not isinstance(max_cycles, numbers.Integral):
-        raise ValueError(f"max_cycles must be an integer >= 1 or None, got {max_cycles!r}")
-    if max_cycles < 1:
-        raise ValueError(f"max_cycles must be >= 1, got {max_cycles}")
-    return int(max_cycles)
-
-
-def _check_render_mode(render_mode: str | None) -> str | None:
-    if render_mode not in (None, "ansi"):
-        raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
-    return render_mode
-
-
-class LeaderFollowerAECEnv(AECEnv):
-    """The game as an AEC environment: the leader, then the follower, at every step.
-
-    See the module's docstring for the spaces, rewards and seeding.
+class _Episode:
+    """What both environments share: the game, the options, the stream, rendering.
 
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
@@ -93,8 +73,6 @@ class LeaderFollowerAECEnv(AECEnv):
         max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
         render_mode: ``"ansi"`` or ``None``.
     """
-
-    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
 
     def __init__(
         self,
@@ -106,44 +84,69 @@ class LeaderFollowerAECEnv(AECEnv):
     ) -> None:
         super().__init__()
         self.game = resolve_game(game, game_params)
-        H, S = self.game.horizon, self.game.n_states
-        A, B = self.game.n_leader_actions, self.game.n_follower_actions
-        self.max_cycles = _check_max_cycles(max_cycles, H)
-        self.render_mode = _check_render_mode(render_mode)
+        self.max_cycles = check_options(max_cycles, render_mode, self.game.horizon)
+        self.render_mode = render_mode
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
-        self.observation_spaces = {
-            agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS
-        }
-        self.action_spaces = {LEADER: Discrete(A), FOLLOWER: Discrete(B)}
-        self._n_actions = {LEADER: A, FOLLOWER: B}
+        self._n_actions = dict(zip(AGENTS, self.game.action_counts, strict=True))
         self._rng: np.random.Generator | None = None
         self._h, self._x, self._a = 0, 0, None
         self._last: Step | None = None
+        self._truncated = False
+        self.observation_spaces, self.action_spaces = self._spaces()
 
-    def observation_space(self, agent: str) -> MultiDiscrete:
-        """``MultiDiscrete([H + 1, S, A + 1])`` for either agent (the same object every call)."""
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Discrete:
-        """``Discrete(A)`` for the leader, ``Discrete(B)`` for the follower."""
-        return self.action_spaces[agent]
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
+    def _start(self, seed: int | None) -> None:
+        """A ``seed`` starts a new stream, ``None`` goes on with it; ``x_0`` is drawn."""
         if seed is not None or self._rng is None:
             self._rng = generator(seed)
         self.agents = list(AGENTS)
+        self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
+        self._last = None
+
+    def _play(self, a: int, b: int) -> dict[str, float]:
+        """Step the game with ``(a, b)``: each agent's realised reward."""
+        r, x_next = self.game.step(self._h, self._x, a, b, self._rng)
+        self._last = Step(self._h, self._x, a, b, tuple(map(float, r)), int(x_next))
+        self._h, self._x, self._a = self._h + 1, int(x_next), None
+        return dict(zip(AGENTS, self._last.r, strict=True))
+
+    def observation_space(self, agent: str) -> MultiDiscrete:
+        """The agent's observation space (the same object every call)."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Discrete | MultiDiscrete:
+        """The agent's action space (the same object every call)."""
+        return self.action_spaces[agent]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LeaderFollowerAECEnv(_Episode, AECEnv):
+    """The game as an AEC environment: the leader, then the follower, at every step.
+
+    See the module's docstring for the spaces, rewards and seeding, and :class:`_Episode` for
+    the arguments.
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
+
+    def _spaces(self) -> tuple[dict, dict]:
+        H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
+        observations = {agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS}
+        return observations, {agent: Discrete(n) for agent, n in self._n_actions.items()}
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> None:
+        """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
+        self._start(seed)
         self.rewards = dict.fromkeys(AGENTS, 0.0)
         self._cumulative_rewards = dict.fromkeys(AGENTS, 0.0)
         self.terminations = dict.fromkeys(AGENTS, False)
         self.truncations = dict.fromkeys(AGENTS, False)
         self.infos = {
-            agent: {"action_mask": np.ones(self._n_actions[agent], dtype=np.int8)}
-            for agent in AGENTS
+            agent: {"action_mask": np.ones(n, dtype=np.int8)}
+            for agent, n in self._n_actions.items()
         }
-        self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
-        self._last = None
         self.agent_selection = LEADER
 
     def observe(self, agent: str) -> np.ndarray:
@@ -165,11 +168,7 @@ class LeaderFollowerAECEnv(AECEnv):
             self._a = action
             self._clear_rewards()  # half a step: nobody is paid yet
         else:
-            r, x_next = self.game.step(self._h, self._x, self._a, action, self._rng)
-            r_pair = (float(r[0]), float(r[1]))
-            self._last = Step(self._h, self._x, self._a, action, r_pair, int(x_next))
-            self.rewards = {LEADER: self._last.r[0], FOLLOWER: self._last.r[1]}
-            self._h, self._x, self._a = self._h + 1, int(x_next), None
+            self.rewards = self._play(self._a, action)
             if self._h >= self.game.horizon:
                 self.terminations = dict.fromkeys(AGENTS, True)
             elif self._h >= self.max_cycles:
@@ -179,17 +178,9 @@ class LeaderFollowerAECEnv(AECEnv):
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() was called without a render_mode (use 'ansi')")
-            return None
         to_move = "the leader" if self._a is None else "the follower"
         truncated = any(self.truncations.values())
-        return describe(
-            self.game, self._h, self._x, self._last, a=self._a, to_move=to_move, truncated=truncated
-        )
-
-    def close(self) -> None:
-        """Nothing to release."""
+        return render(self, a=self._a, to_move=to_move, truncated=truncated)
 
 
 raw_env = LeaderFollowerAECEnv
@@ -215,54 +206,23 @@ def env(
     return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
 
 
-class LeaderFollowerParallelEnv(ParallelEnv):
+class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
     """The game with simultaneous moves: the follower replies to every leader action at once.
 
     See the module's docstring. ``step`` takes ``{"leader": a, "follower": replies}`` with
     ``replies (A,)`` the follower's action for each leader action; it plays ``b = replies[a]``.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+    The arguments are :class:`_Episode`'s.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
 
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        max_cycles: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        self.game = resolve_game(game, game_params)
-        H, S = self.game.horizon, self.game.n_states
-        A, B = self.game.n_leader_actions, self.game.n_follower_actions
-        self.max_cycles = _check_max_cycles(max_cycles, H)
-        self.render_mode = _check_render_mode(render_mode)
-        self.possible_agents = list(AGENTS)
-        self.agents: list[str] = []
-        self.observation_spaces = {
-            agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS
-        }
-        self.action_spaces = {
+    def _spaces(self) -> tuple[dict, dict]:
+        H, S, (A, B) = self.game.horizon, self.game.n_states, self.game.action_counts
+        observations = {agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS}
+        return observations, {
             LEADER: Discrete(A),
             FOLLOWER: MultiDiscrete([B] * A, dtype=np.int64),
         }
-        self._rng: np.random.Generator | None = None
-        self._h, self._x, self._truncated = 0, 0, False
-        self._last: Step | None = None
-
-    def observation_space(self, agent: str) -> MultiDiscrete:
-        """``MultiDiscrete([H + 1, S])`` for either agent (the same object every call)."""
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Discrete | MultiDiscrete:
-        """``Discrete(A)`` for the leader, ``MultiDiscrete([B] * A)`` for the follower."""
-        return self.action_spaces[agent]
 
     def _observations(self) -> dict[str, np.ndarray]:
         return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in AGENTS}
@@ -271,16 +231,13 @@ class LeaderFollowerParallelEnv(ParallelEnv):
         self, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
-        if seed is not None or self._rng is None:
-            self._rng = generator(seed)
-        self.agents = list(AGENTS)
-        self._h, self._x, self._last = 0, self.game.sample_initial(self._rng), None
+        self._start(seed)
         self._truncated = False
         return self._observations(), {agent: {} for agent in AGENTS}
 
     def _replies(self, replies: Any) -> np.ndarray:
         """The follower's reply to each leader action, checked: ``(A,)`` ints in ``[0, B)``."""
-        A, B = self.game.n_leader_actions, self.game.n_follower_actions
+        A, B = self.game.action_counts
         array = np.asarray(replies)
         if array.shape != (A,) or array.dtype.kind not in "iu":
             raise ValueError(
@@ -295,23 +252,22 @@ class LeaderFollowerParallelEnv(ParallelEnv):
         """Play ``a = actions["leader"]`` and ``b = actions["follower"][a]`` at step ``h``."""
         if not self.agents:
             raise RuntimeError("the episode is over: call reset()")
+        unknown = [repr(agent) for agent in actions if agent not in AGENTS]
+        if unknown:
+            raise ValueError(f"no agent {', '.join(unknown)}; the agents are {', '.join(AGENTS)}")
         missing_agents = [agent for agent in AGENTS if agent not in actions]
         if missing_agents:
             raise ValueError(f"no action for {', '.join(missing_agents)}")
         a = check_action(LEADER, actions[LEADER], self.game.n_leader_actions)
         b = int(self._replies(actions[FOLLOWER])[a])
-        r, x_next = self.game.step(self._h, self._x, a, b, self._rng)
-        self._last = Step(self._h, self._x, a, b, (float(r[0]), float(r[1])), int(x_next))
-        self._h, self._x = self._h + 1, int(x_next)
+        rewards = self._play(a, b)
         terminated = self._h >= self.game.horizon
         truncated = self._truncated = not terminated and self._h >= self.max_cycles
-        observations = self._observations()
-        rewards = {LEADER: self._last.r[0], FOLLOWER: self._last.r[1]}
         infos = {agent: {"leader_action": a, "follower_action": b} for agent in AGENTS}
         if terminated or truncated:
             self.agents = []
         return (
-            observations,
+            self._observations(),
             rewards,
             dict.fromkeys(AGENTS, terminated),
             dict.fromkeys(AGENTS, truncated),
@@ -320,20 +276,7 @@ class LeaderFollowerParallelEnv(ParallelEnv):
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() was called without a render_mode (use 'ansi')")
-            return None
-        return describe(
-            self.game,
-            self._h,
-            self._x,
-            self._last,
-            to_move="both players",
-            truncated=self._truncated,
-        )
-
-    def close(self) -> None:
-        """Nothing to release."""
+        return render(self, to_move="both players", truncated=self._truncated)
 
 
 parallel_env = LeaderFollowerParallelEnv

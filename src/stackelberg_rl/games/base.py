@@ -3,8 +3,8 @@
 A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1). It is held
 either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
 form of Assumption 2 (``mu (H,d,S)`` and ``theta (2,H,d)``), in which case no ``S×A×B×S`` array is
-ever built and ``|S| = 10^5`` is cheap. Index 0 of a leading axis of size 2 is the leader, 1 the
-follower.
+ever built and ``|S| = 10^5`` is cheap. Player-indexed arrays have a leading player axis of
+length ``n_players`` (2): index 0 is the leader, 1 the follower.
 
 Example:
     >>> from stackelberg_rl.games import random_linear
@@ -20,9 +20,10 @@ import hashlib
 
 import numpy as np
 
+from .._validate import TOL, array, check_shape, distribution, first_index, real
 from .sampling import draw, mixture_draw
 
-PROB_TOL = 1e-9
+PROB_TOL = TOL
 """Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (math.md §1)."""
 
 DENSE_LIMIT = 50_000_000
@@ -36,64 +37,26 @@ _AXES_P = ("H", "S", "A", "B", "S")
 _AXES_R = ("player", "H", "S", "A", "B")
 
 
-def _index(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
-
-
-def _check_finite(name: str, array: np.ndarray) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise ValueError(
-            f"{name} has a non-finite entry at index {_index(np.argmax(bad), array.shape)}"
-        )
-
-
-def _check_shape(
-    name: str,
-    array: np.ndarray,
-    shape: tuple[int, ...],
-    axis_names: tuple[str, ...],
-    error: type[Exception] = ValueError,
-) -> None:
-    """Raise ``error`` unless ``array.shape == shape``, naming the first axis that differs."""
-    if not isinstance(array, np.ndarray):
-        raise error(f"{name} must be an array of shape {shape}, got {type(array).__name__}")
-    if array.shape == shape:
-        return
-    if array.ndim != len(shape):
-        raise error(
-            f"{name} has shape {array.shape}, expected {shape} ({', '.join(axis_names)}): "
-            f"{array.ndim} axes instead of {len(shape)}"
-        )
-    axis = next(i for i, (n, m) in enumerate(zip(array.shape, shape, strict=True)) if n != m)
-    raise error(
-        f"{name} has shape {array.shape}, expected {shape}: axis {axis} ({axis_names[axis]}) "
-        f"is {array.shape[axis]}, expected {shape[axis]}"
-    )
+def _check_shape(name, value, shape, axis_names, error=ValueError) -> None:
+    """Forwarding alias of :func:`~stackelberg_rl._validate.check_shape` (planning, montecarlo)."""
+    try:
+        check_shape(value, name, shape, axis_names)
+    except ValueError as err:
+        raise error(str(err)) from None
 
 
 def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
-    """Raise unless ``p`` is finite, non-negative and sums to one over its last axis.
+    """The old spelling of :func:`~stackelberg_rl._validate.distribution` (planning, montecarlo).
 
-    Whole-array tests first (they run on every evaluated policy); the offending index is only
-    looked for on failure.
+    Kept, with its messages, until its callers outside ``games/`` call ``_validate`` directly.
     """
-    sums = np.einsum("...i->...", p)  # much faster than p.sum(-1) over a short last axis
-    if not np.isfinite(sums).all():  # NaN and ±inf entries make their row sum non-finite
-        _check_finite(name, p)  # (finite entries whose sum overflows: reported below)
-    if p.min() < -PROB_TOL:
-        idx = _index(np.argmin(p), p.shape)
-        raise ValueError(
-            f"{name} has a negative probability {p[idx]:.3g} at index {idx} {axis_names}"
-        )
-    err = np.abs(sums - 1.0)
-    if p.ndim == 1 and err > PROB_TOL:
-        raise ValueError(f"{name} does not sum to 1 (sum {sums:.12g})")
-    if (err > PROB_TOL).any():
-        idx = _index(np.argmax(err), sums.shape)
-        raise ValueError(
-            f"{name} does not sum to 1 at index {idx} {axis_names} (sum {sums[idx]:.12g})"
-        )
+    if not np.isfinite(p).all():
+        idx = first_index(~np.isfinite(p))
+        raise ValueError(f"{name} has a non-finite entry at index {idx}")
+    try:
+        distribution(p, name)
+    except ValueError as err:
+        raise ValueError(str(err).replace(" (sum", f" {axis_names} (sum", 1)) from None
 
 
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
@@ -102,17 +65,54 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
     What a game's fingerprint is made of: two games with the same arrays hash alike.
     """
     digest = hashlib.sha256()
-    for key, array in arrays.items():
-        if array is None:
+    for key, value in arrays.items():
+        if value is None:
             continue
-        array = np.ascontiguousarray(array)
-        digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.data)
+        value = np.ascontiguousarray(value)
+        digest.update(f"{key}:{value.dtype.str}:{value.shape};".encode())
+        digest.update(value.data)
     digest.update(suffix.encode())
     return digest.hexdigest()
 
 
-class FiniteGame:
+class Players:
+    """The player axis every game shares: index 0 is the leader, then the follower.
+
+    Every player-indexed array of a game (``rewards``, ``theta``, the values of a backup) has a
+    leading axis of length :attr:`n_players`; :attr:`action_counts` holds each player's number
+    of actions in that order.
+    """
+
+    n_players = 2
+    """The leader and one follower."""
+    action_counts: tuple[int, ...]
+    """``(A, B)``: each player's number of actions."""
+
+    @property
+    def n_leader_actions(self) -> int:
+        """``A = action_counts[0]``."""
+        return self.action_counts[0]
+
+    @property
+    def n_follower_actions(self) -> int:
+        """``B = action_counts[1]``."""
+        return self.action_counts[1]
+
+    def _record(self, **more) -> dict:
+        """What identifies the game in a manifest (``describe``): name, sizes, provenance."""
+        return {
+            "name": self.name,
+            "registered": self.provenance,
+            "horizon": self.horizon,
+            "n_states": self.n_states,
+            **more,
+            "n_leader_actions": self.n_leader_actions,
+            "n_follower_actions": self.n_follower_actions,
+            "dim": self.dim,
+        }
+
+
+class FiniteGame(Players):
     """A finite-state episodic leader-follower Markov game with features.
 
     Give either the dense model (``transitions`` and ``rewards``), or the factored linear model
@@ -147,26 +147,17 @@ class FiniteGame:
         self.name = name
         self.provenance: dict | None = None
         """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
-        self.features = np.ascontiguousarray(features, dtype=np.float64)
-        if self.features.ndim != 4:
-            raise ValueError(f"features must have shape (S, A, B, d), got {self.features.shape}")
+        self.features = array(features, "features", shape=(None,) * 4, axes=("S", "A", "B", "d"))
         S, A, B, d = self.features.shape
         if min(S, A, B, d) < 1:
             raise ValueError(f"features has an empty axis: shape {self.features.shape}")
-        _check_finite("features", self.features)
         norms = np.linalg.norm(self.features, axis=-1)
-        if (norms > 1.0 + PROB_TOL).any():
-            idx = _index(np.argmax(norms), norms.shape)
-            raise ValueError(f"features has norm {norms[idx]:.12g} > 1 at index {idx} (x, a, b)")
-
-        self.initial_distribution = np.asarray(initial_distribution, dtype=np.float64)
-        _check_shape("initial_distribution", self.initial_distribution, (S,), ("S",))
-        _check_finite("initial_distribution", self.initial_distribution)
-        _check_distribution("initial_distribution", self.initial_distribution, "(x)")
-
-        if not 0.0 <= reward_noise <= 1.0:
-            raise ValueError(f"reward_noise must be in [0, 1], got {reward_noise}")
-        self.reward_noise = float(reward_noise)
+        array(norms, "the norm of features", axes=("x", "a", "b"), high=1.0)
+        self.initial_distribution = array(
+            initial_distribution, "initial_distribution", shape=(S,), axes=("S",)
+        )
+        distribution(self.initial_distribution, "initial_distribution", ("x",))
+        self.reward_noise = real(reward_noise, "reward_noise", low=0.0, high=1.0)
         self._mixture_cdf: np.ndarray | None = None
         self._mixture_known = False
 
@@ -182,69 +173,45 @@ class FiniteGame:
         self._transitions = self._rewards = self.mu = self.theta = None
         # The horizon is read from the dense model when there is one, else from mu; every other
         # array must then agree with it.
+        m = self.n_players
         if dense:
-            self._transitions = np.ascontiguousarray(transitions, dtype=np.float64)
-            self._rewards = np.ascontiguousarray(rewards, dtype=np.float64)
-            if self._transitions.ndim != 5:
-                raise ValueError(
-                    f"transitions must have shape (H, S, A, B, S), got {self._transitions.shape}"
-                )
+            self._transitions = array(
+                transitions, "transitions", shape=(None, S, A, B, S), axes=_AXES_P
+            )
             H = self._transitions.shape[0]
+            self._rewards = array(
+                rewards, "rewards", shape=(m, H, S, A, B), axes=_AXES_R, low=-1.0, high=1.0
+            )
         if factored:
-            self.mu = np.ascontiguousarray(mu, dtype=np.float64)
-            self.theta = np.ascontiguousarray(theta, dtype=np.float64)
-            if self.mu.ndim != 3:
-                raise ValueError(f"mu must have shape (H, d, S), got {self.mu.shape}")
-            if not dense:
-                H = self.mu.shape[0]
+            self.mu = array(mu, "mu", shape=(H if dense else None, d, S), axes=("H", "d", "S"))
+            H = self.mu.shape[0]
+            self.theta = array(theta, "theta", shape=(m, H, d), axes=("player", "H", "d"))
         if H < 1:
             raise ValueError("the horizon H (axis 0 of transitions or mu) is 0")
-        if dense:
-            _check_shape("transitions", self._transitions, (H, S, A, B, S), _AXES_P)
-            _check_shape("rewards", self._rewards, (2, H, S, A, B), _AXES_R)
-            _check_finite("transitions", self._transitions)
-            _check_finite("rewards", self._rewards)
-        if factored:
-            _check_shape("mu", self.mu, (H, d, S), ("H", "d", "S"))
-            _check_shape("theta", self.theta, (2, H, d), ("player", "H", "d"))
-            _check_finite("mu", self.mu)
-            _check_finite("theta", self.theta)
-        self.horizon = H
-        self.n_states, self.n_leader_actions, self.n_follower_actions, self.dim = S, A, B, d
+        self.horizon, self.n_states, self.dim = H, S, d
+        self.action_counts = (A, B)
         # (S·A·B, d) view: the factored model is a matrix product with it.
         self._phi = self.features.reshape(S * A * B, d)
 
         if dense:
-            _check_distribution("transitions", self._transitions, "(h, x, a, b)")
-            self._check_reward_range("rewards", self._rewards)
+            distribution(self._transitions, "transitions", _AXES_P)
             if factored:
                 self._check_linear()
         else:
             self._check_factored()
 
     # ------------------------------------------------------------------ validation
-    @staticmethod
-    def _check_reward_range(name: str, r: np.ndarray, h: int | None = None) -> None:
-        """Raise unless ``r (2, H, S, A, B)``, or ``(2, S, A, B)`` at ``h``, lie in [-1,1]."""
-        out = np.abs(r) > 1.0 + PROB_TOL
-        if out.any():
-            idx = _index(np.argmax(out), r.shape)
-            full = idx if h is None else (idx[0], h, *idx[1:])
-            raise ValueError(
-                f"{name} is {r[idx]:.6g}, outside [-1, 1], at index {full} (m, h, x, a, b)"
-            )
-
     def _check_factored(self) -> None:
         """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
         H, S = self.horizon, self.n_states
         for h in range(H):
-            self._check_reward_range("rewards given by theta", self.reward(h), h)
+            axes = ("player", "S", "A", "B")
+            array(self.reward(h), f"rewards given by theta at step {h}", axes=axes, low=-1, high=1)
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
-        sums = self.features @ self.mu.sum(axis=2).T  # (S,A,B,H)
-        sums = np.moveaxis(sums, -1, 0)
+        sums = np.moveaxis(self.features @ self.mu.sum(axis=2).T, -1, 0)  # (H, S, A, B)
         err = np.abs(sums - 1.0)
         if (err > PROB_TOL).any():
-            idx = _index(np.argmax(err), sums.shape)
+            idx = first_index(err == err.max())
             raise ValueError(
                 f"transitions given by mu do not sum to 1 at index {idx} (h, x, a, b) "
                 f"(sum {sums[idx]:.12g})"
@@ -258,37 +225,29 @@ class FiniteGame:
             for start in range(0, self._phi.shape[0], rows):
                 p = self._phi[start : start + rows] @ self.mu[h]
                 if (p < -PROB_TOL).any():
-                    row, x_next = _index(np.argmin(p), p.shape)
-                    idx = (h, *self._sab(start + row), x_next)
+                    row, x_next = first_index(p == p.min())
+                    x, a, b = np.unravel_index(start + row, self.features.shape[:3])
                     raise ValueError(
                         f"transitions given by mu have a negative probability {p.min():.3g} at "
-                        f"index {idx} (h, x, a, b, x')"
+                        f"index {(h, int(x), int(a), int(b), x_next)} (h, x, a, b, x')"
                     )
-
-    def _sab(self, row: int) -> tuple[int, int, int]:
-        """``(x, a, b)`` of a row of the flat ``(S·A·B, d)`` features."""
-        x, a, b = _index(row, (self.n_states, self.n_leader_actions, self.n_follower_actions))
-        return x, a, b
 
     def _check_linear(self) -> None:
         """A game given in both forms must be linear: the dense model equals ``phi, mu, theta``."""
         for h in range(self.horizon):
-            p = self.features @ self.mu[h]
-            err = np.abs(p - self._transitions[h])
-            if (err > 1e-8).any():
-                idx = _index(np.argmax(err), err.shape)
-                raise ValueError(
-                    f"transitions disagree with features·mu at index {(h, *idx)} (h, x, a, b, x') "
-                    f"by {err[idx]:.3g}: the game is not linear in its features"
-                )
-            r = self._linear_reward(h)
-            err = np.abs(r - self._rewards[:, h])
-            if (err > 1e-8).any():
-                idx = _index(np.argmax(err), err.shape)
-                raise ValueError(
-                    f"rewards disagree with features·theta at index {(idx[0], h, *idx[1:])} "
-                    f"(m, h, x, a, b) by {err[idx]:.3g}: the game is not linear in its features"
-                )
+            for what, given, linear, axes in [
+                ("transitions", self._transitions[h], self.features @ self.mu[h], "h, x, a, b, x'"),
+                ("rewards", self._rewards[:, h], self._linear_reward(h), "m, h, x, a, b"),
+            ]:
+                err = np.abs(linear - given)
+                if (err > 1e-8).any():
+                    idx = first_index(err == err.max())
+                    at = (h, *idx) if what == "transitions" else (idx[0], h, *idx[1:])
+                    by = "features·mu" if what == "transitions" else "features·theta"
+                    raise ValueError(
+                        f"{what} disagree with {by} at index {at} ({axes}) by {err[idx]:.3g}: "
+                        "the game is not linear in its features"
+                    )
 
     # ------------------------------------------------------------------ model
     @property
@@ -297,8 +256,8 @@ class FiniteGame:
         return self.mu is not None
 
     def _linear_reward(self, h: int) -> np.ndarray:
-        """``<phi, theta_{m,h}>``: ``(2, S, A, B)``."""
-        return (self.theta[:, h] @ self._phi.T).reshape(2, *self.features.shape[:3])
+        """``<phi, theta_{m,h}>``: ``(n_players, S, A, B)``."""
+        return (self.theta[:, h] @ self._phi.T).reshape(-1, *self.features.shape[:3])
 
     def reward(self, h: int) -> np.ndarray:
         """Mean rewards at step ``h``: ``(2, S, A, B)``."""
@@ -341,18 +300,17 @@ class FiniteGame:
         Returns:
             ``Q_h (..., 2, S, A, B)`` (``out`` when given).
         """
-        S, d = self.n_states, self.dim
+        m, S, d = self.n_players, self.n_states, self.dim
         lead: tuple[int, ...] = ()
         if V is not None:
             V = self._check_values(V)
-            if V.ndim < 2 or V.shape[-2] != 2:
-                raise ValueError(f"V has shape {V.shape}, expected (..., 2, {S})")
+            if V.ndim < 2 or V.shape[-2] != m:
+                raise ValueError(f"V has shape {V.shape}, expected (..., {m}, {S})")
             lead = V.shape[:-2]
-        shape = (*lead, 2, *self.features.shape[:3])
+        shape = (*lead, m, *self.features.shape[:3])
         if out is None:
             out = np.empty(shape)
-        elif out.shape != shape:
-            raise ValueError(f"out has shape {out.shape}, expected {shape}")
+        check_shape(out, "out", shape)
         if self._rewards is None:
             w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
             flat = out.reshape(-1, self._phi.shape[0])
@@ -369,7 +327,7 @@ class FiniteGame:
         """Dense ``P_h (S, A, B, S)``; raises for games too large to hold it."""
         if self._transitions is not None:
             return self._transitions[h]
-        S, A, B = self.n_states, self.n_leader_actions, self.n_follower_actions
+        S, (A, B) = self.n_states, self.action_counts
         if S * A * B * S > DENSE_LIMIT:
             raise ValueError(
                 f"transition({h}) would build {S * A * B * S:,} entries (S={S}, A={A}, B={B}); "
@@ -391,11 +349,11 @@ class FiniteGame:
     def step(
         self, h: int, x: int, a: int, b: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, int]:
-        """Play ``(a, b)`` in ``x`` at step ``h``: realised rewards ``(2,)`` and ``x_{h+1}``."""
+        """Play ``(a, b)`` in ``x`` at step ``h``: realised rewards ``(n_players,)`` and ``x'``."""
         r = self.reward_at(h, x, a, b)
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
-            r = r + half * rng.uniform(-1.0, 1.0, size=2)
+            r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
         if not self._mixture_known:  # decided on first use: the check reads all of phi and mu
             if self.mu is not None and self._is_mixture():
                 self._mixture_cdf = np.cumsum(self.mu, axis=2)  # (H, d, S)
@@ -425,7 +383,7 @@ class FiniteGame:
         )
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
+        """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
         if self._rewards is not None:
             return self._rewards[:, h, x, a, b].copy()
         return self.theta[:, h] @ self.features[x, a, b]
@@ -452,17 +410,8 @@ class FiniteGame:
 
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
-        return {
-            "name": self.name,
-            "registered": self.provenance,
-            "horizon": self.horizon,
-            "n_states": self.n_states,
-            "n_leader_actions": self.n_leader_actions,
-            "n_follower_actions": self.n_follower_actions,
-            "dim": self.dim,
-            "form": "factored" if self.is_factored else "dense",
-            "sha256": self.fingerprint(),
-        }
+        form = "factored" if self.is_factored else "dense"
+        return {**self._record(), "form": form, "sha256": self.fingerprint()}
 
     def __repr__(self) -> str:
         form = "factored" if self.is_factored else "dense"

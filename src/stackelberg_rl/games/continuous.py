@@ -38,8 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import check_real, check_sizes
-from .base import _check_distribution, _check_finite, _check_shape, _index, sha256_of
+from .._seeding import seed_sequence
+from .._validate import array, distribution, first_index, integer, real
+from ._params import sizes
+from .base import Players, sha256_of
 from .registry import register
 from .sampling import draw
 
@@ -95,22 +97,17 @@ class BetaDensities:
         initial_alpha: np.ndarray = (1.0, 1.0),
         initial_beta: np.ndarray = (1.0, 1.0),
     ) -> None:
-        self.alpha = np.ascontiguousarray(alpha, dtype=np.float64)
-        self.beta = np.ascontiguousarray(beta, dtype=np.float64)
-        if self.alpha.ndim != 3 or self.alpha.shape[2] != STATE_DIM:
-            raise ValueError(f"alpha must have shape (H, d, 2), got {self.alpha.shape}")
+        axes = ("H", "d", "coordinate")
+        self.alpha = array(alpha, "alpha", shape=(None, None, STATE_DIM), axes=axes)
         H, d, _ = self.alpha.shape
-        _check_shape("beta", self.beta, (H, d, STATE_DIM), ("H", "d", "coordinate"))
-        self.initial_alpha = np.ascontiguousarray(initial_alpha, dtype=np.float64)
-        self.initial_beta = np.ascontiguousarray(initial_beta, dtype=np.float64)
-        for name in ("initial_alpha", "initial_beta"):
-            _check_shape(name, getattr(self, name), (STATE_DIM,), ("coordinate",))
+        self.beta = array(beta, "beta", shape=(H, d, STATE_DIM), axes=axes)
+        self.initial_alpha = array(initial_alpha, "initial_alpha", shape=(STATE_DIM,))
+        self.initial_beta = array(initial_beta, "initial_beta", shape=(STATE_DIM,))
         for name in ("alpha", "beta", "initial_alpha", "initial_beta"):
-            array = getattr(self, name)
-            _check_finite(name, array)
-            if (array <= 0).any():
-                idx = _index(np.argmin(array), array.shape)
-                raise ValueError(f"{name} is {array[idx]:.6g} at index {idx}; it must be > 0")
+            value = getattr(self, name)
+            if (value <= 0).any():
+                idx = first_index(value <= 0)
+                raise ValueError(f"{name} is {value[idx]:.6g} at index {idx}; it must be > 0")
         self.horizon, self.dim = H, d
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
@@ -172,21 +169,14 @@ class AtomDensities:
     """
 
     def __init__(self, points: np.ndarray, mu: np.ndarray, initial: np.ndarray) -> None:
-        self.points = np.ascontiguousarray(points, dtype=np.float64)
-        if self.points.ndim != 2 or self.points.shape[1] != STATE_DIM or not len(self.points):
-            raise ValueError(f"points must have shape (M, 2), M >= 1, got {self.points.shape}")
+        self.points = array(points, "points", shape=(None, STATE_DIM), axes=("M", "coordinate"))
         M = len(self.points)
-        self.mu = np.ascontiguousarray(mu, dtype=np.float64)
-        if self.mu.ndim != 3:
-            raise ValueError(f"mu must have shape (H, d, M), got {self.mu.shape}")
-        H, d, _ = self.mu.shape
-        _check_shape("mu", self.mu, (H, d, M), ("H", "d", "M"))
-        self.initial = np.ascontiguousarray(initial, dtype=np.float64)
-        _check_shape("initial", self.initial, (M,), ("M",))
-        _check_finite("points", self.points)
-        _check_distribution("mu", self.mu, "(h, i)")
-        _check_distribution("initial", self.initial, "")
-        self.horizon, self.dim = H, d
+        if not M:
+            raise ValueError("points must have shape (M, 2) with M >= 1, got no point")
+        axes = ("H", "d", "M")
+        self.mu = distribution(array(mu, "mu", shape=(None, None, M), axes=axes), "mu", axes)
+        self.initial = distribution(array(initial, "initial", shape=(M,)), "initial", ("M",))
+        self.horizon, self.dim = self.mu.shape[:2]
         self._cdf = np.cumsum(self.mu, axis=-1)
         self._initial_cdf = np.cumsum(self.initial)
 
@@ -304,21 +294,11 @@ class EvaluationSample:
     @property
     def nbytes(self) -> int:
         """Bytes held by the sample's arrays."""
-        return sum(
-            a.nbytes
-            for a in (
-                self.states,
-                self.weights,
-                self.features,
-                self.initial_states,
-                self.initial_weights,
-                self.initial_features,
-            )
-        )
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
 
 # ---------------------------------------------------------------------- the game
-class ContinuousGame:
+class ContinuousGame(Players):
     """An episodic leader-follower Markov game on ``[0, 1]²``, exactly linear (math.md §6).
 
     It shares :class:`~.base.FiniteGame`'s interface for playing (``horizon``, the action
@@ -364,31 +344,16 @@ class ContinuousGame:
         self.name = name
         self.provenance: dict | None = None
         """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
-        self.centres = np.ascontiguousarray(centres, dtype=np.float64)
-        if self.centres.ndim != 2 or self.centres.shape[1] != STATE_DIM:
-            raise ValueError(f"centres must have shape (d, 2), got {self.centres.shape}")
+        self.centres = array(centres, "centres", shape=(None, STATE_DIM), axes=("d", "coordinate"))
         d = self.centres.shape[0]
-        _check_finite("centres", self.centres)
-        self.bandwidth = check_real("bandwidth", bandwidth, low=0.0, low_open=True)
-        self.log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
-        if self.log_weights.ndim != 3:
-            raise ValueError(f"log_weights must have shape (A, B, d), got {self.log_weights.shape}")
+        self.bandwidth = real(bandwidth, "bandwidth", low=0.0, low_open=True)
+        axes = ("A", "B", "d")
+        self.log_weights = array(log_weights, "log_weights", shape=(None, None, d), axes=axes)
         A, B, _ = self.log_weights.shape
-        _check_shape("log_weights", self.log_weights, (A, B, d), ("A", "B", "d"))
-        _check_finite("log_weights", self.log_weights)
-        self.theta = np.ascontiguousarray(theta, dtype=np.float64)
-        if self.theta.ndim != 3:
-            raise ValueError(f"theta must have shape (2, H, d), got {self.theta.shape}")
+        # Rewards are convex combinations of theta: they stay in [-1, 1] with it.
+        shape, axes = (self.n_players, None, d), ("player", "H", "d")
+        self.theta = array(theta, "theta", shape=shape, axes=axes, low=-1.0, high=1.0)
         H = self.theta.shape[1]
-        _check_shape("theta", self.theta, (2, H, d), ("player", "H", "d"))
-        _check_finite("theta", self.theta)
-        out = np.abs(self.theta) > 1.0
-        if out.any():
-            idx = _index(np.argmax(out), out.shape)
-            raise ValueError(
-                f"theta is {self.theta[idx]:.6g}, outside [-1, 1], at index {idx} (m, h, i): "
-                "rewards are convex combinations of theta and must stay in [-1, 1]"
-            )
         if not isinstance(densities, BetaDensities | AtomDensities):
             raise ValueError(f"densities must be BetaDensities or AtomDensities, got {densities!r}")
         if (densities.horizon, densities.dim) != (H, d):
@@ -399,9 +364,10 @@ class ContinuousGame:
         if min(A, B, d, H) < 1:
             raise ValueError(f"empty game: A={A}, B={B}, d={d}, H={H}")
         self.densities = densities
-        self.horizon, self.n_leader_actions, self.n_follower_actions, self.dim = H, A, B, d
-        check_sizes(n_eval_states=n_eval_states, n_replications=n_replications)
-        self.n_eval_states, self.n_replications = int(n_eval_states), int(n_replications)
+        self.horizon, self.action_counts, self.dim = H, (A, B), d
+        self.n_eval_states, self.n_replications = sizes(
+            n_eval_states=n_eval_states, n_replications=n_replications
+        )
         if exact_evaluation and not isinstance(densities, AtomDensities):
             raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
@@ -423,12 +389,12 @@ class ContinuousGame:
             raise ValueError(f"states must have shape (n, 2), got {states.shape}")
         outside = ~((states >= 0.0) & (states <= 1.0))  # also NaN
         if outside.any():
-            idx = _index(np.argmax(outside), outside.shape)
-            raise ValueError(f"state {states[idx[0]].tolist()} (row {idx[0]}) is not in [0, 1]²")
+            row = first_index(outside)[0]
+            raise ValueError(f"state {states[row].tolist()} (row {row}) is not in [0, 1]²")
         return rbf_features(states, self.centres, self.bandwidth, self.log_weights)
 
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
+        """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
         return self.theta[:, h] @ self.feature_map(np.asarray(x)[None])[0, a, b]
 
     # ------------------------------------------------------------------ simulation
@@ -462,7 +428,7 @@ class ContinuousGame:
             n_replications: ``R``.
             seed: an integer or a ``SeedSequence``.
         """
-        check_sizes(n_points=n_points, n_replications=n_replications)
+        sizes(n_points=n_points, n_replications=n_replications)
         rng = np.random.default_rng(seed)
         states, weights = self.densities.draw_steps(n_replications, n_points, rng)
         init_states, init_weights = self.densities.draw_initial(n_replications, n_points, rng)
@@ -478,7 +444,7 @@ class ContinuousGame:
     ) -> EvaluationSample:
         """An :class:`EvaluationSample` of these states and weights, with their features."""
         R, steps, d, N = weights.shape
-        A, B = self.n_leader_actions, self.n_follower_actions
+        A, B = self.action_counts
         features = self.feature_map(states.reshape(-1, STATE_DIM))
         init_features = self.feature_map(init_states.reshape(-1, STATE_DIM))
         return EvaluationSample(
@@ -520,14 +486,7 @@ class ContinuousGame:
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
         return {
-            "name": self.name,
-            "registered": self.provenance,
-            "horizon": self.horizon,
-            "n_states": None,
-            "state_space": "[0, 1]^2",
-            "n_leader_actions": self.n_leader_actions,
-            "n_follower_actions": self.n_follower_actions,
-            "dim": self.dim,
+            **self._record(state_space="[0, 1]^2"),
             "form": "continuous",
             "evaluation": {
                 "method": "exact quadrature" if self.exact_evaluation else "monte-carlo",
@@ -620,22 +579,18 @@ def continuous_game(
         n_eval_states: ``N``.
         n_replications: ``R >= 2``.
     """
-    check_sizes(
+    d, A, B, H, _ = sizes(
         dim=dim,
         n_leader_actions=n_leader_actions,
         n_follower_actions=n_follower_actions,
         horizon=horizon,
         n_eval_states=n_eval_states,
-        n_replications=n_replications,
     )
-    if n_replications < 2:
-        raise ValueError(f"n_replications must be >= 2 (for an interval), got {n_replications}")
-    bandwidth = check_real("bandwidth", bandwidth, low=0.0, low_open=True)
-    tilt = check_real("tilt", tilt, low=0.0)
-    kappa = check_real("concentration", concentration, low=0.0, low_open=True)
-    d, A, B, H = dim, n_leader_actions, n_follower_actions, horizon
-    game_ss, eval_ss = np.random.SeedSequence(seed).spawn(2)
-    rng = np.random.default_rng(game_ss)
+    integer(n_replications, "n_replications", low=2)  # R >= 2 gives an interval
+    bandwidth = real(bandwidth, "bandwidth", low=0.0, low_open=True)
+    tilt = real(tilt, "tilt", low=0.0)
+    kappa = real(concentration, "concentration", low=0.0, low_open=True)
+    rng = np.random.default_rng(seed_sequence(seed, "game"))
     centres = rng.random((d, STATE_DIM))
     log_weights = tilt * rng.standard_normal((A, B, d))
     means = np.clip(centres[None] + 0.1 * rng.standard_normal((H, d, STATE_DIM)), 0.05, 0.95)
@@ -649,6 +604,6 @@ def continuous_game(
         densities,
         n_eval_states=n_eval_states,
         n_replications=n_replications,
-        eval_seed=eval_ss,
+        eval_seed=seed_sequence(seed, "evaluation"),
         name=f"continuous(d={d},A={A},B={B},H={H})",
     )

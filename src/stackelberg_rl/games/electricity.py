@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import check_real, check_sizes
+from .._validate import integer, real
+from ._params import sizes
 from .base import FiniteGame
 from .registry import register
 
@@ -170,19 +171,16 @@ def electricity_game(
     Returns:
         The game, with ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
     """
-    check_sizes(hours=hours, levels=levels, n_prices=n_prices, n_consumption=n_consumption)
-    if n_consumption < 2:
-        raise ValueError(f"n_consumption must be >= 2 (none and some), got {n_consumption}")
-    if isinstance(start_hour, bool) or start_hour not in range(24):
-        raise ValueError(f"start_hour must be an integer in 0..23, got {start_hour!r}")
-    price_max = check_real("price_max", price_max, low=0.0, low_open=True)
-    utility = check_real("utility", utility, low=0.0, low_open=True)
-    cost_linear = check_real("cost_linear", cost_linear, low=0.0)
-    cost_quadratic = check_real("cost_quadratic", cost_quadratic, low=0.0)
-    peak_cost = check_real("peak_cost", peak_cost, low=0.0)
-    storage = check_real("storage", storage, low=0.0, high=1.0)
+    H, L, A = sizes(hours=hours, levels=levels, n_prices=n_prices)
+    B = integer(n_consumption, "n_consumption", low=2)  # none and some
+    start_hour = integer(start_hour, "start_hour", low=0, high=23)
+    price_max = real(price_max, "price_max", low=0.0, low_open=True)
+    utility = real(utility, "utility", low=0.0, low_open=True)
+    cost_linear = real(cost_linear, "cost_linear", low=0.0)
+    cost_quadratic = real(cost_quadratic, "cost_quadratic", low=0.0)
+    peak_cost = real(peak_cost, "peak_cost", low=0.0)
+    storage = real(storage, "storage", low=0.0, high=1.0)
 
-    H, L, A, B = hours, levels, n_prices, n_consumption
     S = L * L
     demand = (np.arange(L) + 1) / L  # δ_D
     stored = storage * np.arange(L) / (L - 1) if L > 1 else np.zeros(1)  # σ_s

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import check_sizes, parse_matrix
+from ._params import parse_matrix, sizes
 from .base import FiniteGame
 from .random import one_hot_features
 from .registry import register
@@ -100,15 +100,16 @@ def repeated_bimatrix(
         name: the game's label.
     """
     A, B = leader_payoffs.shape
-    r = np.stack([leader_payoffs, follower_payoffs]) / payoff_scale  # (2, A, B)
-    rewards = np.broadcast_to(r[:, None, None], (2, horizon, 1, A, B))
+    r = np.stack([leader_payoffs, follower_payoffs]) / payoff_scale  # (n_players, A, B)
+    m = len(r)
+    rewards = np.broadcast_to(r[:, None, None], (m, horizon, 1, A, B))
     game = FiniteGame(
         one_hot_features(1, A, B),
         np.ones(1),
         transitions=np.ones((horizon, 1, A, B, 1)),
         rewards=rewards,
         mu=np.ones((horizon, A * B, 1)),
-        theta=np.broadcast_to(r.reshape(2, 1, A * B), (2, horizon, A * B)),
+        theta=np.broadcast_to(r.reshape(m, 1, A * B), (m, horizon, A * B)),
         name=name,
     )
     game.payoff_scale = float(payoff_scale)
@@ -182,7 +183,7 @@ def matrix_game(
         ``payoffs / payoff_scale`` where ``payoff_scale`` is the largest absolute payoff (1 if
         all are zero), kept as ``game.payoff_scale``.
     """
-    check_sizes(horizon=horizon)
+    (horizon,) = sizes(horizon=horizon)
     L, F, label = resolve_payoffs(preset, leader_payoffs, follower_payoffs)
     scale = float(max(np.abs(L).max(), np.abs(F).max()))
     scale = scale if scale > 0 else 1.0

@@ -8,6 +8,10 @@ A game file is a numpy ``.npz`` archive of named arrays (math.md §1):
   and it must be: ``transitions = features·mu`` and ``rewards = features·theta``;
 - optionally ``reward_noise`` (a number in ``[0, 1]``) and ``name`` (a string).
 
+Such a file is written by ``np.savez`` (the input format for users' own games). :func:`save`
+writes the same arrays into the package's container (:mod:`stackelberg_rl._files`, format
+``stackelberg-rl/game``), with ``reward_noise`` and ``name`` in its header.
+
 Nothing else is allowed, nothing is unpickled, and every problem is a :class:`GameFileError`
 (a :class:`ValueError`) naming the file, the array and, where it applies, the index.
 
@@ -29,8 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import read_npz, write_npz
+from .. import _files
 from .base import FiniteGame
+
+FORMAT, FORMAT_VERSION = "stackelberg-rl/game", 1
+"""The container format of the files :func:`save` writes (:func:`stackelberg_rl._files.save`)."""
 
 ARRAYS = (
     "features",
@@ -45,39 +52,34 @@ ARRAYS = (
 """The names a game file may hold."""
 
 _AXES = {
-    "features": ("S", "A", "B", "d"),
-    "initial_distribution": ("S",),
-    "transitions": ("H", "S", "A", "B", "S"),
-    "rewards": ("2", "H", "S", "A", "B"),
-    "mu": ("H", "d", "S"),
-    "theta": ("2", "H", "d"),
+    "features": "(S, A, B, d)",
+    "initial_distribution": "(S,)",
+    "transitions": "(H, S, A, B, S)",
+    "rewards": "(2, H, S, A, B)",
+    "mu": "(H, d, S)",
+    "theta": "(2, H, d)",
 }
 """The axes of each array of the model (its shape is checked against the others by the game)."""
-
-
-def _axes(key: str) -> str:
-    axes = _AXES[key]
-    return f"({axes[0]},)" if len(axes) == 1 else f"({', '.join(axes)})"
 
 
 class GameFileError(ValueError):
     """A game file that cannot be read, or that does not hold a valid game."""
 
 
-def _numeric(path: Path, key: str, array: np.ndarray) -> np.ndarray:
-    """``array`` as float64, refusing non-numeric dtypes (strings, complex, structured)."""
-    if array.dtype.kind not in "biuf":
-        raise GameFileError(f"{path}: array {key!r} has dtype {array.dtype}, expected real numbers")
-    if array.ndim != len(_AXES[key]):
-        raise GameFileError(
-            f"{path}: array {key!r} has shape {array.shape}, expected {_axes(key)}: "
-            f"{array.ndim} axes instead of {len(_AXES[key])}"
-        )
-    return array.astype(np.float64, copy=False)
+def _has_header(path: Path) -> bool:
+    """Whether ``path`` is a container (:func:`save`'s), not a plain ``np.savez`` of arrays."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{_files.HEADER}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def load(path: str | os.PathLike) -> FiniteGame:
     """The finite game stored at ``path`` (see the module's docstring for the format).
+
+    Both what :func:`save` writes (a container with a header) and a plain ``np.savez`` of the
+    arrays (the documented input format, and what stackelberg-rl 0.1 wrote) are read.
 
     Raises:
         GameFileError: naming the file and the array (and index) at fault: a missing, corrupt
@@ -86,7 +88,12 @@ def load(path: str | os.PathLike) -> FiniteGame:
             ``[-1, 1]``; a game given in both forms that is not linear in its features.
     """
     path = Path(path)
-    arrays = read_npz(path, GameFileError)
+    if _has_header(path):
+        what = "game file"
+        _, tree = _files.load(path, FORMAT, FORMAT_VERSION, what=what, error=GameFileError)
+        arrays = {key: np.asarray(value) for key, value in tree.items()}
+    else:
+        arrays = _files.read_npz(path, GameFileError)
     unknown = sorted(set(arrays) - set(ARRAYS))
     if unknown:
         raise GameFileError(
@@ -95,45 +102,42 @@ def load(path: str | os.PathLike) -> FiniteGame:
         )
     for key in ("features", "initial_distribution"):
         if key not in arrays:
-            raise GameFileError(f"{path}: missing array {key!r} {_axes(key)}")
-    dense = "transitions" in arrays or "rewards" in arrays
-    factored = "mu" in arrays or "theta" in arrays
-    if not (dense or factored):
+            raise GameFileError(f"{path}: missing array {key!r} {_AXES[key]}")
+    if not {"transitions", "rewards", "mu", "theta"} & set(arrays):
         raise GameFileError(
             f"{path}: missing arrays: give transitions and rewards (the dense model), or mu "
             "and theta (the factored one)"
         )
-    for present, pair in [(dense, ("transitions", "rewards")), (factored, ("mu", "theta"))]:
-        for key in pair:
-            if present and key not in arrays:
-                other = pair[1 - pair.index(key)]
+    for pair in (("transitions", "rewards"), ("mu", "theta")):
+        for key, other in (pair, pair[::-1]):
+            if other in arrays and key not in arrays:
                 raise GameFileError(
-                    f"{path}: missing array {key!r} {_axes(key)}: {other!r} needs it"
+                    f"{path}: missing array {key!r} {_AXES[key]}: {other!r} needs it"
                 )
-    model = {k: _numeric(path, k, arrays[k]) for k in _AXES if k in arrays}
-    kwargs = {}
-    if "reward_noise" in arrays:
-        noise = arrays["reward_noise"]
-        if noise.shape != () or noise.dtype.kind not in "biuf":
-            raise GameFileError(
-                f"{path}: array 'reward_noise' must be one number, got dtype {noise.dtype} "
-                f"and shape {noise.shape}"
-            )
-        kwargs["reward_noise"] = float(noise)
-    if "name" in arrays:
-        name = arrays["name"]
-        if name.shape != () or name.dtype.kind != "U":
-            raise GameFileError(
-                f"{path}: array 'name' must be one string, got dtype {name.dtype} and shape "
-                f"{name.shape}"
-            )
-        kwargs["name"] = str(name)
-    else:
-        kwargs["name"] = path.stem
-    try:
-        return FiniteGame(
-            model.pop("features"), model.pop("initial_distribution"), **model, **kwargs
+    model = {}
+    for key in _AXES:
+        if key in arrays:
+            if arrays[key].dtype.kind not in "biuf":
+                raise GameFileError(
+                    f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected real numbers"
+                )
+            model[key] = arrays[key]
+    noise, name = (
+        arrays.get("reward_noise", np.float64(0.0)),
+        arrays.get("name", np.str_(path.stem)),
+    )
+    if noise.shape != () or noise.dtype.kind not in "biuf":
+        raise GameFileError(
+            f"{path}: array 'reward_noise' must be one number, got dtype {noise.dtype} "
+            f"and shape {noise.shape}"
         )
+    if name.shape != () or name.dtype.kind != "U":
+        raise GameFileError(
+            f"{path}: array 'name' must be one string, got dtype {name.dtype} and shape "
+            f"{name.shape}"
+        )
+    try:
+        return FiniteGame(**model, reward_noise=float(noise), name=str(name))
     except ValueError as err:
         raise GameFileError(f"{path}: {err}") from None
 
@@ -151,23 +155,37 @@ def estimate_bytes(path: str | os.PathLike) -> int | None:
 
 
 def save(game: FiniteGame, path: str | os.PathLike) -> None:
-    """Write ``game`` to ``path`` as an ``.npz`` that :func:`load` reads back bit for bit.
+    """Write ``game`` to ``path`` as a game file that :func:`load` reads back bit for bit.
 
     The arrays are stored in the form the game holds (dense and/or factored) with their exact
     float64 values, so the loaded game has the same :meth:`~FiniteGame.fingerprint`. The file is
-    written to a temporary file in the same folder and renamed over ``path``, so a crash never
-    leaves a half-written game under that name. ``path`` is used as given (no ``.npz`` is
-    appended).
+    written whole or not at all, and only over a game file: a user's other file at ``path`` is
+    left alone. ``path`` is used as given (no ``.npz`` is appended).
+
+    Raises:
+        GameFileError: ``path`` is a folder or another kind of file, or cannot be written
+            (one line naming ``path``).
     """
-    path = Path(path)
-    arrays = {
+    tree = {
         "features": game.features,
         "initial_distribution": game.initial_distribution,
-        "reward_noise": np.float64(game.reward_noise),
-        "name": np.str_(game.name),
+        "reward_noise": game.reward_noise,
+        "name": game.name,
     }
     if game._transitions is not None:
-        arrays["transitions"], arrays["rewards"] = game._transitions, game._rewards
+        tree.update(transitions=game._transitions, rewards=game._rewards)
     if game.mu is not None:
-        arrays["mu"], arrays["theta"] = game.mu, game.theta
-    write_npz(path, arrays)
+        tree.update(mu=game.mu, theta=game.theta)
+    if Path(path).is_file() and not _has_header(Path(path)) and _is_game_file(path):
+        # a game file of the layout before the container: the user's own game, replaced
+        _files.write_atomic(path, _files.pack(FORMAT, FORMAT_VERSION, tree))
+        return
+    _files.save(path, FORMAT, FORMAT_VERSION, tree, what="game file", error=GameFileError)
+
+
+def _is_game_file(path: str | os.PathLike) -> bool:
+    try:
+        load(path)
+    except GameFileError:
+        return False
+    return True

@@ -10,15 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import array, real
+from ._params import sizes
 from .base import FiniteGame
 from .registry import register
-
-
-def _check_sizes(**sizes: int) -> None:
-    """Raise unless every size is a positive integer (named in the error)."""
-    for name, v in sizes.items():
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -73,21 +68,19 @@ def random_linear(
         concentration: Dirichlet parameter of the features; small values give near one-hot ones.
         reward_noise: see :class:`FiniteGame`.
     """
-    _check_sizes(
+    S, A, B, d, H = sizes(
         n_states=n_states,
         n_leader_actions=n_leader_actions,
         n_follower_actions=n_follower_actions,
         dim=dim,
         horizon=horizon,
     )
-    if not concentration > 0:
-        raise ValueError(f"concentration must be > 0, got {concentration!r}")
+    concentration = real(concentration, "concentration", low=0.0, low_open=True)
     rng = np.random.default_rng(seed)
-    S, A, B, d, H = n_states, n_leader_actions, n_follower_actions, dim, horizon
     features = rng.dirichlet(np.full(d, concentration), size=(S, A, B))
     # Sparse-ish measures: each mu_h^i puts its mass on a few states, so dynamics are not trivial.
     mu = rng.dirichlet(np.full(S, 1.0 / max(1.0, np.sqrt(S))), size=(H, d)).astype(np.float64)
-    theta = rng.uniform(-1.0, 1.0, size=(2, H, d))
+    theta = rng.uniform(-1.0, 1.0, size=(FiniteGame.n_players, H, d))
     return FiniteGame(
         features,
         np.full(S, 1.0 / S),
@@ -121,9 +114,8 @@ def tabular(
         reward_noise: see :class:`FiniteGame`.
         name: a label.
     """
-    transitions = np.asarray(transitions, dtype=np.float64)
-    if transitions.ndim != 5:
-        raise ValueError(f"transitions must have shape (H, S, A, B, S), got {transitions.shape}")
+    axes = ("H", "S", "A", "B", "S")
+    transitions = array(transitions, "transitions", shape=(None,) * 5, axes=axes)
     _, S, A, B, _ = transitions.shape
     if initial_distribution is None:
         initial_distribution = np.eye(S)[0]
@@ -172,16 +164,15 @@ def random_tabular(
     reward_noise: float = 0.0,
 ) -> FiniteGame:
     """A random tabular game: Dirichlet transitions, uniform rewards in ``[-1, 1]``."""
-    _check_sizes(
+    S, A, B, H = sizes(
         n_states=n_states,
         n_leader_actions=n_leader_actions,
         n_follower_actions=n_follower_actions,
         horizon=horizon,
     )
     rng = np.random.default_rng(seed)
-    S, A, B, H = n_states, n_leader_actions, n_follower_actions, horizon
     P = rng.dirichlet(np.ones(S), size=(H, S, A, B))
-    r = rng.uniform(-1.0, 1.0, size=(2, H, S, A, B))
+    r = rng.uniform(-1.0, 1.0, size=(FiniteGame.n_players, H, S, A, B))
     return tabular(
         P,
         r,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -121,14 +122,57 @@ def info(name: str) -> GameInfo:
         raise ValueError(f"unknown game {name!r}; known games: {', '.join(names())}") from None
 
 
+def available_bytes() -> int | None:
+    """Memory the system can give without swapping (``MemAvailable``), or ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def gib(n: float) -> str:
+    """``n`` bytes in a short human form (``524.0 TiB``, ``1.5 GiB``, ``300 MiB``)."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def check_fits(what: str, need: int | None) -> None:
+    """Refuse to build ``what`` when its estimated ``need`` exceeds the memory available.
+
+    Raises:
+        MemoryError: one line with the estimate and what is available.
+    """
+    have = available_bytes()
+    if need is not None and have is not None and need > have:
+        raise MemoryError(
+            f"building {what} needs about {gib(need)} of memory, but only {gib(have)} is available"
+        )
+
+
 def make(name: str, **params: Any) -> FiniteGame:
     """Build the registered game ``name`` with ``params`` (the others at their defaults).
 
     Values may be strings (``"50"``), as the command line gives them. The game's
     :attr:`~FiniteGame.provenance` holds the name and every resolved parameter.
+
+    Raises:
+        ValueError: an unknown game or parameter, or a value the game refuses.
+        MemoryError: the game would not fit in the memory available (checked from its
+            parameters, before anything is allocated).
     """
     game_info = info(name)
     resolved = game_info.parse(params)
+    if game_info.nbytes is not None:
+        check_fits(f"game {name} with {params}", int(game_info.nbytes(resolved)))
     game = game_info.build(
         **{f.name: getattr(resolved, f.name) for f in dataclasses.fields(resolved)}
     )

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import check_real, check_sizes, parse_vector
+from .._validate import first_index, real
+from ._params import parse_vector, sizes
 from .base import FiniteGame
 from .registry import register
 
@@ -127,7 +128,7 @@ def ssg_payoffs(
     ]:
         bad = payoffs[high] < payoffs[low]
         if bad.any():
-            t = int(np.argmax(bad))
+            (t,) = first_index(bad)
             raise ValueError(
                 f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
                 f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"
@@ -172,9 +173,9 @@ def security_game(
         The game, with ``game.payoff_scale`` (raw payoffs are rewards times it) and
         ``game.payoffs``, the four ``(T,)`` payoff vectors in the given units.
     """
-    check_sizes(n_targets=n_targets, levels=levels, horizon=horizon)
-    escalation = check_real("escalation", escalation, low=0.0, high=1.0)
-    kappa = check_real("impact_exponent", impact_exponent, low=0.0)
+    T, L, H = sizes(n_targets=n_targets, levels=levels, horizon=horizon)
+    escalation = real(escalation, "escalation", low=0.0, high=1.0)
+    kappa = real(impact_exponent, "impact_exponent", low=0.0)
     if not isinstance(zero_sum, bool | np.bool_):
         raise ValueError(f"zero_sum must be true or false, got {zero_sum!r}")
     given = dict(
@@ -188,7 +189,6 @@ def security_game(
     scale = scale if scale > 0 else 1.0
     u = {name: v / scale for name, v in payoffs.items()}
 
-    T, L, H = n_targets, levels, horizon
     A, B, d = T, T + 1, 2 * T + L + 1
     WAIT, RESET = 2 * T, 2 * T + L  # the transition block: escalate from ℓ, or reset
     impact = ((np.arange(L) + 1) / L) ** kappa  # f(ℓ)

@@ -23,33 +23,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validate import is_real
 from ..equilibria.curve import prefix_sizes
 from ..experiments import RunConfig
 from ..games import FiniteGame
-from .bias import BiasCache, episode_bias
-from .tables import (
-    PLAYERS,
-    SlopeFit,
-    _t_half_width,
-    cumulative_regret,
-    loglog_fit,
-    total_regret,
-)
+from .bias import BiasCache, episode_bias, seed_totals
+from .tables import PLAYERS, SlopeFit, cumulative_regret, loglog_fit, summary, total_regret
 
 K_DEPENDENT_ALPHAS = ("fixed-K",)
 """``α`` schedules whose value at episode ``k`` depends on ``K`` (``power:c,p`` too)."""
 
 
 # ---------------------------------------------------------------------- one setting
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def alpha_text(spec) -> str:
     """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``."""
-    if spec in ("inf", math.inf) or (_is_number(spec) and math.isinf(spec)):
+    if spec in ("inf", math.inf) or (is_real(spec) and math.isinf(spec)):
         return "∞"
-    if _is_number(spec):
+    if is_real(spec):
         return f"{spec:g}"
     return str(spec)
 
@@ -188,25 +178,14 @@ class SettingData:
             One row per player: ``player``, ``regret``, ``half_width``, ``bias``, ``bound``,
             ``share`` (bias / regret; NaN without bias).
         """
-        rows = []
-        for player in PLAYERS:
-            x = self.totals[player].to_numpy(dtype=float)
-            bias = bound = math.nan
-            if self.bias is not None:
-                bias = float(self.bias[f"bias_{player}"].mean())
-                bound = float(self.bias[f"bound_{player}"].mean())
-            mean = float(x.mean())
-            rows.append(
-                {
-                    "player": player,
-                    "regret": mean,
-                    "half_width": float(_t_half_width(x)),
-                    "bias": bias,
-                    "bound": bound,
-                    "share": bias / mean if mean > 0 else math.nan,
-                }
-            )
-        return pd.DataFrame(rows)
+        out = summary(self.df)[["player", "mean", "half_width"]].rename(columns={"mean": "regret"})
+        for what in ("bias", "bound"):
+            out[what] = [
+                math.nan if self.bias is None else float(self.bias[f"{what}_{p}"].mean())
+                for p in PLAYERS
+            ]
+        out["share"] = (out["bias"] / out["regret"]).where(out["regret"] > 0)
+        return out
 
 
 def rebuild_game(manifest: dict) -> tuple[FiniteGame | None, str | None]:
@@ -277,9 +256,7 @@ def analyse_setting(
     except ValueError as err:
         data.bias_note = str(err)
         return data
-    columns = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
-    weighted = data.episode_bias[columns].mul(data.episode_bias["eval_weight"], axis=0)
-    data.bias = weighted.groupby(data.episode_bias["seed"]).sum().reset_index()
+    data.bias = seed_totals(data.episode_bias)
     return data
 
 
@@ -361,7 +338,7 @@ def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]
             elif short == "schedule" and value == "every":
                 words.append("re-plan every episode")
             else:
-                words.append(f"{short} = {alpha_text(value) if _is_number(value) else value}")
+                words.append(f"{short} = {alpha_text(value) if is_real(value) else value}")
         out.append(", ".join(words))
     return out
 

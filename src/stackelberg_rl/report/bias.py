@@ -81,7 +81,11 @@ def run_bias(game: FiniteGame, df: pd.DataFrame, cache: BiasCache | None = None)
         One row per seed: ``seed``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
         ``bound_follower`` (``Σ eval_weight · value`` over the evaluated episodes).
     """
-    per_episode = episode_bias(game, df, cache)
+    return seed_totals(episode_bias(game, df, cache))
+
+
+def seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
+    """:func:`episode_bias`'s rows summed per seed like regret, ``Σ eval_weight · value``."""
     columns = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
     weighted = per_episode[columns].mul(per_episode["eval_weight"], axis=0)
     return weighted.groupby(per_episode["seed"]).sum().reset_index()

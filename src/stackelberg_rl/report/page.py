@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._validate import is_real
 from ..experiments.store import (
     PLANS_FILE,
     REPORT_FILE,
@@ -629,7 +630,7 @@ def write_exploration_report(
     for name, record in [("observed rewards", gaps or {})] + sorted(plans.items()):
         values = record.get("gaps", record) if isinstance(record, dict) else {}
         for key, value in sorted(values.items()):
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if is_real(value):
                 rows.append([name, key, _fmt(float(value), 4)])
     if rows:
         page.table(["plan", "gap", "value"], rows, text_columns=2)

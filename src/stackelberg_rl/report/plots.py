@@ -29,49 +29,57 @@ def _mean_and_band(ax, table: pd.DataFrame, color: str, label: str = "mean") -> 
 
 
 def plot_cumulative_regret(
-    df: pd.DataFrame, path: str | os.PathLike, title: str | None = None
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    title: str | None = None,
+    bias: pd.DataFrame | None = None,
 ) -> None:
     """PNG of each player's regret: mean over seeds with its 95% band.
 
     Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
-    windows of ``K/50`` episodes (falling when the players learn).
+    windows of ``K/50`` episodes (falling when the players learn). With ``bias``, both rows also
+    show (dashed) the soft-max bias of the same ``α`` on the true model.
 
     Args:
         df: a results table.
         path: where to write the PNG.
         title: the figure's title.
+        bias: :func:`~.bias.episode_bias`'s rows of the run, if known.
     """
-    # A bare Figure renders with Agg and leaves pyplot's global state (and backend) alone.
-    from matplotlib.figure import Figure
-
     cum, binned = cumulative_regret(df), binned_regret(df)
-    fig = Figure(figsize=(10, 7), layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True)
+    width = max(1, (int(df["episode"].max()) + 1) // 50)
+    # Fixed margins: the constrained layout would take half the time of this figure, which the
+    # report draws once per setting.
+    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
     for j, player in enumerate(PLAYERS):
         color = f"C{j}"
         top, bottom = axes[0, j], axes[1, j]
-        _mean_and_band(top, cum.pivot(index="episodes", columns="seed", values=player), color)
+        wide = cum.pivot(index="episodes", columns="seed", values=player)
+        _mean_and_band(top, wide.iloc[_thin(len(wide))], color, "regret (mean)")
+        bins = binned.pivot(index="episode", columns="seed", values=player)
+        _mean_and_band(bottom, bins, color, "regret (mean)")
+        if bias is not None:
+            column = f"bias_{player}"
+            running = (bias[column] * bias["eval_weight"]).groupby(bias["seed"]).cumsum()
+            mean_cum = running.groupby(bias["episode"] + bias["eval_weight"]).mean()
+            mean_cum = mean_cum.iloc[_thin(len(mean_cum))]
+            label = "soft-max bias (same α, true model)"
+            top.plot(mean_cum.index, mean_cum.to_numpy(), "--", color="k", lw=1.2, label=label)
+            per_window = bias[column].groupby(bias["episode"] // width).mean()
+            centres = per_window.index.to_numpy() * width + (width - 1) / 2
+            label = "soft-max bias per episode"
+            bottom.plot(centres, per_window.to_numpy(), "--", color="k", lw=1.2, label=label)
+        for ax in (top, bottom):
+            ax.set_ylim(bottom=0)
+            ax.legend(loc="best", fontsize=8)
         top.set_title(player)
         top.set_ylabel("cumulative regret")
-        _mean_and_band(bottom, binned.pivot(index="episode", columns="seed", values=player), color)
         bottom.set_ylabel("regret per episode (window mean)")
         bottom.set_xlabel("episode k")
     if title:
-        fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-
-
-def _guide(ax, x: np.ndarray, y0: float, label: str = "∝ 1/√K") -> None:
-    """A dotted ``K^{-1/2}`` line through ``(x[0], y0)``, and log axes ticked at the ``K``."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-
-    ax.plot(x, y0 * np.sqrt(x[0] / x), ":", color="grey", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(x))
-    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=90)
 
 
 def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, label: str) -> None:
@@ -101,21 +109,18 @@ def plot_certificate_curve(
         path: where to write the PNG.
         title: the figure's title.
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig, axes = _new_figure(2)
     x = np.sort(table["episodes"].unique()).astype(float)
     for j, player in enumerate(PLAYERS):
-        ax = axes[j]
+        ax = axes[0, j]
         upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
         _per_seed(ax, table, upper, f"C{j}", "-", "upper bound (mean best-response gap)")
         _per_seed(ax, table, lower, f"C{j}", "--", "lower bound (k-blind deviations)")
         y0 = float(np.exp(np.log(table[table.episodes == x[0]][upper]).mean()))
-        _guide(ax, x, y0)
+        _reference(ax, x, y0, -0.5, "∝ 1/√K")
+        _loglog(ax, x)
         ax.set_title(f"{player}: ε at the initial state")
         ax.set_xlabel("K (first K episodes of the run)")
-        ax.grid(alpha=0.3, which="both")
         ax.legend(loc="best", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -136,18 +141,16 @@ def plot_zero_sum_gap(
         path: where to write the PNG.
         title: the figure's title.
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
-    ax = fig.subplots()
+    fig, axes = _new_figure(1, width=6.5, height=4.5)
+    ax = axes[0, 0]
     x = np.sort(table["episodes"].unique()).astype(float)
     _per_seed(ax, table, "value_gap_initial", "C2", "-", "|V_l^mix − V_l^SE| at x0")
     _per_seed(ax, table, "exploitability_upper", "C3", "-", "exploitability, upper bound")
     _per_seed(ax, table, "exploitability_lower", "C3", "--", "exploitability, lower bound")
     y0 = float(np.exp(np.log(table[table.episodes == x[0]]["exploitability_upper"]).mean()))
-    _guide(ax, x, y0)
+    _reference(ax, x, y0, -0.5, "∝ 1/√K")
+    _loglog(ax, x)
     ax.set_xlabel("K (first K episodes of the run)")
-    ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
@@ -219,67 +222,8 @@ def _thin(n: int, most: int = 400) -> np.ndarray:
 
 
 def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> None:
-    """PNG of one run: each player's cumulative and per-episode regret with its soft-max bias.
-
-    Top row: cumulative regret, mean over seeds and clipped 95% band, and (dashed) the
-    cumulative soft-max bias of the same ``α`` on the true model. Bottom row: per-episode regret
-    averaged over windows of ``K/50`` episodes, and the bias per episode likewise.
-
-    Args:
-        setting: an :class:`~.analysis.SettingData`.
-        path: where to write the PNG.
-        title: the figure's title.
-    """
-    df = setting.df
-    cum, binned = cumulative_regret(df), binned_regret(df)
-    bias = setting.episode_bias
-    # Fixed margins: the constrained layout would take half the time of this figure, which the
-    # report draws once per setting.
-    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
-    for j, player in enumerate(PLAYERS):
-        color = f"C{j}"
-        top, bottom = axes[0, j], axes[1, j]
-        wide = cum.pivot(index="episodes", columns="seed", values=player)
-        _mean_and_band(top, wide.iloc[_thin(len(wide))], color, "regret (mean)")
-        bins = binned.pivot(index="episode", columns="seed", values=player)
-        _mean_and_band(bottom, bins, color, "regret (mean)")
-        if bias is not None:
-            column = f"bias_{player}"
-            weighted = bias[column] * bias["eval_weight"]
-            running = weighted.groupby(bias["seed"]).cumsum()
-            ends = bias["episode"] + bias["eval_weight"]
-            mean_cum = running.groupby(ends).mean()
-            mean_cum = mean_cum.iloc[_thin(len(mean_cum))]
-            top.plot(
-                mean_cum.index,
-                mean_cum.to_numpy(),
-                "--",
-                color="k",
-                linewidth=1.2,
-                label="soft-max bias (same α, true model)",
-            )
-            width = max(1, setting.episodes // 50)
-            per_window = bias[column].groupby(bias["episode"] // width).mean()
-            centres = per_window.index.to_numpy() * width + (width - 1) / 2
-            bottom.plot(
-                centres,
-                per_window.to_numpy(),
-                "--",
-                color="k",
-                linewidth=1.2,
-                label="soft-max bias per episode",
-            )
-        for ax in (top, bottom):
-            ax.set_ylim(bottom=0)
-            ax.legend(loc="best", fontsize=8)
-        top.set_title(player)
-        top.set_ylabel("cumulative regret")
-        bottom.set_ylabel("regret per episode (window mean)")
-        bottom.set_xlabel("episode k")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    """:func:`plot_cumulative_regret` of one :class:`~.analysis.SettingData`, with its bias."""
+    plot_cumulative_regret(setting.df, path, title, setting.episode_bias)
 
 
 def _slope_label(label: str, fit: SlopeFit) -> str:
@@ -289,35 +233,14 @@ def _slope_label(label: str, fit: SlopeFit) -> str:
 def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
     """PNG of total regret against ``K`` (log-log), one panel per player, one line per curve.
 
-    Mean over seeds with clipped 95% error bars; each line's legend gives its log-log slope with
-    the 95% interval over seeds; the dotted line is ``∝ √K`` (the bound's rate).
+    :func:`plot_sizes` with ``K`` as the size: the dotted line is ``∝ √K`` (the bound's rate).
 
     Args:
         curves: :class:`~.analysis.Curve` s from :func:`~.analysis.k_curves`.
         path: where to write the PNG.
         title: the figure's title.
     """
-    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
-    for j, player in enumerate(PLAYERS):
-        ax = axes[0, j]
-        all_x: set[float] = set()
-        first = None
-        for i, curve in enumerate(curves):
-            x, values = _seed_matrix(curve.points, player)
-            mean = _errorbars(ax, x, values, f"C{i}", _slope_label(curve.label, curve.fits[player]))
-            all_x |= set(x)
-            if first is None:
-                first = (x, mean)
-        if first is not None:
-            x0 = np.array(sorted(all_x))
-            _reference(ax, x0, float(first[1][0]) * (x0[0] / first[0][0]) ** 0.5, 0.5, "∝ √K")
-            _loglog(ax, x0)
-        ax.set_title(f"{player}: total regret over K episodes")
-        ax.set_xlabel("K (episodes of the run)")
-        _legend_below(ax)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    plot_sizes(curves, "K", 0.5, path, title, x_label="K (episodes of the run)")
 
 
 def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
@@ -368,8 +291,9 @@ def plot_sizes(
     exponent: float | None,
     path: str | os.PathLike,
     title: str | None = None,
+    x_label: str | None = None,
 ) -> None:
-    """PNG of total regret against a size (``|S|``, ``d``, ``H``) or ``β``, log-log.
+    """PNG of total regret against a size (``|S|``, ``d``, ``H``, ``K``) or ``β``, log-log.
 
     Mean over seeds with clipped 95% error bars, each line's slope with its interval, and where
     the bound has one, a dotted line with its exponent (``d^1.5``, ``H^2`` at fixed ``K``, and
@@ -381,6 +305,7 @@ def plot_sizes(
         exponent: the bound's exponent in it, or ``None``.
         path: where to write the PNG.
         title: the figure's title.
+        x_label: the horizontal axis's label (``symbol`` by default).
     """
     fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
     for j, player in enumerate(PLAYERS):
@@ -404,7 +329,7 @@ def plot_sizes(
             ax.set_xticks(x_all, [names.get(v, f"{v:g}") for v in x_all])
             ax.grid(alpha=0.3, which="both")
         ax.set_title(f"{player}: total regret against {symbol}")
-        ax.set_xlabel(symbol)
+        ax.set_xlabel(x_label or symbol)
         _legend_below(ax)
     if title:
         fig.suptitle(title, fontsize=10)

@@ -62,8 +62,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         One row per player, columns ``player``, ``K``, ``seeds``, ``mean``, ``half_width``,
         ``low``, ``high``, ``std``.
     """
-    cum = cumulative_regret(df)
-    final = cum.groupby("seed").last()
+    final = total_regret(df)
     rows = []
     for player in PLAYERS:
         x = final[player].to_numpy()

@@ -99,7 +99,10 @@ def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, 
         raise ValueError(
             f"alpha must be a number, 'fixed-K', 'anytime' or 'power:c,p', got {spec!r}"
         )
-    return real(spec, "alpha", low=0.0, infinite=True)
+    value = float(spec)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"alpha must be >= 0, got {spec!r}")
+    return value
 
 
 def bonus(phi: np.ndarray, Lambda_inv: np.ndarray, beta: float) -> np.ndarray:

@@ -20,6 +20,7 @@ from stackelberg_rl.equilibria import (
     certificate,
     certificate_curve,
     episode_gaps,
+    is_mixture_file,
     is_zero_sum,
     loglog_slope,
     prefix_sizes,
@@ -251,14 +252,40 @@ def test_bad_inputs_are_named(security_run, tmp_path):
         CCSE.load(truncated)
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, features=np.ones(3))
-    with pytest.raises(PlansFileError, match="not a mixture saved by stackelberg-rl"):
+    with pytest.raises(PlansFileError, match="is not a mixture file of stackelberg-rl"):
         CCSE.load(foreign)
-    with pytest.raises(PlansFileError, match="does not exist"):
+    with pytest.raises(PlansFileError, match="no such file"):
         CCSE.load(tmp_path / "missing.npz")
     text = tmp_path / "text.npz"
     text.write_text("hello")
-    with pytest.raises(PlansFileError, match="not an .npz"):
+    with pytest.raises(PlansFileError, match=r"not a mixture file \(\.npz\)"):
         CCSE.load(text)
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(PlansFileError) as err:
+        CCSE.load(noise)
+    assert "pickle" not in str(err.value) and "\n" not in str(err.value)
+    # save never replaces a file of the user's, and leaves it as it was
+    with pytest.raises(PlansFileError, match="is not a mixture file of stackelberg-rl"):
+        ccse.save(foreign)
+    assert set(np.load(foreign)) == {"features"}
+    assert ccse.save(good) == good  # a mixture is replaced
+
+
+def test_a_mixture_of_version_1_fails_with_one_line_naming_both_versions(security_run, tmp_path):
+    """The layout of stackelberg-rl 0.1: the plans' arrays and a JSON header named format."""
+    ccse = CCSE.from_run(security_run)
+    header = {"format": "stackelberg-rl/plans", "version": 1, "seeds": [0],
+              "kind": "stackelberg-rl/ccse", "ccse_version": 1, "info": ccse.info}  # fmt: skip
+    old = tmp_path / "old.npz"
+    text = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(old, format=text, **ccse.plans.to_arrays())
+    with pytest.raises(PlansFileError) as err:
+        CCSE.load(old)
+    message = str(err.value)
+    assert "\n" not in message and "format version '1 (stackelberg-rl 0.1)'" in message
+    assert "reads format version 2" in message
+    assert is_mixture_file(old)  # so that --export may replace it
 
     # A run folder whose plans file is damaged, or holds another seed's, or lies about sizes.
     plans_path = security_run / PLANS_FILE

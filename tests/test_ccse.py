@@ -537,7 +537,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
         ([str(tmp_path / "nowhere")], "not a run folder"),
         ([str(foreign)], "not a run folder"),
         ([str(security_run), "--points", "0"], "points must be an integer >= 1"),
-        ([str(security_run), "--ratio", "0.5"], "ratio must be a number >= 1"),
+        ([str(security_run), "--ratio", "0.5"], "ratio must be in [1, inf)"),
         ([str(security_run), "--export", str(tmp_path)], "is a folder"),
         ([str(security_run), "--export", "/no/such/dir/m.npz"], "cannot write --export"),
         ([], "Missing argument"),

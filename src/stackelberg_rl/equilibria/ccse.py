@@ -90,7 +90,7 @@ class EpisodePolicy:
     Attributes:
         episode: ``k``.
         plan: the index of the plan it played.
-        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alpha_l, alpha_f: that plan.
+        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(2,)``: that plan.
     """
 
     def __init__(
@@ -101,12 +101,21 @@ class EpisodePolicy:
         w: np.ndarray,
         Lambda_inv: np.ndarray,
         beta: float,
-        alpha_l: float,
-        alpha_f: float,
+        alphas: np.ndarray,
     ) -> None:
         self.game, self.episode, self.plan = game, episode, plan
-        self.w, self.Lambda_inv = w, Lambda_inv
-        self.beta, self.alpha_l, self.alpha_f = beta, alpha_l, alpha_f
+        self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
+        self.alphas = tuple(float(a) for a in alphas)
+
+    @property
+    def alpha_l(self) -> float:
+        """The leader's ``α`` (``alphas[0]``)."""
+        return self.alphas[0]
+
+    @property
+    def alpha_f(self) -> float:
+        """The follower's ``α`` (``alphas[1]``)."""
+        return self.alphas[1]
 
     def _features(self, x) -> np.ndarray:
         """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""
@@ -120,9 +129,8 @@ class EpisodePolicy:
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, pi_l, pi_f, finite = played_policies(
-            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, self.alpha_l,
-            self.alpha_f,
-        )  # fmt: skip
+            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, *self.alphas
+        )
         if not finite:
             raise NonFiniteError(f"the policies of episode {self.episode} at step {h}")
         return pi_l, pi_f
@@ -140,16 +148,24 @@ class EpisodePolicy:
             raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
         return self._policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
 
+    def player_policy(self, player: int, h: int, x, *earlier: int) -> np.ndarray:
+        """Player ``player``'s distribution at step ``h`` in ``x`` after the actions ``earlier``.
+
+        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader (no earlier action), ``π_{f,h}^k(·|x, a)``
+        ``(B,)`` for the follower.
+        """
+        h = _validate.index(h, self.game.horizon, "h")
+        sizes = (self.game.n_leader_actions, self.game.n_follower_actions)
+        at = tuple(_validate.index(a, n, "a") for a, n in zip(earlier, sizes, strict=False))
+        return self._policies(h, self._features(x))[player][(0, *at)]
+
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}^k(·|x)``: ``(A,)``."""
-        h = _validate.index(h, self.game.horizon, "h")
-        return self._policies(h, self._features(x))[0][0]
+        return self.player_policy(0, h, x)
 
     def follower_policy(self, h: int, x, a: int) -> np.ndarray:
         """``π_{f,h}^k(·|x, a)``: ``(B,)``."""
-        h = _validate.index(h, self.game.horizon, "h")
-        a = _validate.index(a, self.game.n_leader_actions, "a")
-        return self._policies(h, self._features(x))[1][0, a]
+        return self.player_policy(1, h, x, a)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` at every state of a finite game."""
@@ -167,8 +183,7 @@ class EpisodePolicy:
         and to drive the PettingZoo ones); the streams are ``"pair-player", m`` of ``seed``
         (:mod:`stackelberg_rl._seeding`).
         """
-        rng_l, rng_f = (_stream(seed, "pair-player", m) for m in range(2))
-        return Player(self, "leader", rng_l), Player(self, "follower", rng_f)
+        return tuple(Player(self, m, _stream(seed, "pair-player", m)) for m in range(2))
 
 
 # ---------------------------------------------------------------------- players
@@ -190,6 +205,9 @@ class _Draw:
         return self.ccse.policy(self.k)
 
 
+ROLES = ("leader", "follower")
+
+
 class Player:
     """A leader or a follower that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a)``.
 
@@ -197,12 +215,18 @@ class Player:
     (:meth:`CCSE.players`), whose ``begin_episode(j)`` draws the ``k`` of episode ``j`` once for
     both players (Corollary 1's coordination). The Gymnasium environments call
     ``begin_episode`` at every reset; a loop over a PettingZoo environment calls it itself.
+
+    Args:
+        source: the pair, or the mixture's draw.
+        player: 0 (or ``"leader"``) or 1 (or ``"follower"``).
+        rng: its own random stream.
     """
 
-    def __init__(self, source: EpisodePolicy | _Draw, role: str, rng: np.random.Generator):
-        if role not in ("leader", "follower"):
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.source, self.role, self.rng = source, role, rng
+    def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
+        if player in ROLES:
+            player = ROLES.index(player)
+        self.player = _validate.index(player, len(ROLES), "player")
+        self.source, self.role, self.rng = source, ROLES[self.player], rng
 
     @property
     def episode_policy(self) -> EpisodePolicy:
@@ -214,14 +238,13 @@ class Player:
         if isinstance(self.source, _Draw):
             self.source.begin(_validate.index(j, 2**63 - 1, "j"))
 
-    def act(self, h: int, x, a: int | None = None) -> int:
+    def act(self, h: int, x, *earlier: int | None) -> int:
         """Draw ``a ~ π_{l,h}^k(·|x)`` (leader) or ``b ~ π_{f,h}^k(·|x, a)`` (follower)."""
-        pol = self.episode_policy
-        if self.role == "leader":
-            return draw(pol.leader_policy(h, x), self.rng)
-        if a is None:
+        earlier = tuple(a for a in earlier if a is not None)
+        if len(earlier) < self.player:
             raise ValueError("the follower acts after seeing the leader's action a")
-        return draw(pol.follower_policy(h, x, a), self.rng)
+        policy = self.episode_policy.player_policy(self.player, h, x, *earlier[: self.player])
+        return draw(policy, self.rng)
 
 
 def _stream(seed, purpose: str, *index: int) -> np.random.Generator:
@@ -378,9 +401,8 @@ class CCSE:
         """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, bit for bit."""
         p = self.plan_of(k)
         w, Lambda_inv = self._replay(p)
-        alpha_l, alpha_f = (float(a) for a in self.plans.alpha[p])
         return EpisodePolicy(
-            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), alpha_l, alpha_f
+            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), self.plans.alpha[p]
         )
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
@@ -394,8 +416,7 @@ class CCSE:
         if seed is None:
             seed = np.random.SeedSequence()
         shared = _Draw(self, _stream(seed, "mixture"))
-        rng_l, rng_f = (_stream(seed, "player", m) for m in range(2))
-        return Player(shared, "leader", rng_l), Player(shared, "follower", rng_f)
+        return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(2))
 
     def prefix(self, episodes: int) -> CCSE:
         """The mixture of the first ``episodes`` episodes of the same run."""
@@ -481,7 +502,7 @@ class CCSE:
             done = int(start)
             pol = EpisodePolicy(
                 g, int(start), p, np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda),
-                float(self.plans.beta[p]), *(float(a) for a in self.plans.alpha[p]),
+                float(self.plans.beta[p]), self.plans.alpha[p],
             )  # fmt: skip
             table_l, table_f = pol.tables()
             pi_l[start:stop], pi_f[start:stop] = table_l, table_f

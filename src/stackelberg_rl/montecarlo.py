@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
+from .planning import POLICY_NAMES as NAMES
 from .planning import check_tie_break, collapse, regret_at, regret_backup, stackelberg_rules
 
 PolicyMap = Callable[[int, np.ndarray], np.ndarray]
@@ -78,6 +79,11 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
     return Estimate(mean=mean, half_width=half, replications=replications)
 
 
+def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
+    """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
+    return [_policy(maps[m], h, phi, phi.shape[: m + 2], name) for m, name in enumerate(NAMES)]
+
+
 def _policy(policy: PolicyMap, h: int, phi: np.ndarray, shape: tuple, name: str) -> np.ndarray:
     """``policy(h, phi)``, checked to be distributions of ``shape``."""
     pi = np.asarray(policy(h, phi), dtype=np.float64)
@@ -119,6 +125,7 @@ def sampled_regrets(
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
     R, N = sample.n_replications, sample.n_points
     a1 = _validate.index(a1, A, "a1")
+    maps = [policy_l, policy_f]
     phi_1 = game.feature_map(np.asarray(x1, dtype=np.float64)[None])  # (1, A, B, d)
     V_next = None  # (R, 2, 2, d·N): the rows of values at the states of step h + 1
     for h in range(H - 1, -1, -1):
@@ -130,17 +137,14 @@ def sampled_regrets(
             W = W + integrals
         if h > 0:
             phi = sample.features[:, h - 1]  # (R, d·N, A, B, d)
-            flat = phi.reshape(-1, A, B, d)
-            pi_l = _policy(policy_l, h, flat, (len(flat), A), "pi_l")
-            pi_f = _policy(policy_f, h, flat, (len(flat), A, B), "pi_f")
+            policies = _policies(maps, h, phi.reshape(-1, A, B, d))
         else:  # one state, the same in every replication: its policy once
             phi = np.broadcast_to(phi_1, (R, 1, A, B, d))
-            pi_l = np.repeat(_policy(policy_l, 0, phi_1, (1, A), "pi_l"), R, axis=0)
-            pi_f = np.repeat(_policy(policy_f, 0, phi_1, (1, A, B), "pi_f"), R, axis=0)
+            policies = [np.repeat(pi, R, axis=0) for pi in _policies(maps, 0, phi_1)]
         n = phi.shape[1]
         Q = np.einsum("rnabk,rvmk->vmrnab", phi, W).reshape(2, 2, R * n, A, B)
         V = np.empty((2, 2, R * n))
-        nodes, best = regret_backup(Q, [pi_l, pi_f], out=V)
+        nodes, best = regret_backup(Q, policies, out=V)
         V_next = V.reshape(2, 2, R, n).transpose(2, 0, 1, 3)
     # Step 0 holds one state per replication: state index r is replication r's x1.
     regrets = regret_at(nodes, best, np.arange(R), [np.full(R, a1)])  # (2, R)

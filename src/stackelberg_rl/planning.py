@@ -205,6 +205,7 @@ def follower_choice(
 
 
 def check_tie_break(tie_break: str, tol: float) -> None:
+    """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
     # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever

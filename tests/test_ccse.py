@@ -506,6 +506,47 @@ def test_equilibrium_command_shows_the_certificate_and_exports(security_run, tmp
     np.testing.assert_array_equal(loaded.tables()[0], CCSE.from_run(security_run, 1).tables()[0])
 
 
+def test_equilibrium_command_exports_before_the_certificate_and_shows_progress(
+    security_run, tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    import stackelberg_rl.cli.equilibrium as command
+
+    def interrupted(ccse, opts):
+        raise KeyboardInterrupt
+
+    export = tmp_path / "early.npz"
+    monkeypatch.setattr(command, "show", interrupted)
+    code, out, err = cli(["equilibrium", str(security_run), "--export", str(export)], capsys)
+    assert code == 130  # 128 + SIGINT
+    assert CCSE.load(export).episodes == 40  # Ctrl-C during the certificate keeps the mixture
+    monkeypatch.undo()
+
+    class Bar:  # the progress bar's calls, recorded
+        tasks: dict = {}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def add_task(self, what, total):
+            self.tasks[what] = [total]
+            return what
+
+        def update(self, task, completed):
+            self.tasks[task].append(completed)
+
+    monkeypatch.setattr(command, "progress_bar", Bar)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, out, err = cli(["equilibrium", str(security_run), "--points", "2"], capsys)
+    assert code == 0, err
+    # 2 prefixes' certificates, then the 2 seeds' upper bounds, counted as they are done
+    assert list(Bar.tasks.values()) == [[4, 0, 1, 2, 3, 4]]
+
+
 def test_equilibrium_command_in_a_zero_sum_game_gives_the_gap(tmp_path, capsys):
     code, out, err = cli(
         ["run", "--game", "security", "--param", "zero_sum=true", "--param", "horizon=2",

@@ -135,13 +135,6 @@ def softmax_rule(player: int, alpha: float) -> Rule:
     return lambda W: softmax(W[player], alpha)
 
 
-def stackelberg_rule(
-    player: int, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
-) -> Rule:
-    """The rule of a follower in a Stackelberg solution: :func:`follower_choice` on its values."""
-    return lambda W: follower_choice(W[0], W[player], tie_break, tol)
-
-
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
 
@@ -318,7 +311,7 @@ def best_response(
         step[player] = greedy(player)
     else:
         check_tie_break(tie_break, tol)
-        step[player] = stackelberg_rule(player, tie_break, tol)
+        step[player] = stackelberg_rules(tie_break, tol)[player]
     tables, values = _backward(game, step)
     return tables[player], values
 
@@ -370,8 +363,11 @@ def stackelberg_equilibrium(
 def stackelberg_rules(
     tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
 ) -> list[Rule]:
-    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering."""
-    return [greedy(0), stackelberg_rule(1, tie_break, tol)]
+    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering.
+
+    The follower's is :func:`follower_choice` on its values, ties broken by the leader's.
+    """
+    return [greedy(0), lambda W: follower_choice(W[0], W[1], tie_break, tol)]
 
 
 # ---------------------------------------------------------------------- regret
@@ -585,12 +581,10 @@ def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.n
 def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
     """Appendix F: the leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
 
-    The values are ``Q(t) = (1 − t)·Table 1 + t·Table 2`` (:func:`~.games.appendix_f.tables`);
-    the follower plays ``π_f(·|a) = softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10), uniform
-    over its maximisers when ``α_f = ∞`` (greedy play, the soft-max's limit);
-    ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]`` (eq. (1)). Greedy ``q_l(a₁)`` is ``0`` for ``t < 1/2``
-    and ``M`` for ``t > 1/2``; soft-max ``q_l`` moves by at most ``|t − t'|·ε·(1 + 2α_f·max|Q_l|)``
-    (:func:`~.games.appendix_f.marginal_bound`).
+    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` (:func:`~.games.appendix_f.tables`), the follower plays
+    ``softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10; ``α_f = ∞``: greedy) and
+    ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]`` (eq. (1)). Greedy ``q_l(a₁)`` jumps from ``0`` to ``M``
+    at ``t = 1/2``; soft-max ``q_l`` moves by at most :func:`~.games.appendix_f.marginal_bound`.
 
     Args:
         t: interpolation weights in ``[0, 1]``, any shape ``(...)``.

@@ -441,14 +441,14 @@ def start_values(
     rows, n, S = 1 + best, len(policies), game.n_states
     V = np.zeros((*batch, rows, n, S))
     Q = np.empty((*batch, rows, n, S, game.n_leader_actions, game.n_follower_actions))
-    first = tuple(range(len(batch), len(batch) + 2))  # rows and players first, as collapse has
+    # Views with the rows and players first, as collapse has them: made once, written through.
+    first = tuple(range(len(batch), len(batch) + 2))
+    Q_rows, V_rows = np.moveaxis(Q, first, (0, 1)), np.moveaxis(V, first, (0, 1))
     for h in range(game.horizon - 1, -1, -1):
         game.action_values(h, V, out=Q)
         step = [p[(Ellipsis, h) + (slice(None),) * (2 + i)] for i, p in enumerate(policies)]
-        nodes, best_nodes = regret_backup(
-            np.moveaxis(Q, first, (0, 1)), step, out=np.moveaxis(V, first, (0, 1)), best=best
-        )
-    return np.moveaxis(V, first, (0, 1)), nodes, best_nodes
+        nodes, best_nodes = regret_backup(Q_rows, step, out=V_rows, best=best)
+    return V_rows, nodes, best_nodes
 
 
 def regret_backup(

@@ -20,6 +20,7 @@ from stackelberg_rl.equilibria import (
     certificate,
     certificate_curve,
     episode_gaps,
+    is_mixture_file,
     is_zero_sum,
     loglog_slope,
     prefix_sizes,
@@ -251,14 +252,40 @@ def test_bad_inputs_are_named(security_run, tmp_path):
         CCSE.load(truncated)
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, features=np.ones(3))
-    with pytest.raises(PlansFileError, match="not a mixture saved by stackelberg-rl"):
+    with pytest.raises(PlansFileError, match="is not a mixture file of stackelberg-rl"):
         CCSE.load(foreign)
-    with pytest.raises(PlansFileError, match="does not exist"):
+    with pytest.raises(PlansFileError, match="no such file"):
         CCSE.load(tmp_path / "missing.npz")
     text = tmp_path / "text.npz"
     text.write_text("hello")
-    with pytest.raises(PlansFileError, match="not an .npz"):
+    with pytest.raises(PlansFileError, match=r"not a mixture file \(\.npz\)"):
         CCSE.load(text)
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(PlansFileError) as err:
+        CCSE.load(noise)
+    assert "pickle" not in str(err.value) and "\n" not in str(err.value)
+    # save never replaces a file of the user's, and leaves it as it was
+    with pytest.raises(PlansFileError, match="is not a mixture file of stackelberg-rl"):
+        ccse.save(foreign)
+    assert set(np.load(foreign)) == {"features"}
+    assert ccse.save(good) == good  # a mixture is replaced
+
+
+def test_a_mixture_of_version_1_fails_with_one_line_naming_both_versions(security_run, tmp_path):
+    """The layout of stackelberg-rl 0.1: the plans' arrays and a JSON header named format."""
+    ccse = CCSE.from_run(security_run)
+    header = {"format": "stackelberg-rl/plans", "version": 1, "seeds": [0],
+              "kind": "stackelberg-rl/ccse", "ccse_version": 1, "info": ccse.info}  # fmt: skip
+    old = tmp_path / "old.npz"
+    text = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(old, format=text, **ccse.plans.to_arrays())
+    with pytest.raises(PlansFileError) as err:
+        CCSE.load(old)
+    message = str(err.value)
+    assert "\n" not in message and "format version '1 (stackelberg-rl 0.1)'" in message
+    assert "reads format version 2" in message
+    assert is_mixture_file(old)  # so that --export may replace it
 
     # A run folder whose plans file is damaged, or holds another seed's, or lies about sizes.
     plans_path = security_run / PLANS_FILE
@@ -479,6 +506,47 @@ def test_equilibrium_command_shows_the_certificate_and_exports(security_run, tmp
     np.testing.assert_array_equal(loaded.tables()[0], CCSE.from_run(security_run, 1).tables()[0])
 
 
+def test_equilibrium_command_exports_before_the_certificate_and_shows_progress(
+    security_run, tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    import stackelberg_rl.cli.equilibrium as command
+
+    def interrupted(ccse, opts):
+        raise KeyboardInterrupt
+
+    export = tmp_path / "early.npz"
+    monkeypatch.setattr(command, "show", interrupted)
+    code, out, err = cli(["equilibrium", str(security_run), "--export", str(export)], capsys)
+    assert code == 130  # 128 + SIGINT
+    assert CCSE.load(export).episodes == 40  # Ctrl-C during the certificate keeps the mixture
+    monkeypatch.undo()
+
+    class Bar:  # the progress bar's calls, recorded
+        tasks: dict = {}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def add_task(self, what, total):
+            self.tasks[what] = [total]
+            return what
+
+        def update(self, task, completed):
+            self.tasks[task].append(completed)
+
+    monkeypatch.setattr(command, "progress_bar", Bar)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, out, err = cli(["equilibrium", str(security_run), "--points", "2"], capsys)
+    assert code == 0, err
+    # 2 prefixes' certificates, then the 2 seeds' upper bounds, counted as they are done
+    assert list(Bar.tasks.values()) == [[4, 0, 1, 2, 3, 4]]
+
+
 def test_equilibrium_command_in_a_zero_sum_game_gives_the_gap(tmp_path, capsys):
     code, out, err = cli(
         ["run", "--game", "security", "--param", "zero_sum=true", "--param", "horizon=2",
@@ -510,7 +578,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
         ([str(tmp_path / "nowhere")], "not a run folder"),
         ([str(foreign)], "not a run folder"),
         ([str(security_run), "--points", "0"], "points must be an integer >= 1"),
-        ([str(security_run), "--ratio", "0.5"], "ratio must be a number >= 1"),
+        ([str(security_run), "--ratio", "0.5"], "ratio must be in [1, inf)"),
         ([str(security_run), "--export", str(tmp_path)], "is a folder"),
         ([str(security_run), "--export", "/no/such/dir/m.npz"], "cannot write --export"),
         ([], "Missing argument"),

@@ -192,5 +192,5 @@ def test_bad_policies_are_refused_naming_the_episode(change, match):
 
 def test_single_episodes_out_of_range_are_refused():
     game = tiny()
-    with pytest.raises(ValueError, match=r"single_episodes must be in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"single_episodes must be an integer in \[0, 2\)"):
         certificate(game, *random_pairs(game, 2, seed=0), single_episodes=[5])

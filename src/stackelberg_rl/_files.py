@@ -485,3 +485,8 @@ def read_json_array(npz, key: str):
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
         raise ValueError(str(err)) from None
+
+
+def is_format(path: str | os.PathLike, fmt: str) -> bool:
+    """Whether ``path`` is a container of format ``fmt``, of any version (its header is read)."""
+    return Path(path).is_file() and _is_format(Path(path), fmt)

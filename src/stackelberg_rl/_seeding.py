@@ -26,8 +26,20 @@ import numpy as np
 
 from ._validate import integer
 
-PURPOSES = {"game": (0,), "agents": (1,), "player": (1,), "evaluation": (1,)}
-"""The path of each purpose in the tree under the seed (``"player"`` takes the player's index)."""
+PURPOSES = {
+    "game": (0,),
+    "agents": (1,),
+    "player": (1,),
+    "evaluation": (1,),
+    "mixture": (0,),
+    "pair-player": (),
+}
+"""The path of each purpose in the tree under the seed (``"player"`` takes the player's index).
+
+Outside a run: ``"evaluation"`` draws the continuous game's evaluation sample; ``"mixture"`` draws
+the episode both players of a CCSE play, whose players then act from ``"player", m``; the
+players of one episode's pair act from ``"pair-player", m``.
+"""
 
 
 def seed_sequence(seed: int | np.random.SeedSequence, purpose: str, *index: int):

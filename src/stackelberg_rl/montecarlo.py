@@ -8,7 +8,7 @@ infinitely many states, and each is estimated without bias by the mean of ``V_{m
 Backward induction then runs on a finite, layered set of states — the episode's ``x_1`` at step
 0, the states drawn from ``μ_{h-1,·}`` at step ``h`` — exactly as the factored finite planner of
 :mod:`.planning` does with ``mu`` replaced by the empirical measures, and with the same
-functions for each step (:func:`~.planning.regret_backup`, :func:`~.planning.follower_choice`).
+functions for each step (:func:`~.planning.regret_backup`, :func:`~.planning.collapse`).
 
 The estimate and its interval. The game holds ``R`` independent replications of the sample;
 each gives an estimate, and :func:`t_interval` reports their mean with the 95% Student-t
@@ -32,9 +32,10 @@ from typing import Literal
 
 import numpy as np
 
-from .games.base import _check_distribution, _check_shape
+from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
-from .planning import follower_choice, regret_at, regret_backup
+from .planning import POLICY_NAMES as NAMES
+from .planning import check_tie_break, collapse, regret_at, regret_backup, stackelberg_rules
 
 PolicyMap = Callable[[int, np.ndarray], np.ndarray]
 """A player's policy at step ``h`` at states given by their features ``phi (n, A, B, d)``:
@@ -78,13 +79,20 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
     return Estimate(mean=mean, half_width=half, replications=replications)
 
 
+def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
+    """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
+    return [_policy(maps[m], h, phi, phi.shape[: m + 2], name) for m, name in enumerate(NAMES)]
+
+
 def _policy(policy: PolicyMap, h: int, phi: np.ndarray, shape: tuple, name: str) -> np.ndarray:
     """``policy(h, phi)``, checked to be distributions of ``shape``."""
     pi = np.asarray(policy(h, phi), dtype=np.float64)
     axes = ("x", "a", "b")[: len(shape)]
-    _check_shape(name, pi, shape, axes)
-    _check_distribution(name, pi, f"({', '.join(axes[:-1])}) at step {h}")
-    return pi
+    _validate.check_shape(pi, name, shape, axes)
+    try:
+        return _validate.distribution(pi, name, axes)
+    except ValueError as err:
+        raise ValueError(f"{err} at step {h}") from None
 
 
 def sampled_regrets(
@@ -116,8 +124,8 @@ def sampled_regrets(
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
     R, N = sample.n_replications, sample.n_points
-    if isinstance(a1, bool) or not isinstance(a1, int | np.integer) or not 0 <= a1 < A:
-        raise ValueError(f"a1 must be an integer in [0, {A}), got {a1!r}")
+    a1 = _validate.index(a1, A, "a1")
+    maps = [policy_l, policy_f]
     phi_1 = game.feature_map(np.asarray(x1, dtype=np.float64)[None])  # (1, A, B, d)
     V_next = None  # (R, 2, 2, d·N): the rows of values at the states of step h + 1
     for h in range(H - 1, -1, -1):
@@ -129,21 +137,17 @@ def sampled_regrets(
             W = W + integrals
         if h > 0:
             phi = sample.features[:, h - 1]  # (R, d·N, A, B, d)
-            flat = phi.reshape(-1, A, B, d)
-            pi_l = _policy(policy_l, h, flat, (len(flat), A), "pi_l")
-            pi_f = _policy(policy_f, h, flat, (len(flat), A, B), "pi_f")
+            policies = _policies(maps, h, phi.reshape(-1, A, B, d))
         else:  # one state, the same in every replication: its policy once
             phi = np.broadcast_to(phi_1, (R, 1, A, B, d))
-            pi_l = np.repeat(_policy(policy_l, 0, phi_1, (1, A), "pi_l"), R, axis=0)
-            pi_f = np.repeat(_policy(policy_f, 0, phi_1, (1, A, B), "pi_f"), R, axis=0)
+            policies = [np.repeat(pi, R, axis=0) for pi in _policies(maps, 0, phi_1)]
         n = phi.shape[1]
         Q = np.einsum("rnabk,rvmk->vmrnab", phi, W).reshape(2, 2, R * n, A, B)
         V = np.empty((2, 2, R * n))
-        q, vbar_best = regret_backup(Q, pi_l, pi_f, out=V)
+        nodes, best = regret_backup(Q, policies, out=V)
         V_next = V.reshape(2, 2, R, n).transpose(2, 0, 1, 3)
     # Step 0 holds one state per replication: state index r is replication r's x1.
-    rows = np.arange(R)
-    regrets = regret_at(V, q, vbar_best, rows, np.full(R, a1))  # (2, R)
+    regrets = regret_at(nodes, best, np.arange(R), [np.full(R, a1)])  # (2, R)
     return t_interval(regrets, exact=sample.exact)
 
 
@@ -172,8 +176,7 @@ def sampled_stackelberg(
         ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)`` of both players' values
         ``E_{x_0}[V_{m,0}(x_0)]`` over the initial density (the sample's initial states).
     """
-    if tie_break not in ("leader", "follower"):
-        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
+    check_tie_break(tie_break, tol)
     sample = game.evaluation if sample is None else sample
     H, d = game.horizon, game.dim
     R, N = sample.n_replications, sample.n_points
@@ -204,10 +207,7 @@ def stackelberg_values(
     Returns:
         ``V (2, ...)``: ``Q_m(x, a*, b*(x, a*))``.
     """
-    a_star, b_star = stackelberg_actions(Q, tie_break, tol)
-    b_at_a = np.take_along_axis(b_star, a_star[..., None], axis=-1)[..., 0]
-    at_a = np.take_along_axis(Q, a_star[None, ..., None, None], axis=-2)  # (2, ..., 1, B)
-    return np.take_along_axis(at_a, b_at_a[None, ..., None, None], axis=-1)[..., 0, 0]
+    return collapse(Q, stackelberg_rules(tie_break, tol))[1][0]
 
 
 def stackelberg_actions(
@@ -215,8 +215,8 @@ def stackelberg_actions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The leader's action ``a* (...)`` and the follower's answers ``b* (..., A)`` from ``Q``.
 
-    ``Q (2, ..., A, B)``; the leader's first maximiser of ``Q_l(x, a, b*(x, a))``.
+    ``Q (2, ..., A, B)``; the leader's first maximiser of ``Q_l(x, a, b*(x, a))``: the one-hot
+    policies of :func:`~.planning.collapse` with :func:`~.planning.stackelberg_rules`.
     """
-    b_star = follower_choice(Q[0], Q[1], tie_break, tol)
-    q_l = np.take_along_axis(Q[0], b_star[..., None], axis=-1)[..., 0]  # (..., A)
-    return q_l.argmax(axis=-1), b_star
+    (pi_l, pi_f), _ = collapse(Q, stackelberg_rules(tie_break, tol))
+    return pi_l.argmax(axis=-1), pi_f.argmax(axis=-1)

@@ -2,27 +2,41 @@
 
 Also soft-max play on the true model (:func:`softmax_solution`; the soft-max of math.md §3 is
 :func:`softmax`, which the learners use too) and its regret, the soft-max bias of Lemma 2
-(:func:`softmax_bias`, :func:`softmax_bias_bound`).
+(:func:`softmax_bias`, :func:`softmax_bias_bound`), Appendix F's soft-max and greedy marginals
+(:func:`appendix_f_marginal`), and the one-shot commitment values of a bimatrix game:
+:func:`mixed_commitment` (the follower observes the leader's mixed strategy) and
+:func:`pure_commitment` (it observes the leader's action).
 
-Also the one-shot commitment values of a bimatrix game (math.md §2): :func:`mixed_commitment`, the
-leader committing to a mixed strategy that the follower observes, and :func:`pure_commitment`,
-the follower observing the leader's action.
-
-Every function is one backward pass over ``h = H-1 … 0`` and vectorised over states and actions:
-the cost is ``O(H·S·A·B·d)`` for a factored game and ``O(H·S²·A·B)`` for a dense one.
+Every player-indexed array has a leading player axis (0 the leader, then the follower), and one
+step of backward induction is one function, :func:`collapse`: the players' values are averaged
+(or maximised) from the last mover down to the first, each under its policy, a rule that chooses
+it from the values (greedy, soft-max, Stackelberg), or a best response. Every solver here is one
+backward pass over ``h = H-1 … 0`` of it, vectorised over states and actions: ``O(H·S·A·B·d)``
+for a factored game and ``O(H·S²·A·B)`` for a dense one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from .games.base import FiniteGame, _check_distribution, _check_shape
+from . import _validate
+from .games.base import FiniteGame
 from .games.matrix import matrix_game, payoff_matrices
+
+POLICY_NAMES = ("pi_l", "pi_f")
+"""The players' policies in order of moves (0 the leader, 1 the follower)."""
+
+Rule = Callable[[np.ndarray], np.ndarray]
+"""A player's choice from the values at its node ``W (n, ..., A_0, …, A_i)`` (see :func:`collapse`):
+its policy ``(..., A_0, …, A_i)``, or integer actions ``(..., A_0, …, A_{i-1})`` played for sure."""
+
+Policy = np.ndarray | Rule | None
+"""A player's part in a backward pass: a policy, a :data:`Rule`, or ``None`` for a best response."""
 
 
 @dataclass(frozen=True)
@@ -31,197 +45,94 @@ class Values:
 
     Attributes:
         Q: ``(2, H, S, A, B)`` action values ``Q_{m,h}(x, a, b)``.
-        q_l: ``(H, S, A)`` the leader's marginal ``q_{l,h}(x, a)``, eq. (1).
-        vbar_f: ``(H, S, A)`` the follower's ``V̄_{f,h}(x, a)``, eq. (3).
+        q: ``(2, H, S, A)`` both players' values at the follower's node: ``q[0]`` the leader's
+            marginal ``q_{l,h}(x, a)``, eq. (1); ``q[1]`` the follower's ``V̄_{f,h}(x, a)``, eq. (3).
         V: ``(2, H, S)`` state values ``V_{m,h}(x)``, eqs. (2) and (4).
     """
 
     Q: np.ndarray
-    q_l: np.ndarray
-    vbar_f: np.ndarray
+    q: np.ndarray
     V: np.ndarray
 
+    @property
+    def q_l(self) -> np.ndarray:
+        """``(H, S, A)`` the leader's marginal ``q_{l,h}(x, a)``, eq. (1)."""
+        return self.q[0]
 
-# A choice rule is greedy play: it maps (h, Q_h (2, S, A, B)) to the follower's action b*(x, a)
-# as an integer array (S, A), and (h, q_{l,h} (S, A)) to the leader's action a*(x) (S,).
-FollowerRule = Callable[[int, np.ndarray], np.ndarray]
-LeaderRule = Callable[[int, np.ndarray], np.ndarray]
+    @property
+    def vbar_f(self) -> np.ndarray:
+        """``(H, S, A)`` the follower's ``V̄_{f,h}(x, a)``, eq. (3)."""
+        return self.q[1]
 
 
-def _backward(
-    game: FiniteGame,
-    follower: np.ndarray | FollowerRule,
-    leader: np.ndarray | LeaderRule,
-) -> tuple[np.ndarray, np.ndarray, Values]:
-    """Backward induction with ``V_{m,H} = 0`` (math.md §2).
+# ---------------------------------------------------------------------- one step
+def _max_last(z: np.ndarray) -> np.ndarray:
+    """``z.max(axis=-1)``, exactly, by a loop over the short last axis of actions.
+
+    Numpy's reduction over an axis of a few entries is about ten times slower.
+    """
+    m = z[..., 0].copy()
+    for i in range(1, z.shape[-1]):
+        np.maximum(m, z[..., i], out=m)
+    return m
+
+
+def collapse(
+    W: np.ndarray, policies: Sequence[Policy], out: Sequence[np.ndarray | None] | None = None
+) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
+    """One step of backward induction at a batch of states (math.md §2 and §7).
+
+    The players move in order, each seeing the actions of those before it. From the last one
+    down, the values at player ``i``'s node are those at the next node averaged under its policy:
+    ``W^{(N+1)} = W``, ``W^{(i)}(a_{<i}) = Σ_{a_i} π_i(a_i|a_{<i}) W^{(i+1)}(a_{≤i})``, and
+    ``W^{(0)} = V``. For two players ``W^{(1)}`` holds ``q_l`` and ``V̄_f`` (eqs. (1), (3)).
 
     Args:
-        game: the game.
-        follower: a fixed ``pi_f (H, S, A, B)``, or a rule choosing ``b*(x, a)`` step by step.
-        leader: a fixed ``pi_l (H, S, A)``, or a rule choosing ``a*(x)`` step by step from
-            ``q_l``.
+        W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows of values (every player's, or
+            one player's own).
+        policies: for each player ``i``: its policy ``(..., A_0, …, A_i)``; a :data:`Rule`,
+            called with ``W^{(i+1)}``; or ``None`` for a best response, ``W^{(i)} = max_{a_i}
+            W^{(i+1)}`` (then ``W`` must hold that player's own values only).
+        out: for each player, ``None`` or a zeroed array where its rule's policy is written.
 
     Returns:
-        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (one-hot where chosen by a rule) and their
-        values.
+        ``(pis, nodes)``: each player's policy at this step (``None`` for a best response), and
+        ``nodes[i] = W^{(i)}`` ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
+
+    >>> Q = np.array([[[1.0, 0.0]], [[0.0, 2.0]]])  # (2 players, A = 1, B = 2)
+    >>> pis, nodes = collapse(Q, [np.ones(1), greedy(1)])
+    >>> pis[1].tolist(), nodes[0].tolist()
+    ([[0.0, 1.0]], [0.0, 2.0])
     """
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    Q = np.empty((2, H, S, A, B))
-    q = np.empty((2, H, S, A))  # q_l and vbar_f: one array so one einsum fills both
-    V = np.empty((2, H, S))
-    # np.zeros of a large array costs nothing until written: only the chosen entries are set.
-    pi_f = np.zeros((H, S, A, B)) if callable(follower) else follower
-    pi_l = np.zeros((H, S, A)) if callable(leader) else leader
-    for h in range(H - 1, -1, -1):
-        Qh = game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
-        # A rule's choice becomes a one-hot row, written straight into the zeroed array; the
-        # marginals below then treat chosen and given policies alike (einsum over a one-hot row
-        # is exact, and faster here than gathering the chosen entries).
-        if callable(follower):
-            np.put_along_axis(pi_f[h], follower(h, Qh)[..., None], 1.0, axis=-1)
-        np.einsum("msab,sab->msa", Qh, pi_f[h], out=q[:, h])
-        if callable(leader):
-            np.put_along_axis(pi_l[h], leader(h, q[0, h])[..., None], 1.0, axis=-1)
-        np.einsum("msa,sa->ms", q[:, h], pi_l[h], out=V[:, h])
-    return pi_l, pi_f, Values(Q=Q, q_l=q[0], vbar_f=q[1], V=V)
+    pis: list[np.ndarray | None] = list(policies)
+    nodes: list[np.ndarray] = [W] * len(policies)
+    for i in range(len(policies) - 1, -1, -1):
+        rule = policies[i]
+        if rule is None:
+            W = _max_last(W)
+        else:
+            if callable(rule):
+                choice = np.asarray(rule(W))
+                pi = np.zeros(W.shape[1:]) if out is None or out[i] is None else out[i]
+                if np.issubdtype(choice.dtype, np.integer):
+                    # A one-hot row: the average below is then exact, and faster than a gather.
+                    np.put_along_axis(pi, choice[..., None], 1.0, axis=-1)
+                else:
+                    pi[...] = choice
+                pis[i] = pi
+            W = np.einsum("m...a,...a->m...", W, pis[i])
+        nodes[i] = W
+    return pis, nodes
 
 
-def check_policies(game: FiniteGame, pi_l: np.ndarray | None, pi_f: np.ndarray | None) -> None:
-    """Raise :class:`ValueError` unless the policies have the game's shapes and are distributions.
-
-    Args:
-        game: the game.
-        pi_l: ``(H, S, A)`` or ``None`` to skip.
-        pi_f: ``(H, S, A, B)`` or ``None`` to skip.
-    """
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    for name, pi, shape, axis_names in [
-        ("pi_l", pi_l, (H, S, A), ("h", "x", "a")),
-        ("pi_f", pi_f, (H, S, A, B), ("h", "x", "a", "b")),
-    ]:
-        if pi is None:
-            continue
-        pi = np.asarray(pi)
-        _check_shape(name, pi, shape, axis_names)
-        _check_distribution(name, pi, f"({', '.join(axis_names[:-1])})")
+def greedy(player: int) -> Rule:
+    """The rule of a greedy player: the first maximiser of its own values."""
+    return lambda W: W[player].argmax(axis=-1)
 
 
-def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
-    """Exact values of the policies ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
-
-    >>> from stackelberg_rl.games import random_linear
-    >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
-    >>> pi_l, pi_f = np.full((2, 4, 2), 0.5), np.full((2, 4, 2, 2), 0.5)
-    >>> evaluate(g, pi_l, pi_f).V.shape
-    (2, 2, 4)
-    """
-    pi_l, pi_f = np.asarray(pi_l, dtype=np.float64), np.asarray(pi_f, dtype=np.float64)
-    check_policies(game, pi_l, pi_f)
-    _, _, values = _backward(game, pi_f, pi_l)
-    return values
-
-
-def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray, Values]:
-    """The leader's best response to ``pi_f``: greedy in ``q_l`` at every step, eq. (8).
-
-    Returns:
-        A deterministic ``pi_l (H, S, A)`` (first maximiser on ties) and its values.
-    """
-    pi_f = np.asarray(pi_f, dtype=np.float64)
-    check_policies(game, None, pi_f)
-    pi_l, _, values = _backward(game, pi_f, lambda h, q_l: q_l.argmax(axis=-1))
-    return pi_l, values
-
-
-def follower_best_response(
-    game: FiniteGame,
-    pi_l: np.ndarray,
-    tie_break: Literal["leader", "follower"] | None = None,
-    tol: float = 1e-9,
-) -> tuple[np.ndarray, Values]:
-    """The follower's best response to ``pi_l``: greedy in ``Q_f`` for every ``a``, eq. (7).
-
-    Every best response has the follower's value; they differ in the leader's. With
-    ``tie_break`` the follower picks, among its maximisers within ``tol`` at each ``(h, x, a)``,
-    the one best (``"leader"``) or worst (``"follower"``) for the leader, whose ``Q_l`` already
-    follows those picks at later steps: backward induction then gives the best or the worst
-    leader value over all the follower's best responses, at every state (the follower's value,
-    hence its maximisers, does not depend on how ties are broken).
-
-    Args:
-        game: the game.
-        pi_l: ``(H, S, A)`` the leader's policy.
-        tie_break: ``None`` (the first maximiser), ``"leader"`` or ``"follower"``.
-        tol: how far below the maximum an action still counts as a maximiser, with a
-            ``tie_break``.
-
-    Returns:
-        A deterministic ``pi_f (H, S, A, B)`` and its values.
-    """
-    pi_l = np.asarray(pi_l, dtype=np.float64)
-    check_policies(game, pi_l, None)
-    if tie_break is None:
-        _, pi_f, values = _backward(game, lambda h, Qh: Qh[1].argmax(axis=-1), pi_l)
-        return pi_f, values
-    _check_tie_break(tie_break, tol)
-    _, pi_f, values = _backward(
-        game, lambda h, Qh: follower_choice(Qh[0], Qh[1], tie_break, tol), pi_l
-    )
-    return pi_f, values
-
-
-def _check_tie_break(tie_break: str, tol: float) -> None:
-    if tie_break not in ("leader", "follower"):
-        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
-    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
-    # Q_f says); a negative tol excludes the true maximiser.
-    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-
-
-def stackelberg_equilibrium(
-    game: FiniteGame,
-    tie_break: Literal["leader", "follower"] = "leader",
-    tol: float = 1e-9,
-) -> tuple[np.ndarray, np.ndarray, Values]:
-    """The subgame-perfect Stackelberg solution by backward induction (math.md §2).
-
-    At each ``(h, x)`` the follower best-responds to every ``a``; among its maximisers (within
-    ``tol``) it picks the one best for the leader (``"leader"``, strong Stackelberg) or worst for
-    the leader (``"follower"``, weak); the leader then picks ``argmax_a Q_l(x, a, b*(x, a))``.
-
-    Returns:
-        Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
-    """
-    _check_tie_break(tie_break, tol)
-
-    def follower_rule(h: int, Qh: np.ndarray) -> np.ndarray:
-        return follower_choice(Qh[0], Qh[1], tie_break, tol)
-
-    pi_l, pi_f, values = _backward(game, follower_rule, lambda h, q_l: q_l.argmax(axis=-1))
-    return pi_l, pi_f, values
-
-
-def follower_choice(
-    Q_l: np.ndarray, Q_f: np.ndarray, tie_break: Literal["leader", "follower"], tol: float
-) -> np.ndarray:
-    """The follower's Stackelberg answer ``b*(x, a)`` to every leader action (math.md §2).
-
-    Among the maximisers of ``Q_f`` within ``tol``, the best for the leader (``"leader"``,
-    strong Stackelberg) or the worst (``"follower"``, weak); the first on exact ties.
-
-    Args:
-        Q_l: ``(..., A, B)`` the leader's action values.
-        Q_f: ``(..., A, B)`` the follower's.
-        tie_break: ``"leader"`` or ``"follower"``.
-        tol: how far below the maximum an action still counts as a maximiser, ``>= 0``.
-
-    Returns:
-        ``b* (..., A)``, integers.
-    """
-    sign = 1.0 if tie_break == "leader" else -1.0
-    best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
-    return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
+def softmax_rule(player: int, alpha: float) -> Rule:
+    """The rule of a soft-max player: ``softmax(α W_player)`` (Algorithm 1, lines 10 and 13)."""
+    return lambda W: softmax(W[player], alpha)
 
 
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
@@ -248,6 +159,8 @@ def soft_policies(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Soft-max follower then leader policies from joint values (Algorithm 1, lines 9–14).
 
+    :func:`collapse` with soft-max rules, for the learner's layout of ``Q``.
+
     Args:
         Q: ``(..., 2, A, B)``.
         alpha_l: leader inverse temperature (``inf`` for greedy).
@@ -257,13 +170,207 @@ def soft_policies(
         ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``,
         ``V (..., 2)``.
     """
-    pi_f = softmax(Q[..., 1, :, :], alpha_f, axis=-1)
-    q = np.einsum("...mab,...ab->...ma", Q, pi_f)
-    pi_l = softmax(q[..., 0, :], alpha_l, axis=-1)
-    V = np.einsum("...ma,...a->...m", q, pi_l)
-    return pi_l, pi_f, q[..., 0, :], q[..., 1, :], V
+    rules = [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)]
+    (pi_l, pi_f), (V, q) = collapse(np.moveaxis(np.asarray(Q, dtype=np.float64), -3, 0), rules)
+    return pi_l, pi_f, q[0], q[1], np.moveaxis(V, 0, -1)
 
 
+def follower_choice(
+    Q_l: np.ndarray, Q_f: np.ndarray, tie_break: Literal["leader", "follower"], tol: float
+) -> np.ndarray:
+    """The follower's Stackelberg answer ``b*(x, a)`` to every leader action (math.md §2).
+
+    Among the maximisers of ``Q_f`` within ``tol``, the best for the leader (``"leader"``,
+    strong Stackelberg) or the worst (``"follower"``, weak); the first on exact ties.
+
+    Args:
+        Q_l: ``(..., A, B)`` the leader's action values.
+        Q_f: ``(..., A, B)`` the follower's.
+        tie_break: ``"leader"`` or ``"follower"``.
+        tol: how far below the maximum an action still counts as a maximiser, ``>= 0``.
+
+    Returns:
+        ``b* (..., A)``, integers.
+    """
+    sign = 1.0 if tie_break == "leader" else -1.0
+    best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
+    return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
+
+
+def check_tie_break(tie_break: str, tol: float) -> None:
+    """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
+    if tie_break not in ("leader", "follower"):
+        raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
+    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
+    # Q_f says); a negative tol excludes the true maximiser.
+    if not (_validate.is_real(tol) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+
+
+# ---------------------------------------------------------------------- whole games
+def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
+    """Each player's policy shape: ``[(H, S, A), (H, S, A, B)]``."""
+    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    return [(H, S, A), (H, S, A, B)]
+
+
+def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
+    """The players' policies as float arrays, checked: the game's shapes, and distributions.
+
+    Args:
+        game: the game.
+        policies: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``, in order of moves; ``None`` to skip.
+
+    Raises:
+        ValueError: naming the policy, and the axis or the index that is wrong.
+    """
+    axes = ("h", "x", "a", "b")
+    out = []
+    for i, (name, pi, shape) in enumerate(
+        zip(POLICY_NAMES, policies, policy_shapes(game), strict=True)
+    ):
+        if pi is not None:
+            pi = np.asarray(pi, dtype=np.float64)
+            _validate.check_shape(pi, name, shape, axes[: i + 3])
+            pi = _validate.distribution(pi, name, axes[: i + 3])
+        out.append(pi)
+    return out
+
+
+def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[list, Values]:
+    """Backward induction with ``V_{m,H} = 0`` (math.md §2): :func:`collapse` at every step.
+
+    Args:
+        game: the game.
+        policies: each player's policy ``(H, S, …)``, or a :data:`Rule` choosing it step by step.
+
+    Returns:
+        The players' policies (one-hot where a rule chose actions) and their :class:`Values`.
+    """
+    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
+    Q = np.empty((2, H, S, A, B))
+    q = np.empty((2, H, S, A))
+    V = np.empty((2, H, S))
+    # np.zeros of a large array costs nothing until written: only the chosen entries are set.
+    tables = [
+        np.zeros(s) if callable(p) else p
+        for p, s in zip(policies, policy_shapes(game), strict=True)
+    ]
+    for h in range(H - 1, -1, -1):
+        Qh = game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
+        step = [p if callable(p) else t[h] for p, t in zip(policies, tables, strict=True)]
+        _, nodes = collapse(Qh, step, out=[t[h] for t in tables])
+        V[:, h], q[:, h] = nodes
+    return tables, Values(Q=Q, q=q, V=V)
+
+
+def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
+    """Exact values of the policies ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+
+    >>> from stackelberg_rl.games import random_linear
+    >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
+    >>> pi_l, pi_f = np.full((2, 4, 2), 0.5), np.full((2, 4, 2, 2), 0.5)
+    >>> evaluate(g, pi_l, pi_f).V.shape
+    (2, 2, 4)
+    """
+    return _backward(game, check_policies(game, pi_l, pi_f))[1]
+
+
+def best_response(
+    game: FiniteGame,
+    player: int,
+    policies: Sequence[np.ndarray | None],
+    tie_break: Literal["leader", "follower"] | None = None,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, Values]:
+    """Player ``player``'s best response to the others' policies, eqs. (7) and (8).
+
+    Every best response has the player's value; for a follower they differ in the leader's. With
+    ``tie_break`` the follower picks, among its maximisers within ``tol`` at each ``(h, x, a)``,
+    the one best (``"leader"``) or worst (``"follower"``) for the leader, whose values already
+    follow those picks at later steps: backward induction then gives the best or the worst
+    leader value over all the follower's best responses, at every state (the follower's value,
+    hence its maximisers, does not depend on how ties are broken).
+
+    Args:
+        game: the game.
+        player: 0 the leader, 1 the follower.
+        policies: every player's policy in order of moves (the entry of ``player`` is ignored).
+        tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"`` or
+            ``"follower"``.
+        tol: how far below the maximum an action still counts as a maximiser, with a
+            ``tie_break``.
+
+    Returns:
+        A deterministic policy of ``player`` (first maximiser on ties) and its values.
+    """
+    player = _validate.index(player, len(POLICY_NAMES), "player")
+    given = [None if i == player else p for i, p in enumerate(policies)]
+    step: list = check_policies(game, *given)
+    if tie_break is None or player == 0:
+        step[player] = greedy(player)
+    else:
+        check_tie_break(tie_break, tol)
+        step[player] = stackelberg_rules(tie_break, tol)[player]
+    tables, values = _backward(game, step)
+    return tables[player], values
+
+
+def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray, Values]:
+    """The leader's best response to ``pi_f``: greedy in ``q_l`` at every step, eq. (8).
+
+    Returns:
+        A deterministic ``pi_l (H, S, A)`` (first maximiser on ties) and its values.
+    """
+    return best_response(game, 0, [None, pi_f])
+
+
+def follower_best_response(
+    game: FiniteGame,
+    pi_l: np.ndarray,
+    tie_break: Literal["leader", "follower"] | None = None,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, Values]:
+    """The follower's best response to ``pi_l``: greedy in ``Q_f`` for every ``a``, eq. (7).
+
+    :func:`best_response` of player 1 (its ``tie_break`` and ``tol``).
+
+    Returns:
+        A deterministic ``pi_f (H, S, A, B)`` and its values.
+    """
+    return best_response(game, 1, [pi_l, None], tie_break, tol)
+
+
+def stackelberg_equilibrium(
+    game: FiniteGame,
+    tie_break: Literal["leader", "follower"] = "leader",
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray, Values]:
+    """The subgame-perfect Stackelberg solution by backward induction (math.md §2).
+
+    At each ``(h, x)`` the follower best-responds to every ``a``; among its maximisers (within
+    ``tol``) it picks the one best for the leader (``"leader"``, strong Stackelberg) or worst for
+    the leader (``"follower"``, weak); the leader then picks ``argmax_a Q_l(x, a, b*(x, a))``.
+
+    Returns:
+        Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
+    """
+    check_tie_break(tie_break, tol)
+    (pi_l, pi_f), values = _backward(game, stackelberg_rules(tie_break, tol))
+    return pi_l, pi_f, values
+
+
+def stackelberg_rules(
+    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
+) -> list[Rule]:
+    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering.
+
+    The follower's is :func:`follower_choice` on its values, ties broken by the leader's.
+    """
+    return [greedy(0), lambda W: follower_choice(W[0], W[1], tie_break, tol)]
+
+
+# ---------------------------------------------------------------------- regret
 def regret(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: int, a1: int
 ) -> tuple[float, float]:
@@ -284,25 +391,13 @@ def regret(
     return float(r[0]), float(r[1])
 
 
-def _max_last(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=-1)``, exactly, by a loop over the short last axis of actions.
-
-    Numpy's reduction over an axis of a few entries is about ten times slower.
-    """
-    m = z[..., 0].copy()
-    for i in range(1, z.shape[-1]):
-        np.maximum(m, z[..., i], out=m)
-    return m
-
-
 def regrets(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: np.ndarray, a1: np.ndarray
 ) -> np.ndarray:
     """:func:`regret` at several ``(x1, a1)`` pairs: ``(2, n)``.
 
     The three backward passes (the pair's values, the leader's best response to ``pi_f``, the
-    follower's best response to ``pi_l``) run together: at each step one backup of the four
-    value rows involved reads the model once, and only one step's ``Q`` is held.
+    follower's best response to ``pi_l``) run together (:func:`start_values`).
 
     Args:
         game: the game.
@@ -314,75 +409,110 @@ def regrets(
     Returns:
         ``(2, n)``: the leader's regrets, eq. (9), then the follower's, eq. (10).
     """
-    pi_l, pi_f = np.asarray(pi_l, dtype=np.float64), np.asarray(pi_f, dtype=np.float64)
-    check_policies(game, pi_l, pi_f)
+    policies = check_policies(game, pi_l, pi_f)
     x1, a1 = np.asarray(x1), np.asarray(a1)
     for name, idx, n in [("x1", x1, game.n_states), ("a1", a1, game.n_leader_actions)]:
         if not np.issubdtype(idx.dtype, np.integer) or ((idx < 0) | (idx >= n)).any():
             raise ValueError(f"{name} must hold integers in [0, {n}), got {idx}")
-    # V[0]: both players' values of the pair (pi_l, pi_f). V[1, 0]: the leader's value of its
-    # best response to pi_f; V[1, 1]: the follower's value of its best response to pi_l. The
-    # backup is per player, so the two best responses can share one row pair.
-    S, A, B = game.n_states, game.n_leader_actions, game.n_follower_actions
-    V = np.zeros((2, 2, S))
-    Q = np.empty((2, 2, S, A, B))  # reused: a fresh large array per step costs page faults
+    _, nodes, best = start_values(game, policies)
+    return regret_at(nodes, best, x1, [a1])
+
+
+def start_values(
+    game: FiniteGame, policies: Sequence[np.ndarray], *, best: bool = True
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """The values at step 0 of a batch of policy profiles and of each player's best response.
+
+    One backward pass of :func:`regret_backup` for all of them: at each step one backup of the
+    rows of values involved reads the model once, and only one step's ``Q`` is held.
+
+    Args:
+        game: the game.
+        policies: each player's policies ``(*batch, H, S, A_0, …, A_i)``, in order of moves
+            (``np.broadcast_to`` one policy to share it in a batch).
+        best: also the best responses (else only the profiles' values).
+
+    Returns:
+        ``(V, nodes, best)`` of step 0: ``V (rows, 2, *batch, S)`` (row 0 the profiles' values
+        of every player, row 1 each player's best-response value) and the nodes of
+        :func:`regret_backup` (``best`` is empty without best responses).
+    """
+    batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
+    rows, n, S = 1 + best, len(policies), game.n_states
+    V = np.zeros((*batch, rows, n, S))
+    Q = np.empty((*batch, rows, n, S, game.n_leader_actions, game.n_follower_actions))
+    # Views with the rows and players first, as collapse has them: made once, written through.
+    first = tuple(range(len(batch), len(batch) + 2))
+    Q_rows, V_rows = np.moveaxis(Q, first, (0, 1)), np.moveaxis(V, first, (0, 1))
     for h in range(game.horizon - 1, -1, -1):
         game.action_values(h, V, out=Q)
-        q, vbar_best = regret_backup(Q, pi_l[h], pi_f[h], out=V)
-    return regret_at(V, q, vbar_best, x1, a1)  # V, q, vbar_best of h = 0 after the loop
+        step = [p[(Ellipsis, h) + (slice(None),) * (2 + i)] for i, p in enumerate(policies)]
+        nodes, best_nodes = regret_backup(Q_rows, step, out=V_rows, best=best)
+    return V_rows, nodes, best_nodes
 
 
 def regret_backup(
-    Q: np.ndarray, pi_l: np.ndarray, pi_f: np.ndarray, out: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """One step of the three backward passes of :func:`regrets`, at ``S`` states.
+    Q: np.ndarray,
+    policies: Sequence[np.ndarray],
+    out: np.ndarray | None = None,
+    *,
+    best: bool = True,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """One step of the fused backward passes of :func:`start_values`.
 
-    Rows of values: ``[0]`` both players' values of the pair ``(pi_l, pi_f)``; ``[1, 0]`` the
-    leader's value of its best response to ``pi_f`` (eq. (8)); ``[1, 1]`` the follower's value
-    of its best response to ``pi_l`` (eq. (7)).
+    Rows of values: ``[0]`` every player's value of the profile ``policies``; ``[1, m]`` player
+    ``m``'s value of its best response to the others' policies (eqs. (7) and (8)).
 
     Args:
-        Q: ``(2, 2, S, A, B)`` the action values of this step for each row of values:
+        Q: ``(rows, 2, ..., A, B)`` the action values of this step for each row of values:
             ``Q[v, m] = r_m + P V_{v, m}`` with the next step's values of row ``v``.
-        pi_l: ``(S, A)`` the leader's policy at this step.
-        pi_f: ``(S, A, B)`` the follower's.
-        out: ``(2, 2, S)`` where to write this step's values (may be the array ``Q`` was made
-            from: it is read before this is called).
+        policies: each player's policy at this step, ``(..., A_0, …, A_i)``.
+        out: ``(rows, 2, ...)`` where to write this step's values (may be the array ``Q`` was
+            made from: it is read before this is called).
+        best: whether ``Q`` has the best responses' row.
 
     Returns:
-        ``q (2, S, A)`` the pair's ``q_l`` and ``vbar_f`` (eqs. (1), (3)) and ``vbar_best
-        (S, A)``, the follower's ``max_b Q_f`` under its best response; ``out`` holds ``V``.
+        ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and each
+        player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
     if out is None:
-        out = np.empty(Q.shape[:3])
-    q = np.einsum("msab,sab->msa", Q[0], pi_f)  # q_l and vbar_f of the pair
-    np.einsum("msa,sa->ms", q, pi_l, out=out[0])
-    out[1, 0] = _max_last(np.einsum("sab,sab->sa", Q[1, 0], pi_f))  # eq. (8)
-    vbar_best = _max_last(Q[1, 1])  # max_b Q_f: the follower's best response, eq. (7)
-    np.einsum("sa,sa->s", vbar_best, pi_l, out=out[1, 1])
-    return q, vbar_best
+        out = np.empty(Q.shape[:-2])
+    _, nodes = collapse(Q[0], policies)
+    out[0] = nodes[0]
+    best_nodes = []
+    for m in range(len(policies) if best else 0):
+        given = [None if i == m else p for i, p in enumerate(policies)]
+        _, own = collapse(Q[1, m][None], given)
+        out[1, m] = own[0][0]
+        best_nodes.append(own[m][0])
+    return nodes, best_nodes
 
 
 def regret_at(
-    V: np.ndarray, q: np.ndarray, vbar_best: np.ndarray, x1: np.ndarray, a1: np.ndarray
+    nodes: list[np.ndarray], best: list[np.ndarray], x1: np.ndarray, actions: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Eqs. (9) and (10) from the values of step 0 that :func:`regret_backup` returns.
+    """Each player's regret where it first moves, from the step-0 nodes of :func:`regret_backup`.
+
+    A player's best-response value minus its value, both at ``(x1, a_0, …, a_{m-1})`` (eqs. (9)
+    and (10) for two players).
 
     Args:
-        V: ``(2, 2, S)`` values of step 0.
-        q: ``(2, S, A)``.
-        vbar_best: ``(S, A)``.
+        nodes: the profile's values at each player's node, ``nodes[m] (2, S, A_0, …, A_{m-1})``.
+        best: each player's best-response value at its node, ``best[m] (S, A_0, …, A_{m-1})``.
         x1: ``(n,)`` state indices.
-        a1: ``(n,)`` the leader's first actions.
+        actions: the first actions of the players before the last, each ``(n,)``.
 
     Returns:
         ``(2, n)``: the leader's regrets, then the follower's.
     """
-    leader = V[1, 0, x1] - V[0, 0, x1]
-    follower = vbar_best[x1, a1] - q[1, x1, a1]
-    return np.stack([leader, follower])
+    out = []
+    for m in range(len(best)):
+        at = (x1, *actions[:m])
+        out.append(best[m][at] - nodes[m][m][at])
+    return np.stack(out)
 
 
+# ---------------------------------------------------------------------- soft-max play
 def softmax_solution(
     game: FiniteGame, alpha_l: float, alpha_f: float
 ) -> tuple[np.ndarray, np.ndarray, Values]:
@@ -390,8 +520,8 @@ def softmax_solution(
 
     Backward induction as in math.md §2 with ``V_{m,H} = 0``: at each step the exact
     ``Q_{m,h} = r_{m,h} + P_h V_{m,h+1}`` (no bonus, ``β = 0``), the follower's
-    ``π_f = softmax(α_f Q_f)``, the leader's ``π_l = softmax(α_l q_l)`` (:func:`soft_policies`),
-    and ``V`` of that pair. What the learner would play if it knew the model.
+    ``π_f = softmax(α_f Q_f)``, the leader's ``π_l = softmax(α_l q_l)``, and ``V`` of that pair.
+    What the learner would play if it knew the model.
 
     Args:
         game: the game.
@@ -401,14 +531,8 @@ def softmax_solution(
     Returns:
         ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
     """
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    pi_l, pi_f = np.empty((H, S, A)), np.empty((H, S, A, B))
-    Q, q, V = np.empty((2, H, S, A, B)), np.empty((2, H, S, A)), np.empty((2, H, S))
-    for h in range(H - 1, -1, -1):
-        game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
-        pl, pf, q_l, vbar_f, v = soft_policies(np.moveaxis(Q[:, h], 0, -3), alpha_l, alpha_f)
-        pi_l[h], pi_f[h], q[0, h], q[1, h], V[:, h] = pl, pf, q_l, vbar_f, v.T
-    return pi_l, pi_f, Values(Q=Q, q_l=q[0], vbar_f=q[1], V=V)
+    (pi_l, pi_f), values = _backward(game, [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)])
+    return pi_l, pi_f, values
 
 
 def softmax_bias(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
@@ -446,9 +570,7 @@ def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.n
     """
     out = []
     for n, alpha in ((game.n_leader_actions, alpha_l), (game.n_follower_actions, alpha_f)):
-        alpha = float(alpha)
-        if math.isnan(alpha) or alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+        alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)
         if n == 1 or math.isinf(alpha):
             out.append(0.0)
         else:
@@ -456,6 +578,34 @@ def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.n
     return np.array(out)
 
 
+def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
+    """Appendix F: the leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
+
+    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` (:func:`~.games.appendix_f.tables`), the follower plays
+    ``softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10; ``α_f = ∞``: greedy) and
+    ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]`` (eq. (1)). Greedy ``q_l(a₁)`` jumps from ``0`` to ``M``
+    at ``t = 1/2``; soft-max ``q_l`` moves by at most :func:`~.games.appendix_f.marginal_bound`.
+
+    Args:
+        t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
+        alpha_f: the follower's inverse temperature ``≥ 0`` (``np.inf`` for greedy).
+        M: the leader's large payoff, ``> 0``.
+        eps: ``ε`` in ``(0, 1]``.
+
+    Returns:
+        ``q_l (..., 2)``: the leader's marginal at ``a₁`` and ``a₂``.
+    """
+    from .games.appendix_f import tables
+
+    t = _validate.array(t, "t", low=0.0, high=1.0)
+    alpha_f = _validate.real(alpha_f, "alpha_f", low=0.0, infinite=True)
+    both = tables(M, eps)
+    Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]
+    _, nodes = collapse(np.moveaxis(Q, -3, 0), [np.ones(2), softmax_rule(1, alpha_f)])
+    return nodes[1][0]
+
+
+# ---------------------------------------------------------------------- one-shot games
 def mixed_commitment(
     leader_payoffs: np.ndarray, follower_payoffs: np.ndarray, tol: float = 1e-9
 ) -> tuple[np.ndarray, int, float]:

@@ -5,13 +5,16 @@ The mixture of one seed's episodes (Corollary 1; math.md §4) is replayed from t
 (:func:`~stackelberg_rl.equilibria.certificate_curve`), the upper bound's log-log slope given for
 this seed and, over the run's seeds, with a 95% interval; in a zero-sum game, the distance of
 the mixture's value to the Stackelberg value and its exploitability. ``--export`` writes the
-mixture (:meth:`~stackelberg_rl.equilibria.CCSE.save`).
+mixture (:meth:`~stackelberg_rl.equilibria.CCSE.save`) first, so that an interrupted
+certificate never loses it; a progress bar counts the certificates on a terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from .. import _validate
 from ..equilibria import (
     CCSE,
     certificate_curve,
@@ -28,6 +32,7 @@ from ..equilibria import (
     slope_interval,
     upper_bound_curve,
 )
+from ..experiments.executors import progress_bar
 from ..experiments.plans import bytes_per_episode
 from ..games import FiniteGame
 from .bench import check_writable_file
@@ -60,13 +65,8 @@ class EquilibriumOptions:
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``export`` too)."""
         for name, low in (("seed", 0), ("points", 1), ("single_episodes", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not (isinstance(self.ratio, int | float) and math.isfinite(self.ratio)):
-            raise ValueError(f"ratio must be a number >= 1, got {self.ratio!r}")
-        if self.ratio < 1:
-            raise ValueError(f"ratio must be a number >= 1, got {self.ratio!r}")
+            _validate.integer(getattr(self, name), name, low=low)
+        _validate.real(self.ratio, "ratio", low=1.0)
         if self.export is not None:
             check_writable_file(Path(self.export), "--export", "mixture", is_mixture_file)
 
@@ -83,6 +83,17 @@ def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _progress(total: int, what: str):
+    """``advance(done)`` of a progress bar on a terminal (a no-op otherwise)."""
+    if not sys.stdout.isatty():
+        yield lambda done: None
+        return
+    with progress_bar() as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
 def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
     """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
     from rich.console import Console
@@ -92,7 +103,20 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
     console = Console()
     game = ccse.game
     sizes = prefix_sizes(ccse.episodes, opts.points, opts.ratio)
-    curve = certificate_curve(ccse, sizes, single_episodes=opts.single_episodes)
+    seeds = ccse.info.get("seeds") or []
+    others = seeds if opts.all_seeds and len(seeds) > 1 else []
+    with _progress(len(sizes) + len(others), "[bold]certificates[/bold]") as advance:
+        curve = certificate_curve(
+            ccse, sizes, single_episodes=opts.single_episodes, progress=advance
+        )
+        per_seed = []
+        for i, s in enumerate(others):
+            other = ccse if s == ccse.info.get("seed") else CCSE.from_run(
+                ccse.info["run_dir"], s, game=game
+            )  # fmt: skip
+            up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
+            per_seed.append([[loglog_slope(sizes, up[:, m, w]) for w in (0, 1)] for m in (0, 1)])
+            advance(len(sizes) + i + 1)
     zero_sum = curve[0].zero_sum is not None
     table = Table(
         title=Text(
@@ -135,16 +159,8 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
         console.print(gaps)
 
     uppers = np.array([[p.certificate.upper_initial, p.certificate.upper_worst] for p in curve])
-    seeds = ccse.info.get("seeds") or []
     intervals = None
-    if opts.all_seeds and len(seeds) > 1:
-        per_seed = []
-        for s in seeds:
-            other = ccse if s == ccse.info.get("seed") else CCSE.from_run(
-                ccse.info["run_dir"], s, game=game
-            )  # fmt: skip
-            up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
-            per_seed.append([[loglog_slope(sizes, up[:, m, w]) for w in (0, 1)] for m in (0, 1)])
+    if per_seed:
         slopes = np.array(per_seed)  # (seeds, player, where)
         intervals = {
             (m, w): slope_interval(slopes[:, m, w]) for m in range(2) for w in range(2)
@@ -187,6 +203,12 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
         f"{plans.n_plans} plans (schedule {schedule}), stored in {bytes_per_episode(plans):.0f} "
         "bytes per episode"
     )
+    if opts.export is not None:  # first: a long certificate interrupted never loses it
+        try:
+            path = ccse.save(opts.export)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"cannot write --export {opts.export}: {err}") from None
+        print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
     if isinstance(ccse.game, FiniteGame):
         checked(lambda: show(ccse, opts))
     else:
@@ -194,13 +216,6 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
             "the exact certificate needs a finite game; this one has continuous states (the "
             "mixture can still be exported and played: CCSE.policy(k).policies_at)"
         )
-    if opts.export is not None:
-        try:
-            path = ccse.save(opts.export)
-        except OSError as err:
-            reason = err.strerror or err
-            raise UsageError(f"cannot write --export {opts.export}: {reason}") from None
-        print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
     return 0
 
 

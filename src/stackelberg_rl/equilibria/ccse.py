@@ -27,22 +27,15 @@ A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-p
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from .._files import json_array, write_npz
+from .. import _files, _seeding, _validate
 from ..experiments import RunConfig, load_run
-from ..experiments.plans import (
-    PLANS_FILE,
-    Plans,
-    PlansFileError,
-    header,
-    open_npz,
-    read_header,
-    read_plans,
-)
+from ..experiments.plans import PLANS_FILE, Plans, PlansFileError, read_plans
 from ..experiments.resources import available_bytes, gib
 from ..games import ContinuousGame, FiniteGame, Game, draw
 from ..learners import (
@@ -52,11 +45,12 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features, check_index
+from ..learners.base import check_features
 from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
-CCSE_VERSION = 1
+CCSE_VERSION = 2
+"""Version 2: the package's one container (:mod:`stackelberg_rl._files`); 1 was 0.1's layout."""
 CHECKPOINT_EVERY = 256
 """Episodes between the ``Λ`` kept to replay any episode quickly: replaying episode ``k`` adds at
 most this many episodes' rows to the checkpoint before it."""
@@ -66,12 +60,8 @@ episode."""
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a mixture written by :meth:`CCSE.save` (only its header is read)."""
-    try:
-        with open_npz(Path(path), "mixture file") as npz:
-            return read_header(npz, str(path)).get("kind") == CCSE_FORMAT
-    except (PlansFileError, OSError):
-        return False
+    """Whether ``path`` is a mixture written by :meth:`CCSE.save`, of any version (its header)."""
+    return _files.is_format(path, CCSE_FORMAT)
 
 
 class CCSEError(ValueError):
@@ -100,7 +90,7 @@ class EpisodePolicy:
     Attributes:
         episode: ``k``.
         plan: the index of the plan it played.
-        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alpha_l, alpha_f: that plan.
+        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(2,)``: that plan.
     """
 
     def __init__(
@@ -111,28 +101,36 @@ class EpisodePolicy:
         w: np.ndarray,
         Lambda_inv: np.ndarray,
         beta: float,
-        alpha_l: float,
-        alpha_f: float,
+        alphas: np.ndarray,
     ) -> None:
         self.game, self.episode, self.plan = game, episode, plan
-        self.w, self.Lambda_inv = w, Lambda_inv
-        self.beta, self.alpha_l, self.alpha_f = beta, alpha_l, alpha_f
+        self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
+        self.alphas = tuple(float(a) for a in alphas)
+
+    @property
+    def alpha_l(self) -> float:
+        """The leader's ``α`` (``alphas[0]``)."""
+        return self.alphas[0]
+
+    @property
+    def alpha_f(self) -> float:
+        """The follower's ``α`` (``alphas[1]``)."""
+        return self.alphas[1]
 
     def _features(self, x) -> np.ndarray:
         """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""
         g = self.game
         shape = (g.n_leader_actions, g.n_follower_actions, g.dim)
         if isinstance(g, FiniteGame):
-            i = check_index(x, g.n_states, "x")
+            i = _validate.index(x, g.n_states, "x")
             return g.features[i : i + 1]
         phi = g.feature_map(np.asarray([x]))
         return check_features(np.asarray(phi)[0], shape, "feature_map(x)")[None]
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, pi_l, pi_f, finite = played_policies(
-            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, self.alpha_l,
-            self.alpha_f,
-        )  # fmt: skip
+            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, *self.alphas
+        )
         if not finite:
             raise NonFiniteError(f"the policies of episode {self.episode} at step {h}")
         return pi_l, pi_f
@@ -144,22 +142,30 @@ class EpisodePolicy:
             ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
         """
         g = self.game
-        h = check_index(h, g.horizon, "h")
+        h = _validate.index(h, g.horizon, "h")
         A, B, d = g.n_leader_actions, g.n_follower_actions, g.dim
         if np.ndim(phi) != 4:
             raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
         return self._policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
 
+    def player_policy(self, player: int, h: int, x, *earlier: int) -> np.ndarray:
+        """Player ``player``'s distribution at step ``h`` in ``x`` after the actions ``earlier``.
+
+        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader (no earlier action), ``π_{f,h}^k(·|x, a)``
+        ``(B,)`` for the follower.
+        """
+        h = _validate.index(h, self.game.horizon, "h")
+        sizes = (self.game.n_leader_actions, self.game.n_follower_actions)
+        at = tuple(_validate.index(a, n, "a") for a, n in zip(earlier, sizes, strict=False))
+        return self._policies(h, self._features(x))[player][(0, *at)]
+
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}^k(·|x)``: ``(A,)``."""
-        h = check_index(h, self.game.horizon, "h")
-        return self._policies(h, self._features(x))[0][0]
+        return self.player_policy(0, h, x)
 
     def follower_policy(self, h: int, x, a: int) -> np.ndarray:
         """``π_{f,h}^k(·|x, a)``: ``(B,)``."""
-        h = check_index(h, self.game.horizon, "h")
-        a = check_index(a, self.game.n_leader_actions, "a")
-        return self._policies(h, self._features(x))[1][0, a]
+        return self.player_policy(1, h, x, a)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` at every state of a finite game."""
@@ -174,10 +180,10 @@ class EpisodePolicy:
         """A leader and a follower that play this pair, each with its own random stream.
 
         ``act(h, x)`` and ``act(h, x, a)`` as the agents' (usable in the Gymnasium environments
-        and to drive the PettingZoo ones); the streams are spawned from ``SeedSequence(seed)``.
+        and to drive the PettingZoo ones); the streams are ``"pair-player", m`` of ``seed``
+        (:mod:`stackelberg_rl._seeding`).
         """
-        rng_l, rng_f = _streams(seed)
-        return Player(self, "leader", rng_l), Player(self, "follower", rng_f)
+        return tuple(Player(self, m, _stream(seed, "pair-player", m)) for m in range(2))
 
 
 # ---------------------------------------------------------------------- players
@@ -199,6 +205,9 @@ class _Draw:
         return self.ccse.policy(self.k)
 
 
+ROLES = ("leader", "follower")
+
+
 class Player:
     """A leader or a follower that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a)``.
 
@@ -206,12 +215,18 @@ class Player:
     (:meth:`CCSE.players`), whose ``begin_episode(j)`` draws the ``k`` of episode ``j`` once for
     both players (Corollary 1's coordination). The Gymnasium environments call
     ``begin_episode`` at every reset; a loop over a PettingZoo environment calls it itself.
+
+    Args:
+        source: the pair, or the mixture's draw.
+        player: 0 (or ``"leader"``) or 1 (or ``"follower"``).
+        rng: its own random stream.
     """
 
-    def __init__(self, source: EpisodePolicy | _Draw, role: str, rng: np.random.Generator):
-        if role not in ("leader", "follower"):
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.source, self.role, self.rng = source, role, rng
+    def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
+        if player in ROLES:
+            player = ROLES.index(player)
+        self.player = _validate.index(player, len(ROLES), "player")
+        self.source, self.role, self.rng = source, ROLES[self.player], rng
 
     @property
     def episode_policy(self) -> EpisodePolicy:
@@ -221,29 +236,20 @@ class Player:
     def begin_episode(self, j: int) -> None:
         """A new episode ``j``: a mixture's players draw its ``k`` (once for both)."""
         if isinstance(self.source, _Draw):
-            self.source.begin(check_index(j, 2**63 - 1, "j"))
+            self.source.begin(_validate.index(j, 2**63 - 1, "j"))
 
-    def act(self, h: int, x, a: int | None = None) -> int:
+    def act(self, h: int, x, *earlier: int | None) -> int:
         """Draw ``a ~ π_{l,h}^k(·|x)`` (leader) or ``b ~ π_{f,h}^k(·|x, a)`` (follower)."""
-        pol = self.episode_policy
-        if self.role == "leader":
-            return draw(pol.leader_policy(h, x), self.rng)
-        if a is None:
+        earlier = tuple(a for a in earlier if a is not None)
+        if len(earlier) < self.player:
             raise ValueError("the follower acts after seeing the leader's action a")
-        return draw(pol.follower_policy(h, x, a), self.rng)
+        policy = self.episode_policy.player_policy(self.player, h, x, *earlier[: self.player])
+        return draw(policy, self.rng)
 
 
-def _streams(seed) -> tuple[np.random.Generator, np.random.Generator]:
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return tuple(np.random.default_rng(s) for s in ss.spawn(2))
-
-
-def _check_episodes(episodes, K: int) -> int:
-    """``episodes`` as an integer in ``[1, K]``, or a :class:`ValueError`."""
-    ok = isinstance(episodes, int | np.integer) and not isinstance(episodes, bool)
-    if not ok or not 1 <= episodes <= K:
-        raise ValueError(f"episodes must be an integer in [1, {K}], got {episodes!r}")
-    return int(episodes)
+def _stream(seed, purpose: str, *index: int) -> np.random.Generator:
+    """A stream of :mod:`stackelberg_rl._seeding`; fresh entropy for ``seed = None``."""
+    return _seeding.stream(np.random.SeedSequence() if seed is None else seed, purpose, *index)
 
 
 def _finite(game: Game, what: str) -> FiniteGame:
@@ -309,7 +315,7 @@ class CCSE:
                 "--save-plans (RunConfig.save_plans=True)"
             )
         seeds = manifest.get("seeds") or []
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed not in seeds:
+        if not _validate.is_integer(seed) or seed not in seeds:
             raise SeedNotInRunError(f"seed {seed!r} is not a seed of the run in {run_dir}: {seeds}")
         plans = read_plans(run_dir / PLANS_FILE, int(seed))
         if plans.episodes != manifest.get("episodes"):
@@ -342,22 +348,15 @@ class CCSE:
             GameMismatchError: ``game`` is not the one of the file.
         """
         path = Path(path)
-        with open_npz(path, "mixture file") as npz:
-            try:
-                data = read_header(npz, str(path))
-            except PlansFileError:
-                data = None
-            if data is None or data.get("kind") != CCSE_FORMAT:
-                raise PlansFileError(
-                    f"{path} is not a mixture saved by stackelberg-rl (CCSE.save)"
-                ) from None
-            if data.get("ccse_version", 0) > CCSE_VERSION:
-                raise PlansFileError(
-                    f"{path} has mixture version {data.get('ccse_version')!r}; this version of "
-                    f"stackelberg-rl reads versions up to {CCSE_VERSION}"
-                )
-            plans = Plans.from_arrays(npz, "", str(path))
-        info = data.get("info")
+        if path.is_file() and not zipfile.is_zipfile(path):  # before numpy guesses at a pickle
+            raise PlansFileError(f"{path} is not a mixture file (.npz): not a zip, or truncated")
+        head, tree = _files.load(
+            path, CCSE_FORMAT, CCSE_VERSION, what="mixture file", error=PlansFileError
+        )
+        if not isinstance(tree.get("plans"), dict):
+            raise PlansFileError(f"{path} is damaged: it holds no plans")
+        plans = Plans.from_arrays(tree["plans"], "", str(path))
+        info = head.get("info")
         if not isinstance(info, dict) or not isinstance(info.get("game"), dict):
             raise PlansFileError(f"{path}: no record of the game it was learned on")
         if game is None:
@@ -365,17 +364,24 @@ class CCSE:
         return cls(plans, game, info)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the mixture to ``path`` (an ``.npz`` of its plans and a JSON header), atomically.
+        """Write the mixture to ``path`` (its plans and a JSON header), whole or not at all.
+
+        Raises:
+            PlansFileError: ``path`` is a folder, or a file that is not a mixture (never
+                replaced), or cannot be written.
 
         Returns:
             The path written.
         """
-        path = Path(path)
-        extra = {"kind": CCSE_FORMAT, "ccse_version": CCSE_VERSION, "info": self.info}
-        arrays = self.plans.to_arrays()
-        arrays["format"] = json_array(header([self.info.get("seed", 0)], extra))
-        write_npz(path, arrays)
-        return path
+        return _files.save(
+            path,
+            CCSE_FORMAT,
+            CCSE_VERSION,
+            {"plans": self.plans.to_arrays()},
+            {"info": _files.jsonable(self.info, "info")},
+            what="mixture file",
+            error=PlansFileError,
+        )
 
     # ------------------------------------------------------------------ the mixture
     @property
@@ -389,29 +395,28 @@ class CCSE:
 
     def plan_of(self, k: int) -> int:
         """The index of the plan episode ``k`` played."""
-        return int(self._episode_plan[check_index(k, self.episodes, "k")])
+        return int(self._episode_plan[_validate.index(k, self.episodes, "k")])
 
     def policy(self, k: int) -> EpisodePolicy:
         """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, bit for bit."""
         p = self.plan_of(k)
         w, Lambda_inv = self._replay(p)
-        alpha_l, alpha_f = (float(a) for a in self.plans.alpha[p])
         return EpisodePolicy(
-            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), alpha_l, alpha_f
+            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), self.plans.alpha[p]
         )
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
         """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.
 
         At ``begin_episode(j)`` one ``k`` is drawn for both (Corollary 1), from a stream of its
-        own; then each acts from episode ``k``'s policy. Streams from ``SeedSequence(seed)``:
-        one for the draw of ``k``, one per player.
+        own; then each acts from episode ``k``'s policy. Streams of ``seed``
+        (:mod:`stackelberg_rl._seeding`): ``"mixture"`` for the draw of ``k``, ``"player", m``
+        for player ``m``.
         """
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        draw_ss, players_ss = ss.spawn(2)
-        shared = _Draw(self, np.random.default_rng(draw_ss))
-        rng_l, rng_f = _streams(players_ss)
-        return Player(shared, "leader", rng_l), Player(shared, "follower", rng_f)
+        if seed is None:
+            seed = np.random.SeedSequence()
+        shared = _Draw(self, _stream(seed, "mixture"))
+        return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(2))
 
     def prefix(self, episodes: int) -> CCSE:
         """The mixture of the first ``episodes`` episodes of the same run."""
@@ -446,7 +451,11 @@ class CCSE:
     def table_bytes(self, episodes: int | None = None) -> int:
         """Bytes of :meth:`tables` for the first ``episodes`` episodes (all by default)."""
         g = _finite(self.game, "tables")
-        K = self.episodes if episodes is None else _check_episodes(episodes, self.episodes)
+        K = (
+            self.episodes
+            if episodes is None
+            else _validate.integer(episodes, "episodes", low=1, high=self.episodes)
+        )
         A, B = g.n_leader_actions, g.n_follower_actions
         return K * g.horizon * g.n_states * A * (1 + B) * 8
 
@@ -466,7 +475,11 @@ class CCSE:
             MemoryError: the tables would not fit in the available memory (with the estimate).
         """
         g = _finite(self.game, "tables")
-        K = self.episodes if episodes is None else _check_episodes(episodes, self.episodes)
+        K = (
+            self.episodes
+            if episodes is None
+            else _validate.integer(episodes, "episodes", low=1, high=self.episodes)
+        )
         need, have = self.table_bytes(K), available_bytes()
         if have is not None and need > have:
             raise MemoryError(
@@ -489,7 +502,7 @@ class CCSE:
             done = int(start)
             pol = EpisodePolicy(
                 g, int(start), p, np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda),
-                float(self.plans.beta[p]), *(float(a) for a in self.plans.alpha[p]),
+                float(self.plans.beta[p]), self.plans.alpha[p],
             )  # fmt: skip
             table_l, table_f = pol.tables()
             pi_l[start:stop], pi_f[start:stop] = table_l, table_f

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate
 from ..games.base import FiniteGame
 from ..planning import (
+    best_response,
     check_policies,
-    follower_best_response,
-    leader_best_response,
+    policy_shapes,
     stackelberg_equilibrium,
+    start_values,
 )
 
 PLAYERS = ("leader", "follower")
@@ -88,21 +90,25 @@ class Certificate:
 
 
 # ---------------------------------------------------------------------- batched backward passes
-def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The policies as float arrays ``(K, H, S, A)`` and ``(K, H, S, A, B)``, checked."""
-    pi_l = np.asarray(pi_l, dtype=np.float64)
-    pi_f = np.asarray(pi_f, dtype=np.float64)
-    if pi_l.ndim != 4 or pi_f.ndim != 5 or len(pi_l) != len(pi_f) or len(pi_l) == 0:
+def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[np.ndarray]:
+    """The players' policies of every episode, ``[(K, H, S, A), (K, H, S, A, B)]``, checked."""
+    policies = [np.asarray(pi, dtype=np.float64) for pi in (pi_l, pi_f)]
+    K = len(policies[0])
+    if [p.ndim for p in policies] != [4, 5] or len(policies[1]) != K or K == 0:
         raise ValueError(
             f"need pi_l (K, H, S, A) and pi_f (K, H, S, A, B) with the same K >= 1, got shapes "
-            f"{pi_l.shape} and {pi_f.shape}"
+            f"{policies[0].shape} and {policies[1].shape}"
         )
-    for k in range(len(pi_l)):
+    for k in range(K):
         try:
-            check_policies(game, pi_l[k], pi_f[k])
+            check_policies(game, *(p[k] for p in policies))
         except ValueError as err:
             raise ValueError(f"episode {k}: {err}") from None
-    return pi_l, pi_f
+    return policies
+
+
+def _chunks(K: int, chunk: int):
+    return (slice(lo, min(K, lo + chunk)) for lo in range(0, K, chunk))
 
 
 def pair_values(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> np.ndarray:
@@ -113,17 +119,11 @@ def pair_values(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> np.ndar
         pi_l: ``(n, H, S, A)`` leader policies (``np.broadcast_to`` one for a shared policy).
         pi_f: ``(n, H, S, A, B)`` follower policies, likewise.
     """
-    n = len(pi_l)
-    if len(pi_f) != n:
+    if len(pi_l) != len(pi_f):
         raise ValueError(
-            f"batches of different sizes: {n} leader and {len(pi_f)} follower policies"
+            f"batches of different sizes: {len(pi_l)} leader and {len(pi_f)} follower policies"
         )
-    V = np.zeros((n, 2, game.n_states))
-    for h in range(game.horizon - 1, -1, -1):
-        Q = game.action_values(h, V)  # (n, 2, S, A, B)
-        q = np.einsum("nmsab,nsab->nmsa", Q, pi_f[:, h])
-        V = np.einsum("nmsa,nsa->nms", q, pi_l[:, h])
-    return V
+    return np.moveaxis(start_values(game, [pi_l, pi_f], best=False)[0][0], 0, 1)
 
 
 def best_response_values(game: FiniteGame, player: int, opponent: np.ndarray) -> np.ndarray:
@@ -133,14 +133,10 @@ def best_response_values(game: FiniteGame, player: int, opponent: np.ndarray) ->
     ``opponent (n, H, S, A, B)`` (eq. (8)); ``player = 1``: the follower's value of its best
     response to each ``pi_l`` of ``opponent (n, H, S, A)`` (eq. (7)).
     """
-    V = np.zeros((len(opponent), 2, game.n_states))
-    for h in range(game.horizon - 1, -1, -1):
-        Q = game.action_values(h, V)[:, player]  # (n, S, A, B)
-        if player == 0:
-            V[:, 0] = np.einsum("nsab,nsab->nsa", Q, opponent[:, h]).max(axis=-1)
-        else:
-            V[:, 1] = np.einsum("nsa,nsa->ns", Q.max(axis=-1), opponent[:, h])
-    return V[:, player]
+    policies = [opponent, opponent]
+    # The best response does not read the player's own policy: zeros stand in for it.
+    policies[player] = np.broadcast_to(0.0, (len(opponent), *policy_shapes(game)[player]))
+    return start_values(game, policies)[0][1, player]
 
 
 def episode_gaps(
@@ -152,14 +148,12 @@ def episode_gaps(
     V_f^{π_l^k, BR_f(π_l^k)} − V_f^{π^k}`` (eq. (7)). The upper bound of the certificate of the
     first ``K'`` episodes is their mean over ``k < K'``, so one pass gives it for every prefix.
     """
-    pi_l, pi_f = _stack(game, pi_l, pi_f)
-    K = len(pi_l)
+    policies = _stack(game, pi_l, pi_f)
+    K = len(policies[0])
     gaps = np.empty((K, 2, game.n_states))
-    for lo in range(0, K, chunk):
-        sl = slice(lo, min(K, lo + chunk))
-        values = pair_values(game, pi_l[sl], pi_f[sl])
-        gaps[sl, 0] = best_response_values(game, 0, pi_f[sl]) - values[:, 0]
-        gaps[sl, 1] = best_response_values(game, 1, pi_l[sl]) - values[:, 1]
+    for sl in _chunks(K, chunk):
+        V = start_values(game, [p[sl] for p in policies])[0]  # (2 rows, 2, n, S)
+        gaps[sl] = np.moveaxis(V[1] - V[0], 0, 1)
     return gaps
 
 
@@ -189,39 +183,28 @@ def certificate(
         The :class:`Certificate`; ``lower <= upper`` at every state (both are exact values of
         the policies they stand for; the test suite also checks them against brute force).
     """
-    pi_l, pi_f = _stack(game, pi_l, pi_f)
-    K, S = len(pi_l), game.n_states
+    policies = _stack(game, pi_l, pi_f)
+    K, n = len(policies[0]), len(policies)
     js = _single_episodes(K, single_episodes, seed)
     p0 = game.initial_distribution
 
-    # Pass 1: the pairs' values and both best-response values, episode by episode.
-    mixture = np.zeros((2, S))
-    best = np.zeros((2, S))
-    for lo in range(0, K, chunk):
-        sl = slice(lo, min(K, lo + chunk))
-        mixture += pair_values(game, pi_l[sl], pi_f[sl]).sum(axis=0)
-        best[0] += best_response_values(game, 0, pi_f[sl]).sum(axis=0)
-        best[1] += best_response_values(game, 1, pi_l[sl]).sum(axis=0)
-    mixture /= K
-    best /= K
+    # Pass 1: the pairs' values and every player's best-response value, episode by episode.
+    total = np.zeros((2, n, game.n_states))  # rows: the pairs', the best responses'
+    for sl in _chunks(K, chunk):
+        total += start_values(game, [p[sl] for p in policies])[0].sum(axis=2)
+    mixture, best = total / K
     upper = best - mixture
 
-    # Candidate deviations that do not see k.
-    mean_l, mean_f = pi_l.mean(axis=0), pi_f.mean(axis=0)
-    cand_l = [leader_best_response(game, pi_f[j])[0] for j in js]
-    cand_l.append(leader_best_response(game, mean_f)[0])
-    cand_l.extend(pi_l[j] for j in js)
-    cand_f = [follower_best_response(game, pi_l[j])[0] for j in js]
-    cand_f.append(follower_best_response(game, mean_l)[0])
-    cand_f.extend(pi_f[j] for j in js)
-
-    # Pass 2: every candidate against the whole mixture, exactly.
-    gains_l = np.stack([_against_mixture(game, 0, c, pi_l, pi_f, chunk) for c in cand_l])
-    gains_f = np.stack([_against_mixture(game, 1, c, pi_l, pi_f, chunk) for c in cand_f])
-    lower = np.stack([gains_l.max(axis=0) - mixture[0], gains_f.max(axis=0) - mixture[1]])  # (2, S)
-    lower_initial = np.array(
-        [(gains_l @ p0).max() - p0 @ mixture[0], (gains_f @ p0).max() - p0 @ mixture[1]]
-    )
+    # Candidate deviations that do not see k, each evaluated exactly against the whole mixture.
+    means = [p.mean(axis=0) for p in policies]
+    lower, lower_initial = np.empty((n, game.n_states)), np.empty(n)
+    for m in range(n):
+        candidates = [best_response(game, m, [p[j] for p in policies])[0] for j in js]
+        candidates.append(best_response(game, m, means)[0])
+        candidates.extend(policies[m][j] for j in js)
+        gains = np.stack([_against_mixture(game, m, c, policies, chunk) for c in candidates])
+        lower[m] = gains.max(axis=0) - mixture[m]
+        lower_initial[m] = (gains @ p0).max() - p0 @ mixture[m]
     return Certificate(
         episodes=K,
         upper=upper,
@@ -229,47 +212,31 @@ def certificate(
         upper_initial=upper @ p0,
         lower_initial=lower_initial,
         mixture_value=mixture,
-        deviations=len(cand_l),
+        deviations=len(candidates),
     )
 
 
 def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
-    if isinstance(spec, int | np.integer):
-        if spec < 0:
-            raise ValueError(f"single_episodes must be >= 0, got {spec}")
+    if _validate.is_integer(spec):
+        spec = _validate.integer(spec, "single_episodes", low=0)
         ends = [0, K - 1][: min(spec, 2)]
-        rest = [k for k in range(1, K - 1)]
+        rest = list(range(1, K - 1))
         n_more = min(max(spec - len(set(ends)), 0), len(rest))
-        drawn = (
-            np.random.default_rng(seed).choice(rest, size=n_more, replace=False) if n_more else []
-        )
+        drawn = np.random.default_rng(seed).choice(rest, size=n_more, replace=False)
         return sorted({*ends, *(int(k) for k in drawn)})
-    js = [int(j) for j in spec]
-    bad = [j for j in js if not 0 <= j < K]
-    if bad:
-        raise ValueError(f"single_episodes must be in [0, {K}), got {bad}")
-    return sorted(set(js))
+    return sorted({_validate.index(j, K, "single_episodes") for j in spec})
 
 
 def _against_mixture(
-    game: FiniteGame,
-    player: int,
-    deviation: np.ndarray,
-    pi_l: np.ndarray,
-    pi_f: np.ndarray,
-    chunk: int,
+    game: FiniteGame, player: int, deviation: np.ndarray, policies: list[np.ndarray], chunk: int
 ) -> np.ndarray:
-    """``(1/K) Σ_k V_m^{deviation, opponent^k}(x)``: ``(S,)``, for the deviating ``player``."""
-    K = len(pi_l)
+    """``(1/K) Σ_k V_m^{deviation, others^k}(x)``: ``(S,)``, for the deviating ``player``."""
+    K = len(policies[0])
     total = np.zeros(game.n_states)
-    for lo in range(0, K, chunk):
-        sl = slice(lo, min(K, lo + chunk))
-        n = sl.stop - sl.start
-        if player == 0:
-            values = pair_values(game, np.broadcast_to(deviation, (n, *deviation.shape)), pi_f[sl])
-        else:
-            values = pair_values(game, pi_l[sl], np.broadcast_to(deviation, (n, *deviation.shape)))
-        total += values[:, player].sum(axis=0)
+    for sl in _chunks(K, chunk):
+        batch = [p[sl] for p in policies]
+        batch[player] = np.broadcast_to(deviation, (sl.stop - sl.start, *deviation.shape))
+        total += start_values(game, batch, best=False)[0][0, player].sum(axis=0)
     return total / K
 
 

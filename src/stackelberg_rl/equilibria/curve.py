@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import _validate
 from ..experiments import load_run
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
@@ -36,12 +37,9 @@ def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[in
     Distinct integers ``≥ 1``, increasing, the last one ``episodes``: ``prefix_sizes(16000)`` is
     ``[1000, 2000, 4000, 8000, 16000]``.
     """
-    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 1:
-        raise ValueError(f"points must be a positive integer, got {points!r}")
-    if not (isinstance(ratio, int | float) and math.isfinite(ratio) and ratio >= 1):
-        raise ValueError(f"ratio must be a number >= 1, got {ratio!r}")
+    episodes = _validate.integer(episodes, "episodes", low=1)
+    points = _validate.integer(points, "points", low=1)
+    ratio = _validate.real(ratio, "ratio", low=1.0)
     sizes = np.geomspace(max(1.0, episodes / ratio), episodes, points)
     return sorted({max(1, int(round(k))) for k in sizes} | {int(episodes)})
 
@@ -81,6 +79,7 @@ def certificate_curve(
     *,
     single_episodes: int = 8,
     seed: int = 0,
+    progress=None,
 ) -> list[CurvePoint]:
     """The certificate of the mixture of each prefix of the run (a finite game).
 
@@ -89,6 +88,8 @@ def certificate_curve(
         sizes: the prefixes' numbers of episodes; default :func:`prefix_sizes` of ``K``.
         single_episodes, seed: the lower bound's candidate deviations
             (:func:`~.certificate.certificate`).
+        progress: called with the number of prefixes done (``0`` once the policy tables are
+            made), for a progress bar.
 
     Returns:
         One :class:`CurvePoint` per size, in order.
@@ -98,10 +99,14 @@ def certificate_curve(
     zero_sum = is_zero_sum(ccse.game)
     out = []
     for K in sizes:
+        if progress is not None:
+            progress(len(out))
         cert = certificate(
             ccse.game, pi_l[:K], pi_f[:K], single_episodes=single_episodes, seed=seed
         )
         out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
+    if progress is not None:
+        progress(len(out))
     return out
 
 

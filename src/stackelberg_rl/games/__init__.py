@@ -4,7 +4,7 @@
 when it is made (math.md §1) and raises :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``
 (:mod:`.electricity`), ``security`` (:mod:`.security`), ``appendix-f`` (:mod:`.appendix_f`, with
-:func:`~.appendix_f.leader_marginal`), ``matrix`` (:mod:`.matrix`) and ``continuous``
+:func:`~.appendix_f.marginal_bound`), ``matrix`` (:mod:`.matrix`) and ``continuous``
 (:mod:`.continuous`: states in ``[0, 1]²``, a :class:`ContinuousGame`, math.md §6). Users' own
 finite games are read from and written to ``.npz`` files by :func:`load` and :func:`save`
 (:mod:`.npz`).

@@ -21,18 +21,20 @@ With Table 1 a greedy follower plays ``b₂`` at ``a₁`` (``1 + ε/2 > 1 − ε
 marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (math.md §4: the
 paper's sentence after the tables has them the other way round). An ``ε`` change of the values
 moves greedy ``q_l`` by ``M``, however small ``ε``; a soft-max follower's ``q_l`` moves by at most
-``ε(1 + 2α·max|Q_l|)``. :func:`leader_marginal` traces ``q_l`` along the segment between the two
-tables; the ``appendix-f`` game is either table as a one-state game.
+``ε(1 + 2α·max|Q_l|)`` (:func:`marginal_bound`).
+:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` along the segment between the
+two tables, with the planner's soft-max; the ``appendix-f`` game is either table as a one-state
+game.
 """
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from .._validate import integer
 from ._params import check_real, check_sizes
 from .base import FiniteGame
 from .matrix import repeated_bimatrix
@@ -58,42 +60,6 @@ def tables(M: float, eps: float) -> np.ndarray:
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
     return np.array([table_1, table_2])
-
-
-def leader_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
-    """The leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
-
-    The values are ``Q(t) = (1 − t)·Table 1 + t·Table 2``; the follower plays
-    ``π_f(·|a) = softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10), uniform over its maximisers
-    when ``α_f = ∞`` (greedy play, the soft-max's limit); ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]``
-    (eq. (1)). Greedy ``q_l(a₁)`` is ``0`` for ``t < 1/2`` and ``M`` for ``t > 1/2``; soft-max
-    ``q_l`` moves by at most ``|t − t'|·ε·(1 + 2α_f·max|Q_l|)`` (:func:`marginal_bound`).
-
-    Args:
-        t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
-        alpha_f: the follower's inverse temperature ``≥ 0`` (``np.inf`` for greedy).
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``.
-
-    Returns:
-        ``q_l (..., 2)``: the leader's marginal at ``a₁`` and ``a₂``.
-    """
-    t = np.asarray(t, dtype=np.float64)
-    if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
-        raise ValueError(f"t must lie in [0, 1], got {t}")
-    if not (isinstance(alpha_f, numbers.Real) and alpha_f >= 0):  # NaN fails too
-        raise ValueError(f"alpha_f must be a number >= 0 or inf, got {alpha_f!r}")
-    both = tables(M, eps)
-    Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]
-    Q_l, Q_f = Q[..., 0, :, :], Q[..., 1, :, :]  # (..., A, B)
-    if np.isinf(alpha_f):
-        best = (Q_f == Q_f.max(axis=-1, keepdims=True)).astype(np.float64)
-        pi_f = best / best.sum(axis=-1, keepdims=True)
-    else:
-        from scipy.special import softmax  # here: every worker imports the game registry
-
-        pi_f = softmax(alpha_f * Q_f, axis=-1)
-    return (pi_f * Q_l).sum(axis=-1)
 
 
 def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> float:
@@ -145,8 +111,7 @@ def appendix_f_game(
         horizon: ``H``.
     """
     M, eps = _check_m_eps(M, eps)
-    if isinstance(table, bool) or table not in (1, 2):
-        raise ValueError(f"table must be 1 or 2, got {table!r}")
+    table = integer(table, "table", low=1, high=2)
     check_sizes(horizon=horizon)
     scale = max(M, 1 + eps / 2)
     Q = tables(M, eps)[table - 1]

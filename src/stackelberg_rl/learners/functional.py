@@ -1,7 +1,8 @@
-"""The learner's math as pure functions: soft-max, policies, optimistic ``Q``, parameters.
+"""The learner's math as pure functions: bonus, optimistic ``Q``, soft-max policies, parameters.
 
-The readable numpy form of Algorithm 1, lines 7–14, used by the from-scratch learner and the
-tests; the fast learner computes the same in compiled loops (:mod:`._kernels.plan`).
+The readable numpy form of Algorithm 1, lines 7–14, used by the from-scratch learner, reward-free
+exploration and the tests; the fast learner computes the same in compiled loops
+(:mod:`._kernels.plan`), tested against these.
 
 Shapes follow math.md §2–3: a joint table ``Q (..., 2, A, B)`` per state holds the leader's
 (index 0) and the follower's (index 1) action values; a follower policy ``pi_f (..., A, B)`` and a
@@ -16,6 +17,7 @@ import math
 
 import numpy as np
 
+from .._validate import integer, real
 from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
 from ..planning import softmax as softmax
 
@@ -43,12 +45,9 @@ def theory_beta(
         ("dim", dim), ("horizon", horizon), ("episodes", episodes),
         ("n_leader_actions", n_leader_actions), ("n_follower_actions", n_follower_actions),
     ):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (math.isfinite(c1) and c1 > 0):
-        raise ValueError(f"c1 must be a finite number > 0, got {c1!r}")
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p!r}")
+        integer(value, name, low=1)
+    c1 = real(c1, "c1", low=0.0, low_open=True)
+    p = real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
     A, B = n_leader_actions, n_follower_actions
     factor = math.log(A * B) + 2.0 * math.log(A) * math.log(B)
     T = episodes * horizon
@@ -106,22 +105,35 @@ def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, 
     return value
 
 
+def bonus(phi: np.ndarray, Lambda_inv: np.ndarray, beta: float) -> np.ndarray:
+    """The optimism bonus ``β‖φ‖_{Λ^{-1}}`` (Algorithm 1, line 7): ``(...)`` for ``phi (..., d)``.
+
+    The same for every player; reward-free exploration also makes a reward of it (math.md §4).
+
+    Args:
+        phi: ``(..., d)`` features.
+        Lambda_inv: ``(d, d)`` ``Λ_h^{-1}``.
+        beta: the bonus scale ``β``.
+    """
+    # ‖φ‖²_{Λ^{-1}} as (φΛ^{-1})·φ: one matrix product, then a row-wise dot (Λ^{-1} symmetric);
+    # round-off can make a tiny square negative.
+    return beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
+
+
 def optimistic_q(
     phi: np.ndarray, w: np.ndarray, Lambda_inv: np.ndarray, beta: float, horizon: float
 ) -> np.ndarray:
-    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for both players.
+    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for every player ``m``.
 
     Args:
         phi: ``(..., A, B, d)``.
-        w: ``(2, d)``.
+        w: ``(n_players, d)``.
         Lambda_inv: ``(d, d)``.
         beta: bonus scale.
         horizon: the cap ``H``.
 
     Returns:
-        ``Q (..., 2, A, B)``.
+        ``Q (..., n_players, A, B)``, the layout of :func:`soft_policies`.
     """
-    # ‖φ‖²_{Λ^{-1}} as (φΛ^{-1})·φ: one matrix product, then a row-wise dot (Λ^{-1} symmetric).
-    bonus = beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
-    Q = np.minimum(phi @ w.T + bonus[..., None], horizon)  # (..., A, B, 2)
+    Q = np.minimum(phi @ w.T + bonus(phi, Lambda_inv, beta)[..., None], horizon)  # (..., A, B, n)
     return np.moveaxis(Q, -1, -3)

@@ -280,8 +280,9 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     'failed with traceback ... EOFError')."""
     import importlib
 
-    from stackelberg_rl.experiments import GameSpec, RunConfig
     from stackelberg_rl.experiments.executors import run_all
+
+    from stackelberg_rl.experiments import GameSpec, RunConfig
 
     module = importlib.import_module("loky.backend.fork_exec")
     real, started = module.fork_exec, []

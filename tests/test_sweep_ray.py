@@ -10,13 +10,13 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
+from stackelberg_rl.sweep.backends import Task, run_local, run_ray
 
 from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import load_run
 from stackelberg_rl.experiments.loop import SeedRun, play
-from stackelberg_rl.sweep import name_settings, plan, run_grid
-from stackelberg_rl.sweep.backends import Task, run_local, run_ray
+from stackelberg_rl.sweep import name_settings, preview, run_grid
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 GRID = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\nalpha-l: [anytime, 'power:2,0.25']\n"
@@ -159,7 +159,7 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, t
         signal.signal(signal.SIGALRM, old)
     record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert record["status"] == "interrupted"
-    assert [s.to_run for s in plan(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
+    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
 
     # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster.
     quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",

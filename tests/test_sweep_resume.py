@@ -25,7 +25,7 @@ from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import load_run
 from stackelberg_rl.experiments.loop import SeedRun
-from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, plan, run_grid
+from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, preview, run_grid
 from stackelberg_rl.sweep.folder import SweepFolder
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
@@ -82,7 +82,7 @@ def test_a_seed_continues_from_its_checkpoint_to_the_rows_of_a_whole_sweep(small
     for _ in range(5):
         seed_run.play_episode()
     interrupted_sweep(out).save_checkpoint(nine, 1, seed_run.checkpoint())
-    (state_6, state_9) = plan(settings, out)
+    (state_6, state_9) = preview(settings, out)
     assert state_9.checkpoints == {1: 5} and "seed 1 continues from episode 5" in state_9.why
     assert state_6.checkpoints == {}
     outcome = run_grid(settings, out, workers=1, progress=False)

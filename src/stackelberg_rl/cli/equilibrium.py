@@ -28,7 +28,7 @@ from ..equilibria import (
     slope_interval,
     upper_bound_curve,
 )
-from ..experiments.plans import bytes_per_episode
+from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from .bench import check_writable_file
 from .errors import UsageError, checked

@@ -22,6 +22,7 @@ from .. import games as games_mod
 from ..experiments import (
     PLOT_FILE,
     RESULTS_FILE,
+    BackendUnavailableError,
     CheckpointError,
     CheckpointWriteError,
     ExecutionOptions,
@@ -39,14 +40,9 @@ from ..report.page import write_exploration_report, write_run_report, write_swee
 from ..sweep import is_sweep_folder
 from . import demo
 from .errors import INTERRUPTION, PROG, UsageError, checked
+from .execution import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import build, command_function, options
-
-RUN_DEFAULTS = RunConfig(seeds=4)
-"""``run``'s defaults: :class:`RunConfig`'s, with four seeds (for an interval over seeds)."""
-
-RUN_OPTIONS = options(RUN_DEFAULTS)
-EXECUTION_OPTIONS = options(ExecutionOptions())
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -266,10 +262,15 @@ def execute(
             on_start=announce,
             resume=resume,
             checkpoint_every=execution.checkpoint_every,
+            backend=execution.backend,
+            address=execution.address,
         )
     except CheckpointWriteError as err:
         raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
-    except (RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError) as err:
+    except (
+        RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError,
+        BackendUnavailableError,
+    ) as err:  # fmt: skip
         raise UsageError(str(err)) from None
     except BaseException as err:
         if getattr(err, "run_dir", None):

@@ -34,7 +34,7 @@ import numpy as np
 
 from .._files import json_array, write_npz
 from ..experiments import RunConfig, load_run
-from ..experiments.plans import (
+from ..experiments.plan_history import (
     PLANS_FILE,
     Plans,
     PlansFileError,

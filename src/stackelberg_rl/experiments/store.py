@@ -45,7 +45,7 @@ import pandas as pd
 
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
-from .plans import PLANS_FILE, Plans, write_plans
+from .plan_history import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"

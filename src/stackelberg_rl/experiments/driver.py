@@ -190,7 +190,11 @@ def drive(
         fingerprint = p.manifest["game"]["sha256"]
         games[fingerprint] = p.game
         tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
-    tasks.sort(key=lambda t: (-_cost(t, games[t.fingerprint]), t.play, t.seed))
+    # The longest settings first, so that the cores stay busy to the end; a setting's seeds in
+    # order.
+    cost = {i: max((_cost(t, games[t.fingerprint]) for t in tasks if t.play == i), default=0)
+            for i in range(len(plays))}  # fmt: skip
+    tasks.sort(key=lambda t: (-cost[t.play], t.play, t.seed))
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
     def finish(p: Play) -> None:
@@ -217,9 +221,9 @@ def drive(
         # Called again with the same result if an interruption cut the first call short.
         task, p = tasks[index], plays[tasks[index].play]
         p.done[task.seed] = result
-        if p.to_play:  # kept in the folder until the setting's other seeds are done
-            on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
-        elif not p.failed and p.status == "running":
+        # Kept in the folder until the setting is finished: its other seeds may still play.
+        on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
+        if not p.to_play and not p.failed and p.status == "running":
             with signals_held():  # a folder is finished whole, even as a signal arrives
                 finish(p)
         view.finish(index)
@@ -354,7 +358,7 @@ def read_checkpoints(
     for path in sorted(where.iterdir()):
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
-        seed = _seed_of(path.name)
+        seed = seed_of(path.name)
         try:
             if seed is None or not first <= seed <= last:
                 raise ckpt.CheckpointError(
@@ -382,7 +386,8 @@ def read_checkpoints(
     return states, done, unusable
 
 
-def _seed_of(name: str) -> int | None:
+def seed_of(name: str) -> int | None:
+    """The seed of a checkpoint's file name ``seed-N.npz`` (``None`` for another name)."""
     stem = name.removeprefix("seed-").removesuffix(".npz")
     if f"seed-{stem}.npz" != name or not stem.isdigit():
         return None

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import dumps
+from ..experiments.driver import seed_of
 from ..experiments.store import (
     RunFolderError,
     _alive,
@@ -264,13 +265,14 @@ class SweepFolder:
         state.action, reasons = "resume", []
         where = folder / ckpt.CHECKPOINTS_DIR
         for path in sorted(where.iterdir()) if where.is_dir() else []:
+            seed = seed_of(path.name)
             try:
                 header = ckpt.peek(path.read_bytes(), str(path))
-                seed = int(header["seed"])
-                if seed not in setting.config.run_seeds:
+                if seed not in setting.config.run_seeds or header.get("seed") != seed:
                     raise ckpt.CheckpointError(f"{path} is of no seed of this setting")
-            except (OSError, ValueError, KeyError, TypeError):
-                reasons.append(f"{path.name} cannot be used: its seed starts afresh")
+            except (OSError, ValueError):
+                if not path.name.startswith(".tmp-"):
+                    reasons.append(f"{path.name} cannot be used: its seed starts afresh")
                 continue
             if header.get("finished"):
                 state.done.append(seed)

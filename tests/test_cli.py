@@ -39,6 +39,8 @@ def wrong_values(option) -> list[str]:
         return ["/no/such/game.npz"]
     if option.name == "--resume":  # no run there; "." is not the --out given
         return ["/no/such/run", "."]
+    if option.name == "--address":  # a Ray cluster's, without --backend ray
+        return ["127.0.0.1:6379"]
     if kind is int or kind == (int | None):
         return ["many", "1.5", "0" if option.name != "--seed" else "-1"]
     if kind is float:

@@ -509,12 +509,48 @@ def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path,
     )
 
 
+def test_a_sweep_folder_is_driven_by_one_sweep_at_a_time(tmp_path, capsys):
+    out = tmp_path / "sw"
+    out.mkdir()
+    held = SweepFolder(out).lock()  # as a sweep that is playing holds it
+    try:
+        with pytest.raises(SweepFolderError, match="holds a sweep that is still running"):
+            run_grid(small(), out, workers=1, progress=False)
+    finally:
+        os.close(held)
+    assert list(out.iterdir()) == []  # nothing reserved, nothing written
+    assert not run_grid(small(), out, workers=1, progress=False).failed
+
+
+@pytest.mark.slow
+def test_a_second_sweep_command_on_a_folder_being_played_is_refused(tmp_path, capsys):
+    proc = start_sweep(tmp_path)
+    out = tmp_path / "sw"
+    try:
+        wait_for(
+            lambda: (
+                (out / "sweep.json").is_file()
+                and json.loads((out / "sweep.json").read_text()).get("pid") == proc.pid
+            ),
+            60,
+            "the first sweep to start",
+        )
+        code = main(["sweep", str(tmp_path / "grid.yaml"), "--out", str(out), "--quiet"])
+        _, err = capsys.readouterr()
+        assert code == 2 and f"holds a sweep that is still running (pid {proc.pid})" in err
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert (out / "sweep.log").read_text().count("sweep started") == 1
+
+
 # ---------------------------------------------------------------------- signals
 def start_sweep(tmp_path: Path) -> subprocess.Popen:
     path = tmp_path / "grid.yaml"
     path.write_text(TINY + "seeds: 2\nepisodes: [200000, 200001]\n")
     argv = [sys.executable, "-m", "stackelberg_rl", "sweep", str(path), "--out",
-            str(tmp_path / "sw"), "--workers", "2", "--quiet"]  # fmt: skip
+            str(tmp_path / "sw"), "--workers", "2", "--quiet",
+            "--checkpoint-every", "0.05"]  # fmt: skip
     return subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
 
@@ -529,8 +565,10 @@ def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, sign
         workers = wait_for(
             lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
         )
-        wait_for((tmp_path / "sw" / "sweep.json").is_file, 30, "sweep.json")
-        time.sleep(0.5)
+        # Both workers play (their start-up, when a signal to the group would reach them, is
+        # over) once both seeds they took have checkpoints.
+        wait_for(lambda: len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) >= 2,
+                 60, "both workers' checkpoints")  # fmt: skip
         everyone = children(proc.pid)
         (os.killpg if to_group else os.kill)(proc.pid, signum)
         _, err = proc.communicate(timeout=60)

@@ -22,6 +22,7 @@ side
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -286,6 +287,30 @@ class SweepFolder:
         if previous is not None and previous.get("status") == FAILED:
             state.why = f"failed last time; {state.why}"
         return state
+
+    def lock(self) -> int:
+        """Take the sweep folder for this process (an advisory lock, released when it exits).
+
+        Returns:
+            The descriptor holding the lock: :func:`os.close` releases it.
+
+        Raises:
+            SweepFolderError: another process holds it: a sweep that is still running.
+        """
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            try:
+                pid = read_sweep_file(self.root).get("pid")
+            except SweepFolderError:
+                pid = None
+            raise SweepFolderError(
+                f"{self.root} holds a sweep that is still running"
+                + (f" (pid {pid})" if isinstance(pid, int) else "")
+            ) from None
+        return fd
 
     # ------------------------------------------------------------------ sweep.json, log
     def write_record(self, record: dict) -> None:

@@ -24,14 +24,13 @@ from pathlib import Path
 
 from .._files import jsonable
 from .._validate import integer
-from ..experiments import RunConfig
 from ..experiments.checkpoint import peek
 from ..experiments.config import BACKENDS, check_checkpoint_every, dumps
 from ..experiments.driver import Play, _reason, drive, read_checkpoints
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_run_fits
 from ..experiments.runs import game_record, restart, run_manifest
-from ..experiments.store import NewFolder, Reservation, now
+from ..experiments.store import NewFolder, Reservation, RunFolderError, now
 from ..games import Game
 from .folder import (
     COMPLETE,
@@ -171,123 +170,130 @@ def run_grid(
         states = [SettingState(s) for s in settings]  # a new folder holds nothing yet
     else:
         states = preview(settings, Path(out), same_settings)
-    todo = [s for s in states if s.action != "skip"]
-    n_tasks = sum(len(s.to_run) for s in todo)
+    n_tasks = sum(len(s.to_run) for s in states if s.action != "skip")
     workers = int(workers or os.cpu_count() or 1)
     local_workers = max(1, min(workers, n_tasks))
-
-    built: dict[str, Game] = {}  # by specification
-    infos: dict[str, dict] = {}  # the manifest's game record, by setting
-    for state in todo:
+    games: dict[str, tuple[Game, dict]] = {}  # by setting: the game and the manifest's record
+    built: dict[str, Game] = {}  # by the game's specification: settings share a game
+    for state in states:
         config = state.setting.config
+        if state.action == "skip":
+            continue
         try:
-            if _spec_key(config) not in built:
+            key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
+            if key not in built:
                 check_game_fits(config)
-                built[_spec_key(config)] = config.game.make()
-            game = built[_spec_key(config)]
-            infos[state.setting.name] = game_record(config, game, given=False)
+                built[key] = config.game.make()
+            game = built[key]
+            games[state.setting.name] = (game, game_record(config, game, given=False))
             check_run_fits(config, game, min(local_workers, config.seeds))
         except (ValueError, MemoryError) as err:
             raise SettingError(state.setting, str(err)) from None
 
     root = Reservation.make(out).target if isinstance(out, NewFolder) else Path(out)
+    root.mkdir(parents=True, exist_ok=True)
     folder = SweepFolder(root)
-    if on_folder is not None:
-        on_folder(root)
-    execution = {
-        "backend": backend,
-        "workers": local_workers if backend == "local" else workers,
-        "address": address,
-        "started": now(),
-    }
-    origin = provenance()
-
-    def record(status: str = RUNNING) -> None:
-        for state, p in zip(todo, plays, strict=False):
-            state.done = sorted(p.done) if p.status != COMPLETE else list(p.config.run_seeds)
-            state.failed = dict(p.failed)
-            state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
-        folder.write_record(sweep_record(states, text, source, execution, status, origin))
-
-    plays: list[Play] = []
-    unusable: list[str] = []
+    lock = folder.lock()  # held to the end: a second sweep of this folder is refused
     try:
-        for state in todo:
-            plays.append(_reserve(folder, state, built, infos, execution["workers"], unusable))
-            state.status = RUNNING
-    except BaseException:
-        for p in plays:  # what this call reserved and has not played goes back as it was
-            if not p.reservation.resumed:
-                p.reservation.abandon()
-        raise
-    record()
-    resumed = sum(len(p.states) for p in plays)
-    skipped = len(states) - len(todo)
-    folder.log(
-        f"sweep started: {len(states)} settings ({skipped} complete, skipped), {n_tasks} "
-        f"seeds to play ({resumed} from a checkpoint) on {backend}"
-        + (f" with {local_workers} workers" if backend == "local" else f" at {address or 'local'}")
-    )
-    for line in unusable:
-        folder.log(line)
-    for p in plays:
-        for seed, data in sorted(p.states.items()):
-            episodes = peek(data)["episodes_done"]
-            folder.log(f"setting {p.name} seed {seed}: continues from episode {episodes}")
-    played = [0]
+        if not isinstance(out, NewFolder):  # judged again, now that no other sweep plays here
+            states = preview(settings, root, same_settings)
+        if on_folder is not None:
+            on_folder(root)
+        execution = {
+            "backend": backend,
+            "workers": local_workers if backend == "local" else workers,
+            "address": address,
+            "started": now(),
+        }
+        origin = provenance()
+        todo = [s for s in states if s.action != "skip"]
+        plays: list[Play] = []
 
-    def changed() -> None:
-        played[0] += 1
+        def record(status: str = RUNNING) -> None:
+            for state, p in zip(todo, plays, strict=False):
+                state.done = sorted(p.done) if p.status != "complete" else p.config.run_seeds
+                state.failed = dict(p.failed)
+                state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
+            folder.write_record(sweep_record(states, text, source, execution, status, origin))
+
+        unusable: list[str] = []
+        try:
+            for state in todo:
+                game, info = games[state.setting.name]
+                plays.append(_reserve(folder, state, game, info, execution["workers"], unusable))
+                state.status = RUNNING
+        except BaseException as err:
+            for p in plays:  # what this call reserved and has not played goes back as it was
+                if not p.reservation.resumed:
+                    p.reservation.abandon()
+            if isinstance(err, RunFolderError) and not isinstance(err, SweepFolderError):
+                raise SweepFolderError(str(err)) from None
+            raise
         record()
+        resumed = sum(len(p.states) for p in plays)
+        where = (
+            f"with {local_workers} workers" if backend == "local" else f"at {address or 'local'}"
+        )
+        folder.log(
+            f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
+            f"skipped), {n_tasks} seeds to play ({resumed} from a checkpoint) on {backend} {where}"
+        )
+        for line in unusable:
+            folder.log(line)
+        for p in plays:
+            for seed, data in sorted(p.states.items()):
+                episodes = peek(data)["episodes_done"]
+                folder.log(f"setting {p.name} seed {seed}: continues from episode {episodes}")
+        played = [0]
 
-    try:
-        drive(plays, backend=backend, workers=local_workers if backend == "local" else workers,
-              address=address, progress=progress, checkpoint_every=every, fail_fast=False,
-              on_start=on_start, log=folder.log, on_change=changed)  # fmt: skip
-    except BaseException as err:
-        for state in todo:
-            if state.status == RUNNING:
-                state.status = PENDING
-        record("interrupted")
-        folder.log(f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept")
-        raise
-    outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
-    execution["finished"] = now()
-    record(FAILED if any(p.status != COMPLETE for p in plays) else COMPLETE)
-    folder.log(outcome.summary())
-    return outcome
+        def changed() -> None:
+            played[0] += 1
+            record()
+
+        try:
+            drive(plays, backend=backend, workers=execution["workers"], address=address,
+                  progress=progress, checkpoint_every=every, fail_fast=False,
+                  on_start=on_start, log=folder.log, on_change=changed)  # fmt: skip
+        except BaseException as err:
+            for state in todo:
+                if state.status == RUNNING:
+                    state.status = PENDING
+            record("interrupted")
+            folder.log(
+                f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept"
+            )
+            raise
+        record()  # every setting's final state (some finish without playing a seed)
+        outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
+        execution["finished"] = now()
+        record(FAILED if outcome.failed else COMPLETE)
+        folder.log(outcome.summary())
+        return outcome
+    finally:
+        os.close(lock)
 
 
 def _reserve(
-    folder: SweepFolder,
-    state: SettingState,
-    built: dict[str, Game],
-    infos: dict[str, dict],
-    workers: int,
-    unusable: list[str],
+    folder: SweepFolder, state: SettingState, game: Game, info: dict, workers: int, notes: list
 ) -> Play:
-    """A setting's run folder, reserved anew or taken back to continue it, as a :class:`Play`."""
+    """A setting's run folder, taken back to continue it or reserved anew, as a :class:`Play`.
+
+    A checkpoint that cannot be used is told in ``notes`` (for the log); its seed starts afresh.
+    """
     setting, config = state.setting, state.setting.config
-    game = built[_spec_key(config)]
     target = folder.root / setting.name
     if state.action == "resume":
         reservation, manifest = Reservation.resume(target)
-        lines = []
-        try:
-            sha256 = game.fingerprint()
-            if (manifest.get("game") or {}).get("sha256") != sha256:
-                raise SweepFolderError(f"{target} played another game")
-            states, done, lines = read_checkpoints(target, config, sha256, strict=False)
-        except SweepFolderError:
-            state.action, state.replace_folder = "run", True
-        else:
-            unusable += [f"setting {setting.name}: {line}" for line in lines]
+        if (manifest.get("game") or {}).get("sha256") == game.fingerprint():
+            states, done, lines = read_checkpoints(target, config, game.fingerprint(), False)
+            notes += [f"setting {setting.name}: {line}" for line in lines]
             p = Play(setting.name, config, game, reservation, manifest, states, done)
             p.previous_seconds = restart(p, workers)
             return p
+        state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder:
         folder.remove_run_folder(setting)
-    manifest = run_manifest(config, game, infos[setting.name], workers)
+    manifest = run_manifest(config, game, info, workers)
     manifest["sweep"] = {"folder": str(folder.root.resolve()), "setting": setting.name}
     reservation = Reservation.make(target)
     try:
@@ -296,8 +302,3 @@ def _reserve(
         reservation.abandon()
         raise
     return Play(setting.name, config, game, reservation, manifest)
-
-
-def _spec_key(config: RunConfig) -> str:
-    """The game's specification as text: settings with equal keys play one game."""
-    return json.dumps(jsonable(asdict(config.game)), sort_keys=True)

@@ -678,19 +678,13 @@ class _BoardChannel:
             self.board.put.remote(kind, index, value)  # fire and forget
 
 
-class _NoStop:
-    @staticmethod
-    def is_set() -> bool:
-        return False
-
-
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
     """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
     if game.fingerprint() != task.fingerprint:
         raise RuntimeError(f"task {task.name} seed {task.seed}: the game shipped is not its game")
     K = task.config.episodes
     channel = _BoardChannel(board, max(1, K // 20), K)
-    return play_task(task, game, every, channel=channel, stop=_NoStop)
+    return play_task(task, game, every, channel=channel, stop=threading.Event())  # cancelled
 
 
 def run_ray(

@@ -472,7 +472,7 @@ class Reservation:
         path = folder / checkpoint_name(seed)
         try:
             folder.mkdir(exist_ok=True)
-            write_durably(folder, checkpoint_name(seed), data)
+            write_atomic(path, data)
         except OSError as err:
             raise CheckpointWriteError(
                 err.errno or errno.EIO,
@@ -596,18 +596,6 @@ def write_file(
     ``name`` is never replaced: :class:`FileExistsError`.
     """
     replace_with(folder / name, write, exclusive=exclusive)
-
-
-def write_durably(folder: Path, name: str, data: bytes) -> None:
-    """Write ``data`` to ``folder/name`` so that a crash or a full disk never leaves it partial.
-
-    A temporary file, written whole and synced to the disk, then renamed over ``name``; the
-    folder is synced too, so that the rename survives a crash of the machine.
-
-    Raises:
-        OSError: nothing could be written (``name`` is then as it was).
-    """
-    write_atomic(folder / name, data, durable=True)
 
 
 def _make_parents(out: Path) -> tuple[Path, ...]:

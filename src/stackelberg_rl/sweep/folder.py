@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..experiments import checkpoint as ckpt
-from ..experiments.config import dumps
+from ..experiments.config import difference, dumps
 from ..experiments.driver import seed_of
 from ..experiments.store import (
     RunFolderError,
@@ -245,9 +245,10 @@ class SweepFolder:
         same = manifest is not None and manifest.get("config") == key
         if manifest is not None and manifest.get("status") == COMPLETE:
             if not same:
+                where, there, here = difference(manifest.get("config"), key) or ("config", 0, 0)
                 raise SweepFolderError(
                     f"{folder} holds a complete run of another configuration "
-                    f"({_first_difference(manifest.get('config'), key)}); "
+                    f"({where}: {there!r} there, {here!r} here); "
                     "it is never replaced: remove it yourself or choose another --out"
                 )
             state.status, state.action, state.why = COMPLETE, "skip", "complete"
@@ -373,12 +374,3 @@ def sweep_record(
 
 def _seeds(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds)) if len(seeds) <= 6 else f"{seeds[0]}..{seeds[-1]}"
-
-
-def _first_difference(there: object, here: object, path: str = "") -> str:
-    """The first field where two configurations differ: ``episodes: 1000 there, 2000 here``."""
-    if isinstance(there, dict) and isinstance(here, dict):
-        for key in sorted(set(there) | set(here)):
-            if there.get(key) != here.get(key):
-                return _first_difference(there.get(key), here.get(key), f"{path}{key}.")
-    return f"{path.rstrip('.')}: {there!r} there, {here!r} here"

@@ -238,6 +238,9 @@ def run_grid(
             f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
             f"skipped), {n_tasks} seeds to play ({resumed} from a checkpoint) on {backend} {where}"
         )
+        if (root / ".parts").is_dir():
+            unusable.append(".parts/ holds seeds in the layout of stackelberg-rl 0.1, not read: "
+                            "they are played again (remove .parts/ yourself)")  # fmt: skip
         for line in unusable:
             folder.log(line)
         for p in plays:

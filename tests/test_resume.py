@@ -340,6 +340,10 @@ def test_a_run_that_is_still_running_is_not_resumed(interrupted):
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFolderError, match="still running"):
         run_seeds(None, out, workers=1, progress=False, resume=True)
+    # Nor replaced, and a new run there is told so (not advised to --resume or --overwrite).
+    for overwrite in (False, True):
+        with pytest.raises(RunFolderError, match=rf"still running \(pid {os.getppid()}\)$"):
+            run_seeds(config, out, workers=1, progress=False, overwrite=overwrite)
 
 
 def test_overwrite_replaces_an_interrupted_run(interrupted):

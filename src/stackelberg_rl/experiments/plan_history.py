@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import HEADER, load, pack, write_atomic
+from .._validate import first_index
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
@@ -146,7 +147,7 @@ class Plans:
             raise bad("plan_episode", f"must increase strictly within [0, {K})")
         for name in ("phi", "w", "beta", "lam"):
             if not np.isfinite(arrays[name]).all():
-                at = tuple(int(i) for i in np.argwhere(~np.isfinite(arrays[name]))[0])
+                at = first_index(~np.isfinite(arrays[name]))
                 raise bad(name, f"has a non-finite entry at index {at}")
         alpha = arrays["alpha"]
         if np.isnan(alpha).any() or (alpha < 0).any():

@@ -192,14 +192,17 @@ def drive(
         tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
     # The longest settings first, so that the cores stay busy to the end; a setting's seeds in
     # order.
-    cost = {i: max((_cost(t, games[t.fingerprint]) for t in tasks if t.play == i), default=0)
-            for i in range(len(plays))}  # fmt: skip
+    cost = dict.fromkeys(range(len(plays)), 0.0)
+    for t in tasks:
+        cost[t.play] = max(cost[t.play], _cost(t, games[t.fingerprint]))
+
     tasks.sort(key=lambda t: (-cost[t.play], t.play, t.seed))
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
     def finish(p: Play) -> None:
         try:
-            _finish(p, time.perf_counter() - t0)
+            with signals_held():  # a folder is finished whole, even as a signal arrives
+                _finish(p, time.perf_counter() - t0)
         except Exception as err:
             if fail_fast:
                 raise
@@ -224,8 +227,7 @@ def drive(
         # Kept in the folder until the setting is finished: its other seeds may still play.
         on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
         if not p.to_play and not p.failed and p.status == "running":
-            with signals_held():  # a folder is finished whole, even as a signal arrives
-                finish(p)
+            finish(p)
         view.finish(index)
         if on_change is not None:
             on_change()
@@ -260,6 +262,7 @@ def drive(
         plain_failure = isinstance(err, Exception) and not isinstance(
             err, ckpt.CheckpointWriteError
         )
+        kept = []
         for p in plays:
             if p.status in ("complete", "finishing"):
                 continue  # a folder that could not be finished was handled by its reservation
@@ -267,9 +270,10 @@ def drive(
                 p.reservation.abandon()  # a new run that failed leaves nothing behind
             else:
                 _stopped(p, _reason(err), time.perf_counter() - t0)
-        if len(plays) == 1 and not (plain_failure and fail_fast):
+                kept.append(p)
+        if len(plays) == 1 and kept:
             try:
-                err.run_dir = str(plays[0].reservation.work)
+                err.run_dir = str(kept[0].reservation.work)
             except AttributeError:  # pragma: no cover - an exception without a __dict__
                 pass
         raise

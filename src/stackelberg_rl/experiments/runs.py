@@ -306,21 +306,30 @@ def _resume(
         )
     game_record(config, game, given)
     check_run_fits(config, game, workers)
-    states, done, _ = read_checkpoints(folder, config, sha256)
-    p = Play(config.game.label, config, game, reservation, manifest, states, done)
-    p.previous_seconds = restart(p, workers)
+    p, _ = continued(config.game.label, config, game, reservation, manifest, workers)
     df = _play(p, workers, execution)
-    df.attrs.update(resumed=sorted(states), already_complete=False)
+    df.attrs.update(resumed=sorted(p.states), already_complete=False)
     return df
 
 
-def restart(p: Play, workers: int) -> float:
-    """Mark an unfinished run folder taken back ``"running"`` by this process.
+def continued(
+    name: str,
+    config: RunConfig,
+    game: Game,
+    reservation: Reservation,
+    manifest: dict,
+    workers: int,
+    strict: bool = True,
+) -> tuple[Play, list[str]]:
+    """An unfinished run folder taken back by this process (status ``"running"``) to continue.
 
-    Returns:
-        The seconds it had been played before.
+    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, with
+    ``strict``); the lines of the checkpoints that cannot be used come with it (``strict=False``).
+    The manifest's game must be ``game`` (its SHA-256 checked by the caller).
     """
-    manifest = p.manifest
+    sha256 = manifest["game"]["sha256"]
+    states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
+    p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
     manifest.update(
         status="running",
@@ -333,5 +342,6 @@ def restart(p: Play, workers: int) -> float:
     manifest["resumed"] = [*manifest.get("resumed", []), now()]
     for key in ("interrupted", "reason", "checkpoints"):
         manifest.pop(key, None)
-    p.reservation.write_manifest(dumps(manifest))
-    return float(previous) if isinstance(previous, int | float) else 0.0
+    reservation.write_manifest(dumps(manifest))
+    p.previous_seconds = float(previous) if isinstance(previous, int | float) else 0.0
+    return p, notes

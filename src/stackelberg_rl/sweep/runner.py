@@ -26,10 +26,10 @@ from .._files import jsonable
 from .._validate import integer
 from ..experiments.checkpoint import peek
 from ..experiments.config import BACKENDS, check_checkpoint_every, dumps
-from ..experiments.driver import Play, _reason, drive, read_checkpoints
+from ..experiments.driver import Play, _reason, drive
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_run_fits
-from ..experiments.runs import game_record, restart, run_manifest
+from ..experiments.runs import continued, game_record, run_manifest
 from ..experiments.store import NewFolder, Reservation, RunFolderError, now
 from ..games import Game
 from .folder import (
@@ -288,10 +288,8 @@ def _reserve(
     if state.action == "resume":
         reservation, manifest = Reservation.resume(target)
         if (manifest.get("game") or {}).get("sha256") == game.fingerprint():
-            states, done, lines = read_checkpoints(target, config, game.fingerprint(), False)
+            p, lines = continued(setting.name, config, game, reservation, manifest, workers, False)
             notes += [f"setting {setting.name}: {line}" for line in lines]
-            p = Play(setting.name, config, game, reservation, manifest, states, done)
-            p.previous_seconds = restart(p, workers)
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder:

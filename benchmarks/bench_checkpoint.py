@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from stackelberg_rl._files import write_atomic
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import RunConfig
 from stackelberg_rl.experiments.loop import SeedRun, play
-from stackelberg_rl._files import write_atomic
 from stackelberg_rl.games import random_linear
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from stackelberg_rl.cli.sweep_file import parse
+from stackelberg_rl.experiments import BackendUnavailableError, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
-from stackelberg_rl.experiments import load_run
 from stackelberg_rl.experiments.driver import Task, run_local, run_ray
 from stackelberg_rl.experiments.loop import SeedRun, play
 from stackelberg_rl.sweep import name_settings, preview, run_grid
@@ -176,3 +176,16 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, t
     quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",
                      backend="ray", progress=False)  # fmt: skip
     assert not quick.failed and quick.tasks == 2
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_before_anything_is_written(tmp_path):
+    pytest.importorskip("ray")
+    for attempt in (
+        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address="127.0.0.1:1"),
+        lambda: run_seeds(
+            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address="127.0.0.1:1"
+        ),  # fmt: skip
+    ):
+        with pytest.raises(BackendUnavailableError, match="no Ray cluster answers at 127.0.0.1:1"):
+            attempt()
+    assert list(tmp_path.iterdir()) == []

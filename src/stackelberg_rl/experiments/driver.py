@@ -42,6 +42,7 @@ import math
 import os
 import queue as _queue
 import signal
+import socket
 import sys
 import threading
 import time
@@ -633,6 +634,28 @@ def _shutdown(pool) -> None:
 
 
 # ---------------------------------------------------------------------- Ray
+def check_backend(backend: str, address: str | None) -> None:
+    """Refuse a backend that cannot run here, before anything is written.
+
+    Ray must be importable, and a cluster address of the form ``HOST:PORT`` must answer (Ray
+    itself would retry it for minutes).
+
+    Raises:
+        BackendUnavailableError: naming what is missing.
+    """
+    if backend != "ray":
+        return
+    _ray()
+    host, _, port = (address or "").rpartition(":")
+    if host and port.isdigit():
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as err:
+            raise BackendUnavailableError(
+                f"no Ray cluster answers at {address}: {err.strerror or err}"
+            ) from None
+
+
 def _ray():
     try:
         import ray

@@ -25,7 +25,7 @@ from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
 from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, dumps
-from .driver import Play, drive, read_checkpoints
+from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
 from .resources import check_game_fits, check_run_fits
 from .store import (
@@ -207,6 +207,7 @@ def run_seeds(
     )  # fmt: skip
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend(backend, address)
     if resume:
         return _resume(config, out_dir, workers, overwrite, game, execution)
     if config is None:

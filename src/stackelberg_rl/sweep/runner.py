@@ -26,7 +26,7 @@ from .._files import jsonable
 from .._validate import integer
 from ..experiments.checkpoint import peek
 from ..experiments.config import BACKENDS, check_checkpoint_every, dumps
-from ..experiments.driver import Play, _reason, drive
+from ..experiments.driver import Play, _reason, check_backend, drive
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_run_fits
 from ..experiments.runs import continued, game_record, run_manifest
@@ -161,6 +161,7 @@ def run_grid(
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend(backend, address)
     if workers is not None:
         integer(workers, "workers", low=1)
     every = check_checkpoint_every(checkpoint_every)

@@ -207,12 +207,12 @@ def run_seeds(
     )  # fmt: skip
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    check_backend(backend, address)
     if resume:
         return _resume(config, out_dir, workers, overwrite, game, execution)
     if config is None:
         raise ValueError("config is needed, unless resume=True takes the run's own")
     config.validate()
+    check_backend(backend, address)
     workers = _workers(config, workers)
     if out_dir is None:
         out_dir = NewFolder("runs", config.game.label)
@@ -288,6 +288,7 @@ def _resume(
         df, _ = load_run(folder)
         df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
         return df
+    check_backend(execution["backend"], execution["address"])
     if manifest.get("status") not in ("running", "interrupted"):
         raise RunFolderError(
             f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"

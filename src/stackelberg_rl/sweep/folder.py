@@ -172,7 +172,8 @@ class SettingState:
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played."""
-        return [s for s in self.setting.config.run_seeds if s not in self.done]
+        done = set(self.done)
+        return [s for s in self.setting.config.run_seeds if s not in done]
 
     def record(self) -> dict:
         """The setting's entry in ``sweep.json``."""

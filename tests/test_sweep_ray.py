@@ -189,3 +189,14 @@ def test_a_ray_address_where_nothing_answers_is_refused_before_anything_is_writt
         with pytest.raises(BackendUnavailableError, match="no Ray cluster answers at 127.0.0.1:1"):
             attempt()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_run_on_ray_is_the_run_on_local_processes(ray_cluster, local_one, tmp_path):
+    """A run is a sweep of one setting: ``run --backend ray`` plays it through the same driver."""
+    setting = settings_of(GRID)[0]
+    df = run_seeds(setting.config, tmp_path / "run", backend="ray", progress=False)
+    pd.testing.assert_frame_equal(
+        df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
+    )
+    assert load_run(tmp_path / "run")[1]["status"] == "complete"

@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from stackelberg_rl._files import write_atomic
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import RunConfig
 from stackelberg_rl.experiments.loop import SeedRun, play
-from stackelberg_rl.experiments.store import write_durably
 from stackelberg_rl.games import random_linear
 
 
@@ -49,7 +49,7 @@ def states(game, config, marks, repeats, folder: Path) -> list[dict]:
                 "episodes_done": k,
                 "bytes": len(data),
                 "make_s": median_time(seed_run.checkpoint, repeats),
-                "write_s": median_time(lambda d=data: write_durably(folder, "c.npz", d), repeats),
+                "write_s": median_time(lambda d=data: write_atomic(folder / "c.npz", d), repeats),
                 "restore_s": median_time(
                     lambda d=data: SeedRun.restore(game, config, 0, d), repeats
                 ),
@@ -60,7 +60,7 @@ def states(game, config, marks, repeats, folder: Path) -> list[dict]:
 
 def whole_runs(game, config, repeats, folder: Path) -> dict:
     def save(data: bytes) -> None:
-        write_durably(folder, "run.npz", data)
+        write_atomic(folder / "run.npz", data)
 
     variants = {
         "none": dict(),

@@ -28,7 +28,7 @@ from stackelberg_rl.equilibria import (
     upper_bound_curve,
 )
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
-from stackelberg_rl.experiments.plans import (
+from stackelberg_rl.experiments.plan_history import (
     PLANS_FILE,
     Plans,
     PlansFileError,
@@ -614,7 +614,7 @@ def test_decentralised_players_whose_plans_differ_are_caught():
     """One plan is stored for both decentralised players because they are one (math.md §3); the
     recorder checks it at every plan rather than store a plan the follower did not play."""
     from stackelberg_rl.agents import make_agents
-    from stackelberg_rl.experiments.plans import PlanRecorder
+    from stackelberg_rl.experiments.plan_history import PlanRecorder
 
     game = SMALL.make()
     leader, follower = make_agents(game, AgentConfig(beta=0.4), episodes=3, seed=0)

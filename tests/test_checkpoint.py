@@ -4,6 +4,7 @@ version, or a damaged one, is refused by name."""
 
 import io
 import itertools
+import json
 import zipfile
 
 import numpy as np
@@ -15,6 +16,7 @@ from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import CheckpointError, GameSpec, RunConfig
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments.loop import SeedRun, play
+from stackelberg_rl.experiments.plan_history import Plans, read_plans
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
@@ -287,7 +289,7 @@ def test_a_checkpoint_of_another_version_is_refused(saved, monkeypatch):
     with pytest.raises(CheckpointError, match="written by stackelberg-rl '0.1.0', this is 9.9.9"):
         play(game, config, 0, state=data)
     monkeypatch.setattr(ckpt, "CHECKPOINT_VERSION", 2)
-    with pytest.raises(CheckpointError, match="format version 1; this version .* reads version 2"):
+    with pytest.raises(CheckpointError, match="format version 1; .* reads format version 2"):
         play(game, config, 0, state=data)
 
 
@@ -297,3 +299,27 @@ def test_a_state_cut_from_its_rows_is_refused(saved):
     tree["rows"]["regret_leader"] = tree["rows"]["regret_leader"][:-1]
     with pytest.raises(CheckpointError, match="column regret_leader is missing or not 4 long"):
         SeedRun.restore(game, config, 0, ckpt.pack(tree, header))
+
+
+def test_a_checkpoint_of_the_previous_version_continues_and_old_plans_files_load(saved, tmp_path):
+    """0.1's checkpoints named their version ``version`` (the container ``format_version``);
+    0.1's plans files kept their header in an array ``format``: both are read as they are."""
+    config, game, data = saved
+    with np.load(io.BytesIO(data)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays["header"].tobytes())
+    header["version"] = header.pop("format_version")
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    old = io.BytesIO()
+    np.savez(old, **arrays)
+    pd.testing.assert_frame_equal(
+        play(game, config, 0, state=old.getvalue())[0].drop(columns="wall_time"),
+        play(game, config, 0)[0].drop(columns="wall_time"),
+    )
+    plans = play(game, RunConfig(**{**vars(config), "save_plans": True}), 0)[1]
+    legacy = {f"seed0/{k}": v for k, v in plans.to_arrays().items()}
+    text = json.dumps({"format": "stackelberg-rl/plans", "version": 1, "seeds": [0]})
+    legacy["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    np.savez(tmp_path / "plans.npz", **legacy)
+    again = read_plans(tmp_path / "plans.npz", 0)
+    assert all(np.array_equal(getattr(again, k), getattr(plans, k)) for k in Plans.ARRAYS)

@@ -39,6 +39,8 @@ def wrong_values(option) -> list[str]:
         return ["/no/such/game.npz"]
     if option.name == "--resume":  # no run there; "." is not the --out given
         return ["/no/such/run", "."]
+    if option.name == "--address":  # a Ray cluster's, without --backend ray
+        return ["127.0.0.1:6379"]
     if kind is int or kind == (int | None):
         return ["many", "1.5", "0" if option.name != "--seed" else "-1"]
     if kind is float:
@@ -304,6 +306,10 @@ def test_demo_writes_a_new_sweep_folder_each_time_and_goes_on_in_one_given(
     # Other options are other runs: never replaced, one line naming the difference.
     code, _, err = call([*argv, "--out", folders[0], "--seeds", "1"], capsys)
     assert "another configuration (seeds: 2 there, 1 here)" in one_line_error(code, err)
+    before = {p: p.read_bytes() for p in (first / "sweep.json", first / "report.html")}
+    code, _, err = call([*argv, "--out", folders[0], "--episodes", "6"], capsys)
+    assert "holds a sweep of other settings (fixed-K-K12, " in one_line_error(code, err)
+    assert before == {p: p.read_bytes() for p in before}  # nothing rewritten
     code, _, err = call([*argv, "--out", folders[0], "--overwrite"], capsys)
     assert "--overwrite" in one_line_error(code, err)  # no such option: nothing is replaced
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(

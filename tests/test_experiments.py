@@ -256,7 +256,7 @@ def test_a_failing_run_leaves_nothing_half_written(tmp_path, monkeypatch):
             raise RuntimeError("worker died")
         return play(game, config, seed, progress, **checkpoints)
 
-    monkeypatch.setattr(experiments.executors, "play", failing_run)
+    monkeypatch.setattr(experiments.driver, "play", failing_run)
     with pytest.raises(RuntimeError, match="worker died"):
         run_seeds(tiny_config(seeds=3), tmp_path / "runs" / "run", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []  # the run folder and the parent it made are gone

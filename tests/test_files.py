@@ -1,6 +1,5 @@
 """The one atomic writer (``_files``): whole or nothing, exclusive, and no temporary left over."""
 
-import json
 import os
 
 import numpy as np
@@ -8,8 +7,6 @@ import pytest
 
 from stackelberg_rl._files import (
     TMP_PREFIX,
-    json_array,
-    read_json_array,
     read_npz,
     replace_with,
     temporary_path,
@@ -72,18 +69,3 @@ def test_npz_round_trip_keeps_names_and_values(tmp_path):
             np.testing.assert_array_equal(back[key], value)
             assert back[key].dtype == value.dtype
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.npz", "a1.npz"]
-
-
-def test_a_json_header_round_trips_and_a_bad_one_is_named(tmp_path):
-    header = {"format": "x", "version": 1, "nested": {"a": [1, 2.5, None]}}
-    path = tmp_path / "h.npz"
-    write_npz(path, {"format": json_array(header), "bad": np.array([0xFF], dtype=np.uint8)})
-    with np.load(path) as npz:
-        assert read_json_array(npz, "format") == header
-        with pytest.raises(KeyError):
-            read_json_array(npz, "absent")
-        with pytest.raises(ValueError, match="decode"):  # not UTF-8 text
-            read_json_array(npz, "bad")
-    with pytest.raises(ValueError):
-        json_array({"x": float("nan")})  # refused unless asked for
-    assert json.loads(json_array({"x": float("nan")}, allow_nan=True).tobytes())["x"] != 0

@@ -35,7 +35,7 @@ def test_unpack_names_the_versions_found_and_expected():
 
 def test_unpack_of_a_legacy_header_names_its_version(tmp_path):
     path = tmp_path / "old.npz"
-    np.savez(path, format=_files.json_array({"format": FMT, "version": 1}), a=np.zeros(1))
+    np.savez(path, format=_files._json_array({"format": FMT, "version": 1}), a=np.zeros(1))
     with pytest.raises(ValueError, match=r"version '1 \(stackelberg-rl 0.1\)'.*version 2"):
         _files.load(path, FMT, 2)
 

@@ -281,7 +281,7 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     import importlib
 
     from stackelberg_rl.experiments import GameSpec, RunConfig
-    from stackelberg_rl.experiments.executors import run_all
+    from stackelberg_rl.experiments.driver import Task, run_local
 
     module = importlib.import_module("loky.backend.fork_exec")
     real, started = module.fork_exec, []
@@ -297,8 +297,13 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     monkeypatch.setattr(module, "fork_exec", start_then_interrupt)
     params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
     config = RunConfig(game=GameSpec("random-linear", params), episodes=100_000, seeds=2)
+    game = config.game.make()
+    tasks = [Task(s, 0, "run", config, s, game.fingerprint()) for s in config.run_seeds]
     with pytest.raises(KeyboardInterrupt):
-        run_all(config, config.game.make(), 2, None)
+        run_local(
+            tasks, {game.fingerprint(): game}, 2, float("inf"), on_result=lambda i, r: None,
+            on_error=None, on_progress=lambda i, n: None, on_checkpoint=lambda i, d: None,
+        )  # fmt: skip
     wait_for(lambda: not any(alive(p) for p in started), 30, "the workers to exit")
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err, out + err

@@ -75,7 +75,7 @@ def interrupt_at(monkeypatch, when):
     The seed that sent it (in this process) waits for the stop that follows, so it stops right
     there: where a run is interrupted does not depend on how fast the driver reads.
     """
-    real_write, real_play = Reservation.write_checkpoint, experiments.executors.play
+    real_write, real_play = Reservation.write_checkpoint, experiments.driver.play
     fired, held = [], []
 
     def write(self, seed, data):
@@ -96,7 +96,7 @@ def interrupt_at(monkeypatch, when):
         return real_play(game, config, seed, progress, checkpoint=send, stop=stop, **kw)
 
     monkeypatch.setattr(Reservation, "write_checkpoint", write)
-    monkeypatch.setattr(experiments.executors, "play", play)
+    monkeypatch.setattr(experiments.driver, "play", play)
     return fired
 
 
@@ -107,13 +107,13 @@ def manifest_of(out):
 def played_seeds(monkeypatch):
     """The seeds handed to the loop (from the start or a checkpoint)."""
     seen = []
-    real = experiments.executors.play
+    real = experiments.driver.play
 
     def spy(game, config, seed, progress=None, **kw):
         seen.append((seed, None if kw.get("state") is None else ckpt.peek(kw["state"])))
         return real(game, config, seed, progress, **kw)
 
-    monkeypatch.setattr(experiments.executors, "play", spy)
+    monkeypatch.setattr(experiments.driver, "play", spy)
     return seen
 
 
@@ -340,6 +340,10 @@ def test_a_run_that_is_still_running_is_not_resumed(interrupted):
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFolderError, match="still running"):
         run_seeds(None, out, workers=1, progress=False, resume=True)
+    # Nor replaced, and a new run there is told so (not advised to --resume or --overwrite).
+    for overwrite in (False, True):
+        with pytest.raises(RunFolderError, match=rf"still running \(pid {os.getppid()}\)$"):
+            run_seeds(config, out, workers=1, progress=False, overwrite=overwrite)
 
 
 def test_overwrite_replaces_an_interrupted_run(interrupted):

@@ -44,7 +44,7 @@ def no_episodes(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an episode was played")
 
-    monkeypatch.setattr(experiments.executors, "play", forbidden)
+    monkeypatch.setattr(experiments.driver, "play", forbidden)
 
 
 def tree(path):
@@ -84,7 +84,7 @@ def test_a_run_folder_is_replaced_only_with_overwrite_and_only_once_the_new_run_
     def failing(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(experiments.executors, "play", failing)
+    monkeypatch.setattr(experiments.driver, "play", failing)
     with pytest.raises(RuntimeError, match="boom"):
         run_seeds(tiny_config(seed=2), out, workers=1, progress=False, overwrite=True)
     pd.testing.assert_frame_equal(load_run(out)[0], first)
@@ -104,7 +104,7 @@ def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monke
     def failing(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(experiments.executors, "play", failing)
+    monkeypatch.setattr(experiments.driver, "play", failing)
     with pytest.raises(RuntimeError):
         run_seeds(tiny_config(), out, workers=1, progress=False)
     assert tree(tmp_path) == ["empty"]
@@ -149,7 +149,7 @@ def test_the_manifest_is_written_before_the_first_episode(tmp_path, monkeypatch)
         seen.append(json.loads((out / "manifest.json").read_text())["status"])
         return play(game, config, seed, progress, **checkpoints)
 
-    monkeypatch.setattr(experiments.executors, "play", spy)
+    monkeypatch.setattr(experiments.driver, "play", spy)
     run_seeds(tiny_config(seeds=2), out, workers=1, progress=False)
     assert seen == ["running", "running"]
     assert load_run(out)[1]["status"] == "complete"

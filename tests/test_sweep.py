@@ -18,6 +18,8 @@ from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.cli import main
 from stackelberg_rl.cli.sweep_file import SweepFileError, parse
 from stackelberg_rl.experiments import GameSpec, NewFolder, RunConfig, load_run
+from stackelberg_rl.experiments import checkpoint as ckpt
+from stackelberg_rl.experiments import driver as driver_mod
 from stackelberg_rl.experiments.loop import play
 from stackelberg_rl.sweep import (
     SWEEP_FORMAT,
@@ -27,10 +29,9 @@ from stackelberg_rl.sweep import (
     is_sweep_folder,
     load_sweep,
     name_settings,
-    plan,
+    preview,
     run_grid,
 )
-from stackelberg_rl.sweep import backends as backends_mod
 from stackelberg_rl.sweep.folder import SweepFolder
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
@@ -95,7 +96,7 @@ BAD = [
     ("episodes: 10\nepsiodes: 3\n", 2, "epsiodes", "did you mean episodes"),
     ("out: somewhere\n", 1, "out", "option of the sweep command"),
     ("episodes: [10, x]\n", 1, "episodes", "must be an integer"),
-    ("seeds: 0\n", 1, "seeds", "positive integer"),
+    ("seeds: 0\n", 1, "seeds", "an integer >= 1"),
     ("\n\nbeta: -1\n", 3, "beta", "allowed: NUMBER|theory"),
     ("alpha-l: fast\n", 1, "alpha-l", "power:C,P"),
     ("alpha-l: [fixed-K,\n  power:1, 0.5]\n", 2, "alpha-l", "quote it"),
@@ -270,29 +271,40 @@ def test_a_dry_run_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "sw").exists()
 
 
-def test_an_interrupted_sweep_keeps_its_seeds_and_replaces_its_unfinished_run_folder(tmp_path):
+def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_whole_run(
+    tmp_path, monkeypatch
+):
     out = tmp_path / "sw"
     first, second = small()
+    real = driver_mod.play
+
+    def killed(game, config, seed, **kwargs):
+        if config.episodes == first.config.episodes and seed == 1:
+            ctrl_c_and_wait_for_the_stop(kwargs["stop"])
+        return real(game, config, seed, **kwargs)
+
     # As a killed sweep leaves it: seed 0 of the first setting kept, a "running" run folder.
-    df0, _ = play(SPEC.make(), first.config, 0)
-    started(out)
-    SweepFolder(out).save_part(first, 0, df0, None)
-    (out / first.name).mkdir()
-    manifest = {"format": "stackelberg-rl/run", "format_version": 1, "status": "running",
-                "pid": 999999999, "host": "elsewhere"}  # fmt: skip
-    (out / first.name / "manifest.json").write_text(json.dumps(manifest))
-    states = plan([first, second], out)
-    assert states[0].replace_folder and states[0].done == [0] and states[0].to_run == [1]
+    monkeypatch.setattr(driver_mod, "play", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid([first, second], out, workers=1, progress=False)
+    monkeypatch.setattr(driver_mod, "play", real)
+    manifest = json.loads((out / first.name / "manifest.json").read_text())
+    (out / first.name / "manifest.json").write_text(
+        json.dumps({**manifest, "status": "running", "pid": 999999999, "host": "elsewhere"})
+    )
+    states = preview([first, second], out)
+    assert states[0].action == "resume" and states[0].done == [0] and states[0].to_run == [1]
     assert "seeds 0 kept" in states[0].why
     outcome = run_grid([first, second], out, workers=1, progress=False)
-    assert outcome.tasks == 3 and not outcome.failed
-    df, _ = load_run(out / first.name)
+    assert outcome.tasks == 1 + len(states[1].to_run) and not outcome.failed
+    df, manifest = load_run(out / first.name)
+    assert len(manifest["resumed"]) == 1
     whole = RunConfig.from_dict(first.config.to_dict())
     from stackelberg_rl.experiments import run_seeds
 
     alone = run_seeds(whole, tmp_path / "alone", workers=1, progress=False)
     pd.testing.assert_frame_equal(without_time(df), without_time(alone))
-    assert not (out / ".parts").exists()
+    assert not (out / first.name / "checkpoints").exists()
 
 
 def test_user_files_are_never_replaced(tmp_path):
@@ -316,19 +328,32 @@ def test_a_complete_run_of_another_configuration_is_refused(tmp_path):
     run_grid(small(), out, workers=1, progress=False)
     changed = small("episodes: [6, 9]\nlam: 2\n")
     with pytest.raises(SweepFolderError, match=r"another configuration \(agent.lam: 1.0 there"):
-        plan(changed, out)
+        preview(changed, out)
+
+
+def ctrl_c_and_wait_for_the_stop(stop) -> None:
+    """Ctrl-C from a seed's thread, then wait until the driver, in the main thread, asks it to stop.
+
+    The seed then stops before its first episode, whenever the main thread gets to the signal.
+    """
+    signal.raise_signal(signal.SIGINT)
+    for _ in range(60_000):
+        if stop():
+            return
+        time.sleep(0.001)
+    raise AssertionError("the driver never asked the seeds to stop")
 
 
 def failing(monkeypatch, error: Exception):
     """Seed 1 of the setting of 6 episodes raises ``error``; the real ``play`` is returned."""
-    real = backends_mod.play
+    real = driver_mod.play
 
     def flaky(game, config, seed, **kwargs):
         if config.episodes == 6 and seed == 1:
             raise error
         return real(game, config, seed, **kwargs)
 
-    monkeypatch.setattr(backends_mod, "play", flaky)
+    monkeypatch.setattr(driver_mod, "play", flaky)
     return real
 
 
@@ -346,10 +371,15 @@ def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path,
     assert ok["status"] == "complete" and load_run(out / ok["folder"])
     log = (out / "sweep.log").read_text()
     assert "setting episodes=6 seed 1: failed" in log and "Traceback" in log
-    assert not (out / "episodes=6").exists()
+    # Its run folder stays unfinished, seed 0 kept in it: resumable like an interrupted run.
+    manifest = json.loads((out / "episodes=6" / "manifest.json").read_text())
+    assert (
+        manifest["status"] == "interrupted" and "seed 1: FloatingPointError" in manifest["reason"]
+    )
+    assert ckpt.peek((out / "episodes=6" / "checkpoints" / "seed-0.npz").read_bytes())["finished"]
     # Next time: only the failed seed is played, and the setting is complete.
-    monkeypatch.setattr(backends_mod, "play", real)
-    states = plan(small(), out)
+    monkeypatch.setattr(driver_mod, "play", real)
+    states = preview(small(), out)
     assert [s.to_run for s in states] == [[1], []] and "failed last time" in states[0].why
     again = run_grid(small(), out, workers=1, progress=False)
     assert again.tasks == 1 and not again.failed
@@ -360,7 +390,7 @@ def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, caps
     def broken(game, config, seed, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(backends_mod, "play", broken)
+    monkeypatch.setattr(driver_mod, "play", broken)
     path = tmp_path / "grid.yaml"
     path.write_text(TINY + "seeds: 1\nepisodes: 3\n")
     assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--workers", "1"]) == 1
@@ -450,22 +480,22 @@ def test_a_report_and_a_users_files_in_a_sweep_folder_stay_and_it_stays_a_sweep(
 
 def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path, monkeypatch):
     out = tmp_path / "sw"
-    real, calls = backends_mod.play, []
+    real, calls = driver_mod.play, []
 
     def interrupted(game, config, seed, **kwargs):
         calls.append((config.episodes, seed))
         if len(calls) == 3:  # Ctrl-C as the third seed starts (the longest setting is done)
-            signal.raise_signal(signal.SIGINT)
+            ctrl_c_and_wait_for_the_stop(kwargs["stop"])
         return real(game, config, seed, **kwargs)
 
-    monkeypatch.setattr(backends_mod, "play", interrupted)
+    monkeypatch.setattr(driver_mod, "play", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_grid(small(), out, workers=1, progress=False)
     assert calls[:3] == [(9, 0), (9, 1), (6, 0)]
     assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
     (out / "notes.txt").write_text("mine")  # a user's file in the sweep folder
-    assert plan(small(), out)[1].action == "skip"
-    monkeypatch.setattr(backends_mod, "play", real)
+    assert preview(small(), out)[1].action == "skip"
+    monkeypatch.setattr(driver_mod, "play", real)
     assert not run_grid(small(), out, workers=1, progress=False).failed
     run_grid(small(), tmp_path / "whole", workers=1, progress=False)
     for setting in small():
@@ -479,12 +509,48 @@ def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path,
     )
 
 
+def test_a_sweep_folder_is_driven_by_one_sweep_at_a_time(tmp_path, capsys):
+    out = tmp_path / "sw"
+    out.mkdir()
+    held = SweepFolder(out).lock()  # as a sweep that is playing holds it
+    try:
+        with pytest.raises(SweepFolderError, match="holds a sweep that is still running"):
+            run_grid(small(), out, workers=1, progress=False)
+    finally:
+        os.close(held)
+    assert list(out.iterdir()) == []  # nothing reserved, nothing written
+    assert not run_grid(small(), out, workers=1, progress=False).failed
+
+
+@pytest.mark.slow
+def test_a_second_sweep_command_on_a_folder_being_played_is_refused(tmp_path, capsys):
+    proc = start_sweep(tmp_path)
+    out = tmp_path / "sw"
+    try:
+        wait_for(
+            lambda: (
+                (out / "sweep.json").is_file()
+                and json.loads((out / "sweep.json").read_text()).get("pid") == proc.pid
+            ),
+            60,
+            "the first sweep to start",
+        )
+        code = main(["sweep", str(tmp_path / "grid.yaml"), "--out", str(out), "--quiet"])
+        _, err = capsys.readouterr()
+        assert code == 2 and f"holds a sweep that is still running (pid {proc.pid})" in err
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert (out / "sweep.log").read_text().count("sweep started") == 1
+
+
 # ---------------------------------------------------------------------- signals
 def start_sweep(tmp_path: Path) -> subprocess.Popen:
     path = tmp_path / "grid.yaml"
     path.write_text(TINY + "seeds: 2\nepisodes: [200000, 200001]\n")
     argv = [sys.executable, "-m", "stackelberg_rl", "sweep", str(path), "--out",
-            str(tmp_path / "sw"), "--workers", "2", "--quiet"]  # fmt: skip
+            str(tmp_path / "sw"), "--workers", "2", "--quiet",
+            "--checkpoint-every", "0.05"]  # fmt: skip
     return subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
 
@@ -499,8 +565,10 @@ def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, sign
         workers = wait_for(
             lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
         )
-        wait_for((tmp_path / "sw" / "sweep.json").is_file, 30, "sweep.json")
-        time.sleep(0.5)
+        # Both workers play (their start-up, when a signal to the group would reach them, is
+        # over) once both seeds they took have checkpoints.
+        wait_for(lambda: len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) >= 2,
+                 60, "both workers' checkpoints")  # fmt: skip
         everyone = children(proc.pid)
         (os.killpg if to_group else os.kill)(proc.pid, signum)
         _, err = proc.communicate(timeout=60)
@@ -515,7 +583,7 @@ def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, sign
     assert record["status"] == "interrupted"
     assert {s["status"] for s in record["settings"]} == {"pending"}
     assert "sweep interrupted" in (tmp_path / "sw" / "sweep.log").read_text()
-    states = plan(settings_of(TINY + "seeds: 2\nepisodes: [200000, 200001]\n"), tmp_path / "sw")
+    states = preview(settings_of(TINY + "seeds: 2\nepisodes: [200000, 200001]\n"), tmp_path / "sw")
     assert [s.to_run for s in states] == [[0, 1], [0, 1]]
 
 

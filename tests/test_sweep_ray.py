@@ -6,17 +6,19 @@ cancels Ray's tasks and leaves the sweep resumable."""
 import json
 import logging
 import signal
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stackelberg_rl.cli.sweep_file import parse
+from stackelberg_rl.experiments import BackendUnavailableError, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
-from stackelberg_rl.experiments import load_run
+from stackelberg_rl.experiments.driver import Task, run_local, run_ray
 from stackelberg_rl.experiments.loop import SeedRun, play
-from stackelberg_rl.sweep import name_settings, plan, run_grid
-from stackelberg_rl.sweep.backends import Task, run_local, run_ray
+from stackelberg_rl.sweep import name_settings, preview, run_grid
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 GRID = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\nalpha-l: [anytime, 'power:2,0.25']\n"
@@ -62,15 +64,21 @@ def results(folder):
 @pytest.mark.slow
 def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(local_one):
     settings = settings_of(GRID)
-    fingerprint = settings[0].config.game.make().fingerprint()
-    tasks = [Task(0, 0, settings[0].name, settings[0].config, 0, "0" * 64)]  # not its game
+    game = settings[0].config.game.make()
+    fingerprint = game.fingerprint()
+    tasks = [Task(0, 0, settings[0].name, settings[0].config, 0, "0" * 64)]  # no such game
     for i, s in enumerate(settings):
         for seed in s.config.run_seeds:
             tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
     done, progress = {}, {}
-    run_local(tasks, 2, progress.__setitem__, lambda t, r, e: done.__setitem__(t.index, (r, e)))
+    run_local(
+        tasks, {fingerprint: game}, 2, float("inf"),
+        on_result=lambda i, r: done.__setitem__(i, (r, None)),
+        on_error=lambda i, e: done.__setitem__(i, (None, e)),
+        on_progress=progress.__setitem__, on_checkpoint=lambda i, d: None,
+    )  # fmt: skip
     assert sorted(done) == list(range(len(tasks)))
-    assert done[0][0] is None and "is not the driver's" in done[0][1]
+    assert done[0][0] is None and isinstance(done[0][1], KeyError)
     for task in tasks[1:]:
         (df, _), error = done[task.index]
         assert error is None and progress[task.index] == task.config.episodes
@@ -105,9 +113,13 @@ def test_a_failing_ray_task_is_reported_and_the_others_finish(ray_cluster):
              Task(1, 0, setting.name, setting.config, 1, "0" * 64)]  # fmt: skip
     done = {}
     games = {good: game, "0" * 64: game}  # the second task's game is not its own
-    run_ray(tasks, games, lambda i, n: None, lambda t, r, e: done.__setitem__(t.index, (r, e)))
+    run_ray(
+        tasks, games, float("inf"), on_result=lambda i, r: done.__setitem__(i, (r, None)),
+        on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
+        on_checkpoint=lambda i, d: None,
+    )  # fmt: skip
     assert done[0][1] is None and len(done[0][0][0]) == 5
-    assert done[1][0] is None and "the game shipped is not its game" in done[1][1]
+    assert done[1][0] is None and "the game shipped is not its game" in str(done[1][1])
 
 
 @pytest.mark.slow
@@ -122,11 +134,11 @@ def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_clust
     task = Task(0, 0, setting.name, setting.config, 0, fp, state)
     done, sent = {}, []
 
-    def on_done(task, result, error):
-        done[task.index] = (result, error)
-
-    run_ray([task], {fp: game}, lambda i, n: None, on_done,
-            on_checkpoint=lambda i, data: sent.append(data), checkpoint_every=0.0)  # fmt: skip
+    run_ray(
+        [task], {fp: game}, 0.0, on_result=lambda i, r: done.__setitem__(i, (r, None)),
+        on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
+        on_checkpoint=lambda i, data: sent.append(data),
+    )  # fmt: skip
     (df, _), error = done[0]
     assert error is None
     whole, _ = play(game, setting.config, 0)
@@ -146,22 +158,45 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, t
     long = TINY + "seeds: 2\nepisodes: [200000, 200001]\n"
     settings = settings_of(long)
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    def ctrl_c_once_the_tasks_play() -> None:  # waits for a state: their first checkpoints
+        for _ in range(120_000):
+            if len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) == 4:
+                break
+            time.sleep(0.001)
+        signal.raise_signal(signal.SIGINT)
 
-    old = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 2.5)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_grid(settings, tmp_path / "sw", backend="ray", progress=False)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    threading.Thread(target=ctrl_c_once_the_tasks_play, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(settings, tmp_path / "sw", backend="ray", progress=False, checkpoint_every=0.05)
     record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert record["status"] == "interrupted"
-    assert [s.to_run for s in plan(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
+    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
 
     # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster.
     quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",
                      backend="ray", progress=False)  # fmt: skip
     assert not quick.failed and quick.tasks == 2
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_before_anything_is_written(tmp_path):
+    pytest.importorskip("ray")
+    for attempt in (
+        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address="127.0.0.1:1"),
+        lambda: run_seeds(
+            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address="127.0.0.1:1"
+        ),  # fmt: skip
+    ):
+        with pytest.raises(BackendUnavailableError, match="no Ray cluster answers at 127.0.0.1:1"):
+            attempt()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_run_on_ray_is_the_run_on_local_processes(ray_cluster, local_one, tmp_path):
+    """A run is a sweep of one setting: ``run --backend ray`` plays it through the same driver."""
+    setting = settings_of(GRID)[0]
+    df = run_seeds(setting.config, tmp_path / "run", backend="ray", progress=False)
+    pd.testing.assert_frame_equal(
+        df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
+    )
+    assert load_run(tmp_path / "run")[1]["status"] == "complete"

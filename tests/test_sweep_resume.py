@@ -1,6 +1,6 @@
-"""Sweeps that survive: a seed continues from its checkpoint in ``.parts`` to the rows of an
-uninterrupted sweep, bit for bit (``wall_time`` aside), after SIGKILL at random points and after
-Ctrl-C; a damaged checkpoint is logged and its seed starts afresh.
+"""Sweeps that survive: a seed continues from its checkpoint in its setting's run folder to the
+rows of an uninterrupted sweep, bit for bit (``wall_time`` aside), after SIGKILL at random points
+and after Ctrl-C; a damaged checkpoint is logged and its seed starts afresh.
 
 A seed that continued from a checkpoint is told from one played again from episode 0 by its
 ``wall_time``: the rows a checkpoint holds keep the times of the session that played them, and a
@@ -20,12 +20,13 @@ import pandas as pd
 import pytest
 from test_processes import wait_for
 
+from stackelberg_rl._files import jsonable
 from stackelberg_rl.cli import main
 from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import load_run
 from stackelberg_rl.experiments.loop import SeedRun
-from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, plan, run_grid
+from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, preview, run_grid
 from stackelberg_rl.sweep.folder import SweepFolder
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
@@ -43,20 +44,33 @@ def tables(folder: Path, settings) -> dict[str, pd.DataFrame]:
 
 
 def kept_checkpoints(out: Path) -> dict[tuple[str, int], tuple[int, np.ndarray]]:
-    """Every checkpoint in ``.parts``: episodes played and the rows' ``wall_time``."""
+    """Every unfinished seed's checkpoint in the run folders: episodes played, rows' wall_time."""
     found = {}
-    for path in sorted(out.glob(".parts/*/seed-*.ckpt")):
+    for path in sorted(out.glob("*/checkpoints/seed-*.npz")):
         header, tree = ckpt.unpack(path.read_bytes())
-        seed = int(path.stem.removeprefix("seed-"))
-        found[(path.parent.name, seed)] = (header["episodes_done"], tree["rows"]["wall_time"])
+        if not header["finished"]:
+            seed = int(path.stem.removeprefix("seed-"))
+            found[(path.parent.parent.name, seed)] = (
+                header["episodes_done"],
+                tree["rows"]["wall_time"],
+            )
     return found
 
 
-def interrupted_sweep(out: Path) -> SweepFolder:
-    """A sweep folder as an interrupted sweep leaves it (before its parts are added)."""
-    folder = SweepFolder(out)
-    folder.write_record({"format": SWEEP_FORMAT, "settings": []})
-    return folder
+def interrupted_sweep(out: Path, setting, checkpoints: dict[int, bytes]) -> None:
+    """A sweep folder as an interrupted sweep leaves it: ``setting``'s run folder unfinished."""
+    SweepFolder(out).write_record({"format": SWEEP_FORMAT, "settings": []})
+    config = setting.config
+    folder = out / setting.name / "checkpoints"
+    folder.mkdir(parents=True)
+    manifest = {
+        "format": "stackelberg-rl/run", "format_version": 1, "status": "interrupted",
+        "config": jsonable(config.to_dict()), "game": {"sha256": config.game.make().fingerprint()},
+        "seeds": config.run_seeds, "episodes": config.episodes,
+    }  # fmt: skip
+    (out / setting.name / "manifest.json").write_text(json.dumps(manifest))
+    for seed, data in checkpoints.items():
+        (folder / f"seed-{seed}.npz").write_bytes(data)
 
 
 def assert_continued(final: dict[str, pd.DataFrame], checkpoints: dict) -> None:
@@ -81,8 +95,8 @@ def test_a_seed_continues_from_its_checkpoint_to_the_rows_of_a_whole_sweep(small
     seed_run = SeedRun(nine.config.game.make(), nine.config, 1)
     for _ in range(5):
         seed_run.play_episode()
-    interrupted_sweep(out).save_checkpoint(nine, 1, seed_run.checkpoint())
-    (state_6, state_9) = plan(settings, out)
+    interrupted_sweep(out, nine, {1: seed_run.checkpoint()})
+    (state_6, state_9) = preview(settings, out)
     assert state_9.checkpoints == {1: 5} and "seed 1 continues from episode 5" in state_9.why
     assert state_6.checkpoints == {}
     outcome = run_grid(settings, out, workers=1, progress=False)
@@ -99,7 +113,7 @@ def test_a_seed_continues_from_its_checkpoint_to_the_rows_of_a_whole_sweep(small
     rows = final[nine.name][final[nine.name]["seed"] == 1]["wall_time"].to_numpy()
     np.testing.assert_array_equal(rows[:5], seed_run.state_dict()["rows"]["wall_time"])
     assert "setting episodes=9 seed 1: continues from episode 5" in (out / "sweep.log").read_text()
-    assert not (out / ".parts").exists()  # checkpoints go with the parts
+    assert not list(out.glob("*/checkpoints"))  # checkpoints go once a setting is complete
 
 
 def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
@@ -110,20 +124,18 @@ def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
     six = settings[0]
     other = SeedRun(six.config.game.make(), six.config, 0)  # seed 0's state, filed as seed 1's
     other.play_episode()
-    folder = interrupted_sweep(out)
-    folder.save_checkpoint(six, 1, other.checkpoint())
-    folder.save_checkpoint(six, 0, b"PK\x03\x04 not a whole checkpoint")
+    interrupted_sweep(out, six, {1: other.checkpoint(), 0: b"PK\x03\x04 not a whole checkpoint"})
     path = tmp_path / "grid.yaml"
     path.write_text(SMALL)
     assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
     dry = capsys.readouterr().out
-    assert "seed 0's checkpoint cannot be used: it starts afresh" in dry
-    assert "seed 1's checkpoint cannot be used: it starts afresh" in dry
+    assert "seed-0.npz cannot be used: its seed starts afresh" in dry
+    assert "seed-1.npz cannot be used" in dry and "continues from episode" not in dry
     outcome = run_grid(settings, out, workers=1, progress=False)
     assert not outcome.failed and outcome.resumed == 0
     log = (out / "sweep.log").read_text()
-    assert "episodes=6 seed 0: its checkpoint cannot be used" in log and "damaged" in log
-    assert "episodes=6 seed 1: its checkpoint cannot be used" in log and "of seed 0" in log
+    assert "setting episodes=6: " in log and "seed-0.npz is damaged" in log
+    assert "seed-1.npz is of seed 0, not seed 1" in log and "starts from episode 0" in log
     for name, df in tables(out, settings).items():
         pd.testing.assert_frame_equal(
             df.drop(columns="wall_time"), small_whole[name].drop(columns="wall_time")
@@ -139,9 +151,21 @@ def start(tmp_path: Path, out: Path, every: str, workers: int) -> subprocess.Pop
                             text=True, start_new_session=True)  # fmt: skip
 
 
+def finished_seeds(out: Path) -> list[Path]:
+    """The checkpoints of finished seeds in the run folders (readable ones only)."""
+    found = []
+    for path in out.glob("*/checkpoints/seed-*.npz"):
+        try:
+            if ckpt.peek(path.read_bytes())["finished"]:
+                found.append(path)
+        except (OSError, ValueError):
+            pass  # being replaced
+    return found
+
+
 def newest_part(out: Path) -> float:
-    """The newest modification time of a seed's part or checkpoint (0 if none)."""
-    times = [p.stat().st_mtime for p in out.glob(".parts/*/seed-*")]
+    """The newest modification time of a seed's checkpoint (0 if none)."""
+    times = [p.stat().st_mtime for p in out.glob("*/checkpoints/seed-*")]
     return max(times, default=0.0)
 
 
@@ -159,7 +183,7 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     # checkpoints, the states kept are the ones the seeds handed in as they stopped.
     proc = start(tmp_path, out, "inf", 2)
     try:
-        wait_for(lambda: any(out.glob(".parts/*/seed-*.parquet")), 60, "a finished seed")
+        wait_for(lambda: finished_seeds(out), 60, "a finished seed")
         time.sleep(rng.uniform(0.25, 0.45))
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -202,4 +226,4 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     assert_continued(final, seen)
     assert "continues from episode" in (out / "sweep.log").read_text()
     record = json.loads((out / "sweep.json").read_text())
-    assert record["status"] == "complete" and not (out / ".parts").exists()
+    assert record["status"] == "complete" and not list(out.glob("*/checkpoints"))

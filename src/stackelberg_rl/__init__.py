@@ -23,7 +23,6 @@ _PUBLIC = {
     "load_run": "experiments",
     "run": "experiments",
     "run_seeds": "experiments",
-    "run_sweep": "experiments",
     "FiniteGame": "games",
     "make": "games",
     "names": "games",

@@ -469,24 +469,3 @@ def load(
 ) -> tuple[dict, dict]:
     """:func:`unpack` of the file at ``path``."""
     return unpack(path, fmt, version, what=what, error=error)
-
-
-def json_array(obj, allow_nan: bool = False) -> np.ndarray:
-    """``obj`` as JSON text in a ``uint8`` array (0.1's headers; goes with the last of them)."""
-    return np.frombuffer(json.dumps(obj, allow_nan=allow_nan).encode(), dtype=np.uint8)
-
-
-def read_json_array(npz, key: str):
-    """The JSON value of :func:`json_array` stored as ``key`` of an open ``.npz`` (see above)."""
-    try:
-        raw = np.asarray(npz[key])
-        return json.loads(raw.tobytes().decode())
-    except KeyError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise ValueError(str(err)) from None
-
-
-def is_format(path: str | os.PathLike, fmt: str) -> bool:
-    """Whether ``path`` is a container of format ``fmt``, of any version (its header is read)."""
-    return Path(path).is_file() and _is_format(Path(path), fmt)

@@ -27,7 +27,7 @@ import numpy as np
 from ..agents import AgentConfig
 from ..equilibria import CCSE
 from ..experiments import GameSpec, RunConfig, run_seeds
-from ..experiments.plans import bytes_per_episode, read_plans
+from ..experiments.plan_history import bytes_per_episode, read_plans
 from ..learners import SoftmaxLSVIUCB
 
 GAME = GameSpec(

@@ -36,8 +36,8 @@ from ..report.page import write_sweep_report
 from ..report.tables import PLAYERS
 from ..sweep import Setting, SettingError, run_grid
 from .errors import INTERRUPTION, PROG, UsageError, checked
+from .execution import SWEEP_OPTIONS, SweepOptions
 from .options import build, command_function, options
-from .sweep import SWEEP_OPTIONS, SweepOptions
 
 AGENTS = {
     "fixed-K": AgentConfig(beta=0.2, decentralised=False),
@@ -170,6 +170,7 @@ def cmd_demo(values: dict[str, Any]) -> int:
             progress=not execution.quiet,
             on_folder=announce,
             checkpoint_every=execution.checkpoint_every,
+            same_settings=True,
         )
     except (RunFolderError, SettingError, MemoryError) as err:
         raise UsageError(str(err)) from None

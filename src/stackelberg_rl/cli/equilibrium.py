@@ -32,8 +32,8 @@ from ..equilibria import (
     slope_interval,
     upper_bound_curve,
 )
-from ..experiments.executors import progress_bar
-from ..experiments.plans import bytes_per_episode
+from ..experiments import progress_bar
+from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from .bench import check_writable_file
 from .errors import UsageError, checked

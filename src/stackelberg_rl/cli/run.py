@@ -10,7 +10,6 @@ configuration is the one DIR's manifest records, and an option given with it mus
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from .. import games as games_mod
 from ..experiments import (
     PLOT_FILE,
     RESULTS_FILE,
+    BackendUnavailableError,
     CheckpointError,
     CheckpointWriteError,
     ExecutionOptions,
@@ -39,14 +39,9 @@ from ..report.page import write_exploration_report, write_run_report, write_swee
 from ..sweep import is_sweep_folder
 from . import demo
 from .errors import INTERRUPTION, PROG, UsageError, checked
+from .execution import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import build, command_function, options
-
-RUN_DEFAULTS = RunConfig(seeds=4)
-"""``run``'s defaults: :class:`RunConfig`'s, with four seeds (for an interval over seeds)."""
-
-RUN_OPTIONS = options(RUN_DEFAULTS)
-EXECUTION_OPTIONS = options(ExecutionOptions())
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -224,22 +219,18 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def execute(
-    values: dict[str, Any], defaults: RunConfig, default_folder: NewFolder | None = None
-) -> pd.DataFrame:
-    """Build the configuration from the options, check it, run it, write and report the folder.
+def cmd_run(values: dict[str, Any]) -> int:
+    """Run every seed of an experiment, write the run folder, print the summary.
 
-    The run folder is ``--out``, else ``default_folder``, else a new ``runs/GAME-…`` named after
-    the game (its registered name or its file's stem). With ``--resume DIR``, the interrupted
-    run in DIR continues, with the configuration its manifest records.
+    The run folder is ``--out``, else a new ``runs/GAME-…`` named after the game (its registered
+    name or its file's stem). With ``--resume DIR``, the interrupted run in DIR continues, with
+    the configuration its manifest records.
     """
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
     if execution.resume is not None:
         config = resumed_config(execution.resume, values)
     else:
-        opts = options(defaults)
-        config = checked(lambda: build(defaults, opts, values))
-    workers = execution.workers or min(config.seeds, os.cpu_count() or 1)
+        config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
 
     def make_game() -> games_mod.Game:
         check_game_fits(config)
@@ -251,25 +242,28 @@ def execute(
         print(f"run folder: {run_dir}", flush=True)
 
     resume = execution.resume is not None
-    out = (
-        execution.resume or execution.out or default_folder or NewFolder("runs", config.game.label)
-    )
+    out = execution.resume or execution.out or NewFolder("runs", config.game.label)
     INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_seeds(
             config,
             out,
-            workers,
+            execution.workers,
             overwrite=execution.overwrite,
             progress=not execution.quiet,
             game=game,
             on_start=announce,
             resume=resume,
             checkpoint_every=execution.checkpoint_every,
+            backend=execution.backend,
+            address=execution.address,
         )
     except CheckpointWriteError as err:
         raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
-    except (RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError) as err:
+    except (
+        RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError,
+        BackendUnavailableError,
+    ) as err:  # fmt: skip
         raise UsageError(str(err)) from None
     except BaseException as err:
         if getattr(err, "run_dir", None):
@@ -279,7 +273,7 @@ def execute(
     if df.attrs.get("already_complete"):
         print(f"nothing to resume: the run in {df.attrs['run_dir']} is complete", flush=True)
     report_run(Path(df.attrs["run_dir"]))
-    return df
+    return 0
 
 
 def _resume_hint(err: BaseException) -> str:
@@ -288,12 +282,6 @@ def _resume_hint(err: BaseException) -> str:
     if not run_dir:
         return "nothing was kept"
     return f"checkpoints kept, resume with {PROG} run --resume {run_dir}"
-
-
-def cmd_run(values: dict[str, Any]) -> int:
-    """Run every seed of an experiment, write the run folder, print the summary."""
-    execute(values, RUN_DEFAULTS)
-    return 0
 
 
 def register(app: typer.Typer) -> None:

@@ -1,82 +1,34 @@
 """``sweep CONFIG.yaml``: every setting of a sweep file, each a run folder, on local cores or Ray.
 
 The file (:mod:`.sweep_file`) is read and every setting checked before anything runs; the work
-is :func:`stackelberg_rl.sweep.run_grid`'s. Running the same command again skips what is
-complete, keeps the seeds already played and runs what is missing or failed.
+is :func:`stackelberg_rl.sweep.run_grid`'s (the one run driver's). Running the same command
+again skips what is complete, keeps the seeds already played and runs what is missing or failed.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
-from ..experiments.config import check_checkpoint_every
-from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..sweep import (
+    BackendUnavailableError,
+    SettingError,
+    SweepFolderError,
+    name_settings,
+    preview,
+    run_grid,
+)
+from . import sweep_file
 from .errors import INTERRUPTION, UsageError, checked
-from .options import build, command_function, options
-
-
-@dataclass
-class SweepOptions:
-    """Where and how a sweep runs; nothing here changes its results."""
-
-    out: str | None = field(default=None, metadata={"metavar": "DIR"})
-    """The sweep folder (default: sweeps/NAME for a file NAME.yaml). Running the same sweep into
-    the same folder again skips what is complete and runs what is not."""
-    dry_run: bool = False
-    """List the settings, what would run and what is skipped and why; run nothing."""
-    backend: Literal["local", "ray"] = "local"
-    """local: worker processes on this machine; ray: the tasks on a Ray cluster (pip install
-    'stackelberg-rl[ray]' on the driver and the workers)."""
-    address: str | None = field(default=None, metadata={"metavar": "ADDR"})
-    """The Ray cluster's address (HEAD:6379); default: a Ray started here for this sweep."""
-    workers: int | None = None
-    """Local worker processes (default: every core; 1 plays in this process), or the CPUs of
-    a Ray started here."""
-    quiet: bool = False
-    """No progress bar."""
-    checkpoint_every: float = field(
-        default=DEFAULT_CHECKPOINT_EVERY, metadata={"metavar": "SECONDS"}
-    )
-    """Seconds between checkpoints of every playing seed's state, kept in the sweep folder
-    (also taken at Ctrl-C or kill on the local backend; inf: only then). Running the sweep again
-    continues each seed from its checkpoint."""
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise :class:`ValueError` naming the first bad field."""
-        if self.workers is not None and (
-            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
-        ):
-            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
-        if self.address is not None and self.backend != "ray":
-            raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
-        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
-            raise ValueError(f"out must be a folder path, got {self.out!r}")
-        check_checkpoint_every(self.checkpoint_every)
-
-
-SWEEP_OPTIONS = options(SweepOptions())
+from .execution import SWEEP_OPTIONS, SweepOptions
+from .options import build, command_function
 
 
 def cmd_sweep(values: dict[str, Any]) -> int:
     """Read the sweep file, check it, and run (or list) its settings."""
-    from ..sweep import (
-        BackendUnavailableError,
-        SettingError,
-        SweepFolderError,
-        name_settings,
-        plan,
-        run_grid,
-    )
-    from . import sweep_file
-
     path = Path(values.pop("config_file"))
     opts = checked(lambda: build(SweepOptions(), SWEEP_OPTIONS, values))
     text, points = checked(lambda: sweep_file.load(path))
@@ -85,7 +37,7 @@ def cmd_sweep(values: dict[str, Any]) -> int:
     by_name = {s.name: p for s, p in zip(settings, points, strict=True)}
     try:
         if opts.dry_run:
-            _print_plan(plan(settings, out), out)
+            _print_preview(preview(settings, out), out)
             return 0
         INTERRUPTION["note"] = (
             f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "
@@ -114,7 +66,7 @@ def cmd_sweep(values: dict[str, Any]) -> int:
     return 1 if outcome.failed else 0
 
 
-def _print_plan(states: list, out: Path) -> None:
+def _print_preview(states: list, out: Path) -> None:
     """What a sweep would do: one line per setting, then the totals."""
     seeds = 0
     for state in states:

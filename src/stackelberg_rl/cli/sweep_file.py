@@ -38,12 +38,12 @@ import yaml
 from .._fields import convert
 from ..experiments import RunConfig
 from ..sweep.settings import config_key
+from .execution import RUN_DEFAULTS, RUN_OPTIONS
 from .options import Option, build
-from .run import RUN_DEFAULTS, RUN_OPTIONS
 
 ZIP = "zip"
 PARAM = "param"
-COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet", "checkpoint-every")
+COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet", "checkpoint-every", "backend")
 """Options of the command that say where and how the sweep runs, not what it runs."""
 
 

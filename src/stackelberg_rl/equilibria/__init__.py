@@ -6,7 +6,7 @@ certificate (:func:`certificate`) brackets each player's ``ε``, per number of e
 folders it reads.
 """
 
-from ..experiments.plans import PlansFileError
+from ..experiments.plan_history import PlansFileError
 from .ccse import (
     CCSE,
     CCSEError,

@@ -5,7 +5,7 @@ the policy pairs ``(π_l^k, π_f^k)`` that were played is an ``ε``-CCSE. Both p
 on one ``k`` drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
 
 :class:`CCSE` replays those pairs from a run saved with ``--save-plans``
-(:mod:`stackelberg_rl.experiments.plans`): the policy of episode ``k`` comes from its plan's
+(:mod:`stackelberg_rl.experiments.plan_history`): the policy of episode ``k`` comes from its plan's
 ``w``, ``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``, where ``Λ_h`` is rebuilt from the recorded
 features by the learner's own arithmetic and inverted by the learner's own compiled Cholesky,
 and the policies come out of the learner's one compiled policy path
@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _files, _seeding, _validate
 from ..experiments import RunConfig, load_run
-from ..experiments.plans import PLANS_FILE, Plans, PlansFileError, read_plans
+from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
 from ..experiments.resources import available_bytes, gib
 from ..games import ContinuousGame, FiniteGame, Game, draw
 from ..learners import (
@@ -265,7 +265,7 @@ class CCSE:
     """The uniform mixture over a run's episodes of the policy pairs played (Corollary 1).
 
     Args:
-        plans: one seed's :class:`~stackelberg_rl.experiments.plans.Plans`.
+        plans: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`.
         game: the game the run played (checked against ``info["game"]["sha256"]`` when given).
         info: where it comes from: ``game`` (the manifest's record of the game), ``config``
             (the run's configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``.

@@ -1,14 +1,15 @@
 """Experiments: configurations, the episode loop, seeds in parallel, run folders on disk.
 
-:func:`run_seeds` (also called :func:`run_sweep`, its older name) runs every seed of one
-configuration into one run folder; a grid of configurations is :mod:`stackelberg_rl.sweep`.
+:func:`run_seeds` runs every seed of one configuration into one run folder through the one
+driver (:mod:`.driver`), which also plays a grid of configurations (:mod:`stackelberg_rl.sweep`).
 """
 
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import ExecutionOptions, GameSpec, RunConfig
+from .driver import BackendUnavailableError, progress_bar
 from .loop import COLUMNS, run
 from .resources import run_bytes
-from .runs import resolved_parameters, run_seeds, run_sweep
+from .runs import resolved_parameters, run_seeds
 from .store import (
     FORMAT,
     MANIFEST_FILE,
@@ -22,6 +23,7 @@ from .store import (
 
 __all__ = [
     "COLUMNS",
+    "BackendUnavailableError",
     "CheckpointError",
     "CheckpointWriteError",
     "FORMAT",
@@ -35,9 +37,9 @@ __all__ = [
     "RunConfig",
     "RunFolderError",
     "load_run",
+    "progress_bar",
     "resolved_parameters",
     "run",
     "run_bytes",
     "run_seeds",
-    "run_sweep",
 ]

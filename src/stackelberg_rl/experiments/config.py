@@ -10,47 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import games as games_mod
+from .._files import jsonable
+from .._validate import integer, real
 from ..agents import AgentConfig
 
 INT64_MAX = 2**63 - 1
 """Seeds are stored in an ``int64`` column: ``seed + seeds - 1`` must not exceed this."""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def jsonable(obj: Any, where: str = "config") -> Any:
-    """``obj`` as JSON data, every infinite float written as ``"inf"`` (or ``"-inf"``).
-
-    Raises:
-        ValueError: naming the first value JSON cannot hold (a NaN, an object, ...) by its path.
-    """
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise ValueError(f"{where} has a key JSON cannot hold: {k!r}")
-            out[k] = jsonable(v, f"{where}.{k}")
-        return out
-    if isinstance(obj, list | tuple):
-        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if obj is None or isinstance(obj, bool | str):
-        return obj
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        x = float(obj)
-        if math.isnan(x):
-            raise ValueError(f"{where} is NaN, which a manifest cannot hold")
-        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
-    raise ValueError(f"{where} = {obj!r} ({type(obj).__name__}) cannot be written to JSON")
 
 
 def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
@@ -234,9 +204,7 @@ class RunConfig:
         self.game.validate()
         self.agent.validate()
         for name in ("episodes", "eval_every", "seeds"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            integer(getattr(self, name), name, low=1)
         if not isinstance(self.save_plans, bool):
             raise ValueError(f"save_plans must be true or false, got {self.save_plans!r}")
         if self.save_plans and self.agent.kind not in ("softmax-lsvi-ucb", "greedy-lsvi-ucb"):
@@ -249,14 +217,13 @@ class RunConfig:
                 "save_plans replays the plans of the fast learner; the from-scratch reference "
                 "learner (reference=True) computes its policies another way: not both"
             )
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        integer(self.seed, "seed", low=0)
         if self.seed + self.seeds - 1 > INT64_MAX:
             raise ValueError(
                 f"seed + seeds - 1 = {self.seed + self.seeds - 1} does not fit a 64-bit integer "
                 f"(at most {INT64_MAX})"
             )
-        jsonable(self.to_dict())  # a value a manifest cannot hold fails now, not after the run
+        jsonable(self.to_dict(), "config")  # a value a manifest cannot hold fails now
 
     @property
     def run_seeds(self) -> list[int]:
@@ -304,20 +271,23 @@ class ExecutionOptions:
     """Continue the interrupted run in DIR from its checkpoints, to the results it would have
     had uninterrupted. Its configuration is the one its manifest records (options that would
     change it are refused); a complete run is left as it is."""
+    backend: Literal["local", "ray"] = "local"
+    """local: worker processes on this machine; ray: the seeds as tasks on a Ray cluster (pip
+    install 'stackelberg-rl[ray]' on the driver and the workers)."""
+    address: str | None = field(default=None, metadata={"metavar": "ADDR"})
+    """The Ray cluster's address (HEAD:6379); default: a Ray started here for this run."""
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
-            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        check_execution(self)
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        check_checkpoint_every(self.checkpoint_every)
         if self.resume is not None:
             if not isinstance(self.resume, str) or not self.resume.strip():
                 raise ValueError(f"resume must be a run folder, got {self.resume!r}")
@@ -332,18 +302,31 @@ class ExecutionOptions:
                 )
 
 
+BACKENDS = ("local", "ray")
+
+
+def check_execution(options: Any) -> None:
+    """Check the fields a run and a sweep share: ``workers``, ``checkpoint_every``, the backend.
+
+    Raises:
+        ValueError: naming the first bad field.
+    """
+    if options.workers is not None:
+        integer(options.workers, "workers", low=1)
+    check_checkpoint_every(options.checkpoint_every)
+    if options.backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
+    if options.address is not None and options.backend != "ray":
+        raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
+
+
 def check_checkpoint_every(every: Any) -> float:
     """``every`` as the seconds between a seed's checkpoints (``inf``: only when interrupted).
 
     Raises:
         ValueError: not a number of seconds >= 0.
     """
-    if isinstance(every, bool) or not isinstance(every, numbers.Real) or not every >= 0:
-        raise ValueError(
-            f"checkpoint_every must be a number of seconds >= 0 (inf: only when interrupted), "
-            f"got {every!r}"
-        )
-    return float(every)
+    return real(every, "checkpoint_every", low=0.0, infinite=True)
 
 
 def dumps(data: dict) -> str:

@@ -27,12 +27,13 @@ import numpy as np
 import pandas as pd
 
 from .. import games as games_mod
+from .._seeding import seed_sequence, stream
 from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
 from . import checkpoint as ckpt
 from .config import RunConfig
-from .plans import PlanRecorder, Plans
+from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
     "seed",
@@ -106,9 +107,9 @@ def play(
 ) -> tuple[pd.DataFrame, Plans | None]:
     """Play ``config.episodes`` episodes of ``game``; one row per episode.
 
-    Random streams: ``SeedSequence(seed)`` is spawned into the environment's stream and the agents'
-    seed sequence (from which :func:`~stackelberg_rl.agents.make_agents` spawns the leader's and
-    the follower's), so the same seed gives the same table (``wall_time`` aside).
+    Random streams: the environment's is ``stream(seed, "game")`` and the agents' come from
+    ``seed_sequence(seed, "agents")`` (:mod:`stackelberg_rl._seeding`), so the same seed gives
+    the same table (``wall_time`` aside).
 
     Checkpoints: the seed's state between two episodes is bytes (:meth:`SeedRun.checkpoint`);
     given back as ``state``, the seed continues from there, and the table and plans are those of
@@ -180,9 +181,9 @@ class SeedRun:
     def __init__(self, game: games_mod.Game, config: RunConfig, seed: int) -> None:
         self.game, self.config, self.seed = game, config, seed
         self.finite = isinstance(game, games_mod.FiniteGame)
-        env_ss, agents_ss = np.random.SeedSequence(seed).spawn(2)
-        self.env_rng = np.random.default_rng(env_ss)
-        self.leader, self.follower = make_agents(game, config.agent, config.episodes, agents_ss)
+        self.env_rng = stream(seed, "game")
+        agents = seed_sequence(seed, "agents")
+        self.leader, self.follower = make_agents(game, config.agent, config.episodes, agents)
         self.recorder = PlanRecorder(self.leader, self.follower) if config.save_plans else None
         self.cols: dict[str, list] = {name: [] for name in COLUMNS}
         self.episodes_done = 0

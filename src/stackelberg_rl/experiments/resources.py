@@ -10,7 +10,7 @@ import os
 
 from .. import games as games_mod
 from .config import RunConfig
-from .plans import plans_bytes
+from .plan_history import plans_bytes
 
 PROCESS_BYTES = 200 * 2**20
 """A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""

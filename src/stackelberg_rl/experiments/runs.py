@@ -1,35 +1,32 @@
-"""Every seed of a :class:`~.config.RunConfig`, and its run folder.
+"""Every seed of a :class:`~.config.RunConfig`, and its run folder: a sweep of one setting.
 
-:func:`run_seeds` (the older name :func:`run_sweep` stays as an alias; a sweep over settings is
-:mod:`stackelberg_rl.sweep`) checks everything that can be checked before the first episode (the
+:func:`run_seeds` checks everything that can be checked before the first episode (the
 configuration, the folder, the memory the game and the run need), reserves the run folder and
-writes its manifest (status ``"running"``), plays every seed (:mod:`.executors`) of the loop in
-:mod:`.loop`, and writes the results (status ``"complete"``), with ``save_plans`` every seed's
-plans too (:mod:`.plans`), as :mod:`.store` describes. Every seed's state is checkpointed into
-the folder as the seeds play (:mod:`.checkpoint`, :class:`~.executors.Checkpointing`), so that
-an interrupted run continues (``resume=True``) to the results it would have had uninterrupted.
-Cumulative regret is estimated from the rows as ``Σ eval_weight · regret`` over evaluated rows
-(:func:`stackelberg_rl.report.cumulative_regret`).
+writes its manifest (status ``"running"``), and hands it to the one driver
+(:func:`~.driver.drive`), which plays every seed (:mod:`.loop`), checkpoints them into the folder
+(:mod:`.checkpoint`) and writes the results (status ``"complete"``), with ``save_plans`` every
+seed's plans too (:mod:`.plan_history`), as :mod:`.store` describes. An interrupted run continues
+(``resume=True``) to the results it would have had uninterrupted. A grid of settings is
+:mod:`stackelberg_rl.sweep`. Cumulative regret is estimated from the rows as
+``Σ eval_weight · regret`` over evaluated rows (:func:`stackelberg_rl.report.cumulative_regret`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from .._files import jsonable
+from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from . import checkpoint as ckpt
-from .config import RunConfig, check_checkpoint_every, difference, dumps, jsonable
-from .executors import Checkpointing, progress_bar, run_all
-from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY, finished, finished_result
-from .plans import PLANS_FILE, Plans
+from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, dumps
+from .driver import Play, check_backend, drive, read_checkpoints
+from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
 from .resources import check_game_fits, check_run_fits
 from .store import (
     FORMAT,
@@ -132,16 +129,6 @@ def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -
     }
 
 
-def plans_record(plans: dict[int, Plans], rows: int) -> dict:
-    """What the manifest says about ``plans.npz``: its size and every seed's number of plans."""
-    return {
-        "file": PLANS_FILE,
-        "bytes": sum(p.nbytes for p in plans.values()),
-        "bytes_per_episode": sum(p.nbytes for p in plans.values()) / rows,
-        "plans_per_seed": {str(s): p.n_plans for s, p in plans.items()},
-    }
-
-
 def run_seeds(
     config: RunConfig | None,
     out_dir: str | os.PathLike | NewFolder | None = None,
@@ -153,6 +140,8 @@ def run_seeds(
     on_start: Callable[[Path, list[int]], None] | None = None,
     resume: bool = False,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    backend: str = "local",
+    address: str | None = None,
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder; or continue an interrupted one.
 
@@ -191,6 +180,9 @@ def run_seeds(
         resume: continue the interrupted run in ``out_dir``.
         checkpoint_every: seconds between a seed's checkpoints (``inf``: only when
             interrupted). It does not change the results.
+        backend: ``"local"`` (processes on this machine) or ``"ray"`` (:mod:`.driver`).
+        address: the Ray cluster's address (``HOST:6379``); default: the one this process is
+            connected to, or a new local one.
 
     Returns:
         The results table; ``df.attrs["run_dir"]`` is the run folder, and with ``resume``
@@ -209,13 +201,18 @@ def run_seeds(
         ResultsNotSavedError: the results could not be written where asked (the message says
             where they are).
     """
-    checkpoint_every = check_checkpoint_every(checkpoint_every)
+    execution = dict(
+        backend=backend, address=address, progress=progress, on_start=on_start,
+        checkpoint_every=check_checkpoint_every(checkpoint_every),
+    )  # fmt: skip
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if resume:
-        return _resume(config, out_dir, workers, overwrite, progress, game, on_start,
-                       float(checkpoint_every))  # fmt: skip
+        return _resume(config, out_dir, workers, overwrite, game, execution)
     if config is None:
         raise ValueError("config is needed, unless resume=True takes the run's own")
     config.validate()
+    check_backend(backend, address)
     workers = _workers(config, workers)
     if out_dir is None:
         out_dir = NewFolder("runs", config.game.label)
@@ -237,18 +234,21 @@ def run_seeds(
     except BaseException:
         reservation.abandon()
         raise
-    return _execute(
-        config, game, workers, progress, on_start, reservation, manifest, {}, {},
-        checkpoint_every, previous_seconds=0.0,
-    )  # fmt: skip
+    return _play(Play(config.game.label, config, game, reservation, manifest), workers, execution)
+
+
+def _play(p: Play, workers: int, execution: dict) -> pd.DataFrame:
+    """A run is a sweep of one setting: :func:`~.driver.drive` it; its table."""
+    on_start = execution.pop("on_start")
+    started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
+    drive([p], workers=workers, fail_fast=True, on_start=started, **execution)
+    return p.df
 
 
 def _workers(config: RunConfig, workers: int | None) -> int:
     if workers is None:
         workers = min(config.seeds, os.cpu_count() or 1)
-    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    return min(int(workers), config.seeds)
+    return min(integer(workers, "workers", low=1), config.seeds)
 
 
 def _resume(
@@ -256,10 +256,8 @@ def _resume(
     out_dir,
     workers: int | None,
     overwrite: bool,
-    progress: bool,
     game: Game | None,
-    on_start,
-    checkpoint_every: float,
+    execution: dict,
 ) -> pd.DataFrame:
     """:func:`run_seeds` with ``resume=True``."""
     if out_dir is None or isinstance(out_dir, NewFolder):
@@ -290,6 +288,7 @@ def _resume(
         df, _ = load_run(folder)
         df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
         return df
+    check_backend(execution["backend"], execution["address"])
     if manifest.get("status") not in ("running", "interrupted"):
         raise RunFolderError(
             f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
@@ -309,9 +308,31 @@ def _resume(
         )
     game_record(config, game, given)
     check_run_fits(config, game, workers)
-    states, done = _read_checkpoints(folder, config, sha256)
+    p, _ = continued(config.game.label, config, game, reservation, manifest, workers)
+    df = _play(p, workers, execution)
+    df.attrs.update(resumed=sorted(p.states), already_complete=False)
+    return df
+
+
+def continued(
+    name: str,
+    config: RunConfig,
+    game: Game,
+    reservation: Reservation,
+    manifest: dict,
+    workers: int,
+    strict: bool = True,
+) -> tuple[Play, list[str]]:
+    """An unfinished run folder taken back by this process (status ``"running"``) to continue.
+
+    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, with
+    ``strict``); the lines of the checkpoints that cannot be used come with it (``strict=False``).
+    The manifest's game must be ``game`` (its SHA-256 checked by the caller).
+    """
+    sha256 = manifest["game"]["sha256"]
+    states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
+    p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
-    previous = float(previous) if isinstance(previous, int | float) else 0.0
     manifest.update(
         status="running",
         workers=workers,
@@ -324,188 +345,5 @@ def _resume(
     for key in ("interrupted", "reason", "checkpoints"):
         manifest.pop(key, None)
     reservation.write_manifest(dumps(manifest))
-    df = _execute(
-        config, game, workers, progress, on_start, reservation, manifest, states, done,
-        checkpoint_every, previous_seconds=previous,
-    )  # fmt: skip
-    df.attrs.update(resumed=sorted(states), already_complete=False)
-    return df
-
-
-def _read_checkpoints(
-    folder: Path, config: RunConfig, sha256: str
-) -> tuple[dict[int, bytes], dict[int, tuple[pd.DataFrame, Plans | None]]]:
-    """The checkpoints of an unfinished run: states to continue from, and finished seeds.
-
-    Raises:
-        CheckpointError: a checkpoint is damaged or not of this run (its path named), or a
-            file is not of a seed of this run.
-        RunFolderError: a checkpoint cannot be read.
-    """
-    states: dict[int, bytes] = {}
-    done: dict[int, tuple[pd.DataFrame, Plans | None]] = {}
-    where = folder / ckpt.CHECKPOINTS_DIR
-    if not where.is_dir():
-        return states, done
-    names = {ckpt.checkpoint_name(s): s for s in config.run_seeds}
-    for path in sorted(where.iterdir()):
-        if path.name.startswith(".tmp-"):
-            continue  # a write cut short; the checkpoint under its name is whole
-        if path.name not in names:
-            raise ckpt.CheckpointError(
-                f"{path} is not the checkpoint of a seed of this run (seeds {config.seed}.."
-                f"{config.seed + config.seeds - 1}); remove it to resume"
-            )
-        seed = names[path.name]
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise RunFolderError(f"cannot read {path}: {err.strerror or err}") from None
-        hint = f"{path} (remove it to play seed {seed} from the start)"
-        try:
-            header, tree = ckpt.read(data, config, sha256, seed, str(path))
-            if header["finished"]:
-                done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
-            else:
-                states[seed] = data
-        except ckpt.CheckpointError as err:
-            raise ckpt.CheckpointError(f"{err}; {hint}") from None
-    return states, done
-
-
-def _execute(
-    config: RunConfig,
-    game: Game,
-    workers: int,
-    progress: bool,
-    on_start,
-    reservation: Reservation,
-    manifest: dict,
-    states: dict[int, bytes],
-    done: dict[int, tuple[pd.DataFrame, Plans | None]],
-    checkpoint_every: float,
-    previous_seconds: float,
-) -> pd.DataFrame:
-    """Play the seeds not ``done`` (from ``states`` where given), checkpointing them; finish."""
-    t0 = time.perf_counter()
-    sha256 = manifest["game"]["sha256"]
-    written = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
-    written.update(dict.fromkeys(done, config.episodes))
-
-    def on_checkpoint(seed: int, data: bytes) -> None:
-        episodes = ckpt.peek(data)["episodes_done"]
-        if episodes <= written.get(seed, 0):
-            return  # a newer state of this seed is already written (messages may cross)
-        reservation.write_checkpoint(seed, data)
-        written[seed] = episodes
-
-    def on_finished(seed: int, df: pd.DataFrame, plans: Plans | None) -> None:
-        on_checkpoint(seed, finished(config, sha256, seed, df, plans))
-
-    checkpointing = Checkpointing(
-        states=states,
-        every=checkpoint_every,
-        on_checkpoint=on_checkpoint,
-        on_finished=on_finished,
-    )
-    to_play = [s for s in config.run_seeds if s not in done]
-
-    def started(pids: list[int]) -> None:
-        if on_start is not None:
-            on_start(reservation.target, pids)
-
-    try:
-        played = _play(config, game, workers, progress, started, to_play, checkpointing, written)
-    except BaseException as err:
-        if isinstance(err, Exception) and not isinstance(err, ckpt.CheckpointWriteError):
-            if not reservation.resumed:
-                reservation.abandon()
-                raise
-        _stopped(reservation, manifest, err, written, previous_seconds + time.perf_counter() - t0)
-        raise
-    results = {**done, **dict(zip(to_play, played, strict=True))}
-    frames = [results[s][0] for s in config.run_seeds]
-    df = pd.concat(frames, ignore_index=True)
-    df = df.sort_values(["seed", "episode"], ignore_index=True)
-    plans = None
-    if config.save_plans:
-        plans = {s: results[s][1] for s in config.run_seeds}
-        manifest["plans"] = plans_record(plans, len(df))
-    manifest.update(
-        status="complete",
-        finished=now(),
-        elapsed_seconds=previous_seconds + time.perf_counter() - t0,
-    )
-    run_dir = reservation.finish(df, dumps(manifest), plans)
-    df.attrs["run_dir"] = str(run_dir)
-    return df
-
-
-def _stopped(
-    reservation: Reservation, manifest: dict, err: BaseException, written: dict, seconds: float
-) -> None:
-    """Mark a stopped run ``"interrupted"`` (if the folder can still be written); tell ``err``.
-
-    The exception gets ``run_dir``: the folder that resumes the run.
-    """
-    signum = getattr(err, "signum", None)
-    if isinstance(signum, int):
-        reason = f"signal {signal.Signals(signum).name}"
-    else:
-        reason = type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}"
-    manifest.update(
-        status="interrupted",
-        interrupted=now(),
-        reason=reason,
-        checkpoints={str(s): n for s, n in sorted(written.items())},
-        elapsed_seconds=seconds,
-    )
-    try:
-        reservation.write_manifest(dumps(manifest))
-    except OSError:
-        pass  # a full disk: the manifest still says "running", which resumes as well
-    try:
-        err.run_dir = str(reservation.work)
-    except AttributeError:  # pragma: no cover - an exception without a __dict__
-        pass
-
-
-run_sweep = run_seeds
-"""The older name of :func:`run_seeds` (every seed of one configuration, one run folder)."""
-
-
-def _play(
-    config: RunConfig,
-    game: Game,
-    workers: int,
-    progress: bool,
-    on_start: Callable[[list[int]], None],
-    seeds: list[int],
-    checkpointing: Checkpointing,
-    done: dict[int, int],
-) -> list[tuple[pd.DataFrame, Plans | None]]:
-    """The tables and plans of ``seeds``, under a progress bar if ``progress``.
-
-    ``done``: the episodes each seed had played (a resumed run's), where the bar starts.
-    """
-    if not progress:
-        return run_all(
-            config, game, workers, None, on_start=on_start, seeds=seeds,
-            checkpointing=checkpointing,
-        )  # fmt: skip
-    with progress_bar() as bar:
-        done_by_seed = {s: done.get(s, 0) for s in config.run_seeds}
-        total = bar.add_task(
-            "[bold]episodes[/bold]",
-            total=config.episodes * config.seeds,
-            completed=sum(done_by_seed.values()),
-        )
-
-        def on_progress(s: int, n: int) -> None:
-            done_by_seed[s] = n
-            bar.update(total, completed=sum(done_by_seed.values()))
-
-        return run_all(
-            config, game, workers, on_progress, on_start=on_start, seeds=seeds,
-            checkpointing=checkpointing,
-        )  # fmt: skip
+    p.previous_seconds = float(previous) if isinstance(previous, int | float) else 0.0
+    return p, notes

@@ -44,8 +44,9 @@ import numpy as np
 import pandas as pd
 
 from .._files import TMP_PREFIX, replace_with, write_atomic
+from .._validate import is_integer
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
-from .plans import PLANS_FILE, Plans, write_plans
+from .plan_history import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -180,7 +181,7 @@ def read_manifest(run_dir: Path, kind: FolderKind | None = None) -> dict:
     path = run_dir / MANIFEST_FILE
     data = read_format_file(path, kind.format, f"{kind.a} folder", "a manifest")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not is_integer(version) or version > FORMAT_VERSION:
         raise RunFolderError(
             f"{path} has format version {version!r}; this version of stackelberg-rl reads "
             f"versions up to {FORMAT_VERSION}"
@@ -235,7 +236,7 @@ def _alive(manifest: dict) -> bool:
     pid = manifest.get("pid")
     if manifest.get("status") != "running" or manifest.get("host") != host():
         return False
-    if not isinstance(pid, int) or pid <= 0:
+    if not is_integer(pid) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -316,6 +317,8 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None
             f"{out} is not empty and holds {what}: it is never replaced, --overwrite or not; "
             "choose another --out"
         )
+    if _alive(manifest):
+        raise RunFolderError(f"{out} holds {kind.a} that is still running (pid {manifest['pid']})")
     if not overwrite:
         status = manifest.get("status")
         what = kind.a if status == "complete" else f"an unfinished {kind.what}"
@@ -324,8 +327,6 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None
         if status != "complete" and kind.scratch:
             how = f"continue it with --resume {out} (resume=True), or {how}"
         raise RunFolderError(f"{out} already holds {what}; {how}")
-    if _alive(manifest):
-        raise RunFolderError(f"{out} holds {kind.a} that is still running (pid {manifest['pid']})")
     return "replace"
 
 
@@ -472,7 +473,7 @@ class Reservation:
         path = folder / checkpoint_name(seed)
         try:
             folder.mkdir(exist_ok=True)
-            write_durably(folder, checkpoint_name(seed), data)
+            write_atomic(path, data)
         except OSError as err:
             raise CheckpointWriteError(
                 err.errno or errno.EIO,
@@ -596,18 +597,6 @@ def write_file(
     ``name`` is never replaced: :class:`FileExistsError`.
     """
     replace_with(folder / name, write, exclusive=exclusive)
-
-
-def write_durably(folder: Path, name: str, data: bytes) -> None:
-    """Write ``data`` to ``folder/name`` so that a crash or a full disk never leaves it partial.
-
-    A temporary file, written whole and synced to the disk, then renamed over ``name``; the
-    folder is synced too, so that the rename survives a crash of the machine.
-
-    Raises:
-        OSError: nothing could be written (``name`` is then as it was).
-    """
-    write_atomic(folder / name, data, durable=True)
 
 
 def _make_parents(out: Path) -> tuple[Path, ...]:

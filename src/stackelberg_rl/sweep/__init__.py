@@ -2,8 +2,9 @@
 
 :func:`~.settings.name_settings` names each configuration by what sets it apart;
 :func:`~.runner.run_grid` plays every seed of every setting not yet complete into a sweep folder
-(:mod:`.folder`), on local processes or a Ray cluster (:mod:`.backends`), continuing each seed
-from its checkpoint; :func:`~.runner.plan` says what it would do; :func:`~.folder.load_sweep`
+(:mod:`.folder`), through the one run driver (:mod:`stackelberg_rl.experiments.driver`, on local
+processes or a Ray cluster), continuing each seed from its checkpoint; :func:`~.runner.preview`
+says what it would do (the dry run); :func:`~.folder.load_sweep`
 reads a sweep folder back. The command line's ``stackelberg-rl sweep FILE.yaml`` reads the grid
 from a YAML file (:mod:`stackelberg_rl.cli.sweep_file`), and ``stackelberg-rl demo`` is a sweep.
 
@@ -12,7 +13,8 @@ In the package order this comes after :mod:`stackelberg_rl.experiments` and befo
 it imports neither.
 """
 
-from .backends import BACKENDS, BackendUnavailableError, Task
+from ..experiments.config import BACKENDS
+from ..experiments.driver import BackendUnavailableError
 from .folder import (
     LOG_FILE,
     SWEEP_FILE,
@@ -24,7 +26,7 @@ from .folder import (
     load_sweep,
     read_sweep_file,
 )
-from .runner import SettingError, SweepOutcome, plan, run_grid
+from .runner import SettingError, SweepOutcome, preview, run_grid
 from .settings import Setting, check_settings, name_settings
 
 __all__ = [
@@ -39,12 +41,11 @@ __all__ = [
     "SettingState",
     "SweepFolderError",
     "SweepOutcome",
-    "Task",
     "check_settings",
     "is_sweep_folder",
     "load_sweep",
     "name_settings",
-    "plan",
+    "preview",
     "read_sweep_file",
     "run_grid",
 ]

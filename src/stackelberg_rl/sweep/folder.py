@@ -6,23 +6,23 @@
                           setting's name, folder (relative to DIR), configuration
                           (RunConfig.to_dict()) and status, the seeds done and failed
     DIR/sweep.log         what happened, with the traceback of every failure
-    DIR/<setting>/        a run folder (experiments.load_run reads it), written once all its
-                          seeds are done
-    DIR/.parts/<setting>/ an unfinished setting's seeds until its run folder is written: each
-                          finished seed's rows (seed-N.parquet, and seed-N.npz with its plans),
-                          each unfinished seed's newest checkpoint (seed-N.ckpt), and the
-                          configuration they belong to (config.json)
+    DIR/<setting>/        a run folder (experiments.load_run reads it), as `run` writes it:
+                          its checkpoints while it plays, its results once its seeds are done
     DIR/report.html       the report (stackelberg_rl.report), and its figures report-*.png
 
 Only the driver writes here (no file system is shared with the workers). Everything is written
 under a temporary name and renamed, so a killed sweep never leaves a half-written file. Nothing
-that this program did not write is ever deleted or replaced: a setting's folder is replaced only
-if it holds an unfinished run of this program and nothing else. The reading side
+that this program did not write is ever deleted or replaced: a setting's folder is continued if
+it holds an unfinished run of its configuration, replaced if it holds an unfinished run of
+another, and refused otherwise. A sweep that is still running (its ``sweep.json`` says so, with
+the process id of a live process on this machine) is never driven by a second one. The reading
+side
 (:func:`read_sweep_file`, :func:`load_sweep`) is what the report uses.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -33,8 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..experiments import checkpoint as ckpt
-from ..experiments.config import dumps
-from ..experiments.plans import Plans, read_plans, write_plans
+from ..experiments.config import difference, dumps
+from ..experiments.driver import seed_of
 from ..experiments.store import (
     RunFolderError,
     _alive,
@@ -46,18 +46,15 @@ from ..experiments.store import (
     read_format_file,
     read_manifest,
     versions,
-    write_durably,
     write_file,
 )
 from .settings import Setting, config_key
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
-PARTS = ".parts"
 SWEEP_FORMAT = "stackelberg-rl/sweep"
 """The ``format`` of ``sweep.json``: a folder whose ``sweep.json`` says otherwise is not ours."""
 SWEEP_FORMAT_VERSION = 1
-_PART_CONFIG = "config.json"
 
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
 """A setting's status in ``sweep.json``: its run folder is written; a seed failed (run again next
@@ -160,22 +157,23 @@ class SettingState:
     setting: Setting
     status: str = PENDING
     done: list[int] = field(default_factory=list)
-    """Seeds whose results are kept (in the run folder, or in ``.parts``)."""
+    """Seeds whose results are kept (in the run folder)."""
     failed: dict[int, str] = field(default_factory=dict)
     """Seeds that failed in this sweep, with the last line of their error."""
     checkpoints: dict[int, int] = field(default_factory=dict)
-    """Seeds to play that have a checkpoint in ``.parts``: the episodes it holds."""
+    """Seeds to play that have a checkpoint in the run folder: the episodes it holds."""
     action: str = "run"
-    """``"skip"`` (complete), ``"run"`` or ``"resume"`` (some seeds kept)."""
+    """``"skip"`` (complete), ``"run"`` or ``"resume"`` (its unfinished run folder continued)."""
     replace_folder: bool = False
-    """Its folder holds an unfinished run of this program, removed before the sweep runs."""
+    """Its folder holds an unfinished run of another configuration, removed before it runs."""
     why: str = ""
     """For ``--dry-run``: why the setting is skipped, resumed or replaced."""
 
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played."""
-        return [s for s in self.setting.config.run_seeds if s not in self.done]
+        done = set(self.done)
+        return [s for s in self.setting.config.run_seeds if s not in done]
 
     def record(self) -> dict:
         """The setting's entry in ``sweep.json``."""
@@ -202,8 +200,8 @@ class SweepFolder:
         """Whether ``root`` can hold this sweep; the ``sweep.json`` it already has, if any.
 
         Raises:
-            SweepFolderError: ``root`` is a file, or a folder that holds anything and no
-                ``sweep.json`` of this program.
+            SweepFolderError: ``root`` is a file, a folder that holds anything and no
+                ``sweep.json`` of this program, or one of a sweep that is still running.
         """
         root = self.root
         if root.exists() and not root.is_dir():
@@ -222,7 +220,12 @@ class SweepFolder:
                     "of stackelberg-rl and is never used; choose another --out"
                 )
             return None
-        return read_sweep_file(root)
+        data = read_sweep_file(root)
+        if _alive(data):
+            raise SweepFolderError(
+                f"{root} holds a sweep that is still running (pid {data['pid']})"
+            )
+        return data
 
     def state_of(self, setting: Setting, previous: dict | None) -> SettingState:
         """What is kept of ``setting`` and what is to be done (nothing is changed on disk).
@@ -233,162 +236,83 @@ class SweepFolder:
         """
         state = SettingState(setting)
         folder = self.root / setting.name
-        key = config_key(setting.config)
-        if folder.exists() or folder.is_symlink():
+        if not (folder.exists() or folder.is_symlink()):
+            return state
+        try:
+            manifest = read_manifest(folder)
+        except RunFolderError:
+            manifest = None
+        key = json.loads(config_key(setting.config))
+        same = manifest is not None and manifest.get("config") == key
+        if manifest is not None and manifest.get("status") == COMPLETE:
+            if not same:
+                where, there, here = difference(manifest.get("config"), key) or ("config", 0, 0)
+                raise SweepFolderError(
+                    f"{folder} holds a complete run of another configuration "
+                    f"({where}: {there!r} there, {here!r} here); "
+                    "it is never replaced: remove it yourself or choose another --out"
+                )
+            state.status, state.action, state.why = COMPLETE, "skip", "complete"
+            state.done = list(setting.config.run_seeds)
+            return state
+        try:  # an unfinished run of ours may be continued or replaced; anything else is refused
+            check_destination(folder, overwrite=True)
+        except RunFolderError as err:
+            raise SweepFolderError(f"setting {setting.name}: {err}") from None
+        if not same:
+            state.replace_folder, state.why = (
+                True,
+                "an unfinished run of another configuration, replaced",
+            )
+            return state
+        state.action, reasons = "resume", []
+        where = folder / ckpt.CHECKPOINTS_DIR
+        for path in sorted(where.iterdir()) if where.is_dir() else []:
+            seed = seed_of(path.name)
             try:
-                manifest = read_manifest(folder)
-            except RunFolderError:
-                manifest = None
-            if manifest is not None and manifest.get("status") == COMPLETE:
-                there = json.dumps(manifest.get("config"), sort_keys=True)
-                if there != key:
-                    raise SweepFolderError(
-                        f"{folder} holds a complete run of another configuration "
-                        f"({_first_difference(manifest.get('config'), json.loads(key))}); "
-                        "it is never replaced: remove it yourself or choose another --out"
-                    )
-                state.status, state.action, state.why = COMPLETE, "skip", "complete"
-                state.done = list(setting.config.run_seeds)
-                return state
-            try:  # an unfinished run of ours may be replaced; anything else is refused
-                check_destination(folder, overwrite=True)
-            except RunFolderError as err:
-                raise SweepFolderError(f"setting {setting.name}: {err}") from None
-            if manifest is not None and _alive(manifest):
-                raise SweepFolderError(f"{folder} is being written by process {manifest['pid']}")
-            state.replace_folder, state.why = True, "an unfinished run folder, replaced"
-        state.done = self._parts_done(setting)
-        reasons = [state.why] if state.why else []
-        if state.done:
-            reasons.insert(0, f"seeds {_seeds(state.done)} kept from an earlier sweep")
-        for seed in state.to_run:
-            try:
-                episodes = self.peek_checkpoint(setting, seed)
-            except ckpt.CheckpointError:
-                reasons.append(f"seed {seed}'s checkpoint cannot be used: it starts afresh")
+                header = ckpt.peek(path.read_bytes(), str(path))
+                if seed not in setting.config.run_seeds or header.get("seed") != seed:
+                    raise ckpt.CheckpointError(f"{path} is of no seed of this setting")
+            except (OSError, ValueError):
+                if not path.name.startswith(".tmp-"):
+                    reasons.append(f"{path.name} cannot be used: its seed starts afresh")
                 continue
-            if episodes is not None:
-                state.checkpoints[seed] = episodes
-                reasons.append(f"seed {seed} continues from episode {episodes}")
-        if state.done or state.checkpoints:
-            state.action = "resume"
-        state.why = "; ".join(reasons)
+            if header.get("finished"):
+                state.done.append(seed)
+            else:
+                state.checkpoints[seed] = header.get("episodes_done")
+        state.done.sort()
+        if state.done:
+            reasons.append(f"seeds {_seeds(state.done)} kept from an earlier session")
+        reasons += [f"seed {s} continues from episode {n}" for s, n in state.checkpoints.items()]
+        state.why = "; ".join(reasons) or "an unfinished run folder, continued"
         if previous is not None and previous.get("status") == FAILED:
-            state.why = "failed last time" + (f"; {state.why}" if state.why else "")
+            state.why = f"failed last time; {state.why}"
         return state
 
-    # ------------------------------------------------------------------ parts
-    def _parts(self, setting: Setting) -> Path:
-        return self.root / PARTS / setting.name
+    def lock(self) -> int:
+        """Take the sweep folder for this process (an advisory lock, released when it exits).
 
-    def _parts_are_of(self, setting: Setting) -> bool:
-        """Whether ``.parts`` holds parts of ``setting``'s configuration (not another's)."""
-        try:
-            kept = json.loads((self._parts(setting) / _PART_CONFIG).read_text())
-        except (OSError, ValueError):
-            return False
-        return kept == json.loads(config_key(setting.config))
-
-    def _parts_done(self, setting: Setting) -> list[int]:
-        """Seeds of ``setting`` kept in ``.parts`` (parts of another configuration are not)."""
-        parts = self._parts(setting)
-        if not self._parts_are_of(setting):
-            return []
-        done = []
-        for seed in setting.config.run_seeds:
-            if (parts / f"seed-{seed}.parquet").is_file():
-                if not setting.config.save_plans or (parts / f"seed-{seed}.npz").is_file():
-                    done.append(seed)
-        return done
-
-    def _own_parts(self, setting: Setting) -> Path:
-        """``.parts/<setting>``, made if need be, holding parts of this configuration only."""
-        parts = self._parts(setting)
-        parts.mkdir(parents=True, exist_ok=True)
-        text = config_key(setting.config)
-        path = parts / _PART_CONFIG
-        if not path.is_file() or path.read_text() != text:
-            for old in parts.glob("seed-*"):  # another configuration's seeds
-                old.unlink(missing_ok=True)
-            write_file(parts, _PART_CONFIG, lambda p: p.write_text(text))
-        return parts
-
-    def save_part(self, setting: Setting, seed: int, df: pd.DataFrame, plans: Plans | None) -> None:
-        """Keep one seed's results until its setting's run folder is written.
-
-        Its checkpoint, no longer needed, goes.
-        """
-        parts = self._own_parts(setting)
-        if plans is not None:
-            write_file(parts, f"seed-{seed}.npz", lambda p: write_plans(p, {seed: plans}))
-        write_file(parts, f"seed-{seed}.parquet", lambda p: df.to_parquet(p, index=False))
-        (parts / _checkpoint_name(seed)).unlink(missing_ok=True)
-
-    def save_checkpoint(self, setting: Setting, seed: int, data: bytes) -> None:
-        """Keep the newest checkpoint of a seed that plays, synced to the disk, atomically."""
-        write_durably(self._own_parts(setting), _checkpoint_name(seed), data)
-
-    def _checkpoint_path(self, setting: Setting, seed: int) -> Path | None:
-        path = self._parts(setting) / _checkpoint_name(seed)
-        return path if path.is_file() and self._parts_are_of(setting) else None
-
-    def peek_checkpoint(self, setting: Setting, seed: int) -> int | None:
-        """The episodes played in seed ``seed``'s checkpoint, or ``None`` if it has none.
-
-        Only its header is read (the arrays and the game are checked when the sweep runs).
+        Returns:
+            The descriptor holding the lock: :func:`os.close` releases it.
 
         Raises:
-            CheckpointError: the checkpoint is damaged, unreadable, or of another seed.
+            SweepFolderError: another process holds it: a sweep that is still running.
         """
-        data = self.read_checkpoint(setting, seed)
-        if data is None:
-            return None
-        where = str(self._parts(setting) / _checkpoint_name(seed))
-        header = ckpt.peek(data, where)
-        if header.get("seed") != seed:
-            raise ckpt.CheckpointError(f"{where} is of seed {header.get('seed')!r}")
-        done = header.get("episodes_done")
-        if isinstance(done, bool) or not isinstance(done, int):
-            raise ckpt.CheckpointError(f"{where} is damaged: no episodes played")
-        return done
-
-    def read_checkpoint(self, setting: Setting, seed: int) -> bytes | None:
-        """Seed ``seed``'s checkpoint (unchecked), or ``None`` if it has none.
-
-        Raises:
-            CheckpointError: it cannot be read.
-        """
-        path = self._checkpoint_path(setting, seed)
-        if path is None:
-            return None
+        fd = os.open(self.root, os.O_RDONLY)
         try:
-            return path.read_bytes()
-        except OSError as err:
-            raise ckpt.CheckpointError(f"cannot read {path}: {err.strerror or err}") from None
-
-    def load_parts(self, setting: Setting) -> tuple[pd.DataFrame, dict[int, Plans] | None]:
-        """Every seed's rows (sorted by seed, episode), and plans with ``save_plans``."""
-        parts = self._parts(setting)
-        seeds = setting.config.run_seeds
-        frames = [pd.read_parquet(parts / f"seed-{s}.parquet") for s in seeds]
-        df = pd.concat(frames, ignore_index=True).sort_values(["seed", "episode"])
-        plans = None
-        if setting.config.save_plans:
-            plans = {s: read_plans(parts / f"seed-{s}.npz", s) for s in seeds}
-        return df.reset_index(drop=True), plans
-
-    def drop_parts(self, setting: Setting) -> None:
-        """Remove a setting's parts once its run folder is written (only our files)."""
-        parts = self._parts(setting)
-        (parts / _PART_CONFIG).unlink(missing_ok=True)
-        for pattern in ("seed-*", ".tmp-*"):
-            for p in parts.glob(pattern):
-                p.unlink(missing_ok=True)
-        for folder in (parts, parts.parent):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
             try:
-                folder.rmdir()
-            except OSError:
-                break
+                pid = read_sweep_file(self.root).get("pid")
+            except SweepFolderError:
+                pid = None
+            raise SweepFolderError(
+                f"{self.root} holds a sweep that is still running"
+                + (f" (pid {pid})" if isinstance(pid, int) else "")
+            ) from None
+        return fd
 
     # ------------------------------------------------------------------ sweep.json, log
     def write_record(self, record: dict) -> None:
@@ -449,18 +373,5 @@ def sweep_record(
     }
 
 
-def _checkpoint_name(seed: int) -> str:
-    return f"seed-{seed}.ckpt"
-
-
 def _seeds(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds)) if len(seeds) <= 6 else f"{seeds[0]}..{seeds[-1]}"
-
-
-def _first_difference(there: object, here: object, path: str = "") -> str:
-    """The first field where two configurations differ: ``episodes: 1000 there, 2000 here``."""
-    if isinstance(there, dict) and isinstance(here, dict):
-        for key in sorted(set(there) | set(here)):
-            if there.get(key) != here.get(key):
-                return _first_difference(there.get(key), here.get(key), f"{path}{key}.")
-    return f"{path.rstrip('.')}: {there!r} there, {here!r} here"

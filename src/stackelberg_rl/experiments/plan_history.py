@@ -22,12 +22,13 @@ matrices. Episode ``k`` plays plan ``p(k) = max{p : plan_episode[p] ≤ k}``
 
 A run folder holds every seed's in one ``plans.npz``, written with the results
 (:class:`~.store.Reservation`); the arrays of seed ``s`` are named ``seed{s}/phi`` and so on, and
-``format`` holds the JSON header (:data:`PLANS_FORMAT`). Everything is checked when read: a
+the container's header (:data:`PLANS_FORMAT`) lists the seeds. Everything is checked when read: a
 truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the array.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from dataclasses import dataclass, replace
@@ -35,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import json_array, read_json_array, write_npz
+from .._files import HEADER, load, pack, write_atomic
+from .._validate import first_index
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
-PLANS_VERSION = 1
+PLANS_VERSION = 2
+"""Version 2: the container of :mod:`stackelberg_rl._files` (1: 0.1's header array ``format``)."""
 NORM_TOL = 1e-9
 """``‖φ‖₂ ≤ 1 + NORM_TOL`` (math.md §1), as the learners check it."""
 
@@ -144,7 +147,7 @@ class Plans:
             raise bad("plan_episode", f"must increase strictly within [0, {K})")
         for name in ("phi", "w", "beta", "lam"):
             if not np.isfinite(arrays[name]).all():
-                at = tuple(int(i) for i in np.argwhere(~np.isfinite(arrays[name]))[0])
+                at = first_index(~np.isfinite(arrays[name]))
                 raise bad(name, f"has a non-finite entry at index {at}")
         alpha = arrays["alpha"]
         if np.isnan(alpha).any() or (alpha < 0).any():
@@ -284,40 +287,62 @@ class PlanRecorder:
 
 
 # ---------------------------------------------------------------------- the file
-def header(seeds: list[int], extra: dict | None = None) -> dict:
-    """The JSON header of a plans file: its format, version and the seeds it holds."""
-    return {"format": PLANS_FORMAT, "version": PLANS_VERSION, "seeds": seeds, **(extra or {})}
-
-
 def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) -> int:
-    """Write every seed's plans to ``path`` (uncompressed ``.npz``); the bytes written.
+    """Write every seed's plans to ``path`` (a container, uncompressed); the bytes written.
 
     Written whole to a temporary file beside ``path`` and renamed: ``path`` is never left half
     written.
     """
-    arrays = {}
-    for seed, p in plans.items():
-        arrays.update(p.to_arrays(f"seed{seed}/"))
-    arrays["format"] = json_array(header(sorted(plans), extra))
-    write_npz(path, arrays)
-    return path.stat().st_size
+    tree = {f"seed{seed}": p.to_arrays() for seed, p in plans.items()}
+    header = {"seeds": sorted(plans), **(extra or {})}
+    write_atomic(path, pack(PLANS_FORMAT, PLANS_VERSION, tree, header))
+    return Path(path).stat().st_size
+
+
+def read_plans(path: Path, seed: int) -> Plans:
+    """Seed ``seed``'s plans from a run folder's plans file, checked.
+
+    A plans file of stackelberg-rl 0.1 (its header in an array ``format``) is read too.
+
+    Raises:
+        PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
+            hold this seed.
+    """
+    path = Path(path)
+    with open_npz(path, "plans file") as npz:
+        if "format" in npz.files and HEADER not in npz.files:
+            data = read_header(npz, str(path))
+            seeds = data.get("seeds")
+            if not isinstance(seeds, list) or seed not in seeds:
+                raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
+            return Plans.from_arrays(npz, f"seed{seed}/", f"{path} (seed {seed})")
+    head, tree = load(path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError)
+    seeds = head.get("seeds")
+    if not isinstance(seeds, list) or seed not in seeds or f"seed{seed}" not in tree:
+        raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
+    return Plans.from_arrays(tree[f"seed{seed}"], "", f"{path} (seed {seed})")
+
+
+def header(seeds: list[int], extra: dict | None = None) -> dict:
+    """The JSON header of a plans file of 0.1's layout (CCSE mixtures are still written so)."""
+    return {"format": PLANS_FORMAT, "version": 1, "seeds": seeds, **(extra or {})}
 
 
 def read_header(npz, where: str) -> dict:
-    """The JSON header of an open plans file, checked to be ours and of a version we read."""
+    """The JSON header of an open file of 0.1's layout (array ``format``), checked to be ours."""
     try:
-        data = read_json_array(npz, "format")
+        data = json.loads(np.asarray(npz["format"]).tobytes().decode())
     except KeyError:
         raise PlansFileError(f"{where} is not a plans file of stackelberg-rl (no format)") from None
-    except ValueError as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
         raise PlansFileError(f"{where} is corrupt or truncated: {err}") from None
     if not isinstance(data, dict) or data.get("format") != PLANS_FORMAT:
         raise PlansFileError(f"{where} is not a plans file of stackelberg-rl")
     version = data.get("version")
-    if not isinstance(version, int) or version > PLANS_VERSION:
+    if version != 1:
         raise PlansFileError(
-            f"{where} has version {version!r}; this version of stackelberg-rl reads versions up "
-            f"to {PLANS_VERSION}"
+            f"{where} has format version {version!r}; this version of stackelberg-rl reads "
+            "format version 1 in this layout"
         )
     return data
 
@@ -330,21 +355,6 @@ def open_npz(path: Path, what: str):
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise PlansFileError(f"{what} {path} is corrupt, truncated or not an .npz: {err}") from None
-
-
-def read_plans(path: Path, seed: int) -> Plans:
-    """Seed ``seed``'s plans from a run folder's plans file, checked.
-
-    Raises:
-        PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
-            hold this seed.
-    """
-    with open_npz(path, "plans file") as npz:
-        data = read_header(npz, str(path))
-        seeds = data.get("seeds")
-        if not isinstance(seeds, list) or seed not in seeds:
-            raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
-        return Plans.from_arrays(npz, f"seed{seed}/", f"{path} (seed {seed})")
 
 
 def plans_bytes(episodes: int, horizon: int, dim: int) -> int:

@@ -1,0 +1,881 @@
+"""The one run driver: every seed of every setting, on local processes or Ray, into run folders.
+
+A run is a sweep of one setting. :func:`drive` plays the seeds not yet done of a list of
+:class:`Play` (a setting: its configuration, game and reserved run folder, :mod:`.store`) and
+finishes each run folder as soon as its seeds are all done. ``stackelberg-rl run`` (with
+``--resume``), ``sweep`` and ``demo`` all come here (:func:`~.runs.run_seeds`,
+:func:`stackelberg_rl.sweep.run_grid`).
+
+Tasks — one seed of one setting — go to the backend longest first, so that the cores stay busy
+to the end. Only the driver writes to disk: no file system is shared with the workers. A task
+sends its checkpoint (:mod:`.checkpoint`) every ``checkpoint_every`` seconds, and the driver
+writes the newest into the setting's run folder (``checkpoints/seed-N.npz``); a finished seed's
+rows and plans are kept there too until the whole setting is done. The same task gives the same
+rows on any backend, any number of workers and across any interruption: each seed has its own
+random streams, and the game every worker plays is the driver's (shipped to it once, checked by
+its SHA-256).
+
+Local backend (:func:`run_local`): loky's process pool (fork-and-exec workers, so a script can
+call a run at its top level without an ``if __name__ == "__main__":`` guard); with one worker the
+tasks play one after the other in a thread of this process, so that the main thread, where
+signals arrive, can ask them to stop between episodes. Workers die with the process that started
+them, even on SIGKILL (Linux's parent-death signal), and ignore SIGINT and SIGTERM, which a
+terminal or ``kill`` may send to the whole group: their parent stops them. On an interruption
+(``KeyboardInterrupt`` or any ``BaseException`` that is not an ``Exception``) the driver sets the
+stop flag that every seed polls after each episode, waits at most :data:`STOP_GRACE` seconds for
+the playing seeds' states (:class:`~.checkpoint.SeedStopped`), writes them, marks every
+unfinished run folder ``"interrupted"`` and lets the interruption go on. Ray
+(:func:`run_ray`): each game goes to the object store once; on an interruption the tasks are
+cancelled, the checkpoints they had sent are written first, and a Ray started here is shut down.
+
+A task that fails stops everything with ``fail_fast`` (a run: the failure is raised, a new run
+folder removed), or else is logged with its traceback, its setting marked failed and left
+resumable, and the others go on (a sweep).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import math
+import os
+import queue as _queue
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from .._signals import signals_held
+from ..games import Game
+from . import checkpoint as ckpt
+from .config import RunConfig, dumps
+from .loop import finished, finished_result, play
+from .plan_history import PLANS_FILE, Plans
+from .store import Reservation, RunFolderError, now
+
+STOP_GRACE = 5.0
+"""Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
+
+_PR_SET_PDEATHSIG = 1
+"""``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
+
+Result = tuple[pd.DataFrame, Plans | None]
+
+
+class BackendUnavailableError(RuntimeError):
+    """The backend cannot run here (Ray not installed, or no cluster at the address)."""
+
+
+@dataclass
+class Play:
+    """One setting as the driver plays it: its run folder and what it has so far."""
+
+    name: str
+    config: RunConfig
+    game: Game
+    reservation: Reservation
+    manifest: dict
+    """The run folder's manifest, as written with status ``"running"``."""
+    states: dict[int, bytes] = field(default_factory=dict)
+    """The checkpoint each unfinished seed continues from (seeds without one start afresh)."""
+    done: dict[int, Result] = field(default_factory=dict)
+    """Finished seeds' tables and plans (from earlier sessions too)."""
+    previous_seconds: float = 0.0
+    """Seconds the run had been played in earlier sessions."""
+    failed: dict[int, str] = field(default_factory=dict)
+    """Seeds that failed, with the last line of their error."""
+    status: str = "running"
+    """``"running"``, then ``"complete"``, ``"failed"`` or ``"interrupted"``."""
+    df: pd.DataFrame | None = None
+    """The results table, once complete."""
+    written: dict[int, int] = field(default_factory=dict)
+    """The episodes of each seed's checkpoint in the folder."""
+
+    def __post_init__(self) -> None:
+        self.written = {s: ckpt.peek(d)["episodes_done"] for s, d in self.states.items()}
+        self.written.update(dict.fromkeys(self.done, self.config.episodes))
+
+    @property
+    def to_play(self) -> list[int]:
+        """The seeds still to be played."""
+        return [s for s in self.config.run_seeds if s not in self.done]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One seed of one setting."""
+
+    index: int
+    play: int
+    """The setting's position in :func:`drive`'s list."""
+    name: str
+    """The setting's name."""
+    config: RunConfig
+    seed: int
+    fingerprint: str
+    """SHA-256 of the game: the worker's game must have it."""
+    state: bytes | None = None
+    """The seed's checkpoint to continue from."""
+
+    def episodes_done(self) -> int:
+        """The episodes its checkpoint holds (0 without one)."""
+        return ckpt.peek(self.state)["episodes_done"] if self.state is not None else 0
+
+
+def _cost(task: Task, game: Game) -> float:
+    """A task's rough cost, to start the longest first: episodes × steps × feature work.
+
+    Planning re-evaluates every stored next state (math.md §5: ``k·|A||B|`` features per step
+    at episode ``k``), so a learner that re-plans every episode costs ``O(K²)``, the others about
+    ``O(K)``; a resumed seed costs what it has left.
+    """
+    d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
+    agent, K, done = task.config.agent, task.config.episodes, task.episodes_done()
+    cost = (K - done) * H * (d * d + A * B * d)
+    if agent.kind.endswith("lsvi-ucb") and agent.schedule == "every":
+        cost += H * A * B * d * (K - done) * (K + done - 1) / 2  # Σ k over the episodes left
+    return cost
+
+
+# ---------------------------------------------------------------------- the driver
+def drive(
+    plays: list[Play],
+    *,
+    backend: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    progress: bool = True,
+    checkpoint_every: float = math.inf,
+    fail_fast: bool = True,
+    on_start: Callable[[list[int]], None] | None = None,
+    log: Callable[..., None] | None = None,
+    on_change: Callable[[], None] | None = None,
+) -> None:
+    """Play every seed of ``plays`` not done, and finish each run folder (see the module).
+
+    Args:
+        plays: the settings, each with its run folder reserved and its manifest written.
+        backend: ``"local"`` or ``"ray"``.
+        workers: local processes (``1``: a thread of this process), or the CPUs of a Ray
+            started here.
+        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
+            to, or a new local one.
+        progress: one progress bar, with a line per playing seed.
+        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: only when
+            interrupted, on the local backend).
+        fail_fast: a failed seed or run folder stops everything and is raised; else it is
+            logged, its setting marked ``"failed"`` (resumable), and the others go on.
+        on_start: called with the local workers' process ids once they run.
+        log: called with a line (and an error or traceback) for a sweep's log.
+        on_change: called after each seed is done (a sweep rewrites its ``sweep.json``).
+
+    Raises:
+        Whatever a seed raised (``fail_fast``), the interruption (after the states are written,
+        with ``run_dir`` set on it when there is one setting), :class:`~.checkpoint.
+        CheckpointWriteError`, :class:`~.store.ResultsNotSavedError`,
+        :class:`BackendUnavailableError`.
+    """
+    log = log or (lambda *args: None)
+    t0 = time.perf_counter()
+    tasks: list[Task] = []
+    games: dict[str, Game] = {}
+    for i, p in enumerate(plays):
+        fingerprint = p.manifest["game"]["sha256"]
+        games[fingerprint] = p.game
+        tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
+    # The longest settings first, so that the cores stay busy to the end; a setting's seeds in
+    # order.
+    cost = dict.fromkeys(range(len(plays)), 0.0)
+    for t in tasks:
+        cost[t.play] = max(cost[t.play], _cost(t, games[t.fingerprint]))
+
+    tasks.sort(key=lambda t: (-cost[t.play], t.play, t.seed))
+    tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
+
+    def finish(p: Play) -> None:
+        try:
+            with signals_held():  # a folder is finished whole, even as a signal arrives
+                _finish(p, time.perf_counter() - t0)
+        except Exception as err:
+            if fail_fast:
+                raise
+            p.status, p.failed[-1] = "failed", _last_line(err)
+            log(f"setting {p.name}: its run folder could not be written", err)
+            return
+        log(f"setting {p.name}: complete")
+
+    def on_checkpoint(index: int, data: bytes) -> None:
+        task, p = tasks[index], plays[tasks[index].play]
+        episodes = ckpt.peek(data)["episodes_done"]
+        if episodes <= p.written.get(task.seed, 0):
+            return  # a newer state of this seed is written (messages may cross), or it is done
+        with signals_held():  # a signal lands after the write, never inside it
+            p.reservation.write_checkpoint(task.seed, data)
+        p.written[task.seed] = episodes
+
+    def on_result(index: int, result: Result) -> None:
+        # Called again with the same result if an interruption cut the first call short.
+        task, p = tasks[index], plays[tasks[index].play]
+        p.done[task.seed] = result
+        # Kept in the folder until the setting is finished: its other seeds may still play.
+        on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
+        if not p.to_play and not p.failed and p.status == "running":
+            finish(p)
+        view.finish(index)
+        if on_change is not None:
+            on_change()
+
+    def on_error(index: int, error: BaseException) -> None:
+        task, p = tasks[index], plays[tasks[index].play]
+        p.status, p.failed[task.seed] = "failed", _last_line(error)
+        log(f"setting {p.name} seed {task.seed}: failed", error)
+        view.finish(index)
+        if on_change is not None:
+            on_change()
+
+    view = _View(progress, tasks, len(plays) > 1)
+    try:
+        for p in plays:
+            if not p.to_play:  # every seed kept from an earlier session
+                finish(p)
+        with view:
+            if not tasks:
+                pass  # nothing to play: no pool, no cluster
+            elif backend == "local":
+                run_local(tasks, games, min(workers, len(tasks)), checkpoint_every,
+                          on_result=on_result, on_error=None if fail_fast else on_error,
+                          on_progress=view.update, on_checkpoint=on_checkpoint,
+                          on_start=on_start)  # fmt: skip
+            else:
+                run_ray(tasks, games, checkpoint_every, on_result=on_result,
+                        on_error=on_error, on_progress=view.update,
+                        on_checkpoint=on_checkpoint, address=address, workers=workers,
+                        fail_fast=fail_fast)  # fmt: skip
+    except BaseException as err:
+        plain_failure = isinstance(err, Exception) and not isinstance(
+            err, ckpt.CheckpointWriteError
+        )
+        kept = []
+        for p in plays:
+            if p.status in ("complete", "finishing"):
+                continue  # a folder that could not be finished was handled by its reservation
+            if plain_failure and fail_fast and not p.reservation.resumed:
+                p.reservation.abandon()  # a new run that failed leaves nothing behind
+            else:
+                _stopped(p, _reason(err), time.perf_counter() - t0)
+                kept.append(p)
+        if len(plays) == 1 and kept:
+            try:
+                err.run_dir = str(kept[0].reservation.work)
+            except AttributeError:  # pragma: no cover - an exception without a __dict__
+                pass
+        raise
+    for p in plays:
+        if p.status != "complete":  # a seed failed: the folder stays, to be resumed
+            p.status = "failed"
+            why = "; ".join(f"seed {s}: {e}" for s, e in p.failed.items()) or "a seed failed"
+            _stopped(p, why, time.perf_counter() - t0)
+
+
+def _finish(p: Play, seconds: float) -> None:
+    """Write a setting's results, plans and complete manifest; put its run folder in place."""
+    p.status = "finishing"
+    frames = [p.done[s][0] for s in p.config.run_seeds]
+    df = pd.concat(frames, ignore_index=True).sort_values(["seed", "episode"], ignore_index=True)
+    plans = None
+    if p.config.save_plans:
+        plans = {s: p.done[s][1] for s in p.config.run_seeds}
+        total = sum(x.nbytes for x in plans.values())
+        p.manifest["plans"] = {
+            "file": PLANS_FILE,
+            "bytes": total,
+            "bytes_per_episode": total / len(df),
+            "plans_per_seed": {str(s): x.n_plans for s, x in plans.items()},
+        }
+    p.manifest.update(
+        status="complete", finished=now(), elapsed_seconds=p.previous_seconds + seconds
+    )
+    run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
+    df.attrs["run_dir"] = str(run_dir)
+    p.df, p.status = df, "complete"
+
+
+def _stopped(p: Play, reason: str, seconds: float) -> None:
+    """Mark an unfinished run folder ``"interrupted"`` (if it can still be written)."""
+    if p.status == "running":
+        p.status = "interrupted"
+    p.manifest.update(
+        status="interrupted",
+        interrupted=now(),
+        reason=reason,
+        checkpoints={str(s): n for s, n in sorted(p.written.items())},
+        elapsed_seconds=p.previous_seconds + seconds,
+    )
+    try:
+        p.reservation.write_manifest(dumps(p.manifest))
+    except (OSError, RunFolderError):
+        pass  # a full disk: the manifest still says "running", which resumes as well
+
+
+def _reason(err: BaseException) -> str:
+    signum = getattr(err, "signum", None)
+    if isinstance(signum, int):
+        return f"signal {signal.Signals(signum).name}"
+    return type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}"
+
+
+def _last_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err) else ''}"
+
+
+def read_checkpoints(
+    folder, config: RunConfig, sha256: str, strict: bool = True
+) -> tuple[dict[int, bytes], dict[int, Result], list[str]]:
+    """The checkpoints of an unfinished run folder: states to continue from, finished seeds.
+
+    Args:
+        folder: the run folder.
+        config: its configuration.
+        sha256: its game's fingerprint.
+        strict: raise for a checkpoint that cannot be used; else tell it in the third value
+            (lines for a sweep's log) and play its seed from the start.
+
+    Raises:
+        CheckpointError: (``strict``) a checkpoint is damaged or not of this run (its path
+            named), or a file there is not of a seed of this run.
+        RunFolderError: a checkpoint cannot be read.
+    """
+    states: dict[int, bytes] = {}
+    done: dict[int, Result] = {}
+    unusable: list[str] = []
+    where = folder / ckpt.CHECKPOINTS_DIR
+    if not where.is_dir():
+        return states, done, unusable
+    first, last = config.seed, config.seed + config.seeds - 1
+    for path in sorted(where.iterdir()):
+        if path.name.startswith(".tmp-"):
+            continue  # a write cut short; the checkpoint under its name is whole
+        seed = seed_of(path.name)
+        try:
+            if seed is None or not first <= seed <= last:
+                raise ckpt.CheckpointError(
+                    f"{path} is not the checkpoint of a seed of this run (seeds {first}..{last}); "
+                    "remove it to resume"
+                )
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise RunFolderError(f"cannot read {path}: {err.strerror or err}") from None
+            try:
+                header, tree = ckpt.read(data, config, sha256, seed, str(path))
+                if header["finished"]:
+                    done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
+                else:
+                    states[seed] = data
+            except ckpt.CheckpointError as err:
+                raise ckpt.CheckpointError(
+                    f"{err}; remove it to play seed {seed} from the start"
+                ) from None
+        except (ckpt.CheckpointError, RunFolderError) as err:
+            if strict:
+                raise
+            unusable.append(f"{err} (the seed starts from episode 0)")
+    return states, done, unusable
+
+
+def seed_of(name: str) -> int | None:
+    """The seed of a checkpoint's file name ``seed-N.npz`` (``None`` for another name)."""
+    stem = name.removeprefix("seed-").removesuffix(".npz")
+    if f"seed-{stem}.npz" != name or not stem.isdigit():
+        return None
+    return int(stem)
+
+
+# ---------------------------------------------------------------------- the worker's side
+_games: dict[str, Game] = {}
+_channel = None
+_stop = None
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent exits (Linux; elsewhere a no-op).
+
+    If the parent is already gone (it died before this ran), exit at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
+    """A worker's start: die with the parent, leave signals to it, keep the games and channels."""
+    global _games, _channel, _stop
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _games, _channel, _stop = games, channel, stop
+
+
+def play_task(
+    task: Task,
+    game: Game | None = None,
+    every: float = math.inf,
+    *,
+    channel=None,
+    stop=None,
+) -> Result:
+    """Play one task on ``game`` (default: the worker's game of its fingerprint).
+
+    Its progress and checkpoints go as messages ``("progress", index, episodes done)`` and
+    ``("checkpoint", index, bytes)`` on ``channel`` (default: the worker's); ``stop`` (an event)
+    is polled after every episode.
+    """
+    channel = _channel if channel is None else channel
+    stop = _stop if stop is None else stop
+    game = _games[task.fingerprint] if game is None else game
+    return play(
+        game, task.config, task.seed, state=task.state, checkpoint_every=every,
+        progress=lambda done: channel.put(("progress", task.index, done)),
+        checkpoint=lambda data: channel.put(("checkpoint", task.index, data)),
+        stop=stop.is_set,
+    )  # fmt: skip
+
+
+def failure_text(error: BaseException) -> str:
+    """The traceback of a task's failure, the worker's own included where the pool kept it."""
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+# ---------------------------------------------------------------------- local processes
+class _SeedThread:
+    """Tasks one after the other in a daemon thread of this process: the one-worker pool.
+
+    A daemon, so that a seed that does not reach the end of its episode in time never holds up
+    the exit of the process; asked to stop, it stops at the end of its episode, and starts no
+    other task.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._tasks: list[tuple[Future, Callable[[], Result]]] = []
+
+    def submit(self, fn: Callable[[], Result]) -> Future:
+        future: Future = Future()
+        self._tasks.append((future, fn))
+        return future
+
+    def start(self) -> None:
+        threading.Thread(target=self._work, name="stackelberg-rl seeds", daemon=True).start()
+
+    def _work(self) -> None:
+        for future, fn in self._tasks:
+            if self._stop.is_set():
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as err:  # handed to the driver, which decides
+                future.set_exception(err)
+
+
+def run_local(
+    tasks: list[Task],
+    games: dict[str, Game],
+    workers: int,
+    every: float,
+    *,
+    on_result: Callable[[int, Result], None],
+    on_error: Callable[[int, BaseException], None] | None,
+    on_progress: Callable[[int, int], None],
+    on_checkpoint: Callable[[int, bytes], None],
+    on_start: Callable[[list[int]], None] | None = None,
+    grace: float = STOP_GRACE,
+) -> None:
+    """Run ``tasks`` in order in ``workers`` processes (``1``: a thread of this one).
+
+    Each worker takes the next task as soon as it is free. The driver (this thread) hands each
+    task's messages and outcome to the callbacks by the task's index: its progress, its newest
+    checkpoint, its result, or its failure (``on_error``; without it, the first failure stops
+    everything and is raised; after an interruption, failures are dropped). A task stopped by an
+    interruption hands its state to ``on_checkpoint``.
+    """
+    pool = None
+    futures: dict[Future, int] = {}
+    if workers == 1:
+        channel, stop = _queue.Queue(), threading.Event()
+        pool = _SeedThread(stop)
+        futures = {
+            pool.submit(functools.partial(
+                play_task, t, games[t.fingerprint], every, channel=channel, stop=stop
+            )): t.index
+            for t in tasks
+        }  # fmt: skip
+        pool.start()
+        if on_start is not None:
+            on_start([])
+    else:
+        from loky import ProcessPoolExecutor
+        from loky.backend.context import get_context
+
+        context = get_context("loky")
+        channel, stop = context.Queue(), context.Event()
+
+    def drain() -> None:
+        """Hand the messages waiting to the driver: of a task's checkpoints, only the newest."""
+        newest: dict[int, bytes] = {}
+        while True:
+            try:
+                kind, index, value = channel.get_nowait()
+            except _queue.Empty:
+                break
+            if kind == "progress":
+                on_progress(index, value)
+            else:
+                newest[index] = value  # a task's messages arrive in the order it sent them
+        for index, data in newest.items():
+            on_checkpoint(index, data)
+
+    handled: set[Future] = set()
+
+    def collect(done: set[Future], stopping: bool = False) -> None:
+        """Hand each task's outcome to the driver.
+
+        Once stopping, a failure is dropped: a worker that the interruption reached first (a
+        signal sent to the whole process group before it could ignore it) fails its task, and
+        the task is played again next time anyway.
+        """
+        for f in done:
+            if f.cancelled() or f in handled:
+                continue
+            index, err = futures[f], f.exception()
+            if isinstance(err, ckpt.SeedStopped):
+                if err.state is not None:
+                    on_checkpoint(index, err.state)
+            elif err is not None:
+                if not stopping:
+                    if on_error is None:
+                        raise err
+                    on_error(index, err)
+            else:
+                on_result(index, f.result())
+            # Only once handed over: an outcome whose callback an interruption cut short is
+            # handed over again while the tasks stop, rather than lost.
+            handled.add(f)
+
+    try:
+        if workers > 1:
+            with signals_held():  # every worker gets its start-up data before a signal lands
+                pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    initializer=_init_worker,
+                    initargs=(os.getpid(), games, channel, stop),
+                )
+                futures = {pool.submit(play_task, t, None, every): t.index for t in tasks}
+            if on_start is not None:
+                on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+            drain()
+            collect(done)
+        drain()
+    except Exception:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        _shutdown(pool)
+        raise
+    except BaseException:
+        # An interruption: the tasks that play hand in their states, then stop.
+        stop.set()
+        try:
+            for f in futures:
+                f.cancel()
+            deadline = time.monotonic() + grace
+            pending = {f for f in futures if not f.done()}
+            collect({f for f in futures if f.done()}, stopping=True)
+            while pending and time.monotonic() < deadline:
+                timeout = min(0.1, max(0.0, deadline - time.monotonic()))
+                done, pending = wait(pending, timeout=timeout)
+                drain()
+                collect(done, stopping=True)
+            drain()
+        finally:
+            _shutdown(pool)
+        raise
+    if workers > 1:
+        # A worker exits only once what it put on the queue is in the pipe, so messages still
+        # in flight (late checkpoints, which the driver finds stale, and progress) are read.
+        closer = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+        closer.start()
+        while closer.is_alive():
+            drain()
+            closer.join(0.05)
+        drain()
+
+
+def _shutdown(pool) -> None:
+    if pool is not None and not isinstance(pool, _SeedThread):
+        pool.shutdown(wait=True, kill_workers=True)
+
+
+# ---------------------------------------------------------------------- Ray
+def check_backend(backend: str, address: str | None) -> None:
+    """Refuse a backend that cannot run here, before anything is written.
+
+    Ray must be importable, and a cluster address of the form ``HOST:PORT`` must answer (Ray
+    itself would retry it for minutes).
+
+    Raises:
+        BackendUnavailableError: naming what is missing.
+    """
+    if backend != "ray":
+        return
+    _ray()
+    host, _, port = (address or "").rpartition(":")
+    if host and port.isdigit():
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as err:
+            raise BackendUnavailableError(
+                f"no Ray cluster answers at {address}: {err.strerror or err}"
+            ) from None
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise BackendUnavailableError(
+            "the ray backend needs Ray: pip install 'stackelberg-rl[ray]' (on the driver and "
+            "on every worker of the cluster)"
+        ) from None
+    return ray
+
+
+class _Board:
+    """A Ray actor that holds the news of every task for the driver.
+
+    Each task's episodes done (for the progress bar), and the newest checkpoint each task sent
+    since the driver last asked.
+    """
+
+    def __init__(self) -> None:
+        self.done: dict[int, int] = {}
+        self.checkpoints: dict[int, bytes] = {}
+
+    def put(self, kind: str, index: int, value) -> None:
+        (self.done if kind == "progress" else self.checkpoints)[index] = value
+
+    def snapshot(self) -> tuple[dict[int, int], dict[int, bytes]]:
+        """Episodes done by task, and the checkpoints not handed over yet (then dropped here)."""
+        checkpoints, self.checkpoints = self.checkpoints, {}
+        return dict(self.done), checkpoints
+
+
+class _BoardChannel:
+    """:func:`play_task`'s channel on a Ray worker, to the :class:`_Board`.
+
+    Progress is sent now and then; a checkpoint is waited for (a round trip, once a checkpoint
+    interval), so that once the task's result is ready the board holds every one it sent.
+    """
+
+    def __init__(self, board, step: int, last: int) -> None:
+        self.board, self.step, self.last = board, step, last
+
+    def put(self, message: tuple) -> None:
+        kind, index, value = message
+        if kind == "checkpoint":
+            _ray().get(self.board.put.remote(kind, index, value))
+        elif value % self.step == 0 or value == self.last:
+            self.board.put.remote(kind, index, value)  # fire and forget
+
+
+def _ray_task(task: Task, game: Game, board, every: float) -> Result:
+    """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
+    if game.fingerprint() != task.fingerprint:
+        raise RuntimeError(f"task {task.name} seed {task.seed}: the game shipped is not its game")
+    K = task.config.episodes
+    channel = _BoardChannel(board, max(1, K // 20), K)
+    return play_task(task, game, every, channel=channel, stop=threading.Event())  # cancelled
+
+
+def run_ray(
+    tasks: list[Task],
+    games: dict[str, Game],
+    every: float,
+    *,
+    on_result: Callable[[int, Result], None],
+    on_error: Callable[[int, BaseException], None],
+    on_progress: Callable[[int, int], None],
+    on_checkpoint: Callable[[int, bytes], None],
+    address: str | None = None,
+    workers: int | None = None,
+    fail_fast: bool = False,
+) -> None:
+    """Run ``tasks`` on a Ray cluster (see :func:`run_local` for the callbacks).
+
+    The cluster at ``address``, else the one this process is connected to, else a local one of
+    ``workers`` CPUs started here (and shut down at the end). A task that is cancelled cannot
+    take a checkpoint as it stops: its newest periodic one is handed in.
+
+    Raises:
+        BackendUnavailableError: Ray is not installed, or no cluster answers at ``address``.
+    """
+    ray = _ray()
+    started = False
+    if not ray.is_initialized():
+        try:
+            quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"at {address}" if address else "on this machine"
+            raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
+        started = True
+    pending: dict = {}
+    board = None
+    shown: dict[int, int] = {}
+
+    def look(timeout: float | None = None) -> None:
+        """Hand the board's news to the driver: progress, then the checkpoints sent."""
+        done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        for index, n in done.items():
+            if shown.get(index) != n:
+                shown[index] = n
+                on_progress(index, n)
+        for index, data in checkpoints.items():
+            on_checkpoint(index, data)
+
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        board = ray.remote(num_cpus=0)(_Board).remote()
+        refs = {fp: ray.put(game) for fp, game in games.items()}
+        pending = {remote.remote(t, refs[t.fingerprint], board, every): t for t in tasks}
+        last = 0.0
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.2)
+            if time.monotonic() - last > 0.5 or ready:
+                last = time.monotonic()
+                look()
+            for ref in ready:
+                task = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as err:  # RayTaskError carries the worker's traceback
+                    if fail_fast:
+                        raise
+                    on_error(task.index, err)
+                else:
+                    on_result(task.index, result)
+    except BaseException:
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - a task that just finished cannot be cancelled
+                pass
+        if board is not None and pending:
+            try:
+                look(timeout=5.0)
+            except Exception:  # noqa: BLE001 - the checkpoints are a bonus: the stop goes on
+                pass
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# ---------------------------------------------------------------------- progress
+def progress_bar():
+    """A rich progress bar (description, bar, done/total, elapsed, remaining) for episodes.
+
+    The one progress bar of the package (runs, sweeps, explorations). rich loads here, only
+    when a bar is shown.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+
+
+@dataclass
+class _View:
+    """The progress bar: episodes of every task, and a line per playing seed of a sweep."""
+
+    enabled: bool
+    tasks: list[Task]
+    lines: bool
+    _bar: object = None
+    _total: object = None
+    _lines: dict = field(default_factory=dict)
+    _done: dict = field(default_factory=dict)
+    _finished: int = 0
+
+    def __enter__(self) -> _View:
+        self._done = {t.index: t.episodes_done() for t in self.tasks}
+        if self.enabled and self.tasks:
+            self._bar = progress_bar()
+            self._bar.__enter__()
+            episodes = sum(t.config.episodes for t in self.tasks)
+            done = sum(self._done.values())
+            self._total = self._bar.add_task(self._title(), total=episodes, completed=done)
+        return self
+
+    def _title(self) -> str:
+        if not self.lines:
+            return "[bold]episodes[/bold]"
+        return f"[bold]sweep[/bold] {self._finished}/{len(self.tasks)} seeds, episodes"
+
+    def update(self, index: int, done: int) -> None:
+        self._done[index] = done
+        if self._bar is None:
+            return
+        if self.lines:
+            task = self.tasks[index]
+            if index not in self._lines:
+                name = f"  {task.name} seed {task.seed}"
+                self._lines[index] = self._bar.add_task(name, total=task.config.episodes)
+            self._bar.update(self._lines[index], completed=done)
+        self._bar.update(self._total, completed=sum(self._done.values()))
+
+    def finish(self, index: int) -> None:
+        self._finished += 1
+        self._done[index] = self.tasks[index].config.episodes
+        if self._bar is None:
+            return
+        line = self._lines.pop(index, None)
+        if line is not None:
+            self._bar.remove_task(line)
+        self._bar.update(self._total, completed=sum(self._done.values()), description=self._title())
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

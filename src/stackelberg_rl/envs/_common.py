@@ -94,6 +94,14 @@ class Step:
     x_next: int
 
 
+def play(env: Any, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
+    """Step ``env.game`` with ``(a, b)`` at ``(env._h, env._x)``, recording it: rewards ``(2,)``."""
+    r, x_next = env.game.step(env._h, env._x, a, b, rng)
+    env._last = Step(env._h, env._x, a, b, tuple(map(float, r)), int(x_next))
+    env._h, env._x, env._a = env._h + 1, int(x_next), None
+    return r
+
+
 def describe(
     game: FiniteGame,
     h: int,

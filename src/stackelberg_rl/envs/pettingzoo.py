@@ -49,7 +49,16 @@ from typing import Any
 import numpy as np
 
 from ..games import FiniteGame
-from ._common import Step, check_action, check_options, generator, missing, render, resolve_game
+from ._common import (
+    Step,
+    check_action,
+    check_options,
+    generator,
+    missing,
+    play,
+    render,
+    resolve_game,
+)
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -105,10 +114,7 @@ class _Episode:
 
     def _play(self, a: int, b: int) -> dict[str, float]:
         """Step the game with ``(a, b)``: each agent's realised reward."""
-        r, x_next = self.game.step(self._h, self._x, a, b, self._rng)
-        self._last = Step(self._h, self._x, a, b, tuple(map(float, r)), int(x_next))
-        self._h, self._x, self._a = self._h + 1, int(x_next), None
-        return dict(zip(AGENTS, self._last.r, strict=True))
+        return dict(zip(AGENTS, map(float, play(self, a, b, self._rng)), strict=True))
 
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""

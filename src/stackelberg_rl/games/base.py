@@ -45,20 +45,6 @@ def _check_shape(name, value, shape, axis_names, error=ValueError) -> None:
         raise error(str(err)) from None
 
 
-def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
-    """The old spelling of :func:`~stackelberg_rl._validate.distribution` (planning, montecarlo).
-
-    Kept, with its messages, until its callers outside ``games/`` call ``_validate`` directly.
-    """
-    if not np.isfinite(p).all():
-        idx = first_index(~np.isfinite(p))
-        raise ValueError(f"{name} has a non-finite entry at index {idx}")
-    try:
-        distribution(p, name)
-    except ValueError as err:
-        raise ValueError(str(err).replace(" (sum", f" {axis_names} (sum", 1)) from None
-
-
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
     """SHA-256 of named arrays (each with its name, dtype and shape; ``None`` skipped) and a text.
 

@@ -322,13 +322,10 @@ class Observer:
             pieces = [("states", (H, S)), ("leader_actions", (H, A)), ("follower_actions", (H, B))]
         else:
             pieces = [("step", (H + 1,)), ("state", (S,)), ("leader_action", (A,))]
-        self.tensor = np.zeros(sum(int(np.prod(shape)) for _, shape in pieces), np.float32)
-        self.dict = {}
-        start = 0
-        for name, shape in pieces:
-            size = int(np.prod(shape))
-            self.dict[name] = self.tensor[start : start + size].reshape(shape)
-            start += size
+        sizes = [int(np.prod(shape)) for _, shape in pieces]
+        self.tensor = np.zeros(sum(sizes), np.float32)
+        views = np.split(self.tensor, np.cumsum(sizes)[:-1])  # views into the one tensor
+        self.dict = {name: v.reshape(shape) for (name, shape), v in zip(pieces, views, strict=True)}
 
     def set_from(self, state: LeaderFollowerState, player: int) -> None:
         """Fill :attr:`tensor` from ``state`` (the same for both players: all is public)."""

@@ -372,8 +372,7 @@ class ContinuousGame(Players):
             raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
         if exact_evaluation:
-            states, weights, init_states, init_weights = densities.quadrature()
-            self.evaluation = self._sample(states, weights, init_states, init_weights, exact=True)
+            self.evaluation = self._sample(*densities.quadrature(), exact=True)
         else:
             self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)
 
@@ -430,18 +429,10 @@ class ContinuousGame(Players):
         """
         sizes(n_points=n_points, n_replications=n_replications)
         rng = np.random.default_rng(seed)
-        states, weights = self.densities.draw_steps(n_replications, n_points, rng)
-        init_states, init_weights = self.densities.draw_initial(n_replications, n_points, rng)
-        return self._sample(states, weights, init_states, init_weights, exact=False)
+        steps = self.densities.draw_steps(n_replications, n_points, rng)
+        return self._sample(*steps, *self.densities.draw_initial(n_replications, n_points, rng))
 
-    def _sample(
-        self,
-        states: np.ndarray,
-        weights: np.ndarray,
-        init_states: np.ndarray,
-        init_weights: np.ndarray,
-        exact: bool,
-    ) -> EvaluationSample:
+    def _sample(self, states, weights, init_states, init_weights, exact=False) -> EvaluationSample:
         """An :class:`EvaluationSample` of these states and weights, with their features."""
         R, steps, d, N = weights.shape
         A, B = self.action_counts

@@ -173,8 +173,7 @@ def make(name: str, **params: Any) -> FiniteGame:
     resolved = game_info.parse(params)
     if game_info.nbytes is not None:
         check_fits(f"game {name} with {params}", int(game_info.nbytes(resolved)))
-    game = game_info.build(
-        **{f.name: getattr(resolved, f.name) for f in dataclasses.fields(resolved)}
-    )
-    game.provenance = {"name": name, "params": dataclasses.asdict(resolved)}
+    values = dataclasses.asdict(resolved)
+    game = game_info.build(**values)
+    game.provenance = {"name": name, "params": values}
     return game

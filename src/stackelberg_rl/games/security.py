@@ -178,13 +178,8 @@ def security_game(
     kappa = real(impact_exponent, "impact_exponent", low=0.0)
     if not isinstance(zero_sum, bool | np.bool_):
         raise ValueError(f"zero_sum must be true or false, got {zero_sum!r}")
-    given = dict(
-        defender_covered=defender_covered,
-        defender_uncovered=defender_uncovered,
-        attacker_covered=attacker_covered,
-        attacker_uncovered=attacker_uncovered,
-    )
-    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, given)
+    given = (defender_covered, defender_uncovered, attacker_covered, attacker_uncovered)
+    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, dict(zip(_PAYOFFS, given, strict=True)))
     scale = float(max(np.abs(v).max() for v in payoffs.values()))
     scale = scale if scale > 0 else 1.0
     u = {name: v / scale for name, v in payoffs.items()}

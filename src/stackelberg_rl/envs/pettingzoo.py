@@ -48,12 +48,12 @@ from typing import Any
 
 import numpy as np
 
+from .._seeding import stream
 from ..games import FiniteGame
 from ._common import (
     Step,
     check_action,
     check_options,
-    generator,
     missing,
     play,
     render,
@@ -107,7 +107,8 @@ class _Episode:
     def _start(self, seed: int | None) -> None:
         """A ``seed`` starts a new stream, ``None`` goes on with it; ``x_0`` is drawn."""
         if seed is not None or self._rng is None:
-            self._rng = generator(seed)
+            # the game's stream of a run of seed `seed` (_seeding's "game"); fresh without one
+            self._rng = np.random.default_rng() if seed is None else stream(seed, "game")
         self.agents = list(AGENTS)
         self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
         self._last = None

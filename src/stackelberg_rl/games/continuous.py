@@ -133,10 +133,6 @@ class BetaDensities:
         states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
         return states, np.full((R, N), 1.0 / N)
 
-    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
-        """One initial state: ``(2,)``."""
-        return rng.beta(self.initial_alpha, self.initial_beta)
-
     def pdf(self, h: int, states: np.ndarray) -> np.ndarray:
         """Densities ``μ_{h,i}(x')`` at ``states (n, 2)``: ``(d, n)``."""
         from scipy import stats
@@ -205,10 +201,6 @@ class AtomDensities:
         """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
         idx = self._pick(self._initial_cdf, rng.random((R, N)))
         return self.points[idx], np.full((R, N), 1.0 / N)
-
-    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
-        """One initial state: ``(2,)``."""
-        return self.points[self._pick(self._initial_cdf, rng.random())].copy()
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The exact integrals as a one-replication "sample": every point, weighted by ``mu``.
@@ -399,7 +391,7 @@ class ContinuousGame(Players):
     # ------------------------------------------------------------------ simulation
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
-        return self.densities.sample_initial(rng)
+        return self.densities.draw_initial(1, 1, rng)[0][0, 0]
 
     def step(
         self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator

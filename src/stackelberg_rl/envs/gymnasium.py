@@ -93,12 +93,8 @@ class FixedPolicy:
         elif hasattr(policy, "act"):
             self.player = policy
         else:
-            table = np.asarray(policy, dtype=np.float64)
-            if role == "leader":
-                check_policies(game, table, None)
-            else:
-                check_policies(game, None, table)
-            self.table = table
+            self.table = np.asarray(policy, dtype=np.float64)
+            check_policies(game, *((self.table, None) if role == "leader" else (None, self.table)))
 
     def _named(self, name: str) -> np.ndarray:
         if name == "uniform":

@@ -7,7 +7,8 @@ built (from the game's parameters) and again before the first episode (from the 
 from __future__ import annotations
 
 from .. import games as games_mod
-from ..games.registry import available_bytes, gib
+from ..games.registry import available_bytes
+from ..games.registry import gib as _gib
 from .config import RunConfig
 from .plans import plans_bytes
 
@@ -17,6 +18,11 @@ PROCESS_BYTES = 200 * 2**20
 PLANNING_TABLES = 12
 """Arrays of ``H·S·A·B`` floats alive at once while a policy is tabulated and its regret
 evaluated exactly: ``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and their values."""
+
+
+def gib(n: float) -> str:
+    """``n`` bytes in a short human form, GiB at most (``1.5 GiB``, ``300 MiB``)."""
+    return _gib(n, largest="GiB")
 
 
 def game_bytes(game: games_mod.Game) -> int:

@@ -50,15 +50,7 @@ import numpy as np
 
 from .._seeding import stream
 from ..games import FiniteGame
-from ._common import (
-    Step,
-    check_action,
-    check_options,
-    missing,
-    play,
-    render,
-    resolve_game,
-)
+from ._common import check_action, check_options, missing, play, render, resolve_game
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -100,7 +92,7 @@ class _Episode:
         self._n_actions = dict(zip(AGENTS, self.game.action_counts, strict=True))
         self._rng: np.random.Generator | None = None
         self._h, self._x, self._a = 0, 0, None
-        self._last: Step | None = None
+        self._last = None  # the last completed step (_common.Step)
         self._truncated = False
         self.observation_spaces, self.action_spaces = self._spaces()
 

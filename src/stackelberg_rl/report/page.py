@@ -285,17 +285,9 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
         summary = s.summary().set_index("player")
         for player in PLAYERS:
             r = summary.loc[player]
-            rows.append(
-                [
-                    s.name,
-                    player,
-                    s.episodes,
-                    _pm(r.regret, r.half_width),
-                    _fmt(r.bias, 4),
-                    _fmt(r.bound, 4),
-                    "–" if not math.isfinite(r.share) else f"{r.share:.0%}",
-                ]
-            )
+            share = "–" if not math.isfinite(r.share) else f"{r.share:.0%}"
+            cells = [_pm(r.regret, r.half_width), _fmt(r.bias, 4), _fmt(r.bound, 4), share]
+            rows.append([s.name, player, s.episodes, *cells])
     header = ["setting", "player", "K", "total regret (mean ± 95%)", "soft-max bias"]
     page.table([*header, "Lemma 2's bound", "bias share"], rows, text_columns=2)
 

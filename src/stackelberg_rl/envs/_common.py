@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .._seeding import stream
 from .._validate import index, integer
 from ..games import FiniteGame, make
 
@@ -49,14 +48,6 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
     raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
 
 
-def generator(seed: int | None) -> np.random.Generator:
-    """The stream of the game in a run of seed ``seed``; fresh entropy for ``None``.
-
-    ``_seeding``'s ``"game"``: what draws the initial states, transitions and reward noise.
-    """
-    return np.random.default_rng() if seed is None else stream(seed, "game")
-
-
 def check_action(role: str, action: Any, n: int) -> int:
     """``action`` as a Python int in ``[0, n)``, or a :class:`ValueError` naming the player.
 
@@ -74,14 +65,6 @@ def check_options(max_cycles: int | None, render_mode: str | None, horizon: int)
     return horizon if max_cycles is None else integer(max_cycles, "max_cycles", low=1)
 
 
-def render(env: Any, **where: Any) -> str | None:
-    """``env``'s last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-    if env.render_mode is None:
-        warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=3)
-        return None
-    return describe(env.game, env._h, env._x, env._last, **where)
-
-
 @dataclass(frozen=True)
 class Step:
     """One completed step: ``r (n_players,)`` are the realised rewards (leader first)."""
@@ -94,27 +77,32 @@ class Step:
     x_next: int
 
 
-def describe(
-    game: FiniteGame,
-    h: int,
-    x: int,
-    last: Step | None,
-    *,
-    a: int | None = None,
-    to_move: str = "the leader",
-    truncated: bool = False,
-) -> str:
-    """A few lines of text for ``render_mode="ansi"``: the last step, then where play stands.
+def play(env: Any, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
+    """Step ``env.game`` with ``(a, b)`` at ``(env._h, env._x)``, recording it: rewards ``(2,)``."""
+    r, x_next = env.game.step(env._h, env._x, a, b, rng)
+    env._last = Step(env._h, env._x, a, b, tuple(map(float, r)), int(x_next))
+    env._h, env._x, env._a = env._h + 1, int(x_next), None
+    return r
+
+
+def render(
+    env: Any, *, a: int | None = None, to_move: str = "the leader", truncated: bool = False
+) -> str | None:
+    """``env``'s last step and where play stands, as text (``render_mode="ansi"``).
+
+    ``None``, with a warning, without a render mode.
 
     Args:
-        game: the game played.
-        h: the current step (``H`` once the episode is over).
-        x: the current state.
-        last: the last completed step, if any.
+        env: an environment with ``game``, ``render_mode``, the step ``_h`` (``H`` once the
+            episode is over), the state ``_x`` and the last completed :class:`Step` ``_last``.
         a: the leader's action at this step, once chosen.
         to_move: who acts next, as the text says it.
         truncated: whether the episode was cut short at step ``h``.
     """
+    if env.render_mode is None:
+        warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=3)
+        return None
+    game, h, x, last = env.game, env._h, env._x, env._last
     lines = []
     if last is not None:
         lines.append(

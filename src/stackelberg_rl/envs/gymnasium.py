@@ -47,7 +47,7 @@ import numpy as np
 
 from ..games import FiniteGame, draw
 from ..planning import check_policies, stackelberg_equilibrium
-from ._common import Step, check_action, check_options, missing, render, resolve_game
+from ._common import Step, check_action, check_options, missing, play, render, resolve_game
 
 try:
     import gymnasium
@@ -93,12 +93,8 @@ class FixedPolicy:
         elif hasattr(policy, "act"):
             self.player = policy
         else:
-            table = np.asarray(policy, dtype=np.float64)
-            if role == "leader":
-                check_policies(game, table, None)
-            else:
-                check_policies(game, None, table)
-            self.table = table
+            self.table = np.asarray(policy, dtype=np.float64)
+            check_policies(game, *((self.table, None) if role == "leader" else (None, self.table)))
 
     def _named(self, name: str) -> np.ndarray:
         if name == "uniform":
@@ -126,7 +122,7 @@ class FixedPolicy:
 
 
 class _FixedOtherEnv(gymnasium.Env):
-    """What both single-player environments share: the episode, seeding and rendering."""
+    """One player's problem, the other's play fixed: the episode, spaces, seeding, rendering."""
 
     # Text needs no frame rate; one is declared because Gymnasium's checker asks for it.
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -135,34 +131,67 @@ class _FixedOtherEnv(gymnasium.Env):
         self,
         game: FiniteGame | str,
         other_policy: Any,
-        other_role: str,
+        role: str,
         game_params: Mapping[str, Any] | None,
         render_mode: str | None,
     ) -> None:
         self.game = resolve_game(game, game_params)
         check_options(None, render_mode, self.game.horizon)
         self.render_mode = render_mode
-        self.other = FixedPolicy(other_policy, self.game, other_role)
+        self.me = ROLES.index(role)
+        self.other = FixedPolicy(other_policy, self.game, ROLES[1 - self.me])
         self._episode = -1
         self._h, self._x, self._a = 0, 0, None
         self._last: Step | None = None
+        H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
+        # the follower also sees the leader's action at this step (A when there is none)
+        self.observation_space = MultiDiscrete([H + 1, S] + [A + 1] * self.me)
+        self.action_space = Discrete(self.game.action_counts[self.me])
 
-    def _start(self, seed: int | None) -> None:
-        """Seed (through Gymnasium's ``SeedSequence``-based stream) and draw ``x_0``."""
+    def _observation(self) -> np.ndarray:
+        a = self.game.n_leader_actions if self._a is None else self._a
+        return np.array([self._h, self._x, a][: 2 + self.me], dtype=np.int64)
+
+    def _leader_moves(self) -> None:
+        """A fixed leader acts at ``(h, x)`` unless the episode is over."""
+        if self.me == 1 and self._h < self.game.horizon:
+            self._a = self.other.act(self._h, self._x, None, self.np_random)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict]:
+        """Start an episode at ``x_0`` (with a fixed leader's first action drawn).
+
+        A ``seed`` starts a new stream (Gymnasium's ``SeedSequence``-based one), ``None`` goes
+        on with it.
+        """
         super().reset(seed=seed)
         self._episode += 1
         self.other.begin_episode(self._episode)
         self._h, self._x, self._a = 0, self.game.sample_initial(self.np_random), None
         self._last = None
+        self._leader_moves()
+        return self._observation(), {}
 
-    def _play(self, a: int, b: int) -> np.ndarray:
-        """Step the game with ``(a, b)`` at ``(h, x)``: the realised rewards ``(2,)``."""
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Play this player's action against the fixed one's; the game steps.
+
+        The info holds the other player's action and reward (``follower_action``,
+        ``follower_reward`` or ``leader_action``, ``leader_reward``).
+        """
+        role = ROLES[self.me]
+        action = check_action(role, action, self.game.action_counts[self.me])
         if self._h >= self.game.horizon:
             raise RuntimeError("the episode is over: call reset()")
-        r, x_next = self.game.step(self._h, self._x, a, b, self.np_random)
-        self._last = Step(self._h, self._x, a, b, tuple(map(float, r)), int(x_next))
-        self._h, self._x, self._a = self._h + 1, int(x_next), None
-        return r
+        if self.me == 0:
+            a, b = action, self.other.act(self._h, self._x, action, self.np_random)
+        else:
+            a, b = self._a, action
+        r = play(self, a, b, self.np_random)
+        self._leader_moves()
+        other = ROLES[1 - self.me]
+        info = {f"{other}_action": (a, b)[1 - self.me], f"{other}_reward": float(r[1 - self.me])}
+        return self._observation(), float(r[self.me]), self._h >= self.game.horizon, False, info
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
@@ -190,29 +219,7 @@ class LeaderEnv(_FixedOtherEnv):
         game_params: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(game, follower_policy, "follower", game_params, render_mode)
-        self.observation_space = MultiDiscrete([self.game.horizon + 1, self.game.n_states])
-        self.action_space = Discrete(self.game.n_leader_actions)
-
-    def _observation(self) -> np.ndarray:
-        return np.array([self._h, self._x], dtype=np.int64)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict | None = None
-    ) -> tuple[np.ndarray, dict]:
-        """Start an episode at ``x_0``; a ``seed`` starts a new stream, ``None`` goes on with it."""
-        self._start(seed)
-        return self._observation(), {}
-
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Play ``a``; the follower answers from its fixed policy; the game steps."""
-        a = check_action("leader", action, self.game.n_leader_actions)
-        if self._h >= self.game.horizon:
-            raise RuntimeError("the episode is over: call reset()")
-        b = self.other.act(self._h, self._x, a, self.np_random)
-        r = self._play(a, b)
-        info = {"follower_action": b, "follower_reward": float(r[1])}
-        return self._observation(), float(r[0]), self._h >= self.game.horizon, False, info
+        super().__init__(game, follower_policy, "leader", game_params, render_mode)
 
 
 class FollowerEnv(_FixedOtherEnv):
@@ -236,38 +243,7 @@ class FollowerEnv(_FixedOtherEnv):
         game_params: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(game, leader_policy, "leader", game_params, render_mode)
-        H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
-        self.observation_space = MultiDiscrete([H + 1, S, A + 1])
-        self.action_space = Discrete(self.game.n_follower_actions)
-
-    def _observation(self) -> np.ndarray:
-        a = self.game.n_leader_actions if self._a is None else self._a
-        return np.array([self._h, self._x, a], dtype=np.int64)
-
-    def _leader_moves(self) -> None:
-        """The fixed leader acts at ``(h, x)`` unless the episode is over."""
-        if self._h < self.game.horizon:
-            self._a = self.other.act(self._h, self._x, None, self.np_random)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict | None = None
-    ) -> tuple[np.ndarray, dict]:
-        """Start an episode at ``x_0`` with the leader's first action drawn."""
-        self._start(seed)
-        self._leader_moves()
-        return self._observation(), {}
-
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Answer the leader's ``a`` with ``b``; the game steps; the leader acts again."""
-        b = check_action("follower", action, self.game.n_follower_actions)
-        if self._h >= self.game.horizon:
-            raise RuntimeError("the episode is over: call reset()")
-        a = self._a
-        r = self._play(a, b)
-        self._leader_moves()
-        info = {"leader_action": a, "leader_reward": float(r[0])}
-        return self._observation(), float(r[1]), self._h >= self.game.horizon, False, info
+        super().__init__(game, leader_policy, "follower", game_params, render_mode)
 
 
 def _register() -> None:

@@ -206,9 +206,12 @@ class LeaderFollowerState(pyspiel.State):
 
     def __init__(self, game: LeaderFollowerGame) -> None:
         super().__init__(game)
-        self._h = 0
-        self._x: int | None = None  # None until the first chance node has drawn x_0
-        self._a: int | None = None
+        self.h = 0
+        """The step ``h`` (``H`` once the episode is over)."""
+        self.x: int | None = None
+        """The state ``x_h`` (``None`` until the first chance node has drawn ``x_0``)."""
+        self.a: int | None = None
+        """The leader's action at step ``h``, once chosen."""
         self._b: int | None = None  # set between the follower's move and the transition
         self._played: list[tuple[int, int, int]] = []  # (x_h, a_h, b_h) of the steps played
         self._rewards = [0.0] * game.finite_game.n_players
@@ -218,36 +221,21 @@ class LeaderFollowerState(pyspiel.State):
         return self.get_game().finite_game
 
     @property
-    def h(self) -> int:
-        """The step ``h`` (``H`` once the episode is over)."""
-        return self._h
-
-    @property
-    def x(self) -> int | None:
-        """The state ``x_h`` (``None`` before ``x_0`` is drawn)."""
-        return self._x
-
-    @property
-    def a(self) -> int | None:
-        """The leader's action at step ``h``, once chosen."""
-        return self._a
-
-    @property
     def played(self) -> list[tuple[int, int, int]]:
         """``(x_t, a_t, b_t)`` of every step completed, in order."""
         return list(self._played)
 
     def in_step(self) -> bool:
         """Whether a player is to move at step ``h`` (not a chance node, not the end)."""
-        return self._x is not None and self._b is None and not self.is_terminal()
+        return self.x is not None and self._b is None and not self.is_terminal()
 
     def current_player(self) -> int:
         """Chance (``x_0`` and transitions), the leader, the follower, or terminal."""
-        if self._h >= self._model().horizon:
+        if self.h >= self._model().horizon:
             return pyspiel.PlayerId.TERMINAL
-        if self._x is None or self._b is not None:
+        if self.x is None or self._b is not None:
             return pyspiel.PlayerId.CHANCE
-        return LEADER if self._a is None else FOLLOWER
+        return LEADER if self.a is None else FOLLOWER
 
     def _legal_actions(self, player: int) -> list[int]:
         if player != self.current_player():
@@ -257,30 +245,30 @@ class LeaderFollowerState(pyspiel.State):
     def chance_outcomes(self) -> list[tuple[int, float]]:
         """``x_0``'s distribution, or ``P_h(·|x, a, b)``: ``(x, p)`` for every ``p > 0``."""
         model = self._model()
-        if self._x is None:
+        if self.x is None:
             p = model.initial_distribution
         else:
-            p = model.next_state_distribution(self._h, self._x, self._a, self._b)
+            p = model.next_state_distribution(self.h, self.x, self.a, self._b)
         return [(int(x), float(p[x])) for x in np.flatnonzero(p > 0.0)]
 
     def _apply_action(self, action: int) -> None:
         # rewards() reports what the last player's move paid, until the next player moves:
         # OpenSpiel reads rewards at decision nodes, after any chance node in between.
         model = self._model()
-        if self._x is None:
-            self._x = int(action)
+        if self.x is None:
+            self.x = int(action)
         elif self._b is not None:  # the transition after (x, a, b)
-            self._h, self._x, self._a, self._b = self._h + 1, int(action), None, None
-        elif self._a is None:
-            self._a = int(action)
+            self.h, self.x, self.a, self._b = self.h + 1, int(action), None, None
+        elif self.a is None:
+            self.a = int(action)
             self._rewards = [0.0] * model.n_players
         else:
             b = int(action)
-            self._rewards = [float(r) for r in model.reward_at(self._h, self._x, self._a, b)]
+            self._rewards = [float(r) for r in model.reward_at(self.h, self.x, self.a, b)]
             self._returns = [t + r for t, r in zip(self._returns, self._rewards, strict=True)]
-            self._played.append((self._x, self._a, b))
-            if self._h == model.horizon - 1:
-                self._h += 1  # no transition after the last step
+            self._played.append((self.x, self.a, b))
+            if self.h == model.horizon - 1:
+                self.h += 1  # no transition after the last step
             else:
                 self._b = b
 
@@ -291,7 +279,7 @@ class LeaderFollowerState(pyspiel.State):
 
     def is_terminal(self) -> bool:
         """Whether all ``H`` steps have been played."""
-        return self._h >= self._model().horizon
+        return self.h >= self._model().horizon
 
     def rewards(self) -> list[float]:
         """Both players' rewards from the last player's move (non-zero after the follower's)."""
@@ -307,9 +295,9 @@ class LeaderFollowerState(pyspiel.State):
         for h, (x, a, b) in enumerate(self._played):
             tokens += [f"x{h}={x}", f"a{h}={a}", f"b{h}={b}"]
         if self.in_step():
-            tokens.append(f"x{self._h}={self._x}")
-            if self._a is not None:
-                tokens.append(f"a{self._h}={self._a}")
+            tokens.append(f"x{self.h}={self.x}")
+            if self.a is not None:
+                tokens.append(f"a{self.h}={self.a}")
         return " ".join(tokens)
 
     def __str__(self) -> str:
@@ -334,13 +322,10 @@ class Observer:
             pieces = [("states", (H, S)), ("leader_actions", (H, A)), ("follower_actions", (H, B))]
         else:
             pieces = [("step", (H + 1,)), ("state", (S,)), ("leader_action", (A,))]
-        self.tensor = np.zeros(sum(int(np.prod(shape)) for _, shape in pieces), np.float32)
-        self.dict = {}
-        start = 0
-        for name, shape in pieces:
-            size = int(np.prod(shape))
-            self.dict[name] = self.tensor[start : start + size].reshape(shape)
-            start += size
+        sizes = [int(np.prod(shape)) for _, shape in pieces]
+        self.tensor = np.zeros(sum(sizes), np.float32)
+        views = np.split(self.tensor, np.cumsum(sizes)[:-1])  # views into the one tensor
+        self.dict = {name: v.reshape(shape) for (name, shape), v in zip(pieces, views, strict=True)}
 
     def set_from(self, state: LeaderFollowerState, player: int) -> None:
         """Fill :attr:`tensor` from ``state`` (the same for both players: all is public)."""

@@ -48,8 +48,9 @@ from typing import Any
 
 import numpy as np
 
+from .._seeding import stream
 from ..games import FiniteGame
-from ._common import Step, check_action, check_options, generator, missing, render, resolve_game
+from ._common import check_action, check_options, missing, play, render, resolve_game
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -91,24 +92,22 @@ class _Episode:
         self._n_actions = dict(zip(AGENTS, self.game.action_counts, strict=True))
         self._rng: np.random.Generator | None = None
         self._h, self._x, self._a = 0, 0, None
-        self._last: Step | None = None
+        self._last = None  # the last completed step (_common.Step)
         self._truncated = False
         self.observation_spaces, self.action_spaces = self._spaces()
 
     def _start(self, seed: int | None) -> None:
         """A ``seed`` starts a new stream, ``None`` goes on with it; ``x_0`` is drawn."""
         if seed is not None or self._rng is None:
-            self._rng = generator(seed)
+            # the game's stream of a run of seed `seed` (_seeding's "game"); fresh without one
+            self._rng = np.random.default_rng() if seed is None else stream(seed, "game")
         self.agents = list(AGENTS)
         self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
         self._last = None
 
     def _play(self, a: int, b: int) -> dict[str, float]:
         """Step the game with ``(a, b)``: each agent's realised reward."""
-        r, x_next = self.game.step(self._h, self._x, a, b, self._rng)
-        self._last = Step(self._h, self._x, a, b, tuple(map(float, r)), int(x_next))
-        self._h, self._x, self._a = self._h + 1, int(x_next), None
-        return dict(zip(AGENTS, self._last.r, strict=True))
+        return dict(zip(AGENTS, map(float, play(self, a, b, self._rng)), strict=True))
 
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""

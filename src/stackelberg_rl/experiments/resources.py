@@ -6,9 +6,9 @@ built (from the game's parameters) and again before the first episode (from the 
 
 from __future__ import annotations
 
-import os
-
 from .. import games as games_mod
+from ..games.registry import available_bytes
+from ..games.registry import gib as _gib
 from .config import RunConfig
 from .plan_history import plans_bytes
 
@@ -21,26 +21,8 @@ evaluated exactly: ``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables a
 
 
 def gib(n: float) -> str:
-    """``n`` bytes in a short human form (``1.5 GiB``, ``300 MiB``)."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def available_bytes() -> int | None:
-    """Memory the system can give without swapping (``MemAvailable``), or ``None`` if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
+    """``n`` bytes in a short human form, GiB at most (``1.5 GiB``, ``300 MiB``)."""
+    return _gib(n, largest="GiB")
 
 
 def game_bytes(game: games_mod.Game) -> int:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -43,20 +44,6 @@ def _check_shape(name, value, shape, axis_names, error=ValueError) -> None:
         check_shape(value, name, shape, axis_names)
     except ValueError as err:
         raise error(str(err)) from None
-
-
-def _check_distribution(name: str, p: np.ndarray, axis_names: str) -> None:
-    """The old spelling of :func:`~stackelberg_rl._validate.distribution` (planning, montecarlo).
-
-    Kept, with its messages, until its callers outside ``games/`` call ``_validate`` directly.
-    """
-    if not np.isfinite(p).all():
-        idx = first_index(~np.isfinite(p))
-        raise ValueError(f"{name} has a non-finite entry at index {idx}")
-    try:
-        distribution(p, name)
-    except ValueError as err:
-        raise ValueError(str(err).replace(" (sum", f" {axis_names} (sum", 1)) from None
 
 
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
@@ -158,8 +145,6 @@ class FiniteGame(Players):
         )
         distribution(self.initial_distribution, "initial_distribution", ("x",))
         self.reward_noise = real(reward_noise, "reward_noise", low=0.0, high=1.0)
-        self._mixture_cdf: np.ndarray | None = None
-        self._mixture_known = False
 
         dense = transitions is not None or rewards is not None
         factored = mu is not None or theta is not None
@@ -354,10 +339,6 @@ class FiniteGame(Players):
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
-        if not self._mixture_known:  # decided on first use: the check reads all of phi and mu
-            if self.mu is not None and self._is_mixture():
-                self._mixture_cdf = np.cumsum(self.mu, axis=2)  # (H, d, S)
-            self._mixture_known = True
         if self._mixture_cdf is not None:
             # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
             # then the state, without forming the S-vector.
@@ -371,16 +352,18 @@ class FiniteGame(Players):
             x_next = draw(self.next_state_distribution(h, x, a, b), rng)
         return r, x_next
 
-    def _is_mixture(self) -> bool:
-        """Whether every ``φ`` is on the simplex and every ``μ_h^i`` is a distribution."""
-        on_simplex = (self.features >= 0).all() and np.allclose(
-            self.features.sum(axis=-1), 1.0, rtol=0, atol=PROB_TOL
-        )
-        return bool(
-            on_simplex
-            and (self.mu >= 0).all()
-            and np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=PROB_TOL)
-        )
+    @functools.cached_property
+    def _mixture_cdf(self) -> np.ndarray | None:
+        """``cumsum(mu) (H, d, S)`` if ``P_h`` is a mixture of distributions, else ``None``.
+
+        So it is when every ``φ`` is on the simplex and every ``μ_h^i`` is a distribution;
+        decided on first use, as the check reads all of phi and mu.
+        """
+        if self.mu is None or (self.features < 0).any() or (self.mu < 0).any():
+            return None
+        on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=PROB_TOL)
+        distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=PROB_TOL)
+        return np.cumsum(self.mu, axis=2) if on_simplex and distributions else None
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""

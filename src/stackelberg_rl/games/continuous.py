@@ -133,10 +133,6 @@ class BetaDensities:
         states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
         return states, np.full((R, N), 1.0 / N)
 
-    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
-        """One initial state: ``(2,)``."""
-        return rng.beta(self.initial_alpha, self.initial_beta)
-
     def pdf(self, h: int, states: np.ndarray) -> np.ndarray:
         """Densities ``μ_{h,i}(x')`` at ``states (n, 2)``: ``(d, n)``."""
         from scipy import stats
@@ -205,10 +201,6 @@ class AtomDensities:
         """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
         idx = self._pick(self._initial_cdf, rng.random((R, N)))
         return self.points[idx], np.full((R, N), 1.0 / N)
-
-    def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
-        """One initial state: ``(2,)``."""
-        return self.points[self._pick(self._initial_cdf, rng.random())].copy()
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The exact integrals as a one-replication "sample": every point, weighted by ``mu``.
@@ -372,8 +364,7 @@ class ContinuousGame(Players):
             raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
         if exact_evaluation:
-            states, weights, init_states, init_weights = densities.quadrature()
-            self.evaluation = self._sample(states, weights, init_states, init_weights, exact=True)
+            self.evaluation = self._sample(*densities.quadrature(), exact=True)
         else:
             self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)
 
@@ -400,7 +391,7 @@ class ContinuousGame(Players):
     # ------------------------------------------------------------------ simulation
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
-        return self.densities.sample_initial(rng)
+        return self.densities.draw_initial(1, 1, rng)[0][0, 0]
 
     def step(
         self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator
@@ -430,18 +421,10 @@ class ContinuousGame(Players):
         """
         sizes(n_points=n_points, n_replications=n_replications)
         rng = np.random.default_rng(seed)
-        states, weights = self.densities.draw_steps(n_replications, n_points, rng)
-        init_states, init_weights = self.densities.draw_initial(n_replications, n_points, rng)
-        return self._sample(states, weights, init_states, init_weights, exact=False)
+        steps = self.densities.draw_steps(n_replications, n_points, rng)
+        return self._sample(*steps, *self.densities.draw_initial(n_replications, n_points, rng))
 
-    def _sample(
-        self,
-        states: np.ndarray,
-        weights: np.ndarray,
-        init_states: np.ndarray,
-        init_weights: np.ndarray,
-        exact: bool,
-    ) -> EvaluationSample:
+    def _sample(self, states, weights, init_states, init_weights, exact=False) -> EvaluationSample:
         """An :class:`EvaluationSample` of these states and weights, with their features."""
         R, steps, d, N = weights.shape
         A, B = self.action_counts

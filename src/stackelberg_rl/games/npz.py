@@ -122,10 +122,8 @@ def load(path: str | os.PathLike) -> FiniteGame:
                     f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected real numbers"
                 )
             model[key] = arrays[key]
-    noise, name = (
-        arrays.get("reward_noise", np.float64(0.0)),
-        arrays.get("name", np.str_(path.stem)),
-    )
+    noise = arrays.get("reward_noise", np.float64(0.0))
+    name = arrays.get("name", np.str_(path.stem))
     if noise.shape != () or noise.dtype.kind not in "biuf":
         raise GameFileError(
             f"{path}: array 'reward_noise' must be one number, got dtype {noise.dtype} "

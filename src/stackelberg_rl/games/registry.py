@@ -137,9 +137,13 @@ def available_bytes() -> int | None:
         return None
 
 
-def gib(n: float) -> str:
-    """``n`` bytes in a short human form (``524.0 TiB``, ``1.5 GiB``, ``300 MiB``)."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+def gib(n: float, largest: str = "TiB") -> str:
+    """``n`` bytes in a short human form (``524.0 TiB``, ``1.5 GiB``, ``300 MiB``).
+
+    ``largest`` is the largest unit used (``"GiB"``: ``33800.0 GiB`` rather than ``33.0 TiB``).
+    """
+    units = {"TiB": 2**40, "GiB": 2**30, "MiB": 2**20, "KiB": 2**10}
+    for unit, size in list(units.items())[list(units).index(largest) :]:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{int(n)} B"
@@ -173,8 +177,7 @@ def make(name: str, **params: Any) -> FiniteGame:
     resolved = game_info.parse(params)
     if game_info.nbytes is not None:
         check_fits(f"game {name} with {params}", int(game_info.nbytes(resolved)))
-    game = game_info.build(
-        **{f.name: getattr(resolved, f.name) for f in dataclasses.fields(resolved)}
-    )
-    game.provenance = {"name": name, "params": dataclasses.asdict(resolved)}
+    values = dataclasses.asdict(resolved)
+    game = game_info.build(**values)
+    game.provenance = {"name": name, "params": values}
     return game

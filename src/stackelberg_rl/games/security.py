@@ -178,13 +178,8 @@ def security_game(
     kappa = real(impact_exponent, "impact_exponent", low=0.0)
     if not isinstance(zero_sum, bool | np.bool_):
         raise ValueError(f"zero_sum must be true or false, got {zero_sum!r}")
-    given = dict(
-        defender_covered=defender_covered,
-        defender_uncovered=defender_uncovered,
-        attacker_covered=attacker_covered,
-        attacker_uncovered=attacker_uncovered,
-    )
-    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, given)
+    given = (defender_covered, defender_uncovered, attacker_covered, attacker_uncovered)
+    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, dict(zip(_PAYOFFS, given, strict=True)))
     scale = float(max(np.abs(v).max() for v in payoffs.values()))
     scale = scale if scale > 0 else 1.0
     u = {name: v / scale for name, v in payoffs.items()}
@@ -195,19 +190,15 @@ def security_game(
     root2 = math.sqrt(2)
 
     features = np.zeros((L, A, B, d))
-    for t in range(T):
-        features[:, t, t, t] = impact / root2  # attack on the patrolled target
-        for a in range(A):
-            if a != t:
-                features[:, a, t, T + t] = impact / root2
+    a, t = np.meshgrid(np.arange(A), np.arange(T), indexing="ij")
+    # an attack on t at index t when t is patrolled (a = t), at T + t when not
+    features[:, a, t, np.where(a == t, t, T + t)] = (impact / root2)[:, None, None]
     features[:, :, :T, RESET] = 1 / root2
-    for level in range(L):
-        features[level, :, T, WAIT + level] = 1 / root2
+    features[np.arange(L), :, T, WAIT + np.arange(L)] = 1 / root2
 
-    escalate = np.zeros((L, L))  # escalate[ℓ, ℓ']: the threat after waiting at ℓ
-    for level in range(L):
-        escalate[level, min(level + 1, L - 1)] += escalation
-        escalate[level, level] += 1 - escalation
+    # escalate[ℓ, ℓ']: the threat after waiting at ℓ (it stays at the top level L - 1)
+    escalate = (1 - escalation) * np.eye(L) + escalation * np.eye(L, k=1)
+    escalate[-1, -1] += escalation
     step_mu = np.zeros((d, L))
     step_mu[WAIT:RESET] = root2 * escalate
     step_mu[RESET, 0] = root2

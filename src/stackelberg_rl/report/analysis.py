@@ -75,9 +75,8 @@ def depends_on_K(config: dict) -> list[str]:
             spec = agent.get(name)
             if isinstance(spec, str) and (spec in K_DEPENDENT_ALPHAS or spec.startswith("power")):
                 out.append(f"{who} ({spec})")
-    if agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb") and agent.get("beta") == (
-        "theory"
-    ):
+    learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
+    if learns and agent.get("beta") == "theory":
         out.append("β (theory)")
     return out
 
@@ -343,17 +342,24 @@ def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]
     return out
 
 
+def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) -> list[Curve]:
+    """Curves of the groups differing only in ``free`` (``x_of(s)``: ``(x, its name or None)``)."""
+    groups = [g for g in _groups(settings, free) if len({s.flat.get(key) for s in g}) > 1]
+    curves = []
+    for g, label in zip(groups, _labels(groups, free), strict=True):
+        xs = [x_of(s) for s in g]
+        order = np.argsort([x for x, _ in xs], kind="stable")
+        names = {x: name for x, name in xs if name is not None}
+        curves.append(_curve(label, [g[i] for i in order], [xs[i][0] for i in order], names))
+    return curves
+
+
 def k_curves(settings: list[SettingData]) -> list[Curve]:
     """Regret against ``K``: one curve per group of settings that differ only in ``K``.
 
     Only groups with at least two values of ``K`` make a curve.
     """
-    groups = [g for g in _groups(settings, ("episodes",)) if len({s.episodes for s in g}) > 1]
-    out = []
-    for g, label in zip(groups, _labels(groups, ("episodes",)), strict=True):
-        g = sorted(g, key=lambda s: s.episodes)
-        out.append(_curve(label, g, [float(s.episodes) for s in g]))
-    return out
+    return _curves(settings, ("episodes",), "episodes", lambda s: (float(s.episodes), None))
 
 
 SIZES = {
@@ -379,23 +385,15 @@ def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
     """
     out = {}
     for key, (_, record_key, _) in SIZES.items():
+
+        def x_of(s: SettingData, key=key, record_key=record_key) -> tuple[float, str | None]:
+            if record_key is not None:
+                return float((s.manifest.get("game") or {}).get(record_key)), None
+            x = float((s.manifest.get("resolved") or {}).get("beta") or 0.0)
+            return x, (f"theory ({x:.3g})" if s.flat.get(key) == "theory" else None)
+
         free = (key, "agent.c1", "agent.p") if key == "agent.beta" else (key,)
-        groups = [g for g in _groups(settings, free) if len({s.flat.get(key) for s in g}) > 1]
-        curves = []
-        for g, label in zip(groups, _labels(groups, free), strict=True):
-            xs, names = [], {}
-            for s in g:
-                if record_key is not None:
-                    x = float((s.manifest.get("game") or {}).get(record_key))
-                else:
-                    x = float((s.manifest.get("resolved") or {}).get("beta") or 0.0)
-                    if s.flat.get(key) == "theory":
-                        names[x] = f"theory ({x:.3g})"
-                xs.append(x)
-            order = np.argsort(xs)
-            curves.append(
-                _curve(label, [g[i] for i in order], [xs[i] for i in order], x_labels=names)
-            )
+        curves = _curves(settings, free, key, x_of)
         if curves:
             out[key] = curves
     return out

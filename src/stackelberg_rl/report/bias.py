@@ -22,6 +22,9 @@ from .tables import PLAYERS
 BiasCache = dict
 """``{(game fingerprint, α_l, α_f): (bias (2,), bound (2,))}``, shared between runs of one game."""
 
+_COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
+"""Both players' bias, then both bounds."""
+
 
 def _pair(game: FiniteGame, fingerprint: str, alpha_l: float, alpha_f: float, cache: BiasCache):
     key = (fingerprint, float(alpha_l), float(alpha_f))
@@ -62,15 +65,8 @@ def episode_bias(
         [np.concatenate(_pair(game, fingerprint, al, af, cache)) for al, af in pairs]
     )  # (n, 4): both players' bias, then both bounds
     values = table[np.ravel(index)]
-    out = pd.DataFrame(
-        {
-            "seed": d["seed"].to_numpy(),
-            "episode": d["episode"].to_numpy(),
-            "eval_weight": d["eval_weight"].to_numpy(),
-        }
-    )
-    for j, name in enumerate([f"bias_{p}" for p in PLAYERS] + [f"bound_{p}" for p in PLAYERS]):
-        out[name] = values[:, j]
+    out = d[["seed", "episode", "eval_weight"]].reset_index(drop=True)
+    out[_COLUMNS] = values
     return out
 
 
@@ -86,6 +82,5 @@ def run_bias(game: FiniteGame, df: pd.DataFrame, cache: BiasCache | None = None)
 
 def seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
     """:func:`episode_bias`'s rows summed per seed like regret, ``Σ eval_weight · value``."""
-    columns = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
-    weighted = per_episode[columns].mul(per_episode["eval_weight"], axis=0)
+    weighted = per_episode[_COLUMNS].mul(per_episode["eval_weight"], axis=0)
     return weighted.groupby(per_episode["seed"]).sum().reset_index()

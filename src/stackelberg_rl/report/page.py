@@ -31,7 +31,7 @@ from ..experiments.store import (
     load_run,
     write_file,
 )
-from ..sweep import SettingResult, is_sweep_folder, load_sweep
+from ..sweep import is_sweep_folder, load_sweep
 from .analysis import (
     SIZES,
     Curve,
@@ -112,6 +112,10 @@ def _fmt(x: float, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     return f"{x:.{digits}g}"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed{'s' if n > 1 else ''}"
 
 
 def _pm(mean: float, half: float) -> str:
@@ -214,7 +218,7 @@ def _describe_setting(s: SettingData) -> str:
     config = s.config
     agent = config.get("agent") or {}
     resolved = s.manifest.get("resolved") or {}
-    words = [f"{s.label}", f"K = {s.episodes}", f"{s.seeds} seed{'s' if s.seeds > 1 else ''}"]
+    words = [f"{s.label}", f"K = {s.episodes}", _seeds(s.seeds)]
     beta = resolved.get("beta")
     if beta is not None:
         spec = agent.get("beta")
@@ -259,7 +263,7 @@ def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, l
             words += f", where the bias alone is {_fmt(late)}"
         sentences.append(words + ".")
     what = (
-        f"Each player's regret over the run ({s.seeds} seed{'s' if s.seeds > 1 else ''}). Top: "
+        f"Each player's regret over the run ({_seeds(s.seeds)}). Top: "
         "the total so far; bottom: per episode, averaged over windows of "
         f"{max(1, s.episodes // 50)} episodes. Lines are means over seeds, bands their 95% "
         "intervals clipped to the data's range."
@@ -281,17 +285,9 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
         summary = s.summary().set_index("player")
         for player in PLAYERS:
             r = summary.loc[player]
-            rows.append(
-                [
-                    s.name,
-                    player,
-                    s.episodes,
-                    _pm(r.regret, r.half_width),
-                    _fmt(r.bias, 4),
-                    _fmt(r.bound, 4),
-                    "–" if not math.isfinite(r.share) else f"{r.share:.0%}",
-                ]
-            )
+            share = "–" if not math.isfinite(r.share) else f"{r.share:.0%}"
+            cells = [_pm(r.regret, r.half_width), _fmt(r.bias, 4), _fmt(r.bound, 4), share]
+            rows.append([s.name, player, s.episodes, *cells])
     header = ["setting", "player", "K", "total regret (mean ± 95%)", "soft-max bias"]
     page.table([*header, "Lemma 2's bound", "bias share"], rows, text_columns=2)
 
@@ -550,7 +546,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     manifest_table(page, manifest)
     lede = (
         f"A run of {s.label} on {(manifest.get('game') or {}).get('name', '?')}: "
-        f"K = {s.episodes} episodes, {s.seeds} seed{'s' if s.seeds > 1 else ''}. Regret is "
+        f"K = {s.episodes} episodes, {_seeds(s.seeds)}. Regret is "
         "exact (eqs. (9) and (10)) in every evaluated episode."
     )
     path = _write_page(folder, page, lede)
@@ -581,7 +577,9 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     k_section(page, figures, folder, curves)
     sizes_section(page, figures, folder, settings)
     page.section("settings", "Each setting")
-    _skipped(page, [r for r in results if r.df is None])
+    for r in results:
+        if r.df is None:
+            page.note(f"Setting {r.name} is left out: {r.error or r.status}.")
     for i, s in enumerate(settings):
         setting_section(page, figures, s, f"setting-{i}")
     bias_table(page, settings)
@@ -599,11 +597,6 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     )
     path = _write_page(folder, page, lede)
     return Report(path, figures.written, settings, curves)
-
-
-def _skipped(page: Page, results: list[SettingResult]) -> None:
-    for r in results:
-        page.note(f"Setting {r.name} is left out: {r.error or r.status}.")
 
 
 def write_exploration_report(

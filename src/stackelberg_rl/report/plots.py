@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from .tables import PLAYERS, SlopeFit, binned_regret, cumulative_regret, mean_band
+from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band
 
 
 def _mean_and_band(ax, table: pd.DataFrame, color: str, label: str = "mean") -> None:
@@ -77,9 +77,7 @@ def plot_cumulative_regret(
         top.set_ylabel("cumulative regret")
         bottom.set_ylabel("regret per episode (window mean)")
         bottom.set_xlabel("episode k")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    _save(fig, path, title)
 
 
 def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, label: str) -> None:
@@ -110,21 +108,15 @@ def plot_certificate_curve(
         title: the figure's title.
     """
     fig, axes = _new_figure(2)
-    x = np.sort(table["episodes"].unique()).astype(float)
     for j, player in enumerate(PLAYERS):
-        ax = axes[0, j]
         upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
-        _per_seed(ax, table, upper, f"C{j}", "-", "upper bound (mean best-response gap)")
-        _per_seed(ax, table, lower, f"C{j}", "--", "lower bound (k-blind deviations)")
-        y0 = float(np.exp(np.log(table[table.episodes == x[0]][upper]).mean()))
-        _reference(ax, x, y0, -0.5, "∝ 1/√K")
-        _loglog(ax, x)
-        ax.set_title(f"{player}: ε at the initial state")
-        ax.set_xlabel("K (first K episodes of the run)")
-        ax.legend(loc="best", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=110)
+        lines = [
+            (upper, f"C{j}", "-", "upper bound (mean best-response gap)"),
+            (lower, f"C{j}", "--", "lower bound (k-blind deviations)"),
+        ]
+        _seed_panel(axes[0, j], table, lines, guide=upper)
+        axes[0, j].set_title(f"{player}: ε at the initial state")
+    _save(fig, path, title, dpi=110)
 
 
 def plot_zero_sum_gap(
@@ -142,19 +134,33 @@ def plot_zero_sum_gap(
         title: the figure's title.
     """
     fig, axes = _new_figure(1, width=6.5, height=4.5)
-    ax = axes[0, 0]
+    lines = [
+        ("value_gap_initial", "C2", "-", "|V_l^mix − V_l^SE| at x0"),
+        ("exploitability_upper", "C3", "-", "exploitability, upper bound"),
+        ("exploitability_lower", "C3", "--", "exploitability, lower bound"),
+    ]
+    _seed_panel(axes[0, 0], table, lines, guide="exploitability_upper")
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
+    _save(fig, path, None, dpi=110)
+
+
+def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None:
+    """Lines ``(column, colour, style, label)`` per seed against ``K``, log-log, ``∝ 1/√K``."""
     x = np.sort(table["episodes"].unique()).astype(float)
-    _per_seed(ax, table, "value_gap_initial", "C2", "-", "|V_l^mix − V_l^SE| at x0")
-    _per_seed(ax, table, "exploitability_upper", "C3", "-", "exploitability, upper bound")
-    _per_seed(ax, table, "exploitability_lower", "C3", "--", "exploitability, lower bound")
-    y0 = float(np.exp(np.log(table[table.episodes == x[0]]["exploitability_upper"]).mean()))
+    for column, color, style, label in lines:
+        _per_seed(ax, table, column, color, style, label)
+    y0 = float(np.exp(np.log(table[table.episodes == x[0]][guide]).mean()))
     _reference(ax, x, y0, -0.5, "∝ 1/√K")
     _loglog(ax, x)
     ax.set_xlabel("K (first K episodes of the run)")
     ax.legend(loc="best", fontsize=8)
+
+
+def _save(fig, path: str | os.PathLike, title: str | None, dpi: int = 90) -> None:
     if title:
-        ax.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=110)
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=dpi)
 
 
 # ---------------------------------------------------------------------- the report's figures
@@ -178,13 +184,9 @@ def _loglog(ax, x: np.ndarray) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_minor_formatter(lambda value, _: f"{value:g}" if _leading(value) in (2, 5) else "")
+    # minor ticks labelled at 2 and 5 times a power of ten
+    ax.yaxis.set_minor_formatter(lambda v, _: f"{v:g}" if v > 0 and f"{v:e}"[0] in "25" else "")
     ax.grid(alpha=0.3, which="both")
-
-
-def _leading(value: float) -> int:
-    """The leading digit of a positive number (``300 → 3``)."""
-    return int(f"{value:e}"[0]) if value > 0 else 0
 
 
 def _legend_below(ax, **kwargs) -> None:
@@ -196,16 +198,6 @@ def _reference(ax, x: np.ndarray, y0: float, exponent: float, label: str) -> Non
     """A dotted grey line ``∝ x^exponent`` through ``(x[0], y0)``."""
     if np.isfinite(y0) and y0 > 0:
         ax.plot(x, y0 * (x / x[0]) ** exponent, ":", color="grey", linewidth=1.5, label=label)
-
-
-def _errorbars(ax, x, values: np.ndarray, color, label, style="-o") -> np.ndarray:
-    """Mean over seeds (columns) at each ``x`` with its clipped 95% interval as error bars."""
-    mean, low, high = mean_band(values)
-    yerr = None
-    if values.shape[1] > 1:
-        yerr = np.vstack([mean - low, high - mean])
-    ax.errorbar(x, mean, yerr=yerr, fmt=style, color=color, label=label, capsize=3, markersize=4)
-    return mean
 
 
 def _seed_matrix(points: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -224,10 +216,6 @@ def _thin(n: int, most: int = 400) -> np.ndarray:
 def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> None:
     """:func:`plot_cumulative_regret` of one :class:`~.analysis.SettingData`, with its bias."""
     plot_cumulative_regret(setting.df, path, title, setting.episode_bias)
-
-
-def _slope_label(label: str, fit: SlopeFit) -> str:
-    return f"{label}: slope {fit.text()}"
 
 
 def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
@@ -280,9 +268,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
             Line2D([], [], color="k", linestyle=":", label="Lemma 2's bound on the bias"),
         ]
         _legend_below(ax, handles=handles)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    _save(fig, path, title)
 
 
 def plot_sizes(
@@ -314,7 +300,11 @@ def plot_sizes(
         names: dict = {}
         for i, curve in enumerate(curves):
             x, values = _seed_matrix(curve.points, player)
-            mean = _errorbars(ax, x, values, f"C{i}", _slope_label(curve.label, curve.fits[player]))
+            # mean over seeds with its clipped 95% interval as error bars
+            mean, low, high = mean_band(values)
+            yerr = np.vstack([mean - low, high - mean]) if values.shape[1] > 1 else None
+            label = f"{curve.label}: slope {curve.fits[player].text()}"
+            ax.errorbar(x, mean, yerr=yerr, fmt="-o", color=f"C{i}", label=label, capsize=3, ms=4)
             xs |= set(x)
             names.update(curve.x_labels)
             if exponent is not None and i == 0:
@@ -331,9 +321,7 @@ def plot_sizes(
         ax.set_title(f"{player}: total regret against {symbol}")
         ax.set_xlabel(x_label or symbol)
         _legend_below(ax)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    _save(fig, path, title)
 
 
 def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> None:
@@ -367,6 +355,4 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> N
         ax.set_title(f"{player}: cumulative regret after K' episodes")
         ax.set_xlabel("K' (first episodes of the run)")
         ax.legend(loc="upper left", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=90)
+    _save(fig, path, title)

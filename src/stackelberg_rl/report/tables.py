@@ -28,15 +28,6 @@ from ..equilibria.curve import loglog_slope, slope_interval
 PLAYERS = ("leader", "follower")
 
 
-def _t_half_width(values: np.ndarray, axis: int = 0, level: float = 0.95) -> np.ndarray:
-    """Half-width of the Student-t interval of the mean along ``axis`` (NaN for one sample)."""
-    n = values.shape[axis]
-    if n < 2:
-        return np.full(np.delete(values.shape, axis), np.nan)
-    sem = values.std(axis=axis, ddof=1) / np.sqrt(n)
-    return stats.t.ppf(0.5 + level / 2, n - 1) * sem
-
-
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's cumulative regret at the evaluated episodes.
 
@@ -62,24 +53,14 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         One row per player, columns ``player``, ``K``, ``seeds``, ``mean``, ``half_width``,
         ``low``, ``high``, ``std``.
     """
-    final = total_regret(df)
+    final, K = total_regret(df), int(df["episode"].max()) + 1
     rows = []
     for player in PLAYERS:
         x = final[player].to_numpy()
-        hw = float(_t_half_width(x))
-        m = float(x.mean())
-        rows.append(
-            {
-                "player": player,
-                "K": int(df["episode"].max()) + 1,
-                "seeds": len(x),
-                "mean": m,
-                "half_width": hw,
-                "low": m - hw,
-                "high": m + hw,
-                "std": float(x.std(ddof=1)) if len(x) > 1 else np.nan,
-            }
-        )
+        m, hw = slope_interval(x)  # the t-interval of the mean over independent seeds
+        std = float(x.std(ddof=1)) if len(x) > 1 else np.nan
+        row = dict(player=player, K=K, seeds=len(x), mean=m, half_width=hw, low=m - hw)
+        rows.append(row | {"high": m + hw, "std": std})
     return pd.DataFrame(rows)
 
 
@@ -98,14 +79,8 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for player in PLAYERS:
         a, b = first[f"regret_{player}"].mean(), last[f"regret_{player}"].mean()
-        rows.append(
-            {
-                "player": player,
-                "first_quarter": a,
-                "last_quarter": b,
-                "ratio": b / a if a > 0 else np.nan,
-            }
-        )
+        ratio = b / a if a > 0 else np.nan
+        rows.append(dict(player=player, first_quarter=a, last_quarter=b, ratio=ratio))
     return pd.DataFrame(rows)
 
 
@@ -144,7 +119,8 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
     """
     values = np.asarray(values, dtype=float)
     mean = values.mean(axis=1)
-    half = _t_half_width(values, axis=1, level=level)
+    n = values.shape[1]
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * stats.sem(values, axis=1) if n > 1 else np.nan
     lowest, highest = np.nanmin(values), np.nanmax(values)
     return mean, np.maximum(mean - half, lowest), np.minimum(mean + half, highest)
 

@@ -469,3 +469,8 @@ def load(
 ) -> tuple[dict, dict]:
     """:func:`unpack` of the file at ``path``."""
     return unpack(path, fmt, version, what=what, error=error)
+
+
+def is_format(path: str | os.PathLike, fmt: str) -> bool:
+    """Whether ``path`` is a container of format ``fmt``, of any version (its header is read)."""
+    return Path(path).is_file() and _is_format(Path(path), fmt)

@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from ._seeding import stream
-from ._validate import index, integer, is_real, real
+from ._validate import fast_index, index, integer, is_real, real
 from .games import ContinuousGame, FiniteGame, Game, draw
 from .learners import (
     SCHEDULES,
@@ -387,9 +387,9 @@ class TableAgent(Agent):
         H, S = self.table.shape[:2]
         if len(earlier) < self.player:
             raise ValueError(f"the {self.role} acts after {self.player} earlier actions")
-        row = self.table[index(h, H, "h"), index(x, S, "x")]
+        row = self.table[fast_index(h, H, "h"), fast_index(x, S, "x")]
         for a, n, name in zip(earlier[: self.player], self.table.shape[2:], "ab", strict=False):
-            row = row[index(a, n, name)]
+            row = row[fast_index(a, n, name)]
         return draw(row, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:

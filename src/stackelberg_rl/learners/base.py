@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._validate import TOL, array, check_shape, first_index, index, integer, real
+from .._validate import TOL, array, check_shape, fast_index, first_index, index, integer, real
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
@@ -31,6 +31,8 @@ SCHEDULES = ("every", "every-n", "doubling")
 
 PLAYERS = ("leader", "follower")
 """The players' names, by their index on the player axis."""
+
+POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
 
 check_index = index
 """``_validate.index``, under the name :mod:`stackelberg_rl.equilibria.ccse` imports."""
@@ -248,9 +250,10 @@ class LSVIUCBLearner(abc.ABC):
 
     # ------------------------------------------------------------------ checks
     def _check_step(self, h) -> int:
-        return index(h, self.horizon, "h")
+        return fast_index(h, self.horizon, "h")
 
     def _action_names(self) -> tuple[str, ...]:
+        """How errors name each player's action: ``a``, ``b``; ``a_0 … a_N`` beyond two players."""
         return ("a", "b") if self.n_players == 2 else tuple(f"a_{m}" for m in range(self.n_players))
 
     def _features(self, x, name: str = "x") -> np.ndarray:
@@ -259,7 +262,7 @@ class LSVIUCBLearner(abc.ABC):
         ``feature_map``'s features are checked: the shape, finite entries and ``‖φ‖ ≤ 1``.
         """
         if self.table is not None:
-            return self.table[index(x, self.table.shape[0], name)]
+            return self.table[fast_index(x, self.table.shape[0], name)]
         phi = self.feature_map(np.asarray([x]))
         shape = (*self.action_counts, self.dim)
         return check_features(np.asarray(phi)[0], shape, f"feature_map({name})")
@@ -271,22 +274,49 @@ class LSVIUCBLearner(abc.ABC):
         with a feature table it must be a valid index at every step.
         """
         h = self._check_step(h)
-        if isinstance(actions, str) or np.shape(actions) != (self.n_players,):
-            raise ValueError(f"actions must hold one action per player, got {actions!r}")
-        actions = tuple(
-            index(a, n, name)
-            for a, n, name in zip(actions, self.action_counts, self._action_names(), strict=True)
-        )
-        rewards = array(
-            rewards, "rewards", shape=(self.n_players,), axes=("player",), low=-1.0, high=1.0
-        )
+        actions = self._check_actions(actions, self.n_players, "actions")
+        rewards = self._check_rewards(rewards)
         phi = self._features(x)
         psi = None
         if h < self.horizon - 1:
             psi = self._features(x_next, "x_next")
         elif self.table is not None:
-            index(x_next, self.table.shape[0], "x_next")
+            fast_index(x_next, self.table.shape[0], "x_next")
         return h, phi, actions, rewards, psi
+
+    def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
+        """The first ``n`` players' ``actions`` as a tuple of checked indices."""
+        try:
+            if isinstance(actions, str) or len(actions) != n:
+                raise TypeError
+        except TypeError:
+            raise ValueError(
+                f"{name} must hold {n} actions, one per player, got {actions!r}"
+            ) from None
+        names = self._action_names()
+        out = []
+        for m in range(n):
+            out.append(fast_index(actions[m], self.action_counts[m], names[m]))
+        return tuple(out)
+
+    def _check_rewards(self, rewards) -> np.ndarray:
+        """``rewards`` as ``(P,)`` float64 in ``[-1, 1]`` (within ``TOL``).
+
+        The check of :func:`~stackelberg_rl._validate.array`, which names what is wrong; the
+        common case (a call per step) first, without building the message.
+        """
+        try:
+            out = np.asarray(rewards, dtype=np.float64)
+        except (TypeError, ValueError):
+            out = None
+        if out is not None and out.shape == (self.n_players,):
+            for r in out.tolist():  # NaN fails the test
+                if not -1.0 - TOL <= r <= 1.0 + TOL:
+                    break
+            else:
+                return out
+        return array(rewards, "rewards", shape=(self.n_players,), axes=("player",),
+                     low=-1.0, high=1.0)  # fmt: skip
 
     # ------------------------------------------------------------------ data
     @abc.abstractmethod
@@ -318,7 +348,7 @@ class LSVIUCBLearner(abc.ABC):
     # ------------------------------------------------------------------ planning
     def should_plan(self, k: int) -> bool:
         """Whether the schedule re-plans at the start of episode ``k`` (0-based)."""
-        k = index(k, sys.maxsize, "k")
+        k = fast_index(k, sys.maxsize, "k")
         if self.n_plans == 0 or self.schedule == "every":
             return True
         if self.schedule == "every-n":
@@ -334,7 +364,7 @@ class LSVIUCBLearner(abc.ABC):
                 comes out non-finite (:class:`NonFiniteError`).
         """
         if episode is not None:
-            episode = index(episode, sys.maxsize, "episode")
+            episode = fast_index(episode, sys.maxsize, "episode")
         self._plan()
         self.planned_episode = episode
         when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
@@ -373,10 +403,10 @@ class LSVIUCBLearner(abc.ABC):
         self._tables: tuple = ()
 
     def _state(self, h, x, what: str = "Q and the policies") -> tuple[np.ndarray, tuple]:
-        """``Q (P, A, B)`` and the policies at ``(h, x)``, checked finite."""
+        """``Q (P, A, B)`` and the policies at ``(h, x)``, checked finite (else ``what`` is not)."""
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
-            i = index(x, self.table.shape[0], "x")
+            i = fast_index(x, self.table.shape[0], "x")
             phi = self.table[i : i + 1]
         else:
             phi = self._features(x)[None]
@@ -403,17 +433,11 @@ class LSVIUCBLearner(abc.ABC):
         players are computed together there, and a learner shared by the players (the
         centralised path) hands them to the later players instead of recomputing them.
         """
-        m = index(m, self.n_players, "m")
-        if len(earlier) != m:
-            raise ValueError(f"player {m}'s policy needs the {m} earlier actions, got {earlier!r}")
-        earlier = tuple(
-            index(a, n, name)
-            for a, n, name in zip(earlier, self.action_counts, self._action_names(), strict=False)
-        )
+        m = fast_index(m, self.n_players, "m")
+        earlier = self._check_actions(earlier, m, "earlier")
         key = self._policy_key(h, x)
         if m == 0 or key is None or key != self._last_key:
-            what = f"the {PLAYERS[m]}'s policy and Q"
-            self._last_policies = self._state(h, x, what)[1]
+            self._last_policies = self._state(h, x, POLICY_AND_Q[m])[1]
             self._last_key = key
         return self._last_policies[m][earlier]
 
@@ -428,7 +452,7 @@ class LSVIUCBLearner(abc.ABC):
     def _policy_key(self, h, x) -> tuple | None:
         """What the policies at ``(h, x)`` depend on, for an index state; ``None`` otherwise."""
         if type(x) is int or isinstance(x, np.integer):
-            return (self.n_plans, *self.alphas.tolist(), self.beta, h, int(x))
+            return (self.n_plans, self.alphas.tobytes(), self.beta, h, int(x))
         return None
 
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:

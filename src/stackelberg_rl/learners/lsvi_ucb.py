@@ -203,9 +203,14 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ planning
     def _parameters(self) -> _kernels.Parameters:
-        return parameters(
-            self.beta, self.horizon, self.alphas, self.bonus_reward, self.action_counts
-        )
+        """The kernels' :data:`._kernels.plan.Parameters`, made again when ``β`` or ``α`` change."""
+        key = (self.beta, self.alphas.tobytes())
+        if getattr(self, "_parameters_key", None) != key:
+            self._parameters_key = key
+            self._kernel_parameters = parameters(
+                self.beta, self.horizon, self.alphas, self.bonus_reward, self.action_counts
+            )
+        return self._kernel_parameters
 
     def _plan(self) -> None:
         """``Λ^{-1}`` and ``w`` of every step in one compiled pass (:func:`backward_pass`)."""

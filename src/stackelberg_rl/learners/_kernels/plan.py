@@ -143,7 +143,7 @@ def _exploration_reward(bonus, params):  # pragma: no cover - compiled
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     """Optimistic ``Q`` and the soft-max policies at ``n`` states (Algorithm 1, lines 7–20).
 
-    ``Q_m = min(w_mᵀφ + u + β‖φ‖_{Λ^{-1}}, H)`` (``u`` the exploration reward, or 0); the follower
+    ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration reward, or 0); the follower
     plays ``softmax(α_f Q_f(x, a, ·))``, the leader ``softmax(α_l q_l(x, ·))`` with
     ``q_l(x, a) = Σ_b π_f(b|x, a) Q_l(x, a, b)``.
 
@@ -184,7 +184,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
                     value = 0.0
                     for i in range(d):
                         value += w[m, h, i] * x[i]
-                    Q[s, m, a, b] = min(value + reward + bonus, params.horizon)
+                    Q[s, m, a, b] = min(value + (reward + bonus), params.horizon)
                     finite &= math.isfinite(Q[s, m, a, b])
             _softmax_into(Q[s, 1, a], params.alphas[1], pi_f[s, a])
             total = 0.0
@@ -260,69 +260,63 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
-def _softmax_weights(z, first, count, nt, alpha, weights, norm, poly_exp):  # pragma: no cover
-    """Unnormalised soft-max weights of rows ``first … first+count-1`` of ``z``, per column.
+def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  # pragma: no cover
+    """One player's soft-max policy per sample, applied to both players' values.
 
-    ``z (rows, BLOCK)``: a player's values, one row per action, one column per sample.
-    ``weights[r, i] = e^{α (z[first + r, i] − max_r z[first + r, i])}`` (``α = ∞``: 1 on the
-    maximisers, 0 elsewhere) and ``norm[i] = Σ_r weights[r, i]``, for the first ``nt`` columns.
-    Every loop runs across the samples, so it vectorises across them.
+    With ``(first, count, nt) = span`` and, for each of the first ``nt`` samples (columns) ``i``,
+    ``p = softmax(α values[chooser, first : first + count, i])`` (``α = ∞``: uniform on the
+    maximisers): ``out[m, column, i] = Σ_r p_r values[m, first + r, i]`` for both players
+    ``m`` (SPEC §3, lines 10–14). ``values (2, rows, BLOCK)``, ``out (2, ·, BLOCK)``, ``stats
+    (4, BLOCK)`` scratch. Every loop runs across the samples, so it vectorises across them; the
+    exponentials, the normaliser and both weighted sums are one pass.
     """
     literally(poly_exp)
-    zmax = weights[count]  # a spare row as scratch
+    first, count, nt = span
+    z, leader, follower = values[chooser], values[0], values[1]
+    zmax, norm, mean_l, mean_f = stats[0], stats[1], stats[2], stats[3]
     for i in range(nt):
         zmax[i] = z[first, i]
-    for r in range(1, count):
-        for i in range(nt):
-            zmax[i] = max(zmax[i], z[first + r, i])
-    for i in range(nt):
         norm[i] = 0.0
+        mean_l[i] = 0.0
+        mean_f[i] = 0.0
+    for r in range(first + 1, first + count):
+        for i in range(nt):
+            zmax[i] = z[r, i] if z[r, i] > zmax[i] else zmax[i]
     if math.isinf(alpha):
-        for r in range(count):
+        for r in range(first, first + count):
             for i in range(nt):
-                weights[r, i] = 1.0 if z[first + r, i] == zmax[i] else 0.0
-                norm[i] += weights[r, i]
+                e = 1.0 if z[r, i] == zmax[i] else 0.0
+                norm[i] += e
+                mean_l[i] += e * leader[r, i]
+                mean_f[i] += e * follower[r, i]
     else:
-        for r in range(count):
+        for r in range(first, first + count):
             for i in range(nt):
-                weights[r, i] = _exp(alpha * (z[first + r, i] - zmax[i]), poly_exp)
-                norm[i] += weights[r, i]
+                e = _exp(alpha * (z[r, i] - zmax[i]), poly_exp)
+                norm[i] += e
+                mean_l[i] += e * leader[r, i]
+                mean_f[i] += e * follower[r, i]
+    out_l, out_f = out[0], out[1]
+    for i in range(nt):
+        inverse = 1.0 / norm[i]
+        out_l[column, i] = mean_l[i] * inverse
+        out_f[column, i] = mean_f[i] * inverse
 
 
 @njit(**JIT)
-def _mix(values, first, count, nt, weights, norm, out, column):  # pragma: no cover - compiled
-    """``out[m, column, i] = Σ_r weights[r, i] values[m, first + r, i] / norm[i]``, every player.
+def _softmax_chain(q, nt, params, at_leader_action, values, stats, poly_exp):  # pragma: no cover
+    """``V (2, 1, ·)`` of a block's samples from ``q (2, A·B, BLOCK)`` (lines 9–14).
 
-    The soft-max policy of one player applied to every player's values (SPEC §3, lines 10–14).
-    """
-    for m in range(values.shape[0]):
-        for i in range(nt):
-            out[m, column, i] = 0.0
-        for r in range(count):
-            for i in range(nt):
-                out[m, column, i] += weights[r, i] * values[m, first + r, i]
-        for i in range(nt):
-            out[m, column, i] = out[m, column, i] / norm[i]
-
-
-@njit(**JIT)
-def _softmax_chain(
-    q, nt, params, at_leader_action, values, weights, norm, poly_exp
-):  # pragma: no cover
-    """``V (P, 1, ·)`` of a block's samples from ``q (P, A·B, BLOCK)`` (lines 9–14).
-
-    The follower's soft-max over ``b`` at each ``a`` gives every player's value at ``(x, a)``
-    (``at_leader_action (P, A, BLOCK)``: ``q_l`` and ``V̄_f``); the leader's soft-max over ``a``
+    The follower's soft-max over ``b`` at each ``a`` gives both players' values at ``(x, a)``
+    (``at_leader_action (2, A, BLOCK)``: ``q_l`` and ``V̄_f``); the leader's soft-max over ``a``
     of its own gives ``V``.
     """
     literally(poly_exp)
     A = params.n_actions
     B = q.shape[1] // A
     for a in range(A):
-        _softmax_weights(q[1], a * B, B, nt, params.alphas[1], weights, norm, poly_exp)
-        _mix(q, a * B, B, nt, weights, norm, at_leader_action, a)
-    _softmax_weights(at_leader_action[0], 0, A, nt, params.alphas[0], weights, norm, poly_exp)
-    _mix(at_leader_action, 0, A, nt, weights, norm, values, 0)
+        _softmax_mix(q, 1, (a * B, B, nt), params.alphas[1], at_leader_action, a, stats, poly_exp)
+    _softmax_mix(at_leader_action, 0, (0, A, nt), params.alphas[0], values, 0, stats, poly_exp)
 
 
 # ---------------------------------------------------------------------- products and forms
@@ -516,46 +510,58 @@ def _next_state_values(
     """
     literally(poly_exp)
     literally(simd_products)
-    psi, cached = step.features, step.forms
+    psi = step.features
+    cached = step.forms.reshape(step.forms.size)  # flat: sample t's pairs at t·|A||B| + v
     d, n_pairs = psi.shape[1], psi.shape[2]
     n_players = w_next.shape[0]
     coef = np.zeros((COEFFICIENTS, d))  # w_{h+1} of each player, then U_0
     coef[:n_players] = w_next
     if updates.shape[0] >= 1:
         coef[n_players] = updates[0]
-    products = np.empty((COEFFICIENTS, BLOCK, n_pairs))
-    form = np.empty(n_pairs)
+    # A block's arrays, flat and sample-major (entry i·|A||B| + v), so that the loops over
+    # forms, bonuses and Q run across all of the block's pairs at once.
+    products = np.empty((COEFFICIENTS, BLOCK * n_pairs))
+    by_sample = products.reshape(COEFFICIENTS, BLOCK, n_pairs)  # the same, (k, i, v)
+    q_flat = np.empty((n_players, BLOCK * n_pairs))
     exact = np.empty(n_pairs)
     scratch = np.empty((n_pairs, d))
     q = np.empty((n_players, n_pairs, BLOCK))  # Q_m(x', a, b), samples along the last axis
     at_leader_action = np.empty((n_players, params.n_actions, BLOCK))
     values = np.empty((n_players, 1, BLOCK))
-    weights = np.empty((max(params.n_actions, n_pairs // params.n_actions) + 1, BLOCK))
-    norm = np.empty(BLOCK)
+    stats = np.empty((4, BLOCK))  # scratch of the soft-max
     drift = 0.0
     for t0 in range(0, step.n, BLOCK):
         nt = min(BLOCK, step.n - t0)
+        n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - t0, 0), nt)
         for i in range(nt):
-            t = t0 + i
-            _products(psi, t, coef, products, i, simd_products)
-            downdated = t < step.n_current and mode != MODE_EXACT
-            if downdated:
-                for v in range(n_pairs):
-                    form[v] = cached[t, v] - products[n_players, i, v] * products[n_players, i, v]
-                _downdate_further(psi, t, updates, form)
-            if not downdated or mode == MODE_MEASURE:
-                _exact_forms(psi, t, Lambda_inv, scratch, exact)
-                for v in range(n_pairs):
-                    if downdated:
-                        drift = max(drift, abs(exact[v] - form[v]))
-                    form[v] = exact[v]
+            _products(psi, t0 + i, coef, by_sample, i, simd_products)
+        # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached
+        first = t0 * n_pairs
+        for k in range(n_old * n_pairs):
+            cached[first + k] -= products[n_players, k] * products[n_players, k]
+        if updates.shape[0] > 1 or n_old < nt or mode == MODE_MEASURE:
+            for i in range(nt):
+                row = cached[first + i * n_pairs : first + (i + 1) * n_pairs]
+                if i < n_old:
+                    _downdate_further(psi, t0 + i, updates, row)
+                if i >= n_old or mode == MODE_MEASURE:
+                    _exact_forms(psi, t0 + i, Lambda_inv, scratch, exact)
+                    for v in range(n_pairs):
+                        if i < n_old:
+                            drift = max(drift, abs(exact[v] - row[v]))
+                        row[v] = exact[v]
+        # Q_m = min(w_mᵀψ + (u + β‖ψ‖), H) of both players, flat over the block
+        for k in range(nt * n_pairs):
+            bonus = params.beta * math.sqrt(max(cached[first + k], 0.0))
+            if params.bonus_reward:
+                bonus += min(bonus, params.horizon) / params.horizon
+            q_flat[0, k] = min(products[0, k] + bonus, params.horizon)
+            q_flat[1, k] = min(products[1, k] + bonus, params.horizon)
+        for m in range(n_players):  # transposed: the soft-max runs across samples
             for v in range(n_pairs):
-                cached[t, v] = form[v]
-                bonus = params.beta * math.sqrt(max(form[v], 0.0))
-                reward = _exploration_reward(bonus, params)
-                for m in range(n_players):
-                    q[m, v, i] = min(products[m, i, v] + reward + bonus, params.horizon)
-        _softmax_chain(q, nt, params, at_leader_action, values, weights, norm, poly_exp)
+                for i in range(nt):
+                    q[m, v, i] = q_flat[m, i * n_pairs + v]
+        _softmax_chain(q, nt, params, at_leader_action, values, stats, poly_exp)
         for i in range(nt):
             for m in range(n_players):
                 V[t0 + i, m] = values[m, 0, i]

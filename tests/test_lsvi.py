@@ -596,3 +596,44 @@ def test_one_name_for_each_size(cls):
     assert sizes == (3, 2, 4, 5)
     for old in ("A", "B", "d", "H"):
         assert not hasattr(learner, old)
+
+
+# ---------------------------------------------------------------------- the player axis
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_alphas_are_required_and_the_two_player_spellings_forward(cls):
+    """No silent greedy default (issue 16); ``alpha_l``/``alpha_f`` are ``alphas`` spelled out."""
+    game = random_linear(6, 3, 2, 4, 3, seed=0)
+    args = (game.features, (3, 2), 4, 3)
+    with pytest.raises(ValueError, match="alphas is required"):
+        cls(*args, beta=0.5)
+    with pytest.raises(ValueError, match="give alphas or alpha_l and alpha_f, not both"):
+        cls(*args, beta=0.5, alphas=(1.0, 2.0), alpha_l=1.0)
+    with pytest.raises(ValueError, match="one value per player"):
+        cls(*args, beta=0.5, alphas=(1.0, 2.0, 3.0))
+    general = cls(*args, beta=0.5, alphas=(1.0, 2.0))
+    spelled = cls(game.features, n_leader_actions=3, n_follower_actions=2, dim=4, horizon=3,
+                  beta=0.5, alpha_l=1.0, alpha_f=2.0)  # fmt: skip
+    assert general.action_counts == spelled.action_counts == (3, 2)
+    np.testing.assert_array_equal(general.alphas, spelled.alphas)
+    assert (spelled.n_leader_actions, spelled.alpha_f) == (3, 2.0)
+    spelled.alpha_l = 5.0  # the setter writes the player axis
+    assert spelled.alphas.tolist() == [5.0, 2.0]
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_queries_on_the_player_axis(cls):
+    game = random_linear(6, 3, 2, 4, 3, seed=1)
+    learner = cls(game.features, (3, 2), 4, 3, beta=0.5, alphas=(2.0, 3.0))
+    rng = np.random.default_rng(0)
+    for ep in random_trajectories(game, 5, rng):
+        for h, step in enumerate(ep):
+            record(learner, h, *step)
+    learner.plan()
+    assert learner.q_values(1, 2).shape == (learner.n_players, 3, 2)
+    pi_l, pi_f = learner.policy_tables()
+    np.testing.assert_array_equal(learner.policy(0, 1, 2), pi_l[1, 2])
+    np.testing.assert_array_equal(learner.policy(1, 1, 2, (2,)), pi_f[1, 2, 2])
+    with pytest.raises(ValueError, match="earlier must hold 1 actions"):
+        learner.policy(1, 1, 2)
+    with pytest.raises(ValueError, match="actions must hold 2 actions"):
+        learner.record(0, 1, 1, (0.0, 0.0), 2)

@@ -286,6 +286,8 @@ class LSVIUCBLearner(abc.ABC):
 
     def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
         """The first ``n`` players' ``actions`` as a tuple of checked indices."""
+        if n == 0 and actions == ():
+            return ()
         try:
             if isinstance(actions, str) or len(actions) != n:
                 raise TypeError

@@ -114,20 +114,20 @@ samples in use, of which the first ``n_current`` have forms of the previous ``Λ
 
 # ---------------------------------------------------------------------- the policies played
 @njit(**EXACT_JIT)
-def _softmax_into(z, alpha, out):  # pragma: no cover - compiled
-    """``out = softmax(α z)`` (eq. 12), stable; ``α = ∞``: uniform on the maximisers."""
-    zmax = z[0]
-    for i in range(1, z.shape[0]):
-        if z[i] > zmax:
-            zmax = z[i]
+def _softmax_into(values, alpha, out):  # pragma: no cover - compiled
+    """``out = softmax(α·values)`` (eq. 12), stable; ``α = ∞``: uniform on the maximisers."""
+    largest = values[0]
+    for i in range(1, values.shape[0]):
+        if values[i] > largest:
+            largest = values[i]
     total = 0.0
-    for i in range(z.shape[0]):
+    for i in range(values.shape[0]):
         if math.isinf(alpha):
-            out[i] = 1.0 if z[i] == zmax else 0.0
+            out[i] = 1.0 if values[i] == largest else 0.0
         else:
-            out[i] = math.exp(alpha * (z[i] - zmax))
+            out[i] = math.exp(alpha * (values[i] - largest))
         total += out[i]
-    for i in range(z.shape[0]):
+    for i in range(values.shape[0]):
         out[i] /= total
 
 
@@ -272,27 +272,27 @@ def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  #
     """
     literally(poly_exp)
     first, count, nt = span
-    z, leader, follower = values[chooser], values[0], values[1]
+    own, leader, follower = values[chooser], values[0], values[1]
     zmax, norm, mean_l, mean_f = stats[0], stats[1], stats[2], stats[3]
     for i in range(nt):
-        zmax[i] = z[first, i]
+        zmax[i] = own[first, i]
         norm[i] = 0.0
         mean_l[i] = 0.0
         mean_f[i] = 0.0
     for r in range(first + 1, first + count):
         for i in range(nt):
-            zmax[i] = z[r, i] if z[r, i] > zmax[i] else zmax[i]
+            zmax[i] = own[r, i] if own[r, i] > zmax[i] else zmax[i]
     if math.isinf(alpha):
         for r in range(first, first + count):
             for i in range(nt):
-                e = 1.0 if z[r, i] == zmax[i] else 0.0
+                e = 1.0 if own[r, i] == zmax[i] else 0.0
                 norm[i] += e
                 mean_l[i] += e * leader[r, i]
                 mean_f[i] += e * follower[r, i]
     else:
         for r in range(first, first + count):
             for i in range(nt):
-                e = _exp(alpha * (z[r, i] - zmax[i]), poly_exp)
+                e = _exp(alpha * (own[r, i] - zmax[i]), poly_exp)
                 norm[i] += e
                 mean_l[i] += e * leader[r, i]
                 mean_f[i] += e * follower[r, i]
@@ -304,8 +304,8 @@ def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  #
 
 
 @njit(**JIT)
-def _softmax_chain(q, nt, params, at_leader_action, values, stats, poly_exp):  # pragma: no cover
-    """``V (2, 1, ·)`` of a block's samples from ``q (2, A·B, BLOCK)`` (lines 9–14).
+def _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp):  # pragma: no cover
+    """``V (2, 1, ·)`` of a block's samples from ``Q (2, A·B, BLOCK)`` (lines 9–14).
 
     The follower's soft-max over ``b`` at each ``a`` gives both players' values at ``(x, a)``
     (``at_leader_action (2, A, BLOCK)``: ``q_l`` and ``V̄_f``); the leader's soft-max over ``a``
@@ -313,9 +313,9 @@ def _softmax_chain(q, nt, params, at_leader_action, values, stats, poly_exp):  #
     """
     literally(poly_exp)
     A = params.n_actions
-    B = q.shape[1] // A
+    B = Q.shape[1] // A
     for a in range(A):
-        _softmax_mix(q, 1, (a * B, B, nt), params.alphas[1], at_leader_action, a, stats, poly_exp)
+        _softmax_mix(Q, 1, (a * B, B, nt), params.alphas[1], at_leader_action, a, stats, poly_exp)
     _softmax_mix(at_leader_action, 0, (0, A, nt), params.alphas[0], values, 0, stats, poly_exp)
 
 
@@ -522,10 +522,10 @@ def _next_state_values(
     # forms, bonuses and Q run across all of the block's pairs at once.
     products = np.empty((COEFFICIENTS, BLOCK * n_pairs))
     by_sample = products.reshape(COEFFICIENTS, BLOCK, n_pairs)  # the same, (k, i, v)
-    q_flat = np.empty((n_players, BLOCK * n_pairs))
+    Q_flat = np.empty((n_players, BLOCK * n_pairs))
     exact = np.empty(n_pairs)
     scratch = np.empty((n_pairs, d))
-    q = np.empty((n_players, n_pairs, BLOCK))  # Q_m(x', a, b), samples along the last axis
+    Q = np.empty((n_players, n_pairs, BLOCK))  # Q_m(x', a, b), samples along the last axis
     at_leader_action = np.empty((n_players, params.n_actions, BLOCK))
     values = np.empty((n_players, 1, BLOCK))
     stats = np.empty((4, BLOCK))  # scratch of the soft-max
@@ -555,13 +555,13 @@ def _next_state_values(
             bonus = params.beta * math.sqrt(max(cached[first + k], 0.0))
             if params.bonus_reward:
                 bonus += min(bonus, params.horizon) / params.horizon
-            q_flat[0, k] = min(products[0, k] + bonus, params.horizon)
-            q_flat[1, k] = min(products[1, k] + bonus, params.horizon)
+            Q_flat[0, k] = min(products[0, k] + bonus, params.horizon)
+            Q_flat[1, k] = min(products[1, k] + bonus, params.horizon)
         for m in range(n_players):  # transposed: the soft-max runs across samples
             for v in range(n_pairs):
                 for i in range(nt):
-                    q[m, v, i] = q_flat[m, i * n_pairs + v]
-        _softmax_chain(q, nt, params, at_leader_action, values, stats, poly_exp)
+                    Q[m, v, i] = Q_flat[m, i * n_pairs + v]
+        _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp)
         for i in range(nt):
             for m in range(n_players):
                 V[t0 + i, m] = values[m, 0, i]

@@ -476,3 +476,15 @@ def test_doctests():
 
     result = doctest.testmod(rf, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_saving_never_replaces_a_file_that_is_not_a_data_set(tmp_path):
+    data = rf.explore(small_security(), 3, seed=0)
+    mine = tmp_path / "notes.npz"
+    mine.write_text("a user's file")
+    with pytest.raises(rf.ExplorationDataError, match="exists and is not an exploration data set"):
+        data.save(mine)
+    assert mine.read_text() == "a user's file"
+    data.save(tmp_path / "data.npz")
+    data.head(2).save(tmp_path / "data.npz")  # a data set is replaced by a data set
+    assert rf.ExplorationData.load(tmp_path / "data.npz").episodes == 2

@@ -126,18 +126,24 @@ class LSVIUCBLearner(abc.ABC):
             {"n_leader_actions": n_leader_actions, "n_follower_actions": n_follower_actions},
         )
         self.action_counts = tuple(integer(n, k, low=1) for n, k in zip(counts, names, strict=True))
+        self.n_players = len(self.action_counts)
+        """``P``: the leader and the followers."""
+        self._action_names = (
+            ("a", "b") if self.n_players == 2 else tuple(f"a_{m}" for m in range(self.n_players))
+        )  # how errors name each player's action
         d, H = integer(dim, "dim", low=1), integer(horizon, "horizon", low=1)
         schedule_n = integer(schedule_n, "schedule_n", low=1)
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.lam = real(lam, "lam", low=0.0, low_open=True)
-        self.beta = real(beta, "beta", low=0.0)
+        beta = real(beta, "beta", low=0.0)
         values, names = _per_player("alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f})
-        self.alphas = np.array(
-            [real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)]
-        )
-        """``(P,)`` the soft-max parameters in force (``inf``: greedy)."""
+        self._version = 0  # of beta and alphas: what the cached policies were made with
+        self.alphas = [
+            real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
+        ]
         self.bonus_reward = bool(bonus_reward)
+        self.beta = beta
         self.dim, self.horizon = d, H
         self.table: np.ndarray | None = None
         """The feature table ``(S, A, B, d)`` of a finite state space, else ``None``."""
@@ -164,11 +170,6 @@ class LSVIUCBLearner(abc.ABC):
 
     # ------------------------------------------------------------------ sizes
     @property
-    def n_players(self) -> int:
-        """``P``: the leader and the followers."""
-        return len(self.action_counts)
-
-    @property
     def n_leader_actions(self) -> int:
         """``|A|``."""
         return self.action_counts[0]
@@ -179,22 +180,43 @@ class LSVIUCBLearner(abc.ABC):
         return self.action_counts[1]
 
     @property
+    def alphas(self) -> np.ndarray:
+        """``(P,)`` the soft-max parameters in force (``inf``: greedy); read-only, set it whole."""
+        return self._alphas
+
+    @alphas.setter
+    def alphas(self, values) -> None:
+        self._alphas = np.array(values, dtype=np.float64)
+        self._alphas.flags.writeable = False
+        self._version += 1
+
+    @property
+    def beta(self) -> float:
+        """``β``, the bonus scale."""
+        return self._beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        self._beta = float(value)
+        self._version += 1
+
+    @property
     def alpha_l(self) -> float:
         """``α_l``, ``alphas[0]``."""
-        return float(self.alphas[0])
+        return float(self._alphas[0])
 
     @alpha_l.setter
     def alpha_l(self, value: float) -> None:
-        self.alphas[0] = value
+        self.alphas = [value, *self._alphas[1:]]
 
     @property
     def alpha_f(self) -> float:
         """``α_f``, ``alphas[1]``."""
-        return float(self.alphas[1])
+        return float(self._alphas[1])
 
     @alpha_f.setter
     def alpha_f(self, value: float) -> None:
-        self.alphas[1] = value
+        self.alphas = [self._alphas[0], value, *self._alphas[2:]]
 
     @property
     def n_states(self) -> int | None:
@@ -252,10 +274,6 @@ class LSVIUCBLearner(abc.ABC):
     def _check_step(self, h) -> int:
         return fast_index(h, self.horizon, "h")
 
-    def _action_names(self) -> tuple[str, ...]:
-        """How errors name each player's action: ``a``, ``b``; ``a_0 … a_N`` beyond two players."""
-        return ("a", "b") if self.n_players == 2 else tuple(f"a_{m}" for m in range(self.n_players))
-
     def _features(self, x, name: str = "x") -> np.ndarray:
         """``φ(x, ·, ·) (A, B, d)``: a row of the table (``x`` an index), or ``feature_map``'s.
 
@@ -295,7 +313,7 @@ class LSVIUCBLearner(abc.ABC):
             raise ValueError(
                 f"{name} must hold {n} actions, one per player, got {actions!r}"
             ) from None
-        names = self._action_names()
+        names = self._action_names
         out = []
         for m in range(n):
             out.append(fast_index(actions[m], self.action_counts[m], names[m]))
@@ -417,7 +435,7 @@ class LSVIUCBLearner(abc.ABC):
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"
             )
-        return Q[0], tuple(pi[0] for pi in policies)
+        return Q[0], tuple([pi[0] for pi in policies])
 
     def _plan_name(self) -> str:
         if self.planned_episode is None:
@@ -454,7 +472,7 @@ class LSVIUCBLearner(abc.ABC):
     def _policy_key(self, h, x) -> tuple | None:
         """What the policies at ``(h, x)`` depend on, for an index state; ``None`` otherwise."""
         if type(x) is int or isinstance(x, np.integer):
-            return (self.n_plans, self.alphas.tobytes(), self.beta, h, int(x))
+            return (self.n_plans, self._version, h, int(x))
         return None
 
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
@@ -479,7 +497,7 @@ class LSVIUCBLearner(abc.ABC):
         if own:
             if self.table is None:
                 raise ValueError("a learner with a feature map has no table: pass features")
-            key = (self.n_plans, *self.alphas.tolist(), self.beta)
+            key = (self.n_plans, self._version)
             if self._tables_key == key:
                 return self._tables
             features = self.table

@@ -204,9 +204,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     # ------------------------------------------------------------------ planning
     def _parameters(self) -> _kernels.Parameters:
         """The kernels' :data:`._kernels.plan.Parameters`, made again when ``β`` or ``α`` change."""
-        key = (self.beta, self.alphas.tobytes())
-        if getattr(self, "_parameters_key", None) != key:
-            self._parameters_key = key
+        if getattr(self, "_parameters_version", None) != self._version:
+            self._parameters_version = self._version
             self._kernel_parameters = parameters(
                 self.beta, self.horizon, self.alphas, self.bonus_reward, self.action_counts
             )

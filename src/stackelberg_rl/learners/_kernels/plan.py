@@ -272,13 +272,13 @@ def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  #
     """
     literally(poly_exp)
     first, count, nt = span
-    own, leader, follower = values[chooser], values[0], values[1]
-    zmax, norm, mean_l, mean_f = stats[0], stats[1], stats[2], stats[3]
+    own, other = values[chooser], values[1 - chooser]  # the chooser's values, the other's
+    zmax, norm, mean_own, mean_other = stats[0], stats[1], stats[2], stats[3]
     for i in range(nt):
         zmax[i] = own[first, i]
         norm[i] = 0.0
-        mean_l[i] = 0.0
-        mean_f[i] = 0.0
+        mean_own[i] = 0.0
+        mean_other[i] = 0.0
     for r in range(first + 1, first + count):
         for i in range(nt):
             zmax[i] = own[r, i] if own[r, i] > zmax[i] else zmax[i]
@@ -287,20 +287,20 @@ def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  #
             for i in range(nt):
                 e = 1.0 if own[r, i] == zmax[i] else 0.0
                 norm[i] += e
-                mean_l[i] += e * leader[r, i]
-                mean_f[i] += e * follower[r, i]
+                mean_own[i] += e * own[r, i]
+                mean_other[i] += e * other[r, i]
     else:
         for r in range(first, first + count):
             for i in range(nt):
                 e = _exp(alpha * (own[r, i] - zmax[i]), poly_exp)
                 norm[i] += e
-                mean_l[i] += e * leader[r, i]
-                mean_f[i] += e * follower[r, i]
-    out_l, out_f = out[0], out[1]
+                mean_own[i] += e * own[r, i]
+                mean_other[i] += e * other[r, i]
+    out_own, out_other = out[chooser], out[1 - chooser]
     for i in range(nt):
         inverse = 1.0 / norm[i]
-        out_l[column, i] = mean_l[i] * inverse
-        out_f[column, i] = mean_f[i] * inverse
+        out_own[column, i] = mean_own[i] * inverse
+        out_other[column, i] = mean_other[i] * inverse
 
 
 @njit(**JIT)

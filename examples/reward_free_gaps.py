@@ -73,10 +73,10 @@ def reward_free_rows(game_name: str, seed: int, exp: Experiment) -> list[dict]:
     other = games.make(game_name, **dict(exp.also)) if exp.also else None
     rows = []
     for K in exp.budgets:
-        gaps = rf.gaps(game, *rf.plan(data.head(K), lam=exp.lam))
+        gaps = rf.gaps(game, *rf.solve(data.head(K), lam=exp.lam))
         gaps["floor/leader/initial"] = floor
         if other is not None:  # the same data, other rewards: known exactly (math.md §7)
-            also = rf.gaps(other, *rf.plan(data.head(K), other, lam=exp.lam))
+            also = rf.gaps(other, *rf.solve(data.head(K), other, lam=exp.lam))
             gaps.update({f"also/{k}": v for k, v in also.items()})
         for key, value in gaps.items():
             rows.append(dict(game=game_name, seed=seed, K=K, route="reward-free", metric=key,

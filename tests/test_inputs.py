@@ -14,11 +14,11 @@ LEARNERS = [SoftmaxLSVIUCB, ReferenceLSVIUCB]
 
 
 def table_learner(cls, **kw):
-    return cls(GAME.features, 2, 3, 4, 3, **(dict(beta=0.5) | kw))
+    return cls(GAME.features, (2, 3), 4, 3, **(dict(beta=0.5, alphas=(1.0, 1.0)) | kw))
 
 
 def map_learner(cls, feature_map=None):
-    return cls(feature_map or GAME.feature_map, 2, 3, 4, 3, beta=0.5)
+    return cls(feature_map or GAME.feature_map, (2, 3), 4, 3, beta=0.5, alphas=(1.0, 1.0))
 
 
 # ---------------------------------------------------------------------- the constructor
@@ -33,7 +33,8 @@ def map_learner(cls, feature_map=None):
     ],
 )  # fmt: skip
 def test_bad_parameters_are_refused_by_name(cls, name, value):
-    kw = dict(n_leader_actions=2, n_follower_actions=3, dim=4, horizon=3, beta=0.5) | {name: value}
+    kw = dict(n_leader_actions=2, n_follower_actions=3, dim=4, horizon=3, beta=0.5)
+    kw |= dict(alpha_l=1.0, alpha_f=1.0) | {name: value}
     with pytest.raises(ValueError, match=f"^{name}"):
         cls(GAME.features if name != "dim" else GAME.features[..., :2], **kw)
 
@@ -42,16 +43,23 @@ def test_a_feature_table_is_checked_when_the_learner_is_made():
     bad = GAME.features.copy()
     bad[4, 1, 2] = [1.0, 1.0, 0.0, 0.0]  # ‖φ‖ = √2
     with pytest.raises(ValueError, match=r"feature table.*index \(4, 1, 2\) has norm"):
-        SoftmaxLSVIUCB(bad, 2, 3, 4, 3, beta=0.5)
+        SoftmaxLSVIUCB(bad, (2, 3), 4, 3, beta=0.5, alphas=(1.0, 1.0))
     bad[4, 1, 2] = [np.nan, 0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match=r"non-finite entry at index \(4, 1, 2, 0\)"):
-        ReferenceLSVIUCB(bad, 2, 3, 4, 3, beta=0.5)
+    with pytest.raises(ValueError, match=r"non-finite entry nan at index \(4, 1, 2, 0\)"):
+        ReferenceLSVIUCB(bad, (2, 3), 4, 3, beta=0.5, alphas=(1.0, 1.0))
     with pytest.raises(ValueError, match=r"feature table must have shape \(S, A, B, d\)"):
-        SoftmaxLSVIUCB(GAME.features[0], 2, 3, 4, 3, beta=0.5)
+        SoftmaxLSVIUCB(GAME.features[0], (2, 3), 4, 3, beta=0.5, alphas=(1.0, 1.0))
 
 
 # ---------------------------------------------------------------------- record and the queries
 GOOD = dict(h=0, x=1, a=1, b=2, r_l=0.1, r_f=-0.2, x_next=2)
+
+
+def record(learner, h, x, a, b, r_l, r_f, x_next):
+    """``GOOD``'s fields on the learner's player axis."""
+    learner.record(h, x, (a, b), (r_l, r_f), x_next)
+
+
 BAD_RECORDS = [
     (dict(h=3), r"h must be an integer in \[0, 3\), got 3"),
     (dict(h=-1), r"h must be an integer in \[0, 3\), got -1"),
@@ -66,11 +74,11 @@ BAD_RECORDS = [
     (dict(a=2), r"a must be an integer in \[0, 2\)"),
     (dict(a=np.float64(0)), "a must be an integer"),
     (dict(b=-1), r"b must be an integer in \[0, 3\)"),
-    (dict(r_l=math.nan), "r_l must be finite and in"),
-    (dict(r_f=math.inf), "r_f must be finite and in"),
-    (dict(r_l=-math.inf), "r_l must be finite and in"),
-    (dict(r_l=1.5), r"r_l must be finite and in \[-1, 1\]"),
-    (dict(r_f="0.1x"), "r_f must be a number"),
+    (dict(r_l=math.nan), r"rewards has a non-finite entry nan at index \(0,\) \(player\)"),
+    (dict(r_f=math.inf), r"rewards has a non-finite entry inf at index \(1,\)"),
+    (dict(r_l=-math.inf), "rewards has a non-finite entry -inf"),
+    (dict(r_l=1.5), r"rewards has 1.5 > 1 at index \(0,\)"),
+    (dict(r_f="0.1x"), "rewards must be an array of numbers"),
 ]
 
 
@@ -79,11 +87,11 @@ BAD_RECORDS = [
 def test_record_refuses_bad_input_and_stores_nothing(cls, change, message):
     learner = table_learner(cls)
     with pytest.raises(ValueError, match=message):
-        learner.record(**(GOOD | change))
+        record(learner, **(GOOD | change))
     assert learner.n_samples.tolist() == [0, 0, 0]
     np.testing.assert_array_equal(learner.Lambda, np.broadcast_to(np.eye(4), (3, 4, 4)))
-    learner.record(**GOOD)  # and the good one still goes in
-    learner.record(**(GOOD | dict(r_l=1.0 + 1e-12)))  # round-off above 1 is not an error
+    record(learner, **GOOD)  # and the good one still goes in
+    record(learner, **(GOOD | dict(r_l=1.0 + 1e-12)))  # round-off above 1 is not an error
     assert learner.n_samples.tolist() == [2, 0, 0]
 
 
@@ -114,7 +122,7 @@ def transposed_map(states):
 def test_features_from_a_feature_map_are_checked(cls, feature_map, change, message):
     learner = map_learner(cls, feature_map)
     with pytest.raises(ValueError, match=message):
-        learner.record(**(GOOD | change))
+        record(learner, **(GOOD | change))
     assert learner.n_samples.tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match=message.replace("x_next", "x")):
         learner.leader_policy(0, change.get("x", change.get("x_next", 1)))
@@ -144,10 +152,10 @@ def test_one_nan_reward_used_to_turn_every_later_policy_into_nan():
     """The defect as a user met it: now the NaN is refused where it enters, and play goes on."""
     L, F = make_agents(GAME, AgentConfig(beta=0.3, decentralised=False), 10, seed=0)
     L.begin_episode(0)
-    with pytest.raises(ValueError, match="r_l must be finite"):
+    with pytest.raises(ValueError, match="rewards has a non-finite entry"):
         L.record(0, 1, 0, 0, np.array([np.nan, 0.0]), 2)
     for r in (np.array([0.1]), 0.1, [[0.1, 0.2]]):
-        with pytest.raises(ValueError, match="r must hold the two rewards"):
+        with pytest.raises(ValueError, match=r"rewards has shape .*, expected \(2,\)"):
             L.record(0, 1, 0, 0, r, 2)
     L.record(0, 1, 0, 0, np.array([0.1, 0.2]), 2)
     L.begin_episode(1)

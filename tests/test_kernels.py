@@ -9,6 +9,7 @@ from numba import njit
 from stackelberg_rl.games import sampling
 from stackelberg_rl.learners._kernels import plan as K
 from stackelberg_rl.learners.functional import optimistic_q, soft_policies
+from stackelberg_rl.learners.lsvi_ucb import parameters
 
 
 def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha_f, mode):
@@ -28,11 +29,20 @@ def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha
     return V, quad
 
 
-# |A||B| = 6: products over d per vector; 12, 16: across the vectors in SIMD registers; 9, 20: the
-# same with columns left over (one by one; a group of sixteen then one of four); 4: the
-# literal-stride path. |B| or |A| = 4: the one-pass soft-max; |B| = 1 or |A| = 1: none there.
+# |A||B| = 6, 4: products over d per pair; 12, 16: across the pairs in SIMD registers; 9, 20: the
+# same with pairs left over (one by one; a group of sixteen then one of four); |B| = 1 or
+# |A| = 1: a soft-max over one action.
 SHAPES = [(3, 2), (3, 4), (4, 4), (3, 3), (5, 4), (2, 2), (4, 1), (1, 3)]
-assert {A * B < K.SIMD_MIN_ACTIONS for A, B in SHAPES} == {True, False}
+assert {A * B < K.SIMD_MIN_PAIRS for A, B in SHAPES} == {True, False}
+
+
+def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_reward=False):
+    """:func:`K.next_state_values` of ``psi (n, d, A·B)`` with ``β = 0.7``, ``H = 3``; V, drift."""
+    n = psi.shape[0]
+    V = np.empty((n, 2))
+    step = K.NextStates(psi, forms, n, n_current)
+    params = parameters(0.7, 3.0, alphas, bonus_reward, (A,))
+    return V, K.next_state_values(step, w, updates, Linv, params, mode, V)
 
 
 def sherman_morrison_rows(Linv_old, pending):
@@ -73,10 +83,7 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
     # float32 features: the kernel widens them exactly, the reference is given the same values.
     for _ in range(2):  # twice: the call must leave its inputs as it found them
         q = quad.copy()
-        V = np.empty((n, 2))
-        drift = K.next_state_values(
-            psi, q, n, n_old, A, w, U, Linv, 0.7, 3.0, alpha, alpha, mode, V
-        )
+        V, drift = values(psi, q, n_old, w, U, Linv, A, (alpha, alpha), mode)
         np.testing.assert_allclose(q[:n], quad_ref, rtol=0, atol=1e-14)
         np.testing.assert_allclose(V, V_ref, rtol=0, atol=1e-13)
         if mode == K.MODE_MEASURE:
@@ -84,20 +91,14 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
 
 
 @njit(**K.JIT)
-def _values_variant(psi, quad, A, w, U, Linv, V, variant):  # pragma: no cover - compiled
-    n, mode = psi.shape[0], K.MODE_DOWNDATE
+def _values_variant(step, w, U, Linv, params, V, variant):  # pragma: no cover - compiled
+    mode = K.MODE_DOWNDATE
     if variant == 1:
-        K._next_state_values(
-            psi, quad, n, n, A, w, U, Linv, 0.7, 3.0, 4.0, 9.0, mode, V, False, True
-        )
+        K._next_state_values(step, w, U, Linv, params, mode, V, False, True)
     elif variant == 2:
-        K._next_state_values(
-            psi, quad, n, n, A, w, U, Linv, 0.7, 3.0, 4.0, 9.0, mode, V, True, False
-        )
+        K._next_state_values(step, w, U, Linv, params, mode, V, True, False)
     else:
-        K._next_state_values(
-            psi, quad, n, n, A, w, U, Linv, 0.7, 3.0, 4.0, 9.0, mode, V, False, False
-        )
+        K._next_state_values(step, w, U, Linv, params, mode, V, False, False)
 
 
 @pytest.mark.parametrize("variant", [1, 2, 3])  # plain exp, plain products, both plain
@@ -111,11 +112,11 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     w = rng.normal(size=(2, d))
     U = rng.random((1, d)) / d
     quad = np.einsum("ndv,de,nev->nv", psi, Linv, psi) + 1.0
-    V, V_plain = np.empty((n, 2)), np.empty((n, 2))
     q = quad.copy()
-    K.next_state_values(psi, q, n, n, A, w, U, Linv, 0.7, 3.0, 4.0, 9.0, K.MODE_DOWNDATE, V)
-    q_plain = quad.copy()
-    _values_variant(psi, q_plain, A, w, U, Linv, V_plain, variant)
+    V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
+    q_plain, V_plain = quad.copy(), np.empty((n, 2))
+    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A,))
+    _values_variant(K.NextStates(psi, q_plain, n, n), w, U, Linv, params, V_plain, variant)
     # The polynomial exp is within one ulp of math.exp; sums may associate differently.
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
@@ -131,31 +132,31 @@ def test_greedy_ties_are_uniform_and_exact():
         w[0, 0] = 1.0
         V = np.empty((n, 2))
         quad = np.zeros((n, A * B))
-        K.next_state_values(
-            psi, quad, n, 0, A, w, np.zeros((0, d)), np.zeros((d, d)),
-            0.0, 10.0, math.inf, math.inf, K.MODE_EXACT, V,
-        )  # fmt: skip
+        step = K.NextStates(psi, quad, n, 0)
+        params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A,))
+        K.next_state_values(step, w, np.zeros((0, d)), np.zeros((d, d)), params, K.MODE_EXACT, V)
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
 
 
 def test_no_samples():
     d, A, B = 3, 2, 2
     psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
+    params = parameters(0.5, 1.0, (2.0, 2.0), False, (A,))
     for _ in range(2):
+        step = K.NextStates(psi, quad, 0, 0)
         drift = K.next_state_values(
-            psi, quad, 0, 0, A, np.ones((2, d)), np.ones((1, d)), np.eye(d),
-            0.5, 1.0, 2.0, 2.0, K.MODE_MEASURE, V,
-        )  # fmt: skip
+            step, np.ones((2, d)), np.ones((1, d)), np.eye(d), params, K.MODE_MEASURE, V
+        )
         assert drift == 0.0 and np.isnan(quad).all()
 
 
 @njit(**K.JIT)
-def _products_loop(psi, w, u, out, simd):  # pragma: no cover - compiled
+def _products_loop(psi, coef, out, simd):  # pragma: no cover - compiled
     for t in range(psi.shape[0]):
         if simd:
-            K._products(psi, t, w, u, out, t, True)
+            K._products(psi, t, coef, out, t, True)
         else:
-            K._products(psi, t, w, u, out, t, False)
+            K._products(psi, t, coef, out, t, False)
 
 
 @pytest.mark.parametrize("simd", [True, False])
@@ -167,10 +168,10 @@ def test_products_every_lane_split(AB, d, dtype, simd):
     rng = np.random.default_rng(AB * 100 + d)
     n = 5
     psi = rng.normal(size=(n, d, AB)).astype(dtype)
-    w, u = rng.normal(size=(2, d)), rng.normal(size=d)
+    coef = rng.normal(size=(K.COEFFICIENTS, d))
     out = np.full((3, n + 2, AB), np.nan)
-    _products_loop(psi, w, u, out, simd)
-    want = np.einsum("kd,ndv->knv", np.vstack([w, u[None]]), psi.astype(np.float64))
+    _products_loop(psi, coef, out, simd)
+    want = np.einsum("kd,ndv->knv", coef, psi.astype(np.float64))
     np.testing.assert_allclose(out[:, :n], want, rtol=1e-13, atol=1e-13)
     assert np.isnan(out[:, n:]).all()  # nothing written outside the sample rows
 
@@ -184,7 +185,7 @@ def test_add_rows_is_sherman_morrison_with_the_old_inverse():
     Linv = np.linalg.inv(Lambda)
     rows = rng.dirichlet(np.ones(d), size=2)
     U = np.empty((2, d))
-    growth = K._add_rows(Linv, rows, U)
+    growth = K._sherman_morrison(Linv, rows, U)
     new = Lambda + rows.T @ rows
     np.testing.assert_allclose(Linv, np.linalg.inv(new), rtol=1e-9)
     # The determinant lemma: the log growth is log det Λ' − log det Λ.
@@ -233,9 +234,8 @@ def test_policies_matches_numpy():
     M = rng.normal(size=(d, d))
     Linv = np.linalg.inv(np.eye(d) + M @ M.T)
     for alpha_l, alpha_f in ((3.0, 7.0), (math.inf, math.inf), (0.0, 1e6)):
-        Q, pi_l, pi_f, finite = K.policies(
-            phi, w[:, None], Linv[None], 0, 0.4, 2.0, alpha_l, alpha_f
-        )
+        params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A,))
+        Q, pi_l, pi_f, finite = K.policies(phi, w[:, None], Linv[None], 0, params)
         assert finite
         Q_ref = optimistic_q(phi, w, Linv, 0.4, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-15)
@@ -243,16 +243,50 @@ def test_policies_matches_numpy():
         np.testing.assert_allclose(pi_l, pl, rtol=0, atol=1e-14)
         np.testing.assert_allclose(pi_f, pf, rtol=0, atol=1e-14)
         for i in range(n):  # one state at a time: the same bits (acting asks for one)
-            one = K.policies(phi[i : i + 1], w[:, None], Linv[None], 0, 0.4, 2.0, alpha_l, alpha_f)
+            one = K.policies(phi[i : i + 1], w[:, None], Linv[None], 0, params)
             for got, want in zip(one[:3], (Q, pi_l, pi_f), strict=True):
                 np.testing.assert_array_equal(got[0], want[i])
+
+
+def exploration_q(phi, w, Linv, beta, H):
+    """The exploration's ``Q = min(wᵀφ + u + β‖φ‖, H)``, ``u = min(β‖φ‖, H)/H`` (SPEC §4), numpy.
+
+    The bonus is :func:`optimistic_q`'s with ``w = 0`` and no cap.
+    """
+    bonus = optimistic_q(phi, np.zeros_like(w[:1]), Linv, beta, math.inf)
+    return np.minimum(optimistic_q(phi, w, Linv, beta, math.inf) + np.minimum(bonus, H) / H, H)
+
+
+def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
+    rng = np.random.default_rng(4)
+    A, B, d, n = 3, 2, 5, 6
+    phi = rng.random((n, A, B, d)) / d
+    w = rng.normal(size=(2, d))
+    M = rng.normal(size=(d, d))
+    Linv = np.linalg.inv(0.01 * np.eye(d) + M @ M.T)  # large bonuses: the cap min(·, H) acts
+    for beta in (0.0, 0.3, 50.0):
+        params = parameters(beta, 2.0, (3.0, 5.0), True, (A,))
+        Q, pi_l, pi_f, _ = K.policies(phi, w[:, None], Linv[None], 0, params)
+        Q_ref = exploration_q(phi, w, Linv, beta, 2.0)
+        np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-14)
+        pl, pf = soft_policies(Q_ref, 3.0, 5.0)[:2]
+        np.testing.assert_allclose(pi_l, pl, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(pi_f, pf, rtol=0, atol=1e-14)
+        # The plan's next-state values add the same reward.
+        psi = phi.reshape(n, A * B, d).transpose(0, 2, 1).copy()
+        forms = np.zeros((n, A * B))
+        V = np.empty((n, 2))
+        step = K.NextStates(psi, forms, n, 0)
+        K.next_state_values(step, w, np.zeros((0, d)), Linv, params, K.MODE_EXACT, V)
+        np.testing.assert_allclose(V, soft_policies(Q_ref, 3.0, 5.0)[4], rtol=0, atol=1e-13)
 
 
 def test_policies_reports_non_finite_values():
     phi = np.full((1, 2, 2, 3), 0.5)
     w = np.array([[[np.nan, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])  # (2, H = 1, d)
-    assert not K.policies(phi, w, np.eye(3)[None], 0, 0.1, 2.0, 1.0, 1.0)[3]
-    assert K.policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, 0.1, 2.0, 1.0, 1.0)[3]
+    params = parameters(0.1, 2.0, (1.0, 1.0), False, (2,))
+    assert not K.policies(phi, w, np.eye(3)[None], 0, params)[3]
+    assert K.policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, params)[3]
 
 
 def test_draws_are_the_inverse_cdf_of_numpy():

@@ -94,7 +94,7 @@ def feed(learners, episodes, plan_each_episode=True):
     for ep in episodes:
         for h, step in enumerate(ep):
             for learner in learners:
-                learner.record(h, *step)
+                record(learner, h, *step)
         if plan_each_episode:
             for learner in learners:
                 learner.plan()
@@ -104,15 +104,20 @@ def feed(learners, episodes, plan_each_episode=True):
             learner.plan()
 
 
+def record(learner, h, x, a, b, r_l, r_f, x_next):
+    """The two-player observation ``(x, a, b, r_l, r_f, x')`` on the player axis."""
+    learner.record(h, x, (a, b), (r_l, r_f), x_next)
+
+
 def make_learner(game, cls=SoftmaxLSVIUCB, **kw):
     defaults = dict(beta=0.7, lam=1.0, alpha_l=3.0, alpha_f=5.0)
     defaults.update(kw)
     return cls(
         game.feature_map,
-        game.n_leader_actions,
-        game.n_follower_actions,
-        game.dim,
-        game.horizon,
+        n_leader_actions=game.n_leader_actions,
+        n_follower_actions=game.n_follower_actions,
+        dim=game.dim,
+        horizon=game.horizon,
         **defaults,
     )
 
@@ -128,7 +133,7 @@ def test_learner_equals_loop_algorithm_1(alpha_l, alpha_f, refresh_every):
     data = [[] for _ in range(game.horizon)]
     for i, ep in enumerate(random_trajectories(game, 25, rng)):
         for h, (x, a, b, r_l, r_f, x_next) in enumerate(ep):
-            learner.record(h, x, a, b, r_l, r_f, x_next)
+            learner.record(h, x, (a, b), (r_l, r_f), x_next)
             data[h].append((x, a, b, r_l, r_f, x_next))
         learner.plan()  # every episode: one-row downdates, and refreshes every `refresh_every`
         if i % 6 == 5 or i == 0:
@@ -164,7 +169,7 @@ def test_plans_of_several_new_rows_from_a_feature_table_equal_from_scratch():
     game = random_linear(25, 3, 2, 8, 4, seed=5, reward_noise=0.2)
     rng = np.random.default_rng(4)
     table = SoftmaxLSVIUCB(
-        game.features, 3, 2, 8, 4, beta=0.7, alpha_l=3.0, alpha_f=5.0, refresh_every=4
+        game.features, (3, 2), 8, 4, beta=0.7, alphas=(3.0, 5.0), refresh_every=4
     )
     scratch = make_learner(game, cls=ReferenceLSVIUCB)
     episodes = random_trajectories(game, 45, rng)
@@ -192,8 +197,8 @@ def test_continuous_states_through_a_feature_map_equal_from_scratch():
         return phi / np.linalg.norm(phi, axis=-1, keepdims=True)
 
     kw = dict(beta=0.5, alpha_l=2.0, alpha_f=3.0)
-    fast = SoftmaxLSVIUCB(feature_map, A, B, d, H, **kw, refresh_every=3)
-    scratch = ReferenceLSVIUCB(feature_map, A, B, d, H, **kw)
+    fast = SoftmaxLSVIUCB(feature_map, (A, B), d, H, **kw, refresh_every=3)
+    scratch = ReferenceLSVIUCB(feature_map, (A, B), d, H, **kw)
     rng = np.random.default_rng(1)
     for _ in range(12):
         x = rng.random(2)
@@ -201,7 +206,7 @@ def test_continuous_states_through_a_feature_map_equal_from_scratch():
             a, b, x_next = int(rng.integers(A)), int(rng.integers(B)), rng.random(2)
             r_l, r_f = rng.random(2)
             for learner in (fast, scratch):
-                learner.record(h, x, a, b, r_l, r_f, x_next)
+                learner.record(h, x, (a, b), (r_l, r_f), x_next)
             x = x_next
         fast.plan()
         scratch.plan()
@@ -213,7 +218,7 @@ def test_continuous_states_through_a_feature_map_equal_from_scratch():
 
 def test_policy_tables_of_the_own_states_are_kept_until_the_next_plan():
     game = random_linear(12, 3, 2, 5, 4, seed=1)
-    learner = SoftmaxLSVIUCB(game.features, 3, 2, 5, 4, beta=0.7, alpha_l=3.0, alpha_f=5.0)
+    learner = SoftmaxLSVIUCB(game.features, (3, 2), 5, 4, beta=0.7, alphas=(3.0, 5.0))
     episodes = random_trajectories(game, 6, np.random.default_rng(0))
     for _ in feed([learner], episodes):
         pass
@@ -250,7 +255,7 @@ def test_lambda_inverse_and_one_hot_bonus():
     counts = np.zeros((game.horizon, 3, 2, 2))
     for ep in random_trajectories(game, 40, rng):
         for h, (x, a, b, *rest) in enumerate(ep):
-            learner.record(h, x, a, b, *rest)
+            record(learner, h, x, a, b, *rest)
             counts[h, x, a, b] += 1
     learner.plan()
     for h in range(game.horizon):
@@ -284,7 +289,7 @@ def test_no_bonus_exhaustive_data_matches_planner():
     learner = make_learner(game, beta=0.0, lam=1e-9, alpha_l=2.0, alpha_f=4.0)
     for h, x, a, b in np.ndindex(H, S, A, B):
         for x_next in nexts[h, x, a, b]:
-            learner.record(h, x, a, b, r[0, h, x, a, b], r[1, h, x, a, b], x_next)
+            learner.record(h, x, (a, b), r[:, h, x, a, b], x_next)
     learner.plan()
     pi_l, pi_f = learner.policy_tables(game)
     values = evaluate(game, pi_l, pi_f)
@@ -351,8 +356,8 @@ def play_one(game, leader, follower, k, rng):
         b = follower.act(h, x, a)
         played.append((a, b))
         r, x_next = game.step(h, x, a, b, rng)
-        leader.record(h, x, a, b, r, x_next)
-        follower.record(h, x, a, b, r, x_next)
+        leader.record(h, x, (a, b), r, x_next)
+        follower.record(h, x, (a, b), r, x_next)
         x = x_next
     return played
 
@@ -452,7 +457,7 @@ def test_single_agent_special_case_matches_loop_algorithm_1():
     data = [[] for _ in range(game.horizon)]
     for ep in random_trajectories(game, 20, rng):
         for h, step in enumerate(ep):
-            learner.record(h, *step)
+            record(learner, h, *step)
             data[h].append(step)
         learner.plan()
     Q_ref = loop_algorithm_1(game.features, data, 4, 1, 5, 3, 0.7, 1.0, math.inf, math.inf)
@@ -532,7 +537,7 @@ def test_lambda_inverse_stays_the_inverse_at_small_lambda():
             exact = long_double_inverse(np.array(fast.Lambda[h]))
             scale = float(np.abs(exact).max())
             # The plan's inverse (Sherman–Morrison) and the one played with (Cholesky, afresh).
-            assert np.abs(fast._plan_inverse[h] - exact).max() / scale < 1e-10
+            assert np.abs(fast._cache.inverse[h] - exact).max() / scale < 1e-10
             assert np.abs(fast.Lambda_inv[h] - exact).max() / scale < 1e-10
 
 
@@ -546,7 +551,7 @@ def test_lambda_is_exact_ieee_sums_and_the_played_inverse_a_function_of_it():
     Lambda = np.broadcast_to(0.3 * np.eye(6), (5, 6, 6)).copy()
     for ep in random_trajectories(game, 30, rng):
         for h, (x, a, b, r_l, r_f, x_next) in enumerate(ep):
-            fast.record(h, x, a, b, r_l, r_f, x_next)
+            fast.record(h, x, (a, b), (r_l, r_f), x_next)
             phi = game.features[x, a, b]
             Lambda[h] += np.outer(phi, phi)
         fast.plan()
@@ -580,7 +585,7 @@ def test_the_reference_learner_shares_no_fast_machinery():
     assert not issubclass(ReferenceLSVIUCB, SoftmaxLSVIUCB)
     game = random_linear(8, 2, 2, 4, 3, seed=0)
     scratch = make_learner(game, cls=ReferenceLSVIUCB)
-    assert not any(name.startswith(("_psi", "_quad", "_phi_rows")) for name in vars(scratch))
+    assert not any(name.startswith(("_data", "_cache")) for name in vars(scratch))
 
 
 @pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
@@ -591,3 +596,44 @@ def test_one_name_for_each_size(cls):
     assert sizes == (3, 2, 4, 5)
     for old in ("A", "B", "d", "H"):
         assert not hasattr(learner, old)
+
+
+# ---------------------------------------------------------------------- the player axis
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_alphas_are_required_and_the_two_player_spellings_forward(cls):
+    """No silent greedy default (issue 16); ``alpha_l``/``alpha_f`` are ``alphas`` spelled out."""
+    game = random_linear(6, 3, 2, 4, 3, seed=0)
+    args = (game.features, (3, 2), 4, 3)
+    with pytest.raises(ValueError, match="alphas is required"):
+        cls(*args, beta=0.5)
+    with pytest.raises(ValueError, match="give alphas or alpha_l and alpha_f, not both"):
+        cls(*args, beta=0.5, alphas=(1.0, 2.0), alpha_l=1.0)
+    with pytest.raises(ValueError, match="one value per player"):
+        cls(*args, beta=0.5, alphas=(1.0, 2.0, 3.0))
+    general = cls(*args, beta=0.5, alphas=(1.0, 2.0))
+    spelled = cls(game.features, n_leader_actions=3, n_follower_actions=2, dim=4, horizon=3,
+                  beta=0.5, alpha_l=1.0, alpha_f=2.0)  # fmt: skip
+    assert general.action_counts == spelled.action_counts == (3, 2)
+    np.testing.assert_array_equal(general.alphas, spelled.alphas)
+    assert (spelled.n_leader_actions, spelled.alpha_f) == (3, 2.0)
+    spelled.alpha_l = 5.0  # the setter writes the player axis
+    assert spelled.alphas.tolist() == [5.0, 2.0]
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_queries_on_the_player_axis(cls):
+    game = random_linear(6, 3, 2, 4, 3, seed=1)
+    learner = cls(game.features, (3, 2), 4, 3, beta=0.5, alphas=(2.0, 3.0))
+    rng = np.random.default_rng(0)
+    for ep in random_trajectories(game, 5, rng):
+        for h, step in enumerate(ep):
+            record(learner, h, *step)
+    learner.plan()
+    assert learner.q_values(1, 2).shape == (learner.n_players, 3, 2)
+    pi_l, pi_f = learner.policy_tables()
+    np.testing.assert_array_equal(learner.policy(0, 1, 2), pi_l[1, 2])
+    np.testing.assert_array_equal(learner.policy(1, 1, 2, (2,)), pi_f[1, 2, 2])
+    with pytest.raises(ValueError, match="earlier must hold 1 actions"):
+        learner.policy(1, 1, 2)
+    with pytest.raises(ValueError, match="actions must hold 2 actions"):
+        learner.record(0, 1, 1, (0.0, 0.0), 2)

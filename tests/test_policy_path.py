@@ -69,12 +69,12 @@ def test_every_draw_is_the_row_of_the_evaluated_table(decentralised, schedule, k
 def test_acting_and_the_tables_agree_after_every_plan(cls):
     """The learners alone: a query for one state is that state's row, for every state."""
     game = random_linear(10, 3, 3, 5, 3, seed=4)
-    learner = cls(game.features, 3, 3, 5, 3, beta=0.5, alpha_l=math.inf, alpha_f=math.inf)
+    learner = cls(game.features, (3, 3), 5, 3, beta=0.5, alphas=(math.inf, math.inf))
     rng = np.random.default_rng(0)
     for _ in range(8):
         for h in range(3):
             x, x_next = (int(v) for v in rng.integers(10, size=2))
-            learner.record(h, x, int(rng.integers(3)), int(rng.integers(3)), 0.3, -0.1, x_next)
+            learner.record(h, x, rng.integers(3, size=2), (0.3, -0.1), x_next)
         learner.plan()
         pi_l, pi_f = learner.policy_tables()
         for h in range(3):
@@ -97,12 +97,12 @@ def test_policies_at_features_are_what_acting_draws_at_those_states(cls):
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
-    learner = cls(feature_map, A, B, d, H, beta=0.4, alpha_l=math.inf, alpha_f=7.0)
+    learner = cls(feature_map, (A, B), d, H, beta=0.4, alphas=(math.inf, 7.0))
     rng = np.random.default_rng(1)
     for _ in range(6):
         for h in range(H):
             x, x_next = rng.random(2), rng.random(2)
-            learner.record(h, x, int(rng.integers(A)), int(rng.integers(B)), 0.2, -0.5, x_next)
+            learner.record(h, x, rng.integers((A, B)), (0.2, -0.5), x_next)
         learner.plan()
         states = rng.random((7, 2))
         for h in range(H):

@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from stackelberg_rl import games
+from stackelberg_rl import _files, games
+from stackelberg_rl._seeding import stream
 from stackelberg_rl.equilibria import reward_free as rf
 from stackelberg_rl.games import FiniteGame, tabular
-from stackelberg_rl.learners import soft_policies, softmax
+from stackelberg_rl.learners import optimistic_q, soft_policies
 from stackelberg_rl.planning import (
     evaluate,
     follower_best_response,
@@ -67,41 +68,31 @@ def exhaustive_data(game, replicates):
 
 
 # ---------------------------------------------------------------------- phase 1
-def test_the_exploration_q_adds_the_bonus_reward_to_the_optimistic_backup():
-    rng = np.random.default_rng(0)
-    d, A, B, H, beta = 4, 2, 3, 5, 0.7
-    phi = rng.normal(size=(6, A, B, d)) / 3
-    w = rng.normal(size=d)
-    M = rng.normal(size=(d, d))
-    Lambda_inv = np.linalg.inv(np.eye(d) + M @ M.T)
-    Q, pi_l, pi_f, V = rf.exploration_values(phi, w, Lambda_inv, beta, H, 2.0, 3.0)
-    for i, a, b in itertools.product(range(6), range(A), range(B)):
-        f = phi[i, a, b]
-        bonus = beta * np.sqrt(f @ Lambda_inv @ f)
-        assert Q[i, a, b] == pytest.approx(min(w @ f + min(bonus, H) / H + bonus, H), abs=1e-12)
-    # Both players have the exploration reward: the soft-max of §3 on Q_l = Q_f = Q.
-    expected = soft_policies(np.stack([Q, Q], axis=1), 2.0, 3.0)
-    np.testing.assert_allclose(pi_l, expected[0], atol=1e-15)
-    np.testing.assert_allclose(pi_f, expected[1], atol=1e-15)
-    np.testing.assert_allclose(V, expected[4][:, 0], atol=1e-15)
-    np.testing.assert_allclose(pi_f, softmax(Q, 3.0), atol=1e-15)
+def exploration_q(phi, w, Lambda_inv, beta, H):
+    """``Q = min(wᵀφ + u + β‖φ‖_{Λ⁻¹}, H)`` with ``u = min(β‖φ‖_{Λ⁻¹}, H)/H`` (SPEC §4), per player.
+
+    The bonus is :func:`optimistic_q`'s with ``w = 0`` and no cap.
+    """
+    bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, beta, np.inf)
+    return np.minimum(optimistic_q(phi, w, Lambda_inv, beta, np.inf) + np.minimum(bonus, H) / H, H)
 
 
 def reference_explore(game, K, beta, lam, alpha, seed):
     """The exploration written loop by loop, from scratch at every plan: actions and states.
 
     ``Λ_h`` and its inverse are formed anew, every ``V_{h+1}(x')`` is computed sample by sample:
-    nothing is shared with :func:`rf.explore` but :func:`rf.exploration_values` and the seeds.
+    nothing is shared with :func:`rf.explore` but ``optimistic_q``, ``soft_policies`` and the
+    seeds' streams.
     """
     H, d = game.horizon, game.dim
-    env, rng_l, rng_f = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    env, rng_l, rng_f = stream(seed, "game"), stream(seed, "player", 0), stream(seed, "player", 1)
     samples = [[] for _ in range(H)]  # (phi, x_next) per step
     played = []
     for k in range(K):
         A, B = game.n_leader_actions, game.n_follower_actions
         al = np.log(A) * np.sqrt(k + 1) / H if alpha == "anytime" else alpha
         af = np.log(B) * np.sqrt(k + 1) / H if alpha == "anytime" else alpha
-        w = np.zeros((H, d))
+        w = np.zeros((H, 2, d))
         Lambda_inv = np.empty((H, d, d))
         for h in range(H):
             Lambda = lam * np.eye(d) + sum(
@@ -109,18 +100,15 @@ def reference_explore(game, K, beta, lam, alpha, seed):
             )
             Lambda_inv[h] = np.linalg.inv(Lambda)
         for h in range(H - 2, -1, -1):
-            total = np.zeros(d)
+            total = np.zeros((2, d))
             for f, x_next in samples[h]:
-                V = rf.exploration_values(
-                    game.features[x_next], w[h + 1], Lambda_inv[h + 1], beta, H, al, af
-                )[3]
-                total += f * V
-            w[h] = Lambda_inv[h] @ total
+                Q = exploration_q(game.features[x_next], w[h + 1], Lambda_inv[h + 1], beta, H)
+                total += np.outer(soft_policies(Q, al, af)[4], f)  # V_{h+1}(x') φ, both players
+            w[h] = total @ Lambda_inv[h]
         x = game.sample_initial(env)
         for h in range(H):
-            _, p_l, p_f, _ = rf.exploration_values(
-                game.features[x], w[h], Lambda_inv[h], beta, H, al, af
-            )
+            Q = exploration_q(game.features[x], w[h], Lambda_inv[h], beta, H)
+            p_l, p_f = soft_policies(Q, al, af)[:2]
             a = games.draw(p_l, rng_l)
             b = games.draw(p_f[a], rng_f)
             _, x_next = game.step(h, x, a, b, env)
@@ -134,7 +122,7 @@ def reference_explore(game, K, beta, lam, alpha, seed):
 def test_exploration_equals_a_from_scratch_loop_by_loop_one(alpha):
     game = small_security()
     K = 40
-    # refresh_every > K: every inverse comes from Sherman-Morrison updates (math.md §5).
+    # refresh_every > K: the plan's inverses come from Sherman-Morrison updates (SPEC §5).
     data = rf.explore(game, K, beta=0.8, lam=0.5, alpha_l=alpha, alpha_f=alpha, seed=3,
                       refresh_every=1000)  # fmt: skip
     ref = reference_explore(game, K, beta=0.8, lam=0.5, alpha=alpha, seed=3)
@@ -175,14 +163,14 @@ def test_exploration_records_the_trajectories_and_the_game():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"episodes": 0}, "episodes must be a positive integer"),
-        ({"beta": -1.0}, "beta must be a finite number >= 0"),
+        ({"episodes": 0}, "episodes must be an integer >= 1"),
+        ({"beta": -1.0}, r"beta must be in \[0, inf\)"),
         ({"beta": float("nan")}, "beta must be"),
-        ({"lam": 0.0}, "lam must be a finite number > 0"),
+        ({"lam": 0.0}, r"lam must be in \(0, inf\)"),
         ({"alpha_l": "hot"}, "alpha_l: alpha must be"),
         ({"alpha_f": -1.0}, "alpha_f: alpha must be >= 0"),
-        ({"seed": -1}, "seed must be a non-negative integer"),
-        ({"refresh_every": 0}, "refresh_every must be a positive integer"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"refresh_every": 0}, "refresh_every must be an integer >= 1"),
     ],
 )
 def test_bad_exploration_arguments_are_refused_naming_them(kwargs, match):
@@ -196,7 +184,7 @@ def test_bad_exploration_arguments_are_refused_naming_them(kwargs, match):
 def test_exhaustive_data_and_small_lambda_give_the_exact_stackelberg_solution(seed):
     game = dyadic_tabular(seed)
     data = exhaustive_data(game, replicates=4)
-    pi_l, pi_f = rf.plan(data, lam=1e-9)
+    pi_l, pi_f = rf.solve(data, lam=1e-9)
     se_l, se_f, values = stackelberg_equilibrium(game)
     np.testing.assert_array_equal(pi_l, se_l)
     np.testing.assert_array_equal(pi_f, se_f)
@@ -212,7 +200,7 @@ def test_exhaustive_data_of_a_linear_game_give_its_solution_for_several_rewards(
     data = exhaustive_data(game, replicates=2)
     for rewards in (None, game, small_security(zero_sum=True), small_security(seed=5)):
         target = game if rewards is None else rewards
-        pi_l, pi_f = rf.plan(data, rewards, lam=1e-9)
+        pi_l, pi_f = rf.solve(data, rewards, lam=1e-9)
         _, _, values = stackelberg_equilibrium(target)
         np.testing.assert_allclose(evaluate(target, pi_l, pi_f).V, values.V, atol=1e-7)
         gaps = rf.gaps(target, pi_l, pi_f)
@@ -223,7 +211,7 @@ def test_a_reward_table_and_its_theta_give_the_same_plan():
     game = small_security(zero_sum=True)
     data = rf.explore(small_security(), 60, seed=2)
     table = np.stack([game.reward(h) for h in range(game.horizon)], axis=1)
-    by_game, by_table, by_theta = (rf.plan(data, r) for r in (game, table, game.theta))
+    by_game, by_table, by_theta = (rf.solve(data, r) for r in (game, table, game.theta))
     for a, b in ((by_game, by_table), (by_game, by_theta)):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
@@ -317,14 +305,16 @@ def test_gaps_are_never_negative_where_they_cannot_be(seed):
 
 
 def test_the_gaps_shrink_with_more_exploration():
-    # Over 6 seeds, the mean gaps after 400 episodes are below those after 15 (math.md §7).
+    # Over 6 seeds, the mean gaps after 400 episodes are below those after 15 (SPEC §4). The
+    # leader's gap may be negative (a threat, see above): its distance from 0 is what shrinks.
     game = small_security()
     totals = np.zeros((2, 2))
     for seed in range(6):
         data = rf.explore(game, 400, beta=0.5, seed=seed)
         for i, K in enumerate((15, 400)):
-            g = rf.gaps(game, *rf.plan(data.head(K)))
-            totals[i] += g["gap/leader/initial"] + g["gap/leader/worst"], g["gap/follower/worst"]
+            g = rf.gaps(game, *rf.solve(data.head(K)))
+            leader = abs(g["gap/leader/initial"]) + abs(g["gap/leader/worst"])
+            totals[i] += leader, g["gap/follower/worst"]
     assert (totals[1] < totals[0]).all(), totals
     assert totals[1].sum() < 0.25 * totals[0].sum(), totals
 
@@ -341,8 +331,7 @@ def test_a_saved_data_set_loads_back_identical_and_plans_the_same(tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(data, name))
         assert getattr(back, name).dtype == getattr(data, name).dtype
     assert back.meta["game_sha256"] == game.fingerprint()
-    assert back.meta["format"] == rf.FORMAT
-    for a, b in zip(rf.plan(back), rf.plan(data), strict=True):
+    for a, b in zip(rf.solve(back), rf.solve(data), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not list(tmp_path.glob(".tmp-*"))  # nothing left of the atomic write
 
@@ -358,12 +347,13 @@ def test_a_continuous_game_is_explored_and_planned_at_any_state(tmp_path):
     assert pi_l.shape == (2, 2) and pi_f.shape == (2, 2, 2)
     np.testing.assert_array_equal(pi_l.sum(-1), 1.0)
     with pytest.raises(ValueError, match="continuous game: it has no policy tables"):
-        rf.plan(back)
+        rf.solve(back)
     with pytest.raises(rf.ExplorationDataError, match="data come from a continuous game"):
         back.check_game(small_security())
 
 
 def write_npz(path, **arrays):
+    """``np.savez`` to ``path`` as given (a file object: no ``.npz`` added)."""
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
@@ -373,30 +363,34 @@ def saved(tmp_path):
     data = rf.explore(small_security(), 8, seed=0)
     path = tmp_path / "data.npz"
     data.save(path)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    return path, arrays
+    head, arrays = _files.load(path, rf.FORMAT, rf.FORMAT_VERSION)
+    return path, head, arrays
 
 
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
         ("missing", "no such file"),
-        ("text", "not an .npz archive"),
-        ("truncated", "not an .npz archive|corrupt or truncated"),
+        ("text", "damaged, truncated or not an exploration data set"),
+        ("truncated", "damaged, truncated or not an exploration data set"),
         ("game file", "not an exploration data set of stackelberg-rl"),
         ("no phi", "missing array 'phi'"),
         ("unknown", "unknown arrays extra"),
         ("float actions", "array 'actions' has dtype float64, expected integers"),
-        ("state out of range", r"states is 7 at index \(0, 0\), outside \[0, 2\)"),
+        ("state out of range", r"states has 7 > 1 at index \(0, 0\) \(k, h\)"),
         ("phi not played", r"phi at index \(0, 1\) \(k, h\) is not features\[x, a, b\]"),
-        ("reward too large", r"rewards is 3, outside \[-1, 1\], at index \(0, 0, 1\)"),
-        ("newer format", "format version 99"),
+        ("reward too large", r"rewards has 3 > 1 at index \(0, 0, 1\) \(k, h, player\)"),
+        (
+            "newer format",
+            "format version 99; this version of stackelberg-rl reads format version 2",
+        ),
+        ("version 1", r"format version '1 \(stackelberg-rl 0.1\)'"),
         ("short rewards", r"rewards has shape \(8, 3, 1\), expected \(8, 3, 2\): axis 2"),
     ],
 )
 def test_a_damaged_or_foreign_data_file_is_refused_naming_the_problem(saved, damage, match):
-    path, arrays = saved
+    path, head, arrays = saved
+    version = rf.FORMAT_VERSION
     target = path.with_name("bad.npz")
     if damage == "missing":
         target = path.with_name("nothing.npz")
@@ -420,12 +414,14 @@ def test_a_damaged_or_foreign_data_file_is_refused_naming_the_problem(saved, dam
         elif damage == "reward too large":
             arrays["rewards"][0, 0, 1] = 3.0
         elif damage == "newer format":
-            meta = json.loads(str(arrays["meta"]))
-            meta["format_version"] = 99
-            arrays["meta"] = np.str_(json.dumps(meta))
+            version = 99
         elif damage == "short rewards":
             arrays["rewards"] = arrays["rewards"][..., :1]
-        write_npz(target, **arrays)
+        if damage == "version 1":  # as stackelberg-rl wrote it before the one container
+            meta = {**head["meta"], "format": rf.FORMAT, "format_version": 1}
+            write_npz(target, **arrays, meta=np.str_(json.dumps(meta)))
+        else:
+            target.write_bytes(_files.pack(rf.FORMAT, version, arrays, {"meta": head["meta"]}))
     with pytest.raises(rf.ExplorationDataError, match=match) as info:
         rf.ExplorationData.load(target)
     assert str(target) in str(info.value)
@@ -441,7 +437,7 @@ def test_only_a_game_with_the_explored_transitions_is_accepted():
     with pytest.raises(rf.ExplorationDataError, match=r"\(H, A, B, d\)"):
         data.check_game(games.make("electricity"))
     with pytest.raises(rf.ExplorationDataError, match=r"transitions differ"):
-        rf.plan(data, small_security(escalation=0.3))
+        rf.solve(data, small_security(escalation=0.3))
 
 
 @pytest.mark.parametrize(
@@ -450,7 +446,7 @@ def test_only_a_game_with_the_explored_transitions_is_accepted():
         (np.zeros((2, 3, 12)), r"theta has shape \(2, 3, 12\), expected \(2, 3, 7\)"),
         (np.full((2, 3, 7), 5.0), "theta gives rewards up to"),
         (np.zeros((2, 3, 2, 2, 2)), r"rewards has shape .* axis 4 \(b\) is 2, expected 3"),
-        (np.full((2, 3, 2, 2, 3), 2.0), r"rewards is 2, outside \[-1, 1\]"),
+        (np.full((2, 3, 2, 2, 3), 2.0), r"rewards has 2 > 1 at index \(0, 0, 0, 0, 0\)"),
         (np.full((2, 3, 2, 2, 3), np.nan), "rewards has a non-finite entry"),
         (np.zeros((2, 3)), "rewards must be a table"),
         (np.array(["a"]), "rewards must be numbers"),
@@ -459,17 +455,29 @@ def test_only_a_game_with_the_explored_transitions_is_accepted():
 def test_bad_rewards_are_refused_naming_them(rewards, match):
     data = rf.explore(small_security(), 5, seed=0)
     with pytest.raises(ValueError, match=match):
-        rf.plan(data, rewards)
+        rf.solve(data, rewards)
 
 
 def test_bad_planning_arguments_are_refused():
     data = rf.explore(small_security(), 5, seed=0)
-    with pytest.raises(ValueError, match="lam must be a finite number > 0"):
-        rf.plan(data, lam=0.0)
+    with pytest.raises(ValueError, match=r"lam must be in \(0, inf\)"):
+        rf.solve(data, lam=0.0)
     with pytest.raises(ValueError, match="tol must be"):
-        rf.plan(data, tol=-1.0)
+        rf.solve(data, tol=-1.0)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 5\]"):
         data.head(6)
     with pytest.raises(ValueError, match="gaps are exact on finite games only"):
         rf.gaps(games.make("continuous", n_eval_states=5), None, None)
     assert isinstance(small_security(), FiniteGame)
+
+
+def test_saving_never_replaces_a_file_that_is_not_a_data_set(tmp_path):
+    data = rf.explore(small_security(), 3, seed=0)
+    mine = tmp_path / "notes.npz"
+    mine.write_text("a user's file")
+    with pytest.raises(rf.ExplorationDataError, match="exists and is not an exploration data set"):
+        data.save(mine)
+    assert mine.read_text() == "a user's file"
+    data.save(tmp_path / "data.npz")
+    data.head(2).save(tmp_path / "data.npz")  # a data set is replaced by a data set
+    assert rf.ExplorationData.load(tmp_path / "data.npz").episodes == 2

@@ -34,7 +34,7 @@ def test_explore_writes_the_folder_and_the_gaps_of_its_plan(explored):
     # The folder holds what the API computes from the same seed.
     game = games.make("security", n_targets=2, levels=2, horizon=3)
     data = rf.explore(game, 40, seed=3)
-    pi_l, pi_f = rf.plan(data)
+    pi_l, pi_f = rf.solve(data)
     with np.load(explored / "policies.npz") as saved:
         np.testing.assert_array_equal(saved["pi_l"], pi_l)
         np.testing.assert_array_equal(saved["pi_f"], pi_f)
@@ -57,7 +57,7 @@ def test_plan_writes_one_new_file_pair_per_reward_and_never_replaces_one(explore
         pi_l, pi_f = saved["pi_l"], saved["pi_f"]
     assert record["gaps"] == pytest.approx(rf.gaps(zero_sum, pi_l, pi_f), abs=1e-15)
     data = rf.ExplorationData.load(explored / "data.npz")
-    expected = rf.plan(data, zero_sum)
+    expected = rf.solve(data, zero_sum)
     np.testing.assert_array_equal(pi_l, expected[0])
     np.testing.assert_array_equal(pi_f, expected[1])
     # Again, and with a user's file in the way: new names, nothing replaced.
@@ -105,9 +105,9 @@ def truncate(path):
         (["--param", "zero_sum=maybe"], None, "zero_sum must be true or false"),
         (["--param", "zero_sum=true", "--rewards", "x.npz"], None, "not both"),
         (["--rewards", "missing.npz"], None, "missing.npz: no such file"),
-        (["--lam", "0"], None, "lam must be a finite number > 0"),
-        ([], "truncate data", r"data.npz: not an .npz archive"),
-        ([], "foreign data", r"data.npz: not an exploration data set"),
+        (["--lam", "0"], None, r"lam must be in \(0, inf\)"),
+        ([], "truncate data", r"data.npz is damaged, truncated or not an exploration data set"),
+        ([], "foreign data", r"data.npz is not an exploration data set"),
         ([], "unfinished", r"did not finish \(status 'running'\)"),
         ([], "no manifest", "is not an exploration folder: no manifest.json"),
         ([], "run manifest", "is not a manifest of stackelberg-rl"),
@@ -174,12 +174,12 @@ def test_explore_keeps_users_files_and_replaces_only_its_own_folder(explored, tm
 @pytest.mark.parametrize(
     ("option", "value", "match"),
     [
-        ("--episodes", "0", "episodes must be a positive integer"),
-        ("--beta", "-1", "beta must be a finite number >= 0"),
-        ("--lam", "0", "lam must be a finite number > 0"),
-        ("--plan-lam", "0", "plan_lam must be a finite number > 0"),
+        ("--episodes", "0", "episodes must be an integer >= 1"),
+        ("--beta", "-1", "beta must be in [0, inf)"),
+        ("--lam", "0", "lam must be in (0, inf)"),
+        ("--plan-lam", "0", "plan_lam must be in (0, inf)"),
         ("--alpha-l", "hot", "alpha_l"),
-        ("--seed", "-1", "seed must be a non-negative integer"),
+        ("--seed", "-1", "seed must be an integer >= 0"),
         ("--game", "nope", "unknown game"),
     ],
 )
@@ -202,5 +202,5 @@ def test_explore_on_a_continuous_game_writes_the_plans_weights(tmp_path, capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["data.npz", "manifest.json", "policies.npz"]
     with np.load(out / "policies.npz") as saved:
-        assert sorted(saved.files) == ["w"]
+        assert sorted(saved.files) == ["header", "w"]  # the container's header, then the plan
     assert "no exact gaps" in stdout

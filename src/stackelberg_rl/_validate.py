@@ -262,3 +262,15 @@ def path(
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fast_index(value: Any, n: int, name: str) -> int:
+    """:func:`index` for the hot paths of acting and recording (a call per step and player).
+
+    A Python or numpy integer in range is returned at once, without :func:`is_integer`'s
+    abstract-class checks; anything else goes through :func:`index`: the same checks and errors.
+    """
+    if type(value) is int or (isinstance(value, np.integer) and not isinstance(value, np.bool_)):
+        if 0 <= value < n:
+            return int(value)
+    return index(value, n, name)

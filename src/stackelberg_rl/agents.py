@@ -3,14 +3,16 @@
 Every agent has the same small interface, used by the episode loop in ``experiments``:
 
 - ``begin_episode(k)``: re-plan if the schedule says so (0-based ``k``);
-- the leader's ``act(h, x) -> a``, the follower's ``act(h, x, a) -> b`` (it has seen ``a``);
-- ``record(h, x, a, b, r (2,), x_next)``: the observation of one step (Assumption 1: both players
-  see the state, both actions and both rewards);
+- ``act(h, x, *earlier)``: player ``m`` draws its action having seen the ``m`` earlier actions
+  of the step (the leader ``act(h, x)``, the follower ``act(h, x, a)``);
+- ``record(h, x, actions (P,), rewards (P,), x_next)``: the observation of one step (Assumption
+  1: every player sees the state, all actions and all rewards); the two-player spelling
+  ``record(h, x, a, b, r, x_next)`` is accepted too;
 - ``policy_table(game)``: the policy the agent plays this episode on a finite game,
   ``pi_l (H, S, A)`` for a leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation;
 - ``policies_at(h, phi)``: the same policy at step ``h`` at any states, given by their features
   ``phi (n, A, B, d)``: ``(n, A)`` for a leader, ``(n, A, B)`` for a follower — how the
-  Monte-Carlo planner evaluates play on a continuous game (math.md §6);
+  Monte-Carlo planner evaluates play on a continuous game (SPEC §6);
 - ``replanned``: whether ``begin_episode`` planned; ``params()``: the ``β``, ``λ``, ``α`` in use.
 
 Each agent draws its actions from its own ``np.random.Generator``. ``state_dict()`` and
@@ -22,13 +24,14 @@ can stop and continue exactly where it was.
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from ._seeding import stream
+from ._validate import fast_index, index, integer, is_real, real
 from .games import ContinuousGame, FiniteGame, Game, draw
 from .learners import (
     SCHEDULES,
@@ -40,7 +43,7 @@ from .learners import (
     parse_power_alpha,
     theory_beta,
 )
-from .learners.base import check_index
+from .learners.base import PLAYERS
 from .montecarlo import sampled_stackelberg, stackelberg_actions
 from .planning import stackelberg_equilibrium
 
@@ -124,13 +127,10 @@ class AgentConfig:
             raise ValueError(
                 f"agent kind must be one of {', '.join(AGENT_KINDS)}, got {self.kind!r}"
             )
-        if isinstance(self.beta, str) or isinstance(self.beta, bool):
-            if self.beta != "theory":
+        if self.beta != "theory":
+            if isinstance(self.beta, str) or not is_real(self.beta):
                 raise ValueError(f"beta must be a number >= 0 or 'theory', got {self.beta!r}")
-        elif not (
-            isinstance(self.beta, numbers.Real) and math.isfinite(self.beta) and self.beta >= 0
-        ):
-            raise ValueError(f"beta must be a finite number >= 0 or 'theory', got {self.beta!r}")
+            real(self.beta, "beta", low=0.0)
         for name in ("alpha_l", "alpha_f"):
             value = getattr(self, name)
             try:  # raises for a bad number or schedule name
@@ -147,23 +147,10 @@ class AgentConfig:
                 f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
             )
         for name in ("schedule_n", "refresh_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        for name, ok in (
-            ("lam", lambda v: v > 0),
-            ("c1", lambda v: v > 0),
-            ("p", lambda v: 0 < v < 1),
-        ):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not math.isfinite(value)
-                or not ok(value)
-            ):
-                bound = "in (0, 1)" if name == "p" else "finite and > 0"
-                raise ValueError(f"{name} must be {bound}, got {value!r}")
+            integer(getattr(self, name), name, low=1)
+        real(self.lam, "lam", low=0.0, low_open=True)
+        real(self.c1, "c1", low=0.0, low_open=True)
+        real(self.p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
         for name in ("decentralised", "incremental", "reference"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -176,8 +163,8 @@ class AgentConfig:
         """Plain data for the manifest."""
         return asdict(self)
 
-    def alpha_specs(self) -> tuple[float | str, float | str]:
-        """``(α_l, α_f)`` as numbers or schedule names; greedy LSVI-UCB plays ``α = ∞``."""
+    def alpha_specs(self) -> tuple[float | str, ...]:
+        """``(α_l, α_f)``, one per player, as numbers or schedule names; greedy plays ``∞``."""
         if self.kind == "greedy-lsvi-ucb":
             return math.inf, math.inf
         return self.alpha_l, self.alpha_f
@@ -204,10 +191,63 @@ def set_generator_state(rng: np.random.Generator, state) -> None:
         raise ValueError(f"a random stream's state is not valid: {err}") from None
 
 
-class _Stream:
-    """The state of an agent that acts only from fixed tables: its random stream."""
+def _short(x: float) -> str:
+    """``x`` written briefly (``1``, ``0.5``, ``1e-07``) when that loses nothing, else ``repr``."""
+    text = f"{x:g}"
+    return text if float(text) == x else repr(x)
 
-    rng: np.random.Generator
+
+def _player(role: int | str) -> int:
+    """A player's index on the player axis, from its index or its name."""
+    if isinstance(role, str) and role in PLAYERS:
+        return PLAYERS.index(role)
+    if isinstance(role, str):
+        raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
+    return index(role, len(PLAYERS), "player")
+
+
+def observation(args: tuple) -> tuple:
+    """``(actions, rewards, x_next)`` of :meth:`record`'s arguments after ``h, x``.
+
+    The player-axis form ``(actions, rewards, x_next)``, or the two-player ``(a, b, r, x_next)``.
+    """
+    if len(args) == 4:
+        a, b, rewards, x_next = args
+        return (a, b), rewards, x_next
+    if len(args) == 3:
+        return args
+    raise TypeError(
+        f"record takes (h, x, actions, rewards, x_next), or (h, x, a, b, r, x_next); got "
+        f"{2 + len(args)} arguments"
+    )
+
+
+class Agent:
+    """One player on the player axis (0 the leader), with its own random stream.
+
+    The base of every agent: by itself it acts from fixed policies and learns nothing.
+    """
+
+    replanned = False
+    """Whether :meth:`begin_episode` planned (a fixed policy never does)."""
+
+    def __init__(self, rng: np.random.Generator, role: int | str) -> None:
+        self.rng, self.player = rng, _player(role)
+
+    @property
+    def role(self) -> str:
+        """``"leader"`` or ``"follower"``."""
+        return PLAYERS[self.player]
+
+    def begin_episode(self, k: int) -> None:
+        """Nothing to plan."""
+
+    def record(self, h: int, x, *observed) -> None:
+        """A fixed policy learns nothing."""
+
+    def params(self) -> dict:
+        """No learning parameters."""
+        return {}
 
     def state_dict(self) -> dict:
         """``{"rng": state of the random stream}``."""
@@ -218,26 +258,35 @@ class _Stream:
         set_generator_state(self.rng, state.get("rng"))
 
 
-def _short(x: float) -> str:
-    """``x`` written briefly (``1``, ``0.5``, ``1e-07``) when that loses nothing, else ``repr``."""
-    text = f"{x:g}"
-    return text if float(text) == x else repr(x)
+class LSVIAgent(Agent):
+    """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or the follower of Algorithm 2.
 
+    It draws from its player's soft-max policy: the leader's over its marginal ``q_l``
+    (Algorithm 1, line 20), the follower's over ``Q_f(x, a, ·)`` after seeing ``a`` (Algorithm
+    2, line 5). Several players may share one learner (the centralised path): only its
+    ``owner`` plans and records.
 
-class _LSVIAgent:
-    """Shared plumbing of the LSVI-UCB leader and follower."""
+    Args:
+        learner: the statistics and the planner.
+        rng: the player's random stream.
+        role: ``"leader"``/``"follower"`` or the player's index.
+        alphas: every player's ``α``, a number or a schedule name (:func:`alpha_value`).
+        episodes: ``K``, for the schedules.
+        owner: whether this player plans and records for ``learner``.
+    """
 
     def __init__(
         self,
         learner: LSVIUCBLearner,
         rng: np.random.Generator,
-        alpha_l: float | str,
-        alpha_f: float | str,
+        role: int | str,
+        alphas: tuple[float | str, ...],
         episodes: int,
         owner: bool = True,
     ) -> None:
-        self.learner, self.rng, self.owner = learner, rng, owner
-        self._alpha_spec = (alpha_l, alpha_f)
+        super().__init__(rng, role)
+        self.learner, self.owner = learner, owner
+        self._alpha_specs = tuple(alphas)
         self.episodes = episodes
         self.episode: int | None = None
         """The episode under way (set by :meth:`begin_episode`)."""
@@ -245,30 +294,45 @@ class _LSVIAgent:
 
     def begin_episode(self, k: int) -> None:
         """Re-plan at the start of episode ``k`` if the schedule says so (owner only)."""
-        self.episode = check_index(k, sys.maxsize, "k")
+        self.episode = index(k, sys.maxsize, "k")
         self.replanned = False
         if not self.owner:
             return
         L = self.learner
         if L.should_plan(k):
-            L.alpha_l = alpha_value(
-                self._alpha_spec[0], L.n_leader_actions, L.horizon, self.episodes, k
-            )
-            L.alpha_f = alpha_value(
-                self._alpha_spec[1], L.n_follower_actions, L.horizon, self.episodes, k
-            )
+            L.alphas = np.array([
+                alpha_value(spec, n, L.horizon, self.episodes, k)
+                for spec, n in zip(self._alpha_specs, L.action_counts, strict=True)
+            ])  # fmt: skip
             L.plan(episode=k)
             self.replanned = True
 
-    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
+    def act(self, h: int, x, *earlier: int) -> int:
+        """Draw ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` after the earlier players' ``earlier``."""
+        try:
+            pi = self.learner.policy(self.player, h, x, earlier)
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
+        return draw(pi, self.rng)
+
+    def record(self, h: int, x, *observed) -> None:
         """Store one observation (owner only: a shared learner records once).
 
-        ``r``: the realised rewards ``(r_l, r_f)``. The learner checks every argument.
+        ``(actions, rewards, x_next)`` or ``(a, b, r, x_next)``; the learner checks them.
         """
-        if np.shape(r) != (2,):
-            raise ValueError(f"r must hold the two rewards (r_l, r_f), got {r!r}")
         if self.owner:
-            self.learner.record(h, x, a, b, r[0], r[1], x_next)
+            self.learner.record(h, x, *observation(observed))
+
+    def policy_table(self, game: FiniteGame) -> np.ndarray:
+        """This player's policy table of the current plan: the rows :meth:`act` draws from."""
+        return self.learner.policy_tables(game.features)[self.player]
+
+    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        """This player's policy at the states of ``phi (n, A, B, d)``, as acting draws."""
+        try:
+            return self.learner.policies_at(h, phi)[self.player]
+        except NonFiniteError as err:
+            raise self._in_episode(err) from None
 
     def params(self) -> dict:
         """The ``β``, ``λ``, ``α_l``, ``α_f`` in use."""
@@ -295,7 +359,7 @@ class _LSVIAgent:
         """
         set_generator_state(self.rng, state.get("rng"))
         episode = state.get("episode")
-        self.episode = None if episode is None else check_index(episode, sys.maxsize, "episode")
+        self.episode = None if episode is None else index(episode, sys.maxsize, "episode")
         self.replanned = bool(state.get("replanned", False))
         if self.owner:
             learner = state.get("learner")
@@ -308,136 +372,62 @@ class _LSVIAgent:
         return NonFiniteError(f"episode {self.episode}: {err}")
 
 
-class LSVILeader(_LSVIAgent):
-    """The leader of Algorithm 1: soft-max over its marginal ``q_l`` (line 20)."""
+class TableAgent(Agent):
+    """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle.
 
-    def act(self, h: int, x) -> int:
-        """Draw ``a_h ~ π_{l,h}(·|x_h)``."""
-        try:
-            pi_l = self.learner.leader_policy(h, x)
-        except NonFiniteError as err:
-            raise self._in_episode(err) from None
-        return draw(pi_l, self.rng)
+    ``table``: ``pi_l (H, S, A)`` for the leader, ``pi_f (H, S, A, B)`` for the follower.
+    """
 
-    def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """``pi_l (H, S, A)`` of the current plan: the rows :meth:`act` draws from."""
-        return self.learner.policy_tables(game.features)[0]
+    def __init__(self, table: np.ndarray, rng: np.random.Generator, role: int | str) -> None:
+        super().__init__(rng, role)
+        self.table = table
 
-    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
-        """``π_{l,h}`` at the states of ``phi (n, A, B, d)``: ``(n, A)``, as :meth:`act` draws."""
-        try:
-            return self.learner.policies_at(h, phi)[0]
-        except NonFiniteError as err:
-            raise self._in_episode(err) from None
-
-
-class LSVIFollower(_LSVIAgent):
-    """The follower of Algorithm 2: soft-max over ``Q_f(x, a, ·)`` after seeing ``a`` (line 5)."""
-
-    def act(self, h: int, x, a: int) -> int:
-        """Draw ``b_h ~ π_{f,h}(·|x_h, a_h)``."""
-        try:
-            pi_f = self.learner.follower_policy(h, x, a)
-        except NonFiniteError as err:
-            raise self._in_episode(err) from None
-        return draw(pi_f, self.rng)
-
-    def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """``pi_f (H, S, A, B)`` of the current plan: the rows :meth:`act` draws from."""
-        return self.learner.policy_tables(game.features)[1]
-
-    def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
-        """``π_{f,h}`` at the states of ``phi (n, A, B, d)``: ``(n, A, B)``, as acting draws."""
-        try:
-            return self.learner.policies_at(h, phi)[1]
-        except NonFiniteError as err:
-            raise self._in_episode(err) from None
-
-
-class TableAgent(_Stream):
-    """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle."""
-
-    replanned = False
-    """A fixed policy never plans."""
-
-    def __init__(self, table: np.ndarray, rng: np.random.Generator, role: str) -> None:
-        if role not in ("leader", "follower"):
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.table, self.rng, self.role = table, rng, role
-
-    def begin_episode(self, k: int) -> None:
-        """Nothing to plan."""
-
-    def act(self, h: int, x, a: int | None = None) -> int:
-        """Draw from the table: ``table[h, x]`` (leader) or ``table[h, x, a]`` (follower)."""
+    def act(self, h: int, x, *earlier: int) -> int:
+        """Draw from the table's row ``table[h, x, *earlier]``."""
         H, S = self.table.shape[:2]
-        row = self.table[check_index(h, H, "h"), check_index(x, S, "x")]
-        if self.role == "follower":
-            row = row[check_index(a, self.table.shape[2], "a")]
+        if len(earlier) < self.player:
+            raise ValueError(f"the {self.role} acts after {self.player} earlier actions")
+        row = self.table[fast_index(h, H, "h"), fast_index(x, S, "x")]
+        for a, n, name in zip(earlier[: self.player], self.table.shape[2:], "ab", strict=False):
+            row = row[fast_index(a, n, name)]
         return draw(row, self.rng)
-
-    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
-        """A fixed policy learns nothing."""
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """The fixed table."""
         return self.table
 
-    def params(self) -> dict:
-        """No learning parameters."""
-        return {}
 
-
-class UniformAgent(_Stream):
+class UniformAgent(Agent):
     """Uniform play at every state of any state space: the ``random`` baseline."""
-
-    replanned = False
-    """A fixed policy never plans."""
 
     def __init__(
         self,
-        n_leader_actions: int,
-        n_follower_actions: int,
+        action_counts: tuple[int, ...],
         horizon: int,
         rng: np.random.Generator,
-        role: str,
+        role: int | str,
     ) -> None:
-        if role not in ("leader", "follower"):
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.n_leader_actions, self.n_follower_actions = n_leader_actions, n_follower_actions
-        self.horizon, self.rng, self.role = horizon, rng, role
-        n = n_leader_actions if role == "leader" else n_follower_actions
-        self._row = np.full(n, 1.0 / n)
+        super().__init__(rng, role)
+        self.action_counts, self.horizon = tuple(action_counts), horizon
+        self._row = np.full(self.action_counts[self.player], 1.0 / self.action_counts[self.player])
 
-    def begin_episode(self, k: int) -> None:
-        """Nothing to plan."""
-
-    def act(self, h: int, x, a: int | None = None) -> int:
-        """Draw an action uniformly (the follower's whatever ``a`` it saw)."""
+    def act(self, h: int, x, *earlier: int) -> int:
+        """Draw an action uniformly, whatever the earlier players did."""
         return draw(self._row, self.rng)
-
-    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
-        """A fixed policy learns nothing."""
-
-    def _shape(self, n: int) -> tuple[int, ...]:
-        A, B = self.n_leader_actions, self.n_follower_actions
-        return (n, A) if self.role == "leader" else (n, A, B)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """The uniform ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``."""
-        return np.full((self.horizon, *self._shape(game.n_states)), self._row[0])
+        shape = (self.horizon, game.n_states, *self.action_counts[: self.player + 1])
+        return np.full(shape, self._row[0])
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
         """The uniform policy at ``n`` states: ``(n, A)`` or ``(n, A, B)``."""
-        return np.full(self._shape(len(phi)), self._row[0])
-
-    def params(self) -> dict:
-        """No learning parameters."""
-        return {}
+        shape = (len(phi), *self.action_counts[: self.player + 1])
+        return np.full(shape, self._row[0])
 
 
-class PlannedAgent(_Stream):
-    """Greedy Stackelberg play from a linear plan ``w (2, H, d)``, at any state (math.md §6).
+class PlannedAgent(Agent):
+    """Greedy Stackelberg play from a linear plan ``w (P, H, d)``, at any state (SPEC §6).
 
     ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w[m, h]⟩``; the follower answers each ``a`` with its best
     action (ties to the leader), the leader plays its best action given those answers. The
@@ -445,37 +435,20 @@ class PlannedAgent(_Stream):
     (:func:`~stackelberg_rl.montecarlo.sampled_stackelberg`).
     """
 
-    replanned = False
-    """A fixed plan never changes."""
+    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, role: int | str):
+        super().__init__(rng, role)
+        self.feature_map, self.w = feature_map, np.asarray(w)
 
-    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, role: str) -> None:
-        if role not in ("leader", "follower"):
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.feature_map, self.w, self.rng, self.role = feature_map, np.asarray(w), rng, role
-
-    def begin_episode(self, k: int) -> None:
-        """Nothing to plan."""
-
-    def act(self, h: int, x, a: int | None = None) -> int:
-        """The planned action at ``x`` (the follower's answer to ``a``)."""
+    def act(self, h: int, x, *earlier: int) -> int:
+        """The planned action at ``x`` (the follower's answer to the leader's action)."""
         pi = self.policies_at(h, self.feature_map(np.asarray(x)[None]))[0]
-        return draw(pi if self.role == "leader" else pi[a], self.rng)
-
-    def record(self, h: int, x, a: int, b: int, r: np.ndarray, x_next) -> None:
-        """A fixed plan learns nothing."""
+        return draw(pi[tuple(earlier[: self.player])], self.rng)
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
         """One-hot rows at ``phi (n, A, B, d)``: ``(n, A)`` or ``(n, A, B)``."""
         Q = np.einsum("nabk,mk->mnab", phi, self.w[:, h])
-        a_star, b_star = stackelberg_actions(Q)
-        n, A, B = Q.shape[1:]
-        if self.role == "leader":
-            return np.eye(A)[a_star]
-        return np.eye(B)[b_star]
-
-    def params(self) -> dict:
-        """No learning parameters."""
-        return {}
+        best = stackelberg_actions(Q)[self.player]
+        return np.eye(Q.shape[2 + self.player])[best]
 
 
 def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
@@ -500,22 +473,25 @@ def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearn
     :class:`ReferenceLSVIUCB` (which has no cache to configure). It knows the game's features:
     the table of a finite game (states are indices), the feature map of a continuous one.
     """
-    spec_l, spec_f = config.alpha_specs()
-    A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
+    counts, H = (game.n_leader_actions, game.n_follower_actions), game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
-    args = (features, A, B, game.dim, H)
     kwargs = dict(
+        action_counts=counts,
+        dim=game.dim,
+        horizon=H,
         beta=resolve_beta(config, game, episodes),
         lam=config.lam,
-        alpha_l=alpha_value(spec_l, A, H, episodes, 0),
-        alpha_f=alpha_value(spec_f, B, H, episodes, 0),
+        alphas=[
+            alpha_value(spec, n, H, episodes, 0)
+            for spec, n in zip(config.alpha_specs(), counts, strict=True)
+        ],
         schedule=config.schedule,
         schedule_n=config.schedule_n,
     )
     if config.reference:
-        return ReferenceLSVIUCB(*args, **kwargs)
+        return ReferenceLSVIUCB(features, **kwargs)
     return SoftmaxLSVIUCB(
-        *args,
+        features,
         **kwargs,
         incremental=config.incremental,
         refresh_every=config.refresh_every,
@@ -532,33 +508,40 @@ def make_agents(
         game: the game (its features are the known feature map).
         config: the agents' configuration.
         episodes: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``).
-        seed: an integer or ``SeedSequence``; the leader's and the follower's streams are spawned
-            from it.
+        seed: the run's seed: player ``m`` draws from ``_seeding.stream(seed, "player", m)``;
+            or the ``"agents"`` node of the run's seed tree (a ``SeedSequence``), whose children
+            are the same streams.
 
     Returns:
-        ``(leader, follower)``.
+        ``(leader, follower)``: one agent per player, in order.
     """
     config.validate()
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    rng_l, rng_f = (np.random.default_rng(s) for s in ss.spawn(2))
-    H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
+    n_players = len(PLAYERS)
+    if isinstance(seed, np.random.SeedSequence):
+        rngs = [np.random.default_rng(s) for s in seed.spawn(n_players)]
+    else:
+        rngs = [stream(seed, "player", m) for m in range(n_players)]
+    counts = (game.n_leader_actions, game.n_follower_actions)
     if config.kind == "random":
-        return (
-            UniformAgent(A, B, H, rng_l, "leader"),
-            UniformAgent(A, B, H, rng_f, "follower"),
-        )
+        return tuple(UniformAgent(counts, game.horizon, rng, m) for m, rng in enumerate(rngs))
     if config.kind == "oracle" and isinstance(game, ContinuousGame):
         w = sampled_stackelberg(game, game.evaluation.pooled())[0][0]
-        return (
-            PlannedAgent(game.feature_map, w, rng_l, "leader"),
-            PlannedAgent(game.feature_map, w, rng_f, "follower"),
-        )
+        return tuple(PlannedAgent(game.feature_map, w, rng, m) for m, rng in enumerate(rngs))
     if config.kind == "oracle":
-        pi_l, pi_f, _ = stackelberg_equilibrium(game)
-        return TableAgent(pi_l, rng_l, "leader"), TableAgent(pi_f, rng_f, "follower")
+        tables = stackelberg_equilibrium(game)[:n_players]
+        return tuple(
+            TableAgent(t, rng, m) for m, (t, rng) in enumerate(zip(tables, rngs, strict=True))
+        )
     alphas = config.alpha_specs()
-    learner_l = make_learner(config, game, episodes)
-    learner_f = make_learner(config, game, episodes) if config.decentralised else learner_l
-    leader = LSVILeader(learner_l, rng_l, *alphas, episodes, owner=True)
-    follower = LSVIFollower(learner_f, rng_f, *alphas, episodes, owner=config.decentralised)
-    return leader, follower
+    shared = make_learner(config, game, episodes)
+    return tuple(
+        LSVIAgent(
+            shared if m == 0 or not config.decentralised else make_learner(config, game, episodes),
+            rng,
+            m,
+            alphas,
+            episodes,
+            owner=m == 0 or config.decentralised,
+        )  # fmt: skip
+        for m, rng in enumerate(rngs)
+    )

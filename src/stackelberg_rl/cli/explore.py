@@ -2,7 +2,7 @@
 
 ``explore`` runs Phase 1 (:func:`~stackelberg_rl.equilibria.reward_free.explore`) and plans for
 the game's own rewards, observed while exploring; ``plan`` plans again from the same data for
-other rewards (math.md §7). An exploration folder holds::
+other rewards (SPEC §4). An exploration folder holds::
 
     manifest.json     "format": "stackelberg-rl/exploration", "status" ("running", then
                       "complete"), the options, the game, versions, git commit, the gaps, and
@@ -32,11 +32,14 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from .. import _files
 from .. import games as games_mod
 from .._files import read_npz
+from .._validate import real
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig
 from ..experiments.config import dumps
+from ..experiments import progress_bar
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,
@@ -57,6 +60,9 @@ from ..experiments.store import (
 from .errors import INTERRUPTION, UsageError, checked
 from .options import build, command_function, options
 
+PLAN_FORMAT = "stackelberg-rl/exploration-plan"
+"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
+as before, plus the container's header)."""
 DATA_FILE = "data.npz"
 POLICIES_FILE = "policies.npz"
 GAPS_FILE = "gaps.json"
@@ -112,7 +118,7 @@ class ExploreOptions:
         self.game.validate()
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
-        rf.check_exploration(1, 0.0, self.plan_lam, 0.0, 0.0, 0, 1, lam_name="plan_lam")
+        real(self.plan_lam, "plan_lam", low=0.0, low_open=True)
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
 
@@ -146,11 +152,9 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 
 def _save_npz(arrays: dict[str, np.ndarray]):
-    def write(path: Path) -> None:
-        with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a path
-            np.savez(f, **arrays)
-
-    return write
+    """A writer of the plan's arrays in the package's container (``np.load`` reads them too)."""
+    data = _files.pack(PLAN_FORMAT, 1, arrays)
+    return lambda path: Path(path).write_bytes(data)
 
 
 def _save_json(data: dict):
@@ -236,25 +240,14 @@ def cmd_explore(values: dict[str, Any]) -> int:
 
 
 def _explore(game: games_mod.Game, opts: ExploreOptions) -> rf.ExplorationData:
-    """Phase 1 under a progress bar (unless ``quiet``)."""
-    kwargs = dict(
-        lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed
-    )  # fmt: skip
+    """Phase 1 under the package's progress bar (unless ``quiet``)."""
+    kwargs = dict(lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed)
     if opts.quiet:
         return rf.explore(game, opts.episodes, opts.beta, **kwargs)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[bold]exploring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
-    ) as bar:
-        task = bar.add_task("episodes", total=opts.episodes)
-        return rf.explore(
-            game,
-            opts.episodes,
-            opts.beta,
-            progress=lambda done: bar.update(task, completed=done),
-            **kwargs,
-        )
+    with progress_bar() as bar:
+        task = bar.add_task("exploring", total=opts.episodes)
+        progress = lambda done: bar.update(task, completed=done)  # noqa: E731
+        return rf.explore(game, opts.episodes, opts.beta, progress=progress, **kwargs)
 
 
 # ---------------------------------------------------------------------- plan
@@ -341,7 +334,7 @@ def cmd_plan(
     manifest, data = load_exploration(folder)
     if rewards_file is not None and (game_name or params or game_file):
         raise UsageError("give --rewards, or a game (--game, --param, --game-file), not both")
-    lam = checked(lambda: rf.check_exploration(1, 0.0, lam, 0.0, 0.0, 0, 1)[2])
+    lam = checked(lambda: real(lam, "lam", low=0.0, low_open=True))
     explored = (manifest.get("game") or {}).get("registered") or {}
     game = None
     if rewards_file is not None:

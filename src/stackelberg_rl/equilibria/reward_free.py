@@ -1,13 +1,14 @@
-"""General-sum Stackelberg equilibria by reward-free exploration (math.md §7; the paper's §5).
+"""General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
 
 Corollary 1's mixture is a coarse correlated equilibrium; only in zero-sum games is it a
 Stackelberg equilibrium. The paper's §5 sketches the general-sum route, which this module builds:
 
-1. :func:`explore` — both players run Algorithm 1 with the exploration bonus as their only
+1. :func:`explore` — both players run Algorithm 1 (the learner,
+   :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) with the exploration bonus as their only
    reward, ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, shared by both, and the paper's soft-max policies
    (not greedy). The data set (:class:`ExplorationData`: features, both players' realised
    rewards, next states, and what identifies the game) is kept, and saved.
-2. :func:`fit` / :func:`plan` — for given rewards (those observed during exploration, or any the
+2. :func:`fit` / :func:`solve` — for given rewards (those observed during exploration, or any the
    user supplies afterwards: a reward table, ``θ``, or a game with the same transitions), plan
    the Stackelberg solution on the learned model by backward induction: the follower
    best-responds to each leader action (ties in the leader's favour), the leader maximises its
@@ -20,7 +21,7 @@ Example:
     >>> from stackelberg_rl import games
     >>> game = games.make("security", horizon=2, n_targets=2, levels=2)
     >>> data = explore(game, episodes=20, beta=0.5, seed=0)
-    >>> pi_l, pi_f = plan(data)                    # the rewards observed while exploring
+    >>> pi_l, pi_f = solve(data)                   # the rewards observed while exploring
     >>> pi_l.shape, pi_f.shape
     ((2, 2, 2), (2, 2, 2, 3))
     >>> sorted(gaps(game, pi_l, pi_f))[:2]
@@ -29,22 +30,20 @@ Example:
 
 from __future__ import annotations
 
-import json
-import math
-import numbers
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._files import read_npz, write_npz
+from .. import _files
+from .._seeding import stream
+from .._validate import TOL, array, check_shape, first_index, integer, real
+from ..agents import LSVIAgent
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import PROB_TOL, _check_shape, sha256_of
-from ..games.sampling import draw
-from ..learners.functional import alpha_value, soft_policies
+from ..games.base import sha256_of
+from ..learners import SoftmaxLSVIUCB, alpha_value
 from ..planning import (
     evaluate,
     follower_best_response,
@@ -53,8 +52,10 @@ from ..planning import (
 )
 
 FORMAT = "stackelberg-rl/exploration-data"
-"""The ``format`` in a data file's ``meta``: a file that says otherwise is not ours."""
-FORMAT_VERSION = 1
+"""The ``format`` of a data file's header (:mod:`stackelberg_rl._files`)."""
+FORMAT_VERSION = 2
+"""2: the package's one container (version 1 kept its own ``meta`` array; such a file is refused
+with the container's one-line error naming both versions)."""
 DENSE_MODEL_LIMIT = 4_000_000
 """A finite game's transitions are kept densely (``H·S·A·B·S`` entries) up to this size, else
 as ``mu``: only to refuse, later, planning for a game whose transitions differ."""
@@ -140,8 +141,7 @@ class ExplorationData:
 
     def head(self, k: int) -> ExplorationData:
         """The data of the first ``k`` episodes (``1 <= k <= K``)."""
-        if not _is_int(k) or not 1 <= k <= self.episodes:
-            raise ValueError(f"k must be an integer in [1, {self.episodes}], got {k!r}")
+        k = integer(k, "k", low=1, high=self.episodes)
         nf = None if self.next_features is None else self.next_features[:k]
         meta = {**self.meta, "episodes": int(k)}
         return ExplorationData(
@@ -153,87 +153,80 @@ class ExplorationData:
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Raise :class:`ExplorationDataError` naming the array, the axis or the index at fault."""
-        phi = _array("phi", self.phi, 3)
-        K, H, d = phi.shape
+        try:
+            self._validate()
+        except ExplorationDataError:
+            raise
+        except ValueError as err:  # the message of stackelberg_rl._validate
+            raise ExplorationDataError(str(err)) from None
+
+    def _validate(self) -> None:
+        if not isinstance(self.phi, np.ndarray) or self.phi.ndim != 3:
+            raise ValueError(f"phi must be a 3-d array (K, H, d), got shape {np.shape(self.phi)}")
+        K, H, d = self.phi.shape
         if min(K, H, d) < 1:
-            raise ExplorationDataError(f"phi has an empty axis: shape {phi.shape} (K, H, d)")
-        _finite("phi", phi)
-        norms = np.linalg.norm(phi, axis=-1)
-        if (norms > 1 + PROB_TOL).any():
-            idx = _unravel(np.argmax(norms), norms.shape)
-            raise ExplorationDataError(f"phi has norm {norms[idx]:.12g} > 1 at index {idx} (k, h)")
-        _shape("rewards", self.rewards, (K, H, 2), ("k", "h", "player"))
-        _finite("rewards", self.rewards)
-        out = np.abs(self.rewards) > 1 + PROB_TOL
-        if out.any():
-            idx = _unravel(np.argmax(out), out.shape)
-            raise ExplorationDataError(
-                f"rewards is {self.rewards[idx]:.6g}, outside [-1, 1], at index {idx} (k, h, m)"
-            )
+            raise ValueError(f"phi has an empty axis: shape {self.phi.shape} (K, H, d)")
+        array(self.phi, "phi", axes=("k", "h", "i"))
+        norms = np.linalg.norm(self.phi, axis=-1)
+        if (norms > 1 + TOL).any():
+            idx = first_index(norms > 1 + TOL)
+            raise ValueError(f"phi has norm {norms[idx]:.12g} > 1 at index {idx} (k, h)")
+        axes = ("k", "h", "player")
+        array(self.rewards, "rewards", shape=(K, H, 2), axes=axes, low=-1.0, high=1.0)
         if (self.features is None) == (self.next_features is None):
-            raise ExplorationDataError(
+            raise ValueError(
                 "give features (a finite game) or next_features (a continuous game), not both "
                 "or neither"
             )
         if self.is_finite:
-            features = _array("features", self.features, 4)
-            S, A, B, fd = features.shape
-            if fd != d:
-                raise ExplorationDataError(f"features has d = {fd}, phi has d = {d}")
-            _finite("features", features)
+            features = array(self.features, "features", shape=(None, None, None, d),
+                             axes=("x", "a", "b", "i"))  # fmt: skip
+            S, A, B, _ = features.shape
             for name in ("states", "next_states"):
-                _shape(name, getattr(self, name), (K, H), ("k", "h"))
-                _indices(name, getattr(self, name), S)
+                _indices(name, getattr(self, name), (K, H), ("k", "h"), S)
         else:
             A, B = self.next_features.shape[-3:-1]
-            _shape("next_features", self.next_features, (K, H - 1, A, B, d),
-                   ("k", "h", "a", "b", "d"))  # fmt: skip
-            _finite("next_features", self.next_features)
+            array(self.next_features, "next_features", shape=(K, H - 1, A, B, d),
+                  axes=("k", "h", "a", "b", "i"))  # fmt: skip
             for name in ("states", "next_states"):
-                _shape(name, getattr(self, name), (K, H, 2), ("k", "h", "coordinate"))
-                _finite(name, getattr(self, name))
-        _shape("actions", self.actions, (K, H, 2), ("k", "h", "player"))
-        _indices("actions[..., 0]", self.actions[..., 0], A)
-        _indices("actions[..., 1]", self.actions[..., 1], B)
+                array(getattr(self, name), name, shape=(K, H, 2), axes=("k", "h", "coordinate"))
+        check_shape(self.actions, "actions", (K, H, 2), axes)
+        for m, n in enumerate((A, B)):
+            _indices(f"actions[..., {m}]", self.actions[..., m], (K, H), ("k", "h"), n)
         if self.is_finite:
             played = self.features[self.states, self.actions[..., 0], self.actions[..., 1]]
-            if not np.array_equal(played, phi):
-                idx = _unravel(np.argmax(np.abs(played - phi).max(axis=-1)), (K, H))
-                raise ExplorationDataError(
+            if not np.array_equal(played, self.phi):
+                idx = first_index(np.abs(played - self.phi).max(axis=-1) > 0)
+                raise ValueError(
                     f"phi at index {idx} (k, h) is not features[x, a, b] of the recorded state "
                     "and actions: the data set is inconsistent"
                 )
             self._validate_model(H, S, A, B, d)
         if not isinstance(self.meta, dict):
-            raise ExplorationDataError(f"meta must be a dict, got {type(self.meta).__name__}")
+            raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}")
 
     def _validate_model(self, H: int, S: int, A: int, B: int, d: int) -> None:
-        _shape("initial_distribution", self.initial_distribution, (S,), ("S",))
+        array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
         if (self.transitions is None) == (self.mu is None):
-            raise ExplorationDataError("give the finite game's transitions or its mu (one)")
+            raise ValueError("give the finite game's transitions or its mu (one)")
         if self.transitions is not None:
-            _shape("transitions", self.transitions, (H, S, A, B, S), ("h", "x", "a", "b", "x'"))
-            _finite("transitions", self.transitions)
+            array(self.transitions, "transitions", shape=(H, S, A, B, S),
+                  axes=("h", "x", "a", "b", "x'"))  # fmt: skip
         else:
-            _shape("mu", self.mu, (H, d, S), ("h", "d", "x'"))
-            _finite("mu", self.mu)
+            array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
-        """Write the data set to ``path`` (an ``.npz``), atomically: complete or not at all.
+        """Write the data set to ``path`` (an ``.npz``), whole or not at all (:func:`_files.save`).
 
-        The arrays are written to a temporary file in the same folder, which is synced and then
-        renamed over ``path``.
+        A file already at ``path`` is replaced only if it is an exploration data set.
         """
-        path = Path(path)
-        arrays = {
-            name: getattr(self, name)
-            for name in _ARRAYS
-            if name != "meta" and getattr(self, name) is not None
-        }
-        meta = {**self.meta, "format": FORMAT, "format_version": FORMAT_VERSION}
-        arrays["meta"] = np.str_(json.dumps(_jsonable(meta), allow_nan=False))
-        write_npz(path, arrays, compress=True)
+        arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
+        meta = _files.jsonable(self.meta, "meta", nan=True)
+        _files.save(
+            path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta},
+            what="exploration data set", compress=True, error=ExplorationDataError,
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:
@@ -241,54 +234,34 @@ class ExplorationData:
 
         Raises:
             ExplorationDataError: naming the file and the problem: missing, not an ``.npz``,
-                truncated or corrupt, foreign (no ``meta`` of this format), a newer format, an
-                unknown, missing, misshaped or non-numeric array, inconsistent data.
+                truncated or corrupt, foreign, another format version, an unknown, missing,
+                misshaped or non-numeric array, inconsistent data.
         """
-        path = Path(path)
-        arrays = read_npz(path, ExplorationDataError)
-        if "meta" not in arrays:
-            raise ExplorationDataError(
-                f"{path}: not an exploration data set of stackelberg-rl (no 'meta' array)"
-            )
-        meta_array = arrays.pop("meta")
-        try:
-            if meta_array.shape != () or meta_array.dtype.kind != "U":
-                raise ValueError("not one string")
-            meta = json.loads(str(meta_array))
-        except ValueError as err:
-            raise ExplorationDataError(f"{path}: 'meta' is not JSON text ({err})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ExplorationDataError(
-                f"{path}: not an exploration data set of stackelberg-rl (format "
-                f"{meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})"
-            )
-        version = meta.get("format_version")
-        if not _is_int(version) or version > FORMAT_VERSION:
-            raise ExplorationDataError(
-                f"{path}: format version {version!r}; this version of stackelberg-rl reads "
-                f"versions up to {FORMAT_VERSION}"
-            )
+        head, arrays = _files.load(
+            path, FORMAT, FORMAT_VERSION, what="exploration data set", error=ExplorationDataError
+        )
+        meta = head.get("meta")
+        if not isinstance(meta, dict):
+            raise ExplorationDataError(f"{path}: its header has no meta table")
         unknown = sorted(set(arrays) - set(_ARRAYS))
         if unknown:
             raise ExplorationDataError(f"{path}: unknown arrays {', '.join(unknown)}")
         for name in ("phi", "rewards", "states", "actions", "next_states"):
             if name not in arrays:
                 raise ExplorationDataError(f"{path}: missing array {name!r}")
-        for name, array in arrays.items():
-            if array.dtype.kind not in "biuf":
-                raise ExplorationDataError(
-                    f"{path}: array {name!r} has dtype {array.dtype}, expected numbers"
-                )
         kwargs = {}
-        for name, array in arrays.items():
-            integer = name == "actions" or (
+        for name, value in arrays.items():
+            integer_ = name == "actions" or (
                 name in ("states", "next_states") and "features" in arrays
             )
-            if integer and array.dtype.kind not in "iu":
+            kinds = "iu" if integer_ else "biuf"
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
+                got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+                expected = "integers" if integer_ else "numbers"
                 raise ExplorationDataError(
-                    f"{path}: array {name!r} has dtype {array.dtype}, expected integers"
+                    f"{path}: array {name!r} has dtype {got}, expected {expected}"
                 )
-            kwargs[name] = array.astype(np.int64 if integer else np.float64, copy=False)
+            kwargs[name] = value.astype(np.int64 if integer_ else np.float64, copy=False)
         try:
             return cls(**kwargs, meta=meta)
         except ExplorationDataError as err:
@@ -343,7 +316,7 @@ class ExplorationData:
 
 _ARRAYS = (
     "phi", "rewards", "states", "actions", "next_states", "features", "next_features",
-    "initial_distribution", "transitions", "mu", "meta",
+    "initial_distribution", "transitions", "mu",
 )  # fmt: skip
 
 
@@ -373,49 +346,6 @@ def model_fingerprint(game: Game) -> str:
 
 
 # ---------------------------------------------------------------------- phase 1: explore
-def bonus(phi: np.ndarray, Lambda_inv: np.ndarray, beta: float) -> np.ndarray:
-    """``β‖φ‖_{Λ⁻¹}`` (Algorithm 1, line 7): ``(...)`` for ``phi (..., d)``, ``Lambda_inv (d, d)``.
-
-    The bonus of :func:`~stackelberg_rl.learners.functional.optimistic_q`, which adds it to both
-    players' values; exploration also makes a reward of it.
-    """
-    return beta * np.sqrt(np.maximum(np.einsum("...d,...d->...", phi @ Lambda_inv, phi), 0.0))
-
-
-def exploration_values(
-    phi: np.ndarray,
-    w: np.ndarray,
-    Lambda_inv: np.ndarray,
-    beta: float,
-    horizon: int,
-    alpha_l: float,
-    alpha_f: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The exploration phase's optimistic ``Q``, soft-max policies and ``V`` (math.md §7).
-
-    ``Q_h(x, a, b) = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the exploration reward
-    ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, the same for both players, so one ``Q`` serves both;
-    the policies are Algorithm 1's (lines 9-14) soft-max of it.
-
-    Args:
-        phi: ``(..., A, B, d)`` features of the states.
-        w: ``(d,)`` the ridge weights of ``V_{h+1}(x')``.
-        Lambda_inv: ``(d, d)`` ``Λ_h⁻¹``.
-        beta: the bonus scale ``β``.
-        horizon: ``H``, the cap.
-        alpha_l: the leader's soft-max parameter.
-        alpha_f: the follower's.
-
-    Returns:
-        ``Q (..., A, B)``, ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``V (...)``.
-    """
-    b = bonus(phi, Lambda_inv, beta)
-    Q = np.minimum(phi @ w + np.minimum(b, horizon) / horizon + b, horizon)
-    both = np.broadcast_to(Q[..., None, :, :], (*Q.shape[:-2], 2, *Q.shape[-2:]))
-    pi_l, pi_f, _, _, V = soft_policies(both, alpha_l, alpha_f)
-    return Q, pi_l, pi_f, V[..., 0]
-
-
 def explore(
     game: Game,
     episodes: int,
@@ -428,18 +358,17 @@ def explore(
     refresh_every: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> ExplorationData:
-    """Phase 1: ``K`` episodes of reward-free exploration by both players (math.md §7).
+    """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
-    Each episode starts with Algorithm 1's plan (lines 4-14) for the exploration reward: for
-    ``h = H-1 … 0``, ``w_h = Λ_h⁻¹ Σ_τ φ_h^τ V_{h+1}(x_{h+1}^τ)`` and ``Q_h``, policies and
-    ``V_h`` by :func:`exploration_values`. The reward ``u_h`` is a known function of ``φ`` and
-    the current ``Λ_h`` (as in reward-free linear RL, Wang et al. 2020), so it is added, not
-    regressed: a regression would fit the bonuses of past ``Λ``'s, which have shrunk since, and
-    add its own error to a quantity that is known exactly. Then the leader draws
+    Algorithm 1 itself: a :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` shared by both
+    players (:class:`~stackelberg_rl.agents.LSVIAgent`), planning at the start of every episode,
+    with ``bonus_reward``: every player's ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
+    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``. The reward is a known function of ``φ``
+    and the current ``Λ_h`` (as in reward-free linear RL, Wang et al. 2020), so it is added, not
+    regressed: the learner records reward 0, and ``w_h`` regresses ``V_{h+1}(x')`` alone (a
+    regression would fit the bonuses of past ``Λ``'s, which have shrunk since). The leader draws
     ``a_h ~ π_l(·|x_h)`` and the follower, seeing it, ``b_h ~ π_f(·|x_h, a_h)``, each from its own
-    stream; the game's realised rewards are recorded, never used. ``Λ_h⁻¹`` is updated by
-    Sherman-Morrison with the old inverse (math.md §5) and recomputed exactly every
-    ``refresh_every`` episodes.
+    stream; the game's realised rewards are kept in the data set, never learned from.
 
     Args:
         game: a finite or a continuous game.
@@ -450,9 +379,9 @@ def explore(
             then the first ``k`` episodes are an exploration of ``k`` episodes) or ``"fixed-K"``
             (``log|A|·√K/H``).
         alpha_f: the follower's, likewise with ``|B|``.
-        seed: the seed; ``SeedSequence(seed).spawn(3)`` gives the game's, the leader's and the
-            follower's streams.
-        refresh_every: episodes between exact inversions of ``Λ_h``.
+        seed: the seed: the game draws from ``_seeding.stream(seed, "game")``, player ``m``
+            from ``_seeding.stream(seed, "player", m)``.
+        refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
         progress: called with the number of finished episodes after each one.
 
     Returns:
@@ -463,70 +392,40 @@ def explore(
     if not finite and not isinstance(game, ContinuousGame):
         raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
-    env_rng, rng_l, rng_f = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
-    )
-
-    phi = np.empty((H, K, d))  # step-major: each plan reads phi[h, :k] contiguously
+    learner = SoftmaxLSVIUCB(
+        game.features if finite else game.feature_map,
+        action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
+        bonus_reward=True, refresh_every=refresh_every,
+    )  # fmt: skip
+    env_rng = stream(seed, "game")
+    players = [
+        LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
+        for m in range(2)
+    ]
+    phi = np.empty((K, H, d))
     rewards = np.empty((K, H, 2))
     actions = np.empty((K, H, 2), dtype=np.int64)
     states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
     next_states = np.empty_like(states)
-    next_features = None if finite else np.empty((max(H - 1, 0), K, A, B, d))
-    Lambda = np.broadcast_to(lam * np.eye(d), (H, d, d)).copy()
-    Lambda_inv = np.broadcast_to(np.eye(d) / lam, (H, d, d)).copy()
-    w = np.zeros((H, d))
-    if finite:
-        pi_l_table, pi_f_table = np.empty((H, game.n_states, A)), np.empty((H, game.n_states, A, B))
-
+    next_features = None if finite else np.empty((K, max(H - 1, 0), A, B, d))
+    no_reward = np.zeros(2)
     for k in range(K):
-        # The soft-max parameters of episode k; beta and H as given.
-        params = (beta, H, alpha_value(alpha_l, A, H, K, k), alpha_value(alpha_f, B, H, K, k))
-        # Plan (Algorithm 1, lines 4-14): V_{h+1} at every recorded next state, then w_h.
-        V_next = None  # V_{h+1} at the table's states (finite game)
-        for h in range(H - 1, -1, -1):
-            w[h] = 0.0
-            if h < H - 1 and k > 0:
-                if finite:
-                    target = V_next[next_states[:k, h]]
-                else:
-                    target = exploration_values(
-                        next_features[h, :k], w[h + 1], Lambda_inv[h + 1], *params
-                    )[3]
-                w[h] = Lambda_inv[h] @ (phi[h, :k].T @ target)
-            if finite:
-                _, pi_l_table[h], pi_f_table[h], V_next = exploration_values(
-                    game.features, w[h], Lambda_inv[h], *params
-                )
-
-        # Play: the leader draws a_h, the follower sees it and draws b_h.
+        for player in players:
+            player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
         x = game.sample_initial(env_rng)
-        x_phi = None if finite else game.feature_map(np.asarray(x)[None])[0]
         for h in range(H):
-            if finite:
-                p_l, p_f = pi_l_table[h, x], pi_f_table[h, x]
-            else:
-                _, p_l, p_f, _ = exploration_values(x_phi, w[h], Lambda_inv[h], *params)
-            a = draw(p_l, rng_l)
-            b = draw(p_f[a], rng_f)
+            a = players[0].act(h, x)
+            b = players[1].act(h, x, a)
             r, x_next = game.step(h, x, a, b, env_rng)
-            phi[h, k] = game.features[x, a, b] if finite else x_phi[a, b]
-            rewards[k, h], actions[k, h], states[k, h], next_states[k, h] = r, (a, b), x, x_next
-            if not finite:
-                x_phi = game.feature_map(np.asarray(x_next)[None])[0]
+            players[0].record(h, x, (a, b), no_reward, x_next)
+            if finite:
+                phi[k, h] = game.features[x, a, b]
+            else:
+                phi[k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
                 if h < H - 1:
-                    next_features[h, k] = x_phi
+                    next_features[k, h] = game.feature_map(np.asarray(x_next)[None])[0]
+            rewards[k, h], actions[k, h], states[k, h], next_states[k, h] = r, (a, b), x, x_next
             x = x_next
-
-        # Λ_h gains φ_h^k: Sherman-Morrison with the old inverse (math.md §5), exact refreshes.
-        f = phi[:, k]  # (H, d)
-        v = np.einsum("hij,hj->hi", Lambda_inv, f)
-        Lambda_inv -= (
-            v[:, :, None] * v[:, None, :] / (1.0 + np.einsum("hi,hi->h", f, v))[:, None, None]
-        )
-        Lambda += f[:, :, None] * f[:, None, :]
-        if (k + 1) % refresh_every == 0:
-            Lambda_inv = np.linalg.inv(Lambda)
         if progress is not None:
             progress(k + 1)
 
@@ -552,15 +451,13 @@ def explore(
         else:
             model["transitions"] = np.stack([game.transition(h) for h in range(H)])
     return ExplorationData(
-        phi=np.ascontiguousarray(phi.transpose(1, 0, 2)),
+        phi=phi,
         rewards=rewards,
         states=states,
         actions=actions,
         next_states=next_states,
         features=game.features if finite else None,
-        next_features=None
-        if finite
-        else np.ascontiguousarray(next_features.transpose(1, 0, 2, 3, 4)),
+        next_features=next_features,
         meta=meta,
         **model,
     )
@@ -581,29 +478,24 @@ def check_exploration(
     Returns:
         ``(episodes, beta, lam)`` as ``int``, ``float``, ``float``.
     """
-    if not _is_int(episodes) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    if not _is_real(beta) or not (math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-    if not _is_real(lam) or not (math.isfinite(lam) and lam > 0):
-        raise ValueError(f"{lam_name} must be a finite number > 0, got {lam!r}")
+    episodes = integer(episodes, "episodes", low=1)
+    beta = real(beta, "beta", low=0.0)
+    lam = real(lam, lam_name, low=0.0, low_open=True)
     for name, spec in (("alpha_l", alpha_l), ("alpha_f", alpha_f)):
         try:
             alpha_value(spec, 2, 1, 1, 0)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name}: {err}") from None
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if not _is_int(refresh_every) or refresh_every < 1:
-        raise ValueError(f"refresh_every must be a positive integer, got {refresh_every!r}")
-    return int(episodes), float(beta), float(lam)
+    integer(seed, "seed", low=0)
+    integer(refresh_every, "refresh_every", low=1)
+    return episodes, beta, lam
 
 
 # ---------------------------------------------------------------------- phase 2: plan
 def planned_q(
     phi: np.ndarray, w: np.ndarray, steps_left: int, reward: np.ndarray | None = None
 ) -> np.ndarray:
-    """``Q̂_m = clip(r_m + ŵ_mᵀφ, −(H−h), H−h)`` for both players (math.md §7).
+    """``Q̂_m = clip(r_m + ŵ_mᵀφ, −(H−h), H−h)`` for both players (SPEC §4).
 
     Args:
         phi: ``(..., A, B, d)``.
@@ -623,7 +515,7 @@ def planned_q(
 def stackelberg_choice(
     Q: np.ndarray, tol: float = TIE_TOL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the Stackelberg backward induction on action values (math.md §2).
+    """One step of the Stackelberg backward induction on action values (SPEC §2).
 
     The follower answers each ``a`` with ``b*(x, a) ∈ argmax_b Q_f`` (ties within ``tol`` in the
     leader's favour), the leader picks ``a*(x) = argmax_a Q_l(x, a, b*(x, a))`` (the first on
@@ -712,7 +604,7 @@ def fit(
 ) -> LearnedPlan:
     """Phase 2: the Stackelberg solution for ``rewards`` on the model learned from ``data``.
 
-    Backward induction over ``h = H-1 … 0`` (math.md §7): ``ŵ_{m,h}`` is the ridge regression
+    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression
     (``λ = lam``) on the ``K`` samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, where
     ``r̃`` is the observed reward when ``rewards is None`` and zero otherwise — a reward that is
     known (a table, ``θ``, a game's) is added exactly in :func:`planned_q`, not regressed, which
@@ -737,10 +629,7 @@ def fit(
             whose transitions differ from the explored one (:class:`ExplorationDataError`), a
             bad ``lam`` or ``tol``.
     """
-    if not _is_real(lam) or not (math.isfinite(lam) and lam > 0):
-        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
-    if not _is_real(tol) or not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
     K, H, d = data.phi.shape
     w = np.zeros((2, H, d))
@@ -764,7 +653,7 @@ def fit(
     return plan_
 
 
-def plan(
+def solve(
     data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
 ) -> tuple[np.ndarray, np.ndarray]:
     """Phase 2 on a finite game: the planned Stackelberg policy tables (see :func:`fit`).
@@ -801,47 +690,38 @@ def known_rewards(
         if isinstance(rewards, ContinuousGame):
             return rewards.theta.copy(), None
         return None, np.stack([rewards.reward(h) for h in range(H)], axis=1)
-    array = np.asarray(rewards)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"rewards must be numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64)
-    if array.ndim == 3:
-        _shape("theta", array, (2, H, d), ("player", "h", "d"), ValueError)
-        _finite("theta", array, ValueError)
+    given = np.asarray(rewards)
+    if given.dtype.kind not in "biuf":
+        raise ValueError(f"rewards must be numbers, got dtype {given.dtype}")
+    if given.ndim == 3:
+        theta = array(given, "theta", shape=(2, H, d), axes=("player", "h", "i"))
         # The rewards ⟨φ, θ⟩ must lie in [-1, 1] wherever they are used: at every state of a
         # finite game, at the recorded states of a continuous one.
         if data.is_finite:
-            r = np.einsum("sabd,mhd->mhsab", data.features, array)
+            r = np.einsum("sabd,mhd->mhsab", data.features, theta)
         else:
-            r = np.einsum("khd,mhd->mkh", data.phi, array)
+            r = np.einsum("khd,mhd->mkh", data.phi, theta)
             if H > 1:
-                r_next = np.einsum("khabd,mhd->mkhab", data.next_features, array[:, 1:])
+                r_next = np.einsum("khabd,mhd->mkhab", data.next_features, theta[:, 1:])
                 r = np.concatenate([r.reshape(-1), r_next.reshape(-1)])
-        if np.abs(r).max() > 1 + PROB_TOL:
+        if np.abs(r).max() > 1 + TOL:
             raise ValueError(
                 f"theta gives rewards up to {np.abs(r).max():.6g} in absolute value at the "
                 "explored states: rewards must lie in [-1, 1]"
             )
-        return array, None
-    if array.ndim == 5:
+        return theta, None
+    if given.ndim == 5:
         if not data.is_finite:
             raise ValueError(
                 "a reward table (2, H, S, A, B) needs the data of a finite game; give theta "
                 "(2, H, d) for a continuous one"
             )
         S = data.features.shape[0]
-        _shape("rewards", array, (2, H, S, A, B), ("player", "h", "x", "a", "b"), ValueError)
-        _finite("rewards", array, ValueError)
-        out = np.abs(array) > 1 + PROB_TOL
-        if out.any():
-            idx = _unravel(np.argmax(out), out.shape)
-            raise ValueError(
-                f"rewards is {array[idx]:.6g}, outside [-1, 1], at index {idx} (m, h, x, a, b)"
-            )
-        return None, array
+        axes = ("player", "h", "x", "a", "b")
+        return None, array(given, "rewards", shape=(2, H, S, A, B), axes=axes, low=-1.0, high=1.0)
     raise ValueError(
         f"rewards must be a table (2, H, S, A, B) = {(2, H, '?', A, B)} or theta (2, H, d) = "
-        f"{(2, H, d)}, got shape {array.shape}"
+        f"{(2, H, d)}, got shape {given.shape}"
     )
 
 
@@ -849,7 +729,7 @@ def known_rewards(
 def gaps(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, *, tol: float = TIE_TOL
 ) -> dict[str, float]:
-    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (math.md §7).
+    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (SPEC §4).
 
     - follower: ``V_f^{π_l, BR_f(π_l)} − V_f^{π_l, π_f}``, its best-response gap (``>= 0``);
     - leader: ``V_l^SE − V_l^{π_l, BR_f^-(π_l)}``, with ``V^SE`` the strong Stackelberg value
@@ -858,7 +738,7 @@ def gaps(
 
     The leader's gap can be negative: a Markov leader policy may commit at later steps to
     actions that are not subgame perfect (a threat) and so steer the follower earlier, which
-    backward induction never does (math.md §7 gives an example). It is ``>= 0`` in zero-sum games
+    backward induction never does (SPEC §4 gives an example). It is ``>= 0`` in zero-sum games
     and when ``H = 1``.
 
     Args:
@@ -897,42 +777,11 @@ def gaps(
 
 
 # ---------------------------------------------------------------------- helpers
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat, shape))
-
-
-def _array(name: str, array: Any, ndim: int) -> np.ndarray:
-    if not isinstance(array, np.ndarray) or array.ndim != ndim:
-        shape = getattr(array, "shape", None)
-        raise ExplorationDataError(f"{name} must be a {ndim}-d array, got shape {shape}")
-    return array
-
-
-def _shape(name, array, shape, axes, error=ExplorationDataError) -> None:
-    _check_shape(name, array, shape, axes, error)
-
-
-def _finite(name: str, array: np.ndarray, error=ExplorationDataError) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise error(f"{name} has a non-finite entry at index {_unravel(np.argmax(bad), bad.shape)}")
-
-
-def _indices(name: str, array: np.ndarray, n: int) -> None:
-    if array.dtype.kind not in "iu":
-        raise ExplorationDataError(f"{name} must hold integers, got dtype {array.dtype}")
-    bad = (array < 0) | (array >= n)
-    if bad.any():
-        idx = _unravel(np.argmax(bad), bad.shape)
-        raise ExplorationDataError(f"{name} is {array[idx]} at index {idx}, outside [0, {n})")
+def _indices(name: str, value: Any, shape: tuple, axes: tuple, n: int) -> np.ndarray:
+    """``value`` as indices in ``[0, n)`` of ``shape``; integers only (``1.0`` is no index)."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integers, got dtype {getattr(value, 'dtype', None)}")
+    return array(value, name, shape=shape, axes=axes, dtype=np.int64, low=0, high=n - 1)
 
 
 def _compare(
@@ -940,7 +789,7 @@ def _compare(
 ) -> None:
     err = np.abs(np.asarray(mine) - explored)
     if (err > 1e-10).any():
-        idx = _unravel(np.argmax(err), err.shape)
+        idx = first_index(err == err.max())
         where = idx if h is None else (h, *idx)
         labels = axes if h is None else ("h", *axes)
         raise ExplorationDataError(
@@ -948,15 +797,3 @@ def _compare(
             f"({', '.join(labels)}) by {err[idx]:.3g}: plans on these data are for the explored "
             "dynamics only"
         )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
-    return obj

@@ -4,8 +4,13 @@
 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) and the from-scratch one
 (:class:`~stackelberg_rl.learners.ReferenceLSVIUCB`) each keep their own and say how to plan and
 how to turn ``w``, ``Λ^{-1}`` and features into policies. Everything a caller hands in is checked
-here first, with a :class:`ValueError` naming the argument: a bad index, a NaN reward or an
-over-long feature vector would otherwise be stored and spread into every later policy.
+here first (:mod:`stackelberg_rl._validate`): a bad index, a NaN reward or an over-long feature
+vector would otherwise be stored and spread into every later policy.
+
+Every player-indexed quantity has a leading player axis of length ``n_players`` (0 the leader,
+then the follower; SPEC §7): ``action_counts``, ``alphas``, ``w (P, H, d)``, the rewards of a
+sample ``(P,)``, ``Q (P, A, B)``; the policies are a tuple indexed by player,
+``pi_l (…, A)`` then ``pi_f (…, A, B)``.
 """
 
 from __future__ import annotations
@@ -13,50 +18,28 @@ from __future__ import annotations
 import abc
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .functional import alpha_value
+from .._validate import TOL, array, check_shape, fast_index, first_index, index, integer, real
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
 
 SCHEDULES = ("every", "every-n", "doubling")
 
-NORM_TOL = 1e-9
-"""``‖φ‖₂ ≤ 1 + NORM_TOL`` (math.md §1)."""
-
-REWARD_TOL = 1e-9
-"""Realised rewards lie in ``[-1 - REWARD_TOL, 1 + REWARD_TOL]`` (math.md §1)."""
-
 PLAYERS = ("leader", "follower")
+"""The players' names, by their index on the player axis."""
+
+POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
+
+check_index = index
+"""``_validate.index``, under the name :mod:`stackelberg_rl.equilibria.ccse` imports."""
 
 
 class NonFiniteError(ValueError):
     """A plan or a policy that is not finite, named by episode, step and player."""
-
-
-def check_index(value, n: int, name: str) -> int:
-    """``value`` as an integer in ``[0, n)``, or a :class:`ValueError` naming ``name``.
-
-    Booleans and floats are refused (``1.0`` is not an index); so are negative integers, which
-    numpy would silently read from the end.
-    """
-    if (type(value) is int or isinstance(value, np.integer)) and 0 <= value < n:
-        return int(value)
-    raise ValueError(f"{name} must be an integer in [0, {n}), got {value!r}")
-
-
-def check_reward(value, name: str) -> float:
-    """``value`` as a float in ``[-1, 1]`` (math.md §1, within :data:`REWARD_TOL`), or an error."""
-    try:
-        r = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [-1, 1], got {value!r}") from None
-    if not -1.0 - REWARD_TOL <= r <= 1.0 + REWARD_TOL:  # also false for NaN
-        raise ValueError(f"{name} must be finite and in [-1, 1], got {value!r}")
-    return r
 
 
 def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -64,18 +47,31 @@ def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
     out = np.ascontiguousarray(phi, dtype=np.float64)
     if out.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    array(out, name)  # finite
     norms = np.sqrt(np.einsum("...d,...d->...", out, out))
-    if not np.isfinite(norms).all():
-        raise ValueError(f"{name} has a non-finite entry at index {_first(~np.isfinite(out))}")
-    if norms.max(initial=0.0) > 1.0 + NORM_TOL:
-        at = _first(norms > 1.0 + NORM_TOL)
+    if norms.max(initial=0.0) > 1.0 + TOL:
+        at = first_index(norms > 1.0 + TOL)
         raise ValueError(f"{name} at index {at} has norm {norms[at]!r} > 1")
     return out
 
 
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    """The index of the first true entry of ``mask``."""
-    return tuple(int(i) for i in np.argwhere(mask)[0])
+def _per_player(name: str, general, spellings: dict[str, object]) -> tuple[list, list[str]]:
+    """The values of a per-player argument and their names: ``general`` or the two spellings."""
+    given = {k: v for k, v in spellings.items() if v is not None}
+    if general is not None and given:
+        raise ValueError(f"give {name} or {' and '.join(spellings)}, not both")
+    if general is None:
+        if len(given) != len(spellings):
+            missing = " and ".join(k for k in spellings if k not in given)
+            raise ValueError(f"{name} is required: give {name}=(...) one per player, or {missing}")
+        return list(given.values()), list(given)
+    if isinstance(general, str) or not isinstance(general, Sequence | np.ndarray):
+        raise ValueError(f"{name} must hold one value per player, got {general!r}")
+    if len(general) != len(PLAYERS):
+        raise ValueError(
+            f"{name} must hold one value per player (a leader and one follower), got {general!r}"
+        )
+    return list(general), [f"{name}[{m}]" for m in range(len(general))]
 
 
 class LSVIUCBLearner(abc.ABC):
@@ -84,21 +80,23 @@ class LSVIUCBLearner(abc.ABC):
     Args:
         feature_map: ``states (n, ...) -> phi (n, A, B, d)``, or for a finite state space
             the table ``phi (S, A, B, d)`` itself (then states are row indices in ``[0, S)``).
-        n_leader_actions: ``|A|``.
-        n_follower_actions: ``|B|`` (1 gives single-agent LSVI-UCB).
+        action_counts: ``(|A|, |B|)``, one per player (``|B| = 1``: single-agent LSVI-UCB).
         dim: ``d``.
         horizon: ``H``.
         beta: bonus scale ``β ≥ 0``, finite.
         lam: ridge ``λ > 0``, finite.
-        alpha_l: leader soft-max parameter, a number (``inf``: greedy); a schedule sets the
-            attribute before each plan.
-        alpha_f: follower soft-max parameter, likewise.
+        alphas: ``(α_l, α_f)`` the soft-max parameters, numbers ``≥ 0`` (``inf``: greedy);
+            required. A schedule sets :attr:`alphas` before each plan.
+        n_leader_actions, n_follower_actions: the two-player spelling of ``action_counts``.
+        alpha_l, alpha_f: the two-player spelling of ``alphas``.
+        bonus_reward: add the exploration reward ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
+            player's ``Q`` (SPEC §4, reward-free exploration), known rather than regressed.
         schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"``
             (re-plan when ``det Λ_h`` has doubled for some ``h`` since the last plan).
         schedule_n: ``n`` of ``"every-n"``.
 
     Attributes:
-        w: ``(2, H, d)`` the ridge solutions of the last plan (Algorithm 1, line 6).
+        w: ``(P, H, d)`` the ridge solutions of the last plan (Algorithm 1, line 6).
         Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` of the last plan, the one the policies are
             played with (its bonus, Algorithm 1, line 7).
         n_plans: plans made so far.
@@ -107,51 +105,49 @@ class LSVIUCBLearner(abc.ABC):
     def __init__(
         self,
         feature_map: FeatureMap | np.ndarray,
-        n_leader_actions: int,
-        n_follower_actions: int,
-        dim: int,
-        horizon: int,
-        beta: float,
+        action_counts: Sequence[int] | None = None,
+        dim: int | None = None,
+        horizon: int | None = None,
+        beta: float | None = None,
         lam: float = 1.0,
-        alpha_l: float = math.inf,
-        alpha_f: float = math.inf,
+        alphas: Sequence[float] | None = None,
         *,
+        n_leader_actions: int | None = None,
+        n_follower_actions: int | None = None,
+        alpha_l: float | None = None,
+        alpha_f: float | None = None,
+        bonus_reward: bool = False,
         schedule: str = "every",
         schedule_n: int = 1,
     ) -> None:
-        sizes = {
-            "n_leader_actions": n_leader_actions,
-            "n_follower_actions": n_follower_actions,
-            "dim": dim,
-            "horizon": horizon,
-            "schedule_n": schedule_n,
-        }
-        for name, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        counts, names = _per_player(
+            "action_counts",
+            action_counts,
+            {"n_leader_actions": n_leader_actions, "n_follower_actions": n_follower_actions},
+        )
+        self.action_counts = tuple(integer(n, k, low=1) for n, k in zip(counts, names, strict=True))
+        self.n_players = len(self.action_counts)
+        """``P``: the leader and the followers."""
+        self._action_names = (
+            ("a", "b") if self.n_players == 2 else tuple(f"a_{m}" for m in range(self.n_players))
+        )  # how errors name each player's action
+        d, H = integer(dim, "dim", low=1), integer(horizon, "horizon", low=1)
+        schedule_n = integer(schedule_n, "schedule_n", low=1)
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        for name, value, low in (("lam", lam, "> 0"), ("beta", beta, ">= 0")):
-            ok = isinstance(value, int | float | np.number) and math.isfinite(value)
-            if not ok or not (value > 0 if name == "lam" else value >= 0):
-                raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
-        alphas = {}
-        for name, value, n in (
-            ("alpha_l", alpha_l, n_leader_actions),
-            ("alpha_f", alpha_f, n_follower_actions),
-        ):
-            if isinstance(value, str):
-                raise ValueError(
-                    f"{name}: the learner takes numbers; use alpha_value for {value!r}"
-                )
-            try:
-                alphas[name] = alpha_value(value, n, horizon, 1, 0)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{name}: {err}") from None
-        A, B, d, H = (int(v) for v in (n_leader_actions, n_follower_actions, dim, horizon))
-        self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon = A, B, d, H
+        self.lam = real(lam, "lam", low=0.0, low_open=True)
+        beta = real(beta, "beta", low=0.0)
+        values, names = _per_player("alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f})
+        self._version = 0  # of beta and alphas: what the cached policies were made with
+        self.alphas = [
+            real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
+        ]
+        self.bonus_reward = bool(bonus_reward)
+        self.beta = beta
+        self.dim, self.horizon = d, H
         self.table: np.ndarray | None = None
         """The feature table ``(S, A, B, d)`` of a finite state space, else ``None``."""
+        A, B = self.action_counts
         if isinstance(feature_map, np.ndarray):
             if feature_map.ndim != 4:
                 raise ValueError(
@@ -163,19 +159,69 @@ class LSVIUCBLearner(abc.ABC):
             self.feature_map: FeatureMap = self.table.__getitem__
         else:
             self.feature_map = feature_map
-        self.beta, self.lam = float(beta), float(lam)
-        self.alpha_l, self.alpha_f = alphas["alpha_l"], alphas["alpha_f"]
-        self.schedule, self.schedule_n = schedule, int(schedule_n)
-        self.w = np.zeros((2, H, d))
-        self.Lambda_inv = np.broadcast_to(np.eye(d) / lam, (H, d, d)).copy()
+        self.schedule, self.schedule_n = schedule, schedule_n
+        self.w = np.zeros((self.n_players, H, d))
+        self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()
         self.n_plans = 0
         self.planned_episode: int | None = None
         """The episode given to the last :meth:`plan`, if any."""
-        self._logdet_at_plan = np.full(H, d * math.log(lam))
-        self._last_state: tuple | None = None
-        self._last_pi_f = np.empty(0)
-        self._tables_key: tuple | None = None
-        self._tables: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._logdet_at_plan = np.full(H, d * math.log(self.lam))
+        self._forget_policies()
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_leader_actions(self) -> int:
+        """``|A|``."""
+        return self.action_counts[0]
+
+    @property
+    def n_follower_actions(self) -> int:
+        """``|B|``."""
+        return self.action_counts[1]
+
+    @property
+    def alphas(self) -> np.ndarray:
+        """``(P,)`` the soft-max parameters in force (``inf``: greedy); read-only, set it whole."""
+        return self._alphas
+
+    @alphas.setter
+    def alphas(self, values) -> None:
+        self._alphas = np.array(values, dtype=np.float64)
+        self._alphas.flags.writeable = False
+        self._version += 1
+
+    @property
+    def beta(self) -> float:
+        """``β``, the bonus scale."""
+        return self._beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        self._beta = float(value)
+        self._version += 1
+
+    @property
+    def alpha_l(self) -> float:
+        """``α_l``, ``alphas[0]``."""
+        return float(self._alphas[0])
+
+    @alpha_l.setter
+    def alpha_l(self, value: float) -> None:
+        self.alphas = [value, *self._alphas[1:]]
+
+    @property
+    def alpha_f(self) -> float:
+        """``α_f``, ``alphas[1]``."""
+        return float(self._alphas[1])
+
+    @alpha_f.setter
+    def alpha_f(self, value: float) -> None:
+        self.alphas = [self._alphas[0], value, *self._alphas[2:]]
+
+    @property
+    def n_states(self) -> int | None:
+        """``|S|`` of a feature table, ``None`` for a feature map."""
+        return None if self.table is None else self.table.shape[0]
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -193,38 +239,40 @@ class LSVIUCBLearner(abc.ABC):
             "n_plans": self.n_plans,
             "planned_episode": self.planned_episode,
             "logdet_at_plan": self._logdet_at_plan,
-            "alpha_l": self.alpha_l,
-            "alpha_f": self.alpha_f,
+            "alphas": self.alphas,
             "beta": self.beta,
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (this learner's data is replaced).
 
+        A state saved before the player axis (``alpha_l``, ``alpha_f`` in place of ``alphas``)
+        loads too.
+
         Raises:
             ValueError: an entry is missing or has the wrong type, dtype or shape for this
                 learner (naming it).
         """
-        H, d = self.horizon, self.dim
-        self.w = state_array(state, "w", (2, H, d), np.float64)
+        H, d, P = self.horizon, self.dim, self.n_players
+        self.w = state_array(state, "w", (P, H, d), np.float64)
         self.Lambda_inv = state_array(state, "Lambda_inv", (H, d, d), np.float64)
         self._logdet_at_plan = state_array(state, "logdet_at_plan", (H,), np.float64)
         self.n_plans = state_int(state, "n_plans")
         episode = state.get("planned_episode")
         self.planned_episode = None if episode is None else state_int(state, "planned_episode")
-        for name in ("alpha_l", "alpha_f", "beta"):
-            setattr(self, name, state_float(state, name))
-        self._last_state, self._last_pi_f = None, np.empty(0)
-        self._tables_key, self._tables = None, (np.empty(0), np.empty(0))
+        if "alphas" not in state and {"alpha_l", "alpha_f"} <= set(state):
+            alphas = np.array([state_float(state, "alpha_l"), state_float(state, "alpha_f")])
+        else:
+            alphas = state_array(state, "alphas", (P,), np.float64)
+        if np.isnan(alphas).any():
+            raise ValueError("the learner's state: alphas has a NaN")
+        self.alphas = alphas
+        self.beta = state_float(state, "beta")
+        self._forget_policies()
 
     # ------------------------------------------------------------------ checks
-    @property
-    def n_states(self) -> int | None:
-        """``|S|`` of a feature table, ``None`` for a feature map."""
-        return None if self.table is None else self.table.shape[0]
-
     def _check_step(self, h) -> int:
-        return check_index(h, self.horizon, "h")
+        return fast_index(h, self.horizon, "h")
 
     def _features(self, x, name: str = "x") -> np.ndarray:
         """``φ(x, ·, ·) (A, B, d)``: a row of the table (``x`` an index), or ``feature_map``'s.
@@ -232,33 +280,76 @@ class LSVIUCBLearner(abc.ABC):
         ``feature_map``'s features are checked: the shape, finite entries and ``‖φ‖ ≤ 1``.
         """
         if self.table is not None:
-            return self.table[check_index(x, self.table.shape[0], name)]
-        A, B, d = self.n_leader_actions, self.n_follower_actions, self.dim
+            return self.table[fast_index(x, self.table.shape[0], name)]
         phi = self.feature_map(np.asarray([x]))
-        return check_features(np.asarray(phi)[0], (A, B, d), f"feature_map({name})")
+        shape = (*self.action_counts, self.dim)
+        return check_features(np.asarray(phi)[0], shape, f"feature_map({name})")
 
-    def _check_transition(self, h, x, a, b, r_l, r_f, x_next) -> tuple:
-        """The checked ``(h, φ(x) (A, B, d), a, b, r_l, r_f, φ(x_next) or None)`` of a record.
+    def _check_transition(self, h, x, actions, rewards, x_next) -> tuple:
+        """The checked ``(h, φ(x) (A, B, d), actions, rewards (P,), φ(x_next) or None)``.
 
         ``x_next`` is checked (and its features made) only where it is used, ``h < H - 1``;
         with a feature table it must be a valid index at every step.
         """
         h = self._check_step(h)
-        a = check_index(a, self.n_leader_actions, "a")
-        b = check_index(b, self.n_follower_actions, "b")
-        r_l, r_f = check_reward(r_l, "r_l"), check_reward(r_f, "r_f")
+        actions = self._check_actions(actions, self.n_players, "actions")
+        rewards = self._check_rewards(rewards)
         phi = self._features(x)
         psi = None
         if h < self.horizon - 1:
             psi = self._features(x_next, "x_next")
         elif self.table is not None:
-            check_index(x_next, self.table.shape[0], "x_next")
-        return h, phi, a, b, r_l, r_f, psi
+            fast_index(x_next, self.table.shape[0], "x_next")
+        return h, phi, actions, rewards, psi
+
+    def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
+        """The first ``n`` players' ``actions`` as a tuple of checked indices."""
+        if n == 0 and actions == ():
+            return ()
+        try:
+            if isinstance(actions, str) or len(actions) != n:
+                raise TypeError
+        except TypeError:
+            raise ValueError(
+                f"{name} must hold {n} actions, one per player, got {actions!r}"
+            ) from None
+        names = self._action_names
+        out = []
+        for m in range(n):
+            out.append(fast_index(actions[m], self.action_counts[m], names[m]))
+        return tuple(out)
+
+    def _check_rewards(self, rewards) -> np.ndarray:
+        """``rewards`` as ``(P,)`` float64 in ``[-1, 1]`` (within ``TOL``).
+
+        The check of :func:`~stackelberg_rl._validate.array`, which names what is wrong; the
+        common case (a call per step) first, without building the message.
+        """
+        try:
+            out = np.asarray(rewards, dtype=np.float64)
+        except (TypeError, ValueError):
+            out = None
+        if out is not None and out.shape == (self.n_players,):
+            for r in out.tolist():  # NaN fails the test
+                if not -1.0 - TOL <= r <= 1.0 + TOL:
+                    break
+            else:
+                return out
+        return array(rewards, "rewards", shape=(self.n_players,), axes=("player",),
+                     low=-1.0, high=1.0)  # fmt: skip
 
     # ------------------------------------------------------------------ data
     @abc.abstractmethod
-    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next) -> None:
-        """Store one transition of step ``h`` (Algorithm 1, line 5); every argument is checked."""
+    def record(self, h: int, x, actions: Sequence[int], rewards, x_next) -> None:
+        """Store one transition of step ``h`` (Algorithm 1, line 5); every argument is checked.
+
+        Args:
+            h: the step.
+            x: the state (an index with a feature table).
+            actions: ``(a, b)``, one action per player.
+            rewards: ``(P,)`` the realised rewards, each in ``[-1, 1]``.
+            x_next: the next state.
+        """
 
     @property
     @abc.abstractmethod
@@ -267,7 +358,7 @@ class LSVIUCBLearner(abc.ABC):
 
     @abc.abstractmethod
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (read-only)."""
+        """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h``."""
 
     @property
     @abc.abstractmethod
@@ -277,7 +368,7 @@ class LSVIUCBLearner(abc.ABC):
     # ------------------------------------------------------------------ planning
     def should_plan(self, k: int) -> bool:
         """Whether the schedule re-plans at the start of episode ``k`` (0-based)."""
-        k = check_index(k, sys.maxsize, "k")
+        k = fast_index(k, sys.maxsize, "k")
         if self.n_plans == 0 or self.schedule == "every":
             return True
         if self.schedule == "every-n":
@@ -293,14 +384,14 @@ class LSVIUCBLearner(abc.ABC):
                 comes out non-finite (:class:`NonFiniteError`).
         """
         if episode is not None:
-            episode = check_index(episode, sys.maxsize, "episode")
+            episode = fast_index(episode, sys.maxsize, "episode")
         self._plan()
         self.planned_episode = episode
         when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
         for name, values in (("w", self.w), ("Lambda_inv", self.Lambda_inv[None])):
             bad = ~np.isfinite(values[:, ::-1])  # the backward pass goes from h = H - 1
             if bad.any():
-                m, h = _first(bad)[:2]
+                m, h = first_index(bad)[:2]
                 h = values.shape[1] - 1 - h
                 player = PLAYERS[m] if name == "w" else "both players"
                 raise NonFiniteError(
@@ -317,28 +408,34 @@ class LSVIUCBLearner(abc.ABC):
 
     # ------------------------------------------------------------------ the policies
     @abc.abstractmethod
-    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """``Q (n, 2, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
+        """``Q (n, P, A, B)``, the policies ``(pi_l (n, A), pi_f (n, A, B))``, all finite?
 
         At the states of ``phi (n, A, B, d)`` (Algorithm 1, lines 7–20). Row ``i`` must depend
         on ``phi[i]`` alone, to the bit: acting asks for one state, the policy tables for all of
         them, and the two must agree.
         """
 
-    def _state(self, h, x, what: str = "Q and the policies") -> tuple:
-        """``Q (2, A, B)``, ``pi_l (A,)``, ``pi_f (A, B)`` at ``(h, x)``, checked finite."""
+    def _forget_policies(self) -> None:
+        self._last_key: tuple | None = None
+        self._last_policies: tuple = ()
+        self._tables_key: tuple | None = None
+        self._tables: tuple = ()
+
+    def _state(self, h, x, what: str = "Q and the policies") -> tuple[np.ndarray, tuple]:
+        """``Q (P, A, B)`` and the policies at ``(h, x)``, checked finite (else ``what`` is not)."""
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
-            i = check_index(x, self.table.shape[0], "x")
+            i = fast_index(x, self.table.shape[0], "x")
             phi = self.table[i : i + 1]
         else:
             phi = self._features(x)[None]
-        Q, pi_l, pi_f, finite = self._policies(h, phi)
+        Q, policies, finite = self._policies(h, phi)
         if not finite:
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"
             )
-        return Q[0], pi_l[0], pi_f[0]
+        return Q[0], tuple([pi[0] for pi in policies])
 
     def _plan_name(self) -> str:
         if self.planned_episode is None:
@@ -346,34 +443,40 @@ class LSVIUCBLearner(abc.ABC):
         return f"plan of episode {self.planned_episode}"
 
     def q_values(self, h: int, x) -> np.ndarray:
-        """Optimistic ``Q_{m,h}(x, ·, ·)`` of both players: ``(2, A, B)`` (line 7)."""
+        """Optimistic ``Q_{m,h}(x, ·, ·)`` of every player: ``(P, A, B)`` (line 7)."""
         return self._state(h, x)[0]
 
+    def policy(self, m: int, h: int, x, earlier: Sequence[int] = ()) -> np.ndarray:
+        """``π_{m,h}(·|x, a_{<m})``: player ``m``'s policy after the actions ``earlier``.
+
+        Player 0 (Algorithm 1, lines 16–20) is asked first at a state; the policies of all
+        players are computed together there, and a learner shared by the players (the
+        centralised path) hands them to the later players instead of recomputing them.
+        """
+        m = fast_index(m, self.n_players, "m")
+        earlier = self._check_actions(earlier, m, "earlier")
+        key = self._policy_key(h, x)
+        if m == 0 or key is None or key != self._last_key:
+            self._last_policies = self._state(h, x, POLICY_AND_Q[m])[1]
+            self._last_key = key
+        return self._last_policies[m][earlier]
+
     def leader_policy(self, h: int, x) -> np.ndarray:
-        """``π_{l,h}(·|x)``: ``(A,)`` (Algorithm 1, lines 16–20)."""
-        _, pi_l, pi_f = self._state(h, x, "the leader's policy and Q")
-        # Lines 17-18 computed the follower's policy at every a: a learner shared by both
-        # players (the centralised path) hands it to the follower instead of recomputing it.
-        self._last_state = self._policy_key(h, x)
-        self._last_pi_f = pi_f
-        return pi_l
+        """``π_{l,h}(·|x)``: ``(A,)``; :meth:`policy` of player 0."""
+        return self.policy(0, h, x)
 
     def follower_policy(self, h: int, x, a: int) -> np.ndarray:
-        """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4)."""
-        a = check_index(a, self.n_leader_actions, "a")
-        key = self._policy_key(h, x)
-        if key is not None and key == self._last_state:
-            return self._last_pi_f[a]
-        return self._state(h, x, "the follower's policy and Q")[2][a]
+        """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4); :meth:`policy` of player 1."""
+        return self.policy(1, h, x, (a,))
 
     def _policy_key(self, h, x) -> tuple | None:
-        """What the policy at ``(h, x)`` depends on, for an index state; ``None`` otherwise."""
+        """What the policies at ``(h, x)`` depend on, for an index state; ``None`` otherwise."""
         if type(x) is int or isinstance(x, np.integer):
-            return (self.n_plans, self.alpha_l, self.alpha_f, self.beta, h, int(x))
+            return (self.n_plans, self._version, h, int(x))
         return None
 
-    def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, np.ndarray]:
-        """Both players' current policies at every state of a finite state space.
+    def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
+        """Every player's current policy at every state of a finite state space.
 
         Each row is computed as acting computes it (:meth:`_policies`), so the tables are the
         policies that are played, to the bit.
@@ -394,29 +497,27 @@ class LSVIUCBLearner(abc.ABC):
         if own:
             if self.table is None:
                 raise ValueError("a learner with a feature map has no table: pass features")
-            key = (self.n_plans, self.alpha_l, self.alpha_f, self.beta)
+            key = (self.n_plans, self._version)
             if self._tables_key == key:
                 return self._tables
             features = self.table
         else:
-            A, B, d = self.n_leader_actions, self.n_follower_actions, self.dim
-            features = check_features(features, (len(features), A, B, d), "features")
-        H, S = self.horizon, features.shape[0]
-        pi_l = np.empty((H, S, self.n_leader_actions))
-        pi_f = np.empty((H, S, self.n_leader_actions, self.n_follower_actions))
-        for h in range(H):
-            pi_l[h], pi_f[h] = self._checked_policies(h, features)
+            shape = (len(features), *self.action_counts, self.dim)
+            features = check_features(features, shape, "features")
+        per_step = [self._checked_policies(h, features) for h in range(self.horizon)]
+        tables = tuple(np.stack(pis) for pis in zip(*per_step, strict=True))
         if own:
-            pi_l.flags.writeable = pi_f.flags.writeable = False
-            self._tables_key, self._tables = key, (pi_l, pi_f)
-        return pi_l, pi_f
+            for table in tables:
+                table.flags.writeable = False
+            self._tables_key, self._tables = key, tables
+        return tables
 
-    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both players' current policies at step ``h`` at the states of ``phi (n, A, B, d)``.
+    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every player's current policy at step ``h`` at the states of ``phi (n, A, B, d)``.
 
         For any state space: the rows are the ones acting draws from at a state with these
         features (the same compiled path, row by row to the bit), which is how a planner on
-        sampled states evaluates the policies played (math.md §6).
+        sampled states evaluates the policies played (SPEC §6).
 
         Returns:
             ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
@@ -427,21 +528,25 @@ class LSVIUCBLearner(abc.ABC):
             NonFiniteError: naming the player and the row whose policy is not finite.
         """
         h = self._check_step(h)
-        A, B, d = self.n_leader_actions, self.n_follower_actions, self.dim
+        shape = (*self.action_counts, self.dim)
         if np.ndim(phi) != 4:
-            raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
-        return self._checked_policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
-
-    def _checked_policies(self, h: int, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``pi_l (n, A)``, ``pi_f (n, A, B)`` at checked ``features``, or a NonFiniteError."""
-        _, pi_l, pi_f, finite = self._policies(h, features)
-        if not finite:
-            player = "leader" if not np.isfinite(pi_l).all() else "follower"
-            x = _first(~np.isfinite(pi_l if player == "leader" else pi_f))[0]
-            raise NonFiniteError(
-                f"the {player}'s policy at step {h}, state {x} is not finite ({self._plan_name()})"
+            raise ValueError(
+                f"phi must have shape (n, {', '.join(map(str, shape))}), got {np.shape(phi)}"
             )
-        return pi_l, pi_f
+        return self._checked_policies(h, check_features(phi, (len(phi), *shape), "phi"))
+
+    def _checked_policies(self, h: int, features: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The policies at checked ``features``, or a :class:`NonFiniteError` naming the first."""
+        _, policies, finite = self._policies(h, features)
+        if not finite:
+            for m, pi in enumerate(policies):
+                if not np.isfinite(pi).all():
+                    x = first_index(~np.isfinite(pi))[0]
+                    raise NonFiniteError(
+                        f"the {PLAYERS[m]}'s policy at step {h}, state {x} is not finite "
+                        f"({self._plan_name()})"
+                    )
+        return policies
 
 
 def state_array(
@@ -461,29 +566,18 @@ def state_array(
     if not isinstance(value, np.ndarray) or value.dtype != np.dtype(dtype):
         got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
         raise ValueError(f"the learner's state: {name} has type {got}, expected {np.dtype(dtype)}")
-    if value.ndim != len(shape) or any(
-        n is not None and n != m for n, m in zip(shape, value.shape, strict=True)
-    ):
-        raise ValueError(f"the learner's state: {name} has shape {value.shape}, expected {shape}")
+    check_shape(value, f"the learner's state: {name}", shape)
     return np.array(value, dtype=dtype, order="C")
 
 
 def state_int(state: dict, name: str) -> int:
     """``state[name]`` as a non-negative ``int``, or a :class:`ValueError` naming it."""
-    value = state.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(f"the learner's state: {name} must be an integer >= 0, got {value!r}")
-    return int(value)
+    return integer(state.get(name), f"the learner's state: {name}", low=0)
 
 
 def state_float(state: dict, name: str) -> float:
     """``state[name]`` as a ``float`` (``inf`` allowed, NaN not), or a ValueError naming it."""
-    value = state.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ValueError(f"the learner's state: {name} must be a number, got {value!r}")
-    if math.isnan(value):
-        raise ValueError(f"the learner's state: {name} is NaN")
-    return float(value)
+    return real(state.get(name), f"the learner's state: {name}", infinite=True)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -1,4 +1,4 @@
-"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; math.md §3 and §5).
+"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
 :class:`SoftmaxLSVIUCB` holds what one player has observed and plans from it. Both the leader
 (Algorithm 1) and the follower (Algorithm 2) own one; given the same observations they compute the
@@ -7,7 +7,7 @@ same ``Λ``, ``w`` and policies.
 The cost of a plan is dominated by evaluating ``V_{m,h+1}`` at every stored next state. The
 stored next-state features ``ψ = φ(x_{h+1}^τ, ·, ·)`` and their quadratic forms ``ψᵀΛ_{h+1}^{-1}ψ``
 are cached; when ``Λ_{h+1}`` has gained rows ``φ`` since the last plan, ``Λ^{-1}`` and the forms
-are updated one row at a time by Sherman–Morrison with the *old* inverse (math.md §5):
+are updated one row at a time by Sherman–Morrison with the *old* inverse (SPEC §5):
 
     u = Λ^{-1}φ,   Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu),   ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu),
 
@@ -30,17 +30,19 @@ import math
 
 import numpy as np
 
+from .._validate import integer
 from ._kernels import plan as _kernels
-from .base import FeatureMap, LSVIUCBLearner, state_array, state_int
+from .base import LSVIUCBLearner, state_array, state_int
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
     Args:
-        feature_map, n_leader_actions, n_follower_actions, dim, horizon, beta, lam, alpha_l,
-            alpha_f, schedule, schedule_n: see :class:`.base.LSVIUCBLearner`.
-        incremental: keep ``Λ^{-1}`` and the quadratic forms by rank-one updates (math.md §5);
+        feature_map, action_counts, dim, horizon, beta, lam, alphas: see
+            :class:`.base.LSVIUCBLearner` (with its two-player spellings and ``bonus_reward``,
+            ``schedule``, ``schedule_n``).
+        incremental: keep ``Λ^{-1}`` and the quadratic forms by rank-one updates (SPEC §5);
             ``False`` recomputes them exactly at each plan (an ablation;
             :class:`~stackelberg_rl.learners.ReferenceLSVIUCB` is the plain from-scratch learner).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
@@ -53,95 +55,82 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     def __init__(
         self,
-        feature_map: FeatureMap | np.ndarray,
-        n_leader_actions: int,
-        n_follower_actions: int,
-        dim: int,
-        horizon: int,
-        beta: float,
-        lam: float = 1.0,
-        alpha_l: float = math.inf,
-        alpha_f: float = math.inf,
-        *,
-        schedule: str = "every",
-        schedule_n: int = 1,
+        *args,
         incremental: bool = True,
         refresh_every: int = 128,
         dtype: str | np.dtype = np.float64,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            feature_map, n_leader_actions, n_follower_actions, dim, horizon, beta, lam,
-            alpha_l, alpha_f, schedule=schedule, schedule_n=schedule_n,
-        )  # fmt: skip
-        if isinstance(refresh_every, bool) or not isinstance(refresh_every, int | np.integer):
-            raise ValueError(f"refresh_every must be a positive integer, got {refresh_every!r}")
-        if refresh_every < 1:
-            raise ValueError(f"refresh_every must be a positive integer, got {refresh_every!r}")
+        super().__init__(*args, **kwargs)
+        self.refresh_every = integer(refresh_every, "refresh_every", low=1)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float64, np.float32):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
-        self.incremental, self.refresh_every = bool(incremental), int(refresh_every)
-        A, B, d, H = self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon
-        self._Lambda = initial_gram(lam, H, d)
-        self._plan_inverse = self.Lambda_inv.copy()  # kept by Sherman–Morrison for the plan
+        self.incremental = bool(incremental)
+        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
         self.drift: list[float] = []
         """The largest correction of a cached form at each exact refresh, per step."""
-        self._n_inverse = np.zeros(H, dtype=np.int64)  # samples that Lambda_inv reflects
-        self._growth = np.zeros(H)  # log det Λ_h growth since Λ_h^{-1} was last made afresh
-        # Observations of every step in arrays that grow by doubling, rows < n[h] in use. Each
-        # sample's |A||B| next-state vectors are stored side by side, (d, A·B): the compiled
-        # pass then runs its products across actions, in SIMD lanes.
-        self._n = np.zeros(H, dtype=np.int64)
-        self._phi_rows = np.empty((H, 0, d))  # φ(x_h^τ, a_h^τ, b_h^τ)
-        self._r_rows = np.empty((H, 0, 2))  # realised rewards
-        self._psi = np.empty((H - 1, 0, d, A * B), dtype=self.dtype)  # φ(x_{h+1}^τ, ·, ·)
-        self._quad = np.empty((H - 1, 0, A * B))  # ψᵀΛ_{h+1}^{-1}ψ as of the last plan
-        self._n_quad = np.zeros(H, dtype=np.int64)  # rows of quad that are computed
+        # Observations of every step in arrays that grow by doubling, rows < counts[h] in use.
+        self._data = _kernels.Samples(
+            features=np.empty((H, 0, d)),
+            rewards=np.empty((H, 0, P)),
+            next_features=np.empty((H - 1, 0, d, A * B), dtype=self.dtype),
+            Lambda=initial_gram(self.lam, H, d),
+            counts=np.zeros(H, dtype=np.int64),
+        )
+        self._cache = _kernels.PlanCache(
+            forms=np.empty((H - 1, 0, A * B)),
+            n_forms=np.zeros(H, dtype=np.int64),
+            inverse=self.Lambda_inv.copy(),  # kept by Sherman–Morrison for the plan
+            n_inverse=np.zeros(H, dtype=np.int64),
+            growth=np.zeros(H),  # log det Λ_h growth since its inverse was made afresh
+        )
         self._grow(16)
 
     # ------------------------------------------------------------------ data
-    def _grow(self, cap: int) -> None:
-        """Room for ``cap`` samples per step (the rows in use are kept)."""
+    def _grow(self, capacity: int) -> None:
+        """Room for ``capacity`` samples per step (the rows in use are kept)."""
 
         def grown(a: np.ndarray) -> np.ndarray:
-            out = np.zeros(a.shape[:1] + (cap,) + a.shape[2:], dtype=a.dtype)
+            out = np.zeros(a.shape[:1] + (capacity,) + a.shape[2:], dtype=a.dtype)
             out[:, : a.shape[1]] = a
             return out
 
-        self._phi_rows, self._r_rows = grown(self._phi_rows), grown(self._r_rows)
-        self._psi, self._quad = grown(self._psi), grown(self._quad)
+        self._data = self._data._replace(
+            features=grown(self._data.features),
+            rewards=grown(self._data.rewards),
+            next_features=grown(self._data.next_features),
+        )
+        self._cache = self._cache._replace(forms=grown(self._cache.forms))
 
-    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next) -> None:
+    def record(self, h: int, x, actions, rewards, x_next) -> None:
         """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
 
         Every argument is checked first (:meth:`_check_transition`): nothing is stored if one is
         bad.
         """
-        h, phi, a, b, r_l, r_f, psi = self._check_transition(h, x, a, b, r_l, r_f, x_next)
-        if self._n[h] == self._phi_rows.shape[1]:
-            self._grow(2 * self._phi_rows.shape[1])
-        _kernels.record_sample(
-            self._phi_rows, self._r_rows, self._psi, self._Lambda, self._n, h,
-            phi[a, b], r_l, r_f, phi if psi is None else psi,
-        )  # fmt: skip
+        h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
+        if self._data.counts[h] == self._data.features.shape[1]:
+            self._grow(2 * self._data.features.shape[1])
+        _kernels.record_sample(self._data, h, phi[actions], rewards, phi if psi is None else psi)
 
     @property
     def n_samples(self) -> np.ndarray:
         """``(H,)`` number of samples recorded at each step."""
-        return self._n.copy()
+        return self._data.counts.copy()
 
     @property
     def Lambda(self) -> np.ndarray:
         """``(H, d, d)`` ``Λ_h = λI + Σ_τ φ_h^τ φ_h^τᵀ`` (read-only view)."""
-        view = self._Lambda.view()
+        view = self._data.Lambda.view()
         view.flags.writeable = False
         return view
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (read-only)."""
+        """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h`` (read-only)."""
         h = self._check_step(h)
-        n = self._n[h]
-        phi, r = self._phi_rows[h, :n], self._r_rows[h, :n]
+        n = self._data.counts[h]
+        phi, r = self._data.features[h, :n], self._data.rewards[h, :n]
         phi.flags.writeable = r.flags.writeable = False
         return phi, r
 
@@ -154,82 +143,111 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         (``n_inverse``, ``growth``, ``n_quad``) and the refreshes' ``drift``: what the next plan
         reads, so that it is the plan this learner would make.
         """
-        rows = int(self._n.max(initial=0))
+        data, cache = self._data, self._cache
+        rows = int(data.counts.max(initial=0))
         return {
             **super().state_dict(),
-            "capacity": self._phi_rows.shape[1],
-            "n": self._n,
-            "phi_rows": self._phi_rows[:, :rows],
-            "r_rows": self._r_rows[:, :rows],
-            "psi": self._psi[:, :rows],
-            "quad": self._quad[:, :rows],
-            "n_quad": self._n_quad,
-            "n_inverse": self._n_inverse,
-            "growth": self._growth,
-            "Lambda": self._Lambda,
-            "plan_inverse": self._plan_inverse,
+            "capacity": data.features.shape[1],
+            "n": data.counts,
+            "phi_rows": data.features[:, :rows],
+            "r_rows": data.rewards[:, :rows],
+            "psi": data.next_features[:, :rows],
+            "quad": cache.forms[:, :rows],
+            "n_quad": cache.n_forms,
+            "n_inverse": cache.n_inverse,
+            "growth": cache.growth,
+            "Lambda": data.Lambda,
+            "plan_inverse": cache.inverse,
             "drift": np.asarray(self.drift, dtype=np.float64),
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``; see the base class."""
         super().load_state_dict(state)
-        A, B, d, H = self.n_leader_actions, self.n_follower_actions, self.dim, self.horizon
-        n = state_array(state, "n", (H,), np.int64)
-        rows = int(n.max(initial=0))
+        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
+        counts = state_array(state, "n", (H,), np.int64)
+        rows = int(counts.max(initial=0))
         capacity = state_int(state, "capacity")
         if capacity < max(rows, 1):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
-        arrays = {
-            "phi_rows": state_array(state, "phi_rows", (H, rows, d), np.float64),
-            "r_rows": state_array(state, "r_rows", (H, rows, 2), np.float64),
-            "psi": state_array(state, "psi", (H - 1, rows, d, A * B), self.dtype),
-            "quad": state_array(state, "quad", (H - 1, rows, A * B), np.float64),
-        }
-        counters = {
-            name: state_array(state, name, (H,), np.int64) for name in ("n_quad", "n_inverse")
-        }
-        for name, counter in counters.items():
-            if (counter < 0).any() or (counter > n).any():
+
+        def full(name: str, shape: tuple, dtype) -> np.ndarray:
+            # The same capacity as the learner saved, the rows beyond those in use zero.
+            value = state_array(state, name, shape, dtype)
+            out = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
+            out[:, :rows] = value
+            return out
+
+        n_forms, n_inverse = (
+            state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")
+        )
+        for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
+            if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
-        self._growth = state_array(state, "growth", (H,), np.float64)
-        self._Lambda = state_array(state, "Lambda", (H, d, d), np.float64)
-        self._plan_inverse = state_array(state, "plan_inverse", (H, d, d), np.float64)
+        data = _kernels.Samples(
+            features=full("phi_rows", (H, rows, d), np.float64),
+            rewards=full("r_rows", (H, rows, P), np.float64),
+            next_features=full("psi", (H - 1, rows, d, A * B), self.dtype),
+            Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
+            counts=counts,
+        )
+        cache = _kernels.PlanCache(
+            forms=full("quad", (H - 1, rows, A * B), np.float64),
+            n_forms=n_forms,
+            inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
+            n_inverse=n_inverse,
+            growth=state_array(state, "growth", (H,), np.float64),
+        )
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
-        self._n, self._n_quad, self._n_inverse = n, counters["n_quad"], counters["n_inverse"]
-        # The same capacity as the learner saved, the rows beyond those in use zero as there.
-        for name, value in arrays.items():
-            full = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
-            full[:, :rows] = value
-            setattr(self, f"_{name}", full)
+        self._data, self._cache = data, cache
 
     # ------------------------------------------------------------------ planning
+    def _parameters(self) -> _kernels.Parameters:
+        """The kernels' :data:`._kernels.plan.Parameters`, made again when ``β`` or ``α`` change."""
+        if getattr(self, "_parameters_version", None) != self._version:
+            self._parameters_version = self._version
+            self._kernel_parameters = parameters(
+                self.beta, self.horizon, self.alphas, self.bonus_reward, self.action_counts
+            )
+        return self._kernel_parameters
+
     def _plan(self) -> None:
         """``Λ^{-1}`` and ``w`` of every step in one compiled pass (:func:`backward_pass`)."""
-        refresh = (not self.incremental) or (self.n_plans % self.refresh_every == 0)
+        if not self.incremental:
+            how = _kernels.RECOMPUTE
+        elif self.n_plans % self.refresh_every == 0:
+            how = _kernels.REFRESH
+        else:
+            how = _kernels.UPDATE
         drift = np.empty(self.horizon)
-        args = (
-            self._phi_rows, self._r_rows, self._psi, self._quad, self._n, self._n_quad,
-            self._n_inverse, self._growth, self._Lambda, self._plan_inverse, self.w,
-            self.n_leader_actions, self.beta, float(self.horizon), self.alpha_l, self.alpha_f,
-            self.incremental, refresh, drift,
-        )  # fmt: skip
+        args = (self._data, self._cache, self._parameters(), how, self.w, drift)
         if self.ablation is None:
             _kernels.backward_pass(*args)
         else:
             _kernels.backward_pass_ablation(*args, *self.ablation)
-        _kernels.spd_inverses(self._Lambda, self.Lambda_inv)
+        _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
     # ------------------------------------------------------------------ the policies
-    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """One compiled function for acting and for the tables (:func:`played_policies`)."""
-        return played_policies(
-            phi, self.w, self.Lambda_inv, h, self.beta, self.horizon, self.alpha_l, self.alpha_f
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
+        """The one compiled path for acting and for the tables (:func:`._kernels.plan.policies`)."""
+        Q, pi_l, pi_f, finite = _kernels.policies(
+            phi, self.w, self.Lambda_inv, h, self._parameters()
         )
+        return Q, (pi_l, pi_f), finite
 
 
 # ---------------------------------------------------------------------- replaying a plan
+def parameters(
+    beta, horizon, alphas, bonus_reward=False, action_counts=(1,)
+) -> _kernels.Parameters:
+    """The compiled kernels' :data:`._kernels.plan.Parameters`, in their types."""
+    return _kernels.Parameters(
+        float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
+        int(action_counts[0]),
+    )  # fmt: skip
+
+
 def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
     """``Λ_h = λI`` at every step, as a learner starts: ``(H, d, d)``."""
     return np.broadcast_to(lam * np.eye(dim), (horizon, dim, dim)).copy()
@@ -264,15 +282,17 @@ def played_policies(
     h: int,
     beta: float,
     horizon: int,
-    alpha_l: float,
-    alpha_f: float,
+    *alphas: float,
+    bonus_reward: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``Q (n, 2, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
+    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
 
     The one compiled policy path (:func:`._kernels.plan.policies`, Algorithm 1, lines 7–20) at
-    the states of ``phi (n, A, B, d)``, from a plan's ``w (2, H, d)``, ``Lambda_inv (H, d, d)``,
-    ``β``, ``α_l``, ``α_f``: what a learner acts with and what a replay of its plan computes.
+    the states of ``phi (n, A, B, d)``, from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``,
+    ``β`` and ``alphas`` (one sequence ``(α_l, α_f)``, or the two numbers): what a learner acts
+    with and what a replay of its plan computes.
     """
-    return _kernels.policies(
-        phi, w, Lambda_inv, h, float(beta), float(horizon), float(alpha_l), float(alpha_f)
-    )
+    if len(alphas) == 1:
+        alphas = tuple(alphas[0])
+    params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:2])
+    return _kernels.policies(phi, w, Lambda_inv, h, params)

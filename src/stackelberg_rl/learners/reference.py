@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .base import LSVIUCBLearner, state_array
@@ -24,18 +26,18 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         H, d = self.horizon, self.dim
         self._n = np.zeros(H, dtype=np.int64)  # rows in use at each step
         self._phi = np.empty((H, 16, d))  # φ(x_h^τ, a_h^τ, b_h^τ), grown by doubling
-        self._rewards = np.empty((H, 16, 2))
+        self._rewards = np.empty((H, 16, self.n_players))
         self._next_states: list[list] = [[] for _ in range(H)]
 
-    def record(self, h: int, x, a: int, b: int, r_l: float, r_f: float, x_next) -> None:
+    def record(self, h: int, x, actions, rewards, x_next) -> None:
         """Store the played features, the rewards and the next state (all checked first)."""
-        h, phi, a, b, r_l, r_f, _ = self._check_transition(h, x, a, b, r_l, r_f, x_next)
+        h, phi, actions, rewards, _ = self._check_transition(h, x, actions, rewards, x_next)
         t = self._n[h]
         if t == self._phi.shape[1]:
             self._phi = np.concatenate([self._phi, np.empty_like(self._phi)], axis=1)
             self._rewards = np.concatenate([self._rewards, np.empty_like(self._rewards)], axis=1)
-        self._phi[h, t] = phi[a, b]
-        self._rewards[h, t] = r_l, r_f
+        self._phi[h, t] = phi[actions]
+        self._rewards[h, t] = rewards
         self._next_states[h].append(x_next)
         self._n[h] = t + 1
 
@@ -62,7 +64,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         n = state_array(state, "n", (H,), np.int64)
         rows = int(n.max(initial=0))
         phi = state_array(state, "phi", (H, rows, d), np.float64)
-        rewards = state_array(state, "rewards", (H, rows, 2), np.float64)
+        rewards = state_array(state, "rewards", (H, rows, self.n_players), np.float64)
         next_states = state.get("next_states")
         if not isinstance(next_states, dict):
             raise ValueError("the learner's state has no next_states")
@@ -74,7 +76,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             lists.append([x if xs.ndim > 1 else x.item() for x in xs])
         capacity = max(16, rows)
         self._phi = np.empty((H, capacity, d))
-        self._rewards = np.empty((H, capacity, 2))
+        self._rewards = np.empty((H, capacity, self.n_players))
         self._phi[:, :rows], self._rewards[:, :rows] = phi, rewards
         self._n, self._next_states = n, lists
 
@@ -84,7 +86,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         return self._n.copy()
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features ``φ (n, d)`` and rewards ``(n, 2)`` recorded at step ``h`` (copies)."""
+        """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h`` (copies)."""
         h = self._check_step(h)
         n = self._n[h]
         return self._phi[h, :n].copy(), self._rewards[h, :n].copy()
@@ -98,6 +100,19 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             out[h] = self.lam * np.eye(self.dim) + phi.T @ phi
         return out
 
+    def _q(self, phi: np.ndarray, h: int) -> np.ndarray:
+        """``Q (..., P, A, B)`` at ``phi (..., A, B, d)`` with the plan of step ``h`` (line 7).
+
+        With ``bonus_reward``, every player's ``Q`` gains ``u = min(β‖φ‖_{Λ^{-1}}, H)/H``: the
+        bonus is ``optimistic_q``'s with ``w = 0`` and no cap.
+        """
+        w, Lambda_inv, H = self.w[:, h], self.Lambda_inv[h], self.horizon
+        Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf)
+        if self.bonus_reward:
+            bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, self.beta, math.inf)
+            Q = Q + np.minimum(bonus, H) / H
+        return np.minimum(Q, H)
+
     def _plan(self) -> None:
         """Algorithm 1, lines 4–14: for ``h = H-1 … 0``, ``Λ_h``, its inverse, then ``w_h``."""
         Lambda = self.Lambda
@@ -106,22 +121,19 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             phi, y = self.observations(h)
             if h < self.horizon - 1 and len(y):
                 psi = np.asarray(self.feature_map(np.asarray(self._next_states[h])))
-                Q = optimistic_q(
-                    psi, self.w[:, h + 1], self.Lambda_inv[h + 1], self.beta, self.horizon
-                )
-                y = y + soft_policies(Q, self.alpha_l, self.alpha_f)[4]  # V_{h+1}: (n, 2)
+                y = y + soft_policies(self._q(psi, h + 1), *self.alphas)[4]  # V_{h+1}: (n, P)
             self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T
 
-    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         """``optimistic_q`` and ``soft_policies``, one state at a time.
 
         A state at a time so that a state's row never depends on how many states were asked
         for (a matrix product may round differently for different batch sizes).
         """
-        n, A, B = phi.shape[0], self.n_leader_actions, self.n_follower_actions
-        Q, pi_l, pi_f = np.empty((n, 2, A, B)), np.empty((n, A)), np.empty((n, A, B))
+        n, (A, B) = phi.shape[0], self.action_counts
+        Q, pi_l, pi_f = np.empty((n, self.n_players, A, B)), np.empty((n, A)), np.empty((n, A, B))
         for i in range(n):
-            Q[i] = optimistic_q(phi[i], self.w[:, h], self.Lambda_inv[h], self.beta, self.horizon)
-            pi_l[i], pi_f[i] = soft_policies(Q[i], self.alpha_l, self.alpha_f)[:2]
+            Q[i] = self._q(phi[i], h)
+            pi_l[i], pi_f[i] = soft_policies(Q[i], *self.alphas)[:2]
         finite = bool(np.isfinite(Q).all() and np.isfinite(pi_l).all() and np.isfinite(pi_f).all())
-        return Q, pi_l, pi_f, finite
+        return Q, (pi_l, pi_f), finite

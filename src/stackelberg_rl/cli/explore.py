@@ -37,9 +37,8 @@ from .. import games as games_mod
 from .._files import read_npz
 from .._validate import real
 from ..equilibria import reward_free as rf
-from ..experiments import GameSpec, RunConfig
+from ..experiments import GameSpec, RunConfig, progress_bar
 from ..experiments.config import dumps
-from ..experiments import progress_bar
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,

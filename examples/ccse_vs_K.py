@@ -10,8 +10,7 @@ the nested prefixes of one run give no interval of their own). Run from the proj
 
     .venv/bin/stackelberg-rl run --game security --episodes 16000 --seeds 4 --beta 0.2 \
         --alpha-l anytime --alpha-f anytime --centralised --save-plans --out runs/ccse-security
-    .venv/bin/python examples/ccse_vs_K.py runs/ccse-security \
-        --out docs/figures/ccse-security.png
+    .venv/bin/python examples/ccse_vs_K.py runs/ccse-security   # runs/ccse-security/ccse-vs-K.png
 """
 
 from __future__ import annotations
@@ -37,13 +36,16 @@ def main() -> None:
     """Compute every seed's curve, print the slopes, write the figure and its numbers."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a run folder written with --save-plans")
-    parser.add_argument("--out", type=Path, required=True, help="the figure (PNG)")
+    parser.add_argument(
+        "--out", type=Path, help="the figure (PNG); RUN_DIR/ccse-vs-K.png if omitted"
+    )
     parser.add_argument("--points", type=int, default=5, help="prefixes of the run")
     parser.add_argument("--ratio", type=float, default=16.0, help="the smallest is K/ratio")
     parser.add_argument("--single-episodes", type=int, default=8, help="for the lower bound")
     args = parser.parse_args()
 
     _, manifest = load_run(args.run_dir)
+    args.out = args.out or args.run_dir / "ccse-vs-K.png"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sizes = prefix_sizes(manifest["episodes"], args.points, args.ratio)
     table = curve_table(args.run_dir, sizes, single_episodes=args.single_episodes)

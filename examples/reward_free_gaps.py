@@ -247,22 +247,42 @@ def main() -> None:
     """Run, write ``results.parquet`` and ``summary.json``, plot ``--figure``."""
     defaults = Experiment()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="folder for results, summary and plot")
-    parser.add_argument("--games", nargs="+", default=list(defaults.games))
-    parser.add_argument("--budgets", nargs="+", type=int, default=list(defaults.budgets))
-    parser.add_argument("--seeds", type=int, default=defaults.seeds)
-    parser.add_argument("--beta", type=float, default=defaults.beta)
-    parser.add_argument("--ccse-beta", type=float, default=defaults.ccse_beta)
+    parser.add_argument(
+        "--out",
+        default="runs/reward-free-gaps",
+        help="folder for results.parquet, summary.json and the figure",
+    )
+    parser.add_argument(
+        "--games",
+        nargs="+",
+        default=list(defaults.games),
+        help="registered games, at their default parameters",
+    )
+    parser.add_argument(
+        "--budgets",
+        nargs="+",
+        type=int,
+        default=list(defaults.budgets),
+        help="exploration episodes K (and the CCSE runs' K)",
+    )
+    parser.add_argument("--seeds", type=int, default=defaults.seeds, help="seeds per game")
+    parser.add_argument("--beta", type=float, default=defaults.beta, help="exploration's beta")
+    parser.add_argument(
+        "--ccse-beta",
+        type=float,
+        default=defaults.ccse_beta,
+        help="beta of the CCSE route's soft-max LSVI-UCB runs",
+    )
     parser.add_argument("--no-ccse", action="store_true", help="only the reward-free route")
     also = "plan also for the game with these parameters, from the same data"
     parser.add_argument("--also", nargs="*", default=[], metavar="KEY=VALUE", help=also)
-    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="processes")
     parser.add_argument("--plot-only", action="store_true", help="replot results.parquet")
     parser.add_argument("--figure", default="gaps.png", help="the plot's file name in --out")
     args = parser.parse_args()
     exp = Experiment(games=tuple(args.games), budgets=tuple(sorted(args.budgets)),
                      seeds=args.seeds, beta=args.beta, ccse_beta=args.ccse_beta,
-                     ccse=not args.no_ccse, workers=args.workers,
+                     ccse=not args.no_ccse, workers=max(1, args.workers),
                      also=tuple(tuple(a.split("=", 1)) for a in args.also))  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,162 @@
+"""Every command the README shows runs, in the README's order, as a newcomer would type it.
+
+The commands are read from the README's ``bash`` blocks and from its inline code that starts
+with ``stackelberg-rl`` or names an example script. Only their sizes are scaled down
+(``--episodes``, ``--seeds``, the sweep files' ``episodes`` and ``seeds``, the examples' budgets)
+so that the whole README plays in seconds; every other word is as written. Placeholders are
+filled (``runs/NAME``, ``DIR``, ``mine.npz``); what needs a cluster or installs packages
+(``make``, ``pip``, ``ray``, ``--address HEAD:6379``) is left out, and so are the benchmarks.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+SKIP = ("make ", "pip ", "ray ", "cd ", "stackelberg-rl bench")
+"""Installs, clusters and benchmarks (minutes of timing by design: ``make bench``)."""
+PLACEHOLDERS = {"runs/NAME": "runs/name", "DIR": "runs/explore-dir"}
+SMALL = {"--episodes": 30, "--seeds": 2}
+"""Options whose values are scaled down to at most these."""
+EXAMPLE_SIZES = {
+    "regret_vs_K.py": ["--episodes", "20", "40", "--seeds", "2", "--workers", "2"],
+    "reward_free_gaps.py": ["--budgets", "10", "20", "--seeds", "2", "--workers", "2"],
+    "ccse_vs_K.py": ["--points", "2", "--ratio", "2"],
+}
+"""Sizes given to the example scripts (appended: the last of a repeated option wins)."""
+
+
+def block_commands() -> list[str]:
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
+        text = block.replace("\\\n", " ")
+        for line in text.splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+    return lines
+
+
+def inline_commands() -> list[str]:
+    found = re.findall(
+        r"`(stackelberg-rl [a-z-][^`]*|(?:\.venv/bin/python )?examples/\w+\.py[^`]*)`", README
+    )
+    # Inline code with a placeholder (DIR, FILE, K) or a syntax summary ([--x]) is prose.
+    return [" ".join(c.split()) for c in found if not re.search(r"[\[…]|\b[A-Z][A-Z_]*\b", c)]
+
+
+def commands() -> list[str]:
+    out = []
+    for command in block_commands() + inline_commands():
+        if command.startswith(SKIP) or "HEAD:" in command or command in out:
+            continue
+        out.append(command)
+    return out
+
+
+def scaled(words: list[str]) -> list[str]:
+    out = [re.sub(r"^n_eval_states=\d+$", "n_eval_states=20", w) for w in words]
+    for i, word in enumerate(out[:-1]):
+        if word in SMALL and out[i + 1].isdigit():
+            out[i + 1] = str(min(int(out[i + 1]), SMALL[word]))
+    if out[:1] == ["demo"]:
+        out += ["--episodes", "20,40", "--seeds", "2"]
+    for name, sizes in EXAMPLE_SIZES.items():
+        if out and out[0].endswith(name):
+            out += sizes
+            if name == "regret_vs_K.py":  # its K are a list after --episodes
+                i = out.index("--episodes")
+                j = i + 1
+                while j < len(out) and out[j].isdigit():
+                    j += 1
+                del out[i:j]
+    return out
+
+
+def argv(command: str) -> list[str]:
+    for placeholder, value in PLACEHOLDERS.items():
+        command = re.sub(rf"(?<![\w/-]){re.escape(placeholder)}(?![\w-])", value, command)
+    words = shlex.split(command)
+    if words[0] == "stackelberg-rl":
+        return [sys.executable, "-m", "stackelberg_rl", *scaled(words[1:])]
+    if words[0].endswith("python") and words[1].startswith("examples/"):
+        words = words[1:]
+    if words[0].startswith("examples/"):
+        return [sys.executable, *scaled(words)]
+    raise AssertionError(f"the README shows a command this test does not know: {command}")
+
+
+def small_examples(folder: Path) -> None:
+    """The sweep files of ``examples/`` with their sizes scaled down, everything else kept."""
+    (folder / "examples").mkdir()
+    for path in (ROOT / "examples").iterdir():
+        target = folder / "examples" / path.name
+        if path.suffix != ".yaml":
+            target.symlink_to(path)
+            continue
+        data = yaml.safe_load(path.read_text())
+        episodes = data.get("episodes")
+        if isinstance(episodes, list):
+            data["episodes"] = [min(int(k), 10 * (i + 2)) for i, k in enumerate(episodes)]
+        elif episodes is not None:
+            data["episodes"] = min(int(episodes), 30)
+        data["seeds"] = min(int(data.get("seeds", 2)), 2)
+        target.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_the_readme_shows_the_commands_a_newcomer_needs():
+    shown = " ".join(commands())
+    for verb in ("run", "sweep", "report", "equilibrium", "explore", "plan", "demo", "solve"):
+        assert f"stackelberg-rl {verb}" in shown
+
+
+def chains(all_commands: list[str]) -> list[list[str]]:
+    """The commands grouped by the folder they use (in README order within a group)."""
+    groups: dict[str, list[str]] = {}
+    for command in all_commands:
+        folder = re.search(r"(?:runs|sweeps)/[\w.-]+|examples/\w+\.yaml|DIR|runs/NAME", command)
+        key = folder.group(0) if folder else command
+        if "ccse_vs_K" in command:
+            key = "runs/ccse-security"
+        if key.startswith("examples/"):
+            key = "sweeps/" + Path(key).stem
+        groups.setdefault(key, []).append(command)
+    return list(groups.values())
+
+
+def play(chain: list[str], folder: Path) -> list[str]:
+    failures = []
+    for command in chain:
+        done = subprocess.run(
+            argv(command), cwd=folder, capture_output=True, text=True, timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if done.returncode != 0 or "Traceback" in done.stderr:
+            last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
+            failures.append(f"{command}\n  -> exit {done.returncode}: {' '.join(last)}")
+    return failures
+
+
+@pytest.mark.slow
+def test_every_command_of_the_readme_runs_as_written(tmp_path):
+    small_examples(tmp_path)
+    from stackelberg_rl import games
+
+    game = games.make("security")
+    rewards = np.stack([game.reward(h) for h in range(game.horizon)], 1)
+    np.savez(tmp_path / "mine.npz", rewards=rewards)
+    with ThreadPoolExecutor(2) as pool:  # independent folders side by side, as two users would
+        results = list(pool.map(lambda chain: play(chain, tmp_path), chains(commands())))
+    failures = [f for chain in results for f in chain]
+    assert not failures, "\n".join(failures)

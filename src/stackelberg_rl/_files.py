@@ -469,3 +469,8 @@ def load(
 ) -> tuple[dict, dict]:
     """:func:`unpack` of the file at ``path``."""
     return unpack(path, fmt, version, what=what, error=error)
+
+
+def is_format(path: str | os.PathLike, fmt: str) -> bool:
+    """Whether the file at ``path`` is a container of the format ``fmt`` (of any version)."""
+    return _is_format(Path(path), fmt)

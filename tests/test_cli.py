@@ -11,8 +11,7 @@ from helpers import call, one_line_error
 
 from stackelberg_rl import __version__
 from stackelberg_rl.cli import games as games_command
-from stackelberg_rl.cli import main
-from stackelberg_rl.cli import run as run_command
+from stackelberg_rl.cli import main, options
 from stackelberg_rl.experiments import GameSpec, RunConfig
 
 TINY = [
@@ -54,7 +53,7 @@ def wrong_values(option) -> list[str]:
     raise AssertionError(f"no wrong value for {option.name}")
 
 
-VALUED = [o for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS if o.kind is not bool]
+VALUED = [o for o in options.RUN_OPTIONS + options.EXECUTION_OPTIONS if o.kind is not bool]
 CASES = [(o.name, v) for o in VALUED for v in wrong_values(o)]
 
 
@@ -122,7 +121,7 @@ def test_help_shows_every_option_with_its_meaning_and_default(capsys):
     code, out, _ = call(["run", "--help"], capsys)
     assert code == 0
     text = flat(out)
-    for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS:
+    for o in options.RUN_OPTIONS + options.EXECUTION_OPTIONS:
         assert o.name in text, o.name
         assert flat(o.help)[:30] in text, o.name  # the field's docstring is the help
         default = o.cli_default()

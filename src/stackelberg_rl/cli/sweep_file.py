@@ -38,8 +38,7 @@ import yaml
 from .._fields import convert
 from ..experiments import RunConfig
 from ..sweep.settings import config_key
-from .execution import RUN_DEFAULTS, RUN_OPTIONS
-from .options import Option, build
+from .options import RUN_DEFAULTS, RUN_OPTIONS, Option, build
 
 ZIP = "zip"
 PARAM = "param"

@@ -404,6 +404,31 @@ def test_solve_still_works(capsys):
     assert code == 0 and "Stackelberg equilibrium" in stdout
 
 
+def test_main_names_every_command_and_the_command_modules_import_no_cycle():
+    import ast
+    import graphlib
+
+    import stackelberg_rl.cli
+
+    folder = Path(stackelberg_rl.cli.__file__).parent
+    imports = {}  # module -> the modules of the cli it imports
+    for path in folder.glob("*.py"):
+        imports[path.stem] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                imports[path.stem].update(names)
+    graphlib.TopologicalSorter(imports).prepare()  # raises CycleError on a cycle
+    assert not any("main" in imports[m] for m in imports if m not in ("main", "__init__"))
+    import sys
+
+    import typer
+
+    app = sys.modules["stackelberg_rl.cli.main"].build_app()
+    assert set(typer.main.get_command(app).commands) == {"run", "demo", "sweep", "report", "solve", "games", "equilibrium",
+                             "bench", "explore", "plan"}  # fmt: skip
+
+
 def test_the_command_loads_its_commands_after_its_signal_handlers():
     """Importing the entry point is light: Ctrl-C during the second the commands take to load
     reaches the command's handler (one line, 130), not Python's traceback."""

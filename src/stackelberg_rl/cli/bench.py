@@ -30,9 +30,6 @@ class BenchOptions:
     """Also write every figure to this JSON file (checked to be writable before anything runs)."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``json`` too)."""
         for name in ("episodes", "repeats"):
             _validate.integer(getattr(self, name), name, low=1)

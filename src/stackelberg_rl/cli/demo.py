@@ -65,9 +65,6 @@ class DemoOptions:
     """Bonus scale β of every agent: a number >= 0, or theory."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         self.grid()
         self.settings()

@@ -58,9 +58,6 @@ class EquilibriumOptions:
     slope is over seeds."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``export`` too)."""
         for name, low in (("seed", 0), ("points", 1), ("single_episodes", 0)):
             _validate.integer(getattr(self, name), name, low=low)

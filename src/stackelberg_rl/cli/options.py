@@ -37,6 +37,9 @@ import typer
 
 from .._fields import convert, field_docstrings, key_values
 from ..experiments import ExecutionOptions, RunConfig
+from ..experiments.resources import check_game_fits
+from ..games import Game
+from .errors import checked
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,20 @@ def restated(opts: list[Option], helps: dict[str, str], names=None) -> list[Opti
         for o in opts
         if names is None or o.name in names
     ]
+
+
+def make_game(config: RunConfig) -> Game:
+    """The game ``config`` plays, made once it is known to fit in memory.
+
+    Raises:
+        UsageError: a bad game, or one too large for the memory.
+    """
+
+    def make() -> Game:
+        check_game_fits(config)
+        return config.game.make()
+
+    return checked(make)
 
 
 RUN_DEFAULTS = RunConfig(seeds=4)

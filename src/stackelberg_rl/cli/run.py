@@ -31,15 +31,21 @@ from ..experiments import (
     load_run,
     run_seeds,
 )
-from ..experiments.resources import check_game_fits
 from ..experiments.store import MANIFEST_FILE, read_manifest
-from ..games import Game
 from ..report import learning_summary, plot_cumulative_regret, summary
 from ..report.page import write_exploration_report, write_run_report, write_sweep_report
 from ..sweep import is_sweep_folder
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
-from .options import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, build, command, options
+from .options import (
+    EXECUTION_OPTIONS,
+    RUN_DEFAULTS,
+    RUN_OPTIONS,
+    build,
+    command,
+    make_game,
+    options,
+)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -220,12 +226,7 @@ def run(values: dict[str, Any]) -> int:
         config = resumed_config(execution.resume, values)
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-
-    def make_game() -> Game:
-        check_game_fits(config)
-        return config.game.make()
-
-    game = checked(make_game)
+    game = make_game(config)
     INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_seeds(

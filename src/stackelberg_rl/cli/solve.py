@@ -9,9 +9,9 @@ import numpy as np
 
 from .. import games as games_mod
 from ..experiments import GameSpec, RunConfig
-from ..experiments.resources import available_bytes, check_game_fits, gib, planning_bytes, sizes
+from ..experiments.resources import available_bytes, gib, planning_bytes, sizes
 from .errors import UsageError, checked
-from .options import build, command, options
+from .options import build, command, make_game, options
 
 
 @dataclass
@@ -35,12 +35,7 @@ def solve(values: dict[str, Any]) -> int:
     95% intervals on a continuous one (planned on its evaluation sample, math.md §6).
     """
     opts = checked(lambda: build(SolveOptions(), SOLVE_OPTIONS, values))
-
-    def make_game() -> games_mod.Game:
-        check_game_fits(RunConfig(game=opts.game))
-        return opts.game.make()
-
-    game = checked(make_game)
+    game = make_game(RunConfig(game=opts.game))
     need, have = planning_bytes(game), available_bytes()
     if have is not None and need > have:
         raise UsageError(

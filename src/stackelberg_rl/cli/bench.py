@@ -55,10 +55,10 @@ BENCH_OPTIONS = options(BenchOptions())
 
 @command(BENCH_OPTIONS)
 def bench(values: dict[str, Any]) -> int:
-    """Time the exact planner, whole learning runs, and saving and replaying a run's plans.
+    """Time the exact planner, learning runs, and saving and replaying a run's plans (the CCSE).
 
-    Medians and ratios (the CCSE's plans too). With --sweep: sweeps on one core, all local
-    cores and a local Ray instead.
+    Medians and ratios. With --sweep: sweeps on one core, all local cores and a local Ray
+    instead.
     """
     opts = checked(lambda: build(BenchOptions(), BENCH_OPTIONS, values))
     if opts.sweep:

@@ -88,15 +88,14 @@ class DemoOptions:
 
     def settings(self) -> list[Setting]:
         """One setting per agent and ``K``, named ``AGENT-KK`` (e.g. ``fixed-K-K250``)."""
-        out = []
-        for name, agent in AGENTS.items():
-            agent = replace(agent, beta=self.beta)
-            for K in self.grid():
-                config = RunConfig(
-                    game=self.game, episodes=K, seeds=self.seeds, seed=self.seed, agent=agent
-                )
-                out.append(Setting(f"{name}-K{K}", config))
-        return out
+        return [
+            Setting(f"{name}-K{K}", RunConfig(
+                game=self.game, episodes=K, seeds=self.seeds, seed=self.seed,
+                agent=replace(agent, beta=self.beta),
+            ))
+            for name, agent in AGENTS.items()
+            for K in self.grid()
+        ]  # fmt: skip
 
 
 DEMO = DemoOptions()

@@ -96,12 +96,8 @@ def build_app():
     return app
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _error(command: str, message: str) -> None:
-    print(f"{command}: error: {_one_line(message)}", file=sys.stderr, flush=True)
+    print(f"{command}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def _command_name(argv: list[str], err: BaseException | None = None) -> str:

@@ -34,7 +34,7 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     """
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         members = typing.get_args(kind)
-        if type(None) in members and (value is None or value == "none"):
+        if type(None) in members and (value is None or isinstance(value, str) and value == "none"):
             return None
         for member in [m for m in members if m not in (str, type(None))] + [str] * (str in members):
             if member is not str or isinstance(value, str):

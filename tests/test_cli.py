@@ -11,8 +11,7 @@ from helpers import call, one_line_error
 
 from stackelberg_rl import __version__
 from stackelberg_rl.cli import games as games_command
-from stackelberg_rl.cli import main
-from stackelberg_rl.cli import run as run_command
+from stackelberg_rl.cli import main, options
 from stackelberg_rl.experiments import GameSpec, RunConfig
 
 TINY = [
@@ -54,7 +53,7 @@ def wrong_values(option) -> list[str]:
     raise AssertionError(f"no wrong value for {option.name}")
 
 
-VALUED = [o for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS if o.kind is not bool]
+VALUED = [o for o in options.RUN_OPTIONS + options.EXECUTION_OPTIONS if o.kind is not bool]
 CASES = [(o.name, v) for o in VALUED for v in wrong_values(o)]
 
 
@@ -122,7 +121,7 @@ def test_help_shows_every_option_with_its_meaning_and_default(capsys):
     code, out, _ = call(["run", "--help"], capsys)
     assert code == 0
     text = flat(out)
-    for o in run_command.RUN_OPTIONS + run_command.EXECUTION_OPTIONS:
+    for o in options.RUN_OPTIONS + options.EXECUTION_OPTIONS:
         assert o.name in text, o.name
         assert flat(o.help)[:30] in text, o.name  # the field's docstring is the help
         default = o.cli_default()
@@ -403,6 +402,31 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
 def test_solve_still_works(capsys):
     code, stdout, _ = call(["solve", *TINY], capsys)
     assert code == 0 and "Stackelberg equilibrium" in stdout
+
+
+def test_main_names_every_command_and_the_command_modules_import_no_cycle():
+    import ast
+    import graphlib
+
+    import stackelberg_rl.cli
+
+    folder = Path(stackelberg_rl.cli.__file__).parent
+    imports = {}  # module -> the modules of the cli it imports
+    for path in folder.glob("*.py"):
+        imports[path.stem] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                imports[path.stem].update(names)
+    graphlib.TopologicalSorter(imports).prepare()  # raises CycleError on a cycle
+    assert not any("main" in imports[m] for m in imports if m not in ("main", "__init__"))
+    import sys
+
+    import typer
+
+    app = sys.modules["stackelberg_rl.cli.main"].build_app()
+    commands = {"run", "demo", "sweep", "report", "solve", "games", "equilibrium", "bench"}
+    assert set(typer.main.get_command(app).commands) == commands | {"explore", "plan"}
 
 
 def test_the_command_loads_its_commands_after_its_signal_handlers():

@@ -7,6 +7,7 @@ nothing in this module knows about games or learners.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -14,6 +15,8 @@ import threading
 import types
 import typing
 from typing import Any
+
+from ._validate import is_integer
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -29,23 +32,17 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     Raises:
         ValueError: naming ``what`` and the expected type.
     """
-    members = _union_members(kind)
-    if members is not None:
-        if type(None) in members and (
-            value is None or (isinstance(value, str) and value == "none")
-        ):
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        members = typing.get_args(kind)
+        if type(None) in members and (value is None or isinstance(value, str) and value == "none"):
             return None
-        ordered = [m for m in members if m is not str and m is not type(None)]
-        ordered += [str] if str in members else []
-        for member in ordered:
-            if member is str and not isinstance(value, str):
-                continue
-            try:
-                return convert(value, member, what)
-            except ValueError:
-                pass
-        names = " or ".join(_type_name(m) for m in members)
-        raise ValueError(f"{what} must be {names}, got {value!r}")
+        for member in [m for m in members if m not in (str, type(None))] + [str] * (str in members):
+            if member is not str or isinstance(value, str):
+                try:
+                    return convert(value, member, what)
+                except ValueError:
+                    pass
+        raise ValueError(f"{what} must be {' or '.join(map(_type_name, members))}, got {value!r}")
     if typing.get_origin(kind) is typing.Literal:
         allowed = typing.get_args(kind)
         for option in allowed:
@@ -53,44 +50,30 @@ def convert(value: Any, kind: Any, what: str) -> Any:
                 return option
         raise ValueError(f"{what} must be one of {', '.join(map(str, allowed))}, got {value!r}")
     if kind is bool:
-        if isinstance(value, bool):
-            return value
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
             return value.lower() in _TRUE
-        raise ValueError(f"{what} must be true or false, got {value!r}")
-    if kind is int:
+        if not isinstance(value, bool):
+            raise ValueError(f"{what} must be true or false, got {value!r}")
+    elif kind is int:
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 return int(value)
-            except ValueError:
-                pass
-        elif isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+        elif is_integer(value) or isinstance(value, float) and value.is_integer():
             return int(value)
         raise ValueError(f"{what} must be an integer, got {value!r}")
-    if kind is float:
+    elif kind is float:
         try:
             out = float(value)
         except (TypeError, ValueError):
-            out = math.nan
-            ok = False
-        else:
-            ok = not isinstance(value, bool)
-        if ok and not math.isnan(out):
-            return out
-        if ok:  # a float, but nan: no value at all
+            out = None
+        if out is None or isinstance(value, bool):
+            raise ValueError(f"{what} must be a number, got {value!r}")
+        if math.isnan(out):
             raise ValueError(f"{what} must be a number, not nan (got {value!r})")
-        raise ValueError(f"{what} must be a number, got {value!r}")
-    if kind is str:
+        return out
+    elif kind is str:
         return str(value)
     return value
-
-
-def _union_members(kind: Any) -> tuple | None:
-    """The members of a union type (``X | Y`` or ``Optional[X]``), or ``None`` for other types."""
-    origin = typing.get_origin(kind)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(kind)
-    return None
 
 
 def _type_name(kind: Any) -> str:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from .. import _validate
 from .._files import write_atomic
-from .errors import UsageError, checked
-from .options import build, command_function, options
+from .errors import check_writable_file, checked
+from .options import build, command, options
 
 
 @dataclass
@@ -32,14 +30,9 @@ class BenchOptions:
     """Also write every figure to this JSON file (checked to be writable before anything runs)."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``json`` too)."""
         for name in ("episodes", "repeats"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            _validate.integer(getattr(self, name), name, low=1)
         if self.json is not None:
             check_writable_file(Path(self.json), "--json", "benchmark JSON", is_bench_json)
 
@@ -57,37 +50,16 @@ def is_bench_json(path: Path) -> bool:
     return isinstance(data, dict) and bool(data) and set(data) <= BENCH_KEYS
 
 
-def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path], bool]) -> None:
-    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found).
-
-    An existing file is replaced only if ``ours(path)`` says it is a ``kind`` this program
-    wrote: never a file of the user's.
-    """
-    if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder, not a file")
-    if path.exists() and not ours(path):
-        raise ValueError(
-            f"{what} {path} exists and is not a {kind} written by stackelberg-rl: it is never "
-            "replaced; choose another file"
-        )
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")
-    existed = path.exists()
-    try:
-        with open(path, "a"):
-            pass
-    except OSError as err:
-        raise ValueError(f"cannot write {what} {path}: {err.strerror or err}") from None
-    if not existed:
-        path.unlink()
-
-
 BENCH_OPTIONS = options(BenchOptions())
 
 
-def cmd_bench(values: dict[str, Any]) -> int:
-    """Time the planner and the learner (:mod:`stackelberg_rl.bench`): medians and ratios."""
+@command(BENCH_OPTIONS)
+def bench(values: dict[str, Any]) -> int:
+    """Time the exact planner, learning runs, and saving and replaying a run's plans (the CCSE).
+
+    Medians and ratios. With --sweep: sweeps on one core, all local cores and a local Ray
+    instead.
+    """
     opts = checked(lambda: build(BenchOptions(), BENCH_OPTIONS, values))
     if opts.sweep:
         from ..bench import sweep
@@ -118,20 +90,6 @@ def cmd_bench(values: dict[str, Any]) -> int:
 
 def _write_json(where: str | None, figures: dict) -> None:
     """Write ``figures`` to the ``--json`` file, if one was given (atomically)."""
-    if where is None:
-        return
-    path = Path(where)
-    try:
-        write_atomic(path, json.dumps(figures, indent=1).encode())
-    except OSError as err:
-        raise UsageError(f"cannot write --json {path}: {err.strerror or err}") from None
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``bench`` to ``app``."""
-    app.command(
-        "bench",
-        help="Time the exact planner, whole learning runs, and saving and replaying a run's "
-        "plans (the CCSE): medians and ratios. With --sweep: sweeps on one core, all local "
-        "cores and a local Ray instead.",
-    )(command_function(BENCH_OPTIONS, cmd_bench))
+    if where is not None:
+        data = json.dumps(figures, indent=1).encode()
+        checked(lambda: write_atomic(Path(where), data), writing=f"--json {where}")

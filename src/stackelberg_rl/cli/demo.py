@@ -21,23 +21,19 @@ doubling and both soft-max agents every episode.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from ..agents import AgentConfig
-from ..experiments import GameSpec, NewFolder, RunConfig, RunFolderError
+from ..experiments import ExecutionOptions, GameSpec, NewFolder, RunConfig
 from ..report.page import write_sweep_report
 from ..report.tables import PLAYERS
-from ..sweep import Setting, SettingError, run_grid
-from .errors import INTERRUPTION, PROG, UsageError, checked
-from .execution import SWEEP_OPTIONS, SweepOptions
-from .options import build, command_function, options
+from ..sweep import Setting, run_grid
+from .errors import INTERRUPTION, PROG, checked
+from .options import SWEEP_OPTIONS, build, command, options, restated
 
 AGENTS = {
     "fixed-K": AgentConfig(beta=0.2, decentralised=False),
@@ -69,9 +65,6 @@ class DemoOptions:
     """Bonus scale β of every agent: a number >= 0, or theory."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         self.grid()
         self.settings()
@@ -95,65 +88,59 @@ class DemoOptions:
 
     def settings(self) -> list[Setting]:
         """One setting per agent and ``K``, named ``AGENT-KK`` (e.g. ``fixed-K-K250``)."""
-        out = []
-        for name, agent in AGENTS.items():
-            agent = replace(agent, beta=self.beta)
-            for K in self.grid():
-                config = RunConfig(
-                    game=self.game, episodes=K, seeds=self.seeds, seed=self.seed, agent=agent
-                )
-                out.append(Setting(f"{name}-K{K}", config))
-        return out
+        return [
+            Setting(f"{name}-K{K}", RunConfig(
+                game=self.game, episodes=K, seeds=self.seeds, seed=self.seed,
+                agent=replace(agent, beta=self.beta),
+            ))
+            for name, agent in AGENTS.items()
+            for K in self.grid()
+        ]  # fmt: skip
 
 
 DEMO = DemoOptions()
 DEMO_OPTIONS = options(DEMO)
-OUT_HELP = (
-    "The sweep folder. Default: a new folder runs/demo-YYYYmmdd-HHMMSS each time. An existing "
-    "one must be empty or hold a sweep: running the demo into it again skips the complete "
-    "settings and continues the others (with the same options)."
+EXECUTION_OPTIONS = restated(
+    SWEEP_OPTIONS,
+    {
+        "--out": "The sweep folder. Default: a new folder runs/demo-YYYYmmdd-HHMMSS each time. An "
+        "existing one must be empty or hold a sweep: running the demo into it again skips the "
+        "complete settings and continues the others (with the same options).",
+        "--workers": "Worker processes, each playing one seed of a setting at a time, the longest "
+        "first (default: every core); 1 plays in this process.",
+    },
+    ("--out", "--workers", "--quiet", "--checkpoint-every"),
 )
-HELP = {
-    "--out": OUT_HELP,
-    "--workers": "Worker processes, each playing one seed of a setting at a time, the longest "
-    "first (default: every core); 1 plays in this process.",
-}
-EXECUTION_OPTIONS = [
-    dataclasses.replace(o, help=HELP.get(o.name, o.help))
-    for o in SWEEP_OPTIONS
-    if o.name in ("--out", "--workers", "--quiet", "--checkpoint-every")
-]
 """Where and how the demo's sweep runs: ``sweep``'s options, but for the backend (local)."""
 
 
 def description() -> str:
     """What ``demo`` runs, from :data:`DEMO` and :data:`AGENTS` (its ``--help``)."""
-    params = DEMO.game.resolved()
-    sizes = ", ".join(f"{k}={v}" for k, v in params.items())
+    sizes = ", ".join(f"{k}={v}" for k, v in DEMO.game.resolved().items())
     Ks = ", ".join(str(k) for k in DEMO.grid())
-    runs = len(AGENTS) * len(DEMO.grid())
     return (
-        f"The demo (make demo): the paper's headline, regret against K, on {DEMO.game.name} "
-        f"({sizes}) with beta = {DEMO.beta}. Three agents: soft-max LSVI-UCB with the paper's "
-        "fixed-K alpha = log|A|·sqrt(K)/H, soft-max with the anytime alpha (k+1 for K), both "
-        "re-planning every episode, and greedy LSVI-UCB (alpha = inf), re-planning on doubling "
-        "of det Lambda (measured to leave its regret unchanged; it changes the soft-max ones). "
-        f"Each plays K = {Ks} episodes, {DEMO.seeds} seeds each: {runs} runs, their seeds in "
-        "parallel processes, a sweep folder of one run folder per setting (as stackelberg-rl "
-        "sweep writes). It prints each player's log-log slope of total regret against K with its "
-        "95% interval over seeds, and the share of the regret that is soft-max bias (the regret "
-        "of soft-max play with the same alpha on the true model), and writes report.html with "
-        f"the figures. It writes a new folder {FOLDER.parent}/{FOLDER.stem}-YYYYmmdd-HHMMSS each "
-        "time; with --out DIR, running it again goes on where it stopped."
+        f"The demo (make demo): the paper's headline, regret against K.\n\n"
+        f"On {DEMO.game.name} ({sizes}) with beta = {DEMO.beta}, three agents: soft-max LSVI-UCB "
+        "with the paper's fixed-K alpha = log|A|·sqrt(K)/H, soft-max with the anytime alpha (k+1 "
+        "for K), both re-planning every episode, and greedy LSVI-UCB (alpha = inf), re-planning on "
+        "doubling of det Lambda (measured to leave its regret unchanged; it changes the soft-max "
+        f"ones). Each plays K = {Ks} episodes, {DEMO.seeds} seeds each: "
+        f"{len(AGENTS) * len(DEMO.grid())} runs, their seeds in parallel processes, a sweep "
+        "folder of one run folder per setting (as stackelberg-rl sweep writes). It prints each "
+        "player's log-log slope of total regret against K with its 95% interval over seeds, and "
+        "the share of the regret that is soft-max bias (the regret of soft-max play with the same "
+        "alpha on the true model), and writes report.html with the figures. It writes a new "
+        f"folder {FOLDER.parent}/{FOLDER.stem}-YYYYmmdd-HHMMSS each time; with --out DIR, "
+        "running it again goes on where it stopped."
     )
 
 
-def cmd_demo(values: dict[str, Any]) -> int:
+@command(DEMO_OPTIONS + EXECUTION_OPTIONS)
+def demo(values: dict[str, Any]) -> int:
     """Run the demo's sweep, print the slopes and the bias shares, write the report."""
-    demo = checked(lambda: build(DEMO, DEMO_OPTIONS, values))
-    execution = checked(lambda: build(SweepOptions(), EXECUTION_OPTIONS, values))
-    settings = checked(demo.settings)
-    out = Path(execution.out) if execution.out else FOLDER
+    chosen = checked(lambda: build(DEMO, DEMO_OPTIONS, values))
+    execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
+    settings = checked(chosen.settings)
 
     def announce(folder: Path) -> None:
         print(f"sweep folder: {folder}", flush=True)
@@ -162,31 +149,28 @@ def cmd_demo(values: dict[str, Any]) -> int:
             f"{PROG} demo --out {folder} with the same options"
         )
 
-    try:
-        outcome = run_grid(
+    outcome = checked(
+        lambda: run_grid(
             settings,
-            out,
+            Path(execution.out) if execution.out else FOLDER,
             workers=execution.workers,
             progress=not execution.quiet,
             on_folder=announce,
             checkpoint_every=execution.checkpoint_every,
             same_settings=True,
         )
-    except (RunFolderError, SettingError, MemoryError) as err:
-        raise UsageError(str(err)) from None
+    )
     folder = outcome.root
     INTERRUPTION["note"] = f"the finished sweep is in {folder}"
     if outcome.failed:
         print(outcome.summary(), file=sys.stderr, flush=True)
-    try:
-        report = write_sweep_report(folder)
-    except RunFolderError as err:
-        raise UsageError(str(err)) from None
-    except OSError as err:
-        raise UsageError(f"cannot write the report in {folder}: {err.strerror or err}") from None
+    report = checked(lambda: write_sweep_report(folder), writing=f"the report in {folder}")
     print_headline(report)
     print(f"report: {report.path}")
     return 1 if outcome.failed else 0
+
+
+demo.__doc__ = description()
 
 
 def print_headline(report) -> None:
@@ -211,10 +195,3 @@ def print_headline(report) -> None:
             elif curve.has_bias:
                 line += ", no soft-max bias"
             print(line)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``demo`` to ``app``."""
-    app.command("demo", help=description())(
-        command_function(DEMO_OPTIONS + EXECUTION_OPTIONS, cmd_demo)
-    )

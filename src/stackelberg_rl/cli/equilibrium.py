@@ -12,15 +12,13 @@ certificate never loses it; a progress bar counts the certificates on a terminal
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 
 from .. import _validate
 from ..equilibria import (
@@ -35,9 +33,9 @@ from ..equilibria import (
 from ..experiments import progress_bar
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
-from .bench import check_writable_file
-from .errors import UsageError, checked
-from .options import build, command_function, options
+from ..report.tables import PLAYERS
+from .errors import check_writable_file, checked, print_table, say
+from .options import argument, build, command, options
 
 
 @dataclass
@@ -60,9 +58,6 @@ class EquilibriumOptions:
     slope is over seeds."""
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``export`` too)."""
         for name, low in (("seed", 0), ("points", 1), ("single_episodes", 0)):
             _validate.integer(getattr(self, name), name, low=low)
@@ -96,11 +91,6 @@ def _progress(total: int, what: str):
 
 def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
     """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console()
     game = ccse.game
     sizes = prefix_sizes(ccse.episodes, opts.points, opts.ratio)
     seeds = ccse.info.get("seeds") or []
@@ -109,7 +99,7 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
         curve = certificate_curve(
             ccse, sizes, single_episodes=opts.single_episodes, progress=advance
         )
-        per_seed = []
+        per_seed = []  # (seeds, player, where) slopes of the upper bound
         for i, s in enumerate(others):
             other = ccse if s == ccse.info.get("seed") else CCSE.from_run(
                 ccse.info["run_dir"], s, game=game
@@ -117,54 +107,46 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
             up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
             per_seed.append([[loglog_slope(sizes, up[:, m, w]) for w in (0, 1)] for m in (0, 1)])
             advance(len(sizes) + i + 1)
-    zero_sum = curve[0].zero_sum is not None
-    table = Table(
-        title=Text(
-            f"ε of the mixture of the first K episodes of seed {ccse.info.get('seed')}: "
-            "lower and upper bounds (math.md §4)"
-        )
+    print_table(
+        f"ε of the mixture of the first K episodes of seed {ccse.info.get('seed')}: lower and "
+        "upper bounds (math.md §4)",
+        ["K", "player", "lower at x0", "upper at x0", "lower, worst x", "upper, worst x"],
+        [
+            [point.episodes if m == 0 else "", who]
+            + [
+                f"{bound[m]:.4f}"
+                for bound in (c.lower_initial, c.upper_initial, c.lower_worst, c.upper_worst)
+            ]  # fmt: skip
+            for point in curve
+            for c in [point.certificate]
+            for m, who in enumerate(PLAYERS)
+        ],
+        left=(1,),
+        group=2,
     )
-    for name in ("K", "player", "lower at x0", "upper at x0", "lower, worst x", "upper, worst x"):
-        table.add_column(name, justify="left" if name == "player" else "right")
-    for point in curve:
-        c = point.certificate
-        for m, who in enumerate(("leader", "follower")):
-            table.add_row(
-                str(point.episodes) if m == 0 else "",
-                who,
-                f"{c.lower_initial[m]:.4f}",
-                f"{c.upper_initial[m]:.4f}",
-                f"{c.lower_worst[m]:.4f}",
-                f"{c.upper_worst[m]:.4f}",
-                end_section=m == 1,
-            )
-    console.print(table)
+    zero_sum = curve[0].zero_sum is not None
     if zero_sum:
-        gaps = Table(
-            title=Text(
-                "zero-sum: the mixture's distance to the Stackelberg value (math.md §2) and its "
-                "exploitability, the sum of both players' ε"
-            )
+        print_table(
+            "zero-sum: the mixture's distance to the Stackelberg value (math.md §2) and its "
+            "exploitability, the sum of both players' ε",
+            ["K", "|V_l^mix - V_l^SE| at x0", "same, worst x", "exploitability at x0"],
+            [
+                [
+                    point.episodes,
+                    f"{z['value_gap_initial']:.4f}",
+                    f"{z['value_gap_worst']:.4f}",
+                    f"[{z['exploitability_lower']:.4f}, {z['exploitability_upper']:.4f}]",
+                ]
+                for point in curve
+                for z in [point.zero_sum]
+            ],  # fmt: skip
+            left=(),
         )
-        for name in ("K", "|V_l^mix - V_l^SE| at x0", "same, worst x", "exploitability at x0"):
-            gaps.add_column(name, justify="right")
-        for point in curve:
-            z = point.zero_sum
-            gaps.add_row(
-                str(point.episodes),
-                f"{z['value_gap_initial']:.4f}",
-                f"{z['value_gap_worst']:.4f}",
-                Text(f"[{z['exploitability_lower']:.4f}, {z['exploitability_upper']:.4f}]"),
-            )
-        console.print(gaps)
-
     uppers = np.array([[p.certificate.upper_initial, p.certificate.upper_worst] for p in curve])
     intervals = None
     if per_seed:
-        slopes = np.array(per_seed)  # (seeds, player, where)
-        intervals = {
-            (m, w): slope_interval(slopes[:, m, w]) for m in range(2) for w in range(2)
-        }  # fmt: skip
+        slopes = np.array(per_seed)
+        intervals = {(m, w): slope_interval(slopes[:, m, w]) for m in (0, 1) for w in (0, 1)}
     lines = [
         "log-log slope of the upper bound against K (-0.5: 1/√K), least squares over the "
         f"{len(sizes)} prefixes, for this seed"
@@ -174,25 +156,30 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
             else " (one seed: no interval)"
         )
     ]
-    for m, who in enumerate(("leader", "follower")):
-        parts = []
-        for w, where in enumerate(("at x0", "worst x")):
-            value = loglog_slope(sizes, uppers[:, w, m])
-            parts.append(f"{where} {_slope_text(value, intervals and intervals[(m, w)])}")
-        lines.append(f"  {who}: " + ", ".join(parts))
-    console.print("\n".join(lines), markup=False, highlight=False)
+    for m, who in enumerate(PLAYERS):
+        slopes = [loglog_slope(sizes, uppers[:, w, m]) for w in (0, 1)]
+        texts = [_slope_text(x, intervals and intervals[(m, w)]) for w, x in enumerate(slopes)]
+        lines.append(f"  {who}: at x0 {texts[0]}, worst x {texts[1]}")
     if zero_sum:
-        console.print(
+        lines.append(
             f"zero-sum game: Stackelberg value of the leader at x0 "
             f"{curve[-1].certificate.mixture_value[0] @ game.initial_distribution:+.4f} "
-            "(mixture) against the exact solution of math.md §2 (gap in the table)",
-            markup=False,
-            highlight=False,
+            "(mixture) against the exact solution of math.md §2 (gap in the table)"
         )
+    say("\n".join(lines))
 
 
-def cmd_equilibrium(values: dict[str, Any]) -> int:
-    """Show the mixture of a run's seed and its certificate per K; export it if asked."""
+@command(
+    EQUILIBRIUM_OPTIONS,
+    argument("run_dir", "A run folder written by run --save-plans.", "RUN_DIR"),
+)
+def equilibrium(values: dict[str, Any]) -> int:
+    """The coarse correlated Stackelberg equilibrium of a run saved with --save-plans.
+
+    The CCSE is the uniform mixture of its episodes' policies (Corollary 1): its certificate
+    [lower, upper] per K for both players, the upper bound's log-log slope, the distance to the
+    Stackelberg value in a zero-sum game; --export writes the mixture.
+    """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
     ccse = checked(lambda: CCSE.from_run(run_dir, opts.seed))
@@ -204,10 +191,7 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
         "bytes per episode"
     )
     if opts.export is not None:  # first: a long certificate interrupted never loses it
-        try:
-            path = ccse.save(opts.export)
-        except (OSError, ValueError) as err:
-            raise UsageError(f"cannot write --export {opts.export}: {err}") from None
+        path = checked(lambda: ccse.save(opts.export), writing=f"--export {opts.export}")
         print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
     if isinstance(ccse.game, FiniteGame):
         checked(lambda: show(ccse, opts))
@@ -217,26 +201,3 @@ def cmd_equilibrium(values: dict[str, Any]) -> int:
             "mixture can still be exported and played: CCSE.policy(k).policies_at)"
         )
     return 0
-
-
-RUN_DIR = inspect.Parameter(
-    "run_dir",
-    inspect.Parameter.KEYWORD_ONLY,
-    annotation=Annotated[
-        Path,
-        typer.Argument(
-            help="A run folder written by run --save-plans.", show_default=False, metavar="RUN_DIR"
-        ),
-    ],
-)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``equilibrium`` to ``app``."""
-    app.command(
-        "equilibrium",
-        help="The coarse correlated Stackelberg equilibrium of a run saved with --save-plans "
-        "(the uniform mixture of its episodes' policies, Corollary 1): its certificate "
-        "[lower, upper] per K for both players, the upper bound's log-log slope, the distance "
-        "to the Stackelberg value in a zero-sum game; --export writes the mixture.",
-    )(command_function(EQUILIBRIUM_OPTIONS, cmd_equilibrium, [RUN_DIR]))

@@ -1,8 +1,13 @@
-"""How the commands fail: a :class:`UsageError` is one line and exit code 2 (:mod:`.main`)."""
+"""What every command shares but its options: how it fails, the files it may write, its tables.
+
+A :class:`UsageError` is one line and exit code 2 (:mod:`.main`). This module imports nothing
+heavy: :mod:`.main` reads it before its signal handlers are in place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,13 +24,73 @@ INTERRUPTION = {"note": ""}
 """What an interruption now leaves behind, for the one line printed after Ctrl-C or SIGTERM."""
 
 
-def checked(make: Callable[[], T]) -> T:
+def checked(make: Callable[[], T], *also: type[Exception], writing: str | None = None) -> T:
     """``make()``, with a refused value or size as a :class:`UsageError`.
 
-    A :class:`ValueError` is a dataclass refusing a value; a :class:`MemoryError` a size refused
-    before it is allocated.
+    A :class:`ValueError` is a dataclass (or a folder, a file) refusing a value; a
+    :class:`MemoryError` a size refused before it is allocated; ``also`` more such errors. With
+    ``writing`` (what is written, e.g. ``"--json FILE"``), an :class:`OSError` is ``cannot
+    write WRITING: why``.
     """
     try:
         return make()
-    except (ValueError, MemoryError) as err:
+    except (ValueError, MemoryError, *also) as err:
         raise UsageError(str(err)) from None
+    except OSError as err:
+        if writing is None:
+            raise
+        raise UsageError(f"cannot write {writing}: {err.strerror or err}") from None
+
+
+def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path], bool]) -> None:
+    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found).
+
+    An existing file is replaced only if ``ours(path)`` says it is a ``kind`` this program
+    wrote: never a file of the user's.
+    """
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a file")
+    if path.exists() and not ours(path):
+        raise ValueError(
+            f"{what} {path} exists and is not a {kind} written by {PROG}: it is never "
+            "replaced; choose another file"
+        )
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write {what} {path}: {err.strerror or err}") from None
+    if not existed:
+        path.unlink()
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence], left=(0,), group: int = 1
+) -> None:
+    """A rich table on stdout: columns ``left`` aligned left, the others right.
+
+    A rule is drawn after every ``group`` rows.
+    """
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(title))
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i in left else "right")
+    for i, row in enumerate(rows):
+        table.add_row(
+            *(Text(str(x)) for x in row), end_section=group > 1 and i % group == group - 1
+        )
+    Console().print(table)
+
+
+def say(text: str) -> None:
+    """Print ``text`` through rich (wrapped to the terminal), without markup or highlighting."""
+    from rich.console import Console
+
+    Console().print(text, markup=False, highlight=False)

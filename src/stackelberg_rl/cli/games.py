@@ -5,8 +5,6 @@ from __future__ import annotations
 import typing
 from typing import Any, Literal
 
-import typer
-
 from .. import games as games_mod
 
 
@@ -31,14 +29,7 @@ def games_listing() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def cmd_games() -> int:
-    """List the registered games and their parameters."""
+def games() -> int:
+    """List the registered games and their parameters (--param)."""
     print(games_listing(), end="")
     return 0
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``games`` to ``app``."""
-    app.command("games", help="List the registered games and their parameters (--param).")(
-        cmd_games
-    )

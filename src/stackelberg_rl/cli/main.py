@@ -1,9 +1,10 @@
 """The ``stackelberg-rl`` command line: run, demo, solve, report, equilibrium, explore, plan, ….
 
 The options of ``run``, ``demo``, ``solve``, ``equilibrium`` and ``bench`` are generated from
-dataclasses (:mod:`.options`); each command is in its own module (:mod:`.run` for ``run``,
-``demo`` and ``report``, :mod:`.solve`, :mod:`.equilibrium`, :mod:`.explore` for ``explore`` and
-``plan``, :mod:`.games`, :mod:`.bench`). Every failure is one line on stderr:
+dataclasses (:mod:`.options`); :func:`build_app` names every command, each a function of its
+module (:mod:`.run` for ``run`` and ``report``, :mod:`.demo`, :mod:`.sweep`, :mod:`.solve`,
+:mod:`.equilibrium`, :mod:`.explore` for ``explore`` and ``plan``, :mod:`.games`,
+:mod:`.bench`), whose docstring is its help. Every failure is one line on stderr:
 ``stackelberg-rl COMMAND: error: ...`` with exit code 2 for anything the user can fix (a bad
 option or value, a folder that cannot be used, a size that does not fit in memory, a damaged run
 folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its traceback), 130
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from .. import __version__
@@ -54,15 +56,6 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
-def _click_exceptions():
-    """The module of click's exceptions (typer ships its own copy of click from 0.2x on)."""
-    try:
-        from typer._click import exceptions
-    except ImportError:  # pragma: no cover - older typer on top of click
-        from click import exceptions
-    return exceptions
-
-
 def _version(value: bool) -> None:
     import typer
 
@@ -72,41 +65,39 @@ def _version(value: bool) -> None:
 
 
 def build_app():
-    """The typer application with every command."""
+    """The typer application: every command, named here (each module holds its commands)."""
     import typer
 
-    from . import bench, equilibrium, explore, games, run, solve, sweep
+    from . import bench, demo, equilibrium, explore, games, run, solve, sweep
 
     app = typer.Typer(
         name=PROG,
-        help="Learning in leader-follower Markov games with linear function approximation "
-        "(soft-max LSVI-UCB for a leader and a follower).",
         add_completion=False,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
-        no_args_is_help=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
-    @app.callback()
+    @app.callback(
+        help="Learning in leader-follower Markov games with linear function approximation "
+        "(soft-max LSVI-UCB for a leader and a follower)."
+    )
     def _root(
         version: bool = typer.Option(
             False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
         ),
     ) -> None:
-        """Learning in leader-follower Markov games with linear function approximation."""
+        pass
 
-    for command in (run, sweep, solve, equilibrium, explore, games, bench):
-        command.register(app)
+    for command in (run.run, demo.demo, sweep.sweep, run.report, solve.solve, games.games,
+                    equilibrium.equilibrium, bench.bench):  # fmt: skip
+        app.command()(command)  # named after the function, its docstring the help
+    explore.register(app)  # explore and plan: cli/explore.py still adds them itself
     return app
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _error(command: str, message: str) -> None:
-    print(f"{command}: error: {_one_line(message)}", file=sys.stderr, flush=True)
+    print(f"{command}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def _command_name(argv: list[str], err: BaseException | None = None) -> str:
@@ -123,8 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     INTERRUPTION["note"] = ""
     _interrupted["first"] = True
     handlers = {}
-    in_main_thread = _in_main_thread()
-    if in_main_thread:
+    if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # `cmd &` in a script: kept
                 handlers[signum] = signal.signal(signum, _raise_interrupted)
@@ -150,8 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as err:
         import typer
+        from typer._click import ClickException  # typer's own copy of click
 
-        if isinstance(err, _click_exceptions().ClickException):  # a bad option or value
+        if isinstance(err, ClickException):  # a bad option or value
             _error(_command_name(argv, err), err.format_message())
             return 2
         if isinstance(err, typer.Abort):
@@ -167,12 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for signum, old in handlers.items():
             signal.signal(signum, old)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

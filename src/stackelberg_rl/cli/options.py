@@ -1,11 +1,11 @@
-"""Command-line options generated from the configuration dataclasses, declared once.
+"""Command-line options generated from the configuration dataclasses, and the ones commands share.
 
 Each field of a dataclass (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``)
 becomes one option: its name from the field's (``_`` → ``-``, or ``metadata["flags"]``), its help
-from the docstring under the field (:func:`stackelberg_rl._fields.field_docstrings`), its default
-from an instance of the dataclass (so ``run`` and ``demo`` share options and differ in defaults).
-The parsed values are handed back to the dataclasses, whose construction checks them: the
-command line validates nothing itself.
+from the docstring under the field (:func:`stackelberg_rl._fields.field_docstrings`, read by
+``docstring_parser``), its default from an instance of the dataclass (so ``run`` and ``demo``
+share options and differ in defaults). The parsed values are handed back to the dataclasses,
+whose construction checks them: the command line validates nothing itself.
 
 Field types map to typer's: ``int``, ``float``, ``str``, ``Literal`` (a choice), ``bool`` (a
 ``--x/--no-x`` flag), ``X | None``; a union with ``str`` (``beta: float | str``) is read as text
@@ -16,20 +16,30 @@ and its value, ``"help_more"`` (a function) adds help known only at run time, an
 when the option is given (``--game-file`` replaces the game's name and parameters). Only the
 options given on the command line reach :func:`build`, so ``--game random-linear`` given is told
 apart from the default.
+
+The option sets ``run``, ``sweep`` and ``demo`` share are here too, so that no command module
+imports another's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from .._fields import convert, field_docstrings, key_values
+from ..experiments import ExecutionOptions, RunConfig
+from ..experiments.resources import check_game_fits
+from ..games import Game
+from .errors import checked
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,8 @@ class Option:
 
     path: tuple[str, ...]
     """Field names from the top dataclass down, e.g. ``("agent", "beta")``."""
-    flags: tuple[str, ...]
+    flag: str
+    """``--beta``, or ``--decentralised/--centralised`` for a flag."""
     kind: Any
     """The field's type (values are converted to it)."""
     default: Any
@@ -53,44 +64,32 @@ class Option:
     @property
     def name(self) -> str:
         """The option as a user writes it (``--beta``)."""
-        return self.flags[0].split("/")[0]
+        return self.flag.split("/")[0]
 
-    def cli_type(self) -> Any:
-        """The type typer parses the option as."""
-        kind = self.kind
-        if kind is dict:
-            return list[str] | None
-        members = typing.get_args(kind) if _is_union(kind) else ()
-        if members:
-            if str in members and len([m for m in members if m is not type(None)]) > 1:
-                return str | None if type(None) in members else str
-            return kind
-        return kind
+    @property
+    def as_text(self) -> bool:
+        """Whether typer reads it as text that :meth:`value` converts (``float | str``)."""
+        union = typing.get_origin(self.kind) in (typing.Union, types.UnionType)
+        members = set(typing.get_args(self.kind)) - {type(None)} if union else set()
+        return str in members and len(members) > 1
 
     def cli_default(self) -> Any:
         """The default as typer shows and returns it."""
-        if self.kind is dict:
+        if self.kind is dict or self.default is None:
             return None
-        if isinstance(self.default, float) and self.default == float("inf"):
-            return "inf"
-        cli_type = self.cli_type()
-        if (cli_type is str or cli_type == (str | None)) and self.default is not None:
-            return str(self.default)
-        return self.default
+        return str(self.default) if self.as_text or self.default == math.inf else self.default
 
     def parameter(self) -> inspect.Parameter:
         """The ``inspect.Parameter`` typer reads this option from."""
+        kind = list[str] | None if self.kind is dict else str | None if self.as_text else self.kind
         default = self.cli_default()
         info = typer.Option(
-            *self.flags,
-            help=self.help,
-            metavar=self.metavar,
-            show_default=default not in (None, []),
+            self.flag, help=self.help, metavar=self.metavar, show_default=default is not None
         )
-        annotation = Annotated[self.cli_type(), info]
         return inspect.Parameter(
-            self.ident, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-        )
+            self.ident, inspect.Parameter.KEYWORD_ONLY, default=default,
+            annotation=Annotated[kind, info],
+        )  # fmt: skip
 
     def value(self, raw: Any) -> Any:
         """The value the dataclass field receives.
@@ -100,22 +99,7 @@ class Option:
         """
         if self.kind is dict:
             return key_values(list(raw or ()), self.name)
-        if raw is None:
-            return None
-        if _is_union(self.kind):
-            return convert(raw, self.kind, self.name)
-        return raw
-
-
-def _is_union(kind: Any) -> bool:
-    import types
-
-    return typing.get_origin(kind) in (typing.Union, types.UnionType)
-
-
-def _help(text: str) -> str:
-    """A field docstring as help text: without the reST markup."""
-    return text.replace("``", "")
+        return convert(raw, self.kind, self.name) if self.as_text and raw is not None else raw
 
 
 def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
@@ -125,24 +109,20 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
     docs = field_docstrings(cls)
     out: list[Option] = []
     for f in dataclasses.fields(cls):
-        meta = f.metadata
+        meta, kind, value = f.metadata, hints[f.name], getattr(defaults, f.name)
         if meta.get("cli", True) is False:
             continue
-        value = getattr(defaults, f.name)
-        kind = hints[f.name]
         if dataclasses.is_dataclass(kind):
             out.extend(options(value, (*path, f.name)))
             continue
         flag = meta.get("flags") or "--" + f.name.replace("_", "-")
         if kind is bool and "/" not in flag:
             flag = f"{flag}/--no-{flag[2:]}"
-        metavar = meta.get("metavar")
-        if kind is dict:
-            metavar = metavar or "KEY=VALUE"
-        text = _help(docs.get(f.name, ""))
+        text = docs.get(f.name, "").replace("``", "")
         if callable(meta.get("help_more")):  # help known only at run time (registered games)
             text = f"{text} {meta['help_more']()}"
-        out.append(Option((*path, f.name), (flag,), kind, value, text, metavar))
+        metavar = meta.get("metavar") or ("KEY=VALUE" if kind is dict else None)
+        out.append(Option((*path, f.name), flag, kind, value, text, metavar))
     return out
 
 
@@ -155,53 +135,124 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
     Raises:
         ValueError: from a conversion or from the dataclasses' own checks.
     """
-    cls = type(defaults)
-    kwargs = {}
     by_path = {o.path: o for o in opts}
-    fields = dataclasses.fields(cls)
+    fields = dataclasses.fields(type(defaults))
 
-    def given(f: dataclasses.Field) -> bool:
-        option = by_path.get((*path, f.name))
-        return option is not None and values.get(option.ident) is not None
+    def given(name: str) -> Option | None:
+        option = by_path.get((*path, name))
+        return option if option is not None and option.ident in values else None
 
     # A given field whose metadata says it "replaces" others (a game file replaces the game's
     # name and parameters) leaves those to the dataclass's own defaults, not to ``defaults``.
-    replaced = {name for f in fields if given(f) for name in f.metadata.get("replaces", ())}
+    replaced = {
+        name
+        for f in fields
+        if given(f.name) and values[given(f.name).ident] is not None
+        for name in f.metadata.get("replaces", ())
+    }
+    kwargs = {}
     for f in fields:
-        here = (*path, f.name)
         current = getattr(defaults, f.name)
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
-            kwargs[f.name] = build(current, opts, values, here)
-        elif here in by_path and by_path[here].ident in values:
-            kwargs[f.name] = by_path[here].value(values[by_path[here].ident])
+            kwargs[f.name] = build(current, opts, values, (*path, f.name))
+        elif given(f.name):
+            kwargs[f.name] = given(f.name).value(values[given(f.name).ident])
         elif f.name not in replaced:
             kwargs[f.name] = current
-    return cls(**kwargs)
+    return type(defaults)(**kwargs)
 
 
-def command_function(
-    opts: list[Option], body: Callable[[dict[str, Any]], Any], extra: list[inspect.Parameter] = ()
-) -> Callable[..., Any]:
-    """A function whose signature typer turns into the options ``opts`` (plus ``extra``).
+def command(opts: list[Option], *extra: inspect.Parameter):
+    """A decorator: ``body(values)`` as a typer command with the options ``opts`` and ``extra``.
 
-    Typer calls it with one keyword per option; ``body`` receives, as a dict, those given on
-    the command line (and ``extra``'s): :func:`build` takes the others from its defaults, so
-    an option left out is told apart from one given its default value (``--game`` with
-    ``--game-file``).
+    Typer calls the command with one keyword per option; ``body`` receives, as a dict, those
+    given on the command line (and ``extra``'s): :func:`build` takes the others from its
+    defaults, so an option left out is told apart from one given its default value (``--game``
+    with ``--game-file``). The command's name and help (typer's) are ``body``'s name and
+    docstring.
     """
 
-    def command(ctx: typer.Context, **values: Any) -> Any:
-        defaults = {o.ident for o in opts if _from_default(ctx, o.ident)}
-        return body({k: v for k, v in values.items() if k not in defaults})
+    def decorate(body: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
+        idents = {o.ident for o in opts}
 
-    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-    params = [context, *extra, *(o.parameter() for o in opts)]
-    command.__signature__ = inspect.Signature(params)
-    command.__annotations__ = {p.name: p.annotation for p in params}
-    return command
+        def function(ctx: typer.Context, **values: Any) -> Any:
+            defaulted = {k for k in idents if _defaulted(ctx.get_parameter_source(k))}
+            return body({k: v for k, v in values.items() if k not in defaulted})
+
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        params = [context, *extra, *(o.parameter() for o in opts)]
+        function.__signature__ = inspect.Signature(params)
+        function.__annotations__ = {p.name: p.annotation for p in params}
+        function.__name__, function.__doc__ = body.__name__, body.__doc__
+        return function
+
+    return decorate
 
 
-def _from_default(ctx: typer.Context, ident: str) -> bool:
-    """Whether typer filled the option ``ident`` with its default (it was not given)."""
-    source = ctx.get_parameter_source(ident)
+def _defaulted(source: Any) -> bool:
+    """Whether typer filled an option from its default (it was not given)."""
     return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")
+
+
+def command_function(opts: list[Option], body: Callable, extra=()) -> Callable[..., Any]:
+    """``command(opts, *extra)(body)``: the older spelling (``cli/explore.py`` uses it)."""
+    return command(opts, *extra)(body)
+
+
+def argument(name: str, help: str, metavar: str, kind: Any = Path) -> inspect.Parameter:
+    """A command's positional argument ``name`` (passed to the body among the values)."""
+    info = typer.Argument(help=help, metavar=metavar, show_default=False)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, info])
+
+
+def restated(opts: list[Option], helps: dict[str, str], names=None) -> list[Option]:
+    """The options ``names`` (all if None) of ``opts``, with the help ``helps`` gives by name."""
+    return [
+        dataclasses.replace(o, help=helps.get(o.name, o.help))
+        for o in opts
+        if names is None or o.name in names
+    ]
+
+
+def make_game(config: RunConfig) -> Game:
+    """The game ``config`` plays, made once it is known to fit in memory.
+
+    Raises:
+        UsageError: a bad game, or one too large for the memory.
+    """
+
+    def make() -> Game:
+        check_game_fits(config)
+        return config.game.make()
+
+    return checked(make)
+
+
+RUN_DEFAULTS = RunConfig(seeds=4)
+"""``run``'s defaults: :class:`RunConfig`'s, with four seeds (for an interval over seeds)."""
+
+RUN_OPTIONS = options(RUN_DEFAULTS)
+"""What a run is: ``run``'s options, and the keys of a sweep file."""
+
+EXECUTION_OPTIONS = options(ExecutionOptions())
+"""Where and how a run plays (nothing here changes its results)."""
+
+SWEEP_OPTIONS = restated(
+    EXECUTION_OPTIONS,
+    {
+        "--out": "The sweep folder (default: sweeps/NAME for a file NAME.yaml). Running the same "
+        "sweep into the same folder again skips what is complete and runs what is not.",
+        "--backend": "local: worker processes on this machine; ray: the tasks on a Ray cluster "
+        "(pip install 'stackelberg-rl[ray]' on the driver and the workers).",
+        "--address": "The Ray cluster's address (HEAD:6379); default: a Ray started here for "
+        "this sweep.",
+        "--workers": "Local worker processes (default: every core; 1 plays in this process), or "
+        "the CPUs of a Ray started here.",
+        "--checkpoint-every": "Seconds between checkpoints of every playing seed's state, kept in "
+        "its run folder (also taken at Ctrl-C or kill on the local backend; inf: only then). "
+        "Running the sweep again continues each seed from its checkpoint.",
+    },
+    ("--out", "--backend", "--address", "--workers", "--quiet", "--checkpoint-every"),
+)
+"""Where and how a sweep plays: :data:`EXECUTION_OPTIONS` but ``--overwrite`` and ``--resume``
+(a sweep folder is continued by running the sweep again, never replaced)."""

@@ -4,7 +4,7 @@
 in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the
 configuration is the one DIR's manifest records, and an option given with it must agree.
 ``report`` writes the page of a run, sweep or exploration folder
-(:mod:`stackelberg_rl.report.page`); ``demo`` is in :mod:`.demo`.
+(:mod:`stackelberg_rl.report.page`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import typer
 
-from .. import games as games_mod
 from ..experiments import (
     PLOT_FILE,
     RESULTS_FILE,
@@ -32,16 +31,21 @@ from ..experiments import (
     load_run,
     run_seeds,
 )
-from ..experiments.resources import check_game_fits
 from ..experiments.store import MANIFEST_FILE, read_manifest
 from ..report import learning_summary, plot_cumulative_regret, summary
 from ..report.page import write_exploration_report, write_run_report, write_sweep_report
 from ..sweep import is_sweep_folder
-from . import demo
-from .errors import INTERRUPTION, PROG, UsageError, checked
-from .execution import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS
+from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
 from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
-from .options import build, command_function, options
+from .options import (
+    EXECUTION_OPTIONS,
+    RUN_DEFAULTS,
+    RUN_OPTIONS,
+    build,
+    command,
+    make_game,
+    options,
+)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -50,59 +54,47 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
     """A rich table: cumulative regret at ``K`` (mean ± 95% interval) and per-episode regret."""
-    from rich.console import Console
-    from rich.table import Table
-
     s, learn = summary(df), learning_summary(df)
     K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
-    title = f"Regret after K={K} episodes, {n} seed{'s' if n > 1 else ''}"
-    table = Table(title=title)
-    table.add_column("player")
-    table.add_column("cumulative regret (mean ± 95% CI)", justify="right")
-    table.add_column("per-episode, first quarter", justify="right")
-    table.add_column("per-episode, last quarter", justify="right")
-    for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True):
-        ci = "" if not np.isfinite(row["half_width"]) else f" ± {row['half_width']:.3g}"
-        table.add_row(
+    rows = [
+        [
             row["player"],
-            f"{row['mean']:.4g}{ci}",
+            f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else ""),
             _fmt(lrow["first_quarter"], 4),
             _fmt(lrow["last_quarter"], 4),
-        )
-    console = Console()
+        ]
+        for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True)
+    ]
     if manifest:
-        console.print(_describe_run(manifest), markup=False, highlight=False)
-    console.print(table)
-    note = _monte_carlo_note(df, manifest)
-    if note:
-        console.print(note, markup=False, highlight=False)
-
-
-def _monte_carlo_note(df: pd.DataFrame, manifest: dict | None) -> str | None:
-    """How precise a continuous game's Monte-Carlo regret is (None for exact regret)."""
+        say(_describe_run(manifest))
+    print_table(
+        f"Regret after K={K} episodes, {n} seed{'s' if n > 1 else ''}",
+        ["player", "cumulative regret (mean ± 95% CI)", "per-episode, first quarter",
+         "per-episode, last quarter"],
+        rows,
+    )  # fmt: skip
     columns = [f"regret_{p}_ci" for p in ("leader", "follower")]
-    if not set(columns) <= set(df.columns) or not np.isfinite(df[columns].to_numpy()).any():
-        return None
-    evaluation = ((manifest or {}).get("game") or {}).get("evaluation") or {}
-    how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
-    widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
-    return (
-        f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''});"
-        f" mean 95% half-width per episode: {widths}."
-    )
+    if set(columns) <= set(df.columns) and np.isfinite(df[columns].to_numpy()).any():
+        # a continuous game: regret estimated by Monte Carlo, with its precision
+        evaluation = ((manifest or {}).get("game") or {}).get("evaluation") or {}
+        how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
+        widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
+        say(
+            f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''}"
+            f"); mean 95% half-width per episode: {widths}."
+        )
 
 
 def _describe_run(manifest: dict) -> str:
-    game = manifest.get("game") or {}
-    words = [str(game.get("name", "?"))]
     config = manifest.get("config") or {}
+    words = [str((manifest.get("game") or {}).get("name", "?"))]
     words.append(f"agent={(config.get('agent') or {}).get('kind', '?')}")
     for key, value in (manifest.get("resolved") or {}).items():
+        if isinstance(value, dict):
+            value = f"{value.get('schedule')} {value.get('first'):.3g}..{value.get('last'):.3g}"
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
         if value is not None:
-            if isinstance(value, dict):
-                value = f"{value.get('schedule')} {value.get('first'):.3g}..{value.get('last'):.3g}"
-            elif isinstance(value, float):
-                value = f"{value:.4g}"
             words.append(f"{key}={value}")
     return "  ".join(words)
 
@@ -114,48 +106,13 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
         UsageError: the folder does not hold a complete, readable run, or the plot cannot be
             written.
     """
-    try:
-        df, manifest = load_run(run_dir)
-    except RunFolderError as err:
-        raise UsageError(str(err)) from None
+    df, manifest = checked(lambda: load_run(run_dir))
     print_summary(df, manifest)
     title = _describe_run(manifest).replace("  ", ", ", 1)
-    try:
-        plot_cumulative_regret(df, run_dir / PLOT_FILE, title=title)
-    except OSError as err:
-        raise UsageError(f"cannot write {run_dir / PLOT_FILE}: {err.strerror or err}") from None
-    print(f"results: {run_dir / RESULTS_FILE}, plot: {run_dir / PLOT_FILE}")
+    plot = run_dir / PLOT_FILE
+    checked(lambda: plot_cumulative_regret(df, plot, title=title), writing=str(plot))
+    print(f"results: {run_dir / RESULTS_FILE}, plot: {plot}")
     return df, manifest
-
-
-def write_folder_report(folder: Path) -> None:
-    """``report FOLDER``: the page of a sweep, exploration or run folder (with the summary).
-
-    Raises:
-        UsageError: not such a folder, a damaged one, or files that cannot be written.
-    """
-    try:
-        if is_sweep_folder(folder):
-            page = write_sweep_report(folder).path
-        elif _is_exploration(folder):
-            page = write_exploration_report(folder, *read_exploration(folder))
-        else:
-            report_run(folder)
-            page = write_run_report(folder).path
-    except RunFolderError as err:
-        raise UsageError(str(err)) from None
-    except OSError as err:
-        raise UsageError(f"cannot write the report in {folder}: {err.strerror or err}") from None
-    print(f"report: {page}")
-
-
-def _is_exploration(folder: Path) -> bool:
-    """Whether ``folder``'s manifest says it holds an exploration (readable or not beyond that)."""
-    try:
-        data = json.loads((folder / MANIFEST_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("format") == EXPLORATION_FOLDER.format
 
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
@@ -181,9 +138,48 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
 
     gaps = load(folder / GAPS_FILE) if (folder / GAPS_FILE).is_file() else None
     plans = {
-        p.stem[len(PLAN_PREFIX) :]: load(p) for p in sorted(folder.glob(f"{PLAN_PREFIX}*.json"))
+        p.stem[len(PLAN_PREFIX) :]: load(p) for p in sorted(folder.glob(PLAN_PREFIX + "*.json"))
     }
     return manifest, gaps, plans
+
+
+def _is_exploration(folder: Path) -> bool:
+    """Whether ``folder``'s manifest says it holds an exploration (readable or not beyond that)."""
+    try:
+        data = json.loads((folder / MANIFEST_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("format") == EXPLORATION_FOLDER.format
+
+
+def report(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (run), a sweep folder (demo) or an exploration folder (explore).",
+            show_default=False,
+        ),
+    ],
+) -> int:
+    """Write FOLDER/report.html: one self-contained page (figures inline, nothing fetched).
+
+    The page holds each setting's regret and its soft-max bias, regret against K with log-log
+    slopes (a sweep over K), the dependence on the sizes and beta a sweep varies, the CCSE
+    certificate of runs saved with their plans, reward-free gaps (an exploration folder) and the
+    manifest; the figures also as report-*.png. For a run folder it also prints the summary and
+    rewrites regret.png.
+    """
+
+    def write() -> Path:
+        if is_sweep_folder(folder):
+            return write_sweep_report(folder).path
+        if _is_exploration(folder):
+            return write_exploration_report(folder, *read_exploration(folder))
+        report_run(folder)
+        return write_run_report(folder).path
+
+    print(f"report: {checked(write, writing=f'the report in {folder}')}")
+    return 0
 
 
 def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
@@ -199,9 +195,7 @@ def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     opts = options(recorded)
     merged = checked(lambda: build(recorded, opts, values))
-    for option in opts:
-        if option.ident not in values:
-            continue
+    for option in (o for o in opts if o.ident in values):
         ours, theirs = merged, recorded
         for name in option.path:
             ours, theirs = getattr(ours, name), getattr(theirs, name)
@@ -219,41 +213,31 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def cmd_run(values: dict[str, Any]) -> int:
-    """Run every seed of an experiment, write the run folder, print the summary.
+@command(RUN_OPTIONS + EXECUTION_OPTIONS)
+def run(values: dict[str, Any]) -> int:
+    """Learn for K episodes over several seeds (in parallel processes), measuring regret.
 
-    The run folder is ``--out``, else a new ``runs/GAME-…`` named after the game (its registered
-    name or its file's stem). With ``--resume DIR``, the interrupted run in DIR continues, with
-    the configuration its manifest records.
+    Both players' regret is measured in every episode (exact, or on a continuous game estimated
+    with 95% intervals). It writes a run folder (results.parquet, manifest.json, regret.png) and
+    prints the summary.
     """
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
     if execution.resume is not None:
         config = resumed_config(execution.resume, values)
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-
-    def make_game() -> games_mod.Game:
-        check_game_fits(config)
-        return config.game.make()
-
-    game = checked(make_game)
-
-    def announce(run_dir: Path, pids: list[int]) -> None:
-        print(f"run folder: {run_dir}", flush=True)
-
-    resume = execution.resume is not None
-    out = execution.resume or execution.out or NewFolder("runs", config.game.label)
+    game = make_game(config)
     INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_seeds(
             config,
-            out,
+            execution.resume or execution.out or NewFolder("runs", config.game.label),
             execution.workers,
             overwrite=execution.overwrite,
             progress=not execution.quiet,
             game=game,
-            on_start=announce,
-            resume=resume,
+            on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
+            resume=execution.resume is not None,
             checkpoint_every=execution.checkpoint_every,
             backend=execution.backend,
             address=execution.address,
@@ -282,38 +266,3 @@ def _resume_hint(err: BaseException) -> str:
     if not run_dir:
         return "nothing was kept"
     return f"checkpoints kept, resume with {PROG} run --resume {run_dir}"
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``run``, ``demo`` (:mod:`.demo`) and ``report`` to ``app``."""
-    app.command(
-        "run",
-        help="Learn for K episodes over several seeds (in parallel processes), measuring both "
-        "players' regret in every episode (exact, or on a continuous game estimated with 95% "
-        "intervals); write a run folder (results.parquet, manifest.json, regret.png) and print "
-        "the summary.",
-    )(command_function(RUN_OPTIONS + EXECUTION_OPTIONS, cmd_run))
-    demo.register(app)
-
-    def report(
-        folder: Annotated[
-            Path,
-            typer.Argument(
-                help="A run folder (run), a sweep folder (demo) or an exploration folder "
-                "(explore).",
-                show_default=False,
-            ),
-        ],
-    ) -> int:
-        write_folder_report(folder)
-        return 0
-
-    app.command(
-        "report",
-        help="Write FOLDER/report.html: one self-contained page (figures inline, nothing "
-        "fetched) with each setting's regret and its soft-max bias, regret against K with "
-        "log-log slopes (a sweep over K), the dependence on the sizes and beta a sweep varies, "
-        "the CCSE certificate of runs saved with their plans, reward-free gaps (an exploration "
-        "folder) and the manifest; the figures also as report-*.png. For a run folder it also "
-        "prints the summary and rewrites regret.png.",
-    )(report)

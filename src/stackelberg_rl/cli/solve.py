@@ -6,19 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import typer
 
 from .. import games as games_mod
 from ..experiments import GameSpec, RunConfig
-from ..experiments.resources import (
-    available_bytes,
-    check_game_fits,
-    gib,
-    planning_bytes,
-    sizes,
-)
+from ..experiments.resources import available_bytes, gib, planning_bytes, sizes
 from .errors import UsageError, checked
-from .options import build, command_function, options
+from .options import build, command, make_game, options
 
 
 @dataclass
@@ -34,19 +27,15 @@ class SolveOptions:
 SOLVE_OPTIONS = options(SolveOptions())
 
 
-def cmd_solve(values: dict[str, Any]) -> int:
-    """Print the Stackelberg solution's values at the initial states.
+@command(SOLVE_OPTIONS)
+def solve(values: dict[str, Any]) -> int:
+    """Stackelberg solution of a known game.
 
-    Exact on a finite game (math.md §2); on a continuous game planned on its evaluation sample,
-    each value with its 95% interval (math.md §6).
+    Exact values and best-response gaps on a finite game (math.md §2), Monte-Carlo values with
+    95% intervals on a continuous one (planned on its evaluation sample, math.md §6).
     """
     opts = checked(lambda: build(SolveOptions(), SOLVE_OPTIONS, values))
-
-    def make_game() -> games_mod.Game:
-        check_game_fits(RunConfig(game=opts.game))
-        return opts.game.make()
-
-    game = checked(make_game)
+    game = make_game(RunConfig(game=opts.game))
     need, have = planning_bytes(game), available_bytes()
     if have is not None and need > have:
         raise UsageError(
@@ -87,12 +76,3 @@ def _solve_continuous(game: games_mod.ContinuousGame, tie_break: str) -> None:
     )
     for m, who in enumerate(("leader  ", "follower")):
         print(f"  {who} E[V_{who[0]}(x0)] = {values_.mean[m]: .6f} ± {values_.half_width[m]:.2g}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``solve`` to ``app``."""
-    app.command(
-        "solve",
-        help="Stackelberg solution of a known game: exact values and best-response gaps on a "
-        "finite game, Monte-Carlo values with 95% intervals on a continuous one.",
-    )(command_function(SOLVE_OPTIONS, cmd_solve))

@@ -7,12 +7,10 @@ again skips what is complete, keeps the seeds already played and runs what is mi
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
+from ..experiments import ExecutionOptions
 from ..sweep import (
     BackendUnavailableError,
     SettingError,
@@ -23,20 +21,34 @@ from ..sweep import (
 )
 from . import sweep_file
 from .errors import INTERRUPTION, UsageError, checked
-from .execution import SWEEP_OPTIONS, SweepOptions
-from .options import build, command_function
+from .options import SWEEP_OPTIONS, Option, argument, build, command
+
+DRY_RUN = Option(
+    ("dry_run",), "--dry-run/--no-dry-run", bool, False,
+    "List the settings, what would run and what is skipped and why; run nothing.",
+)  # fmt: skip
+CONFIG_FILE = argument(
+    "config_file", "The sweep file: run's options as keys, a list for the values to try.",
+    "CONFIG.yaml",
+)  # fmt: skip
 
 
-def cmd_sweep(values: dict[str, Any]) -> int:
-    """Read the sweep file, check it, and run (or list) its settings."""
+@command([DRY_RUN, *SWEEP_OPTIONS], CONFIG_FILE)
+def sweep(values: dict[str, Any]) -> int:
+    """Run a grid of settings from a YAML file, one run folder per setting.
+
+    Every key of the file is an option of run (a list is tried value by value, the settings are
+    the product of the lists; zip: pairs lists); it writes one run folder per setting plus
+    sweep.json and sweep.log, on local processes or a Ray cluster. Running it again skips what
+    is complete and runs what is not.
+    """
     path = Path(values.pop("config_file"))
-    opts = checked(lambda: build(SweepOptions(), SWEEP_OPTIONS, values))
+    opts = checked(lambda: build(ExecutionOptions(), SWEEP_OPTIONS, values))
     text, points = checked(lambda: sweep_file.load(path))
     settings = checked(lambda: name_settings([p.config for p in points]))
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
-    by_name = {s.name: p for s, p in zip(settings, points, strict=True)}
     try:
-        if opts.dry_run:
+        if values.get("dry_run"):
             _print_preview(preview(settings, out), out)
             return 0
         INTERRUPTION["note"] = (
@@ -55,7 +67,7 @@ def cmd_sweep(values: dict[str, Any]) -> int:
             checkpoint_every=opts.checkpoint_every,
         )
     except SettingError as err:
-        point = by_name[err.setting.name]
+        point = {s.name: p for s, p in zip(settings, points, strict=True)}[err.setting.name]
         raise UsageError(
             str(sweep_file.combination_error(str(path), point.values, err.reason))
             + f" (setting {err.setting.name})"
@@ -84,26 +96,3 @@ def _print_preview(states: list, out: Path) -> None:
         f"{len(states)} settings in {out}: {len(states) - skipped} to run ({seeds} seeds), "
         f"{skipped} complete and skipped"
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``sweep`` to ``app``."""
-    config = inspect.Parameter(
-        "config_file",
-        inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[
-            Path,
-            typer.Argument(
-                metavar="CONFIG.yaml",
-                help="The sweep file: run's options as keys, a list for the values to try.",
-                show_default=False,
-            ),
-        ],
-    )
-    app.command(
-        "sweep",
-        help="Run a grid of settings from a YAML file: every key is an option of run (a list "
-        "is tried value by value, the settings are the product of the lists; zip: pairs lists), "
-        "one run folder per setting plus sweep.json and sweep.log, on local processes or a Ray "
-        "cluster. Running it again skips what is complete and runs what is not.",
-    )(command_function(SWEEP_OPTIONS, cmd_sweep, extra=[config]))

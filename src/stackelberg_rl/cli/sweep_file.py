@@ -38,12 +38,11 @@ import yaml
 from .._fields import convert
 from ..experiments import RunConfig
 from ..sweep.settings import config_key
-from .execution import RUN_DEFAULTS, RUN_OPTIONS
-from .options import Option, build
+from .options import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, Option, build
 
 ZIP = "zip"
 PARAM = "param"
-COMMAND_LINE_ONLY = ("out", "overwrite", "workers", "quiet", "checkpoint-every", "backend")
+COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]
 """Options of the command that say where and how the sweep runs, not what it runs."""
 
 
@@ -67,16 +66,6 @@ class Point:
 
     config: RunConfig
     values: dict[str, Value] = field(default_factory=dict)
-
-    def lines(self, keys: list[str] | None = None) -> str:
-        """``LINE`` or ``LINE,LINE`` of the values of ``keys`` (all varying values if None)."""
-        chosen = [v for k, v in self.values.items() if keys is None or k in keys]
-        return ",".join(str(n) for n in sorted({v.line for v in chosen})) or "1"
-
-
-def option_key(name: str) -> str:
-    """The canonical spelling of an option's key: ``alpha_l`` and ``alpha-l`` are ``alpha-l``."""
-    return name.strip().replace("_", "-")
 
 
 OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
@@ -128,7 +117,7 @@ class _Reader:
             raise self.fail(_line(node), None, f"a key must be a name, got {raw!r}")
         if param:
             return f"{PARAM}.{raw.strip().replace('-', '_')}"
-        key = option_key(raw)
+        key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
         if key == ZIP or key == PARAM or key in OPTIONS:
             return key
         if key in COMMAND_LINE_ONLY:
@@ -263,8 +252,11 @@ def _allowed(option: Option, message: str) -> str:
 def _config(reader: _Reader, values: dict[str, Value]) -> RunConfig:
     """The run configuration of one setting; a refusal names the keys it concerns."""
     idents: dict[str, Any] = {}
-    params = [f"{k[len(PARAM) + 1 :]}={_param_text(v.value)}" for k, v in values.items()
-              if k.startswith(f"{PARAM}.")]  # fmt: skip
+    params = [
+        f"{k[len(PARAM) + 1 :]}={str(v.value).lower() if isinstance(v.value, bool) else v.value}"
+        for k, v in values.items()
+        if k.startswith(f"{PARAM}.")
+    ]  # as the command line's --param KEY=VALUE gives them
     if params:
         idents[OPTIONS[PARAM].ident] = params
     for key, v in values.items():
@@ -289,24 +281,14 @@ def combination_error(where: str, values: dict[str, Value], message: str) -> Swe
             if re.search(rf"(parameter '?{name}\b|^{name}\b|\b{name} must\b)", message):
                 named.append(v)
             continue
-        else:
-            option = OPTIONS[key]
-            words = [key, option.path[-1], option.path[-1].replace("_", " ")]
-            if key == "agent":
-                words.append("agent")
+        field_name = OPTIONS[key].path[-1]
+        words = [key, field_name, field_name.replace("_", " ")]
         if any(re.search(rf"\b{re.escape(w)}\b", message) for w in words):
             named.append(v)
     chosen = named or list(values.values())
     lines = ",".join(str(n) for n in sorted({v.line for v in chosen})) or "1"
     keys = ", ".join(dict.fromkeys(v.key for v in chosen)) or "(defaults)"
     return SweepFileError(f"{where}:{lines}: {keys}: {message}")
-
-
-def _param_text(value: Any) -> str:
-    """A game parameter as the command line's ``--param KEY=VALUE`` gives it."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 def load(path: str | Path) -> tuple[str, list[Point]]:

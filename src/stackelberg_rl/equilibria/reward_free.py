@@ -30,17 +30,23 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import _files
+from .. import __version__, _files
 from .._seeding import stream
+from .._signals import signals_held
 from .._validate import TOL, array, check_shape, first_index, integer, real
-from ..agents import LSVIAgent
+from ..agents import LSVIAgent, set_generator_state
+from ..experiments import checkpoint as ckpt
+from ..experiments.config import difference
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
 from ..learners import SoftmaxLSVIUCB, alpha_value
@@ -357,6 +363,9 @@ def explore(
     seed: int = 0,
     refresh_every: int = 64,
     progress: Callable[[int], None] | None = None,
+    state: bytes | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> ExplorationData:
     """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
@@ -369,6 +378,11 @@ def explore(
     regression would fit the bonuses of past ``Λ``'s, which have shrunk since). The leader draws
     ``a_h ~ π_l(·|x_h)`` and the follower, seeing it, ``b_h ~ π_f(·|x_h, a_h)``, each from its own
     stream; the game's realised rewards are kept in the data set, never learned from.
+
+    An exploration can stop and continue: its state between two episodes (the learner's, the
+    players' and the game's random streams, the data so far) is a checkpoint
+    (:mod:`stackelberg_rl.experiments.checkpoint`'s container), and one continued from it
+    (``state``) gives the data of an exploration never stopped, bit for bit.
 
     Args:
         game: a finite or a continuous game.
@@ -383,9 +397,18 @@ def explore(
             from ``_seeding.stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
         progress: called with the number of finished episodes after each one.
+        state: a checkpoint of this exploration (same game and arguments) to continue from.
+        checkpoint: called with the exploration's checkpoint after an episode once
+            ``checkpoint_every`` seconds have passed since the start or the last one, and when
+            a ``KeyboardInterrupt`` (or another non-``Exception``) stops it; each episode is
+            played with SIGINT and SIGTERM held, so that one stops it between two episodes.
+        checkpoint_every: seconds between checkpoints (``0``: after every episode).
 
     Returns:
         The :class:`ExplorationData`.
+
+    Raises:
+        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
     K, beta, lam = check_exploration(episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     finite = isinstance(game, FiniteGame)
@@ -402,33 +425,67 @@ def explore(
         LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
         for m in range(2)
     ]
-    phi = np.empty((K, H, d))
-    rewards = np.empty((K, H, 2))
-    actions = np.empty((K, H, 2), dtype=np.int64)
     states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
-    next_states = np.empty_like(states)
-    next_features = None if finite else np.empty((K, max(H - 1, 0), A, B, d))
-    no_reward = np.zeros(2)
-    for k in range(K):
-        for player in players:
-            player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
-        x = game.sample_initial(env_rng)
-        for h in range(H):
-            a = players[0].act(h, x)
-            b = players[1].act(h, x, a)
-            r, x_next = game.step(h, x, a, b, env_rng)
-            players[0].record(h, x, (a, b), no_reward, x_next)
-            if finite:
-                phi[k, h] = game.features[x, a, b]
-            else:
-                phi[k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
-                if h < H - 1:
-                    next_features[k, h] = game.feature_map(np.asarray(x_next)[None])[0]
-            rewards[k, h], actions[k, h], states[k, h], next_states[k, h] = r, (a, b), x, x_next
-            x = x_next
-        if progress is not None:
-            progress(k + 1)
+    data = {
+        "phi": np.empty((K, H, d)),
+        "rewards": np.empty((K, H, 2)),
+        "actions": np.empty((K, H, 2), dtype=np.int64),
+        "states": states,
+        "next_states": np.empty_like(states),
+        "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
+    }
+    identity = {
+        "stackelberg_rl": __version__,
+        "game_sha256": game.fingerprint(),
+        "episodes": K,
+        "exploration": _files.jsonable(
+            dict(beta=beta, lam=lam, alpha_l=alpha_l, alpha_f=alpha_f, seed=seed,
+                 refresh_every=refresh_every), "exploration"),
+    }  # fmt: skip
+    start = 0 if state is None else _restore(state, identity, env_rng, players, data)
 
+    def pack(done: int) -> bytes:
+        tree = {"env_rng": env_rng.bit_generator.state,
+                "players": {str(m): p.state_dict() for m, p in enumerate(players)},
+                "data": {n: a[:done] for n, a in data.items() if a is not None}}  # fmt: skip
+        return ckpt.pack(tree, {**identity, "episodes_done": done})
+
+    no_reward = np.zeros(2)
+    last, done = time.monotonic(), start
+    hold = signals_held if checkpoint is not None else contextlib.nullcontext
+    try:
+        for k in range(start, K):
+            with hold():
+                for player in players:
+                    player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
+                x = game.sample_initial(env_rng)
+                for h in range(H):
+                    a = players[0].act(h, x)
+                    b = players[1].act(h, x, a)
+                    r, x_next = game.step(h, x, a, b, env_rng)
+                    players[0].record(h, x, (a, b), no_reward, x_next)
+                    if finite:
+                        data["phi"][k, h] = game.features[x, a, b]
+                    else:
+                        data["phi"][k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
+                        if h < H - 1:
+                            data["next_features"][k, h] = game.feature_map(
+                                np.asarray(x_next)[None]
+                            )[0]
+                    for name, value in zip(("rewards", "actions", "states", "next_states"),
+                                           (r, (a, b), x, x_next)):  # fmt: skip
+                        data[name][k, h] = value
+                    x = x_next
+                done = k + 1
+            if progress is not None:
+                progress(done)
+            if checkpoint is not None and done < K and time.monotonic() - last >= checkpoint_every:
+                checkpoint(pack(done))
+                last = time.monotonic()
+    except BaseException as err:  # an interruption stops it between two episodes (held)
+        if checkpoint is not None and done > start and not isinstance(err, Exception):
+            checkpoint(pack(done))
+        raise
     meta = {
         "game": game.describe(),
         "game_sha256": game.fingerprint(),
@@ -450,17 +507,39 @@ def explore(
             model["mu"] = game.mu
         else:
             model["transitions"] = np.stack([game.transition(h) for h in range(H)])
-    return ExplorationData(
-        phi=phi,
-        rewards=rewards,
-        states=states,
-        actions=actions,
-        next_states=next_states,
-        features=game.features if finite else None,
-        next_features=next_features,
-        meta=meta,
-        **model,
-    )
+    return ExplorationData(**data, features=game.features if finite else None, meta=meta, **model)
+
+
+def _restore(
+    state: bytes, identity: dict, env_rng: np.random.Generator, players: list, data: dict
+) -> int:
+    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played.
+
+    Raises:
+        CheckpointError: damaged, or of another game, version or exploration (naming what).
+    """
+    where = "the exploration's checkpoint"
+    header, tree = ckpt.unpack(state, where)
+    found = difference({k: header.get(k) for k in identity}, identity)
+    if found is not None:
+        path, theirs, ours = found
+        raise ckpt.CheckpointError(
+            f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
+        )
+    try:
+        done = integer(
+            header.get("episodes_done"), "episodes_done", low=0, high=identity["episodes"]
+        )
+        set_generator_state(env_rng, tree.get("env_rng"))
+        for m, player in enumerate(players):
+            player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
+        for name, value in data.items():
+            if value is not None:
+                saved = (tree.get("data") or {}).get(name)
+                value[:done] = array(saved, name, shape=(done, *value.shape[1:]), dtype=value.dtype)
+    except (TypeError, ValueError) as err:
+        raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
+    return done
 
 
 def check_exploration(

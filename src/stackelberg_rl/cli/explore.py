@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +40,13 @@ from .._files import read_npz
 from .._validate import real
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, progress_bar
-from ..experiments.config import dumps
+from ..experiments.checkpoint import (
+    CHECKPOINTS_DIR,
+    CheckpointError,
+    CheckpointWriteError,
+    checkpoint_name,
+)
+from ..experiments.config import check_checkpoint_every, dumps
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,
@@ -49,6 +57,7 @@ from ..experiments.store import (
     Reservation,
     ResultsNotSavedError,
     RunFolderError,
+    check_destination,
     git_state,
     host,
     now,
@@ -56,7 +65,7 @@ from ..experiments.store import (
     versions,
     write_file,
 )
-from .errors import INTERRUPTION, UsageError, checked
+from .errors import INTERRUPTION, PROG, UsageError, checked
 from .options import build, command_function, options
 
 PLAN_FORMAT = "stackelberg-rl/exploration-plan"
@@ -71,6 +80,7 @@ EXPLORATION_FOLDER = FolderKind(
     (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
     (PLAN_PREFIX, REPORT_PREFIX),
     "exploration",
+    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
 )
 """An exploration folder: what ``explore`` writes, the ``plan-`` files of ``plan`` and the
 report's ``report.html``."""
@@ -106,6 +116,12 @@ class ExploreOptions:
     complete)."""
     quiet: bool = False
     """No progress bar."""
+    checkpoint_every: float = field(default=60.0, metadata={"metavar": "SECONDS"})
+    """Seconds between checkpoints of the exploration (0: after every episode): an interrupted
+    one is kept and continues from its last checkpoint with --resume."""
+    resume: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Continue the interrupted exploration in DIR, with the options its manifest records, to
+    what an uninterrupted one would have written."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -118,6 +134,7 @@ class ExploreOptions:
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
         real(self.plan_lam, "plan_lam", low=0.0, low_open=True)
+        check_checkpoint_every(self.checkpoint_every)
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
 
@@ -171,64 +188,81 @@ def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[
 
 
 def cmd_explore(values: dict[str, Any]) -> int:
-    """Explore, plan for the observed rewards, write the folder and print the gaps."""
+    """Explore, plan for the observed rewards, write the folder and print the gaps.
+
+    With ``--resume DIR``, the interrupted exploration in DIR continues from its checkpoint, with
+    the options its manifest records, to the folder an uninterrupted one would have written.
+    """
     opts = checked(lambda: build(ExploreOptions(), EXPLORE_OPTIONS, values))
-
-    def make_game() -> games_mod.Game:
-        check_game_fits(RunConfig(game=opts.game))
-        return opts.game.make()
-
-    game = checked(make_game)
-    out = opts.out or NewFolder("runs", f"explore-{opts.game.label}")
-    manifest = {
-        "format": EXPLORATION_FOLDER.format,
-        "format_version": 1,
-        "status": "running",
-        "options": asdict(opts),
-        "game": game.describe(),
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
-        "started": now(),
-        "plans": [],
-    }
-    text = checked(lambda: dumps(manifest))
-    try:
-        reservation = Reservation.make(out, opts.overwrite, kind=EXPLORATION_FOLDER)
-    except RunFolderError as err:
-        raise UsageError(str(err)) from None
-    INTERRUPTION["note"] = "the unfinished exploration removed"
-    t0 = time.perf_counter()
-    try:
+    if opts.resume is not None:
+        reservation, manifest, opts = _resumed(Path(opts.resume), values, opts)
+        if reservation is None:
+            return 0
+    game = checked(lambda: (check_game_fits(RunConfig(game=opts.game)), opts.game.make())[1])
+    if opts.resume is None:
+        manifest = {
+            "format": EXPLORATION_FOLDER.format, "format_version": 1, "status": "running",
+            "options": _recorded(opts), "game": game.describe(), "versions": versions(),
+            **git_state(), "host": host(), "pid": os.getpid(), "started": now(), "plans": [],
+        }  # fmt: skip
+        checked(lambda: dumps(manifest))
         try:
-            reservation.start(text)
+            reservation = Reservation.make(
+                opts.out or NewFolder("runs", f"explore-{opts.game.label}"),
+                opts.overwrite, kind=EXPLORATION_FOLDER,
+            )  # fmt: skip
         except RunFolderError as err:
             raise UsageError(str(err)) from None
+        if reservation.mode == "replace":  # resumed there, it still replaces this folder
+            manifest["replaces"] = str(reservation.target)
+        try:
+            reservation.start(dumps(manifest))
+        except RunFolderError as err:
+            raise UsageError(str(err)) from None
+    INTERRUPTION["note"] = "nothing was kept"
+    t0 = time.perf_counter() - float(manifest.get("elapsed_seconds") or 0.0)
+    hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
+    try:
         print(f"exploration folder: {reservation.target}", flush=True)
-        data = _explore(game, opts)
+        data = _explore(game, opts, reservation)
+    except BaseException as err:
+        if isinstance(err, Exception) and not isinstance(err, CheckpointWriteError):
+            if isinstance(err, CheckpointError):
+                err = UsageError(f"{err}; continue without it: remove {reservation.work}")
+            reservation.abandon()  # a new exploration that failed leaves nothing behind
+            raise err from None
+        signum = getattr(err, "signum", None)
+        manifest.update(
+            status="interrupted", interrupted=now(), elapsed_seconds=time.perf_counter() - t0,
+            reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
+        )  # fmt: skip
+        try:
+            reservation.write_manifest(dumps(manifest))
+        except OSError:
+            pass  # still "running": resumes as well
+        if isinstance(err, CheckpointWriteError):
+            raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
+        INTERRUPTION["note"] = hint
+        raise
+    try:
         arrays = _planned(data, None, opts.plan_lam)
-        gaps = None
-        if data.is_finite:
-            gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
         reservation.write_file(DATA_FILE, data.save)
         reservation.write_file(POLICIES_FILE, _save_npz(arrays))
         if gaps is not None:
             reservation.write_file(GAPS_FILE, _save_json(gaps))
-        manifest.update(
-            status="complete",
-            finished=now(),
-            elapsed_seconds=time.perf_counter() - t0,
-            gaps=gaps,
-        )
+        manifest.update(status="complete", finished=now(), gaps=gaps,
+                        elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
+        for key in ("interrupted", "reason"):
+            manifest.pop(key, None)
         reservation.write_file(MANIFEST_FILE, _save_json(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
-    try:
+        shutil.rmtree(reservation.work / CHECKPOINTS_DIR, ignore_errors=True)
         folder = reservation.put_in_place()
     except ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
+    except BaseException:
+        reservation.abandon()
+        raise
     INTERRUPTION["note"] = f"the finished exploration is in {folder}"
     if gaps is not None:
         print_gaps(f"Reward-free Stackelberg plan after K={opts.episodes} episodes", gaps)
@@ -238,9 +272,73 @@ def cmd_explore(values: dict[str, Any]) -> int:
     return 0
 
 
-def _explore(game: games_mod.Game, opts: ExploreOptions) -> rf.ExplorationData:
-    """Phase 1 under the package's progress bar (unless ``quiet``)."""
-    kwargs = dict(lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed)
+_SESSION = ("resume", "quiet", "checkpoint_every")
+"""Options of one session, not of the exploration: a resumed exploration may change them."""
+
+
+def _recorded(opts: ExploreOptions) -> dict:
+    return {k: v for k, v in asdict(opts).items() if k != "resume"}
+
+
+def _resumed(
+    folder: Path, values: dict[str, Any], given: ExploreOptions
+) -> tuple[Reservation | None, dict, ExploreOptions]:
+    """The interrupted exploration in ``folder`` taken back: its reservation, manifest, options.
+
+    ``None`` for the reservation if it is complete (nothing to resume; said so).
+
+    Raises:
+        UsageError: not an exploration folder of this program, one still running or holding
+            other files, or an option given that disagrees with the recorded one.
+    """
+    if given.overwrite:
+        raise UsageError("--resume continues an exploration in its folder, --overwrite "
+                         "replaces one: not both")  # fmt: skip
+    try:
+        if not folder.is_dir():
+            raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
+        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+        if manifest.get("status") == "complete":
+            print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
+            return None, manifest, given
+        check_destination(folder, True, EXPLORATION_FOLDER)  # refuses other files, a live one
+        recorded = dict(manifest.get("options") or {})
+        recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
+                                     "resume": str(folder)})  # fmt: skip
+    except (RunFolderError, TypeError, ValueError) as err:
+        raise UsageError(f"cannot resume {folder}: {err}") from None
+    for option in EXPLORE_OPTIONS:
+        name = option.path[0]
+        if option.ident in values and name not in _SESSION:
+            ours, theirs = asdict(given)[name], asdict(recorded)[name]
+            if ours != theirs and not (name == "out" and Path(ours) == folder):
+                raise UsageError(
+                    f"{option.name} {ours} disagrees with the exploration in {folder}, which "
+                    f"has {theirs}: a resumed exploration keeps its options; leave it out"
+                )
+    opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
+    replaces = manifest.get("replaces")
+    target = Path(replaces) if isinstance(replaces, str) and replaces else folder
+    mode = "replace" if target != folder else "resume"
+    reservation = Reservation(target, folder, mode, True, kind=EXPLORATION_FOLDER, resumed=True)
+    manifest.update(status="running", versions=versions(), **git_state(), host=host(),
+                    pid=os.getpid())  # fmt: skip
+    manifest["resumed"] = [*manifest.get("resumed", []), now()]
+    reservation.write_manifest(dumps(manifest))
+    return reservation, manifest, opts
+
+
+def _explore(
+    game: games_mod.Game, opts: ExploreOptions, reservation: Reservation
+) -> rf.ExplorationData:
+    """Phase 1 under the package's progress bar (unless ``quiet``), checkpointed in the folder."""
+    path = reservation.work / CHECKPOINTS_DIR / checkpoint_name(opts.seed)
+    kwargs = dict(
+        lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed,
+        state=path.read_bytes() if path.is_file() else None,
+        checkpoint=lambda data: reservation.write_checkpoint(opts.seed, data),
+        checkpoint_every=opts.checkpoint_every,
+    )  # fmt: skip
     if opts.quiet:
         return rf.explore(game, opts.episodes, opts.beta, **kwargs)
     with progress_bar() as bar:

@@ -472,9 +472,8 @@ def explore(
                             data["next_features"][k, h] = game.feature_map(
                                 np.asarray(x_next)[None]
                             )[0]
-                    for name, value in zip(("rewards", "actions", "states", "next_states"),
-                                           (r, (a, b), x, x_next)):  # fmt: skip
-                        data[name][k, h] = value
+                    data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
+                    data["states"][k, h], data["next_states"][k, h] = x, x_next
                     x = x_next
                 done = k + 1
             if progress is not None:

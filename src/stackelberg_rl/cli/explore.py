@@ -39,6 +39,14 @@ from .. import games as games_mod
 from .._files import read_npz
 from .._validate import real
 from ..equilibria import reward_free as rf
+from ..equilibria.reward_free import (  # noqa: E402 - the folder's names, where they were
+    DATA_FILE,
+    EXPLORATION_FOLDER,
+    GAPS_FILE,
+    PLAN_FORMAT,
+    PLAN_PREFIX,
+    POLICIES_FILE,
+)
 from ..experiments import GameSpec, RunConfig, progress_bar
 from ..experiments.checkpoint import (
     CHECKPOINTS_DIR,
@@ -50,9 +58,6 @@ from ..experiments.config import check_checkpoint_every, dumps
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,
-    REPORT_FILE,
-    REPORT_PREFIX,
-    FolderKind,
     NewFolder,
     Reservation,
     ResultsNotSavedError,
@@ -67,23 +72,6 @@ from ..experiments.store import (
 )
 from .errors import INTERRUPTION, PROG, UsageError, checked
 from .options import build, command_function, options
-
-PLAN_FORMAT = "stackelberg-rl/exploration-plan"
-"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
-as before, plus the container's header)."""
-DATA_FILE = "data.npz"
-POLICIES_FILE = "policies.npz"
-GAPS_FILE = "gaps.json"
-PLAN_PREFIX = "plan-"
-EXPLORATION_FOLDER = FolderKind(
-    "stackelberg-rl/exploration",
-    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
-    (PLAN_PREFIX, REPORT_PREFIX),
-    "exploration",
-    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
-)
-"""An exploration folder: what ``explore`` writes, the ``plan-`` files of ``plan`` and the
-report's ``report.html``."""
 
 
 @dataclass
@@ -349,31 +337,15 @@ def _explore(
 
 # ---------------------------------------------------------------------- plan
 def load_exploration(folder: Path) -> tuple[dict, rf.ExplorationData]:
-    """The manifest and the data set of a complete exploration folder.
+    """The manifest and the data set of a complete exploration folder (:func:`rf.read_folder`).
 
     Raises:
         UsageError: naming what is wrong with the folder or its data file.
     """
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not an exploration folder: no such folder")
     try:
-        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+        return rf.read_folder(folder)
     except RunFolderError as err:
         raise UsageError(str(err)) from None
-    if manifest.get("status") != "complete":
-        raise UsageError(
-            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
-        )
-    try:
-        data = rf.ExplorationData.load(folder / DATA_FILE)
-    except rf.ExplorationDataError as err:
-        raise UsageError(str(err)) from None
-    if data.meta.get("game_sha256") != (manifest.get("game") or {}).get("sha256"):
-        raise UsageError(
-            f"{folder / DATA_FILE} is not the data of the exploration in {folder} (its game's "
-            "SHA-256 differs from the manifest's)"
-        )
-    return manifest, data
 
 
 @dataclass

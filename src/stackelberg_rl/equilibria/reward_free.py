@@ -35,6 +35,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,17 @@ from .._signals import signals_held
 from .._validate import TOL, array, check_shape, first_index, integer, real
 from ..agents import LSVIAgent, set_generator_state
 from ..experiments import checkpoint as ckpt
+from ..experiments.checkpoint import CHECKPOINTS_DIR
 from ..experiments.config import difference
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.store import (
+    MANIFEST_FILE,
+    REPORT_FILE,
+    REPORT_PREFIX,
+    FolderKind,
+    RunFolderError,
+    read_manifest,
+)
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
 from ..learners import SoftmaxLSVIUCB, alpha_value
@@ -349,6 +359,67 @@ def model_fingerprint(game: Game) -> str:
             "mu": game.mu,
         }
     return sha256_of(arrays)  # the hash games use for their own fingerprints
+
+
+# ---------------------------------------------------------------------- the folder
+DATA_FILE = "data.npz"
+POLICIES_FILE = "policies.npz"
+GAPS_FILE = "gaps.json"
+PLAN_PREFIX = "plan-"
+PLAN_FORMAT = "stackelberg-rl/exploration-plan"
+"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
+as before, plus the container's header)."""
+EXPLORATION_FOLDER = FolderKind(
+    "stackelberg-rl/exploration",
+    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
+    (PLAN_PREFIX, REPORT_PREFIX),
+    "exploration",
+    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
+)
+"""An exploration folder (``stackelberg-rl explore``): its manifest, data, plans, the report's
+``report.html`` and, while it is unfinished, ``checkpoints/seed-N.npz``."""
+
+
+def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, ExplorationData]:
+    """The manifest and the data set of a complete exploration folder, checked to agree.
+
+    Args:
+        folder: the folder.
+        plans: also read every plan file (``policies.npz``, ``plan-*.npz``) in full.
+
+    Raises:
+        RunFolderError: naming the folder or the file at fault: not an exploration folder, an
+            unfinished one, a damaged or truncated file, data that are not those its manifest
+            describes (another game, number of episodes or exploration parameter).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
+    manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    if manifest.get("status") != "complete":
+        raise RunFolderError(
+            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
+        )
+    path = folder / DATA_FILE
+    try:
+        data = ExplorationData.load(path)
+    except ExplorationDataError as err:
+        raise RunFolderError(str(err)) from None
+    options, explored = manifest.get("options") or {}, data.meta.get("exploration") or {}
+    sha256 = (manifest.get("game") or {}).get("sha256")
+    pairs = [("its game's SHA-256", data.meta.get("game_sha256"), sha256),
+             ("episodes", data.episodes, options.get("episodes"))]  # fmt: skip
+    pairs += [(k, explored.get(k), options.get(k)) for k in ("beta", "lam", "alpha_l", "alpha_f")]
+    pairs += [("seed", explored.get("seed"), options.get("seed"))]
+    for what, theirs, ours in pairs:
+        if theirs != ours:
+            raise RunFolderError(
+                f"{path} is not the data of the exploration in {folder} ({what} is {theirs!r} "
+                f"there, {ours!r} in the manifest)"
+            )
+    for plan in [folder / POLICIES_FILE, *sorted(folder.glob(f"{PLAN_PREFIX}*.npz"))] * plans:
+        _files.load(plan, PLAN_FORMAT, 1, what="plan", error=RunFolderError)
+    return manifest, data
 
 
 # ---------------------------------------------------------------------- phase 1: explore

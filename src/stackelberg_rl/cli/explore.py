@@ -22,6 +22,7 @@ and replaced (``--overwrite``) only if it holds an exploration of this program a
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
@@ -349,17 +350,25 @@ def load_exploration(folder: Path) -> tuple[dict, rf.ExplorationData]:
 
 
 @dataclass
-class PlanRewards:
-    """What to plan for; give at most one of a game (--game, --param, --game-file) or --rewards."""
+class PlanOptions:
+    """What to plan for: a game (``--game``, ``--param``, ``--game-file``) or ``--rewards``."""
 
-    game: GameSpec | None = field(default=None, metadata={"cli": False})
+    game: str | None = field(default=None, metadata={"metavar": "NAME"})
+    """A registered game with the explored transitions (default: the explored game)."""
+    param: dict = field(default_factory=dict)
+    """Parameters of that game, over the explored ones (e.g. zero_sum=true); repeatable."""
+    game_file: str | None = field(default=None, metadata={"metavar": "PATH"})
+    """A finite game (.npz) with the explored transitions."""
     rewards: str | None = field(default=None, metadata={"metavar": "FILE.npz"})
-    """An .npz with an array rewards (2, H, S, A, B) of a finite game, or theta (2, H, d)."""
+    """An .npz with one array, rewards (2, H, S, A, B) of a finite game or theta (2, H, d)."""
     lam: float = 1.0
     """λ, the ridge of the plan's regressions."""
     name: str | None = None
-    """The name of the plan's files (plan-NAME.npz, plan-NAME.json); default from the rewards.
-    An existing name gets -2, -3, ...: files are never replaced."""
+    """Name of the plan's files plan-NAME.{npz,json} (default: from the rewards; never an
+    existing file's)."""
+
+
+PLAN_OPTIONS = options(PlanOptions())
 
 
 def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
@@ -390,20 +399,15 @@ def _label(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", text).strip("_.") or "rewards"
 
 
-def cmd_plan(
-    folder: Path,
-    game_name: str | None,
-    params: list[str] | None,
-    game_file: str | None,
-    rewards_file: str | None,
-    lam: float,
-    name: str | None,
-) -> int:
+def cmd_plan(values: dict[str, Any]) -> int:
     """Plan for other rewards from an exploration's data; write plan-NAME.{npz,json}."""
+    folder = values.pop("folder")
+    opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = load_exploration(folder)
-    if rewards_file is not None and (game_name or params or game_file):
+    rewards_file, game_file, params = opts.rewards, opts.game_file, opts.param
+    if rewards_file is not None and (opts.game or params or game_file):
         raise UsageError("give --rewards, or a game (--game, --param, --game-file), not both")
-    lam = checked(lambda: real(lam, "lam", low=0.0, low_open=True))
+    lam = checked(lambda: real(opts.lam, "lam", low=0.0, low_open=True))
     explored = (manifest.get("game") or {}).get("registered") or {}
     game = None
     if rewards_file is not None:
@@ -414,7 +418,7 @@ def cmd_plan(
         label = f"{Path(rewards_file).stem}"
         game = _game_with(data, array)
     else:
-        spec = checked(lambda: _game_spec(explored, game_name, params, game_file))
+        spec = checked(lambda: _game_spec(explored, opts.game, params, game_file))
         game = checked(spec.make)
         try:
             data.check_game(game)
@@ -422,13 +426,13 @@ def cmd_plan(
             raise UsageError(str(err)) from None
         rewards = game
         description = {"game": game.describe()}
-        given = [p.strip() for p in params or ()]
+        given = [f"{k}={v}" for k, v in params.items()]
         label = Path(game_file).stem if game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, lam))
     gaps = None
     if isinstance(game, games_mod.FiniteGame):
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
-    stem = _free_stem(folder, PLAN_PREFIX + _label(name or label))
+    stem = _free_stem(folder, PLAN_PREFIX + _label(opts.name or label))
     record = {"name": stem, "lam": lam, **description, "gaps": gaps, "planned": now()}
     try:
         write_file(folder, stem + ".npz", _save_npz(arrays), exclusive=True)
@@ -456,12 +460,9 @@ def _free_stem(folder: Path, stem: str) -> str:
 
 
 def _game_spec(
-    explored: dict, game_name: str | None, params: list[str] | None, game_file: str | None
+    explored: dict, game_name: str | None, given: dict, game_file: str | None
 ) -> GameSpec:
     """The game to plan for: ``--game-file``, or the explored game with ``--game``/``--param``."""
-    from .._fields import key_values
-
-    given = key_values(list(params or ()), "--param")
     if game_file is not None:
         return GameSpec(file=game_file, name=game_name, params=given or {})
     name = game_name or explored.get("name")
@@ -506,66 +507,18 @@ def register(app: typer.Typer) -> None:
         "data with plan.",
     )(command_function(EXPLORE_OPTIONS, cmd_explore))
 
-    def plan(
-        folder: Annotated[
-            Path, typer.Argument(help="An exploration folder written by explore.", metavar="DIR")
-        ],
-        game: Annotated[
-            str | None,
-            typer.Option(
-                "--game",
-                metavar="NAME",
-                help="A registered game with the explored "
-                "transitions (default: the explored game).",
-            ),  # fmt: skip
-        ] = None,
-        param: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--param",
-                metavar="KEY=VALUE",
-                help="Parameters of that game, over "
-                "the explored ones (e.g. zero_sum=true); repeatable.",
-            ),  # fmt: skip
-        ] = None,
-        game_file: Annotated[
-            str | None,
-            typer.Option(
-                "--game-file",
-                metavar="PATH",
-                help="A finite game (.npz) with the explored transitions.",
-            ),  # fmt: skip
-        ] = None,
-        rewards: Annotated[
-            str | None,
-            typer.Option(
-                "--rewards",
-                metavar="FILE.npz",
-                help="An .npz with one array, rewards "
-                "(2, H, S, A, B) of a finite game or theta (2, H, d).",
-            ),  # fmt: skip
-        ] = None,
-        lam: Annotated[
-            float, typer.Option("--lam", help="λ, the ridge of the plan's regressions.")
-        ] = 1.0,
-        name: Annotated[
-            str | None,
-            typer.Option(
-                "--name",
-                help="Name of the plan's files plan-NAME.{npz,json} "
-                "(default: from the rewards; never an existing file's).",
-            ),  # fmt: skip
-        ] = None,
-    ) -> int:
-        return cmd_plan(folder, game, param, game_file, rewards, lam, name)
-
+    folder = inspect.Parameter(
+        "folder", inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[Path, typer.Argument(help="An exploration folder written by explore.",
+                                                  metavar="DIR")],
+    )  # fmt: skip
     app.command(
         "plan",
         help="Plan the Stackelberg policies for other rewards from the data of an exploration "
         "folder: the same game with other parameters (--param zero_sum=true), another game "
         "with the same transitions, or given rewards (--rewards FILE.npz). Writes "
         "plan-NAME.npz (pi_l, pi_f, w) and plan-NAME.json (the exact gaps) into the folder.",
-    )(plan)
+    )(command_function(PLAN_OPTIONS, cmd_plan, [folder]))
 
 
 __all__ = ["EXPLORATION_FOLDER", "ExploreOptions", "cmd_explore", "cmd_plan", "register"]

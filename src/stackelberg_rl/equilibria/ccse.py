@@ -107,15 +107,8 @@ class EpisodePolicy:
         self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
         self.alphas = tuple(float(a) for a in alphas)
 
-    @property
-    def alpha_l(self) -> float:
-        """The leader's ``α`` (``alphas[0]``)."""
-        return self.alphas[0]
-
-    @property
-    def alpha_f(self) -> float:
-        """The follower's ``α`` (``alphas[1]``)."""
-        return self.alphas[1]
+    alpha_l = property(lambda self: self.alphas[0], doc="The leader's ``α`` (``alphas[0]``).")
+    alpha_f = property(lambda self: self.alphas[1], doc="The follower's ``α`` (``alphas[1]``).")
 
     def _features(self, x) -> np.ndarray:
         """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""

@@ -129,20 +129,9 @@ class ExplorationData:
         self.validate()
 
     # ------------------------------------------------------------------ sizes
-    @property
-    def episodes(self) -> int:
-        """``K``."""
-        return self.phi.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """``H``."""
-        return self.phi.shape[1]
-
-    @property
-    def dim(self) -> int:
-        """``d``."""
-        return self.phi.shape[2]
+    episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
+    horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
+    dim = property(lambda self: self.phi.shape[2], doc="``d``.")
 
     @property
     def is_finite(self) -> bool:
@@ -701,10 +690,7 @@ class LearnedPlan:
     reward_table: np.ndarray | None = None
     tol: float = TIE_TOL
 
-    @property
-    def horizon(self) -> int:
-        """``H``."""
-        return self.w.shape[1]
+    horizon = property(lambda self: self.w.shape[1], doc="``H``.")
 
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """``Q̂_h (..., 2, A, B)`` at states with features ``phi (..., A, B, d)``.

@@ -131,10 +131,6 @@ class ExploreOptions:
 EXPLORE_OPTIONS = options(ExploreOptions())
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}" if np.isfinite(x) else "nan"
-
-
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
     """A rich table of :func:`~stackelberg_rl.equilibria.reward_free.gaps`."""
     from rich.console import Console
@@ -143,16 +139,12 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
     table = Table(title=title)
     for column in ("player", "gap at the initial distribution", "gap at the worst initial state"):
         table.add_column(column, justify="left" if column == "player" else "right")
-    table.add_row(
-        "leader: V_l^SE - V_l(pi_l, worst BR_f)",
-        _fmt(gaps["gap/leader/initial"]),
-        _fmt(gaps["gap/leader/worst"]),
-    )
-    table.add_row(
-        "follower: best-response gap",
-        _fmt(gaps["gap/follower/initial"]),
-        _fmt(gaps["gap/follower/worst"]),
-    )
+    for player, what in (("leader", "V_l^SE - V_l(pi_l, worst BR_f)"),
+                         ("follower", "best-response gap")):  # fmt: skip
+        cells = (gaps[f"gap/{player}/{at}"] for at in ("initial", "worst"))
+        table.add_row(
+            f"{player}: {what}", *(f"{x:.4g}" if np.isfinite(x) else "nan" for x in cells)
+        )
     Console().print(table)
 
 

@@ -256,17 +256,12 @@ class ExplorationData:
                 raise ExplorationDataError(f"{path}: missing array {name!r}")
         kwargs = {}
         for name, value in arrays.items():
-            integer_ = name == "actions" or (
-                name in ("states", "next_states") and "features" in arrays
-            )
-            kinds = "iu" if integer_ else "biuf"
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
-                got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
-                expected = "integers" if integer_ else "numbers"
-                raise ExplorationDataError(
-                    f"{path}: array {name!r} has dtype {got}, expected {expected}"
-                )
-            kwargs[name] = value.astype(np.int64 if integer_ else np.float64, copy=False)
+            ints = name == "actions" or (name in ("states", "next_states") and "features" in arrays)
+            got = getattr(value, "dtype", type(value).__name__)
+            if getattr(got, "kind", "?") not in ("iu" if ints else "biuf"):
+                raise ExplorationDataError(f"{path}: array {name!r} has dtype {got}, expected "
+                                           f"{'integers' if ints else 'numbers'}")  # fmt: skip
+            kwargs[name] = value.astype(np.int64 if ints else np.float64, copy=False)
         try:
             return cls(**kwargs, meta=meta)
         except ExplorationDataError as err:

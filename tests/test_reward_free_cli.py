@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,7 +245,15 @@ def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "manifest.json"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["reason"] == "signal SIGTERM"
-    # Another option than the recorded one is refused; then it continues.
+    # A damaged checkpoint is refused in one line (on a copy), another option than the
+    # recorded one too; then it continues.
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    truncate(copy / "checkpoints" / "seed-3.npz")
+    damaged = subprocess.run([*argv[:4], "--resume", str(copy)], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    line = one_line_error(damaged.returncode, damaged.stderr)
+    assert "checkpoint is damaged, truncated" in line and "remove" in line
     refused = subprocess.run([*argv[:4], "--resume", str(out), "--beta", "2"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert refused.returncode == 2 and "--beta 2.0 disagrees" in refused.stderr

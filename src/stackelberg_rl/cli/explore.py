@@ -206,26 +206,6 @@ def cmd_explore(values: dict[str, Any]) -> int:
     try:
         print(f"exploration folder: {reservation.target}", flush=True)
         data = _explore(game, opts, reservation)
-    except BaseException as err:
-        if isinstance(err, Exception) and not isinstance(err, CheckpointWriteError):
-            if isinstance(err, CheckpointError):
-                err = UsageError(f"{err}; continue without it: remove {reservation.work}")
-            reservation.abandon()  # a new exploration that failed leaves nothing behind
-            raise err from None
-        signum = getattr(err, "signum", None)
-        manifest.update(
-            status="interrupted", interrupted=now(), elapsed_seconds=time.perf_counter() - t0,
-            reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
-        )  # fmt: skip
-        try:
-            reservation.write_manifest(dumps(manifest))
-        except OSError:
-            pass  # still "running": resumes as well
-        if isinstance(err, CheckpointWriteError):
-            raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
-        INTERRUPTION["note"] = hint
-        raise
-    try:
         arrays = _planned(data, None, opts.plan_lam)
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
         reservation.write_file(DATA_FILE, data.save)
@@ -241,8 +221,26 @@ def cmd_explore(values: dict[str, Any]) -> int:
         folder = reservation.put_in_place()
     except ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
-    except BaseException:
-        reservation.abandon()
+    except BaseException as err:
+        if isinstance(err, Exception) and not isinstance(err, CheckpointWriteError):
+            if isinstance(err, CheckpointError):
+                where = reservation.work / CHECKPOINTS_DIR
+                err = UsageError(f"{err}; to explore again from the start, remove {where}")
+            reservation.abandon()  # a new exploration that failed leaves nothing behind
+            raise err from None
+        # Interrupted, or its checkpoint could not be written: kept, to be resumed.
+        signum = getattr(err, "signum", None)
+        manifest.update(
+            status="interrupted", interrupted=now(), elapsed_seconds=time.perf_counter() - t0,
+            reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
+        )  # fmt: skip
+        try:
+            reservation.write_manifest(dumps(manifest))
+        except OSError:
+            pass  # still "running": resumes as well
+        if isinstance(err, CheckpointWriteError):
+            raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
+        INTERRUPTION["note"] = hint
         raise
     INTERRUPTION["note"] = f"the finished exploration is in {folder}"
     if gaps is not None:

@@ -61,10 +61,11 @@ from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
 from ..learners import SoftmaxLSVIUCB, alpha_value
 from ..planning import (
+    collapse,
     evaluate,
     follower_best_response,
-    follower_choice,
     stackelberg_equilibrium,
+    stackelberg_rules,
 )
 
 FORMAT = "stackelberg-rl/exploration-data"
@@ -625,47 +626,16 @@ def check_exploration(
 
 
 # ---------------------------------------------------------------------- phase 2: plan
-def planned_q(
-    phi: np.ndarray, w: np.ndarray, steps_left: int, reward: np.ndarray | None = None
-) -> np.ndarray:
-    """``Q̂_m = clip(r_m + ŵ_mᵀφ, −(H−h), H−h)`` for both players (SPEC §4).
+def _stackelberg(Q: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the Stackelberg backward induction on ``Q (..., 2, A, B)`` (SPEC §2).
 
-    Args:
-        phi: ``(..., A, B, d)``.
-        w: ``(2, d)`` the ridge weights ``ŵ_{m,h}``.
-        steps_left: ``H - h``: values from step ``h`` on lie in ``[-(H-h), H-h]``.
-        reward: ``(..., 2, A, B)`` rewards known exactly (added, not regressed), or ``None``.
-
-    Returns:
-        ``Q (..., 2, A, B)``.
+    :func:`~stackelberg_rl.planning.stackelberg_rules`: the follower answers each ``a`` with
+    ``b*(x, a)`` (ties within ``tol`` in the leader's favour), the leader takes the first
+    ``argmax_a Q_l(x, a, b*(x, a))``. Returns one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``
+    and the pair's values ``V (2, ...)``.
     """
-    Q = np.moveaxis(phi @ w.T, -1, -3)
-    if reward is not None:
-        Q = Q + reward
-    return np.clip(Q, -steps_left, steps_left)
-
-
-def stackelberg_choice(
-    Q: np.ndarray, tol: float = TIE_TOL
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the Stackelberg backward induction on action values (SPEC §2).
-
-    The follower answers each ``a`` with ``b*(x, a) ∈ argmax_b Q_f`` (ties within ``tol`` in the
-    leader's favour), the leader picks ``a*(x) = argmax_a Q_l(x, a, b*(x, a))`` (the first on
-    ties).
-
-    Args:
-        Q: ``(..., 2, A, B)``.
-        tol: the follower's tie tolerance.
-
-    Returns:
-        ``a* (...)``, ``b* (..., A)`` and the values ``V (..., 2)`` of the pair.
-    """
-    b_star = follower_choice(Q[..., 0, :, :], Q[..., 1, :, :], "leader", tol)
-    q = np.take_along_axis(Q, b_star[..., None, :, None], axis=-1)[..., 0]  # (..., 2, A)
-    a_star = q[..., 0, :].argmax(axis=-1)
-    V = np.take_along_axis(q, a_star[..., None, None], axis=-1)[..., 0]
-    return a_star, b_star, V
+    (pi_l, pi_f), (V, _) = collapse(np.moveaxis(Q, -3, 0), stackelberg_rules("leader", tol))
+    return pi_l, pi_f, V
 
 
 @dataclass(frozen=True, eq=False)
@@ -688,27 +658,26 @@ class LearnedPlan:
     horizon = property(lambda self: self.w.shape[1], doc="``H``.")
 
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
-        """``Q̂_h (..., 2, A, B)`` at states with features ``phi (..., A, B, d)``.
+        """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
+
+        SPEC §4: a known reward ``r`` (``theta``, ``reward_table``) is added, not regressed.
 
         ``states (...)`` (indices) are needed only with a ``reward_table``.
         """
-        reward = None
+        Q = np.moveaxis(phi @ self.w[:, h].T, -1, -3)
         if self.theta is not None:
-            reward = np.moveaxis(phi @ self.theta[:, h].T, -1, -3)
+            Q = Q + np.moveaxis(phi @ self.theta[:, h].T, -1, -3)
         elif self.reward_table is not None:
             if states is None:
                 raise ValueError("a plan for a reward table needs the states' indices")
-            reward = np.moveaxis(self.reward_table[:, h][:, states], 0, -3)
-        return planned_q(phi, self.w[:, h], self.horizon - h, reward)
+            Q = Q + np.moveaxis(self.reward_table[:, h][:, states], 0, -3)
+        return np.clip(Q, h - self.horizon, self.horizon - h)
 
     def policies(
         self, h: int, phi: np.ndarray, states: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The planned policies at step ``h``: one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``."""
-        Q = self.q(h, phi, states)
-        a_star, b_star, _ = stackelberg_choice(Q, self.tol)
-        A, B = Q.shape[-2:]
-        return np.eye(A)[a_star], np.eye(B)[b_star]
+        return _stackelberg(self.q(h, phi, states), self.tol)[:2]
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Policy tables of a finite game with ``features (S, A, B, d)``.
@@ -737,11 +706,11 @@ def fit(
     Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression
     (``λ = lam``) on the ``K`` samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, where
     ``r̃`` is the observed reward when ``rewards is None`` and zero otherwise — a reward that is
-    known (a table, ``θ``, a game's) is added exactly in :func:`planned_q`, not regressed, which
+    known (a table, ``θ``, a game's) is added exactly in :meth:`LearnedPlan.q`, not regressed, which
     would shrink it towards zero in little-explored directions. Then
     ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)`` (the true values lie in that range, so the
     clip only removes error), the follower's and the leader's choices by
-    :func:`stackelberg_choice`, and ``V̂_{m,h}`` of those choices at every next state of step
+    planning's Stackelberg rules, and ``V̂_{m,h}`` of those choices at every next state of step
     ``h-1``: the table's states for a finite game, the recorded next states for a continuous
     one.
 
@@ -776,10 +745,10 @@ def fit(
             break
         if data.is_finite:
             S = data.features.shape[0]
-            _, _, V = stackelberg_choice(plan_.q(h, data.features, np.arange(S)), tol)
-            V_next = V[data.next_states[:, h - 1]]
+            V = _stackelberg(plan_.q(h, data.features, np.arange(S)), tol)[2]
+            V_next = V.T[data.next_states[:, h - 1]]
         else:
-            _, _, V_next = stackelberg_choice(plan_.q(h, data.next_features[:, h - 1]), tol)
+            V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol)[2].T
     return plan_
 
 

@@ -598,14 +598,7 @@ def _restore(
 
 
 def check_exploration(
-    episodes: Any,
-    beta: Any,
-    lam: Any,
-    alpha_l: Any,
-    alpha_f: Any,
-    seed: Any,
-    refresh_every: Any,
-    lam_name: str = "lam",
+    episodes: Any, beta: Any, lam: Any, alpha_l: Any, alpha_f: Any, seed: Any, refresh_every: Any
 ) -> tuple[int, float, float]:
     """Raise :class:`ValueError` naming the first bad argument of :func:`explore`.
 
@@ -614,7 +607,7 @@ def check_exploration(
     """
     episodes = integer(episodes, "episodes", low=1)
     beta = real(beta, "beta", low=0.0)
-    lam = real(lam, lam_name, low=0.0, low_open=True)
+    lam = real(lam, "lam", low=0.0, low_open=True)
     for name, spec in (("alpha_l", alpha_l), ("alpha_f", alpha_f)):
         try:
             alpha_value(spec, 2, 1, 1, 0)

@@ -286,6 +286,35 @@ def test_report_of_an_exploration_folder_shows_its_gaps(tmp_path, capsys):
     assert main([*argv, "--out", str(folder), "--overwrite", "--quiet"]) == 0
 
 
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("data.npz", r"data.npz is damaged, truncated"),
+        ("policies.npz", r"policies.npz is damaged, truncated"),
+        ("plan", r"plan-.*\.npz is damaged, truncated"),
+        ("episodes", r"data.npz is not the data of the exploration .*\(episodes is 20 there, 999"),
+        ("beta", r"\(beta is 1.0 there, 2.0 in the manifest\)"),
+    ],
+)
+def test_report_of_a_damaged_exploration_folder_fails_in_one_line(tmp_path, capsys, damage, match):
+    """Issue 16: a truncated data or plan file, or an edited manifest, is refused (exit 2)."""
+    folder = tmp_path / "explore"
+    argv = ["explore", "--game", "security", "--param", "horizon=2", "--episodes", "20"]
+    assert main([*argv, "--out", str(folder), "--quiet"]) == 0
+    assert main(["plan", str(folder), "--param", "zero_sum=true"]) == 0
+    if damage in ("episodes", "beta"):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["options"][damage] = {"episodes": 999, "beta": 2.0}[damage]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        path = next(folder.glob("plan-*.npz")) if damage == "plan" else folder / damage
+        path.write_bytes(path.read_bytes()[:-200])
+    capsys.readouterr()
+    line = _one_line(capsys, ["report", str(folder)])
+    assert re.search(match, line), line
+    assert not (folder / "report.html").exists()
+
+
 def _one_line(capsys, argv):
     code = main(argv)
     err = capsys.readouterr().err

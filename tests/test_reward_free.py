@@ -220,9 +220,11 @@ def test_a_reward_table_and_its_theta_give_the_same_plan():
 def test_the_stackelberg_choice_breaks_the_followers_ties_for_the_leader():
     Q = np.zeros((2, 2, 2))  # (m, a, b): the follower is indifferent everywhere
     Q[0] = [[0.0, 1.0], [0.5, 0.2]]
-    a, b, V = rf.stackelberg_choice(Q)
-    assert b.tolist() == [1, 0] and int(a) == 0 and V.tolist() == [1.0, 0.0]
-    assert rf.planned_q(np.ones((1, 1, 1)), np.full((2, 1), 9.0), 2).max() == 2.0  # the clip
+    pi_l, pi_f, V = rf._stackelberg(Q, rf.TIE_TOL)
+    assert pi_f.tolist() == [[0.0, 1.0], [1.0, 0.0]] and pi_l.tolist() == [1.0, 0.0]
+    assert V.tolist() == [1.0, 0.0]
+    # Q̂ is clipped to [-(H-h), H-h]: here H - h = 2.
+    assert rf.LearnedPlan(np.full((2, 2, 1), 9.0)).q(0, np.ones((1, 1, 1))).max() == 2.0
 
 
 # ---------------------------------------------------------------------- BR_f^- and the gaps

@@ -1,7 +1,13 @@
 """``stackelberg-rl explore`` and ``plan``: exploration folders, plans for other rewards."""
 
 import json
+import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -204,3 +210,93 @@ def test_explore_on_a_continuous_game_writes_the_plans_weights(tmp_path, capsys)
     with np.load(out / "policies.npz") as saved:
         assert sorted(saved.files) == ["header", "w"]  # the container's header, then the plan
     assert "no exact gaps" in stdout
+
+
+def _wait_for(condition, what: str, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(tmp_path):
+    """Issue 16: SIGTERM once it has played (a checkpoint is written) keeps the folder; --resume
+    gives the data and plan of an exploration never stopped, bit for bit."""
+    out = tmp_path / "ex"
+    argv = [sys.executable, "-m", "stackelberg_rl", "explore", *SMALL, "--episodes", "1500",
+            "--seed", "3", "--quiet", "--out", str(out), "--checkpoint-every", "0"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        _wait_for((out / "checkpoints" / "seed-3.npz").is_file, "a checkpoint")
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in err, err
+    line = lines[0]
+    assert f"checkpoint kept, resume with stackelberg-rl explore --resume {out}" in line
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["reason"] == "signal SIGTERM"
+    # A damaged checkpoint is refused in one line (on a copy), another option than the
+    # recorded one too; then it continues.
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    truncate(copy / "checkpoints" / "seed-3.npz")
+    damaged = subprocess.run([*argv[:4], "--resume", str(copy)], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    line = one_line_error(damaged.returncode, damaged.stderr)
+    assert "checkpoint is damaged, truncated" in line and "remove" in line
+    refused = subprocess.run([*argv[:4], "--resume", str(out), "--beta", "2"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and "--beta 2.0 disagrees" in refused.stderr
+    done = subprocess.run([*argv[:4], "--resume", str(out), "--quiet"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["data.npz", "gaps.json", "manifest.json", "policies.npz"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["resumed"]) == 1
+    whole = rf.explore(games.make("security", n_targets=2, levels=2, horizon=3), 1500, seed=3)
+    back = rf.ExplorationData.load(out / "data.npz")
+    for name in ("phi", "rewards", "states", "actions", "next_states"):
+        assert getattr(back, name).tobytes() == getattr(whole, name).tobytes(), name
+    pi_l, pi_f = rf.solve(whole)
+    with np.load(out / "policies.npz") as saved:
+        assert saved["pi_l"].tobytes() == pi_l.tobytes()
+        assert saved["pi_f"].tobytes() == pi_f.tobytes()
+    again = subprocess.run([*argv[:4], "--resume", str(out)], capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert again.returncode == 0 and "nothing to resume" in again.stdout
+
+
+def test_an_exploration_checkpoint_restores_the_same_data_in_process(tmp_path):
+    """The API: a KeyboardInterrupt between episodes hands the checkpoint over; continued from
+    it, a continuous game's exploration is the one never stopped; a foreign one is refused."""
+    game = games.make("continuous", n_eval_states=5)
+    whole = rf.explore(game, 6, seed=1)
+    saved = []
+
+    def stop(done):
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rf.explore(game, 6, seed=1, progress=stop, checkpoint=saved.append, checkpoint_every=1e9)
+    assert len(saved) == 1
+    back = rf.explore(game, 6, seed=1, state=saved[0])
+    for name in ("phi", "rewards", "states", "actions", "next_states", "next_features"):
+        assert getattr(back, name).tobytes() == getattr(whole, name).tobytes(), name
+    from stackelberg_rl.experiments import CheckpointError
+
+    with pytest.raises(CheckpointError, match="seed is 1 there, 2 here"):
+        rf.explore(game, 6, seed=2, state=saved[0])
+    with pytest.raises(CheckpointError, match="damaged, truncated"):
+        rf.explore(game, 6, seed=1, state=saved[0][:300])

@@ -22,10 +22,13 @@ and replaced (``--overwrite``) only if it holds an exploration of this program a
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import shutil
+import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,18 +40,30 @@ from .. import games as games_mod
 from .._files import read_npz
 from .._validate import real
 from ..equilibria import reward_free as rf
+from ..equilibria.reward_free import (  # noqa: E402 - the folder's names, where they were
+    DATA_FILE,
+    EXPLORATION_FOLDER,
+    GAPS_FILE,
+    PLAN_FORMAT,
+    PLAN_PREFIX,
+    POLICIES_FILE,
+)
 from ..experiments import GameSpec, RunConfig, progress_bar
-from ..experiments.config import dumps
+from ..experiments.checkpoint import (
+    CHECKPOINTS_DIR,
+    CheckpointError,
+    CheckpointWriteError,
+    checkpoint_name,
+)
+from ..experiments.config import check_checkpoint_every, dumps
 from ..experiments.resources import check_game_fits
 from ..experiments.store import (
     MANIFEST_FILE,
-    REPORT_FILE,
-    REPORT_PREFIX,
-    FolderKind,
     NewFolder,
     Reservation,
     ResultsNotSavedError,
     RunFolderError,
+    check_destination,
     git_state,
     host,
     now,
@@ -56,24 +71,8 @@ from ..experiments.store import (
     versions,
     write_file,
 )
-from .errors import INTERRUPTION, UsageError, checked
+from .errors import INTERRUPTION, PROG, UsageError, checked
 from .options import build, command_function, options
-
-PLAN_FORMAT = "stackelberg-rl/exploration-plan"
-"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
-as before, plus the container's header)."""
-DATA_FILE = "data.npz"
-POLICIES_FILE = "policies.npz"
-GAPS_FILE = "gaps.json"
-PLAN_PREFIX = "plan-"
-EXPLORATION_FOLDER = FolderKind(
-    "stackelberg-rl/exploration",
-    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
-    (PLAN_PREFIX, REPORT_PREFIX),
-    "exploration",
-)
-"""An exploration folder: what ``explore`` writes, the ``plan-`` files of ``plan`` and the
-report's ``report.html``."""
 
 
 @dataclass
@@ -106,6 +105,12 @@ class ExploreOptions:
     complete)."""
     quiet: bool = False
     """No progress bar."""
+    checkpoint_every: float = field(default=60.0, metadata={"metavar": "SECONDS"})
+    """Seconds between checkpoints of the exploration (0: after every episode): an interrupted
+    one is kept and continues from its last checkpoint with --resume."""
+    resume: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Continue the interrupted exploration in DIR, with the options its manifest records, to
+    what an uninterrupted one would have written."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -118,15 +123,12 @@ class ExploreOptions:
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
         real(self.plan_lam, "plan_lam", low=0.0, low_open=True)
+        check_checkpoint_every(self.checkpoint_every)
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
 
 
 EXPLORE_OPTIONS = options(ExploreOptions())
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}" if np.isfinite(x) else "nan"
 
 
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
@@ -137,16 +139,12 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
     table = Table(title=title)
     for column in ("player", "gap at the initial distribution", "gap at the worst initial state"):
         table.add_column(column, justify="left" if column == "player" else "right")
-    table.add_row(
-        "leader: V_l^SE - V_l(pi_l, worst BR_f)",
-        _fmt(gaps["gap/leader/initial"]),
-        _fmt(gaps["gap/leader/worst"]),
-    )
-    table.add_row(
-        "follower: best-response gap",
-        _fmt(gaps["gap/follower/initial"]),
-        _fmt(gaps["gap/follower/worst"]),
-    )
+    for player, what in (("leader", "V_l^SE - V_l(pi_l, worst BR_f)"),
+                         ("follower", "best-response gap")):  # fmt: skip
+        cells = (gaps[f"gap/{player}/{at}"] for at in ("initial", "worst"))
+        table.add_row(
+            f"{player}: {what}", *(f"{x:.4g}" if np.isfinite(x) else "nan" for x in cells)
+        )
     Console().print(table)
 
 
@@ -171,64 +169,79 @@ def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[
 
 
 def cmd_explore(values: dict[str, Any]) -> int:
-    """Explore, plan for the observed rewards, write the folder and print the gaps."""
+    """Explore, plan for the observed rewards, write the folder and print the gaps.
+
+    With ``--resume DIR``, the interrupted exploration in DIR continues from its checkpoint, with
+    the options its manifest records, to the folder an uninterrupted one would have written.
+    """
     opts = checked(lambda: build(ExploreOptions(), EXPLORE_OPTIONS, values))
-
-    def make_game() -> games_mod.Game:
-        check_game_fits(RunConfig(game=opts.game))
-        return opts.game.make()
-
-    game = checked(make_game)
-    out = opts.out or NewFolder("runs", f"explore-{opts.game.label}")
-    manifest = {
-        "format": EXPLORATION_FOLDER.format,
-        "format_version": 1,
-        "status": "running",
-        "options": asdict(opts),
-        "game": game.describe(),
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
-        "started": now(),
-        "plans": [],
-    }
-    text = checked(lambda: dumps(manifest))
-    try:
-        reservation = Reservation.make(out, opts.overwrite, kind=EXPLORATION_FOLDER)
-    except RunFolderError as err:
-        raise UsageError(str(err)) from None
-    INTERRUPTION["note"] = "the unfinished exploration removed"
-    t0 = time.perf_counter()
-    try:
+    if opts.resume is not None:
+        reservation, manifest, opts = _resumed(Path(opts.resume), values, opts)
+        if reservation is None:
+            return 0
+    game = checked(lambda: (check_game_fits(RunConfig(game=opts.game)), opts.game.make())[1])
+    if opts.resume is None:
+        manifest = {
+            "format": EXPLORATION_FOLDER.format, "format_version": 1, "status": "running",
+            "options": _recorded(opts), "game": game.describe(), "versions": versions(),
+            **git_state(), "host": host(), "pid": os.getpid(), "started": now(), "plans": [],
+        }  # fmt: skip
+        checked(lambda: dumps(manifest))
         try:
-            reservation.start(text)
+            reservation = Reservation.make(
+                opts.out or NewFolder("runs", f"explore-{opts.game.label}"),
+                opts.overwrite, kind=EXPLORATION_FOLDER,
+            )  # fmt: skip
         except RunFolderError as err:
             raise UsageError(str(err)) from None
+        if reservation.mode == "replace":  # resumed there, it still replaces this folder
+            manifest["replaces"] = str(reservation.target)
+        try:
+            reservation.start(dumps(manifest))
+        except RunFolderError as err:
+            raise UsageError(str(err)) from None
+    INTERRUPTION["note"] = "nothing was kept"
+    t0 = time.perf_counter() - float(manifest.get("elapsed_seconds") or 0.0)
+    hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
+    try:
         print(f"exploration folder: {reservation.target}", flush=True)
-        data = _explore(game, opts)
+        data = _explore(game, opts, reservation)
         arrays = _planned(data, None, opts.plan_lam)
-        gaps = None
-        if data.is_finite:
-            gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
         reservation.write_file(DATA_FILE, data.save)
         reservation.write_file(POLICIES_FILE, _save_npz(arrays))
         if gaps is not None:
             reservation.write_file(GAPS_FILE, _save_json(gaps))
-        manifest.update(
-            status="complete",
-            finished=now(),
-            elapsed_seconds=time.perf_counter() - t0,
-            gaps=gaps,
-        )
+        manifest.update(status="complete", finished=now(), gaps=gaps,
+                        elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
+        for key in ("interrupted", "reason"):
+            manifest.pop(key, None)
         reservation.write_file(MANIFEST_FILE, _save_json(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
-    try:
+        shutil.rmtree(reservation.work / CHECKPOINTS_DIR, ignore_errors=True)
         folder = reservation.put_in_place()
     except ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
+    except BaseException as err:
+        if isinstance(err, Exception) and not isinstance(err, CheckpointWriteError):
+            if isinstance(err, CheckpointError):
+                where = reservation.work / CHECKPOINTS_DIR
+                err = UsageError(f"{err}; to explore again from the start, remove {where}")
+            reservation.abandon()  # a new exploration that failed leaves nothing behind
+            raise err from None
+        # Interrupted, or its checkpoint could not be written: kept, to be resumed.
+        signum = getattr(err, "signum", None)
+        manifest.update(
+            status="interrupted", interrupted=now(), elapsed_seconds=time.perf_counter() - t0,
+            reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
+        )  # fmt: skip
+        try:
+            reservation.write_manifest(dumps(manifest))
+        except OSError:
+            pass  # still "running": resumes as well
+        if isinstance(err, CheckpointWriteError):
+            raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
+        INTERRUPTION["note"] = hint
+        raise
     INTERRUPTION["note"] = f"the finished exploration is in {folder}"
     if gaps is not None:
         print_gaps(f"Reward-free Stackelberg plan after K={opts.episodes} episodes", gaps)
@@ -238,9 +251,73 @@ def cmd_explore(values: dict[str, Any]) -> int:
     return 0
 
 
-def _explore(game: games_mod.Game, opts: ExploreOptions) -> rf.ExplorationData:
-    """Phase 1 under the package's progress bar (unless ``quiet``)."""
-    kwargs = dict(lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed)
+_SESSION = ("resume", "quiet", "checkpoint_every")
+"""Options of one session, not of the exploration: a resumed exploration may change them."""
+
+
+def _recorded(opts: ExploreOptions) -> dict:
+    return {k: v for k, v in asdict(opts).items() if k != "resume"}
+
+
+def _resumed(
+    folder: Path, values: dict[str, Any], given: ExploreOptions
+) -> tuple[Reservation | None, dict, ExploreOptions]:
+    """The interrupted exploration in ``folder`` taken back: its reservation, manifest, options.
+
+    ``None`` for the reservation if it is complete (nothing to resume; said so).
+
+    Raises:
+        UsageError: not an exploration folder of this program, one still running or holding
+            other files, or an option given that disagrees with the recorded one.
+    """
+    if given.overwrite:
+        raise UsageError("--resume continues an exploration in its folder, --overwrite "
+                         "replaces one: not both")  # fmt: skip
+    try:
+        if not folder.is_dir():
+            raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
+        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+        if manifest.get("status") == "complete":
+            print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
+            return None, manifest, given
+        check_destination(folder, True, EXPLORATION_FOLDER)  # refuses other files, a live one
+        recorded = dict(manifest.get("options") or {})
+        recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
+                                     "resume": str(folder)})  # fmt: skip
+    except (RunFolderError, TypeError, ValueError) as err:
+        raise UsageError(f"cannot resume {folder}: {err}") from None
+    for option in EXPLORE_OPTIONS:
+        name = option.path[0]
+        if option.ident in values and name not in _SESSION:
+            ours, theirs = asdict(given)[name], asdict(recorded)[name]
+            if ours != theirs and not (name == "out" and Path(ours) == folder):
+                raise UsageError(
+                    f"{option.name} {ours} disagrees with the exploration in {folder}, which "
+                    f"has {theirs}: a resumed exploration keeps its options; leave it out"
+                )
+    opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
+    replaces = manifest.get("replaces")
+    target = Path(replaces) if isinstance(replaces, str) and replaces else folder
+    mode = "replace" if target != folder else "resume"
+    reservation = Reservation(target, folder, mode, True, kind=EXPLORATION_FOLDER, resumed=True)
+    manifest.update(status="running", versions=versions(), **git_state(), host=host(),
+                    pid=os.getpid())  # fmt: skip
+    manifest["resumed"] = [*manifest.get("resumed", []), now()]
+    reservation.write_manifest(dumps(manifest))
+    return reservation, manifest, opts
+
+
+def _explore(
+    game: games_mod.Game, opts: ExploreOptions, reservation: Reservation
+) -> rf.ExplorationData:
+    """Phase 1 under the package's progress bar (unless ``quiet``), checkpointed in the folder."""
+    path = reservation.work / CHECKPOINTS_DIR / checkpoint_name(opts.seed)
+    kwargs = dict(
+        lam=opts.lam, alpha_l=opts.alpha_l, alpha_f=opts.alpha_f, seed=opts.seed,
+        state=path.read_bytes() if path.is_file() else None,
+        checkpoint=lambda data: reservation.write_checkpoint(opts.seed, data),
+        checkpoint_every=opts.checkpoint_every,
+    )  # fmt: skip
     if opts.quiet:
         return rf.explore(game, opts.episodes, opts.beta, **kwargs)
     with progress_bar() as bar:
@@ -251,45 +328,37 @@ def _explore(game: games_mod.Game, opts: ExploreOptions) -> rf.ExplorationData:
 
 # ---------------------------------------------------------------------- plan
 def load_exploration(folder: Path) -> tuple[dict, rf.ExplorationData]:
-    """The manifest and the data set of a complete exploration folder.
+    """The manifest and the data set of a complete exploration folder (:func:`rf.read_folder`).
 
     Raises:
         UsageError: naming what is wrong with the folder or its data file.
     """
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not an exploration folder: no such folder")
     try:
-        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+        return rf.read_folder(folder)
     except RunFolderError as err:
         raise UsageError(str(err)) from None
-    if manifest.get("status") != "complete":
-        raise UsageError(
-            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
-        )
-    try:
-        data = rf.ExplorationData.load(folder / DATA_FILE)
-    except rf.ExplorationDataError as err:
-        raise UsageError(str(err)) from None
-    if data.meta.get("game_sha256") != (manifest.get("game") or {}).get("sha256"):
-        raise UsageError(
-            f"{folder / DATA_FILE} is not the data of the exploration in {folder} (its game's "
-            "SHA-256 differs from the manifest's)"
-        )
-    return manifest, data
 
 
 @dataclass
-class PlanRewards:
-    """What to plan for; give at most one of a game (--game, --param, --game-file) or --rewards."""
+class PlanOptions:
+    """What to plan for: a game (``--game``, ``--param``, ``--game-file``) or ``--rewards``."""
 
-    game: GameSpec | None = field(default=None, metadata={"cli": False})
+    game: str | None = field(default=None, metadata={"metavar": "NAME"})
+    """A registered game with the explored transitions (default: the explored game)."""
+    param: dict = field(default_factory=dict)
+    """Parameters of that game, over the explored ones (e.g. zero_sum=true); repeatable."""
+    game_file: str | None = field(default=None, metadata={"metavar": "PATH"})
+    """A finite game (.npz) with the explored transitions."""
     rewards: str | None = field(default=None, metadata={"metavar": "FILE.npz"})
-    """An .npz with an array rewards (2, H, S, A, B) of a finite game, or theta (2, H, d)."""
+    """An .npz with one array, rewards (2, H, S, A, B) of a finite game or theta (2, H, d)."""
     lam: float = 1.0
     """λ, the ridge of the plan's regressions."""
     name: str | None = None
-    """The name of the plan's files (plan-NAME.npz, plan-NAME.json); default from the rewards.
-    An existing name gets -2, -3, ...: files are never replaced."""
+    """Name of the plan's files plan-NAME.{npz,json} (default: from the rewards; never an
+    existing file's)."""
+
+
+PLAN_OPTIONS = options(PlanOptions())
 
 
 def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
@@ -320,20 +389,15 @@ def _label(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", text).strip("_.") or "rewards"
 
 
-def cmd_plan(
-    folder: Path,
-    game_name: str | None,
-    params: list[str] | None,
-    game_file: str | None,
-    rewards_file: str | None,
-    lam: float,
-    name: str | None,
-) -> int:
+def cmd_plan(values: dict[str, Any]) -> int:
     """Plan for other rewards from an exploration's data; write plan-NAME.{npz,json}."""
+    folder = values.pop("folder")
+    opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = load_exploration(folder)
-    if rewards_file is not None and (game_name or params or game_file):
+    rewards_file, game_file, params = opts.rewards, opts.game_file, opts.param
+    if rewards_file is not None and (opts.game or params or game_file):
         raise UsageError("give --rewards, or a game (--game, --param, --game-file), not both")
-    lam = checked(lambda: real(lam, "lam", low=0.0, low_open=True))
+    lam = checked(lambda: real(opts.lam, "lam", low=0.0, low_open=True))
     explored = (manifest.get("game") or {}).get("registered") or {}
     game = None
     if rewards_file is not None:
@@ -344,7 +408,7 @@ def cmd_plan(
         label = f"{Path(rewards_file).stem}"
         game = _game_with(data, array)
     else:
-        spec = checked(lambda: _game_spec(explored, game_name, params, game_file))
+        spec = checked(lambda: _game_spec(explored, opts.game, params, game_file))
         game = checked(spec.make)
         try:
             data.check_game(game)
@@ -352,13 +416,13 @@ def cmd_plan(
             raise UsageError(str(err)) from None
         rewards = game
         description = {"game": game.describe()}
-        given = [p.strip() for p in params or ()]
+        given = [f"{k}={v}" for k, v in params.items()]
         label = Path(game_file).stem if game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, lam))
     gaps = None
     if isinstance(game, games_mod.FiniteGame):
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
-    stem = _free_stem(folder, PLAN_PREFIX + _label(name or label))
+    stem = _free_stem(folder, PLAN_PREFIX + _label(opts.name or label))
     record = {"name": stem, "lam": lam, **description, "gaps": gaps, "planned": now()}
     try:
         write_file(folder, stem + ".npz", _save_npz(arrays), exclusive=True)
@@ -386,12 +450,9 @@ def _free_stem(folder: Path, stem: str) -> str:
 
 
 def _game_spec(
-    explored: dict, game_name: str | None, params: list[str] | None, game_file: str | None
+    explored: dict, game_name: str | None, given: dict, game_file: str | None
 ) -> GameSpec:
     """The game to plan for: ``--game-file``, or the explored game with ``--game``/``--param``."""
-    from .._fields import key_values
-
-    given = key_values(list(params or ()), "--param")
     if game_file is not None:
         return GameSpec(file=game_file, name=game_name, params=given or {})
     name = game_name or explored.get("name")
@@ -436,66 +497,18 @@ def register(app: typer.Typer) -> None:
         "data with plan.",
     )(command_function(EXPLORE_OPTIONS, cmd_explore))
 
-    def plan(
-        folder: Annotated[
-            Path, typer.Argument(help="An exploration folder written by explore.", metavar="DIR")
-        ],
-        game: Annotated[
-            str | None,
-            typer.Option(
-                "--game",
-                metavar="NAME",
-                help="A registered game with the explored "
-                "transitions (default: the explored game).",
-            ),  # fmt: skip
-        ] = None,
-        param: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--param",
-                metavar="KEY=VALUE",
-                help="Parameters of that game, over "
-                "the explored ones (e.g. zero_sum=true); repeatable.",
-            ),  # fmt: skip
-        ] = None,
-        game_file: Annotated[
-            str | None,
-            typer.Option(
-                "--game-file",
-                metavar="PATH",
-                help="A finite game (.npz) with the explored transitions.",
-            ),  # fmt: skip
-        ] = None,
-        rewards: Annotated[
-            str | None,
-            typer.Option(
-                "--rewards",
-                metavar="FILE.npz",
-                help="An .npz with one array, rewards "
-                "(2, H, S, A, B) of a finite game or theta (2, H, d).",
-            ),  # fmt: skip
-        ] = None,
-        lam: Annotated[
-            float, typer.Option("--lam", help="λ, the ridge of the plan's regressions.")
-        ] = 1.0,
-        name: Annotated[
-            str | None,
-            typer.Option(
-                "--name",
-                help="Name of the plan's files plan-NAME.{npz,json} "
-                "(default: from the rewards; never an existing file's).",
-            ),  # fmt: skip
-        ] = None,
-    ) -> int:
-        return cmd_plan(folder, game, param, game_file, rewards, lam, name)
-
+    folder = inspect.Parameter(
+        "folder", inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[Path, typer.Argument(help="An exploration folder written by explore.",
+                                                  metavar="DIR")],
+    )  # fmt: skip
     app.command(
         "plan",
         help="Plan the Stackelberg policies for other rewards from the data of an exploration "
         "folder: the same game with other parameters (--param zero_sum=true), another game "
         "with the same transitions, or given rewards (--rewards FILE.npz). Writes "
         "plan-NAME.npz (pi_l, pi_f, w) and plan-NAME.json (the exact gaps) into the folder.",
-    )(plan)
+    )(command_function(PLAN_OPTIONS, cmd_plan, [folder]))
 
 
 __all__ = ["EXPLORATION_FOLDER", "ExploreOptions", "cmd_explore", "cmd_plan", "register"]

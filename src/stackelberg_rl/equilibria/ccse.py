@@ -107,15 +107,8 @@ class EpisodePolicy:
         self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
         self.alphas = tuple(float(a) for a in alphas)
 
-    @property
-    def alpha_l(self) -> float:
-        """The leader's ``α`` (``alphas[0]``)."""
-        return self.alphas[0]
-
-    @property
-    def alpha_f(self) -> float:
-        """The follower's ``α`` (``alphas[1]``)."""
-        return self.alphas[1]
+    alpha_l = property(lambda self: self.alphas[0], doc="The leader's ``α`` (``alphas[0]``).")
+    alpha_f = property(lambda self: self.alphas[1], doc="The follower's ``α`` (``alphas[1]``).")
 
     def _features(self, x) -> np.ndarray:
         """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""
@@ -374,14 +367,9 @@ class CCSE:
             The path written.
         """
         return _files.save(
-            path,
-            CCSE_FORMAT,
-            CCSE_VERSION,
-            {"plans": self.plans.to_arrays()},
-            {"info": _files.jsonable(self.info, "info")},
-            what="mixture file",
-            error=PlansFileError,
-        )
+            path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},
+            {"info": _files.jsonable(self.info, "info")}, what="mixture file", error=PlansFileError,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ the mixture
     @property
@@ -448,14 +436,15 @@ class CCSE:
         return out
 
     # ------------------------------------------------------------------ finite games
+    def _episodes(self, episodes: int | None) -> int:
+        if episodes is None:
+            return self.episodes
+        return _validate.integer(episodes, "episodes", low=1, high=self.episodes)
+
     def table_bytes(self, episodes: int | None = None) -> int:
         """Bytes of :meth:`tables` for the first ``episodes`` episodes (all by default)."""
         g = _finite(self.game, "tables")
-        K = (
-            self.episodes
-            if episodes is None
-            else _validate.integer(episodes, "episodes", low=1, high=self.episodes)
-        )
+        K = self._episodes(episodes)
         A, B = g.n_leader_actions, g.n_follower_actions
         return K * g.horizon * g.n_states * A * (1 + B) * 8
 
@@ -475,11 +464,7 @@ class CCSE:
             MemoryError: the tables would not fit in the available memory (with the estimate).
         """
         g = _finite(self.game, "tables")
-        K = (
-            self.episodes
-            if episodes is None
-            else _validate.integer(episodes, "episodes", low=1, high=self.episodes)
-        )
+        K = self._episodes(episodes)
         need, have = self.table_bytes(K), available_bytes()
         if have is not None and need > have:
             raise MemoryError(

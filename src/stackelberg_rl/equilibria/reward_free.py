@@ -30,25 +30,42 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import _files
+from .. import __version__, _files
 from .._seeding import stream
+from .._signals import signals_held
 from .._validate import TOL, array, check_shape, first_index, integer, real
-from ..agents import LSVIAgent
+from ..agents import LSVIAgent, set_generator_state
+from ..experiments import checkpoint as ckpt
+from ..experiments.checkpoint import CHECKPOINTS_DIR
+from ..experiments.config import difference
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.store import (
+    MANIFEST_FILE,
+    REPORT_FILE,
+    REPORT_PREFIX,
+    FolderKind,
+    RunFolderError,
+    read_manifest,
+)
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
 from ..learners import SoftmaxLSVIUCB, alpha_value
 from ..planning import (
+    collapse,
     evaluate,
     follower_best_response,
-    follower_choice,
     stackelberg_equilibrium,
+    stackelberg_rules,
 )
 
 FORMAT = "stackelberg-rl/exploration-data"
@@ -113,20 +130,9 @@ class ExplorationData:
         self.validate()
 
     # ------------------------------------------------------------------ sizes
-    @property
-    def episodes(self) -> int:
-        """``K``."""
-        return self.phi.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """``H``."""
-        return self.phi.shape[1]
-
-    @property
-    def dim(self) -> int:
-        """``d``."""
-        return self.phi.shape[2]
+    episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
+    horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
+    dim = property(lambda self: self.phi.shape[2], doc="``d``.")
 
     @property
     def is_finite(self) -> bool:
@@ -251,17 +257,12 @@ class ExplorationData:
                 raise ExplorationDataError(f"{path}: missing array {name!r}")
         kwargs = {}
         for name, value in arrays.items():
-            integer_ = name == "actions" or (
-                name in ("states", "next_states") and "features" in arrays
-            )
-            kinds = "iu" if integer_ else "biuf"
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
-                got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
-                expected = "integers" if integer_ else "numbers"
-                raise ExplorationDataError(
-                    f"{path}: array {name!r} has dtype {got}, expected {expected}"
-                )
-            kwargs[name] = value.astype(np.int64 if integer_ else np.float64, copy=False)
+            ints = name == "actions" or (name in ("states", "next_states") and "features" in arrays)
+            got = getattr(value, "dtype", type(value).__name__)
+            if getattr(got, "kind", "?") not in ("iu" if ints else "biuf"):
+                raise ExplorationDataError(f"{path}: array {name!r} has dtype {got}, expected "
+                                           f"{'integers' if ints else 'numbers'}")  # fmt: skip
+            kwargs[name] = value.astype(np.int64 if ints else np.float64, copy=False)
         try:
             return cls(**kwargs, meta=meta)
         except ExplorationDataError as err:
@@ -345,6 +346,67 @@ def model_fingerprint(game: Game) -> str:
     return sha256_of(arrays)  # the hash games use for their own fingerprints
 
 
+# ---------------------------------------------------------------------- the folder
+DATA_FILE = "data.npz"
+POLICIES_FILE = "policies.npz"
+GAPS_FILE = "gaps.json"
+PLAN_PREFIX = "plan-"
+PLAN_FORMAT = "stackelberg-rl/exploration-plan"
+"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
+as before, plus the container's header)."""
+EXPLORATION_FOLDER = FolderKind(
+    "stackelberg-rl/exploration",
+    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
+    (PLAN_PREFIX, REPORT_PREFIX),
+    "exploration",
+    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
+)
+"""An exploration folder (``stackelberg-rl explore``): its manifest, data, plans, the report's
+``report.html`` and, while it is unfinished, ``checkpoints/seed-N.npz``."""
+
+
+def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, ExplorationData]:
+    """The manifest and the data set of a complete exploration folder, checked to agree.
+
+    Args:
+        folder: the folder.
+        plans: also read every plan file (``policies.npz``, ``plan-*.npz``) in full.
+
+    Raises:
+        RunFolderError: naming the folder or the file at fault: not an exploration folder, an
+            unfinished one, a damaged or truncated file, data that are not those its manifest
+            describes (another game, number of episodes or exploration parameter).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
+    manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    if manifest.get("status") != "complete":
+        raise RunFolderError(
+            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
+        )
+    path = folder / DATA_FILE
+    try:
+        data = ExplorationData.load(path)
+    except ExplorationDataError as err:
+        raise RunFolderError(str(err)) from None
+    options, explored = manifest.get("options") or {}, data.meta.get("exploration") or {}
+    sha256 = (manifest.get("game") or {}).get("sha256")
+    pairs = [("its game's SHA-256", data.meta.get("game_sha256"), sha256),
+             ("episodes", data.episodes, options.get("episodes"))]  # fmt: skip
+    pairs += [(k, explored.get(k), options.get(k)) for k in ("beta", "lam", "alpha_l", "alpha_f")]
+    pairs += [("seed", explored.get("seed"), options.get("seed"))]
+    for what, theirs, ours in pairs:
+        if theirs != ours:
+            raise RunFolderError(
+                f"{path} is not the data of the exploration in {folder} ({what} is {theirs!r} "
+                f"there, {ours!r} in the manifest)"
+            )
+    for plan in [folder / POLICIES_FILE, *sorted(folder.glob(f"{PLAN_PREFIX}*.npz"))] * plans:
+        _files.load(plan, PLAN_FORMAT, 1, what="plan", error=RunFolderError)
+    return manifest, data
+
+
 # ---------------------------------------------------------------------- phase 1: explore
 def explore(
     game: Game,
@@ -357,6 +419,9 @@ def explore(
     seed: int = 0,
     refresh_every: int = 64,
     progress: Callable[[int], None] | None = None,
+    state: bytes | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> ExplorationData:
     """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
@@ -369,6 +434,11 @@ def explore(
     regression would fit the bonuses of past ``Λ``'s, which have shrunk since). The leader draws
     ``a_h ~ π_l(·|x_h)`` and the follower, seeing it, ``b_h ~ π_f(·|x_h, a_h)``, each from its own
     stream; the game's realised rewards are kept in the data set, never learned from.
+
+    An exploration can stop and continue: its state between two episodes (the learner's, the
+    players' and the game's random streams, the data so far) is a checkpoint
+    (:mod:`stackelberg_rl.experiments.checkpoint`'s container), and one continued from it
+    (``state``) gives the data of an exploration never stopped, bit for bit.
 
     Args:
         game: a finite or a continuous game.
@@ -383,9 +453,18 @@ def explore(
             from ``_seeding.stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
         progress: called with the number of finished episodes after each one.
+        state: a checkpoint of this exploration (same game and arguments) to continue from.
+        checkpoint: called with the exploration's checkpoint after an episode once
+            ``checkpoint_every`` seconds have passed since the start or the last one, and when
+            a ``KeyboardInterrupt`` (or another non-``Exception``) stops it; each episode is
+            played with SIGINT and SIGTERM held, so that one stops it between two episodes.
+        checkpoint_every: seconds between checkpoints (``0``: after every episode).
 
     Returns:
         The :class:`ExplorationData`.
+
+    Raises:
+        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
     K, beta, lam = check_exploration(episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     finite = isinstance(game, FiniteGame)
@@ -402,33 +481,66 @@ def explore(
         LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
         for m in range(2)
     ]
-    phi = np.empty((K, H, d))
-    rewards = np.empty((K, H, 2))
-    actions = np.empty((K, H, 2), dtype=np.int64)
     states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
-    next_states = np.empty_like(states)
-    next_features = None if finite else np.empty((K, max(H - 1, 0), A, B, d))
-    no_reward = np.zeros(2)
-    for k in range(K):
-        for player in players:
-            player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
-        x = game.sample_initial(env_rng)
-        for h in range(H):
-            a = players[0].act(h, x)
-            b = players[1].act(h, x, a)
-            r, x_next = game.step(h, x, a, b, env_rng)
-            players[0].record(h, x, (a, b), no_reward, x_next)
-            if finite:
-                phi[k, h] = game.features[x, a, b]
-            else:
-                phi[k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
-                if h < H - 1:
-                    next_features[k, h] = game.feature_map(np.asarray(x_next)[None])[0]
-            rewards[k, h], actions[k, h], states[k, h], next_states[k, h] = r, (a, b), x, x_next
-            x = x_next
-        if progress is not None:
-            progress(k + 1)
+    data = {
+        "phi": np.empty((K, H, d)),
+        "rewards": np.empty((K, H, 2)),
+        "actions": np.empty((K, H, 2), dtype=np.int64),
+        "states": states,
+        "next_states": np.empty_like(states),
+        "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
+    }
+    identity = {
+        "stackelberg_rl": __version__,
+        "game_sha256": game.fingerprint(),
+        "episodes": K,
+        "exploration": _files.jsonable(
+            dict(beta=beta, lam=lam, alpha_l=alpha_l, alpha_f=alpha_f, seed=seed,
+                 refresh_every=refresh_every), "exploration"),
+    }  # fmt: skip
+    start = 0 if state is None else _restore(state, identity, env_rng, players, data)
 
+    def pack(done: int) -> bytes:
+        tree = {"env_rng": env_rng.bit_generator.state,
+                "players": {str(m): p.state_dict() for m, p in enumerate(players)},
+                "data": {n: a[:done] for n, a in data.items() if a is not None}}  # fmt: skip
+        return ckpt.pack(tree, {**identity, "episodes_done": done})
+
+    no_reward = np.zeros(2)
+    last, done = time.monotonic(), start
+    hold = signals_held if checkpoint is not None else contextlib.nullcontext
+    try:
+        for k in range(start, K):
+            with hold():
+                for player in players:
+                    player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
+                x = game.sample_initial(env_rng)
+                for h in range(H):
+                    a = players[0].act(h, x)
+                    b = players[1].act(h, x, a)
+                    r, x_next = game.step(h, x, a, b, env_rng)
+                    players[0].record(h, x, (a, b), no_reward, x_next)
+                    if finite:
+                        data["phi"][k, h] = game.features[x, a, b]
+                    else:
+                        data["phi"][k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
+                        if h < H - 1:
+                            data["next_features"][k, h] = game.feature_map(
+                                np.asarray(x_next)[None]
+                            )[0]
+                    data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
+                    data["states"][k, h], data["next_states"][k, h] = x, x_next
+                    x = x_next
+                done = k + 1
+            if progress is not None:
+                progress(done)
+            if checkpoint is not None and done < K and time.monotonic() - last >= checkpoint_every:
+                checkpoint(pack(done))
+                last = time.monotonic()
+    except BaseException as err:  # an interruption stops it between two episodes (held)
+        if checkpoint is not None and done > start and not isinstance(err, Exception):
+            checkpoint(pack(done))
+        raise
     meta = {
         "game": game.describe(),
         "game_sha256": game.fingerprint(),
@@ -450,28 +562,43 @@ def explore(
             model["mu"] = game.mu
         else:
             model["transitions"] = np.stack([game.transition(h) for h in range(H)])
-    return ExplorationData(
-        phi=phi,
-        rewards=rewards,
-        states=states,
-        actions=actions,
-        next_states=next_states,
-        features=game.features if finite else None,
-        next_features=next_features,
-        meta=meta,
-        **model,
-    )
+    return ExplorationData(**data, features=game.features if finite else None, meta=meta, **model)
+
+
+def _restore(
+    state: bytes, identity: dict, env_rng: np.random.Generator, players: list, data: dict
+) -> int:
+    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played.
+
+    Raises:
+        CheckpointError: damaged, or of another game, version or exploration (naming what).
+    """
+    where = "the exploration's checkpoint"
+    header, tree = ckpt.unpack(state, where)
+    found = difference({k: header.get(k) for k in identity}, identity)
+    if found is not None:
+        path, theirs, ours = found
+        raise ckpt.CheckpointError(
+            f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
+        )
+    try:
+        done = integer(
+            header.get("episodes_done"), "episodes_done", low=0, high=identity["episodes"]
+        )
+        set_generator_state(env_rng, tree.get("env_rng"))
+        for m, player in enumerate(players):
+            player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
+        for name, value in data.items():
+            if value is not None:
+                saved = (tree.get("data") or {}).get(name)
+                value[:done] = array(saved, name, shape=(done, *value.shape[1:]), dtype=value.dtype)
+    except (TypeError, ValueError) as err:
+        raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
+    return done
 
 
 def check_exploration(
-    episodes: Any,
-    beta: Any,
-    lam: Any,
-    alpha_l: Any,
-    alpha_f: Any,
-    seed: Any,
-    refresh_every: Any,
-    lam_name: str = "lam",
+    episodes: Any, beta: Any, lam: Any, alpha_l: Any, alpha_f: Any, seed: Any, refresh_every: Any
 ) -> tuple[int, float, float]:
     """Raise :class:`ValueError` naming the first bad argument of :func:`explore`.
 
@@ -480,7 +607,7 @@ def check_exploration(
     """
     episodes = integer(episodes, "episodes", low=1)
     beta = real(beta, "beta", low=0.0)
-    lam = real(lam, lam_name, low=0.0, low_open=True)
+    lam = real(lam, "lam", low=0.0, low_open=True)
     for name, spec in (("alpha_l", alpha_l), ("alpha_f", alpha_f)):
         try:
             alpha_value(spec, 2, 1, 1, 0)
@@ -492,47 +619,16 @@ def check_exploration(
 
 
 # ---------------------------------------------------------------------- phase 2: plan
-def planned_q(
-    phi: np.ndarray, w: np.ndarray, steps_left: int, reward: np.ndarray | None = None
-) -> np.ndarray:
-    """``Q̂_m = clip(r_m + ŵ_mᵀφ, −(H−h), H−h)`` for both players (SPEC §4).
+def _stackelberg(Q: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the Stackelberg backward induction on ``Q (..., 2, A, B)`` (SPEC §2).
 
-    Args:
-        phi: ``(..., A, B, d)``.
-        w: ``(2, d)`` the ridge weights ``ŵ_{m,h}``.
-        steps_left: ``H - h``: values from step ``h`` on lie in ``[-(H-h), H-h]``.
-        reward: ``(..., 2, A, B)`` rewards known exactly (added, not regressed), or ``None``.
-
-    Returns:
-        ``Q (..., 2, A, B)``.
+    :func:`~stackelberg_rl.planning.stackelberg_rules`: the follower answers each ``a`` with
+    ``b*(x, a)`` (ties within ``tol`` in the leader's favour), the leader takes the first
+    ``argmax_a Q_l(x, a, b*(x, a))``. Returns one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``
+    and the pair's values ``V (2, ...)``.
     """
-    Q = np.moveaxis(phi @ w.T, -1, -3)
-    if reward is not None:
-        Q = Q + reward
-    return np.clip(Q, -steps_left, steps_left)
-
-
-def stackelberg_choice(
-    Q: np.ndarray, tol: float = TIE_TOL
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the Stackelberg backward induction on action values (SPEC §2).
-
-    The follower answers each ``a`` with ``b*(x, a) ∈ argmax_b Q_f`` (ties within ``tol`` in the
-    leader's favour), the leader picks ``a*(x) = argmax_a Q_l(x, a, b*(x, a))`` (the first on
-    ties).
-
-    Args:
-        Q: ``(..., 2, A, B)``.
-        tol: the follower's tie tolerance.
-
-    Returns:
-        ``a* (...)``, ``b* (..., A)`` and the values ``V (..., 2)`` of the pair.
-    """
-    b_star = follower_choice(Q[..., 0, :, :], Q[..., 1, :, :], "leader", tol)
-    q = np.take_along_axis(Q, b_star[..., None, :, None], axis=-1)[..., 0]  # (..., 2, A)
-    a_star = q[..., 0, :].argmax(axis=-1)
-    V = np.take_along_axis(q, a_star[..., None, None], axis=-1)[..., 0]
-    return a_star, b_star, V
+    (pi_l, pi_f), (V, _) = collapse(np.moveaxis(Q, -3, 0), stackelberg_rules("leader", tol))
+    return pi_l, pi_f, V
 
 
 @dataclass(frozen=True, eq=False)
@@ -552,33 +648,29 @@ class LearnedPlan:
     reward_table: np.ndarray | None = None
     tol: float = TIE_TOL
 
-    @property
-    def horizon(self) -> int:
-        """``H``."""
-        return self.w.shape[1]
+    horizon = property(lambda self: self.w.shape[1], doc="``H``.")
 
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
-        """``Q̂_h (..., 2, A, B)`` at states with features ``phi (..., A, B, d)``.
+        """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
+
+        SPEC §4: a known reward ``r`` (``theta``, ``reward_table``) is added, not regressed.
 
         ``states (...)`` (indices) are needed only with a ``reward_table``.
         """
-        reward = None
+        Q = np.moveaxis(phi @ self.w[:, h].T, -1, -3)
         if self.theta is not None:
-            reward = np.moveaxis(phi @ self.theta[:, h].T, -1, -3)
+            Q = Q + np.moveaxis(phi @ self.theta[:, h].T, -1, -3)
         elif self.reward_table is not None:
             if states is None:
                 raise ValueError("a plan for a reward table needs the states' indices")
-            reward = np.moveaxis(self.reward_table[:, h][:, states], 0, -3)
-        return planned_q(phi, self.w[:, h], self.horizon - h, reward)
+            Q = Q + np.moveaxis(self.reward_table[:, h][:, states], 0, -3)
+        return np.clip(Q, h - self.horizon, self.horizon - h)
 
     def policies(
         self, h: int, phi: np.ndarray, states: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The planned policies at step ``h``: one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``."""
-        Q = self.q(h, phi, states)
-        a_star, b_star, _ = stackelberg_choice(Q, self.tol)
-        A, B = Q.shape[-2:]
-        return np.eye(A)[a_star], np.eye(B)[b_star]
+        return _stackelberg(self.q(h, phi, states), self.tol)[:2]
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Policy tables of a finite game with ``features (S, A, B, d)``.
@@ -607,11 +699,11 @@ def fit(
     Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression
     (``λ = lam``) on the ``K`` samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, where
     ``r̃`` is the observed reward when ``rewards is None`` and zero otherwise — a reward that is
-    known (a table, ``θ``, a game's) is added exactly in :func:`planned_q`, not regressed, which
+    known (a table, ``θ``, a game's) is added exactly in :meth:`LearnedPlan.q`, not regressed, which
     would shrink it towards zero in little-explored directions. Then
     ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)`` (the true values lie in that range, so the
     clip only removes error), the follower's and the leader's choices by
-    :func:`stackelberg_choice`, and ``V̂_{m,h}`` of those choices at every next state of step
+    planning's Stackelberg rules, and ``V̂_{m,h}`` of those choices at every next state of step
     ``h-1``: the table's states for a finite game, the recorded next states for a continuous
     one.
 
@@ -646,10 +738,10 @@ def fit(
             break
         if data.is_finite:
             S = data.features.shape[0]
-            _, _, V = stackelberg_choice(plan_.q(h, data.features, np.arange(S)), tol)
-            V_next = V[data.next_states[:, h - 1]]
+            V = _stackelberg(plan_.q(h, data.features, np.arange(S)), tol)[2]
+            V_next = V.T[data.next_states[:, h - 1]]
         else:
-            _, _, V_next = stackelberg_choice(plan_.q(h, data.next_features[:, h - 1]), tol)
+            V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol)[2].T
     return plan_
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._validate import is_real
+from ..equilibria.reward_free import read_folder
 from ..experiments.store import (
     PLANS_FILE,
     REPORT_FILE,
@@ -609,8 +610,13 @@ def write_exploration_report(
         manifest: its manifest.
         gaps: the gaps of the plan for the observed rewards (``gaps.json``), if any.
         plans: each further plan's record (``plan-NAME.json``), by name.
+
+    Raises:
+        RunFolderError: a data or plan file is damaged, or the data are not those the manifest
+            describes (:func:`~stackelberg_rl.equilibria.reward_free.read_folder`).
     """
     folder = Path(folder)
+    read_folder(folder, plans=True)
     page = Page(f"stackelberg-rl report: {folder.name}")
     page.section("gaps", "Reward-free Stackelberg gaps")
     page.text(

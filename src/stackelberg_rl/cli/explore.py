@@ -22,7 +22,6 @@ and replaced (``--overwrite``) only if it holds an exploration of this program a
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import shutil
@@ -30,10 +29,9 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 
 from .. import _files
 from .. import games as games_mod
@@ -72,7 +70,7 @@ from ..experiments.store import (
     write_file,
 )
 from .errors import INTERRUPTION, PROG, UsageError, checked
-from .options import build, command_function, options
+from .options import argument, build, command, options
 
 
 @dataclass
@@ -486,29 +484,28 @@ def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.Finit
         return None
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``explore`` and ``plan`` to ``app``."""
-    app.command(
-        "explore",
-        help="Reward-free exploration by both players (the bonus as their only reward, soft-max "
-        "policies), then the Stackelberg policies planned on the learned model for the game's "
-        "observed rewards; writes an exploration folder (data.npz, policies.npz, gaps.json "
-        "with the exact gaps of a finite game, manifest.json). Plan other rewards from the same "
-        "data with plan.",
-    )(command_function(EXPLORE_OPTIONS, cmd_explore))
+@command(EXPLORE_OPTIONS)
+def explore(values: dict[str, Any]) -> int:
+    """Reward-free exploration by both players, then the Stackelberg policies on the learned model.
 
-    folder = inspect.Parameter(
-        "folder", inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[Path, typer.Argument(help="An exploration folder written by explore.",
-                                                  metavar="DIR")],
-    )  # fmt: skip
-    app.command(
-        "plan",
-        help="Plan the Stackelberg policies for other rewards from the data of an exploration "
-        "folder: the same game with other parameters (--param zero_sum=true), another game "
-        "with the same transitions, or given rewards (--rewards FILE.npz). Writes "
-        "plan-NAME.npz (pi_l, pi_f, w) and plan-NAME.json (the exact gaps) into the folder.",
-    )(command_function(PLAN_OPTIONS, cmd_plan, [folder]))
+    Both players explore with the bonus as their only reward and soft-max policies; then the
+    Stackelberg policies are planned on the learned model for the game's observed rewards.
+    Writes an exploration folder (data.npz, policies.npz, gaps.json with the exact gaps of a
+    finite game, manifest.json); an interrupted one continues with --resume DIR. Plan other
+    rewards from the same data with plan.
+    """
+    return cmd_explore(values)
 
 
-__all__ = ["EXPLORATION_FOLDER", "ExploreOptions", "cmd_explore", "cmd_plan", "register"]
+@command(PLAN_OPTIONS, argument("folder", "An exploration folder written by explore.", "DIR"))
+def plan(values: dict[str, Any]) -> int:
+    """Plan the Stackelberg policies for other rewards from the data of an exploration folder.
+
+    The same game with other parameters (--param zero_sum=true), another game with the same
+    transitions, or given rewards (--rewards FILE.npz). Writes plan-NAME.npz (pi_l, pi_f, w) and
+    plan-NAME.json (the exact gaps) into the folder.
+    """
+    return cmd_plan(values)
+
+
+__all__ = ["EXPLORATION_FOLDER", "ExploreOptions", "cmd_explore", "cmd_plan", "explore", "plan"]

@@ -90,9 +90,8 @@ def build_app():
         pass
 
     for command in (run.run, demo.demo, sweep.sweep, run.report, solve.solve, games.games,
-                    equilibrium.equilibrium, bench.bench):  # fmt: skip
+                    equilibrium.equilibrium, explore.explore, explore.plan, bench.bench):  # fmt: skip
         app.command()(command)  # named after the function, its docstring the help
-    explore.register(app)  # explore and plan: cli/explore.py still adds them itself
     return app
 
 

@@ -194,11 +194,6 @@ def _defaulted(source: Any) -> bool:
     return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")
 
 
-def command_function(opts: list[Option], body: Callable, extra=()) -> Callable[..., Any]:
-    """``command(opts, *extra)(body)``: the older spelling (``cli/explore.py`` uses it)."""
-    return command(opts, *extra)(body)
-
-
 def argument(name: str, help: str, metavar: str, kind: Any = Path) -> inspect.Parameter:
     """A command's positional argument ``name`` (passed to the body among the values)."""
     info = typer.Argument(help=help, metavar=metavar, show_default=False)

@@ -332,3 +332,38 @@ def check_checkpoint_every(every: Any) -> float:
 def dumps(data: dict) -> str:
     """``data`` as the JSON text of a manifest (infinities as ``"inf"``, NaN refused)."""
     return json.dumps(jsonable(data, "manifest"), indent=2, allow_nan=False) + "\n"
+
+
+def game_record(config: RunConfig, game: games_mod.Game, given: bool) -> dict:
+    """What the manifest says about the game played (:meth:`FiniteGame.describe`).
+
+    A game from a file is recorded with the file's path; a registered one with its parameters.
+
+    Raises:
+        ValueError: ``game`` was built from the registry with other parameters than
+            ``config.game``, or is not the game of ``config.game``'s file: the manifest could
+            not say which one was played.
+    """
+    record = game.describe()
+    if config.game.file is not None:
+        if game.fingerprint() != config.game.sha256:
+            raise ValueError(
+                f"the game given ({game.name}, SHA-256 {game.fingerprint()[:12]}…) is not the "
+                f"game of config.game's file {config.game.file} (SHA-256 "
+                f"{str(config.game.sha256)[:12]}…); make them agree, or leave out game="
+            )
+        record["file"] = str(Path(config.game.file).resolve())
+        record["source"] = "given by the caller" if given else f"read from {config.game.file}"
+        return record
+    prov = game.provenance
+    if prov is None:
+        record["source"] = "given by the caller (config.game was not used)"
+        return record
+    spec = {"name": config.game.name, "params": config.game.resolved()}
+    if prov != spec:
+        raise ValueError(
+            f"the game given ({prov['name']} with {prov['params']}) is not config.game "
+            f"({spec['name']} with {spec['params']}); make them agree, or leave out game="
+        )
+    record["source"] = "given by the caller" if given else "built from config.game"
+    return record

@@ -32,7 +32,7 @@ from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
 from . import checkpoint as ckpt
-from .config import RunConfig
+from .config import RunConfig, game_record
 from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
@@ -87,7 +87,12 @@ def run(
     """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
 
     :func:`play` with its table only; see there.
+
+    Raises:
+        ValueError: ``game`` is not the game of ``config.game`` (another game from the registry,
+            or not the game of its file), as :func:`~.runs.run_seeds` refuses it.
     """
+    game_record(config, game, given=True)
     return play(
         game, config, seed, progress, state=state, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, stop=stop,

@@ -105,6 +105,9 @@ class SettingResult:
         df: the results table, if the run folder holds a complete run (else ``None``).
         manifest: the run's manifest, likewise.
         error: why ``df`` is ``None``.
+        damaged: ``sweep.json`` says the setting is complete but its run folder cannot be read,
+            or holds a run of another configuration: data damaged or edited since, which a
+            reader must say on the terminal, not only skip (``error`` says what).
     """
 
     name: str
@@ -114,14 +117,16 @@ class SettingResult:
     df: pd.DataFrame | None = None
     manifest: dict | None = None
     error: str | None = None
+    damaged: bool = False
 
 
 def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
     """A sweep folder's ``sweep.json`` and each setting's run, as far as it can be read.
 
     A setting whose run folder is missing, unfinished or damaged is returned with ``df = None``
-    and the reason in ``error`` (a failed seed's error, if it has one); the sweep file itself
-    must be readable.
+    and the reason in ``error`` (a failed seed's error, if it has one); one that ``sweep.json``
+    says is complete is then ``damaged``, and so is one whose run's configuration is not the one
+    ``sweep.json`` records. The sweep file itself must be readable.
 
     Raises:
         SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
@@ -134,10 +139,20 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
             s["name"], folder / s["folder"], s.get("config") or {}, str(s.get("status"))
         )
         try:
-            result.df, result.manifest = load_run(result.folder)
+            df, manifest = load_run(result.folder)
+            diff = result.config and difference(result.config, manifest.get("config"))
+            if diff is not None:
+                where, here, there = diff
+                raise RunFolderError(
+                    f"{folder / SWEEP_FILE} says setting {result.name} has {where} = {here!r}, "
+                    f"its run in {result.folder} has {there!r}"
+                )
+            result.df, result.manifest = df, manifest
         except RunFolderError as err:
             failed = s.get("seeds_failed")
-            if isinstance(failed, dict) and failed:
+            if result.status == COMPLETE:
+                result.error, result.damaged = str(err), True
+            elif isinstance(failed, dict) and failed:
                 seed, why = next(iter(failed.items()))
                 result.error = f"seed {seed} failed: {why}"
             elif result.status != COMPLETE:
@@ -172,17 +187,25 @@ class SettingState:
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played."""
+        if self.status == COMPLETE:
+            return []
         done = set(self.done)
         return [s for s in self.setting.config.run_seeds if s not in done]
 
+    @property
+    def n_to_run(self) -> int:
+        """How many seeds are still to be played (without listing them)."""
+        return 0 if self.status == COMPLETE else self.setting.config.seeds - len(self.done)
+
     def record(self) -> dict:
         """The setting's entry in ``sweep.json``."""
+        config = self.setting.config
         entry = {
             "name": self.setting.name,
             "folder": self.setting.name,
-            "config": self.setting.config.to_dict(),
+            "config": config.to_dict(),
             "status": self.status,
-            "seeds_done": sorted(self.done),
+            "seeds_done": config.run_seeds if self.status == COMPLETE else sorted(self.done),
         }
         if self.failed:
             entry["seeds_failed"] = {str(s): why for s, why in sorted(self.failed.items())}
@@ -253,7 +276,6 @@ class SweepFolder:
                     "it is never replaced: remove it yourself or choose another --out"
                 )
             state.status, state.action, state.why = COMPLETE, "skip", "complete"
-            state.done = list(setting.config.run_seeds)
             return state
         try:  # an unfinished run of ours may be continued or replaced; anything else is refused
             check_destination(folder, overwrite=True)
@@ -271,7 +293,8 @@ class SweepFolder:
             seed = seed_of(path.name)
             try:
                 header = ckpt.peek(path.read_bytes(), str(path))
-                if seed not in setting.config.run_seeds or header.get("seed") != seed:
+                offset = -1 if seed is None else seed - setting.config.seed
+                if not 0 <= offset < setting.config.seeds or header.get("seed") != seed:
                     raise ckpt.CheckpointError(f"{path} is of no seed of this setting")
             except (OSError, ValueError):
                 if not path.name.startswith(".tmp-"):

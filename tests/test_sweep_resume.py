@@ -136,6 +136,7 @@ def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
     log = (out / "sweep.log").read_text()
     assert "setting episodes=6: " in log and "seed-0.npz is damaged" in log
     assert "seed-1.npz is of seed 0, not seed 1" in log and "starts from episode 0" in log
+    assert "remove it" not in log  # the sweep starts the seed afresh itself: no contrary advice
     for name, df in tables(out, settings).items():
         pd.testing.assert_frame_equal(
             df.drop(columns="wall_time"), small_whole[name].drop(columns="wall_time")

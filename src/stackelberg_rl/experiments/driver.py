@@ -364,30 +364,27 @@ def read_checkpoints(
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
         seed = seed_of(path.name)
+        ours = seed is not None and first <= seed <= last
         try:
-            if seed is None or not first <= seed <= last:
+            if not ours:
                 raise ckpt.CheckpointError(
-                    f"{path} is not the checkpoint of a seed of this run (seeds {first}..{last}); "
-                    "remove it to resume"
+                    f"{path} is not the checkpoint of a seed of this run (seeds {first}..{last})"
                 )
-            try:
-                data = path.read_bytes()
-            except OSError as err:
-                raise RunFolderError(f"cannot read {path}: {err.strerror or err}") from None
-            try:
-                header, tree = ckpt.read(data, config, sha256, seed, str(path))
-                if header["finished"]:
-                    done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
-                else:
-                    states[seed] = data
-            except ckpt.CheckpointError as err:
-                raise ckpt.CheckpointError(
-                    f"{err}; remove it to play seed {seed} from the start"
-                ) from None
-        except (ckpt.CheckpointError, RunFolderError) as err:
-            if strict:
-                raise
-            unusable.append(f"{err} (the seed starts from episode 0)")
+            data = path.read_bytes()
+            header, tree = ckpt.read(data, config, sha256, seed, str(path))
+            if header["finished"]:
+                done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
+            else:
+                states[seed] = data
+        except (ckpt.CheckpointError, OSError) as err:
+            why = str(err) if isinstance(err, ckpt.CheckpointError) else f"cannot read {path}"
+            if not strict:  # the seed starts afresh: no advice to remove the file
+                unusable.append(f"{why} (the seed starts from episode 0)")
+            elif isinstance(err, OSError):
+                raise RunFolderError(f"{why}: {err.strerror or err}") from None
+            else:
+                advice = f"play seed {seed} from the start" if ours else "resume"
+                raise ckpt.CheckpointError(f"{why}; remove it to {advice}") from None
     return states, done, unusable
 
 

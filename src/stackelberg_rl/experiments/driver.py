@@ -61,6 +61,9 @@ from .loop import finished, finished_result, play
 from .plan_history import PLANS_FILE, Plans
 from .store import Reservation, RunFolderError, now
 
+RAY_SILENCE = 120.0
+"""Seconds the driver waits for an answer from a Ray cluster before it stops the run as lost."""
+
 STOP_GRACE = 5.0
 """Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
 
@@ -211,6 +214,8 @@ def drive(
             log(f"setting {p.name}: its run folder could not be written", err)
             return
         log(f"setting {p.name}: complete")
+        if len(plays) > 1:  # a grid's tables are on disk: memory holds the settings at play only
+            p.done, p.df = {}, None
 
     def on_checkpoint(index: int, data: bytes) -> None:
         task, p = tasks[index], plays[tasks[index].play]
@@ -227,7 +232,7 @@ def drive(
         p.done[task.seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
-        if not p.to_play and not p.failed and p.status == "running":
+        if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
         view.finish(index)
         if on_change is not None:
@@ -261,8 +266,8 @@ def drive(
                         fail_fast=fail_fast)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
-            err, ckpt.CheckpointWriteError
-        )
+            err, ckpt.CheckpointWriteError | BackendUnavailableError
+        )  # a full disk or a lost cluster stops a run that can go on later
         kept = []
         for p in plays:
             if p.status in ("complete", "finishing"):
@@ -750,9 +755,16 @@ def run_ray(
     board = None
     shown: dict[int, int] = {}
 
-    def look(timeout: float | None = None) -> None:
+    def look(timeout: float = RAY_SILENCE) -> None:
         """Hand the board's news to the driver: progress, then the checkpoints sent."""
-        done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        try:
+            done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            where = f"at {address}" if address else "started here"
+            raise BackendUnavailableError(
+                f"the Ray cluster {where} stopped answering (nothing for {timeout:g} s); the "
+                "seeds played and their checkpoints are kept: run it again to go on"
+            ) from None
         for index, n in done.items():
             if shown.get(index) != n:
                 shown[index] = n

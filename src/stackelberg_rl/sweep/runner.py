@@ -263,7 +263,7 @@ def run_grid(
 
         def record(status: str = RUNNING) -> None:
             for state, p in zip(todo, plays, strict=False):
-                state.done = sorted(p.done) if p.status != "complete" else p.config.run_seeds
+                state.done = sorted(p.done) if p.status != "complete" else []
                 state.failed = dict(p.failed)
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
             folder.write_record(sweep_record(states, text, source, execution, status, origin))

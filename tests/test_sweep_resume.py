@@ -129,8 +129,8 @@ def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
     path.write_text(SMALL)
     assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
     dry = capsys.readouterr().out
-    assert "seed-0.npz cannot be used: its seed starts afresh" in dry
-    assert "seed-1.npz cannot be used" in dry and "continues from episode" not in dry
+    assert "seed-0.npz is damaged" in dry and "(the seed starts from episode 0)" in dry
+    assert "seed-1.npz is of seed 0, not seed 1" in dry and "continues from episode" not in dry
     outcome = run_grid(settings, out, workers=1, progress=False)
     assert not outcome.failed and outcome.resumed == 0
     log = (out / "sweep.log").read_text()

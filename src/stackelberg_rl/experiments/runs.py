@@ -42,11 +42,9 @@ from .store import (
     Reservation,
     RunFolderError,
     check_destination,
-    git_state,
-    host,
     load_run,
     now,
-    versions,
+    provenance,
 )
 
 
@@ -92,10 +90,7 @@ def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -
         "episodes": config.episodes,
         "workers": workers,
         "memory_estimate_bytes": estimate["total"],
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
+        **provenance(),
         "started": now(),
         "columns": list(COLUMNS),
     }
@@ -306,14 +301,7 @@ def continued(
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
-    manifest.update(
-        status="running",
-        workers=workers,
-        versions=versions(),
-        **git_state(),
-        host=host(),
-        pid=os.getpid(),
-    )
+    manifest.update(status="running", workers=workers, **provenance())
     manifest["resumed"] = [*manifest.get("resumed", []), now()]
     for key in ("interrupted", "reason", "checkpoints"):
         manifest.pop(key, None)

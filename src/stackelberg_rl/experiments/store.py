@@ -171,6 +171,14 @@ def host() -> str:
     return socket.gethostname()
 
 
+def provenance() -> dict:
+    """Where and by what a folder is written: ``versions``, git commit, ``host``, ``pid``.
+
+    Asking git costs a process or two: taken once per run or sweep, not at every update.
+    """
+    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
+
+
 # ---------------------------------------------------------------------- reading a manifest
 def read_manifest(run_dir: Path, kind: FolderKind | None = None) -> dict:
     """The manifest of ``run_dir``, checked to be this program's (a run's, or ``kind``'s).

@@ -34,18 +34,15 @@ import pandas as pd
 
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import difference, dumps
-from ..experiments.driver import seed_of
+from ..experiments.driver import read_checkpoints
 from ..experiments.store import (
     RunFolderError,
     _alive,
     check_destination,
-    git_state,
-    host,
     load_run,
     now,
     read_format_file,
     read_manifest,
-    versions,
     write_file,
 )
 from .settings import Setting, config_key
@@ -287,23 +284,11 @@ class SweepFolder:
                 "an unfinished run of another configuration, replaced",
             )
             return state
-        state.action, reasons = "resume", []
-        where = folder / ckpt.CHECKPOINTS_DIR
-        for path in sorted(where.iterdir()) if where.is_dir() else []:
-            seed = seed_of(path.name)
-            try:
-                header = ckpt.peek(path.read_bytes(), str(path))
-                offset = -1 if seed is None else seed - setting.config.seed
-                if not 0 <= offset < setting.config.seeds or header.get("seed") != seed:
-                    raise ckpt.CheckpointError(f"{path} is of no seed of this setting")
-            except (OSError, ValueError):
-                if not path.name.startswith(".tmp-"):
-                    reasons.append(f"{path.name} cannot be used: its seed starts afresh")
-                continue
-            if header.get("finished"):
-                state.done.append(seed)
-            else:
-                state.checkpoints[seed] = header.get("episodes_done")
+        state.action = "resume"
+        sha256 = (manifest.get("game") or {}).get("sha256")
+        states, done, reasons = read_checkpoints(folder, setting.config, sha256, strict=False)
+        state.done = list(done)
+        state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
         state.done.sort()
         if state.done:
             reasons.append(f"seeds {_seeds(state.done)} kept from an earlier session")
@@ -363,15 +348,6 @@ class SweepFolder:
         if folder.exists():
             check_destination(folder, overwrite=True)  # still ours alone
             shutil.rmtree(folder)
-
-
-def provenance() -> dict:
-    """Where and by what a sweep runs: versions, git commit, host, process.
-
-    Taken once per sweep (asking git costs a process or two), not at every update of
-    ``sweep.json``.
-    """
-    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
 
 
 def sweep_record(

@@ -31,7 +31,7 @@ from ..experiments.driver import Play, _reason, check_backend, drive
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
 from ..experiments.runs import continued, game_record, run_manifest
-from ..experiments.store import NewFolder, Reservation, RunFolderError, now
+from ..experiments.store import NewFolder, Reservation, RunFolderError, now, provenance
 from ..games import Game
 from .folder import (
     COMPLETE,
@@ -41,7 +41,6 @@ from .folder import (
     SettingState,
     SweepFolder,
     SweepFolderError,
-    provenance,
     sweep_record,
 )
 from .settings import Setting, check_settings

@@ -283,8 +283,6 @@ class ExecutionOptions:
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         check_execution(self)
-        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
-            raise ValueError(f"out must be a folder path, got {self.out!r}")
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -306,11 +304,14 @@ BACKENDS = ("local", "ray")
 
 
 def check_execution(options: Any) -> None:
-    """Check the fields a run and a sweep share: ``workers``, ``checkpoint_every``, the backend.
+    """Check the fields a run and a sweep share: out, workers, checkpoint_every, backend.
 
     Raises:
         ValueError: naming the first bad field.
     """
+    out = getattr(options, "out", None)
+    if out is not None and (not isinstance(out, str) or not out.strip()):
+        raise ValueError(f"out must be a folder path, got {out!r}")
     if options.workers is not None:
         integer(options.workers, "workers", low=1)
     check_checkpoint_every(options.checkpoint_every)

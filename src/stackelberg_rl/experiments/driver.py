@@ -48,7 +48,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -568,6 +568,12 @@ def run_local(
                 if err.state is not None:
                     on_checkpoint(index, err.state)
             elif err is not None:
+                if isinstance(err, BrokenExecutor):  # killed (out of memory?), not the task's fault
+                    codes = [line for line in str(err).splitlines() if "exit codes" in line]
+                    err = BackendUnavailableError(
+                        f"a worker process died ({codes[0].strip() if codes else err}); the seeds "
+                        "played and their checkpoints are kept, to be continued"
+                    )
                 if not stopping:
                     if on_error is None:
                         raise err

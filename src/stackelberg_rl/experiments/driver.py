@@ -794,8 +794,14 @@ def run_ray(
                 try:
                     result = ray.get(ref)
                 except Exception as err:  # RayTaskError carries the worker's traceback
+                    lost = ray.exceptions
+                    if isinstance(err, lost.WorkerCrashedError | lost.NodeDiedError):
+                        err = BackendUnavailableError(
+                            f"a Ray worker died ({type(err).__name__}); the seeds played and "
+                            "their checkpoints are kept, to be continued"
+                        )
                     if fail_fast:
-                        raise
+                        raise err from None
                     on_error(task.index, err)
                 else:
                     on_result(task.index, result)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,8 @@ from ..experiments.driver import read_checkpoints
 from ..experiments.store import (
     RunFolderError,
     _alive,
+    _check_ancestors,
+    _remove_own,
     check_destination,
     load_run,
     now,
@@ -152,12 +153,10 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
             elif isinstance(failed, dict) and failed:
                 seed, why = next(iter(failed.items()))
                 result.error = f"seed {seed} failed: {why}"
-            elif result.status != COMPLETE:
+            else:
                 done = s.get("seeds_done")
                 played = f", {len(done)} seeds played" if isinstance(done, list) else ""
                 result.error = f"not finished (status {result.status}{played})"
-            else:
-                result.error = str(err)
         out.append(result)
     return data, out
 
@@ -226,11 +225,10 @@ class SweepFolder:
         root = self.root
         if root.exists() and not root.is_dir():
             raise SweepFolderError(f"{root} exists and is not a folder")
-        for parent in root.absolute().parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise SweepFolderError(f"cannot create {root}: {parent} is a file")
-                break
+        try:
+            _check_ancestors(root)
+        except RunFolderError as err:
+            raise SweepFolderError(str(err)) from None
         if not root.exists():
             return None
         if not (root / SWEEP_FILE).exists():
@@ -347,7 +345,7 @@ class SweepFolder:
         folder = self.root / setting.name
         if folder.exists():
             check_destination(folder, overwrite=True)  # still ours alone
-            shutil.rmtree(folder)
+            _remove_own(folder)  # this program's files only, whatever came meanwhile
 
 
 def sweep_record(

@@ -70,7 +70,7 @@ def test_a_run_whose_results_cannot_fit_advises_fewer_seeds_before_the_game_is_b
         raise AssertionError("the game is not built")
 
     monkeypatch.setattr(GameSpec, "make", no_game)
-    with pytest.raises(MemoryError, match=r"100000000 seeds .* GiB.*use fewer seeds"):
+    with pytest.raises(MemoryError, match=r"needs about .* GiB.*100000000 seeds.*use fewer seeds"):
         run_seeds(tiny_config(seeds=10**8), tmp_path / "r", workers=1, progress=False)
     assert list(tmp_path.iterdir()) == []
 

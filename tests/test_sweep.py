@@ -450,7 +450,9 @@ def test_load_sweep_marks_a_complete_setting_whose_files_were_damaged_or_edited(
 
 def test_a_dry_run_of_a_setting_whose_results_cannot_fit_is_refused_with_the_estimate(tmp_path):
     settings = [Setting("huge", RunConfig(game=SPEC, episodes=200, seeds=10**8))]
-    with pytest.raises(SettingError, match=r"setting huge: the results of 100000000 seeds .*GiB"):
+    with pytest.raises(
+        SettingError, match=r"setting huge: the run needs about .*GiB.*100000000 seeds"
+    ):
         preview(settings, tmp_path / "sw")
     with pytest.raises(SettingError, match="use fewer seeds"):
         run_grid(settings, tmp_path / "sw", workers=1, progress=False)

@@ -46,7 +46,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field, replace
@@ -454,11 +453,6 @@ def play_task(
         checkpoint=lambda data: channel.put(("checkpoint", task.index, data)),
         stop=stop.is_set,
     )  # fmt: skip
-
-
-def failure_text(error: BaseException) -> str:
-    """The traceback of a task's failure, the worker's own included where the pool kept it."""
-    return "".join(traceback.format_exception(error)).rstrip()
 
 
 # ---------------------------------------------------------------------- local processes

@@ -137,10 +137,11 @@ def check_results_fit(config: RunConfig) -> None:
     need = config.seeds * config.episodes * ROW_BYTES
     have = available_bytes()
     if have is not None and need > have:
+        fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
         raise MemoryError(
-            f"the results of {config.seeds} seeds × {config.episodes} episodes need about "
-            f"{gib(need)} of memory, but only {gib(have)} is available: use fewer seeds or "
-            "fewer episodes"
+            f"the run needs about {gib(need)} of memory (its results alone: {config.seeds} "
+            f"seeds × K={config.episodes} episodes), but only {gib(have)} is available: use "
+            + fewer
         )
 
 

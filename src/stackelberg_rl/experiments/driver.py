@@ -30,7 +30,9 @@ cancelled, the checkpoints they had sent are written first, and a Ray started he
 
 A task that fails stops everything with ``fail_fast`` (a run: the failure is raised, a new run
 folder removed), or else is logged with its traceback, its setting marked failed and left
-resumable, and the others go on (a sweep).
+resumable, and the others go on (a sweep). A worker that dies (killed, out of memory) or a Ray
+cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`: the folders
+are kept, ``"interrupted"``, to be continued.
 """
 
 from __future__ import annotations

@@ -157,16 +157,11 @@ def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dic
         per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
         raise MemoryError(
             f"the run needs about {gib(need['total'])} of memory ({per}; K={config.episodes}, "
-            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: "
-            + _advice(config, need, workers)
+            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: use "
+            + (
+                f"fewer seeds ({config.seeds} now) or fewer episodes"  # the rows dominate
+                if need["main"] >= need["total"] / 2
+                else f"fewer episodes{', fewer workers,' * (workers > 1)} or a smaller game"
+            )
         )
     return need
-
-
-def _advice(config: RunConfig, need: dict[str, int], workers: int) -> str:
-    """What would make a run fit: the part of the estimate that dominates says."""
-    if need["main"] >= need["total"] / 2:  # every seed's rows, kept by the main process
-        return f"use fewer seeds ({config.seeds} now) or fewer episodes"
-    if workers > 1:
-        return "use fewer workers, fewer episodes or a smaller game"
-    return "use fewer episodes or a smaller game"

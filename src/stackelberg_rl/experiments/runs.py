@@ -197,11 +197,7 @@ def run_seeds(
         # Written beside the run it replaces: an interrupted run is resumed there, and still
         # replaces this folder once complete.
         manifest["replaces"] = str(reservation.target)
-    try:
-        reservation.start(dumps(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
+    reservation.start(dumps(manifest))
     return _play(Play(config.game.label, config, game, reservation, manifest), workers, execution)
 
 

@@ -493,16 +493,20 @@ class Reservation:
     def start(self, manifest_text: str) -> None:
         """Write the manifest of a run that starts (status ``"running"``).
 
+        Whatever stops it (an interruption too), the reservation is abandoned.
+
         Raises:
             RunFolderError: the folder cannot be written, or another run took it meanwhile.
         """
         try:
             self._write_text(MANIFEST_FILE, manifest_text, exclusive=True)
-        except FileExistsError:
-            raise RunFolderError(f"{self.target} was taken by another run meanwhile") from None
-        except OSError as err:
+        except BaseException as err:
             self.abandon()
-            raise RunFolderError(f"cannot write to {self.target}: {err.strerror or err}") from None
+            if isinstance(err, FileExistsError):
+                raise RunFolderError(f"{self.target} was taken by another run meanwhile") from None
+            if isinstance(err, OSError):
+                raise RunFolderError(f"cannot write to {self.target}: {_reason(err)}") from None
+            raise
         self.manifest_written = True
 
     def finish(

@@ -348,9 +348,5 @@ def _reserve(
     manifest = run_manifest(config, game, info, workers)
     manifest["sweep"] = {"folder": str(folder.root.resolve()), "setting": setting.name}
     reservation = Reservation.make(target)
-    try:
-        reservation.start(dumps(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
+    reservation.start(dumps(manifest))
     return Play(setting.name, config, game, reservation, manifest)

@@ -17,7 +17,6 @@ from stackelberg_rl.report import (
     binned_regret,
     cumulative_regret,
     learning_summary,
-    plot_cumulative_regret,
     summary,
 )
 
@@ -45,6 +44,35 @@ def test_columns_and_types():
     # fixed-K: α = log|A| √K / H, the same in every episode; β and λ as configured.
     assert np.allclose(df["alpha_l"], math.log(2) * math.sqrt(30) / 2)
     assert (df["beta"] == 0.3).all() and (df["lam"] == 1.0).all()
+
+
+def test_run_refuses_a_game_that_is_not_the_configurations_as_run_seeds_does(tmp_path):
+    config = RunConfig(game=GameSpec("security"), episodes=2)
+    with pytest.raises(ValueError, match="is not config.game") as from_run:
+        run(experiments.GameSpec("electricity").make(), config, seed=0)
+    with pytest.raises(ValueError, match="is not config.game") as from_run_seeds:
+        run_seeds(
+            config, tmp_path / "r", workers=1, progress=False, game=GameSpec("electricity").make()
+        )
+    assert str(from_run.value) == str(from_run_seeds.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_run_names_a_bad_seed(seed):
+    with pytest.raises(ValueError, match="seed"):
+        run(TINY.make(), tiny_config(), seed=seed)
+
+
+def test_a_run_whose_results_cannot_fit_advises_fewer_seeds_before_the_game_is_built(
+    tmp_path, monkeypatch
+):
+    def no_game(self):
+        raise AssertionError("the game is not built")
+
+    monkeypatch.setattr(GameSpec, "make", no_game)
+    with pytest.raises(MemoryError, match=r"needs about .* GiB.*100000000 seeds.*use fewer seeds"):
+        run_seeds(tiny_config(seeds=10**8), tmp_path / "r", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_same_seed_gives_identical_results_and_another_seed_does_not():
@@ -304,13 +332,6 @@ def test_binned_regret_averages_windows_of_episodes():
     b = binned_regret(df, bins=3)
     assert b["leader"].tolist() == [3.0, 1.0, 0.0]
     assert b["episode"].tolist() == [0.5, 2.5, 4.5]
-
-
-@pytest.mark.parametrize("seeds", [{0: [1.0, 0.5, 0.2]}, {0: [1.0, 0.5, 0.2], 1: [0.8, 0.1, 0.0]}])
-def test_plot_writes_a_png(tmp_path, seeds):
-    path = tmp_path / "regret.png"
-    plot_cumulative_regret(synthetic(seeds), path, title="test")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ---------------------------------------------------------------------- does it learn

@@ -334,3 +334,35 @@ def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
     assert proc.returncode == 0, err
     assert "interrupted" not in err
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_keeps_the_run_resumable_with_one_line(tmp_path):
+    """A worker the system kills (out of memory) stops the run; nothing played is deleted."""
+    import pandas as pd
+
+    from stackelberg_rl.experiments import (
+        BackendUnavailableError,
+        GameSpec,
+        RunConfig,
+        load_run,
+        run_seeds,
+    )
+    from stackelberg_rl.experiments.loop import play
+
+    params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
+    config = RunConfig(game=GameSpec(params=params), episodes=300, seeds=2)
+    out = tmp_path / "run"
+
+    def kill_one(folder, pids):
+        os.kill(pids[0], signal.SIGKILL)
+
+    with pytest.raises(BackendUnavailableError, match=r"a worker process died \(.*SIGKILL") as err:
+        run_seeds(config, out, workers=2, progress=False, on_start=kill_one)
+    assert "\n" not in str(err.value) and err.value.run_dir == str(out)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    df = run_seeds(None, out, resume=True, workers=1, progress=False)
+    game = config.game.make()
+    whole = pd.concat([play(game, config, s)[0] for s in (0, 1)], ignore_index=True)
+    pd.testing.assert_frame_equal(df.drop(columns="wall_time"), whole.drop(columns="wall_time"))
+    assert load_run(out)[1]["status"] == "complete"

@@ -234,8 +234,12 @@ def test_the_memory_estimate_counts_workers_caches_and_tables(monkeypatch):
     assert big["total"] - small["total"] >= cache * 0.99
     assert two["total"] > 2 * big["per_worker"]
     monkeypatch.setattr(resources_mod, "available_bytes", lambda: big["total"] // 2)
-    with pytest.raises(MemoryError, match="available"):
+    with pytest.raises(MemoryError, match="available: use fewer episodes or a smaller game"):
         resources_mod.check_run_fits(tiny_config(episodes=100_000), game, 1)
+    many = tiny_config(episodes=10, seeds=10**6)  # the rows of every seed dominate
+    monkeypatch.setattr(resources_mod, "available_bytes", lambda: 10**6 * 10 * 16 * 8)
+    with pytest.raises(MemoryError, match=r"use fewer seeds \(1000000 now\) or fewer episodes"):
+        resources_mod.check_run_fits(many, game, 2)
 
 
 # ---------------------------------------------------------------------- the game played
@@ -320,9 +324,51 @@ DAMAGES = {
         lambda d: pd.read_parquet(d / "results.parquet").iloc[:5].to_parquet(d / "results.parquet"),
         "rows",
     ),
+    "manifest episodes edited": (
+        lambda d: _edit_manifest(d, lambda m: m["config"].update(episodes=999)),
+        "manifest.json says episodes 8 but its configuration says 999",
+    ),
+    "manifest top-level episodes edited": (
+        lambda d: _edit_manifest(d, lambda m: m.update(episodes=999)),
+        "manifest.json says episodes 999 but its configuration says",
+    ),
+    "manifest config episodes and episodes edited": (
+        lambda d: _edit_manifest(
+            d, lambda m: (m.update(episodes=999), m["config"].update(episodes=999))
+        ),
+        "rows for seed 0, .*manifest.json says 999 episodes",
+    ),
+    "manifest seeds edited": (
+        lambda d: _edit_manifest(
+            d, lambda m: (m.update(seeds=[0, 1, 2]), m["config"].update(seeds=3))
+        ),
+        "rows of 2 seeds, .*manifest.json says 3",
+    ),
+    "manifest status missing": (
+        lambda d: _edit_manifest(d, lambda m: m.pop("status")),
+        "did not finish",
+    ),
+    "manifest config unreadable": (
+        lambda d: _edit_manifest(d, lambda m: m["config"].update(episodes="many")),
+        "configuration is unreadable",
+    ),
+    "results column dropped": (
+        lambda d: (
+            pd.read_parquet(d / "results.parquet")
+            .drop(columns="wall_time")
+            .to_parquet(d / "results.parquet")
+        ),
+        "columns that .*manifest.json does not list",
+    ),
     "results text": (lambda d: (d / "results.parquet").write_text("seed,episode\n"), "corrupt"),
     "no results": (lambda d: (d / "results.parquet").unlink(), "no results.parquet"),
 }
+
+
+def _edit_manifest(d, edit) -> None:
+    m = json.loads((d / "manifest.json").read_text())
+    edit(m)
+    (d / "manifest.json").write_text(json.dumps(m))
 
 
 @pytest.mark.parametrize("name", sorted(DAMAGES))

@@ -30,6 +30,7 @@ from stackelberg_rl.sweep import (
     load_sweep,
     name_settings,
     preview,
+    preview_lines,
     run_grid,
 )
 from stackelberg_rl.sweep.folder import SweepFolder
@@ -293,7 +294,9 @@ def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_
         json.dumps({**manifest, "status": "running", "pid": 999999999, "host": "elsewhere"})
     )
     states = preview([first, second], out)
-    assert states[0].action == "resume" and states[0].done == [0] and states[0].to_run == [1]
+    assert states[0].action == "resume" and states[0].done == [0] and states[0].to_run == [1], (
+        states[0].why
+    )
     assert "seeds 0 kept" in states[0].why
     outcome = run_grid([first, second], out, workers=1, progress=False)
     assert outcome.tasks == 1 + len(states[1].to_run) and not outcome.failed
@@ -428,6 +431,59 @@ def test_load_sweep_says_why_a_setting_has_no_table(tmp_path, monkeypatch):
     assert [r.status for r in results] == ["failed", "complete"]
     assert results[0].df is None and results[0].error == "seed 1 failed: RuntimeError: disk on fire"
     assert results[1].df is not None
+
+
+def test_load_sweep_marks_a_complete_setting_whose_files_were_damaged_or_edited(tmp_path):
+    # Not skipped in silence: ``damaged`` tells the reader to say so on the terminal.
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    results_file = tmp_path / "sw" / "episodes=6" / "results.parquet"
+    results_file.write_bytes(results_file.read_bytes()[:100])
+    data = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    data["settings"][1]["config"]["episodes"] = 99  # sweep.json edited
+    (tmp_path / "sw" / "sweep.json").write_text(json.dumps(data))
+    _, results = load_sweep(tmp_path / "sw")
+    assert [r.damaged for r in results] == [True, True]
+    assert all(r.df is None for r in results)
+    assert str(results_file) in results[0].error and "corrupt or truncated" in results[0].error
+    assert "sweep.json says setting episodes=9 has episodes = 99" in results[1].error
+
+
+def test_a_dry_run_of_a_setting_whose_results_cannot_fit_is_refused_with_the_estimate(tmp_path):
+    settings = [Setting("huge", RunConfig(game=SPEC, episodes=200, seeds=10**8))]
+    with pytest.raises(
+        SettingError, match=r"setting huge: the run needs about .*GiB.*100000000 seeds"
+    ):
+        preview(settings, tmp_path / "sw")
+    with pytest.raises(SettingError, match="use fewer seeds"):
+        run_grid(settings, tmp_path / "sw", workers=1, progress=False)
+    assert not (tmp_path / "sw").exists()
+
+
+def test_a_dry_run_costs_nothing_per_seed_and_says_a_large_grid_in_a_few_lines(
+    tmp_path, monkeypatch
+):
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    many = [
+        Setting(f"s{i}", RunConfig(game=SPEC, episodes=2, seeds=10**6, seed=i)) for i in range(50)
+    ]
+    settings = [*small(), *many]
+
+    def no_listing(self):
+        raise AssertionError("a dry run lists no seeds")
+
+    monkeypatch.setattr(RunConfig, "run_seeds", property(no_listing))
+    states = preview(settings, tmp_path / "sw")
+    lines = preview_lines(states, tmp_path / "sw", most=5)
+    assert len(lines) == 7 and lines[-2] == "… and 47 more settings"
+    assert lines[0] == "s0  run 1000000 seeds (0, 1, 2, 3, 4, 5, … (1000000 in all))"
+    assert (
+        lines[-1]
+        == f"52 settings in {tmp_path / 'sw'}: 50 to run (50000000 seeds), 2 complete and skipped"
+    )
+    assert preview_lines(states, tmp_path / "sw", most=60)[-3:-1] == [
+        "episodes=6  skip: complete",
+        "episodes=9  skip: complete",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -200,3 +200,31 @@ def test_a_run_on_ray_is_the_run_on_local_processes(ray_cluster, local_one, tmp_
         df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
     )
     assert load_run(tmp_path / "run")[1]["status"] == "complete"
+
+
+def test_a_ray_cluster_that_stops_answering_stops_the_run_resumable(
+    ray_cluster, local_one, tmp_path, monkeypatch
+):
+    """No wait without end: the driver's questions to the cluster time out, the folder stays."""
+    from stackelberg_rl.experiments import driver as driver_mod
+
+    class Silent:  # the cluster as the driver sees it once it no longer answers
+        exceptions = ray_cluster.exceptions
+
+        def __getattr__(self, name):
+            return getattr(ray_cluster, name)
+
+        def get(self, ref, timeout=None):
+            raise ray_cluster.exceptions.GetTimeoutError("no answer")
+
+    monkeypatch.setattr(driver_mod, "_ray", lambda: Silent())
+    setting = settings_of(GRID)[0]
+    with pytest.raises(BackendUnavailableError, match="stopped answering") as stopped:
+        run_seeds(setting.config, tmp_path / "run", backend="ray", progress=False)
+    assert stopped.value.run_dir == str(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "interrupted"
+    monkeypatch.undo()
+    df = run_seeds(None, tmp_path / "run", resume=True, backend="ray", progress=False)
+    pd.testing.assert_frame_equal(
+        df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
+    )

@@ -129,13 +129,14 @@ def test_a_damaged_or_foreign_checkpoint_is_logged_and_its_seed_starts_afresh(
     path.write_text(SMALL)
     assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
     dry = capsys.readouterr().out
-    assert "seed-0.npz cannot be used: its seed starts afresh" in dry
-    assert "seed-1.npz cannot be used" in dry and "continues from episode" not in dry
+    assert "seed-0.npz is damaged" in dry and "(the seed starts from episode 0)" in dry
+    assert "seed-1.npz is of seed 0, not seed 1" in dry and "continues from episode" not in dry
     outcome = run_grid(settings, out, workers=1, progress=False)
     assert not outcome.failed and outcome.resumed == 0
     log = (out / "sweep.log").read_text()
     assert "setting episodes=6: " in log and "seed-0.npz is damaged" in log
     assert "seed-1.npz is of seed 0, not seed 1" in log and "starts from episode 0" in log
+    assert "remove it" not in log  # the sweep starts the seed afresh itself: no contrary advice
     for name, df in tables(out, settings).items():
         pd.testing.assert_frame_equal(
             df.drop(columns="wall_time"), small_whole[name].drop(columns="wall_time")

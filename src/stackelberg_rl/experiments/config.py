@@ -283,8 +283,6 @@ class ExecutionOptions:
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         check_execution(self)
-        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
-            raise ValueError(f"out must be a folder path, got {self.out!r}")
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -306,11 +304,14 @@ BACKENDS = ("local", "ray")
 
 
 def check_execution(options: Any) -> None:
-    """Check the fields a run and a sweep share: ``workers``, ``checkpoint_every``, the backend.
+    """Check the fields a run and a sweep share: out, workers, checkpoint_every, backend.
 
     Raises:
         ValueError: naming the first bad field.
     """
+    out = getattr(options, "out", None)
+    if out is not None and (not isinstance(out, str) or not out.strip()):
+        raise ValueError(f"out must be a folder path, got {out!r}")
     if options.workers is not None:
         integer(options.workers, "workers", low=1)
     check_checkpoint_every(options.checkpoint_every)
@@ -332,3 +333,38 @@ def check_checkpoint_every(every: Any) -> float:
 def dumps(data: dict) -> str:
     """``data`` as the JSON text of a manifest (infinities as ``"inf"``, NaN refused)."""
     return json.dumps(jsonable(data, "manifest"), indent=2, allow_nan=False) + "\n"
+
+
+def game_record(config: RunConfig, game: games_mod.Game, given: bool) -> dict:
+    """What the manifest says about the game played (:meth:`FiniteGame.describe`).
+
+    A game from a file is recorded with the file's path; a registered one with its parameters.
+
+    Raises:
+        ValueError: ``game`` was built from the registry with other parameters than
+            ``config.game``, or is not the game of ``config.game``'s file: the manifest could
+            not say which one was played.
+    """
+    record = game.describe()
+    if config.game.file is not None:
+        if game.fingerprint() != config.game.sha256:
+            raise ValueError(
+                f"the game given ({game.name}, SHA-256 {game.fingerprint()[:12]}…) is not the "
+                f"game of config.game's file {config.game.file} (SHA-256 "
+                f"{str(config.game.sha256)[:12]}…); make them agree, or leave out game="
+            )
+        record["file"] = str(Path(config.game.file).resolve())
+        record["source"] = "given by the caller" if given else f"read from {config.game.file}"
+        return record
+    prov = game.provenance
+    if prov is None:
+        record["source"] = "given by the caller (config.game was not used)"
+        return record
+    spec = {"name": config.game.name, "params": config.game.resolved()}
+    if prov != spec:
+        raise ValueError(
+            f"the game given ({prov['name']} with {prov['params']}) is not config.game "
+            f"({spec['name']} with {spec['params']}); make them agree, or leave out game="
+        )
+    record["source"] = "given by the caller" if given else "built from config.game"
+    return record

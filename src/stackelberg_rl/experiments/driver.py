@@ -30,7 +30,9 @@ cancelled, the checkpoints they had sent are written first, and a Ray started he
 
 A task that fails stops everything with ``fail_fast`` (a run: the failure is raised, a new run
 folder removed), or else is logged with its traceback, its setting marked failed and left
-resumable, and the others go on (a sweep).
+resumable, and the others go on (a sweep). A worker that dies (killed, out of memory) or a Ray
+cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`: the folders
+are kept, ``"interrupted"``, to be continued.
 """
 
 from __future__ import annotations
@@ -46,9 +48,8 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -60,6 +61,9 @@ from .config import RunConfig, dumps
 from .loop import finished, finished_result, play
 from .plan_history import PLANS_FILE, Plans
 from .store import Reservation, RunFolderError, now
+
+RAY_SILENCE = 120.0
+"""Seconds the driver waits for an answer from a Ray cluster before it stops the run as lost."""
 
 STOP_GRACE = 5.0
 """Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
@@ -211,6 +215,8 @@ def drive(
             log(f"setting {p.name}: its run folder could not be written", err)
             return
         log(f"setting {p.name}: complete")
+        if len(plays) > 1:  # a grid's tables are on disk: memory holds the settings at play only
+            p.done, p.df = {}, None
 
     def on_checkpoint(index: int, data: bytes) -> None:
         task, p = tasks[index], plays[tasks[index].play]
@@ -227,7 +233,7 @@ def drive(
         p.done[task.seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
-        if not p.to_play and not p.failed and p.status == "running":
+        if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
         view.finish(index)
         if on_change is not None:
@@ -261,8 +267,8 @@ def drive(
                         fail_fast=fail_fast)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
-            err, ckpt.CheckpointWriteError
-        )
+            err, ckpt.CheckpointWriteError | BackendUnavailableError
+        )  # a full disk or a lost cluster stops a run that can go on later
         kept = []
         for p in plays:
             if p.status in ("complete", "finishing"):
@@ -364,30 +370,27 @@ def read_checkpoints(
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
         seed = seed_of(path.name)
+        ours = seed is not None and first <= seed <= last
         try:
-            if seed is None or not first <= seed <= last:
+            if not ours:
                 raise ckpt.CheckpointError(
-                    f"{path} is not the checkpoint of a seed of this run (seeds {first}..{last}); "
-                    "remove it to resume"
+                    f"{path} is not the checkpoint of a seed of this run (seeds {first}..{last})"
                 )
-            try:
-                data = path.read_bytes()
-            except OSError as err:
-                raise RunFolderError(f"cannot read {path}: {err.strerror or err}") from None
-            try:
-                header, tree = ckpt.read(data, config, sha256, seed, str(path))
-                if header["finished"]:
-                    done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
-                else:
-                    states[seed] = data
-            except ckpt.CheckpointError as err:
-                raise ckpt.CheckpointError(
-                    f"{err}; remove it to play seed {seed} from the start"
-                ) from None
-        except (ckpt.CheckpointError, RunFolderError) as err:
-            if strict:
-                raise
-            unusable.append(f"{err} (the seed starts from episode 0)")
+            data = path.read_bytes()
+            header, tree = ckpt.read(data, config, sha256, seed, str(path))
+            if header["finished"]:
+                done[seed] = finished_result(tree, config, header["episodes_done"], str(path))
+            else:
+                states[seed] = data
+        except (ckpt.CheckpointError, OSError) as err:
+            why = str(err) if isinstance(err, ckpt.CheckpointError) else f"cannot read {path}"
+            if not strict:  # the seed starts afresh: no advice to remove the file
+                unusable.append(f"{why} (the seed starts from episode 0)")
+            elif isinstance(err, OSError):
+                raise RunFolderError(f"{why}: {err.strerror or err}") from None
+            else:
+                advice = f"play seed {seed} from the start" if ours else "resume"
+                raise ckpt.CheckpointError(f"{why}; remove it to {advice}") from None
     return states, done, unusable
 
 
@@ -452,11 +455,6 @@ def play_task(
         checkpoint=lambda data: channel.put(("checkpoint", task.index, data)),
         stop=stop.is_set,
     )  # fmt: skip
-
-
-def failure_text(error: BaseException) -> str:
-    """The traceback of a task's failure, the worker's own included where the pool kept it."""
-    return "".join(traceback.format_exception(error)).rstrip()
 
 
 # ---------------------------------------------------------------------- local processes
@@ -566,6 +564,12 @@ def run_local(
                 if err.state is not None:
                     on_checkpoint(index, err.state)
             elif err is not None:
+                if isinstance(err, BrokenExecutor):  # killed (out of memory?), not the task's fault
+                    codes = [line for line in str(err).splitlines() if "exit codes" in line]
+                    err = BackendUnavailableError(
+                        f"a worker process died ({codes[0].strip() if codes else err}); the seeds "
+                        "played and their checkpoints are kept, to be continued"
+                    )
                 if not stopping:
                     if on_error is None:
                         raise err
@@ -753,9 +757,16 @@ def run_ray(
     board = None
     shown: dict[int, int] = {}
 
-    def look(timeout: float | None = None) -> None:
+    def look(timeout: float = RAY_SILENCE) -> None:
         """Hand the board's news to the driver: progress, then the checkpoints sent."""
-        done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        try:
+            done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            where = f"at {address}" if address else "started here"
+            raise BackendUnavailableError(
+                f"the Ray cluster {where} stopped answering (nothing for {timeout:g} s); the "
+                "seeds played and their checkpoints are kept: run it again to go on"
+            ) from None
         for index, n in done.items():
             if shown.get(index) != n:
                 shown[index] = n
@@ -779,8 +790,14 @@ def run_ray(
                 try:
                     result = ray.get(ref)
                 except Exception as err:  # RayTaskError carries the worker's traceback
+                    lost = ray.exceptions
+                    if isinstance(err, lost.WorkerCrashedError | lost.NodeDiedError):
+                        err = BackendUnavailableError(
+                            f"a Ray worker died ({type(err).__name__}); the seeds played and "
+                            "their checkpoints are kept, to be continued"
+                        )
                     if fail_fast:
-                        raise
+                        raise err from None
                     on_error(task.index, err)
                 else:
                     on_result(task.index, result)

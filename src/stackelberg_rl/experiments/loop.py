@@ -32,7 +32,7 @@ from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
 from . import checkpoint as ckpt
-from .config import RunConfig
+from .config import RunConfig, game_record
 from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
@@ -78,20 +78,19 @@ def run(
     config: RunConfig,
     seed: int,
     progress: Callable[[int], None] | None = None,
-    *,
-    state: bytes | None = None,
-    checkpoint: Callable[[bytes], None] | None = None,
-    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
-    stop: Callable[[], bool] | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
 
-    :func:`play` with its table only; see there.
+    :func:`play` with its table only; ``options`` are its ``state``, ``checkpoint``,
+    ``checkpoint_every`` and ``stop``: see there.
+
+    Raises:
+        ValueError: ``game`` is not the game of ``config.game`` (another game from the registry,
+            or not the game of its file), as :func:`~.runs.run_seeds` refuses it.
     """
-    return play(
-        game, config, seed, progress, state=state, checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every, stop=stop,
-    )[0]  # fmt: skip
+    game_record(config, game, given=True)
+    return play(game, config, seed, progress, **options)[0]
 
 
 def play(

@@ -74,25 +74,10 @@ class Plans:
 
     ARRAYS = ("phi", "plan_episode", "w", "alpha", "beta", "lam")
 
-    @property
-    def episodes(self) -> int:
-        """``K``."""
-        return self.phi.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """``H``."""
-        return self.phi.shape[1]
-
-    @property
-    def dim(self) -> int:
-        """``d``."""
-        return self.phi.shape[2]
-
-    @property
-    def n_plans(self) -> int:
-        """``P``."""
-        return len(self.plan_episode)
+    episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
+    horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
+    dim = property(lambda self: self.phi.shape[2], doc="``d``.")
+    n_plans = property(lambda self: len(self.plan_episode), doc="``P``.")
 
     @property
     def nbytes(self) -> int:

@@ -15,6 +15,9 @@ from .plan_history import plans_bytes
 PROCESS_BYTES = 200 * 2**20
 """A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""
 
+ROW_BYTES = 16 * 8
+"""A row of a results table in memory: 16 columns of 8 bytes."""
+
 PLANNING_TABLES = 12
 """Arrays of ``H·S·A·B`` floats alive at once while a policy is tabulated and its regret
 evaluated exactly: ``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and their values."""
@@ -93,7 +96,7 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     d, H = game.dim, game.horizon
     learners = 2 if config.agent.decentralised else 1
     tables = planning_bytes(game)
-    rows = config.episodes * 16 * 8
+    rows = config.episodes * ROW_BYTES
     if config.save_plans:  # kept as they are made, sent back, written from the main process
         rows += plans_bytes(config.episodes, H, d)
     the_game = game_bytes(game)
@@ -122,6 +125,26 @@ def check_game_fits(config: RunConfig) -> None:
         )
 
 
+def check_results_fit(config: RunConfig) -> None:
+    """Refuse a run whose results table alone would not fit in memory, before the game is built.
+
+    The driver holds every seed's rows until the run is written: ``seeds × episodes`` rows of
+    :data:`ROW_BYTES`. Arithmetic only, so a sweep's dry run checks it for every setting.
+
+    Raises:
+        MemoryError: with the estimate and what is available.
+    """
+    need = config.seeds * config.episodes * ROW_BYTES
+    have = available_bytes()
+    if have is not None and need > have:
+        fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
+        raise MemoryError(
+            f"the run needs about {gib(need)} of memory (its results alone: {config.seeds} "
+            f"seeds × K={config.episodes} episodes), but only {gib(have)} is available: use "
+            + fewer
+        )
+
+
 def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Refuse a run whose estimated peak memory exceeds what is available; return the estimate.
 
@@ -134,7 +157,11 @@ def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dic
         per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
         raise MemoryError(
             f"the run needs about {gib(need['total'])} of memory ({per}; K={config.episodes}, "
-            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: use fewer "
-            "episodes, fewer workers or a smaller game"
+            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: use "
+            + (
+                f"fewer seeds ({config.seeds} now) or fewer episodes"  # the rows dominate
+                if need["main"] >= need["total"] / 2
+                else f"fewer episodes{', fewer workers,' * (workers > 1)} or a smaller game"
+            )
         )
     return need

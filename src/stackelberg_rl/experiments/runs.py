@@ -24,10 +24,17 @@ from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, dumps
+from .config import (
+    BACKENDS,
+    RunConfig,
+    check_checkpoint_every,
+    difference,
+    dumps,
+    game_record,
+)
 from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
-from .resources import check_game_fits, check_run_fits
+from .resources import check_game_fits, check_results_fit, check_run_fits
 from .store import (
     FORMAT,
     FORMAT_VERSION,
@@ -35,11 +42,9 @@ from .store import (
     Reservation,
     RunFolderError,
     check_destination,
-    git_state,
-    host,
     load_run,
     now,
-    versions,
+    provenance,
 )
 
 
@@ -67,41 +72,6 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
     return out
 
 
-def game_record(config: RunConfig, game: Game, given: bool) -> dict:
-    """What the manifest says about the game played (:meth:`FiniteGame.describe`).
-
-    A game from a file is recorded with the file's path; a registered one with its parameters.
-
-    Raises:
-        ValueError: ``game`` was built from the registry with other parameters than
-            ``config.game``, or is not the game of ``config.game``'s file: the manifest could
-            not say which one was played.
-    """
-    record = game.describe()
-    if config.game.file is not None:
-        if game.fingerprint() != config.game.sha256:
-            raise ValueError(
-                f"the game given ({game.name}, SHA-256 {game.fingerprint()[:12]}…) is not the "
-                f"game of config.game's file {config.game.file} (SHA-256 "
-                f"{str(config.game.sha256)[:12]}…); make them agree, or leave out game="
-            )
-        record["file"] = str(Path(config.game.file).resolve())
-        record["source"] = "given by the caller" if given else f"read from {config.game.file}"
-        return record
-    prov = game.provenance
-    if prov is None:
-        record["source"] = "given by the caller (config.game was not used)"
-        return record
-    spec = {"name": config.game.name, "params": config.game.resolved()}
-    if prov != spec:
-        raise ValueError(
-            f"the game given ({prov['name']} with {prov['params']}) is not config.game "
-            f"({spec['name']} with {spec['params']}); make them agree, or leave out game="
-        )
-    record["source"] = "given by the caller" if given else "built from config.game"
-    return record
-
-
 def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -> dict:
     """A run folder's manifest as it starts (status ``"running"``; see :mod:`.store`).
 
@@ -120,10 +90,7 @@ def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -
         "episodes": config.episodes,
         "workers": workers,
         "memory_estimate_bytes": estimate["total"],
-        "versions": versions(),
-        **git_state(),
-        "host": host(),
-        "pid": os.getpid(),
+        **provenance(),
         "started": now(),
         "columns": list(COLUMNS),
     }
@@ -212,6 +179,7 @@ def run_seeds(
     if config is None:
         raise ValueError("config is needed, unless resume=True takes the run's own")
     config.validate()
+    check_results_fit(config)
     check_backend(backend, address)
     workers = _workers(config, workers)
     if out_dir is None:
@@ -229,11 +197,7 @@ def run_seeds(
         # Written beside the run it replaces: an interrupted run is resumed there, and still
         # replaces this folder once complete.
         manifest["replaces"] = str(reservation.target)
-    try:
-        reservation.start(dumps(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
+    reservation.start(dumps(manifest))
     return _play(Play(config.game.label, config, game, reservation, manifest), workers, execution)
 
 
@@ -333,14 +297,7 @@ def continued(
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
-    manifest.update(
-        status="running",
-        workers=workers,
-        versions=versions(),
-        **git_state(),
-        host=host(),
-        pid=os.getpid(),
-    )
+    manifest.update(status="running", workers=workers, **provenance())
     manifest["resumed"] = [*manifest.get("resumed", []), now()]
     for key in ("interrupted", "reason", "checkpoints"):
         manifest.pop(key, None)

@@ -46,6 +46,7 @@ import pandas as pd
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .._validate import is_integer
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
+from .config import RunConfig
 from .plan_history import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
@@ -168,6 +169,14 @@ def now() -> str:
 def host() -> str:
     """This machine's name (with the pid, it tells whether a "running" run is still alive)."""
     return socket.gethostname()
+
+
+def provenance() -> dict:
+    """Where and by what a folder is written: ``versions``, git commit, ``host``, ``pid``.
+
+    Asking git costs a process or two: taken once per run or sweep, not at every update.
+    """
+    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
 
 
 # ---------------------------------------------------------------------- reading a manifest
@@ -484,16 +493,20 @@ class Reservation:
     def start(self, manifest_text: str) -> None:
         """Write the manifest of a run that starts (status ``"running"``).
 
+        Whatever stops it (an interruption too), the reservation is abandoned.
+
         Raises:
             RunFolderError: the folder cannot be written, or another run took it meanwhile.
         """
         try:
             self._write_text(MANIFEST_FILE, manifest_text, exclusive=True)
-        except FileExistsError:
-            raise RunFolderError(f"{self.target} was taken by another run meanwhile") from None
-        except OSError as err:
+        except BaseException as err:
             self.abandon()
-            raise RunFolderError(f"cannot write to {self.target}: {err.strerror or err}") from None
+            if isinstance(err, FileExistsError):
+                raise RunFolderError(f"{self.target} was taken by another run meanwhile") from None
+            if isinstance(err, OSError):
+                raise RunFolderError(f"cannot write to {self.target}: {_reason(err)}") from None
+            raise
         self.manifest_written = True
 
     def finish(
@@ -705,14 +718,53 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     for c in REQUIRED_COLUMNS:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise RunFolderError(f"{path}: column {c} is not numeric ({df[c].dtype})")
-    seeds, episodes = manifest.get("seeds"), manifest.get("episodes")
-    if isinstance(seeds, list) and isinstance(episodes, int):
-        expected = len(seeds) * episodes
-        if len(df) != expected:
-            raise RunFolderError(
-                f"{path} has {len(df)} rows; the manifest says {len(seeds)} seeds × {episodes} "
-                f"episodes = {expected}"
-            )
-    if df.empty:
-        raise RunFolderError(f"{path} has no rows")
+    _check_results(run_dir, manifest, df)
     return df, manifest
+
+
+def _check_results(run_dir: Path, manifest: dict, df: pd.DataFrame) -> None:
+    """Refuse a run whose manifest and results disagree (an edited or mixed-up file).
+
+    The manifest's configuration says the seeds and the episodes of each; its ``seeds``,
+    ``episodes`` and ``columns`` must say the same, and the table must hold exactly one row per
+    (seed, episode) with those columns.
+    """
+    path = run_dir / MANIFEST_FILE
+    try:
+        config = RunConfig.from_dict(manifest.get("config") or {})
+    except (TypeError, ValueError) as err:
+        raise RunFolderError(f"{path}: its configuration is unreadable: {err}") from None
+    for key, value in (("seeds", config.run_seeds), ("episodes", config.episodes)):
+        if key in manifest and manifest[key] != value:
+            shown = _seeds_text(manifest[key]) if key == "seeds" else repr(manifest[key])
+            theirs = _seeds_text(value) if key == "seeds" else repr(value)
+            raise RunFolderError(
+                f"{path} says {key} {shown} but its configuration says {theirs}: the manifest "
+                "was edited or damaged"
+            )
+    results = run_dir / RESULTS_FILE
+    columns = manifest.get("columns")
+    if isinstance(columns, list) and list(df.columns) != columns:
+        extra = [c for c in df.columns if c not in columns] or [c for c in columns if c not in df]
+        raise RunFolderError(
+            f"{results} has columns that {path} does not list (first: {extra[:1] or 'order'})"
+        )
+    counts = df["seed"].value_counts()
+    seeds = set(config.run_seeds) if config.seeds <= len(counts) else None
+    if seeds is None or set(counts.index) != seeds:
+        raise RunFolderError(
+            f"{results} has rows of {len(counts)} seeds, {path} says {config.seeds} "
+            f"({_seeds_text(config.run_seeds)}): they disagree"
+        )
+    wrong = counts[counts != config.episodes]
+    if len(wrong):
+        raise RunFolderError(
+            f"{results} has {int(wrong.iloc[0])} rows for seed {wrong.index[0]}, {path} says "
+            f"{config.episodes} episodes: they disagree"
+        )
+
+
+def _seeds_text(seeds) -> str:
+    if not isinstance(seeds, list) or len(seeds) <= 6:
+        return repr(seeds)
+    return f"[{seeds[0]}, …, {seeds[-1]}] ({len(seeds)})"

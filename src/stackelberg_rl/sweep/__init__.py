@@ -26,7 +26,7 @@ from .folder import (
     load_sweep,
     read_sweep_file,
 )
-from .runner import SettingError, SweepOutcome, preview, run_grid
+from .runner import SettingError, SweepOutcome, preview, preview_lines, run_grid
 from .settings import Setting, check_settings, name_settings
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "load_sweep",
     "name_settings",
     "preview",
+    "preview_lines",
     "read_sweep_file",
     "run_grid",
 ]

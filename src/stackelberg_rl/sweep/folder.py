@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,18 +33,17 @@ import pandas as pd
 
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import difference, dumps
-from ..experiments.driver import seed_of
+from ..experiments.driver import read_checkpoints
 from ..experiments.store import (
     RunFolderError,
     _alive,
+    _check_ancestors,
+    _remove_own,
     check_destination,
-    git_state,
-    host,
     load_run,
     now,
     read_format_file,
     read_manifest,
-    versions,
     write_file,
 )
 from .settings import Setting, config_key
@@ -105,6 +103,9 @@ class SettingResult:
         df: the results table, if the run folder holds a complete run (else ``None``).
         manifest: the run's manifest, likewise.
         error: why ``df`` is ``None``.
+        damaged: ``sweep.json`` says the setting is complete but its run folder cannot be read,
+            or holds a run of another configuration: data damaged or edited since, which a
+            reader must say on the terminal, not only skip (``error`` says what).
     """
 
     name: str
@@ -114,14 +115,16 @@ class SettingResult:
     df: pd.DataFrame | None = None
     manifest: dict | None = None
     error: str | None = None
+    damaged: bool = False
 
 
 def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
     """A sweep folder's ``sweep.json`` and each setting's run, as far as it can be read.
 
     A setting whose run folder is missing, unfinished or damaged is returned with ``df = None``
-    and the reason in ``error`` (a failed seed's error, if it has one); the sweep file itself
-    must be readable.
+    and the reason in ``error`` (a failed seed's error, if it has one); one that ``sweep.json``
+    says is complete is then ``damaged``, and so is one whose run's configuration is not the one
+    ``sweep.json`` records. The sweep file itself must be readable.
 
     Raises:
         SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
@@ -134,18 +137,26 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
             s["name"], folder / s["folder"], s.get("config") or {}, str(s.get("status"))
         )
         try:
-            result.df, result.manifest = load_run(result.folder)
+            df, manifest = load_run(result.folder)
+            diff = result.config and difference(result.config, manifest.get("config"))
+            if diff is not None:
+                where, here, there = diff
+                raise RunFolderError(
+                    f"{folder / SWEEP_FILE} says setting {result.name} has {where} = {here!r}, "
+                    f"its run in {result.folder} has {there!r}"
+                )
+            result.df, result.manifest = df, manifest
         except RunFolderError as err:
             failed = s.get("seeds_failed")
-            if isinstance(failed, dict) and failed:
+            if result.status == COMPLETE:
+                result.error, result.damaged = str(err), True
+            elif isinstance(failed, dict) and failed:
                 seed, why = next(iter(failed.items()))
                 result.error = f"seed {seed} failed: {why}"
-            elif result.status != COMPLETE:
+            else:
                 done = s.get("seeds_done")
                 played = f", {len(done)} seeds played" if isinstance(done, list) else ""
                 result.error = f"not finished (status {result.status}{played})"
-            else:
-                result.error = str(err)
         out.append(result)
     return data, out
 
@@ -172,17 +183,25 @@ class SettingState:
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played."""
+        if self.status == COMPLETE:
+            return []
         done = set(self.done)
         return [s for s in self.setting.config.run_seeds if s not in done]
 
+    @property
+    def n_to_run(self) -> int:
+        """How many seeds are still to be played (without listing them)."""
+        return 0 if self.status == COMPLETE else self.setting.config.seeds - len(self.done)
+
     def record(self) -> dict:
         """The setting's entry in ``sweep.json``."""
+        config = self.setting.config
         entry = {
             "name": self.setting.name,
             "folder": self.setting.name,
-            "config": self.setting.config.to_dict(),
+            "config": config.to_dict(),
             "status": self.status,
-            "seeds_done": sorted(self.done),
+            "seeds_done": config.run_seeds if self.status == COMPLETE else sorted(self.done),
         }
         if self.failed:
             entry["seeds_failed"] = {str(s): why for s, why in sorted(self.failed.items())}
@@ -206,11 +225,10 @@ class SweepFolder:
         root = self.root
         if root.exists() and not root.is_dir():
             raise SweepFolderError(f"{root} exists and is not a folder")
-        for parent in root.absolute().parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise SweepFolderError(f"cannot create {root}: {parent} is a file")
-                break
+        try:
+            _check_ancestors(root)
+        except RunFolderError as err:
+            raise SweepFolderError(str(err)) from None
         if not root.exists():
             return None
         if not (root / SWEEP_FILE).exists():
@@ -253,7 +271,6 @@ class SweepFolder:
                     "it is never replaced: remove it yourself or choose another --out"
                 )
             state.status, state.action, state.why = COMPLETE, "skip", "complete"
-            state.done = list(setting.config.run_seeds)
             return state
         try:  # an unfinished run of ours may be continued or replaced; anything else is refused
             check_destination(folder, overwrite=True)
@@ -265,22 +282,11 @@ class SweepFolder:
                 "an unfinished run of another configuration, replaced",
             )
             return state
-        state.action, reasons = "resume", []
-        where = folder / ckpt.CHECKPOINTS_DIR
-        for path in sorted(where.iterdir()) if where.is_dir() else []:
-            seed = seed_of(path.name)
-            try:
-                header = ckpt.peek(path.read_bytes(), str(path))
-                if seed not in setting.config.run_seeds or header.get("seed") != seed:
-                    raise ckpt.CheckpointError(f"{path} is of no seed of this setting")
-            except (OSError, ValueError):
-                if not path.name.startswith(".tmp-"):
-                    reasons.append(f"{path.name} cannot be used: its seed starts afresh")
-                continue
-            if header.get("finished"):
-                state.done.append(seed)
-            else:
-                state.checkpoints[seed] = header.get("episodes_done")
+        state.action = "resume"
+        sha256 = (manifest.get("game") or {}).get("sha256")
+        states, done, reasons = read_checkpoints(folder, setting.config, sha256, strict=False)
+        state.done = list(done)
+        state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
         state.done.sort()
         if state.done:
             reasons.append(f"seeds {_seeds(state.done)} kept from an earlier session")
@@ -339,16 +345,7 @@ class SweepFolder:
         folder = self.root / setting.name
         if folder.exists():
             check_destination(folder, overwrite=True)  # still ours alone
-            shutil.rmtree(folder)
-
-
-def provenance() -> dict:
-    """Where and by what a sweep runs: versions, git commit, host, process.
-
-    Taken once per sweep (asking git costs a process or two), not at every update of
-    ``sweep.json``.
-    """
-    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
+            _remove_own(folder)  # this program's files only, whatever came meanwhile
 
 
 def sweep_record(

@@ -15,6 +15,7 @@ and its seed starts afresh), and plays what is missing or failed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -28,9 +29,9 @@ from ..experiments.checkpoint import peek
 from ..experiments.config import BACKENDS, check_checkpoint_every, dumps
 from ..experiments.driver import Play, _reason, check_backend, drive
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
-from ..experiments.resources import check_game_fits, check_run_fits
+from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
 from ..experiments.runs import continued, game_record, run_manifest
-from ..experiments.store import NewFolder, Reservation, RunFolderError, now
+from ..experiments.store import NewFolder, Reservation, RunFolderError, now, provenance
 from ..games import Game
 from .folder import (
     COMPLETE,
@@ -40,7 +41,6 @@ from .folder import (
     SettingState,
     SweepFolder,
     SweepFolderError,
-    provenance,
     sweep_record,
 )
 from .settings import Setting, check_settings
@@ -102,16 +102,65 @@ def preview(
     folder = SweepFolder(Path(out))
     previous = folder.check() or {}
     recorded = [s.get("name") for s in previous.get("settings", []) if isinstance(s, dict)]
-    if same_settings and previous and sorted(recorded) != sorted(s.name for s in settings):
-        theirs = ", ".join(n for n in recorded if n not in {s.name for s in settings})
+    names = {s.name for s in settings}
+    if same_settings and previous and sorted(recorded) != sorted(names):
+        theirs = ", ".join(n for n in recorded if n not in names)
         ours = ", ".join(s.name for s in settings if s.name not in recorded)
         raise SweepFolderError(
             f"{out} holds a sweep of other settings ({theirs or 'none'} there, "
             f"{ours or 'none'} here): it is left as it is; give the same options, or choose "
             "another --out"
         )
+    for s in settings:  # arithmetic only: the results of a setting must fit in memory
+        try:
+            check_results_fit(s.config)
+        except MemoryError as err:
+            raise SettingError(s, str(err)) from None
+    if not previous and not folder.root.is_dir():
+        return [SettingState(s) for s in settings]  # a new folder: nothing to look at
     before = {s.get("name"): s for s in previous.get("settings", []) if isinstance(s, dict)}
-    return [folder.state_of(s, before.get(s.name)) for s in settings]
+    present = {p.name for p in folder.root.iterdir()}
+    return [
+        folder.state_of(s, before.get(s.name)) if s.name in present else SettingState(s)
+        for s in settings
+    ]
+
+
+def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int = 20) -> list[str]:
+    """:func:`preview`'s answer for a terminal: at most ``most`` settings, then the totals.
+
+    A line per setting (``NAME  run 3 seeds (0, 1, 2): why`` or ``NAME  skip: complete``),
+    the settings to run first; then how many more there are, and one line of totals. Its cost
+    does not grow with the number of seeds (seed lists are abbreviated).
+    """
+    todo = [s for s in states if s.action != "skip"]
+    shown = (todo + [s for s in states if s.action == "skip"])[:most]
+    lines = []
+    for state in shown:
+        if state.action == "skip":
+            lines.append(f"{state.setting.name}  skip: complete")
+            continue
+        n = state.n_to_run
+        what = f"run {n} seed{'s' * (n != 1)} ({_seed_list(state)})"
+        lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
+    if len(states) > len(shown):
+        lines.append(f"… and {len(states) - len(shown)} more settings")
+    seeds = sum(s.n_to_run for s in todo)
+    lines.append(
+        f"{len(states)} settings in {out}: {len(todo)} to run ({seeds} seeds), "
+        f"{len(states) - len(todo)} complete and skipped"
+    )
+    return lines
+
+
+def _seed_list(state: SettingState) -> str:
+    """The seeds to run, the first six and how many (seeds kept are as many as checkpoints)."""
+    config, done = state.setting.config, set(state.done)
+    seeds = range(config.seed, config.seed + config.seeds)
+    first = list(itertools.islice((s for s in seeds if s not in done), 7))
+    if len(first) <= 6:
+        return ", ".join(map(str, first))
+    return f"{', '.join(map(str, first[:6]))}, … ({state.n_to_run} in all)"
 
 
 def run_grid(
@@ -213,7 +262,7 @@ def run_grid(
 
         def record(status: str = RUNNING) -> None:
             for state, p in zip(todo, plays, strict=False):
-                state.done = sorted(p.done) if p.status != "complete" else p.config.run_seeds
+                state.done = sorted(p.done) if p.status != "complete" else []
                 state.failed = dict(p.failed)
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
             folder.write_record(sweep_record(states, text, source, execution, status, origin))
@@ -299,9 +348,5 @@ def _reserve(
     manifest = run_manifest(config, game, info, workers)
     manifest["sweep"] = {"folder": str(folder.root.resolve()), "setting": setting.name}
     reservation = Reservation.make(target)
-    try:
-        reservation.start(dumps(manifest))
-    except BaseException:
-        reservation.abandon()
-        raise
+    reservation.start(dumps(manifest))
     return Play(setting.name, config, game, reservation, manifest)

@@ -55,6 +55,13 @@ def test_unpack_refuses_damaged_and_missing_files(tmp_path, content, message):
         _files.load(path, FMT, 1)
 
 
+def test_random_bytes_never_suggest_allow_pickle():
+    junk = np.random.default_rng(0).bytes(300)
+    with pytest.raises(_files.ContainerError) as err:
+        _files.unpack(junk, FMT, 1, what="archive")
+    assert "allow_pickle" not in str(err.value) and "not an archive" in str(err.value)
+
+
 def test_unpack_of_a_truncated_container_is_one_error(tmp_path):
     data = _files.pack(FMT, 1, {"a": np.arange(1000.0)})
     path = tmp_path / "t.npz"

@@ -250,7 +250,7 @@ def test_a_rerun_skips_what_is_complete_and_dry_run_says_so(tmp_path, capsys):
     # A new value in the grid: only its setting runs.
     path.write_text(TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9, 12]\n")
     assert main(["sweep", str(path), "--out", str(out), "--dry-run"]) == 0
-    assert capsys.readouterr().out.splitlines()[2] == "episodes=12  run 2 seeds (0, 1)"
+    assert capsys.readouterr().out.splitlines()[0] == "episodes=12  run 2 seeds (0, 1)"  # first
 
 
 def test_a_complete_sweep_asks_no_backend_for_anything(tmp_path):
@@ -446,6 +446,16 @@ def test_load_sweep_marks_a_complete_setting_whose_files_were_damaged_or_edited(
     assert all(r.df is None for r in results)
     assert str(results_file) in results[0].error and "corrupt or truncated" in results[0].error
     assert "sweep.json says setting episodes=9 has episodes = 99" in results[1].error
+
+
+def test_report_of_a_sweep_with_a_damaged_setting_says_so_on_the_terminal(tmp_path, capsys):
+    run_grid(small(), tmp_path / "sw", workers=1, progress=False)
+    results_file = tmp_path / "sw" / "episodes=6" / "results.parquet"
+    results_file.write_bytes(results_file.read_bytes()[:100])
+    assert main(["report", str(tmp_path / "sw")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "setting episodes=6 left out" in err[0] and "truncated" in err[0]
+    assert (tmp_path / "sw" / "report.html").is_file()  # the readable setting is still reported
 
 
 def test_a_dry_run_of_a_setting_whose_results_cannot_fit_is_refused_with_the_estimate(tmp_path):

@@ -163,8 +163,8 @@ def read_npz(
                 except ValueError as err:
                     if "allow_pickle" in str(err):
                         raise error(
-                            f"{path}: array {key!r} is an object array; a {what} holds numbers "
-                            "and strings only"
+                            f"{path}: array {key!r} is an object array; {_article(what)} "
+                            "holds numbers and strings only"
                         ) from None
                     raise error(f"{path}: array {key!r} is corrupt: {err}") from None
                 except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
@@ -325,6 +325,8 @@ def unpack(
         if not path.is_file():
             raise error(f"{where}: no such file")
         source = path
+    if not zipfile.is_zipfile(source):  # numpy would take any other bytes for a pickle
+        raise error(f"{where} is damaged, truncated or not {_article(what)} (not a zip archive)")
     try:
         npz = np.load(source, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:

@@ -89,8 +89,9 @@ def build_app():
     ) -> None:
         pass
 
-    for command in (run.run, demo.demo, sweep.sweep, run.report, solve.solve, games.games,
-                    equilibrium.equilibrium, explore.explore, explore.plan, bench.bench):  # fmt: skip
+    commands = (run.run, demo.demo, sweep.sweep, run.report, solve.solve, games.games,
+                equilibrium.equilibrium, explore.explore, explore.plan, bench.bench)  # fmt: skip
+    for command in commands:
         app.command()(command)  # named after the function, its docstring the help
     return app
 

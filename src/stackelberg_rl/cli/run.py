@@ -10,6 +10,7 @@ configuration is the one DIR's manifest records, and an option given with it mus
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -170,16 +171,20 @@ def report(
     rewrites regret.png.
     """
 
-    def write() -> Path:
+    def write():
         if is_sweep_folder(folder):
-            return write_sweep_report(folder).path
+            return write_sweep_report(folder)
         if _is_exploration(folder):
             return write_exploration_report(folder, *read_exploration(folder))
         report_run(folder)
-        return write_run_report(folder).path
+        return write_run_report(folder)
 
-    print(f"report: {checked(write, writing=f'the report in {folder}')}")
-    return 0
+    written = checked(write, writing=f"the report in {folder}")
+    print(f"report: {written if isinstance(written, Path) else written.path}")
+    left_out = getattr(written, "left_out", [])
+    for name, reason, _ in left_out:
+        print(f"{PROG} report: setting {name} left out: {reason}", file=sys.stderr)
+    return 2 if any(damaged for *_, damaged in left_out) else 0
 
 
 def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:

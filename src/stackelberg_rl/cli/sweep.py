@@ -17,6 +17,7 @@ from ..sweep import (
     SweepFolderError,
     name_settings,
     preview,
+    preview_lines,
     run_grid,
 )
 from . import sweep_file
@@ -49,7 +50,7 @@ def sweep(values: dict[str, Any]) -> int:
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
     try:
         if values.get("dry_run"):
-            _print_preview(preview(settings, out), out)
+            print("\n".join(preview_lines(preview(settings, out), out)))
             return 0
         INTERRUPTION["note"] = (
             f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "
@@ -76,23 +77,3 @@ def sweep(values: dict[str, Any]) -> int:
         raise UsageError(str(err)) from None
     print(outcome.summary())
     return 1 if outcome.failed else 0
-
-
-def _print_preview(states: list, out: Path) -> None:
-    """What a sweep would do: one line per setting, then the totals."""
-    seeds = 0
-    for state in states:
-        if state.action == "skip":
-            what = "skip: complete"
-        else:
-            n = len(state.to_run)
-            seeds += n
-            what = f"run {n} seed{'s' * (n != 1)} ({', '.join(map(str, state.to_run))})"
-            if state.why:
-                what += f": {state.why}"
-        print(f"{state.setting.name}  {what}")
-    skipped = sum(s.action == "skip" for s in states)
-    print(
-        f"{len(states)} settings in {out}: {len(states) - skipped} to run ({seeds} seeds), "
-        f"{skipped} complete and skipped"
-    )

@@ -474,6 +474,8 @@ class Report:
         settings: the settings analysed.
         k_curves: regret against ``K`` (a sweep), empty otherwise.
         prefix: a lone run's regret at prefixes, when that is regret against ``K``.
+        left_out: a sweep's settings that are not in the figures, each ``(name, reason,
+            damaged)``: ``damaged`` when its files were complete once and can no longer be read.
     """
 
     path: Path
@@ -481,6 +483,7 @@ class Report:
     settings: list[SettingData]
     k_curves: list[Curve] = field(default_factory=list)
     prefix: Curve | None = None
+    left_out: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 def _write_page(folder: Path, page: Page, lede: str) -> Path:
@@ -597,7 +600,8 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
         "(eqs. (9) and (10)) in every evaluated episode; totals are summed over each run."
     )
     path = _write_page(folder, page, lede)
-    return Report(path, figures.written, settings, curves)
+    left_out = [(r.name, r.error or r.status, r.damaged) for r in results if r.df is None]
+    return Report(path, figures.written, settings, curves, left_out=left_out)
 
 
 def write_exploration_report(

@@ -807,6 +807,10 @@ def run_ray(
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001 - a task that just finished cannot be cancelled
                 pass
+        try:  # the cancelled workers are gone before the caller may play again on this cluster
+            ray.wait(list(pending), num_returns=len(pending), timeout=10.0)
+        except Exception:  # noqa: BLE001 - a cluster that no longer answers: nothing to wait for
+            pass
         if board is not None and pending:
             try:
                 look(timeout=5.0)

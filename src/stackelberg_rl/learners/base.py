@@ -304,8 +304,6 @@ class LSVIUCBLearner(abc.ABC):
 
     def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
         """The first ``n`` players' ``actions`` as a tuple of checked indices."""
-        if n == 0 and actions == ():
-            return ()
         try:
             if isinstance(actions, str) or len(actions) != n:
                 raise TypeError
@@ -313,11 +311,8 @@ class LSVIUCBLearner(abc.ABC):
             raise ValueError(
                 f"{name} must hold {n} actions, one per player, got {actions!r}"
             ) from None
-        names = self._action_names
-        out = []
-        for m in range(n):
-            out.append(fast_index(actions[m], self.action_counts[m], names[m]))
-        return tuple(out)
+        counts, names = self.action_counts, self._action_names
+        return tuple([fast_index(actions[m], counts[m], names[m]) for m in range(n)])
 
     def _check_rewards(self, rewards) -> np.ndarray:
         """``rewards`` as ``(P,)`` float64 in ``[-1, 1]`` (within ``TOL``).

@@ -304,6 +304,8 @@ class LSVIUCBLearner(abc.ABC):
 
     def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
         """The first ``n`` players' ``actions`` as a tuple of checked indices."""
+        if n == 0 and actions == ():
+            return ()
         try:
             if isinstance(actions, str) or len(actions) != n:
                 raise TypeError
@@ -454,7 +456,8 @@ class LSVIUCBLearner(abc.ABC):
         if m == 0 or key is None or key != self._last_key:
             self._last_policies = self._state(h, x, POLICY_AND_Q[m])[1]
             self._last_key = key
-        return self._last_policies[m][earlier]
+        pi = self._last_policies[m]
+        return pi[earlier] if earlier else pi
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}(·|x)``: ``(A,)``; :meth:`policy` of player 0."""

@@ -127,9 +127,8 @@ def collapse(
                     pi[...] = choice
                 pis[i] = pi
             averaged = np.einsum("m...a,...a->m...", W, pis[i])
-            if i < len(best_rows) and len(best_rows[i]):
-                rows = list(best_rows[i])
-                averaged[rows] = _max_last(W[rows])
+            for row in best_rows[i] if i < len(best_rows) else ():
+                averaged[row] = _max_last(W[row])
             W = averaged
         nodes[i] = W
     return pis, nodes

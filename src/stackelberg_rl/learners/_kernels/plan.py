@@ -266,14 +266,15 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
 def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  # pragma: no cover
-    """One player's soft-max policy per sample, applied to both players' values.
+    """One player's soft-max policy per column, applied to both players' values.
 
-    With ``(first, count, nt) = span`` and, for each of the first ``nt`` samples (columns) ``i``,
-    ``p = softmax(α values[chooser, first : first + count, i])`` (``α = ∞``: uniform on the
-    maximisers): ``out[m, column, i] = Σ_r p_r values[m, first + r, i]`` for both players
-    ``m`` (SPEC §3, lines 10–14). ``values (2, rows, BLOCK)``, ``out (2, ·, BLOCK)``, ``stats
-    (4, BLOCK)`` scratch. Every loop runs across the samples, so it vectorises across them; the
-    exponentials, the normaliser and both weighted sums are one pass.
+    With ``(first, count, nt) = span`` and, for each of the first ``nt`` columns ``i`` (samples,
+    or pairs of a leader action and a sample), ``p = softmax(α values[chooser, first : first +
+    count, i])`` (``α = ∞``: uniform on the maximisers): ``out[m, column, i] = Σ_r p_r values[m,
+    first + r, i]`` for both players ``m`` (SPEC §3, lines 10–14). ``values (2, rows, columns)``,
+    ``out (2, ·, columns)``, ``stats (4, ≥ nt)`` scratch. Every loop runs across the columns, so
+    it vectorises across them; the exponentials, the normaliser and both weighted sums are one
+    pass.
     """
     literally(poly_exp)
     first, count, nt = span

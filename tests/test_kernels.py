@@ -93,6 +93,7 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
 @njit(**K.JIT)
 def _values_variant(step, w, U, Linv, params, V, variant):  # pragma: no cover - compiled
     mode = K.MODE_DOWNDATE
+    params = K.Parameters(*params)  # the plain tuple the learner passes, named
     if variant == 1:
         K._next_state_values(step, w, U, Linv, params, mode, V, False, True)
     elif variant == 2:

@@ -78,7 +78,10 @@ def _max_last(z: np.ndarray) -> np.ndarray:
 
 
 def collapse(
-    W: np.ndarray, policies: Sequence[Policy], out: Sequence[np.ndarray | None] | None = None
+    W: np.ndarray,
+    policies: Sequence[Policy],
+    out: Sequence[np.ndarray | None] | None = None,
+    best_rows: Sequence[Sequence[int]] = (),
 ) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
     """One step of backward induction at a batch of states (math.md §2 and §7).
 
@@ -94,6 +97,9 @@ def collapse(
             called with ``W^{(i+1)}``; or ``None`` for a best response, ``W^{(i)} = max_{a_i}
             W^{(i+1)}`` (then ``W`` must hold that player's own values only).
         out: for each player, ``None`` or a zeroed array where its rule's policy is written.
+        best_rows: for each player ``i``, rows of ``W`` (its own values) at which it best
+            responds, ``max_{a_i}``, whatever its policy: several backward passes that differ
+            only in who best-responds run as one (:func:`regret_backup`).
 
     Returns:
         ``(pis, nodes)``: each player's policy at this step (``None`` for a best response), and
@@ -120,7 +126,10 @@ def collapse(
                 else:
                     pi[...] = choice
                 pis[i] = pi
-            W = np.einsum("m...a,...a->m...", W, pis[i])
+            averaged = np.einsum("m...a,...a->m...", W, pis[i])
+            for row in best_rows[i] if i < len(best_rows) else ():
+                averaged[row] = _max_last(W[row])
+            W = averaged
         nodes[i] = W
     return pis, nodes
 
@@ -475,16 +484,16 @@ def regret_backup(
         ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and each
         player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
+    n = len(policies)
     if out is None:
         out = np.empty(Q.shape[:-2])
-    _, nodes = collapse(Q[0], policies)
-    out[0] = nodes[0]
-    best_nodes = []
-    for m in range(len(policies) if best else 0):
-        given = [None if i == m else p for i, p in enumerate(policies)]
-        _, own = collapse(Q[1, m][None], given)
-        out[1, m] = own[0][0]
-        best_nodes.append(own[m][0])
+    # One pass: rows 0 … n-1 the profile, row n + m player m's own values, where it maximises.
+    W = Q.reshape(Q.shape[0] * n, *Q.shape[2:])
+    best_rows = [[n + m] for m in range(n)] if best else ()
+    _, all_nodes = collapse(W, policies, best_rows=best_rows)
+    out[...] = all_nodes[0].reshape(out.shape)
+    nodes = [node[:n] for node in all_nodes]
+    best_nodes = [all_nodes[m][n + m] for m in range(n)] if best else []
     return nodes, best_nodes
 
 

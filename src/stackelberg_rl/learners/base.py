@@ -313,11 +313,8 @@ class LSVIUCBLearner(abc.ABC):
             raise ValueError(
                 f"{name} must hold {n} actions, one per player, got {actions!r}"
             ) from None
-        names = self._action_names
-        out = []
-        for m in range(n):
-            out.append(fast_index(actions[m], self.action_counts[m], names[m]))
-        return tuple(out)
+        counts, names = self.action_counts, self._action_names
+        return tuple([fast_index(actions[m], counts[m], names[m]) for m in range(n)])
 
     def _check_rewards(self, rewards) -> np.ndarray:
         """``rewards`` as ``(P,)`` float64 in ``[-1, 1]`` (within ``TOL``).
@@ -459,7 +456,8 @@ class LSVIUCBLearner(abc.ABC):
         if m == 0 or key is None or key != self._last_key:
             self._last_policies = self._state(h, x, POLICY_AND_Q[m])[1]
             self._last_key = key
-        return self._last_policies[m][earlier]
+        pi = self._last_policies[m]
+        return pi[earlier] if earlier else pi
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}(·|x)``: ``(A,)``; :meth:`policy` of player 0."""

@@ -202,7 +202,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._data, self._cache = data, cache
 
     # ------------------------------------------------------------------ planning
-    def _parameters(self) -> _kernels.Parameters:
+    def _parameters(self) -> tuple:
         """The kernels' :data:`._kernels.plan.Parameters`, made again when ``β`` or ``α`` change."""
         if getattr(self, "_parameters_version", None) != self._version:
             self._parameters_version = self._version
@@ -238,11 +238,9 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
 
 # ---------------------------------------------------------------------- replaying a plan
-def parameters(
-    beta, horizon, alphas, bonus_reward=False, action_counts=(1,)
-) -> _kernels.Parameters:
-    """The compiled kernels' :data:`._kernels.plan.Parameters`, in their types."""
-    return _kernels.Parameters(
+def parameters(beta, horizon, alphas, bonus_reward=False, action_counts=(1,)) -> tuple:
+    """The compiled kernels' :data:`._kernels.plan.Parameters` in their types, a plain tuple."""
+    return (
         float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
         int(action_counts[0]),
     )  # fmt: skip

@@ -94,6 +94,8 @@ Parameters = namedtuple("Parameters", ["beta", "horizon", "alphas", "bonus_rewar
 """Algorithm 1's parameters: ``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` the soft-max
 parameters (``inf``: greedy), ``bonus_reward`` (bool: add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
 player's ``Q``, the reward of reward-free exploration, SPEC §4) and ``n_actions`` ``|A|``."""
+# Python passes the parameters as a plain tuple, named again in the entry points: numba reads a
+# plain tuple of numbers' types in C, a named tuple's in Python (about 0.7 µs a call).
 
 Samples = namedtuple("Samples", ["features", "rewards", "next_features", "Lambda", "counts"])
 """What a learner has recorded: ``features (H, cap, d)`` the played ``φ_h^τ``, ``rewards (H, cap,
@@ -157,6 +159,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     Returns:
         ``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)``, and whether all are finite.
     """
+    params = Parameters(*params)
     n, A, B, d = phi.shape
     n_players = w.shape[0]
     Q = np.empty((n, n_players, A, B))
@@ -164,6 +167,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     pi_f = np.empty((n, A, B))
     q_l = np.empty(A)
     y = np.empty(d)  # Λ^{-1}φ
+    values = np.empty(n_players)  # w_mᵀφ
     finite = True
     for s in range(n):
         for a in range(A):
@@ -175,16 +179,17 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
                 for j in range(d):
                     for i in range(d):
                         y[i] += Lambda_inv[h, j, i] * x[j]
+                # φᵀΛ^{-1}φ and every w_mᵀφ in one loop: independent sums, each in source order.
                 form = 0.0
+                values[:] = 0.0
                 for i in range(d):
                     form += x[i] * y[i]
+                    for m in range(n_players):
+                        values[m] += w[m, h, i] * x[i]
                 bonus = params.beta * math.sqrt(max(form, 0.0))
                 reward = _exploration_reward(bonus, params)
                 for m in range(n_players):
-                    value = 0.0
-                    for i in range(d):
-                        value += w[m, h, i] * x[i]
-                    Q[s, m, a, b] = min(value + (reward + bonus), params.horizon)
+                    Q[s, m, a, b] = min(values[m] + (reward + bonus), params.horizon)
                     finite &= math.isfinite(Q[s, m, a, b])
             _softmax_into(Q[s, 1, a], params.alphas[1], pi_f[s, a])
             total = 0.0
@@ -261,14 +266,15 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
 def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  # pragma: no cover
-    """One player's soft-max policy per sample, applied to both players' values.
+    """One player's soft-max policy per column, applied to both players' values.
 
-    With ``(first, count, nt) = span`` and, for each of the first ``nt`` samples (columns) ``i``,
-    ``p = softmax(α values[chooser, first : first + count, i])`` (``α = ∞``: uniform on the
-    maximisers): ``out[m, column, i] = Σ_r p_r values[m, first + r, i]`` for both players
-    ``m`` (SPEC §3, lines 10–14). ``values (2, rows, BLOCK)``, ``out (2, ·, BLOCK)``, ``stats
-    (4, BLOCK)`` scratch. Every loop runs across the samples, so it vectorises across them; the
-    exponentials, the normaliser and both weighted sums are one pass.
+    With ``(first, count, nt) = span`` and, for each of the first ``nt`` columns ``i`` (samples,
+    or pairs of a leader action and a sample), ``p = softmax(α values[chooser, first : first +
+    count, i])`` (``α = ∞``: uniform on the maximisers): ``out[m, column, i] = Σ_r p_r values[m,
+    first + r, i]`` for both players ``m`` (SPEC §3, lines 10–14). ``values (2, rows, columns)``,
+    ``out (2, ·, columns)``, ``stats (4, ≥ nt)`` scratch. Every loop runs across the columns, so
+    it vectorises across them; the exponentials, the normaliser and both weighted sums are one
+    pass.
     """
     literally(poly_exp)
     first, count, nt = span
@@ -305,17 +311,22 @@ def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  #
 
 @njit(**JIT)
 def _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp):  # pragma: no cover
-    """``V (2, 1, ·)`` of a block's samples from ``Q (2, A·B, BLOCK)`` (lines 9–14).
+    """``V (2, 1, ·)`` of a block's samples from ``Q (2, B·A, BLOCK)`` (lines 9–14).
 
-    The follower's soft-max over ``b`` at each ``a`` gives both players' values at ``(x, a)``
-    (``at_leader_action (2, A, BLOCK)``: ``q_l`` and ``V̄_f``); the leader's soft-max over ``a``
-    of its own gives ``V``.
+    ``Q``'s rows are ``b``-major (row ``b·A + a``), so that the follower's soft-max over ``b``
+    runs at every ``(a, sample)`` at once, its columns; it gives both players' values at
+    ``(x, a)`` (``at_leader_action (2, A, BLOCK)``: ``q_l`` and ``V̄_f``). The leader's soft-max
+    over ``a`` of its own gives ``V``. Columns past ``nt`` are computed and not used.
     """
     literally(poly_exp)
     A = params.n_actions
     B = Q.shape[1] // A
-    for a in range(A):
-        _softmax_mix(Q, 1, (a * B, B, nt), params.alphas[1], at_leader_action, a, stats, poly_exp)
+    width = A * Q.shape[2]  # (a, sample) pairs
+    by_follower_action = Q.reshape(Q.shape[0], B, width)
+    _softmax_mix(
+        by_follower_action, 1, (0, B, width), params.alphas[1],
+        at_leader_action.reshape(Q.shape[0], 1, width), 0, stats, poly_exp,
+    )  # fmt: skip
     _softmax_mix(at_leader_action, 0, (0, A, nt), params.alphas[0], values, 0, stats, poly_exp)
 
 
@@ -525,23 +536,33 @@ def _next_state_values(
     Q_flat = np.empty((n_players, BLOCK * n_pairs))
     exact = np.empty(n_pairs)
     scratch = np.empty((n_pairs, d))
-    Q = np.empty((n_players, n_pairs, BLOCK))  # Q_m(x', a, b), samples along the last axis
-    at_leader_action = np.empty((n_players, params.n_actions, BLOCK))
+    A = params.n_actions
+    B = n_pairs // A
+    Q = np.zeros((n_players, n_pairs, BLOCK))  # Q_m(x', a, b) in row b·A + a, samples along
+    at_leader_action = np.empty((n_players, A, BLOCK))
     values = np.empty((n_players, 1, BLOCK))
-    stats = np.empty((4, BLOCK))  # scratch of the soft-max
+    stats = np.empty((4, A * BLOCK))  # scratch of the soft-max
     drift = 0.0
     for t0 in range(0, step.n, BLOCK):
         nt = min(BLOCK, step.n - t0)
         n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - t0, 0), nt)
         for i in range(nt):
             _products(psi, t0 + i, coef, by_sample, i, simd_products)
-        # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached
-        first = t0 * n_pairs
-        for k in range(n_old * n_pairs):
-            cached[first + k] -= products[n_players, k] * products[n_players, k]
-        if updates.shape[0] > 1 or n_old < nt or mode == MODE_MEASURE:
-            for i in range(nt):
-                row = cached[first + i * n_pairs : first + (i + 1) * n_pairs]
+        # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
+        # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was. With at most one new row (the common
+        # case), the downdate and the bonus are one pass.
+        forms = cached[t0 * n_pairs : (t0 + nt) * n_pairs]  # the block's, flat
+        bonuses = products[n_players]  # U_0·ψ, then the bonus
+        n_one_pass = n_old if updates.shape[0] <= 1 and mode == MODE_DOWNDATE else 0
+        for k in range(n_one_pass * n_pairs):
+            form = forms[k] - bonuses[k] * bonuses[k]
+            forms[k] = form
+            bonuses[k] = params.beta * math.sqrt(max(form, 0.0))
+        if n_one_pass < nt:
+            for k in range(n_one_pass * n_pairs, n_old * n_pairs):
+                forms[k] -= bonuses[k] * bonuses[k]
+            for i in range(n_one_pass, nt):
+                row = forms[i * n_pairs : (i + 1) * n_pairs]
                 if i < n_old:
                     _downdate_further(psi, t0 + i, updates, row)
                 if i >= n_old or mode == MODE_MEASURE:
@@ -550,17 +571,19 @@ def _next_state_values(
                         if i < n_old:
                             drift = max(drift, abs(exact[v] - row[v]))
                         row[v] = exact[v]
-        # Q_m = min(w_mᵀψ + (u + β‖ψ‖), H) of both players, flat over the block
-        for k in range(nt * n_pairs):
-            bonus = params.beta * math.sqrt(max(cached[first + k], 0.0))
-            if params.bonus_reward:
-                bonus += min(bonus, params.horizon) / params.horizon
-            Q_flat[0, k] = min(products[0, k] + bonus, params.horizon)
-            Q_flat[1, k] = min(products[1, k] + bonus, params.horizon)
+            for k in range(n_one_pass * n_pairs, nt * n_pairs):
+                bonuses[k] = params.beta * math.sqrt(max(forms[k], 0.0))
+        if params.bonus_reward:  # reward-free exploration: u = min(β‖ψ‖, H)/H on top
+            for k in range(nt * n_pairs):
+                bonuses[k] += min(bonuses[k], params.horizon) / params.horizon
+        for m in range(n_players):  # Q_m = min(w_mᵀψ + (u + β‖ψ‖), H), flat over the block
+            for k in range(nt * n_pairs):
+                Q_flat[m, k] = min(products[m, k] + bonuses[k], params.horizon)
         for m in range(n_players):  # transposed: the soft-max runs across samples
-            for v in range(n_pairs):
+            for v in range(n_pairs):  # v = a·B + b
+                row = (v % B) * A + v // B
                 for i in range(nt):
-                    Q[m, v, i] = Q_flat[m, i * n_pairs + v]
+                    Q[m, row, i] = Q_flat[m, i * n_pairs + v]
         _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp)
         for i in range(nt):
             for m in range(n_players):
@@ -571,6 +594,7 @@ def _next_state_values(
 @njit(**JIT)
 def next_state_values(step, w_next, updates, Lambda_inv, params, mode, V):  # pragma: no cover
     """:func:`_next_state_values` with both tricks on."""
+    params = Parameters(*params)
     return _next_state_values(step, w_next, updates, Lambda_inv, params, mode, V, True, True)
 
 
@@ -765,7 +789,7 @@ def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - com
         w: ``(P, H, d)`` out.
         drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
     """
-    _backward(data, cache, params, how, w, drift, True, True)
+    _backward(data, cache, Parameters(*params), how, w, drift, True, True)
 
 
 @njit(**JIT)
@@ -773,6 +797,7 @@ def backward_pass_ablation(
     data, cache, params, how, w, drift, poly_exp, simd_products
 ):  # pragma: no cover
     """:func:`backward_pass` with either trick off (``False``): the benchmark's ablation."""
+    params = Parameters(*params)
     if poly_exp and simd_products:
         _backward(data, cache, params, how, w, drift, True, True)
     elif poly_exp:

@@ -476,3 +476,15 @@ def test_a_signal_while_the_commands_load_is_not_lost_in_an_import(capsys, monke
     code, out, err = call(["games"], capsys)
     assert code == 143 and err == "stackelberg-rl games: interrupted by SIGTERM\n", (code, err)
     assert out == ""
+
+
+def test_a_grid_of_a_million_settings_is_refused_at_once(tmp_path, capsys):
+    """Issue 16: a 1000 × 1000 grid's --dry-run took 441 s and printed a million lines."""
+    grid = tmp_path / "huge.yaml"
+    grid.write_text(
+        f"game: random-linear\nseed: {list(range(1000))}\nepisodes: {list(range(1, 1001))}\n"
+    )
+    assert main(["sweep", str(grid), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "the grid has 1,000,000 settings (1000 × 1000)" in err
+    assert "at most 10,000" in err and not (tmp_path / "sweeps").exists()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,12 @@ from ..sweep.settings import config_key
 from .options import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, Option, build
 
 ZIP = "zip"
+
+MAX_SETTINGS = 10_000
+"""The most settings one sweep file may make (each is a run folder; naming them is linear).
+
+A grid is refused above it before any value is checked, so that a typo (two long lists
+crossed instead of zipped) is one line at once, not minutes of parsing."""
 PARAM = "param"
 COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]
 """Options of the command that say where and how the sweep runs, not what it runs."""
@@ -202,6 +209,13 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
         raise reader.fail(1, None, "the file is empty; give at least one of " + allowed_keys())
     for values in reader.mapping(root, in_zip=False):
         reader.axes.append([[v] for v in values])
+    size = math.prod(len(axis) for axis in reader.axes)
+    if size > MAX_SETTINGS:
+        lists = " × ".join(str(len(axis)) for axis in reader.axes if len(axis) > 1)
+        raise reader.fail(
+            1, None, f"the grid has {size:,} settings ({lists}); a sweep plays at most "
+            f"{MAX_SETTINGS:,}: split it into several files"
+        )  # fmt: skip
     checked = [[[_checked(reader, v) for v in point] for point in axis] for axis in reader.axes]
     points: list[Point] = []
     seen: dict[str, Point] = {}

@@ -203,7 +203,7 @@ def _log_y(ax) -> None:
 
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(Ticks())
-    ax.yaxis.set_major_formatter(lambda value, _: f"{value:.3g}")
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3, which="both")
 
@@ -226,7 +226,7 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     best: list[float] = []
     for mantissas in ((1,), (1, 2, 5), range(1, 10), None):
         if mantissas is None:
-            candidates = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+            candidates = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
         else:
             candidates = [m * 10.0**e for e in powers for m in mantissas]
         ticks: list[float] = []
@@ -237,6 +237,12 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
             return ticks
         best = ticks if len(ticks) > len(best) else best
     return best
+
+
+def _short(value: float) -> str:
+    """A number in at most three significant digits where that needs no exponent: ``163``."""
+    text = f"{value:.3g}"
+    return f"{value:g}" if "e" in text else text
 
 
 def _legend_below(ax, **kwargs) -> None:
@@ -369,16 +375,16 @@ def plot_sizes(
         x_all = np.array(sorted(xs))
         if (x_all > 0).all():
             _loglog(ax, x_all)
-            ax.xaxis.set_major_formatter(lambda v, _: f"{v:.3g}")
+            ax.xaxis.set_major_formatter(lambda v, _: _short(v))
         else:  # β = 0 has no place on a log axis
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
-            ax.set_xticks(x_all, [f"{v:.3g}" for v in x_all])
+            ax.set_xticks(x_all, [_short(v) for v in x_all])
             _log_y(ax)
         ax.set_title(f"{player}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
         named = {}
         for v, name in sorted(names.items()):
-            named.setdefault(name.split(" (")[0], []).append(f"{v:.3g}")
+            named.setdefault(name.split(" (")[0], []).append(_short(v))
         words = "; ".join(f"{name} at {', '.join(vs)}" for name, vs in named.items())
         ax.set_xlabel((x_label or symbol) + (f" ({words})" if words else ""))
         _legend_below(ax)

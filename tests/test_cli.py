@@ -283,7 +283,7 @@ def test_demo_writes_a_new_sweep_folder_each_time_and_goes_on_in_one_given(
         assert code == 0, err
         assert "log-log slope" in stdout and "bias share" in stdout
         assert re.search(r"leader +slope -?\d\.\d\d", stdout), stdout
-        for agent in ("soft-max, fixed-K α", "soft-max, anytime α", "greedy (α = ∞)"):
+        for agent in ("soft-max, fixed-K α", "soft-max, anytime α", "greedy (LSVI-UCB, α = ∞)"):
             assert agent in flat(stdout), agent
         folders.append(re.search(r"sweep folder: (\S+)", stdout).group(1))
     assert folders[0] != folders[1]

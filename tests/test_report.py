@@ -4,6 +4,7 @@ The pages are built from real run and sweep folders on a tiny game; the browser 
 itself is in ``test_report_browser.py``.
 """
 
+import html
 import json
 import math
 import re
@@ -19,10 +20,22 @@ from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
-from stackelberg_rl.report.analysis import depends_on_K, describe_agent, prefixes_are_runs
+from stackelberg_rl.report.analysis import (
+    GREEDY,
+    Curve,
+    depends_on_K,
+    describe_agent,
+    prefixes_are_runs,
+)
 from stackelberg_rl.report.bias import episode_bias, run_bias
 from stackelberg_rl.report.page import share_words, slope_words, write_report
-from stackelberg_rl.report.plots import plot_cumulative_regret
+from stackelberg_rl.report.plots import (
+    log_ticks,
+    plot_cumulative_regret,
+    plot_prefixes,
+    plot_regret_vs_K,
+    plot_sizes,
+)
 from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
 from stackelberg_rl.sweep import Setting, load_sweep, run_grid
 
@@ -143,7 +156,12 @@ def test_what_depends_on_K_and_how_it_is_said():
     assert depends_on_K(power) == ["α_l (power:1,0.7)"]
     assert describe_agent(fixed) == "soft-max, fixed-K α"
     assert describe_agent(anytime) == "soft-max, α_l = anytime, α_f = 3"
-    assert describe_agent(greedy_theory) == "greedy (α = ∞)"
+    assert describe_agent(greedy_theory) == "greedy (LSVI-UCB, α = ∞)" == GREEDY
+    # soft-max at α = ∞ is greedy play, and the report calls it so (not "soft-max, α = ∞")
+    soft_inf = {"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "inf", "alpha_f": math.inf}}
+    assert describe_agent(soft_inf) == GREEDY
+    half = {"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "inf", "alpha_f": 2.0}}
+    assert describe_agent(half) == "soft-max, α_l = ∞, α_f = 2"
     assert "grows more slowly than √K" in slope_words(SlopeFit(0.2, 0.05, (), 5))
     assert "grows like √K" in slope_words(SlopeFit(0.48, 0.05, (), 5))
     assert "linearly" in slope_words(SlopeFit(1.0, 0.01, (), 5))
@@ -182,6 +200,111 @@ def test_the_regret_figure_draws_each_players_curves_where_they_belong(tmp_path)
         assert np.polyfit(xs[bottom], ys[bottom], 1)[0] > 0
 
 
+def _curve(label, xs, ys, x_labels=None):
+    """A :class:`Curve` through ``(x, y)`` (both players ``y``, two seeds 5% apart)."""
+    rows = [
+        {"x": float(x), "seed": s, "leader": y * (1 + 0.05 * s), "follower": 2 * y}
+        for x, y in zip(xs, ys, strict=True)
+        for s in (0, 1)
+    ]
+    points = pd.DataFrame(rows)
+    fits = {p: loglog_fit(points, p, x="x") for p in ("leader", "follower")}
+    return Curve(label, [], points, fits, {}, x_labels or {})
+
+
+def _tick_labels(fig, which):
+    """Each axis's labelled major ticks inside its view: ``[(axes, [(value, Text)])]``."""
+    fig.draw_without_rendering()
+    out = []
+    for ax in fig.axes:
+        axis = ax.xaxis if which == "x" else ax.yaxis
+        low, high = sorted(axis.get_view_interval())
+        ticks = [
+            (t.get_loc(), t.label1)
+            for t in axis.get_major_ticks()
+            if low <= t.get_loc() <= high and t.label1.get_visible() and t.label1.get_text()
+        ]
+        out.append((ax, ticks))
+    return out
+
+
+def _assert_apart(ticks):
+    boxes = [text.get_window_extent() for _, text in ticks]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), [text.get_text() for _, text in ticks]
+
+
+def test_the_beta_axis_names_theory_without_overlapping_tick_labels(tmp_path):
+    # The sizes example: β = 0.2 and β = theory, which is 79.5 at d = 4 and 163 at d = 8.
+    curves = [
+        _curve("d = 4", [0.2, 79.5], [250, 630], {79.5: "theory (79.5)"}),
+        _curve("d = 8", [0.2, 162.51588], [270, 440], {162.51588: "theory (163)"}),
+    ]
+    fig = plot_sizes(curves, "β", None, tmp_path / "beta.png")
+    for ax, ticks in _tick_labels(fig, "x"):
+        assert [text.get_text() for _, text in ticks] == ["0.2", "79.5", "163"]
+        _assert_apart(ticks)
+        assert "theory at 79.5, 163" in ax.get_xlabel()
+
+
+@pytest.mark.parametrize(
+    "low, high", [(220, 1000), (31, 38), (0.01, 1000), (1e-4, 1e6), (5.2, 5.9), (450, 4800)]
+)
+def test_every_log_axis_has_three_or_more_readable_tick_labels(tmp_path, low, high):
+    Ks = [250, 500, 1000, 2000, 4000]
+    ys = np.geomspace(low, high, len(Ks))
+    curves = [_curve("soft-max", Ks, ys)]
+    figures = [
+        plot_sizes(curves, "|S|", 0.0, tmp_path / "sizes.png"),
+        plot_regret_vs_K(curves, tmp_path / "k.png"),
+        plot_prefixes(curves[0], tmp_path / "prefixes.png"),
+    ]
+    for fig in figures:
+        for which in "xy":
+            for _ax, ticks in _tick_labels(fig, which):
+                assert len(ticks) >= 3, (which, [text.get_text() for _, text in ticks])
+                for value, text in ticks:  # each label says its tick's value
+                    assert float(text.get_text().replace("−", "-")) == pytest.approx(value)
+                _assert_apart(ticks)
+
+
+def test_log_ticks_give_three_to_nine_round_ticks_inside_any_range():
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        low = 10 ** rng.uniform(-6, 6)
+        high = low * 10 ** rng.uniform(0.004, 9)
+        ticks = log_ticks(low, high)
+        assert 3 <= len(ticks) <= 9, (low, high, ticks)
+        assert all(low <= t <= high for t in ticks) and ticks == sorted(ticks)
+        assert all(len(f"{t:g}") <= 9 for t in ticks), ticks  # round numbers, short labels
+
+
+def test_a_size_plot_says_what_resolves_differently_at_each_size(tmp_path):
+    """β = theory is C₁·d·H·√ι: along d it is not "other settings equal"."""
+    settings = []
+    for d in (2, 3):
+        for beta in (0.3, "theory"):
+            game = GameSpec("random-linear", {**TINY.params, "dim": d})
+            config = RunConfig(game=game, episodes=8, seeds=1, agent=AgentConfig(beta=beta))
+            settings.append(Setting(f"d{d}-{beta}", config))
+    folder = tmp_path / "sweep"
+    run_grid(settings, folder, workers=1, progress=False)
+    betas = {}
+    for d in (2, 3):
+        manifest = json.loads((folder / f"d{d}-theory" / "manifest.json").read_text())
+        betas[d] = f"{manifest['resolved']['beta']:.3g}"
+    assert betas[2] != betas[3]
+    report = write_report(folder)
+    page = report.path.read_text()
+    caption = re.search(r"Total regret at K = 8 against d, ([^<]*)", page).group(1)
+    assert "other settings equal" not in caption
+    assert "β = theory resolves to a different value at each d" in html.unescape(caption)
+    assert f"β = theory is {betas[2]} at d = 2, {betas[3]} at d = 3" in page
+    fixed = re.search(r"<li>([^<]*beta = 0.3[^<]*)", page).group(1)
+    assert "β = theory is" not in fixed and " → " not in fixed  # a fixed β: nothing else varies
+
+
 # ---------------------------------------------------------------------- pages of real folders
 def tiny_config(episodes=12, seeds=2, **agent):
     return RunConfig(
@@ -218,7 +341,7 @@ def test_a_sweep_report_has_regret_against_K_bias_sizes_and_every_setting(sweep_
     report = write_report(folder)
     assert report.path == folder / "report.html"
     labels = sorted(c.label for c in report.k_curves)
-    assert labels == ["greedy (α = ∞)", "soft-max, fixed-K α"]
+    assert labels == ["greedy (LSVI-UCB, α = ∞)", "soft-max, fixed-K α"]
     for curve in report.k_curves:
         assert sorted(curve.points["x"].unique()) == [6.0, 12.0, 24.0]
         assert curve.fits["leader"].points == 3
@@ -238,6 +361,7 @@ def test_a_sweep_report_has_regret_against_K_bias_sizes_and_every_setting(sweep_
     page = (folder / "report.html").read_text()
     assert page.count("<img ") == len(report.figures) == 4 + 10  # 10 settings' own figures
     assert "theory (" in page  # β = theory named on its axis's caption
+    assert "soft-max, α = ∞" not in page and "greedy (LSVI-UCB, α = ∞)" in page
     assert not re.search(r"(src|href)\s*=\s*\"(https?:)?//", page)
     for words in ("Regret against K", "soft-max bias", "Lemma 2", "Manifest", "git_commit"):
         assert words in page, words

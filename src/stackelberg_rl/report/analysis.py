@@ -16,6 +16,7 @@ Plots and the page only read what is computed here (:mod:`.plots`, :mod:`.page`)
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ def alpha_text(spec) -> str:
     return str(spec)
 
 
+GREEDY = "greedy (LSVI-UCB, α = ∞)"
+"""Greedy play's name in the report, whichever way a configuration asks for it."""
+
+
 def describe_agent(config: dict) -> str:
     """The players' algorithm in words, from a configuration's ``agent``.
 
@@ -53,13 +58,13 @@ def describe_agent(config: dict) -> str:
     """
     agent = config.get("agent") or {}
     kind = agent.get("kind", "softmax-lsvi-ucb")
-    if kind == "greedy-lsvi-ucb":
-        return "greedy (α = ∞)"
     if kind == "random":
         return "uniform random play"
     if kind == "oracle":
         return "Stackelberg oracle"
     al, af = alpha_text(agent.get("alpha_l")), alpha_text(agent.get("alpha_f"))
+    if kind == "greedy-lsvi-ucb" or al == af == "∞":  # soft-max at α = ∞ is greedy play
+        return GREEDY
     if al == af:
         named = al in ("fixed-K", "anytime")
         return f"soft-max, {al} α" if named else f"soft-max, α = {al}"
@@ -272,6 +277,8 @@ class Curve:
         fits: each player's log-log slope of total regret on ``x`` (:func:`~.tables.loglog_fit`).
         bias_fits: the same for the soft-max bias (empty without bias).
         x_labels: how to write each ``x`` (``β = theory`` is a number with a name).
+        resolved: what else changes with ``x`` although its configuration does not, in words
+            (``β = theory is 79.5 at d = 4, 163 at d = 8``); empty if nothing does.
     """
 
     label: str
@@ -280,6 +287,7 @@ class Curve:
     fits: dict[str, SlopeFit]
     bias_fits: dict[str, SlopeFit]
     x_labels: dict = field(default_factory=dict)
+    resolved: list[str] = field(default_factory=list)
 
     def means(self) -> pd.DataFrame:
         """Per ``x``: the mean over seeds of every column of :attr:`points`."""
@@ -394,8 +402,36 @@ def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
 
         free = (key, "agent.c1", "agent.p") if key == "agent.beta" else (key,)
         curves = _curves(settings, free, key, x_of)
+        for c in curves:
+            xs = [x_of(s)[0] for s in c.settings]
+            symbol = SIZES[key][0]
+            for sym, spec, values in resolved_changes(c.settings, symbol):
+                at = ", ".join(f"{v} at {symbol} = {x:g}" for x, v in zip(xs, values, strict=True))
+                c.resolved.append(f"{sym} = {spec} is {at}")
+                c.label += f", {sym} = {' → '.join(values)}"
         if curves:
             out[key] = curves
+    return out
+
+
+RESOLVED = {"beta": "β", "alpha_l": "α_l", "alpha_f": "α_f"}
+"""The agent's values resolved from the game and ``K`` (``β = theory``, ``α = fixed-K``)."""
+
+
+def resolved_changes(settings: list[SettingData], symbol: str) -> list[tuple[str, str, list[str]]]:
+    """What settings that differ only in ``symbol`` resolve to differently.
+
+    Returns:
+        ``[("β", "theory", ["79.5", "163"])]``: the symbol, its specification and each setting's
+        value, for each of :data:`RESOLVED` that differs from one setting to the next.
+    """
+    out = []
+    for name, sym in RESOLVED.items():
+        values = [(s.manifest.get("resolved") or {}).get(name) for s in settings]
+        if sym == symbol or len({json.dumps(v, sort_keys=True) for v in values}) < 2:
+            continue
+        spec = alpha_text((settings[0].config.get("agent") or {}).get(name))
+        out.append((sym, spec, [f"{v:.3g}" if is_real(v) else "(schedule)" for v in values]))
     return out
 
 

@@ -395,12 +395,21 @@ def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[Set
         for c in curves:
             values = ", ".join(c.x_labels.get(x, f"{x:g}") for x in sorted(c.points.x.unique()))
             slopes = " and the ".join(f"{p} slope {c.fits[p].text()}" for p in PLAYERS)
-            sentences.append(f"{c.label}, {symbol} = {values}: the {slopes}.")
+            also = "".join(f"; {words}" for words in c.resolved)
+            sentences.append(f"{c.label}, {symbol} = {values}{also}: the {slopes}.")
+        varies = sorted({w.split(" is ")[0] for c in curves for w in c.resolved})
+        equal = (
+            f"each line's settings differ only in {symbol}, but {' and '.join(varies)} "
+            f"resolve{'s' if len(varies) == 1 else ''} to a different value at each {symbol} "
+            "(named below), so that varies with it too"
+            if varies
+            else "other settings equal"
+        )
         page.figure(
             png,
             f"total regret against {symbol}",
-            f"Total regret at K = {', '.join(map(str, K))} against {symbol}, other settings "
-            f"equal (mean over seeds, 95% interval); {bound}.",
+            f"Total regret at K = {', '.join(map(str, K))} against {symbol}, {equal} (mean over "
+            f"seeds, 95% interval); {bound}.",
             sentences,
         )
 

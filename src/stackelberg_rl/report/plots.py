@@ -1,19 +1,23 @@
 """Plots of results (they only read the results, or what :mod:`.analysis` computed from them).
 
 Every function writes one PNG with matplotlib's bare ``Figure`` (Agg), leaving pyplot's global
-state alone. Bands are 95% t-intervals over seeds clipped to the data's range
-(:func:`~.tables.mean_band`).
+state alone, and returns the figure (its texts are what the tests read). Bands are 95%
+t-intervals over seeds clipped to the data's range (:func:`~.tables.mean_band`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _mean_and_band(ax, table: pd.DataFrame, color: str, label: str = "mean") -> None:
@@ -33,7 +37,7 @@ def plot_cumulative_regret(
     path: str | os.PathLike,
     title: str | None = None,
     bias: pd.DataFrame | None = None,
-) -> None:
+) -> Figure:
     """PNG of each player's regret: mean over seeds with its 95% band.
 
     Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
@@ -77,7 +81,7 @@ def plot_cumulative_regret(
         top.set_ylabel("cumulative regret")
         bottom.set_ylabel("regret per episode (window mean)")
         bottom.set_xlabel("episode k")
-    _save(fig, path, title)
+    return _save(fig, path, title)
 
 
 def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, label: str) -> None:
@@ -96,7 +100,7 @@ def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, labe
 
 def plot_certificate_curve(
     table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
-) -> None:
+) -> Figure:
     """PNG of the CCSE certificate against ``K`` (log-log), one panel per player.
 
     Upper and lower bounds at the initial distribution, each seed thin and their geometric mean
@@ -116,12 +120,12 @@ def plot_certificate_curve(
         ]
         _seed_panel(axes[0, j], table, lines, guide=upper)
         axes[0, j].set_title(f"{player}: ε at the initial state")
-    _save(fig, path, title, dpi=110)
+    return _save(fig, path, title, dpi=110)
 
 
 def plot_zero_sum_gap(
     table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
-) -> None:
+) -> Figure:
     """PNG of a zero-sum game's mixture against ``K`` (log-log): value gap and exploitability.
 
     ``|V_l^mix − V_l^SE|`` at the initial distribution and the exploitability's upper and lower
@@ -142,7 +146,7 @@ def plot_zero_sum_gap(
     _seed_panel(axes[0, 0], table, lines, guide="exploitability_upper")
     if title:
         axes[0, 0].set_title(title, fontsize=10)
-    _save(fig, path, None, dpi=110)
+    return _save(fig, path, None, dpi=110)
 
 
 def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None:
@@ -157,10 +161,11 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
     ax.legend(loc="best", fontsize=8)
 
 
-def _save(fig, path: str | os.PathLike, title: str | None, dpi: int = 90) -> None:
+def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90) -> Figure:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=dpi)
+    return fig
 
 
 # ---------------------------------------------------------------------- the report's figures
@@ -174,19 +179,70 @@ def _new_figure(
 
 
 def _loglog(ax, x: np.ndarray) -> None:
-    """Log axes, the x axis ticked at ``x``."""
+    """Log axes, the x axis ticked at ``x``, the y axis at :func:`log_ticks`."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.xaxis.set_major_locator(FixedLocator(x))
     ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_y(ax)
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled at :func:`log_ticks` of its range; minor ticks only for the grid."""
+    from matplotlib.ticker import Locator, NullFormatter
+
+    class Ticks(Locator):
+        def __call__(self):
+            return self.tick_values(*self.axis.get_view_interval())
+
+        def tick_values(self, vmin, vmax):
+            return log_ticks(vmin, vmax)
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(Ticks())
     ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    # minor ticks labelled at 2 and 5 times a power of ten
-    ax.yaxis.set_minor_formatter(lambda v, _: f"{v:g}" if v > 0 and f"{v:e}"[0] in "25" else "")
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3, which="both")
+
+
+def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Ticks that label a log axis from ``low`` to ``high``: at least three where there is room.
+
+    The first of powers of ten, ``1, 2, 5`` times them, ``1 … 9`` times them, and evenly spaced
+    round numbers that puts three ticks in the range, each at least ``1/most`` of the range (in
+    logarithm) from the last; else the one of them with most ticks.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    low, high = sorted((float(low), float(high)))
+    if not (high > 0 and math.isfinite(high)):
+        return []
+    low = low if low > 0 else high / 1e3
+    span = max(math.log10(high / low), 1e-12)
+    powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    best: list[float] = []
+    for mantissas in ((1,), (1, 2, 5), range(1, 10), None):
+        if mantissas is None:
+            candidates = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+        else:
+            candidates = [m * 10.0**e for e in powers for m in mantissas]
+        ticks: list[float] = []
+        for t in sorted(float(c) for c in candidates if low <= c <= high):
+            if not ticks or math.log10(t / ticks[-1]) >= span / most:
+                ticks.append(t)
+        if len(ticks) >= 3:
+            return ticks
+        best = ticks if len(ticks) > len(best) else best
+    return best
+
+
+def _short(value: float) -> str:
+    """A number in at most three significant digits where that needs no exponent: ``163``."""
+    text = f"{value:.3g}"
+    return f"{value:g}" if "e" in text else text
 
 
 def _legend_below(ax, **kwargs) -> None:
@@ -213,12 +269,12 @@ def _thin(n: int, most: int = 400) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
 
 
-def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> None:
+def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> Figure:
     """:func:`plot_cumulative_regret` of one :class:`~.analysis.SettingData`, with its bias."""
-    plot_cumulative_regret(setting.df, path, title, setting.episode_bias)
+    return plot_cumulative_regret(setting.df, path, title, setting.episode_bias)
 
 
-def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
+def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
     """PNG of total regret against ``K`` (log-log), one panel per player, one line per curve.
 
     :func:`plot_sizes` with ``K`` as the size: the dotted line is ``∝ √K`` (the bound's rate).
@@ -228,10 +284,10 @@ def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = 
         path: where to write the PNG.
         title: the figure's title.
     """
-    plot_sizes(curves, "K", 0.5, path, title, x_label="K (episodes of the run)")
+    return plot_sizes(curves, "K", 0.5, path, title, x_label="K (episodes of the run)")
 
 
-def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> None:
+def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
     """PNG of total regret, soft-max bias and Lemma 2's bound against ``K`` (log-log).
 
     For each soft-max curve (a colour): total regret (solid, mean over seeds), the exact soft-max
@@ -268,7 +324,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
             Line2D([], [], color="k", linestyle=":", label="Lemma 2's bound on the bias"),
         ]
         _legend_below(ax, handles=handles)
-    _save(fig, path, title)
+    return _save(fig, path, title)
 
 
 def plot_sizes(
@@ -278,7 +334,7 @@ def plot_sizes(
     path: str | os.PathLike,
     title: str | None = None,
     x_label: str | None = None,
-) -> None:
+) -> Figure:
     """PNG of total regret against a size (``|S|``, ``d``, ``H``, ``K``) or ``β``, log-log.
 
     Mean over seeds with clipped 95% error bars, each line's slope with its interval, and where
@@ -293,7 +349,14 @@ def plot_sizes(
         title: the figure's title.
         x_label: the horizontal axis's label (``symbol`` by default).
     """
-    fig, axes = _new_figure(2, height=4.4 + 0.25 * len(curves))
+    import textwrap
+
+    labels = {
+        p: [textwrap.fill(f"{c.label}: slope {c.fits[p].text()}", 80) for c in curves]
+        for p in PLAYERS
+    }
+    lines = max(sum(label.count("\n") + 1 for label in ls) for ls in labels.values())
+    fig, axes = _new_figure(2, height=4.4 + 0.25 * lines)
     for j, player in enumerate(PLAYERS):
         ax = axes[0, j]
         xs: set[float] = set()
@@ -303,7 +366,7 @@ def plot_sizes(
             # mean over seeds with its clipped 95% interval as error bars
             mean, low, high = mean_band(values)
             yerr = np.vstack([mean - low, high - mean]) if values.shape[1] > 1 else None
-            label = f"{curve.label}: slope {curve.fits[player].text()}"
+            label = labels[player][i]
             ax.errorbar(x, mean, yerr=yerr, fmt="-o", color=f"C{i}", label=label, capsize=3, ms=4)
             xs |= set(x)
             names.update(curve.x_labels)
@@ -312,19 +375,23 @@ def plot_sizes(
         x_all = np.array(sorted(xs))
         if (x_all > 0).all():
             _loglog(ax, x_all)
-            ax.xaxis.set_major_formatter(lambda v, _, names=names: names.get(v, f"{v:g}"))
+            ax.xaxis.set_major_formatter(lambda v, _: _short(v))
         else:  # β = 0 has no place on a log axis
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
-            ax.set_yscale("log")
-            ax.set_xticks(x_all, [names.get(v, f"{v:g}") for v in x_all])
-            ax.grid(alpha=0.3, which="both")
+            ax.set_xticks(x_all, [_short(v) for v in x_all])
+            _log_y(ax)
         ax.set_title(f"{player}: total regret against {symbol}")
-        ax.set_xlabel(x_label or symbol)
+        # named values (β = theory) are numbers on the axis, named once in its label
+        named = {}
+        for v, name in sorted(names.items()):
+            named.setdefault(name.split(" (")[0], []).append(_short(v))
+        words = "; ".join(f"{name} at {', '.join(vs)}" for name, vs in named.items())
+        ax.set_xlabel((x_label or symbol) + (f" ({words})" if words else ""))
         _legend_below(ax)
-    _save(fig, path, title)
+    return _save(fig, path, title)
 
 
-def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> None:
+def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> Figure:
     """PNG of one run's cumulative regret at prefixes ``K'`` of the run (log-log).
 
     Each seed thin, the mean bold with its slope (95% interval over seeds), ``∝ √K`` dotted.
@@ -355,4 +422,4 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> N
         ax.set_title(f"{player}: cumulative regret after K' episodes")
         ax.set_xlabel("K' (first episodes of the run)")
         ax.legend(loc="upper left", fontsize=8)
-    _save(fig, path, title)
+    return _save(fig, path, title)

@@ -582,6 +582,12 @@ def run_local(
 
     try:
         if workers > 1:
+            # loky's resource tracker, a process of its own, warns on stderr when after an
+            # interruption it finds a semaphore the workers already removed: harmless, and it
+            # would break the one-line answer to a signal. It reads its warning filters from here.
+            os.environ.setdefault(
+                "PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker"
+            )
             with signals_held():  # every worker gets its start-up data before a signal lands
                 pool = ProcessPoolExecutor(
                     max_workers=workers,

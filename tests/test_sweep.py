@@ -281,6 +281,9 @@ def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_
 
     def killed(game, config, seed, **kwargs):
         if config.episodes == first.config.episodes and seed == 1:
+            # Once the driver has kept what was played: the other setting, and seed 0's rows.
+            kept = out / first.name / "checkpoints" / "seed-0.npz"
+            wait_for(lambda: complete(out / second.name) and kept.is_file(), 60, "seed 0 kept")
             ctrl_c_and_wait_for_the_stop(kwargs["stop"])
         return real(game, config, seed, **kwargs)
 
@@ -332,6 +335,14 @@ def test_a_complete_run_of_another_configuration_is_refused(tmp_path):
     changed = small("episodes: [6, 9]\nlam: 2\n")
     with pytest.raises(SweepFolderError, match=r"another configuration \(agent.lam: 1.0 there"):
         preview(changed, out)
+
+
+def complete(folder: Path) -> bool:
+    """Whether ``folder`` holds a complete run (its manifest says so)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
 
 
 def ctrl_c_and_wait_for_the_stop(stop) -> None:
@@ -550,7 +561,8 @@ def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path,
 
     def interrupted(game, config, seed, **kwargs):
         calls.append((config.episodes, seed))
-        if len(calls) == 3:  # Ctrl-C as the third seed starts (the longest setting is done)
+        if len(calls) == 3:  # Ctrl-C as the third seed starts, once the longest setting is done
+            wait_for(lambda: complete(out / "episodes=9"), 60, "the longest setting's folder")
             ctrl_c_and_wait_for_the_stop(kwargs["stop"])
         return real(game, config, seed, **kwargs)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._validate import TOL, array, check_shape, fast_index, first_index, index, integer, real
+from ..games.base import Players
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
@@ -74,7 +75,7 @@ def _per_player(name: str, general, spellings: dict[str, object]) -> tuple[list,
     return list(general), [f"{name}[{m}]" for m in range(len(general))]
 
 
-class LSVIUCBLearner(abc.ABC):
+class LSVIUCBLearner(Players, abc.ABC):
     """Parameters, checks, schedule and policy queries of soft-max LSVI-UCB (Algorithms 1–2).
 
     Args:
@@ -169,16 +170,6 @@ class LSVIUCBLearner(abc.ABC):
         self._forget_policies()
 
     # ------------------------------------------------------------------ sizes
-    @property
-    def n_leader_actions(self) -> int:
-        """``|A|``."""
-        return self.action_counts[0]
-
-    @property
-    def n_follower_actions(self) -> int:
-        """``|B|``."""
-        return self.action_counts[1]
-
     @property
     def alphas(self) -> np.ndarray:
         """``(P,)`` the soft-max parameters in force (``inf``: greedy); read-only, set it whole."""

@@ -154,23 +154,31 @@ def read_npz(
         raise error(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise error(f"{path}: not an .npz {what} (not a zip file, or truncated)")
-    arrays = {}
     try:
         with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as err:
-                    if "allow_pickle" in str(err):
-                        raise error(
-                            f"{path}: array {key!r} is an object array; {_article(what)} "
-                            "holds numbers and strings only"
-                        ) from None
-                    raise error(f"{path}: array {key!r} is corrupt: {err}") from None
-                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-                    raise error(f"{path}: array {key!r} is corrupt: {err}") from None
+            arrays = _read_arrays(archive, str(path), what, error)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise error(f"{path}: not a readable .npz {what}: {err}") from None
+    return arrays
+
+
+def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> dict:
+    """Every array of an open ``.npz`` but ``skip``; one error naming a pickled or corrupt one."""
+    arrays = {}
+    for name in npz.files:
+        if name == skip:
+            continue
+        try:
+            arrays[name] = npz[name]
+        except ValueError as err:
+            if "allow_pickle" in str(err):
+                raise error(
+                    f"{where}: array {name!r} is an object array (Python objects); "
+                    f"{_article(what)} holds numbers and strings only"
+                ) from None
+            raise error(f"{where} is damaged: array {name!r} is corrupt: {err}") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise error(f"{where} is damaged: array {name!r} is corrupt: {err}") from None
     return arrays
 
 
@@ -337,20 +345,7 @@ def unpack(
         head = _read_header(npz, fmt, version, what, where, error)
         flat: dict[str, Any] = {}
         if not header_only:
-            for name in npz.files:
-                if name == HEADER:
-                    continue
-                try:
-                    flat[name] = npz[name]
-                except ValueError as err:
-                    if "allow_pickle" in str(err):
-                        raise error(
-                            f"{where}: array {name!r} holds Python objects; {_article(what)} "
-                            "holds numbers and strings only"
-                        ) from None
-                    raise error(f"{where} is damaged: array {name!r}: {err}") from None
-                except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-                    raise error(f"{where} is damaged: array {name!r}: {err}") from None
+            flat.update(_read_arrays(npz, where, what, error, skip=HEADER))
     values, aliases = head.pop("values", {}), head.pop("aliases", {})
     if not isinstance(values, dict) or not isinstance(aliases, dict):
         raise error(f"{where} is damaged: its header's values or aliases are not tables")

@@ -20,6 +20,7 @@ from stackelberg_rl.cli import main
 from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.planning import softmax_bias, softmax_bias_bound
+from stackelberg_rl.report import episode_bias, run_bias
 from stackelberg_rl.report.analysis import (
     GREEDY,
     Curve,
@@ -27,7 +28,6 @@ from stackelberg_rl.report.analysis import (
     describe_agent,
     prefixes_are_runs,
 )
-from stackelberg_rl.report.bias import episode_bias, run_bias
 from stackelberg_rl.report.page import share_words, slope_words, write_report
 from stackelberg_rl.report.plots import (
     log_ticks,

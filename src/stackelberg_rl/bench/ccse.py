@@ -1,41 +1,31 @@
 """What the CCSE costs: saving a run's plans, and replaying one episode's policies.
 
-Two figures, each a median over runs taken in the same process (after an untimed run that loads
-the compiled code), variants interleaved so that the machine's drift hits both alike:
-
-- **saving plans**: whole runs written to a run folder (``run_seeds`` in this process, exact
-  regret only at episode 0), with and without ``save_plans``; the ratio is the price of
-  ``--save-plans`` (the target: at most 1.10);
+- **saving plans**: whole runs written to a run folder (exact regret only at episode 0), with
+  and without ``save_plans``; the ratio is the price of ``--save-plans`` (target: at most 1.10);
 - **replaying one episode**: the policy tables of the last episode of a saved run, from a freshly
-  opened run folder (the prefix sums of ``Λ`` from the first episode, ``H`` inverses, the
-  policies at every state), against the learner's own backward pass at the end of the same run
-  (the median of its last plans), and the part of it that is the policies at every state alone
-  (what the learner's own tables cost). Replay must cost about one plan, not a replay of the run.
-
-Nothing here is a test.
+  opened run folder, against the learner's own backward pass at the end of the same run (the
+  median of its last plans), and the part of it that is the policies at every state alone.
+  Replay must cost about one plan, not a replay of the run.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from ..agents import AgentConfig
 from ..equilibria import CCSE
 from ..experiments import GameSpec, RunConfig, run_seeds
 from ..experiments.plan_history import bytes_per_episode, read_plans
 from ..learners import SoftmaxLSVIUCB
+from . import interleaved, median, seconds
 
 GAME = GameSpec(
     "random-linear",
     {"n_states": 200, "n_leader_actions": 4, "n_follower_actions": 4, "dim": 16, "horizon": 10},
 )
-"""The learner benchmark's problem (:func:`~.learner.leader_follower_game`), as a spec: a run
-folder records its game by name and parameters."""
+"""The learner benchmark's problem (:func:`~.learner.leader_follower_game`), as a spec."""
 
 
 def _config(episodes: int, agent: AgentConfig, save_plans: bool) -> RunConfig:
@@ -50,18 +40,17 @@ def save_plans_overhead(
     """Median seconds of whole runs written to a run folder, without and with ``save_plans``."""
     game = GAME.make()
     agent = AgentConfig(beta=0.2, decentralised=decentralised)
-    times: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-") as tmp:
         root = Path(tmp)
         run_seeds(_config(3, agent, True), root / "warm", 1, progress=False, game=game)
-        for i in range(repeats):
-            for save in (False, True):
-                config = replace(_config(episodes, agent, save), seed=i)
-                t0 = time.perf_counter()
-                run_seeds(config, root / f"{save}-{i}", 1, progress=False, game=game)
-                times[save].append(time.perf_counter() - t0)
+
+        def play(save: bool, i: int) -> None:
+            config = replace(_config(episodes, agent, save), seed=i)
+            run_seeds(config, root / f"{save}-{i}", 1, progress=False, game=game)
+
+        times = interleaved({save: lambda i, s=save: play(s, i) for save in (False, True)}, repeats)
         plans = read_plans(root / f"True-{repeats - 1}" / "plans.npz", repeats - 1)
-    without, with_ = float(np.median(times[False])), float(np.median(times[True]))
+    without, with_ = median(times[False]), median(times[True])
     who = "decentralised" if decentralised else "shared learner"
     return {
         "case": f"run K={episodes}, {who}: --save-plans / without",
@@ -78,53 +67,41 @@ def save_plans_overhead(
 def replay_cost(episodes: int = 1000, repeats: int = 3) -> dict:
     """Median seconds to replay the last episode's tables, and of the learner's last plans."""
     game = GAME.make()
-    agent = AgentConfig(beta=0.2, decentralised=False)
     plan_seconds: list[float] = []
     real_plan = SoftmaxLSVIUCB._plan
-
-    def timed_plan(self) -> None:
-        t0 = time.perf_counter()
-        real_plan(self)
-        plan_seconds.append(time.perf_counter() - t0)
-
     replay, warm, tables = [], [], []
     with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-") as tmp:
         folder = Path(tmp) / "run"
-        SoftmaxLSVIUCB._plan = timed_plan
+        SoftmaxLSVIUCB._plan = lambda self: plan_seconds.append(seconds(lambda: real_plan(self)))
         try:
-            run_seeds(_config(episodes, agent, True), folder, 1, progress=False, game=game)
+            config = _config(episodes, AgentConfig(beta=0.2, decentralised=False), True)
+            run_seeds(config, folder, 1, progress=False, game=game)
         finally:
             SoftmaxLSVIUCB._plan = real_plan
-        last_plans = plan_seconds[-max(3, repeats) :]
         CCSE.from_run(folder, game=game).policy(0).tables()  # load the compiled code
         for _ in range(repeats):
             ccse = CCSE.from_run(folder, game=game)
-            t0 = time.perf_counter()
-            ccse.policy(episodes - 1).tables()
-            replay.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()  # another episode of the same mixture: from a checkpoint
-            ccse.policy(episodes - 2).tables()
-            warm.append(time.perf_counter() - t0)
+            replay.append(seconds(lambda c=ccse: c.policy(episodes - 1).tables()))
+            # another episode of the same mixture: from a checkpoint
+            warm.append(seconds(lambda c=ccse: c.policy(episodes - 2).tables()))
             policy = ccse.policy(episodes - 2)  # replayed already: the policies at every state
-            t0 = time.perf_counter()
-            policy.tables()
-            tables.append(time.perf_counter() - t0)
-    plan = float(np.median(last_plans))
+            tables.append(seconds(policy.tables))
+    plan = median(plan_seconds[-max(3, repeats) :])
     return {
         "case": f"replay episode K-1 of K={episodes} / the learner's plan at K",
         "episodes": episodes,
-        "seconds_replay": float(np.median(replay)),
-        "seconds_replay_from_checkpoint": float(np.median(warm)),
+        "seconds_replay": median(replay),
+        "seconds_replay_from_checkpoint": median(warm),
         "seconds_plan": plan,
-        "seconds_tables_alone": float(np.median(tables)),
+        "seconds_tables_alone": median(tables),
         "seconds_all_replay": replay,
-        "ratio": float(np.median(replay)) / plan,
-        "ratio_from_checkpoint": float(np.median(warm)) / plan,
+        "ratio": median(replay) / plan,
+        "ratio_from_checkpoint": median(warm) / plan,
     }
 
 
 def run_benchmarks(episodes: int = 1000, repeats: int = 3) -> list[dict]:
-    """Both figures: saving plans (shared and decentralised learners), replaying an episode."""
+    """Saving plans (shared and decentralised learners), then replaying an episode."""
     return [
         save_plans_overhead(episodes, repeats),
         save_plans_overhead(episodes, repeats, decentralised=True),

@@ -1,11 +1,9 @@
-"""Side-by-side timings of the learner: incremental vs from scratch vs the memory floor, ablation.
+"""Timings of the learner: incremental vs from scratch vs the memory floor, and the ablation.
 
-Every figure is a median of several runs taken in the same process (after an untimed run that
-loads the compiled code), and the ratios against the from-scratch learner and the memory floor
-are of figures measured in the same run of this module. The ratios against rlberry-scool divide
-by the times ``make bench-peers`` wrote to its JSON: rlberry lives in its own environment. The
-ablation times whole runs with each low-level trick of the plan turned off (plain numba instead),
-the variants interleaved in one process. Nothing here is a test.
+Ratios against the from-scratch learner and the memory floor are of figures measured in the same
+call; those against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON
+(rlberry lives in its own environment). The ablation times whole runs with each low-level trick
+of the plan turned off (plain numba instead).
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import math
 import multiprocessing as mp
 import os
 import resource
-import time
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -28,6 +25,7 @@ from ..agents import AgentConfig
 from ..experiments import RunConfig, run
 from ..games import FiniteGame, random_linear, tabular
 from ..learners import SoftmaxLSVIUCB
+from . import interleaved, median, seconds
 
 ABLATION = {
     "both tricks": None,
@@ -35,8 +33,19 @@ ABLATION = {
     "plain products": (True, False),
     "plain numba": (False, False),
 }
-"""Variants of the plan for the ablation: ``SoftmaxLSVIUCB.ablation`` (``poly_exp``,
-``simd_products``); ``None`` is the product's."""
+"""Variants of the plan: ``SoftmaxLSVIUCB.ablation`` (``poly_exp``, ``simd_products``)."""
+
+CASES = {
+    "shared learner float64": {},
+    "shared learner float32": {"dtype": "float32"},
+    "from scratch (numpy)": {"reference": True},
+    "exact forms (no downdates)": {"incremental": False},
+    "decentralised (2 learners)": {"decentralised": True},
+    "doubling": {"schedule": "doubling"},
+    "every-10": {"schedule": "every-n", "schedule_n": 10},
+    "greedy (alpha=inf: no exp)": {"kind": "greedy-lsvi-ucb"},
+}
+"""The leader-follower cases: changes to the shared learner of ``β = 0.2``."""
 
 
 @dataclass
@@ -57,15 +66,10 @@ class Case:
 def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
     """Read bandwidth numpy reaches here, bytes per second: median of ``sum`` over an array.
 
-    ``megabytes`` must exceed the caches for the figure to be the memory's (256 does here).
+    ``megabytes`` must exceed the caches for the figure to be the memory's.
     """
     a = np.ones(megabytes * 2**20 // 8)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a.sum()
-        times.append(time.perf_counter() - t0)
-    return a.nbytes / float(np.median(times))
+    return a.nbytes / median([seconds(a.sum) for _ in range(repeats)])
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
@@ -75,27 +79,21 @@ def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
     ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once.
     """
     A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
-    samples = episodes * (episodes - 1) / 2 * (H - 1)
-    return samples * A * B * d * itemsize
+    return episodes * (episodes - 1) / 2 * (H - 1) * A * B * d * itemsize
 
 
 def timed_runs(case: Case, repeats: int) -> tuple[list[float], pd.DataFrame]:
-    """Wall times of ``repeats`` whole runs (seeds ``0, 1, …``) and the last run's table.
-
-    One untimed three-episode run goes first: it loads numba's cached code (about 0.3 s per
-    function and process), which is not the learner's cost.
-    """
-    run(case.game, case.config(3), seed=0)
-    times, df = [], None
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        df = run(case.game, case.config(), seed=i)
-        times.append(time.perf_counter() - t0)
-    return times, df
+    """Seconds of ``repeats`` whole runs (seeds ``0, 1, …``) and the last run's table."""
+    run(case.game, case.config(3), seed=0)  # untimed: loads numba's cached code
+    tables = []
+    times = interleaved(
+        {0: lambda i: tables.append(run(case.game, case.config(), seed=i))}, repeats
+    )
+    return times[0], tables[-1]
 
 
 def time_case(case: Case, repeats: int) -> dict:
-    """Median wall time of whole runs (acting and planning, exact regret only at episode 0)."""
+    """Median wall time of whole runs, and the tracemalloc peak of a quarter run."""
     times, _ = timed_runs(case, repeats)
     tracemalloc.start()
     run(case.game, case.config(max(1, case.episodes // 4)), seed=0)
@@ -104,17 +102,16 @@ def time_case(case: Case, repeats: int) -> dict:
     return {
         "case": case.name,
         "episodes": case.episodes,
-        "seconds_median": float(np.median(times)),
+        "seconds_median": median(times),
         "seconds_all": times,
         "peak_mb_quarter_run": peak / 2**20,
     }
 
 
 def _one_run_here(case: Case) -> dict:
-    """One timed run in this process: seconds, peak RSS, plans and the process id."""
-    (seconds,), df = timed_runs(case, 1)
+    (elapsed,), df = timed_runs(case, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"seconds": seconds, "rss": rss, "plans": int(df["replanned"].sum()), "pid": os.getpid()}
+    return {"seconds": elapsed, "rss": rss, "plans": int(df["replanned"].sum()), "pid": os.getpid()}
 
 
 def time_case_isolated(case: Case) -> dict:
@@ -154,48 +151,44 @@ def single_agent_game(seed: int = 20240404) -> FiniteGame:
 
 
 def peers_results(path: Path) -> dict[str, float]:
-    """Median seconds per variant from ``make bench-peers``'s JSON, if it exists."""
+    """Median seconds per ``variant@K=episodes`` from ``make bench-peers``'s JSON, if any."""
     if not path.exists():
         return {}
-    out = {}
-    for rec in json.loads(path.read_text()):
-        out[f"{rec['variant']}@K={rec['episodes']}"] = rec["seconds_median"]
-    return out
+    records = json.loads(path.read_text())
+    return {f"{r['variant']}@K={r['episodes']}": r["seconds_median"] for r in records}
 
 
 def ablation(episodes: int = 1000, repeats: int = 3) -> list[dict]:
     """Whole runs with each trick of the plan off, on A = B = 4 (K) and A = B = 8 (K/2).
 
-    Per game, the variants of :data:`ABLATION` run in turn ``repeats`` times, interleaved so that
-    the machine's drift hits all alike; each row has the median seconds and ``x_trick``, the
-    median of the variant over that of both tricks (what the trick it lacks saves).
+    Each row has the median seconds and ``x_trick``, the median of the variant over that of both
+    tricks (what the trick it lacks saves).
     """
     rows = []
     for A, K in ((4, episodes), (8, max(1, episodes // 2))):
         game = random_linear(200, A, A, 16, 10, seed=0)
         case = Case(f"A=B={A}", game, AgentConfig(beta=0.2, decentralised=False), K)
-        times: dict[str, list[float]] = {name: [] for name in ABLATION}
+
+        def play(flags, i: int, K: int | None = None, case: Case = case) -> None:
+            SoftmaxLSVIUCB.ablation = flags
+            run(case.game, case.config(K), seed=i)
+
         try:
             for flags in ABLATION.values():  # untimed: load or compile each variant
-                SoftmaxLSVIUCB.ablation = flags
-                run(case.game, case.config(3), seed=0)
-            for i in range(repeats):
-                for name, flags in ABLATION.items():
-                    SoftmaxLSVIUCB.ablation = flags
-                    t0 = time.perf_counter()
-                    run(case.game, case.config(), seed=i)
-                    times[name].append(time.perf_counter() - t0)
+                play(flags, 0, 3)
+            variants = {name: lambda i, f=flags: play(f, i) for name, flags in ABLATION.items()}
+            times = interleaved(variants, repeats)
         finally:
             SoftmaxLSVIUCB.ablation = None
-        base = float(np.median(times["both tricks"]))
-        for name, seconds in times.items():
+        base = median(times["both tricks"])
+        for name, values in times.items():
             rows.append(
                 {
                     "case": f"ablation {case.name} shared learner: {name}",
                     "episodes": K,
-                    "seconds_median": float(np.median(seconds)),
-                    "seconds_all": seconds,
-                    "x_trick": float(np.median(seconds)) / base,
+                    "seconds_median": median(values),
+                    "seconds_all": values,
+                    "x_trick": median(values) / base,
                 }
             )
     return rows
@@ -211,72 +204,40 @@ def run_benchmarks(
 ) -> list[dict]:
     """Time every configuration and return rows with their ratios, then the ablation's rows.
 
-    ``bandwidth`` (bytes per second) is measured here unless given (``stackelberg-rl bench``
-    measures it once for both of its tables).
+    ``bandwidth`` (bytes per second) is measured here unless given.
     """
     bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     lf = leader_follower_game()
     base = AgentConfig(beta=0.2, decentralised=False)
-    rows = []
     cases = [
-        Case("leader-follower shared learner float64", lf, base, episodes),
-        Case(
-            "leader-follower shared learner float32", lf, replace(base, dtype="float32"), episodes
-        ),
-        Case("leader-follower from scratch (numpy)", lf, replace(base, reference=True), episodes),
-        Case(
-            "leader-follower exact forms (no downdates)",
-            lf,
-            replace(base, incremental=False),
-            episodes,
-        ),
-        Case(
-            "leader-follower decentralised (2 learners)",
-            lf,
-            replace(base, decentralised=True),
-            episodes,
-        ),
-        Case("leader-follower doubling", lf, replace(base, schedule="doubling"), episodes),
-        Case(
-            "leader-follower every-10",
-            lf,
-            replace(base, schedule="every-n", schedule_n=10),
-            episodes,
-        ),
-        Case(
-            "leader-follower greedy (alpha=inf: no exp)",
-            lf,
-            replace(base, kind="greedy-lsvi-ucb"),
-            episodes,
-        ),
+        Case(f"leader-follower {name}", lf, replace(base, **changes), episodes)
+        for name, changes in CASES.items()
     ]
-    single = single_agent_game()
     greedy = AgentConfig(kind="greedy-lsvi-ucb", beta=1.0, decentralised=False)
-    cases.append(Case("single-agent K=400 (rlberry problem)", single, greedy, 400))
+    cases.append(Case("single-agent K=400 (rlberry problem)", single_agent_game(), greedy, 400))
     if scale:
         cases.append(Case("scale K=20000 every episode", lf, base, 20000))
-        cases.append(
-            Case("scale K=100000 doubling", lf, replace(base, schedule="doubling"), 100000)
-        )
+        doubling = replace(base, schedule="doubling")
+        cases.append(Case("scale K=100000 doubling", lf, doubling, 100000))
+    rows = []
     for case in cases:
         row = time_case_isolated(case) if case.episodes > 5000 else time_case(case, repeats)
-        itemsize = 4 if case.agent.dtype == "float32" else 8
         if case.game is lf and case.agent.schedule == "every":
             # Decentralised, each player's learner streams its own copy of the cache.
             copies = 2 if case.agent.decentralised else 1
-            floor = copies * streamed_bytes(lf, case.episodes, itemsize) / bandwidth
-            row["floor_seconds"] = floor
-            row["x_floor"] = row["seconds_median"] / floor
+            itemsize = 4 if case.agent.dtype == "float32" else 8
+            row["floor_seconds"] = copies * streamed_bytes(lf, case.episodes, itemsize) / bandwidth
+            row["x_floor"] = row["seconds_median"] / row["floor_seconds"]
         rows.append(row)
     by_name = {r["case"]: r for r in rows}
     scratch = by_name["leader-follower from scratch (numpy)"]["seconds_median"]
     for r in rows:
         if r["case"].startswith("leader-follower") and r["episodes"] == episodes:
             r["speedup_vs_scratch"] = scratch / r["seconds_median"]
-    ours = by_name["single-agent K=400 (rlberry problem)"]["seconds_median"]
-    for key, seconds in peers_results(peers or Path("benchmarks/peers/results.json")).items():
+    single = by_name["single-agent K=400 (rlberry problem)"]
+    for key, peer in peers_results(peers or Path("benchmarks/peers/results.json")).items():
         if key.endswith("@K=400"):
-            by_name["single-agent K=400 (rlberry problem)"][f"speedup_vs_{key}"] = seconds / ours
+            single[f"speedup_vs_{key}"] = peer / single["seconds_median"]
     if with_ablation:
         rows.extend(ablation(episodes, repeats))
     for r in rows:
@@ -291,15 +252,12 @@ def format_rows(rows: list[dict]) -> str:
         value = r.get(key)
         return format(value, fmt) if isinstance(value, float) and math.isfinite(value) else "-"
 
-    header = (
-        f"{'case':<42} {'K':>6} {'median s':>9} {'floor s':>8} {'x floor':>8} "
-        f"{'x faster':>9}  memory"
-    )
     bandwidth = next((r["bandwidth_gbs"] for r in rows if "bandwidth_gbs" in r), math.nan)
     lines = [
         f"numpy read bandwidth here: {bandwidth:.1f} GB/s (median of 7); "
         "x faster: than the from-scratch learner, same K",
-        header,
+        f"{'case':<42} {'K':>6} {'median s':>9} {'floor s':>8} {'x floor':>8} "
+        f"{'x faster':>9}  memory",
     ]
     ablated = [r for r in rows if "x_trick" in r]
     rows = [r for r in rows if "x_trick" not in r]
@@ -313,11 +271,13 @@ def format_rows(rows: list[dict]) -> str:
             f"{num(r, 'floor_seconds', '.3f'):>8} {num(r, 'x_floor', '.2f'):>8} "
             f"{num(r, 'speedup_vs_scratch', '.1f'):>9}  {memory}"
         )
-    for r in rows:
-        peers = {k[len("speedup_vs_") :]: v for k, v in r.items() if k.startswith("speedup_vs_rl")}
-        for name, ratio in peers.items():
-            lines.append(f"{r['case']}: {ratio:.1f}x faster than {name} (make bench-peers)")
-    if any(k.startswith("speedup_vs_rl") for r in rows for k in r):
+    prefix = "speedup_vs_"
+    peers = [
+        (r, k[len(prefix) :], v) for r in rows for k, v in r.items() if k.startswith(prefix + "rl")
+    ]
+    for r, name, ratio in peers:
+        lines.append(f"{r['case']}: {ratio:.1f}x faster than {name} (make bench-peers)")
+    if peers:
         lines.append(
             "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
             "visits H·kH stored samples where ours visits k(H-1)"
@@ -327,9 +287,9 @@ def format_rows(rows: list[dict]) -> str:
             "ablation (whole runs, variants interleaved; x: median over that of both tricks, "
             "a trick stays if it saves >= 1.3x):"
         )
-        for r in ablated:
-            lines.append(
-                f"  {r['case']:<56} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
-                f"{r['x_trick']:>6.2f}x"
-            )
+    for r in ablated:
+        lines.append(
+            f"  {r['case']:<56} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
+            f"{r['x_trick']:>6.2f}x"
+        )
     return "\n".join(lines)

@@ -3,8 +3,8 @@
 On ``random_linear(S, 4, 4, 10, 10)`` one call of each of ``evaluate``, ``leader_best_response``
 and ``follower_best_response`` (what ``regret`` costs) is timed at several ``S``; the ratio of the
 times at ``10·S`` and ``S`` should be close to 10. Memory is the ``tracemalloc`` peak of one such
-sequence above what was allocated before it (numpy reports its array buffers to ``tracemalloc``):
-the planner's own arrays and temporaries, not the game or the policies. Nothing here is a test.
+sequence above what was allocated before it: the planner's own arrays and temporaries, not the
+game or the policies.
 """
 
 from __future__ import annotations
@@ -20,32 +20,23 @@ import numpy as np
 
 from ..games import FiniteGame, random_linear
 from ..planning import evaluate, follower_best_response, leader_best_response, regret
+from . import interleaved, median
 from .learner import memory_bandwidth
 
 GAME = {"n_leader_actions": 4, "n_follower_actions": 4, "dim": 10, "horizon": 10}
 """The benchmark game of the planner, apart from ``n_states``: A = B = 4, d = 10, H = 10."""
 
-
-def _policies(game: FiniteGame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Random stochastic ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``."""
-    rng = np.random.default_rng(seed)
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    return rng.dirichlet(np.ones(A), size=(H, S)), rng.dirichlet(np.ones(B), size=(H, S, A))
+CALLS = ("evaluate", "leader_br", "follower_br", "regret")
 
 
-def _plan(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[float]:
-    """Seconds of ``evaluate``, both best responses, and ``regret`` (the three passes fused)."""
-    times = []
-    for call in (
+def _calls(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list:
+    """``evaluate``, both best responses, and ``regret`` (the three passes fused)."""
+    return [
         lambda: evaluate(game, pi_l, pi_f),
         lambda: leader_best_response(game, pi_f),
         lambda: follower_best_response(game, pi_l),
         lambda: regret(game, pi_l, pi_f, 0, 0),
-    ):
-        t0 = time.perf_counter()
-        call()  # the result is dropped at once, as regret() drops it
-        times.append(time.perf_counter() - t0)
-    return times
+    ]
 
 
 def streamed_bytes(game: FiniteGame) -> int:
@@ -53,14 +44,8 @@ def streamed_bytes(game: FiniteGame) -> int:
 
     Each pass reads the features ``(S, A, B, d)`` and writes ``Q (2, S, A, B)`` once per step.
     """
-    S, A, B, d, H = (
-        game.n_states,
-        game.n_leader_actions,
-        game.n_follower_actions,
-        game.dim,
-        game.horizon,
-    )
-    return 3 * H * S * A * B * (d + 2) * 8
+    S, A, B = game.n_states, game.n_leader_actions, game.n_follower_actions
+    return 3 * game.horizon * S * A * B * (game.dim + 2) * 8
 
 
 def run(
@@ -85,8 +70,8 @@ def run(
         ``regret_median`` and ``regret_peak_mb`` (``regret``: the three passes fused),
         ``input_mb`` (features and policies), ``build_seconds`` (making and validating the game),
         ``floor_seconds`` (:func:`streamed_bytes` at the measured bandwidth), ``load_average``
-        (the median 1-minute load during the runs: other processes slow the figures down);
-        rows after the first also carry ``ratio_vs_previous`` and ``size_ratio``.
+        (the median 1-minute load during the runs); rows after the first also carry
+        ``ratio_vs_previous`` and ``size_ratio``.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -95,37 +80,36 @@ def run(
     for S in sizes:
         t0 = time.perf_counter()
         game = random_linear(n_states=S, seed=seed, **GAME)
-        cases.append((game, *_policies(game, seed), time.perf_counter() - t0))
-    loads = []
-    for game, pi_l, pi_f, _ in cases:
-        _plan(game, pi_l, pi_f)  # warm-up: first-touch page faults, BLAS threads
-    # Sizes are interleaved so that a busy spell on the machine hits them alike.
-    runs = np.zeros((repeats, len(cases), 4))
-    for r in range(repeats):
-        for i, (game, pi_l, pi_f, _) in enumerate(cases):
-            runs[r, i] = _plan(game, pi_l, pi_f)
-        loads.append(os.getloadavg()[0])
+        rng = np.random.default_rng(seed)
+        H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
+        pi_l = rng.dirichlet(np.ones(A), size=(H, S))
+        pi_f = rng.dirichlet(np.ones(B), size=(H, S, A))
+        cases.append((game, pi_l, pi_f, time.perf_counter() - t0))
+    variants = {}
+    for i, (game, pi_l, pi_f, _) in enumerate(cases):
+        for j, call in enumerate(_calls(game, pi_l, pi_f)):
+            call()  # warm-up: first-touch page faults, BLAS threads
+            variants[i, j] = lambda _, call=call: call()
+    loads: list[float] = []
+    variants["load"] = lambda _: loads.append(os.getloadavg()[0])  # after each repeat
+    times = interleaved(variants, repeats)  # sizes interleaved: a busy spell hits them alike
     rows: list[dict] = []
     for i, (game, pi_l, pi_f, build) in enumerate(cases):
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        evaluate(game, pi_l, pi_f)
-        leader_best_response(game, pi_f)
-        follower_best_response(game, pi_l)
+        for call in _calls(game, pi_l, pi_f)[:3]:
+            call()
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.reset_peak()
         regret(game, pi_l, pi_f, 0, 0)
         regret_peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
-        totals = runs[:, i, :3].sum(axis=1)
+        totals = np.sum([times[i, j] for j in range(3)], axis=0)
         rows.append(
             {
                 "n_states": game.n_states,
-                "seconds_median": float(np.median(totals)),
-                "evaluate_median": float(np.median(runs[:, i, 0])),
-                "leader_br_median": float(np.median(runs[:, i, 1])),
-                "follower_br_median": float(np.median(runs[:, i, 2])),
-                "regret_median": float(np.median(runs[:, i, 3])),
+                "seconds_median": median(totals),
+                **{f"{name}_median": median(times[i, j]) for j, name in enumerate(CALLS)},
                 "seconds_all": [float(t) for t in totals],
                 "peak_mb": peak / 2**20,
                 "regret_peak_mb": regret_peak / 2**20,
@@ -133,7 +117,7 @@ def run(
                 "build_seconds": build,
                 "floor_seconds": streamed_bytes(game) / bandwidth,
                 "bandwidth_gbs": bandwidth / 1e9,
-                "load_average": float(np.median(loads)),
+                "load_average": median(loads),
             }
         )
     for prev, row in zip(rows, rows[1:], strict=False):

@@ -3,8 +3,7 @@
 One sweep — ``settings`` settings of one seed each on the demo game (``random-linear``,
 ``S = 20``, ``A = B = 3``, ``d = 8``, ``H = 5``; ``β = 0.2``, four ``α`` schedules), each run long
 enough (about 5 s at the default ``K = 4000``) that starting workers is a small part of it — is
-played into a fresh sweep folder by each variant, the variants interleaved in every repeat so
-that the machine's drift hits all alike:
+played into a fresh sweep folder by each variant, interleaved:
 
 - **local, 1 worker**: every task in this process, one after the other (one core);
 - **local, all cores**: a pool of ``os.cpu_count()`` processes (started inside the timing);
@@ -12,16 +11,14 @@ that the machine's drift hits all alike:
   cluster outlives its sweeps); its start is reported on its own.
 
 Reported: the median wall time of each, the speed-up of all cores over one (the goal: at least
-1.8 on two cores) and Ray's overhead over the local pool (the goal: at most 15%). Nothing here is
-a test. The machine's load average is printed before and after: on a machine shared with other
-work the speed-up of all cores is the first figure to suffer.
+1.8 on two cores) and Ray's overhead over the local pool (the goal: at most 15%), with the
+machine's load average before and after (the speed-up is the first figure to suffer from it).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,40 +26,44 @@ from pathlib import Path
 from ..agents import AgentConfig
 from ..experiments import GameSpec, RunConfig, load_run
 from ..sweep import name_settings, run_grid
+from . import interleaved, median
 
 ALPHAS = ("fixed-K", "anytime", "power:1,0.25", "power:1,0.75")
 
 
 def grid(episodes: int, settings: int) -> list:
     """The benchmark's sweep: ``settings`` settings (α schedules, then seeds), one seed each."""
-    configs = []
-    for i in range(settings):
-        agent = AgentConfig(beta=0.2, alpha_l=ALPHAS[i % len(ALPHAS)])
-        configs.append(
-            RunConfig(
-                game=GameSpec("random-linear", {}),
-                episodes=episodes,
-                seeds=1,
-                seed=i // len(ALPHAS),
-                eval_every=10,
-                agent=agent,
-            )
+    configs = [
+        RunConfig(
+            game=GameSpec("random-linear", {}),
+            episodes=episodes,
+            seeds=1,
+            seed=i // len(ALPHAS),
+            eval_every=10,
+            agent=AgentConfig(beta=0.2, alpha_l=ALPHAS[i % len(ALPHAS)]),
         )
+        for i in range(settings)
+    ]
     return name_settings(configs)
 
 
-def _time(settings: list, root: Path, name: str, **kwargs) -> tuple[float, float]:
-    """The sweep's wall time, and the seconds its seeds spent playing (their ``wall_time``)."""
-    t0 = time.perf_counter()
-    outcome = run_grid(settings, root / name, progress=False, **kwargs)
-    seconds = time.perf_counter() - t0
-    if outcome.failed:
-        raise RuntimeError(f"the benchmark sweep failed: {outcome.summary()}")
-    playing = 0.0
-    for setting in settings:
-        df = load_run(root / name / setting.name)[0]
-        playing += float(df.groupby("seed")["wall_time"].max().sum())
-    return seconds, playing
+def _start_ray(cores: int):
+    """A local Ray of ``cores`` CPUs and the seconds it took to start, or ``(None, None)``."""
+    try:
+        import ray
+
+        t0 = time.perf_counter()
+        if not ray.is_initialized():
+            ray.init(
+                num_cpus=cores,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+            )
+        return ray, time.perf_counter() - t0
+    except Exception as err:  # noqa: BLE001 - the other figures stand without Ray
+        print(f"(Ray left out: {type(err).__name__}: {err})")
+        return None, None
 
 
 def run_benchmarks(
@@ -87,53 +88,42 @@ def run_benchmarks(
     cores = cores or os.cpu_count() or 1
     tasks = grid(episodes, settings)
     load_before = os.getloadavg()[0]
-    times: dict[str, list[float]] = {"one": [], "all": [], "ray": []}
+    ray, ray_start = _start_ray(cores) if use_ray else (None, None)
+    variants = {"one": {"workers": 1}, "all": {"workers": cores}}
+    if ray is not None:
+        variants["ray"] = {"backend": "ray"}
     playing: dict[str, list[float]] = {"one": [], "all": []}
-    ray = None
-    ray_start = None
-    if use_ray:
-        try:
-            import ray as ray_module
-
-            t0 = time.perf_counter()
-            if not ray_module.is_initialized():
-                ray_module.init(
-                    num_cpus=cores,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.ERROR,
-                )
-            ray_start = time.perf_counter() - t0
-            ray = ray_module
-        except Exception as err:  # noqa: BLE001 - the other figures stand without Ray
-            print(f"(Ray left out: {type(err).__name__}: {err})")
     try:
         with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-sweep-") as tmp:
             root = Path(tmp)
+
+            def play(key: str, i: int) -> None:
+                outcome = run_grid(tasks, root / f"{key}-{i}", progress=False, **variants[key])
+                if outcome.failed:
+                    raise RuntimeError(f"the benchmark sweep failed: {outcome.summary()}")
+
             # Untimed: compiled kernels loaded in this process and (for Ray) in its workers.
             warm = grid(20, min(settings, cores))
             run_grid(warm, root / "warm-local", workers=1, progress=False)
             if ray is not None:
                 run_grid(warm, root / "warm-ray", backend="ray", progress=False)
-            for i in range(repeats):
-                for key, kwargs in (("one", {"workers": 1}), ("all", {"workers": cores})):
-                    seconds, played = _time(tasks, root, f"{key}-{i}", **kwargs)
-                    times[key].append(seconds)
-                    playing[key].append(played)
-                if ray is not None:
-                    times["ray"].append(_time(tasks, root, f"ray-{i}", backend="ray")[0])
+            times = interleaved({key: lambda i, k=key: play(k, i) for key in variants}, repeats)
+            for key in playing:  # the seconds the seeds spent playing (their wall_time)
+                for i in range(repeats):
+                    tables = [load_run(root / f"{key}-{i}" / s.name)[0] for s in tasks]
+                    played = sum(df.groupby("seed")["wall_time"].max().sum() for df in tables)
+                    playing[key].append(float(played))
     finally:
-        if ray is not None and ray_start is not None:
+        if ray is not None:
             ray.shutdown()
     load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
-    one, every = statistics.median(times["one"]), statistics.median(times["all"])
+    one, every = median(times["one"]), median(times["all"])
     # The seeds' own playing time, side by side against alone: what sharing the machine costs
     # them, whatever the sweep does around them.
-    slowdown = statistics.median(playing["all"]) / statistics.median(playing["one"])
-    what = f"{settings} settings × 1 seed, K = {episodes}"
+    slowdown = median(playing["all"]) / median(playing["one"])
     rows = [
         {
-            "case": f"local, 1 worker ({what})",
+            "case": f"local, 1 worker ({settings} settings × 1 seed, K = {episodes})",
             "median_s": one,
             "runs_s": times["one"],
             "ratio": None,
@@ -150,8 +140,8 @@ def run_benchmarks(
             "slowdown": slowdown,
         },
     ]
-    if times["ray"]:
-        on_ray = statistics.median(times["ray"])
+    if ray is not None:
+        on_ray = median(times["ray"])
         rows.append(
             {
                 "case": f"ray, local cluster of {cores} CPUs",

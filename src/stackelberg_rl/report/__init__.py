@@ -1,19 +1,17 @@
 """Tables, plots and the report page of runs and sweeps (plotting only reads results).
 
-:mod:`.tables` (summaries, bands, log-log slopes), :mod:`.bias` (the soft-max bias of a run),
-:mod:`.analysis` (what the page shows, as numbers), :mod:`.plots` and :mod:`.page`
-(``report.html``: :func:`write_report`).
+:mod:`.tables` (summaries, bands, log-log slopes), :mod:`.analysis` (what the page shows, as
+numbers: the soft-max bias of a run, regret along ``K`` and sizes), :mod:`.plots` and
+:mod:`.page` (``report.html``: :func:`write_report`).
 """
 
-from .bias import episode_bias, run_bias
+from .analysis import episode_bias, run_bias
 from .page import write_exploration_report, write_report, write_run_report, write_sweep_report
 from .plots import (
-    plot_bias_vs_K,
     plot_certificate_curve,
     plot_cumulative_regret,
     plot_prefixes,
     plot_regret_vs_K,
-    plot_setting,
     plot_sizes,
     plot_zero_sum_gap,
 )
@@ -38,12 +36,10 @@ __all__ = [
     "learning_summary",
     "loglog_fit",
     "mean_band",
-    "plot_bias_vs_K",
     "plot_certificate_curve",
     "plot_cumulative_regret",
     "plot_prefixes",
     "plot_regret_vs_K",
-    "plot_setting",
     "plot_sizes",
     "plot_zero_sum_gap",
     "run_bias",

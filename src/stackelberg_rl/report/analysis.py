@@ -1,17 +1,16 @@
-"""What the report shows, as numbers: each setting's regret and bias, regret against K, and sizes.
+"""What the report shows, as numbers: each setting's regret and bias, and regret along a size.
 
-Plots and the page only read what is computed here (:mod:`.plots`, :mod:`.page`).
-
-- :class:`SettingData`: one run (a run folder, or a setting of a sweep) with each seed's total
-  regret and, on a finite game whose soft-max ``α`` is recorded, its soft-max bias and Lemma 2's
-  bound (:mod:`.bias`).
-- :func:`k_curves`: settings that differ only in ``K`` (``episodes``): total regret against ``K``
-  with each player's log-log slope over seeds (:func:`~.tables.loglog_fit`).
-- :func:`size_curves`: settings that differ only in ``|S|``, ``d``, ``H`` or ``β`` at the same
-  ``K``: total regret against that size, with the bound's exponent for reference.
+- :class:`SettingData`: one run with each seed's total regret and, on a finite game whose
+  soft-max ``α`` is recorded, its soft-max bias and Lemma 2's bound.
+- :func:`k_curves`, :func:`size_curves`: settings that differ only in ``K``, ``|S|``, ``d``,
+  ``H`` or ``β``: total regret against it with each player's log-log slope over seeds.
 - :func:`prefix_curve`: within one run, cumulative regret at prefixes ``K' ≤ K`` — the regret
-  of a ``K'``-episode run only when nothing the players do depends on ``K``
-  (:func:`prefixes_are_runs`).
+  of a ``K'``-episode run only when nothing the players do depends on ``K``.
+
+The soft-max bias of episode ``k`` is the expected regret of soft-max play with the ``α_l``,
+``α_f`` of that episode (columns ``alpha_l``, ``alpha_f``) planned on the true model (``β = 0``,
+:func:`~stackelberg_rl.planning.softmax_bias`), bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f``
+(Lemmas 2 and 4). Summed like regret it is the part of the regret learning cannot remove.
 """
 
 from __future__ import annotations
@@ -28,11 +27,60 @@ from .._validate import is_real
 from ..equilibria.curve import prefix_sizes
 from ..experiments import RunConfig
 from ..games import FiniteGame
-from .bias import BiasCache, episode_bias, seed_totals
+from ..planning import softmax_bias, softmax_bias_bound
 from .tables import PLAYERS, SlopeFit, cumulative_regret, loglog_fit, summary, total_regret
 
-K_DEPENDENT_ALPHAS = ("fixed-K",)
-"""``α`` schedules whose value at episode ``k`` depends on ``K`` (``power:c,p`` too)."""
+BIAS_COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
+
+
+# ---------------------------------------------------------------------- the soft-max bias
+def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
+    """The soft-max bias and its bound in every evaluated episode of a run.
+
+    Args:
+        game: the run's (finite) game.
+        df: its results table (columns ``seed``, ``episode``, ``eval_weight``, ``alpha_l``,
+            ``alpha_f``).
+        cache: reused between calls (each distinct pair of ``α`` of a game is planned once).
+
+    Returns:
+        One row per evaluated episode: ``seed``, ``episode``, ``eval_weight``, ``bias_leader``,
+        ``bias_follower``, ``bound_leader``, ``bound_follower``.
+
+    Raises:
+        ValueError: the run has no ``α`` (a ``random`` or ``oracle`` baseline: NaN columns).
+    """
+    cache = {} if cache is None else cache
+    d = df[df["eval_weight"] > 0]
+    alphas = d[["alpha_l", "alpha_f"]].to_numpy(dtype=float)
+    if np.isnan(alphas).any():
+        raise ValueError("the run records no soft-max α (a baseline that does not learn)")
+    pairs, index = np.unique(alphas, axis=0, return_inverse=True)
+    fingerprint = game.fingerprint()
+    for al, af in pairs:
+        key = (fingerprint, float(al), float(af))
+        if key not in cache:
+            bias, bound = softmax_bias(game, al, af), softmax_bias_bound(game, al, af)
+            cache[key] = np.concatenate([bias, bound])
+    table = np.array([cache[fingerprint, float(al), float(af)] for al, af in pairs])
+    out = d[["seed", "episode", "eval_weight"]].reset_index(drop=True)
+    out[BIAS_COLUMNS] = table[np.ravel(index)]
+    return out
+
+
+def run_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
+    """Each seed's total soft-max bias and Lemma 2's bound on it, summed like regret.
+
+    Returns:
+        One row per seed: ``seed``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
+        ``bound_follower`` (``Σ eval_weight · value`` over the evaluated episodes).
+    """
+    return _seed_totals(episode_bias(game, df, cache))
+
+
+def _seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
+    weighted = per_episode[BIAS_COLUMNS].mul(per_episode["eval_weight"], axis=0)
+    return weighted.groupby(per_episode["seed"]).sum().reset_index()
 
 
 # ---------------------------------------------------------------------- one setting
@@ -40,9 +88,7 @@ def alpha_text(spec) -> str:
     """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``."""
     if spec in ("inf", math.inf) or (is_real(spec) and math.isinf(spec)):
         return "∞"
-    if is_real(spec):
-        return f"{spec:g}"
-    return str(spec)
+    return f"{spec:g}" if is_real(spec) else str(spec)
 
 
 GREEDY = "greedy (LSVI-UCB, α = ∞)"
@@ -50,24 +96,16 @@ GREEDY = "greedy (LSVI-UCB, α = ∞)"
 
 
 def describe_agent(config: dict) -> str:
-    """The players' algorithm in words, from a configuration's ``agent``.
-
-    >>> describe_agent({"agent": {"kind": "softmax-lsvi-ucb", "alpha_l": "fixed-K",
-    ...                           "alpha_f": "fixed-K"}})
-    'soft-max, fixed-K α'
-    """
+    """The players' algorithm in words, from a configuration's ``agent``."""
     agent = config.get("agent") or {}
     kind = agent.get("kind", "softmax-lsvi-ucb")
-    if kind == "random":
-        return "uniform random play"
-    if kind == "oracle":
-        return "Stackelberg oracle"
+    if kind in ("random", "oracle"):
+        return {"random": "uniform random play", "oracle": "Stackelberg oracle"}[kind]
     al, af = alpha_text(agent.get("alpha_l")), alpha_text(agent.get("alpha_f"))
     if kind == "greedy-lsvi-ucb" or al == af == "∞":  # soft-max at α = ∞ is greedy play
         return GREEDY
     if al == af:
-        named = al in ("fixed-K", "anytime")
-        return f"soft-max, {al} α" if named else f"soft-max, α = {al}"
+        return f"soft-max, {al} α" if al in ("fixed-K", "anytime") else f"soft-max, α = {al}"
     return f"soft-max, α_l = {al}, α_f = {af}"
 
 
@@ -78,7 +116,7 @@ def depends_on_K(config: dict) -> list[str]:
     if agent.get("kind", "softmax-lsvi-ucb") == "softmax-lsvi-ucb":
         for name, who in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
             spec = agent.get(name)
-            if isinstance(spec, str) and (spec in K_DEPENDENT_ALPHAS or spec.startswith("power")):
+            if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
                 out.append(f"{who} ({spec})")
     learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
     if learns and agent.get("beta") == "theory":
@@ -87,37 +125,25 @@ def depends_on_K(config: dict) -> list[str]:
 
 
 def prefixes_are_runs(config: dict) -> bool:
-    """Whether the first ``K'`` episodes of a run are a ``K'``-episode run of the same setting.
-
-    True when nothing the players do depends on ``K``: no fixed-K or power ``α``, no
-    ``β = theory`` (both are functions of ``K``); the anytime ``α``, numbers and greedy play are
-    the same in every prefix.
-    """
+    """Whether the first ``K'`` episodes of a run are a ``K'``-episode run of the same setting."""
     return not depends_on_K(config)
 
 
 def flat_config(manifest: dict) -> dict:
     """A run's configuration as flat ``key: value`` pairs, to tell settings apart.
 
-    The game by its name and every parameter (defaults filled in, from the manifest's game
-    record) or its file's SHA-256, the agent's fields, ``episodes``, ``seeds``, ``seed`` and
-    ``eval_every``; ``save_plans`` is left out (it changes nothing played).
+    The game by its name and parameters or its file's SHA-256, the agent's fields, ``episodes``,
+    ``seeds``, ``seed`` and ``eval_every`` (``save_plans`` changes nothing played).
     """
-    config = manifest.get("config") or {}
-    game = manifest.get("game") or {}
-    out: dict = {}
+    config, game = manifest.get("config") or {}, manifest.get("game") or {}
     registered = game.get("registered") or {}
     if registered:
-        out["game"] = registered.get("name")
-        for k, v in (registered.get("params") or {}).items():
-            out[f"param.{k}"] = v
+        out = {"game": registered.get("name")}
+        out |= {f"param.{k}": v for k, v in (registered.get("params") or {}).items()}
     else:
-        out["game"] = game.get("sha256") or (config.get("game") or {}).get("sha256")
-    for k, v in (config.get("agent") or {}).items():
-        out[f"agent.{k}"] = json_key(v)
-    for k in ("episodes", "seeds", "seed", "eval_every"):
-        out[k] = config.get(k)
-    return out
+        out = {"game": game.get("sha256") or (config.get("game") or {}).get("sha256")}
+    out |= {f"agent.{k}": json_key(v) for k, v in (config.get("agent") or {}).items()}
+    return out | {k: config.get(k) for k in ("episodes", "seeds", "seed", "eval_every")}
 
 
 def json_key(value):
@@ -133,19 +159,9 @@ def json_key(value):
 class SettingData:
     """One run with what the report computes from it.
 
-    Attributes:
-        name: the setting's name (the run folder's name for a lone run).
-        folder: the run folder.
-        df: the results table.
-        manifest: the run's manifest.
-        label: the players' algorithm in words (:func:`describe_agent`).
-        totals: each seed's total regret (``seed``, ``leader``, ``follower``).
-        bias: each seed's total soft-max bias and Lemma 2's bound (:func:`~.bias.run_bias`), or
-            ``None`` with the reason in ``bias_note``.
-        episode_bias: the bias and bound of every evaluated episode, or ``None``.
-        game: the run's game rebuilt from its manifest (checked against its SHA-256), or
-            ``None``.
-        bias_note: why there is no bias.
+    ``totals``: each seed's total regret; ``bias``: each seed's total soft-max bias and bound
+    (:func:`run_bias`) and ``episode_bias`` per episode, or ``None`` with the reason in
+    ``bias_note``; ``game``: the game rebuilt from the manifest, or ``None``.
     """
 
     name: str
@@ -176,12 +192,7 @@ class SettingData:
         return int(self.df["seed"].nunique())
 
     def summary(self) -> pd.DataFrame:
-        """Per player: total regret's mean and 95% half-width over seeds, bias, bound, share.
-
-        Returns:
-            One row per player: ``player``, ``regret``, ``half_width``, ``bias``, ``bound``,
-            ``share`` (bias / regret; NaN without bias).
-        """
+        """Per player: ``regret`` (mean), ``half_width``, ``bias``, ``bound``, ``share``."""
         out = summary(self.df)[["player", "mean", "half_width"]].rename(columns={"mean": "regret"})
         for what in ("bias", "bound"):
             out[what] = [
@@ -193,14 +204,9 @@ class SettingData:
 
 
 def rebuild_game(manifest: dict) -> tuple[FiniteGame | None, str | None]:
-    """The game a run played, built again from its manifest, or ``None`` and why not.
-
-    The game's SHA-256 must equal the manifest's: a game file that changed, or a generator that
-    now builds another game, is refused.
-    """
+    """The game a run played, rebuilt and checked against its SHA-256, or ``None`` and why."""
     try:
-        config = RunConfig.from_dict(manifest.get("config") or {})
-        game = config.game.make()
+        game = RunConfig.from_dict(manifest.get("config") or {}).game.make()
     except (ValueError, TypeError, OSError) as err:
         return None, f"the game cannot be built again ({err})"
     if not isinstance(game, FiniteGame):
@@ -215,52 +221,29 @@ def rebuild_game(manifest: dict) -> tuple[FiniteGame | None, str | None]:
 
 
 def analyse_setting(
-    name: str,
-    folder: Path,
-    df: pd.DataFrame,
-    manifest: dict,
-    cache: BiasCache | None = None,
-    games: dict | None = None,
+    name: str, folder: Path, df: pd.DataFrame, manifest: dict, cache=None, games=None
 ) -> SettingData:
-    """A :class:`SettingData`: totals, and the soft-max bias where it can be computed.
-
-    Args:
-        name: the setting's name.
-        folder: its run folder.
-        df: its results.
-        manifest: its manifest.
-        cache: soft-max biases already computed (shared by the settings of a sweep).
-        games: games already built, by SHA-256 (shared likewise).
-    """
-    data = SettingData(
-        name=name,
-        folder=Path(folder),
-        df=df,
-        manifest=manifest,
-        label=describe_agent(manifest.get("config") or {}),
-        totals=total_regret(df),
-        flat=flat_config(manifest),
-    )
-    kind = (data.config.get("agent") or {}).get("kind")
-    if kind in ("random", "oracle"):
+    """A :class:`SettingData`; a sweep's settings share ``cache`` and ``games`` (by SHA-256)."""
+    label = describe_agent(manifest.get("config") or {})
+    data = SettingData(name, Path(folder), df, manifest, label, total_regret(df))
+    data.flat = flat_config(manifest)
+    if (data.config.get("agent") or {}).get("kind") in ("random", "oracle"):
         data.bias_note = f"the {data.label} does not play soft-max: it has no soft-max bias"
         return data
     games = {} if games is None else games
     sha = (manifest.get("game") or {}).get("sha256")
-    if sha in games:
-        data.game = games[sha]
-    else:
-        data.game, data.bias_note = rebuild_game(manifest)
-        if data.game is not None:
-            games[sha] = data.game
-    if data.game is None:
-        return data
+    if sha not in games:
+        game, data.bias_note = rebuild_game(manifest)
+        if game is None:
+            return data
+        games[sha] = game
+    data.game = games[sha]
     try:
         data.episode_bias = episode_bias(data.game, df, cache)
     except ValueError as err:
         data.bias_note = str(err)
         return data
-    data.bias = seed_totals(data.episode_bias)
+    data.bias = _seed_totals(data.episode_bias)
     return data
 
 
@@ -269,16 +252,10 @@ def analyse_setting(
 class Curve:
     """Total regret of settings that differ in one quantity ``x`` (``K``, ``|S|``, …).
 
-    Attributes:
-        label: what the settings share, in words (the agent, and what else tells curves apart).
-        settings: the settings, by increasing ``x``.
-        points: one row per ``x`` and seed: ``x``, ``seed``, ``leader``, ``follower``, and where
-            known ``bias_leader``, ``bias_follower``, ``bound_leader``, ``bound_follower``.
-        fits: each player's log-log slope of total regret on ``x`` (:func:`~.tables.loglog_fit`).
-        bias_fits: the same for the soft-max bias (empty without bias).
-        x_labels: how to write each ``x`` (``β = theory`` is a number with a name).
-        resolved: what else changes with ``x`` although its configuration does not, in words
-            (``β = theory is 79.5 at d = 4, 163 at d = 8``); empty if nothing does.
+    ``points``: one row per ``x`` and seed (``x``, ``seed``, ``leader``, ``follower`` and where
+    known the bias columns); ``fits``/``bias_fits``: each player's log-log slope of total regret
+    (of the bias) on ``x``; ``x_labels``: names of some ``x`` (``β = theory``); ``resolved``: what
+    else changes with ``x`` although its configuration does not, in words.
     """
 
     label: str
@@ -304,46 +281,28 @@ def _curve(label: str, settings: list[SettingData], xs: list[float], x_labels=No
     for s, x in zip(settings, xs, strict=True):
         part = s.totals.copy()
         part.insert(0, "x", x)
-        if s.bias is not None:
-            part = part.merge(s.bias, on="seed", how="left")
-        rows.append(part)
+        rows.append(part if s.bias is None else part.merge(s.bias, on="seed", how="left"))
     points = pd.concat(rows, ignore_index=True)
-    fits = {p: loglog_fit(points, p, x="x") for p in PLAYERS}
-    bias_fits = {}
-    if "bias_leader" in points.columns and points["bias_leader"].notna().all():
-        bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in PLAYERS}
-    return Curve(label, settings, points, fits, bias_fits, x_labels or {})
-
-
-def _groups(settings: list[SettingData], free: tuple[str, ...]) -> list[list[SettingData]]:
-    """Settings grouped by every flat key but ``free``, in order of first appearance."""
-    groups: dict = {}
-    for s in settings:
-        key = tuple(sorted((k, v) for k, v in s.flat.items() if k not in free))
-        groups.setdefault(key, []).append(s)
-    return list(groups.values())
+    curve = Curve(label, settings, points, {p: loglog_fit(points, p, x="x") for p in PLAYERS}, {})
+    if curve.has_bias:
+        curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in PLAYERS}
+    curve.x_labels = x_labels or {}
+    return curve
 
 
 def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]:
     """Each group's agent, with the other keys that tell the groups apart."""
     describe = ("agent.kind", "agent.alpha_l", "agent.alpha_f", *free)
-    varying = []
-    keys = sorted({k for g in groups for k in g[0].flat})
-    for k in keys:
-        if k in describe:
-            continue
-        if len({json_key(g[0].flat.get(k)) for g in groups}) > 1:
-            varying.append(k)
+    keys = sorted({k for g in groups for k in g[0].flat} - set(describe))
+    varying = [k for k in keys if len({json_key(g[0].flat.get(k)) for g in groups}) > 1]
+    schedules = {"doubling": "re-plan on doubling of det Λ", "every": "re-plan every episode"}
     out = []
     for g in groups:
         words = [g[0].label]
         for k in varying:
-            short = k.split(".", 1)[-1]
-            value = g[0].flat.get(k)
-            if short == "schedule" and value == "doubling":
-                words.append("re-plan on doubling of det Λ")
-            elif short == "schedule" and value == "every":
-                words.append("re-plan every episode")
+            short, value = k.split(".", 1)[-1], g[0].flat.get(k)
+            if short == "schedule" and value in schedules:
+                words.append(schedules[value])
             else:
                 words.append(f"{short} = {alpha_text(value) if is_real(value) else value}")
         out.append(", ".join(words))
@@ -351,10 +310,17 @@ def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]
 
 
 def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) -> list[Curve]:
-    """Curves of the groups differing only in ``free`` (``x_of(s)``: ``(x, its name or None)``)."""
-    groups = [g for g in _groups(settings, free) if len({s.flat.get(key) for s in g}) > 1]
+    """Curves of the groups differing only in ``free``, at two ``x`` or more (``x_of(s)``).
+
+    ``x_of(s)`` is ``(x, its name or None)``; groups are in order of first appearance.
+    """
+    groups: dict = {}
+    for s in settings:
+        same = tuple(sorted((k, v) for k, v in s.flat.items() if k not in free))
+        groups.setdefault(same, []).append(s)
+    found = [g for g in groups.values() if len({s.flat.get(key) for s in g}) > 1]
     curves = []
-    for g, label in zip(groups, _labels(groups, free), strict=True):
+    for g, label in zip(found, _labels(found, free), strict=True):
         xs = [x_of(s) for s in g]
         order = np.argsort([x for x, _ in xs], kind="stable")
         names = {x: name for x, name in xs if name is not None}
@@ -363,10 +329,7 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
 
 
 def k_curves(settings: list[SettingData]) -> list[Curve]:
-    """Regret against ``K``: one curve per group of settings that differ only in ``K``.
-
-    Only groups with at least two values of ``K`` make a curve.
-    """
+    """Regret against ``K``: one curve per group of settings that differ only in ``K``."""
     return _curves(settings, ("episodes",), "episodes", lambda s: (float(s.episodes), None))
 
 
@@ -376,23 +339,21 @@ SIZES = {
     "param.horizon": ("H", "horizon", 2.0),
     "agent.beta": ("β", None, None),
 }
-"""The quantities whose effect the report shows when a sweep varies them: their symbol, the
-manifest's game record key that holds the value, and the exponent of total regret in the bound
-``√(d³H³T)`` at fixed ``K`` (``T = KH``: ``d^1.5``, ``H^2``, nothing in ``|S|``)."""
+"""The quantities whose effect the report shows: symbol, the manifest's game record key that
+holds the value, and the exponent of total regret in the bound ``√(d³H³T)`` at fixed ``K``."""
+
+RESOLVED = {"beta": "β", "alpha_l": "α_l", "alpha_f": "α_f"}
+"""The agent's values resolved from the game and ``K`` (``β = theory``, ``α = fixed-K``)."""
 
 
 def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
-    """Total regret against ``|S|``, ``d``, ``H`` or ``β``, where the settings vary them.
+    """Total regret against ``|S|``, ``d``, ``H`` or ``β`` (``{key of SIZES: curves}``).
 
-    For each quantity, groups of settings that differ only in it (at the same ``K``); only
-    groups with at least two values make a curve. ``β = theory`` is placed at its resolved
-    value and labelled so.
-
-    Returns:
-        ``{key of SIZES: curves}`` for the quantities that vary.
+    ``β = theory`` is placed at its resolved value and named so; what else resolves to another
+    value along the curve is named in its label and :attr:`Curve.resolved`.
     """
     out = {}
-    for key, (_, record_key, _) in SIZES.items():
+    for key, (symbol, record_key, _) in SIZES.items():
 
         def x_of(s: SettingData, key=key, record_key=record_key) -> tuple[float, str | None]:
             if record_key is not None:
@@ -404,34 +365,17 @@ def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
         curves = _curves(settings, free, key, x_of)
         for c in curves:
             xs = [x_of(s)[0] for s in c.settings]
-            symbol = SIZES[key][0]
-            for sym, spec, values in resolved_changes(c.settings, symbol):
-                at = ", ".join(f"{v} at {symbol} = {x:g}" for x, v in zip(xs, values, strict=True))
+            for name, sym in RESOLVED.items():
+                values = [(s.manifest.get("resolved") or {}).get(name) for s in c.settings]
+                if sym == symbol or len({json.dumps(v, sort_keys=True) for v in values}) < 2:
+                    continue
+                spec = alpha_text((c.settings[0].config.get("agent") or {}).get(name))
+                texts = [f"{v:.3g}" if is_real(v) else "(schedule)" for v in values]
+                at = ", ".join(f"{v} at {symbol} = {x:g}" for x, v in zip(xs, texts, strict=True))
                 c.resolved.append(f"{sym} = {spec} is {at}")
-                c.label += f", {sym} = {' → '.join(values)}"
+                c.label += f", {sym} = {' → '.join(texts)}"
         if curves:
             out[key] = curves
-    return out
-
-
-RESOLVED = {"beta": "β", "alpha_l": "α_l", "alpha_f": "α_f"}
-"""The agent's values resolved from the game and ``K`` (``β = theory``, ``α = fixed-K``)."""
-
-
-def resolved_changes(settings: list[SettingData], symbol: str) -> list[tuple[str, str, list[str]]]:
-    """What settings that differ only in ``symbol`` resolve to differently.
-
-    Returns:
-        ``[("β", "theory", ["79.5", "163"])]``: the symbol, its specification and each setting's
-        value, for each of :data:`RESOLVED` that differs from one setting to the next.
-    """
-    out = []
-    for name, sym in RESOLVED.items():
-        values = [(s.manifest.get("resolved") or {}).get(name) for s in settings]
-        if sym == symbol or len({json.dumps(v, sort_keys=True) for v in values}) < 2:
-            continue
-        spec = alpha_text((settings[0].config.get("agent") or {}).get(name))
-        out.append((sym, spec, [f"{v:.3g}" if is_real(v) else "(schedule)" for v in values]))
     return out
 
 
@@ -441,20 +385,17 @@ def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
     With ``eval_every > 1`` a prefix ends with the last evaluated block that ends by it, and is
     placed at the number of episodes it covers.
     """
-    K = setting.episodes
-    sizes = prefix_sizes(K, points)
+    sizes = prefix_sizes(setting.episodes, points)
     if len(sizes) < 2:
         return None
-    cum = cumulative_regret(setting.df)
     rows = []
-    for s, part in cum.groupby("seed"):
-        ends = part["episodes"].to_numpy()
+    for s, part in cumulative_regret(setting.df).groupby("seed"):
         for k in sizes:
-            upto = part[ends <= k]
+            upto = part[part["episodes"].to_numpy() <= k]
             if len(upto):
-                last = upto.iloc[-1]  # with eval_every > 1, the last block that ends by k
-                x = float(last["episodes"])
-                rows.append({"x": x, "seed": s, **{p: last[p] for p in PLAYERS}})
+                last = upto.iloc[-1]
+                rows.append({"x": float(last["episodes"]), "seed": s, **last[list(PLAYERS)]})
     table = pd.DataFrame(rows)
-    fits = {p: loglog_fit(table, p, x="x") for p in PLAYERS}
-    return Curve(setting.label, [setting], table, fits, {})
+    return Curve(
+        setting.label, [setting], table, {p: loglog_fit(table, p, x="x") for p in PLAYERS}, {}
+    )

@@ -1,13 +1,9 @@
 """``report.html``: one self-contained page of a run, a sweep or an exploration folder.
 
-The page holds everything inline — its CSS, and every figure as a base64 PNG — and refers to
-nothing outside itself, so it opens from disk with no network. Each figure is also written beside
-it as ``report-NAME.png`` (a setting's own figure in its run folder). Every file is written to a
-temporary name and renamed (:func:`~stackelberg_rl.experiments.store.write_file`), under the
-names the folders register as the program's own (``report.html``, ``report-*``).
-
-The captions say what each figure shows and what it means, from the numbers themselves
-(:func:`share_words`, :func:`slope_words`).
+The page holds its CSS and every figure inline (base64 PNGs) and refers to nothing outside
+itself. Each figure is also written beside it as ``report-NAME.png`` (a setting's own figure in
+its run folder); every file is written atomically (:func:`~stackelberg_rl.experiments.store.
+write_file`). The captions say what each figure shows and what it means, from the numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,9 +41,9 @@ from .analysis import (
 from .plots import (
     plot_bias_vs_K,
     plot_certificate_curve,
+    plot_cumulative_regret,
     plot_prefixes,
     plot_regret_vs_K,
-    plot_setting,
     plot_sizes,
 )
 from .tables import PLAYERS, SlopeFit, learning_summary
@@ -73,32 +68,30 @@ details { margin: 0.4em 0; }
 nav ol { columns: 2; }
 """
 
+SHARES = (
+    (0.75, "almost all of this regret is soft-max bias, the price of soft-max play rather than "
+     "of not knowing the game"),
+    (0.5, "most of this regret is soft-max bias; the rest is the cost of learning"),
+    (0.2, "a sizeable part of this regret is soft-max bias; most is the cost of learning"),
+    (0.0, "little of this regret is soft-max bias: most is the cost of learning the game"),
+)  # fmt: skip
+"""What a bias share (bias / regret) at least this large means."""
 
-# ---------------------------------------------------------------------- words from numbers
+
 def share_words(share: float, bias: float) -> str:
     """What a bias share means, in words (``share`` = bias / regret)."""
     if not math.isfinite(share):
         return ""
     if bias <= 1e-9:
         return "this player has no soft-max bias: all its regret is the cost of learning"
-    if share >= 0.75:
-        return (
-            "almost all of this regret is soft-max bias, the price of soft-max play rather "
-            "than of not knowing the game"
-        )
-    if share >= 0.5:
-        return "most of this regret is soft-max bias; the rest is the cost of learning"
-    if share >= 0.2:
-        return "a sizeable part of this regret is soft-max bias; most is the cost of learning"
-    return "little of this regret is soft-max bias: most is the cost of learning the game"
+    return next(words for least, words in SHARES if share >= least or least == 0.0)
 
 
 def slope_words(fit: SlopeFit, what: str = "K") -> str:
     """How total regret grows with ``what`` against the bound's ``√K``, in words."""
     if not math.isfinite(fit.slope):
         return "no slope could be fitted"
-    interval = math.isfinite(fit.half_width)
-    low, high = (fit.low, fit.high) if interval else (fit.slope, fit.slope)
+    low, high = (fit.low, fit.high) if math.isfinite(fit.half_width) else (fit.slope, fit.slope)
     text = f"slope {fit.text()}"
     if low > 0.9:
         return f"grows linearly in {what} ({text}): nothing is learned over this range"
@@ -109,7 +102,7 @@ def slope_words(fit: SlopeFit, what: str = "K") -> str:
     return f"grows faster than √{what} over this range ({text}); the bound is asymptotic"
 
 
-def _fmt(x: float, digits: int = 3) -> str:
+def _fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     return f"{x:.{digits}g}"
@@ -123,14 +116,23 @@ def _pm(mean: float, half: float) -> str:
     return _fmt(mean, 4) + ("" if not math.isfinite(half) else f" ± {_fmt(half, 2)}")
 
 
+def _inline(text: str) -> str:
+    """Escape ``text``; spans between backquotes become ``<code>``."""
+    pieces = str(text).split("`")
+    return "".join(
+        f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(pieces)
+    )
+
+
 # ---------------------------------------------------------------------- the page
 @dataclass
 class Page:
-    """An HTML page built up in order: sections, paragraphs, figures, tables."""
+    """An HTML page built up in order, and the figures written beside it."""
 
     title: str
     parts: list[str] = field(default_factory=list)
     toc: list[tuple[str, str]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
 
     def section(self, anchor: str, title: str, level: int = 2) -> None:
         """A heading (``level`` 2 ones are listed in the contents)."""
@@ -139,15 +141,21 @@ class Page:
         self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
 
     def text(self, text: str, css: str | None = None) -> None:
-        """A paragraph of plain text (escaped); ``code`` spans between backquotes."""
+        """A paragraph; ``code`` spans between backquotes."""
         self.parts.append(f"<p{f' class={css!r}' if css else ''}>{_inline(text)}</p>")
 
     def note(self, text: str) -> None:
         """A highlighted paragraph: something the reader should not miss."""
         self.text(text, "note")
 
-    def figure(self, png: bytes, alt: str, caption: str, points: list[str] = ()) -> None:
-        """A figure, inline as a base64 PNG, with its caption and a list of what it shows."""
+    def figure(self, folder: Path, name: str, draw, alt: str, caption: str, points=()) -> None:
+        """``draw(buffer)``'s PNG in ``folder/report-NAME.png`` and inline, with its caption."""
+        buffer = io.BytesIO()
+        draw(buffer)
+        png = buffer.getvalue()
+        path = folder / f"{REPORT_PREFIX}{name}.png"
+        write_file(folder, path.name, lambda p: p.write_bytes(png))
+        self.written.append(path)
         data = base64.b64encode(png).decode("ascii")
         items = "".join(f"<li>{_inline(point)}</li>" for point in points)
         self.parts.append(
@@ -159,71 +167,65 @@ class Page:
     def table(self, header: list[str], rows: list[list], text_columns: int = 1) -> None:
         """A table; the first ``text_columns`` columns are left-aligned."""
 
-        def cell(tag: str, i: int, value) -> str:
-            css = ' class="text"' if i < text_columns else ""
-            return f"<{tag}{css}>{html.escape(str(value))}</{tag}>"
+        def cells(tag: str, values) -> str:
+            css = [' class="text"' if i < text_columns else "" for i in range(len(values))]
+            return "".join(
+                f"<{tag}{c}>{html.escape(str(v))}</{tag}>" for c, v in zip(css, values, strict=True)
+            )
 
-        head = "".join(cell("th", i, h) for i, h in enumerate(header))
-        body = "".join(
-            "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
-        )
-        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-    def details(self, summary: str, build: Callable[[Page], None]) -> None:
-        """A collapsed block whose content ``build`` writes into a sub-page."""
-        inner = Page(summary)
-        build(inner)
+        body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
         self.parts.append(
-            f"<details><summary>{html.escape(summary)}</summary>{''.join(inner.parts)}</details>"
+            f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
         )
 
-    def html(self, lede: str) -> str:
-        """The whole page."""
-        toc = "".join(
-            f'<li><a href="#{anchor}">{html.escape(title)}</a></li>' for anchor, title in self.toc
-        )
-        return (
+    def manifest(self, manifest: dict, skip=("columns",), summary: str | None = None) -> None:
+        """Every entry of a manifest, flattened; collapsed under ``summary`` if given."""
+        inner = Page(self.title)
+        rows = [[k, v] for k, v in _flatten({k: v for k, v in manifest.items() if k not in skip})]
+        inner.table(["entry", "value"], rows, text_columns=2)
+        if summary is None:
+            self.parts += inner.parts
+        else:
+            self.parts.append(
+                f"<details><summary>{html.escape(summary)}</summary>{''.join(inner.parts)}"
+                "</details>"
+            )
+
+    def write(self, folder: Path, lede: str) -> Path:
+        """The whole page, written to ``folder/report.html``."""
+        toc = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in self.toc)
+        text = (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(self.title)}</title><style>{CSS}</style></head><body>"
             f'<h1>{html.escape(self.title)}</h1><p class="lede">{_inline(lede)}</p>'
             f"<nav><ol>{toc}</ol></nav>{''.join(self.parts)}</body></html>\n"
         )
+        write_file(folder, REPORT_FILE, lambda path: path.write_text(text, encoding="utf-8"))
+        return folder / REPORT_FILE
 
 
-def _inline(text: str) -> str:
-    """Escape ``text``; spans between backquotes become ``<code>``."""
-    pieces = str(text).split("`")
-    return "".join(
-        f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(pieces)
-    )
-
-
-class Figures:
-    """Renders figures to PNG bytes and writes each one beside the page, atomically."""
-
-    def __init__(self) -> None:
-        self.written: list[Path] = []
-
-    def render(self, folder: Path, name: str, plot: Callable, *args, **kwargs) -> bytes:
-        """``plot(*args, buffer, **kwargs)`` as PNG bytes, also written to ``folder/name``."""
-        buffer = io.BytesIO()
-        plot(*args, buffer, **kwargs)
-        png = buffer.getvalue()
-        write_file(folder, name, lambda path: path.write_bytes(png))
-        self.written.append(folder / name)
-        return png
+def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
+    rows = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list) and data and any(isinstance(v, dict | list) for v in data):
+        for i, v in enumerate(data):
+            rows += _flatten(v, f"{prefix}[{i}]")
+    else:
+        rows.append(
+            (prefix, data if isinstance(data, str) else json.dumps(data, ensure_ascii=False))
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------- sections
 def _describe_setting(s: SettingData) -> str:
-    config = s.config
-    agent = config.get("agent") or {}
-    resolved = s.manifest.get("resolved") or {}
+    agent, resolved = s.config.get("agent") or {}, s.manifest.get("resolved") or {}
     words = [f"{s.label}", f"K = {s.episodes}", _seeds(s.seeds)]
-    beta = resolved.get("beta")
-    if beta is not None:
-        spec = agent.get("beta")
-        words.append(f"β = {_fmt(beta)}" + (" (theory)" if spec == "theory" else ""))
+    if resolved.get("beta") is not None:
+        theory = " (theory)" if agent.get("beta") == "theory" else ""
+        words.append(f"β = {_fmt(resolved['beta'])}{theory}")
     for key, sym in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
         value = resolved.get(key)
         if isinstance(value, dict):
@@ -233,16 +235,14 @@ def _describe_setting(s: SettingData) -> str:
             words.append(f"{sym} = {value if isinstance(value, str) else _fmt(value)}")
     if agent.get("schedule") and agent.get("schedule") != "every":
         words.append(f"re-plan: {agent['schedule']}")
-    game = s.manifest.get("game") or {}
-    words.append(str(game.get("name", "?")))
+    words.append(str((s.manifest.get("game") or {}).get("name", "?")))
     return ", ".join(words)
 
 
-def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, level=3) -> None:
+def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
     """A setting's figure (regret and bias over the run) and its numbers."""
     page.section(anchor, s.name, level)
     page.text(_describe_setting(s))
-    png = figures.render(s.folder, f"{REPORT_PREFIX}regret.png", plot_setting, s)
     summary = s.summary().set_index("player")
     learn = learning_summary(s.df).set_index("player")
     sentences = []
@@ -259,9 +259,10 @@ def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, l
             f"{_fmt(last)} in the last"
         )
         if s.episode_bias is not None:
-            per_episode = s.episode_bias[f"bias_{player}"]
-            late = per_episode[s.episode_bias["episode"] >= s.episodes * 3 // 4].mean()
-            words += f", where the bias alone is {_fmt(late)}"
+            late = s.episode_bias["episode"] >= s.episodes * 3 // 4
+            words += (
+                f", where the bias alone is {_fmt(s.episode_bias[f'bias_{player}'][late].mean())}"
+            )
         sentences.append(words + ".")
     what = (
         f"Each player's regret over the run ({_seeds(s.seeds)}). Top: "
@@ -276,7 +277,14 @@ def setting_section(page: Page, figures: Figures, s: SettingData, anchor: str, l
         )
     elif s.bias_note:
         what += f" No soft-max bias: {s.bias_note}."
-    page.figure(png, f"regret of {s.name}", what, sentences)
+    page.figure(
+        s.folder,
+        "regret",
+        lambda out: plot_cumulative_regret(s.df, out, None, s.episode_bias),
+        f"regret of {s.name}",
+        what,
+        sentences,
+    )
 
 
 def bias_table(page: Page, settings: list[SettingData]) -> None:
@@ -293,7 +301,7 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
     page.table([*header, "Lemma 2's bound", "bias share"], rows, text_columns=2)
 
 
-def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -> None:
+def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     """Regret against ``K`` (log-log) with slopes, and the soft-max bias against ``K``."""
     page.section("regret-vs-K", "Regret against K")
     if not curves:
@@ -302,13 +310,14 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
             "against K."
         )
         return
-    png = figures.render(folder, f"{REPORT_PREFIX}regret-vs-K.png", plot_regret_vs_K, curves)
     sentences = []
     for c in curves:
         parts = [f"the {p}'s regret {slope_words(c.fits[p])}" for p in PLAYERS]
         sentences.append(f"{c.label}: {'; '.join(parts)}.")
     page.figure(
-        png,
+        folder,
+        "regret-vs-K",
+        lambda out: plot_regret_vs_K(curves, out),
         "total regret against K",
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
@@ -318,45 +327,36 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
     )
     rows = []
     for c in curves:
-        means = c.means()
-        for x, row in means.iterrows():
+        for x, row in c.means().iterrows():
             cells = [c.label, int(x)]
             for p in PLAYERS:
-                cells.append(_fmt(row[p], 4))
-                if c.has_bias:
-                    share = row[f"bias_{p}"] / row[p] if row[p] > 0 else math.nan
-                    cells.append(f"{_fmt(row[f'bias_{p}'], 4)} ({share:.0%})")
-                else:
-                    cells.append("–")
+                share = row[f"bias_{p}"] / row[p] if c.has_bias and row[p] > 0 else math.nan
+                bias = f"{_fmt(row[f'bias_{p}'], 4)} ({share:.0%})" if c.has_bias else "–"
+                cells += [_fmt(row[p], 4), bias]
             rows.append(cells)
-    page.table(
-        ["agent", "K", "leader regret", "of which bias", "follower regret", "of which bias"],
-        rows,
-    )
+    header = ["agent", "K", "leader regret", "of which bias", "follower regret", "of which bias"]
+    page.table(header, rows)
     with_bias = [c for c in curves if c.has_bias and (c.means()[["bias_leader"]] > 0).any().any()]
     page.section("bias", "How much of the regret is soft-max bias")
     if not with_bias:
         page.note("No curve here plays soft-max with a recorded α on a finite game: no bias.")
         return
-    png = figures.render(folder, f"{REPORT_PREFIX}bias-vs-K.png", plot_bias_vs_K, with_bias)
     sentences = []
     for c in with_bias:
         means = c.means()
         K = means.index.max()
-        shares = [
-            f"{p} {means.loc[K, f'bias_{p}'] / means.loc[K, p]:.0%}"
-            for p in PLAYERS
-            if means.loc[K, p] > 0
-        ]
+        at = means.loc[K]
+        shares = [f"{p} {at[f'bias_{p}'] / at[p]:.0%}" for p in PLAYERS if at[p] > 0]
         slopes = ", ".join(f"{p} {c.bias_fits[p].text()}" for p in PLAYERS if c.bias_fits)
         sentences.append(
             f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
             f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
-            f"{_fmt(means.loc[K, 'bound_leader'])} (leader) and "
-            f"{_fmt(means.loc[K, 'bound_follower'])} (follower)."
+            f"{_fmt(at['bound_leader'])} (leader) and {_fmt(at['bound_follower'])} (follower)."
         )
     page.figure(
-        png,
+        folder,
+        "bias-vs-K",
+        lambda out: plot_bias_vs_K(with_bias, out),
         "soft-max bias against K",
         "Solid: total regret (mean over seeds). Dashed: the soft-max bias, the exact regret that "
         "soft-max play with the same α would have if it knew the game (planned on the true "
@@ -368,7 +368,7 @@ def k_section(page: Page, figures: Figures, folder: Path, curves: list[Curve]) -
     )
 
 
-def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[SettingData]):
+def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None:
     """Total regret against ``|S|``, ``d``, ``H`` and ``β``, where the sweep varies them."""
     page.section("sizes", "Dependence on |S|, d, H and β")
     found = size_curves(settings)
@@ -378,13 +378,8 @@ def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[Set
             "shows no dependence on them. The bound Õ(√(d³H³T)), T = KH, grows like d^1.5 and "
             "H^2 at fixed K, and not with |S| at fixed d."
         )
-        return
     for key, curves in found.items():
         symbol, _, exponent = SIZES[key]
-        name = key.split(".", 1)[1]
-        png = figures.render(
-            folder, f"{REPORT_PREFIX}{name}.png", plot_sizes, curves, symbol, exponent
-        )
         K = sorted({s.episodes for c in curves for s in c.settings})
         bound = (
             f"the dotted line is the bound's {symbol}^{exponent:g} at fixed K (Õ(√(d³H³T)), T = KH)"
@@ -406,7 +401,9 @@ def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[Set
             else "other settings equal"
         )
         page.figure(
-            png,
+            folder,
+            key.split(".", 1)[1],
+            lambda out, c=curves, sym=symbol, e=exponent: plot_sizes(c, sym, e, out),
             f"total regret against {symbol}",
             f"Total regret at K = {', '.join(map(str, K))} against {symbol}, {equal} (mean over "
             f"seeds, 95% interval); {bound}.",
@@ -414,7 +411,7 @@ def sizes_section(page: Page, figures: Figures, folder: Path, settings: list[Set
         )
 
 
-def ccse_section(page: Page, figures: Figures, settings: list[SettingData]) -> None:
+def ccse_section(page: Page, settings: list[SettingData]) -> None:
     """The CCSE certificate against K for every setting saved with its plans."""
     from ..equilibria import curve_table
 
@@ -431,10 +428,11 @@ def ccse_section(page: Page, figures: Figures, settings: list[SettingData]) -> N
         except (ValueError, OSError) as err:
             page.note(f"{s.name}: the CCSE certificate could not be computed: {err}")
             continue
-        png = figures.render(s.folder, f"{REPORT_PREFIX}ccse.png", plot_certificate_curve, table)
         last = table[table.episodes == table.episodes.max()].mean(numeric_only=True)
         page.figure(
-            png,
+            s.folder,
+            "ccse",
+            lambda out, t=table: plot_certificate_curve(t, out),
             f"CCSE certificate of {s.name}",
             f"{s.name}: how far the uniform mixture of the run's first K episodes is from a "
             "coarse correlated Stackelberg equilibrium (Corollary 1), per player at the initial "
@@ -450,26 +448,6 @@ def ccse_section(page: Page, figures: Figures, settings: list[SettingData]) -> N
         "Reward-free Stackelberg gaps (math.md §7) come from an exploration folder: "
         "`stackelberg-rl explore --out DIR`, then `stackelberg-rl report DIR`."
     )
-
-
-def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
-    rows = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(data, list) and data and any(isinstance(v, dict | list) for v in data):
-        for i, v in enumerate(data):
-            rows += _flatten(v, f"{prefix}[{i}]")
-    else:
-        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-        rows.append((prefix, text))
-    return rows
-
-
-def manifest_table(page: Page, manifest: dict, skip: tuple[str, ...] = ("columns",)) -> None:
-    """Every entry of a manifest, flattened: versions, commit, game hash, resolved values."""
-    rows = [[k, v] for k, v in _flatten({k: v for k, v in manifest.items() if k not in skip})]
-    page.table(["entry", "value"], rows, text_columns=2)
 
 
 # ---------------------------------------------------------------------- whole pages
@@ -495,12 +473,6 @@ class Report:
     left_out: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
-def _write_page(folder: Path, page: Page, lede: str) -> Path:
-    text = page.html(lede)
-    write_file(folder, REPORT_FILE, lambda path: path.write_text(text, encoding="utf-8"))
-    return folder / REPORT_FILE
-
-
 def write_run_report(folder: str | os.PathLike) -> Report:
     """``report.html`` and its figures for a run folder.
 
@@ -511,13 +483,12 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     folder = Path(folder)
     df, manifest = load_run(folder)
     s = analyse_setting(folder.name, folder, df, manifest)
-    figures = Figures()
     page = Page(f"stackelberg-rl report: {folder.name}")
     page.section("regret", "Regret over the run")
-    setting_section(page, figures, s, "setting", level=3)
+    setting_section(page, s, "setting", level=3)
     page.section("regret-vs-K", "Regret against K")
-    prefix = None
     depends = depends_on_K(s.config)
+    prefix = None if depends else prefix_curve(s)
     if depends:
         page.note(
             f"In this run {' and '.join(depends)} depend{'s' if len(depends) == 1 else ''} on "
@@ -526,23 +497,22 @@ def write_run_report(folder: str | os.PathLike) -> Report:
             "therefore NOT regret against K, and is not shown as such. Regret against K takes "
             "runs of several K: a sweep (`make demo` runs one)."
         )
+    elif prefix is None:
+        page.note("The run is too short for regret at several prefixes.")
     else:
-        prefix = prefix_curve(s)
-    if prefix is not None:
-        png = figures.render(folder, f"{REPORT_PREFIX}prefixes.png", plot_prefixes, prefix)
         words = "; the ".join(f"{p}'s regret {slope_words(prefix.fits[p])}" for p in PLAYERS)
+        sizes = ", ".join(str(int(x)) for x in sorted(prefix.points.x.unique()))
         page.figure(
-            png,
+            folder,
+            "prefixes",
+            lambda out: plot_prefixes(prefix, out),
             "cumulative regret at prefixes",
             "Nothing the players do in this run depends on K (no fixed-K or power α, no "
             "β = theory), so its first K' episodes are exactly a K'-episode run and cumulative "
             "regret at those prefixes is regret against K (log-log; thin lines are seeds, dotted "
-            f"∝ √K). Over K' = {', '.join(str(int(x)) for x in sorted(prefix.points.x.unique()))}"
-            f": the {words}. The slopes' intervals are over seeds; a seed's prefixes share their "
-            "episodes.",
+            f"∝ √K). Over K' = {sizes}: the {words}. The slopes' intervals are over seeds; a "
+            "seed's prefixes share their episodes.",
         )
-    elif not depends:
-        page.note("The run is too short for regret at several prefixes.")
     page.section("bias", "How much of the regret is soft-max bias")
     if s.bias is not None:
         bias_table(page, [s])
@@ -553,17 +523,16 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         )
     else:
         page.note(f"No soft-max bias: {s.bias_note}.")
-    ccse_section(page, figures, [s])
+    ccse_section(page, [s])
     page.section("manifest", "Manifest")
     page.text("Everything the run recorded about itself: versions, commit, game and parameters.")
-    manifest_table(page, manifest)
+    page.manifest(manifest)
     lede = (
         f"A run of {s.label} on {(manifest.get('game') or {}).get('name', '?')}: "
         f"K = {s.episodes} episodes, {_seeds(s.seeds)}. Regret is "
         "exact (eqs. (9) and (10)) in every evaluated episode."
     )
-    path = _write_page(folder, page, lede)
-    return Report(path, figures.written, [s], [], prefix)
+    return Report(page.write(folder, lede), page.written, [s], [], prefix)
 
 
 def write_sweep_report(folder: str | os.PathLike) -> Report:
@@ -584,33 +553,31 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     cache: dict = {}
     games: dict = {}
     settings = [analyse_setting(r.name, r.folder, r.df, r.manifest, cache, games) for r in readable]
-    figures = Figures()
     page = Page(f"stackelberg-rl report: {folder.name}")
     curves = k_curves(settings)
-    k_section(page, figures, folder, curves)
-    sizes_section(page, figures, folder, settings)
+    k_section(page, folder, curves)
+    sizes_section(page, folder, settings)
     page.section("settings", "Each setting")
     for r in results:
         if r.df is None:
             page.note(f"Setting {r.name} is left out: {r.error or r.status}.")
     for i, s in enumerate(settings):
-        setting_section(page, figures, s, f"setting-{i}")
+        setting_section(page, s, f"setting-{i}")
     bias_table(page, settings)
-    ccse_section(page, figures, settings)
+    ccse_section(page, settings)
     page.section("manifest", "Manifest")
     page.text("The sweep's own record, then each setting's manifest (collapsed).")
-    manifest_table(page, data, skip=("settings",))
+    page.manifest(data, skip=("settings",))
     for s in settings:
-        page.details(f"{s.name}: manifest", lambda p, s=s: manifest_table(p, s.manifest))
+        page.manifest(s.manifest, summary=f"{s.name}: manifest")
     games_played = sorted({str((s.manifest.get("game") or {}).get("name")) for s in settings})
     lede = (
         f"A sweep of {len(results)} settings on {', '.join(games_played)}"
         f" ({len(readable)} readable), status {data.get('status')!r}. Regret is exact "
         "(eqs. (9) and (10)) in every evaluated episode; totals are summed over each run."
     )
-    path = _write_page(folder, page, lede)
     left_out = [(r.name, r.error or r.status, r.damaged) for r in results if r.df is None]
-    return Report(path, figures.written, settings, curves, left_out=left_out)
+    return Report(page.write(folder, lede), page.written, settings, curves, left_out=left_out)
 
 
 def write_exploration_report(
@@ -641,18 +608,16 @@ def write_exploration_report(
     rows = []
     for name, record in [("observed rewards", gaps or {})] + sorted(plans.items()):
         values = record.get("gaps", record) if isinstance(record, dict) else {}
-        for key, value in sorted(values.items()):
-            if is_real(value):
-                rows.append([name, key, _fmt(float(value), 4)])
+        rows += [[name, k, _fmt(float(v), 4)] for k, v in sorted(values.items()) if is_real(v)]
     if rows:
         page.table(["plan", "gap", "value"], rows, text_columns=2)
     else:
         page.note("This exploration has no exact gaps (a continuous game has none).")
     page.section("manifest", "Manifest")
-    manifest_table(page, manifest)
+    page.manifest(manifest)
     episodes = (manifest.get("options") or manifest.get("config") or {}).get("episodes", "?")
     lede = f"A reward-free exploration of {episodes} episodes and the plans made from it."
-    return _write_page(folder, page, lede)
+    return page.write(folder, lede)
 
 
 def write_report(folder: str | os.PathLike) -> Report:
@@ -661,7 +626,6 @@ def write_report(folder: str | os.PathLike) -> Report:
     Raises:
         RunFolderError: neither a sweep nor a complete run folder.
     """
-    folder = Path(folder)
-    if is_sweep_folder(folder):
+    if is_sweep_folder(Path(folder)):
         return write_sweep_report(folder)
     return write_run_report(folder)

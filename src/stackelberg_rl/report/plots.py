@@ -1,14 +1,16 @@
 """Plots of results (they only read the results, or what :mod:`.analysis` computed from them).
 
-Every function writes one PNG with matplotlib's bare ``Figure`` (Agg), leaving pyplot's global
-state alone, and returns the figure (its texts are what the tests read). Bands are 95%
-t-intervals over seeds clipped to the data's range (:func:`~.tables.mean_band`).
+Every ``plot_*`` function takes its data, then ``path`` (where its PNG is written) and ``title``
+(the figure's, optional); it draws with matplotlib's bare ``Figure`` (Agg), leaving pyplot's
+global state alone, and returns the figure. Bands are 95% t-intervals over seeds clipped to the
+data's range (:func:`~.tables.mean_band`); thin lines are seeds, bold ones their (geometric) mean.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,68 +22,30 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _mean_and_band(ax, table: pd.DataFrame, color: str, label: str = "mean") -> None:
+# ---------------------------------------------------------------------- helpers
+def _new_figure(ncols: int, nrows=1, width=10.0, height=4.2, layout="constrained"):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout=layout)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90) -> Figure:
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
     """Mean over the columns (seeds) of ``table`` and its clipped 95% band, against its index."""
     x, values = table.index.to_numpy(dtype=float), table.to_numpy()
     mean, low, high = mean_band(values)
-    ax.plot(x, mean, color=color, label=label)
+    ax.plot(x, mean, color=color, label="regret (mean)")
     if values.shape[1] > 1:
         band = f"95% interval ({values.shape[1]} seeds)"
         ax.fill_between(x, low, high, alpha=0.25, color=color, label=band)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best")
-
-
-def plot_cumulative_regret(
-    df: pd.DataFrame,
-    path: str | os.PathLike,
-    title: str | None = None,
-    bias: pd.DataFrame | None = None,
-) -> Figure:
-    """PNG of each player's regret: mean over seeds with its 95% band.
-
-    Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
-    windows of ``K/50`` episodes (falling when the players learn). With ``bias``, both rows also
-    show (dashed) the soft-max bias of the same ``α`` on the true model.
-
-    Args:
-        df: a results table.
-        path: where to write the PNG.
-        title: the figure's title.
-        bias: :func:`~.bias.episode_bias`'s rows of the run, if known.
-    """
-    cum, binned = cumulative_regret(df), binned_regret(df)
-    width = max(1, (int(df["episode"].max()) + 1) // 50)
-    # Fixed margins: the constrained layout would take half the time of this figure, which the
-    # report draws once per setting.
-    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
-    for j, player in enumerate(PLAYERS):
-        color = f"C{j}"
-        top, bottom = axes[0, j], axes[1, j]
-        wide = cum.pivot(index="episodes", columns="seed", values=player)
-        _mean_and_band(top, wide.iloc[_thin(len(wide))], color, "regret (mean)")
-        bins = binned.pivot(index="episode", columns="seed", values=player)
-        _mean_and_band(bottom, bins, color, "regret (mean)")
-        if bias is not None:
-            column = f"bias_{player}"
-            running = (bias[column] * bias["eval_weight"]).groupby(bias["seed"]).cumsum()
-            mean_cum = running.groupby(bias["episode"] + bias["eval_weight"]).mean()
-            mean_cum = mean_cum.iloc[_thin(len(mean_cum))]
-            label = "soft-max bias (same α, true model)"
-            top.plot(mean_cum.index, mean_cum.to_numpy(), "--", color="k", lw=1.2, label=label)
-            per_window = bias[column].groupby(bias["episode"] // width).mean()
-            centres = per_window.index.to_numpy() * width + (width - 1) / 2
-            label = "soft-max bias per episode"
-            bottom.plot(centres, per_window.to_numpy(), "--", color="k", lw=1.2, label=label)
-        for ax in (top, bottom):
-            ax.set_ylim(bottom=0)
-            ax.legend(loc="best", fontsize=8)
-        top.set_title(player)
-        top.set_ylabel("cumulative regret")
-        bottom.set_ylabel("regret per episode (window mean)")
-        bottom.set_xlabel("episode k")
-    return _save(fig, path, title)
 
 
 def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, label: str) -> None:
@@ -91,62 +55,9 @@ def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, labe
     for s in wide.columns:
         ax.plot(x, wide[s], style, color=color, alpha=0.25, linewidth=0.8)
     values = wide.to_numpy()
-    positive = (values > 0).all(axis=1)
-    mean = np.where(
-        positive, np.exp(np.log(np.where(values > 0, values, 1.0)).mean(axis=1)), np.nan
-    )
+    logs = np.log(np.where(values > 0, values, 1.0)).mean(axis=1)
+    mean = np.where((values > 0).all(axis=1), np.exp(logs), np.nan)
     ax.plot(x, mean, style, color=color, linewidth=2, label=label)
-
-
-def plot_certificate_curve(
-    table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
-) -> Figure:
-    """PNG of the CCSE certificate against ``K`` (log-log), one panel per player.
-
-    Upper and lower bounds at the initial distribution, each seed thin and their geometric mean
-    bold, with a ``1/√K`` guide (math.md §4).
-
-    Args:
-        table: :func:`stackelberg_rl.equilibria.curve_table`'s rows.
-        path: where to write the PNG.
-        title: the figure's title.
-    """
-    fig, axes = _new_figure(2)
-    for j, player in enumerate(PLAYERS):
-        upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
-        lines = [
-            (upper, f"C{j}", "-", "upper bound (mean best-response gap)"),
-            (lower, f"C{j}", "--", "lower bound (k-blind deviations)"),
-        ]
-        _seed_panel(axes[0, j], table, lines, guide=upper)
-        axes[0, j].set_title(f"{player}: ε at the initial state")
-    return _save(fig, path, title, dpi=110)
-
-
-def plot_zero_sum_gap(
-    table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
-) -> Figure:
-    """PNG of a zero-sum game's mixture against ``K`` (log-log): value gap and exploitability.
-
-    ``|V_l^mix − V_l^SE|`` at the initial distribution and the exploitability's upper and lower
-    bounds (sums of both players' bounds), each seed thin and the geometric mean bold, with a
-    ``1/√K`` guide.
-
-    Args:
-        table: :func:`stackelberg_rl.equilibria.curve_table`'s rows of a zero-sum game.
-        path: where to write the PNG.
-        title: the figure's title.
-    """
-    fig, axes = _new_figure(1, width=6.5, height=4.5)
-    lines = [
-        ("value_gap_initial", "C2", "-", "|V_l^mix − V_l^SE| at x0"),
-        ("exploitability_upper", "C3", "-", "exploitability, upper bound"),
-        ("exploitability_lower", "C3", "--", "exploitability, lower bound"),
-    ]
-    _seed_panel(axes[0, 0], table, lines, guide="exploitability_upper")
-    if title:
-        axes[0, 0].set_title(title, fontsize=10)
-    return _save(fig, path, None, dpi=110)
 
 
 def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None:
@@ -159,23 +70,6 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
     _loglog(ax, x)
     ax.set_xlabel("K (first K episodes of the run)")
     ax.legend(loc="best", fontsize=8)
-
-
-def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90) -> Figure:
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=dpi)
-    return fig
-
-
-# ---------------------------------------------------------------------- the report's figures
-def _new_figure(
-    ncols: int, nrows: int = 1, width: float = 10.0, height: float = 4.2, layout="constrained"
-):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout=layout)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def _loglog(ax, x: np.ndarray) -> None:
@@ -246,7 +140,6 @@ def _short(value: float) -> str:
 
 
 def _legend_below(ax, **kwargs) -> None:
-    """The axis's legend under it, out of the data's way."""
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=7, frameon=False, **kwargs)
 
 
@@ -262,43 +155,107 @@ def _seed_matrix(points: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndar
 
 
 def _thin(n: int, most: int = 400) -> np.ndarray:
-    """At most about ``most`` evenly spread indices of ``n`` points, first and last included.
-
-    A smooth curve drawn with fewer points looks the same and draws faster.
-    """
+    """At most about ``most`` evenly spread indices of ``n`` points, first and last included."""
     return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
 
 
-def plot_setting(setting, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """:func:`plot_cumulative_regret` of one :class:`~.analysis.SettingData`, with its bias."""
-    return plot_cumulative_regret(setting.df, path, title, setting.episode_bias)
+# ---------------------------------------------------------------------- the figures
+def plot_cumulative_regret(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    title: str | None = None,
+    bias: pd.DataFrame | None = None,
+) -> Figure:
+    """Each player's regret over a run (a results table ``df``): mean over seeds, 95% band.
+
+    Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
+    windows of ``K/50`` episodes. With ``bias`` (:func:`~.analysis.episode_bias`'s rows of the
+    run) both rows also show (dashed) the soft-max bias of the same ``α`` on the true model.
+    """
+    cum, binned = cumulative_regret(df), binned_regret(df)
+    width = max(1, (int(df["episode"].max()) + 1) // 50)
+    # Fixed margins: the constrained layout would take half the time of this figure.
+    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
+    for j, player in enumerate(PLAYERS):
+        top, bottom = axes[0, j], axes[1, j]
+        wide = cum.pivot(index="episodes", columns="seed", values=player)
+        _mean_and_band(top, wide.iloc[_thin(len(wide))], f"C{j}")
+        _mean_and_band(
+            bottom, binned.pivot(index="episode", columns="seed", values=player), f"C{j}"
+        )
+        if bias is not None:
+            column = f"bias_{player}"
+            running = (bias[column] * bias["eval_weight"]).groupby(bias["seed"]).cumsum()
+            mean_cum = running.groupby(bias["episode"] + bias["eval_weight"]).mean()
+            mean_cum = mean_cum.iloc[_thin(len(mean_cum))]
+            label = "soft-max bias (same α, true model)"
+            top.plot(mean_cum.index, mean_cum.to_numpy(), "--", color="k", lw=1.2, label=label)
+            per_window = bias[column].groupby(bias["episode"] // width).mean()
+            centres = per_window.index.to_numpy() * width + (width - 1) / 2
+            label = "soft-max bias per episode"
+            bottom.plot(centres, per_window.to_numpy(), "--", color="k", lw=1.2, label=label)
+        for ax in (top, bottom):
+            ax.set_ylim(bottom=0)
+            ax.legend(loc="best", fontsize=8)
+        top.set_title(player)
+        top.set_ylabel("cumulative regret")
+        bottom.set_ylabel("regret per episode (window mean)")
+        bottom.set_xlabel("episode k")
+    return _save(fig, path, title)
+
+
+def plot_certificate_curve(
+    table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
+) -> Figure:
+    """The CCSE certificate against ``K`` (log-log), one panel per player.
+
+    Upper and lower bounds at the initial distribution per seed, with a ``1/√K`` guide
+    (math.md §4); ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s.
+    """
+    fig, axes = _new_figure(2)
+    for j, player in enumerate(PLAYERS):
+        upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
+        lines = [
+            (upper, f"C{j}", "-", "upper bound (mean best-response gap)"),
+            (lower, f"C{j}", "--", "lower bound (k-blind deviations)"),
+        ]
+        _seed_panel(axes[0, j], table, lines, guide=upper)
+        axes[0, j].set_title(f"{player}: ε at the initial state")
+    return _save(fig, path, title, dpi=110)
+
+
+def plot_zero_sum_gap(
+    table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
+) -> Figure:
+    """A zero-sum game's mixture against ``K`` (log-log): value gap and exploitability.
+
+    ``|V_l^mix − V_l^SE|`` at the initial distribution and the exploitability's upper and lower
+    bounds (sums of both players' bounds) per seed, with a ``1/√K`` guide; ``table`` is
+    :func:`stackelberg_rl.equilibria.curve_table`'s of a zero-sum game.
+    """
+    fig, axes = _new_figure(1, width=6.5, height=4.5)
+    lines = [
+        ("value_gap_initial", "C2", "-", "|V_l^mix − V_l^SE| at x0"),
+        ("exploitability_upper", "C3", "-", "exploitability, upper bound"),
+        ("exploitability_lower", "C3", "--", "exploitability, lower bound"),
+    ]
+    _seed_panel(axes[0, 0], table, lines, guide="exploitability_upper")
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
+    return _save(fig, path, None, dpi=110)
 
 
 def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """PNG of total regret against ``K`` (log-log), one panel per player, one line per curve.
+    """Total regret against ``K`` (log-log) of :func:`~.analysis.k_curves`'s curves.
 
     :func:`plot_sizes` with ``K`` as the size: the dotted line is ``∝ √K`` (the bound's rate).
-
-    Args:
-        curves: :class:`~.analysis.Curve` s from :func:`~.analysis.k_curves`.
-        path: where to write the PNG.
-        title: the figure's title.
     """
     return plot_sizes(curves, "K", 0.5, path, title, x_label="K (episodes of the run)")
 
 
 def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """PNG of total regret, soft-max bias and Lemma 2's bound against ``K`` (log-log).
-
-    For each soft-max curve (a colour): total regret (solid, mean over seeds), the exact soft-max
-    bias of the same ``α`` on the true model (dashed) and Lemma 2's bound ``Σ_k H·log|A|/α_k``
-    (dotted).
-
-    Args:
-        curves: :class:`~.analysis.Curve` s with their bias.
-        path: where to write the PNG.
-        title: the figure's title.
-    """
+    """Per curve, total regret (solid), soft-max bias (dashed), Lemma 2's bound (dotted)."""
     from matplotlib.lines import Line2D
 
     fig, axes = _new_figure(2, height=4.8 + 0.25 * len(curves))
@@ -309,10 +266,9 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
             means = curve.means()
             x = means.index.to_numpy(dtype=float)
             all_x |= set(x)
-            color = f"C{i}"
-            ax.plot(x, means[player], "-o", color=color, markersize=4)
-            ax.plot(x, means[f"bias_{player}"], "--s", color=color, markersize=3)
-            ax.plot(x, means[f"bound_{player}"], ":", color=color)
+            ax.plot(x, means[player], "-o", color=f"C{i}", markersize=4)
+            ax.plot(x, means[f"bias_{player}"], "--s", color=f"C{i}", markersize=3)
+            ax.plot(x, means[f"bound_{player}"], ":", color=f"C{i}")
         if all_x:
             _loglog(ax, np.array(sorted(all_x)))
         ax.set_title(f"{player}: regret and its soft-max part")
@@ -335,22 +291,19 @@ def plot_sizes(
     title: str | None = None,
     x_label: str | None = None,
 ) -> Figure:
-    """PNG of total regret against a size (``|S|``, ``d``, ``H``, ``K``) or ``β``, log-log.
+    """Total regret against a size (``|S|``, ``d``, ``H``, ``K``) or ``β``, log-log.
 
-    Mean over seeds with clipped 95% error bars, each line's slope with its interval, and where
-    the bound has one, a dotted line with its exponent (``d^1.5``, ``H^2`` at fixed ``K``, and
-    nothing in ``|S|``).
+    Mean over seeds with clipped 95% error bars and each line's slope with its interval; where
+    the bound has an ``exponent`` in the quantity (``d^1.5``, ``H^2`` at fixed ``K``, 0 in
+    ``|S|``), a dotted line with it.
 
     Args:
         curves: :class:`~.analysis.Curve` s from :func:`~.analysis.size_curves`.
         symbol: the quantity's symbol, for the axis.
         exponent: the bound's exponent in it, or ``None``.
-        path: where to write the PNG.
-        title: the figure's title.
+        path, title: as every plot.
         x_label: the horizontal axis's label (``symbol`` by default).
     """
-    import textwrap
-
     labels = {
         p: [textwrap.fill(f"{c.label}: slope {c.fits[p].text()}", 80) for c in curves]
         for p in PLAYERS
@@ -363,7 +316,6 @@ def plot_sizes(
         names: dict = {}
         for i, curve in enumerate(curves):
             x, values = _seed_matrix(curve.points, player)
-            # mean over seeds with its clipped 95% interval as error bars
             mean, low, high = mean_band(values)
             yerr = np.vstack([mean - low, high - mean]) if values.shape[1] > 1 else None
             label = labels[player][i]
@@ -382,7 +334,7 @@ def plot_sizes(
             _log_y(ax)
         ax.set_title(f"{player}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
-        named = {}
+        named: dict = {}
         for v, name in sorted(names.items()):
             named.setdefault(name.split(" (")[0], []).append(_short(v))
         words = "; ".join(f"{name} at {', '.join(vs)}" for name, vs in named.items())
@@ -392,30 +344,20 @@ def plot_sizes(
 
 
 def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """PNG of one run's cumulative regret at prefixes ``K'`` of the run (log-log).
+    """One run's cumulative regret at prefixes ``K'`` of the run (log-log).
 
-    Each seed thin, the mean bold with its slope (95% interval over seeds), ``∝ √K`` dotted.
-
-    Args:
-        curve: :func:`~.analysis.prefix_curve`'s.
-        path: where to write the PNG.
-        title: the figure's title.
+    ``curve`` is :func:`~.analysis.prefix_curve`'s; the mean's slope (95% interval over seeds)
+    is in the legend, with a line ``∝ √K``.
     """
-    fig, axes = _new_figure(2, height=4.2)
+    fig, axes = _new_figure(2)
     for j, player in enumerate(PLAYERS):
         ax = axes[0, j]
         x, values = _seed_matrix(curve.points, player)
         for s in range(values.shape[1]):
             ax.plot(x, values[:, s], "-", color=f"C{j}", alpha=0.3, linewidth=0.8)
         mean = values.mean(axis=1)
-        ax.plot(
-            x,
-            mean,
-            "-o",
-            color=f"C{j}",
-            markersize=4,
-            label=f"mean: slope {curve.fits[player].text()}",
-        )
+        label = f"mean: slope {curve.fits[player].text()}"
+        ax.plot(x, mean, "-o", color=f"C{j}", markersize=4, label=label)
         if mean[0] > 0 and math.isfinite(mean[0]):
             _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
         _loglog(ax, x)

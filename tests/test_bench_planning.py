@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from stackelberg_rl.bench import interleaved
 from stackelberg_rl.bench import planning as bench
 
 
@@ -47,3 +48,11 @@ def test_main_writes_json(tmp_path, capsys):
     assert "evaluate + leader_best_response" in capsys.readouterr().out
     written = json.loads(out.read_text())
     assert [r["n_states"] for r in written] == [20]
+
+
+def test_variants_are_timed_in_turn_within_each_repeat():
+    calls = []
+    variants = {name: lambda i, name=name: calls.append((name, i)) for name in "ab"}
+    times = interleaved(variants, 3)
+    assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert list(times) == ["a", "b"] and [len(t) for t in times.values()] == [3, 3]

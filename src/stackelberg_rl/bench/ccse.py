@@ -1,11 +1,8 @@
 """What the CCSE costs: saving a run's plans, and replaying one episode's policies.
 
-- **saving plans**: whole runs written to a run folder (exact regret only at episode 0), with
-  and without ``save_plans``; the ratio is the price of ``--save-plans`` (target: at most 1.10);
-- **replaying one episode**: the policy tables of the last episode of a saved run, from a freshly
-  opened run folder, against the learner's own backward pass at the end of the same run (the
-  median of its last plans), and the part of it that is the policies at every state alone.
-  Replay must cost about one plan, not a replay of the run.
+Saving: whole runs written to a run folder with and without ``save_plans`` (target ratio at most
+1.10). Replaying: the policy tables of the last episode of a saved run, from a freshly opened
+folder, against the learner's own last plans in the same run; it must cost about one plan.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Timings of the learner: incremental vs from scratch vs the memory floor, and the ablation.
 
-Ratios against the from-scratch learner and the memory floor are of figures measured in the same
-call; those against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON
-(rlberry lives in its own environment). The ablation times whole runs with each low-level trick
-of the plan turned off (plain numba instead).
+Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON (rlberry
+lives in its own environment). The ablation turns each low-level trick of the plan off.
 """
 
 from __future__ import annotations
@@ -111,22 +109,21 @@ def time_case(case: Case, repeats: int) -> dict:
 def _one_run_here(case: Case) -> dict:
     (elapsed,), df = timed_runs(case, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"seconds": elapsed, "rss": rss, "plans": int(df["replanned"].sum()), "pid": os.getpid()}
+    return {
+        "case": case.name,
+        "episodes": case.episodes,
+        "seconds_median": elapsed,
+        "seconds_all": [elapsed],
+        "peak_rss_gb": rss / 2**30,
+        "plans": int(df["replanned"].sum()),
+        "pid": os.getpid(),
+    }
 
 
 def time_case_isolated(case: Case) -> dict:
     """One run of a long case in a fresh process, so that its peak RSS is its own."""
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        out = pool.submit(_one_run_here, case).result()
-    return {
-        "case": case.name,
-        "episodes": case.episodes,
-        "seconds_median": out["seconds"],
-        "seconds_all": [out["seconds"]],
-        "peak_rss_gb": out["rss"] / 2**30,
-        "plans": out["plans"],
-        "pid": out["pid"],
-    }
+        return pool.submit(_one_run_here, case).result()
 
 
 def leader_follower_game() -> FiniteGame:

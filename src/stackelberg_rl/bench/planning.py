@@ -1,10 +1,7 @@
 """Timings of the exact planner: ``evaluate`` and both best responses, linear in ``|S|``.
 
-On ``random_linear(S, 4, 4, 10, 10)`` one call of each of ``evaluate``, ``leader_best_response``
-and ``follower_best_response`` (what ``regret`` costs) is timed at several ``S``; the ratio of the
-times at ``10·S`` and ``S`` should be close to 10. Memory is the ``tracemalloc`` peak of one such
-sequence above what was allocated before it: the planner's own arrays and temporaries, not the
-game or the policies.
+The ratio of the times at ``10·S`` and ``S`` should be close to 10. Memory is the planner's own
+arrays and temporaries (``tracemalloc`` above the baseline), not the game or the policies.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ CALLS = ("evaluate", "leader_br", "follower_br", "regret")
 
 
 def _calls(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list:
-    """``evaluate``, both best responses, and ``regret`` (the three passes fused)."""
+    """The timed calls: ``CALLS``, ``regret`` being the three passes fused."""
     return [
         lambda: evaluate(game, pi_l, pi_f),
         lambda: leader_best_response(game, pi_f),
@@ -56,22 +53,12 @@ def run(
 ) -> list[dict]:
     """Time ``evaluate`` + both best responses on ``random_linear(S, 4, 4, 10, 10)`` per ``S``.
 
-    Args:
-        sizes: the numbers of states ``S``.
-        repeats: timed runs per size (after one warm-up run), sizes interleaved; medians are
-            reported.
-        seed: seed of the games and of the random stochastic policies.
-        bandwidth: read bandwidth in bytes per second for the floor (measured here if not given).
-
-    Returns:
-        One row per size: ``n_states``, ``seconds_median`` (the three calls together), the
-        per-call medians ``evaluate_median``, ``leader_br_median``, ``follower_br_median``,
-        ``seconds_all``, ``peak_mb`` (``tracemalloc`` peak of one sequence above the baseline),
-        ``regret_median`` and ``regret_peak_mb`` (``regret``: the three passes fused),
-        ``input_mb`` (features and policies), ``build_seconds`` (making and validating the game),
-        ``floor_seconds`` (:func:`streamed_bytes` at the measured bandwidth), ``load_average``
-        (the median 1-minute load during the runs); rows after the first also carry
-        ``ratio_vs_previous`` and ``size_ratio``.
+    ``repeats`` timed runs per size after a warm-up, sizes interleaved. One row per size:
+    medians of the three calls together and of each (``*_median``, ``regret_median`` for the
+    three passes fused), tracemalloc peaks above the baseline (``peak_mb``, ``regret_peak_mb``),
+    ``input_mb``, ``build_seconds``, ``floor_seconds`` (:func:`streamed_bytes` at
+    ``bandwidth``, measured if not given) and the median ``load_average``; rows after the first
+    also carry ``ratio_vs_previous`` and ``size_ratio``.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")

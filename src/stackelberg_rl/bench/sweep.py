@@ -1,18 +1,10 @@
 """What a sweep gains from the local cores, and what Ray costs over local processes.
 
-One sweep — ``settings`` settings of one seed each on the demo game (``random-linear``,
-``S = 20``, ``A = B = 3``, ``d = 8``, ``H = 5``; ``β = 0.2``, four ``α`` schedules), each run long
-enough (about 5 s at the default ``K = 4000``) that starting workers is a small part of it — is
-played into a fresh sweep folder by each variant, interleaved:
-
-- **local, 1 worker**: every task in this process, one after the other (one core);
-- **local, all cores**: a pool of ``os.cpu_count()`` processes (started inside the timing);
-- **ray**: the same tasks on a local Ray of as many CPUs, started once before the timings (a
-  cluster outlives its sweeps); its start is reported on its own.
-
-Reported: the median wall time of each, the speed-up of all cores over one (the goal: at least
-1.8 on two cores) and Ray's overhead over the local pool (the goal: at most 15%), with the
-machine's load average before and after (the speed-up is the first figure to suffer from it).
+One sweep of ``settings`` runs of about 5 s (``K = 4000``) on the demo game is played by each
+variant, interleaved: one worker, a pool of all local cores (started inside the timing), and a
+local Ray of as many CPUs (started once before the timings, its start reported on its own).
+Goals: all cores at least 1.8× faster than one on two cores; Ray at most 15% slower than the
+pool. The load average before and after is printed: the speed-up suffers first from it.
 """
 
 from __future__ import annotations
@@ -73,18 +65,7 @@ def run_benchmarks(
     use_ray: bool = True,
     cores: int | None = None,
 ) -> list[dict]:
-    """Median seconds of the sweep on one core, on all local cores, and on a local Ray.
-
-    Args:
-        episodes: ``K`` of every run.
-        settings: runs in the sweep.
-        repeats: timed sweeps of each variant.
-        use_ray: time a local Ray too.
-        cores: the cores to use (default: ``os.cpu_count()``).
-
-    Returns:
-        Rows ``{"case", "median_s", "runs_s", "ratio", "note"}``.
-    """
+    """Rows ``{"case", "median_s", "runs_s", "ratio", "note"}`` of the sweep's variants."""
     cores = cores or os.cpu_count() or 1
     tasks = grid(episodes, settings)
     load_before = os.getloadavg()[0]

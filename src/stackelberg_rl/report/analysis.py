@@ -124,11 +124,6 @@ def depends_on_K(config: dict) -> list[str]:
     return out
 
 
-def prefixes_are_runs(config: dict) -> bool:
-    """Whether the first ``K'`` episodes of a run are a ``K'``-episode run of the same setting."""
-    return not depends_on_K(config)
-
-
 def flat_config(manifest: dict) -> dict:
     """A run's configuration as flat ``key: value`` pairs, to tell settings apart.
 

@@ -16,25 +16,19 @@ Options: --repeats 9 --episodes 1000 --json FILE
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from stackelberg_rl._files import write_atomic
 from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.bench import median, seconds
 from stackelberg_rl.experiments import RunConfig
 from stackelberg_rl.experiments.loop import SeedRun, play
 from stackelberg_rl.games import random_linear
 
 
 def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median([seconds(fn) for _ in range(repeats)])
 
 
 def states(game, config, marks, repeats, folder: Path) -> list[dict]:
@@ -77,11 +71,9 @@ def whole_runs(game, config, repeats, folder: Path) -> dict:
             made = []
             if "checkpoint" in kw:
                 kw = dict(kw, checkpoint=lambda d, made=made: (made.append(1), save(d)))
-            t0 = time.perf_counter()
-            play(game, config, 0, **kw)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(seconds(lambda kw=kw: play(game, config, 0, **kw)))
             counts[name] = len(made)  # the same in every repeat, up to the clock
-    medians = {name: statistics.median(t) for name, t in times.items()}
+    medians = {name: median(t) for name, t in times.items()}
     return {
         "median_s": medians,
         "checkpoints_per_run": counts,

@@ -1,16 +1,10 @@
 """What the report shows, as numbers: each setting's regret and bias, and regret along a size.
 
-- :class:`SettingData`: one run with each seed's total regret and, on a finite game whose
-  soft-max ``α`` is recorded, its soft-max bias and Lemma 2's bound.
-- :func:`k_curves`, :func:`size_curves`: settings that differ only in ``K``, ``|S|``, ``d``,
-  ``H`` or ``β``: total regret against it with each player's log-log slope over seeds.
-- :func:`prefix_curve`: within one run, cumulative regret at prefixes ``K' ≤ K`` — the regret
-  of a ``K'``-episode run only when nothing the players do depends on ``K``.
-
-The soft-max bias of episode ``k`` is the expected regret of soft-max play with the ``α_l``,
-``α_f`` of that episode (columns ``alpha_l``, ``alpha_f``) planned on the true model (``β = 0``,
-:func:`~stackelberg_rl.planning.softmax_bias`), bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f``
-(Lemmas 2 and 4). Summed like regret it is the part of the regret learning cannot remove.
+The soft-max bias of an episode is the exact regret of soft-max play with that episode's ``α_l``,
+``α_f`` planned on the true model (``β = 0``, :func:`~stackelberg_rl.planning.softmax_bias`),
+bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f`` (Lemmas 2 and 4); summed like regret it is the
+part of the regret learning cannot remove. Cumulative regret at prefixes ``K' ≤ K`` of a run is
+the regret of a ``K'``-episode run only when nothing the players do depends on ``K``.
 """
 
 from __future__ import annotations

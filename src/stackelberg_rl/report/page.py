@@ -455,14 +455,10 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
 class Report:
     """A written report: the page, the figures beside it, and what was computed.
 
-    Attributes:
-        path: the page.
-        figures: the PNG files written.
-        settings: the settings analysed.
-        k_curves: regret against ``K`` (a sweep), empty otherwise.
-        prefix: a lone run's regret at prefixes, when that is regret against ``K``.
-        left_out: a sweep's settings that are not in the figures, each ``(name, reason,
-            damaged)``: ``damaged`` when its files were complete once and can no longer be read.
+    ``figures``: the PNG files written; ``k_curves``: a sweep's regret against ``K``;
+    ``prefix``: a lone run's regret at prefixes, when that is regret against ``K``; ``left_out``:
+    a sweep's settings not in the figures, ``(name, reason, damaged)`` (complete once, unreadable
+    now).
     """
 
     path: Path

@@ -48,23 +48,17 @@ def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def _per_seed(ax, table: pd.DataFrame, column: str, color: str, style: str, label: str) -> None:
-    """Each seed's ``column`` against ``episodes`` (thin), and their geometric mean (bold)."""
-    wide = table.pivot(index="episodes", columns="seed", values=column)
-    x = wide.index.to_numpy(dtype=float)
-    for s in wide.columns:
-        ax.plot(x, wide[s], style, color=color, alpha=0.25, linewidth=0.8)
-    values = wide.to_numpy()
-    logs = np.log(np.where(values > 0, values, 1.0)).mean(axis=1)
-    mean = np.where((values > 0).all(axis=1), np.exp(logs), np.nan)
-    ax.plot(x, mean, style, color=color, linewidth=2, label=label)
-
-
 def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None:
     """Lines ``(column, colour, style, label)`` per seed against ``K``, log-log, ``∝ 1/√K``."""
-    x = np.sort(table["episodes"].unique()).astype(float)
     for column, color, style, label in lines:
-        _per_seed(ax, table, column, color, style, label)
+        wide = table.pivot(index="episodes", columns="seed", values=column)
+        x, values = wide.index.to_numpy(dtype=float), wide.to_numpy()
+        for s in wide.columns:
+            ax.plot(x, wide[s], style, color=color, alpha=0.25, linewidth=0.8)
+        logs = np.log(np.where(values > 0, values, 1.0)).mean(axis=1)  # the geometric mean
+        mean = np.where((values > 0).all(axis=1), np.exp(logs), np.nan)
+        ax.plot(x, mean, style, color=color, linewidth=2, label=label)
+    x = np.sort(table["episodes"].unique()).astype(float)
     y0 = float(np.exp(np.log(table[table.episodes == x[0]][guide]).mean()))
     _reference(ax, x, y0, -0.5, "∝ 1/√K")
     _loglog(ax, x)

@@ -1,6 +1,8 @@
 """The planner benchmark runs and returns what `stackelberg-rl bench` will print (not a timing)."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,9 +44,13 @@ def test_run_rejects_no_repeats():
         bench.run(sizes=(20,), repeats=0)
 
 
-def test_main_writes_json(tmp_path, capsys):
+def test_the_script_writes_json(tmp_path, capsys):
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_planning.py"
+    spec = importlib.util.spec_from_file_location("bench_planning", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
     out = tmp_path / "rows.json"
-    assert bench.main(["--sizes", "20", "--repeats", "1", "--json", str(out)]) == 0
+    assert script.main(["--sizes", "20", "--repeats", "1", "--json", str(out)]) == 0
     assert "evaluate + leader_best_response" in capsys.readouterr().out
     written = json.loads(out.read_text())
     assert [r["n_states"] for r in written] == [20]

@@ -6,8 +6,6 @@ arrays and temporaries (``tracemalloc`` above the baseline), not the game or the
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 import tracemalloc
@@ -143,18 +141,3 @@ def format_rows(rows: list[dict]) -> str:
         "regret s, its MB: regret(), the same three passes fused"
     )
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: print the table (and optionally write the rows as JSON)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", help="also write the rows to this file")
-    args = parser.parse_args(argv)
-    rows = run(args.sizes, args.repeats)
-    print(format_rows(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-    return 0

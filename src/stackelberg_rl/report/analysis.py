@@ -29,20 +29,12 @@ BIAS_COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
 
 # ---------------------------------------------------------------------- the soft-max bias
 def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
-    """The soft-max bias and its bound in every evaluated episode of a run.
+    """The soft-max bias and its bound in every evaluated episode of a run of the finite ``game``.
 
-    Args:
-        game: the run's (finite) game.
-        df: its results table (columns ``seed``, ``episode``, ``eval_weight``, ``alpha_l``,
-            ``alpha_f``).
-        cache: reused between calls (each distinct pair of ``α`` of a game is planned once).
-
-    Returns:
-        One row per evaluated episode: ``seed``, ``episode``, ``eval_weight``, ``bias_leader``,
-        ``bias_follower``, ``bound_leader``, ``bound_follower``.
-
-    Raises:
-        ValueError: the run has no ``α`` (a ``random`` or ``oracle`` baseline: NaN columns).
+    ``df`` is the run's results (with ``alpha_l``, ``alpha_f``); ``cache``, reused between calls,
+    plans each pair of ``α`` of a game once. Returns one row per evaluated episode: ``seed``,
+    ``episode``, ``eval_weight``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
+    ``bound_follower``. Raises :class:`ValueError` if the run has no ``α`` (a baseline).
     """
     cache = {} if cache is None else cache
     d = df[df["eval_weight"] > 0]
@@ -63,11 +55,10 @@ def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) 
 
 
 def run_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
-    """Each seed's total soft-max bias and Lemma 2's bound on it, summed like regret.
+    """Each seed's total soft-max bias and Lemma 2's bound, ``Σ eval_weight · value``.
 
-    Returns:
-        One row per seed: ``seed``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
-        ``bound_follower`` (``Σ eval_weight · value`` over the evaluated episodes).
+    One row per seed: ``seed``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
+    ``bound_follower``.
     """
     return _seed_totals(episode_bias(game, df, cache))
 

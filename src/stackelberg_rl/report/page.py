@@ -581,11 +581,8 @@ def write_exploration_report(
 ) -> Path:
     """``report.html`` of an exploration folder: its gaps, its plans' gaps, its manifest.
 
-    Args:
-        folder: the exploration folder (already checked to be one).
-        manifest: its manifest.
-        gaps: the gaps of the plan for the observed rewards (``gaps.json``), if any.
-        plans: each further plan's record (``plan-NAME.json``), by name.
+    ``folder`` is already checked to be one; ``gaps``: those of the plan for the observed
+    rewards (``gaps.json``), if any; ``plans``: each further plan's record (``plan-NAME.json``).
 
     Raises:
         RunFolderError: a data or plan file is damaged, or the data are not those the manifest

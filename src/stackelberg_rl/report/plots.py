@@ -291,12 +291,8 @@ def plot_sizes(
     the bound has an ``exponent`` in the quantity (``d^1.5``, ``H^2`` at fixed ``K``, 0 in
     ``|S|``), a dotted line with it.
 
-    Args:
-        curves: :class:`~.analysis.Curve` s from :func:`~.analysis.size_curves`.
-        symbol: the quantity's symbol, for the axis.
-        exponent: the bound's exponent in it, or ``None``.
-        path, title: as every plot.
-        x_label: the horizontal axis's label (``symbol`` by default).
+    ``curves`` come from :func:`~.analysis.size_curves`; ``symbol`` names the quantity on the
+    axis, whose label is ``x_label`` (``symbol`` by default).
     """
     labels = {
         p: [textwrap.fill(f"{c.label}: slope {c.fits[p].text()}", 80) for c in curves]

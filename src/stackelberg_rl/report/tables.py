@@ -23,14 +23,10 @@ PLAYERS = ("leader", "follower")
 
 
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
-    """Each seed's cumulative regret at the evaluated episodes.
+    """Each seed's cumulative regret at the evaluated episodes of a results table ``df``.
 
-    Args:
-        df: a results table (columns ``seed``, ``episode``, ``regret_*``, ``eval_weight``).
-
-    Returns:
-        One row per seed and evaluated episode: ``seed``, ``episodes`` (how many episodes the sum
-        covers: ``episode + eval_weight``), ``leader``, ``follower``.
+    One row per seed and evaluated episode: ``seed``, ``episodes`` (how many episodes the sum
+    covers: ``episode + eval_weight``), ``leader``, ``follower``.
     """
     d = df[df["eval_weight"] > 0].sort_values(["seed", "episode"])
     out = pd.DataFrame({"seed": d["seed"], "episodes": d["episode"] + d["eval_weight"]})
@@ -47,9 +43,8 @@ def total_regret(df: pd.DataFrame) -> pd.DataFrame:
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Cumulative regret at ``K`` of each player: mean and 95% t-interval over seeds.
 
-    Returns:
-        One row per player, columns ``player``, ``K``, ``seeds``, ``mean``, ``half_width``,
-        ``low``, ``high``, ``std``.
+    One row per player: ``player``, ``K``, ``seeds``, ``mean``, ``half_width``, ``low``, ``high``,
+    ``std``.
     """
     final, K = total_regret(df), int(df["episode"].max()) + 1
     rows = []
@@ -67,11 +62,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean per-episode regret in the first and the last quarter of the episodes, per player.
 
-    Evaluated episodes only (NaN rows are skipped). Falling regret shows learning.
-
-    Returns:
-        One row per player: ``player``, ``first_quarter``, ``last_quarter``, ``ratio``
-        (last / first).
+    Evaluated episodes only. One row per player: ``player``, ``first_quarter``, ``last_quarter``,
+    ``ratio`` (last / first).
     """
     K = int(df["episode"].max()) + 1
     q = max(1, K // 4)
@@ -88,9 +80,8 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
 def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
     """Each seed's mean per-episode regret over consecutive windows of ``max(1, K // bins)``.
 
-    Returns:
-        One row per seed and window: ``seed``, ``episode`` (the window's centre), ``leader``,
-        ``follower`` (means over the evaluated episodes of the window).
+    One row per seed and window: ``seed``, ``episode`` (the window's centre), ``leader``,
+    ``follower`` (means over the evaluated episodes of the window).
     """
     width = max(1, (int(df["episode"].max()) + 1) // bins)
     cols = [f"regret_{p}" for p in PLAYERS]
@@ -100,16 +91,10 @@ def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
 
 
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over seeds and its t-interval, clipped to the range of ``values``.
+    """Mean over seeds of ``values (n_points, n_seeds)`` and its t-interval, clipped to its range.
 
-    Args:
-        values: ``(n_points, n_seeds)``, e.g. cumulative regret at each episode of each seed.
-        level: the interval's level.
-
-    Returns:
-        ``mean, low, high``, each ``(n_points,)``: ``low = max(mean − t·s/√n, min(values))`` and
-        ``high = min(mean + t·s/√n, max(values))``, minimum and maximum over every entry. With one
-        seed ``low`` and ``high`` are NaN.
+    Returns ``mean, low, high``, each ``(n_points,)``: ``low = max(mean − t·s/√n, min(values))``,
+    ``high = min(mean + t·s/√n, max(values))`` (over every entry); NaN with one seed.
     """
     values = np.asarray(values, dtype=float)
     mean, n = values.mean(axis=1), values.shape[1]
@@ -156,18 +141,10 @@ class SlopeFit:
 def loglog_fit(table: pd.DataFrame, column: str, x: str = "K", level: float = 0.95) -> SlopeFit:
     """The slope of ``log(column)`` on ``log(x)`` per seed, and its t-interval over the seeds.
 
-    Only seeds present at every ``x`` are used, each fitted by least squares
-    (:func:`~stackelberg_rl.equilibria.loglog_slope`; a seed with a value that is not positive
-    has no slope and is left out).
-
-    Args:
-        table: one row per ``x`` and seed, columns ``x``, ``seed`` and ``column``.
-        column: the values, e.g. ``leader`` (total regret).
-        x: the abscissa, e.g. ``K``.
-        level: the interval's level.
-
-    Returns:
-        The fit; its slope is NaN with fewer than two distinct ``x``.
+    ``table`` has one row per ``x`` and seed (columns ``x``, ``seed``, ``column``). Only seeds
+    present at every ``x`` are used, each fitted by least squares
+    (:func:`~stackelberg_rl.equilibria.loglog_slope`); a seed with a value that is not positive
+    has no slope. The slope is NaN with fewer than two distinct ``x``.
     """
     wide = table.pivot_table(index=x, columns="seed", values=column, aggfunc="mean").dropna(axis=1)
     xs = wide.index.to_numpy(dtype=float)

@@ -1,31 +1,27 @@
 """Folders of this program on disk: who owns one, reserving it, finishing it, reading it back.
 
-A run folder holds::
+A run folder holds ``manifest.json`` ("format": "stackelberg-rl/run", its version, "status"
+"running", "interrupted" or "complete", the configuration, every resolved α, β, λ, the game and
+the SHA-256 of its arrays, versions, git commit, host and pid), ``results.parquet`` (one row per
+(seed, episode), :data:`~.loop.COLUMNS`), ``plans.npz`` (with ``save_plans``), ``regret.png``,
+the report's ``report.html`` and ``report-*.png``, and while it is unfinished
+``checkpoints/seed-N.npz``, each seed's last state.
 
-    manifest.json     "format": "stackelberg-rl/run", its version, "status" ("running",
-                      "interrupted" or "complete"), the configuration, every resolved α, β, λ,
-                      the game (name, parameters, SHA-256 of its arrays), versions, git commit
-    results.parquet   one row per (seed, episode), the columns of :data:`~.loop.COLUMNS`
-    plans.npz         with ``save_plans``: what replays every episode's policies
-    regret.png        written by the command line's run and report
-    report.html       the report (:mod:`stackelberg_rl.report`), and its figures report-*.png
-    checkpoints/      while the run is unfinished: seed-N.npz, each seed's last state
-
-A folder's manifest says what it is (:class:`FolderKind`: a run, a sweep, an exploration) and,
-while it plays, the host and pid playing it; the process playing it also holds an advisory lock
-on it (:func:`lock`). A folder held by a live process is never driven by a second one. Only a
-folder holding this program's files and nothing else is ever replaced (``overwrite``: the new
-one is written beside it and swapped in once complete); nothing else is ever deleted. An
-interrupted run keeps its folder and checkpoints and continues from them
-(:meth:`Reservation.resume`). Results that cannot be written where asked are saved in a fresh
-temporary folder, and the error says where.
+One ownership for every folder of this program (:class:`FolderKind`: a run, a sweep, an
+exploration): its manifest says what it is and who plays it, and the process playing it holds
+a lock on it (:func:`lock`), so no folder is driven by two. Only a folder holding this
+program's files and nothing else is replaced (``overwrite``: the new one is written beside it
+and swapped in once complete); nothing else is ever deleted. An interrupted run keeps its
+folder and continues from its checkpoints (:meth:`Reservation.resume`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
+import itertools
 import json
 import os
 import platform
@@ -34,9 +30,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .._files import TMP_PREFIX, replace_with, write_atomic
@@ -81,7 +77,6 @@ class FolderKind:
     what: str = "run"
     scratch: tuple[tuple[str, tuple[str, ...]], ...] = ()
     manifest: str = MANIFEST_FILE
-    """The file that says the folder's format, status, host and pid."""
     error: type[RunFolderError] = RunFolderError
 
     @property
@@ -127,17 +122,11 @@ def git_state() -> dict:
 
 def versions() -> dict:
     """Versions of the package, Python and the libraries that shape the results."""
-    import matplotlib
-    import numba
-    import pyarrow
-    import scipy
-
     from .. import __version__
 
-    return {
-        "stackelberg_rl": __version__,
-        "python": platform.python_version(),
-        **{m.__name__: m.__version__ for m in (np, numba, pd, scipy, pyarrow, matplotlib)},
+    names = ("numpy", "numba", "pandas", "scipy", "pyarrow", "matplotlib")
+    return {"stackelberg_rl": __version__, "python": platform.python_version()} | {
+        name: metadata.version(name) for name in names
     }
 
 
@@ -157,14 +146,13 @@ def provenance() -> dict:
 
 
 # ---------------------------------------------------------------------- ownership
-def read_manifest(folder: Path, kind: FolderKind | None = None) -> dict:
+def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     """The manifest of ``folder``, checked to be this program's (a run's, or ``kind``'s).
 
     Raises:
         RunFolderError: (``kind.error``) no manifest, unreadable JSON, not of this program, or a
             newer format version.
     """
-    kind = kind or RUN_FOLDER
     path = folder / kind.manifest
     if not path.is_file():
         raise kind.error(f"{folder} is not {kind.a} folder: no {path.name}")
@@ -200,14 +188,13 @@ def _alive(manifest: dict) -> bool:
     return True
 
 
-def refuse_live(folder: Path, manifest: dict, kind: FolderKind | None = None) -> None:
+def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
     """Refuse a folder whose manifest says another live process is playing it."""
-    kind = kind or RUN_FOLDER
     if _alive(manifest):
         raise kind.error(f"{folder} holds {kind.a} that is still running (pid {manifest['pid']})")
 
 
-def lock(folder: Path, kind: FolderKind | None = None) -> int:
+def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
     """Take ``folder`` for this process: an advisory lock, released by ``os.close`` or at exit.
 
     Returns:
@@ -216,7 +203,6 @@ def lock(folder: Path, kind: FolderKind | None = None) -> int:
     Raises:
         RunFolderError: (``kind.error``) another process holds it.
     """
-    kind = kind or RUN_FOLDER
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -274,7 +260,7 @@ def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> 
             return
 
 
-def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None) -> str:
+def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER) -> str:
     """What writing a run (or a folder of ``kind``) to ``out`` would do.
 
     Returns:
@@ -285,7 +271,6 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind | None = None
             file, or ``out`` holds anything but a run of this program that may be replaced (with
             ``overwrite``, and not while that run is still running).
     """
-    kind = kind or RUN_FOLDER
     _check_cwd_outside(out)
     check_ancestors(out)
     if not out.exists():
@@ -350,7 +335,7 @@ class Reservation:
     mode: str
     manifest_written: bool = False
     made_parents: tuple[Path, ...] = ()
-    kind: FolderKind | None = None
+    kind: FolderKind = RUN_FOLDER
     resumed: bool = False
     """Whether this continues an interrupted run: its folder is never removed."""
     held: int | None = None
@@ -360,7 +345,7 @@ class Reservation:
         cls,
         out: str | os.PathLike | NewFolder,
         overwrite: bool = False,
-        kind: FolderKind | None = None,
+        kind: FolderKind = RUN_FOLDER,
     ) -> Reservation:
         """Reserve ``out`` (or a new folder) for a run (or ``kind``); nothing is written yet.
 
@@ -383,7 +368,8 @@ class Reservation:
                     return cls(path, path, mode, kind=kind)
                 _check_cwd_outside(path)
                 check_ancestors(path)
-                made = _make_parents(path)
+                made = tuple(itertools.takewhile(lambda p: not p.exists(), path.absolute().parents))
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.mkdir()  # exclusive: of two runs that want this name, one gets it
                 return cls(path, path, "new", made_parents=made, kind=kind)
             except FileExistsError:
@@ -498,9 +484,8 @@ class Reservation:
                 write_plans(self.work / PLANS_FILE, plans)
             replace_with(self.work / RESULTS_FILE, lambda path: df.to_parquet(path, index=False))
             self.write_manifest(manifest_text)
-            kind = self.kind or RUN_FOLDER
-            for name, _ in kind.scratch:  # complete: the working files are no longer needed
-                _remove_own(self.work / name, kind, scratch=True)
+            for name, _ in self.kind.scratch:  # complete: the working files are not needed
+                _remove_own(self.work / name, self.kind, scratch=True)
         except Exception as err:
             where = _rescue(df, manifest_text, plans)
             if where is not None:
@@ -549,17 +534,9 @@ class Reservation:
 
         Its folder goes too if this run made it; a resumed run's folder is never removed.
         """
-        if self.resumed:
-            return
-        if self.mode != "empty":
-            _remove_own(self.work, self.kind)
-        elif self.manifest_written:  # else the folder was never ours (another run may have it)
-            kind = self.kind or RUN_FOLDER
-            for p in [*map(self.work.joinpath, kind.files),
-                      *self.work.glob(f"{TMP_PREFIX}*-{os.getpid()}")]:  # fmt: skip
-                _unlink_quietly(p)
-            for name, _ in kind.scratch:
-                _remove_own(self.work / name, kind, scratch=True)
+        if self.resumed or (self.mode == "empty" and not self.manifest_written):
+            return  # a resumed run's folder, or one never ours (another run may have taken it)
+        _remove_own(self.work, self.kind, keep=self.mode == "empty")
         for parent in self.made_parents:  # innermost first; a folder someone used stays
             try:
                 parent.rmdir()
@@ -578,50 +555,25 @@ def write_file(
     replace_with(folder / name, write, exclusive=exclusive)
 
 
-def _make_parents(out: Path) -> tuple[Path, ...]:
-    """Make the missing folders above ``out``; those made, innermost first."""
-    missing = []
-    for parent in out.absolute().parents:
-        if parent.exists():
-            break
-        missing.append(parent)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return tuple(missing)
-
-
 def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err) or type(err).__name__
 
 
-def _unlink_quietly(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def _remove_own(folder: Path, kind: FolderKind | None = None, scratch: bool = False) -> None:
+def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, scratch=False, keep=False) -> None:
     """Delete this program's files in ``folder`` (a run's, or its ``scratch`` sub-folder's).
 
-    Then ``folder`` too if it is empty: anything else stays, and so does the folder holding it.
+    Then ``folder`` too if it is empty (unless ``keep``): anything else stays, and its folder.
     """
-    kind = kind or RUN_FOLDER
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return
-    for p in entries:
-        if scratch:
-            if _owned_in(kind, p):
-                _unlink_quietly(p)
-        elif _is_scratch(kind, p):
-            _remove_own(p, kind, scratch=True)
-        elif kind.owns(p) and not p.is_dir():
-            _unlink_quietly(p)
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        for p in list(folder.iterdir()):
+            owned = _owned_in(kind, p) if scratch else kind.owns(p) and not p.is_dir()
+            if not scratch and _is_scratch(kind, p):
+                _remove_own(p, kind, scratch=True)
+            elif owned:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        if not keep:
+            folder.rmdir()
 
 
 def _rescue(

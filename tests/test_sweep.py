@@ -34,6 +34,7 @@ from stackelberg_rl.sweep import (
     preview_lines,
     run_grid,
 )
+from stackelberg_rl.sweep import grid as grid_mod
 from stackelberg_rl.sweep.grid import SWEEP_FOLDER
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
@@ -402,6 +403,21 @@ def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path,
     again = run_grid(small(), out, workers=1, progress=False)
     assert again.tasks == 1 and not again.failed
     assert load_run(out / "episodes=6")[0]["seed"].nunique() == 2
+
+
+def test_sweep_json_is_written_when_a_setting_ends_not_after_every_seed(tmp_path, monkeypatch):
+    out, writes = tmp_path / "sw", []
+    real = grid_mod.write_file
+
+    def counted(folder, name, write, exclusive=False):
+        writes.append(name)
+        return real(folder, name, write, exclusive)
+
+    monkeypatch.setattr(grid_mod, "write_file", counted)
+    settings = settings_of(TINY + "seeds: 3\nbeta: 0.3\nepisodes: [4, 5]\n")
+    assert run_grid(settings, out, workers=1, progress=False).tasks == 6
+    # Once as it starts, once as each setting is complete, once as it ends: not per seed.
+    assert writes == ["sweep.json"] * 4
 
 
 def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, capsys, monkeypatch):

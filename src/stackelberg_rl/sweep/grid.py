@@ -1,21 +1,14 @@
 """A sweep: every seed of every setting, on local processes or Ray, into a sweep folder.
 
-::
-
-    DIR/sweep.json    "format": "stackelberg-rl/sweep": the sweep file's text, every setting's
-                      name, folder (relative to DIR), configuration and status, the seeds done
-                      and failed; the host and pid of the process playing it
-    DIR/sweep.log     what happened, with the traceback of every failure
-    DIR/<setting>/    a run folder, as ``run`` writes it (:mod:`stackelberg_rl.experiments.store`)
-    DIR/report.html   the report (stackelberg_rl.report), and its figures report-*.png
-
-:func:`preview` says what a sweep would do (nothing changes on disk); :func:`run_grid` does it
-through the one run driver, which writes each setting's run folder. The folder is owned as a run
-folder is: locked by the process playing it, never driven by two; a setting's folder is
-continued if it holds an unfinished run of its configuration, replaced if it holds one of
-another, refused if it holds anything else. Running a sweep again skips what is complete,
-continues what is unfinished from its checkpoints (to the rows it would have had uninterrupted;
-a damaged checkpoint is logged and its seed starts afresh) and plays what is missing or failed.
+``DIR/sweep.json`` ("format": "stackelberg-rl/sweep") holds the sweep file's text and every
+setting's name, folder, configuration, status, seeds done and failed; ``DIR/sweep.log`` what
+happened, with every failure's traceback; ``DIR/<setting>/`` is a run folder as ``run`` writes
+it; ``DIR/report.html`` and ``report-*.png`` the report. A sweep folder is owned as a run folder
+is (:mod:`stackelberg_rl.experiments.store`): locked by the process playing it. A setting's
+folder is continued if it holds an unfinished run of its configuration, replaced if it holds
+one of another, refused if it holds anything else. Running a sweep again skips what is complete,
+continues what is unfinished from its checkpoints (a damaged checkpoint is logged and its seed
+starts afresh) and plays what is missing or failed.
 """
 
 from __future__ import annotations
@@ -128,7 +121,7 @@ class SettingResult:
 
 
 def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
-    """A sweep folder's ``sweep.json`` and each setting's run, as far as it can be read.
+    """A sweep folder's ``sweep.json`` and each setting's run (:class:`SettingResult`).
 
     Raises:
         SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
@@ -389,8 +382,7 @@ def run_grid(
     failed (run again next time), and the others go on.
 
     Args:
-        settings: named run configurations (:func:`~.settings.name_settings`), with distinct
-            names (:func:`~.settings.check_settings`).
+        settings: named run configurations (:func:`~.settings.name_settings`).
         out: the sweep folder, created if need be; or a :class:`~stackelberg_rl.experiments.
             NewFolder` for a new one (made once every check has passed).
         backend: ``"local"`` (processes on this machine) or ``"ray"``.
@@ -398,17 +390,13 @@ def run_grid(
             a Ray started here.
         address: the Ray cluster (``HOST:6379``); default: the one this process is connected
             to, or a new local one.
-        text: the sweep file's text, kept in ``sweep.json``.
-        source: the sweep file's path, kept in ``sweep.json``.
+        text, source: the sweep file's text and path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
         on_start: called with the local workers' process ids once they run.
         on_folder: called with the sweep folder before anything is played.
         checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
             backend, only when interrupted). It does not change the results.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
-
-    Returns:
-        Every setting's state; settings that failed are marked so.
 
     Raises:
         ValueError: bad settings (:func:`~.settings.check_settings`) or options.
@@ -462,10 +450,9 @@ def run_grid(
                 state.done = sorted(p.done) if p.status != "complete" else []
                 state.failed = dict(p.failed)
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
-            data = {"format": SWEEP_FORMAT, "format_version": 1, "status": status, "file": source,
-                    "text": text, **execution, "updated": now(), **origin,
-                    "settings": [s.record() for s in states]}  # fmt: skip
-            data = dumps(data)
+            data = dumps({"format": SWEEP_FORMAT, "format_version": 1, "status": status,
+                          "file": source, "text": text, **execution, "updated": now(), **origin,
+                          "settings": [s.record() for s in states]})  # fmt: skip
             write_file(root, SWEEP_FILE, lambda path: path.write_text(data))
 
         notes: list[str] = []
@@ -512,10 +499,8 @@ def run_grid(
                 if state.status == RUNNING:
                     state.status = PENDING
             record("interrupted")
-            _log(
-                root,
-                f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept",
-            )
+            why = f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept"
+            _log(root, why)
             raise
         outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
         execution["finished"] = now()

@@ -154,9 +154,7 @@ def run_seeds(
         ResultsNotSavedError: the results could not be written where asked (the message says
             where they are).
     """
-    every = check_checkpoint_every(checkpoint_every)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    every = check_execution(backend, workers, checkpoint_every)
     if resume:
         if out_dir is None or isinstance(out_dir, NewFolder):
             raise ValueError("resume continues the run in a given folder: out_dir is needed")
@@ -198,10 +196,17 @@ def run_seeds(
     return p.df
 
 
+def check_execution(backend: str, workers: int | None, checkpoint_every: float) -> float:
+    """Refuse a bad backend, number of workers or checkpoint interval; the interval."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if workers is not None:
+        integer(workers, "workers", low=1)
+    return check_checkpoint_every(checkpoint_every)
+
+
 def _workers(config: RunConfig, workers: int | None) -> int:
-    if workers is None:
-        workers = min(config.seeds, os.cpu_count() or 1)
-    return min(integer(workers, "workers", low=1), config.seeds)
+    return min(workers or os.cpu_count() or 1, config.seeds)
 
 
 def _built(config: RunConfig) -> Game:

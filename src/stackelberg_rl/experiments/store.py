@@ -84,12 +84,26 @@ class FolderKind:
         """``what`` with its article: "a run", "an exploration"."""
         return f"{'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}"
 
-    def owns(self, path: Path, scratch: bool = False) -> bool:
-        """Whether ``path`` is a file this program writes in such a folder (or in its scratch)."""
-        if not scratch:
-            return path.name in self.files or path.name.startswith((TMP_PREFIX, *self.prefixes))
-        prefixes = dict(self.scratch).get(path.parent.name)
-        return prefixes is not None and path.name.startswith((TMP_PREFIX, *prefixes))
+    def entries(self, folder: Path):
+        """Each entry of ``folder`` (a scratch sub-folder after its files) and whether it is ours.
+
+        Ours: a file of ``files`` or whose name starts with ``prefixes`` or ``.tmp-``, a scratch
+        sub-folder, and a file in it whose name starts with its prefixes or ``.tmp-``.
+        """
+        for p in folder.iterdir():
+            prefixes = dict(self.scratch).get(p.name)
+            if prefixes is not None and p.is_dir() and not p.is_symlink():
+                for q in p.iterdir():
+                    yield q, q.name.startswith((TMP_PREFIX, *prefixes)) and _is_file(q)
+                yield p, True
+            else:
+                name = p.name
+                owned = name in self.files or name.startswith((TMP_PREFIX, *self.prefixes))
+                yield p, owned and prefixes is None and _is_file(p)
+
+
+def _is_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 RUN_FOLDER = FolderKind(
@@ -163,8 +177,8 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     if not isinstance(data, dict) or data.get("format") != kind.format:
         what = "a manifest" if kind.manifest == MANIFEST_FILE else kind.a
         raise kind.error(f"{path} is not {what} of stackelberg-rl (no format {kind.format!r})")
-    version = data.get("format_version")
-    if not is_integer(version) or version > FORMAT_VERSION:
+    version = data.get("format_version", None if kind.manifest == MANIFEST_FILE else 1)
+    if not is_integer(version) or version > FORMAT_VERSION:  # sweep.json may have none
         raise kind.error(
             f"{path} has format version {version!r}; this version of stackelberg-rl reads "
             f"versions up to {FORMAT_VERSION}"
@@ -221,21 +235,7 @@ def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
 
 def _foreign_entries(folder: Path, kind: FolderKind) -> list[str]:
     """The entries of ``folder`` this program did not write (in scratch folders too)."""
-    out = []
-    for p in folder.iterdir():
-        if _is_scratch(kind, p):
-            out.extend(f"{p.name}/{q.name}" for q in p.iterdir() if not _owned_in(kind, q))
-        elif p.name in dict(kind.scratch) or not kind.owns(p):
-            out.append(p.name)
-    return sorted(out)
-
-
-def _is_scratch(kind: FolderKind, path: Path) -> bool:
-    return path.name in dict(kind.scratch) and path.is_dir() and not path.is_symlink()
-
-
-def _owned_in(kind: FolderKind, path: Path) -> bool:
-    return kind.owns(path, scratch=True) and path.is_file() and not path.is_symlink()
+    return sorted(p.relative_to(folder).as_posix() for p, ours in kind.entries(folder) if not ours)
 
 
 def _shown(names: list[str]) -> str:
@@ -484,8 +484,7 @@ class Reservation:
                 write_plans(self.work / PLANS_FILE, plans)
             replace_with(self.work / RESULTS_FILE, lambda path: df.to_parquet(path, index=False))
             self.write_manifest(manifest_text)
-            for name, _ in self.kind.scratch:  # complete: the working files are not needed
-                _remove_own(self.work / name, self.kind, scratch=True)
+            _remove_own(self.work, self.kind, keep=True, scratch=True)  # the working files
         except Exception as err:
             where = _rescue(df, manifest_text, plans)
             if where is not None:
@@ -559,19 +558,16 @@ def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err) or type(err).__name__
 
 
-def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, scratch=False, keep=False) -> None:
-    """Delete this program's files in ``folder`` (a run's, or its ``scratch`` sub-folder's).
+def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch=False) -> None:
+    """Delete this program's files in ``folder`` (only its scratch sub-folders': ``scratch``).
 
     Then ``folder`` too if it is empty (unless ``keep``): anything else stays, and its folder.
     """
     with contextlib.suppress(OSError):
-        for p in list(folder.iterdir()):
-            owned = _owned_in(kind, p) if scratch else kind.owns(p) and not p.is_dir()
-            if not scratch and _is_scratch(kind, p):
-                _remove_own(p, kind, scratch=True)
-            elif owned:
+        for p, ours in list(kind.entries(folder)):
+            if ours and not (scratch and p.parent == folder and p.is_file()):
                 with contextlib.suppress(OSError):
-                    p.unlink()
+                    (p.rmdir if p.is_dir() else p.unlink)()
         if not keep:
             folder.rmdir()
 

@@ -25,13 +25,12 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import jsonable
-from .._validate import integer
 from ..experiments import checkpoint as ckpt
-from ..experiments.config import BACKENDS, check_checkpoint_every, difference, dumps
+from ..experiments.config import difference, dumps
 from ..experiments.driver import Play, _reason, check_backend, drive, read_checkpoints
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
-from ..experiments.runs import continued, new_play
+from ..experiments.runs import check_execution, continued, new_play
 from ..experiments.store import (
     REPORT_FILE,
     REPORT_PREFIX,
@@ -404,11 +403,7 @@ def run_grid(
         SettingError: a setting's game cannot be built, or it would not fit in memory.
         BackendUnavailableError: Ray is not installed, or no cluster answers.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers is not None:
-        integer(workers, "workers", low=1)
-    every = check_checkpoint_every(checkpoint_every)
+    every = check_execution(backend, workers, checkpoint_every)
     check_settings(settings)
     t0 = time.perf_counter()
     new = isinstance(out, NewFolder)

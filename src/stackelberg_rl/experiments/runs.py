@@ -266,11 +266,10 @@ def continued(
     workers: int,
     strict: bool = True,
 ) -> tuple[Play, list[str]]:
-    """An unfinished run folder taken back by this process (status ``"running"``) to continue.
+    """An unfinished run folder (playing ``game``) taken back by this process, as a :class:`Play`.
 
-    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, with
-    ``strict``); with it, the lines of the checkpoints that cannot be used (``strict=False``).
-    The manifest's game must be ``game`` (its SHA-256 checked by the caller).
+    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, ``strict``);
+    with it, the lines telling of the checkpoints that cannot be used (``strict=False``).
     """
     sha256 = manifest["game"]["sha256"]
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)

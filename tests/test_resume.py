@@ -346,6 +346,33 @@ def test_a_run_that_is_still_running_is_not_resumed(interrupted):
             run_seeds(config, out, workers=1, progress=False, overwrite=overwrite)
 
 
+def test_a_run_folder_is_played_by_one_process_at_a_time(interrupted, monkeypatch):
+    # Two `run --resume D` at once: the first holds D's lock, the second is refused (issue 16).
+    config, out = interrupted
+    held = store.lock(out)  # as a resume that is playing holds it
+    try:
+        with pytest.raises(RunFolderError, match="holds a run that is still running"):
+            run_seeds(None, out, workers=1, progress=False, resume=True)
+    finally:
+        os.close(held)
+    assert manifest_of(out)["status"] == "interrupted"  # nothing was touched
+    # While it plays, a resumed run holds its folder's lock, and lets it go once done.
+    tried, real = [], experiments.driver.play
+
+    def second_resume(game, config, seed, *args, **kw):
+        if not tried:
+            try:
+                os.close(store.lock(out))
+            except RunFolderError as err:
+                tried.append(str(err))
+        return real(game, config, seed, *args, **kw)
+
+    monkeypatch.setattr(experiments.driver, "play", second_resume)
+    run_seeds(None, out, workers=1, progress=False, resume=True)
+    assert tried and "still running" in tried[0]
+    os.close(store.lock(out))
+
+
 def test_overwrite_replaces_an_interrupted_run(interrupted):
     config, out = interrupted
     df = run_seeds(config, out, workers=1, progress=False, overwrite=True)

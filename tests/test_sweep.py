@@ -21,6 +21,7 @@ from stackelberg_rl.experiments import GameSpec, NewFolder, RunConfig, load_run
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import driver as driver_mod
 from stackelberg_rl.experiments.loop import play
+from stackelberg_rl.experiments.store import lock
 from stackelberg_rl.sweep import (
     SWEEP_FORMAT,
     Setting,
@@ -33,7 +34,8 @@ from stackelberg_rl.sweep import (
     preview_lines,
     run_grid,
 )
-from stackelberg_rl.sweep.folder import SweepFolder
+from stackelberg_rl.sweep import grid as grid_mod
+from stackelberg_rl.sweep.grid import SWEEP_FOLDER
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 SPEC = GameSpec(params=dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2))
@@ -196,7 +198,10 @@ def small(text: str = "") -> list[Setting]:
 
 def started(out: Path) -> None:
     """A sweep folder as a sweep leaves it once it has started."""
-    SweepFolder(out).write_record({"format": SWEEP_FORMAT, "settings": []})
+    (out / "sweep.json").parent.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(
+        json.dumps({"format": SWEEP_FORMAT, "format_version": 1, "settings": []})
+    )
 
 
 def test_the_sweep_folder_contract(tmp_path):
@@ -400,6 +405,21 @@ def test_a_failing_setting_stops_nothing_else_and_runs_again_next_time(tmp_path,
     assert load_run(out / "episodes=6")[0]["seed"].nunique() == 2
 
 
+def test_sweep_json_is_written_when_a_setting_ends_not_after_every_seed(tmp_path, monkeypatch):
+    out, writes = tmp_path / "sw", []
+    real = grid_mod.write_file
+
+    def counted(folder, name, write, exclusive=False):
+        writes.append(name)
+        return real(folder, name, write, exclusive)
+
+    monkeypatch.setattr(grid_mod, "write_file", counted)
+    settings = settings_of(TINY + "seeds: 3\nbeta: 0.3\nepisodes: [4, 5]\n")
+    assert run_grid(settings, out, workers=1, progress=False).tasks == 6
+    # Once as it starts, once as each setting is complete, once as it ends: not per seed.
+    assert writes == ["sweep.json"] * 4
+
+
 def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, capsys, monkeypatch):
     def broken(game, config, seed, **kwargs):
         raise RuntimeError("boom")
@@ -590,7 +610,7 @@ def test_an_interrupted_sweep_keeps_what_it_played_and_deletes_nothing(tmp_path,
 def test_a_sweep_folder_is_driven_by_one_sweep_at_a_time(tmp_path, capsys):
     out = tmp_path / "sw"
     out.mkdir()
-    held = SweepFolder(out).lock()  # as a sweep that is playing holds it
+    held = lock(out, SWEEP_FOLDER)  # as a sweep that is playing holds it
     try:
         with pytest.raises(SweepFolderError, match="holds a sweep that is still running"):
             run_grid(small(), out, workers=1, progress=False)

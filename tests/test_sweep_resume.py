@@ -27,7 +27,6 @@ from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import load_run
 from stackelberg_rl.experiments.loop import SeedRun
 from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, preview, run_grid
-from stackelberg_rl.sweep.folder import SweepFolder
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 SMALL = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\n"
@@ -59,7 +58,10 @@ def kept_checkpoints(out: Path) -> dict[tuple[str, int], tuple[int, np.ndarray]]
 
 def interrupted_sweep(out: Path, setting, checkpoints: dict[int, bytes]) -> None:
     """A sweep folder as an interrupted sweep leaves it: ``setting``'s run folder unfinished."""
-    SweepFolder(out).write_record({"format": SWEEP_FORMAT, "settings": []})
+    (out / "sweep.json").parent.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(
+        json.dumps({"format": SWEEP_FORMAT, "format_version": 1, "settings": []})
+    )
     config = setting.config
     folder = out / setting.name / "checkpoints"
     folder.mkdir(parents=True)

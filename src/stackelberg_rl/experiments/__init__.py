@@ -1,7 +1,7 @@
 """Experiments: configurations, the episode loop, seeds in parallel, run folders on disk.
 
-:func:`run_seeds` runs every seed of one configuration into one run folder through the one
-driver (:mod:`.driver`), which also plays a grid of configurations (:mod:`stackelberg_rl.sweep`).
+:func:`run_seeds` plays every seed of one configuration into a run folder through the one
+driver (:mod:`.driver`), which also plays grids of them (:mod:`stackelberg_rl.sweep`).
 """
 
 from .checkpoint import CheckpointError, CheckpointWriteError
@@ -9,9 +9,8 @@ from .config import ExecutionOptions, GameSpec, RunConfig
 from .driver import BackendUnavailableError, progress_bar
 from .loop import COLUMNS, run
 from .resources import run_bytes
-from .runs import resolved_parameters, run_seeds
+from .runs import run_seeds
 from .store import (
-    FORMAT,
     MANIFEST_FILE,
     PLOT_FILE,
     RESULTS_FILE,
@@ -26,7 +25,6 @@ __all__ = [
     "BackendUnavailableError",
     "CheckpointError",
     "CheckpointWriteError",
-    "FORMAT",
     "MANIFEST_FILE",
     "PLOT_FILE",
     "RESULTS_FILE",
@@ -38,7 +36,6 @@ __all__ = [
     "RunFolderError",
     "load_run",
     "progress_bar",
-    "resolved_parameters",
     "run",
     "run_bytes",
     "run_seeds",

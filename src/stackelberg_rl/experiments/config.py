@@ -1,9 +1,8 @@
 """What an experiment is: the game, the players and the seeds, as plain data (STYLE).
 
-A run folder's ``manifest.json`` holds a :class:`RunConfig` field for field;
-:meth:`RunConfig.from_dict` reads it back. The command line is generated from these dataclasses
-(their fields, types, defaults and docstrings), and so is its help; every check of a value lives
-here, in ``validate``, which construction runs too.
+A run folder's ``manifest.json`` holds a :class:`RunConfig` field for field. The command line
+and its help are generated from these dataclasses (fields, types, defaults, docstrings); every
+check of a value lives in their ``validate``, which construction runs too.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from ..agents import AgentConfig
 
 INT64_MAX = 2**63 - 1
 """Seeds are stored in an ``int64`` column: ``seed + seeds - 1`` must not exceed this."""
+BACKENDS = ("local", "ray")
 
 
 def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
@@ -89,9 +89,9 @@ class GameSpec:
             self.params = {key: getattr(parsed, key) for key in self.params}
 
     def validate(self) -> None:
-        """Raise :class:`ValueError` for a bad name, parameter, value or file path.
+        """Raise :class:`ValueError` for a bad name, parameter, value or file path (not read).
 
-        Also for a game file given with a name or parameters. No file is read here.
+        Also for a game file given with a name or parameters.
         """
         if not isinstance(self.params, dict):
             raise ValueError(f"game params must be a dict, got {self.params!r}")
@@ -99,14 +99,9 @@ class GameSpec:
             if not isinstance(self.file, str) or not self.file.strip():
                 raise ValueError(f"game file must be a path, got {self.file!r}")
             if self.name is not None or self.params:
-                given = " and ".join(
-                    what
-                    for what, present in (
-                        (f"game {self.name!r} (--game)", self.name is not None),
-                        (f"parameters {self.params} (--param)", bool(self.params)),
-                    )
-                    if present
-                )
+                given = [f"game {self.name!r} (--game)"] * (self.name is not None)
+                given += [f"parameters {self.params} (--param)"] * bool(self.params)
+                given = " and ".join(given)
                 raise ValueError(
                     f"game file {self.file} (--game-file) and {given} are both given: a game "
                     "file is the whole game; give one or the other"
@@ -128,13 +123,8 @@ class GameSpec:
         return self.name if self.file is None else Path(self.file).stem
 
     def resolved(self) -> dict:
-        """Every parameter, defaults filled in, as a built game's ``provenance`` records them.
-
-        None for a game file.
-        """
-        if self.file is not None:
-            return {}
-        return asdict(games_mod.info(self.name).parse(self.params))
+        """Every parameter, defaults filled in, as a built game's ``provenance`` records them."""
+        return {} if self.file is not None else asdict(games_mod.info(self.name).parse(self.params))
 
     def estimate_bytes(self) -> int | None:
         """What building the game takes, from its parameters or its file (``None``: unknown)."""
@@ -149,11 +139,11 @@ class GameSpec:
             raise ValueError(f"game file {err}") from None
 
     def make(self) -> games_mod.Game:
-        """Build the game: :func:`~stackelberg_rl.games.make` or :func:`~stackelberg_rl.games.load`.
+        """Build the game (:func:`~stackelberg_rl.games.make`, or ``games.load`` for a file).
 
         Raises:
-            ValueError: for an unknown game, an unknown parameter or a bad value; a game file
-                that cannot be read, or whose game is no longer the one recorded (``sha256``).
+            ValueError: a bad name, parameter or value; a game file that cannot be read, or
+                whose game is no longer the one recorded (``sha256``).
         """
         self.validate()
         if self.file is None:
@@ -228,7 +218,7 @@ class RunConfig:
     @property
     def run_seeds(self) -> list[int]:
         """The seed of every run: ``[seed, seed + 1, …]``."""
-        return [self.seed + i for i in range(self.seeds)]
+        return list(range(self.seed, self.seed + self.seeds))
 
     def to_dict(self) -> dict:
         """Plain data for the manifest."""
@@ -282,7 +272,15 @@ class ExecutionOptions:
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        check_execution(self)
+        if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
+            raise ValueError(f"out must be a folder path, got {self.out!r}")
+        if self.workers is not None:
+            integer(self.workers, "workers", low=1)
+        check_checkpoint_every(self.checkpoint_every)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.address is not None and self.backend != "ray":
+            raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
         for name in ("overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -300,27 +298,6 @@ class ExecutionOptions:
                 )
 
 
-BACKENDS = ("local", "ray")
-
-
-def check_execution(options: Any) -> None:
-    """Check the fields a run and a sweep share: out, workers, checkpoint_every, backend.
-
-    Raises:
-        ValueError: naming the first bad field.
-    """
-    out = getattr(options, "out", None)
-    if out is not None and (not isinstance(out, str) or not out.strip()):
-        raise ValueError(f"out must be a folder path, got {out!r}")
-    if options.workers is not None:
-        integer(options.workers, "workers", low=1)
-    check_checkpoint_every(options.checkpoint_every)
-    if options.backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
-    if options.address is not None and options.backend != "ray":
-        raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
-
-
 def check_checkpoint_every(every: Any) -> float:
     """``every`` as the seconds between a seed's checkpoints (``inf``: only when interrupted).
 
@@ -336,9 +313,7 @@ def dumps(data: dict) -> str:
 
 
 def game_record(config: RunConfig, game: games_mod.Game, given: bool) -> dict:
-    """What the manifest says about the game played (:meth:`FiniteGame.describe`).
-
-    A game from a file is recorded with the file's path; a registered one with its parameters.
+    """What the manifest says about the game played: its description, and its file or source.
 
     Raises:
         ValueError: ``game`` was built from the registry with other parameters than

@@ -1,14 +1,9 @@
-"""Every seed of a :class:`~.config.RunConfig`, and its run folder: a sweep of one setting.
+"""Every seed of a :class:`~.config.RunConfig` into one run folder: a sweep of one setting.
 
-:func:`run_seeds` checks everything that can be checked before the first episode (the
-configuration, the folder, the memory the game and the run need), reserves the run folder and
-writes its manifest (status ``"running"``), and hands it to the one driver
-(:func:`~.driver.drive`), which plays every seed (:mod:`.loop`), checkpoints them into the folder
-(:mod:`.checkpoint`) and writes the results (status ``"complete"``), with ``save_plans`` every
-seed's plans too (:mod:`.plan_history`), as :mod:`.store` describes. An interrupted run continues
-(``resume=True``) to the results it would have had uninterrupted. A grid of settings is
-:mod:`stackelberg_rl.sweep`. Cumulative regret is estimated from the rows as
-``Σ eval_weight · regret`` over evaluated rows (:func:`stackelberg_rl.report.cumulative_regret`).
+:func:`run_seeds` checks what can be checked before the first episode (the configuration, the
+folder, the memory the game and the run need), reserves the run folder (:mod:`.store`) or takes
+back an interrupted one, and hands it to the one driver (:func:`~.driver.drive`), as
+:func:`stackelberg_rl.sweep.run_grid` does for each setting of a grid.
 """
 
 from __future__ import annotations
@@ -24,14 +19,7 @@ from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from .config import (
-    BACKENDS,
-    RunConfig,
-    check_checkpoint_every,
-    difference,
-    dumps,
-    game_record,
-)
+from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, dumps, game_record
 from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
 from .resources import check_game_fits, check_results_fit, check_run_fits
@@ -49,11 +37,7 @@ from .store import (
 
 
 def resolved_parameters(config: RunConfig, game: Game) -> dict:
-    """The numbers behind ``config.agent``: ``β``, ``λ``, ``α_l``, ``α_f`` as the agents use them.
-
-    A schedule that changes with the episode (``"anytime"``) is given by its first and last value.
-    Baselines that do not learn (``random``, ``oracle``) have none.
-    """
+    """``β``, ``λ``, ``α_l``, ``α_f`` as the agents use them (a schedule: first and last value)."""
     agent = config.agent
     if agent.kind in ("random", "oracle"):
         return {"beta": None, "lam": None, "alpha_l": None, "alpha_f": None}
@@ -65,35 +49,43 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
         ("alpha_f", game.n_follower_actions, specs[1]),
     ):
         first, last = alpha_value(spec, n, H, K, 0), alpha_value(spec, n, H, K, K - 1)
-        if first == last:
-            out[name] = first
-        else:
-            out[name] = {"schedule": spec, "first": first, "last": last}
+        out[name] = first if first == last else {"schedule": spec, "first": first, "last": last}
     return out
 
 
-def run_manifest(config: RunConfig, game: Game, game_info: dict, workers: int) -> dict:
-    """A run folder's manifest as it starts (status ``"running"``; see :mod:`.store`).
+def new_play(
+    name: str, config: RunConfig, game: Game, out, workers: int, overwrite: bool = False,
+    given: bool = False, **extra,
+) -> Play:  # fmt: skip
+    """A new run folder reserved at ``out`` for ``config``, its manifest written (``"running"``).
 
     Raises:
         MemoryError: the run would not fit in the available memory (with the estimate).
+        RunFolderError: the folder cannot be used.
     """
-    estimate = check_run_fits(config, game, workers)
-    return {
+    manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "status": "running",
         "config": config.to_dict(),
         "resolved": resolved_parameters(config, game),
-        "game": game_info,
+        "game": game_record(config, game, given),
         "seeds": config.run_seeds,
         "episodes": config.episodes,
         "workers": workers,
-        "memory_estimate_bytes": estimate["total"],
+        "memory_estimate_bytes": check_run_fits(config, game, workers)["total"],
         **provenance(),
         "started": now(),
         "columns": list(COLUMNS),
+        **extra,
     }
+    dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
+    reservation = Reservation.make(out, overwrite)
+    if reservation.mode == "replace":
+        # Written beside the run it replaces: resumed there, it still replaces it once complete.
+        manifest["replaces"] = str(reservation.target)
+    reservation.start(dumps(manifest))
+    return Play(name, config, game, reservation, manifest)
 
 
 def run_seeds(
@@ -112,23 +104,18 @@ def run_seeds(
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder; or continue an interrupted one.
 
-    Before the first episode: the configuration, the folder (see
-    :func:`~.store.check_destination`) and the memory the game and the run need are checked, the
-    folder is reserved and its manifest written. While the seeds play, each one's state is
-    checkpointed into ``checkpoints/`` every ``checkpoint_every`` seconds, and a seed's table
-    as soon as it is done. A run that is interrupted (``KeyboardInterrupt``, a signal turned into
-    an exception) asks its seeds for their states, writes them, and keeps its folder with status
-    ``"interrupted"``; so does a run whose checkpoints cannot be written (disk full, folder not
-    writable: :class:`~.checkpoint.CheckpointWriteError`), its last checkpoints intact. The
-    exception that stopped it carries ``run_dir``, the folder to resume. A run that fails
-    otherwise removes what it wrote and deletes nothing else. The table is the same for any
-    number of workers (rows sorted by seed, then episode), and for any interruptions.
-
-    ``resume=True`` continues the unfinished run in ``out_dir`` with the configuration its
-    manifest records: every seed from its last checkpoint (from the start if it has none; a
-    finished seed is not played again), and finishes the folder as the run would have. The
-    results are those of an uninterrupted run, bit for bit, ``wall_time`` aside. A complete run
-    is left as it is (its table is returned).
+    Before the first episode the configuration, the folder (:func:`~.store.check_destination`)
+    and the memory the game and the run need are checked, the folder is reserved and its
+    manifest written. Each seed's state is checkpointed into ``checkpoints/`` every
+    ``checkpoint_every`` seconds, and its table once it is done. An interrupted run
+    (``KeyboardInterrupt``, a signal turned into an exception, or
+    :class:`~.checkpoint.CheckpointWriteError`) writes its seeds' states and keeps its folder,
+    ``"interrupted"``; the exception carries ``run_dir``, the folder to resume. A run that fails
+    otherwise removes what it wrote and nothing else. The table is the same for any number of
+    workers (rows sorted by seed, then episode) and any interruptions. ``resume=True``
+    continues the unfinished run in ``out_dir`` with the configuration its manifest records,
+    to the results of an uninterrupted run, bit for bit (``wall_time`` aside); a complete run is
+    left as it is. The process playing a run folder locks it: a second one is refused.
 
     Args:
         config: the experiment. With ``resume``, ``None`` takes the manifest's; a configuration
@@ -139,10 +126,9 @@ def run_seeds(
         workers: processes; default ``min(seeds, os.cpu_count())``. ``1`` runs in this process.
         overwrite: replace the run in ``out_dir`` (only once the new one is complete).
         progress: show a progress bar (rich) on the terminal.
-        game: the game to play, if the caller has it (a large game takes seconds to build). It
-            is the game every seed plays, whatever the number of workers, and the manifest
-            records it (name, parameters, SHA-256 of its arrays). A game built by the registry
-            must agree with ``config.game``; a resumed run's, with the game it played.
+        game: the game to play, if the caller has it; the manifest records it (name,
+            parameters, SHA-256 of its arrays). A game built by the registry must agree with
+            ``config.game``; a resumed run's, with the game it played.
         on_start: called with the run folder and the workers' process ids once they run.
         resume: continue the interrupted run in ``out_dir``.
         checkpoint_every: seconds between a seed's checkpoints (``inf``: only when
@@ -159,8 +145,8 @@ def run_seeds(
     Raises:
         ValueError: a bad configuration, a game that disagrees with ``config.game``; with
             ``resume``, a configuration or game that is not the run's.
-        RunFolderError: (a ``ValueError``) a folder that cannot be used; with ``resume``, one
-            that holds no unfinished run of this program.
+        RunFolderError: (a ``ValueError``) a folder that cannot be used or is being played;
+            with ``resume``, one that holds no unfinished run of this program.
         CheckpointError: (a ``ValueError``) with ``resume``, a checkpoint that is damaged or not
             of this run (named; delete it to play that seed from the start).
         MemoryError: the run would not fit in the available memory (with the estimate).
@@ -168,70 +154,69 @@ def run_seeds(
         ResultsNotSavedError: the results could not be written where asked (the message says
             where they are).
     """
-    execution = dict(
-        backend=backend, address=address, progress=progress, on_start=on_start,
-        checkpoint_every=check_checkpoint_every(checkpoint_every),
-    )  # fmt: skip
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    every = check_execution(backend, workers, checkpoint_every)
     if resume:
-        return _resume(config, out_dir, workers, overwrite, game, execution)
-    if config is None:
-        raise ValueError("config is needed, unless resume=True takes the run's own")
-    config.validate()
-    check_results_fit(config)
-    check_backend(backend, address)
-    workers = _workers(config, workers)
-    if out_dir is None:
-        out_dir = NewFolder("runs", config.game.label)
-    if not isinstance(out_dir, NewFolder):
-        check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
-    given = game is not None
-    if game is None:
-        check_game_fits(config)
-        game = config.game.make()
-    manifest = run_manifest(config, game, game_record(config, game, given), workers)
-    dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
-    reservation = Reservation.make(out_dir, overwrite)
-    if reservation.mode == "replace":
-        # Written beside the run it replaces: an interrupted run is resumed there, and still
-        # replaces this folder once complete.
-        manifest["replaces"] = str(reservation.target)
-    reservation.start(dumps(manifest))
-    return _play(Play(config.game.label, config, game, reservation, manifest), workers, execution)
-
-
-def _play(p: Play, workers: int, execution: dict) -> pd.DataFrame:
-    """A run is a sweep of one setting: :func:`~.driver.drive` it; its table."""
-    on_start = execution.pop("on_start")
+        if out_dir is None or isinstance(out_dir, NewFolder):
+            raise ValueError("resume continues the run in a given folder: out_dir is needed")
+        if overwrite:
+            raise ValueError(
+                "resume continues the run in its folder and overwrite replaces it: not both"
+            )
+        reservation, manifest = Reservation.resume(out_dir)
+        p = None
+        try:
+            p = _taken_back(config, reservation, manifest, workers, game, backend, address)
+        finally:
+            if not isinstance(p, Play):  # complete, or refused: nothing to play here
+                reservation.release()
+        if isinstance(p, pd.DataFrame):
+            return p
+    else:
+        if config is None:
+            raise ValueError("config is needed, unless resume=True takes the run's own")
+        config.validate()
+        check_results_fit(config)
+        check_backend(backend, address)
+        workers = _workers(config, workers)
+        out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
+        if not isinstance(out_dir, NewFolder):
+            check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
+        given = game is not None
+        game = game if given else _built(config)
+        p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
     started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
-    drive([p], workers=workers, fail_fast=True, on_start=started, **execution)
+    try:
+        p.reservation.hold()
+        drive([p], backend=backend, workers=p.manifest["workers"], address=address,
+              progress=progress, checkpoint_every=every, on_start=started)  # fmt: skip
+    finally:
+        p.reservation.release()
+    if resume:
+        p.df.attrs.update(resumed=sorted(p.states), already_complete=False)
     return p.df
 
 
+def check_execution(backend: str, workers: int | None, checkpoint_every: float) -> float:
+    """Refuse a bad backend, number of workers or checkpoint interval; the interval."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if workers is not None:
+        integer(workers, "workers", low=1)
+    return check_checkpoint_every(checkpoint_every)
+
+
 def _workers(config: RunConfig, workers: int | None) -> int:
-    if workers is None:
-        workers = min(config.seeds, os.cpu_count() or 1)
-    return min(integer(workers, "workers", low=1), config.seeds)
+    return min(workers or os.cpu_count() or 1, config.seeds)
 
 
-def _resume(
-    config: RunConfig | None,
-    out_dir,
-    workers: int | None,
-    overwrite: bool,
-    game: Game | None,
-    execution: dict,
-) -> pd.DataFrame:
-    """:func:`run_seeds` with ``resume=True``."""
-    if out_dir is None or isinstance(out_dir, NewFolder):
-        raise ValueError("resume continues the run in a given folder: out_dir is needed")
-    if overwrite:
-        raise ValueError(
-            "resume continues the run in its folder and overwrite replaces it: not both"
-        )
-    folder = Path(out_dir)
-    reservation, manifest = Reservation.resume(folder)
+def _built(config: RunConfig) -> Game:
+    check_game_fits(config)
+    return config.game.make()
+
+
+def _taken_back(config, reservation, manifest, workers, game, backend, address):
+    """:func:`run_seeds` with ``resume=True``: its :class:`Play`, or the table if complete."""
+    folder = reservation.work
     try:
         recorded = RunConfig.from_dict(manifest.get("config") or {})
     except (TypeError, ValueError) as err:
@@ -252,18 +237,15 @@ def _resume(
         df, _ = load_run(folder)
         df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
         return df
-    check_backend(execution["backend"], execution["address"])
+    check_backend(backend, address)
     if manifest.get("status") not in ("running", "interrupted"):
         raise RunFolderError(
             f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
         )
     workers = _workers(config, workers)
     given = game is not None
-    if game is None:
-        check_game_fits(config)
-        game = config.game.make()
-    sha256 = game.fingerprint()
-    played = (manifest.get("game") or {}).get("sha256")
+    game = game if given else _built(config)
+    sha256, played = game.fingerprint(), (manifest.get("game") or {}).get("sha256")
     if sha256 != played:
         raise ValueError(
             f"the game {'given' if given else 'built from the manifest'} (SHA-256 {sha256[:12]}…) "
@@ -272,10 +254,7 @@ def _resume(
         )
     game_record(config, game, given)
     check_run_fits(config, game, workers)
-    p, _ = continued(config.game.label, config, game, reservation, manifest, workers)
-    df = _play(p, workers, execution)
-    df.attrs.update(resumed=sorted(p.states), already_complete=False)
-    return df
+    return continued(config.game.label, config, game, reservation, manifest, workers)[0]
 
 
 def continued(
@@ -287,11 +266,10 @@ def continued(
     workers: int,
     strict: bool = True,
 ) -> tuple[Play, list[str]]:
-    """An unfinished run folder taken back by this process (status ``"running"``) to continue.
+    """An unfinished run folder (playing ``game``) taken back by this process, as a :class:`Play`.
 
-    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, with
-    ``strict``); the lines of the checkpoints that cannot be used come with it (``strict=False``).
-    The manifest's game must be ``game`` (its SHA-256 checked by the caller).
+    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, ``strict``);
+    with it, the lines telling of the checkpoints that cannot be used (``strict=False``).
     """
     sha256 = manifest["game"]["sha256"]
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)

@@ -1,17 +1,17 @@
-"""The settings of a sweep: run configurations with folder names made from what sets them apart.
+"""The settings of a sweep: run configurations named by what sets them apart.
 
 A setting's name is the ``key=value`` pairs of the options whose values differ between the
-settings of the sweep, in the order of ``run``'s options, joined by commas:
-``episodes=1000,beta=0.2,alpha-l=anytime``. Keys are ``run``'s option names (``param.NAME`` for a
-game parameter); values are written as a command line would take them, with any character but
-letters, digits and ``._+=-`` replaced by ``-`` (``power:1,0.25`` becomes ``power-1-0.25``), so the
-name is a safe folder name on any system. The same settings give the same names on every run of
-the sweep; two settings that would share a name after the replacement (or a name too long for a
-folder) keep a readable prefix and get a short hash of their configuration.
+settings, in the order of ``run``'s options, joined by commas: ``episodes=1000,alpha-l=anytime``.
+Keys are ``run``'s option names (``param.NAME`` for a game parameter); values are written as a
+command line takes them, any character but letters, digits and ``._+=-`` replaced by ``-``
+(``power:1,0.25`` becomes ``power-1-0.25``): a safe folder name, the same on every run of the
+sweep. Two settings that would share a name (or a name too long) keep a readable prefix and get
+a short hash of their configuration.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -26,7 +26,7 @@ from ..experiments.config import jsonable
 NAME_MAX = 120
 """Longest folder name made from a setting (a file system allows 255 bytes)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]{0,254}")
 RESERVED = ("sweep.", "report")
 """Beginnings of the sweep folder's own files (``sweep.json``, ``sweep.log``, ``report.html``,
 ``report-*.png``): no setting's folder may start so."""
@@ -41,11 +41,6 @@ class Setting:
     name: str
     config: RunConfig
 
-    @property
-    def key(self) -> str:
-        """The configuration as canonical JSON: equal keys, equal runs."""
-        return config_key(self.config)
-
 
 def check_settings(settings: list[Setting]) -> None:
     """Refuse settings that cannot share a sweep folder, before anything is written.
@@ -59,12 +54,7 @@ def check_settings(settings: list[Setting]) -> None:
         raise ValueError("a sweep needs at least one setting")
     names = [s.name for s in settings]
     for name in names:
-        if (
-            not isinstance(name, str)
-            or not _NAME.fullmatch(name)
-            or len(name) > 255
-            or name.startswith(RESERVED)
-        ):
+        if not (isinstance(name, str) and _NAME.fullmatch(name)) or name.startswith(RESERVED):
             raise ValueError(
                 f"setting name {name!r} must be letters, digits and ._=,+- (not starting with "
                 "sweep. or report): it names the setting's run folder"
@@ -80,23 +70,17 @@ def config_key(config: RunConfig) -> str:
     return json.dumps(jsonable(config.to_dict()), sort_keys=True)
 
 
-def option_values(config: RunConfig) -> dict[str, Any]:
-    """Every option of ``run`` and its value in ``config``, in ``run``'s order.
+def _options(obj: Any, out: dict[str, Any]) -> dict[str, Any]:
+    """Every option of ``run`` and its value in ``obj`` (a configuration), in ``run``'s order.
 
     Game parameters appear as ``param.NAME`` (only those given); the game's file by its path.
     """
-    out: dict[str, Any] = {}
-    _flatten(config, out)
-    return out
-
-
-def _flatten(obj: Any, out: dict[str, Any]) -> None:
     for f in dataclasses.fields(obj):
         if f.metadata.get("cli", True) is False:
             continue
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            _flatten(value, out)
+            _options(value, out)
             continue
         flag = f.metadata.get("flags") or "--" + f.name.replace("_", "-")
         key = flag.split("/")[0][2:]
@@ -105,6 +89,7 @@ def _flatten(obj: Any, out: dict[str, Any]) -> None:
                 out[f"{key}.{name}"] = value[name]
         else:
             out[key] = value
+    return out
 
 
 def _text(value: Any) -> str:
@@ -135,23 +120,16 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
                 f"settings {seen[key] + 1} and {i + 1} are the same run: a value is listed twice"
             )
         seen[key] = i
-    flat = [option_values(c) for c in configs]
-    keys: list[str] = []
-    for values in flat:
-        keys += [k for k in values if k not in keys]
+    flat = [_options(c, {}) for c in configs]
+    keys = dict.fromkeys(k for values in flat for k in values)
     varying = [k for k in keys if len({_text(v.get(k, "")) for v in flat}) > 1]
     names = []
     for config, values in zip(configs, flat, strict=True):
-        if not varying:
-            names.append(_SINGLE)
-            continue
         if "game-file" in varying and values.get("game-file"):
             values = {**values, "game-file": config.game.label}
         pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]
-        names.append(",".join(_safe(p) for p in pairs))
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+        names.append(",".join(_safe(p) for p in pairs) if varying else _SINGLE)
+    counts = collections.Counter(names)
     out = []
     for config, name in zip(configs, names, strict=True):
         if counts[name] > 1 or len(name) > NAME_MAX:

@@ -1,0 +1,540 @@
+"""A sweep: every seed of every setting, on local processes or Ray, into a sweep folder.
+
+``DIR/sweep.json`` ("format": "stackelberg-rl/sweep") holds the sweep file's text and every
+setting's name, folder, configuration, status, seeds done and failed; ``DIR/sweep.log`` what
+happened, with every failure's traceback; ``DIR/<setting>/`` is a run folder as ``run`` writes
+it; ``DIR/report.html`` and ``report-*.png`` the report. A sweep folder is owned as a run folder
+is (:mod:`stackelberg_rl.experiments.store`): locked by the process playing it. A setting's
+folder is continued if it holds an unfinished run of its configuration, replaced if it holds
+one of another, refused if it holds anything else. Running a sweep again skips what is complete,
+continues what is unfinished from its checkpoints (a damaged checkpoint is logged and its seed
+starts afresh) and plays what is missing or failed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .._files import jsonable
+from ..experiments import checkpoint as ckpt
+from ..experiments.config import difference, dumps
+from ..experiments.driver import Play, _reason, check_backend, drive, read_checkpoints
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
+from ..experiments.runs import check_execution, continued, new_play
+from ..experiments.store import (
+    REPORT_FILE,
+    REPORT_PREFIX,
+    FolderKind,
+    NewFolder,
+    Reservation,
+    RunFolderError,
+    _remove_own,
+    check_ancestors,
+    check_destination,
+    load_run,
+    lock,
+    now,
+    provenance,
+    read_manifest,
+    refuse_live,
+    write_file,
+)
+from .settings import Setting, check_settings, config_key
+
+SWEEP_FILE = "sweep.json"
+LOG_FILE = "sweep.log"
+SWEEP_FORMAT = "stackelberg-rl/sweep"
+"""The ``format`` of ``sweep.json``: a folder whose ``sweep.json`` says otherwise is not ours."""
+COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
+"""A setting's status in ``sweep.json``."""
+
+
+class SweepFolderError(RunFolderError):
+    """A sweep folder, or a setting's folder in it, that cannot be used."""
+
+
+class SettingError(ValueError):
+    """A setting that cannot run (its game cannot be built, or it does not fit in memory)."""
+
+    def __init__(self, setting: Setting, message: str) -> None:
+        super().__init__(f"setting {setting.name}: {message}")
+        self.setting = setting
+        self.reason = message
+
+
+SWEEP_FOLDER = FolderKind(
+    SWEEP_FORMAT, (SWEEP_FILE, LOG_FILE, REPORT_FILE), (REPORT_PREFIX,), "sweep",
+    manifest=SWEEP_FILE, error=SweepFolderError,
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- reading a sweep back
+def is_sweep_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder with a ``sweep.json`` (readable or not)."""
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+def read_sweep_file(folder: str | os.PathLike) -> dict:
+    """The ``sweep.json`` of ``folder``, checked: its settings have a name and a folder inside."""
+    folder = Path(folder)
+    data = read_manifest(folder, SWEEP_FOLDER)
+    path, settings = folder / SWEEP_FILE, data.get("settings")
+    if not isinstance(settings, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("folder"), str)
+        for s in settings
+    ):
+        raise SweepFolderError(f"{path} has no list of settings with a name and a folder each")
+    for s in settings:
+        if folder.resolve() not in (folder / s["folder"]).resolve().parents:
+            raise SweepFolderError(f"{path}: setting {s['name']!r} has a folder outside the sweep")
+    return data
+
+
+@dataclass
+class SettingResult:
+    """A setting of a sweep folder as read back: its entry in ``sweep.json`` and its run.
+
+    ``df`` and ``manifest`` are its run's if its folder holds a complete run of the configuration
+    ``sweep.json`` records, else ``None`` with the reason in ``error``; ``damaged`` says that
+    ``sweep.json`` calls it complete all the same (data damaged or edited since).
+    """
+
+    name: str
+    folder: Path
+    config: dict
+    status: str
+    df: pd.DataFrame | None = None
+    manifest: dict | None = None
+    error: str | None = None
+    damaged: bool = False
+
+
+def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
+    """A sweep folder's ``sweep.json`` and each setting's run (:class:`SettingResult`).
+
+    Raises:
+        SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
+    """
+    folder = Path(folder)
+    data = read_sweep_file(folder)
+    out = []
+    for s in data["settings"]:
+        result = SettingResult(
+            s["name"], folder / s["folder"], s.get("config") or {}, str(s.get("status"))
+        )
+        try:
+            df, manifest = load_run(result.folder)
+            diff = result.config and difference(result.config, manifest.get("config"))
+            if diff is not None:
+                where, here, there = diff
+                raise RunFolderError(
+                    f"{folder / SWEEP_FILE} says setting {result.name} has {where} = {here!r}, "
+                    f"its run in {result.folder} has {there!r}"
+                )
+            result.df, result.manifest = df, manifest
+        except RunFolderError as err:
+            failed, done = s.get("seeds_failed"), s.get("seeds_done")
+            if result.status == COMPLETE:
+                result.error, result.damaged = str(err), True
+            elif isinstance(failed, dict) and failed:
+                seed, why = next(iter(failed.items()))
+                result.error = f"seed {seed} failed: {why}"
+            else:
+                played = f", {len(done)} seeds played" if isinstance(done, list) else ""
+                result.error = f"not finished (status {result.status}{played})"
+        out.append(result)
+    return data, out
+
+
+# ---------------------------------------------------------------------- what a sweep would do
+@dataclass
+class SettingState:
+    """What a sweep has of one setting before it runs, and what it does with it.
+
+    ``done``: seeds kept in its run folder; ``failed``: seeds that failed, with their error's
+    last line; ``checkpoints``: the episodes of each kept checkpoint; ``action``: ``"skip"``,
+    ``"run"`` or ``"resume"``; ``replace_folder``: its folder holds an unfinished run of another
+    configuration, removed first; ``why``: what the dry run says of it.
+    """
+
+    setting: Setting
+    status: str = PENDING
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    checkpoints: dict[int, int] = field(default_factory=dict)
+    action: str = "run"
+    replace_folder: bool = False
+    why: str = ""
+
+    @property
+    def to_run(self) -> list[int]:
+        """Seeds still to be played."""
+        done = set(self.done)
+        return [] if self.complete else [s for s in self.setting.config.run_seeds if s not in done]
+
+    @property
+    def n_to_run(self) -> int:
+        """How many seeds are still to be played (without listing them)."""
+        return 0 if self.complete else self.setting.config.seeds - len(self.done)
+
+    @property
+    def complete(self) -> bool:
+        """Whether its run folder is complete."""
+        return self.status == COMPLETE
+
+    def record(self) -> dict:
+        """The setting's entry in ``sweep.json``."""
+        config = self.setting.config
+        entry = {
+            "name": self.setting.name,
+            "folder": self.setting.name,
+            "config": config.to_dict(),
+            "status": self.status,
+            "seeds_done": config.run_seeds if self.complete else sorted(self.done),
+        }
+        if self.failed:
+            entry["seeds_failed"] = {str(s): why for s, why in sorted(self.failed.items())}
+        return entry
+
+
+def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingState:
+    """What is kept of ``setting`` in ``root`` and what is to be done; refuses what is not ours."""
+    state, folder = SettingState(setting), root / setting.name
+    try:
+        manifest = read_manifest(folder)
+    except RunFolderError:
+        manifest = None
+    key = json.loads(config_key(setting.config))
+    same = manifest is not None and manifest.get("config") == key
+    if manifest is not None and manifest.get("status") == COMPLETE:
+        if not same:
+            where, there, here = difference(manifest.get("config"), key) or ("config", 0, 0)
+            raise SweepFolderError(
+                f"{folder} holds a complete run of another configuration "
+                f"({where}: {there!r} there, {here!r} here); "
+                "it is never replaced: remove it yourself or choose another --out"
+            )
+        state.status, state.action, state.why = COMPLETE, "skip", "complete"
+        return state
+    try:  # an unfinished run of ours may be continued or replaced; anything else is refused
+        check_destination(folder, overwrite=True)
+    except RunFolderError as err:
+        raise SweepFolderError(f"setting {setting.name}: {err}") from None
+    if not same:
+        state.replace_folder = True
+        state.why = "an unfinished run of another configuration, replaced"
+        return state
+    state.action = "resume"
+    sha256 = (manifest.get("game") or {}).get("sha256")
+    states, done, reasons = read_checkpoints(folder, setting.config, sha256, strict=False)
+    state.done = sorted(done)
+    state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
+    if state.done:
+        shown = state.done if len(state.done) <= 6 else [f"{state.done[0]}..{state.done[-1]}"]
+        reasons.append(f"seeds {', '.join(map(str, shown))} kept from an earlier session")
+    reasons += [f"seed {s} continues from episode {n}" for s, n in state.checkpoints.items()]
+    state.why = "; ".join(reasons) or "an unfinished run folder, continued"
+    if previous is not None and previous.get("status") == FAILED:
+        state.why = f"failed last time; {state.why}"
+    return state
+
+
+def preview(
+    settings: list[Setting], out: str | os.PathLike, same_settings: bool = False
+) -> list[SettingState]:
+    """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
+
+    Raises:
+        SweepFolderError: ``out``, or a setting's folder in it, cannot be used; with
+            ``same_settings``, ``out`` holds a sweep of other settings.
+        SettingError: the results of a setting would not fit in memory.
+    """
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise SweepFolderError(f"{root} exists and is not a folder")
+    check_ancestors(root, SweepFolderError)
+    previous: dict = {}
+    if is_sweep_folder(root):
+        previous = read_sweep_file(root)
+        refuse_live(root, previous, SWEEP_FOLDER)
+    elif root.is_dir() and any(root.iterdir()):
+        raise SweepFolderError(
+            f"{root} is not empty and holds no {SWEEP_FILE}: it is not a sweep folder "
+            "of stackelberg-rl and is never used; choose another --out"
+        )
+    before = {s.get("name"): s for s in previous.get("settings", []) if isinstance(s, dict)}
+    names = {s.name for s in settings}
+    if same_settings and previous and sorted(before) != sorted(names):
+        theirs = ", ".join(n for n in before if n not in names)
+        ours = ", ".join(s.name for s in settings if s.name not in before)
+        raise SweepFolderError(
+            f"{out} holds a sweep of other settings ({theirs or 'none'} there, "
+            f"{ours or 'none'} here): it is left as it is; give the same options, or choose "
+            "another --out"
+        )
+    for s in settings:  # arithmetic only: the results of a setting must fit in memory
+        try:
+            check_results_fit(s.config)
+        except MemoryError as err:
+            raise SettingError(s, str(err)) from None
+    present = {p.name for p in root.iterdir()} if root.is_dir() else set()
+    return [
+        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
+        for s in settings
+    ]
+
+
+def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int = 20) -> list[str]:
+    """:func:`preview`'s answer for a terminal: at most ``most`` settings, then the totals.
+
+    A line per setting (``NAME  run 3 seeds (0, 1, 2): why`` or ``NAME  skip: complete``), the
+    settings to run first; then how many more there are, and one line of totals. Its cost does
+    not grow with the number of seeds.
+    """
+    todo = [s for s in states if s.action != "skip"]
+    shown = (todo + [s for s in states if s.action == "skip"])[:most]
+    lines = []
+    for state in shown:
+        if state.action == "skip":
+            lines.append(f"{state.setting.name}  skip: complete")
+            continue
+        config, done, n = state.setting.config, set(state.done), state.n_to_run
+        seeds = range(config.seed, config.seed + config.seeds)
+        first = list(itertools.islice((s for s in seeds if s not in done), 7))
+        listed = ", ".join(map(str, first[:6])) + (f", … ({n} in all)" if len(first) > 6 else "")
+        what = f"run {n} seed{'s' * (n != 1)} ({listed})"
+        lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
+    if len(states) > len(shown):
+        lines.append(f"… and {len(states) - len(shown)} more settings")
+    lines.append(
+        f"{len(states)} settings in {out}: {len(todo)} to run "
+        f"({sum(s.n_to_run for s in todo)} seeds), {len(states) - len(todo)} complete and skipped"
+    )
+    return lines
+
+
+# ---------------------------------------------------------------------- the sweep
+@dataclass
+class SweepOutcome:
+    """What a sweep did: its settings' states, its folder, the seeds played, how long it took.
+
+    ``tasks`` is the number of seeds this call played; ``resumed`` of them from a checkpoint.
+    """
+
+    root: Path
+    states: list[SettingState]
+    tasks: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SettingState]:
+        """Settings with a failed seed."""
+        return [s for s in self.states if s.status == FAILED]
+
+    def summary(self) -> str:
+        """One line: how many settings are complete, skipped, failed; where the log is."""
+        n, failed = len(self.states), self.failed
+        skipped = sum(s.action == "skip" for s in self.states)
+        text = (
+            f"{n} setting{'s' * (n != 1)}: {sum(s.complete for s in self.states)} complete "
+            f"({skipped} already were), {len(failed)} failed; {self.tasks} "
+            f"seed{'s' * (self.tasks != 1)} played"
+            + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
+            + f" in {self.seconds:.1f} s; sweep folder {self.root}"
+        )
+        if failed:
+            names = ", ".join(s.setting.name for s in failed[:3]) + (", …" * (len(failed) > 3))
+            text += f"; failed: {names} (tracebacks in {self.root / LOG_FILE})"
+        return text
+
+
+def run_grid(
+    settings: list[Setting],
+    out: str | os.PathLike | NewFolder,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    text: str = "",
+    source: str | None = None,
+    progress: bool = True,
+    on_start: Callable[[list[int]], None] | None = None,
+    on_folder: Callable[[Path], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    same_settings: bool = False,
+) -> SweepOutcome:
+    """Run every seed of every setting not yet complete in ``out`` (see the module).
+
+    Every setting's folder, game (built once per distinct game) and memory are checked before
+    anything is written; a failed seed is logged with its traceback and its setting marked
+    failed (run again next time), and the others go on.
+
+    Args:
+        settings: named run configurations (:func:`~.settings.name_settings`).
+        out: the sweep folder, created if need be; or a :class:`~stackelberg_rl.experiments.
+            NewFolder` for a new one (made once every check has passed).
+        backend: ``"local"`` (processes on this machine) or ``"ray"``.
+        workers: local processes (default: every core; 1 plays in this process), or the CPUs of
+            a Ray started here.
+        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
+            to, or a new local one.
+        text, source: the sweep file's text and path, kept in ``sweep.json``.
+        progress: one progress bar for the sweep, with a line per running task.
+        on_start: called with the local workers' process ids once they run.
+        on_folder: called with the sweep folder before anything is played.
+        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
+            backend, only when interrupted). It does not change the results.
+        same_settings: refuse a folder whose sweep has other settings (the demo's).
+
+    Raises:
+        ValueError: bad settings (:func:`~.settings.check_settings`) or options.
+        SweepFolderError: ``out``, or a setting's folder in it, cannot be used.
+        SettingError: a setting's game cannot be built, or it would not fit in memory.
+        BackendUnavailableError: Ray is not installed, or no cluster answers.
+    """
+    every = check_execution(backend, workers, checkpoint_every)
+    check_settings(settings)
+    t0 = time.perf_counter()
+    new = isinstance(out, NewFolder)
+    states = [SettingState(s) for s in settings] if new else preview(settings, out, same_settings)
+    n_tasks = sum(s.n_to_run for s in states if s.action != "skip")
+    if n_tasks:  # a complete sweep asks no backend for anything
+        check_backend(backend, address)
+    workers = int(workers or os.cpu_count() or 1)
+    local_workers = max(1, min(workers, n_tasks))
+    games, built = {}, {}  # the game by setting, and by specification: settings share a game
+    for state in (s for s in states if s.action != "skip"):
+        config = state.setting.config
+        try:
+            key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
+            if key not in built:
+                check_game_fits(config)
+                built[key] = config.game.make()
+            games[state.setting.name] = built[key]
+            check_run_fits(config, built[key], min(local_workers, config.seeds))
+        except (ValueError, MemoryError) as err:
+            raise SettingError(state.setting, str(err)) from None
+
+    root = Reservation.make(out).target if new else Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    held = lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
+    try:
+        if not new:  # judged again, now that no other sweep plays here
+            states = preview(settings, root, same_settings)
+        if on_folder is not None:
+            on_folder(root)
+        workers = local_workers if backend == "local" else workers
+        execution = {"backend": backend, "workers": workers, "address": address, "started": now()}
+        origin = provenance()
+        todo = [s for s in states if s.action != "skip"]
+        plays: list[Play] = []
+
+        def record(status: str = RUNNING) -> None:
+            for state, p in zip(todo, plays, strict=False):
+                state.done = sorted(p.done) if p.status != "complete" else []
+                state.failed = dict(p.failed)
+                state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
+            data = dumps({"format": SWEEP_FORMAT, "format_version": 1, "status": status,
+                          "file": source, "text": text, **execution, "updated": now(), **origin,
+                          "settings": [s.record() for s in states]})  # fmt: skip
+            write_file(root, SWEEP_FILE, lambda path: path.write_text(data))
+
+        notes: list[str] = []
+        try:
+            for state in todo:
+                plays.append(_reserve(root, state, games[state.setting.name], workers, notes))
+                state.status = RUNNING
+        except BaseException as err:
+            for p in plays:  # what this call reserved and has not played goes back as it was
+                if not p.reservation.resumed:
+                    p.reservation.abandon()
+            if isinstance(err, RunFolderError) and not isinstance(err, SweepFolderError):
+                raise SweepFolderError(str(err)) from None
+            raise
+        record()
+        resumed = sum(len(p.states) for p in plays)
+        where = f"with {workers} workers" if backend == "local" else f"at {address or 'local'}"
+        _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
+             f"skipped), {sum(s.n_to_run for s in todo)} seeds to play ({resumed} from a "
+             f"checkpoint) on {backend} {where}")  # fmt: skip
+        if (root / ".parts").is_dir():
+            notes.append(".parts/ holds seeds in the layout of stackelberg-rl 0.1, not read: "
+                         "they are played again (remove .parts/ yourself)")  # fmt: skip
+        for p in plays:
+            for seed, data in sorted(p.states.items()):
+                episodes = ckpt.peek(data)["episodes_done"]
+                notes.append(f"setting {p.name} seed {seed}: continues from episode {episodes}")
+        for line in notes:
+            _log(root, line)
+        played, statuses = [0], [[p.status for p in plays]]
+
+        def changed() -> None:  # sweep.json is rewritten when a setting is complete or failed
+            played[0] += 1
+            if [p.status for p in plays] != statuses[0]:
+                statuses[0] = [p.status for p in plays]
+                record()
+
+        try:
+            drive(plays, backend=backend, workers=workers, address=address,
+                  progress=progress, checkpoint_every=every, fail_fast=False, on_start=on_start,
+                  log=lambda *args: _log(root, *args), on_change=changed)  # fmt: skip
+        except BaseException as err:
+            for state in todo:
+                if state.status == RUNNING:
+                    state.status = PENDING
+            record("interrupted")
+            why = f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept"
+            _log(root, why)
+            raise
+        outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
+        execution["finished"] = now()
+        record(FAILED if outcome.failed else COMPLETE)
+        _log(root, outcome.summary())
+        return outcome
+    finally:
+        os.close(held)
+
+
+def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:
+    """A setting's run folder, taken back to continue it or reserved anew, as a :class:`Play`.
+
+    A checkpoint that cannot be used is told in ``notes`` (for the log); its seed starts afresh.
+    """
+    setting, config = state.setting, state.setting.config
+    target = root / setting.name
+    if state.action == "resume":
+        reservation, manifest = Reservation.resume(target, hold=False)  # the sweep holds root
+        if (manifest.get("game") or {}).get("sha256") == game.fingerprint():
+            p, lines = continued(setting.name, config, game, reservation, manifest, workers, False)
+            notes += [f"setting {setting.name}: {line}" for line in lines]
+            return p
+        state.replace_folder = True  # it played another game: the package changed since
+    if state.replace_folder and target.exists():
+        check_destination(target, overwrite=True)  # still ours alone
+        _remove_own(target)  # this program's files only, whatever came meanwhile
+    sweep = {"folder": str(root.resolve()), "setting": setting.name}
+    return new_play(setting.name, config, game, target, workers, sweep=sweep)
+
+
+def _log(root: Path, message: str, error: BaseException | str | None = None) -> None:
+    """Append a line (and a traceback, indented) to ``sweep.log``."""
+    lines = [f"{now()} {message}"]
+    if isinstance(error, BaseException):
+        error = "".join(traceback.format_exception(error))
+    if error:
+        lines += ["    " + line for line in str(error).rstrip().splitlines()]
+    with open(root / LOG_FILE, "a") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        os.fsync(f.fileno())

@@ -34,29 +34,46 @@ from typing import Literal
 
 import numpy as np
 
-from .._validate import integer
-from ._params import check_real, check_sizes
+from .._validate import real
+from ._params import checked, param
 from .base import FiniteGame
 from .matrix import repeated_bimatrix
 from .registry import register
 
 
-def _check_m_eps(M: float, eps: float) -> tuple[float, float]:
-    M = check_real("M", M, low=0.0, low_open=True)
-    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True)
-    return M, eps
+@dataclass(frozen=True)
+class AppendixFParams:
+    """Parameters of ``appendix-f``."""
+
+    M: float = param(
+        4.0,
+        "The leader's large payoff M > 0 (the jump of a greedy follower's q_l).",
+        low=0.0,
+        low_open=True,
+    )
+    eps: float = param(
+        0.1,
+        "ε in (0, 1], the sup-norm distance between the two tables.",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
+    table: Literal[1, 2] = param(
+        1,
+        "Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁).",
+        low=1,
+        high=2,
+    )
+    horizon: int = param(1, "H, times the 2×2 stage is played (one state).", low=1)
+
+
+def _m_eps(M: float, eps: float) -> tuple[float, float]:
+    return real(M, "M", low=0.0, low_open=True), real(eps, "eps", low=0.0, high=1.0, low_open=True)
 
 
 def tables(M: float, eps: float) -> np.ndarray:
-    """Both tables of Appendix F in the paper's units: ``(2, 2, A=2, B=2)``.
-
-    Axes: table (0 is Table 1, 1 is Table 2), player (0 leader, 1 follower), ``a``, ``b``.
-
-    Args:
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``, the sup-norm distance between the tables.
-    """
-    M, eps = _check_m_eps(M, eps)
+    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``."""
+    M, eps = _m_eps(M, eps)
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
     return np.array([table_1, table_2])
@@ -65,27 +82,12 @@ def tables(M: float, eps: float) -> np.ndarray:
 def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> float:
     """How far soft-max ``q_l`` can move when ``t`` moves by ``dt``: ``dt·ε·(1 + 2α_f·max|Q_l|)``.
 
-    Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)`` (``M``
-    unless ``ε > 2M``). With
+    Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)``. With
     ``q_l = Σ_b π_f(b) Q_l(b)``, ``|Δq_l| ≤ ‖ΔQ_l‖∞ + max|Q_l|·‖Δπ_f‖₁``, and
     ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (math.md §4).
     """
-    M, eps = _check_m_eps(M, eps)
+    M, eps = _m_eps(M, eps)
     return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))
-
-
-@dataclass(frozen=True)
-class AppendixFParams:
-    """Parameters of ``appendix-f``."""
-
-    M: float = 4.0
-    """The leader's large payoff M > 0 (the jump of a greedy follower's q_l)."""
-    eps: float = 0.1
-    """ε in (0, 1], the sup-norm distance between the two tables."""
-    table: Literal[1, 2] = 1
-    """Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁)."""
-    horizon: int = 1
-    """H, times the 2×2 stage is played (one state)."""
 
 
 def _appendix_f_bytes(p: AppendixFParams) -> int:
@@ -94,9 +96,7 @@ def _appendix_f_bytes(p: AppendixFParams) -> int:
 
 
 @register("appendix-f", AppendixFParams, nbytes=_appendix_f_bytes)
-def appendix_f_game(
-    M: float = 4.0, eps: float = 0.1, table: int = 1, horizon: int = 1
-) -> FiniteGame:
+def appendix_f_game(**params) -> FiniteGame:
     """Appendix F's 2×2 example: one of its two ε-close tables as a one-state game.
 
     Both tables are divided by the same ``payoff_scale = max(M, 1 + ε/2)`` (their largest entry),
@@ -105,16 +105,10 @@ def appendix_f_game(
     (``d = 4``).
 
     Args:
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``.
-        table: ``1`` or ``2``.
-        horizon: ``H``.
+        **params: the fields of :class:`AppendixFParams`.
     """
-    M, eps = _check_m_eps(M, eps)
-    table = integer(table, "table", low=1, high=2)
-    check_sizes(horizon=horizon)
-    scale = max(M, 1 + eps / 2)
+    p = checked(AppendixFParams, **params)
+    M, eps, table, H = p.M, p.eps, p.table, p.horizon
     Q = tables(M, eps)[table - 1]
-    return repeated_bimatrix(
-        Q[0], Q[1], horizon, scale, f"appendix-f(M={M:g},eps={eps:g},table={table},H={horizon})"
-    )
+    name = f"appendix-f(M={M:g},eps={eps:g},table={table},H={H})"
+    return repeated_bimatrix(Q[0], Q[1], H, max(M, 1 + eps / 2), name)

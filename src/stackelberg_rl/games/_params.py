@@ -16,9 +16,11 @@ import numpy as np
 from .._validate import array, integer, real
 
 
-def param(default: Any, help: str, **bounds: Any) -> Any:
-    """A parameter field: its default, its help and the bounds of :func:`checked`."""
-    return field(default=default, metadata={"help": help, **bounds})
+def param(default: Any, help: str, *, ge: Any = None, gt: Any = None, le: Any = None) -> Any:
+    """A parameter field: its default, its help and the bounds (``>= ge``, ``> gt``, ``<= le``)."""
+    bounds = {"low": ge, "high": le} if gt is None else {"low": gt, "high": le, "low_open": True}
+    bounds = {key: value for key, value in bounds.items() if value is not None}
+    return field(default=default, metadata={"help": help, "bounds": bounds})
 
 
 def checked(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -30,7 +32,7 @@ def checked(cls: type, *args: Any, **kwargs: Any) -> Any:
     params = cls(*args, **kwargs)
     values = {}
     for f in fields(params):
-        bounds = {key: v for key, v in f.metadata.items() if key != "help"}
+        bounds = f.metadata.get("bounds")
         if bounds:
             check = integer if isinstance(f.default, int) else real
             values[f.name] = check(getattr(params, f.name), f.name, **bounds)

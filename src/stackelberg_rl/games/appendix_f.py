@@ -1,30 +1,11 @@
 """The paper's Appendix F: why a greedy follower breaks the leader's covering argument.
 
-Two ``2×2`` tables of action values ``(Q_l, Q_f)`` (rows ``a₁, a₂``, columns ``b₁, b₂``),
-``ε``-close in sup norm:
-
-==========  ====================  ====================
-Table 1     b₁                    b₂
-==========  ====================  ====================
-a₁          ``M − ε, 1 − ε/2``    ``0, 1 + ε/2``
-a₂          ``0, 1``              ``0, 1 − ε/2``
-==========  ====================  ====================
-
-==========  ====================  ====================
-Table 2     b₁                    b₂
-==========  ====================  ====================
-a₁          ``M, 1 + ε/2``        ``0, 1 − ε/2``
-a₂          ``0, 1 + ε/2``        ``0, 1 − ε/2``
-==========  ====================  ====================
-
-With Table 1 a greedy follower plays ``b₂`` at ``a₁`` (``1 + ε/2 > 1 − ε/2``), so the leader's
-marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (math.md §4: the
-paper's sentence after the tables has them the other way round). An ``ε`` change of the values
-moves greedy ``q_l`` by ``M``, however small ``ε``; a soft-max follower's ``q_l`` moves by at most
-``ε(1 + 2α·max|Q_l|)`` (:func:`marginal_bound`).
-:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` along the segment between the
-two tables, with the planner's soft-max; the ``appendix-f`` game is either table as a one-state
-game.
+Two ``2×2`` tables of action values ``(Q_l, Q_f)``, ``ε``-close in sup norm (:func:`tables`): a
+greedy follower's ``q_l(x, a₁)`` is ``0`` with Table 1 and ``M`` with Table 2, however small
+``ε``; a soft-max follower's moves by at most :func:`marginal_bound` (math.md §4, where the paper's
+sentence after the tables has them the other way round).
+:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` between the tables; the
+``appendix-f`` game is either table as a one-state game.
 """
 
 from __future__ import annotations
@@ -46,25 +27,18 @@ class AppendixFParams:
     """Parameters of ``appendix-f``."""
 
     M: float = param(
-        4.0,
-        "The leader's large payoff M > 0 (the jump of a greedy follower's q_l).",
-        low=0.0,
-        low_open=True,
+        4.0, "The leader's large payoff M > 0 (the jump of a greedy follower's q_l).", gt=0.0
     )
     eps: float = param(
-        0.1,
-        "ε in (0, 1], the sup-norm distance between the two tables.",
-        low=0.0,
-        high=1.0,
-        low_open=True,
+        0.1, "ε in (0, 1], the sup-norm distance between the two tables.", gt=0.0, le=1.0
     )
     table: Literal[1, 2] = param(
         1,
         "Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁).",
-        low=1,
-        high=2,
+        ge=1,
+        le=2,
     )
-    horizon: int = param(1, "H, times the 2×2 stage is played (one state).", low=1)
+    horizon: int = param(1, "H, times the 2×2 stage is played (one state).", ge=1)
 
 
 def _m_eps(M: float, eps: float) -> tuple[float, float]:
@@ -72,7 +46,12 @@ def _m_eps(M: float, eps: float) -> tuple[float, float]:
 
 
 def tables(M: float, eps: float) -> np.ndarray:
-    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``."""
+    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``.
+
+    Rows ``a₁, a₂``, columns ``b₁, b₂``; Table 1 is ``Q_l = [[M − ε, 0], [0, 0]]``,
+    ``Q_f = [[1 − ε/2, 1 + ε/2], [1, 1 − ε/2]]``, Table 2 ``Q_l = [[M, 0], [0, 0]]``,
+    ``Q_f = [[1 + ε/2, 1 − ε/2], [1 + ε/2, 1 − ε/2]]``.
+    """
     M, eps = _m_eps(M, eps)
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]

@@ -1,20 +1,12 @@
 """A leader-follower Markov game on the unit square, exactly linear: the ``continuous`` game.
 
-States are points ``x ∈ [0, 1]²`` — infinitely many — and the game is linear all the same
-(Assumption 2, math.md §6):
-
-- **Features**: ``φ_i(x, a, b) ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖² / (2σ²))`` over ``d`` radial bases,
-  normalised, so ``φ ≥ 0``, ``Σ_i φ_i = 1`` and ``‖φ‖₂ ≤ 1``; the log-weights ``ℓ (A, B, d)`` are
-  how the actions steer.
-- **Transitions**: ``P_h(· | x, a, b) = Σ_i φ_i(x, a, b) μ_{h,i}(·)``, simulated exactly: the
-  component ``i ~ φ(x, a, b)``, then ``x' ~ μ_{h,i}``.
-- **Rewards**: ``r_{m,h}(x, a, b) = ⟨φ(x, a, b), θ_{m,h}⟩`` with ``θ ∈ [-1, 1]^d``.
-
-The densities are :class:`BetaDensities` (products of two Betas) in the registered game, or
-:class:`AtomDensities` (finitely many points): a finite game in disguise, which the tests use to
-check the Monte-Carlo planner (:mod:`stackelberg_rl.montecarlo`). The game carries its
-:class:`EvaluationSample`, drawn once from its seed, so that every run and every worker estimates
-regret on the same states.
+States are points ``x ∈ [0, 1]²``; the features are ``d`` radial bases reweighted by the actions
+and normalised to a probability vector, the transitions the mixture ``Σ_i φ_i μ_{h,i}`` of known
+densities (simulated exactly), the rewards ``⟨φ, θ_{m,h}⟩`` (math.md §6). The densities are
+:class:`BetaDensities` in the registered game, or :class:`AtomDensities` (finitely many points: a
+finite game in disguise, against which the tests check :mod:`stackelberg_rl.montecarlo`). The game
+carries its :class:`EvaluationSample`, drawn once from its seed, so that every run and worker
+estimates regret on the same states.
 
 Example:
     >>> from stackelberg_rl import games
@@ -437,44 +429,42 @@ class ContinuousParams:
     """Parameters of ``continuous``."""
 
     dim: int = param(
-        4, "d, radial bases and mixture components (φ is a probability vector over them).", low=1
+        4, "d, radial bases and mixture components (φ is a probability vector over them).", ge=1
     )
-    n_leader_actions: int = param(2, "|A|, the leader's actions.", low=1)
-    n_follower_actions: int = param(2, "|B|, the follower's actions.", low=1)
-    horizon: int = param(3, "H, steps per episode.", low=1)
+    n_leader_actions: int = param(2, "|A|, the leader's actions.", ge=1)
+    n_follower_actions: int = param(2, "|B|, the follower's actions.", ge=1)
+    horizon: int = param(3, "H, steps per episode.", ge=1)
     bandwidth: float = param(
         0.3,
         "σ > 0 of the radial bases exp(-‖x − c_i‖²/(2σ²)); small σ makes φ nearly one-hot.",
-        low=0.0,
-        low_open=True,
+        gt=0.0,
     )
     tilt: float = param(
         2.0,
-        "How strongly the actions steer, >= 0: their log-weights are tilt·z with z standard "
-        "normal (0: the actions change nothing).",
-        low=0.0,
+        "How strongly the actions steer, >= 0: their log-weights are tilt·z with z standard normal "
+        "(0: the actions change nothing).",
+        ge=0.0,
     )
     concentration: float = param(
         10.0,
         "κ > 0 of the densities: μ_{h,i} draws each coordinate from Beta(κm, κ(1−m)) around its "
         "mean m near the centre c_i; larger κ, more peaked.",
-        low=0.0,
-        low_open=True,
+        gt=0.0,
     )
     seed: int = param(
         0, "Seed of the game's arrays, and (through a separate stream) of its evaluation sample."
     )
     n_eval_states: int = param(
         100,
-        "N, states drawn from each density μ_{h,i} (and from the initial one) per replication, "
-        "on which regret is estimated by planning.",
-        low=1,
+        "N, states drawn from each density μ_{h,i} (and from the initial one) per replication, on "
+        "which regret is estimated by planning.",
+        ge=1,
     )
     n_replications: int = param(
         8,
         "R >= 2, independent samples of N states: the estimate is their mean, its 95% interval "
         "their Student-t interval.",
-        low=2,
+        ge=2,
     )
 
 

@@ -55,39 +55,33 @@ N_REGIMES = 4
 class ElectricityParams:
     """Parameters of ``electricity``."""
 
-    hours: int = param(6, "H, hours in an episode (one step per hour).", low=1)
+    hours: int = param(6, "H, hours in an episode (one step per hour).", ge=1)
     start_hour: int = param(
         16,
         "Clock hour of step 0, in 0..23 (the default episode covers the 19:00 peak).",
-        low=0,
-        high=23,
+        ge=0,
+        le=23,
     )
-    levels: int = param(3, "L, demand levels and storage levels: S = L².", low=1)
-    n_prices: int = param(3, "|A|, price levels the utility can post: price_max·(a+1)/|A|.", low=1)
+    levels: int = param(3, "L, demand levels and storage levels: S = L².", ge=1)
+    n_prices: int = param(3, "|A|, price levels the utility can post: price_max·(a+1)/|A|.", ge=1)
     n_consumption: int = param(
-        3, "|B| >= 2, consumption choices b/(|B|-1), from nothing to one unit.", low=2
+        3, "|B| >= 2, consumption choices b/(|B|-1), from nothing to one unit.", ge=2
     )
-    price_max: float = param(
-        1.0, "The highest price, > 0, per unit of consumption.", low=0.0, low_open=True
-    )
+    price_max: float = param(1.0, "The highest price, > 0, per unit of consumption.", gt=0.0)
     utility: float = param(
         2.0,
         "Consumers' marginal utility v > 0 of the first unit (concave, saturating at the demand).",
-        low=0.0,
-        low_open=True,
+        gt=0.0,
     )
-    cost_linear: float = param(0.2, "c₁ >= 0 of the generation cost c₁·g + c₂·g².", low=0.0)
-    cost_quadratic: float = param(0.8, "c₂ >= 0 of the generation cost (its convexity).", low=0.0)
+    cost_linear: float = param(0.2, "c₁ >= 0 of the generation cost c₁·g + c₂·g².", ge=0.0)
+    cost_quadratic: float = param(0.8, "c₂ >= 0 of the generation cost (its convexity).", ge=0.0)
     peak_cost: float = param(
         1.0,
         "Extra cost at the evening peak, >= 0: the cost is multiplied by 1 + peak_cost at 19:00.",
-        low=0.0,
+        ge=0.0,
     )
     storage: float = param(
-        0.5,
-        "Capacity of the store in [0, 1], in units of the largest consumption.",
-        low=0.0,
-        high=1.0,
+        0.5, "Capacity of the store in [0, 1], in units of the largest consumption.", ge=0.0, le=1.0
     )
     seed: int = param(0, "Seed of the weather: the noise in the regimes' next-state distributions.")
 

@@ -57,13 +57,13 @@ class MatrixParams:
     )
     leader_payoffs: str | tuple | None = param(
         None,
-        "The leader's payoffs (A, B), any scale: rows separated by ';', entries by ',' "
-        "(e.g. 2,4;1,3), or nested sequences from Python.",
+        "The leader's payoffs (A, B), any scale: rows separated by ';', entries by ',' (e.g. "
+        "2,4;1,3), or nested sequences from Python.",
     )
     follower_payoffs: str | tuple | None = param(
         None, "The follower's payoffs (A, B), in the same form as leader_payoffs."
     )
-    horizon: int = param(1, "H, times the game is repeated (one state).", low=1)
+    horizon: int = param(1, "H, times the game is repeated (one state).", ge=1)
 
     def __post_init__(self) -> None:
         for name in ("leader_payoffs", "follower_payoffs"):

@@ -23,17 +23,16 @@ _NOISE = "Half-width of the uniform noise on realised rewards, in [0, 1]."
 class RandomLinearParams:
     """Parameters of ``random-linear``."""
 
-    n_states: int = param(20, "|S|, the number of states.", low=1)
-    n_leader_actions: int = param(3, "|A|, the leader's actions.", low=1)
-    n_follower_actions: int = param(3, "|B|, the follower's actions.", low=1)
-    dim: int = param(8, "d, the feature dimension.", low=1)
-    horizon: int = param(5, "H, steps per episode.", low=1)
+    n_states: int = param(20, "|S|, the number of states.", ge=1)
+    n_leader_actions: int = param(3, "|A|, the leader's actions.", ge=1)
+    n_follower_actions: int = param(3, "|B|, the follower's actions.", ge=1)
+    dim: int = param(8, "d, the feature dimension.", ge=1)
+    horizon: int = param(5, "H, steps per episode.", ge=1)
     seed: int = param(0, _SEED)
     concentration: float = param(
         1.0,
         "Dirichlet parameter of the features; small values give nearly one-hot features.",
-        low=0.0,
-        low_open=True,
+        gt=0.0,
     )
     reward_noise: float = param(0.0, _NOISE)
 
@@ -113,10 +112,10 @@ def tabular(
 class RandomTabularParams:
     """Parameters of ``random-tabular`` (one-hot features: ``d = |S||A||B|``)."""
 
-    n_states: int = param(20, "|S|, the number of states.", low=1)
-    n_leader_actions: int = param(3, "|A|, the leader's actions.", low=1)
-    n_follower_actions: int = param(3, "|B|, the follower's actions.", low=1)
-    horizon: int = param(5, "H, steps per episode.", low=1)
+    n_states: int = param(20, "|S|, the number of states.", ge=1)
+    n_leader_actions: int = param(3, "|A|, the leader's actions.", ge=1)
+    n_follower_actions: int = param(3, "|B|, the follower's actions.", ge=1)
+    horizon: int = param(5, "H, steps per episode.", ge=1)
     seed: int = param(0, _SEED)
     reward_noise: float = param(0.0, _NOISE)
 

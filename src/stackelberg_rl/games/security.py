@@ -52,15 +52,15 @@ class SecurityParams:
     n_targets: int = param(
         4,
         "T, targets; the defender patrols one, the attacker strikes one or waits: A = T, B = T+1.",
-        low=1,
+        ge=1,
     )
-    levels: int = param(3, "L, the attacker's threat levels (the states).", low=1)
-    horizon: int = param(5, "H, steps per episode.", low=1)
+    levels: int = param(3, "L, the attacker's threat levels (the states).", ge=1)
+    horizon: int = param(5, "H, steps per episode.", ge=1)
     escalation: float = param(
-        0.5, "Probability in [0, 1] that waiting raises the threat by one level.", low=0, high=1
+        0.5, "Probability in [0, 1] that waiting raises the threat by one level.", ge=0, le=1
     )
     impact_exponent: float = param(
-        2.0, "κ >= 0: an attack at threat level ℓ has its payoffs scaled by ((ℓ+1)/L)^κ.", low=0
+        2.0, "κ >= 0: an attack at threat level ℓ has its payoffs scaled by ((ℓ+1)/L)^κ.", ge=0
     )
     zero_sum: bool = param(
         False, "Whether the attacker's reward is minus the defender's (else general-sum)."

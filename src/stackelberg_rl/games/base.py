@@ -318,18 +318,11 @@ class FiniteGame(Players):
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
-        if self._mixture_cdf is not None:
-            # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
-            # then the state, without forming the S-vector.
-            u_component = rng.random()
-            x_next = int(
-                mixture_draw(
-                    self.features[x, a, b], self._mixture_cdf[h], u_component, rng.random()
-                )
-            )
-        else:
-            x_next = draw(self.next_state_distribution(h, x, a, b), rng)
-        return r, x_next
+        if self._mixture_cdf is None:
+            return r, draw(self.next_state_distribution(h, x, a, b), rng)
+        # P_h(·|x,a,b) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
+        u_component, phi = rng.random(), self.features[x, a, b]
+        return r, int(mixture_draw(phi, self._mixture_cdf[h], u_component, rng.random()))
 
     @functools.cached_property
     def _mixture_cdf(self) -> np.ndarray | None:
@@ -351,12 +344,9 @@ class FiniteGame(Players):
         """``phi`` of a batch of state indices: ``(n, A, B, d)``."""
         return self.features[np.asarray(states, dtype=np.intp)]
 
-    def fingerprint(self) -> str:
-        """SHA-256 of the game's arrays as held (dense and/or factored) and its reward noise.
-
-        Two games with the same fingerprint play identically.
-        """
-        arrays = {
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """The model as held, by the names of a game file (``None``: a form not held)."""
+        return {
             "features": self.features,
             "initial_distribution": self.initial_distribution,
             "transitions": self._transitions,
@@ -364,19 +354,19 @@ class FiniteGame(Players):
             "mu": self.mu,
             "theta": self.theta,
         }
-        return sha256_of(arrays, f"reward_noise:{self.reward_noise!r}")
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the game's arrays as held and its reward noise: equal play, equal hash."""
+        return sha256_of(self.arrays(), f"reward_noise:{self.reward_noise!r}")
 
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
-        return {**self._record(), "form": self._form, "sha256": self.fingerprint()}
-
-    @property
-    def _form(self) -> str:
-        return "factored" if self.is_factored else "dense"
+        form = "factored" if self.is_factored else "dense"
+        return {**self._record(), "form": form, "sha256": self.fingerprint()}
 
     def __repr__(self) -> str:
-        form = self._form
         return (
             f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
-            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, {form})"
+            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, "
+            f"{'factored' if self.is_factored else 'dense'})"
         )

@@ -86,40 +86,34 @@ def load(path: str | os.PathLike) -> FiniteGame:
             f"{path}: unknown array{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
             f"a game file holds {', '.join(ARRAYS)}"
         )
-    for key in ("features", "initial_distribution"):
-        if key not in arrays:
-            raise GameFileError(f"{path}: missing array {key!r} {_AXES[key]}")
-    if not {"transitions", "rewards", "mu", "theta"} & set(arrays):
+    pairs = {"transitions": "rewards", "rewards": "transitions", "mu": "theta", "theta": "mu"}
+    for key in ("features", "initial_distribution", *pairs):
+        # the two arrays every game needs, and either half of a form given without the other
+        if key not in arrays and (key not in pairs or pairs[key] in arrays):
+            needs = f": {pairs[key]!r} needs it" if key in pairs else ""
+            raise GameFileError(f"{path}: missing array {key!r} {_AXES[key]}{needs}")
+    if not set(pairs) & set(arrays):
         raise GameFileError(
             f"{path}: missing arrays: give transitions and rewards (the dense model), or mu "
             "and theta (the factored one)"
         )
-    for pair in (("transitions", "rewards"), ("mu", "theta")):
-        for key, other in (pair, pair[::-1]):
-            if other in arrays and key not in arrays:
-                raise GameFileError(
-                    f"{path}: missing array {key!r} {_AXES[key]}: {other!r} needs it"
-                )
-    model = {}
-    for key in _AXES:
-        if key in arrays:
-            if arrays[key].dtype.kind not in "biuf":
-                raise GameFileError(
-                    f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected real numbers"
-                )
-            model[key] = arrays[key]
+    model = {key: arrays[key] for key in _AXES if key in arrays}
     noise = arrays.get("reward_noise", np.float64(0.0))
     name = arrays.get("name", np.str_(path.stem))
-    if noise.shape != () or noise.dtype.kind not in "biuf":
-        raise GameFileError(
-            f"{path}: array 'reward_noise' must be one number, got dtype {noise.dtype} "
-            f"and shape {noise.shape}"
-        )
-    if name.shape != () or name.dtype.kind != "U":
-        raise GameFileError(
-            f"{path}: array 'name' must be one string, got dtype {name.dtype} and shape "
-            f"{name.shape}"
-        )
+    for key, value in model.items():
+        if value.dtype.kind not in "biuf":
+            raise GameFileError(
+                f"{path}: array {key!r} has dtype {value.dtype}, expected real numbers"
+            )
+    for key, value, kinds, what in [
+        ("reward_noise", noise, "biuf", "number"),
+        ("name", name, "U", "string"),
+    ]:
+        if value.shape != () or value.dtype.kind not in kinds:
+            raise GameFileError(
+                f"{path}: array {key!r} must be one {what}, got dtype {value.dtype} and shape "
+                f"{value.shape}"
+            )
     try:
         return FiniteGame(**model, reward_noise=float(noise), name=str(name))
     except ValueError as err:
@@ -146,16 +140,9 @@ def save(game: FiniteGame, path: str | os.PathLike) -> None:
         GameFileError: ``path`` is a folder or another kind of file, or cannot be written
             (one line naming ``path``).
     """
-    tree = {
-        "features": game.features,
-        "initial_distribution": game.initial_distribution,
-        "reward_noise": game.reward_noise,
-        "name": game.name,
-    }
-    if game._transitions is not None:
-        tree.update(transitions=game._transitions, rewards=game._rewards)
-    if game.mu is not None:
-        tree.update(mu=game.mu, theta=game.theta)
+    model = {key: value for key, value in game.arrays().items() if value is not None}
+    tree = {key: model.pop(key) for key in ("features", "initial_distribution")}
+    tree.update(reward_noise=game.reward_noise, name=game.name, **model)
     if Path(path).is_file() and not _has_header(Path(path)) and _is_game_file(path):
         # a game file of the layout before the container: the user's own game, replaced
         _files.write_atomic(path, _files.pack(FORMAT, FORMAT_VERSION, tree))

@@ -102,7 +102,7 @@ def test_dense_rows_not_normalised():
 
 def test_dense_rows_within_tolerance_are_accepted():
     kw = dense_parts()
-    kw["transitions"][0, 3, 1, 2, 0] += 1e-11  # below PROB_TOL = 1e-9: round-off, not an error
+    kw["transitions"][0, 3, 1, 2, 0] += 1e-11  # below TOL = 1e-9: round-off, not an error
     FiniteGame(**kw)
 
 

@@ -23,9 +23,6 @@ import numpy as np
 from .._validate import TOL, array, check_shape, distribution, first_index, real
 from .sampling import draw, mixture_draw
 
-PROB_TOL = TOL
-"""Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (math.md §1)."""
-
 DENSE_LIMIT = 50_000_000
 """Largest number of entries ``S·A·B·S`` that :meth:`FiniteGame.transition` builds for one step."""
 
@@ -178,7 +175,7 @@ class FiniteGame(Players):
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
         sums = np.moveaxis(self.features @ self.mu.sum(axis=2).T, -1, 0)  # (H, S, A, B)
         err = np.abs(sums - 1.0)
-        if (err > PROB_TOL).any():
+        if (err > TOL).any():
             idx = first_index(err == err.max())
             raise ValueError(
                 f"transitions given by mu do not sum to 1 at index {idx} (h, x, a, b) "
@@ -192,7 +189,7 @@ class FiniteGame(Players):
         for h in range(H):
             for start in range(0, self._phi.shape[0], rows):
                 p = self._phi[start : start + rows] @ self.mu[h]
-                if (p < -PROB_TOL).any():
+                if (p < -TOL).any():
                     row, x_next = first_index(p == p.min())
                     x, a, b = np.unravel_index(start + row, self.features.shape[:3])
                     raise ValueError(
@@ -330,8 +327,8 @@ class FiniteGame(Players):
         # distribution: then draws take the cumulative sums (H, d, S) of mu.
         if self.mu is None or (self.features < 0).any() or (self.mu < 0).any():
             return None
-        on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=PROB_TOL)
-        distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=PROB_TOL)
+        on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=TOL)
+        distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=TOL)
         return np.cumsum(self.mu, axis=2) if on_simplex and distributions else None
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:

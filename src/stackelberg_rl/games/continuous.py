@@ -34,17 +34,6 @@ STATE_DIM = 2
 """States are points of the unit square ``[0, 1]²``."""
 
 
-def rbf_features(states, centres, bandwidth, log_weights) -> np.ndarray:
-    """``phi (n, A, B, d)`` of ``states (n, 2)``, row by row to the bit whatever the batch."""
-    diff = states[:, None, :] - centres[None, :, :]  # (n, d, 2)
-    sq = diff[..., 0] ** 2 + diff[..., 1] ** 2  # (n, d)
-    logits = log_weights[None] - (sq / (2.0 * bandwidth**2))[:, None, None, :]
-    logits -= logits.max(axis=-1, keepdims=True)  # the largest term is exp(0): never 0/0
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=-1, keepdims=True)
-    return logits
-
-
 def _weights(shape: tuple[int, ...]) -> np.ndarray:
     """Monte-Carlo weights ``1/N`` over the last axis of ``shape``."""
     return np.full(shape, 1.0 / shape[-1])
@@ -313,7 +302,7 @@ class ContinuousGame(Players):
             self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
-        """``phi (n, A, B, d)`` of the states ``(n, 2)``.
+        """``phi (n, A, B, d)`` of the states ``(n, 2)``, each a probability vector.
 
         Raises:
             ValueError: for states that are not ``(n, 2)`` finite points of ``[0, 1]²``.
@@ -325,7 +314,15 @@ class ContinuousGame(Players):
         if outside.any():
             row = first_index(outside)[0]
             raise ValueError(f"state {states[row].tolist()} (row {row}) is not in [0, 1]²")
-        return rbf_features(states, self.centres, self.bandwidth, self.log_weights)
+        # φ_i ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖²/(2σ²)), each row computed alone: the same bits whatever
+        # the batch (elementwise operations, reductions over the last axis only)
+        diff = states[:, None, :] - self.centres[None, :, :]  # (n, d, 2)
+        sq = diff[..., 0] ** 2 + diff[..., 1] ** 2  # (n, d)
+        logits = self.log_weights[None] - (sq / (2.0 * self.bandwidth**2))[:, None, None, :]
+        logits -= logits.max(axis=-1, keepdims=True)  # the largest term is exp(0): never 0/0
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=-1, keepdims=True)
+        return logits
 
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""

@@ -150,7 +150,7 @@ def security_game(**params) -> FiniteGame:
             )
     scale = float(max(np.abs(v).max() for v in payoffs.values()))
     scale = scale if scale > 0 else 1.0
-    u = {name: v / scale for name, v in payoffs.items()}
+    u = np.stack(list(payoffs.values())).reshape(2, 2, T) / scale  # (player, covered/not, t)
 
     A, B, d = T, T + 1, 2 * T + L + 1
     WAIT, RESET = 2 * T, 2 * T + L  # the transition block: escalate from ℓ, or reset
@@ -172,18 +172,14 @@ def security_game(**params) -> FiniteGame:
     step_mu[RESET, 0] = root2
     mu = np.broadcast_to(step_mu, (H, d, L))
     step_theta = np.zeros((2, d))
-    step_theta[0, :T], step_theta[0, T : 2 * T] = u["defender_covered"], u["defender_uncovered"]
-    step_theta[1, :T], step_theta[1, T : 2 * T] = u["attacker_covered"], u["attacker_uncovered"]
+    step_theta[:, : 2 * T] = u.reshape(2, 2 * T)
     theta = np.broadcast_to(root2 * step_theta[:, None], (2, H, d))
 
     # The dense model from the rules, apart from φ·μ and φ·θ: the game compares the two.
     covered = np.eye(T, dtype=bool)  # covered[a, t]: the attack on t meets the patrol
     stage = np.zeros((2, L, A, B))
-    for m, (hit, miss) in enumerate(
-        [("defender_covered", "defender_uncovered"), ("attacker_covered", "attacker_uncovered")]
-    ):
-        per_target = np.where(covered, u[hit][None, :], u[miss][None, :])  # (A, T)
-        stage[m, :, :, :T] = impact[:, None, None] * per_target[None]
+    per_target = np.where(covered, u[:, 0, None, :], u[:, 1, None, :])  # (2, A, T)
+    stage[:, :, :, :T] = impact[:, None, None] * per_target[:, None]
     step_P = np.zeros((L, A, B, L))
     step_P[:, :, :T, 0] = 1.0
     step_P[:, :, T, :] = escalate[:, None, :]

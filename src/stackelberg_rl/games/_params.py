@@ -24,11 +24,7 @@ def param(default: Any, help: str, *, ge: Any = None, gt: Any = None, le: Any = 
 
 
 def checked(cls: type, *args: Any, **kwargs: Any) -> Any:
-    """``cls(*args, **kwargs)`` with every bounded field checked and in its canonical type.
-
-    A field with an integer default is checked by :func:`~stackelberg_rl._validate.integer`, any
-    other by :func:`~stackelberg_rl._validate.real`: a :class:`ValueError` names the parameter.
-    """
+    """``cls(*args, **kwargs)``, each bounded field checked (an integer if its default is)."""
     params = cls(*args, **kwargs)
     values = {}
     for f in fields(params):
@@ -47,11 +43,7 @@ def _number(name: str, text: str, index: tuple[int, ...]) -> float:
 
 
 def parse_payoffs(name: str, value: Any, ndim: int) -> tuple:
-    """A payoff vector (``ndim=1``, ``"1,2,3"``) or matrix (``ndim=2``, ``"2,4;1,3"``) as tuples.
-
-    Raises:
-        ValueError: naming ``name`` and the row or index at fault, or a wrong shape.
-    """
+    """A payoff vector (``ndim=1``, ``"1,2,3"``) or matrix (``ndim=2``, ``"2,4;1,3"``) as tuples."""
     if isinstance(value, str):
         rows = [row.split(",") for row in (value.split(";") if ndim == 2 else [value])]
         for i, row in enumerate(rows):

@@ -81,10 +81,7 @@ def appendix_f_game(**params) -> FiniteGame:
     Both tables are divided by the same ``payoff_scale = max(M, 1 + ε/2)`` (their largest entry),
     so rewards lie in ``[-1, 1]``, the two games stay ``ε / payoff_scale``-close, and values
     times ``game.payoff_scale`` are in the paper's units. Features are one-hot in ``(a, b)``
-    (``d = 4``).
-
-    Args:
-        **params: the fields of :class:`AppendixFParams`.
+    (``d = 4``). ``params`` are the fields of :class:`AppendixFParams`.
     """
     p = checked(AppendixFParams, **params)
     M, eps, table, H = p.M, p.eps, p.table, p.horizon

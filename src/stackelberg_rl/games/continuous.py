@@ -70,11 +70,7 @@ class BetaDensities:
         return rng.beta(self.alpha[h, i], self.beta[h, i])
 
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``R`` replications of ``N`` states from every ``μ_{h,i}``, ``h < H − 1``.
-
-        Returns:
-            ``states (R, H-1, d, N, 2)`` and their weights ``(R, H-1, d, N)``, all ``1/N``.
-        """
+        """``R·N`` states from every ``μ_{h,i}``, ``h < H − 1``: ``(R, H-1, d, N, 2)``, weights."""
         steps = self.horizon - 1
         a = self.alpha[None, :steps, :, None, :]
         b = self.beta[None, :steps, :, None, :]
@@ -142,12 +138,7 @@ class AtomDensities:
         return self.points[self._pick(self._initial_cdf, rng.random((R, N)))], _weights((R, N))
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The exact integrals as a one-replication sample: every point, weighted by ``mu``.
-
-        Returns:
-            ``states (1, H-1, d, M, 2)``, ``weights (1, H-1, d, M)`` (``mu``), initial states
-            ``(1, M, 2)`` and weights ``(1, M)``.
-        """
+        """The exact integrals as a one-replication sample: every point, weighted by ``mu``."""
         steps, d, M = self.horizon - 1, self.dim, len(self.points)
         states = np.broadcast_to(self.points, (1, steps, d, M, STATE_DIM)).copy()
         return states, self.mu[None, :steps].copy(), self.points[None].copy(), self.initial[None]
@@ -347,15 +338,10 @@ class ContinuousGame(Players):
     def draw_evaluation(
         self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence
     ) -> EvaluationSample:
-        """A fresh evaluation sample: ``R`` replications of ``N`` states from every density.
+        """``R = n_replications`` samples of ``N = n_points`` states from every density.
 
-        The game's own :attr:`evaluation` is this with its ``n_eval_states``,
-        ``n_replications`` and evaluation seed; others serve to study the estimator.
-
-        Args:
-            n_points: ``N`` states per density and replication.
-            n_replications: ``R``.
-            seed: an integer or a ``SeedSequence``.
+        The game's :attr:`evaluation` is one, drawn from its own seed; others serve to study
+        the estimator. ``seed`` is an integer or a ``SeedSequence``.
         """
         integer(n_points, "n_points", low=1)
         integer(n_replications, "n_replications", low=1)
@@ -466,10 +452,7 @@ class ContinuousParams:
 
 
 def _continuous_bytes(p: ContinuousParams) -> int:
-    """The evaluation sample's features ``(R, (H-1)·d·N + N, A, B, d)``, four times.
-
-    Building them holds the logits and their exponentials besides the result.
-    """
+    """The evaluation sample's features ``(R, (H-1)·d·N + N, A, B, d)``, four times (logits)."""
     A, B, d, H = p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
     points = p.n_replications * ((H - 1) * d + 1) * p.n_eval_states
     return 8 * (4 * points * A * B * d + 3 * points * STATE_DIM) + 8 * (A * B * d + 2 * H * d)
@@ -484,10 +467,8 @@ def continuous_game(**params) -> ContinuousGame:
     ``m_{h,i} = clip(c_i + 0.1·N(0, I), 0.05, 0.95)`` and concentration ``κ`` — component ``i``
     leads near basis ``i``'s centre, so the state carries which component was drawn —
     ``θ_{m,h} ~ U([-1, 1]^d)`` (general-sum), and a uniform initial density. The evaluation
-    sample is drawn from a second stream of the seed.
-
-    Args:
-        **params: the fields of :class:`ContinuousParams`.
+    sample is drawn from a second stream of the seed. ``params`` are the fields of
+    :class:`ContinuousParams`.
     """
     p = checked(ContinuousParams, **params)
     d, A, B, H = p.dim, p.n_leader_actions, p.n_follower_actions, p.horizon

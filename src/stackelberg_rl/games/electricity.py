@@ -110,12 +110,9 @@ def _level_distribution(levels: int, centre: float) -> np.ndarray:
 def regime_distributions(
     hours: int, start_hour: int, levels: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Next-level distributions of the regimes, per hour.
+    """``nu_demand (H, 2, L)`` (high, low) and ``nu_storage (H, 2, L)`` (charged, depleted).
 
-    Returns:
-        ``nu_demand (H, 2, L)`` (high, low demand) and ``nu_storage (H, 2, L)`` (charged,
-        depleted store); the regime ``(j, k)`` draws ``(D', s')`` from
-        ``nu_demand[h, j] ⊗ nu_storage[h, k]``.
+    The regime ``(j, k)`` draws ``(D', s')`` from ``nu_demand[h, j] ⊗ nu_storage[h, k]``.
     """
     rng = np.random.default_rng(seed)
     top = levels - 1
@@ -141,15 +138,9 @@ def regime_distributions(
 def electricity_game(**params) -> FiniteGame:
     """An electricity market: a utility prices each hour, consumers choose their consumption.
 
-    The construction, the economics and the exact linear form (``d = 7``) are in the module's
-    docstring. Both the factored form (``mu``, ``theta``) and, up to
-    :data:`DENSE_ENTRIES`, the dense model are given, so the game checks its own linearity.
-
-    Args:
-        **params: the fields of :class:`ElectricityParams`.
-
-    Returns:
-        The game, with ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
+    Built from the fields of :class:`ElectricityParams` as the module's docstring says, in the
+    factored form and, up to :data:`DENSE_ENTRIES`, the dense one (the game checks its own
+    linearity). The game keeps ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
     """
     p = checked(ElectricityParams, **params)
     H, L, A, B, storage = p.hours, p.levels, p.n_prices, p.n_consumption, p.storage

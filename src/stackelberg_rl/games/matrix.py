@@ -110,12 +110,7 @@ def repeated_bimatrix(
 def payoff_matrices(
     leader_payoffs: object, follower_payoffs: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings.
-
-    Raises:
-        ValueError: naming the matrix for a shape that is not ``(A, B)``, a non-finite entry
-            (with its index), or matrices of different shapes.
-    """
+    """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings."""
     L = np.array(parse_payoffs("leader_payoffs", leader_payoffs, 2))
     F = np.array(parse_payoffs("follower_payoffs", follower_payoffs, 2))
     if L.shape != F.shape:
@@ -130,17 +125,13 @@ def payoff_matrices(
 def matrix_game(**params) -> FiniteGame:
     """Any bimatrix game, rescaled into [-1, 1] and repeated over H steps (one state).
 
-    Args:
-        **params: the fields of :class:`MatrixParams`; ``preset`` is a name in :data:`PRESETS`.
-
-    Returns:
-        A one-state game with ``S = 1``, ``d = A·B`` (tabular), rewards
-        ``payoffs / payoff_scale`` where ``payoff_scale`` is the largest absolute payoff (1 if
-        all are zero), kept as ``game.payoff_scale``.
+    Built from the fields of :class:`MatrixParams` (``preset`` a name of :data:`PRESETS`), with
+    ``d = A·B`` (tabular) and rewards ``payoffs / payoff_scale``, the largest absolute payoff (1
+    if all are zero), kept as ``game.payoff_scale``.
 
     Raises:
-        ValueError: for an unknown preset, a preset given with payoffs, one payoff matrix
-            without the other, or matrices of different shapes.
+        ValueError: an unknown preset, a preset with payoffs, one matrix without the other, or
+            matrices of different shapes.
     """
     p = checked(MatrixParams, **params)
     given = (p.leader_payoffs is not None, p.follower_payoffs is not None)

@@ -51,9 +51,8 @@ def random_linear(*args, **params) -> FiniteGame:
     ``d`` measures ``mu_h^i`` is a distribution over states, so ``P_h(·|x,a,b)`` is a mixture of
     them; ``theta`` lies in ``[-1, 1]^d`` so mean rewards are convex combinations in ``[-1, 1]``.
 
-    Args:
-        *args, **params: the fields of :class:`RandomLinearParams`, in order (``S, A, B, d, H,
-            seed``; the seed may also be a ``SeedSequence``).
+    ``args`` and ``params`` are the fields of :class:`RandomLinearParams` (in order: ``S, A, B,
+    d, H, seed``; the seed may be a ``SeedSequence``).
     """
     p = checked(RandomLinearParams, *args, **params)
     S, A, B, d, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
@@ -130,8 +129,7 @@ def _random_tabular_bytes(p: RandomTabularParams) -> int:
 def random_tabular(*args, **params) -> FiniteGame:
     """A random tabular game: Dirichlet transitions, uniform rewards in ``[-1, 1]``.
 
-    Args:
-        *args, **params: the fields of :class:`RandomTabularParams`, in order.
+    ``args`` and ``params`` are the fields of :class:`RandomTabularParams`, in order.
     """
     p = checked(RandomTabularParams, *args, **params)
     S, A, B, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.horizon

@@ -103,21 +103,13 @@ def _security_bytes(p: SecurityParams) -> int:
 def security_game(**params) -> FiniteGame:
     """A Stackelberg security game over time: a defender patrols, an attacker strikes or waits.
 
-    The construction and the exact linear form (``d = 2T + L + 1``) are in the module's
-    docstring; both the dense and the factored form are given, so the game checks its own
-    linearity.
-
-    Args:
-        **params: the fields of :class:`SecurityParams`.
-
-    Returns:
-        The game, with ``game.payoff_scale`` (raw payoffs are rewards times it) and
-        ``game.payoffs``, the four ``(T,)`` payoff vectors in the given units.
+    Built from the fields of :class:`SecurityParams` as the module's docstring says, in both
+    forms (the game checks its own linearity). The game keeps ``game.payoff_scale`` (raw payoffs
+    are rewards times it) and ``game.payoffs``, the four ``(T,)`` vectors in the given units.
 
     Raises:
-        ValueError: naming the parameter; or the payoff vector and target of a wrong length, a
-            violated SSG order (``defender_covered >= defender_uncovered``,
-            ``attacker_uncovered >= attacker_covered``), or attacker payoffs with ``zero_sum``.
+        ValueError: naming the parameter, or the payoff vector and target of a wrong length or
+            a violated SSG order, or attacker payoffs given with ``zero_sum``.
     """
     p = checked(SecurityParams, **params)
     T, L, H = p.n_targets, p.levels, p.horizon

@@ -54,6 +54,8 @@ class Players:
 
     n_players = 2
     """The leader and one follower."""
+    provenance: dict | None = None
+    """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
     action_counts: tuple[int, ...]
     """``(A, B)``: each player's number of actions."""
 
@@ -113,8 +115,6 @@ class FiniteGame(Players):
         name: str = "game",
     ) -> None:
         self.name = name
-        self.provenance: dict | None = None
-        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
         self.features = array(features, "features", shape=(None,) * 4, axes=("S", "A", "B", "d"))
         S, A, B, d = self.features.shape
         if min(S, A, B, d) < 1:

@@ -259,8 +259,6 @@ class ContinuousGame(Players):
         name: str = "continuous",
     ) -> None:
         self.name = name
-        self.provenance: dict | None = None
-        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
         self.centres = array(centres, "centres", shape=(None, STATE_DIM), axes=("d", "coordinate"))
         d = self.centres.shape[0]
         self.bandwidth = real(bandwidth, "bandwidth", low=0.0, low_open=True)

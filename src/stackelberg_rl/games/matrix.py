@@ -29,7 +29,7 @@ from .base import FiniteGame
 from .random import one_hot_features
 from .registry import register
 
-PRESETS: dict[str, tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...]]] = {
+PRESETS: dict[str, tuple] = {
     # Conitzer & Sandholm (2006), "Computing the optimal strategy to commit to", EC'06, §1: the
     # leader's first action dominates, yet committing to the second earns 3 (pure commitment)
     # and to the even mix earns 3.5.
@@ -78,20 +78,14 @@ def _matrix_bytes(p: MatrixParams) -> int:
     return 8 * (d * d + 6 * p.horizon * d)
 
 
-def repeated_bimatrix(
-    leader_payoffs: np.ndarray,
-    follower_payoffs: np.ndarray,
-    horizon: int,
-    payoff_scale: float,
-    name: str,
-) -> FiniteGame:
+def repeated_bimatrix(leader, follower, horizon: int, payoff_scale: float, name: str) -> FiniteGame:
     """A one-state game playing the bimatrix ``horizon`` times, over ``payoff_scale``.
 
     Features are one-hot in ``(a, b)`` (``d = A·B``), ``mu_h`` is all ones and ``theta_{m,h}``
     the flattened payoffs: both forms are given, so the game checks its own linearity.
     """
-    A, B = leader_payoffs.shape
-    r = np.stack([leader_payoffs, follower_payoffs]) / payoff_scale  # (n_players, A, B)
+    A, B = leader.shape
+    r = np.stack([leader, follower]) / payoff_scale  # (n_players, A, B)
     m = len(r)
     rewards = np.broadcast_to(r[:, None, None], (m, horizon, 1, A, B))
     game = FiniteGame(
@@ -107,9 +101,7 @@ def repeated_bimatrix(
     return game
 
 
-def payoff_matrices(
-    leader_payoffs: object, follower_payoffs: object
-) -> tuple[np.ndarray, np.ndarray]:
+def payoff_matrices(leader_payoffs: object, follower_payoffs: object) -> tuple[np.ndarray, ...]:
     """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings."""
     L = np.array(parse_payoffs("leader_payoffs", leader_payoffs, 2))
     F = np.array(parse_payoffs("follower_payoffs", follower_payoffs, 2))

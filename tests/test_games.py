@@ -380,6 +380,10 @@ def test_expected_next_shapes_and_values(make):
         g.expected_next(0, np.zeros(S + 1))
     with pytest.raises(ValueError, match="V has shape"):
         g.action_values(0, np.zeros(S))
+    with pytest.raises(ValueError, match="V has shape"):
+        g.action_values(0, np.zeros((3, S)))  # three players' values for a two-player game
+    with pytest.raises(ValueError, match=r"out has shape .*: axis 1 \(S\) is"):
+        g.action_values(0, V2, out=np.empty((2, S + 1, A, B)))
 
 
 def test_transition_too_large_raises():

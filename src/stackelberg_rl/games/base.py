@@ -271,8 +271,9 @@ class FiniteGame(Players):
         shape = (*(() if V is None else V.shape[:-2]), m, *self.features.shape[:3])
         if out is None:
             out = np.empty(shape)
-        elif out.shape != shape:
-            check_shape(out, "out", shape)
+        elif out.shape != shape:  # the message only when it is needed: this is a hot path
+            axes = ("...",) * (len(shape) - 4) + ("player", "S", "A", "B")
+            check_shape(out, "out", shape, axes)
         if self._rewards is None:
             w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
             flat = out.reshape(-1, self._phi.shape[0])

@@ -83,7 +83,7 @@ def test_softmax_marginal_stays_within_the_lipschitz_bound():
         ({"eps": 1.5}, r"eps must be in \(0, 1\], got 1.5"),
         ({"table": 3}, r"appendix-f parameter table must be one of 1, 2, got 3"),
         ({"table": "x"}, r"table must be one of 1, 2, got 'x'"),
-        ({"horizon": 0}, r"horizon must be a positive integer, got 0"),
+        ({"horizon": 0}, r"horizon must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(params, match):

@@ -102,7 +102,7 @@ def test_dense_rows_not_normalised():
 
 def test_dense_rows_within_tolerance_are_accepted():
     kw = dense_parts()
-    kw["transitions"][0, 3, 1, 2, 0] += 1e-11  # below PROB_TOL = 1e-9: round-off, not an error
+    kw["transitions"][0, 3, 1, 2, 0] += 1e-11  # below TOL = 1e-9: round-off, not an error
     FiniteGame(**kw)
 
 
@@ -380,6 +380,10 @@ def test_expected_next_shapes_and_values(make):
         g.expected_next(0, np.zeros(S + 1))
     with pytest.raises(ValueError, match="V has shape"):
         g.action_values(0, np.zeros(S))
+    with pytest.raises(ValueError, match="V has shape"):
+        g.action_values(0, np.zeros((3, S)))  # three players' values for a two-player game
+    with pytest.raises(ValueError, match=r"out has shape .*: axis 1 \(S\) is"):
+        g.action_values(0, V2, out=np.empty((2, S + 1, A, B)))
 
 
 def test_transition_too_large_raises():

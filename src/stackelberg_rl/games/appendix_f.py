@@ -1,30 +1,11 @@
 """The paper's Appendix F: why a greedy follower breaks the leader's covering argument.
 
-Two ``2×2`` tables of action values ``(Q_l, Q_f)`` (rows ``a₁, a₂``, columns ``b₁, b₂``),
-``ε``-close in sup norm:
-
-==========  ====================  ====================
-Table 1     b₁                    b₂
-==========  ====================  ====================
-a₁          ``M − ε, 1 − ε/2``    ``0, 1 + ε/2``
-a₂          ``0, 1``              ``0, 1 − ε/2``
-==========  ====================  ====================
-
-==========  ====================  ====================
-Table 2     b₁                    b₂
-==========  ====================  ====================
-a₁          ``M, 1 + ε/2``        ``0, 1 − ε/2``
-a₂          ``0, 1 + ε/2``        ``0, 1 − ε/2``
-==========  ====================  ====================
-
-With Table 1 a greedy follower plays ``b₂`` at ``a₁`` (``1 + ε/2 > 1 − ε/2``), so the leader's
-marginal is ``q_l(x, a₁) = 0``; with Table 2 it plays ``b₁``, so ``q_l(x, a₁) = M`` (math.md §4: the
-paper's sentence after the tables has them the other way round). An ``ε`` change of the values
-moves greedy ``q_l`` by ``M``, however small ``ε``; a soft-max follower's ``q_l`` moves by at most
-``ε(1 + 2α·max|Q_l|)`` (:func:`marginal_bound`).
-:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` along the segment between the
-two tables, with the planner's soft-max; the ``appendix-f`` game is either table as a one-state
-game.
+Two ``2×2`` tables of action values ``(Q_l, Q_f)``, ``ε``-close in sup norm (:func:`tables`): a
+greedy follower's ``q_l(x, a₁)`` is ``0`` with Table 1 and ``M`` with Table 2, however small
+``ε``; a soft-max follower's moves by at most :func:`marginal_bound` (math.md §4, where the paper's
+sentence after the tables has them the other way round).
+:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` between the tables; the
+``appendix-f`` game is either table as a one-state game.
 """
 
 from __future__ import annotations
@@ -34,29 +15,44 @@ from typing import Literal
 
 import numpy as np
 
-from .._validate import integer
-from ._params import check_real, check_sizes
+from .._validate import real
+from ._params import checked, param
 from .base import FiniteGame
 from .matrix import repeated_bimatrix
 from .registry import register
 
 
-def _check_m_eps(M: float, eps: float) -> tuple[float, float]:
-    M = check_real("M", M, low=0.0, low_open=True)
-    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True)
-    return M, eps
+@dataclass(frozen=True)
+class AppendixFParams:
+    """Parameters of ``appendix-f``."""
+
+    M: float = param(
+        4.0, "The leader's large payoff M > 0 (the jump of a greedy follower's q_l).", gt=0.0
+    )
+    eps: float = param(
+        0.1, "ε in (0, 1], the sup-norm distance between the two tables.", gt=0.0, le=1.0
+    )
+    table: Literal[1, 2] = param(
+        1,
+        "Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁).",
+        ge=1,
+        le=2,
+    )
+    horizon: int = param(1, "H, times the 2×2 stage is played (one state).", ge=1)
+
+
+def _m_eps(M: float, eps: float) -> tuple[float, float]:
+    return real(M, "M", low=0.0, low_open=True), real(eps, "eps", low=0.0, high=1.0, low_open=True)
 
 
 def tables(M: float, eps: float) -> np.ndarray:
-    """Both tables of Appendix F in the paper's units: ``(2, 2, A=2, B=2)``.
+    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``.
 
-    Axes: table (0 is Table 1, 1 is Table 2), player (0 leader, 1 follower), ``a``, ``b``.
-
-    Args:
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``, the sup-norm distance between the tables.
+    Rows ``a₁, a₂``, columns ``b₁, b₂``; Table 1 is ``Q_l = [[M − ε, 0], [0, 0]]``,
+    ``Q_f = [[1 − ε/2, 1 + ε/2], [1, 1 − ε/2]]``, Table 2 ``Q_l = [[M, 0], [0, 0]]``,
+    ``Q_f = [[1 + ε/2, 1 − ε/2], [1 + ε/2, 1 − ε/2]]``.
     """
-    M, eps = _check_m_eps(M, eps)
+    M, eps = _m_eps(M, eps)
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
     return np.array([table_1, table_2])
@@ -65,27 +61,12 @@ def tables(M: float, eps: float) -> np.ndarray:
 def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> float:
     """How far soft-max ``q_l`` can move when ``t`` moves by ``dt``: ``dt·ε·(1 + 2α_f·max|Q_l|)``.
 
-    Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)`` (``M``
-    unless ``ε > 2M``). With
+    Along the segment ``‖ΔQ_l‖∞ = ‖ΔQ_f‖∞ = dt·ε`` and ``max|Q_l| = max(M, |M − ε|)``. With
     ``q_l = Σ_b π_f(b) Q_l(b)``, ``|Δq_l| ≤ ‖ΔQ_l‖∞ + max|Q_l|·‖Δπ_f‖₁``, and
     ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (math.md §4).
     """
-    M, eps = _check_m_eps(M, eps)
+    M, eps = _m_eps(M, eps)
     return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))
-
-
-@dataclass(frozen=True)
-class AppendixFParams:
-    """Parameters of ``appendix-f``."""
-
-    M: float = 4.0
-    """The leader's large payoff M > 0 (the jump of a greedy follower's q_l)."""
-    eps: float = 0.1
-    """ε in (0, 1], the sup-norm distance between the two tables."""
-    table: Literal[1, 2] = 1
-    """Which table is the game: 1 (a greedy follower answers a₁ with b₂) or 2 (with b₁)."""
-    horizon: int = 1
-    """H, times the 2×2 stage is played (one state)."""
 
 
 def _appendix_f_bytes(p: AppendixFParams) -> int:
@@ -94,27 +75,16 @@ def _appendix_f_bytes(p: AppendixFParams) -> int:
 
 
 @register("appendix-f", AppendixFParams, nbytes=_appendix_f_bytes)
-def appendix_f_game(
-    M: float = 4.0, eps: float = 0.1, table: int = 1, horizon: int = 1
-) -> FiniteGame:
+def appendix_f_game(**params) -> FiniteGame:
     """Appendix F's 2×2 example: one of its two ε-close tables as a one-state game.
 
     Both tables are divided by the same ``payoff_scale = max(M, 1 + ε/2)`` (their largest entry),
     so rewards lie in ``[-1, 1]``, the two games stay ``ε / payoff_scale``-close, and values
     times ``game.payoff_scale`` are in the paper's units. Features are one-hot in ``(a, b)``
-    (``d = 4``).
-
-    Args:
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``.
-        table: ``1`` or ``2``.
-        horizon: ``H``.
+    (``d = 4``). ``params`` are the fields of :class:`AppendixFParams`.
     """
-    M, eps = _check_m_eps(M, eps)
-    table = integer(table, "table", low=1, high=2)
-    check_sizes(horizon=horizon)
-    scale = max(M, 1 + eps / 2)
+    p = checked(AppendixFParams, **params)
+    M, eps, table, H = p.M, p.eps, p.table, p.horizon
     Q = tables(M, eps)[table - 1]
-    return repeated_bimatrix(
-        Q[0], Q[1], horizon, scale, f"appendix-f(M={M:g},eps={eps:g},table={table},H={horizon})"
-    )
+    name = f"appendix-f(M={M:g},eps={eps:g},table={table},H={H})"
+    return repeated_bimatrix(Q[0], Q[1], H, max(M, 1 + eps / 2), name)

@@ -1,10 +1,9 @@
 """The finite leader-follower Markov game, which checks itself when it is made.
 
-A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1). It is held
-either densely (``transitions (H,S,A,B,S)`` and ``rewards (2,H,S,A,B)``) or in the factored linear
-form of Assumption 2 (``mu (H,d,S)`` and ``theta (2,H,d)``), in which case no ``S×A×B×S`` array is
-ever built and ``|S| = 10^5`` is cheap. Player-indexed arrays have a leading player axis of
-length ``n_players`` (2): index 0 is the leader, 1 the follower.
+A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1), held
+densely (``transitions (H,S,A,B,S)``, ``rewards (2,H,S,A,B)``) or in the factored linear form of
+Assumption 2 (``mu (H,d,S)``, ``theta (2,H,d)``), where no ``S×A×B×S`` array is ever built.
+Player-indexed arrays have a leading player axis of length ``n_players``: 0 leader, 1 follower.
 
 Example:
     >>> from stackelberg_rl.games import random_linear
@@ -24,33 +23,17 @@ import numpy as np
 from .._validate import TOL, array, check_shape, distribution, first_index, real
 from .sampling import draw, mixture_draw
 
-PROB_TOL = TOL
-"""Tolerance on probabilities summing to one and on ``‖phi‖ <= 1`` (math.md §1)."""
-
 DENSE_LIMIT = 50_000_000
 """Largest number of entries ``S·A·B·S`` that :meth:`FiniteGame.transition` builds for one step."""
 
 _CHUNK = 2**22
 """Entries per block when a check must look at every ``P_h(x'|x,a,b)`` of a factored game."""
-
-
 _AXES_P = ("H", "S", "A", "B", "S")
 _AXES_R = ("player", "H", "S", "A", "B")
 
 
-def _check_shape(name, value, shape, axis_names, error=ValueError) -> None:
-    """Forwarding alias of :func:`~stackelberg_rl._validate.check_shape` (planning, montecarlo)."""
-    try:
-        check_shape(value, name, shape, axis_names)
-    except ValueError as err:
-        raise error(str(err)) from None
-
-
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
-    """SHA-256 of named arrays (each with its name, dtype and shape; ``None`` skipped) and a text.
-
-    What a game's fingerprint is made of: two games with the same arrays hash alike.
-    """
+    """SHA-256 of named arrays (with name, dtype and shape; ``None`` skipped) and a text."""
     digest = hashlib.sha256()
     for key, value in arrays.items():
         if value is None:
@@ -65,13 +48,14 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
 class Players:
     """The player axis every game shares: index 0 is the leader, then the follower.
 
-    Every player-indexed array of a game (``rewards``, ``theta``, the values of a backup) has a
-    leading axis of length :attr:`n_players`; :attr:`action_counts` holds each player's number
-    of actions in that order.
+    Player-indexed arrays (``rewards``, ``theta``, a backup's values) have a leading axis of
+    length :attr:`n_players`; :attr:`action_counts` holds each player's number of actions.
     """
 
     n_players = 2
     """The leader and one follower."""
+    provenance: dict | None = None
+    """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
     action_counts: tuple[int, ...]
     """``(A, B)``: each player's number of actions."""
 
@@ -86,7 +70,6 @@ class Players:
         return self.action_counts[1]
 
     def _record(self, **more) -> dict:
-        """What identifies the game in a manifest (``describe``): name, sizes, provenance."""
         return {
             "name": self.name,
             "registered": self.provenance,
@@ -132,8 +115,6 @@ class FiniteGame(Players):
         name: str = "game",
     ) -> None:
         self.name = name
-        self.provenance: dict | None = None
-        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
         self.features = array(features, "features", shape=(None,) * 4, axes=("S", "A", "B", "d"))
         S, A, B, d = self.features.shape
         if min(S, A, B, d) < 1:
@@ -185,7 +166,6 @@ class FiniteGame(Players):
         else:
             self._check_factored()
 
-    # ------------------------------------------------------------------ validation
     def _check_factored(self) -> None:
         """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
         H, S = self.horizon, self.n_states
@@ -195,7 +175,7 @@ class FiniteGame(Players):
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
         sums = np.moveaxis(self.features @ self.mu.sum(axis=2).T, -1, 0)  # (H, S, A, B)
         err = np.abs(sums - 1.0)
-        if (err > PROB_TOL).any():
+        if (err > TOL).any():
             idx = first_index(err == err.max())
             raise ValueError(
                 f"transitions given by mu do not sum to 1 at index {idx} (h, x, a, b) "
@@ -209,7 +189,7 @@ class FiniteGame(Players):
         for h in range(H):
             for start in range(0, self._phi.shape[0], rows):
                 p = self._phi[start : start + rows] @ self.mu[h]
-                if (p < -PROB_TOL).any():
+                if (p < -TOL).any():
                     row, x_next = first_index(p == p.min())
                     x, a, b = np.unravel_index(start + row, self.features.shape[:3])
                     raise ValueError(
@@ -234,7 +214,6 @@ class FiniteGame(Players):
                         "the game is not linear in its features"
                     )
 
-    # ------------------------------------------------------------------ model
     @property
     def is_factored(self) -> bool:
         """Whether the game carries ``mu, theta`` (and so can skip dense arrays)."""
@@ -250,15 +229,17 @@ class FiniteGame(Players):
             return self._rewards[:, h]
         return self._linear_reward(h)
 
-    def _check_values(self, V: np.ndarray) -> np.ndarray:
+    def _values(self, V: np.ndarray, players: tuple[int, ...] = ()) -> np.ndarray:
+        """``V (..., *players, S)`` as float64, or a :class:`ValueError` naming its shape."""
         V = np.asarray(V, dtype=np.float64)
-        if V.ndim == 0 or V.shape[-1] != self.n_states:
-            raise ValueError(f"V has shape {V.shape}, expected (..., n_states={self.n_states})")
+        want = (*players, self.n_states)
+        if V.shape[V.ndim - len(want) :] != want:
+            raise ValueError(f"V has shape {V.shape}, expected (..., {', '.join(map(str, want))})")
         return V
 
     def expected_next(self, h: int, V: np.ndarray) -> np.ndarray:
         """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A, B)``."""
-        V = self._check_values(V)
+        V = self._values(V)
         shape = V.shape[:-1] + self.features.shape[:3]
         if self.mu is not None:
             mv = V @ self.mu[h].T  # (..., d): O(Sd), never an S×S array
@@ -285,17 +266,14 @@ class FiniteGame(Players):
         Returns:
             ``Q_h (..., 2, S, A, B)`` (``out`` when given).
         """
-        m, S, d = self.n_players, self.n_states, self.dim
-        lead: tuple[int, ...] = ()
-        if V is not None:
-            V = self._check_values(V)
-            if V.ndim < 2 or V.shape[-2] != m:
-                raise ValueError(f"V has shape {V.shape}, expected (..., {m}, {S})")
-            lead = V.shape[:-2]
-        shape = (*lead, m, *self.features.shape[:3])
+        m, d = self.n_players, self.dim
+        V = None if V is None else self._values(V, (m,))
+        shape = (*(() if V is None else V.shape[:-2]), m, *self.features.shape[:3])
         if out is None:
             out = np.empty(shape)
-        check_shape(out, "out", shape)
+        elif out.shape != shape:  # the message only when it is needed: this is a hot path
+            axes = ("...",) * (len(shape) - 4) + ("player", "S", "A", "B")
+            check_shape(out, "out", shape, axes)
         if self._rewards is None:
             w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
             flat = out.reshape(-1, self._phi.shape[0])
@@ -320,7 +298,6 @@ class FiniteGame(Players):
             )
         return self.features @ self.mu[h]
 
-    # ------------------------------------------------------------------ simulation
     def sample_initial(self, rng: np.random.Generator) -> int:
         """Draw ``x_0`` from the initial distribution."""
         return draw(self.initial_distribution, rng)
@@ -339,30 +316,20 @@ class FiniteGame(Players):
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
-        if self._mixture_cdf is not None:
-            # P_h(·|x,a,b) = Σ_i φ_i μ_h^i is a mixture of distributions: draw the component,
-            # then the state, without forming the S-vector.
-            u_component = rng.random()
-            x_next = int(
-                mixture_draw(
-                    self.features[x, a, b], self._mixture_cdf[h], u_component, rng.random()
-                )
-            )
-        else:
-            x_next = draw(self.next_state_distribution(h, x, a, b), rng)
-        return r, x_next
+        if self._mixture_cdf is None:
+            return r, draw(self.next_state_distribution(h, x, a, b), rng)
+        # P_h(·|x,a,b) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
+        u_component, phi = rng.random(), self.features[x, a, b]
+        return r, int(mixture_draw(phi, self._mixture_cdf[h], u_component, rng.random()))
 
     @functools.cached_property
     def _mixture_cdf(self) -> np.ndarray | None:
-        """``cumsum(mu) (H, d, S)`` if ``P_h`` is a mixture of distributions, else ``None``.
-
-        So it is when every ``φ`` is on the simplex and every ``μ_h^i`` is a distribution;
-        decided on first use, as the check reads all of phi and mu.
-        """
+        # P_h is a mixture of distributions when every φ is on the simplex and every μ_h^i is a
+        # distribution: then draws take the cumulative sums (H, d, S) of mu.
         if self.mu is None or (self.features < 0).any() or (self.mu < 0).any():
             return None
-        on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=PROB_TOL)
-        distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=PROB_TOL)
+        on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=TOL)
+        distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=TOL)
         return np.cumsum(self.mu, axis=2) if on_simplex and distributions else None
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
@@ -375,13 +342,9 @@ class FiniteGame(Players):
         """``phi`` of a batch of state indices: ``(n, A, B, d)``."""
         return self.features[np.asarray(states, dtype=np.intp)]
 
-    def fingerprint(self) -> str:
-        """SHA-256 of the game's arrays and reward noise: equal games, equal fingerprints.
-
-        The model is hashed in the form it is held (dense and/or factored), with each array's
-        shape and dtype, so two games with the same fingerprint play identically.
-        """
-        arrays = {
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """The model as held, by the names of a game file (``None``: a form not held)."""
+        return {
             "features": self.features,
             "initial_distribution": self.initial_distribution,
             "transitions": self._transitions,
@@ -389,7 +352,10 @@ class FiniteGame(Players):
             "mu": self.mu,
             "theta": self.theta,
         }
-        return sha256_of(arrays, f"reward_noise:{self.reward_noise!r}")
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the game's arrays as held and its reward noise: equal play, equal hash."""
+        return sha256_of(self.arrays(), f"reward_noise:{self.reward_noise!r}")
 
     def describe(self) -> dict:
         """What identifies the game in a manifest: name, sizes, provenance and fingerprint."""
@@ -397,8 +363,8 @@ class FiniteGame(Players):
         return {**self._record(), "form": form, "sha256": self.fingerprint()}
 
     def __repr__(self) -> str:
-        form = "factored" if self.is_factored else "dense"
         return (
             f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
-            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, {form})"
+            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, "
+            f"{'factored' if self.is_factored else 'dense'})"
         )

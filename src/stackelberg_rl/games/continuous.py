@@ -1,27 +1,12 @@
 """A leader-follower Markov game on the unit square, exactly linear: the ``continuous`` game.
 
-States are points ``x ∈ [0, 1]²`` — infinitely many — and the game is linear in the sense of
-Assumption 2 all the same (math.md §6):
-
-- **Features**: ``d`` radial bases with centres ``c_i`` and bandwidth ``σ``, reweighted by the
-  actions and normalised to a probability vector,
-  ``φ_i(x, a, b) ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖² / (2σ²))``, so ``φ ≥ 0``, ``Σ_i φ_i = 1`` and
-  ``‖φ‖₂ ≤ 1``. The log-weights ``ℓ (A, B, d)`` are how the actions steer.
-- **Transitions**: a mixture of ``d`` known densities weighted by the features,
-  ``P_h(· | x, a, b) = Σ_i φ_i(x, a, b) μ_{h,i}(·)``. It is simulated exactly: draw the
-  component ``i ~ φ(x, a, b)``, then ``x' ~ μ_{h,i}``.
-- **Rewards**: ``r_{m,h}(x, a, b) = ⟨φ(x, a, b), θ_{m,h}⟩`` with ``θ ∈ [-1, 1]^d``: a convex
-  combination, so in ``[-1, 1]``.
-
-The densities are :class:`BetaDensities` (products of two Beta distributions, sampled exactly by
-numpy) for the registered game, or :class:`AtomDensities` (finitely many points), with which a
-continuous game is a finite game in disguise — what the tests cross-check the Monte-Carlo
-planner (:mod:`stackelberg_rl.montecarlo`) against.
-
-The game carries its **evaluation sample** (:class:`EvaluationSample`): ``R`` independent
-replications of ``N`` states drawn from every ``μ_{h,i}`` (and from the initial density), drawn
-once from the game's seed, so that every run and every worker estimates regret on the same
-states (math.md §6).
+States are points ``x ∈ [0, 1]²``; the features are ``d`` radial bases reweighted by the actions
+and normalised to a probability vector, the transitions the mixture ``Σ_i φ_i μ_{h,i}`` of known
+densities (simulated exactly), the rewards ``⟨φ, θ_{m,h}⟩`` (math.md §6). The densities are
+:class:`BetaDensities` in the registered game, or :class:`AtomDensities` (finitely many points: a
+finite game in disguise, against which the tests check :mod:`stackelberg_rl.montecarlo`). The game
+carries its :class:`EvaluationSample`, drawn once from its seed, so that every run and worker
+estimates regret on the same states.
 
 Example:
     >>> from stackelberg_rl import games
@@ -40,7 +25,7 @@ import numpy as np
 
 from .._seeding import seed_sequence
 from .._validate import array, distribution, first_index, integer, real
-from ._params import sizes
+from ._params import checked, param
 from .base import Players, sha256_of
 from .registry import register
 from .sampling import draw
@@ -49,64 +34,34 @@ STATE_DIM = 2
 """States are points of the unit square ``[0, 1]²``."""
 
 
-# ---------------------------------------------------------------------- features
-def rbf_features(
-    states: np.ndarray, centres: np.ndarray, bandwidth: float, log_weights: np.ndarray
-) -> np.ndarray:
-    """``φ_i(x, a, b) ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖²/(2σ²))``, normalised over ``i`` (math.md §6).
-
-    Each row depends on its own state alone, to the bit (elementwise operations and reductions
-    over the last axis only), so a batch of states gives the rows a single state would.
-
-    Args:
-        states: ``(n, 2)`` points.
-        centres: ``(d, 2)`` the bases' centres ``c_i``.
-        bandwidth: ``σ > 0``.
-        log_weights: ``(A, B, d)`` the actions' log-weights ``ℓ``.
-
-    Returns:
-        ``phi (n, A, B, d)``, each ``phi[s, a, b]`` a probability vector.
-    """
-    diff = states[:, None, :] - centres[None, :, :]  # (n, d, 2)
-    sq = diff[..., 0] ** 2 + diff[..., 1] ** 2  # (n, d)
-    logits = log_weights[None] - (sq / (2.0 * bandwidth**2))[:, None, None, :]
-    logits -= logits.max(axis=-1, keepdims=True)  # the largest term is exp(0): never 0/0
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=-1, keepdims=True)
-    return logits
+def _weights(shape: tuple[int, ...]) -> np.ndarray:
+    """Monte-Carlo weights ``1/N`` over the last axis of ``shape``."""
+    return np.full(shape, 1.0 / shape[-1])
 
 
-# ---------------------------------------------------------------------- densities
 class BetaDensities:
     """``μ_{h,i} = Beta(α_{h,i,0}, β_{h,i,0}) ⊗ Beta(α_{h,i,1}, β_{h,i,1})`` on ``[0, 1]²``.
 
-    Each coordinate is drawn by numpy's exact Beta sampler. The initial density is a product of
-    two Betas too (uniform by default).
+    Drawn by numpy's exact Beta sampler; the initial density is a product of Betas too.
 
     Args:
         alpha: ``(H, d, 2)`` first shape parameters, ``> 0``.
         beta: ``(H, d, 2)`` second shape parameters, ``> 0``.
-        initial_alpha: ``(2,)`` of the initial density.
+        initial_alpha: ``(2,)`` of the initial density (uniform by default).
         initial_beta: ``(2,)`` of the initial density.
     """
 
-    def __init__(
-        self,
-        alpha: np.ndarray,
-        beta: np.ndarray,
-        initial_alpha: np.ndarray = (1.0, 1.0),
-        initial_beta: np.ndarray = (1.0, 1.0),
-    ) -> None:
+    def __init__(self, alpha, beta, initial_alpha=(1.0, 1.0), initial_beta=(1.0, 1.0)) -> None:
         axes = ("H", "d", "coordinate")
         self.alpha = array(alpha, "alpha", shape=(None, None, STATE_DIM), axes=axes)
         H, d, _ = self.alpha.shape
         self.beta = array(beta, "beta", shape=(H, d, STATE_DIM), axes=axes)
         self.initial_alpha = array(initial_alpha, "initial_alpha", shape=(STATE_DIM,))
         self.initial_beta = array(initial_beta, "initial_beta", shape=(STATE_DIM,))
-        for name in ("alpha", "beta", "initial_alpha", "initial_beta"):
-            value = getattr(self, name)
+        for name, value in self.arrays().items():
             if (value <= 0).any():
                 idx = first_index(value <= 0)
+                name = name.removeprefix("beta_")
                 raise ValueError(f"{name} is {value[idx]:.6g} at index {idx}; it must be > 0")
         self.horizon, self.dim = H, d
 
@@ -115,31 +70,17 @@ class BetaDensities:
         return rng.beta(self.alpha[h, i], self.beta[h, i])
 
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``R`` replications of ``N`` states from every ``μ_{h,i}``, ``h < H − 1``.
-
-        Returns:
-            ``states (R, H-1, d, N, 2)`` and their weights ``(R, H-1, d, N)``, all ``1/N``.
-        """
+        """``R·N`` states from every ``μ_{h,i}``, ``h < H − 1``: ``(R, H-1, d, N, 2)``, weights."""
         steps = self.horizon - 1
         a = self.alpha[None, :steps, :, None, :]
         b = self.beta[None, :steps, :, None, :]
         states = rng.beta(a, b, size=(R, steps, self.dim, N, STATE_DIM))
-        return states, np.full(states.shape[:-1], 1.0 / N)
+        return states, _weights(states.shape[:-1])
 
-    def draw_initial(
-        self, R: int, N: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
         states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
-        return states, np.full((R, N), 1.0 / N)
-
-    def pdf(self, h: int, states: np.ndarray) -> np.ndarray:
-        """Densities ``μ_{h,i}(x')`` at ``states (n, 2)``: ``(d, n)``."""
-        from scipy import stats
-
-        x = np.asarray(states, dtype=np.float64)[None, :, :]  # (1, n, 2)
-        a, b = self.alpha[h][:, None, :], self.beta[h][:, None, :]  # (d, 1, 2)
-        return stats.beta.pdf(x, a, b).prod(axis=-1)
+        return states, _weights((R, N))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that define the densities (for the game's fingerprint)."""
@@ -154,9 +95,8 @@ class BetaDensities:
 class AtomDensities:
     """Densities on finitely many points: ``μ_{h,i}(points[s]) = mu[h, i, s]``.
 
-    A continuous game with these densities is a finite game whose states are the points (plus
-    whatever the initial distribution puts elsewhere: nothing, here). Sampled exactly by inverse
-    CDF; :meth:`quadrature` gives the exact integrals instead of a sample.
+    With these, a continuous game is a finite game whose states are the points; drawn exactly
+    by inverse CDF, and :meth:`quadrature` gives the exact integrals instead of a sample.
 
     Args:
         points: ``(M, 2)`` points of ``[0, 1]²``.
@@ -178,8 +118,7 @@ class AtomDensities:
 
     def _pick(self, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Inverse CDF: the first index with ``u·total < cdf``, for uniforms ``u``."""
-        idx = np.searchsorted(cdf, u * cdf[-1], side="right")
-        return np.minimum(idx, len(cdf) - 1)
+        return np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1)
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
         """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
@@ -187,28 +126,19 @@ class AtomDensities:
 
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`BetaDensities.draw_steps`: ``(R, H-1, d, N, 2)`` and weights ``1/N``."""
-        steps = self.horizon - 1
-        u = rng.random((R, steps, self.dim, N))
+        u = rng.random((R, self.horizon - 1, self.dim, N))
         idx = np.empty(u.shape, dtype=np.intp)
-        for h in range(steps):
+        for h in range(self.horizon - 1):
             for i in range(self.dim):
                 idx[:, h, i] = self._pick(self._cdf[h, i], u[:, h, i])
-        return self.points[idx], np.full(u.shape, 1.0 / N)
+        return self.points[idx], _weights(u.shape)
 
-    def draw_initial(
-        self, R: int, N: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
-        idx = self._pick(self._initial_cdf, rng.random((R, N)))
-        return self.points[idx], np.full((R, N), 1.0 / N)
+        return self.points[self._pick(self._initial_cdf, rng.random((R, N)))], _weights((R, N))
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The exact integrals as a one-replication "sample": every point, weighted by ``mu``.
-
-        Returns:
-            ``states (1, H-1, d, M, 2)``, ``weights (1, H-1, d, M)`` (``mu``), initial states
-            ``(1, M, 2)`` and weights ``(1, M)``.
-        """
+        """The exact integrals as a one-replication sample: every point, weighted by ``mu``."""
         steps, d, M = self.horizon - 1, self.dim, len(self.points)
         states = np.broadcast_to(self.points, (1, steps, d, M, STATE_DIM)).copy()
         return states, self.mu[None, :steps].copy(), self.points[None].copy(), self.initial[None]
@@ -218,10 +148,6 @@ class AtomDensities:
         return {"atom_points": self.points, "atom_mu": self.mu, "atom_initial": self.initial}
 
 
-Densities = BetaDensities | AtomDensities
-
-
-# ---------------------------------------------------------------------- the evaluation sample
 @dataclass(frozen=True)
 class EvaluationSample:
     """States on which a continuous game is planned, with quadrature weights (math.md §6).
@@ -289,14 +215,13 @@ class EvaluationSample:
         return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
 
-# ---------------------------------------------------------------------- the game
 class ContinuousGame(Players):
     """An episodic leader-follower Markov game on ``[0, 1]²``, exactly linear (math.md §6).
 
-    It shares :class:`~.base.FiniteGame`'s interface for playing (``horizon``, the action
-    counts, ``dim``, ``feature_map``, ``sample_initial``, ``step``, ``reward_at``,
-    ``fingerprint``, ``describe``); a state is a ``(2,)`` array instead of an index, and there
-    is no state count (``n_states`` is ``None``). Everything is checked on construction.
+    It plays as a :class:`~.base.FiniteGame` does (``horizon``, the action counts, ``dim``,
+    ``feature_map``, ``sample_initial``, ``step``, ``reward_at``, ``fingerprint``,
+    ``describe``); a state is a ``(2,)`` array and ``n_states`` is ``None``. Everything is
+    checked on construction.
 
     Args:
         centres: ``(d, 2)`` centres ``c_i`` of the radial bases, in ``[0, 1]²``.
@@ -325,7 +250,7 @@ class ContinuousGame(Players):
         bandwidth: float,
         log_weights: np.ndarray,
         theta: np.ndarray,
-        densities: Densities,
+        densities: BetaDensities | AtomDensities,
         *,
         n_eval_states: int = 100,
         n_replications: int = 8,
@@ -334,8 +259,6 @@ class ContinuousGame(Players):
         name: str = "continuous",
     ) -> None:
         self.name = name
-        self.provenance: dict | None = None
-        """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
         self.centres = array(centres, "centres", shape=(None, STATE_DIM), axes=("d", "coordinate"))
         d = self.centres.shape[0]
         self.bandwidth = real(bandwidth, "bandwidth", low=0.0, low_open=True)
@@ -357,9 +280,8 @@ class ContinuousGame(Players):
             raise ValueError(f"empty game: A={A}, B={B}, d={d}, H={H}")
         self.densities = densities
         self.horizon, self.action_counts, self.dim = H, (A, B), d
-        self.n_eval_states, self.n_replications = sizes(
-            n_eval_states=n_eval_states, n_replications=n_replications
-        )
+        integer(n_eval_states, "n_eval_states", low=1)
+        integer(n_replications, "n_replications", low=1)
         if exact_evaluation and not isinstance(densities, AtomDensities):
             raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
@@ -368,9 +290,8 @@ class ContinuousGame(Players):
         else:
             self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)
 
-    # ------------------------------------------------------------------ features and model
     def feature_map(self, states: np.ndarray) -> np.ndarray:
-        """``phi (n, A, B, d)`` of the states ``(n, 2)`` (:func:`rbf_features`).
+        """``phi (n, A, B, d)`` of the states ``(n, 2)``, each a probability vector.
 
         Raises:
             ValueError: for states that are not ``(n, 2)`` finite points of ``[0, 1]²``.
@@ -382,13 +303,20 @@ class ContinuousGame(Players):
         if outside.any():
             row = first_index(outside)[0]
             raise ValueError(f"state {states[row].tolist()} (row {row}) is not in [0, 1]²")
-        return rbf_features(states, self.centres, self.bandwidth, self.log_weights)
+        # φ_i ∝ exp(ℓ_{a,b,i} − ‖x − c_i‖²/(2σ²)), each row computed alone: the same bits whatever
+        # the batch (elementwise operations, reductions over the last axis only)
+        diff = states[:, None, :] - self.centres[None, :, :]  # (n, d, 2)
+        sq = diff[..., 0] ** 2 + diff[..., 1] ** 2  # (n, d)
+        logits = self.log_weights[None] - (sq / (2.0 * self.bandwidth**2))[:, None, None, :]
+        logits -= logits.max(axis=-1, keepdims=True)  # the largest term is exp(0): never 0/0
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=-1, keepdims=True)
+        return logits
 
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
         return self.theta[:, h] @ self.feature_map(np.asarray(x)[None])[0, a, b]
 
-    # ------------------------------------------------------------------ simulation
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
         return self.densities.draw_initial(1, 1, rng)[0][0, 0]
@@ -398,34 +326,28 @@ class ContinuousGame(Players):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x_{h+1} (2,)``.
 
-        Exact simulation of the mixture: the component ``i ~ φ(x, a, b)`` (one uniform), then
+        The mixture is simulated exactly: ``i ~ φ(x, a, b)`` (one uniform), then
         ``x' ~ μ_{h,i}``.
         """
         phi = self.feature_map(np.asarray(x)[None])[0, a, b]
         i = draw(phi, rng)
         return self.theta[:, h] @ phi, self.densities.draw(h, i, rng)
 
-    # ------------------------------------------------------------------ evaluation
     def draw_evaluation(
         self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence
     ) -> EvaluationSample:
-        """A fresh evaluation sample: ``R`` replications of ``N`` states from every density.
+        """``R = n_replications`` samples of ``N = n_points`` states from every density.
 
-        The game's own :attr:`evaluation` is this with ``n_eval_states``, ``n_replications``
-        and the evaluation seed it was made with; others serve to study the estimator.
-
-        Args:
-            n_points: ``N`` states per density and replication.
-            n_replications: ``R``.
-            seed: an integer or a ``SeedSequence``.
+        The game's :attr:`evaluation` is one, drawn from its own seed; others serve to study
+        the estimator. ``seed`` is an integer or a ``SeedSequence``.
         """
-        sizes(n_points=n_points, n_replications=n_replications)
+        integer(n_points, "n_points", low=1)
+        integer(n_replications, "n_replications", low=1)
         rng = np.random.default_rng(seed)
         steps = self.densities.draw_steps(n_replications, n_points, rng)
         return self._sample(*steps, *self.densities.draw_initial(n_replications, n_points, rng))
 
     def _sample(self, states, weights, init_states, init_weights, exact=False) -> EvaluationSample:
-        """An :class:`EvaluationSample` of these states and weights, with their features."""
         R, steps, d, N = weights.shape
         A, B = self.action_counts
         features = self.feature_map(states.reshape(-1, STATE_DIM))
@@ -447,12 +369,8 @@ class ContinuousGame(Players):
         own += sum(a.nbytes for a in self.densities.arrays().values())
         return own + self.evaluation.nbytes
 
-    # ------------------------------------------------------------------ identity
     def fingerprint(self) -> str:
-        """SHA-256 of the arrays that define the game and of its evaluation sample.
-
-        Equal fingerprints: the same play and the same regret estimates.
-        """
+        """SHA-256 of the game's arrays and its evaluation sample: equal play and estimates."""
         arrays = {
             "centres": self.centres,
             "bandwidth": np.float64(self.bandwidth),
@@ -487,60 +405,59 @@ class ContinuousGame(Players):
         )
 
 
-# ---------------------------------------------------------------------- the registered game
 @dataclass(frozen=True)
 class ContinuousParams:
     """Parameters of ``continuous``."""
 
-    dim: int = 4
-    """d, radial bases and mixture components (φ is a probability vector over them)."""
-    n_leader_actions: int = 2
-    """|A|, the leader's actions."""
-    n_follower_actions: int = 2
-    """|B|, the follower's actions."""
-    horizon: int = 3
-    """H, steps per episode."""
-    bandwidth: float = 0.3
-    """σ > 0 of the radial bases exp(-‖x − c_i‖²/(2σ²)); small σ makes φ nearly one-hot."""
-    tilt: float = 2.0
-    """How strongly the actions steer, >= 0: their log-weights are tilt·z with z standard
-    normal (0: the actions change nothing)."""
-    concentration: float = 10.0
-    """κ > 0 of the densities: μ_{h,i} draws each coordinate from Beta(κm, κ(1−m)) around its
-    mean m near the centre c_i; larger κ, more peaked."""
-    seed: int = 0
-    """Seed of the game's arrays, and (through a separate stream) of its evaluation sample."""
-    n_eval_states: int = 100
-    """N, states drawn from each density μ_{h,i} (and from the initial one) per replication,
-    on which regret is estimated by planning."""
-    n_replications: int = 8
-    """R >= 2, independent samples of N states: the estimate is their mean, its 95% interval
-    their Student-t interval."""
+    dim: int = param(
+        4, "d, radial bases and mixture components (φ is a probability vector over them).", ge=1
+    )
+    n_leader_actions: int = param(2, "|A|, the leader's actions.", ge=1)
+    n_follower_actions: int = param(2, "|B|, the follower's actions.", ge=1)
+    horizon: int = param(3, "H, steps per episode.", ge=1)
+    bandwidth: float = param(
+        0.3,
+        "σ > 0 of the radial bases exp(-‖x − c_i‖²/(2σ²)); small σ makes φ nearly one-hot.",
+        gt=0.0,
+    )
+    tilt: float = param(
+        2.0,
+        "How strongly the actions steer, >= 0: their log-weights are tilt·z with z standard normal "
+        "(0: the actions change nothing).",
+        ge=0.0,
+    )
+    concentration: float = param(
+        10.0,
+        "κ > 0 of the densities: μ_{h,i} draws each coordinate from Beta(κm, κ(1−m)) around its "
+        "mean m near the centre c_i; larger κ, more peaked.",
+        gt=0.0,
+    )
+    seed: int = param(
+        0, "Seed of the game's arrays, and (through a separate stream) of its evaluation sample."
+    )
+    n_eval_states: int = param(
+        100,
+        "N, states drawn from each density μ_{h,i} (and from the initial one) per replication, on "
+        "which regret is estimated by planning.",
+        ge=1,
+    )
+    n_replications: int = param(
+        8,
+        "R >= 2, independent samples of N states: the estimate is their mean, its 95% interval "
+        "their Student-t interval.",
+        ge=2,
+    )
 
 
 def _continuous_bytes(p: ContinuousParams) -> int:
-    """The evaluation sample's features ``(R, (H-1)·d·N + N, A, B, d)``, four times.
-
-    Building them holds the logits and their exponentials besides the result.
-    """
+    """The evaluation sample's features ``(R, (H-1)·d·N + N, A, B, d)``, four times (logits)."""
     A, B, d, H = p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
     points = p.n_replications * ((H - 1) * d + 1) * p.n_eval_states
     return 8 * (4 * points * A * B * d + 3 * points * STATE_DIM) + 8 * (A * B * d + 2 * H * d)
 
 
 @register("continuous", ContinuousParams, nbytes=_continuous_bytes)
-def continuous_game(
-    dim: int = 4,
-    n_leader_actions: int = 2,
-    n_follower_actions: int = 2,
-    horizon: int = 3,
-    bandwidth: float = 0.3,
-    tilt: float = 2.0,
-    concentration: float = 10.0,
-    seed: int = 0,
-    n_eval_states: int = 100,
-    n_replications: int = 8,
-) -> ContinuousGame:
+def continuous_game(**params) -> ContinuousGame:
     """States in the unit square, radial-basis features, a mixture of Beta densities (linear).
 
     Seeded construction (math.md §6): centres ``c_i ~ U([0, 1]²)``; log-weights
@@ -548,45 +465,25 @@ def continuous_game(
     ``m_{h,i} = clip(c_i + 0.1·N(0, I), 0.05, 0.95)`` and concentration ``κ`` — component ``i``
     leads near basis ``i``'s centre, so the state carries which component was drawn —
     ``θ_{m,h} ~ U([-1, 1]^d)`` (general-sum), and a uniform initial density. The evaluation
-    sample is drawn from a second stream of the seed.
-
-    Args:
-        dim: ``d``.
-        n_leader_actions: ``|A|``.
-        n_follower_actions: ``|B|``.
-        horizon: ``H``.
-        bandwidth: ``σ``.
-        tilt: scale of the actions' log-weights.
-        concentration: ``κ`` of the Beta densities.
-        seed: seed of the game and of its evaluation sample.
-        n_eval_states: ``N``.
-        n_replications: ``R >= 2``.
+    sample is drawn from a second stream of the seed. ``params`` are the fields of
+    :class:`ContinuousParams`.
     """
-    d, A, B, H, _ = sizes(
-        dim=dim,
-        n_leader_actions=n_leader_actions,
-        n_follower_actions=n_follower_actions,
-        horizon=horizon,
-        n_eval_states=n_eval_states,
-    )
-    integer(n_replications, "n_replications", low=2)  # R >= 2 gives an interval
-    bandwidth = real(bandwidth, "bandwidth", low=0.0, low_open=True)
-    tilt = real(tilt, "tilt", low=0.0)
-    kappa = real(concentration, "concentration", low=0.0, low_open=True)
-    rng = np.random.default_rng(seed_sequence(seed, "game"))
+    p = checked(ContinuousParams, **params)
+    d, A, B, H = p.dim, p.n_leader_actions, p.n_follower_actions, p.horizon
+    rng = np.random.default_rng(seed_sequence(p.seed, "game"))
     centres = rng.random((d, STATE_DIM))
-    log_weights = tilt * rng.standard_normal((A, B, d))
+    log_weights = p.tilt * rng.standard_normal((A, B, d))
     means = np.clip(centres[None] + 0.1 * rng.standard_normal((H, d, STATE_DIM)), 0.05, 0.95)
     theta = rng.uniform(-1.0, 1.0, size=(2, H, d))
-    densities = BetaDensities(kappa * means, kappa * (1.0 - means))
+    densities = BetaDensities(p.concentration * means, p.concentration * (1.0 - means))
     return ContinuousGame(
         centres,
-        bandwidth,
+        p.bandwidth,
         log_weights,
         theta,
         densities,
-        n_eval_states=n_eval_states,
-        n_replications=n_replications,
-        eval_seed=seed_sequence(seed, "evaluation"),
+        n_eval_states=p.n_eval_states,
+        n_replications=p.n_replications,
+        eval_seed=seed_sequence(p.seed, "evaluation"),
         name=f"continuous(d={d},A={A},B={B},H={H})",
     )

@@ -40,8 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import integer, real
-from ._params import sizes
+from ._params import checked, param
 from .base import FiniteGame
 from .registry import register
 
@@ -56,30 +55,35 @@ N_REGIMES = 4
 class ElectricityParams:
     """Parameters of ``electricity``."""
 
-    hours: int = 6
-    """H, hours in an episode (one step per hour)."""
-    start_hour: int = 16
-    """Clock hour of step 0, in 0..23 (the default episode covers the 19:00 peak)."""
-    levels: int = 3
-    """L, demand levels and storage levels: S = L²."""
-    n_prices: int = 3
-    """|A|, price levels the utility can post: price_max·(a+1)/|A|."""
-    n_consumption: int = 3
-    """|B| >= 2, consumption choices b/(|B|-1), from nothing to one unit."""
-    price_max: float = 1.0
-    """The highest price, > 0, per unit of consumption."""
-    utility: float = 2.0
-    """Consumers' marginal utility v > 0 of the first unit (concave, saturating at the demand)."""
-    cost_linear: float = 0.2
-    """c₁ >= 0 of the generation cost c₁·g + c₂·g²."""
-    cost_quadratic: float = 0.8
-    """c₂ >= 0 of the generation cost (its convexity)."""
-    peak_cost: float = 1.0
-    """Extra cost at the evening peak, >= 0: the cost is multiplied by 1 + peak_cost at 19:00."""
-    storage: float = 0.5
-    """Capacity of the store in [0, 1], in units of the largest consumption."""
-    seed: int = 0
-    """Seed of the weather: the noise in the regimes' next-state distributions."""
+    hours: int = param(6, "H, hours in an episode (one step per hour).", ge=1)
+    start_hour: int = param(
+        16,
+        "Clock hour of step 0, in 0..23 (the default episode covers the 19:00 peak).",
+        ge=0,
+        le=23,
+    )
+    levels: int = param(3, "L, demand levels and storage levels: S = L².", ge=1)
+    n_prices: int = param(3, "|A|, price levels the utility can post: price_max·(a+1)/|A|.", ge=1)
+    n_consumption: int = param(
+        3, "|B| >= 2, consumption choices b/(|B|-1), from nothing to one unit.", ge=2
+    )
+    price_max: float = param(1.0, "The highest price, > 0, per unit of consumption.", gt=0.0)
+    utility: float = param(
+        2.0,
+        "Consumers' marginal utility v > 0 of the first unit (concave, saturating at the demand).",
+        gt=0.0,
+    )
+    cost_linear: float = param(0.2, "c₁ >= 0 of the generation cost c₁·g + c₂·g².", ge=0.0)
+    cost_quadratic: float = param(0.8, "c₂ >= 0 of the generation cost (its convexity).", ge=0.0)
+    peak_cost: float = param(
+        1.0,
+        "Extra cost at the evening peak, >= 0: the cost is multiplied by 1 + peak_cost at 19:00.",
+        ge=0.0,
+    )
+    storage: float = param(
+        0.5, "Capacity of the store in [0, 1], in units of the largest consumption.", ge=0.0, le=1.0
+    )
+    seed: int = param(0, "Seed of the weather: the noise in the regimes' next-state distributions.")
 
 
 def _electricity_bytes(p: ElectricityParams) -> int:
@@ -106,12 +110,9 @@ def _level_distribution(levels: int, centre: float) -> np.ndarray:
 def regime_distributions(
     hours: int, start_hour: int, levels: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Next-level distributions of the regimes, per hour.
+    """``nu_demand (H, 2, L)`` (high, low) and ``nu_storage (H, 2, L)`` (charged, depleted).
 
-    Returns:
-        ``nu_demand (H, 2, L)`` (high, low demand) and ``nu_storage (H, 2, L)`` (charged,
-        depleted store); the regime ``(j, k)`` draws ``(D', s')`` from
-        ``nu_demand[h, j] ⊗ nu_storage[h, k]``.
+    The regime ``(j, k)`` draws ``(D', s')`` from ``nu_demand[h, j] ⊗ nu_storage[h, k]``.
     """
     rng = np.random.default_rng(seed)
     top = levels - 1
@@ -134,66 +135,28 @@ def regime_distributions(
 
 
 @register("electricity", ElectricityParams, nbytes=_electricity_bytes)
-def electricity_game(
-    hours: int = 6,
-    start_hour: int = 16,
-    levels: int = 3,
-    n_prices: int = 3,
-    n_consumption: int = 3,
-    price_max: float = 1.0,
-    utility: float = 2.0,
-    cost_linear: float = 0.2,
-    cost_quadratic: float = 0.8,
-    peak_cost: float = 1.0,
-    storage: float = 0.5,
-    seed: int = 0,
-) -> FiniteGame:
+def electricity_game(**params) -> FiniteGame:
     """An electricity market: a utility prices each hour, consumers choose their consumption.
 
-    The construction, the economics and the exact linear form (``d = 7``) are in the module's
-    docstring. Both the factored form (``mu``, ``theta``) and, up to
-    :data:`DENSE_ENTRIES`, the dense model are given, so the game checks its own linearity.
-
-    Args:
-        hours: ``H``.
-        start_hour: clock hour of step 0.
-        levels: ``L`` demand and storage levels (``S = L²``).
-        n_prices: ``|A|``.
-        n_consumption: ``|B| >= 2``.
-        price_max: the highest price.
-        utility: marginal utility ``v`` of the first unit.
-        cost_linear: ``c₁``.
-        cost_quadratic: ``c₂``.
-        peak_cost: the cost factor's excess at 19:00.
-        storage: the store's capacity in ``[0, 1]``.
-        seed: seed of the weather noise.
-
-    Returns:
-        The game, with ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
+    Built from the fields of :class:`ElectricityParams` as the module's docstring says, in the
+    factored form and, up to :data:`DENSE_ENTRIES`, the dense one (the game checks its own
+    linearity). The game keeps ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
     """
-    H, L, A = sizes(hours=hours, levels=levels, n_prices=n_prices)
-    B = integer(n_consumption, "n_consumption", low=2)  # none and some
-    start_hour = integer(start_hour, "start_hour", low=0, high=23)
-    price_max = real(price_max, "price_max", low=0.0, low_open=True)
-    utility = real(utility, "utility", low=0.0, low_open=True)
-    cost_linear = real(cost_linear, "cost_linear", low=0.0)
-    cost_quadratic = real(cost_quadratic, "cost_quadratic", low=0.0)
-    peak_cost = real(peak_cost, "peak_cost", low=0.0)
-    storage = real(storage, "storage", low=0.0, high=1.0)
-
+    p = checked(ElectricityParams, **params)
+    H, L, A, B, storage = p.hours, p.levels, p.n_prices, p.n_consumption, p.storage
     S = L * L
     demand = (np.arange(L) + 1) / L  # δ_D
     stored = storage * np.arange(L) / (L - 1) if L > 1 else np.zeros(1)  # σ_s
     consumption = np.arange(B) / (B - 1)  # q_b
-    prices = price_max * (np.arange(A) + 1) / A  # p_a
-    peak = np.array([1 + peak_cost * _cosine_bump((start_hour + h) % 24, 19) for h in range(H)])
+    prices = p.price_max * (np.arange(A) + 1) / A  # p_a
+    peak = np.array([1 + p.peak_cost * _cosine_bump((p.start_hour + h) % 24, 19) for h in range(H)])
 
     # Reward components on (D, s, a, b).
     served = np.minimum(consumption[None, :], demand[:, None])  # (L_D, B)
-    value = utility * (served - served**2 / (2 * demand[:, None]))  # U (L_D, B)
+    value = p.utility * (served - served**2 / (2 * demand[:, None]))  # U (L_D, B)
     payment = prices[:, None] * consumption[None, :]  # p·q (A, B)
     generated = np.maximum(consumption[None, :] - stored[:, None], 0.0)  # g (L_s, B)
-    cost = cost_linear * generated + cost_quadratic * generated**2  # C (L_s, B)
+    cost = p.cost_linear * generated + p.cost_quadratic * generated**2  # C (L_s, B)
     U = np.broadcast_to(value[:, None, None, :], (L, L, A, B))
     pay = np.broadcast_to(payment[None, None], (L, L, A, B))
     C = np.broadcast_to(cost[None, :, None, :], (L, L, A, B))
@@ -213,20 +176,22 @@ def electricity_game(
     wS = np.stack([w_store, 1 - w_store], axis=-1)[None, :, None, :, None, :]  # .,s,.,b,.,k
     psi = np.broadcast_to(wD * wS, (L, L, A, B, 2, 2)).reshape(S, A, B, N_REGIMES)
 
-    U_max, C_max = utility / 2, cost_linear + cost_quadratic
+    U_max, C_max = p.utility / 2, p.cost_linear + p.cost_quadratic
     C_max = C_max if C_max > 0 else 1.0
-    reward_features = np.stack([U / U_max, pay / price_max, C / C_max], axis=-1).reshape(S, A, B, 3)
+    reward_features = np.stack([U / U_max, pay / p.price_max, C / C_max], axis=-1).reshape(
+        S, A, B, 3
+    )
     features = np.concatenate([psi / math.sqrt(2), reward_features / math.sqrt(6)], axis=-1)
     d = N_REGIMES + 3
 
-    nu_demand, nu_storage = regime_distributions(H, start_hour, L, seed)
+    nu_demand, nu_storage = regime_distributions(H, p.start_hour, L, p.seed)
     nu = np.einsum("hjD,hks->hjkDs", nu_demand, nu_storage).reshape(H, N_REGIMES, S)
     mu = np.zeros((H, d, S))
     mu[:, :N_REGIMES] = math.sqrt(2) * nu
     theta = np.zeros((2, H, d))
     theta[0, :, N_REGIMES] = theta[1, :, N_REGIMES] = U_max
     theta[0, :, N_REGIMES + 2] = -peak * C_max
-    theta[1, :, N_REGIMES + 1] = -price_max
+    theta[1, :, N_REGIMES + 1] = -p.price_max
     theta *= math.sqrt(6) / scale
 
     dense = {}

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import parse_matrix, sizes
+from ._params import checked, param, parse_payoffs
 from .base import FiniteGame
 from .random import one_hot_features
 from .registry import register
 
-PRESETS: dict[str, tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...]]] = {
+PRESETS: dict[str, tuple] = {
     # Conitzer & Sandholm (2006), "Computing the optimal strategy to commit to", EC'06, §1: the
     # leader's first action dominates, yet committing to the second earns 3 (pure commitment)
     # and to the even mix earns 3.5.
@@ -50,57 +50,42 @@ DEFAULT_PRESET = "commitment"
 class MatrixParams:
     """Parameters of ``matrix``: a named preset, or the two payoff matrices."""
 
-    preset: str | None = None
-    """A named game: commitment, prisoners-dilemma, matching-pennies, battle-of-the-sexes
-    (commitment when no payoffs are given). Not together with the payoffs."""
-    leader_payoffs: str | tuple | None = None
-    """The leader's payoffs (A, B), any scale: rows separated by ';', entries by ','
-    (e.g. 2,4;1,3), or nested sequences from Python."""
-    follower_payoffs: str | tuple | None = None
-    """The follower's payoffs (A, B), in the same form as leader_payoffs."""
-    horizon: int = 1
-    """H, times the game is repeated (one state)."""
+    preset: str | None = param(
+        None,
+        "A named game: commitment, prisoners-dilemma, matching-pennies, battle-of-the-sexes "
+        "(commitment when no payoffs are given). Not together with the payoffs.",
+    )
+    leader_payoffs: str | tuple | None = param(
+        None,
+        "The leader's payoffs (A, B), any scale: rows separated by ';', entries by ',' (e.g. "
+        "2,4;1,3), or nested sequences from Python.",
+    )
+    follower_payoffs: str | tuple | None = param(
+        None, "The follower's payoffs (A, B), in the same form as leader_payoffs."
+    )
+    horizon: int = param(1, "H, times the game is repeated (one state).", ge=1)
 
     def __post_init__(self) -> None:
-        # Arrays and strings become tuples of floats: the provenance stays plain data.
         for name in ("leader_payoffs", "follower_payoffs"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, parse_matrix(name, value))
+                object.__setattr__(self, name, parse_payoffs(name, value, 2))
 
 
 def _matrix_bytes(p: MatrixParams) -> int:
     """Features ``(1, A, B, A·B)``, and the dense and factored model: ``6·H·A·B`` more entries."""
-    if p.leader_payoffs is not None:
-        A, B = len(p.leader_payoffs), len(p.leader_payoffs[0])
-    else:
-        A, B = 2, 2
-    d = A * B
+    d = 4 if p.leader_payoffs is None else len(p.leader_payoffs) * len(p.leader_payoffs[0])
     return 8 * (d * d + 6 * p.horizon * d)
 
 
-def repeated_bimatrix(
-    leader_payoffs: np.ndarray,
-    follower_payoffs: np.ndarray,
-    horizon: int,
-    payoff_scale: float,
-    name: str,
-) -> FiniteGame:
-    """A one-state game that plays the bimatrix ``horizon`` times, in dense and factored form.
+def repeated_bimatrix(leader, follower, horizon: int, payoff_scale: float, name: str) -> FiniteGame:
+    """A one-state game playing the bimatrix ``horizon`` times, over ``payoff_scale``.
 
-    Features are one-hot in ``(a, b)`` (``d = A·B``), ``mu_h`` is all ones (the only state
-    follows every pair) and ``theta_{m,h}`` is the flattened payoff matrix over
-    ``payoff_scale``, so the game is declared linear and checked as such on construction.
-
-    Args:
-        leader_payoffs: ``(A, B)``.
-        follower_payoffs: ``(A, B)``.
-        horizon: ``H``.
-        payoff_scale: the divisor bringing the payoffs into ``[-1, 1]`` (kept on the game).
-        name: the game's label.
+    Features are one-hot in ``(a, b)`` (``d = A·B``), ``mu_h`` is all ones and ``theta_{m,h}``
+    the flattened payoffs: both forms are given, so the game checks its own linearity.
     """
-    A, B = leader_payoffs.shape
-    r = np.stack([leader_payoffs, follower_payoffs]) / payoff_scale  # (n_players, A, B)
+    A, B = leader.shape
+    r = np.stack([leader, follower]) / payoff_scale  # (n_players, A, B)
     m = len(r)
     rewards = np.broadcast_to(r[:, None, None], (m, horizon, 1, A, B))
     game = FiniteGame(
@@ -116,44 +101,10 @@ def repeated_bimatrix(
     return game
 
 
-def resolve_payoffs(
-    preset: str | None, leader_payoffs: object, follower_payoffs: object
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """The two ``(A, B)`` payoff matrices and a label, from a preset or the given arrays.
-
-    Raises:
-        ValueError: for an unknown preset, a preset given with payoffs, one payoff matrix
-            without the other, or matrices of different shapes.
-    """
-    given = (leader_payoffs is not None, follower_payoffs is not None)
-    if preset is not None and any(given):
-        raise ValueError("give either preset or leader_payoffs and follower_payoffs, not both")
-    if given[0] != given[1]:
-        missing = "follower_payoffs" if given[0] else "leader_payoffs"
-        raise ValueError(f"{missing} is missing: give both payoff matrices")
-    if not any(given):
-        preset = DEFAULT_PRESET if preset is None else preset
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-        leader_payoffs, follower_payoffs = PRESETS[preset]
-        label = preset
-    else:
-        label = "custom"
-    L, F = payoff_matrices(leader_payoffs, follower_payoffs)
-    return L, F, label
-
-
-def payoff_matrices(
-    leader_payoffs: object, follower_payoffs: object
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings.
-
-    Raises:
-        ValueError: naming the matrix for a shape that is not ``(A, B)``, a non-finite entry
-            (with its index), or matrices of different shapes.
-    """
-    L = np.array(parse_matrix("leader_payoffs", leader_payoffs))
-    F = np.array(parse_matrix("follower_payoffs", follower_payoffs))
+def payoff_matrices(leader_payoffs: object, follower_payoffs: object) -> tuple[np.ndarray, ...]:
+    """Both payoff matrices as ``(A, B)`` float arrays, from arrays, sequences or strings."""
+    L = np.array(parse_payoffs("leader_payoffs", leader_payoffs, 2))
+    F = np.array(parse_payoffs("follower_payoffs", follower_payoffs, 2))
     if L.shape != F.shape:
         raise ValueError(
             f"follower_payoffs has shape {F.shape}, leader_payoffs has {L.shape}: "
@@ -163,29 +114,33 @@ def payoff_matrices(
 
 
 @register("matrix", MatrixParams, nbytes=_matrix_bytes)
-def matrix_game(
-    preset: str | None = None,
-    leader_payoffs: object = None,
-    follower_payoffs: object = None,
-    horizon: int = 1,
-) -> FiniteGame:
+def matrix_game(**params) -> FiniteGame:
     """Any bimatrix game, rescaled into [-1, 1] and repeated over H steps (one state).
 
-    Args:
-        preset: a name in :data:`PRESETS` (``"commitment"`` when no payoffs are given).
-        leader_payoffs: ``(A, B)`` the leader's payoffs, on any scale (array, nested sequences,
-            or a string ``"2,4;1,3"``).
-        follower_payoffs: ``(A, B)`` the follower's payoffs.
-        horizon: ``H``.
+    Built from the fields of :class:`MatrixParams` (``preset`` a name of :data:`PRESETS`), with
+    ``d = A·B`` (tabular) and rewards ``payoffs / payoff_scale``, the largest absolute payoff (1
+    if all are zero), kept as ``game.payoff_scale``.
 
-    Returns:
-        A one-state game with ``S = 1``, ``d = A·B`` (tabular), rewards
-        ``payoffs / payoff_scale`` where ``payoff_scale`` is the largest absolute payoff (1 if
-        all are zero), kept as ``game.payoff_scale``.
+    Raises:
+        ValueError: an unknown preset, a preset with payoffs, one matrix without the other, or
+            matrices of different shapes.
     """
-    (horizon,) = sizes(horizon=horizon)
-    L, F, label = resolve_payoffs(preset, leader_payoffs, follower_payoffs)
+    p = checked(MatrixParams, **params)
+    given = (p.leader_payoffs is not None, p.follower_payoffs is not None)
+    if p.preset is not None and any(given):
+        raise ValueError("give either preset or leader_payoffs and follower_payoffs, not both")
+    if given[0] != given[1]:
+        missing = "follower_payoffs" if given[0] else "leader_payoffs"
+        raise ValueError(f"{missing} is missing: give both payoff matrices")
+    label, payoffs = "custom", (p.leader_payoffs, p.follower_payoffs)
+    if not any(given):
+        label = DEFAULT_PRESET if p.preset is None else p.preset
+        if label not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {label!r}")
+        payoffs = PRESETS[label]
+    L, F = payoff_matrices(*payoffs)
     scale = float(max(np.abs(L).max(), np.abs(F).max()))
     scale = scale if scale > 0 else 1.0
     A, B = L.shape
-    return repeated_bimatrix(L, F, horizon, scale, f"matrix({label},A={A},B={B},H={horizon})")
+    name = f"matrix({label},A={A},B={B},H={p.horizon})"
+    return repeated_bimatrix(L, F, p.horizon, scale, name)

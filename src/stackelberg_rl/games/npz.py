@@ -8,12 +8,10 @@ A game file is a numpy ``.npz`` archive of named arrays (math.md §1):
   and it must be: ``transitions = features·mu`` and ``rewards = features·theta``;
 - optionally ``reward_noise`` (a number in ``[0, 1]``) and ``name`` (a string).
 
-Such a file is written by ``np.savez`` (the input format for users' own games). :func:`save`
-writes the same arrays into the package's container (:mod:`stackelberg_rl._files`, format
-``stackelberg-rl/game``), with ``reward_noise`` and ``name`` in its header.
-
-Nothing else is allowed, nothing is unpickled, and every problem is a :class:`GameFileError`
-(a :class:`ValueError`) naming the file, the array and, where it applies, the index.
+Users write such a file with ``np.savez``; :func:`save` writes the same arrays into the package's
+container (:mod:`stackelberg_rl._files`, format ``stackelberg-rl/game``). Nothing else is
+allowed, nothing is unpickled, and every problem is a :class:`GameFileError` (a
+:class:`ValueError`) naming the file, the array and, where it applies, the index.
 
 Example:
     >>> import os, tempfile
@@ -39,18 +37,6 @@ from .base import FiniteGame
 FORMAT, FORMAT_VERSION = "stackelberg-rl/game", 1
 """The container format of the files :func:`save` writes (:func:`stackelberg_rl._files.save`)."""
 
-ARRAYS = (
-    "features",
-    "initial_distribution",
-    "transitions",
-    "rewards",
-    "mu",
-    "theta",
-    "reward_noise",
-    "name",
-)
-"""The names a game file may hold."""
-
 _AXES = {
     "features": "(S, A, B, d)",
     "initial_distribution": "(S,)",
@@ -59,7 +45,10 @@ _AXES = {
     "mu": "(H, d, S)",
     "theta": "(2, H, d)",
 }
-"""The axes of each array of the model (its shape is checked against the others by the game)."""
+"""The axes of each array of the model (the game checks the shapes against each other)."""
+
+ARRAYS = (*_AXES, "reward_noise", "name")
+"""The names a game file may hold."""
 
 
 class GameFileError(ValueError):
@@ -67,7 +56,7 @@ class GameFileError(ValueError):
 
 
 def _has_header(path: Path) -> bool:
-    """Whether ``path`` is a container (:func:`save`'s), not a plain ``np.savez`` of arrays."""
+    """Whether ``path`` is :func:`save`'s container, not a plain ``np.savez`` of arrays."""
     try:
         with zipfile.ZipFile(path) as archive:
             return f"{_files.HEADER}.npy" in archive.namelist()
@@ -76,10 +65,7 @@ def _has_header(path: Path) -> bool:
 
 
 def load(path: str | os.PathLike) -> FiniteGame:
-    """The finite game stored at ``path`` (see the module's docstring for the format).
-
-    Both what :func:`save` writes (a container with a header) and a plain ``np.savez`` of the
-    arrays (the documented input format, and what stackelberg-rl 0.1 wrote) are read.
+    """The finite game stored at ``path``: :func:`save`'s container or a plain ``np.savez``.
 
     Raises:
         GameFileError: naming the file and the array (and index) at fault: a missing, corrupt
@@ -100,40 +86,34 @@ def load(path: str | os.PathLike) -> FiniteGame:
             f"{path}: unknown array{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
             f"a game file holds {', '.join(ARRAYS)}"
         )
-    for key in ("features", "initial_distribution"):
-        if key not in arrays:
-            raise GameFileError(f"{path}: missing array {key!r} {_AXES[key]}")
-    if not {"transitions", "rewards", "mu", "theta"} & set(arrays):
+    pairs = {"transitions": "rewards", "rewards": "transitions", "mu": "theta", "theta": "mu"}
+    for key in ("features", "initial_distribution", *pairs):
+        # the two arrays every game needs, and either half of a form given without the other
+        if key not in arrays and (key not in pairs or pairs[key] in arrays):
+            needs = f": {pairs[key]!r} needs it" if key in pairs else ""
+            raise GameFileError(f"{path}: missing array {key!r} {_AXES[key]}{needs}")
+    if not set(pairs) & set(arrays):
         raise GameFileError(
             f"{path}: missing arrays: give transitions and rewards (the dense model), or mu "
             "and theta (the factored one)"
         )
-    for pair in (("transitions", "rewards"), ("mu", "theta")):
-        for key, other in (pair, pair[::-1]):
-            if other in arrays and key not in arrays:
-                raise GameFileError(
-                    f"{path}: missing array {key!r} {_AXES[key]}: {other!r} needs it"
-                )
-    model = {}
-    for key in _AXES:
-        if key in arrays:
-            if arrays[key].dtype.kind not in "biuf":
-                raise GameFileError(
-                    f"{path}: array {key!r} has dtype {arrays[key].dtype}, expected real numbers"
-                )
-            model[key] = arrays[key]
+    model = {key: arrays[key] for key in _AXES if key in arrays}
     noise = arrays.get("reward_noise", np.float64(0.0))
     name = arrays.get("name", np.str_(path.stem))
-    if noise.shape != () or noise.dtype.kind not in "biuf":
-        raise GameFileError(
-            f"{path}: array 'reward_noise' must be one number, got dtype {noise.dtype} "
-            f"and shape {noise.shape}"
-        )
-    if name.shape != () or name.dtype.kind != "U":
-        raise GameFileError(
-            f"{path}: array 'name' must be one string, got dtype {name.dtype} and shape "
-            f"{name.shape}"
-        )
+    for key, value in model.items():
+        if value.dtype.kind not in "biuf":
+            raise GameFileError(
+                f"{path}: array {key!r} has dtype {value.dtype}, expected real numbers"
+            )
+    for key, value, kinds, what in [
+        ("reward_noise", noise, "biuf", "number"),
+        ("name", name, "U", "string"),
+    ]:
+        if value.shape != () or value.dtype.kind not in kinds:
+            raise GameFileError(
+                f"{path}: array {key!r} must be one {what}, got dtype {value.dtype} and shape "
+                f"{value.shape}"
+            )
     try:
         return FiniteGame(**model, reward_noise=float(noise), name=str(name))
     except ValueError as err:
@@ -141,10 +121,7 @@ def load(path: str | os.PathLike) -> FiniteGame:
 
 
 def estimate_bytes(path: str | os.PathLike) -> int | None:
-    """About what loading the game file at ``path`` takes; ``None`` if it cannot be read.
-
-    Twice its arrays' uncompressed size: read, then held as validated float64 arrays.
-    """
+    """Bytes loading the game file takes (its arrays twice: read, then validated), or ``None``."""
     try:
         with zipfile.ZipFile(path) as archive:
             return 2 * sum(member.file_size for member in archive.infolist())
@@ -155,25 +132,17 @@ def estimate_bytes(path: str | os.PathLike) -> int | None:
 def save(game: FiniteGame, path: str | os.PathLike) -> None:
     """Write ``game`` to ``path`` as a game file that :func:`load` reads back bit for bit.
 
-    The arrays are stored in the form the game holds (dense and/or factored) with their exact
-    float64 values, so the loaded game has the same :meth:`~FiniteGame.fingerprint`. The file is
-    written whole or not at all, and only over a game file: a user's other file at ``path`` is
-    left alone. ``path`` is used as given (no ``.npz`` is appended).
+    The arrays are stored as the game holds them, so the loaded game has the same
+    :meth:`~FiniteGame.fingerprint`. The file is written whole or not at all, and only over a
+    game file: a user's other file at ``path`` is left alone. No ``.npz`` is appended.
 
     Raises:
         GameFileError: ``path`` is a folder or another kind of file, or cannot be written
             (one line naming ``path``).
     """
-    tree = {
-        "features": game.features,
-        "initial_distribution": game.initial_distribution,
-        "reward_noise": game.reward_noise,
-        "name": game.name,
-    }
-    if game._transitions is not None:
-        tree.update(transitions=game._transitions, rewards=game._rewards)
-    if game.mu is not None:
-        tree.update(mu=game.mu, theta=game.theta)
+    model = {key: value for key, value in game.arrays().items() if value is not None}
+    tree = {key: model.pop(key) for key in ("features", "initial_distribution")}
+    tree.update(reward_noise=game.reward_noise, name=game.name, **model)
     if Path(path).is_file() and not _has_header(Path(path)) and _is_game_file(path):
         # a game file of the layout before the container: the user's own game, replaced
         _files.write_atomic(path, _files.pack(FORMAT, FORMAT_VERSION, tree))

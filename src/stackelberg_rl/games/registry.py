@@ -1,11 +1,9 @@
-"""One registry of named games: ``make(name, **params)``, ``names()``, and ``@register``.
+"""One registry of named games: ``make(name, **params)``, ``names()``, ``info()``, ``@register``.
 
-Each game is a function that builds a :class:`~stackelberg_rl.games.base.FiniteGame` and a frozen
-dataclass of its parameters, whose fields (with their defaults and docstrings) are what
-``stackelberg-rl games`` lists and what ``--param KEY=VALUE`` sets. :func:`make` checks the
-parameters against that dataclass — an unknown name or a value of the wrong type is a
-:class:`ValueError` that says which, and what is allowed — and records them on the game
-(:attr:`FiniteGame.provenance`), so a run's manifest can say exactly which game it played.
+A game is a builder and a frozen dataclass of its parameters, whose fields (type, default, help)
+are what ``stackelberg-rl games`` lists and what ``--param KEY=VALUE`` sets. :func:`make` converts
+the values by field type, refuses an unknown parameter naming the allowed ones, and records every
+resolved value on the game (:attr:`FiniteGame.provenance`) for a run's manifest.
 
 Example:
     >>> from stackelberg_rl import games
@@ -29,27 +27,44 @@ from .base import FiniteGame
 
 
 @dataclass(frozen=True)
+class ParamField:
+    """One parameter of a game: name, type, default and help."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
 class GameInfo:
-    """A registered game: its name, builder, parameters dataclass and one-line summary."""
+    """A registered game: name, builder, parameters dataclass, one-line summary, memory estimate."""
 
     name: str
     build: Callable[..., FiniteGame]
     params: type
     summary: str
     nbytes: Callable[[Any], int] | None = None
-    """Estimated bytes of the built game (and of building it) from its parameters, if known."""
+    """Estimated bytes of building the game, from its parameters dataclass, if known."""
 
     def estimate_bytes(self, params: Mapping[str, Any]) -> int | None:
         """What building the game with ``params`` would allocate, before building it."""
         return None if self.nbytes is None else int(self.nbytes(self.parse(params)))
 
     def fields(self) -> list[ParamField]:
-        """The parameters in declaration order, with type, default and help."""
+        """The parameters in declaration order with type, default and help.
+
+        The help is the field's ``metadata["help"]`` (:func:`~._params.param`), else the
+        docstring under the field.
+        """
         hints = typing.get_type_hints(self.params)
-        docs = field_docstrings(self.params)
+        fields = dataclasses.fields(self.params)
+        docs = {} if all("help" in f.metadata for f in fields) else field_docstrings(self.params)
         return [
-            ParamField(f.name, hints[f.name], f.default, docs.get(f.name, ""))
-            for f in dataclasses.fields(self.params)
+            ParamField(
+                f.name, hints[f.name], f.default, f.metadata.get("help", docs.get(f.name, ""))
+            )
+            for f in fields
         ]
 
     def parse(self, params: Mapping[str, Any]) -> Any:
@@ -70,27 +85,16 @@ class GameInfo:
         return self.params(**values)
 
 
-@dataclass(frozen=True)
-class ParamField:
-    """One parameter of a game: name, type, default and the docstring below its field."""
-
-    name: str
-    type: Any
-    default: Any
-    help: str
-
-
 _REGISTRY: dict[str, GameInfo] = {}
 
 
 def register(
     name: str, params: type, nbytes: Callable[[Any], int] | None = None
 ) -> Callable[[Callable[..., FiniteGame]], Callable]:
-    """Decorator: register a builder under ``name`` with its parameters dataclass.
+    """Decorator: register a builder, called with ``params``' fields as keyword arguments.
 
-    The builder is called with the dataclass's fields as keyword arguments. ``nbytes``, given the
-    parameters dataclass, estimates the memory the game takes (so that a size that cannot be
-    allocated is refused before it is tried).
+    ``nbytes``, given the parameters dataclass, estimates the memory building the game takes, so
+    that a size that cannot be allocated is refused before it is tried.
     """
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"params of game {name!r} must be a dataclass, got {params!r}")
@@ -123,7 +127,7 @@ def info(name: str) -> GameInfo:
 
 
 def available_bytes() -> int | None:
-    """Memory the system can give without swapping (``MemAvailable``), or ``None`` if unknown."""
+    """Memory the system can give without swapping (``MemAvailable``), ``None`` if unknown."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -138,28 +142,12 @@ def available_bytes() -> int | None:
 
 
 def gib(n: float, largest: str = "TiB") -> str:
-    """``n`` bytes in a short human form (``524.0 TiB``, ``1.5 GiB``, ``300 MiB``).
-
-    ``largest`` is the largest unit used (``"GiB"``: ``33800.0 GiB`` rather than ``33.0 TiB``).
-    """
+    """``n`` bytes in a short human form (``1.5 GiB``), in units up to ``largest``."""
     units = {"TiB": 2**40, "GiB": 2**30, "MiB": 2**20, "KiB": 2**10}
     for unit, size in list(units.items())[list(units).index(largest) :]:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{int(n)} B"
-
-
-def check_fits(what: str, need: int | None) -> None:
-    """Refuse to build ``what`` when its estimated ``need`` exceeds the memory available.
-
-    Raises:
-        MemoryError: one line with the estimate and what is available.
-    """
-    have = available_bytes()
-    if need is not None and have is not None and need > have:
-        raise MemoryError(
-            f"building {what} needs about {gib(need)} of memory, but only {gib(have)} is available"
-        )
 
 
 def make(name: str, **params: Any) -> FiniteGame:
@@ -175,8 +163,12 @@ def make(name: str, **params: Any) -> FiniteGame:
     """
     game_info = info(name)
     resolved = game_info.parse(params)
-    if game_info.nbytes is not None:
-        check_fits(f"game {name} with {params}", int(game_info.nbytes(resolved)))
+    need, have = game_info.estimate_bytes(params), available_bytes()
+    if need is not None and have is not None and need > have:
+        raise MemoryError(
+            f"building game {name} with {params} needs about {gib(need)} of memory, but only "
+            f"{gib(have)} is available"
+        )
     values = dataclasses.asdict(resolved)
     game = game_info.build(**values)
     game.provenance = {"name": name, "params": values}

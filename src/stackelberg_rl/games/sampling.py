@@ -1,7 +1,6 @@
-"""Drawing from finite distributions: one uniform per draw, by inverse CDF (compiled).
+"""Drawing from finite distributions by inverse CDF, one uniform per draw (compiled).
 
-Used by the games (initial states, next states) and by the players (actions), so it sits at the
-bottom of the package: nothing here imports the rest of it.
+Used by the games (states) and by the players (actions): nothing here imports the package.
 """
 
 from __future__ import annotations
@@ -20,11 +19,12 @@ NEGATIVE_TOL = 1e-9
 
 
 def draw(p: np.ndarray, rng: np.random.Generator) -> int:
-    """One draw from the distribution ``p`` by inverse CDF, with one uniform from ``rng``.
+    """One draw from the distribution ``p (n,)`` by inverse CDF, with one uniform from ``rng``.
 
-    Negative round-off entries (``-1e-12`` from signed features) count as zero. NaN or infinite
-    weights, a weight below ``-NEGATIVE_TOL`` or a zero total raise :class:`ValueError`: they
-    are not a distribution, and no action is the right answer to them.
+    Negative round-off entries (down to ``-NEGATIVE_TOL``) count as zero.
+
+    Raises:
+        ValueError: for NaN or infinite weights, a weight below ``-NEGATIVE_TOL``, a zero total.
     """
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 1 or len(p) == 0:
@@ -36,7 +36,6 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
 
 
 def _not_a_distribution(p: np.ndarray) -> str:
-    """What is wrong with the weights ``p`` that :func:`draw_index` refused."""
     bad = np.flatnonzero(~np.isfinite(p))
     if len(bad):
         return f"draw: weight {bad[0]} is {float(p[bad[0]])} (not finite) in {p.tolist()}"
@@ -46,15 +45,12 @@ def _not_a_distribution(p: np.ndarray) -> str:
     return f"draw: the weights sum to zero: {p.tolist()}"
 
 
-# Sampling: no fastmath, so that the cumulative sums are the plain left-to-right ones.
+# No fastmath: the cumulative sums are the plain left-to-right ones.
 @njit(cache=True, error_model="numpy")
 def draw_index(p, u):  # pragma: no cover - compiled
-    """The index an inverse-CDF draw with uniform ``u`` picks from the weights ``p``.
+    """The first ``i`` with ``u · Σ p < Σ_{j ≤ i} p`` (else the last positive weight's index).
 
-    Negative weights down to ``-NEGATIVE_TOL`` (round-off) count as zero; the result is the
-    first ``i`` with ``u · Σ p < Σ_{j ≤ i} p``, the last index with a positive weight if there
-    is none. ``-1`` if ``p`` is not a distribution: a NaN or infinite weight, a weight below
-    ``-NEGATIVE_TOL``, or no positive weight.
+    Weights down to ``-NEGATIVE_TOL`` count as zero; ``-1`` if ``p`` is not a distribution.
     """
     total = 0.0
     last = -1
@@ -77,11 +73,9 @@ def draw_index(p, u):  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy")
 def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - compiled
-    """A state from the mixture ``Σ_i weights_i · μ^i``: draw ``i``, then a state from ``μ^i``.
+    """A state from ``Σ_i weights_i · μ^i``: ``i`` by :func:`draw_index`, then from ``μ^i``.
 
-    ``cdf (d, S)``: the cumulative sums of each ``μ^i``; the state is the first ``s`` with
-    ``u_state · cdf[i, -1] < cdf[i, s]`` (the last if none). ``-1`` if the weights are not a
-    distribution (:func:`draw_index`); a validated game's features on the simplex always are.
+    ``cdf (d, S)`` holds the cumulative sums of each ``μ^i``; ``-1`` for bad weights.
     """
     i = draw_index(weights, u_component)
     if i < 0:

@@ -31,48 +31,65 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import first_index, real
-from ._params import parse_vector, sizes
+from .._validate import first_index
+from ._params import checked, param, parse_payoffs
 from .base import FiniteGame
 from .registry import register
 
-_PAYOFFS = ("defender_covered", "defender_uncovered", "attacker_covered", "attacker_uncovered")
+_PAYOFFS = {
+    "defender_covered": 0.0,
+    "defender_uncovered": -1.0,
+    "attacker_covered": -1.0,
+    "attacker_uncovered": 0.0,
+}
+"""The payoff vectors, each with the lower end of its random draws (the upper is one more)."""
 
 
 @dataclass(frozen=True)
 class SecurityParams:
-    """Parameters of ``security``."""
+    """Parameters of ``security``; the payoff vectors are random where not given."""
 
-    n_targets: int = 4
-    """T, targets; the defender patrols one, the attacker strikes one or waits: A = T, B = T+1."""
-    levels: int = 3
-    """L, the attacker's threat levels (the states)."""
-    horizon: int = 5
-    """H, steps per episode."""
-    escalation: float = 0.5
-    """Probability in [0, 1] that waiting raises the threat by one level."""
-    impact_exponent: float = 2.0
-    """κ >= 0: an attack at threat level ℓ has its payoffs scaled by ((ℓ+1)/L)^κ."""
-    zero_sum: bool = False
-    """Whether the attacker's reward is minus the defender's (else general-sum)."""
-    defender_covered: str | tuple | None = None
-    """The defender's payoff per target when the attacked target is patrolled (T values, any
-    scale, e.g. 5,3,2,1); random when not given."""
-    defender_uncovered: str | tuple | None = None
-    """The defender's payoff per target when it is not patrolled (<= defender_covered)."""
-    attacker_covered: str | tuple | None = None
-    """The attacker's payoff per target when patrolled (<= attacker_uncovered); not with
-    zero_sum."""
-    attacker_uncovered: str | tuple | None = None
-    """The attacker's payoff per target when not patrolled; not with zero_sum."""
-    seed: int = 0
-    """Seed of the random payoffs (those not given)."""
+    n_targets: int = param(
+        4,
+        "T, targets; the defender patrols one, the attacker strikes one or waits: A = T, B = T+1.",
+        ge=1,
+    )
+    levels: int = param(3, "L, the attacker's threat levels (the states).", ge=1)
+    horizon: int = param(5, "H, steps per episode.", ge=1)
+    escalation: float = param(
+        0.5, "Probability in [0, 1] that waiting raises the threat by one level.", ge=0, le=1
+    )
+    impact_exponent: float = param(
+        2.0, "κ >= 0: an attack at threat level ℓ has its payoffs scaled by ((ℓ+1)/L)^κ.", ge=0
+    )
+    zero_sum: bool = param(
+        False, "Whether the attacker's reward is minus the defender's (else general-sum)."
+    )
+    defender_covered: str | tuple | None = param(
+        None,
+        "The defender's payoff per target when the attacked target is patrolled (T values, any "
+        "scale, e.g. 5,3,2,1); random when not given.",
+    )
+    defender_uncovered: str | tuple | None = param(
+        None, "The defender's payoff per target when it is not patrolled (<= defender_covered)."
+    )
+    attacker_covered: str | tuple | None = param(
+        None,
+        "The attacker's payoff per target when patrolled (<= attacker_uncovered); not with "
+        "zero_sum.",
+    )
+    attacker_uncovered: str | tuple | None = param(
+        None, "The attacker's payoff per target when not patrolled; not with zero_sum."
+    )
+    seed: int = param(0, "Seed of the random payoffs (those not given).")
 
     def __post_init__(self) -> None:
+        if not isinstance(self.zero_sum, bool | np.bool_):
+            raise ValueError(f"zero_sum must be true or false, got {self.zero_sum!r}")
         for name in _PAYOFFS:
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, parse_vector(name, value))
+                object.__setattr__(self, name, parse_payoffs(name, value, 1))
 
 
 def _security_bytes(p: SecurityParams) -> int:
@@ -82,44 +99,34 @@ def _security_bytes(p: SecurityParams) -> int:
     return 8 * (L * A * B * d + H * L * A * B * L + 2 * H * L * A * B + H * d * L + 2 * H * d)
 
 
-def ssg_payoffs(
-    n_targets: int,
-    zero_sum: bool,
-    seed: int,
-    given: dict[str, object | None],
-) -> dict[str, np.ndarray]:
-    """The four payoff vectors ``(T,)``, in the given units: given ones checked, others drawn.
+@register("security", SecurityParams, nbytes=_security_bytes)
+def security_game(**params) -> FiniteGame:
+    """A Stackelberg security game over time: a defender patrols, an attacker strikes or waits.
+
+    Built from the fields of :class:`SecurityParams` as the module's docstring says, in both
+    forms (the game checks its own linearity). The game keeps ``game.payoff_scale`` (raw payoffs
+    are rewards times it) and ``game.payoffs``, the four ``(T,)`` vectors in the given units.
 
     Raises:
-        ValueError: naming the array and the target for a wrong length or a violated SSG order
-            (``defender_covered >= defender_uncovered``, ``attacker_uncovered >=
-            attacker_covered``), or attacker payoffs given with ``zero_sum``.
+        ValueError: naming the parameter, or the payoff vector and target of a wrong length or
+            a violated SSG order, or attacker payoffs given with ``zero_sum``.
     """
-    rng = np.random.default_rng(seed)
-    draws = {  # always drawn, in this order, so a given array leaves the others unchanged
-        "defender_covered": rng.uniform(0.0, 1.0, n_targets),
-        "defender_uncovered": rng.uniform(-1.0, 0.0, n_targets),
-        "attacker_covered": rng.uniform(-1.0, 0.0, n_targets),
-        "attacker_uncovered": rng.uniform(0.0, 1.0, n_targets),
-    }
-    if zero_sum:
-        for name in ("attacker_covered", "attacker_uncovered"):
-            if given.get(name) is not None:
-                raise ValueError(
-                    f"{name} is given but zero_sum=True takes the attacker's payoffs from the "
-                    "defender's: give only the defender's"
-                )
-    payoffs = {}
+    p = checked(SecurityParams, **params)
+    T, L, H = p.n_targets, p.levels, p.horizon
+    rng = np.random.default_rng(p.seed)
+    # All four are drawn, in this order, so that a given vector leaves the others unchanged.
+    payoffs = {name: rng.uniform(low, low + 1.0, T) for name, low in _PAYOFFS.items()}
     for name in _PAYOFFS:
-        value = given.get(name)
-        if value is None:
-            payoffs[name] = draws[name]
-            continue
-        vector = np.array(parse_vector(name, value))
-        if vector.shape != (n_targets,):
-            raise ValueError(f"{name} has {vector.size} values, expected n_targets={n_targets}")
-        payoffs[name] = vector
-    if zero_sum:
+        given = getattr(p, name)
+        if given is not None and p.zero_sum and name.startswith("attacker"):
+            raise ValueError(
+                f"{name} is given but zero_sum=True takes the attacker's payoffs from the "
+                "defender's: give only the defender's"
+            )
+        if given is not None and len(given) != T:
+            raise ValueError(f"{name} has {len(given)} values, expected n_targets={T}")
+        payoffs[name] = payoffs[name] if given is None else np.array(given)
+    if p.zero_sum:
         payoffs["attacker_covered"] = -payoffs["defender_covered"]
         payoffs["attacker_uncovered"] = -payoffs["defender_uncovered"]
     for player, high, low in [
@@ -133,60 +140,13 @@ def ssg_payoffs(
                 f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
                 f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"
             )
-    return payoffs
-
-
-@register("security", SecurityParams, nbytes=_security_bytes)
-def security_game(
-    n_targets: int = 4,
-    levels: int = 3,
-    horizon: int = 5,
-    escalation: float = 0.5,
-    impact_exponent: float = 2.0,
-    zero_sum: bool = False,
-    defender_covered: object = None,
-    defender_uncovered: object = None,
-    attacker_covered: object = None,
-    attacker_uncovered: object = None,
-    seed: int = 0,
-) -> FiniteGame:
-    """A Stackelberg security game over time: a defender patrols, an attacker strikes or waits.
-
-    The construction and the exact linear form (``d = 2T + L + 1``) are in the module's
-    docstring; both the dense and the factored form are given, so the game checks its own
-    linearity.
-
-    Args:
-        n_targets: ``T`` (``A = T``, ``B = T + 1``).
-        levels: ``L`` threat levels (``S = L``).
-        horizon: ``H``.
-        escalation: probability that waiting raises the threat.
-        impact_exponent: ``κ`` of the impact ``((ℓ+1)/L)^κ``.
-        zero_sum: the attacker's reward is minus the defender's.
-        defender_covered: ``(T,)`` or ``None`` (random).
-        defender_uncovered: ``(T,)`` or ``None``.
-        attacker_covered: ``(T,)`` or ``None``.
-        attacker_uncovered: ``(T,)`` or ``None``.
-        seed: seed of the random payoffs.
-
-    Returns:
-        The game, with ``game.payoff_scale`` (raw payoffs are rewards times it) and
-        ``game.payoffs``, the four ``(T,)`` payoff vectors in the given units.
-    """
-    T, L, H = sizes(n_targets=n_targets, levels=levels, horizon=horizon)
-    escalation = real(escalation, "escalation", low=0.0, high=1.0)
-    kappa = real(impact_exponent, "impact_exponent", low=0.0)
-    if not isinstance(zero_sum, bool | np.bool_):
-        raise ValueError(f"zero_sum must be true or false, got {zero_sum!r}")
-    given = (defender_covered, defender_uncovered, attacker_covered, attacker_uncovered)
-    payoffs = ssg_payoffs(n_targets, bool(zero_sum), seed, dict(zip(_PAYOFFS, given, strict=True)))
     scale = float(max(np.abs(v).max() for v in payoffs.values()))
     scale = scale if scale > 0 else 1.0
-    u = {name: v / scale for name, v in payoffs.items()}
+    u = np.stack(list(payoffs.values())).reshape(2, 2, T) / scale  # (player, covered/not, t)
 
     A, B, d = T, T + 1, 2 * T + L + 1
     WAIT, RESET = 2 * T, 2 * T + L  # the transition block: escalate from ℓ, or reset
-    impact = ((np.arange(L) + 1) / L) ** kappa  # f(ℓ)
+    impact = ((np.arange(L) + 1) / L) ** p.impact_exponent  # f(ℓ)
     root2 = math.sqrt(2)
 
     features = np.zeros((L, A, B, d))
@@ -197,25 +157,21 @@ def security_game(
     features[np.arange(L), :, T, WAIT + np.arange(L)] = 1 / root2
 
     # escalate[ℓ, ℓ']: the threat after waiting at ℓ (it stays at the top level L - 1)
-    escalate = (1 - escalation) * np.eye(L) + escalation * np.eye(L, k=1)
-    escalate[-1, -1] += escalation
+    escalate = (1 - p.escalation) * np.eye(L) + p.escalation * np.eye(L, k=1)
+    escalate[-1, -1] += p.escalation
     step_mu = np.zeros((d, L))
     step_mu[WAIT:RESET] = root2 * escalate
     step_mu[RESET, 0] = root2
     mu = np.broadcast_to(step_mu, (H, d, L))
     step_theta = np.zeros((2, d))
-    step_theta[0, :T], step_theta[0, T : 2 * T] = u["defender_covered"], u["defender_uncovered"]
-    step_theta[1, :T], step_theta[1, T : 2 * T] = u["attacker_covered"], u["attacker_uncovered"]
+    step_theta[:, : 2 * T] = u.reshape(2, 2 * T)
     theta = np.broadcast_to(root2 * step_theta[:, None], (2, H, d))
 
     # The dense model from the rules, apart from φ·μ and φ·θ: the game compares the two.
     covered = np.eye(T, dtype=bool)  # covered[a, t]: the attack on t meets the patrol
     stage = np.zeros((2, L, A, B))
-    for m, (hit, miss) in enumerate(
-        [("defender_covered", "defender_uncovered"), ("attacker_covered", "attacker_uncovered")]
-    ):
-        per_target = np.where(covered, u[hit][None, :], u[miss][None, :])  # (A, T)
-        stage[m, :, :, :T] = impact[:, None, None] * per_target[None]
+    per_target = np.where(covered, u[:, 0, None, :], u[:, 1, None, :])  # (2, A, T)
+    stage[:, :, :, :T] = impact[:, None, None] * per_target[:, None]
     step_P = np.zeros((L, A, B, L))
     step_P[:, :, :T, 0] = 1.0
     step_P[:, :, T, :] = escalate[:, None, :]
@@ -226,7 +182,7 @@ def security_game(
         rewards=np.broadcast_to(stage[:, None], (2, H, L, A, B)),
         mu=mu,
         theta=theta,
-        name=f"security(T={T},L={L},H={H},{'zero-sum' if zero_sum else 'general-sum'})",
+        name=f"security(T={T},L={L},H={H},{'zero-sum' if p.zero_sum else 'general-sum'})",
     )
     game.payoff_scale = scale
     game.payoffs = payoffs

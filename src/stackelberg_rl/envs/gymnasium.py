@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from ..games import FiniteGame, draw
-from ..planning import check_policies, stackelberg_equilibrium
-from ._common import Step, check_action, check_options, missing, play, render, resolve_game
+from ..planning import check_policies, policy_shapes, stackelberg_equilibrium
+from ._common import Episode, check_action, missing
 
 try:
     import gymnasium
@@ -62,67 +62,8 @@ ROLES = ("leader", "follower")
 """The players, in the order of the game's player axis."""
 
 
-class FixedPolicy:
-    """One player's fixed play: a policy table, a named policy, or a player object.
-
-    Args:
-        policy: ``pi_l (H, S, A)`` for a leader or ``pi_f (H, S, A, B)`` for a follower, one of
-            :data:`NAMED_POLICIES`, or an object with ``act``.
-        game: the game played.
-        role: ``"leader"`` or ``"follower"``.
-
-    Raises:
-        ValueError: for a table of the wrong shape or not a distribution (naming the axis or the
-            row), or an unknown name.
-    """
-
-    def __init__(self, policy: Any, game: FiniteGame, role: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-        self.game, self.role = game, role
-        self.n_actions = game.action_counts[ROLES.index(role)]
-        self.player = None
-        self.table: np.ndarray | None = None
-        if isinstance(policy, str):
-            if policy not in NAMED_POLICIES:
-                raise ValueError(
-                    f"the {role}'s policy must be a table, a player or one of "
-                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
-                )
-            self.table = self._named(policy)
-        elif hasattr(policy, "act"):
-            self.player = policy
-        else:
-            self.table = np.asarray(policy, dtype=np.float64)
-            check_policies(game, *((self.table, None) if role == "leader" else (None, self.table)))
-
-    def _named(self, name: str) -> np.ndarray:
-        if name == "uniform":
-            H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
-            shape = (H, S) if self.role == "leader" else (H, S, A)
-            return np.full((*shape, self.n_actions), 1.0 / self.n_actions)
-        pi_l, pi_f, _ = stackelberg_equilibrium(self.game)
-        return pi_l if self.role == "leader" else pi_f
-
-    def begin_episode(self, k: int) -> None:
-        """Tell a player object that episode ``k`` begins (a table needs nothing)."""
-        if self.player is not None and hasattr(self.player, "begin_episode"):
-            self.player.begin_episode(k)
-
-    def act(self, h: int, x: int, a: int | None, rng: np.random.Generator) -> int:
-        """The fixed player's action at ``(h, x)`` (a leader) or ``(h, x, a)`` (a follower).
-
-        A table is drawn from with ``rng``; a player object uses its own stream.
-        """
-        if self.player is not None:
-            action = self.player.act(h, x) if self.role == "leader" else self.player.act(h, x, a)
-            return check_action(self.role, action, self.n_actions)
-        row = self.table[h, x] if self.role == "leader" else self.table[h, x, a]
-        return draw(row, rng)
-
-
-class _FixedOtherEnv(gymnasium.Env):
-    """One player's problem, the other's play fixed: the episode, spaces, seeding, rendering."""
+class _FixedOtherEnv(Episode, gymnasium.Env):
+    """Player ``me``'s problem, the other's play fixed: the episode, spaces, seeding, rendering."""
 
     # Text needs no frame rate; one is declared because Gymnasium's checker asks for it.
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -130,32 +71,57 @@ class _FixedOtherEnv(gymnasium.Env):
     def __init__(
         self,
         game: FiniteGame | str,
-        other_policy: Any,
-        role: str,
-        game_params: Mapping[str, Any] | None,
-        render_mode: str | None,
+        policy: Any,
+        me: int,
+        *,
+        game_params: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
     ) -> None:
-        self.game = resolve_game(game, game_params)
-        check_options(None, render_mode, self.game.horizon)
-        self.render_mode = render_mode
-        self.me = ROLES.index(role)
-        self.other = FixedPolicy(other_policy, self.game, ROLES[1 - self.me])
+        super().__init__(game, game_params=game_params, render_mode=render_mode)
+        self.me, other, role = me, 1 - me, ROLES[1 - me]
         self._episode = -1
-        self._h, self._x, self._a = 0, 0, None
-        self._last: Step | None = None
+        self._player, self._table = None, None
+        if isinstance(policy, str):
+            if policy not in NAMED_POLICIES:
+                raise ValueError(
+                    f"the {role}'s policy must be a table, a player or one of "
+                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
+                )
+            if policy == "uniform":
+                n = self.game.action_counts[other]
+                self._table = np.full(policy_shapes(self.game)[other], 1.0 / n)
+            else:
+                self._table = stackelberg_equilibrium(self.game)[other]
+        elif hasattr(policy, "act"):
+            self._player = policy
+        else:
+            policies = [None, None]
+            policies[other] = policy
+            self._table = check_policies(self.game, *policies)[other]
         H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
         # the follower also sees the leader's action at this step (A when there is none)
-        self.observation_space = MultiDiscrete([H + 1, S] + [A + 1] * self.me)
-        self.action_space = Discrete(self.game.action_counts[self.me])
+        self.observation_space = MultiDiscrete([H + 1, S] + [A + 1] * me)
+        self.action_space = Discrete(self.game.action_counts[me])
 
     def _observation(self) -> np.ndarray:
         a = self.game.n_leader_actions if self._a is None else self._a
         return np.array([self._h, self._x, a][: 2 + self.me], dtype=np.int64)
 
+    def _other_acts(self, *a: int) -> int:
+        """The fixed player's action at ``(h, x)`` (a leader) or ``(h, x, a)`` (a follower).
+
+        A table is drawn from with the environment's stream, a player object uses its own.
+        """
+        at = (self._h, self._x, *a)
+        if self._table is not None:
+            return draw(self._table[at], self.np_random)
+        other = 1 - self.me
+        return check_action(ROLES[other], self._player.act(*at), self.game.action_counts[other])
+
     def _leader_moves(self) -> None:
         """A fixed leader acts at ``(h, x)`` unless the episode is over."""
         if self.me == 1 and self._h < self.game.horizon:
-            self._a = self.other.act(self._h, self._x, None, self.np_random)
+            self._a = self._other_acts()
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
@@ -163,13 +129,13 @@ class _FixedOtherEnv(gymnasium.Env):
         """Start an episode at ``x_0`` (with a fixed leader's first action drawn).
 
         A ``seed`` starts a new stream (Gymnasium's ``SeedSequence``-based one), ``None`` goes
-        on with it.
+        on with it. A fixed player object's ``begin_episode(k)`` is called, if it has one.
         """
         super().reset(seed=seed)
         self._episode += 1
-        self.other.begin_episode(self._episode)
-        self._h, self._x, self._a = 0, self.game.sample_initial(self.np_random), None
-        self._last = None
+        if hasattr(self._player, "begin_episode"):
+            self._player.begin_episode(self._episode)
+        self._begin(self.np_random)
         self._leader_moves()
         return self._observation(), {}
 
@@ -179,23 +145,15 @@ class _FixedOtherEnv(gymnasium.Env):
         The info holds the other player's action and reward (``follower_action``,
         ``follower_reward`` or ``leader_action``, ``leader_reward``).
         """
-        role = ROLES[self.me]
-        action = check_action(role, action, self.game.action_counts[self.me])
+        action = check_action(ROLES[self.me], action, self.game.action_counts[self.me])
         if self._h >= self.game.horizon:
             raise RuntimeError("the episode is over: call reset()")
-        if self.me == 0:
-            a, b = action, self.other.act(self._h, self._x, action, self.np_random)
-        else:
-            a, b = self._a, action
-        r = play(self, a, b, self.np_random)
+        a, b = (action, self._other_acts(action)) if self.me == 0 else (self._a, action)
+        r = self._play(a, b, self.np_random)
         self._leader_moves()
         other = ROLES[1 - self.me]
         info = {f"{other}_action": (a, b)[1 - self.me], f"{other}_reward": float(r[1 - self.me])}
         return self._observation(), float(r[self.me]), self._h >= self.game.horizon, False, info
-
-    def render(self) -> str | None:
-        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        return render(self, a=self._a, to_move="the leader" if self._a is None else "the follower")
 
 
 class LeaderEnv(_FixedOtherEnv):
@@ -207,19 +165,12 @@ class LeaderEnv(_FixedOtherEnv):
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         follower_policy: ``pi_f (H, S, A, B)``, ``"uniform"``, ``"stackelberg"``, or a follower
             object with ``act(h, x, a)``.
-        game_params: the registered game's parameters (only with a name).
-        render_mode: ``"ansi"`` or ``None``.
+        **options: ``game_params`` (the registered game's parameters, only with a name) and
+            ``render_mode`` (``"ansi"`` or ``None``), keywords.
     """
 
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        follower_policy: Any = "stackelberg",
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(game, follower_policy, "leader", game_params, render_mode)
+    def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
+        super().__init__(game, follower_policy, 0, **options)
 
 
 class FollowerEnv(_FixedOtherEnv):
@@ -231,26 +182,13 @@ class FollowerEnv(_FixedOtherEnv):
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         leader_policy: ``pi_l (H, S, A)``, ``"uniform"``, ``"stackelberg"``, or a leader object
             with ``act(h, x)``.
-        game_params: the registered game's parameters (only with a name).
-        render_mode: ``"ansi"`` or ``None``.
+        **options: as :class:`LeaderEnv`'s.
     """
 
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        leader_policy: Any = "stackelberg",
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(game, leader_policy, "follower", game_params, render_mode)
+    def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
+        super().__init__(game, leader_policy, 1, **options)
 
 
-def _register() -> None:
-    """Register both environments with Gymnasium (once per process)."""
-    for env_id, cls in ((LEADER_ENV_ID, LeaderEnv), (FOLLOWER_ENV_ID, FollowerEnv)):
-        if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=f"{__name__}:{cls.__name__}")
-
-
-_register()
+for _id, _cls in ((LEADER_ENV_ID, LeaderEnv), (FOLLOWER_ENV_ID, FollowerEnv)):
+    if _id not in gymnasium.registry:  # once per process
+        gymnasium.register(id=_id, entry_point=f"{__name__}:{_cls.__name__}")

@@ -120,7 +120,6 @@ def decode_params(text: str) -> dict[str, str]:
 
 
 def _game_from_parameters(name: str, params: str) -> FiniteGame:
-    """The finite game the OpenSpiel parameters ``game`` and ``params`` describe."""
     if params and name.startswith(("sha256:", "file:")):
         raise ValueError(f"params apply to registered games only, not to game={name}")
     if name.startswith("sha256:"):
@@ -137,11 +136,7 @@ def _game_from_parameters(name: str, params: str) -> FiniteGame:
 
 
 def _parameters_of(game: FiniteGame) -> dict[str, str]:
-    """OpenSpiel parameters that rebuild ``game``.
-
-    Its registered name and parameters when it has them (only those that differ from the
-    defaults), else its fingerprint, which finds it again in this process.
-    """
+    """``game``'s registered name and changed parameters, else its fingerprint (this process)."""
     if game.provenance is not None:
         name = game.provenance["name"]
         defaults = {field.name: field.default for field in info(name).fields()}
@@ -229,6 +224,10 @@ class LeaderFollowerState(pyspiel.State):
         """Whether a player is to move at step ``h`` (not a chance node, not the end)."""
         return self.x is not None and self._b is None and not self.is_terminal()
 
+    def history(self) -> list[tuple[int | None, ...]]:
+        """:attr:`played`, then ``(x_h, a_h or None, None)`` while a player is to move."""
+        return self.played + [(self.x, self.a, None)] * self.in_step()
+
     def current_player(self) -> int:
         """Chance (``x_0`` and transitions), the leader, the follower, or terminal."""
         if self.h >= self._model().horizon:
@@ -291,14 +290,12 @@ class LeaderFollowerState(pyspiel.State):
 
     def history_text(self) -> str:
         """The episode so far: ``"x0=2 a0=1 b0=0 x1=3 a1=2"``."""
-        tokens = []
-        for h, (x, a, b) in enumerate(self._played):
-            tokens += [f"x{h}={x}", f"a{h}={a}", f"b{h}={b}"]
-        if self.in_step():
-            tokens.append(f"x{self.h}={self.x}")
-            if self.a is not None:
-                tokens.append(f"a{self.h}={self.a}")
-        return " ".join(tokens)
+        return " ".join(
+            f"{name}{h}={value}"
+            for h, step in enumerate(self.history())
+            for name, value in zip("xab", step, strict=True)
+            if value is not None
+        )
 
     def __str__(self) -> str:
         return self.history_text() or "x0=?"
@@ -331,31 +328,20 @@ class Observer:
         """Fill :attr:`tensor` from ``state`` (the same for both players: all is public)."""
         self.tensor.fill(0.0)
         if self.perfect_recall:
-            for h, (x, a, b) in enumerate(state.played):
-                self.dict["states"][h, x] = 1.0
-                self.dict["leader_actions"][h, a] = 1.0
-                self.dict["follower_actions"][h, b] = 1.0
-            if state.in_step():
-                self.dict["states"][state.h, state.x] = 1.0
-                if state.a is not None:
-                    self.dict["leader_actions"][state.h, state.a] = 1.0
-            return
-        self.dict["step"][state.h] = 1.0
-        if state.x is not None:
-            self.dict["state"][state.x] = 1.0
-        if state.a is not None:
-            self.dict["leader_action"][state.a] = 1.0
+            pieces, steps = ("states", "leader_actions", "follower_actions"), state.history()
+        else:
+            pieces, steps = ("step", "state", "leader_action"), [(state.h, state.x, state.a)]
+        for h, step in enumerate(steps):
+            for name, i in zip(pieces, step, strict=True):
+                if i is not None:
+                    self.dict[name][(h, i) if self.perfect_recall else i] = 1.0
 
     def string_from(self, state: LeaderFollowerState, player: int) -> str:
         """The history (information states) or ``"h=1 x=3 a=2"`` (observations)."""
         if self.perfect_recall:
             return str(state)
-        text = f"h={state.h}"
-        if state.x is not None:
-            text += f" x={state.x}"
-        if state.a is not None:
-            text += f" a={state.a}"
-        return text
+        now = zip("hxa", (state.h, state.x, state.a), strict=True)
+        return " ".join(f"{name}={value}" for name, value in now if value is not None)
 
 
 def make(game: FiniteGame | str, **game_params: Any) -> LeaderFollowerGame:

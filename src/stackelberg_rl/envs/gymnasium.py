@@ -108,10 +108,7 @@ class _FixedOtherEnv(Episode, gymnasium.Env):
         return np.array([self._h, self._x, a][: 2 + self.me], dtype=np.int64)
 
     def _other_acts(self, *a: int) -> int:
-        """The fixed player's action at ``(h, x)`` (a leader) or ``(h, x, a)`` (a follower).
-
-        A table is drawn from with the environment's stream, a player object uses its own.
-        """
+        """The fixed player's action at ``(h, x)`` or ``(h, x, a)`` (a table's, from our stream)."""
         at = (self._h, self._x, *a)
         if self._table is not None:
             return draw(self._table[at], self.np_random)
@@ -157,16 +154,10 @@ class _FixedOtherEnv(Episode, gymnasium.Env):
 
 
 class LeaderEnv(_FixedOtherEnv):
-    """The leader's single-agent problem against a fixed follower policy.
+    """The leader's problem against a fixed ``follower_policy`` (see the module's docstring).
 
-    See the module's docstring for the spaces and the info.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        follower_policy: ``pi_f (H, S, A, B)``, ``"uniform"``, ``"stackelberg"``, or a follower
-            object with ``act(h, x, a)``.
-        **options: ``game_params`` (the registered game's parameters, only with a name) and
-            ``render_mode`` (``"ansi"`` or ``None``), keywords.
+    ``game`` is a :class:`~stackelberg_rl.games.FiniteGame` or a registered game's name (with
+    its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``.
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
@@ -174,16 +165,7 @@ class LeaderEnv(_FixedOtherEnv):
 
 
 class FollowerEnv(_FixedOtherEnv):
-    """The follower's single-agent problem against a fixed leader policy.
-
-    See the module's docstring for the spaces and the info.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        leader_policy: ``pi_l (H, S, A)``, ``"uniform"``, ``"stackelberg"``, or a leader object
-            with ``act(h, x)``.
-        **options: as :class:`LeaderEnv`'s.
-    """
+    """The follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
 
     def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
         super().__init__(game, leader_policy, 1, **options)

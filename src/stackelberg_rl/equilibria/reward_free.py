@@ -86,12 +86,9 @@ class ExplorationDataError(ValueError):
 class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
-    Every episode contributes one sample per step, so the arrays have an episode axis ``K`` and
-    a step axis ``H``; the first ``k`` episodes (:meth:`head`) are what an exploration of ``k``
-    episodes would have collected when ``α`` does not depend on ``K`` (``"anytime"`` or a
-    number). A sample is ``(x, a, b, r, x')``: an exploration's samples chain into trajectories
-    (``next_states[:, h] == states[:, h + 1]``), but planning does not need them to, so data
-    from a simulator that can be reset anywhere are data too.
+    One sample ``(x, a, b, r, x')`` per episode and step. The first ``k`` episodes (:meth:`head`)
+    are an exploration of ``k`` episodes when ``α`` does not depend on ``K``. Planning does not
+    need samples to chain into trajectories: a simulator reset anywhere gives data too.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
@@ -254,11 +251,9 @@ class ExplorationData:
     def check_game(self, game: Game) -> None:
         """Raise :class:`ExplorationDataError` unless ``game`` has the explored transitions.
 
-        Rewards may differ (that is what planning for other rewards is for); the features, the
-        initial distribution, the horizon, the action sets and the transitions may not. Finite
-        games are compared by value (within ``1e-10``), transitions densely, or by ``mu`` for a
-        game too large to hold them (:data:`DENSE_MODEL_LIMIT`); continuous games by
-        :func:`model_fingerprint`.
+        Rewards may differ; the features, initial distribution, horizon, action sets and
+        transitions may not. Finite games are compared by value (within ``1e-10``), continuous
+        ones by :func:`model_fingerprint`.
         """
         H, d = self.horizon, self.dim
         A, B = self.n_actions
@@ -300,9 +295,7 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of what a game's dynamics depend on: features, transitions, initial states.
 
-    Not the rewards: two games with the same fingerprint can be planned for from the same
-    exploration. A finite game's arrays are hashed as held (:meth:`ExplorationData.check_game`
-    compares values).
+    Not the rewards: games with the same fingerprint share their explorations.
     """
     if isinstance(game, ContinuousGame):
         arrays = {
@@ -402,17 +395,12 @@ def explore(
     """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
     Algorithm 1 itself: a :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` shared by both
-    players (:class:`~stackelberg_rl.agents.LSVIAgent`), planning at the start of every episode,
-    with ``bonus_reward``: every player's ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
-    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``. That reward is a known function of ``φ``
-    and the current ``Λ_h`` (as in reward-free linear RL, Wang et al. 2020), so it is added, not
-    regressed: the learner records reward 0 and ``w_h`` regresses ``V_{h+1}(x')`` alone. The
-    leader draws ``a_h ~ π_l(·|x_h)``, the follower, seeing it, ``b_h ~ π_f(·|x_h, a_h)``, each
-    from its own stream; the game's realised rewards are kept in the data, never learned from.
-
-    Its state between two episodes (the learner's, the streams, the data so far) is a checkpoint
-    (:mod:`stackelberg_rl.experiments.checkpoint`'s container); continued from it (``state``),
-    the exploration gives the data of one never stopped, bit for bit.
+    players, with ``bonus_reward``: ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
+    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, a known function of ``φ`` and the
+    current ``Λ_h`` (Wang et al. 2020), added, not regressed: ``w_h`` regresses ``V_{h+1}(x')``
+    alone. The game's realised rewards are kept in the data, never learned from. The state
+    between two episodes is a checkpoint (:mod:`stackelberg_rl.experiments.checkpoint`);
+    continued from it (``state``), the exploration gives the data of one never stopped.
 
     Args:
         game: a finite or a continuous game.
@@ -428,10 +416,9 @@ def explore(
         refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
         progress: called with the number of finished episodes after each one.
         state: a checkpoint of this exploration (same game and arguments) to continue from.
-        checkpoint: called with the exploration's checkpoint after an episode once
-            ``checkpoint_every`` seconds have passed since the start or the last one, and when
-            a ``KeyboardInterrupt`` (or another non-``Exception``) stops it; each episode is
-            played with SIGINT and SIGTERM held, so that one stops it between two episodes.
+        checkpoint: called with the checkpoint after an episode once ``checkpoint_every``
+            seconds have passed since the start or the last one, and when a non-``Exception``
+            (``KeyboardInterrupt``; SIGINT and SIGTERM are held during an episode) stops it.
         checkpoint_every: seconds between checkpoints (``0``: after every episode).
 
     Returns:
@@ -645,13 +632,11 @@ def fit(
 ) -> LearnedPlan:
     """Phase 2: the Stackelberg solution for ``rewards`` on the model learned from ``data``.
 
-    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression
-    (``λ = lam``) on the ``K`` samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, with
-    ``r̃`` the observed reward when ``rewards is None`` and zero otherwise (a known reward is
-    added exactly in :meth:`LearnedPlan.q`: regressed, it would shrink towards zero in
-    little-explored directions). Then ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the
-    choices by planning's Stackelberg rules, and ``V̂_{m,h}`` at every next state of step
-    ``h-1``: the table's states for a finite game, the recorded next states for a continuous one.
+    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression on
+    the samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, ``r̃`` the observed reward when
+    ``rewards is None`` and zero otherwise (a known reward is added exactly in
+    :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
+    choices, and ``V̂_{m,h}`` at the next states of step ``h-1`` (every state of a finite game).
 
     Args:
         data: the exploration's data set.
@@ -774,9 +759,8 @@ def gaps(
       (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`) and ``BR_f^-`` the follower's
       best response that breaks its ties against the leader: what the leader can count on.
 
-    The leader's gap can be negative: a Markov leader policy may commit at later steps to
-    actions that are not subgame perfect (a threat) and so steer the follower earlier, which
-    backward induction never does (SPEC §4). It is ``>= 0`` in zero-sum games and when ``H = 1``.
+    The leader's gap can be negative (a Markov leader may commit to a later threat that is not
+    subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
 
     Args:
         game: a finite game.

@@ -4,13 +4,10 @@ Corollary 1 (Definition 6; math.md §4): the uniform mixture over the ``K`` epis
 the policy pairs ``(π_l^k, π_f^k)`` played is an ``ε``-CCSE. Both players coordinate on one ``k``
 drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
 
-:class:`CCSE` replays those pairs from a run saved with ``--save-plans``
-(:mod:`stackelberg_rl.experiments.plan_history`): episode ``k``'s policy comes from its plan's
-``w``, ``α``, ``β`` and ``Λ_h^{-1}``, with ``Λ_h`` rebuilt from the recorded features and
-inverted by the learner's own arithmetic, and the policies from the learner's one policy path
-(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played. Replaying an
-episode costs ``Λ``'s prefix sum (from a checkpoint every :data:`CHECKPOINT_EVERY` episodes),
-``H`` inverses and the policies at the states asked for, never a replay of the run.
+:class:`CCSE` replays those pairs from a run saved with ``--save-plans``: episode ``k``'s
+policy comes from its plan's ``w``, ``α``, ``β`` and ``Λ_h^{-1}``, ``Λ_h`` rebuilt from the
+recorded features by the learner's own arithmetic, through the learner's one policy path
+(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played.
 
 A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-plans``)::
 
@@ -105,9 +102,6 @@ class EpisodePolicy:
         self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
         self.alphas = tuple(float(a) for a in alphas)
 
-    alpha_l = property(lambda self: self.alphas[0], doc="The leader's ``α`` (``alphas[0]``).")
-    alpha_f = property(lambda self: self.alphas[1], doc="The follower's ``α`` (``alphas[1]``).")
-
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, pi_l, pi_f, finite = played_policies(
             phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, *self.alphas
@@ -167,11 +161,9 @@ class EpisodePolicy:
         return pi_l, pi_f
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """A leader and a follower that play this pair, each with its own random stream.
+        """A leader and a follower that play this pair: ``act(h, x)``, ``act(h, x, a)``.
 
-        ``act(h, x)`` and ``act(h, x, a)`` as the agents' (usable in the Gymnasium environments
-        and to drive the PettingZoo ones); the streams are ``"pair-player", m`` of ``seed``
-        (:mod:`stackelberg_rl._seeding`).
+        Player ``m`` draws from ``seed``'s stream ``"pair-player", m`` (:mod:`.._seeding`).
         """
         return tuple(Player(self, m, _stream(seed, "pair-player", m)) for m in range(2))
 
@@ -382,10 +374,8 @@ class CCSE:
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
         """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.
 
-        At ``begin_episode(j)`` one ``k`` is drawn for both (Corollary 1), from a stream of its
-        own; then each acts from episode ``k``'s policy. Streams of ``seed``
-        (:mod:`stackelberg_rl._seeding`): ``"mixture"`` for the draw of ``k``, ``"player", m``
-        for player ``m``.
+        ``begin_episode(j)`` draws one ``k`` for both (Corollary 1) from ``seed``'s stream
+        ``"mixture"``; player ``m`` plays episode ``k``'s policy with its stream ``"player", m``.
         """
         if seed is None:
             seed = np.random.SeedSequence()
@@ -409,10 +399,7 @@ class CCSE:
         return Lambda
 
     def tables(self, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Every episode's policies at every state of a finite game.
-
-        One pass over the plans in order: ``Λ`` grows by the episodes between two plans, is
-        inverted once per plan, and each plan's tables fill its episodes' rows.
+        """Every episode's policies at every state of a finite game, one pass over the plans.
 
         Args:
             episodes: only the first ``episodes`` (default all ``K``).

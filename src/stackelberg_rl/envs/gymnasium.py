@@ -1,28 +1,20 @@
 """Gymnasium environments: one player's problem with the other player's policy fixed.
 
-- :class:`LeaderEnv` ``(game, follower_policy)``: the leader's MDP when the follower answers every
-  ``(h, x, a)`` from a fixed ``π_f``. Observation ``[h, x]`` in ``MultiDiscrete([H + 1, S])``,
-  action ``a`` in ``Discrete(A)``, reward ``r_{l,h}``; the info of a step holds the follower's
-  answer and reward (``follower_action``, ``follower_reward``). Its optimal policy is the leader's
-  best response to ``π_f``, eq. (8), and its expected return from ``x_0`` is ``V_{l,0}(x_0)``
-  (math.md §2).
-- :class:`FollowerEnv` ``(game, leader_policy)``: the follower's MDP when the leader plays a fixed
-  ``π_l``. Observation ``[h, x, a]`` in ``MultiDiscrete([H + 1, S, A + 1])`` with ``a`` the
-  leader's action at step ``h`` (``A`` in the final observation, where there is none), action ``b``
-  in ``Discrete(B)``, reward ``r_{f,h}``; the info holds ``leader_action`` and ``leader_reward``.
-  Its optimal policy is the follower's best response to ``π_l``, eq. (7).
+- :class:`LeaderEnv` ``(game, follower_policy)``: observation ``[h, x]`` in
+  ``MultiDiscrete([H + 1, S])``, action ``a`` in ``Discrete(A)``, reward ``r_{l,h}``, info
+  ``follower_action`` and ``follower_reward``. Its optimal policy is the leader's best response to
+  ``π_f``, eq. (8), its expected return ``V_{l,0}(x_0)`` (math.md §2).
+- :class:`FollowerEnv` ``(game, leader_policy)``: observation ``[h, x, a]`` in
+  ``MultiDiscrete([H + 1, S, A + 1])`` (``a = A`` in the final observation), action ``b`` in
+  ``Discrete(B)``, reward ``r_{f,h}``, info ``leader_action`` and ``leader_reward``. Its optimal
+  policy is the follower's best response to ``π_l``, eq. (7).
 
-The fixed policy is a table (``pi_f (H, S, A, B)`` or ``pi_l (H, S, A)``), ``"uniform"``,
-``"stackelberg"`` (that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`)
-or any player object with the agents' ``act`` (``act(h, x)`` for a leader, ``act(h, x, a)`` for a
-follower; its ``begin_episode(k)`` is called at every reset when it has one). A table is drawn from
-with the environment's own stream, so ``reset(seed=s)`` fixes whole episodes; a player object draws
-from its own stream.
-
-Episodes end (``terminated``) after ``H`` steps; nothing is truncated. ``render_mode="ansi"``
-returns the last step as text. Both classes are registered with Gymnasium as
-``stackelberg_rl/LeaderEnv-v0`` and ``stackelberg_rl/FollowerEnv-v0`` when this module is imported
-(or named as ``"stackelberg_rl.envs.gymnasium:stackelberg_rl/LeaderEnv-v0"``, which imports it).
+The fixed policy is a table (``pi_f (H, S, A, B)`` or ``pi_l (H, S, A)``, drawn from with the
+environment's stream, so ``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"``
+(that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or a player
+object with the agents' ``act`` (and ``begin_episode(k)``, called at every reset). Episodes
+terminate after ``H`` steps. Importing this module registers ``stackelberg_rl/LeaderEnv-v0`` and
+``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
 
 Example:
     >>> import gymnasium

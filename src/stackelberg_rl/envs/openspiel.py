@@ -4,28 +4,18 @@
 type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
 by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
 
-The tree of one episode (math.md §1), ``h = 0 … H-1``:
+An episode (math.md §1): a chance node draws ``x_0`` (outcome ``x``); at every step a leader
+node (player 0) picks ``a``, then a follower node (player 1), which has seen ``a``, picks ``b``,
+which pays both players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` until the next
+player's move; realised noise is not modelled); a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``.
+Everything is public: observations hold ``h``, ``x`` and ``a`` once chosen, information states
+the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
 
-1. a chance node draws ``x_0`` from the initial distribution (outcome ``x``, ``"x=3"``);
-2. at every step a leader node (player 0) picks ``a`` in ``range(A)``, then a follower node
-   (player 1), which has seen ``a``, picks ``b`` in ``range(B)``; the follower's move pays both
-   players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` from that move until the next
-   player's, as OpenSpiel reads rewards at decision nodes; summed in ``returns()``);
-3. a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``; after step ``H-1`` the game is over.
-
-Everything is public (perfect information). Observations (``observation_string`` and
-``observation_tensor``) hold ``h``, ``x`` and the leader's action at this step once chosen, as
-one-hot pieces ``step (H+1)``, ``state (S)``, ``leader_action (A)``; information states hold the
-whole history, ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions (H, B)``.
-:class:`TablePolicy` plays policy tables ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` as an
-OpenSpiel policy, so OpenSpiel's algorithms can evaluate them.
-
-Game parameters: ``game``, a registered game's name (the other parameters in ``params`` as
-``key:value`` pairs separated by ``;``, values percent-encoded as ``urllib.parse.quote`` does, so
-that a matrix ``2,4;1,3`` survives OpenSpiel's game strings),
-``file:PATH`` for a game saved with :func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT``
-for a game :func:`make` was given earlier in this process. Realised reward noise is not modelled:
-the rewards are the means, which is what planners use.
+Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
+``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
+survives OpenSpiel's game strings), ``file:PATH`` for a game saved with
+:func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT`` for a game :func:`make` was given
+earlier in this process.
 
 Example:
     >>> from stackelberg_rl.envs.openspiel import make
@@ -303,6 +293,9 @@ class LeaderFollowerState(pyspiel.State):
 
 class Observer:
     """OpenSpiel's Python observer: one-hot tensors and strings of a position.
+
+    Observations are ``step (H+1)``, ``state (S)``, ``leader_action (A)``; information states
+    ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions (H, B)``.
 
     Args:
         game: the finite game.

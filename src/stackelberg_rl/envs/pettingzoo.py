@@ -1,30 +1,20 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1).
 
 **AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agent ``"leader"`` acts, then the
-agent ``"follower"``, who has seen the leader's action. When the follower has acted the game steps:
-both players' rewards of step ``h`` are credited at that moment (so each agent collects its reward
-of step ``h`` from ``last()`` at its next turn, as the AEC API prescribes), and the state moves to
-``x_{h+1}``. After step ``H - 1`` both agents are terminated; with ``max_cycles < H`` both are
-truncated after ``max_cycles`` steps.
+agent ``"follower"``, who has seen its action; then the game steps and both players' realised
+rewards of step ``h`` are credited (each agent collects its own from ``last()`` at its next turn).
+Observations ``[h, x, a]`` (int64, ``MultiDiscrete([H + 1, S, A + 1])``; ``a = A`` before the
+leader acts, ``h = H`` at the end), actions ``Discrete(A)`` then ``Discrete(B)``, infos
+``{"action_mask": ones}`` (every action is legal). Both agents are terminated after ``H`` steps,
+or truncated after ``max_cycles``.
 
-- Observations (both agents, the same space): ``[h, x, a]`` as an ``np.int64`` array in
-  ``MultiDiscrete([H + 1, S, A + 1])``; ``a`` is the leader's action at this step once chosen (the
-  follower's view) and ``A`` before (the leader's view). After the last step ``h = H``.
-- Actions: ``Discrete(A)`` for the leader, ``Discrete(B)`` for the follower.
-- Rewards: the realised ``r_{l,h}`` and ``r_{f,h}`` in ``[-1, 1]``.
-- Infos: ``{"action_mask": int8 array}``; every action is legal in every state of a finite game,
-  so the masks are all ones, given for code that samples through them.
-- ``render_mode="ansi"``: :meth:`~LeaderFollowerAECEnv.render` returns the last step and where
-  play stands as text; ``None`` renders nothing.
-- Randomness: ``reset(seed=s)`` starts a new ``np.random.Generator``, the game's stream of a run
-  of seed ``s`` (:mod:`stackelberg_rl._seeding`), that draws the initial state, the transitions
-  and any reward noise; ``reset()`` goes on with it.
+**Parallel** (:func:`parallel_env`): both agents act at once and observe ``[h, x]``; as the follower
+cannot see ``a_h``, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and
+``b_h`` is its entry at ``a_h``: the outcomes of the AEC game. Its infos report the actions played.
 
-**Parallel** (:func:`parallel_env`): the same game with both agents acting at once, observing
-``[h, x]`` in ``MultiDiscrete([H + 1, S])``. As the follower cannot see ``a_h`` in a simultaneous
-move, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and ``b_h`` is the
-entry at ``a_h``: the same outcomes as the AEC game, with the follower's rule at this step stated in
-full. Its infos report the actions played; an action for an agent that is not one is refused.
+``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
+(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders the
+last step and where play stands as text.
 
 Example:
     >>> from stackelberg_rl import games

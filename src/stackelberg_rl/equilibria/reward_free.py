@@ -73,6 +73,7 @@ DENSE_MODEL_LIMIT = 4_000_000
 as ``mu``: only to refuse, later, planning for a game whose transitions differ."""
 TIE_TOL = 1e-9
 """How far below the follower's best planned value an action still counts as a best answer."""
+_PARAMS = ("beta", "lam", "alpha_l", "alpha_f", "seed", "refresh_every")
 _EPISODE_ARRAYS = ("phi", "rewards", "states", "actions", "next_states", "next_features")
 _ARRAYS = (*_EPISODE_ARRAYS, "features", "initial_distribution", "transitions", "mu")
 
@@ -360,11 +361,10 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
     except ExplorationDataError as err:
         raise RunFolderError(str(err)) from None
     options, explored = manifest.get("options") or {}, data.meta.get("exploration") or {}
-    pairs = [("its game's SHA-256", data.meta.get("game_sha256"),
-              (manifest.get("game") or {}).get("sha256")),
+    sha256 = (manifest.get("game") or {}).get("sha256")
+    pairs = [("its game's SHA-256", data.meta.get("game_sha256"), sha256),
              ("episodes", data.episodes, options.get("episodes"))]  # fmt: skip
-    pairs += [(k, explored.get(k), options.get(k)) for k in ("beta", "lam", "alpha_l", "alpha_f")]
-    pairs += [("seed", explored.get("seed"), options.get("seed"))]
+    pairs += [(k, explored.get(k), options.get(k)) for k in (*_PARAMS[:4], "seed")]
     for what, theirs, ours in pairs:
         if theirs != ours:
             raise RunFolderError(
@@ -453,8 +453,7 @@ def explore(
         "next_states": np.empty_like(states),
         "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
     }
-    params = dict(beta=beta, lam=lam, alpha_l=alpha_l, alpha_f=alpha_f, seed=seed,
-                  refresh_every=refresh_every)  # fmt: skip
+    params = dict(zip(_PARAMS, (beta, lam, alpha_l, alpha_f, seed, refresh_every), strict=True))
     identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(), "episodes": K,
                 "exploration": _files.jsonable(params, "exploration")}  # fmt: skip
     start = 0 if state is None else _restore(state, identity, env_rng, players, data)

@@ -24,6 +24,7 @@ import itertools
 import os
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,7 @@ class GameMismatchError(CCSEError):
 
 
 # ---------------------------------------------------------------------- one episode's policies
+@dataclass(frozen=True, eq=False)
 class EpisodePolicy:
     """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, replayed from its plan.
 
@@ -83,24 +85,19 @@ class EpisodePolicy:
     one (through its feature map).
 
     Attributes:
+        game: the game.
         episode: ``k``.
         plan: the index of the plan it played.
-        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(2,)``: that plan.
+        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(α_l, α_f)``: that plan.
     """
 
-    def __init__(
-        self,
-        game: Game,
-        episode: int,
-        plan: int,
-        w: np.ndarray,
-        Lambda_inv: np.ndarray,
-        beta: float,
-        alphas: np.ndarray,
-    ) -> None:
-        self.game, self.episode, self.plan = game, episode, plan
-        self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
-        self.alphas = tuple(float(a) for a in alphas)
+    game: Game
+    episode: int
+    plan: int
+    w: np.ndarray
+    Lambda_inv: np.ndarray
+    beta: float
+    alphas: tuple[float, float]
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, pi_l, pi_f, finite = played_policies(
@@ -169,13 +166,14 @@ class EpisodePolicy:
 
 
 # ---------------------------------------------------------------------- players
+@dataclass(eq=False)
 class _Draw:
     """The ``k`` both players of a mixture play in an episode: drawn once per episode."""
 
-    def __init__(self, ccse: CCSE, rng: np.random.Generator) -> None:
-        self.ccse, self.rng = ccse, rng
-        self.episode: int | None = None
-        self.k: int | None = None
+    ccse: CCSE
+    rng: np.random.Generator
+    episode: int | None = None
+    k: int | None = None
 
     def begin(self, episode: int) -> None:
         if episode != self.episode or self.k is None:
@@ -368,8 +366,9 @@ class CCSE:
         return self._pair(int(k), p, self._cache[p])
 
     def _pair(self, k: int, p: int, Lambda_inv: np.ndarray) -> EpisodePolicy:
-        w, beta, alphas = self.plans.w[p], float(self.plans.beta[p]), self.plans.alpha[p]
-        return EpisodePolicy(self.game, k, p, np.ascontiguousarray(w), Lambda_inv, beta, alphas)
+        w, beta = np.ascontiguousarray(self.plans.w[p]), float(self.plans.beta[p])
+        alphas = tuple(float(a) for a in self.plans.alpha[p])
+        return EpisodePolicy(self.game, k, p, w, Lambda_inv, beta, alphas)
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
         """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.

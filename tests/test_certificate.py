@@ -7,17 +7,13 @@ import pytest
 
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig, make_agents
-from stackelberg_rl.equilibria import (
-    best_response_values,
-    certificate,
-    pair_values,
-    zero_sum_gap,
-)
+from stackelberg_rl.equilibria import certificate, zero_sum_gap
 from stackelberg_rl.planning import (
     evaluate,
     follower_best_response,
     leader_best_response,
     stackelberg_equilibrium,
+    start_values,
 )
 
 
@@ -39,14 +35,13 @@ def tiny(seed=0):
 def test_batched_passes_equal_the_planner_episode_by_episode():
     game = games.make("random-linear", n_states=6, dim=4, horizon=3, seed=1)
     pi_l, pi_f = random_pairs(game, 5, seed=2)
-    V = pair_values(game, pi_l, pi_f)
-    br_l = best_response_values(game, 0, pi_f)
-    br_f = best_response_values(game, 1, pi_l)
+    V = start_values(game, [pi_l, pi_f])[0]  # (rows: the pairs', the best responses'; 2, K, S)
     for k in range(5):
-        np.testing.assert_allclose(V[k], evaluate(game, pi_l[k], pi_f[k]).V[:, 0], atol=1e-13)
-        np.testing.assert_allclose(br_l[k], leader_best_response(game, pi_f[k])[1].V[0, 0],
+        np.testing.assert_allclose(V[0, :, k], evaluate(game, pi_l[k], pi_f[k]).V[:, 0],
                                    atol=1e-13)  # fmt: skip
-        np.testing.assert_allclose(br_f[k], follower_best_response(game, pi_l[k])[1].V[1, 0],
+        np.testing.assert_allclose(V[1, 0, k], leader_best_response(game, pi_f[k])[1].V[0, 0],
+                                   atol=1e-13)  # fmt: skip
+        np.testing.assert_allclose(V[1, 1, k], follower_best_response(game, pi_l[k])[1].V[1, 0],
                                    atol=1e-13)  # fmt: skip
 
 

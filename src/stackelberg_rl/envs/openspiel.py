@@ -4,28 +4,18 @@
 type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
 by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
 
-The tree of one episode (math.md §1), ``h = 0 … H-1``:
+An episode (math.md §1): a chance node draws ``x_0`` (outcome ``x``); at every step a leader
+node (player 0) picks ``a``, then a follower node (player 1), which has seen ``a``, picks ``b``,
+which pays both players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` until the next
+player's move; realised noise is not modelled); a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``.
+Everything is public: observations hold ``h``, ``x`` and ``a`` once chosen, information states
+the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
 
-1. a chance node draws ``x_0`` from the initial distribution (outcome ``x``, ``"x=3"``);
-2. at every step a leader node (player 0) picks ``a`` in ``range(A)``, then a follower node
-   (player 1), which has seen ``a``, picks ``b`` in ``range(B)``; the follower's move pays both
-   players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` from that move until the next
-   player's, as OpenSpiel reads rewards at decision nodes; summed in ``returns()``);
-3. a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``; after step ``H-1`` the game is over.
-
-Everything is public (perfect information). Observations (``observation_string`` and
-``observation_tensor``) hold ``h``, ``x`` and the leader's action at this step once chosen, as
-one-hot pieces ``step (H+1)``, ``state (S)``, ``leader_action (A)``; information states hold the
-whole history, ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions (H, B)``.
-:class:`TablePolicy` plays policy tables ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` as an
-OpenSpiel policy, so OpenSpiel's algorithms can evaluate them.
-
-Game parameters: ``game``, a registered game's name (the other parameters in ``params`` as
-``key:value`` pairs separated by ``;``, values percent-encoded as ``urllib.parse.quote`` does, so
-that a matrix ``2,4;1,3`` survives OpenSpiel's game strings),
-``file:PATH`` for a game saved with :func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT``
-for a game :func:`make` was given earlier in this process. Realised reward noise is not modelled:
-the rewards are the means, which is what planners use.
+Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
+``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
+survives OpenSpiel's game strings), ``file:PATH`` for a game saved with
+:func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT`` for a game :func:`make` was given
+earlier in this process.
 
 Example:
     >>> from stackelberg_rl.envs.openspiel import make
@@ -120,7 +110,6 @@ def decode_params(text: str) -> dict[str, str]:
 
 
 def _game_from_parameters(name: str, params: str) -> FiniteGame:
-    """The finite game the OpenSpiel parameters ``game`` and ``params`` describe."""
     if params and name.startswith(("sha256:", "file:")):
         raise ValueError(f"params apply to registered games only, not to game={name}")
     if name.startswith("sha256:"):
@@ -137,11 +126,7 @@ def _game_from_parameters(name: str, params: str) -> FiniteGame:
 
 
 def _parameters_of(game: FiniteGame) -> dict[str, str]:
-    """OpenSpiel parameters that rebuild ``game``.
-
-    Its registered name and parameters when it has them (only those that differ from the
-    defaults), else its fingerprint, which finds it again in this process.
-    """
+    """``game``'s registered name and changed parameters, else its fingerprint (this process)."""
     if game.provenance is not None:
         name = game.provenance["name"]
         defaults = {field.name: field.default for field in info(name).fields()}
@@ -229,6 +214,10 @@ class LeaderFollowerState(pyspiel.State):
         """Whether a player is to move at step ``h`` (not a chance node, not the end)."""
         return self.x is not None and self._b is None and not self.is_terminal()
 
+    def history(self) -> list[tuple[int | None, ...]]:
+        """:attr:`played`, then ``(x_h, a_h or None, None)`` while a player is to move."""
+        return self.played + [(self.x, self.a, None)] * self.in_step()
+
     def current_player(self) -> int:
         """Chance (``x_0`` and transitions), the leader, the follower, or terminal."""
         if self.h >= self._model().horizon:
@@ -291,14 +280,12 @@ class LeaderFollowerState(pyspiel.State):
 
     def history_text(self) -> str:
         """The episode so far: ``"x0=2 a0=1 b0=0 x1=3 a1=2"``."""
-        tokens = []
-        for h, (x, a, b) in enumerate(self._played):
-            tokens += [f"x{h}={x}", f"a{h}={a}", f"b{h}={b}"]
-        if self.in_step():
-            tokens.append(f"x{self.h}={self.x}")
-            if self.a is not None:
-                tokens.append(f"a{self.h}={self.a}")
-        return " ".join(tokens)
+        return " ".join(
+            f"{name}{h}={value}"
+            for h, step in enumerate(self.history())
+            for name, value in zip("xab", step, strict=True)
+            if value is not None
+        )
 
     def __str__(self) -> str:
         return self.history_text() or "x0=?"
@@ -306,6 +293,9 @@ class LeaderFollowerState(pyspiel.State):
 
 class Observer:
     """OpenSpiel's Python observer: one-hot tensors and strings of a position.
+
+    Observations are ``step (H+1)``, ``state (S)``, ``leader_action (A)``; information states
+    ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions (H, B)``.
 
     Args:
         game: the finite game.
@@ -331,31 +321,20 @@ class Observer:
         """Fill :attr:`tensor` from ``state`` (the same for both players: all is public)."""
         self.tensor.fill(0.0)
         if self.perfect_recall:
-            for h, (x, a, b) in enumerate(state.played):
-                self.dict["states"][h, x] = 1.0
-                self.dict["leader_actions"][h, a] = 1.0
-                self.dict["follower_actions"][h, b] = 1.0
-            if state.in_step():
-                self.dict["states"][state.h, state.x] = 1.0
-                if state.a is not None:
-                    self.dict["leader_actions"][state.h, state.a] = 1.0
-            return
-        self.dict["step"][state.h] = 1.0
-        if state.x is not None:
-            self.dict["state"][state.x] = 1.0
-        if state.a is not None:
-            self.dict["leader_action"][state.a] = 1.0
+            pieces, steps = ("states", "leader_actions", "follower_actions"), state.history()
+        else:
+            pieces, steps = ("step", "state", "leader_action"), [(state.h, state.x, state.a)]
+        for h, step in enumerate(steps):
+            for name, i in zip(pieces, step, strict=True):
+                if i is not None:
+                    self.dict[name][(h, i) if self.perfect_recall else i] = 1.0
 
     def string_from(self, state: LeaderFollowerState, player: int) -> str:
         """The history (information states) or ``"h=1 x=3 a=2"`` (observations)."""
         if self.perfect_recall:
             return str(state)
-        text = f"h={state.h}"
-        if state.x is not None:
-            text += f" x={state.x}"
-        if state.a is not None:
-            text += f" a={state.a}"
-        return text
+        now = zip("hxa", (state.h, state.x, state.a), strict=True)
+        return " ".join(f"{name}={value}" for name, value in now if value is not None)
 
 
 def make(game: FiniteGame | str, **game_params: Any) -> LeaderFollowerGame:

@@ -1,33 +1,20 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1).
 
 **AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agent ``"leader"`` acts, then the
-agent ``"follower"``, who has seen the leader's action. When the follower has acted the game steps:
-both players' rewards of step ``h`` are credited at that moment (so each agent collects its reward
-of step ``h`` from ``last()`` at its next turn, as the AEC API prescribes), and the state moves to
-``x_{h+1}``. After step ``H - 1`` both agents are terminated; with ``max_cycles < H`` both are
-truncated after ``max_cycles`` steps.
+agent ``"follower"``, who has seen its action; then the game steps and both players' realised
+rewards of step ``h`` are credited (each agent collects its own from ``last()`` at its next turn).
+Observations ``[h, x, a]`` (int64, ``MultiDiscrete([H + 1, S, A + 1])``; ``a = A`` before the
+leader acts, ``h = H`` at the end), actions ``Discrete(A)`` then ``Discrete(B)``, infos
+``{"action_mask": ones}`` (every action is legal). Both agents are terminated after ``H`` steps,
+or truncated after ``max_cycles``.
 
-- Observations (both agents, the same space): ``[h, x, a]`` as an ``np.int64`` array in
-  ``MultiDiscrete([H + 1, S, A + 1])``; ``a`` is the leader's action at this step once chosen (the
-  follower's view) and ``A`` before (the leader's view). After the last step ``h = H``.
-- Actions: ``Discrete(A)`` for the leader, ``Discrete(B)`` for the follower.
-- Rewards: the realised ``r_{l,h}`` and ``r_{f,h}`` in ``[-1, 1]``.
-- Infos: ``{"action_mask": int8 array}``; every action is legal in every state of a finite game,
-  so the masks are all ones, given for code that samples through them.
-- ``render_mode="ansi"``: :meth:`~LeaderFollowerAECEnv.render` returns the last step and where
-  play stands as text; ``None`` renders nothing.
-- Randomness: ``reset(seed=s)`` starts a new ``np.random.Generator``, the game's stream of a run
-  of seed ``s`` (:mod:`stackelberg_rl._seeding`), that draws the initial state, the transitions
-  and any reward noise; ``reset()`` goes on with it.
+**Parallel** (:func:`parallel_env`): both agents act at once and observe ``[h, x]``; as the follower
+cannot see ``a_h``, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and
+``b_h`` is its entry at ``a_h``: the outcomes of the AEC game. Its infos report the actions played.
 
-**Parallel** (:func:`parallel_env`): the same game with both agents acting at once, observing
-``[h, x]`` in ``MultiDiscrete([H + 1, S])``. As the follower cannot see ``a_h`` in a simultaneous
-move, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and ``b_h`` is the
-entry at ``a_h``: the same outcomes as the AEC game, with the follower's rule at this step stated in
-full. Its infos report the actions played; an action for an agent that is not one is refused.
-
-Agents are cycled by the environments themselves (PettingZoo's ``AgentSelector`` changed its name
-and interface between releases); checked on PettingZoo 1.27.0, 1.26.1 and 1.24.3.
+``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
+(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders the
+last step and where play stands as text.
 
 Example:
     >>> from stackelberg_rl import games
@@ -43,14 +30,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .._seeding import stream
-from ..games import FiniteGame
-from ._common import check_action, check_options, missing, play, render, resolve_game
+from ._common import Episode, check_action, missing
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -62,38 +47,17 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
 LEADER, FOLLOWER = "leader", "follower"
 AGENTS = (LEADER, FOLLOWER)
 """The agents, in the order they act at every step."""
-_NEXT = {LEADER: FOLLOWER, FOLLOWER: LEADER}
 
 
-class _Episode:
-    """What both environments share: the game, the options, the stream, rendering.
+class _Episode(Episode):
+    """What both environments share: the agents, the random stream, the spaces."""
 
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
-    """
-
-    def __init__(
-        self,
-        game: FiniteGame | str,
-        *,
-        game_params: Mapping[str, Any] | None = None,
-        max_cycles: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.game = resolve_game(game, game_params)
-        self.max_cycles = check_options(max_cycles, render_mode, self.game.horizon)
-        self.render_mode = render_mode
+    def __init__(self, game: Any, **options: Any) -> None:
+        super().__init__(game, **options)
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self._n_actions = dict(zip(AGENTS, self.game.action_counts, strict=True))
         self._rng: np.random.Generator | None = None
-        self._h, self._x, self._a = 0, 0, None
-        self._last = None  # the last completed step (_common.Step)
-        self._truncated = False
         self.observation_spaces, self.action_spaces = self._spaces()
 
     def _start(self, seed: int | None) -> None:
@@ -102,12 +66,10 @@ class _Episode:
             # the game's stream of a run of seed `seed` (_seeding's "game"); fresh without one
             self._rng = np.random.default_rng() if seed is None else stream(seed, "game")
         self.agents = list(AGENTS)
-        self._h, self._x, self._a = 0, self.game.sample_initial(self._rng), None
-        self._last = None
+        self._begin(self._rng)
 
-    def _play(self, a: int, b: int) -> dict[str, float]:
-        """Step the game with ``(a, b)``: each agent's realised reward."""
-        return dict(zip(AGENTS, map(float, play(self, a, b, self._rng)), strict=True))
+    def _rewards(self, a: int, b: int) -> dict[str, float]:
+        return dict(zip(AGENTS, map(float, self._play(a, b, self._rng)), strict=True))
 
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""
@@ -124,8 +86,8 @@ class _Episode:
 class LeaderFollowerAECEnv(_Episode, AECEnv):
     """The game as an AEC environment: the leader, then the follower, at every step.
 
-    See the module's docstring for the spaces, rewards and seeding, and :class:`_Episode` for
-    the arguments.
+    See the module's docstring for the spaces, rewards and seeding, and :func:`env` for the
+    arguments.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
@@ -167,42 +129,32 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
             self._a = action
             self._clear_rewards()  # half a step: nobody is paid yet
         else:
-            self.rewards = self._play(self._a, action)
+            self.rewards = self._rewards(self._a, action)
             if self._h >= self.game.horizon:
                 self.terminations = dict.fromkeys(AGENTS, True)
             elif self._h >= self.max_cycles:
                 self.truncations = dict.fromkeys(AGENTS, True)
-        self.agent_selection = _NEXT[agent]
+                self._truncated = True
+        self.agent_selection = FOLLOWER if agent == LEADER else LEADER
         self._accumulate_rewards()
-
-    def render(self) -> str | None:
-        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        to_move = "the leader" if self._a is None else "the follower"
-        truncated = any(self.truncations.values())
-        return render(self, a=self._a, to_move=to_move, truncated=truncated)
 
 
 raw_env = LeaderFollowerAECEnv
 """PettingZoo's name for the environment class without wrappers."""
 
 
-def env(
-    game: FiniteGame | str,
-    *,
-    game_params: Mapping[str, Any] | None = None,
-    max_cycles: int | None = None,
-    render_mode: str | None = None,
-) -> AECEnv:
+def env(game: Any, **options: Any) -> AECEnv:
     """The AEC environment wrapped as PettingZoo's own are: actions checked, order enforced.
 
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which both agents are truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+        **options: ``game_params`` (the registered game's parameters, only with a name),
+            ``max_cycles`` (steps after which both agents are truncated; ``None`` plays all
+            ``H``), ``render_mode`` (``"ansi"`` or ``None``).
     """
-    aec = raw_env(game, game_params=game_params, max_cycles=max_cycles, render_mode=render_mode)
-    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
+    return wrappers.OrderEnforcingWrapper(
+        wrappers.AssertOutOfBoundsWrapper(raw_env(game, **options))
+    )
 
 
 class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
@@ -210,7 +162,7 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
 
     See the module's docstring. ``step`` takes ``{"leader": a, "follower": replies}`` with
     ``replies (A,)`` the follower's action for each leader action; it plays ``b = replies[a]``.
-    The arguments are :class:`_Episode`'s.
+    The arguments are :func:`env`'s.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
@@ -226,26 +178,15 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
     def _observations(self) -> dict[str, np.ndarray]:
         return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in AGENTS}
 
+    def _to_move(self) -> str:
+        return "both players"
+
     def reset(
         self, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
         self._start(seed)
-        self._truncated = False
         return self._observations(), {agent: {} for agent in AGENTS}
-
-    def _replies(self, replies: Any) -> np.ndarray:
-        """The follower's reply to each leader action, checked: ``(A,)`` ints in ``[0, B)``."""
-        A, B = self.game.action_counts
-        array = np.asarray(replies)
-        if array.shape != (A,) or array.dtype.kind not in "iu":
-            raise ValueError(
-                f"the follower's action must be {A} integers (a reply to each leader action), "
-                f"got {replies!r}"
-            )
-        if ((array < 0) | (array >= B)).any():
-            raise ValueError(f"the follower's replies must be in [0, {B}), got {array.tolist()}")
-        return array
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Play ``a = actions["leader"]`` and ``b = actions["follower"][a]`` at step ``h``."""
@@ -257,25 +198,24 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
         missing_agents = [agent for agent in AGENTS if agent not in actions]
         if missing_agents:
             raise ValueError(f"no action for {', '.join(missing_agents)}")
-        a = check_action(LEADER, actions[LEADER], self.game.n_leader_actions)
-        b = int(self._replies(actions[FOLLOWER])[a])
-        rewards = self._play(a, b)
+        (A, B), replies = self.game.action_counts, np.asarray(actions[FOLLOWER])
+        a = check_action(LEADER, actions[LEADER], A)
+        if replies.shape != (A,) or replies.dtype.kind not in "iu":
+            raise ValueError(
+                f"the follower's action must be {A} integers (a reply to each leader action), "
+                f"got {actions[FOLLOWER]!r}"
+            )
+        if ((replies < 0) | (replies >= B)).any():
+            raise ValueError(f"the follower's replies must be in [0, {B}), got {replies.tolist()}")
+        b = int(replies[a])
+        rewards = self._rewards(a, b)
         terminated = self._h >= self.game.horizon
         truncated = self._truncated = not terminated and self._h >= self.max_cycles
         infos = {agent: {"leader_action": a, "follower_action": b} for agent in AGENTS}
         if terminated or truncated:
             self.agents = []
-        return (
-            self._observations(),
-            rewards,
-            dict.fromkeys(AGENTS, terminated),
-            dict.fromkeys(AGENTS, truncated),
-            infos,
-        )
-
-    def render(self) -> str | None:
-        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
-        return render(self, to_move="both players", truncated=self._truncated)
+        done = dict.fromkeys(AGENTS, terminated), dict.fromkeys(AGENTS, truncated)
+        return self._observations(), rewards, *done, infos
 
 
 parallel_env = LeaderFollowerParallelEnv

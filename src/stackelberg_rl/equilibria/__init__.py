@@ -2,32 +2,21 @@
 
 :class:`CCSE` replays the uniform mixture of a run's policies from its saved plans; the
 certificate (:func:`certificate`) brackets each player's ``ε``, per number of episodes
-(:func:`certificate_curve`). This package comes after :mod:`stackelberg_rl.experiments`, whose run
-folders it reads.
+(:func:`certificate_curve`); :mod:`.reward_free` finds general-sum Stackelberg equilibria. This
+package comes after :mod:`stackelberg_rl.experiments`, whose run folders it reads.
 """
 
 from ..experiments.plan_history import PlansFileError
 from .ccse import (
     CCSE,
-    CCSEError,
-    EpisodePolicy,
     GameMismatchError,
     NoPlansError,
-    Player,
     SeedNotInRunError,
     is_mixture_file,
     is_zero_sum,
 )
-from .certificate import (
-    Certificate,
-    best_response_values,
-    certificate,
-    episode_gaps,
-    pair_values,
-    zero_sum_gap,
-)
+from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 from .curve import (
-    CurvePoint,
     certificate_curve,
     curve_table,
     loglog_slope,
@@ -38,16 +27,11 @@ from .curve import (
 
 __all__ = [
     "CCSE",
-    "CCSEError",
     "Certificate",
-    "CurvePoint",
-    "EpisodePolicy",
     "GameMismatchError",
     "NoPlansError",
-    "Player",
     "PlansFileError",
     "SeedNotInRunError",
-    "best_response_values",
     "certificate",
     "certificate_curve",
     "curve_table",
@@ -55,7 +39,6 @@ __all__ = [
     "is_mixture_file",
     "is_zero_sum",
     "loglog_slope",
-    "pair_values",
     "prefix_sizes",
     "slope_interval",
     "upper_bound_curve",

@@ -1,19 +1,13 @@
 """The coarse correlated Stackelberg equilibrium of a run, as an object one can deploy.
 
 Corollary 1 (Definition 6; math.md §4): the uniform mixture over the ``K`` episodes of a run of
-the policy pairs ``(π_l^k, π_f^k)`` that were played is an ``ε``-CCSE. Both players coordinate
-on one ``k`` drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
+the policy pairs ``(π_l^k, π_f^k)`` played is an ``ε``-CCSE. Both players coordinate on one ``k``
+drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
 
-:class:`CCSE` replays those pairs from a run saved with ``--save-plans``
-(:mod:`stackelberg_rl.experiments.plan_history`): the policy of episode ``k`` comes from its plan's
-``w``, ``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``, where ``Λ_h`` is rebuilt from the recorded
-features by the learner's own arithmetic and inverted by the learner's own compiled Cholesky,
-and the policies come out of the learner's one compiled policy path
-(:func:`~stackelberg_rl.learners.played_policies`): the policy of every episode equals the one
-played, bit for bit. Replaying one episode costs the prefix sum of ``Λ`` up to it
-(``O(k·H·d²)`` the first time, then from a checkpoint every :data:`CHECKPOINT_EVERY` episodes),
-``H`` inverses and the policies at the states asked for: about one plan's backward pass, never a
-replay of the run.
+:class:`CCSE` replays those pairs from a run saved with ``--save-plans``: episode ``k``'s
+policy comes from its plan's ``w``, ``α``, ``β`` and ``Λ_h^{-1}``, ``Λ_h`` rebuilt from the
+recorded features by the learner's own arithmetic, through the learner's one policy path
+(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played.
 
 A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-plans``)::
 
@@ -26,9 +20,11 @@ A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-p
 
 from __future__ import annotations
 
+import itertools
 import os
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +46,13 @@ from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
 CCSE_VERSION = 2
-"""Version 2: the package's one container (:mod:`stackelberg_rl._files`); 1 was 0.1's layout."""
+"""Version 2: the package's one container (:mod:`stackelberg_rl._files`)."""
 CHECKPOINT_EVERY = 256
-"""Episodes between the ``Λ`` kept to replay any episode quickly: replaying episode ``k`` adds at
-most this many episodes' rows to the checkpoint before it."""
+"""Episodes between the ``Λ`` kept to replay any episode quickly."""
 CACHED_PLANS = 64
 """Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
 episode."""
+ROLES = ("leader", "follower")
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
@@ -81,6 +77,7 @@ class GameMismatchError(CCSEError):
 
 
 # ---------------------------------------------------------------------- one episode's policies
+@dataclass(frozen=True, eq=False)
 class EpisodePolicy:
     """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, replayed from its plan.
 
@@ -88,37 +85,19 @@ class EpisodePolicy:
     one (through its feature map).
 
     Attributes:
+        game: the game.
         episode: ``k``.
         plan: the index of the plan it played.
-        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(2,)``: that plan.
+        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(α_l, α_f)``: that plan.
     """
 
-    def __init__(
-        self,
-        game: Game,
-        episode: int,
-        plan: int,
-        w: np.ndarray,
-        Lambda_inv: np.ndarray,
-        beta: float,
-        alphas: np.ndarray,
-    ) -> None:
-        self.game, self.episode, self.plan = game, episode, plan
-        self.w, self.Lambda_inv, self.beta = w, Lambda_inv, beta
-        self.alphas = tuple(float(a) for a in alphas)
-
-    alpha_l = property(lambda self: self.alphas[0], doc="The leader's ``α`` (``alphas[0]``).")
-    alpha_f = property(lambda self: self.alphas[1], doc="The follower's ``α`` (``alphas[1]``).")
-
-    def _features(self, x) -> np.ndarray:
-        """``φ(x, ·, ·)`` as a batch of one, ``(1, A, B, d)``, as the learner acted on it."""
-        g = self.game
-        shape = (g.n_leader_actions, g.n_follower_actions, g.dim)
-        if isinstance(g, FiniteGame):
-            i = _validate.index(x, g.n_states, "x")
-            return g.features[i : i + 1]
-        phi = g.feature_map(np.asarray([x]))
-        return check_features(np.asarray(phi)[0], shape, "feature_map(x)")[None]
+    game: Game
+    episode: int
+    plan: int
+    w: np.ndarray
+    Lambda_inv: np.ndarray
+    beta: float
+    alphas: tuple[float, float]
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, pi_l, pi_f, finite = played_policies(
@@ -147,10 +126,19 @@ class EpisodePolicy:
         ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader (no earlier action), ``π_{f,h}^k(·|x, a)``
         ``(B,)`` for the follower.
         """
-        h = _validate.index(h, self.game.horizon, "h")
-        sizes = (self.game.n_leader_actions, self.game.n_follower_actions)
-        at = tuple(_validate.index(a, n, "a") for a, n in zip(earlier, sizes, strict=False))
-        return self._policies(h, self._features(x))[player][(0, *at)]
+        g = self.game
+        h = _validate.index(h, g.horizon, "h")
+        at = tuple(
+            _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
+        )
+        if isinstance(g, FiniteGame):  # φ(x, ·, ·) as a batch of one, as the learner acted on it
+            i = _validate.index(x, g.n_states, "x")
+            phi = g.features[i : i + 1]
+        else:
+            shape = (g.n_leader_actions, g.n_follower_actions, g.dim)
+            phi = check_features(np.asarray(g.feature_map(np.asarray([x])))[0], shape,
+                                 "feature_map(x)")[None]  # fmt: skip
+        return self._policies(h, phi)[player][(0, *at)]
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}^k(·|x)``: ``(A,)``."""
@@ -170,23 +158,22 @@ class EpisodePolicy:
         return pi_l, pi_f
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """A leader and a follower that play this pair, each with its own random stream.
+        """A leader and a follower that play this pair: ``act(h, x)``, ``act(h, x, a)``.
 
-        ``act(h, x)`` and ``act(h, x, a)`` as the agents' (usable in the Gymnasium environments
-        and to drive the PettingZoo ones); the streams are ``"pair-player", m`` of ``seed``
-        (:mod:`stackelberg_rl._seeding`).
+        Player ``m`` draws from ``seed``'s stream ``"pair-player", m`` (:mod:`.._seeding`).
         """
         return tuple(Player(self, m, _stream(seed, "pair-player", m)) for m in range(2))
 
 
 # ---------------------------------------------------------------------- players
+@dataclass(eq=False)
 class _Draw:
     """The ``k`` both players of a mixture play in an episode: drawn once per episode."""
 
-    def __init__(self, ccse: CCSE, rng: np.random.Generator) -> None:
-        self.ccse, self.rng = ccse, rng
-        self.episode: int | None = None
-        self.k: int | None = None
+    ccse: CCSE
+    rng: np.random.Generator
+    episode: int | None = None
+    k: int | None = None
 
     def begin(self, episode: int) -> None:
         if episode != self.episode or self.k is None:
@@ -196,9 +183,6 @@ class _Draw:
         if self.k is None:
             self.begin(0)
         return self.ccse.policy(self.k)
-
-
-ROLES = ("leader", "follower")
 
 
 class Player:
@@ -279,9 +263,8 @@ class CCSE:
             )
         self._episode_plan = plans.episode_plan()
         self._checkpoints: list[np.ndarray] = [initial_gram(plans.lam, game.horizon, game.dim)]
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
 
-    # ------------------------------------------------------------------ making one
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, seed: int = 0, game: Game | None = None) -> CCSE:
         """The mixture of seed ``seed`` of a run folder written with ``--save-plans``.
@@ -316,16 +299,9 @@ class CCSE:
                 f"{run_dir / PLANS_FILE}: seed {seed} has {plans.episodes} episodes, the "
                 f"manifest says {manifest.get('episodes')}"
             )
-        info = {
-            "game": manifest.get("game") or {},
-            "config": config,
-            "seed": int(seed),
-            "seeds": list(seeds),
-            "run_dir": str(run_dir.resolve()),
-        }
-        if game is None:
-            game = _rebuild(info)
-        return cls(plans, game, info)
+        info = {"game": manifest.get("game") or {}, "config": config, "seed": int(seed),
+                "seeds": list(seeds), "run_dir": str(run_dir.resolve())}  # fmt: skip
+        return cls(plans, _rebuild(info) if game is None else game, info)
 
     @classmethod
     def load(cls, path: str | os.PathLike, game: Game | None = None) -> CCSE:
@@ -352,9 +328,7 @@ class CCSE:
         info = head.get("info")
         if not isinstance(info, dict) or not isinstance(info.get("game"), dict):
             raise PlansFileError(f"{path}: no record of the game it was learned on")
-        if game is None:
-            game = _rebuild(info)
-        return cls(plans, game, info)
+        return cls(plans, _rebuild(info) if game is None else game, info)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the mixture to ``path`` (its plans and a JSON header), whole or not at all.
@@ -371,7 +345,6 @@ class CCSE:
             {"info": _files.jsonable(self.info, "info")}, what="mixture file", error=PlansFileError,
         )  # fmt: skip
 
-    # ------------------------------------------------------------------ the mixture
     @property
     def episodes(self) -> int:
         """``K``: the mixture is uniform over episodes ``0 … K-1``."""
@@ -381,25 +354,27 @@ class CCSE:
         """Draw ``k`` uniformly from ``0 … K-1`` (both players then play episode ``k``'s pair)."""
         return int(rng.integers(self.episodes))
 
-    def plan_of(self, k: int) -> int:
-        """The index of the plan episode ``k`` played."""
-        return int(self._episode_plan[_validate.index(k, self.episodes, "k")])
-
     def policy(self, k: int) -> EpisodePolicy:
         """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, bit for bit."""
-        p = self.plan_of(k)
-        w, Lambda_inv = self._replay(p)
-        return EpisodePolicy(
-            self.game, int(k), p, w, Lambda_inv, float(self.plans.beta[p]), self.plans.alpha[p]
-        )
+        p = int(self._episode_plan[_validate.index(k, self.episodes, "k")])
+        if p in self._cache:
+            self._cache.move_to_end(p)
+        else:
+            self._cache[p] = replay_inverse(self._gram_at(int(self.plans.plan_episode[p])))
+            if len(self._cache) > CACHED_PLANS:
+                self._cache.popitem(last=False)
+        return self._pair(int(k), p, self._cache[p])
+
+    def _pair(self, k: int, p: int, Lambda_inv: np.ndarray) -> EpisodePolicy:
+        w, beta = np.ascontiguousarray(self.plans.w[p]), float(self.plans.beta[p])
+        alphas = tuple(float(a) for a in self.plans.alpha[p])
+        return EpisodePolicy(self.game, k, p, w, Lambda_inv, beta, alphas)
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
         """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.
 
-        At ``begin_episode(j)`` one ``k`` is drawn for both (Corollary 1), from a stream of its
-        own; then each acts from episode ``k``'s policy. Streams of ``seed``
-        (:mod:`stackelberg_rl._seeding`): ``"mixture"`` for the draw of ``k``, ``"player", m``
-        for player ``m``.
+        ``begin_episode(j)`` draws one ``k`` for both (Corollary 1) from ``seed``'s stream
+        ``"mixture"``; player ``m`` plays episode ``k``'s policy with its stream ``"player", m``.
         """
         if seed is None:
             seed = np.random.SeedSequence()
@@ -410,7 +385,6 @@ class CCSE:
         """The mixture of the first ``episodes`` episodes of the same run."""
         return CCSE(self.plans.prefix(episodes), self.game, self.info)
 
-    # ------------------------------------------------------------------ replay
     def _gram_at(self, e: int) -> np.ndarray:
         """``Λ (H, d, d)`` at the start of episode ``e``: from the checkpoint before, in order."""
         c = e // CHECKPOINT_EVERY
@@ -423,36 +397,8 @@ class CCSE:
         add_episodes(Lambda, self.plans.phi, c * CHECKPOINT_EVERY, e)
         return Lambda
 
-    def _replay(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """``w (2, H, d)`` and ``Λ^{-1} (H, d, d)`` of plan ``p`` (kept for a while)."""
-        if p in self._cache:
-            self._cache.move_to_end(p)
-            return self._cache[p]
-        Lambda = self._gram_at(int(self.plans.plan_episode[p]))
-        out = (np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda))
-        self._cache[p] = out
-        if len(self._cache) > CACHED_PLANS:
-            self._cache.popitem(last=False)
-        return out
-
-    # ------------------------------------------------------------------ finite games
-    def _episodes(self, episodes: int | None) -> int:
-        if episodes is None:
-            return self.episodes
-        return _validate.integer(episodes, "episodes", low=1, high=self.episodes)
-
-    def table_bytes(self, episodes: int | None = None) -> int:
-        """Bytes of :meth:`tables` for the first ``episodes`` episodes (all by default)."""
-        g = _finite(self.game, "tables")
-        K = self._episodes(episodes)
-        A, B = g.n_leader_actions, g.n_follower_actions
-        return K * g.horizon * g.n_states * A * (1 + B) * 8
-
     def tables(self, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Every episode's policies at every state of a finite game.
-
-        One pass over the plans in order: ``Λ`` grows by the episodes between two plans, is
-        inverted once per plan, and each plan's tables fill its episodes' rows.
+        """Every episode's policies at every state of a finite game, one pass over the plans.
 
         Args:
             episodes: only the first ``episodes`` (default all ``K``).
@@ -464,33 +410,25 @@ class CCSE:
             MemoryError: the tables would not fit in the available memory (with the estimate).
         """
         g = _finite(self.game, "tables")
-        K = self._episodes(episodes)
-        need, have = self.table_bytes(K), available_bytes()
+        K = self.episodes if episodes is None else episodes
+        K = _validate.integer(K, "episodes", low=1, high=self.episodes)
+        H, S, A, B = g.horizon, g.n_states, g.n_leader_actions, g.n_follower_actions
+        need, have = K * H * S * A * (1 + B) * 8, available_bytes()
         if have is not None and need > have:
             raise MemoryError(
-                f"the policy tables of {K} episodes need about {gib(need)} of memory (H="
-                f"{g.horizon}, |S|={g.n_states}, |A|={g.n_leader_actions}, "
-                f"|B|={g.n_follower_actions}), but only {gib(have)} is available: take fewer "
+                f"the policy tables of {K} episodes need about {gib(need)} of memory (H={H}, "
+                f"|S|={S}, |A|={A}, |B|={B}), but only {gib(have)} is available: take fewer "
                 "episodes, or use policy(k) one episode at a time"
             )
-        H, S, A, B = g.horizon, g.n_states, g.n_leader_actions, g.n_follower_actions
         pi_l, pi_f = np.empty((K, H, S, A)), np.empty((K, H, S, A, B))
-        starts = self.plans.plan_episode
+        starts = [int(e) for e in self.plans.plan_episode] + [self.episodes]
         Lambda = initial_gram(self.plans.lam, H, g.dim)
-        done = 0
-        for p, start in enumerate(starts):
+        for p, (start, stop) in enumerate(itertools.pairwise(starts)):
             if start >= K:
                 break
-            stop = int(starts[p + 1]) if p + 1 < len(starts) else self.episodes
-            stop = min(stop, K)
-            add_episodes(Lambda, self.plans.phi, done, int(start))
-            done = int(start)
-            pol = EpisodePolicy(
-                g, int(start), p, np.ascontiguousarray(self.plans.w[p]), replay_inverse(Lambda),
-                float(self.plans.beta[p]), self.plans.alpha[p],
-            )  # fmt: skip
-            table_l, table_f = pol.tables()
-            pi_l[start:stop], pi_f[start:stop] = table_l, table_f
+            add_episodes(Lambda, self.plans.phi, starts[p - 1] if p else 0, start)
+            pol = self._pair(start, p, replay_inverse(Lambda))
+            pi_l[start : min(stop, K)], pi_f[start : min(stop, K)] = pol.tables()
         return pi_l, pi_f
 
     def certificate(self, episodes: int | None = None, **kwargs) -> Certificate:
@@ -508,7 +446,6 @@ class CCSE:
         )
 
 
-# ---------------------------------------------------------------------- the game
 def _check_game(game: Game, record: dict) -> None:
     """Raise :class:`GameMismatchError` unless ``game``'s SHA-256 is the record's."""
     if game.fingerprint() != record.get("sha256"):
@@ -521,8 +458,7 @@ def _check_game(game: Game, record: dict) -> None:
 def _rebuild(info: dict) -> Game:
     """The run's game, built again from its configuration and checked against its record."""
     try:
-        spec = RunConfig.from_dict(info.get("config") or {}).game
-        game = spec.make()
+        game = RunConfig.from_dict(info.get("config") or {}).game.make()
     except (ValueError, TypeError, MemoryError) as err:
         raise GameMismatchError(
             f"cannot rebuild the run's game ({err}); pass the game the run played as game="
@@ -539,15 +475,3 @@ def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
         float(np.abs(r[0] + r[1]).max()) <= tol
         for r in (game.reward(h) for h in range(game.horizon))
     )
-
-
-__all__ = [
-    "CCSE",
-    "CCSEError",
-    "EpisodePolicy",
-    "GameMismatchError",
-    "NoPlansError",
-    "Player",
-    "SeedNotInRunError",
-    "is_zero_sum",
-]

@@ -6,19 +6,17 @@ a state ``x`` is
 
     ε_l(x) = max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x) − (1/K) Σ_k V_l^{π_l^k, π_f^k}(x),
 
-and likewise for the follower with ``V_f`` and deviations ``π'_f``. The deviator does not see
-``k``, which makes ``ε`` hard to compute; :func:`certificate` brackets it for both players:
+and likewise for the follower. The deviator does not see ``k``, which makes ``ε`` hard to
+compute; :func:`certificate` brackets it for both players, at every state and at the initial
+distribution:
 
 - **upper bound**: the mean over ``k`` of each player's best-response gap against the other's
   ``π^k`` (a deviator that sees ``k`` can do no better; the quantity Corollary 1 bounds);
-- **lower bound**: the gain of explicit deviations that do not see ``k`` — the best responses to
-  single episodes' opponent policies and to the opponent's policy averaged over episodes, and the
-  player's own policies of single episodes — each evaluated *exactly* against the whole mixture.
+- **lower bound**: the gain of explicit deviations that do not see ``k`` (best responses to
+  single episodes' opponent policies and to their average, and the player's own policies of
+  single episodes), each evaluated exactly against the whole mixture.
 
-Both at every state (the worst state is their maximum) and at the initial distribution. All
-values come from backward passes batched over episodes (``O(H·S·A·B·d)`` per episode and pass
-for a factored game); the tables are read in chunks, so ``K`` policy pairs never need more than
-``chunk`` of them at once in the passes' work arrays.
+All values come from backward passes batched over ``chunk`` episodes at a time.
 """
 
 from __future__ import annotations
@@ -33,12 +31,9 @@ from ..games.base import FiniteGame
 from ..planning import (
     best_response,
     check_policies,
-    policy_shapes,
     stackelberg_equilibrium,
     start_values,
 )
-
-PLAYERS = ("leader", "follower")
 
 
 @dataclass(frozen=True)
@@ -74,20 +69,6 @@ class Certificate:
         """``(2,)`` the lower bound at the worst state: ``max_x lower(x)``."""
         return self.lower.max(axis=1)
 
-    def rows(self) -> list[dict]:
-        """One dict per player: the four bounds, for tables."""
-        return [
-            {
-                "player": player,
-                "episodes": self.episodes,
-                "lower_initial": float(self.lower_initial[m]),
-                "upper_initial": float(self.upper_initial[m]),
-                "lower_worst": float(self.lower_worst[m]),
-                "upper_worst": float(self.upper_worst[m]),
-            }
-            for m, player in enumerate(PLAYERS)
-        ]
-
 
 # ---------------------------------------------------------------------- batched backward passes
 def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[np.ndarray]:
@@ -107,36 +88,8 @@ def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[np.ndar
     return policies
 
 
-def _chunks(K: int, chunk: int):
+def _chunks(K: int, chunk: int):  # slices of at most chunk episodes
     return (slice(lo, min(K, lo + chunk)) for lo in range(0, K, chunk))
-
-
-def pair_values(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> np.ndarray:
-    """``V_{m,0}`` of each pair of a batch, both players: ``(n, 2, S)`` (math.md §2).
-
-    Args:
-        game: the game.
-        pi_l: ``(n, H, S, A)`` leader policies (``np.broadcast_to`` one for a shared policy).
-        pi_f: ``(n, H, S, A, B)`` follower policies, likewise.
-    """
-    if len(pi_l) != len(pi_f):
-        raise ValueError(
-            f"batches of different sizes: {len(pi_l)} leader and {len(pi_f)} follower policies"
-        )
-    return np.moveaxis(start_values(game, [pi_l, pi_f], best=False)[0][0], 0, 1)
-
-
-def best_response_values(game: FiniteGame, player: int, opponent: np.ndarray) -> np.ndarray:
-    """The best-responding player's ``V_{m,0}`` against each opponent policy: ``(n, S)``.
-
-    ``player = 0``: the leader's value of its best response to each ``pi_f`` of
-    ``opponent (n, H, S, A, B)`` (eq. (8)); ``player = 1``: the follower's value of its best
-    response to each ``pi_l`` of ``opponent (n, H, S, A)`` (eq. (7)).
-    """
-    policies = [opponent, opponent]
-    # The best response does not read the player's own policy: zeros stand in for it.
-    policies[player] = np.broadcast_to(0.0, (len(opponent), *policy_shapes(game)[player]))
-    return start_values(game, policies)[0][1, player]
 
 
 def episode_gaps(

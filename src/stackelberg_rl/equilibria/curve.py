@@ -1,18 +1,12 @@
 """The certificate of a run's mixture against ``K`` (prefixes of the run), and its rate.
 
-Corollary 1 bounds the mixture's ``ε`` by ``Õ(√(d³H⁴/K))``: the certificate's upper bound (the
-mean best-response gap over the first ``K`` episodes) should fall like ``1/√K`` or faster. The
-mixture of the first ``K`` episodes of one run is the ``K``-episode CCSE of that run (its
-policies, with the ``α`` and ``β`` the run used), so one run gives the whole curve:
-:func:`prefix_sizes` picks ``K`` geometrically, :func:`certificate_curve` brackets ``ε`` at each
-(both bounds, both players, at the initial distribution and the worst state, and in zero-sum
-games the distance to the Stackelberg value), and :func:`upper_bound_curve` gives the upper
-bounds alone, from one pass (:func:`~.certificate.episode_gaps`).
-
-The rate is the least-squares slope of ``log(upper)`` on ``log K`` (:func:`loglog_slope`; ``−½``
-is ``1/√K``). Its 95% interval is over seeds (:func:`slope_interval`): the slopes of independent
-runs are independent, while the prefixes of one run are nested and share their episodes, so no
-interval is drawn from a single run.
+Corollary 1 bounds the mixture's ``ε`` by ``Õ(√(d³H⁴/K))``: the certificate's upper bound should
+fall like ``1/√K`` or faster. The mixture of a run's first ``K`` episodes is that run's
+``K``-episode CCSE, so one run gives the whole curve: :func:`prefix_sizes` picks ``K``
+geometrically, :func:`certificate_curve` brackets ``ε`` at each, :func:`upper_bound_curve` gives
+the upper bounds alone from one pass. The rate is the least-squares slope of ``log(upper)`` on
+``log K`` (:func:`loglog_slope`); its 95% interval is over seeds (:func:`slope_interval`), as the
+prefixes of one run are nested and share their episodes.
 """
 
 from __future__ import annotations

@@ -1,21 +1,17 @@
 """General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
 
-Corollary 1's mixture is a coarse correlated equilibrium; only in zero-sum games is it a
-Stackelberg equilibrium. The paper's §5 sketches the general-sum route, which this module builds:
+Corollary 1's mixture is a coarse correlated equilibrium, a Stackelberg equilibrium only in
+zero-sum games. The paper's §5 sketches the general-sum route, built here:
 
-1. :func:`explore` — both players run Algorithm 1 (the learner,
-   :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) with the exploration bonus as their only
-   reward, ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, shared by both, and the paper's soft-max policies
-   (not greedy). The data set (:class:`ExplorationData`: features, both players' realised
-   rewards, next states, and what identifies the game) is kept, and saved.
-2. :func:`fit` / :func:`solve` — for given rewards (those observed during exploration, or any the
-   user supplies afterwards: a reward table, ``θ``, or a game with the same transitions), plan
-   the Stackelberg solution on the learned model by backward induction: the follower
-   best-responds to each leader action (ties in the leader's favour), the leader maximises its
-   marginal. Several reward functions, one exploration.
-3. :func:`gaps` — on a finite game, exactly: the follower's best-response gap of the output and
-   the leader's shortfall from the Stackelberg value when the follower best-responds *against*
-   it.
+1. :func:`explore`: both players run Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`,
+   soft-max policies) with the exploration bonus ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as their only
+   reward; the data (:class:`ExplorationData`) are kept, and saved.
+2. :func:`fit` / :func:`solve`: for given rewards (those observed while exploring, a reward
+   table, ``θ``, or a game with the same transitions), the Stackelberg solution on the learned
+   model by backward induction: the follower best-responds to each leader action (ties in the
+   leader's favour), the leader maximises its marginal. One exploration, many reward functions.
+3. :func:`gaps`: on a finite game, exactly, the follower's best-response gap of the output and
+   the leader's shortfall from the Stackelberg value when the follower best-responds against it.
 
 Example:
     >>> from stackelberg_rl import games
@@ -34,7 +30,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +67,15 @@ from ..planning import (
 FORMAT = "stackelberg-rl/exploration-data"
 """The ``format`` of a data file's header (:mod:`stackelberg_rl._files`)."""
 FORMAT_VERSION = 2
-"""2: the package's one container (version 1 kept its own ``meta`` array; such a file is refused
-with the container's one-line error naming both versions)."""
+"""2: the package's one container; a version 1 file is refused with its one-line error."""
 DENSE_MODEL_LIMIT = 4_000_000
 """A finite game's transitions are kept densely (``H·S·A·B·S`` entries) up to this size, else
 as ``mu``: only to refuse, later, planning for a game whose transitions differ."""
 TIE_TOL = 1e-9
 """How far below the follower's best planned value an action still counts as a best answer."""
+_PARAMS = ("beta", "lam", "alpha_l", "alpha_f", "seed", "refresh_every")
+_EPISODE_ARRAYS = ("phi", "rewards", "states", "actions", "next_states", "next_features")
+_ARRAYS = (*_EPISODE_ARRAYS, "features", "initial_distribution", "transitions", "mu")
 
 
 class ExplorationDataError(ValueError):
@@ -89,12 +87,9 @@ class ExplorationDataError(ValueError):
 class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
-    Every episode contributes one sample per step, so the arrays have an episode axis ``K`` and
-    a step axis ``H``; the first ``k`` episodes (:meth:`head`) are what an exploration of ``k``
-    episodes would have collected when ``α`` does not depend on ``K`` (``"anytime"`` or a
-    number). A sample is ``(x, a, b, r, x')``: an exploration's samples chain into trajectories
-    (``next_states[:, h] == states[:, h + 1]``), but planning does not need them to, so data
-    from a simulator that can be reset anywhere are data too.
+    One sample ``(x, a, b, r, x')`` per episode and step. The first ``k`` episodes (:meth:`head`)
+    are an exploration of ``k`` episodes when ``α`` does not depend on ``K``. Planning does not
+    need samples to chain into trajectories: a simulator reset anywhere gives data too.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
@@ -112,6 +107,9 @@ class ExplorationData:
         mu: ``(H, d, S)`` of a larger factored game, or ``None``.
         meta: the format, the game (``describe()``, its SHA-256, and for a continuous game the
             SHA-256 of its transition model), the exploration's parameters.
+
+    Raises:
+        ExplorationDataError: naming the array, the axis or the index at fault.
     """
 
     phi: np.ndarray
@@ -127,17 +125,20 @@ class ExplorationData:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.validate()
+        try:
+            self._validate()
+        except ExplorationDataError:
+            raise
+        except ValueError as err:  # the message of stackelberg_rl._validate
+            raise ExplorationDataError(str(err)) from None
 
-    # ------------------------------------------------------------------ sizes
     episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
     horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
     dim = property(lambda self: self.phi.shape[2], doc="``d``.")
-
-    @property
-    def is_finite(self) -> bool:
-        """Whether the data come from a finite game (states are indices into ``features``)."""
-        return self.features is not None
+    is_finite = property(
+        lambda self: self.features is not None,
+        doc="Whether the data come from a finite game (states are indices into ``features``).",
+    )
 
     @property
     def n_actions(self) -> tuple[int, int]:
@@ -148,23 +149,8 @@ class ExplorationData:
     def head(self, k: int) -> ExplorationData:
         """The data of the first ``k`` episodes (``1 <= k <= K``)."""
         k = integer(k, "k", low=1, high=self.episodes)
-        nf = None if self.next_features is None else self.next_features[:k]
-        meta = {**self.meta, "episodes": int(k)}
-        return ExplorationData(
-            self.phi[:k], self.rewards[:k], self.states[:k], self.actions[:k],
-            self.next_states[:k], self.features, nf, self.initial_distribution,
-            self.transitions, self.mu, meta,
-        )  # fmt: skip
-
-    # ------------------------------------------------------------------ checks
-    def validate(self) -> None:
-        """Raise :class:`ExplorationDataError` naming the array, the axis or the index at fault."""
-        try:
-            self._validate()
-        except ExplorationDataError:
-            raise
-        except ValueError as err:  # the message of stackelberg_rl._validate
-            raise ExplorationDataError(str(err)) from None
+        cut = {n: getattr(self, n)[:k] for n in _EPISODE_ARRAYS if getattr(self, n) is not None}
+        return replace(self, **cut, meta={**self.meta, "episodes": int(k)})
 
     def _validate(self) -> None:
         if not isinstance(self.phi, np.ndarray) or self.phi.ndim != 3:
@@ -189,7 +175,7 @@ class ExplorationData:
                              axes=("x", "a", "b", "i"))  # fmt: skip
             S, A, B, _ = features.shape
             for name in ("states", "next_states"):
-                _indices(name, getattr(self, name), (K, H), ("k", "h"), S)
+                _indices(name, getattr(self, name), (K, H), S)
         else:
             A, B = self.next_features.shape[-3:-1]
             array(self.next_features, "next_features", shape=(K, H - 1, A, B, d),
@@ -198,7 +184,7 @@ class ExplorationData:
                 array(getattr(self, name), name, shape=(K, H, 2), axes=("k", "h", "coordinate"))
         check_shape(self.actions, "actions", (K, H, 2), axes)
         for m, n in enumerate((A, B)):
-            _indices(f"actions[..., {m}]", self.actions[..., m], (K, H), ("k", "h"), n)
+            _indices(f"actions[..., {m}]", self.actions[..., m], (K, H), n)
         if self.is_finite:
             played = self.features[self.states, self.actions[..., 0], self.actions[..., 1]]
             if not np.array_equal(played, self.phi):
@@ -207,21 +193,17 @@ class ExplorationData:
                     f"phi at index {idx} (k, h) is not features[x, a, b] of the recorded state "
                     "and actions: the data set is inconsistent"
                 )
-            self._validate_model(H, S, A, B, d)
+            array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
+            if (self.transitions is None) == (self.mu is None):
+                raise ValueError("give the finite game's transitions or its mu (one)")
+            if self.transitions is not None:
+                array(self.transitions, "transitions", shape=(H, S, A, B, S),
+                      axes=("h", "x", "a", "b", "x'"))  # fmt: skip
+            else:
+                array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
         if not isinstance(self.meta, dict):
             raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}")
 
-    def _validate_model(self, H: int, S: int, A: int, B: int, d: int) -> None:
-        array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
-        if (self.transitions is None) == (self.mu is None):
-            raise ValueError("give the finite game's transitions or its mu (one)")
-        if self.transitions is not None:
-            array(self.transitions, "transitions", shape=(H, S, A, B, S),
-                  axes=("h", "x", "a", "b", "x'"))  # fmt: skip
-        else:
-            array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
-
-    # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
         """Write the data set to ``path`` (an ``.npz``), whole or not at all (:func:`_files.save`).
 
@@ -252,31 +234,27 @@ class ExplorationData:
         unknown = sorted(set(arrays) - set(_ARRAYS))
         if unknown:
             raise ExplorationDataError(f"{path}: unknown arrays {', '.join(unknown)}")
-        for name in ("phi", "rewards", "states", "actions", "next_states"):
+        for name in _EPISODE_ARRAYS[:5]:
             if name not in arrays:
                 raise ExplorationDataError(f"{path}: missing array {name!r}")
-        kwargs = {}
         for name, value in arrays.items():
             ints = name == "actions" or (name in ("states", "next_states") and "features" in arrays)
             got = getattr(value, "dtype", type(value).__name__)
             if getattr(got, "kind", "?") not in ("iu" if ints else "biuf"):
                 raise ExplorationDataError(f"{path}: array {name!r} has dtype {got}, expected "
                                            f"{'integers' if ints else 'numbers'}")  # fmt: skip
-            kwargs[name] = value.astype(np.int64 if ints else np.float64, copy=False)
+            arrays[name] = value.astype(np.int64 if ints else np.float64, copy=False)
         try:
-            return cls(**kwargs, meta=meta)
+            return cls(**arrays, meta=meta)
         except ExplorationDataError as err:
             raise ExplorationDataError(f"{path}: {err}") from None
 
-    # ------------------------------------------------------------------ the game
     def check_game(self, game: Game) -> None:
         """Raise :class:`ExplorationDataError` unless ``game`` has the explored transitions.
 
-        Rewards may differ (that is what planning for other rewards is for); the features, the
-        initial distribution, the horizon, the action sets and the transitions may not: a plan
-        on these data is a plan for the explored dynamics only. Finite games are compared by
-        value (within ``1e-10``), transitions densely, or by ``mu`` for a game too large to hold
-        them (:data:`DENSE_MODEL_LIMIT`); continuous games by :func:`model_fingerprint`.
+        Rewards may differ; the features, initial distribution, horizon, action sets and
+        transitions may not. Finite games are compared by value (within ``1e-10``), continuous
+        ones by :func:`model_fingerprint`.
         """
         H, d = self.horizon, self.dim
         A, B = self.n_actions
@@ -315,18 +293,10 @@ class ExplorationData:
             _compare("transitions", game.transition(h), P, ("x", "a", "b", "x'"), h)
 
 
-_ARRAYS = (
-    "phi", "rewards", "states", "actions", "next_states", "features", "next_features",
-    "initial_distribution", "transitions", "mu",
-)  # fmt: skip
-
-
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of what a game's dynamics depend on: features, transitions, initial states.
 
-    Not the rewards: two games with the same fingerprint here can be planned for from the same
-    exploration. For a finite game it hashes the arrays as held, so the same transitions held
-    in another form hash differently (:meth:`ExplorationData.check_game` compares values).
+    Not the rewards: games with the same fingerprint share their explorations.
     """
     if isinstance(game, ContinuousGame):
         arrays = {
@@ -352,8 +322,8 @@ POLICIES_FILE = "policies.npz"
 GAPS_FILE = "gaps.json"
 PLAN_PREFIX = "plan-"
 PLAN_FORMAT = "stackelberg-rl/exploration-plan"
-"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``
-as before, plus the container's header)."""
+"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``,
+``pi_f``)."""
 EXPLORATION_FOLDER = FolderKind(
     "stackelberg-rl/exploration",
     (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
@@ -394,8 +364,7 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
     sha256 = (manifest.get("game") or {}).get("sha256")
     pairs = [("its game's SHA-256", data.meta.get("game_sha256"), sha256),
              ("episodes", data.episodes, options.get("episodes"))]  # fmt: skip
-    pairs += [(k, explored.get(k), options.get(k)) for k in ("beta", "lam", "alpha_l", "alpha_f")]
-    pairs += [("seed", explored.get("seed"), options.get("seed"))]
+    pairs += [(k, explored.get(k), options.get(k)) for k in (*_PARAMS[:4], "seed")]
     for what, theirs, ours in pairs:
         if theirs != ours:
             raise RunFolderError(
@@ -426,19 +395,12 @@ def explore(
     """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
     Algorithm 1 itself: a :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` shared by both
-    players (:class:`~stackelberg_rl.agents.LSVIAgent`), planning at the start of every episode,
-    with ``bonus_reward``: every player's ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
-    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``. The reward is a known function of ``φ``
-    and the current ``Λ_h`` (as in reward-free linear RL, Wang et al. 2020), so it is added, not
-    regressed: the learner records reward 0, and ``w_h`` regresses ``V_{h+1}(x')`` alone (a
-    regression would fit the bonuses of past ``Λ``'s, which have shrunk since). The leader draws
-    ``a_h ~ π_l(·|x_h)`` and the follower, seeing it, ``b_h ~ π_f(·|x_h, a_h)``, each from its own
-    stream; the game's realised rewards are kept in the data set, never learned from.
-
-    An exploration can stop and continue: its state between two episodes (the learner's, the
-    players' and the game's random streams, the data so far) is a checkpoint
-    (:mod:`stackelberg_rl.experiments.checkpoint`'s container), and one continued from it
-    (``state``) gives the data of an exploration never stopped, bit for bit.
+    players, with ``bonus_reward``: ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
+    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, a known function of ``φ`` and the
+    current ``Λ_h`` (Wang et al. 2020), added, not regressed: ``w_h`` regresses ``V_{h+1}(x')``
+    alone. The game's realised rewards are kept in the data, never learned from. The state
+    between two episodes is a checkpoint (:mod:`stackelberg_rl.experiments.checkpoint`);
+    continued from it (``state``), the exploration gives the data of one never stopped.
 
     Args:
         game: a finite or a continuous game.
@@ -449,21 +411,22 @@ def explore(
             then the first ``k`` episodes are an exploration of ``k`` episodes) or ``"fixed-K"``
             (``log|A|·√K/H``).
         alpha_f: the follower's, likewise with ``|B|``.
-        seed: the seed: the game draws from ``_seeding.stream(seed, "game")``, player ``m``
-            from ``_seeding.stream(seed, "player", m)``.
+        seed: the game draws from ``_seeding.stream(seed, "game")``, player ``m`` from
+            ``_seeding.stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
         progress: called with the number of finished episodes after each one.
         state: a checkpoint of this exploration (same game and arguments) to continue from.
-        checkpoint: called with the exploration's checkpoint after an episode once
-            ``checkpoint_every`` seconds have passed since the start or the last one, and when
-            a ``KeyboardInterrupt`` (or another non-``Exception``) stops it; each episode is
-            played with SIGINT and SIGTERM held, so that one stops it between two episodes.
+        checkpoint: called with the checkpoint after an episode once ``checkpoint_every``
+            seconds have passed since the start or the last one, and when a non-``Exception``
+            (``KeyboardInterrupt``; SIGINT and SIGTERM are held during an episode) stops it.
         checkpoint_every: seconds between checkpoints (``0``: after every episode).
 
     Returns:
         The :class:`ExplorationData`.
 
     Raises:
+        ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
+            continuous.
         CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
     K, beta, lam = check_exploration(episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
@@ -490,14 +453,9 @@ def explore(
         "next_states": np.empty_like(states),
         "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
     }
-    identity = {
-        "stackelberg_rl": __version__,
-        "game_sha256": game.fingerprint(),
-        "episodes": K,
-        "exploration": _files.jsonable(
-            dict(beta=beta, lam=lam, alpha_l=alpha_l, alpha_f=alpha_f, seed=seed,
-                 refresh_every=refresh_every), "exploration"),
-    }  # fmt: skip
+    params = dict(zip(_PARAMS, (beta, lam, alpha_l, alpha_f, seed, refresh_every), strict=True))
+    identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(), "episodes": K,
+                "exploration": _files.jsonable(params, "exploration")}  # fmt: skip
     start = 0 if state is None else _restore(state, identity, env_rng, players, data)
 
     def pack(done: int) -> bytes:
@@ -505,6 +463,9 @@ def explore(
                 "players": {str(m): p.state_dict() for m, p in enumerate(players)},
                 "data": {n: a[:done] for n, a in data.items() if a is not None}}  # fmt: skip
         return ckpt.pack(tree, {**identity, "episodes_done": done})
+
+    def features_at(x: Any) -> np.ndarray:  # φ(x, ·, ·): (A, B, d)
+        return game.features[x] if finite else game.feature_map(np.asarray(x)[None])[0]
 
     no_reward = np.zeros(2)
     last, done = time.monotonic(), start
@@ -515,21 +476,19 @@ def explore(
                 for player in players:
                     player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
                 x = game.sample_initial(env_rng)
+                phi_x = features_at(x)
                 for h in range(H):
                     a = players[0].act(h, x)
                     b = players[1].act(h, x, a)
                     r, x_next = game.step(h, x, a, b, env_rng)
                     players[0].record(h, x, (a, b), no_reward, x_next)
-                    if finite:
-                        data["phi"][k, h] = game.features[x, a, b]
-                    else:
-                        data["phi"][k, h] = game.feature_map(np.asarray(x)[None])[0, a, b]
-                        if h < H - 1:
-                            data["next_features"][k, h] = game.feature_map(
-                                np.asarray(x_next)[None]
-                            )[0]
+                    data["phi"][k, h] = phi_x[a, b]
                     data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
                     data["states"][k, h], data["next_states"][k, h] = x, x_next
+                    if h < H - 1:
+                        phi_x = features_at(x_next)
+                        if not finite:
+                            data["next_features"][k, h] = phi_x
                     x = x_next
                 done = k + 1
             if progress is not None:
@@ -541,20 +500,9 @@ def explore(
         if checkpoint is not None and done > start and not isinstance(err, Exception):
             checkpoint(pack(done))
         raise
-    meta = {
-        "game": game.describe(),
-        "game_sha256": game.fingerprint(),
-        "model_sha256": model_fingerprint(game),
-        "episodes": K,
-        "exploration": {
-            "beta": beta,
-            "lam": lam,
-            "alpha_l": alpha_l,
-            "alpha_f": alpha_f,
-            "seed": seed,
-            "refresh_every": refresh_every,
-        },
-    }
+    meta = {"game": game.describe(), "game_sha256": identity["game_sha256"],
+            "model_sha256": model_fingerprint(game), "episodes": K,
+            "exploration": params}  # fmt: skip
     model = {}
     if finite:
         model["initial_distribution"] = game.initial_distribution
@@ -568,11 +516,7 @@ def explore(
 def _restore(
     state: bytes, identity: dict, env_rng: np.random.Generator, players: list, data: dict
 ) -> int:
-    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played.
-
-    Raises:
-        CheckpointError: damaged, or of another game, version or exploration (naming what).
-    """
+    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played."""
     where = "the exploration's checkpoint"
     header, tree = ckpt.unpack(state, where)
     found = difference({k: header.get(k) for k in identity}, identity)
@@ -582,9 +526,8 @@ def _restore(
             f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
         )
     try:
-        done = integer(
-            header.get("episodes_done"), "episodes_done", low=0, high=identity["episodes"]
-        )
+        high = identity["episodes"]
+        done = integer(header.get("episodes_done"), "episodes_done", low=0, high=high)
         set_generator_state(env_rng, tree.get("env_rng"))
         for m, player in enumerate(players):
             player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
@@ -620,12 +563,9 @@ def check_exploration(
 
 # ---------------------------------------------------------------------- phase 2: plan
 def _stackelberg(Q: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the Stackelberg backward induction on ``Q (..., 2, A, B)`` (SPEC §2).
+    """One-hot ``pi_l (..., A)``, ``pi_f (..., A, B)`` and ``V (2, ...)``: a Stackelberg backup.
 
-    :func:`~stackelberg_rl.planning.stackelberg_rules`: the follower answers each ``a`` with
-    ``b*(x, a)`` (ties within ``tol`` in the leader's favour), the leader takes the first
-    ``argmax_a Q_l(x, a, b*(x, a))``. Returns one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``
-    and the pair's values ``V (2, ...)``.
+    Of ``Q (..., 2, A, B)`` by :func:`~stackelberg_rl.planning.stackelberg_rules`.
     """
     (pi_l, pi_f), (V, _) = collapse(np.moveaxis(Q, -3, 0), stackelberg_rules("leader", tol))
     return pi_l, pi_f, V
@@ -653,8 +593,7 @@ class LearnedPlan:
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
 
-        SPEC §4: a known reward ``r`` (``theta``, ``reward_table``) is added, not regressed.
-
+        A known reward ``r`` (``theta``, ``reward_table``) is added, not regressed (SPEC §4);
         ``states (...)`` (indices) are needed only with a ``reward_table``.
         """
         Q = np.moveaxis(phi @ self.w[:, h].T, -1, -3)
@@ -673,11 +612,7 @@ class LearnedPlan:
         return _stackelberg(self.q(h, phi, states), self.tol)[:2]
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Policy tables of a finite game with ``features (S, A, B, d)``.
-
-        Returns:
-            One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
-        """
+        """One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` of a finite game's ``features``."""
         S, A, B, _ = features.shape
         pi_l, pi_f = np.empty((self.horizon, S, A)), np.empty((self.horizon, S, A, B))
         for h in range(self.horizon):
@@ -696,16 +631,11 @@ def fit(
 ) -> LearnedPlan:
     """Phase 2: the Stackelberg solution for ``rewards`` on the model learned from ``data``.
 
-    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression
-    (``λ = lam``) on the ``K`` samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, where
-    ``r̃`` is the observed reward when ``rewards is None`` and zero otherwise — a reward that is
-    known (a table, ``θ``, a game's) is added exactly in :meth:`LearnedPlan.q`, not regressed, which
-    would shrink it towards zero in little-explored directions. Then
-    ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)`` (the true values lie in that range, so the
-    clip only removes error), the follower's and the leader's choices by
-    planning's Stackelberg rules, and ``V̂_{m,h}`` of those choices at every next state of step
-    ``h-1``: the table's states for a finite game, the recorded next states for a continuous
-    one.
+    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression on
+    the samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, ``r̃`` the observed reward when
+    ``rewards is None`` and zero otherwise (a known reward is added exactly in
+    :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
+    choices, and ``V̂_{m,h}`` at the next states of step ``h-1`` (every state of a finite game).
 
     Args:
         data: the exploration's data set.
@@ -828,10 +758,8 @@ def gaps(
       (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`) and ``BR_f^-`` the follower's
       best response that breaks its ties against the leader: what the leader can count on.
 
-    The leader's gap can be negative: a Markov leader policy may commit at later steps to
-    actions that are not subgame perfect (a threat) and so steer the follower earlier, which
-    backward induction never does (SPEC §4 gives an example). It is ``>= 0`` in zero-sum games
-    and when ``H = 1``.
+    The leader's gap can be negative (a Markov leader may commit to a later threat that is not
+    subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
 
     Args:
         game: a finite game.
@@ -841,11 +769,10 @@ def gaps(
 
     Returns:
         ``gap/leader/initial`` and ``gap/follower/initial`` (at the initial distribution),
-        ``gap/leader/worst`` and ``gap/follower/worst`` (the largest over the initial states,
-        those of positive initial probability: a state that never starts an episode is never
-        seen at ``h = 0``, and no exploration learns its values there), ``value/leader/
-        stackelberg``, ``value/leader/output`` (``V_l`` against ``BR_f^-``),
-        ``value/follower/output``, all at the initial distribution.
+        ``gap/leader/worst`` and ``gap/follower/worst`` (the largest over the initial states of
+        positive probability: no exploration learns the values at ``h = 0`` of a state that
+        never starts an episode), ``value/leader/stackelberg``, ``value/leader/output``
+        (``V_l`` against ``BR_f^-``), ``value/follower/output``, at the initial distribution.
     """
     if not isinstance(game, FiniteGame):
         raise ValueError(f"gaps are exact on finite games only, got {game!r}")
@@ -868,12 +795,11 @@ def gaps(
     }
 
 
-# ---------------------------------------------------------------------- helpers
-def _indices(name: str, value: Any, shape: tuple, axes: tuple, n: int) -> np.ndarray:
-    """``value`` as indices in ``[0, n)`` of ``shape``; integers only (``1.0`` is no index)."""
+def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:
+    """``value (k, h)`` as indices in ``[0, n)``; integers only (``1.0`` is no index)."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
         raise ValueError(f"{name} must hold integers, got dtype {getattr(value, 'dtype', None)}")
-    return array(value, name, shape=shape, axes=axes, dtype=np.int64, low=0, high=n - 1)
+    return array(value, name, shape=shape, axes=("k", "h"), dtype=np.int64, low=0, high=n - 1)
 
 
 def _compare(
@@ -882,8 +808,7 @@ def _compare(
     err = np.abs(np.asarray(mine) - explored)
     if (err > 1e-10).any():
         idx = first_index(err == err.max())
-        where = idx if h is None else (h, *idx)
-        labels = axes if h is None else ("h", *axes)
+        where, labels = (idx, axes) if h is None else ((h, *idx), ("h", *axes))
         raise ExplorationDataError(
             f"the game's {name} differ from the explored game's at index {where} "
             f"({', '.join(labels)}) by {err[idx]:.3g}: plans on these data are for the explored "

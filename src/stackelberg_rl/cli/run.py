@@ -43,6 +43,7 @@ from .options import (
     RUN_DEFAULTS,
     RUN_OPTIONS,
     build,
+    check_unchanged,
     command,
     make_game,
     options,
@@ -196,26 +197,12 @@ def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
     """
     try:
         recorded = RunConfig.from_dict(read_manifest(Path(folder)).get("config") or {})
-    except (RunFolderError, TypeError, ValueError) as err:
+    except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     opts = options(recorded)
     merged = checked(lambda: build(recorded, opts, values))
-    for option in (o for o in opts if o.ident in values):
-        ours, theirs = merged, recorded
-        for name in option.path:
-            ours, theirs = getattr(ours, name), getattr(theirs, name)
-        if ours != theirs:
-            raise UsageError(
-                f"{option.name} {_shown(ours)} disagrees with the run in {folder}, which has "
-                f"{_shown(theirs)}: a resumed run keeps its configuration; leave {option.name} out"
-            )
+    check_unchanged(merged, recorded, opts, values, f"run in {folder}")
     return recorded
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
-    return str(value)
 
 
 @command(RUN_OPTIONS + EXECUTION_OPTIONS)

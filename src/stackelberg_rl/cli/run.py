@@ -1,10 +1,8 @@
 """``run`` and ``report``: learn over seeds and write a run folder; report on a folder.
 
-``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the agent's flattened
-in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the
-configuration is the one DIR's manifest records, and an option given with it must agree.
-``report`` writes the page of a run, sweep or exploration folder
-(:mod:`stackelberg_rl.report.page`).
+``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` and of
+:class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the configuration is
+the one DIR's manifest records. ``report`` writes the page of a run, sweep or exploration folder.
 """
 
 from __future__ import annotations
@@ -12,11 +10,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from ..experiments import (
     PLOT_FILE,
@@ -42,6 +39,7 @@ from .options import (
     EXECUTION_OPTIONS,
     RUN_DEFAULTS,
     RUN_OPTIONS,
+    argument,
     build,
     check_unchanged,
     command,
@@ -50,23 +48,16 @@ from .options import (
 )
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:.{digits}g}"
-
-
 def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
     """A rich table: cumulative regret at ``K`` (mean ± 95% interval) and per-episode regret."""
     s, learn = summary(df), learning_summary(df)
     K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
     rows = [
-        [
-            row["player"],
-            f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else ""),
-            _fmt(lrow["first_quarter"], 4),
-            _fmt(lrow["last_quarter"], 4),
-        ]
+        [row["player"],
+         f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else "")]
+        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in lrow[["first_quarter", "last_quarter"]]]
         for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True)
-    ]
+    ]  # fmt: skip
     if manifest:
         say(_describe_run(manifest))
     print_table(
@@ -101,13 +92,11 @@ def _describe_run(manifest: dict) -> str:
     return "  ".join(words)
 
 
-def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """Print a run folder's summary and (re)write its ``regret.png``.
+FOLDER_HELP = "A run folder (run), a sweep folder (demo) or an exploration folder (explore)."
 
-    Raises:
-        UsageError: the folder does not hold a complete, readable run, or the plot cannot be
-            written.
-    """
+
+def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """Print a run folder's summary and (re)write its ``regret.png`` (else UsageError)."""
     df, manifest = checked(lambda: load_run(run_dir))
     print_summary(df, manifest)
     title = _describe_run(manifest).replace("  ", ", ", 1)
@@ -118,11 +107,7 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
 
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
-    """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json``, checked to be ours.
-
-    Raises:
-        RunFolderError: not a complete exploration, or a damaged file.
-    """
+    """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
     manifest = read_manifest(folder, EXPLORATION_FOLDER)
     if manifest.get("status") != "complete":
         raise RunFolderError(
@@ -145,24 +130,8 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     return manifest, gaps, plans
 
 
-def _is_exploration(folder: Path) -> bool:
-    """Whether ``folder``'s manifest says it holds an exploration (readable or not beyond that)."""
-    try:
-        data = json.loads((folder / MANIFEST_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("format") == EXPLORATION_FOLDER.format
-
-
-def report(
-    folder: Annotated[
-        Path,
-        typer.Argument(
-            help="A run folder (run), a sweep folder (demo) or an exploration folder (explore).",
-            show_default=False,
-        ),
-    ],
-) -> int:
+@command([], argument("folder", FOLDER_HELP, "FOLDER"))
+def report(values: dict[str, Any]) -> int:
     """Write FOLDER/report.html: one self-contained page (figures inline, nothing fetched).
 
     The page holds each setting's regret and its soft-max bias, regret against K with log-log
@@ -171,11 +140,16 @@ def report(
     manifest; the figures also as report-*.png. For a run folder it also prints the summary and
     rewrites regret.png.
     """
+    folder = values["folder"]
 
     def write():
         if is_sweep_folder(folder):
             return write_sweep_report(folder)
-        if _is_exploration(folder):
+        try:
+            kind = json.loads((folder / MANIFEST_FILE).read_text())["format"]
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+            kind = None
+        if kind == EXPLORATION_FOLDER.format:
             return write_exploration_report(folder, *read_exploration(folder))
         report_run(folder)
         return write_run_report(folder)
@@ -234,12 +208,12 @@ def run(values: dict[str, Any]) -> int:
             backend=execution.backend,
             address=execution.address,
         )
-    except CheckpointWriteError as err:
-        raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
     except (
-        RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError,
+        RunFolderError, CheckpointError, CheckpointWriteError, MemoryError, ResultsNotSavedError,
         BackendUnavailableError,
     ) as err:  # fmt: skip
+        if isinstance(err, CheckpointWriteError):
+            raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
         raise UsageError(str(err)) from None
     except BaseException as err:
         if getattr(err, "run_dir", None):
@@ -253,7 +227,7 @@ def run(values: dict[str, Any]) -> int:
 
 
 def _resume_hint(err: BaseException) -> str:
-    """What an unfinished run left and how to continue it, from the exception that stopped it."""
+    """What an unfinished run left and how to continue it."""
     run_dir = getattr(err, "run_dir", None)
     if not run_dir:
         return "nothing was kept"

@@ -101,22 +101,23 @@ class _Reader:
         self.axes: list[list[list[Value]]] = []  # each setting takes a point of every axis
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def fail(self, line: int, key: str | None, message: str) -> SweepFileError:
+    def fail(self, at: int | yaml.Node, key: str | None, message: str) -> SweepFileError:
+        line = at if isinstance(at, int) else _line(at)
         return SweepFileError(f"{self.where}:{line}: " + (f"{key}: " if key else "") + message)
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
-            raise self.fail(_line(node), key, f"a value must be a number or a word, not {what}")
+            raise self.fail(node, key, f"a value must be a number or a word, not {what}")
         return self.constructor.construct_object(node)
 
     def values(self, node: yaml.Node, key: str, in_zip: bool) -> list[Value]:
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
-                raise self.fail(_line(node), key, "an empty list gives no setting")
+                raise self.fail(node, key, "an empty list gives no setting")
             return [Value(self.scalar(item, key), _line(item), key) for item in node.value]
         if in_zip:
-            raise self.fail(_line(node), key, "in a zip group every value is a list")
+            raise self.fail(node, key, "in a zip group every value is a list")
         return [Value(self.scalar(node, key), _line(node), key)]
 
     def claim(self, key: str, line: int) -> None:
@@ -127,7 +128,7 @@ class _Reader:
     def key_of(self, node: yaml.Node, *, param: bool = False) -> str:
         raw = self.scalar(node, None)
         if not isinstance(raw, str) or not raw.strip():
-            raise self.fail(_line(node), None, f"a key must be a name, got {raw!r}")
+            raise self.fail(node, None, f"a key must be a name, got {raw!r}")
         if param:
             return f"{PARAM}.{raw.strip().replace('-', '_')}"
         key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
@@ -135,33 +136,31 @@ class _Reader:
             return key
         if key in COMMAND_LINE_ONLY:
             raise self.fail(
-                _line(node),
+                node,
                 raw,
                 f"is an option of the sweep command (--{key}), not of the file's settings",
             )
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise self.fail(
-            _line(node), raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
+            node, raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
         )
 
     def mapping(self, node: yaml.Node, in_zip: bool) -> list[list[Value]]:
         """The value lists of a mapping (the file's top level or a zip group), key by key."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(_line(node), None, "expected a mapping of keys to values")
+            raise self.fail(node, None, "expected a mapping of keys to values")
         lists: list[list[Value]] = []
         for key_node, value_node in node.value:
             key = self.key_of(key_node)
             if key == ZIP:
                 if in_zip:
-                    raise self.fail(_line(key_node), ZIP, "a zip group cannot hold another zip")
+                    raise self.fail(key_node, ZIP, "a zip group cannot hold another zip")
                 self.zips(value_node)
                 continue
             if key == PARAM:
                 if not isinstance(value_node, yaml.MappingNode):
-                    raise self.fail(
-                        _line(value_node), PARAM, "must be a mapping of game parameters"
-                    )
+                    raise self.fail(value_node, PARAM, "must be a mapping of game parameters")
                 for pk, pv in value_node.value:
                     name = self.key_of(pk, param=True)
                     self.claim(name, _line(pk))
@@ -174,14 +173,14 @@ class _Reader:
     def zips(self, node: yaml.Node) -> None:
         groups = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if not groups:
-            raise self.fail(_line(node), ZIP, "an empty list gives no setting")
+            raise self.fail(node, ZIP, "an empty list gives no setting")
         for group in groups:
             lists = self.mapping(group, in_zip=True)
             lengths = {len(v) for v in lists}
             if len(lengths) > 1:
                 shown = ", ".join(f"{v[0].key} has {len(v)}" for v in lists)
                 raise self.fail(
-                    _line(group), ZIP, f"the lists of a zip group must be of one length: {shown}"
+                    group, ZIP, f"the lists of a zip group must be of one length: {shown}"
                 )
             if lists:
                 self.axes.append([list(values) for values in zip(*lists, strict=True)])
@@ -242,7 +241,7 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
 def _checked(reader: _Reader, v: Value) -> Value:
     """``v`` converted to its option's type and checked on its own against ``run``'s defaults."""
     if v.key.startswith(f"{PARAM}."):
-        if isinstance(v.value, dict | list) or v.value is None:
+        if v.value is None:
             raise reader.fail(v.line, v.key, f"must be a number, a word or true/false: {v.value!r}")
         return v
     option = OPTIONS[v.key]

@@ -16,16 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _validate
-from ..equilibria import (
-    CCSE,
-    certificate_curve,
-    is_mixture_file,
-    loglog_slope,
-    prefix_sizes,
-    slope_interval,
-    upper_bound_curve,
-)
+from .. import _validate, equilibria
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from ..report.tables import PLAYERS
@@ -58,7 +49,9 @@ class EquilibriumOptions:
             _validate.integer(getattr(self, name), name, low=low)
         _validate.real(self.ratio, "ratio", low=1.0)
         if self.export is not None:
-            check_writable_file(Path(self.export), "--export", "mixture", is_mixture_file)
+            check_writable_file(
+                Path(self.export), "--export", "mixture", equilibria.is_mixture_file
+            )
 
 
 EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())
@@ -71,21 +64,23 @@ def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
     return text
 
 
-def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
+def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
     """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
     game, seed, seeds = ccse.game, ccse.info.get("seed"), ccse.info.get("seeds") or []
-    sizes = prefix_sizes(ccse.episodes, opts.points, opts.ratio)
+    sizes = equilibria.prefix_sizes(ccse.episodes, opts.points, opts.ratio)
     others = seeds if opts.all_seeds and len(seeds) > 1 else []
-    slope = lambda y: loglog_slope(sizes, y)  # noqa: E731
+    slope = lambda y: equilibria.loglog_slope(sizes, y)  # noqa: E731
     total, shown = len(sizes) + len(others), sys.stdout.isatty()
     with progress(total, "[bold]certificates[/bold]", shown) as advance:
-        curve = certificate_curve(
+        curve = equilibria.certificate_curve(
             ccse, sizes, single_episodes=opts.single_episodes, progress=advance
         )
         per_seed = []  # the upper bound's slopes (seeds, player, where)
         for i, s in enumerate(others):
-            other = ccse if s == seed else CCSE.from_run(ccse.info["run_dir"], s, game=game)
-            up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
+            other = (
+                ccse if s == seed else equilibria.CCSE.from_run(ccse.info["run_dir"], s, game=game)
+            )
+            up = equilibria.upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
             per_seed.append(np.apply_along_axis(slope, 0, up))
             advance(len(sizes) + i + 1)
     bounds = ("lower_initial", "upper_initial", "lower_worst", "upper_worst")
@@ -120,7 +115,7 @@ def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
            if per_seed else " (one seed: no interval)")
     ]  # fmt: skip
     for m, who in enumerate(PLAYERS):
-        intervals = [slope_interval(over[:, m, w]) if per_seed else None for w in (0, 1)]
+        intervals = [equilibria.slope_interval(over[:, m, w]) if per_seed else None for w in (0, 1)]
         texts = [_slope_text(mine[w, m], intervals[w]) for w in (0, 1)]
         lines.append(f"  {who}: at x0 {texts[0]}, worst x {texts[1]}")
     if zero_sum:
@@ -145,7 +140,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
-    ccse = checked(lambda: CCSE.from_run(run_dir, opts.seed))
+    ccse = checked(lambda: equilibria.CCSE.from_run(run_dir, opts.seed))
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")
     print(

@@ -23,36 +23,10 @@ import numpy as np
 
 from .. import _files
 from .. import games as games_mod
-from .._files import read_npz
 from .._validate import real
 from ..equilibria import reward_free as rf
-from ..equilibria.reward_free import (
-    DATA_FILE,
-    EXPLORATION_FOLDER,
-    GAPS_FILE,
-    PLAN_FORMAT,
-    PLAN_PREFIX,
-    POLICIES_FILE,
-)
-from ..experiments import GameSpec, RunConfig
-from ..experiments.checkpoint import (
-    CHECKPOINTS_DIR,
-    CheckpointError,
-    CheckpointWriteError,
-    checkpoint_name,
-)
+from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
-from ..experiments.store import (
-    MANIFEST_FILE,
-    NewFolder,
-    Reservation,
-    ResultsNotSavedError,
-    check_destination,
-    now,
-    provenance,
-    read_manifest,
-    write_file,
-)
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, progress
 from .options import argument, build, check_unchanged, command, make_game, options
 
@@ -135,13 +109,13 @@ def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[
 
 
 def _writer(data: dict | bytes):
-    """A writer of a JSON record (NaN refused) or of bytes, for :func:`write_file`."""
+    """A writer of a JSON record (NaN refused) or of bytes, for :func:`store.write_file`."""
     content = data if isinstance(data, bytes) else dumps(data).encode()
     return lambda path: Path(path).write_bytes(content)
 
 
 def _plan_file(arrays: dict[str, np.ndarray]):
-    return _writer(_files.pack(PLAN_FORMAT, 1, arrays))
+    return _writer(_files.pack(rf.PLAN_FORMAT, 1, arrays))
 
 
 @command(EXPLORE_OPTIONS)
@@ -162,12 +136,14 @@ def explore(values: dict[str, Any]) -> int:
     game = make_game(RunConfig(game=opts.game))
     if opts.resume is None:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
-        manifest = {"format": EXPLORATION_FOLDER.format, "format_version": 1,
+        manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,
                     "status": "running", "options": recorded, "game": game.describe(),
-                    **provenance(), "started": now(), "plans": []}  # fmt: skip
+                    **store.provenance(), "started": store.now(), "plans": []}  # fmt: skip
         checked(lambda: dumps(manifest))
-        where = opts.out or NewFolder("runs", f"explore-{opts.game.label}")
-        reservation = checked(lambda: Reservation.make(where, opts.overwrite, EXPLORATION_FOLDER))
+        where = opts.out or store.NewFolder("runs", f"explore-{opts.game.label}")
+        reservation = checked(
+            lambda: store.Reservation.make(where, opts.overwrite, rf.EXPLORATION_FOLDER)
+        )
         if reservation.mode == "replace":  # resumed there, it still replaces this folder
             manifest["replaces"] = str(reservation.target)
         checked(lambda: reservation.start(dumps(manifest)))
@@ -176,48 +152,50 @@ def explore(values: dict[str, Any]) -> int:
     hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
     try:
         print(f"exploration folder: {reservation.target}", flush=True)
-        checkpoint = reservation.work / CHECKPOINTS_DIR / checkpoint_name(opts.seed)
+        saved = (
+            reservation.work / checkpoint.CHECKPOINTS_DIR / checkpoint.checkpoint_name(opts.seed)
+        )
         with progress(opts.episodes, "exploring", not opts.quiet) as advance:
             data = rf.explore(
                 game, opts.episodes, opts.beta, lam=opts.lam, alpha_l=opts.alpha_l,
                 alpha_f=opts.alpha_f, seed=opts.seed, progress=advance,
-                state=checkpoint.read_bytes() if checkpoint.is_file() else None,
+                state=saved.read_bytes() if saved.is_file() else None,
                 checkpoint=lambda state: reservation.write_checkpoint(opts.seed, state),
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
         arrays = _planned(data, None, opts.plan_lam)
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
-        reservation.write_file(DATA_FILE, data.save)
-        reservation.write_file(POLICIES_FILE, _plan_file(arrays))
+        reservation.write_file(rf.DATA_FILE, data.save)
+        reservation.write_file(rf.POLICIES_FILE, _plan_file(arrays))
         if gaps is not None:
-            reservation.write_file(GAPS_FILE, _writer(gaps))
-        manifest.update(status="complete", finished=now(), gaps=gaps,
+            reservation.write_file(rf.GAPS_FILE, _writer(gaps))
+        manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
         for key in ("interrupted", "reason"):
             manifest.pop(key, None)
-        reservation.write_file(MANIFEST_FILE, _writer(manifest))
-        shutil.rmtree(reservation.work / CHECKPOINTS_DIR, ignore_errors=True)
+        reservation.write_file(store.MANIFEST_FILE, _writer(manifest))
+        shutil.rmtree(reservation.work / checkpoint.CHECKPOINTS_DIR, ignore_errors=True)
         folder = reservation.put_in_place()
-    except ResultsNotSavedError as err:
+    except store.ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
     except BaseException as err:
-        if isinstance(err, Exception) and not isinstance(err, CheckpointWriteError):
-            if isinstance(err, CheckpointError):
-                where = reservation.work / CHECKPOINTS_DIR
+        if isinstance(err, Exception) and not isinstance(err, checkpoint.CheckpointWriteError):
+            if isinstance(err, checkpoint.CheckpointError):
+                where = reservation.work / checkpoint.CHECKPOINTS_DIR
                 err = UsageError(f"{err}; to explore again from the start, remove {where}")
             reservation.abandon()  # a new exploration that failed leaves nothing behind
             raise err from None
         # Interrupted, or its checkpoint could not be written: kept, to be resumed.
         signum = getattr(err, "signum", None)
         manifest.update(
-            status="interrupted", interrupted=now(), elapsed_seconds=time.perf_counter() - t0,
+            status="interrupted", interrupted=store.now(), elapsed_seconds=time.perf_counter() - t0,
             reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
         )  # fmt: skip
         try:
             reservation.write_manifest(dumps(manifest))
         except OSError:
             pass  # still "running": resumes as well
-        if isinstance(err, CheckpointWriteError):
+        if isinstance(err, checkpoint.CheckpointWriteError):
             raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
         INTERRUPTION["note"] = hint
         raise
@@ -226,13 +204,13 @@ def explore(values: dict[str, Any]) -> int:
         print_gaps(f"Reward-free Stackelberg plan after K={opts.episodes} episodes", gaps)
     else:
         print("continuous game: the plan's weights w are in policies.npz (no exact gaps)")
-    print(f"data: {folder / DATA_FILE}, policies: {folder / POLICIES_FILE}")
+    print(f"data: {folder / rf.DATA_FILE}, policies: {folder / rf.POLICIES_FILE}")
     return 0
 
 
 def _resumed(
     folder: Path, values: dict[str, Any], given: ExploreOptions
-) -> tuple[Reservation | None, dict, ExploreOptions]:
+) -> tuple[store.Reservation | None, dict, ExploreOptions]:
     """The interrupted exploration in ``folder`` taken back: its reservation, manifest, options.
 
     The reservation is ``None`` if it is complete (nothing to resume; said so).
@@ -247,11 +225,13 @@ def _resumed(
     try:
         if not folder.is_dir():
             raise ValueError(f"{folder} is not an exploration folder: no such folder")
-        manifest = read_manifest(folder, EXPLORATION_FOLDER)
+        manifest = store.read_manifest(folder, rf.EXPLORATION_FOLDER)
         if manifest.get("status") == "complete":
             print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
             return None, manifest, given
-        check_destination(folder, True, EXPLORATION_FOLDER)  # refuses other files, a live one
+        store.check_destination(
+            folder, True, rf.EXPLORATION_FOLDER
+        )  # refuses other files, a live one
         recorded = dict(manifest.get("options") or {})
         recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
                                      "resume": str(folder)})  # fmt: skip
@@ -264,9 +244,11 @@ def _resumed(
     replaces = manifest.get("replaces")
     target = Path(replaces) if isinstance(replaces, str) and replaces else folder
     mode = "replace" if target != folder else "resume"
-    reservation = Reservation(target, folder, mode, True, kind=EXPLORATION_FOLDER, resumed=True)
-    manifest.update(status="running", **provenance())
-    manifest["resumed"] = [*manifest.get("resumed", []), now()]
+    reservation = store.Reservation(
+        target, folder, mode, True, kind=rf.EXPLORATION_FOLDER, resumed=True
+    )
+    manifest.update(status="running", **store.provenance())
+    manifest["resumed"] = [*manifest.get("resumed", []), store.now()]
     reservation.write_manifest(dumps(manifest))
     return reservation, manifest, opts
 
@@ -302,7 +284,7 @@ PLAN_OPTIONS = options(PlanOptions())
 
 def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
     """The one array, ``rewards`` or ``theta``, of the ``.npz`` at ``path`` (else UsageError)."""
-    arrays = checked(lambda: read_npz(path, what="rewards file"))
+    arrays = checked(lambda: _files.read_npz(path, what="rewards file"))
     names = sorted(arrays)
     if names not in (["rewards"], ["theta"]):
         raise UsageError(
@@ -346,19 +328,19 @@ def plan(values: dict[str, Any]) -> int:
     if isinstance(game, games_mod.FiniteGame):
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
-    stem = taken = PLAN_PREFIX + name
+    stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …
     while (folder / f"{stem}.npz").exists() or (folder / f"{stem}.json").exists():
         n += 1
         stem = f"{taken}-{n}"
-    record = {"name": stem, "lam": opts.lam, **description, "gaps": gaps, "planned": now()}
+    record = {"name": stem, "lam": opts.lam, **description, "gaps": gaps, "planned": store.now()}
     manifest.setdefault("plans", []).append(
         {k: v for k, v in record.items() if k != "game"} | {"files": [f"{stem}.npz"]}
     )
     try:
-        write_file(folder, stem + ".npz", _plan_file(arrays), exclusive=True)
-        write_file(folder, stem + ".json", _writer(record), exclusive=True)
-        write_file(folder, MANIFEST_FILE, _writer(manifest))
+        store.write_file(folder, stem + ".npz", _plan_file(arrays), exclusive=True)
+        store.write_file(folder, stem + ".json", _writer(record), exclusive=True)
+        store.write_file(folder, store.MANIFEST_FILE, _writer(manifest))
     except OSError as err:
         raise UsageError(f"cannot write to {folder}: {err.strerror or err}") from None
     if gaps is not None:

@@ -15,26 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..experiments import (
-    PLOT_FILE,
-    RESULTS_FILE,
-    BackendUnavailableError,
-    CheckpointError,
-    CheckpointWriteError,
-    ExecutionOptions,
-    NewFolder,
-    ResultsNotSavedError,
-    RunConfig,
-    RunFolderError,
-    load_run,
-    run_seeds,
-)
-from ..experiments.store import MANIFEST_FILE, read_manifest
-from ..report import learning_summary, plot_cumulative_regret, summary
-from ..report.page import write_exploration_report, write_run_report, write_sweep_report
+from .. import experiments
+from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
+from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
+from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..sweep import is_sweep_folder
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
-from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import (
     EXECUTION_OPTIONS,
     RUN_DEFAULTS,
@@ -97,20 +83,20 @@ FOLDER_HELP = "A run folder (run), a sweep folder (demo) or an exploration folde
 
 def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     """Print a run folder's summary and (re)write its ``regret.png`` (else UsageError)."""
-    df, manifest = checked(lambda: load_run(run_dir))
+    df, manifest = checked(lambda: experiments.load_run(run_dir))
     print_summary(df, manifest)
     title = _describe_run(manifest).replace("  ", ", ", 1)
-    plot = run_dir / PLOT_FILE
+    plot = run_dir / experiments.PLOT_FILE
     checked(lambda: plot_cumulative_regret(df, plot, title=title), writing=str(plot))
-    print(f"results: {run_dir / RESULTS_FILE}, plot: {plot}")
+    print(f"results: {run_dir / experiments.RESULTS_FILE}, plot: {plot}")
     return df, manifest
 
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
-    manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    manifest = store.read_manifest(folder, EXPLORATION_FOLDER)
     if manifest.get("status") != "complete":
-        raise RunFolderError(
+        raise experiments.RunFolderError(
             f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
         )
 
@@ -118,9 +104,9 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
         try:
             data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
+            raise experiments.RunFolderError(f"{path} is corrupt or truncated: {err}") from None
         if not isinstance(data, dict):
-            raise RunFolderError(f"{path} is not a record of gaps")
+            raise experiments.RunFolderError(f"{path} is not a record of gaps")
         return data
 
     gaps = load(folder / GAPS_FILE) if (folder / GAPS_FILE).is_file() else None
@@ -144,15 +130,15 @@ def report(values: dict[str, Any]) -> int:
 
     def write():
         if is_sweep_folder(folder):
-            return write_sweep_report(folder)
+            return page.write_sweep_report(folder)
         try:
-            kind = json.loads((folder / MANIFEST_FILE).read_text())["format"]
+            kind = json.loads((folder / experiments.MANIFEST_FILE).read_text())["format"]
         except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
             kind = None
         if kind == EXPLORATION_FOLDER.format:
-            return write_exploration_report(folder, *read_exploration(folder))
+            return page.write_exploration_report(folder, *read_exploration(folder))
         report_run(folder)
-        return write_run_report(folder)
+        return page.write_run_report(folder)
 
     written = checked(write, writing=f"the report in {folder}")
     print(f"report: {written if isinstance(written, Path) else written.path}")
@@ -170,7 +156,7 @@ def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
             the run's configuration (naming both values).
     """
     try:
-        recorded = RunConfig.from_dict(read_manifest(Path(folder)).get("config") or {})
+        recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
     except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     opts = options(recorded)
@@ -197,7 +183,7 @@ def run(values: dict[str, Any]) -> int:
     try:
         df = run_seeds(
             config,
-            execution.resume or execution.out or NewFolder("runs", config.game.label),
+            execution.resume or execution.out or experiments.NewFolder("runs", config.game.label),
             execution.workers,
             overwrite=execution.overwrite,
             progress=not execution.quiet,
@@ -208,12 +194,12 @@ def run(values: dict[str, Any]) -> int:
             backend=execution.backend,
             address=execution.address,
         )
+    except experiments.CheckpointWriteError as err:
+        raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
     except (
-        RunFolderError, CheckpointError, CheckpointWriteError, MemoryError, ResultsNotSavedError,
-        BackendUnavailableError,
+        experiments.RunFolderError, experiments.CheckpointError, MemoryError,
+        experiments.ResultsNotSavedError, experiments.BackendUnavailableError,
     ) as err:  # fmt: skip
-        if isinstance(err, CheckpointWriteError):
-            raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
         raise UsageError(str(err)) from None
     except BaseException as err:
         if getattr(err, "run_dir", None):

@@ -28,18 +28,9 @@ from typing import Any
 
 import yaml
 
+from .. import sweep as sweeps
 from .._fields import convert
 from ..experiments import ExecutionOptions, RunConfig
-from ..sweep import (
-    BackendUnavailableError,
-    SettingError,
-    SweepFolderError,
-    name_settings,
-    preview,
-    preview_lines,
-    run_grid,
-)
-from ..sweep.settings import config_key
 from .errors import INTERRUPTION, UsageError, checked
 from .options import (
     EXECUTION_OPTIONS,
@@ -224,7 +215,7 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
     for combo in itertools.product(*checked):
         values = {v.key: v for point in combo for v in point}
         point = Point(_config(reader, values), values)
-        key = config_key(point.config)
+        key = sweeps.settings.config_key(point.config)
         if key in seen:
             twice = [v for k, v in values.items() if seen[key].values[k] != v]
             raise combination_error(
@@ -339,17 +330,17 @@ def sweep(values: dict[str, Any]) -> int:
     path = Path(values.pop("config_file"))
     opts = checked(lambda: build(ExecutionOptions(), SWEEP_OPTIONS, values))
     text, points = checked(lambda: load(path))
-    settings = checked(lambda: name_settings([p.config for p in points]))
+    settings = checked(lambda: sweeps.name_settings([p.config for p in points]))
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
     try:
         if values.get("dry_run"):
-            print("\n".join(preview_lines(preview(settings, out), out)))
+            print("\n".join(sweeps.preview_lines(sweeps.preview(settings, out), out)))
             return 0
         INTERRUPTION["note"] = (
             f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "
             "command again to go on"
         )
-        outcome = run_grid(
+        outcome = sweeps.run_grid(
             settings,
             out,
             backend=opts.backend,
@@ -360,13 +351,13 @@ def sweep(values: dict[str, Any]) -> int:
             progress=not opts.quiet,
             checkpoint_every=opts.checkpoint_every,
         )
-    except SettingError as err:
+    except sweeps.SettingError as err:
         point = {s.name: p for s, p in zip(settings, points, strict=True)}[err.setting.name]
         raise UsageError(
             str(combination_error(str(path), point.values, err.reason))
             + f" (setting {err.setting.name})"
         ) from None
-    except (SweepFolderError, BackendUnavailableError, MemoryError) as err:
+    except (sweeps.SweepFolderError, sweeps.BackendUnavailableError, MemoryError) as err:
         raise UsageError(str(err)) from None
     print(outcome.summary())
     return 1 if outcome.failed else 0

@@ -229,9 +229,8 @@ def _resumed(
         if manifest.get("status") == "complete":
             print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
             return None, manifest, given
-        store.check_destination(
-            folder, True, rf.EXPLORATION_FOLDER
-        )  # refuses other files, a live one
+        # Refuses a folder holding other files, or an exploration still running.
+        store.check_destination(folder, True, rf.EXPLORATION_FOLDER)
         recorded = dict(manifest.get("options") or {})
         recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
                                      "resume": str(folder)})  # fmt: skip

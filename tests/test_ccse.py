@@ -539,7 +539,7 @@ def test_equilibrium_command_exports_before_the_certificate_and_shows_progress(
         def update(self, task, completed):
             self.tasks[task].append(completed)
 
-    monkeypatch.setattr(command, "progress_bar", Bar)
+    monkeypatch.setattr("stackelberg_rl.experiments.progress_bar", Bar)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     code, out, err = cli(["equilibrium", str(security_run), "--points", "2"], capsys)
     assert code == 0, err

@@ -37,17 +37,17 @@ class BenchOptions:
             check_writable_file(Path(self.json), "--json", "benchmark JSON", is_bench_json)
 
 
-BENCH_KEYS = frozenset({"planner", "learner", "ccse", "sweep"})
-"""The top-level keys of the figures ``--json`` writes (:func:`_write_json`)."""
-
-
 def is_bench_json(path: Path) -> bool:
     """Whether ``path`` holds figures written by ``bench --json`` (and may be replaced)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return isinstance(data, dict) and bool(data) and set(data) <= BENCH_KEYS
+    return (
+        isinstance(data, dict)
+        and bool(data)
+        and set(data) <= {"planner", "learner", "ccse", "sweep"}
+    )
 
 
 BENCH_OPTIONS = options(BenchOptions())
@@ -68,8 +68,7 @@ def bench(values: dict[str, Any]) -> int:
         print(f"== sweeps: medians of {opts.repeats} runs of each variant, interleaved")
         rows = sweep.run_benchmarks(episodes=episodes, repeats=opts.repeats)
         print(sweep.format_rows(rows))
-        _write_json(opts.json, {"sweep": rows})
-        return 0
+        return _write_json(opts.json, {"sweep": rows})
     from ..bench import ccse, learner, planning
 
     bandwidth = learner.memory_bandwidth()  # one figure for both tables
@@ -84,12 +83,12 @@ def bench(values: dict[str, Any]) -> int:
     print("\n== the CCSE: saving a run's plans, replaying one episode (medians)")
     ccse_rows = ccse.run_benchmarks(episodes=opts.episodes, repeats=opts.repeats)
     print(ccse.format_rows(ccse_rows))
-    _write_json(opts.json, {"planner": plan_rows, "learner": rows, "ccse": ccse_rows})
-    return 0
+    return _write_json(opts.json, {"planner": plan_rows, "learner": rows, "ccse": ccse_rows})
 
 
-def _write_json(where: str | None, figures: dict) -> None:
-    """Write ``figures`` to the ``--json`` file, if one was given (atomically)."""
+def _write_json(where: str | None, figures: dict) -> int:
+    """Write ``figures`` to the ``--json`` file, if one was given (atomically); 0."""
     if where is not None:
         data = json.dumps(figures, indent=1).encode()
         checked(lambda: write_atomic(Path(where), data), writing=f"--json {where}")
+    return 0

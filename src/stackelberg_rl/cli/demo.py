@@ -1,22 +1,10 @@
 """``demo`` (what ``make demo`` runs): the paper's headline, regret against K, on the demo game.
 
-A small sweep (:func:`~stackelberg_rl.sweep.run_grid`, on the local cores) on ``random-linear``
-with its default sizes and ``β = 0.2``: soft-max LSVI-UCB with the paper's fixed-K ``α``, with
-the anytime ``α``, and greedy LSVI-UCB, each for ``K = 250 … 4000`` and a few seeds. It prints
-each player's log-log slope of total regret against ``K`` with its 95% interval over seeds, and
-the share of the regret that is soft-max bias, and writes the report (``report.html``) in the
-sweep folder. Each run starts a new sweep folder; ``--out DIR`` names one, and running the demo
-again into it goes on where it stopped (complete settings skipped, seeds continued from their
-checkpoints), as ``stackelberg-rl sweep`` does.
-
-Rare switching (re-planning on doubling of ``det Λ_h``) is used only where it leaves regret
-unchanged. Measured on the demo game, 8 seeds, total regret ± 95% interval, every episode →
-doubling: greedy 26.2 ± 2.6 → 27.3 ± 2.2 (leader) and 31.4 ± 6.7 → 34.0 ± 6.3 (follower) at
-K = 4000, 20.6 → 21.8 and 27.4 → 30.1 at K = 1000 (Welch p ≥ 0.2: unchanged within noise); the
-fixed-K α 460.8 ± 1.8 → 464.1 ± 2.3 and 427.9 ± 2.5 → 431.0 ± 2.5 at K = 4000 (p = 0.02 and
-0.06: a small but real increase); the anytime α 772.6 ± 4.0 → 789.8 ± 3.9 and 822.5 ± 3.5 →
-843.1 ± 3.4 (p < 0.01: its α is held between plans, so it lags). So greedy play re-plans on
-doubling and both soft-max agents every episode.
+A small sweep (:func:`~stackelberg_rl.sweep.run_grid`) of three agents over ``K = 250 … 4000``
+on ``random-linear``; it prints each player's log-log slope of total regret against ``K`` and the
+share of soft-max bias, and writes the sweep folder's ``report.html``. Greedy play re-plans on
+doubling of ``det Λ_h`` (measured to leave its regret unchanged), both soft-max agents every
+episode (doubling raised their regret: the anytime α is held between plans).
 """
 
 from __future__ import annotations
@@ -42,11 +30,8 @@ AGENTS = {
         kind="greedy-lsvi-ucb", beta=0.2, schedule="doubling", decentralised=False
     ),
 }
-"""The demo's agents by setting name: soft-max with the paper's fixed-K ``α`` and with the anytime
-``α`` (re-planning every episode), greedy LSVI-UCB (``α = ∞``, re-planning on doubling)."""
-
 FOLDER = NewFolder("runs", "demo")
-"""The demo writes a new folder each time (``runs/demo-YYYYmmdd-HHMMSS``): it never replaces one."""
+"""A new folder each time (``runs/demo-YYYYmmdd-HHMMSS``): the demo never replaces one."""
 
 
 @dataclass
@@ -70,11 +55,7 @@ class DemoOptions:
         self.settings()
 
     def grid(self) -> list[int]:
-        """The ``K`` of each run, increasing.
-
-        Raises:
-            ValueError: not a comma-separated list of distinct positive integers.
-        """
+        """The ``K`` of each run, increasing (``ValueError`` unless distinct and positive)."""
         try:
             Ks = [int(k) for k in str(self.episodes).split(",") if k.strip()]
         except ValueError:
@@ -111,11 +92,10 @@ EXECUTION_OPTIONS = restated(
     },
     ("--out", "--workers", "--quiet", "--checkpoint-every"),
 )
-"""Where and how the demo's sweep runs: ``sweep``'s options, but for the backend (local)."""
 
 
 def description() -> str:
-    """What ``demo`` runs, from :data:`DEMO` and :data:`AGENTS` (its ``--help``)."""
+    """What ``demo`` runs (its ``--help``)."""
     sizes = ", ".join(f"{k}={v}" for k, v in DEMO.game.resolved().items())
     Ks = ", ".join(str(k) for k in DEMO.grid())
     return (

@@ -1,17 +1,13 @@
 """``equilibrium``: the CCSE of a run saved with ``--save-plans``, its certificate per K, export.
 
 The mixture of one seed's episodes (Corollary 1; math.md §4) is replayed from the run folder
-(:class:`~stackelberg_rl.equilibria.CCSE`), its certificate computed on prefixes of the run
-(:func:`~stackelberg_rl.equilibria.certificate_curve`), the upper bound's log-log slope given for
-this seed and, over the run's seeds, with a 95% interval; in a zero-sum game, the distance of
-the mixture's value to the Stackelberg value and its exploitability. ``--export`` writes the
-mixture (:meth:`~stackelberg_rl.equilibria.CCSE.save`) first, so that an interrupted
-certificate never loses it; a progress bar counts the certificates on a terminal.
+(:class:`~stackelberg_rl.equilibria.CCSE`) and certified on prefixes of the run
+(:func:`~stackelberg_rl.equilibria.certificate_curve`); ``--export`` writes it first, so that an
+interrupted certificate never loses it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 from dataclasses import dataclass, field
@@ -20,21 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import _validate
-from ..equilibria import (
-    CCSE,
-    certificate_curve,
-    is_mixture_file,
-    loglog_slope,
-    prefix_sizes,
-    slope_interval,
-    upper_bound_curve,
-)
-from ..experiments import progress_bar
+from .. import _validate, equilibria
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from ..report.tables import PLAYERS
-from .errors import check_writable_file, checked, print_table, say
+from .errors import check_writable_file, checked, print_table, progress, say
 from .options import argument, build, command, options
 
 
@@ -63,7 +49,9 @@ class EquilibriumOptions:
             _validate.integer(getattr(self, name), name, low=low)
         _validate.real(self.ratio, "ratio", low=1.0)
         if self.export is not None:
-            check_writable_file(Path(self.export), "--export", "mixture", is_mixture_file)
+            check_writable_file(
+                Path(self.export), "--export", "mixture", equilibria.is_mixture_file
+            )
 
 
 EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())
@@ -71,94 +59,64 @@ EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())
 
 def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
     text = "nan" if not math.isfinite(value) else f"{value:+.2f}"
-    if interval is not None:
-        mean, half = interval
-        if math.isfinite(half):
-            text += f" ({mean:+.2f} ± {half:.2f})"
+    if interval is not None and math.isfinite(interval[1]):
+        text += f" ({interval[0]:+.2f} ± {interval[1]:.2f})"
     return text
 
 
-@contextlib.contextmanager
-def _progress(total: int, what: str):
-    """``advance(done)`` of a progress bar on a terminal (a no-op otherwise)."""
-    if not sys.stdout.isatty():
-        yield lambda done: None
-        return
-    with progress_bar() as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda done: bar.update(task, completed=done)
-
-
-def show(ccse: CCSE, opts: EquilibriumOptions) -> None:
+def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
     """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
-    game = ccse.game
-    sizes = prefix_sizes(ccse.episodes, opts.points, opts.ratio)
-    seeds = ccse.info.get("seeds") or []
+    game, seed, seeds = ccse.game, ccse.info.get("seed"), ccse.info.get("seeds") or []
+    sizes = equilibria.prefix_sizes(ccse.episodes, opts.points, opts.ratio)
     others = seeds if opts.all_seeds and len(seeds) > 1 else []
-    with _progress(len(sizes) + len(others), "[bold]certificates[/bold]") as advance:
-        curve = certificate_curve(
+    slope = lambda y: equilibria.loglog_slope(sizes, y)  # noqa: E731
+    total, shown = len(sizes) + len(others), sys.stdout.isatty()
+    with progress(total, "[bold]certificates[/bold]", shown) as advance:
+        curve = equilibria.certificate_curve(
             ccse, sizes, single_episodes=opts.single_episodes, progress=advance
         )
-        per_seed = []  # (seeds, player, where) slopes of the upper bound
+        per_seed = []  # the upper bound's slopes (seeds, player, where)
         for i, s in enumerate(others):
-            other = ccse if s == ccse.info.get("seed") else CCSE.from_run(
-                ccse.info["run_dir"], s, game=game
-            )  # fmt: skip
-            up = upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
-            per_seed.append([[loglog_slope(sizes, up[:, m, w]) for w in (0, 1)] for m in (0, 1)])
+            other = (
+                ccse if s == seed else equilibria.CCSE.from_run(ccse.info["run_dir"], s, game=game)
+            )
+            up = equilibria.upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
+            per_seed.append(np.apply_along_axis(slope, 0, up))
             advance(len(sizes) + i + 1)
+    bounds = ("lower_initial", "upper_initial", "lower_worst", "upper_worst")
     print_table(
-        f"ε of the mixture of the first K episodes of seed {ccse.info.get('seed')}: lower and "
-        "upper bounds (math.md §4)",
+        f"ε of the mixture of the first K episodes of seed {seed}: lower and upper bounds "
+        "(math.md §4)",
         ["K", "player", "lower at x0", "upper at x0", "lower, worst x", "upper, worst x"],
-        [
-            [point.episodes if m == 0 else "", who]
-            + [
-                f"{bound[m]:.4f}"
-                for bound in (c.lower_initial, c.upper_initial, c.lower_worst, c.upper_worst)
-            ]  # fmt: skip
-            for point in curve
-            for c in [point.certificate]
-            for m, who in enumerate(PLAYERS)
-        ],
+        [[p.episodes if m == 0 else "", who] + [f"{getattr(p.certificate, b)[m]:.4f}"
+                                                  for b in bounds]
+         for p in curve for m, who in enumerate(PLAYERS)],
         left=(1,),
         group=2,
-    )
+    )  # fmt: skip
     zero_sum = curve[0].zero_sum is not None
     if zero_sum:
         print_table(
             "zero-sum: the mixture's distance to the Stackelberg value (math.md §2) and its "
             "exploitability, the sum of both players' ε",
             ["K", "|V_l^mix - V_l^SE| at x0", "same, worst x", "exploitability at x0"],
-            [
-                [
-                    point.episodes,
-                    f"{z['value_gap_initial']:.4f}",
-                    f"{z['value_gap_worst']:.4f}",
-                    f"[{z['exploitability_lower']:.4f}, {z['exploitability_upper']:.4f}]",
-                ]
-                for point in curve
-                for z in [point.zero_sum]
-            ],  # fmt: skip
+            [[p.episodes, f"{z['value_gap_initial']:.4f}", f"{z['value_gap_worst']:.4f}",
+              f"[{z['exploitability_lower']:.4f}, {z['exploitability_upper']:.4f}]"]
+             for p in curve for z in [p.zero_sum]],
             left=(),
-        )
+        )  # fmt: skip
     uppers = np.array([[p.certificate.upper_initial, p.certificate.upper_worst] for p in curve])
-    intervals = None
-    if per_seed:
-        slopes = np.array(per_seed)
-        intervals = {(m, w): slope_interval(slopes[:, m, w]) for m in (0, 1) for w in (0, 1)}
+    mine = np.apply_along_axis(slope, 0, uppers)  # (where, player)
+    over = np.array(per_seed)
     lines = [
         "log-log slope of the upper bound against K (-0.5: 1/√K), least squares over the "
         f"{len(sizes)} prefixes, for this seed"
-        + (
-            f" (in brackets: mean ± 95% t-interval over the run's {len(seeds)} seeds)"
-            if intervals
-            else " (one seed: no interval)"
-        )
-    ]
+        + (f" (in brackets: mean ± 95% t-interval over the run's {len(seeds)} seeds)"
+           if per_seed else " (one seed: no interval)")
+    ]  # fmt: skip
     for m, who in enumerate(PLAYERS):
-        slopes = [loglog_slope(sizes, uppers[:, w, m]) for w in (0, 1)]
-        texts = [_slope_text(x, intervals and intervals[(m, w)]) for w, x in enumerate(slopes)]
+        intervals = [equilibria.slope_interval(over[:, m, w]) if per_seed else None for w in (0, 1)]
+        texts = [_slope_text(mine[w, m], intervals[w]) for w in (0, 1)]
         lines.append(f"  {who}: at x0 {texts[0]}, worst x {texts[1]}")
     if zero_sum:
         lines.append(
@@ -182,7 +140,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
-    ccse = checked(lambda: CCSE.from_run(run_dir, opts.seed))
+    ccse = checked(lambda: equilibria.CCSE.from_run(run_dir, opts.seed))
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")
     print(

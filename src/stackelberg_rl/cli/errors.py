@@ -1,11 +1,12 @@
-"""What every command shares but its options: how it fails, the files it may write, its tables.
+"""What every command shares but its options: how it fails, the files it writes, its tables.
 
-A :class:`UsageError` is one line and exit code 2 (:mod:`.main`). This module imports nothing
-heavy: :mod:`.main` reads it before its signal handlers are in place.
+A :class:`UsageError` is one line and exit code 2 (:mod:`.main`). Nothing heavy is imported here:
+:mod:`.main` reads this module before its signal handlers are in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -13,23 +14,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 PROG = "stackelberg-rl"
-"""The command's name."""
+
+INTERRUPTION = {"note": ""}
+"""What an interruption now leaves behind, for the one line printed after Ctrl-C or SIGTERM."""
 
 
 class UsageError(Exception):
     """Something the user can fix: printed as one line, exit code 2."""
 
 
-INTERRUPTION = {"note": ""}
-"""What an interruption now leaves behind, for the one line printed after Ctrl-C or SIGTERM."""
-
-
 def checked(make: Callable[[], T], *also: type[Exception], writing: str | None = None) -> T:
-    """``make()``, with a refused value or size as a :class:`UsageError`.
+    """``make()``, with a ``ValueError``, ``MemoryError`` or one of ``also`` as a UsageError.
 
-    A :class:`ValueError` is a dataclass (or a folder, a file) refusing a value; a
-    :class:`MemoryError` a size refused before it is allocated; ``also`` more such errors. With
-    ``writing`` (what is written, e.g. ``"--json FILE"``), an :class:`OSError` is ``cannot
+    With ``writing`` (what is written, e.g. ``"--json FILE"``), an ``OSError`` is ``cannot
     write WRITING: why``.
     """
     try:
@@ -43,11 +40,7 @@ def checked(make: Callable[[], T], *also: type[Exception], writing: str | None =
 
 
 def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path], bool]) -> None:
-    """Raise :class:`ValueError` unless ``path`` can be written (a file left as it was found).
-
-    An existing file is replaced only if ``ours(path)`` says it is a ``kind`` this program
-    wrote: never a file of the user's.
-    """
+    """Raise ``ValueError`` unless ``path`` can be written; an existing file only if ``ours``."""
     if path.is_dir():
         raise ValueError(f"{what} {path} is a folder, not a file")
     if path.exists() and not ours(path):
@@ -71,10 +64,7 @@ def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path],
 def print_table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence], left=(0,), group: int = 1
 ) -> None:
-    """A rich table on stdout: columns ``left`` aligned left, the others right.
-
-    A rule is drawn after every ``group`` rows.
-    """
+    """A rich table: columns ``left`` aligned left, a rule after every ``group`` rows."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -83,9 +73,8 @@ def print_table(
     for i, name in enumerate(columns):
         table.add_column(name, justify="left" if i in left else "right")
     for i, row in enumerate(rows):
-        table.add_row(
-            *(Text(str(x)) for x in row), end_section=group > 1 and i % group == group - 1
-        )
+        end = group > 1 and i % group == group - 1
+        table.add_row(*(Text(str(x)) for x in row), end_section=end)
     Console().print(table)
 
 
@@ -94,3 +83,16 @@ def say(text: str) -> None:
     from rich.console import Console
 
     Console().print(text, markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def progress(total: int, what: str, shown: bool = True):
+    """``advance(done)`` of the package's progress bar if ``shown`` (a no-op otherwise)."""
+    if not shown:
+        yield lambda done: None
+        return
+    from ..experiments import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)

@@ -1,15 +1,9 @@
-"""The ``stackelberg-rl`` command line: run, demo, solve, report, equilibrium, explore, plan, ….
+"""The ``stackelberg-rl`` command line: :func:`build_app` names every command.
 
-The options of ``run``, ``demo``, ``solve``, ``equilibrium`` and ``bench`` are generated from
-dataclasses (:mod:`.options`); :func:`build_app` names every command, each a function of its
-module (:mod:`.run` for ``run`` and ``report``, :mod:`.demo`, :mod:`.sweep`, :mod:`.solve`,
-:mod:`.equilibrium`, :mod:`.explore` for ``explore`` and ``plan``, :mod:`.games`,
-:mod:`.bench`), whose docstring is its help. Every failure is one line on stderr:
-``stackelberg-rl COMMAND: error: ...`` with exit code 2 for anything the user can fix (a bad
-option or value, a folder that cannot be used, a size that does not fit in memory, a damaged run
-folder), 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its traceback), 130
-after Ctrl-C and 143 after SIGTERM, when the workers are asked for their checkpoints and stopped,
-and an unfinished run is kept to be resumed (``run --resume DIR``).
+A command's options come from dataclasses (:mod:`.options`), its help from its docstring. Every
+failure is one line on stderr, ``stackelberg-rl COMMAND: error: ...``: exit code 2 for anything
+the user can fix, 1 for an unexpected error (``STACKELBERG_RL_TRACEBACK=1`` shows its
+traceback), 130 after Ctrl-C and 143 after SIGTERM (an unfinished run is kept to be resumed).
 """
 
 from __future__ import annotations
@@ -24,9 +18,8 @@ from .. import __version__
 from .._signals import signals_held
 from .errors import INTERRUPTION, PROG, UsageError
 
-# The commands, typer and the numerical stack they import (about a second) are imported by
-# :func:`main` once its signal handlers are in place: Ctrl-C while they load is then an
-# interruption like any other, not a traceback.
+# The commands and the numerical stack (about a second) are imported once the signal handlers
+# are in place: Ctrl-C while they load is then an interruption like any other.
 
 TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
 """Set to 1 to see the traceback of an unexpected error instead of its one line."""
@@ -44,11 +37,7 @@ _interrupted = {"first": True}
 
 
 def _raise_interrupted(signum: int, frame) -> None:
-    """Turn SIGINT or SIGTERM into :class:`Interrupted`; a second signal exits at once.
-
-    The first unwinds, so the workers are stopped and the run cleaned up; a second one, should
-    that clean-up hang, ends the process at once (its workers die with it).
-    """
+    """Turn SIGINT or SIGTERM into :class:`Interrupted`; a second one (a hung clean-up) exits."""
     if not _interrupted["first"]:
         os.write(2, f"{PROG}: interrupted again; exiting now\n".encode())
         os._exit(128 + signum)
@@ -65,10 +54,10 @@ def _version(value: bool) -> None:
 
 
 def build_app():
-    """The typer application: every command, named here (each module holds its commands)."""
+    """The typer application: every command, named here."""
     import typer
 
-    from . import bench, demo, equilibrium, explore, games, run, solve, sweep
+    from . import bench, demo, equilibrium, explore, games, run, solve, sweep_file
 
     app = typer.Typer(
         name=PROG,
@@ -89,23 +78,20 @@ def build_app():
     ) -> None:
         pass
 
-    commands = (run.run, demo.demo, sweep.sweep, run.report, solve.solve, games.games,
+    commands = (run.run, demo.demo, sweep_file.sweep, run.report, solve.solve, games.games,
                 equilibrium.equilibrium, explore.explore, explore.plan, bench.bench)  # fmt: skip
     for command in commands:
         app.command()(command)  # named after the function, its docstring the help
     return app
 
 
-def _error(command: str, message: str) -> None:
-    print(f"{command}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-
-
-def _command_name(argv: list[str], err: BaseException | None = None) -> str:
-    ctx = getattr(err, "ctx", None)
-    if ctx is not None and getattr(ctx, "command_path", None):
-        return ctx.command_path
+def _fail(argv: list[str], message: str, code: int, err: BaseException | None = None) -> int:
+    """Print a failure's one line, ``stackelberg-rl COMMAND: MESSAGE``; return ``code``."""
     words = [a for a in argv if not a.startswith("-")]
-    return f"{PROG} {words[0]}" if words else PROG
+    name = getattr(getattr(err, "ctx", None), "command_path", None)
+    name = name or (f"{PROG} {words[0]}" if words else PROG)
+    print(f"{name}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,32 +115,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(err, "signum", signal.SIGINT)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         note = INTERRUPTION["note"]
-        print(
-            f"{_command_name(argv)}: interrupted by {name}" + (f"; {note}" if note else ""),
-            file=sys.stderr,
-            flush=True,
-        )
-        return 128 + int(signum)
+        return _fail(argv, f"interrupted by {name}" + (f"; {note}" if note else ""), 128 + signum)
     except UsageError as err:
-        _error(_command_name(argv), str(err))
-        return 2
+        return _fail(argv, f"error: {err}", 2)
     except Exception as err:
         import typer
         from typer._click import ClickException  # typer's own copy of click
 
         if isinstance(err, ClickException):  # a bad option or value
-            _error(_command_name(argv, err), err.format_message())
-            return 2
+            return _fail(argv, f"error: {err.format_message()}", 2, err)
         if isinstance(err, typer.Abort):
-            _error(_command_name(argv), "aborted")
-            return 1
+            return _fail(argv, "error: aborted", 1)
         if os.environ.get(TRACEBACK_ENV):
             raise
-        _error(
-            _command_name(argv),
-            f"unexpected {type(err).__name__}: {err} (set {TRACEBACK_ENV}=1 to see the traceback)",
-        )
-        return 1
+        hint = f"(set {TRACEBACK_ENV}=1 to see the traceback)"
+        return _fail(argv, f"error: unexpected {type(err).__name__}: {err} {hint}", 1)
     finally:
         for signum, old in handlers.items():
             signal.signal(signum, old)

@@ -1,24 +1,12 @@
 """Command-line options generated from the configuration dataclasses, and the ones commands share.
 
-Each field of a dataclass (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``)
-becomes one option: its name from the field's (``_`` → ``-``, or ``metadata["flags"]``), its help
-from the docstring under the field (:func:`stackelberg_rl._fields.field_docstrings`, read by
-``docstring_parser``), its default from an instance of the dataclass (so ``run`` and ``demo``
-share options and differ in defaults). The parsed values are handed back to the dataclasses,
-whose construction checks them: the command line validates nothing itself.
-
-Field types map to typer's: ``int``, ``float``, ``str``, ``Literal`` (a choice), ``bool`` (a
-``--x/--no-x`` flag), ``X | None``; a union with ``str`` (``beta: float | str``) is read as text
-and converted by the dataclass; a ``dict`` is a repeatable ``--param KEY=VALUE``.
-``metadata={"cli": False}`` leaves a field out; ``"flags"`` and ``"metavar"`` name the option
-and its value, ``"help_more"`` (a function) adds help known only at run time, and ``"replaces"``
-(names of sibling fields) gives those fields the dataclass's own defaults, not the command's,
-when the option is given (``--game-file`` replaces the game's name and parameters). Only the
-options given on the command line reach :func:`build`, so ``--game random-linear`` given is told
-apart from the default.
-
-The option sets ``run``, ``sweep`` and ``demo`` share are here too, so that no command module
-imports another's.
+Each field (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``) is one option:
+its name from the field's (or ``metadata["flags"]``), its help the docstring under the field, its
+default from an instance (so ``run`` and ``demo`` differ in defaults only). The values given are
+handed back to the dataclasses, whose construction checks them. Metadata: ``"cli": False`` leaves
+a field out, ``"metavar"`` names its value, ``"help_more"`` adds help known at run time and
+``"replaces"`` gives sibling fields the dataclass's own defaults when the option is given
+(``--game-file`` replaces the game's name and parameters).
 """
 
 from __future__ import annotations
@@ -39,7 +27,7 @@ from .._fields import convert, field_docstrings, key_values
 from ..experiments import ExecutionOptions, RunConfig
 from ..experiments.resources import check_game_fits
 from ..games import Game
-from .errors import checked
+from .errors import UsageError, checked
 
 
 @dataclass(frozen=True)
@@ -51,7 +39,6 @@ class Option:
     flag: str
     """``--beta``, or ``--decentralised/--centralised`` for a flag."""
     kind: Any
-    """The field's type (values are converted to it)."""
     default: Any
     help: str
     metavar: str | None = None
@@ -92,11 +79,7 @@ class Option:
         )  # fmt: skip
 
     def value(self, raw: Any) -> Any:
-        """The value the dataclass field receives.
-
-        Raises:
-            ValueError: naming the option.
-        """
+        """The value the dataclass field receives (``ValueError`` naming the option)."""
         if self.kind is dict:
             return key_values(list(raw or ()), self.name)
         return convert(raw, self.kind, self.name) if self.as_text and raw is not None else raw
@@ -127,10 +110,9 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
 
 
 def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple = ()) -> Any:
-    """A new instance of ``type(defaults)`` from the parsed ``values`` (by option ident).
+    """A new ``type(defaults)`` from the ``values`` given (by option ident), others from it.
 
-    Fields without an option keep their value in ``defaults``; nested dataclasses are built
-    first, so the first error names the innermost bad field.
+    Nested dataclasses are built first, so the first error names the innermost bad field.
 
     Raises:
         ValueError: from a conversion or from the dataclasses' own checks.
@@ -142,8 +124,6 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
         option = by_path.get((*path, name))
         return option if option is not None and option.ident in values else None
 
-    # A given field whose metadata says it "replaces" others (a game file replaces the game's
-    # name and parameters) leaves those to the dataclass's own defaults, not to ``defaults``.
     replaced = {
         name
         for f in fields
@@ -165,18 +145,17 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
 def command(opts: list[Option], *extra: inspect.Parameter):
     """A decorator: ``body(values)`` as a typer command with the options ``opts`` and ``extra``.
 
-    Typer calls the command with one keyword per option; ``body`` receives, as a dict, those
-    given on the command line (and ``extra``'s): :func:`build` takes the others from its
-    defaults, so an option left out is told apart from one given its default value (``--game``
-    with ``--game-file``). The command's name and help (typer's) are ``body``'s name and
-    docstring.
+    ``body`` receives the options given on the command line (and ``extra``'s) as a dict, so an
+    option left out is told apart from one given its default; its name and docstring are the
+    command's.
     """
 
     def decorate(body: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
         idents = {o.ident for o in opts}
 
         def function(ctx: typer.Context, **values: Any) -> Any:
-            defaulted = {k for k in idents if _defaulted(ctx.get_parameter_source(k))}
+            sources = {k: ctx.get_parameter_source(k) for k in idents}
+            defaulted = {k for k, s in sources.items() if s is None or s.name.startswith("DEFAULT")}
             return body({k: v for k, v in values.items() if k not in defaulted})
 
         context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
@@ -187,11 +166,6 @@ def command(opts: list[Option], *extra: inspect.Parameter):
         return function
 
     return decorate
-
-
-def _defaulted(source: Any) -> bool:
-    """Whether typer filled an option from its default (it was not given)."""
-    return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")
 
 
 def argument(name: str, help: str, metavar: str, kind: Any = Path) -> inspect.Parameter:
@@ -209,18 +183,34 @@ def restated(opts: list[Option], helps: dict[str, str], names=None) -> list[Opti
     ]
 
 
-def make_game(config: RunConfig) -> Game:
-    """The game ``config`` plays, made once it is known to fit in memory.
+def check_unchanged(
+    given: Any, recorded: Any, opts: list[Option], values: dict, what: str, skip=()
+) -> None:
+    """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``.
 
-    Raises:
-        UsageError: a bad game, or one too large for the memory.
+    ``what`` names what is resumed, e.g. ``run in runs/x``.
     """
+    for option in (o for o in opts if o.ident in values and o.path[0] not in skip):
+        ours, theirs = given, recorded
+        for name in option.path:
+            ours, theirs = getattr(ours, name), getattr(theirs, name)
+        if ours != theirs:
+            raise UsageError(
+                f"{option.name} {_shown(ours)} disagrees with the {what}, which has "
+                f"{_shown(theirs)}: a resumed {what.split()[0]} keeps its configuration; leave "
+                f"{option.name} out"
+            )
 
-    def make() -> Game:
-        check_game_fits(config)
-        return config.game.make()
 
-    return checked(make)
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
+def make_game(config: RunConfig) -> Game:
+    """The game ``config`` plays, made once it is known to fit in memory (else UsageError)."""
+    return checked(lambda: (check_game_fits(config), config.game.make())[1])
 
 
 RUN_DEFAULTS = RunConfig(seeds=4)
@@ -249,5 +239,4 @@ SWEEP_OPTIONS = restated(
     },
     ("--out", "--backend", "--address", "--workers", "--quiet", "--checkpoint-every"),
 )
-"""Where and how a sweep plays: :data:`EXECUTION_OPTIONS` but ``--overwrite`` and ``--resume``
-(a sweep folder is continued by running the sweep again, never replaced)."""
+"""Where and how a sweep plays: no ``--overwrite``, ``--resume`` (it goes on when run again)."""

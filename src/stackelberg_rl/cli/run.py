@@ -1,10 +1,8 @@
 """``run`` and ``report``: learn over seeds and write a run folder; report on a folder.
 
-``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` (the agent's flattened
-in) and of :class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the
-configuration is the one DIR's manifest records, and an option given with it must agree.
-``report`` writes the page of a run, sweep or exploration folder
-(:mod:`stackelberg_rl.report.page`).
+``run`` takes the fields of :class:`~stackelberg_rl.experiments.RunConfig` and of
+:class:`~stackelberg_rl.experiments.ExecutionOptions`; with ``--resume DIR`` the configuration is
+the one DIR's manifest records. ``report`` writes the page of a run, sweep or exploration folder.
 """
 
 from __future__ import annotations
@@ -12,45 +10,28 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from ..experiments import (
-    PLOT_FILE,
-    RESULTS_FILE,
-    BackendUnavailableError,
-    CheckpointError,
-    CheckpointWriteError,
-    ExecutionOptions,
-    NewFolder,
-    ResultsNotSavedError,
-    RunConfig,
-    RunFolderError,
-    load_run,
-    run_seeds,
-)
-from ..experiments.store import MANIFEST_FILE, read_manifest
-from ..report import learning_summary, plot_cumulative_regret, summary
-from ..report.page import write_exploration_report, write_run_report, write_sweep_report
+from .. import experiments
+from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
+from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
+from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..sweep import is_sweep_folder
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
-from .explore import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from .options import (
     EXECUTION_OPTIONS,
     RUN_DEFAULTS,
     RUN_OPTIONS,
+    argument,
     build,
+    check_unchanged,
     command,
     make_game,
     options,
 )
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:.{digits}g}"
 
 
 def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
@@ -58,14 +39,11 @@ def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
     s, learn = summary(df), learning_summary(df)
     K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
     rows = [
-        [
-            row["player"],
-            f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else ""),
-            _fmt(lrow["first_quarter"], 4),
-            _fmt(lrow["last_quarter"], 4),
-        ]
+        [row["player"],
+         f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else "")]
+        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in lrow[["first_quarter", "last_quarter"]]]
         for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True)
-    ]
+    ]  # fmt: skip
     if manifest:
         say(_describe_run(manifest))
     print_table(
@@ -100,31 +78,25 @@ def _describe_run(manifest: dict) -> str:
     return "  ".join(words)
 
 
-def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """Print a run folder's summary and (re)write its ``regret.png``.
+FOLDER_HELP = "A run folder (run), a sweep folder (demo) or an exploration folder (explore)."
 
-    Raises:
-        UsageError: the folder does not hold a complete, readable run, or the plot cannot be
-            written.
-    """
-    df, manifest = checked(lambda: load_run(run_dir))
+
+def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """Print a run folder's summary and (re)write its ``regret.png`` (else UsageError)."""
+    df, manifest = checked(lambda: experiments.load_run(run_dir))
     print_summary(df, manifest)
     title = _describe_run(manifest).replace("  ", ", ", 1)
-    plot = run_dir / PLOT_FILE
+    plot = run_dir / experiments.PLOT_FILE
     checked(lambda: plot_cumulative_regret(df, plot, title=title), writing=str(plot))
-    print(f"results: {run_dir / RESULTS_FILE}, plot: {plot}")
+    print(f"results: {run_dir / experiments.RESULTS_FILE}, plot: {plot}")
     return df, manifest
 
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
-    """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json``, checked to be ours.
-
-    Raises:
-        RunFolderError: not a complete exploration, or a damaged file.
-    """
-    manifest = read_manifest(folder, EXPLORATION_FOLDER)
+    """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
+    manifest = store.read_manifest(folder, EXPLORATION_FOLDER)
     if manifest.get("status") != "complete":
-        raise RunFolderError(
+        raise experiments.RunFolderError(
             f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
         )
 
@@ -132,9 +104,9 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
         try:
             data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
+            raise experiments.RunFolderError(f"{path} is corrupt or truncated: {err}") from None
         if not isinstance(data, dict):
-            raise RunFolderError(f"{path} is not a record of gaps")
+            raise experiments.RunFolderError(f"{path} is not a record of gaps")
         return data
 
     gaps = load(folder / GAPS_FILE) if (folder / GAPS_FILE).is_file() else None
@@ -144,24 +116,8 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     return manifest, gaps, plans
 
 
-def _is_exploration(folder: Path) -> bool:
-    """Whether ``folder``'s manifest says it holds an exploration (readable or not beyond that)."""
-    try:
-        data = json.loads((folder / MANIFEST_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("format") == EXPLORATION_FOLDER.format
-
-
-def report(
-    folder: Annotated[
-        Path,
-        typer.Argument(
-            help="A run folder (run), a sweep folder (demo) or an exploration folder (explore).",
-            show_default=False,
-        ),
-    ],
-) -> int:
+@command([], argument("folder", FOLDER_HELP, "FOLDER"))
+def report(values: dict[str, Any]) -> int:
     """Write FOLDER/report.html: one self-contained page (figures inline, nothing fetched).
 
     The page holds each setting's regret and its soft-max bias, regret against K with log-log
@@ -170,14 +126,19 @@ def report(
     manifest; the figures also as report-*.png. For a run folder it also prints the summary and
     rewrites regret.png.
     """
+    folder = values["folder"]
 
     def write():
         if is_sweep_folder(folder):
-            return write_sweep_report(folder)
-        if _is_exploration(folder):
-            return write_exploration_report(folder, *read_exploration(folder))
+            return page.write_sweep_report(folder)
+        try:
+            kind = json.loads((folder / experiments.MANIFEST_FILE).read_text())["format"]
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+            kind = None
+        if kind == EXPLORATION_FOLDER.format:
+            return page.write_exploration_report(folder, *read_exploration(folder))
         report_run(folder)
-        return write_run_report(folder)
+        return page.write_run_report(folder)
 
     written = checked(write, writing=f"the report in {folder}")
     print(f"report: {written if isinstance(written, Path) else written.path}")
@@ -195,27 +156,13 @@ def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
             the run's configuration (naming both values).
     """
     try:
-        recorded = RunConfig.from_dict(read_manifest(Path(folder)).get("config") or {})
-    except (RunFolderError, TypeError, ValueError) as err:
+        recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
+    except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     opts = options(recorded)
     merged = checked(lambda: build(recorded, opts, values))
-    for option in (o for o in opts if o.ident in values):
-        ours, theirs = merged, recorded
-        for name in option.path:
-            ours, theirs = getattr(ours, name), getattr(theirs, name)
-        if ours != theirs:
-            raise UsageError(
-                f"{option.name} {_shown(ours)} disagrees with the run in {folder}, which has "
-                f"{_shown(theirs)}: a resumed run keeps its configuration; leave {option.name} out"
-            )
+    check_unchanged(merged, recorded, opts, values, f"run in {folder}")
     return recorded
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
-    return str(value)
 
 
 @command(RUN_OPTIONS + EXECUTION_OPTIONS)
@@ -236,7 +183,7 @@ def run(values: dict[str, Any]) -> int:
     try:
         df = run_seeds(
             config,
-            execution.resume or execution.out or NewFolder("runs", config.game.label),
+            execution.resume or execution.out or experiments.NewFolder("runs", config.game.label),
             execution.workers,
             overwrite=execution.overwrite,
             progress=not execution.quiet,
@@ -247,11 +194,11 @@ def run(values: dict[str, Any]) -> int:
             backend=execution.backend,
             address=execution.address,
         )
-    except CheckpointWriteError as err:
+    except experiments.CheckpointWriteError as err:
         raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
     except (
-        RunFolderError, CheckpointError, MemoryError, ResultsNotSavedError,
-        BackendUnavailableError,
+        experiments.RunFolderError, experiments.CheckpointError, MemoryError,
+        experiments.ResultsNotSavedError, experiments.BackendUnavailableError,
     ) as err:  # fmt: skip
         raise UsageError(str(err)) from None
     except BaseException as err:
@@ -266,7 +213,7 @@ def run(values: dict[str, Any]) -> int:
 
 
 def _resume_hint(err: BaseException) -> str:
-    """What an unfinished run left and how to continue it, from the exception that stopped it."""
+    """What an unfinished run left and how to continue it."""
     run_dir = getattr(err, "run_dir", None)
     if not run_dir:
         return "nothing was kept"

@@ -1,27 +1,19 @@
-"""A sweep file: ``run``'s options as YAML keys, a list for every value to try.
+"""``sweep CONFIG.yaml``; its file: ``run``'s options as YAML keys, a list for every value to try.
 
-The keys are ``run``'s option names without ``--`` (``episodes``, ``agent``, ``beta``,
-``alpha-l``, ``seeds``, …; ``-`` and ``_`` alike), ``game``, ``game-file`` and ``param``, a mapping
-of the game's parameters. A scalar is used in every setting; a list is tried value by value, and
-the settings are the product of the lists, the first key varying slowest::
+The keys are ``run``'s option names without ``--`` (``-`` and ``_`` alike) and ``param``, a mapping
+of the game's parameters. A scalar is used in every setting; a list is tried value by value, the
+settings being the product of the lists, the first key varying slowest; ``zip`` pairs lists of one
+length instead (a list of such groups for several)::
 
     game: random-linear
     param: {n_states: 20, dim: 8, horizon: 5}
     episodes: [250, 1000, 4000]
-    beta: 0.2
-    alpha-l: [fixed-K, anytime, "power:1,0.25"]   # quote power:c,p inside [ ]
+    zip: {alpha-l: [fixed-K, anytime], alpha-f: [fixed-K, anytime]}
 
-``zip`` pairs lists instead of crossing them: each group is a mapping whose values are lists of
-one length, and its i-th values go together (a list of groups for several)::
-
-    zip:
-      alpha-l: [fixed-K, anytime]
-      alpha-f: [fixed-K, anytime]
-
-Everything is checked before anything runs, by the same conversions and dataclasses as the
-command line: a key that ``run`` does not have, a value of the wrong type or out of range, a game
-parameter the game does not have, or settings that cannot go together raise
-:class:`SweepFileError`, one line naming the key, its line in the file and what is allowed.
+Every value is checked before anything runs, by the dataclasses the command line uses: a refusal
+is :class:`SweepFileError`, one line naming the file, the line, the key and what is allowed. The
+settings are played by :func:`stackelberg_rl.sweep.run_grid` (the one run driver); running the
+same command again skips what is complete and goes on with the rest.
 """
 
 from __future__ import annotations
@@ -36,21 +28,28 @@ from typing import Any
 
 import yaml
 
+from .. import sweep as sweeps
 from .._fields import convert
-from ..experiments import RunConfig
-from ..sweep.settings import config_key
-from .options import EXECUTION_OPTIONS, RUN_DEFAULTS, RUN_OPTIONS, Option, build
+from ..experiments import ExecutionOptions, RunConfig
+from .errors import INTERRUPTION, UsageError, checked
+from .options import (
+    EXECUTION_OPTIONS,
+    RUN_DEFAULTS,
+    RUN_OPTIONS,
+    SWEEP_OPTIONS,
+    Option,
+    argument,
+    build,
+    command,
+)
 
 ZIP = "zip"
 
 MAX_SETTINGS = 10_000
-"""The most settings one sweep file may make (each is a run folder; naming them is linear).
-
-A grid is refused above it before any value is checked, so that a typo (two long lists
-crossed instead of zipped) is one line at once, not minutes of parsing."""
+"""The most settings one file may make: two long lists crossed, not zipped, are refused at once."""
 PARAM = "param"
 COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]
-"""Options of the command that say where and how the sweep runs, not what it runs."""
+"""Options that say where and how the sweep runs, not what it runs."""
 
 
 class SweepFileError(ValueError):
@@ -64,7 +63,7 @@ class Value:
     value: Any
     line: int
     key: str
-    """The key it belongs to: an option name, or ``param.NAME``."""
+    """An option name, or ``param.NAME``."""
 
 
 @dataclass
@@ -76,7 +75,6 @@ class Point:
 
 
 OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
-"""``run``'s options by key (``alpha-l``)."""
 
 
 def allowed_keys() -> str:
@@ -91,26 +89,26 @@ class _Reader:
         self.where = where
         self.base = base
         self.seen: dict[str, int] = {}
-        self.axes: list[list[list[Value]]] = []
-        """Each axis is a list of points; a point is the values one setting takes from it."""
+        self.axes: list[list[list[Value]]] = []  # each setting takes a point of every axis
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def fail(self, line: int, key: str | None, message: str) -> SweepFileError:
+    def fail(self, at: int | yaml.Node, key: str | None, message: str) -> SweepFileError:
+        line = at if isinstance(at, int) else _line(at)
         return SweepFileError(f"{self.where}:{line}: " + (f"{key}: " if key else "") + message)
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
-            raise self.fail(_line(node), key, f"a value must be a number or a word, not {what}")
+            raise self.fail(node, key, f"a value must be a number or a word, not {what}")
         return self.constructor.construct_object(node)
 
     def values(self, node: yaml.Node, key: str, in_zip: bool) -> list[Value]:
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
-                raise self.fail(_line(node), key, "an empty list gives no setting")
+                raise self.fail(node, key, "an empty list gives no setting")
             return [Value(self.scalar(item, key), _line(item), key) for item in node.value]
         if in_zip:
-            raise self.fail(_line(node), key, "in a zip group every value is a list")
+            raise self.fail(node, key, "in a zip group every value is a list")
         return [Value(self.scalar(node, key), _line(node), key)]
 
     def claim(self, key: str, line: int) -> None:
@@ -121,7 +119,7 @@ class _Reader:
     def key_of(self, node: yaml.Node, *, param: bool = False) -> str:
         raw = self.scalar(node, None)
         if not isinstance(raw, str) or not raw.strip():
-            raise self.fail(_line(node), None, f"a key must be a name, got {raw!r}")
+            raise self.fail(node, None, f"a key must be a name, got {raw!r}")
         if param:
             return f"{PARAM}.{raw.strip().replace('-', '_')}"
         key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
@@ -129,33 +127,31 @@ class _Reader:
             return key
         if key in COMMAND_LINE_ONLY:
             raise self.fail(
-                _line(node),
+                node,
                 raw,
                 f"is an option of the sweep command (--{key}), not of the file's settings",
             )
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise self.fail(
-            _line(node), raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
+            node, raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
         )
 
     def mapping(self, node: yaml.Node, in_zip: bool) -> list[list[Value]]:
         """The value lists of a mapping (the file's top level or a zip group), key by key."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(_line(node), None, "expected a mapping of keys to values")
+            raise self.fail(node, None, "expected a mapping of keys to values")
         lists: list[list[Value]] = []
         for key_node, value_node in node.value:
             key = self.key_of(key_node)
             if key == ZIP:
                 if in_zip:
-                    raise self.fail(_line(key_node), ZIP, "a zip group cannot hold another zip")
+                    raise self.fail(key_node, ZIP, "a zip group cannot hold another zip")
                 self.zips(value_node)
                 continue
             if key == PARAM:
                 if not isinstance(value_node, yaml.MappingNode):
-                    raise self.fail(
-                        _line(value_node), PARAM, "must be a mapping of game parameters"
-                    )
+                    raise self.fail(value_node, PARAM, "must be a mapping of game parameters")
                 for pk, pv in value_node.value:
                     name = self.key_of(pk, param=True)
                     self.claim(name, _line(pk))
@@ -168,14 +164,14 @@ class _Reader:
     def zips(self, node: yaml.Node) -> None:
         groups = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if not groups:
-            raise self.fail(_line(node), ZIP, "an empty list gives no setting")
+            raise self.fail(node, ZIP, "an empty list gives no setting")
         for group in groups:
             lists = self.mapping(group, in_zip=True)
             lengths = {len(v) for v in lists}
             if len(lengths) > 1:
                 shown = ", ".join(f"{v[0].key} has {len(v)}" for v in lists)
                 raise self.fail(
-                    _line(group), ZIP, f"the lists of a zip group must be of one length: {shown}"
+                    group, ZIP, f"the lists of a zip group must be of one length: {shown}"
                 )
             if lists:
                 self.axes.append([list(values) for values in zip(*lists, strict=True)])
@@ -186,12 +182,9 @@ def _line(node: yaml.Node) -> int:
 
 
 def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> list[Point]:
-    """The settings of a sweep file's ``text``, every value checked (see the module).
+    """The settings of a sweep file's ``text``, named ``where``, every value checked.
 
-    Args:
-        text: the file's text.
-        where: its name in messages.
-        base: the folder relative ``game-file`` paths are read from (the file's).
+    Relative ``game-file`` paths are read from ``base``.
 
     Raises:
         SweepFileError: one line, ``WHERE:LINE: KEY: why``.
@@ -222,7 +215,7 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
     for combo in itertools.product(*checked):
         values = {v.key: v for point in combo for v in point}
         point = Point(_config(reader, values), values)
-        key = config_key(point.config)
+        key = sweeps.settings.config_key(point.config)
         if key in seen:
             twice = [v for k, v in values.items() if seen[key].values[k] != v]
             raise combination_error(
@@ -239,7 +232,7 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
 def _checked(reader: _Reader, v: Value) -> Value:
     """``v`` converted to its option's type and checked on its own against ``run``'s defaults."""
     if v.key.startswith(f"{PARAM}."):
-        if isinstance(v.value, dict | list) or v.value is None:
+        if v.value is None:
             raise reader.fail(v.line, v.key, f"must be a number, a word or true/false: {v.value!r}")
         return v
     option = OPTIONS[v.key]
@@ -283,10 +276,9 @@ def _config(reader: _Reader, values: dict[str, Value]) -> RunConfig:
 
 
 def combination_error(where: str, values: dict[str, Value], message: str) -> SweepFileError:
-    """A refusal of a whole setting, placed at the keys the message names (else at all of them).
+    """A refusal of a whole setting, at the keys the message names (else at all of them).
 
-    A key is named by the message when its option's name or its field's name (``alpha_l``,
-    ``save_plans``) occurs in it, or, for ``param.NAME``, when it says ``parameter NAME``.
+    A key is named by its option's or its field's name, a ``param.NAME`` by ``parameter NAME``.
     """
     named = []
     for key, v in values.items():
@@ -306,11 +298,7 @@ def combination_error(where: str, values: dict[str, Value], message: str) -> Swe
 
 
 def load(path: str | Path) -> tuple[str, list[Point]]:
-    """The text of the sweep file at ``path`` and its settings (:func:`parse`).
-
-    Raises:
-        SweepFileError: the file cannot be read, or :func:`parse` refuses it.
-    """
+    """The text of the sweep file at ``path`` and its settings (``SweepFileError`` if refused)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -318,3 +306,58 @@ def load(path: str | Path) -> tuple[str, list[Point]]:
         reason = getattr(err, "strerror", None) or str(err)
         raise SweepFileError(f"cannot read the sweep file {path}: {reason}") from None
     return text, parse(text, str(path), path.parent)
+
+
+DRY_RUN = Option(
+    ("dry_run",), "--dry-run/--no-dry-run", bool, False,
+    "List the settings, what would run and what is skipped and why; run nothing.",
+)  # fmt: skip
+CONFIG_FILE = argument(
+    "config_file", "The sweep file: run's options as keys, a list for the values to try.",
+    "CONFIG.yaml",
+)  # fmt: skip
+
+
+@command([DRY_RUN, *SWEEP_OPTIONS], CONFIG_FILE)
+def sweep(values: dict[str, Any]) -> int:
+    """Run a grid of settings from a YAML file, one run folder per setting.
+
+    Every key of the file is an option of run (a list is tried value by value, the settings are
+    the product of the lists; zip: pairs lists); it writes one run folder per setting plus
+    sweep.json and sweep.log, on local processes or a Ray cluster. Running it again skips what
+    is complete and runs what is not.
+    """
+    path = Path(values.pop("config_file"))
+    opts = checked(lambda: build(ExecutionOptions(), SWEEP_OPTIONS, values))
+    text, points = checked(lambda: load(path))
+    settings = checked(lambda: sweeps.name_settings([p.config for p in points]))
+    out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
+    try:
+        if values.get("dry_run"):
+            print("\n".join(sweeps.preview_lines(sweeps.preview(settings, out), out)))
+            return 0
+        INTERRUPTION["note"] = (
+            f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "
+            "command again to go on"
+        )
+        outcome = sweeps.run_grid(
+            settings,
+            out,
+            backend=opts.backend,
+            workers=opts.workers,
+            address=opts.address,
+            text=text,
+            source=str(path.resolve()),
+            progress=not opts.quiet,
+            checkpoint_every=opts.checkpoint_every,
+        )
+    except sweeps.SettingError as err:
+        point = {s.name: p for s, p in zip(settings, points, strict=True)}[err.setting.name]
+        raise UsageError(
+            str(combination_error(str(path), point.values, err.reason))
+            + f" (setting {err.setting.name})"
+        ) from None
+    except (sweeps.SweepFolderError, sweeps.BackendUnavailableError, MemoryError) as err:
+        raise UsageError(str(err)) from None
+    print(outcome.summary())
+    return 1 if outcome.failed else 0

@@ -48,8 +48,9 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -468,18 +469,19 @@ class _SeedThread:
 
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
-        self._tasks: list[tuple[Future, Callable[[], Result]]] = []
+        self._tasks: deque[tuple[Future, Callable[[], Result]]] = deque()
 
-    def submit(self, fn: Callable[[], Result]) -> Future:
+    def submit(self, fn: Callable[..., Result], *args, **kwargs) -> Future:
         future: Future = Future()
-        self._tasks.append((future, fn))
+        self._tasks.append((future, functools.partial(fn, *args, **kwargs)))
         return future
 
     def start(self) -> None:
         threading.Thread(target=self._work, name="stackelberg-rl seeds", daemon=True).start()
 
     def _work(self) -> None:
-        for future, fn in self._tasks:
+        while self._tasks:
+            future, fn = self._tasks.popleft()
             if self._stop.is_set():
                 future.cancel()
             if not future.set_running_or_notify_cancel():
@@ -510,27 +512,26 @@ def run_local(
     checkpoint, its result, or its failure (``on_error``; without it, the first failure stops
     everything and is raised; after an interruption, failures are dropped). A task stopped by an
     interruption hands its state to ``on_checkpoint``.
+
+    Signals are held while anything is handed over: an interruption lands only while this
+    thread waits, in a C call that leaves no lock of ``threading`` or ``concurrent.futures``
+    half taken, and every task already finished is handed over before the others stop.
     """
     pool = None
     futures: dict[Future, int] = {}
+    finished: _queue.SimpleQueue[Future] = _queue.SimpleQueue()  # put as each task ends
     if workers == 1:
         channel, stop = _queue.Queue(), threading.Event()
-        pool = _SeedThread(stop)
-        futures = {
-            pool.submit(functools.partial(
-                play_task, t, games[t.fingerprint], every, channel=channel, stop=stop
-            )): t.index
-            for t in tasks
-        }  # fmt: skip
-        pool.start()
-        if on_start is not None:
-            on_start([])
     else:
         from loky import ProcessPoolExecutor
         from loky.backend.context import get_context
 
         context = get_context("loky")
         channel, stop = context.Queue(), context.Event()
+        # loky's resource tracker, a process of its own, warns on stderr when after an
+        # interruption it finds a semaphore the workers already removed: harmless, and it would
+        # break the one-line answer to a signal. It reads its warning filters from here.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
 
     def drain() -> None:
         """Hand the messages waiting to the driver: of a task's checkpoints, only the newest."""
@@ -547,19 +548,17 @@ def run_local(
         for index, data in newest.items():
             on_checkpoint(index, data)
 
-    handled: set[Future] = set()
-
-    def collect(done: set[Future], stopping: bool = False) -> None:
-        """Hand each task's outcome to the driver.
+    def collect(done, stopping: bool = False) -> None:
+        """Hand each finished task's outcome to the driver, once.
 
         Once stopping, a failure is dropped: a worker that the interruption reached first (a
         signal sent to the whole process group before it could ignore it) fails its task, and
         the task is played again next time anyway.
         """
         for f in done:
-            if f.cancelled() or f in handled:
+            if f not in futures:
                 continue
-            index, err = futures[f], f.exception()
+            index, err = futures[f], None if f.cancelled() else f.exception()
             if isinstance(err, ckpt.SeedStopped):
                 if err.state is not None:
                     on_checkpoint(index, err.state)
@@ -574,35 +573,50 @@ def run_local(
                     if on_error is None:
                         raise err
                     on_error(index, err)
-            else:
+            elif not f.cancelled():
                 on_result(index, f.result())
-            # Only once handed over: an outcome whose callback an interruption cut short is
-            # handed over again while the tasks stop, rather than lost.
-            handled.add(f)
+            # Dropped once handed over: a result held here no longer than needed. An outcome
+            # whose callback an exception cut short is handed over again as the tasks stop.
+            del futures[f]
+
+    def ended(timeout: float) -> list[Future]:
+        """The tasks that ended, waiting at most ``timeout`` for one (a C wait: see above)."""
+        try:
+            done = [finished.get(timeout=timeout)]
+        except _queue.Empty:
+            return []
+        while not finished.empty():
+            done.append(finished.get())
+        return done
 
     try:
-        if workers > 1:
-            # loky's resource tracker, a process of its own, warns on stderr when after an
-            # interruption it finds a semaphore the workers already removed: harmless, and it
-            # would break the one-line answer to a signal. It reads its warning filters from here.
-            os.environ.setdefault(
-                "PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker"
-            )
-            with signals_held():  # every worker gets its start-up data before a signal lands
+        with signals_held():  # every worker gets its start-up data before a signal lands
+            if workers == 1:
+                pool = _SeedThread(stop)
+                submit = functools.partial(pool.submit, play_task, channel=channel, stop=stop)
+            else:
                 pool = ProcessPoolExecutor(
                     max_workers=workers,
                     initializer=_init_worker,
                     initargs=(os.getpid(), games, channel, stop),
                 )
-                futures = {pool.submit(play_task, t, None, every): t.index for t in tasks}
-            if on_start is not None:
-                on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+                submit = functools.partial(pool.submit, play_task)
+            for t in tasks:
+                game = games[t.fingerprint] if workers == 1 else None
+                f = submit(t, game, every)
+                futures[f] = t.index
+                f.add_done_callback(finished.put)
+            if workers == 1:
+                pool.start()
+        if on_start is not None:
+            on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+        while futures:
+            done = ended(0.1)  # the one place of the loop where a signal is raised
+            with signals_held():  # an outcome is handed over whole; a signal lands after it
+                drain()
+                collect(done)
+        with signals_held():
             drain()
-            collect(done)
-        drain()
     except Exception:
         stop.set()
         for f in futures:
@@ -610,20 +624,21 @@ def run_local(
         _shutdown(pool)
         raise
     except BaseException:
-        # An interruption: the tasks that play hand in their states, then stop.
+        # An interruption: what is finished is handed over, then the tasks that play hand in
+        # their states as they stop, and those not started never start.
         stop.set()
         try:
+            collect([f for f in futures if f.done()], stopping=True)
             for f in futures:
                 f.cancel()
             deadline = time.monotonic() + grace
-            pending = {f for f in futures if not f.done()}
-            collect({f for f in futures if f.done()}, stopping=True)
-            while pending and time.monotonic() < deadline:
-                timeout = min(0.1, max(0.0, deadline - time.monotonic()))
-                done, pending = wait(pending, timeout=timeout)
+            while True:
                 drain()
-                collect(done, stopping=True)
-            drain()
+                collect([f for f in futures if f.done()], stopping=True)
+                left = deadline - time.monotonic()
+                if not futures or left <= 0:
+                    break
+                ended(min(0.1, left))
         finally:
             _shutdown(pool)
         raise

@@ -1,44 +1,25 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-A run is a sweep of one setting. :func:`drive` plays the seeds not yet done of a list of
-:class:`Play` (a setting: its configuration, game and reserved run folder, :mod:`.store`) and
-finishes each run folder as soon as its seeds are all done. ``stackelberg-rl run`` (with
-``--resume``), ``sweep`` and ``demo`` all come here (:func:`~.runs.run_seeds`,
-:func:`stackelberg_rl.sweep.run_grid`).
+:func:`drive` plays the seeds not yet done of a list of :class:`Play` (a setting with its reserved
+run folder, :mod:`.store`), longest first, and finishes each folder once its seeds are done;
+``run`` (``--resume`` too), ``sweep`` and ``demo`` all come here. Only the driver writes: a task
+(one seed) sends its checkpoint every ``checkpoint_every`` seconds and the driver keeps the newest
+in ``checkpoints/seed-N.npz``, with a finished seed's rows until the setting is done. A task gives
+the same rows on any backend, number of workers and across interruptions (its own random streams;
+the driver's game, checked by SHA-256).
 
-Tasks — one seed of one setting — go to the backend longest first, so that the cores stay busy
-to the end. Only the driver writes to disk: no file system is shared with the workers. A task
-sends its checkpoint (:mod:`.checkpoint`) every ``checkpoint_every`` seconds, and the driver
-writes the newest into the setting's run folder (``checkpoints/seed-N.npz``); a finished seed's
-rows and plans are kept there too until the whole setting is done. The same task gives the same
-rows on any backend, any number of workers and across any interruption: each seed has its own
-random streams, and the game every worker plays is the driver's (shipped to it once, checked by
-its SHA-256).
-
-Local backend (:func:`run_local`): loky's process pool (fork-and-exec workers, so a script can
-call a run at its top level without an ``if __name__ == "__main__":`` guard); with one worker the
-tasks play one after the other in a thread of this process, so that the main thread, where
-signals arrive, can ask them to stop between episodes. Workers die with the process that started
-them, even on SIGKILL (Linux's parent-death signal), and ignore SIGINT and SIGTERM, which a
-terminal or ``kill`` may send to the whole group: their parent stops them. On an interruption
-(``KeyboardInterrupt`` or any ``BaseException`` that is not an ``Exception``) the driver sets the
-stop flag that every seed polls after each episode, waits at most :data:`STOP_GRACE` seconds for
-the playing seeds' states (:class:`~.checkpoint.SeedStopped`), writes them, marks every
-unfinished run folder ``"interrupted"`` and lets the interruption go on. Ray
-(:func:`run_ray`): each game goes to the object store once; on an interruption the tasks are
-cancelled, the checkpoints they had sent are written first, and a Ray started here is shut down.
-
-A task that fails stops everything with ``fail_fast`` (a run: the failure is raised, a new run
-folder removed), or else is logged with its traceback, its setting marked failed and left
-resumable, and the others go on (a sweep). A worker that dies (killed, out of memory) or a Ray
-cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`: the folders
-are kept, ``"interrupted"``, to be continued.
+Local workers (:func:`run_local`) are loky processes (one worker: a thread of this process) that
+die with their parent and leave SIGINT and SIGTERM to it. On an interruption the driver hands over
+what is finished, asks every seed to stop after its episode, waits at most :data:`STOP_GRACE`
+seconds for their states, writes them, marks the unfinished folders ``"interrupted"`` and lets the
+interruption go on. A failed task stops everything with ``fail_fast`` (a new run folder is
+removed), or else its setting is marked failed (resumable) and the others go on. A dead worker or a
+Ray cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
 import math
 import os
@@ -52,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import pandas as pd
 
@@ -64,19 +46,16 @@ from .plan_history import PLANS_FILE, Plans
 from .store import Reservation, RunFolderError, now
 
 RAY_SILENCE = 120.0
-"""Seconds the driver waits for an answer from a Ray cluster before it stops the run as lost."""
+"""Seconds without an answer from a Ray cluster before the run stops as lost."""
 
 STOP_GRACE = 5.0
 """Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
-
-_PR_SET_PDEATHSIG = 1
-"""``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
 
 Result = tuple[pd.DataFrame, Plans | None]
 
 
 class BackendUnavailableError(RuntimeError):
-    """The backend cannot run here (Ray not installed, or no cluster at the address)."""
+    """The backend cannot run here (Ray not installed, no cluster at the address, a dead worker)."""
 
 
 @dataclass
@@ -90,11 +69,11 @@ class Play:
     manifest: dict
     """The run folder's manifest, as written with status ``"running"``."""
     states: dict[int, bytes] = field(default_factory=dict)
-    """The checkpoint each unfinished seed continues from (seeds without one start afresh)."""
+    """The checkpoint each unfinished seed continues from."""
     done: dict[int, Result] = field(default_factory=dict)
     """Finished seeds' tables and plans (from earlier sessions too)."""
     previous_seconds: float = 0.0
-    """Seconds the run had been played in earlier sessions."""
+    """Seconds played in earlier sessions."""
     failed: dict[int, str] = field(default_factory=dict)
     """Seeds that failed, with the last line of their error."""
     status: str = "running"
@@ -116,31 +95,26 @@ class Play:
 
 @dataclass(frozen=True)
 class Task:
-    """One seed of one setting."""
+    """One seed of one setting (``play``: the setting's position in :func:`drive`'s list)."""
 
     index: int
     play: int
-    """The setting's position in :func:`drive`'s list."""
     name: str
-    """The setting's name."""
     config: RunConfig
     seed: int
     fingerprint: str
-    """SHA-256 of the game: the worker's game must have it."""
     state: bytes | None = None
-    """The seed's checkpoint to continue from."""
 
     def episodes_done(self) -> int:
-        """The episodes its checkpoint holds (0 without one)."""
+        """The episodes its checkpoint ``state`` holds (0 without one)."""
         return ckpt.peek(self.state)["episodes_done"] if self.state is not None else 0
 
 
 def _cost(task: Task, game: Game) -> float:
     """A task's rough cost, to start the longest first: episodes × steps × feature work.
 
-    Planning re-evaluates every stored next state (math.md §5: ``k·|A||B|`` features per step
-    at episode ``k``), so a learner that re-plans every episode costs ``O(K²)``, the others about
-    ``O(K)``; a resumed seed costs what it has left.
+    Planning re-evaluates every stored next state (``k·|A||B|`` features per step at episode
+    ``k``), so re-planning every episode costs ``O(K²)``; a resumed seed costs what it has left.
     """
     d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
     agent, K, done = task.config.agent, task.config.episodes, task.episodes_done()
@@ -150,7 +124,6 @@ def _cost(task: Task, game: Game) -> float:
     return cost
 
 
-# ---------------------------------------------------------------------- the driver
 def drive(
     plays: list[Play],
     *,
@@ -196,12 +169,9 @@ def drive(
         fingerprint = p.manifest["game"]["sha256"]
         games[fingerprint] = p.game
         tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
-    # The longest settings first, so that the cores stay busy to the end; a setting's seeds in
-    # order.
-    cost = dict.fromkeys(range(len(plays)), 0.0)
+    cost = dict.fromkeys(range(len(plays)), 0.0)  # the longest settings first; seeds in order
     for t in tasks:
         cost[t.play] = max(cost[t.play], _cost(t, games[t.fingerprint]))
-
     tasks.sort(key=lambda t: (-cost[t.play], t.play, t.seed))
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
@@ -229,21 +199,22 @@ def drive(
         p.written[task.seed] = episodes
 
     def on_result(index: int, result: Result) -> None:
-        # Called again with the same result if an interruption cut the first call short.
+        # Called again with the same result if an exception cut the first call short.
         task, p = tasks[index], plays[tasks[index].play]
         p.done[task.seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
-        view.finish(index)
-        if on_change is not None:
-            on_change()
+        ended(index)
 
     def on_error(index: int, error: BaseException) -> None:
         task, p = tasks[index], plays[tasks[index].play]
         p.status, p.failed[task.seed] = "failed", _last_line(error)
         log(f"setting {p.name} seed {task.seed}: failed", error)
+        ended(index)
+
+    def ended(index: int) -> None:
         view.finish(index)
         if on_change is not None:
             on_change()
@@ -254,18 +225,17 @@ def drive(
             if not p.to_play:  # every seed kept from an earlier session
                 finish(p)
         with view:
+            callbacks = dict(on_result=on_result, on_progress=view.update,
+                             on_checkpoint=on_checkpoint)  # fmt: skip
             if not tasks:
                 pass  # nothing to play: no pool, no cluster
             elif backend == "local":
                 run_local(tasks, games, min(workers, len(tasks)), checkpoint_every,
-                          on_result=on_result, on_error=None if fail_fast else on_error,
-                          on_progress=view.update, on_checkpoint=on_checkpoint,
-                          on_start=on_start)  # fmt: skip
+                          on_error=None if fail_fast else on_error, on_start=on_start,
+                          **callbacks)  # fmt: skip
             else:
-                run_ray(tasks, games, checkpoint_every, on_result=on_result,
-                        on_error=on_error, on_progress=view.update,
-                        on_checkpoint=on_checkpoint, address=address, workers=workers,
-                        fail_fast=fail_fast)  # fmt: skip
+                run_ray(tasks, games, checkpoint_every, on_error=on_error, address=address,
+                        workers=workers, fail_fast=fail_fast, **callbacks)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
             err, ckpt.CheckpointWriteError | BackendUnavailableError
@@ -307,9 +277,8 @@ def _finish(p: Play, seconds: float) -> None:
             "bytes_per_episode": total / len(df),
             "plans_per_seed": {str(s): x.n_plans for s, x in plans.items()},
         }
-    p.manifest.update(
-        status="complete", finished=now(), elapsed_seconds=p.previous_seconds + seconds
-    )
+    elapsed = p.previous_seconds + seconds
+    p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
     run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
     df.attrs["run_dir"] = str(run_dir)
     p.df, p.status = df, "complete"
@@ -348,12 +317,8 @@ def read_checkpoints(
 ) -> tuple[dict[int, bytes], dict[int, Result], list[str]]:
     """The checkpoints of an unfinished run folder: states to continue from, finished seeds.
 
-    Args:
-        folder: the run folder.
-        config: its configuration.
-        sha256: its game's fingerprint.
-        strict: raise for a checkpoint that cannot be used; else tell it in the third value
-            (lines for a sweep's log) and play its seed from the start.
+    With ``strict`` false, a checkpoint that cannot be used is told in the third value (lines
+    for a sweep's log) and its seed is played from the start.
 
     Raises:
         CheckpointError: (``strict``) a checkpoint is damaged or not of this run (its path
@@ -370,7 +335,8 @@ def read_checkpoints(
     for path in sorted(where.iterdir()):
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
-        seed = seed_of(path.name)
+        stem = path.name.removeprefix("seed-").removesuffix(".npz")
+        seed = int(stem) if ckpt.checkpoint_name(stem) == path.name and stem.isdigit() else None
         ours = seed is not None and first <= seed <= last
         try:
             if not ours:
@@ -395,51 +361,28 @@ def read_checkpoints(
     return states, done, unusable
 
 
-def seed_of(name: str) -> int | None:
-    """The seed of a checkpoint's file name ``seed-N.npz`` (``None`` for another name)."""
-    stem = name.removeprefix("seed-").removesuffix(".npz")
-    if f"seed-{stem}.npz" != name or not stem.isdigit():
-        return None
-    return int(stem)
-
-
 # ---------------------------------------------------------------------- the worker's side
-_games: dict[str, Game] = {}
-_channel = None
-_stop = None
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent exits (Linux; elsewhere a no-op).
-
-    If the parent is already gone (it died before this ran), exit at once.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
+_worker: dict = {}
+"""A local worker's games by fingerprint, channel and stop event (:func:`_init_worker`)."""
 
 
 def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
-    """A worker's start: die with the parent, leave signals to it, keep the games and channels."""
-    global _games, _channel, _stop
-    die_with_parent(parent_pid)
+    """Die with the parent (Linux's parent-death signal), leave signals to it, keep the games."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before this ran
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _games, _channel, _stop = games, channel, stop
+    _worker.update(games=games, channel=channel, stop=stop)
 
 
 def play_task(
-    task: Task,
-    game: Game | None = None,
-    every: float = math.inf,
-    *,
-    channel=None,
-    stop=None,
+    task: Task, game: Game | None = None, every: float = math.inf, *, channel=None, stop=None
 ) -> Result:
     """Play one task on ``game`` (default: the worker's game of its fingerprint).
 
@@ -447,9 +390,9 @@ def play_task(
     ``("checkpoint", index, bytes)`` on ``channel`` (default: the worker's); ``stop`` (an event)
     is polled after every episode.
     """
-    channel = _channel if channel is None else channel
-    stop = _stop if stop is None else stop
-    game = _games[task.fingerprint] if game is None else game
+    channel = _worker["channel"] if channel is None else channel
+    stop = _worker["stop"] if stop is None else stop
+    game = _worker["games"][task.fingerprint] if game is None else game
     return play(
         game, task.config, task.seed, state=task.state, checkpoint_every=every,
         progress=lambda done: channel.put(("progress", task.index, done)),
@@ -460,11 +403,10 @@ def play_task(
 
 # ---------------------------------------------------------------------- local processes
 class _SeedThread:
-    """Tasks one after the other in a daemon thread of this process: the one-worker pool.
+    """The one-worker pool: tasks one after the other in a daemon thread of this process.
 
-    A daemon, so that a seed that does not reach the end of its episode in time never holds up
-    the exit of the process; asked to stop, it stops at the end of its episode, and starts no
-    other task.
+    A daemon, so that a seed slow to reach the end of its episode never holds up the exit;
+    asked to stop, it starts no other task.
     """
 
     def __init__(self, stop: threading.Event) -> None:
@@ -473,7 +415,7 @@ class _SeedThread:
 
     def submit(self, fn: Callable[..., Result], *args, **kwargs) -> Future:
         future: Future = Future()
-        self._tasks.append((future, functools.partial(fn, *args, **kwargs)))
+        self._tasks.append((future, partial(fn, *args, **kwargs)))
         return future
 
     def start(self) -> None:
@@ -593,14 +535,14 @@ def run_local(
         with signals_held():  # every worker gets its start-up data before a signal lands
             if workers == 1:
                 pool = _SeedThread(stop)
-                submit = functools.partial(pool.submit, play_task, channel=channel, stop=stop)
+                submit = partial(pool.submit, play_task, channel=channel, stop=stop)
             else:
                 pool = ProcessPoolExecutor(
                     max_workers=workers,
                     initializer=_init_worker,
                     initargs=(os.getpid(), games, channel, stop),
                 )
-                submit = functools.partial(pool.submit, play_task)
+                submit = partial(pool.submit, play_task)
             for t in tasks:
                 game = games[t.fingerprint] if workers == 1 else None
                 f = submit(t, game, every)
@@ -662,8 +604,8 @@ def _shutdown(pool) -> None:
 def check_backend(backend: str, address: str | None) -> None:
     """Refuse a backend that cannot run here, before anything is written.
 
-    Ray must be importable, and a cluster address of the form ``HOST:PORT`` must answer (Ray
-    itself would retry it for minutes).
+    Ray must be importable, and a cluster address ``HOST:PORT`` must answer (Ray itself would
+    retry it for minutes).
 
     Raises:
         BackendUnavailableError: naming what is missing.
@@ -693,11 +635,7 @@ def _ray():
 
 
 class _Board:
-    """A Ray actor that holds the news of every task for the driver.
-
-    Each task's episodes done (for the progress bar), and the newest checkpoint each task sent
-    since the driver last asked.
-    """
+    """A Ray actor holding each task's episodes done and the newest checkpoint it sent."""
 
     def __init__(self) -> None:
         self.done: dict[int, int] = {}
@@ -713,11 +651,7 @@ class _Board:
 
 
 class _BoardChannel:
-    """:func:`play_task`'s channel on a Ray worker, to the :class:`_Board`.
-
-    Progress is sent now and then; a checkpoint is waited for (a round trip, once a checkpoint
-    interval), so that once the task's result is ready the board holds every one it sent.
-    """
+    """:func:`play_task`'s channel on a Ray worker; a checkpoint is waited for (see ``put``)."""
 
     def __init__(self, board, step: int, last: int) -> None:
         self.board, self.step, self.last = board, step, last
@@ -725,9 +659,9 @@ class _BoardChannel:
     def put(self, message: tuple) -> None:
         kind, index, value = message
         if kind == "checkpoint":
-            _ray().get(self.board.put.remote(kind, index, value))
+            _ray().get(self.board.put.remote(kind, index, value))  # all in once the task ends
         elif value % self.step == 0 or value == self.last:
-            self.board.put.remote(kind, index, value)  # fire and forget
+            self.board.put.remote(kind, index, value)
 
 
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
@@ -755,8 +689,9 @@ def run_ray(
     """Run ``tasks`` on a Ray cluster (see :func:`run_local` for the callbacks).
 
     The cluster at ``address``, else the one this process is connected to, else a local one of
-    ``workers`` CPUs started here (and shut down at the end). A task that is cancelled cannot
-    take a checkpoint as it stops: its newest periodic one is handed in.
+    ``workers`` CPUs started here (and shut down at the end). Each game goes to the object store
+    once. On an interruption the tasks are cancelled and their newest periodic checkpoints
+    handed in.
 
     Raises:
         BackendUnavailableError: Ray is not installed, or no cluster answers at ``address``.
@@ -845,10 +780,9 @@ def run_ray(
 
 # ---------------------------------------------------------------------- progress
 def progress_bar():
-    """A rich progress bar (description, bar, done/total, elapsed, remaining) for episodes.
+    """The package's one rich progress bar (description, bar, done/total, elapsed, remaining).
 
-    The one progress bar of the package (runs, sweeps, explorations). rich loads here, only
-    when a bar is shown.
+    rich loads here, only when a bar is shown.
     """
     from rich.progress import (
         BarColumn,
@@ -859,13 +793,8 @@ def progress_bar():
         TimeRemainingColumn,
     )
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    return Progress(TextColumn("{task.description}"), *columns)
 
 
 @dataclass

@@ -111,11 +111,7 @@ class Task:
 
 
 def _cost(task: Task, game: Game) -> float:
-    """A task's rough cost, to start the longest first: episodes × steps × feature work.
-
-    Planning re-evaluates every stored next state (``k·|A||B|`` features per step at episode
-    ``k``), so re-planning every episode costs ``O(K²)``; a resumed seed costs what it has left.
-    """
+    """A task's rough cost, to start the longest first (re-planning every episode is ``O(K²)``)."""
     d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
     agent, K, done = task.config.agent, task.config.episodes, task.episodes_done()
     cost = (K - done) * H * (d * d + A * B * d)
@@ -137,30 +133,7 @@ def drive(
     log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Play every seed of ``plays`` not done, and finish each run folder (see the module).
-
-    Args:
-        plays: the settings, each with its run folder reserved and its manifest written.
-        backend: ``"local"`` or ``"ray"``.
-        workers: local processes (``1``: a thread of this process), or the CPUs of a Ray
-            started here.
-        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
-            to, or a new local one.
-        progress: one progress bar, with a line per playing seed.
-        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: only when
-            interrupted, on the local backend).
-        fail_fast: a failed seed or run folder stops everything and is raised; else it is
-            logged, its setting marked ``"failed"`` (resumable), and the others go on.
-        on_start: called with the local workers' process ids once they run.
-        log: called with a line (and an error or traceback) for a sweep's log.
-        on_change: called after each seed is done (a sweep rewrites its ``sweep.json``).
-
-    Raises:
-        Whatever a seed raised (``fail_fast``), the interruption (after the states are written,
-        with ``run_dir`` set on it when there is one setting), :class:`~.checkpoint.
-        CheckpointWriteError`, :class:`~.store.ResultsNotSavedError`,
-        :class:`BackendUnavailableError`.
-    """
+    """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
     tasks: list[Task] = []
@@ -315,16 +288,7 @@ def _last_line(err: BaseException) -> str:
 def read_checkpoints(
     folder, config: RunConfig, sha256: str, strict: bool = True
 ) -> tuple[dict[int, bytes], dict[int, Result], list[str]]:
-    """The checkpoints of an unfinished run folder: states to continue from, finished seeds.
-
-    With ``strict`` false, a checkpoint that cannot be used is told in the third value (lines
-    for a sweep's log) and its seed is played from the start.
-
-    Raises:
-        CheckpointError: (``strict``) a checkpoint is damaged or not of this run (its path
-            named), or a file there is not of a seed of this run.
-        RunFolderError: a checkpoint cannot be read.
-    """
+    """An unfinished run folder's states and finished seeds; not ``strict``: refusals told."""
     states: dict[int, bytes] = {}
     done: dict[int, Result] = {}
     unusable: list[str] = []
@@ -384,12 +348,7 @@ def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None
 def play_task(
     task: Task, game: Game | None = None, every: float = math.inf, *, channel=None, stop=None
 ) -> Result:
-    """Play one task on ``game`` (default: the worker's game of its fingerprint).
-
-    Its progress and checkpoints go as messages ``("progress", index, episodes done)`` and
-    ``("checkpoint", index, bytes)`` on ``channel`` (default: the worker's); ``stop`` (an event)
-    is polled after every episode.
-    """
+    """Play one task; its progress and checkpoints go as ``(kind, index, value)`` on ``channel``."""
     channel = _worker["channel"] if channel is None else channel
     stop = _worker["stop"] if stop is None else stop
     game = _worker["games"][task.fingerprint] if game is None else game
@@ -403,11 +362,7 @@ def play_task(
 
 # ---------------------------------------------------------------------- local processes
 class _SeedThread:
-    """The one-worker pool: tasks one after the other in a daemon thread of this process.
-
-    A daemon, so that a seed slow to reach the end of its episode never holds up the exit;
-    asked to stop, it starts no other task.
-    """
+    """The one-worker pool: tasks in turn in a daemon thread (never holding up the exit)."""
 
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
@@ -447,18 +402,7 @@ def run_local(
     on_start: Callable[[list[int]], None] | None = None,
     grace: float = STOP_GRACE,
 ) -> None:
-    """Run ``tasks`` in order in ``workers`` processes (``1``: a thread of this one).
-
-    Each worker takes the next task as soon as it is free. The driver (this thread) hands each
-    task's messages and outcome to the callbacks by the task's index: its progress, its newest
-    checkpoint, its result, or its failure (``on_error``; without it, the first failure stops
-    everything and is raised; after an interruption, failures are dropped). A task stopped by an
-    interruption hands its state to ``on_checkpoint``.
-
-    Signals are held while anything is handed over: an interruption lands only while this
-    thread waits, in a C call that leaves no lock of ``threading`` or ``concurrent.futures``
-    half taken, and every task already finished is handed over before the others stop.
-    """
+    """Run ``tasks`` in ``workers`` processes (``1``: a thread), outcomes to the callbacks."""
     pool = None
     futures: dict[Future, int] = {}
     finished: _queue.SimpleQueue[Future] = _queue.SimpleQueue()  # put as each task ends
@@ -470,13 +414,12 @@ def run_local(
 
         context = get_context("loky")
         channel, stop = context.Queue(), context.Event()
-        # loky's resource tracker, a process of its own, warns on stderr when after an
-        # interruption it finds a semaphore the workers already removed: harmless, and it would
-        # break the one-line answer to a signal. It reads its warning filters from here.
+        # loky's resource tracker warns after an interruption of a semaphore the workers
+        # removed: harmless, and it would break the one-line answer to a signal.
         os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
 
     def drain() -> None:
-        """Hand the messages waiting to the driver: of a task's checkpoints, only the newest."""
+        """Hand the messages waiting over: of a task's checkpoints, only the newest."""
         newest: dict[int, bytes] = {}
         while True:
             try:
@@ -491,12 +434,7 @@ def run_local(
             on_checkpoint(index, data)
 
     def collect(done, stopping: bool = False) -> None:
-        """Hand each finished task's outcome to the driver, once.
-
-        Once stopping, a failure is dropped: a worker that the interruption reached first (a
-        signal sent to the whole process group before it could ignore it) fails its task, and
-        the task is played again next time anyway.
-        """
+        """Hand each finished task's outcome over once (once stopping, failures are dropped)."""
         for f in done:
             if f not in futures:
                 continue
@@ -517,12 +455,10 @@ def run_local(
                     on_error(index, err)
             elif not f.cancelled():
                 on_result(index, f.result())
-            # Dropped once handed over: a result held here no longer than needed. An outcome
-            # whose callback an exception cut short is handed over again as the tasks stop.
-            del futures[f]
+            del futures[f]  # once handed over (a callback cut short is called again)
 
     def ended(timeout: float) -> list[Future]:
-        """The tasks that ended, waiting at most ``timeout`` for one (a C wait: see above)."""
+        """The tasks that ended, waiting at most ``timeout`` for one, in a C wait."""
         try:
             done = [finished.get(timeout=timeout)]
         except _queue.Empty:
@@ -552,37 +488,31 @@ def run_local(
                 pool.start()
         if on_start is not None:
             on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+        # A signal is raised only in the C wait of ``ended``: never inside ``threading`` or
+        # ``concurrent.futures`` (a lock left taken there loses a result), nor mid hand-over.
         while futures:
-            done = ended(0.1)  # the one place of the loop where a signal is raised
-            with signals_held():  # an outcome is handed over whole; a signal lands after it
+            done = ended(0.1)
+            with signals_held():
                 drain()
                 collect(done)
-        with signals_held():
-            drain()
-    except Exception:
-        stop.set()
-        for f in futures:
-            f.cancel()
-        _shutdown(pool)
-        raise
-    except BaseException:
-        # An interruption: what is finished is handed over, then the tasks that play hand in
-        # their states as they stop, and those not started never start.
-        stop.set()
+    except BaseException as err:
+        stop.set()  # every playing seed stops after its episode
         try:
-            collect([f for f in futures if f.done()], stopping=True)
-            for f in futures:
-                f.cancel()
             deadline = time.monotonic() + grace
-            while True:
+            while not isinstance(err, Exception):  # an interruption: nothing finished is lost
                 drain()
                 collect([f for f in futures if f.done()], stopping=True)
+                for f in futures:
+                    f.cancel()  # those not started never start; the others hand in their states
                 left = deadline - time.monotonic()
                 if not futures or left <= 0:
                     break
                 ended(min(0.1, left))
         finally:
-            _shutdown(pool)
+            for f in futures:
+                f.cancel()
+            if not isinstance(pool, _SeedThread | None):
+                pool.shutdown(wait=True, kill_workers=True)
         raise
     if workers > 1:
         # A worker exits only once what it put on the queue is in the pipe, so messages still
@@ -595,21 +525,9 @@ def run_local(
         drain()
 
 
-def _shutdown(pool) -> None:
-    if pool is not None and not isinstance(pool, _SeedThread):
-        pool.shutdown(wait=True, kill_workers=True)
-
-
 # ---------------------------------------------------------------------- Ray
 def check_backend(backend: str, address: str | None) -> None:
-    """Refuse a backend that cannot run here, before anything is written.
-
-    Ray must be importable, and a cluster address ``HOST:PORT`` must answer (Ray itself would
-    retry it for minutes).
-
-    Raises:
-        BackendUnavailableError: naming what is missing.
-    """
+    """Refuse a backend that cannot run here (no Ray, no cluster answering) before a write."""
     if backend != "ray":
         return
     _ray()
@@ -686,16 +604,7 @@ def run_ray(
     workers: int | None = None,
     fail_fast: bool = False,
 ) -> None:
-    """Run ``tasks`` on a Ray cluster (see :func:`run_local` for the callbacks).
-
-    The cluster at ``address``, else the one this process is connected to, else a local one of
-    ``workers`` CPUs started here (and shut down at the end). Each game goes to the object store
-    once. On an interruption the tasks are cancelled and their newest periodic checkpoints
-    handed in.
-
-    Raises:
-        BackendUnavailableError: Ray is not installed, or no cluster answers at ``address``.
-    """
+    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
     ray = _ray()
     started = False
     if not ray.is_initialized():
@@ -714,7 +623,7 @@ def run_ray(
     shown: dict[int, int] = {}
 
     def look(timeout: float = RAY_SILENCE) -> None:
-        """Hand the board's news to the driver: progress, then the checkpoints sent."""
+        """Hand the board's news over: progress, then the checkpoints sent."""
         try:
             done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
         except ray.exceptions.GetTimeoutError:
@@ -780,10 +689,7 @@ def run_ray(
 
 # ---------------------------------------------------------------------- progress
 def progress_bar():
-    """The package's one rich progress bar (description, bar, done/total, elapsed, remaining).
-
-    rich loads here, only when a bar is shown.
-    """
+    """The package's one rich progress bar: description, bar, done/total, elapsed, remaining."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -703,56 +703,49 @@ def progress_bar():
     return Progress(TextColumn("{task.description}"), *columns)
 
 
-@dataclass
 class _View:
     """The progress bar: episodes of every task, and a line per playing seed of a sweep."""
 
-    enabled: bool
-    tasks: list[Task]
-    lines: bool
-    _bar: object = None
-    _total: object = None
-    _lines: dict = field(default_factory=dict)
-    _done: dict = field(default_factory=dict)
-    _finished: int = 0
+    def __init__(self, enabled: bool, tasks: list[Task], lines: bool) -> None:
+        self.tasks, self.lines, self.bar, self.rows, self.finished = tasks, lines, None, {}, 0
+        self.done = {t.index: t.episodes_done() for t in tasks}
+        if enabled and tasks:
+            self.bar = progress_bar()
+            episodes = sum(t.config.episodes for t in tasks)
+            completed = sum(self.done.values())
+            self.total = self.bar.add_task(self._title(), total=episodes, completed=completed)
 
     def __enter__(self) -> _View:
-        self._done = {t.index: t.episodes_done() for t in self.tasks}
-        if self.enabled and self.tasks:
-            self._bar = progress_bar()
-            self._bar.__enter__()
-            episodes = sum(t.config.episodes for t in self.tasks)
-            done = sum(self._done.values())
-            self._total = self._bar.add_task(self._title(), total=episodes, completed=done)
+        if self.bar is not None:
+            self.bar.__enter__()
         return self
 
     def _title(self) -> str:
         if not self.lines:
             return "[bold]episodes[/bold]"
-        return f"[bold]sweep[/bold] {self._finished}/{len(self.tasks)} seeds, episodes"
+        return f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
 
     def update(self, index: int, done: int) -> None:
-        self._done[index] = done
-        if self._bar is None:
-            return
-        if self.lines:
+        self.done[index] = done
+        if self.bar is not None and self.lines:
             task = self.tasks[index]
-            if index not in self._lines:
+            if index not in self.rows:
                 name = f"  {task.name} seed {task.seed}"
-                self._lines[index] = self._bar.add_task(name, total=task.config.episodes)
-            self._bar.update(self._lines[index], completed=done)
-        self._bar.update(self._total, completed=sum(self._done.values()))
+                self.rows[index] = self.bar.add_task(name, total=task.config.episodes)
+            self.bar.update(self.rows[index], completed=done)
+        if self.bar is not None:
+            self.bar.update(self.total, completed=sum(self.done.values()))
 
     def finish(self, index: int) -> None:
-        self._finished += 1
-        self._done[index] = self.tasks[index].config.episodes
-        if self._bar is None:
-            return
-        line = self._lines.pop(index, None)
-        if line is not None:
-            self._bar.remove_task(line)
-        self._bar.update(self._total, completed=sum(self._done.values()), description=self._title())
+        self.finished += 1
+        self.done[index] = self.tasks[index].config.episodes
+        if self.bar is not None:
+            if index in self.rows:
+                self.bar.remove_task(self.rows.pop(index))
+            self.bar.update(
+                self.total, completed=sum(self.done.values()), description=self._title()
+            )
 
     def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

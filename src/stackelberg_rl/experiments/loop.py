@@ -94,33 +94,12 @@ def play(
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Play ``config.episodes`` episodes of ``game``; one row per episode.
+    """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
-    The environment's random stream is ``stream(seed, "game")`` and the agents' come from
-    ``seed_sequence(seed, "agents")``: the same seed gives the same table (``wall_time`` aside).
-    No I/O: checkpoints are handed to ``checkpoint`` as bytes.
-
-    Args:
-        game: the game (its features, or feature map, are the agents' known feature map).
-        config: the experiment; ``config.game`` is not used here (``game`` is).
-        seed: this run's seed.
-        progress: called with the number of episodes done, every few episodes and at the end.
-        state: a checkpoint of this seed, game and configuration to continue from (a finished
-            seed's returns its table at once).
-        checkpoint: called with the seed's checkpoint after an episode once
-            ``checkpoint_every`` seconds (``0``: every episode; ``inf``: never) have passed since
-            the start or the last one; never after the last episode.
-        checkpoint_every: see ``checkpoint``.
-        stop: polled after every episode; once true the seed stops with
-            :class:`~.checkpoint.SeedStopped`, which carries its checkpoint.
-
-    Returns:
-        A DataFrame with the columns of :data:`COLUMNS`, and with ``config.save_plans`` the
-        :class:`~.plan_history.Plans` that replay every episode's policies (else ``None``).
-
-    Raises:
-        CheckpointError: ``state`` is damaged or not of this seed, game and configuration.
-        SeedStopped: ``stop`` returned true.
+    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``. ``state``: a
+    checkpoint to continue from; ``checkpoint`` is called with one every ``checkpoint_every``
+    seconds (never after the last episode); ``stop`` is polled after every episode, and once
+    true the seed raises :class:`~.checkpoint.SeedStopped` with its state. No I/O.
     """
     config.validate()
     seed_run = SeedRun(game, config, seed) if state is None else SeedRun.restore(
@@ -147,13 +126,7 @@ def play(
 
 
 class SeedRun:
-    """One seed of an experiment, played an episode at a time, that can stop and continue.
-
-    The agents and the environment's stream are made as :func:`play` describes; the rows (one
-    preallocated array per column) and the plans accumulate. :meth:`checkpoint` and
-    :meth:`restore` save and restore all of it between episodes; a finished seed's checkpoint
-    holds only its rows and plans (:func:`finished`).
-    """
+    """One seed played an episode at a time; its whole state checkpointed between episodes."""
 
     def __init__(self, game: games_mod.Game, config: RunConfig, seed: int) -> None:
         self.game, self.config, self.seed = game, config, seed
@@ -238,10 +211,7 @@ class SeedRun:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        """The seed's whole state: the environment's stream, both agents, the rows, the plans.
-
-        A shared learner is saved once, with the leader.
-        """
+        """The seed's whole state: its stream, both agents (a shared learner once), rows, plans."""
         tree: dict[str, Any] = {
             "env_rng": self.env_rng.bit_generator.state,
             "leader": self.leader.state_dict(),
@@ -253,11 +223,7 @@ class SeedRun:
         return tree
 
     def load_state_dict(self, tree: dict, episodes_done: int) -> None:
-        """Continue from :meth:`state_dict`'s ``tree``, taken after ``episodes_done`` episodes.
-
-        Raises:
-            ValueError: a part of the state does not fit this seed's agents (named).
-        """
+        """Continue from :meth:`state_dict`'s ``tree`` (``ValueError`` naming a misfit)."""
         set_generator_state(self.env_rng, tree.get("env_rng"))
         for role in ("leader", "follower"):
             if not isinstance(tree.get(role), dict):
@@ -285,11 +251,7 @@ class SeedRun:
 
     @classmethod
     def restore(cls, game: games_mod.Game, config: RunConfig, seed: int, data: bytes) -> SeedRun:
-        """The seed as it was when ``data`` (:meth:`checkpoint` or :func:`finished`) was taken.
-
-        Raises:
-            CheckpointError: ``data`` is damaged, or not of this seed, game and configuration.
-        """
+        """The seed as ``data`` (a checkpoint) left it (``CheckpointError`` if not of this run)."""
         where = f"the checkpoint of seed {seed}"
         header, tree = ckpt.read(data, config, game.fingerprint(), seed, where)
         done = header["episodes_done"]
@@ -312,11 +274,7 @@ class SeedRun:
 def finished(
     config: RunConfig, game_sha256: str, seed: int, df: pd.DataFrame, plans: Plans | None
 ) -> bytes:
-    """A finished seed's checkpoint: its table and plans, nothing left to play.
-
-    What a run folder keeps of a seed done while others still play, so that resuming the run
-    does not play it again.
-    """
+    """A finished seed's checkpoint: its table and plans (a run folder keeps it until done)."""
     tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in COLUMNS}}
     if plans is not None:
         tree["plans"] = plans.to_arrays()

@@ -35,17 +35,7 @@ class PlansFileError(ValueError):
 
 @dataclass(frozen=True)
 class Plans:
-    """Everything that replays one seed's policies (module docstring; math.md §3).
-
-    Attributes:
-        phi: ``(K, H, d)`` the features recorded at each episode and step.
-        plan_episode: ``(P,)`` the episode at whose start each plan was made: ``0`` first,
-            strictly increasing.
-        w: ``(P, 2, H, d)`` both players' ``w`` of each plan (leader, follower).
-        alpha: ``(P, 2)`` ``α_l``, ``α_f`` of each plan.
-        beta: ``(P,)`` ``β`` of each plan.
-        lam: ``λ``.
-    """
+    """Everything that replays one seed's policies: the arrays of the module docstring."""
 
     phi: np.ndarray
     plan_episode: np.ndarray
@@ -148,15 +138,7 @@ class Plans:
 
 # ---------------------------------------------------------------------- recording a run's plans
 class PlanRecorder:
-    """Keeps the plans the players make during a run (:func:`~.loop.run` with ``save_plans``).
-
-    Call :meth:`after_plans` after both players' ``begin_episode(k)``, and :meth:`finish` after
-    the last episode. Decentralised players each plan from the same observations; their plans
-    are one and the same (math.md §3), which is checked at every plan, so one copy is stored.
-
-    Args:
-        leader, follower: the LSVI-UCB players of :func:`~stackelberg_rl.agents.make_agents`.
-    """
+    """Keeps the plans made in a run: :meth:`after_plans` after both players' ``begin_episode``."""
 
     def __init__(self, leader, follower) -> None:
         for role, player in (("leader", leader), ("follower", follower)):
@@ -170,7 +152,7 @@ class PlanRecorder:
         self._params: list[tuple[float, float, float]] = []
 
     def after_plans(self, k: int) -> None:
-        """Record the plan made at the start of episode ``k``, if one was."""
+        """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
         L, F = self.leader.learner, self.follower.learner
         decentralised = F is not L
         if decentralised and self.follower.replanned != self.leader.replanned:
@@ -201,11 +183,7 @@ class PlanRecorder:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``.
-
-        Raises:
-            ValueError: the arrays are missing or their shapes disagree.
-        """
+        """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
         L = self.leader.learner
         try:
             episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
@@ -222,7 +200,7 @@ class PlanRecorder:
         self._params = [tuple(float(v) for v in row) for row in params]
 
     def finish(self) -> Plans:
-        """The plans of the run, with the features the learner recorded (checked)."""
+        """The run's plans, with the features the learner recorded (checked)."""
         L = self.leader.learner
         n = L.n_samples
         if len(set(n.tolist())) != 1:

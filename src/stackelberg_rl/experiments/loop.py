@@ -29,24 +29,10 @@ from .config import RunConfig, game_record
 from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
-    "seed",
-    "episode",
-    "regret_leader",
-    "regret_follower",
-    "regret_leader_ci",
-    "regret_follower_ci",
-    "eval_weight",
-    "return_leader",
-    "return_follower",
-    "x1",
-    "a1",
-    "replanned",
-    "beta",
-    "lam",
-    "alpha_l",
-    "alpha_f",
-    "wall_time",
-)
+    "seed", "episode", "regret_leader", "regret_follower", "regret_leader_ci",
+    "regret_follower_ci", "eval_weight", "return_leader", "return_follower", "x1", "a1",
+    "replanned", "beta", "lam", "alpha_l", "alpha_f", "wall_time",
+)  # fmt: skip
 """Columns of a run's table, in order. ``regret_*`` are exact on a finite game and Monte-Carlo
 estimates on a continuous one, where ``regret_*_ci`` are the half-widths of their 95% intervals
 (NaN for exact regret). ``x1`` is the index of the initial state of a finite game, ``-1`` on a

@@ -1,20 +1,13 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-:func:`drive` plays the seeds not yet done of a list of :class:`Play` (a setting with its reserved
-run folder, :mod:`.store`), longest first, and finishes each folder once its seeds are done;
-``run`` (``--resume`` too), ``sweep`` and ``demo`` all come here. Only the driver writes: a task
-(one seed) sends its checkpoint every ``checkpoint_every`` seconds and the driver keeps the newest
-in ``checkpoints/seed-N.npz``, with a finished seed's rows until the setting is done. A task gives
-the same rows on any backend, number of workers and across interruptions (its own random streams;
-the driver's game, checked by SHA-256).
-
-Local workers (:func:`run_local`) are loky processes (one worker: a thread of this process) that
-die with their parent and leave SIGINT and SIGTERM to it. On an interruption the driver hands over
-what is finished, asks every seed to stop after its episode, waits at most :data:`STOP_GRACE`
-seconds for their states, writes them, marks the unfinished folders ``"interrupted"`` and lets the
-interruption go on. A failed task stops everything with ``fail_fast`` (a new run folder is
-removed), or else its setting is marked failed (resumable) and the others go on. A dead worker or a
-Ray cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`.
+:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved run
+folder), longest first, for ``run`` (``--resume`` too), ``sweep`` and ``demo``. Only the driver
+writes: it keeps each seed's newest checkpoint in ``checkpoints/seed-N.npz`` (a finished seed's
+rows until its setting is done) and finishes a folder once its seeds are done. A seed gives the
+same rows on any backend and across interruptions. On an interruption it hands over what is
+finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
+states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
+stops everything with ``fail_fast``; else its setting is marked failed and the others go on.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -233,15 +234,24 @@ def read_plans(path: Path, seed: int) -> Plans:
         PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
             hold this seed.
     """
-    try:
+    if not _legacy(path):
         head, tree = load(
             path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError
         )
-    except PlansFileError as err:
-        if "'1 (stackelberg-rl 0.1)'" not in str(err):
-            raise
-        arrays = read_npz(path, PlansFileError, "plans file")  # 0.1: the header in "format"
-        head, tree = json.loads(arrays.pop("format").tobytes()), {}
+    else:  # 0.1's layout: the header in an array "format"
+        arrays = read_npz(path, PlansFileError, "plans file")
+        try:
+            head = json.loads(np.asarray(arrays.pop("format")).tobytes())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise PlansFileError(f"{path} is corrupt or truncated: {err}") from None
+        if not isinstance(head, dict) or head.get("format") != PLANS_FORMAT:
+            raise PlansFileError(f"{path} is not a plans file of stackelberg-rl")
+        if head.get("version") != 1:
+            raise PlansFileError(
+                f"{path} has format version {head.get('version')!r}; this version of "
+                "stackelberg-rl reads format version 1 in this layout"
+            )
+        tree = {}
         for key, value in arrays.items():
             group, _, name = key.partition("/")
             tree.setdefault(group, {})[name] = value
@@ -249,6 +259,16 @@ def read_plans(path: Path, seed: int) -> Plans:
     if not isinstance(seeds, list) or seed not in seeds or f"seed{seed}" not in tree:
         raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
     return Plans.from_arrays(tree[f"seed{seed}"], "", f"{path} (seed {seed})")
+
+
+def _legacy(path: Path) -> bool:
+    """Whether ``path`` is a zip in 0.1's layout (else :func:`load` says what it is)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "format.npy" in names and "header.npy" not in names
 
 
 def plans_bytes(episodes: int, horizon: int, dim: int) -> int:

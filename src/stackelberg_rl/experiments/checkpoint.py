@@ -1,25 +1,11 @@
 """A seed's state as bytes: what lets a run stop and continue to the same results, bit for bit.
 
-A checkpoint is a container of :mod:`stackelberg_rl._files` (an uncompressed ``.npz`` held in
-memory, never a pickle): every array of the state under its path (``leader/learner/psi``), and
-its JSON header:
-
-====================  ==================================================================
-``format``            :data:`CHECKPOINT_FORMAT`; ``format_version``: :data:`CHECKPOINT_VERSION`
-``stackelberg_rl``    the version of the package that wrote it
-``seed``              the run's seed
-``episodes_done``     episodes played (the next one to play), of ``episodes``
-``finished``          whether the seed has played all its episodes (then only its rows and
-                      plans are stored: nothing is left to play)
-``elapsed``           seconds the seed had been playing when the state was taken
-``config``            the :class:`~.config.RunConfig` (as in the manifest)
-``game_sha256``       the fingerprint of the game played
-====================  ==================================================================
-
-Decentralised players hold equal statistics (math.md §3), so each of the follower's arrays is
-stored once (the container stores an array equal to an earlier one as an alias). :func:`check`
-refuses a checkpoint of another run, seed, game, configuration or version with a
-:class:`CheckpointError` naming what differs; a damaged or truncated one is one too.
+A checkpoint is a container of :mod:`stackelberg_rl._files` held in memory (never a pickle): the
+state's arrays by path (``leader/learner/psi``; a decentralised follower's equal arrays stored
+once, as aliases) and a JSON header: ``format``, ``format_version``, ``stackelberg_rl`` (the
+package version), ``seed``, ``episodes``, ``episodes_done``, ``finished`` (then only the rows and
+plans are stored), ``elapsed`` (seconds played), ``config`` and ``game_sha256``. :func:`check`
+refuses one of another run, seed, game, configuration or version, naming what differs.
 """
 
 from __future__ import annotations
@@ -31,7 +17,7 @@ from .config import RunConfig, difference
 CHECKPOINT_FORMAT = "stackelberg-rl/checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
-"""The run folder's sub-folder of checkpoints, ``seed-N.npz`` each, removed once the run is done."""
+"""A run folder's sub-folder of checkpoints (``seed-N.npz``), removed once the run is done."""
 
 
 class CheckpointError(ValueError):
@@ -43,11 +29,9 @@ class CheckpointWriteError(OSError):
 
 
 class SeedStopped(Exception):  # noqa: N818 - an outcome, not a failure
-    """A seed stopped when asked to (:func:`~.loop.play`'s ``stop``), with its state.
+    """A seed stopped when asked to (:func:`~.loop.play`'s ``stop``), with its ``state``.
 
-    Attributes:
-        seed: the seed.
-        state: its checkpoint (:func:`pack`), or ``None`` if it had played nothing new.
+    ``state`` is its checkpoint, or ``None`` if it had played nothing new.
     """
 
     def __init__(self, seed: int, state: bytes | None) -> None:
@@ -82,11 +66,7 @@ def pack(tree: dict, header: dict) -> bytes:
 def unpack(
     data: bytes, where: str = "the checkpoint", header_only: bool = False
 ) -> tuple[dict, dict]:
-    """The header and the state of :func:`pack`'s bytes.
-
-    Raises:
-        CheckpointError: damaged, truncated or not a checkpoint of this format version.
-    """
+    """The header and the state of :func:`pack`'s bytes (:class:`CheckpointError` if unusable)."""
     return _files.unpack(
         data, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, what="checkpoint", where=where,
         error=CheckpointError, header_only=header_only,
@@ -94,7 +74,7 @@ def unpack(
 
 
 def peek(data: bytes, where: str = "the checkpoint") -> dict:
-    """The header of a checkpoint, without reading its arrays (see :func:`unpack`)."""
+    """The header of a checkpoint, without reading its arrays."""
     return unpack(data, where, header_only=True)[0]
 
 

@@ -1,44 +1,18 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-A run is a sweep of one setting. :func:`drive` plays the seeds not yet done of a list of
-:class:`Play` (a setting: its configuration, game and reserved run folder, :mod:`.store`) and
-finishes each run folder as soon as its seeds are all done. ``stackelberg-rl run`` (with
-``--resume``), ``sweep`` and ``demo`` all come here (:func:`~.runs.run_seeds`,
-:func:`stackelberg_rl.sweep.run_grid`).
-
-Tasks — one seed of one setting — go to the backend longest first, so that the cores stay busy
-to the end. Only the driver writes to disk: no file system is shared with the workers. A task
-sends its checkpoint (:mod:`.checkpoint`) every ``checkpoint_every`` seconds, and the driver
-writes the newest into the setting's run folder (``checkpoints/seed-N.npz``); a finished seed's
-rows and plans are kept there too until the whole setting is done. The same task gives the same
-rows on any backend, any number of workers and across any interruption: each seed has its own
-random streams, and the game every worker plays is the driver's (shipped to it once, checked by
-its SHA-256).
-
-Local backend (:func:`run_local`): loky's process pool (fork-and-exec workers, so a script can
-call a run at its top level without an ``if __name__ == "__main__":`` guard); with one worker the
-tasks play one after the other in a thread of this process, so that the main thread, where
-signals arrive, can ask them to stop between episodes. Workers die with the process that started
-them, even on SIGKILL (Linux's parent-death signal), and ignore SIGINT and SIGTERM, which a
-terminal or ``kill`` may send to the whole group: their parent stops them. On an interruption
-(``KeyboardInterrupt`` or any ``BaseException`` that is not an ``Exception``) the driver sets the
-stop flag that every seed polls after each episode, waits at most :data:`STOP_GRACE` seconds for
-the playing seeds' states (:class:`~.checkpoint.SeedStopped`), writes them, marks every
-unfinished run folder ``"interrupted"`` and lets the interruption go on. Ray
-(:func:`run_ray`): each game goes to the object store once; on an interruption the tasks are
-cancelled, the checkpoints they had sent are written first, and a Ray started here is shut down.
-
-A task that fails stops everything with ``fail_fast`` (a run: the failure is raised, a new run
-folder removed), or else is logged with its traceback, its setting marked failed and left
-resumable, and the others go on (a sweep). A worker that dies (killed, out of memory) or a Ray
-cluster silent for :data:`RAY_SILENCE` seconds is :class:`BackendUnavailableError`: the folders
-are kept, ``"interrupted"``, to be continued.
+:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved run
+folder), longest first, for ``run`` (``--resume`` too), ``sweep`` and ``demo``. Only the driver
+writes: it keeps each seed's newest checkpoint in ``checkpoints/seed-N.npz`` (a finished seed's
+rows until its setting is done) and finishes a folder once its seeds are done. A seed gives the
+same rows on any backend and across interruptions. On an interruption it hands over what is
+finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
+states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
+stops everything with ``fail_fast``; else its setting is marked failed and the others go on.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
 import math
 import os
@@ -48,9 +22,11 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import pandas as pd
 
@@ -63,19 +39,16 @@ from .plan_history import PLANS_FILE, Plans
 from .store import Reservation, RunFolderError, now
 
 RAY_SILENCE = 120.0
-"""Seconds the driver waits for an answer from a Ray cluster before it stops the run as lost."""
+"""Seconds without an answer from a Ray cluster before the run stops as lost."""
 
 STOP_GRACE = 5.0
 """Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
-
-_PR_SET_PDEATHSIG = 1
-"""``prctl`` option (``<linux/prctl.h>``): the signal a process gets when its parent dies."""
 
 Result = tuple[pd.DataFrame, Plans | None]
 
 
 class BackendUnavailableError(RuntimeError):
-    """The backend cannot run here (Ray not installed, or no cluster at the address)."""
+    """The backend cannot run here (Ray not installed, no cluster at the address, a dead worker)."""
 
 
 @dataclass
@@ -89,11 +62,11 @@ class Play:
     manifest: dict
     """The run folder's manifest, as written with status ``"running"``."""
     states: dict[int, bytes] = field(default_factory=dict)
-    """The checkpoint each unfinished seed continues from (seeds without one start afresh)."""
+    """The checkpoint each unfinished seed continues from."""
     done: dict[int, Result] = field(default_factory=dict)
     """Finished seeds' tables and plans (from earlier sessions too)."""
     previous_seconds: float = 0.0
-    """Seconds the run had been played in earlier sessions."""
+    """Seconds played in earlier sessions."""
     failed: dict[int, str] = field(default_factory=dict)
     """Seeds that failed, with the last line of their error."""
     status: str = "running"
@@ -115,32 +88,23 @@ class Play:
 
 @dataclass(frozen=True)
 class Task:
-    """One seed of one setting."""
+    """One seed of one setting (``play``: the setting's position in :func:`drive`'s list)."""
 
     index: int
     play: int
-    """The setting's position in :func:`drive`'s list."""
     name: str
-    """The setting's name."""
     config: RunConfig
     seed: int
     fingerprint: str
-    """SHA-256 of the game: the worker's game must have it."""
     state: bytes | None = None
-    """The seed's checkpoint to continue from."""
 
     def episodes_done(self) -> int:
-        """The episodes its checkpoint holds (0 without one)."""
+        """The episodes its checkpoint ``state`` holds (0 without one)."""
         return ckpt.peek(self.state)["episodes_done"] if self.state is not None else 0
 
 
 def _cost(task: Task, game: Game) -> float:
-    """A task's rough cost, to start the longest first: episodes × steps × feature work.
-
-    Planning re-evaluates every stored next state (math.md §5: ``k·|A||B|`` features per step
-    at episode ``k``), so a learner that re-plans every episode costs ``O(K²)``, the others about
-    ``O(K)``; a resumed seed costs what it has left.
-    """
+    """A task's rough cost, to start the longest first (re-planning every episode is ``O(K²)``)."""
     d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
     agent, K, done = task.config.agent, task.config.episodes, task.episodes_done()
     cost = (K - done) * H * (d * d + A * B * d)
@@ -149,7 +113,6 @@ def _cost(task: Task, game: Game) -> float:
     return cost
 
 
-# ---------------------------------------------------------------------- the driver
 def drive(
     plays: list[Play],
     *,
@@ -163,30 +126,7 @@ def drive(
     log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Play every seed of ``plays`` not done, and finish each run folder (see the module).
-
-    Args:
-        plays: the settings, each with its run folder reserved and its manifest written.
-        backend: ``"local"`` or ``"ray"``.
-        workers: local processes (``1``: a thread of this process), or the CPUs of a Ray
-            started here.
-        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
-            to, or a new local one.
-        progress: one progress bar, with a line per playing seed.
-        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: only when
-            interrupted, on the local backend).
-        fail_fast: a failed seed or run folder stops everything and is raised; else it is
-            logged, its setting marked ``"failed"`` (resumable), and the others go on.
-        on_start: called with the local workers' process ids once they run.
-        log: called with a line (and an error or traceback) for a sweep's log.
-        on_change: called after each seed is done (a sweep rewrites its ``sweep.json``).
-
-    Raises:
-        Whatever a seed raised (``fail_fast``), the interruption (after the states are written,
-        with ``run_dir`` set on it when there is one setting), :class:`~.checkpoint.
-        CheckpointWriteError`, :class:`~.store.ResultsNotSavedError`,
-        :class:`BackendUnavailableError`.
-    """
+    """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
     tasks: list[Task] = []
@@ -195,12 +135,9 @@ def drive(
         fingerprint = p.manifest["game"]["sha256"]
         games[fingerprint] = p.game
         tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
-    # The longest settings first, so that the cores stay busy to the end; a setting's seeds in
-    # order.
-    cost = dict.fromkeys(range(len(plays)), 0.0)
+    cost = dict.fromkeys(range(len(plays)), 0.0)  # the longest settings first; seeds in order
     for t in tasks:
         cost[t.play] = max(cost[t.play], _cost(t, games[t.fingerprint]))
-
     tasks.sort(key=lambda t: (-cost[t.play], t.play, t.seed))
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
@@ -228,21 +165,22 @@ def drive(
         p.written[task.seed] = episodes
 
     def on_result(index: int, result: Result) -> None:
-        # Called again with the same result if an interruption cut the first call short.
+        # Called again with the same result if an exception cut the first call short.
         task, p = tasks[index], plays[tasks[index].play]
         p.done[task.seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
-        view.finish(index)
-        if on_change is not None:
-            on_change()
+        ended(index)
 
     def on_error(index: int, error: BaseException) -> None:
         task, p = tasks[index], plays[tasks[index].play]
         p.status, p.failed[task.seed] = "failed", _last_line(error)
         log(f"setting {p.name} seed {task.seed}: failed", error)
+        ended(index)
+
+    def ended(index: int) -> None:
         view.finish(index)
         if on_change is not None:
             on_change()
@@ -253,18 +191,17 @@ def drive(
             if not p.to_play:  # every seed kept from an earlier session
                 finish(p)
         with view:
+            callbacks = dict(on_result=on_result, on_progress=view.update,
+                             on_checkpoint=on_checkpoint)  # fmt: skip
             if not tasks:
                 pass  # nothing to play: no pool, no cluster
             elif backend == "local":
                 run_local(tasks, games, min(workers, len(tasks)), checkpoint_every,
-                          on_result=on_result, on_error=None if fail_fast else on_error,
-                          on_progress=view.update, on_checkpoint=on_checkpoint,
-                          on_start=on_start)  # fmt: skip
+                          on_error=None if fail_fast else on_error, on_start=on_start,
+                          **callbacks)  # fmt: skip
             else:
-                run_ray(tasks, games, checkpoint_every, on_result=on_result,
-                        on_error=on_error, on_progress=view.update,
-                        on_checkpoint=on_checkpoint, address=address, workers=workers,
-                        fail_fast=fail_fast)  # fmt: skip
+                run_ray(tasks, games, checkpoint_every, on_error=on_error, address=address,
+                        workers=workers, fail_fast=fail_fast, **callbacks)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
             err, ckpt.CheckpointWriteError | BackendUnavailableError
@@ -306,9 +243,8 @@ def _finish(p: Play, seconds: float) -> None:
             "bytes_per_episode": total / len(df),
             "plans_per_seed": {str(s): x.n_plans for s, x in plans.items()},
         }
-    p.manifest.update(
-        status="complete", finished=now(), elapsed_seconds=p.previous_seconds + seconds
-    )
+    elapsed = p.previous_seconds + seconds
+    p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
     run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
     df.attrs["run_dir"] = str(run_dir)
     p.df, p.status = df, "complete"
@@ -345,20 +281,7 @@ def _last_line(err: BaseException) -> str:
 def read_checkpoints(
     folder, config: RunConfig, sha256: str, strict: bool = True
 ) -> tuple[dict[int, bytes], dict[int, Result], list[str]]:
-    """The checkpoints of an unfinished run folder: states to continue from, finished seeds.
-
-    Args:
-        folder: the run folder.
-        config: its configuration.
-        sha256: its game's fingerprint.
-        strict: raise for a checkpoint that cannot be used; else tell it in the third value
-            (lines for a sweep's log) and play its seed from the start.
-
-    Raises:
-        CheckpointError: (``strict``) a checkpoint is damaged or not of this run (its path
-            named), or a file there is not of a seed of this run.
-        RunFolderError: a checkpoint cannot be read.
-    """
+    """An unfinished run folder's states and finished seeds; not ``strict``: refusals told."""
     states: dict[int, bytes] = {}
     done: dict[int, Result] = {}
     unusable: list[str] = []
@@ -369,7 +292,8 @@ def read_checkpoints(
     for path in sorted(where.iterdir()):
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
-        seed = seed_of(path.name)
+        stem = path.name.removeprefix("seed-").removesuffix(".npz")
+        seed = int(stem) if ckpt.checkpoint_name(stem) == path.name and stem.isdigit() else None
         ours = seed is not None and first <= seed <= last
         try:
             if not ours:
@@ -394,61 +318,33 @@ def read_checkpoints(
     return states, done, unusable
 
 
-def seed_of(name: str) -> int | None:
-    """The seed of a checkpoint's file name ``seed-N.npz`` (``None`` for another name)."""
-    stem = name.removeprefix("seed-").removesuffix(".npz")
-    if f"seed-{stem}.npz" != name or not stem.isdigit():
-        return None
-    return int(stem)
-
-
 # ---------------------------------------------------------------------- the worker's side
-_games: dict[str, Game] = {}
-_channel = None
-_stop = None
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent exits (Linux; elsewhere a no-op).
-
-    If the parent is already gone (it died before this ran), exit at once.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
+_worker: dict = {}
+"""A local worker's games by fingerprint, channel and stop event (:func:`_init_worker`)."""
 
 
 def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
-    """A worker's start: die with the parent, leave signals to it, keep the games and channels."""
-    global _games, _channel, _stop
-    die_with_parent(parent_pid)
+    """Die with the parent (Linux's parent-death signal), leave signals to it, keep the games."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before this ran
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _games, _channel, _stop = games, channel, stop
+    _worker.update(games=games, channel=channel, stop=stop)
 
 
 def play_task(
-    task: Task,
-    game: Game | None = None,
-    every: float = math.inf,
-    *,
-    channel=None,
-    stop=None,
+    task: Task, game: Game | None = None, every: float = math.inf, *, channel=None, stop=None
 ) -> Result:
-    """Play one task on ``game`` (default: the worker's game of its fingerprint).
-
-    Its progress and checkpoints go as messages ``("progress", index, episodes done)`` and
-    ``("checkpoint", index, bytes)`` on ``channel`` (default: the worker's); ``stop`` (an event)
-    is polled after every episode.
-    """
-    channel = _channel if channel is None else channel
-    stop = _stop if stop is None else stop
-    game = _games[task.fingerprint] if game is None else game
+    """Play one task; its progress and checkpoints go as ``(kind, index, value)`` on ``channel``."""
+    channel = _worker["channel"] if channel is None else channel
+    stop = _worker["stop"] if stop is None else stop
+    game = _worker["games"][task.fingerprint] if game is None else game
     return play(
         game, task.config, task.seed, state=task.state, checkpoint_every=every,
         progress=lambda done: channel.put(("progress", task.index, done)),
@@ -459,27 +355,23 @@ def play_task(
 
 # ---------------------------------------------------------------------- local processes
 class _SeedThread:
-    """Tasks one after the other in a daemon thread of this process: the one-worker pool.
-
-    A daemon, so that a seed that does not reach the end of its episode in time never holds up
-    the exit of the process; asked to stop, it stops at the end of its episode, and starts no
-    other task.
-    """
+    """The one-worker pool: tasks in turn in a daemon thread (never holding up the exit)."""
 
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
-        self._tasks: list[tuple[Future, Callable[[], Result]]] = []
+        self._tasks: deque[tuple[Future, Callable[[], Result]]] = deque()
 
-    def submit(self, fn: Callable[[], Result]) -> Future:
+    def submit(self, fn: Callable[..., Result], *args, **kwargs) -> Future:
         future: Future = Future()
-        self._tasks.append((future, fn))
+        self._tasks.append((future, partial(fn, *args, **kwargs)))
         return future
 
     def start(self) -> None:
         threading.Thread(target=self._work, name="stackelberg-rl seeds", daemon=True).start()
 
     def _work(self) -> None:
-        for future, fn in self._tasks:
+        while self._tasks:
+            future, fn = self._tasks.popleft()
             if self._stop.is_set():
                 future.cancel()
             if not future.set_running_or_notify_cancel():
@@ -503,37 +395,24 @@ def run_local(
     on_start: Callable[[list[int]], None] | None = None,
     grace: float = STOP_GRACE,
 ) -> None:
-    """Run ``tasks`` in order in ``workers`` processes (``1``: a thread of this one).
-
-    Each worker takes the next task as soon as it is free. The driver (this thread) hands each
-    task's messages and outcome to the callbacks by the task's index: its progress, its newest
-    checkpoint, its result, or its failure (``on_error``; without it, the first failure stops
-    everything and is raised; after an interruption, failures are dropped). A task stopped by an
-    interruption hands its state to ``on_checkpoint``.
-    """
+    """Run ``tasks`` in ``workers`` processes (``1``: a thread), outcomes to the callbacks."""
     pool = None
     futures: dict[Future, int] = {}
+    finished: _queue.SimpleQueue[Future] = _queue.SimpleQueue()  # put as each task ends
     if workers == 1:
         channel, stop = _queue.Queue(), threading.Event()
-        pool = _SeedThread(stop)
-        futures = {
-            pool.submit(functools.partial(
-                play_task, t, games[t.fingerprint], every, channel=channel, stop=stop
-            )): t.index
-            for t in tasks
-        }  # fmt: skip
-        pool.start()
-        if on_start is not None:
-            on_start([])
     else:
         from loky import ProcessPoolExecutor
         from loky.backend.context import get_context
 
         context = get_context("loky")
         channel, stop = context.Queue(), context.Event()
+        # loky's resource tracker warns after an interruption of a semaphore the workers
+        # removed: harmless, and it would break the one-line answer to a signal.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
 
     def drain() -> None:
-        """Hand the messages waiting to the driver: of a task's checkpoints, only the newest."""
+        """Hand the messages waiting over: of a task's checkpoints, only the newest."""
         newest: dict[int, bytes] = {}
         while True:
             try:
@@ -547,19 +426,12 @@ def run_local(
         for index, data in newest.items():
             on_checkpoint(index, data)
 
-    handled: set[Future] = set()
-
-    def collect(done: set[Future], stopping: bool = False) -> None:
-        """Hand each task's outcome to the driver.
-
-        Once stopping, a failure is dropped: a worker that the interruption reached first (a
-        signal sent to the whole process group before it could ignore it) fails its task, and
-        the task is played again next time anyway.
-        """
+    def collect(done, stopping: bool = False) -> None:
+        """Hand each finished task's outcome over once (once stopping, failures are dropped)."""
         for f in done:
-            if f.cancelled() or f in handled:
+            if f not in futures:
                 continue
-            index, err = futures[f], f.exception()
+            index, err = futures[f], None if f.cancelled() else f.exception()
             if isinstance(err, ckpt.SeedStopped):
                 if err.state is not None:
                     on_checkpoint(index, err.state)
@@ -574,58 +446,66 @@ def run_local(
                     if on_error is None:
                         raise err
                     on_error(index, err)
-            else:
+            elif not f.cancelled():
                 on_result(index, f.result())
-            # Only once handed over: an outcome whose callback an interruption cut short is
-            # handed over again while the tasks stop, rather than lost.
-            handled.add(f)
+            del futures[f]  # once handed over (a callback cut short is called again)
+
+    def ended(timeout: float) -> list[Future]:
+        """The tasks that ended, waiting at most ``timeout`` for one, in a C wait."""
+        try:
+            done = [finished.get(timeout=timeout)]
+        except _queue.Empty:
+            return []
+        while not finished.empty():
+            done.append(finished.get())
+        return done
 
     try:
-        if workers > 1:
-            # loky's resource tracker, a process of its own, warns on stderr when after an
-            # interruption it finds a semaphore the workers already removed: harmless, and it
-            # would break the one-line answer to a signal. It reads its warning filters from here.
-            os.environ.setdefault(
-                "PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker"
-            )
-            with signals_held():  # every worker gets its start-up data before a signal lands
+        with signals_held():  # every worker gets its start-up data before a signal lands
+            if workers == 1:
+                pool = _SeedThread(stop)
+                submit = partial(pool.submit, play_task, channel=channel, stop=stop)
+            else:
                 pool = ProcessPoolExecutor(
                     max_workers=workers,
                     initializer=_init_worker,
                     initargs=(os.getpid(), games, channel, stop),
                 )
-                futures = {pool.submit(play_task, t, None, every): t.index for t in tasks}
-            if on_start is not None:
-                on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
-            drain()
-            collect(done)
-        drain()
-    except Exception:
-        stop.set()
-        for f in futures:
-            f.cancel()
-        _shutdown(pool)
-        raise
-    except BaseException:
-        # An interruption: the tasks that play hand in their states, then stop.
-        stop.set()
+                submit = partial(pool.submit, play_task)
+            for t in tasks:
+                game = games[t.fingerprint] if workers == 1 else None
+                f = submit(t, game, every)
+                futures[f] = t.index
+                f.add_done_callback(finished.put)
+            if workers == 1:
+                pool.start()
+        if on_start is not None:
+            on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+        # A signal is raised only in the C wait of ``ended``: never inside ``threading`` or
+        # ``concurrent.futures`` (a lock left taken there loses a result), nor mid hand-over.
+        while futures:
+            done = ended(0.1)
+            with signals_held():
+                drain()
+                collect(done)
+    except BaseException as err:
+        stop.set()  # every playing seed stops after its episode
         try:
+            deadline = time.monotonic() + grace
+            while not isinstance(err, Exception):  # an interruption: nothing finished is lost
+                drain()
+                collect([f for f in futures if f.done()], stopping=True)
+                for f in futures:
+                    f.cancel()  # those not started never start; the others hand in their states
+                left = deadline - time.monotonic()
+                if not futures or left <= 0:
+                    break
+                ended(min(0.1, left))
+        finally:
             for f in futures:
                 f.cancel()
-            deadline = time.monotonic() + grace
-            pending = {f for f in futures if not f.done()}
-            collect({f for f in futures if f.done()}, stopping=True)
-            while pending and time.monotonic() < deadline:
-                timeout = min(0.1, max(0.0, deadline - time.monotonic()))
-                done, pending = wait(pending, timeout=timeout)
-                drain()
-                collect(done, stopping=True)
-            drain()
-        finally:
-            _shutdown(pool)
+            if not isinstance(pool, _SeedThread | None):
+                pool.shutdown(wait=True, kill_workers=True)
         raise
     if workers > 1:
         # A worker exits only once what it put on the queue is in the pipe, so messages still
@@ -638,21 +518,9 @@ def run_local(
         drain()
 
 
-def _shutdown(pool) -> None:
-    if pool is not None and not isinstance(pool, _SeedThread):
-        pool.shutdown(wait=True, kill_workers=True)
-
-
 # ---------------------------------------------------------------------- Ray
 def check_backend(backend: str, address: str | None) -> None:
-    """Refuse a backend that cannot run here, before anything is written.
-
-    Ray must be importable, and a cluster address of the form ``HOST:PORT`` must answer (Ray
-    itself would retry it for minutes).
-
-    Raises:
-        BackendUnavailableError: naming what is missing.
-    """
+    """Refuse a backend that cannot run here (no Ray, no cluster answering) before a write."""
     if backend != "ray":
         return
     _ray()
@@ -678,11 +546,7 @@ def _ray():
 
 
 class _Board:
-    """A Ray actor that holds the news of every task for the driver.
-
-    Each task's episodes done (for the progress bar), and the newest checkpoint each task sent
-    since the driver last asked.
-    """
+    """A Ray actor holding each task's episodes done and the newest checkpoint it sent."""
 
     def __init__(self) -> None:
         self.done: dict[int, int] = {}
@@ -698,11 +562,7 @@ class _Board:
 
 
 class _BoardChannel:
-    """:func:`play_task`'s channel on a Ray worker, to the :class:`_Board`.
-
-    Progress is sent now and then; a checkpoint is waited for (a round trip, once a checkpoint
-    interval), so that once the task's result is ready the board holds every one it sent.
-    """
+    """:func:`play_task`'s channel on a Ray worker; a checkpoint is waited for (see ``put``)."""
 
     def __init__(self, board, step: int, last: int) -> None:
         self.board, self.step, self.last = board, step, last
@@ -710,9 +570,9 @@ class _BoardChannel:
     def put(self, message: tuple) -> None:
         kind, index, value = message
         if kind == "checkpoint":
-            _ray().get(self.board.put.remote(kind, index, value))
+            _ray().get(self.board.put.remote(kind, index, value))  # all in once the task ends
         elif value % self.step == 0 or value == self.last:
-            self.board.put.remote(kind, index, value)  # fire and forget
+            self.board.put.remote(kind, index, value)
 
 
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
@@ -737,15 +597,7 @@ def run_ray(
     workers: int | None = None,
     fail_fast: bool = False,
 ) -> None:
-    """Run ``tasks`` on a Ray cluster (see :func:`run_local` for the callbacks).
-
-    The cluster at ``address``, else the one this process is connected to, else a local one of
-    ``workers`` CPUs started here (and shut down at the end). A task that is cancelled cannot
-    take a checkpoint as it stops: its newest periodic one is handed in.
-
-    Raises:
-        BackendUnavailableError: Ray is not installed, or no cluster answers at ``address``.
-    """
+    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
     ray = _ray()
     started = False
     if not ray.is_initialized():
@@ -764,7 +616,7 @@ def run_ray(
     shown: dict[int, int] = {}
 
     def look(timeout: float = RAY_SILENCE) -> None:
-        """Hand the board's news to the driver: progress, then the checkpoints sent."""
+        """Hand the board's news over: progress, then the checkpoints sent."""
         try:
             done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
         except ray.exceptions.GetTimeoutError:
@@ -830,79 +682,58 @@ def run_ray(
 
 # ---------------------------------------------------------------------- progress
 def progress_bar():
-    """A rich progress bar (description, bar, done/total, elapsed, remaining) for episodes.
+    """The package's one rich progress bar: description, bar, done/total, elapsed, remaining."""
+    from rich import progress as rich
 
-    The one progress bar of the package (runs, sweeps, explorations). rich loads here, only
-    when a bar is shown.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
+    return rich.Progress(
+        rich.TextColumn("{task.description}"), rich.BarColumn(), rich.MofNCompleteColumn(),
+        rich.TimeElapsedColumn(), rich.TimeRemainingColumn(),
+    )  # fmt: skip
 
 
-@dataclass
 class _View:
     """The progress bar: episodes of every task, and a line per playing seed of a sweep."""
 
-    enabled: bool
-    tasks: list[Task]
-    lines: bool
-    _bar: object = None
-    _total: object = None
-    _lines: dict = field(default_factory=dict)
-    _done: dict = field(default_factory=dict)
-    _finished: int = 0
+    def __init__(self, enabled: bool, tasks: list[Task], lines: bool) -> None:
+        self.tasks, self.lines, self.bar, self.rows, self.finished = tasks, lines, None, {}, 0
+        self.done = {t.index: t.episodes_done() for t in tasks}
+        if enabled and tasks:
+            self.bar = progress_bar()
+            episodes = sum(t.config.episodes for t in tasks)
+            completed = sum(self.done.values())
+            self.total = self.bar.add_task(self._title(), total=episodes, completed=completed)
 
     def __enter__(self) -> _View:
-        self._done = {t.index: t.episodes_done() for t in self.tasks}
-        if self.enabled and self.tasks:
-            self._bar = progress_bar()
-            self._bar.__enter__()
-            episodes = sum(t.config.episodes for t in self.tasks)
-            done = sum(self._done.values())
-            self._total = self._bar.add_task(self._title(), total=episodes, completed=done)
+        if self.bar is not None:
+            self.bar.__enter__()
         return self
 
     def _title(self) -> str:
         if not self.lines:
             return "[bold]episodes[/bold]"
-        return f"[bold]sweep[/bold] {self._finished}/{len(self.tasks)} seeds, episodes"
+        return f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
 
     def update(self, index: int, done: int) -> None:
-        self._done[index] = done
-        if self._bar is None:
-            return
-        if self.lines:
+        self.done[index] = done
+        if self.bar is not None and self.lines:
             task = self.tasks[index]
-            if index not in self._lines:
+            if index not in self.rows:
                 name = f"  {task.name} seed {task.seed}"
-                self._lines[index] = self._bar.add_task(name, total=task.config.episodes)
-            self._bar.update(self._lines[index], completed=done)
-        self._bar.update(self._total, completed=sum(self._done.values()))
+                self.rows[index] = self.bar.add_task(name, total=task.config.episodes)
+            self.bar.update(self.rows[index], completed=done)
+        if self.bar is not None:
+            self.bar.update(self.total, completed=sum(self.done.values()))
 
     def finish(self, index: int) -> None:
-        self._finished += 1
-        self._done[index] = self.tasks[index].config.episodes
-        if self._bar is None:
-            return
-        line = self._lines.pop(index, None)
-        if line is not None:
-            self._bar.remove_task(line)
-        self._bar.update(self._total, completed=sum(self._done.values()), description=self._title())
+        self.finished += 1
+        self.done[index] = self.tasks[index].config.episodes
+        if self.bar is not None:
+            if index in self.rows:
+                self.bar.remove_task(self.rows.pop(index))
+            self.bar.update(
+                self.total, completed=sum(self.done.values()), description=self._title()
+            )
 
     def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

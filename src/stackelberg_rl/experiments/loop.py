@@ -1,19 +1,12 @@
 """The episode loop of one seed, with the per-episode regret of the policies played.
 
-One obvious path for data (STYLE): game → agents act → game steps → agents record → end of
-episode → plan (``begin_episode``) → metrics. Regret (math.md §2, eqs. (9) and (10)) is of the
-policies the agents played in the episode: exact on a finite game, and on a continuous game
-estimated by planning on the game's evaluation sample, with a 95% interval (math.md §6). On large
-games ``eval_every = n > 1`` evaluates only episodes ``0, n, 2n, …``; the others hold NaN (never
-interpolated), and each evaluated row carries ``eval_weight``, the number of episodes it stands
-for (``n``, or fewer for the last block). With ``save_plans`` the plans are kept as they are
-made (:class:`~.plans.PlanRecorder`), so that every episode's policies can be replayed.
-
-A seed can stop and continue (:class:`SeedRun`): its whole state — every learner's data and
-caches, every random stream, the rows so far, the plans recorded — is taken between episodes as
-bytes (:mod:`.checkpoint`), and a run continued from them gives the table and plans of a run
-never stopped, bit for bit (``wall_time`` aside: it counts the seconds spent playing, over every
-session, and not the time stopped nor the episodes played again after the last checkpoint).
+One path for data (STYLE): agents act → game steps → agents record → plan (``begin_episode``)
+→ metrics. Regret (math.md §2, eqs. (9), (10)) is of the policies played in the episode: exact
+on a finite game, estimated on a continuous one with a 95% interval (math.md §6). With
+``eval_every = n > 1`` only episodes ``0, n, 2n, …`` are evaluated (the others hold NaN) and each
+evaluated row carries ``eval_weight``, the episodes it stands for. A seed (:class:`SeedRun`) can
+stop between episodes and continue from its checkpoint (:mod:`.checkpoint`) to the table and
+plans of a run never stopped, bit for bit (``wall_time`` aside: the seconds spent playing).
 """
 
 from __future__ import annotations
@@ -36,31 +29,16 @@ from .config import RunConfig, game_record
 from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
-    "seed",
-    "episode",
-    "regret_leader",
-    "regret_follower",
-    "regret_leader_ci",
-    "regret_follower_ci",
-    "eval_weight",
-    "return_leader",
-    "return_follower",
-    "x1",
-    "a1",
-    "replanned",
-    "beta",
-    "lam",
-    "alpha_l",
-    "alpha_f",
-    "wall_time",
-)
+    "seed", "episode", "regret_leader", "regret_follower", "regret_leader_ci",
+    "regret_follower_ci", "eval_weight", "return_leader", "return_follower", "x1", "a1",
+    "replanned", "beta", "lam", "alpha_l", "alpha_f", "wall_time",
+)  # fmt: skip
 """Columns of a run's table, in order. ``regret_*`` are exact on a finite game and Monte-Carlo
 estimates on a continuous one, where ``regret_*_ci`` are the half-widths of their 95% intervals
 (NaN for exact regret). ``x1`` is the index of the initial state of a finite game, ``-1`` on a
 continuous one (its state is a point). ``wall_time`` is the seconds the seed had been playing at
 the end of the episode: since it started, and for a resumed seed the time played before its
 checkpoint plus the time since it resumed."""
-
 
 INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
 COLUMN_DTYPES = {
@@ -72,6 +50,8 @@ COLUMN_DTYPES = {
 DEFAULT_CHECKPOINT_EVERY = 60.0
 """Seconds between a seed's checkpoints, by default."""
 
+Result = tuple[pd.DataFrame, Plans | None]
+
 
 def run(
     game: games_mod.Game,
@@ -80,14 +60,10 @@ def run(
     progress: Callable[[int], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """Play ``config.episodes`` episodes of ``game`` with fresh agents; one row per episode.
-
-    :func:`play` with its table only; ``options`` are its ``state``, ``checkpoint``,
-    ``checkpoint_every`` and ``stop``: see there.
+    """:func:`play`'s table; ``options``: ``state``, ``checkpoint``, ``checkpoint_every``, ``stop``.
 
     Raises:
-        ValueError: ``game`` is not the game of ``config.game`` (another game from the registry,
-            or not the game of its file), as :func:`~.runs.run_seeds` refuses it.
+        ValueError: ``game`` is not the game of ``config.game`` (as :func:`~.runs.run_seeds`).
     """
     game_record(config, game, given=True)
     return play(game, config, seed, progress, **options)[0]
@@ -103,46 +79,18 @@ def play(
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     stop: Callable[[], bool] | None = None,
-) -> tuple[pd.DataFrame, Plans | None]:
-    """Play ``config.episodes`` episodes of ``game``; one row per episode.
+) -> Result:
+    """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
-    Random streams: the environment's is ``stream(seed, "game")`` and the agents' come from
-    ``seed_sequence(seed, "agents")`` (:mod:`stackelberg_rl._seeding`), so the same seed gives
-    the same table (``wall_time`` aside).
-
-    Checkpoints: the seed's state between two episodes is bytes (:meth:`SeedRun.checkpoint`);
-    given back as ``state``, the seed continues from there, and the table and plans are those of
-    a run never stopped. This function does no I/O: it hands the bytes to ``checkpoint`` and
-    whoever called it stores them (the driver of a pool of workers, possibly on another machine).
-
-    Args:
-        game: the game (its features, or feature map, are the agents' known feature map).
-        config: the experiment; ``config.game`` is not used here (``game`` is).
-        seed: this run's seed.
-        progress: called with the number of episodes done, every few episodes and at the end.
-        state: a checkpoint of this seed to continue from (of this game and configuration:
-            :func:`.checkpoint.check`); a finished seed's returns its table at once.
-        checkpoint: called with the seed's checkpoint after an episode once ``checkpoint_every``
-            seconds have passed since the start or the last checkpoint (never after the last
-            episode: the result is returned instead).
-        checkpoint_every: seconds between checkpoints (``0``: after every episode; ``inf``:
-            never).
-        stop: polled after every episode (keep it cheap); once it returns true the seed stops
-            with :class:`~.checkpoint.SeedStopped`, which carries its checkpoint.
-
-    Returns:
-        A DataFrame with the columns of :data:`COLUMNS`, and with ``config.save_plans`` the
-        :class:`~.plans.Plans` that replay every episode's policies (else ``None``).
-
-    Raises:
-        CheckpointError: ``state`` is damaged or not of this seed, game and configuration.
-        SeedStopped: ``stop`` returned true.
+    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``. ``state``: a
+    checkpoint to continue from; ``checkpoint`` is called with one every ``checkpoint_every``
+    seconds (never after the last episode); ``stop`` is polled after every episode, and once
+    true the seed raises :class:`~.checkpoint.SeedStopped` with its state. No I/O.
     """
     config.validate()
-    if state is not None:
-        seed_run = SeedRun.restore(game, config, seed, state)
-    else:
-        seed_run = SeedRun(game, config, seed)
+    seed_run = SeedRun(game, config, seed) if state is None else SeedRun.restore(
+        game, config, seed, state
+    )  # fmt: skip
     if not seed_run.done and stop is not None and stop():
         raise ckpt.SeedStopped(seed, None)
     K = config.episodes
@@ -164,18 +112,7 @@ def play(
 
 
 class SeedRun:
-    """One seed of an experiment, played an episode at a time, that can stop and continue.
-
-    The agents and the environment's random stream are made as :func:`play` describes; the
-    episodes' rows and the plans accumulate. :meth:`checkpoint` and :meth:`restore` save and
-    restore all of it between episodes. A finished seed's checkpoint holds only its rows and
-    plans (:meth:`finished`); restored, it is :attr:`done` with its :meth:`result`.
-
-    Args:
-        game: the game played.
-        config: the experiment.
-        seed: the seed.
-    """
+    """One seed played an episode at a time; its whole state checkpointed between episodes."""
 
     def __init__(self, game: games_mod.Game, config: RunConfig, seed: int) -> None:
         self.game, self.config, self.seed = game, config, seed
@@ -184,9 +121,11 @@ class SeedRun:
         agents = seed_sequence(seed, "agents")
         self.leader, self.follower = make_agents(game, config.agent, config.episodes, agents)
         self.recorder = PlanRecorder(self.leader, self.follower) if config.save_plans else None
-        self.cols: dict[str, list] = {name: [] for name in COLUMNS}
+        self.rows = {
+            name: np.zeros(config.episodes, dtype) for name, dtype in COLUMN_DTYPES.items()
+        }
         self.episodes_done = 0
-        self._finished_result: tuple[pd.DataFrame, Plans | None] | None = None
+        self._finished: Result | None = None
         self._game_sha256: str | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
 
@@ -203,33 +142,28 @@ class SeedRun:
         return self._game_sha256
 
     def play_episode(self) -> None:
-        """Play episode ``episodes_done`` and append its row: the path of the module docstring."""
+        """Play episode ``episodes_done`` and write its row: the path of the module docstring."""
         game, leader, follower, env_rng = self.game, self.leader, self.follower, self.env_rng
-        k, K, n_eval, H = (
+        k, K, n_eval, nan = (
             self.episodes_done,
             self.config.episodes,
             self.config.eval_every,
-            game.horizon,
+            math.nan,
         )
-        nan = math.nan
-        # The leader first: in centralised mode it plans for both players.
-        leader.begin_episode(k)
+        leader.begin_episode(k)  # the leader first: in centralised mode it plans for both
         follower.begin_episode(k)
         if self.recorder is not None:
             self.recorder.after_plans(k)
         evaluated = k % n_eval == 0
-        if evaluated and self.finite:
-            # Policies are fixed within an episode: these are the ones played below.
-            pi_l = leader.policy_table(game)
-            pi_f = follower.policy_table(game)
+        if evaluated and self.finite:  # fixed within the episode: the policies played below
+            pi_l, pi_f = leader.policy_table(game), follower.policy_table(game)
         x = x1 = game.sample_initial(env_rng)
         a1 = None
         ret = np.zeros(2)
-        for h in range(H):
+        for h in range(game.horizon):
             a = leader.act(h, x)
             b = follower.act(h, x, a)
-            if a1 is None:
-                a1 = a
+            a1 = a if a1 is None else a1
             r, x_next = game.step(h, x, a, b, env_rng)
             leader.record(h, x, a, b, r, x_next)
             follower.record(h, x, a, b, r, x_next)
@@ -238,63 +172,44 @@ class SeedRun:
         reg, half = (nan, nan), (nan, nan)
         if evaluated and self.finite:
             reg = regret(game, pi_l, pi_f, x1, a1)
-        elif evaluated:
-            # Plans are made in begin_episode only, so after the episode the agents still hold
-            # the policies they played in it.
+        elif evaluated:  # plans are made in begin_episode: the agents hold those played
             estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, a1)
             reg, half = estimate.mean, estimate.half_width
         params = leader.params()
-        cols = self.cols
-        cols["seed"].append(self.seed)
-        cols["episode"].append(k)
-        cols["regret_leader"].append(float(reg[0]))
-        cols["regret_follower"].append(float(reg[1]))
-        cols["regret_leader_ci"].append(float(half[0]))
-        cols["regret_follower_ci"].append(float(half[1]))
-        cols["eval_weight"].append(min(n_eval, K - k) if evaluated else 0)
-        cols["return_leader"].append(float(ret[0]))
-        cols["return_follower"].append(float(ret[1]))
-        cols["x1"].append(int(x1) if self.finite else -1)
-        cols["a1"].append(int(a1))
-        cols["replanned"].append(leader.replanned or follower.replanned)
-        for name in ("beta", "lam", "alpha_l", "alpha_f"):
-            cols[name].append(float(params.get(name, nan)))
-        cols["wall_time"].append(time.perf_counter() - self._clock)
+        row = (
+            self.seed, k, reg[0], reg[1], half[0], half[1], min(n_eval, K - k) if evaluated else 0,
+            ret[0], ret[1], int(x1) if self.finite else -1, int(a1),
+            leader.replanned or follower.replanned,
+            *(params.get(name, nan) for name in ("beta", "lam", "alpha_l", "alpha_f")),
+            time.perf_counter() - self._clock,
+        )  # fmt: skip
+        for name, value in zip(COLUMNS, row, strict=True):
+            self.rows[name][k] = value
         self.episodes_done = k + 1
 
-    def result(self) -> tuple[pd.DataFrame, Plans | None]:
+    def result(self) -> Result:
         """The table of the episodes played and, with ``save_plans``, the plans."""
-        if self._finished_result is not None:
-            return self._finished_result
-        df = pd.DataFrame(self.cols, columns=list(COLUMNS)).astype(COLUMN_DTYPES)
+        if self._finished is not None:
+            return self._finished
+        n = self.episodes_done
+        df = pd.DataFrame({name: values[:n] for name, values in self.rows.items()})
         return df, None if self.recorder is None else self.recorder.finish()
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        """The seed's whole state: the environment's stream, both agents, the rows, the plans.
-
-        A shared learner is saved once, with the leader.
-        """
-        rows = {
-            name: np.asarray(values, dtype=COLUMN_DTYPES[name])
-            for name, values in self.cols.items()
-        }
+        """The seed's whole state: its stream, both agents (a shared learner once), rows, plans."""
         tree: dict[str, Any] = {
             "env_rng": self.env_rng.bit_generator.state,
             "leader": self.leader.state_dict(),
             "follower": self.follower.state_dict(),
-            "rows": rows,
+            "rows": {name: values[: self.episodes_done] for name, values in self.rows.items()},
         }
         if self.recorder is not None:
             tree["recorder"] = self.recorder.state_dict()
         return tree
 
     def load_state_dict(self, tree: dict, episodes_done: int) -> None:
-        """Continue from :meth:`state_dict`'s ``tree``, taken after ``episodes_done`` episodes.
-
-        Raises:
-            ValueError: a part of the state does not fit this seed's agents (named).
-        """
+        """Continue from :meth:`state_dict`'s ``tree`` (``ValueError`` naming a misfit)."""
         set_generator_state(self.env_rng, tree.get("env_rng"))
         for role in ("leader", "follower"):
             if not isinstance(tree.get(role), dict):
@@ -304,43 +219,35 @@ class SeedRun:
             if not isinstance(tree.get("recorder"), dict):
                 raise ValueError("the state has no plans (save_plans)")
             self.recorder.load_state_dict(tree["recorder"])
-        self.cols = _rows(tree, episodes_done)
+        for name, values in _rows(tree, episodes_done).items():
+            self.rows[name][:episodes_done] = values
         self.episodes_done = episodes_done
 
     def checkpoint(self) -> bytes:
-        """The seed's state as bytes (:func:`.checkpoint.pack`), between two episodes.
-
-        Once every episode is played, the finished seed's checkpoint (:func:`finished`).
-        """
+        """The seed's state as bytes between two episodes (once done: :func:`finished`'s)."""
         if self.done:
             return finished(self.config, self.game_sha256, self.seed, *self.result())
-        elapsed = time.perf_counter() - self._clock
         header = {
             **ckpt.identity(self.config, self.game_sha256, self.seed),
             "episodes_done": self.episodes_done,
             "finished": False,
-            "elapsed": elapsed,
+            "elapsed": time.perf_counter() - self._clock,
         }
         return ckpt.pack(self.state_dict(), header)
 
     @classmethod
     def restore(cls, game: games_mod.Game, config: RunConfig, seed: int, data: bytes) -> SeedRun:
-        """The seed as it was when ``data`` (:meth:`checkpoint` or :meth:`finished`) was taken.
-
-        Raises:
-            CheckpointError: ``data`` is damaged, or not of this seed, game and configuration.
-        """
-        seed_run = cls.__new__(cls)
-        seed_run.game, seed_run.config, seed_run.seed = game, config, seed
-        seed_run._game_sha256 = None
+        """The seed as ``data`` (a checkpoint) left it (``CheckpointError`` if not of this run)."""
         where = f"the checkpoint of seed {seed}"
-        header, tree = ckpt.read(data, config, seed_run.game_sha256, seed, where)
+        header, tree = ckpt.read(data, config, game.fingerprint(), seed, where)
         done = header["episodes_done"]
         if header["finished"]:
-            seed_run.episodes_done = done
-            seed_run._finished_result = finished_result(tree, config, done, where)
+            seed_run = cls.__new__(cls)
+            seed_run.game, seed_run.config, seed_run.seed = game, config, seed
+            seed_run.episodes_done, seed_run._game_sha256 = done, header["game_sha256"]
+            seed_run._finished = finished_result(tree, config, done, where)
             return seed_run
-        cls.__init__(seed_run, game, config, seed)
+        seed_run = cls(game, config, seed)
         seed_run._game_sha256 = header["game_sha256"]
         try:
             seed_run.load_state_dict(tree, done)
@@ -353,11 +260,7 @@ class SeedRun:
 def finished(
     config: RunConfig, game_sha256: str, seed: int, df: pd.DataFrame, plans: Plans | None
 ) -> bytes:
-    """A finished seed's checkpoint: its table and plans, nothing left to play.
-
-    What a run folder keeps of a seed that is done while others still play, so that resuming
-    the run does not play it again.
-    """
+    """A finished seed's checkpoint: its table and plans (a run folder keeps it until done)."""
     tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in COLUMNS}}
     if plans is not None:
         tree["plans"] = plans.to_arrays()
@@ -370,37 +273,31 @@ def finished(
     return ckpt.pack(tree, header)
 
 
-def finished_result(
-    tree: dict, config: RunConfig, episodes: int, where: str
-) -> tuple[pd.DataFrame, Plans | None]:
+def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) -> Result:
     """The table and plans of a finished seed's checkpoint (:func:`finished`), checked."""
     try:
-        cols = _rows(tree, episodes)
+        df = pd.DataFrame(_rows(tree, episodes))
     except ValueError as err:
         raise ckpt.CheckpointError(f"{where}: {err}") from None
-    df = pd.DataFrame(cols, columns=list(COLUMNS)).astype(COLUMN_DTYPES)
-    plans = None
-    if config.save_plans:
-        if not isinstance(tree.get("plans"), dict):
-            raise ckpt.CheckpointError(f"{where} has no plans (save_plans)")
-        try:
-            plans = Plans.from_arrays(tree["plans"], where=where)
-        except ValueError as err:
-            raise ckpt.CheckpointError(str(err)) from None
-    return df, plans
+    if not config.save_plans:
+        return df, None
+    if not isinstance(tree.get("plans"), dict):
+        raise ckpt.CheckpointError(f"{where} has no plans (save_plans)")
+    try:
+        return df, Plans.from_arrays(tree["plans"], where=where)
+    except ValueError as err:
+        raise ckpt.CheckpointError(str(err)) from None
 
 
-def _rows(tree: dict, episodes: int) -> dict[str, list]:
-    """The rows of a state as lists by column, checked: every column, ``episodes`` long."""
+def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:
+    """The rows of a state by column, checked: every column, ``episodes`` long, its dtype."""
     rows = tree.get("rows")
     if not isinstance(rows, dict):
         raise ValueError("the state has no rows")
-    cols = {}
     for name in COLUMNS:
         values = rows.get(name)
         if not isinstance(values, np.ndarray) or values.shape != (episodes,):
             raise ValueError(f"the rows' column {name} is missing or not {episodes} long")
         if values.dtype != np.dtype(COLUMN_DTYPES[name]):
             raise ValueError(f"the rows' column {name} has dtype {values.dtype}")
-        cols[name] = values.tolist()
-    return cols
+    return {name: rows[name] for name in COLUMNS}

@@ -1,29 +1,13 @@
 """A run's plans: what replays the policy of every episode, bit for bit (``run --save-plans``).
 
-The policy of episode ``k`` is fixed by the plan in force at its start (Algorithm 1, lines
-4–20): ``w (2, H, d)``, ``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``. The first four are stored per
-plan. ``Λ_h^{-1}`` is not: the learner plays with the inverse of ``Λ_h = λI + Σ_{τ<k} φ_h^τ
-φ_h^τᵀ`` made afresh by a compiled Cholesky from ``Λ_h`` alone, and accumulates ``Λ_h`` in exact
-IEEE arithmetic (:mod:`stackelberg_rl.learners.lsvi_ucb`), so the features ``φ_h^τ`` of the
-steps played are enough: ``Λ_h`` at any episode is their prefix sum. Stored per seed:
-
-====================  ==============  =====================================================
-``phi``               ``(K, H, d)``   the features ``φ(x_h^τ, a_h^τ, b_h^τ)`` of every step
-``plan_episode``      ``(P,)``        the episode at whose start each plan was made
-``w``                 ``(P, 2, H, d)`` both players' ``w`` of each plan
-``alpha``             ``(P, 2)``      ``α_l``, ``α_f`` of each plan (``inf``: greedy)
-``beta``              ``(P,)``        ``β`` of each plan
-``lam``               ``()``          ``λ``
-====================  ==============  =====================================================
-
-That is ``8·H·d`` bytes per episode and ``8·(2Hd + 3)`` per plan, never ``K·H`` dense ``d × d``
-matrices. Episode ``k`` plays plan ``p(k) = max{p : plan_episode[p] ≤ k}``
-(:meth:`Plans.episode_plan`).
-
-A run folder holds every seed's in one ``plans.npz``, written with the results
-(:class:`~.store.Reservation`); the arrays of seed ``s`` are named ``seed{s}/phi`` and so on, and
-the container's header (:data:`PLANS_FORMAT`) lists the seeds. Everything is checked when read: a
-truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the array.
+Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20): ``w (2, H, d)``,
+``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``. The first four are stored per plan; ``Λ_h^{-1}`` is not:
+the learner inverts ``Λ_h = λI + Σ_{τ<k} φ_h^τ φ_h^τᵀ``, accumulated in exact IEEE arithmetic,
+afresh (:mod:`stackelberg_rl.learners.lsvi_ucb`), so the features of the steps played are enough.
+Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``, ``w (P, 2, H, d)``, ``alpha (P, 2)``
+(``inf``: greedy), ``beta (P,)``, ``lam ()`` — ``8·H·d`` bytes per episode and ``8·(2Hd + 3)``
+per plan. A run folder holds every seed's in one ``plans.npz`` (group ``seed{s}``), checked when
+read: a truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the array.
 """
 
 from __future__ import annotations
@@ -36,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import HEADER, load, pack, write_atomic
+from .._files import load, pack, read_npz, write_atomic
 from .._validate import first_index
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
 PLANS_VERSION = 2
-"""Version 2: the container of :mod:`stackelberg_rl._files` (1: 0.1's header array ``format``)."""
 NORM_TOL = 1e-9
 """``‖φ‖₂ ≤ 1 + NORM_TOL`` (math.md §1), as the learners check it."""
 
@@ -53,17 +36,7 @@ class PlansFileError(ValueError):
 
 @dataclass(frozen=True)
 class Plans:
-    """Everything that replays one seed's policies (module docstring; math.md §3).
-
-    Attributes:
-        phi: ``(K, H, d)`` the features recorded at each episode and step.
-        plan_episode: ``(P,)`` the episode at whose start each plan was made: ``0`` first,
-            strictly increasing.
-        w: ``(P, 2, H, d)`` both players' ``w`` of each plan (leader, follower).
-        alpha: ``(P, 2)`` ``α_l``, ``α_f`` of each plan.
-        beta: ``(P,)`` ``β`` of each plan.
-        lam: ``λ``.
-    """
+    """Everything that replays one seed's policies: the arrays of the module docstring."""
 
     phi: np.ndarray
     plan_episode: np.ndarray
@@ -98,7 +71,6 @@ class Plans:
             self.beta[:P], self.lam,
         )  # fmt: skip
 
-    # ------------------------------------------------------------------ checks
     def validate(self, where: str = "plans") -> None:
         """Raise :class:`PlansFileError` naming the first array that is wrong and how."""
 
@@ -110,13 +82,12 @@ class Plans:
             a = arrays[name]
             if a.ndim != ndim:
                 raise bad(name, f"has {a.ndim} axes (shape {a.shape}), expected {ndim}")
-        for name in ("phi", "w", "alpha", "beta", "lam"):
-            if arrays[name].dtype != np.float64:
-                raise bad(name, f"has dtype {arrays[name].dtype}, expected float64")
+            if name != "plan_episode" and a.dtype != np.float64:
+                raise bad(name, f"has dtype {a.dtype}, expected float64")
         if arrays["plan_episode"].dtype.kind not in "iu":
             raise bad("plan_episode", f"has dtype {arrays['plan_episode'].dtype}, expected int")
-        if arrays["lam"].shape != ():
-            raise bad("lam", f"has shape {arrays['lam'].shape}, expected a scalar")
+        if arrays["lam"].shape != () or arrays["lam"].dtype != np.float64:
+            raise bad("lam", f"has shape {arrays['lam'].shape}, expected a float64 scalar")
         K, H, d = arrays["phi"].shape
         P = len(arrays["plan_episode"])
         if K < 1 or H < 1 or d < 1:
@@ -147,43 +118,28 @@ class Plans:
             k, h = (int(i) for i in np.unravel_index(int(norms.argmax()), norms.shape))
             raise bad("phi", f"at episode {k}, step {h} has norm {norms[k, h]!r} > 1")
 
-    # ------------------------------------------------------------------ arrays
-    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """The arrays by name (``prefix + name``), for ``np.savez``."""
-        return {prefix + name: np.asarray(getattr(self, name)) for name in self.ARRAYS}
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays by name."""
+        return {name: np.asarray(getattr(self, name)) for name in self.ARRAYS}
 
     @classmethod
-    def from_arrays(cls, arrays, prefix: str = "", where: str = "plans") -> Plans:
-        """The plans named ``prefix + name`` in ``arrays`` (a mapping or an ``NpzFile``), checked.
+    def from_arrays(cls, arrays: dict, prefix: str = "", where: str = "plans") -> Plans:
+        """The plans named ``prefix + name`` in ``arrays``, checked.
 
         Raises:
-            PlansFileError: an array is missing, unreadable (a truncated file) or wrong.
+            PlansFileError: an array is missing or wrong.
         """
-        values = {}
-        for name in cls.ARRAYS:
-            key = prefix + name
-            try:
-                values[name] = np.asarray(arrays[key])
-            except KeyError:
-                raise PlansFileError(f"{where}: no array {key}") from None
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-                raise PlansFileError(f"{where}: array {key} is unreadable ({err})") from None
-        plans = cls(**values)
+        missing = [prefix + n for n in cls.ARRAYS if prefix + n not in arrays]
+        if missing:
+            raise PlansFileError(f"{where}: no array {missing[0]}")
+        plans = cls(**{n: np.asarray(arrays[prefix + n]) for n in cls.ARRAYS})
         plans.validate(where)
         return replace(plans, lam=float(plans.lam))
 
 
 # ---------------------------------------------------------------------- recording a run's plans
 class PlanRecorder:
-    """Keeps the plans the players make during a run (:func:`~.loop.run` with ``save_plans``).
-
-    Call :meth:`after_plans` after both players' ``begin_episode(k)``, and :meth:`finish` after
-    the last episode. Decentralised players each plan from the same observations; their plans
-    are one and the same (math.md §3), which is checked at every plan, so one copy is stored.
-
-    Args:
-        leader, follower: the LSVI-UCB players of :func:`~stackelberg_rl.agents.make_agents`.
-    """
+    """Keeps the plans made in a run: :meth:`after_plans` after both players' ``begin_episode``."""
 
     def __init__(self, leader, follower) -> None:
         for role, player in (("leader", leader), ("follower", follower)):
@@ -197,7 +153,7 @@ class PlanRecorder:
         self._params: list[tuple[float, float, float]] = []
 
     def after_plans(self, k: int) -> None:
-        """Record the plan made at the start of episode ``k``, if one was."""
+        """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
         L, F = self.leader.learner, self.follower.learner
         decentralised = F is not L
         if decentralised and self.follower.replanned != self.leader.replanned:
@@ -219,10 +175,7 @@ class PlanRecorder:
         self._params.append(params)
 
     def state_dict(self) -> dict:
-        """The plans recorded so far: ``episode (P,)``, ``w (P, 2, H, d)``, ``params (P, 3)``.
-
-        The features are the learner's own, saved with it.
-        """
+        """The plans so far: ``episode (P,)``, ``w (P, 2, H, d)``, ``params (P, 3)``."""
         L = self.leader.learner
         return {
             "episode": np.array(self._episodes, dtype=np.int64),
@@ -231,11 +184,7 @@ class PlanRecorder:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``.
-
-        Raises:
-            ValueError: the arrays are missing or their shapes disagree.
-        """
+        """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
         L = self.leader.learner
         try:
             episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
@@ -252,7 +201,7 @@ class PlanRecorder:
         self._params = [tuple(float(v) for v in row) for row in params]
 
     def finish(self) -> Plans:
-        """The plans of the run, with the features the learner recorded (checked)."""
+        """The run's plans, with the features the learner recorded (checked)."""
         L = self.leader.learner
         n = L.n_samples
         if len(set(n.tolist())) != 1:
@@ -272,74 +221,54 @@ class PlanRecorder:
 
 
 # ---------------------------------------------------------------------- the file
-def write_plans(path: Path, plans: dict[int, Plans], extra: dict | None = None) -> int:
-    """Write every seed's plans to ``path`` (a container, uncompressed); the bytes written.
-
-    Written whole to a temporary file beside ``path`` and renamed: ``path`` is never left half
-    written.
-    """
+def write_plans(path: Path, plans: dict[int, Plans]) -> None:
+    """Write every seed's plans to ``path`` (a container, uncompressed), whole or not at all."""
     tree = {f"seed{seed}": p.to_arrays() for seed, p in plans.items()}
-    header = {"seeds": sorted(plans), **(extra or {})}
-    write_atomic(path, pack(PLANS_FORMAT, PLANS_VERSION, tree, header))
-    return Path(path).stat().st_size
+    write_atomic(path, pack(PLANS_FORMAT, PLANS_VERSION, tree, {"seeds": sorted(plans)}))
 
 
 def read_plans(path: Path, seed: int) -> Plans:
-    """Seed ``seed``'s plans from a run folder's plans file, checked.
-
-    A plans file of stackelberg-rl 0.1 (its header in an array ``format``) is read too.
+    """Seed ``seed``'s plans from a run folder's plans file (0.1's layout too), checked.
 
     Raises:
         PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
             hold this seed.
     """
-    path = Path(path)
-    with open_npz(path, "plans file") as npz:
-        if "format" in npz.files and HEADER not in npz.files:
-            data = read_header(npz, str(path))
-            seeds = data.get("seeds")
-            if not isinstance(seeds, list) or seed not in seeds:
-                raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
-            return Plans.from_arrays(npz, f"seed{seed}/", f"{path} (seed {seed})")
-    head, tree = load(path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError)
+    if not _legacy(path):
+        head, tree = load(
+            path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError
+        )
+    else:  # 0.1's layout: the header in an array "format"
+        arrays = read_npz(path, PlansFileError, "plans file")
+        try:
+            head = json.loads(np.asarray(arrays.pop("format")).tobytes())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise PlansFileError(f"{path} is corrupt or truncated: {err}") from None
+        if not isinstance(head, dict) or head.get("format") != PLANS_FORMAT:
+            raise PlansFileError(f"{path} is not a plans file of stackelberg-rl")
+        if head.get("version") != 1:
+            raise PlansFileError(
+                f"{path} has format version {head.get('version')!r}; this version of "
+                "stackelberg-rl reads format version 1 in this layout"
+            )
+        tree = {}
+        for key, value in arrays.items():
+            group, _, name = key.partition("/")
+            tree.setdefault(group, {})[name] = value
     seeds = head.get("seeds")
     if not isinstance(seeds, list) or seed not in seeds or f"seed{seed}" not in tree:
         raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
     return Plans.from_arrays(tree[f"seed{seed}"], "", f"{path} (seed {seed})")
 
 
-def header(seeds: list[int], extra: dict | None = None) -> dict:
-    """The JSON header of a plans file of 0.1's layout (CCSE mixtures are still written so)."""
-    return {"format": PLANS_FORMAT, "version": 1, "seeds": seeds, **(extra or {})}
-
-
-def read_header(npz, where: str) -> dict:
-    """The JSON header of an open file of 0.1's layout (array ``format``), checked to be ours."""
+def _legacy(path: Path) -> bool:
+    """Whether ``path`` is a zip in 0.1's layout (else :func:`load` says what it is)."""
     try:
-        data = json.loads(np.asarray(npz["format"]).tobytes().decode())
-    except KeyError:
-        raise PlansFileError(f"{where} is not a plans file of stackelberg-rl (no format)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise PlansFileError(f"{where} is corrupt or truncated: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != PLANS_FORMAT:
-        raise PlansFileError(f"{where} is not a plans file of stackelberg-rl")
-    version = data.get("version")
-    if version != 1:
-        raise PlansFileError(
-            f"{where} has format version {version!r}; this version of stackelberg-rl reads "
-            "format version 1 in this layout"
-        )
-    return data
-
-
-def open_npz(path: Path, what: str):
-    """``np.load(path)`` without pickles, its failures as :class:`PlansFileError`."""
-    if not path.is_file():
-        raise PlansFileError(f"{what} {path} does not exist")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise PlansFileError(f"{what} {path} is corrupt, truncated or not an .npz: {err}") from None
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "format.npy" in names and "header.npy" not in names
 
 
 def plans_bytes(episodes: int, horizon: int, dim: int) -> int:

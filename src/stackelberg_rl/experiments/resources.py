@@ -1,7 +1,7 @@
 """How much memory a run needs, estimated before anything is allocated, and how much there is.
 
-A size that cannot be allocated is refused with the estimate in the message, before the game is
-built (from the game's parameters) and again before the first episode (from the built game).
+A size that cannot be allocated is refused with the estimate, before the game is built (from its
+parameters) and again before the first episode (from the built game).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from .plan_history import plans_bytes
 
 PROCESS_BYTES = 200 * 2**20
 """A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""
-
 ROW_BYTES = 16 * 8
 """A row of a results table in memory: 16 columns of 8 bytes."""
-
 PLANNING_TABLES = 12
-"""Arrays of ``H·S·A·B`` floats alive at once while a policy is tabulated and its regret
-evaluated exactly: ``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and their values."""
+"""Arrays of ``H·S·A·B`` floats alive at once while a policy's regret is evaluated exactly
+(``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and values)."""
 
 
 def gib(n: float) -> str:
@@ -32,19 +30,15 @@ def game_bytes(game: games_mod.Game) -> int:
     """Bytes of the game's arrays (each worker holds a copy)."""
     if isinstance(game, games_mod.ContinuousGame):
         return game.nbytes
-    total = 0
-    for name in ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta"):
-        array = getattr(game, name, None)
-        total += int(getattr(array, "nbytes", 0))
-    return total
+    names = ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta")
+    return sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
 
 
 def learner_bytes(config: RunConfig, A: int, B: int, d: int, H: int) -> int:
-    """One learner's statistics after ``K`` episodes, with the doubling of its buffers.
+    """One learner's statistics after ``K`` episodes (buffers doubling: up to ``2K`` rows).
 
-    Stored next-state features ``(H-1)·K·d·|A||B|`` at the cache's item size and their quadratic
-    forms ``(H-1)·K·|A||B|``; features and rewards of the samples ``H·K·(d+2)``; ``Λ⁻¹`` and ``w``.
-    Buffers grow by doubling, so up to ``2K`` rows are held.
+    Next-state features ``(H-1)·K·d·|A||B|`` and their quadratic forms, the samples
+    ``H·K·(d+2)``, ``Λ⁻¹`` and ``w``.
     """
     agent = config.agent
     if agent.kind in ("random", "oracle"):
@@ -57,10 +51,10 @@ def learner_bytes(config: RunConfig, A: int, B: int, d: int, H: int) -> int:
 
 
 def planning_bytes(game: games_mod.Game) -> int:
-    """The work arrays of one episode's regret (or of a plan), by :data:`PLANNING_TABLES`.
+    """The work arrays of one episode's regret (or a plan), by :data:`PLANNING_TABLES`.
 
-    A finite game's policy tables and values over ``H·S·A·B``; a continuous game's over the
-    ``R·d·N`` states of one step of its evaluation sample (math.md §6), at most two steps alive.
+    Over ``H·S·A·B`` on a finite game; over the ``R·d·N`` states of one step of a continuous
+    game's evaluation sample (math.md §6), two steps alive.
     """
     A, B = game.n_leader_actions, game.n_follower_actions
     if isinstance(game, games_mod.ContinuousGame):
@@ -85,12 +79,9 @@ def sizes(game: games_mod.Game) -> str:
 def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
-    Each worker holds its own copy of the game, the learners of one seed (two when
-    decentralised), the policy tables and the work arrays of regret (:func:`planning_bytes`),
-    its rows (and plans, with ``save_plans``) and a checkpoint as it is made (the rows in use
-    of one learner's arrays, a decentralised follower's being stored as the leader's, and the
-    rows); the main process holds the game, every seed's rows and plans, and a checkpoint per
-    worker on its way to the disk.
+    A worker holds the game, one seed's learners (two when decentralised), the work arrays of
+    regret, its rows (and plans) and a checkpoint as it is made; the main process holds the
+    game, every seed's rows and plans, and a checkpoint per worker on its way to the disk.
     """
     A, B = game.n_leader_actions, game.n_follower_actions
     d, H = game.dim, game.horizon
@@ -126,10 +117,7 @@ def check_game_fits(config: RunConfig) -> None:
 
 
 def check_results_fit(config: RunConfig) -> None:
-    """Refuse a run whose results table alone would not fit in memory, before the game is built.
-
-    The driver holds every seed's rows until the run is written: ``seeds × episodes`` rows of
-    :data:`ROW_BYTES`. Arithmetic only, so a sweep's dry run checks it for every setting.
+    """Refuse a run whose rows alone (held until it is written) would not fit in memory.
 
     Raises:
         MemoryError: with the estimate and what is available.

@@ -1,0 +1,72 @@
+"""The run driver's local loop under an interruption (issue 16): a seed finished is never lost.
+
+A signal is handled in the main thread at its next Python call, wherever that call is (inside
+``concurrent.futures`` or ``threading`` too). The tests make it arrive at that moment exactly, by a
+trace function of the main thread, rather than by waiting for it.
+"""
+
+import math
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from stackelberg_rl.experiments import GameSpec, RunConfig
+from stackelberg_rl.experiments import driver as driver_mod
+from stackelberg_rl.experiments.driver import Task, run_local
+
+PARAMS = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
+
+
+def signal_at_the_next_call(armed: threading.Event):
+    """A trace function that raises SIGINT at the main thread's first Python call once armed."""
+    fired = []
+
+    def trace(frame, event, arg):
+        if event == "call" and armed.is_set() and not fired:
+            fired.append(True)
+            signal.raise_signal(signal.SIGINT)  # handled here, as a signal arriving now would be
+
+    return trace, fired
+
+
+def wait_for_the_stop(stop) -> None:
+    for _ in range(60_000):
+        if stop():
+            return
+        time.sleep(0.001)
+    raise AssertionError("the driver never asked the seeds to stop")
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+def test_a_ctrl_c_just_after_a_seed_finishes_hands_that_seed_over(monkeypatch, seeds):
+    """Seed 0 is finished (its result set) when the signal arrives, wherever the main thread is:
+    its result is handed over once, and the interruption goes on; the others stop."""
+    config = RunConfig(game=GameSpec("random-linear", PARAMS), episodes=4, seeds=seeds)
+    game = config.game.make()
+    tasks = [Task(s, 0, "run", config, s, game.fingerprint()) for s in config.run_seeds]
+    real, armed = driver_mod.play, threading.Event()
+
+    def play(game, config, seed, **kwargs):
+        if seed == 1:  # seed 0's result is set: the signal arrives now
+            armed.set()
+            wait_for_the_stop(kwargs["stop"])
+        return real(game, config, seed, **kwargs)
+
+    monkeypatch.setattr(driver_mod, "play", play)
+    handed: list[int] = []
+    trace, fired = signal_at_the_next_call(armed)
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_local(
+                tasks, {game.fingerprint(): game}, 1, math.inf,
+                on_result=lambda i, r: handed.append(i), on_error=None,
+                on_progress=lambda i, n: None, on_checkpoint=lambda i, d: None,
+            )  # fmt: skip
+    finally:
+        sys.settrace(previous)
+    assert fired and handed == [0]

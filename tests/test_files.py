@@ -69,3 +69,18 @@ def test_npz_round_trip_keeps_names_and_values(tmp_path):
             np.testing.assert_array_equal(back[key], value)
             assert back[key].dtype == value.dtype
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.npz", "a1.npz"]
+
+
+@pytest.mark.parametrize("member", ["header", "format", "meta"])
+def test_a_header_member_that_is_not_an_array_is_named_not_a_traceback(tmp_path, member):
+    import zipfile
+
+    from stackelberg_rl._files import ContainerError, is_format, unpack
+
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(member, b'{"format": "x", "format_version": 1}')
+        z.writestr("w.npy", b"")
+    with pytest.raises(ContainerError, match="damaged: its header is unreadable"):
+        unpack(path, "x", 1, what="mixture")
+    assert not is_format(path, "x")

@@ -368,6 +368,15 @@ def unpack(
     return head, tree
 
 
+def _header_json(npz, key: str) -> Any:
+    """The JSON of the header array ``key`` (bytes, or a string in files of 0.1)."""
+    raw = npz[key]
+    if not isinstance(raw, np.ndarray):  # a zip member that is not an .npy array
+        raise ValueError(f"its member {key!r} is not an array")
+    text = str(raw) if raw.dtype.kind == "U" else raw.tobytes().decode()
+    return json.loads(text)
+
+
 def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> dict:
     """The checked JSON header of an open container; a file of 0.1 is told by its version."""
     key = (
@@ -378,9 +387,7 @@ def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> d
     if key is None:
         raise error(f"{where} is not {_article(what)} of stackelberg-rl (no header)")
     try:
-        raw = npz[key]
-        text = str(raw) if raw.dtype.kind == "U" else np.asarray(raw).tobytes().decode()
-        head = json.loads(text)
+        head = _header_json(npz, key)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
         raise error(f"{where} is damaged: its header is unreadable ({err})") from None
     if not isinstance(head, dict):
@@ -448,10 +455,8 @@ def _is_format(path: Path, fmt: str) -> bool:
             key = next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
             if key is None:
                 return False
-            raw = npz[key]
-            text = str(raw) if raw.dtype.kind == "U" else np.asarray(raw).tobytes().decode()
-            head = json.loads(text)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, AttributeError):
+            head = _header_json(npz, key)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
         return False
     return isinstance(head, dict) and head.get("kind", head.get("format")) == fmt
 

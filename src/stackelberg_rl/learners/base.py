@@ -28,6 +28,8 @@ SCHEDULES = ("every", "every-n", "doubling")
 PLAYERS = ("leader", "follower")
 """The players' names, by their index on the player axis."""
 
+_POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
+
 
 class NonFiniteError(ValueError):
     """A plan or a policy that is not finite, named by episode, step and player."""
@@ -300,14 +302,9 @@ class LSVIUCBLearner(Players, abc.ABC):
     # ------------------------------------------------------------------ data
     @abc.abstractmethod
     def record(self, h: int, x, actions: Sequence[int], rewards, x_next) -> None:
-        """Store one transition of step ``h`` (Algorithm 1, line 5); every argument is checked.
+        """Store a transition of step ``h`` (Algorithm 1, line 5), every argument checked.
 
-        Args:
-            h: the step.
-            x: the state (an index with a feature table).
-            actions: ``(a, b)``, one action per player.
-            rewards: ``(P,)`` the realised rewards, each in ``[-1, 1]``.
-            x_next: the next state.
+        ``actions (a, b)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a feature table.
         """
 
     @property
@@ -375,7 +372,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         """
 
     def _forget_policies(self) -> None:
-        """Drop the policies kept for the last state and the tables (a plan, ``α`` or ``β``)."""
+        """Drop the policies kept for the last state and the tables (after a plan, ``α``, ``β``)."""
         self._last_key: tuple | None = None
         self._last_policies: tuple = ()
         self._tables: tuple | None = None
@@ -416,8 +413,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         # The policies at an index state depend on (h, x) until the next plan, α or β.
         key = (h, int(x)) if type(x) is int or isinstance(x, np.integer) else None
         if m == 0 or key is None or key != self._last_key:
-            what = f"the {PLAYERS[m]}'s policy and Q"
-            self._last_policies = self._state(h, x, what)[1]
+            self._last_policies = self._state(h, x, _POLICY_AND_Q[m])[1]
             self._last_key = key
         return self._last_policies[m][(0, *earlier)]
 
@@ -430,18 +426,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         return self.policy(1, h, x, (a,))
 
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
-        """Every player's current policy at every state of a finite state space.
+        """Every player's current policy, ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
 
-        Each row is computed as acting computes it (:meth:`_policies`): the tables are the
-        policies played, to the bit.
-
-        Args:
-            game_or_features: a :class:`~stackelberg_rl.games.FiniteGame` or its features
-                ``(S, A, B, d)``; by default the learner's own table. The tables of its own
-                states are kept (read-only) until the next plan or change of ``α`` or ``β``.
-
-        Returns:
-            ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+        Each row as acting computes it, to the bit. ``game_or_features``: a finite game or its
+        features ``(S, A, B, d)``; by default the learner's own table, whose tables are kept
+        (read-only) until the next plan or change of ``α`` or ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
         own = features is None or (
@@ -469,17 +458,12 @@ class LSVIUCBLearner(Players, abc.ABC):
         return tables
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every player's current policy at step ``h`` at the states of ``phi (n, A, B, d)``.
+        """Every player's policy at step ``h`` at ``phi (n, A, B, d)``, as acting draws (SPEC §6).
 
-        For any state space: the rows acting draws from at states with these features, which is
-        how a planner on sampled states evaluates the policies played (SPEC §6).
-
-        Returns:
-            ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+        Returns ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
 
         Raises:
-            ValueError: for a bad ``h`` or features of the wrong shape, non-finite or with
-                ``‖φ‖ > 1``.
+            ValueError: for a bad ``h`` or features of the wrong shape, non-finite or ``‖φ‖ > 1``.
             NonFiniteError: naming the player and the row whose policy is not finite.
         """
         h = self._check_step(h)

@@ -106,20 +106,11 @@ def _exploration_reward(bonus, params):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
-    """Optimistic ``Q`` and the soft-max policies at ``n`` states (Algorithm 1, lines 7–20).
+    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` at ``phi (n, A, B, d)``, finite?
 
-    ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration reward, or 0); the
-    follower plays ``softmax(α_f Q_f(x, a, ·))``, the leader ``softmax(α_l q_l(x, ·))``.
-
-    Args:
-        phi: ``(n, A, B, d)`` the states' features.
-        w: ``(P, H, d)``.
-        Lambda_inv: ``(H, d, d)``.
-        h: the step.
-        params: :data:`Parameters` as a plain tuple.
-
-    Returns:
-        ``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)``, and whether all are finite.
+    Algorithm 1, lines 7–20: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration
+    reward, or 0), ``π_f = softmax(α_f Q_f(x, a, ·))``, ``π_l = softmax(α_l q_l(x, ·))``; from
+    ``w (P, H, d)``, ``Lambda_inv (H, d, d)`` at step ``h``, ``params`` a plain tuple.
     """
     params = Parameters(*params)
     n, A, B, d = phi.shape
@@ -695,19 +686,13 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
 
 @njit(**JIT)
 def backward_pass(data, cache, params, how, w, drift, tricks=(True, True)):  # pragma: no cover
-    """Algorithm 1, lines 4–14, at every step from the last: ``Λ^{-1}`` and ``w`` in place.
+    """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
 
     At each ``h``: ``Λ_h^{-1}`` brought up to date with the rows gained since the last plan,
-    ``y = r + V_{h+1}(x_{h+1})`` (:func:`_next_state_values`), then ``w_h = Λ_h^{-1} Φ_hᵀ y``.
-
-    Args:
-        data: :data:`Samples`, a plain tuple.
-        cache: :data:`PlanCache`, a plain tuple, updated.
-        params: :data:`Parameters`, a plain tuple.
-        how: :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`.
-        w: ``(P, H, d)`` out.
-        drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
-        tricks: ``(poly_exp, simd_products)``; ``False`` turns one off (the bench's ablation).
+    ``y = r + V_{h+1}(x_{h+1})``, ``w_h = Λ_h^{-1} Φ_hᵀ y``. ``data``, ``cache``, ``params``:
+    :data:`Samples`, :data:`PlanCache` (updated), :data:`Parameters` as plain tuples; ``how``:
+    :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`; ``drift (H,)`` out, the largest
+    correction a refresh made (NaN where none); ``tricks``: ``(poly_exp, simd_products)``.
     """
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks

@@ -685,15 +685,22 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
 
 
 @njit(**JIT)
-def backward_pass(data, cache, params, how, w, drift, tricks=(True, True)):  # pragma: no cover
+def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
     """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
 
     At each ``h``: ``Λ_h^{-1}`` brought up to date with the rows gained since the last plan,
     ``y = r + V_{h+1}(x_{h+1})``, ``w_h = Λ_h^{-1} Φ_hᵀ y``. ``data``, ``cache``, ``params``:
     :data:`Samples`, :data:`PlanCache` (updated), :data:`Parameters` as plain tuples; ``how``:
     :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`; ``drift (H,)`` out, the largest
-    correction a refresh made (NaN where none); ``tricks``: ``(poly_exp, simd_products)``.
+    correction a refresh made (NaN where none).
     """
+    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
+    _backward(data, cache, params, how, w, drift, True, True)
+
+
+@njit(**JIT)
+def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
+    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``, for the ablation."""
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks
     if poly_exp and simd_products:

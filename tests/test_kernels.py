@@ -40,9 +40,9 @@ def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_rewar
     """:func:`K.next_state_values` of ``psi (n, d, A·B)`` with ``β = 0.7``, ``H = 3``; V, drift."""
     n = psi.shape[0]
     V = np.empty((n, 2))
-    step = K.NextStates(psi, forms, n, n_current)
+    step = (psi, forms, n, n_current, updates, Linv)  # K.NextStates, as a plain tuple
     params = parameters(0.7, 3.0, alphas, bonus_reward, (A,))
-    return V, K.next_state_values(step, w, updates, Linv, params, mode, V)
+    return V, K.next_state_values(step, w, params, mode, V)
 
 
 def sherman_morrison_rows(Linv_old, pending):
@@ -91,15 +91,15 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
 
 
 @njit(**K.JIT)
-def _values_variant(step, w, U, Linv, params, V, variant):  # pragma: no cover - compiled
+def _values_variant(step, w, params, V, variant):  # pragma: no cover - compiled
     mode = K.MODE_DOWNDATE
-    params = K.Parameters(*params)  # the plain tuple the learner passes, named
+    step, params = K.NextStates(*step), K.Parameters(*params)  # the plain tuples, named
     if variant == 1:
-        K._next_state_values(step, w, U, Linv, params, mode, V, False, True)
+        K._next_state_values(step, w, params, mode, V, False, True)
     elif variant == 2:
-        K._next_state_values(step, w, U, Linv, params, mode, V, True, False)
+        K._next_state_values(step, w, params, mode, V, True, False)
     else:
-        K._next_state_values(step, w, U, Linv, params, mode, V, False, False)
+        K._next_state_values(step, w, params, mode, V, False, False)
 
 
 @pytest.mark.parametrize("variant", [1, 2, 3])  # plain exp, plain products, both plain
@@ -117,7 +117,7 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
     q_plain, V_plain = quad.copy(), np.empty((n, 2))
     params = parameters(0.7, 3.0, (4.0, 9.0), False, (A,))
-    _values_variant(K.NextStates(psi, q_plain, n, n), w, U, Linv, params, V_plain, variant)
+    _values_variant((psi, q_plain, n, n, U, Linv), w, params, V_plain, variant)
     # The polynomial exp is within one ulp of math.exp; sums may associate differently.
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
@@ -133,9 +133,9 @@ def test_greedy_ties_are_uniform_and_exact():
         w[0, 0] = 1.0
         V = np.empty((n, 2))
         quad = np.zeros((n, A * B))
-        step = K.NextStates(psi, quad, n, 0)
+        step = (psi, quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
         params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A,))
-        K.next_state_values(step, w, np.zeros((0, d)), np.zeros((d, d)), params, K.MODE_EXACT, V)
+        K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
 
 
@@ -144,10 +144,8 @@ def test_no_samples():
     psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
     params = parameters(0.5, 1.0, (2.0, 2.0), False, (A,))
     for _ in range(2):
-        step = K.NextStates(psi, quad, 0, 0)
-        drift = K.next_state_values(
-            step, np.ones((2, d)), np.ones((1, d)), np.eye(d), params, K.MODE_MEASURE, V
-        )
+        step = (psi, quad, 0, 0, np.ones((1, d)), np.eye(d))
+        drift = K.next_state_values(step, np.ones((2, d)), params, K.MODE_MEASURE, V)
         assert drift == 0.0 and np.isnan(quad).all()
 
 
@@ -277,8 +275,8 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
         psi = phi.reshape(n, A * B, d).transpose(0, 2, 1).copy()
         forms = np.zeros((n, A * B))
         V = np.empty((n, 2))
-        step = K.NextStates(psi, forms, n, 0)
-        K.next_state_values(step, w, np.zeros((0, d)), Linv, params, K.MODE_EXACT, V)
+        step = (psi, forms, n, 0, np.zeros((0, d)), Linv)
+        K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_allclose(V, soft_policies(Q_ref, 3.0, 5.0)[4], rtol=0, atol=1e-13)
 
 

@@ -1,24 +1,12 @@
 """Leader and follower agents: soft-max LSVI-UCB (Algorithms 1 and 2) and baselines.
 
-Every agent has the same small interface, used by the episode loop in ``experiments``:
-
-- ``begin_episode(k)``: re-plan if the schedule says so (0-based ``k``);
-- ``act(h, x, *earlier)``: player ``m`` draws its action having seen the ``m`` earlier actions
-  of the step (the leader ``act(h, x)``, the follower ``act(h, x, a)``);
-- ``record(h, x, actions (P,), rewards (P,), x_next)``: the observation of one step (Assumption
-  1: every player sees the state, all actions and all rewards); the two-player spelling
-  ``record(h, x, a, b, r, x_next)`` is accepted too;
-- ``policy_table(game)``: the policy the agent plays this episode on a finite game,
-  ``pi_l (H, S, A)`` for a leader and ``pi_f (H, S, A, B)`` for a follower, for exact evaluation;
-- ``policies_at(h, phi)``: the same policy at step ``h`` at any states, given by their features
-  ``phi (n, A, B, d)``: ``(n, A)`` for a leader, ``(n, A, B)`` for a follower — how the
-  Monte-Carlo planner evaluates play on a continuous game (SPEC §6);
-- ``replanned``: whether ``begin_episode`` planned; ``params()``: the ``β``, ``λ``, ``α`` in use.
-
-Each agent draws its actions from its own ``np.random.Generator``. ``state_dict()`` and
-``load_state_dict(state)`` save and restore what an agent will act on — its random stream's
-state and, for a learning agent, its learner's (:meth:`LSVIUCBLearner.state_dict`) — so that a run
-can stop and continue exactly where it was.
+Every agent has the interface the episode loop uses: ``begin_episode(k)`` (re-plan if the
+schedule says so), ``act(h, x, *earlier)`` (player ``m`` after the ``m`` earlier actions of the
+step), ``record(h, x, actions, rewards, x_next)`` (or ``(h, x, a, b, r, x_next)``; Assumption 1:
+every player sees everything), ``policy_table(game)`` (``pi_l (H, S, A)`` or ``pi_f (H, S, A,
+B)``), ``policies_at(h, phi)`` (the same at states given by features ``(n, A, B, d)``),
+``replanned``, ``params()``, and ``state_dict()`` / ``load_state_dict()`` to continue exactly.
+Each agent draws from its own ``np.random.Generator``.
 """
 
 from __future__ import annotations
@@ -170,17 +158,8 @@ class AgentConfig:
         return self.alpha_l, self.alpha_f
 
 
-def generator_state(rng: np.random.Generator) -> dict:
-    """The state of ``rng``'s bit generator (a dict of plain values; PCG64's are 128-bit ints)."""
-    return rng.bit_generator.state
-
-
 def set_generator_state(rng: np.random.Generator, state) -> None:
-    """Put ``rng`` in ``state`` (:func:`generator_state`), refusing another kind of generator.
-
-    Raises:
-        ValueError: ``state`` is not a state of ``rng``'s bit generator.
-    """
+    """Put ``rng`` in ``state`` (``rng.bit_generator.state``); a ValueError for another kind."""
     kind = type(rng.bit_generator).__name__
     if not isinstance(state, dict) or state.get("bit_generator") != kind:
         got = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__
@@ -198,7 +177,6 @@ def _short(x: float) -> str:
 
 
 def _player(role: int | str) -> int:
-    """A player's index on the player axis, from its index or its name."""
     if isinstance(role, str) and role in PLAYERS:
         return PLAYERS.index(role)
     if isinstance(role, str):
@@ -206,27 +184,8 @@ def _player(role: int | str) -> int:
     return index(role, len(PLAYERS), "player")
 
 
-def observation(args: tuple) -> tuple:
-    """``(actions, rewards, x_next)`` of :meth:`record`'s arguments after ``h, x``.
-
-    The player-axis form ``(actions, rewards, x_next)``, or the two-player ``(a, b, r, x_next)``.
-    """
-    if len(args) == 4:
-        a, b, rewards, x_next = args
-        return (a, b), rewards, x_next
-    if len(args) == 3:
-        return args
-    raise TypeError(
-        f"record takes (h, x, actions, rewards, x_next), or (h, x, a, b, r, x_next); got "
-        f"{2 + len(args)} arguments"
-    )
-
-
 class Agent:
-    """One player on the player axis (0 the leader), with its own random stream.
-
-    The base of every agent: by itself it acts from fixed policies and learns nothing.
-    """
+    """One player on the player axis (0 the leader), with its own random stream."""
 
     replanned = False
     """Whether :meth:`begin_episode` planned (a fixed policy never does)."""
@@ -251,7 +210,7 @@ class Agent:
 
     def state_dict(self) -> dict:
         """``{"rng": state of the random stream}``."""
-        return {"rng": generator_state(self.rng)}
+        return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``."""
@@ -261,10 +220,8 @@ class Agent:
 class LSVIAgent(Agent):
     """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or the follower of Algorithm 2.
 
-    It draws from its player's soft-max policy: the leader's over its marginal ``q_l``
-    (Algorithm 1, line 20), the follower's over ``Q_f(x, a, ·)`` after seeing ``a`` (Algorithm
-    2, line 5). Several players may share one learner (the centralised path): only its
-    ``owner`` plans and records.
+    Several players may share one learner (the centralised path): only its ``owner`` plans and
+    records.
 
     Args:
         learner: the statistics and the planner.
@@ -288,8 +245,7 @@ class LSVIAgent(Agent):
         self.learner, self.owner = learner, owner
         self._alpha_specs = tuple(alphas)
         self.episodes = episodes
-        self.episode: int | None = None
-        """The episode under way (set by :meth:`begin_episode`)."""
+        self.episode: int | None = None  # the episode under way
         self.replanned = False
 
     def begin_episode(self, k: int) -> None:
@@ -316,12 +272,18 @@ class LSVIAgent(Agent):
         return draw(pi, self.rng)
 
     def record(self, h: int, x, *observed) -> None:
-        """Store one observation (owner only: a shared learner records once).
-
-        ``(actions, rewards, x_next)`` or ``(a, b, r, x_next)``; the learner checks them.
-        """
-        if self.owner:
-            self.learner.record(h, x, *observation(observed))
+        """Store ``(actions, rewards, x_next)`` or ``(a, b, r, x_next)`` (the owner only)."""
+        if not self.owner:
+            return
+        if len(observed) == 4:
+            self.learner.record(h, x, observed[:2], observed[2], observed[3])
+        elif len(observed) == 3:
+            self.learner.record(h, x, *observed)
+        else:
+            raise TypeError(
+                f"record takes (h, x, actions, rewards, x_next), or (h, x, a, b, r, x_next); got "
+                f"{2 + len(observed)} arguments"
+            )
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """This player's policy table of the current plan: the rows :meth:`act` draws from."""
@@ -340,23 +302,16 @@ class LSVIAgent(Agent):
         return {"beta": L.beta, "lam": L.lam, "alpha_l": L.alpha_l, "alpha_f": L.alpha_f}
 
     def state_dict(self) -> dict:
-        """The random stream, the episode under way and the learner's state (owner only).
-
-        A learner shared by both players belongs to the leader, and is saved once.
-        """
+        """The random stream, the episode under way and the learner's state (owner only)."""
         return {
-            "rng": generator_state(self.rng),
+            "rng": self.rng.bit_generator.state,
             "episode": self.episode,
             "replanned": self.replanned,
             "learner": self.learner.state_dict() if self.owner else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``.
-
-        Raises:
-            ValueError: a part of ``state`` does not fit this agent (named).
-        """
+        """Continue from :meth:`state_dict`'s ``state`` (a ValueError naming what does not fit)."""
         set_generator_state(self.rng, state.get("rng"))
         episode = state.get("episode")
         self.episode = None if episode is None else index(episode, sys.maxsize, "episode")
@@ -368,15 +323,11 @@ class LSVIAgent(Agent):
             self.learner.load_state_dict(learner)
 
     def _in_episode(self, err: NonFiniteError) -> NonFiniteError:
-        """``err`` with the episode under way in front."""
         return NonFiniteError(f"episode {self.episode}: {err}")
 
 
 class TableAgent(Agent):
-    """A player with a fixed policy table: the uniform baseline and the Stackelberg oracle.
-
-    ``table``: ``pi_l (H, S, A)`` for the leader, ``pi_f (H, S, A, B)`` for the follower.
-    """
+    """A player with a fixed table ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``: the oracle."""
 
     def __init__(self, table: np.ndarray, rng: np.random.Generator, role: int | str) -> None:
         super().__init__(rng, role)
@@ -427,12 +378,10 @@ class UniformAgent(Agent):
 
 
 class PlannedAgent(Agent):
-    """Greedy Stackelberg play from a linear plan ``w (P, H, d)``, at any state (SPEC §6).
+    """Stackelberg play from a linear plan ``Q_{m,h} = ⟨φ, w[m, h]⟩``, ``w (P, H, d)`` (SPEC §6).
 
-    ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w[m, h]⟩``; the follower answers each ``a`` with its best
-    action (ties to the leader), the leader plays its best action given those answers. The
-    ``oracle`` of a continuous game, with ``w`` planned on its evaluation sample
-    (:func:`~stackelberg_rl.montecarlo.sampled_stackelberg`).
+    The ``oracle`` of a continuous game, ``w`` planned on its sample by
+    :func:`~stackelberg_rl.montecarlo.sampled_stackelberg`.
     """
 
     def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, role: int | str):
@@ -454,25 +403,13 @@ class PlannedAgent(Agent):
 def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
     """The number ``β`` of a configuration (``"theory"`` resolved by Theorem 3)."""
     if config.beta == "theory":
-        return theory_beta(
-            game.dim,
-            game.horizon,
-            episodes,
-            game.n_leader_actions,
-            game.n_follower_actions,
-            c1=config.c1,
-            p=config.p,
-        )
+        counts = (game.n_leader_actions, game.n_follower_actions)
+        return theory_beta(game.dim, game.horizon, episodes, *counts, c1=config.c1, p=config.p)
     return float(config.beta)
 
 
 def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearner:
-    """A fresh learner for ``game`` as ``config`` says (``α`` of episode 0).
-
-    :class:`SoftmaxLSVIUCB`, or with ``config.reference`` the from-scratch
-    :class:`ReferenceLSVIUCB` (which has no cache to configure). It knows the game's features:
-    the table of a finite game (states are indices), the feature map of a continuous one.
-    """
+    """A fresh learner for ``game`` as ``config`` says, with the ``α`` of episode 0."""
     counts, H = (game.n_leader_actions, game.n_follower_actions), game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
     kwargs = dict(

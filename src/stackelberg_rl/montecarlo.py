@@ -1,27 +1,12 @@
-"""Planning on a continuous linear game by Monte Carlo (math.md §6): regret and Stackelberg values.
+"""Planning on a continuous linear game by Monte Carlo (SPEC §6): regret and Stackelberg values.
 
-In a linear game the Bellman backup of any value function is a ``d``-vector per step and
-player: ``Q_{m,h}(x, a, b) = ⟨φ(x, a, b), w_{m,h}⟩`` with
-``w_{m,h} = θ_{m,h} + [∫ μ_{h,i}(x') V_{m,h+1}(x') dx']_i``. Only the integrals need the
-infinitely many states, and each is estimated without bias by the mean of ``V_{m,h+1}`` over
-``N`` states drawn from ``μ_{h,i}`` (the game's :class:`~.games.continuous.EvaluationSample`).
-Backward induction then runs on a finite, layered set of states — the episode's ``x_1`` at step
-0, the states drawn from ``μ_{h-1,·}`` at step ``h`` — exactly as the factored finite planner of
-:mod:`.planning` does with ``mu`` replaced by the empirical measures, and with the same
-functions for each step (:func:`~.planning.regret_backup`, :func:`~.planning.collapse`).
-
-The estimate and its interval. The game holds ``R`` independent replications of the sample;
-each gives an estimate, and :func:`t_interval` reports their mean with the 95% Student-t
-interval of ``R − 1`` degrees of freedom. Conditionally on the policies evaluated (which never
-see the evaluation sample: it is drawn from its own stream), the ``R`` estimates are independent
-and identically distributed, so the interval is a 95% interval for their common expectation —
-under the usual normal approximation, sound here because each estimate is a smooth function of
-sample means over ``N`` states. For a fixed pair of policies that expectation is the true value
-(the samples of different steps are independent, so by induction ``E[V̂_h(x)] = V_h(x)``). A best
-response maximises over noisy estimates, which biases its value upwards
-(``E max ≥ max E``) by an amount that shrinks like ``1/√N``, and far faster where the actions'
-gaps exceed the noise: the regret estimate is consistent as ``N → ∞``, and never negative, since
-it is the exact regret in the sampled finite game.
+In a linear game ``Q_{m,h} = ⟨φ, w_{m,h}⟩`` with ``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``;
+each integral is estimated without bias from ``N`` states drawn from ``μ_h`` (the game's
+:class:`~.games.continuous.EvaluationSample`), and backward induction runs on those layered
+states with :mod:`.planning`'s steps. ``R`` independent replications give a mean and a 95%
+Student-t interval (:func:`t_interval`). For fixed policies the estimate is unbiased; a best
+response's is biased up by ``O(1/√N)`` (``E max ≥ max E``), so the regret is consistent and never
+negative (it is the exact regret of the sampled game).
 """
 
 from __future__ import annotations
@@ -81,18 +66,16 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
 
 def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
     """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
-    return [_policy(maps[m], h, phi, phi.shape[: m + 2], name) for m, name in enumerate(NAMES)]
-
-
-def _policy(policy: PolicyMap, h: int, phi: np.ndarray, shape: tuple, name: str) -> np.ndarray:
-    """``policy(h, phi)``, checked to be distributions of ``shape``."""
-    pi = np.asarray(policy(h, phi), dtype=np.float64)
-    axes = ("x", "a", "b")[: len(shape)]
-    _validate.check_shape(pi, name, shape, axes)
-    try:
-        return _validate.distribution(pi, name, axes)
-    except ValueError as err:
-        raise ValueError(f"{err} at step {h}") from None
+    out = []
+    for m, name in enumerate(NAMES):
+        pi = np.asarray(maps[m](h, phi), dtype=np.float64)
+        axes = ("x", "a", "b")[: m + 2]
+        _validate.check_shape(pi, name, phi.shape[: m + 2], axes)
+        try:
+            out.append(_validate.distribution(pi, name, axes))
+        except ValueError as err:
+            raise ValueError(f"{err} at step {h}") from None
+    return out
 
 
 def sampled_regrets(
@@ -105,10 +88,8 @@ def sampled_regrets(
 ) -> Estimate:
     """Both players' regret of one episode, eqs. (9) and (10), by planning on a sample.
 
-    The three backward passes of :func:`~.planning.regrets` (the pair's values, the leader's
-    best response to ``policy_f``, the follower's to ``policy_l``) run in every replication at
-    once: at step ``h ≥ 1`` on the ``R·d·N`` states of the sample drawn from ``μ_{h-1,·}``, at
-    step 0 on ``x1``. The policies are asked once per step for all of them.
+    The three backward passes of :func:`~.planning.regrets` in every replication at once: at
+    step ``h ≥ 1`` on the sample's states drawn from ``μ_{h-1}``, at step 0 on ``x1``.
 
     Args:
         game: the game.
@@ -157,13 +138,10 @@ def sampled_stackelberg(
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Estimate]:
-    """The Stackelberg solution of the game planned on a sample (math.md §2 and §6).
+    """The Stackelberg solution of the game planned on a sample (SPEC §2 and §6).
 
-    Backward induction in each replication: at every sampled state the follower answers each
-    leader action with :func:`~.planning.follower_choice` and the leader maximises, as
-    :func:`~.planning.stackelberg_equilibrium` does on a finite game. The plan is a ``d``-vector
-    per step and player, so it gives the policy at any state:
-    ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩``.
+    Backward induction in each replication as :func:`~.planning.stackelberg_equilibrium` does;
+    the plan ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩`` gives the policy at any state.
 
     Args:
         game: the game.
@@ -197,26 +175,13 @@ def sampled_stackelberg(
 def stackelberg_values(
     Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
 ) -> np.ndarray:
-    """Both players' values where the follower answers and the leader then commits (§2).
-
-    Args:
-        Q: ``(2, ..., A, B)`` both players' action values at some states.
-        tie_break: the follower's ties, see :func:`~.planning.follower_choice`.
-        tol: the follower's tolerance on ties.
-
-    Returns:
-        ``V (2, ...)``: ``Q_m(x, a*, b*(x, a*))``.
-    """
+    """``V (2, ...) = Q_m(x, a*, b*(x, a*))`` of ``Q (2, ..., A, B)`` (SPEC §2)."""
     return collapse(Q, stackelberg_rules(tie_break, tol))[1][0]
 
 
 def stackelberg_actions(
     Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The leader's action ``a* (...)`` and the follower's answers ``b* (..., A)`` from ``Q``.
-
-    ``Q (2, ..., A, B)``; the leader's first maximiser of ``Q_l(x, a, b*(x, a))``: the one-hot
-    policies of :func:`~.planning.collapse` with :func:`~.planning.stackelberg_rules`.
-    """
+    """The leader's ``a* (...)`` and the follower's ``b* (..., A)`` from ``Q (2, ..., A, B)``."""
     (pi_l, pi_f), _ = collapse(Q, stackelberg_rules(tie_break, tol))
     return pi_l.argmax(axis=-1), pi_f.argmax(axis=-1)

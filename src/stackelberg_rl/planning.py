@@ -1,18 +1,9 @@
-"""Exact planning on a known finite game (math.md §2): values, best responses, Stackelberg, regret.
+"""Exact planning on a known finite game (SPEC §2): values, best responses, Stackelberg, regret.
 
-Also soft-max play on the true model (:func:`softmax_solution`; the soft-max of math.md §3 is
-:func:`softmax`, which the learners use too) and its regret, the soft-max bias of Lemma 2
-(:func:`softmax_bias`, :func:`softmax_bias_bound`), Appendix F's soft-max and greedy marginals
-(:func:`appendix_f_marginal`), and the one-shot commitment values of a bimatrix game:
-:func:`mixed_commitment` (the follower observes the leader's mixed strategy) and
-:func:`pure_commitment` (it observes the leader's action).
-
-Every player-indexed array has a leading player axis (0 the leader, then the follower), and one
-step of backward induction is one function, :func:`collapse`: the players' values are averaged
-(or maximised) from the last mover down to the first, each under its policy, a rule that chooses
-it from the values (greedy, soft-max, Stackelberg), or a best response. Every solver here is one
-backward pass over ``h = H-1 … 0`` of it, vectorised over states and actions: ``O(H·S·A·B·d)``
-for a factored game and ``O(H·S²·A·B)`` for a dense one.
+Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals, and the
+one-shot commitment values of a bimatrix game. Player-indexed arrays have a leading player axis;
+one step of backward induction is :func:`collapse`, and every solver is one backward pass of it
+over ``h = H-1 … 0``, vectorised over states and actions.
 """
 
 from __future__ import annotations
@@ -67,10 +58,7 @@ class Values:
 
 # ---------------------------------------------------------------------- one step
 def _max_last(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=-1)``, exactly, by a loop over the short last axis of actions.
-
-    Numpy's reduction over an axis of a few entries is about ten times slower.
-    """
+    """``z.max(axis=-1)`` by a loop over the short axis of actions (numpy's is slower there)."""
     m = z[..., 0].copy()
     for i in range(1, z.shape[-1]):
         np.maximum(m, z[..., i], out=m)
@@ -83,23 +71,19 @@ def collapse(
     out: Sequence[np.ndarray | None] | None = None,
     best_rows: Sequence[Sequence[int]] = (),
 ) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
-    """One step of backward induction at a batch of states (math.md §2 and §7).
+    """One step of backward induction at a batch of states (SPEC §2 and §7).
 
-    The players move in order, each seeing the actions of those before it. From the last one
-    down, the values at player ``i``'s node are those at the next node averaged under its policy:
-    ``W^{(N+1)} = W``, ``W^{(i)}(a_{<i}) = Σ_{a_i} π_i(a_i|a_{<i}) W^{(i+1)}(a_{≤i})``, and
-    ``W^{(0)} = V``. For two players ``W^{(1)}`` holds ``q_l`` and ``V̄_f`` (eqs. (1), (3)).
+    From the last player down, ``W^{(N+1)} = W``, ``W^{(i)}(a_{<i}) = Σ_{a_i} π_i(a_i|a_{<i})
+    W^{(i+1)}(a_{≤i})``, ``W^{(0)} = V``; for two players ``W^{(1)}`` holds ``q_l`` and ``V̄_f``.
 
     Args:
-        W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows of values (every player's, or
-            one player's own).
-        policies: for each player ``i``: its policy ``(..., A_0, …, A_i)``; a :data:`Rule`,
-            called with ``W^{(i+1)}``; or ``None`` for a best response, ``W^{(i)} = max_{a_i}
-            W^{(i+1)}`` (then ``W`` must hold that player's own values only).
+        W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows (every player's, or one's own).
+        policies: for each player: its policy ``(..., A_0, …, A_i)``; a :data:`Rule`, called
+            with ``W^{(i+1)}``; or ``None`` for a best response ``max_{a_i}`` (then ``W`` holds
+            that player's own values only).
         out: for each player, ``None`` or a zeroed array where its rule's policy is written.
-        best_rows: for each player ``i``, rows of ``W`` (its own values) at which it best
-            responds, ``max_{a_i}``, whatever its policy: several backward passes that differ
-            only in who best-responds run as one (:func:`regret_backup`).
+        best_rows: for each player, rows of ``W`` (its own values) where it maximises whatever
+            its policy: backward passes that differ only in who best-responds run as one.
 
     Returns:
         ``(pis, nodes)``: each player's policy at this step (``None`` for a best response), and
@@ -145,11 +129,9 @@ def softmax_rule(player: int, alpha: float) -> Rule:
 
 
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
-    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, computed stably.
+    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, stably (the maximum subtracted).
 
-    ``alpha = inf`` gives the limit: uniform over the maximisers (greedy play); ``alpha = 0``
-    gives the uniform policy. The maximum is subtracted before exponentiating, so ``alpha`` of
-    ``1e6`` and more is safe.
+    ``alpha = inf``: uniform over the maximisers (greedy play); ``alpha = 0``: uniform.
 
     >>> softmax(np.array([0.0, 1.0]), np.inf)
     array([0., 1.])
@@ -166,18 +148,10 @@ def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
 def soft_policies(
     Q: np.ndarray, alpha_l: float, alpha_f: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Soft-max follower then leader policies from joint values (Algorithm 1, lines 9–14).
+    """Soft-max follower then leader policies from ``Q (..., 2, A, B)`` (Algorithm 1, 9–14).
 
-    :func:`collapse` with soft-max rules, for the learner's layout of ``Q``.
-
-    Args:
-        Q: ``(..., 2, A, B)``.
-        alpha_l: leader inverse temperature (``inf`` for greedy).
-        alpha_f: follower inverse temperature (``inf`` for greedy).
-
-    Returns:
-        ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``,
-        ``V (..., 2)``.
+    ``alpha_l``, ``alpha_f``: inverse temperatures (``inf``: greedy). Returns ``pi_l (..., A)``,
+    ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``, ``V (..., 2)``.
     """
     rules = [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)]
     (pi_l, pi_f), (V, q) = collapse(np.moveaxis(np.asarray(Q, dtype=np.float64), -3, 0), rules)
@@ -187,19 +161,11 @@ def soft_policies(
 def follower_choice(
     Q_l: np.ndarray, Q_f: np.ndarray, tie_break: Literal["leader", "follower"], tol: float
 ) -> np.ndarray:
-    """The follower's Stackelberg answer ``b*(x, a)`` to every leader action (math.md §2).
+    """The follower's Stackelberg answer ``b* (..., A)`` to every leader action (SPEC §2).
 
-    Among the maximisers of ``Q_f`` within ``tol``, the best for the leader (``"leader"``,
-    strong Stackelberg) or the worst (``"follower"``, weak); the first on exact ties.
-
-    Args:
-        Q_l: ``(..., A, B)`` the leader's action values.
-        Q_f: ``(..., A, B)`` the follower's.
-        tie_break: ``"leader"`` or ``"follower"``.
-        tol: how far below the maximum an action still counts as a maximiser, ``>= 0``.
-
-    Returns:
-        ``b* (..., A)``, integers.
+    Among the maximisers of ``Q_f (..., A, B)`` within ``tol``, the best for the leader's
+    ``Q_l`` (``"leader"``, strong Stackelberg) or the worst (``"follower"``, weak); the first on
+    exact ties.
     """
     sign = 1.0 if tie_break == "leader" else -1.0
     best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
@@ -210,8 +176,6 @@ def check_tie_break(tie_break: str, tol: float) -> None:
     """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
-    # NaN would make no action a maximiser (argmax then picks the leader's favourite b whatever
-    # Q_f says); a negative tol excludes the true maximiser.
     if not (_validate.is_real(tol) and math.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
 
@@ -224,11 +188,7 @@ def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
 
 
 def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
-    """The players' policies as float arrays, checked: the game's shapes, and distributions.
-
-    Args:
-        game: the game.
-        policies: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``, in order of moves; ``None`` to skip.
+    """``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (``None`` skipped) as checked float arrays.
 
     Raises:
         ValueError: naming the policy, and the axis or the index that is wrong.
@@ -247,20 +207,14 @@ def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.nd
 
 
 def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[list, Values]:
-    """Backward induction with ``V_{m,H} = 0`` (math.md §2): :func:`collapse` at every step.
+    """Backward induction from ``V_{m,H} = 0`` with each player's policy or :data:`Rule`.
 
-    Args:
-        game: the game.
-        policies: each player's policy ``(H, S, …)``, or a :data:`Rule` choosing it step by step.
-
-    Returns:
-        The players' policies (one-hot where a rule chose actions) and their :class:`Values`.
+    Returns the policies (those of rules filled in) and their :class:`Values`.
     """
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
     Q = np.empty((2, H, S, A, B))
     q = np.empty((2, H, S, A))
     V = np.empty((2, H, S))
-    # np.zeros of a large array costs nothing until written: only the chosen entries are set.
     tables = [
         np.zeros(s) if callable(p) else p
         for p, s in zip(policies, policy_shapes(game), strict=True)
@@ -294,21 +248,16 @@ def best_response(
 ) -> tuple[np.ndarray, Values]:
     """Player ``player``'s best response to the others' policies, eqs. (7) and (8).
 
-    Every best response has the player's value; for a follower they differ in the leader's. With
-    ``tie_break`` the follower picks, among its maximisers within ``tol`` at each ``(h, x, a)``,
-    the one best (``"leader"``) or worst (``"follower"``) for the leader, whose values already
-    follow those picks at later steps: backward induction then gives the best or the worst
-    leader value over all the follower's best responses, at every state (the follower's value,
-    hence its maximisers, does not depend on how ties are broken).
+    With ``tie_break`` a follower picks, among its maximisers within ``tol``, the one best
+    (``"leader"``) or worst (``"follower"``) for the leader: backward induction then gives the
+    best or worst leader value over all its best responses, at every state.
 
     Args:
         game: the game.
         player: 0 the leader, 1 the follower.
         policies: every player's policy in order of moves (the entry of ``player`` is ignored).
-        tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"`` or
-            ``"follower"``.
-        tol: how far below the maximum an action still counts as a maximiser, with a
-            ``tie_break``.
+        tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"``, ``"follower"``.
+        tol: how far below the maximum an action still counts as a maximiser.
 
     Returns:
         A deterministic policy of ``player`` (first maximiser on ties) and its values.
@@ -340,9 +289,7 @@ def follower_best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """The follower's best response to ``pi_l``: greedy in ``Q_f`` for every ``a``, eq. (7).
-
-    :func:`best_response` of player 1 (its ``tie_break`` and ``tol``).
+    """The follower's best response to ``pi_l``, eq. (7): :func:`best_response` of player 1.
 
     Returns:
         A deterministic ``pi_f (H, S, A, B)`` and its values.
@@ -355,11 +302,10 @@ def stackelberg_equilibrium(
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, np.ndarray, Values]:
-    """The subgame-perfect Stackelberg solution by backward induction (math.md §2).
+    """The subgame-perfect Stackelberg solution by backward induction (SPEC §2).
 
-    At each ``(h, x)`` the follower best-responds to every ``a``; among its maximisers (within
-    ``tol``) it picks the one best for the leader (``"leader"``, strong Stackelberg) or worst for
-    the leader (``"follower"``, weak); the leader then picks ``argmax_a Q_l(x, a, b*(x, a))``.
+    At each ``(h, x)`` the follower answers every ``a`` (:func:`follower_choice`: ties within
+    ``tol`` for the leader or against it); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``.
 
     Returns:
         Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
@@ -372,10 +318,7 @@ def stackelberg_equilibrium(
 def stackelberg_rules(
     tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
 ) -> list[Rule]:
-    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering.
-
-    The follower's is :func:`follower_choice` on its values, ties broken by the leader's.
-    """
+    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering."""
     return [greedy(0), lambda W: follower_choice(W[0], W[1], tie_break, tol)]
 
 
@@ -383,7 +326,7 @@ def stackelberg_rules(
 def regret(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: int, a1: int
 ) -> tuple[float, float]:
-    """Both players' exact regret of one episode, eqs. (9) and (10) (math.md §2).
+    """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
 
     Args:
         game: the game.
@@ -403,20 +346,9 @@ def regret(
 def regrets(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: np.ndarray, a1: np.ndarray
 ) -> np.ndarray:
-    """:func:`regret` at several ``(x1, a1)`` pairs: ``(2, n)``.
+    """:func:`regret` at ``(x1, a1)`` pairs, ``(n,)`` each: ``(2, n)``, the leader's first.
 
-    The three backward passes (the pair's values, the leader's best response to ``pi_f``, the
-    follower's best response to ``pi_l``) run together (:func:`start_values`).
-
-    Args:
-        game: the game.
-        pi_l: ``(H, S, A)`` the leader's policy in the episode.
-        pi_f: ``(H, S, A, B)`` the follower's policy in the episode.
-        x1: ``(n,)`` realised initial states.
-        a1: ``(n,)`` the leader's realised first actions.
-
-    Returns:
-        ``(2, n)``: the leader's regrets, eq. (9), then the follower's, eq. (10).
+    The three backward passes (the pair's values and each player's best response) run as one.
     """
     policies = check_policies(game, pi_l, pi_f)
     x1, a1 = np.asarray(x1), np.asarray(a1)
@@ -432,8 +364,7 @@ def start_values(
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The values at step 0 of a batch of policy profiles and of each player's best response.
 
-    One backward pass of :func:`regret_backup` for all of them: at each step one backup of the
-    rows of values involved reads the model once, and only one step's ``Q`` is held.
+    One backward pass of :func:`regret_backup` for all of them, one step's ``Q`` held at a time.
 
     Args:
         game: the game.
@@ -442,15 +373,13 @@ def start_values(
         best: also the best responses (else only the profiles' values).
 
     Returns:
-        ``(V, nodes, best)`` of step 0: ``V (rows, 2, *batch, S)`` (row 0 the profiles' values
-        of every player, row 1 each player's best-response value) and the nodes of
-        :func:`regret_backup` (``best`` is empty without best responses).
+        ``(V, nodes, best)`` of step 0: ``V (rows, 2, *batch, S)`` (row 0 the profiles' values,
+        row 1 each player's best-response value) and the nodes of :func:`regret_backup`.
     """
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
     V = np.zeros((*batch, rows, n, S))
     Q = np.empty((*batch, rows, n, S, game.n_leader_actions, game.n_follower_actions))
-    # Views with the rows and players first, as collapse has them: made once, written through.
     first = tuple(range(len(batch), len(batch) + 2))
     Q_rows, V_rows = np.moveaxis(Q, first, (0, 1)), np.moveaxis(V, first, (0, 1))
     for h in range(game.horizon - 1, -1, -1):
@@ -469,20 +398,16 @@ def regret_backup(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One step of the fused backward passes of :func:`start_values`.
 
-    Rows of values: ``[0]`` every player's value of the profile ``policies``; ``[1, m]`` player
-    ``m``'s value of its best response to the others' policies (eqs. (7) and (8)).
-
     Args:
-        Q: ``(rows, 2, ..., A, B)`` the action values of this step for each row of values:
-            ``Q[v, m] = r_m + P V_{v, m}`` with the next step's values of row ``v``.
+        Q: ``(rows, 2, ..., A, B)``: row 0 every player's values of the profile, row 1 player
+            ``m``'s values of its best response (eqs. (7) and (8)).
         policies: each player's policy at this step, ``(..., A_0, …, A_i)``.
-        out: ``(rows, 2, ...)`` where to write this step's values (may be the array ``Q`` was
-            made from: it is read before this is called).
+        out: ``(rows, 2, ...)`` where this step's values are written.
         best: whether ``Q`` has the best responses' row.
 
     Returns:
-        ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and each
-        player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
+        ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and
+        each player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
     n = len(policies)
     if out is None:
@@ -500,19 +425,10 @@ def regret_backup(
 def regret_at(
     nodes: list[np.ndarray], best: list[np.ndarray], x1: np.ndarray, actions: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Each player's regret where it first moves, from the step-0 nodes of :func:`regret_backup`.
+    """Each player's regret ``(2, n)`` at ``(x1, a_0, …, a_{m-1})``, eqs. (9) and (10).
 
-    A player's best-response value minus its value, both at ``(x1, a_0, …, a_{m-1})`` (eqs. (9)
-    and (10) for two players).
-
-    Args:
-        nodes: the profile's values at each player's node, ``nodes[m] (2, S, A_0, …, A_{m-1})``.
-        best: each player's best-response value at its node, ``best[m] (S, A_0, …, A_{m-1})``.
-        x1: ``(n,)`` state indices.
-        actions: the first actions of the players before the last, each ``(n,)``.
-
-    Returns:
-        ``(2, n)``: the leader's regrets, then the follower's.
+    From the step-0 ``nodes`` and ``best`` of :func:`regret_backup`; ``actions`` the first
+    actions of the players before the last, each ``(n,)`` like ``x1``.
     """
     out = []
     for m in range(len(best)):
@@ -527,15 +443,8 @@ def softmax_solution(
 ) -> tuple[np.ndarray, np.ndarray, Values]:
     """Soft-max play planned on the true model: Algorithm 1, lines 9–14, with exact ``Q``.
 
-    Backward induction as in math.md §2 with ``V_{m,H} = 0``: at each step the exact
-    ``Q_{m,h} = r_{m,h} + P_h V_{m,h+1}`` (no bonus, ``β = 0``), the follower's
-    ``π_f = softmax(α_f Q_f)``, the leader's ``π_l = softmax(α_l q_l)``, and ``V`` of that pair.
-    What the learner would play if it knew the model.
-
-    Args:
-        game: the game.
-        alpha_l: the leader's inverse temperature (``inf``: greedy, uniform over maximisers).
-        alpha_f: the follower's.
+    What the learner would play if it knew the model (``β = 0``); ``alpha_l``, ``alpha_f`` the
+    inverse temperatures (``inf``: greedy, uniform over maximisers).
 
     Returns:
         ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
@@ -547,18 +456,9 @@ def softmax_solution(
 def softmax_bias(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
     """The soft-max bias ``(2,)``: the expected regret of one episode of :func:`softmax_solution`.
 
-    Eqs. (9) and (10) of the soft-max policies planned on the true model, in expectation over the
-    episode's start: ``x_1`` from the initial distribution and, for the follower, the leader's
-    first action ``a_1 ~ π_{l,0}(·|x_1)``. It is what soft-max play with these ``α`` loses even
-    with nothing left to learn; Lemmas 2 and 4 bound it (:func:`softmax_bias_bound`).
-
-    Args:
-        game: the game.
-        alpha_l: the leader's inverse temperature.
-        alpha_f: the follower's.
-
-    Returns:
-        ``[leader, follower]``, each ``>= 0`` (up to round-off).
+    Eqs. (9) and (10) in expectation over ``x_1`` from the initial distribution and the leader's
+    ``a_1 ~ π_{l,0}(·|x_1)``: what soft-max play loses with nothing left to learn (bounded by
+    Lemmas 2 and 4, :func:`softmax_bias_bound`). ``[leader, follower]``, each ``>= 0``.
     """
     pi_l, pi_f, _ = softmax_solution(game, alpha_l, alpha_f)
     S, A = game.n_states, game.n_leader_actions
@@ -573,9 +473,8 @@ def softmax_bias(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray
 def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
     """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(2,)``.
 
-    ``[H·log|A|/α_l, H·log|B|/α_f]``: a soft-max over ``n`` actions gives up at most ``log(n)/α``
-    of the best value at each step (its entropy over ``α``), so ``KH·log|A|/α_l`` over ``K``
-    episodes (eq. (13)). ``0`` for greedy play (``α = ∞``) and for a player with one action.
+    ``[H·log|A|/α_l, H·log|B|/α_f]`` (a soft-max over ``n`` actions gives up at most
+    ``log(n)/α`` per step); ``0`` for greedy play and for a player with one action.
     """
     out = []
     for n, alpha in ((game.n_leader_actions, alpha_l), (game.n_follower_actions, alpha_f)):
@@ -590,10 +489,8 @@ def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.n
 def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
     """Appendix F: the leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
 
-    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` (:func:`~.games.appendix_f.tables`), the follower plays
-    ``softmax(α_f Q_f(t)[a, ·])`` (Algorithm 1, line 10; ``α_f = ∞``: greedy) and
-    ``q_l(a) = Σ_b π_f(b|a) Q_l(t)[a, b]`` (eq. (1)). Greedy ``q_l(a₁)`` jumps from ``0`` to ``M``
-    at ``t = 1/2``; soft-max ``q_l`` moves by at most :func:`~.games.appendix_f.marginal_bound`.
+    ``Q(t) = (1 − t)·Table 1 + t·Table 2``, the follower plays ``softmax(α_f Q_f(t)[a, ·])``
+    (``α_f = ∞``: greedy, whose ``q_l(a₁)`` jumps from ``0`` to ``M`` at ``t = 1/2``).
 
     Args:
         t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
@@ -620,18 +517,11 @@ def mixed_commitment(
 ) -> tuple[np.ndarray, int, float]:
     """The leader's optimal mixed strategy to commit to in a one-shot bimatrix game.
 
-    The classic model of Stackelberg security games: the leader commits to a mix ``x`` over its
-    actions, the follower sees ``x`` (not the action drawn) and best-responds, breaking ties in
-    the leader's favour (strong Stackelberg equilibrium). Conitzer & Sandholm (2006, "Computing
-    the optimal strategy to commit to", EC'06, §5) solve one linear program per follower action
-    ``b``: maximise ``Σ_a x_a L[a, b]`` over the simplex subject to ``b`` being a best response,
-    ``Σ_a x_a F[a, b] >= Σ_a x_a F[a, b']`` for every ``b'``; the best feasible ``b`` wins. Each
-    LP is solved by HiGHS (``scipy.optimize.linprog``); an infeasible LP means ``b`` is never a
-    best response, any other failure raises — a wrong value is never returned.
-
-    Unlike :func:`stackelberg_equilibrium` on a one-state game, where the follower sees the
-    leader's *action* (pure commitment, :func:`pure_commitment`), here it sees only the mix, and
-    the leader's value is at least as large.
+    The follower sees the mix ``x`` (not the action drawn) and best-responds, ties in the
+    leader's favour (strong Stackelberg). Conitzer & Sandholm (2006, EC'06, §5): one LP per
+    follower action ``b``, maximise ``Σ_a x_a L[a, b]`` over the simplex subject to ``b`` being a
+    best response; the best feasible ``b`` wins (HiGHS; an LP failing otherwise than infeasible
+    raises). At least the value of :func:`pure_commitment`, where the follower sees the action.
 
     >>> L, F = [[2, 4], [1, 3]], [[1, 0], [0, 1]]  # Conitzer & Sandholm (2006), §1
     >>> x, b, v = mixed_commitment(L, F)
@@ -684,7 +574,7 @@ def mixed_commitment(
                 f"the commitment LP for follower action {b} failed (status {result.status}: "
                 f"{result.message})"
             )
-        x = np.clip(result.x, 0.0, None)  # the solver may return -1e-17
+        x = np.clip(result.x, 0.0, None)
         x = x / x.sum()
         value = float(x @ L_unit[:, b])
         if best is None or value > best[0] + 1e-12:
@@ -705,16 +595,9 @@ def mixed_commitment(
 def pure_commitment(
     leader_payoffs: np.ndarray, follower_payoffs: np.ndarray
 ) -> tuple[int, int, float]:
-    """The Stackelberg solution when the follower sees the leader's action (one-shot game).
+    """The Stackelberg solution of a one-shot game ``L, F (A, B)``, the leader's action seen.
 
-    :func:`stackelberg_equilibrium` on the one-state, ``H = 1`` ``matrix`` game (ties in the
-    leader's favour): what the leader gets when its action is observed, against the
-    :func:`mixed_commitment` value when only its strategy is. The gap between the two is the
-    value of committing to a mix.
-
-    Args:
-        leader_payoffs: ``L (A, B)``, any scale.
-        follower_payoffs: ``F (A, B)``, any scale.
+    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour.
 
     Returns:
         ``(leader_action, follower_action, leader_value)`` with ``leader_value`` in the

@@ -1,16 +1,11 @@
 """What every soft-max LSVI-UCB learner shares: parameters, input checks, schedule, policy queries.
 
-:class:`LSVIUCBLearner` holds no statistics and no compiled code: the fast learner
-(:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) and the from-scratch one
-(:class:`~stackelberg_rl.learners.ReferenceLSVIUCB`) each keep their own and say how to plan and
-how to turn ``w``, ``Λ^{-1}`` and features into policies. Everything a caller hands in is checked
-here first (:mod:`stackelberg_rl._validate`): a bad index, a NaN reward or an over-long feature
-vector would otherwise be stored and spread into every later policy.
-
-Every player-indexed quantity has a leading player axis of length ``n_players`` (0 the leader,
-then the follower; SPEC §7): ``action_counts``, ``alphas``, ``w (P, H, d)``, the rewards of a
-sample ``(P,)``, ``Q (P, A, B)``; the policies are a tuple indexed by player,
-``pi_l (…, A)`` then ``pi_f (…, A, B)``.
+The fast learner (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) and the from-scratch one
+(:class:`~stackelberg_rl.learners.ReferenceLSVIUCB`) each keep their own statistics and say how
+to plan and how to turn ``w``, ``Λ^{-1}`` and features into policies. Everything handed in is
+checked here first. Player-indexed quantities have a leading player axis of length
+``n_players`` (SPEC §7): ``action_counts``, ``alphas``, ``w (P, H, d)``, rewards ``(P,)``,
+``Q (P, A, B)``; the policies are a tuple, ``pi_l (…, A)`` then ``pi_f (…, A, B)``.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._validate import TOL, array, check_shape, fast_index, first_index, index, integer, real
+from .._validate import TOL, array, check_shape, fast_index, first_index, integer, real
 from ..games.base import Players
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
@@ -33,10 +28,7 @@ SCHEDULES = ("every", "every-n", "doubling")
 PLAYERS = ("leader", "follower")
 """The players' names, by their index on the player axis."""
 
-POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
-
-check_index = index
-"""``_validate.index``, under the name :mod:`stackelberg_rl.equilibria.ccse` imports."""
+_POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
 
 
 class NonFiniteError(ValueError):
@@ -101,6 +93,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` of the last plan, the one the policies are
             played with (its bonus, Algorithm 1, line 7).
         n_plans: plans made so far.
+        planned_episode: the episode given to the last :meth:`plan`, if any.
+        table: the feature table ``(S, A, B, d)`` of a finite state space, else ``None``.
     """
 
     def __init__(
@@ -128,10 +122,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         )
         self.action_counts = tuple(integer(n, k, low=1) for n, k in zip(counts, names, strict=True))
         self.n_players = len(self.action_counts)
-        """``P``: the leader and the followers."""
-        self._action_names = (
-            ("a", "b") if self.n_players == 2 else tuple(f"a_{m}" for m in range(self.n_players))
-        )  # how errors name each player's action
+        self._action_names = ("a", "b")  # how errors name each player's action
         d, H = integer(dim, "dim", low=1), integer(horizon, "horizon", low=1)
         schedule_n = integer(schedule_n, "schedule_n", low=1)
         if schedule not in SCHEDULES:
@@ -139,7 +130,6 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.lam = real(lam, "lam", low=0.0, low_open=True)
         beta = real(beta, "beta", low=0.0)
         values, names = _per_player("alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f})
-        self._version = 0  # of beta and alphas: what the cached policies were made with
         self.alphas = [
             real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
         ]
@@ -147,7 +137,6 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.beta = beta
         self.dim, self.horizon = d, H
         self.table: np.ndarray | None = None
-        """The feature table ``(S, A, B, d)`` of a finite state space, else ``None``."""
         A, B = self.action_counts
         if isinstance(feature_map, np.ndarray):
             if feature_map.ndim != 4:
@@ -165,11 +154,9 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()
         self.n_plans = 0
         self.planned_episode: int | None = None
-        """The episode given to the last :meth:`plan`, if any."""
         self._logdet_at_plan = np.full(H, d * math.log(self.lam))
-        self._forget_policies()
 
-    # ------------------------------------------------------------------ sizes
+    # ------------------------------------------------------------------ parameters
     @property
     def alphas(self) -> np.ndarray:
         """``(P,)`` the soft-max parameters in force (``inf``: greedy); read-only, set it whole."""
@@ -179,7 +166,7 @@ class LSVIUCBLearner(Players, abc.ABC):
     def alphas(self, values) -> None:
         self._alphas = np.array(values, dtype=np.float64)
         self._alphas.flags.writeable = False
-        self._version += 1
+        self._forget_policies()
 
     @property
     def beta(self) -> float:
@@ -189,7 +176,7 @@ class LSVIUCBLearner(Players, abc.ABC):
     @beta.setter
     def beta(self, value: float) -> None:
         self._beta = float(value)
-        self._version += 1
+        self._forget_policies()
 
     @property
     def alpha_l(self) -> float:
@@ -219,10 +206,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         """Everything the learner has learned and will act on, as arrays and numbers.
 
         With :meth:`load_state_dict` on a learner made with the same arguments, it continues
-        exactly as this one would: the same plans and policies, bit for bit. Caches that are
-        recomputed identically (the policy tables) are left out; so is what the constructor
-        sets (the features, ``λ``, the schedule). The arrays are the learner's own, not copies:
-        serialise them before it changes.
+        exactly as this one would, bit for bit. What the constructor sets (features, ``λ``, the
+        schedule) and caches are left out. The arrays are the learner's own, not copies.
         """
         return {
             "w": self.w,
@@ -237,12 +222,10 @@ class LSVIUCBLearner(Players, abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (this learner's data is replaced).
 
-        A state saved before the player axis (``alpha_l``, ``alpha_f`` in place of ``alphas``)
-        loads too.
+        A state saved before the player axis (``alpha_l``, ``alpha_f``) loads too.
 
         Raises:
-            ValueError: an entry is missing or has the wrong type, dtype or shape for this
-                learner (naming it).
+            ValueError: an entry is missing or has the wrong type, dtype or shape (naming it).
         """
         H, d, P = self.horizon, self.dim, self.n_players
         self.w = state_array(state, "w", (P, H, d), np.float64)
@@ -259,17 +242,13 @@ class LSVIUCBLearner(Players, abc.ABC):
             raise ValueError("the learner's state: alphas has a NaN")
         self.alphas = alphas
         self.beta = state_float(state, "beta")
-        self._forget_policies()
 
     # ------------------------------------------------------------------ checks
     def _check_step(self, h) -> int:
         return fast_index(h, self.horizon, "h")
 
     def _features(self, x, name: str = "x") -> np.ndarray:
-        """``φ(x, ·, ·) (A, B, d)``: a row of the table (``x`` an index), or ``feature_map``'s.
-
-        ``feature_map``'s features are checked: the shape, finite entries and ``‖φ‖ ≤ 1``.
-        """
+        """``φ(x, ·, ·) (A, B, d)``: a row of the table, or ``feature_map``'s (checked)."""
         if self.table is not None:
             return self.table[fast_index(x, self.table.shape[0], name)]
         phi = self.feature_map(np.asarray([x]))
@@ -279,8 +258,8 @@ class LSVIUCBLearner(Players, abc.ABC):
     def _check_transition(self, h, x, actions, rewards, x_next) -> tuple:
         """The checked ``(h, φ(x) (A, B, d), actions, rewards (P,), φ(x_next) or None)``.
 
-        ``x_next`` is checked (and its features made) only where it is used, ``h < H - 1``;
-        with a feature table it must be a valid index at every step.
+        ``x_next``'s features are made only where used, ``h < H - 1``; with a feature table it
+        must be a valid index at every step.
         """
         h = self._check_step(h)
         actions = self._check_actions(actions, self.n_players, "actions")
@@ -295,8 +274,6 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     def _check_actions(self, actions, n: int, name: str) -> tuple[int, ...]:
         """The first ``n`` players' ``actions`` as a tuple of checked indices."""
-        if n == 0 and actions == ():
-            return ()
         try:
             if isinstance(actions, str) or len(actions) != n:
                 raise TypeError
@@ -308,11 +285,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return tuple([fast_index(actions[m], counts[m], names[m]) for m in range(n)])
 
     def _check_rewards(self, rewards) -> np.ndarray:
-        """``rewards`` as ``(P,)`` float64 in ``[-1, 1]`` (within ``TOL``).
-
-        The check of :func:`~stackelberg_rl._validate.array`, which names what is wrong; the
-        common case (a call per step) first, without building the message.
-        """
+        """``rewards`` as ``(P,)`` float64 in ``[-1, 1]``; the common case without a message."""
         try:
             out = np.asarray(rewards, dtype=np.float64)
         except (TypeError, ValueError):
@@ -329,14 +302,9 @@ class LSVIUCBLearner(Players, abc.ABC):
     # ------------------------------------------------------------------ data
     @abc.abstractmethod
     def record(self, h: int, x, actions: Sequence[int], rewards, x_next) -> None:
-        """Store one transition of step ``h`` (Algorithm 1, line 5); every argument is checked.
+        """Store a transition of step ``h`` (Algorithm 1, line 5), every argument checked.
 
-        Args:
-            h: the step.
-            x: the state (an index with a feature table).
-            actions: ``(a, b)``, one action per player.
-            rewards: ``(P,)`` the realised rewards, each in ``[-1, 1]``.
-            x_next: the next state.
+        ``actions (a, b)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a feature table.
         """
 
     @property
@@ -374,17 +342,17 @@ class LSVIUCBLearner(Players, abc.ABC):
         if episode is not None:
             episode = fast_index(episode, sys.maxsize, "episode")
         self._plan()
+        self._forget_policies()
         self.planned_episode = episode
         when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
         for name, values in (("w", self.w), ("Lambda_inv", self.Lambda_inv[None])):
             bad = ~np.isfinite(values[:, ::-1])  # the backward pass goes from h = H - 1
             if bad.any():
                 m, h = first_index(bad)[:2]
-                h = values.shape[1] - 1 - h
                 player = PLAYERS[m] if name == "w" else "both players"
                 raise NonFiniteError(
-                    f"{when}: {name} of the {player} at step {h} is not finite "
-                    f"(lam={self.lam!r}, beta={self.beta!r})"
+                    f"{when}: {name} of the {player} at step {values.shape[1] - 1 - h} is not "
+                    f"finite (lam={self.lam!r}, beta={self.beta!r})"
                 )
         if self.schedule == "doubling":
             self._logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
@@ -400,18 +368,17 @@ class LSVIUCBLearner(Players, abc.ABC):
         """``Q (n, P, A, B)``, the policies ``(pi_l (n, A), pi_f (n, A, B))``, all finite?
 
         At the states of ``phi (n, A, B, d)`` (Algorithm 1, lines 7–20). Row ``i`` must depend
-        on ``phi[i]`` alone, to the bit: acting asks for one state, the policy tables for all of
-        them, and the two must agree.
+        on ``phi[i]`` alone, to the bit: acting asks for one state, the tables for all of them.
         """
 
     def _forget_policies(self) -> None:
+        """Drop the policies kept for the last state and the tables (after a plan, ``α``, ``β``)."""
         self._last_key: tuple | None = None
         self._last_policies: tuple = ()
-        self._tables_key: tuple | None = None
-        self._tables: tuple = ()
+        self._tables: tuple | None = None
 
     def _state(self, h, x, what: str = "Q and the policies") -> tuple[np.ndarray, tuple]:
-        """``Q (P, A, B)`` and the policies at ``(h, x)``, checked finite (else ``what`` is not)."""
+        """``Q (1, P, A, B)`` and the policies at ``(h, x)`` as a batch of one, checked finite."""
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
             i = fast_index(x, self.table.shape[0], "x")
@@ -423,7 +390,7 @@ class LSVIUCBLearner(Players, abc.ABC):
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"
             )
-        return Q[0], tuple([pi[0] for pi in policies])
+        return Q, policies
 
     def _plan_name(self) -> str:
         if self.planned_episode is None:
@@ -432,7 +399,7 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     def q_values(self, h: int, x) -> np.ndarray:
         """Optimistic ``Q_{m,h}(x, ·, ·)`` of every player: ``(P, A, B)`` (line 7)."""
-        return self._state(h, x)[0]
+        return self._state(h, x)[0][0]
 
     def policy(self, m: int, h: int, x, earlier: Sequence[int] = ()) -> np.ndarray:
         """``π_{m,h}(·|x, a_{<m})``: player ``m``'s policy after the actions ``earlier``.
@@ -443,12 +410,12 @@ class LSVIUCBLearner(Players, abc.ABC):
         """
         m = fast_index(m, self.n_players, "m")
         earlier = self._check_actions(earlier, m, "earlier")
-        key = self._policy_key(h, x)
+        # The policies at an index state depend on (h, x) until the next plan, α or β.
+        key = (h, int(x)) if type(x) is int or isinstance(x, np.integer) else None
         if m == 0 or key is None or key != self._last_key:
-            self._last_policies = self._state(h, x, POLICY_AND_Q[m])[1]
+            self._last_policies = self._state(h, x, _POLICY_AND_Q[m])[1]
             self._last_key = key
-        pi = self._last_policies[m]
-        return pi[earlier] if earlier else pi
+        return self._last_policies[m][(0, *earlier)]
 
     def leader_policy(self, h: int, x) -> np.ndarray:
         """``π_{l,h}(·|x)``: ``(A,)``; :meth:`policy` of player 0."""
@@ -458,36 +425,25 @@ class LSVIUCBLearner(Players, abc.ABC):
         """``π_{f,h}(·|x, a)``: ``(B,)`` (Algorithm 2, line 4); :meth:`policy` of player 1."""
         return self.policy(1, h, x, (a,))
 
-    def _policy_key(self, h, x) -> tuple | None:
-        """What the policies at ``(h, x)`` depend on, for an index state; ``None`` otherwise."""
-        if type(x) is int or isinstance(x, np.integer):
-            return (self.n_plans, self._version, h, int(x))
-        return None
-
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
-        """Every player's current policy at every state of a finite state space.
+        """Every player's current policy, ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
 
-        Each row is computed as acting computes it (:meth:`_policies`), so the tables are the
-        policies that are played, to the bit.
-
-        Args:
-            game_or_features: a :class:`~stackelberg_rl.games.FiniteGame` or its features
-                ``(S, A, B, d)``; by default the learner's own feature table. The tables of the
-                learner's own states are kept until the next plan or change of ``α`` or ``β``
-                (read-only arrays).
-
-        Returns:
-            ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+        Each row as acting computes it, to the bit. ``game_or_features``: a finite game or its
+        features ``(S, A, B, d)``; by default the learner's own table, whose tables are kept
+        (read-only) until the next plan or change of ``α`` or ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
         own = features is None or (
-            self.table is not None and (features is self.table or _same(features, self.table))
+            self.table is not None
+            and (
+                features is self.table
+                or (features.shape == self.table.shape and np.array_equal(features, self.table))
+            )
         )
         if own:
             if self.table is None:
                 raise ValueError("a learner with a feature map has no table: pass features")
-            key = (self.n_plans, self._version)
-            if self._tables_key == key:
+            if self._tables is not None:
                 return self._tables
             features = self.table
         else:
@@ -498,22 +454,16 @@ class LSVIUCBLearner(Players, abc.ABC):
         if own:
             for table in tables:
                 table.flags.writeable = False
-            self._tables_key, self._tables = key, tables
+            self._tables = tables
         return tables
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every player's current policy at step ``h`` at the states of ``phi (n, A, B, d)``.
+        """Every player's policy at step ``h`` at ``phi (n, A, B, d)``, as acting draws (SPEC §6).
 
-        For any state space: the rows are the ones acting draws from at a state with these
-        features (the same compiled path, row by row to the bit), which is how a planner on
-        sampled states evaluates the policies played (SPEC §6).
-
-        Returns:
-            ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+        Returns ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
 
         Raises:
-            ValueError: for a bad ``h`` or features of the wrong shape, non-finite or with
-                ``‖φ‖ > 1``.
+            ValueError: for a bad ``h`` or features of the wrong shape, non-finite or ``‖φ‖ > 1``.
             NonFiniteError: naming the player and the row whose policy is not finite.
         """
         h = self._check_step(h)
@@ -527,28 +477,19 @@ class LSVIUCBLearner(Players, abc.ABC):
     def _checked_policies(self, h: int, features: np.ndarray) -> tuple[np.ndarray, ...]:
         """The policies at checked ``features``, or a :class:`NonFiniteError` naming the first."""
         _, policies, finite = self._policies(h, features)
-        if not finite:
-            for m, pi in enumerate(policies):
-                if not np.isfinite(pi).all():
-                    x = first_index(~np.isfinite(pi))[0]
-                    raise NonFiniteError(
-                        f"the {PLAYERS[m]}'s policy at step {h}, state {x} is not finite "
-                        f"({self._plan_name()})"
-                    )
+        for m, pi in enumerate(() if finite else policies):
+            if not np.isfinite(pi).all():
+                raise NonFiniteError(
+                    f"the {PLAYERS[m]}'s policy at step {h}, state "
+                    f"{first_index(~np.isfinite(pi))[0]} is not finite ({self._plan_name()})"
+                )
         return policies
 
 
 def state_array(
     state: dict, name: str, shape: tuple[int | None, ...], dtype: np.dtype | type
 ) -> np.ndarray:
-    """``state[name]`` as a writable C-contiguous copy, checked against ``shape`` and ``dtype``.
-
-    ``None`` in ``shape`` matches any length on that axis.
-
-    Raises:
-        ValueError: naming the entry, for a missing entry or a wrong dtype, number of axes or
-            length.
-    """
+    """``state[name]`` as a writable C copy of ``dtype`` and ``shape`` (``None``: any length)."""
     if name not in state:
         raise ValueError(f"the learner's state has no {name}")
     value = state[name]
@@ -567,7 +508,3 @@ def state_int(state: dict, name: str) -> int:
 def state_float(state: dict, name: str) -> float:
     """``state[name]`` as a ``float`` (``inf`` allowed, NaN not), or a ValueError naming it."""
     return real(state.get(name), f"the learner's state: {name}", infinite=True)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.array_equal(a, b))

@@ -1,27 +1,12 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-:class:`SoftmaxLSVIUCB` holds what one player has observed and plans from it. Both the leader
-(Algorithm 1) and the follower (Algorithm 2) own one; given the same observations they compute the
-same ``Λ``, ``w`` and policies.
-
-The cost of a plan is dominated by evaluating ``V_{m,h+1}`` at every stored next state. The
-stored next-state features ``ψ = φ(x_{h+1}^τ, ·, ·)`` and their quadratic forms ``ψᵀΛ_{h+1}^{-1}ψ``
-are cached; when ``Λ_{h+1}`` has gained rows ``φ`` since the last plan, ``Λ^{-1}`` and the forms
-are updated one row at a time by Sherman–Morrison with the *old* inverse (SPEC §5):
-
-    u = Λ^{-1}φ,   Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu),   ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu),
-
-which stays accurate for small ``λ`` (the form with the new inverse, ``1 − φᵀΛ'^{-1}φ``, does
-not). Every ``refresh_every`` plans ``Λ^{-1}`` and the forms are recomputed exactly; the largest
-correction that made is kept in :attr:`SoftmaxLSVIUCB.drift`. The backward pass, recording a
-sample and the policies are compiled (:mod:`._kernels.plan`).
-
-The inverse the plan keeps this way depends on the history of updates and refreshes. The
-policies are played with another one, :attr:`~.base.LSVIUCBLearner.Lambda_inv`, made afresh
-from ``Λ_h`` after every plan (Cholesky, ``O(H·d³)``, small beside the backward pass) and a
-function of ``Λ_h`` alone; ``Λ_h`` is accumulated in exact IEEE arithmetic. So the policy of any
-episode can be replayed from the recorded features and the plan's ``w``, ``α``, ``β``, bit for
-bit, without replaying the run (:func:`replay_inverse`).
+A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` and
+forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and, as ``Λ_{h+1}`` gains rows ``φ``, updated by
+Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``, ``Λ'^{-1} = Λ^{-1} −
+uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every ``refresh_every`` plans
+they are made exactly (the correction is kept in :attr:`SoftmaxLSVIUCB.drift`). The policies are
+played with another inverse, made afresh from ``Λ_h`` after each plan by Cholesky, a function of
+``Λ_h`` alone, so that any episode's policy replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
@@ -38,20 +23,22 @@ from .base import LSVIUCBLearner, state_array, state_int
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
+    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one; given the same
+    observations they compute the same ``Λ``, ``w`` and policies.
+
     Args:
         feature_map, action_counts, dim, horizon, beta, lam, alphas: see
             :class:`.base.LSVIUCBLearner` (with its two-player spellings and ``bonus_reward``,
             ``schedule``, ``schedule_n``).
-        incremental: keep ``Λ^{-1}`` and the quadratic forms by rank-one updates (SPEC §5);
-            ``False`` recomputes them exactly at each plan (an ablation;
-            :class:`~stackelberg_rl.learners.ReferenceLSVIUCB` is the plain from-scratch learner).
+        incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
+            recomputes them at each plan (an ablation).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
         dtype: storage of the cached next-state features, ``float64`` or ``float32``.
     """
 
     ablation: tuple[bool, bool] | None = None
-    """For the benchmark's ablation only: ``(poly_exp, simd_products)`` to turn either trick of
-    :mod:`._kernels.plan` off; ``None`` (the default) plans with both."""
+    """For the benchmark only: ``(poly_exp, simd_products)``, ``False`` to turn a trick of
+    :mod:`._kernels.plan` off; ``None`` plans with both."""
 
     def __init__(
         self,
@@ -70,7 +57,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
         self.drift: list[float] = []
         """The largest correction of a cached form at each exact refresh, per step."""
-        # Observations of every step in arrays that grow by doubling, rows < counts[h] in use.
+        # Rows < counts[h] in use; the arrays grow by doubling.
         self._data = _kernels.Samples(
             features=np.empty((H, 0, d)),
             rewards=np.empty((H, 0, P)),
@@ -81,11 +68,15 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._cache = _kernels.PlanCache(
             forms=np.empty((H - 1, 0, A * B)),
             n_forms=np.zeros(H, dtype=np.int64),
-            inverse=self.Lambda_inv.copy(),  # kept by Sherman–Morrison for the plan
+            inverse=self.Lambda_inv.copy(),
             n_inverse=np.zeros(H, dtype=np.int64),
-            growth=np.zeros(H),  # log det Λ_h growth since its inverse was made afresh
+            growth=np.zeros(H),
         )
         self._grow(16)
+
+    def _forget_policies(self) -> None:
+        super()._forget_policies()
+        self._parameters = None  # the kernels' Parameters, made again for the next policy
 
     # ------------------------------------------------------------------ data
     def _grow(self, capacity: int) -> None:
@@ -102,17 +93,18 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             next_features=grown(self._data.next_features),
         )
         self._cache = self._cache._replace(forms=grown(self._cache.forms))
+        self._data_tuple = tuple(self._data)
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
         """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
 
-        Every argument is checked first (:meth:`_check_transition`): nothing is stored if one is
-        bad.
+        Every argument is checked first: nothing is stored if one is bad.
         """
         h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
-        _kernels.record_sample(self._data, h, phi[actions], rewards, phi if psi is None else psi)
+        f_next = phi if psi is None else psi
+        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, f_next)
 
     @property
     def n_samples(self) -> np.ndarray:
@@ -136,13 +128,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """:meth:`.base.LSVIUCBLearner.state_dict` with the samples and the plan's caches.
-
-        The rows in use of the growing arrays (``n`` per step; the rest are zeros), their
-        capacity, ``Λ``, the plan's Sherman–Morrison inverse with its counters
-        (``n_inverse``, ``growth``, ``n_quad``) and the refreshes' ``drift``: what the next plan
-        reads, so that it is the plan this learner would make.
-        """
+        """The base class's, the samples' rows in use and the caches the next plan reads."""
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
         return {
@@ -172,7 +158,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
 
         def full(name: str, shape: tuple, dtype) -> np.ndarray:
-            # The same capacity as the learner saved, the rows beyond those in use zero.
+            # The capacity the learner saved, the rows beyond those in use zero.
             value = state_array(state, name, shape, dtype)
             out = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
             out[:, :rows] = value
@@ -184,14 +170,15 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
-        data = _kernels.Samples(
+        self._data = _kernels.Samples(
             features=full("phi_rows", (H, rows, d), np.float64),
             rewards=full("r_rows", (H, rows, P), np.float64),
             next_features=full("psi", (H - 1, rows, d, A * B), self.dtype),
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
-        cache = _kernels.PlanCache(
+        self._data_tuple = tuple(self._data)
+        self._cache = _kernels.PlanCache(
             forms=full("quad", (H - 1, rows, A * B), np.float64),
             n_forms=n_forms,
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
@@ -199,20 +186,17 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             growth=state_array(state, "growth", (H,), np.float64),
         )
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
-        self._data, self._cache = data, cache
 
     # ------------------------------------------------------------------ planning
-    def _parameters(self) -> tuple:
-        """The kernels' :data:`._kernels.plan.Parameters`, made again when ``β`` or ``α`` change."""
-        if getattr(self, "_parameters_version", None) != self._version:
-            self._parameters_version = self._version
-            self._kernel_parameters = parameters(
+    def _kernel_parameters(self) -> tuple:
+        if self._parameters is None:
+            self._parameters = parameters(
                 self.beta, self.horizon, self.alphas, self.bonus_reward, self.action_counts
             )
-        return self._kernel_parameters
+        return self._parameters
 
     def _plan(self) -> None:
-        """``Λ^{-1}`` and ``w`` of every step in one compiled pass (:func:`backward_pass`)."""
+        """``Λ^{-1}`` and ``w`` of every step in one compiled pass."""
         if not self.incremental:
             how = _kernels.RECOMPUTE
         elif self.n_plans % self.refresh_every == 0:
@@ -220,26 +204,25 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         else:
             how = _kernels.UPDATE
         drift = np.empty(self.horizon)
-        args = (self._data, self._cache, self._parameters(), how, self.w, drift)
+        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w, drift)
         if self.ablation is None:
             _kernels.backward_pass(*args)
         else:
-            _kernels.backward_pass_ablation(*args, *self.ablation)
+            _kernels.backward_pass_ablation(*args, self.ablation)
         _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
-    # ------------------------------------------------------------------ the policies
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         """The one compiled path for acting and for the tables (:func:`._kernels.plan.policies`)."""
         Q, pi_l, pi_f, finite = _kernels.policies(
-            phi, self.w, self.Lambda_inv, h, self._parameters()
+            phi, self.w, self.Lambda_inv, h, self._kernel_parameters()
         )
         return Q, (pi_l, pi_f), finite
 
 
 # ---------------------------------------------------------------------- replaying a plan
 def parameters(beta, horizon, alphas, bonus_reward=False, action_counts=(1,)) -> tuple:
-    """The compiled kernels' :data:`._kernels.plan.Parameters` in their types, a plain tuple."""
+    """The kernels' :data:`._kernels.plan.Parameters` in their types, as a plain tuple."""
     return (
         float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
         int(action_counts[0]),
@@ -254,9 +237,8 @@ def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
 def add_episodes(Lambda: np.ndarray, phi: np.ndarray, lo: int, hi: int) -> None:
     """``Λ_h += φ_h^τ φ_h^τᵀ`` for the episodes ``τ = lo … hi-1``, in order, in place.
 
-    The learner's own arithmetic (:func:`._kernels.plan.add_outer`): from :func:`initial_gram`
-    with the rows of episodes ``0 … k-1``, ``Λ`` is the learner's at the start of episode ``k``,
-    bit for bit.
+    The learner's own arithmetic: from :func:`initial_gram` with the rows of episodes
+    ``0 … k-1``, ``Λ`` is the learner's at the start of episode ``k``, bit for bit.
 
     Args:
         Lambda: ``(H, d, d)``, C-contiguous float64, updated.
@@ -285,10 +267,9 @@ def played_policies(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
 
-    The one compiled policy path (:func:`._kernels.plan.policies`, Algorithm 1, lines 7–20) at
-    the states of ``phi (n, A, B, d)``, from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``,
-    ``β`` and ``alphas`` (one sequence ``(α_l, α_f)``, or the two numbers): what a learner acts
-    with and what a replay of its plan computes.
+    The learner's compiled policy path (Algorithm 1, lines 7–20) at ``phi (n, A, B, d)`` from a
+    plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one sequence, or the
+    numbers): what a learner acts with and what a replay of its plan computes.
     """
     if len(alphas) == 1:
         alphas = tuple(alphas[0])

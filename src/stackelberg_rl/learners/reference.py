@@ -13,12 +13,10 @@ from .functional import optimistic_q, soft_policies
 class ReferenceLSVIUCB(LSVIUCBLearner):
     """Algorithm 1 as written, in numpy: every plan starts from scratch.
 
-    It keeps its own arrays of the played features and rewards and a list of the next states.
     Each plan forms ``Λ_h = λI + ΦᵀΦ`` and its inverse anew, asks ``feature_map`` for the next
-    states' features, and computes the bonuses, ``Q`` and the soft-max policies with the
-    functions of :mod:`~stackelberg_rl.learners.functional`. No cache, no rank-one updates, no
-    compiled code: nothing is shared with :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but
-    the input checks and the interface (:class:`~stackelberg_rl.learners.base.LSVIUCBLearner`).
+    states' features and computes ``Q`` and the policies with
+    :mod:`~stackelberg_rl.learners.functional`: no cache, no compiled code, nothing shared with
+    :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but the checks and the interface.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -42,11 +40,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         self._n[h] = t + 1
 
     def state_dict(self) -> dict:
-        """:meth:`.base.LSVIUCBLearner.state_dict` with the samples and the next states.
-
-        The next states of step ``h`` are ``next_states/h{h}``: indices, or the points of a
-        continuous state space, one row per sample.
-        """
+        """The base class's with the samples; ``next_states/h{h}`` one row per sample."""
         rows = int(self._n.max(initial=0))
         next_states = {f"h{h}": np.asarray(xs) for h, xs in enumerate(self._next_states)}
         return {
@@ -101,11 +95,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         return out
 
     def _q(self, phi: np.ndarray, h: int) -> np.ndarray:
-        """``Q (..., P, A, B)`` at ``phi (..., A, B, d)`` with the plan of step ``h`` (line 7).
-
-        With ``bonus_reward``, every player's ``Q`` gains ``u = min(β‖φ‖_{Λ^{-1}}, H)/H``: the
-        bonus is ``optimistic_q``'s with ``w = 0`` and no cap.
-        """
+        """``Q (..., P, A, B)`` at ``phi (..., A, B, d)`` (line 7; ``u`` if ``bonus_reward``)."""
         w, Lambda_inv, H = self.w[:, h], self.Lambda_inv[h], self.horizon
         Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf)
         if self.bonus_reward:
@@ -125,11 +115,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
-        """``optimistic_q`` and ``soft_policies``, one state at a time.
-
-        A state at a time so that a state's row never depends on how many states were asked
-        for (a matrix product may round differently for different batch sizes).
-        """
+        """``optimistic_q`` and ``soft_policies`` a state at a time: a row never on the batch."""
         n, (A, B) = phi.shape[0], self.action_counts
         Q, pi_l, pi_f = np.empty((n, self.n_players, A, B)), np.empty((n, A)), np.empty((n, A, B))
         for i in range(n):

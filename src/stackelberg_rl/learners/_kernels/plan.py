@@ -1,30 +1,12 @@
-"""Compiled loops of the learner (numba): planning, recording a sample, and the policies.
+"""Compiled loops of the learner (numba): the backward pass, recording a sample, the policies.
 
-The numpy formulation of the same arithmetic is :func:`~stackelberg_rl.learners.functional.
-optimistic_q` and :func:`~stackelberg_rl.planning.soft_policies`; the tests hold them together,
-and the from-scratch :class:`~stackelberg_rl.learners.ReferenceLSVIUCB` against the whole pass.
-
-Every player-indexed array has a leading player axis of length ``P`` (0 the leader, then the
-follower): ``w (P, H, d)``, rewards ``(H, n, P)``, ``Q (n, P, A, B)``, ``V (n, P)``. The soft-max
-chain (SPEC §3, lines 9–14) is written for one follower.
-
-- :func:`backward_pass` is Algorithm 1, lines 4–14, at every step from the last. It brings each
-  ``Λ_h^{-1}`` up to date by Sherman–Morrison with the *old* inverse (SPEC §5), one new row at a
-  time, and downdates the cached next-state forms ``ψᵀΛ^{-1}ψ`` by the same rows; the
-  next-state values (:func:`next_state_values`) read every cached vector ``ψ`` once.
-- :func:`policies` turns ``w``, ``Λ^{-1}`` and features into the policies that are played:
-  acting calls it for one state, the policy tables for all of them, with the same arithmetic
-  per state.
-- :func:`record_sample` stores a transition and adds ``φφᵀ`` to ``Λ_h`` (:func:`add_outer`);
-  :func:`spd_inverses` makes the ``Λ_h^{-1}`` the policies are played with, afresh from ``Λ_h``.
-  Both are exact IEEE arithmetic (no fast-math flag), so a replay of a run (:func:`add_rows`,
-  :func:`spd_inverses`, :func:`policies`) gives the policies played, bit for bit.
-
-Two low-level tricks remain, each while ``stackelberg-rl bench``'s ablation shows that it pays
-(its figures are in the benchmark's output and the README): the soft-max's exponential is a
-polynomial that vectorises (:func:`exp_nonpositive`), and the products ``wᵀψ`` run as explicit
-SIMD vectors across the action pairs (:func:`_products_simd`). The plain versions are compiled
-from the same source, selected by two literal flags (``poly_exp``, ``simd_products``).
+The numpy form of the same arithmetic is :func:`~stackelberg_rl.learners.functional.optimistic_q`
+and :func:`~stackelberg_rl.planning.soft_policies`; the tests hold the two together. Player-indexed
+arrays have a leading player axis ``P``: ``w (P, H, d)``, rewards ``(H, n, P)``, ``Q (n, P, A, B)``.
+What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) is compiled without
+reassociation. Two tricks stay while ``stackelberg-rl bench``'s ablation shows each pays: a
+polynomial ``exp`` (:func:`exp_nonpositive`) and the products ``cᵀψ`` in explicit vectors of
+action pairs (:func:`_products_simd`); the plain versions come from the same source.
 """
 
 from __future__ import annotations
@@ -42,76 +24,57 @@ from ..._jit import ensure_cache_dir
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
-FASTMATH = {"reassoc", "contract"}
-"""Let LLVM reorder sums (so that dot products vectorise); no flag that assumes away
-infinities, which ``α = ∞`` (greedy play) relies on."""
-
-JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
-"""Compile options of the plan's loops: NumPy's error model (a division never raises)."""
+JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy"}
+"""The plan's loops: sums may be reordered; no flag that assumes away ``inf`` (``α = ∞``)."""
 
 EXACT_JIT = {"cache": True, "error_model": "numpy"}
-"""Compile options of what must be reproducible to the bit (the policies, ``Λ``, ``Λ^{-1}``):
-each sum in the order the source writes it, whatever the batch around it."""
+"""What must be reproducible to the bit: each sum in the order the source writes it."""
 
 SIMD_MIN_PAIRS = 8
-"""From this many action pairs ``|A||B|`` up, the products run across the pairs in SIMD
-vectors (:func:`_products_simd`); below, each pair's products run over ``d``."""
-
+"""From this many action pairs ``|A||B|`` up, products run across pairs (:func:`_products`)."""
 LANES = 4
-"""Doubles per SIMD vector of :func:`_products_simd` (one AVX register)."""
-
+"""Doubles per vector of :func:`_products_simd`."""
 MAX_CHUNKS = 4
-"""SIMD vectors of pairs that one :func:`_products_simd` holds at once (3 × 4 accumulators)."""
-
+"""Vectors of pairs one :func:`_products_simd` call holds at once."""
 COEFFICIENTS = 3
-"""Rows of the products ``cᵀψ``: ``w_{h+1}`` of the two players, and the update vector ``u``."""
-
+"""Rows of the products ``cᵀψ``: ``w_{h+1}`` of the two players, and the update vector ``U_0``."""
 BLOCK = 64
-"""Samples per block: the soft-max runs across a block's samples (SIMD lanes)."""
+"""Samples per block: the soft-max runs across a block's samples."""
 
 LOG_MAX_GROWTH = math.log(1024.0)
-"""``Λ_h^{-1}`` and the forms are computed afresh once ``det Λ_h`` has grown by more than this
-factor (its log) since they last were: a downdated form ``ψᵀΛ'^{-1}ψ`` is at least
-``ψᵀΛ^{-1}ψ / c`` (Cauchy–Schwarz, ``c = 1 + φᵀΛ^{-1}φ``), so its relative round-off grows at
-most by ``Π c = det Λ' / det Λ``. With ``λ = 1`` and ``‖φ‖ ≤ 1`` a row at most doubles
-``det Λ``; with a small ``λ`` this catches the first rows in each direction."""
+"""``Λ_h^{-1}`` and the forms are made afresh once ``det Λ_h`` has grown by this factor since:
+a downdated form is at least ``ψᵀΛ^{-1}ψ / c`` (``c = 1 + φᵀΛ^{-1}φ``), so its relative
+round-off grows at most by ``Π c = det Λ' / det Λ``."""
 
-MODE_DOWNDATE = 0
-"""Downdate the forms of the first ``n_current`` samples, compute the others exactly."""
-MODE_EXACT = 1
-"""Compute every form exactly."""
-MODE_MEASURE = 2
-"""Downdate, then compute exactly and return the largest difference (the round-off drift)."""
+MODE_DOWNDATE, MODE_EXACT, MODE_MEASURE = 0, 1, 2
+"""Forms of the next states: downdate the first ``n_current`` and compute the rest exactly;
+compute all exactly; or downdate, compute exactly and return the largest difference (drift)."""
 
-UPDATE = 0
-"""A plan that updates ``Λ^{-1}`` and the forms by the rows gained since the last one."""
-REFRESH = 1
-"""A plan that computes ``Λ^{-1}`` afresh and measures the forms' drift (``refresh_every``)."""
-RECOMPUTE = 2
-"""A plan that computes everything afresh (``incremental=False``: the ablation of §5)."""
+UPDATE, REFRESH, RECOMPUTE = 0, 1, 2
+"""A plan that updates ``Λ^{-1}`` and the forms by the rows gained since the last one; that
+makes ``Λ^{-1}`` afresh and measures the forms' drift; that recomputes everything."""
 
 Parameters = namedtuple("Parameters", ["beta", "horizon", "alphas", "bonus_reward", "n_actions"])
-"""Algorithm 1's parameters: ``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` the soft-max
-parameters (``inf``: greedy), ``bonus_reward`` (bool: add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
-player's ``Q``, the reward of reward-free exploration, SPEC §4) and ``n_actions`` ``|A|``."""
-# Python passes the parameters as a plain tuple, named again in the entry points: numba reads a
-# plain tuple of numbers' types in C, a named tuple's in Python (about 0.7 µs a call).
+"""``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` (``inf``: greedy), ``bonus_reward``
+(add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, SPEC §4) and ``|A|``."""
 
 Samples = namedtuple("Samples", ["features", "rewards", "next_features", "Lambda", "counts"])
-"""What a learner has recorded: ``features (H, cap, d)`` the played ``φ_h^τ``, ``rewards (H, cap,
-P)``, ``next_features (H-1, cap, d, A·B)`` the next states' ``ψ = φ(x_{h+1}^τ, ·, ·)`` (each
-sample's ``|A||B|`` vectors side by side, so that products run across pairs), ``Lambda (H, d, d)``
-and ``counts (H,)`` the rows in use."""
+"""What a learner recorded: ``features (H, cap, d)``, ``rewards (H, cap, P)``, ``next_features
+(H-1, cap, d, A·B)`` (a next state's ``|A||B|`` vectors ``ψ`` side by side), ``Lambda (H, d,
+d)``, ``counts (H,)`` the rows in use."""
 
 PlanCache = namedtuple("PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth"])
 """What a plan keeps for the next: ``forms (H-1, cap, A·B)`` the ``ψᵀΛ_{h+1}^{-1}ψ``, ``n_forms
-(H,)`` the samples whose forms are made, ``inverse (H, d, d)`` the Sherman–Morrison ``Λ_h^{-1}``,
-``n_inverse (H,)`` the rows it reflects, ``growth (H,)`` ``log det Λ_h`` since it was made
-afresh."""
+(H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison ``Λ_h^{-1}``, ``n_inverse
+(H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since it was made afresh."""
 
-NextStates = namedtuple("NextStates", ["features", "forms", "n", "n_current"])
-"""One step's cached next states: ``features (cap, d, A·B)``, ``forms (cap, A·B)``, the ``n``
-samples in use, of which the first ``n_current`` have forms of the previous ``Λ^{-1}``."""
+NextStates = namedtuple("NextStates", ["features", "forms", "n", "n_current", "updates", "inverse"])
+"""One step's next states: ``features (cap, d, A·B)``, ``forms (cap, A·B)``, the ``n`` in use,
+the first ``n_current`` with forms of the previous ``Λ^{-1}``; ``updates (m, d)`` the
+Sherman–Morrison vectors ``U_r`` of the rows ``Λ`` gained since, ``inverse (d, d)`` its
+current inverse (for the forms made exactly)."""
+# Python passes plain tuples, named again inside the kernels: numba types a plain tuple in C and
+# a named tuple in Python, about 1 µs a call.
 
 
 # ---------------------------------------------------------------------- the policies played
@@ -143,21 +106,11 @@ def _exploration_reward(bonus, params):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
-    """Optimistic ``Q`` and the soft-max policies at ``n`` states (Algorithm 1, lines 7–20).
+    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` at ``phi (n, A, B, d)``, finite?
 
-    ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration reward, or 0); the follower
-    plays ``softmax(α_f Q_f(x, a, ·))``, the leader ``softmax(α_l q_l(x, ·))`` with
-    ``q_l(x, a) = Σ_b π_f(b|x, a) Q_l(x, a, b)``.
-
-    Args:
-        phi: ``(n, A, B, d)`` the states' features.
-        w: ``(P, H, d)``.
-        Lambda_inv: ``(H, d, d)``.
-        h: the step.
-        params: :data:`Parameters`.
-
-    Returns:
-        ``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)``, and whether all are finite.
+    Algorithm 1, lines 7–20: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration
+    reward, or 0), ``π_f = softmax(α_f Q_f(x, a, ·))``, ``π_l = softmax(α_l q_l(x, ·))``; from
+    ``w (P, H, d)``, ``Lambda_inv (H, d, d)`` at step ``h``, ``params`` a plain tuple.
     """
     params = Parameters(*params)
     n, A, B, d = phi.shape
@@ -166,30 +119,28 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     pi_l = np.empty((n, A))
     pi_f = np.empty((n, A, B))
     q_l = np.empty(A)
-    y = np.empty(d)  # Λ^{-1}φ
-    values = np.empty(n_players)  # w_mᵀφ
+    Lambda_inv_phi = np.empty(d)
+    linear = np.empty(n_players)  # w_mᵀφ
     finite = True
     for s in range(n):
         for a in range(A):
             for b in range(B):
                 x = phi[s, a, b]
-                # Λ^{-1}φ by rows of Λ^{-1} (symmetric): each y[i] its own sum, in source order.
                 for i in range(d):
-                    y[i] = 0.0
-                for j in range(d):
+                    Lambda_inv_phi[i] = 0.0
+                for j in range(d):  # Λ^{-1} is symmetric: by its rows
                     for i in range(d):
-                        y[i] += Lambda_inv[h, j, i] * x[j]
-                # φᵀΛ^{-1}φ and every w_mᵀφ in one loop: independent sums, each in source order.
+                        Lambda_inv_phi[i] += Lambda_inv[h, j, i] * x[j]
                 form = 0.0
-                values[:] = 0.0
+                linear[:] = 0.0
                 for i in range(d):
-                    form += x[i] * y[i]
+                    form += x[i] * Lambda_inv_phi[i]
                     for m in range(n_players):
-                        values[m] += w[m, h, i] * x[i]
+                        linear[m] += w[m, h, i] * x[i]
                 bonus = params.beta * math.sqrt(max(form, 0.0))
                 reward = _exploration_reward(bonus, params)
                 for m in range(n_players):
-                    Q[s, m, a, b] = min(values[m] + (reward + bonus), params.horizon)
+                    Q[s, m, a, b] = min(linear[m] + (reward + bonus), params.horizon)
                     finite &= math.isfinite(Q[s, m, a, b])
             _softmax_into(Q[s, 1, a], params.alphas[1], pi_f[s, a])
             total = 0.0
@@ -206,7 +157,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- the exponential
 @intrinsic
 def _bits_as_float64(typingctx, bits):  # pragma: no cover - compiled
-    """Reinterpret an ``int64`` as the ``float64`` with the same bits (no conversion)."""
+    """The ``float64`` whose bits are those of the ``int64`` ``bits``."""
     if not isinstance(bits, types.Integer):
         return None
 
@@ -225,13 +176,11 @@ _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(8, 14
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def exp_nonpositive(x):  # pragma: no cover - compiled
-    """``e^x`` for ``x ≤ 0`` in plain arithmetic, so that loops calling it vectorise.
+    """``e^x`` for ``x ≤ 0`` in plain arithmetic, so that the soft-max's loops vectorise.
 
-    ``x = k·ln 2 + r`` with ``|r| ≤ ln 2 / 2`` (Cody–Waite: ``ln 2`` in two parts), ``e^r`` by its
-    Taylor polynomial of degree 13 (truncation below ``10^-17``), ``2^k`` built from its bits in
-    two halves so that subnormal results round once. Within one unit in the last place of
-    ``math.exp``, ``1`` at ``0`` and ``0`` from ``−745.2`` down to ``−∞``. No reassociation
-    (it would undo the two-part reduction).
+    ``x = k·ln 2 + r``, ``|r| ≤ ln 2 / 2`` (``ln 2`` in two parts), ``e^r`` by its Taylor
+    polynomial of degree 13 (error below ``10^-17``), ``2^k`` from its bits in two halves so that
+    subnormal results round once. Within one ulp of ``math.exp``; ``0`` below ``−745.2``.
     """
     x = x if not x < -746.0 else -746.0
     k = math.floor(x * _LOG2E + 0.5)
@@ -257,7 +206,6 @@ def exp_nonpositive(x):  # pragma: no cover - compiled
 
 @njit(**JIT, inline="always")
 def _exp(x, poly_exp):  # pragma: no cover - compiled
-    """``e^x`` for ``x ≤ 0``: :func:`exp_nonpositive`, or ``math.exp`` for the ablation."""
     if poly_exp:
         return exp_nonpositive(x)
     return math.exp(x)
@@ -265,101 +213,92 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
-def _softmax_mix(values, chooser, span, alpha, out, column, stats, poly_exp):  # pragma: no cover
-    """One player's soft-max policy per column, applied to both players' values.
+def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pragma: no cover
+    """One player's soft-max over the rows of ``values (2, rows, columns)``, applied to both.
 
-    With ``(first, count, nt) = span`` and, for each of the first ``nt`` columns ``i`` (samples,
-    or pairs of a leader action and a sample), ``p = softmax(α values[chooser, first : first +
-    count, i])`` (``α = ∞``: uniform on the maximisers): ``out[m, column, i] = Σ_r p_r values[m,
-    first + r, i]`` for both players ``m`` (SPEC §3, lines 10–14). ``values (2, rows, columns)``,
-    ``out (2, ·, columns)``, ``stats (4, ≥ nt)`` scratch. Every loop runs across the columns, so
-    it vectorises across them; the exponentials, the normaliser and both weighted sums are one
-    pass.
+    For each of the first ``n_columns`` columns ``i``: ``p = softmax(α values[chooser, :, i])``
+    (``α = ∞``: uniform on the maximisers) and ``out[m, i] = Σ_r p_r values[m, r, i]`` for both
+    players (SPEC §3, lines 10–14); ``stats (4, ≥ n_columns)`` scratch.
     """
     literally(poly_exp)
-    first, count, nt = span
-    own, other = values[chooser], values[1 - chooser]  # the chooser's values, the other's
-    zmax, norm, mean_own, mean_other = stats[0], stats[1], stats[2], stats[3]
-    for i in range(nt):
-        zmax[i] = own[first, i]
+    own, other = values[chooser], values[1 - chooser]
+    largest, norm, mean_own, mean_other = stats[0], stats[1], stats[2], stats[3]
+    for i in range(n_columns):
+        largest[i] = own[0, i]
         norm[i] = 0.0
         mean_own[i] = 0.0
         mean_other[i] = 0.0
-    for r in range(first + 1, first + count):
-        for i in range(nt):
-            zmax[i] = own[r, i] if own[r, i] > zmax[i] else zmax[i]
+    for r in range(1, own.shape[0]):
+        for i in range(n_columns):
+            largest[i] = own[r, i] if own[r, i] > largest[i] else largest[i]
     if math.isinf(alpha):
-        for r in range(first, first + count):
-            for i in range(nt):
-                e = 1.0 if own[r, i] == zmax[i] else 0.0
+        for r in range(own.shape[0]):
+            for i in range(n_columns):
+                e = 1.0 if own[r, i] == largest[i] else 0.0
                 norm[i] += e
                 mean_own[i] += e * own[r, i]
                 mean_other[i] += e * other[r, i]
     else:
-        for r in range(first, first + count):
-            for i in range(nt):
-                e = _exp(alpha * (own[r, i] - zmax[i]), poly_exp)
+        for r in range(own.shape[0]):
+            for i in range(n_columns):
+                e = _exp(alpha * (own[r, i] - largest[i]), poly_exp)
                 norm[i] += e
                 mean_own[i] += e * own[r, i]
                 mean_other[i] += e * other[r, i]
     out_own, out_other = out[chooser], out[1 - chooser]
-    for i in range(nt):
+    for i in range(n_columns):
         inverse = 1.0 / norm[i]
-        out_own[column, i] = mean_own[i] * inverse
-        out_other[column, i] = mean_other[i] * inverse
+        out_own[i] = mean_own[i] * inverse
+        out_other[i] = mean_other[i] * inverse
 
 
 @njit(**JIT)
-def _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp):  # pragma: no cover
-    """``V (2, 1, ·)`` of a block's samples from ``Q (2, B·A, BLOCK)`` (lines 9–14).
+def _softmax_chain(Q, n_columns, params, at_leader_action, V, stats, poly_exp):  # pragma: no cover
+    """``V (2, BLOCK)`` of a block's samples from ``Q (2, B·A, BLOCK)`` (lines 9–14).
 
-    ``Q``'s rows are ``b``-major (row ``b·A + a``), so that the follower's soft-max over ``b``
-    runs at every ``(a, sample)`` at once, its columns; it gives both players' values at
-    ``(x, a)`` (``at_leader_action (2, A, BLOCK)``: ``q_l`` and ``V̄_f``). The leader's soft-max
-    over ``a`` of its own gives ``V``. Columns past ``nt`` are computed and not used.
+    Row ``b·A + a`` of ``Q``, so that the follower's soft-max over ``b`` runs at every
+    ``(a, sample)`` at once and gives ``q_l`` and ``V̄_f`` (``at_leader_action (2, A, BLOCK)``);
+    the leader's soft-max over ``a`` then gives ``V``.
     """
     literally(poly_exp)
     A = params.n_actions
     B = Q.shape[1] // A
     width = A * Q.shape[2]  # (a, sample) pairs
-    by_follower_action = Q.reshape(Q.shape[0], B, width)
     _softmax_mix(
-        by_follower_action, 1, (0, B, width), params.alphas[1],
-        at_leader_action.reshape(Q.shape[0], 1, width), 0, stats, poly_exp,
+        Q.reshape(Q.shape[0], B, width), 1, params.alphas[1], width,
+        at_leader_action.reshape(Q.shape[0], width), stats, poly_exp,
     )  # fmt: skip
-    _softmax_mix(at_leader_action, 0, (0, A, nt), params.alphas[0], values, 0, stats, poly_exp)
+    _softmax_mix(at_leader_action, 0, params.alphas[0], n_columns, V, stats, poly_exp)
 
 
 # ---------------------------------------------------------------------- products and forms
-def _is_c_array(ty, ndim, dtypes) -> bool:
-    """Whether the numba type ``ty`` is a C-contiguous ``ndim``-array of one of ``dtypes``."""
-    return (
-        isinstance(ty, types.Array) and ty.ndim == ndim and ty.layout == "C" and ty.dtype in dtypes
-    )
-
-
 @intrinsic
-def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover - compiled
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for ``k <`` :data:`COEFFICIENTS`, ``chunks`` vectors.
+def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover
+    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for the pairs ``v = first … first + 4·chunks − 1``.
 
-    Pairs ``v = first … first + LANES·chunks − 1`` of sample ``t`` of ``psi (cap, d, A·B)``
-    (float64 or float32); ``coef (3, d)``, ``out (3, ·, A·B)`` float64, all C-contiguous;
-    ``chunks`` a literal ``≤`` :data:`MAX_CHUNKS`.
-
-    One loop over ``d`` with ``3·chunks`` vector accumulators held in registers, each row of ``ψ``
-    a vector of pairs times a broadcast coefficient (a fused multiply-add).
+    ``psi (cap, d, A·B)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, A·B)`` float64, all
+    C-contiguous; ``chunks ≤ MAX_CHUNKS`` a literal. One loop over ``d`` with ``3·chunks``
+    vector accumulators: each row of ``ψ`` a vector of pairs times a broadcast coefficient.
     """
+
+    def c_array(ty, ndim, dtypes):
+        return (
+            isinstance(ty, types.Array)
+            and ty.ndim == ndim
+            and ty.layout == "C"
+            and (ty.dtype in dtypes)
+        )
+
     if not (
         isinstance(chunks, types.IntegerLiteral)
         and 1 <= chunks.literal_value <= MAX_CHUNKS
-        and _is_c_array(psi, 3, (types.float64, types.float32))
-        and _is_c_array(coef, 2, (types.float64,))
-        and _is_c_array(out, 3, (types.float64,))
+        and c_array(psi, 3, (types.float64, types.float32))
+        and c_array(coef, 2, (types.float64,))
+        and c_array(out, 3, (types.float64,))
         and all(isinstance(x, types.Integer) for x in (t, i, first))
     ):
         return None
     n_chunks = chunks.literal_value
-    sig = types.void(psi, t, coef, out, i, first, chunks)
 
     def codegen(context, builder, signature, args):
         psi_a, coef_a, out_a = (
@@ -418,16 +357,15 @@ def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: n
                 builder.store(builder.load(acc[k][g]), ptr, align=8)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(psi, t, coef, out, i, first, chunks), codegen
 
 
 @njit(**JIT)
 def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compiled
     """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of sample ``t``.
 
-    Many pairs: across them in SIMD vectors (:func:`_products_simd`, sixteen at a time, then the
-    rest by fours and one by one), or for the ablation a plain numba loop across them. Few: each
-    pair's products over ``d``.
+    Many pairs: across them (in explicit vectors, or for the ablation a plain loop); few: each
+    pair's sum over ``d``.
     """
     literally(simd_products)
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -496,43 +434,27 @@ def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
 
 # ---------------------------------------------------------------------- the plan
 @njit(**JIT)
-def _next_state_values(
-    step, w_next, updates, Lambda_inv, params, mode, V, poly_exp, simd_products
-):  # pragma: no cover - compiled
+def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products):  # pragma: no cover
     """Soft-max values ``V (n, P)`` at the stored next states of one step, in one pass.
 
-    Per sample, the products ``w_mᵀψ`` and ``U_0ᵀψ``, the form ``ψᵀΛ^{-1}ψ`` (downdated:
-    ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²``, or exact), the bonus and ``Q``; per block of
-    :data:`BLOCK` samples, the soft-max chain (:func:`_softmax_chain`).
-
-    Args:
-        step: :data:`NextStates` (its forms are updated in place).
-        w_next: ``(P, d)`` ``w_{h+1}``.
-        updates: ``(m, d)`` the rows ``Λ`` gained, as scaled Sherman–Morrison vectors ``U_r``
-            (:func:`_sherman_morrison`).
-        Lambda_inv: ``(d, d)`` the current ``Λ_{h+1}^{-1}``, for the forms computed exactly.
-        params: :data:`Parameters`.
-        mode: :data:`MODE_DOWNDATE`, :data:`MODE_EXACT` or :data:`MODE_MEASURE`.
-        V: ``(n, P)`` out.
-        poly_exp, simd_products: literal flags: the two tricks of the module docstring.
-
-    Returns:
-        The largest ``|downdated − exact|`` form in :data:`MODE_MEASURE`, else 0.
+    Per sample the products ``w_mᵀψ`` and ``U_0ᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ −
+    Σ_r (U_r·ψ)²`` (or exact, by ``mode``), the bonus and ``Q``; per block of :data:`BLOCK`
+    samples the soft-max chain. ``step``: :data:`NextStates` (its forms updated in place);
+    ``w_next (P, d)``. Returns the largest ``|downdated − exact|`` form in ``MODE_MEASURE``, else 0.
     """
     literally(poly_exp)
     literally(simd_products)
-    psi = step.features
-    cached = step.forms.reshape(step.forms.size)  # flat: sample t's pairs at t·|A||B| + v
+    psi, updates = step.features, step.updates
+    cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·|A||B| + v
     d, n_pairs = psi.shape[1], psi.shape[2]
     n_players = w_next.shape[0]
     coef = np.zeros((COEFFICIENTS, d))  # w_{h+1} of each player, then U_0
     coef[:n_players] = w_next
     if updates.shape[0] >= 1:
         coef[n_players] = updates[0]
-    # A block's arrays, flat and sample-major (entry i·|A||B| + v), so that the loops over
-    # forms, bonuses and Q run across all of the block's pairs at once.
+    # A block's products, sample-major (entry i·|A||B| + v).
     products = np.empty((COEFFICIENTS, BLOCK * n_pairs))
-    by_sample = products.reshape(COEFFICIENTS, BLOCK, n_pairs)  # the same, (k, i, v)
+    by_sample = products.reshape(COEFFICIENTS, BLOCK, n_pairs)
     Q_flat = np.empty((n_players, BLOCK * n_pairs))
     exact = np.empty(n_pairs)
     scratch = np.empty((n_pairs, d))
@@ -540,73 +462,70 @@ def _next_state_values(
     B = n_pairs // A
     Q = np.zeros((n_players, n_pairs, BLOCK))  # Q_m(x', a, b) in row b·A + a, samples along
     at_leader_action = np.empty((n_players, A, BLOCK))
-    values = np.empty((n_players, 1, BLOCK))
-    stats = np.empty((4, A * BLOCK))  # scratch of the soft-max
+    values = np.empty((n_players, BLOCK))
+    stats = np.empty((4, A * BLOCK))
     drift = 0.0
-    for t0 in range(0, step.n, BLOCK):
-        nt = min(BLOCK, step.n - t0)
-        n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - t0, 0), nt)
-        for i in range(nt):
-            _products(psi, t0 + i, coef, by_sample, i, simd_products)
+    for start in range(0, step.n, BLOCK):
+        n_block = min(BLOCK, step.n - start)
+        n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - start, 0), n_block)
+        for i in range(n_block):
+            _products(psi, start + i, coef, by_sample, i, simd_products)
         # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
-        # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was. With at most one new row (the common
-        # case), the downdate and the bonus are one pass.
-        forms = cached[t0 * n_pairs : (t0 + nt) * n_pairs]  # the block's, flat
-        bonuses = products[n_players]  # U_0·ψ, then the bonus
+        # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was; one pass with at most one new row.
+        forms = cached[start * n_pairs : (start + n_block) * n_pairs]
+        bonuses = products[n_players]
         n_one_pass = n_old if updates.shape[0] <= 1 and mode == MODE_DOWNDATE else 0
         for k in range(n_one_pass * n_pairs):
             form = forms[k] - bonuses[k] * bonuses[k]
             forms[k] = form
             bonuses[k] = params.beta * math.sqrt(max(form, 0.0))
-        if n_one_pass < nt:
+        if n_one_pass < n_block:
             for k in range(n_one_pass * n_pairs, n_old * n_pairs):
                 forms[k] -= bonuses[k] * bonuses[k]
-            for i in range(n_one_pass, nt):
+            for i in range(n_one_pass, n_block):
                 row = forms[i * n_pairs : (i + 1) * n_pairs]
                 if i < n_old:
-                    _downdate_further(psi, t0 + i, updates, row)
+                    _downdate_further(psi, start + i, updates, row)
                 if i >= n_old or mode == MODE_MEASURE:
-                    _exact_forms(psi, t0 + i, Lambda_inv, scratch, exact)
+                    _exact_forms(psi, start + i, step.inverse, scratch, exact)
                     for v in range(n_pairs):
                         if i < n_old:
                             drift = max(drift, abs(exact[v] - row[v]))
                         row[v] = exact[v]
-            for k in range(n_one_pass * n_pairs, nt * n_pairs):
+            for k in range(n_one_pass * n_pairs, n_block * n_pairs):
                 bonuses[k] = params.beta * math.sqrt(max(forms[k], 0.0))
         if params.bonus_reward:  # reward-free exploration: u = min(β‖ψ‖, H)/H on top
-            for k in range(nt * n_pairs):
+            for k in range(n_block * n_pairs):
                 bonuses[k] += min(bonuses[k], params.horizon) / params.horizon
-        for m in range(n_players):  # Q_m = min(w_mᵀψ + (u + β‖ψ‖), H), flat over the block
-            for k in range(nt * n_pairs):
+        for m in range(n_players):  # Q_m = min(w_mᵀψ + (u + β‖ψ‖), H)
+            for k in range(n_block * n_pairs):
                 Q_flat[m, k] = min(products[m, k] + bonuses[k], params.horizon)
-        for m in range(n_players):  # transposed: the soft-max runs across samples
+        for m in range(n_players):
             for v in range(n_pairs):  # v = a·B + b
                 row = (v % B) * A + v // B
-                for i in range(nt):
+                for i in range(n_block):
                     Q[m, row, i] = Q_flat[m, i * n_pairs + v]
-        _softmax_chain(Q, nt, params, at_leader_action, values, stats, poly_exp)
-        for i in range(nt):
+        _softmax_chain(Q, n_block, params, at_leader_action, values, stats, poly_exp)
+        for i in range(n_block):
             for m in range(n_players):
-                V[t0 + i, m] = values[m, 0, i]
+                V[start + i, m] = values[m, i]
     return drift
 
 
 @njit(**JIT)
-def next_state_values(step, w_next, updates, Lambda_inv, params, mode, V):  # pragma: no cover
-    """:func:`_next_state_values` with both tricks on."""
-    params = Parameters(*params)
-    return _next_state_values(step, w_next, updates, Lambda_inv, params, mode, V, True, True)
+def next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
+    """:func:`_next_state_values` with both tricks, from plain tuples."""
+    step, params = NextStates(*step), Parameters(*params)
+    return _next_state_values(step, w_next, params, mode, V, True, True)
 
 
 @njit(**JIT)
 def _sherman_morrison(inverse, new_rows, updates):  # pragma: no cover - compiled
-    """``Λ^{-1}`` updated by each row ``φ`` of ``new_rows (m, d)`` in turn, with the old inverse.
+    """``Λ^{-1}`` updated in place by each row ``φ`` of ``new_rows (m, d)``, with the old inverse.
 
     (SPEC §5) ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u/√c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ``, so
-    that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` for any ``ψ``; ``updates (m, d)`` out.
-
-    Returns:
-        ``Σ_r log c = log det Λ' − log det Λ`` (the matrix determinant lemma).
+    that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²``; ``updates (m, d)`` out. Returns ``Σ_r log c =
+    log det Λ' − log det Λ`` (the matrix determinant lemma).
     """
     m, d = new_rows.shape
     u = np.empty(d)
@@ -632,11 +551,7 @@ def _sherman_morrison(inverse, new_rows, updates):  # pragma: no cover - compile
 
 @njit(**EXACT_JIT)
 def add_outer(Lambda, h, f):  # pragma: no cover - compiled
-    """``Λ_h += ffᵀ``: ``Lambda (H, d, d)``, ``f (d,)``.
-
-    Each entry is ``Λ_h[i, j] + f[i]·f[j]`` with the product rounded before the sum, so ``Λ_h``
-    is fixed by IEEE arithmetic and the order of the rows alone: a replay rebuilds it exactly.
-    """
+    """``Λ_h += ffᵀ``, each product rounded before the sum: ``Λ`` is a function of the rows."""
     d = f.shape[0]
     for i in range(d):
         for j in range(d):
@@ -645,12 +560,12 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
-    """Store a transition of step ``h`` in row ``counts[h]`` of ``data`` (Algorithm 1, line 5).
+    """Store a transition in row ``counts[h]`` of ``data`` and add ``ffᵀ`` to ``Λ_h`` (line 5).
 
-    ``data``: :data:`Samples` (the caller makes room); ``f (d,)`` the played features,
+    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
     ``rewards (P,)``, ``f_next (A, B, d)`` the next state's features (unused at the last step).
-    ``Λ_h`` gains ``ffᵀ`` (:func:`add_outer`).
     """
+    data = Samples(*data)
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
@@ -666,11 +581,7 @@ def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def add_rows(Lambda, phi, lo, hi):  # pragma: no cover - compiled
-    """``Λ_h += Σ_{lo ≤ τ < hi} φ_h^τ φ_h^τᵀ`` at every step, rows in order (:func:`add_outer`).
-
-    ``phi (K, H, d)``: after the rows of episodes ``0 … k-1`` from ``λI``, ``Λ`` is the learner's
-    at the start of episode ``k``, to the bit.
-    """
+    """``Λ_h += Σ_{lo ≤ τ < hi} φ_h^τ φ_h^τᵀ`` for every ``h``, ``phi (K, H, d)``, in order."""
     for t in range(lo, hi):
         for h in range(phi.shape[1]):
             add_outer(Lambda, h, phi[t, h])
@@ -678,12 +589,10 @@ def add_rows(Lambda, phi, lo, hi):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def spd_inverses(Lambda, out):  # pragma: no cover - compiled
-    """``out[h] = Λ_h^{-1}`` for every ``h`` by Cholesky: ``Lambda, out (H, d, d)``.
+    """``out[h] = Λ_h^{-1}`` by Cholesky, a function of ``Λ_h`` alone: ``(H, d, d)`` both.
 
-    The inverse the policies are played with (SPEC §5): a function of ``Λ_h`` alone. ``Λ = RᵀR``
-    (``R`` upper triangular), ``M = R^{-ᵀ}`` by forward substitution, ``Λ^{-1} = MᵀM``, exactly
-    symmetric; each entry accumulates its terms in one fixed order. A ``Λ_h`` that is not
-    positive definite gives NaN (a non-positive pivot), which the learner's ``plan`` reports.
+    ``Λ = RᵀR``, ``M = R^{-ᵀ}`` by forward substitution, ``Λ^{-1} = MᵀM`` (exactly symmetric).
+    A ``Λ_h`` that is not positive definite gives NaN, which the learner's ``plan`` reports.
     """
     H, d = Lambda.shape[0], Lambda.shape[1]
     R = np.empty((d, d))
@@ -723,7 +632,7 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
     n_steps, d = data.features.shape[0], data.features.shape[2]
     n_players = w.shape[0]
     updates_next = np.zeros((0, d))  # step h+1's Sherman–Morrison vectors
-    exact_next = True  # whether step h+1's forms must be computed exactly
+    exact_next = True  # whether step h+1's forms must be made exactly
     for h in range(n_steps - 1, -1, -1):
         n = data.counts[h]
         # Λ_h^{-1} by rank-one updates with the old inverse, or afresh: when that is cheaper
@@ -748,12 +657,14 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
                 mode = MODE_EXACT
             else:
                 mode = MODE_MEASURE if how == REFRESH else MODE_DOWNDATE
-            step = NextStates(data.next_features[h], cache.forms[h], n, cache.n_forms[h])
+            step = NextStates(
+                data.next_features[h], cache.forms[h], n, cache.n_forms[h], updates_next,
+                cache.inverse[h + 1],
+            )  # fmt: skip
             V = np.empty((n, n_players))
             measured = _next_state_values(
-                step, w[:, h + 1].copy(), updates_next, cache.inverse[h + 1], params, mode, V,
-                poly_exp, simd_products,
-            )  # fmt: skip
+                step, w[:, h + 1].copy(), params, mode, V, poly_exp, simd_products
+            )
             if mode == MODE_MEASURE:
                 drift[h] = measured
             cache.n_forms[h] = n
@@ -775,29 +686,23 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
 
 @njit(**JIT)
 def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
-    """Algorithm 1, lines 4–14, at every step from the last: ``Λ^{-1}`` and ``w`` in place.
+    """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
 
-    At each step ``h``: ``Λ_h^{-1}`` brought up to date with the rows ``Λ_h`` gained since the
-    last plan, ``y = r + V_{h+1}(x_{h+1})`` (:func:`_next_state_values`, forms downdated by the
-    rows ``Λ_{h+1}`` gained, or exact), then ``w_h = Λ_h^{-1} Φ_hᵀ y``.
-
-    Args:
-        data: :data:`Samples`.
-        cache: :data:`PlanCache`, updated.
-        params: :data:`Parameters`.
-        how: :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`.
-        w: ``(P, H, d)`` out.
-        drift: ``(H,)`` out: the largest correction a refresh made at ``h``, NaN where none.
+    At each ``h``: ``Λ_h^{-1}`` brought up to date with the rows gained since the last plan,
+    ``y = r + V_{h+1}(x_{h+1})``, ``w_h = Λ_h^{-1} Φ_hᵀ y``. ``data``, ``cache``, ``params``:
+    :data:`Samples`, :data:`PlanCache` (updated), :data:`Parameters` as plain tuples; ``how``:
+    :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`; ``drift (H,)`` out, the largest
+    correction a refresh made (NaN where none).
     """
-    _backward(data, cache, Parameters(*params), how, w, drift, True, True)
+    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
+    _backward(data, cache, params, how, w, drift, True, True)
 
 
 @njit(**JIT)
-def backward_pass_ablation(
-    data, cache, params, how, w, drift, poly_exp, simd_products
-):  # pragma: no cover
-    """:func:`backward_pass` with either trick off (``False``): the benchmark's ablation."""
-    params = Parameters(*params)
+def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
+    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``, for the ablation."""
+    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
+    poly_exp, simd_products = tricks
     if poly_exp and simd_products:
         _backward(data, cache, params, how, w, drift, True, True)
     elif poly_exp:

@@ -26,9 +26,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,13 +36,12 @@ import numpy as np
 
 from .. import __version__, _files
 from .._seeding import stream
-from .._signals import signals_held
 from .._validate import TOL, array, check_shape, first_index, integer, real
 from ..agents import LSVIAgent, set_generator_state
 from ..experiments import checkpoint as ckpt
 from ..experiments.checkpoint import CHECKPOINTS_DIR
 from ..experiments.config import difference
-from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY, play_episodes
 from ..experiments.store import (
     MANIFEST_FILE,
     REPORT_FILE,
@@ -414,12 +411,10 @@ def explore(
         seed: the game draws from ``_seeding.stream(seed, "game")``, player ``m`` from
             ``_seeding.stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
-        progress: called with the number of finished episodes after each one.
+        progress, checkpoint, checkpoint_every: as
+            :func:`~stackelberg_rl.experiments.loop.play_episodes` (a ``KeyboardInterrupt``
+            hands the checkpoint over).
         state: a checkpoint of this exploration (same game and arguments) to continue from.
-        checkpoint: called with the checkpoint after an episode once ``checkpoint_every``
-            seconds have passed since the start or the last one, and when a non-``Exception``
-            (``KeyboardInterrupt``; SIGINT and SIGTERM are held during an episode) stops it.
-        checkpoint_every: seconds between checkpoints (``0``: after every episode).
 
     Returns:
         The :class:`ExplorationData`.
@@ -429,115 +424,123 @@ def explore(
             continuous.
         CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
-    K, beta, lam = check_exploration(episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
-    finite = isinstance(game, FiniteGame)
-    if not finite and not isinstance(game, ContinuousGame):
-        raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
-    H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
-    learner = SoftmaxLSVIUCB(
-        game.features if finite else game.feature_map,
-        action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
-        bonus_reward=True, refresh_every=refresh_every,
-    )  # fmt: skip
-    env_rng = stream(seed, "game")
-    players = [
-        LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
-        for m in range(2)
-    ]
-    states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
-    data = {
-        "phi": np.empty((K, H, d)),
-        "rewards": np.empty((K, H, 2)),
-        "actions": np.empty((K, H, 2), dtype=np.int64),
-        "states": states,
-        "next_states": np.empty_like(states),
-        "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
-    }
-    params = dict(zip(_PARAMS, (beta, lam, alpha_l, alpha_f, seed, refresh_every), strict=True))
-    identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(), "episodes": K,
-                "exploration": _files.jsonable(params, "exploration")}  # fmt: skip
-    start = 0 if state is None else _restore(state, identity, env_rng, players, data)
-
-    def pack(done: int) -> bytes:
-        tree = {"env_rng": env_rng.bit_generator.state,
-                "players": {str(m): p.state_dict() for m, p in enumerate(players)},
-                "data": {n: a[:done] for n, a in data.items() if a is not None}}  # fmt: skip
-        return ckpt.pack(tree, {**identity, "episodes_done": done})
-
-    def features_at(x: Any) -> np.ndarray:  # φ(x, ·, ·): (A, B, d)
-        return game.features[x] if finite else game.feature_map(np.asarray(x)[None])[0]
-
-    no_reward = np.zeros(2)
-    last, done = time.monotonic(), start
-    hold = signals_held if checkpoint is not None else contextlib.nullcontext
-    try:
-        for k in range(start, K):
-            with hold():
-                for player in players:
-                    player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
-                x = game.sample_initial(env_rng)
-                phi_x = features_at(x)
-                for h in range(H):
-                    a = players[0].act(h, x)
-                    b = players[1].act(h, x, a)
-                    r, x_next = game.step(h, x, a, b, env_rng)
-                    players[0].record(h, x, (a, b), no_reward, x_next)
-                    data["phi"][k, h] = phi_x[a, b]
-                    data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
-                    data["states"][k, h], data["next_states"][k, h] = x, x_next
-                    if h < H - 1:
-                        phi_x = features_at(x_next)
-                        if not finite:
-                            data["next_features"][k, h] = phi_x
-                    x = x_next
-                done = k + 1
-            if progress is not None:
-                progress(done)
-            if checkpoint is not None and done < K and time.monotonic() - last >= checkpoint_every:
-                checkpoint(pack(done))
-                last = time.monotonic()
-    except BaseException as err:  # an interruption stops it between two episodes (held)
-        if checkpoint is not None and done > start and not isinstance(err, Exception):
-            checkpoint(pack(done))
-        raise
-    meta = {"game": game.describe(), "game_sha256": identity["game_sha256"],
-            "model_sha256": model_fingerprint(game), "episodes": K,
-            "exploration": params}  # fmt: skip
-    model = {}
-    if finite:
-        model["initial_distribution"] = game.initial_distribution
-        if game.mu is not None and H * game.n_states**2 * A * B > DENSE_MODEL_LIMIT:
-            model["mu"] = game.mu
-        else:
-            model["transitions"] = np.stack([game.transition(h) for h in range(H)])
-    return ExplorationData(**data, features=game.features if finite else None, meta=meta, **model)
+    exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
+    if state is not None:
+        exploration.restore(state)
+    play_episodes(exploration, progress, checkpoint, checkpoint_every)
+    return exploration.result()
 
 
-def _restore(
-    state: bytes, identity: dict, env_rng: np.random.Generator, players: list, data: dict
-) -> int:
-    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played."""
-    where = "the exploration's checkpoint"
-    header, tree = ckpt.unpack(state, where)
-    found = difference({k: header.get(k) for k in identity}, identity)
-    if found is not None:
-        path, theirs, ours = found
-        raise ckpt.CheckpointError(
-            f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
-        )
-    try:
-        high = identity["episodes"]
-        done = integer(header.get("episodes_done"), "episodes_done", low=0, high=high)
-        set_generator_state(env_rng, tree.get("env_rng"))
-        for m, player in enumerate(players):
-            player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
-        for name, value in data.items():
-            if value is not None:
-                saved = (tree.get("data") or {}).get(name)
-                value[:done] = array(saved, name, shape=(done, *value.shape[1:]), dtype=value.dtype)
-    except (TypeError, ValueError) as err:
-        raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
-    return done
+class _Exploration:
+    """Phase 1 one episode at a time, as :func:`~..experiments.loop.play_episodes` plays it."""
+
+    def __init__(self, game: Game, K, beta, lam, alpha_l, alpha_f, seed, refresh_every) -> None:
+        K, beta, lam = check_exploration(K, beta, lam, alpha_l, alpha_f, seed, refresh_every)
+        self.finite = finite = isinstance(game, FiniteGame)
+        if not finite and not isinstance(game, ContinuousGame):
+            raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
+        H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
+        learner = SoftmaxLSVIUCB(
+            game.features if finite else game.feature_map,
+            action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
+            bonus_reward=True, refresh_every=refresh_every,
+        )  # fmt: skip
+        self.game, self.seed, self.episodes, self.episodes_done = game, seed, K, 0
+        self.env_rng = stream(seed, "game")
+        self.players = [
+            LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
+            for m in range(2)
+        ]
+        states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
+        self.data = {
+            "phi": np.empty((K, H, d)),
+            "rewards": np.empty((K, H, 2)),
+            "actions": np.empty((K, H, 2), dtype=np.int64),
+            "states": states,
+            "next_states": np.empty_like(states),
+            "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
+        }
+        params = (beta, lam, alpha_l, alpha_f, seed, refresh_every)
+        self.params = dict(zip(_PARAMS, params, strict=True))
+        self.identity = {
+            "stackelberg_rl": __version__,
+            "game_sha256": game.fingerprint(),
+            "episodes": K,
+            "exploration": _files.jsonable(self.params, "exploration"),
+        }
+
+    def features_at(self, x: Any) -> np.ndarray:
+        """``φ(x, ·, ·)``: ``(A, B, d)``."""
+        game = self.game
+        return game.features[x] if self.finite else game.feature_map(np.asarray(x)[None])[0]
+
+    def play_episode(self) -> None:
+        game, (leader, follower), data, k = self.game, self.players, self.data, self.episodes_done
+        leader.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
+        follower.begin_episode(k)
+        x = game.sample_initial(self.env_rng)
+        phi_x = self.features_at(x)
+        for h in range(game.horizon):
+            a = leader.act(h, x)
+            b = follower.act(h, x, a)
+            r, x_next = game.step(h, x, a, b, self.env_rng)
+            leader.record(h, x, (a, b), np.zeros(2), x_next)
+            data["phi"][k, h] = phi_x[a, b]
+            data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
+            data["states"][k, h], data["next_states"][k, h] = x, x_next
+            if h < game.horizon - 1:
+                phi_x = self.features_at(x_next)
+                if not self.finite:
+                    data["next_features"][k, h] = phi_x
+            x = x_next
+        self.episodes_done = k + 1
+
+    def checkpoint(self) -> bytes:
+        done = self.episodes_done
+        tree = {"env_rng": self.env_rng.bit_generator.state,
+                "players": {str(m): p.state_dict() for m, p in enumerate(self.players)},
+                "data": {n: a[:done] for n, a in self.data.items() if a is not None}}  # fmt: skip
+        return ckpt.pack(tree, {**self.identity, "episodes_done": done})
+
+    def restore(self, state: bytes) -> None:
+        """Continue from the checkpoint ``state`` (``CheckpointError`` if not of this one)."""
+        where = "the exploration's checkpoint"
+        header, tree = ckpt.unpack(state, where)
+        found = difference({k: header.get(k) for k in self.identity}, self.identity)
+        if found is not None:
+            path, theirs, ours = found
+            raise ckpt.CheckpointError(
+                f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
+            )
+        try:
+            done = integer(header.get("episodes_done"), "episodes_done", low=0, high=self.episodes)
+            set_generator_state(self.env_rng, tree.get("env_rng"))
+            for m, player in enumerate(self.players):
+                player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
+            for name, value in self.data.items():
+                if value is not None:
+                    saved = (tree.get("data") or {}).get(name)
+                    shape = (done, *value.shape[1:])
+                    value[:done] = array(saved, name, shape=shape, dtype=value.dtype)
+        except (TypeError, ValueError) as err:
+            raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
+        self.episodes_done = done
+
+    def result(self) -> ExplorationData:
+        game, finite = self.game, self.finite
+        meta = {"game": game.describe(), "game_sha256": self.identity["game_sha256"],
+                "model_sha256": model_fingerprint(game), "episodes": self.episodes,
+                "exploration": self.params}  # fmt: skip
+        model = {}
+        if finite:
+            model["initial_distribution"] = game.initial_distribution
+            H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
+            if game.mu is not None and H * game.n_states**2 * A * B > DENSE_MODEL_LIMIT:
+                model["mu"] = game.mu
+            else:
+                model["transitions"] = np.stack([game.transition(h) for h in range(H)])
+        features = game.features if finite else None
+        return ExplorationData(**self.data, features=features, meta=meta, **model)
 
 
 def check_exploration(

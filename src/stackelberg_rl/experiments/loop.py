@@ -11,16 +11,18 @@ plans of a run never stopped, bit for bit (``wall_time`` aside: the seconds spen
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .. import games as games_mod
 from .._seeding import seed_sequence, stream
+from .._signals import signals_held
 from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
@@ -82,33 +84,74 @@ def play(
 ) -> Result:
     """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
-    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``. ``state``: a
-    checkpoint to continue from; ``checkpoint`` is called with one every ``checkpoint_every``
-    seconds (never after the last episode); ``stop`` is polled after every episode, and once
-    true the seed raises :class:`~.checkpoint.SeedStopped` with its state. No I/O.
+    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``; ``state``: a
+    checkpoint to continue from; the rest as :func:`play_episodes`. No I/O.
     """
     config.validate()
     seed_run = SeedRun(game, config, seed) if state is None else SeedRun.restore(
         game, config, seed, state
     )  # fmt: skip
-    if not seed_run.done and stop is not None and stop():
-        raise ckpt.SeedStopped(seed, None)
-    K = config.episodes
-    report_every = max(1, K // 100)
-    last = time.monotonic()
-    while not seed_run.done:
-        seed_run.play_episode()
-        k = seed_run.episodes_done
-        if progress is not None and (k % report_every == 0 or k == K):
-            progress(k)
-        if seed_run.done:
-            break
-        if stop is not None and stop():
-            raise ckpt.SeedStopped(seed, seed_run.checkpoint())
-        if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
-            checkpoint(seed_run.checkpoint())
-            last = time.monotonic()
+    play_episodes(seed_run, progress, checkpoint, checkpoint_every, stop)
     return seed_run.result()
+
+
+class Episodes(Protocol):
+    """One seed played an episode at a time (a run's :class:`SeedRun`, an exploration)."""
+
+    seed: int
+    episodes: int
+    episodes_done: int
+
+    def play_episode(self) -> None:
+        """Play episode ``episodes_done``, then count it."""
+
+    def checkpoint(self) -> bytes:
+        """The whole state, between two episodes."""
+
+
+def play_episodes(
+    seed_run: Episodes,
+    progress: Callable[[int], None] | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    stop: Callable[[], bool] | None = None,
+) -> None:
+    """Play the episodes ``seed_run`` has left, reporting its progress and its checkpoints.
+
+    ``progress`` is called with the episodes done (every ``K // 100`` and after the last);
+    ``checkpoint`` with a state every ``checkpoint_every`` seconds (never after the last
+    episode) and when a ``KeyboardInterrupt`` (SIGINT and SIGTERM are held during an episode)
+    stops a seed that has played; ``stop`` is polled before the first episode and after every
+    one, and once true the seed raises :class:`~.checkpoint.SeedStopped` with its state.
+    """
+    K, start = seed_run.episodes, seed_run.episodes_done
+    if start < K and stop is not None and stop():
+        raise ckpt.SeedStopped(seed_run.seed, None)
+    report_every = max(1, K // 100)
+    hold = signals_held if checkpoint is not None else contextlib.nullcontext
+    last = time.monotonic()
+    try:
+        while seed_run.episodes_done < K:
+            with hold():
+                seed_run.play_episode()
+            k = seed_run.episodes_done
+            if progress is not None and (k % report_every == 0 or k == K):
+                progress(k)
+            if k == K:
+                break
+            if stop is not None and stop():
+                raise ckpt.SeedStopped(seed_run.seed, seed_run.checkpoint())
+            if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
+                checkpoint(seed_run.checkpoint())
+                last = time.monotonic()
+    except BaseException as err:  # an interruption, between two episodes: its state is kept
+        if (
+            checkpoint is not None
+            and seed_run.episodes_done > start
+            and not isinstance(err, Exception)
+        ):
+            checkpoint(seed_run.checkpoint())
+        raise
 
 
 class SeedRun:
@@ -129,10 +172,8 @@ class SeedRun:
         self._game_sha256: str | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
 
-    @property
-    def done(self) -> bool:
-        """Whether every episode has been played."""
-        return self.episodes_done >= self.config.episodes
+    episodes = property(lambda self: self.config.episodes, doc="``K``.")
+    done = property(lambda self: self.episodes_done >= self.episodes, doc="Whether all are.")
 
     @property
     def game_sha256(self) -> str:

@@ -48,7 +48,7 @@ from ..experiments.store import (
     REPORT_PREFIX,
     FolderKind,
     RunFolderError,
-    read_manifest,
+    read_complete,
 )
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
@@ -345,13 +345,7 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
             describes (another game, number of episodes or exploration parameter).
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
-    manifest = read_manifest(folder, EXPLORATION_FOLDER)
-    if manifest.get("status") != "complete":
-        raise RunFolderError(
-            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
-        )
+    manifest = read_complete(folder, EXPLORATION_FOLDER)
     path = folder / DATA_FILE
     try:
         data = ExplorationData.load(path)

@@ -38,7 +38,7 @@ import pandas as pd
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .._validate import is_integer
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
-from .config import RunConfig
+from .config import RunConfig, dumps
 from .plan_history import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
@@ -380,32 +380,34 @@ class Reservation:
         raise RunFolderError(f"no free run folder name {base}-N in {base.parent}")
 
     @classmethod
-    def resume(cls, folder: str | os.PathLike, hold: bool = True) -> tuple[Reservation, dict]:
-        """An unfinished run's folder taken back to continue it, and its manifest.
+    def resume(
+        cls, folder: str | os.PathLike, hold: bool = True, kind: FolderKind = RUN_FOLDER
+    ) -> tuple[Reservation, dict]:
+        """An unfinished run's (or ``kind``'s) folder taken back to continue it, and its manifest.
 
         With ``hold`` it is locked first, so that of two processes resuming it one is refused.
         A run that was replacing another still replaces it (its manifest's ``"replaces"``).
 
         Raises:
-            RunFolderError: not a run folder of this program, a folder holding anything else,
-                or a run that is still running.
+            RunFolderError: (``kind.error``) not a folder of this program, a folder holding
+                anything else, or one that is still running.
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise RunFolderError(f"{folder} is not a run folder: no such folder")
+            raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
         _check_cwd_outside(folder)
-        reservation = cls(folder, folder, "resume", manifest_written=True, resumed=True)
+        reservation = cls(folder, folder, "resume", True, kind=kind, resumed=True)
         if hold:
             reservation.hold()
         try:
-            manifest = read_manifest(folder)
-            foreign = _foreign_entries(folder, RUN_FOLDER)
+            manifest = read_manifest(folder, kind)
+            foreign = _foreign_entries(folder, kind)
             if foreign:
-                raise RunFolderError(
-                    f"{folder} holds files that are not a run's ({_shown(foreign)}): a run is "
-                    "resumed only in a folder of its own"
+                raise kind.error(
+                    f"{folder} holds files that are not {kind.a}'s ({_shown(foreign)}): "
+                    f"{kind.a} is resumed only in a folder of its own"
                 )
-            refuse_live(folder, manifest)
+            refuse_live(folder, manifest, kind)
         except BaseException:
             reservation.release()
             raise
@@ -453,6 +455,20 @@ class Reservation:
             ) from err
         return path
 
+    def restart(self, manifest: dict, **fields) -> None:
+        """Write the manifest of an unfinished folder taken back: ``"running"`` here, ``fields``."""
+        manifest.update(status="running", **fields, **provenance())
+        manifest["resumed"] = [*manifest.get("resumed", []), now()]
+        for key in ("interrupted", "reason", "checkpoints"):
+            manifest.pop(key, None)
+        self.write_manifest(dumps(manifest))
+
+    def stop(self, manifest: dict, reason: str, **fields) -> None:
+        """Mark the unfinished folder ``"interrupted"``, if it can still be written."""
+        manifest.update(status="interrupted", interrupted=now(), reason=reason, **fields)
+        with contextlib.suppress(OSError, RunFolderError):
+            self.write_manifest(dumps(manifest))  # else it says "running": resumes as well
+
     def start(self, manifest_text: str) -> None:
         """Write the manifest of a run that starts; whatever stops it, abandon the reservation.
 
@@ -471,24 +487,30 @@ class Reservation:
         self.manifest_written = True
 
     def finish(
-        self, df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
+        self,
+        results: pd.DataFrame | dict[str, Callable[[Path], object]],
+        manifest_text: str,
+        plans: dict[int, Plans] | None = None,
     ) -> Path:
-        """Write the results, the plans if any, the complete manifest; put the folder in place.
+        """Write the results, the complete manifest; put the folder in place.
+
+        ``results``: a run's table (and ``plans``), or the files of another folder by name,
+        each written by ``write(path)``.
 
         Raises:
             ResultsNotSavedError: the results could not be written or moved where asked; the
                 message says where they are (a fresh temporary folder if need be).
         """
+        files = results if isinstance(results, dict) else _run_files(results, plans)
         try:
-            if plans is not None:
-                write_plans(self.work / PLANS_FILE, plans)
-            replace_with(self.work / RESULTS_FILE, lambda path: df.to_parquet(path, index=False))
+            for name, write in files.items():
+                self.write_file(name, write)
             self.write_manifest(manifest_text)
             _remove_own(self.work, self.kind, keep=True, scratch=True)  # the working files
         except Exception as err:
-            where = _rescue(df, manifest_text, plans)
+            where = _rescue(files, manifest_text)
             if where is not None:
-                self.abandon()  # the results are safe elsewhere: leave no unfinished run here
+                self.abandon()  # the results are safe elsewhere: leave nothing unfinished here
             raise ResultsNotSavedError(
                 errno.EIO,
                 f"could not write the results to {self.target} ({_reason(err)}); "
@@ -521,8 +543,8 @@ class Reservation:
                     pass
             raise ResultsNotSavedError(
                 errno.EIO,
-                f"the finished run is in {self.work}: it could not replace {self.target} "
-                f"({_reason(err)})",
+                f"the finished {self.kind.what} is in {self.work}: it could not replace "
+                f"{self.target} ({_reason(err)})",
             ) from err
         if moved:
             _remove_own(old, self.kind)
@@ -572,15 +594,17 @@ def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch
             folder.rmdir()
 
 
-def _rescue(
-    df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
-) -> Path | None:
+def _run_files(df: pd.DataFrame, plans: dict[int, Plans] | None) -> dict:
+    files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
+    return files | {RESULTS_FILE: lambda path: df.to_parquet(path, index=False)}
+
+
+def _rescue(files: dict[str, Callable[[Path], object]], manifest_text: str) -> Path | None:
     """Save finished results in a fresh temporary folder; its path, or None if that fails too."""
     try:
         where = Path(tempfile.mkdtemp(prefix="stackelberg-rl-results-"))
-        if plans is not None:
-            write_plans(where / PLANS_FILE, plans)
-        df.to_parquet(where / RESULTS_FILE, index=False)
+        for name, write in files.items():
+            write(where / name)
         (where / MANIFEST_FILE).write_text(manifest_text)
         return where
     except Exception:
@@ -588,6 +612,17 @@ def _rescue(
 
 
 # ---------------------------------------------------------------------- reading a run back
+def read_complete(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> dict:
+    """The manifest of a complete folder of ``kind`` (``kind.error`` if not, ``hint`` told)."""
+    if not folder.is_dir():
+        raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
+    manifest = read_manifest(folder, kind)
+    if manifest.get("status") != "complete":
+        status = manifest.get("status")
+        raise kind.error(f"the {kind.what} in {folder} did not finish (status {status!r}){hint}")
+    return manifest
+
+
 def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     """The results table and the manifest of a complete run folder, both checked.
 
@@ -599,14 +634,9 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
             foreign manifest or results file, or a run that did not finish.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"{run_dir} is not a run folder: no such folder")
-    manifest = read_manifest(run_dir)
-    if manifest.get("status") != "complete":
-        raise RunFolderError(
-            f"the run in {run_dir} did not finish (status {manifest.get('status')!r}); "
-            f"continue it with stackelberg-rl run --resume {run_dir}"
-        )
+    manifest = read_complete(
+        run_dir, hint=f"; continue it with stackelberg-rl run --resume {run_dir}"
+    )
     path, where = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a complete run folder: no {RESULTS_FILE}")

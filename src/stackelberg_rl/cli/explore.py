@@ -1,12 +1,9 @@
 """``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
 
-``explore`` runs Phase 1 (:func:`~stackelberg_rl.equilibria.reward_free.explore`) and plans for
-the game's own rewards; ``plan`` plans again from the same data for other rewards (SPEC §4). An
-exploration folder (:data:`~stackelberg_rl.equilibria.reward_free.EXPLORATION_FOLDER`) holds
-``manifest.json``, ``data.npz``, ``policies.npz`` (``w (2, H, d)``; ``pi_l``, ``pi_f`` of a finite
-game), ``gaps.json`` (a finite game's exact gaps) and ``plan-NAME.{npz,json}`` for each ``plan``.
-It is reserved before the first episode, checkpointed, finished atomically and replaced
-(``--overwrite``) only if it holds an exploration of this program and nothing else.
+``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder
+(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game,
+``gaps.json``), with a run folder's life cycle (``store.Reservation``); ``plan`` plans from the
+same data for other rewards (``plan-NAME.{npz,json}``).
 """
 
 from __future__ import annotations
@@ -205,13 +202,10 @@ def explore(values: dict[str, Any]) -> int:
 def _resumed(
     folder: Path, values: dict[str, Any], given: ExploreOptions
 ) -> tuple[store.Reservation | None, dict, ExploreOptions]:
-    """The interrupted exploration in ``folder``: its reservation, manifest and options.
+    """The interrupted exploration in ``folder``: reservation, manifest, options.
 
-    The reservation is ``None`` if it is complete (nothing to resume; said so).
-
-    Raises:
-        UsageError: not an exploration folder of this program, one still running or holding
-            other files, or an option given that disagrees with the recorded one.
+    The reservation is ``None`` if it is complete (said so); a folder that cannot be resumed or
+    an option that disagrees with the recorded one is a ``UsageError``.
     """
     if given.overwrite:
         raise UsageError("--resume continues an exploration in its folder, --overwrite "
@@ -304,9 +298,8 @@ def plan(values: dict[str, Any]) -> int:
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    gaps = None
-    if isinstance(game, games_mod.FiniteGame):
-        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+    finite = isinstance(game, games_mod.FiniteGame)
+    gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if finite else None
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …

@@ -136,14 +136,9 @@ def explore(values: dict[str, Any]) -> int:
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,
                     "status": "running", "options": recorded, "game": game.describe(),
                     **store.provenance(), "started": store.now(), "plans": []}  # fmt: skip
-        checked(lambda: dumps(manifest))
         where = opts.out or store.NewFolder("runs", f"explore-{opts.game.label}")
-        reservation = checked(
-            lambda: store.Reservation.make(where, opts.overwrite, rf.EXPLORATION_FOLDER)
-        )
-        if reservation.mode == "replace":  # resumed there, it still replaces this folder
-            manifest["replaces"] = str(reservation.target)
-        checked(lambda: reservation.start(dumps(manifest)))
+        reservation = checked(lambda: store.Reservation.begin(
+            where, manifest, opts.overwrite, rf.EXPLORATION_FOLDER))  # fmt: skip
     INTERRUPTION["note"] = "nothing was kept"
     t0 = time.perf_counter() - float(manifest.get("elapsed_seconds") or 0.0)
     try:

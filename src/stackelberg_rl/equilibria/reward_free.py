@@ -370,22 +370,15 @@ def explore(
 
     Args:
         game: a finite or a continuous game.
-        episodes: ``K``.
-        beta: the bonus scale ``β >= 0``.
-        lam: the ridge ``λ > 0``.
-        alpha_l: the leader's soft-max parameter: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
-            then the first ``k`` episodes are an exploration of ``k`` episodes) or ``"fixed-K"``
-            (``log|A|·√K/H``).
-        alpha_f: the follower's, likewise with ``|B|``.
+        episodes, beta, lam: ``K``, the bonus scale ``β >= 0``, the ridge ``λ > 0``.
+        alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
+            the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
+            (``log|A|·√K/H``); the follower's with ``|B|``.
         seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h``.
         progress, checkpoint, checkpoint_every: as
-            :func:`~stackelberg_rl.experiments.loop.play_episodes` (a ``KeyboardInterrupt``
-            hands the checkpoint over).
+            :func:`~stackelberg_rl.experiments.loop.play_episodes`.
         state: a checkpoint of this exploration (same game and arguments) to continue from.
-
-    Returns:
-        The :class:`ExplorationData`.
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor

@@ -345,6 +345,18 @@ class Reservation:
         raise RunFolderError(f"no free run folder name {base}-N in {base.parent}")
 
     @classmethod
+    def begin(
+        cls, out: str | os.PathLike | NewFolder, manifest: dict, overwrite=False, kind=RUN_FOLDER
+    ) -> Reservation:
+        """:meth:`make`, then :meth:`start` with ``manifest`` (JSON checked first)."""
+        dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
+        reservation = cls.make(out, overwrite, kind)
+        if reservation.mode == "replace":  # resumed there, it still replaces its target
+            manifest["replaces"] = str(reservation.target)
+        reservation.start(dumps(manifest))
+        return reservation
+
+    @classmethod
     def resume(
         cls, folder: str | os.PathLike, hold: bool = True, kind: FolderKind = RUN_FOLDER
     ) -> tuple[Reservation, dict]:

@@ -461,7 +461,7 @@ class Reservation:
         manifest_text: str,
         plans: dict[int, Plans] | None = None,
     ) -> Path:
-        """Write the results, the complete manifest; put the folder in place.
+        """Write the results and the complete manifest; put the folder in place (swapped in).
 
         ``results``: a run's table (and ``plans``), or the files of another folder by name,
         each written by ``write(path)``.
@@ -485,14 +485,6 @@ class Reservation:
                 f"could not write the results to {self.target} ({_reason(err)}); "
                 + (f"they are saved in {where}" if where else "and could not save them elsewhere"),
             ) from err
-        return self.put_in_place()
-
-    def put_in_place(self) -> Path:
-        """The folder asked for, once written: swapped in if it replaces one.
-
-        Raises:
-            ResultsNotSavedError: it could not replace the old one; the message says where it is.
-        """
         if self.mode != "replace":
             return self.target
         old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")

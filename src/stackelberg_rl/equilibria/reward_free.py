@@ -114,8 +114,6 @@ class ExplorationData:
     def __post_init__(self) -> None:
         try:
             self._validate()
-        except ExplorationDataError:
-            raise
         except ValueError as err:  # the message of stackelberg_rl._validate
             raise ExplorationDataError(str(err)) from None
 

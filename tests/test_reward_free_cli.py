@@ -7,7 +7,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from helpers import call, one_line_error
 
 from stackelberg_rl import games
 from stackelberg_rl.equilibria import reward_free as rf
+from stackelberg_rl.experiments import store
 
 SMALL = ["--game", "security", "--param", "n_targets=2", "--param", "levels=2",
          "--param", "horizon=3"]  # fmt: skip
@@ -175,6 +178,47 @@ def test_explore_keeps_users_files_and_replaces_only_its_own_folder(explored, tm
     (user / "data.npz").write_text("mine")
     line = one_line_error(*call([*argv[:-1], str(user), "--overwrite"], capsys)[::2])
     assert (user / "data.npz").read_text() == "mine"
+
+
+def test_an_exploration_folder_is_played_by_one_process_at_a_time(explored, capsys):
+    """As a run folder (store.Reservation): a resume of a folder another process holds is
+    refused in one line, and the folder is left as it was."""
+    manifest = json.loads((explored / "manifest.json").read_text())
+    manifest["status"] = "interrupted"
+    (explored / "manifest.json").write_text(json.dumps(manifest))
+    before = (explored / "manifest.json").read_bytes()
+    held = store.lock(explored)  # as an `explore --resume` that is playing holds it
+    try:
+        code, _, err = call(["explore", "--resume", str(explored), "--quiet"], capsys)
+    finally:
+        os.close(held)
+    assert "holds an exploration that is still running" in one_line_error(code, err)
+    assert (explored / "manifest.json").read_bytes() == before
+
+
+def test_an_exploration_whose_files_cannot_be_written_is_saved_elsewhere(
+    tmp_path, capsys, monkeypatch
+):
+    """As a run's results (store.Reservation.finish): the error says where they are."""
+    out, rescue_root = tmp_path / "ex", tmp_path / "tmp"
+    rescue_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(rescue_root))  # where the rescue goes
+    real = rf.ExplorationData.save
+
+    def disk_full(self, path):
+        if str(path).startswith(str(out)):
+            raise OSError(28, "No space left on device")
+        return real(self, path)
+
+    monkeypatch.setattr(rf.ExplorationData, "save", disk_full)
+    argv = ["explore", *SMALL, "--episodes", "5", "--quiet", "--out", str(out)]
+    line = one_line_error(*call(argv, capsys)[::2])
+    where = Path(line.split("they are saved in ")[1].strip())
+    assert where.parent == rescue_root and not out.exists()
+    names = ["data.npz", "gaps.json", "manifest.json", "policies.npz"]
+    assert sorted(p.name for p in where.iterdir()) == names
+    assert json.loads((where / "manifest.json").read_text())["status"] == "complete"
+    assert rf.ExplorationData.load(where / "data.npz").episodes == 5
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,14 @@
 """``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
 
-``explore`` runs Phase 1 (:func:`~stackelberg_rl.equilibria.reward_free.explore`) and plans for
-the game's own rewards; ``plan`` plans again from the same data for other rewards (SPEC §4). An
-exploration folder (:data:`~stackelberg_rl.equilibria.reward_free.EXPLORATION_FOLDER`) holds
-``manifest.json``, ``data.npz``, ``policies.npz`` (``w (2, H, d)``; ``pi_l``, ``pi_f`` of a finite
-game), ``gaps.json`` (a finite game's exact gaps) and ``plan-NAME.{npz,json}`` for each ``plan``.
-It is reserved before the first episode, checkpointed, finished atomically and replaced
-(``--overwrite``) only if it holds an exploration of this program and nothing else.
+``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder
+(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game,
+``gaps.json``), with a run folder's life cycle (``store.Reservation``); ``plan`` plans from the
+same data for other rewards (``plan-NAME.{npz,json}``).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -129,28 +125,26 @@ def explore(values: dict[str, Any]) -> int:
     rewards from the same data with plan.
     """
     opts = checked(lambda: build(ExploreOptions(), EXPLORE_OPTIONS, values))
-    if opts.resume is not None:
+    resumed = opts.resume is not None
+    if resumed:
         reservation, manifest, opts = _resumed(Path(opts.resume), values, opts)
         if reservation is None:
             return 0
     game = make_game(RunConfig(game=opts.game))
-    if opts.resume is None:
+    if not resumed:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,
                     "status": "running", "options": recorded, "game": game.describe(),
                     **store.provenance(), "started": store.now(), "plans": []}  # fmt: skip
-        checked(lambda: dumps(manifest))
         where = opts.out or store.NewFolder("runs", f"explore-{opts.game.label}")
-        reservation = checked(
-            lambda: store.Reservation.make(where, opts.overwrite, rf.EXPLORATION_FOLDER)
-        )
-        if reservation.mode == "replace":  # resumed there, it still replaces this folder
-            manifest["replaces"] = str(reservation.target)
-        checked(lambda: reservation.start(dumps(manifest)))
+        reservation = checked(lambda: store.Reservation.begin(
+            where, manifest, opts.overwrite, rf.EXPLORATION_FOLDER))  # fmt: skip
     INTERRUPTION["note"] = "nothing was kept"
     t0 = time.perf_counter() - float(manifest.get("elapsed_seconds") or 0.0)
-    hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
     try:
+        checked(reservation.hold)  # one process plays a folder
+        if resumed:
+            reservation.restart(manifest)
         print(f"exploration folder: {reservation.target}", flush=True)
         saved = (
             reservation.work / checkpoint.CHECKPOINTS_DIR / checkpoint.checkpoint_name(opts.seed)
@@ -164,18 +158,13 @@ def explore(values: dict[str, Any]) -> int:
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
         arrays = _planned(data, None, opts.plan_lam)
+        files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: _plan_file(arrays)}
         gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
-        reservation.write_file(rf.DATA_FILE, data.save)
-        reservation.write_file(rf.POLICIES_FILE, _plan_file(arrays))
         if gaps is not None:
-            reservation.write_file(rf.GAPS_FILE, _writer(gaps))
+            files[rf.GAPS_FILE] = _writer(gaps)
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
-        for key in ("interrupted", "reason"):
-            manifest.pop(key, None)
-        reservation.write_file(store.MANIFEST_FILE, _writer(manifest))
-        shutil.rmtree(reservation.work / checkpoint.CHECKPOINTS_DIR, ignore_errors=True)
-        folder = reservation.put_in_place()
+        folder = reservation.finish(files, dumps(manifest))
     except store.ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
     except BaseException as err:
@@ -187,18 +176,15 @@ def explore(values: dict[str, Any]) -> int:
             raise err from None
         # Interrupted, or its checkpoint could not be written: kept, to be resumed.
         signum = getattr(err, "signum", None)
-        manifest.update(
-            status="interrupted", interrupted=store.now(), elapsed_seconds=time.perf_counter() - t0,
-            reason=f"signal {signal.Signals(signum).name}" if signum else type(err).__name__,
-        )  # fmt: skip
-        try:
-            reservation.write_manifest(dumps(manifest))
-        except OSError:
-            pass  # still "running": resumes as well
+        reason = f"signal {signal.Signals(signum).name}" if signum else type(err).__name__
+        reservation.stop(manifest, reason, elapsed_seconds=time.perf_counter() - t0)
+        hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
         if isinstance(err, checkpoint.CheckpointWriteError):
             raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
         INTERRUPTION["note"] = hint
         raise
+    finally:
+        reservation.release()
     INTERRUPTION["note"] = f"the finished exploration is in {folder}"
     if gaps is not None:
         print_gaps(f"Reward-free Stackelberg plan after K={opts.episodes} episodes", gaps)
@@ -211,26 +197,19 @@ def explore(values: dict[str, Any]) -> int:
 def _resumed(
     folder: Path, values: dict[str, Any], given: ExploreOptions
 ) -> tuple[store.Reservation | None, dict, ExploreOptions]:
-    """The interrupted exploration in ``folder`` taken back: its reservation, manifest, options.
+    """The interrupted exploration in ``folder``: reservation, manifest, options.
 
-    The reservation is ``None`` if it is complete (nothing to resume; said so).
-
-    Raises:
-        UsageError: not an exploration folder of this program, one still running or holding
-            other files, or an option given that disagrees with the recorded one.
+    The reservation is ``None`` if it is complete (said so); a folder that cannot be resumed or
+    an option that disagrees with the recorded one is a ``UsageError``.
     """
     if given.overwrite:
         raise UsageError("--resume continues an exploration in its folder, --overwrite "
                          "replaces one: not both")  # fmt: skip
     try:
-        if not folder.is_dir():
-            raise ValueError(f"{folder} is not an exploration folder: no such folder")
-        manifest = store.read_manifest(folder, rf.EXPLORATION_FOLDER)
+        reservation, manifest = store.Reservation.resume(folder, False, rf.EXPLORATION_FOLDER)
         if manifest.get("status") == "complete":
             print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
             return None, manifest, given
-        # Refuses a folder holding other files, or an exploration still running.
-        store.check_destination(folder, True, rf.EXPLORATION_FOLDER)
         recorded = dict(manifest.get("options") or {})
         recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
                                      "resume": str(folder)})  # fmt: skip
@@ -240,15 +219,6 @@ def _resumed(
     skip = SESSION + ("out",) * same_out
     check_unchanged(given, recorded, EXPLORE_OPTIONS, values, f"exploration in {folder}", skip)
     opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
-    replaces = manifest.get("replaces")
-    target = Path(replaces) if isinstance(replaces, str) and replaces else folder
-    mode = "replace" if target != folder else "resume"
-    reservation = store.Reservation(
-        target, folder, mode, True, kind=rf.EXPLORATION_FOLDER, resumed=True
-    )
-    manifest.update(status="running", **store.provenance())
-    manifest["resumed"] = [*manifest.get("resumed", []), store.now()]
-    reservation.write_manifest(dumps(manifest))
     return reservation, manifest, opts
 
 
@@ -323,9 +293,8 @@ def plan(values: dict[str, Any]) -> int:
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    gaps = None
-    if isinstance(game, games_mod.FiniteGame):
-        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"])
+    finite = isinstance(game, games_mod.FiniteGame)
+    gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if finite else None
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …

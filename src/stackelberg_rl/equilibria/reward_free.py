@@ -1,17 +1,10 @@
 """General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
 
-Corollary 1's mixture is a coarse correlated equilibrium, a Stackelberg equilibrium only in
-zero-sum games. The paper's §5 sketches the general-sum route, built here:
-
-1. :func:`explore`: both players run Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`,
-   soft-max policies) with the exploration bonus ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as their only
-   reward; the data (:class:`ExplorationData`) are kept, and saved.
-2. :func:`fit` / :func:`solve`: for given rewards (those observed while exploring, a reward
-   table, ``θ``, or a game with the same transitions), the Stackelberg solution on the learned
-   model by backward induction: the follower best-responds to each leader action (ties in the
-   leader's favour), the leader maximises its marginal. One exploration, many reward functions.
-3. :func:`gaps`: on a finite game, exactly, the follower's best-response gap of the output and
-   the leader's shortfall from the Stackelberg value when the follower best-responds against it.
+1. :func:`explore`: both players run Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as
+   their only reward; the data (:class:`ExplorationData`) are kept.
+2. :func:`fit` / :func:`solve`: for given rewards, the Stackelberg solution on the learned model
+   by backward induction. One exploration, many reward functions.
+3. :func:`gaps`: on a finite game, the exact gaps of the output.
 
 Example:
     >>> from stackelberg_rl import games
@@ -26,9 +19,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,20 +29,19 @@ import numpy as np
 
 from .. import __version__, _files
 from .._seeding import stream
-from .._signals import signals_held
 from .._validate import TOL, array, check_shape, first_index, integer, real
 from ..agents import LSVIAgent, set_generator_state
 from ..experiments import checkpoint as ckpt
 from ..experiments.checkpoint import CHECKPOINTS_DIR
 from ..experiments.config import difference
-from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY, play_episodes
 from ..experiments.store import (
     MANIFEST_FILE,
     REPORT_FILE,
     REPORT_PREFIX,
     FolderKind,
     RunFolderError,
-    read_manifest,
+    read_complete,
 )
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import sha256_of
@@ -66,11 +56,10 @@ from ..planning import (
 
 FORMAT = "stackelberg-rl/exploration-data"
 """The ``format`` of a data file's header (:mod:`stackelberg_rl._files`)."""
-FORMAT_VERSION = 2
-"""2: the package's one container; a version 1 file is refused with its one-line error."""
+FORMAT_VERSION = 2  # a version 1 file is refused with its one-line error
 DENSE_MODEL_LIMIT = 4_000_000
 """A finite game's transitions are kept densely (``H·S·A·B·S`` entries) up to this size, else
-as ``mu``: only to refuse, later, planning for a game whose transitions differ."""
+as ``mu`` (only to refuse planning for a game whose transitions differ)."""
 TIE_TOL = 1e-9
 """How far below the follower's best planned value an action still counts as a best answer."""
 _PARAMS = ("beta", "lam", "alpha_l", "alpha_f", "seed", "refresh_every")
@@ -87,26 +76,24 @@ class ExplorationDataError(ValueError):
 class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
-    One sample ``(x, a, b, r, x')`` per episode and step. The first ``k`` episodes (:meth:`head`)
-    are an exploration of ``k`` episodes when ``α`` does not depend on ``K``. Planning does not
-    need samples to chain into trajectories: a simulator reset anywhere gives data too.
+    One sample ``(x, a, b, r, x')`` per episode and step; need not chain into trajectories. The
+    first ``k`` episodes (:meth:`head`) are an exploration of ``k`` when ``α`` does not depend
+    on ``K``.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
-        rewards: ``(K, H, 2)`` both players' realised rewards (leader, follower).
-        states: ``(K, H)`` state indices ``x_h^k`` (finite game) or ``(K, H, 2)`` points
-            (continuous game).
+        rewards: ``(K, H, 2)`` both players' realised rewards.
+        states, next_states: ``(K, H)`` indices ``x_h^k``, ``x_{h+1}^k`` (finite game) or
+            ``(K, H, 2)`` points (continuous game).
         actions: ``(K, H, 2)`` ``(a_h^k, b_h^k)``.
-        next_states: ``(K, H)`` or ``(K, H, 2)``, ``x_{h+1}^k``.
         features: ``(S, A, B, d)`` the finite game's features, or ``None``.
-        next_features: ``(K, H-1, A, B, d)`` ``φ(x_{h+1}^k, ·, ·)`` of a continuous game (no
-            table to look them up in), or ``None``.
+        next_features: ``(K, H-1, A, B, d)`` ``φ(x_{h+1}^k, ·, ·)`` of a continuous game, or
+            ``None``.
         initial_distribution: ``(S,)`` of a finite game, or ``None``.
         transitions: ``(H, S, A, B, S)`` of a finite game (up to :data:`DENSE_MODEL_LIMIT`
-            entries), or ``None``.
-        mu: ``(H, d, S)`` of a larger factored game, or ``None``.
-        meta: the format, the game (``describe()``, its SHA-256, and for a continuous game the
-            SHA-256 of its transition model), the exploration's parameters.
+            entries), or ``None``; else ``mu``: ``(H, d, S)``.
+        meta: the game (``describe()``, SHA-256s of the game and of its transition model), the
+            exploration's parameters.
 
     Raises:
         ExplorationDataError: naming the array, the axis or the index at fault.
@@ -127,8 +114,6 @@ class ExplorationData:
     def __post_init__(self) -> None:
         try:
             self._validate()
-        except ExplorationDataError:
-            raise
         except ValueError as err:  # the message of stackelberg_rl._validate
             raise ExplorationDataError(str(err)) from None
 
@@ -205,10 +190,7 @@ class ExplorationData:
             raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}")
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the data set to ``path`` (an ``.npz``), whole or not at all (:func:`_files.save`).
-
-        A file already at ``path`` is replaced only if it is an exploration data set.
-        """
+        """Write the data set to ``path`` (an ``.npz``) whole, over an exploration data set only."""
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
         meta = _files.jsonable(self.meta, "meta", nan=True)
         _files.save(
@@ -221,9 +203,8 @@ class ExplorationData:
         """Read and validate a data set written by :meth:`save`.
 
         Raises:
-            ExplorationDataError: naming the file and the problem: missing, not an ``.npz``,
-                truncated or corrupt, foreign, another format version, an unknown, missing,
-                misshaped or non-numeric array, inconsistent data.
+            ExplorationDataError: naming the file and the problem (missing, damaged, foreign,
+                another version, an unknown, missing or misshaped array, inconsistent data).
         """
         head, arrays = _files.load(
             path, FORMAT, FORMAT_VERSION, what="exploration data set", error=ExplorationDataError
@@ -250,11 +231,10 @@ class ExplorationData:
             raise ExplorationDataError(f"{path}: {err}") from None
 
     def check_game(self, game: Game) -> None:
-        """Raise :class:`ExplorationDataError` unless ``game`` has the explored transitions.
+        """Raise :class:`ExplorationDataError` unless ``game`` has the explored dynamics.
 
-        Rewards may differ; the features, initial distribution, horizon, action sets and
-        transitions may not. Finite games are compared by value (within ``1e-10``), continuous
-        ones by :func:`model_fingerprint`.
+        Rewards may differ, nothing else: finite games are compared by value (within ``1e-10``),
+        continuous ones by :func:`model_fingerprint`.
         """
         H, d = self.horizon, self.dim
         A, B = self.n_actions
@@ -294,10 +274,7 @@ class ExplorationData:
 
 
 def model_fingerprint(game: Game) -> str:
-    """SHA-256 of what a game's dynamics depend on: features, transitions, initial states.
-
-    Not the rewards: games with the same fingerprint share their explorations.
-    """
+    """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
         arrays = {
             "centres": game.centres,
@@ -322,8 +299,7 @@ POLICIES_FILE = "policies.npz"
 GAPS_FILE = "gaps.json"
 PLAN_PREFIX = "plan-"
 PLAN_FORMAT = "stackelberg-rl/exploration-plan"
-"""The container format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``,
-``pi_f``)."""
+"""The format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``)."""
 EXPLORATION_FOLDER = FolderKind(
     "stackelberg-rl/exploration",
     (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
@@ -331,30 +307,20 @@ EXPLORATION_FOLDER = FolderKind(
     "exploration",
     scratch=((CHECKPOINTS_DIR, ("seed-",)),),
 )
-"""An exploration folder (``stackelberg-rl explore``): its manifest, data, plans, the report's
-``report.html`` and, while it is unfinished, ``checkpoints/seed-N.npz``."""
+"""An exploration folder (``explore``): its manifest, data, plans, report, checkpoint."""
 
 
 def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, ExplorationData]:
     """The manifest and the data set of a complete exploration folder, checked to agree.
 
-    Args:
-        folder: the folder.
-        plans: also read every plan file (``policies.npz``, ``plan-*.npz``) in full.
+    ``plans``: also read every plan file (``policies.npz``, ``plan-*.npz``) in full.
 
     Raises:
-        RunFolderError: naming the folder or the file at fault: not an exploration folder, an
-            unfinished one, a damaged or truncated file, data that are not those its manifest
-            describes (another game, number of episodes or exploration parameter).
+        RunFolderError: naming the file at fault: not a complete exploration folder, a damaged
+            file, data that are not those its manifest describes.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise RunFolderError(f"{folder} is not an exploration folder: no such folder")
-    manifest = read_manifest(folder, EXPLORATION_FOLDER)
-    if manifest.get("status") != "complete":
-        raise RunFolderError(
-            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
-        )
+    manifest = read_complete(folder, EXPLORATION_FOLDER)
     path = folder / DATA_FILE
     try:
         data = ExplorationData.load(path)
@@ -394,160 +360,152 @@ def explore(
 ) -> ExplorationData:
     """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
 
-    Algorithm 1 itself: a :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` shared by both
-    players, with ``bonus_reward``: ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the
-    exploration reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``, a known function of ``φ`` and the
-    current ``Λ_h`` (Wang et al. 2020), added, not regressed: ``w_h`` regresses ``V_{h+1}(x')``
-    alone. The game's realised rewards are kept in the data, never learned from. The state
-    between two episodes is a checkpoint (:mod:`stackelberg_rl.experiments.checkpoint`);
-    continued from it (``state``), the exploration gives the data of one never stopped.
+    Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`, shared, ``bonus_reward``):
+    ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the exploration reward
+    ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H`` added, not regressed (Wang et al. 2020). The game's rewards
+    are kept in the data, never learned from. Continued from a checkpoint (``state``), it gives
+    the data of an exploration never stopped.
 
     Args:
         game: a finite or a continuous game.
-        episodes: ``K``.
-        beta: the bonus scale ``β >= 0``.
-        lam: the ridge ``λ > 0``.
-        alpha_l: the leader's soft-max parameter: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
-            then the first ``k`` episodes are an exploration of ``k`` episodes) or ``"fixed-K"``
-            (``log|A|·√K/H``).
-        alpha_f: the follower's, likewise with ``|B|``.
-        seed: the game draws from ``_seeding.stream(seed, "game")``, player ``m`` from
-            ``_seeding.stream(seed, "player", m)``.
-        refresh_every: plans between exact inversions of ``Λ_h`` (the learner's).
-        progress: called with the number of finished episodes after each one.
+        episodes, beta, lam: ``K``, the bonus scale ``β >= 0``, the ridge ``λ > 0``.
+        alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
+            the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
+            (``log|A|·√K/H``); the follower's with ``|B|``.
+        seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
+        refresh_every: plans between exact inversions of ``Λ_h``.
+        progress, checkpoint, checkpoint_every: as
+            :func:`~stackelberg_rl.experiments.loop.play_episodes`.
         state: a checkpoint of this exploration (same game and arguments) to continue from.
-        checkpoint: called with the checkpoint after an episode once ``checkpoint_every``
-            seconds have passed since the start or the last one, and when a non-``Exception``
-            (``KeyboardInterrupt``; SIGINT and SIGTERM are held during an episode) stops it.
-        checkpoint_every: seconds between checkpoints (``0``: after every episode).
-
-    Returns:
-        The :class:`ExplorationData`.
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
             continuous.
         CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
-    K, beta, lam = check_exploration(episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
-    finite = isinstance(game, FiniteGame)
-    if not finite and not isinstance(game, ContinuousGame):
-        raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
-    H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
-    learner = SoftmaxLSVIUCB(
-        game.features if finite else game.feature_map,
-        action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
-        bonus_reward=True, refresh_every=refresh_every,
-    )  # fmt: skip
-    env_rng = stream(seed, "game")
-    players = [
-        LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
-        for m in range(2)
-    ]
-    states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
-    data = {
-        "phi": np.empty((K, H, d)),
-        "rewards": np.empty((K, H, 2)),
-        "actions": np.empty((K, H, 2), dtype=np.int64),
-        "states": states,
-        "next_states": np.empty_like(states),
-        "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
-    }
-    params = dict(zip(_PARAMS, (beta, lam, alpha_l, alpha_f, seed, refresh_every), strict=True))
-    identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(), "episodes": K,
-                "exploration": _files.jsonable(params, "exploration")}  # fmt: skip
-    start = 0 if state is None else _restore(state, identity, env_rng, players, data)
-
-    def pack(done: int) -> bytes:
-        tree = {"env_rng": env_rng.bit_generator.state,
-                "players": {str(m): p.state_dict() for m, p in enumerate(players)},
-                "data": {n: a[:done] for n, a in data.items() if a is not None}}  # fmt: skip
-        return ckpt.pack(tree, {**identity, "episodes_done": done})
-
-    def features_at(x: Any) -> np.ndarray:  # φ(x, ·, ·): (A, B, d)
-        return game.features[x] if finite else game.feature_map(np.asarray(x)[None])[0]
-
-    no_reward = np.zeros(2)
-    last, done = time.monotonic(), start
-    hold = signals_held if checkpoint is not None else contextlib.nullcontext
-    try:
-        for k in range(start, K):
-            with hold():
-                for player in players:
-                    player.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
-                x = game.sample_initial(env_rng)
-                phi_x = features_at(x)
-                for h in range(H):
-                    a = players[0].act(h, x)
-                    b = players[1].act(h, x, a)
-                    r, x_next = game.step(h, x, a, b, env_rng)
-                    players[0].record(h, x, (a, b), no_reward, x_next)
-                    data["phi"][k, h] = phi_x[a, b]
-                    data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
-                    data["states"][k, h], data["next_states"][k, h] = x, x_next
-                    if h < H - 1:
-                        phi_x = features_at(x_next)
-                        if not finite:
-                            data["next_features"][k, h] = phi_x
-                    x = x_next
-                done = k + 1
-            if progress is not None:
-                progress(done)
-            if checkpoint is not None and done < K and time.monotonic() - last >= checkpoint_every:
-                checkpoint(pack(done))
-                last = time.monotonic()
-    except BaseException as err:  # an interruption stops it between two episodes (held)
-        if checkpoint is not None and done > start and not isinstance(err, Exception):
-            checkpoint(pack(done))
-        raise
-    meta = {"game": game.describe(), "game_sha256": identity["game_sha256"],
-            "model_sha256": model_fingerprint(game), "episodes": K,
-            "exploration": params}  # fmt: skip
-    model = {}
-    if finite:
-        model["initial_distribution"] = game.initial_distribution
-        if game.mu is not None and H * game.n_states**2 * A * B > DENSE_MODEL_LIMIT:
-            model["mu"] = game.mu
-        else:
-            model["transitions"] = np.stack([game.transition(h) for h in range(H)])
-    return ExplorationData(**data, features=game.features if finite else None, meta=meta, **model)
+    exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
+    if state is not None:
+        exploration.restore(state)
+    play_episodes(exploration, progress, checkpoint, checkpoint_every)
+    return exploration.result()
 
 
-def _restore(
-    state: bytes, identity: dict, env_rng: np.random.Generator, players: list, data: dict
-) -> int:
-    """Put an exploration in the checkpoint ``state``'s state; the episodes it had played."""
-    where = "the exploration's checkpoint"
-    header, tree = ckpt.unpack(state, where)
-    found = difference({k: header.get(k) for k in identity}, identity)
-    if found is not None:
-        path, theirs, ours = found
-        raise ckpt.CheckpointError(
-            f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
-        )
-    try:
-        high = identity["episodes"]
-        done = integer(header.get("episodes_done"), "episodes_done", low=0, high=high)
-        set_generator_state(env_rng, tree.get("env_rng"))
-        for m, player in enumerate(players):
-            player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
-        for name, value in data.items():
-            if value is not None:
-                saved = (tree.get("data") or {}).get(name)
-                value[:done] = array(saved, name, shape=(done, *value.shape[1:]), dtype=value.dtype)
-    except (TypeError, ValueError) as err:
-        raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
-    return done
+class _Exploration:
+    """Phase 1 one episode at a time, as :func:`~..experiments.loop.play_episodes` plays it."""
+
+    def __init__(self, game: Game, K, beta, lam, alpha_l, alpha_f, seed, refresh_every) -> None:
+        K, beta, lam = check_exploration(K, beta, lam, alpha_l, alpha_f, seed, refresh_every)
+        self.finite = finite = isinstance(game, FiniteGame)
+        if not finite and not isinstance(game, ContinuousGame):
+            raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
+        H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
+        learner = SoftmaxLSVIUCB(
+            game.features if finite else game.feature_map,
+            action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
+            bonus_reward=True, refresh_every=refresh_every,
+        )  # fmt: skip
+        self.game, self.seed, self.episodes, self.episodes_done = game, seed, K, 0
+        self.env_rng = stream(seed, "game")
+        self.players = [
+            LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
+            for m in range(2)
+        ]
+        states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
+        self.data = {
+            "phi": np.empty((K, H, d)),
+            "rewards": np.empty((K, H, 2)),
+            "actions": np.empty((K, H, 2), dtype=np.int64),
+            "states": states,
+            "next_states": np.empty_like(states),
+            "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
+        }
+        params = (beta, lam, alpha_l, alpha_f, seed, refresh_every)
+        self.params = dict(zip(_PARAMS, params, strict=True))
+        self.identity = {
+            "stackelberg_rl": __version__,
+            "game_sha256": game.fingerprint(),
+            "episodes": K,
+            "exploration": _files.jsonable(self.params, "exploration"),
+        }
+
+    def features_at(self, x: Any) -> np.ndarray:
+        """``φ(x, ·, ·)``: ``(A, B, d)``."""
+        game = self.game
+        return game.features[x] if self.finite else game.feature_map(np.asarray(x)[None])[0]
+
+    def play_episode(self) -> None:
+        game, (leader, follower), data, k = self.game, self.players, self.data, self.episodes_done
+        leader.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
+        follower.begin_episode(k)
+        x = game.sample_initial(self.env_rng)
+        phi_x = self.features_at(x)
+        for h in range(game.horizon):
+            a = leader.act(h, x)
+            b = follower.act(h, x, a)
+            r, x_next = game.step(h, x, a, b, self.env_rng)
+            leader.record(h, x, (a, b), np.zeros(2), x_next)
+            data["phi"][k, h] = phi_x[a, b]
+            data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
+            data["states"][k, h], data["next_states"][k, h] = x, x_next
+            if h < game.horizon - 1:
+                phi_x = self.features_at(x_next)
+                if not self.finite:
+                    data["next_features"][k, h] = phi_x
+            x = x_next
+        self.episodes_done = k + 1
+
+    def checkpoint(self) -> bytes:
+        done = self.episodes_done
+        tree = {"env_rng": self.env_rng.bit_generator.state,
+                "players": {str(m): p.state_dict() for m, p in enumerate(self.players)},
+                "data": {n: a[:done] for n, a in self.data.items() if a is not None}}  # fmt: skip
+        return ckpt.pack(tree, {**self.identity, "episodes_done": done})
+
+    def restore(self, state: bytes) -> None:
+        """Continue from the checkpoint ``state`` (``CheckpointError`` if not of this one)."""
+        where = "the exploration's checkpoint"
+        header, tree = ckpt.unpack(state, where)
+        found = difference({k: header.get(k) for k in self.identity}, self.identity)
+        if found is not None:
+            path, theirs, ours = found
+            raise ckpt.CheckpointError(
+                f"{where} is of another exploration: {path} is {theirs!r} there, {ours!r} here"
+            )
+        try:
+            done = integer(header.get("episodes_done"), "episodes_done", low=0, high=self.episodes)
+            set_generator_state(self.env_rng, tree.get("env_rng"))
+            for m, player in enumerate(self.players):
+                player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
+            for name, value in self.data.items():
+                if value is not None:
+                    saved = (tree.get("data") or {}).get(name)
+                    shape = (done, *value.shape[1:])
+                    value[:done] = array(saved, name, shape=shape, dtype=value.dtype)
+        except (TypeError, ValueError) as err:
+            raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
+        self.episodes_done = done
+
+    def result(self) -> ExplorationData:
+        game, finite = self.game, self.finite
+        meta = {"game": game.describe(), "game_sha256": self.identity["game_sha256"],
+                "model_sha256": model_fingerprint(game), "episodes": self.episodes,
+                "exploration": self.params}  # fmt: skip
+        model = {}
+        if finite:
+            model["initial_distribution"] = game.initial_distribution
+            H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
+            if game.mu is not None and H * game.n_states**2 * A * B > DENSE_MODEL_LIMIT:
+                model["mu"] = game.mu
+            else:
+                model["transitions"] = np.stack([game.transition(h) for h in range(H)])
+        features = game.features if finite else None
+        return ExplorationData(**self.data, features=features, meta=meta, **model)
 
 
 def check_exploration(
     episodes: Any, beta: Any, lam: Any, alpha_l: Any, alpha_f: Any, seed: Any, refresh_every: Any
 ) -> tuple[int, float, float]:
-    """Raise :class:`ValueError` naming the first bad argument of :func:`explore`.
-
-    Returns:
-        ``(episodes, beta, lam)`` as ``int``, ``float``, ``float``.
-    """
+    """``(episodes, beta, lam)`` of :func:`explore` checked; else ``ValueError``."""
     episodes = integer(episodes, "episodes", low=1)
     beta = real(beta, "beta", low=0.0)
     lam = real(lam, "lam", low=0.0, low_open=True)
@@ -563,10 +521,7 @@ def check_exploration(
 
 # ---------------------------------------------------------------------- phase 2: plan
 def _stackelberg(Q: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-hot ``pi_l (..., A)``, ``pi_f (..., A, B)`` and ``V (2, ...)``: a Stackelberg backup.
-
-    Of ``Q (..., 2, A, B)`` by :func:`~stackelberg_rl.planning.stackelberg_rules`.
-    """
+    """One-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``V (2, ...)``: the backup of ``Q``."""
     (pi_l, pi_f), (V, _) = collapse(np.moveaxis(Q, -3, 0), stackelberg_rules("leader", tol))
     return pi_l, pi_f, V
 
@@ -637,19 +592,13 @@ def fit(
     :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
     choices, and ``V̂_{m,h}`` at the next states of step ``h-1`` (every state of a finite game).
 
-    Args:
-        data: the exploration's data set.
-        rewards: see :data:`Rewards`.
-        lam: the ridge ``λ > 0``.
-        tol: the follower's tie tolerance.
-
-    Returns:
-        The :class:`LearnedPlan`.
+    ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the follower's tie
+    tolerance.
 
     Raises:
-        ValueError: for rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game
-            whose transitions differ from the explored one (:class:`ExplorationDataError`), a
-            bad ``lam`` or ``tol``.
+        ValueError: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game whose
+            transitions differ from the explored one (:class:`ExplorationDataError`), a bad
+            ``lam`` or ``tol``.
     """
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
@@ -678,14 +627,10 @@ def fit(
 def solve(
     data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 2 on a finite game: the planned Stackelberg policy tables (see :func:`fit`).
-
-    Returns:
-        One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+    """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
 
     Raises:
-        ValueError: as :func:`fit`, and for the data of a continuous game (whose plan
-            :func:`fit` gives at any state).
+        ValueError: as :func:`fit`, and for the data of a continuous game.
     """
     if not data.is_finite:
         raise ValueError(
@@ -698,11 +643,7 @@ def solve(
 def known_rewards(
     data: ExplorationData, rewards: Rewards
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(theta, reward_table)`` from what :func:`fit` was given, checked against the data.
-
-    Raises:
-        ValueError: naming the problem.
-    """
+    """``(theta, reward_table)`` from what :func:`fit` was given, checked (else ``ValueError``)."""
     if rewards is None:
         return None, None
     H, d = data.horizon, data.dim
@@ -761,11 +702,8 @@ def gaps(
     The leader's gap can be negative (a Markov leader may commit to a later threat that is not
     subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
 
-    Args:
-        game: a finite game.
-        pi_l: ``(H, S, A)``.
-        pi_f: ``(H, S, A, B)``.
-        tol: tie tolerance of the Stackelberg solution and of ``BR_f^-``.
+    ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``; ``tol``: the tie tolerance of ``V^SE`` and
+    ``BR_f^-``.
 
     Returns:
         ``gap/leader/initial`` and ``gap/follower/initial`` (at the initial distribution),

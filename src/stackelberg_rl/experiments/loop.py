@@ -1,26 +1,27 @@
-"""The episode loop of one seed, with the per-episode regret of the policies played.
+"""The one checkpointed episode loop (:func:`play_episodes`), and a run's seed on it.
 
-One path for data (STYLE): agents act → game steps → agents record → plan (``begin_episode``)
-→ metrics. Regret (math.md §2, eqs. (9), (10)) is of the policies played in the episode: exact
-on a finite game, estimated on a continuous one with a 95% interval (math.md §6). With
-``eval_every = n > 1`` only episodes ``0, n, 2n, …`` are evaluated (the others hold NaN) and each
-evaluated row carries ``eval_weight``, the episodes it stands for. A seed (:class:`SeedRun`) can
-stop between episodes and continue from its checkpoint (:mod:`.checkpoint`) to the table and
-plans of a run never stopped, bit for bit (``wall_time`` aside: the seconds spent playing).
+A run's episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of
+the policies played (math.md §2, eqs. (9), (10); estimated with a 95% interval on a continuous
+game, math.md §6; with ``eval_every = n`` only episodes ``0, n, 2n, …``, each row's
+``eval_weight`` the episodes it stands for). Continued from a checkpoint, a seed gives the table
+and plans of one never stopped, bit for bit (``wall_time`` aside).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .. import games as games_mod
 from .._seeding import seed_sequence, stream
+from .._signals import signals_held
 from ..agents import make_agents, set_generator_state
 from ..montecarlo import sampled_regrets
 from ..planning import regret
@@ -33,12 +34,10 @@ COLUMNS = (
     "regret_follower_ci", "eval_weight", "return_leader", "return_follower", "x1", "a1",
     "replanned", "beta", "lam", "alpha_l", "alpha_f", "wall_time",
 )  # fmt: skip
-"""Columns of a run's table, in order. ``regret_*`` are exact on a finite game and Monte-Carlo
-estimates on a continuous one, where ``regret_*_ci`` are the half-widths of their 95% intervals
-(NaN for exact regret). ``x1`` is the index of the initial state of a finite game, ``-1`` on a
-continuous one (its state is a point). ``wall_time`` is the seconds the seed had been playing at
-the end of the episode: since it started, and for a resumed seed the time played before its
-checkpoint plus the time since it resumed."""
+"""Columns of a run's table, in order. ``regret_*``: exact on a finite game, Monte-Carlo on a
+continuous one with ``regret_*_ci`` the half-widths of their 95% intervals (else NaN). ``x1``:
+the initial state's index (``-1`` on a continuous game). ``wall_time``: the seconds the seed had
+played at the end of the episode (across its sessions)."""
 
 INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
 COLUMN_DTYPES = {
@@ -47,8 +46,7 @@ COLUMN_DTYPES = {
 }
 """The dtype of every column of :data:`COLUMNS`."""
 
-DEFAULT_CHECKPOINT_EVERY = 60.0
-"""Seconds between a seed's checkpoints, by default."""
+DEFAULT_CHECKPOINT_EVERY = 60.0  # seconds
 
 Result = tuple[pd.DataFrame, Plans | None]
 
@@ -82,33 +80,72 @@ def play(
 ) -> Result:
     """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
-    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``. ``state``: a
-    checkpoint to continue from; ``checkpoint`` is called with one every ``checkpoint_every``
-    seconds (never after the last episode); ``stop`` is polled after every episode, and once
-    true the seed raises :class:`~.checkpoint.SeedStopped` with its state. No I/O.
+    Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``; ``state``: a
+    checkpoint to continue from; the rest as :func:`play_episodes`. No I/O.
     """
     config.validate()
     seed_run = SeedRun(game, config, seed) if state is None else SeedRun.restore(
         game, config, seed, state
     )  # fmt: skip
-    if not seed_run.done and stop is not None and stop():
-        raise ckpt.SeedStopped(seed, None)
-    K = config.episodes
-    report_every = max(1, K // 100)
-    last = time.monotonic()
-    while not seed_run.done:
-        seed_run.play_episode()
-        k = seed_run.episodes_done
-        if progress is not None and (k % report_every == 0 or k == K):
-            progress(k)
-        if seed_run.done:
-            break
-        if stop is not None and stop():
-            raise ckpt.SeedStopped(seed, seed_run.checkpoint())
-        if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
-            checkpoint(seed_run.checkpoint())
-            last = time.monotonic()
+    play_episodes(seed_run, progress, checkpoint, checkpoint_every, stop)
     return seed_run.result()
+
+
+class Episodes(Protocol):
+    """One seed played an episode at a time (a run's :class:`SeedRun`, an exploration)."""
+
+    seed: int
+    episodes: int
+    episodes_done: int
+
+    def play_episode(self) -> None:
+        """Play episode ``episodes_done``, then count it."""
+
+    def checkpoint(self) -> bytes:
+        """The whole state, between two episodes."""
+
+
+def play_episodes(
+    seed_run: Episodes,
+    progress: Callable[[int], None] | None = None,
+    checkpoint: Callable[[bytes], None] | None = None,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
+    stop: Callable[[], bool] | None = None,
+) -> None:
+    """Play the episodes ``seed_run`` has left, reporting its progress and its checkpoints.
+
+    ``progress`` is called with the episodes done (every ``K // 100`` and after the last);
+    ``checkpoint`` with a state every ``checkpoint_every`` seconds (never after the last
+    episode) and when a ``KeyboardInterrupt`` (SIGINT and SIGTERM are held during an episode)
+    stops a seed that has played; ``stop`` is polled before the first episode and after every
+    one, and once true the seed raises :class:`~.checkpoint.SeedStopped` with its state.
+    """
+    K, start = seed_run.episodes, seed_run.episodes_done
+    if start < K and stop is not None and stop():
+        raise ckpt.SeedStopped(seed_run.seed, None)
+    report_every = max(1, K // 100)
+    hold = signals_held if checkpoint is not None else contextlib.nullcontext
+    last = time.monotonic()
+    try:
+        while seed_run.episodes_done < K:
+            with hold():
+                seed_run.play_episode()
+            k = seed_run.episodes_done
+            if progress is not None and (k % report_every == 0 or k == K):
+                progress(k)
+            if k == K:
+                break
+            if stop is not None and stop():
+                raise ckpt.SeedStopped(seed_run.seed, seed_run.checkpoint())
+            if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
+                checkpoint(seed_run.checkpoint())
+                last = time.monotonic()
+    except Exception:
+        raise
+    except BaseException:  # an interruption, between two episodes: its state is kept
+        if checkpoint is not None and seed_run.episodes_done > start:
+            checkpoint(seed_run.checkpoint())
+        raise
 
 
 class SeedRun:
@@ -126,30 +163,21 @@ class SeedRun:
         }
         self.episodes_done = 0
         self._finished: Result | None = None
-        self._game_sha256: str | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
 
-    @property
-    def done(self) -> bool:
-        """Whether every episode has been played."""
-        return self.episodes_done >= self.config.episodes
+    episodes = property(lambda self: self.config.episodes, doc="``K``.")
+    done = property(lambda self: self.episodes_done >= self.episodes, doc="Whether all are.")
 
-    @property
+    @functools.cached_property
     def game_sha256(self) -> str:
         """The game's fingerprint (computed once: hashing a large game takes a while)."""
-        if self._game_sha256 is None:
-            self._game_sha256 = self.game.fingerprint()
-        return self._game_sha256
+        return self.game.fingerprint()
 
     def play_episode(self) -> None:
         """Play episode ``episodes_done`` and write its row: the path of the module docstring."""
         game, leader, follower, env_rng = self.game, self.leader, self.follower, self.env_rng
-        k, K, n_eval, nan = (
-            self.episodes_done,
-            self.config.episodes,
-            self.config.eval_every,
-            math.nan,
-        )
+        k, K, n_eval = self.episodes_done, self.config.episodes, self.config.eval_every
+        nan = math.nan
         leader.begin_episode(k)  # the leader first: in centralised mode it plans for both
         follower.begin_episode(k)
         if self.recorder is not None:
@@ -244,11 +272,11 @@ class SeedRun:
         if header["finished"]:
             seed_run = cls.__new__(cls)
             seed_run.game, seed_run.config, seed_run.seed = game, config, seed
-            seed_run.episodes_done, seed_run._game_sha256 = done, header["game_sha256"]
+            seed_run.episodes_done, seed_run.game_sha256 = done, header["game_sha256"]
             seed_run._finished = finished_result(tree, config, done, where)
             return seed_run
         seed_run = cls(game, config, seed)
-        seed_run._game_sha256 = header["game_sha256"]
+        seed_run.game_sha256 = header["game_sha256"]
         try:
             seed_run.load_state_dict(tree, done)
         except ValueError as err:

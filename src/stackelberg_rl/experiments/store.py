@@ -1,18 +1,11 @@
-"""Folders of this program on disk: who owns one, reserving it, finishing it, reading it back.
+"""Folders of this program on disk (:class:`FolderKind`: a run, a sweep, an exploration).
 
-A run folder holds ``manifest.json`` ("format": "stackelberg-rl/run", its version, "status"
-"running", "interrupted" or "complete", the configuration, every resolved α, β, λ, the game and
-the SHA-256 of its arrays, versions, git commit, host and pid), ``results.parquet`` (one row per
-(seed, episode), :data:`~.loop.COLUMNS`), ``plans.npz`` (with ``save_plans``), ``regret.png``,
-the report's ``report.html`` and ``report-*.png``, and while it is unfinished
-``checkpoints/seed-N.npz``, each seed's last state.
-
-One ownership for every folder of this program (:class:`FolderKind`: a run, a sweep, an
-exploration): its manifest says what it is and who plays it, and the process playing it holds
-a lock on it (:func:`lock`), so no folder is driven by two. Only a folder holding this
-program's files and nothing else is replaced (``overwrite``: the new one is written beside it
-and swapped in once complete); nothing else is ever deleted. An interrupted run keeps its
-folder and continues from its checkpoints (:meth:`Reservation.resume`).
+One life cycle for all (:class:`Reservation`): reserved, locked by the process playing it,
+finished whole, replaced only if it holds this program's files alone, kept when interrupted and
+taken back to continue. A run folder holds ``manifest.json`` (status, configuration, resolved
+α, β, λ, the game's SHA-256, provenance), ``results.parquet`` (:data:`~.loop.COLUMNS`),
+``plans.npz`` (``save_plans``), ``regret.png``, the report, and until it is done
+``checkpoints/seed-N.npz``.
 """
 
 from __future__ import annotations
@@ -38,7 +31,7 @@ import pandas as pd
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .._validate import is_integer
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
-from .config import RunConfig
+from .config import RunConfig, dumps
 from .plan_history import PLANS_FILE, Plans, write_plans
 
 RESULTS_FILE = "results.parquet"
@@ -64,12 +57,7 @@ class ResultsNotSavedError(OSError):
 
 @dataclass(frozen=True)
 class FolderKind:
-    """What a folder of this program holds: its manifest's format and the files it writes.
-
-    It is this program's to replace when its manifest has ``format`` and every other entry is
-    one of ``files``, starts with one of ``prefixes`` or ``.tmp-``, or is a ``scratch``
-    sub-folder ``(name, prefixes)`` holding only files whose names start so.
-    """
+    """A folder of this program: its manifest's format, the files it writes (:meth:`entries`)."""
 
     format: str
     files: tuple[str, ...]
@@ -87,8 +75,8 @@ class FolderKind:
     def entries(self, folder: Path):
         """Each entry of ``folder`` (a scratch sub-folder after its files) and whether it is ours.
 
-        Ours: a file of ``files`` or whose name starts with ``prefixes`` or ``.tmp-``, a scratch
-        sub-folder, and a file in it whose name starts with its prefixes or ``.tmp-``.
+        Ours: a file of ``files`` or starting with ``prefixes`` or ``.tmp-``, a ``scratch``
+        sub-folder ``(name, prefixes)``, a file in it starting with its prefixes or ``.tmp-``.
         """
         for p in folder.iterdir():
             prefixes = dict(self.scratch).get(p.name)
@@ -115,23 +103,14 @@ RUN_FOLDER = FolderKind(
 
 
 # ---------------------------------------------------------------------- versions, times
-def git_state() -> dict:
-    """``git_commit`` (``git rev-parse HEAD``) and ``git_dirty`` (uncommitted changes), or None."""
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
-                text=True, timeout=10, check=True,
-            ).stdout.strip()  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    commit = git("rev-parse", "HEAD") or None
-    if commit is None:
-        return {"git_commit": None, "git_dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
+            text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def versions() -> dict:
@@ -155,18 +134,17 @@ def host() -> str:
 
 
 def provenance() -> dict:
-    """Where and by what a folder is written: ``versions``, git commit, ``host``, ``pid``."""
-    return {"versions": versions(), **git_state(), "host": host(), "pid": os.getpid()}
+    """Where and by what a folder is written: versions, git commit and state, host, pid."""
+    commit = _git("rev-parse", "HEAD") or None
+    status = None if commit is None else _git("status", "--porcelain", "--untracked-files=no")
+    dirty = None if status is None else bool(status)
+    return {"versions": versions(), "git_commit": commit, "git_dirty": dirty, "host": host(),
+            "pid": os.getpid()}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- ownership
 def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
-    """The manifest of ``folder``, checked to be this program's (a run's, or ``kind``'s).
-
-    Raises:
-        RunFolderError: (``kind.error``) no manifest, unreadable JSON, not of this program, or a
-            newer format version.
-    """
+    """The manifest of ``folder``, checked to be ``kind``'s (``kind.error`` naming why not)."""
     path = folder / kind.manifest
     if not path.is_file():
         raise kind.error(f"{folder} is not {kind.a} folder: no {path.name}")
@@ -193,12 +171,11 @@ def _alive(manifest: dict) -> bool:
         return False
     if not is_integer(pid) or pid <= 0 or pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
+    with contextlib.suppress(PermissionError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
     return True
 
 
@@ -209,10 +186,7 @@ def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> 
 
 
 def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
-    """Take ``folder`` for this process: an advisory lock, released by ``os.close`` or at exit.
-
-    Returns:
-        The descriptor that holds the lock.
+    """Lock ``folder`` for this process; the descriptor (``os.close`` releases it).
 
     Raises:
         RunFolderError: (``kind.error``) another process holds it.
@@ -261,15 +235,12 @@ def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> 
 
 
 def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER) -> str:
-    """What writing a run (or a folder of ``kind``) to ``out`` would do.
-
-    Returns:
-        ``"new"``, ``"empty"`` or ``"replace"``.
+    """What writing a folder of ``kind`` to ``out`` would do: ``"new"``, ``"empty"``, ``"replace"``.
 
     Raises:
         RunFolderError: ``out`` contains the current directory, a parent is a file, ``out`` is a
-            file, or ``out`` holds anything but a run of this program that may be replaced (with
-            ``overwrite``, and not while that run is still running).
+            file, or holds anything but a folder of ``kind`` that may be replaced (``overwrite``,
+            and not while it is still running).
     """
     _check_cwd_outside(out)
     check_ancestors(out)
@@ -310,11 +281,7 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER)
 # ---------------------------------------------------------------------- where a run goes
 @dataclass(frozen=True)
 class NewFolder:
-    """A run folder that does not exist yet: ``parent/stem-YYYYmmdd-HHMMSS``.
-
-    ``-2``, ``-3``, … is appended if that is taken; the name is reserved atomically (exclusive
-    ``mkdir``), so two runs started in the same second never share a folder.
-    """
+    """A new folder ``parent/stem-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, … if taken), made whole."""
 
     parent: str = "runs"
     stem: str = "run"
@@ -322,12 +289,11 @@ class NewFolder:
 
 @dataclass
 class Reservation:
-    """A folder reserved for one run (or a folder of ``kind``): where it is written, how it ends.
+    """A folder of ``kind`` reserved for one run or exploration: where it is written, how it ends.
 
     ``work`` is ``target``, or a hidden sibling while it replaces ``target``; ``mode`` is
-    ``"new"`` (made here), ``"empty"``, ``"replace"`` or ``"resume"``; ``made_parents`` are the
-    folders made above it (innermost first, removed with it if the run is abandoned); ``held`` is
-    the descriptor of :func:`lock` on ``work``.
+    ``"new"``, ``"empty"``, ``"replace"`` or ``"resume"``; ``made_parents``: folders made above
+    it (innermost first, removed with it if abandoned); ``held``: :func:`lock`'s descriptor.
     """
 
     target: Path
@@ -336,8 +302,7 @@ class Reservation:
     manifest_written: bool = False
     made_parents: tuple[Path, ...] = ()
     kind: FolderKind = RUN_FOLDER
-    resumed: bool = False
-    """Whether this continues an interrupted run: its folder is never removed."""
+    resumed: bool = False  # it continues an interrupted one: its folder is never removed
     held: int | None = None
 
     @classmethod
@@ -347,7 +312,7 @@ class Reservation:
         overwrite: bool = False,
         kind: FolderKind = RUN_FOLDER,
     ) -> Reservation:
-        """Reserve ``out`` (or a new folder) for a run (or ``kind``); nothing is written yet.
+        """Reserve ``out`` (or a new folder); nothing is written yet.
 
         Raises:
             RunFolderError: see :func:`check_destination`, or the folder cannot be created.
@@ -380,32 +345,45 @@ class Reservation:
         raise RunFolderError(f"no free run folder name {base}-N in {base.parent}")
 
     @classmethod
-    def resume(cls, folder: str | os.PathLike, hold: bool = True) -> tuple[Reservation, dict]:
-        """An unfinished run's folder taken back to continue it, and its manifest.
+    def begin(
+        cls, out: str | os.PathLike | NewFolder, manifest: dict, overwrite=False, kind=RUN_FOLDER
+    ) -> Reservation:
+        """:meth:`make`, then :meth:`start` with ``manifest`` (JSON checked first)."""
+        dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
+        reservation = cls.make(out, overwrite, kind)
+        if reservation.mode == "replace":  # resumed there, it still replaces its target
+            manifest["replaces"] = str(reservation.target)
+        reservation.start(dumps(manifest))
+        return reservation
 
-        With ``hold`` it is locked first, so that of two processes resuming it one is refused.
-        A run that was replacing another still replaces it (its manifest's ``"replaces"``).
+    @classmethod
+    def resume(
+        cls, folder: str | os.PathLike, hold: bool = True, kind: FolderKind = RUN_FOLDER
+    ) -> tuple[Reservation, dict]:
+        """An unfinished folder taken back (locked first with ``hold``), and its manifest.
+
+        One that was replacing another still replaces it (its manifest's ``"replaces"``).
 
         Raises:
-            RunFolderError: not a run folder of this program, a folder holding anything else,
-                or a run that is still running.
+            RunFolderError: (``kind.error``) not a folder of ``kind``, one holding anything
+                else, or one still running.
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise RunFolderError(f"{folder} is not a run folder: no such folder")
+            raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
         _check_cwd_outside(folder)
-        reservation = cls(folder, folder, "resume", manifest_written=True, resumed=True)
+        reservation = cls(folder, folder, "resume", True, kind=kind, resumed=True)
         if hold:
             reservation.hold()
         try:
-            manifest = read_manifest(folder)
-            foreign = _foreign_entries(folder, RUN_FOLDER)
+            manifest = read_manifest(folder, kind)
+            foreign = _foreign_entries(folder, kind)
             if foreign:
-                raise RunFolderError(
-                    f"{folder} holds files that are not a run's ({_shown(foreign)}): a run is "
-                    "resumed only in a folder of its own"
+                raise kind.error(
+                    f"{folder} holds files that are not {kind.a}'s ({_shown(foreign)}): "
+                    f"{kind.a} is resumed only in a folder of its own"
                 )
-            refuse_live(folder, manifest)
+            refuse_live(folder, manifest, kind)
         except BaseException:
             reservation.release()
             raise
@@ -419,15 +397,12 @@ class Reservation:
         if self.held is None:
             self.held = lock(self.work, self.kind)
 
-    def release(self) -> None:
-        """Let go of the lock :meth:`hold` took."""
+    def release(self) -> None:  # noqa: D102
         if self.held is not None:
             os.close(self.held)
             self.held = None
 
-    def write_file(
-        self, name: str, write: Callable[[Path], object], exclusive: bool = False
-    ) -> None:
+    def write_file(self, name: str, write: Callable[[Path], object], exclusive=False) -> None:
         """:func:`write_file` in the folder being written."""
         write_file(self.work, name, write, exclusive)
 
@@ -436,11 +411,7 @@ class Reservation:
         self.write_file(MANIFEST_FILE, lambda path: path.write_text(manifest_text), exclusive)
 
     def write_checkpoint(self, seed: int, data: bytes) -> Path:
-        """Write seed ``seed``'s checkpoint to ``checkpoints/seed-N.npz`` (atomically); its path.
-
-        Raises:
-            CheckpointWriteError: it cannot be written; the previous one is left as it was.
-        """
+        """Write seed ``seed``'s checkpoint (``CheckpointWriteError``: the last one stays)."""
         folder = self.work / CHECKPOINTS_DIR
         path = folder / checkpoint_name(seed)
         try:
@@ -453,8 +424,22 @@ class Reservation:
             ) from err
         return path
 
+    def restart(self, manifest: dict, **fields) -> None:
+        """Write the manifest of an unfinished folder taken back: ``"running"`` here, ``fields``."""
+        manifest.update(status="running", **fields, **provenance())
+        manifest["resumed"] = [*manifest.get("resumed", []), now()]
+        for key in ("interrupted", "reason", "checkpoints"):
+            manifest.pop(key, None)
+        self.write_manifest(dumps(manifest))
+
+    def stop(self, manifest: dict, reason: str, **fields) -> None:
+        """Mark the unfinished folder ``"interrupted"``, if it can still be written."""
+        manifest.update(status="interrupted", interrupted=now(), reason=reason, **fields)
+        with contextlib.suppress(OSError, RunFolderError):
+            self.write_manifest(dumps(manifest))  # else it says "running": resumes as well
+
     def start(self, manifest_text: str) -> None:
-        """Write the manifest of a run that starts; whatever stops it, abandon the reservation.
+        """Write the first manifest; whatever stops it, abandon the reservation.
 
         Raises:
             RunFolderError: the folder cannot be written, or another run took it meanwhile.
@@ -471,38 +456,35 @@ class Reservation:
         self.manifest_written = True
 
     def finish(
-        self, df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
+        self,
+        results: pd.DataFrame | dict[str, Callable[[Path], object]],
+        manifest_text: str,
+        plans: dict[int, Plans] | None = None,
     ) -> Path:
-        """Write the results, the plans if any, the complete manifest; put the folder in place.
+        """Write the results and the complete manifest; put the folder in place (swapped in).
+
+        ``results``: a run's table (and ``plans``), or the files of another folder by name,
+        each written by ``write(path)``.
 
         Raises:
             ResultsNotSavedError: the results could not be written or moved where asked; the
                 message says where they are (a fresh temporary folder if need be).
         """
+        files = results if isinstance(results, dict) else _run_files(results, plans)
         try:
-            if plans is not None:
-                write_plans(self.work / PLANS_FILE, plans)
-            replace_with(self.work / RESULTS_FILE, lambda path: df.to_parquet(path, index=False))
+            for name, write in files.items():
+                self.write_file(name, write)
             self.write_manifest(manifest_text)
             _remove_own(self.work, self.kind, keep=True, scratch=True)  # the working files
         except Exception as err:
-            where = _rescue(df, manifest_text, plans)
+            where = _rescue(files, manifest_text)
             if where is not None:
-                self.abandon()  # the results are safe elsewhere: leave no unfinished run here
+                self.abandon()  # the results are safe elsewhere: leave nothing unfinished here
             raise ResultsNotSavedError(
                 errno.EIO,
                 f"could not write the results to {self.target} ({_reason(err)}); "
                 + (f"they are saved in {where}" if where else "and could not save them elsewhere"),
             ) from err
-        return self.put_in_place()
-
-    def put_in_place(self) -> Path:
-        """The folder asked for, once everything is written: swapped in if it replaces one.
-
-        Raises:
-            ResultsNotSavedError: the finished folder could not replace the old one; the
-                message says where it is.
-        """
         if self.mode != "replace":
             return self.target
         old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
@@ -521,18 +503,15 @@ class Reservation:
                     pass
             raise ResultsNotSavedError(
                 errno.EIO,
-                f"the finished run is in {self.work}: it could not replace {self.target} "
-                f"({_reason(err)})",
+                f"the finished {self.kind.what} is in {self.work}: it could not replace "
+                f"{self.target} ({_reason(err)})",
             ) from err
         if moved:
             _remove_own(old, self.kind)
         return self.target
 
     def abandon(self) -> None:
-        """Remove what a run that failed or was interrupted wrote, and nothing else.
-
-        Its folder goes too if this run made it; a resumed run's folder is never removed.
-        """
+        """Remove what a failed run wrote (its folder if it made it, never a resumed one's)."""
         if self.resumed or (self.mode == "empty" and not self.manifest_written):
             return  # a resumed run's folder, or one never ours (another run may have taken it)
         _remove_own(self.work, self.kind, keep=self.mode == "empty")
@@ -546,11 +525,7 @@ class Reservation:
 def write_file(
     folder: Path, name: str, write: Callable[[Path], object], exclusive: bool = False
 ) -> None:
-    """Write ``folder/name`` by ``write(path)`` to a temporary name, then rename it.
-
-    A crash never leaves a half-written file under ``name``. With ``exclusive`` an existing
-    ``name`` is never replaced: :class:`FileExistsError`.
-    """
+    """Write ``folder/name`` whole or not at all by ``write(path)`` (``exclusive``: a new one)."""
     replace_with(folder / name, write, exclusive=exclusive)
 
 
@@ -559,10 +534,7 @@ def _reason(err: BaseException) -> str:
 
 
 def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch=False) -> None:
-    """Delete this program's files in ``folder`` (only its scratch sub-folders': ``scratch``).
-
-    Then ``folder`` too if it is empty (unless ``keep``): anything else stays, and its folder.
-    """
+    """Delete our files in ``folder`` (``scratch``: in sub-folders), then it if empty (not keep)."""
     with contextlib.suppress(OSError):
         for p, ours in list(kind.entries(folder)):
             if ours and not (scratch and p.parent == folder and p.is_file()):
@@ -572,15 +544,17 @@ def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch
             folder.rmdir()
 
 
-def _rescue(
-    df: pd.DataFrame, manifest_text: str, plans: dict[int, Plans] | None = None
-) -> Path | None:
+def _run_files(df: pd.DataFrame, plans: dict[int, Plans] | None) -> dict:
+    files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
+    return files | {RESULTS_FILE: lambda path: df.to_parquet(path, index=False)}
+
+
+def _rescue(files: dict[str, Callable[[Path], object]], manifest_text: str) -> Path | None:
     """Save finished results in a fresh temporary folder; its path, or None if that fails too."""
     try:
         where = Path(tempfile.mkdtemp(prefix="stackelberg-rl-results-"))
-        if plans is not None:
-            write_plans(where / PLANS_FILE, plans)
-        df.to_parquet(where / RESULTS_FILE, index=False)
+        for name, write in files.items():
+            write(where / name)
         (where / MANIFEST_FILE).write_text(manifest_text)
         return where
     except Exception:
@@ -588,25 +562,28 @@ def _rescue(
 
 
 # ---------------------------------------------------------------------- reading a run back
-def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """The results table and the manifest of a complete run folder, both checked.
+def read_complete(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> dict:
+    """The manifest of a complete folder of ``kind`` (``kind.error`` if not, ``hint`` told)."""
+    if not folder.is_dir():
+        raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
+    manifest = read_manifest(folder, kind)
+    if manifest.get("status") != "complete":
+        status = manifest.get("status")
+        raise kind.error(f"the {kind.what} in {folder} did not finish (status {status!r}){hint}")
+    return manifest
 
-    The manifest's ``seeds``, ``episodes`` and ``columns`` must agree with its configuration,
-    and the table must hold exactly one row per (seed, episode) with those columns.
+
+def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """The results table and the manifest of a complete run folder, checked to agree.
 
     Raises:
         RunFolderError: naming the problem: not a run folder, a corrupt, truncated, edited or
             foreign manifest or results file, or a run that did not finish.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"{run_dir} is not a run folder: no such folder")
-    manifest = read_manifest(run_dir)
-    if manifest.get("status") != "complete":
-        raise RunFolderError(
-            f"the run in {run_dir} did not finish (status {manifest.get('status')!r}); "
-            f"continue it with stackelberg-rl run --resume {run_dir}"
-        )
+    manifest = read_complete(
+        run_dir, hint=f"; continue it with stackelberg-rl run --resume {run_dir}"
+    )
     path, where = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a complete run folder: no {RESULTS_FILE}")

@@ -94,11 +94,7 @@ def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
-    manifest = store.read_manifest(folder, EXPLORATION_FOLDER)
-    if manifest.get("status") != "complete":
-        raise experiments.RunFolderError(
-            f"the exploration in {folder} did not finish (status {manifest.get('status')!r})"
-        )
+    manifest = store.read_complete(folder, EXPLORATION_FOLDER)
 
     def load(path: Path) -> dict:
         try:

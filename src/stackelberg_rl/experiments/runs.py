@@ -19,7 +19,7 @@ from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, dumps, game_record
+from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, game_record
 from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
 from .resources import check_game_fits, check_results_fit, check_run_fits
@@ -79,13 +79,7 @@ def new_play(
         "columns": list(COLUMNS),
         **extra,
     }
-    dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
-    reservation = Reservation.make(out, overwrite)
-    if reservation.mode == "replace":
-        # Written beside the run it replaces: resumed there, it still replaces it once complete.
-        manifest["replaces"] = str(reservation.target)
-    reservation.start(dumps(manifest))
-    return Play(name, config, game, reservation, manifest)
+    return Play(name, config, game, Reservation.begin(out, manifest, overwrite), manifest)
 
 
 def run_seeds(
@@ -275,10 +269,6 @@ def continued(
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
-    manifest.update(status="running", workers=workers, **provenance())
-    manifest["resumed"] = [*manifest.get("resumed", []), now()]
-    for key in ("interrupted", "reason", "checkpoints"):
-        manifest.pop(key, None)
-    reservation.write_manifest(dumps(manifest))
+    reservation.restart(manifest, workers=workers)
     p.previous_seconds = float(previous) if isinstance(previous, int | float) else 0.0
     return p, notes

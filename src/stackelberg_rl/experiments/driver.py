@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -189,7 +190,7 @@ def drive(
         for p in plays:
             if not p.to_play:  # every seed kept from an earlier session
                 finish(p)
-        with view:
+        with view.bar or nullcontext():
             if tasks:  # nothing to play: no pool, no cluster
                 where = (
                     _Local(games, min(workers, len(tasks)), checkpoint_every)
@@ -336,16 +337,16 @@ def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None
 
 
 def play_task(
-    task: Task, game: Game | None = None, every: float = math.inf, *, channel=None, stop=None
+    task: Task, game: Game | None = None, every: float = math.inf, *, send=None, stop=None
 ) -> Result:
-    """Play one task; its progress and checkpoints go as ``(kind, index, value)`` on ``channel``."""
-    channel = _worker["channel"] if channel is None else channel
+    """Play one task; its progress and checkpoints go to ``send`` as ``(kind, index, value)``."""
+    send = _worker["channel"].put if send is None else send
     stop = _worker["stop"] if stop is None else stop
     game = _worker["games"][task.fingerprint] if game is None else game
     return play(
         game, task.config, task.seed, state=task.state, checkpoint_every=every,
-        progress=lambda done: channel.put(("progress", task.index, done)),
-        checkpoint=lambda data: channel.put(("checkpoint", task.index, data)),
+        progress=lambda done: send(("progress", task.index, done)),
+        checkpoint=lambda data: send(("checkpoint", task.index, data)),
         stop=stop.is_set,
     )  # fmt: skip
 
@@ -459,7 +460,7 @@ class _Local:
 
     def submit(self, tasks: list[Task]) -> list[Future]:
         if self.workers == 1:
-            kwargs = dict(channel=self.channel, stop=self.stop)
+            kwargs = dict(send=self.channel.put, stop=self.stop)
             calls = [partial(play_task, t, self.games[t.fingerprint], self.every, **kwargs)
                      for t in tasks]  # fmt: skip
             return _in_a_thread(calls, self.stop)
@@ -571,27 +572,19 @@ class _Board:
         return news
 
 
-class _BoardChannel:
-    """:func:`play_task`'s channel on a Ray worker; a checkpoint is waited for (see ``put``)."""
-
-    def __init__(self, board, step: int, last: int) -> None:
-        self.board, self.step, self.last = board, step, last
-
-    def put(self, message: tuple) -> None:
-        kind, index, value = message
-        if kind == "checkpoint":
-            _ray().get(self.board.put.remote(kind, index, value))  # all in once the task ends
-        elif value % self.step == 0 or value == self.last:
-            self.board.put.remote(kind, index, value)
-
-
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
     """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
     if game.fingerprint() != task.fingerprint:
         raise RuntimeError(f"task {task.name} seed {task.seed}: the game shipped is not its game")
     K = task.config.episodes
-    channel = _BoardChannel(board, max(1, K // 20), K)
-    return play_task(task, game, every, channel=channel, stop=threading.Event())  # cancelled
+
+    def send(message: tuple) -> None:  # progress 20 times a task
+        if message[0] == "checkpoint":
+            _ray().get(board.put.remote(*message))  # all in once the task ends
+        elif message[2] % max(1, K // 20) == 0 or message[2] == K:
+            board.put.remote(*message)
+
+    return play_task(task, game, every, send=send, stop=threading.Event())  # cancelled
 
 
 class _Ray:
@@ -674,23 +667,12 @@ class _View:
     """The progress bar: episodes of every task, and a line per playing seed of a sweep."""
 
     def __init__(self, enabled: bool, tasks: list[Task], lines: bool) -> None:
-        self.tasks, self.lines, self.bar, self.rows, self.finished = tasks, lines, None, {}, 0
+        self.tasks, self.lines, self.rows, self.finished = tasks, lines, {}, 0
         self.done = {t.index: t.episodes_done() for t in tasks}
-        if enabled and tasks:
-            self.bar = progress_bar()
-            episodes = sum(t.config.episodes for t in tasks)
-            completed = sum(self.done.values())
-            self.total = self.bar.add_task(self._title(), total=episodes, completed=completed)
-
-    def __enter__(self) -> _View:
+        self.bar = progress_bar() if enabled and tasks else None
         if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def _title(self) -> str:
-        if not self.lines:
-            return "[bold]episodes[/bold]"
-        return f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
+            self.total = self.bar.add_task("", total=sum(t.config.episodes for t in tasks))
+            self.show()
 
     def update(self, index: int, done: int) -> None:
         self.done[index] = done
@@ -700,19 +682,17 @@ class _View:
                 name = f"  {task.name} seed {task.seed}"
                 self.rows[index] = self.bar.add_task(name, total=task.config.episodes)
             self.bar.update(self.rows[index], completed=done)
-        if self.bar is not None:
-            self.bar.update(self.total, completed=sum(self.done.values()))
+        self.show()
 
     def finish(self, index: int) -> None:
         self.finished += 1
         self.done[index] = self.tasks[index].config.episodes
-        if self.bar is not None:
-            if index in self.rows:
-                self.bar.remove_task(self.rows.pop(index))
-            self.bar.update(
-                self.total, completed=sum(self.done.values()), description=self._title()
-            )
+        if index in self.rows:
+            self.bar.remove_task(self.rows.pop(index))
+        self.show()
 
-    def __exit__(self, *exc) -> None:
+    def show(self) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            title = f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
+            title = title if self.lines else "[bold]episodes[/bold]"
+            self.bar.update(self.total, completed=sum(self.done.values()), description=title)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -59,22 +59,14 @@ class Play:
     config: RunConfig
     game: Game
     reservation: Reservation
-    manifest: dict
-    """The run folder's manifest, as written with status ``"running"``."""
-    states: dict[int, bytes] = field(default_factory=dict)
-    """The checkpoint each unfinished seed continues from."""
-    done: dict[int, Result] = field(default_factory=dict)
-    """Finished seeds' tables and plans (from earlier sessions too)."""
-    previous_seconds: float = 0.0
-    """Seconds played in earlier sessions."""
-    failed: dict[int, str] = field(default_factory=dict)
-    """Seeds that failed, with the last line of their error."""
-    status: str = "running"
-    """``"running"``, then ``"complete"``, ``"failed"`` or ``"interrupted"``."""
-    df: pd.DataFrame | None = None
-    """The results table, once complete."""
-    written: dict[int, int] = field(default_factory=dict)
-    """The episodes of each seed's checkpoint in the folder."""
+    manifest: dict  # the run folder's, as written with status "running"
+    states: dict[int, bytes] = field(default_factory=dict)  # what unfinished seeds continue from
+    done: dict[int, Result] = field(default_factory=dict)  # finished seeds (earlier sessions too)
+    previous_seconds: float = 0.0  # played in earlier sessions
+    failed: dict[int, str] = field(default_factory=dict)  # the last line of each seed's error
+    status: str = "running"  # then "complete", "failed" or "interrupted"
+    df: pd.DataFrame | None = None  # the results table, once complete
+    written: dict[int, int] = field(default_factory=dict)  # episodes of each seed's checkpoint
 
     def __post_init__(self) -> None:
         self.written = {s: ckpt.peek(d)["episodes_done"] for s, d in self.states.items()}
@@ -214,10 +206,8 @@ def drive(
                 _stopped(p, _reason(err), time.perf_counter() - t0)
                 kept.append(p)
         if len(plays) == 1 and kept:
-            try:
+            with suppress(AttributeError):  # pragma: no cover - an exception without a __dict__
                 err.run_dir = str(kept[0].reservation.work)
-            except AttributeError:  # pragma: no cover - an exception without a __dict__
-                pass
         raise
     for p in plays:
         if p.status != "complete":  # a seed failed: the folder stays, to be resumed
@@ -259,10 +249,8 @@ def _stopped(p: Play, reason: str, seconds: float) -> None:
         checkpoints={str(s): n for s, n in sorted(p.written.items())},
         elapsed_seconds=p.previous_seconds + seconds,
     )
-    try:
+    with suppress(OSError, RunFolderError):  # a full disk: "running" resumes as well
         p.reservation.write_manifest(dumps(p.manifest))
-    except (OSError, RunFolderError):
-        pass  # a full disk: the manifest still says "running", which resumes as well
 
 
 def _reason(err: BaseException) -> str:
@@ -324,11 +312,9 @@ _worker: dict = {}
 def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
     """Die with the parent (Linux's parent-death signal), leave signals to it, keep the games."""
     if sys.platform.startswith("linux"):
-        try:
+        with suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
     if os.getppid() != parent_pid:  # the parent died before this ran
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -382,9 +368,7 @@ def _run(
                 if err.state is not None:
                     on_checkpoint(index, err.state)
             elif err is not None and not stopping:
-                if isinstance(
-                    err, backend.crashed
-                ):  # killed (out of memory?), not the task's fault
+                if isinstance(err, backend.crashed):  # killed (out of memory?), not its fault
                     codes = [line.strip() for line in str(err).splitlines() if "exit codes" in line]
                     err = BackendUnavailableError(
                         f"a {backend.worker} died ({(codes or [type(err).__name__])[0]}); the "
@@ -424,16 +408,15 @@ def _run(
     except BaseException as err:
         deadline = time.monotonic() + grace
         try:
-            while True:  # an interruption: nothing finished is lost
-                backend.cancel(futures)  # every seed stops after its episode (on Ray at once)
-                drain(grace)
-                collect([f for f in futures if f.done()], stopping=True)
-                left = deadline - time.monotonic()
-                if isinstance(err, Exception) or not futures or left <= 0:
-                    break
-                ended(min(0.1, left))
-        except Exception:  # noqa: BLE001 - the states are a bonus: the stop goes on
-            pass
+            with suppress(Exception):  # the states are a bonus: the stop goes on
+                while True:  # an interruption: nothing finished is lost
+                    backend.cancel(futures)  # every seed stops after its episode (Ray's at once)
+                    drain(grace)
+                    collect([f for f in futures if f.done()], stopping=True)
+                    left = deadline - time.monotonic()
+                    if isinstance(err, Exception) or not futures or left <= 0:
+                        break
+                    ended(min(0.1, left))
         finally:
             backend.close(None)
         raise
@@ -629,17 +612,13 @@ class _Ray:
             ) from None
 
     def cancel(self, futures) -> None:
-        while self.live:  # each task once
-            try:
+        while self.live:  # each task once; one that just finished cannot be cancelled
+            with suppress(Exception):
                 self.ray.cancel(self.live.pop(), force=True)
-            except Exception:  # noqa: BLE001 - a task that just finished cannot be cancelled
-                pass
 
     def close(self, drain: Callable[[], None] | None) -> None:
-        try:  # the cancelled workers are gone before the caller may play again on this cluster
+        with suppress(Exception):  # the cancelled tasks end before the cluster plays again
             self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
-        except Exception:  # noqa: BLE001 - a cluster that no longer answers: nothing to wait for
-            pass
         if self.started:
             self.ray.shutdown()
 

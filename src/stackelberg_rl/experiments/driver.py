@@ -225,12 +225,9 @@ def _finish(p: Play, seconds: float) -> None:
     if p.config.save_plans:
         plans = {s: p.done[s][1] for s in p.config.run_seeds}
         total = sum(x.nbytes for x in plans.values())
-        p.manifest["plans"] = {
-            "file": PLANS_FILE,
-            "bytes": total,
-            "bytes_per_episode": total / len(df),
-            "plans_per_seed": {str(s): x.n_plans for s, x in plans.items()},
-        }
+        per_seed = {str(s): x.n_plans for s, x in plans.items()}
+        p.manifest["plans"] = dict(file=PLANS_FILE, bytes=total, bytes_per_episode=total / len(df),
+                                   plans_per_seed=per_seed)  # fmt: skip
     elapsed = p.previous_seconds + seconds
     p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
     run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
@@ -242,13 +239,10 @@ def _stopped(p: Play, reason: str, seconds: float) -> None:
     """Mark an unfinished run folder ``"interrupted"`` (if it can still be written)."""
     if p.status == "running":
         p.status = "interrupted"
-    p.manifest.update(
-        status="interrupted",
-        interrupted=now(),
-        reason=reason,
-        checkpoints={str(s): n for s, n in sorted(p.written.items())},
-        elapsed_seconds=p.previous_seconds + seconds,
-    )
+    checkpoints = {str(s): n for s, n in sorted(p.written.items())}
+    elapsed = p.previous_seconds + seconds
+    p.manifest.update(status="interrupted", interrupted=now(), reason=reason,
+                      checkpoints=checkpoints, elapsed_seconds=elapsed)  # fmt: skip
     with suppress(OSError, RunFolderError):  # a full disk: "running" resumes as well
         p.reservation.write_manifest(dumps(p.manifest))
 

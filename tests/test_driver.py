@@ -1,4 +1,4 @@
-"""The run driver's local loop under an interruption (issue 16): a seed finished is never lost.
+"""The run driver's one loop under an interruption (issue 16): a seed finished is never lost.
 
 A signal is handled in the main thread at its next Python call, wherever that call is (inside
 ``concurrent.futures`` or ``threading`` too). The tests make it arrive at that moment exactly, by a
@@ -10,10 +10,12 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future
 
 import pytest
 
 from stackelberg_rl.experiments import GameSpec, RunConfig
+from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import driver as driver_mod
 from stackelberg_rl.experiments.driver import Task, run_local
 
@@ -70,3 +72,54 @@ def test_a_ctrl_c_just_after_a_seed_finishes_hands_that_seed_over(monkeypatch, s
     finally:
         sys.settrace(previous)
     assert fired and handed == [0]
+
+
+class Backend:
+    """A backend whose tasks the test ends: task 0 finished, 1 fails, 2 plays until cancelled."""
+
+    worker, crashed, pids = "test worker", (), []
+
+    def __init__(self) -> None:
+        self.futures = [Future() for _ in range(3)]
+        self.news_waiting = {("progress", 2): 7, ("checkpoint", 2): b"episode 7"}
+        self.closed = []
+
+    def submit(self, tasks):
+        self.futures[0].set_result("rows of task 0")
+        return self.futures
+
+    def news(self, timeout):
+        news, self.news_waiting = self.news_waiting, {}
+        return news
+
+    def cancel(self, futures):
+        if not self.futures[2].done():  # task 2 hands in its state; task 1 fails as it stops
+            self.futures[2].set_exception(ckpt.SeedStopped(2, b"episode 8"))
+            self.futures[1].set_exception(RuntimeError("failed while stopping"))
+
+    def close(self, drain):
+        self.closed.append(drain)
+
+
+def test_an_interruption_hands_over_what_any_backend_finished_and_the_states_it_sends():
+    """The one loop, whatever the backend: on Ctrl-C it cancels, hands over the finished result,
+    the news and the states handed in, drops failures, closes the backend and lets it go on."""
+    config = RunConfig(game=GameSpec("random-linear", PARAMS), episodes=4, seeds=3)
+    tasks = [Task(s, 0, "run", config, s, "0" * 64) for s in config.run_seeds]
+    backend, handed = Backend(), []
+
+    def ctrl_c(pids):  # as a Ctrl-C arriving once the tasks are submitted
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        driver_mod._run(
+            tasks, backend, on_result=lambda i, r: handed.append(("result", i, r)),
+            on_error=lambda i, e: handed.append(("error", i, e)),
+            on_progress=lambda i, n: handed.append(("progress", i, n)),
+            on_checkpoint=lambda i, d: handed.append(("checkpoint", i, d)), on_start=ctrl_c,
+        )  # fmt: skip
+    assert sorted(handed) == [
+        ("checkpoint", 2, b"episode 7"), ("checkpoint", 2, b"episode 8"),
+        ("progress", 2, 7), ("result", 0, "rows of task 0"),
+    ]  # fmt: skip
+    assert backend.closed == [None]

@@ -22,9 +22,9 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -59,22 +59,14 @@ class Play:
     config: RunConfig
     game: Game
     reservation: Reservation
-    manifest: dict
-    """The run folder's manifest, as written with status ``"running"``."""
-    states: dict[int, bytes] = field(default_factory=dict)
-    """The checkpoint each unfinished seed continues from."""
-    done: dict[int, Result] = field(default_factory=dict)
-    """Finished seeds' tables and plans (from earlier sessions too)."""
-    previous_seconds: float = 0.0
-    """Seconds played in earlier sessions."""
-    failed: dict[int, str] = field(default_factory=dict)
-    """Seeds that failed, with the last line of their error."""
-    status: str = "running"
-    """``"running"``, then ``"complete"``, ``"failed"`` or ``"interrupted"``."""
-    df: pd.DataFrame | None = None
-    """The results table, once complete."""
-    written: dict[int, int] = field(default_factory=dict)
-    """The episodes of each seed's checkpoint in the folder."""
+    manifest: dict  # the run folder's, as written with status "running"
+    states: dict[int, bytes] = field(default_factory=dict)  # what unfinished seeds continue from
+    done: dict[int, Result] = field(default_factory=dict)  # finished seeds (earlier sessions too)
+    previous_seconds: float = 0.0  # played in earlier sessions
+    failed: dict[int, str] = field(default_factory=dict)  # the last line of each seed's error
+    status: str = "running"  # then "complete", "failed" or "interrupted"
+    df: pd.DataFrame | None = None  # the results table, once complete
+    written: dict[int, int] = field(default_factory=dict)  # episodes of each seed's checkpoint
 
     def __post_init__(self) -> None:
         self.written = {s: ckpt.peek(d)["episodes_done"] for s, d in self.states.items()}
@@ -190,18 +182,16 @@ def drive(
         for p in plays:
             if not p.to_play:  # every seed kept from an earlier session
                 finish(p)
-        with view:
-            callbacks = dict(on_result=on_result, on_progress=view.update,
-                             on_checkpoint=on_checkpoint)  # fmt: skip
-            if not tasks:
-                pass  # nothing to play: no pool, no cluster
-            elif backend == "local":
-                run_local(tasks, games, min(workers, len(tasks)), checkpoint_every,
-                          on_error=None if fail_fast else on_error, on_start=on_start,
-                          **callbacks)  # fmt: skip
-            else:
-                run_ray(tasks, games, checkpoint_every, on_error=on_error, address=address,
-                        workers=workers, fail_fast=fail_fast, **callbacks)  # fmt: skip
+        with view.bar or nullcontext():
+            if tasks:  # nothing to play: no pool, no cluster
+                where = (
+                    _Local(games, min(workers, len(tasks)), checkpoint_every)
+                    if backend == "local"
+                    else _Ray(games, checkpoint_every, address, workers)
+                )
+                _run(tasks, where, on_result=on_result, on_error=None if fail_fast else on_error,
+                     on_progress=view.update, on_checkpoint=on_checkpoint,
+                     on_start=on_start)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
             err, ckpt.CheckpointWriteError | BackendUnavailableError
@@ -216,10 +206,8 @@ def drive(
                 _stopped(p, _reason(err), time.perf_counter() - t0)
                 kept.append(p)
         if len(plays) == 1 and kept:
-            try:
+            with suppress(AttributeError):  # pragma: no cover - an exception without a __dict__
                 err.run_dir = str(kept[0].reservation.work)
-            except AttributeError:  # pragma: no cover - an exception without a __dict__
-                pass
         raise
     for p in plays:
         if p.status != "complete":  # a seed failed: the folder stays, to be resumed
@@ -237,12 +225,9 @@ def _finish(p: Play, seconds: float) -> None:
     if p.config.save_plans:
         plans = {s: p.done[s][1] for s in p.config.run_seeds}
         total = sum(x.nbytes for x in plans.values())
-        p.manifest["plans"] = {
-            "file": PLANS_FILE,
-            "bytes": total,
-            "bytes_per_episode": total / len(df),
-            "plans_per_seed": {str(s): x.n_plans for s, x in plans.items()},
-        }
+        per_seed = {str(s): x.n_plans for s, x in plans.items()}
+        p.manifest["plans"] = dict(file=PLANS_FILE, bytes=total, bytes_per_episode=total / len(df),
+                                   plans_per_seed=per_seed)  # fmt: skip
     elapsed = p.previous_seconds + seconds
     p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
     run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
@@ -254,17 +239,12 @@ def _stopped(p: Play, reason: str, seconds: float) -> None:
     """Mark an unfinished run folder ``"interrupted"`` (if it can still be written)."""
     if p.status == "running":
         p.status = "interrupted"
-    p.manifest.update(
-        status="interrupted",
-        interrupted=now(),
-        reason=reason,
-        checkpoints={str(s): n for s, n in sorted(p.written.items())},
-        elapsed_seconds=p.previous_seconds + seconds,
-    )
-    try:
+    checkpoints = {str(s): n for s, n in sorted(p.written.items())}
+    elapsed = p.previous_seconds + seconds
+    p.manifest.update(status="interrupted", interrupted=now(), reason=reason,
+                      checkpoints=checkpoints, elapsed_seconds=elapsed)  # fmt: skip
+    with suppress(OSError, RunFolderError):  # a full disk: "running" resumes as well
         p.reservation.write_manifest(dumps(p.manifest))
-    except (OSError, RunFolderError):
-        pass  # a full disk: the manifest still says "running", which resumes as well
 
 
 def _reason(err: BaseException) -> str:
@@ -326,11 +306,9 @@ _worker: dict = {}
 def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
     """Die with the parent (Linux's parent-death signal), leave signals to it, keep the games."""
     if sys.platform.startswith("linux"):
-        try:
+        with suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
     if os.getppid() != parent_pid:  # the parent died before this ran
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -339,54 +317,24 @@ def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None
 
 
 def play_task(
-    task: Task, game: Game | None = None, every: float = math.inf, *, channel=None, stop=None
+    task: Task, game: Game | None = None, every: float = math.inf, *, send=None, stop=None
 ) -> Result:
-    """Play one task; its progress and checkpoints go as ``(kind, index, value)`` on ``channel``."""
-    channel = _worker["channel"] if channel is None else channel
+    """Play one task; its progress and checkpoints go to ``send`` as ``(kind, index, value)``."""
+    send = _worker["channel"].put if send is None else send
     stop = _worker["stop"] if stop is None else stop
     game = _worker["games"][task.fingerprint] if game is None else game
     return play(
         game, task.config, task.seed, state=task.state, checkpoint_every=every,
-        progress=lambda done: channel.put(("progress", task.index, done)),
-        checkpoint=lambda data: channel.put(("checkpoint", task.index, data)),
+        progress=lambda done: send(("progress", task.index, done)),
+        checkpoint=lambda data: send(("checkpoint", task.index, data)),
         stop=stop.is_set,
     )  # fmt: skip
 
 
-# ---------------------------------------------------------------------- local processes
-class _SeedThread:
-    """The one-worker pool: tasks in turn in a daemon thread (never holding up the exit)."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-        self._tasks: deque[tuple[Future, Callable[[], Result]]] = deque()
-
-    def submit(self, fn: Callable[..., Result], *args, **kwargs) -> Future:
-        future: Future = Future()
-        self._tasks.append((future, partial(fn, *args, **kwargs)))
-        return future
-
-    def start(self) -> None:
-        threading.Thread(target=self._work, name="stackelberg-rl seeds", daemon=True).start()
-
-    def _work(self) -> None:
-        while self._tasks:
-            future, fn = self._tasks.popleft()
-            if self._stop.is_set():
-                future.cancel()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as err:  # handed to the driver, which decides
-                future.set_exception(err)
-
-
-def run_local(
+# ---------------------------------------------------------------------- the one loop
+def _run(
     tasks: list[Task],
-    games: dict[str, Game],
-    workers: int,
-    every: float,
+    backend: _Local | _Ray,
     *,
     on_result: Callable[[int, Result], None],
     on_error: Callable[[int, BaseException], None] | None,
@@ -395,36 +343,14 @@ def run_local(
     on_start: Callable[[list[int]], None] | None = None,
     grace: float = STOP_GRACE,
 ) -> None:
-    """Run ``tasks`` in ``workers`` processes (``1``: a thread), outcomes to the callbacks."""
-    pool = None
+    """Run ``tasks`` on ``backend``, outcomes to the callbacks (``on_error`` None: raise)."""
     futures: dict[Future, int] = {}
     finished: _queue.SimpleQueue[Future] = _queue.SimpleQueue()  # put as each task ends
-    if workers == 1:
-        channel, stop = _queue.Queue(), threading.Event()
-    else:
-        from loky import ProcessPoolExecutor
-        from loky.backend.context import get_context
 
-        context = get_context("loky")
-        channel, stop = context.Queue(), context.Event()
-        # loky's resource tracker warns after an interruption of a semaphore the workers
-        # removed: harmless, and it would break the one-line answer to a signal.
-        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
-
-    def drain() -> None:
-        """Hand the messages waiting over: of a task's checkpoints, only the newest."""
-        newest: dict[int, bytes] = {}
-        while True:
-            try:
-                kind, index, value = channel.get_nowait()
-            except _queue.Empty:
-                break
-            if kind == "progress":
-                on_progress(index, value)
-            else:
-                newest[index] = value  # a task's messages arrive in the order it sent them
-        for index, data in newest.items():
-            on_checkpoint(index, data)
+    def drain(timeout: float = RAY_SILENCE) -> None:
+        """Hand the news over: of each task's progress and checkpoints, the newest."""
+        for (kind, index), value in backend.news(timeout).items():
+            (on_progress if kind == "progress" else on_checkpoint)(index, value)
 
     def collect(done, stopping: bool = False) -> None:
         """Hand each finished task's outcome over once (once stopping, failures are dropped)."""
@@ -435,18 +361,17 @@ def run_local(
             if isinstance(err, ckpt.SeedStopped):
                 if err.state is not None:
                     on_checkpoint(index, err.state)
-            elif err is not None:
-                if isinstance(err, BrokenExecutor):  # killed (out of memory?), not the task's fault
-                    codes = [line for line in str(err).splitlines() if "exit codes" in line]
+            elif err is not None and not stopping:
+                if isinstance(err, backend.crashed):  # killed (out of memory?), not its fault
+                    codes = [line.strip() for line in str(err).splitlines() if "exit codes" in line]
                     err = BackendUnavailableError(
-                        f"a worker process died ({codes[0].strip() if codes else err}); the seeds "
-                        "played and their checkpoints are kept, to be continued"
+                        f"a {backend.worker} died ({(codes or [type(err).__name__])[0]}); the "
+                        "seeds played and their checkpoints are kept, to be continued"
                     )
-                if not stopping:
-                    if on_error is None:
-                        raise err
-                    on_error(index, err)
-            elif not f.cancelled():
+                if on_error is None:
+                    raise err
+                on_error(index, err)  # a RayTaskError carries the worker's traceback
+            elif err is None and not f.cancelled():
                 on_result(index, f.result())
             del futures[f]  # once handed over (a callback cut short is called again)
 
@@ -462,25 +387,11 @@ def run_local(
 
     try:
         with signals_held():  # every worker gets its start-up data before a signal lands
-            if workers == 1:
-                pool = _SeedThread(stop)
-                submit = partial(pool.submit, play_task, channel=channel, stop=stop)
-            else:
-                pool = ProcessPoolExecutor(
-                    max_workers=workers,
-                    initializer=_init_worker,
-                    initargs=(os.getpid(), games, channel, stop),
-                )
-                submit = partial(pool.submit, play_task)
-            for t in tasks:
-                game = games[t.fingerprint] if workers == 1 else None
-                f = submit(t, game, every)
+            for t, f in zip(tasks, backend.submit(tasks), strict=True):
                 futures[f] = t.index
                 f.add_done_callback(finished.put)
-            if workers == 1:
-                pool.start()
         if on_start is not None:
-            on_start(sorted(p.pid for p in getattr(pool, "_processes", {}).values()))
+            on_start(backend.pids)
         # A signal is raised only in the C wait of ``ended``: never inside ``threading`` or
         # ``concurrent.futures`` (a lock left taken there loses a result), nor mid hand-over.
         while futures:
@@ -489,33 +400,112 @@ def run_local(
                 drain()
                 collect(done)
     except BaseException as err:
-        stop.set()  # every playing seed stops after its episode
+        deadline = time.monotonic() + grace
         try:
-            deadline = time.monotonic() + grace
-            while not isinstance(err, Exception):  # an interruption: nothing finished is lost
-                drain()
-                collect([f for f in futures if f.done()], stopping=True)
-                for f in futures:
-                    f.cancel()  # those not started never start; the others hand in their states
-                left = deadline - time.monotonic()
-                if not futures or left <= 0:
-                    break
-                ended(min(0.1, left))
+            with suppress(Exception):  # the states are a bonus: the stop goes on
+                while True:  # an interruption: nothing finished is lost
+                    backend.cancel(futures)  # every seed stops after its episode (Ray's at once)
+                    drain(grace)
+                    collect([f for f in futures if f.done()], stopping=True)
+                    left = deadline - time.monotonic()
+                    if isinstance(err, Exception) or not futures or left <= 0:
+                        break
+                    ended(min(0.1, left))
         finally:
-            for f in futures:
-                f.cancel()
-            if not isinstance(pool, _SeedThread | None):
-                pool.shutdown(wait=True, kill_workers=True)
+            backend.close(None)
         raise
-    if workers > 1:
+    backend.close(drain)
+
+
+class _Local:
+    """Tasks in ``workers`` loky processes (``1``: a thread of this one); their news on a queue."""
+
+    worker, crashed = "worker process", BrokenExecutor
+
+    def __init__(self, games: dict[str, Game], workers: int, every: float) -> None:
+        self.games, self.workers, self.every, self.pool, self.pids = games, workers, every, None, []
+        if workers == 1:
+            self.channel, self.stop = _queue.Queue(), threading.Event()
+            return
+        from loky.backend.context import get_context
+
+        context = get_context("loky")
+        self.channel, self.stop = context.Queue(), context.Event()
+        # loky's resource tracker warns after an interruption of a semaphore the workers
+        # removed: harmless, and it would break the one-line answer to a signal.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
+
+    def submit(self, tasks: list[Task]) -> list[Future]:
+        if self.workers == 1:
+            kwargs = dict(send=self.channel.put, stop=self.stop)
+            calls = [partial(play_task, t, self.games[t.fingerprint], self.every, **kwargs)
+                     for t in tasks]  # fmt: skip
+            return _in_a_thread(calls, self.stop)
+        from loky import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            initializer=_init_worker,
+            initargs=(os.getpid(), self.games, self.channel, self.stop),
+        )
+        futures = [self.pool.submit(play_task, t, None, self.every) for t in tasks]
+        self.pids = sorted(p.pid for p in self.pool._processes.values())
+        return futures
+
+    def news(self, timeout: float) -> dict[tuple[str, int], object]:
+        newest = {}
+        while True:
+            try:
+                kind, index, value = self.channel.get_nowait()
+            except _queue.Empty:
+                return newest
+            newest[kind, index] = value  # a task's messages arrive in the order it sent them
+
+    def cancel(self, futures) -> None:
+        self.stop.set()
+        for f in futures:
+            f.cancel()  # those not started never start; the others hand in their states
+
+    def close(self, drain: Callable[[], None] | None) -> None:
+        if self.pool is None:
+            return
+        if drain is None:
+            self.pool.shutdown(wait=True, kill_workers=True)
+            return
         # A worker exits only once what it put on the queue is in the pipe, so messages still
         # in flight (late checkpoints, which the driver finds stale, and progress) are read.
-        closer = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+        closer = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}, daemon=True)
         closer.start()
         while closer.is_alive():
             drain()
             closer.join(0.05)
         drain()
+
+
+def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> list[Future]:
+    """The one-worker pool: ``calls`` in turn in a daemon thread (never holding up the exit)."""
+    futures = [Future() for _ in calls]
+
+    def work() -> None:
+        for future, call in zip(futures, calls, strict=True):
+            if stop.is_set():
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as err:  # handed to the driver, which decides
+                future.set_exception(err)
+
+    threading.Thread(target=work, name="stackelberg-rl seeds", daemon=True).start()
+    return futures
+
+
+def run_local(tasks: list[Task], games: dict[str, Game], workers: int, every: float, *,
+              on_start: Callable[[list[int]], None] | None = None, grace: float = STOP_GRACE,
+              **callbacks) -> None:  # fmt: skip
+    """Run ``tasks`` in ``workers`` processes (``1``: a thread); ``callbacks`` as :func:`_run`'s."""
+    _run(tasks, _Local(games, workers, every), on_start=on_start, grace=grace, **callbacks)
 
 
 # ---------------------------------------------------------------------- Ray
@@ -546,33 +536,17 @@ def _ray():
 
 
 class _Board:
-    """A Ray actor holding each task's episodes done and the newest checkpoint it sent."""
+    """A Ray actor holding, of each task's progress and checkpoints, the newest not taken."""
 
     def __init__(self) -> None:
-        self.done: dict[int, int] = {}
-        self.checkpoints: dict[int, bytes] = {}
+        self.news: dict[tuple[str, int], object] = {}
 
     def put(self, kind: str, index: int, value) -> None:
-        (self.done if kind == "progress" else self.checkpoints)[index] = value
+        self.news[kind, index] = value
 
-    def snapshot(self) -> tuple[dict[int, int], dict[int, bytes]]:
-        """Episodes done by task, and the checkpoints not handed over yet (then dropped here)."""
-        checkpoints, self.checkpoints = self.checkpoints, {}
-        return dict(self.done), checkpoints
-
-
-class _BoardChannel:
-    """:func:`play_task`'s channel on a Ray worker; a checkpoint is waited for (see ``put``)."""
-
-    def __init__(self, board, step: int, last: int) -> None:
-        self.board, self.step, self.last = board, step, last
-
-    def put(self, message: tuple) -> None:
-        kind, index, value = message
-        if kind == "checkpoint":
-            _ray().get(self.board.put.remote(kind, index, value))  # all in once the task ends
-        elif value % self.step == 0 or value == self.last:
-            self.board.put.remote(kind, index, value)
+    def take(self) -> dict[tuple[str, int], object]:
+        news, self.news = self.news, {}
+        return news
 
 
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
@@ -580,27 +554,29 @@ def _ray_task(task: Task, game: Game, board, every: float) -> Result:
     if game.fingerprint() != task.fingerprint:
         raise RuntimeError(f"task {task.name} seed {task.seed}: the game shipped is not its game")
     K = task.config.episodes
-    channel = _BoardChannel(board, max(1, K // 20), K)
-    return play_task(task, game, every, channel=channel, stop=threading.Event())  # cancelled
+
+    def send(message: tuple) -> None:  # progress 20 times a task
+        if message[0] == "checkpoint":
+            _ray().get(board.put.remote(*message))  # all in once the task ends
+        elif message[2] % max(1, K // 20) == 0 or message[2] == K:
+            board.put.remote(*message)
+
+    return play_task(task, game, every, send=send, stop=threading.Event())  # cancelled
 
 
-def run_ray(
-    tasks: list[Task],
-    games: dict[str, Game],
-    every: float,
-    *,
-    on_result: Callable[[int, Result], None],
-    on_error: Callable[[int, BaseException], None],
-    on_progress: Callable[[int, int], None],
-    on_checkpoint: Callable[[int, bytes], None],
-    address: str | None = None,
-    workers: int | None = None,
-    fail_fast: bool = False,
-) -> None:
-    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
-    ray = _ray()
-    started = False
-    if not ray.is_initialized():
+class _Ray:
+    """Tasks on a Ray cluster as futures of their object refs; their news on a :class:`_Board`."""
+
+    worker = "Ray worker"
+
+    def __init__(self, games: dict[str, Game], every: float, address=None, workers=None) -> None:
+        ray = self.ray = _ray()
+        self.games, self.every, self.address = games, every, address
+        self.refs, self.live, self.pids = [], [], []
+        self.crashed = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)
+        self.started = not ray.is_initialized()
+        if not self.started:
+            return
         try:
             quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
             if address:
@@ -610,74 +586,43 @@ def run_ray(
         except (ConnectionError, RuntimeError, ValueError) as err:
             where = f"at {address}" if address else "on this machine"
             raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
-        started = True
-    pending: dict = {}
-    board = None
-    shown: dict[int, int] = {}
 
-    def look(timeout: float = RAY_SILENCE) -> None:
-        """Hand the board's news over: progress, then the checkpoints sent."""
+    def submit(self, tasks: list[Task]) -> list[Future]:
+        remote = self.ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        self.board = self.ray.remote(num_cpus=0)(_Board).remote()
+        games = {fp: self.ray.put(game) for fp, game in self.games.items()}
+        self.refs = [remote.remote(t, games[t.fingerprint], self.board, self.every) for t in tasks]
+        self.live = list(self.refs)
+        return [ref.future() for ref in self.refs]
+
+    def news(self, timeout: float) -> dict[tuple[str, int], object]:
         try:
-            done, checkpoints = ray.get(board.snapshot.remote(), timeout=timeout)
-        except ray.exceptions.GetTimeoutError:
-            where = f"at {address}" if address else "started here"
+            return self.ray.get(self.board.take.remote(), timeout=timeout)
+        except self.ray.exceptions.GetTimeoutError:
+            where = f"at {self.address}" if self.address else "started here"
             raise BackendUnavailableError(
                 f"the Ray cluster {where} stopped answering (nothing for {timeout:g} s); the "
                 "seeds played and their checkpoints are kept: run it again to go on"
             ) from None
-        for index, n in done.items():
-            if shown.get(index) != n:
-                shown[index] = n
-                on_progress(index, n)
-        for index, data in checkpoints.items():
-            on_checkpoint(index, data)
 
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-        board = ray.remote(num_cpus=0)(_Board).remote()
-        refs = {fp: ray.put(game) for fp, game in games.items()}
-        pending = {remote.remote(t, refs[t.fingerprint], board, every): t for t in tasks}
-        last = 0.0
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.2)
-            if time.monotonic() - last > 0.5 or ready:
-                last = time.monotonic()
-                look()
-            for ref in ready:
-                task = pending.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception as err:  # RayTaskError carries the worker's traceback
-                    lost = ray.exceptions
-                    if isinstance(err, lost.WorkerCrashedError | lost.NodeDiedError):
-                        err = BackendUnavailableError(
-                            f"a Ray worker died ({type(err).__name__}); the seeds played and "
-                            "their checkpoints are kept, to be continued"
-                        )
-                    if fail_fast:
-                        raise err from None
-                    on_error(task.index, err)
-                else:
-                    on_result(task.index, result)
-    except BaseException:
-        for ref in pending:
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - a task that just finished cannot be cancelled
-                pass
-        try:  # the cancelled workers are gone before the caller may play again on this cluster
-            ray.wait(list(pending), num_returns=len(pending), timeout=10.0)
-        except Exception:  # noqa: BLE001 - a cluster that no longer answers: nothing to wait for
-            pass
-        if board is not None and pending:
-            try:
-                look(timeout=5.0)
-            except Exception:  # noqa: BLE001 - the checkpoints are a bonus: the stop goes on
-                pass
-        raise
-    finally:
-        if started:
-            ray.shutdown()
+    def cancel(self, futures) -> None:
+        while self.live:  # each task once; one that just finished cannot be cancelled
+            with suppress(Exception):
+                self.ray.cancel(self.live.pop(), force=True)
+
+    def close(self, drain: Callable[[], None] | None) -> None:
+        with suppress(Exception):  # the cancelled tasks end before the cluster plays again
+            self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
+        if self.started:
+            self.ray.shutdown()
+
+
+def run_ray(tasks: list[Task], games: dict[str, Game], every: float, *, on_error,
+            address: str | None = None, workers: int | None = None, fail_fast: bool = False,
+            **callbacks) -> None:  # fmt: skip
+    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
+    backend = _Ray(games, every, address, workers)
+    _run(tasks, backend, on_error=None if fail_fast else on_error, **callbacks)
 
 
 # ---------------------------------------------------------------------- progress
@@ -695,23 +640,12 @@ class _View:
     """The progress bar: episodes of every task, and a line per playing seed of a sweep."""
 
     def __init__(self, enabled: bool, tasks: list[Task], lines: bool) -> None:
-        self.tasks, self.lines, self.bar, self.rows, self.finished = tasks, lines, None, {}, 0
+        self.tasks, self.lines, self.rows, self.finished = tasks, lines, {}, 0
         self.done = {t.index: t.episodes_done() for t in tasks}
-        if enabled and tasks:
-            self.bar = progress_bar()
-            episodes = sum(t.config.episodes for t in tasks)
-            completed = sum(self.done.values())
-            self.total = self.bar.add_task(self._title(), total=episodes, completed=completed)
-
-    def __enter__(self) -> _View:
+        self.bar = progress_bar() if enabled and tasks else None
         if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def _title(self) -> str:
-        if not self.lines:
-            return "[bold]episodes[/bold]"
-        return f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
+            self.total = self.bar.add_task("", total=sum(t.config.episodes for t in tasks))
+            self.show()
 
     def update(self, index: int, done: int) -> None:
         self.done[index] = done
@@ -721,19 +655,17 @@ class _View:
                 name = f"  {task.name} seed {task.seed}"
                 self.rows[index] = self.bar.add_task(name, total=task.config.episodes)
             self.bar.update(self.rows[index], completed=done)
-        if self.bar is not None:
-            self.bar.update(self.total, completed=sum(self.done.values()))
+        self.show()
 
     def finish(self, index: int) -> None:
         self.finished += 1
         self.done[index] = self.tasks[index].config.episodes
-        if self.bar is not None:
-            if index in self.rows:
-                self.bar.remove_task(self.rows.pop(index))
-            self.bar.update(
-                self.total, completed=sum(self.done.values()), description=self._title()
-            )
+        if index in self.rows:
+            self.bar.remove_task(self.rows.pop(index))
+        self.show()
 
-    def __exit__(self, *exc) -> None:
+    def show(self) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            title = f"[bold]sweep[/bold] {self.finished}/{len(self.tasks)} seeds, episodes"
+            title = title if self.lines else "[bold]episodes[/bold]"
+            self.bar.update(self.total, completed=sum(self.done.values()), description=title)

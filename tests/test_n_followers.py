@@ -201,7 +201,9 @@ def test_a_game_with_followers_is_validated_and_saved(tmp_path, linear):
 
 def test_what_handles_one_follower_refuses_more():
     g = tiny(2)
-    with pytest.raises(ValueError, match="step handles one follower only; this game has 2"):
+    with pytest.raises(
+        ValueError, match="step: only one follower is supported so far; this game has 2 followers"
+    ):
         g.step(0, 0, 0, 0, np.random.default_rng(0))
 
 
@@ -312,7 +314,36 @@ def test_wrong_profiles_are_refused_in_one_line():
         player_regrets(game, pis, 0, [0])
     with pytest.raises(ValueError, match=r"first_actions\[1\] must hold integers in \[0, 2\)"):
         player_regrets(game, pis, 0, [0, 2])
-    with pytest.raises(ValueError, match="softmax_solution handles one follower only"):
+    with pytest.raises(ValueError, match="softmax_solution: only one follower is supported so far"):
         from stackelberg_rl.planning import softmax_solution
 
         softmax_solution(game, 1.0, 1.0)
+
+
+def test_whatever_handles_one_follower_refuses_more_in_one_line(tmp_path, capsys):
+    from helpers import call, one_line_error
+
+    from stackelberg_rl.agents import AgentConfig, make_agents, make_learner
+    from stackelberg_rl.envs import gymnasium, pettingzoo
+    from stackelberg_rl.equilibria import reward_free
+    from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
+
+    game = tiny(2)
+    so_far = "only one follower is supported so far; this game has 2 followers"
+    for attempt in [
+        lambda: make_agents(game, AgentConfig(), 3, 0),
+        lambda: make_learner(AgentConfig(), game, 3),
+        lambda: pettingzoo.env(game),
+        lambda: gymnasium.LeaderEnv(game),
+        lambda: reward_free.explore(game, 2),
+        lambda: reward_free.gaps(game, *random_profile(game, 0)[:2]),
+        lambda: run_seeds(
+            RunConfig(game=GameSpec("random-tabular", {"n_followers": 2}), episodes=2, seeds=1)
+        ),
+    ]:
+        with pytest.raises(ValueError, match=so_far):
+            attempt()
+    argv = "run --game random-linear --param n_followers=2 --episodes 2 --seeds 1 --out".split()
+    argv.append(str(tmp_path / "r"))
+    assert so_far in one_line_error(*call(argv, capsys)[::2])
+    assert not (tmp_path / "r").exists()

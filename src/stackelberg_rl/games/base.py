@@ -73,7 +73,8 @@ class Players:
         """Raise :class:`ValueError` when ``what`` cannot handle this game's ``N > 1`` followers."""
         if self.n_players != 2:
             raise ValueError(
-                f"{what} handles one follower only; this game has {self.n_followers} followers"
+                f"{what}: only one follower is supported so far; this game has "
+                f"{self.n_followers} followers"
             )
 
     @property

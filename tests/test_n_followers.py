@@ -347,3 +347,37 @@ def test_whatever_handles_one_follower_refuses_more_in_one_line(tmp_path, capsys
     argv.append(str(tmp_path / "r"))
     assert so_far in one_line_error(*call(argv, capsys)[::2])
     assert not (tmp_path / "r").exists()
+
+
+# ---------------------------------------------------------------------- supply chain
+@pytest.mark.parametrize(
+    ("n_followers", "grids"), [(1, (5, 9, 17, 33)), (2, (9, 17, 33)), (3, (17, 33))]
+)
+def test_the_supply_chain_approaches_multiple_marginalisation(n_followers, grids):
+    """Markups ``a/2^(i+1)``, quantity ``a/2^(N+1)`` (``a = 1``) as the grid is refined."""
+    want = 0.5 ** np.arange(1, n_followers + 2)
+    errors = []
+    for n in grids:
+        game = games.make("supply-chain", n_followers=n_followers, n_prices=n,
+                          n_demand_levels=1, horizon=1)  # fmt: skip
+        *pis, values = stackelberg_equilibrium(game)
+        actions = []
+        for pi in pis:
+            actions.append(int(pi[(0, 0, *actions)].argmax()))
+        markups = np.linspace(0.0, 1.0, n)[actions]
+        step = 1.0 / (n - 1)
+        assert abs(max(1.0 - markups.sum(), 0.0) - 0.5 ** (n_followers + 1)) <= step + 1e-12
+        assert values.V[0, 0, 0] == pytest.approx(4 * markups[0] * (1 - markups.sum()))
+        errors.append(np.abs(markups - want).max())
+        assert errors[-1] <= 2 ** (n_followers + 1) * step
+    assert all(b < a for a, b in zip(errors, errors[1:], strict=False))
+
+
+def test_the_supply_chain_is_a_linear_markov_game():
+    game = games.make("supply-chain", n_followers=2, n_prices=4, horizon=3)
+    assert game.action_counts == (4, 4, 4) and game.dim == 3 * 4 and game.is_factored
+    np.testing.assert_allclose(game.transition(0)[1, 2, 0, 3], [0.1, 0.8, 0.1])
+    r = game.reward(2)[:, 0, 1, 1, 0]  # a = 0.5: markups 1/3, 1/3, 0 sell nothing
+    np.testing.assert_array_equal(r, 0.0)
+    r = game.reward(2)[:, 2, 1, 0, 0]  # a = 1: markup 1/3 sells 2/3
+    np.testing.assert_allclose(r, [4 / 3 * 2 / 3, 0, 0])

@@ -24,6 +24,7 @@ def test_the_random_games_are_registered_with_their_parameters():
         "seed",
         "concentration",
         "reward_noise",
+        "n_followers",
     ]
     assert fields["dim"].type is int and fields["dim"].default == 8
     assert "feature dimension" in fields["dim"].help
@@ -45,6 +46,7 @@ def test_make_equals_the_generator_and_records_every_resolved_parameter():
             "seed": 3,
             "concentration": 1.0,
             "reward_noise": 0.0,
+            "n_followers": 1,
         },
     }
     assert direct.provenance is None  # built by hand: the registry did not make it

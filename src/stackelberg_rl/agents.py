@@ -410,6 +410,7 @@ def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
 
 def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearner:
     """A fresh learner for ``game`` as ``config`` says, with the ``α`` of episode 0."""
+    game.refuse_followers("a learner")
     counts, H = (game.n_leader_actions, game.n_follower_actions), game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
     kwargs = dict(
@@ -453,6 +454,7 @@ def make_agents(
         ``(leader, follower)``: one agent per player, in order.
     """
     config.validate()
+    game.refuse_followers("the agents")
     n_players = len(PLAYERS)
     if isinstance(seed, np.random.SeedSequence):
         rngs = [np.random.default_rng(s) for s in seed.spawn(n_players)]

@@ -1,13 +1,15 @@
-"""Exact planning on a known finite game (SPEC §2): values, best responses, Stackelberg, regret.
+"""Exact planning on a known finite game (SPEC §2, §7): values, best responses, Stackelberg, regret.
 
 Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals, and the
-one-shot commitment values of a bimatrix game. Player-indexed arrays have a leading player axis;
-one step of backward induction is :func:`collapse`, and every solver is one backward pass of it
-over ``h = H-1 … 0``, vectorised over states and actions.
+one-shot commitment values of a bimatrix game. Player-indexed arrays have a leading player axis
+of length ``1+N`` (the leader, then ``N`` followers moving in order); player ``i``'s policy is
+``pi_i (H, S, A_0, …, A_i)``. One step of backward induction is :func:`collapse`, and every
+solver is one backward pass of it over ``h = H-1 … 0``, vectorised over states and actions.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,11 +18,17 @@ from typing import Literal
 import numpy as np
 
 from . import _validate
-from .games.base import FiniteGame
+from .games.base import FiniteGame, action_axes
 from .games.matrix import matrix_game, payoff_matrices
 
 POLICY_NAMES = ("pi_l", "pi_f")
-"""The players' policies in order of moves (0 the leader, 1 the follower)."""
+"""The players' policies in order of moves (0 the leader, 1 the follower) of a two-player game."""
+
+
+def policy_names(n_players: int) -> tuple[str, ...]:
+    """:data:`POLICY_NAMES` for two players, else ``pi_0, …, pi_N``."""
+    return POLICY_NAMES if n_players == 2 else tuple(f"pi_{i}" for i in range(n_players))
+
 
 Rule = Callable[[np.ndarray], np.ndarray]
 """A player's choice from the values at its node ``W (n, ..., A_0, …, A_i)`` (see :func:`collapse`):
@@ -32,13 +40,14 @@ Policy = np.ndarray | Rule | None
 
 @dataclass(frozen=True)
 class Values:
-    """Values of a pair of policies in a finite game.
+    """Values of a profile of policies in a finite game (``1+N`` players, SPEC §7).
 
     Attributes:
-        Q: ``(2, H, S, A, B)`` action values ``Q_{m,h}(x, a, b)``.
-        q: ``(2, H, S, A)`` both players' values at the follower's node: ``q[0]`` the leader's
-            marginal ``q_{l,h}(x, a)``, eq. (1); ``q[1]`` the follower's ``V̄_{f,h}(x, a)``, eq. (3).
-        V: ``(2, H, S)`` state values ``V_{m,h}(x)``, eqs. (2) and (4).
+        Q: ``(1+N, H, S, A_0, …, A_N)`` action values ``Q_{m,h}(x, a, b)``.
+        q: ``(1+N, H, S, A_0)`` every player's value at the first follower's node ``W^{(1)}``:
+            ``q[0]`` the leader's marginal ``q_{l,h}(x, a)``, eq. (1); ``q[1]`` the follower's
+            ``V̄_{f,h}(x, a)``, eq. (3).
+        V: ``(1+N, H, S)`` state values ``V_{m,h}(x)``, eqs. (2) and (4).
     """
 
     Q: np.ndarray
@@ -158,18 +167,22 @@ def soft_policies(
     return pi_l, pi_f, q[0], q[1], np.moveaxis(V, 0, -1)
 
 
-def follower_choice(
-    Q_l: np.ndarray, Q_f: np.ndarray, tie_break: Literal["leader", "follower"], tol: float
+def stackelberg_choice(
+    W: np.ndarray, player: int, tie_break: Literal["leader", "follower"], tol: float
 ) -> np.ndarray:
-    """The follower's Stackelberg answer ``b* (..., A)`` to every leader action (SPEC §2).
+    """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, SPEC §7.
 
-    Among the maximisers of ``Q_f (..., A, B)`` within ``tol``, the best for the leader's
-    ``Q_l`` (``"leader"``, strong Stackelberg) or the worst (``"follower"``, weak); the first on
-    exact ties.
+    ``W (players, ..., A_0, …, A_i)``: among the maximisers of its own ``W[player]`` within
+    ``tol``, those best (``"leader"``) or worst (``"follower"``) for player 0, among them for
+    player 1, …, up to the player before it; then the lowest index.
     """
     sign = 1.0 if tie_break == "leader" else -1.0
-    best = Q_f >= Q_f.max(axis=-1, keepdims=True) - tol
-    return np.where(best, sign * Q_l, -np.inf).argmax(axis=-1)
+    z = W[player]
+    keep = z >= z.max(axis=-1, keepdims=True) - tol
+    for before in range(player):
+        z = np.where(keep, sign * W[before], -np.inf)
+        keep = z == z.max(axis=-1, keepdims=True)
+    return keep.argmax(axis=-1)
 
 
 def check_tie_break(tie_break: str, tol: float) -> None:
@@ -182,21 +195,27 @@ def check_tie_break(tie_break: str, tol: float) -> None:
 
 # ---------------------------------------------------------------------- whole games
 def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
-    """Each player's policy shape: ``[(H, S, A), (H, S, A, B)]``."""
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    return [(H, S, A), (H, S, A, B)]
+    """Each player's policy shape ``(H, S, A_0, …, A_i)``: ``[(H, S, A), (H, S, A, B)]`` for two."""
+    head, counts = (game.horizon, game.n_states), game.action_counts
+    return [(*head, *counts[: i + 1]) for i in range(game.n_players)]
 
 
 def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
     """``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (``None`` skipped) as checked float arrays.
 
+    With ``N`` followers one policy per player, ``pi_i (H, S, A_0, …, A_i)``.
+
     Raises:
-        ValueError: naming the policy, and the axis or the index that is wrong.
+        ValueError: naming the policy, and the axis or the index that is wrong, or the number
+            of policies when it is not ``1+N``.
     """
-    axes = ("h", "x", "a", "b")
+    n = game.n_players
+    if len(policies) != n:
+        raise ValueError(f"the game has {n} players: give {n} policies, got {len(policies)}")
+    axes = ("h", "x", *action_axes(n, False))
     out = []
     for i, (name, pi, shape) in enumerate(
-        zip(POLICY_NAMES, policies, policy_shapes(game), strict=True)
+        zip(policy_names(n), policies, policy_shapes(game), strict=True)
     ):
         if pi is not None:
             pi = np.asarray(pi, dtype=np.float64)
@@ -211,10 +230,10 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
 
     Returns the policies (those of rules filled in) and their :class:`Values`.
     """
-    H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
-    Q = np.empty((2, H, S, A, B))
-    q = np.empty((2, H, S, A))
-    V = np.empty((2, H, S))
+    m, H, S = game.n_players, game.horizon, game.n_states
+    Q = np.empty((m, H, S, *game.action_counts))
+    q = np.empty((m, H, S, game.n_leader_actions))
+    V = np.empty((m, H, S))
     tables = [
         np.zeros(s) if callable(p) else p
         for p, s in zip(policies, policy_shapes(game), strict=True)
@@ -223,12 +242,15 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
         Qh = game.action_values(h, V[:, h + 1] if h < H - 1 else None, out=Q[:, h])
         step = [p if callable(p) else t[h] for p, t in zip(policies, tables, strict=True)]
         _, nodes = collapse(Qh, step, out=[t[h] for t in tables])
-        V[:, h], q[:, h] = nodes
+        V[:, h], q[:, h] = nodes[0], nodes[1]
     return tables, Values(Q=Q, q=q, V=V)
 
 
-def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
+def evaluate(game: FiniteGame, *policies: np.ndarray) -> Values:
     """Exact values of the policies ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+
+    With ``N`` followers: ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)``,
+    the collapse of SPEC §7; ``values.V`` is ``(1+N, H, S)``.
 
     >>> from stackelberg_rl.games import random_linear
     >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
@@ -236,7 +258,7 @@ def evaluate(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
-    return _backward(game, check_policies(game, pi_l, pi_f))[1]
+    return _backward(game, check_policies(game, *policies))[1]
 
 
 def best_response(
@@ -246,15 +268,16 @@ def best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """Player ``player``'s best response to the others' policies, eqs. (7) and (8).
+    """Player ``player``'s best response to the others' policies, eqs. (7) and (8), SPEC §7.
 
     With ``tie_break`` a follower picks, among its maximisers within ``tol``, the one best
-    (``"leader"``) or worst (``"follower"``) for the leader: backward induction then gives the
-    best or worst leader value over all its best responses, at every state.
+    (``"leader"``) or worst (``"follower"``) for the leader (then for the players after it, in
+    order, as :func:`stackelberg_choice`): backward induction then gives the best or worst
+    leader value over all its best responses, at every state.
 
     Args:
         game: the game.
-        player: 0 the leader, 1 the follower.
+        player: 0 the leader, ``1 … N`` the followers.
         policies: every player's policy in order of moves (the entry of ``player`` is ignored).
         tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"``, ``"follower"``.
         tol: how far below the maximum an action still counts as a maximiser.
@@ -262,14 +285,14 @@ def best_response(
     Returns:
         A deterministic policy of ``player`` (first maximiser on ties) and its values.
     """
-    player = _validate.index(player, len(POLICY_NAMES), "player")
+    player = _validate.index(player, game.n_players, "player")
     given = [None if i == player else p for i, p in enumerate(policies)]
     step: list = check_policies(game, *given)
     if tie_break is None or player == 0:
         step[player] = greedy(player)
     else:
         check_tie_break(tie_break, tol)
-        step[player] = stackelberg_rules(tie_break, tol)[player]
+        step[player] = stackelberg_rules(tie_break, tol, game.n_players)[player]
     tables, values = _backward(game, step)
     return tables[player], values
 
@@ -301,25 +324,31 @@ def stackelberg_equilibrium(
     game: FiniteGame,
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
-) -> tuple[np.ndarray, np.ndarray, Values]:
-    """The subgame-perfect Stackelberg solution by backward induction (SPEC §2).
+) -> tuple[np.ndarray, ...]:
+    """The subgame-perfect Stackelberg solution by backward induction (SPEC §2, §7).
 
-    At each ``(h, x)`` the follower answers every ``a`` (:func:`follower_choice`: ties within
-    ``tol`` for the leader or against it); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``.
+    At each ``(h, x)`` the follower answers every ``a`` (ties within ``tol`` for the leader or
+    against it); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``. With ``N`` followers, from
+    the last one down, player ``i`` answers every ``a_{<i}`` with the argmax of its own
+    ``W^{(i+1)}_i`` (:func:`stackelberg_choice`).
 
     Returns:
-        Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
+        Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N``
+        followers ``(pi_0, …, pi_N, values)``.
     """
     check_tie_break(tie_break, tol)
-    (pi_l, pi_f), values = _backward(game, stackelberg_rules(tie_break, tol))
-    return pi_l, pi_f, values
+    policies, values = _backward(game, stackelberg_rules(tie_break, tol, game.n_players))
+    return (*policies, values)
 
 
 def stackelberg_rules(
-    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
+    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
 ) -> list[Rule]:
-    """The players' rules in a Stackelberg solution: the leader greedy, the follower answering."""
-    return [greedy(0), lambda W: follower_choice(W[0], W[1], tie_break, tol)]
+    """The players' rules in a Stackelberg solution: the leader greedy, each follower answering."""
+    rules = [greedy(0)]
+    for i in range(1, n_players):
+        rules.append(functools.partial(stackelberg_choice, player=i, tie_break=tie_break, tol=tol))
+    return rules
 
 
 # ---------------------------------------------------------------------- regret
@@ -339,24 +368,53 @@ def regret(
         ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1),
         V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
     """
-    r = regrets(game, pi_l, pi_f, np.array([x1]), np.array([a1]))[:, 0]
+    r = player_regrets(game, [pi_l, pi_f], x1, [a1])
     return float(r[0]), float(r[1])
 
 
 def regrets(
     game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: np.ndarray, a1: np.ndarray
 ) -> np.ndarray:
-    """:func:`regret` at ``(x1, a1)`` pairs, ``(n,)`` each: ``(2, n)``, the leader's first.
+    """:func:`regret` at ``(x1, a1)`` pairs, ``(n,)`` each: ``(2, n)``, the leader's first."""
+    return player_regrets(game, [pi_l, pi_f], x1, [a1])
 
-    The three backward passes (the pair's values and each player's best response) run as one.
+
+def player_regrets(
+    game: FiniteGame,
+    policies: Sequence[np.ndarray],
+    x1: int | np.ndarray,
+    first_actions: Sequence[int | np.ndarray],
+) -> np.ndarray:
+    """Each player's exact regret of one episode (SPEC §7; eqs. (9) and (10) for ``N = 1``).
+
+    Player ``m``'s best-response value minus its value under ``policies``, both at the node
+    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0. The ``2+N`` backward passes (the
+    profile's values and each player's best response) run as one.
+
+    Args:
+        game: the game, with ``N`` followers.
+        policies: ``pi_0, …, pi_N`` played in the episode, ``pi_i (H, S, A_0, …, A_i)``.
+        x1: the realised initial state (or an array of them).
+        first_actions: the realised actions of step 0 of at least players ``0 … N-1`` (the
+            last player's is not used), each like ``x1``.
+
+    Returns:
+        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1`` of shape ``(n,)``.
     """
-    policies = check_policies(game, pi_l, pi_f)
-    x1, a1 = np.asarray(x1), np.asarray(a1)
-    for name, idx, n in [("x1", x1, game.n_states), ("a1", a1, game.n_leader_actions)]:
+    policies = check_policies(game, *policies)
+    N = game.n_followers
+    if len(first_actions) not in (N, N + 1):
+        raise ValueError(
+            f"first_actions must hold the first actions of players 0 … {N - 1} (or of all "
+            f"{N + 1}), got {len(first_actions)}"
+        )
+    at = [np.asarray(x1), *map(np.asarray, first_actions[:N])]
+    names = ["x1", *(["a1"] if N == 1 else (f"first_actions[{i}]" for i in range(N)))]
+    for name, idx, n in zip(names, at, (game.n_states, *game.action_counts), strict=False):
         if not np.issubdtype(idx.dtype, np.integer) or ((idx < 0) | (idx >= n)).any():
             raise ValueError(f"{name} must hold integers in [0, {n}), got {idx}")
     _, nodes, best = start_values(game, policies)
-    return regret_at(nodes, best, x1, [a1])
+    return regret_at(nodes, best, at[0], at[1:])
 
 
 def start_values(
@@ -373,13 +431,13 @@ def start_values(
         best: also the best responses (else only the profiles' values).
 
     Returns:
-        ``(V, nodes, best)`` of step 0: ``V (rows, 2, *batch, S)`` (row 0 the profiles' values,
+        ``(V, nodes, best)`` of step 0: ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values,
         row 1 each player's best-response value) and the nodes of :func:`regret_backup`.
     """
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
     V = np.zeros((*batch, rows, n, S))
-    Q = np.empty((*batch, rows, n, S, game.n_leader_actions, game.n_follower_actions))
+    Q = np.empty((*batch, rows, n, S, *game.action_counts))
     first = tuple(range(len(batch), len(batch) + 2))
     Q_rows, V_rows = np.moveaxis(Q, first, (0, 1)), np.moveaxis(V, first, (0, 1))
     for h in range(game.horizon - 1, -1, -1):
@@ -399,10 +457,10 @@ def regret_backup(
     """One step of the fused backward passes of :func:`start_values`.
 
     Args:
-        Q: ``(rows, 2, ..., A, B)``: row 0 every player's values of the profile, row 1 player
-            ``m``'s values of its best response (eqs. (7) and (8)).
+        Q: ``(rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row
+            1 player ``m``'s values of its best response (eqs. (7) and (8)).
         policies: each player's policy at this step, ``(..., A_0, …, A_i)``.
-        out: ``(rows, 2, ...)`` where this step's values are written.
+        out: ``(rows, 1+N, ...)`` where this step's values are written.
         best: whether ``Q`` has the best responses' row.
 
     Returns:
@@ -411,7 +469,7 @@ def regret_backup(
     """
     n = len(policies)
     if out is None:
-        out = np.empty(Q.shape[:-2])
+        out = np.empty(Q.shape[: Q.ndim - n])
     # One pass: rows 0 … n-1 the profile, row n + m player m's own values, where it maximises.
     W = Q.reshape(Q.shape[0] * n, *Q.shape[2:])
     best_rows = [[n + m] for m in range(n)] if best else ()
@@ -425,7 +483,7 @@ def regret_backup(
 def regret_at(
     nodes: list[np.ndarray], best: list[np.ndarray], x1: np.ndarray, actions: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Each player's regret ``(2, n)`` at ``(x1, a_0, …, a_{m-1})``, eqs. (9) and (10).
+    """Each player's regret ``(1+N, n)`` at ``(x1, a_0, …, a_{m-1})``, eqs. (9) and (10).
 
     From the step-0 ``nodes`` and ``best`` of :func:`regret_backup`; ``actions`` the first
     actions of the players before the last, each ``(n,)`` like ``x1``.
@@ -449,6 +507,7 @@ def softmax_solution(
     Returns:
         ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
     """
+    game.refuse_followers("softmax_solution")
     (pi_l, pi_f), values = _backward(game, [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)])
     return pi_l, pi_f, values
 
@@ -476,6 +535,7 @@ def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.n
     ``[H·log|A|/α_l, H·log|B|/α_f]`` (a soft-max over ``n`` actions gives up at most
     ``log(n)/α`` per step); ``0`` for greedy play and for a player with one action.
     """
+    game.refuse_followers("softmax_bias_bound")
     out = []
     for n, alpha in ((game.n_leader_actions, alpha_l), (game.n_follower_actions, alpha_f)):
         alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)

@@ -210,7 +210,9 @@ def _shown(value: Any) -> str:
 
 def make_game(config: RunConfig) -> Game:
     """The game ``config`` plays, made once it is known to fit in memory (else UsageError)."""
-    return checked(lambda: (check_game_fits(config), config.game.make())[1])
+    game = checked(lambda: (check_game_fits(config), config.game.make())[1])
+    checked(lambda: game.refuse_followers("the command line"))
+    return game
 
 
 RUN_DEFAULTS = RunConfig(seeds=4)

@@ -29,10 +29,12 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
     if isinstance(game, FiniteGame):
         if game_params:
             raise ValueError("game_params can only be given with a registered game's name")
-        return game
-    if isinstance(game, str):
-        return make(game, **dict(game_params or {}))
-    raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
+    elif isinstance(game, str):
+        game = make(game, **dict(game_params or {}))
+    else:
+        raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
+    game.refuse_followers("the environments")
+    return game
 
 
 def check_action(role: str, action: Any, n: int) -> int:

@@ -158,6 +158,7 @@ class LeaderFollowerGame(pyspiel.Game):
         if finite_game is None:
             given = {**DEFAULT_PARAMETERS, **params}
             finite_game = _game_from_parameters(str(given["game"]), str(given["params"]))
+        finite_game.refuse_followers("the OpenSpiel game")
         self.finite_game = finite_game
         H = finite_game.horizon
         game_info = pyspiel.GameInfo(

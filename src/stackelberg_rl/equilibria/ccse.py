@@ -234,6 +234,7 @@ def _finite(game: Game, what: str) -> FiniteGame:
         raise ValueError(
             f"{what} need a finite game; {game.name} has continuous states: use policies_at"
         )
+    game.refuse_followers(what)
     return game
 
 
@@ -252,6 +253,7 @@ class CCSE:
     """
 
     def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
+        game.refuse_followers("a CCSE")
         self.plans, self.game, self.info = plans, game, dict(info or {})
         record = self.info.get("game") or {}
         if "sha256" in record:

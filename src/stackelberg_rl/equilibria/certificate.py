@@ -73,6 +73,7 @@ class Certificate:
 # ---------------------------------------------------------------------- batched backward passes
 def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[np.ndarray]:
     """The players' policies of every episode, ``[(K, H, S, A), (K, H, S, A, B)]``, checked."""
+    game.refuse_followers("the certificate")
     policies = [np.asarray(pi, dtype=np.float64) for pi in (pi_l, pi_f)]
     K = len(policies[0])
     if [p.ndim for p in policies] != [4, 5] or len(policies[1]) != K or K == 0:

@@ -398,6 +398,7 @@ class _Exploration:
         self.finite = finite = isinstance(game, FiniteGame)
         if not finite and not isinstance(game, ContinuousGame):
             raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
+        game.refuse_followers("reward-free exploration")
         H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
         learner = SoftmaxLSVIUCB(
             game.features if finite else game.feature_map,
@@ -712,6 +713,7 @@ def gaps(
         never starts an episode), ``value/leader/stackelberg``, ``value/leader/output``
         (``V_l`` against ``BR_f^-``), ``value/follower/output``, at the initial distribution.
     """
+    game.refuse_followers("gaps")
     if not isinstance(game, FiniteGame):
         raise ValueError(f"gaps are exact on finite games only, got {game!r}")
     _, _, se = stackelberg_equilibrium(game, tol=tol)

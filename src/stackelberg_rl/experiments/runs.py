@@ -205,7 +205,9 @@ def _workers(config: RunConfig, workers: int | None) -> int:
 
 def _built(config: RunConfig) -> Game:
     check_game_fits(config)
-    return config.game.make()
+    game = config.game.make()
+    game.refuse_followers("a run")
+    return game
 
 
 def _taken_back(config, reservation, manifest, workers, game, backend, address):

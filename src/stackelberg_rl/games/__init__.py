@@ -3,12 +3,13 @@
 ``make(name, **params)`` builds any registered game, ``names()`` lists them; a game checks itself
 when it is made (math.md §1), raising :class:`ValueError` naming the field and the index. The
 registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``,
-``security``, ``appendix-f``, ``matrix`` and ``continuous`` (states in ``[0, 1]²``, a
+``security``, ``appendix-f``, ``matrix``, ``supply-chain`` (``N`` followers) and ``continuous``
+(states in ``[0, 1]²``, a
 :class:`ContinuousGame`, math.md §6), each in its module. Users' own finite games are read from
 and written to ``.npz`` files by :func:`load` and :func:`save`.
 """
 
-from . import appendix_f, continuous, electricity, matrix, security
+from . import appendix_f, continuous, electricity, matrix, security, supply_chain
 from .appendix_f import appendix_f_game
 from .base import FiniteGame
 from .continuous import AtomDensities, BetaDensities, ContinuousGame, EvaluationSample
@@ -44,5 +45,6 @@ __all__ = [
     "register",
     "save",
     "security",
+    "supply_chain",
     "tabular",
 ]

@@ -3,7 +3,8 @@
 A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1), held
 densely (``transitions (H,S,A,B,S)``, ``rewards (2,H,S,A,B)``) or in the factored linear form of
 Assumption 2 (``mu (H,d,S)``, ``theta (2,H,d)``), where no ``S×A×B×S`` array is ever built.
-Player-indexed arrays have a leading player axis of length ``n_players``: 0 leader, 1 follower.
+With ``N`` followers moving in order (SPEC §7) every action axis ``A, B`` is ``A_0, …, A_N``.
+Player-indexed arrays have a leading player axis of length ``n_players = 1 + N``: 0 the leader.
 
 Example:
     >>> from stackelberg_rl.games import random_linear
@@ -28,8 +29,12 @@ DENSE_LIMIT = 50_000_000
 
 _CHUNK = 2**22
 """Entries per block when a check must look at every ``P_h(x'|x,a,b)`` of a factored game."""
-_AXES_P = ("H", "S", "A", "B", "S")
-_AXES_R = ("player", "H", "S", "A", "B")
+
+
+def action_axes(n_players: int, upper: bool = True) -> tuple[str, ...]:
+    """Names of the action axes in messages: ``A, B`` (``a, b``) for two players, else ``A_i``."""
+    names = ("A", "B") if n_players == 2 else tuple(f"A_{i}" for i in range(n_players))
+    return names if upper else tuple(name.lower().replace("_", "") for name in names)
 
 
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
@@ -46,18 +51,31 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
 
 
 class Players:
-    """The player axis every game shares: index 0 is the leader, then the follower.
+    """The player axis every game shares: index 0 is the leader, then the followers in order.
 
     Player-indexed arrays (``rewards``, ``theta``, a backup's values) have a leading axis of
     length :attr:`n_players`; :attr:`action_counts` holds each player's number of actions.
     """
 
     n_players = 2
-    """The leader and one follower."""
+    """The leader and its followers, ``1 + n_followers``."""
     provenance: dict | None = None
     """``{"name", "params"}`` when the game was built by :func:`~.registry.make`."""
     action_counts: tuple[int, ...]
-    """``(A, B)``: each player's number of actions."""
+    """``(A_0, …, A_N)``: each player's number of actions."""
+
+    @property
+    def n_followers(self) -> int:
+        """``N``, the followers moving in order after the leader."""
+        return self.n_players - 1
+
+    def refuse_followers(self, what: str) -> None:
+        """Raise :class:`ValueError` when ``what`` cannot handle this game's ``N > 1`` followers."""
+        if self.n_players != 2:
+            raise ValueError(
+                f"{what}: only one follower is supported so far; this game has "
+                f"{self.n_followers} followers"
+            )
 
     @property
     def n_leader_actions(self) -> int:
@@ -79,6 +97,7 @@ class Players:
             "n_leader_actions": self.n_leader_actions,
             "n_follower_actions": self.n_follower_actions,
             "dim": self.dim,
+            **({} if self.n_players == 2 else {"action_counts": list(self.action_counts)}),
         }
 
 
@@ -91,12 +110,13 @@ class FiniteGame(Players):
     input raises :class:`ValueError` naming the field and an offending index.
 
     Args:
-        features: ``phi (S, A, B, d)`` with ``‖phi(x,a,b)‖₂ <= 1``.
+        features: ``phi (S, A, B, d)`` with ``‖phi(x,a,b)‖₂ <= 1``; ``(S, A_0, …, A_N, d)``
+            for ``N`` followers (the number of axes gives ``N``).
         initial_distribution: ``(S,)`` distribution of ``x_0``.
         transitions: ``P (H, S, A, B, S)``, ``P[h, x, a, b, x']`` (dense form).
-        rewards: mean rewards ``(2, H, S, A, B)`` in ``[-1, 1]`` (dense form).
+        rewards: mean rewards ``(1+N, H, S, A, B)`` in ``[-1, 1]`` (dense form).
         mu: ``(H, d, S)``, ``P_h(x'|x,a,b) = <phi(x,a,b), mu[h, :, x']>`` (factored form).
-        theta: ``(2, H, d)``, ``r_{m,h}(x,a,b) = <phi(x,a,b), theta[m, h]>`` (factored form).
+        theta: ``(1+N, H, d)``, ``r_{m,h}(x,a,b) = <phi(x,a,b), theta[m, h]>`` (factored form).
         reward_noise: half-width of the uniform noise added to realised rewards; the noise is
             shrunk near ``±1`` so realised rewards stay in ``[-1, 1]`` with the same mean.
         name: a label used in results.
@@ -115,12 +135,15 @@ class FiniteGame(Players):
         name: str = "game",
     ) -> None:
         self.name = name
-        self.features = array(features, "features", shape=(None,) * 4, axes=("S", "A", "B", "d"))
-        S, A, B, d = self.features.shape
-        if min(S, A, B, d) < 1:
+        ndim = max(np.ndim(features), 4)
+        self.n_players = m = ndim - 2
+        acts = action_axes(m)
+        self.features = array(features, "features", shape=(None,) * ndim, axes=("S", *acts, "d"))
+        S, *counts, d = self.features.shape
+        if min(self.features.shape) < 1:
             raise ValueError(f"features has an empty axis: shape {self.features.shape}")
         norms = np.linalg.norm(self.features, axis=-1)
-        array(norms, "the norm of features", axes=("x", "a", "b"), high=1.0)
+        array(norms, "the norm of features", axes=("x", *action_axes(m, False)), high=1.0)
         self.initial_distribution = array(
             initial_distribution, "initial_distribution", shape=(S,), axes=("S",)
         )
@@ -139,14 +162,19 @@ class FiniteGame(Players):
         self._transitions = self._rewards = self.mu = self.theta = None
         # The horizon is read from the dense model when there is one, else from mu; every other
         # array must then agree with it.
-        m = self.n_players
+        self._axes_p = ("H", "S", *acts, "S")
         if dense:
             self._transitions = array(
-                transitions, "transitions", shape=(None, S, A, B, S), axes=_AXES_P
+                transitions, "transitions", shape=(None, S, *counts, S), axes=self._axes_p
             )
             H = self._transitions.shape[0]
             self._rewards = array(
-                rewards, "rewards", shape=(m, H, S, A, B), axes=_AXES_R, low=-1.0, high=1.0
+                rewards,
+                "rewards",
+                shape=(m, H, S, *counts),
+                axes=("player", "H", "S", *acts),
+                low=-1.0,
+                high=1.0,
             )
         if factored:
             self.mu = array(mu, "mu", shape=(H if dense else None, d, S), axes=("H", "d", "S"))
@@ -155,12 +183,12 @@ class FiniteGame(Players):
         if H < 1:
             raise ValueError("the horizon H (axis 0 of transitions or mu) is 0")
         self.horizon, self.n_states, self.dim = H, S, d
-        self.action_counts = (A, B)
+        self.action_counts = tuple(counts)
         # (S·A·B, d) view: the factored model is a matrix product with it.
-        self._phi = self.features.reshape(S * A * B, d)
+        self._phi = self.features.reshape(-1, d)
 
         if dense:
-            distribution(self._transitions, "transitions", _AXES_P)
+            distribution(self._transitions, "transitions", self._axes_p)
             if factored:
                 self._check_linear()
         else:
@@ -169,8 +197,9 @@ class FiniteGame(Players):
     def _check_factored(self) -> None:
         """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
         H, S = self.horizon, self.n_states
+        acts = ", ".join(action_axes(self.n_players, False))
         for h in range(H):
-            axes = ("player", "S", "A", "B")
+            axes = ("player", *self._axes_p[1:-1])
             array(self.reward(h), f"rewards given by theta at step {h}", axes=axes, low=-1, high=1)
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
         sums = np.moveaxis(self.features @ self.mu.sum(axis=2).T, -1, 0)  # (H, S, A, B)
@@ -178,7 +207,7 @@ class FiniteGame(Players):
         if (err > TOL).any():
             idx = first_index(err == err.max())
             raise ValueError(
-                f"transitions given by mu do not sum to 1 at index {idx} (h, x, a, b) "
+                f"transitions given by mu do not sum to 1 at index {idx} (h, x, {acts}) "
                 f"(sum {sums[idx]:.12g})"
             )
         if (self.features >= 0).all() and (self.mu >= 0).all():
@@ -191,18 +220,24 @@ class FiniteGame(Players):
                 p = self._phi[start : start + rows] @ self.mu[h]
                 if (p < -TOL).any():
                     row, x_next = first_index(p == p.min())
-                    x, a, b = np.unravel_index(start + row, self.features.shape[:3])
+                    at = np.unravel_index(start + row, self.features.shape[:-1])
                     raise ValueError(
                         f"transitions given by mu have a negative probability {p.min():.3g} at "
-                        f"index {(h, int(x), int(a), int(b), x_next)} (h, x, a, b, x')"
+                        f"index {(h, *map(int, at), x_next)} (h, x, {acts}, x')"
                     )
 
     def _check_linear(self) -> None:
         """A game given in both forms must be linear: the dense model equals ``phi, mu, theta``."""
+        acts = ", ".join(action_axes(self.n_players, False))
         for h in range(self.horizon):
             for what, given, linear, axes in [
-                ("transitions", self._transitions[h], self.features @ self.mu[h], "h, x, a, b, x'"),
-                ("rewards", self._rewards[:, h], self._linear_reward(h), "m, h, x, a, b"),
+                (
+                    "transitions",
+                    self._transitions[h],
+                    self.features @ self.mu[h],
+                    f"h, x, {acts}, x'",
+                ),
+                ("rewards", self._rewards[:, h], self._linear_reward(h), f"m, h, x, {acts}"),
             ]:
                 err = np.abs(linear - given)
                 if (err > 1e-8).any():
@@ -221,10 +256,10 @@ class FiniteGame(Players):
 
     def _linear_reward(self, h: int) -> np.ndarray:
         """``<phi, theta_{m,h}>``: ``(n_players, S, A, B)``."""
-        return (self.theta[:, h] @ self._phi.T).reshape(-1, *self.features.shape[:3])
+        return (self.theta[:, h] @ self._phi.T).reshape(-1, *self.features.shape[:-1])
 
     def reward(self, h: int) -> np.ndarray:
-        """Mean rewards at step ``h``: ``(2, S, A, B)``."""
+        """Mean rewards at step ``h``: ``(1+N, S, A_0, …, A_N)``."""
         if self._rewards is not None:
             return self._rewards[:, h]
         return self._linear_reward(h)
@@ -238,9 +273,9 @@ class FiniteGame(Players):
         return V
 
     def expected_next(self, h: int, V: np.ndarray) -> np.ndarray:
-        """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A, B)``."""
+        """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A_0, …, A_N)``."""
         V = self._values(V)
-        shape = V.shape[:-1] + self.features.shape[:3]
+        shape = V.shape[:-1] + self.features.shape[:-1]
         if self.mu is not None:
             mv = V @ self.mu[h].T  # (..., d): O(Sd), never an S×S array
             return (mv @ self._phi.T).reshape(shape)
@@ -250,7 +285,7 @@ class FiniteGame(Players):
     def action_values(
         self, h: int, V: np.ndarray | None = None, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` of math.md §2: ``(..., 2, S, A, B)``.
+        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` (math.md §2): ``(..., 1+N, S, A, B)``.
 
         For a factored game this is one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
         (Assumption 2), which costs ``O(S·A·B·d)`` per pair of values and reads the features
@@ -258,27 +293,27 @@ class FiniteGame(Players):
 
         Args:
             h: the step.
-            V: ``(..., 2, S)`` next-step values ``V_{m,h+1}`` of both players, for one or more
-                pairs of policies; ``None`` for zero (``h = H-1``), giving ``(2, S, A, B)``.
-            out: optional array of the result's shape to write into (its last three axes
+            V: ``(..., 1+N, S)`` next-step values ``V_{m,h+1}`` of every player, for one or more
+                profiles of policies; ``None`` for zero (``h = H-1``), giving ``(1+N, S, A, B)``.
+            out: optional array of the result's shape to write into (its state and action axes
                 contiguous).
 
         Returns:
-            ``Q_h (..., 2, S, A, B)`` (``out`` when given).
+            ``Q_h (..., 1+N, S, A_0, …, A_N)`` (``out`` when given).
         """
         m, d = self.n_players, self.dim
         V = None if V is None else self._values(V, (m,))
-        shape = (*(() if V is None else V.shape[:-2]), m, *self.features.shape[:3])
+        shape = (*(() if V is None else V.shape[:-2]), m, *self.features.shape[:-1])
         if out is None:
             out = np.empty(shape)
         elif out.shape != shape:  # the message only when it is needed: this is a hot path
-            axes = ("...",) * (len(shape) - 4) + ("player", "S", "A", "B")
+            axes = ("...",) * (len(shape) - m - 2) + ("player", *self._axes_p[1:-1])
             check_shape(out, "out", shape, axes)
         if self._rewards is None:
             w = self.theta[:, h] if V is None else self.theta[:, h] + V @ self.mu[h].T
             flat = out.reshape(-1, self._phi.shape[0])
             if not np.may_share_memory(flat, out):
-                raise ValueError("out must have its last three axes contiguous")
+                raise ValueError("out must have its state and action axes contiguous")
             np.matmul(w.reshape(-1, d), self._phi.T, out=flat)
         else:
             out[...] = self._rewards[:, h]
@@ -287,13 +322,16 @@ class FiniteGame(Players):
         return out
 
     def transition(self, h: int) -> np.ndarray:
-        """Dense ``P_h (S, A, B, S)``; raises for games too large to hold it."""
+        """Dense ``P_h (S, A_0, …, A_N, S)``; raises for games too large to hold it."""
         if self._transitions is not None:
             return self._transitions[h]
-        S, (A, B) = self.n_states, self.action_counts
-        if S * A * B * S > DENSE_LIMIT:
+        S, size = self.n_states, self._phi.shape[0] * self.n_states
+        if size > DENSE_LIMIT:
+            counts = ", ".join(
+                f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
+            )
             raise ValueError(
-                f"transition({h}) would build {S * A * B * S:,} entries (S={S}, A={A}, B={B}); "
+                f"transition({h}) would build {size:,} entries (S={S}, {counts}); "
                 f"the limit is {DENSE_LIMIT:,}: use expected_next instead"
             )
         return self.features @ self.mu[h]
@@ -304,6 +342,7 @@ class FiniteGame(Players):
 
     def next_state_distribution(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """``P_h(·|x, a, b)`` as an ``(S,)`` array."""
+        self.refuse_followers("next_state_distribution")
         if self._transitions is not None:
             return self._transitions[h, x, a, b]
         return self.features[x, a, b] @ self.mu[h]
@@ -312,6 +351,7 @@ class FiniteGame(Players):
         self, h: int, x: int, a: int, b: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, int]:
         """Play ``(a, b)`` in ``x`` at step ``h``: realised rewards ``(n_players,)`` and ``x'``."""
+        self.refuse_followers("step")
         r = self.reward_at(h, x, a, b)
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
@@ -334,12 +374,13 @@ class FiniteGame(Players):
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
+        self.refuse_followers("reward_at")
         if self._rewards is not None:
             return self._rewards[:, h, x, a, b].copy()
         return self.theta[:, h] @ self.features[x, a, b]
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
-        """``phi`` of a batch of state indices: ``(n, A, B, d)``."""
+        """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""
         return self.features[np.asarray(states, dtype=np.intp)]
 
     def arrays(self) -> dict[str, np.ndarray | None]:
@@ -363,8 +404,10 @@ class FiniteGame(Players):
         return {**self._record(), "form": form, "sha256": self.fingerprint()}
 
     def __repr__(self) -> str:
+        acts = ", ".join(
+            f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
+        )
         return (
-            f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, "
-            f"A={self.n_leader_actions}, B={self.n_follower_actions}, d={self.dim}, "
-            f"{'factored' if self.is_factored else 'dense'})"
+            f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, {acts}, "
+            f"d={self.dim}, {'factored' if self.is_factored else 'dense'})"
         )

@@ -8,6 +8,9 @@ A game file is a numpy ``.npz`` archive of named arrays (math.md §1):
   and it must be: ``transitions = features·mu`` and ``rewards = features·theta``;
 - optionally ``reward_noise`` (a number in ``[0, 1]``) and ``name`` (a string).
 
+With ``N`` followers (SPEC §7) the action axes ``A, B`` are ``A_0, …, A_N`` and the player axis
+``2`` is ``1+N``: the number of axes of ``features`` gives ``N``.
+
 Users write such a file with ``np.savez``; :func:`save` writes the same arrays into the package's
 container (:mod:`stackelberg_rl._files`, format ``stackelberg-rl/game``). Nothing else is
 allowed, nothing is unpickled, and every problem is a :class:`GameFileError` (a

@@ -2,21 +2,24 @@
 
 Both random games are registered (``random-linear``, ``random-tabular``); their defaults make the
 demo's small instance (``S = 20``, ``A = B = 3``, ``H = 5``, and ``d = 8`` for the linear one).
+Both take ``n_followers = N`` (SPEC §7), each follower with ``n_follower_actions`` actions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validate import array
 from ._params import checked, param
-from .base import FiniteGame
+from .base import FiniteGame, action_axes
 from .registry import register
 
 _SEED = "Seed of the game's arrays (not of the players or of the episodes)."
 _NOISE = "Half-width of the uniform noise on realised rewards, in [0, 1]."
+_FOLLOWERS = "N, the followers moving in order after the leader."
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,23 @@ class RandomLinearParams:
         gt=0.0,
     )
     reward_noise: float = param(0.0, _NOISE)
+    n_followers: int = param(1, _FOLLOWERS, ge=1)
+
+
+def _action_counts(p: RandomLinearParams | RandomTabularParams) -> tuple[int, ...]:
+    return (p.n_leader_actions,) + (p.n_follower_actions,) * p.n_followers
+
+
+def _label(p: RandomLinearParams | RandomTabularParams) -> str:
+    """``S=…,A=…,B=…`` and ``N=…`` when there is more than one follower."""
+    more = "" if p.n_followers == 1 else f",N={p.n_followers}"
+    return f"S={p.n_states},A={p.n_leader_actions},B={p.n_follower_actions}{more}"
 
 
 def _random_linear_bytes(p: RandomLinearParams) -> int:
-    """Features ``(S, A, B, d)`` twice (drawn, then validated) and ``mu (H, d, S)``."""
-    S, A, B, d, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
-    return 8 * (2 * S * A * B * d + H * d * S)
+    """Features ``(S, A_0, …, A_N, d)`` twice (drawn, then validated) and ``mu (H, d, S)``."""
+    S, d, H = p.n_states, p.dim, p.horizon
+    return 8 * (2 * S * math.prod(_action_counts(p)) * d + H * d * S)
 
 
 @register("random-linear", RandomLinearParams, nbytes=_random_linear_bytes)
@@ -53,28 +67,31 @@ def random_linear(*args, **params) -> FiniteGame:
 
     ``args`` and ``params`` are the fields of :class:`RandomLinearParams` (in order: ``S, A, B,
     d, H, seed``; the seed may be a ``SeedSequence``).
+
+    >>> random_linear(n_followers=2, n_states=6, seed=0).features.shape
+    (6, 3, 3, 3, 8)
     """
     p = checked(RandomLinearParams, *args, **params)
-    S, A, B, d, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.dim, p.horizon
+    S, d, H = p.n_states, p.dim, p.horizon
     rng = np.random.default_rng(p.seed)
-    features = rng.dirichlet(np.full(d, p.concentration), size=(S, A, B))
+    features = rng.dirichlet(np.full(d, p.concentration), size=(S, *_action_counts(p)))
     # Sparse-ish measures: each mu_h^i puts its mass on a few states, so dynamics are not trivial.
     mu = rng.dirichlet(np.full(S, 1.0 / max(1.0, np.sqrt(S))), size=(H, d))
-    theta = rng.uniform(-1.0, 1.0, size=(FiniteGame.n_players, H, d))
+    theta = rng.uniform(-1.0, 1.0, size=(1 + p.n_followers, H, d))
     return FiniteGame(
         features,
         np.full(S, 1.0 / S),
         mu=mu,
         theta=theta,
         reward_noise=p.reward_noise,
-        name=f"random-linear(S={S},A={A},B={B},d={d},H={H})",
+        name=f"random-linear({_label(p)},d={d},H={H})",
     )
 
 
-def one_hot_features(n_states: int, n_leader_actions: int, n_follower_actions: int) -> np.ndarray:
-    """Tabular features ``(S, A, B, S·A·B)``: ``phi(x,a,b)`` is the indicator of ``(x,a,b)``."""
-    n = n_states * n_leader_actions * n_follower_actions
-    return np.eye(n).reshape(n_states, n_leader_actions, n_follower_actions, n)
+def one_hot_features(n_states: int, *action_counts: int) -> np.ndarray:
+    """One-hot features ``(S, A_0, …, A_N, S·∏A_i)``: ``phi(x,a,b)`` indicates ``(x,a,b)``."""
+    n = n_states * math.prod(action_counts)
+    return np.eye(n).reshape(n_states, *action_counts, n)
 
 
 def tabular(
@@ -88,17 +105,18 @@ def tabular(
     """A tabular game (one-hot features, ``d = S·A·B``) from a dense model.
 
     Args:
-        transitions: ``(H, S, A, B, S)``.
-        rewards: ``(2, H, S, A, B)``.
+        transitions: ``(H, S, A, B, S)``, or ``(H, S, A_0, …, A_N, S)``.
+        rewards: ``(1+N, H, S, A, B)``.
         initial_distribution: ``(S,)``; defaults to state 0.
         reward_noise: see :class:`FiniteGame`.
         name: a label.
     """
-    axes = ("H", "S", "A", "B", "S")
-    transitions = array(transitions, "transitions", shape=(None,) * 5, axes=axes)
-    _, S, A, B, _ = transitions.shape
+    ndim = max(np.ndim(transitions), 5)
+    axes = ("H", "S", *action_axes(ndim - 3), "S")
+    transitions = array(transitions, "transitions", shape=(None,) * ndim, axes=axes)
+    _, S, *counts, _ = transitions.shape
     return FiniteGame(
-        one_hot_features(S, A, B),
+        one_hot_features(S, *counts),
         np.eye(S)[0] if initial_distribution is None else initial_distribution,
         transitions=transitions,
         rewards=rewards,
@@ -117,12 +135,13 @@ class RandomTabularParams:
     horizon: int = param(5, "H, steps per episode.", ge=1)
     seed: int = param(0, _SEED)
     reward_noise: float = param(0.0, _NOISE)
+    n_followers: int = param(1, _FOLLOWERS, ge=1)
 
 
 def _random_tabular_bytes(p: RandomTabularParams) -> int:
     """Transitions ``(H, S, A, B, S)``, rewards, and one-hot features ``(S, A, B, S·A·B)``."""
-    S, A, B, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.horizon
-    return 8 * (H * S * A * B * S + 2 * H * S * A * B + (S * A * B) ** 2)
+    S, H, n = p.n_states, p.horizon, p.n_states * math.prod(_action_counts(p))
+    return 8 * (H * n * S + (1 + p.n_followers) * H * n + n**2)
 
 
 @register("random-tabular", RandomTabularParams, nbytes=_random_tabular_bytes)
@@ -132,9 +151,9 @@ def random_tabular(*args, **params) -> FiniteGame:
     ``args`` and ``params`` are the fields of :class:`RandomTabularParams`, in order.
     """
     p = checked(RandomTabularParams, *args, **params)
-    S, A, B, H = p.n_states, p.n_leader_actions, p.n_follower_actions, p.horizon
+    S, H, counts = p.n_states, p.horizon, _action_counts(p)
     rng = np.random.default_rng(p.seed)
-    P = rng.dirichlet(np.ones(S), size=(H, S, A, B))
-    r = rng.uniform(-1.0, 1.0, size=(FiniteGame.n_players, H, S, A, B))
-    name = f"random-tabular(S={S},A={A},B={B},H={H})"
+    P = rng.dirichlet(np.ones(S), size=(H, S, *counts))
+    r = rng.uniform(-1.0, 1.0, size=(1 + p.n_followers, H, S, *counts))
+    name = f"random-tabular({_label(p)},H={H})"
     return tabular(P, r, np.full(S, 1.0 / S), reward_noise=p.reward_noise, name=name)

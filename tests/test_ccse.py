@@ -593,21 +593,56 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def drawn(ax, x, y) -> bool:
+    """Whether ``ax`` holds a line through the points ``(x, y)``."""
+    return any(
+        len(line.get_xdata()) == len(x)
+        and np.allclose(np.asarray(line.get_xdata(), float), x)
+        and np.allclose(np.asarray(line.get_ydata(), float), y, rtol=1e-12, atol=0)
+        for line in ax.get_lines()
+    )
+
+
 def test_curve_table_and_its_figures(security_run, tmp_path):
+    """The table is each seed's certificate per prefix; each figure draws the table's values per
+    seed and their geometric mean over the seeds, on log-log axes ticked at the prefixes."""
     from stackelberg_rl.equilibria import curve_table
     from stackelberg_rl.report import plot_certificate_curve, plot_zero_sum_gap
 
-    table = curve_table(security_run, [10, 20, 40], single_episodes=2)
-    assert list(table.seed) == [0, 0, 0, 1, 1, 1] and list(table.episodes[:3]) == [10, 20, 40]
+    sizes = [10, 20, 40]
+    table = curve_table(security_run, sizes, single_episodes=2)
+    assert list(table.seed) == [0, 0, 0, 1, 1, 1] and list(table.episodes[:3]) == sizes
     first = CCSE.from_run(security_run, 1).certificate(20, single_episodes=2)
     row = table[(table.seed == 1) & (table.episodes == 20)].iloc[0]
     assert row.follower_upper_worst == pytest.approx(first.upper_worst[1], abs=1e-14)
-    plot_certificate_curve(table, tmp_path / "curve.png", title="test")
+
+    def check(ax, columns):
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        np.testing.assert_array_equal(ax.get_xticks(), sizes)
+        for column in columns:
+            wide = table.pivot(index="episodes", columns="seed", values=column).to_numpy()
+            assert (wide > 0).all() and not np.allclose(wide[:, 0], wide[:, 1])
+            for s in (0, 1):
+                assert drawn(ax, sizes, wide[:, s]), (column, s)
+            assert drawn(ax, sizes, np.exp(np.log(wide).mean(axis=1))), column
+            assert not drawn(ax, sizes, wide[::-1, 0])
+
+    fig = plot_certificate_curve(table, tmp_path / "curve.png", title="test")
+    axes = [ax for ax in fig.axes if ax.get_lines()]
+    assert len(axes) == 2 and (tmp_path / "curve.png").stat().st_size > 0
+    for ax, player in zip(axes, ("leader", "follower"), strict=True):
+        assert player in ax.get_title()
+        check(ax, [f"{player}_upper_initial", f"{player}_lower_initial"])
     zero_sum = table.assign(
-        value_gap_initial=0.1, exploitability_upper=0.2, exploitability_lower=0.05
+        value_gap_initial=table.leader_upper_initial / 3,
+        exploitability_upper=table.leader_upper_initial + table.follower_upper_initial,
+        exploitability_lower=table.leader_lower_initial + table.follower_lower_initial,
     )
-    plot_zero_sum_gap(zero_sum, tmp_path / "gap.png", title="test")
-    assert (tmp_path / "curve.png").stat().st_size > 0 and (tmp_path / "gap.png").stat().st_size > 0
+    fig = plot_zero_sum_gap(zero_sum, tmp_path / "gap.png", title="test")
+    (ax,) = [ax for ax in fig.axes if ax.get_lines()]
+    table = zero_sum
+    check(ax, ["value_gap_initial", "exploitability_upper", "exploitability_lower"])
+    assert (tmp_path / "gap.png").stat().st_size > 0
 
 
 def test_decentralised_players_whose_plans_differ_are_caught():

@@ -6,20 +6,25 @@ with ``stackelberg-rl`` or names an example script. Only their sizes are scaled 
 so that the whole README plays in seconds; every other word is as written. Placeholders are
 filled (``runs/NAME``, ``DIR``, ``mine.npz``); what needs a cluster or installs packages
 (``make``, ``pip``, ``ray``, ``--address HEAD:6379``) is left out, and so are the benchmarks.
+The ``stackelberg-rl`` commands are played by the command's ``main`` in this process (the
+process itself, its signals and exit codes, is tested in ``test_processes.py``); the example
+scripts, which start process pools of their own, in processes of their own.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+
+from stackelberg_rl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -135,28 +140,55 @@ def chains(all_commands: list[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def play(chain: list[str], folder: Path) -> list[str]:
-    failures = []
-    for command in chain:
-        done = subprocess.run(
-            argv(command), cwd=folder, capture_output=True, text=True, timeout=600,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        if done.returncode != 0 or "Traceback" in done.stderr:
-            last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
-            failures.append(f"{command}\n  -> exit {done.returncode}: {' '.join(last)}")
-    return failures
+def failure(command: str, code: int, out: str, err: str) -> str | None:
+    if code != 0 or "Traceback" in err:
+        last = (err.strip() or out.strip()).splitlines()[-1:]
+        return f"{command}\n  -> exit {code}: {' '.join(last)}"
+    return None
 
 
 @pytest.mark.slow
-def test_every_command_of_the_readme_runs_as_written(tmp_path):
+def test_every_command_of_the_readme_runs_as_written(tmp_path, monkeypatch, capsys):
+    """In README order within each folder's chain. A script starts once the commands before it in
+    its chain are done and plays in its process while the next commands play in this one; the
+    commands run as on a one-core machine (``--workers``' default: one per core)."""
     small_examples(tmp_path)
     from stackelberg_rl import games
 
     game = games.make("security")
     rewards = np.stack([game.reward(h) for h in range(game.horizon)], 1)
     np.savez(tmp_path / "mine.npz", rewards=rewards)
-    with ThreadPoolExecutor(2) as pool:  # independent folders side by side, as two users would
-        results = list(pool.map(lambda chain: play(chain, tmp_path), chains(commands())))
-    failures = [f for chain in results for f in chain]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    failures, scripts = [], []
+
+    def finish(command, proc):
+        out, err = proc.communicate(timeout=600)
+        failures.append(failure(command, proc.returncode, out, err))
+
+    # Chains that start with a script first: they play in their processes beside the others.
+    ordered = sorted(chains(commands()), key=lambda chain: argv(chain[0])[1] != "-m")
+    try:
+        for chain in ordered:
+            for i, command in enumerate(chain):
+                words = argv(command)
+                if words[1:3] == ["-m", "stackelberg_rl"]:
+                    code = main(words[3:])
+                    failures.append(failure(command, code, *capsys.readouterr()))
+                    continue
+                proc = subprocess.Popen(
+                    words, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL, text=True,
+                )  # fmt: skip
+                if i < len(chain) - 1:  # the chain's next commands may read what it writes
+                    finish(command, proc)
+                else:
+                    scripts.append((command, proc))
+        for command, proc in scripts:
+            finish(command, proc)
+    finally:
+        for _, proc in scripts:
+            if proc.poll() is None:
+                proc.kill()
+    failures = [f for f in failures if f]
     assert not failures, "\n".join(failures)

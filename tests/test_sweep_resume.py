@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_processes import wait_for
+from test_processes import wait_for, workers_of
 
 from stackelberg_rl._files import jsonable
 from stackelberg_rl.cli import main
@@ -166,6 +166,18 @@ def finished_seeds(out: Path) -> list[Path]:
     return found
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time (user and system) the processes ``pids`` have used, from /proc."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def newest_part(out: Path) -> float:
     """The newest modification time of a seed's checkpoint (0 if none)."""
     times = [p.stat().st_mtime for p in out.glob("*/checkpoints/seed-*")]
@@ -182,12 +194,20 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     rng = np.random.default_rng(np.random.SeedSequence(20241130))
     seen: dict = {}
 
-    # Ctrl-C a while after a seed is done, while the third one plays: with no periodic
-    # checkpoints, the states kept are the ones the seeds handed in as they stopped.
+    # Ctrl-C while the third seed plays, the other two done: with no periodic checkpoints, the
+    # states kept are the ones the seeds handed in as they stopped. The signal comes once the
+    # workers have spent a random share of CPU time on it, which a loaded machine does not change
+    # (a wall-clock wait would, and could find the seed not started yet).
     proc = start(tmp_path, out, "inf", 2)
     try:
-        wait_for(lambda: finished_seeds(out), 60, "a finished seed")
-        time.sleep(rng.uniform(0.25, 0.45))
+        wait_for(lambda: len(finished_seeds(out)) >= 2, 60, "two finished seeds")
+        workers = workers_of(proc.pid)
+        spent, share = cpu_seconds(workers), rng.uniform(0.05, 0.25)
+        wait_for(
+            lambda: cpu_seconds(workers) - spent >= share or proc.poll() is not None,
+            60,
+            "the third seed to play",
+        )
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

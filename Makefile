@@ -27,8 +27,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 
+# Two test processes, each taking whole files (a file's fixtures, its Ray cluster, stay in one).
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The learner and planner, then sweeps (one core, every core, a local Ray), then checkpoints.
 bench: $(STAMP)

@@ -120,7 +120,6 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     pi_f = np.empty((n, A, B))
     q_l = np.empty(A)
     Lambda_inv_phi = np.empty(d)
-    linear = np.empty(n_players)  # w_mᵀφ
     finite = True
     for s in range(n):
         for a in range(A):
@@ -132,15 +131,15 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
                     for i in range(d):
                         Lambda_inv_phi[i] += Lambda_inv[h, j, i] * x[j]
                 form = 0.0
-                linear[:] = 0.0
                 for i in range(d):
                     form += x[i] * Lambda_inv_phi[i]
-                    for m in range(n_players):
-                        linear[m] += w[m, h, i] * x[i]
                 bonus = params.beta * math.sqrt(max(form, 0.0))
                 reward = _exploration_reward(bonus, params)
                 for m in range(n_players):
-                    Q[s, m, a, b] = min(linear[m] + (reward + bonus), params.horizon)
+                    linear = 0.0  # w_mᵀφ
+                    for i in range(d):
+                        linear += w[m, h, i] * x[i]
+                    Q[s, m, a, b] = min(linear + (reward + bonus), params.horizon)
                     finite &= math.isfinite(Q[s, m, a, b])
             _softmax_into(Q[s, 1, a], params.alphas[1], pi_f[s, a])
             total = 0.0

@@ -299,6 +299,15 @@ def test_one_follower_is_todays_call():
         assert tuple(player_regrets(game, [pi_l, pi_f], x1, [a1])) == regret(
             game, pi_l, pi_f, x1, a1
         )
+    # regret() is player_regrets() underneath: eqs. (9) and (10) against the loops too.
+    for m in range(2):
+        x1, first, at = all_nodes(game, m)
+        mine = loop_node_values(game, [pi_l, pi_f], m, at, best=False)
+        best = loop_node_values(game, [pi_l, pi_f], m, at, best=True)
+        got = [
+            regret(game, pi_l, pi_f, int(x), int(a))[m] for x, a in zip(x1, first[0], strict=True)
+        ]
+        np.testing.assert_allclose(got, best - mine, atol=1e-12)
     pi_l, pi_f, values = stackelberg_equilibrium(game)
     assert values.V.shape == (2, 2, 3)
 

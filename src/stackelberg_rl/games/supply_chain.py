@@ -60,7 +60,7 @@ def supply_chain(**params) -> FiniteGame:
         features[x, ..., x, 0] = 1.0
         features[x, ..., x, 1:] = rewards[x]
     features = features.reshape(*features.shape[:-2], S * (N + 2)) / np.sqrt(2.0)
-    stay = np.full((S, S), (1.0 - p.persistence) / max(S - 1, 1)) if S > 1 else np.zeros((1, 1))
+    stay = np.full((S, S), (1.0 - p.persistence) / max(S - 1, 1))
     np.fill_diagonal(stay, p.persistence if S > 1 else 1.0)
     mu = np.zeros((H, S, N + 2, S))
     mu[:, :, 0, :] = np.sqrt(2.0) * stay

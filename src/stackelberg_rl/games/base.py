@@ -327,11 +327,8 @@ class FiniteGame(Players):
             return self._transitions[h]
         S, size = self.n_states, self._phi.shape[0] * self.n_states
         if size > DENSE_LIMIT:
-            counts = ", ".join(
-                f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
-            )
             raise ValueError(
-                f"transition({h}) would build {size:,} entries (S={S}, {counts}); "
+                f"transition({h}) would build {size:,} entries (S={S}, {self._counts()}); "
                 f"the limit is {DENSE_LIMIT:,}: use expected_next instead"
             )
         return self.features @ self.mu[h]
@@ -403,11 +400,13 @@ class FiniteGame(Players):
         form = "factored" if self.is_factored else "dense"
         return {**self._record(), "form": form, "sha256": self.fingerprint()}
 
+    def _counts(self) -> str:
+        """``A=3, B=2`` (``A_0=…, A_1=…, …`` with followers), for messages."""
+        axes = self._axes_p[2:-1]
+        return ", ".join(f"{n}={k}" for n, k in zip(axes, self.action_counts, strict=True))
+
     def __repr__(self) -> str:
-        acts = ", ".join(
-            f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
-        )
         return (
-            f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, {acts}, "
+            f"FiniteGame({self.name!r}, H={self.horizon}, S={self.n_states}, {self._counts()}, "
             f"d={self.dim}, {'factored' if self.is_factored else 'dense'})"
         )

@@ -166,6 +166,8 @@ def test_continuous_states_replay_what_was_played_at_the_states_visited(tmp_path
         np.testing.assert_array_equal(pi_l[0], draws[2 * i])
     with pytest.raises(ValueError, match="finite game"):
         ccse.tables()
+    with pytest.raises(ValueError, match="finite game"):
+        ccse.certificate()
 
 
 def test_seeds_played_in_worker_processes_replay_their_own_runs(security_run):

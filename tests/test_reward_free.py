@@ -345,9 +345,19 @@ def test_a_continuous_game_is_explored_and_planned_at_any_state(tmp_path):
     data.save(tmp_path / "c.npz")
     back = rf.ExplorationData.load(tmp_path / "c.npz")
     learned = rf.fit(back, game)  # its own rewards, theta added exactly
-    pi_l, pi_f = learned.policies(0, game.feature_map(np.array([[0.2, 0.7], [0.9, 0.1]])))
+    phi = game.feature_map(np.array([[0.2, 0.7], [0.9, 0.1]]))
+    pi_l, pi_f = learned.policies(0, phi)
     assert pi_l.shape == (2, 2) and pi_f.shape == (2, 2, 2)
     np.testing.assert_array_equal(pi_l.sum(-1), 1.0)
+    # One-hot Stackelberg choices on Q̂_0: the follower best-responds to each a (within the tie
+    # tolerance), the leader takes the best a given those responses.
+    Q = learned.q(0, phi)  # (n, 2, A, B)
+    assert set(np.unique(np.concatenate([pi_l.ravel(), pi_f.ravel()]))) <= {0.0, 1.0}
+    b = pi_f.argmax(-1)  # (n, A)
+    n, A = np.indices(b.shape)
+    assert (Q[n, 1, A, b] >= Q[:, 1].max(-1) - rf.TIE_TOL).all()
+    leader = Q[n, 0, A, b]  # (n, A): the leader's value of a against its response
+    np.testing.assert_array_equal(leader[np.arange(len(b)), pi_l.argmax(-1)], leader.max(-1))
     with pytest.raises(ValueError, match="continuous game: it has no policy tables"):
         rf.solve(back)
     with pytest.raises(rf.ExplorationDataError, match="data come from a continuous game"):

@@ -21,9 +21,9 @@ def games_listing() -> str:
         info = games_mod.info(name)
         lines.append(f"{name}: {info.summary.replace('``', '')}")
         fields = info.fields()
-        width = max((len(f"{f.name}={_type_name(f.type).upper()}") for f in fields), default=0)
-        for f in fields:
-            usage = f"{f.name}={_type_name(f.type).upper()}"
+        usages = [f"{f.name}={_type_name(f.type).upper()}" for f in fields]
+        width = max(map(len, usages), default=0)
+        for f, usage in zip(fields, usages, strict=True):
             lines.append(f"  --param {usage:<{width}}  {f.help} (default {f.default})")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

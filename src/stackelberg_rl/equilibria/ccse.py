@@ -438,8 +438,7 @@ class CCSE:
 
         :func:`~.certificate.certificate` on :meth:`tables` (keyword arguments passed on).
         """
-        pi_l, pi_f = self.tables(episodes)
-        return certificate(_finite(self.game, "the certificate"), pi_l, pi_f, **kwargs)
+        return certificate(self.game, *self.tables(episodes), **kwargs)  # tables: finite only
 
     def __repr__(self) -> str:
         return (

@@ -225,13 +225,18 @@ def test_exp_nonpositive_matches_math_exp():
         assert K.exp_nonpositive(v) == got[edges.index(v)]
 
 
-def test_policies_matches_numpy():
-    rng = np.random.default_rng(3)
-    A, B, d, n = 4, 3, 6, 5
+def random_fit(seed, A, B, d, n, ridge):
+    """Features ``φ`` of n states, both players' ``w`` and ``Λ⁻¹ = (ridge·I + MMᵀ)⁻¹``."""
+    rng = np.random.default_rng(seed)
     phi = rng.random((n, A, B, d)) / d
     w = rng.normal(size=(2, d))
     M = rng.normal(size=(d, d))
-    Linv = np.linalg.inv(np.eye(d) + M @ M.T)
+    return phi, w, np.linalg.inv(ridge * np.eye(d) + M @ M.T)
+
+
+def test_policies_matches_numpy():
+    A, B, d, n = 4, 3, 6, 5
+    phi, w, Linv = random_fit(3, A, B, d, n, 1.0)
     for alpha_l, alpha_f in ((3.0, 7.0), (math.inf, math.inf), (0.0, 1e6)):
         params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A,))
         Q, pi_l, pi_f, finite = K.policies(phi, w[:, None], Linv[None], 0, params)
@@ -257,12 +262,8 @@ def exploration_q(phi, w, Linv, beta, H):
 
 
 def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
-    rng = np.random.default_rng(4)
     A, B, d, n = 3, 2, 5, 6
-    phi = rng.random((n, A, B, d)) / d
-    w = rng.normal(size=(2, d))
-    M = rng.normal(size=(d, d))
-    Linv = np.linalg.inv(0.01 * np.eye(d) + M @ M.T)  # large bonuses: the cap min(·, H) acts
+    phi, w, Linv = random_fit(4, A, B, d, n, 0.01)  # large bonuses: the cap min(·, H) acts
     for beta in (0.0, 0.3, 50.0):
         params = parameters(beta, 2.0, (3.0, 5.0), True, (A,))
         Q, pi_l, pi_f, _ = K.policies(phi, w[:, None], Linv[None], 0, params)

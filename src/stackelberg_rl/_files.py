@@ -368,6 +368,11 @@ def unpack(
     return head, tree
 
 
+def _header_key(npz) -> str | None:
+    """The name of an open container's header array (or of 0.1's), ``None`` if it has none."""
+    return next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
+
+
 def _header_json(npz, key: str) -> Any:
     """The JSON of the header array ``key`` (bytes, or a string in files of 0.1)."""
     raw = npz[key]
@@ -379,11 +384,7 @@ def _header_json(npz, key: str) -> Any:
 
 def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> dict:
     """The checked JSON header of an open container; a file of 0.1 is told by its version."""
-    key = (
-        HEADER
-        if HEADER in npz.files
-        else next((k for k in _LEGACY_HEADERS if k in npz.files), None)
-    )
+    key = _header_key(npz)
     if key is None:
         raise error(f"{where} is not {_article(what)} of stackelberg-rl (no header)")
     try:
@@ -452,7 +453,7 @@ def _is_format(path: Path, fmt: str) -> bool:
         with np.load(path, allow_pickle=False) as npz:
             if not hasattr(npz, "files"):
                 return False
-            key = next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
+            key = _header_key(npz)
             if key is None:
                 return False
             head = _header_json(npz, key)

@@ -34,10 +34,6 @@ def test_streamed_bytes_counts_every_cached_vector_of_every_plan(dtype, itemsize
     assert bench.streamed_bytes(game, K, itemsize) == held
 
 
-def test_memory_bandwidth_takes_its_size():
-    assert bench.memory_bandwidth(megabytes=1, repeats=2) > 0  # never hundreds of MB in CI
-
-
 def test_run_benchmarks_rows_and_ratios(tmp_path):
     peers = tmp_path / "results.json"  # what make bench-peers writes, reduced to what is read
     peers.write_text(

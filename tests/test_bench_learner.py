@@ -45,9 +45,6 @@ def test_run_benchmarks_rows_and_ratios(tmp_path):
     by_name = {r["case"]: r for r in rows}
     ours = by_name["leader-follower shared learner float64"]
     assert len(ours["seconds_all"]) == 3
-    assert ours["seconds_median"] == sorted(ours["seconds_all"])[1]  # the middle of three
-    scratch = by_name["leader-follower from scratch (numpy)"]["seconds_median"]
-    assert ours["speedup_vs_scratch"] == pytest.approx(scratch / ours["seconds_median"], rel=1e-12)
     # 4 episodes of random_linear(200, 4, 4, 16, 10): plans read 0+1+2+3 samples per step h < 9,
     # 16 vectors of 16 float64 each: 6·9·16·16·8 bytes, at the 1 GB/s given.
     assert ours["floor_seconds"] == pytest.approx(6 * 9 * 16 * 16 * 8 / 1e9, rel=1e-12)

@@ -17,6 +17,5 @@ def test_run_benchmarks_plays_each_variant_once_per_repeat():
     ]
     assert [len(r["runs_s"]) for r in rows] == [1, 1] and rows[0]["ratio"] is None
     assert "slowdown" in rows[1]  # read from the seeds' own wall_time in the played folders
-    assert rows[1]["ratio"] == rows[0]["median_s"] / rows[1]["median_s"]  # one over all
     text = bench.format_rows(rows)
     assert "local, 1 worker" in text and "speed-up over 1 worker" in text

@@ -1,5 +1,10 @@
 """Small builders shared by the test modules (pytest puts ``tests/`` on the import path)."""
 
+import os
+import signal
+import subprocess
+from contextlib import contextmanager
+
 import numpy as np
 
 from stackelberg_rl.cli import main
@@ -40,3 +45,19 @@ def one_line_error(code, err, expected_code=2):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
     return lines[0]
+
+
+@contextmanager
+def killed_if_left(proc: subprocess.Popen):
+    """Kill ``proc``'s process group if it still runs when the block ends (a failed wait)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def interrupt(proc: subprocess.Popen, signum: int, to_group: bool = True) -> str:
+    """Send ``signum`` to ``proc`` (its process group with ``to_group``); its stderr once ended."""
+    (os.killpg if to_group else os.kill)(proc.pid, signum)
+    return proc.communicate(timeout=60)[1]

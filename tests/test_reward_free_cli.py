@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import call, one_line_error
+from helpers import call, interrupt, killed_if_left, one_line_error
 
 from stackelberg_rl import games
 from stackelberg_rl.equilibria import reward_free as rf
@@ -274,13 +274,9 @@ def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(
             "--seed", "3", "--quiet", "--out", str(out), "--checkpoint-every", "0"]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
-    try:
+    with killed_if_left(proc):
         _wait_for((out / "checkpoints" / "seed-3.npz").is_file, "a checkpoint")
-        os.kill(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        err = interrupt(proc, signal.SIGTERM, to_group=False)
     assert proc.returncode == 143, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in err, err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import interrupt, killed_if_left
 from test_processes import alive, children, wait_for, workers_of
 
 from stackelberg_rl.agents import AgentConfig
@@ -659,7 +660,7 @@ def start_sweep(tmp_path: Path) -> subprocess.Popen:
 )
 def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, signum, code, to_group):
     proc = start_sweep(tmp_path)
-    try:
+    with killed_if_left(proc):
         workers = wait_for(
             lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
         )
@@ -668,11 +669,7 @@ def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, sign
         wait_for(lambda: len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) >= 2,
                  60, "both workers' checkpoints")  # fmt: skip
         everyone = children(proc.pid)
-        (os.killpg if to_group else os.kill)(proc.pid, signum)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        err = interrupt(proc, signum, to_group)
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0] and "run the same command" in lines[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import interrupt, killed_if_left
 from test_processes import wait_for, workers_of
 
 from stackelberg_rl._files import jsonable
@@ -199,7 +200,7 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     # workers have spent a random share of CPU time on it, which a loaded machine does not change
     # (a wall-clock wait would, and could find the seed not started yet).
     proc = start(tmp_path, out, "inf", 2)
-    try:
+    with killed_if_left(proc):
         wait_for(lambda: len(finished_seeds(out)) >= 2, 60, "two finished seeds")
         workers = workers_of(proc.pid)
         spent, share = cpu_seconds(workers), rng.uniform(0.05, 0.25)
@@ -208,11 +209,7 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
             60,
             "the third seed to play",
         )
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        err = interrupt(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert len(err.strip().splitlines()) == 1 and "run the same command again" in err
     taken = kept_checkpoints(out)
@@ -224,7 +221,7 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     for workers in (2, 1):
         since = time.time()
         proc = start(tmp_path, out, "0.05", workers)
-        try:
+        with killed_if_left(proc):
             wait_for(
                 lambda s=since, p=proc: newest_part(out) > s or p.poll() is not None, 60, "work"
             )
@@ -233,9 +230,6 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
         for key, value in kept_checkpoints(out).items():
             seen.setdefault(key, value)
 

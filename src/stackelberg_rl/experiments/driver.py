@@ -240,11 +240,8 @@ def _stopped(p: Play, reason: str, seconds: float) -> None:
     if p.status == "running":
         p.status = "interrupted"
     checkpoints = {str(s): n for s, n in sorted(p.written.items())}
-    elapsed = p.previous_seconds + seconds
-    p.manifest.update(status="interrupted", interrupted=now(), reason=reason,
-                      checkpoints=checkpoints, elapsed_seconds=elapsed)  # fmt: skip
-    with suppress(OSError, RunFolderError):  # a full disk: "running" resumes as well
-        p.reservation.write_manifest(dumps(p.manifest))
+    p.reservation.stop(p.manifest, reason, checkpoints=checkpoints,
+                       elapsed_seconds=p.previous_seconds + seconds)  # fmt: skip
 
 
 def _reason(err: BaseException) -> str:

@@ -84,3 +84,25 @@ def test_a_header_member_that_is_not_an_array_is_named_not_a_traceback(tmp_path,
     with pytest.raises(ContainerError, match="damaged: its header is unreadable"):
         unpack(path, "x", 1, what="mixture")
     assert not is_format(path, "x")
+
+
+def test_arrays_are_read_one_thread_at_a_time(tmp_path):
+    """numpy parses each array's header with ``ast``, unsafe in two threads at once on 3.11."""
+    import stackelberg_rl._files as files
+
+    write_npz(tmp_path / "a.npz", {"x": np.arange(3)})
+    held = []
+
+    class Spy:
+        files = ["x"]
+
+        def __init__(self, npz):
+            self.npz = npz
+
+        def __getitem__(self, name):
+            held.append(files._PARSING.locked())
+            return self.npz[name]
+
+    with np.load(tmp_path / "a.npz") as npz:
+        out = files._read_arrays(Spy(npz), "a.npz", "archive", ValueError)
+    assert held == [True] and out["x"].tolist() == [0, 1, 2]

@@ -20,6 +20,7 @@ import json
 import math
 import numbers
 import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -162,6 +163,18 @@ def read_npz(
     return arrays
 
 
+_PARSING = threading.Lock()
+"""Held while numpy reads an array's header: it parses it with ``ast.literal_eval``, and
+CPython 3.11's parser is not safe in two threads at once ("AST constructor recursion depth
+mismatch"), which happens when the driver reads a checkpoint while a seed's thread writes one."""
+
+
+def _array(npz, name: str):
+    """``npz[name]``, one thread at a time (:data:`_PARSING`)."""
+    with _PARSING:
+        return npz[name]
+
+
 def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> dict:
     """Every array of an open ``.npz`` but ``skip``; one error naming a pickled or corrupt one."""
     arrays = {}
@@ -169,7 +182,7 @@ def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> 
         if name == skip:
             continue
         try:
-            arrays[name] = npz[name]
+            arrays[name] = _array(npz, name)
         except ValueError as err:
             if "allow_pickle" in str(err):
                 raise error(
@@ -375,7 +388,7 @@ def _header_key(npz) -> str | None:
 
 def _header_json(npz, key: str) -> Any:
     """The JSON of the header array ``key`` (bytes, or a string in files of 0.1)."""
-    raw = npz[key]
+    raw = _array(npz, key)
     if not isinstance(raw, np.ndarray):  # a zip member that is not an .npy array
         raise ValueError(f"its member {key!r} is not an array")
     text = str(raw) if raw.dtype.kind == "U" else raw.tobytes().decode()

@@ -307,6 +307,54 @@ class LSVIUCBLearner(Players, abc.ABC):
         ``actions (a, b)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a feature table.
         """
 
+    def record_episodes(self, states, actions, rewards) -> None:
+        """Store whole episodes of a finite state space, as :meth:`record` would one by one.
+
+        Episode ``i``'s step ``h`` is ``record(h, states[i, h], actions[i, h], rewards[i, h],
+        states[i, h + 1])``, in order of episodes then steps; the arrays are checked once, first,
+        and nothing is stored if one is bad.
+
+        Args:
+            states: ``(n, H+1)`` integer state indices (row ``i``: ``x_0 … x_H`` of episode ``i``).
+            actions: ``(n, H, P)`` integer actions, one per player.
+            rewards: ``(n, H, P)`` rewards in ``[-1, 1]``.
+        """
+        states, actions, rewards = self._check_episodes(states, actions, rewards)
+        for i in range(len(states)):
+            for h in range(self.horizon):
+                self.record(h, states[i, h], actions[i, h], rewards[i, h], states[i, h + 1])
+
+    def _check_episodes(self, states, actions, rewards) -> tuple[np.ndarray, ...]:
+        """The arguments of :meth:`record_episodes`, checked: int64, int64, float64 arrays."""
+        if self.table is None:
+            raise ValueError("record_episodes needs a learner with a feature table")
+        H, P, S = self.horizon, self.n_players, self.table.shape[0]
+        ints = []
+        for value, name, shape, axes in (
+            (states, "states", (None, H + 1), ("episode", "h")),
+            (actions, "actions", (None, H, P), ("episode", "h", "player")),
+        ):
+            value = np.asarray(value)
+            if value.size and not np.issubdtype(value.dtype, np.integer):
+                raise ValueError(f"{name} must hold integers, got dtype {value.dtype}")
+            ints.append(array(value, name, shape=shape, axes=axes, dtype=np.int64))
+        states, actions = ints
+        n = len(states)
+        rewards = array(rewards, "rewards", shape=(n, H, P), axes=("episode", "h", "player"),
+                        low=-1.0, high=1.0)  # fmt: skip
+        if len(actions) != n:
+            raise ValueError(f"actions must hold {n} episodes like states, got {len(actions)}")
+        for name, value, high in (
+            ("states", states, np.array(S)),
+            ("actions", actions, np.array(self.action_counts)),
+        ):
+            bad = (value < 0) | (value >= high)
+            if bad.any():
+                at = first_index(bad)
+                limit = np.broadcast_to(high, value.shape)[at]
+                raise ValueError(f"{name} at index {at} is {value[at]}, outside [0, {limit})")
+        return states, actions, rewards
+
     @property
     @abc.abstractmethod
     def n_samples(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What the environment modules share: the game, its options, a step of play, the text of one.
+"""What the environment modules share: the game, its players, a step of play, the text of one.
 
 Nothing here imports an optional package, so each module raises its own :class:`ImportError`
 (naming the extra) before anything else happens.
@@ -7,13 +7,13 @@ Nothing here imports an optional package, so each module raises its own :class:`
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .._validate import index, integer
-from ..games import FiniteGame, make
+from ..games import FiniteGame, draw, make
 
 
 def missing(package: str, module: str) -> ImportError:
@@ -33,8 +33,19 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
         game = make(game, **dict(game_params or {}))
     else:
         raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
-    game.refuse_followers("the environments")
     return game
+
+
+def player_names(n_players: int) -> tuple[str, ...]:
+    """The players in order of moves: ``leader, follower``, or ``leader, follower_1, …``."""
+    if n_players == 2:
+        return ("leader", "follower")
+    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
+
+
+def action_symbols(n_players: int) -> tuple[str, ...]:
+    """Each player's action in text: ``a, b, c, …`` (``x`` is the state), ``a23, …`` beyond."""
+    return tuple(chr(ord("a") + i) if i < 23 else f"a{i}" for i in range(n_players))
 
 
 def check_action(role: str, action: Any, n: int) -> int:
@@ -44,8 +55,47 @@ def check_action(role: str, action: Any, n: int) -> int:
     return index(action, n, f"the {role}'s action")
 
 
+# ``FiniteGame.step``, ``reward_at`` and ``next_state_distribution`` take one follower's action
+# only; these three read the same model for a joint action ``(a_0, …, a_N)`` of any length.
+def mean_rewards(game: FiniteGame, h: int, x: int, actions: Sequence[int]) -> np.ndarray:
+    """Every player's mean reward ``r_{m,h}(x, a_0, …, a_N)``: ``(1+N,)``."""
+    rewards = game.arrays()["rewards"]  # the dense form when held, as reward_at reads it
+    if rewards is not None:
+        return rewards[(slice(None), h, x, *actions)].copy()
+    return game.theta[:, h] @ game.features[(x, *actions)]
+
+
+def next_distribution(game: FiniteGame, h: int, x: int, actions: Sequence[int]) -> np.ndarray:
+    """``P_h(·|x, a_0, …, a_N)``: ``(S,)``."""
+    transitions = game.arrays()["transitions"]
+    if transitions is not None:
+        return transitions[(h, x, *actions)]
+    return game.features[(x, *actions)] @ game.mu[h]
+
+
+def play_step(
+    game: FiniteGame, h: int, x: int, actions: Sequence[int], rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Play the joint action at ``(h, x)``: realised rewards ``(1+N,)`` and ``x_{h+1}``.
+
+    One follower: ``game.step`` itself (its draws, so seeds give today's episodes); more: the
+    same reward noise and one inverse-CDF draw of the next state, from ``rng``.
+    """
+    if game.n_players == 2:
+        r, x_next = game.step(h, x, *actions, rng)
+        return r, int(x_next)
+    r = mean_rewards(game, h, x, actions)
+    if game.reward_noise > 0.0:
+        half = game.reward_noise * (1.0 - np.abs(r))
+        r = r + half * rng.uniform(-1.0, 1.0, size=game.n_players)
+    return r, draw(next_distribution(game, h, x, actions), rng)
+
+
 class Episode:
     """An episode of a finite game played step by step, and its text (``render_mode="ansi"``).
+
+    Within a step the players move in order, each seeing the actions before it (SPEC §7): the
+    episode holds the step ``h``, the state ``x`` and the actions played so far in the step.
 
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
@@ -69,23 +119,31 @@ class Episode:
         self.render_mode = render_mode
         H = self.game.horizon
         self.max_cycles = H if max_cycles is None else integer(max_cycles, "max_cycles", low=1)
-        self._h, self._x, self._a = 0, 0, None  # the step, the state, the leader's action
-        self._last: tuple | None = None  # (h, x, a, b, r_l, r_f, x') of the last step played
+        self.players = player_names(self.game.n_players)
+        """The players' names in order of moves (the PettingZoo agents)."""
+        self._h, self._x = 0, 0
+        self._actions: list[int] = []  # the actions played so far at step h, in order
+        self._last: tuple | None = None  # (h, x, actions, rewards, x') of the last step played
         self._truncated = False
 
     def _begin(self, rng: np.random.Generator) -> None:
-        self._h, self._x, self._a = 0, self.game.sample_initial(rng), None
+        self._h, self._x, self._actions = 0, self.game.sample_initial(rng), []
         self._last, self._truncated = None, False
 
-    def _play(self, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
-        """Step the game with ``(a, b)``: both players' realised rewards ``(2,)``."""
-        r, x_next = self.game.step(self._h, self._x, a, b, rng)
-        self._last = (self._h, self._x, a, b, float(r[0]), float(r[1]), int(x_next))
-        self._h, self._x, self._a = self._h + 1, int(x_next), None
+    def _seen(self) -> list[int]:
+        """The actions of players ``0 … N-1`` at this step, ``A_i`` for those not played yet."""
+        counts = self.game.action_counts[:-1]
+        return [*self._actions, *counts[len(self._actions) :]][: len(counts)]
+
+    def _play(self, actions: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+        """Step the game with the joint action: every player's realised reward ``(1+N,)``."""
+        r, x_next = play_step(self.game, self._h, self._x, actions, rng)
+        self._last = (self._h, self._x, tuple(actions), tuple(map(float, r)), x_next)
+        self._h, self._x, self._actions = self._h + 1, x_next, []
         return r
 
     def _to_move(self) -> str:
-        return "the leader" if self._a is None else "the follower"
+        return "the " + self.players[len(self._actions)].replace("_", " ")
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
@@ -93,15 +151,20 @@ class Episode:
             warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=2)
             return None
         H, h, x = self.game.horizon, self._h, self._x
+        symbols = action_symbols(self.game.n_players)
+        n = self.game.n_players
+        labels = ("r_l", "r_f") if n == 2 else tuple(f"r_{m}" for m in range(n))
         lines = []
         if self._last is not None:
-            h0, x0, a, b, r_l, r_f, x1 = self._last
-            lines.append(f"step {h0}: x={x0} a={a} b={b} -> r_l={r_l:+.4f} r_f={r_f:+.4f}, x'={x1}")
+            h0, x0, actions, rewards, x1 = self._last
+            played = " ".join(f"{s}={a}" for s, a in zip(symbols, actions, strict=True))
+            paid = " ".join(f"{s}={r:+.4f}" for s, r in zip(labels, rewards, strict=True))
+            lines.append(f"step {h0}: x={x0} {played} -> {paid}, x'={x1}")
         if h >= H:
             lines.append(f"episode over after {H} steps, x={x}")
         elif self._truncated:
             lines.append(f"episode truncated after {h} of {H} steps, x={x}")
         else:
-            played = "" if self._a is None else f" a={self._a}"
+            played = "".join(f" {s}={a}" for s, a in zip(symbols, self._actions, strict=False))
             lines.append(f"step {h} (H={H}): x={x}{played}, {self._to_move()} to move")
         return "\n".join(lines) + "\n"

@@ -1,20 +1,26 @@
-"""Gymnasium environments: one player's problem with the other player's policy fixed.
+"""Gymnasium environments: one player's problem with every other player's policy fixed.
 
-- :class:`LeaderEnv` ``(game, follower_policy)``: observation ``[h, x]`` in
-  ``MultiDiscrete([H + 1, S])``, action ``a`` in ``Discrete(A)``, reward ``r_{l,h}``, info
-  ``follower_action`` and ``follower_reward``. Its optimal policy is the leader's best response to
-  ``π_f``, eq. (8), its expected return ``V_{l,0}(x_0)`` (math.md §2).
-- :class:`FollowerEnv` ``(game, leader_policy)``: observation ``[h, x, a]`` in
-  ``MultiDiscrete([H + 1, S, A + 1])`` (``a = A`` in the final observation), action ``b`` in
-  ``Discrete(B)``, reward ``r_{f,h}``, info ``leader_action`` and ``leader_reward``. Its optimal
-  policy is the follower's best response to ``π_l``, eq. (7).
+- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem in a game with a leader
+  and ``N ≥ 1`` followers moving in order (SPEC §7): observation ``[h, x, a_0, …, a_{m-1}]`` in
+  ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played before ``m`` at step
+  ``h``; ``a_i = A_i`` in the final observation), action ``a_m`` in ``Discrete(A_m)``, reward
+  ``r_{m,h}``, info ``{name}_action`` and ``{name}_reward`` of every other player. Its optimal
+  policy is player ``m``'s best response to the others (:func:`~stackelberg_rl.planning.
+  best_response`), its expected return ``V_{m,0}`` at the node where ``m`` first moves.
+- :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
+  leader_policy)``: players 0 and 1 of a two-player game, observations ``[h, x]`` and ``[h, x,
+  a]``, infos ``follower_action``, ``follower_reward`` and ``leader_action``, ``leader_reward``:
+  the best responses of eqs. (8) and (7).
 
-The fixed policy is a table (``pi_f (H, S, A, B)`` or ``pi_l (H, S, A)``, drawn from with the
-environment's stream, so ``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"``
-(that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or a player
-object with the agents' ``act`` (and ``begin_episode(k)``, called at every reset). Episodes
-terminate after ``H`` steps. Importing this module registers ``stackelberg_rl/LeaderEnv-v0`` and
-``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
+The players are named ``leader, follower`` (one follower) or ``leader, follower_1, …,
+follower_N``. ``policies`` holds one entry per player (``player``'s own is ignored), each a table
+``pi_i (H, S, A_0, …, A_i)`` as :mod:`~stackelberg_rl.planning` shapes it (drawn from with the
+environment's stream, so ``reset(seed=s)`` fixes whole episodes), ``"uniform"``,
+``"stackelberg"`` (that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`),
+or a player object with the agents' ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at
+every reset); one name alone stands for every other player. Episodes terminate after ``H``
+steps. Importing this module registers ``stackelberg_rl/PlayerEnv-v0``,
+``stackelberg_rl/LeaderEnv-v0`` and ``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
 
 Example:
     >>> import gymnasium
@@ -28,15 +34,21 @@ Example:
     >>> observation, reward, terminated, truncated, info = env.step(1)
     >>> round(reward * 4, 6), terminated, info["follower_action"]  # the commitment preset, scale 4
     (3.0, True, 1)
+    >>> game = games.make("random-tabular", n_followers=2, n_states=3, seed=0)
+    >>> env = gymnasium.make("stackelberg_rl/PlayerEnv-v0", game=game, player=2)
+    >>> observation, info = env.reset(seed=0)  # [h, x, a_0, a_1]: the leader and follower 1 acted
+    >>> len(observation), env.action_space
+    (4, Discrete(3))
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._validate import index
 from ..games import FiniteGame, draw
 from ..planning import check_policies, policy_shapes, stackelberg_equilibrium
 from ._common import Episode, check_action, missing
@@ -47,15 +59,26 @@ try:
 except ImportError as err:  # pragma: no cover - exercised by hiding the package
     raise missing("gymnasium", __name__) from err
 
+PLAYER_ENV_ID = "stackelberg_rl/PlayerEnv-v0"
 LEADER_ENV_ID = "stackelberg_rl/LeaderEnv-v0"
 FOLLOWER_ENV_ID = "stackelberg_rl/FollowerEnv-v0"
 NAMED_POLICIES = ("uniform", "stackelberg")
 ROLES = ("leader", "follower")
-"""The players, in the order of the game's player axis."""
+"""The players of a two-player game, in the order of the game's player axis."""
 
 
-class _FixedOtherEnv(Episode, gymnasium.Env):
-    """Player ``me``'s problem, the other's play fixed: the episode, spaces, seeding, rendering."""
+class PlayerEnv(Episode, gymnasium.Env):
+    """Player ``player``'s problem, every other player's play fixed (see the module's docstring).
+
+    Args:
+        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
+        player: ``0`` the leader, ``1 … N`` the followers.
+        policies: ``"uniform"``, ``"stackelberg"``, or one entry per player (``player``'s
+            ignored): a table ``pi_i (H, S, A_0, …, A_i)``, one of those names, or an object
+            with ``act``.
+        game_params: the registered game's parameters (only with a name).
+        render_mode: ``"ansi"`` or ``None``.
+    """
 
     # Text needs no frame rate; one is declared because Gymnasium's checker asks for it.
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -63,106 +86,141 @@ class _FixedOtherEnv(Episode, gymnasium.Env):
     def __init__(
         self,
         game: FiniteGame | str,
-        policy: Any,
-        me: int,
+        player: int,
+        policies: str | Sequence[Any] = "stackelberg",
         *,
         game_params: Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(game, game_params=game_params, render_mode=render_mode)
-        self.me, other, role = me, 1 - me, ROLES[1 - me]
+        n = self.game.n_players
+        self.me = index(player, n, "player")
         self._episode = -1
-        self._player, self._table = None, None
-        if isinstance(policy, str):
-            if policy not in NAMED_POLICIES:
-                raise ValueError(
-                    f"the {role}'s policy must be a table, a player or one of "
-                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
-                )
-            if policy == "uniform":
-                n = self.game.action_counts[other]
-                self._table = np.full(policy_shapes(self.game)[other], 1.0 / n)
+        self._tables, self._objects = self._fixed(policies)
+        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
+        # the player also sees the actions of those before it at this step (A_i when none)
+        self.observation_space = MultiDiscrete([H + 1, S, *(c + 1 for c in counts[: self.me])])
+        self.action_space = Discrete(counts[self.me])
+
+    def _fixed(self, policies: str | Sequence[Any]) -> tuple[list, list]:
+        """Each other player's table or object (``None`` where it has the other, and for us)."""
+        n = self.game.n_players
+        if isinstance(policies, str):
+            policies = [policies] * n
+        elif not isinstance(policies, list | tuple):
+            raise ValueError(
+                f"policies must be 'uniform', 'stackelberg' or a list of one policy per player "
+                f"({n} in this game), got {type(policies).__name__}"
+            )
+        elif len(policies) != n:
+            raise ValueError(
+                f"policies must hold one policy per player ({n} in this game, "
+                f"{self.players[self.me]}'s ignored), got {len(policies)}"
+            )
+        tables: list = [None] * n
+        objects: list = [None] * n
+        solution = None
+        for i, policy in enumerate(policies):
+            if i == self.me:
+                continue
+            if isinstance(policy, str):
+                if policy not in NAMED_POLICIES:
+                    raise ValueError(
+                        f"the {self.players[i]}'s policy must be a table, a player or one of "
+                        f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
+                    )
+                if policy == "uniform":
+                    shape = policy_shapes(self.game)[i]
+                    tables[i] = np.full(shape, 1.0 / shape[-1])
+                else:
+                    solution = solution or stackelberg_equilibrium(self.game)
+                    tables[i] = solution[i]
+            elif hasattr(policy, "act"):
+                objects[i] = policy
             else:
-                self._table = stackelberg_equilibrium(self.game)[other]
-        elif hasattr(policy, "act"):
-            self._player = policy
-        else:
-            policies = [None, None]
-            policies[other] = policy
-            self._table = check_policies(self.game, *policies)[other]
-        H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
-        # the follower also sees the leader's action at this step (A when there is none)
-        self.observation_space = MultiDiscrete([H + 1, S] + [A + 1] * me)
-        self.action_space = Discrete(self.game.action_counts[me])
+                tables[i] = policy
+        checked = check_policies(self.game, *tables)
+        return checked, objects
 
     def _observation(self) -> np.ndarray:
-        a = self.game.n_leader_actions if self._a is None else self._a
-        return np.array([self._h, self._x, a][: 2 + self.me], dtype=np.int64)
+        return np.array([self._h, self._x, *self._seen()[: self.me]], dtype=np.int64)
 
-    def _other_acts(self, *a: int) -> int:
-        """The fixed player's action at ``(h, x)`` or ``(h, x, a)`` (a table's, from our stream)."""
-        at = (self._h, self._x, *a)
-        if self._table is not None:
-            return draw(self._table[at], self.np_random)
-        other = 1 - self.me
-        return check_action(ROLES[other], self._player.act(*at), self.game.action_counts[other])
+    def _other_acts(self, i: int) -> int:
+        """Fixed player ``i``'s action after this step's earlier ones (a table's, our stream)."""
+        at = (self._h, self._x, *self._actions)
+        if self._tables[i] is not None:
+            return draw(self._tables[i][at], self.np_random)
+        action = self._objects[i].act(*at)
+        return check_action(self.players[i], action, self.game.action_counts[i])
 
-    def _leader_moves(self) -> None:
-        """A fixed leader acts at ``(h, x)`` unless the episode is over."""
-        if self.me == 1 and self._h < self.game.horizon:
-            self._a = self._other_acts()
+    def _others_move(self, until: int) -> None:
+        """The fixed players act in order up to ``until`` (excluded), unless the episode is over."""
+        while len(self._actions) < until and self._h < self.game.horizon:
+            self._actions.append(self._other_acts(len(self._actions)))
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[np.ndarray, dict]:
-        """Start an episode at ``x_0`` (with a fixed leader's first action drawn).
+        """Start an episode at ``x_0``, the fixed players before this one having acted.
 
         A ``seed`` starts a new stream (Gymnasium's ``SeedSequence``-based one), ``None`` goes
-        on with it. A fixed player object's ``begin_episode(k)`` is called, if it has one.
+        on with it. Each fixed player object's ``begin_episode(k)`` is called, if it has one.
         """
         super().reset(seed=seed)
         self._episode += 1
-        if hasattr(self._player, "begin_episode"):
-            self._player.begin_episode(self._episode)
+        for player in self._objects:
+            if hasattr(player, "begin_episode"):
+                player.begin_episode(self._episode)
         self._begin(self.np_random)
-        self._leader_moves()
+        self._others_move(self.me)
         return self._observation(), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Play this player's action against the fixed one's; the game steps.
+        """Play this player's action, the fixed players after it theirs; the game steps.
 
-        The info holds the other player's action and reward (``follower_action``,
-        ``follower_reward`` or ``leader_action``, ``leader_reward``).
+        The info holds every other player's action and reward (``{name}_action``,
+        ``{name}_reward``).
         """
-        action = check_action(ROLES[self.me], action, self.game.action_counts[self.me])
+        action = check_action(self.players[self.me], action, self.game.action_counts[self.me])
         if self._h >= self.game.horizon:
             raise RuntimeError("the episode is over: call reset()")
-        a, b = (action, self._other_acts(action)) if self.me == 0 else (self._a, action)
-        r = self._play(a, b, self.np_random)
-        self._leader_moves()
-        other = ROLES[1 - self.me]
-        info = {f"{other}_action": (a, b)[1 - self.me], f"{other}_reward": float(r[1 - self.me])}
+        self._actions.append(action)
+        self._others_move(self.game.n_players)
+        played = list(self._actions)
+        r = self._play(played, self.np_random)
+        self._others_move(self.me)
+        info = {}
+        for i, name in enumerate(self.players):
+            if i != self.me:
+                info[f"{name}_action"], info[f"{name}_reward"] = played[i], float(r[i])
         return self._observation(), float(r[self.me]), self._h >= self.game.horizon, False, info
 
 
-class LeaderEnv(_FixedOtherEnv):
+class LeaderEnv(PlayerEnv):
     """The leader's problem against a fixed ``follower_policy`` (see the module's docstring).
 
     ``game`` is a :class:`~stackelberg_rl.games.FiniteGame` or a registered game's name (with
-    its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``.
+    its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``. With ``N > 1`` followers
+    ``follower_policy`` is a name for all of them (else use :class:`PlayerEnv`).
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
-        super().__init__(game, follower_policy, 0, **options)
+        policies = follower_policy if isinstance(follower_policy, str) else [None, follower_policy]
+        super().__init__(game, 0, policies, **options)
 
 
-class FollowerEnv(_FixedOtherEnv):
-    """The follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
+class FollowerEnv(PlayerEnv):
+    """The (first) follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
 
     def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
-        super().__init__(game, leader_policy, 1, **options)
+        policies = leader_policy if isinstance(leader_policy, str) else [leader_policy, None]
+        super().__init__(game, 1, policies, **options)
 
 
-for _id, _cls in ((LEADER_ENV_ID, LeaderEnv), (FOLLOWER_ENV_ID, FollowerEnv)):
+for _id, _cls in (
+    (PLAYER_ENV_ID, PlayerEnv),
+    (LEADER_ENV_ID, LeaderEnv),
+    (FOLLOWER_ENV_ID, FollowerEnv),
+):
     if _id not in gymnasium.registry:  # once per process
         gymnasium.register(id=_id, entry_point=f"{__name__}:{_cls.__name__}")

@@ -1,16 +1,21 @@
-"""PettingZoo environments over any finite leader-follower Markov game (math.md §1).
+"""PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
 
-**AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agent ``"leader"`` acts, then the
-agent ``"follower"``, who has seen its action; then the game steps and both players' realised
-rewards of step ``h`` are credited (each agent collects its own from ``last()`` at its next turn).
-Observations ``[h, x, a]`` (int64, ``MultiDiscrete([H + 1, S, A + 1])``; ``a = A`` before the
-leader acts, ``h = H`` at the end), actions ``Discrete(A)`` then ``Discrete(B)``, infos
-``{"action_mask": ones}`` (every action is legal). Both agents are terminated after ``H`` steps,
-or truncated after ``max_cycles``.
+The agents are the players in order of moves: ``"leader"`` and ``"follower"``, or with ``N > 1``
+followers ``"leader"``, ``"follower_1"``, …, ``"follower_N"``.
 
-**Parallel** (:func:`parallel_env`): both agents act at once and observe ``[h, x]``; as the follower
-cannot see ``a_h``, its action is a reply to every leader action, ``MultiDiscrete([B] * A)``, and
-``b_h`` is its entry at ``a_h``: the outcomes of the AEC game. Its infos report the actions played.
+**AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agents act in order, each having
+seen the actions of those before it; once the last has acted the game steps and every player's
+realised reward of step ``h`` is credited (each agent collects its own from ``last()`` at its next
+turn). Observations ``[h, x, a_0, …, a_{N-1}]`` (int64, ``MultiDiscrete([H + 1, S, A_0 + 1, …,
+A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has acted at step ``h``, ``h = H`` at the end):
+``[h, x, a]`` for one follower. Actions ``Discrete(A_i)``, infos ``{"action_mask": ones}`` (every
+action is legal). All agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
+
+**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; as follower
+``i`` cannot see ``a_0, …, a_{i-1}``, its action is a reply to every one of them, an integer
+array ``(A_0, …, A_{i-1})`` in ``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower),
+and ``a_i`` is its entry at the actions before it: the outcomes of the AEC game. Its infos report
+the actions played.
 
 ``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
 (:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders the
@@ -26,6 +31,9 @@ Example:
     ...     aec.step(None if terminated or truncated else 0)
     >>> aec.agents
     []
+    >>> three = env(games.make("random-tabular", n_followers=2, n_states=3, seed=0))
+    >>> three.possible_agents
+    ['leader', 'follower_1', 'follower_2']
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
 
 LEADER, FOLLOWER = "leader", "follower"
 AGENTS = (LEADER, FOLLOWER)
-"""The agents, in the order they act at every step."""
+"""The agents of a game with one follower, in the order they act at every step."""
 
 
 class _Episode(Episode):
@@ -54,9 +62,9 @@ class _Episode(Episode):
 
     def __init__(self, game: Any, **options: Any) -> None:
         super().__init__(game, **options)
-        self.possible_agents = list(AGENTS)
+        self.possible_agents = list(self.players)
         self.agents: list[str] = []
-        self._n_actions = dict(zip(AGENTS, self.game.action_counts, strict=True))
+        self._n_actions = dict(zip(self.players, self.game.action_counts, strict=True))
         self._rng: np.random.Generator | None = None
         self.observation_spaces, self.action_spaces = self._spaces()
 
@@ -65,11 +73,12 @@ class _Episode(Episode):
         if seed is not None or self._rng is None:
             # the game's stream of a run of seed `seed` (_seeding's "game"); fresh without one
             self._rng = np.random.default_rng() if seed is None else stream(seed, "game")
-        self.agents = list(AGENTS)
+        self.agents = list(self.players)
         self._begin(self._rng)
 
-    def _rewards(self, a: int, b: int) -> dict[str, float]:
-        return dict(zip(AGENTS, map(float, self._play(a, b, self._rng)), strict=True))
+    def _rewards(self, actions: list[int]) -> dict[str, float]:
+        r = self._play(actions, self._rng)
+        return dict(zip(self.players, map(float, r), strict=True))
 
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""
@@ -84,7 +93,7 @@ class _Episode(Episode):
 
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
-    """The game as an AEC environment: the leader, then the follower, at every step.
+    """The game as an AEC environment: the leader, then each follower in order, at every step.
 
     See the module's docstring for the spaces, rewards and seeding, and :func:`env` for the
     arguments.
@@ -93,17 +102,18 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
 
     def _spaces(self) -> tuple[dict, dict]:
-        H, S, A = self.game.horizon, self.game.n_states, self.game.n_leader_actions
-        observations = {agent: MultiDiscrete([H + 1, S, A + 1], dtype=np.int64) for agent in AGENTS}
+        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
+        nvec = [H + 1, S, *(n + 1 for n in counts[:-1])]
+        observations = {agent: MultiDiscrete(nvec, dtype=np.int64) for agent in self.players}
         return observations, {agent: Discrete(n) for agent, n in self._n_actions.items()}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
         self._start(seed)
-        self.rewards = dict.fromkeys(AGENTS, 0.0)
-        self._cumulative_rewards = dict.fromkeys(AGENTS, 0.0)
-        self.terminations = dict.fromkeys(AGENTS, False)
-        self.truncations = dict.fromkeys(AGENTS, False)
+        self.rewards = dict.fromkeys(self.players, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.players, 0.0)
+        self.terminations = dict.fromkeys(self.players, False)
+        self.truncations = dict.fromkeys(self.players, False)
         self.infos = {
             agent: {"action_mask": np.ones(n, dtype=np.int8)}
             for agent, n in self._n_actions.items()
@@ -111,31 +121,30 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
         self.agent_selection = LEADER
 
     def observe(self, agent: str) -> np.ndarray:
-        """``[h, x, a]`` (``a = A`` until the leader has acted at step ``h``): ``(3,)`` int64."""
+        """``[h, x, a_0, …, a_{N-1}]`` (``a_i = A_i`` until player ``i`` has acted): int64."""
         if agent not in self.observation_spaces:
-            raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(AGENTS)}")
-        a = self.game.n_leader_actions if self._a is None else self._a
-        return np.array([self._h, self._x, a], dtype=np.int64)
+            raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(self.players)}")
+        return np.array([self._h, self._x, *self._seen()], dtype=np.int64)
 
     def step(self, action: int | None) -> None:
-        """Play the selected agent's action; the game steps once the follower has acted."""
+        """Play the selected agent's action; the game steps once the last follower has acted."""
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
         action = check_action(agent, action, self._n_actions[agent])
         self._cumulative_rewards[agent] = 0.0
-        if agent == LEADER:
-            self._a = action
-            self._clear_rewards()  # half a step: nobody is paid yet
+        self._actions.append(action)
+        if len(self._actions) < self.game.n_players:
+            self._clear_rewards()  # part of a step: nobody is paid yet
         else:
-            self.rewards = self._rewards(self._a, action)
+            self.rewards = self._rewards(self._actions)
             if self._h >= self.game.horizon:
-                self.terminations = dict.fromkeys(AGENTS, True)
+                self.terminations = dict.fromkeys(self.players, True)
             elif self._h >= self.max_cycles:
-                self.truncations = dict.fromkeys(AGENTS, True)
+                self.truncations = dict.fromkeys(self.players, True)
                 self._truncated = True
-        self.agent_selection = FOLLOWER if agent == LEADER else LEADER
+        self.agent_selection = self.players[len(self._actions)]
         self._accumulate_rewards()
 
 
@@ -149,7 +158,7 @@ def env(game: Any, **options: Any) -> AECEnv:
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         **options: ``game_params`` (the registered game's parameters, only with a name),
-            ``max_cycles`` (steps after which both agents are truncated; ``None`` plays all
+            ``max_cycles`` (steps after which every agent is truncated; ``None`` plays all
             ``H``), ``render_mode`` (``"ansi"`` or ``None``).
     """
     return wrappers.OrderEnforcingWrapper(
@@ -158,63 +167,75 @@ def env(game: Any, **options: Any) -> AECEnv:
 
 
 class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
-    """The game with simultaneous moves: the follower replies to every leader action at once.
+    """The game with simultaneous moves: each follower replies to every action before it.
 
-    See the module's docstring. ``step`` takes ``{"leader": a, "follower": replies}`` with
-    ``replies (A,)`` the follower's action for each leader action; it plays ``b = replies[a]``.
+    See the module's docstring. ``step`` takes ``{"leader": a_0, "follower_1": replies_1, …}``
+    with ``replies_i (A_0, …, A_{i-1})`` follower ``i``'s action for each of the actions before
+    it; it plays ``a_i = replies_i[a_0, …, a_{i-1}]`` (``b = replies[a]`` for one follower).
     The arguments are :func:`env`'s.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
 
     def _spaces(self) -> tuple[dict, dict]:
-        H, S, (A, B) = self.game.horizon, self.game.n_states, self.game.action_counts
-        observations = {agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in AGENTS}
-        return observations, {
-            LEADER: Discrete(A),
-            FOLLOWER: MultiDiscrete([B] * A, dtype=np.int64),
-        }
+        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
+        observations = {agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in self.players}
+        actions = {LEADER: Discrete(counts[0])}
+        for i, agent in enumerate(self.players[1:], start=1):
+            actions[agent] = MultiDiscrete(np.full(counts[:i], counts[i]), dtype=np.int64)
+        return observations, actions
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in AGENTS}
+        return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in self.players}
 
     def _to_move(self) -> str:
-        return "both players"
+        return "both players" if self.game.n_players == 2 else "all players"
 
     def reset(
         self, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start an episode; a ``seed`` starts a new random stream, ``None`` goes on with it."""
         self._start(seed)
-        return self._observations(), {agent: {} for agent in AGENTS}
+        return self._observations(), {agent: {} for agent in self.players}
+
+    def _reply(self, i: int, replies: Any, played: list[int]) -> int:
+        """Follower ``i``'s entry of ``replies`` at the actions ``played`` before it."""
+        agent, counts = self.players[i], self.game.action_counts
+        array = np.asarray(replies)
+        if array.shape != counts[:i] or array.dtype.kind not in "iu":
+            before = "leader action" if i == 1 else f"({', '.join(self.players[:i])}) actions"
+            raise ValueError(
+                f"the {agent}'s action must be an integer array of shape {counts[:i]} (a reply "
+                f"to each {before}), got {replies!r}"
+            )
+        if ((array < 0) | (array >= counts[i])).any():
+            raise ValueError(
+                f"the {agent}'s replies must be in [0, {counts[i]}), got {array.tolist()}"
+            )
+        return int(array[tuple(played)])
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        """Play ``a = actions["leader"]`` and ``b = actions["follower"][a]`` at step ``h``."""
+        """Play ``a_0 = actions["leader"]``, then each follower's reply to the actions before."""
         if not self.agents:
             raise RuntimeError("the episode is over: call reset()")
-        unknown = [repr(agent) for agent in actions if agent not in AGENTS]
+        agents = self.players
+        unknown = [repr(agent) for agent in actions if agent not in agents]
         if unknown:
-            raise ValueError(f"no agent {', '.join(unknown)}; the agents are {', '.join(AGENTS)}")
-        missing_agents = [agent for agent in AGENTS if agent not in actions]
+            raise ValueError(f"no agent {', '.join(unknown)}; the agents are {', '.join(agents)}")
+        missing_agents = [agent for agent in agents if agent not in actions]
         if missing_agents:
             raise ValueError(f"no action for {', '.join(missing_agents)}")
-        (A, B), replies = self.game.action_counts, np.asarray(actions[FOLLOWER])
-        a = check_action(LEADER, actions[LEADER], A)
-        if replies.shape != (A,) or replies.dtype.kind not in "iu":
-            raise ValueError(
-                f"the follower's action must be {A} integers (a reply to each leader action), "
-                f"got {actions[FOLLOWER]!r}"
-            )
-        if ((replies < 0) | (replies >= B)).any():
-            raise ValueError(f"the follower's replies must be in [0, {B}), got {replies.tolist()}")
-        b = int(replies[a])
-        rewards = self._rewards(a, b)
+        played = [check_action(LEADER, actions[LEADER], self.game.action_counts[0])]
+        for i, agent in enumerate(agents[1:], start=1):
+            played.append(self._reply(i, actions[agent], played))
+        rewards = self._rewards(played)
         terminated = self._h >= self.game.horizon
         truncated = self._truncated = not terminated and self._h >= self.max_cycles
-        infos = {agent: {"leader_action": a, "follower_action": b} for agent in AGENTS}
+        info = {f"{agent}_action": a for agent, a in zip(agents, played, strict=True)}
+        infos = {agent: dict(info) for agent in agents}
         if terminated or truncated:
             self.agents = []
-        done = dict.fromkeys(AGENTS, terminated), dict.fromkeys(AGENTS, truncated)
+        done = dict.fromkeys(agents, terminated), dict.fromkeys(agents, truncated)
         return self._observations(), rewards, *done, infos
 
 

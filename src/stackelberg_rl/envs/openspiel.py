@@ -4,12 +4,14 @@
 type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
 by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
 
-An episode (math.md §1): a chance node draws ``x_0`` (outcome ``x``); at every step a leader
-node (player 0) picks ``a``, then a follower node (player 1), which has seen ``a``, picks ``b``,
-which pays both players their mean rewards ``r_{m,h}(x, a, b)`` (``rewards()`` until the next
-player's move; realised noise is not modelled); a chance node draws ``x_{h+1} ~ P_h(·|x, a, b)``.
-Everything is public: observations hold ``h``, ``x`` and ``a`` once chosen, information states
-the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
+An episode (math.md §1, SPEC §7): a chance node draws ``x_0`` (outcome ``x``); at every step a
+leader node (player 0) picks ``a``, then a follower node (player 1), which has seen ``a``, picks
+``b`` — with ``N`` followers, player ``i`` picks ``a_i`` having seen ``a_0, …, a_{i-1}`` — and
+the last player's move pays every player its mean reward ``r_{m,h}(x, a, b)`` (``rewards()``
+until the next player's move; realised noise is not modelled); a chance node draws ``x_{h+1} ~
+P_h(·|x, a, b)``. Everything is public: observations hold ``h``, ``x`` and the actions of the
+step so far, information states the whole history (:class:`Observer`); :class:`TablePolicy`
+plays policy tables. Actions are written ``a``, ``b``, ``c``, … in order of moves.
 
 Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
 ``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
@@ -40,7 +42,14 @@ import numpy as np
 from ..games import FiniteGame, info, load
 from ..games import make as make_game
 from ..planning import check_policies
-from ._common import missing, resolve_game
+from ._common import (
+    action_symbols,
+    mean_rewards,
+    missing,
+    next_distribution,
+    player_names,
+    resolve_game,
+)
 
 try:
     import pyspiel
@@ -49,6 +58,8 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
     raise missing("open_spiel", __name__) from err
 
 SHORT_NAME = "python_stackelberg_rl"
+MAX_PLAYERS = 64
+"""OpenSpiel's game type needs a bound: far beyond any game whose ``∏|A_i|`` can be held."""
 DEFAULT_PARAMETERS = {"game": "matrix", "params": ""}
 """OpenSpiel parameters: the game's registered name (or ``file:`` / ``sha256:``) and its own."""
 
@@ -60,7 +71,7 @@ GAME_TYPE = pyspiel.GameType(
     information=pyspiel.GameType.Information.PERFECT_INFORMATION,
     utility=pyspiel.GameType.Utility.GENERAL_SUM,
     reward_model=pyspiel.GameType.RewardModel.REWARDS,
-    max_num_players=2,
+    max_num_players=MAX_PLAYERS,
     min_num_players=2,
     provides_information_state_string=True,
     provides_information_state_tensor=True,
@@ -70,7 +81,7 @@ GAME_TYPE = pyspiel.GameType(
 )
 
 LEADER, FOLLOWER = 0, 1
-"""OpenSpiel player ids."""
+"""OpenSpiel player ids of the leader and the (first) follower; follower ``i`` is player ``i``."""
 
 _MADE: dict[str, FiniteGame] = {}
 """Games given to :func:`make` without a registered name, by fingerprint (for ``load_game``)."""
@@ -158,7 +169,6 @@ class LeaderFollowerGame(pyspiel.Game):
         if finite_game is None:
             given = {**DEFAULT_PARAMETERS, **params}
             finite_game = _game_from_parameters(str(given["game"]), str(given["params"]))
-        finite_game.refuse_followers("the OpenSpiel game")
         self.finite_game = finite_game
         H = finite_game.horizon
         game_info = pyspiel.GameInfo(
@@ -168,7 +178,7 @@ class LeaderFollowerGame(pyspiel.Game):
             min_utility=-float(H),  # rewards lie in [-1, 1] at each of the H steps
             max_utility=float(H),
             utility_sum=None,
-            max_game_length=2 * H,  # decisions only: chance nodes are not counted
+            max_game_length=finite_game.n_players * H,  # decisions only, not chance nodes
         )
         super().__init__(GAME_TYPE, game_info, params)
 
@@ -188,7 +198,7 @@ class LeaderFollowerGame(pyspiel.Game):
 
 
 class LeaderFollowerState(pyspiel.State):
-    """A position in one episode: step ``h``, state ``x``, the leader's action ``a`` if chosen."""
+    """A position in one episode: step ``h``, state ``x``, the actions of the step so far."""
 
     def __init__(self, game: LeaderFollowerGame) -> None:
         super().__init__(game)
@@ -196,10 +206,9 @@ class LeaderFollowerState(pyspiel.State):
         """The step ``h`` (``H`` once the episode is over)."""
         self.x: int | None = None
         """The state ``x_h`` (``None`` until the first chance node has drawn ``x_0``)."""
-        self.a: int | None = None
-        """The leader's action at step ``h``, once chosen."""
-        self._b: int | None = None  # set between the follower's move and the transition
-        self._played: list[tuple[int, int, int]] = []  # (x_h, a_h, b_h) of the steps played
+        self.actions: list[int] = []
+        """The actions ``a_0, …`` played at step ``h`` so far, in order of moves."""
+        self._played: list[tuple[int, ...]] = []  # (x_h, a_0, …, a_N) of the steps played
         self._rewards = [0.0] * game.finite_game.n_players
         self._returns = list(self._rewards)
 
@@ -207,25 +216,33 @@ class LeaderFollowerState(pyspiel.State):
         return self.get_game().finite_game
 
     @property
-    def played(self) -> list[tuple[int, int, int]]:
-        """``(x_t, a_t, b_t)`` of every step completed, in order."""
+    def a(self) -> int | None:
+        """The leader's action at step ``h``, once chosen."""
+        return self.actions[0] if self.actions else None
+
+    @property
+    def played(self) -> list[tuple[int, ...]]:
+        """``(x_t, a_t, b_t)`` of every step completed, in order (``(x_t, a_0, …, a_N)``)."""
         return list(self._played)
 
     def in_step(self) -> bool:
         """Whether a player is to move at step ``h`` (not a chance node, not the end)."""
-        return self.x is not None and self._b is None and not self.is_terminal()
+        n = self._model().n_players
+        return self.x is not None and len(self.actions) < n and not self.is_terminal()
 
     def history(self) -> list[tuple[int | None, ...]]:
-        """:attr:`played`, then ``(x_h, a_h or None, None)`` while a player is to move."""
-        return self.played + [(self.x, self.a, None)] * self.in_step()
+        """:attr:`played`, then ``(x_h, actions so far, None for the rest)`` while in a step."""
+        pending = (None,) * (self._model().n_players - len(self.actions))
+        return self.played + [(self.x, *self.actions, *pending)] * self.in_step()
 
     def current_player(self) -> int:
-        """Chance (``x_0`` and transitions), the leader, the follower, or terminal."""
-        if self.h >= self._model().horizon:
+        """Chance (``x_0`` and transitions), the player to move at step ``h``, or terminal."""
+        model = self._model()
+        if self.h >= model.horizon:
             return pyspiel.PlayerId.TERMINAL
-        if self.x is None or self._b is not None:
+        if self.x is None or len(self.actions) == model.n_players:
             return pyspiel.PlayerId.CHANCE
-        return LEADER if self.a is None else FOLLOWER
+        return len(self.actions)
 
     def _legal_actions(self, player: int) -> list[int]:
         if player != self.current_player():
@@ -233,12 +250,12 @@ class LeaderFollowerState(pyspiel.State):
         return list(range(self._model().action_counts[player]))
 
     def chance_outcomes(self) -> list[tuple[int, float]]:
-        """``x_0``'s distribution, or ``P_h(·|x, a, b)``: ``(x, p)`` for every ``p > 0``."""
+        """``x_0``'s distribution, or ``P_h(·|x, a_0, …, a_N)``: ``(x, p)`` for every ``p > 0``."""
         model = self._model()
         if self.x is None:
             p = model.initial_distribution
         else:
-            p = model.next_state_distribution(self.h, self.x, self.a, self._b)
+            p = next_distribution(model, self.h, self.x, self.actions)
         return [(int(x), float(p[x])) for x in np.flatnonzero(p > 0.0)]
 
     def _apply_action(self, action: int) -> None:
@@ -247,44 +264,43 @@ class LeaderFollowerState(pyspiel.State):
         model = self._model()
         if self.x is None:
             self.x = int(action)
-        elif self._b is not None:  # the transition after (x, a, b)
-            self.h, self.x, self.a, self._b = self.h + 1, int(action), None, None
-        elif self.a is None:
-            self.a = int(action)
-            self._rewards = [0.0] * model.n_players
+        elif len(self.actions) == model.n_players:  # the transition after the joint action
+            self.h, self.x, self.actions = self.h + 1, int(action), []
         else:
-            b = int(action)
-            self._rewards = [float(r) for r in model.reward_at(self.h, self.x, self.a, b)]
+            self.actions.append(int(action))
+            if len(self.actions) < model.n_players:
+                self._rewards = [0.0] * model.n_players
+                return
+            self._rewards = [float(r) for r in mean_rewards(model, self.h, self.x, self.actions)]
             self._returns = [t + r for t, r in zip(self._returns, self._rewards, strict=True)]
-            self._played.append((self.x, self.a, b))
+            self._played.append((self.x, *self.actions))
             if self.h == model.horizon - 1:
                 self.h += 1  # no transition after the last step
-            else:
-                self._b = b
 
     def _action_to_string(self, player: int, action: int) -> str:
         if player == pyspiel.PlayerId.CHANCE:
             return f"x={action}"
-        return f"a={action}" if player == LEADER else f"b={action}"
+        return f"{action_symbols(self._model().n_players)[player]}={action}"
 
     def is_terminal(self) -> bool:
         """Whether all ``H`` steps have been played."""
         return self.h >= self._model().horizon
 
     def rewards(self) -> list[float]:
-        """Both players' rewards from the last player's move (non-zero after the follower's)."""
+        """Every player's rewards from the last player's move (non-zero after the last one's)."""
         return list(self._rewards)
 
     def returns(self) -> list[float]:
-        """Both players' rewards summed so far."""
+        """Every player's rewards summed so far."""
         return list(self._returns)
 
     def history_text(self) -> str:
-        """The episode so far: ``"x0=2 a0=1 b0=0 x1=3 a1=2"``."""
+        """The episode so far: ``"x0=2 a0=1 b0=0 x1=3 a1=2"`` (``c``, ``d``, … for more)."""
+        names = ("x", *action_symbols(self._model().n_players))
         return " ".join(
             f"{name}{h}={value}"
             for h, step in enumerate(self.history())
-            for name, value in zip("xab", step, strict=True)
+            for name, value in zip(names, step, strict=True)
             if value is not None
         )
 
@@ -295,8 +311,11 @@ class LeaderFollowerState(pyspiel.State):
 class Observer:
     """OpenSpiel's Python observer: one-hot tensors and strings of a position.
 
-    Observations are ``step (H+1)``, ``state (S)``, ``leader_action (A)``; information states
-    ``states (H, S)``, ``leader_actions (H, A)``, ``follower_actions (H, B)``.
+    Observations are ``step (H+1)``, ``state (S)`` and the actions of the step of every player
+    but the last, ``{name}_action (A_i)``: ``leader_action (A)`` for one follower. Information
+    states are ``states (H, S)`` and every player's ``{name}_actions (H, A_i)``:
+    ``leader_actions (H, A)``, ``follower_actions (H, B)`` for one follower. The names are
+    ``leader, follower`` or ``leader, follower_1, …, follower_N``.
 
     Args:
         game: the finite game.
@@ -307,26 +326,31 @@ class Observer:
     def __init__(self, game: FiniteGame, iig_obs_type: Any, params: Any) -> None:
         if params:
             raise ValueError(f"observation parameters are not supported, got {params}")
-        H, S, (A, B) = game.horizon, game.n_states, game.action_counts
+        H, S, counts = game.horizon, game.n_states, game.action_counts
+        names = player_names(game.n_players)
+        self.symbols = action_symbols(game.n_players)
         self.perfect_recall = bool(iig_obs_type.perfect_recall)
         if self.perfect_recall:
-            pieces = [("states", (H, S)), ("leader_actions", (H, A)), ("follower_actions", (H, B))]
+            actions = [(f"{name}_actions", (H, n)) for name, n in zip(names, counts, strict=True)]
+            pieces = [("states", (H, S)), *actions]
         else:
-            pieces = [("step", (H + 1,)), ("state", (S,)), ("leader_action", (A,))]
+            actions = [(f"{name}_action", (n,)) for name, n in zip(names, counts[:-1], strict=False)]
+            pieces = [("step", (H + 1,)), ("state", (S,)), *actions]
         sizes = [int(np.prod(shape)) for _, shape in pieces]
         self.tensor = np.zeros(sum(sizes), np.float32)
         views = np.split(self.tensor, np.cumsum(sizes)[:-1])  # views into the one tensor
         self.dict = {name: v.reshape(shape) for (name, shape), v in zip(pieces, views, strict=True)}
 
     def set_from(self, state: LeaderFollowerState, player: int) -> None:
-        """Fill :attr:`tensor` from ``state`` (the same for both players: all is public)."""
+        """Fill :attr:`tensor` from ``state`` (the same for every player: all is public)."""
         self.tensor.fill(0.0)
+        pieces = list(self.dict)
         if self.perfect_recall:
-            pieces, steps = ("states", "leader_actions", "follower_actions"), state.history()
+            steps = state.history()
         else:
-            pieces, steps = ("step", "state", "leader_action"), [(state.h, state.x, state.a)]
+            steps = [(state.h, state.x, *state.actions[: len(pieces) - 2])]
         for h, step in enumerate(steps):
-            for name, i in zip(pieces, step, strict=True):
+            for name, i in zip(pieces, step, strict=False):
                 if i is not None:
                     self.dict[name][(h, i) if self.perfect_recall else i] = 1.0
 
@@ -334,8 +358,9 @@ class Observer:
         """The history (information states) or ``"h=1 x=3 a=2"`` (observations)."""
         if self.perfect_recall:
             return str(state)
-        now = zip("hxa", (state.h, state.x, state.a), strict=True)
-        return " ".join(f"{name}={value}" for name, value in now if value is not None)
+        names = ("h", "x", *self.symbols[: len(self.dict) - 2])
+        now = (state.h, state.x, *state.actions[: len(self.dict) - 2])
+        return " ".join(f"{name}={value}" for name, value in zip(names, now, strict=False))
 
 
 def make(game: FiniteGame | str, **game_params: Any) -> LeaderFollowerGame:
@@ -355,31 +380,29 @@ def make(game: FiniteGame | str, **game_params: Any) -> LeaderFollowerGame:
 
 
 class TablePolicy(spiel_policy.Policy):
-    """Policy tables as an OpenSpiel policy: ``pi_l`` at leader nodes, ``pi_f`` at the follower's.
+    """Policy tables as an OpenSpiel policy: player ``i``'s table at its nodes.
 
     Args:
         game: a game from :func:`make`.
-        pi_l: ``(H, S, A)`` the leader's policy.
-        pi_f: ``(H, S, A, B)`` the follower's policy.
+        *policies: one table per player in order of moves, ``pi_l (H, S, A)`` and ``pi_f (H, S,
+            A, B)``, or with ``N`` followers ``pi_i (H, S, A_0, …, A_i)``.
     """
 
-    def __init__(self, game: LeaderFollowerGame, pi_l: np.ndarray, pi_f: np.ndarray) -> None:
-        super().__init__(game, [LEADER, FOLLOWER])
-        self.pi_l = np.asarray(pi_l, dtype=np.float64)
-        self.pi_f = np.asarray(pi_f, dtype=np.float64)
-        check_policies(game.finite_game, self.pi_l, self.pi_f)
+    def __init__(self, game: LeaderFollowerGame, *policies: np.ndarray) -> None:
+        super().__init__(game, list(range(game.finite_game.n_players)))
+        self.policies = check_policies(game.finite_game, *policies)
+        """Each player's table, checked, as float64."""
 
     def action_probabilities(
         self, state: LeaderFollowerState, player_id: int | None = None
     ) -> dict[int, float]:
-        """``{action: probability}`` at a leader or follower node."""
+        """``{action: probability}`` at a player's node."""
         player = state.current_player() if player_id is None else player_id
-        if player == LEADER:
-            row = self.pi_l[state.h, state.x]
-        elif player == FOLLOWER:
-            row = self.pi_f[state.h, state.x, state.a]
-        else:
-            raise ValueError(f"no policy for player {player} (only the leader 0 and follower 1)")
+        if not 0 <= player < len(self.policies):
+            raise ValueError(
+                f"no policy for player {player} (only the players 0 … {len(self.policies) - 1})"
+            )
+        row = self.policies[player][(state.h, state.x, *state.actions[:player])]
         return {action: float(p) for action, p in enumerate(row)}
 
 

@@ -143,7 +143,8 @@ class Episode:
         return r
 
     def _to_move(self) -> str:
-        return "the " + self.players[len(self._actions)].replace("_", " ")
+        name = self.players[len(self._actions)]  # "the leader", "the follower", "follower 2"
+        return name.replace("_", " ") if "_" in name else f"the {name}"
 
     def render(self) -> str | None:
         """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""

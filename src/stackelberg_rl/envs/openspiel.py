@@ -334,7 +334,9 @@ class Observer:
             actions = [(f"{name}_actions", (H, n)) for name, n in zip(names, counts, strict=True)]
             pieces = [("states", (H, S)), *actions]
         else:
-            actions = [(f"{name}_action", (n,)) for name, n in zip(names, counts[:-1], strict=False)]
+            actions = [
+                (f"{name}_action", (n,)) for name, n in zip(names, counts[:-1], strict=False)
+            ]
             pieces = [("step", (H + 1,)), ("state", (S,)), *actions]
         sizes = [int(np.prod(shape)) for _, shape in pieces]
         self.tensor = np.zeros(sum(sizes), np.float32)

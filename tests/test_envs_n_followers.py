@@ -277,6 +277,7 @@ def test_openspiel_observations_and_information_states():
     game = games.make("random-tabular", n_followers=2, n_states=3, horizon=2, seed=1)
     spiel_game = osp.make(game)
     state = spiel_game.new_initial_state()
+    assert state.observation_string(0) == "h=0" and str(state) == "x0=?"
     state.apply_action(state.chance_outcomes()[0][0])
     x = state.x
     state.apply_action(2)  # the leader

@@ -362,7 +362,9 @@ class Observer:
             return str(state)
         names = ("h", "x", *self.symbols[: len(self.dict) - 2])
         now = (state.h, state.x, *state.actions[: len(self.dict) - 2])
-        return " ".join(f"{name}={value}" for name, value in zip(names, now, strict=False))
+        return " ".join(
+            f"{name}={value}" for name, value in zip(names, now, strict=False) if value is not None
+        )
 
 
 def make(game: FiniteGame | str, **game_params: Any) -> LeaderFollowerGame:

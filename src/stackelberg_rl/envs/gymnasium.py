@@ -5,8 +5,9 @@
   ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played before ``m`` at step
   ``h``; ``a_i = A_i`` in the final observation), action ``a_m`` in ``Discrete(A_m)``, reward
   ``r_{m,h}``, info ``{name}_action`` and ``{name}_reward`` of every other player. Its optimal
-  policy is player ``m``'s best response to the others (:func:`~stackelberg_rl.planning.
-  best_response`), its expected return ``V_{m,0}`` at the node where ``m`` first moves.
+  policy is player ``m``'s best response to the others
+  (:func:`~stackelberg_rl.planning.best_response`), whose expected return is
+  ``E_{x_0}[V_{m,0}(x_0)]`` of that response.
 - :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
   leader_policy)``: players 0 and 1 of a two-player game, observations ``[h, x]`` and ``[h, x,
   a]``, infos ``follower_action``, ``follower_reward`` and ``leader_action``, ``leader_reward``:

@@ -82,7 +82,17 @@ def play_block(
 
 @njit(cache=True, error_model="numpy")
 def _play(
-    arrays, initial, tables, counts, rngs, env_rng, Lambda, threshold, states, actions, rewards,
+    arrays,
+    initial,
+    tables,
+    counts,
+    rngs,
+    env_rng,
+    Lambda,
+    threshold,
+    states,
+    actions,
+    rewards,
     returns,
 ):  # pragma: no cover - compiled
     """:func:`play_block`'s loop; returns the number of episodes played."""

@@ -32,7 +32,7 @@ near ``1e-15`` relative)."""
 
 
 def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
-    """``(H,)`` the block's doubling test: ``log det Λ_h`` at the last plan ``+ log 2``, less a margin."""
+    """``(H,)`` the block's test: ``log det Λ_h`` of the last plan ``+ log 2``, less a margin."""
     threshold = logdet_at_plan + math.log(2.0)
     return threshold - DOUBLING_MARGIN * (1.0 + np.abs(threshold))
 

@@ -229,7 +229,7 @@ class SeedRun:
         return tuple({id(L): L for L in owners}.values())
 
     def _begin(self, k: int) -> bool:
-        """Every player's ``begin_episode(k)`` (re-plan if the schedule says so): whether one did."""
+        """Every player's ``begin_episode(k)`` (plans as scheduled): whether one planned."""
         for agent in self.agents:  # the leader first: in centralised mode it plans for both
             agent.begin_episode(k)
         if self.recorder is not None:
@@ -355,8 +355,11 @@ class SeedRun:
     def _write_rows(
         self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
     ) -> None:
-        """The rows of episodes ``k …`` of their arrays, one entry per episode (``(P, n)``,
-        ``(n, P)`` for per-player ones); ``replanned`` is the first episode's."""
+        """Write the rows of episodes ``k, k+1, …``, one entry per episode in each array.
+
+        Per-player arrays are ``regrets, halves (P, n)`` and ``returns (n, P)``; ``replanned``
+        is the first episode's (the others never plan).
+        """
         n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
         at = slice(k, k + n)
         params = self.agents[0].params()
@@ -481,8 +484,10 @@ def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) ->
 
 
 def _block_table(table: np.ndarray) -> np.ndarray:
-    """A policy ``(H, S, A_0, …, A_m)`` (C order) as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only
-    (:func:`.episodes.play_block`'s tables must all be of one type)."""
+    """A policy ``(H, S, A_0, …, A_m)`` (C order) as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only.
+
+    :func:`.episodes.play_block`'s tables must all be of one type.
+    """
     view = table.reshape(*table.shape[:2], -1, table.shape[-1]).view()
     view.flags.writeable = False
     return view

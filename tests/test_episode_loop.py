@@ -46,7 +46,15 @@ def tables_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.fixture
-def blocks(monkeypatch):
+def blocks(counted, monkeypatch):
+    """:func:`counted`, with every plan's episodes played in blocks, however few."""
+    monkeypatch.setattr(loop_mod, "BLOCK_STEPS", 0)
+    monkeypatch.setattr(loop_mod, "TABLE_ROWS_PER_STEP", np.inf)
+    return counted
+
+
+@pytest.fixture
+def counted(monkeypatch):
     """The episodes the compiled blocks played, per call."""
     played = []
     real = loop_mod.play_block
@@ -122,12 +130,13 @@ def test_blocks_give_the_python_loops_table(case, blocks):
     tables_equal(compiled, play(game, config, seed=5, compiled=False)[0])
 
 
-def test_a_plan_serving_few_episodes_is_played_in_python_with_the_same_table(blocks):
-    # S = 200 states and a plan per episode, nothing evaluated: tables would cost more.
+@pytest.mark.parametrize("schedule", ["every", "doubling"])
+def test_plans_serving_few_episodes_are_played_in_python_with_the_same_table(schedule, counted):
+    # S = 200 states, few episodes per plan, rarely evaluated: the tables would cost more.
     game = games.make("random-linear", n_states=200, dim=4, horizon=3, seed=2)
-    config = RunConfig(episodes=12, eval_every=12, agent=AgentConfig(beta=0.3))
+    config = RunConfig(episodes=40, eval_every=20, agent=AgentConfig(beta=0.3, schedule=schedule))
     compiled, _ = play(game, config, seed=1)
-    assert blocks == [1]  # episode 0, evaluated: its tables are made anyway
+    assert 2 <= sum(counted) < 40  # the evaluated episodes 0 and 20 at least
     tables_equal(compiled, play(game, config, seed=1, compiled=False)[0])
 
 

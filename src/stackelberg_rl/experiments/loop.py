@@ -170,9 +170,11 @@ def play_episodes(
 
 
 TABLE_ROWS_PER_STEP = 32
-"""A step played in Python costs about as much as this many rows of the policy tables (measured
-by ``bench.episodes``): when a plan serves too few episodes for its tables to pay, and none of
-them is evaluated, its episodes are played in Python."""
+"""A step played in Python costs about as much as this many rows of the policy tables."""
+BLOCK_STEPS = 10
+"""A compiled block's fixed cost (its call, the tables' and the learners' checks), in steps
+played in Python. Both measured by ``bench.episodes``: a plan's episodes are played in Python
+when none of them is evaluated and they are too few for its tables and a block to pay."""
 
 
 def _agent_keys(n_players: int) -> tuple[str, ...]:
@@ -221,6 +223,11 @@ class SeedRun:
     def game_sha256(self) -> str:
         """The game's fingerprint (computed once: hashing a large game takes a while)."""
         return self.game.fingerprint()
+
+    @functools.cached_property
+    def _step_arrays(self) -> tuple:
+        """The game's :meth:`~stackelberg_rl.games.FiniteGame.step_arrays`, as a plain tuple."""
+        return tuple(self.game.step_arrays())
 
     @functools.cached_property
     def _learners(self) -> tuple:
@@ -301,7 +308,7 @@ class SeedRun:
             self._tables = tuple(map(_block_table, self._played))
         doubling = self._doubling_test()
         states, actions, rewards, returns = play_block(
-            game.step_arrays(), game.initial_distribution, self._tables,
+            self._step_arrays, game.initial_distribution, self._tables,
             tuple(agent.rng for agent in agents), self.env_rng, n, *doubling,
         )  # fmt: skip
         for learner in self._learners:
@@ -332,17 +339,19 @@ class SeedRun:
         return self.episodes  # doubling: the block's own test ends it
 
     def _tables_pay(self, k: int, n: int) -> bool:
-        """Whether the plan's policy tables cost less than playing ``n`` episodes in Python.
+        """Whether a compiled block of the ``n`` episodes from ``k`` costs less than Python.
 
-        So when one of them is evaluated (the tables are needed then), or when the plan will
-        serve ``S / TABLE_ROWS_PER_STEP`` episodes or more (the doubling schedule's guess: as
-        many as the last one served).
+        So when one of them is evaluated (the tables are needed then), or when the plan serves
+        enough episodes (the doubling schedule's guess: as many as the last one served) to pay
+        for its ``S·H`` rows of policy tables and a block (:data:`TABLE_ROWS_PER_STEP`,
+        :data:`BLOCK_STEPS`).
         """
         e = self.config.eval_every
-        if -(-k // e) * e < k + n:  # the first multiple of eval_every from k is in the block
+        if -(-k // e) * e < k + n or not self._learners:  # evaluated, or tables made once
             return True
         serves = self._plan_gap if self.config.agent.schedule == "doubling" else n
-        return not self._learners or self.game.n_states <= TABLE_ROWS_PER_STEP * serves
+        H, S = self.game.horizon, self.game.n_states
+        return serves * H >= BLOCK_STEPS + S * H / TABLE_ROWS_PER_STEP
 
     def _doubling_test(self) -> tuple:
         """``(Λ copy, threshold)`` for the block's doubling test, or ``()`` without one."""

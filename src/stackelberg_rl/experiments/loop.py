@@ -3,8 +3,11 @@
 A run's episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of
 the policies played (math.md §2, eqs. (9), (10); estimated with a 95% interval on a continuous
 game, math.md §6; with ``eval_every = n`` only episodes ``0, n, 2n, …``, each row's
-``eval_weight`` the episodes it stands for). Continued from a checkpoint, a seed gives the table
-and plans of one never stopped, bit for bit (``wall_time`` aside).
+``eval_weight`` the episodes it stands for). On a finite game the episodes between two plans
+are played as one compiled block (:mod:`.episodes`), the regrets of a plan's policies computed
+once; the Python loop, one episode at a time, is the reference it equals. Continued from a
+checkpoint, a seed gives the table and plans of one never stopped, bit for bit (``wall_time``
+aside).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ COLUMNS = (
 """Columns of a run's table, in order. ``regret_*``: exact on a finite game, Monte-Carlo on a
 continuous one with ``regret_*_ci`` the half-widths of their 95% intervals (else NaN). ``x1``:
 the initial state's index (``-1`` on a continuous game). ``wall_time``: the seconds the seed had
-played at the end of the episode (across its sessions)."""
+played at the end of the episode (across its sessions; within a compiled block, spread evenly
+between the block's start and end)."""
 
 INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
 COLUMN_DTYPES = {

@@ -217,6 +217,7 @@ class SeedRun:
         self._played: list | None = None  # the policy tables in force (policy_table's)
         self._tables: tuple | None = None  # the same, as play_block takes them
         self._start_values: tuple | None = None  # their values at step 0, for the regrets
+        self._threshold: np.ndarray | None = None  # the plan's doubling_threshold
         self._last_plan: int | None = None  # the episode of the last plan seen here
         self._plan_gap = 1  # episodes between the last two plans seen here
 
@@ -247,7 +248,7 @@ class SeedRun:
             self.recorder.after_plans(k)
         replanned = any(agent.replanned for agent in self.agents)
         if replanned:
-            self._played = self._tables = self._start_values = None
+            self._played = self._tables = self._start_values = self._threshold = None
             if self._last_plan is not None:
                 self._plan_gap = max(1, k - self._last_plan)
             self._last_plan = k
@@ -362,8 +363,9 @@ class SeedRun:
         if not self._learners or self.config.agent.schedule != "doubling":
             return ()
         learner = self._learners[0]
-        threshold = doubling_threshold(learner.state_dict()["logdet_at_plan"])
-        return np.array(learner.Lambda, dtype=np.float64, order="C"), threshold
+        if self._threshold is None:
+            self._threshold = doubling_threshold(learner.state_dict()["logdet_at_plan"])
+        return np.array(learner.Lambda, dtype=np.float64, order="C"), self._threshold
 
     def _write_rows(
         self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time

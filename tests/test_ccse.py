@@ -79,31 +79,28 @@ def security_run(tmp_path_factory):
 def test_every_episode_replays_the_policies_played_bit_for_bit(
     kind, schedule, decentralised, tmp_path, monkeypatch
 ):
-    """The tables the loop evaluated (the played policies, tests/test_policy_path.py) against the
-    replay: all episodes at once, one episode alone, and the rows acting drew from. Greedy play
-    turns one ulp of Q into another argmax; numpy's inverse instead of the learner's differs by
-    ulps in most episodes (measured: 39 of 40), so anything but the learner's arithmetic fails."""
+    """The tables the loop played (the compiled blocks': tests/test_episode_loop.py holds them
+    to the Python loop's) against the replay: all episodes at once, one episode alone, and the
+    rows acting drew from. Greedy play turns one ulp of Q into another argmax; numpy's inverse
+    instead of the learner's differs by ulps in most episodes (measured: 39 of 40), so anything
+    but the learner's arithmetic fails."""
     played, draws, steps = [], [], []
-    real_regret, real_draw = loop_mod.regret, agents_mod.draw
+    real_block = loop_mod.play_block
 
-    def spy_regret(game, pi_l, pi_f, x1, a1):
-        played.append((pi_l.copy(), pi_f.copy()))
-        return real_regret(game, pi_l, pi_f, x1, a1)
+    def spy_block(arrays, initial, tables, rngs, env_rng, episodes, *doubling):
+        out = real_block(arrays, initial, tables, rngs, env_rng, episodes, *doubling)
+        pi_l, pi_f = tables[0][:, :, 0].copy(), tables[1].copy()
+        states, actions = out[:2]
+        for i in range(len(states)):
+            for h in range(actions.shape[1]):
+                x, a = states[i, h], actions[i, h, 0]
+                steps.append((len(played), h, x, a))
+                draws.extend([pi_l[h, x], pi_f[h, x, a]])
+            played.append((pi_l, pi_f))
+        return out
 
-    def spy_draw(p, rng):
-        draws.append(np.array(p, copy=True))
-        return real_draw(p, rng)
-
-    monkeypatch.setattr(loop_mod, "regret", spy_regret)
-    monkeypatch.setattr(agents_mod, "draw", spy_draw)
+    monkeypatch.setattr(loop_mod, "play_block", spy_block)
     game = SMALL.make()
-    real_step = game.step
-
-    def spy_step(h, x, a, b, rng):
-        steps.append((len(played), h, x, a))
-        return real_step(h, x, a, b, rng)
-
-    monkeypatch.setattr(game, "step", spy_step)
     K = 30
     config = RunConfig(
         game=SMALL, episodes=K, save_plans=True,

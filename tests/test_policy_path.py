@@ -14,27 +14,28 @@ from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
 
 def played_and_evaluated(game, agent, episodes, monkeypatch):
-    """Run the product's episode loop; return every drawn distribution with its (h, x, a) and
-    the tables regret was evaluated on, episode by episode."""
+    """Run the product's Python episode loop (the compiled one equals it: test_episode_loop.py);
+    return every drawn distribution with its (h, x, a) and the tables regret was evaluated on,
+    episode by episode."""
     draws, steps, tables = [], [], []
-    real_draw, real_regret, real_step = agents_mod.draw, loop_mod.regret, game.step
+    real_draw, real_regret, real_step = agents_mod.draw, loop_mod.player_regrets, game.step
 
     def spy_draw(p, rng):
         draws.append(np.array(p, copy=True))
         return real_draw(p, rng)
 
-    def spy_regret(g, pi_l, pi_f, x1, a1):
-        tables.append((pi_l.copy(), pi_f.copy()))
-        return real_regret(g, pi_l, pi_f, x1, a1)
+    def spy_regret(g, policies, x1, first_actions):
+        tables.append(tuple(pi.copy() for pi in policies))
+        return real_regret(g, policies, x1, first_actions)
 
     def spy_step(h, x, a, b, rng):
         steps.append((len(tables), h, x, a))
         return real_step(h, x, a, b, rng)
 
     monkeypatch.setattr(agents_mod, "draw", spy_draw)
-    monkeypatch.setattr(loop_mod, "regret", spy_regret)
+    monkeypatch.setattr(loop_mod, "player_regrets", spy_regret)
     monkeypatch.setattr(game, "step", spy_step)
-    run(game, RunConfig(episodes=episodes, agent=agent, eval_every=1), seed=3)
+    run(game, RunConfig(episodes=episodes, agent=agent, eval_every=1), seed=3, compiled=False)
     return draws, steps, tables
 
 

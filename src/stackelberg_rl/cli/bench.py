@@ -23,6 +23,9 @@ class BenchOptions:
     """Timed runs per case (the median is reported)."""
     scale: bool = False
     """Add the K=20000 and K=100000 cases (minutes)."""
+    loop_episodes: int = 100_000
+    """K of the episode loop's doubling case on the demo game (the Python loop it is timed
+    against takes about half a minute a run at K = 100000)."""
     sweep: bool = False
     """Time sweeps instead (minutes): one core against all local cores, and a local Ray against
     the local processes, on four runs of about 5 s (K = 4000 unless --episodes is given)."""
@@ -31,7 +34,7 @@ class BenchOptions:
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``json`` too)."""
-        for name in ("episodes", "repeats"):
+        for name in ("episodes", "repeats", "loop_episodes"):
             _validate.integer(getattr(self, name), name, low=1)
         if self.json is not None:
             check_writable_file(Path(self.json), "--json", "benchmark JSON", is_bench_json)
@@ -46,7 +49,7 @@ def is_bench_json(path: Path) -> bool:
     return (
         isinstance(data, dict)
         and bool(data)
-        and set(data) <= {"planner", "learner", "ccse", "sweep"}
+        and set(data) <= {"planner", "learner", "episodes", "ccse", "sweep"}
     )
 
 
@@ -69,7 +72,7 @@ def bench(values: dict[str, Any]) -> int:
         rows = sweep.run_benchmarks(episodes=episodes, repeats=opts.repeats)
         print(sweep.format_rows(rows))
         return _write_json(opts.json, {"sweep": rows})
-    from ..bench import ccse, learner, planning
+    from ..bench import ccse, episodes, learner, planning
 
     bandwidth = learner.memory_bandwidth()  # one figure for both tables
     print("== exact planner: evaluate + both best responses, random_linear(S, 4, 4, 10, 10)")
@@ -80,10 +83,14 @@ def bench(values: dict[str, Any]) -> int:
         episodes=opts.episodes, repeats=opts.repeats, scale=opts.scale, bandwidth=bandwidth
     )
     print(learner.format_rows(rows))
+    print("\n== the episode loop: compiled blocks against the Python loop, interleaved medians")
+    loop_rows = episodes.run_benchmarks(episodes=opts.loop_episodes, repeats=opts.repeats)
+    print(episodes.format_rows(loop_rows))
     print("\n== the CCSE: saving a run's plans, replaying one episode (medians)")
     ccse_rows = ccse.run_benchmarks(episodes=opts.episodes, repeats=opts.repeats)
     print(ccse.format_rows(ccse_rows))
-    return _write_json(opts.json, {"planner": plan_rows, "learner": rows, "ccse": ccse_rows})
+    figures = {"planner": plan_rows, "learner": rows, "episodes": loop_rows, "ccse": ccse_rows}
+    return _write_json(opts.json, figures)
 
 
 def _write_json(where: str | None, figures: dict) -> int:

@@ -3,8 +3,11 @@
 A run's episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of
 the policies played (math.md §2, eqs. (9), (10); estimated with a 95% interval on a continuous
 game, math.md §6; with ``eval_every = n`` only episodes ``0, n, 2n, …``, each row's
-``eval_weight`` the episodes it stands for). Continued from a checkpoint, a seed gives the table
-and plans of one never stopped, bit for bit (``wall_time`` aside).
+``eval_weight`` the episodes it stands for). On a finite game the episodes between two plans
+are played as one compiled block (:mod:`.episodes`), the regrets of a plan's policies computed
+once; the Python loop, one episode at a time, is the reference it equals. Continued from a
+checkpoint, a seed gives the table and plans of one never stopped, bit for bit (``wall_time``
+aside).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from .. import games as games_mod
 from .._seeding import seed_sequence, stream
 from .._signals import signals_held
 from ..agents import make_agents, set_generator_state
+from ..learners import NonFiniteError
 from ..montecarlo import sampled_regrets
-from ..planning import regret
+from ..planning import player_regrets, regret_at, start_values
 from . import checkpoint as ckpt
 from .config import RunConfig, game_record
+from .episodes import doubling_threshold, play_block
 from .plan_history import PlanRecorder, Plans
 
 COLUMNS = (
@@ -37,7 +42,8 @@ COLUMNS = (
 """Columns of a run's table, in order. ``regret_*``: exact on a finite game, Monte-Carlo on a
 continuous one with ``regret_*_ci`` the half-widths of their 95% intervals (else NaN). ``x1``:
 the initial state's index (``-1`` on a continuous game). ``wall_time``: the seconds the seed had
-played at the end of the episode (across its sessions)."""
+played at the end of the episode (across its sessions; within a compiled block, spread evenly
+between the block's start and end)."""
 
 INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
 COLUMN_DTYPES = {
@@ -77,22 +83,28 @@ def play(
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     stop: Callable[[], bool] | None = None,
+    compiled: bool = True,
 ) -> Result:
     """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
     Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``; ``state``: a
-    checkpoint to continue from; the rest as :func:`play_episodes`. No I/O.
+    checkpoint to continue from; ``compiled=False`` plays one episode at a time in Python (the
+    reference, :class:`SeedRun`); the rest as :func:`play_episodes`. No I/O.
     """
     config.validate()
-    seed_run = SeedRun(game, config, seed) if state is None else SeedRun.restore(
-        game, config, seed, state
+    seed_run = SeedRun(game, config, seed, compiled=compiled) if state is None else (
+        SeedRun.restore(game, config, seed, state, compiled=compiled)
     )  # fmt: skip
     play_episodes(seed_run, progress, checkpoint, checkpoint_every, stop)
     return seed_run.result()
 
 
 class Episodes(Protocol):
-    """One seed played an episode at a time (a run's :class:`SeedRun`, an exploration)."""
+    """One seed played an episode at a time (a run's :class:`SeedRun`, an exploration).
+
+    A seed that also has ``play_block(limit)`` (play at least one and at most ``limit`` more
+    episodes) is played a block at a time.
+    """
 
     seed: int
     episodes: int
@@ -103,6 +115,11 @@ class Episodes(Protocol):
 
     def checkpoint(self) -> bytes:
         """The whole state, between two episodes."""
+
+
+MAX_BLOCK = 4096
+"""The most episodes :func:`play_episodes` hands a seed at once (besides ``K // 100``), so that
+an interruption, a stop and a checkpoint wait for little."""
 
 
 def play_episodes(
@@ -116,20 +133,28 @@ def play_episodes(
 
     ``progress`` is called with the episodes done (every ``K // 100`` and after the last);
     ``checkpoint`` with a state every ``checkpoint_every`` seconds (never after the last
-    episode) and when a ``KeyboardInterrupt`` (SIGINT and SIGTERM are held during an episode)
-    stops a seed that has played; ``stop`` is polled before the first episode and after every
-    one, and once true the seed raises :class:`~.checkpoint.SeedStopped` with its state.
+    episode) and when a ``KeyboardInterrupt`` (SIGINT and SIGTERM are held during an episode
+    or a block) stops a seed that has played; ``stop`` is polled before the first episode and
+    after every episode or block, and once true the seed raises
+    :class:`~.checkpoint.SeedStopped` with its state. Blocks end at multiples of ``K // 100``
+    and hold at most :data:`MAX_BLOCK` episodes.
     """
     K, start = seed_run.episodes, seed_run.episodes_done
     if start < K and stop is not None and stop():
         raise ckpt.SeedStopped(seed_run.seed, None)
     report_every = max(1, K // 100)
+    play_block = getattr(seed_run, "play_block", None)
     hold = signals_held if checkpoint is not None else contextlib.nullcontext
     last = time.monotonic()
     try:
         while seed_run.episodes_done < K:
+            k = seed_run.episodes_done
             with hold():
-                seed_run.play_episode()
+                if play_block is None:
+                    seed_run.play_episode()
+                else:
+                    end = min(K, (k // report_every + 1) * report_every, k + MAX_BLOCK)
+                    play_block(end - k)
             k = seed_run.episodes_done
             if progress is not None and (k % report_every == 0 or k == K):
                 progress(k)
@@ -148,22 +173,55 @@ def play_episodes(
         raise
 
 
-class SeedRun:
-    """One seed played an episode at a time; its whole state checkpointed between episodes."""
+TABLE_ROWS_PER_STEP = 32
+"""A step played in Python costs about as much as this many rows of the policy tables."""
+BLOCK_STEPS = 10
+"""A compiled block's fixed cost (its call, the tables' and the learners' checks), in steps
+played in Python. With :data:`TABLE_ROWS_PER_STEP`: a plan's episodes are played in Python when
+none of them is evaluated and they are too few for its tables and a block to pay. Measured on
+``random-linear`` with a plan every ``n`` episodes: blocks pay from ``n`` = 3 to 4 at S = 20,
+H = 5, and from about 8 at S = 200, H = 10, where the rule puts the break-even."""
 
-    def __init__(self, game: games_mod.Game, config: RunConfig, seed: int) -> None:
+
+def _agent_keys(n_players: int) -> tuple[str, ...]:
+    """The players' names in a state: ``leader``, ``follower`` (``follower_i`` with N > 1)."""
+    if n_players == 2:
+        return ("leader", "follower")
+    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
+
+
+class SeedRun:
+    """One seed, played a block of episodes at a time; its whole state checkpointed between them.
+
+    On a finite game the episodes between two plans are played in compiled blocks
+    (:mod:`.episodes`), with their exact regrets computed once per plan
+    (:func:`~stackelberg_rl.planning.start_values`); on a continuous game, with the reference
+    learner, or with ``compiled=False``, one episode at a time in Python (:meth:`play_episode`,
+    the reference the blocks are tested against). Both give the same table bit for bit.
+    """
+
+    def __init__(
+        self, game: games_mod.Game, config: RunConfig, seed: int, *, compiled: bool = True
+    ) -> None:
         self.game, self.config, self.seed = game, config, seed
         self.finite = isinstance(game, games_mod.FiniteGame)
+        self.compiled = compiled and self.finite and not config.agent.reference
         self.env_rng = stream(seed, "game")
         agents = seed_sequence(seed, "agents")
-        self.leader, self.follower = make_agents(game, config.agent, config.episodes, agents)
-        self.recorder = PlanRecorder(self.leader, self.follower) if config.save_plans else None
+        self.agents = tuple(make_agents(game, config.agent, config.episodes, agents))
+        self.recorder = PlanRecorder(*self.agents) if config.save_plans else None
         self.rows = {
             name: np.zeros(config.episodes, dtype) for name, dtype in COLUMN_DTYPES.items()
         }
         self.episodes_done = 0
         self._finished: Result | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
+        self._played: list | None = None  # the policy tables in force (policy_table's)
+        self._tables: tuple | None = None  # the same, as play_block takes them
+        self._start_values: tuple | None = None  # their values at step 0, for the regrets
+        self._threshold: np.ndarray | None = None  # the plan's doubling_threshold
+        self._last_plan: int | None = None  # the episode of the last plan seen here
+        self._plan_gap = 1  # episodes between the last two plans seen here
 
     episodes = property(lambda self: self.config.episodes, doc="``K``.")
     done = property(lambda self: self.episodes_done >= self.episodes, doc="Whether all are.")
@@ -173,47 +231,170 @@ class SeedRun:
         """The game's fingerprint (computed once: hashing a large game takes a while)."""
         return self.game.fingerprint()
 
-    def play_episode(self) -> None:
-        """Play episode ``episodes_done`` and write its row: the path of the module docstring."""
-        game, leader, follower, env_rng = self.game, self.leader, self.follower, self.env_rng
-        k, K, n_eval = self.episodes_done, self.config.episodes, self.config.eval_every
-        nan = math.nan
-        leader.begin_episode(k)  # the leader first: in centralised mode it plans for both
-        follower.begin_episode(k)
+    @functools.cached_property
+    def _step_arrays(self) -> tuple:
+        """The game's :meth:`~stackelberg_rl.games.FiniteGame.step_arrays`, as a plain tuple."""
+        return tuple(self.game.step_arrays())
+
+    @functools.cached_property
+    def _learners(self) -> tuple:
+        """The learners that record and plan (one when shared), in order of players."""
+        owners = [a.learner for a in self.agents if getattr(a, "owner", False)]
+        return tuple({id(L): L for L in owners}.values())
+
+    def _begin(self, k: int) -> bool:
+        """Every player's ``begin_episode(k)`` (plans as scheduled): whether one planned."""
+        for agent in self.agents:  # the leader first: in centralised mode it plans for both
+            agent.begin_episode(k)
         if self.recorder is not None:
             self.recorder.after_plans(k)
-        evaluated = k % n_eval == 0
+        replanned = any(agent.replanned for agent in self.agents)
+        if replanned:
+            self._played = self._tables = self._start_values = self._threshold = None
+            if self._last_plan is not None:
+                self._plan_gap = max(1, k - self._last_plan)
+            self._last_plan = k
+        return replanned
+
+    def play_episode(self) -> None:
+        """Play episode ``episodes_done`` in Python and write its row: the module's path."""
+        k = self.episodes_done
+        self._play_python(k, self._begin(k))
+
+    def _play_python(self, k: int, replanned: bool) -> None:
+        game, agents, env_rng = self.game, self.agents, self.env_rng
+        evaluated = k % self.config.eval_every == 0
         if evaluated and self.finite:  # fixed within the episode: the policies played below
-            pi_l, pi_f = leader.policy_table(game), follower.policy_table(game)
+            tables = [agent.policy_table(game) for agent in agents]
         x = x1 = game.sample_initial(env_rng)
-        a1 = None
-        ret = np.zeros(2)
+        first: list[int] = []
+        ret = np.zeros(len(agents))
         for h in range(game.horizon):
-            a = leader.act(h, x)
-            b = follower.act(h, x, a)
-            a1 = a if a1 is None else a1
-            r, x_next = game.step(h, x, a, b, env_rng)
-            leader.record(h, x, a, b, r, x_next)
-            follower.record(h, x, a, b, r, x_next)
+            actions: list[int] = []
+            for agent in agents:
+                actions.append(agent.act(h, x, *actions))
+            first = first or actions
+            r, x_next = game.step(h, x, *actions, env_rng)
+            for agent in agents:
+                agent.record(h, x, tuple(actions), r, x_next)
             ret += r
             x = x_next
-        reg, half = (nan, nan), (nan, nan)
+        reg = half = np.full((len(agents), 1), math.nan)
         if evaluated and self.finite:
-            reg = regret(game, pi_l, pi_f, x1, a1)
+            reg = player_regrets(game, tables, x1, first)[:, None]
         elif evaluated:  # plans are made in begin_episode: the agents hold those played
-            estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, a1)
-            reg, half = estimate.mean, estimate.half_width
-        params = leader.params()
-        row = (
-            self.seed, k, reg[0], reg[1], half[0], half[1], min(n_eval, K - k) if evaluated else 0,
-            ret[0], ret[1], int(x1) if self.finite else -1, int(a1),
-            leader.replanned or follower.replanned,
-            *(params.get(name, nan) for name in ("beta", "lam", "alpha_l", "alpha_f")),
-            time.perf_counter() - self._clock,
+            leader, follower = agents
+            estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, first[0])
+            reg, half = (np.asarray(v)[:, None] for v in (estimate.mean, estimate.half_width))
+        self._write_rows(
+            k, reg, half, np.array([evaluated]), ret[None], np.array([x1 if self.finite else -1]),
+            np.array([first[0]]), replanned, time.perf_counter() - self._clock,
         )  # fmt: skip
-        for name, value in zip(COLUMNS, row, strict=True):
-            self.rows[name][k] = value
-        self.episodes_done = k + 1
+
+    def play_block(self, limit: int) -> None:
+        """Play at least one and at most ``limit`` more episodes, writing their rows.
+
+        The block ends before the next plan; on a finite game it is played compiled
+        (:func:`.episodes.play_block`) unless the plan's policy tables would cost more than
+        playing its episodes in Python.
+        """
+        k = self.episodes_done
+        t0 = time.perf_counter() - self._clock
+        replanned = self._begin(k)
+        n = min(limit, self.episodes - k, self._scheduled(k))
+        if not self.compiled or (self._tables is None and not self._tables_pay(k, n)):
+            self._play_python(k, replanned)
+            return
+        game, agents = self.game, self.agents
+        if self._tables is None:
+            try:
+                tables = [agent.policy_table(game) for agent in agents]
+            except NonFiniteError as err:
+                raise NonFiniteError(f"episode {k}: {err}") from None
+            self._played = [np.ascontiguousarray(t, dtype=np.float64) for t in tables]
+            self._tables = tuple(map(_block_table, self._played))
+        doubling = self._doubling_test()
+        states, actions, rewards, returns = play_block(
+            self._step_arrays, game.initial_distribution, self._tables,
+            tuple(agent.rng for agent in agents), self.env_rng, n, *doubling,
+        )  # fmt: skip
+        for learner in self._learners:
+            learner.record_episodes(states, actions, rewards)
+        m = len(states)
+        evaluated = (np.arange(k, k + m) % self.config.eval_every) == 0
+        reg = np.full((len(agents), m), math.nan)
+        if evaluated.any():
+            if self._start_values is None:
+                self._start_values = start_values(game, self._played)[1:]
+            first = [actions[evaluated, 0, i] for i in range(len(agents) - 1)]
+            reg[:, evaluated] = regret_at(*self._start_values, states[evaluated, 0], first)
+        t1 = time.perf_counter() - self._clock
+        self._write_rows(
+            k, reg, np.full_like(reg, math.nan), evaluated, returns, states[:, 0], actions[:, 0, 0],
+            replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
+        )  # fmt: skip
+
+    def _scheduled(self, k: int) -> int:
+        """Episodes from ``k`` that surely play the plan in force (``K``: no test in Python)."""
+        if not self._learners:
+            return self.episodes
+        agent = self.config.agent
+        if agent.schedule == "every":
+            return 1
+        if agent.schedule == "every-n":
+            return agent.schedule_n - k % agent.schedule_n
+        return self.episodes  # doubling: the block's own test ends it
+
+    def _tables_pay(self, k: int, n: int) -> bool:
+        """Whether a compiled block of the ``n`` episodes from ``k`` costs less than Python.
+
+        So when one of them is evaluated (the tables are needed then), or when the plan serves
+        enough episodes (the doubling schedule's guess: as many as the last one served) to pay
+        for its ``S·H`` rows of policy tables and a block (:data:`TABLE_ROWS_PER_STEP`,
+        :data:`BLOCK_STEPS`).
+        """
+        e = self.config.eval_every
+        if -(-k // e) * e < k + n or not self._learners:  # evaluated, or tables made once
+            return True
+        serves = self._plan_gap if self.config.agent.schedule == "doubling" else n
+        H, S = self.game.horizon, self.game.n_states
+        return serves * H >= BLOCK_STEPS + S * H / TABLE_ROWS_PER_STEP
+
+    def _doubling_test(self) -> tuple:
+        """``(Λ copy, threshold)`` for the block's doubling test, or ``()`` without one."""
+        if not self._learners or self.config.agent.schedule != "doubling":
+            return ()
+        learner = self._learners[0]
+        if self._threshold is None:
+            self._threshold = doubling_threshold(learner.state_dict()["logdet_at_plan"])
+        return np.array(learner.Lambda, dtype=np.float64, order="C"), self._threshold
+
+    def _write_rows(
+        self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
+    ) -> None:
+        """Write the rows of episodes ``k, k+1, …``, one entry per episode in each array.
+
+        Per-player arrays are ``regrets, halves (P, n)`` and ``returns (n, P)``; ``replanned``
+        is the first episode's (the others never plan).
+        """
+        n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
+        at = slice(k, k + n)
+        params = self.agents[0].params()
+        rows["seed"][at] = self.seed
+        rows["episode"][at] = np.arange(k, k + n)
+        rows["regret_leader"][at], rows["regret_follower"][at] = regrets[0], regrets[1]
+        rows["regret_leader_ci"][at], rows["regret_follower_ci"][at] = halves[0], halves[1]
+        rows["eval_weight"][at] = np.where(
+            evaluated, np.minimum(n_eval, K - np.arange(k, k + n)), 0
+        )
+        rows["return_leader"][at], rows["return_follower"][at] = returns[:, 0], returns[:, 1]
+        rows["x1"][at], rows["a1"][at] = x1, a1
+        rows["replanned"][at] = False
+        rows["replanned"][k] = replanned
+        for name in ("beta", "lam", "alpha_l", "alpha_f"):
+            rows[name][at] = params.get(name, math.nan)
+        rows["wall_time"][at] = wall_time
+        self.episodes_done = k + n
 
     def result(self) -> Result:
         """The table of the episodes played and, with ``save_plans``, the plans."""
@@ -225,11 +406,11 @@ class SeedRun:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        """The seed's whole state: its stream, both agents (a shared learner once), rows, plans."""
+        """The seed's whole state: its stream, every agent (a shared learner once), rows, plans."""
+        keys = _agent_keys(len(self.agents))
         tree: dict[str, Any] = {
             "env_rng": self.env_rng.bit_generator.state,
-            "leader": self.leader.state_dict(),
-            "follower": self.follower.state_dict(),
+            **{key: agent.state_dict() for key, agent in zip(keys, self.agents, strict=True)},
             "rows": {name: values[: self.episodes_done] for name, values in self.rows.items()},
         }
         if self.recorder is not None:
@@ -239,10 +420,10 @@ class SeedRun:
     def load_state_dict(self, tree: dict, episodes_done: int) -> None:
         """Continue from :meth:`state_dict`'s ``tree`` (``ValueError`` naming a misfit)."""
         set_generator_state(self.env_rng, tree.get("env_rng"))
-        for role in ("leader", "follower"):
-            if not isinstance(tree.get(role), dict):
-                raise ValueError(f"the state has no {role}")
-            getattr(self, role).load_state_dict(tree[role])
+        for key, agent in zip(_agent_keys(len(self.agents)), self.agents, strict=True):
+            if not isinstance(tree.get(key), dict):
+                raise ValueError(f"the state has no {key}")
+            agent.load_state_dict(tree[key])
         if self.recorder is not None:
             if not isinstance(tree.get("recorder"), dict):
                 raise ValueError("the state has no plans (save_plans)")
@@ -264,7 +445,9 @@ class SeedRun:
         return ckpt.pack(self.state_dict(), header)
 
     @classmethod
-    def restore(cls, game: games_mod.Game, config: RunConfig, seed: int, data: bytes) -> SeedRun:
+    def restore(
+        cls, game: games_mod.Game, config: RunConfig, seed: int, data: bytes, *, compiled=True
+    ) -> SeedRun:
         """The seed as ``data`` (a checkpoint) left it (``CheckpointError`` if not of this run)."""
         where = f"the checkpoint of seed {seed}"
         header, tree = ckpt.read(data, config, game.fingerprint(), seed, where)
@@ -275,7 +458,7 @@ class SeedRun:
             seed_run.episodes_done, seed_run.game_sha256 = done, header["game_sha256"]
             seed_run._finished = finished_result(tree, config, done, where)
             return seed_run
-        seed_run = cls(game, config, seed)
+        seed_run = cls(game, config, seed, compiled=compiled)
         seed_run.game_sha256 = header["game_sha256"]
         try:
             seed_run.load_state_dict(tree, done)
@@ -315,6 +498,16 @@ def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) ->
         return df, Plans.from_arrays(tree["plans"], where=where)
     except ValueError as err:
         raise ckpt.CheckpointError(str(err)) from None
+
+
+def _block_table(table: np.ndarray) -> np.ndarray:
+    """A policy ``(H, S, A_0, …, A_m)`` (C order) as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only.
+
+    :func:`.episodes.play_block`'s tables must all be of one type.
+    """
+    view = table.reshape(*table.shape[:2], -1, table.shape[-1]).view()
+    view.flags.writeable = False
+    return view
 
 
 def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,31 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
         digest.update(value.data)
     digest.update(suffix.encode())
     return digest.hexdigest()
+
+
+class StepArrays(NamedTuple):
+    """What :func:`~.sampling.compiled_step` reads to play :meth:`FiniteGame.step` (SPEC §1).
+
+    The action axes are flattened to one joint index ``j`` (C order: ``a_0`` slowest). A form
+    the game does not step with is an empty array of the same number of axes.
+
+    Attributes:
+        features: ``(S, J, d)``.
+        rewards: mean rewards ``(1+N, H, S, J)`` of a dense game, else empty.
+        theta: ``(H, 1+N, d)`` of a factored game without dense rewards, else empty.
+        transitions: ``(H, S, J, S)`` when next states are drawn from the dense model.
+        cdf: ``(H, d, S)`` the cumulative sums of ``mu`` when next states are drawn as a mixture.
+        mu: ``(H, d, S)`` when ``P_h(·|x, j) = φ(x, j)ᵀ mu_h`` is made row by row.
+        reward_noise: the half-width of the reward noise.
+    """
+
+    features: np.ndarray
+    rewards: np.ndarray
+    theta: np.ndarray
+    transitions: np.ndarray
+    cdf: np.ndarray
+    mu: np.ndarray
+    reward_noise: float
 
 
 class Players:
@@ -368,6 +394,31 @@ class FiniteGame(Players):
         on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=TOL)
         distributions = np.allclose(self.mu.sum(axis=2), 1.0, rtol=0, atol=TOL)
         return np.cumsum(self.mu, axis=2) if on_simplex and distributions else None
+
+    def step_arrays(self) -> StepArrays:
+        """The arrays :meth:`step` reads, as a compiled step takes them (no copy where it can)."""
+        S, d, H, m = self.n_states, self.dim, self.horizon, self.n_players
+        J = self._phi.shape[0] // S
+
+        def empty(ndim: int) -> np.ndarray:
+            return np.empty((0,) * ndim)
+
+        # The forms in the order step prefers them: dense rewards; the mixture, then dense P.
+        cdf = self._mixture_cdf
+        dense_p = cdf is None and self._transitions is not None
+        return StepArrays(
+            features=np.ascontiguousarray(self._phi).reshape(S, J, d),
+            rewards=empty(4)
+            if self._rewards is None
+            else np.ascontiguousarray(self._rewards).reshape(m, H, S, J),
+            theta=empty(3) if self._rewards is not None else self.theta.transpose(1, 0, 2).copy(),
+            transitions=np.ascontiguousarray(self._transitions).reshape(H, S, J, S)
+            if dense_p
+            else empty(4),
+            cdf=empty(3) if cdf is None else cdf,
+            mu=np.ascontiguousarray(self.mu) if cdf is None and not dense_p else empty(3),
+            reward_noise=float(self.reward_noise),
+        )
 
     def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""

@@ -1,6 +1,7 @@
 """Drawing from finite distributions by inverse CDF, one uniform per draw (compiled).
 
 Used by the games (states) and by the players (actions): nothing here imports the package.
+:func:`compiled_step` is a finite game's step for compiled episode loops.
 """
 
 from __future__ import annotations
@@ -83,3 +84,31 @@ def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - comp
     row = cdf[i]
     S = row.shape[0]
     return min(np.searchsorted(row, u_state * row[S - 1], side="right"), S - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def compiled_step(arrays, h, x, joint, rng, rewards):  # pragma: no cover - compiled
+    """``FiniteGame.step`` at ``(h, x)`` and the joint action ``joint``: the next state.
+
+    ``arrays``: the game's ``StepArrays`` (as a plain tuple); the realised rewards are written
+    into ``rewards (1+N,)``. The same arithmetic and the same uniforms of ``rng``, in the same
+    order, as ``step``: one per player for the noise (``uniform(-1, 1) = -1 + 2u``), then one
+    for the next state (two from a mixture: the component, then the state).
+    """
+    features, mean, theta, transitions, cdf, mu, noise = arrays
+    phi = features[x, joint]
+    if mean.shape[0] > 0:
+        for m in range(rewards.shape[0]):
+            rewards[m] = mean[m, h, x, joint]
+    else:  # the product step makes, theta[:, h] @ phi (the same BLAS call)
+        rewards[:] = np.dot(theta[h], phi)
+    if noise > 0.0:
+        for m in range(rewards.shape[0]):
+            half = noise * (1.0 - abs(rewards[m]))
+            rewards[m] = rewards[m] + half * (-1.0 + 2.0 * rng.random())
+    if cdf.shape[0] > 0:
+        u_component = rng.random()
+        return mixture_draw(phi, cdf[h], u_component, rng.random())
+    if transitions.shape[0] > 0:
+        return draw_index(transitions[h, x, joint], rng.random())
+    return draw_index(np.dot(phi, mu[h]), rng.random())

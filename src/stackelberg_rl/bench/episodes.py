@@ -1,0 +1,114 @@
+"""Timings of the episode loop: compiled blocks against one episode at a time in Python.
+
+Two cases, each loop timed in the same run, interleaved: the demo game (``random-linear`` S = 20,
+A = B = 3, d = 8, H = 5, β = 0.2, shared learner) with the doubling schedule and the exact regret
+of every episode, where the per-step Python and the per-episode regret dominated; and the
+benchmarks' every-episode case (:func:`~.learner.leader_follower_game`, a plan per episode, the
+regret at episode 0 only), where the plans dominate. With the peak memory of the doubling run.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .. import games
+from ..agents import AgentConfig
+from ..experiments import RunConfig
+from ..experiments.loop import play
+from . import interleaved, median
+from .learner import leader_follower_game
+
+LOOPS = {"compiled": True, "python": False}
+"""The loops timed: ``play(..., compiled=...)``."""
+
+
+def demo_case(episodes: int) -> tuple[games.FiniteGame, RunConfig]:
+    """The demo game, doubling, shared learner, the exact regret of every episode."""
+    agent = AgentConfig(beta=0.2, schedule="doubling", decentralised=False)
+    return games.make("random-linear"), RunConfig(episodes=episodes, agent=agent)
+
+
+def every_case(episodes: int) -> tuple[games.FiniteGame, RunConfig]:
+    """``random_linear(200, 4, 4, 16, 10)``, a plan every episode, the regret at episode 0."""
+    agent = AgentConfig(beta=0.2, decentralised=False)
+    return leader_follower_game(), RunConfig(episodes=episodes, agent=agent, eval_every=episodes)
+
+
+def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
+    """Median seconds of whole runs (seeds ``0, 1, …``) with each loop, and their ratio."""
+    warm = RunConfig(episodes=3, agent=config.agent)
+    for compiled in LOOPS.values():  # untimed: loads numba's cached code
+        play(game, warm, 0, compiled=compiled)
+    times = interleaved(
+        {
+            loop: lambda i, compiled=compiled: play(game, config, i, compiled=compiled)
+            for loop, compiled in LOOPS.items()
+        },
+        repeats,
+    )
+    medians = {loop: median(values) for loop, values in times.items()}
+    return {
+        "case": name,
+        "episodes": config.episodes,
+        **{f"{loop}_seconds_median": value for loop, value in medians.items()},
+        **{f"{loop}_seconds_all": values for loop, values in times.items()},
+        "speedup": medians["python"] / medians["compiled"],
+    }
+
+
+def _memory(field: str) -> float:
+    """``VmRSS`` or ``VmHWM`` (the peak, kept per address space) of this process, in GB.
+
+    Not ``getrusage``'s peak: Linux keeps it across ``exec``, so a spawned process would report
+    its parent's.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024 / 2**30  # kB
+    return math.nan
+
+
+def _peak_here(episodes: int) -> dict:
+    game, config = demo_case(episodes)
+    play(game, RunConfig(episodes=3, agent=config.agent), 0)  # imports and compiled code
+    before = _memory("VmRSS")
+    play(game, config, 0)
+    return {"peak_rss_gb": _memory("VmHWM"), "rss_before_run_gb": before}
+
+
+def peak_memory(episodes: int) -> dict:
+    """Peak RSS of one compiled doubling run of the demo in a fresh process, and its RSS before.
+
+    Linux only (``/proc``); NaN elsewhere.
+    """
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(_peak_here, episodes).result()
+
+
+def run_benchmarks(
+    episodes: int = 100_000, every_episodes: int = 1000, repeats: int = 3, memory: bool = True
+) -> list[dict]:
+    """Both cases (``episodes``: K of the doubling case), with its peak memory if ``memory``."""
+    doubling = time_loops("demo, doubling, regret every episode", *demo_case(episodes), repeats)
+    if memory:
+        doubling.update(peak_memory(episodes))
+    every = time_loops("random_linear(200,4,4,16,10), every", *every_case(every_episodes), repeats)
+    return [doubling, every]
+
+
+def format_rows(rows: list[dict]) -> str:
+    """A table: each case's medians, the ratio, and the peak memory where measured."""
+    head = f"{'case':<42} {'K':>7} {'compiled s':>11} {'python s':>9} {'speedup':>8}"
+    lines = [head + f" {'peak GB (before run)':>21}"]
+    for row in rows:
+        peak = ""
+        if "peak_rss_gb" in row:
+            peak = f" {row['peak_rss_gb']:12.2f} ({row['rss_before_run_gb']:.2f})"
+        lines.append(
+            f"{row['case']:<42} {row['episodes']:>7} {row['compiled_seconds_median']:>11.3f} "
+            f"{row['python_seconds_median']:>9.3f} {row['speedup']:>7.1f}x{peak}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Blocks of episodes of a finite game in one compiled call (the path of SPEC §6, compiled).
+
+Between two plans every player acts from a fixed policy table, so a block of episodes needs no
+Python: each player draws ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` from its table with its own
+stream, the game steps (:func:`~stackelberg_rl.games.sampling.compiled_step`), and the
+trajectories are kept for the learners, who record them after the block. The uniforms are those
+of the loop played one step at a time in Python, drawn in the same order from the same
+generators, so a block gives the same trajectories bit for bit.
+
+The doubling schedule re-plans at the start of episode ``k`` when ``log det Λ_h`` has grown by
+``log 2`` since the last plan for some ``h`` (``LSVIUCBLearner.should_plan``). The block keeps a
+copy of ``Λ`` and ends before the first episode whose copy passes the test, less a margin far
+above round-off: the learner's own test at the start of that episode then decides, so the block
+never plays past a plan, and a test that fires only within the margin costs one more block.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .._jit import ensure_cache_dir
+from ..games.sampling import compiled_step, draw_index
+
+ensure_cache_dir(__file__)  # before the first cache=True kernel
+
+DOUBLING_MARGIN = 1e-8
+"""Relative margin of the block's doubling test below the learner's (``log det`` round-off is
+near ``1e-15`` relative)."""
+
+
+def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
+    """``(H,)`` the block's test: ``log det Λ_h`` of the last plan ``+ log 2``, less a margin."""
+    threshold = logdet_at_plan + math.log(2.0)
+    return threshold - DOUBLING_MARGIN * (1.0 + np.abs(threshold))
+
+
+def play_block(
+    arrays: tuple,
+    initial: np.ndarray,
+    tables: tuple[np.ndarray, ...],
+    rngs: tuple[np.random.Generator, ...],
+    env_rng: np.random.Generator,
+    episodes: int,
+    Lambda: np.ndarray | None = None,
+    threshold: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Play up to ``episodes`` episodes of a finite game with fixed policy tables.
+
+    Args:
+        arrays: the game's ``step_arrays()``.
+        initial: ``(S,)`` the initial distribution.
+        tables: player ``m``'s policy ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}`` (the joint
+            index of the earlier actions; ``J_0 = 1``).
+        rngs: each player's stream; ``env_rng`` the game's.
+        episodes: the most to play (``>= 1``).
+        Lambda: ``(H, d, d)`` a copy of ``Λ`` to stop at a doubling (updated in place), with
+            ``threshold (H,)`` of :func:`doubling_threshold`; ``None``: no doubling test.
+
+    Returns:
+        ``states (n, H+1)``, ``actions (n, H, 1+N)``, realised ``rewards (n, H, 1+N)`` and the
+        ``returns (n, 1+N)`` of the ``n`` episodes played: all ``episodes``, or those before the
+        first at which ``Λ`` has doubled (never the first).
+    """
+    H, P = tables[0].shape[0], len(tables)
+    d = arrays[0].shape[2]
+    if Lambda is None:
+        Lambda, threshold = np.empty((0, d, d)), np.empty(0)
+    counts = np.array([t.shape[3] for t in tables], dtype=np.int64)
+    states = np.empty((episodes, H + 1), dtype=np.int64)
+    actions = np.empty((episodes, H, P), dtype=np.int64)
+    rewards = np.empty((episodes, H, P))
+    returns = np.empty((episodes, P))
+    n = _play(
+        tuple(arrays), initial, tuple(tables), counts, tuple(rngs), env_rng, Lambda, threshold,
+        states, actions, rewards, returns,
+    )  # fmt: skip
+    return states[:n], actions[:n], rewards[:n], returns[:n]
+
+
+@njit(cache=True, error_model="numpy")
+def _play(
+    arrays,
+    initial,
+    tables,
+    counts,
+    rngs,
+    env_rng,
+    Lambda,
+    threshold,
+    states,
+    actions,
+    rewards,
+    returns,
+):  # pragma: no cover - compiled
+    """:func:`play_block`'s loop; returns the number of episodes played."""
+    n, H, P = actions.shape
+    features = arrays[0]
+    doubling = Lambda.shape[0] > 0
+    d = features.shape[2]
+    scratch = np.empty((d, d))
+    r = np.empty(P)
+    for i in range(n):
+        if i > 0 and doubling and _doubled(Lambda, threshold, scratch):
+            return i
+        x = draw_index(initial, env_rng.random())
+        states[i, 0] = x
+        returns[i] = 0.0
+        for h in range(H):
+            joint = 0  # a_0 … a_{m-1} as one index
+            for m in range(P):
+                a = draw_index(tables[m][h, x, joint], rngs[m].random())
+                if a < 0:
+                    raise ValueError("a policy table's row is not a distribution")
+                actions[i, h, m] = a
+                joint = joint * counts[m] + a
+            x_next = compiled_step(arrays, h, x, joint, env_rng, r)
+            for m in range(P):
+                rewards[i, h, m] = r[m]
+                returns[i, m] += r[m]
+            if doubling:  # Λ_h += φφᵀ, as the learner adds it
+                phi = features[x, joint]
+                for a in range(d):
+                    for b in range(d):
+                        Lambda[h, a, b] += phi[a] * phi[b]
+            x = x_next
+            states[i, h + 1] = x
+    return n
+
+
+@njit(cache=True, error_model="numpy")
+def _doubled(Lambda, threshold, R):  # pragma: no cover - compiled
+    """Whether ``log det Λ_h > threshold[h]`` for some ``h`` (by Cholesky, ``Λ_h = RRᵀ``)."""
+    d = Lambda.shape[1]
+    for h in range(Lambda.shape[0]):
+        logdet = 0.0
+        for j in range(d):
+            s = Lambda[h, j, j]
+            for k in range(j):
+                s -= R[j, k] * R[j, k]
+            if not s > 0.0:
+                return True  # not positive definite: let the learner's own test decide
+            R[j, j] = math.sqrt(s)
+            logdet += math.log(s)
+            for i in range(j + 1, d):
+                t = Lambda[h, i, j]
+                for k in range(j):
+                    t -= R[i, k] * R[j, k]
+                R[i, j] = t / R[j, j]
+        if logdet > threshold[h]:
+            return True
+    return False

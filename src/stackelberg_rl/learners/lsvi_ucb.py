@@ -104,7 +104,25 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
         f_next = phi if psi is None else psi
-        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, f_next)
+        joint = f_next.reshape(-1, self.dim)  # (A·B, d), a view of a C row
+        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, joint)
+
+    def record_episodes(self, states, actions, rewards) -> None:
+        """Store whole episodes of a finite state space in one compiled call.
+
+        As :meth:`record` step by step would, to the bit (the capacity grows to what that
+        would reach, once); the arrays are checked once, here. See the base class.
+        """
+        states, actions, rewards = self._check_episodes(states, actions, rewards)
+        capacity = self._data.features.shape[1]
+        need = int(self._data.counts.max(initial=0)) + len(states)
+        while capacity < need:
+            capacity *= 2
+        if capacity != self._data.features.shape[1]:
+            self._grow(capacity)
+        joint = np.ravel_multi_index(tuple(np.moveaxis(actions, -1, 0)), self.action_counts)
+        table = self.table.reshape(len(self.table), -1, self.dim)
+        _kernels.record_episodes(self._data_tuple, table, states, joint, rewards)
 
     @property
     def n_samples(self) -> np.ndarray:

@@ -557,25 +557,45 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
             Lambda[h, i, j] += f[i] * f[j]
 
 
-@njit(**EXACT_JIT)
-def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
-    """Store a transition in row ``counts[h]`` of ``data`` and add ``ffᵀ`` to ``Λ_h`` (line 5).
-
-    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
-    ``rewards (P,)``, ``f_next (A, B, d)`` the next state's features (unused at the last step).
-    """
-    data = Samples(*data)
+@njit(**EXACT_JIT, inline="always")
+def _store(data, h, f, rewards, f_next):  # pragma: no cover - compiled
+    """Row ``counts[h]`` of :data:`Samples` ``data`` (with room) and ``Λ_h += ffᵀ`` (line 5)."""
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
     if h < data.next_features.shape[0]:
-        A, B, d = f_next.shape
-        for a in range(A):
-            for b in range(B):
-                for j in range(d):
-                    data.next_features[h, t, j, a * B + b] = f_next[a, b, j]
+        n_joint, d = f_next.shape
+        for v in range(n_joint):
+            for j in range(d):
+                data.next_features[h, t, j, v] = f_next[v, j]
     add_outer(data.Lambda, h, f)
     data.counts[h] = t + 1
+
+
+@njit(**EXACT_JIT)
+def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
+    """Store a transition of step ``h`` and add ``ffᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
+
+    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
+    ``rewards (P,)``, ``f_next (A·B, d)`` the next state's features, joint actions flat
+    (unused at the last step).
+    """
+    _store(Samples(*data), h, f, rewards, f_next)
+
+
+@njit(**EXACT_JIT)
+def record_episodes(data, table, states, joint_actions, rewards):  # pragma: no cover - compiled
+    """:func:`record_sample` of every step of whole episodes, episode after episode.
+
+    ``table (S, A·B, d)`` the features, joint actions flat; ``states (n, H+1)``,
+    ``joint_actions (n, H)`` (row-major over the players' actions), ``rewards (n, H, P)``,
+    checked by the caller; ``data`` with room for ``n`` more rows at every step.
+    """
+    data = Samples(*data)
+    for i in range(states.shape[0]):
+        for h in range(joint_actions.shape[1]):
+            x = table[states[i, h]]
+            _store(data, h, x[joint_actions[i, h]], rewards[i, h], table[states[i, h + 1]])
 
 
 @njit(**EXACT_JIT)

@@ -9,7 +9,7 @@ from numba import njit
 from stackelberg_rl.games import sampling
 from stackelberg_rl.learners._kernels import plan as K
 from stackelberg_rl.learners.functional import optimistic_q, soft_policies
-from stackelberg_rl.learners.lsvi_ucb import parameters
+from stackelberg_rl.learners.lsvi_ucb import compiled_policies, parameters
 
 
 def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha_f, mode):
@@ -41,7 +41,7 @@ def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_rewar
     n = psi.shape[0]
     V = np.empty((n, 2))
     step = (psi, forms, n, n_current, updates, Linv)  # K.NextStates, as a plain tuple
-    params = parameters(0.7, 3.0, alphas, bonus_reward, (A,))
+    params = parameters(0.7, 3.0, alphas, bonus_reward, (A, psi.shape[2] // A))
     return V, K.next_state_values(step, w, params, mode, V)
 
 
@@ -116,7 +116,7 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     q = quad.copy()
     V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
     q_plain, V_plain = quad.copy(), np.empty((n, 2))
-    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A,))
+    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A, B))
     _values_variant((psi, q_plain, n, n, U, Linv), w, params, V_plain, variant)
     # The polynomial exp is within one ulp of math.exp; sums may associate differently.
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
@@ -134,7 +134,7 @@ def test_greedy_ties_are_uniform_and_exact():
         V = np.empty((n, 2))
         quad = np.zeros((n, A * B))
         step = (psi, quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
-        params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A,))
+        params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A, B))
         K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
 
@@ -142,7 +142,7 @@ def test_greedy_ties_are_uniform_and_exact():
 def test_no_samples():
     d, A, B = 3, 2, 2
     psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
-    params = parameters(0.5, 1.0, (2.0, 2.0), False, (A,))
+    params = parameters(0.5, 1.0, (2.0, 2.0), False, (A, B))
     for _ in range(2):
         step = (psi, quad, 0, 0, np.ones((1, d)), np.eye(d))
         drift = K.next_state_values(step, np.ones((2, d)), params, K.MODE_MEASURE, V)
@@ -234,12 +234,18 @@ def random_fit(seed, A, B, d, n, ridge):
     return phi, w, np.linalg.inv(ridge * np.eye(d) + M @ M.T)
 
 
+def policies(phi, w, Linv, h, params):
+    """:func:`K.policies` at ``phi (n, A, B, d)``: ``Q (n, 2, A, B)``, pi_l, pi_f, finite?"""
+    Q, pis, finite = compiled_policies(phi, w, Linv, h, params)
+    return (Q, *pis, finite)
+
+
 def test_policies_matches_numpy():
     A, B, d, n = 4, 3, 6, 5
     phi, w, Linv = random_fit(3, A, B, d, n, 1.0)
     for alpha_l, alpha_f in ((3.0, 7.0), (math.inf, math.inf), (0.0, 1e6)):
-        params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A,))
-        Q, pi_l, pi_f, finite = K.policies(phi, w[:, None], Linv[None], 0, params)
+        params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A, B))
+        Q, pi_l, pi_f, finite = policies(phi, w[:, None], Linv[None], 0, params)
         assert finite
         Q_ref = optimistic_q(phi, w, Linv, 0.4, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-15)
@@ -247,7 +253,7 @@ def test_policies_matches_numpy():
         np.testing.assert_allclose(pi_l, pl, rtol=0, atol=1e-14)
         np.testing.assert_allclose(pi_f, pf, rtol=0, atol=1e-14)
         for i in range(n):  # one state at a time: the same bits (acting asks for one)
-            one = K.policies(phi[i : i + 1], w[:, None], Linv[None], 0, params)
+            one = policies(phi[i : i + 1], w[:, None], Linv[None], 0, params)
             for got, want in zip(one[:3], (Q, pi_l, pi_f), strict=True):
                 np.testing.assert_array_equal(got[0], want[i])
 
@@ -265,8 +271,8 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
     A, B, d, n = 3, 2, 5, 6
     phi, w, Linv = random_fit(4, A, B, d, n, 0.01)  # large bonuses: the cap min(·, H) acts
     for beta in (0.0, 0.3, 50.0):
-        params = parameters(beta, 2.0, (3.0, 5.0), True, (A,))
-        Q, pi_l, pi_f, _ = K.policies(phi, w[:, None], Linv[None], 0, params)
+        params = parameters(beta, 2.0, (3.0, 5.0), True, (A, B))
+        Q, pi_l, pi_f, _ = policies(phi, w[:, None], Linv[None], 0, params)
         Q_ref = exploration_q(phi, w, Linv, beta, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-14)
         pl, pf = soft_policies(Q_ref, 3.0, 5.0)[:2]
@@ -284,9 +290,9 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
 def test_policies_reports_non_finite_values():
     phi = np.full((1, 2, 2, 3), 0.5)
     w = np.array([[[np.nan, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])  # (2, H = 1, d)
-    params = parameters(0.1, 2.0, (1.0, 1.0), False, (2,))
-    assert not K.policies(phi, w, np.eye(3)[None], 0, params)[3]
-    assert K.policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, params)[3]
+    params = parameters(0.1, 2.0, (1.0, 1.0), False, (2, 2))
+    assert not policies(phi, w, np.eye(3)[None], 0, params)[3]
+    assert policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, params)[3]
 
 
 def test_draws_are_the_inverse_cdf_of_numpy():

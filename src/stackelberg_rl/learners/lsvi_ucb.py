@@ -23,8 +23,9 @@ from .base import LSVIUCBLearner, state_array, state_int
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one; given the same
-    observations they compute the same ``Λ``, ``w`` and policies.
+    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one, or with ``N`` followers
+    every player (SPEC §7); given the same observations they compute the same ``Λ``, ``w`` and
+    policies. The joint actions of the cached next states lie on one flat axis of ``J = ∏|A_i|``.
 
     Args:
         feature_map, action_counts, dim, horizon, beta, lam, alphas: see
@@ -54,19 +55,19 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if self.dtype not in (np.float64, np.float32):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         self.incremental = bool(incremental)
-        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
+        P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         self.drift: list[float] = []
         """The largest correction of a cached form at each exact refresh, per step."""
         # Rows < counts[h] in use; the arrays grow by doubling.
         self._data = _kernels.Samples(
             features=np.empty((H, 0, d)),
             rewards=np.empty((H, 0, P)),
-            next_features=np.empty((H - 1, 0, d, A * B), dtype=self.dtype),
+            next_features=np.empty((H - 1, 0, d, J), dtype=self.dtype),
             Lambda=initial_gram(self.lam, H, d),
             counts=np.zeros(H, dtype=np.int64),
         )
         self._cache = _kernels.PlanCache(
-            forms=np.empty((H - 1, 0, A * B)),
+            forms=np.empty((H - 1, 0, J)),
             n_forms=np.zeros(H, dtype=np.int64),
             inverse=self.Lambda_inv.copy(),
             n_inverse=np.zeros(H, dtype=np.int64),
@@ -104,7 +105,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
         f_next = phi if psi is None else psi
-        joint = f_next.reshape(-1, self.dim)  # (A·B, d), a view of a C row
+        joint = f_next.reshape(-1, self.dim)  # (J, d), a view of a C row
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, joint)
 
     def record_episodes(self, states, actions, rewards) -> None:
@@ -168,7 +169,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``; see the base class."""
         super().load_state_dict(state)
-        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
+        P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
         rows = int(counts.max(initial=0))
         capacity = state_int(state, "capacity")
@@ -191,13 +192,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._data = _kernels.Samples(
             features=full("phi_rows", (H, rows, d), np.float64),
             rewards=full("r_rows", (H, rows, P), np.float64),
-            next_features=full("psi", (H - 1, rows, d, A * B), self.dtype),
+            next_features=full("psi", (H - 1, rows, d, J), self.dtype),
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
         self._data_tuple = tuple(self._data)
         self._cache = _kernels.PlanCache(
-            forms=full("quad", (H - 1, rows, A * B), np.float64),
+            forms=full("quad", (H - 1, rows, J), np.float64),
             n_forms=n_forms,
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=n_inverse,
@@ -232,18 +233,32 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         """The one compiled path for acting and for the tables (:func:`._kernels.plan.policies`)."""
-        Q, pi_l, pi_f, finite = _kernels.policies(
-            phi, self.w, self.Lambda_inv, h, self._kernel_parameters()
-        )
-        return Q, (pi_l, pi_f), finite
+        return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
+
+
+def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
+    """:func:`._kernels.plan.policies` at ``phi (n, A_0, …, A_N, d)``, C-contiguous.
+
+    Returns ``Q (n, P, A_0, …, A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the
+    kernel's flat columns, one player after the other) and whether all are finite.
+    """
+    counts = params[4]
+    n = len(phi)
+    Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
+    pis, start, size = [], 0, 1
+    for i, n_actions in enumerate(counts):
+        size *= n_actions
+        pis.append(flat[:, start : start + size].reshape(n, *counts[: i + 1]))
+        start += size
+    return Q.reshape(n, len(counts), *counts), tuple(pis), finite
 
 
 # ---------------------------------------------------------------------- replaying a plan
-def parameters(beta, horizon, alphas, bonus_reward=False, action_counts=(1,)) -> tuple:
+def parameters(beta, horizon, alphas, bonus_reward, action_counts) -> tuple:
     """The kernels' :data:`._kernels.plan.Parameters` in their types, as a plain tuple."""
     return (
         float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
-        int(action_counts[0]),
+        tuple(int(n) for n in action_counts),
     )  # fmt: skip
 
 
@@ -282,14 +297,17 @@ def played_policies(
     horizon: int,
     *alphas: float,
     bonus_reward: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
+) -> tuple:
+    """``Q (n, P, A_0, …, A_N)``, each player's policy, and whether all are finite.
 
-    The learner's compiled policy path (Algorithm 1, lines 7–20) at ``phi (n, A, B, d)`` from a
-    plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one sequence, or the
-    numbers): what a learner acts with and what a replay of its plan computes.
+    The learner's compiled policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …,
+    A_N, d)`` from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one
+    sequence, or the numbers): what a learner acts with and what a replay of its plan computes.
+    For two players ``(Q, pi_l (n, A), pi_f (n, A, B), finite)``; player ``i``'s policy is
+    ``(n, A_0, …, A_i)``.
     """
     if len(alphas) == 1:
         alphas = tuple(alphas[0])
-    params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:2])
-    return _kernels.policies(phi, w, Lambda_inv, h, params)
+    params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:-1])
+    Q, pis, finite = compiled_policies(np.ascontiguousarray(phi), w, Lambda_inv, h, params)
+    return (Q, *pis, finite)

@@ -94,3 +94,14 @@ def test_single_agent_game_is_the_problem_bench_peers_gives_rlberry():
         np.testing.assert_array_equal(game.reward(h)[0, :, :, 0], R)
         np.testing.assert_array_equal(game.reward(h)[1, :, :, 0], R)
     np.testing.assert_array_equal(game.initial_distribution, np.eye(peers.S_DEFAULT)[0])
+
+
+def test_the_followers_rows_time_the_learner_at_each_number_of_followers():
+    rows = bench.followers(episodes=2, repeats=2)
+    assert [r["joint_actions"] for r in rows] == [3**2, 3**3, 3**4]
+    assert [len(r["seconds_all"]) for r in rows] == [2, 2, 2]
+    text = bench.format_rows([dict(r, bandwidth_gbs=1.0) for r in rows])
+    assert "learner with 3 followers (random-linear S=20, 3 actions each, d=8, H=5)" in text
+    learner = bench.learn(bench.followers_game(2), 5, seed=0)
+    assert learner.n_players == 3 and learner.n_plans == 5
+    assert learner.n_samples.tolist() == [5] * 5

@@ -16,10 +16,12 @@ from stackelberg_rl.learners import SoftmaxLSVIUCB
 
 @pytest.mark.parametrize("dtype, itemsize", [("float64", 8), ("float32", 4)])
 def test_streamed_bytes_counts_every_cached_vector_of_every_plan(dtype, itemsize):
-    """Against the learner's own cache: the bytes of the next-state features each plan holds."""
+    """Against a feature map's learner, which keeps each next state's features: what plans read."""
     game = random_linear(10, 3, 2, 5, 4, seed=0)
     K = 7
-    learner = SoftmaxLSVIUCB(game.features, (3, 2), 5, 4, beta=0.5, alphas=(1.0, 1.0), dtype=dtype)
+    learner = SoftmaxLSVIUCB(
+        game.feature_map, (3, 2), 5, 4, beta=0.5, alphas=(1.0, 1.0), dtype=dtype
+    )
     held = 0
     rng = np.random.default_rng(0)
     for _ in range(K):

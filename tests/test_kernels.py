@@ -40,7 +40,9 @@ def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_rewar
     """:func:`K.next_state_values` of ``psi (n, d, A·B)`` with ``β = 0.7``, ``H = 3``; V, drift."""
     n = psi.shape[0]
     V = np.empty((n, 2))
-    step = (psi, forms, n, n_current, updates, Linv)  # K.NextStates, as a plain tuple
+    # K.NextStates, as a plain tuple: sample t's ψ at row n-1-t of a table (the indices are read).
+    rows = np.arange(n)[::-1].copy()
+    step = (psi[::-1].copy(), rows, forms, n, n_current, updates, Linv)
     params = parameters(0.7, 3.0, alphas, bonus_reward, (A, psi.shape[2] // A))
     return V, K.next_state_values(step, w, params, mode, V)
 
@@ -117,8 +119,28 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
     q_plain, V_plain = quad.copy(), np.empty((n, 2))
     params = parameters(0.7, 3.0, (4.0, 9.0), False, (A, B))
-    _values_variant((psi, q_plain, n, n, U, Linv), w, params, V_plain, variant)
+    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
     # The polynomial exp is within one ulp of math.exp; sums may associate differently.
+    np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("variant", [1, 2, 3])
+@pytest.mark.parametrize("counts", [(2, 3, 2), (2, 2, 1), (3, 3, 3, 2)])
+def test_ablation_variants_agree_with_more_followers(variant, counts):
+    """Three or four players: the coefficients in two passes, and every variant the same."""
+    rng = np.random.default_rng(sum(counts))
+    n, d, J, P = 70, 5, math.prod(counts), len(counts)
+    psi = rng.random((n, d, J)) / d
+    Linv = np.linalg.inv(np.eye(d) + np.cov(rng.random((d, 30))))
+    w = rng.normal(size=(P, d))
+    U = rng.random((1, d)) / d
+    quad = np.einsum("ndv,de,nev->nv", psi, Linv, psi) + 1.0
+    params = parameters(0.7, 3.0, (4.0, 9.0, 2.0, 5.0)[:P], False, counts)
+    q, V = quad.copy(), np.empty((n, P))
+    K.next_state_values((psi, np.arange(n), q, n, n, U, Linv), w, params, K.MODE_DOWNDATE, V)
+    q_plain, V_plain = quad.copy(), np.empty((n, P))
+    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
 
@@ -133,7 +155,7 @@ def test_greedy_ties_are_uniform_and_exact():
         w[0, 0] = 1.0
         V = np.empty((n, 2))
         quad = np.zeros((n, A * B))
-        step = (psi, quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
+        step = (psi, np.arange(n), quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
         params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A, B))
         K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
@@ -144,7 +166,7 @@ def test_no_samples():
     psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
     params = parameters(0.5, 1.0, (2.0, 2.0), False, (A, B))
     for _ in range(2):
-        step = (psi, quad, 0, 0, np.ones((1, d)), np.eye(d))
+        step = (psi, np.arange(4), quad, 0, 0, np.ones((1, d)), np.eye(d))
         drift = K.next_state_values(step, np.ones((2, d)), params, K.MODE_MEASURE, V)
         assert drift == 0.0 and np.isnan(quad).all()
 
@@ -282,7 +304,7 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
         psi = phi.reshape(n, A * B, d).transpose(0, 2, 1).copy()
         forms = np.zeros((n, A * B))
         V = np.empty((n, 2))
-        step = (psi, forms, n, 0, np.zeros((0, d)), Linv)
+        step = (psi, np.arange(n), forms, n, 0, np.zeros((0, d)), Linv)
         K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_allclose(V, soft_policies(Q_ref, 3.0, 5.0)[4], rtol=0, atol=1e-13)
 

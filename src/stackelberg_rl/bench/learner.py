@@ -75,10 +75,12 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of cached next-state features one every-episode run must read (math.md §5).
+    """Bytes of next-state features one every-episode run must read (SPEC §5).
 
     At the plan of episode ``k`` each step ``h < H-1`` holds ``k`` stored next states with
-    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once.
+    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once (from the feature
+    table, by the state's index, whose rows may then stay in the caches: the floor is that of a
+    feature map's learner, which keeps every sample's copy).
     """
     A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
     return episodes * (episodes - 1) / 2 * (H - 1) * A * B * d * itemsize

@@ -1,12 +1,14 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` and
-forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and, as ``Λ_{h+1}`` gains rows ``φ``, updated by
-Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``, ``Λ'^{-1} = Λ^{-1} −
-uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every ``refresh_every`` plans
-they are made exactly (the correction is kept in :attr:`SoftmaxLSVIUCB.drift`). The policies are
-played with another inverse, made afresh from ``Λ_h`` after each plan by Cholesky, a function of
-``Λ_h`` alone, so that any episode's policy replays bit for bit (:func:`replay_inverse`).
+A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` are
+read from the feature table by the state's index (a finite state space) or kept per sample (a
+feature map); their forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and, as ``Λ_{h+1}`` gains
+rows ``φ``, updated by Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``,
+``Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every
+``refresh_every`` plans they are made exactly (the correction is kept in
+:attr:`SoftmaxLSVIUCB.drift`). The policies are played with another inverse, made afresh from
+``Λ_h`` after each plan by Cholesky, a function of ``Λ_h`` alone, so that any episode's policy
+replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import math
 
 import numpy as np
 
-from .._validate import integer
+from .._validate import first_index, integer
 from ._kernels import plan as _kernels
 from .base import LSVIUCBLearner, state_array, state_int
+
+_NONE = np.empty((0, 0))
+"""No next-state features to write (:func:`._kernels.plan.record_sample`)."""
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):
@@ -34,7 +39,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
             recomputes them at each plan (an ablation).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
-        dtype: storage of the cached next-state features, ``float64`` or ``float32``.
+        dtype: storage of the next states' features ``ψ`` (the transposed feature table, or
+            each sample's own), ``float64`` or ``float32``.
     """
 
     ablation: tuple[bool, bool] | None = None
@@ -62,7 +68,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._data = _kernels.Samples(
             features=np.empty((H, 0, d)),
             rewards=np.empty((H, 0, P)),
-            next_features=np.empty((H - 1, 0, d, J), dtype=self.dtype),
+            next_features=self._next_table(),
+            next_rows=np.empty((H - 1, 0), dtype=np.int64),
             Lambda=initial_gram(self.lam, H, d),
             counts=np.zeros(H, dtype=np.int64),
         )
@@ -80,6 +87,18 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._parameters = None  # the kernels' Parameters, made again for the next policy
 
     # ------------------------------------------------------------------ data
+    def _next_table(self) -> np.ndarray:
+        """The next states' ``ψ`` before any sample is recorded.
+
+        The feature table's rows ``(1, S, d, J)``, each transposed once, or for a feature map
+        no row yet of ``(H-1, 0, d, J)``.
+        """
+        J, d, H = self.n_joint_actions, self.dim, self.horizon
+        if self.table is None:
+            return np.empty((H - 1, 0, d, J), dtype=self.dtype)
+        rows = self.table.reshape(len(self.table), J, d).transpose(0, 2, 1)
+        return np.ascontiguousarray(rows[None], dtype=self.dtype)
+
     def _grow(self, capacity: int) -> None:
         """Room for ``capacity`` samples per step (the rows in use are kept)."""
 
@@ -88,10 +107,14 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             out[:, : a.shape[1]] = a
             return out
 
+        per_sample = self.table is None  # a table's rows are there once for all
         self._data = self._data._replace(
             features=grown(self._data.features),
             rewards=grown(self._data.rewards),
-            next_features=grown(self._data.next_features),
+            next_features=grown(self._data.next_features)
+            if per_sample
+            else self._data.next_features,
+            next_rows=grown(self._data.next_rows),
         )
         self._cache = self._cache._replace(forms=grown(self._cache.forms))
         self._data_tuple = tuple(self._data)
@@ -104,9 +127,12 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
-        f_next = phi if psi is None else psi
-        joint = f_next.reshape(-1, self.dim)  # (J, d), a view of a C row
-        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, joint)
+        if self.table is not None:  # the next state's row of the table, checked above
+            next_row, f_next = int(x_next), _NONE
+        else:  # this sample's own row, where ψ (J, d) is written
+            next_row = int(self._data.counts[h])
+            f_next = _NONE if psi is None else psi.reshape(-1, self.dim)
+        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
     def record_episodes(self, states, actions, rewards) -> None:
         """Store whole episodes of a finite state space in one compiled call.
@@ -147,16 +173,24 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """The base class's, the samples' rows in use and the caches the next plan reads."""
+        """The base class's, the samples' rows in use and the caches the next plan reads.
+
+        The next states as ``next_states (H-1, n)`` indices with a feature table, as their
+        features ``psi (H-1, n, d, J)`` with a feature map.
+        """
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
+        if self.table is None:
+            next_states = {"psi": data.next_features[:, :rows]}
+        else:
+            next_states = {"next_states": data.next_rows[:, :rows]}
         return {
             **super().state_dict(),
             "capacity": data.features.shape[1],
             "n": data.counts,
             "phi_rows": data.features[:, :rows],
             "r_rows": data.rewards[:, :rows],
-            "psi": data.next_features[:, :rows],
+            **next_states,
             "quad": cache.forms[:, :rows],
             "n_quad": cache.n_forms,
             "n_inverse": cache.n_inverse,
@@ -167,7 +201,11 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        """Continue from :meth:`state_dict`'s ``state``; see the base class.
+
+        A learner with a feature table also loads a state that holds the next states' features
+        ``psi`` (as saved before they were indices), each matched to its row of the table.
+        """
         super().load_state_dict(state)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
@@ -189,10 +227,28 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
+        if self.table is None:
+            next_features = full("psi", (H - 1, rows, d, J), self.dtype)
+            next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
+        else:
+            next_features = self._next_table()
+            if "next_states" in state or "psi" not in state:
+                next_rows = full("next_states", (H - 1, rows), np.int64)
+                bad = (next_rows < 0) | (next_rows >= len(self.table))
+                if bad.any():
+                    raise ValueError(
+                        f"the learner's state: next_states at {first_index(bad)} is not a state "
+                        f"of the feature table (S = {len(self.table)})"
+                    )
+            else:
+                psi = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
+                next_rows = np.zeros((H - 1, capacity), dtype=np.int64)
+                next_rows[:, :rows] = table_rows(psi, counts, next_features[0])
         self._data = _kernels.Samples(
             features=full("phi_rows", (H, rows, d), np.float64),
             rewards=full("r_rows", (H, rows, P), np.float64),
-            next_features=full("psi", (H - 1, rows, d, J), self.dtype),
+            next_features=next_features,
+            next_rows=next_rows,
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
@@ -251,6 +307,26 @@ def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple,
         pis.append(flat[:, start : start + size].reshape(n, *counts[: i + 1]))
         start += size
     return Q.reshape(n, len(counts), *counts), tuple(pis), finite
+
+
+def table_rows(psi: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The row of ``rows (S, d, J)`` equal to each ``psi (H-1, n, d, J)`` in use: ``(H-1, n)``.
+
+    Rows past ``counts[h]`` are 0. Raises a :class:`ValueError` naming the first sample whose
+    features are no row of the table.
+    """
+    index = {row.tobytes(): s for s, row in reversed(list(enumerate(rows)))}
+    out = np.zeros(psi.shape[:2], dtype=np.int64)
+    for h in range(psi.shape[0]):
+        for t in range(int(counts[h])):
+            s = index.get(psi[h, t].tobytes())
+            if s is None:
+                raise ValueError(
+                    f"the learner's state: psi at step {h}, sample {t} is not a row of the "
+                    "feature table (a state saved with other features?)"
+                )
+            out[h, t] = s
+    return out
 
 
 # ---------------------------------------------------------------------- replaying a plan

@@ -63,19 +63,26 @@ Parameters = namedtuple(
 """``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` (``inf``: greedy), ``bonus_reward``
 (add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, SPEC §4) and ``action_counts (P,)``."""
 
-Samples = namedtuple("Samples", ["features", "rewards", "next_features", "Lambda", "counts"])
-"""What a learner recorded: ``features (H, cap, d)``, ``rewards (H, cap, P)``, ``next_features
-(H-1, cap, d, J)`` (a next state's ``J`` vectors ``ψ`` side by side), ``Lambda (H, d,
-d)``, ``counts (H,)`` the rows in use."""
+Samples = namedtuple(
+    "Samples", ["features", "rewards", "next_features", "next_rows", "Lambda", "counts"]
+)
+"""What a learner recorded: ``features (H, cap, d)``, ``rewards (H, cap, P)``; the next states'
+features ``ψ``, a state's ``J`` vectors side by side, as ``next_features (1, S, d, J)`` the
+rows of a feature table shared by every step, or ``(H-1, cap, d, J)`` each sample's own (a
+feature map); ``next_rows (H-1, cap)`` the row of ``next_features`` of each sample's next state
+(its state, or its own row); ``Lambda (H, d, d)``; ``counts (H,)`` the rows in use."""
 
 PlanCache = namedtuple("PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth"])
 """What a plan keeps for the next: ``forms (H-1, cap, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ``, ``n_forms
 (H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison ``Λ_h^{-1}``, ``n_inverse
 (H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since it was made afresh."""
 
-NextStates = namedtuple("NextStates", ["features", "forms", "n", "n_current", "updates", "inverse"])
-"""One step's next states: ``features (cap, d, J)``, ``forms (cap, J)``, the ``n`` in use,
-the first ``n_current`` with forms of the previous ``Λ^{-1}``; ``updates (m, d)`` the
+NextStates = namedtuple(
+    "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
+)
+"""One step's next states: ``features (·, d, J)`` and ``rows (cap,)``, sample ``t``'s ``ψ`` at
+``features[rows[t]]``; ``forms (cap, J)``, the ``n`` in use, the first ``n_current`` with forms
+of the previous ``Λ^{-1}``; ``updates (m, d)`` the
 Sherman–Morrison vectors ``U_r`` of the rows ``Λ`` gained since, ``inverse (d, d)`` its
 current inverse (for the forms made exactly)."""
 # Python passes plain tuples, named again inside the kernels: numba types a plain tuple in C and
@@ -320,7 +327,7 @@ def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: 
 def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover
     """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for the pairs ``v = first … first + 4·chunks − 1``.
 
-    ``psi (cap, d, J)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, J)`` float64, all
+    ``psi (rows, d, J)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, J)`` float64, all
     C-contiguous; ``chunks ≤ MAX_CHUNKS`` a literal. One loop over ``d`` with ``3·chunks``
     vector accumulators: each row of ``ψ`` a vector of pairs times a broadcast coefficient.
     """
@@ -406,44 +413,39 @@ def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: n
 
 @njit(**JIT)
 def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compiled
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of sample ``t``.
+    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of row ``t`` of ``psi``.
 
-    Many pairs: across them (in explicit vectors, :data:`COEFFICIENTS` rows of ``coef`` a pass,
-    or for the ablation a plain loop); few: each pair's sum over ``d``. ``coef (k, d)``, ``out
-    (k, ·, J)``; with vectors ``k`` a multiple of :data:`COEFFICIENTS`.
+    ``coef (3, d)``, ``out (3, ·, J)``. Many pairs: across them (in explicit vectors, or for the
+    ablation a plain loop); few: each pair's sum over ``d``.
     """
     literally(simd_products)
     d, n_pairs = psi.shape[1], psi.shape[2]
-    n_coef = coef.shape[0]
     v0 = 0
     if n_pairs >= SIMD_MIN_PAIRS:
         if simd_products:
-            for g in range(0, n_coef, COEFFICIENTS):
-                rows, rows_out = coef[g : g + COEFFICIENTS], out[g : g + COEFFICIENTS]
-                v0 = 0
-                while v0 + LANES * MAX_CHUNKS <= n_pairs:
-                    _products_simd(psi, t, rows, rows_out, i, v0, 4)
-                    v0 += LANES * MAX_CHUNKS
-                left = (n_pairs - v0) // LANES
-                if left == 3:
-                    _products_simd(psi, t, rows, rows_out, i, v0, 3)
-                elif left == 2:
-                    _products_simd(psi, t, rows, rows_out, i, v0, 2)
-                elif left == 1:
-                    _products_simd(psi, t, rows, rows_out, i, v0, 1)
-                v0 += LANES * left
+            while v0 + LANES * MAX_CHUNKS <= n_pairs:
+                _products_simd(psi, t, coef, out, i, v0, 4)
+                v0 += LANES * MAX_CHUNKS
+            left = (n_pairs - v0) // LANES
+            if left == 3:
+                _products_simd(psi, t, coef, out, i, v0, 3)
+            elif left == 2:
+                _products_simd(psi, t, coef, out, i, v0, 2)
+            elif left == 1:
+                _products_simd(psi, t, coef, out, i, v0, 1)
+            v0 += LANES * left
         else:
-            for k in range(n_coef):
+            for k in range(COEFFICIENTS):
                 for v in range(n_pairs):
                     out[k, i, v] = 0.0
             for j in range(d):
-                for k in range(n_coef):
+                for k in range(COEFFICIENTS):
                     c = coef[k, j]
                     for v in range(n_pairs):
                         out[k, i, v] += c * psi[t, j, v]
             return
     for v in range(v0, n_pairs):
-        for k in range(n_coef):
+        for k in range(COEFFICIENTS):
             acc = 0.0
             for j in range(d):
                 acc += coef[k, j] * psi[t, j, v]
@@ -452,7 +454,7 @@ def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compil
 
 @njit(**JIT)
 def _exact_forms(psi, t, Lambda_inv, scratch, forms):  # pragma: no cover - compiled
-    """``forms[v] = ψ_vᵀ Λ^{-1} ψ_v`` for every pair of sample ``t``; ``scratch (J, d)``."""
+    """``forms[v] = ψ_vᵀ Λ^{-1} ψ_v`` for every pair of row ``t`` of ``psi``; ``scratch (J, d)``."""
     d, n_pairs = psi.shape[1], psi.shape[2]
     for v in range(n_pairs):
         for r in range(d):
@@ -493,7 +495,7 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
     """
     literally(poly_exp)
     literally(simd_products)
-    psi, updates = step.features, step.updates
+    psi, rows, updates = step.features, step.rows, step.updates
     cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·J + v
     d, n_pairs = psi.shape[1], psi.shape[2]
     n_players = w_next.shape[0]
@@ -526,8 +528,10 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
     for start in range(0, step.n, BLOCK):
         n_block = min(BLOCK, step.n - start)
         n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - start, 0), n_block)
-        for i in range(n_block):
-            _products(psi, start + i, coef, by_sample, i, simd_products)
+        for g in range(0, coef.shape[0], COEFFICIENTS):  # three rows of coefficients a pass
+            group, group_out = coef[g : g + COEFFICIENTS], by_sample[g : g + COEFFICIENTS]
+            for i in range(n_block):
+                _products(psi, rows[start + i], group, group_out, i, simd_products)
         # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
         # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was; one pass with at most one new row.
         forms = cached[start * n_pairs : (start + n_block) * n_pairs]
@@ -543,9 +547,9 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
             for i in range(n_one_pass, n_block):
                 row = forms[i * n_pairs : (i + 1) * n_pairs]
                 if i < n_old:
-                    _downdate_further(psi, start + i, updates, row)
+                    _downdate_further(psi, rows[start + i], updates, row)
                 if i >= n_old or mode == MODE_MEASURE:
-                    _exact_forms(psi, start + i, step.inverse, scratch, exact)
+                    _exact_forms(psi, rows[start + i], step.inverse, scratch, exact)
                     for v in range(n_pairs):
                         if i < n_old:
                             drift = max(drift, abs(exact[v] - row[v]))
@@ -616,44 +620,51 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
 
 
 @njit(**EXACT_JIT, inline="always")
-def _store(data, h, f, rewards, f_next):  # pragma: no cover - compiled
-    """Row ``counts[h]`` of :data:`Samples` ``data`` (with room) and ``Λ_h += ffᵀ`` (line 5)."""
+def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
+    """Row ``counts[h]`` of :data:`Samples` ``data`` (with room) and ``Λ_h += ffᵀ`` (line 5).
+
+    ``next_row``: the row of ``next_features`` with the next state's ``ψ``; ``f_next (J, d)``
+    written there first (a feature map's sample), or ``(0, d)`` (a table's row, already there).
+    """
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
-    if h < data.next_features.shape[0]:
+    if h < data.next_rows.shape[0]:
+        data.next_rows[h, t] = next_row
         n_joint, d = f_next.shape
         for v in range(n_joint):
             for j in range(d):
-                data.next_features[h, t, j, v] = f_next[v, j]
+                data.next_features[h, next_row, j, v] = f_next[v, j]
     add_outer(data.Lambda, h, f)
     data.counts[h] = t + 1
 
 
 @njit(**EXACT_JIT)
-def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
+def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
     """Store a transition of step ``h`` and add ``ffᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
 
     ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
-    ``rewards (P,)``, ``f_next (A·B, d)`` the next state's features, joint actions flat
-    (unused at the last step).
+    ``rewards (P,)``; ``next_row`` and ``f_next`` as :func:`_store` takes them (unused at the
+    last step).
     """
-    _store(Samples(*data), h, f, rewards, f_next)
+    _store(Samples(*data), h, f, rewards, next_row, f_next)
 
 
 @njit(**EXACT_JIT)
 def record_episodes(data, table, states, joint_actions, rewards):  # pragma: no cover - compiled
     """:func:`record_sample` of every step of whole episodes, episode after episode.
 
-    ``table (S, A·B, d)`` the features, joint actions flat; ``states (n, H+1)``,
-    ``joint_actions (n, H)`` (row-major over the players' actions), ``rewards (n, H, P)``,
-    checked by the caller; ``data`` with room for ``n`` more rows at every step.
+    ``table (S, J, d)`` the features, joint actions flat, whose transposed rows ``data``'s
+    ``next_features`` holds; ``states (n, H+1)``, ``joint_actions (n, H)`` (row-major over the
+    players' actions), ``rewards (n, H, P)``, checked by the caller; ``data`` with room for
+    ``n`` more rows at every step.
     """
     data = Samples(*data)
+    none = np.empty((0, table.shape[2]))
     for i in range(states.shape[0]):
         for h in range(joint_actions.shape[1]):
-            x = table[states[i, h]]
-            _store(data, h, x[joint_actions[i, h]], rewards[i, h], table[states[i, h + 1]])
+            f = table[states[i, h], joint_actions[i, h]]
+            _store(data, h, f, rewards[i, h], states[i, h + 1], none)
 
 
 @njit(**EXACT_JIT)
@@ -734,8 +745,10 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
                 mode = MODE_EXACT
             else:
                 mode = MODE_MEASURE if how == REFRESH else MODE_DOWNDATE
+            # One table's rows shared by every step, or each step's own samples.
+            psi = data.next_features[min(h, data.next_features.shape[0] - 1)]
             step = NextStates(
-                data.next_features[h], cache.forms[h], n, cache.n_forms[h], updates_next,
+                psi, data.next_rows[h], cache.forms[h], n, cache.n_forms[h], updates_next,
                 cache.inverse[h + 1],
             )  # fmt: skip
             V = np.empty((n, n_players))

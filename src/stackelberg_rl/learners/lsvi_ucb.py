@@ -107,13 +107,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             out[:, : a.shape[1]] = a
             return out
 
-        per_sample = self.table is None  # a table's rows are there once for all
+        next_features = self._data.next_features  # a table's rows, there once for all
+        if self.table is None:  # or each sample's own
+            next_features = grown(next_features)
         self._data = self._data._replace(
             features=grown(self._data.features),
             rewards=grown(self._data.rewards),
-            next_features=grown(self._data.next_features)
-            if per_sample
-            else self._data.next_features,
+            next_features=next_features,
             next_rows=grown(self._data.next_rows),
         )
         self._cache = self._cache._replace(forms=grown(self._cache.forms))
@@ -232,7 +232,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
         else:
             next_features = self._next_table()
-            if "next_states" in state or "psi" not in state:
+            if "next_states" in state or "psi" not in state:  # psi: saved before indices
                 next_rows = full("next_states", (H - 1, rows), np.int64)
                 bad = (next_rows < 0) | (next_rows >= len(self.table))
                 if bad.any():
@@ -293,12 +293,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
 
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
-    """:func:`._kernels.plan.policies` at ``phi (n, A_0, …, A_N, d)``, C-contiguous.
+    """:func:`._kernels.plan.policies` at C-contiguous ``phi (n, A_0, …, A_N, d)``.
 
-    Returns ``Q (n, P, A_0, …, A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the
-    kernel's flat columns, one player after the other) and whether all are finite.
+    ``params``: :data:`._kernels.plan.Parameters` as a plain tuple. Returns ``Q (n, P, A_0, …,
+    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns, one
+    player after the other) and whether all are finite.
     """
-    counts = params[4]
+    counts = _kernels.Parameters(*params).action_counts
     n = len(phi)
     Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
     pis, start, size = [], 0, 1

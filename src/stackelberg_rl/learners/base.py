@@ -456,8 +456,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         self._last_policies: tuple = ()
         self._tables: tuple | None = None
 
-    def _state(self, h, x, what: str = "Q and the policies") -> tuple[np.ndarray, tuple]:
-        """``Q (1, P, A_0, …, A_N)`` and the policies at ``(h, x)``, a batch of one, finite."""
+    def _state(self, h, x, player: int | None = None) -> tuple[np.ndarray, tuple]:
+        """``Q (1, P, A_0, …, A_N)`` and the policies at ``(h, x)``, a batch of one, finite.
+
+        ``player``: whose policy is asked for, named if it is not finite.
+        """
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
             i = fast_index(x, self.table.shape[0], "x")
@@ -466,6 +469,9 @@ class LSVIUCBLearner(Players, abc.ABC):
             phi = self._features(x)[None]
         Q, policies, finite = self._policies(h, phi)
         if not finite:
+            what = "Q and the policies"
+            if player is not None:
+                what = f"the {player_name(player, self.n_players)}'s policy and Q"
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"
             )
@@ -492,8 +498,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         # The policies at an index state depend on (h, x) until the next plan, α or β.
         key = (h, int(x)) if type(x) is int or isinstance(x, np.integer) else None
         if m == 0 or key is None or key != self._last_key:
-            what = f"the {player_name(m, self.n_players)}'s policy and Q"
-            self._last_policies = self._state(h, x, what)[1]
+            self._last_policies = self._state(h, x, m)[1]
             self._last_key = key
         return self._last_policies[m][(0, *earlier)]
 

@@ -13,6 +13,7 @@ replays bit for bit (:func:`replay_inverse`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -292,22 +293,31 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
 
 
+@functools.cache
+def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tuple], ...]:
+    """Where each player's policy lies in :func:`._kernels.plan.policies`'s ``pis``.
+
+    ``(start, stop, (A_0, …, A_i))`` for each player, one after the other.
+    """
+    out, start, size = [], 0, 1
+    for i, n_actions in enumerate(action_counts):
+        size *= n_actions
+        out.append((start, start + size, action_counts[: i + 1]))
+        start += size
+    return tuple(out)
+
+
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
     """:func:`._kernels.plan.policies` at C-contiguous ``phi (n, A_0, …, A_N, d)``.
 
     ``params``: :data:`._kernels.plan.Parameters` as a plain tuple. Returns ``Q (n, P, A_0, …,
-    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns, one
-    player after the other) and whether all are finite.
+    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns) and
+    whether all are finite.
     """
-    counts = _kernels.Parameters(*params).action_counts
-    n = len(phi)
+    n, counts = len(phi), phi.shape[1:-1]
     Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
-    pis, start, size = [], 0, 1
-    for i, n_actions in enumerate(counts):
-        size *= n_actions
-        pis.append(flat[:, start : start + size].reshape(n, *counts[: i + 1]))
-        start += size
-    return Q.reshape(n, len(counts), *counts), tuple(pis), finite
+    pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
+    return Q.reshape(n, len(counts), *counts), pis, finite
 
 
 def table_rows(psi: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:

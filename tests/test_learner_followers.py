@@ -235,7 +235,7 @@ def test_the_players_are_named_and_counted_in_errors():
     one = learner(game)
     with pytest.raises(ValueError, match=r"actions must hold 3 actions, one per player"):
         one.record(0, 1, (0, 1), (0.0, 0.0, 0.0), 2)
-    with pytest.raises(ValueError, match=r"a1 is 2, expected an index in \[0, 2\)|a1"):
+    with pytest.raises(ValueError, match=r"a1 must be an integer in \[0, 2\), got 2"):
         one.record(0, 1, (0, 2, 1), (0.0, 0.0, 0.0), 2)
     with pytest.raises(ValueError, match="rewards"):
         one.record(0, 1, (0, 1, 1), (0.0, 0.0), 2)
@@ -329,7 +329,7 @@ def test_a_table_agent_reads_any_number_of_earlier_actions():
         earlier.append(action)
     with pytest.raises(ValueError, match="the follower 3 acts after 3 earlier actions"):
         agents[3].act(0, x, 0, 1)
-    with pytest.raises(ValueError, match="a1"):
+    with pytest.raises(ValueError, match=r"a1 must be an integer in \[0, 2\), got 5"):
         agents[2].act(0, x, 0, 5)
 
 

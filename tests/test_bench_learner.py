@@ -16,10 +16,12 @@ from stackelberg_rl.learners import SoftmaxLSVIUCB
 
 @pytest.mark.parametrize("dtype, itemsize", [("float64", 8), ("float32", 4)])
 def test_streamed_bytes_counts_every_cached_vector_of_every_plan(dtype, itemsize):
-    """Against the learner's own cache: the bytes of the next-state features each plan holds."""
+    """Against a feature map's learner, which keeps each next state's features: what plans read."""
     game = random_linear(10, 3, 2, 5, 4, seed=0)
     K = 7
-    learner = SoftmaxLSVIUCB(game.features, (3, 2), 5, 4, beta=0.5, alphas=(1.0, 1.0), dtype=dtype)
+    learner = SoftmaxLSVIUCB(
+        game.feature_map, (3, 2), 5, 4, beta=0.5, alphas=(1.0, 1.0), dtype=dtype
+    )
     held = 0
     rng = np.random.default_rng(0)
     for _ in range(K):
@@ -94,3 +96,14 @@ def test_single_agent_game_is_the_problem_bench_peers_gives_rlberry():
         np.testing.assert_array_equal(game.reward(h)[0, :, :, 0], R)
         np.testing.assert_array_equal(game.reward(h)[1, :, :, 0], R)
     np.testing.assert_array_equal(game.initial_distribution, np.eye(peers.S_DEFAULT)[0])
+
+
+def test_the_followers_rows_time_the_learner_at_each_number_of_followers():
+    rows = bench.followers(episodes=2, repeats=2)
+    assert [r["joint_actions"] for r in rows] == [3**2, 3**3, 3**4]
+    assert [len(r["seconds_all"]) for r in rows] == [2, 2, 2]
+    text = bench.format_rows([dict(r, bandwidth_gbs=1.0) for r in rows])
+    assert "learner with 3 followers (random-linear S=20, 3 actions each, d=8, H=5)" in text
+    learner = bench.learn(bench.followers_game(2), 5, seed=0)
+    assert learner.n_players == 3 and learner.n_plans == 5
+    assert learner.n_samples.tolist() == [5] * 5

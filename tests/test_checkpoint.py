@@ -189,8 +189,8 @@ def test_a_state_that_does_not_fit_the_learner_is_refused_by_name():
     with pytest.raises(ValueError, match="n_plans must be an integer >= 0"):
         small.load_state_dict(state)
     state["n_plans"] = 0
-    del state["psi"]
-    with pytest.raises(ValueError, match="has no psi"):
+    del state["next_states"]
+    with pytest.raises(ValueError, match="has no next_states"):
         small.load_state_dict(state)
 
 

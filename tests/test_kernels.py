@@ -9,7 +9,7 @@ from numba import njit
 from stackelberg_rl.games import sampling
 from stackelberg_rl.learners._kernels import plan as K
 from stackelberg_rl.learners.functional import optimistic_q, soft_policies
-from stackelberg_rl.learners.lsvi_ucb import parameters
+from stackelberg_rl.learners.lsvi_ucb import compiled_policies, parameters
 
 
 def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha_f, mode):
@@ -40,8 +40,10 @@ def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_rewar
     """:func:`K.next_state_values` of ``psi (n, d, A·B)`` with ``β = 0.7``, ``H = 3``; V, drift."""
     n = psi.shape[0]
     V = np.empty((n, 2))
-    step = (psi, forms, n, n_current, updates, Linv)  # K.NextStates, as a plain tuple
-    params = parameters(0.7, 3.0, alphas, bonus_reward, (A,))
+    # K.NextStates, as a plain tuple: sample t's ψ at row n-1-t of a table (the indices are read).
+    rows = np.arange(n)[::-1].copy()
+    step = (psi[::-1].copy(), rows, forms, n, n_current, updates, Linv)
+    params = parameters(0.7, 3.0, alphas, bonus_reward, (A, psi.shape[2] // A))
     return V, K.next_state_values(step, w, params, mode, V)
 
 
@@ -116,9 +118,29 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     q = quad.copy()
     V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
     q_plain, V_plain = quad.copy(), np.empty((n, 2))
-    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A,))
-    _values_variant((psi, q_plain, n, n, U, Linv), w, params, V_plain, variant)
+    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A, B))
+    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
     # The polynomial exp is within one ulp of math.exp; sums may associate differently.
+    np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("variant", [1, 2, 3])
+@pytest.mark.parametrize("counts", [(2, 3, 2), (2, 2, 1), (3, 3, 3, 2)])
+def test_ablation_variants_agree_with_more_followers(variant, counts):
+    """Three or four players: the coefficients in two passes, and every variant the same."""
+    rng = np.random.default_rng(sum(counts))
+    n, d, J, P = 70, 5, math.prod(counts), len(counts)
+    psi = rng.random((n, d, J)) / d
+    Linv = np.linalg.inv(np.eye(d) + np.cov(rng.random((d, 30))))
+    w = rng.normal(size=(P, d))
+    U = rng.random((1, d)) / d
+    quad = np.einsum("ndv,de,nev->nv", psi, Linv, psi) + 1.0
+    params = parameters(0.7, 3.0, (4.0, 9.0, 2.0, 5.0)[:P], False, counts)
+    q, V = quad.copy(), np.empty((n, P))
+    K.next_state_values((psi, np.arange(n), q, n, n, U, Linv), w, params, K.MODE_DOWNDATE, V)
+    q_plain, V_plain = quad.copy(), np.empty((n, P))
+    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
 
@@ -133,8 +155,8 @@ def test_greedy_ties_are_uniform_and_exact():
         w[0, 0] = 1.0
         V = np.empty((n, 2))
         quad = np.zeros((n, A * B))
-        step = (psi, quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
-        params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A,))
+        step = (psi, np.arange(n), quad, n, 0, np.zeros((0, d)), np.zeros((d, d)))
+        params = parameters(0.0, 10.0, (math.inf, math.inf), False, (A, B))
         K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_array_equal(V, np.tile([1.0, 2.0], (n, 1)))
 
@@ -142,9 +164,9 @@ def test_greedy_ties_are_uniform_and_exact():
 def test_no_samples():
     d, A, B = 3, 2, 2
     psi, quad, V = np.full((4, d, A * B), np.nan), np.full((4, A * B), np.nan), np.empty((0, 2))
-    params = parameters(0.5, 1.0, (2.0, 2.0), False, (A,))
+    params = parameters(0.5, 1.0, (2.0, 2.0), False, (A, B))
     for _ in range(2):
-        step = (psi, quad, 0, 0, np.ones((1, d)), np.eye(d))
+        step = (psi, np.arange(4), quad, 0, 0, np.ones((1, d)), np.eye(d))
         drift = K.next_state_values(step, np.ones((2, d)), params, K.MODE_MEASURE, V)
         assert drift == 0.0 and np.isnan(quad).all()
 
@@ -234,12 +256,18 @@ def random_fit(seed, A, B, d, n, ridge):
     return phi, w, np.linalg.inv(ridge * np.eye(d) + M @ M.T)
 
 
+def policies(phi, w, Linv, h, params):
+    """:func:`K.policies` at ``phi (n, A, B, d)``: ``Q (n, 2, A, B)``, pi_l, pi_f, finite?"""
+    Q, pis, finite = compiled_policies(phi, w, Linv, h, params)
+    return (Q, *pis, finite)
+
+
 def test_policies_matches_numpy():
     A, B, d, n = 4, 3, 6, 5
     phi, w, Linv = random_fit(3, A, B, d, n, 1.0)
     for alpha_l, alpha_f in ((3.0, 7.0), (math.inf, math.inf), (0.0, 1e6)):
-        params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A,))
-        Q, pi_l, pi_f, finite = K.policies(phi, w[:, None], Linv[None], 0, params)
+        params = parameters(0.4, 2.0, (alpha_l, alpha_f), False, (A, B))
+        Q, pi_l, pi_f, finite = policies(phi, w[:, None], Linv[None], 0, params)
         assert finite
         Q_ref = optimistic_q(phi, w, Linv, 0.4, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-15)
@@ -247,7 +275,7 @@ def test_policies_matches_numpy():
         np.testing.assert_allclose(pi_l, pl, rtol=0, atol=1e-14)
         np.testing.assert_allclose(pi_f, pf, rtol=0, atol=1e-14)
         for i in range(n):  # one state at a time: the same bits (acting asks for one)
-            one = K.policies(phi[i : i + 1], w[:, None], Linv[None], 0, params)
+            one = policies(phi[i : i + 1], w[:, None], Linv[None], 0, params)
             for got, want in zip(one[:3], (Q, pi_l, pi_f), strict=True):
                 np.testing.assert_array_equal(got[0], want[i])
 
@@ -265,8 +293,8 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
     A, B, d, n = 3, 2, 5, 6
     phi, w, Linv = random_fit(4, A, B, d, n, 0.01)  # large bonuses: the cap min(·, H) acts
     for beta in (0.0, 0.3, 50.0):
-        params = parameters(beta, 2.0, (3.0, 5.0), True, (A,))
-        Q, pi_l, pi_f, _ = K.policies(phi, w[:, None], Linv[None], 0, params)
+        params = parameters(beta, 2.0, (3.0, 5.0), True, (A, B))
+        Q, pi_l, pi_f, _ = policies(phi, w[:, None], Linv[None], 0, params)
         Q_ref = exploration_q(phi, w, Linv, beta, 2.0)
         np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-14)
         pl, pf = soft_policies(Q_ref, 3.0, 5.0)[:2]
@@ -276,7 +304,7 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
         psi = phi.reshape(n, A * B, d).transpose(0, 2, 1).copy()
         forms = np.zeros((n, A * B))
         V = np.empty((n, 2))
-        step = (psi, forms, n, 0, np.zeros((0, d)), Linv)
+        step = (psi, np.arange(n), forms, n, 0, np.zeros((0, d)), Linv)
         K.next_state_values(step, w, params, K.MODE_EXACT, V)
         np.testing.assert_allclose(V, soft_policies(Q_ref, 3.0, 5.0)[4], rtol=0, atol=1e-13)
 
@@ -284,9 +312,9 @@ def test_the_exploration_reward_is_the_capped_bonus_on_every_players_q():
 def test_policies_reports_non_finite_values():
     phi = np.full((1, 2, 2, 3), 0.5)
     w = np.array([[[np.nan, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])  # (2, H = 1, d)
-    params = parameters(0.1, 2.0, (1.0, 1.0), False, (2,))
-    assert not K.policies(phi, w, np.eye(3)[None], 0, params)[3]
-    assert K.policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, params)[3]
+    params = parameters(0.1, 2.0, (1.0, 1.0), False, (2, 2))
+    assert not policies(phi, w, np.eye(3)[None], 0, params)[3]
+    assert policies(phi, np.zeros((2, 1, 3)), np.eye(3)[None], 0, params)[3]
 
 
 def test_draws_are_the_inverse_cdf_of_numpy():

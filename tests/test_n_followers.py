@@ -332,15 +332,12 @@ def test_wrong_profiles_are_refused_in_one_line():
 def test_whatever_handles_one_follower_refuses_more_in_one_line(tmp_path, capsys):
     from helpers import call, one_line_error
 
-    from stackelberg_rl.agents import AgentConfig, make_agents, make_learner
     from stackelberg_rl.equilibria import reward_free
     from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 
     game = tiny(2)
     so_far = "only one follower is supported so far; this game has 2 followers"
     for attempt in [
-        lambda: make_agents(game, AgentConfig(), 3, 0),
-        lambda: make_learner(AgentConfig(), game, 3),
         lambda: reward_free.explore(game, 2),
         lambda: reward_free.gaps(game, *random_profile(game, 0)[:2]),
         lambda: run_seeds(

@@ -1,12 +1,13 @@
 """Leader and follower agents: soft-max LSVI-UCB (Algorithms 1 and 2) and baselines.
 
+A leader and ``N ≥ 1`` followers move in order (SPEC §7): one agent per player, 0 the leader.
 Every agent has the interface the episode loop uses: ``begin_episode(k)`` (re-plan if the
 schedule says so), ``act(h, x, *earlier)`` (player ``m`` after the ``m`` earlier actions of the
 step), ``record(h, x, actions, rewards, x_next)`` (or ``(h, x, a, b, r, x_next)``; Assumption 1:
-every player sees everything), ``policy_table(game)`` (``pi_l (H, S, A)`` or ``pi_f (H, S, A,
-B)``), ``policies_at(h, phi)`` (the same at states given by features ``(n, A, B, d)``),
-``replanned``, ``params()``, and ``state_dict()`` / ``load_state_dict()`` to continue exactly.
-Each agent draws from its own ``np.random.Generator``.
+every player sees everything), ``policy_table(game)`` (player ``i``'s ``(H, S, A_0, …, A_i)``:
+``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``), ``policies_at(h, phi)`` (the same at states given
+by features ``(n, A_0, …, A_N, d)``), ``replanned``, ``params()``, and ``state_dict()`` /
+``load_state_dict()`` to continue exactly. Each agent draws from its own ``np.random.Generator``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from ._seeding import stream
 from ._validate import fast_index, index, integer, is_real, real
 from .games import ContinuousGame, FiniteGame, Game, draw
+from .games.base import action_axes
 from .learners import (
     SCHEDULES,
     LSVIUCBLearner,
@@ -31,7 +33,7 @@ from .learners import (
     parse_power_alpha,
     theory_beta,
 )
-from .learners.base import PLAYERS
+from .learners.base import PLAYERS, player_name
 from .montecarlo import sampled_stackelberg, stackelberg_actions
 from .planning import stackelberg_equilibrium
 
@@ -42,7 +44,7 @@ DTYPES = ("float64", "float32")
 
 @dataclass
 class AgentConfig:
-    """How the two players learn. Every field lands in the run's manifest.
+    """How the players learn. Every field lands in the run's manifest.
 
     Strings that spell numbers (``beta="0.2"``, ``alpha_l="inf"``, as a command line or a file
     gives them) are converted on construction; :meth:`validate` raises :class:`ValueError` naming
@@ -71,7 +73,8 @@ class AgentConfig:
         default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
     )
     """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, ``power:c,p``
-    (``c·log|B|·K^p/H``), or a number >= 0 (``inf``: greedy)."""
+    (``c·log|B|·K^p/H``), or a number >= 0 (``inf``: greedy); with ``N`` followers, every
+    follower's (follower ``i``'s ``fixed-K`` is ``log|A_i|·√K/H``)."""
     schedule: Literal[SCHEDULES] = "every"
     """When to re-plan: ``every`` episode, ``every-n`` episodes, or on ``doubling`` of
     ``det Λ_h``."""
@@ -151,11 +154,12 @@ class AgentConfig:
         """Plain data for the manifest."""
         return asdict(self)
 
-    def alpha_specs(self) -> tuple[float | str, ...]:
-        """``(α_l, α_f)``, one per player, as numbers or schedule names; greedy plays ``∞``."""
+    def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
+        """``(α_l, α_f, …, α_f)``, one per player, as numbers or schedule names; greedy: ``∞``."""
+        n_players = integer(n_players, "n_players", low=2)
         if self.kind == "greedy-lsvi-ucb":
-            return math.inf, math.inf
-        return self.alpha_l, self.alpha_f
+            return (math.inf,) * n_players
+        return (self.alpha_l, *(self.alpha_f,) * (n_players - 1))
 
 
 def set_generator_state(rng: np.random.Generator, state) -> None:
@@ -176,27 +180,29 @@ def _short(x: float) -> str:
     return text if float(text) == x else repr(x)
 
 
-def _player(role: int | str) -> int:
-    if isinstance(role, str) and role in PLAYERS:
+def _player(role: int | str, n_players: int) -> int:
+    if isinstance(role, str) and role in PLAYERS and n_players == 2:
         return PLAYERS.index(role)
     if isinstance(role, str):
-        raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
-    return index(role, len(PLAYERS), "player")
+        names = "'leader' or 'follower'" if n_players == 2 else f"an index in [0, {n_players})"
+        raise ValueError(f"role must be {names}, got {role!r}")
+    return index(role, n_players, "player")
 
 
 class Agent:
-    """One player on the player axis (0 the leader), with its own random stream."""
+    """One player on the player axis (0 the leader) of ``n_players``, with its own random stream."""
 
     replanned = False
     """Whether :meth:`begin_episode` planned (a fixed policy never does)."""
 
-    def __init__(self, rng: np.random.Generator, role: int | str) -> None:
-        self.rng, self.player = rng, _player(role)
+    def __init__(self, rng: np.random.Generator, role: int | str, n_players: int = 2) -> None:
+        self.n_players = integer(n_players, "n_players", low=2)
+        self.rng, self.player = rng, _player(role, self.n_players)
 
     @property
     def role(self) -> str:
-        """``"leader"`` or ``"follower"``."""
-        return PLAYERS[self.player]
+        """``"leader"``, ``"follower"``, or with more followers ``"follower i"``."""
+        return player_name(self.player, self.n_players)
 
     def begin_episode(self, k: int) -> None:
         """Nothing to plan."""
@@ -241,7 +247,7 @@ class LSVIAgent(Agent):
         episodes: int,
         owner: bool = True,
     ) -> None:
-        super().__init__(rng, role)
+        super().__init__(rng, role, learner.n_players)
         self.learner, self.owner = learner, owner
         self._alpha_specs = tuple(alphas)
         self.episodes = episodes
@@ -290,7 +296,7 @@ class LSVIAgent(Agent):
         return self.learner.policy_tables(game.features)[self.player]
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
-        """This player's policy at the states of ``phi (n, A, B, d)``, as acting draws."""
+        """This player's policy at the states of ``phi (n, A_0, …, A_N, d)``, as acting draws."""
         try:
             return self.learner.policies_at(h, phi)[self.player]
         except NonFiniteError as err:
@@ -327,19 +333,22 @@ class LSVIAgent(Agent):
 
 
 class TableAgent(Agent):
-    """A player with a fixed table ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``: the oracle."""
+    """A player with a fixed table, player ``i``'s ``(H, S, A_0, …, A_i)``: the oracle."""
 
-    def __init__(self, table: np.ndarray, rng: np.random.Generator, role: int | str) -> None:
-        super().__init__(rng, role)
+    def __init__(
+        self, table: np.ndarray, rng: np.random.Generator, role: int | str, n_players: int = 2
+    ) -> None:
+        super().__init__(rng, role, n_players)
         self.table = table
 
     def act(self, h: int, x, *earlier: int) -> int:
-        """Draw from the table's row ``table[h, x, *earlier]``."""
+        """Draw from the table's row ``table[h, x, *earlier]`` (the first ``player`` earlier)."""
         H, S = self.table.shape[:2]
         if len(earlier) < self.player:
             raise ValueError(f"the {self.role} acts after {self.player} earlier actions")
         row = self.table[fast_index(h, H, "h"), fast_index(x, S, "x")]
-        for a, n, name in zip(earlier[: self.player], self.table.shape[2:], "ab", strict=False):
+        names = action_axes(self.n_players, upper=False)
+        for a, n, name in zip(earlier[: self.player], self.table.shape[2:], names, strict=False):
             row = row[fast_index(a, n, name)]
         return draw(row, self.rng)
 
@@ -358,7 +367,7 @@ class UniformAgent(Agent):
         rng: np.random.Generator,
         role: int | str,
     ) -> None:
-        super().__init__(rng, role)
+        super().__init__(rng, role, len(action_counts))
         self.action_counts, self.horizon = tuple(action_counts), horizon
         self._row = np.full(self.action_counts[self.player], 1.0 / self.action_counts[self.player])
 
@@ -367,12 +376,12 @@ class UniformAgent(Agent):
         return draw(self._row, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """The uniform ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``."""
+        """The uniform ``(H, S, A_0, …, A_i)``: ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``."""
         shape = (self.horizon, game.n_states, *self.action_counts[: self.player + 1])
         return np.full(shape, self._row[0])
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
-        """The uniform policy at ``n`` states: ``(n, A)`` or ``(n, A, B)``."""
+        """The uniform policy at ``n`` states: ``(n, A_0, …, A_i)``."""
         shape = (len(phi), *self.action_counts[: self.player + 1])
         return np.full(shape, self._row[0])
 
@@ -401,8 +410,13 @@ class PlannedAgent(Agent):
 
 
 def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
-    """The number ``β`` of a configuration (``"theory"`` resolved by Theorem 3)."""
+    """The number ``β`` of a configuration (``"theory"`` resolved by Theorem 3, one follower)."""
     if config.beta == "theory":
+        if game.n_players != 2:
+            raise ValueError(
+                f"beta=theory is Theorem 3's, for one follower; this game has "
+                f"{game.n_followers} followers: give beta a number"
+            )
         counts = (game.n_leader_actions, game.n_follower_actions)
         return theory_beta(game.dim, game.horizon, episodes, *counts, c1=config.c1, p=config.p)
     return float(config.beta)
@@ -410,8 +424,7 @@ def resolve_beta(config: AgentConfig, game: Game, episodes: int) -> float:
 
 def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearner:
     """A fresh learner for ``game`` as ``config`` says, with the ``α`` of episode 0."""
-    game.refuse_followers("a learner")
-    counts, H = (game.n_leader_actions, game.n_follower_actions), game.horizon
+    counts, H = game.action_counts, game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
     kwargs = dict(
         action_counts=counts,
@@ -421,7 +434,7 @@ def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearn
         lam=config.lam,
         alphas=[
             alpha_value(spec, n, H, episodes, 0)
-            for spec, n in zip(config.alpha_specs(), counts, strict=True)
+            for spec, n in zip(config.alpha_specs(game.n_players), counts, strict=True)
         ],
         schedule=config.schedule,
         schedule_n=config.schedule_n,
@@ -440,7 +453,7 @@ def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearn
 def make_agents(
     game: Game, config: AgentConfig, episodes: int, seed: int | np.random.SeedSequence
 ) -> tuple:
-    """The leader and the follower for one run, each with its own random stream.
+    """One agent per player for one run (the leader first), each with its own random stream.
 
     Args:
         game: the game (its features are the known feature map).
@@ -451,16 +464,16 @@ def make_agents(
             are the same streams.
 
     Returns:
-        ``(leader, follower)``: one agent per player, in order.
+        ``(leader, follower)``, or ``(leader, follower 1, …, follower N)``: one agent per
+        player, in order.
     """
     config.validate()
-    game.refuse_followers("the agents")
-    n_players = len(PLAYERS)
+    n_players = game.n_players
     if isinstance(seed, np.random.SeedSequence):
         rngs = [np.random.default_rng(s) for s in seed.spawn(n_players)]
     else:
         rngs = [stream(seed, "player", m) for m in range(n_players)]
-    counts = (game.n_leader_actions, game.n_follower_actions)
+    counts = game.action_counts
     if config.kind == "random":
         return tuple(UniformAgent(counts, game.horizon, rng, m) for m, rng in enumerate(rngs))
     if config.kind == "oracle" and isinstance(game, ContinuousGame):
@@ -469,9 +482,10 @@ def make_agents(
     if config.kind == "oracle":
         tables = stackelberg_equilibrium(game)[:n_players]
         return tuple(
-            TableAgent(t, rng, m) for m, (t, rng) in enumerate(zip(tables, rngs, strict=True))
+            TableAgent(t, rng, m, n_players)
+            for m, (t, rng) in enumerate(zip(tables, rngs, strict=True))
         )
-    alphas = config.alpha_specs()
+    alphas = config.alpha_specs(n_players)
     shared = make_learner(config, game, episodes)
     return tuple(
         LSVIAgent(

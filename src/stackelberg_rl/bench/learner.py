@@ -1,7 +1,8 @@
 """Timings of the learner: incremental vs from scratch vs the memory floor, and the ablation.
 
 Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON (rlberry
-lives in its own environment). The ablation turns each low-level trick of the plan off.
+lives in its own environment). The ablation turns each low-level trick of the plan off. The cost
+with ``N`` followers is the learner's alone (records and plans), against ``∏|A_i|``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ CASES = {
 }
 """The leader-follower cases: changes to the shared learner of ``β = 0.2``."""
 
+FOLLOWERS = (1, 2, 3)
+"""The numbers of followers :func:`followers` times the learner at."""
+
 
 @dataclass
 class Case:
@@ -71,10 +75,12 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of cached next-state features one every-episode run must read (math.md §5).
+    """Bytes of next-state features one every-episode run must read (SPEC §5).
 
     At the plan of episode ``k`` each step ``h < H-1`` holds ``k`` stored next states with
-    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once.
+    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once (from the feature
+    table, by the state's index, whose rows may then stay in the caches: the floor is that of a
+    feature map's learner, which keeps every sample's copy).
     """
     A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
     return episodes * (episodes - 1) / 2 * (H - 1) * A * B * d * itemsize
@@ -191,6 +197,62 @@ def ablation(episodes: int = 1000, repeats: int = 3) -> list[dict]:
     return rows
 
 
+def followers_game(n_followers: int) -> FiniteGame:
+    """The demo's sizes with ``N`` followers: random-linear S=20, 3 actions each, d=8, H=5."""
+    return random_linear(20, 3, 3, 8, 5, seed=0, n_followers=n_followers)
+
+
+def learn(game: FiniteGame, episodes: int, seed: int) -> SoftmaxLSVIUCB:
+    """The learner's work in ``episodes`` episodes of uniform play, seeded by ``seed``.
+
+    A plan before each episode (β = 0.2, every ``α = 2``), then the episode recorded; the
+    states are drawn uniformly (the cost does not depend on them).
+    """
+    rng = np.random.default_rng(seed)
+    H, P = game.horizon, game.n_players
+    states = rng.integers(game.n_states, size=(episodes, H + 1))
+    actions = np.stack([rng.integers(n, size=(episodes, H)) for n in game.action_counts], -1)
+    rewards = rng.uniform(-1.0, 1.0, size=(episodes, H, P))
+    learner = SoftmaxLSVIUCB(
+        game.features, game.action_counts, game.dim, H, beta=0.2, alphas=(2.0,) * P
+    )
+    for k in range(episodes):
+        learner.plan(k)
+        learner.record_episodes(states[k : k + 1], actions[k : k + 1], rewards[k : k + 1])
+    return learner
+
+
+def followers(episodes: int = 300, repeats: int = 3) -> list[dict]:
+    """The learner's seconds with 1, 2, 3 followers (:func:`followers_game`), interleaved.
+
+    Each row: ``joint_actions`` ``∏|A_i|``, the median, its share per joint action and
+    ``x_one_follower``, the median over that of one follower (the two-player figure).
+    """
+    games = {n: followers_game(n) for n in FOLLOWERS}
+    for game in games.values():
+        learn(game, 3, 0)  # untimed: loads the compiled code
+    times = interleaved(
+        {n: lambda i, game=game: learn(game, episodes, i) for n, game in games.items()}, repeats
+    )
+    one = median(times[FOLLOWERS[0]])
+    rows = []
+    for n, values in times.items():
+        joint = math.prod(games[n].action_counts)
+        rows.append(
+            {
+                "case": f"learner with {n} follower{'s' if n > 1 else ''} (random-linear "
+                "S=20, 3 actions each, d=8, H=5)",
+                "episodes": episodes,
+                "joint_actions": joint,
+                "seconds_median": median(values),
+                "seconds_all": values,
+                "seconds_per_joint_action": median(values) / joint,
+                "x_one_follower": median(values) / one,
+            }
+        )
+    return rows
+
+
 def run_benchmarks(
     episodes: int = 1000,
     repeats: int = 3,
@@ -198,10 +260,12 @@ def run_benchmarks(
     scale: bool = False,
     bandwidth: float | None = None,
     with_ablation: bool = True,
+    with_followers: bool = True,
 ) -> list[dict]:
     """Time every configuration and return rows with their ratios, then the ablation's rows.
 
-    ``bandwidth`` (bytes per second) is measured here unless given.
+    Then the rows of :func:`followers` (``episodes // 3`` episodes). ``bandwidth`` (bytes per
+    second) is measured here unless given.
     """
     bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     lf = leader_follower_game()
@@ -237,6 +301,8 @@ def run_benchmarks(
             single[f"speedup_vs_{key}"] = peer / single["seconds_median"]
     if with_ablation:
         rows.extend(ablation(episodes, repeats))
+    if with_followers:
+        rows.extend(followers(max(1, episodes // 3), repeats))
     for r in rows:
         r["bandwidth_gbs"] = bandwidth / 1e9
     return rows
@@ -257,7 +323,8 @@ def format_rows(rows: list[dict]) -> str:
         f"{'x faster':>9}  memory",
     ]
     ablated = [r for r in rows if "x_trick" in r]
-    rows = [r for r in rows if "x_trick" not in r]
+    chains = [r for r in rows if "joint_actions" in r]
+    rows = [r for r in rows if "x_trick" not in r and "joint_actions" not in r]
     for r in rows:
         if "peak_rss_gb" in r:
             memory = f"peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
@@ -288,5 +355,20 @@ def format_rows(rows: list[dict]) -> str:
         lines.append(
             f"  {r['case']:<56} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
             f"{r['x_trick']:>6.2f}x"
+        )
+    if chains:
+        lines.append(
+            "N followers (the learner alone: a plan every episode, then its records; medians, "
+            "interleaved; x: over one follower's):"
+        )
+        lines.append(
+            f"  {'case':<72} {'K':>5} {'prod |A_i|':>10} {'median s':>9} {'ms per joint':>12}"
+            f" {'x':>6}"
+        )
+    for r in chains:
+        lines.append(
+            f"  {r['case']:<72} {r['episodes']:>5} {r['joint_actions']:>10} "
+            f"{r['seconds_median']:>9.3f} {1000 * r['seconds_per_joint_action']:>12.2f} "
+            f"{r['x_one_follower']:>5.2f}x"
         )
     return "\n".join(lines)

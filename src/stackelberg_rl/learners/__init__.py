@@ -3,6 +3,7 @@
 from .base import SCHEDULES, FeatureMap, LSVIUCBLearner, NonFiniteError
 from .functional import (
     alpha_value,
+    chain_policies,
     optimistic_q,
     parse_power_alpha,
     soft_policies,
@@ -27,6 +28,7 @@ __all__ = [
     "SoftmaxLSVIUCB",
     "add_episodes",
     "alpha_value",
+    "chain_policies",
     "initial_gram",
     "optimistic_q",
     "parse_power_alpha",

@@ -3,9 +3,11 @@
 The fast learner (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) and the from-scratch one
 (:class:`~stackelberg_rl.learners.ReferenceLSVIUCB`) each keep their own statistics and say how
 to plan and how to turn ``w``, ``Λ^{-1}`` and features into policies. Everything handed in is
-checked here first. Player-indexed quantities have a leading player axis of length
-``n_players`` (SPEC §7): ``action_counts``, ``alphas``, ``w (P, H, d)``, rewards ``(P,)``,
-``Q (P, A, B)``; the policies are a tuple, ``pi_l (…, A)`` then ``pi_f (…, A, B)``.
+checked here first. A leader and ``N ≥ 1`` followers move in order (SPEC §7; two players:
+``A, B`` for ``A_0, A_1``). Player-indexed quantities have a leading player axis of length
+``n_players = 1+N``: ``action_counts``, ``alphas``, ``w (P, H, d)``, rewards ``(P,)``, ``Q (P,
+A_0, …, A_N)``; the policies are a tuple, player ``i``'s ``(…, A_0, …, A_i)`` (``pi_l (…, A)``
+then ``pi_f (…, A, B)``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._validate import TOL, array, check_shape, fast_index, first_index, integer, real
-from ..games.base import Players
+from ..games.base import Players, action_axes
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
-"""Maps a batch of states ``(n, ...)`` to features ``(n, A, B, d)``."""
+"""Maps a batch of states ``(n, ...)`` to features ``(n, A_0, …, A_N, d)``."""
 
 SCHEDULES = ("every", "every-n", "doubling")
 
 PLAYERS = ("leader", "follower")
-"""The players' names, by their index on the player axis."""
+"""The players' names, by their index on the player axis, of a two-player game."""
 
-_POLICY_AND_Q = tuple(f"the {player}'s policy and Q" for player in PLAYERS)
+
+def player_name(m: int, n_players: int) -> str:
+    """Player ``m``'s name in messages: ``leader``, ``follower`` or, with more, ``follower m``."""
+    if m == 0 or n_players == 2:
+        return PLAYERS[min(m, 1)]
+    return f"follower {m}"
 
 
 class NonFiniteError(ValueError):
@@ -48,8 +55,13 @@ def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
     return out
 
 
-def _per_player(name: str, general, spellings: dict[str, object]) -> tuple[list, list[str]]:
-    """The values of a per-player argument and their names: ``general`` or the two spellings."""
+def _per_player(
+    name: str, general, spellings: dict[str, object], n_players: int | None = None
+) -> tuple[list, list[str]]:
+    """The values of a per-player argument and their names: ``general`` or the two spellings.
+
+    ``general`` holds ``n_players`` values, or any number from two when that is ``None``.
+    """
     given = {k: v for k, v in spellings.items() if v is not None}
     if general is not None and given:
         raise ValueError(f"give {name} or {' and '.join(spellings)}, not both")
@@ -57,13 +69,16 @@ def _per_player(name: str, general, spellings: dict[str, object]) -> tuple[list,
         if len(given) != len(spellings):
             missing = " and ".join(k for k in spellings if k not in given)
             raise ValueError(f"{name} is required: give {name}=(...) one per player, or {missing}")
+        if n_players not in (None, 2):
+            raise ValueError(
+                f"{' and '.join(spellings)} name two players; give {name}=(...) for {n_players}"
+            )
         return list(given.values()), list(given)
     if isinstance(general, str) or not isinstance(general, Sequence | np.ndarray):
         raise ValueError(f"{name} must hold one value per player, got {general!r}")
-    if len(general) != len(PLAYERS):
-        raise ValueError(
-            f"{name} must hold one value per player (a leader and one follower), got {general!r}"
-        )
+    if len(general) < 2 if n_players is None else len(general) != n_players:
+        players = "a leader and its followers" if n_players is None else f"{n_players} players"
+        raise ValueError(f"{name} must hold one value per player ({players}), got {general!r}")
     return list(general), [f"{name}[{m}]" for m in range(len(general))]
 
 
@@ -71,15 +86,18 @@ class LSVIUCBLearner(Players, abc.ABC):
     """Parameters, checks, schedule and policy queries of soft-max LSVI-UCB (Algorithms 1–2).
 
     Args:
-        feature_map: ``states (n, ...) -> phi (n, A, B, d)``, or for a finite state space
-            the table ``phi (S, A, B, d)`` itself (then states are row indices in ``[0, S)``).
-        action_counts: ``(|A|, |B|)``, one per player (``|B| = 1``: single-agent LSVI-UCB).
+        feature_map: ``states (n, ...) -> phi (n, A_0, …, A_N, d)``, or for a finite state
+            space the table ``phi (S, A_0, …, A_N, d)`` itself (then states are row indices in
+            ``[0, S)``).
+        action_counts: ``(|A_0|, …, |A_N|)``, one per player, the leader first (two players:
+            ``(|A|, |B|)``; ``|B| = 1``: single-agent LSVI-UCB).
         dim: ``d``.
         horizon: ``H``.
         beta: bonus scale ``β ≥ 0``, finite.
         lam: ridge ``λ > 0``, finite.
-        alphas: ``(α_l, α_f)`` the soft-max parameters, numbers ``≥ 0`` (``inf``: greedy);
-            required. A schedule sets :attr:`alphas` before each plan.
+        alphas: ``(α_0, …, α_N)`` the soft-max parameters (two players: ``(α_l, α_f)``),
+            numbers ``≥ 0`` (``inf``: greedy); required. A schedule sets :attr:`alphas`
+            before each plan.
         n_leader_actions, n_follower_actions: the two-player spelling of ``action_counts``.
         alpha_l, alpha_f: the two-player spelling of ``alphas``.
         bonus_reward: add the exploration reward ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
@@ -94,7 +112,8 @@ class LSVIUCBLearner(Players, abc.ABC):
             played with (its bonus, Algorithm 1, line 7).
         n_plans: plans made so far.
         planned_episode: the episode given to the last :meth:`plan`, if any.
-        table: the feature table ``(S, A, B, d)`` of a finite state space, else ``None``.
+        table: the feature table ``(S, A_0, …, A_N, d)`` of a finite state space, else
+            ``None``.
     """
 
     def __init__(
@@ -122,14 +141,16 @@ class LSVIUCBLearner(Players, abc.ABC):
         )
         self.action_counts = tuple(integer(n, k, low=1) for n, k in zip(counts, names, strict=True))
         self.n_players = len(self.action_counts)
-        self._action_names = ("a", "b")  # how errors name each player's action
+        self._action_names = action_axes(self.n_players, upper=False)  # in errors: a, b
         d, H = integer(dim, "dim", low=1), integer(horizon, "horizon", low=1)
         schedule_n = integer(schedule_n, "schedule_n", low=1)
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.lam = real(lam, "lam", low=0.0, low_open=True)
         beta = real(beta, "beta", low=0.0)
-        values, names = _per_player("alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f})
+        values, names = _per_player(
+            "alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players
+        )
         self.alphas = [
             real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
         ]
@@ -137,15 +158,17 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.beta = beta
         self.dim, self.horizon = d, H
         self.table: np.ndarray | None = None
-        A, B = self.action_counts
         if isinstance(feature_map, np.ndarray):
-            if feature_map.ndim != 4:
+            axes = ", ".join(action_axes(self.n_players))
+            sizes = ", ".join(map(str, self.action_counts))
+            if feature_map.ndim != 2 + self.n_players:
                 raise ValueError(
-                    f"a feature table must have shape (S, A, B, d) = (S, {A}, {B}, {d}), "
+                    f"a feature table must have shape (S, {axes}, d) = (S, {sizes}, {d}), "
                     f"got {feature_map.shape}"
                 )
-            shape = (feature_map.shape[0], A, B, d)
-            self.table = check_features(feature_map, shape, "the feature table (S, A, B, d)")
+            shape = (feature_map.shape[0], *self.action_counts, d)
+            name = f"the feature table (S, {axes}, d)"
+            self.table = check_features(feature_map, shape, name)
             self.feature_map: FeatureMap = self.table.__getitem__
         else:
             self.feature_map = feature_map
@@ -195,6 +218,11 @@ class LSVIUCBLearner(Players, abc.ABC):
     @alpha_f.setter
     def alpha_f(self, value: float) -> None:
         self.alphas = [self._alphas[0], value, *self._alphas[2:]]
+
+    @property
+    def n_joint_actions(self) -> int:
+        """``J = |A_0|⋯|A_N|``, the joint actions of one step."""
+        return math.prod(self.action_counts)
 
     @property
     def n_states(self) -> int | None:
@@ -248,7 +276,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return fast_index(h, self.horizon, "h")
 
     def _features(self, x, name: str = "x") -> np.ndarray:
-        """``φ(x, ·, ·) (A, B, d)``: a row of the table, or ``feature_map``'s (checked)."""
+        """``φ(x, ·) (A_0, …, A_N, d)``: a row of the table, or ``feature_map``'s (checked)."""
         if self.table is not None:
             return self.table[fast_index(x, self.table.shape[0], name)]
         phi = self.feature_map(np.asarray([x]))
@@ -256,7 +284,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return check_features(np.asarray(phi)[0], shape, f"feature_map({name})")
 
     def _check_transition(self, h, x, actions, rewards, x_next) -> tuple:
-        """The checked ``(h, φ(x) (A, B, d), actions, rewards (P,), φ(x_next) or None)``.
+        """The checked ``(h, φ(x) (A_0, …, A_N, d), actions, rewards (P,), φ(x_next) or None)``.
 
         ``x_next``'s features are made only where used, ``h < H - 1``; with a feature table it
         must be a valid index at every step.
@@ -304,7 +332,8 @@ class LSVIUCBLearner(Players, abc.ABC):
     def record(self, h: int, x, actions: Sequence[int], rewards, x_next) -> None:
         """Store a transition of step ``h`` (Algorithm 1, line 5), every argument checked.
 
-        ``actions (a, b)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a feature table.
+        ``actions (a_0, …, a_N)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a
+        feature table.
         """
 
     def record_episodes(self, states, actions, rewards) -> None:
@@ -397,7 +426,8 @@ class LSVIUCBLearner(Players, abc.ABC):
             bad = ~np.isfinite(values[:, ::-1])  # the backward pass goes from h = H - 1
             if bad.any():
                 m, h = first_index(bad)[:2]
-                player = PLAYERS[m] if name == "w" else "both players"
+                everyone = "both players" if self.n_players == 2 else "all players"
+                player = player_name(m, self.n_players) if name == "w" else everyone
                 raise NonFiniteError(
                     f"{when}: {name} of the {player} at step {values.shape[1] - 1 - h} is not "
                     f"finite (lam={self.lam!r}, beta={self.beta!r})"
@@ -413,10 +443,11 @@ class LSVIUCBLearner(Players, abc.ABC):
     # ------------------------------------------------------------------ the policies
     @abc.abstractmethod
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
-        """``Q (n, P, A, B)``, the policies ``(pi_l (n, A), pi_f (n, A, B))``, all finite?
+        """``Q (n, P, A_0, …, A_N)``, the policies (player ``i``'s ``(n, A_0, …, A_i)``), finite?
 
-        At the states of ``phi (n, A, B, d)`` (Algorithm 1, lines 7–20). Row ``i`` must depend
-        on ``phi[i]`` alone, to the bit: acting asks for one state, the tables for all of them.
+        At the states of ``phi (n, A_0, …, A_N, d)`` (Algorithm 1, lines 7–20; SPEC §7). Row
+        ``i`` must depend on ``phi[i]`` alone, to the bit: acting asks for one state, the tables
+        for all of them.
         """
 
     def _forget_policies(self) -> None:
@@ -425,8 +456,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         self._last_policies: tuple = ()
         self._tables: tuple | None = None
 
-    def _state(self, h, x, what: str = "Q and the policies") -> tuple[np.ndarray, tuple]:
-        """``Q (1, P, A, B)`` and the policies at ``(h, x)`` as a batch of one, checked finite."""
+    def _state(self, h, x, player: int | None = None) -> tuple[np.ndarray, tuple]:
+        """``Q (1, P, A_0, …, A_N)`` and the policies at ``(h, x)``, a batch of one, finite.
+
+        ``player``: whose policy is asked for, named if it is not finite.
+        """
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
             i = fast_index(x, self.table.shape[0], "x")
@@ -435,6 +469,9 @@ class LSVIUCBLearner(Players, abc.ABC):
             phi = self._features(x)[None]
         Q, policies, finite = self._policies(h, phi)
         if not finite:
+            what = "Q and the policies"
+            if player is not None:
+                what = f"the {player_name(player, self.n_players)}'s policy and Q"
             raise NonFiniteError(
                 f"{what} at step {h}, state {x!r} are not finite ({self._plan_name()})"
             )
@@ -446,7 +483,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return f"plan of episode {self.planned_episode}"
 
     def q_values(self, h: int, x) -> np.ndarray:
-        """Optimistic ``Q_{m,h}(x, ·, ·)`` of every player: ``(P, A, B)`` (line 7)."""
+        """Optimistic ``Q_{m,h}(x, ·)`` of every player: ``(P, A_0, …, A_N)`` (line 7)."""
         return self._state(h, x)[0][0]
 
     def policy(self, m: int, h: int, x, earlier: Sequence[int] = ()) -> np.ndarray:
@@ -461,7 +498,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         # The policies at an index state depend on (h, x) until the next plan, α or β.
         key = (h, int(x)) if type(x) is int or isinstance(x, np.integer) else None
         if m == 0 or key is None or key != self._last_key:
-            self._last_policies = self._state(h, x, _POLICY_AND_Q[m])[1]
+            self._last_policies = self._state(h, x, m)[1]
             self._last_key = key
         return self._last_policies[m][(0, *earlier)]
 
@@ -474,10 +511,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         return self.policy(1, h, x, (a,))
 
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
-        """Every player's current policy, ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+        """Every player's current policy: player ``i``'s ``(H, S, A_0, …, A_i)``.
 
-        Each row as acting computes it, to the bit. ``game_or_features``: a finite game or its
-        features ``(S, A, B, d)``; by default the learner's own table, whose tables are kept
+        For two players ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``. Each row as acting
+        computes it, to the bit. ``game_or_features``: a finite game or its features ``(S, A_0,
+        …, A_N, d)``; by default the learner's own table, whose tables are kept
         (read-only) until the next plan or change of ``α`` or ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
@@ -506,9 +544,10 @@ class LSVIUCBLearner(Players, abc.ABC):
         return tables
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every player's policy at step ``h`` at ``phi (n, A, B, d)``, as acting draws (SPEC §6).
+        """Every player's policy at step ``h`` at ``phi (n, A_0, …, A_N, d)``, as acting draws.
 
-        Returns ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+        Returns player ``i``'s ``(n, A_0, …, A_i)`` for each (``pi_l (n, A)``, ``pi_f (n, A,
+        B)``), SPEC §6.
 
         Raises:
             ValueError: for a bad ``h`` or features of the wrong shape, non-finite or ``‖φ‖ > 1``.
@@ -516,7 +555,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         """
         h = self._check_step(h)
         shape = (*self.action_counts, self.dim)
-        if np.ndim(phi) != 4:
+        if np.ndim(phi) != 2 + self.n_players:
             raise ValueError(
                 f"phi must have shape (n, {', '.join(map(str, shape))}), got {np.shape(phi)}"
             )
@@ -528,7 +567,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         for m, pi in enumerate(() if finite else policies):
             if not np.isfinite(pi).all():
                 raise NonFiniteError(
-                    f"the {PLAYERS[m]}'s policy at step {h}, state "
+                    f"the {player_name(m, self.n_players)}'s policy at step {h}, state "
                     f"{first_index(~np.isfinite(pi))[0]} is not finite ({self._plan_name()})"
                 )
         return policies

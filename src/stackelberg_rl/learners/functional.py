@@ -1,8 +1,9 @@
 """The learner's math as pure numpy functions: bonus, optimistic ``Q``, parameters (SPEC §3).
 
 The readable form of Algorithm 1, lines 7–14, that the compiled kernels are tested against. A
-joint table ``Q (..., 2, A, B)`` holds the leader's (0) and the follower's (1) action values; the
-soft-max and the policies made from it are :mod:`stackelberg_rl.planning`'s, re-exported here.
+joint table ``Q (..., P, A_0, …, A_N)`` holds every player's action values (``Q (..., 2, A, B)``:
+the leader's, 0, and the follower's, 1); the soft-max and the policies made from it are
+:mod:`stackelberg_rl.planning`'s (:func:`chain_policies` strings them together for any ``N``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import numpy as np
 
 from .._validate import integer, real
+from ..planning import collapse, softmax_rule
 from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
 from ..planning import softmax as softmax
 
@@ -97,11 +99,30 @@ def bonus(phi: np.ndarray, Lambda_inv: np.ndarray, beta: float) -> np.ndarray:
 
 
 def optimistic_q(
-    phi: np.ndarray, w: np.ndarray, Lambda_inv: np.ndarray, beta: float, horizon: float
+    phi: np.ndarray,
+    w: np.ndarray,
+    Lambda_inv: np.ndarray,
+    beta: float,
+    horizon: float,
+    n_action_axes: int = 2,
 ) -> np.ndarray:
-    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for every player ``m``.
+    """``Q_m = min{w_mᵀφ + β‖φ‖_{Λ^{-1}}, H}`` (Algorithm 1, line 7) for every row ``m`` of ``w``.
 
-    ``phi (..., A, B, d)``, ``w (P, d)``, ``Lambda_inv (d, d)``; returns ``Q (..., P, A, B)``.
+    ``phi (..., A_0, …, A_N, d)`` with ``n_action_axes = 1+N`` action axes, ``w (P, d)``,
+    ``Lambda_inv (d, d)``; returns ``Q (..., P, A_0, …, A_N)``.
     """
-    Q = np.minimum(phi @ w.T + bonus(phi, Lambda_inv, beta)[..., None], horizon)  # (..., A, B, n)
-    return np.moveaxis(Q, -1, -3)
+    Q = np.minimum(phi @ w.T + bonus(phi, Lambda_inv, beta)[..., None], horizon)  # (..., A.., P)
+    return np.moveaxis(Q, -1, -1 - n_action_axes)
+
+
+def chain_policies(Q: np.ndarray, alphas) -> tuple[list[np.ndarray], np.ndarray]:
+    """The soft-max chain of SPEC §7 from the last player down (Algorithm 1, lines 9–14).
+
+    ``Q (..., P, A_0, …, A_N)``, ``alphas (P,)`` (``inf``: greedy). Returns each player's policy
+    ``π_i (..., A_0, …, A_i) = softmax(α_i W^{(i+1)}_i)`` and every player's value ``V (...,
+    P) = W^{(0)}``. For two players the same arrays as :func:`soft_policies`.
+    """
+    P = len(alphas)
+    W = np.moveaxis(np.asarray(Q, dtype=np.float64), -1 - P, 0)
+    pis, nodes = collapse(W, [softmax_rule(m, alpha) for m, alpha in enumerate(alphas)])
+    return pis, np.moveaxis(nodes[0], 0, -1)

@@ -1,30 +1,37 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` and
-forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and, as ``Λ_{h+1}`` gains rows ``φ``, updated by
-Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``, ``Λ'^{-1} = Λ^{-1} −
-uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every ``refresh_every`` plans
-they are made exactly (the correction is kept in :attr:`SoftmaxLSVIUCB.drift`). The policies are
-played with another inverse, made afresh from ``Λ_h`` after each plan by Cholesky, a function of
-``Λ_h`` alone, so that any episode's policy replays bit for bit (:func:`replay_inverse`).
+A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` are
+read from the feature table by the state's index (a finite state space) or kept per sample (a
+feature map); their forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and, as ``Λ_{h+1}`` gains
+rows ``φ``, updated by Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``,
+``Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every
+``refresh_every`` plans they are made exactly (the correction is kept in
+:attr:`SoftmaxLSVIUCB.drift`). The policies are played with another inverse, made afresh from
+``Λ_h`` after each plan by Cholesky, a function of ``Λ_h`` alone, so that any episode's policy
+replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from .._validate import integer
+from .._validate import first_index, integer
 from ._kernels import plan as _kernels
 from .base import LSVIUCBLearner, state_array, state_int
+
+_NONE = np.empty((0, 0))
+"""No next-state features to write (:func:`._kernels.plan.record_sample`)."""
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one; given the same
-    observations they compute the same ``Λ``, ``w`` and policies.
+    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one, or with ``N`` followers
+    every player (SPEC §7); given the same observations they compute the same ``Λ``, ``w`` and
+    policies. The joint actions of the cached next states lie on one flat axis of ``J = ∏|A_i|``.
 
     Args:
         feature_map, action_counts, dim, horizon, beta, lam, alphas: see
@@ -33,7 +40,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
             recomputes them at each plan (an ablation).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
-        dtype: storage of the cached next-state features, ``float64`` or ``float32``.
+        dtype: storage of the next states' features ``ψ`` (the transposed feature table, or
+            each sample's own), ``float64`` or ``float32``.
     """
 
     ablation: tuple[bool, bool] | None = None
@@ -54,19 +62,20 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if self.dtype not in (np.float64, np.float32):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         self.incremental = bool(incremental)
-        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
+        P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         self.drift: list[float] = []
         """The largest correction of a cached form at each exact refresh, per step."""
         # Rows < counts[h] in use; the arrays grow by doubling.
         self._data = _kernels.Samples(
             features=np.empty((H, 0, d)),
             rewards=np.empty((H, 0, P)),
-            next_features=np.empty((H - 1, 0, d, A * B), dtype=self.dtype),
+            next_features=self._next_table(),
+            next_rows=np.empty((H - 1, 0), dtype=np.int64),
             Lambda=initial_gram(self.lam, H, d),
             counts=np.zeros(H, dtype=np.int64),
         )
         self._cache = _kernels.PlanCache(
-            forms=np.empty((H - 1, 0, A * B)),
+            forms=np.empty((H - 1, 0, J)),
             n_forms=np.zeros(H, dtype=np.int64),
             inverse=self.Lambda_inv.copy(),
             n_inverse=np.zeros(H, dtype=np.int64),
@@ -79,6 +88,18 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._parameters = None  # the kernels' Parameters, made again for the next policy
 
     # ------------------------------------------------------------------ data
+    def _next_table(self) -> np.ndarray:
+        """The next states' ``ψ`` before any sample is recorded.
+
+        The feature table's rows ``(1, S, d, J)``, each transposed once, or for a feature map
+        no row yet of ``(H-1, 0, d, J)``.
+        """
+        J, d, H = self.n_joint_actions, self.dim, self.horizon
+        if self.table is None:
+            return np.empty((H - 1, 0, d, J), dtype=self.dtype)
+        rows = self.table.reshape(len(self.table), J, d).transpose(0, 2, 1)
+        return np.ascontiguousarray(rows[None], dtype=self.dtype)
+
     def _grow(self, capacity: int) -> None:
         """Room for ``capacity`` samples per step (the rows in use are kept)."""
 
@@ -87,10 +108,14 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             out[:, : a.shape[1]] = a
             return out
 
+        next_features = self._data.next_features  # a table's rows, there once for all
+        if self.table is None:  # or each sample's own
+            next_features = grown(next_features)
         self._data = self._data._replace(
             features=grown(self._data.features),
             rewards=grown(self._data.rewards),
-            next_features=grown(self._data.next_features),
+            next_features=next_features,
+            next_rows=grown(self._data.next_rows),
         )
         self._cache = self._cache._replace(forms=grown(self._cache.forms))
         self._data_tuple = tuple(self._data)
@@ -103,8 +128,29 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
-        f_next = phi if psi is None else psi
-        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, f_next)
+        if self.table is not None:  # the next state's row of the table, checked above
+            next_row, f_next = int(x_next), _NONE
+        else:  # this sample's own row, where ψ (J, d) is written
+            next_row = int(self._data.counts[h])
+            f_next = _NONE if psi is None else psi.reshape(-1, self.dim)
+        _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
+
+    def record_episodes(self, states, actions, rewards) -> None:
+        """Store whole episodes of a finite state space in one compiled call.
+
+        As :meth:`record` step by step would, to the bit (the capacity grows to what that
+        would reach, once); the arrays are checked once, here. See the base class.
+        """
+        states, actions, rewards = self._check_episodes(states, actions, rewards)
+        capacity = self._data.features.shape[1]
+        need = int(self._data.counts.max(initial=0)) + len(states)
+        while capacity < need:
+            capacity *= 2
+        if capacity != self._data.features.shape[1]:
+            self._grow(capacity)
+        joint = np.ravel_multi_index(tuple(np.moveaxis(actions, -1, 0)), self.action_counts)
+        table = self.table.reshape(len(self.table), -1, self.dim)
+        _kernels.record_episodes(self._data_tuple, table, states, joint, rewards)
 
     @property
     def n_samples(self) -> np.ndarray:
@@ -128,16 +174,24 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """The base class's, the samples' rows in use and the caches the next plan reads."""
+        """The base class's, the samples' rows in use and the caches the next plan reads.
+
+        The next states as ``next_states (H-1, n)`` indices with a feature table, as their
+        features ``psi (H-1, n, d, J)`` with a feature map.
+        """
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
+        if self.table is None:
+            next_states = {"psi": data.next_features[:, :rows]}
+        else:
+            next_states = {"next_states": data.next_rows[:, :rows]}
         return {
             **super().state_dict(),
             "capacity": data.features.shape[1],
             "n": data.counts,
             "phi_rows": data.features[:, :rows],
             "r_rows": data.rewards[:, :rows],
-            "psi": data.next_features[:, :rows],
+            **next_states,
             "quad": cache.forms[:, :rows],
             "n_quad": cache.n_forms,
             "n_inverse": cache.n_inverse,
@@ -148,9 +202,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        """Continue from :meth:`state_dict`'s ``state``; see the base class.
+
+        A learner with a feature table also loads a state that holds the next states' features
+        ``psi`` (as saved before they were indices), each matched to its row of the table.
+        """
         super().load_state_dict(state)
-        P, (A, B), d, H = self.n_players, self.action_counts, self.dim, self.horizon
+        P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
         rows = int(counts.max(initial=0))
         capacity = state_int(state, "capacity")
@@ -170,16 +228,34 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
+        if self.table is None:
+            next_features = full("psi", (H - 1, rows, d, J), self.dtype)
+            next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
+        else:
+            next_features = self._next_table()
+            if "next_states" in state or "psi" not in state:  # psi: saved before indices
+                next_rows = full("next_states", (H - 1, rows), np.int64)
+                bad = (next_rows < 0) | (next_rows >= len(self.table))
+                if bad.any():
+                    raise ValueError(
+                        f"the learner's state: next_states at {first_index(bad)} is not a state "
+                        f"of the feature table (S = {len(self.table)})"
+                    )
+            else:
+                psi = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
+                next_rows = np.zeros((H - 1, capacity), dtype=np.int64)
+                next_rows[:, :rows] = table_rows(psi, counts, next_features[0])
         self._data = _kernels.Samples(
             features=full("phi_rows", (H, rows, d), np.float64),
             rewards=full("r_rows", (H, rows, P), np.float64),
-            next_features=full("psi", (H - 1, rows, d, A * B), self.dtype),
+            next_features=next_features,
+            next_rows=next_rows,
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
         self._data_tuple = tuple(self._data)
         self._cache = _kernels.PlanCache(
-            forms=full("quad", (H - 1, rows, A * B), np.float64),
+            forms=full("quad", (H - 1, rows, J), np.float64),
             n_forms=n_forms,
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=n_inverse,
@@ -214,18 +290,62 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         """The one compiled path for acting and for the tables (:func:`._kernels.plan.policies`)."""
-        Q, pi_l, pi_f, finite = _kernels.policies(
-            phi, self.w, self.Lambda_inv, h, self._kernel_parameters()
-        )
-        return Q, (pi_l, pi_f), finite
+        return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
+
+
+@functools.cache
+def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tuple], ...]:
+    """Where each player's policy lies in :func:`._kernels.plan.policies`'s ``pis``.
+
+    ``(start, stop, (A_0, …, A_i))`` for each player, one after the other.
+    """
+    out, start, size = [], 0, 1
+    for i, n_actions in enumerate(action_counts):
+        size *= n_actions
+        out.append((start, start + size, action_counts[: i + 1]))
+        start += size
+    return tuple(out)
+
+
+def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
+    """:func:`._kernels.plan.policies` at C-contiguous ``phi (n, A_0, …, A_N, d)``.
+
+    ``params``: :data:`._kernels.plan.Parameters` as a plain tuple. Returns ``Q (n, P, A_0, …,
+    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns) and
+    whether all are finite.
+    """
+    n, counts = len(phi), phi.shape[1:-1]
+    Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
+    pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
+    return Q.reshape(n, len(counts), *counts), pis, finite
+
+
+def table_rows(psi: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The row of ``rows (S, d, J)`` equal to each ``psi (H-1, n, d, J)`` in use: ``(H-1, n)``.
+
+    Rows past ``counts[h]`` are 0. Raises a :class:`ValueError` naming the first sample whose
+    features are no row of the table.
+    """
+    index = {row.tobytes(): s for s, row in reversed(list(enumerate(rows)))}
+    out = np.zeros(psi.shape[:2], dtype=np.int64)
+    for h in range(psi.shape[0]):
+        for t in range(int(counts[h])):
+            s = index.get(psi[h, t].tobytes())
+            if s is None:
+                raise ValueError(
+                    f"the learner's state: psi at step {h}, sample {t} is not a row of the "
+                    "feature table (a state saved with other features?)"
+                )
+            out[h, t] = s
+    return out
 
 
 # ---------------------------------------------------------------------- replaying a plan
-def parameters(beta, horizon, alphas, bonus_reward=False, action_counts=(1,)) -> tuple:
+def parameters(beta, horizon, alphas, bonus_reward, action_counts) -> tuple:
     """The kernels' :data:`._kernels.plan.Parameters` in their types, as a plain tuple."""
     return (
         float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
-        int(action_counts[0]),
+        tuple(int(n) for n in action_counts),
     )  # fmt: skip
 
 
@@ -264,14 +384,17 @@ def played_policies(
     horizon: int,
     *alphas: float,
     bonus_reward: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` and whether all are finite.
+) -> tuple:
+    """``Q (n, P, A_0, …, A_N)``, each player's policy, and whether all are finite.
 
-    The learner's compiled policy path (Algorithm 1, lines 7–20) at ``phi (n, A, B, d)`` from a
-    plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one sequence, or the
-    numbers): what a learner acts with and what a replay of its plan computes.
+    The learner's compiled policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …,
+    A_N, d)`` from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one
+    sequence, or the numbers): what a learner acts with and what a replay of its plan computes.
+    For two players ``(Q, pi_l (n, A), pi_f (n, A, B), finite)``; player ``i``'s policy is
+    ``(n, A_0, …, A_i)``.
     """
     if len(alphas) == 1:
         alphas = tuple(alphas[0])
-    params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:2])
-    return _kernels.policies(phi, w, Lambda_inv, h, params)
+    params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:-1])
+    Q, pis, finite = compiled_policies(np.ascontiguousarray(phi), w, Lambda_inv, h, params)
+    return (Q, *pis, finite)

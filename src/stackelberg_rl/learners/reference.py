@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .base import LSVIUCBLearner, state_array
-from .functional import optimistic_q, soft_policies
+from .functional import chain_policies, optimistic_q
 
 
 class ReferenceLSVIUCB(LSVIUCBLearner):
@@ -95,11 +95,14 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         return out
 
     def _q(self, phi: np.ndarray, h: int) -> np.ndarray:
-        """``Q (..., P, A, B)`` at ``phi (..., A, B, d)`` (line 7; ``u`` if ``bonus_reward``)."""
-        w, Lambda_inv, H = self.w[:, h], self.Lambda_inv[h], self.horizon
-        Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf)
+        """``Q (..., P, A_0, …, A_N)`` at ``phi (..., A_0, …, A_N, d)`` (line 7).
+
+        With ``bonus_reward``, the exploration reward ``u`` on top.
+        """
+        w, Lambda_inv, H, P = self.w[:, h], self.Lambda_inv[h], self.horizon, self.n_players
+        Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf, P)
         if self.bonus_reward:
-            bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, self.beta, math.inf)
+            bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, self.beta, math.inf, P)
             Q = Q + np.minimum(bonus, H) / H
         return np.minimum(Q, H)
 
@@ -111,15 +114,17 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             phi, y = self.observations(h)
             if h < self.horizon - 1 and len(y):
                 psi = np.asarray(self.feature_map(np.asarray(self._next_states[h])))
-                y = y + soft_policies(self._q(psi, h + 1), *self.alphas)[4]  # V_{h+1}: (n, P)
+                y = y + chain_policies(self._q(psi, h + 1), self.alphas)[1]  # V_{h+1}: (n, P)
             self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
-        """``optimistic_q`` and ``soft_policies`` a state at a time: a row never on the batch."""
-        n, (A, B) = phi.shape[0], self.action_counts
-        Q, pi_l, pi_f = np.empty((n, self.n_players, A, B)), np.empty((n, A)), np.empty((n, A, B))
+        """``optimistic_q`` and ``chain_policies`` a state at a time: a row never on the batch."""
+        n, counts = phi.shape[0], self.action_counts
+        Q = np.empty((n, self.n_players, *counts))
+        pis = tuple(np.empty((n, *counts[: i + 1])) for i in range(self.n_players))
         for i in range(n):
             Q[i] = self._q(phi[i], h)
-            pi_l[i], pi_f[i] = soft_policies(Q[i], *self.alphas)[:2]
-        finite = bool(np.isfinite(Q).all() and np.isfinite(pi_l).all() and np.isfinite(pi_f).all())
-        return Q, (pi_l, pi_f), finite
+            for pi, row in zip(pis, chain_policies(Q[i], self.alphas)[0], strict=True):
+                pi[i] = row
+        finite = bool(np.isfinite(Q).all() and all(np.isfinite(pi).all() for pi in pis))
+        return Q, pis, finite

@@ -1,8 +1,10 @@
 """Compiled loops of the learner (numba): the backward pass, recording a sample, the policies.
 
 The numpy form of the same arithmetic is :func:`~stackelberg_rl.learners.functional.optimistic_q`
-and :func:`~stackelberg_rl.planning.soft_policies`; the tests hold the two together. Player-indexed
-arrays have a leading player axis ``P``: ``w (P, H, d)``, rewards ``(H, n, P)``, ``Q (n, P, A, B)``.
+and :func:`~stackelberg_rl.learners.functional.chain_policies`; the tests hold the two together.
+Player-indexed arrays have a leading player axis ``P = 1+N``: ``w (P, H, d)``, rewards ``(H, n,
+P)``, ``Q (n, P, J)``. The joint actions ``(a_0, …, a_N)`` lie on one flat axis of ``J = ∏|A_i|``
+entries, row-major (for two players ``a·|B| + b``), so that every kernel serves any ``N``.
 What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) is compiled without
 reassociation. Two tricks stay while ``stackelberg-rl bench``'s ablation shows each pays: a
 polynomial ``exp`` (:func:`exp_nonpositive`) and the products ``cᵀψ`` in explicit vectors of
@@ -37,7 +39,8 @@ LANES = 4
 MAX_CHUNKS = 4
 """Vectors of pairs one :func:`_products_simd` call holds at once."""
 COEFFICIENTS = 3
-"""Rows of the products ``cᵀψ``: ``w_{h+1}`` of the two players, and the update vector ``U_0``."""
+"""Rows of the products ``cᵀψ`` per pass of :func:`_products_simd`: ``w_{h+1}`` of each player,
+then the update vector ``U_0``, padded with zero rows to a multiple of three passes."""
 BLOCK = 64
 """Samples per block: the soft-max runs across a block's samples."""
 
@@ -54,23 +57,32 @@ UPDATE, REFRESH, RECOMPUTE = 0, 1, 2
 """A plan that updates ``Λ^{-1}`` and the forms by the rows gained since the last one; that
 makes ``Λ^{-1}`` afresh and measures the forms' drift; that recomputes everything."""
 
-Parameters = namedtuple("Parameters", ["beta", "horizon", "alphas", "bonus_reward", "n_actions"])
+Parameters = namedtuple(
+    "Parameters", ["beta", "horizon", "alphas", "bonus_reward", "action_counts"]
+)
 """``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` (``inf``: greedy), ``bonus_reward``
-(add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, SPEC §4) and ``|A|``."""
+(add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, SPEC §4) and ``action_counts (P,)``."""
 
-Samples = namedtuple("Samples", ["features", "rewards", "next_features", "Lambda", "counts"])
-"""What a learner recorded: ``features (H, cap, d)``, ``rewards (H, cap, P)``, ``next_features
-(H-1, cap, d, A·B)`` (a next state's ``|A||B|`` vectors ``ψ`` side by side), ``Lambda (H, d,
-d)``, ``counts (H,)`` the rows in use."""
+Samples = namedtuple(
+    "Samples", ["features", "rewards", "next_features", "next_rows", "Lambda", "counts"]
+)
+"""What a learner recorded: ``features (H, cap, d)``, ``rewards (H, cap, P)``; the next states'
+features ``ψ``, a state's ``J`` vectors side by side, as ``next_features (1, S, d, J)`` the
+rows of a feature table shared by every step, or ``(H-1, cap, d, J)`` each sample's own (a
+feature map); ``next_rows (H-1, cap)`` the row of ``next_features`` of each sample's next state
+(its state, or its own row); ``Lambda (H, d, d)``; ``counts (H,)`` the rows in use."""
 
 PlanCache = namedtuple("PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth"])
-"""What a plan keeps for the next: ``forms (H-1, cap, A·B)`` the ``ψᵀΛ_{h+1}^{-1}ψ``, ``n_forms
+"""What a plan keeps for the next: ``forms (H-1, cap, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ``, ``n_forms
 (H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison ``Λ_h^{-1}``, ``n_inverse
 (H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since it was made afresh."""
 
-NextStates = namedtuple("NextStates", ["features", "forms", "n", "n_current", "updates", "inverse"])
-"""One step's next states: ``features (cap, d, A·B)``, ``forms (cap, A·B)``, the ``n`` in use,
-the first ``n_current`` with forms of the previous ``Λ^{-1}``; ``updates (m, d)`` the
+NextStates = namedtuple(
+    "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
+)
+"""One step's next states: ``features (·, d, J)`` and ``rows (cap,)``, sample ``t``'s ``ψ`` at
+``features[rows[t]]``; ``forms (cap, J)``, the ``n`` in use, the first ``n_current`` with forms
+of the previous ``Λ^{-1}``; ``updates (m, d)`` the
 Sherman–Morrison vectors ``U_r`` of the rows ``Λ`` gained since, ``inverse (d, d)`` its
 current inverse (for the forms made exactly)."""
 # Python passes plain tuples, named again inside the kernels: numba types a plain tuple in C and
@@ -106,51 +118,68 @@ def _exploration_reward(bonus, params):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
-    """``Q (n, P, A, B)``, ``pi_l (n, A)``, ``pi_f (n, A, B)`` at ``phi (n, A, B, d)``, finite?
+    """``Q (n, P, J)``, every player's policy ``pis (n, Σ_i J_i)`` at ``phi (n, J, d)``, finite?
 
-    Algorithm 1, lines 7–20: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u`` the exploration
-    reward, or 0), ``π_f = softmax(α_f Q_f(x, a, ·))``, ``π_l = softmax(α_l q_l(x, ·))``; from
-    ``w (P, H, d)``, ``Lambda_inv (H, d, d)`` at step ``h``, ``params`` a plain tuple.
+    Algorithm 1, lines 7–20, and SPEC §7: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u``
+    the exploration reward, or 0), then from the last player down ``π_i = softmax(α_i
+    W^{(i+1)}_i)`` at each ``(a_0, …, a_{i-1})`` and ``W^{(i)}_m = Σ_{a_i} π_i W^{(i+1)}_m``
+    (``W^{(P)} = Q``); from ``w (P, H, d)``, ``Lambda_inv (H, d, d)`` at step ``h``, ``params``
+    a plain tuple. Player ``i``'s policy, ``J_i = |A_0|⋯|A_i|`` entries row-major over
+    ``(a_0, …, a_i)``, starts at column ``J_0 + … + J_{i-1}`` of ``pis``.
     """
     params = Parameters(*params)
-    n, A, B, d = phi.shape
+    counts = params.action_counts
+    n, n_joint, d = phi.shape
     n_players = w.shape[0]
-    Q = np.empty((n, n_players, A, B))
-    pi_l = np.empty((n, A))
-    pi_f = np.empty((n, A, B))
-    q_l = np.empty(A)
+    n_columns = 0
+    width = 1
+    for i in range(n_players):
+        width *= counts[i]
+        n_columns += width
+    Q = np.empty((n, n_players, n_joint))
+    pis = np.empty((n, n_columns))
+    nodes = np.empty((2, n_players * (n_joint // counts[n_players - 1])))  # W^{(i)}, in turn
     Lambda_inv_phi = np.empty(d)
     finite = True
     for s in range(n):
-        for a in range(A):
-            for b in range(B):
-                x = phi[s, a, b]
+        for v in range(n_joint):
+            x = phi[s, v]
+            for i in range(d):
+                Lambda_inv_phi[i] = 0.0
+            for j in range(d):  # Λ^{-1} is symmetric: by its rows
                 for i in range(d):
-                    Lambda_inv_phi[i] = 0.0
-                for j in range(d):  # Λ^{-1} is symmetric: by its rows
-                    for i in range(d):
-                        Lambda_inv_phi[i] += Lambda_inv[h, j, i] * x[j]
-                form = 0.0
+                    Lambda_inv_phi[i] += Lambda_inv[h, j, i] * x[j]
+            form = 0.0
+            for i in range(d):
+                form += x[i] * Lambda_inv_phi[i]
+            bonus = params.beta * math.sqrt(max(form, 0.0))
+            reward = _exploration_reward(bonus, params)
+            for m in range(n_players):
+                linear = 0.0  # w_mᵀφ
                 for i in range(d):
-                    form += x[i] * Lambda_inv_phi[i]
-                bonus = params.beta * math.sqrt(max(form, 0.0))
-                reward = _exploration_reward(bonus, params)
+                    linear += w[m, h, i] * x[i]
+                Q[s, m, v] = min(linear + (reward + bonus), params.horizon)
+                finite &= math.isfinite(Q[s, m, v])
+        W = Q[s]
+        width, start = n_joint, n_columns
+        for i in range(n_players - 1, -1, -1):  # player i at each (a_0, …, a_{i-1})
+            n_own = counts[i]
+            width //= n_own
+            start -= width * n_own
+            below = nodes[i % 2, : n_players * width].reshape(n_players, width)
+            for prefix in range(width):
+                at = prefix * n_own
+                pi = pis[s, start + at : start + at + n_own]
+                _softmax_into(W[i, at : at + n_own], params.alphas[i], pi)
                 for m in range(n_players):
-                    linear = 0.0  # w_mᵀφ
-                    for i in range(d):
-                        linear += w[m, h, i] * x[i]
-                    Q[s, m, a, b] = min(linear + (reward + bonus), params.horizon)
-                    finite &= math.isfinite(Q[s, m, a, b])
-            _softmax_into(Q[s, 1, a], params.alphas[1], pi_f[s, a])
-            total = 0.0
-            for b in range(B):
-                total += pi_f[s, a, b] * Q[s, 0, a, b]
-                finite &= math.isfinite(pi_f[s, a, b])
-            q_l[a] = total
-        _softmax_into(q_l, params.alphas[0], pi_l[s])
-        for a in range(A):
-            finite &= math.isfinite(pi_l[s, a])
-    return Q, pi_l, pi_f, finite
+                    total = 0.0
+                    for a in range(n_own):
+                        total += pi[a] * W[m, at + a]
+                    below[m, prefix] = total
+                for a in range(n_own):
+                    finite &= math.isfinite(pi[a])
+            W = below
+    return Q, pis, finite
 
 
 # ---------------------------------------------------------------------- the exponential
@@ -213,61 +242,84 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
 def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pragma: no cover
-    """One player's soft-max over the rows of ``values (2, rows, columns)``, applied to both.
+    """One player's soft-max over the rows of ``values (P, rows, columns)``, applied to all.
 
     For each of the first ``n_columns`` columns ``i``: ``p = softmax(α values[chooser, :, i])``
-    (``α = ∞``: uniform on the maximisers) and ``out[m, i] = Σ_r p_r values[m, r, i]`` for both
-    players (SPEC §3, lines 10–14); ``stats (4, ≥ n_columns)`` scratch.
+    (``α = ∞``: uniform on the maximisers) and ``out[m, i] = Σ_r p_r values[m, r, i]`` for every
+    player ``m`` (SPEC §3, lines 10–14; §7); ``stats (5, ≥ n_columns)`` scratch. The chooser's
+    and one other player's sums are made as each weight is (the two-player loop, whose rounding
+    under reassociation is kept to the bit); any further player's from the stored weights.
     """
     literally(poly_exp)
-    own, other = values[chooser], values[1 - chooser]
-    largest, norm, mean_own, mean_other = stats[0], stats[1], stats[2], stats[3]
+    n_players = values.shape[0]
+    partner = 1 if chooser == 0 else 0
+    own, other = values[chooser], values[partner]
+    largest, norm, mean_own, mean_other, weight = stats[0], stats[1], stats[2], stats[3], stats[4]
     for i in range(n_columns):
         largest[i] = own[0, i]
         norm[i] = 0.0
         mean_own[i] = 0.0
         mean_other[i] = 0.0
+    for m in range(n_players):
+        if m != chooser and m != partner:
+            for i in range(n_columns):
+                out[m, i] = 0.0
     for r in range(1, own.shape[0]):
         for i in range(n_columns):
             largest[i] = own[r, i] if own[r, i] > largest[i] else largest[i]
-    if math.isinf(alpha):
-        for r in range(own.shape[0]):
+    for r in range(own.shape[0]):
+        if math.isinf(alpha):
             for i in range(n_columns):
                 e = 1.0 if own[r, i] == largest[i] else 0.0
                 norm[i] += e
                 mean_own[i] += e * own[r, i]
                 mean_other[i] += e * other[r, i]
-    else:
-        for r in range(own.shape[0]):
+                weight[i] = e
+        else:
             for i in range(n_columns):
                 e = _exp(alpha * (own[r, i] - largest[i]), poly_exp)
                 norm[i] += e
                 mean_own[i] += e * own[r, i]
                 mean_other[i] += e * other[r, i]
-    out_own, out_other = out[chooser], out[1 - chooser]
+                weight[i] = e
+        for m in range(n_players):
+            if m != chooser and m != partner:
+                for i in range(n_columns):
+                    out[m, i] += weight[i] * values[m, r, i]
+    out_own, out_other = out[chooser], out[partner]
     for i in range(n_columns):
         inverse = 1.0 / norm[i]
         out_own[i] = mean_own[i] * inverse
         out_other[i] = mean_other[i] * inverse
+        for m in range(n_players):
+            if m != chooser and m != partner:
+                out[m, i] *= inverse
 
 
 @njit(**JIT)
-def _softmax_chain(Q, n_columns, params, at_leader_action, V, stats, poly_exp):  # pragma: no cover
-    """``V (2, BLOCK)`` of a block's samples from ``Q (2, B·A, BLOCK)`` (lines 9–14).
+def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: no cover
+    """``V (P, BLOCK)`` of a block's samples from ``Q (P, J, BLOCK)`` (lines 9–14; SPEC §7).
 
-    Row ``b·A + a`` of ``Q``, so that the follower's soft-max over ``b`` runs at every
-    ``(a, sample)`` at once and gives ``q_l`` and ``V̄_f`` (``at_leader_action (2, A, BLOCK)``);
-    the leader's soft-max over ``a`` then gives ``V``.
+    The joint actions of ``Q`` run in reverse order, ``a_N`` slowest, so that player ``i``'s
+    soft-max over ``a_i`` runs at every ``(a_0, …, a_{i-1}, sample)`` at once, from the last
+    player down, and leaves the next player's ``W`` in the same layout (``nodes (2, ·)``
+    scratch, in turn). ``n_columns``: the samples in use.
     """
     literally(poly_exp)
-    A = params.n_actions
-    B = Q.shape[1] // A
-    width = A * Q.shape[2]  # (a, sample) pairs
-    _softmax_mix(
-        Q.reshape(Q.shape[0], B, width), 1, params.alphas[1], width,
-        at_leader_action.reshape(Q.shape[0], width), stats, poly_exp,
-    )  # fmt: skip
-    _softmax_mix(at_leader_action, 0, params.alphas[0], n_columns, V, stats, poly_exp)
+    counts = params.action_counts
+    n_players = Q.shape[0]
+    W = Q.reshape(n_players, Q.shape[1] * Q.shape[2])
+    width = W.shape[1]
+    for i in range(n_players - 1, 0, -1):
+        n_own = counts[i]
+        width //= n_own
+        below = nodes[i % 2, : n_players * width].reshape(n_players, width)
+        _softmax_mix(
+            W.reshape(n_players, n_own, width), i, params.alphas[i], width, below, stats, poly_exp
+        )
+        W = below
+    leader = W.reshape(n_players, counts[0], Q.shape[2])
+    _softmax_mix(leader, 0, params.alphas[0], n_columns, V, stats, poly_exp)
 
 
 # ---------------------------------------------------------------------- products and forms
@@ -275,7 +327,7 @@ def _softmax_chain(Q, n_columns, params, at_leader_action, V, stats, poly_exp): 
 def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover
     """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for the pairs ``v = first … first + 4·chunks − 1``.
 
-    ``psi (cap, d, A·B)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, A·B)`` float64, all
+    ``psi (rows, d, J)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, J)`` float64, all
     C-contiguous; ``chunks ≤ MAX_CHUNKS`` a literal. One loop over ``d`` with ``3·chunks``
     vector accumulators: each row of ``ψ`` a vector of pairs times a broadcast coefficient.
     """
@@ -361,10 +413,10 @@ def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: n
 
 @njit(**JIT)
 def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compiled
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of sample ``t``.
+    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of row ``t`` of ``psi``.
 
-    Many pairs: across them (in explicit vectors, or for the ablation a plain loop); few: each
-    pair's sum over ``d``.
+    ``coef (3, d)``, ``out (3, ·, J)``. Many pairs: across them (in explicit vectors, or for the
+    ablation a plain loop); few: each pair's sum over ``d``.
     """
     literally(simd_products)
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -402,7 +454,7 @@ def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compil
 
 @njit(**JIT)
 def _exact_forms(psi, t, Lambda_inv, scratch, forms):  # pragma: no cover - compiled
-    """``forms[v] = ψ_vᵀ Λ^{-1} ψ_v`` for every pair of sample ``t``; ``scratch (A·B, d)``."""
+    """``forms[v] = ψ_vᵀ Λ^{-1} ψ_v`` for every pair of row ``t`` of ``psi``; ``scratch (J, d)``."""
     d, n_pairs = psi.shape[1], psi.shape[2]
     for v in range(n_pairs):
         for r in range(d):
@@ -443,32 +495,43 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
     """
     literally(poly_exp)
     literally(simd_products)
-    psi, updates = step.features, step.updates
-    cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·|A||B| + v
+    psi, rows, updates = step.features, step.rows, step.updates
+    cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·J + v
     d, n_pairs = psi.shape[1], psi.shape[2]
     n_players = w_next.shape[0]
-    coef = np.zeros((COEFFICIENTS, d))  # w_{h+1} of each player, then U_0
+    counts = params.action_counts
+    # w_{h+1} of each player, then U_0; zero rows up to whole passes of the products.
+    coef = np.zeros((-(-(n_players + 1) // COEFFICIENTS) * COEFFICIENTS, d))
     coef[:n_players] = w_next
     if updates.shape[0] >= 1:
         coef[n_players] = updates[0]
-    # A block's products, sample-major (entry i·|A||B| + v).
-    products = np.empty((COEFFICIENTS, BLOCK * n_pairs))
-    by_sample = products.reshape(COEFFICIENTS, BLOCK, n_pairs)
+    # A block's products, sample-major (entry i·J + v).
+    products = np.empty((coef.shape[0], BLOCK * n_pairs))
+    by_sample = products.reshape(coef.shape[0], BLOCK, n_pairs)
     Q_flat = np.empty((n_players, BLOCK * n_pairs))
     exact = np.empty(n_pairs)
     scratch = np.empty((n_pairs, d))
-    A = params.n_actions
-    B = n_pairs // A
-    Q = np.zeros((n_players, n_pairs, BLOCK))  # Q_m(x', a, b) in row b·A + a, samples along
-    at_leader_action = np.empty((n_players, A, BLOCK))
+    # Joint action v = (a_0, …, a_N) row-major goes to row (a_N, …, a_0) row-major of Q.
+    reversed_row = np.zeros(n_pairs, dtype=np.int64)
+    for v in range(n_pairs):
+        rest, place = v, n_pairs
+        for i in range(n_players - 1, -1, -1):
+            place //= counts[i]
+            reversed_row[v] += (rest % counts[i]) * place
+            rest //= counts[i]
+    Q = np.zeros((n_players, n_pairs, BLOCK))  # Q_m(x', a) in reversed_row[a], samples along
+    below_last = n_pairs // counts[n_players - 1] * BLOCK  # (a_0, …, a_{N-1}, sample)
+    nodes = np.empty((2, n_players * below_last))
     values = np.empty((n_players, BLOCK))
-    stats = np.empty((4, A * BLOCK))
+    stats = np.empty((5, below_last))
     drift = 0.0
     for start in range(0, step.n, BLOCK):
         n_block = min(BLOCK, step.n - start)
         n_old = 0 if mode == MODE_EXACT else min(max(step.n_current - start, 0), n_block)
-        for i in range(n_block):
-            _products(psi, start + i, coef, by_sample, i, simd_products)
+        for g in range(0, coef.shape[0], COEFFICIENTS):  # three rows of coefficients a pass
+            group, group_out = coef[g : g + COEFFICIENTS], by_sample[g : g + COEFFICIENTS]
+            for i in range(n_block):
+                _products(psi, rows[start + i], group, group_out, i, simd_products)
         # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
         # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was; one pass with at most one new row.
         forms = cached[start * n_pairs : (start + n_block) * n_pairs]
@@ -484,9 +547,9 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
             for i in range(n_one_pass, n_block):
                 row = forms[i * n_pairs : (i + 1) * n_pairs]
                 if i < n_old:
-                    _downdate_further(psi, start + i, updates, row)
+                    _downdate_further(psi, rows[start + i], updates, row)
                 if i >= n_old or mode == MODE_MEASURE:
-                    _exact_forms(psi, start + i, step.inverse, scratch, exact)
+                    _exact_forms(psi, rows[start + i], step.inverse, scratch, exact)
                     for v in range(n_pairs):
                         if i < n_old:
                             drift = max(drift, abs(exact[v] - row[v]))
@@ -500,11 +563,10 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
             for k in range(n_block * n_pairs):
                 Q_flat[m, k] = min(products[m, k] + bonuses[k], params.horizon)
         for m in range(n_players):
-            for v in range(n_pairs):  # v = a·B + b
-                row = (v % B) * A + v // B
+            for v in range(n_pairs):
                 for i in range(n_block):
-                    Q[m, row, i] = Q_flat[m, i * n_pairs + v]
-        _softmax_chain(Q, n_block, params, at_leader_action, values, stats, poly_exp)
+                    Q[m, reversed_row[v], i] = Q_flat[m, i * n_pairs + v]
+        _softmax_chain(Q, n_block, params, nodes, values, stats, poly_exp)
         for i in range(n_block):
             for m in range(n_players):
                 V[start + i, m] = values[m, i]
@@ -557,25 +619,52 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
             Lambda[h, i, j] += f[i] * f[j]
 
 
-@njit(**EXACT_JIT)
-def record_sample(data, h, f, rewards, f_next):  # pragma: no cover - compiled
-    """Store a transition in row ``counts[h]`` of ``data`` and add ``ffᵀ`` to ``Λ_h`` (line 5).
+@njit(**EXACT_JIT, inline="always")
+def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
+    """Row ``counts[h]`` of :data:`Samples` ``data`` (with room) and ``Λ_h += ffᵀ`` (line 5).
 
-    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
-    ``rewards (P,)``, ``f_next (A, B, d)`` the next state's features (unused at the last step).
+    ``next_row``: the row of ``next_features`` with the next state's ``ψ``; ``f_next (J, d)``
+    written there first (a feature map's sample), or ``(0, d)`` (a table's row, already there).
     """
-    data = Samples(*data)
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
-    if h < data.next_features.shape[0]:
-        A, B, d = f_next.shape
-        for a in range(A):
-            for b in range(B):
-                for j in range(d):
-                    data.next_features[h, t, j, a * B + b] = f_next[a, b, j]
+    if h < data.next_rows.shape[0]:
+        data.next_rows[h, t] = next_row
+        n_joint, d = f_next.shape
+        for v in range(n_joint):
+            for j in range(d):
+                data.next_features[h, next_row, j, v] = f_next[v, j]
     add_outer(data.Lambda, h, f)
     data.counts[h] = t + 1
+
+
+@njit(**EXACT_JIT)
+def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
+    """Store a transition of step ``h`` and add ``ffᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
+
+    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
+    ``rewards (P,)``; ``next_row`` and ``f_next`` as :func:`_store` takes them (unused at the
+    last step).
+    """
+    _store(Samples(*data), h, f, rewards, next_row, f_next)
+
+
+@njit(**EXACT_JIT)
+def record_episodes(data, table, states, joint_actions, rewards):  # pragma: no cover - compiled
+    """:func:`record_sample` of every step of whole episodes, episode after episode.
+
+    ``table (S, J, d)`` the features, joint actions flat, whose transposed rows ``data``'s
+    ``next_features`` holds; ``states (n, H+1)``, ``joint_actions (n, H)`` (row-major over the
+    players' actions), ``rewards (n, H, P)``, checked by the caller; ``data`` with room for
+    ``n`` more rows at every step.
+    """
+    data = Samples(*data)
+    none = np.empty((0, table.shape[2]))
+    for i in range(states.shape[0]):
+        for h in range(joint_actions.shape[1]):
+            f = table[states[i, h], joint_actions[i, h]]
+            _store(data, h, f, rewards[i, h], states[i, h + 1], none)
 
 
 @njit(**EXACT_JIT)
@@ -656,8 +745,10 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
                 mode = MODE_EXACT
             else:
                 mode = MODE_MEASURE if how == REFRESH else MODE_DOWNDATE
+            # One table's rows shared by every step, or each step's own samples.
+            psi = data.next_features[min(h, data.next_features.shape[0] - 1)]
             step = NextStates(
-                data.next_features[h], cache.forms[h], n, cache.n_forms[h], updates_next,
+                psi, data.next_rows[h], cache.forms[h], n, cache.n_forms[h], updates_next,
                 cache.inverse[h + 1],
             )  # fmt: skip
             V = np.empty((n, n_players))

@@ -1,0 +1,125 @@
+"""A learner with a feature table keeps its next states as indices (issue 18): what it holds.
+
+Old checkpoints, which held the next states' features ``psi``, still load (each matched to its
+row of the table) or fail in one line naming what is wrong.
+"""
+
+import numpy as np
+import pytest
+
+from stackelberg_rl import games
+from stackelberg_rl.games import random_linear
+from stackelberg_rl.learners import SoftmaxLSVIUCB
+
+
+def random_block(game, n, rng):
+    H, P = game.horizon, game.n_players
+    states = rng.integers(game.n_states, size=(n, H + 1))
+    actions = np.stack([rng.integers(c, size=(n, H)) for c in game.action_counts], axis=-1)
+    return states, actions, rng.uniform(-1.0, 1.0, size=(n, H, P))
+
+
+def learner(game, features=None, **kw):
+    features = game.features if features is None else features
+    args = (features, game.action_counts, game.dim, game.horizon)
+    return SoftmaxLSVIUCB(*args, beta=0.5, alphas=(2.0,) * game.n_players, refresh_every=3, **kw)
+
+
+def learn(one, blocks, start=0):
+    for k, block in enumerate(blocks, start=start):
+        if one.should_plan(k):
+            one.plan(k)
+        one.record_episodes(*block)
+
+
+def old_format(state, table, dtype):
+    """The state as a learner saved it when it kept ``ψ``: ``psi (H-1, n, d, J)`` per sample."""
+    state = dict(state)
+    rows = state.pop("next_states")
+    J, d = int(np.prod(table.shape[1:-1])), table.shape[-1]
+    psi = table.reshape(len(table), J, d).transpose(0, 2, 1)[rows].astype(dtype)
+    n = state["n"]
+    for h in range(len(rows)):
+        psi[h, n[h] :] = 0.0  # rows past those in use were zeros
+    state["psi"] = psi
+    return state
+
+
+@pytest.mark.parametrize("n_followers", [1, 2])
+def test_per_sample_the_learner_holds_indices_not_features(n_followers):
+    game = games.make("random-linear", n_followers=n_followers, n_states=20, seed=0)
+    one = learner(game)
+    learn(one, [random_block(game, 1, np.random.default_rng(k)) for k in range(40)])
+    H, P, d = game.horizon, game.n_players, game.dim
+    J = int(np.prod(game.action_counts))
+    capacity = one._data.features.shape[1]
+    per_sample = [one._data.features, one._data.rewards, one._data.next_rows, one._cache.forms]
+    # φ and r of every step; the next state's index and its J cached forms for h < H-1.
+    assert sum(a.nbytes for a in per_sample) == capacity * 8 * (H * d + H * P + (H - 1) * (1 + J))
+    assert one._data.next_features.shape == (1, game.n_states, d, J)  # the table, once
+    assert "psi" not in one.state_dict()
+    assert one.state_dict()["next_states"].shape == (H - 1, 40)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_followers", [1, 2])
+def test_a_state_with_psi_loads_as_indices_and_continues_bit_for_bit(n_followers, dtype):
+    game = games.make("random-linear", n_followers=n_followers, n_states=12, seed=3)
+    rng = np.random.default_rng(4)
+    blocks = [random_block(game, n, rng) for n in (1, 3, 1, 20, 2, 1)]
+    first = learner(game, dtype=dtype, schedule="doubling")
+    learn(first, blocks[:3])
+    second = learner(game, dtype=dtype, schedule="doubling")
+    second.load_state_dict(old_format(first.state_dict(), game.features, np.dtype(dtype)))
+    assert np.array_equal(second.state_dict()["next_states"], first.state_dict()["next_states"])
+    learn(first, blocks[3:], start=3)
+    learn(second, blocks[3:], start=3)
+    first.plan(6)
+    second.plan(6)
+    for key, value in first.state_dict().items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, second.state_dict()[key]), key
+    for a, b in zip(first.policy_tables(), second.policy_tables(), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_state_whose_psi_or_indices_do_not_fit_the_table_is_refused_in_one_line():
+    game = random_linear(8, 2, 3, 4, 3, seed=1)
+    one = learner(game)
+    learn(one, [random_block(game, 2, np.random.default_rng(0)) for _ in range(3)])
+    state = one.state_dict()
+    old = old_format(state, game.features, np.float64)
+    old["psi"] = old["psi"].copy()
+    old["psi"][1, 4, 2, 0] += 1e-3
+    bad = dict(state, next_states=np.where(state["next_states"] == 0, 8, state["next_states"]))
+    missing = {k: v for k, v in state.items() if k != "next_states"}
+    for given, message in [
+        (old, r"psi at step 1, sample 4 is not a row of the feature table"),
+        (bad, r"next_states at \(\d, \d+\) is not a state of the feature table \(S = 8\)"),
+        (missing, "the learner's state has no next_states"),
+    ]:
+        with pytest.raises(ValueError, match=message) as err:
+            learner(game).load_state_dict(given)
+        assert "\n" not in str(err.value)
+
+
+def test_a_feature_map_learner_keeps_each_next_states_features():
+    """Without a table there are no indices: ``ψ`` is kept per sample and saved as ``psi``."""
+    game = random_linear(8, 2, 3, 4, 3, seed=1)
+    by_map, by_table = learner(game, game.feature_map), learner(game)
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        for one in (by_map, by_table):
+            one.plan(k)
+        states, actions, rewards = random_block(game, 1, rng)
+        for h in range(game.horizon):
+            for one in (by_map, by_table):
+                one.record(h, states[0, h], actions[0, h], rewards[0, h], states[0, h + 1])
+    by_map.plan(6)
+    by_table.plan(6)
+    np.testing.assert_array_equal(by_map.w, by_table.w)  # the same ψ, read from either
+    state = by_map.state_dict()
+    assert "next_states" not in state and state["psi"].shape == (2, 6, 4, 6)
+    J, d = 6, 4
+    want = game.features.reshape(8, J, d).transpose(0, 2, 1)[by_table.state_dict()["next_states"]]
+    np.testing.assert_array_equal(state["psi"], want)

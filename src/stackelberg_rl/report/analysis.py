@@ -94,21 +94,6 @@ def describe_agent(config: dict) -> str:
     return f"soft-max, α_l = {al}, α_f = {af}"
 
 
-def depends_on_K(config: dict) -> list[str]:
-    """What in a configuration depends on ``K``: ``["α_l (fixed-K)", "β (theory)"]`` or ``[]``."""
-    agent = config.get("agent") or {}
-    out = []
-    if agent.get("kind", "softmax-lsvi-ucb") == "softmax-lsvi-ucb":
-        for name, who in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
-            spec = agent.get(name)
-            if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
-                out.append(f"{who} ({spec})")
-    learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
-    if learns and agent.get("beta") == "theory":
-        out.append("β (theory)")
-    return out
-
-
 def flat_config(manifest: dict) -> dict:
     """A run's configuration as flat ``key: value`` pairs, to tell settings apart.
 

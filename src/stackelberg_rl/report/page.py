@@ -28,12 +28,12 @@ from ..experiments.store import (
     write_file,
 )
 from ..sweep import is_sweep_folder, load_sweep
+from ..sweep.settings import depends_on_K
 from .analysis import (
     SIZES,
     Curve,
     SettingData,
     analyse_setting,
-    depends_on_K,
     k_curves,
     prefix_curve,
     size_curves,

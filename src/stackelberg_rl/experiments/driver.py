@@ -7,7 +7,10 @@ rows until its setting is done) and finishes a folder once its seeds are done. A
 same rows on any backend and across interruptions. On an interruption it hands over what is
 finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
 states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
-stops everything with ``fail_fast``; else its setting is marked failed and the others go on.
+stops everything with ``fail_fast``; else its setting is marked failed and the others go on. A
+play with a ``source`` is not played: its seeds are the first episodes of the source's
+(:func:`prefix_result`), kept as each of the source's seeds is done (or was, in an earlier
+session), and fail with it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ is (:mod:`stackelberg_rl.experiments.store`): locked by the process playing it. 
 folder is continued if it holds an unfinished run of its configuration, replaced if it holds
 one of another, refused if it holds anything else. Running a sweep again skips what is complete,
 continues what is unfinished from its checkpoints (a damaged checkpoint is logged and its seed
-starts afresh) and plays what is missing or failed.
+starts afresh) and plays what is missing or failed. Settings that differ only in ``K``, whose
+players do not depend on ``K``, are played once, at the largest ``K``: the others are written
+from the first episodes of its seeds (:func:`link_prefixes`), as their own runs would be.
 """
 
 from __future__ import annotations

@@ -71,10 +71,12 @@ def test_a_prefix_is_the_run_of_its_K_and_a_fixed_K_setting_is_played(tmp_path):
     record = json.loads((out / "sweep.json").read_text())
     assert {s["status"] for s in record["settings"]} == {"complete"}
     for name in sources:
+        assert load_run(out / name)[1]["sweep"]["prefix_of"] == sources[name]
         config = named(settings)[name].config
         run_seeds(config, tmp_path / "alone" / name, workers=1, progress=False)
         assert_same_run(out / name, tmp_path / "alone" / name)
     # The last evaluated row of K = 7 stands for 1 episode; in the run of 20 it stood for 3.
+    assert "prefix_of" not in load_run(out / anytime.format(20))[1]["sweep"]
     df = load_run(out / anytime.format(7))[0]
     assert df.loc[df.episode == 6, "eval_weight"].tolist() == [1, 1]
     assert not (out / anytime.format(7) / ckpt.CHECKPOINTS_DIR).exists()

@@ -598,10 +598,14 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
 def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) -> None:
     """Give each prefix setting its source's play, or the seeds of its complete run folder.
 
+    Its manifest names the source (``"sweep": {"prefix_of": NAME}``).
+
     A source whose folder cannot be read any more leaves its prefixes to be played themselves.
     """
     by_name = {state.setting.name: p for state, p in zip(todo, plays, strict=True)}
     for state, q in zip(todo, plays, strict=True):
+        sweep = q.manifest.setdefault("sweep", {})
+        sweep.pop("prefix_of", None)
         if state.source in by_name:
             q.source = by_name[state.source]
         elif state.source is not None:
@@ -619,6 +623,7 @@ def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) 
             q.done.update(cut)
         if state.source is not None:
             q.states = {}  # its seeds are cut from the source's, never continued
+            sweep["prefix_of"] = state.source  # the manifest says where its seeds come from
 
 
 def _log(root: Path, message: str, error: BaseException | str | None = None) -> None:

@@ -15,6 +15,7 @@ from test_sweep import TINY, ctrl_c_and_wait_for_the_stop, settings_of, without_
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import driver as driver_mod
 from stackelberg_rl.experiments import load_run, run_seeds
+from stackelberg_rl.experiments.loop import SeedRun
 from stackelberg_rl.experiments.plan_history import PLANS_FILE, read_plans
 from stackelberg_rl.sweep import preview, preview_lines, run_grid
 
@@ -159,3 +160,37 @@ def test_a_failed_seed_of_the_source_fails_its_prefixes_until_played_again(tmp_p
     for s in settings:
         run_seeds(s.config, tmp_path / "alone" / s.name, workers=1, progress=False)
         assert_same_run(out / s.name, tmp_path / "alone" / s.name)
+
+
+def test_a_setting_played_before_without_prefixes_is_cut_and_its_own_state_not_continued(
+    tmp_path, monkeypatch
+):
+    settings = settings_of(TINY + ANYTIME + "episodes: [5, 9]\n")
+    short, long = (s.name for s in settings)
+    out, real = tmp_path / "sw", driver_mod.play
+
+    def interrupted(game, config, seed, **kwargs):
+        if config.episodes == 5:  # the longest is complete; Ctrl-C as the shorter starts
+            ctrl_c_and_wait_for_the_stop(kwargs["stop"])
+        return real(game, config, seed, **kwargs)
+
+    monkeypatch.setattr(driver_mod, "play", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(settings, out, workers=1, progress=False, prefixes=False)
+    monkeypatch.setattr(driver_mod, "play", real)
+    # Seed 1 of the shorter had played 2 episodes of its own run.
+    config = settings[0].config
+    seed_run = SeedRun(config.game.make(), config, 1)
+    for _ in range(2):
+        seed_run.play_episode()
+    (out / short / ckpt.CHECKPOINTS_DIR).mkdir(exist_ok=True)
+    (out / short / ckpt.CHECKPOINTS_DIR / "seed-1.npz").write_bytes(seed_run.checkpoint())
+    played = preview(settings, out, prefixes=False)[0]
+    assert played.checkpoints == {1: 2} and "seed 1 continues from episode 2" in played.why
+    state = preview(settings, out)[0]
+    assert (state.action, state.source, state.checkpoints) == ("resume", long, {})
+    assert "continues" not in state.why
+    again = run_grid(settings, out, workers=1, progress=False)
+    assert again.tasks == 0 and not again.failed
+    run_seeds(config, tmp_path / "alone", workers=1, progress=False)
+    assert_same_run(out / short, tmp_path / "alone")

@@ -204,7 +204,7 @@ def drive(
         p.status, p.failed[task.seed] = "failed", _last_line(error)
         log(f"setting {p.name} seed {task.seed}: failed", error)
         for q in prefixes[id(p)]:
-            if task.seed not in q.done:
+            if task.seed not in q.done and q.status in ("running", "failed"):
                 q.status = "failed"
                 q.failed[task.seed] = f"seed {task.seed} of setting {p.name}, its source, failed"
         ended(index)

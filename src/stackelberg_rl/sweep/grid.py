@@ -291,6 +291,9 @@ def link_prefixes(states: list[SettingState]) -> None:
         for state in group:
             if state is not source and not state.complete:
                 state.source = source.setting.name
+                if state.checkpoints:  # an unfinished seed of its own is not continued
+                    reasons = [r for r in state.why.split("; ") if " continues from " not in r]
+                    state.checkpoints, state.why = {}, "; ".join(reasons)
 
 
 def preview(
@@ -598,9 +601,8 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
 def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) -> None:
     """Give each prefix setting its source's play, or the seeds of its complete run folder.
 
-    Its manifest names the source (``"sweep": {"prefix_of": NAME}``).
-
-    A source whose folder cannot be read any more leaves its prefixes to be played themselves.
+    Its manifest names the source (``"sweep": {"prefix_of": NAME}``). A source whose folder
+    cannot be read any more leaves its prefixes to be played themselves.
     """
     by_name = {state.setting.name: p for state, p in zip(todo, plays, strict=True)}
     for state, q in zip(todo, plays, strict=True):

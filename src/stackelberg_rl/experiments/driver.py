@@ -148,6 +148,8 @@ def drive(
     prefixes: dict[int, list[Play]] = {id(p): [] for p in plays}
     for i, p in enumerate(plays):
         if p.source is not None:
+            if id(p.source) not in prefixes or p.source.source is not None:
+                raise ValueError(f"setting {p.name}: its source is not a play of this drive")
             prefixes[id(p.source)].append(p)
             continue
         fingerprint = p.manifest["game"]["sha256"]

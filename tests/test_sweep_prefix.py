@@ -17,6 +17,7 @@ from stackelberg_rl.experiments import driver as driver_mod
 from stackelberg_rl.experiments import load_run, run_seeds
 from stackelberg_rl.experiments.loop import SeedRun
 from stackelberg_rl.experiments.plan_history import PLANS_FILE, read_plans
+from stackelberg_rl.experiments.runs import new_play
 from stackelberg_rl.sweep import preview, preview_lines, run_grid
 
 GRID = TINY + (
@@ -194,3 +195,15 @@ def test_a_setting_played_before_without_prefixes_is_cut_and_its_own_state_not_c
     assert again.tasks == 0 and not again.failed
     run_seeds(config, tmp_path / "alone", workers=1, progress=False)
     assert_same_run(out / short, tmp_path / "alone")
+
+
+def test_the_driver_refuses_a_prefix_whose_source_it_does_not_play(tmp_path):
+    short, long = settings_of(TINY + ANYTIME + "episodes: [5, 9]\n")
+    game = short.config.game.make()
+    plays = [new_play(s.name, s.config, game, tmp_path / s.name, 1) for s in (short, long)]
+    plays[0].source = plays[1]
+    with pytest.raises(ValueError, match=f"setting {short.name}: its source is not a play"):
+        driver_mod.drive(plays[:1], progress=False)
+    for p in plays:
+        p.reservation.abandon()
+    assert not any(tmp_path.iterdir())

@@ -10,15 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_processes import wait_for
-from test_sweep import TINY, ctrl_c_and_wait_for_the_stop, settings_of, without_time
+from test_sweep import SPEC, TINY, ctrl_c_and_wait_for_the_stop, settings_of, without_time
 
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import driver as driver_mod
-from stackelberg_rl.experiments import load_run, run_seeds
 from stackelberg_rl.experiments.loop import SeedRun
 from stackelberg_rl.experiments.plan_history import PLANS_FILE, read_plans
 from stackelberg_rl.experiments.runs import new_play
-from stackelberg_rl.sweep import preview, preview_lines, run_grid
+from stackelberg_rl.sweep import name_settings, preview, preview_lines, run_grid
 
 GRID = TINY + (
     "seeds: 2\nbeta: 0.3\neval_every: 3\nsave_plans: true\nepisodes: [7, 12, 20]\n"
@@ -207,3 +208,20 @@ def test_the_driver_refuses_a_prefix_whose_source_it_does_not_play(tmp_path):
     for p in plays:
         p.reservation.abandon()
     assert not any(tmp_path.iterdir())
+
+
+def test_prefixes_of_a_continuous_game_and_of_random_play_are_their_runs(tmp_path):
+    continuous = GameSpec("continuous", {"n_eval_states": 20, "n_replications": 4})
+    settings = name_settings([
+        RunConfig(game=game, episodes=K, seeds=2, eval_every=2, agent=agent)
+        for K in (4, 9)
+        for game, agent in (
+            (continuous, AgentConfig(beta=0.3, alpha_l="anytime", alpha_f=2.0)),
+            (SPEC, AgentConfig(kind="random")),
+        )
+    ])  # fmt: skip
+    outcome = run_grid(settings, tmp_path / "sw", workers=1, progress=False)
+    assert outcome.tasks == 4  # the runs of K = 9 only
+    for s in settings[:2]:  # K = 4: Monte-Carlo regret with its intervals; uniform play
+        run_seeds(s.config, tmp_path / "alone" / s.name, workers=1, progress=False)
+        assert_same_run(tmp_path / "sw" / s.name, tmp_path / "alone" / s.name)

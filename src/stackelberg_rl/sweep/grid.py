@@ -403,14 +403,16 @@ class SweepOutcome:
         return [s for s in self.states if s.status == FAILED]
 
     def summary(self) -> str:
-        """One line: how many settings are complete, skipped, failed; where the log is."""
+        """One line: how many settings are complete, skipped, failed, cut; where the log is."""
         n, failed = len(self.states), self.failed
         skipped = sum(s.action == "skip" for s in self.states)
+        cut = sum(s.source is not None and s.action != "skip" for s in self.states)
         text = (
             f"{n} setting{'s' * (n != 1)}: {sum(s.complete for s in self.states)} complete "
             f"({skipped} already were), {len(failed)} failed; {self.tasks} "
             f"seed{'s' * (self.tasks != 1)} played"
             + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
+            + (f", {cut} setting{'s' * (cut != 1)} cut from longer runs" if cut else "")
             + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if failed:

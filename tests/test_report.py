@@ -24,7 +24,6 @@ from stackelberg_rl.report import episode_bias, run_bias
 from stackelberg_rl.report.analysis import (
     GREEDY,
     Curve,
-    depends_on_K,
     describe_agent,
 )
 from stackelberg_rl.report.page import share_words, slope_words, write_report
@@ -37,6 +36,7 @@ from stackelberg_rl.report.plots import (
 )
 from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
 from stackelberg_rl.sweep import Setting, load_sweep, run_grid
+from stackelberg_rl.sweep.settings import depends_on_K
 
 TINY = GameSpec(
     "random-linear",

@@ -690,4 +690,11 @@ def test_the_example_sweep_file_lists_its_nine_settings(tmp_path, capsys):
         len(lines) == 10
         and lines[0] == "episodes=250,alpha-l=fixed-K,alpha-f=fixed-K  run 4 seeds (0, 1, 2, 3)"
     )
-    assert lines[-1].endswith("9 to run (36 seeds), 0 complete and skipped")
+    assert lines[-1].endswith(
+        "7 to run (28 seeds), 2 cut from the first episodes of longer runs, 0 complete and skipped"
+    )  # anytime at K = 250 and 1000: the first episodes of its runs of K = 4000
+    cut = "cut 4 seeds (0, 1, 2, 3) from the runs of episodes=4000,alpha-l=anytime,alpha-f=anytime"
+    assert [line for line in lines if "  cut " in line] == [
+        f"episodes=250,alpha-l=anytime,alpha-f=anytime  {cut}",
+        f"episodes=1000,alpha-l=anytime,alpha-f=anytime  {cut}",
+    ]

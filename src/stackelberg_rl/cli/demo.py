@@ -9,7 +9,6 @@ episode (doubling raised their regret: the anytime α is held between plans).
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 
 from ..agents import AgentConfig
 from ..experiments import ExecutionOptions, GameSpec, NewFolder, RunConfig
+from ..report.analysis import slope_lines
 from ..report.page import write_sweep_report
-from ..report.tables import PLAYERS
 from ..sweep import Setting, run_grid
 from .errors import INTERRUPTION, PROG, checked
 from .options import SWEEP_OPTIONS, build, command, options, restated
@@ -155,23 +154,4 @@ demo.__doc__ = description()
 
 def print_headline(report) -> None:
     """Each curve's slope per player with its interval, and the bias share at the largest K."""
-    Ks = sorted({int(x) for c in report.k_curves for x in c.points["x"]})
-    print(
-        f"Total regret against K = {', '.join(map(str, Ks))}: log-log slope with its 95% "
-        "interval over seeds (the bound O~(sqrt(d^3 H^3 T)) has slope 0.5), and at the largest K "
-        "the regret and its soft-max bias share (the part that soft-max play with the same "
-        "alpha would lose on the true model, with nothing to learn)."
-    )
-    for curve in report.k_curves:
-        print(f"  {curve.label}")
-        means = curve.means()
-        K = int(means.index.max())
-        for p in PLAYERS:
-            regret = means.loc[K, p]
-            line = f"    {p:<8} slope {curve.fits[p].text():<18} regret at K = {K}: {regret:.1f}"
-            if curve.has_bias and means.loc[K, f"bias_{p}"] > 0:
-                share = means.loc[K, f"bias_{p}"] / regret if regret > 0 else math.nan
-                line += f", bias share {share:.0%} (bias slope {curve.bias_fits[p].text()})"
-            elif curve.has_bias:
-                line += ", no soft-max bias"
-            print(line)
+    print("\n".join(slope_lines(report.k_curves)))

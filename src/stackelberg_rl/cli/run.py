@@ -19,6 +19,7 @@ from .. import experiments
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
+from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
 from .options import (
@@ -120,7 +121,7 @@ def report(values: dict[str, Any]) -> int:
     slopes (a sweep over K), the dependence on the sizes and beta a sweep varies, the CCSE
     certificate of runs saved with their plans, reward-free gaps (an exploration folder) and the
     manifest; the figures also as report-*.png. For a run folder it also prints the summary and
-    rewrites regret.png.
+    rewrites regret.png; for a sweep over K, each curve's slope with its 95% interval.
     """
     folder = values["folder"]
 
@@ -137,6 +138,8 @@ def report(values: dict[str, Any]) -> int:
         return page.write_run_report(folder)
 
     written = checked(write, writing=f"the report in {folder}")
+    for line in slope_lines(getattr(written, "k_curves", [])):  # a sweep over K
+        print(line)
     print(f"report: {written if isinstance(written, Path) else written.path}")
     left_out = getattr(written, "left_out", [])
     for name, reason, _ in left_out:

@@ -7,7 +7,10 @@ rows until its setting is done) and finishes a folder once its seeds are done. A
 same rows on any backend and across interruptions. On an interruption it hands over what is
 finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
 states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
-stops everything with ``fail_fast``; else its setting is marked failed and the others go on.
+stops everything with ``fail_fast``; else its setting is marked failed and the others go on. A
+play with a ``source`` is not played: its seeds are the first episodes of the source's
+(:func:`prefix_result`), kept as each of the source's seeds is done (or was, in an earlier
+session), and fail with it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+import numpy as np
 import pandas as pd
 
 from .._signals import signals_held
@@ -67,6 +71,7 @@ class Play:
     status: str = "running"  # then "complete", "failed" or "interrupted"
     df: pd.DataFrame | None = None  # the results table, once complete
     written: dict[int, int] = field(default_factory=dict)  # episodes of each seed's checkpoint
+    source: Play | None = None  # the longer run whose first episodes its seeds are: not played
 
     def __post_init__(self) -> None:
         self.written = {s: ckpt.peek(d)["episodes_done"] for s, d in self.states.items()}
@@ -95,6 +100,19 @@ class Task:
         return ckpt.peek(self.state)["episodes_done"] if self.state is not None else 0
 
 
+def prefix_result(result: Result, episodes: int) -> Result:
+    """A seed's first ``episodes`` episodes as a run of that length writes them.
+
+    A run whose players do not depend on ``K`` (:func:`~stackelberg_rl.sweep.settings.
+    depends_on_K`) plays its first episodes as any longer run of its seed does: only the last
+    evaluated rows' ``eval_weight``, ``min(eval_every, K − k)``, is cut to the episodes left.
+    """
+    df, plans = result
+    part = df.iloc[:episodes].copy()  # one seed's rows, in order of episodes
+    part["eval_weight"] = np.minimum(part["eval_weight"], episodes - part["episode"])
+    return part, None if plans is None else plans.prefix(episodes)
+
+
 def _cost(task: Task, game: Game) -> float:
     """A task's rough cost, to start the longest first (re-planning every episode is ``O(K²)``)."""
     d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
@@ -118,12 +136,22 @@ def drive(
     log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
+    """Play every seed of ``plays`` not done and finish each run folder (see the module).
+
+    A play with a ``source`` among ``plays`` is not played: each of its seeds is the prefix of
+    the source's (:func:`prefix_result`), written once the source's seed is done.
+    """
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
     tasks: list[Task] = []
     games: dict[str, Game] = {}
+    prefixes: dict[int, list[Play]] = {id(p): [] for p in plays}
     for i, p in enumerate(plays):
+        if p.source is not None:
+            if id(p.source) not in prefixes or p.source.source is not None:
+                raise ValueError(f"setting {p.name}: its source is not a play of this drive")
+            prefixes[id(p.source)].append(p)
+            continue
         fingerprint = p.manifest["game"]["sha256"]
         games[fingerprint] = p.game
         tasks += [Task(0, i, p.name, p.config, s, fingerprint, p.states.get(s)) for s in p.to_play]
@@ -147,29 +175,40 @@ def drive(
         if len(plays) > 1:  # a grid's tables are on disk: memory holds the settings at play only
             p.done, p.df = {}, None
 
-    def on_checkpoint(index: int, data: bytes) -> None:
-        task, p = tasks[index], plays[tasks[index].play]
+    def keep(p: Play, seed: int, data: bytes) -> None:
         episodes = ckpt.peek(data)["episodes_done"]
-        if episodes <= p.written.get(task.seed, 0):
+        if episodes <= p.written.get(seed, 0):
             return  # a newer state of this seed is written (messages may cross), or it is done
         with signals_held():  # a signal lands after the write, never inside it
-            p.reservation.write_checkpoint(task.seed, data)
-        p.written[task.seed] = episodes
+            p.reservation.write_checkpoint(seed, data)
+        p.written[seed] = episodes
 
-    def on_result(index: int, result: Result) -> None:
+    def on_checkpoint(index: int, data: bytes) -> None:
+        keep(plays[tasks[index].play], tasks[index].seed, data)
+
+    def seed_done(p: Play, seed: int, result: Result) -> None:
         # Called again with the same result if an exception cut the first call short.
-        task, p = tasks[index], plays[tasks[index].play]
-        p.done[task.seed] = result
+        p.done[seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
-        on_checkpoint(index, finished(task.config, task.fingerprint, task.seed, *result))
+        keep(p, seed, finished(p.config, p.manifest["game"]["sha256"], seed, *result))
+        for q in prefixes[id(p)]:
+            if seed not in q.done and q.status == "running":
+                seed_done(q, seed, prefix_result(result, q.config.episodes))
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
+
+    def on_result(index: int, result: Result) -> None:
+        seed_done(plays[tasks[index].play], tasks[index].seed, result)
         ended(index)
 
     def on_error(index: int, error: BaseException) -> None:
         task, p = tasks[index], plays[tasks[index].play]
         p.status, p.failed[task.seed] = "failed", _last_line(error)
         log(f"setting {p.name} seed {task.seed}: failed", error)
+        for q in prefixes[id(p)]:
+            if task.seed not in q.done and q.status in ("running", "failed"):
+                q.status = "failed"
+                q.failed[task.seed] = f"seed {task.seed} of setting {p.name}, its source, failed"
         ended(index)
 
     def ended(index: int) -> None:
@@ -179,8 +218,13 @@ def drive(
 
     view = _View(progress, tasks, len(plays) > 1)
     try:
+        for p in plays:  # the seeds a source has from an earlier session go to its prefixes
+            for seed, result in sorted(p.done.items()) if prefixes[id(p)] else ():
+                for q in prefixes[id(p)]:
+                    if seed not in q.done and q.status == "running":
+                        seed_done(q, seed, prefix_result(result, q.config.episodes))
         for p in plays:
-            if not p.to_play:  # every seed kept from an earlier session
+            if not p.to_play and p.status == "running":  # every seed kept from an earlier session
                 finish(p)
         with view.bar or nullcontext():
             if tasks:  # nothing to play: no pool, no cluster

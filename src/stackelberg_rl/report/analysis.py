@@ -94,21 +94,6 @@ def describe_agent(config: dict) -> str:
     return f"soft-max, α_l = {al}, α_f = {af}"
 
 
-def depends_on_K(config: dict) -> list[str]:
-    """What in a configuration depends on ``K``: ``["α_l (fixed-K)", "β (theory)"]`` or ``[]``."""
-    agent = config.get("agent") or {}
-    out = []
-    if agent.get("kind", "softmax-lsvi-ucb") == "softmax-lsvi-ucb":
-        for name, who in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
-            spec = agent.get(name)
-            if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
-                out.append(f"{who} ({spec})")
-    learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
-    if learns and agent.get("beta") == "theory":
-        out.append("β (theory)")
-    return out
-
-
 def flat_config(manifest: dict) -> dict:
     """A run's configuration as flat ``key: value`` pairs, to tell settings apart.
 
@@ -311,6 +296,38 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
 def k_curves(settings: list[SettingData]) -> list[Curve]:
     """Regret against ``K``: one curve per group of settings that differ only in ``K``."""
     return _curves(settings, ("episodes",), "episodes", lambda s: (float(s.episodes), None))
+
+
+def slope_lines(curves: list[Curve]) -> list[str]:
+    """Regret against ``K`` for a terminal: per curve and player, the slope and its interval.
+
+    A line saying what is shown, then per curve its label and a line per player: the log-log
+    slope of total regret on ``K`` (mean [95% t-interval] over the seeds' slopes), the mean
+    regret at the largest ``K`` and, where the curve has it, the soft-max bias's share of it.
+    """
+    if not curves:
+        return []
+    Ks = sorted({int(x) for c in curves for x in c.points["x"]})
+    lines = [
+        f"Total regret against K = {', '.join(map(str, Ks))}: log-log slope with its 95% "
+        "interval over seeds (the bound O~(sqrt(d^3 H^3 T)) has slope 0.5), and at the largest K "
+        "the regret and its soft-max bias share (the part that soft-max play with the same "
+        "alpha would lose on the true model, with nothing to learn)."
+    ]
+    for curve in curves:
+        lines.append(f"  {curve.label}")
+        means = curve.means()
+        K = int(means.index.max())
+        for p in PLAYERS:
+            regret = means.loc[K, p]
+            line = f"    {p:<8} slope {curve.fits[p].text():<18} regret at K = {K}: {regret:.1f}"
+            if curve.has_bias and means.loc[K, f"bias_{p}"] > 0:
+                share = means.loc[K, f"bias_{p}"] / regret if regret > 0 else math.nan
+                line += f", bias share {share:.0%} (bias slope {curve.bias_fits[p].text()})"
+            elif curve.has_bias:
+                line += ", no soft-max bias"
+            lines.append(line)
+    return lines
 
 
 SIZES = {

@@ -28,12 +28,12 @@ from ..experiments.store import (
     write_file,
 )
 from ..sweep import is_sweep_folder, load_sweep
+from ..sweep.settings import depends_on_K
 from .analysis import (
     SIZES,
     Curve,
     SettingData,
     analyse_setting,
-    depends_on_K,
     k_curves,
     prefix_curve,
     size_curves,
@@ -100,6 +100,11 @@ def slope_words(fit: SlopeFit, what: str = "K") -> str:
     if low <= 0.5 <= high:
         return f"grows like √{what} ({text}, which holds 0.5)"
     return f"grows faster than √{what} over this range ({text}); the bound is asymptotic"
+
+
+def _interval(fit: SlopeFit) -> str:
+    """``[0.45, 0.52]``, or ``–`` without one (one seed, no slope)."""
+    return f"[{_fmt(fit.low)}, {_fmt(fit.high)}]" if math.isfinite(fit.half_width) else "–"
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -336,6 +341,19 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
             rows.append(cells)
     header = ["agent", "K", "leader regret", "of which bias", "follower regret", "of which bias"]
     page.table(header, rows)
+    page.text(
+        "Slopes: per seed, the least-squares slope of log total regret on log K over the K "
+        "of the curve; given as their mean and 95% Student-t interval over the (independent) "
+        "seeds. A seed's runs share its random streams (and where the players do not depend on "
+        "K its shorter runs are the first episodes of its longest), so its points are not "
+        "independent: the seeds are."
+    )
+    rows = [
+        [c.label, p, _fmt(fit.slope), _interval(fit), len(fit.per_seed), fit.points]
+        for c in curves
+        for p, fit in c.fits.items()
+    ]
+    page.table(["agent", "player", "slope", "95% interval", "seeds", "K values"], rows, 2)
     with_bias = [c for c in curves if c.has_bias and (c.means()[["bias_leader"]] > 0).any().any()]
     page.section("bias", "How much of the regret is soft-max bias")
     if not with_bias:

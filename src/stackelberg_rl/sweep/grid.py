@@ -8,7 +8,9 @@ is (:mod:`stackelberg_rl.experiments.store`): locked by the process playing it. 
 folder is continued if it holds an unfinished run of its configuration, replaced if it holds
 one of another, refused if it holds anything else. Running a sweep again skips what is complete,
 continues what is unfinished from its checkpoints (a damaged checkpoint is logged and its seed
-starts afresh) and plays what is missing or failed.
+starts afresh) and plays what is missing or failed. Settings that differ only in ``K``, whose
+players do not depend on ``K``, are played once, at the largest ``K``: the others are written
+from the first episodes of its seeds (:func:`link_prefixes`), as their own runs would be.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ import pandas as pd
 from .._files import jsonable
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import difference, dumps
-from ..experiments.driver import Play, _reason, check_backend, drive, read_checkpoints
+from ..experiments.driver import (
+    Play,
+    _reason,
+    check_backend,
+    drive,
+    prefix_result,
+    read_checkpoints,
+)
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
+from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
 from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
 from ..experiments.runs import check_execution, continued, new_play
 from ..experiments.store import (
@@ -49,7 +59,7 @@ from ..experiments.store import (
     refuse_live,
     write_file,
 )
-from .settings import Setting, check_settings, config_key
+from .settings import Setting, check_settings, config_key, depends_on_K
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
@@ -163,8 +173,10 @@ class SettingState:
 
     ``done``: seeds kept in its run folder; ``failed``: seeds that failed, with their error's
     last line; ``checkpoints``: the episodes of each kept checkpoint; ``action``: ``"skip"``,
-    ``"run"`` or ``"resume"``; ``replace_folder``: its folder holds an unfinished run of another
-    configuration, removed first; ``why``: what the dry run says of it.
+    ``"run"`` or ``"resume"`` (its folder new or continued); ``replace_folder``: its folder holds
+    an unfinished run of another configuration, removed first; ``source``: the setting of a
+    longer run its seeds are the first episodes of (:func:`link_prefixes`), played instead;
+    ``why``: what the dry run says of it.
     """
 
     setting: Setting
@@ -174,18 +186,29 @@ class SettingState:
     checkpoints: dict[int, int] = field(default_factory=dict)
     action: str = "run"
     replace_folder: bool = False
+    source: str | None = None
     why: str = ""
 
     @property
-    def to_run(self) -> list[int]:
-        """Seeds still to be played."""
+    def to_write(self) -> list[int]:
+        """Seeds still to be played, or cut from the source's."""
         done = set(self.done)
         return [] if self.complete else [s for s in self.setting.config.run_seeds if s not in done]
 
     @property
+    def n_to_write(self) -> int:
+        """How many seeds are still to be played or cut (without listing them)."""
+        return 0 if self.complete else self.setting.config.seeds - len(self.done)
+
+    @property
+    def to_run(self) -> list[int]:
+        """Seeds still to be played (none if the seeds are cut from the source's)."""
+        return [] if self.source is not None else self.to_write
+
+    @property
     def n_to_run(self) -> int:
         """How many seeds are still to be played (without listing them)."""
-        return 0 if self.complete else self.setting.config.seeds - len(self.done)
+        return 0 if self.source is not None else self.n_to_write
 
     @property
     def complete(self) -> bool:
@@ -249,10 +272,38 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
     return state
 
 
+def link_prefixes(states: list[SettingState]) -> None:
+    """Mark the settings whose runs are the first episodes of another's, to be cut from it.
+
+    Settings that differ only in ``K`` and whose players do not depend on ``K``
+    (:func:`~.settings.depends_on_K`: ``α`` anytime, a number or ``∞``, ``β`` a number) are
+    the prefixes of the one of largest ``K``: only it is played, and every other unfinished one
+    gets it as its ``source``.
+    """
+    groups: dict[str, list[SettingState]] = {}
+    for state in states:
+        config = state.setting.config.to_dict()
+        if not depends_on_K(config):
+            key = json.dumps(jsonable({**config, "episodes": None}), sort_keys=True)
+            groups.setdefault(key, []).append(state)
+    for group in groups.values():
+        source = max(group, key=lambda state: state.setting.config.episodes)
+        for state in group:
+            if state is not source and not state.complete:
+                state.source = source.setting.name
+                if state.checkpoints:  # an unfinished seed of its own is not continued
+                    reasons = [r for r in state.why.split("; ") if " continues from " not in r]
+                    state.checkpoints, state.why = {}, "; ".join(reasons)
+
+
 def preview(
-    settings: list[Setting], out: str | os.PathLike, same_settings: bool = False
-) -> list[SettingState]:
+    settings: list[Setting], out: str | os.PathLike, same_settings: bool = False,
+    prefixes: bool = True,
+) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
+
+    With ``prefixes``, settings that are the first episodes of a longer one's runs are cut
+    from them instead of played (:func:`link_prefixes`).
 
     Raises:
         SweepFolderError: ``out``, or a setting's folder in it, cannot be used; with
@@ -288,10 +339,13 @@ def preview(
         except MemoryError as err:
             raise SettingError(s, str(err)) from None
     present = {p.name for p in root.iterdir()} if root.is_dir() else set()
-    return [
+    states = [
         _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
         for s in settings
     ]
+    if prefixes:
+        link_prefixes(states)
+    return states
 
 
 def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int = 20) -> list[str]:
@@ -301,24 +355,30 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
     settings to run first; then how many more there are, and one line of totals. Its cost does
     not grow with the number of seeds.
     """
-    todo = [s for s in states if s.action != "skip"]
-    shown = (todo + [s for s in states if s.action == "skip"])[:most]
+    todo = [s for s in states if s.action != "skip" and s.source is None]
+    cut = [s for s in states if s.action != "skip" and s.source is not None]
+    shown = (todo + cut + [s for s in states if s.action == "skip"])[:most]
     lines = []
     for state in shown:
         if state.action == "skip":
             lines.append(f"{state.setting.name}  skip: complete")
             continue
-        config, done, n = state.setting.config, set(state.done), state.n_to_run
+        config, done, n = state.setting.config, set(state.done), state.n_to_write
         seeds = range(config.seed, config.seed + config.seeds)
         first = list(itertools.islice((s for s in seeds if s not in done), 7))
         listed = ", ".join(map(str, first[:6])) + (f", … ({n} in all)" if len(first) > 6 else "")
         what = f"run {n} seed{'s' * (n != 1)} ({listed})"
+        if state.source is not None:
+            what = f"cut {n} seed{'s' * (n != 1)} ({listed}) from the runs of {state.source}"
         lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
     if len(states) > len(shown):
         lines.append(f"… and {len(states) - len(shown)} more settings")
+    skipped = len(states) - len(todo) - len(cut)
     lines.append(
         f"{len(states)} settings in {out}: {len(todo)} to run "
-        f"({sum(s.n_to_run for s in todo)} seeds), {len(states) - len(todo)} complete and skipped"
+        f"({sum(s.n_to_run for s in todo)} seeds), "
+        + (f"{len(cut)} cut from the first episodes of longer runs, " if cut else "")
+        + f"{skipped} complete and skipped"
     )
     return lines
 
@@ -343,14 +403,16 @@ class SweepOutcome:
         return [s for s in self.states if s.status == FAILED]
 
     def summary(self) -> str:
-        """One line: how many settings are complete, skipped, failed; where the log is."""
+        """One line: how many settings are complete, skipped, failed, cut; where the log is."""
         n, failed = len(self.states), self.failed
         skipped = sum(s.action == "skip" for s in self.states)
+        cut = sum(s.source is not None and s.action != "skip" for s in self.states)
         text = (
             f"{n} setting{'s' * (n != 1)}: {sum(s.complete for s in self.states)} complete "
             f"({skipped} already were), {len(failed)} failed; {self.tasks} "
             f"seed{'s' * (self.tasks != 1)} played"
             + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
+            + (f", {cut} setting{'s' * (cut != 1)} cut from longer runs" if cut else "")
             + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if failed:
@@ -373,6 +435,7 @@ def run_grid(
     on_folder: Callable[[Path], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     same_settings: bool = False,
+    prefixes: bool = True,
 ) -> SweepOutcome:
     """Run every seed of every setting not yet complete in ``out`` (see the module).
 
@@ -396,6 +459,9 @@ def run_grid(
         checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
             backend, only when interrupted). It does not change the results.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
+        prefixes: write each setting whose runs are the first episodes of a longer setting's
+            from those (:func:`link_prefixes`; what each writes is the same), instead of
+            playing it.
 
     Raises:
         ValueError: bad settings (:func:`~.settings.check_settings`) or options.
@@ -407,7 +473,12 @@ def run_grid(
     check_settings(settings)
     t0 = time.perf_counter()
     new = isinstance(out, NewFolder)
-    states = [SettingState(s) for s in settings] if new else preview(settings, out, same_settings)
+    if new:
+        states = [SettingState(s) for s in settings]
+        if prefixes:
+            link_prefixes(states)
+    else:
+        states = preview(settings, out, same_settings, prefixes)
     n_tasks = sum(s.n_to_run for s in states if s.action != "skip")
     if n_tasks:  # a complete sweep asks no backend for anything
         check_backend(backend, address)
@@ -431,7 +502,7 @@ def run_grid(
     held = lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
     try:
         if not new:  # judged again, now that no other sweep plays here
-            states = preview(settings, root, same_settings)
+            states = preview(settings, root, same_settings, prefixes)
         if on_folder is not None:
             on_folder(root)
         workers = local_workers if backend == "local" else workers
@@ -462,12 +533,14 @@ def run_grid(
             if isinstance(err, RunFolderError) and not isinstance(err, SweepFolderError):
                 raise SweepFolderError(str(err)) from None
             raise
+        _link(root, todo, plays, notes)
         record()
         resumed = sum(len(p.states) for p in plays)
         where = f"with {workers} workers" if backend == "local" else f"at {address or 'local'}"
+        cut = sum(s.source is not None for s in todo)
         _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
-             f"skipped), {sum(s.n_to_run for s in todo)} seeds to play ({resumed} from a "
-             f"checkpoint) on {backend} {where}")  # fmt: skip
+             f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
+             f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
         if (root / ".parts").is_dir():
             notes.append(".parts/ holds seeds in the layout of stackelberg-rl 0.1, not read: "
                          "they are played again (remove .parts/ yourself)")  # fmt: skip
@@ -525,6 +598,36 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
         _remove_own(target)  # this program's files only, whatever came meanwhile
     sweep = {"folder": str(root.resolve()), "setting": setting.name}
     return new_play(setting.name, config, game, target, workers, sweep=sweep)
+
+
+def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) -> None:
+    """Give each prefix setting its source's play, or the seeds of its complete run folder.
+
+    Its manifest names the source (``"sweep": {"prefix_of": NAME}``). A source whose folder
+    cannot be read any more leaves its prefixes to be played themselves.
+    """
+    by_name = {state.setting.name: p for state, p in zip(todo, plays, strict=True)}
+    for state, q in zip(todo, plays, strict=True):
+        sweep = q.manifest.setdefault("sweep", {})
+        sweep.pop("prefix_of", None)
+        if state.source in by_name:
+            q.source = by_name[state.source]
+        elif state.source is not None:
+            folder, cut = root / state.source, {}
+            try:
+                df, _ = load_run(folder)
+                for seed in q.to_play:
+                    plans = read_plans(folder / PLANS_FILE, seed) if q.config.save_plans else None
+                    rows = df[df["seed"] == seed].reset_index(drop=True)
+                    cut[seed] = prefix_result((rows, plans), q.config.episodes)
+            except (RunFolderError, PlansFileError) as err:
+                notes.append(f"setting {q.name}: not cut from {state.source} ({err}): played")
+                state.source = None
+                continue
+            q.done.update(cut)
+        if state.source is not None:
+            q.states = {}  # its seeds are cut from the source's, never continued
+            sweep["prefix_of"] = state.source  # the manifest says where its seeds come from
 
 
 def _log(root: Path, message: str, error: BaseException | str | None = None) -> None:

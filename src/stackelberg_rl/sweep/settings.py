@@ -65,6 +65,25 @@ def check_settings(settings: list[Setting]) -> None:
         s.config.validate()
 
 
+def depends_on_K(config: dict) -> list[str]:
+    """What in a configuration depends on ``K``: ``["α_l (fixed-K)", "β (theory)"]`` or ``[]``.
+
+    ``config`` as a manifest records it. With ``[]`` a run is the first ``K`` episodes of any
+    longer run of its seeds: its players act alike until then (the sweep plays only the longest).
+    """
+    agent = config.get("agent") or {}
+    out = []
+    if agent.get("kind", "softmax-lsvi-ucb") == "softmax-lsvi-ucb":
+        for name, who in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
+            spec = agent.get(name)
+            if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
+                out.append(f"{who} ({spec})")
+    learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
+    if learns and agent.get("beta") == "theory":
+        out.append("β (theory)")
+    return out
+
+
 def config_key(config: RunConfig) -> str:
     """``config`` as canonical JSON text (sorted keys), what a run folder's manifest records."""
     return json.dumps(jsonable(config.to_dict()), sort_keys=True)

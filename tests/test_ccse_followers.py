@@ -1,4 +1,4 @@
-"""The CCSE of a leader and N followers: plans replayed bit for bit, the certificate by brute force."""
+"""The CCSE of N followers: plans replayed bit for bit, the certificate against brute force."""
 
 import itertools
 
@@ -98,7 +98,7 @@ def test_plans_of_another_number_of_players_are_refused():
         bad.validate()
 
 
-# ---------------------------------------------------------------------- the certificate, by brute force
+# ------------------------------------------------------------ the certificate, by brute force
 def random_profiles(game, K, rng):
     """``K`` random soft profiles: each player's ``(K, H, S, A_0, …, A_i)``."""
     return [rng.dirichlet(np.ones(s[-1]), size=(K, *s[:-1])) for s in policy_shapes(game)]

@@ -262,9 +262,13 @@ class ExplorationData:
             )
         sizes, explored_sizes = (game.horizon, *game.action_counts, game.dim), (H, *counts, d)
         if sizes != explored_sizes:
-            names = ", ".join(("H", *action_axes(max(len(sizes), len(explored_sizes)) - 2), "d"))
+            names = [
+                ", ".join(("H", *action_axes(len(t) - 2), "d")) for t in (sizes, explored_sizes)
+            ]
+            theirs = "" if names[0] == names[1] else f"({names[1]}) = "
             raise ExplorationDataError(
-                f"the game has ({names}) = {sizes}, the data of {explored} {explored_sizes}"
+                f"the game has ({names[0]}) = {sizes}, the data of {explored} {theirs}"
+                f"{explored_sizes}"
             )
         if not self.is_finite:
             if model_fingerprint(game) != self.meta.get("model_sha256"):

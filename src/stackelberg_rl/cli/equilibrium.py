@@ -19,7 +19,7 @@ import numpy as np
 from .. import _validate, equilibria
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
-from ..report.tables import PLAYERS
+from ..learners.base import player_name
 from .errors import check_writable_file, checked, print_table, progress, say
 from .options import argument, build, command, options
 
@@ -67,6 +67,7 @@ def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
 def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
     """Print the certificate per K of ``ccse`` (a finite game), and the upper bound's slopes."""
     game, seed, seeds = ccse.game, ccse.info.get("seed"), ccse.info.get("seeds") or []
+    players = [player_name(m, game.n_players) for m in range(game.n_players)]
     sizes = equilibria.prefix_sizes(ccse.episodes, opts.points, opts.ratio)
     others = seeds if opts.all_seeds and len(seeds) > 1 else []
     slope = lambda y: equilibria.loglog_slope(sizes, y)  # noqa: E731
@@ -80,7 +81,7 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
             other = (
                 ccse if s == seed else equilibria.CCSE.from_run(ccse.info["run_dir"], s, game=game)
             )
-            up = equilibria.upper_bound_curve(other, sizes)  # (n, 2, 2): player, (initial, worst)
+            up = equilibria.upper_bound_curve(other, sizes)  # (n, 1+N, 2): (initial, worst)
             per_seed.append(np.apply_along_axis(slope, 0, up))
             advance(len(sizes) + i + 1)
     bounds = ("lower_initial", "upper_initial", "lower_worst", "upper_worst")
@@ -90,9 +91,9 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
         ["K", "player", "lower at x0", "upper at x0", "lower, worst x", "upper, worst x"],
         [[p.episodes if m == 0 else "", who] + [f"{getattr(p.certificate, b)[m]:.4f}"
                                                   for b in bounds]
-         for p in curve for m, who in enumerate(PLAYERS)],
+         for p in curve for m, who in enumerate(players)],
         left=(1,),
-        group=2,
+        group=len(players),
     )  # fmt: skip
     zero_sum = curve[0].zero_sum is not None
     if zero_sum:
@@ -114,7 +115,7 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
         + (f" (in brackets: mean ± 95% t-interval over the run's {len(seeds)} seeds)"
            if per_seed else " (one seed: no interval)")
     ]  # fmt: skip
-    for m, who in enumerate(PLAYERS):
+    for m, who in enumerate(players):
         intervals = [equilibria.slope_interval(over[:, m, w]) if per_seed else None for w in (0, 1)]
         texts = [_slope_text(mine[w, m], intervals[w]) for w in (0, 1)]
         lines.append(f"  {who}: at x0 {texts[0]}, worst x {texts[1]}")
@@ -135,8 +136,9 @@ def equilibrium(values: dict[str, Any]) -> int:
     """The coarse correlated Stackelberg equilibrium of a run saved with --save-plans.
 
     The CCSE is the uniform mixture of its episodes' policies (Corollary 1): its certificate
-    [lower, upper] per K for both players, the upper bound's log-log slope, the distance to the
-    Stackelberg value in a zero-sum game; --export writes the mixture.
+    [lower, upper] per K for every player (the leader and its followers), the upper bound's
+    log-log slope, the distance to the Stackelberg value in a zero-sum game; --export writes the
+    mixture.
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))

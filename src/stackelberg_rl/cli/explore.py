@@ -1,9 +1,10 @@
 """``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
 
 ``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder
-(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game,
-``gaps.json``), with a run folder's life cycle (``store.Reservation``); ``plan`` plans from the
-same data for other rewards (``plan-NAME.{npz,json}``).
+(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game
+— ``pi_0`` … ``pi_N`` with ``N`` followers —, ``gaps.json``), with a run folder's life cycle
+(``store.Reservation``); ``plan`` plans from the same data for other rewards
+(``plan-NAME.{npz,json}``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .._validate import real
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
+from ..planning import policy_names
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, progress
 from .options import argument, build, check_unchanged, command, make_game, options
 
@@ -43,7 +45,7 @@ class ExploreOptions:
     """The leader's soft-max parameter while exploring: anytime (log|A|·√(k+1)/H, so the first k
     episodes are an exploration of k episodes), fixed-K (log|A|·√K/H) or a number."""
     alpha_f: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
-    """The follower's, likewise with |B|."""
+    """The follower's, likewise with |B| (N followers: every follower's, with its |A_i|)."""
     seed: int = 0
     """Seed of the game's and the players' random streams."""
     plan_lam: float = 1.0
@@ -84,24 +86,34 @@ SESSION = ("resume", "quiet", "checkpoint_every")
 
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
     """A table of :func:`~stackelberg_rl.equilibria.reward_free.gaps`."""
+    players = [key.split("/")[1] for key in gaps if key.startswith("gap/") and "/initial" in key]
+    what = {"leader": "V_l^SE - V_l(pi_l, worst BR_f)"}
     rows = [
-        [f"{player}: {what}"]
+        [f"{player}: {what.get(player, 'best-response gap')}"]
         + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in (gaps[f"gap/{player}/initial"],
                                                              gaps[f"gap/{player}/worst"])]
-        for player, what in (("leader", "V_l^SE - V_l(pi_l, worst BR_f)"),
-                             ("follower", "best-response gap"))
+        for player in players
     ]  # fmt: skip
     columns = ["player", "gap at the initial distribution", "gap at the worst initial state"]
     print_table(title, columns, rows)
 
 
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
-    """The plan's arrays: ``w (2, H, d)`` and, for a finite game, the policy tables."""
+    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables.
+
+    ``pi_l``, ``pi_f``; with ``N`` followers ``pi_0`` … ``pi_N`` (:func:`policy_names`).
+    """
     learned = rf.fit(data, rewards, lam=lam)
     arrays = {"w": learned.w}
     if data.is_finite:
-        arrays["pi_l"], arrays["pi_f"] = learned.tables(data.features)
+        names = policy_names(data.n_players)
+        arrays.update(zip(names, learned.tables(data.features), strict=True))
     return arrays
+
+
+def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """:func:`~stackelberg_rl.equilibria.reward_free.gaps` of the plan's tables."""
+    return rf.gaps(game, *(arrays[name] for name in policy_names(game.n_players)))
 
 
 def _writer(data: dict | bytes):
@@ -116,10 +128,11 @@ def _plan_file(arrays: dict[str, np.ndarray]):
 
 @command(EXPLORE_OPTIONS)
 def explore(values: dict[str, Any]) -> int:
-    """Reward-free exploration by both players, then the Stackelberg policies on the learned model.
+    """Reward-free exploration by every player, then the Stackelberg policies on the learned model.
 
-    Both players explore with the bonus as their only reward and soft-max policies; then the
-    Stackelberg policies are planned on the learned model for the game's observed rewards.
+    The leader and its followers explore with the bonus as their only reward and soft-max
+    policies; then the Stackelberg policies are planned on the learned model for the game's
+    observed rewards, each follower answering the players before it.
     Writes an exploration folder (data.npz, policies.npz, gaps.json with the exact gaps of a
     finite game, manifest.json); an interrupted one continues with --resume DIR. Plan other
     rewards from the same data with plan.
@@ -130,7 +143,7 @@ def explore(values: dict[str, Any]) -> int:
         reservation, manifest, opts = _resumed(Path(opts.resume), values, opts)
         if reservation is None:
             return 0
-    game = make_game(RunConfig(game=opts.game))
+    game = make_game(RunConfig(game=opts.game), followers=True)
     if not resumed:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,
@@ -159,7 +172,7 @@ def explore(values: dict[str, Any]) -> int:
             )  # fmt: skip
         arrays = _planned(data, None, opts.plan_lam)
         files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: _plan_file(arrays)}
-        gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if data.is_finite else None
+        gaps = _gaps(game, arrays) if data.is_finite else None
         if gaps is not None:
             files[rf.GAPS_FILE] = _writer(gaps)
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
@@ -234,7 +247,8 @@ class PlanOptions:
     game_file: str | None = field(default=None, metadata={"metavar": "PATH"})
     """A finite game (.npz) with the explored transitions."""
     rewards: str | None = field(default=None, metadata={"metavar": "FILE.npz"})
-    """An .npz with one array, rewards (2, H, S, A, B) of a finite game or theta (2, H, d)."""
+    """An .npz with one array, rewards (2, H, S, A, B) of a finite game or theta (2, H, d) (with N
+    followers 1+N players and the action axes A_0 … A_N)."""
     lam: float = 1.0
     """λ, the ridge of the plan's regressions."""
     name: str | None = None
@@ -262,7 +276,7 @@ def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
         )
     key, array = names[0], arrays[names[0]]
     expected = {"rewards": "(2, H, S, A, B)", "theta": "(2, H, d)"}[key]
-    if array.ndim != expected.count(",") + 1:
+    if array.ndim != expected.count(",") + 1 and not (key == "rewards" and array.ndim > 5):
         raise UsageError(f"{path}: {key} has shape {array.shape}, expected {expected}")
     return array, key
 
@@ -294,7 +308,7 @@ def plan(values: dict[str, Any]) -> int:
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, opts.lam))
     finite = isinstance(game, games_mod.FiniteGame)
-    gaps = rf.gaps(game, arrays["pi_l"], arrays["pi_f"]) if finite else None
+    gaps = _gaps(game, arrays) if finite else None
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …
@@ -337,7 +351,7 @@ def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.Finit
         return None
     table = rewards
     if rewards.ndim == 3:
-        table = np.einsum("sabd,mhd->mhsab", data.features, rewards)
+        table = np.einsum("...d,mhd->mh...", data.features, rewards)
     try:
         return games_mod.FiniteGame(data.features, data.initial_distribution,
                                     transitions=data.transitions, rewards=table,

@@ -1,8 +1,9 @@
 """The coarse correlated Stackelberg equilibrium of a run, as an object one can deploy.
 
 Corollary 1 (Definition 6; math.md §4): the uniform mixture over the ``K`` episodes of a run of
-the policy pairs ``(π_l^k, π_f^k)`` played is an ``ε``-CCSE. Both players coordinate on one ``k``
-drawn uniformly (:meth:`CCSE.sample`) and play that episode's pair.
+the policy pairs ``(π_l^k, π_f^k)`` played is an ``ε``-CCSE; with ``N`` followers (SPEC §7) the
+profiles ``(π_0^k, …, π_N^k)``. All players coordinate on one ``k`` drawn uniformly
+(:meth:`CCSE.sample`) and play that episode's profile.
 
 :class:`CCSE` replays those pairs from a run saved with ``--save-plans``: episode ``k``'s
 policy comes from its plan's ``w``, ``α``, ``β`` and ``Λ_h^{-1}``, ``Λ_h`` rebuilt from the
@@ -21,6 +22,7 @@ A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-p
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import zipfile
 from collections import OrderedDict
@@ -41,7 +43,8 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features
+from ..learners.base import check_features, player_name
+from ..planning import policy_shapes
 from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
@@ -79,16 +82,16 @@ class GameMismatchError(CCSEError):
 # ---------------------------------------------------------------------- one episode's policies
 @dataclass(frozen=True, eq=False)
 class EpisodePolicy:
-    """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, replayed from its plan.
+    """The profile ``(π_0^k, …, π_N^k)`` episode ``k`` played, replayed from its plan.
 
     Made by :meth:`CCSE.policy`. States are indices of a finite game or points of a continuous
-    one (through its feature map).
+    one (through its feature map). For two players, the pair ``(π_l^k, π_f^k)``.
 
     Attributes:
         game: the game.
         episode: ``k``.
         plan: the index of the plan it played.
-        w: ``(2, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(α_l, α_f)``: that plan.
+        w: ``(1+N, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(α_0, …, α_N)``: that plan.
     """
 
     game: Game
@@ -97,34 +100,36 @@ class EpisodePolicy:
     w: np.ndarray
     Lambda_inv: np.ndarray
     beta: float
-    alphas: tuple[float, float]
+    alphas: tuple[float, ...]
 
-    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        _, pi_l, pi_f, finite = played_policies(
-            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, *self.alphas
+    def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
+        _, *pis, finite = played_policies(
+            phi, self.w, self.Lambda_inv, h, self.beta, self.game.horizon, self.alphas
         )
         if not finite:
             raise NonFiniteError(f"the policies of episode {self.episode} at step {h}")
-        return pi_l, pi_f
+        return tuple(pis)
 
-    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``π_{l,h}^k`` and ``π_{f,h}^k`` at the states of ``phi (n, A, B, d)``.
+    def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each player's ``π_{i,h}^k`` at the states of ``phi (n, A_0, …, A_N, d)``.
 
         Returns:
-            ``pi_l (n, A)`` and ``pi_f (n, A, B)``.
+            ``pi_i (n, A_0, …, A_i)`` for every player; two players: ``pi_l (n, A)``,
+            ``pi_f (n, A, B)``.
         """
         g = self.game
         h = _validate.index(h, g.horizon, "h")
-        A, B, d = g.n_leader_actions, g.n_follower_actions, g.dim
-        if np.ndim(phi) != 4:
-            raise ValueError(f"phi must have shape (n, {A}, {B}, {d}), got {np.shape(phi)}")
-        return self._policies(h, check_features(phi, (len(phi), A, B, d), "phi"))
+        shape = (*g.action_counts, g.dim)
+        if np.ndim(phi) != len(shape) + 1:
+            raise ValueError(f"phi must have shape (n, {', '.join(map(str, shape))}), got "
+                             f"{np.shape(phi)}")  # fmt: skip
+        return self._policies(h, check_features(phi, (len(phi), *shape), "phi"))
 
     def player_policy(self, player: int, h: int, x, *earlier: int) -> np.ndarray:
         """Player ``player``'s distribution at step ``h`` in ``x`` after the actions ``earlier``.
 
-        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader (no earlier action), ``π_{f,h}^k(·|x, a)``
-        ``(B,)`` for the follower.
+        ``π_{i,h}^k(·|x, a_0, …, a_{i-1})`` ``(A_i,)``: ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader
+        (no earlier action), ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
         """
         g = self.game
         h = _validate.index(h, g.horizon, "h")
@@ -135,7 +140,7 @@ class EpisodePolicy:
             i = _validate.index(x, g.n_states, "x")
             phi = g.features[i : i + 1]
         else:
-            shape = (g.n_leader_actions, g.n_follower_actions, g.dim)
+            shape = (*g.action_counts, g.dim)
             phi = check_features(np.asarray(g.feature_map(np.asarray([x])))[0], shape,
                                  "feature_map(x)")[None]  # fmt: skip
         return self._policies(h, phi)[player][(0, *at)]
@@ -148,21 +153,26 @@ class EpisodePolicy:
         """``π_{f,h}^k(·|x, a)``: ``(B,)``."""
         return self.player_policy(1, h, x, a)
 
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` at every state of a finite game."""
+    def tables(self) -> tuple[np.ndarray, ...]:
+        """Every player's ``pi_i (H, S, A_0, …, A_i)`` at every state of a finite game.
+
+        Two players: ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+        """
         g = _finite(self.game, "tables")
-        pi_l = np.empty((g.horizon, g.n_states, g.n_leader_actions))
-        pi_f = np.empty((*pi_l.shape, g.n_follower_actions))
+        tables = [np.empty(shape) for shape in policy_shapes(g)]
         for h in range(g.horizon):
-            pi_l[h], pi_f[h] = self._policies(h, g.features)
-        return pi_l, pi_f
+            for table, pi in zip(tables, self._policies(h, g.features), strict=True):
+                table[h] = pi
+        return tuple(tables)
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """A leader and a follower that play this pair: ``act(h, x)``, ``act(h, x, a)``.
+        """The ``1+N`` players of this profile: ``act(h, x)``, ``act(h, x, a_0, …)``.
 
         Player ``m`` draws from ``seed``'s stream ``"pair-player", m`` (:mod:`.._seeding`).
         """
-        return tuple(Player(self, m, _stream(seed, "pair-player", m)) for m in range(2))
+        return tuple(
+            Player(self, m, _stream(seed, "pair-player", m)) for m in range(self.game.n_players)
+        )
 
 
 # ---------------------------------------------------------------------- players
@@ -186,28 +196,29 @@ class _Draw:
 
 
 class Player:
-    """A leader or a follower that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a)``.
+    """A player that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a_0, …, a_{m-1})``.
 
-    For one episode's pair (:meth:`EpisodePolicy.players`) or for the mixture
+    For one episode's profile (:meth:`EpisodePolicy.players`) or for the mixture
     (:meth:`CCSE.players`), whose ``begin_episode(j)`` draws the ``k`` of episode ``j`` once for
-    both players (Corollary 1's coordination). The Gymnasium environments call
+    all players (Corollary 1's coordination). The Gymnasium environments call
     ``begin_episode`` at every reset; a loop over a PettingZoo environment calls it itself.
 
     Args:
-        source: the pair, or the mixture's draw.
-        player: 0 (or ``"leader"``) or 1 (or ``"follower"``).
+        source: the profile, or the mixture's draw.
+        player: 0 (or ``"leader"``) or ``1 … N`` (two players: 1 or ``"follower"``).
         rng: its own random stream.
     """
 
     def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
+        n = (source.ccse if isinstance(source, _Draw) else source).game.n_players
         if player in ROLES:
             player = ROLES.index(player)
-        self.player = _validate.index(player, len(ROLES), "player")
-        self.source, self.role, self.rng = source, ROLES[self.player], rng
+        self.player = _validate.index(player, n, "player")
+        self.source, self.role, self.rng = source, player_name(self.player, n), rng
 
     @property
     def episode_policy(self) -> EpisodePolicy:
-        """The pair played now (for a mixture, that of the ``k`` drawn for this episode)."""
+        """The profile played now (for a mixture, that of the ``k`` drawn for this episode)."""
         return self.source.policy() if isinstance(self.source, _Draw) else self.source
 
     def begin_episode(self, j: int) -> None:
@@ -216,10 +227,11 @@ class Player:
             self.source.begin(_validate.index(j, 2**63 - 1, "j"))
 
     def act(self, h: int, x, *earlier: int | None) -> int:
-        """Draw ``a ~ π_{l,h}^k(·|x)`` (leader) or ``b ~ π_{f,h}^k(·|x, a)`` (follower)."""
+        """Draw ``a_m ~ π_{m,h}^k(·|x, a_0, …, a_{m-1})``: ``a ~ π_{l,h}^k(·|x)`` (leader)."""
         earlier = tuple(a for a in earlier if a is not None)
         if len(earlier) < self.player:
-            raise ValueError("the follower acts after seeing the leader's action a")
+            seen = "the leader's action a" if self.player == 1 else f"{self.player} actions"
+            raise ValueError(f"the {self.role} acts after seeing {seen}")
         policy = self.episode_policy.player_policy(self.player, h, x, *earlier[: self.player])
         return draw(policy, self.rng)
 
@@ -234,13 +246,12 @@ def _finite(game: Game, what: str) -> FiniteGame:
         raise ValueError(
             f"{what} need a finite game; {game.name} has continuous states: use policies_at"
         )
-    game.refuse_followers(what)
     return game
 
 
 # ---------------------------------------------------------------------- the mixture
 class CCSE:
-    """The uniform mixture over a run's episodes of the policy pairs played (Corollary 1).
+    """The uniform mixture over a run's episodes of the policy profiles played (Corollary 1).
 
     Args:
         plans: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`.
@@ -253,15 +264,15 @@ class CCSE:
     """
 
     def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
-        game.refuse_followers("a CCSE")
         self.plans, self.game, self.info = plans, game, dict(info or {})
         record = self.info.get("game") or {}
         if "sha256" in record:
             _check_game(game, record)
-        if (plans.horizon, plans.dim) != (game.horizon, game.dim):
+        sizes = (plans.horizon, plans.dim, plans.n_players)
+        if sizes != (game.horizon, game.dim, game.n_players):
             raise GameMismatchError(
-                f"the plans have H={plans.horizon}, d={plans.dim}; the game {game.name} has "
-                f"H={game.horizon}, d={game.dim}"
+                f"the plans have H={plans.horizon}, d={plans.dim}, {plans.n_players} players; "
+                f"the game {game.name} has H={game.horizon}, d={game.dim}, {game.n_players}"
             )
         self._episode_plan = plans.episode_plan()
         self._checkpoints: list[np.ndarray] = [initial_gram(plans.lam, game.horizon, game.dim)]
@@ -353,11 +364,11 @@ class CCSE:
         return self.plans.episodes
 
     def sample(self, rng: np.random.Generator) -> int:
-        """Draw ``k`` uniformly from ``0 … K-1`` (both players then play episode ``k``'s pair)."""
+        """Draw ``k`` uniformly from ``0 … K-1`` (all players then play episode ``k``'s profile)."""
         return int(rng.integers(self.episodes))
 
     def policy(self, k: int) -> EpisodePolicy:
-        """The pair ``(π_l^k, π_f^k)`` episode ``k`` played, bit for bit."""
+        """The profile ``(π_0^k, …, π_N^k)`` episode ``k`` played, bit for bit."""
         p = int(self._episode_plan[_validate.index(k, self.episodes, "k")])
         if p in self._cache:
             self._cache.move_to_end(p)
@@ -365,23 +376,24 @@ class CCSE:
             self._cache[p] = replay_inverse(self._gram_at(int(self.plans.plan_episode[p])))
             if len(self._cache) > CACHED_PLANS:
                 self._cache.popitem(last=False)
-        return self._pair(int(k), p, self._cache[p])
+        return self._profile(int(k), p, self._cache[p])
 
-    def _pair(self, k: int, p: int, Lambda_inv: np.ndarray) -> EpisodePolicy:
+    def _profile(self, k: int, p: int, Lambda_inv: np.ndarray) -> EpisodePolicy:
         w, beta = np.ascontiguousarray(self.plans.w[p]), float(self.plans.beta[p])
         alphas = tuple(float(a) for a in self.plans.alpha[p])
         return EpisodePolicy(self.game, k, p, w, Lambda_inv, beta, alphas)
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """A leader and a follower that play the mixture, coordinated on one ``k`` per episode.
+        """The ``1+N`` players of the mixture, coordinated on one ``k`` per episode.
 
-        ``begin_episode(j)`` draws one ``k`` for both (Corollary 1) from ``seed``'s stream
+        ``begin_episode(j)`` draws one ``k`` for all (Corollary 1) from ``seed``'s stream
         ``"mixture"``; player ``m`` plays episode ``k``'s policy with its stream ``"player", m``.
         """
         if seed is None:
             seed = np.random.SeedSequence()
         shared = _Draw(self, _stream(seed, "mixture"))
-        return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(2))
+        n = self.game.n_players
+        return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(n))
 
     def prefix(self, episodes: int) -> CCSE:
         """The mixture of the first ``episodes`` episodes of the same run."""
@@ -399,14 +411,15 @@ class CCSE:
         add_episodes(Lambda, self.plans.phi, c * CHECKPOINT_EVERY, e)
         return Lambda
 
-    def tables(self, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def tables(self, episodes: int | None = None) -> tuple[np.ndarray, ...]:
         """Every episode's policies at every state of a finite game, one pass over the plans.
 
         Args:
             episodes: only the first ``episodes`` (default all ``K``).
 
         Returns:
-            ``pi_l (K, H, S, A)`` and ``pi_f (K, H, S, A, B)``.
+            Every player's ``pi_i (K, H, S, A_0, …, A_i)``; two players: ``pi_l (K, H, S, A)``
+            and ``pi_f (K, H, S, A, B)``.
 
         Raises:
             MemoryError: the tables would not fit in the available memory (with the estimate).
@@ -414,24 +427,29 @@ class CCSE:
         g = _finite(self.game, "tables")
         K = self.episodes if episodes is None else episodes
         K = _validate.integer(K, "episodes", low=1, high=self.episodes)
-        H, S, A, B = g.horizon, g.n_states, g.n_leader_actions, g.n_follower_actions
-        need, have = K * H * S * A * (1 + B) * 8, available_bytes()
+        H, S = g.horizon, g.n_states
+        shapes = [(K, *shape) for shape in policy_shapes(g)]
+        need, have = sum(math.prod(shape) for shape in shapes) * 8, available_bytes()
         if have is not None and need > have:
+            counts = ", ".join(f"|A_{i}|={n}" for i, n in enumerate(g.action_counts))
+            if g.n_players == 2:
+                counts = f"|A|={g.n_leader_actions}, |B|={g.n_follower_actions}"
             raise MemoryError(
                 f"the policy tables of {K} episodes need about {gib(need)} of memory (H={H}, "
-                f"|S|={S}, |A|={A}, |B|={B}), but only {gib(have)} is available: take fewer "
+                f"|S|={S}, {counts}), but only {gib(have)} is available: take fewer "
                 "episodes, or use policy(k) one episode at a time"
             )
-        pi_l, pi_f = np.empty((K, H, S, A)), np.empty((K, H, S, A, B))
+        tables = [np.empty(shape) for shape in shapes]
         starts = [int(e) for e in self.plans.plan_episode] + [self.episodes]
         Lambda = initial_gram(self.plans.lam, H, g.dim)
         for p, (start, stop) in enumerate(itertools.pairwise(starts)):
             if start >= K:
                 break
             add_episodes(Lambda, self.plans.phi, starts[p - 1] if p else 0, start)
-            pol = self._pair(start, p, replay_inverse(Lambda))
-            pi_l[start : min(stop, K)], pi_f[start : min(stop, K)] = pol.tables()
-        return pi_l, pi_f
+            profile = self._profile(start, p, replay_inverse(Lambda)).tables()
+            for table, pi in zip(tables, profile, strict=True):
+                table[start : min(stop, K)] = pi
+        return tuple(tables)
 
     def certificate(self, episodes: int | None = None, **kwargs) -> Certificate:
         """The two-sided certificate of the mixture of the first ``episodes`` episodes.
@@ -469,7 +487,12 @@ def _rebuild(info: dict) -> Game:
 
 
 def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
-    """Whether ``r_f = −r_l`` at every step, state and pair of actions (a finite game)."""
+    """Whether ``r_f = −r_l`` at every step, state and pair of actions (a two-player game).
+
+    SPEC §4's zero-sum case has two players; a game with ``N > 1`` followers is never one here.
+    """
+    if game.n_players != 2:
+        return False
     if isinstance(game, ContinuousGame):
         return bool(np.abs(game.theta[0] + game.theta[1]).max() <= tol)
     return all(

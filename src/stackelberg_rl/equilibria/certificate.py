@@ -1,16 +1,16 @@
 """How far the uniform mixture of K policy pairs is from equilibrium: a two-sided certificate.
 
 The coarse correlated Stackelberg equilibrium of a run (Definition 6, Corollary 1; math.md §4)
-draws ``k`` uniformly from ``0 … K-1`` and plays ``(π_l^k, π_f^k)``. Its ``ε`` for the leader at
-a state ``x`` is
+draws ``k`` uniformly from ``0 … K-1`` and plays ``(π_l^k, π_f^k)`` — with ``N`` followers the
+profile ``(π_0^k, …, π_N^k)`` (SPEC §7). Its ``ε`` for the leader at a state ``x`` is
 
     ε_l(x) = max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x) − (1/K) Σ_k V_l^{π_l^k, π_f^k}(x),
 
-and likewise for the follower. The deviator does not see ``k``, which makes ``ε`` hard to
-compute; :func:`certificate` brackets it for both players, at every state and at the initial
+and likewise for every follower. The deviator does not see ``k``, which makes ``ε`` hard to
+compute; :func:`certificate` brackets it for every player, at every state and at the initial
 distribution:
 
-- **upper bound**: the mean over ``k`` of each player's best-response gap against the other's
+- **upper bound**: the mean over ``k`` of each player's best-response gap against the others'
   ``π^k`` (a deviator that sees ``k`` can do no better; the quantity Corollary 1 bounds);
 - **lower bound**: the gain of explicit deviations that do not see ``k`` (best responses to
   single episodes' opponent policies and to their average, and the player's own policies of
@@ -27,10 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate
-from ..games.base import FiniteGame
+from ..games.base import FiniteGame, action_axes
 from ..planning import (
     best_response,
     check_policies,
+    policy_names,
     stackelberg_equilibrium,
     start_values,
 )
@@ -38,16 +39,16 @@ from ..planning import (
 
 @dataclass(frozen=True)
 class Certificate:
-    """Bounds on the ``ε`` of the uniform mixture of ``K`` policy pairs, for both players.
+    """Bounds on the ``ε`` of the uniform mixture of ``K`` policy profiles, for every player.
 
     Attributes:
         episodes: ``K``.
-        upper: ``(2, S)`` the mean best-response gap at each state (leader, follower).
-        lower: ``(2, S)`` the best gain of a ``k``-blind deviation at each state.
-        upper_initial: ``(2,)`` the upper bound at the initial distribution.
-        lower_initial: ``(2,)`` the lower bound at the initial distribution (one deviation for
-            all initial states, the best of the candidates there).
-        mixture_value: ``(2, S)`` ``(1/K) Σ_k V_m^{π^k}(x)``, both players.
+        upper: ``(1+N, S)`` the mean best-response gap at each state (leader, then followers).
+        lower: ``(1+N, S)`` the best gain of a ``k``-blind deviation at each state.
+        upper_initial: ``(1+N,)`` the upper bound at the initial distribution.
+        lower_initial: ``(1+N,)`` the lower bound at the initial distribution (one deviation
+            for all initial states, the best of the candidates there).
+        mixture_value: ``(1+N, S)`` ``(1/K) Σ_k V_m^{π^k}(x)``, every player.
         deviations: how many candidate deviations each player's lower bound tried.
     """
 
@@ -61,25 +62,30 @@ class Certificate:
 
     @property
     def upper_worst(self) -> np.ndarray:
-        """``(2,)`` the upper bound at the worst state: ``max_x upper(x)``."""
+        """``(1+N,)`` the upper bound at the worst state: ``max_x upper(x)``."""
         return self.upper.max(axis=1)
 
     @property
     def lower_worst(self) -> np.ndarray:
-        """``(2,)`` the lower bound at the worst state: ``max_x lower(x)``."""
+        """``(1+N,)`` the lower bound at the worst state: ``max_x lower(x)``."""
         return self.lower.max(axis=1)
 
 
 # ---------------------------------------------------------------------- batched backward passes
-def _stack(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list[np.ndarray]:
-    """The players' policies of every episode, ``[(K, H, S, A), (K, H, S, A, B)]``, checked."""
-    game.refuse_followers("the certificate")
-    policies = [np.asarray(pi, dtype=np.float64) for pi in (pi_l, pi_f)]
-    K = len(policies[0])
-    if [p.ndim for p in policies] != [4, 5] or len(policies[1]) != K or K == 0:
+def _stack(game: FiniteGame, given: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Every player's policies of every episode, ``pi_i (K, H, S, A_0, …, A_i)``, checked."""
+    policies = [np.asarray(pi, dtype=np.float64) for pi in given]
+    K = len(policies[0]) if policies and policies[0].ndim else 0
+    ndims = [4 + i for i in range(game.n_players)]
+    if [p.ndim for p in policies] != ndims or any(len(p) != K for p in policies) or K == 0:
+        axes = action_axes(game.n_players)
+        names = " and ".join(
+            f"{name} (K, H, S, {', '.join(axes[: i + 1])})"
+            for i, name in enumerate(policy_names(game.n_players))
+        )
         raise ValueError(
-            f"need pi_l (K, H, S, A) and pi_f (K, H, S, A, B) with the same K >= 1, got shapes "
-            f"{policies[0].shape} and {policies[1].shape}"
+            f"need {names} with the same K >= 1, got shapes "
+            f"{' and '.join(str(p.shape) for p in policies)}"
         )
     for k in range(K):
         try:
@@ -93,18 +99,19 @@ def _chunks(K: int, chunk: int):  # slices of at most chunk episodes
     return (slice(lo, min(K, lo + chunk)) for lo in range(0, K, chunk))
 
 
-def episode_gaps(
-    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, *, chunk: int = 256
-) -> np.ndarray:
-    """Each episode's best-response gap of each player at every state: ``(K, 2, S)``.
+def episode_gaps(game: FiniteGame, *policies: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Each episode's best-response gap of each player at every state: ``(K, 1+N, S)``.
 
-    ``gaps[k, 0] = V_l^{BR_l(π_f^k), π_f^k} − V_l^{π^k}`` (eq. (8)) and ``gaps[k, 1] =
-    V_f^{π_l^k, BR_f(π_l^k)} − V_f^{π^k}`` (eq. (7)). The upper bound of the certificate of the
-    first ``K'`` episodes is their mean over ``k < K'``, so one pass gives it for every prefix.
+    ``policies``: ``pi_l (K, H, S, A)``, ``pi_f (K, H, S, A, B)``; with ``N`` followers
+    ``pi_i (K, H, S, A_0, …, A_i)`` for ``i = 0 … N``. ``gaps[k, 0] = V_l^{BR_l(π_f^k), π_f^k} −
+    V_l^{π^k}`` (eq. (8)) and ``gaps[k, 1] = V_f^{π_l^k, BR_f(π_l^k)} − V_f^{π^k}`` (eq. (7));
+    ``gaps[k, m]`` player ``m``'s against the others' ``π^k`` (SPEC §7). The upper bound of the
+    certificate of the first ``K'`` episodes is their mean over ``k < K'``, so one pass gives it
+    for every prefix.
     """
-    policies = _stack(game, pi_l, pi_f)
+    policies = _stack(game, policies)
     K = len(policies[0])
-    gaps = np.empty((K, 2, game.n_states))
+    gaps = np.empty((K, game.n_players, game.n_states))
     for sl in _chunks(K, chunk):
         V = start_values(game, [p[sl] for p in policies])[0]  # (2 rows, 2, n, S)
         gaps[sl] = np.moveaxis(V[1] - V[0], 0, 1)
@@ -114,19 +121,18 @@ def episode_gaps(
 # ---------------------------------------------------------------------- the certificate
 def certificate(
     game: FiniteGame,
-    pi_l: np.ndarray,
-    pi_f: np.ndarray,
-    *,
+    *policies: np.ndarray,
     single_episodes: int | Sequence[int] = 8,
     seed: int = 0,
     chunk: int = 256,
 ) -> Certificate:
-    """Upper and lower bounds on each player's ``ε`` for the uniform mixture of the pairs.
+    """Upper and lower bounds on each player's ``ε`` for the uniform mixture of the profiles.
 
     Args:
         game: the game.
-        pi_l: ``(K, H, S, A)`` the leader's policy of every episode.
-        pi_f: ``(K, H, S, A, B)`` the follower's policy of every episode.
+        policies: every player's policy of every episode, in order of moves: ``pi_l (K, H, S,
+            A)`` and ``pi_f (K, H, S, A, B)``; with ``N`` followers ``pi_i (K, H, S, A_0, …,
+            A_i)``.
         single_episodes: the episodes ``j`` whose opponent policy each player best-responds to,
             and whose own policy it tries, as candidate deviations: a number (the first, the
             last, and others drawn without replacement with ``seed``) or the indices.
@@ -137,7 +143,7 @@ def certificate(
         The :class:`Certificate`; ``lower <= upper`` at every state (both are exact values of
         the policies they stand for; the test suite also checks them against brute force).
     """
-    policies = _stack(game, pi_l, pi_f)
+    policies = _stack(game, policies)
     K, n = len(policies[0]), len(policies)
     js = _single_episodes(K, single_episodes, seed)
     p0 = game.initial_distribution

@@ -21,6 +21,7 @@ from scipy import stats
 
 from .. import _validate
 from ..experiments import load_run
+from ..learners.base import player_name
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
@@ -44,7 +45,7 @@ class CurvePoint:
 
     Attributes:
         episodes: ``K``.
-        certificate: both players' bounds (:class:`~.certificate.Certificate`).
+        certificate: every player's bounds (:class:`~.certificate.Certificate`).
         zero_sum: in a zero-sum game, :func:`~.certificate.zero_sum_gap` (the distance of the
             mixture's value to the Stackelberg value, and its exploitability); else ``None``.
     """
@@ -54,10 +55,14 @@ class CurvePoint:
     zero_sum: dict | None
 
     def row(self) -> dict:
-        """Plain numbers for a table: ``K``, then each bound of each player, then zero-sum's."""
+        """Plain numbers for a table: ``K``, then each bound of each player, then zero-sum's.
+
+        Players by name: ``leader``, ``follower``; with ``N > 1`` followers ``follower_1`` ….
+        """
         c = self.certificate
         out: dict = {"episodes": self.episodes}
-        for m, who in enumerate(("leader", "follower")):
+        n = len(c.upper_initial)
+        for m, who in enumerate(player_name(m, n).replace(" ", "_") for m in range(n)):
             out[f"{who}_lower_initial"] = float(c.lower_initial[m])
             out[f"{who}_upper_initial"] = float(c.upper_initial[m])
             out[f"{who}_lower_worst"] = float(c.lower_worst[m])
@@ -89,15 +94,14 @@ def certificate_curve(
         One :class:`CurvePoint` per size, in order.
     """
     sizes = prefix_sizes(ccse.episodes) if sizes is None else sorted({int(k) for k in sizes})
-    pi_l, pi_f = ccse.tables(max(sizes))
+    tables = ccse.tables(max(sizes))
     zero_sum = is_zero_sum(ccse.game)
     out = []
     for K in sizes:
         if progress is not None:
             progress(len(out))
-        cert = certificate(
-            ccse.game, pi_l[:K], pi_f[:K], single_episodes=single_episodes, seed=seed
-        )
+        prefix = [pi[:K] for pi in tables]
+        cert = certificate(ccse.game, *prefix, single_episodes=single_episodes, seed=seed)
         out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
     if progress is not None:
         progress(len(out))
@@ -129,21 +133,19 @@ def curve_table(
 
 
 def upper_bound_curve(ccse: CCSE, sizes: list[int]) -> np.ndarray:
-    """The upper bounds alone at each prefix: ``(len(sizes), 2, 2)``.
+    """The upper bounds alone at each prefix: ``(len(sizes), 1+N, 2)``.
 
     ``[j, m, 0]`` at the initial distribution and ``[j, m, 1]`` at the worst state, for player
-    ``m`` (0 leader, 1 follower) and the first ``sizes[j]`` episodes: running means of
+    ``m`` (0 leader, then the followers) and the first ``sizes[j]`` episodes: running means of
     :func:`~.certificate.episode_gaps`, one pass over the episodes.
     """
     sizes = sorted({int(k) for k in sizes})
-    pi_l, pi_f = ccse.tables(max(sizes))
-    gaps = episode_gaps(ccse.game, pi_l, pi_f)  # (K, 2, S)
-    del pi_l, pi_f
+    gaps = episode_gaps(ccse.game, *ccse.tables(max(sizes)))  # (K, 1+N, S)
     running = np.cumsum(gaps, axis=0)
     p0 = ccse.game.initial_distribution
-    out = np.empty((len(sizes), 2, 2))
+    out = np.empty((len(sizes), ccse.game.n_players, 2))
     for j, K in enumerate(sizes):
-        mean = running[K - 1] / K  # (2, S)
+        mean = running[K - 1] / K  # (1+N, S)
         out[j, :, 0] = mean @ p0
         out[j, :, 1] = mean.max(axis=1)
     return out

@@ -1,10 +1,12 @@
 """General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
 
-1. :func:`explore`: both players run Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as
-   their only reward; the data (:class:`ExplorationData`) are kept.
+1. :func:`explore`: every player (the leader and its ``N`` followers, SPEC §7) runs Algorithm 1
+   with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its only reward; the data
+   (:class:`ExplorationData`) are kept.
 2. :func:`fit` / :func:`solve`: for given rewards, the Stackelberg solution on the learned model
-   by backward induction. One exploration, many reward functions.
-3. :func:`gaps`: on a finite game, the exact gaps of the output.
+   by backward induction, each follower answering the players before it. One exploration, many
+   reward functions.
+3. :func:`gaps`: on a finite game, the exact gaps of the output for every player.
 
 Example:
     >>> from stackelberg_rl import games
@@ -19,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -44,12 +47,15 @@ from ..experiments.store import (
     read_complete,
 )
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import sha256_of
+from ..games.base import action_axes, sha256_of
+from ..games.sampling import compiled_step
 from ..learners import SoftmaxLSVIUCB, alpha_value
+from ..learners.base import player_name
 from ..planning import (
+    best_response,
+    check_policies,
     collapse,
     evaluate,
-    follower_best_response,
     stackelberg_equilibrium,
     stackelberg_rules,
 )
@@ -78,11 +84,12 @@ class ExplorationData:
 
     One sample ``(x, a, b, r, x')`` per episode and step; need not chain into trajectories. The
     first ``k`` episodes (:meth:`head`) are an exploration of ``k`` when ``α`` does not depend
-    on ``K``.
+    on ``K``. Shapes for two players; with ``N`` followers the player axes have ``1+N`` entries
+    and ``A, B`` stand for the action axes ``A_0, …, A_N``.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
-        rewards: ``(K, H, 2)`` both players' realised rewards.
+        rewards: ``(K, H, 2)`` every player's realised rewards.
         states, next_states: ``(K, H)`` indices ``x_h^k``, ``x_{h+1}^k`` (finite game) or
             ``(K, H, 2)`` points (continuous game).
         actions: ``(K, H, 2)`` ``(a_h^k, b_h^k)``.
@@ -126,10 +133,13 @@ class ExplorationData:
     )
 
     @property
-    def n_actions(self) -> tuple[int, int]:
-        """``(A, B)``."""
-        table = self.features if self.is_finite else self.next_features
-        return table.shape[-3], table.shape[-2]
+    def n_actions(self) -> tuple[int, ...]:
+        """``(A, B)``; with ``N`` followers ``(A_0, …, A_N)``."""
+        if self.is_finite:
+            return self.features.shape[1:-1]
+        return self.next_features.shape[2:-1]
+
+    n_players = property(lambda self: len(self.n_actions), doc="``1+N``.")
 
     def head(self, k: int) -> ExplorationData:
         """The data of the first ``k`` episodes (``1 <= k <= K``)."""
@@ -148,42 +158,48 @@ class ExplorationData:
         if (norms > 1 + TOL).any():
             idx = first_index(norms > 1 + TOL)
             raise ValueError(f"phi has norm {norms[idx]:.12g} > 1 at index {idx} (k, h)")
-        axes = ("k", "h", "player")
-        array(self.rewards, "rewards", shape=(K, H, 2), axes=axes, low=-1.0, high=1.0)
         if (self.features is None) == (self.next_features is None):
             raise ValueError(
                 "give features (a finite game) or next_features (a continuous game), not both "
                 "or neither"
             )
+        table = self.features if self.is_finite else self.next_features
+        P = np.ndim(table) - (2 if self.is_finite else 3)  # the players: one action axis each
+        if P < 2:
+            name = "features" if self.is_finite else "next_features"
+            raise ValueError(f"{name} has shape {np.shape(table)}: fewer than two action axes")
+        acts = action_axes(P, upper=False)
+        axes = ("k", "h", "player")
+        array(self.rewards, "rewards", shape=(K, H, P), axes=axes, low=-1.0, high=1.0)
         if self.is_finite:
-            features = array(self.features, "features", shape=(None, None, None, d),
-                             axes=("x", "a", "b", "i"))  # fmt: skip
-            S, A, B, _ = features.shape
+            features = array(self.features, "features", shape=(*(None,) * (1 + P), d),
+                             axes=("x", *acts, "i"))  # fmt: skip
+            S, counts = features.shape[0], features.shape[1:-1]
             for name in ("states", "next_states"):
                 _indices(name, getattr(self, name), (K, H), S)
         else:
-            A, B = self.next_features.shape[-3:-1]
-            array(self.next_features, "next_features", shape=(K, H - 1, A, B, d),
-                  axes=("k", "h", "a", "b", "i"))  # fmt: skip
+            counts = self.next_features.shape[2:-1]
+            array(self.next_features, "next_features", shape=(K, H - 1, *counts, d),
+                  axes=("k", "h", *acts, "i"))  # fmt: skip
             for name in ("states", "next_states"):
                 array(getattr(self, name), name, shape=(K, H, 2), axes=("k", "h", "coordinate"))
-        check_shape(self.actions, "actions", (K, H, 2), axes)
-        for m, n in enumerate((A, B)):
+        check_shape(self.actions, "actions", (K, H, P), axes)
+        for m, n in enumerate(counts):
             _indices(f"actions[..., {m}]", self.actions[..., m], (K, H), n)
         if self.is_finite:
-            played = self.features[self.states, self.actions[..., 0], self.actions[..., 1]]
+            played = self.features[(self.states, *np.moveaxis(self.actions, -1, 0))]
             if not np.array_equal(played, self.phi):
                 idx = first_index(np.abs(played - self.phi).max(axis=-1) > 0)
                 raise ValueError(
-                    f"phi at index {idx} (k, h) is not features[x, a, b] of the recorded state "
-                    "and actions: the data set is inconsistent"
+                    f"phi at index {idx} (k, h) is not features[x, {', '.join(acts)}] of the "
+                    "recorded state and actions: the data set is inconsistent"
                 )
             array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
             if (self.transitions is None) == (self.mu is None):
                 raise ValueError("give the finite game's transitions or its mu (one)")
             if self.transitions is not None:
-                array(self.transitions, "transitions", shape=(H, S, A, B, S),
-                      axes=("h", "x", "a", "b", "x'"))  # fmt: skip
+                array(self.transitions, "transitions", shape=(H, S, *counts, S),
+                      axes=("h", "x", *acts, "x'"))  # fmt: skip
             else:
                 array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
         if not isinstance(self.meta, dict):
@@ -236,8 +252,7 @@ class ExplorationData:
         Rewards may differ, nothing else: finite games are compared by value (within ``1e-10``),
         continuous ones by :func:`model_fingerprint`.
         """
-        H, d = self.horizon, self.dim
-        A, B = self.n_actions
+        H, d, counts = self.horizon, self.dim, self.n_actions
         explored = self.meta.get("game", {}).get("name", "the explored game")
         finite = isinstance(game, FiniteGame)
         if finite != self.is_finite:
@@ -245,10 +260,15 @@ class ExplorationData:
             raise ExplorationDataError(
                 f"the data come from {kinds[0]} game ({explored}); {game.name} is {kinds[1]} game"
             )
-        sizes = (game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim)
-        if sizes != (H, A, B, d):
+        sizes, explored_sizes = (game.horizon, *game.action_counts, game.dim), (H, *counts, d)
+        if sizes != explored_sizes:
+            names = [
+                ", ".join(("H", *action_axes(len(t) - 2), "d")) for t in (sizes, explored_sizes)
+            ]
+            theirs = "" if names[0] == names[1] else f"({names[1]}) = "
             raise ExplorationDataError(
-                f"the game has (H, A, B, d) = {sizes}, the data of {explored} {(H, A, B, d)}"
+                f"the game has ({names[0]}) = {sizes}, the data of {explored} {theirs}"
+                f"{explored_sizes}"
             )
         if not self.is_finite:
             if model_fingerprint(game) != self.meta.get("model_sha256"):
@@ -262,7 +282,8 @@ class ExplorationData:
                 f"the game's features have shape {game.features.shape}, the explored "
                 f"{self.features.shape}"
             )
-        _compare("features", game.features, self.features, ("x", "a", "b", "i"))
+        acts = action_axes(len(counts), upper=False)
+        _compare("features", game.features, self.features, ("x", *acts, "i"))
         _compare("initial_distribution", game.initial_distribution, self.initial_distribution,
                  ("x",))  # fmt: skip
         for h in range(H):
@@ -270,7 +291,7 @@ class ExplorationData:
                 _compare("mu", game.mu[h], self.mu[h], ("i", "x'"), h)
                 continue
             P = self.transitions[h] if self.transitions is not None else self.features @ self.mu[h]
-            _compare("transitions", game.transition(h), P, ("x", "a", "b", "x'"), h)
+            _compare("transitions", game.transition(h), P, ("x", *acts, "x'"), h)
 
 
 def model_fingerprint(game: Game) -> str:
@@ -358,7 +379,7 @@ def explore(
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> ExplorationData:
-    """Phase 1: ``K`` episodes of reward-free exploration by both players (SPEC §4).
+    """Phase 1: ``K`` episodes of reward-free exploration by every player (SPEC §4, §7).
 
     Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`, shared, ``bonus_reward``):
     ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the exploration reward
@@ -371,7 +392,8 @@ def explore(
         episodes, beta, lam: ``K``, the bonus scale ``β >= 0``, the ridge ``λ > 0``.
         alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
             the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
-            (``log|A|·√K/H``); the follower's with ``|B|``.
+            (``log|A|·√K/H``); the follower's with ``|B|``. With ``N`` followers ``alpha_f`` is
+            every follower's (follower ``i``'s schedule with ``|A_i|``).
         seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h``.
         progress, checkpoint, checkpoint_every: as
@@ -398,27 +420,30 @@ class _Exploration:
         self.finite = finite = isinstance(game, FiniteGame)
         if not finite and not isinstance(game, ContinuousGame):
             raise ValueError(f"game must be a FiniteGame or a ContinuousGame, got {game!r}")
-        game.refuse_followers("reward-free exploration")
-        H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
+        H, d, counts, P = game.horizon, game.dim, game.action_counts, game.n_players
         learner = SoftmaxLSVIUCB(
             game.features if finite else game.feature_map,
-            action_counts=(A, B), dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0, 0.0),
+            action_counts=counts, dim=d, horizon=H, beta=beta, lam=lam, alphas=(0.0,) * P,
             bonus_reward=True, refresh_every=refresh_every,
         )  # fmt: skip
         self.game, self.seed, self.episodes, self.episodes_done = game, seed, K, 0
         self.env_rng = stream(seed, "game")
+        # One learner for all (the bonus is the shared reward); the leader's agent plans for it.
+        alphas = (alpha_l, *(alpha_f,) * (P - 1))
         self.players = [
-            LSVIAgent(learner, stream(seed, "player", m), m, (alpha_l, alpha_f), K, owner=m == 0)
-            for m in range(2)
+            LSVIAgent(learner, stream(seed, "player", m), m, alphas, K, owner=m == 0)
+            for m in range(P)
         ]
+        # A finite game steps as the compiled episode loop does, for any number of players.
+        self.step_arrays = tuple(game.step_arrays()) if finite else None
         states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
         self.data = {
             "phi": np.empty((K, H, d)),
-            "rewards": np.empty((K, H, 2)),
-            "actions": np.empty((K, H, 2), dtype=np.int64),
+            "rewards": np.empty((K, H, P)),
+            "actions": np.empty((K, H, P), dtype=np.int64),
             "states": states,
             "next_states": np.empty_like(states),
-            "next_features": None if finite else np.empty((K, max(H - 1, 0), A, B, d)),
+            "next_features": None if finite else np.empty((K, max(H - 1, 0), *counts, d)),
         }
         params = (beta, lam, alpha_l, alpha_f, seed, refresh_every)
         self.params = dict(zip(_PARAMS, params, strict=True))
@@ -430,23 +455,29 @@ class _Exploration:
         }
 
     def features_at(self, x: Any) -> np.ndarray:
-        """``φ(x, ·, ·)``: ``(A, B, d)``."""
+        """``φ(x, ·, …, ·)``: ``(A_0, …, A_N, d)``."""
         game = self.game
         return game.features[x] if self.finite else game.feature_map(np.asarray(x)[None])[0]
 
     def play_episode(self) -> None:
-        game, (leader, follower), data, k = self.game, self.players, self.data, self.episodes_done
-        leader.begin_episode(k)  # the leader plans (Algorithm 1, lines 4-14)
-        follower.begin_episode(k)
+        game, players, data, k = self.game, self.players, self.data, self.episodes_done
+        for player in players:  # the leader plans (Algorithm 1, lines 4-14)
+            player.begin_episode(k)
         x = game.sample_initial(self.env_rng)
         phi_x = self.features_at(x)
+        rewards = np.empty(game.n_players)
         for h in range(game.horizon):
-            a = leader.act(h, x)
-            b = follower.act(h, x, a)
-            r, x_next = game.step(h, x, a, b, self.env_rng)
-            leader.record(h, x, (a, b), np.zeros(2), x_next)
-            data["phi"][k, h] = phi_x[a, b]
-            data["rewards"][k, h], data["actions"][k, h] = r, (a, b)
+            actions: list[int] = []
+            for player in players:
+                actions.append(player.act(h, x, *actions))
+            if self.finite:
+                joint = int(np.ravel_multi_index(actions, game.action_counts))
+                x_next = int(compiled_step(self.step_arrays, h, x, joint, self.env_rng, rewards))
+            else:
+                rewards, x_next = game.step(h, x, *actions, self.env_rng)
+            players[0].record(h, x, tuple(actions), np.zeros(game.n_players), x_next)
+            data["phi"][k, h] = phi_x[tuple(actions)]
+            data["rewards"][k, h], data["actions"][k, h] = rewards, actions
             data["states"][k, h], data["next_states"][k, h] = x, x_next
             if h < game.horizon - 1:
                 phi_x = self.features_at(x_next)
@@ -494,8 +525,8 @@ class _Exploration:
         model = {}
         if finite:
             model["initial_distribution"] = game.initial_distribution
-            H, A, B = game.horizon, game.n_leader_actions, game.n_follower_actions
-            if game.mu is not None and H * game.n_states**2 * A * B > DENSE_MODEL_LIMIT:
+            H, joint = game.horizon, math.prod(game.action_counts)
+            if game.mu is not None and H * game.n_states**2 * joint > DENSE_MODEL_LIMIT:
                 model["mu"] = game.mu
             else:
                 model["transitions"] = np.stack([game.transition(h) for h in range(H)])
@@ -521,22 +552,31 @@ def check_exploration(
 
 
 # ---------------------------------------------------------------------- phase 2: plan
-def _stackelberg(Q: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``V (2, ...)``: the backup of ``Q``."""
-    (pi_l, pi_f), (V, _) = collapse(np.moveaxis(Q, -3, 0), stackelberg_rules("leader", tol))
-    return pi_l, pi_f, V
+def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndarray, ...]:
+    """One-hot ``pi_0 (..., A_0)``, …, ``pi_N (..., A_0, …, A_N)``, ``V (1+N, ...)``: the backup.
+
+    ``Q (..., 1+N, A_0, …, A_N)``; from the last follower down, each player answers the actions
+    before it with the argmax of its own values (ties for the players before it, the leader
+    first: :func:`~stackelberg_rl.planning.stackelberg_choice`), the leader maximises.
+    """
+    W = np.moveaxis(Q, -1 - n_players, 0)
+    pis, nodes = collapse(W, stackelberg_rules("leader", tol, n_players))
+    return (*pis, nodes[0])
 
 
 @dataclass(frozen=True, eq=False)
 class LearnedPlan:
     """The Stackelberg solution planned on the learned model: usable at any state.
 
+    Shapes for two players; with ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes
+    ``A_0, …, A_N``.
+
     Attributes:
         w: ``(2, H, d)`` the ridge weights ``ŵ_{m,h}``.
         theta: ``(2, H, d)`` rewards ``⟨φ, θ_{m,h}⟩`` known exactly, or ``None``.
         reward_table: ``(2, H, S, A, B)`` rewards of a finite game known exactly, or ``None``
             (then states must be given as indices).
-        tol: the follower's tie tolerance.
+        tol: the followers' tie tolerance.
     """
 
     w: np.ndarray
@@ -545,6 +585,7 @@ class LearnedPlan:
     tol: float = TIE_TOL
 
     horizon = property(lambda self: self.w.shape[1], doc="``H``.")
+    n_players = property(lambda self: self.w.shape[0], doc="``1+N``.")
 
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
@@ -552,34 +593,43 @@ class LearnedPlan:
         A known reward ``r`` (``theta``, ``reward_table``) is added, not regressed (SPEC §4);
         ``states (...)`` (indices) are needed only with a ``reward_table``.
         """
-        Q = np.moveaxis(phi @ self.w[:, h].T, -1, -3)
+        axis = -1 - self.n_players  # the player axis, before the action axes
+        Q = np.moveaxis(phi @ self.w[:, h].T, -1, axis)
         if self.theta is not None:
-            Q = Q + np.moveaxis(phi @ self.theta[:, h].T, -1, -3)
+            Q = Q + np.moveaxis(phi @ self.theta[:, h].T, -1, axis)
         elif self.reward_table is not None:
             if states is None:
                 raise ValueError("a plan for a reward table needs the states' indices")
-            Q = Q + np.moveaxis(self.reward_table[:, h][:, states], 0, -3)
+            Q = Q + np.moveaxis(self.reward_table[:, h][:, states], 0, axis)
         return np.clip(Q, h - self.horizon, self.horizon - h)
 
     def policies(
         self, h: int, phi: np.ndarray, states: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The planned policies at step ``h``: one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``."""
-        return _stackelberg(self.q(h, phi, states), self.tol)[:2]
+    ) -> tuple[np.ndarray, ...]:
+        """The planned policies at step ``h``: one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``.
 
-    def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` of a finite game's ``features``."""
-        S, A, B, _ = features.shape
-        pi_l, pi_f = np.empty((self.horizon, S, A)), np.empty((self.horizon, S, A, B))
+        With ``N`` followers one-hot ``pi_i (..., A_0, …, A_i)``.
+        """
+        return _stackelberg(self.q(h, phi, states), self.tol, self.n_players)[:-1]
+
+    def tables(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` of a finite game's ``features``.
+
+        With ``N`` followers ``pi_i (H, S, A_0, …, A_i)`` of ``features (S, A_0, …, A_N, d)``.
+        """
+        S, counts = features.shape[0], features.shape[1:-1]
+        tables = [np.empty((self.horizon, S, *counts[: i + 1])) for i in range(len(counts))]
         for h in range(self.horizon):
-            pi_l[h], pi_f[h] = self.policies(h, features, np.arange(S))
-        return pi_l, pi_f
+            for table, pi in zip(tables, self.policies(h, features, np.arange(S)), strict=True):
+                table[h] = pi
+        return tuple(tables)
 
 
 Rewards = np.ndarray | FiniteGame | ContinuousGame | None
 """What :func:`fit` plans for: ``None`` (the rewards observed while exploring, regressed on
 ``φ``), a table ``(2, H, S, A, B)`` (finite game), ``θ (2, H, d)``, or a game with the explored
-transitions (its own rewards)."""
+transitions (its own rewards). With ``N`` followers ``2`` is ``1+N`` and ``A, B`` are
+``A_0, …, A_N``."""
 
 
 def fit(
@@ -592,8 +642,11 @@ def fit(
     ``rewards is None`` and zero otherwise (a known reward is added exactly in
     :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
     choices, and ``V̂_{m,h}`` at the next states of step ``h-1`` (every state of a finite game).
+    With ``N`` followers (SPEC §7) every player's ``ŵ_{m,h}``; from the last follower down, each
+    answers the actions before it (ties for the players before it, the leader first), and the
+    leader maximises.
 
-    ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the follower's tie
+    ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
     tolerance.
 
     Raises:
@@ -604,11 +657,12 @@ def fit(
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
     K, H, d = data.phi.shape
-    w = np.zeros((2, H, d))
+    P = data.n_players
+    w = np.zeros((P, H, d))
     # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
-    V_next = np.zeros((K, 2))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
+    V_next = np.zeros((K, P))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
     for h in range(H - 1, -1, -1):
         Phi = data.phi[:, h]
         y = (data.rewards[:, h] if observed else 0.0) + V_next
@@ -618,17 +672,19 @@ def fit(
             break
         if data.is_finite:
             S = data.features.shape[0]
-            V = _stackelberg(plan_.q(h, data.features, np.arange(S)), tol)[2]
+            V = _stackelberg(plan_.q(h, data.features, np.arange(S)), tol, P)[-1]
             V_next = V.T[data.next_states[:, h - 1]]
         else:
-            V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol)[2].T
+            V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol, P)[-1].T
     return plan_
 
 
 def solve(
     data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
+
+    With ``N`` followers one-hot ``pi_i (H, S, A_0, …, A_i)`` for ``i = 0 … N``.
 
     Raises:
         ValueError: as :func:`fit`, and for the data of a continuous game.
@@ -647,8 +703,7 @@ def known_rewards(
     """``(theta, reward_table)`` from what :func:`fit` was given, checked (else ``ValueError``)."""
     if rewards is None:
         return None, None
-    H, d = data.horizon, data.dim
-    A, B = data.n_actions
+    H, d, P, counts = data.horizon, data.dim, data.n_players, data.n_actions
     if isinstance(rewards, FiniteGame | ContinuousGame):
         data.check_game(rewards)
         if isinstance(rewards, ContinuousGame):
@@ -658,15 +713,15 @@ def known_rewards(
     if given.dtype.kind not in "biuf":
         raise ValueError(f"rewards must be numbers, got dtype {given.dtype}")
     if given.ndim == 3:
-        theta = array(given, "theta", shape=(2, H, d), axes=("player", "h", "i"))
+        theta = array(given, "theta", shape=(P, H, d), axes=("player", "h", "i"))
         # The rewards ⟨φ, θ⟩ must lie in [-1, 1] wherever they are used: at every state of a
         # finite game, at the recorded states of a continuous one.
         if data.is_finite:
-            r = np.einsum("sabd,mhd->mhsab", data.features, theta)
+            r = np.einsum("...d,mhd->mh...", data.features, theta)
         else:
             r = np.einsum("khd,mhd->mkh", data.phi, theta)
             if H > 1:
-                r_next = np.einsum("khabd,mhd->mkhab", data.next_features, theta[:, 1:])
+                r_next = np.einsum("kh...d,mhd->mkh...", data.next_features, theta[:, 1:])
                 r = np.concatenate([r.reshape(-1), r_next.reshape(-1)])
         if np.abs(r).max() > 1 + TOL:
             raise ValueError(
@@ -674,37 +729,41 @@ def known_rewards(
                 "explored states: rewards must lie in [-1, 1]"
             )
         return theta, None
-    if given.ndim == 5:
+    names = ", ".join(action_axes(P))
+    if given.ndim == 3 + P:
         if not data.is_finite:
             raise ValueError(
-                "a reward table (2, H, S, A, B) needs the data of a finite game; give theta "
-                "(2, H, d) for a continuous one"
+                f"a reward table ({P}, H, S, {names}) needs the data of a finite game; give "
+                f"theta ({P}, H, d) for a continuous one"
             )
         S = data.features.shape[0]
-        axes = ("player", "h", "x", "a", "b")
-        return None, array(given, "rewards", shape=(2, H, S, A, B), axes=axes, low=-1.0, high=1.0)
+        axes = ("player", "h", "x", *action_axes(P, upper=False))
+        shape = (P, H, S, *counts)
+        return None, array(given, "rewards", shape=shape, axes=axes, low=-1.0, high=1.0)
     raise ValueError(
-        f"rewards must be a table (2, H, S, A, B) = {(2, H, '?', A, B)} or theta (2, H, d) = "
-        f"{(2, H, d)}, got shape {given.shape}"
+        f"rewards must be a table ({P}, H, S, {names}) = {(P, H, '?', *counts)} or theta "
+        f"({P}, H, d) = {(P, H, d)}, got shape {given.shape}"
     )
 
 
 # ---------------------------------------------------------------------- exact gaps
-def gaps(
-    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, *, tol: float = TIE_TOL
-) -> dict[str, float]:
-    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (SPEC §4).
+def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[str, float]:
+    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (SPEC §4, §7).
 
     - follower: ``V_f^{π_l, BR_f(π_l)} − V_f^{π_l, π_f}``, its best-response gap (``>= 0``);
+      with ``N`` followers, follower ``m``'s against all the others' policies (those after it
+      answering its deviation as planned);
     - leader: ``V_l^SE − V_l^{π_l, BR_f^-(π_l)}``, with ``V^SE`` the strong Stackelberg value
       (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`) and ``BR_f^-`` the follower's
-      best response that breaks its ties against the leader: what the leader can count on.
+      best response that breaks its ties against the leader: what the leader can count on. With
+      ``N`` followers, the followers answer ``π_l`` in order as in a Stackelberg solution, each
+      breaking its ties against the players before it (:func:`followers_answer`).
 
     The leader's gap can be negative (a Markov leader may commit to a later threat that is not
     subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
 
-    ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``; ``tol``: the tie tolerance of ``V^SE`` and
-    ``BR_f^-``.
+    ``policies``: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``; with ``N`` followers ``pi_i (H, S,
+    A_0, …, A_i)``. ``tol``: the tie tolerance of ``V^SE`` and ``BR_f^-``.
 
     Returns:
         ``gap/leader/initial`` and ``gap/follower/initial`` (at the initial distribution),
@@ -712,27 +771,46 @@ def gaps(
         positive probability: no exploration learns the values at ``h = 0`` of a state that
         never starts an episode), ``value/leader/stackelberg``, ``value/leader/output``
         (``V_l`` against ``BR_f^-``), ``value/follower/output``, at the initial distribution.
+        With ``N`` followers ``follower_1`` … ``follower_N`` in place of ``follower``.
     """
-    game.refuse_followers("gaps")
     if not isinstance(game, FiniteGame):
         raise ValueError(f"gaps are exact on finite games only, got {game!r}")
-    _, _, se = stackelberg_equilibrium(game, tol=tol)
-    _, worst = follower_best_response(game, pi_l, tie_break="follower", tol=tol)
-    _, best_f = follower_best_response(game, pi_l)
-    own = evaluate(game, pi_l, pi_f)
-    leader = se.V[0, 0] - worst.V[0, 0]
-    follower = best_f.V[1, 0] - own.V[1, 0]
+    se = stackelberg_equilibrium(game, tol=tol)[-1]
+    own = evaluate(game, *policies)  # checks the policies
+    worst = followers_answer(game, policies[0], tol)
     p0 = game.initial_distribution
     starts = p0 > 0
-    return {
+    leader = se.V[0, 0] - worst[0]
+    out = {
         "gap/leader/initial": float(p0 @ leader),
         "gap/leader/worst": float(leader[starts].max()),
-        "gap/follower/initial": float(p0 @ follower),
-        "gap/follower/worst": float(follower[starts].max()),
-        "value/leader/stackelberg": float(p0 @ se.V[0, 0]),
-        "value/leader/output": float(p0 @ worst.V[0, 0]),
-        "value/follower/output": float(p0 @ own.V[1, 0]),
     }
+    names = [player_name(m, game.n_players).replace(" ", "_") for m in range(game.n_players)]
+    for m in range(1, game.n_players):
+        gap = best_response(game, m, policies)[1].V[m, 0] - own.V[m, 0]
+        out[f"gap/{names[m]}/initial"] = float(p0 @ gap)
+        out[f"gap/{names[m]}/worst"] = float(gap[starts].max())
+    out["value/leader/stackelberg"] = float(p0 @ se.V[0, 0])
+    out["value/leader/output"] = float(p0 @ worst[0])
+    for m in range(1, game.n_players):
+        out[f"value/{names[m]}/output"] = float(p0 @ own.V[m, 0])
+    return out
+
+
+def followers_answer(game: FiniteGame, pi_l: np.ndarray, tol: float = TIE_TOL) -> np.ndarray:
+    """``V (1+N, S)`` at step 0 when the followers answer the leader's ``pi_l (H, S, A)``.
+
+    Backward induction (SPEC §7) with the leader's policy fixed and each follower, from the last
+    one down, choosing the argmax of its own values, its ties broken against the players before
+    it, the leader first (:func:`~stackelberg_rl.planning.stackelberg_choice`, ``"follower"``):
+    what a leader committed to ``pi_l`` can count on. One follower: its best response ``BR_f^-``.
+    """
+    pi_l = check_policies(game, pi_l, *(None,) * game.n_followers)[0]
+    rules = stackelberg_rules("follower", tol, game.n_players)[1:]
+    V = None
+    for h in range(game.horizon - 1, -1, -1):
+        V = collapse(game.action_values(h, V), [pi_l[h], *rules])[1][0]
+    return V
 
 
 def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:

@@ -1,13 +1,16 @@
 """A run's plans: what replays the policy of every episode, bit for bit (``run --save-plans``).
 
-Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20): ``w (2, H, d)``,
-``α_l``, ``α_f``, ``β`` and ``Λ_h^{-1}``. The first four are stored per plan; ``Λ_h^{-1}`` is not:
+Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20; SPEC §7 for ``N``
+followers): ``w (1+N, H, d)``, ``α_0 … α_N``, ``β`` and ``Λ_h^{-1}``. All but the last are stored
+per plan; ``Λ_h^{-1}`` is not:
 the learner inverts ``Λ_h = λI + Σ_{τ<k} φ_h^τ φ_h^τᵀ``, accumulated in exact IEEE arithmetic,
 afresh (:mod:`stackelberg_rl.learners.lsvi_ucb`), so the features of the steps played are enough.
-Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``, ``w (P, 2, H, d)``, ``alpha (P, 2)``
-(``inf``: greedy), ``beta (P,)``, ``lam ()`` — ``8·H·d`` bytes per episode and ``8·(2Hd + 3)``
-per plan. A run folder holds every seed's in one ``plans.npz`` (group ``seed{s}``), checked when
-read: a truncated, foreign or inconsistent file is a :class:`PlansFileError` naming the array.
+Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``, ``w (P, 1+N, H, d)``, ``alpha (P, 1+N)``
+(``inf``: greedy), ``beta (P,)``, ``lam ()`` — ``8·H·d`` bytes per episode and
+``8·((1+N)(Hd + 1) + 2)`` per plan (the files of two players written before ``N`` could be more
+than one read as they are). A run folder holds every seed's in one ``plans.npz`` (group
+``seed{s}``), checked when read: a truncated, foreign or inconsistent file is a
+:class:`PlansFileError` naming the array.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 
 from .._files import load, pack, read_npz, write_atomic
 from .._validate import first_index
+from ..learners.base import player_name
 
 PLANS_FILE = "plans.npz"
 PLANS_FORMAT = "stackelberg-rl/plans"
@@ -51,6 +55,7 @@ class Plans:
     horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
     dim = property(lambda self: self.phi.shape[2], doc="``d``.")
     n_plans = property(lambda self: len(self.plan_episode), doc="``P``.")
+    n_players = property(lambda self: self.w.shape[1], doc="``1+N``.")
 
     @property
     def nbytes(self) -> int:
@@ -89,10 +94,12 @@ class Plans:
         if arrays["lam"].shape != () or arrays["lam"].dtype != np.float64:
             raise bad("lam", f"has shape {arrays['lam'].shape}, expected a float64 scalar")
         K, H, d = arrays["phi"].shape
-        P = len(arrays["plan_episode"])
+        P, n = len(arrays["plan_episode"]), arrays["w"].shape[1]
         if K < 1 or H < 1 or d < 1:
             raise bad("phi", f"has shape {(K, H, d)}: no episode, step or feature")
-        expected = {"w": (P, 2, H, d), "alpha": (P, 2), "beta": (P,)}
+        if n < 2:
+            raise bad("w", f"has shape {arrays['w'].shape}: fewer than two players on axis 1")
+        expected = {"w": (P, n, H, d), "alpha": (P, n), "beta": (P,)}
         for name, shape in expected.items():
             if arrays[name].shape != shape:
                 raise bad(name, f"has shape {arrays[name].shape}, expected {shape}")
@@ -139,33 +146,44 @@ class Plans:
 
 # ---------------------------------------------------------------------- recording a run's plans
 class PlanRecorder:
-    """Keeps the plans made in a run: :meth:`after_plans` after both players' ``begin_episode``."""
+    """Keeps the plans made in a run: :meth:`after_plans` after every player's ``begin_episode``.
 
-    def __init__(self, leader, follower) -> None:
-        for role, player in (("leader", leader), ("follower", follower)):
+    Args:
+        players: the ``1+N`` LSVI-UCB players in order of moves (the leader first), sharing one
+            learner (centralised) or each with its own (decentralised: their plans must agree).
+    """
+
+    def __init__(self, *players) -> None:
+        for m, player in enumerate(players):
             if not hasattr(player, "learner"):
                 raise ValueError(
-                    f"save_plans needs LSVI-UCB players; the {role} is {type(player).__name__}"
+                    f"save_plans needs LSVI-UCB players; the "
+                    f"{player_name(m, len(players))} is {type(player).__name__}"
                 )
-        self.leader, self.follower = leader, follower
+        self.players = players
         self._episodes: list[int] = []
         self._w: list[np.ndarray] = []
-        self._params: list[tuple[float, float, float]] = []
+        self._params: list[tuple[float, ...]] = []  # (α_0, …, α_N, β)
+
+    @staticmethod
+    def _params_of(learner) -> tuple[float, ...]:
+        return (*(float(a) for a in learner.alphas), float(learner.beta))
 
     def after_plans(self, k: int) -> None:
         """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
-        L, F = self.leader.learner, self.follower.learner
-        decentralised = F is not L
-        if decentralised and self.follower.replanned != self.leader.replanned:
+        leader, *followers = self.players
+        L = leader.learner
+        own = [p for p in followers if p.learner is not L]  # the decentralised players
+        if any(p.replanned != leader.replanned for p in own):
             raise RuntimeError(
-                f"episode {k}: one decentralised player re-planned and the other did not"
+                f"episode {k}: some decentralised players re-planned and others did not"
             )
-        if not self.leader.replanned:
+        if not leader.replanned:
             return
-        params = (float(L.alpha_l), float(L.alpha_f), float(L.beta))
-        if decentralised and (
-            not np.array_equal(L.w, F.w)
-            or params != (float(F.alpha_l), float(F.alpha_f), float(F.beta))
+        params = self._params_of(L)
+        if any(
+            not np.array_equal(L.w, p.learner.w) or params != self._params_of(p.learner)
+            for p in own
         ):
             raise RuntimeError(
                 f"episode {k}: the decentralised players' plans differ; they should be one"
@@ -174,27 +192,31 @@ class PlanRecorder:
         self._w.append(L.w.copy())
         self._params.append(params)
 
+    def _arrays(self, w, params) -> tuple[np.ndarray, np.ndarray]:
+        L = self.players[0].learner
+        n = L.n_players
+        return (
+            np.array(w, dtype=np.float64).reshape(-1, n, L.horizon, L.dim),
+            np.array(params, dtype=np.float64).reshape(-1, n + 1),
+        )
+
     def state_dict(self) -> dict:
-        """The plans so far: ``episode (P,)``, ``w (P, 2, H, d)``, ``params (P, 3)``."""
-        L = self.leader.learner
-        return {
-            "episode": np.array(self._episodes, dtype=np.int64),
-            "w": np.array(self._w, dtype=np.float64).reshape(-1, 2, L.horizon, L.dim),
-            "params": np.array(self._params, dtype=np.float64).reshape(-1, 3),
-        }
+        """The plans so far: ``episode (P,)``, ``w (P, 1+N, H, d)``, ``params (P, 2+N)``."""
+        w, params = self._arrays(self._w, self._params)
+        return {"episode": np.array(self._episodes, dtype=np.int64), "w": w, "params": params}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
-        L = self.leader.learner
+        L = self.players[0].learner
         try:
             episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
         except KeyError as err:
             raise ValueError(f"the plan recorder's state has no {err.args[0]}") from None
-        P = len(episode)
-        if w.shape != (P, 2, L.horizon, L.dim) or params.shape != (P, 3):
+        P, n = len(episode), L.n_players
+        if w.shape != (P, n, L.horizon, L.dim) or params.shape != (P, n + 1):
             raise ValueError(
                 f"the plan recorder's state has w {w.shape} and params {params.shape} for "
-                f"{P} plans of H={L.horizon}, d={L.dim}"
+                f"{P} plans of {n} players, H={L.horizon}, d={L.dim}"
             )
         self._episodes = [int(k) for k in episode]
         self._w = [np.array(x, dtype=np.float64) for x in w]
@@ -202,18 +224,18 @@ class PlanRecorder:
 
     def finish(self) -> Plans:
         """The run's plans, with the features the learner recorded (checked)."""
-        L = self.leader.learner
+        L = self.players[0].learner
         n = L.n_samples
         if len(set(n.tolist())) != 1:
             raise RuntimeError(f"the steps have different numbers of samples: {n.tolist()}")
         phi = np.stack([L.observations(h)[0] for h in range(L.horizon)], axis=1)
-        params = np.array(self._params, dtype=np.float64).reshape(-1, 3)
+        w, params = self._arrays(self._w, self._params)
         plans = Plans(
             phi=np.ascontiguousarray(phi, dtype=np.float64),
             plan_episode=np.array(self._episodes, dtype=np.int64),
-            w=np.array(self._w, dtype=np.float64).reshape(-1, 2, L.horizon, L.dim),
-            alpha=np.ascontiguousarray(params[:, :2]),
-            beta=np.ascontiguousarray(params[:, 2]),
+            w=w,
+            alpha=np.ascontiguousarray(params[:, :-1]),
+            beta=np.ascontiguousarray(params[:, -1]),
             lam=float(L.lam),
         )
         plans.validate("the recorded plans")
@@ -271,9 +293,10 @@ def _legacy(path: Path) -> bool:
     return "format.npy" in names and "header.npy" not in names
 
 
-def plans_bytes(episodes: int, horizon: int, dim: int) -> int:
+def plans_bytes(episodes: int, horizon: int, dim: int, n_players: int = 2) -> int:
     """Bytes of one seed's plans when it plans every episode (the most there can be)."""
-    return episodes * (8 * horizon * dim + 8 * (2 * horizon * dim + 3) + 8)
+    per_plan = 8 * (n_players * (horizon * dim + 1) + 1)  # w, alpha, beta
+    return episodes * (8 * horizon * dim + per_plan + 8)
 
 
 def bytes_per_episode(plans: Plans) -> float:

@@ -208,10 +208,14 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def make_game(config: RunConfig) -> Game:
-    """The game ``config`` plays, made once it is known to fit in memory (else UsageError)."""
+def make_game(config: RunConfig, followers: bool = False) -> Game:
+    """The game ``config`` plays, made once it is known to fit in memory (else UsageError).
+
+    ``followers``: the command plays games with any number of followers (else only one).
+    """
     game = checked(lambda: (check_game_fits(config), config.game.make())[1])
-    checked(lambda: game.refuse_followers("the command line"))
+    if not followers:
+        checked(lambda: game.refuse_followers("the command line"))
     return game
 
 

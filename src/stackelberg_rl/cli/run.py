@@ -177,7 +177,7 @@ def run(values: dict[str, Any]) -> int:
         config = resumed_config(execution.resume, values)
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-    game = make_game(config)
+    game = make_game(config, followers=True)
     INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_seeds(

@@ -44,6 +44,7 @@ def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) 
     ``episode``, ``eval_weight``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
     ``bound_follower``. Raises :class:`ValueError` if the run has no ``α`` (a baseline).
     """
+    game.refuse_followers("the soft-max bias")
     cache = {} if cache is None else cache
     d = df[df["eval_weight"] > 0]
     alphas = d[["alpha_l", "alpha_f"]].to_numpy(dtype=float)

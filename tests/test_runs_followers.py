@@ -213,12 +213,13 @@ def test_the_learners_memory_estimate_bounds_what_it_holds():
 
 # ---------------------------------------------------------------------- "Done when"
 def test_every_players_regret_falls_with_two_followers_greedy():
-    """Issue 17's run, shorter: ``--param n_followers=2 --param n_states=6 --beta 0.2
-    --alpha-l inf --alpha-f inf``; per-episode regret of every player, last quarter against the
-    first (measured at K = 1500 over 4 seeds: 0.12, 0.13, 0.18)."""
+    """Issue 17's run, with 2 seeds of K = 1000 for 4 of 1500: ``--param n_followers=2 --param
+    n_states=6 --beta 0.2 --alpha-l inf --alpha-f inf``. Each player's per-episode regret in
+    the last quarter over the first: measured 0.10, 0.16, 0.19 here (0.12, 0.13, 0.18 for the
+    issue's run); the test asks for less than 0.4, half the way from there to 1."""
     config = RunConfig(
         game=GameSpec("random-linear", {"n_followers": 2, "n_states": 6}),
-        episodes=600,
+        episodes=1000,
         agent=AgentConfig(beta=0.2, alpha_l="inf", alpha_f="inf"),
     )
     game = config.game.make()

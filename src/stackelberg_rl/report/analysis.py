@@ -79,7 +79,12 @@ def _seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- one setting
 def alpha_text(spec) -> str:
-    """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``."""
+    """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``.
+
+    One per follower (a list) in parentheses: ``(∞, 2)``.
+    """
+    if isinstance(spec, list):
+        return f"({', '.join(map(alpha_text, spec))})"
     if spec in ("inf", math.inf) or (is_real(spec) and math.isinf(spec)):
         return "∞"
     return f"{spec:g}" if is_real(spec) else str(spec)

@@ -236,8 +236,10 @@ def _describe_setting(s: SettingData) -> str:
     if resolved.get("beta") is not None:
         theory = " (theory)" if agent.get("beta") == "theory" else ""
         words.append(f"β = {_fmt(resolved['beta'])}{theory}")
-    for key, sym in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
-        value = resolved.get(key)
+    for key, value in resolved.items():  # alpha_l, alpha_f (alpha_f_1, … with followers)
+        if not key.startswith("alpha_"):
+            continue
+        sym = "α_" + key.removeprefix("alpha_").replace("_", "")
         if isinstance(value, dict):
             first, last = _fmt(value.get("first")), _fmt(value.get("last"))
             words.append(f"{sym} {value.get('schedule')} {first}…{last}")

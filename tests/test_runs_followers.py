@@ -246,6 +246,13 @@ def test_a_sweep_over_followers_and_their_alphas_reports_every_player(tmp_path):
     assert report is not None
 
 
+def test_a_sweep_with_a_wrong_count_of_alphas_is_refused_before_anything_is_written(tmp_path):
+    configs = [config_of(2, alpha_f="1 2"), config_of(2, alpha_f="1 2 3")]
+    with pytest.raises(ValueError, match="alpha_f gives 3 values, one per follower"):
+        run_grid(name_settings(configs), tmp_path / "sweep", workers=1, progress=False)
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_the_command_line_runs_two_followers_with_one_alpha_each(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["run", "--game", "random-linear", "--param", "n_followers=2", "--param",

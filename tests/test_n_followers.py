@@ -334,20 +334,16 @@ def test_whatever_handles_one_follower_refuses_more_in_one_line(tmp_path, capsys
     from helpers import call, one_line_error
 
     from stackelberg_rl.equilibria import reward_free
-    from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 
     game = tiny(2)
     so_far = "only one follower is supported so far; this game has 2 followers"
     for attempt in [
         lambda: reward_free.explore(game, 2),
         lambda: reward_free.gaps(game, *random_profile(game, 0)[:2]),
-        lambda: run_seeds(
-            RunConfig(game=GameSpec("random-tabular", {"n_followers": 2}), episodes=2, seeds=1)
-        ),
     ]:
         with pytest.raises(ValueError, match=so_far):
             attempt()
-    argv = "run --game random-linear --param n_followers=2 --episodes 2 --seeds 1 --out".split()
+    argv = "explore --game random-linear --param n_followers=2 --episodes 2 --out".split()
     argv.append(str(tmp_path / "r"))
     assert so_far in one_line_error(*call(argv, capsys)[::2])
     assert not (tmp_path / "r").exists()

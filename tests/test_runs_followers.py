@@ -13,7 +13,7 @@ from stackelberg_rl._seeding import seed_sequence, stream
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
-from stackelberg_rl.experiments.loop import COLUMNS, columns, play
+from stackelberg_rl.experiments.loop import COLUMNS, columns, finished, finished_result, play
 from stackelberg_rl.experiments.resources import learner_bytes
 from stackelberg_rl.games.sampling import draw
 from stackelberg_rl.planning import player_regrets
@@ -165,6 +165,20 @@ def test_a_run_stopped_and_continued_from_its_checkpoint_equals_one_never_stoppe
     assert stopped.value.state is not None
     continued, _ = play(game, config, 1, state=stopped.value.state)
     pd.testing.assert_frame_equal(without_time(whole), without_time(continued))
+
+
+def test_a_finished_seeds_checkpoint_of_two_followers_reads_back_its_table():
+    config = config_of(2, episodes=5)
+    game = config.game.make()
+    df, _ = play(game, config, 2)
+    data = finished(config, game.fingerprint(), 2, df, None)
+    header, tree = ckpt.read(data, config, game.fingerprint(), 2, "here")
+    back, plans = finished_result(tree, config, header["episodes_done"], "here")
+    pd.testing.assert_frame_equal(back, df)
+    assert plans is None
+    del tree["rows"]["return_follower_2"]
+    with pytest.raises(ckpt.CheckpointError, match="column return_follower_2 is missing"):
+        finished_result(tree, config, 5, "here")
 
 
 def test_run_folder_manifest_and_report_of_two_followers(tmp_path):

@@ -13,6 +13,7 @@ by features ``(n, A_0, …, A_N, d)``), ``replanned``, ``params()``, and ``state
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -74,7 +75,8 @@ class AgentConfig:
     )
     """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, ``power:c,p``
     (``c·log|B|·K^p/H``), or a number >= 0 (``inf``: greedy); with ``N`` followers, every
-    follower's (follower ``i``'s ``fixed-K`` is ``log|A_i|·√K/H``)."""
+    follower's (follower ``i``'s ``fixed-K`` is ``log|A_i|·√K/H``), or one per follower
+    separated by spaces (``"inf 0.5"``; a list in Python)."""
     schedule: Literal[SCHEDULES] = "every"
     """When to re-plan: ``every`` episode, ``every-n`` episodes, or on ``doubling`` of
     ``det Λ_h``."""
@@ -96,20 +98,13 @@ class AgentConfig:
     """Free-form labels copied to the manifest."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.alpha_f, str):  # "inf power:1,0.5": one α per follower
+            many = re.sub(r"\s*([:,])\s*", r"\1", self.alpha_f).split()
+            self.alpha_f = many if len(many) > 1 else self.alpha_f
+        if isinstance(self.alpha_f, list | tuple):
+            self.alpha_f = [_spelled(value) for value in self.alpha_f]
         for name in ("beta", "alpha_l", "alpha_f"):
-            value = getattr(self, name)
-            if isinstance(value, str) and value.startswith("power:"):
-                # One spelling in the manifest: "power: 1, 0.50" is written "power:1,0.5".
-                try:
-                    c, p = parse_power_alpha(value)
-                    setattr(self, name, f"power:{_short(c)},{_short(p)}")
-                except ValueError:
-                    pass  # validate() names the field
-            elif isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
-                try:
-                    setattr(self, name, float(value))
-                except ValueError:
-                    pass  # validate() names the field
+            setattr(self, name, _spelled(getattr(self, name)))
         self.validate()
 
     def validate(self) -> None:
@@ -122,8 +117,14 @@ class AgentConfig:
             if isinstance(self.beta, str) or not is_real(self.beta):
                 raise ValueError(f"beta must be a number >= 0 or 'theory', got {self.beta!r}")
             real(self.beta, "beta", low=0.0)
-        for name in ("alpha_l", "alpha_f"):
-            value = getattr(self, name)
+        if isinstance(self.alpha_f, list) and not self.alpha_f:
+            raise ValueError("alpha_f must give one value per follower, got an empty list")
+        many = isinstance(self.alpha_f, list)
+        alphas = [("alpha_l", self.alpha_l)] + (
+            [(f"alpha_f[{i}]", a) for i, a in enumerate(self.alpha_f)] if many
+            else [("alpha_f", self.alpha_f)]
+        )  # fmt: skip
+        for name, value in alphas:
             try:  # raises for a bad number or schedule name
                 alpha_value(value, n_actions=2, horizon=1, episodes=1, k=0)
             except (TypeError, ValueError) as err:
@@ -155,11 +156,21 @@ class AgentConfig:
         return asdict(self)
 
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
-        """``(α_l, α_f, …, α_f)``, one per player, as numbers or schedule names; greedy: ``∞``."""
+        """``(α_l, α_f, …, α_f)``, one per player, as numbers or schedule names; greedy: ``∞``.
+
+        ``alpha_f`` as a list gives each follower's in order (``ValueError`` for a wrong count).
+        """
         n_players = integer(n_players, "n_players", low=2)
+        followers = n_players - 1
+        alpha_f = self.alpha_f if isinstance(self.alpha_f, list) else [self.alpha_f] * followers
+        if len(alpha_f) != followers:
+            raise ValueError(
+                f"alpha_f gives {len(alpha_f)} values, one per follower, but the game has "
+                f"{followers} follower{'s' * (followers > 1)}"
+            )
         if self.kind == "greedy-lsvi-ucb":
             return (math.inf,) * n_players
-        return (self.alpha_l, *(self.alpha_f,) * (n_players - 1))
+        return (self.alpha_l, *alpha_f)
 
 
 def set_generator_state(rng: np.random.Generator, state) -> None:
@@ -172,6 +183,25 @@ def set_generator_state(rng: np.random.Generator, state) -> None:
         rng.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"a random stream's state is not valid: {err}") from None
+
+
+def _spelled(value):
+    """A field's value in one spelling: ``"0.5"`` as a number, ``"power:1,0.50"`` shortened.
+
+    A value that is neither is left for ``validate`` to name.
+    """
+    if isinstance(value, str) and value.startswith("power:"):
+        try:
+            c, p = parse_power_alpha(value)
+            return f"power:{_short(c)},{_short(p)}"
+        except ValueError:
+            return value
+    if isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _short(x: float) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import experiments
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
+from ..experiments.runs import check_players
 from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
@@ -177,7 +178,8 @@ def run(values: dict[str, Any]) -> int:
         config = resumed_config(execution.resume, values)
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-    game = make_game(config)
+    game = make_game(config, followers=True)
+    checked(lambda: check_players(config, game))
     INTERRUPTION["note"] = "no run folder was written"
     try:
         df = run_seeds(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import index, integer
-from ..games import FiniteGame, draw, make
+from ..games import FiniteGame, make
 
 
 def missing(package: str, module: str) -> ImportError:
@@ -53,42 +53,6 @@ def check_action(role: str, action: Any, n: int) -> int:
     if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
         action = action.item()
     return index(action, n, f"the {role}'s action")
-
-
-# ``FiniteGame.step``, ``reward_at`` and ``next_state_distribution`` take one follower's action
-# only; these three read the same model for a joint action ``(a_0, …, a_N)`` of any length.
-def mean_rewards(game: FiniteGame, h: int, x: int, actions: Sequence[int]) -> np.ndarray:
-    """Every player's mean reward ``r_{m,h}(x, a_0, …, a_N)``: ``(1+N,)``."""
-    rewards = game.arrays()["rewards"]  # the dense form when held, as reward_at reads it
-    if rewards is not None:
-        return rewards[(slice(None), h, x, *actions)].copy()
-    return game.theta[:, h] @ game.features[(x, *actions)]
-
-
-def next_distribution(game: FiniteGame, h: int, x: int, actions: Sequence[int]) -> np.ndarray:
-    """``P_h(·|x, a_0, …, a_N)``: ``(S,)``."""
-    transitions = game.arrays()["transitions"]
-    if transitions is not None:
-        return transitions[(h, x, *actions)]
-    return game.features[(x, *actions)] @ game.mu[h]
-
-
-def play_step(
-    game: FiniteGame, h: int, x: int, actions: Sequence[int], rng: np.random.Generator
-) -> tuple[np.ndarray, int]:
-    """Play the joint action at ``(h, x)``: realised rewards ``(1+N,)`` and ``x_{h+1}``.
-
-    One follower: ``game.step`` itself (its draws, so seeds give today's episodes); more: the
-    same reward noise and one inverse-CDF draw of the next state, from ``rng``.
-    """
-    if game.n_players == 2:
-        r, x_next = game.step(h, x, *actions, rng)
-        return r, int(x_next)
-    r = mean_rewards(game, h, x, actions)
-    if game.reward_noise > 0.0:
-        half = game.reward_noise * (1.0 - np.abs(r))
-        r = r + half * rng.uniform(-1.0, 1.0, size=game.n_players)
-    return r, draw(next_distribution(game, h, x, actions), rng)
 
 
 class Episode:
@@ -137,7 +101,7 @@ class Episode:
 
     def _play(self, actions: Sequence[int], rng: np.random.Generator) -> np.ndarray:
         """Step the game with the joint action: every player's realised reward ``(1+N,)``."""
-        r, x_next = play_step(self.game, self._h, self._x, actions, rng)
+        r, x_next = self.game.step(self._h, self._x, tuple(actions), rng)
         self._last = (self._h, self._x, tuple(actions), tuple(map(float, r)), x_next)
         self._h, self._x, self._actions = self._h + 1, x_next, []
         return r

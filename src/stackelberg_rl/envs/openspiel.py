@@ -44,9 +44,7 @@ from ..games import make as make_game
 from ..planning import check_policies
 from ._common import (
     action_symbols,
-    mean_rewards,
     missing,
-    next_distribution,
     player_names,
     resolve_game,
 )
@@ -255,7 +253,7 @@ class LeaderFollowerState(pyspiel.State):
         if self.x is None:
             p = model.initial_distribution
         else:
-            p = next_distribution(model, self.h, self.x, self.actions)
+            p = model.next_state_distribution(self.h, self.x, self.actions)
         return [(int(x), float(p[x])) for x in np.flatnonzero(p > 0.0)]
 
     def _apply_action(self, action: int) -> None:
@@ -271,7 +269,7 @@ class LeaderFollowerState(pyspiel.State):
             if len(self.actions) < model.n_players:
                 self._rewards = [0.0] * model.n_players
                 return
-            self._rewards = [float(r) for r in mean_rewards(model, self.h, self.x, self.actions)]
+            self._rewards = [float(r) for r in model.reward_at(self.h, self.x, self.actions)]
             self._returns = [t + r for t, r in zip(self._returns, self._rewards, strict=True)]
             self._played.append((self.x, *self.actions))
             if self.h == model.horizon - 1:

@@ -115,11 +115,11 @@ def prefix_result(result: Result, episodes: int) -> Result:
 
 def _cost(task: Task, game: Game) -> float:
     """A task's rough cost, to start the longest first (re-planning every episode is ``O(K²)``)."""
-    d, A, B, H = game.dim, game.n_leader_actions, game.n_follower_actions, game.horizon
+    d, J, H = game.dim, math.prod(game.action_counts), game.horizon
     agent, K, done = task.config.agent, task.config.episodes, task.episodes_done()
-    cost = (K - done) * H * (d * d + A * B * d)
+    cost = (K - done) * H * (d * d + J * d)
     if agent.kind.endswith("lsvi-ucb") and agent.schedule == "every":
-        cost += H * A * B * d * (K - done) * (K + done - 1) / 2  # Σ k over the episodes left
+        cost += H * J * d * (K - done) * (K + done - 1) / 2  # Σ k over the episodes left
     return cost
 
 

@@ -34,22 +34,49 @@ from .config import RunConfig, game_record
 from .episodes import doubling_threshold, play_block
 from .plan_history import PlanRecorder, Plans
 
-COLUMNS = (
-    "seed", "episode", "regret_leader", "regret_follower", "regret_leader_ci",
-    "regret_follower_ci", "eval_weight", "return_leader", "return_follower", "x1", "a1",
-    "replanned", "beta", "lam", "alpha_l", "alpha_f", "wall_time",
-)  # fmt: skip
-"""Columns of a run's table, in order. ``regret_*``: exact on a finite game, Monte-Carlo on a
-continuous one with ``regret_*_ci`` the half-widths of their 95% intervals (else NaN). ``x1``:
-the initial state's index (``-1`` on a continuous game). ``wall_time``: the seconds the seed had
-played at the end of the episode (across its sessions; within a compiled block, spread evenly
-between the block's start and end)."""
+
+def player_names(n_players: int) -> tuple[str, ...]:
+    """The players in columns and states: ``leader, follower`` (``follower_i`` with N > 1)."""
+    if n_players == 2:
+        return ("leader", "follower")
+    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
+
+
+def alpha_names(n_players: int) -> tuple[str, ...]:
+    """The ``α`` columns: ``alpha_l, alpha_f`` (``alpha_f_i`` with N > 1)."""
+    if n_players == 2:
+        return ("alpha_l", "alpha_f")
+    return ("alpha_l", *(f"alpha_f_{i}" for i in range(1, n_players)))
+
+
+def columns(n_players: int = 2) -> tuple[str, ...]:
+    """The columns of a run's table with ``n_players = 1 + N``, in order (:data:`COLUMNS`)."""
+    players = player_names(n_players)
+    return (
+        "seed", "episode", *(f"regret_{p}" for p in players),
+        *(f"regret_{p}_ci" for p in players), "eval_weight", *(f"return_{p}" for p in players),
+        "x1", "a1", "replanned", "beta", "lam", *alpha_names(n_players), "wall_time",
+    )  # fmt: skip
+
+
+COLUMNS = columns(2)
+"""Columns of a run's table, in order (one follower; with ``N`` the player columns are
+``regret_leader, regret_follower_1, …, regret_follower_N`` and likewise, :func:`columns`).
+``regret_*``: exact on a finite game, Monte-Carlo on a continuous one with ``regret_*_ci`` the
+half-widths of their 95% intervals (else NaN). ``x1``: the initial state's index (``-1`` on a
+continuous game). ``wall_time``: the seconds the seed had played at the end of the episode
+(across its sessions; within a compiled block, spread evenly between the block's start and
+end)."""
 
 INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
-COLUMN_DTYPES = {
-    name: "int64" if name in INTEGER_COLUMNS else "bool" if name == "replanned" else "float64"
-    for name in COLUMNS
-}
+
+
+def column_dtype(name: str) -> str:
+    """The dtype of a column of :func:`columns`."""
+    return "int64" if name in INTEGER_COLUMNS else "bool" if name == "replanned" else "float64"
+
+
+COLUMN_DTYPES = {name: column_dtype(name) for name in COLUMNS}
 """The dtype of every column of :data:`COLUMNS`."""
 
 DEFAULT_CHECKPOINT_EVERY = 60.0  # seconds
@@ -183,13 +210,6 @@ none of them is evaluated and they are too few for its tables and a block to pay
 H = 5, and from about 8 at S = 200, H = 10, where the rule puts the break-even."""
 
 
-def _agent_keys(n_players: int) -> tuple[str, ...]:
-    """The players' names in a state: ``leader``, ``follower`` (``follower_i`` with N > 1)."""
-    if n_players == 2:
-        return ("leader", "follower")
-    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
-
-
 class SeedRun:
     """One seed, played a block of episodes at a time; its whole state checkpointed between them.
 
@@ -211,7 +231,8 @@ class SeedRun:
         self.agents = tuple(make_agents(game, config.agent, config.episodes, agents))
         self.recorder = PlanRecorder(*self.agents) if config.save_plans else None
         self.rows = {
-            name: np.zeros(config.episodes, dtype) for name, dtype in COLUMN_DTYPES.items()
+            name: np.zeros(config.episodes, column_dtype(name))
+            for name in columns(len(self.agents))
         }
         self.episodes_done = 0
         self._finished: Result | None = None
@@ -382,17 +403,20 @@ class SeedRun:
         params = self.agents[0].params()
         rows["seed"][at] = self.seed
         rows["episode"][at] = np.arange(k, k + n)
-        rows["regret_leader"][at], rows["regret_follower"][at] = regrets[0], regrets[1]
-        rows["regret_leader_ci"][at], rows["regret_follower_ci"][at] = halves[0], halves[1]
+        for m, player in enumerate(player_names(len(self.agents))):
+            rows[f"regret_{player}"][at], rows[f"regret_{player}_ci"][at] = regrets[m], halves[m]
+            rows[f"return_{player}"][at] = returns[:, m]
         rows["eval_weight"][at] = np.where(
             evaluated, np.minimum(n_eval, K - np.arange(k, k + n)), 0
         )
-        rows["return_leader"][at], rows["return_follower"][at] = returns[:, 0], returns[:, 1]
         rows["x1"][at], rows["a1"][at] = x1, a1
         rows["replanned"][at] = False
         rows["replanned"][k] = replanned
-        for name in ("beta", "lam", "alpha_l", "alpha_f"):
+        for name in ("beta", "lam"):
             rows[name][at] = params.get(name, math.nan)
+        alphas = self.agents[0].learner.alphas if "alpha_l" in params else None
+        for m, name in enumerate(alpha_names(len(self.agents))):
+            rows[name][at] = math.nan if alphas is None else alphas[m]
         rows["wall_time"][at] = wall_time
         self.episodes_done = k + n
 
@@ -407,7 +431,7 @@ class SeedRun:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """The seed's whole state: its stream, every agent (a shared learner once), rows, plans."""
-        keys = _agent_keys(len(self.agents))
+        keys = player_names(len(self.agents))
         tree: dict[str, Any] = {
             "env_rng": self.env_rng.bit_generator.state,
             **{key: agent.state_dict() for key, agent in zip(keys, self.agents, strict=True)},
@@ -420,7 +444,7 @@ class SeedRun:
     def load_state_dict(self, tree: dict, episodes_done: int) -> None:
         """Continue from :meth:`state_dict`'s ``tree`` (``ValueError`` naming a misfit)."""
         set_generator_state(self.env_rng, tree.get("env_rng"))
-        for key, agent in zip(_agent_keys(len(self.agents)), self.agents, strict=True):
+        for key, agent in zip(player_names(len(self.agents)), self.agents, strict=True):
             if not isinstance(tree.get(key), dict):
                 raise ValueError(f"the state has no {key}")
             agent.load_state_dict(tree[key])
@@ -472,7 +496,7 @@ def finished(
     config: RunConfig, game_sha256: str, seed: int, df: pd.DataFrame, plans: Plans | None
 ) -> bytes:
     """A finished seed's checkpoint: its table and plans (a run folder keeps it until done)."""
-    tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in COLUMNS}}
+    tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in df.columns}}
     if plans is not None:
         tree["plans"] = plans.to_arrays()
     header = {
@@ -511,14 +535,19 @@ def _block_table(table: np.ndarray) -> np.ndarray:
 
 
 def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:
-    """The rows of a state by column, checked: every column, ``episodes`` long, its dtype."""
+    """The rows of a state by column, checked: every column, ``episodes`` long, its dtype.
+
+    The players are those the rows name (``regret_follower`` or ``regret_follower_1``, …).
+    """
     rows = tree.get("rows")
     if not isinstance(rows, dict):
         raise ValueError("the state has no rows")
-    for name in COLUMNS:
+    followers = sum(f"regret_follower_{i}" in rows for i in range(1, len(rows) + 1))
+    names = columns(1 + max(1, followers))
+    for name in names:
         values = rows.get(name)
         if not isinstance(values, np.ndarray) or values.shape != (episodes,):
             raise ValueError(f"the rows' column {name} is missing or not {episodes} long")
-        if values.dtype != np.dtype(COLUMN_DTYPES[name]):
+        if values.dtype != np.dtype(column_dtype(name)):
             raise ValueError(f"the rows' column {name} has dtype {values.dtype}")
-    return {name: rows[name] for name in COLUMNS}
+    return {name: rows[name] for name in names}

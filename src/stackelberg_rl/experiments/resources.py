@@ -6,6 +6,8 @@ parameters) and again before the first episode (from the built game).
 
 from __future__ import annotations
 
+import math
+
 from .. import games as games_mod
 from ..games.registry import available_bytes
 from ..games.registry import gib as _gib
@@ -34,65 +36,75 @@ def game_bytes(game: games_mod.Game) -> int:
     return sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
 
 
-def learner_bytes(config: RunConfig, A: int, B: int, d: int, H: int) -> int:
+def learner_bytes(config: RunConfig, game: games_mod.Game) -> int:
     """One learner's statistics after ``K`` episodes (buffers doubling: up to ``2K`` rows).
 
-    Next-state features ``(H-1)·K·d·|A||B|`` and their quadratic forms, the samples
-    ``H·K·(d+2)``, ``Λ⁻¹`` and ``w``.
+    Per episode the samples ``8·(H·d + H·(1+N) + (H−1)·(1+J))`` bytes, ``J = ∏|A_i|`` (the
+    features, every player's rewards, the next states as rows of the feature table and their
+    quadratic forms); the table's rows transposed once, ``S·d·J`` entries; a feature map (no
+    table) instead keeps the next-state features, ``(H−1)·d·J`` entries per episode; ``Λ⁻¹``
+    and ``w``.
     """
     agent = config.agent
     if agent.kind in ("random", "oracle"):
         return 0
     rows = 2 * config.episodes
     itemsize = 4 if agent.dtype == "float32" else 8
-    cache = (H - 1) * rows * A * B * (d * itemsize + 8)
-    samples = H * rows * (d + 2) * 8
-    return cache + samples + H * d * d * 8 * 3
+    H, d, J = game.horizon, game.dim, math.prod(game.action_counts)
+    samples = rows * 8 * (H * d + H * game.n_players + (H - 1) * (1 + J))
+    if isinstance(game, games_mod.FiniteGame):
+        table = game.n_states * d * J * itemsize
+    else:
+        table = rows * (H - 1) * d * J * itemsize
+    return samples + table + H * d * d * 8 * 3
 
 
 def planning_bytes(game: games_mod.Game) -> int:
     """The work arrays of one episode's regret (or a plan), by :data:`PLANNING_TABLES`.
 
-    Over ``H·S·A·B`` on a finite game; over the ``R·d·N`` states of one step of a continuous
-    game's evaluation sample (math.md §6), two steps alive.
+    Over ``H·S·J`` (``J = ∏|A_i|``) on a finite game, each player's values counted; over the
+    ``R·d·N`` states of one step of a continuous game's evaluation sample (math.md §6), two
+    steps alive.
     """
-    A, B = game.n_leader_actions, game.n_follower_actions
+    J = math.prod(game.action_counts)
     if isinstance(game, games_mod.ContinuousGame):
         sample = game.evaluation
         states = sample.n_replications * game.dim * sample.n_points
         states = max(states, sample.initial_weights.size)
-        return 2 * PLANNING_TABLES * states * A * B * 8
-    return PLANNING_TABLES * game.horizon * game.n_states * A * B * 8
+        return 2 * PLANNING_TABLES * states * J * 8
+    players = game.n_players / 2  # PLANNING_TABLES counts two players' arrays
+    return int(PLANNING_TABLES * players * game.horizon * game.n_states * J * 8)
 
 
 def sizes(game: games_mod.Game) -> str:
-    """The sizes that drive memory, for messages: ``H=…, |S|=…, |A|=…, |B|=…``."""
-    A, B, H = game.n_leader_actions, game.n_follower_actions, game.horizon
+    """The sizes that drive memory, for messages: ``H=…, |S|=…, |A|=…, |B|=…`` (``|A_i|``)."""
+    H = game.horizon
     if isinstance(game, games_mod.ContinuousGame):
         sample = game.evaluation
         where = f"states in [0,1]^2, N={sample.n_points}, R={sample.n_replications}"
     else:
         where = f"|S|={game.n_states}"
-    return f"H={H}, {where}, |A|={A}, |B|={B}"
+    names = ("A", "B") if game.n_players == 2 else [f"A_{i}" for i in range(game.n_players)]
+    counts = ", ".join(f"|{n}|={k}" for n, k in zip(names, game.action_counts, strict=True))
+    return f"H={H}, {where}, {counts}"
 
 
 def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
-    A worker holds the game, one seed's learners (two when decentralised), the work arrays of
-    regret, its rows (and plans) and a checkpoint as it is made; the main process holds the
-    game, every seed's rows and plans, and a checkpoint per worker on its way to the disk.
+    A worker holds the game, one seed's learners (one per player when decentralised), the work
+    arrays of regret, its rows (and plans) and a checkpoint as it is made; the main process holds
+    the game, every seed's rows and plans, and a checkpoint per worker on its way to the disk.
     """
-    A, B = game.n_leader_actions, game.n_follower_actions
     d, H = game.dim, game.horizon
-    learners = 2 if config.agent.decentralised else 1
+    learners = game.n_players if config.agent.decentralised else 1
     tables = planning_bytes(game)
-    rows = config.episodes * ROW_BYTES
+    rows = config.episodes * (ROW_BYTES + 4 * 8 * (game.n_players - 2))  # 4 columns a player
     if config.save_plans:  # kept as they are made, sent back, written from the main process
         rows += plans_bytes(config.episodes, H, d)
     the_game = game_bytes(game)
-    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, A, B, d, H)
-    checkpoint = learner_bytes(config, A, B, d, H) // 2 + rows
+    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, game)
+    checkpoint = learner_bytes(config, game) // 2 + rows
     per_worker += tables + rows + checkpoint
     main = the_game + rows * config.seeds + max(workers, 1) * checkpoint
     parallel = workers > 1

@@ -21,7 +21,7 @@ from ..games import Game
 from ..learners import alpha_value
 from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, game_record
 from .driver import Play, check_backend, drive, read_checkpoints
-from .loop import COLUMNS, DEFAULT_CHECKPOINT_EVERY
+from .loop import DEFAULT_CHECKPOINT_EVERY, alpha_names, columns
 from .resources import check_game_fits, check_results_fit, check_run_fits
 from .store import (
     FORMAT,
@@ -43,14 +43,18 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
         return {"beta": None, "lam": None, "alpha_l": None, "alpha_f": None}
     K, H = config.episodes, game.horizon
     out = {"beta": resolve_beta(agent, game, K), "lam": float(agent.lam)}
-    specs = agent.alpha_specs()
-    for name, n, spec in (
-        ("alpha_l", game.n_leader_actions, specs[0]),
-        ("alpha_f", game.n_follower_actions, specs[1]),
-    ):
+    specs = agent.alpha_specs(game.n_players)
+    for name, n, spec in zip(alpha_names(game.n_players), game.action_counts, specs, strict=True):
         first, last = alpha_value(spec, n, H, K, 0), alpha_value(spec, n, H, K, K - 1)
         out[name] = first if first == last else {"schedule": spec, "first": first, "last": last}
     return out
+
+
+def check_players(config: RunConfig, game: Game) -> None:
+    """Refuse a configuration that cannot be played by ``game``'s players (``ValueError``)."""
+    config.agent.alpha_specs(game.n_players)  # one α_f per follower, when a list
+    if config.save_plans and game.n_players > 2:
+        raise ValueError("save_plans: the plans of more than one follower are not stored yet")
 
 
 def new_play(
@@ -62,7 +66,9 @@ def new_play(
     Raises:
         MemoryError: the run would not fit in the available memory (with the estimate).
         RunFolderError: the folder cannot be used.
+        ValueError: ``config`` cannot be played on ``game`` (its ``α`` per follower).
     """
+    check_players(config, game)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -76,7 +82,7 @@ def new_play(
         "memory_estimate_bytes": check_run_fits(config, game, workers)["total"],
         **provenance(),
         "started": now(),
-        "columns": list(COLUMNS),
+        "columns": list(columns(game.n_players)),
         **extra,
     }
     return Play(name, config, game, Reservation.begin(out, manifest, overwrite), manifest)
@@ -205,9 +211,7 @@ def _workers(config: RunConfig, workers: int | None) -> int:
 
 def _built(config: RunConfig) -> Game:
     check_game_fits(config)
-    game = config.game.make()
-    game.refuse_followers("a run")
-    return game
+    return config.game.make()
 
 
 def _taken_back(config, reservation, manifest, workers, game, backend, address):

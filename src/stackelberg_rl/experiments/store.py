@@ -591,12 +591,17 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         df = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    # With N > 1 followers the follower's column is regret_follower_1 (and so on).
+    required = [
+        "regret_follower_1" if c == "regret_follower" and "regret_follower_1" in df else c
+        for c in REQUIRED_COLUMNS
+    ]
+    missing = [c for c in required if c not in df.columns]
     if missing:
         raise RunFolderError(
             f"{path} is not a results table of stackelberg-rl: no column {', '.join(missing)}"
         )
-    for c in REQUIRED_COLUMNS:
+    for c in required:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise RunFolderError(f"{path}: column {c} is not numeric ({df[c].dtype})")
     try:

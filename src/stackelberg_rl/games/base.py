@@ -363,26 +363,45 @@ class FiniteGame(Players):
         """Draw ``x_0`` from the initial distribution."""
         return draw(self.initial_distribution, rng)
 
-    def next_state_distribution(self, h: int, x: int, a: int, b: int) -> np.ndarray:
-        """``P_h(·|x, a, b)`` as an ``(S,)`` array."""
-        self.refuse_followers("next_state_distribution")
-        if self._transitions is not None:
-            return self._transitions[h, x, a, b]
-        return self.features[x, a, b] @ self.mu[h]
+    def joint_action(self, actions: tuple) -> tuple[int, ...]:
+        """``(a_0, …, a_N)`` from ``actions``: one sequence of them, or the ``1+N`` actions."""
+        if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
+            actions = tuple(actions[0])
+        if len(actions) != self.n_players:
+            raise ValueError(
+                f"a joint action has one action per player, {self.n_players}; got "
+                f"{len(actions)}: {actions!r}"
+            )
+        return actions
 
-    def step(
-        self, h: int, x: int, a: int, b: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, int]:
-        """Play ``(a, b)`` in ``x`` at step ``h``: realised rewards ``(n_players,)`` and ``x'``."""
-        self.refuse_followers("step")
-        r = self.reward_at(h, x, a, b)
+    def next_state_distribution(self, h: int, x: int, *actions) -> np.ndarray:
+        """``P_h(·|x, a_0, …, a_N)`` as an ``(S,)`` array.
+
+        The actions are given one by one (``(h, x, a, b)``) or as one sequence.
+        """
+        at = (x, *self.joint_action(actions))
+        if self._transitions is not None:
+            return self._transitions[(h, *at)]
+        return self.features[at] @ self.mu[h]
+
+    def step(self, h: int, x: int, *actions_and_rng) -> tuple[np.ndarray, int]:
+        """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
+
+        Called ``step(h, x, a, b, rng)``, ``step(h, x, a_0, …, a_N, rng)`` or
+        ``step(h, x, (a_0, …, a_N), rng)``. The uniforms of ``rng``: one per player for the
+        reward noise (if any), then one for ``x'`` (two from a mixture: the component, then the
+        state), as :func:`~.sampling.compiled_step` draws them.
+        """
+        *actions, rng = actions_and_rng
+        at = (x, *self.joint_action(tuple(actions)))
+        r = self.reward_at(h, *at)
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
         if self._mixture_cdf is None:
-            return r, draw(self.next_state_distribution(h, x, a, b), rng)
-        # P_h(·|x,a,b) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
-        u_component, phi = rng.random(), self.features[x, a, b]
+            return r, draw(self.next_state_distribution(h, *at), rng)
+        # P_h(·|x,a) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
+        u_component, phi = rng.random(), self.features[at]
         return r, int(mixture_draw(phi, self._mixture_cdf[h], u_component, rng.random()))
 
     @functools.cached_property
@@ -420,12 +439,15 @@ class FiniteGame(Players):
             reward_noise=float(self.reward_noise),
         )
 
-    def reward_at(self, h: int, x: int, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
-        self.refuse_followers("reward_at")
+    def reward_at(self, h: int, x: int, *actions) -> np.ndarray:
+        """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` at step ``h``.
+
+        The actions are given one by one (``(h, x, a, b)``) or as one sequence.
+        """
+        at = (x, *self.joint_action(actions))
         if self._rewards is not None:
-            return self._rewards[:, h, x, a, b].copy()
-        return self.theta[:, h] @ self.features[x, a, b]
+            return self._rewards[(slice(None), h, *at)].copy()
+        return self.theta[:, h] @ self.features[at]
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
         """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""

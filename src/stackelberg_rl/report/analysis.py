@@ -22,7 +22,15 @@ from ..equilibria.curve import prefix_sizes
 from ..experiments import RunConfig
 from ..games import FiniteGame
 from ..planning import softmax_bias, softmax_bias_bound
-from .tables import PLAYERS, SlopeFit, cumulative_regret, loglog_fit, summary, total_regret
+from .tables import (
+    PLAYERS,
+    SlopeFit,
+    cumulative_regret,
+    loglog_fit,
+    players,
+    summary,
+    total_regret,
+)
 
 BIAS_COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
 
@@ -36,6 +44,7 @@ def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) 
     ``episode``, ``eval_weight``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
     ``bound_follower``. Raises :class:`ValueError` if the run has no ``α`` (a baseline).
     """
+    game.refuse_followers("the soft-max bias")
     cache = {} if cache is None else cache
     d = df[df["eval_weight"] > 0]
     alphas = d[["alpha_l", "alpha_f"]].to_numpy(dtype=float)
@@ -70,7 +79,12 @@ def _seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- one setting
 def alpha_text(spec) -> str:
-    """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``."""
+    """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``.
+
+    One per follower (a list) in parentheses: ``(∞, 2)``.
+    """
+    if isinstance(spec, list):
+        return f"({', '.join(map(alpha_text, spec))})"
     if spec in ("inf", math.inf) or (is_real(spec) and math.isinf(spec)):
         return "∞"
     return f"{spec:g}" if is_real(spec) else str(spec)
@@ -162,7 +176,7 @@ class SettingData:
         for what in ("bias", "bound"):
             out[what] = [
                 math.nan if self.bias is None else float(self.bias[f"{what}_{p}"].mean())
-                for p in PLAYERS
+                for p in out["player"]
             ]
         out["share"] = (out["bias"] / out["regret"]).where(out["regret"] > 0)
         return out
@@ -248,7 +262,8 @@ def _curve(label: str, settings: list[SettingData], xs: list[float], x_labels=No
         part.insert(0, "x", x)
         rows.append(part if s.bias is None else part.merge(s.bias, on="seed", how="left"))
     points = pd.concat(rows, ignore_index=True)
-    curve = Curve(label, settings, points, {p: loglog_fit(points, p, x="x") for p in PLAYERS}, {})
+    fits = {p: loglog_fit(points, p, x="x") for p in players(points)}
+    curve = Curve(label, settings, points, fits, {})
     if curve.has_bias:
         curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in PLAYERS}
     curve.x_labels = x_labels or {}
@@ -318,7 +333,7 @@ def slope_lines(curves: list[Curve]) -> list[str]:
         lines.append(f"  {curve.label}")
         means = curve.means()
         K = int(means.index.max())
-        for p in PLAYERS:
+        for p in curve.fits:
             regret = means.loc[K, p]
             line = f"    {p:<8} slope {curve.fits[p].text():<18} regret at K = {K}: {regret:.1f}"
             if curve.has_bias and means.loc[K, f"bias_{p}"] > 0:
@@ -385,14 +400,14 @@ def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
     sizes = prefix_sizes(setting.episodes, points)
     if len(sizes) < 2:
         return None
-    rows = []
+    rows, names = [], list(players(setting.df))
     for s, part in cumulative_regret(setting.df).groupby("seed"):
         for k in sizes:
             upto = part[part["episodes"].to_numpy() <= k]
             if len(upto):
                 last = upto.iloc[-1]
-                rows.append({"x": float(last["episodes"]), "seed": s, **last[list(PLAYERS)]})
+                rows.append({"x": float(last["episodes"]), "seed": s, **last[names]})
     table = pd.DataFrame(rows)
     return Curve(
-        setting.label, [setting], table, {p: loglog_fit(table, p, x="x") for p in PLAYERS}, {}
+        setting.label, [setting], table, {p: loglog_fit(table, p, x="x") for p in names}, {}
     )

@@ -107,6 +107,11 @@ def _interval(fit: SlopeFit) -> str:
     return f"[{_fmt(fit.low)}, {_fmt(fit.high)}]" if math.isfinite(fit.half_width) else "–"
 
 
+def _named(player: str) -> str:
+    """A player in text: ``leader``, ``follower``, ``follower 2``."""
+    return player.replace("_", " ")
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
@@ -231,8 +236,10 @@ def _describe_setting(s: SettingData) -> str:
     if resolved.get("beta") is not None:
         theory = " (theory)" if agent.get("beta") == "theory" else ""
         words.append(f"β = {_fmt(resolved['beta'])}{theory}")
-    for key, sym in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
-        value = resolved.get(key)
+    for key, value in resolved.items():  # alpha_l, alpha_f (alpha_f_1, … with followers)
+        if not key.startswith("alpha_"):
+            continue
+        sym = "α_" + key.removeprefix("alpha_").replace("_", "")
         if isinstance(value, dict):
             first, last = _fmt(value.get("first")), _fmt(value.get("last"))
             words.append(f"{sym} {value.get('schedule')} {first}…{last}")
@@ -251,9 +258,9 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
     summary = s.summary().set_index("player")
     learn = learning_summary(s.df).set_index("player")
     sentences = []
-    for player in PLAYERS:
+    for player in summary.index:
         row = summary.loc[player]
-        words = f"{player.capitalize()}: total regret {_pm(row.regret, row.half_width)}"
+        words = f"{_named(player).capitalize()}: total regret {_pm(row.regret, row.half_width)}"
         if math.isfinite(row.bias):
             words += f", of which soft-max bias {_fmt(row.bias)} ({row.share:.0%})"
             meaning = share_words(row.share, row.bias)
@@ -297,7 +304,7 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
     rows = []
     for s in settings:
         summary = s.summary().set_index("player")
-        for player in PLAYERS:
+        for player in summary.index:
             r = summary.loc[player]
             share = "–" if not math.isfinite(r.share) else f"{r.share:.0%}"
             cells = [_pm(r.regret, r.half_width), _fmt(r.bias, 4), _fmt(r.bound, 4), share]
@@ -317,7 +324,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         return
     sentences = []
     for c in curves:
-        parts = [f"the {p}'s regret {slope_words(c.fits[p])}" for p in PLAYERS]
+        parts = [f"the {_named(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
         sentences.append(f"{c.label}: {'; '.join(parts)}.")
     page.figure(
         folder,
@@ -331,15 +338,22 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         sentences,
     )
     rows = []
+    names = max((list(c.fits) for c in curves), key=len)  # the columns: the most players
     for c in curves:
         for x, row in c.means().iterrows():
             cells = [c.label, int(x)]
-            for p in PLAYERS:
+            for name in names:
+                p = "follower" if name == "follower_1" and "follower" in c.fits else name
+                if p not in c.fits:
+                    cells += ["–", "–"]
+                    continue
                 share = row[f"bias_{p}"] / row[p] if c.has_bias and row[p] > 0 else math.nan
                 bias = f"{_fmt(row[f'bias_{p}'], 4)} ({share:.0%})" if c.has_bias else "–"
                 cells += [_fmt(row[p], 4), bias]
             rows.append(cells)
-    header = ["agent", "K", "leader regret", "of which bias", "follower regret", "of which bias"]
+    header = ["agent", "K"]
+    for name in names:
+        header += [f"{_named(name)} regret", "of which bias"]
     page.table(header, rows)
     page.text(
         "Slopes: per seed, the least-squares slope of log total regret on log K over the K "
@@ -407,7 +421,7 @@ def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None
         sentences = []
         for c in curves:
             values = ", ".join(c.x_labels.get(x, f"{x:g}") for x in sorted(c.points.x.unique()))
-            slopes = " and the ".join(f"{p} slope {c.fits[p].text()}" for p in PLAYERS)
+            slopes = " and the ".join(f"{_named(p)} slope {f.text()}" for p, f in c.fits.items())
             also = "".join(f"; {words}" for words in c.resolved)
             sentences.append(f"{c.label}, {symbol} = {values}{also}: the {slopes}.")
         varies = sorted({w.split(" is ")[0] for c in curves for w in c.resolved})
@@ -514,7 +528,9 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     elif prefix is None:
         page.note("The run is too short for regret at several prefixes.")
     else:
-        words = "; the ".join(f"{p}'s regret {slope_words(prefix.fits[p])}" for p in PLAYERS)
+        words = "; the ".join(
+            f"{_named(p)}'s regret {slope_words(fit)}" for p, fit in prefix.fits.items()
+        )
         sizes = ", ".join(str(int(x)) for x in sorted(prefix.points.x.unique()))
         page.figure(
             folder,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band
+from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band, players
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,10 +168,14 @@ def plot_cumulative_regret(
     """
     cum, binned = cumulative_regret(df), binned_regret(df)
     width = max(1, (int(df["episode"].max()) + 1) // 50)
+    names = players(df)
     # Fixed margins: the constrained layout would take half the time of this figure.
-    fig, axes = _new_figure(2, 2, height=6.4, layout=None)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15)
-    for j, player in enumerate(PLAYERS):
+    wide = len(names) / 2  # a column per player, each as wide as with one follower
+    fig, axes = _new_figure(len(names), 2, width=10.0 * wide, height=6.4, layout=None)
+    fig.subplots_adjust(
+        left=0.08 / wide, right=1 - 0.02 / wide, bottom=0.08, top=0.93, wspace=0.2, hspace=0.15
+    )
+    for j, player in enumerate(names):
         top, bottom = axes[0, j], axes[1, j]
         wide = cum.pivot(index="episodes", columns="seed", values=player)
         _mean_and_band(top, wide.iloc[_thin(len(wide))], f"C{j}")
@@ -192,7 +196,7 @@ def plot_cumulative_regret(
         for ax in (top, bottom):
             ax.set_ylim(bottom=0)
             ax.legend(loc="best", fontsize=8)
-        top.set_title(player)
+        top.set_title(player.replace("_", " "))
         top.set_ylabel("cumulative regret")
         bottom.set_ylabel("regret per episode (window mean)")
         bottom.set_xlabel("episode k")
@@ -294,25 +298,26 @@ def plot_sizes(
     ``curves`` come from :func:`~.analysis.size_curves`; ``symbol`` names the quantity on the
     axis, whose label is ``x_label`` (``symbol`` by default).
     """
+    panels = _panels(curves)
     labels = {
-        p: [textwrap.fill(f"{c.label}: slope {c.fits[p].text()}", 80) for c in curves]
-        for p in PLAYERS
+        p: [textwrap.fill(f"{c.label}: slope {c.fits[col].text()}", 80) for _, c, col in drawn]
+        for p, drawn in panels.items()
     }
     lines = max(sum(label.count("\n") + 1 for label in ls) for ls in labels.values())
-    fig, axes = _new_figure(2, height=4.4 + 0.25 * lines)
-    for j, player in enumerate(PLAYERS):
+    fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.4 + 0.25 * lines)
+    for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
         xs: set[float] = set()
         names: dict = {}
-        for i, curve in enumerate(curves):
-            x, values = _seed_matrix(curve.points, player)
+        for n, (i, curve, column) in enumerate(drawn):  # curve i in colour i in every panel
+            x, values = _seed_matrix(curve.points, column)
             mean, low, high = mean_band(values)
             yerr = np.vstack([mean - low, high - mean]) if values.shape[1] > 1 else None
-            label = labels[player][i]
+            label = labels[player][n]
             ax.errorbar(x, mean, yerr=yerr, fmt="-o", color=f"C{i}", label=label, capsize=3, ms=4)
             xs |= set(x)
             names.update(curve.x_labels)
-            if exponent is not None and i == 0:
+            if exponent is not None and n == 0:
                 _reference(ax, x, float(mean[0]), exponent, f"bound ∝ {symbol}^{exponent:g}")
         x_all = np.array(sorted(xs))
         if (x_all > 0).all():
@@ -322,7 +327,7 @@ def plot_sizes(
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
             ax.set_xticks(x_all, [_short(v) for v in x_all])
             _log_y(ax)
-        ax.set_title(f"{player}: total regret against {symbol}")
+        ax.set_title(f"{player.replace('_', ' ')}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
         named: dict = {}
         for v, name in sorted(names.items()):
@@ -333,14 +338,32 @@ def plot_sizes(
     return _save(fig, path, title)
 
 
+def _panels(curves: list) -> dict[str, list[tuple]]:
+    """One panel per player any curve has, in order of moves: its ``(i, curves[i], column)``.
+
+    With one follower in every curve: ``leader, follower``. Beside curves with more followers,
+    the follower of a curve with one is drawn in the panel of follower 1.
+    """
+    names = {p for c in curves for p in c.fits}
+    many = any(p.startswith("follower_") for p in names)
+    panels: dict[str, list[tuple]] = {}
+    for p in sorted(names, key=lambda p: (p != "leader", len(p), p)):
+        panel = "follower_1" if many and p == "follower" else p
+        panels.setdefault(panel, [])
+    for i, c in enumerate(curves):
+        for p in c.fits:
+            panels["follower_1" if many and p == "follower" else p].append((i, c, p))
+    return panels
+
+
 def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> Figure:
     """One run's cumulative regret at prefixes ``K'`` of the run (log-log).
 
     ``curve`` is :func:`~.analysis.prefix_curve`'s; the mean's slope (95% interval over seeds)
     is in the legend, with a line ``∝ √K``.
     """
-    fig, axes = _new_figure(2)
-    for j, player in enumerate(PLAYERS):
+    fig, axes = _new_figure(len(curve.fits), width=5.0 * len(curve.fits))
+    for j, player in enumerate(curve.fits):
         ax = axes[0, j]
         x, values = _seed_matrix(curve.points, player)
         for s in range(values.shape[1]):
@@ -351,7 +374,7 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> F
         if mean[0] > 0 and math.isfinite(mean[0]):
             _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
         _loglog(ax, x)
-        ax.set_title(f"{player}: cumulative regret after K' episodes")
+        ax.set_title(f"{player.replace('_', ' ')}: cumulative regret after K' episodes")
         ax.set_xlabel("K' (first episodes of the run)")
         ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path, title)

@@ -20,24 +20,36 @@ from scipy import stats
 from ..equilibria.curve import loglog_slope, slope_interval
 
 PLAYERS = ("leader", "follower")
+"""The players of a run with one follower; with ``N`` they are ``leader, follower_1, …``."""
+
+
+def players(table: pd.DataFrame) -> tuple[str, ...]:
+    """The players a table names, in order: by its ``regret_*`` columns, else by its columns.
+
+    A results table has ``regret_leader, regret_follower`` (``regret_follower_1, …`` with
+    ``N > 1`` followers); a table of totals, ``leader, follower`` (``follower_1, …``).
+    """
+    cols = [str(c) for c in table.columns]
+    names = [c[7:] for c in cols if c.startswith("regret_") and not c.endswith("_ci")]
+    return tuple(names or [c for c in cols if c == "leader" or c.startswith("follower")])
 
 
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's cumulative regret at the evaluated episodes of a results table ``df``.
 
     One row per seed and evaluated episode: ``seed``, ``episodes`` (how many episodes the sum
-    covers: ``episode + eval_weight``), ``leader``, ``follower``.
+    covers: ``episode + eval_weight``), ``leader``, ``follower`` (each player of :func:`players`).
     """
     d = df[df["eval_weight"] > 0].sort_values(["seed", "episode"])
     out = pd.DataFrame({"seed": d["seed"], "episodes": d["episode"] + d["eval_weight"]})
-    for player in PLAYERS:
+    for player in players(df):
         out[player] = (d[f"regret_{player}"] * d["eval_weight"]).groupby(d["seed"]).cumsum()
     return out.reset_index(drop=True)
 
 
 def total_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's total regret: one row per seed, ``seed``, ``leader``, ``follower``."""
-    return cumulative_regret(df).groupby("seed")[list(PLAYERS)].last().reset_index()
+    return cumulative_regret(df).groupby("seed")[list(players(df))].last().reset_index()
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +60,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """
     final, K = total_regret(df), int(df["episode"].max()) + 1
     rows = []
-    for player in PLAYERS:
+    for player in players(df):
         x = final[player].to_numpy()
         m, hw = slope_interval(x)  # the t-interval of the mean over independent seeds
         std = float(x.std(ddof=1)) if len(x) > 1 else np.nan
@@ -69,7 +81,7 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     q = max(1, K // 4)
     first, last = df[df["episode"] < q], df[df["episode"] >= K - q]
     rows = []
-    for player in PLAYERS:
+    for player in players(df):
         a, b = first[f"regret_{player}"].mean(), last[f"regret_{player}"].mean()
         rows.append(
             dict(player=player, first_quarter=a, last_quarter=b, ratio=b / a if a > 0 else np.nan)
@@ -84,10 +96,11 @@ def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
     ``follower`` (means over the evaluated episodes of the window).
     """
     width = max(1, (int(df["episode"].max()) + 1) // bins)
-    cols = [f"regret_{p}" for p in PLAYERS]
+    names = players(df)
+    cols = [f"regret_{p}" for p in names]
     out = df.groupby([df["seed"], df["episode"] // width])[cols].mean().reset_index()
     out["episode"] = out["episode"] * width + (width - 1) / 2
-    return out.rename(columns=dict(zip(cols, PLAYERS, strict=True)))
+    return out.rename(columns=dict(zip(cols, names, strict=True)))
 
 
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

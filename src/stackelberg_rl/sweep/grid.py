@@ -40,7 +40,7 @@ from ..experiments.driver import (
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
 from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
-from ..experiments.runs import check_execution, continued, new_play
+from ..experiments.runs import check_execution, check_players, continued, new_play
 from ..experiments.store import (
     REPORT_FILE,
     REPORT_PREFIX,
@@ -493,6 +493,7 @@ def run_grid(
                 check_game_fits(config)
                 built[key] = config.game.make()
             games[state.setting.name] = built[key]
+            check_players(config, built[key])
             check_run_fits(config, built[key], min(local_workers, config.seeds))
         except (ValueError, MemoryError) as err:
             raise SettingError(state.setting, str(err)) from None

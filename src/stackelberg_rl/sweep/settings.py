@@ -75,9 +75,10 @@ def depends_on_K(config: dict) -> list[str]:
     out = []
     if agent.get("kind", "softmax-lsvi-ucb") == "softmax-lsvi-ucb":
         for name, who in (("alpha_l", "α_l"), ("alpha_f", "α_f")):
-            spec = agent.get(name)
-            if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
-                out.append(f"{who} ({spec})")
+            specs = agent.get(name)  # α_f: one for every follower, or a list of them
+            for spec in dict.fromkeys(specs if isinstance(specs, list) else [specs]):
+                if isinstance(spec, str) and (spec == "fixed-K" or spec.startswith("power")):
+                    out.append(f"{who} ({spec})")
     learns = agent.get("kind") in ("softmax-lsvi-ucb", "greedy-lsvi-ucb")
     if learns and agent.get("beta") == "theory":
         out.append("β (theory)")
@@ -112,6 +113,8 @@ def _options(obj: Any, out: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, list):  # one α per follower, as the command line spells it
+        return " ".join(map(_text, value))
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):

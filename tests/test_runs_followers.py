@@ -1,0 +1,284 @@
+"""Runs, sweeps and reports of a leader and N followers (SPEC §7), and the game's step for any N."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import call, one_line_error
+
+from stackelberg_rl import games
+from stackelberg_rl._seeding import seed_sequence, stream
+from stackelberg_rl.agents import AgentConfig, make_agents
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
+from stackelberg_rl.experiments import checkpoint as ckpt
+from stackelberg_rl.experiments.loop import COLUMNS, columns, finished, finished_result, play
+from stackelberg_rl.experiments.resources import learner_bytes
+from stackelberg_rl.games.sampling import draw
+from stackelberg_rl.planning import player_regrets
+from stackelberg_rl.report import learning_summary, page
+from stackelberg_rl.sweep import name_settings, run_grid
+
+SMALL = {"n_states": 4, "n_leader_actions": 2, "n_follower_actions": 2, "dim": 3, "horizon": 3}
+
+
+def spec(n_followers, **more):
+    return GameSpec("random-linear", {**SMALL, "n_followers": n_followers, **more})
+
+
+def config_of(n_followers=2, episodes=12, game=None, **agent):
+    agent = {"beta": 0.3, **agent}
+    return RunConfig(game=game or spec(n_followers), episodes=episodes, agent=AgentConfig(**agent))
+
+
+def without_time(df):
+    return df.drop(columns="wall_time")
+
+
+# ---------------------------------------------------------------------- the game's step
+@pytest.mark.parametrize("form", ["dense", "mixture"])
+def test_step_reward_and_next_states_of_a_joint_action_read_the_arrays(form):
+    if form == "dense":
+        game = games.make("random-tabular", n_followers=2, n_states=3, horizon=2, seed=1)
+    else:
+        game = games.make("random-linear", n_followers=2, n_states=5, seed=2)
+    P, R = game.transition(1), game.reward(1)
+    for at in [(0, 1, 2, 0), (game.n_states - 1, 2, 0, 1)]:
+        x, actions = at[0], at[1:]
+        mean = R[(slice(None), *at)]  # a factored game's: another order of the same sums
+        np.testing.assert_allclose(game.reward_at(1, x, actions), mean, rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(game.reward_at(1, x, *actions), game.reward_at(1, x, actions))
+        np.testing.assert_allclose(game.next_state_distribution(1, x, actions), P[at], atol=1e-15)
+        # The draws: the next state by one inverse-CDF uniform (two from a mixture).
+        rng, mine = np.random.default_rng(7), np.random.default_rng(7)
+        if game.reward_noise > 0:
+            mine.random(game.n_players)  # the reward noise's uniforms come first
+        r, x_next = game.step(1, x, actions, rng)
+        np.testing.assert_array_equal(r, game.reward_at(1, x, actions))
+        if form == "mixture":
+            phi = game.features[at]
+            i = draw(phi, mine)
+            cdf = np.cumsum(game.mu[1, i])
+            expected = min(int(np.searchsorted(cdf, mine.random() * cdf[-1], "right")), 4)
+        else:
+            expected = draw(P[at], mine)
+        assert x_next == expected
+        assert game.step(1, x, *actions, np.random.default_rng(7))[1] == x_next
+
+
+def test_one_follower_steps_as_before_whichever_way_the_actions_come():
+    game = games.make("random-linear", n_states=6, reward_noise=0.3, seed=4)
+    for a, b in [(0, 1), (2, 2)]:
+        one = game.step(1, 3, a, b, np.random.default_rng(5))
+        other = game.step(1, 3, (a, b), np.random.default_rng(5))
+        assert one[1] == other[1]
+        np.testing.assert_array_equal(one[0], other[0])
+        expected = game.reward(1)[:, 3, a, b]
+        np.testing.assert_allclose(game.reward_at(1, 3, a, b), expected, rtol=0, atol=1e-15)
+
+
+def test_a_joint_action_of_the_wrong_length_is_refused_in_one_line():
+    game = games.make("random-linear", n_followers=2, n_states=4, seed=0)
+    with pytest.raises(ValueError, match=r"one action per player, 3; got 2: \(0, 1\)"):
+        game.step(0, 0, 0, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="one action per player, 3; got 4"):
+        game.reward_at(0, 0, (0, 1, 0, 0))
+
+
+# ---------------------------------------------------------------------- runs
+def test_columns_name_every_player_and_one_follower_keeps_todays():
+    assert columns(2) == COLUMNS
+    assert "regret_follower" in COLUMNS and "alpha_f" in COLUMNS
+    three = columns(4)
+    for p in ("leader", "follower_1", "follower_2", "follower_3"):
+        assert {f"regret_{p}", f"regret_{p}_ci", f"return_{p}"} <= set(three)
+    assert {"alpha_l", "alpha_f_1", "alpha_f_3"} <= set(three)
+    assert "regret_follower" not in three and "alpha_f" not in three
+
+
+@pytest.mark.parametrize(
+    ("n_followers", "schedule"), [(2, "every"), (2, "doubling"), (3, "every-n")]
+)
+def test_compiled_and_python_loops_agree_and_regrets_are_those_of_the_policies_played(
+    n_followers, schedule
+):
+    """The loop's table against a plain loop written here: the agents, the game, the regrets."""
+    config = config_of(n_followers, episodes=14, schedule=schedule, schedule_n=3)
+    game = config.game.make()
+    compiled, _ = play(game, config, 3)
+    python, _ = play(game, config, 3, compiled=False)
+    pd.testing.assert_frame_equal(without_time(compiled), without_time(python))
+    assert list(compiled.columns) == list(columns(1 + n_followers))
+
+    agents = make_agents(game, config.agent, config.episodes, seed_sequence(3, "agents"))
+    env = stream(3, "game")
+    P = game.n_players
+    for k in range(config.episodes):
+        for agent in agents:
+            agent.begin_episode(k)
+        tables = [agent.policy_table(game) for agent in agents]
+        x = x1 = game.sample_initial(env)
+        ret, first = np.zeros(P), None
+        for h in range(game.horizon):
+            actions = []
+            for agent in agents:
+                actions.append(agent.act(h, x, *actions))
+            first = first or actions
+            r, x_next = game.step(h, x, actions, env)
+            for agent in agents:
+                agent.record(h, x, tuple(actions), r, x_next)
+            ret, x = ret + r, x_next
+        row = compiled.iloc[k]
+        regrets = player_regrets(game, tables, x1, first[:-1])
+        names = ["leader", *(f"follower_{i}" for i in range(1, P))]
+        np.testing.assert_array_equal(row[[f"regret_{p}" for p in names]].to_numpy(float), regrets)
+        np.testing.assert_array_equal(row[[f"return_{p}" for p in names]].to_numpy(float), ret)
+        assert (row["x1"], row["a1"]) == (x1, first[0])
+    regrets = [c for c in compiled if c.startswith("regret_") and not c.endswith("_ci")]
+    assert (compiled[regrets].min() > -1e-9).all()
+
+
+def test_alpha_f_sets_every_follower_or_one_each_and_a_wrong_count_is_named():
+    game = spec(3).make()
+    df, _ = play(game, config_of(3, episodes=2, alpha_l=0.5, alpha_f=2.0), 0)
+    assert (df[["alpha_l", "alpha_f_1", "alpha_f_2", "alpha_f_3"]].iloc[0] == [0.5, 2, 2, 2]).all()
+    each = config_of(3, episodes=2, alpha_f=[1.0, "inf", 3.0])
+    assert each.agent.alpha_f == [1.0, math.inf, 3.0]
+    df, _ = play(game, each, 0)
+    assert df[["alpha_f_1", "alpha_f_2", "alpha_f_3"]].iloc[1].tolist() == [1.0, math.inf, 3.0]
+    # The command line's spelling: one value per follower, separated by spaces.
+    assert AgentConfig(alpha_f="inf power: 1, 0.50").alpha_f == [math.inf, "power:1,0.5"]
+    with pytest.raises(ValueError, match="^alpha_f gives 2 values, one per follower, but the game"):
+        play(game, config_of(3, episodes=2, alpha_f=[1.0, 2.0]), 0)
+    with pytest.raises(ValueError, match=r"^alpha_f\[1\] must be fixed-K, anytime"):
+        AgentConfig(alpha_f=[1.0, "often"])
+
+
+def test_a_run_stopped_and_continued_from_its_checkpoint_equals_one_never_stopped():
+    config = config_of(2, episodes=40, schedule="doubling")
+    game = config.game.make()
+    whole, _ = play(game, config, 1)
+    polls = iter(range(1000))
+    with pytest.raises(ckpt.SeedStopped) as stopped:
+        play(game, config, 1, stop=lambda: next(polls) == 3)
+    assert stopped.value.state is not None
+    continued, _ = play(game, config, 1, state=stopped.value.state)
+    pd.testing.assert_frame_equal(without_time(whole), without_time(continued))
+
+
+def test_a_finished_seeds_checkpoint_of_two_followers_reads_back_its_table():
+    config = config_of(2, episodes=5)
+    game = config.game.make()
+    df, _ = play(game, config, 2)
+    data = finished(config, game.fingerprint(), 2, df, None)
+    header, tree = ckpt.read(data, config, game.fingerprint(), 2, "here")
+    back, plans = finished_result(tree, config, header["episodes_done"], "here")
+    pd.testing.assert_frame_equal(back, df)
+    assert plans is None
+    del tree["rows"]["return_follower_2"]
+    with pytest.raises(ckpt.CheckpointError, match="column return_follower_2 is missing"):
+        finished_result(tree, config, 5, "here")
+
+
+def test_run_folder_manifest_and_report_of_two_followers(tmp_path):
+    config = RunConfig(
+        game=spec(2), episodes=16, seeds=2, agent=AgentConfig(beta=0.3, alpha_f=["inf", 4.0])
+    )
+    df = run_seeds(config, tmp_path / "run", workers=1, progress=False)
+    loaded, manifest = load_run(tmp_path / "run")
+    assert manifest["columns"] == list(columns(3)) == list(loaded.columns)
+    assert manifest["config"]["agent"]["alpha_f"] == ["inf", 4.0]
+    assert manifest["resolved"]["alpha_f_1"] == "inf" and manifest["resolved"]["alpha_f_2"] == 4.0
+    pd.testing.assert_frame_equal(df.reset_index(drop=True), loaded)
+    assert learning_summary(loaded)["player"].tolist() == ["leader", "follower_1", "follower_2"]
+    page.write_report(tmp_path / "run")
+    text = (tmp_path / "run" / "report.html").read_text()
+    for words in ("Leader: total regret", "Follower 1: total regret", "Follower 2: total regret"):
+        assert words in text
+
+
+def test_save_plans_with_two_followers_is_refused_before_a_folder_is_made(tmp_path):
+    config = RunConfig(game=spec(2), episodes=3, save_plans=True)
+    with pytest.raises(ValueError, match="^save_plans: the plans of more than one follower"):
+        run_seeds(config, tmp_path / "run", workers=1, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_learners_memory_estimate_bounds_what_it_holds():
+    """After K episodes the samples' buffers hold between K and 2K rows: the estimate takes 2K."""
+    for n_followers, episodes in [(1, 40), (2, 40), (3, 17)]:
+        config = config_of(n_followers, episodes=episodes)
+        game = config.game.make()
+        learner = make_agents(game, config.agent, episodes, 0)[0].learner
+        rng = np.random.default_rng(0)
+        for _ in range(episodes):
+            x = game.sample_initial(rng)
+            for h in range(game.horizon):
+                actions = tuple(int(rng.integers(c)) for c in game.action_counts)
+                r, x_next = game.step(h, x, actions, rng)
+                learner.record(h, x, actions, r, x_next)
+                x = x_next
+        learner.plan(episodes)
+        held = sum(a.nbytes for a in (*learner._data, *learner._cache) if hasattr(a, "nbytes"))
+        estimate = learner_bytes(config, game)
+        assert estimate / 4 <= held <= estimate, (n_followers, held, estimate)
+
+
+# ---------------------------------------------------------------------- "Done when"
+def test_every_players_regret_falls_with_two_followers_greedy():
+    """Issue 17's run, with 2 seeds of K = 1000 for 4 of 1500: ``--param n_followers=2 --param
+    n_states=6 --beta 0.2 --alpha-l inf --alpha-f inf``. Each player's per-episode regret in
+    the last quarter over the first: measured 0.10, 0.16, 0.19 here (0.12, 0.13, 0.18 for the
+    issue's run); the test asks for less than 0.4, about twice the largest."""
+    config = RunConfig(
+        game=GameSpec("random-linear", {"n_followers": 2, "n_states": 6}),
+        episodes=1000,
+        agent=AgentConfig(beta=0.2, alpha_l="inf", alpha_f="inf"),
+    )
+    game = config.game.make()
+    df = pd.concat([play(game, config, seed)[0] for seed in (0, 1)])
+    learn = learning_summary(df).set_index("player")
+    assert learn.index.tolist() == ["leader", "follower_1", "follower_2"]
+    assert (learn["ratio"] < 0.4).all(), learn
+
+
+# ---------------------------------------------------------------------- sweeps and the CLI
+def test_a_sweep_over_followers_and_their_alphas_reports_every_player(tmp_path):
+    configs = [
+        config_of(n, episodes=K, alpha_f=alpha, game=spec(n))
+        for n, alpha in [(1, "inf"), (2, "inf 2")]
+        for K in (8, 16)
+    ]
+    outcome = run_grid(name_settings(configs), tmp_path / "sweep", workers=1, progress=False)
+    assert not getattr(outcome, "failed", [])
+    names = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert any("n_followers=2" in n and "alpha-f=inf-2" in n for n in names), names
+    report = page.write_sweep_report(tmp_path / "sweep")
+    html = (tmp_path / "sweep" / "report.html").read_text()
+    assert "follower 1 regret" in html and "follower 2 regret" in html
+    assert report is not None
+
+
+def test_a_sweep_with_a_wrong_count_of_alphas_is_refused_before_anything_is_written(tmp_path):
+    configs = [config_of(2, alpha_f="1 2"), config_of(2, alpha_f="1 2 3")]
+    with pytest.raises(ValueError, match="alpha_f gives 3 values, one per follower"):
+        run_grid(name_settings(configs), tmp_path / "sweep", workers=1, progress=False)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_the_command_line_runs_two_followers_with_one_alpha_each(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["run", "--game", "random-linear", "--param", "n_followers=2", "--param",
+            "n_states=4", "--episodes", "6", "--seeds", "1", "--beta", "0.2", "--alpha-f",
+            "inf 3", "--out", str(out), "--quiet"]  # fmt: skip
+    code, text, err = call(argv, capsys)
+    assert code == 0, err
+    assert "follower_2" in text and (out / "regret.png").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["agent"]["alpha_f"] == ["inf", 3.0]
+    argv = [*argv[:-3], "--alpha-f", "1 2 3", "--out", str(tmp_path / "other"), "--quiet"]
+    code, _, err = call(argv, capsys)
+    assert "alpha_f gives 3 values, one per follower, but the game has 2 followers" in (
+        one_line_error(code, err)
+    )

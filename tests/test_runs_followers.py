@@ -198,11 +198,22 @@ def test_run_folder_manifest_and_report_of_two_followers(tmp_path):
         assert words in text
 
 
-def test_save_plans_with_two_followers_is_refused_before_a_folder_is_made(tmp_path):
-    config = RunConfig(game=spec(2), episodes=3, save_plans=True)
-    with pytest.raises(ValueError, match="^save_plans: the plans of more than one follower"):
-        run_seeds(config, tmp_path / "run", workers=1, progress=False)
-    assert not (tmp_path / "run").exists()
+def test_a_run_of_two_followers_saves_plans_whose_replay_has_the_recorded_regrets(tmp_path):
+    from stackelberg_rl.equilibria import CCSE
+
+    config = RunConfig(game=spec(2), episodes=12, seeds=1, save_plans=True,
+                       agent=AgentConfig(beta=0.2, alpha_l=3.0, alpha_f=3.0))  # fmt: skip
+    df = run_seeds(config, tmp_path / "run", workers=1, progress=False)
+    ccse = CCSE.from_run(tmp_path / "run", seed=0)
+    tables = ccse.tables()  # pi_i (K, H, S, A_0, …, A_i), replayed from the saved plans
+    assert [t.shape[0] for t in tables] == [12, 12, 12]
+    game = config.game.make()
+    for k, row in df.iterrows():
+        x1, a1 = int(row["x1"]), int(row["a1"])
+        got = player_regrets(game, [t[k] for t in tables], x1, [a1, 0])
+        # The leader's regret depends on x1, follower 1's on (x1, a1): both are in the table.
+        assert got[0] == pytest.approx(row["regret_leader"], abs=1e-12)
+        assert got[1] == pytest.approx(row["regret_follower_1"], abs=1e-12)
 
 
 def test_the_learners_memory_estimate_bounds_what_it_holds():

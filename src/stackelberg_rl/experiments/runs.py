@@ -53,8 +53,6 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
 def check_players(config: RunConfig, game: Game) -> None:
     """Refuse a configuration that cannot be played by ``game``'s players (``ValueError``)."""
     config.agent.alpha_specs(game.n_players)  # one α_f per follower, when a list
-    if config.save_plans and game.n_players > 2:
-        raise ValueError("save_plans: the plans of more than one follower are not stored yet")
 
 
 def new_play(

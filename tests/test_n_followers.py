@@ -330,12 +330,18 @@ def test_wrong_profiles_are_refused_in_one_line():
         softmax_solution(game, 1.0, 1.0)
 
 
-def test_whatever_handles_one_follower_refuses_more_in_one_line(tmp_path, capsys):
-    from helpers import call, one_line_error
+def test_solve_prints_every_players_value_and_gap(capsys):
+    from helpers import call
 
-    so_far = "only one follower is supported so far; this game has 2 followers"
-    argv = "solve --game random-linear --param n_followers=2".split()
-    assert so_far in one_line_error(*call(argv, capsys)[::2])
+    argv = "solve --game random-linear --param n_followers=2 --param n_states=6".split()
+    code, out, _ = call(argv, capsys)
+    game = games.make("random-linear", n_followers=2, n_states=6)
+    *_, values = stackelberg_equilibrium(game)
+    want = values.V[:, 0] @ game.initial_distribution
+    assert code == 0
+    for m, name in enumerate(["leader    ", "follower 1", "follower 2"]):
+        assert f"  {name} E[V_{m}(x0)] = {want[m]: .6f}" in out
+    assert "best-response gaps at x0=" in out and "follower 2 0.00e+00" in out
 
 
 # ---------------------------------------------------------------------- supply chain

@@ -143,7 +143,7 @@ def explore(values: dict[str, Any]) -> int:
         reservation, manifest, opts = _resumed(Path(opts.resume), values, opts)
         if reservation is None:
             return 0
-    game = make_game(RunConfig(game=opts.game), followers=True)
+    game = make_game(RunConfig(game=opts.game))
     if not resumed:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,

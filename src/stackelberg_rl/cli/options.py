@@ -208,15 +208,9 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def make_game(config: RunConfig, followers: bool = False) -> Game:
-    """The game ``config`` plays, made once it is known to fit in memory (else UsageError).
-
-    ``followers``: the command takes games with ``N > 1`` followers (else refused).
-    """
-    game = checked(lambda: (check_game_fits(config), config.game.make())[1])
-    if not followers:
-        checked(lambda: game.refuse_followers("the command line"))
-    return game
+def make_game(config: RunConfig) -> Game:
+    """The game ``config`` plays, made once it is known to fit in memory (else UsageError)."""
+    return checked(lambda: (check_game_fits(config), config.game.make())[1])
 
 
 RUN_DEFAULTS = RunConfig(seeds=4)

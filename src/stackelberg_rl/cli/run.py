@@ -178,7 +178,7 @@ def run(values: dict[str, Any]) -> int:
         config = resumed_config(execution.resume, values)
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-    game = make_game(config, followers=True)
+    game = make_game(config)
     checked(lambda: check_players(config, game))
     INTERRUPTION["note"] = "no run folder was written"
     try:

@@ -51,17 +51,26 @@ def solve(values: dict[str, Any]) -> int:
 
 
 def _solve_finite(game: games_mod.FiniteGame, tie_break: str) -> None:
-    from ..planning import regret, stackelberg_equilibrium
+    from ..planning import player_regrets, stackelberg_equilibrium
 
-    pi_l, pi_f, values_ = stackelberg_equilibrium(game, tie_break=tie_break)
+    *policies, values_ = stackelberg_equilibrium(game, tie_break=tie_break)
     p0 = game.initial_distribution
     print(f"Stackelberg equilibrium ({tie_break} tie-break), values at h=0:")
-    print(f"  leader   E[V_l(x0)] = {p0 @ values_.V[0, 0]: .6f}")
-    print(f"  follower E[V_f(x0)] = {p0 @ values_.V[1, 0]: .6f}")
+    if game.n_players == 2:
+        names, labels = ["leader", "follower"], ["leader   E[V_l(x0)]", "follower E[V_f(x0)]"]
+    else:
+        names = ["leader", *(f"follower {i}" for i in range(1, game.n_players))]
+        width = len(names[-1])
+        labels = [f"{name:<{width}} E[V_{m}(x0)]" for m, name in enumerate(names)]
+    for m, label in enumerate(labels):
+        print(f"  {label} = {p0 @ values_.V[m, 0]: .6f}")
     x0 = int(np.argmax(p0))
-    a0 = int(np.argmax(pi_l[0, x0]))
-    r_l, r_f = regret(game, pi_l, pi_f, x0, a0)
-    print(f"  best-response gaps at x0={x0}: leader {r_l:.2e}, follower {r_f:.2e}")
+    first: list[int] = []  # each player's first action at x0, after those before it
+    for pi in policies[:-1]:
+        first.append(int(np.argmax(pi[(0, x0, *first)])))
+    gaps = player_regrets(game, policies, x0, first)
+    shown = ", ".join(f"{name} {gap:.2e}" for name, gap in zip(names, gaps, strict=True))
+    print(f"  best-response gaps at x0={x0}: {shown}")
 
 
 def _solve_continuous(game: games_mod.ContinuousGame, tie_break: str) -> None:

@@ -167,14 +167,16 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
     from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 
     params = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
+    # Long enough that no session ends before its signal: the compiled loop plays this game's
+    # episodes in microseconds.
     config = RunConfig(
-        game=GameSpec(params=params), episodes=3000, seeds=2, save_plans=True,
+        game=GameSpec(params=params), episodes=60000, seeds=2, save_plans=True,
         agent=AgentConfig(beta=0.3, schedule="doubling"),
     )  # fmt: skip
     whole = run_seeds(config, tmp_path / "whole", workers=1, progress=False)
     out = tmp_path / "run"
     first = [
-        "run", *TINY, "--episodes", "3000", "--seeds", "2", "--beta", "0.3", "--schedule",
+        "run", *TINY, "--episodes", "60000", "--seeds", "2", "--beta", "0.3", "--schedule",
         "doubling", "--save-plans", "--out", str(out),
     ]  # fmt: skip
     again = ["run", "--resume", str(out)]

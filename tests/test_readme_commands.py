@@ -38,6 +38,7 @@ EXAMPLE_SIZES = {
     "regret_vs_K.py": ["--episodes", "20", "40", "--seeds", "2", "--workers", "2"],
     "reward_free_gaps.py": ["--budgets", "10", "20", "--seeds", "2", "--workers", "2"],
     "ccse_vs_K.py": ["--points", "2", "--ratio", "2"],
+    "supply_chain_learners.py": ["--episodes", "20", "--seeds", "1"],
 }
 """Sizes given to the example scripts (appended: the last of a repeated option wins)."""
 

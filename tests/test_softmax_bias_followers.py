@@ -6,10 +6,14 @@ computations written here (one node, one initial state and one set of first acti
 
 import itertools
 import math
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.games import random_linear, random_tabular
 from stackelberg_rl.planning import (
     evaluate,
@@ -18,6 +22,7 @@ from stackelberg_rl.planning import (
     softmax_bias_bound,
     softmax_solution,
 )
+from stackelberg_rl.report import episode_bias, page, run_bias
 
 
 def games_with(n_followers):
@@ -135,3 +140,79 @@ def test_a_wrong_count_or_value_of_alpha_is_one_line():
             call(game, 1.0, 1.0, -1.0)
         with pytest.raises(ValueError, match="^alpha_f"):
             call(games_with(1)[0], 1.0, math.nan)
+
+
+# ---------------------------------------------------------------------- the report
+PLAYERS = ("leader", "follower_1", "follower_2")
+COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
+
+
+def test_run_bias_of_two_followers_sums_each_episodes_alphas():
+    game = random_tabular(3, 2, 3, 2, seed=4, n_followers=2)
+    alphas = [(0.5, 2.0, 1.0), (0.5, 2.0, 1.0), (4.0, 1.0, np.inf), (np.inf, 3.0, 0.3)]
+    df = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1],
+            "episode": [0, 1, 2, 0],
+            "eval_weight": [2, 0, 1, 1],  # episode 1 stands in episode 0's block
+            **{
+                name: [a[i] for a in alphas]
+                for i, name in enumerate(("alpha_l", "alpha_f_1", "alpha_f_2"))
+            },
+        }
+    )
+    per_episode = episode_bias(game, df)
+    assert list(per_episode.columns) == ["seed", "episode", "eval_weight", *COLUMNS]
+    totals = run_bias(game, df).set_index("seed")
+    for seed in (0, 1):
+        expected = np.zeros(6)
+        for a, s, w in zip(alphas, df["seed"], df["eval_weight"], strict=True):
+            if s == seed and w > 0:
+                expected += w * np.concatenate(
+                    [softmax_bias(game, *a), softmax_bias_bound(game, *a)]
+                )
+        np.testing.assert_allclose(totals.loc[seed, COLUMNS], expected, atol=1e-12)
+    with pytest.raises(ValueError, match="no soft-max"):
+        episode_bias(game, df.assign(alpha_f_2=np.nan))
+
+
+def test_the_report_of_two_followers_shows_every_players_bias(tmp_path):
+    out = tmp_path / "run"
+    config = RunConfig(
+        game=GameSpec("random-linear", {"n_followers": 2, "n_states": 6}),
+        episodes=60,
+        seeds=2,
+        agent=AgentConfig(beta=0.2, alpha_l=2.0, alpha_f=2.0),
+    )
+    run_seeds(config, out, workers=1, progress=False)
+    df, _ = load_run(out)
+    report = page.write_report(out)
+    (s,) = report.settings
+    assert s.bias_note is None
+    game = config.game.make()
+    evaluated = df[df["eval_weight"] > 0].reset_index(drop=True)
+    assert list(s.episode_bias.columns) == ["seed", "episode", "eval_weight", *COLUMNS]
+    np.testing.assert_array_equal(
+        s.episode_bias[["seed", "episode"]], evaluated[["seed", "episode"]]
+    )
+    for row, (_, episode) in zip(
+        s.episode_bias[COLUMNS].to_numpy(), evaluated.iterrows(), strict=True
+    ):
+        a = episode[["alpha_l", "alpha_f_1", "alpha_f_2"]].to_numpy(dtype=float)
+        np.testing.assert_allclose(
+            row, np.concatenate([softmax_bias(game, *a), softmax_bias_bound(game, *a)]), atol=1e-12
+        )
+    assert (s.episode_bias[[f"bias_{p}" for p in PLAYERS]] > 0).all().all()  # α = 2 loses
+    summary = s.summary().set_index("player")
+    assert summary.index.tolist() == list(PLAYERS)
+    for p in PLAYERS:
+        total = s.episode_bias[f"bias_{p}"] * s.episode_bias["eval_weight"]
+        assert summary.loc[p, "bias"] == pytest.approx(
+            total.groupby(s.episode_bias["seed"]).sum().mean(), abs=1e-12
+        )
+    html = (out / "report.html").read_text()
+    assert "only one follower" not in html and "No soft-max bias" not in html
+    for p in PLAYERS:  # the bias table's row of each player: its regret, bias and bound
+        bias, bound = summary.loc[p, "bias"], summary.loc[p, "bound"]
+        row = rf'<td class="text">{p}</td><td>60</td><td>[^<]*</td><td>{bias:.4g}</td>'
+        assert re.search(row + rf"<td>{bound:.4g}</td>", html), p

@@ -496,49 +496,66 @@ def regret_at(
 
 
 # ---------------------------------------------------------------------- soft-max play
-def softmax_solution(
-    game: FiniteGame, alpha_l: float, alpha_f: float
-) -> tuple[np.ndarray, np.ndarray, Values]:
+def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
+    """Each player's inverse temperature ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
+    n = game.n_players
+    if len(alphas) != n:
+        raise ValueError(f"the game has {n} players: give {n} values of α, got {len(alphas)}")
+    names = ("alpha_l", "alpha_f") if n == 2 else [f"alphas[{i}]" for i in range(n)]
+    return [
+        _validate.real(a, name, low=0.0, infinite=True)
+        for a, name in zip(alphas, names, strict=True)
+    ]
+
+
+def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Values, ...]:
     """Soft-max play planned on the true model: Algorithm 1, lines 9–14, with exact ``Q``.
 
-    What the learner would play if it knew the model (``β = 0``); ``alpha_l``, ``alpha_f`` the
-    inverse temperatures (``inf``: greedy, uniform over maximisers).
+    What the learner would play if it knew the model (``β = 0``): the soft-max chain of SPEC
+    §7, each player ``i`` ``softmax(α_i W^{(i+1)}_i)`` from the last follower down. ``alphas``
+    the inverse temperatures ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
 
     Returns:
-        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values.
+        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N`` followers
+        ``(pi_0, …, pi_N, values)``.
     """
-    game.refuse_followers("softmax_solution")
-    (pi_l, pi_f), values = _backward(game, [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)])
-    return pi_l, pi_f, values
+    rules = [softmax_rule(i, a) for i, a in enumerate(_alphas(game, alphas))]
+    policies, values = _backward(game, rules)
+    return (*policies, values)
 
 
-def softmax_bias(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
-    """The soft-max bias ``(2,)``: the expected regret of one episode of :func:`softmax_solution`.
+def softmax_bias(game: FiniteGame, *alphas: float) -> np.ndarray:
+    """The soft-max bias ``(1+N,)``: the expected regret of one episode of :func:`softmax_solution`.
 
-    Eqs. (9) and (10) in expectation over ``x_1`` from the initial distribution and the leader's
-    ``a_1 ~ π_{l,0}(·|x_1)``: what soft-max play loses with nothing left to learn (bounded by
-    Lemmas 2 and 4, :func:`softmax_bias_bound`). ``[leader, follower]``, each ``>= 0``.
+    Each player's regret (:func:`player_regrets`; eqs. (9) and (10) for ``N = 1``) in
+    expectation over ``x_1`` from the initial distribution and the first actions of the players
+    before it, drawn from the soft-max policies of step 0 (the leader's regret does not depend
+    on them): what soft-max play loses with nothing left to learn (bounded by Lemmas 2 and 4,
+    :func:`softmax_bias_bound`). The leader's first, each ``>= 0``.
     """
-    pi_l, pi_f, _ = softmax_solution(game, alpha_l, alpha_f)
-    S, A = game.n_states, game.n_leader_actions
-    xs, as_ = np.indices((S, A)).reshape(2, -1)
-    r = regrets(game, pi_l, pi_f, xs, as_).reshape(2, S, A)
-    p0 = game.initial_distribution
-    leader = p0 @ r[0, :, 0]  # eq. (9) does not depend on a_1
-    follower = p0 @ (pi_l[0] * r[1]).sum(axis=1)
-    return np.array([leader, follower])
-
-
-def softmax_bias_bound(game: FiniteGame, alpha_l: float, alpha_f: float) -> np.ndarray:
-    """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(2,)``.
-
-    ``[H·log|A|/α_l, H·log|B|/α_f]`` (a soft-max over ``n`` actions gives up at most
-    ``log(n)/α`` per step); ``0`` for greedy play and for a player with one action.
-    """
-    game.refuse_followers("softmax_bias_bound")
+    *policies, _ = softmax_solution(game, *alphas)
+    N = game.n_followers
+    nodes = (game.n_states, *game.action_counts[:N])  # (x_1, a_0, …, a_{N-1})
+    x1, *first = np.indices(nodes).reshape(N + 1, -1)
+    r = player_regrets(game, policies, x1, first).reshape(N + 1, *nodes)
     out = []
-    for n, alpha in ((game.n_leader_actions, alpha_l), (game.n_follower_actions, alpha_f)):
-        alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)
+    for m in range(N + 1):
+        z = r[m][(Ellipsis, *[0] * (N - m))]  # (S, A_0, …, A_{m-1}): player m's does not
+        for pi in reversed(policies[:m]):  # depend on the later first actions
+            z = (pi[0] * z).sum(axis=-1)
+        out.append(game.initial_distribution @ z)
+    return np.array(out)
+
+
+def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
+    """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(1+N,)``.
+
+    ``H·log|A_i|/α_i`` per player (a soft-max over ``n`` actions gives up at most ``log(n)/α``
+    per step): ``[H·log|A|/α_l, H·log|B|/α_f]`` for one follower; ``0`` for greedy play and for
+    a player with one action.
+    """
+    out = []
+    for n, alpha in zip(game.action_counts, _alphas(game, alphas), strict=True):
         if n == 1 or math.isinf(alpha):
             out.append(0.0)
         else:

@@ -1,9 +1,10 @@
 """What the report shows, as numbers: each setting's regret and bias, and regret along a size.
 
 The soft-max bias of an episode is the exact regret of soft-max play with that episode's ``α_l``,
-``α_f`` planned on the true model (``β = 0``, :func:`~stackelberg_rl.planning.softmax_bias`),
-bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f`` (Lemmas 2 and 4); summed like regret it is the
-part of the regret learning cannot remove. Cumulative regret at prefixes ``K' ≤ K`` of a run is
+``α_f`` (one per follower with ``N > 1``) planned on the true model (``β = 0``,
+:func:`~stackelberg_rl.planning.softmax_bias`), bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f``
+(``H·log|A_i|/α_i`` for player ``i``; Lemmas 2 and 4); summed like regret it is the part of the
+regret learning cannot remove. Cumulative regret at prefixes ``K' ≤ K`` of a run is
 the regret of a ``K'``-episode run only when nothing the players do depends on ``K``.
 """
 
@@ -20,10 +21,10 @@ import pandas as pd
 from .._validate import is_real
 from ..equilibria.curve import prefix_sizes
 from ..experiments import RunConfig
+from ..experiments.loop import alpha_names, player_names
 from ..games import FiniteGame
 from ..planning import softmax_bias, softmax_bias_bound
 from .tables import (
-    PLAYERS,
     SlopeFit,
     cumulative_regret,
     loglog_fit,
@@ -32,48 +33,56 @@ from .tables import (
     total_regret,
 )
 
-BIAS_COLUMNS = [f"{what}_{p}" for what in ("bias", "bound") for p in PLAYERS]
+
+def bias_columns(n_players: int = 2) -> list[str]:
+    """The bias and bound columns: ``bias_leader, bias_follower, bound_leader, bound_follower``.
+
+    With ``N > 1`` followers ``bias_follower_1, …`` and ``bound_follower_1, …``.
+    """
+    return [f"{what}_{p}" for what in ("bias", "bound") for p in player_names(n_players)]
 
 
 # ---------------------------------------------------------------------- the soft-max bias
 def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
     """The soft-max bias and its bound in every evaluated episode of a run of the finite ``game``.
 
-    ``df`` is the run's results (with ``alpha_l``, ``alpha_f``); ``cache``, reused between calls,
-    plans each pair of ``α`` of a game once. Returns one row per evaluated episode: ``seed``,
-    ``episode``, ``eval_weight``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
-    ``bound_follower``. Raises :class:`ValueError` if the run has no ``α`` (a baseline).
+    ``df`` is the run's results (with ``alpha_l``, ``alpha_f``; ``alpha_f_1, …`` with ``N > 1``
+    followers); ``cache``, reused between calls, plans each profile of ``α`` of a game once.
+    Returns one row per evaluated episode: ``seed``, ``episode``, ``eval_weight``, then
+    :func:`bias_columns` (``bias_leader``, ``bias_follower``, ``bound_leader``,
+    ``bound_follower`` with one follower). Raises :class:`ValueError` if the run has no ``α``
+    (a baseline).
     """
-    game.refuse_followers("the soft-max bias")
     cache = {} if cache is None else cache
     d = df[df["eval_weight"] > 0]
-    alphas = d[["alpha_l", "alpha_f"]].to_numpy(dtype=float)
+    alphas = d[list(alpha_names(game.n_players))].to_numpy(dtype=float)
     if np.isnan(alphas).any():
         raise ValueError("the run records no soft-max α (a baseline that does not learn)")
-    pairs, index = np.unique(alphas, axis=0, return_inverse=True)
+    profiles, index = np.unique(alphas, axis=0, return_inverse=True)
     fingerprint = game.fingerprint()
-    for al, af in pairs:
-        key = (fingerprint, float(al), float(af))
+    keys = [(fingerprint, *map(float, profile)) for profile in profiles]
+    for key in keys:
         if key not in cache:
-            bias, bound = softmax_bias(game, al, af), softmax_bias_bound(game, al, af)
+            bias, bound = softmax_bias(game, *key[1:]), softmax_bias_bound(game, *key[1:])
             cache[key] = np.concatenate([bias, bound])
-    table = np.array([cache[fingerprint, float(al), float(af)] for al, af in pairs])
+    table = np.array([cache[key] for key in keys])
     out = d[["seed", "episode", "eval_weight"]].reset_index(drop=True)
-    out[BIAS_COLUMNS] = table[np.ravel(index)]
+    out[bias_columns(game.n_players)] = table[np.ravel(index)]
     return out
 
 
 def run_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
     """Each seed's total soft-max bias and Lemma 2's bound, ``Σ eval_weight · value``.
 
-    One row per seed: ``seed``, ``bias_leader``, ``bias_follower``, ``bound_leader``,
-    ``bound_follower``.
+    One row per seed: ``seed``, then :func:`bias_columns` (``bias_leader``, ``bias_follower``,
+    ``bound_leader``, ``bound_follower`` with one follower).
     """
     return _seed_totals(episode_bias(game, df, cache))
 
 
 def _seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
-    weighted = per_episode[BIAS_COLUMNS].mul(per_episode["eval_weight"], axis=0)
+    columns = per_episode.columns.drop(["seed", "episode", "eval_weight"])
+    weighted = per_episode[columns].mul(per_episode["eval_weight"], axis=0)
     return weighted.groupby(per_episode["seed"]).sum().reset_index()
 
 
@@ -265,7 +274,7 @@ def _curve(label: str, settings: list[SettingData], xs: list[float], x_labels=No
     fits = {p: loglog_fit(points, p, x="x") for p in players(points)}
     curve = Curve(label, settings, points, fits, {})
     if curve.has_bias:
-        curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in PLAYERS}
+        curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in fits}
     curve.x_labels = x_labels or {}
     return curve
 

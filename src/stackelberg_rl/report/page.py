@@ -46,7 +46,7 @@ from .plots import (
     plot_regret_vs_K,
     plot_sizes,
 )
-from .tables import PLAYERS, SlopeFit, learning_summary
+from .tables import SlopeFit, learning_summary
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -378,12 +378,13 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         means = c.means()
         K = means.index.max()
         at = means.loc[K]
-        shares = [f"{p} {at[f'bias_{p}'] / at[p]:.0%}" for p in PLAYERS if at[p] > 0]
-        slopes = ", ".join(f"{p} {c.bias_fits[p].text()}" for p in PLAYERS if c.bias_fits)
+        shares = [f"{_named(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
+        slopes = ", ".join(f"{_named(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits)
+        *bounds, last = [f"{_fmt(at[f'bound_{p}'])} ({_named(p)})" for p in c.fits]
         sentences.append(
             f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
             f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
-            f"{_fmt(at['bound_leader'])} (leader) and {_fmt(at['bound_follower'])} (follower)."
+            f"{', '.join(bounds)} and {last}."
         )
     page.figure(
         folder,
@@ -546,10 +547,12 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     page.section("bias", "How much of the regret is soft-max bias")
     if s.bias is not None:
         bias_table(page, [s])
+        one = s.game is None or s.game.n_followers == 1
+        bound = "H·log|A|/α_l (log|B|/α_f for the follower)" if one else "H·log|A_i|/α_i"
         page.text(
             "Soft-max bias: the exact regret of soft-max play with the α this run used in each "
             "episode, planned on the true model (β = 0, nothing left to learn). Lemma 2's bound: "
-            "Σ_k H·log|A|/α_l (log|B|/α_f for the follower)."
+            f"Σ_k {bound}" + ("." if one else " for player i (the leader i = 0).")
         )
     else:
         page.note(f"No soft-max bias: {s.bias_note}.")

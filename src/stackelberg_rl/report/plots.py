@@ -253,25 +253,29 @@ def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = 
 
 
 def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """Per curve, total regret (solid), soft-max bias (dashed), Lemma 2's bound (dotted)."""
+    """Per curve, total regret (solid), soft-max bias (dashed), Lemma 2's bound (dotted).
+
+    One panel per player any curve has (:func:`_panels`), as :func:`plot_sizes`.
+    """
     from matplotlib.lines import Line2D
 
-    fig, axes = _new_figure(2, height=4.8 + 0.25 * len(curves))
-    for j, player in enumerate(PLAYERS):
+    panels = _panels(curves)
+    fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.8 + 0.25 * len(curves))
+    for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
         all_x: set[float] = set()
-        for i, curve in enumerate(curves):
+        for i, curve, column in drawn:  # curve i in colour i in every panel
             means = curve.means()
             x = means.index.to_numpy(dtype=float)
             all_x |= set(x)
-            ax.plot(x, means[player], "-o", color=f"C{i}", markersize=4)
-            ax.plot(x, means[f"bias_{player}"], "--s", color=f"C{i}", markersize=3)
-            ax.plot(x, means[f"bound_{player}"], ":", color=f"C{i}")
+            ax.plot(x, means[column], "-o", color=f"C{i}", markersize=4)
+            ax.plot(x, means[f"bias_{column}"], "--s", color=f"C{i}", markersize=3)
+            ax.plot(x, means[f"bound_{column}"], ":", color=f"C{i}")
         if all_x:
             _loglog(ax, np.array(sorted(all_x)))
-        ax.set_title(f"{player}: regret and its soft-max part")
+        ax.set_title(f"{player.replace('_', ' ')}: regret and its soft-max part")
         ax.set_xlabel("K (episodes of the run)")
-        handles = [Line2D([], [], color=f"C{i}", label=c.label) for i, c in enumerate(curves)]
+        handles = [Line2D([], [], color=f"C{i}", label=c.label) for i, c, _ in drawn]
         handles += [
             Line2D([], [], color="k", linestyle="-", marker="o", label="total regret"),
             Line2D([], [], color="k", linestyle="--", marker="s", label="soft-max bias"),

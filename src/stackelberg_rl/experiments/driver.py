@@ -19,10 +19,12 @@ import ctypes
 import logging
 import math
 import os
+import pickle
 import queue as _queue
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -344,8 +346,11 @@ _worker: dict = {}
 """A local worker's games by fingerprint, channel and stop event (:func:`_init_worker`)."""
 
 
-def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None:
-    """Die with the parent (Linux's parent-death signal), leave signals to it, keep the games."""
+def _init_worker(parent_pid: int, games: str, channel, stop) -> None:
+    """Die with the parent (Linux's parent-death signal), leave signals to it, load the games.
+
+    ``games``: the file of the pickled games by fingerprint (:class:`_Local`).
+    """
     if sys.platform.startswith("linux"):
         with suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
@@ -354,7 +359,8 @@ def _init_worker(parent_pid: int, games: dict[str, Game], channel, stop) -> None
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _worker.update(games=games, channel=channel, stop=stop)
+    with open(games, "rb") as f:
+        _worker.update(games=pickle.load(f), channel=channel, stop=stop)
 
 
 def play_task(
@@ -484,10 +490,17 @@ class _Local:
             return _in_a_thread(calls, self.stop)
         from loky import ProcessPoolExecutor
 
+        # The games go in a file, not in the start-up data: loky writes those on a pipe it also
+        # holds open, so a worker killed before reading them (a Ctrl-C reaches the whole
+        # process group) would leave this process blocked on more than the pipe's 64 KiB.
+        self.folder = tempfile.TemporaryDirectory(prefix="stackelberg-rl-games-")
+        path = os.path.join(self.folder.name, "games.pickle")
+        with open(path, "wb") as f:
+            pickle.dump(self.games, f, protocol=pickle.HIGHEST_PROTOCOL)
         self.pool = ProcessPoolExecutor(
             max_workers=self.workers,
             initializer=_init_worker,
-            initargs=(os.getpid(), self.games, self.channel, self.stop),
+            initargs=(os.getpid(), path, self.channel, self.stop),
         )
         futures = [self.pool.submit(play_task, t, None, self.every) for t in tasks]
         self.pids = sorted(p.pid for p in self.pool._processes.values())
@@ -510,6 +523,12 @@ class _Local:
     def close(self, drain: Callable[[], None] | None) -> None:
         if self.pool is None:
             return
+        try:
+            self._shut_down(drain)
+        finally:
+            self.folder.cleanup()
+
+    def _shut_down(self, drain: Callable[[], None] | None) -> None:
         if drain is None:
             self.pool.shutdown(wait=True, kill_workers=True)
             return

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import play_in_order
 
 from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.equilibria import CCSE, certificate, episode_gaps, upper_bound_curve
@@ -29,22 +30,13 @@ def play_recorded(game, config, episodes, seed=3):
     """Play with the agents in order (a plain loop), record the plans, keep the tables played."""
     agents = make_agents(game, config, episodes, seed=seed)
     recorder = PlanRecorder(*agents)
-    rng, played = np.random.default_rng(seed), []
-    for k in range(episodes):
-        for agent in agents:
-            agent.begin_episode(k)
+    played = []
+
+    def after_plans(k):
         recorder.after_plans(k)
         played.append(agents[0].learner.policy_tables(game))
-        x = int(game.sample_initial(rng))
-        for h in range(game.horizon):
-            actions = []
-            for agent in agents:
-                actions.append(agent.act(h, x, *actions))
-            x_next = int(rng.choice(game.n_states, p=game.transition(h)[(x, *actions)]))
-            rewards = game.reward(h)[(slice(None), x, *actions)]
-            for agent in agents:
-                agent.record(h, x, tuple(actions), rewards, x_next)
-            x = x_next
+
+    play_in_order(game, agents, episodes, np.random.default_rng(seed), after_plans)
     return recorder.finish(), played
 
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import play_in_order
 
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig, make_agents, make_learner
@@ -254,22 +255,7 @@ def test_the_players_are_named_and_counted_in_errors():
 # ---------------------------------------------------------------------- agents
 def play(game, agents, episodes, rng):
     """Each agent acts in order seeing the earlier actions; every agent records."""
-    played = []
-    for k in range(episodes):
-        for agent in agents:
-            agent.begin_episode(k)
-        x = int(game.sample_initial(rng))
-        for h in range(game.horizon):
-            actions = []
-            for agent in agents:
-                actions.append(agent.act(h, x, *actions))
-            x_next = int(rng.choice(game.n_states, p=game.transition(h)[(x, *actions)]))
-            rewards = game.reward(h)[(slice(None), x, *actions)]
-            for agent in agents:
-                agent.record(h, x, tuple(actions), rewards, x_next)
-            played.append(tuple(actions))
-            x = x_next
-    return played
+    return play_in_order(game, agents, episodes, rng)
 
 
 @pytest.mark.parametrize("kind", ["softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle"])

@@ -51,6 +51,15 @@ def assert_same_run(folder, alone_folder, seeds=(0, 1)):
                 np.testing.assert_array_equal(array, theirs.to_arrays()[name], err_msg=name)
 
 
+def assert_one_seed_left_then_as_alone(settings, out, tmp_path):
+    """Running the sweep again plays the one seed left, then each setting is its run alone."""
+    again = run_grid(settings, out, workers=1, progress=False)
+    assert again.tasks == 1 and not again.failed
+    for s in settings:
+        run_seeds(s.config, tmp_path / "alone" / s.name, workers=1, progress=False)
+        assert_same_run(out / s.name, tmp_path / "alone" / s.name)
+
+
 def test_a_prefix_is_the_run_of_its_K_and_a_fixed_K_setting_is_played(tmp_path):
     settings = settings_of(GRID)
     out = tmp_path / "sw"
@@ -133,11 +142,7 @@ def test_an_interrupted_sweep_keeps_the_prefixes_of_the_seeds_played(tmp_path, m
         ("resume", [0], long), ("resume", [0], None),
     ]  # fmt: skip
     monkeypatch.setattr(driver_mod, "play", real)
-    again = run_grid(settings, out, workers=1, progress=False)
-    assert again.tasks == 1 and not again.failed
-    for s in settings:
-        run_seeds(s.config, tmp_path / "alone" / s.name, workers=1, progress=False)
-        assert_same_run(out / s.name, tmp_path / "alone" / s.name)
+    assert_one_seed_left_then_as_alone(settings, out, tmp_path)
 
 
 def test_a_failed_seed_of_the_source_fails_its_prefixes_until_played_again(tmp_path, monkeypatch):
@@ -157,11 +162,7 @@ def test_a_failed_seed_of_the_source_fails_its_prefixes_until_played_again(tmp_p
     assert record[short]["seeds_done"] == [0]
     assert record[short]["seeds_failed"] == {"1": f"seed 1 of setting {long}, its source, failed"}
     monkeypatch.setattr(driver_mod, "play", real)
-    again = run_grid(settings, out, workers=1, progress=False)
-    assert again.tasks == 1 and not again.failed
-    for s in settings:
-        run_seeds(s.config, tmp_path / "alone" / s.name, workers=1, progress=False)
-        assert_same_run(out / s.name, tmp_path / "alone" / s.name)
+    assert_one_seed_left_then_as_alone(settings, out, tmp_path)
 
 
 def test_a_setting_played_before_without_prefixes_is_cut_and_its_own_state_not_continued(

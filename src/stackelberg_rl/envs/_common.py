@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validate import index, integer
 from ..games import FiniteGame, make
+from ..games.base import player_names
 
 
 def missing(package: str, module: str) -> ImportError:
@@ -34,13 +35,6 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
     else:
         raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
     return game
-
-
-def player_names(n_players: int) -> tuple[str, ...]:
-    """The players in order of moves: ``leader, follower``, or ``leader, follower_1, …``."""
-    if n_players == 2:
-        return ("leader", "follower")
-    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
 
 
 def action_symbols(n_players: int) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from .. import games as games_mod
 from .._seeding import seed_sequence, stream
 from .._signals import signals_held
 from ..agents import make_agents, set_generator_state
+from ..games.base import player_names
 from ..learners import NonFiniteError
 from ..montecarlo import sampled_regrets
 from ..planning import player_regrets, regret_at, start_values
@@ -33,13 +34,6 @@ from . import checkpoint as ckpt
 from .config import RunConfig, game_record
 from .episodes import doubling_threshold, play_block
 from .plan_history import PlanRecorder, Plans
-
-
-def player_names(n_players: int) -> tuple[str, ...]:
-    """The players in columns and states: ``leader, follower`` (``follower_i`` with N > 1)."""
-    if n_players == 2:
-        return ("leader", "follower")
-    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
 
 
 def alpha_names(n_players: int) -> tuple[str, ...]:

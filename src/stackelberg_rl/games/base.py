@@ -38,6 +38,13 @@ def action_axes(n_players: int, upper: bool = True) -> tuple[str, ...]:
     return names if upper else tuple(name.lower().replace("_", "") for name in names)
 
 
+def player_names(n_players: int) -> tuple[str, ...]:
+    """The players in order of moves: ``leader, follower``, or ``leader, follower_1, …``."""
+    if n_players == 2:
+        return ("leader", "follower")
+    return ("leader", *(f"follower_{i}" for i in range(1, n_players)))
+
+
 def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
     """SHA-256 of named arrays (with name, dtype and shape; ``None`` skipped) and a text."""
     digest = hashlib.sha256()

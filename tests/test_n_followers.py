@@ -199,13 +199,8 @@ def test_a_game_with_followers_is_validated_and_saved(tmp_path, linear):
             FiniteGame(**arrays)
 
 
-def test_what_handles_one_follower_refuses_more():
-    g = tiny(2)
-    with pytest.raises(
-        ValueError, match="gaps: only one follower is supported so far; this game has 2 followers"
-    ):
-        g.refuse_followers("gaps")
-    g.step(0, 0, 0, 0, 0, np.random.default_rng(0))  # a step takes every player's action
+def test_a_step_takes_every_players_action():
+    tiny(2).step(0, 0, 0, 0, 0, np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------------- planning

@@ -1,10 +1,9 @@
 """The finite leader-follower Markov game, which checks itself when it is made.
 
-A game is ``(S, A, B, P, H, r_l, r_f)`` with a feature map ``phi(x, a, b)`` (math.md §1), held
-densely (``transitions (H,S,A,B,S)``, ``rewards (2,H,S,A,B)``) or in the factored linear form of
-Assumption 2 (``mu (H,d,S)``, ``theta (2,H,d)``), where no ``S×A×B×S`` array is ever built.
-With ``N`` followers moving in order (SPEC §7) every action axis ``A, B`` is ``A_0, …, A_N``.
-Player-indexed arrays have a leading player axis of length ``n_players = 1 + N``: 0 the leader.
+A game is ``(S, A, B, P, H, r_l, r_f)`` with features ``phi(x, a, b)`` (math.md §1), held densely
+(``transitions (H,S,A,B,S)``, ``rewards (2,H,S,A,B)``) or in the factored form of Assumption 2
+(``mu (H,d,S)``, ``theta (2,H,d)``: no ``S×A×B×S`` array is built). With ``N`` followers (SPEC
+§7) the action axes are ``A_0, …, A_N`` and player arrays have a leading axis of ``1 + N``.
 
 Example:
     >>> from stackelberg_rl.games import random_linear
@@ -49,29 +48,21 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
     """SHA-256 of named arrays (with name, dtype and shape; ``None`` skipped) and a text."""
     digest = hashlib.sha256()
     for key, value in arrays.items():
-        if value is None:
-            continue
-        value = np.ascontiguousarray(value)
-        digest.update(f"{key}:{value.dtype.str}:{value.shape};".encode())
-        digest.update(value.data)
+        if value is not None:
+            value = np.ascontiguousarray(value)
+            digest.update(f"{key}:{value.dtype.str}:{value.shape};".encode())
+            digest.update(value.data)
     digest.update(suffix.encode())
     return digest.hexdigest()
 
 
 class StepArrays(NamedTuple):
-    """What :func:`~.sampling.compiled_step` reads to play :meth:`FiniteGame.step` (SPEC §1).
+    """What :func:`~.sampling.compiled_step` reads to play :meth:`FiniteGame.step`.
 
-    The action axes are flattened to one joint index ``j`` (C order: ``a_0`` slowest). A form
-    the game does not step with is an empty array of the same number of axes.
-
-    Attributes:
-        features: ``(S, J, d)``.
-        rewards: mean rewards ``(1+N, H, S, J)`` of a dense game, else empty.
-        theta: ``(H, 1+N, d)`` of a factored game without dense rewards, else empty.
-        transitions: ``(H, S, J, S)`` when next states are drawn from the dense model.
-        cdf: ``(H, d, S)`` the cumulative sums of ``mu`` when next states are drawn as a mixture.
-        mu: ``(H, d, S)`` when ``P_h(·|x, j) = φ(x, j)ᵀ mu_h`` is made row by row.
-        reward_noise: the half-width of the reward noise.
+    Actions are flattened to one joint index ``j`` (C order); a form the game does not step with
+    is empty: ``features (S, J, d)``; dense ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``;
+    next states from dense ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or
+    ``mu (H, d, S)`` row by row; ``reward_noise``, the noise's half-width.
     """
 
     features: np.ndarray
@@ -84,11 +75,7 @@ class StepArrays(NamedTuple):
 
 
 class Players:
-    """The player axis every game shares: index 0 is the leader, then the followers in order.
-
-    Player-indexed arrays (``rewards``, ``theta``, a backup's values) have a leading axis of
-    length :attr:`n_players`; :attr:`action_counts` holds each player's number of actions.
-    """
+    """The player axis every game shares: index 0 is the leader, then the followers in order."""
 
     n_players = 2
     """The leader and its followers, ``1 + n_followers``."""
@@ -101,14 +88,6 @@ class Players:
     def n_followers(self) -> int:
         """``N``, the followers moving in order after the leader."""
         return self.n_players - 1
-
-    def refuse_followers(self, what: str) -> None:
-        """Raise :class:`ValueError` when ``what`` cannot handle this game's ``N > 1`` followers."""
-        if self.n_players != 2:
-            raise ValueError(
-                f"{what}: only one follower is supported so far; this game has "
-                f"{self.n_followers} followers"
-            )
 
     @property
     def n_leader_actions(self) -> int:
@@ -137,10 +116,10 @@ class Players:
 class FiniteGame(Players):
     """A finite-state episodic leader-follower Markov game with features.
 
-    Give either the dense model (``transitions`` and ``rewards``), or the factored linear model
-    (``mu`` and ``theta``), or both — in which case the game is declared linear and the dense model
-    must equal what ``features, mu, theta`` give. Everything is validated on construction; bad
-    input raises :class:`ValueError` naming the field and an offending index.
+    Give the dense model (``transitions`` and ``rewards``), the factored linear model (``mu`` and
+    ``theta``), or both — then the game is declared linear and the dense model must equal what
+    ``features, mu, theta`` give. Bad input raises :class:`ValueError` naming the field and an
+    offending index.
 
     Args:
         features: ``phi (S, A, B, d)`` with ``‖phi(x,a,b)‖₂ <= 1``; ``(S, A_0, …, A_N, d)``
@@ -150,8 +129,8 @@ class FiniteGame(Players):
         rewards: mean rewards ``(1+N, H, S, A, B)`` in ``[-1, 1]`` (dense form).
         mu: ``(H, d, S)``, ``P_h(x'|x,a,b) = <phi(x,a,b), mu[h, :, x']>`` (factored form).
         theta: ``(1+N, H, d)``, ``r_{m,h}(x,a,b) = <phi(x,a,b), theta[m, h]>`` (factored form).
-        reward_noise: half-width of the uniform noise added to realised rewards; the noise is
-            shrunk near ``±1`` so realised rewards stay in ``[-1, 1]`` with the same mean.
+        reward_noise: half-width of the uniform noise added to realised rewards, shrunk near
+            ``±1`` so realised rewards stay in ``[-1, 1]`` with the same mean.
         name: a label used in results.
     """
 
@@ -193,22 +172,16 @@ class FiniteGame(Players):
             raise ValueError("give transitions and rewards, or mu and theta")
 
         self._transitions = self._rewards = self.mu = self.theta = None
-        # The horizon is read from the dense model when there is one, else from mu; every other
-        # array must then agree with it.
+        # The horizon is read from the dense model when there is one, else from mu.
         self._axes_p = ("H", "S", *acts, "S")
         if dense:
             self._transitions = array(
                 transitions, "transitions", shape=(None, S, *counts, S), axes=self._axes_p
             )
             H = self._transitions.shape[0]
-            self._rewards = array(
-                rewards,
-                "rewards",
-                shape=(m, H, S, *counts),
-                axes=("player", "H", "S", *acts),
-                low=-1.0,
-                high=1.0,
-            )
+            axes = ("player", "H", "S", *acts)
+            shape = (m, H, S, *counts)
+            self._rewards = array(rewards, "rewards", shape=shape, axes=axes, low=-1.0, high=1.0)
         if factored:
             self.mu = array(mu, "mu", shape=(H if dense else None, d, S), axes=("H", "d", "S"))
             H = self.mu.shape[0]
@@ -217,9 +190,7 @@ class FiniteGame(Players):
             raise ValueError("the horizon H (axis 0 of transitions or mu) is 0")
         self.horizon, self.n_states, self.dim = H, S, d
         self.action_counts = tuple(counts)
-        # (S·A·B, d) view: the factored model is a matrix product with it.
-        self._phi = self.features.reshape(-1, d)
-
+        self._phi = self.features.reshape(-1, d)  # (S·A·B, d): the factored model's products
         if dense:
             distribution(self._transitions, "transitions", self._axes_p)
             if factored:
@@ -229,9 +200,8 @@ class FiniteGame(Players):
 
     def _check_factored(self) -> None:
         """Check that ``phi, mu, theta`` give a valid game without building ``P``."""
-        H, S = self.horizon, self.n_states
         acts = ", ".join(action_axes(self.n_players, False))
-        for h in range(H):
+        for h in range(self.horizon):
             axes = ("player", *self._axes_p[1:-1])
             array(self.reward(h), f"rewards given by theta at step {h}", axes=axes, low=-1, high=1)
         # Rows sum to one: <phi, Σ_x' mu_h(x')> = 1, an O(SABd) check.
@@ -245,10 +215,9 @@ class FiniteGame(Players):
             )
         if (self.features >= 0).all() and (self.mu >= 0).all():
             return  # non-negative features and measures give non-negative probabilities
-        # Signed features or measures: every P_h(x'|x,a,b) must be looked at, in blocks of rows so
-        # that memory stays bounded for large S.
-        rows = max(1, _CHUNK // S)
-        for h in range(H):
+        # Signed features or measures: every P_h(x'|x,a,b), in blocks of rows (bounded memory).
+        rows = max(1, _CHUNK // self.n_states)
+        for h in range(self.horizon):
             for start in range(0, self._phi.shape[0], rows):
                 p = self._phi[start : start + rows] @ self.mu[h]
                 if (p < -TOL).any():
@@ -263,23 +232,19 @@ class FiniteGame(Players):
         """A game given in both forms must be linear: the dense model equals ``phi, mu, theta``."""
         acts = ", ".join(action_axes(self.n_players, False))
         for h in range(self.horizon):
-            for what, given, linear, axes in [
-                (
-                    "transitions",
-                    self._transitions[h],
-                    self.features @ self.mu[h],
-                    f"h, x, {acts}, x'",
-                ),
-                ("rewards", self._rewards[:, h], self._linear_reward(h), f"m, h, x, {acts}"),
+            for what, by, given, linear in [
+                ("transitions", "mu", self._transitions[h], self.features @ self.mu[h]),
+                ("rewards", "theta", self._rewards[:, h], self._linear_reward(h)),
             ]:
                 err = np.abs(linear - given)
                 if (err > 1e-8).any():
                     idx = first_index(err == err.max())
-                    at = (h, *idx) if what == "transitions" else (idx[0], h, *idx[1:])
-                    by = "features·mu" if what == "transitions" else "features·theta"
+                    at, axes = (h, *idx), f"h, x, {acts}, x'"
+                    if what == "rewards":
+                        at, axes = (idx[0], h, *idx[1:]), f"m, h, x, {acts}"
                     raise ValueError(
-                        f"{what} disagree with {by} at index {at} ({axes}) by {err[idx]:.3g}: "
-                        "the game is not linear in its features"
+                        f"{what} disagree with features·{by} at index {at} ({axes}) by "
+                        f"{err[idx]:.3g}: the game is not linear in its features"
                     )
 
     @property
@@ -288,14 +253,11 @@ class FiniteGame(Players):
         return self.mu is not None
 
     def _linear_reward(self, h: int) -> np.ndarray:
-        """``<phi, theta_{m,h}>``: ``(n_players, S, A, B)``."""
         return (self.theta[:, h] @ self._phi.T).reshape(-1, *self.features.shape[:-1])
 
     def reward(self, h: int) -> np.ndarray:
         """Mean rewards at step ``h``: ``(1+N, S, A_0, …, A_N)``."""
-        if self._rewards is not None:
-            return self._rewards[:, h]
-        return self._linear_reward(h)
+        return self._linear_reward(h) if self._rewards is None else self._rewards[:, h]
 
     def _values(self, V: np.ndarray, players: tuple[int, ...] = ()) -> np.ndarray:
         """``V (..., *players, S)`` as float64, or a :class:`ValueError` naming its shape."""
@@ -310,24 +272,21 @@ class FiniteGame(Players):
         V = self._values(V)
         shape = V.shape[:-1] + self.features.shape[:-1]
         if self.mu is not None:
-            mv = V @ self.mu[h].T  # (..., d): O(Sd), never an S×S array
-            return (mv @ self._phi.T).reshape(shape)
-        S = self.n_states
-        return (V @ self._transitions[h].reshape(-1, S).T).reshape(shape)
+            return ((V @ self.mu[h].T) @ self._phi.T).reshape(shape)  # O(Sd), no S×S array
+        return (V @ self._transitions[h].reshape(-1, self.n_states).T).reshape(shape)
 
     def action_values(
         self, h: int, V: np.ndarray | None = None, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` (math.md §2): ``(..., 1+N, S, A, B)``.
+        """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` (math.md §2).
 
-        For a factored game this is one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
-        (Assumption 2), which costs ``O(S·A·B·d)`` per pair of values and reads the features
-        once, however many pairs ``V`` holds.
+        A factored game makes it in one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
+        (Assumption 2), reading the features once however many profiles ``V`` holds.
 
         Args:
             h: the step.
-            V: ``(..., 1+N, S)`` next-step values ``V_{m,h+1}`` of every player, for one or more
-                profiles of policies; ``None`` for zero (``h = H-1``), giving ``(1+N, S, A, B)``.
+            V: ``(..., 1+N, S)`` next-step values of every player, for one or more profiles;
+                ``None`` for zero (``h = H-1``).
             out: optional array of the result's shape to write into (its state and action axes
                 contiguous).
 
@@ -370,8 +329,8 @@ class FiniteGame(Players):
         """Draw ``x_0`` from the initial distribution."""
         return draw(self.initial_distribution, rng)
 
-    def joint_action(self, actions: tuple) -> tuple[int, ...]:
-        """``(a_0, …, a_N)`` from ``actions``: one sequence of them, or the ``1+N`` actions."""
+    def _at(self, x: int, actions: tuple) -> tuple[int, ...]:
+        """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence."""
         if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
             actions = tuple(actions[0])
         if len(actions) != self.n_players:
@@ -379,17 +338,21 @@ class FiniteGame(Players):
                 f"a joint action has one action per player, {self.n_players}; got "
                 f"{len(actions)}: {actions!r}"
             )
-        return actions
+        return (x, *actions)
 
     def next_state_distribution(self, h: int, x: int, *actions) -> np.ndarray:
-        """``P_h(·|x, a_0, …, a_N)`` as an ``(S,)`` array.
-
-        The actions are given one by one (``(h, x, a, b)``) or as one sequence.
-        """
-        at = (x, *self.joint_action(actions))
+        """``P_h(·|x, a_0, …, a_N)`` as an ``(S,)`` array (actions one by one or in a sequence)."""
+        at = self._at(x, actions)
         if self._transitions is not None:
             return self._transitions[(h, *at)]
         return self.features[at] @ self.mu[h]
+
+    def reward_at(self, h: int, x: int, *actions) -> np.ndarray:
+        """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as above) at step ``h``."""
+        at = self._at(x, actions)
+        if self._rewards is not None:
+            return self._rewards[(slice(None), h, *at)].copy()
+        return self.theta[:, h] @ self.features[at]
 
     def step(self, h: int, x: int, *actions_and_rng) -> tuple[np.ndarray, int]:
         """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
@@ -400,7 +363,7 @@ class FiniteGame(Players):
         state), as :func:`~.sampling.compiled_step` draws them.
         """
         *actions, rng = actions_and_rng
-        at = (x, *self.joint_action(tuple(actions)))
+        at = self._at(x, tuple(actions))
         r = self.reward_at(h, *at)
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
@@ -413,8 +376,7 @@ class FiniteGame(Players):
 
     @functools.cached_property
     def _mixture_cdf(self) -> np.ndarray | None:
-        # P_h is a mixture of distributions when every φ is on the simplex and every μ_h^i is a
-        # distribution: then draws take the cumulative sums (H, d, S) of mu.
+        """``cumsum(mu) (H, d, S)`` when φ is on the simplex and each μ_h^i a distribution."""
         if self.mu is None or (self.features < 0).any() or (self.mu < 0).any():
             return None
         on_simplex = np.allclose(self.features.sum(axis=-1), 1.0, rtol=0, atol=TOL)
@@ -423,38 +385,21 @@ class FiniteGame(Players):
 
     def step_arrays(self) -> StepArrays:
         """The arrays :meth:`step` reads, as a compiled step takes them (no copy where it can)."""
-        S, d, H, m = self.n_states, self.dim, self.horizon, self.n_players
+        S, H, m = self.n_states, self.horizon, self.n_players
         J = self._phi.shape[0] // S
-
-        def empty(ndim: int) -> np.ndarray:
-            return np.empty((0,) * ndim)
-
         # The forms in the order step prefers them: dense rewards; the mixture, then dense P.
         cdf = self._mixture_cdf
         dense_p = cdf is None and self._transitions is not None
+        dense_r = self._rewards is not None
         return StepArrays(
-            features=np.ascontiguousarray(self._phi).reshape(S, J, d),
-            rewards=empty(4)
-            if self._rewards is None
-            else np.ascontiguousarray(self._rewards).reshape(m, H, S, J),
-            theta=empty(3) if self._rewards is not None else self.theta.transpose(1, 0, 2).copy(),
-            transitions=np.ascontiguousarray(self._transitions).reshape(H, S, J, S)
-            if dense_p
-            else empty(4),
-            cdf=empty(3) if cdf is None else cdf,
-            mu=np.ascontiguousarray(self.mu) if cdf is None and not dense_p else empty(3),
+            features=np.ascontiguousarray(self._phi).reshape(S, J, self.dim),
+            rewards=self._rewards.reshape(m, H, S, J) if dense_r else np.empty((0,) * 4),
+            theta=np.empty((0,) * 3) if dense_r else self.theta.transpose(1, 0, 2).copy(),
+            transitions=self._transitions.reshape(H, S, J, S) if dense_p else np.empty((0,) * 4),
+            cdf=np.empty((0,) * 3) if cdf is None else cdf,
+            mu=self.mu if cdf is None and not dense_p else np.empty((0,) * 3),
             reward_noise=float(self.reward_noise),
         )
-
-    def reward_at(self, h: int, x: int, *actions) -> np.ndarray:
-        """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` at step ``h``.
-
-        The actions are given one by one (``(h, x, a, b)``) or as one sequence.
-        """
-        at = (x, *self.joint_action(actions))
-        if self._rewards is not None:
-            return self._rewards[(slice(None), h, *at)].copy()
-        return self.theta[:, h] @ self.features[at]
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
         """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""

@@ -1,12 +1,9 @@
 """A leader-follower Markov game on the unit square, exactly linear: the ``continuous`` game.
 
-States are points ``x ∈ [0, 1]²``; the features are ``d`` radial bases reweighted by the actions
-and normalised to a probability vector, the transitions the mixture ``Σ_i φ_i μ_{h,i}`` of known
-densities (simulated exactly), the rewards ``⟨φ, θ_{m,h}⟩`` (math.md §6). The densities are
-:class:`BetaDensities` in the registered game, or :class:`AtomDensities` (finitely many points: a
-finite game in disguise, against which the tests check :mod:`stackelberg_rl.montecarlo`). The game
-carries its :class:`EvaluationSample`, drawn once from its seed, so that every run and worker
-estimates regret on the same states.
+States are points ``x ∈ [0, 1]²``; features are ``d`` action-weighted radial bases normalised to a
+probability vector, transitions the mixture ``Σ_i φ_i μ_{h,i}`` of known densities, rewards
+``⟨φ, θ_{m,h}⟩`` (math.md §6). The game carries its :class:`EvaluationSample`, drawn once from its
+seed, so that every run and worker estimates regret on the same states.
 
 Example:
     >>> from stackelberg_rl import games
@@ -35,14 +32,11 @@ STATE_DIM = 2
 
 
 def _weights(shape: tuple[int, ...]) -> np.ndarray:
-    """Monte-Carlo weights ``1/N`` over the last axis of ``shape``."""
     return np.full(shape, 1.0 / shape[-1])
 
 
 class BetaDensities:
     """``μ_{h,i} = Beta(α_{h,i,0}, β_{h,i,0}) ⊗ Beta(α_{h,i,1}, β_{h,i,1})`` on ``[0, 1]²``.
-
-    Drawn by numpy's exact Beta sampler; the initial density is a product of Betas too.
 
     Args:
         alpha: ``(H, d, 2)`` first shape parameters, ``> 0``.
@@ -78,7 +72,7 @@ class BetaDensities:
         return states, _weights(states.shape[:-1])
 
     def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
+        """``R`` replications of ``N`` initial states: ``(R, N, 2)``, weights ``(R, N)``."""
         states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
         return states, _weights((R, N))
 
@@ -95,8 +89,8 @@ class BetaDensities:
 class AtomDensities:
     """Densities on finitely many points: ``μ_{h,i}(points[s]) = mu[h, i, s]``.
 
-    With these, a continuous game is a finite game whose states are the points; drawn exactly
-    by inverse CDF, and :meth:`quadrature` gives the exact integrals instead of a sample.
+    A continuous game with these is a finite one whose states are the points; :meth:`quadrature`
+    gives the exact integrals instead of a sample.
 
     Args:
         points: ``(M, 2)`` points of ``[0, 1]²``.
@@ -117,7 +111,7 @@ class AtomDensities:
         self._initial_cdf = np.cumsum(self.initial)
 
     def _pick(self, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF: the first index with ``u·total < cdf``, for uniforms ``u``."""
+        """Inverse CDF: the first index with ``u·total < cdf``."""
         return np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1)
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
@@ -134,7 +128,7 @@ class AtomDensities:
         return self.points[idx], _weights(u.shape)
 
     def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``R`` replications of ``N`` initial states: ``(R, N, 2)`` and weights ``(R, N)``."""
+        """As :meth:`BetaDensities.draw_initial`."""
         return self.points[self._pick(self._initial_cdf, rng.random((R, N)))], _weights((R, N))
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -156,11 +150,9 @@ class EvaluationSample:
     replication ``r``: a Monte-Carlo sample (weights ``1/N``) or an exact quadrature.
 
     Attributes:
-        states: ``(R, H-1, d, N, 2)``; ``states[r, h, i]`` are drawn from ``μ_{h,i}``: the
-            states of step ``h + 1``.
+        states: ``(R, H-1, d, N, 2)``; ``states[r, h, i]`` drawn from ``μ_{h,i}`` (step ``h+1``).
         weights: ``(R, H-1, d, N)``, each ``weights[r, h, i]`` summing to one.
-        features: ``(R, H-1, d·N, A, B, d)`` the features of ``states``, flattened over
-            ``(i, j)``.
+        features: ``(R, H-1, d·N, A, B, d)`` the features of ``states``, flattened over ``(i, j)``.
         initial_states: ``(R, N0, 2)`` drawn from the initial density.
         initial_weights: ``(R, N0)``, each row summing to one.
         initial_features: ``(R, N0, A, B, d)``.
@@ -186,10 +178,7 @@ class EvaluationSample:
         return self.states.shape[3]
 
     def pooled(self) -> EvaluationSample:
-        """The ``R`` replications as one sample of ``R·N`` states per density (weights ``/R``).
-
-        The best single estimate (what the Monte-Carlo oracle plans on); it has no interval.
-        """
+        """The ``R`` replications as one sample of ``R·N`` states per density (weights ``/R``)."""
         R = self.n_replications
         if R == 1:
             return self
@@ -218,10 +207,8 @@ class EvaluationSample:
 class ContinuousGame(Players):
     """An episodic leader-follower Markov game on ``[0, 1]²``, exactly linear (math.md §6).
 
-    It plays as a :class:`~.base.FiniteGame` does (``horizon``, the action counts, ``dim``,
-    ``feature_map``, ``sample_initial``, ``step``, ``reward_at``, ``fingerprint``,
-    ``describe``); a state is a ``(2,)`` array and ``n_states`` is ``None``. Everything is
-    checked on construction.
+    It plays as a :class:`~.base.FiniteGame` does; a state is a ``(2,)`` array and ``n_states``
+    is ``None``.
 
     Args:
         centres: ``(d, 2)`` centres ``c_i`` of the radial bases, in ``[0, 1]²``.
@@ -280,8 +267,6 @@ class ContinuousGame(Players):
             raise ValueError(f"empty game: A={A}, B={B}, d={d}, H={H}")
         self.densities = densities
         self.horizon, self.action_counts, self.dim = H, (A, B), d
-        integer(n_eval_states, "n_eval_states", low=1)
-        integer(n_replications, "n_replications", low=1)
         if exact_evaluation and not isinstance(densities, AtomDensities):
             raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
@@ -314,7 +299,7 @@ class ContinuousGame(Players):
         return logits
 
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(n_players,)`` of one ``(x, a, b)`` at step ``h``."""
+        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
         return self.theta[:, h] @ self.feature_map(np.asarray(x)[None])[0, a, b]
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
@@ -324,10 +309,9 @@ class ContinuousGame(Players):
     def step(
         self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x_{h+1} (2,)``.
+        """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x' (2,)``.
 
-        The mixture is simulated exactly: ``i ~ φ(x, a, b)`` (one uniform), then
-        ``x' ~ μ_{h,i}``.
+        Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``.
         """
         phi = self.feature_map(np.asarray(x)[None])[0, a, b]
         i = draw(phi, rng)
@@ -338,8 +322,7 @@ class ContinuousGame(Players):
     ) -> EvaluationSample:
         """``R = n_replications`` samples of ``N = n_points`` states from every density.
 
-        The game's :attr:`evaluation` is one, drawn from its own seed; others serve to study
-        the estimator. ``seed`` is an integer or a ``SeedSequence``.
+        The game's :attr:`evaluation` is one; ``seed`` is an integer or a ``SeedSequence``.
         """
         integer(n_points, "n_points", low=1)
         integer(n_replications, "n_replications", low=1)
@@ -465,8 +448,7 @@ def continuous_game(**params) -> ContinuousGame:
     ``m_{h,i} = clip(c_i + 0.1·N(0, I), 0.05, 0.95)`` and concentration ``κ`` — component ``i``
     leads near basis ``i``'s centre, so the state carries which component was drawn —
     ``θ_{m,h} ~ U([-1, 1]^d)`` (general-sum), and a uniform initial density. The evaluation
-    sample is drawn from a second stream of the seed. ``params`` are the fields of
-    :class:`ContinuousParams`.
+    sample comes from a second stream of the seed.
     """
     p = checked(ContinuousParams, **params)
     d, A, B, H = p.dim, p.n_leader_actions, p.n_follower_actions, p.horizon

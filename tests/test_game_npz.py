@@ -199,8 +199,8 @@ def test_a_game_file_of_the_previous_layout_loads_as_before(tmp_path):
     np.savez(path, **arrays, reward_noise=np.float64(0.2), name=np.str_(game.name))
     back = games.load(path)
     assert back.fingerprint() == game.fingerprint() and back.name == game.name
-    games.save(games.make("matrix"), path)  # the user's own game file: replaced by the new one
-    assert games.load(path).fingerprint() == games.make("matrix").fingerprint()
+    with pytest.raises(games.GameFileError, match="exists and is not a game file"):
+        games.save(games.make("matrix"), path)  # the user's own file is left alone
 
 
 def test_save_writes_a_container_and_never_replaces_another_file(tmp_path):

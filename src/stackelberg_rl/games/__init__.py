@@ -1,12 +1,8 @@
-"""Finite leader-follower Markov games: the validated game type, the registry, the generators.
+"""Leader-follower Markov games: the validated game types, the registry, the generators.
 
-``make(name, **params)`` builds any registered game, ``names()`` lists them; a game checks itself
-when it is made (math.md §1), raising :class:`ValueError` naming the field and the index. The
-registered games: ``random-linear`` and ``random-tabular`` (:mod:`.random`), ``electricity``,
-``security``, ``appendix-f``, ``matrix``, ``supply-chain`` (``N`` followers) and ``continuous``
-(states in ``[0, 1]²``, a
-:class:`ContinuousGame`, math.md §6), each in its module. Users' own finite games are read from
-and written to ``.npz`` files by :func:`load` and :func:`save`.
+``make(name, **params)`` builds a registered game (``names()``), each defined in its module; a
+game checks itself when it is made (math.md §1). :func:`load` and :func:`save` read and write
+users' own finite games as ``.npz`` files.
 """
 
 from . import appendix_f, continuous, electricity, matrix, security, supply_chain

@@ -1,9 +1,6 @@
-"""Game parameters declared once: a field's default, help and bounds, and payoff arrays from text.
+"""Game parameters declared once (default, help, bounds), and payoff arrays parsed from text.
 
-A registered game's parameters dataclass is its one declaration: :func:`param` fields carry the
-default, the help ``stackelberg-rl games`` shows and the bounds :func:`checked` enforces when the
-game is built. Payoff arrays may come as sequences, arrays or strings (``"1,2,3"``, ``"2,4;1,3"``)
-and are kept as tuples of floats, so that a game's provenance stays plain, hashable data.
+Payoffs are kept as tuples of floats, so that a game's provenance stays plain, hashable data.
 """
 
 from __future__ import annotations

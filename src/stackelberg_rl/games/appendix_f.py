@@ -1,11 +1,9 @@
 """The paper's Appendix F: why a greedy follower breaks the leader's covering argument.
 
-Two ``2×2`` tables of action values ``(Q_l, Q_f)``, ``ε``-close in sup norm (:func:`tables`): a
-greedy follower's ``q_l(x, a₁)`` is ``0`` with Table 1 and ``M`` with Table 2, however small
-``ε``; a soft-max follower's moves by at most :func:`marginal_bound` (math.md §4, where the paper's
-sentence after the tables has them the other way round).
-:func:`stackelberg_rl.planning.appendix_f_marginal` traces ``q_l`` between the tables; the
-``appendix-f`` game is either table as a one-state game.
+Two ``2×2`` tables of action values ``(Q_l, Q_f)``, ``ε``-close (:func:`tables`): a greedy
+follower's ``q_l(x, a₁)`` is ``0`` with Table 1 and ``M`` with Table 2, however small ``ε``; a
+soft-max follower's moves by at most :func:`marginal_bound` (math.md §4, where the paper's
+sentence after the tables has them the other way round). The ``appendix-f`` game is either table.
 """
 
 from __future__ import annotations
@@ -46,12 +44,7 @@ def _m_eps(M: float, eps: float) -> tuple[float, float]:
 
 
 def tables(M: float, eps: float) -> np.ndarray:
-    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``.
-
-    Rows ``a₁, a₂``, columns ``b₁, b₂``; Table 1 is ``Q_l = [[M − ε, 0], [0, 0]]``,
-    ``Q_f = [[1 − ε/2, 1 + ε/2], [1, 1 − ε/2]]``, Table 2 ``Q_l = [[M, 0], [0, 0]]``,
-    ``Q_f = [[1 + ε/2, 1 − ε/2], [1 + ε/2, 1 − ε/2]]``.
-    """
+    """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``."""
     M, eps = _m_eps(M, eps)
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
@@ -69,19 +62,12 @@ def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> flo
     return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))
 
 
-def _appendix_f_bytes(p: AppendixFParams) -> int:
-    """Features ``(1, 2, 2, 4)`` and ``6·H·4`` model entries."""
-    return 8 * (16 + 24 * p.horizon)
-
-
-@register("appendix-f", AppendixFParams, nbytes=_appendix_f_bytes)
+@register("appendix-f", AppendixFParams, nbytes=lambda p: 8 * (16 + 24 * p.horizon))
 def appendix_f_game(**params) -> FiniteGame:
     """Appendix F's 2×2 example: one of its two ε-close tables as a one-state game.
 
-    Both tables are divided by the same ``payoff_scale = max(M, 1 + ε/2)`` (their largest entry),
-    so rewards lie in ``[-1, 1]``, the two games stay ``ε / payoff_scale``-close, and values
-    times ``game.payoff_scale`` are in the paper's units. Features are one-hot in ``(a, b)``
-    (``d = 4``). ``params`` are the fields of :class:`AppendixFParams`.
+    Both tables are divided by ``game.payoff_scale = max(M, 1 + ε/2)``, their largest entry, so
+    the two games stay ``ε / payoff_scale``-close. Features are one-hot (``d = 4``).
     """
     p = checked(AppendixFParams, **params)
     M, eps, table, H = p.M, p.eps, p.table, p.horizon

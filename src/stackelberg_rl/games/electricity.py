@@ -1,36 +1,26 @@
 """The paper's running example (§1, §2): a utility prices electricity, consumers answer.
 
-Economics. Each hour the utility (leader) posts a price ``p_a``; the consumers (follower) see it
-and consume ``q_b``. Consumers value consumption with a concave utility that saturates at the
-hour's desired demand ``δ``: ``U(q; δ) = v·(m − m²/(2δ))`` with ``m = min(q, δ)`` (marginal
-value ``v`` at ``q = 0``, falling to ``0`` at ``q = δ``). Stored energy ``σ`` serves consumption
-first, free; the rest, ``g = max(q − σ, 0)``, is generated at the convex cost
-``C(g) = c₁·g + c₂·g²``, dearer at the evening peak by the factor ``κ_h`` of the hour. The
-consumers' reward is utility minus payment, ``U − p·q``; the utility's is social welfare,
-consumer utility minus generation cost, ``U − κ_h·C`` (payments are a transfer and cancel).
-Demand the consumers do not serve shifts to later hours; stored energy used is gone until
-renewables recharge the store. The game is general-sum: the welfare-optimal price is the
-marginal cost, which the consumers would rather not pay.
+Each hour the utility (leader) posts a price ``p_a``; the consumers (follower) see it and consume
+``q_b``, valued by ``U(q; δ) = v·(m − m²/(2δ))``, ``m = min(q, δ)``, saturating at the hour's
+desired demand ``δ``. Stored energy ``σ`` serves first, free; the rest ``g = max(q − σ, 0)`` costs
+``C(g) = c₁·g + c₂·g²``, times the evening-peak factor ``κ_h``. Rewards: consumers ``U − p·q``,
+the utility social welfare ``U − κ_h·C`` (general-sum: welfare prices at marginal cost). Unserved
+demand shifts to later hours; used storage is gone until renewables recharge it.
 
-State ``x = (δ-level, σ-level)``, ``x = D·L + s`` for demand level ``D`` and storage level ``s`` in
-``0..L-1`` (``L = levels``); the hour is the step ``h`` (clock hour ``start_hour + h``), which
-both players' policies see. Quantities are in units of the largest consumption:
+State ``x = D·L + s`` (demand level ``D``, storage level ``s``, both ``< L = levels``); the hour
+is the step ``h`` (clock ``start_hour + h``). In units of the largest consumption:
 ``δ_D = (D+1)/L``, ``σ_s = storage·s/(L−1)``, ``q_b = b/(|B|−1)``, ``p_a = price_max·(a+1)/|A|``.
 
-Linearity (Assumption 2), exactly, with ``d = 7``. The next state is drawn from one of four
-regimes, (high or low demand) × (charged or depleted store), with probabilities
-``ψ(x,a,b) ∈ Δ⁴``: demand comes from the high regime with probability ``w_D = (1 + δ_D − q_b)/2``
-(unserved demand shifts forward, over-consumption pulls it in), the store from the charged regime
-with probability ``w_S = 1/4 + (σ_s − min(q_b, σ_s))/(2·storage)`` (``1/4`` with no storage), the
-two independently. Regime ``i`` draws ``x'`` from ``ν_{h,i}``, a product of a demand distribution
-(centred on the hour's demand profile, which peaks at 19:00) and a storage distribution (solar
-recharge peaks at 13:00), each 20% mixed with seeded Dirichlet noise — the ``seed`` is the
-weather. The features stack the regime probabilities and three reward features,
-``φ = [ψ/√2 ; (U/U_max, p·q/p_max, C/C_max)/√6]`` (each reward feature in ``[0, 1]``, so
-``‖φ‖₂ ≤ 1``); ``μ_h(x') = [√2·ν_{h,i}(x')]_i`` on the first block and ``0`` on the second (so
-``⟨φ, Σ_x' μ_h(x')⟩ = Σ_i ψ_i = 1``); ``θ_{l,h} = √6·(0, 0, 0, 0, U_max, 0, −κ_h C_max)/R``,
-``θ_{f,h} = √6·(0, 0, 0, 0, U_max, −p_max, 0)/R``, where ``R``, kept as ``game.payoff_scale``, is
-the largest absolute raw reward, so rewards lie in ``[-1, 1]``.
+Linear (Assumption 2) with ``d = 7``. The next state comes from one of four regimes, (high, low
+demand) × (charged, depleted store), with probabilities ``ψ(x,a,b) ∈ Δ⁴``: high demand with
+``w_D = (1 + δ_D − q_b)/2``, a charged store with ``w_S = 1/4 + (σ_s − min(q_b, σ_s))/(2·storage)``
+(``1/4`` without storage), independently. Regime ``i`` draws ``x'`` from ``ν_{h,i}``, a product of
+a demand distribution (around the hour's profile, peaking at 19:00) and a storage one (solar
+recharge peaking at 13:00), each 20% mixed with seeded Dirichlet noise (the ``seed`` is the
+weather). ``φ = [ψ/√2 ; (U/U_max, p·q/p_max, C/C_max)/√6]``, ``μ_h(x') = [√2·ν_{h,i}(x')]_i`` on
+the first block and ``0`` on the second, ``θ_{l,h} = √6·(0, 0, 0, 0, U_max, 0, −κ_h C_max)/R``,
+``θ_{f,h} = √6·(0, 0, 0, 0, U_max, −p_max, 0)/R`` with ``R`` (``game.payoff_scale``) the largest
+absolute raw reward, so rewards lie in ``[-1, 1]``.
 """
 
 from __future__ import annotations
@@ -138,9 +128,8 @@ def regime_distributions(
 def electricity_game(**params) -> FiniteGame:
     """An electricity market: a utility prices each hour, consumers choose their consumption.
 
-    Built from the fields of :class:`ElectricityParams` as the module's docstring says, in the
-    factored form and, up to :data:`DENSE_ENTRIES`, the dense one (the game checks its own
-    linearity). The game keeps ``game.payoff_scale = R`` (raw rewards are rewards times ``R``).
+    Built as the module's docstring says, factored and, up to :data:`DENSE_ENTRIES` entries, dense
+    too (the game checks its own linearity); keeps ``game.payoff_scale = R``.
     """
     p = checked(ElectricityParams, **params)
     H, L, A, B, storage = p.hours, p.levels, p.n_prices, p.n_consumption, p.storage
@@ -196,9 +185,8 @@ def electricity_game(**params) -> FiniteGame:
 
     dense = {}
     if H * S * A * B * S <= DENSE_ENTRIES:
-        # P_h(D', s' | x, a, b) as the product of the demand and the store marginals: computed
-        # apart from φ·μ (a mixture of products), so that the game's linearity check compares
-        # two constructions.
+        # P_h(D', s' | x, a, b), the product of the two marginals: built apart from φ·μ, so
+        # that the game's linearity check compares two constructions.
         next_demand = np.einsum("Dbj,hjE->hDbE", wD.reshape(L, B, 2), nu_demand)
         next_store = np.einsum("sbk,hkt->hsbt", wS.reshape(L, B, 2), nu_storage)
         P = np.einsum("hDbE,hsbt->hDsbEt", next_demand, next_store).reshape(H, S, 1, B, S)

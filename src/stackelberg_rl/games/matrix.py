@@ -1,15 +1,9 @@
 """Bimatrix games repeated over ``H`` steps: the ``matrix`` game.
 
-Any bimatrix game ``(leader_payoffs, follower_payoffs)``, both ``(A, B)`` and on any scale, becomes
-a leader-follower Markov game with one state, played ``H`` times. Payoffs are divided by
-``payoff_scale = max |entry|`` of the two matrices so that rewards lie in ``[-1, 1]``; the game
-keeps the scale (``game.payoff_scale``) so values can be read in the original units.
-
-With one state the follower sees the leader's *action* before answering, so the Stackelberg
-solution of math.md §2 is the pure-commitment one. The classic model in which the leader commits
-to a *mixed* strategy and the follower sees only the strategy is
-:func:`stackelberg_rl.planning.mixed_commitment`; :func:`stackelberg_rl.planning.pure_commitment`
-gives the value of observing the action, for comparison.
+Any bimatrix game, both ``(A, B)`` on any scale, becomes a one-state game played ``H`` times,
+divided by ``game.payoff_scale = max |entry|``. The follower sees the leader's *action*, so the
+Stackelberg solution (math.md §2) is the pure-commitment one; the leader committing to a *mixed*
+strategy is :func:`stackelberg_rl.planning.mixed_commitment`.
 
 Example:
     >>> from stackelberg_rl import games
@@ -79,11 +73,7 @@ def _matrix_bytes(p: MatrixParams) -> int:
 
 
 def repeated_bimatrix(leader, follower, horizon: int, payoff_scale: float, name: str) -> FiniteGame:
-    """A one-state game playing the bimatrix ``horizon`` times, over ``payoff_scale``.
-
-    Features are one-hot in ``(a, b)`` (``d = A·B``), ``mu_h`` is all ones and ``theta_{m,h}``
-    the flattened payoffs: both forms are given, so the game checks its own linearity.
-    """
+    """The bimatrix over ``payoff_scale``, ``horizon`` times: one-hot features, both forms."""
     A, B = leader.shape
     r = np.stack([leader, follower]) / payoff_scale  # (n_players, A, B)
     m = len(r)
@@ -117,9 +107,7 @@ def payoff_matrices(leader_payoffs: object, follower_payoffs: object) -> tuple[n
 def matrix_game(**params) -> FiniteGame:
     """Any bimatrix game, rescaled into [-1, 1] and repeated over H steps (one state).
 
-    Built from the fields of :class:`MatrixParams` (``preset`` a name of :data:`PRESETS`), with
-    ``d = A·B`` (tabular) and rewards ``payoffs / payoff_scale``, the largest absolute payoff (1
-    if all are zero), kept as ``game.payoff_scale``.
+    ``d = A·B`` (tabular); ``payoff_scale`` is the largest absolute payoff (1 if all are zero).
 
     Raises:
         ValueError: an unknown preset, a preset with payoffs, one matrix without the other, or

@@ -1,20 +1,11 @@
 """Users' own finite games in ``.npz`` files: :func:`load` and :func:`save`.
 
-A game file is a numpy ``.npz`` archive of named arrays (math.md §1):
-
-- ``features (S, A, B, d)`` and ``initial_distribution (S,)``, always;
-- the dense model ``transitions (H, S, A, B, S)`` and ``rewards (2, H, S, A, B)``, and/or the
-  factored one ``mu (H, d, S)`` and ``theta (2, H, d)`` — both forms declare the game linear,
-  and it must be: ``transitions = features·mu`` and ``rewards = features·theta``;
-- optionally ``reward_noise`` (a number in ``[0, 1]``) and ``name`` (a string).
-
-With ``N`` followers (SPEC §7) the action axes ``A, B`` are ``A_0, …, A_N`` and the player axis
-``2`` is ``1+N``: the number of axes of ``features`` gives ``N``.
-
-Users write such a file with ``np.savez``; :func:`save` writes the same arrays into the package's
-container (:mod:`stackelberg_rl._files`, format ``stackelberg-rl/game``). Nothing else is
-allowed, nothing is unpickled, and every problem is a :class:`GameFileError` (a
-:class:`ValueError`) naming the file, the array and, where it applies, the index.
+A game file holds ``features`` and ``initial_distribution``, the dense model (``transitions``,
+``rewards``) and/or the factored one (``mu``, ``theta``) — both forms declare the game linear —
+and optionally ``reward_noise`` and ``name`` (math.md §1; ``N`` followers: the axes of
+``features`` give ``N``). :func:`load` reads a plain ``np.savez`` of them or :func:`save`'s
+container (:mod:`stackelberg_rl._files`, format ``stackelberg-rl/game``); nothing is unpickled and
+every problem is a :class:`GameFileError` naming the file, the array and the index.
 
 Example:
     >>> import os, tempfile
@@ -48,7 +39,6 @@ _AXES = {
     "mu": "(H, d, S)",
     "theta": "(2, H, d)",
 }
-"""The axes of each array of the model (the game checks the shapes against each other)."""
 
 ARRAYS = (*_AXES, "reward_noise", "name")
 """The names a game file may hold."""
@@ -59,7 +49,6 @@ class GameFileError(ValueError):
 
 
 def _has_header(path: Path) -> bool:
-    """Whether ``path`` is :func:`save`'s container, not a plain ``np.savez`` of arrays."""
     try:
         with zipfile.ZipFile(path) as archive:
             return f"{_files.HEADER}.npy" in archive.namelist()
@@ -135,9 +124,8 @@ def estimate_bytes(path: str | os.PathLike) -> int | None:
 def save(game: FiniteGame, path: str | os.PathLike) -> None:
     """Write ``game`` to ``path`` as a game file that :func:`load` reads back bit for bit.
 
-    The arrays are stored as the game holds them, so the loaded game has the same
-    :meth:`~FiniteGame.fingerprint`. The file is written whole or not at all, and only over a
-    game file: a user's other file at ``path`` is left alone. No ``.npz`` is appended.
+    The arrays are stored as the game holds them (the same :meth:`~FiniteGame.fingerprint`),
+    whole or not at all, and only over a game file container. No ``.npz`` is appended.
 
     Raises:
         GameFileError: ``path`` is a folder or another kind of file, or cannot be written
@@ -146,16 +134,4 @@ def save(game: FiniteGame, path: str | os.PathLike) -> None:
     model = {key: value for key, value in game.arrays().items() if value is not None}
     tree = {key: model.pop(key) for key in ("features", "initial_distribution")}
     tree.update(reward_noise=game.reward_noise, name=game.name, **model)
-    if Path(path).is_file() and not _has_header(Path(path)) and _is_game_file(path):
-        # a game file of the layout before the container: the user's own game, replaced
-        _files.write_atomic(path, _files.pack(FORMAT, FORMAT_VERSION, tree))
-        return
     _files.save(path, FORMAT, FORMAT_VERSION, tree, what="game file", error=GameFileError)
-
-
-def _is_game_file(path: str | os.PathLike) -> bool:
-    try:
-        load(path)
-    except GameFileError:
-        return False
-    return True

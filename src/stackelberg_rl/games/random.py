@@ -1,8 +1,7 @@
-"""Generated games: random linear games in factored form, tabular and random tabular games.
+"""Random games (``random-linear``, ``random-tabular``) and tabular games.
 
-Both random games are registered (``random-linear``, ``random-tabular``); their defaults make the
-demo's small instance (``S = 20``, ``A = B = 3``, ``H = 5``, and ``d = 8`` for the linear one).
-Both take ``n_followers = N`` (SPEC §7), each follower with ``n_follower_actions`` actions.
+The defaults are the demo's instance (``S = 20``, ``A = B = 3``, ``H = 5``); ``N`` followers have
+``B`` actions each.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ def _action_counts(p: RandomLinearParams | RandomTabularParams) -> tuple[int, ..
 
 
 def _label(p: RandomLinearParams | RandomTabularParams) -> str:
-    """``S=…,A=…,B=…`` and ``N=…`` when there is more than one follower."""
     more = "" if p.n_followers == 1 else f",N={p.n_followers}"
     return f"S={p.n_states},A={p.n_leader_actions},B={p.n_follower_actions}{more}"
 
@@ -61,12 +59,9 @@ def _random_linear_bytes(p: RandomLinearParams) -> int:
 def random_linear(*args, **params) -> FiniteGame:
     """A random linear game in factored form: simplex features, mixture transitions.
 
-    Features lie on the probability simplex (so ``‖phi‖₂ <= 1`` and ``phi >= 0``); each of the
-    ``d`` measures ``mu_h^i`` is a distribution over states, so ``P_h(·|x,a,b)`` is a mixture of
-    them; ``theta`` lies in ``[-1, 1]^d`` so mean rewards are convex combinations in ``[-1, 1]``.
-
-    ``args`` and ``params`` are the fields of :class:`RandomLinearParams` (in order: ``S, A, B,
-    d, H, seed``; the seed may be a ``SeedSequence``).
+    Features are Dirichlet draws on the simplex, each ``mu_h^i`` a distribution over states (so
+    ``P_h(·|x,a,b)`` is their mixture), ``theta ~ U([-1, 1]^d)``. ``args`` and ``params`` are the
+    fields of :class:`RandomLinearParams` in order (the seed may be a ``SeedSequence``).
 
     >>> random_linear(n_followers=2, n_states=6, seed=0).features.shape
     (6, 3, 3, 3, 8)

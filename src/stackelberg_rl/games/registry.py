@@ -1,9 +1,8 @@
 """One registry of named games: ``make(name, **params)``, ``names()``, ``info()``, ``@register``.
 
 A game is a builder and a frozen dataclass of its parameters, whose fields (type, default, help)
-are what ``stackelberg-rl games`` lists and what ``--param KEY=VALUE`` sets. :func:`make` converts
-the values by field type, refuses an unknown parameter naming the allowed ones, and records every
-resolved value on the game (:attr:`FiniteGame.provenance`) for a run's manifest.
+``stackelberg-rl games`` lists and ``--param KEY=VALUE`` sets; :func:`make` records the resolved
+values on the game (:attr:`FiniteGame.provenance`).
 
 Example:
     >>> from stackelberg_rl import games
@@ -45,18 +44,13 @@ class GameInfo:
     params: type
     summary: str
     nbytes: Callable[[Any], int] | None = None
-    """Estimated bytes of building the game, from its parameters dataclass, if known."""
 
     def estimate_bytes(self, params: Mapping[str, Any]) -> int | None:
         """What building the game with ``params`` would allocate, before building it."""
         return None if self.nbytes is None else int(self.nbytes(self.parse(params)))
 
     def fields(self) -> list[ParamField]:
-        """The parameters in declaration order with type, default and help.
-
-        The help is the field's ``metadata["help"]`` (:func:`~._params.param`), else the
-        docstring under the field.
-        """
+        """The parameters in order; the help is ``metadata["help"]``, else the field's docstring."""
         hints = typing.get_type_hints(self.params)
         fields = dataclasses.fields(self.params)
         docs = {} if all("help" in f.metadata for f in fields) else field_docstrings(self.params)
@@ -68,7 +62,7 @@ class GameInfo:
         ]
 
     def parse(self, params: Mapping[str, Any]) -> Any:
-        """The parameters dataclass from ``params`` (strings are converted by field type).
+        """The parameters dataclass from ``params`` (strings converted by field type).
 
         Raises:
             ValueError: for an unknown parameter or a value that does not convert.
@@ -151,10 +145,9 @@ def gib(n: float, largest: str = "TiB") -> str:
 
 
 def make(name: str, **params: Any) -> FiniteGame:
-    """Build the registered game ``name`` with ``params`` (the others at their defaults).
+    """Build the registered game ``name`` with ``params`` (strings are converted, as ``--param``).
 
-    Values may be strings (``"50"``), as the command line gives them. The game's
-    :attr:`~FiniteGame.provenance` holds the name and every resolved parameter.
+    The game's :attr:`~FiniteGame.provenance` holds the name and every resolved parameter.
 
     Raises:
         ValueError: an unknown game or parameter, or a value the game refuses.

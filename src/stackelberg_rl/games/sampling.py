@@ -74,10 +74,7 @@ def draw_index(p, u):  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy")
 def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - compiled
-    """A state from ``Σ_i weights_i · μ^i``: ``i`` by :func:`draw_index`, then from ``μ^i``.
-
-    ``cdf (d, S)`` holds the cumulative sums of each ``μ^i``; ``-1`` for bad weights.
-    """
+    """A state from ``Σ_i weights_i · μ^i`` (``cdf (d, S)`` their cumulative sums); -1 if bad."""
     i = draw_index(weights, u_component)
     if i < 0:
         return -1
@@ -90,10 +87,9 @@ def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - comp
 def compiled_step(arrays, h, x, joint, rng, rewards):  # pragma: no cover - compiled
     """``FiniteGame.step`` at ``(h, x)`` and the joint action ``joint``: the next state.
 
-    ``arrays``: the game's ``StepArrays`` (as a plain tuple); the realised rewards are written
-    into ``rewards (1+N,)``. The same arithmetic and the same uniforms of ``rng``, in the same
-    order, as ``step``: one per player for the noise (``uniform(-1, 1) = -1 + 2u``), then one
-    for the next state (two from a mixture: the component, then the state).
+    ``arrays``: the game's ``StepArrays`` as a tuple; the realised rewards are written into
+    ``rewards (1+N,)``, with the arithmetic and the uniforms of ``step`` (``uniform(-1, 1)`` is
+    ``-1 + 2u``).
     """
     features, mean, theta, transitions, cdf, mu, noise = arrays
     phi = features[x, joint]

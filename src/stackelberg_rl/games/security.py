@@ -1,27 +1,18 @@
 """A Stackelberg security game played over time: the ``security`` game.
 
-The usual SSG payoffs (Kiekintveld et al. 2009; Tambe 2011): each of ``n_targets`` targets ``t``
-has payoffs for an attack on it, covered or not — the defender's ``U_d^c(t) ≥ U_d^u(t)`` and
-the attacker's ``U_a^u(t) ≥ U_a^c(t)``. Each step the defender (leader) patrols one target,
-``a ∈ 0..T-1``; the attacker (follower) sees the patrol and attacks a target ``b ∈ 0..T-1`` or waits
-(``b = T``). The state is the attacker's threat level ``ℓ ∈ 0..L-1`` (``L = levels``): how
-prepared it is. An attack's payoffs are scaled by its impact ``f(ℓ) = ((ℓ+1)/L)^κ``
-(``κ = impact_exponent``); an attack, caught or not, spends the preparation (``ℓ → 0``); waiting
-pays nothing and raises the threat by one level with probability ``escalation``. With ``κ > 1``
-a patient attacker may wait for a bigger strike, so the defender must weigh present and future
-targets. Episodes start at ``ℓ = 0``.
+SSG payoffs (Kiekintveld et al. 2009; Tambe 2011): each target ``t`` has, for an attack on it,
+covered or not, the defender's ``U_d^c(t) ≥ U_d^u(t)`` and the attacker's ``U_a^u(t) ≥ U_a^c(t)``.
+Each step the defender (leader) patrols a target ``a < T``; the attacker (follower) sees it and
+attacks ``b < T`` or waits (``b = T``). The state is the attacker's threat level ``ℓ < L``; an
+attack's payoffs are scaled by ``f(ℓ) = ((ℓ+1)/L)^κ`` and reset ``ℓ`` to 0; waiting pays nothing
+and raises ``ℓ`` by one with probability ``escalation``. Episodes start at ``ℓ = 0``. Payoffs are
+given (any scale) or seeded (``U_d^c ~ U(0, 1)``, ``U_d^u ~ U(-1, 0)``, ``U_a^u ~ U(0, 1)``,
+``U_a^c ~ U(-1, 0)``; ``zero_sum``: ``U_a = −U_d``), divided by ``payoff_scale`` (the largest).
 
-``zero_sum=True`` gives the attacker minus the defender's reward (``U_a = −U_d``); the default is
-general-sum. Payoffs are random but seeded (defender ``U_d^c ~ U(0, 1)``, ``U_d^u ~ U(-1, 0)``,
-attacker ``U_a^u ~ U(0, 1)``, ``U_a^c ~ U(-1, 0)``) or given, on any scale; they are divided by
-``payoff_scale``, the largest absolute payoff, kept on the game.
-
-Linearity (Assumption 2), exactly, with ``d = 2T + L + 1`` (tabular would be ``L·T·(T+1)``):
-``φ(ℓ, a, b)`` has ``f(ℓ)/√2`` at index ``b`` for an attack on the patrolled target (``b = a``),
-at ``T + b`` for an attack on another, and ``1/√2`` at ``2T + ℓ`` when waiting or at ``2T + L``
-when attacking. ``θ`` holds ``√2·`` the payoffs over ``payoff_scale`` on the first ``2T`` indices;
-``μ_h(ℓ') = √2·`` the escalation distribution from ``ℓ`` at index ``2T + ℓ``, and ``√2·1{ℓ' = 0}``
-at ``2T + L``.
+Linear (Assumption 2) with ``d = 2T + L + 1``: ``φ(ℓ, a, b)`` has ``f(ℓ)/√2`` at ``b`` for an
+attack on the patrolled target, at ``T + b`` on another, and ``1/√2`` at ``2T + ℓ`` when waiting
+or at ``2T + L`` when attacking; ``θ`` is ``√2·`` the scaled payoffs on the first ``2T`` indices;
+``μ_h(ℓ') = √2·`` the escalation from ``ℓ`` at ``2T + ℓ`` and ``√2·1{ℓ' = 0}`` at ``2T + L``.
 """
 
 from __future__ import annotations
@@ -103,9 +94,8 @@ def _security_bytes(p: SecurityParams) -> int:
 def security_game(**params) -> FiniteGame:
     """A Stackelberg security game over time: a defender patrols, an attacker strikes or waits.
 
-    Built from the fields of :class:`SecurityParams` as the module's docstring says, in both
-    forms (the game checks its own linearity). The game keeps ``game.payoff_scale`` (raw payoffs
-    are rewards times it) and ``game.payoffs``, the four ``(T,)`` vectors in the given units.
+    Built as the module's docstring says, in both forms (the game checks its own linearity);
+    keeps ``game.payoff_scale`` and ``game.payoffs``, the four ``(T,)`` vectors as given.
 
     Raises:
         ValueError: naming the parameter, or the payoff vector and target of a wrong length or

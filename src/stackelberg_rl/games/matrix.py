@@ -37,8 +37,6 @@ PRESETS: dict[str, tuple] = {
 }
 """Named bimatrix games ``(leader_payoffs, follower_payoffs)`` for ``--param preset=NAME``."""
 
-DEFAULT_PRESET = "commitment"
-
 
 @dataclass(frozen=True)
 class MatrixParams:
@@ -75,16 +73,14 @@ def _matrix_bytes(p: MatrixParams) -> int:
 def repeated_bimatrix(leader, follower, horizon: int, payoff_scale: float, name: str) -> FiniteGame:
     """The bimatrix over ``payoff_scale``, ``horizon`` times: one-hot features, both forms."""
     A, B = leader.shape
-    r = np.stack([leader, follower]) / payoff_scale  # (n_players, A, B)
-    m = len(r)
-    rewards = np.broadcast_to(r[:, None, None], (m, horizon, 1, A, B))
+    r = np.stack([leader, follower]) / payoff_scale  # (2, A, B)
     game = FiniteGame(
         one_hot_features(1, A, B),
         np.ones(1),
         transitions=np.ones((horizon, 1, A, B, 1)),
-        rewards=rewards,
+        rewards=np.broadcast_to(r[:, None, None], (2, horizon, 1, A, B)),
         mu=np.ones((horizon, A * B, 1)),
-        theta=np.broadcast_to(r.reshape(m, 1, A * B), (m, horizon, A * B)),
+        theta=np.broadcast_to(r.reshape(2, 1, A * B), (2, horizon, A * B)),
         name=name,
     )
     game.payoff_scale = float(payoff_scale)
@@ -122,7 +118,7 @@ def matrix_game(**params) -> FiniteGame:
         raise ValueError(f"{missing} is missing: give both payoff matrices")
     label, payoffs = "custom", (p.leader_payoffs, p.follower_payoffs)
     if not any(given):
-        label = DEFAULT_PRESET if p.preset is None else p.preset
+        label = "commitment" if p.preset is None else p.preset
         if label not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {label!r}")
         payoffs = PRESETS[label]

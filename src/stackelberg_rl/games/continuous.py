@@ -267,10 +267,10 @@ class ContinuousGame(Players):
             raise ValueError(f"empty game: A={A}, B={B}, d={d}, H={H}")
         self.densities = densities
         self.horizon, self.action_counts, self.dim = H, (A, B), d
-        if exact_evaluation and not isinstance(densities, AtomDensities):
-            raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
         self.exact_evaluation = bool(exact_evaluation)
         if exact_evaluation:
+            if not isinstance(densities, AtomDensities):
+                raise ValueError("exact_evaluation needs AtomDensities (finitely many states)")
             self.evaluation = self._sample(*densities.quadrature(), exact=True)
         else:
             self.evaluation = self.draw_evaluation(n_eval_states, n_replications, eval_seed)

@@ -67,8 +67,7 @@ def load(path: str | os.PathLike) -> FiniteGame:
     """
     path = Path(path)
     if _has_header(path):
-        what = "game file"
-        _, tree = _files.load(path, FORMAT, FORMAT_VERSION, what=what, error=GameFileError)
+        _, tree = _files.load(path, FORMAT, FORMAT_VERSION, what="game file", error=GameFileError)
         arrays = {key: np.asarray(value) for key, value in tree.items()}
     else:
         arrays = _files.read_npz(path, GameFileError)

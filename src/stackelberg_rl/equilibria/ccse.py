@@ -310,8 +310,8 @@ class CCSE:
 
         Args:
             path: the file.
-            game: the game it was learned on, if at hand; by default rebuilt from the file's
-                record of the run's configuration. Its SHA-256 must match.
+            game: the game it was learned on (its SHA-256 must match); by default rebuilt from
+                the file's record of the run's configuration.
 
         Raises:
             PlansFileError: missing, truncated, foreign or inconsistent file.
@@ -332,14 +332,11 @@ class CCSE:
         return cls(plans, _rebuild(info) if game is None else game, info)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the mixture to ``path`` (its plans and a JSON header), whole or not at all.
+        """Write the mixture to ``path`` (plans and a JSON header), whole or not at all; return it.
 
         Raises:
-            PlansFileError: ``path`` is a folder, or a file that is not a mixture (never
-                replaced), or cannot be written.
-
-        Returns:
-            The path written.
+            PlansFileError: ``path`` is a folder, a file that is not a mixture (never replaced),
+                or cannot be written.
         """
         return _files.save(
             path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},

@@ -115,23 +115,18 @@ class ExplorationData:
     def __post_init__(self) -> None:
         try:
             self._validate()
-        except ValueError as err:  # the message of stackelberg_rl._validate
+        except ValueError as err:
             raise ExplorationDataError(str(err)) from None
 
     episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
     horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
     dim = property(lambda self: self.phi.shape[2], doc="``d``.")
-    is_finite = property(
-        lambda self: self.features is not None,
-        doc="Whether the data come from a finite game (states are indices into ``features``).",
-    )
+    is_finite = property(lambda self: self.features is not None, doc="From a finite game?")
 
     @property
     def n_actions(self) -> tuple[int, ...]:
         """``(A, B)``; with ``N`` followers ``(A_0, …, A_N)``."""
-        if self.is_finite:
-            return self.features.shape[1:-1]
-        return self.next_features.shape[2:-1]
+        return self.features.shape[1:-1] if self.is_finite else self.next_features.shape[2:-1]
 
     n_players = property(lambda self: len(self.n_actions), doc="``1+N``.")
 
@@ -260,11 +255,6 @@ class ExplorationData:
                     "SHA-256 of its model differs): plan needs the explored dynamics"
                 )
             return
-        if game.features.shape != self.features.shape:
-            raise ExplorationDataError(
-                f"the game's features have shape {game.features.shape}, the explored "
-                f"{self.features.shape}"
-            )
         acts = action_axes(len(counts), upper=False)
         _compare("features", game.features, self.features, ("x", *acts, "i"))
         _compare("initial_distribution", game.initial_distribution, self.initial_distribution,
@@ -280,21 +270,13 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        arrays = {
-            "centres": game.centres,
-            "bandwidth": np.float64(game.bandwidth),
-            "log_weights": game.log_weights,
-            "horizon": np.int64(game.horizon),
-            **game.densities.arrays(),
-        }
-    else:
-        arrays = {
-            "features": game.features,
-            "initial_distribution": game.initial_distribution,
-            "transitions": game._transitions,
-            "mu": game.mu,
-        }
-    return sha256_of(arrays)  # the hash games use for their own fingerprints
+        names = ("centres", "bandwidth", "log_weights", "horizon")
+        bw, H = np.float64(game.bandwidth), np.int64(game.horizon)
+        arrays = dict(zip(names, (game.centres, bw, game.log_weights, H), strict=True))
+        return sha256_of({**arrays, **game.densities.arrays()})
+    names = ("features", "initial_distribution", "transitions", "mu")
+    values = (game.features, game.initial_distribution, game._transitions, game.mu)
+    return sha256_of(dict(zip(names, values, strict=True)))
 
 
 # ---------------------------------------------------------------------- the folder
@@ -791,6 +773,10 @@ def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:
 def _compare(
     name: str, mine: np.ndarray, explored: np.ndarray, axes: tuple[str, ...], h: int | None = None
 ) -> None:
+    if np.shape(mine) != np.shape(explored):
+        raise ExplorationDataError(
+            f"the game's {name} have shape {np.shape(mine)}, the explored {np.shape(explored)}"
+        )
     err = np.abs(np.asarray(mine) - explored)
     if (err > 1e-10).any():
         idx = first_index(err == err.max())

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _files, _seeding, _validate
+from ..agents import Agent
 from ..experiments import RunConfig, load_run
 from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
 from ..experiments.resources import available_bytes, gib, sizes
@@ -38,7 +39,7 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features, player_name
+from ..learners.base import check_features
 from ..planning import policy_shapes
 from .certificate import Certificate, certificate
 
@@ -49,7 +50,6 @@ CHECKPOINT_EVERY = 256
 CACHED_PLANS = 64
 """Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
 episode."""
-ROLES = ("leader", "follower")
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
@@ -185,7 +185,7 @@ class _Draw:
         return self.ccse.policy(self.k)
 
 
-class Player:
+class Player(Agent):
     """A player that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a_0, …, a_{m-1})``.
 
     Of one profile (:meth:`EpisodePolicy.players`) or of the mixture (:meth:`CCSE.players`),
@@ -193,16 +193,13 @@ class Player:
 
     Args:
         source: the profile, or the mixture's draw.
-        player: 0 (or ``"leader"``) or ``1 … N`` (two players: 1 or ``"follower"``).
+        player: ``0 … N`` (two players: also ``"leader"``, ``"follower"``).
         rng: its own random stream.
     """
 
     def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
-        n = (source.ccse if isinstance(source, _Draw) else source).game.n_players
-        if player in ROLES:
-            player = ROLES.index(player)
-        self.player = _validate.index(player, n, "player")
-        self.source, self.role, self.rng = source, player_name(self.player, n), rng
+        super().__init__(rng, player, (getattr(source, "ccse", None) or source).game.n_players)
+        self.source = source
 
     @property
     def episode_policy(self) -> EpisodePolicy:

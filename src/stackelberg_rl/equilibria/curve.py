@@ -17,7 +17,7 @@ from scipy import stats
 
 from .. import _validate
 from ..experiments import load_run
-from ..learners.base import player_name
+from ..games.base import player_names
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
@@ -50,12 +50,9 @@ class CurvePoint:
         """``K``, each bound of each player (``leader_lower_initial``, …), then zero-sum's."""
         c = self.certificate
         out: dict = {"episodes": self.episodes}
-        n = len(c.upper_initial)
-        for m, who in enumerate(player_name(m, n).replace(" ", "_") for m in range(n)):
-            out[f"{who}_lower_initial"] = float(c.lower_initial[m])
-            out[f"{who}_upper_initial"] = float(c.upper_initial[m])
-            out[f"{who}_lower_worst"] = float(c.lower_worst[m])
-            out[f"{who}_upper_worst"] = float(c.upper_worst[m])
+        for m, who in enumerate(player_names(len(c.upper_initial))):
+            for bound in ("lower_initial", "upper_initial", "lower_worst", "upper_worst"):
+                out[f"{who}_{bound}"] = float(getattr(c, bound)[m])
         if self.zero_sum is not None:
             out.update(self.zero_sum)
         return out

@@ -43,10 +43,9 @@ from ..experiments.store import (
     read_complete,
 )
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import action_axes, sha256_of
+from ..games.base import action_axes, player_names, sha256_of
 from ..games.sampling import compiled_step
 from ..learners import SoftmaxLSVIUCB, alpha_value
-from ..learners.base import player_name
 from ..planning import (
     best_response,
     check_policies,
@@ -677,16 +676,15 @@ def known_rewards(
         # The rewards ⟨φ, θ⟩ must lie in [-1, 1] wherever they are used: at every state of a
         # finite game, at the recorded states of a continuous one.
         if data.is_finite:
-            r = np.einsum("...d,mhd->mh...", data.features, theta)
+            parts = [np.einsum("...d,mhd->mh...", data.features, theta)]
         else:
-            r = np.einsum("khd,mhd->mkh", data.phi, theta)
-            if H > 1:
-                r_next = np.einsum("kh...d,mhd->mkh...", data.next_features, theta[:, 1:])
-                r = np.concatenate([r.reshape(-1), r_next.reshape(-1)])
-        if np.abs(r).max() > 1 + TOL:
+            parts = [np.einsum("khd,mhd->mkh", data.phi, theta),
+                     np.einsum("kh...d,mhd->mkh...", data.next_features, theta[:, 1:])]  # fmt: skip
+        top = max(np.abs(r).max(initial=0.0) for r in parts)
+        if top > 1 + TOL:
             raise ValueError(
-                f"theta gives rewards up to {np.abs(r).max():.6g} in absolute value at the "
-                "explored states: rewards must lie in [-1, 1]"
+                f"theta gives rewards up to {top:.6g} in absolute value at the explored states: "
+                "rewards must lie in [-1, 1]"
             )
         return theta, None
     names = ", ".join(action_axes(P))
@@ -696,9 +694,8 @@ def known_rewards(
                 f"a reward table ({P}, H, S, {names}) needs the data of a finite game; give "
                 f"theta ({P}, H, d) for a continuous one"
             )
-        S = data.features.shape[0]
         axes = ("player", "h", "x", *action_axes(P, upper=False))
-        shape = (P, H, S, *counts)
+        shape = (P, H, len(data.features), *counts)
         return None, array(given, "rewards", shape=shape, axes=axes, low=-1.0, high=1.0)
     raise ValueError(
         f"rewards must be a table ({P}, H, S, {names}) = {(P, H, '?', *counts)} or theta "
@@ -751,7 +748,7 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
         "gap/leader/initial": float(p0 @ leader),
         "gap/leader/worst": float(leader[starts].max()),
     }
-    names = [player_name(m, game.n_players).replace(" ", "_") for m in range(game.n_players)]
+    names = player_names(game.n_players)
     for m in range(1, game.n_players):
         gap = best_response(game, m, policies)[1].V[m, 0] - own.V[m, 0]
         out[f"gap/{names[m]}/initial"] = float(p0 @ gap)

@@ -340,10 +340,7 @@ class CCSE:
             {"info": _files.jsonable(self.info, "info")}, what="mixture file", error=PlansFileError,
         )  # fmt: skip
 
-    @property
-    def episodes(self) -> int:
-        """``K``: the mixture is uniform over episodes ``0 … K-1``."""
-        return self.plans.episodes
+    episodes = property(lambda self: self.plans.episodes, doc="``K``: uniform over ``0 … K-1``.")
 
     def sample(self, rng: np.random.Generator) -> int:
         """Draw ``k`` uniformly from ``0 … K-1`` (all players then play episode ``k``'s profile)."""

@@ -49,15 +49,8 @@ class Certificate:
     mixture_value: np.ndarray
     deviations: int
 
-    @property
-    def upper_worst(self) -> np.ndarray:
-        """``(1+N,)`` the upper bound at the worst state: ``max_x upper(x)``."""
-        return self.upper.max(axis=1)
-
-    @property
-    def lower_worst(self) -> np.ndarray:
-        """``(1+N,)`` the lower bound at the worst state: ``max_x lower(x)``."""
-        return self.lower.max(axis=1)
+    upper_worst = property(lambda self: self.upper.max(axis=1), doc="``(1+N,)`` max over x.")
+    lower_worst = property(lambda self: self.lower.max(axis=1), doc="``(1+N,)`` max over x.")
 
 
 # ---------------------------------------------------------------------- batched backward passes

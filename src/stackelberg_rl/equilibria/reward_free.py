@@ -148,7 +148,10 @@ class ExplorationData:
             idx = first_index(norms > 1 + TOL)
             raise ValueError(f"phi has norm {norms[idx]:.12g} > 1 at index {idx} (k, h)")
         if finite == (self.next_features is not None):
-            raise ValueError("give features (a finite game) or next_features (a continuous game)")
+            raise ValueError(
+                "give features (a finite game) or next_features (a continuous game), not both "
+                "or neither"
+            )
         name = "features" if finite else "next_features"
         table = getattr(self, name)
         P = np.ndim(table) - (2 if finite else 3)  # the players: one action axis each

@@ -215,6 +215,10 @@ def test_a_reward_table_and_its_theta_give_the_same_plan():
     for a, b in ((by_game, by_table), (by_game, by_theta)):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
+    # solve's tables come from fit's own backups: the plan's tables, bit for bit
+    for rewards, solved in ((game, by_game), (None, rf.solve(data))):
+        for a, b in zip(solved, rf.fit(data, rewards).tables(data.features), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_stackelberg_choice_breaks_the_followers_ties_for_the_leader():

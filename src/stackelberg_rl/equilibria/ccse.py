@@ -1,16 +1,11 @@
 """The coarse correlated Stackelberg equilibrium of a run, as an object one can deploy.
 
-Corollary 1 (Definition 6; math.md §4): the uniform mixture over the ``K`` episodes of a run of
-the policy pairs ``(π_l^k, π_f^k)`` played is an ``ε``-CCSE; with ``N`` followers (SPEC §7) the
-profiles ``(π_0^k, …, π_N^k)``. All players coordinate on one ``k`` drawn uniformly
-(:meth:`CCSE.sample`) and play that episode's profile.
-
-:class:`CCSE` replays those pairs from a run saved with ``--save-plans``: episode ``k``'s
-policy comes from its plan's ``w``, ``α``, ``β`` and ``Λ_h^{-1}``, ``Λ_h`` rebuilt from the
-recorded features by the learner's own arithmetic, through the learner's one policy path
-(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played.
-
-A mixture in use (``runs/security`` written by ``stackelberg-rl run … --save-plans``)::
+Corollary 1 (Definition 6; math.md §4): the uniform mixture over a run's ``K`` episodes of the
+profiles ``(π_0^k, …, π_N^k)`` played is an ``ε``-CCSE; all players coordinate on one ``k``.
+:class:`CCSE` replays them from a run saved with ``--save-plans``, ``Λ_h`` rebuilt from the
+recorded features by the learner's own arithmetic
+(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played. In use
+(``runs/security`` from ``run … --save-plans``)::
 
     ccse = CCSE.from_run("runs/security", seed=0)
     k = ccse.sample(np.random.default_rng(0))        # both players coordinate on k
@@ -32,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import _files, _seeding, _validate
+from ..agents import Agent
 from ..experiments import RunConfig, load_run
 from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
-from ..experiments.resources import available_bytes, gib
+from ..experiments.resources import available_bytes, gib, sizes
 from ..games import ContinuousGame, FiniteGame, Game, draw
 from ..learners import (
     NonFiniteError,
@@ -43,19 +39,17 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features, player_name
+from ..learners.base import check_features
 from ..planning import policy_shapes
 from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
 CCSE_VERSION = 2
-"""Version 2: the package's one container (:mod:`stackelberg_rl._files`)."""
 CHECKPOINT_EVERY = 256
 """Episodes between the ``Λ`` kept to replay any episode quickly."""
 CACHED_PLANS = 64
 """Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
 episode."""
-ROLES = ("leader", "follower")
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
@@ -84,8 +78,7 @@ class GameMismatchError(CCSEError):
 class EpisodePolicy:
     """The profile ``(π_0^k, …, π_N^k)`` episode ``k`` played, replayed from its plan.
 
-    Made by :meth:`CCSE.policy`. States are indices of a finite game or points of a continuous
-    one (through its feature map). For two players, the pair ``(π_l^k, π_f^k)``.
+    Made by :meth:`CCSE.policy`; states are indices of a finite game or points of a continuous one.
 
     Attributes:
         game: the game.
@@ -154,10 +147,7 @@ class EpisodePolicy:
         return self.player_policy(1, h, x, a)
 
     def tables(self) -> tuple[np.ndarray, ...]:
-        """Every player's ``pi_i (H, S, A_0, …, A_i)`` at every state of a finite game.
-
-        Two players: ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
-        """
+        """Every player's ``pi_i (H, S, A_0, …, A_i)`` at every state of a finite game."""
         g = _finite(self.game, "tables")
         tables = [np.empty(shape) for shape in policy_shapes(g)]
         for h in range(g.horizon):
@@ -178,7 +168,7 @@ class EpisodePolicy:
 # ---------------------------------------------------------------------- players
 @dataclass(eq=False)
 class _Draw:
-    """The ``k`` both players of a mixture play in an episode: drawn once per episode."""
+    """The ``k`` all players of a mixture play in an episode: drawn once per episode."""
 
     ccse: CCSE
     rng: np.random.Generator
@@ -195,26 +185,21 @@ class _Draw:
         return self.ccse.policy(self.k)
 
 
-class Player:
+class Player(Agent):
     """A player that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a_0, …, a_{m-1})``.
 
-    For one episode's profile (:meth:`EpisodePolicy.players`) or for the mixture
-    (:meth:`CCSE.players`), whose ``begin_episode(j)`` draws the ``k`` of episode ``j`` once for
-    all players (Corollary 1's coordination). The Gymnasium environments call
-    ``begin_episode`` at every reset; a loop over a PettingZoo environment calls it itself.
+    Of one profile (:meth:`EpisodePolicy.players`) or of the mixture (:meth:`CCSE.players`),
+    whose ``begin_episode(j)`` draws episode ``j``'s ``k`` once for all players (Corollary 1).
 
     Args:
         source: the profile, or the mixture's draw.
-        player: 0 (or ``"leader"``) or ``1 … N`` (two players: 1 or ``"follower"``).
+        player: ``0 … N`` (two players: also ``"leader"``, ``"follower"``).
         rng: its own random stream.
     """
 
     def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
-        n = (source.ccse if isinstance(source, _Draw) else source).game.n_players
-        if player in ROLES:
-            player = ROLES.index(player)
-        self.player = _validate.index(player, n, "player")
-        self.source, self.role, self.rng = source, player_name(self.player, n), rng
+        super().__init__(rng, player, (getattr(source, "ccse", None) or source).game.n_players)
+        self.source = source
 
     @property
     def episode_policy(self) -> EpisodePolicy:
@@ -322,8 +307,8 @@ class CCSE:
 
         Args:
             path: the file.
-            game: the game it was learned on, if at hand; by default rebuilt from the file's
-                record of the run's configuration. Its SHA-256 must match.
+            game: the game it was learned on (its SHA-256 must match); by default rebuilt from
+                the file's record of the run's configuration.
 
         Raises:
             PlansFileError: missing, truncated, foreign or inconsistent file.
@@ -344,24 +329,18 @@ class CCSE:
         return cls(plans, _rebuild(info) if game is None else game, info)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the mixture to ``path`` (its plans and a JSON header), whole or not at all.
+        """Write the mixture to ``path`` (plans and a JSON header), whole or not at all; return it.
 
         Raises:
-            PlansFileError: ``path`` is a folder, or a file that is not a mixture (never
-                replaced), or cannot be written.
-
-        Returns:
-            The path written.
+            PlansFileError: ``path`` is a folder, a file that is not a mixture (never replaced),
+                or cannot be written.
         """
         return _files.save(
             path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},
             {"info": _files.jsonable(self.info, "info")}, what="mixture file", error=PlansFileError,
         )  # fmt: skip
 
-    @property
-    def episodes(self) -> int:
-        """``K``: the mixture is uniform over episodes ``0 … K-1``."""
-        return self.plans.episodes
+    episodes = property(lambda self: self.plans.episodes, doc="``K``: uniform over ``0 … K-1``.")
 
     def sample(self, rng: np.random.Generator) -> int:
         """Draw ``k`` uniformly from ``0 … K-1`` (all players then play episode ``k``'s profile)."""
@@ -399,8 +378,7 @@ class CCSE:
         """The mixture of the first ``episodes`` episodes of the same run."""
         return CCSE(self.plans.prefix(episodes), self.game, self.info)
 
-    def _gram_at(self, e: int) -> np.ndarray:
-        """``Λ (H, d, d)`` at the start of episode ``e``: from the checkpoint before, in order."""
+    def _gram_at(self, e: int) -> np.ndarray:  # Λ (H, d, d) at the start of episode e
         c = e // CHECKPOINT_EVERY
         while len(self._checkpoints) <= c:
             start = (len(self._checkpoints) - 1) * CHECKPOINT_EVERY
@@ -414,34 +392,23 @@ class CCSE:
     def tables(self, episodes: int | None = None) -> tuple[np.ndarray, ...]:
         """Every episode's policies at every state of a finite game, one pass over the plans.
 
-        Args:
-            episodes: only the first ``episodes`` (default all ``K``).
-
-        Returns:
-            Every player's ``pi_i (K, H, S, A_0, …, A_i)``; two players: ``pi_l (K, H, S, A)``
-            and ``pi_f (K, H, S, A, B)``.
-
-        Raises:
-            MemoryError: the tables would not fit in the available memory (with the estimate).
+        Every player's ``pi_i (K, H, S, A_0, …, A_i)`` of the first ``episodes`` (default all);
+        :class:`MemoryError` (with the estimate) if they would not fit in memory.
         """
         g = _finite(self.game, "tables")
         K = self.episodes if episodes is None else episodes
         K = _validate.integer(K, "episodes", low=1, high=self.episodes)
-        H, S = g.horizon, g.n_states
         shapes = [(K, *shape) for shape in policy_shapes(g)]
         need, have = sum(math.prod(shape) for shape in shapes) * 8, available_bytes()
         if have is not None and need > have:
-            counts = ", ".join(f"|A_{i}|={n}" for i, n in enumerate(g.action_counts))
-            if g.n_players == 2:
-                counts = f"|A|={g.n_leader_actions}, |B|={g.n_follower_actions}"
             raise MemoryError(
-                f"the policy tables of {K} episodes need about {gib(need)} of memory (H={H}, "
-                f"|S|={S}, {counts}), but only {gib(have)} is available: take fewer "
-                "episodes, or use policy(k) one episode at a time"
+                f"the policy tables of {K} episodes need about {gib(need)} of memory "
+                f"({sizes(g)}), but only {gib(have)} is available: take fewer episodes, or use "
+                "policy(k) one episode at a time"
             )
         tables = [np.empty(shape) for shape in shapes]
         starts = [int(e) for e in self.plans.plan_episode] + [self.episodes]
-        Lambda = initial_gram(self.plans.lam, H, g.dim)
+        Lambda = initial_gram(self.plans.lam, g.horizon, g.dim)
         for p, (start, stop) in enumerate(itertools.pairwise(starts)):
             if start >= K:
                 break
@@ -452,10 +419,7 @@ class CCSE:
         return tuple(tables)
 
     def certificate(self, episodes: int | None = None, **kwargs) -> Certificate:
-        """The two-sided certificate of the mixture of the first ``episodes`` episodes.
-
-        :func:`~.certificate.certificate` on :meth:`tables` (keyword arguments passed on).
-        """
+        """:func:`~.certificate.certificate` of the mixture of the first ``episodes``."""
         return certificate(self.game, *self.tables(episodes), **kwargs)  # tables: finite only
 
     def __repr__(self) -> str:
@@ -466,7 +430,6 @@ class CCSE:
 
 
 def _check_game(game: Game, record: dict) -> None:
-    """Raise :class:`GameMismatchError` unless ``game``'s SHA-256 is the record's."""
     if game.fingerprint() != record.get("sha256"):
         raise GameMismatchError(
             f"the game {game.name} (SHA-256 {game.fingerprint()[:12]}…) is not the game the run "
@@ -487,10 +450,7 @@ def _rebuild(info: dict) -> Game:
 
 
 def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
-    """Whether ``r_f = −r_l`` at every step, state and pair of actions (a two-player game).
-
-    SPEC §4's zero-sum case has two players; a game with ``N > 1`` followers is never one here.
-    """
+    """Whether ``r_f = −r_l`` at every step, state and pair of actions (SPEC §4: two players)."""
     if game.n_players != 2:
         return False
     if isinstance(game, ContinuousGame):

@@ -1,22 +1,11 @@
-"""How far the uniform mixture of K policy pairs is from equilibrium: a two-sided certificate.
+"""How far the uniform mixture of K policy profiles is from equilibrium: a two-sided certificate.
 
-The coarse correlated Stackelberg equilibrium of a run (Definition 6, Corollary 1; math.md §4)
-draws ``k`` uniformly from ``0 … K-1`` and plays ``(π_l^k, π_f^k)`` — with ``N`` followers the
-profile ``(π_0^k, …, π_N^k)`` (SPEC §7). Its ``ε`` for the leader at a state ``x`` is
-
-    ε_l(x) = max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x) − (1/K) Σ_k V_l^{π_l^k, π_f^k}(x),
-
-and likewise for every follower. The deviator does not see ``k``, which makes ``ε`` hard to
-compute; :func:`certificate` brackets it for every player, at every state and at the initial
-distribution:
-
-- **upper bound**: the mean over ``k`` of each player's best-response gap against the others'
-  ``π^k`` (a deviator that sees ``k`` can do no better; the quantity Corollary 1 bounds);
-- **lower bound**: the gain of explicit deviations that do not see ``k`` (best responses to
-  single episodes' opponent policies and to their average, and the player's own policies of
-  single episodes), each evaluated exactly against the whole mixture.
-
-All values come from backward passes batched over ``chunk`` episodes at a time.
+The CCSE of a run (Definition 6, Corollary 1; math.md §4) plays ``(π_0^k, …, π_N^k)`` for a
+uniform ``k``; its ``ε`` for the leader at ``x`` is ``max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x)
+− (1/K) Σ_k V_l^{π_l^k, π_f^k}(x)``, likewise for every follower (SPEC §7). :func:`certificate`
+brackets it: the **upper bound** is the mean over ``k`` of the best-response gap against the
+others' ``π^k`` (a deviator that sees ``k``; what Corollary 1 bounds), the **lower bound** the
+gain of explicit deviations that do not see ``k``, evaluated exactly against the whole mixture.
 """
 
 from __future__ import annotations
@@ -60,15 +49,8 @@ class Certificate:
     mixture_value: np.ndarray
     deviations: int
 
-    @property
-    def upper_worst(self) -> np.ndarray:
-        """``(1+N,)`` the upper bound at the worst state: ``max_x upper(x)``."""
-        return self.upper.max(axis=1)
-
-    @property
-    def lower_worst(self) -> np.ndarray:
-        """``(1+N,)`` the lower bound at the worst state: ``max_x lower(x)``."""
-        return self.lower.max(axis=1)
+    upper_worst = property(lambda self: self.upper.max(axis=1), doc="``(1+N,)`` max over x.")
+    lower_worst = property(lambda self: self.lower.max(axis=1), doc="``(1+N,)`` max over x.")
 
 
 # ---------------------------------------------------------------------- batched backward passes
@@ -95,25 +77,24 @@ def _stack(game: FiniteGame, given: Sequence[np.ndarray]) -> list[np.ndarray]:
     return policies
 
 
-def _chunks(K: int, chunk: int):  # slices of at most chunk episodes
-    return (slice(lo, min(K, lo + chunk)) for lo in range(0, K, chunk))
+def _passes(game: FiniteGame, policies: list[np.ndarray], chunk: int, best: bool = True):
+    """``(episodes, V)``: :func:`start_values` of at most ``chunk`` episodes at a time."""
+    K = len(policies[0])
+    for lo in range(0, K, chunk):
+        sl = slice(lo, min(K, lo + chunk))
+        yield sl, start_values(game, [p[sl] for p in policies], best=best)[0]
 
 
 def episode_gaps(game: FiniteGame, *policies: np.ndarray, chunk: int = 256) -> np.ndarray:
     """Each episode's best-response gap of each player at every state: ``(K, 1+N, S)``.
 
-    ``policies``: ``pi_l (K, H, S, A)``, ``pi_f (K, H, S, A, B)``; with ``N`` followers
-    ``pi_i (K, H, S, A_0, …, A_i)`` for ``i = 0 … N``. ``gaps[k, 0] = V_l^{BR_l(π_f^k), π_f^k} −
-    V_l^{π^k}`` (eq. (8)) and ``gaps[k, 1] = V_f^{π_l^k, BR_f(π_l^k)} − V_f^{π^k}`` (eq. (7));
-    ``gaps[k, m]`` player ``m``'s against the others' ``π^k`` (SPEC §7). The upper bound of the
-    certificate of the first ``K'`` episodes is their mean over ``k < K'``, so one pass gives it
-    for every prefix.
+    ``policies``: ``pi_i (K, H, S, A_0, …, A_i)`` for ``i = 0 … N``. ``gaps[k, m]`` is player
+    ``m``'s against the others' ``π^k`` (eqs. (7), (8); SPEC §7); their mean over ``k < K'`` is
+    the upper bound of the first ``K'`` episodes' certificate.
     """
     policies = _stack(game, policies)
-    K = len(policies[0])
-    gaps = np.empty((K, game.n_players, game.n_states))
-    for sl in _chunks(K, chunk):
-        V = start_values(game, [p[sl] for p in policies])[0]  # (2 rows, 2, n, S)
+    gaps = np.empty((len(policies[0]), game.n_players, game.n_states))
+    for sl, V in _passes(game, policies, chunk):  # V: (2 rows, 1+N, n, S)
         gaps[sl] = np.moveaxis(V[1] - V[0], 0, 1)
     return gaps
 
@@ -130,9 +111,7 @@ def certificate(
 
     Args:
         game: the game.
-        policies: every player's policy of every episode, in order of moves: ``pi_l (K, H, S,
-            A)`` and ``pi_f (K, H, S, A, B)``; with ``N`` followers ``pi_i (K, H, S, A_0, …,
-            A_i)``.
+        policies: every player's policy of every episode, ``pi_i (K, H, S, A_0, …, A_i)``.
         single_episodes: the episodes ``j`` whose opponent policy each player best-responds to,
             and whose own policy it tries, as candidate deviations: a number (the first, the
             last, and others drawn without replacement with ``seed``) or the indices.
@@ -140,8 +119,7 @@ def certificate(
         chunk: episodes per batched backward pass.
 
     Returns:
-        The :class:`Certificate`; ``lower <= upper`` at every state (both are exact values of
-        the policies they stand for; the test suite also checks them against brute force).
+        The :class:`Certificate`; ``lower <= upper`` at every state.
     """
     policies = _stack(game, policies)
     K, n = len(policies[0]), len(policies)
@@ -149,9 +127,9 @@ def certificate(
     p0 = game.initial_distribution
 
     # Pass 1: the pairs' values and every player's best-response value, episode by episode.
-    total = np.zeros((2, n, game.n_states))  # rows: the pairs', the best responses'
-    for sl in _chunks(K, chunk):
-        total += start_values(game, [p[sl] for p in policies])[0].sum(axis=2)
+    total = np.zeros((2, n, game.n_states))  # rows: the profiles', the best responses'
+    for _, V in _passes(game, policies, chunk):
+        total += V.sum(axis=2)
     mixture, best = total / K
     upper = best - mixture
 
@@ -162,7 +140,12 @@ def certificate(
         candidates = [best_response(game, m, [p[j] for p in policies])[0] for j in js]
         candidates.append(best_response(game, m, means)[0])
         candidates.extend(policies[m][j] for j in js)
-        gains = np.stack([_against_mixture(game, m, c, policies, chunk) for c in candidates])
+        gains, batch = np.zeros((len(candidates), game.n_states)), list(policies)
+        for c, gain in zip(candidates, gains, strict=True):  # (1/K) Σ_k V_m^{c, others^k}
+            batch[m] = np.broadcast_to(c, (K, *c.shape))
+            for _, V in _passes(game, batch, chunk, best=False):
+                gain += V[0, m].sum(axis=0)
+        gains /= K
         lower[m] = gains.max(axis=0) - mixture[m]
         lower_initial[m] = (gains @ p0).max() - p0 @ mixture[m]
     return Certificate(
@@ -185,19 +168,6 @@ def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
         drawn = np.random.default_rng(seed).choice(rest, size=n_more, replace=False)
         return sorted({*ends, *(int(k) for k in drawn)})
     return sorted({_validate.index(j, K, "single_episodes") for j in spec})
-
-
-def _against_mixture(
-    game: FiniteGame, player: int, deviation: np.ndarray, policies: list[np.ndarray], chunk: int
-) -> np.ndarray:
-    """``(1/K) Σ_k V_m^{deviation, others^k}(x)``: ``(S,)``, for the deviating ``player``."""
-    K = len(policies[0])
-    total = np.zeros(game.n_states)
-    for sl in _chunks(K, chunk):
-        batch = [p[sl] for p in policies]
-        batch[player] = np.broadcast_to(deviation, (sl.stop - sl.start, *deviation.shape))
-        total += start_values(game, batch, best=False)[0][0, player].sum(axis=0)
-    return total / K
 
 
 def zero_sum_gap(game: FiniteGame, cert: Certificate) -> dict:

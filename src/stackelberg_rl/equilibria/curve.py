@@ -1,12 +1,8 @@
 """The certificate of a run's mixture against ``K`` (prefixes of the run), and its rate.
 
-Corollary 1 bounds the mixture's ``ε`` by ``Õ(√(d³H⁴/K))``: the certificate's upper bound should
-fall like ``1/√K`` or faster. The mixture of a run's first ``K`` episodes is that run's
-``K``-episode CCSE, so one run gives the whole curve: :func:`prefix_sizes` picks ``K``
-geometrically, :func:`certificate_curve` brackets ``ε`` at each, :func:`upper_bound_curve` gives
-the upper bounds alone from one pass. The rate is the least-squares slope of ``log(upper)`` on
-``log K`` (:func:`loglog_slope`); its 95% interval is over seeds (:func:`slope_interval`), as the
-prefixes of one run are nested and share their episodes.
+Corollary 1 bounds the mixture's ``ε`` by ``Õ(√(d³H⁴/K))``. The mixture of a run's first ``K``
+episodes is its ``K``-episode CCSE, so one run gives the whole curve; the rate is the slope of
+``log(upper)`` on ``log K``, its interval over seeds (the prefixes of one run are nested).
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ from scipy import stats
 
 from .. import _validate
 from ..experiments import load_run
-from ..learners.base import player_name
+from ..games.base import player_names
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
@@ -43,11 +39,7 @@ def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[in
 class CurvePoint:
     """The certificate of the mixture of a run's first ``episodes`` episodes.
 
-    Attributes:
-        episodes: ``K``.
-        certificate: every player's bounds (:class:`~.certificate.Certificate`).
-        zero_sum: in a zero-sum game, :func:`~.certificate.zero_sum_gap` (the distance of the
-            mixture's value to the Stackelberg value, and its exploitability); else ``None``.
+    ``zero_sum``: in a zero-sum game :func:`~.certificate.zero_sum_gap`, else ``None``.
     """
 
     episodes: int
@@ -55,18 +47,12 @@ class CurvePoint:
     zero_sum: dict | None
 
     def row(self) -> dict:
-        """Plain numbers for a table: ``K``, then each bound of each player, then zero-sum's.
-
-        Players by name: ``leader``, ``follower``; with ``N > 1`` followers ``follower_1`` ….
-        """
+        """``K``, each bound of each player (``leader_lower_initial``, …), then zero-sum's."""
         c = self.certificate
         out: dict = {"episodes": self.episodes}
-        n = len(c.upper_initial)
-        for m, who in enumerate(player_name(m, n).replace(" ", "_") for m in range(n)):
-            out[f"{who}_lower_initial"] = float(c.lower_initial[m])
-            out[f"{who}_upper_initial"] = float(c.upper_initial[m])
-            out[f"{who}_lower_worst"] = float(c.lower_worst[m])
-            out[f"{who}_upper_worst"] = float(c.upper_worst[m])
+        for m, who in enumerate(player_names(len(c.upper_initial))):
+            for bound in ("lower_initial", "upper_initial", "lower_worst", "upper_worst"):
+                out[f"{who}_{bound}"] = float(getattr(c, bound)[m])
         if self.zero_sum is not None:
             out.update(self.zero_sum)
         return out
@@ -82,16 +68,9 @@ def certificate_curve(
 ) -> list[CurvePoint]:
     """The certificate of the mixture of each prefix of the run (a finite game).
 
-    Args:
-        ccse: the run's mixture.
-        sizes: the prefixes' numbers of episodes; default :func:`prefix_sizes` of ``K``.
-        single_episodes, seed: the lower bound's candidate deviations
-            (:func:`~.certificate.certificate`).
-        progress: called with the number of prefixes done (``0`` once the policy tables are
-            made), for a progress bar.
-
-    Returns:
-        One :class:`CurvePoint` per size, in order.
+    ``sizes``: the prefixes (default :func:`prefix_sizes` of ``K``); ``single_episodes``,
+    ``seed``: as :func:`~.certificate.certificate`; ``progress``: called with the number of
+    prefixes done (``0`` once the tables are made). Returns a :class:`CurvePoint` per size.
     """
     sizes = prefix_sizes(ccse.episodes) if sizes is None else sorted({int(k) for k in sizes})
     tables = ccse.tables(max(sizes))

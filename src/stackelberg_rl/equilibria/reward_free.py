@@ -1,12 +1,8 @@
 """General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
 
-1. :func:`explore`: every player (the leader and its ``N`` followers, SPEC §7) runs Algorithm 1
-   with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its only reward; the data
-   (:class:`ExplorationData`) are kept.
-2. :func:`fit` / :func:`solve`: for given rewards, the Stackelberg solution on the learned model
-   by backward induction, each follower answering the players before it. One exploration, many
-   reward functions.
-3. :func:`gaps`: on a finite game, the exact gaps of the output for every player.
+:func:`explore`: every player runs Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its
+only reward (:class:`ExplorationData`); :func:`fit` / :func:`solve`: the Stackelberg solution on
+the learned model for any rewards; :func:`gaps`: its exact gaps on a finite game.
 
 Example:
     >>> from stackelberg_rl import games
@@ -47,10 +43,9 @@ from ..experiments.store import (
     read_complete,
 )
 from ..games import ContinuousGame, FiniteGame, Game
-from ..games.base import action_axes, sha256_of
+from ..games.base import action_axes, player_names, sha256_of
 from ..games.sampling import compiled_step
 from ..learners import SoftmaxLSVIUCB, alpha_value
-from ..learners.base import player_name
 from ..planning import (
     best_response,
     check_policies,
@@ -82,10 +77,8 @@ class ExplorationDataError(ValueError):
 class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
-    One sample ``(x, a, b, r, x')`` per episode and step; need not chain into trajectories. The
-    first ``k`` episodes (:meth:`head`) are an exploration of ``k`` when ``α`` does not depend
-    on ``K``. Shapes for two players; with ``N`` followers the player axes have ``1+N`` entries
-    and ``A, B`` stand for the action axes ``A_0, …, A_N``.
+    One sample ``(x, a, b, r, x')`` per episode and step (need not chain into trajectories).
+    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
@@ -121,23 +114,18 @@ class ExplorationData:
     def __post_init__(self) -> None:
         try:
             self._validate()
-        except ValueError as err:  # the message of stackelberg_rl._validate
+        except ValueError as err:
             raise ExplorationDataError(str(err)) from None
 
     episodes = property(lambda self: self.phi.shape[0], doc="``K``.")
     horizon = property(lambda self: self.phi.shape[1], doc="``H``.")
     dim = property(lambda self: self.phi.shape[2], doc="``d``.")
-    is_finite = property(
-        lambda self: self.features is not None,
-        doc="Whether the data come from a finite game (states are indices into ``features``).",
-    )
+    is_finite = property(lambda self: self.features is not None, doc="From a finite game?")
 
     @property
     def n_actions(self) -> tuple[int, ...]:
         """``(A, B)``; with ``N`` followers ``(A_0, …, A_N)``."""
-        if self.is_finite:
-            return self.features.shape[1:-1]
-        return self.next_features.shape[2:-1]
+        return self.features.shape[1:-1] if self.is_finite else self.next_features.shape[2:-1]
 
     n_players = property(lambda self: len(self.n_actions), doc="``1+N``.")
 
@@ -148,62 +136,58 @@ class ExplorationData:
         return replace(self, **cut, meta={**self.meta, "episodes": int(k)})
 
     def _validate(self) -> None:
-        if not isinstance(self.phi, np.ndarray) or self.phi.ndim != 3:
-            raise ValueError(f"phi must be a 3-d array (K, H, d), got shape {np.shape(self.phi)}")
-        K, H, d = self.phi.shape
-        if min(K, H, d) < 1:
-            raise ValueError(f"phi has an empty axis: shape {self.phi.shape} (K, H, d)")
-        array(self.phi, "phi", axes=("k", "h", "i"))
-        norms = np.linalg.norm(self.phi, axis=-1)
+        phi, finite = self.phi, self.is_finite
+        if not isinstance(self.meta, dict):
+            raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}")
+        if not isinstance(phi, np.ndarray) or phi.ndim != 3 or 0 in phi.shape:
+            raise ValueError(f"phi must be a 3-d array (K, H, d), none empty, got {np.shape(phi)}")
+        K, H, d = phi.shape
+        array(phi, "phi", axes=("k", "h", "i"))
+        norms = np.linalg.norm(phi, axis=-1)
         if (norms > 1 + TOL).any():
             idx = first_index(norms > 1 + TOL)
             raise ValueError(f"phi has norm {norms[idx]:.12g} > 1 at index {idx} (k, h)")
-        if (self.features is None) == (self.next_features is None):
+        if finite == (self.next_features is not None):
             raise ValueError(
                 "give features (a finite game) or next_features (a continuous game), not both "
                 "or neither"
             )
-        table = self.features if self.is_finite else self.next_features
-        P = np.ndim(table) - (2 if self.is_finite else 3)  # the players: one action axis each
+        name = "features" if finite else "next_features"
+        table = getattr(self, name)
+        P = np.ndim(table) - (2 if finite else 3)  # the players: one action axis each
         if P < 2:
-            name = "features" if self.is_finite else "next_features"
             raise ValueError(f"{name} has shape {np.shape(table)}: fewer than two action axes")
-        acts = action_axes(P, upper=False)
-        axes = ("k", "h", "player")
+        acts, axes = action_axes(P, upper=False), ("k", "h", "player")
         array(self.rewards, "rewards", shape=(K, H, P), axes=axes, low=-1.0, high=1.0)
-        if self.is_finite:
-            features = array(self.features, "features", shape=(*(None,) * (1 + P), d),
-                             axes=("x", *acts, "i"))  # fmt: skip
-            S, counts = features.shape[0], features.shape[1:-1]
-            for name in ("states", "next_states"):
-                _indices(name, getattr(self, name), (K, H), S)
-        else:
-            counts = self.next_features.shape[2:-1]
-            array(self.next_features, "next_features", shape=(K, H - 1, *counts, d),
-                  axes=("k", "h", *acts, "i"))  # fmt: skip
-            for name in ("states", "next_states"):
+        lead, lead_axes = ((None,), ("x",)) if finite else ((K, H - 1), ("k", "h"))
+        array(table, name, shape=(*lead, *(None,) * P, d), axes=(*lead_axes, *acts, "i"))
+        counts = np.shape(table)[-1 - P : -1]
+        for name in ("states", "next_states"):
+            if finite:
+                _indices(name, getattr(self, name), (K, H), len(table))
+            else:
                 array(getattr(self, name), name, shape=(K, H, 2), axes=("k", "h", "coordinate"))
         check_shape(self.actions, "actions", (K, H, P), axes)
         for m, n in enumerate(counts):
             _indices(f"actions[..., {m}]", self.actions[..., m], (K, H), n)
-        if self.is_finite:
-            played = self.features[(self.states, *np.moveaxis(self.actions, -1, 0))]
-            if not np.array_equal(played, self.phi):
-                idx = first_index(np.abs(played - self.phi).max(axis=-1) > 0)
-                raise ValueError(
-                    f"phi at index {idx} (k, h) is not features[x, {', '.join(acts)}] of the "
-                    "recorded state and actions: the data set is inconsistent"
-                )
-            array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
-            if (self.transitions is None) == (self.mu is None):
-                raise ValueError("give the finite game's transitions or its mu (one)")
-            if self.transitions is not None:
-                array(self.transitions, "transitions", shape=(H, S, *counts, S),
-                      axes=("h", "x", *acts, "x'"))  # fmt: skip
-            else:
-                array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
-        if not isinstance(self.meta, dict):
-            raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}")
+        if not finite:
+            return
+        played = table[(self.states, *np.moveaxis(self.actions, -1, 0))]
+        if not np.array_equal(played, phi):
+            idx = first_index(np.abs(played - phi).max(axis=-1) > 0)
+            raise ValueError(
+                f"phi at index {idx} (k, h) is not features[x, {', '.join(acts)}] of the "
+                "recorded state and actions: the data set is inconsistent"
+            )
+        S = len(table)
+        array(self.initial_distribution, "initial_distribution", shape=(S,), axes=("x",))
+        if (self.transitions is None) == (self.mu is None):
+            raise ValueError("give the finite game's transitions or its mu (one)")
+        if self.transitions is not None:
+            array(self.transitions, "transitions", shape=(H, S, *counts, S),
+                  axes=("h", "x", *acts, "x'"))  # fmt: skip
+        else:
+            array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the data set to ``path`` (an ``.npz``) whole, over an exploration data set only."""
@@ -216,12 +200,7 @@ class ExplorationData:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:
-        """Read and validate a data set written by :meth:`save`.
-
-        Raises:
-            ExplorationDataError: naming the file and the problem (missing, damaged, foreign,
-                another version, an unknown, missing or misshaped array, inconsistent data).
-        """
+        """Read and check a data set written by :meth:`save` (or :class:`ExplorationDataError`)."""
         head, arrays = _files.load(
             path, FORMAT, FORMAT_VERSION, what="exploration data set", error=ExplorationDataError
         )
@@ -236,10 +215,11 @@ class ExplorationData:
                 raise ExplorationDataError(f"{path}: missing array {name!r}")
         for name, value in arrays.items():
             ints = name == "actions" or (name in ("states", "next_states") and "features" in arrays)
-            got = getattr(value, "dtype", type(value).__name__)
-            if getattr(got, "kind", "?") not in ("iu" if ints else "biuf"):
-                raise ExplorationDataError(f"{path}: array {name!r} has dtype {got}, expected "
-                                           f"{'integers' if ints else 'numbers'}")  # fmt: skip
+            if value.dtype.kind not in ("iu" if ints else "biuf"):
+                expected = "integers" if ints else "numbers"
+                raise ExplorationDataError(
+                    f"{path}: array {name!r} has dtype {value.dtype}, expected {expected}"
+                )
             arrays[name] = value.astype(np.int64 if ints else np.float64, copy=False)
         try:
             return cls(**arrays, meta=meta)
@@ -249,8 +229,8 @@ class ExplorationData:
     def check_game(self, game: Game) -> None:
         """Raise :class:`ExplorationDataError` unless ``game`` has the explored dynamics.
 
-        Rewards may differ, nothing else: finite games are compared by value (within ``1e-10``),
-        continuous ones by :func:`model_fingerprint`.
+        Rewards may differ: finite games are compared by value (within ``1e-10``), continuous
+        ones by the SHA-256 of their model.
         """
         H, d, counts = self.horizon, self.dim, self.n_actions
         explored = self.meta.get("game", {}).get("name", "the explored game")
@@ -277,11 +257,6 @@ class ExplorationData:
                     "SHA-256 of its model differs): plan needs the explored dynamics"
                 )
             return
-        if game.features.shape != self.features.shape:
-            raise ExplorationDataError(
-                f"the game's features have shape {game.features.shape}, the explored "
-                f"{self.features.shape}"
-            )
         acts = action_axes(len(counts), upper=False)
         _compare("features", game.features, self.features, ("x", *acts, "i"))
         _compare("initial_distribution", game.initial_distribution, self.initial_distribution,
@@ -297,21 +272,13 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        arrays = {
-            "centres": game.centres,
-            "bandwidth": np.float64(game.bandwidth),
-            "log_weights": game.log_weights,
-            "horizon": np.int64(game.horizon),
-            **game.densities.arrays(),
-        }
-    else:
-        arrays = {
-            "features": game.features,
-            "initial_distribution": game.initial_distribution,
-            "transitions": game._transitions,
-            "mu": game.mu,
-        }
-    return sha256_of(arrays)  # the hash games use for their own fingerprints
+        names = ("centres", "bandwidth", "log_weights", "horizon")
+        bw, H = np.float64(game.bandwidth), np.int64(game.horizon)
+        arrays = dict(zip(names, (game.centres, bw, game.log_weights, H), strict=True))
+        return sha256_of({**arrays, **game.densities.arrays()})
+    names = ("features", "initial_distribution", "transitions", "mu")
+    values = (game.features, game.initial_distribution, game._transitions, game.mu)
+    return sha256_of(dict(zip(names, values, strict=True)))
 
 
 # ---------------------------------------------------------------------- the folder
@@ -334,11 +301,8 @@ EXPLORATION_FOLDER = FolderKind(
 def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, ExplorationData]:
     """The manifest and the data set of a complete exploration folder, checked to agree.
 
-    ``plans``: also read every plan file (``policies.npz``, ``plan-*.npz``) in full.
-
-    Raises:
-        RunFolderError: naming the file at fault: not a complete exploration folder, a damaged
-            file, data that are not those its manifest describes.
+    ``plans``: also read every plan file (``policies.npz``, ``plan-*.npz``) in full. Raises
+    :class:`RunFolderError` naming the file at fault.
     """
     folder = Path(folder)
     manifest = read_complete(folder, EXPLORATION_FOLDER)
@@ -382,10 +346,8 @@ def explore(
     """Phase 1: ``K`` episodes of reward-free exploration by every player (SPEC §4, §7).
 
     Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`, shared, ``bonus_reward``):
-    ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)`` with the exploration reward
-    ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H`` added, not regressed (Wang et al. 2020). The game's rewards
-    are kept in the data, never learned from. Continued from a checkpoint (``state``), it gives
-    the data of an exploration never stopped.
+    ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)``, the reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``
+    added, not regressed (Wang et al. 2020); the game's rewards are kept, never learned from.
 
     Args:
         game: a finite or a continuous game.
@@ -398,7 +360,8 @@ def explore(
         refresh_every: plans between exact inversions of ``Λ_h``.
         progress, checkpoint, checkpoint_every: as
             :func:`~stackelberg_rl.experiments.loop.play_episodes`.
-        state: a checkpoint of this exploration (same game and arguments) to continue from.
+        state: a checkpoint of this exploration (same game and arguments) to continue from: it
+            gives the data of an exploration never stopped.
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
@@ -413,7 +376,7 @@ def explore(
 
 
 class _Exploration:
-    """Phase 1 one episode at a time, as :func:`~..experiments.loop.play_episodes` plays it."""
+    """Phase 1 one episode at a time, for :func:`~..experiments.loop.play_episodes`."""
 
     def __init__(self, game: Game, K, beta, lam, alpha_l, alpha_f, seed, refresh_every) -> None:
         K, beta, lam = check_exploration(K, beta, lam, alpha_l, alpha_f, seed, refresh_every)
@@ -454,8 +417,7 @@ class _Exploration:
             "exploration": _files.jsonable(self.params, "exploration"),
         }
 
-    def features_at(self, x: Any) -> np.ndarray:
-        """``φ(x, ·, …, ·)``: ``(A_0, …, A_N, d)``."""
+    def features_at(self, x: Any) -> np.ndarray:  # φ(x, ·, …, ·): (A_0, …, A_N, d)
         game = self.game
         return game.features[x] if self.finite else game.feature_map(np.asarray(x)[None])[0]
 
@@ -493,8 +455,7 @@ class _Exploration:
                 "data": {n: a[:done] for n, a in self.data.items() if a is not None}}  # fmt: skip
         return ckpt.pack(tree, {**self.identity, "episodes_done": done})
 
-    def restore(self, state: bytes) -> None:
-        """Continue from the checkpoint ``state`` (``CheckpointError`` if not of this one)."""
+    def restore(self, state: bytes) -> None:  # CheckpointError if not of this exploration
         where = "the exploration's checkpoint"
         header, tree = ckpt.unpack(state, where)
         found = difference({k: header.get(k) for k in self.identity}, self.identity)
@@ -553,11 +514,9 @@ def check_exploration(
 
 # ---------------------------------------------------------------------- phase 2: plan
 def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndarray, ...]:
-    """One-hot ``pi_0 (..., A_0)``, …, ``pi_N (..., A_0, …, A_N)``, ``V (1+N, ...)``: the backup.
+    """One-hot ``pi_i (..., A_0, …, A_i)`` and ``V (1+N, ...)``: Stackelberg backup of ``Q``.
 
-    ``Q (..., 1+N, A_0, …, A_N)``; from the last follower down, each player answers the actions
-    before it with the argmax of its own values (ties for the players before it, the leader
-    first: :func:`~stackelberg_rl.planning.stackelberg_choice`), the leader maximises.
+    ``Q (..., 1+N, A_0, …, A_N)``; each follower's ties go to the players before it (SPEC §7).
     """
     W = np.moveaxis(Q, -1 - n_players, 0)
     pis, nodes = collapse(W, stackelberg_rules("leader", tol, n_players))
@@ -568,8 +527,7 @@ def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndar
 class LearnedPlan:
     """The Stackelberg solution planned on the learned model: usable at any state.
 
-    Shapes for two players; with ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes
-    ``A_0, …, A_N``.
+    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
 
     Attributes:
         w: ``(2, H, d)`` the ridge weights ``ŵ_{m,h}``.
@@ -590,8 +548,8 @@ class LearnedPlan:
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
 
-        A known reward ``r`` (``theta``, ``reward_table``) is added, not regressed (SPEC §4);
-        ``states (...)`` (indices) are needed only with a ``reward_table``.
+        A known reward ``r`` is added, not regressed (SPEC §4); ``states (...)`` (indices) are
+        needed only with a ``reward_table``.
         """
         axis = -1 - self.n_players  # the player axis, before the action axes
         Q = np.moveaxis(phi @ self.w[:, h].T, -1, axis)
@@ -606,30 +564,27 @@ class LearnedPlan:
     def policies(
         self, h: int, phi: np.ndarray, states: np.ndarray | None = None
     ) -> tuple[np.ndarray, ...]:
-        """The planned policies at step ``h``: one-hot ``pi_l (..., A)``, ``pi_f (..., A, B)``.
-
-        With ``N`` followers one-hot ``pi_i (..., A_0, …, A_i)``.
-        """
+        """The planned one-hot ``pi_i (..., A_0, …, A_i)`` at step ``h``: ``pi_l``, ``pi_f``."""
         return _stackelberg(self.q(h, phi, states), self.tol, self.n_players)[:-1]
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
-        """One-hot ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)`` of a finite game's ``features``.
-
-        With ``N`` followers ``pi_i (H, S, A_0, …, A_i)`` of ``features (S, A_0, …, A_N, d)``.
-        """
-        S, counts = features.shape[0], features.shape[1:-1]
-        tables = [np.empty((self.horizon, S, *counts[: i + 1])) for i in range(len(counts))]
+        """One-hot ``pi_i (H, S, A_0, …, A_i)`` at ``features (S, A_0, …, A_N, d)``."""
+        tables, states = _empty_tables(self.horizon, features), np.arange(len(features))
         for h in range(self.horizon):
-            for table, pi in zip(tables, self.policies(h, features, np.arange(S)), strict=True):
+            for table, pi in zip(tables, self.policies(h, features, states), strict=True):
                 table[h] = pi
         return tuple(tables)
+
+
+def _empty_tables(H: int, features: np.ndarray) -> list[np.ndarray]:
+    S, counts = features.shape[0], features.shape[1:-1]
+    return [np.empty((H, S, *counts[: i + 1])) for i in range(len(counts))]
 
 
 Rewards = np.ndarray | FiniteGame | ContinuousGame | None
 """What :func:`fit` plans for: ``None`` (the rewards observed while exploring, regressed on
 ``φ``), a table ``(2, H, S, A, B)`` (finite game), ``θ (2, H, d)``, or a game with the explored
-transitions (its own rewards). With ``N`` followers ``2`` is ``1+N`` and ``A, B`` are
-``A_0, …, A_N``."""
+transitions (its own rewards). With ``N`` followers ``2`` is ``1+N``, ``A, B`` ``A_0, …, A_N``."""
 
 
 def fit(
@@ -641,10 +596,9 @@ def fit(
     the samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, ``r̃`` the observed reward when
     ``rewards is None`` and zero otherwise (a known reward is added exactly in
     :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
-    choices, and ``V̂_{m,h}`` at the next states of step ``h-1`` (every state of a finite game).
-    With ``N`` followers (SPEC §7) every player's ``ŵ_{m,h}``; from the last follower down, each
-    answers the actions before it (ties for the players before it, the leader first), and the
-    leader maximises.
+    choices (SPEC §7: from the last follower down, each answers the actions before it, ties
+    for the earlier players, the leader first; the leader maximises), and ``V̂_{m,h}`` at the
+    next states of step ``h-1`` (every state of a finite game).
 
     ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
     tolerance.
@@ -654,6 +608,11 @@ def fit(
             transitions differ from the explored one (:class:`ExplorationDataError`), a bad
             ``lam`` or ``tol``.
     """
+    return _fit(data, rewards, lam, tol)[0]
+
+
+def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False) -> tuple:
+    """:func:`fit`'s plan and, with ``tables``, :meth:`LearnedPlan.tables` of the same backups."""
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
     K, H, d = data.phi.shape
@@ -662,21 +621,24 @@ def fit(
     # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
+    pis = _empty_tables(H, data.features) if tables else None
     V_next = np.zeros((K, P))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
     for h in range(H - 1, -1, -1):
         Phi = data.phi[:, h]
         y = (data.rewards[:, h] if observed else 0.0) + V_next
         Lambda = lam * np.eye(d) + Phi.T @ Phi
         w[:, h] = np.linalg.solve(Lambda, Phi.T @ y).T
-        if h == 0:
+        if h == 0 and not tables:
             break
         if data.is_finite:
-            S = data.features.shape[0]
-            V = _stackelberg(plan_.q(h, data.features, np.arange(S)), tol, P)[-1]
+            states = np.arange(len(data.features))
+            *chosen, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
+            for pi, choice in zip(pis, chosen, strict=True) if tables else ():
+                pi[h] = choice
             V_next = V.T[data.next_states[:, h - 1]]
         else:
             V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol, P)[-1].T
-    return plan_
+    return plan_, pis
 
 
 def solve(
@@ -694,7 +656,7 @@ def solve(
             "the data come from a continuous game: it has no policy tables; fit(data, ...) "
             "gives the plan at any state (LearnedPlan.policies)"
         )
-    return fit(data, rewards, lam=lam, tol=tol).tables(data.features)
+    return tuple(_fit(data, rewards, lam, tol, tables=True)[1])
 
 
 def known_rewards(
@@ -717,16 +679,15 @@ def known_rewards(
         # The rewards ⟨φ, θ⟩ must lie in [-1, 1] wherever they are used: at every state of a
         # finite game, at the recorded states of a continuous one.
         if data.is_finite:
-            r = np.einsum("...d,mhd->mh...", data.features, theta)
+            parts = [np.einsum("...d,mhd->mh...", data.features, theta)]
         else:
-            r = np.einsum("khd,mhd->mkh", data.phi, theta)
-            if H > 1:
-                r_next = np.einsum("kh...d,mhd->mkh...", data.next_features, theta[:, 1:])
-                r = np.concatenate([r.reshape(-1), r_next.reshape(-1)])
-        if np.abs(r).max() > 1 + TOL:
+            parts = [np.einsum("khd,mhd->mkh", data.phi, theta),
+                     np.einsum("kh...d,mhd->mkh...", data.next_features, theta[:, 1:])]  # fmt: skip
+        top = max(np.abs(r).max(initial=0.0) for r in parts)
+        if top > 1 + TOL:
             raise ValueError(
-                f"theta gives rewards up to {np.abs(r).max():.6g} in absolute value at the "
-                "explored states: rewards must lie in [-1, 1]"
+                f"theta gives rewards up to {top:.6g} in absolute value at the explored states: "
+                "rewards must lie in [-1, 1]"
             )
         return theta, None
     names = ", ".join(action_axes(P))
@@ -736,9 +697,8 @@ def known_rewards(
                 f"a reward table ({P}, H, S, {names}) needs the data of a finite game; give "
                 f"theta ({P}, H, d) for a continuous one"
             )
-        S = data.features.shape[0]
         axes = ("player", "h", "x", *action_axes(P, upper=False))
-        shape = (P, H, S, *counts)
+        shape = (P, H, len(data.features), *counts)
         return None, array(given, "rewards", shape=shape, axes=axes, low=-1.0, high=1.0)
     raise ValueError(
         f"rewards must be a table ({P}, H, S, {names}) = {(P, H, '?', *counts)} or theta "
@@ -757,7 +717,7 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
       (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`) and ``BR_f^-`` the follower's
       best response that breaks its ties against the leader: what the leader can count on. With
       ``N`` followers, the followers answer ``π_l`` in order as in a Stackelberg solution, each
-      breaking its ties against the players before it (:func:`followers_answer`).
+      breaking its ties against the players before it.
 
     The leader's gap can be negative (a Markov leader may commit to a later threat that is not
     subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
@@ -776,8 +736,14 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
     if not isinstance(game, FiniteGame):
         raise ValueError(f"gaps are exact on finite games only, got {game!r}")
     se = stackelberg_equilibrium(game, tol=tol)[-1]
-    own = evaluate(game, *policies)  # checks the policies
-    worst = followers_answer(game, policies[0], tol)
+    policies = check_policies(game, *policies)
+    own = evaluate(game, *policies)
+    # What the leader's policy can count on: the followers answer it in order, from the last
+    # one down, each breaking its ties against the players before it (the leader first).
+    rules = stackelberg_rules("follower", tol, game.n_players)[1:]
+    worst = None
+    for h in range(game.horizon - 1, -1, -1):
+        worst = collapse(game.action_values(h, worst), [policies[0][h], *rules])[1][0]
     p0 = game.initial_distribution
     starts = p0 > 0
     leader = se.V[0, 0] - worst[0]
@@ -785,7 +751,7 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
         "gap/leader/initial": float(p0 @ leader),
         "gap/leader/worst": float(leader[starts].max()),
     }
-    names = [player_name(m, game.n_players).replace(" ", "_") for m in range(game.n_players)]
+    names = player_names(game.n_players)
     for m in range(1, game.n_players):
         gap = best_response(game, m, policies)[1].V[m, 0] - own.V[m, 0]
         out[f"gap/{names[m]}/initial"] = float(p0 @ gap)
@@ -795,22 +761,6 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
     for m in range(1, game.n_players):
         out[f"value/{names[m]}/output"] = float(p0 @ own.V[m, 0])
     return out
-
-
-def followers_answer(game: FiniteGame, pi_l: np.ndarray, tol: float = TIE_TOL) -> np.ndarray:
-    """``V (1+N, S)`` at step 0 when the followers answer the leader's ``pi_l (H, S, A)``.
-
-    Backward induction (SPEC §7) with the leader's policy fixed and each follower, from the last
-    one down, choosing the argmax of its own values, its ties broken against the players before
-    it, the leader first (:func:`~stackelberg_rl.planning.stackelberg_choice`, ``"follower"``):
-    what a leader committed to ``pi_l`` can count on. One follower: its best response ``BR_f^-``.
-    """
-    pi_l = check_policies(game, pi_l, *(None,) * game.n_followers)[0]
-    rules = stackelberg_rules("follower", tol, game.n_players)[1:]
-    V = None
-    for h in range(game.horizon - 1, -1, -1):
-        V = collapse(game.action_values(h, V), [pi_l[h], *rules])[1][0]
-    return V
 
 
 def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:
@@ -823,6 +773,10 @@ def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:
 def _compare(
     name: str, mine: np.ndarray, explored: np.ndarray, axes: tuple[str, ...], h: int | None = None
 ) -> None:
+    if np.shape(mine) != np.shape(explored):
+        raise ExplorationDataError(
+            f"the game's {name} have shape {np.shape(mine)}, the explored {np.shape(explored)}"
+        )
     err = np.abs(np.asarray(mine) - explored)
     if (err > 1e-10).any():
         idx = first_index(err == err.max())

@@ -64,8 +64,6 @@ PLAYER_ENV_ID = "stackelberg_rl/PlayerEnv-v0"
 LEADER_ENV_ID = "stackelberg_rl/LeaderEnv-v0"
 FOLLOWER_ENV_ID = "stackelberg_rl/FollowerEnv-v0"
 NAMED_POLICIES = ("uniform", "stackelberg")
-ROLES = ("leader", "follower")
-"""The players of a two-player game, in the order of the game's player axis."""
 
 
 class PlayerEnv(Episode, gymnasium.Env):
@@ -98,10 +96,9 @@ class PlayerEnv(Episode, gymnasium.Env):
         self.me = index(player, n, "player")
         self._episode = -1
         self._tables, self._objects = self._fixed(policies)
-        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
         # the player also sees the actions of those before it at this step (A_i when none)
-        self.observation_space = MultiDiscrete([H + 1, S, *(c + 1 for c in counts[: self.me])])
-        self.action_space = Discrete(counts[self.me])
+        self.observation_space = MultiDiscrete(self._nvec(self.me))
+        self.action_space = Discrete(self.game.action_counts[self.me])
 
     def _fixed(self, policies: str | Sequence[Any]) -> tuple[list, list]:
         """Each other player's table or object (``None`` where it has the other, and for us)."""
@@ -140,24 +137,19 @@ class PlayerEnv(Episode, gymnasium.Env):
                 objects[i] = policy
             else:
                 tables[i] = policy
-        checked = check_policies(self.game, *tables)
-        return checked, objects
-
-    def _observation(self) -> np.ndarray:
-        return np.array([self._h, self._x, *self._seen()[: self.me]], dtype=np.int64)
-
-    def _other_acts(self, i: int) -> int:
-        """Fixed player ``i``'s action after this step's earlier ones (a table's, our stream)."""
-        at = (self._h, self._x, *self._actions)
-        if self._tables[i] is not None:
-            return draw(self._tables[i][at], self.np_random)
-        action = self._objects[i].act(*at)
-        return check_action(self.players[i], action, self.game.action_counts[i])
+        return check_policies(self.game, *tables), objects
 
     def _others_move(self, until: int) -> None:
         """The fixed players act in order up to ``until`` (excluded), unless the episode is over."""
-        while len(self._actions) < until and self._h < self.game.horizon:
-            self._actions.append(self._other_acts(len(self._actions)))
+        while (i := len(self._actions)) < until and self._h < self.game.horizon:
+            at = (self._h, self._x, *self._actions)
+            if self._tables[i] is not None:  # drawn from our stream
+                self._actions.append(draw(self._tables[i][at], self.np_random))
+            else:
+                action = self._objects[i].act(*at)
+                self._actions.append(
+                    check_action(self.players[i], action, self.game.action_counts[i])
+                )
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
@@ -174,7 +166,7 @@ class PlayerEnv(Episode, gymnasium.Env):
                 player.begin_episode(self._episode)
         self._begin(self.np_random)
         self._others_move(self.me)
-        return self._observation(), {}
+        return self._observe(self.me), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play this player's action, the fixed players after it theirs; the game steps.
@@ -194,7 +186,7 @@ class PlayerEnv(Episode, gymnasium.Env):
         for i, name in enumerate(self.players):
             if i != self.me:
                 info[f"{name}_action"], info[f"{name}_reward"] = played[i], float(r[i])
-        return self._observation(), float(r[self.me]), self._h >= self.game.horizon, False, info
+        return self._observe(self.me), float(r[self.me]), self._h >= self.game.horizon, False, info
 
 
 class LeaderEnv(PlayerEnv):

@@ -1,10 +1,9 @@
 """Timings of the episode loop: compiled blocks against one episode at a time in Python.
 
-Two cases, each loop timed in the same run, interleaved: the demo game (``random-linear`` S = 20,
-A = B = 3, d = 8, H = 5, β = 0.2, shared learner) with the doubling schedule and the exact regret
-of every episode, where the per-step Python and the per-episode regret dominated; and the
-benchmarks' every-episode case (:func:`~.learner.leader_follower_game`, a plan per episode, the
-regret at episode 0 only), where the plans dominate. With the peak memory of the doubling run.
+Both loops timed in the same run, interleaved, on two cases: the demo game with the doubling
+schedule and the exact regret of every episode (the per-step Python and the regret dominate),
+and the learner benchmark's every-episode case (the plans dominate); with the peak memory of the
+doubling run.
 """
 
 from __future__ import annotations
@@ -49,22 +48,14 @@ def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
         },
         repeats,
     )
-    medians = {loop: median(values) for loop, values in times.items()}
-    return {
-        "case": name,
-        "episodes": config.episodes,
-        **{f"{loop}_seconds_median": value for loop, value in medians.items()},
-        **{f"{loop}_seconds_all": values for loop, values in times.items()},
-        "speedup": medians["python"] / medians["compiled"],
-    }
+    row = {"case": name, "episodes": config.episodes}
+    for loop, values in times.items():
+        row[f"{loop}_seconds_median"], row[f"{loop}_seconds_all"] = median(values), values
+    return row | {"speedup": row["python_seconds_median"] / row["compiled_seconds_median"]}
 
 
 def _memory(field: str) -> float:
-    """``VmRSS`` or ``VmHWM`` (the peak, kept per address space) of this process, in GB.
-
-    Not ``getrusage``'s peak: Linux keeps it across ``exec``, so a spawned process would report
-    its parent's.
-    """
+    """``VmRSS`` or ``VmHWM`` of this process in GB (``getrusage``'s peak survives ``exec``)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024 / 2**30  # kB
@@ -80,10 +71,7 @@ def _peak_here(episodes: int) -> dict:
 
 
 def peak_memory(episodes: int) -> dict:
-    """Peak RSS of one compiled doubling run of the demo in a fresh process, and its RSS before.
-
-    Linux only (``/proc``); NaN elsewhere.
-    """
+    """Peak RSS of a compiled doubling run of the demo in a fresh process, and its RSS before."""
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         return pool.submit(_peak_here, episodes).result()
 

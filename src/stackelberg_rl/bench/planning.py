@@ -10,6 +10,7 @@ import os
 import time
 import tracemalloc
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -27,10 +28,10 @@ CALLS = ("evaluate", "leader_br", "follower_br", "regret")
 def _calls(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list:
     """The timed calls: ``CALLS``, ``regret`` being the three passes fused."""
     return [
-        lambda: evaluate(game, pi_l, pi_f),
-        lambda: leader_best_response(game, pi_f),
-        lambda: follower_best_response(game, pi_l),
-        lambda: regret(game, pi_l, pi_f, 0, 0),
+        partial(evaluate, game, pi_l, pi_f),
+        partial(leader_best_response, game, pi_f),
+        partial(follower_best_response, game, pi_l),
+        partial(regret, game, pi_l, pi_f, 0, 0),
     ]
 
 
@@ -51,12 +52,8 @@ def run(
 ) -> list[dict]:
     """Time ``evaluate`` + both best responses on ``random_linear(S, 4, 4, 10, 10)`` per ``S``.
 
-    ``repeats`` timed runs per size after a warm-up, sizes interleaved. One row per size:
-    medians of the three calls together and of each (``*_median``, ``regret_median`` for the
-    three passes fused), tracemalloc peaks above the baseline (``peak_mb``, ``regret_peak_mb``),
-    ``input_mb``, ``build_seconds``, ``floor_seconds`` (:func:`streamed_bytes` at
-    ``bandwidth``, measured if not given) and the median ``load_average``; rows after the first
-    also carry ``ratio_vs_previous`` and ``size_ratio``.
+    A row per size: medians of the three calls and of each, tracemalloc peaks, the floor at
+    ``bandwidth`` (measured if not given), the load; the ratio to the previous size's time.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")

@@ -121,22 +121,21 @@ class PlayerEnv(Episode, gymnasium.Env):
         for i, policy in enumerate(policies):
             if i == self.me:
                 continue
-            if isinstance(policy, str):
-                if policy not in NAMED_POLICIES:
-                    raise ValueError(
-                        f"the {self.players[i]}'s policy must be a table, a player or one of "
-                        f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
-                    )
-                if policy == "uniform":
-                    shape = policy_shapes(self.game)[i]
-                    tables[i] = np.full(shape, 1.0 / shape[-1])
-                else:
-                    solution = solution or stackelberg_equilibrium(self.game)
-                    tables[i] = solution[i]
-            elif hasattr(policy, "act"):
+            if hasattr(policy, "act"):
                 objects[i] = policy
-            else:
+            elif not isinstance(policy, str):
                 tables[i] = policy
+            elif policy == "uniform":
+                shape = policy_shapes(self.game)[i]
+                tables[i] = np.full(shape, 1.0 / shape[-1])
+            elif policy == "stackelberg":
+                solution = solution or stackelberg_equilibrium(self.game)
+                tables[i] = solution[i]
+            else:
+                raise ValueError(
+                    f"the {self.players[i]}'s policy must be a table, a player or one of "
+                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
+                )
         return check_policies(self.game, *tables), objects
 
     def _others_move(self, until: int) -> None:

@@ -304,13 +304,11 @@ class Observer:
         self.symbols = action_symbols(game.n_players)
         self.perfect_recall = bool(iig_obs_type.perfect_recall)
         if self.perfect_recall:
-            actions = [(f"{name}_actions", (H, n)) for name, n in zip(names, counts, strict=True)]
-            pieces = [("states", (H, S)), *actions]
+            pieces = [("states", (H, S))]
+            pieces += [(f"{m}_actions", (H, n)) for m, n in zip(names, counts, strict=True)]
         else:
-            actions = [
-                (f"{name}_action", (n,)) for name, n in zip(names, counts[:-1], strict=False)
-            ]
-            pieces = [("step", (H + 1,)), ("state", (S,)), *actions]
+            pieces = [("step", (H + 1,)), ("state", (S,))]
+            pieces += [(f"{m}_action", (n,)) for m, n in zip(names, counts[:-1], strict=False)]
         sizes = [int(np.prod(shape)) for _, shape in pieces]
         self.tensor = np.zeros(sum(sizes), np.float32)
         views = np.split(self.tensor, np.cumsum(sizes)[:-1])  # views into the one tensor

@@ -8,9 +8,11 @@ all alike. Nothing here is a test.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -31,6 +33,12 @@ def interleaved(variants: dict, repeats: int) -> dict[Any, list[float]]:
         for name, call in variants.items():
             times[name].append(seconds(partial(call, i)))
     return times
+
+
+def in_fresh_process(function: Callable, *args: Any) -> Any:
+    """``function(*args)`` in a spawned process, so that its peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
 def median(values) -> float:

@@ -9,15 +9,13 @@ doubling run.
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .. import games
 from ..agents import AgentConfig
 from ..experiments import RunConfig
 from ..experiments.loop import play
-from . import interleaved, median
+from . import in_fresh_process, interleaved, median
 from .learner import leader_follower_game
 
 LOOPS = {"compiled": True, "python": False}
@@ -70,19 +68,13 @@ def _peak_here(episodes: int) -> dict:
     return {"peak_rss_gb": _memory("VmHWM"), "rss_before_run_gb": before}
 
 
-def peak_memory(episodes: int) -> dict:
-    """Peak RSS of a compiled doubling run of the demo in a fresh process, and its RSS before."""
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(_peak_here, episodes).result()
-
-
 def run_benchmarks(
     episodes: int = 100_000, every_episodes: int = 1000, repeats: int = 3, memory: bool = True
 ) -> list[dict]:
     """Both cases (``episodes``: K of the doubling case), with its peak memory if ``memory``."""
     doubling = time_loops("demo, doubling, regret every episode", *demo_case(episodes), repeats)
     if memory:
-        doubling.update(peak_memory(episodes))
+        doubling.update(in_fresh_process(_peak_here, episodes))  # the demo's peak RSS
     every = time_loops("random_linear(200,4,4,16,10), every", *every_case(every_episodes), repeats)
     return [doubling, every]
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import resource
 import tracemalloc
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -24,7 +22,7 @@ from ..agents import AgentConfig
 from ..experiments import RunConfig, run
 from ..games import FiniteGame, random_linear, tabular
 from ..learners import SoftmaxLSVIUCB
-from . import interleaved, median, seconds, table
+from . import in_fresh_process, interleaved, median, seconds, table
 
 ABLATION = {
     "both tricks": None,
@@ -60,14 +58,10 @@ class Case:
     agent: AgentConfig
     episodes: int
 
-    def config(self, episodes: int | None = None) -> RunConfig:
-        """The run: exact regret only at episode 0, so that the timing is the learner's."""
-        K = self.episodes if episodes is None else episodes
-        return RunConfig(episodes=K, agent=self.agent, eval_every=K)
-
     def play(self, seed: int, episodes: int | None = None):
-        """One whole run's table."""
-        return run(self.game, self.config(episodes), seed=seed)
+        """A whole run's table, the exact regret at episode 0 only: the timing is the learner's."""
+        K = self.episodes if episodes is None else episodes
+        return run(self.game, RunConfig(episodes=K, agent=self.agent, eval_every=K), seed=seed)
 
 
 def _row(case: str, episodes: int, times: list[float], **more) -> dict:
@@ -119,8 +113,7 @@ def _one_run_here(case: Case) -> dict:
 
 def time_case_isolated(case: Case) -> dict:
     """One run of a long case in a fresh process, so that its peak RSS is its own."""
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(_one_run_here, case).result()
+    return in_fresh_process(_one_run_here, case)
 
 
 def leader_follower_game() -> FiniteGame:

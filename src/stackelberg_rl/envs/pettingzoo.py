@@ -79,9 +79,6 @@ class _Episode(Episode):
         """The agent's action space (the same object every call)."""
         return self.action_spaces[agent]
 
-    def close(self) -> None:
-        """Nothing to release."""
-
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
     """The game as an AEC environment: the leader, then each follower in order, at every step.

@@ -15,7 +15,7 @@ from .. import games
 from ..agents import AgentConfig
 from ..experiments import RunConfig
 from ..experiments.loop import play
-from . import in_fresh_process, interleaved, median
+from . import in_fresh_process, interleaved, median, table
 from .learner import leader_follower_game
 
 LOOPS = {"compiled": True, "python": False}
@@ -81,14 +81,18 @@ def run_benchmarks(
 
 def format_rows(rows: list[dict]) -> str:
     """A table: each case's medians, the ratio, and the peak memory where measured."""
-    head = f"{'case':<42} {'K':>7} {'compiled s':>11} {'python s':>9} {'speedup':>8}"
-    lines = [head + f" {'peak GB (before run)':>21}"]
-    for row in rows:
-        peak = ""
-        if "peak_rss_gb" in row:
-            peak = f" {row['peak_rss_gb']:12.2f} ({row['rss_before_run_gb']:.2f})"
-        lines.append(
-            f"{row['case']:<42} {row['episodes']:>7} {row['compiled_seconds_median']:>11.3f} "
-            f"{row['python_seconds_median']:>9.3f} {row['speedup']:>7.1f}x{peak}"
+
+    def peak(r: dict) -> str | None:
+        return (
+            f"{r['peak_rss_gb']:.2f} ({r['rss_before_run_gb']:.2f})" if "peak_rss_gb" in r else None
         )
-    return "\n".join(lines)
+
+    columns = [
+        ("case", "<42", "case"),
+        ("K", ">7", "episodes"),
+        ("compiled s", ">11.3f", "compiled_seconds_median"),
+        ("python s", ">9.3f", "python_seconds_median"),
+        ("speedup", ">8", lambda r: f"{r['speedup']:.1f}x"),
+        ("peak GB (before run)", ">21", peak),
+    ]
+    return "\n".join(table(rows, columns))

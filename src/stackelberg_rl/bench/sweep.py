@@ -17,7 +17,7 @@ from pathlib import Path
 from ..agents import AgentConfig
 from ..experiments import GameSpec, RunConfig, load_run
 from ..sweep import name_settings, run_grid
-from . import interleaved, median
+from . import interleaved, median, table
 
 ALPHAS = ("fixed-K", "anytime", "power:1,0.25", "power:1,0.75")
 
@@ -133,8 +133,10 @@ def run_benchmarks(
 
 def format_rows(rows: list[dict]) -> str:
     """The rows as a plain table."""
-    lines = [f"{'case':<52} {'median':>9} {'ratio':>7}  note"]
-    for r in rows:
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        lines.append(f"{r['case']:<52} {r['median_s']:>8.2f}s {ratio:>7}  {r['note']}")
-    return "\n".join(lines)
+    columns = [
+        ("case", "<52", "case"),
+        ("median", ">9", lambda r: f"{r['median_s']:.2f}s"),
+        ("ratio", ">7", lambda r: None if r["ratio"] is None else f"{r['ratio']:.2f}x"),
+        ("note", "", "note"),
+    ]
+    return "\n".join(table(rows, columns))

@@ -1,27 +1,24 @@
 """Gymnasium environments: one player's problem with every other player's policy fixed.
 
-- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem in a game with a leader
-  and ``N ≥ 1`` followers moving in order (SPEC §7): observation ``[h, x, a_0, …, a_{m-1}]`` in
-  ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played before ``m`` at step
-  ``h``; ``a_i = A_i`` in the final observation), action ``a_m`` in ``Discrete(A_m)``, reward
-  ``r_{m,h}``, info ``{name}_action`` and ``{name}_reward`` of every other player. Its optimal
-  policy is player ``m``'s best response to the others
-  (:func:`~stackelberg_rl.planning.best_response`), whose expected return is
-  ``E_{x_0}[V_{m,0}(x_0)]`` of that response.
+- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem (SPEC §7), observation
+  ``[h, x, a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the
+  actions played before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action
+  ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action``, ``{name}_reward`` of every
+  other player. Its optimal policy is player ``m``'s best response to the others
+  (:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
 - :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
-  leader_policy)``: players 0 and 1 of a two-player game, observations ``[h, x]`` and ``[h, x,
-  a]``, infos ``follower_action``, ``follower_reward`` and ``leader_action``, ``leader_reward``:
-  the best responses of eqs. (8) and (7).
+  leader_policy)``: players 0 and 1, observations ``[h, x]`` and ``[h, x, a]``: the best
+  responses of eqs. (8) and (7).
 
-The players are named ``leader, follower`` (one follower) or ``leader, follower_1, …,
-follower_N``. ``policies`` holds one entry per player (``player``'s own is ignored), each a table
-``pi_i (H, S, A_0, …, A_i)`` as :mod:`~stackelberg_rl.planning` shapes it (drawn from with the
-environment's stream, so ``reset(seed=s)`` fixes whole episodes), ``"uniform"``,
-``"stackelberg"`` (that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`),
-or a player object with the agents' ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at
-every reset); one name alone stands for every other player. Episodes terminate after ``H``
-steps. Importing this module registers ``stackelberg_rl/PlayerEnv-v0``,
-``stackelberg_rl/LeaderEnv-v0`` and ``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
+The players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. ``policies`` holds
+one entry per player (``player``'s own ignored): a table ``pi_i (H, S, A_0, …, A_i)`` as
+:mod:`~stackelberg_rl.planning` shapes it (drawn from with the environment's stream, so
+``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"`` (that player's part of
+:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with the agents'
+``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset); one name alone stands
+for every other player. Episodes terminate after ``H`` steps. Importing this module registers
+``stackelberg_rl/PlayerEnv-v0``, ``stackelberg_rl/LeaderEnv-v0`` and
+``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
 
 Example:
     >>> import gymnasium

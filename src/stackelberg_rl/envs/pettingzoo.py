@@ -1,25 +1,21 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
 
-The agents are the players in order of moves: ``"leader"`` and ``"follower"``, or with ``N > 1``
-followers ``"leader"``, ``"follower_1"``, …, ``"follower_N"``.
+The agents are the players in order of moves: ``leader, follower`` or ``leader, follower_1, …,
+follower_N``. ``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
+(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders
+the last step and where play stands as text.
 
 **AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agents act in order, each having
-seen the actions of those before it; once the last has acted the game steps and every player's
-realised reward of step ``h`` is credited (each agent collects its own from ``last()`` at its next
-turn). Observations ``[h, x, a_0, …, a_{N-1}]`` (int64, ``MultiDiscrete([H + 1, S, A_0 + 1, …,
-A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has acted at step ``h``, ``h = H`` at the end):
-``[h, x, a]`` for one follower. Actions ``Discrete(A_i)``, infos ``{"action_mask": ones}`` (every
-action is legal). All agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
+seen the actions before it; after the last, the game steps and each agent collects its realised
+reward from ``last()`` at its next turn. Observations ``[h, x, a_0, …, a_{N-1}]`` (int64,
+``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has
+acted, ``h = H`` at the end), actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``. All
+agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
 
-**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; as follower
-``i`` cannot see ``a_0, …, a_{i-1}``, its action is a reply to every one of them, an integer
-array ``(A_0, …, A_{i-1})`` in ``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower),
-and ``a_i`` is its entry at the actions before it: the outcomes of the AEC game. Its infos report
-the actions played.
-
-``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
-(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders the
-last step and where play stands as text.
+**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; follower
+``i``'s action is a reply to every ``(a_0, …, a_{i-1})``, an integer array of that shape in
+``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower), whose entry at the actions
+played is its move: the outcomes of the AEC game. Its infos report the actions played.
 
 Example:
     >>> from stackelberg_rl import games

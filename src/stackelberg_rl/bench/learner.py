@@ -204,7 +204,6 @@ def run_benchmarks(
     scale: bool = False,
     bandwidth: float | None = None,
     with_ablation: bool = True,
-    with_followers: bool = True,
 ) -> list[dict]:
     """Every case's row with its ratios, then the ablation's and the followers' (K/3) rows."""
     bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
@@ -242,8 +241,7 @@ def run_benchmarks(
             by_name[SINGLE][key] = peer["seconds_median"] / by_name[SINGLE]["seconds_median"]
     if with_ablation:
         rows.extend(ablation(episodes, repeats))
-    if with_followers:
-        rows.extend(followers(max(1, episodes // 3), repeats))
+    rows.extend(followers(max(1, episodes // 3), repeats))
     for r in rows:
         r["bandwidth_gbs"] = bandwidth / 1e9
     return rows

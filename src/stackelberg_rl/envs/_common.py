@@ -49,16 +49,9 @@ def check_action(role: str, action: Any, n: int) -> int:
 
 
 class Episode:
-    """An episode of a finite game played step by step, and its text (``render_mode="ansi"``).
+    """An episode played step by step, the players in order (SPEC §7), and its text (``ansi``).
 
-    Within a step the players move in order, each seeing the actions before it (SPEC §7): the
-    episode holds the step ``h``, the state ``x`` and the actions played so far in the step.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which the episode is truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+    The arguments are :func:`.pettingzoo.env`'s; ``max_cycles`` steps truncate the episode.
     """
 
     def __init__(

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stackelberg_rl.bench import interleaved
+from stackelberg_rl.bench import interleaved, table
 from stackelberg_rl.bench import planning as bench
 
 
@@ -62,3 +62,9 @@ def test_variants_are_timed_in_turn_within_each_repeat():
     times = interleaved(variants, 3)
     assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
     assert list(times) == ["a", "b"] and [len(t) for t in times.values()] == [3, 3]
+
+
+def test_table_aligns_headings_with_their_columns_and_shows_a_missing_value_as_a_dash():
+    rows = [{"a": 1.5}, {"a": None}, {"a": float("nan")}, {}]
+    lines = table(rows, [("a", ">6.2f", "a"), ("b", ">4", lambda r: "x")], indent="  ")
+    assert lines == ["       a    b", "    1.50    x", *["       -    x"] * 3]

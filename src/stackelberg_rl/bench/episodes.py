@@ -1,24 +1,21 @@
 """Timings of the episode loop: compiled blocks against one episode at a time in Python.
 
-Two cases, each loop timed in the same run, interleaved: the demo game (``random-linear`` S = 20,
-A = B = 3, d = 8, H = 5, β = 0.2, shared learner) with the doubling schedule and the exact regret
-of every episode, where the per-step Python and the per-episode regret dominated; and the
-benchmarks' every-episode case (:func:`~.learner.leader_follower_game`, a plan per episode, the
-regret at episode 0 only), where the plans dominate. With the peak memory of the doubling run.
+Both loops timed in the same run, interleaved, on two cases: the demo game with the doubling
+schedule and the exact regret of every episode (the per-step Python and the regret dominate),
+and the learner benchmark's every-episode case (the plans dominate); with the peak memory of the
+doubling run.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .. import games
 from ..agents import AgentConfig
 from ..experiments import RunConfig
 from ..experiments.loop import play
-from . import interleaved, median
+from . import in_fresh_process, interleaved, median, table
 from .learner import leader_follower_game
 
 LOOPS = {"compiled": True, "python": False}
@@ -49,22 +46,14 @@ def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
         },
         repeats,
     )
-    medians = {loop: median(values) for loop, values in times.items()}
-    return {
-        "case": name,
-        "episodes": config.episodes,
-        **{f"{loop}_seconds_median": value for loop, value in medians.items()},
-        **{f"{loop}_seconds_all": values for loop, values in times.items()},
-        "speedup": medians["python"] / medians["compiled"],
-    }
+    row = {"case": name, "episodes": config.episodes}
+    for loop, values in times.items():
+        row[f"{loop}_seconds_median"], row[f"{loop}_seconds_all"] = median(values), values
+    return row | {"speedup": row["python_seconds_median"] / row["compiled_seconds_median"]}
 
 
 def _memory(field: str) -> float:
-    """``VmRSS`` or ``VmHWM`` (the peak, kept per address space) of this process, in GB.
-
-    Not ``getrusage``'s peak: Linux keeps it across ``exec``, so a spawned process would report
-    its parent's.
-    """
+    """``VmRSS`` or ``VmHWM`` of this process in GB (``getrusage``'s peak survives ``exec``)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024 / 2**30  # kB
@@ -79,36 +68,31 @@ def _peak_here(episodes: int) -> dict:
     return {"peak_rss_gb": _memory("VmHWM"), "rss_before_run_gb": before}
 
 
-def peak_memory(episodes: int) -> dict:
-    """Peak RSS of one compiled doubling run of the demo in a fresh process, and its RSS before.
-
-    Linux only (``/proc``); NaN elsewhere.
-    """
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(_peak_here, episodes).result()
-
-
 def run_benchmarks(
     episodes: int = 100_000, every_episodes: int = 1000, repeats: int = 3, memory: bool = True
 ) -> list[dict]:
     """Both cases (``episodes``: K of the doubling case), with its peak memory if ``memory``."""
     doubling = time_loops("demo, doubling, regret every episode", *demo_case(episodes), repeats)
     if memory:
-        doubling.update(peak_memory(episodes))
+        doubling.update(in_fresh_process(_peak_here, episodes))  # the demo's peak RSS
     every = time_loops("random_linear(200,4,4,16,10), every", *every_case(every_episodes), repeats)
     return [doubling, every]
 
 
 def format_rows(rows: list[dict]) -> str:
     """A table: each case's medians, the ratio, and the peak memory where measured."""
-    head = f"{'case':<42} {'K':>7} {'compiled s':>11} {'python s':>9} {'speedup':>8}"
-    lines = [head + f" {'peak GB (before run)':>21}"]
-    for row in rows:
-        peak = ""
-        if "peak_rss_gb" in row:
-            peak = f" {row['peak_rss_gb']:12.2f} ({row['rss_before_run_gb']:.2f})"
-        lines.append(
-            f"{row['case']:<42} {row['episodes']:>7} {row['compiled_seconds_median']:>11.3f} "
-            f"{row['python_seconds_median']:>9.3f} {row['speedup']:>7.1f}x{peak}"
+
+    def peak(r: dict) -> str | None:
+        return (
+            f"{r['peak_rss_gb']:.2f} ({r['rss_before_run_gb']:.2f})" if "peak_rss_gb" in r else None
         )
-    return "\n".join(lines)
+
+    columns = [
+        ("case", "<42", "case"),
+        ("K", ">7", "episodes"),
+        ("compiled s", ">11.3f", "compiled_seconds_median"),
+        ("python s", ">9.3f", "python_seconds_median"),
+        ("speedup", ">8", lambda r: f"{r['speedup']:.1f}x"),
+        ("peak GB (before run)", ">21", peak),
+    ]
+    return "\n".join(table(rows, columns))

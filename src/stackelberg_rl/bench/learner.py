@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import resource
 import tracemalloc
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..agents import AgentConfig
 from ..experiments import RunConfig, run
 from ..games import FiniteGame, random_linear, tabular
 from ..learners import SoftmaxLSVIUCB
-from . import interleaved, median, seconds
+from . import in_fresh_process, interleaved, median, seconds, table
 
 ABLATION = {
     "both tricks": None,
@@ -47,7 +45,8 @@ CASES = {
 """The leader-follower cases: changes to the shared learner of ``β = 0.2``."""
 
 FOLLOWERS = (1, 2, 3)
-"""The numbers of followers :func:`followers` times the learner at."""
+SHARED = AgentConfig(beta=0.2, decentralised=False)
+SINGLE = "single-agent K=400 (rlberry problem)"
 
 
 @dataclass
@@ -59,77 +58,62 @@ class Case:
     agent: AgentConfig
     episodes: int
 
-    def config(self, episodes: int | None = None) -> RunConfig:
-        """The run: exact regret only at episode 0, so that the timing is the learner's."""
+    def play(self, seed: int, episodes: int | None = None):
+        """A whole run's table, the exact regret at episode 0 only: the timing is the learner's."""
         K = self.episodes if episodes is None else episodes
-        return RunConfig(episodes=K, agent=self.agent, eval_every=K)
+        return run(self.game, RunConfig(episodes=K, agent=self.agent, eval_every=K), seed=seed)
+
+
+def _row(case: str, episodes: int, times: list[float], **more) -> dict:
+    return {
+        "case": case,
+        "episodes": episodes,
+        "seconds_median": median(times),
+        "seconds_all": times,
+        **more,
+    }
 
 
 def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
-    """Read bandwidth numpy reaches here, bytes per second: median of ``sum`` over an array.
-
-    ``megabytes`` must exceed the caches for the figure to be the memory's.
-    """
+    """Read bandwidth (bytes/s) of numpy's ``sum`` over an array larger than the caches."""
     a = np.ones(megabytes * 2**20 // 8)
     return a.nbytes / median([seconds(a.sum) for _ in range(repeats)])
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of next-state features one every-episode run must read (SPEC §5).
+    """Bytes of next-state features an every-episode run's plans must read (SPEC §5).
 
-    At the plan of episode ``k`` each step ``h < H-1`` holds ``k`` stored next states with
-    ``|A||B|`` feature vectors of ``d`` numbers; each is read at least once (from the feature
-    table, by the state's index, whose rows may then stay in the caches: the floor is that of a
-    feature map's learner, which keeps every sample's copy).
+    The plan of episode ``k`` reads, at each step ``h < H-1``, ``k`` stored next states'
+    ``|A||B|`` feature vectors of ``d`` numbers: the floor of a feature map's learner.
     """
     A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
     return episodes * (episodes - 1) / 2 * (H - 1) * A * B * d * itemsize
 
 
-def timed_runs(case: Case, repeats: int) -> tuple[list[float], pd.DataFrame]:
-    """Seconds of ``repeats`` whole runs (seeds ``0, 1, …``) and the last run's table."""
-    run(case.game, case.config(3), seed=0)  # untimed: loads numba's cached code
-    tables = []
-    times = interleaved(
-        {0: lambda i: tables.append(run(case.game, case.config(), seed=i))}, repeats
-    )
-    return times[0], tables[-1]
-
-
 def time_case(case: Case, repeats: int) -> dict:
-    """Median wall time of whole runs, and the tracemalloc peak of a quarter run."""
-    times, _ = timed_runs(case, repeats)
+    """Median wall time of whole runs (seeds ``0, 1, …``), and the tracemalloc peak of K/4."""
+    case.play(0, 3)  # untimed: loads numba's cached code
+    times = [seconds(partial(case.play, i)) for i in range(repeats)]
     tracemalloc.start()
-    run(case.game, case.config(max(1, case.episodes // 4)), seed=0)
+    case.play(0, max(1, case.episodes // 4))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {
-        "case": case.name,
-        "episodes": case.episodes,
-        "seconds_median": median(times),
-        "seconds_all": times,
-        "peak_mb_quarter_run": peak / 2**20,
-    }
+    return _row(case.name, case.episodes, times, peak_mb_quarter_run=peak / 2**20)
 
 
 def _one_run_here(case: Case) -> dict:
-    (elapsed,), df = timed_runs(case, 1)
+    case.play(0, 3)
+    tables = []
+    elapsed = seconds(lambda: tables.append(case.play(0)))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {
-        "case": case.name,
-        "episodes": case.episodes,
-        "seconds_median": elapsed,
-        "seconds_all": [elapsed],
-        "peak_rss_gb": rss / 2**30,
-        "plans": int(df["replanned"].sum()),
-        "pid": os.getpid(),
-    }
+    plans = int(tables[0]["replanned"].sum())
+    more = {"peak_rss_gb": rss / 2**30, "plans": plans, "pid": os.getpid()}
+    return _row(case.name, case.episodes, [elapsed], **more)
 
 
 def time_case_isolated(case: Case) -> dict:
     """One run of a long case in a fresh process, so that its peak RSS is its own."""
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(_one_run_here, case).result()
+    return in_fresh_process(_one_run_here, case)
 
 
 def leader_follower_game() -> FiniteGame:
@@ -138,11 +122,7 @@ def leader_follower_game() -> FiniteGame:
 
 
 def single_agent_game(seed: int = 20240404) -> FiniteGame:
-    """The single-agent problem (S=10, A=4, one-hot d=40, H=5), as ``bench-peers`` draws it.
-
-    ``|B| = 1``; the follower's reward equals the leader's, transitions are the same at every
-    step and rewards are in ``[0, 1]``; the game starts in state 0.
-    """
+    """The single-agent problem (S=10, A=4, |B|=1, one-hot d=40, H=5) of ``bench-peers``."""
     S, A, H = 10, 4, 5
     rng = np.random.default_rng(seed)
     P = rng.dirichlet(np.ones(S), size=(S, A))
@@ -153,47 +133,26 @@ def single_agent_game(seed: int = 20240404) -> FiniteGame:
     return tabular(transitions, rewards, np.eye(S)[0], name="rlberry-problem(S=10,A=4,H=5)")
 
 
-def peers_results(path: Path) -> dict[str, float]:
-    """Median seconds per ``variant@K=episodes`` from ``make bench-peers``'s JSON, if any."""
-    if not path.exists():
-        return {}
-    records = json.loads(path.read_text())
-    return {f"{r['variant']}@K={r['episodes']}": r["seconds_median"] for r in records}
-
-
 def ablation(episodes: int = 1000, repeats: int = 3) -> list[dict]:
-    """Whole runs with each trick of the plan off, on A = B = 4 (K) and A = B = 8 (K/2).
-
-    Each row has the median seconds and ``x_trick``, the median of the variant over that of both
-    tricks (what the trick it lacks saves).
-    """
+    """Whole runs with each trick of the plan off, on A = B = 4 (K) and 8 (K/2), over both on."""
     rows = []
     for A, K in ((4, episodes), (8, max(1, episodes // 2))):
-        game = random_linear(200, A, A, 16, 10, seed=0)
-        case = Case(f"A=B={A}", game, AgentConfig(beta=0.2, decentralised=False), K)
+        case = Case(f"A=B={A}", random_linear(200, A, A, 16, 10, seed=0), SHARED, K)
 
         def play(flags, i: int, K: int | None = None, case: Case = case) -> None:
             SoftmaxLSVIUCB.ablation = flags
-            run(case.game, case.config(K), seed=i)
+            case.play(i, K)
 
         try:
             for flags in ABLATION.values():  # untimed: load or compile each variant
                 play(flags, 0, 3)
-            variants = {name: lambda i, f=flags: play(f, i) for name, flags in ABLATION.items()}
-            times = interleaved(variants, repeats)
+            times = interleaved({n: partial(play, f) for n, f in ABLATION.items()}, repeats)
         finally:
             SoftmaxLSVIUCB.ablation = None
         base = median(times["both tricks"])
         for name, values in times.items():
-            rows.append(
-                {
-                    "case": f"ablation {case.name} shared learner: {name}",
-                    "episodes": K,
-                    "seconds_median": median(values),
-                    "seconds_all": values,
-                    "x_trick": median(values) / base,
-                }
-            )
+            label = f"ablation {case.name} shared learner: {name}"
+            rows.append(_row(label, K, values, x_trick=median(values) / base))
     return rows
 
 
@@ -203,11 +162,7 @@ def followers_game(n_followers: int) -> FiniteGame:
 
 
 def learn(game: FiniteGame, episodes: int, seed: int) -> SoftmaxLSVIUCB:
-    """The learner's work in ``episodes`` episodes of uniform play, seeded by ``seed``.
-
-    A plan before each episode (β = 0.2, every ``α = 2``), then the episode recorded; the
-    states are drawn uniformly (the cost does not depend on them).
-    """
+    """The learner alone: a plan (β = 0.2, α = 2) then an episode of uniform play, K times."""
     rng = np.random.default_rng(seed)
     H, P = game.horizon, game.n_players
     states = rng.integers(game.n_states, size=(episodes, H + 1))
@@ -223,33 +178,22 @@ def learn(game: FiniteGame, episodes: int, seed: int) -> SoftmaxLSVIUCB:
 
 
 def followers(episodes: int = 300, repeats: int = 3) -> list[dict]:
-    """The learner's seconds with 1, 2, 3 followers (:func:`followers_game`), interleaved.
-
-    Each row: ``joint_actions`` ``∏|A_i|``, the median, its share per joint action and
-    ``x_one_follower``, the median over that of one follower (the two-player figure).
-    """
+    """The learner's seconds with 1, 2, 3 followers, per joint action and over one follower's."""
     games = {n: followers_game(n) for n in FOLLOWERS}
     for game in games.values():
         learn(game, 3, 0)  # untimed: loads the compiled code
-    times = interleaved(
-        {n: lambda i, game=game: learn(game, episodes, i) for n, game in games.items()}, repeats
-    )
-    one = median(times[FOLLOWERS[0]])
+    times = interleaved({n: partial(learn, g, episodes) for n, g in games.items()}, repeats)
     rows = []
     for n, values in times.items():
         joint = math.prod(games[n].action_counts)
-        rows.append(
-            {
-                "case": f"learner with {n} follower{'s' if n > 1 else ''} (random-linear "
-                "S=20, 3 actions each, d=8, H=5)",
-                "episodes": episodes,
-                "joint_actions": joint,
-                "seconds_median": median(values),
-                "seconds_all": values,
-                "seconds_per_joint_action": median(values) / joint,
-                "x_one_follower": median(values) / one,
-            }
-        )
+        name = f"learner with {n} follower{'s' if n > 1 else ''}"
+        more = {
+            "joint_actions": joint,
+            "seconds_per_joint_action": median(values) / joint,
+            "x_one_follower": median(values) / median(times[FOLLOWERS[0]]),
+        }
+        name += " (random-linear S=20, 3 actions each, d=8, H=5)"
+        rows.append(_row(name, episodes, values, **more))
     return rows
 
 
@@ -260,25 +204,19 @@ def run_benchmarks(
     scale: bool = False,
     bandwidth: float | None = None,
     with_ablation: bool = True,
-    with_followers: bool = True,
 ) -> list[dict]:
-    """Time every configuration and return rows with their ratios, then the ablation's rows.
-
-    Then the rows of :func:`followers` (``episodes // 3`` episodes). ``bandwidth`` (bytes per
-    second) is measured here unless given.
-    """
+    """Every case's row with its ratios, then the ablation's and the followers' (K/3) rows."""
     bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     lf = leader_follower_game()
-    base = AgentConfig(beta=0.2, decentralised=False)
     cases = [
-        Case(f"leader-follower {name}", lf, replace(base, **changes), episodes)
+        Case(f"leader-follower {name}", lf, replace(SHARED, **changes), episodes)
         for name, changes in CASES.items()
     ]
     greedy = AgentConfig(kind="greedy-lsvi-ucb", beta=1.0, decentralised=False)
-    cases.append(Case("single-agent K=400 (rlberry problem)", single_agent_game(), greedy, 400))
+    cases.append(Case(SINGLE, single_agent_game(), greedy, 400))
     if scale:
-        cases.append(Case("scale K=20000 every episode", lf, base, 20000))
-        doubling = replace(base, schedule="doubling")
+        cases.append(Case("scale K=20000 every episode", lf, SHARED, 20000))
+        doubling = replace(SHARED, schedule="doubling")
         cases.append(Case("scale K=100000 doubling", lf, doubling, 100000))
     rows = []
     for case in cases:
@@ -295,14 +233,15 @@ def run_benchmarks(
     for r in rows:
         if r["case"].startswith("leader-follower") and r["episodes"] == episodes:
             r["speedup_vs_scratch"] = scratch / r["seconds_median"]
-    single = by_name["single-agent K=400 (rlberry problem)"]
-    for key, peer in peers_results(peers or Path("benchmarks/peers/results.json")).items():
-        if key.endswith("@K=400"):
-            single[f"speedup_vs_{key}"] = peer / single["seconds_median"]
+    path = peers or Path("benchmarks/peers/results.json")
+    # make bench-peers's JSON: the median seconds of each variant at each K
+    for peer in json.loads(path.read_text()) if path.exists() else []:
+        if peer["episodes"] == 400:
+            key = f"speedup_vs_{peer['variant']}@K=400"
+            by_name[SINGLE][key] = peer["seconds_median"] / by_name[SINGLE]["seconds_median"]
     if with_ablation:
         rows.extend(ablation(episodes, repeats))
-    if with_followers:
-        rows.extend(followers(max(1, episodes // 3), repeats))
+    rows.extend(followers(max(1, episodes // 3), repeats))
     for r in rows:
         r["bandwidth_gbs"] = bandwidth / 1e9
     return rows
@@ -310,37 +249,39 @@ def run_benchmarks(
 
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table of the rows, then the single-agent case's ratios against rlberry."""
-
-    def num(r: dict, key: str, fmt: str) -> str:
-        value = r.get(key)
-        return format(value, fmt) if isinstance(value, float) and math.isfinite(value) else "-"
-
     bandwidth = next((r["bandwidth_gbs"] for r in rows if "bandwidth_gbs" in r), math.nan)
-    lines = [
-        f"numpy read bandwidth here: {bandwidth:.1f} GB/s (median of 7); "
-        "x faster: than the from-scratch learner, same K",
-        f"{'case':<42} {'K':>6} {'median s':>9} {'floor s':>8} {'x floor':>8} "
-        f"{'x faster':>9}  memory",
-    ]
     ablated = [r for r in rows if "x_trick" in r]
     chains = [r for r in rows if "joint_actions" in r]
     rows = [r for r in rows if "x_trick" not in r and "joint_actions" not in r]
-    for r in rows:
+
+    def memory(r: dict) -> str:
         if "peak_rss_gb" in r:
-            memory = f"peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
-        else:
-            memory = f"peak {r['peak_mb_quarter_run']:.1f} MB (tracemalloc, K/4 run)"
-        lines.append(
-            f"{r['case']:<42} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
-            f"{num(r, 'floor_seconds', '.3f'):>8} {num(r, 'x_floor', '.2f'):>8} "
-            f"{num(r, 'speedup_vs_scratch', '.1f'):>9}  {memory}"
-        )
-    prefix = "speedup_vs_"
-    peers = [
-        (r, k[len(prefix) :], v) for r in rows for k, v in r.items() if k.startswith(prefix + "rl")
+            return f" peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
+        return f" peak {r['peak_mb_quarter_run']:.1f} MB (tracemalloc, K/4 run)"
+
+    lines = [
+        f"numpy read bandwidth here: {bandwidth:.1f} GB/s (median of 7); "
+        "x faster: than the from-scratch learner, same K",
+        *table(
+            rows,
+            [
+                ("case", "<42", "case"),
+                ("K", ">6", "episodes"),
+                ("median s", ">9.3f", "seconds_median"),
+                ("floor s", ">8.3f", "floor_seconds"),
+                ("x floor", ">8.2f", "x_floor"),
+                ("x faster", ">9.1f", "speedup_vs_scratch"),
+                (" memory", "", memory),
+            ],
+        ),
     ]
-    for r, name, ratio in peers:
-        lines.append(f"{r['case']}: {ratio:.1f}x faster than {name} (make bench-peers)")
+    peers = [
+        f"{r['case']}: {x:.1f}x faster than {k.removeprefix('speedup_vs_')} (make bench-peers)"
+        for r in rows
+        for k, x in r.items()
+        if k.startswith("speedup_vs_rl")
+    ]
+    lines += peers
     if peers:
         lines.append(
             "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
@@ -351,24 +292,21 @@ def format_rows(rows: list[dict]) -> str:
             "ablation (whole runs, variants interleaved; x: median over that of both tricks, "
             "a trick stays if it saves >= 1.3x):"
         )
-    for r in ablated:
-        lines.append(
-            f"  {r['case']:<56} {r['episodes']:>6} {r['seconds_median']:>9.3f} "
-            f"{r['x_trick']:>6.2f}x"
-        )
+        columns = [("case", "<56", "case"), ("K", ">6", "episodes")]
+        columns += [("median s", ">9.3f", "seconds_median"), ("x", ">6.2f", "x_trick")]
+        lines += table(ablated, columns, indent="  ")
     if chains:
         lines.append(
             "N followers (the learner alone: a plan every episode, then its records; medians, "
             "interleaved; x: over one follower's):"
         )
-        lines.append(
-            f"  {'case':<72} {'K':>5} {'prod |A_i|':>10} {'median s':>9} {'ms per joint':>12}"
-            f" {'x':>6}"
-        )
-    for r in chains:
-        lines.append(
-            f"  {r['case']:<72} {r['episodes']:>5} {r['joint_actions']:>10} "
-            f"{r['seconds_median']:>9.3f} {1000 * r['seconds_per_joint_action']:>12.2f} "
-            f"{r['x_one_follower']:>5.2f}x"
-        )
+        columns = [
+            ("case", "<72", "case"),
+            ("K", ">5", "episodes"),
+            ("prod |A_i|", ">10", "joint_actions"),
+            ("median s", ">9.3f", "seconds_median"),
+            ("ms per joint", ">12.2f", lambda r: 1000 * r["seconds_per_joint_action"]),
+            ("x", ">6.2f", "x_one_follower"),
+        ]
+        lines += table(chains, columns, indent="  ")
     return "\n".join(lines)

@@ -10,27 +10,43 @@ import os
 import time
 import tracemalloc
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from ..games import FiniteGame, random_linear
 from ..planning import evaluate, follower_best_response, leader_best_response, regret
-from . import interleaved, median
+from . import interleaved, median, table
 from .learner import memory_bandwidth
 
 GAME = {"n_leader_actions": 4, "n_follower_actions": 4, "dim": 10, "horizon": 10}
 """The benchmark game of the planner, apart from ``n_states``: A = B = 4, d = 10, H = 10."""
 
 CALLS = ("evaluate", "leader_br", "follower_br", "regret")
+COLUMNS = [
+    ("S", ">8", "n_states"),
+    ("total s", ">8.3f", "seconds_median"),
+    ("eval", ">7.3f", "evaluate_median"),
+    ("BR_l", ">7.3f", "leader_br_median"),
+    ("BR_f", ">7.3f", "follower_br_median"),
+    ("floor s", ">8.3f", "floor_seconds"),
+    ("peak MB", ">8.1f", "peak_mb"),
+    ("input MB", ">9.1f", "input_mb"),
+    ("build s", ">8.2f", "build_seconds"),
+    ("load", ">5.2f", "load_average"),
+    ("regret s", ">9.3f", "regret_median"),
+    ("its MB", ">7.1f", "regret_peak_mb"),
+]
+"""The columns of :func:`format_rows`: heading, format, key."""
 
 
 def _calls(game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray) -> list:
     """The timed calls: ``CALLS``, ``regret`` being the three passes fused."""
     return [
-        lambda: evaluate(game, pi_l, pi_f),
-        lambda: leader_best_response(game, pi_f),
-        lambda: follower_best_response(game, pi_l),
-        lambda: regret(game, pi_l, pi_f, 0, 0),
+        partial(evaluate, game, pi_l, pi_f),
+        partial(leader_best_response, game, pi_f),
+        partial(follower_best_response, game, pi_l),
+        partial(regret, game, pi_l, pi_f, 0, 0),
     ]
 
 
@@ -51,12 +67,8 @@ def run(
 ) -> list[dict]:
     """Time ``evaluate`` + both best responses on ``random_linear(S, 4, 4, 10, 10)`` per ``S``.
 
-    ``repeats`` timed runs per size after a warm-up, sizes interleaved. One row per size:
-    medians of the three calls together and of each (``*_median``, ``regret_median`` for the
-    three passes fused), tracemalloc peaks above the baseline (``peak_mb``, ``regret_peak_mb``),
-    ``input_mb``, ``build_seconds``, ``floor_seconds`` (:func:`streamed_bytes` at
-    ``bandwidth``, measured if not given) and the median ``load_average``; rows after the first
-    also carry ``ratio_vs_previous`` and ``size_ratio``.
+    A row per size: medians of the three calls and of each, tracemalloc peaks, the floor at
+    ``bandwidth`` (measured if not given), the load; the ratio to the previous size's time.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -117,18 +129,8 @@ def format_rows(rows: list[dict]) -> str:
         f"evaluate + leader_best_response + follower_best_response on random_linear(S, 4, 4, 10, "
         f"10); medians of {len(rows[0]['seconds_all'])} runs; numpy read bandwidth "
         f"{rows[0]['bandwidth_gbs']:.1f} GB/s",
-        f"{'S':>8} {'total s':>8} {'eval':>7} {'BR_l':>7} {'BR_f':>7} {'floor s':>8} "
-        f"{'peak MB':>8} {'input MB':>9} {'build s':>8} {'load':>5} {'regret s':>9} "
-        f"{'its MB':>7}",
+        *table(rows, COLUMNS),
     ]
-    for r in rows:
-        lines.append(
-            f"{r['n_states']:>8} {r['seconds_median']:>8.3f} {r['evaluate_median']:>7.3f} "
-            f"{r['leader_br_median']:>7.3f} {r['follower_br_median']:>7.3f} "
-            f"{r['floor_seconds']:>8.3f} {r['peak_mb']:>8.1f} {r['input_mb']:>9.1f} "
-            f"{r['build_seconds']:>8.2f} {r['load_average']:>5.2f} "
-            f"{r['regret_median']:>9.3f} {r['regret_peak_mb']:>7.1f}"
-        )
     for r in rows[1:]:
         lines.append(
             f"time({r['n_states']}) / time({int(r['n_states'] / r['size_ratio'])}) = "

@@ -1,21 +1,11 @@
 """The games as the environments multi-agent researchers already use (optional extras).
 
-Each module needs its own package, installed by ``pip install "stackelberg-rl[envs]"``; importing
-:mod:`stackelberg_rl` or this package needs none of them, and importing a module without its
-package raises an :class:`ImportError` that names the extra.
-
-- :mod:`.pettingzoo`: an AEC environment (``env``, ``raw_env``) in which the leader and then each
-  follower in order act at every step, each seeing the actions before it, and a parallel one
-  (``parallel_env``) in which each follower answers every combination of the actions before it
-  at once;
-- :mod:`.gymnasium`: each player's single-agent problem with the others' policies fixed,
-  ``PlayerEnv`` (any player), ``LeaderEnv`` and ``FollowerEnv``, registered for
-  ``gymnasium.make``;
-- :mod:`.openspiel`: the game as a Python OpenSpiel game (``make``), registered as
-  ``python_stackelberg_rl``.
-
-All of them play any :class:`~stackelberg_rl.games.FiniteGame` with ``N ≥ 1`` followers moving in
-order (SPEC §7), given as an object or by its registered name and parameters, with the step ``h``
-0-based as in math.md §1. The players are ``leader, follower``, or ``leader, follower_1, …,
-follower_N``.
+:mod:`.pettingzoo` (AEC ``env``/``raw_env`` and ``parallel_env``), :mod:`.gymnasium` (one
+player's problem, the others' policies fixed: ``PlayerEnv``, ``LeaderEnv``, ``FollowerEnv``) and
+:mod:`.openspiel` (``make``, registered as ``python_stackelberg_rl``) play any
+:class:`~stackelberg_rl.games.FiniteGame` with ``N ≥ 1`` followers moving in order (SPEC §7),
+given as an object or by its registered name and parameters; ``h`` is 0-based (math.md §1) and
+the players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. Each module needs
+its package (``pip install "stackelberg-rl[envs]"``) and raises an :class:`ImportError` naming
+the extra without it; importing this package needs none.
 """

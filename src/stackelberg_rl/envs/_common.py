@@ -30,11 +30,10 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
     if isinstance(game, FiniteGame):
         if game_params:
             raise ValueError("game_params can only be given with a registered game's name")
-    elif isinstance(game, str):
-        game = make(game, **dict(game_params or {}))
-    else:
-        raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
-    return game
+        return game
+    if isinstance(game, str):
+        return make(game, **dict(game_params or {}))
+    raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
 
 
 def action_symbols(n_players: int) -> tuple[str, ...]:
@@ -50,16 +49,9 @@ def check_action(role: str, action: Any, n: int) -> int:
 
 
 class Episode:
-    """An episode of a finite game played step by step, and its text (``render_mode="ansi"``).
+    """An episode played step by step, the players in order (SPEC §7), and its text (``ansi``).
 
-    Within a step the players move in order, each seeing the actions before it (SPEC §7): the
-    episode holds the step ``h``, the state ``x`` and the actions played so far in the step.
-
-    Args:
-        game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
-        game_params: the registered game's parameters (only with a name).
-        max_cycles: steps after which the episode is truncated; ``None`` plays all ``H``.
-        render_mode: ``"ansi"`` or ``None``.
+    The arguments are :func:`.pettingzoo.env`'s; ``max_cycles`` steps truncate the episode.
     """
 
     def __init__(
@@ -88,10 +80,15 @@ class Episode:
         self._h, self._x, self._actions = 0, self.game.sample_initial(rng), []
         self._last, self._truncated = None, False
 
-    def _seen(self) -> list[int]:
-        """The actions of players ``0 … N-1`` at this step, ``A_i`` for those not played yet."""
-        counts = self.game.action_counts[:-1]
-        return [*self._actions, *counts[len(self._actions) :]][: len(counts)]
+    def _nvec(self, m: int) -> list[int]:
+        """The sizes of :meth:`_observe` ``(m)``'s entries: ``[H + 1, S, A_0 + 1, …]``."""
+        counts = self.game.action_counts[:m]
+        return [self.game.horizon + 1, self.game.n_states, *(c + 1 for c in counts)]
+
+    def _observe(self, m: int) -> np.ndarray:
+        """``[h, x, a_0, …, a_{m-1}]`` (int64), ``a_i = A_i`` for a player yet to act."""
+        seen = [*self._actions, *self.game.action_counts[len(self._actions) :]][:m]
+        return np.array([self._h, self._x, *seen], dtype=np.int64)
 
     def _play(self, actions: Sequence[int], rng: np.random.Generator) -> np.ndarray:
         """Step the game with the joint action: every player's realised reward ``(1+N,)``."""
@@ -109,9 +106,8 @@ class Episode:
         if self.render_mode is None:
             warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=2)
             return None
-        H, h, x = self.game.horizon, self._h, self._x
-        symbols = action_symbols(self.game.n_players)
-        n = self.game.n_players
+        H, h, x, n = self.game.horizon, self._h, self._x, self.game.n_players
+        symbols = action_symbols(n)
         labels = ("r_l", "r_f") if n == 2 else tuple(f"r_{m}" for m in range(n))
         lines = []
         if self._last is not None:

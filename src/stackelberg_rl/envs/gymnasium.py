@@ -1,27 +1,24 @@
 """Gymnasium environments: one player's problem with every other player's policy fixed.
 
-- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem in a game with a leader
-  and ``N ≥ 1`` followers moving in order (SPEC §7): observation ``[h, x, a_0, …, a_{m-1}]`` in
-  ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played before ``m`` at step
-  ``h``; ``a_i = A_i`` in the final observation), action ``a_m`` in ``Discrete(A_m)``, reward
-  ``r_{m,h}``, info ``{name}_action`` and ``{name}_reward`` of every other player. Its optimal
-  policy is player ``m``'s best response to the others
-  (:func:`~stackelberg_rl.planning.best_response`), whose expected return is
-  ``E_{x_0}[V_{m,0}(x_0)]`` of that response.
+- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem (SPEC §7), observation
+  ``[h, x, a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the
+  actions played before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action
+  ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action``, ``{name}_reward`` of every
+  other player. Its optimal policy is player ``m``'s best response to the others
+  (:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
 - :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
-  leader_policy)``: players 0 and 1 of a two-player game, observations ``[h, x]`` and ``[h, x,
-  a]``, infos ``follower_action``, ``follower_reward`` and ``leader_action``, ``leader_reward``:
-  the best responses of eqs. (8) and (7).
+  leader_policy)``: players 0 and 1, observations ``[h, x]`` and ``[h, x, a]``: the best
+  responses of eqs. (8) and (7).
 
-The players are named ``leader, follower`` (one follower) or ``leader, follower_1, …,
-follower_N``. ``policies`` holds one entry per player (``player``'s own is ignored), each a table
-``pi_i (H, S, A_0, …, A_i)`` as :mod:`~stackelberg_rl.planning` shapes it (drawn from with the
-environment's stream, so ``reset(seed=s)`` fixes whole episodes), ``"uniform"``,
-``"stackelberg"`` (that player's part of :func:`~stackelberg_rl.planning.stackelberg_equilibrium`),
-or a player object with the agents' ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at
-every reset); one name alone stands for every other player. Episodes terminate after ``H``
-steps. Importing this module registers ``stackelberg_rl/PlayerEnv-v0``,
-``stackelberg_rl/LeaderEnv-v0`` and ``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
+The players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. ``policies`` holds
+one entry per player (``player``'s own ignored): a table ``pi_i (H, S, A_0, …, A_i)`` as
+:mod:`~stackelberg_rl.planning` shapes it (drawn from with the environment's stream, so
+``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"`` (that player's part of
+:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with the agents'
+``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset); one name alone stands
+for every other player. Episodes terminate after ``H`` steps. Importing this module registers
+``stackelberg_rl/PlayerEnv-v0``, ``stackelberg_rl/LeaderEnv-v0`` and
+``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
 
 Example:
     >>> import gymnasium
@@ -64,8 +61,6 @@ PLAYER_ENV_ID = "stackelberg_rl/PlayerEnv-v0"
 LEADER_ENV_ID = "stackelberg_rl/LeaderEnv-v0"
 FOLLOWER_ENV_ID = "stackelberg_rl/FollowerEnv-v0"
 NAMED_POLICIES = ("uniform", "stackelberg")
-ROLES = ("leader", "follower")
-"""The players of a two-player game, in the order of the game's player axis."""
 
 
 class PlayerEnv(Episode, gymnasium.Env):
@@ -98,10 +93,9 @@ class PlayerEnv(Episode, gymnasium.Env):
         self.me = index(player, n, "player")
         self._episode = -1
         self._tables, self._objects = self._fixed(policies)
-        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
         # the player also sees the actions of those before it at this step (A_i when none)
-        self.observation_space = MultiDiscrete([H + 1, S, *(c + 1 for c in counts[: self.me])])
-        self.action_space = Discrete(counts[self.me])
+        self.observation_space = MultiDiscrete(self._nvec(self.me))
+        self.action_space = Discrete(self.game.action_counts[self.me])
 
     def _fixed(self, policies: str | Sequence[Any]) -> tuple[list, list]:
         """Each other player's table or object (``None`` where it has the other, and for us)."""
@@ -124,40 +118,34 @@ class PlayerEnv(Episode, gymnasium.Env):
         for i, policy in enumerate(policies):
             if i == self.me:
                 continue
-            if isinstance(policy, str):
-                if policy not in NAMED_POLICIES:
-                    raise ValueError(
-                        f"the {self.players[i]}'s policy must be a table, a player or one of "
-                        f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
-                    )
-                if policy == "uniform":
-                    shape = policy_shapes(self.game)[i]
-                    tables[i] = np.full(shape, 1.0 / shape[-1])
-                else:
-                    solution = solution or stackelberg_equilibrium(self.game)
-                    tables[i] = solution[i]
-            elif hasattr(policy, "act"):
+            if hasattr(policy, "act"):
                 objects[i] = policy
-            else:
+            elif not isinstance(policy, str):
                 tables[i] = policy
-        checked = check_policies(self.game, *tables)
-        return checked, objects
-
-    def _observation(self) -> np.ndarray:
-        return np.array([self._h, self._x, *self._seen()[: self.me]], dtype=np.int64)
-
-    def _other_acts(self, i: int) -> int:
-        """Fixed player ``i``'s action after this step's earlier ones (a table's, our stream)."""
-        at = (self._h, self._x, *self._actions)
-        if self._tables[i] is not None:
-            return draw(self._tables[i][at], self.np_random)
-        action = self._objects[i].act(*at)
-        return check_action(self.players[i], action, self.game.action_counts[i])
+            elif policy == "uniform":
+                shape = policy_shapes(self.game)[i]
+                tables[i] = np.full(shape, 1.0 / shape[-1])
+            elif policy == "stackelberg":
+                solution = solution or stackelberg_equilibrium(self.game)
+                tables[i] = solution[i]
+            else:
+                raise ValueError(
+                    f"the {self.players[i]}'s policy must be a table, a player or one of "
+                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
+                )
+        return check_policies(self.game, *tables), objects
 
     def _others_move(self, until: int) -> None:
         """The fixed players act in order up to ``until`` (excluded), unless the episode is over."""
-        while len(self._actions) < until and self._h < self.game.horizon:
-            self._actions.append(self._other_acts(len(self._actions)))
+        while (i := len(self._actions)) < until and self._h < self.game.horizon:
+            at = (self._h, self._x, *self._actions)
+            if self._tables[i] is not None:  # drawn from our stream
+                self._actions.append(draw(self._tables[i][at], self.np_random))
+            else:
+                action = self._objects[i].act(*at)
+                self._actions.append(
+                    check_action(self.players[i], action, self.game.action_counts[i])
+                )
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
@@ -174,7 +162,7 @@ class PlayerEnv(Episode, gymnasium.Env):
                 player.begin_episode(self._episode)
         self._begin(self.np_random)
         self._others_move(self.me)
-        return self._observation(), {}
+        return self._observe(self.me), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play this player's action, the fixed players after it theirs; the game steps.
@@ -194,7 +182,7 @@ class PlayerEnv(Episode, gymnasium.Env):
         for i, name in enumerate(self.players):
             if i != self.me:
                 info[f"{name}_action"], info[f"{name}_reward"] = played[i], float(r[i])
-        return self._observation(), float(r[self.me]), self._h >= self.game.horizon, False, info
+        return self._observe(self.me), float(r[self.me]), self._h >= self.game.horizon, False, info
 
 
 class LeaderEnv(PlayerEnv):

@@ -4,14 +4,12 @@
 type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
 by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
 
-An episode (math.md §1, SPEC §7): a chance node draws ``x_0`` (outcome ``x``); at every step a
-leader node (player 0) picks ``a``, then a follower node (player 1), which has seen ``a``, picks
-``b`` — with ``N`` followers, player ``i`` picks ``a_i`` having seen ``a_0, …, a_{i-1}`` — and
-the last player's move pays every player its mean reward ``r_{m,h}(x, a, b)`` (``rewards()``
-until the next player's move; realised noise is not modelled); a chance node draws ``x_{h+1} ~
-P_h(·|x, a, b)``. Everything is public: observations hold ``h``, ``x`` and the actions of the
-step so far, information states the whole history (:class:`Observer`); :class:`TablePolicy`
-plays policy tables. Actions are written ``a``, ``b``, ``c``, … in order of moves.
+An episode (math.md §1, SPEC §7): a chance node draws ``x_0``; at every step the players ``0 …
+N`` (the leader, then the followers) pick ``a, b, c, …`` in order, each having seen the actions
+before it; the last move pays every player its mean reward ``r_{m,h}`` (``rewards()`` until the
+next player's move; realised noise is not modelled) and a chance node draws ``x_{h+1} ~ P_h``.
+Everything is public: observations hold ``h``, ``x`` and the step's actions so far, information
+states the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
 
 Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
 ``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
@@ -42,12 +40,7 @@ import numpy as np
 from ..games import FiniteGame, info, load
 from ..games import make as make_game
 from ..planning import check_policies
-from ._common import (
-    action_symbols,
-    missing,
-    player_names,
-    resolve_game,
-)
+from ._common import action_symbols, missing, player_names, resolve_game
 
 try:
     import pyspiel
@@ -56,8 +49,6 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
     raise missing("open_spiel", __name__) from err
 
 SHORT_NAME = "python_stackelberg_rl"
-MAX_PLAYERS = 64
-"""OpenSpiel's game type needs a bound: far beyond any game whose ``∏|A_i|`` can be held."""
 DEFAULT_PARAMETERS = {"game": "matrix", "params": ""}
 """OpenSpiel parameters: the game's registered name (or ``file:`` / ``sha256:``) and its own."""
 
@@ -69,7 +60,7 @@ GAME_TYPE = pyspiel.GameType(
     information=pyspiel.GameType.Information.PERFECT_INFORMATION,
     utility=pyspiel.GameType.Utility.GENERAL_SUM,
     reward_model=pyspiel.GameType.RewardModel.REWARDS,
-    max_num_players=MAX_PLAYERS,
+    max_num_players=64,  # a bound far beyond any game whose ∏|A_i| can be held
     min_num_players=2,
     provides_information_state_string=True,
     provides_information_state_tensor=True,
@@ -213,25 +204,11 @@ class LeaderFollowerState(pyspiel.State):
     def _model(self) -> FiniteGame:
         return self.get_game().finite_game
 
-    @property
-    def a(self) -> int | None:
-        """The leader's action at step ``h``, once chosen."""
-        return self.actions[0] if self.actions else None
-
-    @property
-    def played(self) -> list[tuple[int, ...]]:
-        """``(x_t, a_t, b_t)`` of every step completed, in order (``(x_t, a_0, …, a_N)``)."""
-        return list(self._played)
-
-    def in_step(self) -> bool:
-        """Whether a player is to move at step ``h`` (not a chance node, not the end)."""
-        n = self._model().n_players
-        return self.x is not None and len(self.actions) < n and not self.is_terminal()
-
     def history(self) -> list[tuple[int | None, ...]]:
-        """:attr:`played`, then ``(x_h, actions so far, None for the rest)`` while in a step."""
-        pending = (None,) * (self._model().n_players - len(self.actions))
-        return self.played + [(self.x, *self.actions, *pending)] * self.in_step()
+        """Each step played ``(x_t, a_0, …, a_N)``, then the current one (``None``: to come)."""
+        pending = self._model().n_players - len(self.actions)
+        in_step = self.x is not None and pending > 0 and not self.is_terminal()
+        return self._played + [(self.x, *self.actions, *(None,) * pending)] * in_step
 
     def current_player(self) -> int:
         """Chance (``x_0`` and transitions), the player to move at step ``h``, or terminal."""
@@ -292,18 +269,16 @@ class LeaderFollowerState(pyspiel.State):
         """Every player's rewards summed so far."""
         return list(self._returns)
 
-    def history_text(self) -> str:
+    def __str__(self) -> str:
         """The episode so far: ``"x0=2 a0=1 b0=0 x1=3 a1=2"`` (``c``, ``d``, … for more)."""
         names = ("x", *action_symbols(self._model().n_players))
-        return " ".join(
+        text = " ".join(
             f"{name}{h}={value}"
             for h, step in enumerate(self.history())
             for name, value in zip(names, step, strict=True)
             if value is not None
         )
-
-    def __str__(self) -> str:
-        return self.history_text() or "x0=?"
+        return text or "x0=?"
 
 
 class Observer:
@@ -329,13 +304,11 @@ class Observer:
         self.symbols = action_symbols(game.n_players)
         self.perfect_recall = bool(iig_obs_type.perfect_recall)
         if self.perfect_recall:
-            actions = [(f"{name}_actions", (H, n)) for name, n in zip(names, counts, strict=True)]
-            pieces = [("states", (H, S)), *actions]
+            pieces = [("states", (H, S))]
+            pieces += [(f"{m}_actions", (H, n)) for m, n in zip(names, counts, strict=True)]
         else:
-            actions = [
-                (f"{name}_action", (n,)) for name, n in zip(names, counts[:-1], strict=False)
-            ]
-            pieces = [("step", (H + 1,)), ("state", (S,)), *actions]
+            pieces = [("step", (H + 1,)), ("state", (S,))]
+            pieces += [(f"{m}_action", (n,)) for m, n in zip(names, counts[:-1], strict=False)]
         sizes = [int(np.prod(shape)) for _, shape in pieces]
         self.tensor = np.zeros(sum(sizes), np.float32)
         views = np.split(self.tensor, np.cumsum(sizes)[:-1])  # views into the one tensor

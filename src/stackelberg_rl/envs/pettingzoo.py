@@ -1,25 +1,21 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
 
-The agents are the players in order of moves: ``"leader"`` and ``"follower"``, or with ``N > 1``
-followers ``"leader"``, ``"follower_1"``, …, ``"follower_N"``.
+The agents are the players in order of moves: ``leader, follower`` or ``leader, follower_1, …,
+follower_N``. ``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
+(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders
+the last step and where play stands as text.
 
 **AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agents act in order, each having
-seen the actions of those before it; once the last has acted the game steps and every player's
-realised reward of step ``h`` is credited (each agent collects its own from ``last()`` at its next
-turn). Observations ``[h, x, a_0, …, a_{N-1}]`` (int64, ``MultiDiscrete([H + 1, S, A_0 + 1, …,
-A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has acted at step ``h``, ``h = H`` at the end):
-``[h, x, a]`` for one follower. Actions ``Discrete(A_i)``, infos ``{"action_mask": ones}`` (every
-action is legal). All agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
+seen the actions before it; after the last, the game steps and each agent collects its realised
+reward from ``last()`` at its next turn. Observations ``[h, x, a_0, …, a_{N-1}]`` (int64,
+``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has
+acted, ``h = H`` at the end), actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``. All
+agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
 
-**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; as follower
-``i`` cannot see ``a_0, …, a_{i-1}``, its action is a reply to every one of them, an integer
-array ``(A_0, …, A_{i-1})`` in ``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower),
-and ``a_i`` is its entry at the actions before it: the outcomes of the AEC game. Its infos report
-the actions played.
-
-``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
-(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders the
-last step and where play stands as text.
+**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; follower
+``i``'s action is a reply to every ``(a_0, …, a_{i-1})``, an integer array of that shape in
+``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower), whose entry at the actions
+played is its move: the outcomes of the AEC game. Its infos report the actions played.
 
 Example:
     >>> from stackelberg_rl import games
@@ -52,10 +48,6 @@ try:
 except ImportError as err:  # pragma: no cover - exercised by hiding the package
     raise missing("pettingzoo", __name__) from err
 
-LEADER, FOLLOWER = "leader", "follower"
-AGENTS = (LEADER, FOLLOWER)
-"""The agents of a game with one follower, in the order they act at every step."""
-
 
 class _Episode(Episode):
     """What both environments share: the agents, the random stream, the spaces."""
@@ -69,16 +61,11 @@ class _Episode(Episode):
         self.observation_spaces, self.action_spaces = self._spaces()
 
     def _start(self, seed: int | None) -> None:
-        """A ``seed`` starts a new stream, ``None`` goes on with it; ``x_0`` is drawn."""
         if seed is not None or self._rng is None:
             # the game's stream of a run of seed `seed` (_seeding's "game"); fresh without one
             self._rng = np.random.default_rng() if seed is None else stream(seed, "game")
         self.agents = list(self.players)
         self._begin(self._rng)
-
-    def _rewards(self, actions: list[int]) -> dict[str, float]:
-        r = self._play(actions, self._rng)
-        return dict(zip(self.players, map(float, r), strict=True))
 
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""
@@ -87,9 +74,6 @@ class _Episode(Episode):
     def action_space(self, agent: str) -> Discrete | MultiDiscrete:
         """The agent's action space (the same object every call)."""
         return self.action_spaces[agent]
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
@@ -102,8 +86,7 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
 
     def _spaces(self) -> tuple[dict, dict]:
-        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
-        nvec = [H + 1, S, *(n + 1 for n in counts[:-1])]
+        nvec = self._nvec(self.game.n_players - 1)
         observations = {agent: MultiDiscrete(nvec, dtype=np.int64) for agent in self.players}
         return observations, {agent: Discrete(n) for agent, n in self._n_actions.items()}
 
@@ -118,13 +101,13 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
             agent: {"action_mask": np.ones(n, dtype=np.int8)}
             for agent, n in self._n_actions.items()
         }
-        self.agent_selection = LEADER
+        self.agent_selection = self.players[0]
 
     def observe(self, agent: str) -> np.ndarray:
         """``[h, x, a_0, …, a_{N-1}]`` (``a_i = A_i`` until player ``i`` has acted): int64."""
         if agent not in self.observation_spaces:
             raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(self.players)}")
-        return np.array([self._h, self._x, *self._seen()], dtype=np.int64)
+        return self._observe(self.game.n_players - 1)
 
     def step(self, action: int | None) -> None:
         """Play the selected agent's action; the game steps once the last follower has acted."""
@@ -138,7 +121,8 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
         if len(self._actions) < self.game.n_players:
             self._clear_rewards()  # part of a step: nobody is paid yet
         else:
-            self.rewards = self._rewards(self._actions)
+            r = self._play(self._actions, self._rng)
+            self.rewards = dict(zip(self.players, map(float, r), strict=True))
             if self._h >= self.game.horizon:
                 self.terminations = dict.fromkeys(self.players, True)
             elif self._h >= self.max_cycles:
@@ -178,15 +162,17 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
 
     def _spaces(self) -> tuple[dict, dict]:
-        H, S, counts = self.game.horizon, self.game.n_states, self.game.action_counts
-        observations = {agent: MultiDiscrete([H + 1, S], dtype=np.int64) for agent in self.players}
-        actions = {LEADER: Discrete(counts[0])}
+        counts = self.game.action_counts
+        observations = {
+            agent: MultiDiscrete(self._nvec(0), dtype=np.int64) for agent in self.players
+        }
+        actions = {self.players[0]: Discrete(counts[0])}
         for i, agent in enumerate(self.players[1:], start=1):
             actions[agent] = MultiDiscrete(np.full(counts[:i], counts[i]), dtype=np.int64)
         return observations, actions
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {agent: np.array([self._h, self._x], dtype=np.int64) for agent in self.players}
+        return {agent: self._observe(0) for agent in self.players}
 
     def _to_move(self) -> str:
         return "both players" if self.game.n_players == 2 else "all players"
@@ -199,7 +185,6 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
         return self._observations(), {agent: {} for agent in self.players}
 
     def _reply(self, i: int, replies: Any, played: list[int]) -> int:
-        """Follower ``i``'s entry of ``replies`` at the actions ``played`` before it."""
         agent, counts = self.players[i], self.game.action_counts
         array = np.asarray(replies)
         if array.shape != counts[:i] or array.dtype.kind not in "iu":
@@ -225,10 +210,11 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
         missing_agents = [agent for agent in agents if agent not in actions]
         if missing_agents:
             raise ValueError(f"no action for {', '.join(missing_agents)}")
-        played = [check_action(LEADER, actions[LEADER], self.game.action_counts[0])]
+        played = [check_action(agents[0], actions[agents[0]], self.game.action_counts[0])]
         for i, agent in enumerate(agents[1:], start=1):
             played.append(self._reply(i, actions[agent], played))
-        rewards = self._rewards(played)
+        r = self._play(played, self._rng)
+        rewards = dict(zip(agents, map(float, r), strict=True))
         terminated = self._h >= self.game.horizon
         truncated = self._truncated = not terminated and self._h >= self.max_cycles
         info = {f"{agent}_action": a for agent, a in zip(agents, played, strict=True)}

@@ -222,8 +222,10 @@ def path(
     kind: str = "any",
     exists: bool | None = None,
 ) -> Path:
-    """``value`` as a :class:`~pathlib.Path`: ``kind`` (``"file"``, ``"folder"``, ``"any"``)
-    if it exists; ``exists`` ``True``: it must exist, ``False``: it must not, ``None``: either.
+    """``value`` as a :class:`~pathlib.Path`, checked against what it must be.
+
+    ``kind``: ``"file"``, ``"folder"`` or ``"any"`` if it exists; ``exists``: ``True`` it must
+    exist, ``False`` it must not, ``None`` either.
 
     Raises:
         ValueError: not a path, empty, missing, present, or a file where a folder is wanted

@@ -1,10 +1,8 @@
 """Exact planning on a known finite game (SPEC §2, §7): values, best responses, Stackelberg, regret.
 
-Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals, and the
-one-shot commitment values of a bimatrix game. Player-indexed arrays have a leading player axis
-of length ``1+N`` (the leader, then ``N`` followers moving in order); player ``i``'s policy is
-``pi_i (H, S, A_0, …, A_i)``. One step of backward induction is :func:`collapse`, and every
-solver is one backward pass of it over ``h = H-1 … 0``, vectorised over states and actions.
+Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals and one-shot
+commitments. Player arrays have a leading axis of ``1+N`` players (0 the leader); player ``i``'s
+policy is ``pi_i (H, S, A_0, …, A_i)``. Every solver is a backward pass of :func:`collapse`.
 """
 
 from __future__ import annotations
@@ -67,7 +65,7 @@ class Values:
 
 # ---------------------------------------------------------------------- one step
 def _max_last(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=-1)`` by a loop over the short axis of actions (numpy's is slower there)."""
+    """``z.max(axis=-1)`` by a loop over the short axis of actions (numpy's is slower)."""
     m = z[..., 0].copy()
     for i in range(1, z.shape[-1]):
         np.maximum(m, z[..., i], out=m)
@@ -154,9 +152,7 @@ def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def soft_policies(
-    Q: np.ndarray, alpha_l: float, alpha_f: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def soft_policies(Q: np.ndarray, alpha_l: float, alpha_f: float) -> tuple[np.ndarray, ...]:
     """Soft-max follower then leader policies from ``Q (..., 2, A, B)`` (Algorithm 1, 9–14).
 
     ``alpha_l``, ``alpha_f``: inverse temperatures (``inf``: greedy). Returns ``pi_l (..., A)``,
@@ -189,7 +185,7 @@ def check_tie_break(tie_break: str, tol: float) -> None:
     """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
-    if not (_validate.is_real(tol) and math.isfinite(tol) and tol >= 0):
+    if not (_validate.is_real(tol) and 0 <= tol < math.inf):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
 
 
@@ -201,9 +197,7 @@ def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
 
 
 def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
-    """``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (``None`` skipped) as checked float arrays.
-
-    With ``N`` followers one policy per player, ``pi_i (H, S, A_0, …, A_i)``.
+    """One policy per player, ``pi_i (H, S, A_0, …, A_i)`` (``None`` skipped), checked as floats.
 
     Raises:
         ValueError: naming the policy, and the axis or the index that is wrong, or the number
@@ -214,22 +208,16 @@ def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.nd
         raise ValueError(f"the game has {n} players: give {n} policies, got {len(policies)}")
     axes = ("h", "x", *action_axes(n, False))
     out = []
-    for i, (name, pi, shape) in enumerate(
-        zip(policy_names(n), policies, policy_shapes(game), strict=True)
-    ):
+    for name, pi, shape in zip(policy_names(n), policies, policy_shapes(game), strict=True):
         if pi is not None:
-            pi = np.asarray(pi, dtype=np.float64)
-            _validate.check_shape(pi, name, shape, axes[: i + 3])
-            pi = _validate.distribution(pi, name, axes[: i + 3])
+            _validate.check_shape(pi, name, shape, axes[: len(shape)])
+            pi = _validate.distribution(pi, name, axes[: len(shape)])
         out.append(pi)
     return out
 
 
 def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[list, Values]:
-    """Backward induction from ``V_{m,H} = 0`` with each player's policy or :data:`Rule`.
-
-    Returns the policies (those of rules filled in) and their :class:`Values`.
-    """
+    """Backward induction from ``V_{m,H} = 0``: the policies (rules' filled in) and their values."""
     m, H, S = game.n_players, game.horizon, game.n_states
     Q = np.empty((m, H, S, *game.action_counts))
     q = np.empty((m, H, S, game.n_leader_actions))
@@ -247,10 +235,9 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
 
 
 def evaluate(game: FiniteGame, *policies: np.ndarray) -> Values:
-    """Exact values of the policies ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+    """Exact values of the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (SPEC §2).
 
-    With ``N`` followers: ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)``,
-    the collapse of SPEC §7; ``values.V`` is ``(1+N, H, S)``.
+    With ``N`` followers ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)`` (SPEC §7).
 
     >>> from stackelberg_rl.games import random_linear
     >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
@@ -270,16 +257,14 @@ def best_response(
 ) -> tuple[np.ndarray, Values]:
     """Player ``player``'s best response to the others' policies, eqs. (7) and (8), SPEC §7.
 
-    With ``tie_break`` a follower picks, among its maximisers within ``tol``, the one best
-    (``"leader"``) or worst (``"follower"``) for the leader (then for the players after it, in
-    order, as :func:`stackelberg_choice`): backward induction then gives the best or worst
-    leader value over all its best responses, at every state.
-
     Args:
         game: the game.
         player: 0 the leader, ``1 … N`` the followers.
         policies: every player's policy in order of moves (the entry of ``player`` is ignored).
-        tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"``, ``"follower"``.
+        tie_break: a follower's ties: ``None`` (the first maximiser), or among its maximisers
+            within ``tol`` the best (``"leader"``) or worst (``"follower"``) for the leader,
+            then the players after it (:func:`stackelberg_choice`): the best or worst leader
+            value over all its best responses, at every state.
         tol: how far below the maximum an action still counts as a maximiser.
 
     Returns:
@@ -298,11 +283,7 @@ def best_response(
 
 
 def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray, Values]:
-    """The leader's best response to ``pi_f``: greedy in ``q_l`` at every step, eq. (8).
-
-    Returns:
-        A deterministic ``pi_l (H, S, A)`` (first maximiser on ties) and its values.
-    """
+    """The leader's best response to ``pi_f``, eq. (8): a deterministic ``pi_l`` and its values."""
     return best_response(game, 0, [None, pi_f])
 
 
@@ -312,10 +293,9 @@ def follower_best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """The follower's best response to ``pi_l``, eq. (7): :func:`best_response` of player 1.
+    """The follower's best response to ``pi_l``, eq. (7): a deterministic ``pi_f`` and its values.
 
-    Returns:
-        A deterministic ``pi_f (H, S, A, B)`` and its values.
+    ``tie_break``, ``tol``: as in :func:`best_response`.
     """
     return best_response(game, 1, [pi_l, None], tie_break, tol)
 
@@ -327,10 +307,9 @@ def stackelberg_equilibrium(
 ) -> tuple[np.ndarray, ...]:
     """The subgame-perfect Stackelberg solution by backward induction (SPEC §2, §7).
 
-    At each ``(h, x)`` the follower answers every ``a`` (ties within ``tol`` for the leader or
-    against it); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``. With ``N`` followers, from
-    the last one down, player ``i`` answers every ``a_{<i}`` with the argmax of its own
-    ``W^{(i+1)}_i`` (:func:`stackelberg_choice`).
+    At each ``(h, x)``, from the last follower down, player ``i`` answers every ``a_{<i}`` with
+    the argmax of its own ``W^{(i+1)}_i`` (ties within ``tol`` for the leader or against it,
+    :func:`stackelberg_choice`); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``.
 
     Returns:
         Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N``
@@ -345,10 +324,8 @@ def stackelberg_rules(
     tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
 ) -> list[Rule]:
     """The players' rules in a Stackelberg solution: the leader greedy, each follower answering."""
-    rules = [greedy(0)]
-    for i in range(1, n_players):
-        rules.append(functools.partial(stackelberg_choice, player=i, tie_break=tie_break, tol=tol))
-    return rules
+    answer = functools.partial(stackelberg_choice, tie_break=tie_break, tol=tol)
+    return [greedy(0)] + [functools.partial(answer, player=i) for i in range(1, n_players)]
 
 
 # ---------------------------------------------------------------------- regret
@@ -372,13 +349,6 @@ def regret(
     return float(r[0]), float(r[1])
 
 
-def regrets(
-    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: np.ndarray, a1: np.ndarray
-) -> np.ndarray:
-    """:func:`regret` at ``(x1, a1)`` pairs, ``(n,)`` each: ``(2, n)``, the leader's first."""
-    return player_regrets(game, [pi_l, pi_f], x1, [a1])
-
-
 def player_regrets(
     game: FiniteGame,
     policies: Sequence[np.ndarray],
@@ -388,8 +358,7 @@ def player_regrets(
     """Each player's exact regret of one episode (SPEC §7; eqs. (9) and (10) for ``N = 1``).
 
     Player ``m``'s best-response value minus its value under ``policies``, both at the node
-    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0. The ``2+N`` backward passes (the
-    profile's values and each player's best response) run as one.
+    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0 (:func:`start_values`).
 
     Args:
         game: the game, with ``N`` followers.
@@ -456,16 +425,11 @@ def regret_backup(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One step of the fused backward passes of :func:`start_values`.
 
-    Args:
-        Q: ``(rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row
-            1 player ``m``'s values of its best response (eqs. (7) and (8)).
-        policies: each player's policy at this step, ``(..., A_0, …, A_i)``.
-        out: ``(rows, 1+N, ...)`` where this step's values are written.
-        best: whether ``Q`` has the best responses' row.
-
-    Returns:
-        ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and
-        each player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
+    ``Q (rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row 1
+    (if ``best``) player ``m``'s of its best response, eqs. (7) and (8); ``policies`` each
+    player's at this step; ``out (rows, 1+N, ...)`` receives the step's values. Returns the
+    profile's values at each player's node (:func:`collapse`) and each player's best-response
+    value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
     n = len(policies)
     if out is None:
@@ -488,16 +452,13 @@ def regret_at(
     From the step-0 ``nodes`` and ``best`` of :func:`regret_backup`; ``actions`` the first
     actions of the players before the last, each ``(n,)`` like ``x1``.
     """
-    out = []
-    for m in range(len(best)):
-        at = (x1, *actions[:m])
-        out.append(best[m][at] - nodes[m][m][at])
-    return np.stack(out)
+    ats = [(x1, *actions[:m]) for m in range(len(best))]
+    return np.stack([best[m][at] - nodes[m][m][at] for m, at in enumerate(ats)])
 
 
 # ---------------------------------------------------------------------- soft-max play
 def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
-    """Each player's inverse temperature ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
+    """Each player's ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
     n = game.n_players
     if len(alphas) != n:
         raise ValueError(f"the game has {n} players: give {n} values of α, got {len(alphas)}")
@@ -509,11 +470,10 @@ def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
 
 
 def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Values, ...]:
-    """Soft-max play planned on the true model: Algorithm 1, lines 9–14, with exact ``Q``.
+    """Soft-max play planned on the true model (``β = 0``): Algorithm 1, lines 9–14, exact ``Q``.
 
-    What the learner would play if it knew the model (``β = 0``): the soft-max chain of SPEC
-    §7, each player ``i`` ``softmax(α_i W^{(i+1)}_i)`` from the last follower down. ``alphas``
-    the inverse temperatures ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
+    Each player ``i`` plays ``softmax(α_i W^{(i+1)}_i)`` from the last follower down (SPEC §7);
+    ``alphas`` are ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
 
     Returns:
         ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N`` followers
@@ -527,11 +487,9 @@ def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Val
 def softmax_bias(game: FiniteGame, *alphas: float) -> np.ndarray:
     """The soft-max bias ``(1+N,)``: the expected regret of one episode of :func:`softmax_solution`.
 
-    Each player's regret (:func:`player_regrets`; eqs. (9) and (10) for ``N = 1``) in
-    expectation over ``x_1`` from the initial distribution and the first actions of the players
-    before it, drawn from the soft-max policies of step 0 (the leader's regret does not depend
-    on them): what soft-max play loses with nothing left to learn (bounded by Lemmas 2 and 4,
-    :func:`softmax_bias_bound`). The leader's first, each ``>= 0``.
+    Each player's regret (:func:`player_regrets`) in expectation over ``x_1`` and the earlier
+    players' first actions drawn from the soft-max policies: what soft-max play loses with
+    nothing left to learn (bounded by Lemmas 2 and 4, :func:`softmax_bias_bound`); each ``>= 0``.
     """
     *policies, _ = softmax_solution(game, *alphas)
     N = game.n_followers
@@ -551,8 +509,7 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
     """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(1+N,)``.
 
     ``H·log|A_i|/α_i`` per player (a soft-max over ``n`` actions gives up at most ``log(n)/α``
-    per step): ``[H·log|A|/α_l, H·log|B|/α_f]`` for one follower; ``0`` for greedy play and for
-    a player with one action.
+    per step); ``0`` for greedy play and for a player with one action.
     """
     out = []
     for n, alpha in zip(game.action_counts, _alphas(game, alphas), strict=True):
@@ -564,26 +521,19 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
 
 
 def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
-    """Appendix F: the leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
+    """Appendix F: the leader's marginal ``q_l (..., 2)`` as ``Q`` moves from Table 1 to Table 2.
 
-    ``Q(t) = (1 − t)·Table 1 + t·Table 2``, the follower plays ``softmax(α_f Q_f(t)[a, ·])``
-    (``α_f = ∞``: greedy, whose ``q_l(a₁)`` jumps from ``0`` to ``M`` at ``t = 1/2``).
-
-    Args:
-        t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
-        alpha_f: the follower's inverse temperature ``≥ 0`` (``np.inf`` for greedy).
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``.
-
-    Returns:
-        ``q_l (..., 2)``: the leader's marginal at ``a₁`` and ``a₂``.
+    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` for ``t (...)`` in ``[0, 1]``; the follower plays
+    ``softmax(α_f Q_f(t)[a, ·])``, ``α_f ≥ 0`` (``inf``: greedy, whose ``q_l(a₁)`` jumps from
+    ``0`` to ``M > 0`` at ``t = 1/2``); ``eps`` is ``ε`` in ``(0, 1]``.
     """
     from .games.appendix_f import tables
 
     t = _validate.array(t, "t", low=0.0, high=1.0)
     alpha_f = _validate.real(alpha_f, "alpha_f", low=0.0, infinite=True)
     both = tables(M, eps)
-    Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]
+    t = t[..., None, None, None]
+    Q = (1 - t) * both[0] + t * both[1]
     _, nodes = collapse(np.moveaxis(Q, -3, 0), [np.ones(2), softmax_rule(1, alpha_f)])
     return nodes[1][0]
 
@@ -627,14 +577,14 @@ def mixed_commitment(
     L_unit = L / max(np.abs(L).max(), 1e-300)
     f_scale = max(np.abs(F).max(), 1e-300)
     F_unit = F / f_scale
+    from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
+
     best: tuple[float, int, np.ndarray] | None = None
     for b in range(B):
         others = [c for c in range(B) if c != b]
         # Σ_a x_a (F[a, b'] − F[a, b]) <= 0 for every other b'.
         A_ub = (F_unit[:, others] - F_unit[:, [b]]).T if others else None
         b_ub = np.zeros(len(others)) if others else None
-        from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
-
         result = linprog(
             -L_unit[:, b],
             A_ub=A_ub,

@@ -684,8 +684,7 @@ def test_collapse_is_the_chain_of_math_md_7_for_three_players():
             V[:, x] += pis[0][x, a0] * pis[1][x, a0, a1] * w2
             best_1[x, a0] = max(best_1[x, a0], w2[1]) if a1 else w2[1]
     np.testing.assert_allclose(nodes[0], V, rtol=0, atol=1e-12)
-    own = [pis[0], None, pis[2]]
-    _, best = planning.collapse(W[1:2], own)
+    _, best = planning.collapse(W[1:2], pis, best_rows=[[], [0]])
     np.testing.assert_allclose(best[1][0], best_1, rtol=0, atol=1e-12)
     # greedy rules give one-hot policies whose values are the maxima
     chosen, greedy_nodes = planning.collapse(W[1:2], [pis[0], planning.greedy(0), pis[2]])

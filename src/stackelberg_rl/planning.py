@@ -32,8 +32,8 @@ Rule = Callable[[np.ndarray], np.ndarray]
 """A player's choice from the values at its node ``W (n, ..., A_0, …, A_i)`` (see :func:`collapse`):
 its policy ``(..., A_0, …, A_i)``, or integer actions ``(..., A_0, …, A_{i-1})`` played for sure."""
 
-Policy = np.ndarray | Rule | None
-"""A player's part in a backward pass: a policy, a :data:`Rule`, or ``None`` for a best response."""
+Policy = np.ndarray | Rule
+"""A player's part in a backward pass: a policy or a :data:`Rule`."""
 
 
 @dataclass(frozen=True)
@@ -85,43 +85,37 @@ def collapse(
 
     Args:
         W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows (every player's, or one's own).
-        policies: for each player: its policy ``(..., A_0, …, A_i)``; a :data:`Rule`, called
-            with ``W^{(i+1)}``; or ``None`` for a best response ``max_{a_i}`` (then ``W`` holds
-            that player's own values only).
+        policies: for each player: its policy ``(..., A_0, …, A_i)``, or a :data:`Rule` called
+            with ``W^{(i+1)}``.
         out: for each player, ``None`` or a zeroed array where its rule's policy is written.
         best_rows: for each player, rows of ``W`` (its own values) where it maximises whatever
             its policy: backward passes that differ only in who best-responds run as one.
 
     Returns:
-        ``(pis, nodes)``: each player's policy at this step (``None`` for a best response), and
-        ``nodes[i] = W^{(i)}`` ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
+        ``(pis, nodes)``: each player's policy at this step, and ``nodes[i] = W^{(i)}``
+        ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
 
     >>> Q = np.array([[[1.0, 0.0]], [[0.0, 2.0]]])  # (2 players, A = 1, B = 2)
     >>> pis, nodes = collapse(Q, [np.ones(1), greedy(1)])
     >>> pis[1].tolist(), nodes[0].tolist()
     ([[0.0, 1.0]], [0.0, 2.0])
     """
-    pis: list[np.ndarray | None] = list(policies)
+    pis: list[np.ndarray] = list(policies)
     nodes: list[np.ndarray] = [W] * len(policies)
     for i in range(len(policies) - 1, -1, -1):
-        rule = policies[i]
-        if rule is None:
-            W = _max_last(W)
-        else:
-            if callable(rule):
-                choice = np.asarray(rule(W))
-                pi = np.zeros(W.shape[1:]) if out is None or out[i] is None else out[i]
-                if np.issubdtype(choice.dtype, np.integer):
-                    # A one-hot row: the average below is then exact, and faster than a gather.
-                    np.put_along_axis(pi, choice[..., None], 1.0, axis=-1)
-                else:
-                    pi[...] = choice
-                pis[i] = pi
-            averaged = np.einsum("m...a,...a->m...", W, pis[i])
-            for row in best_rows[i] if i < len(best_rows) else ():
-                averaged[row] = _max_last(W[row])
-            W = averaged
-        nodes[i] = W
+        if callable(policies[i]):
+            choice = np.asarray(policies[i](W))
+            pi = np.zeros(W.shape[1:]) if out is None or out[i] is None else out[i]
+            if np.issubdtype(choice.dtype, np.integer):
+                # A one-hot row: the average below is then exact, and faster than a gather.
+                np.put_along_axis(pi, choice[..., None], 1.0, axis=-1)
+            else:
+                pi[...] = choice
+            pis[i] = pi
+        averaged = np.einsum("m...a,...a->m...", W, pis[i])
+        for row in best_rows[i] if i < len(best_rows) else ():
+            averaged[row] = _max_last(W[row])
+        W = nodes[i] = averaged
     return pis, nodes
 
 
@@ -417,11 +411,7 @@ def start_values(
 
 
 def regret_backup(
-    Q: np.ndarray,
-    policies: Sequence[np.ndarray],
-    out: np.ndarray | None = None,
-    *,
-    best: bool = True,
+    Q: np.ndarray, policies: Sequence[np.ndarray], out: np.ndarray, *, best: bool = True
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One step of the fused backward passes of :func:`start_values`.
 
@@ -432,8 +422,6 @@ def regret_backup(
     value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
     n = len(policies)
-    if out is None:
-        out = np.empty(Q.shape[: Q.ndim - n])
     # One pass: rows 0 … n-1 the profile, row n + m player m's own values, where it maximises.
     W = Q.reshape(Q.shape[0] * n, *Q.shape[2:])
     best_rows = [[n + m] for m in range(n)] if best else ()
@@ -579,21 +567,14 @@ def mixed_commitment(
     F_unit = F / f_scale
     from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
 
+    simplex = dict(A_eq=np.ones((1, A)), b_eq=[1.0], bounds=[(0.0, 1.0)] * A, method="highs")
     best: tuple[float, int, np.ndarray] | None = None
     for b in range(B):
         others = [c for c in range(B) if c != b]
         # Σ_a x_a (F[a, b'] − F[a, b]) <= 0 for every other b'.
         A_ub = (F_unit[:, others] - F_unit[:, [b]]).T if others else None
         b_ub = np.zeros(len(others)) if others else None
-        result = linprog(
-            -L_unit[:, b],
-            A_ub=A_ub,
-            b_ub=b_ub,
-            A_eq=np.ones((1, A)),
-            b_eq=[1.0],
-            bounds=[(0.0, 1.0)] * A,
-            method="highs",
-        )
+        result = linprog(-L_unit[:, b], A_ub=A_ub, b_ub=b_ub, **simplex)
         if result.status == 2:  # infeasible: b is a best response to no mix
             continue
         if result.status != 0:
@@ -624,11 +605,8 @@ def pure_commitment(
 ) -> tuple[int, int, float]:
     """The Stackelberg solution of a one-shot game ``L, F (A, B)``, the leader's action seen.
 
-    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour.
-
-    Returns:
-        ``(leader_action, follower_action, leader_value)`` with ``leader_value`` in the
-        payoffs' units.
+    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour. Returns
+    ``(leader_action, follower_action, leader_value)``, the value in the payoffs' units.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     game = matrix_game(leader_payoffs=L, follower_payoffs=F, horizon=1)

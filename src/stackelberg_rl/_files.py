@@ -57,13 +57,10 @@ def replace_with(
     exclusive: bool = False,
     durable: bool = False,
 ) -> None:
-    """Create or replace ``path`` whole or not at all: ``fill`` writes a temporary file, renamed.
+    """Create or replace ``path`` whole or not at all: ``fill(tmp)`` writes a temporary, renamed.
 
-    Args:
-        path: the file.
-        fill: called with the temporary path, which it writes.
-        exclusive: refuse to replace an existing ``path`` (:class:`FileExistsError`).
-        durable: sync the file and its folder to the disk (the rename survives a machine crash).
+    ``exclusive``: refuse to replace an existing ``path`` (:class:`FileExistsError`); ``durable``:
+    sync the file and its folder, so that the rename survives a crash of the machine.
 
     Raises:
         OSError: the file could not be written; ``path`` is as it was and no temporary is left.
@@ -123,14 +120,9 @@ def read_npz(
 ) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` at ``path``, by name; pickled objects are refused.
 
-    Args:
-        path: the file.
-        error: the exception class to raise (a ``ValueError`` subclass names the kind of file).
-        what: what the file should hold, for the messages (``"game file"``).
-
     Raises:
         error: a missing file, not a zip archive (or truncated), an object array, a corrupt
-            array; the message names the file and the array.
+            array; the message names the file, the array and ``what`` it should hold.
     """
     path = Path(path)
     if path.is_dir():
@@ -170,10 +162,8 @@ def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> 
 def jsonable(obj: Any, where: str = "value", *, nan: bool = False) -> Any:
     """``obj`` as JSON data: infinities as ``"inf"``/``"-inf"``, numpy scalars as Python ones.
 
-    Args:
-        obj: nested dicts (string keys), lists, tuples, numbers, strings, ``None``.
-        where: the name of ``obj`` in errors (``config``): a bad value is named by its path.
-        nan: write NaN as ``"nan"`` instead of refusing it.
+    ``obj``: nested dicts (string keys), lists, tuples, numbers, strings, ``None``; ``where``:
+    its name in errors (``config``); ``nan``: write NaN as ``"nan"`` instead of refusing it.
 
     Raises:
         ValueError: naming the first value JSON cannot hold (a NaN, an object, ...) by its path.
@@ -211,15 +201,10 @@ def pack(
     """``tree`` (nested dicts of arrays and JSON values) as the bytes of a container.
 
     Leaves that are ``np.ndarray`` are stored as arrays named by their path (``seed3/w``); any
-    other leaf (a number, a string, ``None``, a list; a Python ``int`` of any size) goes into the
+    other leaf (a number, a string, ``None``, a list; an ``int`` of any size) goes into the
     header's ``values``. An array equal bit for bit to one stored earlier is stored once.
-
-    Args:
-        fmt: the format's name (``"stackelberg-rl/checkpoint"``).
-        version: its version.
-        tree: what to store; keys are names without ``/``.
-        header: more JSON fields of the header (what a reader checks before the arrays).
-        compress: ``np.savez_compressed`` instead of ``np.savez``.
+    ``fmt`` (``"stackelberg-rl/checkpoint"``) and ``version`` name the format; ``header`` holds
+    more JSON fields (what a reader checks before the arrays).
     """
     arrays: dict[str, np.ndarray] = {}
     values: dict[str, Any] = {}
@@ -282,12 +267,12 @@ def unpack(
         version: the format version this package reads.
         what: what the file should hold, for the messages (``"checkpoint"``).
         where: how to name it in messages (default: its path, or "the {what}").
-        error: the exception class to raise (a ``ValueError`` subclass names the kind of file).
+        error: the exception class to raise.
         header_only: read only the header (the tree is then empty).
 
     Returns:
-        ``(header, tree)``: the header without ``values``/``aliases``; the tree as
-        :func:`pack` was given it (arrays and JSON values).
+        ``(header, tree)``: the header without ``values``/``aliases``, and the tree as
+        :func:`pack` was given it.
 
     Raises:
         error: a missing file or a folder, a damaged or truncated one, pickled objects, a file

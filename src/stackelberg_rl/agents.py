@@ -259,10 +259,8 @@ class LSVIAgent(Agent):
         """Re-plan at the start of episode ``k`` if the schedule says so (owner only)."""
         self.episode = index(k, sys.maxsize, "k")
         self.replanned = False
-        if not self.owner:
-            return
         L = self.learner
-        if L.should_plan(k):
+        if self.owner and L.should_plan(k):
             L.alphas = np.array([
                 alpha_value(spec, n, L.horizon, self.episodes, k)
                 for spec, n in zip(self._alpha_specs, L.action_counts, strict=True)

@@ -87,17 +87,10 @@ def sampled_regrets(
 
     The three backward passes of :func:`~.planning.player_regrets` in every replication at
     once: at step ``h ≥ 1`` on the sample's states drawn from ``μ_{h-1}``, at step 0 on ``x1``.
-
-    Args:
-        game: the game.
-        policy_l: the leader's policy in the episode, as a function of the features.
-        policy_f: the follower's.
-        x1: ``(2,)`` the realised initial state.
-        a1: the leader's realised first action.
-        sample: the states to plan on; the game's own evaluation sample by default.
-
-    Returns:
-        An :class:`Estimate` of shape ``(2,)``: the leader's regret, then the follower's.
+    ``policy_l``, ``policy_f``: the policies played, as :data:`PolicyMap`; ``x1 (2,)`` the
+    realised initial state, ``a1`` the leader's first action; ``sample`` the states to plan on
+    (default: the game's evaluation sample). Returns an :class:`Estimate` ``(2,)``, the
+    leader's regret first.
     """
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
@@ -140,16 +133,10 @@ def sampled_stackelberg(
     Backward induction in each replication as :func:`~.planning.stackelberg_equilibrium` does;
     the plan ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩`` gives the policy at any state.
 
-    Args:
-        game: the game.
-        sample: the states to plan on; the game's own evaluation sample by default (its
-            :meth:`~.games.continuous.EvaluationSample.pooled` form gives a single best plan).
-        tie_break: ``"leader"`` (strong Stackelberg) or ``"follower"`` (weak).
-        tol: the follower's tolerance on ties, ``>= 0``.
-
-    Returns:
-        ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)`` of both players' values
-        ``E_{x_0}[V_{m,0}(x_0)]`` over the initial density (the sample's initial states).
+    ``sample``: the states to plan on (default: the game's evaluation sample; its ``pooled()``
+    form gives a single best plan); ``tie_break``: ``"leader"`` (strong) or ``"follower"``
+    (weak), within ``tol >= 0``. Returns ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)``
+    of both players' values ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
     """
     check_tie_break(tie_break, tol)
     rules = stackelberg_rules(tie_break, tol)

@@ -328,16 +328,9 @@ def regret(
 ) -> tuple[float, float]:
     """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
 
-    Args:
-        game: the game.
-        pi_l: ``(H, S, A)`` the leader's policy in the episode.
-        pi_f: ``(H, S, A, B)`` the follower's policy in the episode.
-        x1: the realised initial state.
-        a1: the leader's realised first action.
-
-    Returns:
-        ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1),
-        V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
+    For the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played, the realised initial
+    state ``x1`` and the leader's first action ``a1``: ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) −
+    V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
     """
     r = player_regrets(game, [pi_l, pi_f], x1, [a1])
     return float(r[0]), float(r[1])
@@ -357,12 +350,12 @@ def player_regrets(
     Args:
         game: the game, with ``N`` followers.
         policies: ``pi_0, …, pi_N`` played in the episode, ``pi_i (H, S, A_0, …, A_i)``.
-        x1: the realised initial state (or an array of them).
-        first_actions: the realised actions of step 0 of at least players ``0 … N-1`` (the
-            last player's is not used), each like ``x1``.
+        x1: the realised initial state, or an array ``(n,)`` of them.
+        first_actions: the realised actions of step 0 of players ``0 … N-1`` (the last
+            player's may follow, unused), each like ``x1``.
 
     Returns:
-        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1`` of shape ``(n,)``.
+        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1 (n,)``.
     """
     policies = check_policies(game, *policies)
     N = game.n_followers
@@ -385,17 +378,11 @@ def start_values(
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The values at step 0 of a batch of policy profiles and of each player's best response.
 
-    One backward pass of :func:`regret_backup` for all of them, one step's ``Q`` held at a time.
-
-    Args:
-        game: the game.
-        policies: each player's policies ``(*batch, H, S, A_0, …, A_i)``, in order of moves
-            (``np.broadcast_to`` one policy to share it in a batch).
-        best: also the best responses (else only the profiles' values).
-
-    Returns:
-        ``(V, nodes, best)`` of step 0: ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values,
-        row 1 each player's best-response value) and the nodes of :func:`regret_backup`.
+    One backward pass of :func:`regret_backup` for all, one step's ``Q`` held at a time.
+    ``policies``: each player's ``(*batch, H, S, A_0, …, A_i)`` (``np.broadcast_to`` shares one
+    in a batch); ``best``: also the best responses. Returns ``(V, nodes, best)`` of step 0:
+    ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values, row 1 each player's best-response
+    value) and the nodes of :func:`regret_backup`.
     """
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
@@ -532,11 +519,9 @@ def mixed_commitment(
 ) -> tuple[np.ndarray, int, float]:
     """The leader's optimal mixed strategy to commit to in a one-shot bimatrix game.
 
-    The follower sees the mix ``x`` (not the action drawn) and best-responds, ties in the
-    leader's favour (strong Stackelberg). Conitzer & Sandholm (2006, EC'06, §5): one LP per
-    follower action ``b``, maximise ``Σ_a x_a L[a, b]`` over the simplex subject to ``b`` being a
-    best response; the best feasible ``b`` wins (HiGHS; an LP failing otherwise than infeasible
-    raises). At least the value of :func:`pure_commitment`, where the follower sees the action.
+    The follower sees the mix ``x`` and best-responds, ties in the leader's favour. Conitzer &
+    Sandholm (2006, EC'06, §5): one LP per follower action ``b``, maximise ``Σ_a x_a L[a, b]``
+    over the simplex subject to ``b`` being a best response; the best feasible ``b`` wins.
 
     >>> L, F = [[2, 4], [1, 3]], [[1, 0], [0, 1]]  # Conitzer & Sandholm (2006), §1
     >>> x, b, v = mixed_commitment(L, F)
@@ -550,14 +535,12 @@ def mixed_commitment(
             fall short of a best response to the returned mix before it counts as a failure.
 
     Returns:
-        ``(leader_mix (A,), follower_action, leader_value)``, with
-        ``leader_value = leader_mix @ L[:, follower_action]``.
+        ``(leader_mix (A,), follower_action, leader_mix @ L[:, follower_action])``.
 
     Raises:
-        ValueError: for matrices that are not finite ``(A, B)`` arrays of the same shape (also
-            given as strings ``"2,4;1,3"``).
-        RuntimeError: when an LP fails (any status but optimal or infeasible) or its solution
-            does not check out.
+        ValueError: matrices that are not finite ``(A, B)`` arrays (or strings ``"2,4;1,3"``)
+            of the same shape.
+        RuntimeError: an LP fails (neither optimal nor infeasible) or its solution is wrong.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     A, B = L.shape

@@ -50,19 +50,14 @@ def integer(value: Any, name: str, *, low: int | None = None, high: int | None =
     Raises:
         ValueError: not an integer (a boolean, a float, a string), or out of range.
     """
-    if (
-        not is_integer(value)
-        or (low is not None and value < low)
-        or (high is not None and value > high)
-    ):
-        if low is not None and high is not None:
-            expected = f"an integer in [{low}, {high}]"
-        elif low is not None or high is not None:
-            expected = f"an integer >= {low}" if high is None else f"an integer <= {high}"
-        else:
-            expected = "an integer"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
+    if is_integer(value) and (low is None or value >= low) and (high is None or value <= high):
+        return int(value)
+    expected = "an integer"
+    if low is not None and high is not None:
+        expected += f" in [{low}, {high}]"
+    elif low is not None or high is not None:
+        expected += f" >= {low}" if high is None else f" <= {high}"
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def index(value: Any, n: int, name: str) -> int:

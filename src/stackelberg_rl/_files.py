@@ -261,18 +261,10 @@ def unpack(
 ) -> tuple[dict, dict]:
     """The header and the tree of a container (bytes, or the path of its file), checked.
 
-    Args:
-        data: the container's bytes, or its path.
-        fmt: the format expected.
-        version: the format version this package reads.
-        what: what the file should hold, for the messages (``"checkpoint"``).
-        where: how to name it in messages (default: its path, or "the {what}").
-        error: the exception class to raise.
-        header_only: read only the header (the tree is then empty).
-
-    Returns:
-        ``(header, tree)``: the header without ``values``/``aliases``, and the tree as
-        :func:`pack` was given it.
+    ``fmt``, ``version``: the format expected; ``what``: what the file should hold and
+    ``where``: how to name it (default: its path, or "the {what}"), for the messages;
+    ``header_only``: read only the header. Returns ``(header, tree)``: the header without
+    ``values``/``aliases``, and the tree as :func:`pack` was given it (empty if ``header_only``).
 
     Raises:
         error: a missing file or a folder, a damaged or truncated one, pickled objects, a file

@@ -124,15 +124,9 @@ def array(
 ) -> np.ndarray:
     """``value`` as a C-contiguous array of ``dtype``, checked.
 
-    Args:
-        value: anything ``np.asarray`` takes.
-        name: its name, for the error.
-        shape: the shape expected; ``None`` in an axis accepts any length there.
-        axes: the axes' names (``("H", "S", "A")``), used in every error.
-        dtype: the dtype of the result.
-        finite: refuse NaN and infinities.
-        low: refuse entries below this, ``high`` above that (within :data:`TOL`).
-        high: see ``low``.
+    ``shape``: the shape expected (``None`` in an axis accepts any length); ``axes``: the axes'
+    names (``("H", "S", "A")``) for every error; ``finite``: refuse NaN and infinities;
+    ``low``, ``high``: refuse entries outside ``[low, high]`` (within :data:`TOL`).
 
     Raises:
         ValueError: not numeric, the wrong number of axes or the wrong length of one (the axis

@@ -41,11 +41,10 @@ DTYPES = ("float64", "float32")
 
 @dataclass
 class AgentConfig:
-    """How the players learn. Every field lands in the run's manifest.
+    """How the players learn; every field lands in the run's manifest.
 
-    Strings that spell numbers (``beta="0.2"``, ``alpha_l="inf"``, as a command line or a file
-    gives them) are converted on construction; :meth:`validate` raises :class:`ValueError` naming
-    the first bad field, and runs on construction too.
+    Strings that spell numbers (``beta="0.2"``) are converted on construction, which runs
+    :meth:`validate` (a :class:`ValueError` naming the first bad field).
     """
 
     kind: Literal[AGENT_KINDS] = field(default="softmax-lsvi-ucb", metadata={"flags": "--agent"})
@@ -232,13 +231,9 @@ class Agent:
 class LSVIAgent(Agent):
     """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or a follower of Algorithm 2.
 
-    Args:
-        learner: the statistics and the planner.
-        rng: the player's random stream.
-        player: the player's index (0 the leader).
-        alphas: every player's ``α``, a number or a schedule name (:func:`alpha_value`).
-        episodes: ``K``, for the schedules.
-        owner: whether this player plans and records for ``learner`` (players may share one).
+    ``learner`` holds the statistics and plans; ``alphas`` are every player's ``α``, numbers or
+    schedule names (:func:`alpha_value`) over ``episodes = K``; only the ``owner`` of a learner
+    that players share plans and records.
     """
 
     def __init__(
@@ -438,16 +433,9 @@ def make_agents(
 ) -> tuple:
     """One agent per player for one run (the leader first), each with its own random stream.
 
-    Args:
-        game: the game (its features are the known feature map).
-        config: the agents' configuration.
-        episodes: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``).
-        seed: the run's seed: player ``m`` draws from ``_seeding.stream(seed, "player", m)``;
-            or the ``"agents"`` node of the run's seed tree (a ``SeedSequence``), whose children
-            are the same streams.
-
-    Returns:
-        ``(leader, follower 1, …, follower N)``: one agent per player, in order.
+    ``episodes``: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``); ``seed``:
+    the run's seed, player ``m`` drawing from ``_seeding.stream(seed, "player", m)``, or the
+    ``"agents"`` node of its seed tree (a ``SeedSequence``). Returns ``(leader, follower 1, …)``.
     """
     config.validate()
     n = game.n_players

@@ -42,9 +42,8 @@ class Values:
 
     Attributes:
         Q: ``(1+N, H, S, A_0, …, A_N)`` action values ``Q_{m,h}(x, a, b)``.
-        q: ``(1+N, H, S, A_0)`` every player's value at the first follower's node ``W^{(1)}``:
-            ``q[0]`` the leader's marginal ``q_{l,h}(x, a)``, eq. (1); ``q[1]`` the follower's
-            ``V̄_{f,h}(x, a)``, eq. (3).
+        q: ``(1+N, H, S, A_0)`` every player's value at the first follower's node ``W^{(1)}``
+            (:attr:`q_l`, :attr:`vbar_f`).
         V: ``(1+N, H, S)`` state values ``V_{m,h}(x)``, eqs. (2) and (4).
     """
 

@@ -395,16 +395,8 @@ def save(
     return path
 
 
-def load(
-    path: str | os.PathLike,
-    fmt: str,
-    version: int,
-    *,
-    what: str = "file",
-    error: type[Exception] = ContainerError,
-) -> tuple[dict, dict]:
-    """:func:`unpack` of the file at ``path``."""
-    return unpack(path, fmt, version, what=what, error=error)
+load = unpack
+"""Read the container file at a path: :func:`unpack`."""
 
 
 def is_format(path: str | os.PathLike, fmt: str) -> bool:

@@ -17,8 +17,7 @@ import numpy as np
 
 from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
-from .planning import POLICY_NAMES as NAMES
-from .planning import check_tie_break, collapse, regret_at, regret_backup, stackelberg_rules
+from .planning import collapse, policy_names, regret_at, regret_backup, stackelberg_rules
 
 PolicyMap = Callable[[int, np.ndarray], np.ndarray]
 """A player's policy at step ``h`` at states given by their features ``phi (n, A, B, d)``:
@@ -64,7 +63,7 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
 def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
     """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
     out = []
-    for m, name in enumerate(NAMES):
+    for m, name in enumerate(policy_names(2)):
         pi = np.asarray(maps[m](h, phi), dtype=np.float64)
         axes = ("x", "a", "b")[: m + 2]
         _validate.check_shape(pi, name, phi.shape[: m + 2], axes)
@@ -138,7 +137,6 @@ def sampled_stackelberg(
     (weak), within ``tol >= 0``. Returns ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)``
     of both players' values ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
     """
-    check_tie_break(tie_break, tol)
     rules = stackelberg_rules(tie_break, tol)
     sample = game.evaluation if sample is None else sample
     H, d = game.horizon, game.dim

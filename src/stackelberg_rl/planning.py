@@ -19,13 +19,10 @@ from . import _validate
 from .games.base import FiniteGame, action_axes
 from .games.matrix import matrix_game, payoff_matrices
 
-POLICY_NAMES = ("pi_l", "pi_f")
-"""The players' policies in order of moves (0 the leader, 1 the follower) of a two-player game."""
-
 
 def policy_names(n_players: int) -> tuple[str, ...]:
-    """:data:`POLICY_NAMES` for two players, else ``pi_0, …, pi_N``."""
-    return POLICY_NAMES if n_players == 2 else tuple(f"pi_{i}" for i in range(n_players))
+    """The players' policies in order of moves: ``pi_l, pi_f`` for two, else ``pi_0, …, pi_N``."""
+    return ("pi_l", "pi_f") if n_players == 2 else tuple(f"pi_{i}" for i in range(n_players))
 
 
 Rule = Callable[[np.ndarray], np.ndarray]
@@ -174,12 +171,20 @@ def stackelberg_choice(
     return keep.argmax(axis=-1)
 
 
-def check_tie_break(tie_break: str, tol: float) -> None:
-    """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
+def stackelberg_rules(
+    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
+) -> list[Rule]:
+    """The players' rules in a Stackelberg solution: the leader greedy, each follower answering.
+
+    Raises:
+        ValueError: an unknown ``tie_break``, or a ``tol`` that is not a finite number ``>= 0``.
+    """
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
     if not (_validate.is_real(tol) and 0 <= tol < math.inf):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    answer = functools.partial(stackelberg_choice, tie_break=tie_break, tol=tol)
+    return [greedy(0)] + [functools.partial(answer, player=i) for i in range(1, n_players)]
 
 
 # ---------------------------------------------------------------------- whole games
@@ -269,7 +274,6 @@ def best_response(
     if tie_break is None or player == 0:
         step[player] = greedy(player)
     else:
-        check_tie_break(tie_break, tol)
         step[player] = stackelberg_rules(tie_break, tol, game.n_players)[player]
     tables, values = _backward(game, step)
     return tables[player], values
@@ -308,17 +312,8 @@ def stackelberg_equilibrium(
         Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N``
         followers ``(pi_0, …, pi_N, values)``.
     """
-    check_tie_break(tie_break, tol)
     policies, values = _backward(game, stackelberg_rules(tie_break, tol, game.n_players))
     return (*policies, values)
-
-
-def stackelberg_rules(
-    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
-) -> list[Rule]:
-    """The players' rules in a Stackelberg solution: the leader greedy, each follower answering."""
-    answer = functools.partial(stackelberg_choice, tie_break=tie_break, tol=tol)
-    return [greedy(0)] + [functools.partial(answer, player=i) for i in range(1, n_players)]
 
 
 # ---------------------------------------------------------------------- regret

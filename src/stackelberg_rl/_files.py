@@ -287,9 +287,7 @@ def unpack(
         npz = np.load(source, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise error(f"{where} is damaged, truncated or not {_article(what)}: {err}") from None
-    if not hasattr(npz, "files"):
-        raise error(f"{where} is a bare array, not {_article(what)} of stackelberg-rl")
-    with npz:
+    with npz:  # a zip archive: an NpzFile, never a bare array
         head = _read_header(npz, fmt, version, what, where, error)
         flat = {} if header_only else _read_arrays(npz, where, what, error, skip=HEADER)
     values, aliases = head.pop("values", {}), head.pop("aliases", {})

@@ -373,11 +373,7 @@ class UniformAgent(Agent):
 
 
 class PlannedAgent(Agent):
-    """Stackelberg play from a linear plan ``Q_{m,h} = ⟨φ, w[m, h]⟩``, ``w (P, H, d)`` (SPEC §6).
-
-    The ``oracle`` of a continuous game, ``w`` planned on its sample by
-    :func:`~stackelberg_rl.montecarlo.sampled_stackelberg`.
-    """
+    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (SPEC §6)."""
 
     def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, player: int):
         super().__init__(rng, player)

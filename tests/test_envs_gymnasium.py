@@ -205,7 +205,7 @@ def test_player_objects_are_asked_and_told_of_each_episode():
             self.episodes.append(k)
 
     pi_l, _ = random_tables(game, 2)
-    leader = Counting(pi_l, np.random.default_rng(0), "leader")
+    leader = Counting(pi_l, np.random.default_rng(0), 0)
     env = FollowerEnv(game, leader)
     for _ in range(3):
         env.reset(seed=0)

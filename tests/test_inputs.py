@@ -164,8 +164,8 @@ def test_one_nan_reward_used_to_turn_every_later_policy_into_nan():
 
 def test_table_agents_check_their_indices():
     rng = np.random.default_rng(0)
-    leader = TableAgent(np.full((3, 6, 2), 0.5), rng, "leader")
-    follower = TableAgent(np.full((3, 6, 2, 3), 1 / 3), rng, "follower")
+    leader = TableAgent(np.full((3, 6, 2), 0.5), rng, 0)
+    follower = TableAgent(np.full((3, 6, 2, 3), 1 / 3), rng, 1)
     with pytest.raises(ValueError, match="x must be"):
         leader.act(0, -1)
     with pytest.raises(ValueError, match="h must be"):

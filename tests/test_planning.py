@@ -26,8 +26,8 @@ from stackelberg_rl.planning import (
     evaluate,
     follower_best_response,
     leader_best_response,
+    player_regrets,
     regret,
-    regrets,
     stackelberg_equilibrium,
 )
 
@@ -313,9 +313,8 @@ def test_stackelberg_equilibrium_equals_the_loop_solution(params, tie_break):
     # its values are those of its policies, and it is subgame perfect: each player best-responds
     _, _, V = loop_values(P, R, pi_l, pi_f)
     np.testing.assert_allclose(values.V, V, rtol=0, atol=1e-12)
-    r = regrets(
-        game, pi_l, pi_f, *np.indices((game.n_states, game.n_leader_actions)).reshape(2, -1)
-    )
+    x1, a1 = np.indices((game.n_states, game.n_leader_actions)).reshape(2, -1)
+    r = player_regrets(game, [pi_l, pi_f], x1, [a1])
     assert np.abs(r).max() < 1e-9
 
 
@@ -470,14 +469,14 @@ def test_regret_is_zero_for_a_best_responding_player(params):
     pi_l, pi_f = random_policies(game, params[-1])
     xs, as_ = np.indices((game.n_states, game.n_leader_actions)).reshape(2, -1)
     best_l, _ = leader_best_response(game, pi_f)
-    assert np.abs(regrets(game, best_l, pi_f, xs, as_)[0]).max() < 1e-9
+    assert np.abs(player_regrets(game, [best_l, pi_f], xs, [as_])[0]).max() < 1e-9
     best_f, _ = follower_best_response(game, pi_l)
-    assert np.abs(regrets(game, pi_l, best_f, xs, as_)[1]).max() < 1e-9
+    assert np.abs(player_regrets(game, [pi_l, best_f], xs, [as_])[1]).max() < 1e-9
 
 
 @on_tiny_games
 def test_fused_regrets_equal_the_three_separate_passes(params):
-    # regrets() runs the three backward passes together; it must equal evaluate and the two
+    # player_regrets() runs the three backward passes together; it must equal evaluate and the two
     # best responses run one by one.
     game = make_game(*params)
     pi_l, pi_f = random_policies(game, params[-1])
@@ -491,7 +490,9 @@ def test_fused_regrets_equal_the_three_separate_passes(params):
             best_f.vbar_f[0, xs, as_] - values.vbar_f[0, xs, as_],
         ]
     )
-    np.testing.assert_allclose(regrets(game, pi_l, pi_f, xs, as_), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        player_regrets(game, [pi_l, pi_f], xs, [as_]), expected, rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -518,7 +519,7 @@ def test_regret_is_positive_for_a_bad_player():
     bad_f = pi_f.copy()
     bad_f[1, 0, 1] = [0.0, 1.0]
     assert bad_l[0, 0, 0] == 1.0
-    r = regrets(game, bad_l, bad_f, np.array([0, 0]), np.array([0, 1]))
+    r = player_regrets(game, [bad_l, bad_f], np.array([0, 0]), [np.array([0, 1])])
     assert r[1, 0] == pytest.approx(1.0, abs=1e-12)  # a1 = 0 leads to (1, 0), where a = 1
     assert r[1, 1] == pytest.approx(0.0, abs=1e-12)  # a1 = 1 leads to state 1: no loss
 
@@ -683,8 +684,7 @@ def test_collapse_is_the_chain_of_math_md_7_for_three_players():
             V[:, x] += pis[0][x, a0] * pis[1][x, a0, a1] * w2
             best_1[x, a0] = max(best_1[x, a0], w2[1]) if a1 else w2[1]
     np.testing.assert_allclose(nodes[0], V, rtol=0, atol=1e-12)
-    own = [pis[0], None, pis[2]]
-    _, best = planning.collapse(W[1:2], own)
+    _, best = planning.collapse(W[1:2], pis, best_rows=[[], [0]])
     np.testing.assert_allclose(best[1][0], best_1, rtol=0, atol=1e-12)
     # greedy rules give one-hot policies whose values are the maxima
     chosen, greedy_nodes = planning.collapse(W[1:2], [pis[0], planning.greedy(0), pis[2]])

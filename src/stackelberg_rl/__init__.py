@@ -1,14 +1,9 @@
 """stackelberg-rl: learning in leader-follower Markov games with linear function approximation.
 
-Implements "Provably Efficient Model-free RL in Leader-Follower MDP with Linear Function
-Approximation": soft-max LSVI-UCB for a non-myopic leader and follower, exact planning on known
-finite games, Monte-Carlo planning on continuous ones, and the experiments around them. The
-subpackages, each importing only those before it: :mod:`.games` → :mod:`.planning` →
-:mod:`.montecarlo` → :mod:`.learners` → :mod:`.agents` → :mod:`.experiments` →
-:mod:`.equilibria` → :mod:`.envs` → :mod:`.sweep` → :mod:`.report` → :mod:`.bench` → :mod:`.cli`
-(``tests/test_layers.py`` checks every import; the report reads sweep folders
-through :mod:`.sweep`; a sweep's YAML file is read by :mod:`.cli.sweep_file`, whose keys are the
-command line's options).
+Soft-max LSVI-UCB for a non-myopic leader and its followers ("Provably Efficient Model-free RL
+in Leader-Follower MDP with Linear Function Approximation"), exact and Monte-Carlo planning, and
+the experiments around them. Subpackages import only those before them: games → planning →
+montecarlo → learners → agents → experiments → equilibria → envs → sweep → report → bench → cli.
 """
 
 __version__ = "0.1.0"
@@ -45,12 +40,7 @@ __all__ = ["__version__", *_PUBLIC]
 
 
 def __getattr__(name: str):
-    """A public name or a subpackage, imported on first use (PEP 562).
-
-    The numerical stack (numba's kernels, pandas) takes about a second to import; importing it
-    only when used lets the command line install its signal handlers first, so that Ctrl-C
-    while it loads is an interruption, not a traceback.
-    """
+    """A public name or a subpackage, imported on first use (the CLI's signal handlers first)."""
     if name in _PUBLIC:
         value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
     elif not name.startswith("__"):

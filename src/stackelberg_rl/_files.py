@@ -1,20 +1,15 @@
-"""Files written whole or not at all, and ``.npz`` archives read without trusting them.
+"""Files written whole or not at all, and ``.npz`` containers read without trusting them.
 
-Every file the package writes for a user (game files, plans, explorations, mixtures, benchmark
-figures) goes through :func:`write_atomic`: a temporary file beside the target, flushed to disk,
-then renamed over it, so a crash or a full disk never leaves half a file under the real name.
-Every ``.npz`` it reads goes through :func:`read_npz`, which refuses pickled objects and names
-the file and the array in every error.
-
-Every ``.npz`` the package makes (game files, plans, checkpoints, explorations, mixtures) is one
-container: :func:`pack` / :func:`save` write a tree of arrays and JSON values with one JSON
-header (``format``, ``format_version``), :func:`unpack` / :func:`load` read it back and check
-both, with one set of errors. :func:`jsonable` is the one JSON sanitiser. Nothing here knows
-about games or learners.
+Every file the package writes goes through :func:`write_atomic` (a temporary file beside the
+target, renamed over it). Every ``.npz`` it makes is one container: :func:`pack` / :func:`save`
+write a tree of arrays and JSON values with one JSON header (``format``, ``format_version``);
+:func:`unpack` / :func:`load` read it back and check both, with one set of errors.
+:func:`jsonable` is the one JSON sanitiser.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -32,12 +27,25 @@ import numpy as np
 TMP_PREFIX = ".tmp-"
 """Files being written start with this (``.tmp-NAME-PID``); a folder's owner may remove them."""
 
+HEADER = "header"
+"""The array of a container that holds its JSON header."""
+
+_LEGACY_HEADERS = ("format", "meta")
+"""Where files of stackelberg-rl 0.1 kept their header (plans and mixtures; explorations)."""
+
+_PARSING = threading.Lock()
+"""Held while numpy reads an array's header: it parses it with ``ast.literal_eval``, which
+CPython 3.11 does not allow in two threads at once (a checkpoint read while another is written)."""
+
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError)
+
+
+class ContainerError(ValueError):
+    """A container that cannot be read: missing, damaged, foreign or of another format version."""
+
 
 def temporary_path(path: str | os.PathLike) -> Path:
-    """Where ``path`` is written before it is renamed: ``.tmp-NAME-PID`` beside it.
-
-    The process id ends the name, so that a process can find and remove its own leftovers.
-    """
+    """Where ``path`` is written before it is renamed: ``.tmp-NAME-PID`` beside it."""
     path = Path(path)
     return path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
 
@@ -49,15 +57,10 @@ def replace_with(
     exclusive: bool = False,
     durable: bool = False,
 ) -> None:
-    """Create or replace ``path`` whole or not at all: ``fill`` writes a temporary file, renamed.
+    """Create or replace ``path`` whole or not at all: ``fill(tmp)`` writes a temporary, renamed.
 
-    Args:
-        path: the file.
-        fill: called with the temporary path, which it writes.
-        exclusive: refuse to replace an existing ``path`` (:class:`FileExistsError`): of two
-            writers, one wins.
-        durable: sync the file and its folder to the disk, so that the rename survives a crash
-            of the machine, not only of the process.
+    ``exclusive``: refuse to replace an existing ``path`` (:class:`FileExistsError`); ``durable``:
+    sync the file and its folder, so that the rename survives a crash of the machine.
 
     Raises:
         OSError: the file could not be written; ``path`` is as it was and no temporary is left.
@@ -67,24 +70,27 @@ def replace_with(
     try:
         fill(tmp)
         if durable:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _sync(tmp)
         if exclusive:  # link refuses an existing name
             os.link(tmp, path)
             tmp.unlink()
         else:
             os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):  # the folder may have gone or turned read-only
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the folder went away or turned read-only: nothing more can be done
         raise
     if durable:
-        _sync_folder(path.parent)
+        with contextlib.suppress(OSError):  # some file systems cannot sync a folder
+            _sync(path.parent)
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(
@@ -96,11 +102,7 @@ def write_atomic(
 ) -> None:
     """Write ``path`` whole or not at all (:func:`replace_with`), synced to the disk by default.
 
-    Args:
-        path: the file to create or replace.
-        write: the bytes, or a function that writes them into the open binary file it is given.
-        exclusive: never replace an existing ``path`` (:class:`FileExistsError`).
-        durable: sync the file and its folder (see :func:`replace_with`).
+    ``write``: the bytes, or a function that writes them into the open binary file it is given.
     """
 
     def fill(tmp: Path) -> None:
@@ -113,40 +115,14 @@ def write_atomic(
     replace_with(path, fill, exclusive=exclusive, durable=durable)
 
 
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the file itself is synced
-    finally:
-        os.close(fd)
-
-
-def write_npz(
-    path: str | os.PathLike, arrays: dict[str, np.ndarray], compress: bool = False
-) -> None:
-    """``np.savez`` (or ``savez_compressed``) of ``arrays`` to ``path``, atomically."""
-    save = np.savez_compressed if compress else np.savez
-    write_atomic(path, lambda f: save(f, **arrays))
-
-
 def read_npz(
     path: str | os.PathLike, error: type[Exception] = ValueError, what: str = "archive"
 ) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` at ``path``, by name; pickled objects are refused.
 
-    Args:
-        path: the file.
-        error: the exception class to raise (a ``ValueError`` subclass names the kind of file).
-        what: what the file should hold, for the messages (``"game file"``).
-
     Raises:
         error: a missing file, not a zip archive (or truncated), an object array, a corrupt
-            array; the message names the file and the array.
+            array; the message names the file, the array and ``what`` it should hold.
     """
     path = Path(path)
     if path.is_dir():
@@ -157,22 +133,9 @@ def read_npz(
         raise error(f"{path}: not an .npz {what} (not a zip file, or truncated)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = _read_arrays(archive, str(path), what, error)
+            return _read_arrays(archive, str(path), what, error)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise error(f"{path}: not a readable .npz {what}: {err}") from None
-    return arrays
-
-
-_PARSING = threading.Lock()
-"""Held while numpy reads an array's header: it parses it with ``ast.literal_eval``, and
-CPython 3.11's parser is not safe in two threads at once ("AST constructor recursion depth
-mismatch"), which happens when the driver reads a checkpoint while a seed's thread writes one."""
-
-
-def _array(npz, name: str):
-    """``npz[name]``, one thread at a time (:data:`_PARSING`)."""
-    with _PARSING:
-        return npz[name]
 
 
 def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> dict:
@@ -182,7 +145,8 @@ def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> 
         if name == skip:
             continue
         try:
-            arrays[name] = _array(npz, name)
+            with _PARSING:
+                arrays[name] = npz[name]
         except ValueError as err:
             if "allow_pickle" in str(err):
                 raise error(
@@ -195,35 +159,20 @@ def _read_arrays(npz, where: str, what: str, error, skip: str | None = None) -> 
     return arrays
 
 
-HEADER = "header"
-"""The array of a container that holds its JSON header."""
-
-_LEGACY_HEADERS = ("format", "meta")
-"""Where files of stackelberg-rl 0.1 kept their header (plans and mixtures; explorations)."""
-
-
-class ContainerError(ValueError):
-    """A container that cannot be read: missing, damaged, foreign or of another format version."""
-
-
 def jsonable(obj: Any, where: str = "value", *, nan: bool = False) -> Any:
     """``obj`` as JSON data: infinities as ``"inf"``/``"-inf"``, numpy scalars as Python ones.
 
-    Args:
-        obj: nested dicts (string keys), lists, tuples, numbers, strings, ``None``.
-        where: the name of ``obj`` in errors (``config``): a bad value is named by its path.
-        nan: write NaN as ``"nan"`` instead of refusing it.
+    ``obj``: nested dicts (string keys), lists, tuples, numbers, strings, ``None``; ``where``:
+    its name in errors (``config``); ``nan``: write NaN as ``"nan"`` instead of refusing it.
 
     Raises:
         ValueError: naming the first value JSON cannot hold (a NaN, an object, ...) by its path.
     """
     if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise ValueError(f"{where} has a key JSON cannot hold: {k!r}")
-            out[k] = jsonable(v, f"{where}.{k}", nan=nan)
-        return out
+        bad = next((k for k in obj if not isinstance(k, str)), None)
+        if bad is not None:
+            raise ValueError(f"{where} has a key JSON cannot hold: {bad!r}")
+        return {k: jsonable(v, f"{where}.{k}", nan=nan) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [jsonable(v, f"{where}[{i}]", nan=nan) for i, v in enumerate(obj)]
     if obj is None or isinstance(obj, bool | str):
@@ -252,15 +201,10 @@ def pack(
     """``tree`` (nested dicts of arrays and JSON values) as the bytes of a container.
 
     Leaves that are ``np.ndarray`` are stored as arrays named by their path (``seed3/w``); any
-    other leaf (a number, a string, ``None``, a list; a Python ``int`` of any size) goes into the
+    other leaf (a number, a string, ``None``, a list; an ``int`` of any size) goes into the
     header's ``values``. An array equal bit for bit to one stored earlier is stored once.
-
-    Args:
-        fmt: the format's name (``"stackelberg-rl/checkpoint"``).
-        version: its version.
-        tree: what to store; keys are names without ``/``.
-        header: more JSON fields of the header (what a reader checks before the arrays).
-        compress: ``np.savez_compressed`` instead of ``np.savez``.
+    ``fmt`` (``"stackelberg-rl/checkpoint"``) and ``version`` name the format; ``header`` holds
+    more JSON fields (what a reader checks before the arrays).
     """
     arrays: dict[str, np.ndarray] = {}
     values: dict[str, Any] = {}
@@ -282,9 +226,9 @@ def pack(
 
 
 def _identical(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two arrays hold the same bits (equal values, and ``-0.0`` told from ``0.0``)."""
+    """Whether two arrays hold the same bits (``-0.0`` told from ``0.0``; NaN never equal)."""
     if a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b):
-        return False  # NaN is never equal: such arrays are stored twice
+        return False
     return a.dtype.kind != "f" or np.array_equal(np.signbit(a), np.signbit(b))
 
 
@@ -317,18 +261,10 @@ def unpack(
 ) -> tuple[dict, dict]:
     """The header and the tree of a container (bytes, or the path of its file), checked.
 
-    Args:
-        data: the container's bytes, or its path.
-        fmt: the format expected.
-        version: the format version this package reads.
-        what: what the file should hold, for the messages (``"checkpoint"``).
-        where: how to name it in messages (default: its path, or "the {what}").
-        error: the exception class to raise (a ``ValueError`` subclass names the kind of file).
-        header_only: read only the header (the tree is then empty).
-
-    Returns:
-        ``(header, tree)``: the header without ``values``/``aliases``; the tree as
-        :func:`pack` was given it (arrays and JSON values).
+    ``fmt``, ``version``: the format expected; ``what``: what the file should hold and
+    ``where``: how to name it (default: its path, or "the {what}"), for the messages;
+    ``header_only``: read only the header. Returns ``(header, tree)``: the header without
+    ``values``/``aliases``, and the tree as :func:`pack` was given it (empty if ``header_only``).
 
     Raises:
         error: a missing file or a folder, a damaged or truncated one, pickled objects, a file
@@ -339,26 +275,21 @@ def unpack(
         where = where or f"the {what}"
         source = io.BytesIO(data)
     else:
-        path = Path(data)
-        where = where or str(path)
-        if path.is_dir():
+        source = Path(data)
+        where = where or str(source)
+        if source.is_dir():
             raise error(f"{where} is a folder, not {_article(what)} (.npz)")
-        if not path.is_file():
+        if not source.is_file():
             raise error(f"{where}: no such file")
-        source = path
     if not zipfile.is_zipfile(source):  # numpy would take any other bytes for a pickle
         raise error(f"{where} is damaged, truncated or not {_article(what)} (not a zip archive)")
     try:
         npz = np.load(source, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise error(f"{where} is damaged, truncated or not {_article(what)}: {err}") from None
-    if not hasattr(npz, "files"):
-        raise error(f"{where} is a bare array, not {_article(what)} of stackelberg-rl")
-    with npz:
+    with npz:  # a zip archive: an NpzFile, never a bare array
         head = _read_header(npz, fmt, version, what, where, error)
-        flat: dict[str, Any] = {}
-        if not header_only:
-            flat.update(_read_arrays(npz, where, what, error, skip=HEADER))
+        flat = {} if header_only else _read_arrays(npz, where, what, error, skip=HEADER)
     values, aliases = head.pop("values", {}), head.pop("aliases", {})
     if not isinstance(values, dict) or not isinstance(aliases, dict):
         raise error(f"{where} is damaged: its header's values or aliases are not tables")
@@ -381,36 +312,37 @@ def unpack(
     return head, tree
 
 
-def _header_key(npz) -> str | None:
-    """The name of an open container's header array (or of 0.1's), ``None`` if it has none."""
-    return next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
-
-
-def _header_json(npz, key: str) -> Any:
-    """The JSON of the header array ``key`` (bytes, or a string in files of 0.1)."""
-    raw = _array(npz, key)
+def _header(npz) -> tuple[str | None, Any]:
+    """The name of an open container's header array (or of 0.1's) and its JSON; ``None``s."""
+    key = next((k for k in (HEADER, *_LEGACY_HEADERS) if k in npz.files), None)
+    if key is None:
+        return None, None
+    with _PARSING:
+        raw = npz[key]
     if not isinstance(raw, np.ndarray):  # a zip member that is not an .npy array
         raise ValueError(f"its member {key!r} is not an array")
-    text = str(raw) if raw.dtype.kind == "U" else raw.tobytes().decode()
-    return json.loads(text)
+    return key, json.loads(str(raw) if raw.dtype.kind == "U" else raw.tobytes().decode())
+
+
+def _format(head: Any) -> Any:
+    """The format a header names (0.1's mixtures named it ``kind``)."""
+    return head.get("kind", head.get("format")) if isinstance(head, dict) else None
 
 
 def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> dict:
     """The checked JSON header of an open container; a file of 0.1 is told by its version."""
-    key = _header_key(npz)
+    try:
+        key, head = _header(npz)
+    except _UNREADABLE as err:
+        raise error(f"{where} is damaged: its header is unreadable ({err})") from None
     if key is None:
         raise error(f"{where} is not {_article(what)} of stackelberg-rl (no header)")
-    try:
-        head = _header_json(npz, key)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise error(f"{where} is damaged: its header is unreadable ({err})") from None
     if not isinstance(head, dict):
         raise error(f"{where} is damaged: its header is not a JSON object")
-    found = head.get("kind", head.get("format"))  # 0.1's mixtures named themselves "kind"
-    if found != fmt:
+    if _format(head) != fmt:
         raise error(
             f"{where} is not {_article(what)} of stackelberg-rl "
-            f"(format {found!r}, expected {fmt!r})"
+            f"(format {_format(head)!r}, expected {fmt!r})"
         )
     got = head.get("format_version", head.get("version", head.get("ccse_version")))
     if key != HEADER:  # 0.1's layout: never read as today's
@@ -446,7 +378,7 @@ def save(
     path = Path(path)
     if path.is_dir():
         raise error(f"{path} is a folder; give a file name for the {what}")
-    if path.exists() and not _is_format(path, fmt):
+    if path.exists() and not is_format(path, fmt):
         raise error(
             f"{path} exists and is not {_article(what)} of stackelberg-rl: it is left as it "
             "is; choose another name or remove it"
@@ -461,32 +393,16 @@ def save(
     return path
 
 
-def _is_format(path: Path, fmt: str) -> bool:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                return False
-            key = _header_key(npz)
-            if key is None:
-                return False
-            head = _header_json(npz, key)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
-        return False
-    return isinstance(head, dict) and head.get("kind", head.get("format")) == fmt
-
-
-def load(
-    path: str | os.PathLike,
-    fmt: str,
-    version: int,
-    *,
-    what: str = "file",
-    error: type[Exception] = ContainerError,
-) -> tuple[dict, dict]:
-    """:func:`unpack` of the file at ``path``."""
-    return unpack(path, fmt, version, what=what, error=error)
+load = unpack
+"""Read the container file at a path: :func:`unpack`."""
 
 
 def is_format(path: str | os.PathLike, fmt: str) -> bool:
     """Whether ``path`` is a container of format ``fmt``, of any version (its header is read)."""
-    return Path(path).is_file() and _is_format(Path(path), fmt)
+    if not zipfile.is_zipfile(path):  # also a folder or a missing file
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return _format(_header(npz)[1]) == fmt
+    except _UNREADABLE:
+        return False

@@ -1,11 +1,4 @@
-"""Where numba keeps the compiled kernels, when the package's own folder cannot hold them.
-
-numba caches a function (``cache=True``) beside its source, or else in the user's cache folder
-(``~/.cache/numba``); when neither can be written — a read-only install run by a user without a
-writable home — defining the function raises. :func:`ensure_cache_dir` then points numba at a
-folder of the temporary directory, so the package imports and the kernels still compile once per
-machine. It imports nothing of the package.
-"""
+"""A cache folder for numba's compiled kernels when the package's and the user's are read-only."""
 
 from __future__ import annotations
 
@@ -26,14 +19,10 @@ def _writable(folder: Path) -> bool:
 
 
 def ensure_cache_dir(module_file: str, user_cache: str | None = None) -> str | None:
-    """Give numba a cache folder for the kernels of ``module_file`` if it has none; which one.
+    """Give numba a cache folder for the kernels of ``module_file`` if it has none.
 
-    Args:
-        module_file: the ``__file__`` of the module whose functions are cached.
-        user_cache: numba's user-wide cache folder (default: the one numba would use).
-
-    Returns:
-        The folder set as ``numba.config.CACHE_DIR``, or ``None`` if numba can cache as it is.
+    ``user_cache``: numba's user-wide cache folder (default: the one numba would use). Returns the
+    folder set as ``numba.config.CACHE_DIR``, or ``None`` if numba can cache as it is.
     """
     from numba.core import config
 

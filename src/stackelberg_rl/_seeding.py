@@ -1,8 +1,7 @@
 """Every random stream of the package, derived from ``(seed, purpose)`` in one place.
 
-A run's seed is the root of a tree of :class:`numpy.random.SeedSequence`: each stream is the
-child at a fixed path, named by its purpose, so that adding a stream never moves another, and the
-same seed gives the same streams in every process, on every backend and after a resume.
+A run's seed is the root of a :class:`numpy.random.SeedSequence` tree; each stream is the child
+at a fixed path named by its purpose, the same in every process, on every backend and on resume.
 
 ======================  ==========  ==================================================
 purpose                 path        what draws from it
@@ -34,21 +33,16 @@ PURPOSES = {
     "mixture": (0,),
     "pair-player": (),
 }
-"""The path of each purpose in the tree under the seed (``"player"`` takes the player's index).
-
-Outside a run: ``"evaluation"`` draws the continuous game's evaluation sample; ``"mixture"`` draws
-the episode both players of a CCSE play, whose players then act from ``"player", m``; the
-players of one episode's pair act from ``"pair-player", m``.
+"""The path of each purpose under the seed (``"player"`` takes the player's index). ``"mixture"``
+draws the episode a CCSE's players play; the players of one episode's pair use ``"pair-player"``.
 """
 
 
 def seed_sequence(seed: int | np.random.SeedSequence, purpose: str, *index: int):
     """The :class:`~numpy.random.SeedSequence` of ``purpose`` (and ``index``) under ``seed``.
 
-    Args:
-        seed: a non-negative integer, or a ``SeedSequence`` to derive from.
-        purpose: a key of :data:`PURPOSES`.
-        index: the player's index for ``"player"``.
+    ``seed``: a non-negative integer, or a ``SeedSequence`` to derive from; ``purpose``: a key
+    of :data:`PURPOSES`; ``index``: the player's index for ``"player"``.
 
     Raises:
         ValueError: a negative or non-integer seed (named ``seed``), an unknown purpose.

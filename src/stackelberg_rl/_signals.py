@@ -12,12 +12,9 @@ from contextlib import contextmanager
 def signals_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM during the block; deliver the first to its handler at the end.
 
-    For what an exception raised at any point would break: starting a loky worker is two steps,
-    the process, then its start-up data sent on a pipe (an interruption in between strands the
-    worker, which prints loky's traceback as it dies); and the import of a compiled module
-    (numpy's random generators) can swallow an exception raised inside it, losing the signal.
-    A second signal is not held (a block that hangs can still be interrupted). Outside the main
-    thread, where Python delivers signals, it does nothing.
+    For steps an exception would cut in two (starting a loky worker and sending its start-up
+    data; importing a compiled module, which can swallow the exception). A second signal is not
+    held, so a hung block can still be interrupted. Outside the main thread it does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

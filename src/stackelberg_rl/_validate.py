@@ -1,9 +1,8 @@
 """The checks of everything a user hands in: one function per kind of value, one error style.
 
-Every check returns the value in its canonical type (``int``, ``float``, a float64 array) or
-raises :class:`ValueError` naming the argument, what was expected and what was given; for an
-array, the first offending index and the names of its axes. Booleans are never numbers here
-(``True`` is not a count), and floats are never indices (``1.0`` is not an action).
+Each returns the value in its canonical type or raises :class:`ValueError` naming the argument,
+what was expected and what was given (for an array, the first bad index and its axes' names).
+Booleans are never numbers here, and floats are never indices.
 
 Example:
     >>> integer(3, "n_states", low=1)
@@ -49,22 +48,16 @@ def integer(value: Any, name: str, *, low: int | None = None, high: int | None =
     """``value`` as an ``int`` in ``[low, high]`` (either end may be omitted).
 
     Raises:
-        ValueError: not an integer (a boolean, a float, a string), or out of range; naming
-            ``name``.
+        ValueError: not an integer (a boolean, a float, a string), or out of range.
     """
+    if is_integer(value) and (low is None or value >= low) and (high is None or value <= high):
+        return int(value)
+    expected = "an integer"
     if low is not None and high is not None:
-        expected = f"an integer in [{low}, {high}]"
-    elif low is not None:
-        expected = f"an integer >= {low}"
-    elif high is not None:
-        expected = f"an integer <= {high}"
-    else:
-        expected = "an integer"
-    if not is_integer(value):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
+        expected += f" in [{low}, {high}]"
+    elif low is not None or high is not None:
+        expected += f" >= {low}" if high is None else f" <= {high}"
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def index(value: Any, n: int, name: str) -> int:
@@ -84,16 +77,9 @@ def real(
     high_open: bool = False,
     infinite: bool = False,
 ) -> float:
-    """``value`` as a ``float`` in the interval given.
+    """``value`` as a ``float`` in ``[low, high]`` (``low_open``/``high_open`` exclude an end).
 
-    Args:
-        value: the value.
-        name: its name, for the error.
-        low: the lower end.
-        high: the upper end.
-        low_open: exclude ``low`` itself.
-        high_open: exclude ``high`` itself.
-        infinite: accept ``±inf`` (within the interval); NaN is always refused.
+    ``infinite`` accepts ``±inf`` within the interval; NaN is always refused.
 
     Raises:
         ValueError: not a number, NaN, infinite (unless ``infinite``), or out of the interval.
@@ -138,15 +124,9 @@ def array(
 ) -> np.ndarray:
     """``value`` as a C-contiguous array of ``dtype``, checked.
 
-    Args:
-        value: anything ``np.asarray`` takes.
-        name: its name, for the error.
-        shape: the shape expected; ``None`` in an axis accepts any length there.
-        axes: the axes' names (``("H", "S", "A")``), used in every error.
-        dtype: the dtype of the result.
-        finite: refuse NaN and infinities.
-        low: refuse entries below this (within :data:`TOL`).
-        high: refuse entries above this (within :data:`TOL`).
+    ``shape``: the shape expected (``None`` in an axis accepts any length); ``axes``: the axes'
+    names (``("H", "S", "A")``) for every error; ``finite``: refuse NaN and infinities;
+    ``low``, ``high``: refuse entries outside ``[low, high]`` (within :data:`TOL`).
 
     Raises:
         ValueError: not numeric, the wrong number of axes or the wrong length of one (the axis
@@ -202,8 +182,7 @@ def check_shape(
 def distribution(value: Any, name: str, axes: Sequence[str] | None = None) -> np.ndarray:
     """``value`` as float64 probabilities over its last axis: finite, ``≥ 0``, summing to one.
 
-    Whole-array tests come first (they run on every evaluated policy); the offending index is
-    only looked for on failure.
+    Whole-array tests come first (they run on every evaluated policy).
 
     Raises:
         ValueError: a non-finite or negative entry, or a row that does not sum to one (within
@@ -234,11 +213,8 @@ def path(
 ) -> Path:
     """``value`` as a :class:`~pathlib.Path`, checked against what it must be.
 
-    Args:
-        value: a string or path-like.
-        name: its name, for the error (``--out``).
-        kind: ``"file"``, ``"folder"`` or ``"any"``: what it must be if it exists.
-        exists: ``True``: it must exist; ``False``: it must not; ``None``: either.
+    ``kind``: ``"file"``, ``"folder"`` or ``"any"`` if it exists; ``exists``: ``True`` it must
+    exist, ``False`` it must not, ``None`` either.
 
     Raises:
         ValueError: not a path, empty, missing, present, or a file where a folder is wanted
@@ -265,11 +241,7 @@ def _short(value: Any) -> str:
 
 
 def fast_index(value: Any, n: int, name: str) -> int:
-    """:func:`index` for the hot paths of acting and recording (a call per step and player).
-
-    A Python or numpy integer in range is returned at once, without :func:`is_integer`'s
-    abstract-class checks; anything else goes through :func:`index`: the same checks and errors.
-    """
+    """:func:`index` for the hot paths of acting and recording, without abstract-class checks."""
     if type(value) is int or (isinstance(value, np.integer) and not isinstance(value, np.bool_)):
         if 0 <= value < n:
             return int(value)

@@ -1,13 +1,9 @@
-"""Leader and follower agents: soft-max LSVI-UCB (Algorithms 1 and 2) and baselines.
+"""Players: soft-max LSVI-UCB (Algorithms 1 and 2) and baselines, one agent per player index.
 
-A leader and ``N ≥ 1`` followers move in order (SPEC §7): one agent per player, 0 the leader.
-Every agent has the interface the episode loop uses: ``begin_episode(k)`` (re-plan if the
-schedule says so), ``act(h, x, *earlier)`` (player ``m`` after the ``m`` earlier actions of the
-step), ``record(h, x, actions, rewards, x_next)`` (or ``(h, x, a, b, r, x_next)``; Assumption 1:
-every player sees everything), ``policy_table(game)`` (player ``i``'s ``(H, S, A_0, …, A_i)``:
-``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``), ``policies_at(h, phi)`` (the same at states given
-by features ``(n, A_0, …, A_N, d)``), ``replanned``, ``params()``, and ``state_dict()`` /
-``load_state_dict()`` to continue exactly. Each agent draws from its own ``np.random.Generator``.
+The episode loop calls ``begin_episode(k)``, ``act(h, x, *earlier)`` (after the earlier players'
+actions of the step), ``record(h, x, actions, rewards, x_next)`` (Assumption 1: every player sees
+everything), ``policy_table(game)`` (``(H, S, A_0, …, A_i)``), ``policies_at(h, phi)``,
+``params()`` and ``state_dict()`` / ``load_state_dict()``. Each draws from its own generator.
 """
 
 from __future__ import annotations
@@ -34,7 +30,7 @@ from .learners import (
     parse_power_alpha,
     theory_beta,
 )
-from .learners.base import PLAYERS, player_name
+from .learners.base import player_name
 from .montecarlo import sampled_stackelberg, stackelberg_actions
 from .planning import stackelberg_equilibrium
 
@@ -45,11 +41,10 @@ DTYPES = ("float64", "float32")
 
 @dataclass
 class AgentConfig:
-    """How the players learn. Every field lands in the run's manifest.
+    """How the players learn; every field lands in the run's manifest.
 
-    Strings that spell numbers (``beta="0.2"``, ``alpha_l="inf"``, as a command line or a file
-    gives them) are converted on construction; :meth:`validate` raises :class:`ValueError` naming
-    the first bad field, and runs on construction too.
+    Strings that spell numbers (``beta="0.2"``) are converted on construction, which runs
+    :meth:`validate` (a :class:`ValueError` naming the first bad field).
     """
 
     kind: Literal[AGENT_KINDS] = field(default="softmax-lsvi-ucb", metadata={"flags": "--agent"})
@@ -109,10 +104,7 @@ class AgentConfig:
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        if self.kind not in AGENT_KINDS:
-            raise ValueError(
-                f"agent kind must be one of {', '.join(AGENT_KINDS)}, got {self.kind!r}"
-            )
+        _one_of(self.kind, AGENT_KINDS, "agent kind")
         if self.beta != "theory":
             if isinstance(self.beta, str) or not is_real(self.beta):
                 raise ValueError(f"beta must be a number >= 0 or 'theory', got {self.beta!r}")
@@ -134,10 +126,7 @@ class AgentConfig:
                     f"{name} must be fixed-K, anytime, power:c,p (c > 0, p finite), inf or a "
                     f"number >= 0, got {value!r}"
                 ) from None
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
-            )
+        _one_of(self.schedule, SCHEDULES, "schedule")
         for name in ("schedule_n", "refresh_every"):
             integer(getattr(self, name), name, low=1)
         real(self.lam, "lam", low=0.0, low_open=True)
@@ -146,8 +135,7 @@ class AgentConfig:
         for name in ("decentralised", "incremental", "reference"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        _one_of(self.dtype, DTYPES, "dtype")
         if not isinstance(self.extra, dict):
             raise ValueError(f"extra must be a dict, got {self.extra!r}")
 
@@ -156,10 +144,7 @@ class AgentConfig:
         return asdict(self)
 
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
-        """``(α_l, α_f, …, α_f)``, one per player, as numbers or schedule names; greedy: ``∞``.
-
-        ``alpha_f`` as a list gives each follower's in order (``ValueError`` for a wrong count).
-        """
+        """``(α_l, α_f, …, α_f)``, one per player, numbers or schedule names (greedy: ``∞``)."""
         n_players = integer(n_players, "n_players", low=2)
         followers = n_players - 1
         alpha_f = self.alpha_f if isinstance(self.alpha_f, list) else [self.alpha_f] * followers
@@ -171,6 +156,11 @@ class AgentConfig:
         if self.kind == "greedy-lsvi-ucb":
             return (math.inf,) * n_players
         return (self.alpha_l, *alpha_f)
+
+
+def _one_of(value, allowed: tuple[str, ...], name: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def set_generator_state(rng: np.random.Generator, state) -> None:
@@ -186,22 +176,16 @@ def set_generator_state(rng: np.random.Generator, state) -> None:
 
 
 def _spelled(value):
-    """A field's value in one spelling: ``"0.5"`` as a number, ``"power:1,0.50"`` shortened.
-
-    A value that is neither is left for ``validate`` to name.
-    """
-    if isinstance(value, str) and value.startswith("power:"):
-        try:
+    """A field's value in one spelling: ``"0.5"`` as a number, ``"power:1,0.50"`` shortened."""
+    if not isinstance(value, str) or value in ("theory", "fixed-K", "anytime"):
+        return value
+    try:
+        if value.startswith("power:"):
             c, p = parse_power_alpha(value)
             return f"power:{_short(c)},{_short(p)}"
-        except ValueError:
-            return value
-    if isinstance(value, str) and value not in ("theory", "fixed-K", "anytime"):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
+        return float(value)
+    except ValueError:  # left for validate to name
+        return value
 
 
 def _short(x: float) -> str:
@@ -210,24 +194,15 @@ def _short(x: float) -> str:
     return text if float(text) == x else repr(x)
 
 
-def _player(role: int | str, n_players: int) -> int:
-    if isinstance(role, str) and role in PLAYERS and n_players == 2:
-        return PLAYERS.index(role)
-    if isinstance(role, str):
-        names = "'leader' or 'follower'" if n_players == 2 else f"an index in [0, {n_players})"
-        raise ValueError(f"role must be {names}, got {role!r}")
-    return index(role, n_players, "player")
-
-
 class Agent:
     """One player on the player axis (0 the leader) of ``n_players``, with its own random stream."""
 
     replanned = False
     """Whether :meth:`begin_episode` planned (a fixed policy never does)."""
 
-    def __init__(self, rng: np.random.Generator, role: int | str, n_players: int = 2) -> None:
+    def __init__(self, rng: np.random.Generator, player: int, n_players: int = 2) -> None:
         self.n_players = integer(n_players, "n_players", low=2)
-        self.rng, self.player = rng, _player(role, self.n_players)
+        self.rng, self.player = rng, index(player, self.n_players, "player")
 
     @property
     def role(self) -> str:
@@ -241,7 +216,7 @@ class Agent:
         """A fixed policy learns nothing."""
 
     def params(self) -> dict:
-        """No learning parameters."""
+        """The learning parameters (none)."""
         return {}
 
     def state_dict(self) -> dict:
@@ -254,44 +229,33 @@ class Agent:
 
 
 class LSVIAgent(Agent):
-    """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or the follower of Algorithm 2.
+    """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or a follower of Algorithm 2.
 
-    Several players may share one learner (the centralised path): only its ``owner`` plans and
-    records.
-
-    Args:
-        learner: the statistics and the planner.
-        rng: the player's random stream.
-        role: ``"leader"``/``"follower"`` or the player's index.
-        alphas: every player's ``α``, a number or a schedule name (:func:`alpha_value`).
-        episodes: ``K``, for the schedules.
-        owner: whether this player plans and records for ``learner``.
+    ``learner`` holds the statistics and plans; ``alphas`` are every player's ``α``, numbers or
+    schedule names (:func:`alpha_value`) over ``episodes = K``; only the ``owner`` of a learner
+    that players share plans and records.
     """
 
     def __init__(
         self,
         learner: LSVIUCBLearner,
         rng: np.random.Generator,
-        role: int | str,
+        player: int,
         alphas: tuple[float | str, ...],
         episodes: int,
         owner: bool = True,
     ) -> None:
-        super().__init__(rng, role, learner.n_players)
+        super().__init__(rng, player, learner.n_players)
         self.learner, self.owner = learner, owner
-        self._alpha_specs = tuple(alphas)
-        self.episodes = episodes
+        self._alpha_specs, self.episodes = tuple(alphas), episodes
         self.episode: int | None = None  # the episode under way
-        self.replanned = False
 
     def begin_episode(self, k: int) -> None:
         """Re-plan at the start of episode ``k`` if the schedule says so (owner only)."""
         self.episode = index(k, sys.maxsize, "k")
         self.replanned = False
-        if not self.owner:
-            return
         L = self.learner
-        if L.should_plan(k):
+        if self.owner and L.should_plan(k):
             L.alphas = np.array([
                 alpha_value(spec, n, L.horizon, self.episodes, k)
                 for spec, n in zip(self._alpha_specs, L.action_counts, strict=True)
@@ -308,7 +272,7 @@ class LSVIAgent(Agent):
         return draw(pi, self.rng)
 
     def record(self, h: int, x, *observed) -> None:
-        """Store ``(actions, rewards, x_next)`` or ``(a, b, r, x_next)`` (the owner only)."""
+        """Store ``(actions, rewards, x_next)`` or ``(a, b, r, x_next)`` (owner only)."""
         if not self.owner:
             return
         if len(observed) == 4:
@@ -322,11 +286,11 @@ class LSVIAgent(Agent):
             )
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """This player's policy table of the current plan: the rows :meth:`act` draws from."""
+        """This player's policy table of the current plan."""
         return self.learner.policy_tables(game.features)[self.player]
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
-        """This player's policy at the states of ``phi (n, A_0, …, A_N, d)``, as acting draws."""
+        """This player's policy at the states of ``phi (n, A_0, …, A_N, d)``."""
         try:
             return self.learner.policies_at(h, phi)[self.player]
         except NonFiniteError as err:
@@ -365,14 +329,12 @@ class LSVIAgent(Agent):
 class TableAgent(Agent):
     """A player with a fixed table, player ``i``'s ``(H, S, A_0, …, A_i)``: the oracle."""
 
-    def __init__(
-        self, table: np.ndarray, rng: np.random.Generator, role: int | str, n_players: int = 2
-    ) -> None:
-        super().__init__(rng, role, n_players)
+    def __init__(self, table: np.ndarray, rng: np.random.Generator, player: int, n_players=2):
+        super().__init__(rng, player, n_players)
         self.table = table
 
     def act(self, h: int, x, *earlier: int) -> int:
-        """Draw from the table's row ``table[h, x, *earlier]`` (the first ``player`` earlier)."""
+        """Draw from the row ``table[h, x, *earlier]``."""
         H, S = self.table.shape[:2]
         if len(earlier) < self.player:
             raise ValueError(f"the {self.role} acts after {self.player} earlier actions")
@@ -390,14 +352,8 @@ class TableAgent(Agent):
 class UniformAgent(Agent):
     """Uniform play at every state of any state space: the ``random`` baseline."""
 
-    def __init__(
-        self,
-        action_counts: tuple[int, ...],
-        horizon: int,
-        rng: np.random.Generator,
-        role: int | str,
-    ) -> None:
-        super().__init__(rng, role, len(action_counts))
+    def __init__(self, action_counts, horizon: int, rng: np.random.Generator, player: int):
+        super().__init__(rng, player, len(action_counts))
         self.action_counts, self.horizon = tuple(action_counts), horizon
         self._row = np.full(self.action_counts[self.player], 1.0 / self.action_counts[self.player])
 
@@ -406,7 +362,7 @@ class UniformAgent(Agent):
         return draw(self._row, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """The uniform ``(H, S, A_0, …, A_i)``: ``pi_l (H, S, A)`` or ``pi_f (H, S, A, B)``."""
+        """The uniform ``(H, S, A_0, …, A_i)``."""
         shape = (self.horizon, game.n_states, *self.action_counts[: self.player + 1])
         return np.full(shape, self._row[0])
 
@@ -417,14 +373,10 @@ class UniformAgent(Agent):
 
 
 class PlannedAgent(Agent):
-    """Stackelberg play from a linear plan ``Q_{m,h} = ⟨φ, w[m, h]⟩``, ``w (P, H, d)`` (SPEC §6).
+    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (SPEC §6)."""
 
-    The ``oracle`` of a continuous game, ``w`` planned on its sample by
-    :func:`~stackelberg_rl.montecarlo.sampled_stackelberg`.
-    """
-
-    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, role: int | str):
-        super().__init__(rng, role)
+    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, player: int):
+        super().__init__(rng, player)
         self.feature_map, self.w = feature_map, np.asarray(w)
 
     def act(self, h: int, x, *earlier: int) -> int:
@@ -456,28 +408,20 @@ def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearn
     """A fresh learner for ``game`` as ``config`` says, with the ``α`` of episode 0."""
     counts, H = game.action_counts, game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
+    specs = config.alpha_specs(game.n_players)
     kwargs = dict(
-        action_counts=counts,
-        dim=game.dim,
-        horizon=H,
         beta=resolve_beta(config, game, episodes),
         lam=config.lam,
-        alphas=[
-            alpha_value(spec, n, H, episodes, 0)
-            for spec, n in zip(config.alpha_specs(game.n_players), counts, strict=True)
-        ],
+        alphas=[alpha_value(a, n, H, episodes, 0) for a, n in zip(specs, counts, strict=True)],
         schedule=config.schedule,
         schedule_n=config.schedule_n,
     )
-    if config.reference:
-        return ReferenceLSVIUCB(features, **kwargs)
-    return SoftmaxLSVIUCB(
-        features,
-        **kwargs,
-        incremental=config.incremental,
-        refresh_every=config.refresh_every,
-        dtype=config.dtype,
-    )
+    if not config.reference:
+        kwargs.update(
+            incremental=config.incremental, refresh_every=config.refresh_every, dtype=config.dtype
+        )
+    learner = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
+    return learner(features, action_counts=counts, dim=game.dim, horizon=H, **kwargs)
 
 
 def make_agents(
@@ -485,46 +429,30 @@ def make_agents(
 ) -> tuple:
     """One agent per player for one run (the leader first), each with its own random stream.
 
-    Args:
-        game: the game (its features are the known feature map).
-        config: the agents' configuration.
-        episodes: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``).
-        seed: the run's seed: player ``m`` draws from ``_seeding.stream(seed, "player", m)``;
-            or the ``"agents"`` node of the run's seed tree (a ``SeedSequence``), whose children
-            are the same streams.
-
-    Returns:
-        ``(leader, follower)``, or ``(leader, follower 1, …, follower N)``: one agent per
-        player, in order.
+    ``episodes``: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``); ``seed``:
+    the run's seed, player ``m`` drawing from ``_seeding.stream(seed, "player", m)``, or the
+    ``"agents"`` node of its seed tree (a ``SeedSequence``). Returns ``(leader, follower 1, …)``.
     """
     config.validate()
-    n_players = game.n_players
+    n = game.n_players
     if isinstance(seed, np.random.SeedSequence):
-        rngs = [np.random.default_rng(s) for s in seed.spawn(n_players)]
+        rngs = [np.random.default_rng(s) for s in seed.spawn(n)]
     else:
-        rngs = [stream(seed, "player", m) for m in range(n_players)]
-    counts = game.action_counts
+        rngs = [stream(seed, "player", m) for m in range(n)]
     if config.kind == "random":
-        return tuple(UniformAgent(counts, game.horizon, rng, m) for m, rng in enumerate(rngs))
+        return tuple(
+            UniformAgent(game.action_counts, game.horizon, r, m) for m, r in enumerate(rngs)
+        )
     if config.kind == "oracle" and isinstance(game, ContinuousGame):
         w = sampled_stackelberg(game, game.evaluation.pooled())[0][0]
-        return tuple(PlannedAgent(game.feature_map, w, rng, m) for m, rng in enumerate(rngs))
+        return tuple(PlannedAgent(game.feature_map, w, r, m) for m, r in enumerate(rngs))
     if config.kind == "oracle":
-        tables = stackelberg_equilibrium(game)[:n_players]
-        return tuple(
-            TableAgent(t, rng, m, n_players)
-            for m, (t, rng) in enumerate(zip(tables, rngs, strict=True))
-        )
-    alphas = config.alpha_specs(n_players)
-    shared = make_learner(config, game, episodes)
+        tables = stackelberg_equilibrium(game)[:n]
+        return tuple(TableAgent(tables[m], r, m, n) for m, r in enumerate(rngs))
+    alphas = config.alpha_specs(n)
+    own = config.decentralised  # a learner per player, else the leader's, shared
+    learners = [make_learner(config, game, episodes) for _ in range(n if own else 1)]
     return tuple(
-        LSVIAgent(
-            shared if m == 0 or not config.decentralised else make_learner(config, game, episodes),
-            rng,
-            m,
-            alphas,
-            episodes,
-            owner=m == 0 or config.decentralised,
-        )  # fmt: skip
-        for m, rng in enumerate(rngs)
+        LSVIAgent(learners[m if own else 0], r, m, alphas, episodes, owner=m == 0 or own)
+        for m, r in enumerate(rngs)
     )

@@ -1,12 +1,10 @@
 """Planning on a continuous linear game by Monte Carlo (SPEC §6): regret and Stackelberg values.
 
-In a linear game ``Q_{m,h} = ⟨φ, w_{m,h}⟩`` with ``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``;
-each integral is estimated without bias from ``N`` states drawn from ``μ_h`` (the game's
-:class:`~.games.continuous.EvaluationSample`), and backward induction runs on those layered
-states with :mod:`.planning`'s steps. ``R`` independent replications give a mean and a 95%
-Student-t interval (:func:`t_interval`). For fixed policies the estimate is unbiased; a best
-response's is biased up by ``O(1/√N)`` (``E max ≥ max E``), so the regret is consistent and never
-negative (it is the exact regret of the sampled game).
+``Q_{m,h} = ⟨φ, w_{m,h}⟩``, ``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``, each integral
+estimated without bias from ``N`` states drawn from ``μ_h`` (the game's evaluation sample);
+backward induction runs on them with :mod:`.planning`'s steps. ``R`` replications give a mean
+and a 95% Student-t interval. A best response's value is biased up by ``O(1/√N)``
+(``E max ≥ max E``): the regret is consistent and never negative (that of the sampled game).
 """
 
 from __future__ import annotations
@@ -19,8 +17,7 @@ import numpy as np
 
 from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
-from .planning import POLICY_NAMES as NAMES
-from .planning import check_tie_break, collapse, regret_at, regret_backup, stackelberg_rules
+from .planning import collapse, policy_names, regret_at, regret_backup, stackelberg_rules
 
 PolicyMap = Callable[[int, np.ndarray], np.ndarray]
 """A player's policy at step ``h`` at states given by their features ``phi (n, A, B, d)``:
@@ -29,10 +26,10 @@ PolicyMap = Callable[[int, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Estimate:
-    """Monte-Carlo estimates from ``R`` independent replications (math.md §6).
+    """Monte-Carlo estimates from ``R`` independent replications (SPEC §6).
 
     Attributes:
-        mean: ``(...)`` the mean over the replications: the estimate.
+        mean: ``(...)`` the mean over the replications.
         half_width: ``(...)`` half-width of its 95% Student-t interval; NaN with one
             replication, zero for an exact quadrature.
         replications: ``(..., R)`` the replications' estimates.
@@ -44,10 +41,9 @@ class Estimate:
 
 
 def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.95) -> Estimate:
-    """The mean of ``replications (..., R)`` and the half-width of its Student-t interval.
+    """The mean of ``replications (..., R)`` and its half-width ``t_{(1+level)/2, R−1} · s / √R``.
 
-    ``t_{(1+level)/2, R−1} · s / √R`` with ``s`` the sample standard deviation over the last
-    axis; NaN for ``R = 1`` unless ``exact`` (an exact quadrature has no error: zero).
+    NaN for ``R = 1`` unless ``exact`` (an exact quadrature has no error: zero).
     """
     replications = np.asarray(replications, dtype=np.float64)
     R = replications.shape[-1]
@@ -67,7 +63,7 @@ def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.9
 def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
     """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
     out = []
-    for m, name in enumerate(NAMES):
+    for m, name in enumerate(policy_names(2)):
         pi = np.asarray(maps[m](h, phi), dtype=np.float64)
         axes = ("x", "a", "b")[: m + 2]
         _validate.check_shape(pi, name, phi.shape[: m + 2], axes)
@@ -88,19 +84,12 @@ def sampled_regrets(
 ) -> Estimate:
     """Both players' regret of one episode, eqs. (9) and (10), by planning on a sample.
 
-    The three backward passes of :func:`~.planning.regrets` in every replication at once: at
-    step ``h ≥ 1`` on the sample's states drawn from ``μ_{h-1}``, at step 0 on ``x1``.
-
-    Args:
-        game: the game.
-        policy_l: the leader's policy in the episode, as a function of the features.
-        policy_f: the follower's.
-        x1: ``(2,)`` the realised initial state.
-        a1: the leader's realised first action.
-        sample: the states to plan on; the game's own evaluation sample by default.
-
-    Returns:
-        An :class:`Estimate` of shape ``(2,)``: the leader's regret, then the follower's.
+    The three backward passes of :func:`~.planning.player_regrets` in every replication at
+    once: at step ``h ≥ 1`` on the sample's states drawn from ``μ_{h-1}``, at step 0 on ``x1``.
+    ``policy_l``, ``policy_f``: the policies played, as :data:`PolicyMap`; ``x1 (2,)`` the
+    realised initial state, ``a1`` the leader's first action; ``sample`` the states to plan on
+    (default: the game's evaluation sample). Returns an :class:`Estimate` ``(2,)``, the
+    leader's regret first.
     """
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
@@ -143,18 +132,12 @@ def sampled_stackelberg(
     Backward induction in each replication as :func:`~.planning.stackelberg_equilibrium` does;
     the plan ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩`` gives the policy at any state.
 
-    Args:
-        game: the game.
-        sample: the states to plan on; the game's own evaluation sample by default (its
-            :meth:`~.games.continuous.EvaluationSample.pooled` form gives a single best plan).
-        tie_break: ``"leader"`` (strong Stackelberg) or ``"follower"`` (weak).
-        tol: the follower's tolerance on ties, ``>= 0``.
-
-    Returns:
-        ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)`` of both players' values
-        ``E_{x_0}[V_{m,0}(x_0)]`` over the initial density (the sample's initial states).
+    ``sample``: the states to plan on (default: the game's evaluation sample; its ``pooled()``
+    form gives a single best plan); ``tie_break``: ``"leader"`` (strong) or ``"follower"``
+    (weak), within ``tol >= 0``. Returns ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)``
+    of both players' values ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
     """
-    check_tie_break(tie_break, tol)
+    rules = stackelberg_rules(tie_break, tol)
     sample = game.evaluation if sample is None else sample
     H, d = game.horizon, game.dim
     R, N = sample.n_replications, sample.n_points
@@ -167,16 +150,9 @@ def sampled_stackelberg(
         w[:, :, h] = W
         phi = sample.features[:, h - 1] if h > 0 else sample.initial_features
         Q = np.einsum("rnabk,rmk->mrnab", phi, W)  # (2, R, n, A, B)
-        V_next = np.moveaxis(stackelberg_values(Q, tie_break, tol), 1, 0)
+        V_next = np.moveaxis(collapse(Q, rules)[1][0], 1, 0)  # (R, 2, n): V_m(x, a*, b*)
     values = np.einsum("rmn,rn->mr", V_next, sample.initial_weights)  # (2, R)
     return w, t_interval(values, exact=sample.exact)
-
-
-def stackelberg_values(
-    Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
-) -> np.ndarray:
-    """``V (2, ...) = Q_m(x, a*, b*(x, a*))`` of ``Q (2, ..., A, B)`` (SPEC §2)."""
-    return collapse(Q, stackelberg_rules(tie_break, tol))[1][0]
 
 
 def stackelberg_actions(

@@ -1,10 +1,8 @@
 """Exact planning on a known finite game (SPEC §2, §7): values, best responses, Stackelberg, regret.
 
-Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals, and the
-one-shot commitment values of a bimatrix game. Player-indexed arrays have a leading player axis
-of length ``1+N`` (the leader, then ``N`` followers moving in order); player ``i``'s policy is
-``pi_i (H, S, A_0, …, A_i)``. One step of backward induction is :func:`collapse`, and every
-solver is one backward pass of it over ``h = H-1 … 0``, vectorised over states and actions.
+Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals and one-shot
+commitments. Player arrays have a leading axis of ``1+N`` players (0 the leader); player ``i``'s
+policy is ``pi_i (H, S, A_0, …, A_i)``. Every solver is a backward pass of :func:`collapse`.
 """
 
 from __future__ import annotations
@@ -21,21 +19,18 @@ from . import _validate
 from .games.base import FiniteGame, action_axes
 from .games.matrix import matrix_game, payoff_matrices
 
-POLICY_NAMES = ("pi_l", "pi_f")
-"""The players' policies in order of moves (0 the leader, 1 the follower) of a two-player game."""
-
 
 def policy_names(n_players: int) -> tuple[str, ...]:
-    """:data:`POLICY_NAMES` for two players, else ``pi_0, …, pi_N``."""
-    return POLICY_NAMES if n_players == 2 else tuple(f"pi_{i}" for i in range(n_players))
+    """The players' policies in order of moves: ``pi_l, pi_f`` for two, else ``pi_0, …, pi_N``."""
+    return ("pi_l", "pi_f") if n_players == 2 else tuple(f"pi_{i}" for i in range(n_players))
 
 
 Rule = Callable[[np.ndarray], np.ndarray]
 """A player's choice from the values at its node ``W (n, ..., A_0, …, A_i)`` (see :func:`collapse`):
 its policy ``(..., A_0, …, A_i)``, or integer actions ``(..., A_0, …, A_{i-1})`` played for sure."""
 
-Policy = np.ndarray | Rule | None
-"""A player's part in a backward pass: a policy, a :data:`Rule`, or ``None`` for a best response."""
+Policy = np.ndarray | Rule
+"""A player's part in a backward pass: a policy or a :data:`Rule`."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +39,8 @@ class Values:
 
     Attributes:
         Q: ``(1+N, H, S, A_0, …, A_N)`` action values ``Q_{m,h}(x, a, b)``.
-        q: ``(1+N, H, S, A_0)`` every player's value at the first follower's node ``W^{(1)}``:
-            ``q[0]`` the leader's marginal ``q_{l,h}(x, a)``, eq. (1); ``q[1]`` the follower's
-            ``V̄_{f,h}(x, a)``, eq. (3).
+        q: ``(1+N, H, S, A_0)`` every player's value at the first follower's node ``W^{(1)}``
+            (:attr:`q_l`, :attr:`vbar_f`).
         V: ``(1+N, H, S)`` state values ``V_{m,h}(x)``, eqs. (2) and (4).
     """
 
@@ -67,7 +61,7 @@ class Values:
 
 # ---------------------------------------------------------------------- one step
 def _max_last(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=-1)`` by a loop over the short axis of actions (numpy's is slower there)."""
+    """``z.max(axis=-1)`` by a loop over the short axis of actions (numpy's is slower)."""
     m = z[..., 0].copy()
     for i in range(1, z.shape[-1]):
         np.maximum(m, z[..., i], out=m)
@@ -87,43 +81,37 @@ def collapse(
 
     Args:
         W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows (every player's, or one's own).
-        policies: for each player: its policy ``(..., A_0, …, A_i)``; a :data:`Rule`, called
-            with ``W^{(i+1)}``; or ``None`` for a best response ``max_{a_i}`` (then ``W`` holds
-            that player's own values only).
+        policies: for each player: its policy ``(..., A_0, …, A_i)``, or a :data:`Rule` called
+            with ``W^{(i+1)}``.
         out: for each player, ``None`` or a zeroed array where its rule's policy is written.
         best_rows: for each player, rows of ``W`` (its own values) where it maximises whatever
             its policy: backward passes that differ only in who best-responds run as one.
 
     Returns:
-        ``(pis, nodes)``: each player's policy at this step (``None`` for a best response), and
-        ``nodes[i] = W^{(i)}`` ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
+        ``(pis, nodes)``: each player's policy at this step, and ``nodes[i] = W^{(i)}``
+        ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
 
     >>> Q = np.array([[[1.0, 0.0]], [[0.0, 2.0]]])  # (2 players, A = 1, B = 2)
     >>> pis, nodes = collapse(Q, [np.ones(1), greedy(1)])
     >>> pis[1].tolist(), nodes[0].tolist()
     ([[0.0, 1.0]], [0.0, 2.0])
     """
-    pis: list[np.ndarray | None] = list(policies)
+    pis: list[np.ndarray] = list(policies)
     nodes: list[np.ndarray] = [W] * len(policies)
     for i in range(len(policies) - 1, -1, -1):
-        rule = policies[i]
-        if rule is None:
-            W = _max_last(W)
-        else:
-            if callable(rule):
-                choice = np.asarray(rule(W))
-                pi = np.zeros(W.shape[1:]) if out is None or out[i] is None else out[i]
-                if np.issubdtype(choice.dtype, np.integer):
-                    # A one-hot row: the average below is then exact, and faster than a gather.
-                    np.put_along_axis(pi, choice[..., None], 1.0, axis=-1)
-                else:
-                    pi[...] = choice
-                pis[i] = pi
-            averaged = np.einsum("m...a,...a->m...", W, pis[i])
-            for row in best_rows[i] if i < len(best_rows) else ():
-                averaged[row] = _max_last(W[row])
-            W = averaged
-        nodes[i] = W
+        if callable(policies[i]):
+            choice = np.asarray(policies[i](W))
+            pi = np.zeros(W.shape[1:]) if out is None or out[i] is None else out[i]
+            if np.issubdtype(choice.dtype, np.integer):
+                # A one-hot row: the average below is then exact, and faster than a gather.
+                np.put_along_axis(pi, choice[..., None], 1.0, axis=-1)
+            else:
+                pi[...] = choice
+            pis[i] = pi
+        averaged = np.einsum("m...a,...a->m...", W, pis[i])
+        for row in best_rows[i] if i < len(best_rows) else ():
+            averaged[row] = _max_last(W[row])
+        W = nodes[i] = averaged
     return pis, nodes
 
 
@@ -154,9 +142,7 @@ def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def soft_policies(
-    Q: np.ndarray, alpha_l: float, alpha_f: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def soft_policies(Q: np.ndarray, alpha_l: float, alpha_f: float) -> tuple[np.ndarray, ...]:
     """Soft-max follower then leader policies from ``Q (..., 2, A, B)`` (Algorithm 1, 9–14).
 
     ``alpha_l``, ``alpha_f``: inverse temperatures (``inf``: greedy). Returns ``pi_l (..., A)``,
@@ -185,12 +171,20 @@ def stackelberg_choice(
     return keep.argmax(axis=-1)
 
 
-def check_tie_break(tie_break: str, tol: float) -> None:
-    """Raise :class:`ValueError` unless ``tie_break`` is known and ``tol`` a finite ``>= 0``."""
+def stackelberg_rules(
+    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
+) -> list[Rule]:
+    """The players' rules in a Stackelberg solution: the leader greedy, each follower answering.
+
+    Raises:
+        ValueError: an unknown ``tie_break``, or a ``tol`` that is not a finite number ``>= 0``.
+    """
     if tie_break not in ("leader", "follower"):
         raise ValueError(f"tie_break must be 'leader' or 'follower', got {tie_break!r}")
-    if not (_validate.is_real(tol) and math.isfinite(tol) and tol >= 0):
+    if not (_validate.is_real(tol) and 0 <= tol < math.inf):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    answer = functools.partial(stackelberg_choice, tie_break=tie_break, tol=tol)
+    return [greedy(0)] + [functools.partial(answer, player=i) for i in range(1, n_players)]
 
 
 # ---------------------------------------------------------------------- whole games
@@ -201,9 +195,7 @@ def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
 
 
 def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
-    """``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (``None`` skipped) as checked float arrays.
-
-    With ``N`` followers one policy per player, ``pi_i (H, S, A_0, …, A_i)``.
+    """One policy per player, ``pi_i (H, S, A_0, …, A_i)`` (``None`` skipped), checked as floats.
 
     Raises:
         ValueError: naming the policy, and the axis or the index that is wrong, or the number
@@ -214,22 +206,16 @@ def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.nd
         raise ValueError(f"the game has {n} players: give {n} policies, got {len(policies)}")
     axes = ("h", "x", *action_axes(n, False))
     out = []
-    for i, (name, pi, shape) in enumerate(
-        zip(policy_names(n), policies, policy_shapes(game), strict=True)
-    ):
+    for name, pi, shape in zip(policy_names(n), policies, policy_shapes(game), strict=True):
         if pi is not None:
-            pi = np.asarray(pi, dtype=np.float64)
-            _validate.check_shape(pi, name, shape, axes[: i + 3])
-            pi = _validate.distribution(pi, name, axes[: i + 3])
+            _validate.check_shape(pi, name, shape, axes[: len(shape)])
+            pi = _validate.distribution(pi, name, axes[: len(shape)])
         out.append(pi)
     return out
 
 
 def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[list, Values]:
-    """Backward induction from ``V_{m,H} = 0`` with each player's policy or :data:`Rule`.
-
-    Returns the policies (those of rules filled in) and their :class:`Values`.
-    """
+    """Backward induction from ``V_{m,H} = 0``: the policies (rules' filled in) and their values."""
     m, H, S = game.n_players, game.horizon, game.n_states
     Q = np.empty((m, H, S, *game.action_counts))
     q = np.empty((m, H, S, game.n_leader_actions))
@@ -247,10 +233,9 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
 
 
 def evaluate(game: FiniteGame, *policies: np.ndarray) -> Values:
-    """Exact values of the policies ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``.
+    """Exact values of the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (SPEC §2).
 
-    With ``N`` followers: ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)``,
-    the collapse of SPEC §7; ``values.V`` is ``(1+N, H, S)``.
+    With ``N`` followers ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)`` (SPEC §7).
 
     >>> from stackelberg_rl.games import random_linear
     >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
@@ -270,16 +255,14 @@ def best_response(
 ) -> tuple[np.ndarray, Values]:
     """Player ``player``'s best response to the others' policies, eqs. (7) and (8), SPEC §7.
 
-    With ``tie_break`` a follower picks, among its maximisers within ``tol``, the one best
-    (``"leader"``) or worst (``"follower"``) for the leader (then for the players after it, in
-    order, as :func:`stackelberg_choice`): backward induction then gives the best or worst
-    leader value over all its best responses, at every state.
-
     Args:
         game: the game.
         player: 0 the leader, ``1 … N`` the followers.
         policies: every player's policy in order of moves (the entry of ``player`` is ignored).
-        tie_break: a follower's ties: ``None`` (the first maximiser), ``"leader"``, ``"follower"``.
+        tie_break: a follower's ties: ``None`` (the first maximiser), or among its maximisers
+            within ``tol`` the best (``"leader"``) or worst (``"follower"``) for the leader,
+            then the players after it (:func:`stackelberg_choice`): the best or worst leader
+            value over all its best responses, at every state.
         tol: how far below the maximum an action still counts as a maximiser.
 
     Returns:
@@ -291,18 +274,13 @@ def best_response(
     if tie_break is None or player == 0:
         step[player] = greedy(player)
     else:
-        check_tie_break(tie_break, tol)
         step[player] = stackelberg_rules(tie_break, tol, game.n_players)[player]
     tables, values = _backward(game, step)
     return tables[player], values
 
 
 def leader_best_response(game: FiniteGame, pi_f: np.ndarray) -> tuple[np.ndarray, Values]:
-    """The leader's best response to ``pi_f``: greedy in ``q_l`` at every step, eq. (8).
-
-    Returns:
-        A deterministic ``pi_l (H, S, A)`` (first maximiser on ties) and its values.
-    """
+    """The leader's best response to ``pi_f``, eq. (8): a deterministic ``pi_l`` and its values."""
     return best_response(game, 0, [None, pi_f])
 
 
@@ -312,10 +290,9 @@ def follower_best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """The follower's best response to ``pi_l``, eq. (7): :func:`best_response` of player 1.
+    """The follower's best response to ``pi_l``, eq. (7): a deterministic ``pi_f`` and its values.
 
-    Returns:
-        A deterministic ``pi_f (H, S, A, B)`` and its values.
+    ``tie_break``, ``tol``: as in :func:`best_response`.
     """
     return best_response(game, 1, [pi_l, None], tie_break, tol)
 
@@ -327,28 +304,16 @@ def stackelberg_equilibrium(
 ) -> tuple[np.ndarray, ...]:
     """The subgame-perfect Stackelberg solution by backward induction (SPEC §2, §7).
 
-    At each ``(h, x)`` the follower answers every ``a`` (ties within ``tol`` for the leader or
-    against it); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``. With ``N`` followers, from
-    the last one down, player ``i`` answers every ``a_{<i}`` with the argmax of its own
-    ``W^{(i+1)}_i`` (:func:`stackelberg_choice`).
+    At each ``(h, x)``, from the last follower down, player ``i`` answers every ``a_{<i}`` with
+    the argmax of its own ``W^{(i+1)}_i`` (ties within ``tol`` for the leader or against it,
+    :func:`stackelberg_choice`); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``.
 
     Returns:
         Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N``
         followers ``(pi_0, …, pi_N, values)``.
     """
-    check_tie_break(tie_break, tol)
     policies, values = _backward(game, stackelberg_rules(tie_break, tol, game.n_players))
     return (*policies, values)
-
-
-def stackelberg_rules(
-    tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9, n_players: int = 2
-) -> list[Rule]:
-    """The players' rules in a Stackelberg solution: the leader greedy, each follower answering."""
-    rules = [greedy(0)]
-    for i in range(1, n_players):
-        rules.append(functools.partial(stackelberg_choice, player=i, tie_break=tie_break, tol=tol))
-    return rules
 
 
 # ---------------------------------------------------------------------- regret
@@ -357,26 +322,12 @@ def regret(
 ) -> tuple[float, float]:
     """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
 
-    Args:
-        game: the game.
-        pi_l: ``(H, S, A)`` the leader's policy in the episode.
-        pi_f: ``(H, S, A, B)`` the follower's policy in the episode.
-        x1: the realised initial state.
-        a1: the leader's realised first action.
-
-    Returns:
-        ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1),
-        V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
+    For the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played, the realised initial
+    state ``x1`` and the leader's first action ``a1``: ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) −
+    V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
     """
     r = player_regrets(game, [pi_l, pi_f], x1, [a1])
     return float(r[0]), float(r[1])
-
-
-def regrets(
-    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: np.ndarray, a1: np.ndarray
-) -> np.ndarray:
-    """:func:`regret` at ``(x1, a1)`` pairs, ``(n,)`` each: ``(2, n)``, the leader's first."""
-    return player_regrets(game, [pi_l, pi_f], x1, [a1])
 
 
 def player_regrets(
@@ -388,18 +339,17 @@ def player_regrets(
     """Each player's exact regret of one episode (SPEC §7; eqs. (9) and (10) for ``N = 1``).
 
     Player ``m``'s best-response value minus its value under ``policies``, both at the node
-    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0. The ``2+N`` backward passes (the
-    profile's values and each player's best response) run as one.
+    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0 (:func:`start_values`).
 
     Args:
         game: the game, with ``N`` followers.
         policies: ``pi_0, …, pi_N`` played in the episode, ``pi_i (H, S, A_0, …, A_i)``.
-        x1: the realised initial state (or an array of them).
-        first_actions: the realised actions of step 0 of at least players ``0 … N-1`` (the
-            last player's is not used), each like ``x1``.
+        x1: the realised initial state, or an array ``(n,)`` of them.
+        first_actions: the realised actions of step 0 of players ``0 … N-1`` (the last
+            player's may follow, unused), each like ``x1``.
 
     Returns:
-        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1`` of shape ``(n,)``.
+        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1 (n,)``.
     """
     policies = check_policies(game, *policies)
     N = game.n_followers
@@ -422,17 +372,11 @@ def start_values(
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The values at step 0 of a batch of policy profiles and of each player's best response.
 
-    One backward pass of :func:`regret_backup` for all of them, one step's ``Q`` held at a time.
-
-    Args:
-        game: the game.
-        policies: each player's policies ``(*batch, H, S, A_0, …, A_i)``, in order of moves
-            (``np.broadcast_to`` one policy to share it in a batch).
-        best: also the best responses (else only the profiles' values).
-
-    Returns:
-        ``(V, nodes, best)`` of step 0: ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values,
-        row 1 each player's best-response value) and the nodes of :func:`regret_backup`.
+    One backward pass of :func:`regret_backup` for all, one step's ``Q`` held at a time.
+    ``policies``: each player's ``(*batch, H, S, A_0, …, A_i)`` (``np.broadcast_to`` shares one
+    in a batch); ``best``: also the best responses. Returns ``(V, nodes, best)`` of step 0:
+    ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values, row 1 each player's best-response
+    value) and the nodes of :func:`regret_backup`.
     """
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
@@ -448,28 +392,17 @@ def start_values(
 
 
 def regret_backup(
-    Q: np.ndarray,
-    policies: Sequence[np.ndarray],
-    out: np.ndarray | None = None,
-    *,
-    best: bool = True,
+    Q: np.ndarray, policies: Sequence[np.ndarray], out: np.ndarray, *, best: bool = True
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One step of the fused backward passes of :func:`start_values`.
 
-    Args:
-        Q: ``(rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row
-            1 player ``m``'s values of its best response (eqs. (7) and (8)).
-        policies: each player's policy at this step, ``(..., A_0, …, A_i)``.
-        out: ``(rows, 1+N, ...)`` where this step's values are written.
-        best: whether ``Q`` has the best responses' row.
-
-    Returns:
-        ``(nodes, best)``: the profile's values at each player's node (:func:`collapse`) and
-        each player's best-response value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
+    ``Q (rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row 1
+    (if ``best``) player ``m``'s of its best response, eqs. (7) and (8); ``policies`` each
+    player's at this step; ``out (rows, 1+N, ...)`` receives the step's values. Returns the
+    profile's values at each player's node (:func:`collapse`) and each player's best-response
+    value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
     """
     n = len(policies)
-    if out is None:
-        out = np.empty(Q.shape[: Q.ndim - n])
     # One pass: rows 0 … n-1 the profile, row n + m player m's own values, where it maximises.
     W = Q.reshape(Q.shape[0] * n, *Q.shape[2:])
     best_rows = [[n + m] for m in range(n)] if best else ()
@@ -488,16 +421,13 @@ def regret_at(
     From the step-0 ``nodes`` and ``best`` of :func:`regret_backup`; ``actions`` the first
     actions of the players before the last, each ``(n,)`` like ``x1``.
     """
-    out = []
-    for m in range(len(best)):
-        at = (x1, *actions[:m])
-        out.append(best[m][at] - nodes[m][m][at])
-    return np.stack(out)
+    ats = [(x1, *actions[:m]) for m in range(len(best))]
+    return np.stack([best[m][at] - nodes[m][m][at] for m, at in enumerate(ats)])
 
 
 # ---------------------------------------------------------------------- soft-max play
 def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
-    """Each player's inverse temperature ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
+    """Each player's ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
     n = game.n_players
     if len(alphas) != n:
         raise ValueError(f"the game has {n} players: give {n} values of α, got {len(alphas)}")
@@ -509,11 +439,10 @@ def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
 
 
 def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Values, ...]:
-    """Soft-max play planned on the true model: Algorithm 1, lines 9–14, with exact ``Q``.
+    """Soft-max play planned on the true model (``β = 0``): Algorithm 1, lines 9–14, exact ``Q``.
 
-    What the learner would play if it knew the model (``β = 0``): the soft-max chain of SPEC
-    §7, each player ``i`` ``softmax(α_i W^{(i+1)}_i)`` from the last follower down. ``alphas``
-    the inverse temperatures ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
+    Each player ``i`` plays ``softmax(α_i W^{(i+1)}_i)`` from the last follower down (SPEC §7);
+    ``alphas`` are ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
 
     Returns:
         ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N`` followers
@@ -527,11 +456,9 @@ def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Val
 def softmax_bias(game: FiniteGame, *alphas: float) -> np.ndarray:
     """The soft-max bias ``(1+N,)``: the expected regret of one episode of :func:`softmax_solution`.
 
-    Each player's regret (:func:`player_regrets`; eqs. (9) and (10) for ``N = 1``) in
-    expectation over ``x_1`` from the initial distribution and the first actions of the players
-    before it, drawn from the soft-max policies of step 0 (the leader's regret does not depend
-    on them): what soft-max play loses with nothing left to learn (bounded by Lemmas 2 and 4,
-    :func:`softmax_bias_bound`). The leader's first, each ``>= 0``.
+    Each player's regret (:func:`player_regrets`) in expectation over ``x_1`` and the earlier
+    players' first actions drawn from the soft-max policies: what soft-max play loses with
+    nothing left to learn (bounded by Lemmas 2 and 4, :func:`softmax_bias_bound`); each ``>= 0``.
     """
     *policies, _ = softmax_solution(game, *alphas)
     N = game.n_followers
@@ -551,8 +478,7 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
     """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(1+N,)``.
 
     ``H·log|A_i|/α_i`` per player (a soft-max over ``n`` actions gives up at most ``log(n)/α``
-    per step): ``[H·log|A|/α_l, H·log|B|/α_f]`` for one follower; ``0`` for greedy play and for
-    a player with one action.
+    per step); ``0`` for greedy play and for a player with one action.
     """
     out = []
     for n, alpha in zip(game.action_counts, _alphas(game, alphas), strict=True):
@@ -564,26 +490,19 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
 
 
 def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
-    """Appendix F: the leader's marginal ``q_l(x, a)`` as the values move from Table 1 to Table 2.
+    """Appendix F: the leader's marginal ``q_l (..., 2)`` as ``Q`` moves from Table 1 to Table 2.
 
-    ``Q(t) = (1 − t)·Table 1 + t·Table 2``, the follower plays ``softmax(α_f Q_f(t)[a, ·])``
-    (``α_f = ∞``: greedy, whose ``q_l(a₁)`` jumps from ``0`` to ``M`` at ``t = 1/2``).
-
-    Args:
-        t: interpolation weights in ``[0, 1]``, any shape ``(...)``.
-        alpha_f: the follower's inverse temperature ``≥ 0`` (``np.inf`` for greedy).
-        M: the leader's large payoff, ``> 0``.
-        eps: ``ε`` in ``(0, 1]``.
-
-    Returns:
-        ``q_l (..., 2)``: the leader's marginal at ``a₁`` and ``a₂``.
+    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` for ``t (...)`` in ``[0, 1]``; the follower plays
+    ``softmax(α_f Q_f(t)[a, ·])``, ``α_f ≥ 0`` (``inf``: greedy, whose ``q_l(a₁)`` jumps from
+    ``0`` to ``M > 0`` at ``t = 1/2``); ``eps`` is ``ε`` in ``(0, 1]``.
     """
     from .games.appendix_f import tables
 
     t = _validate.array(t, "t", low=0.0, high=1.0)
     alpha_f = _validate.real(alpha_f, "alpha_f", low=0.0, infinite=True)
     both = tables(M, eps)
-    Q = (1 - t)[..., None, None, None] * both[0] + t[..., None, None, None] * both[1]
+    t = t[..., None, None, None]
+    Q = (1 - t) * both[0] + t * both[1]
     _, nodes = collapse(np.moveaxis(Q, -3, 0), [np.ones(2), softmax_rule(1, alpha_f)])
     return nodes[1][0]
 
@@ -594,11 +513,9 @@ def mixed_commitment(
 ) -> tuple[np.ndarray, int, float]:
     """The leader's optimal mixed strategy to commit to in a one-shot bimatrix game.
 
-    The follower sees the mix ``x`` (not the action drawn) and best-responds, ties in the
-    leader's favour (strong Stackelberg). Conitzer & Sandholm (2006, EC'06, §5): one LP per
-    follower action ``b``, maximise ``Σ_a x_a L[a, b]`` over the simplex subject to ``b`` being a
-    best response; the best feasible ``b`` wins (HiGHS; an LP failing otherwise than infeasible
-    raises). At least the value of :func:`pure_commitment`, where the follower sees the action.
+    The follower sees the mix ``x`` and best-responds, ties in the leader's favour. Conitzer &
+    Sandholm (2006, EC'06, §5): one LP per follower action ``b``, maximise ``Σ_a x_a L[a, b]``
+    over the simplex subject to ``b`` being a best response; the best feasible ``b`` wins.
 
     >>> L, F = [[2, 4], [1, 3]], [[1, 0], [0, 1]]  # Conitzer & Sandholm (2006), §1
     >>> x, b, v = mixed_commitment(L, F)
@@ -612,14 +529,12 @@ def mixed_commitment(
             fall short of a best response to the returned mix before it counts as a failure.
 
     Returns:
-        ``(leader_mix (A,), follower_action, leader_value)``, with
-        ``leader_value = leader_mix @ L[:, follower_action]``.
+        ``(leader_mix (A,), follower_action, leader_mix @ L[:, follower_action])``.
 
     Raises:
-        ValueError: for matrices that are not finite ``(A, B)`` arrays of the same shape (also
-            given as strings ``"2,4;1,3"``).
-        RuntimeError: when an LP fails (any status but optimal or infeasible) or its solution
-            does not check out.
+        ValueError: matrices that are not finite ``(A, B)`` arrays (or strings ``"2,4;1,3"``)
+            of the same shape.
+        RuntimeError: an LP fails (neither optimal nor infeasible) or its solution is wrong.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     A, B = L.shape
@@ -627,23 +542,16 @@ def mixed_commitment(
     L_unit = L / max(np.abs(L).max(), 1e-300)
     f_scale = max(np.abs(F).max(), 1e-300)
     F_unit = F / f_scale
+    from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
+
+    simplex = dict(A_eq=np.ones((1, A)), b_eq=[1.0], bounds=[(0.0, 1.0)] * A, method="highs")
     best: tuple[float, int, np.ndarray] | None = None
     for b in range(B):
         others = [c for c in range(B) if c != b]
         # Σ_a x_a (F[a, b'] − F[a, b]) <= 0 for every other b'.
         A_ub = (F_unit[:, others] - F_unit[:, [b]]).T if others else None
         b_ub = np.zeros(len(others)) if others else None
-        from scipy.optimize import linprog  # here: runs never need it, and it loads slowly
-
-        result = linprog(
-            -L_unit[:, b],
-            A_ub=A_ub,
-            b_ub=b_ub,
-            A_eq=np.ones((1, A)),
-            b_eq=[1.0],
-            bounds=[(0.0, 1.0)] * A,
-            method="highs",
-        )
+        result = linprog(-L_unit[:, b], A_ub=A_ub, b_ub=b_ub, **simplex)
         if result.status == 2:  # infeasible: b is a best response to no mix
             continue
         if result.status != 0:
@@ -674,11 +582,8 @@ def pure_commitment(
 ) -> tuple[int, int, float]:
     """The Stackelberg solution of a one-shot game ``L, F (A, B)``, the leader's action seen.
 
-    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour.
-
-    Returns:
-        ``(leader_action, follower_action, leader_value)`` with ``leader_value`` in the
-        payoffs' units.
+    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour. Returns
+    ``(leader_action, follower_action, leader_value)``, the value in the payoffs' units.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     game = matrix_game(leader_payoffs=L, follower_payoffs=F, horizon=1)

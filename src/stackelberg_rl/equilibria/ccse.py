@@ -193,11 +193,11 @@ class Player(Agent):
 
     Args:
         source: the profile, or the mixture's draw.
-        player: ``0 … N`` (two players: also ``"leader"``, ``"follower"``).
+        player: ``0 … N``.
         rng: its own random stream.
     """
 
-    def __init__(self, source: EpisodePolicy | _Draw, player: int | str, rng: np.random.Generator):
+    def __init__(self, source: EpisodePolicy | _Draw, player: int, rng: np.random.Generator):
         super().__init__(rng, player, (getattr(source, "ccse", None) or source).game.n_players)
         self.source = source
 

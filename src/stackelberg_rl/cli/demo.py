@@ -1,10 +1,7 @@
 """``demo`` (what ``make demo`` runs): the paper's headline, regret against K, on the demo game.
 
-A small sweep (:func:`~stackelberg_rl.sweep.run_grid`) of three agents over ``K = 250 … 4000``
-on ``random-linear``; it prints each player's log-log slope of total regret against ``K`` and the
-share of soft-max bias, and writes the sweep folder's ``report.html``. Greedy play re-plans on
-doubling of ``det Λ_h`` (measured to leave its regret unchanged), both soft-max agents every
-episode (doubling raised their regret: the anytime α is held between plans).
+A small sweep (:func:`~stackelberg_rl.sweep.run_grid`) of three agents over ``K``; its help says
+what it plays and why.
 """
 
 from __future__ import annotations
@@ -50,7 +47,6 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        self.grid()
         self.settings()
 
     def grid(self) -> list[int]:
@@ -144,14 +140,9 @@ def demo(values: dict[str, Any]) -> int:
     if outcome.failed:
         print(outcome.summary(), file=sys.stderr, flush=True)
     report = checked(lambda: write_sweep_report(folder), writing=f"the report in {folder}")
-    print_headline(report)
+    print("\n".join(slope_lines(report.k_curves)))  # each player's slope, the bias share
     print(f"report: {report.path}")
     return 1 if outcome.failed else 0
 
 
 demo.__doc__ = description()
-
-
-def print_headline(report) -> None:
-    """Each curve's slope per player with its interval, and the bias share at the largest K."""
-    print("\n".join(slope_lines(report.k_curves)))

@@ -1,10 +1,7 @@
 """``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
 
-``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder
-(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game
-— ``pi_0`` … ``pi_N`` with ``N`` followers —, ``gaps.json``), with a run folder's life cycle
-(``store.Reservation``); ``plan`` plans from the same data for other rewards
-(``plan-NAME.{npz,json}``).
+``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder (a run
+folder's life cycle, ``store.Reservation``); ``plan`` plans from its data for other rewards.
 """
 
 from __future__ import annotations
@@ -68,8 +65,6 @@ class ExploreOptions:
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        if not isinstance(self.game, GameSpec):
-            raise ValueError(f"game must be a GameSpec, got {self.game!r}")
         self.game.validate()
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
@@ -99,10 +94,7 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
-    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables.
-
-    ``pi_l``, ``pi_f``; with ``N`` followers ``pi_0`` … ``pi_N`` (:func:`policy_names`).
-    """
+    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables."""
     learned = rf.fit(data, rewards, lam=lam)
     arrays = {"w": learned.w}
     if data.is_finite:
@@ -112,7 +104,6 @@ def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[
 
 
 def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """:func:`~stackelberg_rl.equilibria.reward_free.gaps` of the plan's tables."""
     return rf.gaps(game, *(arrays[name] for name in policy_names(game.n_players)))
 
 

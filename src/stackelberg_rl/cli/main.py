@@ -20,9 +20,7 @@ from .errors import INTERRUPTION, PROG, UsageError
 
 # The commands and the numerical stack (about a second) are imported once the signal handlers
 # are in place: Ctrl-C while they load is then an interruption like any other.
-
 TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
-"""Set to 1 to see the traceback of an unexpected error instead of its one line."""
 
 
 class Interrupted(BaseException):
@@ -45,14 +43,6 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
-def _version(value: bool) -> None:
-    import typer
-
-    if value:
-        print(f"{PROG} {__version__}")
-        raise typer.Exit()
-
-
 def build_app():
     """The typer application: every command, named here."""
     import typer
@@ -67,13 +57,22 @@ def build_app():
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
+    def show_version(value: bool) -> None:
+        if value:
+            print(f"{PROG} {__version__}")
+            raise typer.Exit()
+
     @app.callback(
         help="Learning in leader-follower Markov games with linear function approximation "
         "(soft-max LSVI-UCB for a leader and a follower)."
     )
     def _root(
         version: bool = typer.Option(
-            False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
+            False,
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=show_version,
         ),
     ) -> None:
         pass

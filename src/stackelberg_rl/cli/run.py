@@ -32,7 +32,6 @@ from .options import (
     check_unchanged,
     command,
     make_game,
-    options,
 )
 
 
@@ -159,9 +158,8 @@ def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
         recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
     except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
-    opts = options(recorded)
-    merged = checked(lambda: build(recorded, opts, values))
-    check_unchanged(merged, recorded, opts, values, f"run in {folder}")
+    merged = checked(lambda: build(recorded, RUN_OPTIONS, values))
+    check_unchanged(merged, recorded, RUN_OPTIONS, values, f"run in {folder}")
     return recorded
 
 

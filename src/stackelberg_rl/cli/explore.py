@@ -284,22 +284,19 @@ def plan(values: dict[str, Any]) -> int:
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = checked(lambda: rf.read_folder(folder))
     if opts.rewards is not None:
-        rewards, kind = _rewards_from_file(Path(opts.rewards))
-        checked(lambda: rf.known_rewards(data, rewards))
+        rewards, kind = _rewards_from_file(Path(opts.rewards))  # checked with the plan
         description = {"rewards_file": str(opts.rewards), "array": kind}
         label = Path(opts.rewards).stem
         game = _game_with(data, rewards)
     else:
         explored = (manifest.get("game") or {}).get("registered") or {}
         spec = checked(lambda: _game_spec(explored, opts.game, opts.param, opts.game_file))
-        game = checked(spec.make)
-        checked(lambda: data.check_game(game))
+        game = checked(spec.make)  # its transitions checked with the plan
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    finite = isinstance(game, games_mod.FiniteGame)
-    gaps = _gaps(game, arrays) if finite else None
+    gaps = _gaps(game, arrays) if isinstance(game, games_mod.FiniteGame) else None
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …

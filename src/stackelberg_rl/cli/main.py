@@ -20,7 +20,7 @@ from .errors import INTERRUPTION, PROG, UsageError
 
 # The commands and the numerical stack (about a second) are imported once the signal handlers
 # are in place: Ctrl-C while they load is then an interruption like any other.
-TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
+TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"  # 1: the traceback of an unexpected error
 
 
 class Interrupted(BaseException):
@@ -43,6 +43,14 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
+def _version(value: bool) -> None:
+    if value:
+        import typer
+
+        print(f"{PROG} {__version__}")
+        raise typer.Exit()
+
+
 def build_app():
     """The typer application: every command, named here."""
     import typer
@@ -57,22 +65,13 @@ def build_app():
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
-    def show_version(value: bool) -> None:
-        if value:
-            print(f"{PROG} {__version__}")
-            raise typer.Exit()
-
     @app.callback(
         help="Learning in leader-follower Markov games with linear function approximation "
         "(soft-max LSVI-UCB for a leader and a follower)."
     )
     def _root(
         version: bool = typer.Option(
-            False,
-            "--version",
-            help="Print the version and exit.",
-            is_eager=True,
-            callback=show_version,
+            False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
         ),
     ) -> None:
         pass

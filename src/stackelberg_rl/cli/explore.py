@@ -284,7 +284,8 @@ def plan(values: dict[str, Any]) -> int:
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = checked(lambda: rf.read_folder(folder))
     if opts.rewards is not None:
-        rewards, kind = _rewards_from_file(Path(opts.rewards))  # checked with the plan
+        rewards, kind = _rewards_from_file(Path(opts.rewards))
+        checked(lambda: rf.known_rewards(data, rewards))
         description = {"rewards_file": str(opts.rewards), "array": kind}
         label = Path(opts.rewards).stem
         game = _game_with(data, rewards)

@@ -172,13 +172,9 @@ def argument(name: str, help: str, metavar: str) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Path, info])
 
 
-def restated(opts: list[Option], helps: dict[str, str], names=None) -> list[Option]:
-    """The options ``names`` (all if None) of ``opts``, with the help ``helps`` gives by name."""
-    return [
-        dataclasses.replace(o, help=helps.get(o.name, o.help))
-        for o in opts
-        if names is None or o.name in names
-    ]
+def restated(opts: list[Option], helps: dict[str, str], names) -> list[Option]:
+    """The options ``names`` of ``opts``, with the help ``helps`` gives by name."""
+    return [dataclasses.replace(o, help=helps.get(o.name, o.help)) for o in opts if o.name in names]
 
 
 def check_unchanged(

@@ -179,20 +179,15 @@ def run(values: dict[str, Any]) -> int:
     game = make_game(config)
     checked(lambda: check_players(config, game))
     INTERRUPTION["note"] = "no run folder was written"
+    label = config.game.label
     try:
         df = run_seeds(
-            config,
-            execution.resume or execution.out or experiments.NewFolder("runs", config.game.label),
-            execution.workers,
-            overwrite=execution.overwrite,
-            progress=not execution.quiet,
-            game=game,
-            on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
-            resume=execution.resume is not None,
-            checkpoint_every=execution.checkpoint_every,
-            backend=execution.backend,
-            address=execution.address,
-        )
+            config, execution.resume or execution.out or experiments.NewFolder("runs", label),
+            execution.workers, overwrite=execution.overwrite, progress=not execution.quiet,
+            game=game, on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
+            resume=execution.resume is not None, checkpoint_every=execution.checkpoint_every,
+            backend=execution.backend, address=execution.address,
+        )  # fmt: skip
     except experiments.CheckpointWriteError as err:
         raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
     except (

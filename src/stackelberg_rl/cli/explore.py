@@ -75,8 +75,6 @@ class ExploreOptions:
 
 
 EXPLORE_OPTIONS = options(ExploreOptions())
-SESSION = ("resume", "quiet", "checkpoint_every")
-"""Options of one session, not of the exploration: a resumed exploration may change them."""
 
 
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
@@ -201,11 +199,7 @@ def explore(values: dict[str, Any]) -> int:
 def _resumed(
     folder: Path, values: dict[str, Any], given: ExploreOptions
 ) -> tuple[store.Reservation | None, dict, ExploreOptions]:
-    """The interrupted exploration in ``folder``: reservation, manifest, options.
-
-    The reservation is ``None`` if it is complete (said so); a folder that cannot be resumed or
-    an option that disagrees with the recorded one is a ``UsageError``.
-    """
+    """The exploration in ``folder``: reservation (None if complete), manifest, options."""
     if given.overwrite:
         raise UsageError("--resume continues an exploration in its folder, --overwrite "
                          "replaces one: not both")  # fmt: skip
@@ -220,7 +214,7 @@ def _resumed(
     except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     same_out = given.out is not None and Path(given.out) == folder
-    skip = SESSION + ("out",) * same_out
+    skip = ("resume", "quiet", "checkpoint_every") + ("out",) * same_out  # a session's own
     check_unchanged(given, recorded, EXPLORE_OPTIONS, values, f"exploration in {folder}", skip)
     opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
     return reservation, manifest, opts

@@ -76,10 +76,7 @@ class Option:
         )  # fmt: skip
 
     def value(self, raw: Any) -> Any:
-        """The value the dataclass field receives (``ValueError`` naming the option).
-
-        A ``dict`` field is the repeatable ``KEY=VALUE`` option (``--param``).
-        """
+        """The value the field receives (a dict from repeated ``KEY=VALUE``), else ValueError."""
         if self.kind is not dict:
             return convert(raw, self.kind, self.name) if self.as_text and raw is not None else raw
         out: dict[str, str] = {}
@@ -118,10 +115,7 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
 def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple = ()) -> Any:
     """A new ``type(defaults)`` from the ``values`` given (by option ident), others from it.
 
-    Nested dataclasses are built first, so the first error names the innermost bad field.
-
-    Raises:
-        ValueError: from a conversion or from the dataclasses' own checks.
+    Nested dataclasses first, so the first ``ValueError`` names the innermost bad field.
     """
     fields = dataclasses.fields(defaults)
     given = {o.path[-1]: o for o in opts if o.path[:-1] == path and o.ident in values}
@@ -180,10 +174,7 @@ def restated(opts: list[Option], helps: dict[str, str], names) -> list[Option]:
 def check_unchanged(
     given: Any, recorded: Any, opts: list[Option], values: dict, what: str, skip=()
 ) -> None:
-    """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``.
-
-    ``what`` names what is resumed, e.g. ``run in runs/x``.
-    """
+    """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``."""
     for option in (o for o in opts if o.ident in values and o.path[0] not in skip):
         ours, theirs = given, recorded
         for name in option.path:

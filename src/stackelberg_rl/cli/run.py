@@ -148,12 +148,7 @@ def report(values: dict[str, Any]) -> int:
 
 
 def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
-    """The configuration of the run in ``folder``, checked against the options given.
-
-    Raises:
-        UsageError: ``folder`` holds no run of this program, or an option given disagrees with
-            the run's configuration (naming both values).
-    """
+    """The configuration of the run in ``folder``; UsageError if an option given changes it."""
     try:
         recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
     except (TypeError, ValueError) as err:

@@ -249,10 +249,7 @@ def _config(where: str, values: dict[str, Value]) -> RunConfig:
 
 
 def combination_error(where: str, values: dict[str, Value], message: str) -> SweepFileError:
-    """A refusal of a whole setting, at the keys the message names (else at all of them).
-
-    A key is named by its option's or its field's name, a ``param.NAME`` by ``parameter NAME``.
-    """
+    """A refusal of a whole setting, at the keys (options, fields, parameters) the message names."""
     named = []
     for key, v in values.items():
         if key.startswith(f"{PARAM}."):

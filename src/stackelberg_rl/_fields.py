@@ -1,7 +1,4 @@
-"""Typed fields of the configuration dataclasses: values from strings, help from docstrings.
-
-The command line and the game registry read both here; nothing here knows about games or learners.
-"""
+"""Typed fields of the configuration dataclasses: values from strings, help from docstrings."""
 
 from __future__ import annotations
 
@@ -17,6 +14,8 @@ from typing import Any
 from ._validate import is_integer
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_NAMES = {type(None): "none", int: "an integer", float: "a number", bool: "true or false",
+          str: "a string"}  # fmt: skip
 
 
 def convert(value: Any, kind: Any, what: str) -> Any:
@@ -29,21 +28,20 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     Raises:
         ValueError: naming ``what`` and the expected type.
     """
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        members = typing.get_args(kind)
-        if type(None) in members and (value is None or isinstance(value, str) and value == "none"):
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and (value is None or isinstance(value, str) and value == "none"):
             return None
-        for member in [m for m in members if m not in (str, type(None))] + [str] * (str in members):
+        for member in [m for m in args if m not in (str, type(None))] + [str] * (str in args):
             if member is not str or isinstance(value, str):
                 with contextlib.suppress(ValueError):
                     return convert(value, member, what)
-        raise ValueError(f"{what} must be {' or '.join(map(_type_name, members))}, got {value!r}")
-    if typing.get_origin(kind) is typing.Literal:
-        for option in typing.get_args(kind):
+        raise ValueError(f"{what} must be {' or '.join(map(_type_name, args))}, got {value!r}")
+    if origin is typing.Literal:
+        for option in args:
             if value == option or (isinstance(value, str) and value == str(option)):
                 return option
-        allowed = ", ".join(map(str, typing.get_args(kind)))
-        raise ValueError(f"{what} must be one of {allowed}, got {value!r}")
+        raise ValueError(f"{what} must be one of {', '.join(map(str, args))}, got {value!r}")
     if kind is bool:
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
             return value.lower() in _TRUE
@@ -57,10 +55,9 @@ def convert(value: Any, kind: Any, what: str) -> Any:
             return int(value)
         raise ValueError(f"{what} must be an integer, got {value!r}")
     elif kind is float:
-        try:
+        out = None
+        with contextlib.suppress(TypeError, ValueError):
             out = None if isinstance(value, bool) else float(value)
-        except (TypeError, ValueError):
-            out = None
         if out is None:
             raise ValueError(f"{what} must be a number, got {value!r}")
         if math.isnan(out):
@@ -77,42 +74,11 @@ def _type_name(kind: Any) -> str:
     return _NAMES.get(kind, getattr(kind, "__name__", str(kind)))
 
 
-_NAMES = {
-    type(None): "none",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    str: "a string",
-}
-
-
-def key_values(items: list[str] | tuple[str, ...], what: str) -> dict[str, str]:
-    """``["KEY=VALUE", ...]`` (the repeatable ``--param`` option) as a dict.
-
-    Raises:
-        ValueError: for an item without ``=`` or with an empty key, or a key given twice.
-    """
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
-        if key in out:
-            raise ValueError(f"{what} {key!r} is given twice")
-        out[key] = value.strip()
-    return out
-
-
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # configurations are validated from several threads
 
 
 def field_docstrings(cls: type) -> dict[str, str]:
-    """The docstring written under each field of the dataclass ``cls``, by field name.
-
-    Read by ``docstring_parser`` once per class, under a lock: configurations are validated
-    from several threads.
-    """
+    """The docstring written under each field of the dataclass ``cls``, by field name."""
     with _LOCK:
         return dict(_field_docstrings(cls))
 
@@ -121,9 +87,9 @@ def field_docstrings(cls: type) -> dict[str, str]:
 def _field_docstrings(cls: type) -> dict[str, str]:
     import docstring_parser
 
-    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
+    fields = {f.name for f in dataclasses.fields(cls)}
     return {
         p.arg_name: " ".join((p.description or "").split())
         for p in docstring_parser.parse_from_object(cls).params
-        if p.args[0] == "attribute" and (fields is None or p.arg_name in fields)
+        if p.args[0] == "attribute" and p.arg_name in fields
     }

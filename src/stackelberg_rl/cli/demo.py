@@ -1,16 +1,13 @@
 """``demo`` (what ``make demo`` runs): the paper's headline, regret against K, on the demo game.
 
-A small sweep (:func:`~stackelberg_rl.sweep.run_grid`) of three agents over ``K = 250 … 4000``
-on ``random-linear``; it prints each player's log-log slope of total regret against ``K`` and the
-share of soft-max bias, and writes the sweep folder's ``report.html``. Greedy play re-plans on
-doubling of ``det Λ_h`` (measured to leave its regret unchanged), both soft-max agents every
-episode (doubling raised their regret: the anytime α is held between plans).
+A small sweep (:func:`~stackelberg_rl.sweep.run_grid`) of three agents over ``K``; its help says
+what it plays and why.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +19,10 @@ from ..sweep import Setting, run_grid
 from .errors import INTERRUPTION, PROG, checked
 from .options import SWEEP_OPTIONS, build, command, options, restated
 
-AGENTS = {
-    "fixed-K": AgentConfig(beta=0.2, decentralised=False),
-    "anytime": AgentConfig(beta=0.2, alpha_l="anytime", alpha_f="anytime", decentralised=False),
-    "greedy": AgentConfig(
-        kind="greedy-lsvi-ucb", beta=0.2, schedule="doubling", decentralised=False
-    ),
+AGENTS = {  # centralised, with the demo's beta
+    "fixed-K": {},
+    "anytime": {"alpha_l": "anytime", "alpha_f": "anytime"},
+    "greedy": {"kind": "greedy-lsvi-ucb", "schedule": "doubling"},
 }
 FOLDER = NewFolder("runs", "demo")
 """A new folder each time (``runs/demo-YYYYmmdd-HHMMSS``): the demo never replaces one."""
@@ -50,7 +45,6 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        self.grid()
         self.settings()
 
     def grid(self) -> list[int]:
@@ -71,7 +65,7 @@ class DemoOptions:
         return [
             Setting(f"{name}-K{K}", RunConfig(
                 game=self.game, episodes=K, seeds=self.seeds, seed=self.seed,
-                agent=replace(agent, beta=self.beta),
+                agent=AgentConfig(beta=self.beta, decentralised=False, **agent),
             ))
             for name, agent in AGENTS.items()
             for K in self.grid()
@@ -119,7 +113,7 @@ def demo(values: dict[str, Any]) -> int:
     """Run the demo's sweep, print the slopes and the bias shares, write the report."""
     chosen = checked(lambda: build(DEMO, DEMO_OPTIONS, values))
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
-    settings = checked(chosen.settings)
+    settings = chosen.settings()  # checked when chosen was made
 
     def announce(folder: Path) -> None:
         print(f"sweep folder: {folder}", flush=True)
@@ -128,30 +122,19 @@ def demo(values: dict[str, Any]) -> int:
             f"{PROG} demo --out {folder} with the same options"
         )
 
-    outcome = checked(
-        lambda: run_grid(
-            settings,
-            Path(execution.out) if execution.out else FOLDER,
-            workers=execution.workers,
-            progress=not execution.quiet,
-            on_folder=announce,
-            checkpoint_every=execution.checkpoint_every,
-            same_settings=True,
-        )
-    )
+    outcome = checked(lambda: run_grid(
+        settings, Path(execution.out) if execution.out else FOLDER, workers=execution.workers,
+        progress=not execution.quiet, on_folder=announce, same_settings=True,
+        checkpoint_every=execution.checkpoint_every,
+    ))  # fmt: skip
     folder = outcome.root
     INTERRUPTION["note"] = f"the finished sweep is in {folder}"
     if outcome.failed:
         print(outcome.summary(), file=sys.stderr, flush=True)
     report = checked(lambda: write_sweep_report(folder), writing=f"the report in {folder}")
-    print_headline(report)
+    print("\n".join(slope_lines(report.k_curves)))  # each player's slope, the bias share
     print(f"report: {report.path}")
     return 1 if outcome.failed else 0
 
 
 demo.__doc__ = description()
-
-
-def print_headline(report) -> None:
-    """Each curve's slope per player with its interval, and the bias share at the largest K."""
-    print("\n".join(slope_lines(report.k_curves)))

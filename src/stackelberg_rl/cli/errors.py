@@ -53,8 +53,7 @@ def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path],
         raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")
     existed = path.exists()
     try:
-        with open(path, "a"):
-            pass
+        open(path, "a").close()
     except OSError as err:
         raise ValueError(f"cannot write {what} {path}: {err.strerror or err}") from None
     if not existed:

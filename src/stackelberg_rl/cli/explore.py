@@ -1,10 +1,7 @@
 """``explore`` and ``plan``: Stackelberg equilibria of general-sum games by reward-free exploration.
 
-``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder
-(``manifest.json``, ``data.npz``, ``policies.npz``: ``w``, and ``pi_l``, ``pi_f`` of a finite game
-— ``pi_0`` … ``pi_N`` with ``N`` followers —, ``gaps.json``), with a run folder's life cycle
-(``store.Reservation``); ``plan`` plans from the same data for other rewards
-(``plan-NAME.{npz,json}``).
+``explore`` runs Phase 1 and plans for the game's own rewards into an exploration folder (a run
+folder's life cycle, ``store.Reservation``); ``plan`` plans from its data for other rewards.
 """
 
 from __future__ import annotations
@@ -68,8 +65,6 @@ class ExploreOptions:
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
-        if not isinstance(self.game, GameSpec):
-            raise ValueError(f"game must be a GameSpec, got {self.game!r}")
         self.game.validate()
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
@@ -80,8 +75,6 @@ class ExploreOptions:
 
 
 EXPLORE_OPTIONS = options(ExploreOptions())
-SESSION = ("resume", "quiet", "checkpoint_every")
-"""Options of one session, not of the exploration: a resumed exploration may change them."""
 
 
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
@@ -99,10 +92,7 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
-    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables.
-
-    ``pi_l``, ``pi_f``; with ``N`` followers ``pi_0`` … ``pi_N`` (:func:`policy_names`).
-    """
+    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables."""
     learned = rf.fit(data, rewards, lam=lam)
     arrays = {"w": learned.w}
     if data.is_finite:
@@ -112,7 +102,6 @@ def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[
 
 
 def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """:func:`~stackelberg_rl.equilibria.reward_free.gaps` of the plan's tables."""
     return rf.gaps(game, *(arrays[name] for name in policy_names(game.n_players)))
 
 
@@ -210,11 +199,7 @@ def explore(values: dict[str, Any]) -> int:
 def _resumed(
     folder: Path, values: dict[str, Any], given: ExploreOptions
 ) -> tuple[store.Reservation | None, dict, ExploreOptions]:
-    """The interrupted exploration in ``folder``: reservation, manifest, options.
-
-    The reservation is ``None`` if it is complete (said so); a folder that cannot be resumed or
-    an option that disagrees with the recorded one is a ``UsageError``.
-    """
+    """The exploration in ``folder``: reservation (None if complete), manifest, options."""
     if given.overwrite:
         raise UsageError("--resume continues an exploration in its folder, --overwrite "
                          "replaces one: not both")  # fmt: skip
@@ -229,7 +214,7 @@ def _resumed(
     except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
     same_out = given.out is not None and Path(given.out) == folder
-    skip = SESSION + ("out",) * same_out
+    skip = ("resume", "quiet", "checkpoint_every") + ("out",) * same_out  # a session's own
     check_unchanged(given, recorded, EXPLORE_OPTIONS, values, f"exploration in {folder}", skip)
     opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
     return reservation, manifest, opts
@@ -301,14 +286,12 @@ def plan(values: dict[str, Any]) -> int:
     else:
         explored = (manifest.get("game") or {}).get("registered") or {}
         spec = checked(lambda: _game_spec(explored, opts.game, opts.param, opts.game_file))
-        game = checked(spec.make)
-        checked(lambda: data.check_game(game))
+        game = checked(spec.make)  # its transitions checked with the plan
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    finite = isinstance(game, games_mod.FiniteGame)
-    gaps = _gaps(game, arrays) if finite else None
+    gaps = _gaps(game, arrays) if isinstance(game, games_mod.FiniteGame) else None
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …

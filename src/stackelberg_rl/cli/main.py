@@ -20,9 +20,7 @@ from .errors import INTERRUPTION, PROG, UsageError
 
 # The commands and the numerical stack (about a second) are imported once the signal handlers
 # are in place: Ctrl-C while they load is then an interruption like any other.
-
-TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"
-"""Set to 1 to see the traceback of an unexpected error instead of its one line."""
+TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"  # 1: the traceback of an unexpected error
 
 
 class Interrupted(BaseException):
@@ -46,9 +44,9 @@ def _raise_interrupted(signum: int, frame) -> None:
 
 
 def _version(value: bool) -> None:
-    import typer
-
     if value:
+        import typer
+
         print(f"{PROG} {__version__}")
         raise typer.Exit()
 

@@ -1,12 +1,11 @@
 """Command-line options generated from the configuration dataclasses, and the ones commands share.
 
-Each field (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``) is one option:
-its name from the field's (or ``metadata["flags"]``), its help the docstring under the field, its
-default from an instance (so ``run`` and ``demo`` differ in defaults only). The values given are
-handed back to the dataclasses, whose construction checks them. Metadata: ``"cli": False`` leaves
-a field out, ``"metavar"`` names its value, ``"help_more"`` adds help known at run time and
-``"replaces"`` gives sibling fields the dataclass's own defaults when the option is given
-(``--game-file`` replaces the game's name and parameters).
+Each field (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``) is one option,
+its help the docstring under the field, its default from an instance (so ``run`` and ``demo``
+differ in defaults only); the dataclasses check the values given. Field metadata: ``"flags"``
+names the option, ``"cli": False`` leaves it out, ``"metavar"`` names its value, ``"help_more"``
+adds help known at run time, ``"replaces"`` gives sibling fields their defaults when the option is
+given (``--game-file`` replaces the game's name and parameters).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._fields import convert, field_docstrings, key_values
+from .._fields import convert, field_docstrings
 from ..experiments import ExecutionOptions, RunConfig
 from ..experiments.resources import check_game_fits
 from ..games import Game
@@ -56,8 +54,7 @@ class Option:
     @property
     def as_text(self) -> bool:
         """Whether typer reads it as text that :meth:`value` converts (``float | str``)."""
-        union = typing.get_origin(self.kind) in (typing.Union, types.UnionType)
-        members = set(typing.get_args(self.kind)) - {type(None)} if union else set()
+        members = set(typing.get_args(self.kind)) - {type(None)}
         return str in members and len(members) > 1
 
     def cli_default(self) -> Any:
@@ -79,19 +76,25 @@ class Option:
         )  # fmt: skip
 
     def value(self, raw: Any) -> Any:
-        """The value the dataclass field receives (``ValueError`` naming the option)."""
-        if self.kind is dict:
-            return key_values(list(raw or ()), self.name)
-        return convert(raw, self.kind, self.name) if self.as_text and raw is not None else raw
+        """The value the field receives (a dict from repeated ``KEY=VALUE``), else ValueError."""
+        if self.kind is not dict:
+            return convert(raw, self.kind, self.name) if self.as_text and raw is not None else raw
+        out: dict[str, str] = {}
+        for item in raw or ():
+            key, sep, value = (part.strip() for part in item.partition("="))
+            if not sep or not key:
+                raise ValueError(f"{self.name} must be KEY=VALUE, got {item!r}")
+            if key in out:
+                raise ValueError(f"{self.name} {key!r} is given twice")
+            out[key] = value
+        return out
 
 
 def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
     """The options of every field of the dataclass instance ``defaults``, nested ones flattened."""
-    cls = type(defaults)
-    hints = typing.get_type_hints(cls)
-    docs = field_docstrings(cls)
+    hints, docs = typing.get_type_hints(type(defaults)), field_docstrings(type(defaults))
     out: list[Option] = []
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(defaults):
         meta, kind, value = f.metadata, hints[f.name], getattr(defaults, f.name)
         if meta.get("cli", True) is False:
             continue
@@ -102,7 +105,7 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
         if kind is bool and "/" not in flag:
             flag = f"{flag}/--no-{flag[2:]}"
         text = docs.get(f.name, "").replace("``", "")
-        if callable(meta.get("help_more")):  # help known only at run time (registered games)
+        if callable(meta.get("help_more")):
             text = f"{text} {meta['help_more']()}"
         metavar = meta.get("metavar") or ("KEY=VALUE" if kind is dict else None)
         out.append(Option((*path, f.name), flag, kind, value, text, metavar))
@@ -112,22 +115,14 @@ def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
 def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple = ()) -> Any:
     """A new ``type(defaults)`` from the ``values`` given (by option ident), others from it.
 
-    Nested dataclasses are built first, so the first error names the innermost bad field.
-
-    Raises:
-        ValueError: from a conversion or from the dataclasses' own checks.
+    Nested dataclasses first, so the first ``ValueError`` names the innermost bad field.
     """
-    by_path = {o.path: o for o in opts}
-    fields = dataclasses.fields(type(defaults))
-
-    def given(name: str) -> Option | None:
-        option = by_path.get((*path, name))
-        return option if option is not None and option.ident in values else None
-
+    fields = dataclasses.fields(defaults)
+    given = {o.path[-1]: o for o in opts if o.path[:-1] == path and o.ident in values}
     replaced = {
         name
         for f in fields
-        if given(f.name) and values[given(f.name).ident] is not None
+        if f.name in given and values[given[f.name].ident] is not None
         for name in f.metadata.get("replaces", ())
     }
     kwargs = {}
@@ -135,8 +130,8 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
         current = getattr(defaults, f.name)
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             kwargs[f.name] = build(current, opts, values, (*path, f.name))
-        elif given(f.name):
-            kwargs[f.name] = given(f.name).value(values[given(f.name).ident])
+        elif f.name in given:
+            kwargs[f.name] = given[f.name].value(values[given[f.name].ident])
         elif f.name not in replaced:
             kwargs[f.name] = current
     return type(defaults)(**kwargs)
@@ -145,18 +140,15 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
 def command(opts: list[Option], *extra: inspect.Parameter):
     """A decorator: ``body(values)`` as a typer command with the options ``opts`` and ``extra``.
 
-    ``body`` receives the options given on the command line (and ``extra``'s) as a dict, so an
-    option left out is told apart from one given its default; its name and docstring are the
-    command's.
+    ``body`` receives only the options given on the command line (and ``extra``'s), by ident;
+    its name and docstring are the command's.
     """
 
     def decorate(body: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
-        idents = {o.ident for o in opts}
-
         def function(ctx: typer.Context, **values: Any) -> Any:
-            sources = {k: ctx.get_parameter_source(k) for k in idents}
-            defaulted = {k for k, s in sources.items() if s is None or s.name.startswith("DEFAULT")}
-            return body({k: v for k, v in values.items() if k not in defaulted})
+            sources = {o.ident: ctx.get_parameter_source(o.ident) for o in opts}
+            left = {k for k, s in sources.items() if s is None or s.name.startswith("DEFAULT")}
+            return body({k: v for k, v in values.items() if k not in left})
 
         context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
         params = [context, *extra, *(o.parameter() for o in opts)]
@@ -168,44 +160,34 @@ def command(opts: list[Option], *extra: inspect.Parameter):
     return decorate
 
 
-def argument(name: str, help: str, metavar: str, kind: Any = Path) -> inspect.Parameter:
-    """A command's positional argument ``name`` (passed to the body among the values)."""
+def argument(name: str, help: str, metavar: str) -> inspect.Parameter:
+    """A command's positional path argument ``name`` (passed to the body among the values)."""
     info = typer.Argument(help=help, metavar=metavar, show_default=False)
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, info])
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Path, info])
 
 
-def restated(opts: list[Option], helps: dict[str, str], names=None) -> list[Option]:
-    """The options ``names`` (all if None) of ``opts``, with the help ``helps`` gives by name."""
-    return [
-        dataclasses.replace(o, help=helps.get(o.name, o.help))
-        for o in opts
-        if names is None or o.name in names
-    ]
+def restated(opts: list[Option], helps: dict[str, str], names) -> list[Option]:
+    """The options ``names`` of ``opts``, with the help ``helps`` gives by name."""
+    return [dataclasses.replace(o, help=helps.get(o.name, o.help)) for o in opts if o.name in names]
 
 
 def check_unchanged(
     given: Any, recorded: Any, opts: list[Option], values: dict, what: str, skip=()
 ) -> None:
-    """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``.
-
-    ``what`` names what is resumed, e.g. ``run in runs/x``.
-    """
+    """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``."""
     for option in (o for o in opts if o.ident in values and o.path[0] not in skip):
         ours, theirs = given, recorded
         for name in option.path:
             ours, theirs = getattr(ours, name), getattr(theirs, name)
         if ours != theirs:
-            raise UsageError(
-                f"{option.name} {_shown(ours)} disagrees with the {what}, which has "
-                f"{_shown(theirs)}: a resumed {what.split()[0]} keeps its configuration; leave "
-                f"{option.name} out"
+            ours, theirs = (
+                " ".join(f"{k}={v}" for k, v in x.items()) or "{}" if isinstance(x, dict) else x
+                for x in (ours, theirs)
             )
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
-    return str(value)
+            raise UsageError(
+                f"{option.name} {ours} disagrees with the {what}, which has {theirs}: a resumed "
+                f"{what.split()[0]} keeps its configuration; leave {option.name} out"
+            )
 
 
 def make_game(config: RunConfig) -> Game:

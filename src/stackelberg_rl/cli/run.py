@@ -32,7 +32,6 @@ from .options import (
     check_unchanged,
     command,
     make_game,
-    options,
 )
 
 
@@ -149,19 +148,13 @@ def report(values: dict[str, Any]) -> int:
 
 
 def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
-    """The configuration of the run in ``folder``, checked against the options given.
-
-    Raises:
-        UsageError: ``folder`` holds no run of this program, or an option given disagrees with
-            the run's configuration (naming both values).
-    """
+    """The configuration of the run in ``folder``; UsageError if an option given changes it."""
     try:
         recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
     except (TypeError, ValueError) as err:
         raise UsageError(f"cannot resume {folder}: {err}") from None
-    opts = options(recorded)
-    merged = checked(lambda: build(recorded, opts, values))
-    check_unchanged(merged, recorded, opts, values, f"run in {folder}")
+    merged = checked(lambda: build(recorded, RUN_OPTIONS, values))
+    check_unchanged(merged, recorded, RUN_OPTIONS, values, f"run in {folder}")
     return recorded
 
 
@@ -181,20 +174,15 @@ def run(values: dict[str, Any]) -> int:
     game = make_game(config)
     checked(lambda: check_players(config, game))
     INTERRUPTION["note"] = "no run folder was written"
+    label = config.game.label
     try:
         df = run_seeds(
-            config,
-            execution.resume or execution.out or experiments.NewFolder("runs", config.game.label),
-            execution.workers,
-            overwrite=execution.overwrite,
-            progress=not execution.quiet,
-            game=game,
-            on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
-            resume=execution.resume is not None,
-            checkpoint_every=execution.checkpoint_every,
-            backend=execution.backend,
-            address=execution.address,
-        )
+            config, execution.resume or execution.out or experiments.NewFolder("runs", label),
+            execution.workers, overwrite=execution.overwrite, progress=not execution.quiet,
+            game=game, on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
+            resume=execution.resume is not None, checkpoint_every=execution.checkpoint_every,
+            backend=execution.backend, address=execution.address,
+        )  # fmt: skip
     except experiments.CheckpointWriteError as err:
         raise UsageError(f"{err.strerror}; the run stopped: {_resume_hint(err)}") from None
     except (

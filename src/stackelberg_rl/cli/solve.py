@@ -10,6 +10,7 @@ import numpy as np
 from .. import games as games_mod
 from ..experiments import GameSpec, RunConfig
 from ..experiments.resources import available_bytes, gib, planning_bytes, sizes
+from ..learners.base import player_name
 from .errors import UsageError, checked
 from .options import build, command, make_game, options
 
@@ -44,44 +45,39 @@ def solve(values: dict[str, Any]) -> int:
         )
     print(game)
     if isinstance(game, games_mod.ContinuousGame):
-        _solve_continuous(game, opts.tie_break)
-    else:
-        _solve_finite(game, opts.tie_break)
-    return 0
+        from ..montecarlo import sampled_stackelberg
 
-
-def _solve_finite(game: games_mod.FiniteGame, tie_break: str) -> None:
+        _, values_ = sampled_stackelberg(game, tie_break=opts.tie_break)
+        sample = game.evaluation
+        print(
+            f"Stackelberg equilibrium ({opts.tie_break} tie-break) planned on {sample.n_points} "
+            f"states per density in each of {sample.n_replications} replications (Monte Carlo, "
+            "math.md §6); values at h=0, mean ± 95% interval over the replications:"
+        )
+        _print_values(game.n_players, values_.mean, values_.half_width)
+        return 0
     from ..planning import player_regrets, stackelberg_equilibrium
 
-    *policies, values_ = stackelberg_equilibrium(game, tie_break=tie_break)
+    *policies, values_ = stackelberg_equilibrium(game, tie_break=opts.tie_break)
     p0 = game.initial_distribution
-    print(f"Stackelberg equilibrium ({tie_break} tie-break), values at h=0:")
-    if game.n_players == 2:
-        names, labels = ["leader", "follower"], ["leader   E[V_l(x0)]", "follower E[V_f(x0)]"]
-    else:
-        names = ["leader", *(f"follower {i}" for i in range(1, game.n_players))]
-        width = len(names[-1])
-        labels = [f"{name:<{width}} E[V_{m}(x0)]" for m, name in enumerate(names)]
-    for m, label in enumerate(labels):
-        print(f"  {label} = {p0 @ values_.V[m, 0]: .6f}")
+    print(f"Stackelberg equilibrium ({opts.tie_break} tie-break), values at h=0:")
+    _print_values(game.n_players, values_.V[:, 0] @ p0)
     x0 = int(np.argmax(p0))
     first: list[int] = []  # each player's first action at x0, after those before it
     for pi in policies[:-1]:
         first.append(int(np.argmax(pi[(0, x0, *first)])))
     gaps = player_regrets(game, policies, x0, first)
+    names = [player_name(m, game.n_players) for m in range(game.n_players)]
     shown = ", ".join(f"{name} {gap:.2e}" for name, gap in zip(names, gaps, strict=True))
     print(f"  best-response gaps at x0={x0}: {shown}")
+    return 0
 
 
-def _solve_continuous(game: games_mod.ContinuousGame, tie_break: str) -> None:
-    from ..montecarlo import sampled_stackelberg
-
-    _, values_ = sampled_stackelberg(game, tie_break=tie_break)
-    sample = game.evaluation
-    print(
-        f"Stackelberg equilibrium ({tie_break} tie-break) planned on {sample.n_points} states "
-        f"per density in each of {sample.n_replications} replications (Monte Carlo, math.md "
-        "§6); values at h=0, mean ± 95% interval over the replications:"
-    )
-    for m, who in enumerate(("leader  ", "follower")):
-        print(f"  {who} E[V_{who[0]}(x0)] = {values_.mean[m]: .6f} ± {values_.half_width[m]:.2g}")
+def _print_values(n_players: int, means, half_widths=None) -> None:
+    """``  leader   E[V_l(x0)] = ...`` per player (``V_0``, ``V_1``, ... with N followers)."""
+    names = [player_name(m, n_players) for m in range(n_players)]
+    width = max(map(len, names))
+    for m, name in enumerate(names):
+        interval = "" if half_widths is None else f" ± {half_widths[m]:.2g}"
+        sub = "lf"[m] if n_players == 2 else m
+        print(f"  {name:<{width}} E[V_{sub}(x0)] = {means[m]: .6f}{interval}")

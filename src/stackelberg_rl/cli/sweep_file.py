@@ -1,9 +1,9 @@
 """``sweep CONFIG.yaml``; its file: ``run``'s options as YAML keys, a list for every value to try.
 
 The keys are ``run``'s option names without ``--`` (``-`` and ``_`` alike) and ``param``, a mapping
-of the game's parameters. A scalar is used in every setting; a list is tried value by value, the
-settings being the product of the lists, the first key varying slowest; ``zip`` pairs lists of one
-length instead (a list of such groups for several)::
+of the game's parameters. A scalar is used in every setting; the settings are the product of the
+lists, the first key varying slowest; ``zip`` pairs lists of one length instead (a list of such
+groups for several)::
 
     game: random-linear
     param: {n_states: 20, dim: 8, horizon: 5}
@@ -11,9 +11,7 @@ length instead (a list of such groups for several)::
     zip: {alpha-l: [fixed-K, anytime], alpha-f: [fixed-K, anytime]}
 
 Every value is checked before anything runs, by the dataclasses the command line uses: a refusal
-is :class:`SweepFileError`, one line naming the file, the line, the key and what is allowed. The
-settings are played by :func:`stackelberg_rl.sweep.run_grid` (the one run driver); running the
-same command again skips what is complete and goes on with the rest.
+is one line naming the file, the line, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -43,11 +41,10 @@ from .options import (
     command,
 )
 
-ZIP = "zip"
-
+ZIP, PARAM = "zip", "param"
 MAX_SETTINGS = 10_000
 """The most settings one file may make: two long lists crossed, not zipped, are refused at once."""
-PARAM = "param"
+OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
 COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]
 """Options that say where and how the sweep runs, not what it runs."""
 
@@ -58,12 +55,11 @@ class SweepFileError(ValueError):
 
 @dataclass(frozen=True)
 class Value:
-    """One value of the file, where it was written."""
+    """One value of the file, where it was written; ``key`` is an option name or ``param.NAME``."""
 
     value: Any
     line: int
     key: str
-    """An option name, or ``param.NAME``."""
 
 
 @dataclass
@@ -74,21 +70,20 @@ class Point:
     values: dict[str, Value] = field(default_factory=dict)
 
 
-OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
-
-
 def allowed_keys() -> str:
     """Every key a sweep file may have, for messages."""
     return ", ".join([*(k for k in OPTIONS if k != PARAM), PARAM, ZIP])
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
 
 
 class _Reader:
     """Walks the YAML nodes of one file, collecting axes of values with their lines."""
 
     def __init__(self, where: str, base: Path) -> None:
-        self.where = where
-        self.base = base
-        self.seen: dict[str, int] = {}
+        self.where, self.base, self.seen = where, base, {}
         self.axes: list[list[list[Value]]] = []  # each setting takes a point of every axis
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -96,41 +91,38 @@ class _Reader:
         line = at if isinstance(at, int) else _line(at)
         return SweepFileError(f"{self.where}:{line}: " + (f"{key}: " if key else "") + message)
 
-    def scalar(self, node: yaml.Node, key: str) -> Any:
+    def scalar(self, node: yaml.Node, key: str | None) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
             raise self.fail(node, key, f"a value must be a number or a word, not {what}")
         return self.constructor.construct_object(node)
 
-    def values(self, node: yaml.Node, key: str, in_zip: bool) -> list[Value]:
-        if isinstance(node, yaml.SequenceNode):
-            if not node.value:
-                raise self.fail(node, key, "an empty list gives no setting")
-            return [Value(self.scalar(item, key), _line(item), key) for item in node.value]
-        if in_zip:
-            raise self.fail(node, key, "in a zip group every value is a list")
-        return [Value(self.scalar(node, key), _line(node), key)]
-
-    def claim(self, key: str, line: int) -> None:
+    def values(self, key: str, line: int, node: yaml.Node, in_zip: bool) -> list[Value]:
+        """The values of ``key`` (written on ``line``): a scalar's one or a list's."""
         if key in self.seen:
             raise self.fail(line, key, f"given twice (also on line {self.seen[key]})")
         self.seen[key] = line
+        items = node.value if isinstance(node, yaml.SequenceNode) else None
+        if items == []:
+            raise self.fail(node, key, "an empty list gives no setting")
+        if items is None and in_zip:
+            raise self.fail(node, key, "in a zip group every value is a list")
+        return [Value(self.scalar(item, key), _line(item), key) for item in items or [node]]
 
-    def key_of(self, node: yaml.Node, *, param: bool = False) -> str:
+    def name(self, node: yaml.Node) -> str:
         raw = self.scalar(node, None)
         if not isinstance(raw, str) or not raw.strip():
             raise self.fail(node, None, f"a key must be a name, got {raw!r}")
-        if param:
-            return f"{PARAM}.{raw.strip().replace('-', '_')}"
+        return raw
+
+    def key_of(self, node: yaml.Node) -> str:
+        raw = self.name(node)
         key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
-        if key == ZIP or key == PARAM or key in OPTIONS:
+        if key in (ZIP, PARAM) or key in OPTIONS:
             return key
         if key in COMMAND_LINE_ONLY:
-            raise self.fail(
-                node,
-                raw,
-                f"is an option of the sweep command (--{key}), not of the file's settings",
-            )
+            where = f"is an option of the sweep command (--{key}), not of the file's settings"
+            raise self.fail(node, raw, where)
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise self.fail(
@@ -144,21 +136,18 @@ class _Reader:
         lists: list[list[Value]] = []
         for key_node, value_node in node.value:
             key = self.key_of(key_node)
+            if key == ZIP and in_zip:
+                raise self.fail(key_node, ZIP, "a zip group cannot hold another zip")
             if key == ZIP:
-                if in_zip:
-                    raise self.fail(key_node, ZIP, "a zip group cannot hold another zip")
                 self.zips(value_node)
-                continue
-            if key == PARAM:
-                if not isinstance(value_node, yaml.MappingNode):
-                    raise self.fail(value_node, PARAM, "must be a mapping of game parameters")
+            elif key != PARAM:
+                lists.append(self.values(key, _line(key_node), value_node, in_zip))
+            elif not isinstance(value_node, yaml.MappingNode):
+                raise self.fail(value_node, PARAM, "must be a mapping of game parameters")
+            else:
                 for pk, pv in value_node.value:
-                    name = self.key_of(pk, param=True)
-                    self.claim(name, _line(pk))
-                    lists.append(self.values(pv, name, in_zip))
-                continue
-            self.claim(key, _line(key_node))
-            lists.append(self.values(value_node, key, in_zip))
+                    name = f"{PARAM}.{self.name(pk).strip().replace('-', '_')}"
+                    lists.append(self.values(name, _line(pk), pv, in_zip))
         return lists
 
     def zips(self, node: yaml.Node) -> None:
@@ -167,18 +156,13 @@ class _Reader:
             raise self.fail(node, ZIP, "an empty list gives no setting")
         for group in groups:
             lists = self.mapping(group, in_zip=True)
-            lengths = {len(v) for v in lists}
-            if len(lengths) > 1:
+            if len({len(v) for v in lists}) > 1:
                 shown = ", ".join(f"{v[0].key} has {len(v)}" for v in lists)
                 raise self.fail(
                     group, ZIP, f"the lists of a zip group must be of one length: {shown}"
                 )
             if lists:
                 self.axes.append([list(values) for values in zip(*lists, strict=True)])
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
 
 
 def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> list[Point]:
@@ -192,16 +176,14 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
     reader = _Reader(where, base or Path("."))
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise reader.fail(line, None, f"not valid YAML: {err.problem or err}") from None
     except yaml.YAMLError as err:
-        raise reader.fail(1, None, f"not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(err, "problem", None) or err
+        raise reader.fail(line, None, f"not valid YAML: {problem}") from None
     if root is None:
         raise reader.fail(1, None, "the file is empty; give at least one of " + allowed_keys())
-    for values in reader.mapping(root, in_zip=False):
-        reader.axes.append([[v] for v in values])
+    reader.axes += [[[v] for v in values] for values in reader.mapping(root, in_zip=False)]
     size = math.prod(len(axis) for axis in reader.axes)
     if size > MAX_SETTINGS:
         lists = " × ".join(str(len(axis)) for axis in reader.axes if len(axis) > 1)
@@ -209,21 +191,19 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
             1, None, f"the grid has {size:,} settings ({lists}); a sweep plays at most "
             f"{MAX_SETTINGS:,}: split it into several files"
         )  # fmt: skip
-    checked = [[[_checked(reader, v) for v in point] for point in axis] for axis in reader.axes]
+    axes = [[[_checked(reader, v) for v in point] for point in axis] for axis in reader.axes]
     points: list[Point] = []
     seen: dict[str, Point] = {}
-    for combo in itertools.product(*checked):
+    for combo in itertools.product(*axes):
         values = {v.key: v for point in combo for v in point}
-        point = Point(_config(reader, values), values)
+        point = Point(_config(reader.where, values), values)
         key = sweeps.settings.config_key(point.config)
         if key in seen:
-            twice = [v for k, v in values.items() if seen[key].values[k] != v]
+            twice = {k: v for k, v in values.items() if seen[key].values[k] != v}
             raise combination_error(
-                reader.where,
-                {v.key: v for v in twice} or values,
-                "two settings are the same run"
+                reader.where, twice or values, "two settings are the same run"
                 " (a value is listed twice, or equals the default another setting has)",
-            )
+            )  # fmt: skip
         seen[key] = point
         points.append(point)
     return points
@@ -243,22 +223,18 @@ def _checked(reader: _Reader, v: Value) -> Value:
             value = str(path if path.is_absolute() else reader.base / path)
         build(RUN_DEFAULTS, RUN_OPTIONS, {option.ident: value})
     except ValueError as err:
-        raise reader.fail(v.line, v.key, _allowed(option, str(err))) from None
+        message = str(err)
+        if "power:c,p (e.g." in message:
+            message += ' (inside [ ], quote it: "power:c,p")'
+        if "one of" not in message and "|" in (option.metavar or ""):
+            message += f" (allowed: {option.metavar})"
+        raise reader.fail(v.line, v.key, message) from None
     return Value(value, v.line, v.key)
 
 
-def _allowed(option: Option, message: str) -> str:
-    """``message``, with the values the option allows if it does not say them already."""
-    if "power:" in message and "power:c,p (e.g." in message:
-        message += ' (inside [ ], quote it: "power:c,p")'
-    if "one of" in message or "|" not in (option.metavar or ""):
-        return message
-    return f"{message} (allowed: {option.metavar})"
-
-
-def _config(reader: _Reader, values: dict[str, Value]) -> RunConfig:
+def _config(where: str, values: dict[str, Value]) -> RunConfig:
     """The run configuration of one setting; a refusal names the keys it concerns."""
-    idents: dict[str, Any] = {}
+    idents = {OPTIONS[k].ident: v.value for k, v in values.items() if not k.startswith(f"{PARAM}.")}
     params = [
         f"{k[len(PARAM) + 1 :]}={str(v.value).lower() if isinstance(v.value, bool) else v.value}"
         for k, v in values.items()
@@ -266,46 +242,29 @@ def _config(reader: _Reader, values: dict[str, Value]) -> RunConfig:
     ]  # as the command line's --param KEY=VALUE gives them
     if params:
         idents[OPTIONS[PARAM].ident] = params
-    for key, v in values.items():
-        if not key.startswith(f"{PARAM}."):
-            idents[OPTIONS[key].ident] = v.value
     try:
         return build(RUN_DEFAULTS, RUN_OPTIONS, idents)
     except ValueError as err:
-        raise combination_error(reader.where, values, str(err)) from None
+        raise combination_error(where, values, str(err)) from None
 
 
 def combination_error(where: str, values: dict[str, Value], message: str) -> SweepFileError:
-    """A refusal of a whole setting, at the keys the message names (else at all of them).
-
-    A key is named by its option's or its field's name, a ``param.NAME`` by ``parameter NAME``.
-    """
+    """A refusal of a whole setting, at the keys (options, fields, parameters) the message names."""
     named = []
     for key, v in values.items():
         if key.startswith(f"{PARAM}."):
             name = re.escape(key[len(PARAM) + 1 :])
-            if re.search(rf"(parameter '?{name}\b|^{name}\b|\b{name} must\b)", message):
-                named.append(v)
-            continue
-        field_name = OPTIONS[key].path[-1]
-        words = [key, field_name, field_name.replace("_", " ")]
-        if any(re.search(rf"\b{re.escape(w)}\b", message) for w in words):
+            patterns = [rf"(parameter '?{name}\b|^{name}\b|\b{name} must\b)"]
+        else:
+            field_name = OPTIONS[key].path[-1]
+            words = (key, field_name, field_name.replace("_", " "))
+            patterns = [rf"\b{re.escape(w)}\b" for w in words]
+        if any(re.search(p, message) for p in patterns):
             named.append(v)
     chosen = named or list(values.values())
     lines = ",".join(str(n) for n in sorted({v.line for v in chosen})) or "1"
     keys = ", ".join(dict.fromkeys(v.key for v in chosen)) or "(defaults)"
     return SweepFileError(f"{where}:{lines}: {keys}: {message}")
-
-
-def load(path: str | Path) -> tuple[str, list[Point]]:
-    """The text of the sweep file at ``path`` and its settings (``SweepFileError`` if refused)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SweepFileError(f"cannot read the sweep file {path}: {reason}") from None
-    return text, parse(text, str(path), path.parent)
 
 
 DRY_RUN = Option(
@@ -329,7 +288,12 @@ def sweep(values: dict[str, Any]) -> int:
     """
     path = Path(values.pop("config_file"))
     opts = checked(lambda: build(ExecutionOptions(), SWEEP_OPTIONS, values))
-    text, points = checked(lambda: load(path))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise UsageError(f"cannot read the sweep file {path}: {reason}") from None
+    points = checked(lambda: parse(text, str(path), path.parent))
     settings = checked(lambda: sweeps.name_settings([p.config for p in points]))
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
     try:
@@ -341,22 +305,14 @@ def sweep(values: dict[str, Any]) -> int:
             "command again to go on"
         )
         outcome = sweeps.run_grid(
-            settings,
-            out,
-            backend=opts.backend,
-            workers=opts.workers,
-            address=opts.address,
-            text=text,
-            source=str(path.resolve()),
-            progress=not opts.quiet,
+            settings, out, backend=opts.backend, workers=opts.workers, address=opts.address,
+            text=text, source=str(path.resolve()), progress=not opts.quiet,
             checkpoint_every=opts.checkpoint_every,
-        )
+        )  # fmt: skip
     except sweeps.SettingError as err:
         point = {s.name: p for s, p in zip(settings, points, strict=True)}[err.setting.name]
-        raise UsageError(
-            str(combination_error(str(path), point.values, err.reason))
-            + f" (setting {err.setting.name})"
-        ) from None
+        message = combination_error(str(path), point.values, err.reason)
+        raise UsageError(f"{message} (setting {err.setting.name})") from None
     except (sweeps.SweepFolderError, sweeps.BackendUnavailableError, MemoryError) as err:
         raise UsageError(str(err)) from None
     print(outcome.summary())

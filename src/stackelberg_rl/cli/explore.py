@@ -93,12 +93,9 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
     """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables."""
-    learned = rf.fit(data, rewards, lam=lam)
-    arrays = {"w": learned.w}
-    if data.is_finite:
-        names = policy_names(data.n_players)
-        arrays.update(zip(names, learned.tables(data.features), strict=True))
-    return arrays
+    learned, tables = rf.fit_with_tables(data, rewards, lam=lam)
+    names = policy_names(data.n_players) if tables else ()
+    return {"w": learned.w, **dict(zip(names, tables or (), strict=True))}
 
 
 def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:

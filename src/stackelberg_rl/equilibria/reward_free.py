@@ -611,6 +611,13 @@ def fit(
     return _fit(data, rewards, lam, tol)[0]
 
 
+def fit_with_tables(
+    data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
+) -> tuple[LearnedPlan, list[np.ndarray] | None]:
+    """:func:`fit`'s plan and, for a finite game, :meth:`LearnedPlan.tables` of the same backups."""
+    return _fit(data, rewards, lam, tol, tables=data.is_finite)
+
+
 def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False) -> tuple:
     """:func:`fit`'s plan and, with ``tables``, :meth:`LearnedPlan.tables` of the same backups."""
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)

@@ -1,11 +1,8 @@
 """Tables from a run's results: cumulative regret, summaries, bands and log-log slopes.
 
-Cumulative regret of a seed after ``n`` episodes is ``Σ eval_weight · regret`` over the evaluated
-episodes among the first ``n``. Intervals over seeds are Student-t 95% intervals of the mean (NaN
-with one seed). A band drawn around a curve is that interval clipped to the range of the data it
-summarises (:func:`mean_band`): with few seeds a band below the smallest regret any seed had
-would only mislead. Slopes against ``K`` are fitted per seed on log-log axes and given as their
-mean and t-interval over the (independent) seeds (:func:`loglog_fit`).
+Cumulative regret after ``n`` episodes is ``Σ eval_weight · regret`` over the evaluated episodes
+among the first ``n``. Intervals over seeds are Student-t 95% intervals of the mean (NaN with one
+seed); slopes against ``K`` are fitted per seed on log-log axes, then averaged over the seeds.
 """
 
 from __future__ import annotations
@@ -24,11 +21,7 @@ PLAYERS = ("leader", "follower")
 
 
 def players(table: pd.DataFrame) -> tuple[str, ...]:
-    """The players a table names, in order: by its ``regret_*`` columns, else by its columns.
-
-    A results table has ``regret_leader, regret_follower`` (``regret_follower_1, …`` with
-    ``N > 1`` followers); a table of totals, ``leader, follower`` (``follower_1, …``).
-    """
+    """The players a table names: by its ``regret_*`` columns, else ``leader``, ``follower…``."""
     cols = [str(c) for c in table.columns]
     names = [c[7:] for c in cols if c.startswith("regret_") and not c.endswith("_ci")]
     return tuple(names or [c for c in cols if c == "leader" or c.startswith("follower")])
@@ -64,10 +57,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         x = final[player].to_numpy()
         m, hw = slope_interval(x)  # the t-interval of the mean over independent seeds
         std = float(x.std(ddof=1)) if len(x) > 1 else np.nan
-        rows.append(
-            dict(player=player, K=K, seeds=len(x), mean=m, half_width=hw, low=m - hw, high=m + hw)
-            | {"std": std}
-        )
+        rows.append(dict(player=player, K=K, seeds=len(x), mean=m, half_width=hw, low=m - hw,
+                         high=m + hw, std=std))  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -48,8 +48,7 @@ def total_regret(df: pd.DataFrame) -> pd.DataFrame:
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Cumulative regret at ``K`` of each player: mean and 95% t-interval over seeds.
 
-    One row per player: ``player``, ``K``, ``seeds``, ``mean``, ``half_width``, ``low``, ``high``,
-    ``std``.
+    One row per player: ``player, K, seeds, mean, half_width, low, high, std``.
     """
     final, K = total_regret(df), int(df["episode"].max()) + 1
     rows = []
@@ -57,16 +56,14 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         x = final[player].to_numpy()
         m, hw = slope_interval(x)  # the t-interval of the mean over independent seeds
         std = float(x.std(ddof=1)) if len(x) > 1 else np.nan
-        rows.append(dict(player=player, K=K, seeds=len(x), mean=m, half_width=hw, low=m - hw,
-                         high=m + hw, std=std))  # fmt: skip
-    return pd.DataFrame(rows)
+        rows.append([player, K, len(x), m, hw, m - hw, m + hw, std])
+    return pd.DataFrame(rows, columns="player K seeds mean half_width low high std".split())
 
 
 def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean per-episode regret in the first and the last quarter of the episodes, per player.
+    """Mean per-episode regret in the first and last quarter of the episodes, per player.
 
-    Evaluated episodes only. One row per player: ``player``, ``first_quarter``, ``last_quarter``,
-    ``ratio`` (last / first).
+    One row per player: ``player``, ``first_quarter``, ``last_quarter``, ``ratio`` (last / first).
     """
     K = int(df["episode"].max()) + 1
     q = max(1, K // 4)
@@ -74,17 +71,14 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for player in players(df):
         a, b = first[f"regret_{player}"].mean(), last[f"regret_{player}"].mean()
-        rows.append(
-            dict(player=player, first_quarter=a, last_quarter=b, ratio=b / a if a > 0 else np.nan)
-        )
-    return pd.DataFrame(rows)
+        rows.append([player, a, b, b / a if a > 0 else np.nan])
+    return pd.DataFrame(rows, columns=["player", "first_quarter", "last_quarter", "ratio"])
 
 
 def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
-    """Each seed's mean per-episode regret over consecutive windows of ``max(1, K // bins)``.
+    """Each seed's mean per-episode regret over windows of ``max(1, K // bins)`` episodes.
 
-    One row per seed and window: ``seed``, ``episode`` (the window's centre), ``leader``,
-    ``follower`` (means over the evaluated episodes of the window).
+    One row per seed and window: ``seed``, ``episode`` (its centre), one column per player.
     """
     width = max(1, (int(df["episode"].max()) + 1) // bins)
     names = players(df)
@@ -97,8 +91,8 @@ def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds of ``values (n_points, n_seeds)`` and its t-interval, clipped to its range.
 
-    Returns ``mean, low, high``, each ``(n_points,)``: ``low = max(mean − t·s/√n, min(values))``,
-    ``high = min(mean + t·s/√n, max(values))`` (over every entry); NaN with one seed.
+    Returns ``mean, low, high``, each ``(n_points,)``: ``max(mean − t·s/√n, min(values))`` and
+    ``min(mean + t·s/√n, max(values))``; NaN with one seed.
     """
     values = np.asarray(values, dtype=float)
     mean, n = values.mean(axis=1), values.shape[1]

@@ -216,10 +216,15 @@ class Curve:
     label: str
     settings: list[SettingData]
     points: pd.DataFrame
-    fits: dict[str, SlopeFit]
-    bias_fits: dict[str, SlopeFit]
     x_labels: dict = field(default_factory=dict)
     resolved: list[str] = field(default_factory=list)
+    fits: dict[str, SlopeFit] = field(init=False)
+    bias_fits: dict[str, SlopeFit] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fits = {p: loglog_fit(self.points, p, x="x") for p in players(self.points)}
+        bias = self.has_bias
+        self.bias_fits = {p: loglog_fit(self.points, f"bias_{p}", x="x") for p in self.fits if bias}
 
     def means(self) -> pd.DataFrame:
         """Per ``x``: the mean over seeds of every column of :attr:`points`."""
@@ -267,13 +272,9 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
             part.insert(0, "x", xs[i][0])
             bias = g[i].bias
             rows.append(part if bias is None else part.merge(bias, on="seed", how="left"))
+        names = {x: name for x, name in xs if name is not None}
         points = pd.concat(rows, ignore_index=True)
-        fits = {p: loglog_fit(points, p, x="x") for p in players(points)}
-        curve = Curve(label, [g[i] for i in order], points, fits, {})
-        if curve.has_bias:
-            curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in fits}
-        curve.x_labels = {x: name for x, name in xs if name is not None}
-        curves.append(curve)
+        curves.append(Curve(label, [g[i] for i in order], points, names))
     return curves
 
 
@@ -368,7 +369,4 @@ def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
             if len(upto):
                 last = upto.iloc[-1]
                 rows.append({"x": float(last["episodes"]), "seed": s, **last[names]})
-    table = pd.DataFrame(rows)
-    return Curve(
-        setting.label, [setting], table, {p: loglog_fit(table, p, x="x") for p in names}, {}
-    )
+    return Curve(setting.label, [setting], pd.DataFrame(rows))

@@ -562,8 +562,7 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     if not readable:
         reasons = "; ".join(f"{r.name}: {r.error}" for r in results[:3])
         raise RunFolderError(f"the sweep in {folder} has no readable setting ({reasons})")
-    cache: dict = {}
-    games: dict = {}
+    cache, games = {}, {}  # shared by the settings: each game and profile of α planned once
     settings = [analyse_setting(r.name, r.folder, r.df, r.manifest, cache, games) for r in readable]
     page = Page(f"stackelberg-rl report: {folder.name}")
     curves = k_curves(settings)

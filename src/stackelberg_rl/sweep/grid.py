@@ -72,7 +72,6 @@ class SettingError(ValueError):
 
     def __init__(self, setting: Setting, message: str) -> None:
         super().__init__(f"setting {setting.name}: {message}")
-        self.setting = setting
         self.reason = message
 
 

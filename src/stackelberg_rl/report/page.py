@@ -187,16 +187,11 @@ class Page:
 
     def manifest(self, manifest: dict, skip=("columns",), summary: str | None = None) -> None:
         """Every entry of a manifest, flattened; collapsed under ``summary`` if given."""
-        inner = Page(self.title)
         rows = [[k, v] for k, v in _flatten({k: v for k, v in manifest.items() if k not in skip})]
-        inner.table(["entry", "value"], rows, text_columns=2)
-        if summary is None:
-            self.parts += inner.parts
-        else:
-            self.parts.append(
-                f"<details><summary>{html.escape(summary)}</summary>{''.join(inner.parts)}"
-                "</details>"
-            )
+        self.table(["entry", "value"], rows, text_columns=2)
+        if summary is not None:
+            head = f"<details><summary>{html.escape(summary)}</summary>"
+            self.parts[-1] = f"{head}{self.parts[-1]}</details>"
 
     def write(self, folder: Path, lede: str) -> Path:
         """The whole page, written to ``folder/report.html``."""

@@ -285,9 +285,6 @@ def preview(
 ) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
 
-    With ``prefixes``, settings that are the first episodes of a longer one's runs are cut
-    from them instead of played (:func:`link_prefixes`).
-
     Raises:
         SweepFolderError: ``out``, or a setting's folder in it, cannot be used; with
             ``same_settings``, ``out`` holds a sweep of other settings.
@@ -432,10 +429,10 @@ def run_grid(
             to, or a new local one.
         text, source: the sweep file's text and path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
-        on_start: called with the local workers' process ids once they run.
-        on_folder: called with the sweep folder before anything is played.
+        on_start, on_folder: called with the local workers' process ids once they run, and with
+            the sweep folder before anything is played.
         checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
-            backend, only when interrupted). It does not change the results.
+            backend, only when interrupted); the results are the same.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
         prefixes: cut settings from the first episodes of a longer one (:func:`link_prefixes`)
             instead of playing them; the files are the same.
@@ -519,9 +516,6 @@ def run_grid(
         _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
              f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
              f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
-        if (root / ".parts").is_dir():
-            notes.append(".parts/ holds seeds in the layout of stackelberg-rl 0.1, not read: "
-                         "they are played again (remove .parts/ yourself)")  # fmt: skip
         for p in plays:
             for seed, data in sorted(p.states.items()):
                 episodes = ckpt.peek(data)["episodes_done"]

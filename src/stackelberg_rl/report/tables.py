@@ -16,8 +16,7 @@ from scipy import stats
 
 from ..equilibria.curve import loglog_slope, slope_interval
 
-PLAYERS = ("leader", "follower")
-"""The players of a run with one follower; with ``N`` they are ``leader, follower_1, …``."""
+PLAYERS = ("leader", "follower")  # with N followers: leader, follower_1, …
 
 
 def players(table: pd.DataFrame) -> tuple[str, ...]:
@@ -30,8 +29,8 @@ def players(table: pd.DataFrame) -> tuple[str, ...]:
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's cumulative regret at the evaluated episodes of a results table ``df``.
 
-    One row per seed and evaluated episode: ``seed``, ``episodes`` (how many episodes the sum
-    covers: ``episode + eval_weight``), ``leader``, ``follower`` (each player of :func:`players`).
+    One row per seed and evaluated episode: ``seed``, ``episodes`` (``episode + eval_weight``,
+    the episodes the sum covers), then one column per player (``leader``, ``follower``, …).
     """
     d = df[df["eval_weight"] > 0].sort_values(["seed", "episode"])
     out = pd.DataFrame({"seed": d["seed"], "episodes": d["episode"] + d["eval_weight"]})
@@ -106,10 +105,9 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
 
 @dataclass(frozen=True)
 class SlopeFit:
-    """A log-log slope over seeds: the mean and 95% t-interval of each seed's slope.
+    """The mean and 95% t-interval of each seed's log-log slope, fitted on ``points`` ``x``.
 
-    ``slope`` is NaN without a slope, ``half_width`` NaN with fewer than two seeds; ``points``
-    is how many ``x`` each slope is fitted on.
+    ``slope`` is NaN without a slope, ``half_width`` NaN with fewer than two seeds.
     """
 
     slope: float
@@ -140,9 +138,7 @@ def loglog_fit(table: pd.DataFrame, column: str, x: str = "K", level: float = 0.
     """The slope of ``log(column)`` on ``log(x)`` per seed, and its t-interval over the seeds.
 
     ``table`` has one row per ``x`` and seed (columns ``x``, ``seed``, ``column``). Only seeds
-    present at every ``x`` are used, each fitted by least squares
-    (:func:`~stackelberg_rl.equilibria.loglog_slope`); a seed with a value that is not positive
-    has no slope. The slope is NaN with fewer than two distinct ``x``.
+    present at every ``x`` and with positive values count; NaN with fewer than two ``x``.
     """
     wide = table.pivot_table(index=x, columns="seed", values=column, aggfunc="mean").dropna(axis=1)
     xs = wide.index.to_numpy(dtype=float)

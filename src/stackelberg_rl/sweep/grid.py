@@ -72,7 +72,7 @@ class SettingError(ValueError):
 
     def __init__(self, setting: Setting, message: str) -> None:
         super().__init__(f"setting {setting.name}: {message}")
-        self.reason = message
+        self.setting, self.reason = setting, message
 
 
 SWEEP_FOLDER = FolderKind(

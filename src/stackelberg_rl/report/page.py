@@ -308,12 +308,10 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
             "against K."
         )
         return
-    sentences = [
-        f"{c.label}: "
-        + "; ".join(f"the {_named(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items())
-        + "."
-        for c in curves
-    ]
+    sentences = []
+    for c in curves:
+        parts = [f"the {_named(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
+        sentences.append(f"{c.label}: {'; '.join(parts)}.")
     caption = (
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "

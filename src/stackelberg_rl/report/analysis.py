@@ -21,14 +21,7 @@ from ..experiments import RunConfig
 from ..experiments.loop import alpha_names, player_names
 from ..games import FiniteGame
 from ..planning import softmax_bias, softmax_bias_bound
-from .tables import (
-    SlopeFit,
-    cumulative_regret,
-    loglog_fit,
-    players,
-    summary,
-    total_regret,
-)
+from .tables import SlopeFit, cumulative_regret, loglog_fit, players, summary, total_regret
 
 
 def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:

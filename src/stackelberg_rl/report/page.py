@@ -29,6 +29,7 @@ from ..experiments.store import (
 )
 from ..sweep import is_sweep_folder, load_sweep
 from ..sweep.settings import depends_on_K
+from . import plots
 from .analysis import (
     SIZES,
     Curve,
@@ -37,14 +38,6 @@ from .analysis import (
     k_curves,
     prefix_curve,
     size_curves,
-)
-from .plots import (
-    plot_bias_vs_K,
-    plot_certificate_curve,
-    plot_cumulative_regret,
-    plot_prefixes,
-    plot_regret_vs_K,
-    plot_sizes,
 )
 from .tables import SlopeFit, learning_summary
 
@@ -281,7 +274,7 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
         )
     elif s.bias_note:
         what += f" No soft-max bias: {s.bias_note}."
-    draw = partial(plot_cumulative_regret, s.df, bias=s.episode_bias)
+    draw = partial(plots.plot_cumulative_regret, s.df, bias=s.episode_bias)
     page.figure(s.folder, "regret", draw, f"regret of {s.name}", what, sentences)
 
 
@@ -318,7 +311,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         "the rate of the bound Õ(√(d³H³T)), T = KH. A slope is fitted per seed and given as "
         "its mean [95% interval over seeds]. Total regret:"
     )
-    draw = partial(plot_regret_vs_K, curves)
+    draw = partial(plots.plot_regret_vs_K, curves)
     page.figure(folder, "regret-vs-K", draw, "total regret against K", caption, sentences)
     rows = []
     names = max((list(c.fits) for c in curves), key=len)  # the columns: the most players
@@ -377,7 +370,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         "soft-max play, not of learning: with the paper's fixed-K α = log|A|·√K/H the bias "
         "grows like √K at most, and learning is already done."
     )
-    draw = partial(plot_bias_vs_K, with_bias)
+    draw = partial(plots.plot_bias_vs_K, with_bias)
     page.figure(folder, "bias-vs-K", draw, "soft-max bias against K", caption, sentences)
 
 
@@ -417,7 +410,7 @@ def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None
             f"Total regret at K = {', '.join(map(str, K))} against {symbol}, {equal} (mean over "
             f"seeds, 95% interval); {bound}."
         )
-        draw = partial(plot_sizes, curves, symbol, exponent)
+        draw = partial(plots.plot_sizes, curves, symbol, exponent)
         alt = f"total regret against {symbol}"
         page.figure(folder, key.split(".", 1)[1], draw, alt, caption, sentences)
 
@@ -451,7 +444,7 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
             f"follower's in [{_fmt(last.follower_lower_initial)}, "
             f"{_fmt(last.follower_upper_initial)}]."
         )
-        draw = partial(plot_certificate_curve, table)
+        draw = partial(plots.plot_certificate_curve, table)
         page.figure(s.folder, "ccse", draw, f"CCSE certificate of {s.name}", caption)
     page.note(
         "Reward-free Stackelberg gaps (math.md §7) come from an exploration folder: "
@@ -514,7 +507,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
             f"∝ √K). Over K' = {sizes}: the {words}. The slopes' intervals are over seeds; a "
             "seed's prefixes share their episodes."
         )
-        draw = partial(plot_prefixes, prefix)
+        draw = partial(plots.plot_prefixes, prefix)
         page.figure(folder, "prefixes", draw, "cumulative regret at prefixes", caption)
     page.section("bias", "How much of the regret is soft-max bias")
     if s.bias is not None:

@@ -206,9 +206,7 @@ def _curve(label, xs, ys, x_labels=None):
         for x, y in zip(xs, ys, strict=True)
         for s in (0, 1)
     ]
-    points = pd.DataFrame(rows)
-    fits = {p: loglog_fit(points, p, x="x") for p in ("leader", "follower")}
-    return Curve(label, [], points, fits, {}, x_labels or {})
+    return Curve(label, [], pd.DataFrame(rows), x_labels or {})
 
 
 def _tick_labels(fig, which):

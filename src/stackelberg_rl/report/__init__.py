@@ -1,8 +1,7 @@
 """Tables, plots and the report page of runs and sweeps (plotting only reads results).
 
-:mod:`.tables` (summaries, bands, log-log slopes), :mod:`.analysis` (what the page shows, as
-numbers: the soft-max bias of a run, regret along ``K`` and sizes), :mod:`.plots` and
-:mod:`.page` (``report.html``: :func:`write_report`).
+:mod:`.tables` (summaries, bands, slopes), :mod:`.analysis` (the soft-max bias, regret along
+``K`` and sizes), :mod:`.plots` and :mod:`.page` (``report.html``: :func:`write_report`).
 """
 
 from .analysis import episode_bias, run_bias

@@ -1,11 +1,8 @@
 """What the report shows, as numbers: each setting's regret and bias, and regret along a size.
 
-The soft-max bias of an episode is the exact regret of soft-max play with that episode's ``α_l``,
-``α_f`` (one per follower with ``N > 1``) planned on the true model (``β = 0``,
-:func:`~stackelberg_rl.planning.softmax_bias`), bounded by ``H·log|A|/α_l`` and ``H·log|B|/α_f``
-(``H·log|A_i|/α_i`` for player ``i``; Lemmas 2 and 4); summed like regret it is the part of the
-regret learning cannot remove. Cumulative regret at prefixes ``K' ≤ K`` of a run is
-the regret of a ``K'``-episode run only when nothing the players do depends on ``K``.
+The soft-max bias of an episode is the exact regret of soft-max play with its ``α`` planned on the
+true model (:func:`~stackelberg_rl.planning.softmax_bias`), bounded by ``H·log|A_i|/α_i`` (Lemmas
+2 and 4); summed like regret, it is the part of the regret learning cannot remove.
 """
 
 from __future__ import annotations
@@ -24,34 +21,16 @@ from ..experiments import RunConfig
 from ..experiments.loop import alpha_names, player_names
 from ..games import FiniteGame
 from ..planning import softmax_bias, softmax_bias_bound
-from .tables import (
-    SlopeFit,
-    cumulative_regret,
-    loglog_fit,
-    players,
-    summary,
-    total_regret,
-)
+from .tables import SlopeFit, cumulative_regret, loglog_fit, players, summary, total_regret
 
 
-def bias_columns(n_players: int = 2) -> list[str]:
-    """The bias and bound columns: ``bias_leader, bias_follower, bound_leader, bound_follower``.
-
-    With ``N > 1`` followers ``bias_follower_1, …`` and ``bound_follower_1, …``.
-    """
-    return [f"{what}_{p}" for what in ("bias", "bound") for p in player_names(n_players)]
-
-
-# ---------------------------------------------------------------------- the soft-max bias
 def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
     """The soft-max bias and its bound in every evaluated episode of a run of the finite ``game``.
 
-    ``df`` is the run's results (with ``alpha_l``, ``alpha_f``; ``alpha_f_1, …`` with ``N > 1``
-    followers); ``cache``, reused between calls, plans each profile of ``α`` of a game once.
-    Returns one row per evaluated episode: ``seed``, ``episode``, ``eval_weight``, then
-    :func:`bias_columns` (``bias_leader``, ``bias_follower``, ``bound_leader``,
-    ``bound_follower`` with one follower). Raises :class:`ValueError` if the run has no ``α``
-    (a baseline).
+    ``df`` is the run's results (with its ``alpha_*`` columns); ``cache``, reused between calls,
+    plans each profile of ``α`` of a game once. Returns one row per evaluated episode: ``seed``,
+    ``episode``, ``eval_weight``, ``bias_leader``, ``bias_follower…``, ``bound_leader``,
+    ``bound_follower…``. Raises :class:`ValueError` if the run has no ``α`` (a baseline).
     """
     cache = {} if cache is None else cache
     d = df[df["eval_weight"] > 0]
@@ -67,16 +46,13 @@ def episode_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) 
             cache[key] = np.concatenate([bias, bound])
     table = np.array([cache[key] for key in keys])
     out = d[["seed", "episode", "eval_weight"]].reset_index(drop=True)
-    out[bias_columns(game.n_players)] = table[np.ravel(index)]
+    names = player_names(game.n_players)
+    out[[f"{what}_{p}" for what in ("bias", "bound") for p in names]] = table[np.ravel(index)]
     return out
 
 
 def run_bias(game: FiniteGame, df: pd.DataFrame, cache: dict | None = None) -> pd.DataFrame:
-    """Each seed's total soft-max bias and Lemma 2's bound, ``Σ eval_weight · value``.
-
-    One row per seed: ``seed``, then :func:`bias_columns` (``bias_leader``, ``bias_follower``,
-    ``bound_leader``, ``bound_follower`` with one follower).
-    """
+    """Each seed's total soft-max bias and Lemma 2's bound: :func:`episode_bias` summed by seed."""
     return _seed_totals(episode_bias(game, df, cache))
 
 
@@ -86,12 +62,8 @@ def _seed_totals(per_episode: pd.DataFrame) -> pd.DataFrame:
     return weighted.groupby(per_episode["seed"]).sum().reset_index()
 
 
-# ---------------------------------------------------------------------- one setting
 def alpha_text(spec) -> str:
-    """An ``α`` specification in words: ``fixed-K``, ``anytime``, ``power:1,0.7``, ``∞``, ``3``.
-
-    One per follower (a list) in parentheses: ``(∞, 2)``.
-    """
+    """An ``α`` specification in words: ``fixed-K``, ``power:1,0.7``, ``∞``, ``3``, ``(∞, 2)``."""
     if isinstance(spec, list):
         return f"({', '.join(map(alpha_text, spec))})"
     if spec in ("inf", math.inf) or (is_real(spec) and math.isinf(spec)):
@@ -100,7 +72,6 @@ def alpha_text(spec) -> str:
 
 
 GREEDY = "greedy (LSVI-UCB, α = ∞)"
-"""Greedy play's name in the report, whichever way a configuration asks for it."""
 
 
 def describe_agent(config: dict) -> str:
@@ -118,11 +89,7 @@ def describe_agent(config: dict) -> str:
 
 
 def flat_config(manifest: dict) -> dict:
-    """A run's configuration as flat ``key: value`` pairs, to tell settings apart.
-
-    The game by its name and parameters or its file's SHA-256, the agent's fields, ``episodes``,
-    ``seeds``, ``seed`` and ``eval_every`` (``save_plans`` changes nothing played).
-    """
+    """A run's configuration as flat ``key: value`` pairs that tell settings apart."""
     config, game = manifest.get("config") or {}, manifest.get("game") or {}
     registered = game.get("registered") or {}
     if registered:
@@ -135,7 +102,7 @@ def flat_config(manifest: dict) -> dict:
 
 
 def json_key(value):
-    """A hashable form of a configuration value (dicts and lists become sorted tuples)."""
+    """A hashable form of a configuration value."""
     if isinstance(value, dict):
         return tuple(sorted((k, json_key(v)) for k, v in value.items()))
     if isinstance(value, list):
@@ -145,12 +112,7 @@ def json_key(value):
 
 @dataclass
 class SettingData:
-    """One run with what the report computes from it.
-
-    ``totals``: each seed's total regret; ``bias``: each seed's total soft-max bias and bound
-    (:func:`run_bias`) and ``episode_bias`` per episode, or ``None`` with the reason in
-    ``bias_note``; ``game``: the game rebuilt from the manifest, or ``None``.
-    """
+    """One run with what the report computes from it (no ``bias``: the reason in ``bias_note``)."""
 
     name: str
     folder: Path
@@ -235,24 +197,27 @@ def analyse_setting(
     return data
 
 
-# ---------------------------------------------------------------------- across settings
 @dataclass
 class Curve:
     """Total regret of settings that differ in one quantity ``x`` (``K``, ``|S|``, …).
 
-    ``points``: one row per ``x`` and seed (``x``, ``seed``, ``leader``, ``follower`` and where
-    known the bias columns); ``fits``/``bias_fits``: each player's log-log slope of total regret
-    (of the bias) on ``x``; ``x_labels``: names of some ``x`` (``β = theory``); ``resolved``: what
-    else changes with ``x`` although its configuration does not, in words.
+    ``points``: one row per ``x`` and seed (``x``, ``seed``, each player's total and bias);
+    ``fits``/``bias_fits``: each player's log-log slope of it on ``x``; ``x_labels``: names of
+    some ``x``; ``resolved``: what else changes with ``x``, in words.
     """
 
     label: str
     settings: list[SettingData]
     points: pd.DataFrame
-    fits: dict[str, SlopeFit]
-    bias_fits: dict[str, SlopeFit]
     x_labels: dict = field(default_factory=dict)
     resolved: list[str] = field(default_factory=list)
+    fits: dict[str, SlopeFit] = field(init=False)
+    bias_fits: dict[str, SlopeFit] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fits = {p: loglog_fit(self.points, p, x="x") for p in players(self.points)}
+        bias = self.has_bias
+        self.bias_fits = {p: loglog_fit(self.points, f"bias_{p}", x="x") for p in self.fits if bias}
 
     def means(self) -> pd.DataFrame:
         """Per ``x``: the mean over seeds of every column of :attr:`points`."""
@@ -262,21 +227,6 @@ class Curve:
     def has_bias(self) -> bool:
         """Whether every setting of the curve has its soft-max bias."""
         return "bias_leader" in self.points.columns and self.points["bias_leader"].notna().all()
-
-
-def _curve(label: str, settings: list[SettingData], xs: list[float], x_labels=None) -> Curve:
-    rows = []
-    for s, x in zip(settings, xs, strict=True):
-        part = s.totals.copy()
-        part.insert(0, "x", x)
-        rows.append(part if s.bias is None else part.merge(s.bias, on="seed", how="left"))
-    points = pd.concat(rows, ignore_index=True)
-    fits = {p: loglog_fit(points, p, x="x") for p in players(points)}
-    curve = Curve(label, settings, points, fits, {})
-    if curve.has_bias:
-        curve.bias_fits = {p: loglog_fit(points, f"bias_{p}", x="x") for p in fits}
-    curve.x_labels = x_labels or {}
-    return curve
 
 
 def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]:
@@ -299,10 +249,7 @@ def _labels(groups: list[list[SettingData]], free: tuple[str, ...]) -> list[str]
 
 
 def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) -> list[Curve]:
-    """Curves of the groups differing only in ``free``, at two ``x`` or more (``x_of(s)``).
-
-    ``x_of(s)`` is ``(x, its name or None)``; groups are in order of first appearance.
-    """
+    """Curves of the groups differing only in ``free``, at two ``x = x_of(s)[0]`` or more."""
     groups: dict = {}
     for s in settings:
         same = tuple(sorted((k, v) for k, v in s.flat.items() if k not in free))
@@ -312,8 +259,15 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
     for g, label in zip(found, _labels(found, free), strict=True):
         xs = [x_of(s) for s in g]
         order = np.argsort([x for x, _ in xs], kind="stable")
+        rows = []
+        for i in order:
+            part = g[i].totals.copy()
+            part.insert(0, "x", xs[i][0])
+            bias = g[i].bias
+            rows.append(part if bias is None else part.merge(bias, on="seed", how="left"))
         names = {x: name for x, name in xs if name is not None}
-        curves.append(_curve(label, [g[i] for i in order], [xs[i][0] for i in order], names))
+        points = pd.concat(rows, ignore_index=True)
+        curves.append(Curve(label, [g[i] for i in order], points, names))
     return curves
 
 
@@ -323,12 +277,7 @@ def k_curves(settings: list[SettingData]) -> list[Curve]:
 
 
 def slope_lines(curves: list[Curve]) -> list[str]:
-    """Regret against ``K`` for a terminal: per curve and player, the slope and its interval.
-
-    A line saying what is shown, then per curve its label and a line per player: the log-log
-    slope of total regret on ``K`` (mean [95% t-interval] over the seeds' slopes), the mean
-    regret at the largest ``K`` and, where the curve has it, the soft-max bias's share of it.
-    """
+    """Regret against ``K`` for a terminal: per curve and player, the slope, regret and bias."""
     if not curves:
         return []
     Ks = sorted({int(x) for c in curves for x in c.points["x"]})
@@ -354,24 +303,22 @@ def slope_lines(curves: list[Curve]) -> list[str]:
     return lines
 
 
+# The sizes the report shows: symbol, the key of the manifest's game record that holds the
+# value, and the exponent of total regret in the bound √(d³H³T) at fixed K.
 SIZES = {
     "param.n_states": ("|S|", "n_states", 0.0),
     "param.dim": ("d", "dim", 1.5),
     "param.horizon": ("H", "horizon", 2.0),
     "agent.beta": ("β", None, None),
 }
-"""The quantities whose effect the report shows: symbol, the manifest's game record key that
-holds the value, and the exponent of total regret in the bound ``√(d³H³T)`` at fixed ``K``."""
-
-RESOLVED = {"beta": "β", "alpha_l": "α_l", "alpha_f": "α_f"}
-"""The agent's values resolved from the game and ``K`` (``β = theory``, ``α = fixed-K``)."""
+RESOLVED = {"beta": "β", "alpha_l": "α_l", "alpha_f": "α_f"}  # values resolved from game and K
 
 
 def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
     """Total regret against ``|S|``, ``d``, ``H`` or ``β`` (``{key of SIZES: curves}``).
 
-    ``β = theory`` is placed at its resolved value and named so; what else resolves to another
-    value along the curve is named in its label and :attr:`Curve.resolved`.
+    ``β = theory`` is placed at its resolved value; what else resolves to another value along
+    the curve is named in its label and :attr:`Curve.resolved`.
     """
     out = {}
     for key, (symbol, record_key, _) in SIZES.items():
@@ -403,8 +350,7 @@ def size_curves(settings: list[SettingData]) -> dict[str, list[Curve]]:
 def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
     """Cumulative regret of one run at ``points`` prefixes ``K/16 … K`` (None if too short).
 
-    With ``eval_every > 1`` a prefix ends with the last evaluated block that ends by it, and is
-    placed at the number of episodes it covers.
+    A prefix ends with the last evaluated block that ends by it, placed at the episodes it covers.
     """
     sizes = prefix_sizes(setting.episodes, points)
     if len(sizes) < 2:
@@ -416,7 +362,4 @@ def prefix_curve(setting: SettingData, points: int = 5) -> Curve | None:
             if len(upto):
                 last = upto.iloc[-1]
                 rows.append({"x": float(last["episodes"]), "seed": s, **last[names]})
-    table = pd.DataFrame(rows)
-    return Curve(
-        setting.label, [setting], table, {p: loglog_fit(table, p, x="x") for p in names}, {}
-    )
+    return Curve(setting.label, [setting], pd.DataFrame(rows))

@@ -1,9 +1,8 @@
 """``report.html``: one self-contained page of a run, a sweep or an exploration folder.
 
-The page holds its CSS and every figure inline (base64 PNGs) and refers to nothing outside
-itself. Each figure is also written beside it as ``report-NAME.png`` (a setting's own figure in
-its run folder); every file is written atomically (:func:`~stackelberg_rl.experiments.store.
-write_file`). The captions say what each figure shows and what it means, from the numbers.
+The page holds its CSS and every figure inline (base64 PNGs); each figure is also written beside
+it as ``report-NAME.png`` (a setting's own in its run folder). The captions say what each figure
+shows and what it means, from the numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .._validate import is_real
@@ -29,6 +29,7 @@ from ..experiments.store import (
 )
 from ..sweep import is_sweep_folder, load_sweep
 from ..sweep.settings import depends_on_K
+from . import plots
 from .analysis import (
     SIZES,
     Curve,
@@ -37,14 +38,6 @@ from .analysis import (
     k_curves,
     prefix_curve,
     size_curves,
-)
-from .plots import (
-    plot_bias_vs_K,
-    plot_certificate_curve,
-    plot_cumulative_regret,
-    plot_prefixes,
-    plot_regret_vs_K,
-    plot_sizes,
 )
 from .tables import SlopeFit, learning_summary
 
@@ -68,14 +61,13 @@ details { margin: 0.4em 0; }
 nav ol { columns: 2; }
 """
 
-SHARES = (
+SHARES = (  # what a bias share (bias / regret) at least this large means
     (0.75, "almost all of this regret is soft-max bias, the price of soft-max play rather than "
      "of not knowing the game"),
     (0.5, "most of this regret is soft-max bias; the rest is the cost of learning"),
     (0.2, "a sizeable part of this regret is soft-max bias; most is the cost of learning"),
     (0.0, "little of this regret is soft-max bias: most is the cost of learning the game"),
 )  # fmt: skip
-"""What a bias share (bias / regret) at least this large means."""
 
 
 def share_words(share: float, bias: float) -> str:
@@ -103,12 +95,10 @@ def slope_words(fit: SlopeFit, what: str = "K") -> str:
 
 
 def _interval(fit: SlopeFit) -> str:
-    """``[0.45, 0.52]``, or ``–`` without one (one seed, no slope)."""
     return f"[{_fmt(fit.low)}, {_fmt(fit.high)}]" if math.isfinite(fit.half_width) else "–"
 
 
 def _named(player: str) -> str:
-    """A player in text: ``leader``, ``follower``, ``follower 2``."""
     return player.replace("_", " ")
 
 
@@ -145,17 +135,17 @@ class Page:
     written: list[Path] = field(default_factory=list)
 
     def section(self, anchor: str, title: str, level: int = 2) -> None:
-        """A heading (``level`` 2 ones are listed in the contents)."""
+        """A heading; those of ``level`` 2 are listed in the contents."""
         if level == 2:
             self.toc.append((anchor, title))
         self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
 
     def text(self, text: str, css: str | None = None) -> None:
-        """A paragraph; ``code`` spans between backquotes."""
+        """A paragraph; ``code`` between backquotes."""
         self.parts.append(f"<p{f' class={css!r}' if css else ''}>{_inline(text)}</p>")
 
     def note(self, text: str) -> None:
-        """A highlighted paragraph: something the reader should not miss."""
+        """A highlighted paragraph."""
         self.text(text, "note")
 
     def figure(self, folder: Path, name: str, draw, alt: str, caption: str, points=()) -> None:
@@ -190,16 +180,11 @@ class Page:
 
     def manifest(self, manifest: dict, skip=("columns",), summary: str | None = None) -> None:
         """Every entry of a manifest, flattened; collapsed under ``summary`` if given."""
-        inner = Page(self.title)
         rows = [[k, v] for k, v in _flatten({k: v for k, v in manifest.items() if k not in skip})]
-        inner.table(["entry", "value"], rows, text_columns=2)
-        if summary is None:
-            self.parts += inner.parts
-        else:
-            self.parts.append(
-                f"<details><summary>{html.escape(summary)}</summary>{''.join(inner.parts)}"
-                "</details>"
-            )
+        self.table(["entry", "value"], rows, text_columns=2)
+        if summary is not None:
+            head = f"<details><summary>{html.escape(summary)}</summary>"
+            self.parts[-1] = f"{head}{self.parts[-1]}</details>"
 
     def write(self, folder: Path, lede: str) -> Path:
         """The whole page, written to ``folder/report.html``."""
@@ -289,14 +274,8 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
         )
     elif s.bias_note:
         what += f" No soft-max bias: {s.bias_note}."
-    page.figure(
-        s.folder,
-        "regret",
-        lambda out: plot_cumulative_regret(s.df, out, None, s.episode_bias),
-        f"regret of {s.name}",
-        what,
-        sentences,
-    )
+    draw = partial(plots.plot_cumulative_regret, s.df, bias=s.episode_bias)
+    page.figure(s.folder, "regret", draw, f"regret of {s.name}", what, sentences)
 
 
 def bias_table(page: Page, settings: list[SettingData]) -> None:
@@ -326,17 +305,14 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     for c in curves:
         parts = [f"the {_named(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
         sentences.append(f"{c.label}: {'; '.join(parts)}.")
-    page.figure(
-        folder,
-        "regret-vs-K",
-        lambda out: plot_regret_vs_K(curves, out),
-        "total regret against K",
+    caption = (
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
         "the rate of the bound Õ(√(d³H³T)), T = KH. A slope is fitted per seed and given as "
-        "its mean [95% interval over seeds]. Total regret:",
-        sentences,
+        "its mean [95% interval over seeds]. Total regret:"
     )
+    draw = partial(plots.plot_regret_vs_K, curves)
+    page.figure(folder, "regret-vs-K", draw, "total regret against K", caption, sentences)
     rows = []
     names = max((list(c.fits) for c in curves), key=len)  # the columns: the most players
     for c in curves:
@@ -386,19 +362,16 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
             f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
             f"{', '.join(bounds)} and {last}."
         )
-    page.figure(
-        folder,
-        "bias-vs-K",
-        lambda out: plot_bias_vs_K(with_bias, out),
-        "soft-max bias against K",
+    caption = (
         "Solid: total regret (mean over seeds). Dashed: the soft-max bias, the exact regret that "
         "soft-max play with the same α would have if it knew the game (planned on the true "
         "model, β = 0). Dotted: Lemma 2's bound on it, Σ_k H·log|A|/α_k (log|B| for the "
         "follower). Where solid and dashed lines nearly meet, the regret is the price of "
         "soft-max play, not of learning: with the paper's fixed-K α = log|A|·√K/H the bias "
-        "grows like √K at most, and learning is already done.",
-        sentences,
+        "grows like √K at most, and learning is already done."
     )
+    draw = partial(plots.plot_bias_vs_K, with_bias)
+    page.figure(folder, "bias-vs-K", draw, "soft-max bias against K", caption, sentences)
 
 
 def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None:
@@ -433,15 +406,13 @@ def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None
             if varies
             else "other settings equal"
         )
-        page.figure(
-            folder,
-            key.split(".", 1)[1],
-            lambda out, c=curves, sym=symbol, e=exponent: plot_sizes(c, sym, e, out),
-            f"total regret against {symbol}",
+        caption = (
             f"Total regret at K = {', '.join(map(str, K))} against {symbol}, {equal} (mean over "
-            f"seeds, 95% interval); {bound}.",
-            sentences,
+            f"seeds, 95% interval); {bound}."
         )
+        draw = partial(plots.plot_sizes, curves, symbol, exponent)
+        alt = f"total regret against {symbol}"
+        page.figure(folder, key.split(".", 1)[1], draw, alt, caption, sentences)
 
 
 def ccse_section(page: Page, settings: list[SettingData]) -> None:
@@ -462,11 +433,7 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
             page.note(f"{s.name}: the CCSE certificate could not be computed: {err}")
             continue
         last = table[table.episodes == table.episodes.max()].mean(numeric_only=True)
-        page.figure(
-            s.folder,
-            "ccse",
-            lambda out, t=table: plot_certificate_curve(t, out),
-            f"CCSE certificate of {s.name}",
+        caption = (
             f"{s.name}: how far the uniform mixture of the run's first K episodes is from a "
             "coarse correlated Stackelberg equilibrium (Corollary 1), per player at the initial "
             "state: ε lies between the lower bound (dashed: deviations that do not see the "
@@ -475,8 +442,10 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
             f"K = {int(table.episodes.max())} the leader's ε is in "
             f"[{_fmt(last.leader_lower_initial)}, {_fmt(last.leader_upper_initial)}], the "
             f"follower's in [{_fmt(last.follower_lower_initial)}, "
-            f"{_fmt(last.follower_upper_initial)}].",
+            f"{_fmt(last.follower_upper_initial)}]."
         )
+        draw = partial(plots.plot_certificate_curve, table)
+        page.figure(s.folder, "ccse", draw, f"CCSE certificate of {s.name}", caption)
     page.note(
         "Reward-free Stackelberg gaps (math.md §7) come from an exploration folder: "
         "`stackelberg-rl explore --out DIR`, then `stackelberg-rl report DIR`."
@@ -486,12 +455,10 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
 # ---------------------------------------------------------------------- whole pages
 @dataclass
 class Report:
-    """A written report: the page, the figures beside it, and what was computed.
+    """A written report: the page, the figures (PNG files) beside it, and what was computed.
 
-    ``figures``: the PNG files written; ``k_curves``: a sweep's regret against ``K``;
-    ``prefix``: a lone run's regret at prefixes, when that is regret against ``K``; ``left_out``:
-    a sweep's settings not in the figures, ``(name, reason, damaged)`` (complete once, unreadable
-    now).
+    ``prefix``: a lone run's regret at prefixes, if that is regret against ``K``; ``left_out``: a
+    sweep's settings not in the figures, ``(name, reason, damaged)``.
     """
 
     path: Path
@@ -533,17 +500,15 @@ def write_run_report(folder: str | os.PathLike) -> Report:
             f"{_named(p)}'s regret {slope_words(fit)}" for p, fit in prefix.fits.items()
         )
         sizes = ", ".join(str(int(x)) for x in sorted(prefix.points.x.unique()))
-        page.figure(
-            folder,
-            "prefixes",
-            lambda out: plot_prefixes(prefix, out),
-            "cumulative regret at prefixes",
+        caption = (
             "Nothing the players do in this run depends on K (no fixed-K or power α, no "
             "β = theory), so its first K' episodes are exactly a K'-episode run and cumulative "
             "regret at those prefixes is regret against K (log-log; thin lines are seeds, dotted "
             f"∝ √K). Over K' = {sizes}: the {words}. The slopes' intervals are over seeds; a "
-            "seed's prefixes share their episodes.",
+            "seed's prefixes share their episodes."
         )
+        draw = partial(plots.plot_prefixes, prefix)
+        page.figure(folder, "prefixes", draw, "cumulative regret at prefixes", caption)
     page.section("bias", "How much of the regret is soft-max bias")
     if s.bias is not None:
         bias_table(page, [s])
@@ -583,8 +548,7 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     if not readable:
         reasons = "; ".join(f"{r.name}: {r.error}" for r in results[:3])
         raise RunFolderError(f"the sweep in {folder} has no readable setting ({reasons})")
-    cache: dict = {}
-    games: dict = {}
+    cache, games = {}, {}  # shared by the settings: each game and profile of α planned once
     settings = [analyse_setting(r.name, r.folder, r.df, r.manifest, cache, games) for r in readable]
     page = Page(f"stackelberg-rl report: {folder.name}")
     curves = k_curves(settings)

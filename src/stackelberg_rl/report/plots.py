@@ -1,9 +1,8 @@
-"""Plots of results (they only read the results, or what :mod:`.analysis` computed from them).
+"""Plots of results, or of what :mod:`.analysis` computed from them.
 
-Every ``plot_*`` function takes its data, then ``path`` (where its PNG is written) and ``title``
-(the figure's, optional); it draws with matplotlib's bare ``Figure`` (Agg), leaving pyplot's
-global state alone, and returns the figure. Bands are 95% t-intervals over seeds clipped to the
-data's range (:func:`~.tables.mean_band`); thin lines are seeds, bold ones their (geometric) mean.
+Every ``plot_*`` function takes its data, ``path`` (its PNG) and an optional ``title``, draws on a
+bare matplotlib ``Figure`` (pyplot's global state is left alone) and returns it. Bands are 95%
+t-intervals over seeds clipped to the data's range; thin lines are seeds, bold their mean.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-# ---------------------------------------------------------------------- helpers
 def _new_figure(ncols: int, nrows=1, width=10.0, height=4.2, layout="constrained"):
     from matplotlib.figure import Figure
 
@@ -38,7 +36,7 @@ def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90
 
 
 def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
-    """Mean over the columns (seeds) of ``table`` and its clipped 95% band, against its index."""
+    """The mean over the columns (seeds) of ``table`` and its band, against its index."""
     x, values = table.index.to_numpy(dtype=float), table.to_numpy()
     mean, low, high = mean_band(values)
     ax.plot(x, mean, color=color, label="regret (mean)")
@@ -67,7 +65,7 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
 
 
 def _loglog(ax, x: np.ndarray) -> None:
-    """Log axes, the x axis ticked at ``x``, the y axis at :func:`log_ticks`."""
+    """Log axes, x ticked at ``x``, y at :func:`log_ticks`."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
@@ -79,7 +77,7 @@ def _loglog(ax, x: np.ndarray) -> None:
 
 
 def _log_y(ax) -> None:
-    """A log y axis labelled at :func:`log_ticks` of its range; minor ticks only for the grid."""
+    """A log y axis labelled at :func:`log_ticks` of its range."""
     from matplotlib.ticker import Locator, NullFormatter
 
     class Ticks(Locator):
@@ -97,11 +95,10 @@ def _log_y(ax) -> None:
 
 
 def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
-    """Ticks that label a log axis from ``low`` to ``high``: at least three where there is room.
+    """Ticks of a log axis from ``low`` to ``high``: three or more where there is room.
 
-    The first of powers of ten, ``1, 2, 5`` times them, ``1 … 9`` times them, and evenly spaced
-    round numbers that puts three ticks in the range, each at least ``1/most`` of the range (in
-    logarithm) from the last; else the one of them with most ticks.
+    The first of powers of ten, ``1, 2, 5`` or ``1 … 9`` times them, and evenly spaced round
+    numbers that puts three ticks ``1/most`` of the range apart (in logarithm), else the fullest.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -128,7 +125,7 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
 
 
 def _short(value: float) -> str:
-    """A number in at most three significant digits where that needs no exponent: ``163``."""
+    """A number in three significant digits where that needs no exponent: ``163``."""
     text = f"{value:.3g}"
     return f"{value:g}" if "e" in text else text
 
@@ -149,11 +146,10 @@ def _seed_matrix(points: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndar
 
 
 def _thin(n: int, most: int = 400) -> np.ndarray:
-    """At most about ``most`` evenly spread indices of ``n`` points, first and last included."""
+    """About ``most`` evenly spread indices of ``n`` points, first and last included."""
     return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
 
 
-# ---------------------------------------------------------------------- the figures
 def plot_cumulative_regret(
     df: pd.DataFrame,
     path: str | os.PathLike,
@@ -162,9 +158,8 @@ def plot_cumulative_regret(
 ) -> Figure:
     """Each player's regret over a run (a results table ``df``): mean over seeds, 95% band.
 
-    Top row: cumulative regret against the episode. Bottom row: per-episode regret averaged over
-    windows of ``K/50`` episodes. With ``bias`` (:func:`~.analysis.episode_bias`'s rows of the
-    run) both rows also show (dashed) the soft-max bias of the same ``α`` on the true model.
+    Top: cumulative regret; bottom: per-episode regret over windows of ``K/50`` episodes. With
+    ``bias`` (:func:`~.analysis.episode_bias`) both also show the soft-max bias, dashed.
     """
     cum, binned = cumulative_regret(df), binned_regret(df)
     width = max(1, (int(df["episode"].max()) + 1) // 50)
@@ -206,10 +201,9 @@ def plot_cumulative_regret(
 def plot_certificate_curve(
     table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
 ) -> Figure:
-    """The CCSE certificate against ``K`` (log-log), one panel per player.
+    """The CCSE certificate's bounds at the initial state against ``K`` (log-log), per player.
 
-    Upper and lower bounds at the initial distribution per seed, with a ``1/√K`` guide
-    (math.md §4); ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s.
+    ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s (math.md §4).
     """
     fig, axes = _new_figure(2)
     for j, player in enumerate(PLAYERS):
@@ -226,11 +220,9 @@ def plot_certificate_curve(
 def plot_zero_sum_gap(
     table: pd.DataFrame, path: str | os.PathLike, title: str | None = None
 ) -> Figure:
-    """A zero-sum game's mixture against ``K`` (log-log): value gap and exploitability.
+    """A zero-sum game's ``|V_l^mix − V_l^SE|`` and exploitability bounds against ``K`` (log-log).
 
-    ``|V_l^mix − V_l^SE|`` at the initial distribution and the exploitability's upper and lower
-    bounds (sums of both players' bounds) per seed, with a ``1/√K`` guide; ``table`` is
-    :func:`stackelberg_rl.equilibria.curve_table`'s of a zero-sum game.
+    ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s of a zero-sum game.
     """
     fig, axes = _new_figure(1, width=6.5, height=4.5)
     lines = [
@@ -245,18 +237,12 @@ def plot_zero_sum_gap(
 
 
 def plot_regret_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """Total regret against ``K`` (log-log) of :func:`~.analysis.k_curves`'s curves.
-
-    :func:`plot_sizes` with ``K`` as the size: the dotted line is ``∝ √K`` (the bound's rate).
-    """
+    """Total regret against ``K`` of :func:`~.analysis.k_curves`'s curves, with ``∝ √K``."""
     return plot_sizes(curves, "K", 0.5, path, title, x_label="K (episodes of the run)")
 
 
 def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """Per curve, total regret (solid), soft-max bias (dashed), Lemma 2's bound (dotted).
-
-    One panel per player any curve has (:func:`_panels`), as :func:`plot_sizes`.
-    """
+    """Per curve and player, total regret, soft-max bias (dashed) and Lemma 2's bound (dotted)."""
     from matplotlib.lines import Line2D
 
     panels = _panels(curves)
@@ -293,14 +279,10 @@ def plot_sizes(
     title: str | None = None,
     x_label: str | None = None,
 ) -> Figure:
-    """Total regret against a size (``|S|``, ``d``, ``H``, ``K``) or ``β``, log-log.
+    """Total regret of :func:`~.analysis.size_curves`'s ``curves`` against a size or ``β``.
 
-    Mean over seeds with clipped 95% error bars and each line's slope with its interval; where
-    the bound has an ``exponent`` in the quantity (``d^1.5``, ``H^2`` at fixed ``K``, 0 in
-    ``|S|``), a dotted line with it.
-
-    ``curves`` come from :func:`~.analysis.size_curves`; ``symbol`` names the quantity on the
-    axis, whose label is ``x_label`` (``symbol`` by default).
+    Mean over seeds with 95% error bars and each line's slope; the dotted line is the bound's
+    ``symbol^exponent``. The axis is labelled ``x_label`` (``symbol`` by default).
     """
     panels = _panels(curves)
     labels = {
@@ -345,8 +327,7 @@ def plot_sizes(
 def _panels(curves: list) -> dict[str, list[tuple]]:
     """One panel per player any curve has, in order of moves: its ``(i, curves[i], column)``.
 
-    With one follower in every curve: ``leader, follower``. Beside curves with more followers,
-    the follower of a curve with one is drawn in the panel of follower 1.
+    Beside curves with more followers, the follower of a curve with one is follower 1.
     """
     names = {p for c in curves for p in c.fits}
     many = any(p.startswith("follower_") for p in names)
@@ -361,11 +342,7 @@ def _panels(curves: list) -> dict[str, list[tuple]]:
 
 
 def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> Figure:
-    """One run's cumulative regret at prefixes ``K'`` of the run (log-log).
-
-    ``curve`` is :func:`~.analysis.prefix_curve`'s; the mean's slope (95% interval over seeds)
-    is in the legend, with a line ``∝ √K``.
-    """
+    """One run's cumulative regret at prefixes ``K'`` (:func:`~.analysis.prefix_curve`)."""
     fig, axes = _new_figure(len(curve.fits), width=5.0 * len(curve.fits))
     for j, player in enumerate(curve.fits):
         ax = axes[0, j]

@@ -1,11 +1,8 @@
 """Tables from a run's results: cumulative regret, summaries, bands and log-log slopes.
 
-Cumulative regret of a seed after ``n`` episodes is ``Σ eval_weight · regret`` over the evaluated
-episodes among the first ``n``. Intervals over seeds are Student-t 95% intervals of the mean (NaN
-with one seed). A band drawn around a curve is that interval clipped to the range of the data it
-summarises (:func:`mean_band`): with few seeds a band below the smallest regret any seed had
-would only mislead. Slopes against ``K`` are fitted per seed on log-log axes and given as their
-mean and t-interval over the (independent) seeds (:func:`loglog_fit`).
+Cumulative regret after ``n`` episodes is ``Σ eval_weight · regret`` over the evaluated episodes
+among the first ``n``. Intervals over seeds are Student-t 95% intervals of the mean (NaN with one
+seed); slopes against ``K`` are fitted per seed on log-log axes, then averaged over the seeds.
 """
 
 from __future__ import annotations
@@ -19,16 +16,11 @@ from scipy import stats
 
 from ..equilibria.curve import loglog_slope, slope_interval
 
-PLAYERS = ("leader", "follower")
-"""The players of a run with one follower; with ``N`` they are ``leader, follower_1, …``."""
+PLAYERS = ("leader", "follower")  # with N followers: leader, follower_1, …
 
 
 def players(table: pd.DataFrame) -> tuple[str, ...]:
-    """The players a table names, in order: by its ``regret_*`` columns, else by its columns.
-
-    A results table has ``regret_leader, regret_follower`` (``regret_follower_1, …`` with
-    ``N > 1`` followers); a table of totals, ``leader, follower`` (``follower_1, …``).
-    """
+    """The players a table names: by its ``regret_*`` columns, else ``leader``, ``follower…``."""
     cols = [str(c) for c in table.columns]
     names = [c[7:] for c in cols if c.startswith("regret_") and not c.endswith("_ci")]
     return tuple(names or [c for c in cols if c == "leader" or c.startswith("follower")])
@@ -37,8 +29,8 @@ def players(table: pd.DataFrame) -> tuple[str, ...]:
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's cumulative regret at the evaluated episodes of a results table ``df``.
 
-    One row per seed and evaluated episode: ``seed``, ``episodes`` (how many episodes the sum
-    covers: ``episode + eval_weight``), ``leader``, ``follower`` (each player of :func:`players`).
+    One row per seed and evaluated episode: ``seed``, ``episodes`` (``episode + eval_weight``,
+    the episodes the sum covers), then one column per player (``leader``, ``follower``, …).
     """
     d = df[df["eval_weight"] > 0].sort_values(["seed", "episode"])
     out = pd.DataFrame({"seed": d["seed"], "episodes": d["episode"] + d["eval_weight"]})
@@ -55,8 +47,7 @@ def total_regret(df: pd.DataFrame) -> pd.DataFrame:
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Cumulative regret at ``K`` of each player: mean and 95% t-interval over seeds.
 
-    One row per player: ``player``, ``K``, ``seeds``, ``mean``, ``half_width``, ``low``, ``high``,
-    ``std``.
+    One row per player: ``player, K, seeds, mean, half_width, low, high, std``.
     """
     final, K = total_regret(df), int(df["episode"].max()) + 1
     rows = []
@@ -64,18 +55,14 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         x = final[player].to_numpy()
         m, hw = slope_interval(x)  # the t-interval of the mean over independent seeds
         std = float(x.std(ddof=1)) if len(x) > 1 else np.nan
-        rows.append(
-            dict(player=player, K=K, seeds=len(x), mean=m, half_width=hw, low=m - hw, high=m + hw)
-            | {"std": std}
-        )
-    return pd.DataFrame(rows)
+        rows.append([player, K, len(x), m, hw, m - hw, m + hw, std])
+    return pd.DataFrame(rows, columns="player K seeds mean half_width low high std".split())
 
 
 def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean per-episode regret in the first and the last quarter of the episodes, per player.
+    """Mean per-episode regret in the first and last quarter of the episodes, per player.
 
-    Evaluated episodes only. One row per player: ``player``, ``first_quarter``, ``last_quarter``,
-    ``ratio`` (last / first).
+    One row per player: ``player``, ``first_quarter``, ``last_quarter``, ``ratio`` (last / first).
     """
     K = int(df["episode"].max()) + 1
     q = max(1, K // 4)
@@ -83,17 +70,14 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for player in players(df):
         a, b = first[f"regret_{player}"].mean(), last[f"regret_{player}"].mean()
-        rows.append(
-            dict(player=player, first_quarter=a, last_quarter=b, ratio=b / a if a > 0 else np.nan)
-        )
-    return pd.DataFrame(rows)
+        rows.append([player, a, b, b / a if a > 0 else np.nan])
+    return pd.DataFrame(rows, columns=["player", "first_quarter", "last_quarter", "ratio"])
 
 
 def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
-    """Each seed's mean per-episode regret over consecutive windows of ``max(1, K // bins)``.
+    """Each seed's mean per-episode regret over windows of ``max(1, K // bins)`` episodes.
 
-    One row per seed and window: ``seed``, ``episode`` (the window's centre), ``leader``,
-    ``follower`` (means over the evaluated episodes of the window).
+    One row per seed and window: ``seed``, ``episode`` (its centre), one column per player.
     """
     width = max(1, (int(df["episode"].max()) + 1) // bins)
     names = players(df)
@@ -106,8 +90,8 @@ def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
 def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds of ``values (n_points, n_seeds)`` and its t-interval, clipped to its range.
 
-    Returns ``mean, low, high``, each ``(n_points,)``: ``low = max(mean − t·s/√n, min(values))``,
-    ``high = min(mean + t·s/√n, max(values))`` (over every entry); NaN with one seed.
+    Returns ``mean, low, high``, each ``(n_points,)``: ``max(mean − t·s/√n, min(values))`` and
+    ``min(mean + t·s/√n, max(values))``; NaN with one seed.
     """
     values = np.asarray(values, dtype=float)
     mean, n = values.mean(axis=1), values.shape[1]
@@ -121,10 +105,9 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
 
 @dataclass(frozen=True)
 class SlopeFit:
-    """A log-log slope over seeds: the mean and 95% t-interval of each seed's slope.
+    """The mean and 95% t-interval of each seed's log-log slope, fitted on ``points`` ``x``.
 
-    ``slope`` is NaN without a slope, ``half_width`` NaN with fewer than two seeds; ``points``
-    is how many ``x`` each slope is fitted on.
+    ``slope`` is NaN without a slope, ``half_width`` NaN with fewer than two seeds.
     """
 
     slope: float
@@ -155,9 +138,7 @@ def loglog_fit(table: pd.DataFrame, column: str, x: str = "K", level: float = 0.
     """The slope of ``log(column)`` on ``log(x)`` per seed, and its t-interval over the seeds.
 
     ``table`` has one row per ``x`` and seed (columns ``x``, ``seed``, ``column``). Only seeds
-    present at every ``x`` are used, each fitted by least squares
-    (:func:`~stackelberg_rl.equilibria.loglog_slope`); a seed with a value that is not positive
-    has no slope. The slope is NaN with fewer than two distinct ``x``.
+    present at every ``x`` and with positive values count; NaN with fewer than two ``x``.
     """
     wide = table.pivot_table(index=x, columns="seed", values=column, aggfunc="mean").dropna(axis=1)
     xs = wide.index.to_numpy(dtype=float)

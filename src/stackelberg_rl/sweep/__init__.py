@@ -1,10 +1,7 @@
 """Sweeps: a grid of run configurations, each a run folder, played on local cores or on Ray.
 
-:func:`~.settings.name_settings` names each configuration by what sets it apart;
-:func:`~.grid.run_grid` plays every seed of every setting not yet complete into a sweep folder
-through the one run driver; :func:`~.grid.preview` says what it would do (the dry run);
-:func:`~.grid.load_sweep` reads a sweep folder back. ``stackelberg-rl sweep FILE.yaml`` reads the
-grid from a YAML file, and ``stackelberg-rl demo`` is a sweep.
+:func:`~.settings.name_settings` names the settings, :func:`~.grid.run_grid` plays what is not
+complete, :func:`~.grid.preview` is its dry run, :func:`~.grid.load_sweep` reads a sweep back.
 """
 
 from ..experiments.driver import BackendUnavailableError

@@ -1,16 +1,12 @@
 """A sweep: every seed of every setting, on local processes or Ray, into a sweep folder.
 
-``DIR/sweep.json`` ("format": "stackelberg-rl/sweep") holds the sweep file's text and every
-setting's name, folder, configuration, status, seeds done and failed; ``DIR/sweep.log`` what
-happened, with every failure's traceback; ``DIR/<setting>/`` is a run folder as ``run`` writes
-it; ``DIR/report.html`` and ``report-*.png`` the report. A sweep folder is owned as a run folder
-is (:mod:`stackelberg_rl.experiments.store`): locked by the process playing it. A setting's
-folder is continued if it holds an unfinished run of its configuration, replaced if it holds
-one of another, refused if it holds anything else. Running a sweep again skips what is complete,
-continues what is unfinished from its checkpoints (a damaged checkpoint is logged and its seed
-starts afresh) and plays what is missing or failed. Settings that differ only in ``K``, whose
-players do not depend on ``K``, are played once, at the largest ``K``: the others are written
-from the first episodes of its seeds (:func:`link_prefixes`), as their own runs would be.
+``DIR/sweep.json`` records the sweep file's text and each setting's folder, configuration,
+status, seeds done and failed; ``DIR/sweep.log`` what happened, with tracebacks; ``DIR/<setting>/``
+is a run folder. A setting's folder is continued if it holds an unfinished run of its
+configuration, replaced if of another, refused if it holds anything else. Running a sweep again
+skips what is complete, continues what is not from its checkpoints and plays what is missing or
+failed; settings that differ only in ``K`` are cut from the largest where the players do not
+depend on ``K`` (:func:`link_prefixes`).
 """
 
 from __future__ import annotations
@@ -63,10 +59,8 @@ from .settings import Setting, check_settings, config_key, depends_on_K
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
-SWEEP_FORMAT = "stackelberg-rl/sweep"
-"""The ``format`` of ``sweep.json``: a folder whose ``sweep.json`` says otherwise is not ours."""
+SWEEP_FORMAT = "stackelberg-rl/sweep"  # the ``format`` of ``sweep.json``
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
-"""A setting's status in ``sweep.json``."""
 
 
 class SweepFolderError(RunFolderError):
@@ -78,8 +72,7 @@ class SettingError(ValueError):
 
     def __init__(self, setting: Setting, message: str) -> None:
         super().__init__(f"setting {setting.name}: {message}")
-        self.setting = setting
-        self.reason = message
+        self.setting, self.reason = setting, message
 
 
 SWEEP_FOLDER = FolderKind(
@@ -112,11 +105,10 @@ def read_sweep_file(folder: str | os.PathLike) -> dict:
 
 @dataclass
 class SettingResult:
-    """A setting of a sweep folder as read back: its entry in ``sweep.json`` and its run.
+    """A setting of a sweep folder as read back.
 
-    ``df`` and ``manifest`` are its run's if its folder holds a complete run of the configuration
-    ``sweep.json`` records, else ``None`` with the reason in ``error``; ``damaged`` says that
-    ``sweep.json`` calls it complete all the same (data damaged or edited since).
+    ``df`` and ``manifest`` are its complete run's, else ``None`` with the reason in ``error``;
+    ``damaged``: ``sweep.json`` calls it complete all the same.
     """
 
     name: str
@@ -171,12 +163,10 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
 class SettingState:
     """What a sweep has of one setting before it runs, and what it does with it.
 
-    ``done``: seeds kept in its run folder; ``failed``: seeds that failed, with their error's
-    last line; ``checkpoints``: the episodes of each kept checkpoint; ``action``: ``"skip"``,
-    ``"run"`` or ``"resume"`` (its folder new or continued); ``replace_folder``: its folder holds
-    an unfinished run of another configuration, removed first; ``source``: the setting of a
-    longer run its seeds are the first episodes of (:func:`link_prefixes`), played instead;
-    ``why``: what the dry run says of it.
+    ``done``/``failed``: seeds kept, and failed with their error; ``checkpoints``: each kept
+    checkpoint's episodes; ``action``: ``"skip"``, ``"run"`` or ``"resume"``; ``replace_folder``:
+    its folder holds another configuration's unfinished run; ``source``: the setting its seeds are
+    cut from (:func:`link_prefixes`); ``why``: what the dry run says of it.
     """
 
     setting: Setting
@@ -190,24 +180,19 @@ class SettingState:
     why: str = ""
 
     @property
-    def to_write(self) -> list[int]:
-        """Seeds still to be played, or cut from the source's."""
-        done = set(self.done)
-        return [] if self.complete else [s for s in self.setting.config.run_seeds if s not in done]
+    def to_run(self) -> list[int]:
+        """Seeds still to be played (none if they are cut from the source's)."""
+        done, seeds = set(self.done), self.setting.config.run_seeds
+        return [] if self.n_to_run == 0 else [s for s in seeds if s not in done]
 
     @property
     def n_to_write(self) -> int:
-        """How many seeds are still to be played or cut (without listing them)."""
+        """How many seeds are still to be played or cut."""
         return 0 if self.complete else self.setting.config.seeds - len(self.done)
 
     @property
-    def to_run(self) -> list[int]:
-        """Seeds still to be played (none if the seeds are cut from the source's)."""
-        return [] if self.source is not None else self.to_write
-
-    @property
     def n_to_run(self) -> int:
-        """How many seeds are still to be played (without listing them)."""
+        """How many seeds are still to be played."""
         return 0 if self.source is not None else self.n_to_write
 
     @property
@@ -231,7 +216,7 @@ class SettingState:
 
 
 def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingState:
-    """What is kept of ``setting`` in ``root`` and what is to be done; refuses what is not ours."""
+    """What is kept of ``setting`` in ``root``, and what to do; refuses what is not ours."""
     state, folder = SettingState(setting), root / setting.name
     try:
         manifest = read_manifest(folder)
@@ -273,12 +258,10 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
 
 
 def link_prefixes(states: list[SettingState]) -> None:
-    """Mark the settings whose runs are the first episodes of another's, to be cut from it.
+    """Give each unfinished setting the ``source`` its runs are the first episodes of.
 
-    Settings that differ only in ``K`` and whose players do not depend on ``K``
-    (:func:`~.settings.depends_on_K`: ``α`` anytime, a number or ``∞``, ``β`` a number) are
-    the prefixes of the one of largest ``K``: only it is played, and every other unfinished one
-    gets it as its ``source``.
+    Among settings that differ only in ``K`` and whose players do not depend on ``K``
+    (:func:`~.settings.depends_on_K`), only the one of largest ``K`` is played.
     """
     groups: dict[str, list[SettingState]] = {}
     for state in states:
@@ -301,9 +284,6 @@ def preview(
     prefixes: bool = True,
 ) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
-
-    With ``prefixes``, settings that are the first episodes of a longer one's runs are cut
-    from them instead of played (:func:`link_prefixes`).
 
     Raises:
         SweepFolderError: ``out``, or a setting's folder in it, cannot be used; with
@@ -351,9 +331,8 @@ def preview(
 def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int = 20) -> list[str]:
     """:func:`preview`'s answer for a terminal: at most ``most`` settings, then the totals.
 
-    A line per setting (``NAME  run 3 seeds (0, 1, 2): why`` or ``NAME  skip: complete``), the
-    settings to run first; then how many more there are, and one line of totals. Its cost does
-    not grow with the number of seeds.
+    A line per setting, those to run first: ``NAME  run 3 seeds (0, 1, 2): why`` or
+    ``NAME  skip: complete``.
     """
     todo = [s for s in states if s.action != "skip" and s.source is None]
     cut = [s for s in states if s.action != "skip" and s.source is not None]
@@ -386,10 +365,7 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
 # ---------------------------------------------------------------------- the sweep
 @dataclass
 class SweepOutcome:
-    """What a sweep did: its settings' states, its folder, the seeds played, how long it took.
-
-    ``tasks`` is the number of seeds this call played; ``resumed`` of them from a checkpoint.
-    """
+    """What a sweep did: ``tasks`` seeds played (``resumed`` from a checkpoint) in ``seconds``."""
 
     root: Path
     states: list[SettingState]
@@ -439,9 +415,8 @@ def run_grid(
 ) -> SweepOutcome:
     """Run every seed of every setting not yet complete in ``out`` (see the module).
 
-    Every setting's folder, game (built once per distinct game) and memory are checked before
-    anything is written; a failed seed is logged with its traceback and its setting marked
-    failed (run again next time), and the others go on.
+    Every setting's folder, game and memory are checked before anything is written; a failed
+    seed is logged with its traceback and its setting marked failed, and the others go on.
 
     Args:
         settings: named run configurations (:func:`~.settings.name_settings`).
@@ -454,14 +429,13 @@ def run_grid(
             to, or a new local one.
         text, source: the sweep file's text and path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
-        on_start: called with the local workers' process ids once they run.
-        on_folder: called with the sweep folder before anything is played.
+        on_start, on_folder: called with the local workers' process ids once they run, and with
+            the sweep folder before anything is played.
         checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
-            backend, only when interrupted). It does not change the results.
+            backend, only when interrupted); the results are the same.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
-        prefixes: write each setting whose runs are the first episodes of a longer setting's
-            from those (:func:`link_prefixes`; what each writes is the same), instead of
-            playing it.
+        prefixes: cut settings from the first episodes of a longer one (:func:`link_prefixes`)
+            instead of playing them; the files are the same.
 
     Raises:
         ValueError: bad settings (:func:`~.settings.check_settings`) or options.
@@ -542,9 +516,6 @@ def run_grid(
         _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
              f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
              f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
-        if (root / ".parts").is_dir():
-            notes.append(".parts/ holds seeds in the layout of stackelberg-rl 0.1, not read: "
-                         "they are played again (remove .parts/ yourself)")  # fmt: skip
         for p in plays:
             for seed, data in sorted(p.states.items()):
                 episodes = ckpt.peek(data)["episodes_done"]
@@ -581,10 +552,7 @@ def run_grid(
 
 
 def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:
-    """A setting's run folder, taken back to continue it or reserved anew, as a :class:`Play`.
-
-    A checkpoint that cannot be used is told in ``notes`` (for the log); its seed starts afresh.
-    """
+    """A setting's run folder, continued or reserved anew, as a :class:`Play`."""
     setting, config = state.setting, state.setting.config
     target = root / setting.name
     if state.action == "resume":
@@ -602,11 +570,7 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
 
 
 def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) -> None:
-    """Give each prefix setting its source's play, or the seeds of its complete run folder.
-
-    Its manifest names the source (``"sweep": {"prefix_of": NAME}``). A source whose folder
-    cannot be read any more leaves its prefixes to be played themselves.
-    """
+    """Give each prefix setting its source's play, or the seeds of its complete folder."""
     by_name = {state.setting.name: p for state, p in zip(todo, plays, strict=True)}
     for state, q in zip(todo, plays, strict=True):
         sweep = q.manifest.setdefault("sweep", {})

@@ -1,12 +1,9 @@
 """The settings of a sweep: run configurations named by what sets them apart.
 
-A setting's name is the ``key=value`` pairs of the options whose values differ between the
-settings, in the order of ``run``'s options, joined by commas: ``episodes=1000,alpha-l=anytime``.
-Keys are ``run``'s option names (``param.NAME`` for a game parameter); values are written as a
-command line takes them, any character but letters, digits and ``._+=-`` replaced by ``-``
-(``power:1,0.25`` becomes ``power-1-0.25``): a safe folder name, the same on every run of the
-sweep. Two settings that would share a name (or a name too long) keep a readable prefix and get
-a short hash of their configuration.
+A name is the ``key=value`` pairs (``run``'s option names, ``param.NAME`` for a game parameter)
+of the options that differ between the settings, in ``run``'s order, joined by commas, with any
+character but letters, digits and ``._+=-`` replaced by ``-``: ``episodes=1000,alpha-l=anytime``.
+Names shared by two settings, or too long, keep a prefix and get a short hash of the configuration.
 """
 
 from __future__ import annotations
@@ -23,15 +20,10 @@ from typing import Any
 from ..experiments import RunConfig
 from ..experiments.config import jsonable
 
-NAME_MAX = 120
-"""Longest folder name made from a setting (a file system allows 255 bytes)."""
+NAME_MAX = 120  # the longest name made from a setting (a file system allows 255 bytes)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]{0,254}")
-RESERVED = ("sweep.", "report")
-"""Beginnings of the sweep folder's own files (``sweep.json``, ``sweep.log``, ``report.html``,
-``report-*.png``): no setting's folder may start so."""
-_SINGLE = "run"
-"""The name of the only setting of a sweep in which nothing varies."""
+RESERVED = ("sweep.", "report")  # how the sweep folder's own files begin
 
 
 @dataclass(frozen=True)
@@ -43,13 +35,7 @@ class Setting:
 
 
 def check_settings(settings: list[Setting]) -> None:
-    """Refuse settings that cannot share a sweep folder, before anything is written.
-
-    Raises:
-        ValueError: no setting, a name that is no safe folder name (letters, digits and
-            ``._=,+-``, at most 255 characters) or that starts like the sweep's own files, two
-            settings of one name, or a configuration that does not validate.
-    """
+    """Refuse (ValueError) settings that cannot share a sweep folder, before anything is written."""
     if not settings:
         raise ValueError("a sweep needs at least one setting")
     names = [s.name for s in settings]
@@ -66,10 +52,9 @@ def check_settings(settings: list[Setting]) -> None:
 
 
 def depends_on_K(config: dict) -> list[str]:
-    """What in a configuration depends on ``K``: ``["α_l (fixed-K)", "β (theory)"]`` or ``[]``.
+    """What in a manifest's ``config`` depends on ``K`` (``["α_l (fixed-K)", "β (theory)"]``).
 
-    ``config`` as a manifest records it. With ``[]`` a run is the first ``K`` episodes of any
-    longer run of its seeds: its players act alike until then (the sweep plays only the longest).
+    With ``[]`` a run is the first ``K`` episodes of any longer run of its seeds.
     """
     agent = config.get("agent") or {}
     out = []
@@ -86,15 +71,12 @@ def depends_on_K(config: dict) -> list[str]:
 
 
 def config_key(config: RunConfig) -> str:
-    """``config`` as canonical JSON text (sorted keys), what a run folder's manifest records."""
+    """``config`` as canonical JSON text (sorted keys), as a run folder's manifest records it."""
     return json.dumps(jsonable(config.to_dict()), sort_keys=True)
 
 
 def _options(obj: Any, out: dict[str, Any]) -> dict[str, Any]:
-    """Every option of ``run`` and its value in ``obj`` (a configuration), in ``run``'s order.
-
-    Game parameters appear as ``param.NAME`` (only those given); the game's file by its path.
-    """
+    """Every option of ``run`` and its value in the configuration ``obj``, in ``run``'s order."""
     for f in dataclasses.fields(obj):
         if f.metadata.get("cli", True) is False:
             continue
@@ -150,7 +132,7 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
         if "game-file" in varying and values.get("game-file"):
             values = {**values, "game-file": config.game.label}
         pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]
-        names.append(",".join(_safe(p) for p in pairs) if varying else _SINGLE)
+        names.append(",".join(_safe(p) for p in pairs) if varying else "run")
     counts = collections.Counter(names)
     out = []
     for config, name in zip(configs, names, strict=True):

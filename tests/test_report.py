@@ -88,6 +88,8 @@ def test_loglog_fit_of_one_seed_has_no_interval_and_of_one_K_no_slope():
     assert loglog_fit(one_K, "leader").text() == "n/a"
     zero = pd.DataFrame({"K": [10, 20, 10, 20], "seed": [0, 0, 1, 1], "leader": [0, 1, 1, 2.0]})
     assert loglog_fit(zero, "leader").per_seed == pytest.approx((1.0,))  # log 0: seed 0 out
+    beta = pd.DataFrame({"beta": [0.0, 1.0, 4.0], "seed": 0, "leader": [9.0, 1.0, 2.0]})
+    assert loglog_fit(beta, "leader", x="beta").slope == pytest.approx(0.5)  # β = 0 left out
 
 
 def test_bands_are_the_t_interval_clipped_to_the_data_range():

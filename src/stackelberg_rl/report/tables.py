@@ -138,8 +138,10 @@ def loglog_fit(table: pd.DataFrame, column: str, x: str = "K", level: float = 0.
     """The slope of ``log(column)`` on ``log(x)`` per seed, and its t-interval over the seeds.
 
     ``table`` has one row per ``x`` and seed (columns ``x``, ``seed``, ``column``). Only seeds
-    present at every ``x`` and with positive values count; NaN with fewer than two ``x``.
+    present at every ``x`` and with positive values count, and only positive ``x`` (a sweep
+    over ``β`` may hold ``β = 0``, which has no logarithm); NaN with fewer than two ``x``.
     """
+    table = table[table[x] > 0]
     wide = table.pivot_table(index=x, columns="seed", values=column, aggfunc="mean").dropna(axis=1)
     xs = wide.index.to_numpy(dtype=float)
     slopes = [loglog_slope(xs, wide[s].to_numpy(dtype=float)) for s in wide.columns]

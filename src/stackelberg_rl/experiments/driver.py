@@ -1,16 +1,11 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved run
-folder), longest first, for ``run`` (``--resume`` too), ``sweep`` and ``demo``. Only the driver
-writes: it keeps each seed's newest checkpoint in ``checkpoints/seed-N.npz`` (a finished seed's
-rows until its setting is done) and finishes a folder once its seeds are done. A seed gives the
-same rows on any backend and across interruptions. On an interruption it hands over what is
-finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
-states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
-stops everything with ``fail_fast``; else its setting is marked failed and the others go on. A
-play with a ``source`` is not played: its seeds are the first episodes of the source's
-(:func:`prefix_result`), kept as each of the source's seeds is done (or was, in an earlier
-session), and fail with it.
+:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved
+folder), longest first, for ``run``, ``sweep`` and ``demo``. Only the driver writes: each seed's
+newest checkpoint, then the finished folder. On an interruption it keeps what is finished, stops
+every seed after its episode, waits :data:`STOP_GRACE` seconds for their states and marks the
+unfinished folders ``"interrupted"``. A play with a ``source`` is not played: its seeds are the
+first episodes of the source's (:func:`prefix_result`).
 """
 
 from __future__ import annotations
@@ -103,14 +98,9 @@ class Task:
 
 
 def prefix_result(result: Result, episodes: int) -> Result:
-    """A seed's first ``episodes`` episodes as a run of that length writes them.
-
-    A run whose players do not depend on ``K`` (:func:`~stackelberg_rl.sweep.settings.
-    depends_on_K`) plays its first episodes as any longer run of its seed does: only the last
-    evaluated rows' ``eval_weight``, ``min(eval_every, K − k)``, is cut to the episodes left.
-    """
+    """A seed's first ``episodes`` episodes as that run plays them (players not using ``K``)."""
     df, plans = result
-    part = df.iloc[:episodes].copy()  # one seed's rows, in order of episodes
+    part = df.iloc[:episodes].copy()  # one seed's rows, in order; the last weights are cut
     part["eval_weight"] = np.minimum(part["eval_weight"], episodes - part["episode"])
     return part, None if plans is None else plans.prefix(episodes)
 
@@ -138,11 +128,7 @@ def drive(
     log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Play every seed of ``plays`` not done and finish each run folder (see the module).
-
-    A play with a ``source`` among ``plays`` is not played: each of its seeds is the prefix of
-    the source's (:func:`prefix_result`), written once the source's seed is done.
-    """
+    """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
     tasks: list[Task] = []
@@ -347,10 +333,7 @@ _worker: dict = {}
 
 
 def _init_worker(parent_pid: int, games: str, channel, stop) -> None:
-    """Die with the parent (Linux's parent-death signal), leave signals to it, load the games.
-
-    ``games``: the file of the pickled games by fingerprint (:class:`_Local`).
-    """
+    """Die with the parent, leave signals to it, load the games (a pickle file's path)."""
     if sys.platform.startswith("linux"):
         with suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
@@ -561,11 +544,9 @@ def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> li
     return futures
 
 
-def run_local(tasks: list[Task], games: dict[str, Game], workers: int, every: float, *,
-              on_start: Callable[[list[int]], None] | None = None, grace: float = STOP_GRACE,
-              **callbacks) -> None:  # fmt: skip
-    """Run ``tasks`` in ``workers`` processes (``1``: a thread); ``callbacks`` as :func:`_run`'s."""
-    _run(tasks, _Local(games, workers, every), on_start=on_start, grace=grace, **callbacks)
+def run_local(tasks: list[Task], games: dict[str, Game], workers: int, every: float, **kwargs):
+    """Run ``tasks`` in ``workers`` processes (``1``: a thread); ``kwargs`` as :func:`_run`'s."""
+    _run(tasks, _Local(games, workers, every), **kwargs)
 
 
 # ---------------------------------------------------------------------- Ray
@@ -675,14 +656,6 @@ class _Ray:
             self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
         if self.started:
             self.ray.shutdown()
-
-
-def run_ray(tasks: list[Task], games: dict[str, Game], every: float, *, on_error,
-            address: str | None = None, workers: int | None = None, fail_fast: bool = False,
-            **callbacks) -> None:  # fmt: skip
-    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
-    backend = _Ray(games, every, address, workers)
-    _run(tasks, backend, on_error=None if fail_fast else on_error, **callbacks)
 
 
 # ---------------------------------------------------------------------- progress

@@ -274,11 +274,11 @@ class ExecutionOptions:
         """Raise :class:`ValueError` naming the first bad field."""
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.workers is not None:
             integer(self.workers, "workers", low=1)
         check_checkpoint_every(self.checkpoint_every)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.address is not None and self.backend != "ray":
             raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
         for name in ("overwrite", "quiet"):

@@ -35,17 +35,12 @@ from .._signals import signals_held
 from ..games import Game
 from . import checkpoint as ckpt
 from .config import RunConfig, dumps
-from .loop import finished, finished_result, play
-from .plan_history import PLANS_FILE, Plans
+from .loop import Result, finished, finished_result, play
+from .plan_history import PLANS_FILE
 from .store import Reservation, RunFolderError, now
 
-RAY_SILENCE = 120.0
-"""Seconds without an answer from a Ray cluster before the run stops as lost."""
-
-STOP_GRACE = 5.0
-"""Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
-
-Result = tuple[pd.DataFrame, Plans | None]
+RAY_SILENCE = 120.0  # seconds without an answer from a Ray cluster before it counts as lost
+STOP_GRACE = 5.0  # seconds to wait, after an interruption, for the seeds' states
 
 
 class BackendUnavailableError(RuntimeError):
@@ -171,17 +166,17 @@ def drive(
             p.reservation.write_checkpoint(seed, data)
         p.written[seed] = episodes
 
-    def on_checkpoint(index: int, data: bytes) -> None:
-        keep(plays[tasks[index].play], tasks[index].seed, data)
+    def to_prefixes(p: Play, seed: int, result: Result) -> None:
+        for q in prefixes[id(p)]:
+            if seed not in q.done and q.status == "running":
+                seed_done(q, seed, prefix_result(result, q.config.episodes))
 
     def seed_done(p: Play, seed: int, result: Result) -> None:
         # Called again with the same result if an exception cut the first call short.
         p.done[seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         keep(p, seed, finished(p.config, p.manifest["game"]["sha256"], seed, *result))
-        for q in prefixes[id(p)]:
-            if seed not in q.done and q.status == "running":
-                seed_done(q, seed, prefix_result(result, q.config.episodes))
+        to_prefixes(p, seed, result)
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
 
@@ -208,9 +203,7 @@ def drive(
     try:
         for p in plays:  # the seeds a source has from an earlier session go to its prefixes
             for seed, result in sorted(p.done.items()) if prefixes[id(p)] else ():
-                for q in prefixes[id(p)]:
-                    if seed not in q.done and q.status == "running":
-                        seed_done(q, seed, prefix_result(result, q.config.episodes))
+                to_prefixes(p, seed, result)
         for p in plays:
             if not p.to_play and p.status == "running":  # every seed kept from an earlier session
                 finish(p)
@@ -222,7 +215,8 @@ def drive(
                     else _Ray(games, checkpoint_every, address, workers)
                 )
                 _run(tasks, where, on_result=on_result, on_error=None if fail_fast else on_error,
-                     on_progress=view.update, on_checkpoint=on_checkpoint,
+                     on_progress=view.update,
+                     on_checkpoint=lambda i, data: keep(plays[tasks[i].play], tasks[i].seed, data),
                      on_start=on_start)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(

@@ -13,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import jsonable
-from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, game_record
+from .config import ExecutionOptions, RunConfig, check_checkpoint_every, difference, game_record
 from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import DEFAULT_CHECKPOINT_EVERY, alpha_names, columns
 from .resources import check_game_fits, check_results_fit, check_run_fits
@@ -184,10 +183,7 @@ def run_seeds(
 
 def check_execution(backend: str, workers: int | None, checkpoint_every: float) -> float:
     """Refuse a bad backend, number of workers or checkpoint interval; the interval."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers is not None:
-        integer(workers, "workers", low=1)
+    ExecutionOptions(workers=workers, checkpoint_every=checkpoint_every, backend=backend)
     return check_checkpoint_every(checkpoint_every)
 
 

@@ -14,7 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,31 +112,21 @@ def play(
     return seed_run.result()
 
 
-class Episodes(Protocol):
-    """One seed played an episode at a time (or a block, if it has ``play_block(limit)``)."""
-
-    seed: int
-    episodes: int
-    episodes_done: int
-
-    def play_episode(self) -> None:
-        """Play episode ``episodes_done``, then count it."""
-
-    def checkpoint(self) -> bytes:
-        """The whole state, between two episodes."""
-
-
 MAX_BLOCK = 4096  # episodes at once at most: an interruption or a checkpoint waits for little
 
 
 def play_episodes(
-    seed_run: Episodes,
+    seed_run,
     progress: Callable[[int], None] | None = None,
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     stop: Callable[[], bool] | None = None,
 ) -> None:
     """Play the episodes ``seed_run`` has left, reporting its progress and its checkpoints.
+
+    ``seed_run`` (a :class:`SeedRun`, an exploration) has ``seed``, ``episodes``,
+    ``episodes_done``, ``checkpoint()`` (its state as bytes) and ``play_episode()``, or
+    ``play_block(limit)`` (at least one and at most ``limit`` more episodes).
 
     ``progress(done)`` every ``K // 100`` episodes and after the last; ``checkpoint(state)``
     every ``checkpoint_every`` seconds (not after the last episode) and when a

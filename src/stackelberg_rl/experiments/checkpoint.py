@@ -41,14 +41,15 @@ def checkpoint_name(seed: int) -> str:
     return f"seed-{seed}.npz"
 
 
-def identity(config: RunConfig, game_sha256: str, seed: int) -> dict:
-    """The header fields that say which run and seed a checkpoint belongs to."""
+def identity(config: RunConfig, game_sha256: str, seed: int, **fields) -> dict:
+    """The header fields that say which run and seed a checkpoint belongs to, then ``fields``."""
     return {
         "stackelberg_rl": __version__,
         "seed": int(seed),
         "episodes": int(config.episodes),
         "config": _files.jsonable(config.to_dict(), "config"),
         "game_sha256": game_sha256,
+        **fields,
     }
 
 

@@ -288,11 +288,8 @@ def read_checkpoints(
     states: dict[int, bytes] = {}
     done: dict[int, Result] = {}
     unusable: list[str] = []
-    where = folder / ckpt.CHECKPOINTS_DIR
-    if not where.is_dir():
-        return states, done, unusable
-    first, last = config.seed, config.seed + config.seeds - 1
-    for path in sorted(where.iterdir()):
+    where, first, last = folder / ckpt.CHECKPOINTS_DIR, config.seed, config.seed + config.seeds - 1
+    for path in sorted(where.iterdir()) if where.is_dir() else ():
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
         stem = path.name.removeprefix("seed-").removesuffix(".npz")

@@ -408,12 +408,9 @@ class SeedRun:
         """The seed's state as bytes between two episodes (once done: :func:`finished`'s)."""
         if self.done:
             return finished(self.config, self.game_sha256, self.seed, *self.result())
-        header = {
-            **ckpt.identity(self.config, self.game_sha256, self.seed),
-            "episodes_done": self.episodes_done,
-            "finished": False,
-            "elapsed": time.perf_counter() - self._clock,
-        }
+        elapsed, done = time.perf_counter() - self._clock, self.episodes_done
+        header = ckpt.identity(self.config, self.game_sha256, self.seed, episodes_done=done,
+                               finished=False, elapsed=elapsed)  # fmt: skip
         return ckpt.pack(self.state_dict(), header)
 
     @classmethod
@@ -447,12 +444,9 @@ def finished(
     tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in df.columns}}
     if plans is not None:
         tree["plans"] = plans.to_arrays()
-    header = {
-        **ckpt.identity(config, game_sha256, seed),
-        "episodes_done": config.episodes,
-        "finished": True,
-        "elapsed": float(df["wall_time"].iloc[-1]) if len(df) else 0.0,
-    }
+    elapsed = float(df["wall_time"].iloc[-1]) if len(df) else 0.0
+    header = ckpt.identity(config, game_sha256, seed, episodes_done=config.episodes,
+                           finished=True, elapsed=elapsed)  # fmt: skip
     return ckpt.pack(tree, header)
 
 

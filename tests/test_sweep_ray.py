@@ -16,7 +16,7 @@ import pytest
 from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import BackendUnavailableError, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
-from stackelberg_rl.experiments.driver import Task, _Ray, _run, run_local
+from stackelberg_rl.experiments.driver import Task, _Local, _Ray, _run
 from stackelberg_rl.experiments.loop import SeedRun, play
 from stackelberg_rl.sweep import name_settings, preview, run_grid
 
@@ -71,8 +71,8 @@ def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(l
         for seed in s.config.run_seeds:
             tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
     done, progress = {}, {}
-    run_local(
-        tasks, {fingerprint: game}, 2, float("inf"),
+    _run(
+        tasks, _Local({fingerprint: game}, 2, float("inf")),
         on_result=lambda i, r: done.__setitem__(i, (r, None)),
         on_error=lambda i, e: done.__setitem__(i, (None, e)),
         on_progress=progress.__setitem__, on_checkpoint=lambda i, d: None,

@@ -535,11 +535,6 @@ def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> li
     return futures
 
 
-def run_local(tasks: list[Task], games: dict[str, Game], workers: int, every: float, **kwargs):
-    """Run ``tasks`` in ``workers`` processes (``1``: a thread); ``kwargs`` as :func:`_run`'s."""
-    _run(tasks, _Local(games, workers, every), **kwargs)
-
-
 # ---------------------------------------------------------------------- Ray
 def check_backend(backend: str, address: str | None) -> None:
     """Refuse a backend that cannot run here (no Ray, no cluster answering) before a write."""

@@ -156,25 +156,19 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     return data
 
 
-def _alive(manifest: dict) -> bool:
-    """Whether another live process on this machine wrote this "running" manifest."""
+def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
+    """Refuse a folder whose "running" manifest another live process on this machine wrote."""
     pid = manifest.get("pid")
     if manifest.get("status") != "running" or manifest.get("host") != host():
-        return False
+        return
     if not is_integer(pid) or pid <= 0 or pid == os.getpid():
-        return False
-    with contextlib.suppress(PermissionError):
+        return
+    with contextlib.suppress(PermissionError):  # a process of another user: alive
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return False
-    return True
-
-
-def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
-    """Refuse a folder whose manifest says another live process is playing it."""
-    if _alive(manifest):
-        raise kind.error(f"{folder} holds {kind.a} that is still running (pid {manifest['pid']})")
+            return
+    raise kind.error(f"{folder} holds {kind.a} that is still running (pid {pid})")
 
 
 def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:

@@ -498,22 +498,19 @@ class _Local:
         if self.pool is None:
             return
         try:
-            self._shut_down(drain)
+            if drain is None:
+                self.pool.shutdown(wait=True, kill_workers=True)
+                return
+            # A worker exits only once what it put on the queue is in the pipe: read while
+            # it closes (late checkpoints, which the driver finds stale, and progress).
+            closer = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}, daemon=True)
+            closer.start()
+            while closer.is_alive():
+                drain()
+                closer.join(0.05)
+            drain()
         finally:
             self.folder.cleanup()
-
-    def _shut_down(self, drain: Callable[[], None] | None) -> None:
-        if drain is None:
-            self.pool.shutdown(wait=True, kill_workers=True)
-            return
-        # A worker exits only once what it put on the queue is in the pipe, so messages still
-        # in flight (late checkpoints, which the driver finds stale, and progress) are read.
-        closer = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}, daemon=True)
-        closer.start()
-        while closer.is_alive():
-            drain()
-            closer.join(0.05)
-        drain()
 
 
 def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> list[Future]:

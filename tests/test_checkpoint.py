@@ -16,7 +16,7 @@ from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import CheckpointError, GameSpec, RunConfig
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments.loop import SeedRun, play
-from stackelberg_rl.experiments.plan_history import Plans, read_plans
+from stackelberg_rl.experiments.plan_history import PlansFileError, read_plans
 from stackelberg_rl.games import random_linear
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
@@ -301,9 +301,12 @@ def test_a_state_cut_from_its_rows_is_refused(saved):
         SeedRun.restore(game, config, 0, ckpt.pack(tree, header))
 
 
-def test_a_checkpoint_of_the_previous_version_continues_and_old_plans_files_load(saved, tmp_path):
-    """0.1's checkpoints named their version ``version`` (the container ``format_version``);
-    0.1's plans files kept their header in an array ``format``: both are read as they are."""
+def test_a_checkpoint_of_the_previous_version_continues_and_old_plans_files_are_refused(
+    saved, tmp_path
+):
+    """0.1's checkpoints named their version ``version`` (the container ``format_version``): read
+    as they are; 0.1's plans files kept their header in an array ``format``: refused in one line
+    naming the version found and the one read."""
     config, game, data = saved
     with np.load(io.BytesIO(data)) as npz:
         arrays = {k: npz[k] for k in npz.files}
@@ -321,5 +324,5 @@ def test_a_checkpoint_of_the_previous_version_continues_and_old_plans_files_load
     text = json.dumps({"format": "stackelberg-rl/plans", "version": 1, "seeds": [0]})
     legacy["format"] = np.frombuffer(text.encode(), dtype=np.uint8)
     np.savez(tmp_path / "plans.npz", **legacy)
-    again = read_plans(tmp_path / "plans.npz", 0)
-    assert all(np.array_equal(getattr(again, k), getattr(plans, k)) for k in Plans.ARRAYS)
+    with pytest.raises(PlansFileError, match=r"format version '1 \(stackelberg-rl 0\.1\)'.* 2$"):
+        read_plans(tmp_path / "plans.npz", 0)

@@ -17,7 +17,7 @@ import pytest
 from stackelberg_rl.experiments import GameSpec, RunConfig
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments import driver as driver_mod
-from stackelberg_rl.experiments.driver import Task, run_local
+from stackelberg_rl.experiments.driver import Task, _Local, _run
 
 PARAMS = dict(n_states=5, n_leader_actions=2, n_follower_actions=2, dim=3, horizon=2)
 
@@ -64,8 +64,8 @@ def test_a_ctrl_c_just_after_a_seed_finishes_hands_that_seed_over(monkeypatch, s
     sys.settrace(trace)
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_local(
-                tasks, {game.fingerprint(): game}, 1, math.inf,
+            _run(
+                tasks, _Local({game.fingerprint(): game}, 1, math.inf),
                 on_result=lambda i, r: handed.append(i), on_error=None,
                 on_progress=lambda i, n: None, on_checkpoint=lambda i, d: None,
             )  # fmt: skip

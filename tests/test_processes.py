@@ -283,7 +283,7 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     import importlib
 
     from stackelberg_rl.experiments import GameSpec, RunConfig
-    from stackelberg_rl.experiments.driver import Task, run_local
+    from stackelberg_rl.experiments.driver import Task, _Local, _run
 
     module = importlib.import_module("loky.backend.fork_exec")
     real, started = module.fork_exec, []
@@ -302,8 +302,8 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     game = config.game.make()
     tasks = [Task(s, 0, "run", config, s, game.fingerprint()) for s in config.run_seeds]
     with pytest.raises(KeyboardInterrupt):
-        run_local(
-            tasks, {game.fingerprint(): game}, 2, float("inf"), on_result=lambda i, r: None,
+        _run(
+            tasks, _Local({game.fingerprint(): game}, 2, float("inf")), on_result=lambda i, r: None,
             on_error=None, on_progress=lambda i, n: None, on_checkpoint=lambda i, d: None,
         )  # fmt: skip
     wait_for(lambda: not any(alive(p) for p in started), 30, "the workers to exit")

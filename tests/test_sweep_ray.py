@@ -16,7 +16,7 @@ import pytest
 from stackelberg_rl.cli.sweep_file import parse
 from stackelberg_rl.experiments import BackendUnavailableError, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
-from stackelberg_rl.experiments.driver import Task, run_local, run_ray
+from stackelberg_rl.experiments.driver import Task, _Local, _Ray, _run
 from stackelberg_rl.experiments.loop import SeedRun, play
 from stackelberg_rl.sweep import name_settings, preview, run_grid
 
@@ -71,8 +71,8 @@ def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(l
         for seed in s.config.run_seeds:
             tasks.append(Task(len(tasks), i, s.name, s.config, seed, fingerprint))
     done, progress = {}, {}
-    run_local(
-        tasks, {fingerprint: game}, 2, float("inf"),
+    _run(
+        tasks, _Local({fingerprint: game}, 2, float("inf")),
         on_result=lambda i, r: done.__setitem__(i, (r, None)),
         on_error=lambda i, e: done.__setitem__(i, (None, e)),
         on_progress=progress.__setitem__, on_checkpoint=lambda i, d: None,
@@ -113,8 +113,8 @@ def test_a_failing_ray_task_is_reported_and_the_others_finish(ray_cluster):
              Task(1, 0, setting.name, setting.config, 1, "0" * 64)]  # fmt: skip
     done = {}
     games = {good: game, "0" * 64: game}  # the second task's game is not its own
-    run_ray(
-        tasks, games, float("inf"), on_result=lambda i, r: done.__setitem__(i, (r, None)),
+    _run(
+        tasks, _Ray(games, float("inf")), on_result=lambda i, r: done.__setitem__(i, (r, None)),
         on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
         on_checkpoint=lambda i, d: None,
     )  # fmt: skip
@@ -134,8 +134,8 @@ def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_clust
     task = Task(0, 0, setting.name, setting.config, 0, fp, state)
     done, sent = {}, []
 
-    run_ray(
-        [task], {fp: game}, 0.0, on_result=lambda i, r: done.__setitem__(i, (r, None)),
+    _run(
+        [task], _Ray({fp: game}, 0.0), on_result=lambda i, r: done.__setitem__(i, (r, None)),
         on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
         on_checkpoint=lambda i, data: sent.append(data),
     )  # fmt: skip

@@ -1,11 +1,9 @@
 """A seed's state as bytes: what lets a run stop and continue to the same results, bit for bit.
 
-A checkpoint is a container of :mod:`stackelberg_rl._files` held in memory (never a pickle): the
-state's arrays by path (``leader/learner/psi``; a decentralised follower's equal arrays stored
-once, as aliases) and a JSON header: ``format``, ``format_version``, ``stackelberg_rl`` (the
-package version), ``seed``, ``episodes``, ``episodes_done``, ``finished`` (then only the rows and
-plans are stored), ``elapsed`` (seconds played), ``config`` and ``game_sha256``. :func:`check`
-refuses one of another run, seed, game, configuration or version, naming what differs.
+A checkpoint is a :mod:`stackelberg_rl._files` container in memory (never a pickle): the state's
+arrays by path and a JSON header (``seed``, ``episodes``, ``episodes_done``, ``finished``,
+``elapsed``, ``config``, ``game_sha256``, the package version). :func:`check` refuses one of
+another run, seed, game, configuration or version, naming what differs.
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ from .config import RunConfig, difference
 
 CHECKPOINT_FORMAT = "stackelberg-rl/checkpoint"
 CHECKPOINT_VERSION = 1
-CHECKPOINTS_DIR = "checkpoints"
-"""A run folder's sub-folder of checkpoints (``seed-N.npz``), removed once the run is done."""
+CHECKPOINTS_DIR = "checkpoints"  # a run folder's, removed once the run is done
 
 
 class CheckpointError(ValueError):
@@ -29,10 +26,7 @@ class CheckpointWriteError(OSError):
 
 
 class SeedStopped(Exception):  # noqa: N818 - an outcome, not a failure
-    """A seed stopped when asked to (:func:`~.loop.play`'s ``stop``), with its ``state``.
-
-    ``state`` is its checkpoint, or ``None`` if it had played nothing new.
-    """
+    """A seed stopped when asked to, with its ``state`` (``None``: it played nothing new)."""
 
     def __init__(self, seed: int, state: bytes | None) -> None:
         super().__init__(seed, state)
@@ -47,14 +41,15 @@ def checkpoint_name(seed: int) -> str:
     return f"seed-{seed}.npz"
 
 
-def identity(config: RunConfig, game_sha256: str, seed: int) -> dict:
-    """The header fields that say which run and seed a checkpoint belongs to."""
+def identity(config: RunConfig, game_sha256: str, seed: int, **fields) -> dict:
+    """The header fields that say which run and seed a checkpoint belongs to, then ``fields``."""
     return {
         "stackelberg_rl": __version__,
         "seed": int(seed),
         "episodes": int(config.episodes),
         "config": _files.jsonable(config.to_dict(), "config"),
         "game_sha256": game_sha256,
+        **fields,
     }
 
 
@@ -79,12 +74,7 @@ def peek(data: bytes, where: str = "the checkpoint") -> dict:
 
 
 def check(header: dict, config: RunConfig, game_sha256: str, seed: int, where: str) -> None:
-    """Refuse a checkpoint that is not of this run's ``seed``, game and configuration.
-
-    Raises:
-        CheckpointError: naming what differs (the seed, the game's SHA-256, a configuration
-            field, the package version, the episodes played).
-    """
+    """Refuse (:class:`CheckpointError`, naming what differs) one not of this run's ``seed``."""
     expected = identity(config, game_sha256, seed)
     if header.get("seed") != expected["seed"]:
         raise CheckpointError(f"{where} is of seed {header.get('seed')!r}, not seed {seed}")

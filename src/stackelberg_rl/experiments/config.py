@@ -18,8 +18,7 @@ from .._files import jsonable
 from .._validate import integer, real
 from ..agents import AgentConfig
 
-INT64_MAX = 2**63 - 1
-"""Seeds are stored in an ``int64`` column: ``seed + seeds - 1`` must not exceed this."""
+INT64_MAX = 2**63 - 1  # seeds are stored in an int64 column
 BACKENDS = ("local", "ray")
 
 
@@ -34,8 +33,7 @@ def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
     return None if a == b else (path, a, b)
 
 
-DEFAULT_GAME = "random-linear"
-"""The game played when neither a registered game nor a game file is named."""
+DEFAULT_GAME = "random-linear"  # played when neither a game nor a game file is named
 
 
 @dataclass
@@ -43,12 +41,9 @@ class GameSpec:
     """Which game to play: a registered name and its parameters, or a finite game's ``.npz`` file.
 
     ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")``; values
-    may be strings (``"50"``) as a command line gives them. A file is read and checked on
-    construction and its game's SHA-256 recorded (:func:`stackelberg_rl.games.load`); building
-    the game reads it again and refuses a file whose game has changed since. An unknown game, an
-    unknown parameter, a value of the wrong type, a name or parameters given with a file, or a
-    missing, corrupt or foreign file raises :class:`ValueError` on construction, before anything
-    is built or run.
+    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded;
+    building the game refuses a file whose game has changed since. A bad name, parameter, value
+    or file raises :class:`ValueError` on construction.
     """
 
     name: str | None = field(
@@ -89,10 +84,7 @@ class GameSpec:
             self.params = {key: getattr(parsed, key) for key in self.params}
 
     def validate(self) -> None:
-        """Raise :class:`ValueError` for a bad name, parameter, value or file path (not read).
-
-        Also for a game file given with a name or parameters.
-        """
+        """Raise :class:`ValueError` for a bad name, parameter, value or file path (not read)."""
         if not isinstance(self.params, dict):
             raise ValueError(f"game params must be a dict, got {self.params!r}")
         if self.file is not None:
@@ -139,12 +131,7 @@ class GameSpec:
             raise ValueError(f"game file {err}") from None
 
     def make(self) -> games_mod.Game:
-        """Build the game (:func:`~stackelberg_rl.games.make`, or ``games.load`` for a file).
-
-        Raises:
-            ValueError: a bad name, parameter or value; a game file that cannot be read, or
-                whose game is no longer the one recorded (``sha256``).
-        """
+        """Build the game (``ValueError``: bad values, or a file unreadable or changed since)."""
         self.validate()
         if self.file is None:
             return games_mod.make(self.name, **self.params)
@@ -274,11 +261,11 @@ class ExecutionOptions:
         """Raise :class:`ValueError` naming the first bad field."""
         if self.out is not None and (not isinstance(self.out, str) or not self.out.strip()):
             raise ValueError(f"out must be a folder path, got {self.out!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.workers is not None:
             integer(self.workers, "workers", low=1)
         check_checkpoint_every(self.checkpoint_every)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.address is not None and self.backend != "ray":
             raise ValueError("--address is the address of a Ray cluster: give --backend ray too")
         for name in ("overwrite", "quiet"):
@@ -299,11 +286,7 @@ class ExecutionOptions:
 
 
 def check_checkpoint_every(every: Any) -> float:
-    """``every`` as the seconds between a seed's checkpoints (``inf``: only when interrupted).
-
-    Raises:
-        ValueError: not a number of seconds >= 0.
-    """
+    """``every`` as the seconds between a seed's checkpoints (``ValueError`` if not ``>= 0``)."""
     return real(every, "checkpoint_every", low=0.0, infinite=True)
 
 
@@ -313,13 +296,7 @@ def dumps(data: dict) -> str:
 
 
 def game_record(config: RunConfig, game: games_mod.Game, given: bool) -> dict:
-    """What the manifest says about the game played: its description, and its file or source.
-
-    Raises:
-        ValueError: ``game`` was built from the registry with other parameters than
-            ``config.game``, or is not the game of ``config.game``'s file: the manifest could
-            not say which one was played.
-    """
+    """What the manifest says about the game played (``ValueError``: not ``config.game``)."""
     record = game.describe()
     if config.game.file is not None:
         if game.fingerprint() != config.game.sha256:

@@ -1,16 +1,11 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved run
-folder), longest first, for ``run`` (``--resume`` too), ``sweep`` and ``demo``. Only the driver
-writes: it keeps each seed's newest checkpoint in ``checkpoints/seed-N.npz`` (a finished seed's
-rows until its setting is done) and finishes a folder once its seeds are done. A seed gives the
-same rows on any backend and across interruptions. On an interruption it hands over what is
-finished, stops every seed after its episode, waits at most :data:`STOP_GRACE` seconds for their
-states, marks the unfinished folders ``"interrupted"`` and lets the interruption go on. A failure
-stops everything with ``fail_fast``; else its setting is marked failed and the others go on. A
-play with a ``source`` is not played: its seeds are the first episodes of the source's
-(:func:`prefix_result`), kept as each of the source's seeds is done (or was, in an earlier
-session), and fail with it.
+:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved
+folder), longest first, for ``run``, ``sweep`` and ``demo``. Only the driver writes: each seed's
+newest checkpoint, then the finished folder. On an interruption it keeps what is finished, stops
+every seed after its episode, waits :data:`STOP_GRACE` seconds for their states and marks the
+unfinished folders ``"interrupted"``. A play with a ``source`` is not played: its seeds are the
+first episodes of the source's (:func:`prefix_result`).
 """
 
 from __future__ import annotations
@@ -40,17 +35,12 @@ from .._signals import signals_held
 from ..games import Game
 from . import checkpoint as ckpt
 from .config import RunConfig, dumps
-from .loop import finished, finished_result, play
-from .plan_history import PLANS_FILE, Plans
+from .loop import Result, finished, finished_result, play
+from .plan_history import PLANS_FILE
 from .store import Reservation, RunFolderError, now
 
-RAY_SILENCE = 120.0
-"""Seconds without an answer from a Ray cluster before the run stops as lost."""
-
-STOP_GRACE = 5.0
-"""Seconds the driver waits, after an interruption, for the seeds to hand in their states."""
-
-Result = tuple[pd.DataFrame, Plans | None]
+RAY_SILENCE = 120.0  # seconds without an answer from a Ray cluster before it counts as lost
+STOP_GRACE = 5.0  # seconds to wait, after an interruption, for the seeds' states
 
 
 class BackendUnavailableError(RuntimeError):
@@ -103,14 +93,9 @@ class Task:
 
 
 def prefix_result(result: Result, episodes: int) -> Result:
-    """A seed's first ``episodes`` episodes as a run of that length writes them.
-
-    A run whose players do not depend on ``K`` (:func:`~stackelberg_rl.sweep.settings.
-    depends_on_K`) plays its first episodes as any longer run of its seed does: only the last
-    evaluated rows' ``eval_weight``, ``min(eval_every, K − k)``, is cut to the episodes left.
-    """
+    """A seed's first ``episodes`` episodes as that run plays them (players not using ``K``)."""
     df, plans = result
-    part = df.iloc[:episodes].copy()  # one seed's rows, in order of episodes
+    part = df.iloc[:episodes].copy()  # one seed's rows, in order; the last weights are cut
     part["eval_weight"] = np.minimum(part["eval_weight"], episodes - part["episode"])
     return part, None if plans is None else plans.prefix(episodes)
 
@@ -138,11 +123,7 @@ def drive(
     log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Play every seed of ``plays`` not done and finish each run folder (see the module).
-
-    A play with a ``source`` among ``plays`` is not played: each of its seeds is the prefix of
-    the source's (:func:`prefix_result`), written once the source's seed is done.
-    """
+    """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
     tasks: list[Task] = []
@@ -185,17 +166,17 @@ def drive(
             p.reservation.write_checkpoint(seed, data)
         p.written[seed] = episodes
 
-    def on_checkpoint(index: int, data: bytes) -> None:
-        keep(plays[tasks[index].play], tasks[index].seed, data)
+    def to_prefixes(p: Play, seed: int, result: Result) -> None:
+        for q in prefixes[id(p)]:
+            if seed not in q.done and q.status == "running":
+                seed_done(q, seed, prefix_result(result, q.config.episodes))
 
     def seed_done(p: Play, seed: int, result: Result) -> None:
         # Called again with the same result if an exception cut the first call short.
         p.done[seed] = result
         # Kept in the folder until the setting is finished: its other seeds may still play.
         keep(p, seed, finished(p.config, p.manifest["game"]["sha256"], seed, *result))
-        for q in prefixes[id(p)]:
-            if seed not in q.done and q.status == "running":
-                seed_done(q, seed, prefix_result(result, q.config.episodes))
+        to_prefixes(p, seed, result)
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
 
@@ -222,9 +203,7 @@ def drive(
     try:
         for p in plays:  # the seeds a source has from an earlier session go to its prefixes
             for seed, result in sorted(p.done.items()) if prefixes[id(p)] else ():
-                for q in prefixes[id(p)]:
-                    if seed not in q.done and q.status == "running":
-                        seed_done(q, seed, prefix_result(result, q.config.episodes))
+                to_prefixes(p, seed, result)
         for p in plays:
             if not p.to_play and p.status == "running":  # every seed kept from an earlier session
                 finish(p)
@@ -236,7 +215,8 @@ def drive(
                     else _Ray(games, checkpoint_every, address, workers)
                 )
                 _run(tasks, where, on_result=on_result, on_error=None if fail_fast else on_error,
-                     on_progress=view.update, on_checkpoint=on_checkpoint,
+                     on_progress=view.update,
+                     on_checkpoint=lambda i, data: keep(plays[tasks[i].play], tasks[i].seed, data),
                      on_start=on_start)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
@@ -308,11 +288,8 @@ def read_checkpoints(
     states: dict[int, bytes] = {}
     done: dict[int, Result] = {}
     unusable: list[str] = []
-    where = folder / ckpt.CHECKPOINTS_DIR
-    if not where.is_dir():
-        return states, done, unusable
-    first, last = config.seed, config.seed + config.seeds - 1
-    for path in sorted(where.iterdir()):
+    where, first, last = folder / ckpt.CHECKPOINTS_DIR, config.seed, config.seed + config.seeds - 1
+    for path in sorted(where.iterdir()) if where.is_dir() else ():
         if path.name.startswith(".tmp-"):
             continue  # a write cut short; the checkpoint under its name is whole
         stem = path.name.removeprefix("seed-").removesuffix(".npz")
@@ -347,10 +324,7 @@ _worker: dict = {}
 
 
 def _init_worker(parent_pid: int, games: str, channel, stop) -> None:
-    """Die with the parent (Linux's parent-death signal), leave signals to it, load the games.
-
-    ``games``: the file of the pickled games by fingerprint (:class:`_Local`).
-    """
+    """Die with the parent, leave signals to it, load the games (a pickle file's path)."""
     if sys.platform.startswith("linux"):
         with suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
@@ -524,22 +498,19 @@ class _Local:
         if self.pool is None:
             return
         try:
-            self._shut_down(drain)
+            if drain is None:
+                self.pool.shutdown(wait=True, kill_workers=True)
+                return
+            # A worker exits only once what it put on the queue is in the pipe: read while
+            # it closes (late checkpoints, which the driver finds stale, and progress).
+            closer = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}, daemon=True)
+            closer.start()
+            while closer.is_alive():
+                drain()
+                closer.join(0.05)
+            drain()
         finally:
             self.folder.cleanup()
-
-    def _shut_down(self, drain: Callable[[], None] | None) -> None:
-        if drain is None:
-            self.pool.shutdown(wait=True, kill_workers=True)
-            return
-        # A worker exits only once what it put on the queue is in the pipe, so messages still
-        # in flight (late checkpoints, which the driver finds stale, and progress) are read.
-        closer = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True}, daemon=True)
-        closer.start()
-        while closer.is_alive():
-            drain()
-            closer.join(0.05)
-        drain()
 
 
 def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> list[Future]:
@@ -559,13 +530,6 @@ def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> li
 
     threading.Thread(target=work, name="stackelberg-rl seeds", daemon=True).start()
     return futures
-
-
-def run_local(tasks: list[Task], games: dict[str, Game], workers: int, every: float, *,
-              on_start: Callable[[list[int]], None] | None = None, grace: float = STOP_GRACE,
-              **callbacks) -> None:  # fmt: skip
-    """Run ``tasks`` in ``workers`` processes (``1``: a thread); ``callbacks`` as :func:`_run`'s."""
-    _run(tasks, _Local(games, workers, every), on_start=on_start, grace=grace, **callbacks)
 
 
 # ---------------------------------------------------------------------- Ray
@@ -675,14 +639,6 @@ class _Ray:
             self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
         if self.started:
             self.ray.shutdown()
-
-
-def run_ray(tasks: list[Task], games: dict[str, Game], every: float, *, on_error,
-            address: str | None = None, workers: int | None = None, fail_fast: bool = False,
-            **callbacks) -> None:  # fmt: skip
-    """Run ``tasks`` on the Ray cluster at ``address``, this process's, or one started here."""
-    backend = _Ray(games, every, address, workers)
-    _run(tasks, backend, on_error=None if fail_fast else on_error, **callbacks)
 
 
 # ---------------------------------------------------------------------- progress

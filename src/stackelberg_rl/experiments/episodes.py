@@ -1,17 +1,13 @@
 """Blocks of episodes of a finite game in one compiled call (the path of SPEC §6, compiled).
 
-Between two plans every player acts from a fixed policy table, so a block of episodes needs no
-Python: each player draws ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` from its table with its own
-stream, the game steps (:func:`~stackelberg_rl.games.sampling.compiled_step`), and the
-trajectories are kept for the learners, who record them after the block. The uniforms are those
-of the loop played one step at a time in Python, drawn in the same order from the same
-generators, so a block gives the same trajectories bit for bit.
+Between two plans every player acts from a fixed policy table: each draws
+``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` with its own stream, the game steps, and the trajectories
+are recorded by the learners after the block. The uniforms are drawn in the order of the Python
+loop, from the same generators: the same trajectories bit for bit.
 
-The doubling schedule re-plans at the start of episode ``k`` when ``log det Λ_h`` has grown by
-``log 2`` since the last plan for some ``h`` (``LSVIUCBLearner.should_plan``). The block keeps a
-copy of ``Λ`` and ends before the first episode whose copy passes the test, less a margin far
-above round-off: the learner's own test at the start of that episode then decides, so the block
-never plays past a plan, and a test that fires only within the margin costs one more block.
+The doubling schedule re-plans when ``log det Λ_h`` has grown by ``log 2`` since the last plan.
+The block updates a copy of ``Λ`` and ends before the first episode whose copy passes the test
+less a margin far above round-off, so the learner's own test then decides.
 """
 
 from __future__ import annotations
@@ -26,9 +22,7 @@ from ..games.sampling import compiled_step, draw_index
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
-DOUBLING_MARGIN = 1e-8
-"""Relative margin of the block's doubling test below the learner's (``log det`` round-off is
-near ``1e-15`` relative)."""
+DOUBLING_MARGIN = 1e-8  # relative, below the learner's test (log det round-off is near 1e-15)
 
 
 def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
@@ -49,20 +43,10 @@ def play_block(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Play up to ``episodes`` episodes of a finite game with fixed policy tables.
 
-    Args:
-        arrays: the game's ``step_arrays()``.
-        initial: ``(S,)`` the initial distribution.
-        tables: player ``m``'s policy ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}`` (the joint
-            index of the earlier actions; ``J_0 = 1``).
-        rngs: each player's stream; ``env_rng`` the game's.
-        episodes: the most to play (``>= 1``).
-        Lambda: ``(H, d, d)`` a copy of ``Λ`` to stop at a doubling (updated in place), with
-            ``threshold (H,)`` of :func:`doubling_threshold`; ``None``: no doubling test.
-
-    Returns:
-        ``states (n, H+1)``, ``actions (n, H, 1+N)``, realised ``rewards (n, H, 1+N)`` and the
-        ``returns (n, 1+N)`` of the ``n`` episodes played: all ``episodes``, or those before the
-        first at which ``Λ`` has doubled (never the first).
+    ``arrays``: the game's ``step_arrays()``; ``initial (S,)``; ``tables``: player ``m``'s policy
+    ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}``; ``Lambda (H, d, d)``: a copy of ``Λ`` updated
+    in place to stop before a doubling (with ``threshold (H,)``), or ``None``. Returns
+    ``states (n, H+1)``, ``actions``, ``rewards (n, H, 1+N)``, ``returns (n, 1+N)``.
     """
     H, P = tables[0].shape[0], len(tables)
     d = arrays[0].shape[2]

@@ -1,13 +1,10 @@
 """The one checkpointed episode loop (:func:`play_episodes`), and a run's seed on it.
 
 A run's episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of
-the policies played (math.md §2, eqs. (9), (10); estimated with a 95% interval on a continuous
-game, math.md §6; with ``eval_every = n`` only episodes ``0, n, 2n, …``, each row's
-``eval_weight`` the episodes it stands for). On a finite game the episodes between two plans
-are played as one compiled block (:mod:`.episodes`), the regrets of a plan's policies computed
-once; the Python loop, one episode at a time, is the reference it equals. Continued from a
-checkpoint, a seed gives the table and plans of one never stopped, bit for bit (``wall_time``
-aside).
+the policies played (SPEC §2; estimated on a continuous game, SPEC §6), every ``eval_every``-th
+episode. On a finite game the episodes between two plans are played as one compiled block
+(:mod:`.episodes`); the Python loop, one episode at a time, is the reference it equals. Continued
+from a checkpoint, a seed gives the table and plans of one never stopped, bit for bit.
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,16 +59,12 @@ continuous game). ``wall_time``: the seconds the seed had played at the end of t
 (across its sessions; within a compiled block, spread evenly between the block's start and
 end)."""
 
-INTEGER_COLUMNS = ("seed", "episode", "x1", "a1", "eval_weight")
-
 
 def column_dtype(name: str) -> str:
     """The dtype of a column of :func:`columns`."""
-    return "int64" if name in INTEGER_COLUMNS else "bool" if name == "replanned" else "float64"
+    integer = name in ("seed", "episode", "x1", "a1", "eval_weight")
+    return "int64" if integer else "bool" if name == "replanned" else "float64"
 
-
-COLUMN_DTYPES = {name: column_dtype(name) for name in COLUMNS}
-"""The dtype of every column of :data:`COLUMNS`."""
 
 DEFAULT_CHECKPOINT_EVERY = 60.0  # seconds
 
@@ -85,10 +78,9 @@ def run(
     progress: Callable[[int], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`play`'s table; ``options``: ``state``, ``checkpoint``, ``checkpoint_every``, ``stop``.
+    """:func:`play`'s table (``ValueError`` if ``game`` is not the game of ``config.game``).
 
-    Raises:
-        ValueError: ``game`` is not the game of ``config.game`` (as :func:`~.runs.run_seeds`).
+    ``options``: ``state``, ``checkpoint``, ``checkpoint_every``, ``stop``.
     """
     game_record(config, game, given=True)
     return play(game, config, seed, progress, **options)[0]
@@ -120,31 +112,11 @@ def play(
     return seed_run.result()
 
 
-class Episodes(Protocol):
-    """One seed played an episode at a time (a run's :class:`SeedRun`, an exploration).
-
-    A seed that also has ``play_block(limit)`` (play at least one and at most ``limit`` more
-    episodes) is played a block at a time.
-    """
-
-    seed: int
-    episodes: int
-    episodes_done: int
-
-    def play_episode(self) -> None:
-        """Play episode ``episodes_done``, then count it."""
-
-    def checkpoint(self) -> bytes:
-        """The whole state, between two episodes."""
-
-
-MAX_BLOCK = 4096
-"""The most episodes :func:`play_episodes` hands a seed at once (besides ``K // 100``), so that
-an interruption, a stop and a checkpoint wait for little."""
+MAX_BLOCK = 4096  # episodes at once at most: an interruption or a checkpoint waits for little
 
 
 def play_episodes(
-    seed_run: Episodes,
+    seed_run,
     progress: Callable[[int], None] | None = None,
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
@@ -152,13 +124,15 @@ def play_episodes(
 ) -> None:
     """Play the episodes ``seed_run`` has left, reporting its progress and its checkpoints.
 
-    ``progress`` is called with the episodes done (every ``K // 100`` and after the last);
-    ``checkpoint`` with a state every ``checkpoint_every`` seconds (never after the last
-    episode) and when a ``KeyboardInterrupt`` (SIGINT and SIGTERM are held during an episode
-    or a block) stops a seed that has played; ``stop`` is polled before the first episode and
-    after every episode or block, and once true the seed raises
-    :class:`~.checkpoint.SeedStopped` with its state. Blocks end at multiples of ``K // 100``
-    and hold at most :data:`MAX_BLOCK` episodes.
+    ``seed_run`` (a :class:`SeedRun`, an exploration) has ``seed``, ``episodes``,
+    ``episodes_done``, ``checkpoint()`` (its state as bytes) and ``play_episode()``, or
+    ``play_block(limit)`` (at least one and at most ``limit`` more episodes).
+
+    ``progress(done)`` every ``K // 100`` episodes and after the last; ``checkpoint(state)``
+    every ``checkpoint_every`` seconds (not after the last episode) and when a
+    ``KeyboardInterrupt`` (signals are held during a block) stops a seed that has played;
+    ``stop()`` is polled between blocks: once true, :class:`~.checkpoint.SeedStopped` is raised
+    with the state. Blocks end at multiples of ``K // 100``.
     """
     K, start = seed_run.episodes, seed_run.episodes_done
     if start < K and stop is not None and stop():
@@ -194,24 +168,16 @@ def play_episodes(
         raise
 
 
-TABLE_ROWS_PER_STEP = 32
-"""A step played in Python costs about as much as this many rows of the policy tables."""
-BLOCK_STEPS = 10
-"""A compiled block's fixed cost (its call, the tables' and the learners' checks), in steps
-played in Python. With :data:`TABLE_ROWS_PER_STEP`: a plan's episodes are played in Python when
-none of them is evaluated and they are too few for its tables and a block to pay. Measured on
-``random-linear`` with a plan every ``n`` episodes: blocks pay from ``n`` = 3 to 4 at S = 20,
-H = 5, and from about 8 at S = 200, H = 10, where the rule puts the break-even."""
+TABLE_ROWS_PER_STEP = 32  # a step played in Python costs about this many policy-table rows
+BLOCK_STEPS = 10  # a compiled block's fixed cost, in steps played in Python
 
 
 class SeedRun:
     """One seed, played a block of episodes at a time; its whole state checkpointed between them.
 
-    On a finite game the episodes between two plans are played in compiled blocks
-    (:mod:`.episodes`), with their exact regrets computed once per plan
-    (:func:`~stackelberg_rl.planning.start_values`); on a continuous game, with the reference
-    learner, or with ``compiled=False``, one episode at a time in Python (:meth:`play_episode`,
-    the reference the blocks are tested against). Both give the same table bit for bit.
+    On a finite game the episodes between two plans are compiled blocks (:mod:`.episodes`), the
+    regrets computed once per plan; on a continuous game, with the reference learner, or with
+    ``compiled=False``, one episode at a time in Python (:meth:`play_episode`): the same table.
     """
 
     def __init__(
@@ -248,12 +214,11 @@ class SeedRun:
 
     @functools.cached_property
     def _step_arrays(self) -> tuple:
-        """The game's :meth:`~stackelberg_rl.games.FiniteGame.step_arrays`, as a plain tuple."""
         return tuple(self.game.step_arrays())
 
     @functools.cached_property
     def _learners(self) -> tuple:
-        """The learners that record and plan (one when shared), in order of players."""
+        """The learners that record and plan (one when shared)."""
         owners = [a.learner for a in self.agents if getattr(a, "owner", False)]
         return tuple({id(L): L for L in owners}.values())
 
@@ -272,7 +237,7 @@ class SeedRun:
         return replanned
 
     def play_episode(self) -> None:
-        """Play episode ``episodes_done`` in Python and write its row: the module's path."""
+        """Play episode ``episodes_done`` in Python and write its row."""
         k = self.episodes_done
         self._play_python(k, self._begin(k))
 
@@ -307,12 +272,7 @@ class SeedRun:
         )  # fmt: skip
 
     def play_block(self, limit: int) -> None:
-        """Play at least one and at most ``limit`` more episodes, writing their rows.
-
-        The block ends before the next plan; on a finite game it is played compiled
-        (:func:`.episodes.play_block`) unless the plan's policy tables would cost more than
-        playing its episodes in Python.
-        """
+        """Play at least one and at most ``limit`` more episodes (up to the next plan)."""
         k = self.episodes_done
         t0 = time.perf_counter() - self._clock
         replanned = self._begin(k)
@@ -363,10 +323,8 @@ class SeedRun:
     def _tables_pay(self, k: int, n: int) -> bool:
         """Whether a compiled block of the ``n`` episodes from ``k`` costs less than Python.
 
-        So when one of them is evaluated (the tables are needed then), or when the plan serves
-        enough episodes (the doubling schedule's guess: as many as the last one served) to pay
-        for its ``S·H`` rows of policy tables and a block (:data:`TABLE_ROWS_PER_STEP`,
-        :data:`BLOCK_STEPS`).
+        So when one is evaluated, or when the plan serves enough episodes (doubling: as many as
+        the last) to pay for its ``S·H`` table rows and a block.
         """
         e = self.config.eval_every
         if -(-k // e) * e < k + n or not self._learners:  # evaluated, or tables made once
@@ -387,11 +345,7 @@ class SeedRun:
     def _write_rows(
         self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
     ) -> None:
-        """Write the rows of episodes ``k, k+1, …``, one entry per episode in each array.
-
-        Per-player arrays are ``regrets, halves (P, n)`` and ``returns (n, P)``; ``replanned``
-        is the first episode's (the others never plan).
-        """
+        """Write the rows of episodes ``k, …``: ``regrets, halves (P, n)``, ``returns (n, P)``."""
         n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
         at = slice(k, k + n)
         params = self.agents[0].params()
@@ -454,12 +408,9 @@ class SeedRun:
         """The seed's state as bytes between two episodes (once done: :func:`finished`'s)."""
         if self.done:
             return finished(self.config, self.game_sha256, self.seed, *self.result())
-        header = {
-            **ckpt.identity(self.config, self.game_sha256, self.seed),
-            "episodes_done": self.episodes_done,
-            "finished": False,
-            "elapsed": time.perf_counter() - self._clock,
-        }
+        elapsed, done = time.perf_counter() - self._clock, self.episodes_done
+        header = ckpt.identity(self.config, self.game_sha256, self.seed, episodes_done=done,
+                               finished=False, elapsed=elapsed)  # fmt: skip
         return ckpt.pack(self.state_dict(), header)
 
     @classmethod
@@ -493,12 +444,9 @@ def finished(
     tree: dict[str, Any] = {"rows": {name: df[name].to_numpy() for name in df.columns}}
     if plans is not None:
         tree["plans"] = plans.to_arrays()
-    header = {
-        **ckpt.identity(config, game_sha256, seed),
-        "episodes_done": config.episodes,
-        "finished": True,
-        "elapsed": float(df["wall_time"].iloc[-1]) if len(df) else 0.0,
-    }
+    elapsed = float(df["wall_time"].iloc[-1]) if len(df) else 0.0
+    header = ckpt.identity(config, game_sha256, seed, episodes_done=config.episodes,
+                           finished=True, elapsed=elapsed)  # fmt: skip
     return ckpt.pack(tree, header)
 
 
@@ -519,20 +467,14 @@ def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) ->
 
 
 def _block_table(table: np.ndarray) -> np.ndarray:
-    """A policy ``(H, S, A_0, …, A_m)`` (C order) as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only.
-
-    :func:`.episodes.play_block`'s tables must all be of one type.
-    """
+    """A policy ``(H, S, A_0, …, A_m)`` as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only."""
     view = table.reshape(*table.shape[:2], -1, table.shape[-1]).view()
     view.flags.writeable = False
     return view
 
 
 def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:
-    """The rows of a state by column, checked: every column, ``episodes`` long, its dtype.
-
-    The players are those the rows name (``regret_follower`` or ``regret_follower_1``, …).
-    """
+    """The rows of a state by column, checked: every column, ``episodes`` long, its dtype."""
     rows = tree.get("rows")
     if not isinstance(rows, dict):
         raise ValueError("the state has no rows")

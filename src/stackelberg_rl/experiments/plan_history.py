@@ -1,29 +1,22 @@
 """A run's plans: what replays the policy of every episode, bit for bit (``run --save-plans``).
 
-Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20; SPEC §7 for ``N``
-followers): ``w (1+N, H, d)``, ``α_0 … α_N``, ``β`` and ``Λ_h^{-1}``. All but the last are stored
-per plan; ``Λ_h^{-1}`` is not:
-the learner inverts ``Λ_h = λI + Σ_{τ<k} φ_h^τ φ_h^τᵀ``, accumulated in exact IEEE arithmetic,
-afresh (:mod:`stackelberg_rl.learners.lsvi_ucb`), so the features of the steps played are enough.
-Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``, ``w (P, 1+N, H, d)``, ``alpha (P, 1+N)``
-(``inf``: greedy), ``beta (P,)``, ``lam ()`` — ``8·H·d`` bytes per episode and
-``8·((1+N)(Hd + 1) + 2)`` per plan (the files of two players written before ``N`` could be more
-than one read as they are). A run folder holds every seed's in one ``plans.npz`` (group
-``seed{s}``), checked when read: a truncated, foreign or inconsistent file is a
-:class:`PlansFileError` naming the array.
+Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20; SPEC §7):
+``w (1+N, H, d)``, ``α_0 … α_N``, ``β`` per plan, and ``Λ_h^{-1}``, which the learner rebuilds
+exactly from the features played. Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``,
+``w (P, 1+N, H, d)``, ``alpha (P, 1+N)`` (``inf``: greedy), ``beta (P,)``, ``lam ()``. A run
+folder holds every seed's in one ``plans.npz`` (group ``seed{s}``), checked when read
+(:class:`PlansFileError` naming the array).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .._files import load, pack, read_npz, write_atomic
+from .._files import load, pack, write_atomic
 from .._validate import first_index
 from ..learners.base import player_name
 
@@ -60,7 +53,7 @@ class Plans:
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays."""
-        return sum(int(np.asarray(getattr(self, name)).nbytes) for name in self.ARRAYS)
+        return sum(int(a.nbytes) for a in self.to_arrays().values())
 
     def episode_plan(self) -> np.ndarray:
         """``(K,)`` the plan each episode plays: ``max{p : plan_episode[p] ≤ k}``."""
@@ -82,7 +75,7 @@ class Plans:
         def bad(name: str, what: str) -> PlansFileError:
             return PlansFileError(f"{where}: {name} {what}")
 
-        arrays = {name: np.asarray(getattr(self, name)) for name in self.ARRAYS}
+        arrays = self.to_arrays()
         for name, ndim in (("phi", 3), ("plan_episode", 1), ("w", 4), ("alpha", 2), ("beta", 1)):
             a = arrays[name]
             if a.ndim != ndim:
@@ -165,10 +158,6 @@ class PlanRecorder:
         self._w: list[np.ndarray] = []
         self._params: list[tuple[float, ...]] = []  # (α_0, …, α_N, β)
 
-    @staticmethod
-    def _params_of(learner) -> tuple[float, ...]:
-        return (*(float(a) for a in learner.alphas), float(learner.beta))
-
     def after_plans(self, k: int) -> None:
         """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
         leader, *followers = self.players
@@ -180,11 +169,8 @@ class PlanRecorder:
             )
         if not leader.replanned:
             return
-        params = self._params_of(L)
-        if any(
-            not np.array_equal(L.w, p.learner.w) or params != self._params_of(p.learner)
-            for p in own
-        ):
+        params = _params(L)
+        if any(not np.array_equal(L.w, p.learner.w) or params != _params(p.learner) for p in own):
             raise RuntimeError(
                 f"episode {k}: the decentralised players' plans differ; they should be one"
             )
@@ -192,18 +178,15 @@ class PlanRecorder:
         self._w.append(L.w.copy())
         self._params.append(params)
 
-    def _arrays(self, w, params) -> tuple[np.ndarray, np.ndarray]:
-        L = self.players[0].learner
-        n = L.n_players
-        return (
-            np.array(w, dtype=np.float64).reshape(-1, n, L.horizon, L.dim),
-            np.array(params, dtype=np.float64).reshape(-1, n + 1),
-        )
-
     def state_dict(self) -> dict:
         """The plans so far: ``episode (P,)``, ``w (P, 1+N, H, d)``, ``params (P, 2+N)``."""
-        w, params = self._arrays(self._w, self._params)
-        return {"episode": np.array(self._episodes, dtype=np.int64), "w": w, "params": params}
+        L = self.players[0].learner
+        n = L.n_players
+        return {
+            "episode": np.array(self._episodes, dtype=np.int64),
+            "w": np.array(self._w, dtype=np.float64).reshape(-1, n, L.horizon, L.dim),
+            "params": np.array(self._params, dtype=np.float64).reshape(-1, n + 1),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
@@ -229,17 +212,22 @@ class PlanRecorder:
         if len(set(n.tolist())) != 1:
             raise RuntimeError(f"the steps have different numbers of samples: {n.tolist()}")
         phi = np.stack([L.observations(h)[0] for h in range(L.horizon)], axis=1)
-        w, params = self._arrays(self._w, self._params)
+        state = self.state_dict()
+        params = state["params"]
         plans = Plans(
             phi=np.ascontiguousarray(phi, dtype=np.float64),
-            plan_episode=np.array(self._episodes, dtype=np.int64),
-            w=w,
+            plan_episode=state["episode"],
+            w=state["w"],
             alpha=np.ascontiguousarray(params[:, :-1]),
             beta=np.ascontiguousarray(params[:, -1]),
             lam=float(L.lam),
         )
         plans.validate("the recorded plans")
         return plans
+
+
+def _params(learner) -> tuple[float, ...]:
+    return (*(float(a) for a in learner.alphas), float(learner.beta))
 
 
 # ---------------------------------------------------------------------- the file
@@ -250,47 +238,17 @@ def write_plans(path: Path, plans: dict[int, Plans]) -> None:
 
 
 def read_plans(path: Path, seed: int) -> Plans:
-    """Seed ``seed``'s plans from a run folder's plans file (0.1's layout too), checked.
+    """Seed ``seed``'s plans from a run folder's plans file, checked.
 
     Raises:
         PlansFileError: the file is missing, truncated, foreign or inconsistent, or does not
             hold this seed.
     """
-    if not _legacy(path):
-        head, tree = load(
-            path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError
-        )
-    else:  # 0.1's layout: the header in an array "format"
-        arrays = read_npz(path, PlansFileError, "plans file")
-        try:
-            head = json.loads(np.asarray(arrays.pop("format")).tobytes())
-        except (ValueError, UnicodeDecodeError) as err:
-            raise PlansFileError(f"{path} is corrupt or truncated: {err}") from None
-        if not isinstance(head, dict) or head.get("format") != PLANS_FORMAT:
-            raise PlansFileError(f"{path} is not a plans file of stackelberg-rl")
-        if head.get("version") != 1:
-            raise PlansFileError(
-                f"{path} has format version {head.get('version')!r}; this version of "
-                "stackelberg-rl reads format version 1 in this layout"
-            )
-        tree = {}
-        for key, value in arrays.items():
-            group, _, name = key.partition("/")
-            tree.setdefault(group, {})[name] = value
+    head, tree = load(path, PLANS_FORMAT, PLANS_VERSION, what="plans file", error=PlansFileError)
     seeds = head.get("seeds")
     if not isinstance(seeds, list) or seed not in seeds or f"seed{seed}" not in tree:
         raise PlansFileError(f"{path} holds no plans of seed {seed} (seeds {seeds})")
     return Plans.from_arrays(tree[f"seed{seed}"], "", f"{path} (seed {seed})")
-
-
-def _legacy(path: Path) -> bool:
-    """Whether ``path`` is a zip in 0.1's layout (else :func:`load` says what it is)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
-    return "format.npy" in names and "header.npy" not in names
 
 
 def plans_bytes(episodes: int, horizon: int, dim: int, n_players: int = 2) -> int:

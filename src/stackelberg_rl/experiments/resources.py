@@ -1,7 +1,6 @@
 """How much memory a run needs, estimated before anything is allocated, and how much there is.
 
-A size that cannot be allocated is refused with the estimate, before the game is built (from its
-parameters) and again before the first episode (from the built game).
+A size that cannot be allocated is refused, before the game is built and before the first episode.
 """
 
 from __future__ import annotations
@@ -14,13 +13,9 @@ from ..games.registry import gib as _gib
 from .config import RunConfig
 from .plan_history import plans_bytes
 
-PROCESS_BYTES = 200 * 2**20
-"""A worker process's own footprint (interpreter, numpy, numba and the compiled kernels)."""
-ROW_BYTES = 16 * 8
-"""A row of a results table in memory: 16 columns of 8 bytes."""
-PLANNING_TABLES = 12
-"""Arrays of ``H·S·A·B`` floats alive at once while a policy's regret is evaluated exactly
-(``Q (2, H, S, A, B)``, ``pi_f``, the best responses' tables and values)."""
+PROCESS_BYTES = 200 * 2**20  # a worker process's own footprint (interpreter, libraries, kernels)
+ROW_BYTES = 16 * 8  # a row of a results table: 16 columns of 8 bytes
+PLANNING_TABLES = 12  # arrays of H·S·A·B floats alive at once while a regret is evaluated
 
 
 def gib(n: float) -> str:
@@ -28,22 +23,11 @@ def gib(n: float) -> str:
     return _gib(n, largest="GiB")
 
 
-def game_bytes(game: games_mod.Game) -> int:
-    """Bytes of the game's arrays (each worker holds a copy)."""
-    if isinstance(game, games_mod.ContinuousGame):
-        return game.nbytes
-    names = ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta")
-    return sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
-
-
 def learner_bytes(config: RunConfig, game: games_mod.Game) -> int:
     """One learner's statistics after ``K`` episodes (buffers doubling: up to ``2K`` rows).
 
-    Per episode the samples ``8·(H·d + H·(1+N) + (H−1)·(1+J))`` bytes, ``J = ∏|A_i|`` (the
-    features, every player's rewards, the next states as rows of the feature table and their
-    quadratic forms); the table's rows transposed once, ``S·d·J`` entries; a feature map (no
-    table) instead keeps the next-state features, ``(H−1)·d·J`` entries per episode; ``Λ⁻¹``
-    and ``w``.
+    Per episode ``8·(H·d + H·(1+N) + (H−1)·(1+J))`` bytes, ``J = ∏|A_i|``; the feature table
+    transposed, ``S·d·J`` entries (a feature map: ``(H−1)·d·J`` per episode); ``Λ⁻¹`` and ``w``.
     """
     agent = config.agent
     if agent.kind in ("random", "oracle"):
@@ -62,9 +46,7 @@ def learner_bytes(config: RunConfig, game: games_mod.Game) -> int:
 def planning_bytes(game: games_mod.Game) -> int:
     """The work arrays of one episode's regret (or a plan), by :data:`PLANNING_TABLES`.
 
-    Over ``H·S·J`` (``J = ∏|A_i|``) on a finite game, each player's values counted; over the
-    ``R·d·N`` states of one step of a continuous game's evaluation sample (math.md §6), two
-    steps alive.
+    Over ``H·S·J`` on a finite game, over two steps' ``R·d·N`` sample states on a continuous one.
     """
     J = math.prod(game.action_counts)
     if isinstance(game, games_mod.ContinuousGame):
@@ -92,9 +74,9 @@ def sizes(game: games_mod.Game) -> str:
 def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Estimated peak memory of the run, by part: ``total``, ``per_worker``, ``main``.
 
-    A worker holds the game, one seed's learners (one per player when decentralised), the work
-    arrays of regret, its rows (and plans) and a checkpoint as it is made; the main process holds
-    the game, every seed's rows and plans, and a checkpoint per worker on its way to the disk.
+    A worker holds the game, one seed's learners, the work arrays of regret, its rows (and plans)
+    and a checkpoint; the main process the game, every seed's rows and plans, and a checkpoint
+    per worker.
     """
     d, H = game.dim, game.horizon
     learners = game.n_players if config.agent.decentralised else 1
@@ -102,7 +84,11 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     rows = config.episodes * (ROW_BYTES + 4 * 8 * (game.n_players - 2))  # 4 columns a player
     if config.save_plans:  # kept as they are made, sent back, written from the main process
         rows += plans_bytes(config.episodes, H, d)
-    the_game = game_bytes(game)
+    if isinstance(game, games_mod.ContinuousGame):  # each worker holds a copy of the game
+        the_game = game.nbytes
+    else:
+        names = ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta")
+        the_game = sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
     per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, game)
     checkpoint = learner_bytes(config, game) // 2 + rows
     per_worker += tables + rows + checkpoint
@@ -113,11 +99,7 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
 
 
 def check_game_fits(config: RunConfig) -> None:
-    """Refuse a game whose construction alone would not fit in the available memory.
-
-    Raises:
-        MemoryError: with the estimate and what is available.
-    """
+    """Refuse (``MemoryError``) a game whose construction alone would not fit in memory."""
     need = config.game.estimate_bytes()
     have = available_bytes()
     if need is not None and have is not None and need > have:
@@ -129,11 +111,7 @@ def check_game_fits(config: RunConfig) -> None:
 
 
 def check_results_fit(config: RunConfig) -> None:
-    """Refuse a run whose rows alone (held until it is written) would not fit in memory.
-
-    Raises:
-        MemoryError: with the estimate and what is available.
-    """
+    """Refuse (``MemoryError``) a run whose rows alone would not fit in memory."""
     need = config.seeds * config.episodes * ROW_BYTES
     have = available_bytes()
     if have is not None and need > have:
@@ -146,11 +124,7 @@ def check_results_fit(config: RunConfig) -> None:
 
 
 def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
-    """Refuse a run whose estimated peak memory exceeds what is available; return the estimate.
-
-    Raises:
-        MemoryError: with the estimate (and its parts) and what is available.
-    """
+    """Refuse (``MemoryError``) a run whose peak memory exceeds what there is; the estimate."""
     need = run_bytes(config, game, workers)
     have = available_bytes()
     if have is not None and need["total"] > have:

@@ -1,9 +1,7 @@
 """Every seed of a :class:`~.config.RunConfig` into one run folder: a sweep of one setting.
 
-:func:`run_seeds` checks what can be checked before the first episode (the configuration, the
-folder, the memory the game and the run need), reserves the run folder (:mod:`.store`) or takes
-back an interrupted one, and hands it to the one driver (:func:`~.driver.drive`), as
-:func:`stackelberg_rl.sweep.run_grid` does for each setting of a grid.
+:func:`run_seeds` checks what can be checked before the first episode, reserves the run folder
+(:mod:`.store`) or takes back an interrupted one, and hands it to :func:`~.driver.drive`.
 """
 
 from __future__ import annotations
@@ -15,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import jsonable
-from .._validate import integer
 from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
-from .config import BACKENDS, RunConfig, check_checkpoint_every, difference, game_record
+from .config import ExecutionOptions, RunConfig, check_checkpoint_every, difference, game_record
 from .driver import Play, check_backend, drive, read_checkpoints
 from .loop import DEFAULT_CHECKPOINT_EVERY, alpha_names, columns
 from .resources import check_game_fits, check_results_fit, check_run_fits
@@ -61,10 +58,7 @@ def new_play(
 ) -> Play:  # fmt: skip
     """A new run folder reserved at ``out`` for ``config``, its manifest written (``"running"``).
 
-    Raises:
-        MemoryError: the run would not fit in the available memory (with the estimate).
-        RunFolderError: the folder cannot be used.
-        ValueError: ``config`` cannot be played on ``game`` (its ``α`` per follower).
+    Raises ``MemoryError``, ``RunFolderError``, or ``ValueError`` (``config`` not for ``game``).
     """
     check_players(config, game)
     manifest = {
@@ -102,33 +96,28 @@ def run_seeds(
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder; or continue an interrupted one.
 
-    Before the first episode the configuration, the folder (:func:`~.store.check_destination`)
-    and the memory the game and the run need are checked, the folder is reserved and its
-    manifest written. Each seed's state is checkpointed into ``checkpoints/`` every
-    ``checkpoint_every`` seconds, and its table once it is done. An interrupted run
-    (``KeyboardInterrupt``, a signal turned into an exception, or
-    :class:`~.checkpoint.CheckpointWriteError`) writes its seeds' states and keeps its folder,
-    ``"interrupted"``; the exception carries ``run_dir``, the folder to resume. A run that fails
-    otherwise removes what it wrote and nothing else. The table is the same for any number of
-    workers (rows sorted by seed, then episode) and any interruptions. ``resume=True``
-    continues the unfinished run in ``out_dir`` with the configuration its manifest records,
-    to the results of an uninterrupted run, bit for bit (``wall_time`` aside); a complete run is
-    left as it is. The process playing a run folder locks it: a second one is refused.
+    The configuration, the folder (:func:`~.store.check_destination`) and the memory needed are
+    checked before the first episode. Each seed's state is checkpointed into ``checkpoints/``
+    every ``checkpoint_every`` seconds, and its table once done. An interrupted run
+    (``KeyboardInterrupt``, a signal, :class:`~.checkpoint.CheckpointWriteError`) keeps its
+    folder, ``"interrupted"``; the exception carries ``run_dir``. A run that fails otherwise
+    removes what it wrote. The table (rows by seed, then episode) is the same for any number
+    of workers and interruptions, bit for bit (``wall_time`` aside). A second process is
+    refused a folder being played.
 
     Args:
-        config: the experiment. With ``resume``, ``None`` takes the manifest's; a configuration
-            that differs from it is refused.
+        config: the experiment. With ``resume``, ``None`` takes the manifest's; one that
+            differs from it is refused.
         out_dir: the run folder; ``None`` for a new ``runs/GAME-YYYYmmdd-HHMMSS``, or a
             :class:`~.store.NewFolder`. An existing folder must be empty, or hold a run of this
             program and nothing else with ``overwrite``. With ``resume``: the run's folder.
         workers: processes; default ``min(seeds, os.cpu_count())``. ``1`` runs in this process.
         overwrite: replace the run in ``out_dir`` (only once the new one is complete).
         progress: show a progress bar (rich) on the terminal.
-        game: the game to play, if the caller has it; the manifest records it (name,
-            parameters, SHA-256 of its arrays). A game built by the registry must agree with
-            ``config.game``; a resumed run's, with the game it played.
+        game: the game to play, if the caller has it (it must agree with ``config.game``; a
+            resumed run's, with the game it played).
         on_start: called with the run folder and the workers' process ids once they run.
-        resume: continue the interrupted run in ``out_dir``.
+        resume: continue the unfinished run in ``out_dir`` (a complete one is left as it is).
         checkpoint_every: seconds between a seed's checkpoints (``inf``: only when
             interrupted). It does not change the results.
         backend: ``"local"`` (processes on this machine) or ``"ray"`` (:mod:`.driver`).
@@ -136,17 +125,15 @@ def run_seeds(
             connected to, or a new local one.
 
     Returns:
-        The results table; ``df.attrs["run_dir"]`` is the run folder, and with ``resume``
-        ``df.attrs["resumed"]`` the seeds continued from a checkpoint (``[]`` if the run was
-        already complete: ``df.attrs["already_complete"]`` is then true).
+        The results table; ``df.attrs["run_dir"]`` is the run folder; with ``resume``,
+        ``df.attrs["resumed"]`` the seeds continued from a checkpoint and
+        ``df.attrs["already_complete"]``.
 
     Raises:
-        ValueError: a bad configuration, a game that disagrees with ``config.game``; with
-            ``resume``, a configuration or game that is not the run's.
-        RunFolderError: (a ``ValueError``) a folder that cannot be used or is being played;
-            with ``resume``, one that holds no unfinished run of this program.
-        CheckpointError: (a ``ValueError``) with ``resume``, a checkpoint that is damaged or not
-            of this run (named; delete it to play that seed from the start).
+        ValueError: a bad configuration, or a game that disagrees with it; with ``resume``, a
+            configuration or game that is not the run's.
+        RunFolderError: (a ``ValueError``) a folder that cannot be used or is being played.
+        CheckpointError: (a ``ValueError``) with ``resume``, a damaged or foreign checkpoint.
         MemoryError: the run would not fit in the available memory (with the estimate).
         CheckpointWriteError: a checkpoint could not be written; the run stopped, resumable.
         ResultsNotSavedError: the results could not be written where asked (the message says
@@ -196,10 +183,7 @@ def run_seeds(
 
 def check_execution(backend: str, workers: int | None, checkpoint_every: float) -> float:
     """Refuse a bad backend, number of workers or checkpoint interval; the interval."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers is not None:
-        integer(workers, "workers", low=1)
+    ExecutionOptions(workers=workers, checkpoint_every=checkpoint_every, backend=backend)
     return check_checkpoint_every(checkpoint_every)
 
 
@@ -264,11 +248,7 @@ def continued(
     workers: int,
     strict: bool = True,
 ) -> tuple[Play, list[str]]:
-    """An unfinished run folder (playing ``game``) taken back by this process, as a :class:`Play`.
-
-    Its seeds continue from their checkpoints (:func:`~.driver.read_checkpoints`, ``strict``);
-    with it, the lines telling of the checkpoints that cannot be used (``strict=False``).
-    """
+    """An unfinished run folder taken back as a :class:`Play`; unusable checkpoints told."""
     sha256 = manifest["game"]["sha256"]
     states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)

@@ -2,10 +2,9 @@
 
 One life cycle for all (:class:`Reservation`): reserved, locked by the process playing it,
 finished whole, replaced only if it holds this program's files alone, kept when interrupted and
-taken back to continue. A run folder holds ``manifest.json`` (status, configuration, resolved
-α, β, λ, the game's SHA-256, provenance), ``results.parquet`` (:data:`~.loop.COLUMNS`),
-``plans.npz`` (``save_plans``), ``regret.png``, the report, and until it is done
-``checkpoints/seed-N.npz``.
+taken back to continue. A run folder holds ``manifest.json``, ``results.parquet``
+(:data:`~.loop.COLUMNS`), ``plans.npz`` (``save_plans``), ``regret.png``, the report, and until
+it is done ``checkpoints/seed-N.npz``.
 """
 
 from __future__ import annotations
@@ -38,11 +37,8 @@ RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
 PLOT_FILE = "regret.png"
 REPORT_FILE = "report.html"
-"""The report's page, in a run, sweep or exploration folder."""
-REPORT_PREFIX = "report-"
-"""The report's figures: ``report-*.png`` beside its page."""
-FORMAT = "stackelberg-rl/run"
-"""The ``format`` of a run folder's manifest: a folder whose manifest says otherwise is not ours."""
+REPORT_PREFIX = "report-"  # the report's figures, report-*.png
+FORMAT = "stackelberg-rl/run"  # a run folder's manifest's format
 FORMAT_VERSION = 1
 REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
@@ -73,11 +69,7 @@ class FolderKind:
         return f"{'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}"
 
     def entries(self, folder: Path):
-        """Each entry of ``folder`` (a scratch sub-folder after its files) and whether it is ours.
-
-        Ours: a file of ``files`` or starting with ``prefixes`` or ``.tmp-``, a ``scratch``
-        sub-folder ``(name, prefixes)``, a file in it starting with its prefixes or ``.tmp-``.
-        """
+        """Each entry of ``folder`` (a scratch sub-folder after its files), and whether ours."""
         for p in folder.iterdir():
             prefixes = dict(self.scratch).get(p.name)
             if prefixes is not None and p.is_dir() and not p.is_symlink():
@@ -164,33 +156,23 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     return data
 
 
-def _alive(manifest: dict) -> bool:
-    """Whether another live process on this machine wrote this "running" manifest."""
+def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
+    """Refuse a folder whose "running" manifest another live process on this machine wrote."""
     pid = manifest.get("pid")
     if manifest.get("status") != "running" or manifest.get("host") != host():
-        return False
+        return
     if not is_integer(pid) or pid <= 0 or pid == os.getpid():
-        return False
-    with contextlib.suppress(PermissionError):
+        return
+    with contextlib.suppress(PermissionError):  # a process of another user: alive
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return False
-    return True
-
-
-def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
-    """Refuse a folder whose manifest says another live process is playing it."""
-    if _alive(manifest):
-        raise kind.error(f"{folder} holds {kind.a} that is still running (pid {manifest['pid']})")
+            return
+    raise kind.error(f"{folder} holds {kind.a} that is still running (pid {pid})")
 
 
 def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
-    """Lock ``folder`` for this process; the descriptor (``os.close`` releases it).
-
-    Raises:
-        RunFolderError: (``kind.error``) another process holds it.
-    """
+    """Lock ``folder`` for this process (``kind.error`` if another holds it); the descriptor."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -238,9 +220,8 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER)
     """What writing a folder of ``kind`` to ``out`` would do: ``"new"``, ``"empty"``, ``"replace"``.
 
     Raises:
-        RunFolderError: ``out`` contains the current directory, a parent is a file, ``out`` is a
-            file, or holds anything but a folder of ``kind`` that may be replaced (``overwrite``,
-            and not while it is still running).
+        RunFolderError: ``out`` cannot be written, or holds anything but a folder of ``kind`` that
+            may be replaced (``overwrite``, and not while it is still running).
     """
     _check_cwd_outside(out)
     check_ancestors(out)
@@ -293,7 +274,7 @@ class Reservation:
 
     ``work`` is ``target``, or a hidden sibling while it replaces ``target``; ``mode`` is
     ``"new"``, ``"empty"``, ``"replace"`` or ``"resume"``; ``made_parents``: folders made above
-    it (innermost first, removed with it if abandoned); ``held``: :func:`lock`'s descriptor.
+    it (removed with it if abandoned); ``held``: :func:`lock`'s descriptor.
     """
 
     target: Path
@@ -312,11 +293,7 @@ class Reservation:
         overwrite: bool = False,
         kind: FolderKind = RUN_FOLDER,
     ) -> Reservation:
-        """Reserve ``out`` (or a new folder); nothing is written yet.
-
-        Raises:
-            RunFolderError: see :func:`check_destination`, or the folder cannot be created.
-        """
+        """Reserve ``out`` (or a new folder), nothing written yet (:func:`check_destination`)."""
         if isinstance(out, NewFolder):
             base = Path(out.parent) / f"{out.stem}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
             names = [base, *(base.with_name(f"{base.name}-{n}") for n in range(2, 10_000))]
@@ -362,11 +339,8 @@ class Reservation:
     ) -> tuple[Reservation, dict]:
         """An unfinished folder taken back (locked first with ``hold``), and its manifest.
 
-        One that was replacing another still replaces it (its manifest's ``"replaces"``).
-
-        Raises:
-            RunFolderError: (``kind.error``) not a folder of ``kind``, one holding anything
-                else, or one still running.
+        One that was replacing another still replaces it. ``kind.error`` if not a folder of
+        ``kind``, one holding anything else, or one still running.
         """
         folder = Path(folder)
         if not folder.is_dir():
@@ -402,13 +376,9 @@ class Reservation:
             os.close(self.held)
             self.held = None
 
-    def write_file(self, name: str, write: Callable[[Path], object], exclusive=False) -> None:
-        """:func:`write_file` in the folder being written."""
-        write_file(self.work, name, write, exclusive)
-
     def write_manifest(self, manifest_text: str, exclusive: bool = False) -> None:
         """Replace the manifest (atomically)."""
-        self.write_file(MANIFEST_FILE, lambda path: path.write_text(manifest_text), exclusive)
+        write_file(self.work, MANIFEST_FILE, lambda path: path.write_text(manifest_text), exclusive)
 
     def write_checkpoint(self, seed: int, data: bytes) -> Path:
         """Write seed ``seed``'s checkpoint (``CheckpointWriteError``: the last one stays)."""
@@ -439,11 +409,7 @@ class Reservation:
             self.write_manifest(dumps(manifest))  # else it says "running": resumes as well
 
     def start(self, manifest_text: str) -> None:
-        """Write the first manifest; whatever stops it, abandon the reservation.
-
-        Raises:
-            RunFolderError: the folder cannot be written, or another run took it meanwhile.
-        """
+        """Write the first manifest (``RunFolderError`` if it cannot be); on failure abandon."""
         try:
             self.write_manifest(manifest_text, exclusive=True)
         except BaseException as err:
@@ -463,17 +429,13 @@ class Reservation:
     ) -> Path:
         """Write the results and the complete manifest; put the folder in place (swapped in).
 
-        ``results``: a run's table (and ``plans``), or the files of another folder by name,
-        each written by ``write(path)``.
-
-        Raises:
-            ResultsNotSavedError: the results could not be written or moved where asked; the
-                message says where they are (a fresh temporary folder if need be).
+        ``results``: a run's table (and ``plans``), or files by name, each written by
+        ``write(path)``. ``ResultsNotSavedError`` (saying where they are) if they cannot be.
         """
         files = results if isinstance(results, dict) else _run_files(results, plans)
         try:
             for name, write in files.items():
-                self.write_file(name, write)
+                write_file(self.work, name, write)
             self.write_manifest(manifest_text)
             _remove_own(self.work, self.kind, keep=True, scratch=True)  # the working files
         except Exception as err:

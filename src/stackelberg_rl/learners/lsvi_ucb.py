@@ -1,14 +1,9 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` are
-read from the feature table by the state's index (a finite state space) or kept per sample (a
-feature map); their forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and, as ``Λ_{h+1}`` gains
-rows ``φ``, updated by Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``,
-``Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every
-``refresh_every`` plans they are made exactly (the correction is kept in
-:attr:`SoftmaxLSVIUCB.drift`). The policies are played with another inverse, made afresh from
-``Λ_h`` after each plan by Cholesky, a function of ``Λ_h`` alone, so that any episode's policy
-replays bit for bit (:func:`replay_inverse`).
+The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and downdated by
+Sherman–Morrison as ``Λ_{h+1}`` gains rows (SPEC §5), made exactly every ``refresh_every`` plans.
+The policies are played with an inverse made afresh from ``Λ_h`` by Cholesky, so that any
+episode's policy replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
@@ -89,11 +84,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ data
     def _next_table(self) -> np.ndarray:
-        """The next states' ``ψ`` before any sample is recorded.
-
-        The feature table's rows ``(1, S, d, J)``, each transposed once, or for a feature map
-        no row yet of ``(H-1, 0, d, J)``.
-        """
+        """``ψ`` before any sample: the table's rows transposed ``(1, S, d, J)``, or no row."""
         J, d, H = self.n_joint_actions, self.dim, self.horizon
         if self.table is None:
             return np.empty((H - 1, 0, d, J), dtype=self.dtype)
@@ -121,10 +112,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._data_tuple = tuple(self._data)
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
-        """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
-
-        Every argument is checked first: nothing is stored if one is bad.
-        """
+        """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5)."""
         h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
@@ -136,11 +124,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
     def record_episodes(self, states, actions, rewards) -> None:
-        """Store whole episodes of a finite state space in one compiled call.
-
-        As :meth:`record` step by step would, to the bit (the capacity grows to what that
-        would reach, once); the arrays are checked once, here. See the base class.
-        """
+        """Store whole episodes in one compiled call, as :meth:`record` would (see the base)."""
         states, actions, rewards = self._check_episodes(states, actions, rewards)
         capacity = self._data.features.shape[1]
         need = int(self._data.counts.max(initial=0)) + len(states)
@@ -202,11 +186,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class.
-
-        A learner with a feature table also loads a state that holds the next states' features
-        ``psi`` (as saved before they were indices), each matched to its row of the table.
-        """
+        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
         super().load_state_dict(state)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
@@ -233,18 +213,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
         else:
             next_features = self._next_table()
-            if "next_states" in state or "psi" not in state:  # psi: saved before indices
-                next_rows = full("next_states", (H - 1, rows), np.int64)
-                bad = (next_rows < 0) | (next_rows >= len(self.table))
-                if bad.any():
-                    raise ValueError(
-                        f"the learner's state: next_states at {first_index(bad)} is not a state "
-                        f"of the feature table (S = {len(self.table)})"
-                    )
-            else:
-                psi = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
-                next_rows = np.zeros((H - 1, capacity), dtype=np.int64)
-                next_rows[:, :rows] = table_rows(psi, counts, next_features[0])
+            next_rows = full("next_states", (H - 1, rows), np.int64)
+            bad = (next_rows < 0) | (next_rows >= len(self.table))
+            if bad.any():
+                raise ValueError(
+                    f"the learner's state: next_states at {first_index(bad)} is not a state "
+                    f"of the feature table (S = {len(self.table)})"
+                )
         self._data = _kernels.Samples(
             features=full("phi_rows", (H, rows, d), np.float64),
             rewards=full("r_rows", (H, rows, P), np.float64),
@@ -318,26 +293,6 @@ def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple,
     Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
     pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
     return Q.reshape(n, len(counts), *counts), pis, finite
-
-
-def table_rows(psi: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The row of ``rows (S, d, J)`` equal to each ``psi (H-1, n, d, J)`` in use: ``(H-1, n)``.
-
-    Rows past ``counts[h]`` are 0. Raises a :class:`ValueError` naming the first sample whose
-    features are no row of the table.
-    """
-    index = {row.tobytes(): s for s, row in reversed(list(enumerate(rows)))}
-    out = np.zeros(psi.shape[:2], dtype=np.int64)
-    for h in range(psi.shape[0]):
-        for t in range(int(counts[h])):
-            s = index.get(psi[h, t].tobytes())
-            if s is None:
-                raise ValueError(
-                    f"the learner's state: psi at step {h}, sample {t} is not a row of the "
-                    "feature table (a state saved with other features?)"
-                )
-            out[h, t] = s
-    return out
 
 
 # ---------------------------------------------------------------------- replaying a plan

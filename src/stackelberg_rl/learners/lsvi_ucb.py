@@ -24,9 +24,8 @@ _NONE = np.empty((0, 0))
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one, or with ``N`` followers
-    every player (SPEC §7); given the same observations they compute the same ``Λ``, ``w`` and
-    policies. The joint actions of the cached next states lie on one flat axis of ``J = ∏|A_i|``.
+    Every player may own one (SPEC §7): given the same observations they compute the same ``Λ``,
+    ``w`` and policies.
 
     Args:
         feature_map, action_counts, dim, horizon, beta, lam, alphas: see
@@ -255,11 +254,9 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         else:
             how = _kernels.UPDATE
         drift = np.empty(self.horizon)
-        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w, drift)
-        if self.ablation is None:
-            _kernels.backward_pass(*args)
-        else:
-            _kernels.backward_pass_ablation(*args, self.ablation)
+        tricks = self.ablation or (True, True)
+        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w)
+        _kernels.backward_pass(*args, drift, tricks)
         _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
@@ -270,10 +267,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
 @functools.cache
 def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tuple], ...]:
-    """Where each player's policy lies in :func:`._kernels.plan.policies`'s ``pis``.
-
-    ``(start, stop, (A_0, …, A_i))`` for each player, one after the other.
-    """
+    """``(start, stop, (A_0, …, A_i))`` of each player's policy in the kernel's ``pis``."""
     out, start, size = [], 0, 1
     for i, n_actions in enumerate(action_counts):
         size *= n_actions
@@ -283,11 +277,9 @@ def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tup
 
 
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
-    """:func:`._kernels.plan.policies` at C-contiguous ``phi (n, A_0, …, A_N, d)``.
+    """``Q (n, P, A_0, …, A_N)``, the policies and whether finite, at C-contiguous ``phi``.
 
-    ``params``: :data:`._kernels.plan.Parameters` as a plain tuple. Returns ``Q (n, P, A_0, …,
-    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns) and
-    whether all are finite.
+    :func:`._kernels.plan.policies` with ``params`` :data:`._kernels.plan.Parameters` as a tuple.
     """
     n, counts = len(phi), phi.shape[1:-1]
     Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
@@ -310,15 +302,10 @@ def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
 
 
 def add_episodes(Lambda: np.ndarray, phi: np.ndarray, lo: int, hi: int) -> None:
-    """``Λ_h += φ_h^τ φ_h^τᵀ`` for the episodes ``τ = lo … hi-1``, in order, in place.
+    """``Λ_h += φ_h^τ φ_h^τᵀ`` for ``τ = lo … hi-1`` in order, in place, as the learner adds them.
 
-    The learner's own arithmetic: from :func:`initial_gram` with the rows of episodes
-    ``0 … k-1``, ``Λ`` is the learner's at the start of episode ``k``, bit for bit.
-
-    Args:
-        Lambda: ``(H, d, d)``, C-contiguous float64, updated.
-        phi: ``(K, H, d)`` the features recorded in each episode at each step.
-        lo, hi: the episodes to add.
+    ``Lambda (H, d, d)`` C-contiguous float64, ``phi (K, H, d)`` each episode's features: from
+    :func:`initial_gram` with episodes ``0 … k-1``, its ``Λ`` at episode ``k``, to the bit.
     """
     _kernels.add_rows(Lambda, phi, lo, hi)
 
@@ -340,13 +327,11 @@ def played_policies(
     *alphas: float,
     bonus_reward: bool = False,
 ) -> tuple:
-    """``Q (n, P, A_0, …, A_N)``, each player's policy, and whether all are finite.
+    """``(Q (n, P, A_0, …, A_N), π_0 (n, A_0), …, π_N (n, A_0, …, A_N), finite)``, as played.
 
     The learner's compiled policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …,
     A_N, d)`` from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one
-    sequence, or the numbers): what a learner acts with and what a replay of its plan computes.
-    For two players ``(Q, pi_l (n, A), pi_f (n, A, B), finite)``; player ``i``'s policy is
-    ``(n, A_0, …, A_i)``.
+    sequence, or the numbers).
     """
     if len(alphas) == 1:
         alphas = tuple(alphas[0])

@@ -17,8 +17,7 @@ from .._validate import first_index, integer
 from ._kernels import plan as _kernels
 from .base import LSVIUCBLearner, state_array, state_int
 
-_NONE = np.empty((0, 0))
-"""No next-state features to write (:func:`._kernels.plan.record_sample`)."""
+_NONE = np.empty((0, 0))  # no next-state features to write
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):

@@ -95,14 +95,6 @@ def _softmax_into(values, alpha, out):  # pragma: no cover - compiled
         out[i] /= total
 
 
-@njit(inline="always")
-def _exploration_reward(bonus, params):  # pragma: no cover - compiled
-    """``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` if the plan explores (SPEC §4), else 0."""
-    if params.bonus_reward:
-        return min(bonus, params.horizon) / params.horizon
-    return 0.0
-
-
 @njit(**EXACT_JIT)
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     """``Q (n, P, J)``, every player's policy ``pis (n, Σ_i J_i)`` at ``phi (n, J, d)``, finite?
@@ -138,7 +130,9 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
             for i in range(d):
                 form += x[i] * Lambda_inv_phi[i]
             bonus = params.beta * math.sqrt(max(form, 0.0))
-            reward = _exploration_reward(bonus, params)
+            reward = 0.0  # or, exploring, u = min(β‖φ‖_{Λ^{-1}}, H)/H (SPEC §4)
+            if params.bonus_reward:
+                reward = min(bonus, params.horizon) / params.horizon
             for m in range(n_players):
                 linear = 0.0  # w_mᵀφ
                 for i in range(d):

@@ -14,7 +14,6 @@ import numpy as np
 from .._validate import integer, real
 from ..planning import collapse, softmax_rule
 from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
-from ..planning import softmax as softmax
 
 
 def theory_beta(

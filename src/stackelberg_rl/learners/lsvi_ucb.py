@@ -193,13 +193,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if capacity < max(rows, 1):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
 
-        def full(name: str, shape: tuple, dtype) -> np.ndarray:
-            # The capacity the learner saved, the rows beyond those in use zero.
-            value = state_array(state, name, shape, dtype)
-            out = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
-            out[:, :rows] = value
-            return out
-
         n_forms, n_inverse = (
             state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")
         )
@@ -207,11 +200,11 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
         if self.table is None:
-            next_features = full("psi", (H - 1, rows, d, J), self.dtype)
-            next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
+            next_features = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
+            next_rows = np.broadcast_to(np.arange(rows), (H - 1, rows)).copy()
         else:
             next_features = self._next_table()
-            next_rows = full("next_states", (H - 1, rows), np.int64)
+            next_rows = state_array(state, "next_states", (H - 1, rows), np.int64)
             bad = (next_rows < 0) | (next_rows >= len(self.table))
             if bad.any():
                 raise ValueError(
@@ -219,21 +212,21 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
                     f"of the feature table (S = {len(self.table)})"
                 )
         self._data = _kernels.Samples(
-            features=full("phi_rows", (H, rows, d), np.float64),
-            rewards=full("r_rows", (H, rows, P), np.float64),
+            features=state_array(state, "phi_rows", (H, rows, d), np.float64),
+            rewards=state_array(state, "r_rows", (H, rows, P), np.float64),
             next_features=next_features,
             next_rows=next_rows,
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
-        self._data_tuple = tuple(self._data)
         self._cache = _kernels.PlanCache(
-            forms=full("quad", (H - 1, rows, J), np.float64),
+            forms=state_array(state, "quad", (H - 1, rows, J), np.float64),
             n_forms=n_forms,
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=n_inverse,
             growth=state_array(state, "growth", (H,), np.float64),
         )
+        self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
 
     # ------------------------------------------------------------------ planning

@@ -493,13 +493,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         (read-only) until the next plan or change of ``α`` or ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
-        own = features is None or (
-            self.table is not None
-            and (
-                features is self.table
-                or (features.shape == self.table.shape and np.array_equal(features, self.table))
-            )
-        )
+        own = features is None or features is self.table
+        own = own or (self.table is not None and np.array_equal(features, self.table))
         if own:
             if self.table is None:
                 raise ValueError("a learner with a feature map has no table: pass features")

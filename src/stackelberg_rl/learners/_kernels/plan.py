@@ -588,12 +588,13 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
 
 
 @njit(**EXACT_JIT, inline="always")
-def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
-    """Row ``counts[h]`` of :data:`Samples` ``data`` and ``Λ_h += ffᵀ`` (line 5).
+def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
+    """Row ``counts[h]`` of :data:`Samples` ``data`` (a plain tuple) and ``Λ_h += ffᵀ`` (line 5).
 
-    ``next_row``: the next state's row of ``next_features``, where ``f_next (J, d)`` is written
-    (a feature map's sample; ``(0, d)`` for a table's row).
+    ``f (d,)`` the played features; ``next_row``: the next state's row of ``next_features``,
+    where ``f_next (J, d)`` is written (a feature map's sample; ``(0, d)`` for a table's row).
     """
+    data = Samples(*data)
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
@@ -608,23 +609,16 @@ def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compile
 
 
 @njit(**EXACT_JIT)
-def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
-    """:func:`_store` from a plain tuple ``data``, ``f (d,)`` the played features."""
-    _store(Samples(*data), h, f, rewards, next_row, f_next)
-
-
-@njit(**EXACT_JIT)
 def record_episodes(data, table, states, joint_actions, rewards):  # pragma: no cover - compiled
-    """:func:`_store` of every step of whole episodes in order; ``table (S, J, d)``.
+    """:func:`record_sample` of every step of whole episodes in order; ``table (S, J, d)``.
 
     ``states (n, H+1)``, ``joint_actions (n, H)``, ``rewards (n, H, P)``, checked, with room.
     """
-    data = Samples(*data)
     none = np.empty((0, table.shape[2]))
     for i in range(states.shape[0]):
         for h in range(joint_actions.shape[1]):
             f = table[states[i, h], joint_actions[i, h]]
-            _store(data, h, f, rewards[i, h], states[i, h + 1], none)
+            record_sample(data, h, f, rewards[i, h], states[i, h + 1], none)
 
 
 @njit(**EXACT_JIT)

@@ -1,13 +1,8 @@
 """What every soft-max LSVI-UCB learner shares: parameters, input checks, schedule, policy queries.
 
-The fast learner (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`) and the from-scratch one
-(:class:`~stackelberg_rl.learners.ReferenceLSVIUCB`) each keep their own statistics and say how
-to plan and how to turn ``w``, ``Λ^{-1}`` and features into policies. Everything handed in is
-checked here first. A leader and ``N ≥ 1`` followers move in order (SPEC §7; two players:
-``A, B`` for ``A_0, A_1``). Player-indexed quantities have a leading player axis of length
-``n_players = 1+N``: ``action_counts``, ``alphas``, ``w (P, H, d)``, rewards ``(P,)``, ``Q (P,
-A_0, …, A_N)``; the policies are a tuple, player ``i``'s ``(…, A_0, …, A_i)`` (``pi_l (…, A)``
-then ``pi_f (…, A, B)``).
+A leader and ``N ≥ 1`` followers move in order (SPEC §7). Player-indexed arrays have a leading
+axis ``P = 1+N`` (``w (P, H, d)``, rewards ``(P,)``, ``Q (P, A_0, …, A_N)``); the policies are a
+tuple, player ``i``'s ``(…, A_0, …, A_i)``.
 """
 
 from __future__ import annotations
@@ -58,10 +53,7 @@ def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
 def _per_player(
     name: str, general, spellings: dict[str, object], n_players: int | None = None
 ) -> tuple[list, list[str]]:
-    """The values of a per-player argument and their names: ``general`` or the two spellings.
-
-    ``general`` holds ``n_players`` values, or any number from two when that is ``None``.
-    """
+    """Values and names of ``general`` (``n_players`` long, or ≥ 2) or of the two spellings."""
     given = {k: v for k, v in spellings.items() if v is not None}
     if general is not None and given:
         raise ValueError(f"give {name} or {' and '.join(spellings)}, not both")
@@ -250,8 +242,6 @@ class LSVIUCBLearner(Players, abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (this learner's data is replaced).
 
-        A state saved before the player axis (``alpha_l``, ``alpha_f``) loads too.
-
         Raises:
             ValueError: an entry is missing or has the wrong type, dtype or shape (naming it).
         """
@@ -262,14 +252,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.n_plans = state_int(state, "n_plans")
         episode = state.get("planned_episode")
         self.planned_episode = None if episode is None else state_int(state, "planned_episode")
-        if "alphas" not in state and {"alpha_l", "alpha_f"} <= set(state):
-            alphas = np.array([state_float(state, "alpha_l"), state_float(state, "alpha_f")])
-        else:
-            alphas = state_array(state, "alphas", (P,), np.float64)
+        alphas = state_array(state, "alphas", (P,), np.float64)
         if np.isnan(alphas).any():
             raise ValueError("the learner's state: alphas has a NaN")
         self.alphas = alphas
-        self.beta = state_float(state, "beta")
+        self.beta = real(state.get("beta"), "the learner's state: beta", infinite=True)
 
     # ------------------------------------------------------------------ checks
     def _check_step(self, h) -> int:
@@ -284,11 +271,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return check_features(np.asarray(phi)[0], shape, f"feature_map({name})")
 
     def _check_transition(self, h, x, actions, rewards, x_next) -> tuple:
-        """The checked ``(h, φ(x) (A_0, …, A_N, d), actions, rewards (P,), φ(x_next) or None)``.
-
-        ``x_next``'s features are made only where used, ``h < H - 1``; with a feature table it
-        must be a valid index at every step.
-        """
+        """Checked ``(h, φ(x), actions, rewards (P,), φ(x_next))``; ``None`` for ``φ(x_{H})``."""
         h = self._check_step(h)
         actions = self._check_actions(actions, self.n_players, "actions")
         rewards = self._check_rewards(rewards)
@@ -358,31 +341,28 @@ class LSVIUCBLearner(Players, abc.ABC):
         if self.table is None:
             raise ValueError("record_episodes needs a learner with a feature table")
         H, P, S = self.horizon, self.n_players, self.table.shape[0]
-        ints = []
-        for value, name, shape, axes in (
-            (states, "states", (None, H + 1), ("episode", "h")),
-            (actions, "actions", (None, H, P), ("episode", "h", "player")),
+        checked = []
+        for value, name, shape, high in (
+            (states, "states", (None, H + 1), np.array(S)),
+            (actions, "actions", (None, H, P), np.array(self.action_counts)),
         ):
             value = np.asarray(value)
             if value.size and not np.issubdtype(value.dtype, np.integer):
                 raise ValueError(f"{name} must hold integers, got dtype {value.dtype}")
-            ints.append(array(value, name, shape=shape, axes=axes, dtype=np.int64))
-        states, actions = ints
-        n = len(states)
-        rewards = array(rewards, "rewards", shape=(n, H, P), axes=("episode", "h", "player"),
-                        low=-1.0, high=1.0)  # fmt: skip
-        if len(actions) != n:
-            raise ValueError(f"actions must hold {n} episodes like states, got {len(actions)}")
-        for name, value, high in (
-            ("states", states, np.array(S)),
-            ("actions", actions, np.array(self.action_counts)),
-        ):
+            axes = ("episode", "h", "player")[: len(shape)]
+            value = array(value, name, shape=shape, axes=axes, dtype=np.int64)
             bad = (value < 0) | (value >= high)
             if bad.any():
                 at = first_index(bad)
                 limit = np.broadcast_to(high, value.shape)[at]
                 raise ValueError(f"{name} at index {at} is {value[at]}, outside [0, {limit})")
-        return states, actions, rewards
+            checked.append(value)
+        n = len(checked[0])
+        if len(checked[1]) != n:
+            raise ValueError(f"actions must hold {n} episodes like states, got {len(checked[1])}")
+        rewards = array(rewards, "rewards", shape=(n, H, P), axes=("episode", "h", "player"),
+                        low=-1.0, high=1.0)  # fmt: skip
+        return (*checked, rewards)
 
     @property
     @abc.abstractmethod
@@ -443,11 +423,9 @@ class LSVIUCBLearner(Players, abc.ABC):
     # ------------------------------------------------------------------ the policies
     @abc.abstractmethod
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
-        """``Q (n, P, A_0, …, A_N)``, the policies (player ``i``'s ``(n, A_0, …, A_i)``), finite?
+        """``Q (n, P, A_0, …, A_N)``, the policies and whether finite, at ``phi (n, …, d)``.
 
-        At the states of ``phi (n, A_0, …, A_N, d)`` (Algorithm 1, lines 7–20; SPEC §7). Row
-        ``i`` must depend on ``phi[i]`` alone, to the bit: acting asks for one state, the tables
-        for all of them.
+        Row ``i`` must depend on ``phi[i]`` alone, to the bit (Algorithm 1, lines 7–20).
         """
 
     def _forget_policies(self) -> None:
@@ -457,10 +435,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         self._tables: tuple | None = None
 
     def _state(self, h, x, player: int | None = None) -> tuple[np.ndarray, tuple]:
-        """``Q (1, P, A_0, …, A_N)`` and the policies at ``(h, x)``, a batch of one, finite.
-
-        ``player``: whose policy is asked for, named if it is not finite.
-        """
+        """``Q (1, P, …)`` and the policies at ``(h, x)``, ``player`` named if not finite."""
         h = self._check_step(h)
         if self.table is not None:  # the row as a batch of one, without a copy
             i = fast_index(x, self.table.shape[0], "x")
@@ -489,9 +464,8 @@ class LSVIUCBLearner(Players, abc.ABC):
     def policy(self, m: int, h: int, x, earlier: Sequence[int] = ()) -> np.ndarray:
         """``π_{m,h}(·|x, a_{<m})``: player ``m``'s policy after the actions ``earlier``.
 
-        Player 0 (Algorithm 1, lines 16–20) is asked first at a state; the policies of all
-        players are computed together there, and a learner shared by the players (the
-        centralised path) hands them to the later players instead of recomputing them.
+        All players' policies at a state are computed when player 0 asks (Algorithm 1, lines
+        16–20) and handed to the later players.
         """
         m = fast_index(m, self.n_players, "m")
         earlier = self._check_actions(earlier, m, "earlier")
@@ -519,13 +493,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         (read-only) until the next plan or change of ``α`` or ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
-        own = features is None or (
-            self.table is not None
-            and (
-                features is self.table
-                or (features.shape == self.table.shape and np.array_equal(features, self.table))
-            )
-        )
+        own = features is None or features is self.table
+        own = own or (self.table is not None and np.array_equal(features, self.table))
         if own:
             if self.table is None:
                 raise ValueError("a learner with a feature map has no table: pass features")
@@ -562,7 +531,6 @@ class LSVIUCBLearner(Players, abc.ABC):
         return self._checked_policies(h, check_features(phi, (len(phi), *shape), "phi"))
 
     def _checked_policies(self, h: int, features: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The policies at checked ``features``, or a :class:`NonFiniteError` naming the first."""
         _, policies, finite = self._policies(h, features)
         for m, pi in enumerate(() if finite else policies):
             if not np.isfinite(pi).all():
@@ -590,8 +558,3 @@ def state_array(
 def state_int(state: dict, name: str) -> int:
     """``state[name]`` as a non-negative ``int``, or a :class:`ValueError` naming it."""
     return integer(state.get(name), f"the learner's state: {name}", low=0)
-
-
-def state_float(state: dict, name: str) -> float:
-    """``state[name]`` as a ``float`` (``inf`` allowed, NaN not), or a ValueError naming it."""
-    return real(state.get(name), f"the learner's state: {name}", infinite=True)

@@ -1,9 +1,8 @@
 """The learner's math as pure numpy functions: bonus, optimistic ``Q``, parameters (SPEC §3).
 
-The readable form of Algorithm 1, lines 7–14, that the compiled kernels are tested against. A
-joint table ``Q (..., P, A_0, …, A_N)`` holds every player's action values (``Q (..., 2, A, B)``:
-the leader's, 0, and the follower's, 1); the soft-max and the policies made from it are
-:mod:`stackelberg_rl.planning`'s (:func:`chain_policies` strings them together for any ``N``).
+The readable form of Algorithm 1, lines 7–14, that the compiled kernels are tested against;
+``Q (..., P, A_0, …, A_N)`` holds every player's action values. The soft-max is
+:mod:`stackelberg_rl.planning`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import numpy as np
 from .._validate import integer, real
 from ..planning import collapse, softmax_rule
 from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
-from ..planning import softmax as softmax
 
 
 def theory_beta(

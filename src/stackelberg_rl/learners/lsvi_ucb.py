@@ -1,14 +1,9 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-A plan's cost is evaluating ``V_{m,h+1}`` at every stored next state. Their features ``ψ`` are
-read from the feature table by the state's index (a finite state space) or kept per sample (a
-feature map); their forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and, as ``Λ_{h+1}`` gains
-rows ``φ``, updated by Sherman–Morrison with the *old* inverse (SPEC §5): ``u = Λ^{-1}φ``,
-``Λ'^{-1} = Λ^{-1} − uuᵀ/(1 + φᵀu)``, ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (ψᵀu)²/(1 + φᵀu)``; every
-``refresh_every`` plans they are made exactly (the correction is kept in
-:attr:`SoftmaxLSVIUCB.drift`). The policies are played with another inverse, made afresh from
-``Λ_h`` after each plan by Cholesky, a function of ``Λ_h`` alone, so that any episode's policy
-replays bit for bit (:func:`replay_inverse`).
+The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and downdated by
+Sherman–Morrison as ``Λ_{h+1}`` gains rows (SPEC §5), made exactly every ``refresh_every`` plans.
+The policies are played with an inverse made afresh from ``Λ_h`` by Cholesky, so that any
+episode's policy replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
@@ -22,16 +17,14 @@ from .._validate import first_index, integer
 from ._kernels import plan as _kernels
 from .base import LSVIUCBLearner, state_array, state_int
 
-_NONE = np.empty((0, 0))
-"""No next-state features to write (:func:`._kernels.plan.record_sample`)."""
+_NONE = np.empty((0, 0))  # no next-state features to write
 
 
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Both the leader (Algorithm 1) and the follower (Algorithm 2) own one, or with ``N`` followers
-    every player (SPEC §7); given the same observations they compute the same ``Λ``, ``w`` and
-    policies. The joint actions of the cached next states lie on one flat axis of ``J = ∏|A_i|``.
+    Every player may own one (SPEC §7): given the same observations they compute the same ``Λ``,
+    ``w`` and policies.
 
     Args:
         feature_map, action_counts, dim, horizon, beta, lam, alphas: see
@@ -89,11 +82,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ data
     def _next_table(self) -> np.ndarray:
-        """The next states' ``ψ`` before any sample is recorded.
-
-        The feature table's rows ``(1, S, d, J)``, each transposed once, or for a feature map
-        no row yet of ``(H-1, 0, d, J)``.
-        """
+        """``ψ`` before any sample: the table's rows transposed ``(1, S, d, J)``, or no row."""
         J, d, H = self.n_joint_actions, self.dim, self.horizon
         if self.table is None:
             return np.empty((H - 1, 0, d, J), dtype=self.dtype)
@@ -121,10 +110,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self._data_tuple = tuple(self._data)
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
-        """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
-
-        Every argument is checked first: nothing is stored if one is bad.
-        """
+        """Store one transition of step ``h`` and add ``φφᵀ`` to ``Λ_h`` (Algorithm 1, line 5)."""
         h, phi, actions, rewards, psi = self._check_transition(h, x, actions, rewards, x_next)
         if self._data.counts[h] == self._data.features.shape[1]:
             self._grow(2 * self._data.features.shape[1])
@@ -136,11 +122,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
     def record_episodes(self, states, actions, rewards) -> None:
-        """Store whole episodes of a finite state space in one compiled call.
-
-        As :meth:`record` step by step would, to the bit (the capacity grows to what that
-        would reach, once); the arrays are checked once, here. See the base class.
-        """
+        """Store whole episodes in one compiled call, as :meth:`record` would (see the base)."""
         states, actions, rewards = self._check_episodes(states, actions, rewards)
         capacity = self._data.features.shape[1]
         need = int(self._data.counts.max(initial=0)) + len(states)
@@ -202,11 +184,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class.
-
-        A learner with a feature table also loads a state that holds the next states' features
-        ``psi`` (as saved before they were indices), each matched to its row of the table.
-        """
+        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
         super().load_state_dict(state)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
@@ -215,13 +193,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if capacity < max(rows, 1):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
 
-        def full(name: str, shape: tuple, dtype) -> np.ndarray:
-            # The capacity the learner saved, the rows beyond those in use zero.
-            value = state_array(state, name, shape, dtype)
-            out = np.zeros(value.shape[:1] + (capacity,) + value.shape[2:], dtype=value.dtype)
-            out[:, :rows] = value
-            return out
-
         n_forms, n_inverse = (
             state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")
         )
@@ -229,38 +200,33 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
         if self.table is None:
-            next_features = full("psi", (H - 1, rows, d, J), self.dtype)
-            next_rows = np.broadcast_to(np.arange(capacity), (H - 1, capacity)).copy()
+            next_features = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
+            next_rows = np.broadcast_to(np.arange(rows), (H - 1, rows)).copy()
         else:
             next_features = self._next_table()
-            if "next_states" in state or "psi" not in state:  # psi: saved before indices
-                next_rows = full("next_states", (H - 1, rows), np.int64)
-                bad = (next_rows < 0) | (next_rows >= len(self.table))
-                if bad.any():
-                    raise ValueError(
-                        f"the learner's state: next_states at {first_index(bad)} is not a state "
-                        f"of the feature table (S = {len(self.table)})"
-                    )
-            else:
-                psi = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
-                next_rows = np.zeros((H - 1, capacity), dtype=np.int64)
-                next_rows[:, :rows] = table_rows(psi, counts, next_features[0])
+            next_rows = state_array(state, "next_states", (H - 1, rows), np.int64)
+            bad = (next_rows < 0) | (next_rows >= len(self.table))
+            if bad.any():
+                raise ValueError(
+                    f"the learner's state: next_states at {first_index(bad)} is not a state "
+                    f"of the feature table (S = {len(self.table)})"
+                )
         self._data = _kernels.Samples(
-            features=full("phi_rows", (H, rows, d), np.float64),
-            rewards=full("r_rows", (H, rows, P), np.float64),
+            features=state_array(state, "phi_rows", (H, rows, d), np.float64),
+            rewards=state_array(state, "r_rows", (H, rows, P), np.float64),
             next_features=next_features,
             next_rows=next_rows,
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),
             counts=counts,
         )
-        self._data_tuple = tuple(self._data)
         self._cache = _kernels.PlanCache(
-            forms=full("quad", (H - 1, rows, J), np.float64),
+            forms=state_array(state, "quad", (H - 1, rows, J), np.float64),
             n_forms=n_forms,
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=n_inverse,
             growth=state_array(state, "growth", (H,), np.float64),
         )
+        self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
 
     # ------------------------------------------------------------------ planning
@@ -280,11 +246,9 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         else:
             how = _kernels.UPDATE
         drift = np.empty(self.horizon)
-        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w, drift)
-        if self.ablation is None:
-            _kernels.backward_pass(*args)
-        else:
-            _kernels.backward_pass_ablation(*args, self.ablation)
+        tricks = self.ablation or (True, True)
+        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w)
+        _kernels.backward_pass(*args, drift, tricks)
         _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
@@ -295,10 +259,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
 @functools.cache
 def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tuple], ...]:
-    """Where each player's policy lies in :func:`._kernels.plan.policies`'s ``pis``.
-
-    ``(start, stop, (A_0, …, A_i))`` for each player, one after the other.
-    """
+    """``(start, stop, (A_0, …, A_i))`` of each player's policy in the kernel's ``pis``."""
     out, start, size = [], 0, 1
     for i, n_actions in enumerate(action_counts):
         size *= n_actions
@@ -308,36 +269,14 @@ def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tup
 
 
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
-    """:func:`._kernels.plan.policies` at C-contiguous ``phi (n, A_0, …, A_N, d)``.
+    """``Q (n, P, A_0, …, A_N)``, the policies and whether finite, at C-contiguous ``phi``.
 
-    ``params``: :data:`._kernels.plan.Parameters` as a plain tuple. Returns ``Q (n, P, A_0, …,
-    A_N)``, each player's policy ``(n, A_0, …, A_i)`` (views of the kernel's flat columns) and
-    whether all are finite.
+    :func:`._kernels.plan.policies` with ``params`` :data:`._kernels.plan.Parameters` as a tuple.
     """
     n, counts = len(phi), phi.shape[1:-1]
     Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
     pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
     return Q.reshape(n, len(counts), *counts), pis, finite
-
-
-def table_rows(psi: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The row of ``rows (S, d, J)`` equal to each ``psi (H-1, n, d, J)`` in use: ``(H-1, n)``.
-
-    Rows past ``counts[h]`` are 0. Raises a :class:`ValueError` naming the first sample whose
-    features are no row of the table.
-    """
-    index = {row.tobytes(): s for s, row in reversed(list(enumerate(rows)))}
-    out = np.zeros(psi.shape[:2], dtype=np.int64)
-    for h in range(psi.shape[0]):
-        for t in range(int(counts[h])):
-            s = index.get(psi[h, t].tobytes())
-            if s is None:
-                raise ValueError(
-                    f"the learner's state: psi at step {h}, sample {t} is not a row of the "
-                    "feature table (a state saved with other features?)"
-                )
-            out[h, t] = s
-    return out
 
 
 # ---------------------------------------------------------------------- replaying a plan
@@ -355,15 +294,10 @@ def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
 
 
 def add_episodes(Lambda: np.ndarray, phi: np.ndarray, lo: int, hi: int) -> None:
-    """``Λ_h += φ_h^τ φ_h^τᵀ`` for the episodes ``τ = lo … hi-1``, in order, in place.
+    """``Λ_h += φ_h^τ φ_h^τᵀ`` for ``τ = lo … hi-1`` in order, in place, as the learner adds them.
 
-    The learner's own arithmetic: from :func:`initial_gram` with the rows of episodes
-    ``0 … k-1``, ``Λ`` is the learner's at the start of episode ``k``, bit for bit.
-
-    Args:
-        Lambda: ``(H, d, d)``, C-contiguous float64, updated.
-        phi: ``(K, H, d)`` the features recorded in each episode at each step.
-        lo, hi: the episodes to add.
+    ``Lambda (H, d, d)`` C-contiguous float64, ``phi (K, H, d)`` each episode's features: from
+    :func:`initial_gram` with episodes ``0 … k-1``, its ``Λ`` at episode ``k``, to the bit.
     """
     _kernels.add_rows(Lambda, phi, lo, hi)
 
@@ -385,13 +319,11 @@ def played_policies(
     *alphas: float,
     bonus_reward: bool = False,
 ) -> tuple:
-    """``Q (n, P, A_0, …, A_N)``, each player's policy, and whether all are finite.
+    """``(Q (n, P, A_0, …, A_N), π_0 (n, A_0), …, π_N (n, A_0, …, A_N), finite)``, as played.
 
     The learner's compiled policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …,
     A_N, d)`` from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one
-    sequence, or the numbers): what a learner acts with and what a replay of its plan computes.
-    For two players ``(Q, pi_l (n, A), pi_f (n, A, B), finite)``; player ``i``'s policy is
-    ``(n, A_0, …, A_i)``.
+    sequence, or the numbers).
     """
     if len(alphas) == 1:
         alphas = tuple(alphas[0])

@@ -1,14 +1,10 @@
 """Compiled loops of the learner (numba): the backward pass, recording a sample, the policies.
 
-The numpy form of the same arithmetic is :func:`~stackelberg_rl.learners.functional.optimistic_q`
-and :func:`~stackelberg_rl.learners.functional.chain_policies`; the tests hold the two together.
-Player-indexed arrays have a leading player axis ``P = 1+N``: ``w (P, H, d)``, rewards ``(H, n,
-P)``, ``Q (n, P, J)``. The joint actions ``(a_0, …, a_N)`` lie on one flat axis of ``J = ∏|A_i|``
-entries, row-major (for two players ``a·|B| + b``), so that every kernel serves any ``N``.
-What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) is compiled without
-reassociation. Two tricks stay while ``stackelberg-rl bench``'s ablation shows each pays: a
-polynomial ``exp`` (:func:`exp_nonpositive`) and the products ``cᵀψ`` in explicit vectors of
-action pairs (:func:`_products_simd`); the plain versions come from the same source.
+The numpy form is :mod:`~stackelberg_rl.learners.functional`; the tests hold the two together.
+Player-indexed arrays have a leading axis ``P = 1+N``; the joint actions ``(a_0, …, a_N)`` lie on
+one flat row-major axis of ``J = ∏|A_i|``. What must replay to the bit (``Λ``, the played
+``Λ^{-1}``, the policies) is compiled without reassociation. Two tricks stay while the ablation
+of ``stackelberg-rl bench`` shows each pays: :func:`exp_nonpositive` and :func:`_products_simd`.
 """
 
 from __future__ import annotations
@@ -32,17 +28,11 @@ JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy
 EXACT_JIT = {"cache": True, "error_model": "numpy"}
 """What must be reproducible to the bit: each sum in the order the source writes it."""
 
-SIMD_MIN_PAIRS = 8
-"""From this many action pairs ``|A||B|`` up, products run across pairs (:func:`_products`)."""
-LANES = 4
-"""Doubles per vector of :func:`_products_simd`."""
-MAX_CHUNKS = 4
-"""Vectors of pairs one :func:`_products_simd` call holds at once."""
-COEFFICIENTS = 3
-"""Rows of the products ``cᵀψ`` per pass of :func:`_products_simd`: ``w_{h+1}`` of each player,
-then the update vector ``U_0``, padded with zero rows to a multiple of three passes."""
-BLOCK = 64
-"""Samples per block: the soft-max runs across a block's samples."""
+SIMD_MIN_PAIRS = 8  # from this many joint actions up, products run across them
+LANES = 4  # doubles per vector of _products_simd
+MAX_CHUNKS = 4  # vectors one _products_simd call holds
+COEFFICIENTS = 3  # rows cᵀψ per pass of the products: each w_{m,h+1}, then U_0, zero-padded
+BLOCK = 64  # samples per block: the soft-max runs across a block's samples
 
 LOG_MAX_GROWTH = math.log(1024.0)
 """``Λ_h^{-1}`` and the forms are made afresh once ``det Λ_h`` has grown by this factor since:
@@ -50,12 +40,12 @@ a downdated form is at least ``ψᵀΛ^{-1}ψ / c`` (``c = 1 + φᵀΛ^{-1}φ``)
 round-off grows at most by ``Π c = det Λ' / det Λ``."""
 
 MODE_DOWNDATE, MODE_EXACT, MODE_MEASURE = 0, 1, 2
-"""Forms of the next states: downdate the first ``n_current`` and compute the rest exactly;
-compute all exactly; or downdate, compute exactly and return the largest difference (drift)."""
+"""Next states' forms: downdate the first ``n_current`` (the rest exact); all exact; both, with
+the largest difference returned (drift)."""
 
 UPDATE, REFRESH, RECOMPUTE = 0, 1, 2
-"""A plan that updates ``Λ^{-1}`` and the forms by the rows gained since the last one; that
-makes ``Λ^{-1}`` afresh and measures the forms' drift; that recomputes everything."""
+"""A plan: ``Λ^{-1}`` and forms updated by the new rows; made afresh, measuring the drift; all
+recomputed."""
 
 Parameters = namedtuple(
     "Parameters", ["beta", "horizon", "alphas", "bonus_reward", "action_counts"]
@@ -80,13 +70,10 @@ PlanCache = namedtuple("PlanCache", ["forms", "n_forms", "inverse", "n_inverse",
 NextStates = namedtuple(
     "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
 )
-"""One step's next states: ``features (·, d, J)`` and ``rows (cap,)``, sample ``t``'s ``ψ`` at
-``features[rows[t]]``; ``forms (cap, J)``, the ``n`` in use, the first ``n_current`` with forms
-of the previous ``Λ^{-1}``; ``updates (m, d)`` the
-Sherman–Morrison vectors ``U_r`` of the rows ``Λ`` gained since, ``inverse (d, d)`` its
-current inverse (for the forms made exactly)."""
-# Python passes plain tuples, named again inside the kernels: numba types a plain tuple in C and
-# a named tuple in Python, about 1 µs a call.
+"""One step's next states: sample ``t``'s ``ψ`` at ``features[rows[t]]`` ``(d, J)``; ``forms
+(cap, J)``, ``n`` in use, the first ``n_current`` of the previous ``Λ^{-1}``; ``updates (m, d)``
+the Sherman–Morrison vectors ``U_r`` since, ``inverse (d, d)`` the current ``Λ^{-1}``."""
+# Python passes plain tuples, named again inside the kernels (cheaper to call).
 
 
 # ---------------------------------------------------------------------- the policies played
@@ -108,24 +95,14 @@ def _softmax_into(values, alpha, out):  # pragma: no cover - compiled
         out[i] /= total
 
 
-@njit(inline="always")
-def _exploration_reward(bonus, params):  # pragma: no cover - compiled
-    """``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` if the plan explores (SPEC §4), else 0."""
-    if params.bonus_reward:
-        return min(bonus, params.horizon) / params.horizon
-    return 0.0
-
-
 @njit(**EXACT_JIT)
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     """``Q (n, P, J)``, every player's policy ``pis (n, Σ_i J_i)`` at ``phi (n, J, d)``, finite?
 
-    Algorithm 1, lines 7–20, and SPEC §7: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)`` (``u``
-    the exploration reward, or 0), then from the last player down ``π_i = softmax(α_i
-    W^{(i+1)}_i)`` at each ``(a_0, …, a_{i-1})`` and ``W^{(i)}_m = Σ_{a_i} π_i W^{(i+1)}_m``
-    (``W^{(P)} = Q``); from ``w (P, H, d)``, ``Lambda_inv (H, d, d)`` at step ``h``, ``params``
-    a plain tuple. Player ``i``'s policy, ``J_i = |A_0|⋯|A_i|`` entries row-major over
-    ``(a_0, …, a_i)``, starts at column ``J_0 + … + J_{i-1}`` of ``pis``.
+    Algorithm 1, lines 7–20, SPEC §7: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)``, then from the
+    last player down ``π_i = softmax(α_i W^{(i+1)}_i)``, ``W^{(i)}_m = Σ_{a_i} π_i W^{(i+1)}_m``
+    (``W^{(P)} = Q``). Player ``i``'s policy (row-major over ``(a_0, …, a_i)``) starts at column
+    ``J_0 + … + J_{i-1}`` of ``pis``, ``J_i = |A_0|⋯|A_i|``.
     """
     params = Parameters(*params)
     counts = params.action_counts
@@ -153,7 +130,9 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
             for i in range(d):
                 form += x[i] * Lambda_inv_phi[i]
             bonus = params.beta * math.sqrt(max(form, 0.0))
-            reward = _exploration_reward(bonus, params)
+            reward = 0.0  # or, exploring, u = min(β‖φ‖_{Λ^{-1}}, H)/H (SPEC §4)
+            if params.bonus_reward:
+                reward = min(bonus, params.horizon) / params.horizon
             for m in range(n_players):
                 linear = 0.0  # w_mᵀφ
                 for i in range(d):
@@ -206,9 +185,8 @@ _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(8, 14
 def exp_nonpositive(x):  # pragma: no cover - compiled
     """``e^x`` for ``x ≤ 0`` in plain arithmetic, so that the soft-max's loops vectorise.
 
-    ``x = k·ln 2 + r``, ``|r| ≤ ln 2 / 2`` (``ln 2`` in two parts), ``e^r`` by its Taylor
-    polynomial of degree 13 (error below ``10^-17``), ``2^k`` from its bits in two halves so that
-    subnormal results round once. Within one ulp of ``math.exp``; ``0`` below ``−745.2``.
+    ``x = k·ln 2 + r``, ``e^r`` by its Taylor polynomial of degree 13, ``2^k`` from its bits in
+    two halves (subnormals round once). Within one ulp of ``math.exp``; ``0`` below ``−745.2``.
     """
     x = x if not x < -746.0 else -746.0
     k = math.floor(x * _LOG2E + 0.5)
@@ -242,13 +220,11 @@ def _exp(x, poly_exp):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
 def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pragma: no cover
-    """One player's soft-max over the rows of ``values (P, rows, columns)``, applied to all.
+    """``out[m, i] = Σ_r p_r values[m, r, i]``, ``p = softmax(α values[chooser, :, i])`` (SPEC §7).
 
-    For each of the first ``n_columns`` columns ``i``: ``p = softmax(α values[chooser, :, i])``
-    (``α = ∞``: uniform on the maximisers) and ``out[m, i] = Σ_r p_r values[m, r, i]`` for every
-    player ``m`` (SPEC §3, lines 10–14; §7); ``stats (5, ≥ n_columns)`` scratch. The chooser's
-    and one other player's sums are made as each weight is (the two-player loop, whose rounding
-    under reassociation is kept to the bit); any further player's from the stored weights.
+    For the first ``n_columns`` columns of ``values (P, rows, columns)``; ``stats (5, ·)``
+    scratch. The chooser's and one partner's sums are made with each weight, any further
+    player's from the stored weights.
     """
     literally(poly_exp)
     n_players = values.shape[0]
@@ -300,10 +276,8 @@ def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pr
 def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: no cover
     """``V (P, BLOCK)`` of a block's samples from ``Q (P, J, BLOCK)`` (lines 9–14; SPEC §7).
 
-    The joint actions of ``Q`` run in reverse order, ``a_N`` slowest, so that player ``i``'s
-    soft-max over ``a_i`` runs at every ``(a_0, …, a_{i-1}, sample)`` at once, from the last
-    player down, and leaves the next player's ``W`` in the same layout (``nodes (2, ·)``
-    scratch, in turn). ``n_columns``: the samples in use.
+    ``Q``'s joint actions run reversed, ``a_N`` slowest, so that player ``i``'s soft-max runs at
+    every ``(a_0, …, a_{i-1}, sample)`` at once; ``nodes (2, ·)`` scratch; ``n_columns`` in use.
     """
     literally(poly_exp)
     counts = params.action_counts
@@ -325,11 +299,10 @@ def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: 
 # ---------------------------------------------------------------------- products and forms
 @intrinsic
 def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for the pairs ``v = first … first + 4·chunks − 1``.
+    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for ``v = first … first + 4·chunks − 1``.
 
-    ``psi (rows, d, J)`` float64 or float32, ``coef (3, d)``, ``out (3, ·, J)`` float64, all
-    C-contiguous; ``chunks ≤ MAX_CHUNKS`` a literal. One loop over ``d`` with ``3·chunks``
-    vector accumulators: each row of ``ψ`` a vector of pairs times a broadcast coefficient.
+    ``psi (rows, d, J)``, ``coef (3, d)``, ``out (3, ·, J)``, C-contiguous; ``chunks`` a literal.
+    One loop over ``d``, ``3·chunks`` vector accumulators of joint actions.
     """
 
     def c_array(ty, ndim, dtypes):
@@ -413,11 +386,7 @@ def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: n
 
 @njit(**JIT)
 def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compiled
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every pair ``v`` of row ``t`` of ``psi``.
-
-    ``coef (3, d)``, ``out (3, ·, J)``. Many pairs: across them (in explicit vectors, or for the
-    ablation a plain loop); few: each pair's sum over ``d``.
-    """
+    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every joint action ``v`` of row ``t``."""
     literally(simd_products)
     d, n_pairs = psi.shape[1], psi.shape[2]
     v0 = 0
@@ -488,10 +457,9 @@ def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
 def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products):  # pragma: no cover
     """Soft-max values ``V (n, P)`` at the stored next states of one step, in one pass.
 
-    Per sample the products ``w_mᵀψ`` and ``U_0ᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ −
-    Σ_r (U_r·ψ)²`` (or exact, by ``mode``), the bonus and ``Q``; per block of :data:`BLOCK`
-    samples the soft-max chain. ``step``: :data:`NextStates` (its forms updated in place);
-    ``w_next (P, d)``. Returns the largest ``|downdated − exact|`` form in ``MODE_MEASURE``, else 0.
+    Per sample ``w_mᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` (or exact, by
+    ``mode``), the bonus and ``Q``; per block the soft-max chain. ``step``: :data:`NextStates`
+    (forms updated in place); ``w_next (P, d)``. Returns the drift in ``MODE_MEASURE``, else 0.
     """
     literally(poly_exp)
     literally(simd_products)
@@ -620,12 +588,13 @@ def add_outer(Lambda, h, f):  # pragma: no cover - compiled
 
 
 @njit(**EXACT_JIT, inline="always")
-def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
-    """Row ``counts[h]`` of :data:`Samples` ``data`` (with room) and ``Λ_h += ffᵀ`` (line 5).
+def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
+    """Row ``counts[h]`` of :data:`Samples` ``data`` (a plain tuple) and ``Λ_h += ffᵀ`` (line 5).
 
-    ``next_row``: the row of ``next_features`` with the next state's ``ψ``; ``f_next (J, d)``
-    written there first (a feature map's sample), or ``(0, d)`` (a table's row, already there).
+    ``f (d,)`` the played features; ``next_row``: the next state's row of ``next_features``,
+    where ``f_next (J, d)`` is written (a feature map's sample; ``(0, d)`` for a table's row).
     """
+    data = Samples(*data)
     t = data.counts[h]
     data.features[h, t] = f
     data.rewards[h, t] = rewards
@@ -640,31 +609,16 @@ def _store(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compile
 
 
 @njit(**EXACT_JIT)
-def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - compiled
-    """Store a transition of step ``h`` and add ``ffᵀ`` to ``Λ_h`` (Algorithm 1, line 5).
-
-    ``data``: :data:`Samples` as a plain tuple, with room; ``f (d,)`` the played features,
-    ``rewards (P,)``; ``next_row`` and ``f_next`` as :func:`_store` takes them (unused at the
-    last step).
-    """
-    _store(Samples(*data), h, f, rewards, next_row, f_next)
-
-
-@njit(**EXACT_JIT)
 def record_episodes(data, table, states, joint_actions, rewards):  # pragma: no cover - compiled
-    """:func:`record_sample` of every step of whole episodes, episode after episode.
+    """:func:`record_sample` of every step of whole episodes in order; ``table (S, J, d)``.
 
-    ``table (S, J, d)`` the features, joint actions flat, whose transposed rows ``data``'s
-    ``next_features`` holds; ``states (n, H+1)``, ``joint_actions (n, H)`` (row-major over the
-    players' actions), ``rewards (n, H, P)``, checked by the caller; ``data`` with room for
-    ``n`` more rows at every step.
+    ``states (n, H+1)``, ``joint_actions (n, H)``, ``rewards (n, H, P)``, checked, with room.
     """
-    data = Samples(*data)
     none = np.empty((0, table.shape[2]))
     for i in range(states.shape[0]):
         for h in range(joint_actions.shape[1]):
             f = table[states[i, h], joint_actions[i, h]]
-            _store(data, h, f, rewards[i, h], states[i, h + 1], none)
+            record_sample(data, h, f, rewards[i, h], states[i, h + 1], none)
 
 
 @njit(**EXACT_JIT)
@@ -677,10 +631,9 @@ def add_rows(Lambda, phi, lo, hi):  # pragma: no cover - compiled
 
 @njit(**EXACT_JIT)
 def spd_inverses(Lambda, out):  # pragma: no cover - compiled
-    """``out[h] = Λ_h^{-1}`` by Cholesky, a function of ``Λ_h`` alone: ``(H, d, d)`` both.
+    """``out[h] = Λ_h^{-1}`` by Cholesky, a function of ``Λ_h`` alone (NaN if not definite).
 
     ``Λ = RᵀR``, ``M = R^{-ᵀ}`` by forward substitution, ``Λ^{-1} = MᵀM`` (exactly symmetric).
-    A ``Λ_h`` that is not positive definite gives NaN, which the learner's ``plan`` reports.
     """
     H, d = Lambda.shape[0], Lambda.shape[1]
     R = np.empty((d, d))
@@ -775,22 +728,14 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
 
 
 @njit(**JIT)
-def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
+def backward_pass(data, cache, params, how, w, drift, tricks):  # pragma: no cover - compiled
     """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
 
-    At each ``h``: ``Λ_h^{-1}`` brought up to date with the rows gained since the last plan,
-    ``y = r + V_{h+1}(x_{h+1})``, ``w_h = Λ_h^{-1} Φ_hᵀ y``. ``data``, ``cache``, ``params``:
-    :data:`Samples`, :data:`PlanCache` (updated), :data:`Parameters` as plain tuples; ``how``:
-    :data:`UPDATE`, :data:`REFRESH` or :data:`RECOMPUTE`; ``drift (H,)`` out, the largest
-    correction a refresh made (NaN where none).
+    At each ``h``: ``Λ_h^{-1}`` brought up to date, ``y = r + V_{h+1}(x_{h+1})``, ``w_h =
+    Λ_h^{-1} Φ_hᵀ y``. :data:`Samples`, :data:`PlanCache` (updated) and :data:`Parameters` as
+    plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured);
+    ``tricks = (poly_exp, simd_products)``, both ``True`` but in the ablation.
     """
-    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
-    _backward(data, cache, params, how, w, drift, True, True)
-
-
-@njit(**JIT)
-def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
-    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``, for the ablation."""
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks
     if poly_exp and simd_products:

@@ -246,9 +246,11 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         else:
             how = _kernels.UPDATE
         drift = np.empty(self.horizon)
-        tricks = self.ablation or (True, True)
-        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w)
-        _kernels.backward_pass(*args, drift, tricks)
+        args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w, drift)
+        if self.ablation is None:
+            _kernels.backward_pass(*args)
+        else:
+            _kernels.backward_pass_ablation(*args, self.ablation)
         _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 

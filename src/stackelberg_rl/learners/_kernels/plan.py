@@ -728,13 +728,22 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
 
 
 @njit(**JIT)
-def backward_pass(data, cache, params, how, w, drift, tricks):  # pragma: no cover - compiled
+def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
     """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
 
     At each ``h``: ``Λ_h^{-1}`` brought up to date, ``y = r + V_{h+1}(x_{h+1})``, ``w_h =
     Λ_h^{-1} Φ_hᵀ y``. :data:`Samples`, :data:`PlanCache` (updated) and :data:`Parameters` as
-    plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured);
-    ``tricks = (poly_exp, simd_products)``, both ``True`` but in the ablation.
+    plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured).
+    """
+    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
+    _backward(data, cache, params, how, w, drift, True, True)
+
+
+@njit(**JIT)
+def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
+    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``, for the ablation only.
+
+    A separate entry, so that a plain run compiles one variant of :func:`_backward`, not four.
     """
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks

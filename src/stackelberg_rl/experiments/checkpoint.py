@@ -13,7 +13,7 @@ from .._validate import integer, real
 from .config import RunConfig, difference
 
 CHECKPOINT_FORMAT = "stackelberg-rl/checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: learner states with `alphas` and next-state table rows; 1 refused
 CHECKPOINTS_DIR = "checkpoints"  # a run folder's, removed once the run is done
 
 

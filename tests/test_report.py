@@ -520,3 +520,18 @@ def test_report_files_do_not_make_a_run_folder_foreign(sweep_folder, tmp_path, c
         "regret.png",
         "results.parquet",
     ]
+
+
+def test_a_curve_has_soft_max_bias_when_any_players_bias_is_positive():
+    from stackelberg_rl.report.page import _some_bias
+
+    rows = [
+        {"x": float(K), "seed": 0, "leader": 1.0, "follower": 1.0, "bias_leader": 0.0,
+         "bias_follower": f}
+        for K, f in ((100, 0.0), (200, 0.5))
+    ]  # fmt: skip
+    greedy_leader = Curve("a", [], pd.DataFrame(rows))
+    assert greedy_leader.has_bias and _some_bias(greedy_leader)
+    for row in rows:
+        row["bias_follower"] = 0.0
+    assert not _some_bias(Curve("a", [], pd.DataFrame(rows)))

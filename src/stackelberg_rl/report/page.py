@@ -344,7 +344,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         for p, fit in c.fits.items()
     ]
     page.table(["agent", "player", "slope", "95% interval", "seeds", "K values"], rows, 2)
-    with_bias = [c for c in curves if c.has_bias and (c.means()[["bias_leader"]] > 0).any().any()]
+    with_bias = [c for c in curves if c.has_bias and _some_bias(c)]
     page.section("bias", "How much of the regret is soft-max bias")
     if not with_bias:
         page.note("No curve here plays soft-max with a recorded α on a finite game: no bias.")
@@ -365,13 +365,19 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     caption = (
         "Solid: total regret (mean over seeds). Dashed: the soft-max bias, the exact regret that "
         "soft-max play with the same α would have if it knew the game (planned on the true "
-        "model, β = 0). Dotted: Lemma 2's bound on it, Σ_k H·log|A|/α_k (log|B| for the "
-        "follower). Where solid and dashed lines nearly meet, the regret is the price of "
-        "soft-max play, not of learning: with the paper's fixed-K α = log|A|·√K/H the bias "
-        "grows like √K at most, and learning is already done."
+        "model, β = 0). Dotted: Lemma 2's bound on it, Σ_k H·log|A_i|/α_{i,k} for player i "
+        "(log|A|/α_l for the leader, log|B|/α_f for one follower). Where solid and dashed "
+        "lines nearly meet, the regret is the price of soft-max play, not of learning: with "
+        "the paper's fixed-K α = log|A|·√K/H the bias grows like √K at most, and learning is "
+        "already done."
     )
     draw = partial(plots.plot_bias_vs_K, with_bias)
     page.figure(folder, "bias-vs-K", draw, "soft-max bias against K", caption, sentences)
+
+
+def _some_bias(curve: Curve) -> bool:
+    """Whether any player's mean soft-max bias is positive at some ``K``."""
+    return bool((curve.means()[[f"bias_{p}" for p in curve.fits]].to_numpy() > 0).any())
 
 
 def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None:

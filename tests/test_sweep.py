@@ -554,7 +554,9 @@ def test_a_new_folder_is_made_only_once_every_setting_checks(tmp_path):
     with pytest.raises(SettingError, match="n_targets"):
         run_grid([Setting("bad", bad)], NewFolder(str(tmp_path / "runs"), "demo"), progress=False)
     assert list(tmp_path.iterdir()) == []
-    outcome = run_grid(small(), NewFolder(str(tmp_path / "runs"), "demo"), progress=False)
+    outcome = run_grid(
+        small(), NewFolder(str(tmp_path / "runs"), "demo"), workers=1, progress=False
+    )
     assert outcome.root.parent == tmp_path / "runs" and outcome.root.name.startswith("demo-")
     assert not outcome.failed and is_sweep_folder(outcome.root)
 

@@ -34,3 +34,17 @@ def test_nowhere_writable_points_numba_at_the_temporary_directory(monkeypatch, t
 
     assert twice(21) == 42
     assert any(Path(folder).rglob("*.nbi"))  # the kernel's cache index went there
+
+
+def test_every_finite_game_hands_the_compiled_step_arrays_of_one_numba_type():
+    """Read-only views, whatever the game holds (a matrix game's rewards are read-only, a random
+    game's are not): the step and the episode loop are compiled once per number of players."""
+    import numba
+
+    from stackelberg_rl import games
+
+    kinds = {
+        numba.typeof(tuple(games.make(name).step_arrays())) for name in games.names()
+        if name != "continuous"
+    }  # fmt: skip
+    assert len(kinds) == 1

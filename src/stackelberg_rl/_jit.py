@@ -1,10 +1,12 @@
-"""A cache folder for numba's compiled kernels when the package's and the user's are read-only."""
+"""Numba's cache folder when the package's and the user's are read-only; arrays for kernels."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 
 def _writable(folder: Path) -> bool:
@@ -37,3 +39,10 @@ def ensure_cache_dir(module_file: str, user_cache: str | None = None) -> str | N
     folder = Path(tempfile.gettempdir()) / f"stackelberg-rl-numba-{os.getuid()}"
     config.CACHE_DIR = str(folder)
     return config.CACHE_DIR
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``: a kernel is compiled once whatever its caller's flags."""
+    view = array.view()
+    view.flags.writeable = False
+    return view

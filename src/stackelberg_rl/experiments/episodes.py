@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._jit import ensure_cache_dir
+from .._jit import ensure_cache_dir, read_only
 from ..games.sampling import compiled_step, draw_index
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
@@ -58,7 +58,8 @@ def play_block(
     rewards = np.empty((episodes, H, P))
     returns = np.empty((episodes, P))
     n = _play(
-        tuple(arrays), initial, tuple(tables), counts, tuple(rngs), env_rng, Lambda, threshold,
+        tuple(arrays), read_only(initial), tuple(map(read_only, tables)), counts, tuple(rngs),
+        env_rng, Lambda, threshold,
         states, actions, rewards, returns,
     )  # fmt: skip
     return states[:n], actions[:n], rewards[:n], returns[:n]

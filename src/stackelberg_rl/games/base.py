@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._jit import read_only
 from .._validate import TOL, array, check_shape, distribution, first_index, real
 from .sampling import draw, mixture_draw
 
@@ -391,7 +392,7 @@ class FiniteGame(Players):
         cdf = self._mixture_cdf
         dense_p = cdf is None and self._transitions is not None
         dense_r = self._rewards is not None
-        return StepArrays(
+        arrays = StepArrays(
             features=np.ascontiguousarray(self._phi).reshape(S, J, self.dim),
             rewards=self._rewards.reshape(m, H, S, J) if dense_r else np.empty((0,) * 4),
             theta=np.empty((0,) * 3) if dense_r else self.theta.transpose(1, 0, 2).copy(),
@@ -400,6 +401,7 @@ class FiniteGame(Players):
             mu=self.mu if cdf is None and not dense_p else np.empty((0,) * 3),
             reward_noise=float(self.reward_noise),
         )
+        return StepArrays(*(read_only(a) if isinstance(a, np.ndarray) else a for a in arrays))
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
         """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import shutil
 import zipfile
 
 import numpy as np
@@ -570,7 +571,15 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
+    sweep = tmp_path / "sweep"  # a sweep folder: its sweep.json and one run folder
+    shutil.copytree(plain, sweep / "beta=0.4")
+    (sweep / "sweep.json").write_text("{}")
     cases = [
+        (
+            [str(sweep)],
+            f"is a sweep folder; give one of its run folders saved with --save-plans "
+            f"({sweep / 'beta=0.4'})",
+        ),
         ([str(security_run), "--export", str(foreign / "notes.txt")], "is never replaced"),
         ([str(plain)], "without its plans"),
         ([str(security_run), "--seed", "7"], "seed 7 is not a seed of the run"),
@@ -588,7 +597,7 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("stackelberg-rl equilibrium: error:"), err
         assert message in lines[0], (message, lines[0])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "plain"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "plain", "sweep"]
     assert (foreign / "notes.txt").read_text() == "mine"
 
 

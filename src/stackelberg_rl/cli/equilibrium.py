@@ -19,7 +19,8 @@ from .. import _validate, equilibria
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from ..learners.base import player_name
-from .errors import check_writable_file, checked, print_table, progress, say
+from ..sweep import is_sweep_folder
+from .errors import UsageError, check_writable_file, checked, print_table, progress, say
 from .options import argument, build, command, options
 
 
@@ -141,6 +142,12 @@ def equilibrium(values: dict[str, Any]) -> int:
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
+    if is_sweep_folder(run_dir):
+        runs = sorted(str(p) for p in Path(run_dir).iterdir() if (p / "manifest.json").is_file())
+        raise UsageError(
+            f"{run_dir} is a sweep folder; give one of its run folders saved with --save-plans "
+            f"({', '.join(runs[:3]) + ', …' * (len(runs) > 3) or 'none yet'})"
+        )
     ccse = checked(lambda: equilibria.CCSE.from_run(run_dir, opts.seed))
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")

@@ -558,6 +558,7 @@ def test_lambda_is_exact_ieee_sums_and_the_played_inverse_a_function_of_it():
         np.testing.assert_array_equal(fast.Lambda, Lambda)
         np.testing.assert_array_equal(fast.Lambda_inv, replay_inverse(Lambda))
         np.testing.assert_array_equal(fast.Lambda_inv, fast.Lambda_inv.transpose(0, 2, 1))
+    assert not fast.Lambda.flags.writeable  # a view the caller cannot write into
 
 
 def long_double_inverse(M):

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .._jit import read_only
 from .._validate import first_index, integer
 from ._kernels import plan as _kernels
 from .base import LSVIUCBLearner, state_array, state_int
@@ -142,9 +143,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     @property
     def Lambda(self) -> np.ndarray:
         """``(H, d, d)`` ``Λ_h = λI + Σ_τ φ_h^τ φ_h^τᵀ`` (read-only view)."""
-        view = self._data.Lambda.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._data.Lambda)
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
         """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h`` (read-only)."""

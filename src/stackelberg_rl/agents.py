@@ -304,7 +304,7 @@ class LSVIAgent(Agent):
     def state_dict(self) -> dict:
         """The random stream, the episode under way and the learner's state (owner only)."""
         return {
-            "rng": self.rng.bit_generator.state,
+            **super().state_dict(),
             "episode": self.episode,
             "replanned": self.replanned,
             "learner": self.learner.state_dict() if self.owner else None,
@@ -312,7 +312,7 @@ class LSVIAgent(Agent):
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (a ValueError naming what does not fit)."""
-        set_generator_state(self.rng, state.get("rng"))
+        super().load_state_dict(state)
         episode = state.get("episode")
         self.episode = None if episode is None else index(episode, sys.maxsize, "episode")
         self.replanned = bool(state.get("replanned", False))

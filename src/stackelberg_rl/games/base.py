@@ -392,16 +392,16 @@ class FiniteGame(Players):
         cdf = self._mixture_cdf
         dense_p = cdf is None and self._transitions is not None
         dense_r = self._rewards is not None
-        arrays = StepArrays(
+        arrays = dict(
             features=np.ascontiguousarray(self._phi).reshape(S, J, self.dim),
             rewards=self._rewards.reshape(m, H, S, J) if dense_r else np.empty((0,) * 4),
             theta=np.empty((0,) * 3) if dense_r else self.theta.transpose(1, 0, 2).copy(),
             transitions=self._transitions.reshape(H, S, J, S) if dense_p else np.empty((0,) * 4),
             cdf=np.empty((0,) * 3) if cdf is None else cdf,
             mu=self.mu if cdf is None and not dense_p else np.empty((0,) * 3),
-            reward_noise=float(self.reward_noise),
-        )
-        return StepArrays(*(read_only(a) if isinstance(a, np.ndarray) else a for a in arrays))
+        )  # read-only views: the kernels compile once whatever the game holds
+        arrays = {name: read_only(a) for name, a in arrays.items()}
+        return StepArrays(**arrays, reward_noise=float(self.reward_noise))
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
         """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""

@@ -272,13 +272,19 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        names = ("centres", "bandwidth", "log_weights", "horizon")
-        bw, H = np.float64(game.bandwidth), np.int64(game.horizon)
-        arrays = dict(zip(names, (game.centres, bw, game.log_weights, H), strict=True))
-        return sha256_of({**arrays, **game.densities.arrays()})
-    names = ("features", "initial_distribution", "transitions", "mu")
-    values = (game.features, game.initial_distribution, game._transitions, game.mu)
-    return sha256_of(dict(zip(names, values, strict=True)))
+        return sha256_of({
+            "centres": game.centres,
+            "bandwidth": np.float64(game.bandwidth),
+            "log_weights": game.log_weights,
+            "horizon": np.int64(game.horizon),
+            **game.densities.arrays(),
+        })  # fmt: skip
+    return sha256_of({
+        "features": game.features,
+        "initial_distribution": game.initial_distribution,
+        "transitions": game._transitions,
+        "mu": game.mu,
+    })  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the folder

@@ -162,5 +162,12 @@ def test_every_players_gaps_and_curve_columns_with_two_followers():
     curve = upper_bound_curve(ccse, [5, 10])
     assert curve.shape == (2, 3, 2)
     np.testing.assert_allclose(curve[1, :, 0], cert.upper_initial, rtol=0, atol=1e-12)
+    p0 = game.initial_distribution
+    for j, K in enumerate((5, 10)):  # every prefix's running mean, at p0 and at the worst state
+        mean = gaps[:K].mean(axis=0)
+        np.testing.assert_allclose(curve[j, :, 0], mean @ p0, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(curve[j, :, 1], mean.max(axis=1), rtol=0, atol=1e-12)
     row = CurvePoint(10, cert, None).row()
     assert {"leader_upper_initial", "follower_1_lower_worst", "follower_2_upper_worst"} <= set(row)
+    assert row["follower_2_upper_worst"] == cert.upper_worst[2]
+    assert row["follower_1_lower_initial"] == cert.lower_initial[1]

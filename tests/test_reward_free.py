@@ -219,6 +219,12 @@ def test_a_reward_table_and_its_theta_give_the_same_plan():
     for rewards, solved in ((game, by_game), (None, rf.solve(data))):
         for a, b in zip(solved, rf.fit(data, rewards).tables(data.features), strict=True):
             np.testing.assert_array_equal(a, b)
+        # fit_with_tables: fit's plan and solve's tables, from one backward pass
+        learned, tables = rf.fit_with_tables(data, rewards)
+        np.testing.assert_array_equal(learned.w, rf.fit(data, rewards).w)
+        assert len(tables) == len(solved)
+        for a, b in zip(solved, tables, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_stackelberg_choice_breaks_the_followers_ties_for_the_leader():
@@ -349,6 +355,9 @@ def test_a_continuous_game_is_explored_and_planned_at_any_state(tmp_path):
     data.save(tmp_path / "c.npz")
     back = rf.ExplorationData.load(tmp_path / "c.npz")
     learned = rf.fit(back, game)  # its own rewards, theta added exactly
+    with_tables = rf.fit_with_tables(back, game)
+    assert with_tables[1] is None  # a continuous game has no policy tables
+    np.testing.assert_array_equal(with_tables[0].w, learned.w)
     phi = game.feature_map(np.array([[0.2, 0.7], [0.9, 0.1]]))
     pi_l, pi_f = learned.policies(0, phi)
     assert pi_l.shape == (2, 2) and pi_f.shape == (2, 2, 2)

@@ -272,13 +272,19 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        names = ("centres", "bandwidth", "log_weights", "horizon")
-        bw, H = np.float64(game.bandwidth), np.int64(game.horizon)
-        arrays = dict(zip(names, (game.centres, bw, game.log_weights, H), strict=True))
-        return sha256_of({**arrays, **game.densities.arrays()})
-    names = ("features", "initial_distribution", "transitions", "mu")
-    values = (game.features, game.initial_distribution, game._transitions, game.mu)
-    return sha256_of(dict(zip(names, values, strict=True)))
+        return sha256_of({
+            "centres": game.centres,
+            "bandwidth": np.float64(game.bandwidth),
+            "log_weights": game.log_weights,
+            "horizon": np.int64(game.horizon),
+            **game.densities.arrays(),
+        })  # fmt: skip
+    return sha256_of({
+        "features": game.features,
+        "initial_distribution": game.initial_distribution,
+        "transitions": game._transitions,
+        "mu": game.mu,
+    })  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the folder
@@ -629,20 +635,22 @@ def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
     pis = _empty_tables(H, data.features) if tables else None
+    states = np.arange(len(data.features)) if data.is_finite else None
     V_next = np.zeros((K, P))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
     for h in range(H - 1, -1, -1):
         Phi = data.phi[:, h]
         y = (data.rewards[:, h] if observed else 0.0) + V_next
         Lambda = lam * np.eye(d) + Phi.T @ Phi
         w[:, h] = np.linalg.solve(Lambda, Phi.T @ y).T
-        if h == 0 and not tables:
+        if h == 0 and not tables:  # V̂_0 is needed only for the tables' choices at h = 0
             break
         if data.is_finite:
-            states = np.arange(len(data.features))
             *chosen, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
-            for pi, choice in zip(pis, chosen, strict=True) if tables else ():
-                pi[h] = choice
-            V_next = V.T[data.next_states[:, h - 1]]
+            if tables:
+                for pi, choice in zip(pis, chosen, strict=True):
+                    pi[h] = choice
+            if h > 0:
+                V_next = V.T[data.next_states[:, h - 1]]
         else:
             V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol, P)[-1].T
     return plan_, pis

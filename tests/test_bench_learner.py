@@ -102,6 +102,7 @@ def test_the_followers_rows_time_the_learner_at_each_number_of_followers():
     rows = bench.followers(episodes=2, repeats=2)
     assert [r["joint_actions"] for r in rows] == [3**2, 3**3, 3**4]
     assert [len(r["seconds_all"]) for r in rows] == [2, 2, 2]
+    assert rows[0]["x_one_follower"] == 1.0  # each over one follower's median
     text = bench.format_rows([dict(r, bandwidth_gbs=1.0) for r in rows])
     assert "learner with 3 followers (random-linear S=20, 3 actions each, d=8, H=5)" in text
     learner = bench.learn(bench.followers_game(2), 5, seed=0)

@@ -339,10 +339,10 @@ def _read_header(npz, fmt: str, version: int, what: str, where: str, error) -> d
         raise error(f"{where} is not {_article(what)} of stackelberg-rl (no header)")
     if not isinstance(head, dict):
         raise error(f"{where} is damaged: its header is not a JSON object")
-    if _format(head) != fmt:
+    if (found := _format(head)) != fmt:
         raise error(
             f"{where} is not {_article(what)} of stackelberg-rl "
-            f"(format {_format(head)!r}, expected {fmt!r})"
+            f"(format {found!r}, expected {fmt!r})"
         )
     got = head.get("format_version", head.get("version", head.get("ccse_version")))
     if key != HEADER:  # 0.1's layout: never read as today's

@@ -7,6 +7,7 @@ learner's own plans in the same run.
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from ..agents import AgentConfig
@@ -42,7 +43,7 @@ def save_plans_overhead(
             config = _config(episodes, agent, save, seed=i)
             run_seeds(config, root / f"{save}-{i}", 1, progress=False, game=game)
 
-        times = interleaved({save: lambda i, s=save: play(s, i) for save in (False, True)}, repeats)
+        times = interleaved({save: partial(play, save) for save in (False, True)}, repeats)
         plans = read_plans(root / f"True-{repeats - 1}" / "plans.npz", repeats - 1)
     without, with_ = median(times[False]), median(times[True])
     who = "decentralised" if decentralised else "shared learner"

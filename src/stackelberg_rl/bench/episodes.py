@@ -9,6 +9,7 @@ doubling run.
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 from .. import games
@@ -39,13 +40,8 @@ def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
     warm = RunConfig(episodes=3, agent=config.agent)
     for compiled in LOOPS.values():  # untimed: loads numba's cached code
         play(game, warm, 0, compiled=compiled)
-    times = interleaved(
-        {
-            loop: lambda i, compiled=compiled: play(game, config, i, compiled=compiled)
-            for loop, compiled in LOOPS.items()
-        },
-        repeats,
-    )
+    variants = {loop: partial(play, game, config, compiled=c) for loop, c in LOOPS.items()}
+    times = interleaved(variants, repeats)  # each called with the seed i
     row = {"case": name, "episodes": config.episodes}
     for loop, values in times.items():
         row[f"{loop}_seconds_median"], row[f"{loop}_seconds_all"] = median(values), values

@@ -39,8 +39,9 @@ import numpy as np
 
 from ..games import FiniteGame, info, load
 from ..games import make as make_game
+from ..games.base import player_names
 from ..planning import check_policies
-from ._common import action_symbols, missing, player_names, resolve_game
+from ._common import action_symbols, missing, resolve_game
 
 try:
     import pyspiel

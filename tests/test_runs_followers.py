@@ -14,7 +14,9 @@ from stackelberg_rl.agents import AgentConfig, make_agents
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments import checkpoint as ckpt
 from stackelberg_rl.experiments.loop import COLUMNS, columns, finished, finished_result, play
-from stackelberg_rl.experiments.resources import learner_bytes
+from stackelberg_rl.experiments.plan_history import plans_bytes
+from stackelberg_rl.experiments.resources import learner_bytes, run_bytes
+from stackelberg_rl.experiments.runs import resolved_parameters
 from stackelberg_rl.games.sampling import draw
 from stackelberg_rl.planning import player_regrets
 from stackelberg_rl.report import learning_summary, page
@@ -234,6 +236,24 @@ def test_the_learners_memory_estimate_bounds_what_it_holds():
         held = sum(a.nbytes for a in (*learner._data, *learner._cache) if hasattr(a, "nbytes"))
         estimate = learner_bytes(config, game)
         assert estimate / 4 <= held <= estimate, (n_followers, held, estimate)
+
+
+@pytest.mark.parametrize("kind", ["softmax-lsvi-ucb", "random"])
+def test_the_resolved_parameters_name_every_followers_alpha(kind):
+    config = config_of(2, kind=kind)
+    keys = list(resolved_parameters(config, config.game.make()))
+    assert keys == ["beta", "lam", "alpha_l", "alpha_f_1", "alpha_f_2"]
+
+
+def test_the_run_memory_estimate_counts_every_players_plans():
+    """With save_plans the main process holds each seed's plans and a worker's checkpoint too:
+    each plan's ``w`` and ``α`` have a row per player."""
+    config = config_of(3, episodes=50)
+    game = config.game.make()
+    plain = run_bytes(config, game, workers=1)["main"]
+    config.save_plans = True
+    saved = run_bytes(config, game, workers=1)["main"]
+    assert saved - plain == 2 * plans_bytes(50, game.horizon, game.dim, game.n_players)
 
 
 # ---------------------------------------------------------------------- "Done when"

@@ -339,7 +339,8 @@ class SeedRun:
             return ()
         learner = self._learners[0]
         if self._threshold is None:
-            self._threshold = doubling_threshold(learner.state_dict()["logdet_at_plan"])
+            # The learner's own test reads this field: the block's test must start from it.
+            self._threshold = doubling_threshold(learner._logdet_at_plan)
         return np.array(learner.Lambda, dtype=np.float64, order="C"), self._threshold
 
     def _write_rows(
@@ -467,10 +468,8 @@ def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) ->
 
 
 def _block_table(table: np.ndarray) -> np.ndarray:
-    """A policy ``(H, S, A_0, …, A_m)`` as ``(H, S, A_0 ⋯ A_{m-1}, A_m)``, read-only."""
-    view = table.reshape(*table.shape[:2], -1, table.shape[-1]).view()
-    view.flags.writeable = False
-    return view
+    """A policy ``(H, S, A_0, …, A_m)`` as ``(H, S, A_0 ⋯ A_{m-1}, A_m)`` (a view)."""
+    return table.reshape(*table.shape[:2], -1, table.shape[-1])
 
 
 def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:

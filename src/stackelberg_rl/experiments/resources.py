@@ -83,7 +83,7 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     tables = planning_bytes(game)
     rows = config.episodes * (ROW_BYTES + 4 * 8 * (game.n_players - 2))  # 4 columns a player
     if config.save_plans:  # kept as they are made, sent back, written from the main process
-        rows += plans_bytes(config.episodes, H, d)
+        rows += plans_bytes(config.episodes, H, d, game.n_players)
     if isinstance(game, games_mod.ContinuousGame):  # each worker holds a copy of the game
         the_game = game.nbytes
     else:

@@ -37,7 +37,7 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
     """``β``, ``λ``, ``α_l``, ``α_f`` as the agents use them (a schedule: first and last value)."""
     agent = config.agent
     if agent.kind in ("random", "oracle"):
-        return {"beta": None, "lam": None, "alpha_l": None, "alpha_f": None}
+        return dict.fromkeys(("beta", "lam", *alpha_names(game.n_players)))
     K, H = config.episodes, game.horizon
     out = {"beta": resolve_beta(agent, game, K), "lam": float(agent.lam)}
     specs = agent.alpha_specs(game.n_players)

@@ -314,13 +314,14 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     draw = partial(plots.plot_regret_vs_K, curves)
     page.figure(folder, "regret-vs-K", draw, "total regret against K", caption, sentences)
     rows = []
-    names = max((list(c.fits) for c in curves), key=len)  # the columns: the most players
-    for c in curves:
+    names = plots.player_panels(curves)  # the columns: each player, as in the figures
+    column = {(i, name): p for name, drawn in names.items() for i, _, p in drawn}
+    for i, c in enumerate(curves):
         for x, row in c.means().iterrows():
             cells = [c.label, int(x)]
             for name in names:
-                p = "follower" if name == "follower_1" and "follower" in c.fits else name
-                if p not in c.fits:
+                p = column.get((i, name))
+                if p is None:
                     cells += ["–", "–"]
                     continue
                 share = row[f"bias_{p}"] / row[p] if c.has_bias and row[p] > 0 else math.nan

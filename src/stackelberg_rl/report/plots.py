@@ -245,7 +245,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
     """Per curve and player, total regret, soft-max bias (dashed) and Lemma 2's bound (dotted)."""
     from matplotlib.lines import Line2D
 
-    panels = _panels(curves)
+    panels = player_panels(curves)
     fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.8 + 0.25 * len(curves))
     for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
@@ -284,7 +284,7 @@ def plot_sizes(
     Mean over seeds with 95% error bars and each line's slope; the dotted line is the bound's
     ``symbol^exponent``. The axis is labelled ``x_label`` (``symbol`` by default).
     """
-    panels = _panels(curves)
+    panels = player_panels(curves)
     labels = {
         p: [textwrap.fill(f"{c.label}: slope {c.fits[col].text()}", 80) for _, c, col in drawn]
         for p, drawn in panels.items()
@@ -324,7 +324,7 @@ def plot_sizes(
     return _save(fig, path, title)
 
 
-def _panels(curves: list) -> dict[str, list[tuple]]:
+def player_panels(curves: list) -> dict[str, list[tuple]]:
     """One panel per player any curve has, in order of moves: its ``(i, curves[i], column)``.
 
     Beside curves with more followers, the follower of a curve with one is follower 1.

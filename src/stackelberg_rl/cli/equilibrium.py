@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate, equilibria
+from ..experiments import MANIFEST_FILE
 from ..experiments.plan_history import bytes_per_episode
 from ..games import FiniteGame
 from ..learners.base import player_name
@@ -143,7 +144,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
     if is_sweep_folder(run_dir):
-        runs = sorted(str(p) for p in Path(run_dir).iterdir() if (p / "manifest.json").is_file())
+        runs = sorted(str(p) for p in Path(run_dir).iterdir() if (p / MANIFEST_FILE).is_file())
         raise UsageError(
             f"{run_dir} is a sweep folder; give one of its run folders saved with --save-plans "
             f"({', '.join(runs[:3]) + ', …' * (len(runs) > 3) or 'none yet'})"

@@ -39,7 +39,7 @@ from .analysis import (
     prefix_curve,
     size_curves,
 )
-from .tables import SlopeFit, learning_summary
+from .tables import SlopeFit, learning_summary, player_label
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -96,10 +96,6 @@ def slope_words(fit: SlopeFit, what: str = "K") -> str:
 
 def _interval(fit: SlopeFit) -> str:
     return f"[{_fmt(fit.low)}, {_fmt(fit.high)}]" if math.isfinite(fit.half_width) else "–"
-
-
-def _named(player: str) -> str:
-    return player.replace("_", " ")
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -245,7 +241,9 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
     sentences = []
     for player in summary.index:
         row = summary.loc[player]
-        words = f"{_named(player).capitalize()}: total regret {_pm(row.regret, row.half_width)}"
+        words = (
+            f"{player_label(player).capitalize()}: total regret {_pm(row.regret, row.half_width)}"
+        )
         if math.isfinite(row.bias):
             words += f", of which soft-max bias {_fmt(row.bias)} ({row.share:.0%})"
             meaning = share_words(row.share, row.bias)
@@ -303,7 +301,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         return
     sentences = []
     for c in curves:
-        parts = [f"the {_named(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
+        parts = [f"the {player_label(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
         sentences.append(f"{c.label}: {'; '.join(parts)}.")
     caption = (
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
@@ -314,13 +312,14 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     draw = partial(plots.plot_regret_vs_K, curves)
     page.figure(folder, "regret-vs-K", draw, "total regret against K", caption, sentences)
     rows = []
-    names = max((list(c.fits) for c in curves), key=len)  # the columns: the most players
-    for c in curves:
+    names = plots.player_panels(curves)  # the columns: each player, as in the figures
+    column = {(i, name): p for name, drawn in names.items() for i, _, p in drawn}
+    for i, c in enumerate(curves):
         for x, row in c.means().iterrows():
             cells = [c.label, int(x)]
             for name in names:
-                p = "follower" if name == "follower_1" and "follower" in c.fits else name
-                if p not in c.fits:
+                p = column.get((i, name))
+                if p is None:
                     cells += ["–", "–"]
                     continue
                 share = row[f"bias_{p}"] / row[p] if c.has_bias and row[p] > 0 else math.nan
@@ -329,7 +328,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
             rows.append(cells)
     header = ["agent", "K"]
     for name in names:
-        header += [f"{_named(name)} regret", "of which bias"]
+        header += [f"{player_label(name)} regret", "of which bias"]
     page.table(header, rows)
     page.text(
         "Slopes: per seed, the least-squares slope of log total regret on log K over the K "
@@ -354,9 +353,11 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         means = c.means()
         K = means.index.max()
         at = means.loc[K]
-        shares = [f"{_named(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
-        slopes = ", ".join(f"{_named(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits)
-        *bounds, last = [f"{_fmt(at[f'bound_{p}'])} ({_named(p)})" for p in c.fits]
+        shares = [f"{player_label(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
+        slopes = ", ".join(
+            f"{player_label(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits
+        )
+        *bounds, last = [f"{_fmt(at[f'bound_{p}'])} ({player_label(p)})" for p in c.fits]
         sentences.append(
             f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
             f"bias alone grows with slope {slopes} against K; Lemma 2's bound is "
@@ -401,7 +402,9 @@ def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None
         sentences = []
         for c in curves:
             values = ", ".join(c.x_labels.get(x, f"{x:g}") for x in sorted(c.points.x.unique()))
-            slopes = " and the ".join(f"{_named(p)} slope {f.text()}" for p, f in c.fits.items())
+            slopes = " and the ".join(
+                f"{player_label(p)} slope {f.text()}" for p, f in c.fits.items()
+            )
             also = "".join(f"; {words}" for words in c.resolved)
             sentences.append(f"{c.label}, {symbol} = {values}{also}: the {slopes}.")
         varies = sorted({w.split(" is ")[0] for c in curves for w in c.resolved})
@@ -503,7 +506,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         page.note("The run is too short for regret at several prefixes.")
     else:
         words = "; the ".join(
-            f"{_named(p)}'s regret {slope_words(fit)}" for p, fit in prefix.fits.items()
+            f"{player_label(p)}'s regret {slope_words(fit)}" for p, fit in prefix.fits.items()
         )
         sizes = ", ".join(str(int(x)) for x in sorted(prefix.points.x.unique()))
         caption = (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band, players
+from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band, player_label, players
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -191,7 +191,7 @@ def plot_cumulative_regret(
         for ax in (top, bottom):
             ax.set_ylim(bottom=0)
             ax.legend(loc="best", fontsize=8)
-        top.set_title(player.replace("_", " "))
+        top.set_title(player_label(player))
         top.set_ylabel("cumulative regret")
         bottom.set_ylabel("regret per episode (window mean)")
         bottom.set_xlabel("episode k")
@@ -245,7 +245,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
     """Per curve and player, total regret, soft-max bias (dashed) and Lemma 2's bound (dotted)."""
     from matplotlib.lines import Line2D
 
-    panels = _panels(curves)
+    panels = player_panels(curves)
     fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.8 + 0.25 * len(curves))
     for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
@@ -259,7 +259,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
             ax.plot(x, means[f"bound_{column}"], ":", color=f"C{i}")
         if all_x:
             _loglog(ax, np.array(sorted(all_x)))
-        ax.set_title(f"{player.replace('_', ' ')}: regret and its soft-max part")
+        ax.set_title(f"{player_label(player)}: regret and its soft-max part")
         ax.set_xlabel("K (episodes of the run)")
         handles = [Line2D([], [], color=f"C{i}", label=c.label) for i, c, _ in drawn]
         handles += [
@@ -284,7 +284,7 @@ def plot_sizes(
     Mean over seeds with 95% error bars and each line's slope; the dotted line is the bound's
     ``symbol^exponent``. The axis is labelled ``x_label`` (``symbol`` by default).
     """
-    panels = _panels(curves)
+    panels = player_panels(curves)
     labels = {
         p: [textwrap.fill(f"{c.label}: slope {c.fits[col].text()}", 80) for _, c, col in drawn]
         for p, drawn in panels.items()
@@ -313,7 +313,7 @@ def plot_sizes(
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
             ax.set_xticks(x_all, [_short(v) for v in x_all])
             _log_y(ax)
-        ax.set_title(f"{player.replace('_', ' ')}: total regret against {symbol}")
+        ax.set_title(f"{player_label(player)}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
         named: dict = {}
         for v, name in sorted(names.items()):
@@ -324,7 +324,7 @@ def plot_sizes(
     return _save(fig, path, title)
 
 
-def _panels(curves: list) -> dict[str, list[tuple]]:
+def player_panels(curves: list) -> dict[str, list[tuple]]:
     """One panel per player any curve has, in order of moves: its ``(i, curves[i], column)``.
 
     Beside curves with more followers, the follower of a curve with one is follower 1.
@@ -355,7 +355,7 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> F
         if mean[0] > 0 and math.isfinite(mean[0]):
             _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
         _loglog(ax, x)
-        ax.set_title(f"{player.replace('_', ' ')}: cumulative regret after K' episodes")
+        ax.set_title(f"{player_label(player)}: cumulative regret after K' episodes")
         ax.set_xlabel("K' (first episodes of the run)")
         ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path, title)

@@ -26,6 +26,11 @@ def players(table: pd.DataFrame) -> tuple[str, ...]:
     return tuple(names or [c for c in cols if c == "leader" or c.startswith("follower")])
 
 
+def player_label(player: str) -> str:
+    """A player's column name as a reader sees it: ``follower_1`` is ``follower 1``."""
+    return player.replace("_", " ")
+
+
 def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's cumulative regret at the evaluated episodes of a results table ``df``.
 

@@ -340,7 +340,7 @@ class SeedRun:
         learner = self._learners[0]
         if self._threshold is None:
             # The learner's own test reads this field: the block's test must start from it.
-            self._threshold = doubling_threshold(learner._logdet_at_plan)
+            self._threshold = doubling_threshold(learner.logdet_at_plan)
         return np.array(learner.Lambda, dtype=np.float64, order="C"), self._threshold
 
     def _write_rows(

@@ -169,7 +169,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()
         self.n_plans = 0
         self.planned_episode: int | None = None
-        self._logdet_at_plan = np.full(H, d * math.log(self.lam))
+        self.logdet_at_plan = np.full(H, d * math.log(self.lam))
+        """``(H,)`` log det Λ_h at the last plan (doubling re-plans once it grows by log 2)."""
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -234,7 +235,7 @@ class LSVIUCBLearner(Players, abc.ABC):
             "Lambda_inv": self.Lambda_inv,
             "n_plans": self.n_plans,
             "planned_episode": self.planned_episode,
-            "logdet_at_plan": self._logdet_at_plan,
+            "logdet_at_plan": self.logdet_at_plan,
             "alphas": self.alphas,
             "beta": self.beta,
         }
@@ -248,7 +249,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         H, d, P = self.horizon, self.dim, self.n_players
         self.w = state_array(state, "w", (P, H, d), np.float64)
         self.Lambda_inv = state_array(state, "Lambda_inv", (H, d, d), np.float64)
-        self._logdet_at_plan = state_array(state, "logdet_at_plan", (H,), np.float64)
+        self.logdet_at_plan = state_array(state, "logdet_at_plan", (H,), np.float64)
         self.n_plans = state_int(state, "n_plans")
         episode = state.get("planned_episode")
         self.planned_episode = None if episode is None else state_int(state, "planned_episode")
@@ -387,7 +388,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         if self.schedule == "every-n":
             return k % self.schedule_n == 0
         logdet = np.linalg.slogdet(self.Lambda)[1]
-        return bool((logdet > self._logdet_at_plan + math.log(2.0)).any())
+        return bool((logdet > self.logdet_at_plan + math.log(2.0)).any())
 
     def plan(self, episode: int | None = None) -> None:
         """Backward pass of Algorithm 1, lines 4–14, over all recorded data.
@@ -413,7 +414,7 @@ class LSVIUCBLearner(Players, abc.ABC):
                     f"finite (lam={self.lam!r}, beta={self.beta!r})"
                 )
         if self.schedule == "doubling":
-            self._logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
+            self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
 
     @abc.abstractmethod

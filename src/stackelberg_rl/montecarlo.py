@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import special
 
 from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
@@ -40,23 +41,28 @@ class Estimate:
     replications: np.ndarray
 
 
+def t_half_width(values: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Half-width ``t_{(1+level)/2, R−1} · s / √R`` of the Student-t interval over the last axis.
+
+    NaN where ``R < 2``. The one confidence interval of the package: Monte-Carlo estimates, the
+    report's bands over seeds and the spread of slopes over runs all use it.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    R = values.shape[-1]
+    if R < 2:
+        return np.full(values.shape[:-1], np.nan)[()]
+    sem = values.std(axis=-1, ddof=1) / np.sqrt(R)
+    return special.stdtrit(R - 1, 0.5 + level / 2) * sem
+
+
 def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.95) -> Estimate:
-    """The mean of ``replications (..., R)`` and its half-width ``t_{(1+level)/2, R−1} · s / √R``.
+    """The mean of ``replications (..., R)`` and its half-width (:func:`t_half_width`).
 
     NaN for ``R = 1`` unless ``exact`` (an exact quadrature has no error: zero).
     """
     replications = np.asarray(replications, dtype=np.float64)
-    R = replications.shape[-1]
     mean = replications.mean(axis=-1)
-    if exact:
-        half = np.zeros_like(mean)
-    elif R < 2:
-        half = np.full_like(mean, np.nan)
-    else:
-        sem = replications.std(axis=-1, ddof=1) / np.sqrt(R)
-        from scipy import stats  # here: a worker that never estimates need not load it
-
-        half = stats.t.ppf(0.5 + level / 2, R - 1) * sem
+    half = np.zeros_like(mean) if exact else t_half_width(replications, level)
     return Estimate(mean=mean, half_width=half, replications=replications)
 
 

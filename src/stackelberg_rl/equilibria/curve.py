@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import _validate
 from ..experiments import load_run
 from ..games.base import player_names
+from ..montecarlo import t_half_width
 from .ccse import CCSE, is_zero_sum
 from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
@@ -152,5 +152,4 @@ def slope_interval(slopes, level: float = 0.95) -> tuple[float, float]:
         return math.nan, math.nan
     if len(s) == 1:
         return float(s[0]), math.nan
-    half = stats.t.ppf(0.5 + level / 2, len(s) - 1) * s.std(ddof=1) / math.sqrt(len(s))
-    return float(s.mean()), float(half)
+    return float(s.mean()), float(t_half_width(s, level))

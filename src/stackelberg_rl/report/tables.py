@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..equilibria.curve import loglog_slope, slope_interval
+from ..montecarlo import t_half_width
 
 PLAYERS = ("leader", "follower")  # with N followers: leader, follower_1, …
 
@@ -99,8 +99,7 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
     ``min(mean + t·s/√n, max(values))``; NaN with one seed.
     """
     values = np.asarray(values, dtype=float)
-    mean, n = values.mean(axis=1), values.shape[1]
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * stats.sem(values, axis=1) if n > 1 else np.nan
+    mean, half = values.mean(axis=1), t_half_width(values, level)
     return (
         mean,
         np.maximum(mean - half, np.nanmin(values)),

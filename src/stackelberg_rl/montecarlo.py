@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 from . import _validate
 from .games.continuous import ContinuousGame, EvaluationSample
@@ -51,6 +50,8 @@ def t_half_width(values: np.ndarray, level: float = 0.95) -> np.ndarray:
     R = values.shape[-1]
     if R < 2:
         return np.full(values.shape[:-1], np.nan)[()]
+    from scipy import special  # here: runs never need it, and it loads slowly
+
     sem = values.std(axis=-1, ddof=1) / np.sqrt(R)
     return special.stdtrit(R - 1, 0.5 + level / 2) * sem
 

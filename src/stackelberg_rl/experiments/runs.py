@@ -47,9 +47,17 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
     return out
 
 
-def check_players(config: RunConfig, game: Game) -> None:
-    """Refuse a configuration that cannot be played by ``game``'s players (``ValueError``)."""
+def playable(config: RunConfig, game: Game | None, workers: int) -> Game:
+    """``game``, or ``config``'s built, once ``workers`` can play ``config`` on it.
+
+    Raises ``MemoryError``, or ``ValueError`` (``config`` not for the game's players).
+    """
+    if game is None:
+        check_game_fits(config)
+        game = config.game.make()
     config.agent.alpha_specs(game.n_players)  # one α_f per follower, when a list
+    check_run_fits(config, game, workers)
+    return game
 
 
 def new_play(
@@ -60,7 +68,6 @@ def new_play(
 
     Raises ``MemoryError``, ``RunFolderError``, or ``ValueError`` (``config`` not for ``game``).
     """
-    check_players(config, game)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -140,6 +147,7 @@ def run_seeds(
             where they are).
     """
     every = check_execution(backend, workers, checkpoint_every)
+    given = game is not None
     if resume:
         if out_dir is None or isinstance(out_dir, NewFolder):
             raise ValueError("resume continues the run in a given folder: out_dir is needed")
@@ -148,13 +156,13 @@ def run_seeds(
                 "resume continues the run in its folder and overwrite replaces it: not both"
             )
         reservation, manifest = Reservation.resume(out_dir)
-        p = None
         try:
             p = _taken_back(config, reservation, manifest, workers, game, backend, address)
-        finally:
-            if not isinstance(p, Play):  # complete, or refused: nothing to play here
-                reservation.release()
+        except BaseException:
+            reservation.release()
+            raise
         if isinstance(p, pd.DataFrame):
+            reservation.release()
             return p
     else:
         if config is None:
@@ -162,12 +170,11 @@ def run_seeds(
         config.validate()
         check_results_fit(config)
         check_backend(backend, address)
-        workers = _workers(config, workers)
+        workers = min(workers or os.cpu_count() or 1, config.seeds)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
         if not isinstance(out_dir, NewFolder):
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
-        given = game is not None
-        game = game if given else _built(config)
+        game = playable(config, game, workers)
         p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
     started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
     try:
@@ -187,18 +194,9 @@ def check_execution(backend: str, workers: int | None, checkpoint_every: float) 
     return check_checkpoint_every(checkpoint_every)
 
 
-def _workers(config: RunConfig, workers: int | None) -> int:
-    return min(workers or os.cpu_count() or 1, config.seeds)
-
-
-def _built(config: RunConfig) -> Game:
-    check_game_fits(config)
-    return config.game.make()
-
-
 def _taken_back(config, reservation, manifest, workers, game, backend, address):
     """:func:`run_seeds` with ``resume=True``: its :class:`Play`, or the table if complete."""
-    folder = reservation.work
+    folder, given = reservation.work, game is not None
     try:
         recorded = RunConfig.from_dict(manifest.get("config") or {})
     except (TypeError, ValueError) as err:
@@ -224,9 +222,8 @@ def _taken_back(config, reservation, manifest, workers, game, backend, address):
         raise RunFolderError(
             f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
         )
-    workers = _workers(config, workers)
-    given = game is not None
-    game = game if given else _built(config)
+    workers = min(workers or os.cpu_count() or 1, config.seeds)
+    game = playable(config, game, workers)
     sha256, played = game.fingerprint(), (manifest.get("game") or {}).get("sha256")
     if sha256 != played:
         raise ValueError(
@@ -235,7 +232,6 @@ def _taken_back(config, reservation, manifest, workers, game, backend, address):
             "the package changed since; the run cannot continue"
         )
     game_record(config, game, given)
-    check_run_fits(config, game, workers)
     return continued(config.game.label, config, game, reservation, manifest, workers)[0]
 
 

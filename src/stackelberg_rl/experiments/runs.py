@@ -156,14 +156,24 @@ def run_seeds(
                 "resume continues the run in its folder and overwrite replaces it: not both"
             )
         reservation, manifest = Reservation.resume(out_dir)
+        p, folder = None, reservation.work
         try:
-            p = _taken_back(config, reservation, manifest, workers, game, backend, address)
-        except BaseException:
-            reservation.release()
-            raise
-        if isinstance(p, pd.DataFrame):
-            reservation.release()
-            return p
+            config = _recorded(config, manifest, folder)
+            if manifest.get("status") == "complete":
+                df, _ = load_run(folder)
+                df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
+                return df
+            check_backend(backend, address)
+            if manifest.get("status") not in ("running", "interrupted"):
+                raise RunFolderError(
+                    f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
+                )
+            workers = min(workers or os.cpu_count() or 1, config.seeds)
+            game = playable(config, game, workers)
+            p = continued(config.game.label, config, game, reservation, manifest, workers, given)[0]
+        finally:
+            if p is None:  # complete, or refused: nothing to play here
+                reservation.release()
     else:
         if config is None:
             raise ValueError("config is needed, unless resume=True takes the run's own")
@@ -194,9 +204,8 @@ def check_execution(backend: str, workers: int | None, checkpoint_every: float) 
     return check_checkpoint_every(checkpoint_every)
 
 
-def _taken_back(config, reservation, manifest, workers, game, backend, address):
-    """:func:`run_seeds` with ``resume=True``: its :class:`Play`, or the table if complete."""
-    folder, given = reservation.work, game is not None
+def _recorded(config: RunConfig | None, manifest: dict, folder: Path) -> RunConfig:
+    """The configuration a run folder's manifest records, refusing a ``config`` that differs."""
     try:
         recorded = RunConfig.from_dict(manifest.get("config") or {})
     except (TypeError, ValueError) as err:
@@ -212,41 +221,30 @@ def _taken_back(config, reservation, manifest, workers, game, backend, address):
                 f"the run in {folder} has {where} = {theirs!r}, the configuration given "
                 f"{ours!r}: a resumed run keeps its configuration"
             )
-    config = recorded
-    if manifest.get("status") == "complete":
-        df, _ = load_run(folder)
-        df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
-        return df
-    check_backend(backend, address)
-    if manifest.get("status") not in ("running", "interrupted"):
-        raise RunFolderError(
-            f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
-        )
-    workers = min(workers or os.cpu_count() or 1, config.seeds)
-    game = playable(config, game, workers)
-    sha256, played = game.fingerprint(), (manifest.get("game") or {}).get("sha256")
+    return recorded
+
+
+def continued(
+    name: str, config: RunConfig, game: Game, reservation: Reservation, manifest: dict,
+    workers: int, given: bool = False, strict: bool = True,
+) -> tuple[Play | None, list[str]]:  # fmt: skip
+    """An unfinished run folder taken back as a :class:`Play`, and its unusable checkpoints.
+
+    ``strict``: ``ValueError`` if ``game`` is not the game it played, ``CheckpointError`` for a
+    damaged checkpoint; else ``None`` for another game, and a seed starts afresh.
+    """
+    folder, sha256 = reservation.work, game.fingerprint()
+    played = (manifest.get("game") or {}).get("sha256")
     if sha256 != played:
+        if not strict:
+            return None, []
         raise ValueError(
             f"the game {'given' if given else 'built from the manifest'} (SHA-256 {sha256[:12]}…) "
             f"is not the game the run in {folder} played ({str(played)[:12]}…): the game or "
             "the package changed since; the run cannot continue"
         )
     game_record(config, game, given)
-    return continued(config.game.label, config, game, reservation, manifest, workers)[0]
-
-
-def continued(
-    name: str,
-    config: RunConfig,
-    game: Game,
-    reservation: Reservation,
-    manifest: dict,
-    workers: int,
-    strict: bool = True,
-) -> tuple[Play, list[str]]:
-    """An unfinished run folder taken back as a :class:`Play`; unusable checkpoints told."""
-    sha256 = manifest["game"]["sha256"]
-    states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
+    states, done, notes = read_checkpoints(folder, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
     reservation.restart(manifest, workers=workers)

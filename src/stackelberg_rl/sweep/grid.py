@@ -520,9 +520,10 @@ def run_grid(
              f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
              f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
         for p in plays:
-            for seed, data in sorted(p.states.items()):
-                episodes = ckpt.peek(data)["episodes_done"]
-                notes.append(f"setting {p.name} seed {seed}: continues from episode {episodes}")
+            for seed in sorted(p.states):
+                notes.append(
+                    f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
+                )
         for line in notes:
             _log(root, line)
         played, statuses = [0], [[p.status for p in plays]]
@@ -560,9 +561,11 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
     target = root / setting.name
     if state.action == "resume":
         reservation, manifest = Reservation.resume(target, hold=False)  # the sweep holds root
-        if (manifest.get("game") or {}).get("sha256") == game.fingerprint():
-            p, lines = continued(setting.name, config, game, reservation, manifest, workers, False)
-            notes += [f"setting {setting.name}: {line}" for line in lines]
+        p, lines = continued(
+            setting.name, config, game, reservation, manifest, workers, strict=False
+        )
+        notes += [f"setting {setting.name}: {line}" for line in lines]
+        if p is not None:
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder and target.exists():

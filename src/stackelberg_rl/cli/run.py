@@ -173,11 +173,10 @@ def run(values: dict[str, Any]) -> int:
     game = make_game(config)
     checked(lambda: config.agent.alpha_specs(game.n_players))  # one α_f per follower
     INTERRUPTION["note"] = "no run folder was written"
-    label = config.game.label
     try:
         df = run_seeds(
-            config, execution.resume or execution.out or experiments.NewFolder("runs", label),
-            execution.workers, overwrite=execution.overwrite, progress=not execution.quiet,
+            config, execution.resume or execution.out, execution.workers,
+            overwrite=execution.overwrite, progress=not execution.quiet,
             game=game, on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
             resume=execution.resume is not None, checkpoint_every=execution.checkpoint_every,
             backend=execution.backend, address=execution.address,

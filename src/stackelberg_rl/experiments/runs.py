@@ -1,7 +1,9 @@
 """Every seed of a :class:`~.config.RunConfig` into one run folder: a sweep of one setting.
 
-:func:`run_seeds` checks what can be checked before the first episode, reserves the run folder
-(:mod:`.store`) or takes back an interrupted one, and hands it to :func:`~.driver.drive`.
+The front end of :func:`~.driver.drive` for ``run`` and for every setting of a sweep
+(:mod:`stackelberg_rl.sweep.grid`): :func:`playable` builds a setting's game once it can be
+played, :func:`new_play` reserves a new run folder, :func:`continued` takes an unfinished one
+back. :func:`run_seeds` plays one setting with them.
 """
 
 from __future__ import annotations

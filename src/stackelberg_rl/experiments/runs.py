@@ -127,8 +127,8 @@ def run_seeds(
             resumed run's, with the game it played).
         on_start: called with the run folder and the workers' process ids once they run.
         resume: continue the unfinished run in ``out_dir`` (a complete one is left as it is).
-        checkpoint_every: seconds between a seed's checkpoints (``inf``: only when
-            interrupted). It does not change the results.
+        checkpoint_every: seconds between a seed's checkpoints (``inf``: on the local backend,
+            only when interrupted). It does not change the results.
         backend: ``"local"`` (processes on this machine) or ``"ray"`` (:mod:`.driver`).
         address: the Ray cluster's address (``HOST:6379``); default: the one this process is
             connected to, or a new local one.

@@ -429,17 +429,13 @@ def run_grid(
         settings: named run configurations (:func:`~.settings.name_settings`).
         out: the sweep folder, created if need be; or a :class:`~stackelberg_rl.experiments.
             NewFolder` for a new one (made once every check has passed).
-        backend: ``"local"`` (processes on this machine) or ``"ray"``.
+        backend, address, checkpoint_every: as for :func:`~stackelberg_rl.experiments.run_seeds`.
         workers: local processes (default: every core; 1 plays in this process), or the CPUs of
             a Ray started here.
-        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
-            to, or a new local one.
         text, source: the sweep file's text and path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
         on_start, on_folder: called with the local workers' process ids once they run, and with
             the sweep folder before anything is played.
-        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
-            backend, only when interrupted); the results are the same.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
         prefixes: cut settings from the first episodes of a longer one (:func:`link_prefixes`)
             instead of playing them; the files are the same.

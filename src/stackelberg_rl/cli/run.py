@@ -18,7 +18,6 @@ import pandas as pd
 from .. import experiments
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
-from ..experiments.runs import check_players
 from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
@@ -172,13 +171,12 @@ def run(values: dict[str, Any]) -> int:
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
     game = make_game(config)
-    checked(lambda: check_players(config, game))
+    checked(lambda: config.agent.alpha_specs(game.n_players))  # one α_f per follower
     INTERRUPTION["note"] = "no run folder was written"
-    label = config.game.label
     try:
         df = run_seeds(
-            config, execution.resume or execution.out or experiments.NewFolder("runs", label),
-            execution.workers, overwrite=execution.overwrite, progress=not execution.quiet,
+            config, execution.resume or execution.out, execution.workers,
+            overwrite=execution.overwrite, progress=not execution.quiet,
             game=game, on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
             resume=execution.resume is not None, checkpoint_every=execution.checkpoint_every,
             backend=execution.backend, address=execution.address,

@@ -1,7 +1,9 @@
 """Every seed of a :class:`~.config.RunConfig` into one run folder: a sweep of one setting.
 
-:func:`run_seeds` checks what can be checked before the first episode, reserves the run folder
-(:mod:`.store`) or takes back an interrupted one, and hands it to :func:`~.driver.drive`.
+The front end of :func:`~.driver.drive` for ``run`` and for every setting of a sweep
+(:mod:`stackelberg_rl.sweep.grid`): :func:`playable` builds a setting's game once it can be
+played, :func:`new_play` reserves a new run folder, :func:`continued` takes an unfinished one
+back. :func:`run_seeds` plays one setting with them.
 """
 
 from __future__ import annotations
@@ -47,9 +49,17 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
     return out
 
 
-def check_players(config: RunConfig, game: Game) -> None:
-    """Refuse a configuration that cannot be played by ``game``'s players (``ValueError``)."""
+def playable(config: RunConfig, game: Game | None, workers: int) -> Game:
+    """``game``, or ``config``'s built, once ``workers`` can play ``config`` on it.
+
+    Raises ``MemoryError``, or ``ValueError`` (``config`` not for the game's players).
+    """
+    if game is None:
+        check_game_fits(config)
+        game = config.game.make()
     config.agent.alpha_specs(game.n_players)  # one α_f per follower, when a list
+    check_run_fits(config, game, workers)
+    return game
 
 
 def new_play(
@@ -60,7 +70,6 @@ def new_play(
 
     Raises ``MemoryError``, ``RunFolderError``, or ``ValueError`` (``config`` not for ``game``).
     """
-    check_players(config, game)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -118,8 +127,8 @@ def run_seeds(
             resumed run's, with the game it played).
         on_start: called with the run folder and the workers' process ids once they run.
         resume: continue the unfinished run in ``out_dir`` (a complete one is left as it is).
-        checkpoint_every: seconds between a seed's checkpoints (``inf``: only when
-            interrupted). It does not change the results.
+        checkpoint_every: seconds between a seed's checkpoints (``inf``: on the local backend,
+            only when interrupted). It does not change the results.
         backend: ``"local"`` (processes on this machine) or ``"ray"`` (:mod:`.driver`).
         address: the Ray cluster's address (``HOST:6379``); default: the one this process is
             connected to, or a new local one.
@@ -140,6 +149,7 @@ def run_seeds(
             where they are).
     """
     every = check_execution(backend, workers, checkpoint_every)
+    given = game is not None
     if resume:
         if out_dir is None or isinstance(out_dir, NewFolder):
             raise ValueError("resume continues the run in a given folder: out_dir is needed")
@@ -148,26 +158,35 @@ def run_seeds(
                 "resume continues the run in its folder and overwrite replaces it: not both"
             )
         reservation, manifest = Reservation.resume(out_dir)
-        p = None
+        p, folder = None, reservation.work
         try:
-            p = _taken_back(config, reservation, manifest, workers, game, backend, address)
+            config = _recorded(config, manifest, folder)
+            if manifest.get("status") == "complete":
+                df, _ = load_run(folder)
+                df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
+                return df
+            check_backend(backend, address)
+            if manifest.get("status") not in ("running", "interrupted"):
+                raise RunFolderError(
+                    f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
+                )
+            workers = min(workers or os.cpu_count() or 1, config.seeds)
+            game = playable(config, game, workers)
+            p = continued(config.game.label, config, game, reservation, manifest, workers, given)[0]
         finally:
-            if not isinstance(p, Play):  # complete, or refused: nothing to play here
+            if p is None:  # complete, or refused: nothing to play here
                 reservation.release()
-        if isinstance(p, pd.DataFrame):
-            return p
     else:
         if config is None:
             raise ValueError("config is needed, unless resume=True takes the run's own")
         config.validate()
         check_results_fit(config)
         check_backend(backend, address)
-        workers = _workers(config, workers)
+        workers = min(workers or os.cpu_count() or 1, config.seeds)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
         if not isinstance(out_dir, NewFolder):
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
-        given = game is not None
-        game = game if given else _built(config)
+        game = playable(config, game, workers)
         p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
     started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
     try:
@@ -187,18 +206,8 @@ def check_execution(backend: str, workers: int | None, checkpoint_every: float) 
     return check_checkpoint_every(checkpoint_every)
 
 
-def _workers(config: RunConfig, workers: int | None) -> int:
-    return min(workers or os.cpu_count() or 1, config.seeds)
-
-
-def _built(config: RunConfig) -> Game:
-    check_game_fits(config)
-    return config.game.make()
-
-
-def _taken_back(config, reservation, manifest, workers, game, backend, address):
-    """:func:`run_seeds` with ``resume=True``: its :class:`Play`, or the table if complete."""
-    folder = reservation.work
+def _recorded(config: RunConfig | None, manifest: dict, folder: Path) -> RunConfig:
+    """The configuration a run folder's manifest records, refusing a ``config`` that differs."""
     try:
         recorded = RunConfig.from_dict(manifest.get("config") or {})
     except (TypeError, ValueError) as err:
@@ -214,43 +223,30 @@ def _taken_back(config, reservation, manifest, workers, game, backend, address):
                 f"the run in {folder} has {where} = {theirs!r}, the configuration given "
                 f"{ours!r}: a resumed run keeps its configuration"
             )
-    config = recorded
-    if manifest.get("status") == "complete":
-        df, _ = load_run(folder)
-        df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
-        return df
-    check_backend(backend, address)
-    if manifest.get("status") not in ("running", "interrupted"):
-        raise RunFolderError(
-            f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
-        )
-    workers = _workers(config, workers)
-    given = game is not None
-    game = game if given else _built(config)
-    sha256, played = game.fingerprint(), (manifest.get("game") or {}).get("sha256")
+    return recorded
+
+
+def continued(
+    name: str, config: RunConfig, game: Game, reservation: Reservation, manifest: dict,
+    workers: int, given: bool = False, strict: bool = True,
+) -> tuple[Play | None, list[str]]:  # fmt: skip
+    """An unfinished run folder taken back as a :class:`Play`, and its unusable checkpoints.
+
+    ``strict``: ``ValueError`` if ``game`` is not the game it played, ``CheckpointError`` for a
+    damaged checkpoint; else ``None`` for another game, and a seed starts afresh.
+    """
+    folder, sha256 = reservation.work, game.fingerprint()
+    played = (manifest.get("game") or {}).get("sha256")
     if sha256 != played:
+        if not strict:
+            return None, []
         raise ValueError(
             f"the game {'given' if given else 'built from the manifest'} (SHA-256 {sha256[:12]}…) "
             f"is not the game the run in {folder} played ({str(played)[:12]}…): the game or "
             "the package changed since; the run cannot continue"
         )
     game_record(config, game, given)
-    check_run_fits(config, game, workers)
-    return continued(config.game.label, config, game, reservation, manifest, workers)[0]
-
-
-def continued(
-    name: str,
-    config: RunConfig,
-    game: Game,
-    reservation: Reservation,
-    manifest: dict,
-    workers: int,
-    strict: bool = True,
-) -> tuple[Play, list[str]]:
-    """An unfinished run folder taken back as a :class:`Play`; unusable checkpoints told."""
-    sha256 = manifest["game"]["sha256"]
-    states, done, notes = read_checkpoints(reservation.work, config, sha256, strict)
+    states, done, notes = read_checkpoints(folder, config, sha256, strict)
     p = Play(name, config, game, reservation, manifest, states, done)
     previous = manifest.get("elapsed_seconds")
     reservation.restart(manifest, workers=workers)

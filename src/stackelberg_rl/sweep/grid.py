@@ -35,8 +35,8 @@ from ..experiments.driver import (
 )
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
-from ..experiments.resources import check_game_fits, check_results_fit, check_run_fits
-from ..experiments.runs import check_execution, check_players, continued, new_play
+from ..experiments.resources import check_results_fit
+from ..experiments.runs import check_execution, continued, new_play, playable
 from ..experiments.store import (
     REPORT_FILE,
     REPORT_PREFIX,
@@ -61,6 +61,7 @@ SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
 SWEEP_FORMAT = "stackelberg-rl/sweep"  # the ``format`` of ``sweep.json``
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
+REPLACED = "an unfinished run of another configuration, replaced"
 
 
 class SweepFolderError(RunFolderError):
@@ -166,7 +167,8 @@ class SettingState:
     ``done``/``failed``: seeds kept, and failed with their error; ``checkpoints``: each kept
     checkpoint's episodes; ``action``: ``"skip"``, ``"run"`` or ``"resume"``; ``replace_folder``:
     its folder holds another configuration's unfinished run; ``source``: the setting its seeds are
-    cut from (:func:`link_prefixes`); ``why``: what the dry run says of it.
+    cut from (:func:`link_prefixes`); ``unusable``: checkpoints that cannot be continued;
+    ``failed_before``: the sweep's last session marked it failed.
     """
 
     setting: Setting
@@ -177,7 +179,23 @@ class SettingState:
     action: str = "run"
     replace_folder: bool = False
     source: str | None = None
-    why: str = ""
+    unusable: list[str] = field(default_factory=list)
+    failed_before: bool = False
+
+    @property
+    def why(self) -> str:
+        """What the dry run says of it."""
+        if self.complete:
+            return "complete"
+        if self.replace_folder or self.action != "resume":
+            return REPLACED if self.replace_folder else ""
+        reasons = list(self.unusable)
+        if self.done:
+            shown = self.done if len(self.done) <= 6 else [f"{self.done[0]}..{self.done[-1]}"]
+            reasons.append(f"seeds {', '.join(map(str, shown))} kept from an earlier session")
+        reasons += [f"seed {s} continues from episode {n}" for s, n in self.checkpoints.items()]
+        why = "; ".join(reasons) or "an unfinished run folder, continued"
+        return f"failed last time; {why}" if self.failed_before else why
 
     @property
     def to_run(self) -> list[int]:
@@ -232,28 +250,20 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 f"({where}: {there!r} there, {here!r} here); "
                 "it is never replaced: remove it yourself or choose another --out"
             )
-        state.status, state.action, state.why = COMPLETE, "skip", "complete"
+        state.status, state.action = COMPLETE, "skip"
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
         check_destination(folder, overwrite=True)
     except RunFolderError as err:
         raise SweepFolderError(f"setting {setting.name}: {err}") from None
-    if not same:
-        state.replace_folder = True
-        state.why = "an unfinished run of another configuration, replaced"
-        return state
-    state.action = "resume"
-    sha256 = (manifest.get("game") or {}).get("sha256")
-    states, done, reasons = read_checkpoints(folder, setting.config, sha256, strict=False)
-    state.done = sorted(done)
-    state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
-    if state.done:
-        shown = state.done if len(state.done) <= 6 else [f"{state.done[0]}..{state.done[-1]}"]
-        reasons.append(f"seeds {', '.join(map(str, shown))} kept from an earlier session")
-    reasons += [f"seed {s} continues from episode {n}" for s, n in state.checkpoints.items()]
-    state.why = "; ".join(reasons) or "an unfinished run folder, continued"
-    if previous is not None and previous.get("status") == FAILED:
-        state.why = f"failed last time; {state.why}"
+    state.replace_folder = not same
+    if same:
+        state.action = "resume"
+        sha256 = (manifest.get("game") or {}).get("sha256")
+        states, done, state.unusable = read_checkpoints(folder, setting.config, sha256, False)
+        state.done = sorted(done)
+        state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
+        state.failed_before = (previous or {}).get("status") == FAILED
     return state
 
 
@@ -265,18 +275,15 @@ def link_prefixes(states: list[SettingState]) -> None:
     """
     groups: dict[str, list[SettingState]] = {}
     for state in states:
-        config = state.setting.config.to_dict()
-        if not depends_on_K(config):
-            key = json.dumps(jsonable({**config, "episodes": None}), sort_keys=True)
-            groups.setdefault(key, []).append(state)
+        config = state.setting.config
+        if not depends_on_K(config.to_dict()):
+            groups.setdefault(config_key(config, episodes=None), []).append(state)
     for group in groups.values():
         source = max(group, key=lambda state: state.setting.config.episodes)
         for state in group:
             if state is not source and not state.complete:
                 state.source = source.setting.name
-                if state.checkpoints:  # an unfinished seed of its own is not continued
-                    reasons = [r for r in state.why.split("; ") if " continues from " not in r]
-                    state.checkpoints, state.why = {}, "; ".join(reasons)
+                state.checkpoints = {}  # an unfinished seed of its own is not continued
 
 
 def preview(
@@ -422,17 +429,13 @@ def run_grid(
         settings: named run configurations (:func:`~.settings.name_settings`).
         out: the sweep folder, created if need be; or a :class:`~stackelberg_rl.experiments.
             NewFolder` for a new one (made once every check has passed).
-        backend: ``"local"`` (processes on this machine) or ``"ray"``.
+        backend, address, checkpoint_every: as for :func:`~stackelberg_rl.experiments.run_seeds`.
         workers: local processes (default: every core; 1 plays in this process), or the CPUs of
             a Ray started here.
-        address: the Ray cluster (``HOST:6379``); default: the one this process is connected
-            to, or a new local one.
         text, source: the sweep file's text and path, kept in ``sweep.json``.
         progress: one progress bar for the sweep, with a line per running task.
         on_start, on_folder: called with the local workers' process ids once they run, and with
             the sweep folder before anything is played.
-        checkpoint_every: seconds between a playing seed's checkpoints (``inf``: on the local
-            backend, only when interrupted); the results are the same.
         same_settings: refuse a folder whose sweep has other settings (the demo's).
         prefixes: cut settings from the first episodes of a longer one (:func:`link_prefixes`)
             instead of playing them; the files are the same.
@@ -461,16 +464,12 @@ def run_grid(
     games, built = {}, {}  # the game by setting, and by specification: settings share a game
     for state in (s for s in states if s.action != "skip"):
         config = state.setting.config
+        key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
         try:
-            key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
-            if key not in built:
-                check_game_fits(config)
-                built[key] = config.game.make()
-            games[state.setting.name] = built[key]
-            check_players(config, built[key])
-            check_run_fits(config, built[key], min(local_workers, config.seeds))
+            game = playable(config, built.get(key), min(local_workers, config.seeds))
         except (ValueError, MemoryError) as err:
             raise SettingError(state.setting, str(err)) from None
+        games[state.setting.name] = built[key] = game
 
     root = Reservation.make(out).target if new else Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -517,9 +516,10 @@ def run_grid(
              f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
              f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
         for p in plays:
-            for seed, data in sorted(p.states.items()):
-                episodes = ckpt.peek(data)["episodes_done"]
-                notes.append(f"setting {p.name} seed {seed}: continues from episode {episodes}")
+            for seed in sorted(p.states):
+                notes.append(
+                    f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
+                )
         for line in notes:
             _log(root, line)
         played, statuses = [0], [[p.status for p in plays]]
@@ -557,9 +557,11 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
     target = root / setting.name
     if state.action == "resume":
         reservation, manifest = Reservation.resume(target, hold=False)  # the sweep holds root
-        if (manifest.get("game") or {}).get("sha256") == game.fingerprint():
-            p, lines = continued(setting.name, config, game, reservation, manifest, workers, False)
-            notes += [f"setting {setting.name}: {line}" for line in lines]
+        p, lines = continued(
+            setting.name, config, game, reservation, manifest, workers, strict=False
+        )
+        notes += [f"setting {setting.name}: {line}" for line in lines]
+        if p is not None:
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder and target.exists():

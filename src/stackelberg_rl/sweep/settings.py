@@ -70,9 +70,9 @@ def depends_on_K(config: dict) -> list[str]:
     return out
 
 
-def config_key(config: RunConfig) -> str:
-    """``config`` as canonical JSON text (sorted keys), as a run folder's manifest records it."""
-    return json.dumps(jsonable(config.to_dict()), sort_keys=True)
+def config_key(config: RunConfig, **changes: Any) -> str:
+    """``config`` (with ``changes``) as canonical JSON text, as a run folder's manifest has it."""
+    return json.dumps(jsonable({**config.to_dict(), **changes}), sort_keys=True)
 
 
 def _options(obj: Any, out: dict[str, Any]) -> dict[str, Any]:

@@ -755,10 +755,8 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
     own = evaluate(game, *policies)
     # What the leader's policy can count on: the followers answer it in order, from the last
     # one down, each breaking its ties against the players before it (the leader first).
-    rules = stackelberg_rules("follower", tol, game.n_players)[1:]
-    worst = None
-    for h in range(game.horizon - 1, -1, -1):
-        worst = collapse(game.action_values(h, worst), [policies[0][h], *rules])[1][0]
+    answers = stackelberg_rules("follower", tol, game.n_players)[1:]
+    worst = evaluate(game, policies[0], *answers).V[:, 0]
     p0 = game.initial_distribution
     starts = p0 > 0
     leader = se.V[0, 0] - worst[0]

@@ -1,11 +1,16 @@
 """Run folders and their memory estimates along the player axis: one follower or N (SPEC §7)."""
 
+import json
+import shutil
+
 import pytest
 
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, resources, run_seeds
 from stackelberg_rl.experiments.loop import columns
+from stackelberg_rl.experiments.store import RunFolderError
+from stackelberg_rl.games.base import player_names
 
 SMALL = {"n_states": 4, "n_leader_actions": 2, "n_follower_actions": 2, "dim": 3, "horizon": 2}
 
@@ -46,3 +51,19 @@ def test_the_players_of_a_game_file_come_from_its_features_header(tmp_path):
         games.save(games.make("random-linear", **SMALL, n_followers=n), path)
         assert resources.n_players(GameSpec(file=str(path))) == 1 + n
     assert len(columns(3)) == 9 + 4 * 3  # four columns a player, nine shared
+
+
+@pytest.mark.parametrize("n_followers", [1, 2])
+def test_a_run_table_without_a_players_regret_is_refused_naming_the_column(
+    runs, tmp_path, n_followers
+):
+    folder = tmp_path / "run"
+    shutil.copytree(runs / f"followers-{n_followers}", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["columns"]  # the list of columns would name the missing one by itself
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    df, _ = load_run(folder)
+    for name in player_names(1 + n_followers):
+        df.drop(columns=f"regret_{name}").to_parquet(folder / "results.parquet", index=False)
+        with pytest.raises(RunFolderError, match=rf"no column regret_{name}$"):
+            load_run(folder)

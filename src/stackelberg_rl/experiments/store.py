@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .._validate import is_integer
+from ..games.base import player_names
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
 from .config import RunConfig, dumps
 from .plan_history import PLANS_FILE, Plans, write_plans
@@ -40,7 +41,6 @@ REPORT_FILE = "report.html"
 REPORT_PREFIX = "report-"  # the report's figures, report-*.png
 FORMAT = "stackelberg-rl/run"  # a run folder's manifest's format
 FORMAT_VERSION = 1
-REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
 
 class RunFolderError(ValueError):
@@ -553,11 +553,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         df = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
-    # With N > 1 followers the follower's column is regret_follower_1 (and so on).
-    required = [
-        "regret_follower_1" if c == "regret_follower" and "regret_follower_1" in df else c
-        for c in REQUIRED_COLUMNS
-    ]
+    required = required_columns(manifest)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise RunFolderError(
@@ -595,6 +591,18 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
             f"{config.episodes} episodes: they disagree"
         )
     return df, manifest
+
+
+def required_columns(manifest: dict) -> list[str]:
+    """The columns a run's table cannot do without: every player's regret, ``1+N`` players.
+
+    ``1+N`` is the length of the manifest's ``game.action_counts``, written with ``N > 1``
+    followers; 2 without it.
+    """
+    counts = (manifest.get("game") or {}).get("action_counts")
+    n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2
+    regrets = [f"regret_{name}" for name in player_names(n_players)]
+    return ["seed", "episode", *regrets, "eval_weight"]
 
 
 def _seeds_text(seeds) -> str:

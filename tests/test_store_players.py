@@ -1,12 +1,14 @@
 """Run folders and their memory estimates along the player axis: one follower or N (SPEC §7)."""
 
 import json
+import re
 import shutil
 
 import pytest
 
 from stackelberg_rl import games
 from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.equilibria import reward_free
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, resources, run_seeds
 from stackelberg_rl.experiments.loop import columns
 from stackelberg_rl.experiments.store import RunFolderError
@@ -67,3 +69,18 @@ def test_a_run_table_without_a_players_regret_is_refused_naming_the_column(
         df.drop(columns=f"regret_{name}").to_parquet(folder / "results.parquet", index=False)
         with pytest.raises(RunFolderError, match=rf"no column regret_{name}$"):
             load_run(folder)
+
+
+def test_a_sweep_folder_given_for_a_run_folder_is_told_naming_its_run_folders(runs, tmp_path):
+    sweep = tmp_path / "sweep"
+    for name in ("setting-a", "setting-b"):
+        shutil.copytree(runs / "followers-1", sweep / name)
+    (sweep / "sweep.json").write_text("{}")
+    a, b = (re.escape(str(sweep / name)) for name in ("setting-a", "setting-b"))
+    told = rf"^{re.escape(str(sweep))} is a sweep folder; give one of its run folders \({a}, "
+    with pytest.raises(RunFolderError, match=told + rf"{b}\)$"):
+        load_run(sweep)
+    with pytest.raises(RunFolderError, match=told):
+        run_seeds(None, sweep, resume=True, progress=False)
+    with pytest.raises(RunFolderError, match=r"is a sweep folder, not an exploration folder$"):
+        reward_free.read_folder(sweep)

@@ -39,6 +39,7 @@ MANIFEST_FILE = "manifest.json"
 PLOT_FILE = "regret.png"
 REPORT_FILE = "report.html"
 REPORT_PREFIX = "report-"  # the report's figures, report-*.png
+SWEEP_FILE = "sweep.json"  # a sweep folder's own file, one run folder per setting beside it
 FORMAT = "stackelberg-rl/run"  # a run folder's manifest's format
 FORMAT_VERSION = 1
 
@@ -139,6 +140,7 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     """The manifest of ``folder``, checked to be ``kind``'s (``kind.error`` naming why not)."""
     path = folder / kind.manifest
     if not path.is_file():
+        refuse_sweep(folder, kind)
         raise kind.error(f"{folder} is not {kind.a} folder: no {path.name}")
     try:
         data = json.loads(path.read_text())
@@ -154,6 +156,20 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
             f"versions up to {FORMAT_VERSION}"
         )
     return data
+
+
+def refuse_sweep(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> None:
+    """Refuse a sweep folder (told by its ``sweep.json``) where a folder of ``kind`` is expected.
+
+    The error names the sweep's run folders (the first three), to give one of them ``hint``.
+    """
+    if kind.manifest == SWEEP_FILE or not (folder / SWEEP_FILE).is_file():
+        return
+    if kind.what != "run":
+        raise kind.error(f"{folder} is a sweep folder, not {kind.a} folder")
+    runs = sorted(str(p) for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
+    shown = ", ".join(runs[:3]) + ", …" * (len(runs) > 3) or "none yet"
+    raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({shown})")
 
 
 def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:

@@ -690,3 +690,18 @@ def test_collapse_is_the_chain_of_math_md_7_for_three_players():
     chosen, greedy_nodes = planning.collapse(W[1:2], [pis[0], planning.greedy(0), pis[2]])
     np.testing.assert_allclose(greedy_nodes[1][0], best_1, rtol=0, atol=1e-12)
     assert set(np.unique(chosen[1])) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("n_followers", [1, 2])
+def test_evaluate_takes_rules_for_some_players_and_fills_them_in_as_the_solvers_do(n_followers):
+    """The weak Stackelberg solution's leader policy against the followers' tie-breaking rules
+    has the solution's values: its followers' tables were made by the same rules."""
+    drawn = random_tabular(3, 2, 2, 2, seed=4, n_followers=n_followers)
+    H = drawn.horizon
+    rewards = np.round(np.stack([drawn.reward(h) for h in range(H)], axis=1) * 2) / 2  # ties
+    game = tabular(np.stack([drawn.transition(h) for h in range(H)]), rewards)
+    pi_0, *followers, values = stackelberg_equilibrium(game, tie_break="follower")
+    rules = planning.stackelberg_rules("follower", n_players=game.n_players)
+    answered = evaluate(game, pi_0, *rules[1:])
+    np.testing.assert_array_equal(answered.V, values.V)
+    np.testing.assert_array_equal(answered.Q, evaluate(game, pi_0, *followers).Q)

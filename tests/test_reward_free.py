@@ -272,6 +272,24 @@ def test_the_tie_breaking_best_responses_are_the_extremes_over_all_best_response
     assert differ >= 2  # ties that matter to the leader were exercised
 
 
+def test_the_leaders_output_value_is_its_worst_over_all_follower_best_responses():
+    # gaps' BR_f^- against brute force: every deterministic follower policy that is best from
+    # every initial state, the leader's lowest value over them (exact ties, as above).
+    for seed in range(4):
+        game = dyadic_tabular(seed, S=2, A=2, B=2, H=2, quarters=2, grid=2)
+        pi_l = np.random.default_rng(seed).dirichlet(np.ones(2), size=(2, 2))
+        values = np.array(
+            [evaluate(game, pi_l, pi).V[:, 0] for pi in deterministic_follower_policies(2, 2, 2, 2)]
+        )  # (n, 2, S)
+        best = np.all(values[:, 1] >= values[:, 1].max(axis=0) - 1e-9, axis=1)
+        worst = values[best, 0].min(axis=0)
+        p0, se = game.initial_distribution, stackelberg_equilibrium(game)[-1].V[0, 0]
+        gaps = rf.gaps(game, pi_l, follower_best_response(game, pi_l)[0])
+        assert gaps["value/leader/output"] == pytest.approx(p0 @ worst, rel=0, abs=1e-12)
+        assert gaps["gap/leader/initial"] == pytest.approx(p0 @ (se - worst), rel=0, abs=1e-12)
+        assert gaps["gap/leader/worst"] == pytest.approx((se - worst).max(), rel=0, abs=1e-12)
+
+
 def test_a_threat_makes_the_leaders_gap_negative():
     # math.md §7: the follower moves to X or Y at step 0; at Y the leader can punish it.
     S, A, B, H = 3, 2, 2, 2  # states: 0 start, 1 X, 2 Y

@@ -232,10 +232,13 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
     return tables, Values(Q=Q, q=q, V=V)
 
 
-def evaluate(game: FiniteGame, *policies: np.ndarray) -> Values:
+def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
     """Exact values of the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (SPEC §2).
 
     With ``N`` followers ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)`` (SPEC §7).
+    A player may be given a :data:`Rule` instead, applied at every step of the backward pass:
+    ``evaluate(game, pi_l, *stackelberg_rules("follower")[1:])`` is the leader's policy against
+    followers that answer it breaking their ties against it.
 
     >>> from stackelberg_rl.games import random_linear
     >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
@@ -243,7 +246,9 @@ def evaluate(game: FiniteGame, *policies: np.ndarray) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
-    return _backward(game, check_policies(game, *policies))[1]
+    given = check_policies(game, *(None if callable(p) else p for p in policies))
+    steps = [p if callable(p) else t for p, t in zip(policies, given, strict=True)]
+    return _backward(game, steps)[1]
 
 
 def best_response(

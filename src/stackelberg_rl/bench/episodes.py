@@ -16,6 +16,7 @@ from .. import games
 from ..agents import AgentConfig
 from ..experiments import RunConfig
 from ..experiments.loop import play
+from ..games.base import player_names
 from . import in_fresh_process, interleaved, median, table
 from .learner import leader_follower_game
 
@@ -36,15 +37,37 @@ def every_case(episodes: int) -> tuple[games.FiniteGame, RunConfig]:
 
 
 def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
-    """Median seconds of whole runs (seeds ``0, 1, …``) with each loop, and their ratio."""
+    """Median seconds of whole runs (seeds ``0, 1, …``) with each loop, and their ratio.
+
+    Also each run's total regret per player (``{loop}_regret_totals``, one list per seed), for
+    the loops' tables must be the same but for ``wall_time``: a ratio of different work would
+    mean nothing.
+
+    Raises:
+        RuntimeError: the two loops' tables of a seed differ.
+    """
     warm = RunConfig(episodes=3, agent=config.agent)
     for compiled in LOOPS.values():  # untimed: loads numba's cached code
         play(game, warm, 0, compiled=compiled)
-    variants = {loop: partial(play, game, config, compiled=c) for loop, c in LOOPS.items()}
-    times = interleaved(variants, repeats)  # each called with the seed i
+    tables: dict[str, list] = {loop: [] for loop in LOOPS}
+
+    def one_run(loop: str, seed: int) -> None:
+        tables[loop].append(play(game, config, seed, compiled=LOOPS[loop])[0])
+
+    times = interleaved({loop: partial(one_run, loop) for loop in LOOPS}, repeats)
+    for seed, (mine, reference) in enumerate(
+        zip(tables["compiled"], tables["python"], strict=True)
+    ):
+        if not mine.drop(columns="wall_time").equals(reference.drop(columns="wall_time")):
+            raise RuntimeError(
+                f"{name}: the compiled and the Python loop played seed {seed} differently; "
+                "their times are not of the same work"
+            )
+    regrets = [f"regret_{p}" for p in player_names(game.n_players)]
     row = {"case": name, "episodes": config.episodes}
     for loop, values in times.items():
         row[f"{loop}_seconds_median"], row[f"{loop}_seconds_all"] = median(values), values
+        row[f"{loop}_regret_totals"] = [[float(t[c].sum()) for c in regrets] for t in tables[loop]]
     return row | {"speedup": row["python_seconds_median"] / row["compiled_seconds_median"]}
 
 

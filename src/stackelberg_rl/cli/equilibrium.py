@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from .. import _validate, equilibria
-from ..experiments import MANIFEST_FILE
 from ..experiments.plan_history import bytes_per_episode
+from ..experiments.store import refuse_sweep
 from ..games import FiniteGame
 from ..learners.base import player_name
-from ..sweep import is_sweep_folder
-from .errors import UsageError, check_writable_file, checked, print_table, progress, say
+from .errors import check_writable_file, checked, print_table, progress, say
 from .options import argument, build, command, options
 
 
@@ -143,12 +142,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
-    if is_sweep_folder(run_dir):
-        runs = sorted(str(p) for p in Path(run_dir).iterdir() if (p / MANIFEST_FILE).is_file())
-        raise UsageError(
-            f"{run_dir} is a sweep folder; give one of its run folders saved with --save-plans "
-            f"({', '.join(runs[:3]) + ', …' * (len(runs) > 3) or 'none yet'})"
-        )
+    checked(lambda: refuse_sweep(Path(run_dir), hint=" saved with --save-plans"))
     ccse = checked(lambda: equilibria.CCSE.from_run(run_dir, opts.seed))
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")

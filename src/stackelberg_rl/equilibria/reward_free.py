@@ -755,27 +755,19 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
     own = evaluate(game, *policies)
     # What the leader's policy can count on: the followers answer it in order, from the last
     # one down, each breaking its ties against the players before it (the leader first).
-    rules = stackelberg_rules("follower", tol, game.n_players)[1:]
-    worst = None
-    for h in range(game.horizon - 1, -1, -1):
-        worst = collapse(game.action_values(h, worst), [policies[0][h], *rules])[1][0]
-    p0 = game.initial_distribution
-    starts = p0 > 0
-    leader = se.V[0, 0] - worst[0]
-    out = {
-        "gap/leader/initial": float(p0 @ leader),
-        "gap/leader/worst": float(leader[starts].max()),
-    }
-    names = player_names(game.n_players)
-    for m in range(1, game.n_players):
-        gap = best_response(game, m, policies)[1].V[m, 0] - own.V[m, 0]
-        out[f"gap/{names[m]}/initial"] = float(p0 @ gap)
-        out[f"gap/{names[m]}/worst"] = float(gap[starts].max())
-    out["value/leader/stackelberg"] = float(p0 @ se.V[0, 0])
-    out["value/leader/output"] = float(p0 @ worst[0])
-    for m in range(1, game.n_players):
-        out[f"value/{names[m]}/output"] = float(p0 @ own.V[m, 0])
-    return out
+    answers = stackelberg_rules("follower", tol, game.n_players)[1:]
+    worst = evaluate(game, policies[0], *answers).V[:, 0]
+    followers = range(1, game.n_players)
+    gap = [se.V[0, 0] - worst[0]]
+    gap += [best_response(game, m, policies)[1].V[m, 0] - own.V[m, 0] for m in followers]
+    p0, names = game.initial_distribution, player_names(game.n_players)
+    out = {}
+    for name, g in zip(names, gap, strict=True):
+        out[f"gap/{name}/initial"], out[f"gap/{name}/worst"] = p0 @ g, g[p0 > 0].max()
+    out["value/leader/stackelberg"] = p0 @ se.V[0, 0]
+    for name, v in zip(names, [worst[0], *own.V[1:, 0]], strict=True):
+        out[f"value/{name}/output"] = p0 @ v
+    return {key: float(value) for key, value in out.items()}
 
 
 def _indices(name: str, value: Any, shape: tuple, n: int) -> np.ndarray:

@@ -6,21 +6,48 @@ A size that cannot be allocated is refused, before the game is built and before 
 from __future__ import annotations
 
 import math
+import zipfile
+
+import numpy as np
 
 from .. import games as games_mod
 from ..games.registry import available_bytes
 from ..games.registry import gib as _gib
-from .config import RunConfig
+from .config import GameSpec, RunConfig
+from .loop import column_dtype, columns
 from .plan_history import plans_bytes
 
 PROCESS_BYTES = 200 * 2**20  # a worker process's own footprint (interpreter, libraries, kernels)
-ROW_BYTES = 16 * 8  # a row of a results table: 16 columns of 8 bytes
 PLANNING_TABLES = 12  # arrays of H·S·A·B floats alive at once while a regret is evaluated
 
 
 def gib(n: float) -> str:
     """``n`` bytes in a short human form, GiB at most (``1.5 GiB``, ``300 MiB``)."""
     return _gib(n, largest="GiB")
+
+
+def n_players(spec: GameSpec) -> int:
+    """``1+N`` of the game ``spec`` names, before it is built (nothing but a file's header read).
+
+    From the parameters of a registered game (``n_followers``, else one follower), or from the
+    axes of a game file's ``features (S, A_0, …, A_N, d)``; 2 if the file cannot tell (building
+    the game then names what is wrong with it).
+    """
+    if spec.file is None:
+        return 1 + getattr(games_mod.info(spec.name).parse(spec.params), "n_followers", 1)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}  # fmt: skip
+    try:
+        with zipfile.ZipFile(spec.file) as archive, archive.open("features.npy") as f:
+            shape = read_header[np.lib.format.read_magic(f)](f)[0]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return 2
+    return max(len(shape) - 2, 2)
+
+
+def row_bytes(n_players: int) -> int:
+    """The bytes of one row of a run's results table (:func:`~.loop.columns`) in memory."""
+    return sum(np.dtype(column_dtype(name)).itemsize for name in columns(n_players))
 
 
 def learner_bytes(config: RunConfig, game: games_mod.Game) -> int:
@@ -81,7 +108,7 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     d, H = game.dim, game.horizon
     learners = game.n_players if config.agent.decentralised else 1
     tables = planning_bytes(game)
-    rows = config.episodes * (ROW_BYTES + 4 * 8 * (game.n_players - 2))  # 4 columns a player
+    rows = config.episodes * row_bytes(game.n_players)
     if config.save_plans:  # kept as they are made, sent back, written from the main process
         rows += plans_bytes(config.episodes, H, d, game.n_players)
     if isinstance(game, games_mod.ContinuousGame):  # each worker holds a copy of the game
@@ -111,8 +138,11 @@ def check_game_fits(config: RunConfig) -> None:
 
 
 def check_results_fit(config: RunConfig) -> None:
-    """Refuse (``MemoryError``) a run whose rows alone would not fit in memory."""
-    need = config.seeds * config.episodes * ROW_BYTES
+    """Refuse (``MemoryError``) a run whose rows alone would not fit in memory.
+
+    A row holds a few columns per player (:func:`row_bytes`) of ``1+N`` players (:func:`n_players`).
+    """
+    need = config.seeds * config.episodes * row_bytes(n_players(config.game))
     have = available_bytes()
     if have is not None and need > have:
         fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._files import TMP_PREFIX, replace_with, write_atomic
 from .._validate import is_integer
+from ..games.base import player_names
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
 from .config import RunConfig, dumps
 from .plan_history import PLANS_FILE, Plans, write_plans
@@ -38,9 +39,9 @@ MANIFEST_FILE = "manifest.json"
 PLOT_FILE = "regret.png"
 REPORT_FILE = "report.html"
 REPORT_PREFIX = "report-"  # the report's figures, report-*.png
+SWEEP_FILE = "sweep.json"  # a sweep folder's own file, one run folder per setting beside it
 FORMAT = "stackelberg-rl/run"  # a run folder's manifest's format
 FORMAT_VERSION = 1
-REQUIRED_COLUMNS = ("seed", "episode", "regret_leader", "regret_follower", "eval_weight")
 
 
 class RunFolderError(ValueError):
@@ -139,6 +140,7 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     """The manifest of ``folder``, checked to be ``kind``'s (``kind.error`` naming why not)."""
     path = folder / kind.manifest
     if not path.is_file():
+        refuse_sweep(folder, kind)
         raise kind.error(f"{folder} is not {kind.a} folder: no {path.name}")
     try:
         data = json.loads(path.read_text())
@@ -154,6 +156,20 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
             f"versions up to {FORMAT_VERSION}"
         )
     return data
+
+
+def refuse_sweep(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> None:
+    """Refuse a sweep folder (told by its ``sweep.json``) where a folder of ``kind`` is expected.
+
+    The error names the sweep's run folders (the first three), to give one of them ``hint``.
+    """
+    if kind.manifest == SWEEP_FILE or not (folder / SWEEP_FILE).is_file():
+        return
+    if kind.what != "run":
+        raise kind.error(f"{folder} is a sweep folder, not {kind.a} folder")
+    runs = sorted(str(p) for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
+    shown = ", ".join(runs[:3]) + ", …" * (len(runs) > 3) or "none yet"
+    raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({shown})")
 
 
 def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
@@ -553,11 +569,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         df = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
-    # With N > 1 followers the follower's column is regret_follower_1 (and so on).
-    required = [
-        "regret_follower_1" if c == "regret_follower" and "regret_follower_1" in df else c
-        for c in REQUIRED_COLUMNS
-    ]
+    required = required_columns(manifest)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise RunFolderError(
@@ -595,6 +607,18 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
             f"{config.episodes} episodes: they disagree"
         )
     return df, manifest
+
+
+def required_columns(manifest: dict) -> list[str]:
+    """The columns a run's table cannot do without: every player's regret, ``1+N`` players.
+
+    ``1+N`` is the length of the manifest's ``game.action_counts``, written with ``N > 1``
+    followers; 2 without it.
+    """
+    counts = (manifest.get("game") or {}).get("action_counts")
+    n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2
+    regrets = [f"regret_{name}" for name in player_names(n_players)]
+    return ["seed", "episode", *regrets, "eval_weight"]
 
 
 def _seeds_text(seeds) -> str:

@@ -40,6 +40,7 @@ from ..experiments.runs import check_execution, continued, new_play, playable
 from ..experiments.store import (
     REPORT_FILE,
     REPORT_PREFIX,
+    SWEEP_FILE,
     FolderKind,
     NewFolder,
     Reservation,
@@ -57,7 +58,6 @@ from ..experiments.store import (
 )
 from .settings import Setting, check_settings, config_key, depends_on_K
 
-SWEEP_FILE = "sweep.json"
 LOG_FILE = "sweep.log"
 SWEEP_FORMAT = "stackelberg-rl/sweep"  # the ``format`` of ``sweep.json``
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"

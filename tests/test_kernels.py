@@ -94,6 +94,7 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
 
 @njit(**K.JIT)
 def _values_variant(step, w, params, V, variant):  # pragma: no cover - compiled
+    """Every variant compiled at once (cheaper than one call each: each call links the kernel)."""
     mode = K.MODE_DOWNDATE
     step, params = K.NextStates(*step), K.Parameters(*params)  # the plain tuples, named
     if variant == 1:
@@ -102,6 +103,13 @@ def _values_variant(step, w, params, V, variant):  # pragma: no cover - compiled
         K._next_state_values(step, w, params, mode, V, True, False)
     else:
         K._next_state_values(step, w, params, mode, V, False, False)
+
+
+@njit(**K.JIT)
+def _values_plain(step, w, params, V):  # pragma: no cover - compiled
+    """Both tricks off, only that variant compiled."""
+    step, params = K.NextStates(*step), K.Parameters(*params)
+    K._next_state_values(step, w, params, K.MODE_DOWNDATE, V, False, False)
 
 
 @pytest.mark.parametrize("variant", [1, 2, 3])  # plain exp, plain products, both plain
@@ -125,10 +133,17 @@ def test_ablation_variants_compute_the_same_values(variant, A, B):
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
 
 
-@pytest.mark.parametrize("variant", [1, 2, 3])
-@pytest.mark.parametrize("counts", [(2, 3, 2), (2, 2, 1), (3, 3, 3, 2)])
-def test_ablation_variants_agree_with_more_followers(variant, counts):
-    """Three or four players: the coefficients in two passes, and every variant the same."""
+@pytest.mark.parametrize("counts", [(2, 3, 2), (2, 2, 1)])
+def test_ablation_variants_agree_with_more_followers(counts):
+    """Three players: the coefficients in two passes, and both tricks off the same as both on.
+
+    The variant with both off holds each trick against its plain form at three players (the
+    products in two passes, the exp in a chain of three soft-maxes); the variants with one trick
+    off, which the benchmark times at two players, are held there. Four players take the same
+    paths (two passes, soft-maxes over players past the chooser and its partner), so none is
+    compiled for this: the four-player plan with both tricks is held against the loop-by-loop
+    chain in ``test_learner_followers.py``.
+    """
     rng = np.random.default_rng(sum(counts))
     n, d, J, P = 70, 5, math.prod(counts), len(counts)
     psi = rng.random((n, d, J)) / d
@@ -140,7 +155,7 @@ def test_ablation_variants_agree_with_more_followers(variant, counts):
     q, V = quad.copy(), np.empty((n, P))
     K.next_state_values((psi, np.arange(n), q, n, n, U, Linv), w, params, K.MODE_DOWNDATE, V)
     q_plain, V_plain = quad.copy(), np.empty((n, P))
-    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
+    _values_plain((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain)
     np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
     np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
 

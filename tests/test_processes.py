@@ -86,7 +86,8 @@ def start_run(tmp_path: Path, *extra: str) -> subprocess.Popen:
     "signum, code, to_group",
     [
         (signal.SIGTERM, 143, False),  # kill PID
-        (signal.SIGINT, 130, True),  # Ctrl-C: the terminal signals the whole process group
+        # Ctrl-C, the terminal signalling the whole process group: the same driver stops a run
+        # and a sweep, so it is sent to a sweep (tests/test_sweep.py) and only SIGTERM to a run.
     ],
 )
 def test_a_signal_stops_the_workers_keeps_the_run_and_exits_with_one_line(
@@ -158,8 +159,8 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
 
 @pytest.mark.slow
 def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path):
-    """SIGKILL (nothing can be saved then) twice, then SIGTERM, each after a seeded random
-    delay once the session is under way; the last session finishes the run."""
+    """SIGKILL (nothing can be saved then), then SIGTERM to the resumed session, each after a
+    seeded random delay once the session is under way; the last session finishes the run."""
     import numpy as np
     import pandas as pd
 
@@ -180,10 +181,10 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
         "doubling", "--save-plans", "--out", str(out),
     ]  # fmt: skip
     again = ["run", "--resume", str(out)]
-    delays = np.random.default_rng(np.random.SeedSequence(2024)).uniform(0.1, 0.8, size=3)
+    delays = np.random.default_rng(np.random.SeedSequence(2024)).uniform(0.1, 0.8, size=2)
     manifest = out / "manifest.json"
     for session, (signum, delay) in enumerate(
-        zip([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM], delays, strict=True)
+        zip([signal.SIGKILL, signal.SIGTERM], delays, strict=True)
     ):
         argv = [*(first if session == 0 else again), "--workers", "1", "--quiet"]
         proc = subprocess.Popen(
@@ -221,7 +222,7 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     df, manifest_data = load_run(out)
-    assert 1 <= len(manifest_data["resumed"]) <= 3
+    assert 1 <= len(manifest_data["resumed"]) <= 2
     pd.testing.assert_frame_equal(whole.drop(columns="wall_time"), df.drop(columns="wall_time"))
     a, b = np.load(tmp_path / "whole" / "plans.npz"), np.load(out / "plans.npz")
     assert a.files == b.files and all(a[k].tobytes() == b[k].tobytes() for k in a.files)

@@ -2,7 +2,7 @@
 
 The commands are read from the README's ``bash`` blocks and from its inline code that starts
 with ``stackelberg-rl`` or names an example script. Only their sizes are scaled down
-(``--episodes``, ``--seeds``, the sweep files' ``episodes`` (at most three K) and ``seeds``, the
+(``--episodes``, ``--seeds``, the sweep files' ``episodes`` (at most two K) and ``seeds``, the
 examples' budgets) so that the whole README plays in seconds; every other word is as written.
 Placeholders are filled (``runs/NAME``, ``DIR``, ``mine.npz``); what needs a cluster or installs
 packages (``make``, ``pip``, ``ray``, ``--address HEAD:6379``) is left out, and so are the
@@ -115,9 +115,10 @@ def small_examples(folder: Path) -> None:
         data = yaml.safe_load(path.read_text())
         episodes = data.get("episodes")
         if isinstance(episodes, list):
-            # Three K are enough for every slope and interval the reports print; each more K is
-            # settings more to play and to draw.
-            data["episodes"] = [min(int(k), 10 * (i + 2)) for i, k in enumerate(episodes[:3])]
+            # Two K are enough for every slope (one per seed) and interval (over the seeds) the
+            # reports print, and for a run cut from a longer one; each more K is settings more
+            # to play and to draw.
+            data["episodes"] = [min(int(k), 10 * (i + 2)) for i, k in enumerate(episodes[:2])]
         elif episodes is not None:
             data["episodes"] = min(int(episodes), 30)
         data["seeds"] = min(int(data.get("seeds", 2)), 2)

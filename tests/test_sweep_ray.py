@@ -155,12 +155,12 @@ def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_clust
 
 @pytest.mark.slow
 def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, tmp_path):
-    long = TINY + "seeds: 2\nepisodes: [200000, 200001]\n"
+    long = TINY + "seeds: 1\nepisodes: [200000, 200001]\n"  # a task per CPU, both playing
     settings = settings_of(long)
 
     def ctrl_c_once_the_tasks_play() -> None:  # waits for a state: their first checkpoints
         for _ in range(120_000):
-            if len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) == 4:
+            if len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) == 2:
                 break
             time.sleep(0.001)
         signal.raise_signal(signal.SIGINT)
@@ -170,7 +170,7 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, t
         run_grid(settings, tmp_path / "sw", backend="ray", progress=False, checkpoint_every=0.05)
     record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert record["status"] == "interrupted"
-    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0, 1], [0, 1]]
+    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0], [0]]
 
     # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster.
     quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",

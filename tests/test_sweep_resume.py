@@ -31,8 +31,11 @@ from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, preview, run_grid
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 SMALL = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\n"
-LONG = TINY + "seeds: 3\nbeta: 0.3\nepisodes: 2500\n"
-"""Three seeds of some 0.7 s each on one core: long enough to be cut short."""
+LONG = TINY + "beta: 0.3\nzip: {episodes: [3500, 150], seeds: [1, 2]}\n"
+"""One seed of about a second on one core, long enough to be cut short, and two short ones.
+
+The driver starts the longest setting first: the short seeds end in the other worker while the
+long one plays, on a loaded machine too."""
 
 
 def settings_of(text: str):
@@ -155,18 +158,6 @@ def start(tmp_path: Path, out: Path, every: str, workers: int) -> subprocess.Pop
                             text=True, start_new_session=True)  # fmt: skip
 
 
-def finished_seeds(out: Path) -> list[Path]:
-    """The checkpoints of finished seeds in the run folders (readable ones only)."""
-    found = []
-    for path in out.glob("*/checkpoints/seed-*.npz"):
-        try:
-            if ckpt.peek(path.read_bytes())["finished"]:
-                found.append(path)
-        except (OSError, ValueError):
-            pass  # being replaced
-    return found
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """The CPU time (user and system) the processes ``pids`` have used, from /proc."""
     ticks = 0
@@ -195,25 +186,26 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     rng = np.random.default_rng(np.random.SeedSequence(20241130))
     seen: dict = {}
 
-    # Ctrl-C while the third seed plays, the other two done: with no periodic checkpoints, the
-    # states kept are the ones the seeds handed in as they stopped. The signal comes once the
+    # Ctrl-C while the long seed plays, the two short ones done: with no periodic checkpoints,
+    # the states kept are the ones the seeds handed in as they stopped. The signal comes once the
     # workers have spent a random share of CPU time on it, which a loaded machine does not change
     # (a wall-clock wait would, and could find the seed not started yet).
     proc = start(tmp_path, out, "inf", 2)
     with killed_if_left(proc):
-        wait_for(lambda: len(finished_seeds(out)) >= 2, 60, "two finished seeds")
+        short = out / settings[1].name / "results.parquet"  # written once the setting is complete
+        wait_for(lambda: short.is_file() or proc.poll() is not None, 60, "the short setting")
         workers = workers_of(proc.pid)
         spent, share = cpu_seconds(workers), rng.uniform(0.05, 0.25)
         wait_for(
             lambda: cpu_seconds(workers) - spent >= share or proc.poll() is not None,
             60,
-            "the third seed to play",
+            "the long seed to play on",
         )
         err = interrupt(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert len(err.strip().splitlines()) == 1 and "run the same command again" in err
     taken = kept_checkpoints(out)
-    assert taken and all(0 < n < 2500 for n, _ in taken.values())
+    assert list(taken) == [(settings[0].name, 0)] and 0 < taken[settings[0].name, 0][0] < 3500
     seen.update(taken)
 
     # SIGKILL at random points, once the run again has written something; with two worker

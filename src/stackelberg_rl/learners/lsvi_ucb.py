@@ -132,7 +132,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if capacity != self._data.features.shape[1]:
             self._grow(capacity)
         joint = np.ravel_multi_index(tuple(np.moveaxis(actions, -1, 0)), self.action_counts)
-        table = self.table.reshape(len(self.table), -1, self.dim)
+        table = read_only(self.table.reshape(len(self.table), -1, self.dim))  # one signature
         _kernels.record_episodes(self._data_tuple, table, states, joint, rewards)
 
     @property
@@ -275,7 +275,8 @@ def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple,
     :func:`._kernels.plan.policies` with ``params`` :data:`._kernels.plan.Parameters` as a tuple.
     """
     n, counts = len(phi), phi.shape[1:-1]
-    Q, flat, finite = _kernels.policies(phi.reshape(n, -1, phi.shape[-1]), w, Lambda_inv, h, params)
+    flat_phi = read_only(phi.reshape(n, -1, phi.shape[-1]))  # one signature, a Ray worker's too
+    Q, flat, finite = _kernels.policies(flat_phi, w, Lambda_inv, h, params)
     pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
     return Q.reshape(n, len(counts), *counts), pis, finite
 

@@ -120,6 +120,20 @@ def estimate_bytes(path: str | os.PathLike) -> int | None:
         return None
 
 
+def n_players(path: str | os.PathLike) -> int | None:
+    """``1+N`` of the game file, from the axes of ``features (S, A_0, …, A_N, d)`` alone.
+
+    Only that array's header is read; ``None`` if the file cannot tell (:func:`load` says why).
+    """
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}  # fmt: skip
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("features.npy") as f:
+            return len(read_header[np.lib.format.read_magic(f)](f)[0]) - 2
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def save(game: FiniteGame, path: str | os.PathLike) -> None:
     """Write ``game`` to ``path`` as a game file that :func:`load` reads back bit for bit.
 

@@ -246,9 +246,13 @@ def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
+    return _backward(game, _steps(game, policies))[1]
+
+
+def _steps(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> list[np.ndarray | Rule]:
+    """``policies`` checked by :func:`check_policies`, a :data:`Rule` passed through as it is."""
     given = check_policies(game, *(None if callable(p) else p for p in policies))
-    steps = [p if callable(p) else t for p, t in zip(policies, given, strict=True)]
-    return _backward(game, steps)[1]
+    return [p if callable(p) else t for p, t in zip(policies, given, strict=True)]
 
 
 def best_response(
@@ -274,13 +278,12 @@ def best_response(
         A deterministic policy of ``player`` (first maximiser on ties) and its values.
     """
     player = _validate.index(player, game.n_players, "player")
-    given = [None if i == player else p for i, p in enumerate(policies)]
-    step: list = check_policies(game, *given)
     if tie_break is None or player == 0:
-        step[player] = greedy(player)
+        rule = greedy(player)
     else:
-        step[player] = stackelberg_rules(tie_break, tol, game.n_players)[player]
-    tables, values = _backward(game, step)
+        rule = stackelberg_rules(tie_break, tol, game.n_players)[player]
+    given = [rule if i == player else p for i, p in enumerate(policies)]
+    tables, values = _backward(game, _steps(game, given))
     return tables[player], values
 
 

@@ -170,7 +170,7 @@ def run_seeds(
                 raise RunFolderError(
                     f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
                 )
-            workers = min(workers or os.cpu_count() or 1, config.seeds)
+            workers = _workers(config, workers)
             game = playable(config, game, workers)
             p = continued(config.game.label, config, game, reservation, manifest, workers, given)[0]
         finally:
@@ -182,7 +182,7 @@ def run_seeds(
         config.validate()
         check_results_fit(config)
         check_backend(backend, address)
-        workers = min(workers or os.cpu_count() or 1, config.seeds)
+        workers = _workers(config, workers)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
         if not isinstance(out_dir, NewFolder):
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
@@ -204,6 +204,10 @@ def check_execution(backend: str, workers: int | None, checkpoint_every: float) 
     """Refuse a bad backend, number of workers or checkpoint interval; the interval."""
     ExecutionOptions(workers=workers, checkpoint_every=checkpoint_every, backend=backend)
     return check_checkpoint_every(checkpoint_every)
+
+
+def _workers(config: RunConfig, workers: int | None) -> int:
+    return min(workers or os.cpu_count() or 1, config.seeds)
 
 
 def _recorded(config: RunConfig | None, manifest: dict, folder: Path) -> RunConfig:

@@ -7,6 +7,7 @@ import pytest
 from numba import njit
 
 from stackelberg_rl.games import sampling
+from stackelberg_rl.learners import SoftmaxLSVIUCB
 from stackelberg_rl.learners._kernels import plan as K
 from stackelberg_rl.learners.functional import optimistic_q, soft_policies
 from stackelberg_rl.learners.lsvi_ucb import compiled_policies, parameters
@@ -92,72 +93,57 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
             assert 0 <= drift < 1e-14
 
 
-@njit(**K.JIT)
-def _values_variant(step, w, params, V, variant):  # pragma: no cover - compiled
-    """Every variant compiled at once (cheaper than one call each: each call links the kernel)."""
-    mode = K.MODE_DOWNDATE
-    step, params = K.NextStates(*step), K.Parameters(*params)  # the plain tuples, named
-    if variant == 1:
-        K._next_state_values(step, w, params, mode, V, False, True)
-    elif variant == 2:
-        K._next_state_values(step, w, params, mode, V, True, False)
-    else:
-        K._next_state_values(step, w, params, mode, V, False, False)
+ABLATION = [(False, True), (True, False), (False, False)]  # plain exp, plain products, both
+ALPHAS = (4.0, 9.0, 2.0)
 
 
-@njit(**K.JIT)
-def _values_plain(step, w, params, V):  # pragma: no cover - compiled
-    """Both tricks off, only that variant compiled."""
-    step, params = K.NextStates(*step), K.Parameters(*params)
-    K._next_state_values(step, w, params, K.MODE_DOWNDATE, V, False, False)
+@pytest.mark.parametrize("counts", [(4, 4), (3, 3), (2, 2), (5, 4), (2, 3, 2), (2, 2, 1)])
+def test_the_ablation_variants_plan_the_weights_of_both_tricks(counts):
+    """The plain-numba variants the benchmark times against: the same ``w`` at every plan.
 
-
-@pytest.mark.parametrize("variant", [1, 2, 3])  # plain exp, plain products, both plain
-@pytest.mark.parametrize("A, B", [(4, 4), (3, 3), (2, 2), (5, 4)])
-def test_ablation_variants_compute_the_same_values(variant, A, B):
-    """The plain-numba variants the benchmark times against: the same numbers."""
-    rng = np.random.default_rng(A * 10 + B)
-    n, d = 100, 6
-    psi = rng.random((n, d, A * B)) / d
-    Linv = np.linalg.inv(np.eye(d) + np.cov(rng.random((d, 30))))
-    w = rng.normal(size=(2, d))
-    U = rng.random((1, d)) / d
-    quad = np.einsum("ndv,de,nev->nv", psi, Linv, psi) + 1.0
-    q = quad.copy()
-    V, _ = values(psi, q, n, w, U, Linv, A, (4.0, 9.0), K.MODE_DOWNDATE)
-    q_plain, V_plain = quad.copy(), np.empty((n, 2))
-    params = parameters(0.7, 3.0, (4.0, 9.0), False, (A, B))
-    _values_variant((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain, variant)
-    # The polynomial exp is within one ulp of math.exp; sums may associate differently.
-    np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
-
-
-@pytest.mark.parametrize("counts", [(2, 3, 2), (2, 2, 1)])
-def test_ablation_variants_agree_with_more_followers(counts):
-    """Three players: the coefficients in two passes, and both tricks off the same as both on.
-
-    The variant with both off holds each trick against its plain form at three players (the
-    products in two passes, the exp in a chain of three soft-maxes); the variants with one trick
-    off, which the benchmark times at two players, are held there. Four players take the same
-    paths (two passes, soft-maxes over players past the chooser and its partner), so none is
-    compiled for this: the four-player plan with both tricks is held against the loop-by-loop
-    chain in ``test_learner_followers.py``.
+    ``J`` of 16, 9, 4, 20: the products across joint actions, with some left over, and one by
+    one; three players: the coefficients in two passes, a chain of three soft-maxes. Plans with
+    one and with several new rows, refreshes, and more samples than a block.
     """
     rng = np.random.default_rng(sum(counts))
-    n, d, J, P = 70, 5, math.prod(counts), len(counts)
-    psi = rng.random((n, d, J)) / d
-    Linv = np.linalg.inv(np.eye(d) + np.cov(rng.random((d, 30))))
-    w = rng.normal(size=(P, d))
-    U = rng.random((1, d)) / d
-    quad = np.einsum("ndv,de,nev->nv", psi, Linv, psi) + 1.0
-    params = parameters(0.7, 3.0, (4.0, 9.0, 2.0, 5.0)[:P], False, counts)
-    q, V = quad.copy(), np.empty((n, P))
-    K.next_state_values((psi, np.arange(n), q, n, n, U, Linv), w, params, K.MODE_DOWNDATE, V)
-    q_plain, V_plain = quad.copy(), np.empty((n, P))
-    _values_plain((psi, np.arange(n), q_plain, n, n, U, Linv), w, params, V_plain)
-    np.testing.assert_allclose(V_plain, V, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(q_plain, q, rtol=0, atol=1e-14)
+    S, d, H, P = 6, 5, 3, len(counts)
+    table = rng.random((S, *counts, d)) / d
+    learners = [
+        SoftmaxLSVIUCB(table, counts, d, H, beta=0.7, lam=1.0, alphas=ALPHAS[:P], refresh_every=3)
+        for _ in range(1 + len(ABLATION))
+    ]
+    for one, flags in zip(learners[1:], ABLATION, strict=True):
+        one.ablation = flags
+    for k in range(90):
+        for h in range(H):
+            x, x_next = rng.integers(S, size=2)
+            actions = [rng.integers(n) for n in counts]
+            rewards = rng.uniform(-1, 1, P)
+            for one in learners:
+                one.record(h, x, actions, rewards, x_next)
+        if k % 7 in (0, 1) or k == 89:
+            for one in learners:
+                one.plan(k)
+            # The polynomial exp is within one ulp of math.exp; sums may associate differently.
+            for one in learners[1:]:
+                np.testing.assert_allclose(one.w, learners[0].w, rtol=0, atol=1e-12)
+
+
+def test_the_number_of_players_is_no_part_of_a_kernels_types():
+    """Two, three and four players plan and act through the same compiled code (compiled once)."""
+    rng = np.random.default_rng(0)
+    kernels = (K.backward_pass, K.policies, K.record_sample)
+    seen = None
+    for counts in [(2, 3), (2, 3, 2), (3, 2, 2, 2)]:
+        table = rng.random((4, *counts, 3)) / 3
+        one = SoftmaxLSVIUCB(table, counts, 3, 2, beta=0.5, lam=1.0, alphas=[2.0] * len(counts))
+        for h in range(2):
+            one.record(h, 1, [0] * len(counts), [0.5] * len(counts), 2)
+        one.plan(0)
+        one.q_values(0, 1)
+        if seen is None:
+            seen = [len(kernel.signatures) for kernel in kernels]
+        assert [len(kernel.signatures) for kernel in kernels] == seen, counts
 
 
 def test_greedy_ties_are_uniform_and_exact():

@@ -92,7 +92,8 @@ def _play(
             return i
         x = draw_index(initial, env_rng.random())
         states[i, 0] = x
-        returns[i] = 0.0
+        for m in range(P):
+            returns[i, m] = 0.0
         for h in range(H):
             joint = 0  # a_0 … a_{m-1} as one index
             for m in range(P):

@@ -97,7 +97,9 @@ def compiled_step(arrays, h, x, joint, rng, rewards):  # pragma: no cover - comp
         for m in range(rewards.shape[0]):
             rewards[m] = mean[m, h, x, joint]
     else:  # the product step makes, theta[:, h] @ phi (the same BLAS call)
-        rewards[:] = np.dot(theta[h], phi)
+        mean_rewards = np.dot(theta[h], phi)
+        for m in range(rewards.shape[0]):
+            rewards[m] = mean_rewards[m]
     if noise > 0.0:
         for m in range(rewards.shape[0]):
             half = noise * (1.0 - abs(rewards[m]))

@@ -285,8 +285,8 @@ def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple,
 def parameters(beta, horizon, alphas, bonus_reward, action_counts) -> tuple:
     """The kernels' :data:`._kernels.plan.Parameters` in their types, as a plain tuple."""
     return (
-        float(beta), float(horizon), tuple(float(a) for a in alphas), bool(bonus_reward),
-        tuple(int(n) for n in action_counts),
+        float(beta), float(horizon), read_only(np.array(alphas, dtype=np.float64)),
+        bool(bonus_reward), read_only(np.array(action_counts, dtype=np.int64)),
     )  # fmt: skip
 
 

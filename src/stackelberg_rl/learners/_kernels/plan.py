@@ -470,9 +470,11 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
     counts = params.action_counts
     # w_{h+1} of each player, then U_0; zero rows up to whole passes of the products.
     coef = np.zeros((-(-(n_players + 1) // COEFFICIENTS) * COEFFICIENTS, d))
-    coef[:n_players] = w_next
-    if updates.shape[0] >= 1:
-        coef[n_players] = updates[0]
+    for j in range(d):
+        for m in range(n_players):
+            coef[m, j] = w_next[m, j]
+        if updates.shape[0] >= 1:
+            coef[n_players, j] = updates[0, j]
     # A block's products, sample-major (entry i·J + v).
     products = np.empty((coef.shape[0], BLOCK * n_pairs))
     by_sample = products.reshape(coef.shape[0], BLOCK, n_pairs)
@@ -596,8 +598,10 @@ def record_sample(data, h, f, rewards, next_row, f_next):  # pragma: no cover - 
     """
     data = Samples(*data)
     t = data.counts[h]
-    data.features[h, t] = f
-    data.rewards[h, t] = rewards
+    for j in range(f.shape[0]):
+        data.features[h, t, j] = f[j]
+    for m in range(rewards.shape[0]):
+        data.rewards[h, t, m] = rewards[m]
     if h < data.next_rows.shape[0]:
         data.next_rows[h, t] = next_row
         n_joint, d = f_next.shape
@@ -638,9 +642,10 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
     H, d = Lambda.shape[0], Lambda.shape[1]
     R = np.empty((d, d))
     M = np.empty((d, d))
-    inverse = np.empty((d, d))
     for h in range(H):
-        R[:] = Lambda[h]
+        for i in range(d):
+            for j in range(d):
+                R[i, j] = Lambda[h, i, j]
         for k in range(d):  # row k of R, then the trailing block less its outer product
             root = math.sqrt(R[k, k]) if R[k, k] > 0.0 else math.nan
             R[k, k] = root
@@ -657,12 +662,13 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
                     M[i, j] -= R[k, i] * M[k, j]
             for j in range(i + 1):
                 M[i, j] = M[i, j] / R[i, i]
-        inverse[:] = 0.0
+        for i in range(d):
+            for j in range(d):
+                out[h, i, j] = 0.0
         for k in range(d):  # Λ^{-1} = Σ_k M[k]ᵀ M[k]; M[k, j] = 0 for j > k
             for i in range(k + 1):
                 for j in range(k + 1):
-                    inverse[i, j] += M[k, i] * M[k, j]
-        out[h] = inverse
+                    out[h, i, j] += M[k, i] * M[k, j]
 
 
 @njit(**JIT)
@@ -688,7 +694,10 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
             )
             exact = cache.growth[h] > LOG_MAX_GROWTH
         if how != UPDATE or exact:
-            cache.inverse[h] = np.linalg.inv(data.Lambda[h])
+            inverse = np.linalg.inv(data.Lambda[h])
+            for i in range(d):
+                for j in range(d):
+                    cache.inverse[h, i, j] = inverse[i, j]
             cache.growth[h] = 0.0
         cache.n_inverse[h] = n
         targets = data.rewards[h, :n].copy()  # y = r + V_{h+1}(x'), (n, P)

@@ -93,42 +93,6 @@ def test_next_state_values_matches_numpy(m, mode, alpha, dtype, A, B):
             assert 0 <= drift < 1e-14
 
 
-ABLATION = [(False, True), (True, False), (False, False)]  # plain exp, plain products, both
-ALPHAS = (4.0, 9.0, 2.0)
-
-
-@pytest.mark.parametrize("counts", [(4, 4), (3, 3), (2, 2), (5, 4), (2, 3, 2), (2, 2, 1)])
-def test_the_ablation_variants_plan_the_weights_of_both_tricks(counts):
-    """The plain-numba variants the benchmark times against: the same ``w`` at every plan.
-
-    ``J`` of 16, 9, 4, 20: the products across joint actions, with some left over, and one by
-    one; three players: the coefficients in two passes, a chain of three soft-maxes. Plans with
-    one and with several new rows, refreshes, and more samples than a block.
-    """
-    rng = np.random.default_rng(sum(counts))
-    S, d, H, P = 6, 5, 3, len(counts)
-    table = rng.random((S, *counts, d)) / d
-    learners = [
-        SoftmaxLSVIUCB(table, counts, d, H, beta=0.7, lam=1.0, alphas=ALPHAS[:P], refresh_every=3)
-        for _ in range(1 + len(ABLATION))
-    ]
-    for one, flags in zip(learners[1:], ABLATION, strict=True):
-        one.ablation = flags
-    for k in range(90):
-        for h in range(H):
-            x, x_next = rng.integers(S, size=2)
-            actions = [rng.integers(n) for n in counts]
-            rewards = rng.uniform(-1, 1, P)
-            for one in learners:
-                one.record(h, x, actions, rewards, x_next)
-        if k % 7 in (0, 1) or k == 89:
-            for one in learners:
-                one.plan(k)
-            # The polynomial exp is within one ulp of math.exp; sums may associate differently.
-            for one in learners[1:]:
-                np.testing.assert_allclose(one.w, learners[0].w, rtol=0, atol=1e-12)
-
-
 def test_the_number_of_players_is_no_part_of_a_kernels_types():
     """Two, three and four players plan and act through the same compiled code (compiled once)."""
     rng = np.random.default_rng(0)

@@ -272,6 +272,7 @@ def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):
     assert (mine / "data.csv").read_text() == "1,2,3"
 
 
+@pytest.mark.slow
 def test_demo_writes_a_new_sweep_folder_each_time_and_goes_on_in_one_given(
     tmp_path, capsys, monkeypatch
 ):

@@ -37,6 +37,7 @@ def zero_sum_runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_upper_bound_and_the_distance_to_the_stackelberg_value_fall_with_k(zero_sum_runs):
     upper = np.empty((SEEDS, 2, 2))  # seed, (K = 300, K = 2400), player
     gap = np.empty((SEEDS, 2))

@@ -334,6 +334,7 @@ def sweep_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_a_sweep_report_has_regret_against_K_bias_sizes_and_every_setting(sweep_folder, tmp_path):
     folder = tmp_path / "sweep"
     shutil.copytree(sweep_folder, folder)

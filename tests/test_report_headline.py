@@ -73,6 +73,7 @@ def test_a_curves_slope_is_the_least_squares_slope_of_each_seed_with_a_t_interva
     assert "regret at K = 100000" in lines[2]
 
 
+@pytest.mark.slow
 def test_the_headline_file_shrunk_runs_end_to_end_with_its_slopes(tmp_path, capsys):
     spec = yaml.safe_load(EXAMPLE.read_text())
     assert spec["episodes"] == KS and spec["seeds"] == 8  # the file itself: 10³ … 10⁵, 8 seeds

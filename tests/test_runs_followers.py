@@ -257,6 +257,7 @@ def test_the_run_memory_estimate_counts_every_players_plans():
 
 
 # ---------------------------------------------------------------------- "Done when"
+@pytest.mark.slow
 def test_every_players_regret_falls_with_two_followers_greedy():
     """Issue 17's run, with 2 seeds of K = 1000 for 4 of 1500: ``--param n_followers=2 --param
     n_states=6 --beta 0.2 --alpha-l inf --alpha-f inf``. Each player's per-episode regret in

@@ -612,7 +612,10 @@ class _Ray:
             raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
 
     def submit(self, tasks: list[Task]) -> list[Future]:
-        remote = self.ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        # A task whose worker dies (its node lost, or a worker force-cancelled a moment before
+        # and handed this task as it went) plays once more, from its start; a task that raises
+        # is not played again, nor is a cancelled one.
+        remote = self.ray.remote(num_cpus=1, max_retries=1)(_ray_task)
         self.board = self.ray.remote(num_cpus=0)(_Board).remote()
         games = {fp: self.ray.put(game) for fp, game in self.games.items()}
         self.refs = [remote.remote(t, games[t.fingerprint], self.board, self.every) for t in tasks]

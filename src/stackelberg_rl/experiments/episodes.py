@@ -57,30 +57,24 @@ def play_block(
     actions = np.empty((episodes, H, P), dtype=np.int64)
     rewards = np.empty((episodes, H, P))
     returns = np.empty((episodes, P))
+    players = (tuple(map(read_only, tables)), counts, tuple(rngs))
     n = _play(
-        tuple(arrays), read_only(initial), tuple(map(read_only, tables)), counts, tuple(rngs),
-        env_rng, Lambda, threshold,
-        states, actions, rewards, returns,
+        tuple(arrays), read_only(initial), players, env_rng, (Lambda, threshold),
+        (states, actions, rewards, returns),
     )  # fmt: skip
     return states[:n], actions[:n], rewards[:n], returns[:n]
 
 
 @njit(cache=True, error_model="numpy")
-def _play(
-    arrays,
-    initial,
-    tables,
-    counts,
-    rngs,
-    env_rng,
-    Lambda,
-    threshold,
-    states,
-    actions,
-    rewards,
-    returns,
-):  # pragma: no cover - compiled
-    """:func:`play_block`'s loop; returns the number of episodes played."""
+def _play(arrays, initial, players, env_rng, doubling, out):  # pragma: no cover - compiled
+    """:func:`play_block`'s loop; returns the number of episodes played.
+
+    ``players``: every player's policy table, number of actions and generator; ``doubling``:
+    ``(Λ, threshold)``; ``out``: ``(states, actions, rewards, returns)``, filled.
+    """
+    tables, counts, rngs = players
+    Lambda, threshold = doubling
+    states, actions, rewards, returns = out
     n, H, P = actions.shape
     features = arrays[0]
     doubling = Lambda.shape[0] > 0

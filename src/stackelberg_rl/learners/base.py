@@ -299,7 +299,7 @@ class LSVIUCBLearner(Players, abc.ABC):
     def _check_rewards(self, rewards) -> np.ndarray:
         """``rewards`` as ``(P,)`` float64 in ``[-1, 1]``; the common case without a message."""
         try:
-            out = np.ascontiguousarray(rewards, dtype=np.float64)
+            out = np.asarray(rewards, dtype=np.float64)
         except (TypeError, ValueError):
             out = None
         if out is not None and out.shape == (self.n_players,):

@@ -120,6 +120,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         else:  # this sample's own row, where ψ (J, d) is written
             next_row = int(self._data.counts[h])
             f_next = _NONE if psi is None else psi.reshape(-1, self.dim)
+        rewards = np.ascontiguousarray(rewards)  # one signature, for a strided row too
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
     def record_episodes(self, states, actions, rewards) -> None:

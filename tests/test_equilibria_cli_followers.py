@@ -63,3 +63,22 @@ def test_the_certificate_table_has_a_row_and_a_slope_per_player(capsys):
         numbers = [float(v) for v in re.findall(r"[-+]?\d+\.\d+", rows[-1])]
         assert numbers[1] == pytest.approx(cert.upper_initial[m], abs=1e-4)
         assert re.search(rf"  {player}: at x0 ", out), out
+
+
+def test_the_report_of_a_run_with_two_followers_and_its_plans_bounds_every_player(tmp_path, capsys):
+    from stackelberg_rl.equilibria import curve_table
+
+    folder = tmp_path / "run"
+    argv = ["run", *GAME, "--episodes", "12", "--seeds", "2", "--alpha-f", "inf 2", "--quiet"]
+    code, out, err = call([*argv, "--save-plans", "--workers", "1", "--out", str(folder)], capsys)
+    assert code == 0, err
+    code, out, err = call(["report", str(folder)], capsys)
+    assert code == 0, err
+    assert (folder / "report-ccse.png").is_file()
+    page = (folder / "report.html").read_text()
+    table = curve_table(folder)
+    last = table[table.episodes == table.episodes.max()].mean(numeric_only=True)
+    for player in PLAYERS:  # each player's ε bracket at the largest K, as the caption gives it
+        low, high = last[f"{player}_lower_initial"], last[f"{player}_upper_initial"]
+        bracket = f"[{low:.3g}, {high:.3g}] for the {player.replace('_', ' ')}"
+        assert bracket in page, bracket

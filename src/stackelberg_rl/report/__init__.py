@@ -15,7 +15,6 @@ from .plots import (
     plot_zero_sum_gap,
 )
 from .tables import (
-    PLAYERS,
     SlopeFit,
     binned_regret,
     cumulative_regret,
@@ -27,7 +26,6 @@ from .tables import (
 )
 
 __all__ = [
-    "PLAYERS",
     "SlopeFit",
     "binned_regret",
     "cumulative_regret",

@@ -39,7 +39,7 @@ from .analysis import (
     prefix_curve,
     size_curves,
 )
-from .tables import SlopeFit, learning_summary, player_label
+from .tables import SlopeFit, certificate_players, learning_summary, player_label
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -448,10 +448,13 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
             "state: ε lies between the lower bound (dashed: deviations that do not see the "
             "episode) and the upper bound (solid: the mean best-response gap, what the corollary "
             "bounds by Õ(√(d³H⁴/K))); thin lines are seeds, dotted ∝ 1/√K. At "
-            f"K = {int(table.episodes.max())} the leader's ε is in "
-            f"[{_fmt(last.leader_lower_initial)}, {_fmt(last.leader_upper_initial)}], the "
-            f"follower's in [{_fmt(last.follower_lower_initial)}, "
-            f"{_fmt(last.follower_upper_initial)}]."
+            f"K = {int(table.episodes.max())} ε is in "
+            + ", ".join(
+                f"[{_fmt(last[f'{p}_lower_initial'])}, {_fmt(last[f'{p}_upper_initial'])}] for "
+                f"the {player_label(p)}"
+                for p in certificate_players(table)
+            )
+            + "."
         )
         draw = partial(plots.plot_certificate_curve, table)
         page.figure(s.folder, "ccse", draw, f"CCSE certificate of {s.name}", caption)

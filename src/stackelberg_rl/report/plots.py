@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .tables import PLAYERS, binned_regret, cumulative_regret, mean_band, player_label, players
+from .tables import (
+    binned_regret,
+    certificate_players,
+    cumulative_regret,
+    mean_band,
+    player_label,
+    players,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -205,15 +212,16 @@ def plot_certificate_curve(
 
     ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s (math.md §4).
     """
-    fig, axes = _new_figure(2)
-    for j, player in enumerate(PLAYERS):
+    names = certificate_players(table)
+    fig, axes = _new_figure(len(names), width=5.0 * len(names))
+    for j, player in enumerate(names):
         upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
         lines = [
             (upper, f"C{j}", "-", "upper bound (mean best-response gap)"),
             (lower, f"C{j}", "--", "lower bound (k-blind deviations)"),
         ]
         _seed_panel(axes[0, j], table, lines, guide=upper)
-        axes[0, j].set_title(f"{player}: ε at the initial state")
+        axes[0, j].set_title(f"{player_label(player)}: ε at the initial state")
     return _save(fig, path, title, dpi=110)
 
 

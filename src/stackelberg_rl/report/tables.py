@@ -16,14 +16,18 @@ import pandas as pd
 from ..equilibria.curve import loglog_slope, slope_interval
 from ..montecarlo import t_half_width
 
-PLAYERS = ("leader", "follower")  # with N followers: leader, follower_1, …
-
 
 def players(table: pd.DataFrame) -> tuple[str, ...]:
     """The players a table names: by its ``regret_*`` columns, else ``leader``, ``follower…``."""
     cols = [str(c) for c in table.columns]
     names = [c[7:] for c in cols if c.startswith("regret_") and not c.endswith("_ci")]
     return tuple(names or [c for c in cols if c == "leader" or c.startswith("follower")])
+
+
+def certificate_players(table: pd.DataFrame) -> tuple[str, ...]:
+    """The players of a CCSE certificate table (``equilibria.curve_table``), in order."""
+    suffix = "_upper_initial"
+    return tuple(str(c)[: -len(suffix)] for c in table.columns if str(c).endswith(suffix))
 
 
 def player_label(player: str) -> str:

@@ -88,6 +88,29 @@ def test_a_joint_action_of_the_wrong_length_is_refused_in_one_line():
         game.reward_at(0, 0, (0, 1, 0, 0))
 
 
+@pytest.mark.parametrize(
+    "h, x, actions, message",
+    [
+        (0, 1, (0, 2, -1), r"a_2 must be an integer in \[0, 3\), got -1"),  # not read from the end
+        (0, 1, (0, 2, 3), r"a_2 must be an integer in \[0, 3\), got 3"),
+        (0, 1, (0, 2, 1.0), r"a_2 must be an integer in \[0, 3\), got 1.0"),
+        (0, 1, (True, 2, 1), r"a_0 must be an integer in \[0, 3\), got True"),
+        (0, -1, (0, 1, 0), r"x must be an integer in \[0, 4\), got -1"),
+        (0, 9, (0, 1, 0), r"x must be an integer in \[0, 4\), got 9"),
+        (-1, 1, (0, 1, 0), r"h must be an integer in \[0, 5\), got -1"),
+    ],
+)
+def test_a_step_outside_the_game_names_the_index_and_its_range(h, x, actions, message):
+    game = games.make("random-tabular", n_followers=2, n_states=4, seed=0)
+    for looked_up in (
+        lambda: game.step(h, x, actions, np.random.default_rng(0)),
+        lambda: game.reward_at(h, x, *actions),
+        lambda: game.next_state_distribution(h, x, actions),
+    ):
+        with pytest.raises(ValueError, match=message):
+            looked_up()
+
+
 # ---------------------------------------------------------------------- runs
 def test_columns_name_every_player_and_one_follower_keeps_todays():
     assert columns(2) == COLUMNS
@@ -314,3 +337,21 @@ def test_the_command_line_runs_two_followers_with_one_alpha_each(tmp_path, capsy
     assert "alpha_f gives 3 values, one per follower, but the game has 2 followers" in (
         one_line_error(code, err)
     )
+
+
+@pytest.mark.parametrize(
+    "h, x, a, b, message",
+    [
+        (0, (0.5, 0.5), 0, -1, r"b must be an integer in \[0, 2\), got -1"),
+        (0, (0.5, 0.5), 2, 0, r"a must be an integer in \[0, 2\), got 2"),
+        (3, (0.5, 0.5), 0, 0, r"h must be an integer in \[0, 3\), got 3"),
+        (0, (0.5, np.nan), 0, 0, r"x must be a finite point of the plane"),
+        (0, 0.5, 0, 0, r"x must be a finite point of the plane, shape \(2,\), got"),
+    ],
+)
+def test_a_continuous_step_outside_the_game_names_what_is_wrong(h, x, a, b, message):
+    game = games.make("continuous", horizon=3)
+    with pytest.raises(ValueError, match=message):
+        game.step(h, x, a, b, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=message):
+        game.reward_at(h, x, a, b)

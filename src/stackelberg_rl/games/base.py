@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import read_only
-from .._validate import TOL, array, check_shape, distribution, first_index, real
+from .._validate import TOL, array, check_shape, distribution, first_index, index, real
 from .sampling import draw, mixture_draw
 
 DENSE_LIMIT = 50_000_000
@@ -330,8 +330,8 @@ class FiniteGame(Players):
         """Draw ``x_0`` from the initial distribution."""
         return draw(self.initial_distribution, rng)
 
-    def _at(self, x: int, actions: tuple) -> tuple[int, ...]:
-        """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence."""
+    def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
+        """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""
         if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
             actions = tuple(actions[0])
         if len(actions) != self.n_players:
@@ -339,18 +339,26 @@ class FiniteGame(Players):
                 f"a joint action has one action per player, {self.n_players}; got "
                 f"{len(actions)}: {actions!r}"
             )
+        index(h, self.horizon, "h")
+        index(x, self.n_states, "x")
+        for m, (a, n) in enumerate(zip(actions, self.action_counts, strict=True)):
+            index(a, n, f"a_{m}")
         return (x, *actions)
 
     def next_state_distribution(self, h: int, x: int, *actions) -> np.ndarray:
         """``P_h(·|x, a_0, …, a_N)`` as an ``(S,)`` array (actions one by one or in a sequence)."""
-        at = self._at(x, actions)
+        return self._next_state_distribution(h, self._at(h, x, actions))
+
+    def _next_state_distribution(self, h: int, at: tuple[int, ...]) -> np.ndarray:
         if self._transitions is not None:
             return self._transitions[(h, *at)]
         return self.features[at] @ self.mu[h]
 
     def reward_at(self, h: int, x: int, *actions) -> np.ndarray:
         """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as above) at step ``h``."""
-        at = self._at(x, actions)
+        return self._reward_at(h, self._at(h, x, actions))
+
+    def _reward_at(self, h: int, at: tuple[int, ...]) -> np.ndarray:
         if self._rewards is not None:
             return self._rewards[(slice(None), h, *at)].copy()
         return self.theta[:, h] @ self.features[at]
@@ -364,13 +372,13 @@ class FiniteGame(Players):
         state), as :func:`~.sampling.compiled_step` draws them.
         """
         *actions, rng = actions_and_rng
-        at = self._at(x, tuple(actions))
-        r = self.reward_at(h, *at)
+        at = self._at(h, x, tuple(actions))
+        r = self._reward_at(h, at)
         if self.reward_noise > 0.0:
             half = self.reward_noise * (1.0 - np.abs(r))
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
         if self._mixture_cdf is None:
-            return r, draw(self.next_state_distribution(h, *at), rng)
+            return r, draw(self._next_state_distribution(h, at), rng)
         # P_h(·|x,a) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
         u_component, phi = rng.random(), self.features[at]
         return r, int(mixture_draw(phi, self._mixture_cdf[h], u_component, rng.random()))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._seeding import seed_sequence
-from .._validate import array, distribution, first_index, integer, real
+from .._validate import array, distribution, first_index, index, integer, real
 from ._params import checked, param
 from .base import Players, sha256_of
 from .registry import register
@@ -298,9 +298,19 @@ class ContinuousGame(Players):
         logits /= logits.sum(axis=-1, keepdims=True)
         return logits
 
+    def _phi_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
+        """``φ(x, a, b) (d,)``, with ``h``, ``x`` and the actions checked."""
+        index(h, self.horizon, "h")
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (2,) or not np.isfinite(x).all():
+            raise ValueError(f"x must be a finite point of the plane, shape (2,), got {x!r}")
+        a, b = index(a, self.action_counts[0], "a"), index(b, self.action_counts[1], "b")
+        return self.feature_map(x[None])[0, a, b]
+
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
-        return self.theta[:, h] @ self.feature_map(np.asarray(x)[None])[0, a, b]
+        phi = self._phi_at(h, x, a, b)
+        return self.theta[:, h] @ phi
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
@@ -313,7 +323,7 @@ class ContinuousGame(Players):
 
         Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``.
         """
-        phi = self.feature_map(np.asarray(x)[None])[0, a, b]
+        phi = self._phi_at(h, x, a, b)
         i = draw(phi, rng)
         return self.theta[:, h] @ phi, self.densities.draw(h, i, rng)
 

@@ -248,6 +248,9 @@ def test_the_players_are_named_and_counted_in_errors():
         ValueError, match=r"a feature table must have shape \(S, A_0, A_1, A_2, d\)"
     ):
         SoftmaxLSVIUCB(game.features[..., 0, :], (2, 2, 2), 3, 3, beta=0.5, alphas=(1, 1, 1))
+    # Two action counts for a table of three players: the counts are named, not the α.
+    with pytest.raises(ValueError, match=r"one action axis per player of action_counts, got "):
+        SoftmaxLSVIUCB(game.features, (2, 2), 3, 3, beta=0.5, alphas=(1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="earlier must hold 2 actions"):
         one.policy(2, 0, 1, (0,))
 

@@ -140,23 +140,14 @@ class LSVIUCBLearner(Players, abc.ABC):
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.lam = real(lam, "lam", low=0.0, low_open=True)
         beta = real(beta, "beta", low=0.0)
-        values, names = _per_player(
-            "alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players
-        )
-        self.alphas = [
-            real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
-        ]
-        self.bonus_reward = bool(bonus_reward)
-        self.beta = beta
-        self.dim, self.horizon = d, H
         self.table: np.ndarray | None = None
         if isinstance(feature_map, np.ndarray):
             axes = ", ".join(action_axes(self.n_players))
             sizes = ", ".join(map(str, self.action_counts))
             if feature_map.ndim != 2 + self.n_players:
                 raise ValueError(
-                    f"a feature table must have shape (S, {axes}, d) = (S, {sizes}, {d}), "
-                    f"got {feature_map.shape}"
+                    f"a feature table must have shape (S, {axes}, d) = (S, {sizes}, {d}), one "
+                    f"action axis per player of action_counts, got {feature_map.shape}"
                 )
             shape = (feature_map.shape[0], *self.action_counts, d)
             name = f"the feature table (S, {axes}, d)"
@@ -164,6 +155,15 @@ class LSVIUCBLearner(Players, abc.ABC):
             self.feature_map: FeatureMap = self.table.__getitem__
         else:
             self.feature_map = feature_map
+        self.bonus_reward = bool(bonus_reward)
+        self.beta = beta
+        self.dim, self.horizon = d, H
+        values, names = _per_player(
+            "alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players
+        )
+        self.alphas = [
+            real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
+        ]
         self.schedule, self.schedule_n = schedule, schedule_n
         self.w = np.zeros((self.n_players, H, d))
         self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()

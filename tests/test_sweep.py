@@ -4,6 +4,7 @@ local backend with one and two workers, and signals."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -276,6 +277,29 @@ def test_a_dry_run_writes_nothing(tmp_path, capsys):
         f"1 settings in {tmp_path / 'sw'}: 1 to run (3 seeds), 0 complete and skipped",
     ]
     assert not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        (  # one α per follower, and a setting with one follower
+            'param: {n_followers: [1, 2]}\nalpha-f: "inf 2"\n',
+            r"grid.yaml:2: alpha-f: alpha_f gives 2 values, one per follower, but the game has "
+            r"1 follower \(setting param.n_followers=1\)",
+        ),
+        ("param: {n_states: [0, 5]}\n", r"grid.yaml:1: param.n_states: .*n_states"),
+    ],
+)
+def test_a_dry_run_refuses_what_the_sweep_would_refuse_before_playing(
+    tmp_path, capsys, grid, message
+):
+    path = tmp_path / "grid.yaml"
+    path.write_text(grid + "episodes: 5\n")
+    for dry_run in (["--dry-run"], []):
+        code = main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--quiet", *dry_run])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and re.search(message, err), err
+        assert not (tmp_path / "sw").exists()
 
 
 def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_whole_run(

@@ -298,7 +298,8 @@ def sweep(values: dict[str, Any]) -> int:
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
     try:
         if values.get("dry_run"):
-            print("\n".join(sweeps.preview_lines(sweeps.preview(settings, out), out)))
+            states = sweeps.preview(settings, out, build=True, workers=opts.workers)
+            print("\n".join(sweeps.preview_lines(states, out)))
             return 0
         INTERRUPTION["note"] = (
             f"workers stopped; the seeds played and checkpoints are kept in {out}: run the same "

@@ -56,6 +56,7 @@ from ..experiments.store import (
     refuse_live,
     write_file,
 )
+from ..games import Game
 from .settings import Setting, check_settings, config_key, depends_on_K
 
 LOG_FILE = "sweep.log"
@@ -288,14 +289,18 @@ def link_prefixes(states: list[SettingState]) -> None:
 
 def preview(
     settings: list[Setting], out: str | os.PathLike, same_settings: bool = False,
-    prefixes: bool = True,
+    prefixes: bool = True, *, build: bool = False, workers: int | None = None,
 ) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
+
+    With ``build``, every setting to play is also built as :func:`run_grid` builds it before it
+    plays anything, for ``workers`` as it takes them: its game, its α per follower, its memory.
 
     Raises:
         SweepFolderError: ``out``, or a setting's folder in it, cannot be used; with
             ``same_settings``, ``out`` holds a sweep of other settings.
-        SettingError: the results of a setting would not fit in memory.
+        SettingError: the results of a setting would not fit in memory; with ``build``, a
+            setting's game cannot be built or its players do not fit it.
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -332,7 +337,29 @@ def preview(
     ]
     if prefixes:
         link_prefixes(states)
+    if build:
+        _games(states, _local_workers(states, workers))
     return states
+
+
+def _local_workers(states: list[SettingState], workers: int | None) -> int:
+    """Local processes of a sweep: ``workers`` (default: every core), at most one per task."""
+    n_tasks = sum(s.n_to_run for s in states if s.action != "skip")
+    return max(1, min(int(workers or os.cpu_count() or 1), n_tasks))
+
+
+def _games(states: list[SettingState], workers: int) -> dict[str, Game]:
+    """The game of every setting to play, by name; settings with one game spec share it."""
+    games, built = {}, {}
+    for state in (s for s in states if s.action != "skip"):
+        config = state.setting.config
+        key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
+        try:
+            game = playable(config, built.get(key), min(workers, config.seeds))
+        except (ValueError, MemoryError) as err:
+            raise SettingError(state.setting, str(err)) from None
+        games[state.setting.name] = built[key] = game
+    return games
 
 
 def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int = 20) -> list[str]:
@@ -460,16 +487,8 @@ def run_grid(
     if n_tasks:  # a complete sweep asks no backend for anything
         check_backend(backend, address)
     workers = int(workers or os.cpu_count() or 1)
-    local_workers = max(1, min(workers, n_tasks))
-    games, built = {}, {}  # the game by setting, and by specification: settings share a game
-    for state in (s for s in states if s.action != "skip"):
-        config = state.setting.config
-        key = json.dumps(jsonable(asdict(config.game)), sort_keys=True)
-        try:
-            game = playable(config, built.get(key), min(local_workers, config.seeds))
-        except (ValueError, MemoryError) as err:
-            raise SettingError(state.setting, str(err)) from None
-        games[state.setting.name] = built[key] = game
+    local_workers = _local_workers(states, workers)
+    games = _games(states, local_workers)
 
     root = Reservation.make(out).target if new else Path(out)
     root.mkdir(parents=True, exist_ok=True)

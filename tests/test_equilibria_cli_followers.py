@@ -1,6 +1,7 @@
 """The explore, plan and equilibrium commands with a leader and N followers."""
 
 import json
+import math
 import re
 
 import numpy as np
@@ -82,3 +83,26 @@ def test_the_report_of_a_run_with_two_followers_and_its_plans_bounds_every_playe
         low, high = last[f"{player}_lower_initial"], last[f"{player}_upper_initial"]
         bracket = f"[{low:.3g}, {high:.3g}] for the {player.replace('_', ' ')}"
         assert bracket in page, bracket
+
+
+def test_explore_takes_one_alpha_per_follower_as_run_does(tmp_path, capsys):
+    game = games.make("random-tabular", n_followers=2, n_states=3, n_leader_actions=2,
+                      n_follower_actions=2, horizon=3)  # fmt: skip
+    same = rf.explore(game, 20, seed=1, alpha_f=[1.5, 1.5])
+    np.testing.assert_array_equal(same.actions, rf.explore(game, 20, seed=1, alpha_f=1.5).actions)
+    each = rf.explore(game, 20, seed=1, alpha_f=[1.5, math.inf])
+    assert not np.array_equal(each.actions, same.actions)
+    folder = tmp_path / "ex"
+    argv = ["explore", *GAME, "--episodes", "20", "--seed", "1", "--quiet", "--out", str(folder)]
+    code, _, err = call([*argv, "--alpha-f", "1.5 inf"], capsys)
+    assert code == 0, err
+    with np.load(folder / "data.npz") as saved:
+        np.testing.assert_array_equal(saved["actions"], each.actions)
+    assert json.loads((folder / "manifest.json").read_text())["options"]["alpha_f"] == [1.5, "inf"]
+    code, _, err = call([*argv[:-1], str(tmp_path / "other"), "--alpha-f", "1 2 3"], capsys)
+    assert code == 2 and err.strip().endswith(
+        "alpha_f gives 3 values, one per follower, but the game has 2 followers"
+    ), err
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(ValueError, match="alpha_f gives 1 values, one per follower"):
+        rf.explore(game, 5, alpha_f=[1.0])

@@ -93,11 +93,7 @@ class AgentConfig:
     """Free-form labels copied to the manifest."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.alpha_f, str):  # "inf power:1,0.5": one α per follower
-            many = re.sub(r"\s*([:,])\s*", r"\1", self.alpha_f).split()
-            self.alpha_f = many if len(many) > 1 else self.alpha_f
-        if isinstance(self.alpha_f, list | tuple):
-            self.alpha_f = [_spelled(value) for value in self.alpha_f]
+        self.alpha_f = per_follower(self.alpha_f)
         for name in ("beta", "alpha_l", "alpha_f"):
             setattr(self, name, _spelled(getattr(self, name)))
         self.validate()
@@ -173,6 +169,20 @@ def set_generator_state(rng: np.random.Generator, state) -> None:
         rng.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"a random stream's state is not valid: {err}") from None
+
+
+def per_follower(alpha_f):
+    """``alpha_f`` as one value for every follower, or a list of one per follower.
+
+    A string of several words (``"inf power:1,0.5"``) or a sequence is a list, each spelled as
+    :func:`_spelled` spells it; anything else is returned as it is.
+    """
+    if isinstance(alpha_f, str):
+        many = re.sub(r"\s*([:,])\s*", r"\1", alpha_f).split()
+        alpha_f = many if len(many) > 1 else alpha_f
+    if isinstance(alpha_f, list | tuple):
+        return [_spelled(value) for value in alpha_f]
+    return alpha_f
 
 
 def _spelled(value):

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _files
 from .. import games as games_mod
 from .._validate import real
+from ..agents import per_follower
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
@@ -42,7 +43,8 @@ class ExploreOptions:
     """The leader's soft-max parameter while exploring: anytime (log|A|·√(k+1)/H, so the first k
     episodes are an exploration of k episodes), fixed-K (log|A|·√K/H) or a number."""
     alpha_f: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
-    """The follower's, likewise with |B| (N followers: every follower's, with its |A_i|)."""
+    """The follower's, likewise with |B| (N followers: every follower's, with its |A_i|, or one
+    each separated by spaces)."""
     seed: int = 0
     """Seed of the game's and the players' random streams."""
     plan_lam: float = 1.0
@@ -66,6 +68,7 @@ class ExploreOptions:
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
         self.game.validate()
+        self.alpha_f = per_follower(self.alpha_f)
         rf.check_exploration(self.episodes, self.beta, self.lam, self.alpha_l, self.alpha_f,
                              self.seed, 64)  # fmt: skip
         real(self.plan_lam, "plan_lam", low=0.0, low_open=True)
@@ -130,6 +133,7 @@ def explore(values: dict[str, Any]) -> int:
         if reservation is None:
             return 0
     game = make_game(RunConfig(game=opts.game))
+    checked(lambda: rf.follower_alphas(opts.alpha_f, game.n_players))
     if not resumed:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,

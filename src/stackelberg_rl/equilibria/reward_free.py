@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -341,7 +341,7 @@ def explore(
     *,
     lam: float = 1.0,
     alpha_l: float | str = "anytime",
-    alpha_f: float | str = "anytime",
+    alpha_f: float | str | Sequence[float | str] = "anytime",
     seed: int = 0,
     refresh_every: int = 64,
     progress: Callable[[int], None] | None = None,
@@ -361,7 +361,7 @@ def explore(
         alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
             the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
             (``log|A|·√K/H``); the follower's with ``|B|``. With ``N`` followers ``alpha_f`` is
-            every follower's (follower ``i``'s schedule with ``|A_i|``).
+            every follower's (follower ``i``'s schedule with ``|A_i|``), or a list of one each.
         seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h``.
         progress, checkpoint, checkpoint_every: as
@@ -398,7 +398,7 @@ class _Exploration:
         self.game, self.seed, self.episodes, self.episodes_done = game, seed, K, 0
         self.env_rng = stream(seed, "game")
         # One learner for all (the bonus is the shared reward); the leader's agent plans for it.
-        alphas = (alpha_l, *(alpha_f,) * (P - 1))
+        alphas = (alpha_l, *follower_alphas(alpha_f, P))
         self.players = [
             LSVIAgent(learner, stream(seed, "player", m), m, alphas, K, owner=m == 0)
             for m in range(P)
@@ -508,7 +508,11 @@ def check_exploration(
     episodes = integer(episodes, "episodes", low=1)
     beta = real(beta, "beta", low=0.0)
     lam = real(lam, "lam", low=0.0, low_open=True)
-    for name, spec in (("alpha_l", alpha_l), ("alpha_f", alpha_f)):
+    if isinstance(alpha_f, list | tuple) and not alpha_f:
+        raise ValueError("alpha_f must give one value per follower, got an empty list")
+    many = isinstance(alpha_f, list | tuple)
+    followers = [(f"alpha_f[{i}]", a) for i, a in enumerate(alpha_f)] if many else []
+    for name, spec in [("alpha_l", alpha_l), *(followers or [("alpha_f", alpha_f)])]:
         try:
             alpha_value(spec, 2, 1, 1, 0)
         except (TypeError, ValueError) as err:
@@ -516,6 +520,17 @@ def check_exploration(
     integer(seed, "seed", low=0)
     integer(refresh_every, "refresh_every", low=1)
     return episodes, beta, lam
+
+
+def follower_alphas(alpha_f: Any, n_players: int) -> list:
+    """Every follower's ``α`` of ``alpha_f`` (one value for all, or a list of one each)."""
+    followers = list(alpha_f) if isinstance(alpha_f, list | tuple) else [alpha_f] * (n_players - 1)
+    if len(followers) != n_players - 1:
+        raise ValueError(
+            f"alpha_f gives {len(followers)} values, one per follower, but the game has "
+            f"{n_players - 1} follower{'s' * (n_players > 2)}"
+        )
+    return followers
 
 
 # ---------------------------------------------------------------------- phase 2: plan

@@ -103,6 +103,24 @@ def test_run_and_solve_take_a_game_file(game_file, tmp_path, capsys, monkeypatch
     assert code == 0 and "Stackelberg equilibrium" in out, err
 
 
+def test_a_relative_game_file_is_found_again_from_any_folder(
+    game_file, tmp_path, capsys, monkeypatch
+):
+    path, game = game_file
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--game-file", "mine.npz", "--episodes", "6", "--seeds", "1", "--save-plans"]
+    code, _, err = call([*argv, "--quiet", "--out", "runs/r"], capsys)
+    assert code == 0, err
+    manifest = load_run(tmp_path / "runs" / "r")[1]
+    assert manifest["config"]["game"]["file"] == str(path)  # as given, made absolute
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the run's game rebuilt from its manifest, from another folder
+    code, out, err = call(["equilibrium", str(tmp_path / "runs" / "r")], capsys)
+    assert code == 0 and "leader" in out, err
+    assert GameSpec(file="../mine.npz").file == str(path)
+
+
 def _truncated(path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])

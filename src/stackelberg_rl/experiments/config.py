@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,7 +68,8 @@ class GameSpec:
         },
     )
     """A finite game in an .npz file (features, transitions and rewards or mu and theta,
-    initial_distribution) instead of a registered game: not with --game or --param."""
+    initial_distribution) instead of a registered game: not with --game or --param. Recorded as
+    an absolute path."""
     sha256: str | None = field(default=None, metadata={"cli": False})
     """The SHA-256 of the file's game (its fingerprint), recorded when the file is first read."""
 
@@ -76,6 +78,8 @@ class GameSpec:
             self.name = DEFAULT_GAME
         if self.file is not None and self.sha256 is None and isinstance(self.file, str):
             self.validate()
+            # Recorded absolute: a run's manifest rebuilds the game from any working folder.
+            self.file = os.path.abspath(Path(self.file).expanduser())
             self.sha256 = self._load().fingerprint()
         self.validate()
         if self.file is None:

@@ -120,6 +120,8 @@ def truncate(path):
         ([], "unfinished", r"did not finish \(status 'running'\)"),
         ([], "no manifest", "is not an exploration folder: no manifest.json"),
         ([], "run manifest", "is not a manifest of stackelberg-rl"),
+        ([], "flip policies", r"policies.npz is damaged"),
+        ([], "edit game", r"manifest.json was edited or damaged: its options' game is not the"),
     ],
 )
 def test_plan_refuses_what_it_cannot_plan_for_in_one_line(explored, capsys, args, damage, match):
@@ -128,10 +130,16 @@ def test_plan_refuses_what_it_cannot_plan_for_in_one_line(explored, capsys, args
     elif damage == "foreign data":  # games.save never overwrites another kind of file
         (explored / "data.npz").unlink()
         games.save(games.make("security"), explored / "data.npz")
-    elif damage in ("unfinished", "run manifest"):
+    elif damage == "flip policies":
+        data = bytearray((explored / "policies.npz").read_bytes())
+        data[len(data) // 2] ^= 1
+        (explored / "policies.npz").write_bytes(bytes(data))
+    elif damage in ("unfinished", "run manifest", "edit game"):
         manifest = json.loads((explored / "manifest.json").read_text())
         if damage == "unfinished":
             manifest["status"] = "running"
+        elif damage == "edit game":
+            manifest["options"]["game"]["params"]["n_targets"] = 3
         else:
             manifest["format"] = "stackelberg-rl/run"
         (explored / "manifest.json").write_text(json.dumps(manifest))

@@ -277,7 +277,7 @@ def plan(values: dict[str, Any]) -> int:
     """
     folder = values.pop("folder")
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
-    manifest, data = checked(lambda: rf.read_folder(folder))
+    manifest, data = checked(lambda: rf.read_folder(folder, plans=True))
     if opts.rewards is not None:
         rewards, kind = _rewards_from_file(Path(opts.rewards))
         checked(lambda: rf.known_rewards(data, rewards))

@@ -32,7 +32,7 @@ from .._validate import TOL, array, check_shape, first_index, integer, real
 from ..agents import LSVIAgent, set_generator_state
 from ..experiments import checkpoint as ckpt
 from ..experiments.checkpoint import CHECKPOINTS_DIR
-from ..experiments.config import difference
+from ..experiments.config import GameSpec, difference
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY, play_episodes
 from ..experiments.store import (
     MANIFEST_FILE,
@@ -307,8 +307,8 @@ EXPLORATION_FOLDER = FolderKind(
 def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, ExplorationData]:
     """The manifest and the data set of a complete exploration folder, checked to agree.
 
-    ``plans``: also read every plan file (``policies.npz``, ``plan-*.npz``) in full. Raises
-    :class:`RunFolderError` naming the file at fault.
+    ``plans``: also read every plan file (``policies.npz``, the manifest's ``plan-*.npz``) in
+    full. Raises :class:`RunFolderError` naming the file at fault.
     """
     folder = Path(folder)
     manifest = read_complete(folder, EXPLORATION_FOLDER)
@@ -328,8 +328,24 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
                 f"{path} is not the data of the exploration in {folder} ({what} is {theirs!r} "
                 f"there, {ours!r} in the manifest)"
             )
-    for plan in [folder / POLICIES_FILE, *sorted(folder.glob(f"{PLAN_PREFIX}*.npz"))] * plans:
-        _files.load(plan, PLAN_FORMAT, 1, what="plan", error=RunFolderError)
+    game = manifest.get("game") or {}
+    try:  # the options' game is the game explored: its parameters, or its file's SHA-256
+        spec = GameSpec(**options["game"])
+        same = (spec.sha256 == sha256) if spec.file else {
+            "name": spec.name, "params": spec.resolved()} == game.get("registered")  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        same = False
+    if not same:
+        raise RunFolderError(
+            f"{folder / MANIFEST_FILE} was edited or damaged: its options' game is not the game "
+            "explored"
+        )
+    plan_records = manifest.get("plans") or []
+    listed = [f for p in plan_records for f in (p.get("files") if isinstance(p, dict) else [p])]
+    for name in [POLICIES_FILE, *listed] * plans:  # a user's own plan-*.npz is not read
+        if not isinstance(name, str) or Path(name).name != name:
+            raise RunFolderError(f"{folder / MANIFEST_FILE} lists a plan file {name!r}")
+        _files.load(folder / name, PLAN_FORMAT, 1, what="plan", error=RunFolderError)
     return manifest, data
 
 

@@ -73,6 +73,10 @@ def test_reward_noise_is_a_parameter_of_both_random_games():
         ("random-linear", {"reward_noise": 2}, r"reward_noise must be in \[0, 1\], got 2"),
         ("random-linear", {"concentration": 0}, r"concentration must be in \(0, inf\), got 0"),
         ("random-tabular", {"horizon": 0}, r"horizon must be an integer >= 1, got 0"),
+        *(
+            (name, {"seed": -1}, r"seed must be an integer >= 0, got -1")
+            for name in ("random-linear", "random-tabular", "security", "electricity", "continuous")
+        ),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(name, params, match):

@@ -426,7 +426,9 @@ class ContinuousParams:
         gt=0.0,
     )
     seed: int = param(
-        0, "Seed of the game's arrays, and (through a separate stream) of its evaluation sample."
+        0,
+        "Seed of the game's arrays, and (through a separate stream) of its evaluation sample.",
+        ge=0,
     )
     n_eval_states: int = param(
         100,

@@ -73,7 +73,9 @@ class ElectricityParams:
     storage: float = param(
         0.5, "Capacity of the store in [0, 1], in units of the largest consumption.", ge=0.0, le=1.0
     )
-    seed: int = param(0, "Seed of the weather: the noise in the regimes' next-state distributions.")
+    seed: int = param(
+        0, "Seed of the weather: the noise in the regimes' next-state distributions.", ge=0
+    )
 
 
 def _electricity_bytes(p: ElectricityParams) -> int:

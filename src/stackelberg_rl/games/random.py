@@ -30,7 +30,7 @@ class RandomLinearParams:
     n_follower_actions: int = param(3, "|B|, the follower's actions.", ge=1)
     dim: int = param(8, "d, the feature dimension.", ge=1)
     horizon: int = param(5, "H, steps per episode.", ge=1)
-    seed: int = param(0, _SEED)
+    seed: int = param(0, _SEED, ge=0)
     concentration: float = param(
         1.0,
         "Dirichlet parameter of the features; small values give nearly one-hot features.",
@@ -128,7 +128,7 @@ class RandomTabularParams:
     n_leader_actions: int = param(3, "|A|, the leader's actions.", ge=1)
     n_follower_actions: int = param(3, "|B|, the follower's actions.", ge=1)
     horizon: int = param(5, "H, steps per episode.", ge=1)
-    seed: int = param(0, _SEED)
+    seed: int = param(0, _SEED, ge=0)
     reward_noise: float = param(0.0, _NOISE)
     n_followers: int = param(1, _FOLLOWERS, ge=1)
 

@@ -72,7 +72,7 @@ class SecurityParams:
     attacker_uncovered: str | tuple | None = param(
         None, "The attacker's payoff per target when not patrolled; not with zero_sum."
     )
-    seed: int = param(0, "Seed of the random payoffs (those not given).")
+    seed: int = param(0, "Seed of the random payoffs (those not given).", ge=0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.zero_sum, bool | np.bool_):

@@ -197,3 +197,34 @@ def test_observations_and_information_states():
     info_state = spiel_game.make_py_observer(pyspiel.IIGObservationType(perfect_recall=True))
     info_state.set_from(state, 0)
     assert info_state.dict["follower_actions"][0].tolist() == [0, 1, 0, 0, 0]
+
+
+def test_a_state_refuses_an_action_that_is_not_legal_there():
+    game = games.make("security", horizon=2)  # one state, x_0 = 0; four leader actions
+    state = make(game).new_initial_state()
+    with pytest.raises(ValueError, match=r"chance outcome 7 is not a state of positive prob"):
+        state.apply_action(7)
+    state.apply_action(0)
+    with pytest.raises(ValueError, match=r"a_0 must be an integer in \[0, 4\), got 99"):
+        state.apply_action(99)
+    while not state.is_terminal():  # the refusals changed nothing: the episode plays on
+        outcomes = state.chance_outcomes() if state.is_chance_node() else None
+        state.apply_action(outcomes[0][0] if outcomes else state.legal_actions()[0])
+    assert state.history() == [(0, 0, 0), (0, 0, 0)]  # (x_h, a, b) of both steps
+    with pytest.raises(ValueError, match="the episode is over"):
+        state.apply_action(0)
+
+
+def test_every_environment_refuses_the_continuous_game_in_one_line():
+    import gymnasium as gym
+
+    from stackelberg_rl.envs import gymnasium as _registered  # noqa: F401
+    from stackelberg_rl.envs import pettingzoo as pz
+
+    message = "game 'continuous' has continuous states: the environments play finite games"
+    with pytest.raises(ValueError, match=message):
+        pyspiel.load_game("python_stackelberg_rl(game=continuous)")
+    with pytest.raises(ValueError, match=message):
+        pz.env(game="continuous")
+    with pytest.raises(ValueError, match=message):
+        gym.make("stackelberg_rl/LeaderEnv-v0", game="continuous")

@@ -32,8 +32,15 @@ def resolve_game(game: FiniteGame | str, game_params: Mapping[str, Any] | None) 
             raise ValueError("game_params can only be given with a registered game's name")
         return game
     if isinstance(game, str):
-        return make(game, **dict(game_params or {}))
+        return finite(make(game, **dict(game_params or {})), game)
     raise TypeError(f"game must be a FiniteGame or a registered game's name, got {game!r}")
+
+
+def finite(game: Any, name: str) -> FiniteGame:
+    """``game``, the registered game ``name``, if it is finite (the environments' states are)."""
+    if not isinstance(game, FiniteGame):
+        raise ValueError(f"game {name!r} has continuous states: the environments play finite games")
+    return game
 
 
 def action_symbols(n_players: int) -> tuple[str, ...]:

@@ -37,11 +37,12 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
+from .._validate import index, is_integer
 from ..games import FiniteGame, info, load
 from ..games import make as make_game
 from ..games.base import player_names
 from ..planning import check_policies
-from ._common import action_symbols, missing, resolve_game
+from ._common import action_symbols, finite, missing, resolve_game
 
 try:
     import pyspiel
@@ -123,7 +124,7 @@ def _game_from_parameters(name: str, params: str) -> FiniteGame:
             ) from None
     if name.startswith("file:"):
         return load(name.removeprefix("file:"))
-    return make_game(name, **decode_params(params))
+    return finite(make_game(name, **decode_params(params)), name)
 
 
 def _parameters_of(game: FiniteGame) -> dict[str, str]:
@@ -238,6 +239,18 @@ class LeaderFollowerState(pyspiel.State):
         # rewards() reports what the last player's move paid, until the next player moves:
         # OpenSpiel reads rewards at decision nodes, after any chance node in between.
         model = self._model()
+        player = self.current_player()
+        if player == pyspiel.PlayerId.TERMINAL:
+            raise ValueError(f"the episode is over: no action can be applied, got {action!r}")
+        if player == pyspiel.PlayerId.CHANCE:
+            outcomes = dict(self.chance_outcomes())
+            if not is_integer(action) or int(action) not in outcomes:
+                raise ValueError(
+                    f"chance outcome {action!r} is not a state of positive probability here "
+                    f"(those are {sorted(outcomes)})"
+                )
+        else:
+            index(action, model.action_counts[player], f"a_{player}")
         if self.x is None:
             self.x = int(action)
         elif len(self.actions) == model.n_players:  # the transition after the joint action

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -302,6 +303,34 @@ def test_a_dry_run_refuses_what_the_sweep_would_refuse_before_playing(
         assert not (tmp_path / "sw").exists()
 
 
+def test_a_complete_setting_whose_results_are_damaged_is_played_again(tmp_path):
+    out = tmp_path / "sw"
+    settings = small("episodes: 6\nalpha-l: [fixed-K, 2.0]\n")
+    run_grid(settings, out, workers=1, progress=False)
+    damaged = out / settings[1].name / "results.parquet"
+    whole = damaged.read_bytes()
+    damaged.write_bytes(whole[:200])
+    first, second = preview(settings, out)
+    assert (first.action, second.action) == ("skip", "run")
+    assert second.why.startswith("a complete run whose files are damaged, played again (")
+    outcome = run_grid(settings, out, workers=1, progress=False)
+    assert outcome.tasks == 2 and not outcome.failed
+    again = pd.read_parquet(damaged)
+    pd.testing.assert_frame_equal(
+        without_time(again), without_time(pd.read_parquet(BytesIO(whole)))
+    )
+
+
+@pytest.mark.parametrize("command", ["sweep", "demo"])
+def test_a_sweep_folder_that_cannot_be_created_is_one_line(tmp_path, capsys, command):
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY + "episodes: 5\n")
+    argv = [str(path)] if command == "sweep" else ["--episodes", "5,6"]
+    code = main([command, *argv, "--out", "/proc/1/no-such/sw", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith("cannot create /proc/1/no-such/sw: No such file or directory")
+
+
 def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_whole_run(
     tmp_path, monkeypatch
 ):
@@ -534,8 +563,12 @@ def test_a_dry_run_costs_nothing_per_seed_and_says_a_large_grid_in_a_few_lines(
     ]
     settings = [*small(), *many]
 
-    def no_listing(self):
-        raise AssertionError("a dry run lists no seeds")
+    listed = RunConfig.run_seeds.fget
+
+    def no_listing(self):  # the complete settings' results are read back, seeds and all
+        if self.seeds > 2:
+            raise AssertionError("a dry run lists no seeds of a setting to run")
+        return listed(self)
 
     monkeypatch.setattr(RunConfig, "run_seeds", property(no_listing))
     states = preview(settings, tmp_path / "sw")

@@ -169,7 +169,8 @@ class SettingState:
     checkpoint's episodes; ``action``: ``"skip"``, ``"run"`` or ``"resume"``; ``replace_folder``:
     its folder holds another configuration's unfinished run; ``source``: the setting its seeds are
     cut from (:func:`link_prefixes`); ``unusable``: checkpoints that cannot be continued;
-    ``failed_before``: the sweep's last session marked it failed.
+    ``failed_before``: the sweep's last session marked it failed; ``damaged``: why its complete
+    run folder cannot be read back (it is played again).
     """
 
     setting: Setting
@@ -182,12 +183,15 @@ class SettingState:
     source: str | None = None
     unusable: list[str] = field(default_factory=list)
     failed_before: bool = False
+    damaged: str | None = None
 
     @property
     def why(self) -> str:
         """What the dry run says of it."""
         if self.complete:
             return "complete"
+        if self.damaged:
+            return f"a complete run whose files are damaged, played again ({self.damaged})"
         if self.replace_folder or self.action != "resume":
             return REPLACED if self.replace_folder else ""
         reasons = list(self.unusable)
@@ -251,6 +255,11 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 f"({where}: {there!r} there, {here!r} here); "
                 "it is never replaced: remove it yourself or choose another --out"
             )
+        try:  # its results read back, as the report reads them
+            load_run(folder)
+        except RunFolderError as err:
+            state.replace_folder, state.damaged = True, str(err)
+            return state
         state.status, state.action = COMPLETE, "skip"
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
@@ -491,7 +500,10 @@ def run_grid(
     games = _games(states, local_workers)
 
     root = Reservation.make(out).target if new else Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SweepFolderError(f"cannot create {root}: {err.strerror or err}") from None
     held = lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
     try:
         if not new:  # judged again, now that no other sweep plays here

@@ -321,6 +321,23 @@ def test_a_complete_setting_whose_results_are_damaged_is_played_again(tmp_path):
     )
 
 
+def test_a_sweep_whose_sweep_json_is_lost_goes_on_from_its_run_folders(tmp_path):
+    out = tmp_path / "sw"
+    settings = small()
+    run_grid(settings, out, workers=1, progress=False)
+    (out / "sweep.json").write_text('{"format": "stackelberg-rl/sweep", "sett')
+    with pytest.raises(SweepFolderError, match=r"corrupt or truncated.*; remove .*sweep.json and"):
+        preview(settings, out)
+    (out / "sweep.json").unlink()  # as the error says
+    assert [s.action for s in preview(settings, out)] == ["skip", "skip"]
+    assert run_grid(settings, out, workers=1, progress=False).tasks == 0
+    assert json.loads((out / "sweep.json").read_text())["status"] == "complete"
+    (out / "sweep.json").unlink()
+    (out / "mine.txt").write_text("a user's file: not a folder a sweep left")
+    with pytest.raises(SweepFolderError, match="holds no sweep.json: it is not a sweep folder"):
+        preview(settings, out)
+
+
 @pytest.mark.parametrize("command", ["sweep", "demo"])
 def test_a_sweep_folder_that_cannot_be_created_is_one_line(tmp_path, capsys, command):
     path = tmp_path / "grid.yaml"

@@ -317,9 +317,15 @@ def preview(
     check_ancestors(root, SweepFolderError)
     previous: dict = {}
     if is_sweep_folder(root):
-        previous = read_sweep_file(root)
+        try:
+            previous = read_sweep_file(root)
+        except SweepFolderError as err:
+            raise SweepFolderError(
+                f"{err}; remove {root / SWEEP_FILE} and run the sweep again: its settings' run "
+                "folders are kept and continued"
+            ) from None
         refuse_live(root, previous, SWEEP_FOLDER)
-    elif root.is_dir() and any(root.iterdir()):
+    elif root.is_dir() and any(root.iterdir()) and not _left_by_a_sweep(root):
         raise SweepFolderError(
             f"{root} is not empty and holds no {SWEEP_FILE}: it is not a sweep folder "
             "of stackelberg-rl and is never used; choose another --out"
@@ -349,6 +355,20 @@ def preview(
     if build:
         _games(states, _local_workers(states, workers))
     return states
+
+
+def _left_by_a_sweep(root: Path) -> bool:
+    """Whether ``root`` holds only what a sweep into it writes, less its ``sweep.json``."""
+    for p in root.iterdir():
+        if p.name in SWEEP_FOLDER.files or p.name.startswith(SWEEP_FOLDER.prefixes):
+            continue
+        try:
+            manifest = read_manifest(p) if p.is_dir() and not p.is_symlink() else {}
+        except RunFolderError:
+            return False
+        if (manifest.get("sweep") or {}).get("folder") != str(root.resolve()):
+            return False
+    return True
 
 
 def _local_workers(states: list[SettingState], workers: int | None) -> int:

@@ -101,6 +101,9 @@ BAD = [
     # (file, line, key, words of the message)
     ("episodes: 10\nepsiodes: 3\n", 2, "epsiodes", "did you mean episodes"),
     ("out: somewhere\n", 1, "out", "option of the sweep command"),
+    ("overwrite: true\n", 1, "overwrite", "an option of run (--overwrite), not of a sweep"),
+    ("resume: x\n", 1, "resume", "an option of run (--resume), not of a sweep: running a"),
+    ("beta: .nan\n", 1, "beta", "beta must be a number, not nan"),
     ("episodes: [10, x]\n", 1, "episodes", "must be an integer"),
     ("seeds: 0\n", 1, "seeds", "an integer >= 1"),
     ("\n\nbeta: -1\n", 3, "beta", "allowed: NUMBER|theory"),

@@ -32,10 +32,15 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if type(None) in args and (value is None or isinstance(value, str) and value == "none"):
             return None
+        errors = []
         for member in [m for m in args if m not in (str, type(None))] + [str] * (str in args):
             if member is not str or isinstance(value, str):
-                with contextlib.suppress(ValueError):
+                try:
                     return convert(value, member, what)
+                except ValueError as err:
+                    errors.append(err)
+        if len(errors) == 1:  # the one member it could be says what is wrong (a NaN)
+            raise errors[0]
         raise ValueError(f"{what} must be {' or '.join(map(_type_name, args))}, got {value!r}")
     if origin is typing.Literal:
         for option in args:

@@ -121,7 +121,13 @@ class _Reader:
         if key in (ZIP, PARAM) or key in OPTIONS:
             return key
         if key in COMMAND_LINE_ONLY:
-            where = f"is an option of the sweep command (--{key}), not of the file's settings"
+            sweep_has = any(o.name == f"--{key}" for o in SWEEP_OPTIONS)
+            where = (
+                f"is an option of the sweep command (--{key}), not of the file's settings"
+                if sweep_has
+                else f"is an option of run (--{key}), not of a sweep: running a sweep again "
+                "continues it"
+            )
             raise self.fail(node, raw, where)
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""

@@ -428,3 +428,28 @@ def test_a_finished_run_that_cannot_replace_the_old_one_is_kept_and_the_error_sa
     new, manifest = load_run(staging)
     assert (new["seed"] == 2).all() and manifest["status"] == "complete"
     assert (load_run(out)[0]["seed"] == 1).all()  # the old run is untouched
+
+
+def test_reading_back_a_folder_that_is_not_done_says_what_it_is(tmp_path):
+    from stackelberg_rl.experiments import store
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(RunFolderError, match="afile is not a run folder: it is a file"):
+        load_run(tmp_path / "afile")
+    with pytest.raises(RunFolderError, match="nothing is not a run folder: no such folder"):
+        load_run(tmp_path / "nothing")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {"format": "stackelberg-rl/run", "format_version": 1, "status": "running", "pid": 4242}
+        )  # fmt: skip
+    )
+    held = store.lock(folder)  # as the process that plays it holds it
+    try:
+        with pytest.raises(RunFolderError, match=r"holds a run that is still running \(pid 4242\)"):
+            load_run(folder)
+    finally:
+        os.close(held)
+    with pytest.raises(RunFolderError, match=r"did not finish \(status 'running'\); continue it"):
+        load_run(folder)  # no process plays it: it can be continued

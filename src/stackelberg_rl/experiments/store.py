@@ -360,7 +360,7 @@ class Reservation:
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
+            raise _not_a_folder(folder, kind)
         _check_cwd_outside(folder)
         reservation = cls(folder, folder, "resume", True, kind=kind, resumed=True)
         if hold:
@@ -543,12 +543,18 @@ def _rescue(files: dict[str, Callable[[Path], object]], manifest_text: str) -> P
 def read_complete(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> dict:
     """The manifest of a complete folder of ``kind`` (``kind.error`` if not, ``hint`` told)."""
     if not folder.is_dir():
-        raise kind.error(f"{folder} is not {kind.a} folder: no such folder")
+        raise _not_a_folder(folder, kind)
     manifest = read_manifest(folder, kind)
     if manifest.get("status") != "complete":
         status = manifest.get("status")
+        os.close(lock(folder, kind))  # one that still plays is said to be running, not resumable
         raise kind.error(f"the {kind.what} in {folder} did not finish (status {status!r}){hint}")
     return manifest
+
+
+def _not_a_folder(folder: Path, kind: FolderKind) -> RunFolderError:
+    why = "it is a file" if folder.exists() else "no such folder"
+    return kind.error(f"{folder} is not {kind.a} folder: {why}")
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:

@@ -369,3 +369,21 @@ def test_a_worker_killed_mid_run_keeps_the_run_resumable_with_one_line(tmp_path)
     whole = pd.concat([play(game, config, s)[0] for s in (0, 1)], ignore_index=True)
     pd.testing.assert_frame_equal(df.drop(columns="wall_time"), whole.drop(columns="wall_time"))
     assert load_run(out)[1]["status"] == "complete"
+
+
+def test_a_second_interruption_exits_at_once_saying_what_is_kept():
+    """A hung clean-up is cut short by a second Ctrl-C, which still says how to go on."""
+    code = (
+        "import importlib\n"
+        "m = importlib.import_module('stackelberg_rl.cli.main')\n"
+        "m.INTERRUPTION['note'] = 'the run folder is kept: continue it with --resume runs/x'\n"
+        "m._interrupted['first'] = False\n"
+        "m._raise_interrupted(2, None)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and done.stdout == ""
+    assert done.stderr == (
+        "stackelberg-rl: interrupted again; exiting now; the run folder is kept: continue it "
+        "with --resume runs/x\n"
+    )

@@ -37,7 +37,8 @@ _interrupted = {"first": True}
 def _raise_interrupted(signum: int, frame) -> None:
     """Turn SIGINT or SIGTERM into :class:`Interrupted`; a second one (a hung clean-up) exits."""
     if not _interrupted["first"]:
-        os.write(2, f"{PROG}: interrupted again; exiting now\n".encode())
+        note = INTERRUPTION["note"]  # what is kept, and how to go on
+        os.write(2, f"{PROG}: interrupted again; exiting now{'; ' * bool(note)}{note}\n".encode())
         os._exit(128 + signum)
     _interrupted["first"] = False
     raise Interrupted(signum)

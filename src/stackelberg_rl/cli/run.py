@@ -177,7 +177,7 @@ def run(values: dict[str, Any]) -> int:
         df = run_seeds(
             config, execution.resume or execution.out, execution.workers,
             overwrite=execution.overwrite, progress=not execution.quiet,
-            game=game, on_start=lambda run_dir, pids: print(f"run folder: {run_dir}", flush=True),
+            game=game, on_start=_started,
             resume=execution.resume is not None, checkpoint_every=execution.checkpoint_every,
             backend=execution.backend, address=execution.address,
         )  # fmt: skip
@@ -197,6 +197,11 @@ def run(values: dict[str, Any]) -> int:
         print(f"nothing to resume: the run in {df.attrs['run_dir']} is complete", flush=True)
     report_run(Path(df.attrs["run_dir"]))
     return 0
+
+
+def _started(run_dir, pids) -> None:
+    print(f"run folder: {run_dir}", flush=True)
+    INTERRUPTION["note"] = f"the run folder is kept: continue it with {PROG} run --resume {run_dir}"
 
 
 def _resume_hint(err: BaseException) -> str:

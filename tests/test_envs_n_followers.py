@@ -28,7 +28,7 @@ from pettingzoo.test import (
 from stackelberg_rl import games, planning
 from stackelberg_rl.envs import openspiel as osp
 from stackelberg_rl.envs import pettingzoo as pz
-from stackelberg_rl.envs.gymnasium import PLAYER_ENV_ID, LeaderEnv, PlayerEnv
+from stackelberg_rl.envs.gymnasium import PLAYER_ENV_ID, FollowerEnv, LeaderEnv, PlayerEnv
 
 
 def noisy_game(n_followers, horizon=3, seed=2):
@@ -425,7 +425,8 @@ def test_policies_of_the_wrong_number_of_players_or_axes_are_refused_in_one_line
     profile = random_profile(game, 0)
     refusals = [
         (lambda: PlayerEnv(game, 0, profile[:2]), "one policy per player \\(3 in this game"),
-        (lambda: LeaderEnv(game, profile[1]), "one policy per player \\(3 in this game"),
+        (lambda: LeaderEnv(game, profile[1]), "for a game of two players, this one has 3: "),
+        (lambda: FollowerEnv(game, profile[0]), "use stackelberg_rl/PlayerEnv-v0 with policies"),
         (lambda: PlayerEnv(game, 0, profile[2]), "a list of one policy per player"),
         (lambda: PlayerEnv(game, 3), "player must be an integer in \\[0, 3\\), got 3"),
         (

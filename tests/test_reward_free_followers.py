@@ -177,7 +177,10 @@ def test_exploration_data_round_trip_and_resume_with_two_followers(tmp_path):
         r"\(H, A_0, A_1, A_2, d\) = \(3, 2, 2, 2, 24\)",
     ):
         data.check_game(one_follower)
-    with pytest.raises(ValueError, match=r"rewards must be a table \(3, H, S, A_0, A_1, A_2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"rewards must be a table \(3, H, S, A_0, A_1, A_2\) = \(3, 3, 3, 2, 2, 2\)",
+    ):
         rf.fit(data, np.zeros((2, 3, 3, 2, 2)))
     table = np.stack([game.reward(h) for h in range(3)], axis=1)
     assert all(

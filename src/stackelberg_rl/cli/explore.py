@@ -272,8 +272,8 @@ def plan(values: dict[str, Any]) -> int:
     """Plan the Stackelberg policies for other rewards from the data of an exploration folder.
 
     The same game with other parameters (--param zero_sum=true), another game with the same
-    transitions, or given rewards (--rewards FILE.npz). Writes plan-NAME.npz (pi_l, pi_f, w) and
-    plan-NAME.json (the exact gaps) into the folder.
+    transitions, or given rewards (--rewards FILE.npz). Writes plan-NAME.npz (pi_l, pi_f and w;
+    with N followers pi_0 … pi_N and w) and plan-NAME.json (the exact gaps) into the folder.
     """
     folder = values.pop("folder")
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))

@@ -49,7 +49,7 @@ import numpy as np
 from .._validate import index
 from ..games import FiniteGame, draw
 from ..planning import check_policies, policy_shapes, stackelberg_equilibrium
-from ._common import Episode, check_action, missing
+from ._common import Episode, check_action, missing, resolve_game
 
 try:
     import gymnasium
@@ -194,6 +194,7 @@ class LeaderEnv(PlayerEnv):
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
+        game = _two_players(game, options, follower_policy, "follower_policy")
         policies = follower_policy if isinstance(follower_policy, str) else [None, follower_policy]
         super().__init__(game, 0, policies, **options)
 
@@ -202,8 +203,21 @@ class FollowerEnv(PlayerEnv):
     """The (first) follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
 
     def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
+        game = _two_players(game, options, leader_policy, "leader_policy")
         policies = leader_policy if isinstance(leader_policy, str) else [leader_policy, None]
         super().__init__(game, 1, policies, **options)
+
+
+def _two_players(game: FiniteGame | str, options: dict, policy: Any, name: str) -> FiniteGame:
+    """The game, built once; one policy given as an object or table is a two-player game's."""
+    game = resolve_game(game, options.pop("game_params", None))
+    if not isinstance(policy, str) and game.n_players > 2:
+        raise ValueError(
+            f"{name} as one policy is for a game of two players, this one has {game.n_players}: "
+            f"give a name for all ('uniform', 'stackelberg'), or use {PLAYER_ENV_ID} with "
+            "policies=[...] (one per player)"
+        )
+    return game
 
 
 for _id, _cls in (

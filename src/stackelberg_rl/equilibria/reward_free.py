@@ -746,9 +746,10 @@ def known_rewards(
         axes = ("player", "h", "x", *action_axes(P, upper=False))
         shape = (P, H, len(data.features), *counts)
         return None, array(given, "rewards", shape=shape, axes=axes, low=-1.0, high=1.0)
+    table = ", ".join(map(str, (P, H, len(data.features) if data.is_finite else "S", *counts)))
     raise ValueError(
-        f"rewards must be a table ({P}, H, S, {names}) = {(P, H, '?', *counts)} or theta "
-        f"({P}, H, d) = {(P, H, d)}, got shape {given.shape}"
+        f"rewards must be a table ({P}, H, S, {names}) = ({table}) or theta ({P}, H, d) = "
+        f"{(P, H, d)}, got shape {given.shape}"
     )
 
 

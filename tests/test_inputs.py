@@ -175,6 +175,14 @@ def test_table_agents_check_their_indices():
     assert follower.act(0, 0, 1) in (0, 1, 2)
 
 
+@pytest.mark.parametrize("episodes", [0, -5, 2.5, True, None])
+@pytest.mark.parametrize("kind", ["softmax-lsvi-ucb", "random"])
+def test_make_agents_refuses_a_bad_number_of_episodes_by_name(kind, episodes):
+    game = random_linear(6, 2, 3, 4, 3, seed=0)
+    with pytest.raises(ValueError, match=f"episodes must be an integer >= 1, got {episodes}"):
+        make_agents(game, AgentConfig(kind=kind), episodes=episodes, seed=0)
+
+
 # ---------------------------------------------------------------------- non-finite results
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_non_finite_plan_names_the_episode_step_and_player():

@@ -444,6 +444,7 @@ def make_agents(
     ``"agents"`` node of its seed tree (a ``SeedSequence``). Returns ``(leader, follower 1, …)``.
     """
     config.validate()
+    episodes = integer(episodes, "episodes", low=1)
     n = game.n_players
     if isinstance(seed, np.random.SeedSequence):
         rngs = [np.random.default_rng(s) for s in seed.spawn(n)]

@@ -270,6 +270,18 @@ def test_bad_inputs_are_named(security_run, tmp_path):
         ccse.save(foreign)
     assert set(np.load(foreign)) == {"features"}
     assert ccse.save(good) == good  # a mixture is replaced
+    # the objects the API takes are named when they are something else
+    with pytest.raises(TypeError, match="game must be a game .*, got 'security'"):
+        CCSE.from_run(security_run, game="security")
+    for rng in (None, 3):
+        with pytest.raises(TypeError, match=f"rng must be a np.random.Generator .*, got {rng}"):
+            ccse.sample(rng)
+    for episodes in (True, 5.0, 0, ccse.episodes + 1):
+        with pytest.raises(
+            ValueError, match=rf"episodes must be an integer in \[1, {ccse.episodes}\]"
+        ):
+            ccse.prefix(episodes)
+    assert ccse.prefix(5).episodes == 5
 
 
 def test_a_mixture_of_version_1_fails_with_one_line_naming_both_versions(security_run, tmp_path):

@@ -249,6 +249,8 @@ class CCSE:
     """
 
     def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
+        if not isinstance(game, FiniteGame | ContinuousGame):
+            raise TypeError(f"game must be a game (games.make(name)), got {game!r}")
         self.plans, self.game, self.info = plans, game, dict(info or {})
         record = self.info.get("game") or {}
         if "sha256" in record:
@@ -344,6 +346,8 @@ class CCSE:
 
     def sample(self, rng: np.random.Generator) -> int:
         """Draw ``k`` uniformly from ``0 … K-1`` (all players then play episode ``k``'s profile)."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a np.random.Generator (default_rng(seed)), got {rng!r}")
         return int(rng.integers(self.episodes))
 
     def policy(self, k: int) -> EpisodePolicy:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import load, pack, write_atomic
-from .._validate import first_index
+from .._validate import first_index, integer
 from ..learners.base import player_name
 
 PLANS_FILE = "plans.npz"
@@ -61,8 +61,7 @@ class Plans:
 
     def prefix(self, episodes: int) -> Plans:
         """The plans of the first ``episodes`` episodes (those made before their end)."""
-        if not 1 <= episodes <= self.episodes:
-            raise ValueError(f"episodes must be in [1, {self.episodes}], got {episodes!r}")
+        episodes = integer(episodes, "episodes", low=1, high=self.episodes)
         P = int(np.searchsorted(self.plan_episode, episodes, side="left"))
         return Plans(
             self.phi[:episodes], self.plan_episode[:P], self.w[:P], self.alpha[:P],

@@ -461,6 +461,8 @@ def test_prefix_sizes_and_slopes():
     assert prefix_sizes(16000) == [1000, 2000, 4000, 8000, 16000]
     assert prefix_sizes(5, points=3, ratio=4) == [1, 2, 5]
     assert prefix_sizes(1) == [1]
+    assert prefix_sizes(200, points=1) == prefix_sizes(200, ratio=1) == [200]  # as many as asked
+    assert prefix_sizes(200, points=2) == [12, 200]
     with pytest.raises(ValueError, match="ratio"):
         prefix_sizes(10, ratio=0.5)
     K = np.array([100, 200, 400, 800])
@@ -516,6 +518,11 @@ def test_equilibrium_command_shows_the_certificate_and_exports(security_run, tmp
     loaded = CCSE.load(export)
     assert loaded.info["seed"] == 1
     np.testing.assert_array_equal(loaded.tables()[0], CCSE.from_run(security_run, 1).tables()[0])
+    for option in (["--points", "1"], ["--ratio", "1"]):  # one prefix: the table, no slope
+        code, out, err = cli(["equilibrium", str(security_run), *option], capsys)
+        flat = " ".join(out.split())
+        assert code == 0 and "no slope against K: it needs two prefixes or more" in flat, err
+        assert "nan" not in flat and len(re.findall(r"│\s+40 │ leader", out)) == 1
 
 
 def test_equilibrium_command_exports_before_the_certificate_and_shows_progress(

@@ -106,6 +106,13 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
              for p in curve for z in [p.zero_sum]],
             left=(),
         )  # fmt: skip
+    if len(sizes) < 2:
+        say(
+            f"no slope against K: it needs two prefixes or more, and --points {opts.points} "
+            f"--ratio {opts.ratio:g} give the one of K = {sizes[0]} (--points 2 or more, --ratio "
+            "above 1)"
+        )
+        return
     uppers = np.array([[p.certificate.upper_initial, p.certificate.upper_worst] for p in curve])
     mine = np.apply_along_axis(slope, 0, uppers)  # (where, player)
     over = np.array(per_seed)

@@ -26,12 +26,13 @@ def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[in
     """``points`` numbers of episodes from ``episodes / ratio`` to ``episodes``, geometric.
 
     Distinct integers ``≥ 1``, increasing, the last one ``episodes``: ``prefix_sizes(16000)`` is
-    ``[1000, 2000, 4000, 8000, 16000]``.
+    ``[1000, 2000, 4000, 8000, 16000]``; fewer where sizes round to the same integer (at most
+    ``episodes``), ``[episodes]`` alone for ``points = 1`` or ``ratio = 1``.
     """
     episodes = _validate.integer(episodes, "episodes", low=1)
     points = _validate.integer(points, "points", low=1)
     ratio = _validate.real(ratio, "ratio", low=1.0)
-    sizes = np.geomspace(max(1.0, episodes / ratio), episodes, points)
+    sizes = np.geomspace(max(1.0, episodes / ratio), episodes, points) if points > 1 else []
     return sorted({max(1, int(round(k))) for k in sizes} | {int(episodes)})
 
 

@@ -355,3 +355,27 @@ def test_a_continuous_step_outside_the_game_names_what_is_wrong(h, x, a, b, mess
         game.step(h, x, a, b, np.random.default_rng(0))
     with pytest.raises(ValueError, match=message):
         game.reward_at(h, x, a, b)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_table_holds_the_first_actions_every_followers_regret_is_measured_after(compiled):
+    game = games.make("random-tabular", n_followers=3, n_states=4, n_leader_actions=2,
+                      n_follower_actions=3, horizon=3, seed=3)  # fmt: skip
+    config = RunConfig(GameSpec("random-tabular", dict(
+        n_followers=3, n_states=4, n_leader_actions=2, n_follower_actions=3, horizon=3, seed=3,
+    )), episodes=12, agent=AgentConfig(kind="random"))  # fmt: skip
+    df, _ = play(game, config, 0, compiled=compiled)
+    assert [c for c in df.columns if c.startswith("a1")] == ["a1", "a1_follower_1", "a1_follower_2"]
+    counts = game.action_counts
+    uniform = [np.full((3, 4, *counts[: m + 1]), 1 / counts[m]) for m in range(4)]
+    for row in df.itertuples():  # each regret, at its node (x1, a_0 … a_{m-1}), by the planner
+        first = [row.a1, row.a1_follower_1, row.a1_follower_2]
+        expected = player_regrets(game, uniform, row.x1, first)
+        got = [
+            row.regret_leader,
+            row.regret_follower_1,
+            row.regret_follower_2,
+            row.regret_follower_3,
+        ]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert df["a1_follower_2"].nunique() > 1  # the followers' first actions vary

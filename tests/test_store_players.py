@@ -52,7 +52,8 @@ def test_the_players_of_a_game_file_come_from_its_features_header(tmp_path):
         path = tmp_path / f"game-{n}.npz"
         games.save(games.make("random-linear", **SMALL, n_followers=n), path)
         assert resources.n_players(GameSpec(file=str(path))) == 1 + n
-    assert len(columns(3)) == 9 + 4 * 3  # four columns a player, nine shared
+    # four columns a player, nine shared, and the first actions of the followers but the last
+    assert len(columns(3)) == 9 + 4 * 3 + 1 and len(columns(4)) == 9 + 4 * 4 + 2
 
 
 @pytest.mark.parametrize("n_followers", [1, 2])

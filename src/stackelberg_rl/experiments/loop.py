@@ -46,7 +46,8 @@ def columns(n_players: int = 2) -> tuple[str, ...]:
     return (
         "seed", "episode", *(f"regret_{p}" for p in players),
         *(f"regret_{p}_ci" for p in players), "eval_weight", *(f"return_{p}" for p in players),
-        "x1", "a1", "replanned", "beta", "lam", *alpha_names(n_players), "wall_time",
+        "x1", "a1", *(f"a1_{p}" for p in players[1:-1]), "replanned", "beta", "lam",
+        *alpha_names(n_players), "wall_time",
     )  # fmt: skip
 
 
@@ -55,14 +56,16 @@ COLUMNS = columns(2)
 ``regret_leader, regret_follower_1, …, regret_follower_N`` and likewise, :func:`columns`).
 ``regret_*``: exact on a finite game, Monte-Carlo on a continuous one with ``regret_*_ci`` the
 half-widths of their 95% intervals (else NaN). ``x1``: the initial state's index (``-1`` on a
-continuous game). ``wall_time``: the seconds the seed had played at the end of the episode
+continuous game); ``a1``: the leader's first action, and with ``N > 1`` followers
+``a1_follower_1, …, a1_follower_{N-1}`` the first actions that follower ``N``'s regret is measured
+after. ``wall_time``: the seconds the seed had played at the end of the episode
 (across its sessions; within a compiled block, spread evenly between the block's start and
 end)."""
 
 
 def column_dtype(name: str) -> str:
     """The dtype of a column of :func:`columns`."""
-    integer = name in ("seed", "episode", "x1", "a1", "eval_weight")
+    integer = name in ("seed", "episode", "x1", "a1", "eval_weight") or name.startswith("a1_")
     return "int64" if integer else "bool" if name == "replanned" else "float64"
 
 
@@ -268,7 +271,7 @@ class SeedRun:
             reg, half = (np.asarray(v)[:, None] for v in (estimate.mean, estimate.half_width))
         self._write_rows(
             k, reg, half, np.array([evaluated]), ret[None], np.array([x1 if self.finite else -1]),
-            np.array([first[0]]), replanned, time.perf_counter() - self._clock,
+            np.array(first[:-1])[:, None], replanned, time.perf_counter() - self._clock,
         )  # fmt: skip
 
     def play_block(self, limit: int) -> None:
@@ -305,8 +308,8 @@ class SeedRun:
             reg[:, evaluated] = regret_at(*self._start_values, states[evaluated, 0], first)
         t1 = time.perf_counter() - self._clock
         self._write_rows(
-            k, reg, np.full_like(reg, math.nan), evaluated, returns, states[:, 0], actions[:, 0, 0],
-            replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
+            k, reg, np.full_like(reg, math.nan), evaluated, returns, states[:, 0],
+            actions[:, 0, :-1].T, replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
         )  # fmt: skip
 
     def _scheduled(self, k: int) -> int:
@@ -346,19 +349,26 @@ class SeedRun:
     def _write_rows(
         self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
     ) -> None:
-        """Write the rows of episodes ``k, …``: ``regrets, halves (P, n)``, ``returns (n, P)``."""
+        """Write the rows of episodes ``k, …``.
+
+        ``regrets, halves (P, n)``, ``returns (n, P)``, ``a1 (P-1, n)``: the first actions of
+        players ``0 … P-2``.
+        """
         n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
         at = slice(k, k + n)
         params = self.agents[0].params()
         rows["seed"][at] = self.seed
         rows["episode"][at] = np.arange(k, k + n)
-        for m, player in enumerate(player_names(len(self.agents))):
+        names = player_names(len(self.agents))
+        for m, player in enumerate(names):
             rows[f"regret_{player}"][at], rows[f"regret_{player}_ci"][at] = regrets[m], halves[m]
             rows[f"return_{player}"][at] = returns[:, m]
         rows["eval_weight"][at] = np.where(
             evaluated, np.minimum(n_eval, K - np.arange(k, k + n)), 0
         )
-        rows["x1"][at], rows["a1"][at] = x1, a1
+        rows["x1"][at] = x1
+        for name, first in zip(("a1", *(f"a1_{p}" for p in names[1:-1])), a1, strict=True):
+            rows[name][at] = first
         rows["replanned"][at] = False
         rows["replanned"][k] = replanned
         for name in ("beta", "lam"):

@@ -549,6 +549,11 @@ def small():
         ("pi_l", "inf", r"pi_l has a non-finite entry \S+ at index \(1, 2, 0\)"),
         ("pi_f", "inf", r"pi_f has a non-finite entry \S+ at index \(1, 2, 1, 0\)"),
         ("pi_l", "huge", r"pi_l does not sum to 1 at index \(1, 2\) \(h, x\) \(sum inf\)"),
+        (
+            "pi_f",
+            lambda p: p.astype(str),
+            r"pi_f must hold probabilities \(numbers\), got dtype <U",
+        ),
     ],
 )
 def test_policy_validation(small, player, mutate, match):

@@ -185,10 +185,13 @@ def distribution(value: Any, name: str, axes: Sequence[str] | None = None) -> np
     Whole-array tests come first (they run on every evaluated policy).
 
     Raises:
-        ValueError: a non-finite or negative entry, or a row that does not sum to one (within
-            :data:`TOL`), by its index.
+        ValueError: not numbers, a non-finite or negative entry, or a row that does not sum to
+            one (within :data:`TOL`), by its index.
     """
-    p = np.ascontiguousarray(value, dtype=np.float64)
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold probabilities (numbers), got dtype {raw.dtype}")
+    p = np.ascontiguousarray(raw, dtype=np.float64)
     sums = np.einsum("...i->...", p)  # much faster than p.sum(-1) over a short last axis
     if not np.isfinite(sums).all():  # NaN and ±inf entries make their row sum non-finite
         array(p, name, axes=axes)

@@ -348,3 +348,12 @@ def test_an_exploration_checkpoint_restores_the_same_data_in_process(tmp_path):
         rf.explore(game, 6, seed=2, state=saved[0])
     with pytest.raises(CheckpointError, match="damaged, truncated"):
         rf.explore(game, 6, seed=1, state=saved[0][:300])
+
+
+def test_resuming_a_complete_exploration_checks_the_options_all_the_same(explored, capsys):
+    code, _, err = call(["explore", "--resume", str(explored), "--out", "elsewhere"], capsys)
+    assert "--out elsewhere disagrees with the exploration in" in one_line_error(code, err)
+    code, _, err = call(["explore", "--resume", str(explored), "--beta", "0.3"], capsys)
+    assert "--beta 0.3 disagrees" in one_line_error(code, err)
+    code, out, err = call(["explore", "--resume", str(explored)], capsys)
+    assert code == 0 and f"nothing to resume: the exploration in {explored} is complete" in out

@@ -206,9 +206,6 @@ def _resumed(
                          "replaces one: not both")  # fmt: skip
     try:
         reservation, manifest = store.Reservation.resume(folder, False, rf.EXPLORATION_FOLDER)
-        if manifest.get("status") == "complete":
-            print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
-            return None, manifest, given
         recorded = dict(manifest.get("options") or {})
         recorded = ExploreOptions(**{**recorded, "game": GameSpec(**recorded.get("game", {})),
                                      "resume": str(folder)})  # fmt: skip
@@ -217,6 +214,9 @@ def _resumed(
     same_out = given.out is not None and Path(given.out) == folder
     skip = ("resume", "quiet", "checkpoint_every") + ("out",) * same_out  # a session's own
     check_unchanged(given, recorded, EXPLORE_OPTIONS, values, f"exploration in {folder}", skip)
+    if manifest.get("status") == "complete":
+        print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
+        return None, manifest, given
     opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
     return reservation, manifest, opts
 

@@ -322,6 +322,11 @@ def test_a_complete_setting_whose_results_are_damaged_is_played_again(tmp_path):
     pd.testing.assert_frame_equal(
         without_time(again), without_time(pd.read_parquet(BytesIO(whole)))
     )
+    (damaged.parent / "manifest.json").write_text('{"garbled')  # what it held is unknown: asked
+    with pytest.raises(
+        SweepFolderError, match=rf"corrupt or truncated.*; remove .*{settings[1].name}"
+    ):
+        preview(settings, out)
 
 
 def test_a_sweep_whose_sweep_json_is_lost_goes_on_from_its_run_folders(tmp_path):

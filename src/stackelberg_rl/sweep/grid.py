@@ -38,6 +38,7 @@ from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
 from ..experiments.resources import check_results_fit
 from ..experiments.runs import check_execution, continued, new_play, playable
 from ..experiments.store import (
+    MANIFEST_FILE,
     REPORT_FILE,
     REPORT_PREFIX,
     SWEEP_FILE,
@@ -243,7 +244,11 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
     state, folder = SettingState(setting), root / setting.name
     try:
         manifest = read_manifest(folder)
-    except RunFolderError:
+    except RunFolderError as err:
+        if (folder / MANIFEST_FILE).is_file():  # ours, damaged: what it held is unknown
+            raise SweepFolderError(
+                f"setting {setting.name}: {err}; remove {folder} to play the setting again"
+            ) from None
         manifest = None
     key = json.loads(config_key(setting.config))
     same = manifest is not None and manifest.get("config") == key

@@ -26,7 +26,7 @@ def checked(cls: type, *args: Any, **kwargs: Any) -> Any:
     values = {}
     for f in fields(params):
         bounds = f.metadata.get("bounds")
-        if bounds:
+        if bounds and not isinstance(getattr(params, f.name), np.random.SeedSequence):  # a seed
             check = integer if isinstance(f.default, int) else real
             values[f.name] = check(getattr(params, f.name), f.name, **bounds)
     return replace(params, **values)

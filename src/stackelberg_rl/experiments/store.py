@@ -615,6 +615,29 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
+def check_results_whole(run_dir: str | os.PathLike) -> None:
+    """Raise :class:`RunFolderError` unless a complete run folder's results file looks whole.
+
+    Its footer alone is read: the manifest's columns and one row per seed and episode (a sweep
+    run again checks every complete setting this way, without reading their tables).
+    """
+    import pyarrow.parquet as pq
+
+    run_dir = Path(run_dir)
+    manifest, path = read_complete(run_dir), run_dir / RESULTS_FILE
+    try:
+        meta = pq.read_metadata(path)
+    except Exception as err:  # pyarrow raises several types for a missing or damaged file
+        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
+    seeds, episodes, columns = (manifest.get(k) for k in ("seeds", "episodes", "columns"))
+    rows = len(seeds) * episodes if isinstance(seeds, list) and is_integer(episodes) else None
+    if meta.num_rows != rows or (isinstance(columns, list) and meta.schema.names != columns):
+        raise RunFolderError(
+            f"{path} does not hold the {rows} rows of the columns {run_dir / MANIFEST_FILE} "
+            f"lists ({meta.num_rows} rows)"
+        )
+
+
 def required_columns(manifest: dict) -> list[str]:
     """The columns a run's table cannot do without: every player's regret, ``1+N`` players.
 

@@ -49,6 +49,7 @@ from ..experiments.store import (
     _remove_own,
     check_ancestors,
     check_destination,
+    check_results_whole,
     load_run,
     lock,
     now,
@@ -260,8 +261,8 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 f"({where}: {there!r} there, {here!r} here); "
                 "it is never replaced: remove it yourself or choose another --out"
             )
-        try:  # its results read back, as the report reads them
-            load_run(folder)
+        try:
+            check_results_whole(folder)
         except RunFolderError as err:
             state.replace_folder, state.damaged = True, str(err)
             return state
@@ -326,8 +327,8 @@ def preview(
             previous = read_sweep_file(root)
         except SweepFolderError as err:
             raise SweepFolderError(
-                f"{err}; remove {root / SWEEP_FILE} and run the sweep again: its settings' run "
-                "folders are kept and continued"
+                f"{err}; if it is a sweep's, damaged, remove it and run the sweep again: its "
+                "settings' run folders are kept and continued"
             ) from None
         refuse_live(root, previous, SWEEP_FOLDER)
     elif root.is_dir() and any(root.iterdir()) and not _left_by_a_sweep(root):

@@ -105,14 +105,7 @@ class AgentConfig:
             if isinstance(self.beta, str) or not is_real(self.beta):
                 raise ValueError(f"beta must be a number >= 0 or 'theory', got {self.beta!r}")
             real(self.beta, "beta", low=0.0)
-        if isinstance(self.alpha_f, list) and not self.alpha_f:
-            raise ValueError("alpha_f must give one value per follower, got an empty list")
-        many = isinstance(self.alpha_f, list)
-        alphas = [("alpha_l", self.alpha_l)] + (
-            [(f"alpha_f[{i}]", a) for i, a in enumerate(self.alpha_f)] if many
-            else [("alpha_f", self.alpha_f)]
-        )  # fmt: skip
-        for name, value in alphas:
+        for name, value in named_alphas(self.alpha_l, self.alpha_f):
             try:  # raises for a bad number or schedule name
                 alpha_value(value, n_actions=2, horizon=1, episodes=1, k=0)
             except (TypeError, ValueError) as err:
@@ -142,13 +135,7 @@ class AgentConfig:
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
         """``(α_l, α_f, …, α_f)``, one per player, numbers or schedule names (greedy: ``∞``)."""
         n_players = integer(n_players, "n_players", low=2)
-        followers = n_players - 1
-        alpha_f = self.alpha_f if isinstance(self.alpha_f, list) else [self.alpha_f] * followers
-        if len(alpha_f) != followers:
-            raise ValueError(
-                f"alpha_f gives {len(alpha_f)} values, one per follower, but the game has "
-                f"{followers} follower{'s' * (followers > 1)}"
-            )
+        alpha_f = follower_alphas(self.alpha_f, n_players)
         if self.kind == "greedy-lsvi-ucb":
             return (math.inf,) * n_players
         return (self.alpha_l, *alpha_f)
@@ -183,6 +170,27 @@ def per_follower(alpha_f):
     if isinstance(alpha_f, list | tuple):
         return [_spelled(value) for value in alpha_f]
     return alpha_f
+
+
+def named_alphas(alpha_l, alpha_f) -> list[tuple[str, object]]:
+    """``[("alpha_l", α_l), ("alpha_f", α_f)]``, or with one α per follower ``alpha_f[i]``."""
+    if not isinstance(alpha_f, list | tuple):
+        return [("alpha_l", alpha_l), ("alpha_f", alpha_f)]
+    if not alpha_f:
+        raise ValueError("alpha_f must give one value per follower, got an empty list")
+    return [("alpha_l", alpha_l), *((f"alpha_f[{i}]", a) for i, a in enumerate(alpha_f))]
+
+
+def follower_alphas(alpha_f, n_players: int) -> list:
+    """Every follower's ``α`` of ``alpha_f`` (one value for all, or a list of one each)."""
+    many = isinstance(alpha_f, list | tuple)
+    followers = list(alpha_f) if many else [alpha_f] * (n_players - 1)
+    if len(followers) != n_players - 1:
+        raise ValueError(
+            f"alpha_f gives {len(followers)} values, one per follower, but the game has "
+            f"{n_players - 1} follower{'s' * (n_players > 2)}"
+        )
+    return followers
 
 
 def _spelled(value):

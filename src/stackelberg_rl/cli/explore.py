@@ -18,7 +18,7 @@ import numpy as np
 from .. import _files
 from .. import games as games_mod
 from .._validate import real
-from ..agents import per_follower
+from ..agents import follower_alphas, per_follower
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
@@ -133,7 +133,7 @@ def explore(values: dict[str, Any]) -> int:
         if reservation is None:
             return 0
     game = make_game(RunConfig(game=opts.game))
-    checked(lambda: rf.follower_alphas(opts.alpha_f, game.n_players))
+    checked(lambda: follower_alphas(opts.alpha_f, game.n_players))
     if not resumed:
         recorded = {k: v for k, v in asdict(opts).items() if k != "resume"}
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,

@@ -29,7 +29,7 @@ import numpy as np
 from .. import __version__, _files
 from .._seeding import stream
 from .._validate import TOL, array, check_shape, first_index, integer, real
-from ..agents import LSVIAgent, set_generator_state
+from ..agents import LSVIAgent, follower_alphas, named_alphas, set_generator_state
 from ..experiments import checkpoint as ckpt
 from ..experiments.checkpoint import CHECKPOINTS_DIR
 from ..experiments.config import GameSpec, difference
@@ -524,11 +524,7 @@ def check_exploration(
     episodes = integer(episodes, "episodes", low=1)
     beta = real(beta, "beta", low=0.0)
     lam = real(lam, "lam", low=0.0, low_open=True)
-    if isinstance(alpha_f, list | tuple) and not alpha_f:
-        raise ValueError("alpha_f must give one value per follower, got an empty list")
-    many = isinstance(alpha_f, list | tuple)
-    followers = [(f"alpha_f[{i}]", a) for i, a in enumerate(alpha_f)] if many else []
-    for name, spec in [("alpha_l", alpha_l), *(followers or [("alpha_f", alpha_f)])]:
+    for name, spec in named_alphas(alpha_l, alpha_f):
         try:
             alpha_value(spec, 2, 1, 1, 0)
         except (TypeError, ValueError) as err:
@@ -536,17 +532,6 @@ def check_exploration(
     integer(seed, "seed", low=0)
     integer(refresh_every, "refresh_every", low=1)
     return episodes, beta, lam
-
-
-def follower_alphas(alpha_f: Any, n_players: int) -> list:
-    """Every follower's ``α`` of ``alpha_f`` (one value for all, or a list of one each)."""
-    followers = list(alpha_f) if isinstance(alpha_f, list | tuple) else [alpha_f] * (n_players - 1)
-    if len(followers) != n_players - 1:
-        raise ValueError(
-            f"alpha_f gives {len(followers)} values, one per follower, but the game has "
-            f"{n_players - 1} follower{'s' * (n_players > 2)}"
-        )
-    return followers
 
 
 # ---------------------------------------------------------------------- phase 2: plan

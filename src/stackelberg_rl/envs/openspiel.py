@@ -226,13 +226,16 @@ class LeaderFollowerState(pyspiel.State):
             return []
         return list(range(self._model().action_counts[player]))
 
-    def chance_outcomes(self) -> list[tuple[int, float]]:
-        """``x_0``'s distribution, or ``P_h(·|x, a_0, …, a_N)``: ``(x, p)`` for every ``p > 0``."""
+    def _chance(self) -> np.ndarray:
+        """``x_0``'s distribution, or ``P_h(·|x, a_0, …, a_N)``: ``(S,)``."""
         model = self._model()
         if self.x is None:
-            p = model.initial_distribution
-        else:
-            p = model.next_state_distribution(self.h, self.x, self.actions)
+            return model.initial_distribution
+        return model.next_state_distribution(self.h, self.x, self.actions)
+
+    def chance_outcomes(self) -> list[tuple[int, float]]:
+        """``(x, p)`` for every ``p > 0`` of the chance node's distribution."""
+        p = self._chance()
         return [(int(x), float(p[x])) for x in np.flatnonzero(p > 0.0)]
 
     def _apply_action(self, action: int) -> None:
@@ -243,11 +246,11 @@ class LeaderFollowerState(pyspiel.State):
         if player == pyspiel.PlayerId.TERMINAL:
             raise ValueError(f"the episode is over: no action can be applied, got {action!r}")
         if player == pyspiel.PlayerId.CHANCE:
-            outcomes = dict(self.chance_outcomes())
-            if not is_integer(action) or int(action) not in outcomes:
+            p = self._chance()
+            if not (is_integer(action) and 0 <= action < len(p) and p[action] > 0.0):
                 raise ValueError(
                     f"chance outcome {action!r} is not a state of positive probability here "
-                    f"(those are {sorted(outcomes)})"
+                    f"(those are {np.flatnonzero(p > 0.0).tolist()})"
                 )
         else:
             index(action, model.action_counts[player], f"a_{player}")

@@ -615,16 +615,16 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     return df, manifest
 
 
-def check_results_whole(run_dir: str | os.PathLike) -> None:
+def check_results_whole(run_dir: str | os.PathLike, manifest: dict) -> None:
     """Raise :class:`RunFolderError` unless a complete run folder's results file looks whole.
 
-    Its footer alone is read: the manifest's columns and one row per seed and episode (a sweep
-    run again checks every complete setting this way, without reading their tables).
+    Its footer alone is read: its ``manifest``'s columns and one row per seed and episode (a
+    sweep run again checks every complete setting this way, without reading their tables).
     """
     import pyarrow.parquet as pq
 
     run_dir = Path(run_dir)
-    manifest, path = read_complete(run_dir), run_dir / RESULTS_FILE
+    path = run_dir / RESULTS_FILE
     try:
         meta = pq.read_metadata(path)
     except Exception as err:  # pyarrow raises several types for a missing or damaged file

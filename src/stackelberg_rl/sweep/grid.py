@@ -262,7 +262,7 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 "it is never replaced: remove it yourself or choose another --out"
             )
         try:
-            check_results_whole(folder)
+            check_results_whole(folder, manifest)
         except RunFolderError as err:
             state.replace_folder, state.damaged = True, str(err)
             return state

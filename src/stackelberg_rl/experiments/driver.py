@@ -1,11 +1,10 @@
 """The one run driver: every seed of every setting, on local processes or Ray, into run folders.
 
-:func:`drive` plays the seeds not done of a list of :class:`Play` (a setting and its reserved
-folder), longest first, for ``run``, ``sweep`` and ``demo``. Only the driver writes: each seed's
-newest checkpoint, then the finished folder. On an interruption it keeps what is finished, stops
-every seed after its episode, waits :data:`STOP_GRACE` seconds for their states and marks the
-unfinished folders ``"interrupted"``. A play with a ``source`` is not played: its seeds are the
-first episodes of the source's (:func:`prefix_result`).
+:func:`drive` plays the seeds not done of a list of :class:`Play`, longest first, for ``run``,
+``sweep`` and ``demo``; only it writes (checkpoints, then finished folders). Interrupted, it keeps
+what is finished, waits :data:`STOP_GRACE` seconds for the seeds' states and marks the unfinished
+folders ``"interrupted"``. A play with a ``source`` takes its seeds from the source's first
+episodes (:func:`prefix_result`).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -111,18 +109,11 @@ def _cost(task: Task, game: Game) -> float:
 
 
 def drive(
-    plays: list[Play],
-    *,
-    backend: str = "local",
-    workers: int = 1,
-    address: str | None = None,
-    progress: bool = True,
-    checkpoint_every: float = math.inf,
-    fail_fast: bool = True,
-    on_start: Callable[[list[int]], None] | None = None,
-    log: Callable[..., None] | None = None,
+    plays: list[Play], *, backend: str = "local", workers: int = 1, address: str | None = None,
+    progress: bool = True, checkpoint_every: float = math.inf, fail_fast: bool = True,
+    on_start: Callable[[list[int]], None] | None = None, log: Callable[..., None] | None = None,
     on_change: Callable[[], None] | None = None,
-) -> None:
+) -> None:  # fmt: skip
     """Play every seed of ``plays`` not done and finish each run folder (see the module)."""
     log = log or (lambda *args: None)
     t0 = time.perf_counter()
@@ -145,9 +136,24 @@ def drive(
     tasks = [replace(t, index=k) for k, t in enumerate(tasks)]
 
     def finish(p: Play) -> None:
+        """Write a setting's results, plans and complete manifest; put its folder in place."""
+        p.status = "finishing"
         try:
             with signals_held():  # a folder is finished whole, even as a signal arrives
-                _finish(p, time.perf_counter() - t0)
+                seeds = p.config.run_seeds
+                df = pd.concat([p.done[s][0] for s in seeds], ignore_index=True)
+                df = df.sort_values(["seed", "episode"], ignore_index=True)
+                plans = {s: p.done[s][1] for s in seeds} if p.config.save_plans else None
+                if plans is not None:
+                    total = sum(x.nbytes for x in plans.values())
+                    per_seed = {str(s): x.n_plans for s, x in plans.items()}
+                    p.manifest["plans"] = dict(file=PLANS_FILE, bytes=total,
+                                               bytes_per_episode=total / len(df),
+                                               plans_per_seed=per_seed)  # fmt: skip
+                elapsed = p.previous_seconds + time.perf_counter() - t0
+                p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
+                df.attrs["run_dir"] = str(p.reservation.finish(df, dumps(p.manifest), plans))
+                p.df, p.status = df, "complete"
         except Exception as err:
             if fail_fast:
                 raise
@@ -180,24 +186,23 @@ def drive(
         if len(p.done) == p.config.seeds and not p.failed and p.status == "running":
             finish(p)
 
-    def on_result(index: int, result: Result) -> None:
-        seed_done(plays[tasks[index].play], tasks[index].seed, result)
-        ended(index)
-
-    def on_error(index: int, error: BaseException) -> None:
+    def ended(index: int, result: Result | None = None, error: BaseException | None = None):
         task, p = tasks[index], plays[tasks[index].play]
-        p.status, p.failed[task.seed] = "failed", _last_line(error)
-        log(f"setting {p.name} seed {task.seed}: failed", error)
-        for q in prefixes[id(p)]:
-            if task.seed not in q.done and q.status in ("running", "failed"):
-                q.status = "failed"
-                q.failed[task.seed] = f"seed {task.seed} of setting {p.name}, its source, failed"
-        ended(index)
-
-    def ended(index: int) -> None:
+        if error is None:
+            seed_done(p, task.seed, result)
+        else:
+            p.status, p.failed[task.seed] = "failed", _last_line(error)
+            log(f"setting {p.name} seed {task.seed}: failed", error)
+            why = f"seed {task.seed} of setting {p.name}, its source, failed"
+            for q in prefixes[id(p)]:
+                if task.seed not in q.done and q.status in ("running", "failed"):
+                    q.status, q.failed[task.seed] = "failed", why
         view.finish(index)
         if on_change is not None:
             on_change()
+
+    def checkpoint(index: int, data: bytes) -> None:
+        keep(plays[tasks[index].play], tasks[index].seed, data)
 
     view = _View(progress, tasks, len(plays) > 1)
     try:
@@ -214,10 +219,9 @@ def drive(
                     if backend == "local"
                     else _Ray(games, checkpoint_every, address, workers)
                 )
-                _run(tasks, where, on_result=on_result, on_error=None if fail_fast else on_error,
-                     on_progress=view.update,
-                     on_checkpoint=lambda i, data: keep(plays[tasks[i].play], tasks[i].seed, data),
-                     on_start=on_start)  # fmt: skip
+                on_error = None if fail_fast else (lambda i, err: ended(i, error=err))
+                _run(tasks, where, on_result=ended, on_error=on_error, on_progress=view.update,
+                     on_checkpoint=checkpoint, on_start=on_start)  # fmt: skip
     except BaseException as err:
         plain_failure = isinstance(err, Exception) and not isinstance(
             err, ckpt.CheckpointWriteError | BackendUnavailableError
@@ -240,25 +244,6 @@ def drive(
             p.status = "failed"
             why = "; ".join(f"seed {s}: {e}" for s, e in p.failed.items()) or "a seed failed"
             _stopped(p, why, time.perf_counter() - t0)
-
-
-def _finish(p: Play, seconds: float) -> None:
-    """Write a setting's results, plans and complete manifest; put its run folder in place."""
-    p.status = "finishing"
-    frames = [p.done[s][0] for s in p.config.run_seeds]
-    df = pd.concat(frames, ignore_index=True).sort_values(["seed", "episode"], ignore_index=True)
-    plans = None
-    if p.config.save_plans:
-        plans = {s: p.done[s][1] for s in p.config.run_seeds}
-        total = sum(x.nbytes for x in plans.values())
-        per_seed = {str(s): x.n_plans for s, x in plans.items()}
-        p.manifest["plans"] = dict(file=PLANS_FILE, bytes=total, bytes_per_episode=total / len(df),
-                                   plans_per_seed=per_seed)  # fmt: skip
-    elapsed = p.previous_seconds + seconds
-    p.manifest.update(status="complete", finished=now(), elapsed_seconds=elapsed)
-    run_dir = p.reservation.finish(df, dumps(p.manifest), plans)
-    df.attrs["run_dir"] = str(run_dir)
-    p.df, p.status = df, "complete"
 
 
 def _stopped(p: Play, reason: str, seconds: float) -> None:
@@ -319,8 +304,7 @@ def read_checkpoints(
 
 
 # ---------------------------------------------------------------------- the worker's side
-_worker: dict = {}
-"""A local worker's games by fingerprint, channel and stop event (:func:`_init_worker`)."""
+_worker: dict = {}  # a local worker's games by fingerprint, channel and stop event
 
 
 def _init_worker(parent_pid: int, games: str, channel, stop) -> None:
@@ -354,27 +338,20 @@ def play_task(
 
 # ---------------------------------------------------------------------- the one loop
 def _run(
-    tasks: list[Task],
-    backend: _Local | _Ray,
-    *,
-    on_result: Callable[[int, Result], None],
+    tasks: list[Task], backend: _Local | _Ray, *, on_result: Callable[[int, Result], None],
     on_error: Callable[[int, BaseException], None] | None,
-    on_progress: Callable[[int, int], None],
-    on_checkpoint: Callable[[int, bytes], None],
+    on_progress: Callable[[int, int], None], on_checkpoint: Callable[[int, bytes], None],
     on_start: Callable[[list[int]], None] | None = None,
-    grace: float = STOP_GRACE,
-) -> None:
+) -> None:  # fmt: skip
     """Run ``tasks`` on ``backend``, outcomes to the callbacks (``on_error`` None: raise)."""
     futures: dict[Future, int] = {}
     finished: _queue.SimpleQueue[Future] = _queue.SimpleQueue()  # put as each task ends
 
-    def drain(timeout: float = RAY_SILENCE) -> None:
-        """Hand the news over: of each task's progress and checkpoints, the newest."""
+    def drain(timeout: float = RAY_SILENCE) -> None:  # each task's newest progress, checkpoint
         for (kind, index), value in backend.news(timeout).items():
             (on_progress if kind == "progress" else on_checkpoint)(index, value)
 
-    def collect(done, stopping: bool = False) -> None:
-        """Hand each finished task's outcome over once (once stopping, failures are dropped)."""
+    def collect(done, stopping: bool = False) -> None:  # each outcome once (stopping: no errors)
         for f in done:
             if f not in futures:
                 continue
@@ -396,8 +373,7 @@ def _run(
                 on_result(index, f.result())
             del futures[f]  # once handed over (a callback cut short is called again)
 
-    def ended(timeout: float) -> list[Future]:
-        """The tasks that ended, waiting at most ``timeout`` for one, in a C wait."""
+    def ended(timeout: float) -> list[Future]:  # the tasks that ended, waiting in a C wait
         try:
             done = [finished.get(timeout=timeout)]
         except _queue.Empty:
@@ -421,12 +397,12 @@ def _run(
                 drain()
                 collect(done)
     except BaseException as err:
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + STOP_GRACE
         try:
             with suppress(Exception):  # the states are a bonus: the stop goes on
                 while True:  # an interruption: nothing finished is lost
                     backend.cancel(futures)  # every seed stops after its episode (Ray's at once)
-                    drain(grace)
+                    drain(STOP_GRACE)
                     collect([f for f in futures if f.done()], stopping=True)
                     left = deadline - time.monotonic()
                     if isinstance(err, Exception) or not futures or left <= 0:
@@ -457,11 +433,11 @@ class _Local:
         os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
 
     def submit(self, tasks: list[Task]) -> list[Future]:
-        if self.workers == 1:
-            kwargs = dict(send=self.channel.put, stop=self.stop)
-            calls = [partial(play_task, t, self.games[t.fingerprint], self.every, **kwargs)
-                     for t in tasks]  # fmt: skip
-            return _in_a_thread(calls, self.stop)
+        if self.workers == 1:  # in turn in a daemon thread, never holding up the exit
+            futures = [Future() for _ in tasks]
+            args = (tasks, futures)
+            threading.Thread(target=self._in_turn, args=args, name="seeds", daemon=True).start()
+            return futures
         from loky import ProcessPoolExecutor
 
         # The games go in a file, not in the start-up data: loky writes those on a pipe it also
@@ -479,6 +455,19 @@ class _Local:
         futures = [self.pool.submit(play_task, t, None, self.every) for t in tasks]
         self.pids = sorted(p.pid for p in self.pool._processes.values())
         return futures
+
+    def _in_turn(self, tasks: list[Task], futures: list[Future]) -> None:
+        for task, future in zip(tasks, futures, strict=True):
+            if self.stop.is_set():
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                game = self.games[task.fingerprint]
+                future.set_result(play_task(task, game, self.every, send=self.channel.put,
+                                            stop=self.stop))  # fmt: skip
+            except BaseException as err:  # handed to the driver, which decides
+                future.set_exception(err)
 
     def news(self, timeout: float) -> dict[tuple[str, int], object]:
         newest = {}
@@ -511,25 +500,6 @@ class _Local:
             drain()
         finally:
             self.folder.cleanup()
-
-
-def _in_a_thread(calls: list[Callable[[], Result]], stop: threading.Event) -> list[Future]:
-    """The one-worker pool: ``calls`` in turn in a daemon thread (never holding up the exit)."""
-    futures = [Future() for _ in calls]
-
-    def work() -> None:
-        for future, call in zip(futures, calls, strict=True):
-            if stop.is_set():
-                future.cancel()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(call())
-            except BaseException as err:  # handed to the driver, which decides
-                future.set_exception(err)
-
-    threading.Thread(target=work, name="stackelberg-rl seeds", daemon=True).start()
-    return futures
 
 
 # ---------------------------------------------------------------------- Ray
@@ -601,12 +571,9 @@ class _Ray:
         self.started = not ray.is_initialized()
         if not self.started:
             return
+        how = {"address": address} if address else dict(num_cpus=workers, include_dashboard=False)
         try:
-            quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-            if address:
-                ray.init(address=address, **quiet)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+            ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as err:
             where = f"at {address}" if address else "on this machine"
             raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None

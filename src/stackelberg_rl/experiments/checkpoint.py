@@ -1,9 +1,7 @@
 """A seed's state as bytes: what lets a run stop and continue to the same results, bit for bit.
 
-A checkpoint is a :mod:`stackelberg_rl._files` container in memory (never a pickle): the state's
-arrays by path and a JSON header (``seed``, ``episodes``, ``episodes_done``, ``finished``,
-``elapsed``, ``config``, ``game_sha256``, the package version). :func:`check` refuses one of
-another run, seed, game, configuration or version, naming what differs.
+A :mod:`stackelberg_rl._files` container in memory: the state's arrays and a JSON header (seed,
+episodes, episodes_done, finished, elapsed, config, game_sha256, the package version).
 """
 
 from __future__ import annotations
@@ -43,14 +41,9 @@ def checkpoint_name(seed: int) -> str:
 
 def identity(config: RunConfig, game_sha256: str, seed: int, **fields) -> dict:
     """The header fields that say which run and seed a checkpoint belongs to, then ``fields``."""
-    return {
-        "stackelberg_rl": __version__,
-        "seed": int(seed),
-        "episodes": int(config.episodes),
-        "config": _files.jsonable(config.to_dict(), "config"),
-        "game_sha256": game_sha256,
-        **fields,
-    }
+    config_data = _files.jsonable(config.to_dict(), "config")
+    return dict(stackelberg_rl=__version__, seed=int(seed), episodes=int(config.episodes),
+                config=config_data, game_sha256=game_sha256, **fields)  # fmt: skip
 
 
 def pack(tree: dict, header: dict) -> bytes:
@@ -68,13 +61,16 @@ def unpack(
     )  # fmt: skip
 
 
-def peek(data: bytes, where: str = "the checkpoint") -> dict:
+def peek(data: bytes) -> dict:
     """The header of a checkpoint, without reading its arrays."""
-    return unpack(data, where, header_only=True)[0]
+    return unpack(data, header_only=True)[0]
 
 
-def check(header: dict, config: RunConfig, game_sha256: str, seed: int, where: str) -> None:
-    """Refuse (:class:`CheckpointError`, naming what differs) one not of this run's ``seed``."""
+def read(
+    data: bytes, config: RunConfig, game_sha256: str, seed: int, where: str
+) -> tuple[dict, dict]:
+    """The header and state of this run's ``seed`` (``CheckpointError`` naming what differs)."""
+    header, tree = unpack(data, where)
     expected = identity(config, game_sha256, seed)
     if header.get("seed") != expected["seed"]:
         raise CheckpointError(f"{where} is of seed {header.get('seed')!r}, not seed {seed}")
@@ -101,12 +97,4 @@ def check(header: dict, config: RunConfig, game_sha256: str, seed: int, where: s
         raise CheckpointError(f"{where} is damaged: {err}") from None
     if bool(header.get("finished")) != (done == config.episodes):
         raise CheckpointError(f"{where} is damaged: finished disagrees with episodes_done")
-
-
-def read(
-    data: bytes, config: RunConfig, game_sha256: str, seed: int, where: str
-) -> tuple[dict, dict]:
-    """:func:`unpack` and :func:`check`: the header and state of this run's ``seed``."""
-    header, tree = unpack(data, where)
-    check(header, config, game_sha256, seed, where)
     return header, tree

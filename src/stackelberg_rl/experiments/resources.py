@@ -28,9 +28,8 @@ def gib(n: float) -> str:
 def n_players(spec: GameSpec) -> int:
     """``1+N`` of the game ``spec`` names, before it is built (nothing but a file's header read).
 
-    From the parameters of a registered game (``n_followers``, else one follower), or from the
-    axes of a game file's ``features (S, A_0, …, A_N, d)``; 2 if the file cannot tell (building
-    the game then names what is wrong with it).
+    From a registered game's ``n_followers`` (default 1), or a game file's ``features`` axes; 2 if
+    the file cannot tell (building the game then names what is wrong with it).
     """
     if spec.file is None:
         return 1 + getattr(games_mod.info(spec.name).parse(spec.params), "n_followers", 1)
@@ -63,10 +62,7 @@ def learner_bytes(config: RunConfig, game: games_mod.Game) -> int:
 
 
 def planning_bytes(game: games_mod.Game) -> int:
-    """The work arrays of one episode's regret (or a plan), by :data:`PLANNING_TABLES`.
-
-    Over ``H·S·J`` on a finite game, over two steps' ``R·d·N`` sample states on a continuous one.
-    """
+    """The work arrays of one episode's regret or plan: ``H·S·J`` or two steps' ``R·d·N`` states."""
     J = math.prod(game.action_counts)
     if isinstance(game, games_mod.ContinuousGame):
         sample = game.evaluation
@@ -79,7 +75,6 @@ def planning_bytes(game: games_mod.Game) -> int:
 
 def sizes(game: games_mod.Game) -> str:
     """The sizes that drive memory, for messages: ``H=…, |S|=…, |A|=…, |B|=…`` (``|A_i|``)."""
-    H = game.horizon
     if isinstance(game, games_mod.ContinuousGame):
         sample = game.evaluation
         where = f"states in [0,1]^2, N={sample.n_points}, R={sample.n_replications}"
@@ -87,7 +82,7 @@ def sizes(game: games_mod.Game) -> str:
         where = f"|S|={game.n_states}"
     names = ("A", "B") if game.n_players == 2 else [f"A_{i}" for i in range(game.n_players)]
     counts = ", ".join(f"|{n}|={k}" for n, k in zip(names, game.action_counts, strict=True))
-    return f"H={H}, {where}, {counts}"
+    return f"H={game.horizon}, {where}, {counts}"
 
 
 def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
@@ -97,67 +92,57 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     and a checkpoint; the main process the game, every seed's rows and plans, and a checkpoint
     per worker.
     """
-    d, H = game.dim, game.horizon
     learners = game.n_players if config.agent.decentralised else 1
-    tables = planning_bytes(game)
     rows = config.episodes * row_bytes(game.n_players)
     if config.save_plans:  # kept as they are made, sent back, written from the main process
-        rows += plans_bytes(config.episodes, H, d, game.n_players)
+        rows += plans_bytes(config.episodes, game.horizon, game.dim, game.n_players)
     if isinstance(game, games_mod.ContinuousGame):  # each worker holds a copy of the game
         the_game = game.nbytes
     else:
         names = ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta")
         the_game = sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
-    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, game)
     checkpoint = learner_bytes(config, game) // 2 + rows
-    per_worker += tables + rows + checkpoint
+    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, game)
+    per_worker += planning_bytes(game) + rows + checkpoint
     main = the_game + rows * config.seeds + max(workers, 1) * checkpoint
     parallel = workers > 1
     total = main + (workers * per_worker if parallel else per_worker - PROCESS_BYTES - the_game)
     return {"total": total, "per_worker": per_worker, "main": main}
 
 
-def check_game_fits(config: RunConfig) -> None:
-    """Refuse (``MemoryError``) a game whose construction alone would not fit in memory."""
-    need = config.game.estimate_bytes()
+def _refuse(need: int | None, subject: str, detail: str = "", advice: str = "") -> None:
+    """``MemoryError`` if ``subject`` needs more than the memory available (both known)."""
     have = available_bytes()
     if need is not None and have is not None and need > have:
-        spec = config.game
-        what = f"game file {spec.file}" if spec.file else f"game {spec.name} with {spec.params}"
         raise MemoryError(
-            f"building {what} needs about {gib(need)} of memory, but only {gib(have)} is available"
+            f"{subject} needs about {gib(need)} of memory{detail}, but only {gib(have)} is "
+            f"available{advice}"
         )
+
+
+def check_game_fits(config: RunConfig) -> None:
+    """Refuse (``MemoryError``) a game whose construction alone would not fit in memory."""
+    spec = config.game
+    what = f"game file {spec.file}" if spec.file else f"game {spec.name} with {spec.params}"
+    _refuse(spec.estimate_bytes(), f"building {what}")
 
 
 def check_results_fit(config: RunConfig) -> None:
-    """Refuse (``MemoryError``) a run whose rows alone would not fit in memory.
-
-    A row holds a few columns per player (:func:`row_bytes`) of ``1+N`` players (:func:`n_players`).
-    """
+    """Refuse (``MemoryError``) a run whose rows alone (``1+N`` players') would not fit."""
     need = config.seeds * config.episodes * row_bytes(n_players(config.game))
-    have = available_bytes()
-    if have is not None and need > have:
-        fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
-        raise MemoryError(
-            f"the run needs about {gib(need)} of memory (its results alone: {config.seeds} "
-            f"seeds × K={config.episodes} episodes), but only {gib(have)} is available: use "
-            + fewer
-        )
+    alone = f" (its results alone: {config.seeds} seeds × K={config.episodes} episodes)"
+    fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
+    _refuse(need, "the run", alone, ": use " + fewer)
 
 
 def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
     """Refuse (``MemoryError``) a run whose peak memory exceeds what there is; the estimate."""
     need = run_bytes(config, game, workers)
-    have = available_bytes()
-    if have is not None and need["total"] > have:
-        per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
-        raise MemoryError(
-            f"the run needs about {gib(need['total'])} of memory ({per}; K={config.episodes}, "
-            f"d={game.dim}, {sizes(game)}), but only {gib(have)} is available: use "
-            + (
-                f"fewer seeds ({config.seeds} now) or fewer episodes"  # the rows dominate
-                if need["main"] >= need["total"] / 2
-                else f"fewer episodes{', fewer workers,' * (workers > 1)} or a smaller game"
-            )
-        )
+    per = f"{gib(need['per_worker'])} per worker × {workers}" if workers > 1 else "one process"
+    if need["main"] >= need["total"] / 2:  # the rows dominate
+        advice = f": use fewer seeds ({config.seeds} now) or fewer episodes"
+    else:
+        advice = f": use fewer episodes{', fewer workers,' * (workers > 1)} or a smaller game"
+    detail = f" ({per}; K={config.episodes}, d={game.dim}, {sizes(game)})"
+    _refuse(need["total"], "the run", detail, advice)
     return need

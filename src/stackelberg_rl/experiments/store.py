@@ -1,10 +1,9 @@
 """Folders of this program on disk (:class:`FolderKind`: a run, a sweep, an exploration).
 
-One life cycle for all (:class:`Reservation`): reserved, locked by the process playing it,
-finished whole, replaced only if it holds this program's files alone, kept when interrupted and
-taken back to continue. A run folder holds ``manifest.json``, ``results.parquet``
-(:data:`~.loop.COLUMNS`), ``plans.npz`` (``save_plans``), ``regret.png``, the report, and until
-it is done ``checkpoints/seed-N.npz``.
+One life cycle for all (:class:`Reservation`): reserved, locked while played, finished whole,
+replaced only if it holds this program's files alone, kept when interrupted, taken back. A run
+folder holds ``manifest.json``, ``results.parquet`` (:data:`~.loop.COLUMNS`), ``plans.npz``
+(``save_plans``), ``regret.png``, the report, and until done ``checkpoints/seed-N.npz``.
 """
 
 from __future__ import annotations
@@ -78,8 +77,7 @@ class FolderKind:
                     yield q, q.name.startswith((TMP_PREFIX, *prefixes)) and _is_file(q)
                 yield p, True
             else:
-                name = p.name
-                owned = name in self.files or name.startswith((TMP_PREFIX, *self.prefixes))
+                owned = p.name in self.files or p.name.startswith((TMP_PREFIX, *self.prefixes))
                 yield p, owned and prefixes is None and _is_file(p)
 
 
@@ -106,32 +104,25 @@ def _git(*args: str) -> str | None:
         return None
 
 
-def versions() -> dict:
-    """Versions of the package, Python and the libraries that shape the results."""
-    from .. import __version__
-
-    names = ("numpy", "numba", "pandas", "scipy", "pyarrow", "matplotlib")
-    return {"stackelberg_rl": __version__, "python": platform.python_version()} | {
-        name: metadata.version(name) for name in names
-    }
-
-
 def now() -> str:
     """The time in UTC, ISO 8601 to the second."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def host() -> str:
-    """This machine's name (with the pid, it tells whether a "running" run is still alive)."""
-    return socket.gethostname()
+host = socket.gethostname  # with the pid, it tells whether a "running" run is still alive
 
 
 def provenance() -> dict:
     """Where and by what a folder is written: versions, git commit and state, host, pid."""
+    from .. import __version__
+
+    names = ("numpy", "numba", "pandas", "scipy", "pyarrow", "matplotlib")  # shape the results
+    versions = {"stackelberg_rl": __version__, "python": platform.python_version()}
+    versions |= {name: metadata.version(name) for name in names}
     commit = _git("rev-parse", "HEAD") or None
     status = None if commit is None else _git("status", "--porcelain", "--untracked-files=no")
     dirty = None if status is None else bool(status)
-    return {"versions": versions(), "git_commit": commit, "git_dirty": dirty, "host": host(),
+    return {"versions": versions, "git_commit": commit, "git_dirty": dirty, "host": host(),
             "pid": os.getpid()}  # fmt: skip
 
 
@@ -159,25 +150,21 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
 
 
 def refuse_sweep(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> None:
-    """Refuse a sweep folder (told by its ``sweep.json``) where a folder of ``kind`` is expected.
-
-    The error names the sweep's run folders (the first three), to give one of them ``hint``.
-    """
+    """Refuse a sweep folder where one of ``kind`` is expected, naming its first run folders."""
     if kind.manifest == SWEEP_FILE or not (folder / SWEEP_FILE).is_file():
         return
     if kind.what != "run":
         raise kind.error(f"{folder} is a sweep folder, not {kind.a} folder")
     runs = sorted(str(p) for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
-    shown = ", ".join(runs[:3]) + ", …" * (len(runs) > 3) or "none yet"
+    shown = _shown(runs, 3) or "none yet"
     raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({shown})")
 
 
 def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
     """Refuse a folder whose "running" manifest another live process on this machine wrote."""
     pid = manifest.get("pid")
-    if manifest.get("status") != "running" or manifest.get("host") != host():
-        return
-    if not is_integer(pid) or pid <= 0 or pid == os.getpid():
+    ours = manifest.get("status") == "running" and manifest.get("host") == host()
+    if not ours or not is_integer(pid) or pid <= 0 or pid == os.getpid():
         return
     with contextlib.suppress(PermissionError):  # a process of another user: alive
         try:
@@ -205,13 +192,14 @@ def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
     return fd
 
 
-def _foreign_entries(folder: Path, kind: FolderKind) -> list[str]:
-    """The entries of ``folder`` this program did not write (in scratch folders too)."""
-    return sorted(p.relative_to(folder).as_posix() for p, ours in kind.entries(folder) if not ours)
+def _foreign(folder: Path, kind: FolderKind) -> str:
+    """The first entries of ``folder`` this program did not write (in scratch folders too)."""
+    names = [p.relative_to(folder).as_posix() for p, ours in kind.entries(folder) if not ours]
+    return _shown(sorted(names))
 
 
-def _shown(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+def _shown(names: list[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + ", …" * (len(names) > n)
 
 
 def _check_cwd_outside(out: Path) -> None:
@@ -235,9 +223,8 @@ def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> 
 def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER) -> str:
     """What writing a folder of ``kind`` to ``out`` would do: ``"new"``, ``"empty"``, ``"replace"``.
 
-    Raises:
-        RunFolderError: ``out`` cannot be written, or holds anything but a folder of ``kind`` that
-            may be replaced (``overwrite``, and not while it is still running).
+    ``RunFolderError`` if ``out`` cannot be written, or holds anything but a folder of ``kind``
+    that may be replaced (``overwrite``, and not while it is still running).
     """
     _check_cwd_outside(out)
     check_ancestors(out)
@@ -256,9 +243,9 @@ def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER)
         manifest = read_manifest(out, kind)
     except RunFolderError:
         manifest = None
-    foreign = _foreign_entries(out, kind)
+    foreign = _foreign(out, kind)
     if manifest is None or foreign:
-        what = f"files that are not {kind.a} ({_shown(foreign)})" if foreign else None
+        what = f"files that are not {kind.a} ({foreign})" if foreign else None
         raise RunFolderError(
             f"{out} is not empty and holds {what or f'no {kind.what} manifest'}: it is never "
             "replaced, --overwrite or not; choose another --out"
@@ -304,10 +291,7 @@ class Reservation:
 
     @classmethod
     def make(
-        cls,
-        out: str | os.PathLike | NewFolder,
-        overwrite: bool = False,
-        kind: FolderKind = RUN_FOLDER,
+        cls, out: str | os.PathLike | NewFolder, overwrite: bool = False, kind=RUN_FOLDER
     ) -> Reservation:
         """Reserve ``out`` (or a new folder), nothing written yet (:func:`check_destination`)."""
         if isinstance(out, NewFolder):
@@ -353,10 +337,9 @@ class Reservation:
     def resume(
         cls, folder: str | os.PathLike, hold: bool = True, kind: FolderKind = RUN_FOLDER
     ) -> tuple[Reservation, dict]:
-        """An unfinished folder taken back (locked first with ``hold``), and its manifest.
+        """An unfinished folder of ``kind`` taken back (locked with ``hold``), and its manifest.
 
-        One that was replacing another still replaces it. ``kind.error`` if not a folder of
-        ``kind``, one holding anything else, or one still running.
+        One that was replacing another still replaces it; ``kind.error`` if not ours or running.
         """
         folder = Path(folder)
         if not folder.is_dir():
@@ -367,10 +350,10 @@ class Reservation:
             reservation.hold()
         try:
             manifest = read_manifest(folder, kind)
-            foreign = _foreign_entries(folder, kind)
+            foreign = _foreign(folder, kind)
             if foreign:
                 raise kind.error(
-                    f"{folder} holds files that are not {kind.a}'s ({_shown(foreign)}): "
+                    f"{folder} holds files that are not {kind.a}'s ({foreign}): "
                     f"{kind.a} is resumed only in a folder of its own"
                 )
             refuse_live(folder, manifest, kind)
@@ -438,17 +421,18 @@ class Reservation:
         self.manifest_written = True
 
     def finish(
-        self,
-        results: pd.DataFrame | dict[str, Callable[[Path], object]],
-        manifest_text: str,
+        self, results: pd.DataFrame | dict[str, Callable[[Path], object]], manifest_text: str,
         plans: dict[int, Plans] | None = None,
-    ) -> Path:
+    ) -> Path:  # fmt: skip
         """Write the results and the complete manifest; put the folder in place (swapped in).
 
         ``results``: a run's table (and ``plans``), or files by name, each written by
         ``write(path)``. ``ResultsNotSavedError`` (saying where they are) if they cannot be.
         """
-        files = results if isinstance(results, dict) else _run_files(results, plans)
+        files = results
+        if isinstance(results, pd.DataFrame):
+            files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
+            files[RESULTS_FILE] = lambda path: results.to_parquet(path, index=False)
         try:
             for name, write in files.items():
                 write_file(self.work, name, write)
@@ -475,10 +459,8 @@ class Reservation:
             os.rename(self.work, self.target)
         except (OSError, RunFolderError) as err:
             if moved:  # put the old run back where it was
-                try:
+                with contextlib.suppress(OSError):
                     os.rename(old, self.target)
-                except OSError:
-                    pass
             raise ResultsNotSavedError(
                 errno.EIO,
                 f"the finished {self.kind.what} is in {self.work}: it could not replace "
@@ -500,9 +482,7 @@ class Reservation:
                 break
 
 
-def write_file(
-    folder: Path, name: str, write: Callable[[Path], object], exclusive: bool = False
-) -> None:
+def write_file(folder: Path, name: str, write: Callable[[Path], object], exclusive=False) -> None:
     """Write ``folder/name`` whole or not at all by ``write(path)`` (``exclusive``: a new one)."""
     replace_with(folder / name, write, exclusive=exclusive)
 
@@ -520,11 +500,6 @@ def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch
                     (p.rmdir if p.is_dir() else p.unlink)()
         if not keep:
             folder.rmdir()
-
-
-def _run_files(df: pd.DataFrame, plans: dict[int, Plans] | None) -> dict:
-    files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
-    return files | {RESULTS_FILE: lambda path: df.to_parquet(path, index=False)}
 
 
 def _rescue(files: dict[str, Callable[[Path], object]], manifest_text: str) -> Path | None:
@@ -565,17 +540,17 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
             foreign manifest or results file, or a run that did not finish.
     """
     run_dir = Path(run_dir)
-    manifest = read_complete(
-        run_dir, hint=f"; continue it with stackelberg-rl run --resume {run_dir}"
-    )
+    hint = f"; continue it with stackelberg-rl run --resume {run_dir}"
+    manifest = read_complete(run_dir, hint=hint)
     path, where = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a complete run folder: no {RESULTS_FILE}")
-    try:
-        df = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
-    required = required_columns(manifest)
+    df = _read_results(path, pd.read_parquet)
+    # Every player's regret: 1+N players, the length of the game's action_counts (N > 1 only).
+    counts = (manifest.get("game") or {}).get("action_counts")
+    n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2
+    required = ["seed", "episode", *[f"regret_{n}" for n in player_names(n_players)]]
+    required.append("eval_weight")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise RunFolderError(
@@ -618,36 +593,26 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
 def check_results_whole(run_dir: str | os.PathLike, manifest: dict) -> None:
     """Raise :class:`RunFolderError` unless a complete run folder's results file looks whole.
 
-    Its footer alone is read: its ``manifest``'s columns and one row per seed and episode (a
-    sweep run again checks every complete setting this way, without reading their tables).
+    Its footer alone is read: its ``manifest``'s columns and one row per seed and episode.
     """
     import pyarrow.parquet as pq
 
-    run_dir = Path(run_dir)
-    path = run_dir / RESULTS_FILE
-    try:
-        meta = pq.read_metadata(path)
-    except Exception as err:  # pyarrow raises several types for a missing or damaged file
-        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
+    path = Path(run_dir) / RESULTS_FILE
+    meta = _read_results(path, pq.read_metadata)
     seeds, episodes, columns = (manifest.get(k) for k in ("seeds", "episodes", "columns"))
     rows = len(seeds) * episodes if isinstance(seeds, list) and is_integer(episodes) else None
     if meta.num_rows != rows or (isinstance(columns, list) and meta.schema.names != columns):
         raise RunFolderError(
-            f"{path} does not hold the {rows} rows of the columns {run_dir / MANIFEST_FILE} "
+            f"{path} does not hold the {rows} rows of the columns {path.parent / MANIFEST_FILE} "
             f"lists ({meta.num_rows} rows)"
         )
 
 
-def required_columns(manifest: dict) -> list[str]:
-    """The columns a run's table cannot do without: every player's regret, ``1+N`` players.
-
-    ``1+N`` is the length of the manifest's ``game.action_counts``, written with ``N > 1``
-    followers; 2 without it.
-    """
-    counts = (manifest.get("game") or {}).get("action_counts")
-    n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2
-    regrets = [f"regret_{name}" for name in player_names(n_players)]
-    return ["seed", "episode", *regrets, "eval_weight"]
+def _read_results(path: Path, read: Callable):
+    try:
+        return read(path)
+    except Exception as err:  # pyarrow raises several types for a missing or damaged file
+        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
 
 
 def _seeds_text(seeds) -> str:

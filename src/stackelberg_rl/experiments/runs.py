@@ -1,9 +1,7 @@
 """Every seed of a :class:`~.config.RunConfig` into one run folder: a sweep of one setting.
 
-The front end of :func:`~.driver.drive` for ``run`` and for every setting of a sweep
-(:mod:`stackelberg_rl.sweep.grid`): :func:`playable` builds a setting's game once it can be
-played, :func:`new_play` reserves a new run folder, :func:`continued` takes an unfinished one
-back. :func:`run_seeds` plays one setting with them.
+The front end of :func:`~.driver.drive` for ``run`` and each setting of a sweep: :func:`playable`
+builds a game, :func:`new_play` reserves a run folder, :func:`continued` takes one back.
 """
 
 from __future__ import annotations
@@ -50,10 +48,7 @@ def resolved_parameters(config: RunConfig, game: Game) -> dict:
 
 
 def playable(config: RunConfig, game: Game | None, workers: int) -> Game:
-    """``game``, or ``config``'s built, once ``workers`` can play ``config`` on it.
-
-    Raises ``MemoryError``, or ``ValueError`` (``config`` not for the game's players).
-    """
+    """``game``, or ``config``'s built, once ``workers`` can play ``config`` on it (else raise)."""
     if game is None:
         check_game_fits(config)
         game = config.game.make()
@@ -66,10 +61,7 @@ def new_play(
     name: str, config: RunConfig, game: Game, out, workers: int, overwrite: bool = False,
     given: bool = False, **extra,
 ) -> Play:  # fmt: skip
-    """A new run folder reserved at ``out`` for ``config``, its manifest written (``"running"``).
-
-    Raises ``MemoryError``, ``RunFolderError``, or ``ValueError`` (``config`` not for ``game``).
-    """
+    """A new run folder reserved at ``out`` for ``config``, its manifest written (``"running"``)."""
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -105,14 +97,13 @@ def run_seeds(
 ) -> pd.DataFrame:
     """Run every seed of ``config`` and write the run folder; or continue an interrupted one.
 
-    The configuration, the folder (:func:`~.store.check_destination`) and the memory needed are
-    checked before the first episode. Each seed's state is checkpointed into ``checkpoints/``
-    every ``checkpoint_every`` seconds, and its table once done. An interrupted run
-    (``KeyboardInterrupt``, a signal, :class:`~.checkpoint.CheckpointWriteError`) keeps its
-    folder, ``"interrupted"``; the exception carries ``run_dir``. A run that fails otherwise
-    removes what it wrote. The table (rows by seed, then episode) is the same for any number
-    of workers and interruptions, bit for bit (``wall_time`` aside). A second process is
-    refused a folder being played.
+    The configuration, the folder and the memory needed are checked before the first episode.
+    Each seed's state is checkpointed into ``checkpoints/`` every ``checkpoint_every`` seconds.
+    An interrupted run (``KeyboardInterrupt``, a signal, ``CheckpointWriteError``) keeps its
+    folder, ``"interrupted"``, and the exception carries ``run_dir``; one that fails otherwise
+    removes what it wrote. The table (rows by seed, then episode) is the same for any number of
+    workers and interruptions, bit for bit (``wall_time`` aside). A folder being played is
+    refused to a second process.
 
     Args:
         config: the experiment. With ``resume``, ``None`` takes the manifest's; one that
@@ -149,7 +140,7 @@ def run_seeds(
             where they are).
     """
     every = check_execution(backend, workers, checkpoint_every)
-    given = game is not None
+    given, p = game is not None, None
     if resume:
         if out_dir is None or isinstance(out_dir, NewFolder):
             raise ValueError("resume continues the run in a given folder: out_dir is needed")
@@ -158,9 +149,23 @@ def run_seeds(
                 "resume continues the run in its folder and overwrite replaces it: not both"
             )
         reservation, manifest = Reservation.resume(out_dir)
-        p, folder = None, reservation.work
+        folder = reservation.work
         try:
-            config = _recorded(config, manifest, folder)
+            try:
+                recorded = RunConfig.from_dict(manifest.get("config") or {})
+            except (TypeError, ValueError) as err:
+                raise RunFolderError(
+                    f"{folder}: the manifest's configuration is unreadable: {err}"
+                ) from None
+            if config is not None:
+                config.validate()
+                diff = difference(jsonable(recorded.to_dict()), jsonable(config.to_dict()))
+                if diff is not None:
+                    raise ValueError(
+                        f"the run in {folder} has {diff[0]} = {diff[1]!r}, the configuration "
+                        f"given {diff[2]!r}: a resumed run keeps its configuration"
+                    )
+            config = recorded
             if manifest.get("status") == "complete":
                 df, _ = load_run(folder)
                 df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
@@ -210,34 +215,14 @@ def _workers(config: RunConfig, workers: int | None) -> int:
     return min(workers or os.cpu_count() or 1, config.seeds)
 
 
-def _recorded(config: RunConfig | None, manifest: dict, folder: Path) -> RunConfig:
-    """The configuration a run folder's manifest records, refusing a ``config`` that differs."""
-    try:
-        recorded = RunConfig.from_dict(manifest.get("config") or {})
-    except (TypeError, ValueError) as err:
-        raise RunFolderError(
-            f"{folder}: the manifest's configuration is unreadable: {err}"
-        ) from None
-    if config is not None:
-        config.validate()
-        diff = difference(jsonable(recorded.to_dict()), jsonable(config.to_dict()))
-        if diff is not None:
-            where, theirs, ours = diff
-            raise ValueError(
-                f"the run in {folder} has {where} = {theirs!r}, the configuration given "
-                f"{ours!r}: a resumed run keeps its configuration"
-            )
-    return recorded
-
-
 def continued(
     name: str, config: RunConfig, game: Game, reservation: Reservation, manifest: dict,
     workers: int, given: bool = False, strict: bool = True,
 ) -> tuple[Play | None, list[str]]:  # fmt: skip
     """An unfinished run folder taken back as a :class:`Play`, and its unusable checkpoints.
 
-    ``strict``: ``ValueError`` if ``game`` is not the game it played, ``CheckpointError`` for a
-    damaged checkpoint; else ``None`` for another game, and a seed starts afresh.
+    ``strict``: refuse another game or a damaged checkpoint; else ``None`` for another game, and
+    a seed starts afresh.
     """
     folder, sha256 = reservation.work, game.fingerprint()
     played = (manifest.get("game") or {}).get("sha256")

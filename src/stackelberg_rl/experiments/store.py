@@ -433,13 +433,13 @@ class Reservation:
         if isinstance(results, pd.DataFrame):
             files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
             files[RESULTS_FILE] = lambda path: results.to_parquet(path, index=False)
+        files = {**files, MANIFEST_FILE: lambda path: path.write_text(manifest_text)}  # the last
         try:
             for name, write in files.items():
                 write_file(self.work, name, write)
-            self.write_manifest(manifest_text)
             _remove_own(self.work, self.kind, keep=True, scratch=True)  # the working files
         except Exception as err:
-            where = _rescue(files, manifest_text)
+            where = _rescue(files)
             if where is not None:
                 self.abandon()  # the results are safe elsewhere: leave nothing unfinished here
             raise ResultsNotSavedError(
@@ -502,16 +502,14 @@ def _remove_own(folder: Path, kind: FolderKind = RUN_FOLDER, keep=False, scratch
             folder.rmdir()
 
 
-def _rescue(files: dict[str, Callable[[Path], object]], manifest_text: str) -> Path | None:
+def _rescue(files: dict[str, Callable[[Path], object]]) -> Path | None:
     """Save finished results in a fresh temporary folder; its path, or None if that fails too."""
-    try:
+    with contextlib.suppress(Exception):
         where = Path(tempfile.mkdtemp(prefix="stackelberg-rl-results-"))
         for name, write in files.items():
             write(where / name)
-        (where / MANIFEST_FILE).write_text(manifest_text)
         return where
-    except Exception:
-        return None
+    return None
 
 
 # ---------------------------------------------------------------------- reading a run back

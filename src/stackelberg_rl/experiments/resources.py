@@ -101,12 +101,12 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     else:
         names = ("features", "initial_distribution", "_transitions", "_rewards", "mu", "theta")
         the_game = sum(int(getattr(getattr(game, name, None), "nbytes", 0)) for name in names)
-    checkpoint = learner_bytes(config, game) // 2 + rows
-    per_worker = PROCESS_BYTES + the_game + learners * learner_bytes(config, game)
-    per_worker += planning_bytes(game) + rows + checkpoint
+    learner = learner_bytes(config, game)
+    checkpoint = learner // 2 + rows
+    per_worker = PROCESS_BYTES + the_game + learners * learner + planning_bytes(game) + rows
+    per_worker += checkpoint
     main = the_game + rows * config.seeds + max(workers, 1) * checkpoint
-    parallel = workers > 1
-    total = main + (workers * per_worker if parallel else per_worker - PROCESS_BYTES - the_game)
+    total = main + (workers * per_worker if workers > 1 else per_worker - PROCESS_BYTES - the_game)
     return {"total": total, "per_worker": per_worker, "main": main}
 
 

@@ -435,8 +435,9 @@ class _Local:
     def submit(self, tasks: list[Task]) -> list[Future]:
         if self.workers == 1:  # in turn in a daemon thread, never holding up the exit
             futures = [Future() for _ in tasks]
-            args = (tasks, futures)
-            threading.Thread(target=self._in_turn, args=args, name="seeds", daemon=True).start()
+            thread = threading.Thread(target=self._in_turn, args=(tasks, futures), daemon=True)
+            thread.name = "stackelberg-rl seeds"
+            thread.start()
             return futures
         from loky import ProcessPoolExecutor
 

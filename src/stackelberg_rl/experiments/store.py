@@ -163,8 +163,8 @@ def refuse_sweep(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") ->
 def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
     """Refuse a folder whose "running" manifest another live process on this machine wrote."""
     pid = manifest.get("pid")
-    ours = manifest.get("status") == "running" and manifest.get("host") == host()
-    if not ours or not is_integer(pid) or pid <= 0 or pid == os.getpid():
+    running_here = manifest.get("status") == "running" and manifest.get("host") == host()
+    if not running_here or not is_integer(pid) or pid <= 0 or pid == os.getpid():
         return
     with contextlib.suppress(PermissionError):  # a process of another user: alive
         try:

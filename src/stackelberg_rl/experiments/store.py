@@ -297,6 +297,7 @@ class Reservation:
         if isinstance(out, NewFolder):
             base = Path(out.parent) / f"{out.stem}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
             names = [base, *(base.with_name(f"{base.name}-{n}") for n in range(2, 10_000))]
+            check_ancestors(base)  # a path given is checked by check_destination
         else:
             names = [Path(out)]
         for path in names:
@@ -308,8 +309,6 @@ class Reservation:
                     return cls(path, work, mode, kind=kind)
                 if mode == "empty":
                     return cls(path, path, mode, kind=kind)
-                _check_cwd_outside(path)
-                check_ancestors(path)
                 made = tuple(itertools.takewhile(lambda p: not p.exists(), path.absolute().parents))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.mkdir()  # exclusive: of two runs that want this name, one gets it

@@ -64,7 +64,6 @@ from .settings import Setting, check_settings, config_key, depends_on_K
 LOG_FILE = "sweep.log"
 SWEEP_FORMAT = "stackelberg-rl/sweep"  # the ``format`` of ``sweep.json``
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
-REPLACED = "an unfinished run of another configuration, replaced"
 
 
 class SweepFolderError(RunFolderError):
@@ -91,9 +90,8 @@ def is_sweep_folder(path: str | os.PathLike) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
-def read_sweep_file(folder: str | os.PathLike) -> dict:
+def read_sweep_file(folder: Path) -> dict:
     """The ``sweep.json`` of ``folder``, checked: its settings have a name and a folder inside."""
-    folder = Path(folder)
     data = read_manifest(folder, SWEEP_FOLDER)
     path, settings = folder / SWEEP_FILE, data.get("settings")
     if not isinstance(settings, list) or not all(
@@ -132,20 +130,19 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
         SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
     """
     folder = Path(folder)
-    data = read_sweep_file(folder)
-    out = []
+    data, out = read_sweep_file(folder), []
     for s in data["settings"]:
         result = SettingResult(
             s["name"], folder / s["folder"], s.get("config") or {}, str(s.get("status"))
         )
+        out.append(result)
         try:
             df, manifest = load_run(result.folder)
             diff = result.config and difference(result.config, manifest.get("config"))
             if diff is not None:
-                where, here, there = diff
                 raise RunFolderError(
-                    f"{folder / SWEEP_FILE} says setting {result.name} has {where} = {here!r}, "
-                    f"its run in {result.folder} has {there!r}"
+                    f"{folder / SWEEP_FILE} says setting {result.name} has {diff[0]} = "
+                    f"{diff[1]!r}, its run in {result.folder} has {diff[2]!r}"
                 )
             result.df, result.manifest = df, manifest
         except RunFolderError as err:
@@ -153,12 +150,10 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
             if result.status == COMPLETE:
                 result.error, result.damaged = str(err), True
             elif isinstance(failed, dict) and failed:
-                seed, why = next(iter(failed.items()))
-                result.error = f"seed {seed} failed: {why}"
+                result.error = "seed {} failed: {}".format(*next(iter(failed.items())))
             else:
                 played = f", {len(done)} seeds played" if isinstance(done, list) else ""
                 result.error = f"not finished (status {result.status}{played})"
-        out.append(result)
     return data, out
 
 
@@ -190,12 +185,14 @@ class SettingState:
     @property
     def why(self) -> str:
         """What the dry run says of it."""
-        if self.complete:
+        if self.status == COMPLETE:
             return "complete"
         if self.damaged:
             return f"a complete run whose files are damaged, played again ({self.damaged})"
-        if self.replace_folder or self.action != "resume":
-            return REPLACED if self.replace_folder else ""
+        if self.replace_folder:
+            return "an unfinished run of another configuration, replaced"
+        if self.action != "resume":
+            return ""
         reasons = list(self.unusable)
         if self.done:
             shown = self.done if len(self.done) <= 6 else [f"{self.done[0]}..{self.done[-1]}"]
@@ -207,37 +204,18 @@ class SettingState:
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played (none if they are cut from the source's)."""
-        done, seeds = set(self.done), self.setting.config.run_seeds
-        return [] if self.n_to_run == 0 else [s for s in seeds if s not in done]
+        done = set(self.done)
+        return [s for s in self.setting.config.run_seeds if s not in done] if self.n_to_run else []
 
     @property
     def n_to_write(self) -> int:
         """How many seeds are still to be played or cut."""
-        return 0 if self.complete else self.setting.config.seeds - len(self.done)
+        return 0 if self.status == COMPLETE else self.setting.config.seeds - len(self.done)
 
     @property
     def n_to_run(self) -> int:
         """How many seeds are still to be played."""
         return 0 if self.source is not None else self.n_to_write
-
-    @property
-    def complete(self) -> bool:
-        """Whether its run folder is complete."""
-        return self.status == COMPLETE
-
-    def record(self) -> dict:
-        """The setting's entry in ``sweep.json``."""
-        config = self.setting.config
-        entry = {
-            "name": self.setting.name,
-            "folder": self.setting.name,
-            "config": config.to_dict(),
-            "status": self.status,
-            "seeds_done": config.run_seeds if self.complete else sorted(self.done),
-        }
-        if self.failed:
-            entry["seeds_failed"] = {str(s): why for s, why in sorted(self.failed.items())}
-        return entry
 
 
 def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingState:
@@ -263,10 +241,9 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
             )
         try:
             check_results_whole(folder, manifest)
+            state.status, state.action = COMPLETE, "skip"
         except RunFolderError as err:
             state.replace_folder, state.damaged = True, str(err)
-            return state
-        state.status, state.action = COMPLETE, "skip"
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
         check_destination(folder, overwrite=True)
@@ -297,13 +274,13 @@ def link_prefixes(states: list[SettingState]) -> None:
     for group in groups.values():
         source = max(group, key=lambda state: state.setting.config.episodes)
         for state in group:
-            if state is not source and not state.complete:
+            if state is not source and state.status != COMPLETE:
                 state.source = source.setting.name
                 state.checkpoints = {}  # an unfinished seed of its own is not continued
 
 
 def preview(
-    settings: list[Setting], out: str | os.PathLike, same_settings: bool = False,
+    settings: list[Setting], out: str | os.PathLike | NewFolder, same_settings: bool = False,
     prefixes: bool = True, *, build: bool = False, workers: int | None = None,
 ) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
@@ -317,7 +294,27 @@ def preview(
         SettingError: the results of a setting would not fit in memory; with ``build``, a
             setting's game cannot be built or its players do not fit it.
     """
-    root = Path(out)
+    root = None if isinstance(out, NewFolder) else Path(out)
+    before = {} if root is None else _previous(root, settings, same_settings)
+    for s in settings:  # arithmetic only: the results of a setting must fit in memory
+        try:
+            check_results_fit(s.config)
+        except MemoryError as err:
+            raise SettingError(s, str(err)) from None
+    present = {p.name for p in root.iterdir()} if root and root.is_dir() else set()
+    states = [
+        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
+        for s in settings
+    ]
+    if prefixes:
+        link_prefixes(states)
+    if build:
+        _games(states, _local_workers(states, workers))
+    return states
+
+
+def _previous(root: Path, settings: list[Setting], same_settings: bool) -> dict[str, dict]:
+    """The entries of ``root``'s ``sweep.json`` by name, once ``root`` is known to be usable."""
     if root.exists() and not root.is_dir():
         raise SweepFolderError(f"{root} exists and is not a folder")
     check_ancestors(root, SweepFolderError)
@@ -342,25 +339,11 @@ def preview(
         theirs = ", ".join(n for n in before if n not in names)
         ours = ", ".join(s.name for s in settings if s.name not in before)
         raise SweepFolderError(
-            f"{out} holds a sweep of other settings ({theirs or 'none'} there, "
+            f"{root} holds a sweep of other settings ({theirs or 'none'} there, "
             f"{ours or 'none'} here): it is left as it is; give the same options, or choose "
             "another --out"
         )
-    for s in settings:  # arithmetic only: the results of a setting must fit in memory
-        try:
-            check_results_fit(s.config)
-        except MemoryError as err:
-            raise SettingError(s, str(err)) from None
-    present = {p.name for p in root.iterdir()} if root.is_dir() else set()
-    states = [
-        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
-        for s in settings
-    ]
-    if prefixes:
-        link_prefixes(states)
-    if build:
-        _games(states, _local_workers(states, workers))
-    return states
+    return before
 
 
 def _left_by_a_sweep(root: Path) -> bool:
@@ -412,21 +395,19 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
             lines.append(f"{state.setting.name}  skip: complete")
             continue
         config, done, n = state.setting.config, set(state.done), state.n_to_write
-        seeds = range(config.seed, config.seed + config.seeds)
+        seeds = range(config.seed, config.seed + config.seeds)  # not listed: there may be many
         first = list(itertools.islice((s for s in seeds if s not in done), 7))
         listed = ", ".join(map(str, first[:6])) + (f", … ({n} in all)" if len(first) > 6 else "")
-        what = f"run {n} seed{'s' * (n != 1)} ({listed})"
-        if state.source is not None:
-            what = f"cut {n} seed{'s' * (n != 1)} ({listed}) from the runs of {state.source}"
+        what = f"{'run' if state.source is None else 'cut'} {n} seed{'s' * (n != 1)} ({listed})"
+        what += f" from the runs of {state.source}" if state.source is not None else ""
         lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
     if len(states) > len(shown):
         lines.append(f"… and {len(states) - len(shown)} more settings")
-    skipped = len(states) - len(todo) - len(cut)
     lines.append(
         f"{len(states)} settings in {out}: {len(todo)} to run "
         f"({sum(s.n_to_run for s in todo)} seeds), "
         + (f"{len(cut)} cut from the first episodes of longer runs, " if cut else "")
-        + f"{skipped} complete and skipped"
+        + f"{len(states) - len(todo) - len(cut)} complete and skipped"
     )
     return lines
 
@@ -453,8 +434,8 @@ class SweepOutcome:
         skipped = sum(s.action == "skip" for s in self.states)
         cut = sum(s.source is not None and s.action != "skip" for s in self.states)
         text = (
-            f"{n} setting{'s' * (n != 1)}: {sum(s.complete for s in self.states)} complete "
-            f"({skipped} already were), {len(failed)} failed; {self.tasks} "
+            f"{n} setting{'s' * (n != 1)}: {sum(s.status == COMPLETE for s in self.states)} "
+            f"complete ({skipped} already were), {len(failed)} failed; {self.tasks} "
             f"seed{'s' * (self.tasks != 1)} played"
             + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
             + (f", {cut} setting{'s' * (cut != 1)} cut from longer runs" if cut else "")
@@ -510,21 +491,13 @@ def run_grid(
     """
     every = check_execution(backend, workers, checkpoint_every)
     check_settings(settings)
-    t0 = time.perf_counter()
-    new = isinstance(out, NewFolder)
-    if new:
-        states = [SettingState(s) for s in settings]
-        if prefixes:
-            link_prefixes(states)
-    else:
-        states = preview(settings, out, same_settings, prefixes)
-    n_tasks = sum(s.n_to_run for s in states if s.action != "skip")
-    if n_tasks:  # a complete sweep asks no backend for anything
+    t0, new = time.perf_counter(), isinstance(out, NewFolder)
+    states = preview(settings, out, same_settings, prefixes)
+    if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
         check_backend(backend, address)
-    workers = int(workers or os.cpu_count() or 1)
     local_workers = _local_workers(states, workers)
     games = _games(states, local_workers)
-
+    workers = local_workers if backend == "local" else int(workers or os.cpu_count() or 1)
     root = Reservation.make(out).target if new else Path(out)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -536,7 +509,6 @@ def run_grid(
             states = preview(settings, root, same_settings, prefixes)
         if on_folder is not None:
             on_folder(root)
-        workers = local_workers if backend == "local" else workers
         execution = {"backend": backend, "workers": workers, "address": address, "started": now()}
         origin = provenance()
         todo = [s for s in states if s.action != "skip"]
@@ -549,7 +521,7 @@ def run_grid(
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
             data = dumps({"format": SWEEP_FORMAT, "format_version": 1, "status": status,
                           "file": source, "text": text, **execution, "updated": now(), **origin,
-                          "settings": [s.record() for s in states]})  # fmt: skip
+                          "settings": [_entry(s) for s in states]})  # fmt: skip
             write_file(root, SWEEP_FILE, lambda path: path.write_text(data))
 
         notes: list[str] = []
@@ -569,22 +541,24 @@ def run_grid(
         resumed = sum(len(p.states) for p in plays)
         where = f"with {workers} workers" if backend == "local" else f"at {address or 'local'}"
         cut = sum(s.source is not None for s in todo)
-        _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
-             f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
-             f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
-        for p in plays:
-            for seed in sorted(p.states):
-                notes.append(
-                    f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
-                )
+        notes.insert(0, f"sweep started: {len(states)} settings ({len(states) - len(todo)} "
+                     f"complete, skipped; {cut} cut from longer runs), "
+                     f"{sum(s.n_to_run for s in todo)} seeds to play ({resumed} from a "
+                     f"checkpoint) on {backend} {where}")  # fmt: skip
+        notes += [
+            f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
+            for p in plays
+            for seed in sorted(p.states)
+        ]
         for line in notes:
             _log(root, line)
-        played, statuses = [0], [[p.status for p in plays]]
+        played, statuses = 0, [p.status for p in plays]
 
         def changed() -> None:  # sweep.json is rewritten when a setting is complete or failed
-            played[0] += 1
-            if [p.status for p in plays] != statuses[0]:
-                statuses[0] = [p.status for p in plays]
+            nonlocal played, statuses
+            played += 1
+            if [p.status for p in plays] != statuses:
+                statuses = [p.status for p in plays]
                 record()
 
         try:
@@ -596,16 +570,31 @@ def run_grid(
                 if state.status == RUNNING:
                     state.status = PENDING
             record("interrupted")
-            why = f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept"
-            _log(root, why)
+            _log(root, f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints "
+                 "are kept")  # fmt: skip
             raise
-        outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
+        outcome = SweepOutcome(root, states, played, resumed, time.perf_counter() - t0)
         execution["finished"] = now()
         record(FAILED if outcome.failed else COMPLETE)
         _log(root, outcome.summary())
         return outcome
     finally:
         os.close(held)
+
+
+def _entry(state: SettingState) -> dict:
+    """The setting's entry in ``sweep.json``."""
+    config = state.setting.config
+    entry = {
+        "name": state.setting.name,
+        "folder": state.setting.name,
+        "config": config.to_dict(),
+        "status": state.status,
+        "seeds_done": config.run_seeds if state.status == COMPLETE else sorted(state.done),
+    }
+    if state.failed:
+        entry["seeds_failed"] = {str(s): why for s, why in sorted(state.failed.items())}
+    return entry
 
 
 def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:

@@ -1,4 +1,4 @@
-"""Typed fields of the configuration dataclasses: values from strings, help from docstrings."""
+"""Typed fields of the configuration dataclasses: values from strings, help, command-line flags."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import math
 import threading
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from ._validate import is_integer
@@ -98,3 +99,16 @@ def _field_docstrings(cls: type) -> dict[str, str]:
         for p in docstring_parser.parse_from_object(cls).params
         if p.args[0] == "attribute" and p.arg_name in fields
     }
+
+
+def cli_fields(obj: Any, path: tuple[str, ...] = ()) -> Iterator[tuple]:
+    """``(path, owner, field, value, flag)`` of each command-line field of the dataclass ``obj``."""
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("cli", True) is False:
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from cli_fields(value, (*path, f.name))
+        else:
+            flag = f.metadata.get("flags") or "--" + f.name.replace("_", "-")
+            yield (*path, f.name), obj, f, value, flag

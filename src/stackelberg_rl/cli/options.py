@@ -1,10 +1,9 @@
 """Command-line options generated from the configuration dataclasses, and the ones commands share.
 
-Each field (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``) is one option,
-its help the docstring under the field, its default from an instance (so ``run`` and ``demo``
-differ in defaults only); the dataclasses check the values given. Field metadata: ``"flags"``
-names the option, ``"cli": False`` leaves it out, ``"metavar"`` names its value, ``"help_more"``
-adds help known at run time, ``"replaces"`` gives sibling fields their defaults when the option is
+Each field (:func:`~stackelberg_rl._fields.cli_fields`) is one option, its help the docstring under
+the field, its default from an instance (so ``run`` and ``demo`` differ in defaults only); the
+dataclasses check the values. Field metadata: ``"metavar"`` names the value, ``"help_more"`` adds
+help known at run time, ``"replaces"`` gives sibling fields their defaults when the option is
 given (``--game-file`` replaces the game's name and parameters).
 """
 

@@ -1,17 +1,9 @@
 """``sweep CONFIG.yaml``; its file: ``run``'s options as YAML keys, a list for every value to try.
 
-The keys are ``run``'s option names without ``--`` (``-`` and ``_`` alike) and ``param``, a mapping
-of the game's parameters. A scalar is used in every setting; the settings are the product of the
-lists, the first key varying slowest; ``zip`` pairs lists of one length instead (a list of such
-groups for several)::
-
-    game: random-linear
-    param: {n_states: 20, dim: 8, horizon: 5}
-    episodes: [250, 1000, 4000]
-    zip: {alpha-l: [fixed-K, anytime], alpha-f: [fixed-K, anytime]}
-
-Every value is checked before anything runs, by the dataclasses the command line uses: a refusal
-is one line naming the file, the line, the key and what is allowed.
+The settings are the product of the lists, the first key varying slowest; ``zip`` pairs lists
+instead; ``param`` maps the game's parameters (``docs/sweeps.md``). Every value is checked before
+anything runs, by the dataclasses the command line uses: a refusal is one line, ``FILE:LINE: KEY:
+why``.
 """
 
 from __future__ import annotations

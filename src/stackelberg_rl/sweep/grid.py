@@ -23,41 +23,15 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import jsonable
+from ..experiments import NewFolder, driver, store
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import difference, dumps
-from ..experiments.driver import (
-    Play,
-    _reason,
-    check_backend,
-    drive,
-    prefix_result,
-    read_checkpoints,
-)
+from ..experiments.driver import Play
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
 from ..experiments.resources import check_results_fit
 from ..experiments.runs import check_execution, continued, new_play, playable
-from ..experiments.store import (
-    MANIFEST_FILE,
-    REPORT_FILE,
-    REPORT_PREFIX,
-    SWEEP_FILE,
-    FolderKind,
-    NewFolder,
-    Reservation,
-    RunFolderError,
-    _remove_own,
-    check_ancestors,
-    check_destination,
-    check_results_whole,
-    load_run,
-    lock,
-    now,
-    provenance,
-    read_manifest,
-    refuse_live,
-    write_file,
-)
+from ..experiments.store import SWEEP_FILE, RunFolderError, now, read_manifest, write_file
 from ..games import Game
 from .settings import Setting, check_settings, config_key, depends_on_K
 
@@ -78,8 +52,8 @@ class SettingError(ValueError):
         self.setting, self.reason = setting, message
 
 
-SWEEP_FOLDER = FolderKind(
-    SWEEP_FORMAT, (SWEEP_FILE, LOG_FILE, REPORT_FILE), (REPORT_PREFIX,), "sweep",
+SWEEP_FOLDER = store.FolderKind(
+    SWEEP_FORMAT, (SWEEP_FILE, LOG_FILE, store.REPORT_FILE), (store.REPORT_PREFIX,), "sweep",
     manifest=SWEEP_FILE, error=SweepFolderError,
 )  # fmt: skip
 
@@ -137,7 +111,7 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
         )
         out.append(result)
         try:
-            df, manifest = load_run(result.folder)
+            df, manifest = store.load_run(result.folder)
             diff = result.config and difference(result.config, manifest.get("config"))
             if diff is not None:
                 raise RunFolderError(
@@ -224,7 +198,7 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
     try:
         manifest = read_manifest(folder)
     except RunFolderError as err:
-        if (folder / MANIFEST_FILE).is_file():  # ours, damaged: what it held is unknown
+        if (folder / store.MANIFEST_FILE).is_file():  # ours, damaged: what it held is unknown
             raise SweepFolderError(
                 f"setting {setting.name}: {err}; remove {folder} to play the setting again"
             ) from None
@@ -240,20 +214,22 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 "it is never replaced: remove it yourself or choose another --out"
             )
         try:
-            check_results_whole(folder, manifest)
+            store.check_results_whole(folder, manifest)
             state.status, state.action = COMPLETE, "skip"
         except RunFolderError as err:
             state.replace_folder, state.damaged = True, str(err)
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
-        check_destination(folder, overwrite=True)
+        store.check_destination(folder, overwrite=True)
     except RunFolderError as err:
         raise SweepFolderError(f"setting {setting.name}: {err}") from None
     state.replace_folder = not same
     if same:
         state.action = "resume"
         sha256 = (manifest.get("game") or {}).get("sha256")
-        states, done, state.unusable = read_checkpoints(folder, setting.config, sha256, False)
+        states, done, state.unusable = driver.read_checkpoints(
+            folder, setting.config, sha256, False
+        )
         state.done = sorted(done)
         state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
         state.failed_before = (previous or {}).get("status") == FAILED
@@ -317,7 +293,7 @@ def _previous(root: Path, settings: list[Setting], same_settings: bool) -> dict[
     """The entries of ``root``'s ``sweep.json`` by name, once ``root`` is known to be usable."""
     if root.exists() and not root.is_dir():
         raise SweepFolderError(f"{root} exists and is not a folder")
-    check_ancestors(root, SweepFolderError)
+    store.check_ancestors(root, SweepFolderError)
     previous: dict = {}
     if is_sweep_folder(root):
         try:
@@ -327,7 +303,7 @@ def _previous(root: Path, settings: list[Setting], same_settings: bool) -> dict[
                 f"{err}; if it is a sweep's, damaged, remove it and run the sweep again: its "
                 "settings' run folders are kept and continued"
             ) from None
-        refuse_live(root, previous, SWEEP_FOLDER)
+        store.refuse_live(root, previous, SWEEP_FOLDER)
     elif root.is_dir() and any(root.iterdir()) and not _left_by_a_sweep(root):
         raise SweepFolderError(
             f"{root} is not empty and holds no {SWEEP_FILE}: it is not a sweep folder "
@@ -494,23 +470,23 @@ def run_grid(
     t0, new = time.perf_counter(), isinstance(out, NewFolder)
     states = preview(settings, out, same_settings, prefixes)
     if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
-        check_backend(backend, address)
+        driver.check_backend(backend, address)
     local_workers = _local_workers(states, workers)
     games = _games(states, local_workers)
     workers = local_workers if backend == "local" else int(workers or os.cpu_count() or 1)
-    root = Reservation.make(out).target if new else Path(out)
+    root = store.Reservation.make(out).target if new else Path(out)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SweepFolderError(f"cannot create {root}: {err.strerror or err}") from None
-    held = lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
+    held = store.lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
     try:
         if not new:  # judged again, now that no other sweep plays here
             states = preview(settings, root, same_settings, prefixes)
         if on_folder is not None:
             on_folder(root)
-        execution = {"backend": backend, "workers": workers, "address": address, "started": now()}
-        origin = provenance()
+        execution = dict(backend=backend, workers=workers, address=address, started=now())
+        origin = store.provenance()
         todo = [s for s in states if s.action != "skip"]
         plays: list[Play] = []
 
@@ -562,16 +538,17 @@ def run_grid(
                 record()
 
         try:
-            drive(plays, backend=backend, workers=workers, address=address,
-                  progress=progress, checkpoint_every=every, fail_fast=False, on_start=on_start,
-                  log=lambda *args: _log(root, *args), on_change=changed)  # fmt: skip
+            driver.drive(plays, backend=backend, workers=workers, address=address,
+                         progress=progress, checkpoint_every=every, fail_fast=False,
+                         on_start=on_start, log=lambda *args: _log(root, *args),
+                         on_change=changed)  # fmt: skip
         except BaseException as err:
             for state in todo:
                 if state.status == RUNNING:
                     state.status = PENDING
             record("interrupted")
-            _log(root, f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints "
-                 "are kept")  # fmt: skip
+            why = driver._reason(err)
+            _log(root, f"sweep interrupted ({why}); the seeds played and checkpoints are kept")
             raise
         outcome = SweepOutcome(root, states, played, resumed, time.perf_counter() - t0)
         execution["finished"] = now()
@@ -584,17 +561,15 @@ def run_grid(
 
 def _entry(state: SettingState) -> dict:
     """The setting's entry in ``sweep.json``."""
-    config = state.setting.config
-    entry = {
+    config, failed = state.setting.config, sorted(state.failed.items())
+    return {
         "name": state.setting.name,
         "folder": state.setting.name,
         "config": config.to_dict(),
         "status": state.status,
         "seeds_done": config.run_seeds if state.status == COMPLETE else sorted(state.done),
+        **({"seeds_failed": {str(s): why for s, why in failed}} if failed else {}),
     }
-    if state.failed:
-        entry["seeds_failed"] = {str(s): why for s, why in sorted(state.failed.items())}
-    return entry
 
 
 def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:
@@ -602,7 +577,7 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
     setting, config = state.setting, state.setting.config
     target = root / setting.name
     if state.action == "resume":
-        reservation, manifest = Reservation.resume(target, hold=False)  # the sweep holds root
+        reservation, manifest = store.Reservation.resume(target, hold=False)  # the sweep holds root
         p, lines = continued(
             setting.name, config, game, reservation, manifest, workers, strict=False
         )
@@ -611,8 +586,8 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder and target.exists():
-        check_destination(target, overwrite=True)  # still ours alone
-        _remove_own(target)  # this program's files only, whatever came meanwhile
+        store.check_destination(target, overwrite=True)  # still ours alone
+        store._remove_own(target)  # this program's files only, whatever came meanwhile
     sweep = {"folder": str(root.resolve()), "setting": setting.name}
     return new_play(setting.name, config, game, target, workers, sweep=sweep)
 
@@ -628,11 +603,11 @@ def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) 
         elif state.source is not None:
             folder, cut = root / state.source, {}
             try:
-                df, _ = load_run(folder)
+                df, _ = store.load_run(folder)
                 for seed in q.to_play:
                     plans = read_plans(folder / PLANS_FILE, seed) if q.config.save_plans else None
                     rows = df[df["seed"] == seed].reset_index(drop=True)
-                    cut[seed] = prefix_result((rows, plans), q.config.episodes)
+                    cut[seed] = driver.prefix_result((rows, plans), q.config.episodes)
             except (RunFolderError, PlansFileError) as err:
                 notes.append(f"setting {q.name}: not cut from {state.source} ({err}): played")
                 state.source = None

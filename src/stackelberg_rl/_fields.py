@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import threading
 import types
@@ -81,24 +80,22 @@ def _type_name(kind: Any) -> str:
 
 
 _LOCK = threading.Lock()  # configurations are validated from several threads
+_DOCSTRINGS: dict[type, dict[str, str]] = {}
 
 
 def field_docstrings(cls: type) -> dict[str, str]:
     """The docstring written under each field of the dataclass ``cls``, by field name."""
-    with _LOCK:
-        return dict(_field_docstrings(cls))
-
-
-@functools.cache
-def _field_docstrings(cls: type) -> dict[str, str]:
     import docstring_parser
 
-    fields = {f.name for f in dataclasses.fields(cls)}
-    return {
-        p.arg_name: " ".join((p.description or "").split())
-        for p in docstring_parser.parse_from_object(cls).params
-        if p.args[0] == "attribute" and p.arg_name in fields
-    }
+    with _LOCK:
+        if cls not in _DOCSTRINGS:
+            fields = {f.name for f in dataclasses.fields(cls)}
+            _DOCSTRINGS[cls] = {
+                p.arg_name: " ".join((p.description or "").split())
+                for p in docstring_parser.parse_from_object(cls).params
+                if p.args[0] == "attribute" and p.arg_name in fields
+            }
+        return dict(_DOCSTRINGS[cls])
 
 
 def cli_fields(obj: Any, path: tuple[str, ...] = ()) -> Iterator[tuple]:

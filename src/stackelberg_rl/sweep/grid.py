@@ -191,6 +191,18 @@ class SettingState:
         """How many seeds are still to be played."""
         return 0 if self.source is not None else self.n_to_write
 
+    def entry(self) -> dict:
+        """The setting's entry in ``sweep.json``."""
+        config, failed = self.setting.config, sorted(self.failed.items())
+        return {
+            "name": self.setting.name,
+            "folder": self.setting.name,
+            "config": config.to_dict(),
+            "status": self.status,
+            "seeds_done": config.run_seeds if self.status == COMPLETE else sorted(self.done),
+            **({"seeds_failed": {str(s): why for s, why in failed}} if failed else {}),
+        }
+
 
 def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingState:
     """What is kept of ``setting`` in ``root``, and what to do; refuses what is not ours."""
@@ -497,7 +509,7 @@ def run_grid(
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
             data = dumps({"format": SWEEP_FORMAT, "format_version": 1, "status": status,
                           "file": source, "text": text, **execution, "updated": now(), **origin,
-                          "settings": [_entry(s) for s in states]})  # fmt: skip
+                          "settings": [s.entry() for s in states]})  # fmt: skip
             write_file(root, SWEEP_FILE, lambda path: path.write_text(data))
 
         notes: list[str] = []
@@ -557,19 +569,6 @@ def run_grid(
         return outcome
     finally:
         os.close(held)
-
-
-def _entry(state: SettingState) -> dict:
-    """The setting's entry in ``sweep.json``."""
-    config, failed = state.setting.config, sorted(state.failed.items())
-    return {
-        "name": state.setting.name,
-        "folder": state.setting.name,
-        "config": config.to_dict(),
-        "status": state.status,
-        "seeds_done": config.run_seeds if state.status == COMPLETE else sorted(state.done),
-        **({"seeds_failed": {str(s): why for s, why in failed}} if failed else {}),
-    }
 
 
 def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:

@@ -99,10 +99,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("-", text).strip("-.") or "-"
-
-
 def name_settings(configs: list[RunConfig]) -> list[Setting]:
     """Name each configuration by what sets it apart from the others (see the module).
 
@@ -125,7 +121,8 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
         if "game-file" in varying and values.get("game-file"):
             values = {**values, "game-file": config.game.label}
         pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]
-        names.append(",".join(_safe(p) for p in pairs) if varying else "run")
+        safe = [_UNSAFE.sub("-", p).strip("-.") or "-" for p in pairs]
+        names.append(",".join(safe) if varying else "run")
     counts = collections.Counter(names)
     out = []
     for config, name in zip(configs, names, strict=True):

@@ -12,31 +12,22 @@ import difflib
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import sweep as sweeps
-from .._fields import convert
+from .._fields import cli_fields, convert
 from ..experiments import ExecutionOptions, RunConfig
 from .errors import INTERRUPTION, UsageError, checked
-from .options import (
-    EXECUTION_OPTIONS,
-    RUN_DEFAULTS,
-    RUN_OPTIONS,
-    SWEEP_OPTIONS,
-    Option,
-    argument,
-    build,
-    command,
-)
+from .options import RUN_DEFAULTS, RUN_OPTIONS, SWEEP_OPTIONS, Option, argument, build, command
 
 ZIP, PARAM = "zip", "param"
 MAX_SETTINGS = 10_000  # two long lists crossed, not zipped, are refused at once
 OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
-COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]  # where and how, not what, it runs
+COMMAND_LINE_ONLY = [flag.split("/")[0][2:] for *_, flag in cli_fields(ExecutionOptions())]
 
 
 class SweepFileError(ValueError):
@@ -57,7 +48,7 @@ class Point:
     """One setting of the sweep: its configuration and the file's values it was made from."""
 
     config: RunConfig
-    values: dict[str, Value] = field(default_factory=dict)
+    values: dict[str, Value]
 
 
 ALLOWED_KEYS = ", ".join([*(k for k in OPTIONS if k != PARAM), PARAM, ZIP])
@@ -107,18 +98,14 @@ class _Reader:
         key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
         if key in (ZIP, PARAM) or key in OPTIONS:
             return key
-        if any(o.name == f"--{key}" for o in SWEEP_OPTIONS):
-            raise self.fail(
-                node,
-                raw,
-                f"is an option of the sweep command (--{key}), not of the file's settings",
+        if key in COMMAND_LINE_ONLY:  # where and how it runs, not what
+            why = (
+                f"is an option of the sweep command (--{key}), not of the file's settings"
+                if any(o.name == f"--{key}" for o in SWEEP_OPTIONS)
+                else f"is an option of run (--{key}), not of a sweep: running a sweep again "
+                "continues it"
             )
-        if key in COMMAND_LINE_ONLY:
-            raise self.fail(
-                node, raw,
-                f"is an option of run (--{key}), not of a sweep: running a sweep again "
-                "continues it",
-            )  # fmt: skip
+            raise self.fail(node, raw, why)
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise self.fail(node, raw, f"unknown key{hint}; the keys are run's options: {ALLOWED_KEYS}")

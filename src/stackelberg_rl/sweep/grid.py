@@ -1,12 +1,10 @@
 """A sweep: every seed of every setting, on local processes or Ray, into a sweep folder.
 
-``DIR/sweep.json`` records the sweep file's text and each setting's folder, configuration,
-status, seeds done and failed; ``DIR/sweep.log`` what happened, with tracebacks; ``DIR/<setting>/``
-is a run folder. A setting's folder is continued if it holds an unfinished run of its
-configuration, replaced if of another, refused if it holds anything else. Running a sweep again
-skips what is complete, continues what is not from its checkpoints and plays what is missing or
-failed; settings that differ only in ``K`` are cut from the largest where the players do not
-depend on ``K`` (:func:`link_prefixes`).
+``DIR/sweep.json`` records the sweep file's text and each setting's folder, configuration, status,
+seeds done and failed; ``DIR/sweep.log`` what happened, with tracebacks; ``DIR/<setting>/`` is a
+run folder: continued if it holds an unfinished run of its configuration, replaced if of another,
+refused if it holds anything else. Settings that differ only in ``K`` are cut from the largest
+where the players do not depend on ``K`` (:func:`link_prefixes`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,11 @@ TRACEBACK_ENV = "STACKELBERG_RL_TRACEBACK"  # 1: the traceback of an unexpected 
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM (``args[0]``): unwinds like ``KeyboardInterrupt``; every finally runs."""
+    """SIGINT or SIGTERM arrived: unwinds like ``KeyboardInterrupt`` so every ``finally`` runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum  # the driver and explore record the signal by it
 
 
 _interrupted = {"first": True}
@@ -107,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = command.main(args=argv, prog_name=PROG, standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except (Interrupted, KeyboardInterrupt) as err:
-        signum = err.args[0] if isinstance(err, Interrupted) else signal.SIGINT
+        signum = getattr(err, "signum", signal.SIGINT)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         note = INTERRUPTION["note"]
         return _fail(argv, f"interrupted by {name}" + (f"; {note}" if note else ""), 128 + signum)

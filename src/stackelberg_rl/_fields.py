@@ -1,14 +1,14 @@
-"""Typed fields of the configuration dataclasses: values from strings, help from docstrings."""
+"""Typed fields of the configuration dataclasses: values from strings, help, command-line flags."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import threading
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from ._validate import is_integer
@@ -80,21 +80,32 @@ def _type_name(kind: Any) -> str:
 
 
 _LOCK = threading.Lock()  # configurations are validated from several threads
+_DOCSTRINGS: dict[type, dict[str, str]] = {}
 
 
 def field_docstrings(cls: type) -> dict[str, str]:
     """The docstring written under each field of the dataclass ``cls``, by field name."""
-    with _LOCK:
-        return dict(_field_docstrings(cls))
-
-
-@functools.cache
-def _field_docstrings(cls: type) -> dict[str, str]:
     import docstring_parser
 
-    fields = {f.name for f in dataclasses.fields(cls)}
-    return {
-        p.arg_name: " ".join((p.description or "").split())
-        for p in docstring_parser.parse_from_object(cls).params
-        if p.args[0] == "attribute" and p.arg_name in fields
-    }
+    with _LOCK:
+        if cls not in _DOCSTRINGS:
+            fields = {f.name for f in dataclasses.fields(cls)}
+            _DOCSTRINGS[cls] = {
+                p.arg_name: " ".join((p.description or "").split())
+                for p in docstring_parser.parse_from_object(cls).params
+                if p.args[0] == "attribute" and p.arg_name in fields
+            }
+        return dict(_DOCSTRINGS[cls])
+
+
+def cli_fields(obj: Any, path: tuple[str, ...] = ()) -> Iterator[tuple]:
+    """``(path, owner, field, value, flag)`` of each command-line field of the dataclass ``obj``."""
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("cli", True) is False:
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from cli_fields(value, (*path, f.name))
+        else:
+            flag = f.metadata.get("flags") or "--" + f.name.replace("_", "-")
+            yield (*path, f.name), obj, f, value, flag

@@ -28,7 +28,7 @@ class Interrupted(BaseException):
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
-        self.signum = signum
+        self.signum = signum  # the driver and explore record the signal by it
 
 
 _interrupted = {"first": True}

@@ -1,10 +1,9 @@
 """Command-line options generated from the configuration dataclasses, and the ones commands share.
 
-Each field (nested dataclasses flattened: ``RunConfig.agent.beta`` is ``--beta``) is one option,
-its help the docstring under the field, its default from an instance (so ``run`` and ``demo``
-differ in defaults only); the dataclasses check the values given. Field metadata: ``"flags"``
-names the option, ``"cli": False`` leaves it out, ``"metavar"`` names its value, ``"help_more"``
-adds help known at run time, ``"replaces"`` gives sibling fields their defaults when the option is
+Each field (:func:`~stackelberg_rl._fields.cli_fields`) is one option, its help the docstring under
+the field, its default from an instance (so ``run`` and ``demo`` differ in defaults only); the
+dataclasses check the values. Field metadata: ``"metavar"`` names the value, ``"help_more"`` adds
+help known at run time, ``"replaces"`` gives sibling fields their defaults when the option is
 given (``--game-file`` replaces the game's name and parameters).
 """
 
@@ -21,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._fields import convert, field_docstrings
+from .._fields import cli_fields, convert, field_docstrings
 from ..experiments import ExecutionOptions, RunConfig
 from ..experiments.resources import check_game_fits
 from ..games import Game
@@ -90,25 +89,18 @@ class Option:
         return out
 
 
-def options(defaults: Any, path: tuple[str, ...] = ()) -> list[Option]:
+def options(defaults: Any) -> list[Option]:
     """The options of every field of the dataclass instance ``defaults``, nested ones flattened."""
-    hints, docs = typing.get_type_hints(type(defaults)), field_docstrings(type(defaults))
     out: list[Option] = []
-    for f in dataclasses.fields(defaults):
-        meta, kind, value = f.metadata, hints[f.name], getattr(defaults, f.name)
-        if meta.get("cli", True) is False:
-            continue
-        if dataclasses.is_dataclass(kind):
-            out.extend(options(value, (*path, f.name)))
-            continue
-        flag = meta.get("flags") or "--" + f.name.replace("_", "-")
+    for path, owner, f, value, flag in cli_fields(defaults):
+        meta, kind = f.metadata, typing.get_type_hints(type(owner))[f.name]
         if kind is bool and "/" not in flag:
             flag = f"{flag}/--no-{flag[2:]}"
-        text = docs.get(f.name, "").replace("``", "")
+        text = field_docstrings(type(owner)).get(f.name, "").replace("``", "")
         if callable(meta.get("help_more")):
             text = f"{text} {meta['help_more']()}"
         metavar = meta.get("metavar") or ("KEY=VALUE" if kind is dict else None)
-        out.append(Option((*path, f.name), flag, kind, value, text, metavar))
+        out.append(Option(path, flag, kind, value, text, metavar))
     return out
 
 

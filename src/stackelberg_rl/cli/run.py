@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .. import experiments
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
@@ -34,36 +33,6 @@ from .options import (
 )
 
 
-def print_summary(df: pd.DataFrame, manifest: dict | None = None) -> None:
-    """A rich table: cumulative regret at ``K`` (mean ± 95% interval) and per-episode regret."""
-    s, learn = summary(df), learning_summary(df)
-    K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
-    rows = [
-        [row["player"],
-         f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else "")]
-        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in lrow[["first_quarter", "last_quarter"]]]
-        for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True)
-    ]  # fmt: skip
-    if manifest:
-        say(_describe_run(manifest))
-    print_table(
-        f"Regret after K={K} episodes, {n} seed{'s' if n > 1 else ''}",
-        ["player", "cumulative regret (mean ± 95% CI)", "per-episode, first quarter",
-         "per-episode, last quarter"],
-        rows,
-    )  # fmt: skip
-    columns = [f"regret_{p}_ci" for p in ("leader", "follower")]
-    if set(columns) <= set(df.columns) and np.isfinite(df[columns].to_numpy()).any():
-        # a continuous game: regret estimated by Monte Carlo, with its precision
-        evaluation = ((manifest or {}).get("game") or {}).get("evaluation") or {}
-        how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
-        widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
-        say(
-            f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''}"
-            f"); mean 95% half-width per episode: {widths}."
-        )
-
-
 def _describe_run(manifest: dict) -> str:
     config = manifest.get("config") or {}
     words = [str((manifest.get("game") or {}).get("name", "?"))]
@@ -81,15 +50,38 @@ def _describe_run(manifest: dict) -> str:
 FOLDER_HELP = "A run folder (run), a sweep folder (demo) or an exploration folder (explore)."
 
 
-def report_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """Print a run folder's summary and (re)write its ``regret.png`` (else UsageError)."""
+def report_run(run_dir: Path) -> None:
+    """Print a run folder's regret at ``K`` (mean ± 95% interval, per episode), write regret.png."""
     df, manifest = checked(lambda: experiments.load_run(run_dir))
-    print_summary(df, manifest)
-    title = _describe_run(manifest).replace("  ", ", ", 1)
-    plot = run_dir / experiments.PLOT_FILE
+    s, learn = summary(df), learning_summary(df)
+    K, n = int(s["K"].iloc[0]), int(s["seeds"].iloc[0])
+    rows = [
+        [row["player"],
+         f"{row['mean']:.4g}" + (f" ± {h:.3g}" if np.isfinite(h := row["half_width"]) else "")]
+        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in lrow[["first_quarter", "last_quarter"]]]
+        for (_, row), (_, lrow) in zip(s.iterrows(), learn.iterrows(), strict=True)
+    ]  # fmt: skip
+    described = _describe_run(manifest)
+    say(described)
+    print_table(
+        f"Regret after K={K} episodes, {n} seed{'s' if n > 1 else ''}",
+        ["player", "cumulative regret (mean ± 95% CI)", "per-episode, first quarter",
+         "per-episode, last quarter"],
+        rows,
+    )  # fmt: skip
+    columns = [f"regret_{p}_ci" for p in ("leader", "follower")]
+    if set(columns) <= set(df.columns) and np.isfinite(df[columns].to_numpy()).any():
+        # a continuous game: regret estimated by Monte Carlo, with its precision
+        evaluation = (manifest.get("game") or {}).get("evaluation") or {}
+        how = ", ".join(f"{k}={v}" for k, v in evaluation.items() if k != "method")
+        widths = ", ".join(f"{c.split('_')[1]} ±{df[c].mean():.3g}" for c in columns)
+        say(
+            f"Regret estimated by planning on sampled states (math.md §6{'; ' + how if how else ''}"
+            f"); mean 95% half-width per episode: {widths}."
+        )
+    plot, title = run_dir / experiments.PLOT_FILE, described.replace("  ", ", ", 1)
     checked(lambda: plot_cumulative_regret(df, plot, title=title), writing=str(plot))
     print(f"results: {run_dir / experiments.RESULTS_FILE}, plot: {plot}")
-    return df, manifest
 
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
@@ -146,17 +138,6 @@ def report(values: dict[str, Any]) -> int:
     return 2 if any(damaged for *_, damaged in left_out) else 0
 
 
-def resumed_config(folder: str, values: dict[str, Any]) -> RunConfig:
-    """The configuration of the run in ``folder``; UsageError if an option given changes it."""
-    try:
-        recorded = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
-    except (TypeError, ValueError) as err:
-        raise UsageError(f"cannot resume {folder}: {err}") from None
-    merged = checked(lambda: build(recorded, RUN_OPTIONS, values))
-    check_unchanged(merged, recorded, RUN_OPTIONS, values, f"run in {folder}")
-    return recorded
-
-
 @command(RUN_OPTIONS + EXECUTION_OPTIONS)
 def run(values: dict[str, Any]) -> int:
     """Learn for K episodes over several seeds (in parallel processes), measuring regret.
@@ -166,8 +147,14 @@ def run(values: dict[str, Any]) -> int:
     prints the summary.
     """
     execution = checked(lambda: build(ExecutionOptions(), EXECUTION_OPTIONS, values))
-    if execution.resume is not None:
-        config = resumed_config(execution.resume, values)
+    if execution.resume is not None:  # the recorded configuration; an option may not change it
+        folder = execution.resume
+        try:
+            config = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"cannot resume {folder}: {err}") from None
+        merged = checked(lambda: build(config, RUN_OPTIONS, values))
+        check_unchanged(merged, config, RUN_OPTIONS, values, f"run in {folder}")
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
     game = make_game(config)

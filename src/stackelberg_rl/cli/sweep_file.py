@@ -1,17 +1,9 @@
 """``sweep CONFIG.yaml``; its file: ``run``'s options as YAML keys, a list for every value to try.
 
-The keys are ``run``'s option names without ``--`` (``-`` and ``_`` alike) and ``param``, a mapping
-of the game's parameters. A scalar is used in every setting; the settings are the product of the
-lists, the first key varying slowest; ``zip`` pairs lists of one length instead (a list of such
-groups for several)::
-
-    game: random-linear
-    param: {n_states: 20, dim: 8, horizon: 5}
-    episodes: [250, 1000, 4000]
-    zip: {alpha-l: [fixed-K, anytime], alpha-f: [fixed-K, anytime]}
-
-Every value is checked before anything runs, by the dataclasses the command line uses: a refusal
-is one line naming the file, the line, the key and what is allowed.
+The settings are the product of the lists, the first key varying slowest; ``zip`` pairs lists
+instead; ``param`` maps the game's parameters (``docs/sweeps.md``). Every value is checked before
+anything runs, by the dataclasses the command line uses: a refusal is one line, ``FILE:LINE: KEY:
+why``.
 """
 
 from __future__ import annotations
@@ -20,33 +12,22 @@ import difflib
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import sweep as sweeps
-from .._fields import convert
+from .._fields import cli_fields, convert
 from ..experiments import ExecutionOptions, RunConfig
 from .errors import INTERRUPTION, UsageError, checked
-from .options import (
-    EXECUTION_OPTIONS,
-    RUN_DEFAULTS,
-    RUN_OPTIONS,
-    SWEEP_OPTIONS,
-    Option,
-    argument,
-    build,
-    command,
-)
+from .options import RUN_DEFAULTS, RUN_OPTIONS, SWEEP_OPTIONS, Option, argument, build, command
 
 ZIP, PARAM = "zip", "param"
-MAX_SETTINGS = 10_000
-"""The most settings one file may make: two long lists crossed, not zipped, are refused at once."""
+MAX_SETTINGS = 10_000  # two long lists crossed, not zipped, are refused at once
 OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
-COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]
-"""Options that say where and how the sweep runs, not what it runs."""
+COMMAND_LINE_ONLY = [flag.split("/")[0][2:] for *_, flag in cli_fields(ExecutionOptions())]
 
 
 class SweepFileError(ValueError):
@@ -67,12 +48,10 @@ class Point:
     """One setting of the sweep: its configuration and the file's values it was made from."""
 
     config: RunConfig
-    values: dict[str, Value] = field(default_factory=dict)
+    values: dict[str, Value]
 
 
-def allowed_keys() -> str:
-    """Every key a sweep file may have, for messages."""
-    return ", ".join([*(k for k in OPTIONS if k != PARAM), PARAM, ZIP])
+ALLOWED_KEYS = ", ".join([*(k for k in OPTIONS if k != PARAM), PARAM, ZIP])
 
 
 def _line(node: yaml.Node) -> int:
@@ -98,7 +77,6 @@ class _Reader:
         return self.constructor.construct_object(node)
 
     def values(self, key: str, line: int, node: yaml.Node, in_zip: bool) -> list[Value]:
-        """The values of ``key`` (written on ``line``): a scalar's one or a list's."""
         if key in self.seen:
             raise self.fail(line, key, f"given twice (also on line {self.seen[key]})")
         self.seen[key] = line
@@ -120,23 +98,20 @@ class _Reader:
         key = raw.strip().replace("_", "-")  # alpha_l and alpha-l are alpha-l
         if key in (ZIP, PARAM) or key in OPTIONS:
             return key
-        if key in COMMAND_LINE_ONLY:
-            sweep_has = any(o.name == f"--{key}" for o in SWEEP_OPTIONS)
-            where = (
+        if key in COMMAND_LINE_ONLY:  # where and how it runs, not what
+            why = (
                 f"is an option of the sweep command (--{key}), not of the file's settings"
-                if sweep_has
+                if any(o.name == f"--{key}" for o in SWEEP_OPTIONS)
                 else f"is an option of run (--{key}), not of a sweep: running a sweep again "
                 "continues it"
             )
-            raise self.fail(node, raw, where)
+            raise self.fail(node, raw, why)
         close = difflib.get_close_matches(key, [*OPTIONS, PARAM, ZIP], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise self.fail(
-            node, raw, f"unknown key{hint}; the keys are run's options: {allowed_keys()}"
-        )
+        raise self.fail(node, raw, f"unknown key{hint}; the keys are run's options: {ALLOWED_KEYS}")
 
     def mapping(self, node: yaml.Node, in_zip: bool) -> list[list[Value]]:
-        """The value lists of a mapping (the file's top level or a zip group), key by key."""
+        """The value lists of the file's top level or a zip group, key by key."""
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, None, "expected a mapping of keys to values")
         lists: list[list[Value]] = []
@@ -188,7 +163,7 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
         problem = getattr(err, "problem", None) or err
         raise reader.fail(line, None, f"not valid YAML: {problem}") from None
     if root is None:
-        raise reader.fail(1, None, "the file is empty; give at least one of " + allowed_keys())
+        raise reader.fail(1, None, "the file is empty; give at least one of " + ALLOWED_KEYS)
     reader.axes += [[[v] for v in values] for values in reader.mapping(root, in_zip=False)]
     size = math.prod(len(axis) for axis in reader.axes)
     if size > MAX_SETTINGS:

@@ -1,12 +1,10 @@
 """A sweep: every seed of every setting, on local processes or Ray, into a sweep folder.
 
-``DIR/sweep.json`` records the sweep file's text and each setting's folder, configuration,
-status, seeds done and failed; ``DIR/sweep.log`` what happened, with tracebacks; ``DIR/<setting>/``
-is a run folder. A setting's folder is continued if it holds an unfinished run of its
-configuration, replaced if of another, refused if it holds anything else. Running a sweep again
-skips what is complete, continues what is not from its checkpoints and plays what is missing or
-failed; settings that differ only in ``K`` are cut from the largest where the players do not
-depend on ``K`` (:func:`link_prefixes`).
+``DIR/sweep.json`` records the sweep file's text and each setting's folder, configuration, status,
+seeds done and failed; ``DIR/sweep.log`` what happened, with tracebacks; ``DIR/<setting>/`` is a
+run folder: continued if it holds an unfinished run of its configuration, replaced if of another,
+refused if it holds anything else. Settings that differ only in ``K`` are cut from the largest
+where the players do not depend on ``K`` (:func:`link_prefixes`).
 """
 
 from __future__ import annotations
@@ -23,48 +21,21 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import jsonable
+from ..experiments import NewFolder, driver, store
 from ..experiments import checkpoint as ckpt
 from ..experiments.config import difference, dumps
-from ..experiments.driver import (
-    Play,
-    _reason,
-    check_backend,
-    drive,
-    prefix_result,
-    read_checkpoints,
-)
+from ..experiments.driver import Play
 from ..experiments.loop import DEFAULT_CHECKPOINT_EVERY
 from ..experiments.plan_history import PLANS_FILE, PlansFileError, read_plans
 from ..experiments.resources import check_results_fit
 from ..experiments.runs import check_execution, continued, new_play, playable
-from ..experiments.store import (
-    MANIFEST_FILE,
-    REPORT_FILE,
-    REPORT_PREFIX,
-    SWEEP_FILE,
-    FolderKind,
-    NewFolder,
-    Reservation,
-    RunFolderError,
-    _remove_own,
-    check_ancestors,
-    check_destination,
-    check_results_whole,
-    load_run,
-    lock,
-    now,
-    provenance,
-    read_manifest,
-    refuse_live,
-    write_file,
-)
+from ..experiments.store import SWEEP_FILE, RunFolderError, now, read_manifest, write_file
 from ..games import Game
 from .settings import Setting, check_settings, config_key, depends_on_K
 
 LOG_FILE = "sweep.log"
 SWEEP_FORMAT = "stackelberg-rl/sweep"  # the ``format`` of ``sweep.json``
 COMPLETE, FAILED, PENDING, RUNNING = "complete", "failed", "pending", "running"
-REPLACED = "an unfinished run of another configuration, replaced"
 
 
 class SweepFolderError(RunFolderError):
@@ -79,8 +50,8 @@ class SettingError(ValueError):
         self.setting, self.reason = setting, message
 
 
-SWEEP_FOLDER = FolderKind(
-    SWEEP_FORMAT, (SWEEP_FILE, LOG_FILE, REPORT_FILE), (REPORT_PREFIX,), "sweep",
+SWEEP_FOLDER = store.FolderKind(
+    SWEEP_FORMAT, (SWEEP_FILE, LOG_FILE, store.REPORT_FILE), (store.REPORT_PREFIX,), "sweep",
     manifest=SWEEP_FILE, error=SweepFolderError,
 )  # fmt: skip
 
@@ -91,9 +62,8 @@ def is_sweep_folder(path: str | os.PathLike) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
-def read_sweep_file(folder: str | os.PathLike) -> dict:
+def read_sweep_file(folder: Path) -> dict:
     """The ``sweep.json`` of ``folder``, checked: its settings have a name and a folder inside."""
-    folder = Path(folder)
     data = read_manifest(folder, SWEEP_FOLDER)
     path, settings = folder / SWEEP_FILE, data.get("settings")
     if not isinstance(settings, list) or not all(
@@ -132,20 +102,19 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
         SweepFolderError: no sweep folder, or a damaged ``sweep.json``.
     """
     folder = Path(folder)
-    data = read_sweep_file(folder)
-    out = []
+    data, out = read_sweep_file(folder), []
     for s in data["settings"]:
         result = SettingResult(
             s["name"], folder / s["folder"], s.get("config") or {}, str(s.get("status"))
         )
+        out.append(result)
         try:
-            df, manifest = load_run(result.folder)
+            df, manifest = store.load_run(result.folder)
             diff = result.config and difference(result.config, manifest.get("config"))
             if diff is not None:
-                where, here, there = diff
                 raise RunFolderError(
-                    f"{folder / SWEEP_FILE} says setting {result.name} has {where} = {here!r}, "
-                    f"its run in {result.folder} has {there!r}"
+                    f"{folder / SWEEP_FILE} says setting {result.name} has {diff[0]} = "
+                    f"{diff[1]!r}, its run in {result.folder} has {diff[2]!r}"
                 )
             result.df, result.manifest = df, manifest
         except RunFolderError as err:
@@ -153,12 +122,10 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
             if result.status == COMPLETE:
                 result.error, result.damaged = str(err), True
             elif isinstance(failed, dict) and failed:
-                seed, why = next(iter(failed.items()))
-                result.error = f"seed {seed} failed: {why}"
+                result.error = "seed {} failed: {}".format(*next(iter(failed.items())))
             else:
                 played = f", {len(done)} seeds played" if isinstance(done, list) else ""
                 result.error = f"not finished (status {result.status}{played})"
-        out.append(result)
     return data, out
 
 
@@ -190,12 +157,14 @@ class SettingState:
     @property
     def why(self) -> str:
         """What the dry run says of it."""
-        if self.complete:
+        if self.status == COMPLETE:
             return "complete"
         if self.damaged:
             return f"a complete run whose files are damaged, played again ({self.damaged})"
-        if self.replace_folder or self.action != "resume":
-            return REPLACED if self.replace_folder else ""
+        if self.replace_folder:
+            return "an unfinished run of another configuration, replaced"
+        if self.action != "resume":
+            return ""
         reasons = list(self.unusable)
         if self.done:
             shown = self.done if len(self.done) <= 6 else [f"{self.done[0]}..{self.done[-1]}"]
@@ -207,37 +176,30 @@ class SettingState:
     @property
     def to_run(self) -> list[int]:
         """Seeds still to be played (none if they are cut from the source's)."""
-        done, seeds = set(self.done), self.setting.config.run_seeds
-        return [] if self.n_to_run == 0 else [s for s in seeds if s not in done]
+        done = set(self.done)
+        return [s for s in self.setting.config.run_seeds if s not in done] if self.n_to_run else []
 
     @property
     def n_to_write(self) -> int:
         """How many seeds are still to be played or cut."""
-        return 0 if self.complete else self.setting.config.seeds - len(self.done)
+        return 0 if self.status == COMPLETE else self.setting.config.seeds - len(self.done)
 
     @property
     def n_to_run(self) -> int:
         """How many seeds are still to be played."""
         return 0 if self.source is not None else self.n_to_write
 
-    @property
-    def complete(self) -> bool:
-        """Whether its run folder is complete."""
-        return self.status == COMPLETE
-
-    def record(self) -> dict:
+    def entry(self) -> dict:
         """The setting's entry in ``sweep.json``."""
-        config = self.setting.config
-        entry = {
+        config, failed = self.setting.config, sorted(self.failed.items())
+        return {
             "name": self.setting.name,
             "folder": self.setting.name,
             "config": config.to_dict(),
             "status": self.status,
-            "seeds_done": config.run_seeds if self.complete else sorted(self.done),
+            "seeds_done": config.run_seeds if self.status == COMPLETE else sorted(self.done),
+            **({"seeds_failed": {str(s): why for s, why in failed}} if failed else {}),
         }
-        if self.failed:
-            entry["seeds_failed"] = {str(s): why for s, why in sorted(self.failed.items())}
-        return entry
 
 
 def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingState:
@@ -246,7 +208,7 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
     try:
         manifest = read_manifest(folder)
     except RunFolderError as err:
-        if (folder / MANIFEST_FILE).is_file():  # ours, damaged: what it held is unknown
+        if (folder / store.MANIFEST_FILE).is_file():  # ours, damaged: what it held is unknown
             raise SweepFolderError(
                 f"setting {setting.name}: {err}; remove {folder} to play the setting again"
             ) from None
@@ -262,21 +224,22 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
                 "it is never replaced: remove it yourself or choose another --out"
             )
         try:
-            check_results_whole(folder, manifest)
+            store.check_results_whole(folder, manifest)
+            state.status, state.action = COMPLETE, "skip"
         except RunFolderError as err:
             state.replace_folder, state.damaged = True, str(err)
-            return state
-        state.status, state.action = COMPLETE, "skip"
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
-        check_destination(folder, overwrite=True)
+        store.check_destination(folder, overwrite=True)
     except RunFolderError as err:
         raise SweepFolderError(f"setting {setting.name}: {err}") from None
     state.replace_folder = not same
     if same:
         state.action = "resume"
         sha256 = (manifest.get("game") or {}).get("sha256")
-        states, done, state.unusable = read_checkpoints(folder, setting.config, sha256, False)
+        states, done, state.unusable = driver.read_checkpoints(
+            folder, setting.config, sha256, False
+        )
         state.done = sorted(done)
         state.checkpoints = {s: ckpt.peek(data)["episodes_done"] for s, data in states.items()}
         state.failed_before = (previous or {}).get("status") == FAILED
@@ -297,13 +260,13 @@ def link_prefixes(states: list[SettingState]) -> None:
     for group in groups.values():
         source = max(group, key=lambda state: state.setting.config.episodes)
         for state in group:
-            if state is not source and not state.complete:
+            if state is not source and state.status != COMPLETE:
                 state.source = source.setting.name
                 state.checkpoints = {}  # an unfinished seed of its own is not continued
 
 
 def preview(
-    settings: list[Setting], out: str | os.PathLike, same_settings: bool = False,
+    settings: list[Setting], out: str | os.PathLike | NewFolder, same_settings: bool = False,
     prefixes: bool = True, *, build: bool = False, workers: int | None = None,
 ) -> list[SettingState]:  # fmt: skip
     """What a sweep of ``settings`` into ``out`` would do (its dry run); nothing is written.
@@ -317,10 +280,30 @@ def preview(
         SettingError: the results of a setting would not fit in memory; with ``build``, a
             setting's game cannot be built or its players do not fit it.
     """
-    root = Path(out)
+    root = None if isinstance(out, NewFolder) else Path(out)
+    before = {} if root is None else _previous(root, settings, same_settings)
+    for s in settings:  # arithmetic only: the results of a setting must fit in memory
+        try:
+            check_results_fit(s.config)
+        except MemoryError as err:
+            raise SettingError(s, str(err)) from None
+    present = {p.name for p in root.iterdir()} if root and root.is_dir() else set()
+    states = [
+        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
+        for s in settings
+    ]
+    if prefixes:
+        link_prefixes(states)
+    if build:
+        _games(states, _local_workers(states, workers))
+    return states
+
+
+def _previous(root: Path, settings: list[Setting], same_settings: bool) -> dict[str, dict]:
+    """The entries of ``root``'s ``sweep.json`` by name, once ``root`` is known to be usable."""
     if root.exists() and not root.is_dir():
         raise SweepFolderError(f"{root} exists and is not a folder")
-    check_ancestors(root, SweepFolderError)
+    store.check_ancestors(root, SweepFolderError)
     previous: dict = {}
     if is_sweep_folder(root):
         try:
@@ -330,7 +313,7 @@ def preview(
                 f"{err}; if it is a sweep's, damaged, remove it and run the sweep again: its "
                 "settings' run folders are kept and continued"
             ) from None
-        refuse_live(root, previous, SWEEP_FOLDER)
+        store.refuse_live(root, previous, SWEEP_FOLDER)
     elif root.is_dir() and any(root.iterdir()) and not _left_by_a_sweep(root):
         raise SweepFolderError(
             f"{root} is not empty and holds no {SWEEP_FILE}: it is not a sweep folder "
@@ -342,25 +325,11 @@ def preview(
         theirs = ", ".join(n for n in before if n not in names)
         ours = ", ".join(s.name for s in settings if s.name not in before)
         raise SweepFolderError(
-            f"{out} holds a sweep of other settings ({theirs or 'none'} there, "
+            f"{root} holds a sweep of other settings ({theirs or 'none'} there, "
             f"{ours or 'none'} here): it is left as it is; give the same options, or choose "
             "another --out"
         )
-    for s in settings:  # arithmetic only: the results of a setting must fit in memory
-        try:
-            check_results_fit(s.config)
-        except MemoryError as err:
-            raise SettingError(s, str(err)) from None
-    present = {p.name for p in root.iterdir()} if root.is_dir() else set()
-    states = [
-        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
-        for s in settings
-    ]
-    if prefixes:
-        link_prefixes(states)
-    if build:
-        _games(states, _local_workers(states, workers))
-    return states
+    return before
 
 
 def _left_by_a_sweep(root: Path) -> bool:
@@ -412,21 +381,19 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
             lines.append(f"{state.setting.name}  skip: complete")
             continue
         config, done, n = state.setting.config, set(state.done), state.n_to_write
-        seeds = range(config.seed, config.seed + config.seeds)
+        seeds = range(config.seed, config.seed + config.seeds)  # not listed: there may be many
         first = list(itertools.islice((s for s in seeds if s not in done), 7))
         listed = ", ".join(map(str, first[:6])) + (f", … ({n} in all)" if len(first) > 6 else "")
-        what = f"run {n} seed{'s' * (n != 1)} ({listed})"
-        if state.source is not None:
-            what = f"cut {n} seed{'s' * (n != 1)} ({listed}) from the runs of {state.source}"
+        what = f"{'run' if state.source is None else 'cut'} {n} seed{'s' * (n != 1)} ({listed})"
+        what += f" from the runs of {state.source}" if state.source is not None else ""
         lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
     if len(states) > len(shown):
         lines.append(f"… and {len(states) - len(shown)} more settings")
-    skipped = len(states) - len(todo) - len(cut)
     lines.append(
         f"{len(states)} settings in {out}: {len(todo)} to run "
         f"({sum(s.n_to_run for s in todo)} seeds), "
         + (f"{len(cut)} cut from the first episodes of longer runs, " if cut else "")
-        + f"{skipped} complete and skipped"
+        + f"{len(states) - len(todo) - len(cut)} complete and skipped"
     )
     return lines
 
@@ -453,8 +420,8 @@ class SweepOutcome:
         skipped = sum(s.action == "skip" for s in self.states)
         cut = sum(s.source is not None and s.action != "skip" for s in self.states)
         text = (
-            f"{n} setting{'s' * (n != 1)}: {sum(s.complete for s in self.states)} complete "
-            f"({skipped} already were), {len(failed)} failed; {self.tasks} "
+            f"{n} setting{'s' * (n != 1)}: {sum(s.status == COMPLETE for s in self.states)} "
+            f"complete ({skipped} already were), {len(failed)} failed; {self.tasks} "
             f"seed{'s' * (self.tasks != 1)} played"
             + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
             + (f", {cut} setting{'s' * (cut != 1)} cut from longer runs" if cut else "")
@@ -510,35 +477,26 @@ def run_grid(
     """
     every = check_execution(backend, workers, checkpoint_every)
     check_settings(settings)
-    t0 = time.perf_counter()
-    new = isinstance(out, NewFolder)
-    if new:
-        states = [SettingState(s) for s in settings]
-        if prefixes:
-            link_prefixes(states)
-    else:
-        states = preview(settings, out, same_settings, prefixes)
-    n_tasks = sum(s.n_to_run for s in states if s.action != "skip")
-    if n_tasks:  # a complete sweep asks no backend for anything
-        check_backend(backend, address)
-    workers = int(workers or os.cpu_count() or 1)
+    t0, new = time.perf_counter(), isinstance(out, NewFolder)
+    states = preview(settings, out, same_settings, prefixes)
+    if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
+        driver.check_backend(backend, address)
     local_workers = _local_workers(states, workers)
     games = _games(states, local_workers)
-
-    root = Reservation.make(out).target if new else Path(out)
+    workers = local_workers if backend == "local" else int(workers or os.cpu_count() or 1)
+    root = store.Reservation.make(out).target if new else Path(out)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SweepFolderError(f"cannot create {root}: {err.strerror or err}") from None
-    held = lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
+    held = store.lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
     try:
         if not new:  # judged again, now that no other sweep plays here
             states = preview(settings, root, same_settings, prefixes)
         if on_folder is not None:
             on_folder(root)
-        workers = local_workers if backend == "local" else workers
-        execution = {"backend": backend, "workers": workers, "address": address, "started": now()}
-        origin = provenance()
+        execution = dict(backend=backend, workers=workers, address=address, started=now())
+        origin = store.provenance()
         todo = [s for s in states if s.action != "skip"]
         plays: list[Play] = []
 
@@ -549,7 +507,7 @@ def run_grid(
                 state.status = {"complete": COMPLETE, "failed": FAILED}.get(p.status, state.status)
             data = dumps({"format": SWEEP_FORMAT, "format_version": 1, "status": status,
                           "file": source, "text": text, **execution, "updated": now(), **origin,
-                          "settings": [s.record() for s in states]})  # fmt: skip
+                          "settings": [s.entry() for s in states]})  # fmt: skip
             write_file(root, SWEEP_FILE, lambda path: path.write_text(data))
 
         notes: list[str] = []
@@ -569,37 +527,40 @@ def run_grid(
         resumed = sum(len(p.states) for p in plays)
         where = f"with {workers} workers" if backend == "local" else f"at {address or 'local'}"
         cut = sum(s.source is not None for s in todo)
-        _log(root, f"sweep started: {len(states)} settings ({len(states) - len(todo)} complete, "
-             f"skipped; {cut} cut from longer runs), {sum(s.n_to_run for s in todo)} seeds to "
-             f"play ({resumed} from a checkpoint) on {backend} {where}")  # fmt: skip
-        for p in plays:
-            for seed in sorted(p.states):
-                notes.append(
-                    f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
-                )
+        notes.insert(0, f"sweep started: {len(states)} settings ({len(states) - len(todo)} "
+                     f"complete, skipped; {cut} cut from longer runs), "
+                     f"{sum(s.n_to_run for s in todo)} seeds to play ({resumed} from a "
+                     f"checkpoint) on {backend} {where}")  # fmt: skip
+        notes += [
+            f"setting {p.name} seed {seed}: continues from episode {p.written[seed]}"
+            for p in plays
+            for seed in sorted(p.states)
+        ]
         for line in notes:
             _log(root, line)
-        played, statuses = [0], [[p.status for p in plays]]
+        played, statuses = 0, [p.status for p in plays]
 
         def changed() -> None:  # sweep.json is rewritten when a setting is complete or failed
-            played[0] += 1
-            if [p.status for p in plays] != statuses[0]:
-                statuses[0] = [p.status for p in plays]
+            nonlocal played, statuses
+            played += 1
+            if [p.status for p in plays] != statuses:
+                statuses = [p.status for p in plays]
                 record()
 
         try:
-            drive(plays, backend=backend, workers=workers, address=address,
-                  progress=progress, checkpoint_every=every, fail_fast=False, on_start=on_start,
-                  log=lambda *args: _log(root, *args), on_change=changed)  # fmt: skip
+            driver.drive(plays, backend=backend, workers=workers, address=address,
+                         progress=progress, checkpoint_every=every, fail_fast=False,
+                         on_start=on_start, log=lambda *args: _log(root, *args),
+                         on_change=changed)  # fmt: skip
         except BaseException as err:
             for state in todo:
                 if state.status == RUNNING:
                     state.status = PENDING
             record("interrupted")
-            why = f"sweep interrupted ({_reason(err)}); the seeds played and checkpoints are kept"
-            _log(root, why)
+            why = driver._reason(err)
+            _log(root, f"sweep interrupted ({why}); the seeds played and checkpoints are kept")
             raise
-        outcome = SweepOutcome(root, states, played[0], resumed, time.perf_counter() - t0)
+        outcome = SweepOutcome(root, states, played, resumed, time.perf_counter() - t0)
         execution["finished"] = now()
         record(FAILED if outcome.failed else COMPLETE)
         _log(root, outcome.summary())
@@ -613,7 +574,7 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
     setting, config = state.setting, state.setting.config
     target = root / setting.name
     if state.action == "resume":
-        reservation, manifest = Reservation.resume(target, hold=False)  # the sweep holds root
+        reservation, manifest = store.Reservation.resume(target, hold=False)  # the sweep holds root
         p, lines = continued(
             setting.name, config, game, reservation, manifest, workers, strict=False
         )
@@ -622,8 +583,8 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder and target.exists():
-        check_destination(target, overwrite=True)  # still ours alone
-        _remove_own(target)  # this program's files only, whatever came meanwhile
+        store.check_destination(target, overwrite=True)  # still ours alone
+        store._remove_own(target)  # this program's files only, whatever came meanwhile
     sweep = {"folder": str(root.resolve()), "setting": setting.name}
     return new_play(setting.name, config, game, target, workers, sweep=sweep)
 
@@ -639,11 +600,11 @@ def _link(root: Path, todo: list[SettingState], plays: list[Play], notes: list) 
         elif state.source is not None:
             folder, cut = root / state.source, {}
             try:
-                df, _ = load_run(folder)
+                df, _ = store.load_run(folder)
                 for seed in q.to_play:
                     plans = read_plans(folder / PLANS_FILE, seed) if q.config.save_plans else None
                     rows = df[df["seed"] == seed].reset_index(drop=True)
-                    cut[seed] = prefix_result((rows, plans), q.config.episodes)
+                    cut[seed] = driver.prefix_result((rows, plans), q.config.episodes)
             except (RunFolderError, PlansFileError) as err:
                 notes.append(f"setting {q.name}: not cut from {state.source} ({err}): played")
                 state.source = None

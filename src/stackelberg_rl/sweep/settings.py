@@ -9,7 +9,6 @@ Names shared by two settings, or too long, keep a prefix and get a short hash of
 from __future__ import annotations
 
 import collections
-import dataclasses
 import hashlib
 import json
 import math
@@ -17,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .._fields import cli_fields
 from ..experiments import RunConfig
 from ..experiments.config import jsonable
 
@@ -75,20 +75,13 @@ def config_key(config: RunConfig, **changes: Any) -> str:
     return json.dumps(jsonable({**config.to_dict(), **changes}), sort_keys=True)
 
 
-def _options(obj: Any, out: dict[str, Any]) -> dict[str, Any]:
-    """Every option of ``run`` and its value in the configuration ``obj``, in ``run``'s order."""
-    for f in dataclasses.fields(obj):
-        if f.metadata.get("cli", True) is False:
-            continue
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            _options(value, out)
-            continue
-        flag = f.metadata.get("flags") or "--" + f.name.replace("_", "-")
+def _options(config: RunConfig) -> dict[str, Any]:
+    """Every option of ``run`` and its value in ``config``, in ``run``'s order."""
+    out = {}
+    for *_, value, flag in cli_fields(config):
         key = flag.split("/")[0][2:]
         if isinstance(value, dict):
-            for name in sorted(value):
-                out[f"{key}.{name}"] = value[name]
+            out.update({f"{key}.{name}": value[name] for name in sorted(value)})
         else:
             out[key] = value
     return out
@@ -106,10 +99,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("-", text).strip("-.") or "-"
-
-
 def name_settings(configs: list[RunConfig]) -> list[Setting]:
     """Name each configuration by what sets it apart from the others (see the module).
 
@@ -124,7 +113,7 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
                 f"settings {seen[key] + 1} and {i + 1} are the same run: a value is listed twice"
             )
         seen[key] = i
-    flat = [_options(c, {}) for c in configs]
+    flat = [_options(c) for c in configs]
     keys = dict.fromkeys(k for values in flat for k in values)
     varying = [k for k in keys if len({_text(v.get(k, "")) for v in flat}) > 1]
     names = []
@@ -132,7 +121,8 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
         if "game-file" in varying and values.get("game-file"):
             values = {**values, "game-file": config.game.label}
         pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]
-        names.append(",".join(_safe(p) for p in pairs) if varying else "run")
+        safe = [_UNSAFE.sub("-", p).strip("-.") or "-" for p in pairs]
+        names.append(",".join(safe) if varying else "run")
     counts = collections.Counter(names)
     out = []
     for config, name in zip(configs, names, strict=True):

@@ -424,12 +424,9 @@ class _Exploration:
             self.data["next_features"] = np.empty((K, max(H - 1, 0), *counts, d))
         params = (beta, lam, alpha_l, alpha_f, seed, refresh_every)
         self.params = dict(zip(_PARAMS, params, strict=True))
-        self.identity = {
-            "stackelberg_rl": __version__,
-            "game_sha256": game.fingerprint(),
-            "episodes": K,
-            "exploration": _files.jsonable(self.params, "exploration"),
-        }
+        explored = _files.jsonable(self.params, "exploration")
+        self.identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(),
+                         "episodes": K, "exploration": explored}  # fmt: skip
 
     def features_at(self, x: Any) -> np.ndarray:  # φ(x, ·, …, ·): (A_0, …, A_N, d)
         game = self.game

@@ -83,26 +83,22 @@ EXPLORE_OPTIONS = options(ExploreOptions())
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
     """A table of :func:`~stackelberg_rl.equilibria.reward_free.gaps`."""
     players = [key.split("/")[1] for key in gaps if key.startswith("gap/") and "/initial" in key]
-    what = {"leader": "V_l^SE - V_l(pi_l, worst BR_f)"}
     rows = [
-        [f"{player}: {what.get(player, 'best-response gap')}"]
-        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in (gaps[f"gap/{player}/initial"],
-                                                             gaps[f"gap/{player}/worst"])]
-        for player in players
-    ]  # fmt: skip
+        [f"{p}: " + ("V_l^SE - V_l(pi_l, worst BR_f)" if p == "leader" else "best-response gap")]
+        + [f"{gaps[f'gap/{p}/{where}']:.4g}" for where in ("initial", "worst")]
+        for p in players
+    ]
     columns = ["player", "gap at the initial distribution", "gap at the worst initial state"]
     print_table(title, columns, rows)
 
 
-def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
-    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables."""
+def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float, game) -> tuple:
+    """The plan's arrays (``w``, a finite game's tables) and their exact gaps on a finite game."""
     learned, tables = rf.fit_with_tables(data, rewards, lam=lam)
-    names = policy_names(data.n_players) if tables else ()
-    return {"w": learned.w, **dict(zip(names, tables or (), strict=True))}
-
-
-def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    return rf.gaps(game, *(arrays[name] for name in policy_names(game.n_players)))
+    names = policy_names(data.n_players)
+    arrays = {"w": learned.w, **dict(zip(names, tables or (), strict=False))}
+    finite = isinstance(game, games_mod.FiniteGame)
+    return arrays, rf.gaps(game, *tables) if finite else None
 
 
 def _writer(data: dict | bytes):
@@ -160,11 +156,9 @@ def explore(values: dict[str, Any]) -> int:
                 checkpoint=lambda state: reservation.write_checkpoint(opts.seed, state),
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
-        arrays = _planned(data, None, opts.plan_lam)
+        arrays, gaps = _planned(data, None, opts.plan_lam, game)
         files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: _plan_file(arrays)}
-        gaps = _gaps(game, arrays) if data.is_finite else None
-        if gaps is not None:
-            files[rf.GAPS_FILE] = _writer(gaps)
+        files |= {} if gaps is None else {rf.GAPS_FILE: _writer(gaps)}
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
         folder = reservation.finish(files, dumps(manifest))
@@ -261,7 +255,7 @@ def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
             f"it holds {', '.join(names) or 'none'}"
         )
     key, array = names[0], arrays[names[0]]
-    expected = {"rewards": "(2, H, S, A, B)", "theta": "(2, H, d)"}[key]
+    expected = "(2, H, S, A, B)" if key == "rewards" else "(2, H, d)"
     if array.ndim != expected.count(",") + 1 and not (key == "rewards" and array.ndim > 5):
         raise UsageError(f"{path}: {key} has shape {array.shape}, expected {expected}")
     return array, key
@@ -291,8 +285,7 @@ def plan(values: dict[str, Any]) -> int:
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
-    arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    gaps = _gaps(game, arrays) if isinstance(game, games_mod.FiniteGame) else None
+    arrays, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stem = taken = rf.PLAN_PREFIX + name
     n = 1  # the first free stem, stem-2, stem-3, …
@@ -333,9 +326,7 @@ def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.Finit
     """The explored finite game with these rewards, for exact gaps (``None`` if it cannot be)."""
     if not data.is_finite or data.transitions is None:
         return None
-    table = rewards
-    if rewards.ndim == 3:
-        table = np.einsum("...d,mhd->mh...", data.features, rewards)
+    table = np.einsum("...d,mhd->mh...", data.features, rewards) if rewards.ndim == 3 else rewards
     try:
         return games_mod.FiniteGame(data.features, data.initial_distribution,
                                     transitions=data.transitions, rewards=table,

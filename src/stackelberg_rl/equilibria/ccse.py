@@ -2,16 +2,14 @@
 
 Corollary 1 (Definition 6; math.md §4): the uniform mixture over a run's ``K`` episodes of the
 profiles ``(π_0^k, …, π_N^k)`` played is an ``ε``-CCSE; all players coordinate on one ``k``.
-:class:`CCSE` replays them from a run saved with ``--save-plans``, ``Λ_h`` rebuilt from the
-recorded features by the learner's own arithmetic
-(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played. In use
-(``runs/security`` from ``run … --save-plans``)::
+:class:`CCSE` replays them bit for bit from a run saved with ``--save-plans``, ``Λ_h`` rebuilt
+from the recorded features by the learner's own arithmetic
+(:func:`~stackelberg_rl.learners.played_policies`)::
 
     ccse = CCSE.from_run("runs/security", seed=0)
     k = ccse.sample(np.random.default_rng(0))        # both players coordinate on k
     leader, follower = ccse.policy(k).players(seed=1)
-    a = leader.act(0, x)                              # a ~ π_l^k(·|x)
-    b = follower.act(0, x, a)                         # b ~ π_f^k(·|x, a)
+    b = follower.act(0, x, leader.act(0, x))          # a ~ π_l^k(·|x), b ~ π_f^k(·|x, a)
 """
 
 from __future__ import annotations
@@ -45,11 +43,8 @@ from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
 CCSE_VERSION = 2
-CHECKPOINT_EVERY = 256
-"""Episodes between the ``Λ`` kept to replay any episode quickly."""
-CACHED_PLANS = 64
-"""Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
-episode."""
+CHECKPOINT_EVERY = 256  # episodes between the Λ kept to replay any episode quickly
+CACHED_PLANS = 64  # replayed plans kept, the least recently used dropped
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
@@ -110,8 +105,7 @@ class EpisodePolicy:
             ``pi_i (n, A_0, …, A_i)`` for every player; two players: ``pi_l (n, A)``,
             ``pi_f (n, A, B)``.
         """
-        g = self.game
-        h = _validate.index(h, g.horizon, "h")
+        g, h = self.game, _validate.index(h, self.game.horizon, "h")
         shape = (*g.action_counts, g.dim)
         if np.ndim(phi) != len(shape) + 1:
             raise ValueError(f"phi must have shape (n, {', '.join(map(str, shape))}), got "
@@ -124,8 +118,7 @@ class EpisodePolicy:
         ``π_{i,h}^k(·|x, a_0, …, a_{i-1})`` ``(A_i,)``: ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader
         (no earlier action), ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
         """
-        g = self.game
-        h = _validate.index(h, g.horizon, "h")
+        g, h = self.game, _validate.index(h, self.game.horizon, "h")
         at = tuple(
             _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
         )
@@ -149,11 +142,8 @@ class EpisodePolicy:
     def tables(self) -> tuple[np.ndarray, ...]:
         """Every player's ``pi_i (H, S, A_0, …, A_i)`` at every state of a finite game."""
         g = _finite(self.game, "tables")
-        tables = [np.empty(shape) for shape in policy_shapes(g)]
-        for h in range(g.horizon):
-            for table, pi in zip(tables, self._policies(h, g.features), strict=True):
-                table[h] = pi
-        return tuple(tables)
+        by_step = [self._policies(h, g.features) for h in range(g.horizon)]
+        return tuple(np.stack(pis) for pis in zip(*by_step, strict=True))
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
         """The ``1+N`` players of this profile: ``act(h, x)``, ``act(h, x, a_0, …)``.
@@ -176,7 +166,7 @@ class _Draw:
     k: int | None = None
 
     def begin(self, episode: int) -> None:
-        if episode != self.episode or self.k is None:
+        if episode != self.episode:
             self.episode, self.k = episode, self.ccse.sample(self.rng)
 
     def policy(self) -> EpisodePolicy:
@@ -203,7 +193,7 @@ class Player(Agent):
 
     @property
     def episode_policy(self) -> EpisodePolicy:
-        """The profile played now (for a mixture, that of the ``k`` drawn for this episode)."""
+        """The profile played now (of a mixture: the ``k`` drawn for this episode)."""
         return self.source.policy() if isinstance(self.source, _Draw) else self.source
 
     def begin_episode(self, j: int) -> None:
@@ -372,10 +362,7 @@ class CCSE:
         ``begin_episode(j)`` draws one ``k`` for all (Corollary 1) from ``seed``'s stream
         ``"mixture"``; player ``m`` plays episode ``k``'s policy with its stream ``"player", m``.
         """
-        if seed is None:
-            seed = np.random.SeedSequence()
-        shared = _Draw(self, _stream(seed, "mixture"))
-        n = self.game.n_players
+        shared, n = _Draw(self, _stream(seed, "mixture")), self.game.n_players
         return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(n))
 
     def prefix(self, episodes: int) -> CCSE:

@@ -60,10 +60,9 @@ def _stack(game: FiniteGame, given: Sequence[np.ndarray]) -> list[np.ndarray]:
     K = len(policies[0]) if policies and policies[0].ndim else 0
     ndims = [4 + i for i in range(game.n_players)]
     if [p.ndim for p in policies] != ndims or any(len(p) != K for p in policies) or K == 0:
-        axes = action_axes(game.n_players)
+        axes, names = action_axes(game.n_players), policy_names(game.n_players)
         names = " and ".join(
-            f"{name} (K, H, S, {', '.join(axes[: i + 1])})"
-            for i, name in enumerate(policy_names(game.n_players))
+            f"{n} (K, H, S, {', '.join(axes[: i + 1])})" for i, n in enumerate(names)
         )
         raise ValueError(
             f"need {names} with the same K >= 1, got shapes "
@@ -148,15 +147,7 @@ def certificate(
         gains /= K
         lower[m] = gains.max(axis=0) - mixture[m]
         lower_initial[m] = (gains @ p0).max() - p0 @ mixture[m]
-    return Certificate(
-        episodes=K,
-        upper=upper,
-        lower=lower,
-        upper_initial=upper @ p0,
-        lower_initial=lower_initial,
-        mixture_value=mixture,
-        deviations=len(candidates),
-    )
+    return Certificate(K, upper, lower, upper @ p0, lower_initial, mixture, len(candidates))
 
 
 def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
@@ -179,12 +170,10 @@ def zero_sum_gap(game: FiniteGame, cert: Certificate) -> dict:
         of their bounds: ``exploitability_lower`` and ``exploitability_upper`` at the initial
         distribution.
     """
-    _, _, values = stackelberg_equilibrium(game)
-    p0 = game.initial_distribution
-    gap = np.abs(cert.mixture_value[0] - values.V[0, 0])
+    V, p0 = stackelberg_equilibrium(game)[-1].V[0, 0], game.initial_distribution
     return {
-        "value_gap_initial": float(abs(p0 @ cert.mixture_value[0] - p0 @ values.V[0, 0])),
-        "value_gap_worst": float(gap.max()),
+        "value_gap_initial": float(abs(p0 @ cert.mixture_value[0] - p0 @ V)),
+        "value_gap_worst": float(np.abs(cert.mixture_value[0] - V).max()),
         "exploitability_lower": float(cert.lower_initial.sum()),
         "exploitability_upper": float(cert.upper_initial.sum()),
     }

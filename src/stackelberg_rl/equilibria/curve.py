@@ -74,17 +74,14 @@ def certificate_curve(
     prefixes done (``0`` once the tables are made). Returns a :class:`CurvePoint` per size.
     """
     sizes = prefix_sizes(ccse.episodes) if sizes is None else sorted({int(k) for k in sizes})
-    tables = ccse.tables(max(sizes))
-    zero_sum = is_zero_sum(ccse.game)
-    out = []
+    tables, zero_sum = ccse.tables(max(sizes)), is_zero_sum(ccse.game)
+    progress, out = progress or (lambda done: None), []
     for K in sizes:
-        if progress is not None:
-            progress(len(out))
+        progress(len(out))
         prefix = [pi[:K] for pi in tables]
         cert = certificate(ccse.game, *prefix, single_episodes=single_episodes, seed=seed)
         out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
-    if progress is not None:
-        progress(len(out))
+    progress(len(out))
     return out
 
 
@@ -105,10 +102,9 @@ def curve_table(
     rows = []
     for s in seeds:
         ccse = CCSE.from_run(run_dir, s, game=game)
-        game = ccse.game
-        sizes = prefix_sizes(ccse.episodes) if sizes is None else sizes
-        for point in certificate_curve(ccse, sizes, single_episodes=single_episodes):
-            rows.append({"seed": s, **point.row()})
+        game, sizes = ccse.game, prefix_sizes(ccse.episodes) if sizes is None else sizes
+        curve = certificate_curve(ccse, sizes, single_episodes=single_episodes)
+        rows += [{"seed": s, **point.row()} for point in curve]
     return pd.DataFrame(rows)
 
 
@@ -126,8 +122,7 @@ def upper_bound_curve(ccse: CCSE, sizes: list[int]) -> np.ndarray:
     out = np.empty((len(sizes), ccse.game.n_players, 2))
     for j, K in enumerate(sizes):
         mean = running[K - 1] / K  # (1+N, S)
-        out[j, :, 0] = mean @ p0
-        out[j, :, 1] = mean.max(axis=1)
+        out[j, :, 0], out[j, :, 1] = mean @ p0, mean.max(axis=1)
     return out
 
 

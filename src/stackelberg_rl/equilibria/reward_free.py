@@ -577,16 +577,9 @@ class LearnedPlan:
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
         """One-hot ``pi_i (H, S, A_0, …, A_i)`` at ``features (S, A_0, …, A_N, d)``."""
-        tables, states = _empty_tables(self.horizon, features), np.arange(len(features))
-        for h in range(self.horizon):
-            for table, pi in zip(tables, self.policies(h, features, states), strict=True):
-                table[h] = pi
-        return tuple(tables)
-
-
-def _empty_tables(H: int, features: np.ndarray) -> list[np.ndarray]:
-    S, counts = features.shape[0], features.shape[1:-1]
-    return [np.empty((H, S, *counts[: i + 1])) for i in range(len(counts))]
+        states = np.arange(len(features))
+        by_step = [self.policies(h, features, states) for h in range(self.horizon)]
+        return tuple(np.stack(pis) for pis in zip(*by_step, strict=True))
 
 
 Rewards = np.ndarray | FiniteGame | ContinuousGame | None
@@ -632,7 +625,7 @@ def fit_with_tables(
     # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
-    pis = _empty_tables(H, data.features) if tables else None
+    chosen = []  # the tables' Stackelberg choices, from h = H-1 down
     states = np.arange(len(data.features)) if data.is_finite else None
     V_next = np.zeros((K, P))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
     for h in range(H - 1, -1, -1):
@@ -643,15 +636,13 @@ def fit_with_tables(
         if h == 0 and not tables:  # V̂_0 is needed only for the tables' choices at h = 0
             break
         if data.is_finite:
-            *chosen, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
-            if tables:
-                for pi, choice in zip(pis, chosen, strict=True):
-                    pi[h] = choice
+            *pis, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
+            chosen += [pis] * tables
             if h > 0:
                 V_next = V.T[data.next_states[:, h - 1]]
         else:
             V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol, P)[-1].T
-    return plan_, pis
+    return plan_, [np.stack(pis[::-1]) for pis in zip(*chosen, strict=True)] if tables else None
 
 
 def solve(

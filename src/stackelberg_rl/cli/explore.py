@@ -6,6 +6,7 @@ folder's life cycle, ``store.Reservation``); ``plan`` plans from its data for ot
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import time
@@ -287,11 +288,8 @@ def plan(values: dict[str, Any]) -> int:
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
     arrays, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
-    stem = taken = rf.PLAN_PREFIX + name
-    n = 1  # the first free stem, stem-2, stem-3, …
-    while (folder / f"{stem}.npz").exists() or (folder / f"{stem}.json").exists():
-        n += 1
-        stem = f"{taken}-{n}"
+    stems = (rf.PLAN_PREFIX + name + f"-{n}" * (n > 1) for n in itertools.count(1))
+    stem = next(s for s in stems if not any((folder / (s + e)).exists() for e in (".npz", ".json")))
     record = {"name": stem, "lam": opts.lam, **description, "gaps": gaps, "planned": store.now()}
     manifest.setdefault("plans", []).append(
         {k: v for k, v in record.items() if k != "game"} | {"files": [f"{stem}.npz"]}

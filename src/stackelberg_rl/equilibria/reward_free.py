@@ -2,7 +2,9 @@
 
 :func:`explore`: every player runs Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its
 only reward (:class:`ExplorationData`); :func:`fit` / :func:`solve`: the Stackelberg solution on
-the learned model for any rewards; :func:`gaps`: its exact gaps on a finite game.
+the learned model for any rewards; :func:`gaps`: its exact gaps on a finite game. Shapes are
+written for two players: with ``N`` followers ``2`` is ``1+N``, ``A, B`` the action axes
+``A_0, …, A_N``, and ``pi_l, pi_f`` are ``pi_0 … pi_N``.
 
 Example:
     >>> from stackelberg_rl import games
@@ -79,7 +81,6 @@ class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
     One sample ``(x, a, b, r, x')`` per episode and step (need not chain into trajectories).
-    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
@@ -535,8 +536,6 @@ def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndar
 class LearnedPlan:
     """The Stackelberg solution planned on the learned model: usable at any state.
 
-    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
-
     Attributes:
         w: ``(2, H, d)`` the ridge weights ``ŵ_{m,h}``.
         theta: ``(2, H, d)`` rewards ``⟨φ, θ_{m,h}⟩`` known exactly, or ``None``.
@@ -585,7 +584,7 @@ class LearnedPlan:
 Rewards = np.ndarray | FiniteGame | ContinuousGame | None
 """What :func:`fit` plans for: ``None`` (the rewards observed while exploring, regressed on
 ``φ``), a table ``(2, H, S, A, B)`` (finite game), ``θ (2, H, d)``, or a game with the explored
-transitions (its own rewards). With ``N`` followers ``2`` is ``1+N``, ``A, B`` ``A_0, …, A_N``."""
+transitions (its own rewards)."""
 
 
 def fit(
@@ -649,8 +648,6 @@ def solve(
     data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
-
-    With ``N`` followers one-hot ``pi_i (H, S, A_0, …, A_i)`` for ``i = 0 … N``.
 
     Raises:
         ValueError: as :func:`fit`, and for the data of a continuous game.

@@ -246,8 +246,8 @@ class PlanOptions:
 PLAN_OPTIONS = options(PlanOptions())
 
 
-def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
-    """The one array, ``rewards`` or ``theta``, of the ``.npz`` at ``path`` (else UsageError)."""
+def _given_rewards(path: Path, data: rf.ExplorationData) -> tuple:
+    """The checked array ``rewards`` or ``theta`` at ``path``, its name, the game with it."""
     arrays = checked(lambda: _files.read_npz(path, what="rewards file"))
     names = sorted(arrays)
     if names not in (["rewards"], ["theta"]):
@@ -255,11 +255,21 @@ def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
             f"{path} must hold one array, rewards (2, H, S, A, B) or theta (2, H, d); "
             f"it holds {', '.join(names) or 'none'}"
         )
-    key, array = names[0], arrays[names[0]]
+    key, rewards = names[0], arrays[names[0]]
     expected = "(2, H, S, A, B)" if key == "rewards" else "(2, H, d)"
-    if array.ndim != expected.count(",") + 1 and not (key == "rewards" and array.ndim > 5):
-        raise UsageError(f"{path}: {key} has shape {array.shape}, expected {expected}")
-    return array, key
+    if rewards.ndim != expected.count(",") + 1 and not (key == "rewards" and rewards.ndim > 5):
+        raise UsageError(f"{path}: {key} has shape {rewards.shape}, expected {expected}")
+    checked(lambda: rf.known_rewards(data, rewards))
+    if not data.is_finite or data.transitions is None:
+        return rewards, key, None
+    table = np.einsum("...d,mhd->mh...", data.features, rewards) if rewards.ndim == 3 else rewards
+    try:
+        return rewards, key, games_mod.FiniteGame(
+            data.features, data.initial_distribution, transitions=data.transitions,
+            rewards=table, name="explored game, given rewards",
+        )  # fmt: skip
+    except ValueError:
+        return rewards, key, None
 
 
 @command(PLAN_OPTIONS, argument("folder", "An exploration folder written by explore.", "DIR"))
@@ -274,11 +284,9 @@ def plan(values: dict[str, Any]) -> int:
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = checked(lambda: rf.read_folder(folder, plans=True))
     if opts.rewards is not None:
-        rewards, kind = _rewards_from_file(Path(opts.rewards))
-        checked(lambda: rf.known_rewards(data, rewards))
+        rewards, kind, game = _given_rewards(Path(opts.rewards), data)
         description = {"rewards_file": str(opts.rewards), "array": kind}
         label = Path(opts.rewards).stem
-        game = _game_with(data, rewards)
     else:
         explored = (manifest.get("game") or {}).get("registered") or {}
         spec = checked(lambda: _game_spec(explored, opts.game, opts.param, opts.game_file))
@@ -318,16 +326,3 @@ def _game_spec(explored: dict, name: str | None, given: dict, game_file: str | N
     base = dict(explored.get("params") or {}) if name == explored.get("name") else {}
     # Keep the explored parameters that the registry would not take back as given (None).
     return GameSpec(name, {k: v for k, v in {**base, **given}.items() if v is not None})
-
-
-def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.FiniteGame | None:
-    """The explored finite game with these rewards, for exact gaps (``None`` if it cannot be)."""
-    if not data.is_finite or data.transitions is None:
-        return None
-    table = np.einsum("...d,mhd->mh...", data.features, rewards) if rewards.ndim == 3 else rewards
-    try:
-        return games_mod.FiniteGame(data.features, data.initial_distribution,
-                                    transitions=data.transitions, rewards=table,
-                                    name="explored game, given rewards")  # fmt: skip
-    except ValueError:
-        return None

@@ -125,11 +125,8 @@ def certificate(
     js = _single_episodes(K, single_episodes, seed)
     p0 = game.initial_distribution
 
-    # Pass 1: the pairs' values and every player's best-response value, episode by episode.
-    total = np.zeros((2, n, game.n_states))  # rows: the profiles', the best responses'
-    for _, V in _passes(game, policies, chunk):
-        total += V.sum(axis=2)
-    mixture, best = total / K
+    # Pass 1: the profiles' values and every player's best-response value, episode by episode.
+    mixture, best = sum(V.sum(axis=2) for _, V in _passes(game, policies, chunk)) / K
     upper = best - mixture
 
     # Candidate deviations that do not see k, each evaluated exactly against the whole mixture.

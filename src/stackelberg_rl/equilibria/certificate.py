@@ -31,14 +31,12 @@ class Certificate:
     """Bounds on the ``ε`` of the uniform mixture of ``K`` policy profiles, for every player.
 
     Attributes:
-        episodes: ``K``.
-        upper: ``(1+N, S)`` the mean best-response gap at each state (leader, then followers).
-        lower: ``(1+N, S)`` the best gain of a ``k``-blind deviation at each state.
-        upper_initial: ``(1+N,)`` the upper bound at the initial distribution.
-        lower_initial: ``(1+N,)`` the lower bound at the initial distribution (one deviation
-            for all initial states, the best of the candidates there).
+        episodes: ``K``; deviations: how many candidate deviations each lower bound tried.
+        upper, lower: ``(1+N, S)`` at each state (leader, then followers): the mean best-response
+            gap, the best gain of a ``k``-blind deviation.
+        upper_initial, lower_initial: ``(1+N,)`` both at the initial distribution (the lower
+            one: one deviation for all initial states, the best of the candidates there).
         mixture_value: ``(1+N, S)`` ``(1/K) Σ_k V_m^{π^k}(x)``, every player.
-        deviations: how many candidate deviations each player's lower bound tried.
     """
 
     episodes: int
@@ -108,17 +106,11 @@ def certificate(
 ) -> Certificate:
     """Upper and lower bounds on each player's ``ε`` for the uniform mixture of the profiles.
 
-    Args:
-        game: the game.
-        policies: every player's policy of every episode, ``pi_i (K, H, S, A_0, …, A_i)``.
-        single_episodes: the episodes ``j`` whose opponent policy each player best-responds to,
-            and whose own policy it tries, as candidate deviations: a number (the first, the
-            last, and others drawn without replacement with ``seed``) or the indices.
-        seed: seed of that draw.
-        chunk: episodes per batched backward pass.
-
-    Returns:
-        The :class:`Certificate`; ``lower <= upper`` at every state.
+    ``policies``: every player's policy of every episode, ``pi_i (K, H, S, A_0, …, A_i)``;
+    ``single_episodes``: the episodes ``j`` whose opponent policy each player best-responds to,
+    and whose own policy it tries, as candidate deviations: a number (the first, the last, and
+    others drawn without replacement with ``seed``) or the indices; ``chunk``: episodes per
+    batched backward pass. Returns the :class:`Certificate`; ``lower <= upper`` at every state.
     """
     policies = _stack(game, policies)
     K, n = len(policies[0]), len(policies)
@@ -161,11 +153,9 @@ def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
 def zero_sum_gap(game: FiniteGame, cert: Certificate) -> dict:
     """For a zero-sum game: the mixture's distance to the Stackelberg value, and exploitability.
 
-    Returns:
-        ``value_gap_initial`` ``|p0·V_l^mix − p0·V_l^SE|``, ``value_gap_worst`` (over states),
-        and the mixture's exploitability, the sum of both players' ``ε``, bracketed as the sums
-        of their bounds: ``exploitability_lower`` and ``exploitability_upper`` at the initial
-        distribution.
+    ``value_gap_initial`` ``|p0·V_l^mix − p0·V_l^SE|``, ``value_gap_worst`` (over states), and the
+    mixture's exploitability (the sum of both players' ``ε``) bracketed by the sums of their
+    bounds at the initial distribution: ``exploitability_lower``, ``exploitability_upper``.
     """
     V, p0 = stackelberg_equilibrium(game)[-1].V[0, 0], game.initial_distribution
     return {

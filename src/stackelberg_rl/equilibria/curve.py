@@ -23,11 +23,10 @@ from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
 
 def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[int]:
-    """``points`` numbers of episodes from ``episodes / ratio`` to ``episodes``, geometric.
+    """``points`` distinct integers ``≥ 1``, geometric from ``episodes / ratio`` to ``episodes``.
 
-    Distinct integers ``≥ 1``, increasing, the last one ``episodes``: ``prefix_sizes(16000)`` is
-    ``[1000, 2000, 4000, 8000, 16000]``; fewer where sizes round to the same integer (at most
-    ``episodes``), ``[episodes]`` alone for ``points = 1`` or ``ratio = 1``.
+    ``prefix_sizes(16000)`` is ``[1000, 2000, 4000, 8000, 16000]``; fewer where sizes round to the
+    same integer, ``[episodes]`` alone for ``points = 1`` or ``ratio = 1``.
     """
     episodes = _validate.integer(episodes, "episodes", low=1)
     points = _validate.integer(points, "points", low=1)

@@ -372,19 +372,16 @@ def explore(
         episodes, beta, lam: ``K``, the bonus scale ``β >= 0``, the ridge ``λ > 0``.
         alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
             the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
-            (``log|A|·√K/H``); the follower's with ``|B|``. With ``N`` followers ``alpha_f`` is
-            every follower's (follower ``i``'s schedule with ``|A_i|``), or a list of one each.
+            (``log|A|·√K/H``); the followers' with their ``|A_i|``, one for all or a list.
         seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h``.
-        progress, checkpoint, checkpoint_every: as
-            :func:`~stackelberg_rl.experiments.loop.play_episodes`.
-        state: a checkpoint of this exploration (same game and arguments) to continue from: it
-            gives the data of an exploration never stopped.
+        progress, checkpoint, checkpoint_every: as :func:`~..experiments.loop.play_episodes`.
+        state: a checkpoint of this exploration (same game and arguments) to continue from, to
+            the data of an exploration never stopped.
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
-            continuous.
-        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
+            continuous; ``CheckpointError``: ``state`` is damaged or of another exploration.
     """
     exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     if state is not None:
@@ -601,12 +598,9 @@ def fit(
     next states of step ``h-1`` (every state of a finite game).
 
     ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
-    tolerance.
-
-    Raises:
-        ValueError: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game whose
-            transitions differ from the explored one (:class:`ExplorationDataError`), a bad
-            ``lam`` or ``tol``.
+    tolerance. ``ValueError``: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a
+    game whose transitions differ from the explored one (:class:`ExplorationDataError`), a bad
+    ``lam`` or ``tol``.
     """
     return fit_with_tables(data, rewards, lam=lam, tol=tol, tables=False)[0]
 
@@ -649,8 +643,7 @@ def solve(
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
 
-    Raises:
-        ValueError: as :func:`fit`, and for the data of a continuous game.
+    ``ValueError`` as :func:`fit`, and for the data of a continuous game.
     """
     if not data.is_finite:
         raise ValueError(

@@ -192,10 +192,8 @@ class ExplorationData:
         """Write the data set to ``path`` (an ``.npz``) whole, over an exploration data set only."""
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
         meta = _files.jsonable(self.meta, "meta", nan=True)
-        _files.save(
-            path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta},
-            what="exploration data set", compress=True, error=ExplorationDataError,
-        )  # fmt: skip
+        _files.save(path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta}, compress=True,
+                    what="exploration data set", error=ExplorationDataError)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:
@@ -270,19 +268,11 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        return sha256_of({
-            "centres": game.centres,
-            "bandwidth": np.float64(game.bandwidth),
-            "log_weights": game.log_weights,
-            "horizon": np.int64(game.horizon),
-            **game.densities.arrays(),
-        })  # fmt: skip
-    return sha256_of({
-        "features": game.features,
-        "initial_distribution": game.initial_distribution,
-        "transitions": game._transitions,
-        "mu": game.mu,
-    })  # fmt: skip
+        return sha256_of({"centres": game.centres, "bandwidth": np.float64(game.bandwidth),
+                          "log_weights": game.log_weights, "horizon": np.int64(game.horizon),
+                          **game.densities.arrays()})  # fmt: skip
+    return sha256_of({"features": game.features, "initial_distribution": game.initial_distribution,
+                      "transitions": game._transitions, "mu": game.mu})  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the folder
@@ -293,12 +283,9 @@ PLAN_PREFIX = "plan-"
 PLAN_FORMAT = "stackelberg-rl/exploration-plan"
 """The format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``)."""
 EXPLORATION_FOLDER = FolderKind(
-    "stackelberg-rl/exploration",
-    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
-    (PLAN_PREFIX, REPORT_PREFIX),
-    "exploration",
-    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
-)
+    "stackelberg-rl/exploration", (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
+    (PLAN_PREFIX, REPORT_PREFIX), "exploration", scratch=((CHECKPOINTS_DIR, ("seed-",)),),
+)  # fmt: skip
 """An exploration folder (``explore``): its manifest, data, plans, report, checkpoint."""
 
 

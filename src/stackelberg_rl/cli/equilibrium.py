@@ -1,8 +1,7 @@
 """``equilibrium``: the CCSE of a run saved with ``--save-plans``, its certificate per K, export.
 
-The mixture of one seed's episodes (Corollary 1; math.md §4) is replayed from the run folder and
-certified on prefixes of the run; ``--export`` writes it first, so that an interrupted certificate
-never loses it.
+The mixture of one seed's episodes (Corollary 1; math.md §4), certified on prefixes of the run;
+``--export`` writes it first, so that an interrupted certificate never loses it.
 """
 
 from __future__ import annotations

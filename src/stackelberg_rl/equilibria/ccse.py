@@ -422,7 +422,5 @@ def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
         return False
     if isinstance(game, ContinuousGame):
         return bool(np.abs(game.theta[0] + game.theta[1]).max() <= tol)
-    return all(
-        float(np.abs(r[0] + r[1]).max()) <= tol
-        for r in (game.reward(h) for h in range(game.horizon))
-    )
+    rewards = (game.reward(h) for h in range(game.horizon))
+    return all(float(np.abs(r[0] + r[1]).max()) <= tol for r in rewards)

@@ -1,8 +1,7 @@
 """``equilibrium``: the CCSE of a run saved with ``--save-plans``, its certificate per K, export.
 
-The mixture of one seed's episodes (Corollary 1; math.md §4) is replayed from the run folder and
-certified on prefixes of the run; ``--export`` writes it first, so that an interrupted certificate
-never loses it.
+The mixture of one seed's episodes (Corollary 1; math.md §4), certified on prefixes of the run;
+``--export`` writes it first, so that an interrupted certificate never loses it.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate, equilibria
+from ..equilibria import CCSE, slope_interval
 from ..experiments.plan_history import bytes_per_episode
 from ..experiments.store import refuse_sweep
 from ..games import FiniteGame
@@ -57,11 +57,10 @@ class EquilibriumOptions:
 EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())
 
 
-def _slope_text(value: float, interval: tuple[float, float] | None) -> str:
+def _slope_text(value: float, over_seeds: np.ndarray | None) -> str:
     text = "nan" if not math.isfinite(value) else f"{value:+.2f}"
-    if interval is not None and math.isfinite(interval[1]):
-        text += f" ({interval[0]:+.2f} ± {interval[1]:.2f})"
-    return text
+    mean, half = (math.nan, math.nan) if over_seeds is None else slope_interval(over_seeds)
+    return text + (f" ({mean:+.2f} ± {half:.2f})" if math.isfinite(half) else "")
 
 
 def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
@@ -78,9 +77,7 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
         )
         per_seed = []  # the upper bound's slopes (seeds, player, where)
         for i, s in enumerate(others):
-            other = (
-                ccse if s == seed else equilibria.CCSE.from_run(ccse.info["run_dir"], s, game=game)
-            )
+            other = ccse if s == seed else CCSE.from_run(ccse.info["run_dir"], s, game=game)
             up = equilibria.upper_bound_curve(other, sizes)  # (n, 1+N, 2): (initial, worst)
             per_seed.append(np.apply_along_axis(slope, 0, up))
             advance(len(sizes) + i + 1)
@@ -123,8 +120,7 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
            if per_seed else " (one seed: no interval)")
     ]  # fmt: skip
     for m, who in enumerate(players):
-        intervals = [equilibria.slope_interval(over[:, m, w]) if per_seed else None for w in (0, 1)]
-        texts = [_slope_text(mine[w, m], intervals[w]) for w in (0, 1)]
+        texts = [_slope_text(mine[w, m], over[:, m, w] if per_seed else None) for w in (0, 1)]
         lines.append(f"  {who}: at x0 {texts[0]}, worst x {texts[1]}")
     if zero_sum:
         lines.append(

@@ -6,6 +6,7 @@ folder's life cycle, ``store.Reservation``); ``plan`` plans from its data for ot
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import time
@@ -83,26 +84,22 @@ EXPLORE_OPTIONS = options(ExploreOptions())
 def print_gaps(title: str, gaps: dict[str, float]) -> None:
     """A table of :func:`~stackelberg_rl.equilibria.reward_free.gaps`."""
     players = [key.split("/")[1] for key in gaps if key.startswith("gap/") and "/initial" in key]
-    what = {"leader": "V_l^SE - V_l(pi_l, worst BR_f)"}
     rows = [
-        [f"{player}: {what.get(player, 'best-response gap')}"]
-        + [f"{x:.4g}" if np.isfinite(x) else "nan" for x in (gaps[f"gap/{player}/initial"],
-                                                             gaps[f"gap/{player}/worst"])]
-        for player in players
-    ]  # fmt: skip
+        [f"{p}: " + ("V_l^SE - V_l(pi_l, worst BR_f)" if p == "leader" else "best-response gap")]
+        + [f"{gaps[f'gap/{p}/{where}']:.4g}" for where in ("initial", "worst")]
+        for p in players
+    ]
     columns = ["player", "gap at the initial distribution", "gap at the worst initial state"]
     print_table(title, columns, rows)
 
 
-def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float) -> dict[str, np.ndarray]:
-    """The plan's arrays: ``w (1+N, H, d)`` and, for a finite game, the policy tables."""
+def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float, game) -> tuple:
+    """The plan's arrays (``w``, a finite game's tables) and their exact gaps on a finite game."""
     learned, tables = rf.fit_with_tables(data, rewards, lam=lam)
-    names = policy_names(data.n_players) if tables else ()
-    return {"w": learned.w, **dict(zip(names, tables or (), strict=True))}
-
-
-def _gaps(game, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    return rf.gaps(game, *(arrays[name] for name in policy_names(game.n_players)))
+    names = policy_names(data.n_players)
+    arrays = {"w": learned.w, **dict(zip(names, tables or (), strict=False))}
+    finite = isinstance(game, games_mod.FiniteGame)
+    return arrays, rf.gaps(game, *tables) if finite else None
 
 
 def _writer(data: dict | bytes):
@@ -160,11 +157,9 @@ def explore(values: dict[str, Any]) -> int:
                 checkpoint=lambda state: reservation.write_checkpoint(opts.seed, state),
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
-        arrays = _planned(data, None, opts.plan_lam)
+        arrays, gaps = _planned(data, None, opts.plan_lam, game)
         files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: _plan_file(arrays)}
-        gaps = _gaps(game, arrays) if data.is_finite else None
-        if gaps is not None:
-            files[rf.GAPS_FILE] = _writer(gaps)
+        files |= {} if gaps is None else {rf.GAPS_FILE: _writer(gaps)}
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
         folder = reservation.finish(files, dumps(manifest))
@@ -251,8 +246,8 @@ class PlanOptions:
 PLAN_OPTIONS = options(PlanOptions())
 
 
-def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
-    """The one array, ``rewards`` or ``theta``, of the ``.npz`` at ``path`` (else UsageError)."""
+def _given_rewards(path: Path, data: rf.ExplorationData) -> tuple:
+    """The checked array ``rewards`` or ``theta`` at ``path``, its name, the game with it."""
     arrays = checked(lambda: _files.read_npz(path, what="rewards file"))
     names = sorted(arrays)
     if names not in (["rewards"], ["theta"]):
@@ -260,11 +255,21 @@ def _rewards_from_file(path: Path) -> tuple[np.ndarray, str]:
             f"{path} must hold one array, rewards (2, H, S, A, B) or theta (2, H, d); "
             f"it holds {', '.join(names) or 'none'}"
         )
-    key, array = names[0], arrays[names[0]]
-    expected = {"rewards": "(2, H, S, A, B)", "theta": "(2, H, d)"}[key]
-    if array.ndim != expected.count(",") + 1 and not (key == "rewards" and array.ndim > 5):
-        raise UsageError(f"{path}: {key} has shape {array.shape}, expected {expected}")
-    return array, key
+    key, rewards = names[0], arrays[names[0]]
+    expected = "(2, H, S, A, B)" if key == "rewards" else "(2, H, d)"
+    if rewards.ndim != expected.count(",") + 1 and not (key == "rewards" and rewards.ndim > 5):
+        raise UsageError(f"{path}: {key} has shape {rewards.shape}, expected {expected}")
+    checked(lambda: rf.known_rewards(data, rewards))
+    if not data.is_finite or data.transitions is None:
+        return rewards, key, None
+    table = np.einsum("...d,mhd->mh...", data.features, rewards) if rewards.ndim == 3 else rewards
+    try:
+        return rewards, key, games_mod.FiniteGame(
+            data.features, data.initial_distribution, transitions=data.transitions,
+            rewards=table, name="explored game, given rewards",
+        )  # fmt: skip
+    except ValueError:
+        return rewards, key, None
 
 
 @command(PLAN_OPTIONS, argument("folder", "An exploration folder written by explore.", "DIR"))
@@ -279,11 +284,9 @@ def plan(values: dict[str, Any]) -> int:
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = checked(lambda: rf.read_folder(folder, plans=True))
     if opts.rewards is not None:
-        rewards, kind = _rewards_from_file(Path(opts.rewards))
-        checked(lambda: rf.known_rewards(data, rewards))
+        rewards, kind, game = _given_rewards(Path(opts.rewards), data)
         description = {"rewards_file": str(opts.rewards), "array": kind}
         label = Path(opts.rewards).stem
-        game = _game_with(data, rewards)
     else:
         explored = (manifest.get("game") or {}).get("registered") or {}
         spec = checked(lambda: _game_spec(explored, opts.game, opts.param, opts.game_file))
@@ -291,14 +294,10 @@ def plan(values: dict[str, Any]) -> int:
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
-    arrays = checked(lambda: _planned(data, rewards, opts.lam))
-    gaps = _gaps(game, arrays) if isinstance(game, games_mod.FiniteGame) else None
+    arrays, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
-    stem = taken = rf.PLAN_PREFIX + name
-    n = 1  # the first free stem, stem-2, stem-3, …
-    while (folder / f"{stem}.npz").exists() or (folder / f"{stem}.json").exists():
-        n += 1
-        stem = f"{taken}-{n}"
+    stems = (rf.PLAN_PREFIX + name + f"-{n}" * (n > 1) for n in itertools.count(1))
+    stem = next(s for s in stems if not any((folder / (s + e)).exists() for e in (".npz", ".json")))
     record = {"name": stem, "lam": opts.lam, **description, "gaps": gaps, "planned": store.now()}
     manifest.setdefault("plans", []).append(
         {k: v for k, v in record.items() if k != "game"} | {"files": [f"{stem}.npz"]}
@@ -327,18 +326,3 @@ def _game_spec(explored: dict, name: str | None, given: dict, game_file: str | N
     base = dict(explored.get("params") or {}) if name == explored.get("name") else {}
     # Keep the explored parameters that the registry would not take back as given (None).
     return GameSpec(name, {k: v for k, v in {**base, **given}.items() if v is not None})
-
-
-def _game_with(data: rf.ExplorationData, rewards: np.ndarray) -> games_mod.FiniteGame | None:
-    """The explored finite game with these rewards, for exact gaps (``None`` if it cannot be)."""
-    if not data.is_finite or data.transitions is None:
-        return None
-    table = rewards
-    if rewards.ndim == 3:
-        table = np.einsum("...d,mhd->mh...", data.features, rewards)
-    try:
-        return games_mod.FiniteGame(data.features, data.initial_distribution,
-                                    transitions=data.transitions, rewards=table,
-                                    name="explored game, given rewards")  # fmt: skip
-    except ValueError:
-        return None

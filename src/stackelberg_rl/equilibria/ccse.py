@@ -2,16 +2,14 @@
 
 Corollary 1 (Definition 6; math.md §4): the uniform mixture over a run's ``K`` episodes of the
 profiles ``(π_0^k, …, π_N^k)`` played is an ``ε``-CCSE; all players coordinate on one ``k``.
-:class:`CCSE` replays them from a run saved with ``--save-plans``, ``Λ_h`` rebuilt from the
-recorded features by the learner's own arithmetic
-(:func:`~stackelberg_rl.learners.played_policies`): bit for bit the policy played. In use
-(``runs/security`` from ``run … --save-plans``)::
+:class:`CCSE` replays them bit for bit from a run saved with ``--save-plans``, ``Λ_h`` rebuilt
+from the recorded features by the learner's own arithmetic
+(:func:`~stackelberg_rl.learners.played_policies`)::
 
     ccse = CCSE.from_run("runs/security", seed=0)
     k = ccse.sample(np.random.default_rng(0))        # both players coordinate on k
     leader, follower = ccse.policy(k).players(seed=1)
-    a = leader.act(0, x)                              # a ~ π_l^k(·|x)
-    b = follower.act(0, x, a)                         # b ~ π_f^k(·|x, a)
+    b = follower.act(0, x, leader.act(0, x))          # a ~ π_l^k(·|x), b ~ π_f^k(·|x, a)
 """
 
 from __future__ import annotations
@@ -45,11 +43,8 @@ from .certificate import Certificate, certificate
 
 CCSE_FORMAT = "stackelberg-rl/ccse"
 CCSE_VERSION = 2
-CHECKPOINT_EVERY = 256
-"""Episodes between the ``Λ`` kept to replay any episode quickly."""
-CACHED_PLANS = 64
-"""Replayed plans kept (least recently used dropped): a mixture player draws a fresh ``k`` every
-episode."""
+CHECKPOINT_EVERY = 256  # episodes between the Λ kept to replay any episode quickly
+CACHED_PLANS = 64  # replayed plans kept, the least recently used dropped
 
 
 def is_mixture_file(path: str | os.PathLike) -> bool:
@@ -78,13 +73,9 @@ class GameMismatchError(CCSEError):
 class EpisodePolicy:
     """The profile ``(π_0^k, …, π_N^k)`` episode ``k`` played, replayed from its plan.
 
-    Made by :meth:`CCSE.policy`; states are indices of a finite game or points of a continuous one.
-
-    Attributes:
-        game: the game.
-        episode: ``k``.
-        plan: the index of the plan it played.
-        w: ``(1+N, H, d)``, Lambda_inv: ``(H, d, d)``, beta, alphas ``(α_0, …, α_N)``: that plan.
+    Made by :meth:`CCSE.policy`: the ``game``, ``episode`` ``k``, the index of the ``plan`` it
+    played and that plan's ``w (1+N, H, d)``, ``Lambda_inv (H, d, d)``, ``beta``, ``alphas
+    (α_0, …, α_N)``. States are indices of a finite game or points of a continuous one.
     """
 
     game: Game
@@ -104,14 +95,11 @@ class EpisodePolicy:
         return tuple(pis)
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Each player's ``π_{i,h}^k`` at the states of ``phi (n, A_0, …, A_N, d)``.
+        """Every player's ``π_{i,h}^k``, ``pi_i (n, A_0, …, A_i)``, at ``phi (n, A_0, …, A_N, d)``.
 
-        Returns:
-            ``pi_i (n, A_0, …, A_i)`` for every player; two players: ``pi_l (n, A)``,
-            ``pi_f (n, A, B)``.
+        Two players: ``pi_l (n, A)``, ``pi_f (n, A, B)``.
         """
-        g = self.game
-        h = _validate.index(h, g.horizon, "h")
+        g, h = self.game, _validate.index(h, self.game.horizon, "h")
         shape = (*g.action_counts, g.dim)
         if np.ndim(phi) != len(shape) + 1:
             raise ValueError(f"phi must have shape (n, {', '.join(map(str, shape))}), got "
@@ -119,13 +107,11 @@ class EpisodePolicy:
         return self._policies(h, check_features(phi, (len(phi), *shape), "phi"))
 
     def player_policy(self, player: int, h: int, x, *earlier: int) -> np.ndarray:
-        """Player ``player``'s distribution at step ``h`` in ``x`` after the actions ``earlier``.
+        """``π_{i,h}^k(·|x, a_0, …, a_{i-1})`` ``(A_i,)`` of player ``i`` after actions ``earlier``.
 
-        ``π_{i,h}^k(·|x, a_0, …, a_{i-1})`` ``(A_i,)``: ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader
-        (no earlier action), ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
+        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader, ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
         """
-        g = self.game
-        h = _validate.index(h, g.horizon, "h")
+        g, h = self.game, _validate.index(h, self.game.horizon, "h")
         at = tuple(
             _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
         )
@@ -149,17 +135,11 @@ class EpisodePolicy:
     def tables(self) -> tuple[np.ndarray, ...]:
         """Every player's ``pi_i (H, S, A_0, …, A_i)`` at every state of a finite game."""
         g = _finite(self.game, "tables")
-        tables = [np.empty(shape) for shape in policy_shapes(g)]
-        for h in range(g.horizon):
-            for table, pi in zip(tables, self._policies(h, g.features), strict=True):
-                table[h] = pi
-        return tuple(tables)
+        by_step = [self._policies(h, g.features) for h in range(g.horizon)]
+        return tuple(np.stack(pis) for pis in zip(*by_step, strict=True))
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """The ``1+N`` players of this profile: ``act(h, x)``, ``act(h, x, a_0, …)``.
-
-        Player ``m`` draws from ``seed``'s stream ``"pair-player", m`` (:mod:`.._seeding`).
-        """
+        """The ``1+N`` players of this profile, ``m`` on stream ``seed, "pair-player", m``."""
         return tuple(
             Player(self, m, _stream(seed, "pair-player", m)) for m in range(self.game.n_players)
         )
@@ -176,7 +156,7 @@ class _Draw:
     k: int | None = None
 
     def begin(self, episode: int) -> None:
-        if episode != self.episode or self.k is None:
+        if episode != self.episode:
             self.episode, self.k = episode, self.ccse.sample(self.rng)
 
     def policy(self) -> EpisodePolicy:
@@ -186,15 +166,10 @@ class _Draw:
 
 
 class Player(Agent):
-    """A player that plays a replayed policy: ``act(h, x)`` / ``act(h, x, a_0, …, a_{m-1})``.
+    """Player ``0 … N`` of a replayed profile: ``act(h, x)`` / ``act(h, x, a_0, …, a_{m-1})``.
 
     Of one profile (:meth:`EpisodePolicy.players`) or of the mixture (:meth:`CCSE.players`),
     whose ``begin_episode(j)`` draws episode ``j``'s ``k`` once for all players (Corollary 1).
-
-    Args:
-        source: the profile, or the mixture's draw.
-        player: ``0 … N``.
-        rng: its own random stream.
     """
 
     def __init__(self, source: EpisodePolicy | _Draw, player: int, rng: np.random.Generator):
@@ -203,7 +178,7 @@ class Player(Agent):
 
     @property
     def episode_policy(self) -> EpisodePolicy:
-        """The profile played now (for a mixture, that of the ``k`` drawn for this episode)."""
+        """The profile played now (of a mixture: the ``k`` drawn for this episode)."""
         return self.source.policy() if isinstance(self.source, _Draw) else self.source
 
     def begin_episode(self, j: int) -> None:
@@ -238,14 +213,11 @@ def _finite(game: Game, what: str) -> FiniteGame:
 class CCSE:
     """The uniform mixture over a run's episodes of the policy profiles played (Corollary 1).
 
-    Args:
-        plans: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`.
-        game: the game the run played (checked against ``info["game"]["sha256"]`` when given).
-        info: where it comes from: ``game`` (the manifest's record of the game), ``config``
-            (the run's configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``.
-
-    Raises:
-        GameMismatchError: the game is not the run's, or its sizes do not fit the plans.
+    ``plans``: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`; ``game``: the
+    game the run played (checked against ``info["game"]["sha256"]`` when given); ``info``: where
+    it comes from: ``game`` (the manifest's record of the game), ``config`` (the run's
+    configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``. ``GameMismatchError`` if
+    the game is not the run's, or its sizes do not fit the plans.
     """
 
     def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
@@ -267,13 +239,10 @@ class CCSE:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, seed: int = 0, game: Game | None = None) -> CCSE:
-        """The mixture of seed ``seed`` of a run folder written with ``--save-plans``.
+        """The mixture of seed ``seed`` of the run folder ``run_dir`` written with ``--save-plans``.
 
-        Args:
-            run_dir: the run folder.
-            seed: one of the run's seeds.
-            game: the game the run played, if at hand; by default rebuilt from the manifest.
-                Either way its SHA-256 must be the manifest's.
+        ``game``: the game the run played, if at hand (else rebuilt from the manifest); either
+        way its SHA-256 must be the manifest's.
 
         Raises:
             RunFolderError: not a complete, readable run folder.
@@ -305,12 +274,10 @@ class CCSE:
 
     @classmethod
     def load(cls, path: str | os.PathLike, game: Game | None = None) -> CCSE:
-        """A mixture written by :meth:`save`, checked.
+        """The mixture in the file ``path`` written by :meth:`save`, checked.
 
-        Args:
-            path: the file.
-            game: the game it was learned on (its SHA-256 must match); by default rebuilt from
-                the file's record of the run's configuration.
+        ``game``: the game it was learned on (its SHA-256 must match); by default rebuilt from
+        the file's record of the run's configuration.
 
         Raises:
             PlansFileError: missing, truncated, foreign or inconsistent file.
@@ -331,11 +298,10 @@ class CCSE:
         return cls(plans, _rebuild(info) if game is None else game, info)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the mixture to ``path`` (plans and a JSON header), whole or not at all; return it.
+        """Write the mixture (plans, JSON header) to ``path`` whole or not at all; return ``path``.
 
-        Raises:
-            PlansFileError: ``path`` is a folder, a file that is not a mixture (never replaced),
-                or cannot be written.
+        ``PlansFileError`` if ``path`` is a folder, a file that is not a mixture (never replaced),
+        or cannot be written.
         """
         return _files.save(
             path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},
@@ -367,15 +333,12 @@ class CCSE:
         return EpisodePolicy(self.game, k, p, w, Lambda_inv, beta, alphas)
 
     def players(self, seed: int | np.random.SeedSequence | None = None) -> tuple:
-        """The ``1+N`` players of the mixture, coordinated on one ``k`` per episode.
+        """The ``1+N`` players of the mixture: ``begin_episode(j)`` draws one ``k`` for all.
 
-        ``begin_episode(j)`` draws one ``k`` for all (Corollary 1) from ``seed``'s stream
-        ``"mixture"``; player ``m`` plays episode ``k``'s policy with its stream ``"player", m``.
+        ``k`` from ``seed``'s stream ``"mixture"`` (Corollary 1); player ``m`` plays episode
+        ``k``'s policy with its stream ``"player", m``.
         """
-        if seed is None:
-            seed = np.random.SeedSequence()
-        shared = _Draw(self, _stream(seed, "mixture"))
-        n = self.game.n_players
+        shared, n = _Draw(self, _stream(seed, "mixture")), self.game.n_players
         return tuple(Player(shared, m, _stream(seed, "player", m)) for m in range(n))
 
     def prefix(self, episodes: int) -> CCSE:
@@ -459,7 +422,5 @@ def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
         return False
     if isinstance(game, ContinuousGame):
         return bool(np.abs(game.theta[0] + game.theta[1]).max() <= tol)
-    return all(
-        float(np.abs(r[0] + r[1]).max()) <= tol
-        for r in (game.reward(h) for h in range(game.horizon))
-    )
+    rewards = (game.reward(h) for h in range(game.horizon))
+    return all(float(np.abs(r[0] + r[1]).max()) <= tol for r in rewards)

@@ -31,14 +31,12 @@ class Certificate:
     """Bounds on the ``ε`` of the uniform mixture of ``K`` policy profiles, for every player.
 
     Attributes:
-        episodes: ``K``.
-        upper: ``(1+N, S)`` the mean best-response gap at each state (leader, then followers).
-        lower: ``(1+N, S)`` the best gain of a ``k``-blind deviation at each state.
-        upper_initial: ``(1+N,)`` the upper bound at the initial distribution.
-        lower_initial: ``(1+N,)`` the lower bound at the initial distribution (one deviation
-            for all initial states, the best of the candidates there).
+        episodes: ``K``; deviations: how many candidate deviations each lower bound tried.
+        upper, lower: ``(1+N, S)`` at each state (leader, then followers): the mean best-response
+            gap, the best gain of a ``k``-blind deviation.
+        upper_initial, lower_initial: ``(1+N,)`` both at the initial distribution (the lower
+            one: one deviation for all initial states, the best of the candidates there).
         mixture_value: ``(1+N, S)`` ``(1/K) Σ_k V_m^{π^k}(x)``, every player.
-        deviations: how many candidate deviations each player's lower bound tried.
     """
 
     episodes: int
@@ -60,10 +58,9 @@ def _stack(game: FiniteGame, given: Sequence[np.ndarray]) -> list[np.ndarray]:
     K = len(policies[0]) if policies and policies[0].ndim else 0
     ndims = [4 + i for i in range(game.n_players)]
     if [p.ndim for p in policies] != ndims or any(len(p) != K for p in policies) or K == 0:
-        axes = action_axes(game.n_players)
+        axes, names = action_axes(game.n_players), policy_names(game.n_players)
         names = " and ".join(
-            f"{name} (K, H, S, {', '.join(axes[: i + 1])})"
-            for i, name in enumerate(policy_names(game.n_players))
+            f"{n} (K, H, S, {', '.join(axes[: i + 1])})" for i, n in enumerate(names)
         )
         raise ValueError(
             f"need {names} with the same K >= 1, got shapes "
@@ -109,28 +106,19 @@ def certificate(
 ) -> Certificate:
     """Upper and lower bounds on each player's ``ε`` for the uniform mixture of the profiles.
 
-    Args:
-        game: the game.
-        policies: every player's policy of every episode, ``pi_i (K, H, S, A_0, …, A_i)``.
-        single_episodes: the episodes ``j`` whose opponent policy each player best-responds to,
-            and whose own policy it tries, as candidate deviations: a number (the first, the
-            last, and others drawn without replacement with ``seed``) or the indices.
-        seed: seed of that draw.
-        chunk: episodes per batched backward pass.
-
-    Returns:
-        The :class:`Certificate`; ``lower <= upper`` at every state.
+    ``policies``: every player's policy of every episode, ``pi_i (K, H, S, A_0, …, A_i)``;
+    ``single_episodes``: the episodes ``j`` whose opponent policy each player best-responds to,
+    and whose own policy it tries, as candidate deviations: a number (the first, the last, and
+    others drawn without replacement with ``seed``) or the indices; ``chunk``: episodes per
+    batched backward pass. Returns the :class:`Certificate`; ``lower <= upper`` at every state.
     """
     policies = _stack(game, policies)
     K, n = len(policies[0]), len(policies)
     js = _single_episodes(K, single_episodes, seed)
     p0 = game.initial_distribution
 
-    # Pass 1: the pairs' values and every player's best-response value, episode by episode.
-    total = np.zeros((2, n, game.n_states))  # rows: the profiles', the best responses'
-    for _, V in _passes(game, policies, chunk):
-        total += V.sum(axis=2)
-    mixture, best = total / K
+    # Pass 1: the profiles' values and every player's best-response value, episode by episode.
+    mixture, best = sum(V.sum(axis=2) for _, V in _passes(game, policies, chunk)) / K
     upper = best - mixture
 
     # Candidate deviations that do not see k, each evaluated exactly against the whole mixture.
@@ -148,15 +136,7 @@ def certificate(
         gains /= K
         lower[m] = gains.max(axis=0) - mixture[m]
         lower_initial[m] = (gains @ p0).max() - p0 @ mixture[m]
-    return Certificate(
-        episodes=K,
-        upper=upper,
-        lower=lower,
-        upper_initial=upper @ p0,
-        lower_initial=lower_initial,
-        mixture_value=mixture,
-        deviations=len(candidates),
-    )
+    return Certificate(K, upper, lower, upper @ p0, lower_initial, mixture, len(candidates))
 
 
 def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
@@ -173,18 +153,14 @@ def _single_episodes(K: int, spec: int | Sequence[int], seed: int) -> list[int]:
 def zero_sum_gap(game: FiniteGame, cert: Certificate) -> dict:
     """For a zero-sum game: the mixture's distance to the Stackelberg value, and exploitability.
 
-    Returns:
-        ``value_gap_initial`` ``|p0·V_l^mix − p0·V_l^SE|``, ``value_gap_worst`` (over states),
-        and the mixture's exploitability, the sum of both players' ``ε``, bracketed as the sums
-        of their bounds: ``exploitability_lower`` and ``exploitability_upper`` at the initial
-        distribution.
+    ``value_gap_initial`` ``|p0·V_l^mix − p0·V_l^SE|``, ``value_gap_worst`` (over states), and the
+    mixture's exploitability (the sum of both players' ``ε``) bracketed by the sums of their
+    bounds at the initial distribution: ``exploitability_lower``, ``exploitability_upper``.
     """
-    _, _, values = stackelberg_equilibrium(game)
-    p0 = game.initial_distribution
-    gap = np.abs(cert.mixture_value[0] - values.V[0, 0])
+    V, p0 = stackelberg_equilibrium(game)[-1].V[0, 0], game.initial_distribution
     return {
-        "value_gap_initial": float(abs(p0 @ cert.mixture_value[0] - p0 @ values.V[0, 0])),
-        "value_gap_worst": float(gap.max()),
+        "value_gap_initial": float(abs(p0 @ cert.mixture_value[0] - p0 @ V)),
+        "value_gap_worst": float(np.abs(cert.mixture_value[0] - V).max()),
         "exploitability_lower": float(cert.lower_initial.sum()),
         "exploitability_upper": float(cert.upper_initial.sum()),
     }

@@ -23,11 +23,10 @@ from .certificate import Certificate, certificate, episode_gaps, zero_sum_gap
 
 
 def prefix_sizes(episodes: int, points: int = 5, ratio: float = 16.0) -> list[int]:
-    """``points`` numbers of episodes from ``episodes / ratio`` to ``episodes``, geometric.
+    """``points`` distinct integers ``≥ 1``, geometric from ``episodes / ratio`` to ``episodes``.
 
-    Distinct integers ``≥ 1``, increasing, the last one ``episodes``: ``prefix_sizes(16000)`` is
-    ``[1000, 2000, 4000, 8000, 16000]``; fewer where sizes round to the same integer (at most
-    ``episodes``), ``[episodes]`` alone for ``points = 1`` or ``ratio = 1``.
+    ``prefix_sizes(16000)`` is ``[1000, 2000, 4000, 8000, 16000]``; fewer where sizes round to the
+    same integer, ``[episodes]`` alone for ``points = 1`` or ``ratio = 1``.
     """
     episodes = _validate.integer(episodes, "episodes", low=1)
     points = _validate.integer(points, "points", low=1)
@@ -74,17 +73,14 @@ def certificate_curve(
     prefixes done (``0`` once the tables are made). Returns a :class:`CurvePoint` per size.
     """
     sizes = prefix_sizes(ccse.episodes) if sizes is None else sorted({int(k) for k in sizes})
-    tables = ccse.tables(max(sizes))
-    zero_sum = is_zero_sum(ccse.game)
-    out = []
+    tables, zero_sum = ccse.tables(max(sizes)), is_zero_sum(ccse.game)
+    progress, out = progress or (lambda done: None), []
     for K in sizes:
-        if progress is not None:
-            progress(len(out))
+        progress(len(out))
         prefix = [pi[:K] for pi in tables]
         cert = certificate(ccse.game, *prefix, single_episodes=single_episodes, seed=seed)
         out.append(CurvePoint(K, cert, zero_sum_gap(ccse.game, cert) if zero_sum else None))
-    if progress is not None:
-        progress(len(out))
+    progress(len(out))
     return out
 
 
@@ -105,10 +101,9 @@ def curve_table(
     rows = []
     for s in seeds:
         ccse = CCSE.from_run(run_dir, s, game=game)
-        game = ccse.game
-        sizes = prefix_sizes(ccse.episodes) if sizes is None else sizes
-        for point in certificate_curve(ccse, sizes, single_episodes=single_episodes):
-            rows.append({"seed": s, **point.row()})
+        game, sizes = ccse.game, prefix_sizes(ccse.episodes) if sizes is None else sizes
+        curve = certificate_curve(ccse, sizes, single_episodes=single_episodes)
+        rows += [{"seed": s, **point.row()} for point in curve]
     return pd.DataFrame(rows)
 
 
@@ -126,8 +121,7 @@ def upper_bound_curve(ccse: CCSE, sizes: list[int]) -> np.ndarray:
     out = np.empty((len(sizes), ccse.game.n_players, 2))
     for j, K in enumerate(sizes):
         mean = running[K - 1] / K  # (1+N, S)
-        out[j, :, 0] = mean @ p0
-        out[j, :, 1] = mean.max(axis=1)
+        out[j, :, 0], out[j, :, 1] = mean @ p0, mean.max(axis=1)
     return out
 
 

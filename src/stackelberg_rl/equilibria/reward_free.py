@@ -2,7 +2,9 @@
 
 :func:`explore`: every player runs Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its
 only reward (:class:`ExplorationData`); :func:`fit` / :func:`solve`: the Stackelberg solution on
-the learned model for any rewards; :func:`gaps`: its exact gaps on a finite game.
+the learned model for any rewards; :func:`gaps`: its exact gaps on a finite game. Shapes are
+written for two players: with ``N`` followers ``2`` is ``1+N``, ``A, B`` the action axes
+``A_0, …, A_N``, and ``pi_l, pi_f`` are ``pi_0 … pi_N``.
 
 Example:
     >>> from stackelberg_rl import games
@@ -64,6 +66,7 @@ as ``mu`` (only to refuse planning for a game whose transitions differ)."""
 TIE_TOL = 1e-9
 """How far below the follower's best planned value an action still counts as a best answer."""
 _PARAMS = ("beta", "lam", "alpha_l", "alpha_f", "seed", "refresh_every")
+_CHECKED = _PARAMS[:5]  # what the manifest's options and the data must agree on
 _EPISODE_ARRAYS = ("phi", "rewards", "states", "actions", "next_states", "next_features")
 _ARRAYS = (*_EPISODE_ARRAYS, "features", "initial_distribution", "transitions", "mu")
 
@@ -78,20 +81,16 @@ class ExplorationData:
     """The data of ``K`` exploration episodes, and what identifies the game they come from.
 
     One sample ``(x, a, b, r, x')`` per episode and step (need not chain into trajectories).
-    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
 
     Attributes:
         phi: ``(K, H, d)`` ``φ(x_h^k, a_h^k, b_h^k)``.
-        rewards: ``(K, H, 2)`` every player's realised rewards.
+        rewards, actions: ``(K, H, 2)`` every player's realised rewards, ``(a_h^k, b_h^k)``.
         states, next_states: ``(K, H)`` indices ``x_h^k``, ``x_{h+1}^k`` (finite game) or
             ``(K, H, 2)`` points (continuous game).
-        actions: ``(K, H, 2)`` ``(a_h^k, b_h^k)``.
-        features: ``(S, A, B, d)`` the finite game's features, or ``None``.
-        next_features: ``(K, H-1, A, B, d)`` ``φ(x_{h+1}^k, ·, ·)`` of a continuous game, or
-            ``None``.
-        initial_distribution: ``(S,)`` of a finite game, or ``None``.
-        transitions: ``(H, S, A, B, S)`` of a finite game (up to :data:`DENSE_MODEL_LIMIT`
-            entries), or ``None``; else ``mu``: ``(H, d, S)``.
+        features: ``(S, A, B, d)`` of a finite game; next_features: ``(K, H-1, A, B, d)``
+            ``φ(x_{h+1}^k, ·, ·)`` of a continuous game (the other one ``None``).
+        initial_distribution: ``(S,)``, transitions: ``(H, S, A, B, S)`` (up to
+            :data:`DENSE_MODEL_LIMIT` entries, else ``mu (H, d, S)``) of a finite game.
         meta: the game (``describe()``, SHA-256s of the game and of its transition model), the
             exploration's parameters.
 
@@ -193,10 +192,8 @@ class ExplorationData:
         """Write the data set to ``path`` (an ``.npz``) whole, over an exploration data set only."""
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
         meta = _files.jsonable(self.meta, "meta", nan=True)
-        _files.save(
-            path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta},
-            what="exploration data set", compress=True, error=ExplorationDataError,
-        )  # fmt: skip
+        _files.save(path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta}, compress=True,
+                    what="exploration data set", error=ExplorationDataError)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:
@@ -205,25 +202,24 @@ class ExplorationData:
             path, FORMAT, FORMAT_VERSION, what="exploration data set", error=ExplorationDataError
         )
         meta = head.get("meta")
-        if not isinstance(meta, dict):
-            raise ExplorationDataError(f"{path}: its header has no meta table")
-        unknown = sorted(set(arrays) - set(_ARRAYS))
-        if unknown:
-            raise ExplorationDataError(f"{path}: unknown arrays {', '.join(unknown)}")
-        for name in _EPISODE_ARRAYS[:5]:
-            if name not in arrays:
-                raise ExplorationDataError(f"{path}: missing array {name!r}")
-        for name, value in arrays.items():
-            ints = name == "actions" or (name in ("states", "next_states") and "features" in arrays)
-            if value.dtype.kind not in ("iu" if ints else "biuf"):
-                expected = "integers" if ints else "numbers"
-                raise ExplorationDataError(
-                    f"{path}: array {name!r} has dtype {value.dtype}, expected {expected}"
-                )
-            arrays[name] = value.astype(np.int64 if ints else np.float64, copy=False)
         try:
+            if not isinstance(meta, dict):
+                raise ValueError("its header has no meta table")
+            unknown = sorted(set(arrays) - set(_ARRAYS))
+            if unknown:
+                raise ValueError(f"unknown arrays {', '.join(unknown)}")
+            missing = [name for name in _EPISODE_ARRAYS[:5] if name not in arrays]
+            if missing:
+                raise ValueError(f"missing array {missing[0]!r}")
+            finite = "features" in arrays
+            for name, value in arrays.items():
+                ints = name == "actions" or (name in ("states", "next_states") and finite)
+                if value.dtype.kind not in ("iu" if ints else "biuf"):
+                    expected = "integers" if ints else "numbers"
+                    raise ValueError(f"array {name!r} has dtype {value.dtype}, expected {expected}")
+                arrays[name] = value.astype(np.int64 if ints else np.float64, copy=False)
             return cls(**arrays, meta=meta)
-        except ExplorationDataError as err:
+        except ValueError as err:
             raise ExplorationDataError(f"{path}: {err}") from None
 
     def check_game(self, game: Game) -> None:
@@ -272,19 +268,11 @@ class ExplorationData:
 def model_fingerprint(game: Game) -> str:
     """SHA-256 of a game's dynamics (features, transitions, initial states; not its rewards)."""
     if isinstance(game, ContinuousGame):
-        return sha256_of({
-            "centres": game.centres,
-            "bandwidth": np.float64(game.bandwidth),
-            "log_weights": game.log_weights,
-            "horizon": np.int64(game.horizon),
-            **game.densities.arrays(),
-        })  # fmt: skip
-    return sha256_of({
-        "features": game.features,
-        "initial_distribution": game.initial_distribution,
-        "transitions": game._transitions,
-        "mu": game.mu,
-    })  # fmt: skip
+        return sha256_of({"centres": game.centres, "bandwidth": np.float64(game.bandwidth),
+                          "log_weights": game.log_weights, "horizon": np.int64(game.horizon),
+                          **game.densities.arrays()})  # fmt: skip
+    return sha256_of({"features": game.features, "initial_distribution": game.initial_distribution,
+                      "transitions": game._transitions, "mu": game.mu})  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the folder
@@ -295,12 +283,9 @@ PLAN_PREFIX = "plan-"
 PLAN_FORMAT = "stackelberg-rl/exploration-plan"
 """The format of ``policies.npz`` and ``plan-NAME.npz`` (arrays ``w``, ``pi_l``, ``pi_f``)."""
 EXPLORATION_FOLDER = FolderKind(
-    "stackelberg-rl/exploration",
-    (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
-    (PLAN_PREFIX, REPORT_PREFIX),
-    "exploration",
-    scratch=((CHECKPOINTS_DIR, ("seed-",)),),
-)
+    "stackelberg-rl/exploration", (MANIFEST_FILE, DATA_FILE, POLICIES_FILE, GAPS_FILE, REPORT_FILE),
+    (PLAN_PREFIX, REPORT_PREFIX), "exploration", scratch=((CHECKPOINTS_DIR, ("seed-",)),),
+)  # fmt: skip
 """An exploration folder (``explore``): its manifest, data, plans, report, checkpoint."""
 
 
@@ -318,20 +303,18 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
     except ExplorationDataError as err:
         raise RunFolderError(str(err)) from None
     options, explored = manifest.get("options") or {}, data.meta.get("exploration") or {}
-    sha256 = (manifest.get("game") or {}).get("sha256")
-    pairs = [("its game's SHA-256", data.meta.get("game_sha256"), sha256),
+    game = manifest.get("game") or {}
+    pairs = [("its game's SHA-256", data.meta.get("game_sha256"), game.get("sha256")),
              ("episodes", data.episodes, options.get("episodes"))]  # fmt: skip
-    pairs += [(k, explored.get(k), options.get(k)) for k in (*_PARAMS[:4], "seed")]
-    for what, theirs, ours in pairs:
+    for what, theirs, ours in pairs + [(k, explored.get(k), options.get(k)) for k in _CHECKED]:
         if theirs != ours:
             raise RunFolderError(
                 f"{path} is not the data of the exploration in {folder} ({what} is {theirs!r} "
                 f"there, {ours!r} in the manifest)"
             )
-    game = manifest.get("game") or {}
     try:  # the options' game is the game explored: its parameters, or its file's SHA-256
         spec = GameSpec(**options["game"])
-        same = (spec.sha256 == sha256) if spec.file else {
+        same = (spec.sha256 == game.get("sha256")) if spec.file else {
             "name": spec.name, "params": spec.resolved()} == game.get("registered")  # fmt: skip
     except (KeyError, TypeError, ValueError):
         same = False
@@ -376,19 +359,16 @@ def explore(
         episodes, beta, lam: ``K``, the bonus scale ``β >= 0``, the ridge ``λ > 0``.
         alpha_l, alpha_f: the soft-max parameters: a number, ``"anytime"`` (``log|A|·√(k+1)/H``:
             the first ``k`` episodes are an exploration of ``k``) or ``"fixed-K"``
-            (``log|A|·√K/H``); the follower's with ``|B|``. With ``N`` followers ``alpha_f`` is
-            every follower's (follower ``i``'s schedule with ``|A_i|``), or a list of one each.
+            (``log|A|·√K/H``); the followers' with their ``|A_i|``, one for all or a list.
         seed: of the streams ``stream(seed, "game")`` and ``stream(seed, "player", m)``.
         refresh_every: plans between exact inversions of ``Λ_h``.
-        progress, checkpoint, checkpoint_every: as
-            :func:`~stackelberg_rl.experiments.loop.play_episodes`.
-        state: a checkpoint of this exploration (same game and arguments) to continue from: it
-            gives the data of an exploration never stopped.
+        progress, checkpoint, checkpoint_every: as :func:`~..experiments.loop.play_episodes`.
+        state: a checkpoint of this exploration (same game and arguments) to continue from, to
+            the data of an exploration never stopped.
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
-            continuous.
-        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
+            continuous; ``CheckpointError``: ``state`` is damaged or of another exploration.
     """
     exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     if state is not None:
@@ -422,22 +402,16 @@ class _Exploration:
         # A finite game steps as the compiled episode loop does, for any number of players.
         self.step_arrays = tuple(game.step_arrays()) if finite else None
         states = np.empty((K, H), dtype=np.int64) if finite else np.empty((K, H, 2))
-        self.data = {
-            "phi": np.empty((K, H, d)),
-            "rewards": np.empty((K, H, P)),
-            "actions": np.empty((K, H, P), dtype=np.int64),
-            "states": states,
-            "next_states": np.empty_like(states),
-            "next_features": None if finite else np.empty((K, max(H - 1, 0), *counts, d)),
-        }
+        self.data = {"phi": np.empty((K, H, d)), "rewards": np.empty((K, H, P)),
+                     "actions": np.empty((K, H, P), dtype=np.int64), "states": states,
+                     "next_states": np.empty_like(states)}  # fmt: skip
+        if not finite:
+            self.data["next_features"] = np.empty((K, max(H - 1, 0), *counts, d))
         params = (beta, lam, alpha_l, alpha_f, seed, refresh_every)
         self.params = dict(zip(_PARAMS, params, strict=True))
-        self.identity = {
-            "stackelberg_rl": __version__,
-            "game_sha256": game.fingerprint(),
-            "episodes": K,
-            "exploration": _files.jsonable(self.params, "exploration"),
-        }
+        explored = _files.jsonable(self.params, "exploration")
+        self.identity = {"stackelberg_rl": __version__, "game_sha256": game.fingerprint(),
+                         "episodes": K, "exploration": explored}  # fmt: skip
 
     def features_at(self, x: Any) -> np.ndarray:  # φ(x, ·, …, ·): (A_0, …, A_N, d)
         game = self.game
@@ -474,7 +448,7 @@ class _Exploration:
         done = self.episodes_done
         tree = {"env_rng": self.env_rng.bit_generator.state,
                 "players": {str(m): p.state_dict() for m, p in enumerate(self.players)},
-                "data": {n: a[:done] for n, a in self.data.items() if a is not None}}  # fmt: skip
+                "data": {n: a[:done] for n, a in self.data.items()}}  # fmt: skip
         return ckpt.pack(tree, {**self.identity, "episodes_done": done})
 
     def restore(self, state: bytes) -> None:  # CheckpointError if not of this exploration
@@ -492,10 +466,8 @@ class _Exploration:
             for m, player in enumerate(self.players):
                 player.load_state_dict((tree.get("players") or {}).get(str(m)) or {})
             for name, value in self.data.items():
-                if value is not None:
-                    saved = (tree.get("data") or {}).get(name)
-                    shape = (done, *value.shape[1:])
-                    value[:done] = array(saved, name, shape=shape, dtype=value.dtype)
+                saved, shape = (tree.get("data") or {}).get(name), (done, *value.shape[1:])
+                value[:done] = array(saved, name, shape=shape, dtype=value.dtype)
         except (TypeError, ValueError) as err:
             raise ckpt.CheckpointError(f"{where} does not fit this exploration: {err}") from None
         self.episodes_done = done
@@ -505,16 +477,15 @@ class _Exploration:
         meta = {"game": game.describe(), "game_sha256": self.identity["game_sha256"],
                 "model_sha256": model_fingerprint(game), "episodes": self.episodes,
                 "exploration": self.params}  # fmt: skip
-        model = {}
-        if finite:
-            model["initial_distribution"] = game.initial_distribution
-            H, joint = game.horizon, math.prod(game.action_counts)
-            if game.mu is not None and H * game.n_states**2 * joint > DENSE_MODEL_LIMIT:
-                model["mu"] = game.mu
-            else:
-                model["transitions"] = np.stack([game.transition(h) for h in range(H)])
-        features = game.features if finite else None
-        return ExplorationData(**self.data, features=features, meta=meta, **model)
+        if not finite:
+            return ExplorationData(**self.data, meta=meta)
+        H, joint = game.horizon, math.prod(game.action_counts)
+        if game.mu is not None and H * game.n_states**2 * joint > DENSE_MODEL_LIMIT:
+            model = {"mu": game.mu}
+        else:
+            model = {"transitions": np.stack([game.transition(h) for h in range(H)])}
+        return ExplorationData(**self.data, features=game.features, meta=meta,
+                               initial_distribution=game.initial_distribution, **model)  # fmt: skip
 
 
 def check_exploration(
@@ -548,8 +519,6 @@ def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndar
 @dataclass(frozen=True, eq=False)
 class LearnedPlan:
     """The Stackelberg solution planned on the learned model: usable at any state.
-
-    With ``N`` followers ``2`` is ``1+N`` and ``A, B`` the action axes ``A_0, …, A_N``.
 
     Attributes:
         w: ``(2, H, d)`` the ridge weights ``ŵ_{m,h}``.
@@ -591,22 +560,15 @@ class LearnedPlan:
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
         """One-hot ``pi_i (H, S, A_0, …, A_i)`` at ``features (S, A_0, …, A_N, d)``."""
-        tables, states = _empty_tables(self.horizon, features), np.arange(len(features))
-        for h in range(self.horizon):
-            for table, pi in zip(tables, self.policies(h, features, states), strict=True):
-                table[h] = pi
-        return tuple(tables)
-
-
-def _empty_tables(H: int, features: np.ndarray) -> list[np.ndarray]:
-    S, counts = features.shape[0], features.shape[1:-1]
-    return [np.empty((H, S, *counts[: i + 1])) for i in range(len(counts))]
+        states = np.arange(len(features))
+        by_step = [self.policies(h, features, states) for h in range(self.horizon)]
+        return tuple(np.stack(pis) for pis in zip(*by_step, strict=True))
 
 
 Rewards = np.ndarray | FiniteGame | ContinuousGame | None
 """What :func:`fit` plans for: ``None`` (the rewards observed while exploring, regressed on
 ``φ``), a table ``(2, H, S, A, B)`` (finite game), ``θ (2, H, d)``, or a game with the explored
-transitions (its own rewards). With ``N`` followers ``2`` is ``1+N``, ``A, B`` ``A_0, …, A_N``."""
+transitions (its own rewards)."""
 
 
 def fit(
@@ -623,25 +585,18 @@ def fit(
     next states of step ``h-1`` (every state of a finite game).
 
     ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
-    tolerance.
-
-    Raises:
-        ValueError: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game whose
-            transitions differ from the explored one (:class:`ExplorationDataError`), a bad
-            ``lam`` or ``tol``.
+    tolerance. ``ValueError``: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a
+    game whose transitions differ from the explored one (:class:`ExplorationDataError`), a bad
+    ``lam`` or ``tol``.
     """
-    return _fit(data, rewards, lam, tol)[0]
+    return fit_with_tables(data, rewards, lam=lam, tol=tol, tables=False)[0]
 
 
 def fit_with_tables(
-    data: ExplorationData, rewards: Rewards = None, *, lam: float = 1.0, tol: float = TIE_TOL
+    data: ExplorationData, rewards: Rewards = None, *, lam=1.0, tol=TIE_TOL, tables=None
 ) -> tuple[LearnedPlan, list[np.ndarray] | None]:
-    """:func:`fit`'s plan and, for a finite game, :meth:`LearnedPlan.tables` of the same backups."""
-    return _fit(data, rewards, lam, tol, tables=data.is_finite)
-
-
-def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False) -> tuple:
-    """:func:`fit`'s plan and, with ``tables``, :meth:`LearnedPlan.tables` of the same backups."""
+    """:func:`fit`'s plan and its tables (``tables``: default for a finite game), or ``None``."""
+    tables = data.is_finite if tables is None else tables
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
     K, H, d = data.phi.shape
@@ -650,7 +605,7 @@ def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False
     # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))
     observed = theta is None and table is None
-    pis = _empty_tables(H, data.features) if tables else None
+    chosen = []  # the tables' Stackelberg choices, from h = H-1 down
     states = np.arange(len(data.features)) if data.is_finite else None
     V_next = np.zeros((K, P))  # V̂_{h+1}(x_{h+1}^k), zero after the last step
     for h in range(H - 1, -1, -1):
@@ -661,15 +616,13 @@ def _fit(data: ExplorationData, rewards: Rewards, lam, tol, tables: bool = False
         if h == 0 and not tables:  # V̂_0 is needed only for the tables' choices at h = 0
             break
         if data.is_finite:
-            *chosen, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
-            if tables:
-                for pi, choice in zip(pis, chosen, strict=True):
-                    pi[h] = choice
+            *pis, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
+            chosen += [pis] * tables
             if h > 0:
                 V_next = V.T[data.next_states[:, h - 1]]
         else:
             V_next = _stackelberg(plan_.q(h, data.next_features[:, h - 1]), tol, P)[-1].T
-    return plan_, pis
+    return plan_, [np.stack(pis[::-1]) for pis in zip(*chosen, strict=True)] if tables else None
 
 
 def solve(
@@ -677,17 +630,14 @@ def solve(
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
 
-    With ``N`` followers one-hot ``pi_i (H, S, A_0, …, A_i)`` for ``i = 0 … N``.
-
-    Raises:
-        ValueError: as :func:`fit`, and for the data of a continuous game.
+    ``ValueError`` as :func:`fit`, and for the data of a continuous game.
     """
     if not data.is_finite:
         raise ValueError(
             "the data come from a continuous game: it has no policy tables; fit(data, ...) "
             "gives the plan at any state (LearnedPlan.policies)"
         )
-    return tuple(_fit(data, rewards, lam, tol, tables=True)[1])
+    return tuple(fit_with_tables(data, rewards, lam=lam, tol=tol)[1])
 
 
 def known_rewards(
@@ -742,17 +692,14 @@ def known_rewards(
 def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[str, float]:
     """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (SPEC §4, §7).
 
-    - follower: ``V_f^{π_l, BR_f(π_l)} − V_f^{π_l, π_f}``, its best-response gap (``>= 0``);
-      with ``N`` followers, follower ``m``'s against all the others' policies (those after it
-      answering its deviation as planned);
-    - leader: ``V_l^SE − V_l^{π_l, BR_f^-(π_l)}``, with ``V^SE`` the strong Stackelberg value
-      (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`) and ``BR_f^-`` the follower's
-      best response that breaks its ties against the leader: what the leader can count on. With
-      ``N`` followers, the followers answer ``π_l`` in order as in a Stackelberg solution, each
-      breaking its ties against the players before it.
-
-    The leader's gap can be negative (a Markov leader may commit to a later threat that is not
-    subgame perfect; SPEC §4); it is ``>= 0`` in zero-sum games and when ``H = 1``.
+    - follower: ``V_f^{π_l, BR_f(π_l)} − V_f^{π_l, π_f}``, its best-response gap (``>= 0``); with
+      ``N`` followers, follower ``m``'s against the others' policies (those after it answering
+      its deviation as planned);
+    - leader: ``V_l^SE − V_l^{π_l, BR_f^-(π_l)}``: ``V^SE`` the strong Stackelberg value
+      (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), ``BR_f^-`` the follower's best
+      response breaking its ties against the leader (``N`` followers: each in turn, from the
+      last, against the players before it). It can be negative (a Markov leader may commit to
+      a later threat that is not subgame perfect; SPEC §4); ``>= 0`` if zero-sum or ``H = 1``.
 
     ``policies``: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``; with ``N`` followers ``pi_i (H, S,
     A_0, …, A_i)``. ``tol``: the tie tolerance of ``V^SE`` and ``BR_f^-``.
@@ -770,8 +717,6 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
     se = stackelberg_equilibrium(game, tol=tol)[-1]
     policies = check_policies(game, *policies)
     own = evaluate(game, *policies)
-    # What the leader's policy can count on: the followers answer it in order, from the last
-    # one down, each breaking its ties against the players before it (the leader first).
     answers = stackelberg_rules("follower", tol, game.n_players)[1:]
     worst = evaluate(game, policies[0], *answers).V[:, 0]
     followers = range(1, game.n_players)

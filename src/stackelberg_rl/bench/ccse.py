@@ -24,9 +24,11 @@ GAME = GameSpec(
 """The learner benchmark's problem (:func:`~.learner.leader_follower_game`), as a spec."""
 
 
-def _config(episodes: int, agent: AgentConfig, save_plans: bool, seed: int = 0) -> RunConfig:
-    options = {"eval_every": episodes, "agent": agent, "save_plans": save_plans}
-    return RunConfig(game=GAME, episodes=episodes, seed=seed, **options)
+def _run(folder: Path, game, episodes: int, decentralised: bool, save: bool, seed=0) -> None:
+    agent = AgentConfig(beta=0.2, decentralised=decentralised)
+    options = {"eval_every": episodes, "agent": agent, "save_plans": save}
+    config = RunConfig(game=GAME, episodes=episodes, seed=seed, **options)
+    run_seeds(config, folder, 1, progress=False, game=game)
 
 
 def save_plans_overhead(
@@ -34,14 +36,12 @@ def save_plans_overhead(
 ) -> dict:
     """Median seconds of whole runs written to a run folder, without and with ``save_plans``."""
     game = GAME.make()
-    agent = AgentConfig(beta=0.2, decentralised=decentralised)
     with tempfile.TemporaryDirectory(prefix="stackelberg-rl-bench-") as tmp:
         root = Path(tmp)
-        run_seeds(_config(3, agent, True), root / "warm", 1, progress=False, game=game)
+        _run(root / "warm", game, 3, decentralised, True)
 
         def play(save: bool, i: int) -> None:
-            config = _config(episodes, agent, save, seed=i)
-            run_seeds(config, root / f"{save}-{i}", 1, progress=False, game=game)
+            _run(root / f"{save}-{i}", game, episodes, decentralised, save, seed=i)
 
         times = interleaved({save: partial(play, save) for save in (False, True)}, repeats)
         plans = read_plans(root / f"True-{repeats - 1}" / "plans.npz", repeats - 1)
@@ -69,8 +69,7 @@ def replay_cost(episodes: int = 1000, repeats: int = 3) -> dict:
         folder = Path(tmp) / "run"
         SoftmaxLSVIUCB._plan = lambda self: plan_seconds.append(seconds(lambda: real_plan(self)))
         try:
-            config = _config(episodes, AgentConfig(beta=0.2, decentralised=False), True)
-            run_seeds(config, folder, 1, progress=False, game=game)
+            _run(folder, game, episodes, False, True)
         finally:
             SoftmaxLSVIUCB._plan = real_plan
         CCSE.from_run(folder, game=game).policy(0).tables()  # load the compiled code
@@ -97,28 +96,23 @@ def replay_cost(episodes: int = 1000, repeats: int = 3) -> dict:
 
 def run_benchmarks(episodes: int = 1000, repeats: int = 3) -> list[dict]:
     """Saving plans (shared and decentralised learners), then replaying an episode."""
-    return [
-        save_plans_overhead(episodes, repeats),
-        save_plans_overhead(episodes, repeats, decentralised=True),
-        replay_cost(episodes, repeats),
-    ]
+    saving = [save_plans_overhead(episodes, repeats, d) for d in (False, True)]
+    return [*saving, replay_cost(episodes, repeats)]
 
 
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table of :func:`run_benchmarks`'s rows."""
-    lines = []
-    for r in rows:
-        if "seconds_with" in r:
-            lines.append(
-                f"{r['case']:<58} {r['seconds_with']:7.3f} s / {r['seconds_without']:7.3f} s = "
-                f"{r['ratio']:.3f}x  (plans: {r['plans_bytes_per_episode']:.0f} bytes/episode)"
-            )
-        else:
-            lines.append(
-                f"{r['case']:<58} {r['seconds_replay'] * 1e3:7.2f} ms / "
-                f"{r['seconds_plan'] * 1e3:7.2f} ms = {r['ratio']:.2f}x  (from a checkpoint: "
-                f"{r['seconds_replay_from_checkpoint'] * 1e3:.2f} ms, "
-                f"{r['ratio_from_checkpoint']:.2f}x; of which the policies at every state, as "
-                f"the learner's own tables cost: {r['seconds_tables_alone'] * 1e3:.2f} ms)"
-            )
+    saving, replay = rows[:-1], rows[-1]
+    lines = [
+        f"{r['case']:<58} {r['seconds_with']:7.3f} s / {r['seconds_without']:7.3f} s = "
+        f"{r['ratio']:.3f}x  (plans: {r['plans_bytes_per_episode']:.0f} bytes/episode)"
+        for r in saving
+    ]
+    ms = {k: 1e3 * v for k, v in replay.items() if k.startswith("seconds_") and "all" not in k}
+    lines.append(
+        f"{replay['case']:<58} {ms['seconds_replay']:7.2f} ms / {ms['seconds_plan']:7.2f} ms = "
+        f"{replay['ratio']:.2f}x  (from a checkpoint: {ms['seconds_replay_from_checkpoint']:.2f}"
+        f" ms, {replay['ratio_from_checkpoint']:.2f}x; of which the policies at every state, as "
+        f"the learner's own tables cost: {ms['seconds_tables_alone']:.2f} ms)"
+    )
     return "\n".join(lines)

@@ -39,26 +39,22 @@ def every_case(episodes: int) -> tuple[games.FiniteGame, RunConfig]:
 def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
     """Median seconds of whole runs (seeds ``0, 1, …``) with each loop, and their ratio.
 
-    Also each run's total regret per player (``{loop}_regret_totals``, one list per seed), for
-    the loops' tables must be the same but for ``wall_time``: a ratio of different work would
-    mean nothing.
+    Also each run's total regret per player (``{loop}_regret_totals``, one list per seed): the
+    loops' tables must be the same but for ``wall_time``, or the ratio is of different work.
 
     Raises:
         RuntimeError: the two loops' tables of a seed differ.
     """
-    warm = RunConfig(episodes=3, agent=config.agent)
     for compiled in LOOPS.values():  # untimed: loads numba's cached code
-        play(game, warm, 0, compiled=compiled)
+        play(game, RunConfig(episodes=3, agent=config.agent), 0, compiled=compiled)
     tables: dict[str, list] = {loop: [] for loop in LOOPS}
 
     def one_run(loop: str, seed: int) -> None:
         tables[loop].append(play(game, config, seed, compiled=LOOPS[loop])[0])
 
     times = interleaved({loop: partial(one_run, loop) for loop in LOOPS}, repeats)
-    for seed, (mine, reference) in enumerate(
-        zip(tables["compiled"], tables["python"], strict=True)
-    ):
-        if not mine.drop(columns="wall_time").equals(reference.drop(columns="wall_time")):
+    for seed, pair in enumerate(zip(tables["compiled"], tables["python"], strict=True)):
+        if not pair[0].drop(columns="wall_time").equals(pair[1].drop(columns="wall_time")):
             raise RuntimeError(
                 f"{name}: the compiled and the Python loop played seed {seed} differently; "
                 "their times are not of the same work"
@@ -102,9 +98,8 @@ def format_rows(rows: list[dict]) -> str:
     """A table: each case's medians, the ratio, and the peak memory where measured."""
 
     def peak(r: dict) -> str | None:
-        return (
-            f"{r['peak_rss_gb']:.2f} ({r['rss_before_run_gb']:.2f})" if "peak_rss_gb" in r else None
-        )
+        if "peak_rss_gb" in r:
+            return f"{r['peak_rss_gb']:.2f} ({r['rss_before_run_gb']:.2f})"
 
     columns = [
         ("case", "<42", "case"),

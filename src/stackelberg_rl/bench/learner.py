@@ -1,8 +1,8 @@
 """Timings of the learner: incremental vs from scratch vs the memory floor, and the ablation.
 
-Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON (rlberry
-lives in its own environment). The ablation turns each low-level trick of the plan off. The cost
-with ``N`` followers is the learner's alone (records and plans), against ``∏|A_i|``.
+Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON. The
+ablation turns each low-level trick of the plan off. The cost with ``N`` followers is the
+learner's alone (records and plans), against ``∏|A_i|``.
 """
 
 from __future__ import annotations
@@ -65,13 +65,8 @@ class Case:
 
 
 def _row(case: str, episodes: int, times: list[float], **more) -> dict:
-    return {
-        "case": case,
-        "episodes": episodes,
-        "seconds_median": median(times),
-        "seconds_all": times,
-        **more,
-    }
+    times_ = {"seconds_median": median(times), "seconds_all": times}
+    return {"case": case, "episodes": episodes, **times_, **more}
 
 
 def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
@@ -183,18 +178,16 @@ def followers(episodes: int = 300, repeats: int = 3) -> list[dict]:
     for game in games.values():
         learn(game, 3, 0)  # untimed: loads the compiled code
     times = interleaved({n: partial(learn, g, episodes) for n, g in games.items()}, repeats)
-    one = median(times[FOLLOWERS[0]])
     rows = []
     for n, values in times.items():
         joint = math.prod(games[n].action_counts)
-        plural = "s" if n > 1 else ""
-        name = f"learner with {n} follower{plural} (random-linear S=20, 3 actions each, d=8, H=5)"
-        more = {
-            "joint_actions": joint,
-            "seconds_per_joint_action": median(values) / joint,
-            "x_one_follower": median(values) / one,
-        }
-        rows.append(_row(name, episodes, values, **more))
+        name = (
+            f"learner with {n} follower{'s' * (n > 1)} (random-linear S=20, 3 actions each, d=8, "
+            "H=5)"
+        )
+        per_joint, x_one = median(values) / joint, median(values) / median(times[FOLLOWERS[0]])
+        more = {"joint_actions": joint, "seconds_per_joint_action": per_joint}
+        rows.append(_row(name, episodes, values, **more, x_one_follower=x_one))
     return rows
 
 
@@ -243,9 +236,7 @@ def run_benchmarks(
     if with_ablation:
         rows.extend(ablation(episodes, repeats))
     rows.extend(followers(max(1, episodes // 3), repeats))
-    for r in rows:
-        r["bandwidth_gbs"] = bandwidth / 1e9
-    return rows
+    return [r | {"bandwidth_gbs": bandwidth / 1e9} for r in rows]
 
 
 def format_rows(rows: list[dict]) -> str:
@@ -260,20 +251,15 @@ def format_rows(rows: list[dict]) -> str:
             return f" peak RSS {r['peak_rss_gb']:.2f} GB (own process), {r['plans']} plans"
         return f" peak {r['peak_mb_quarter_run']:.1f} MB (tracemalloc, K/4 run)"
 
+    median_s = ("median s", ">9.3f", "seconds_median")
     lines = [
         f"numpy read bandwidth here: {bandwidth:.1f} GB/s (median of 7); "
         "x faster: than the from-scratch learner, same K",
         *table(
             rows,
-            [
-                ("case", "<42", "case"),
-                ("K", ">6", "episodes"),
-                ("median s", ">9.3f", "seconds_median"),
-                ("floor s", ">8.3f", "floor_seconds"),
-                ("x floor", ">8.2f", "x_floor"),
-                ("x faster", ">9.1f", "speedup_vs_scratch"),
-                (" memory", "", memory),
-            ],
+            [("case", "<42", "case"), ("K", ">6", "episodes"), median_s]
+            + [("floor s", ">8.3f", "floor_seconds"), ("x floor", ">8.2f", "x_floor")]
+            + [("x faster", ">9.1f", "speedup_vs_scratch"), (" memory", "", memory)],
         ),
     ]
     peers = [
@@ -282,32 +268,24 @@ def format_rows(rows: list[dict]) -> str:
         for k, x in r.items()
         if k.startswith("speedup_vs_rl")
     ]
-    lines += peers
-    if peers:
-        lines.append(
-            "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
-            "visits H·kH stored samples where ours visits k(H-1)"
-        )
+    lines += peers + [
+        "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
+        "visits H·kH stored samples where ours visits k(H-1)"
+    ] * bool(peers)
     if ablated:
         lines.append(
             "ablation (whole runs, variants interleaved; x: median over that of both tricks, "
             "a trick stays if it saves >= 1.3x):"
         )
-        columns = [("case", "<56", "case"), ("K", ">6", "episodes")]
-        columns += [("median s", ">9.3f", "seconds_median"), ("x", ">6.2f", "x_trick")]
-        lines += table(ablated, columns, indent="  ")
+        columns = [("case", "<56", "case"), ("K", ">6", "episodes"), median_s]
+        lines += table(ablated, [*columns, ("x", ">6.2f", "x_trick")], indent="  ")
     if chains:
         lines.append(
             "N followers (the learner alone: a plan every episode, then its records; medians, "
             "interleaved; x: over one follower's):"
         )
-        columns = [
-            ("case", "<72", "case"),
-            ("K", ">5", "episodes"),
-            ("prod |A_i|", ">10", "joint_actions"),
-            ("median s", ">9.3f", "seconds_median"),
-            ("ms per joint", ">12.2f", lambda r: 1000 * r["seconds_per_joint_action"]),
-            ("x", ">6.2f", "x_one_follower"),
-        ]
-        lines += table(chains, columns, indent="  ")
+        columns = [("case", "<72", "case"), ("K", ">5", "episodes")]
+        columns += [("prod |A_i|", ">10", "joint_actions"), median_s]
+        columns += [("ms per joint", ">12.2f", lambda r: 1000 * r["seconds_per_joint_action"])]
+        lines += table(chains, [*columns, ("x", ">6.2f", "x_one_follower")], indent="  ")
     return "\n".join(lines)

@@ -97,37 +97,32 @@ def run_benchmarks(
     # The seeds' own playing time, side by side against alone: what sharing the machine costs
     # them, whatever the sweep does around them.
     slowdown = median(playing["all"]) / median(playing["one"])
+
+    def row(case: str, key: str, ratio: float | None, note: str, **more) -> dict:
+        seconds = {"median_s": median(times[key]), "runs_s": times[key]}
+        return {"case": case, **seconds, "ratio": ratio, "note": note, **more}
+
     rows = [
-        {
-            "case": f"local, 1 worker ({settings} settings × 1 seed, K = {episodes})",
-            "median_s": one,
-            "runs_s": times["one"],
-            "ratio": None,
-            "note": f"{one / settings:.2f} s per run; {load}",
-        },
-        {
-            "case": f"local, {cores} workers",
-            "median_s": every,
-            "runs_s": times["all"],
-            "ratio": one / every,
-            "note": f"speed-up over 1 worker (goal >= {0.9 * cores:.1f}); the runs side by side "
-            f"took {slowdown:.2f}x their time alone (the cores share caches and memory), so at "
-            f"most {cores / slowdown:.2f}x is possible here",
-            "slowdown": slowdown,
-        },
-    ]
+        row(
+            f"local, 1 worker ({settings} settings × 1 seed, K = {episodes})", "one", None,
+            f"{one / settings:.2f} s per run; {load}",
+        ),
+        row(
+            f"local, {cores} workers", "all", one / every,
+            f"speed-up over 1 worker (goal >= {0.9 * cores:.1f}); the runs side by side took "
+            f"{slowdown:.2f}x their time alone (the cores share caches and memory), so at most "
+            f"{cores / slowdown:.2f}x is possible here",
+            slowdown=slowdown,
+        ),
+    ]  # fmt: skip
     if ray is not None:
-        on_ray = median(times["ray"])
         rows.append(
-            {
-                "case": f"ray, local cluster of {cores} CPUs",
-                "median_s": on_ray,
-                "runs_s": times["ray"],
-                "ratio": on_ray / every,
-                "note": f"time over local {cores} workers (goal <= 1.15); cluster start "
+            row(
+                f"ray, local cluster of {cores} CPUs", "ray", median(times["ray"]) / every,
+                f"time over local {cores} workers (goal <= 1.15); cluster start "
                 f"{ray_start:.1f} s, not included",
-            }
-        )
+            )
+        )  # fmt: skip
     return rows
 
 

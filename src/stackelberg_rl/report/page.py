@@ -99,13 +99,11 @@ def _interval(fit: SlopeFit) -> str:
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{digits}g}"
+    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
 
 
 def _seeds(n: int) -> str:
-    return f"{n} seed{'s' if n > 1 else ''}"
+    return f"{n} seed{'s' * (n > 1)}"
 
 
 def _pm(mean: float, half: float) -> str:
@@ -120,6 +118,13 @@ def _inline(text: str) -> str:
     )
 
 
+def _cells(tag: str, values, text_columns: int) -> str:
+    css = [' class="text"' * (i < text_columns) for i in range(len(values))]
+    return "".join(
+        f"<{tag}{c}>{html.escape(str(v))}</{tag}>" for c, v in zip(css, values, strict=True)
+    )
+
+
 # ---------------------------------------------------------------------- the page
 @dataclass
 class Page:
@@ -130,11 +135,12 @@ class Page:
     toc: list[tuple[str, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
 
-    def section(self, anchor: str, title: str, level: int = 2) -> None:
-        """A heading; those of ``level`` 2 are listed in the contents."""
-        if level == 2:
-            self.toc.append((anchor, title))
+    def section(self, anchor: str, title: str, level: int = 2, note: str | None = None) -> None:
+        """A heading (listed in the contents at ``level`` 2), with a ``note`` under it if given."""
+        self.toc += [(anchor, title)] * (level == 2)
         self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
+        if note:
+            self.note(note)
 
     def text(self, text: str, css: str | None = None) -> None:
         """A paragraph; ``code`` between backquotes."""
@@ -162,17 +168,9 @@ class Page:
 
     def table(self, header: list[str], rows: list[list], text_columns: int = 1) -> None:
         """A table; the first ``text_columns`` columns are left-aligned."""
-
-        def cells(tag: str, values) -> str:
-            css = [' class="text"' if i < text_columns else "" for i in range(len(values))]
-            return "".join(
-                f"<{tag}{c}>{html.escape(str(v))}</{tag}>" for c, v in zip(css, values, strict=True)
-            )
-
-        body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-        self.parts.append(
-            f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
-        )
+        body = "".join(f"<tr>{_cells('td', row, text_columns)}</tr>" for row in rows)
+        head = _cells("th", header, text_columns)
+        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def manifest(self, manifest: dict, skip=("columns",), summary: str | None = None) -> None:
         """Every entry of a manifest, flattened; collapsed under ``summary`` if given."""
@@ -196,18 +194,13 @@ class Page:
 
 
 def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
-    rows = []
     if isinstance(data, dict):
-        for k, v in data.items():
-            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(data, list) and data and any(isinstance(v, dict | list) for v in data):
-        for i, v in enumerate(data):
-            rows += _flatten(v, f"{prefix}[{i}]")
-    else:
-        rows.append(
-            (prefix, data if isinstance(data, str) else json.dumps(data, ensure_ascii=False))
-        )
-    return rows
+        return [
+            r for k, v in data.items() for r in _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        ]
+    if isinstance(data, list) and data and any(isinstance(v, dict | list) for v in data):
+        return [r for i, v in enumerate(data) for r in _flatten(v, f"{prefix}[{i}]")]
+    return [(prefix, data if isinstance(data, str) else json.dumps(data, ensure_ascii=False))]
 
 
 # ---------------------------------------------------------------------- sections
@@ -236,17 +229,15 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
     """A setting's figure (regret and bias over the run) and its numbers."""
     page.section(anchor, s.name, level)
     page.text(_describe_setting(s))
-    summary = s.summary().set_index("player")
     learn = learning_summary(s.df).set_index("player")
     sentences = []
-    for player in summary.index:
-        row = summary.loc[player]
+    for player, row in s.summary().set_index("player").iterrows():
         words = (
             f"{player_label(player).capitalize()}: total regret {_pm(row.regret, row.half_width)}"
         )
         if math.isfinite(row.bias):
-            words += f", of which soft-max bias {_fmt(row.bias)} ({row.share:.0%})"
             meaning = share_words(row.share, row.bias)
+            words += f", of which soft-max bias {_fmt(row.bias)} ({row.share:.0%})"
             words += f": {meaning}" if meaning else ""
         first, last = learn.loc[player, "first_quarter"], learn.loc[player, "last_quarter"]
         words += (
@@ -254,10 +245,10 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
             f"{_fmt(last)} in the last"
         )
         if s.episode_bias is not None:
-            late = s.episode_bias["episode"] >= s.episodes * 3 // 4
-            words += (
-                f", where the bias alone is {_fmt(s.episode_bias[f'bias_{player}'][late].mean())}"
-            )
+            late = s.episode_bias[f"bias_{player}"][
+                s.episode_bias["episode"] >= s.episodes * 3 // 4
+            ]
+            words += f", where the bias alone is {_fmt(late.mean())}"
         sentences.append(words + ".")
     what = (
         f"Each player's regret over the run ({_seeds(s.seeds)}). Top: "
@@ -278,31 +269,30 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
 
 def bias_table(page: Page, settings: list[SettingData]) -> None:
     """Per setting and player: total regret, soft-max bias, Lemma 2's bound, the bias's share."""
-    rows = []
-    for s in settings:
-        summary = s.summary().set_index("player")
-        for player in summary.index:
-            r = summary.loc[player]
-            share = "–" if not math.isfinite(r.share) else f"{r.share:.0%}"
-            cells = [_pm(r.regret, r.half_width), _fmt(r.bias, 4), _fmt(r.bound, 4), share]
-            rows.append([s.name, player, s.episodes, *cells])
+    rows = [
+        [s.name, p, s.episodes, _pm(r.regret, r.half_width), _fmt(r.bias, 4), _fmt(r.bound, 4)]
+        + ["–" if not math.isfinite(r.share) else f"{r.share:.0%}"]
+        for s in settings
+        for p, r in s.summary().set_index("player").iterrows()
+    ]
     header = ["setting", "player", "K", "total regret (mean ± 95%)", "soft-max bias"]
     page.table([*header, "Lemma 2's bound", "bias share"], rows, text_columns=2)
 
 
 def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     """Regret against ``K`` (log-log) with slopes, and the soft-max bias against ``K``."""
-    page.section("regret-vs-K", "Regret against K")
+    none = "This sweep has no settings that differ only in K (episodes), so it shows no regret "
+    page.section("regret-vs-K", "Regret against K", note=None if curves else none + "against K.")
     if not curves:
-        page.note(
-            "This sweep has no settings that differ only in K (episodes), so it shows no regret "
-            "against K."
-        )
         return
-    sentences = []
-    for c in curves:
-        parts = [f"the {player_label(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()]
-        sentences.append(f"{c.label}: {'; '.join(parts)}.")
+    sentences = [
+        f"{c.label}: "
+        + "; ".join(
+            f"the {player_label(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()
+        )
+        + "."
+        for c in curves
+    ]
     caption = (
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
@@ -317,8 +307,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     for i, c in enumerate(curves):
         for x, row in c.means().iterrows():
             cells = [c.label, int(x)]
-            for name in names:
-                p = column.get((i, name))
+            for p in (column.get((i, name)) for name in names):
                 if p is None:
                     cells += ["–", "–"]
                     continue
@@ -326,10 +315,8 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
                 bias = f"{_fmt(row[f'bias_{p}'], 4)} ({share:.0%})" if c.has_bias else "–"
                 cells += [_fmt(row[p], 4), bias]
             rows.append(cells)
-    header = ["agent", "K"]
-    for name in names:
-        header += [f"{player_label(name)} regret", "of which bias"]
-    page.table(header, rows)
+    regrets = [[f"{player_label(name)} regret", "of which bias"] for name in names]
+    page.table(["agent", "K", *sum(regrets, [])], rows)
     page.text(
         "Slopes: per seed, the least-squares slope of log total regret on log K over the K "
         "of the curve; given as their mean and 95% Student-t interval over the (independent) "
@@ -344,15 +331,16 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     ]
     page.table(["agent", "player", "slope", "95% interval", "seeds", "K values"], rows, 2)
     with_bias = [c for c in curves if c.has_bias and _some_bias(c)]
-    page.section("bias", "How much of the regret is soft-max bias")
+    none = "No curve here plays soft-max with a recorded α on a finite game: no bias."
+    page.section(
+        "bias", "How much of the regret is soft-max bias", note=None if with_bias else none
+    )
     if not with_bias:
-        page.note("No curve here plays soft-max with a recorded α on a finite game: no bias.")
         return
     sentences = []
     for c in with_bias:
-        means = c.means()
-        K = means.index.max()
-        at = means.loc[K]
+        K = c.means().index.max()
+        at = c.means().loc[K]
         shares = [f"{player_label(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
         slopes = ", ".join(
             f"{player_label(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits
@@ -377,20 +365,18 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
 
 
 def _some_bias(curve: Curve) -> bool:
-    """Whether any player's mean soft-max bias is positive at some ``K``."""
     return bool((curve.means()[[f"bias_{p}" for p in curve.fits]].to_numpy() > 0).any())
 
 
 def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None:
     """Total regret against ``|S|``, ``d``, ``H`` and ``β``, where the sweep varies them."""
-    page.section("sizes", "Dependence on |S|, d, H and β")
     found = size_curves(settings)
-    if not found:
-        page.note(
-            "This sweep does not vary |S| (n_states), d (dim), H (horizon) or β alone, so it "
-            "shows no dependence on them. The bound Õ(√(d³H³T)), T = KH, grows like d^1.5 and "
-            "H^2 at fixed K, and not with |S| at fixed d."
-        )
+    none = (
+        "This sweep does not vary |S| (n_states), d (dim), H (horizon) or β alone, so it shows no "
+        "dependence on them. The bound Õ(√(d³H³T)), T = KH, grows like d^1.5 and H^2 at fixed K, "
+        "and not with |S| at fixed d."
+    )
+    page.section("sizes", "Dependence on |S|, d, H and β", note=None if found else none)
     for key, curves in found.items():
         symbol, _, exponent = SIZES[key]
         K = sorted({s.episodes for c in curves for s in c.settings})
@@ -420,21 +406,21 @@ def sizes_section(page: Page, folder: Path, settings: list[SettingData]) -> None
             f"seeds, 95% interval); {bound}."
         )
         draw = partial(plots.plot_sizes, curves, symbol, exponent)
-        alt = f"total regret against {symbol}"
-        page.figure(folder, key.split(".", 1)[1], draw, alt, caption, sentences)
+        page.figure(
+            folder, key.split(".")[1], draw, f"total regret against {symbol}", caption, sentences
+        )
 
 
 def ccse_section(page: Page, settings: list[SettingData]) -> None:
     """The CCSE certificate against K for every setting saved with its plans."""
     from ..equilibria import curve_table
 
-    page.section("equilibria", "Equilibria")
     with_plans = [s for s in settings if (s.folder / PLANS_FILE).is_file()]
-    if not with_plans:
-        page.note(
-            "No run here was saved with its plans (`run --save-plans`), so the certificate of "
-            "its coarse correlated Stackelberg equilibrium (Corollary 1) is not shown."
-        )
+    none = (
+        "No run here was saved with its plans (`run --save-plans`), so the certificate of its "
+        "coarse correlated Stackelberg equilibrium (Corollary 1) is not shown."
+    )
+    page.section("equilibria", "Equilibria", note=None if with_plans else none)
     for s in with_plans:
         try:
             table = curve_table(s.folder, game=s.game)
@@ -494,9 +480,9 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     page = Page(f"stackelberg-rl report: {folder.name}")
     page.section("regret", "Regret over the run")
     setting_section(page, s, "setting", level=3)
-    page.section("regret-vs-K", "Regret against K")
     depends = depends_on_K(s.config)
     prefix = None if depends else prefix_curve(s)
+    page.section("regret-vs-K", "Regret against K")
     if depends:
         page.note(
             f"In this run {' and '.join(depends)} depend{'s' if len(depends) == 1 else ''} on "
@@ -521,7 +507,8 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         )
         draw = partial(plots.plot_prefixes, prefix)
         page.figure(folder, "prefixes", draw, "cumulative regret at prefixes", caption)
-    page.section("bias", "How much of the regret is soft-max bias")
+    note = None if s.bias is not None else f"No soft-max bias: {s.bias_note}."
+    page.section("bias", "How much of the regret is soft-max bias", note=note)
     if s.bias is not None:
         bias_table(page, [s])
         one = s.game is None or s.game.n_followers == 1
@@ -531,8 +518,6 @@ def write_run_report(folder: str | os.PathLike) -> Report:
             "episode, planned on the true model (β = 0, nothing left to learn). Lemma 2's bound: "
             f"Σ_k {bound}" + ("." if one else " for player i (the leader i = 0).")
         )
-    else:
-        page.note(f"No soft-max bias: {s.bias_note}.")
     ccse_section(page, [s])
     page.section("manifest", "Manifest")
     page.text("Everything the run recorded about itself: versions, commit, game and parameters.")
@@ -546,9 +531,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
 
 
 def write_sweep_report(folder: str | os.PathLike) -> Report:
-    """``report.html`` and its figures for a sweep folder.
-
-    Settings whose run cannot be read are listed with the reason and left out of the figures.
+    """``report.html`` and its figures for a sweep folder; unreadable settings listed, left out.
 
     Raises:
         RunFolderError: no sweep folder, a damaged ``sweep.json``, or no readable setting.
@@ -567,9 +550,9 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     k_section(page, folder, curves)
     sizes_section(page, folder, settings)
     page.section("settings", "Each setting")
-    for r in results:
-        if r.df is None:
-            page.note(f"Setting {r.name} is left out: {r.error or r.status}.")
+    left_out = [(r.name, r.error or r.status, r.damaged) for r in results if r.df is None]
+    for name, reason, _ in left_out:
+        page.note(f"Setting {name} is left out: {reason}.")
     for i, s in enumerate(settings):
         setting_section(page, s, f"setting-{i}")
     bias_table(page, settings)
@@ -585,7 +568,6 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
         f" ({len(readable)} readable), status {data.get('status')!r}. Regret is exact "
         "(eqs. (9) and (10)) in every evaluated episode; totals are summed over each run."
     )
-    left_out = [(r.name, r.error or r.status, r.damaged) for r in results if r.df is None]
     return Report(page.write(folder, lede), page.written, settings, curves, left_out=left_out)
 
 
@@ -611,10 +593,12 @@ def write_exploration_report(
         "from the Stackelberg value when the follower breaks its ties against it. Zero is an "
         "exact Stackelberg equilibrium; the leader's gap may be negative (a threat)."
     )
-    rows = []
-    for name, record in [("observed rewards", gaps or {})] + sorted(plans.items()):
-        values = record.get("gaps", record) if isinstance(record, dict) else {}
-        rows += [[name, k, _fmt(float(v), 4)] for k, v in sorted(values.items()) if is_real(v)]
+    rows = [
+        [name, k, _fmt(float(v), 4)]
+        for name, record in [("observed rewards", gaps or {})] + sorted(plans.items())
+        for k, v in sorted((record.get("gaps", record) if isinstance(record, dict) else {}).items())
+        if is_real(v)
+    ]
     if rows:
         page.table(["plan", "gap", "value"], rows, text_columns=2)
     else:
@@ -632,6 +616,4 @@ def write_report(folder: str | os.PathLike) -> Report:
     Raises:
         RunFolderError: neither a sweep nor a complete run folder.
     """
-    if is_sweep_folder(Path(folder)):
-        return write_sweep_report(folder)
-    return write_run_report(folder)
+    return (write_sweep_report if is_sweep_folder(Path(folder)) else write_run_report)(folder)

@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _new_figure(ncols: int, nrows=1, width=10.0, height=4.2, layout="constrained"):
+def _new_figure(ncols: int, nrows=1, width=None, height=4.2, layout="constrained"):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout=layout)
+    fig = Figure(figsize=(width or 5.0 * ncols, height), layout=layout)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
@@ -71,21 +71,16 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
     ax.legend(loc="best", fontsize=8)
 
 
-def _loglog(ax, x: np.ndarray) -> None:
-    """Log axes, x ticked at ``x``, y at :func:`log_ticks`."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+def _loglog(ax, x: np.ndarray | None) -> None:
+    """Log axes, x ticked at ``x`` (left alone if ``None``), y at :func:`log_ticks` of its range."""
+    from matplotlib.ticker import FixedLocator, Locator, NullFormatter, NullLocator
 
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(x))
-    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    _log_y(ax)
-
-
-def _log_y(ax) -> None:
-    """A log y axis labelled at :func:`log_ticks` of its range."""
-    from matplotlib.ticker import Locator, NullFormatter
+    if x is not None:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(x))
+        ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
     class Ticks(Locator):
         def __call__(self):
@@ -213,7 +208,7 @@ def plot_certificate_curve(
     ``table`` is :func:`stackelberg_rl.equilibria.curve_table`'s (math.md §4).
     """
     names = certificate_players(table)
-    fig, axes = _new_figure(len(names), width=5.0 * len(names))
+    fig, axes = _new_figure(len(names))
     for j, player in enumerate(names):
         upper, lower = f"{player}_upper_initial", f"{player}_lower_initial"
         lines = [
@@ -254,7 +249,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
     from matplotlib.lines import Line2D
 
     panels = player_panels(curves)
-    fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.8 + 0.25 * len(curves))
+    fig, axes = _new_figure(len(panels), height=4.8 + 0.25 * len(curves))
     for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
         all_x: set[float] = set()
@@ -298,7 +293,7 @@ def plot_sizes(
         for p, drawn in panels.items()
     }
     lines = max(sum(label.count("\n") + 1 for label in ls) for ls in labels.values())
-    fig, axes = _new_figure(len(panels), width=5.0 * len(panels), height=4.4 + 0.25 * lines)
+    fig, axes = _new_figure(len(panels), height=4.4 + 0.25 * lines)
     for j, (player, drawn) in enumerate(panels.items()):
         ax = axes[0, j]
         xs: set[float] = set()
@@ -320,7 +315,7 @@ def plot_sizes(
         else:  # β = 0 has no place on a log axis
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
             ax.set_xticks(x_all, [_short(v) for v in x_all])
-            _log_y(ax)
+            _loglog(ax, None)
         ax.set_title(f"{player_label(player)}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
         named: dict = {}
@@ -351,7 +346,7 @@ def player_panels(curves: list) -> dict[str, list[tuple]]:
 
 def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> Figure:
     """One run's cumulative regret at prefixes ``K'`` (:func:`~.analysis.prefix_curve`)."""
-    fig, axes = _new_figure(len(curve.fits), width=5.0 * len(curve.fits))
+    fig, axes = _new_figure(len(curve.fits))
     for j, player in enumerate(curve.fits):
         ax = axes[0, j]
         x, values = _seed_matrix(curve.points, player)
@@ -360,8 +355,7 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> F
         mean = values.mean(axis=1)
         label = f"mean: slope {curve.fits[player].text()}"
         ax.plot(x, mean, "-o", color=f"C{j}", markersize=4, label=label)
-        if mean[0] > 0 and math.isfinite(mean[0]):
-            _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
+        _reference(ax, x, float(mean[0]), 0.5, "∝ √K")
         _loglog(ax, x)
         ax.set_title(f"{player_label(player)}: cumulative regret after K' episodes")
         ax.set_xlabel("K' (first episodes of the run)")

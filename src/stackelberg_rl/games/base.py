@@ -58,12 +58,10 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
 
 
 class StepArrays(NamedTuple):
-    """What :func:`~.sampling.compiled_step` reads to play :meth:`FiniteGame.step`.
+    """What :func:`~.sampling.compiled_step` reads (``J``: joint action; a form not used: empty).
 
-    Actions are flattened to one joint index ``j`` (C order); a form the game does not step with
-    is empty: ``features (S, J, d)``; dense ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``;
-    next states from dense ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or
-    ``mu (H, d, S)`` row by row; ``reward_noise``, the noise's half-width.
+    ``features (S, J, d)``, ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``, next states from
+    ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or ``mu (H, d, S)``.
     """
 
     features: np.ndarray
@@ -359,9 +357,9 @@ class FiniteGame(Players):
         return self._reward_at(h, self._at(h, x, actions))
 
     def _reward_at(self, h: int, at: tuple[int, ...]) -> np.ndarray:
-        if self._rewards is not None:
-            return self._rewards[(slice(None), h, *at)].copy()
-        return self.theta[:, h] @ self.features[at]
+        if self._rewards is None:
+            return self.theta[:, h] @ self.features[at]
+        return self._rewards[(slice(None), h, *at)].copy()
 
     def step(self, h: int, x: int, *actions_and_rng) -> tuple[np.ndarray, int]:
         """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
@@ -437,8 +435,9 @@ class FiniteGame(Players):
 
     def _counts(self) -> str:
         """``A=3, B=2`` (``A_0=…, A_1=…, …`` with followers), for messages."""
-        axes = self._axes_p[2:-1]
-        return ", ".join(f"{n}={k}" for n, k in zip(axes, self.action_counts, strict=True))
+        return ", ".join(
+            f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
+        )
 
     def __repr__(self) -> str:
         return (

@@ -309,8 +309,7 @@ class ContinuousGame(Players):
 
     def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
         """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
-        phi = self._phi_at(h, x, a, b)
-        return self.theta[:, h] @ phi
+        return self.theta[:, h] @ self._phi_at(h, x, a, b)
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
@@ -342,17 +341,12 @@ class ContinuousGame(Players):
 
     def _sample(self, states, weights, init_states, init_weights, exact=False) -> EvaluationSample:
         R, steps, d, N = weights.shape
-        A, B = self.action_counts
         features = self.feature_map(states.reshape(-1, STATE_DIM))
+        features = features.reshape(R, steps, d * N, *features.shape[1:])
         init_features = self.feature_map(init_states.reshape(-1, STATE_DIM))
+        init_features = init_features.reshape(*init_states.shape[:2], *init_features.shape[1:])
         return EvaluationSample(
-            states,
-            weights,
-            features.reshape(R, steps, d * N, A, B, d),
-            init_states,
-            init_weights,
-            init_features.reshape(R, init_states.shape[1], A, B, d),
-            exact=exact,
+            states, weights, features, init_states, init_weights, init_features, exact=exact
         )
 
     @property

@@ -123,8 +123,6 @@ def matrix_game(**params) -> FiniteGame:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {label!r}")
         payoffs = PRESETS[label]
     L, F = payoff_matrices(*payoffs)
-    scale = float(max(np.abs(L).max(), np.abs(F).max()))
-    scale = scale if scale > 0 else 1.0
-    A, B = L.shape
-    name = f"matrix({label},A={A},B={B},H={p.horizon})"
+    scale = float(max(np.abs(L).max(), np.abs(F).max())) or 1.0
+    name = f"matrix({label},A={L.shape[0]},B={L.shape[1]},H={p.horizon})"
     return repeated_bimatrix(L, F, p.horizon, scale, name)

@@ -130,8 +130,7 @@ def security_game(**params) -> FiniteGame:
                 f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
                 f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"
             )
-    scale = float(max(np.abs(v).max() for v in payoffs.values()))
-    scale = scale if scale > 0 else 1.0
+    scale = float(max(np.abs(v).max() for v in payoffs.values())) or 1.0
     u = np.stack(list(payoffs.values())).reshape(2, 2, T) / scale  # (player, covered/not, t)
 
     A, B, d = T, T + 1, 2 * T + L + 1

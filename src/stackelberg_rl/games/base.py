@@ -279,8 +279,7 @@ class FiniteGame(Players):
     ) -> np.ndarray:
         """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` (math.md §2).
 
-        A factored game makes it in one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
-        (Assumption 2), reading the features once however many profiles ``V`` holds.
+        Factored: one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>`` (Assumption 2).
 
         Args:
             h: the step.

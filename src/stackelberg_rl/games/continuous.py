@@ -292,8 +292,9 @@ class ContinuousGame(Players):
         logits /= logits.sum(axis=-1, keepdims=True)
         return logits
 
-    def _phi_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
+    def _at(self, h: int, x: np.ndarray, actions: tuple) -> np.ndarray:
         """``φ(x, a, b) (d,)``, with ``h``, ``x`` and the actions checked."""
+        a, b = actions
         index(h, self.horizon, "h")
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (2,) or not np.isfinite(x).all():
@@ -301,24 +302,16 @@ class ContinuousGame(Players):
         a, b = index(a, self.action_counts[0], "a"), index(b, self.action_counts[1], "b")
         return self.feature_map(x[None])[0, a, b]
 
-    def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
-        return self.theta[:, h] @ self._phi_at(h, x, a, b)
+    def _reward_at(self, h: int, phi: np.ndarray) -> np.ndarray:
+        return self.theta[:, h] @ phi
+
+    def _next_state(self, h: int, phi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``."""
+        return self.densities.draw(h, draw(phi, rng), rng)
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
         return self.densities.draw_initial(1, 1, rng)[0, 0]
-
-    def step(
-        self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x' (2,)``.
-
-        Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``.
-        """
-        phi = self._phi_at(h, x, a, b)
-        i = draw(phi, rng)
-        return self.theta[:, h] @ phi, self.densities.draw(h, i, rng)
 
     def draw_evaluation(
         self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence

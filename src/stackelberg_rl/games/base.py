@@ -105,8 +105,8 @@ class Players:
     def step(self, h: int, x, *actions_and_rng) -> tuple[np.ndarray, int | np.ndarray]:
         """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
 
-        Called ``step(h, x, a, b, rng)``, ``step(h, x, a_0, …, a_N, rng)`` or, on a finite
-        game, ``step(h, x, (a_0, …, a_N), rng)``. The uniforms of ``rng``: one per player for the
+        Called ``step(h, x, a, b, rng)``, ``step(h, x, a_0, …, a_N, rng)`` or
+        ``step(h, x, (a_0, …, a_N), rng)``. The uniforms of ``rng``: one per player for the
         reward noise (if any), then one for ``x'`` (two from a mixture: the component, then the
         state), as :func:`~.sampling.compiled_step` draws them.
         """

@@ -39,6 +39,13 @@ def _number(name: str, text: str, index: tuple[int, ...]) -> float:
         raise ValueError(f"{name} has {text.strip()!r} at index {index}, not a number") from None
 
 
+def parse_given(params: Any, names: Any, ndim: int) -> None:
+    """In a frozen ``params``' ``__post_init__``: its payoff fields that are given, parsed."""
+    for name in names:
+        if getattr(params, name) is not None:
+            object.__setattr__(params, name, parse_payoffs(name, getattr(params, name), ndim))
+
+
 def parse_payoffs(name: str, value: Any, ndim: int) -> tuple:
     """A payoff vector (``ndim=1``, ``"1,2,3"``) or matrix (``ndim=2``, ``"2,4;1,3"``) as tuples."""
     if isinstance(value, str):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import checked, param, parse_payoffs
+from ._params import checked, param, parse_given, parse_payoffs
 from .base import FiniteGame
 from .random import one_hot_features
 from .registry import register
@@ -58,10 +58,7 @@ class MatrixParams:
     horizon: int = param(1, "H, times the game is repeated (one state).", ge=1)
 
     def __post_init__(self) -> None:
-        for name in ("leader_payoffs", "follower_payoffs"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, parse_payoffs(name, value, 2))
+        parse_given(self, ("leader_payoffs", "follower_payoffs"), 2)
 
 
 def _matrix_bytes(p: MatrixParams) -> int:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import first_index
-from ._params import checked, param, parse_payoffs
+from ._params import checked, param, parse_given
 from .base import FiniteGame
 from .registry import register
 
@@ -77,10 +77,7 @@ class SecurityParams:
     def __post_init__(self) -> None:
         if not isinstance(self.zero_sum, bool | np.bool_):
             raise ValueError(f"zero_sum must be true or false, got {self.zero_sum!r}")
-        for name in _PAYOFFS:
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, parse_payoffs(name, value, 1))
+        parse_given(self, _PAYOFFS, 1)
 
 
 def _security_bytes(p: SecurityParams) -> int:

@@ -58,7 +58,7 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
 
 
 class StepArrays(NamedTuple):
-    """What :func:`~.sampling.compiled_step` reads (``J``: joint action; a form not used: empty).
+    """What :func:`~.sampling.compiled_step` reads (``J``: joint action, C order; unused: empty).
 
     ``features (S, J, d)``, ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``, next states from
     ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or ``mu (H, d, S)``.
@@ -437,9 +437,8 @@ class FiniteGame(Players):
 
     def _counts(self) -> str:
         """``A=3, B=2`` (``A_0=…, A_1=…, …`` with followers), for messages."""
-        return ", ".join(
-            f"{n}={k}" for n, k in zip(self._axes_p[2:-1], self.action_counts, strict=True)
-        )
+        axes = self._axes_p[2:-1]
+        return ", ".join(f"{n}={k}" for n, k in zip(axes, self.action_counts, strict=True))
 
     def __repr__(self) -> str:
         return (

@@ -159,6 +159,7 @@ def make(name: str, **params: Any) -> FiniteGame:
             f"building game {name} with {params} needs about {gib(need)} of memory, but only "
             f"{gib(have)} is available"
         )
-    game = game_info.build(**dataclasses.asdict(resolved))
-    game.provenance = {"name": name, "params": dataclasses.asdict(resolved)}
+    values = dataclasses.asdict(resolved)
+    game = game_info.build(**values)
+    game.provenance = {"name": name, "params": values}
     return game

@@ -44,6 +44,7 @@ def solve(values: dict[str, Any]) -> int:
             "is available"
         )
     print(game)
+    names = [player_name(m, game.n_players) for m in range(game.n_players)]
     if isinstance(game, games_mod.ContinuousGame):
         from ..montecarlo import sampled_stackelberg
 
@@ -54,30 +55,28 @@ def solve(values: dict[str, Any]) -> int:
             f"states per density in each of {sample.n_replications} replications (Monte Carlo, "
             "math.md §6); values at h=0, mean ± 95% interval over the replications:"
         )
-        _print_values(game.n_players, values_.mean, values_.half_width)
+        _print_values(names, values_.mean, values_.half_width)
         return 0
     from ..planning import player_regrets, stackelberg_equilibrium
 
     *policies, values_ = stackelberg_equilibrium(game, tie_break=opts.tie_break)
     p0 = game.initial_distribution
     print(f"Stackelberg equilibrium ({opts.tie_break} tie-break), values at h=0:")
-    _print_values(game.n_players, values_.V[:, 0] @ p0)
+    _print_values(names, values_.V[:, 0] @ p0)
     x0 = int(np.argmax(p0))
     first: list[int] = []  # each player's first action at x0, after those before it
     for pi in policies[:-1]:
         first.append(int(np.argmax(pi[(0, x0, *first)])))
     gaps = player_regrets(game, policies, x0, first)
-    names = [player_name(m, game.n_players) for m in range(game.n_players)]
     shown = ", ".join(f"{name} {gap:.2e}" for name, gap in zip(names, gaps, strict=True))
     print(f"  best-response gaps at x0={x0}: {shown}")
     return 0
 
 
-def _print_values(n_players: int, means, half_widths=None) -> None:
+def _print_values(names: list[str], means, half_widths=None) -> None:
     """``  leader   E[V_l(x0)] = ...`` per player (``V_0``, ``V_1``, ... with N followers)."""
-    names = [player_name(m, n_players) for m in range(n_players)]
     width = max(map(len, names))
     for m, name in enumerate(names):
         interval = "" if half_widths is None else f" ± {half_widths[m]:.2g}"
-        sub = "lf"[m] if n_players == 2 else m
+        sub = "lf"[m] if len(names) == 2 else m
         print(f"  {name:<{width}} E[V_{sub}(x0)] = {means[m]: .6f}{interval}")

@@ -39,6 +39,13 @@ def _number(name: str, text: str, index: tuple[int, ...]) -> float:
         raise ValueError(f"{name} has {text.strip()!r} at index {index}, not a number") from None
 
 
+def parse_given(params: Any, names: Any, ndim: int) -> None:
+    """In a frozen ``params``' ``__post_init__``: its payoff fields that are given, parsed."""
+    for name in names:
+        if getattr(params, name) is not None:
+            object.__setattr__(params, name, parse_payoffs(name, getattr(params, name), ndim))
+
+
 def parse_payoffs(name: str, value: Any, ndim: int) -> tuple:
     """A payoff vector (``ndim=1``, ``"1,2,3"``) or matrix (``ndim=2``, ``"2,4;1,3"``) as tuples."""
     if isinstance(value, str):
@@ -51,13 +58,13 @@ def parse_payoffs(name: str, value: Any, ndim: int) -> tuple:
             for i, row in enumerate(rows)
         ]
         value = value[0] if ndim == 1 else value
-    kind = "vector" if ndim == 1 else "matrix"
+    kind = ("vector", "matrix")[ndim - 1]
     try:
         values = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a {kind} of numbers, got {value!r}") from None
     if values.ndim != ndim or values.size == 0:
-        kind = "vector" if ndim == 1 else "matrix (A, B)"
+        kind += " (A, B)" * (ndim == 2)
         raise ValueError(f"{name} must be a non-empty {kind}, got shape {values.shape}")
     out = array(values, name).tolist()
     return tuple(out) if ndim == 1 else tuple(map(tuple, out))

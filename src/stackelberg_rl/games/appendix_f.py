@@ -8,12 +8,11 @@ sentence after the tables has them the other way round). The ``appendix-f`` game
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Literal
 
 import numpy as np
 
-from .._validate import real
 from ._params import checked, param
 from .base import FiniteGame
 from .matrix import repeated_bimatrix
@@ -39,13 +38,9 @@ class AppendixFParams:
     horizon: int = param(1, "H, times the 2×2 stage is played (one state).", ge=1)
 
 
-def _m_eps(M: float, eps: float) -> tuple[float, float]:
-    return real(M, "M", low=0.0, low_open=True), real(eps, "eps", low=0.0, high=1.0, low_open=True)
-
-
 def tables(M: float, eps: float) -> np.ndarray:
     """Both tables in the paper's units: ``(table, player, a, b)``, ``M > 0``, ``ε ∈ (0, 1]``."""
-    M, eps = _m_eps(M, eps)
+    M, eps = astuple(checked(AppendixFParams, M, eps))[:2]
     table_1 = [[[M - eps, 0.0], [0.0, 0.0]], [[1 - eps / 2, 1 + eps / 2], [1.0, 1 - eps / 2]]]
     table_2 = [[[M, 0.0], [0.0, 0.0]], [[1 + eps / 2, 1 - eps / 2], [1 + eps / 2, 1 - eps / 2]]]
     return np.array([table_1, table_2])
@@ -58,7 +53,7 @@ def marginal_bound(alpha_f: float, M: float, eps: float, dt: float = 1.0) -> flo
     ``q_l = Σ_b π_f(b) Q_l(b)``, ``|Δq_l| ≤ ‖ΔQ_l‖∞ + max|Q_l|·‖Δπ_f‖₁``, and
     ``z ↦ softmax(αz)`` is ``2α``-Lipschitz from the sup norm to ℓ1 (math.md §4).
     """
-    M, eps = _m_eps(M, eps)
+    M, eps = astuple(checked(AppendixFParams, M, eps))[:2]
     return float(dt * eps * (1.0 + 2.0 * alpha_f * max(M, abs(M - eps))))
 
 
@@ -69,8 +64,7 @@ def appendix_f_game(**params) -> FiniteGame:
     Both tables are divided by ``game.payoff_scale = max(M, 1 + ε/2)``, their largest entry, so
     the two games stay ``ε / payoff_scale``-close. Features are one-hot (``d = 4``).
     """
-    p = checked(AppendixFParams, **params)
-    M, eps, table, H = p.M, p.eps, p.table, p.horizon
+    M, eps, table, H = astuple(checked(AppendixFParams, **params))
     Q = tables(M, eps)[table - 1]
     name = f"appendix-f(M={M:g},eps={eps:g},table={table},H={H})"
     return repeated_bimatrix(Q[0], Q[1], H, max(M, 1 + eps / 2), name)

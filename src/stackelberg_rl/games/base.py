@@ -58,12 +58,10 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
 
 
 class StepArrays(NamedTuple):
-    """What :func:`~.sampling.compiled_step` reads to play :meth:`FiniteGame.step`.
+    """What :func:`~.sampling.compiled_step` reads (``J``: joint action, C order; unused: empty).
 
-    Actions are flattened to one joint index ``j`` (C order); a form the game does not step with
-    is empty: ``features (S, J, d)``; dense ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``;
-    next states from dense ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or
-    ``mu (H, d, S)`` row by row; ``reward_noise``, the noise's half-width.
+    ``features (S, J, d)``, ``rewards (1+N, H, S, J)`` or ``theta (H, 1+N, d)``, next states from
+    ``transitions (H, S, J, S)``, the mixture's ``cdf (H, d, S)`` or ``mu (H, d, S)``.
     """
 
     features: np.ndarray
@@ -99,6 +97,26 @@ class Players:
     def n_follower_actions(self) -> int:
         """``B = action_counts[1]``."""
         return self.action_counts[1]
+
+    def reward_at(self, h: int, x, *actions) -> np.ndarray:
+        """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as in :meth:`step`)."""
+        return self._reward_at(h, self._at(h, x, actions))
+
+    def step(self, h: int, x, *actions_and_rng) -> tuple[np.ndarray, int | np.ndarray]:
+        """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
+
+        Called ``step(h, x, a, b, rng)``, ``step(h, x, a_0, …, a_N, rng)`` or
+        ``step(h, x, (a_0, …, a_N), rng)``. The uniforms of ``rng``: one per player for the
+        reward noise (if any), then one for ``x'`` (two from a mixture: the component, then the
+        state), as :func:`~.sampling.compiled_step` draws them.
+        """
+        *actions, rng = actions_and_rng
+        at = self._at(h, x, tuple(actions))
+        r = self._reward_at(h, at)
+        if self.reward_noise > 0.0:
+            half = self.reward_noise * (1.0 - np.abs(r))
+            r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
+        return r, self._next_state(h, at, rng)
 
     def _record(self, **more) -> dict:
         return {
@@ -281,8 +299,7 @@ class FiniteGame(Players):
     ) -> np.ndarray:
         """The Bellman backup ``Q_{m,h} = r_{m,h} + P_h V_m`` (math.md §2).
 
-        A factored game makes it in one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>``
-        (Assumption 2), reading the features once however many profiles ``V`` holds.
+        Factored: one product ``<phi, theta_{m,h} + Σ_x' mu_h(x') V_m(x')>`` (Assumption 2).
 
         Args:
             h: the step.
@@ -354,34 +371,17 @@ class FiniteGame(Players):
             return self._transitions[(h, *at)]
         return self.features[at] @ self.mu[h]
 
-    def reward_at(self, h: int, x: int, *actions) -> np.ndarray:
-        """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as above) at step ``h``."""
-        return self._reward_at(h, self._at(h, x, actions))
-
     def _reward_at(self, h: int, at: tuple[int, ...]) -> np.ndarray:
-        if self._rewards is not None:
-            return self._rewards[(slice(None), h, *at)].copy()
-        return self.theta[:, h] @ self.features[at]
+        if self._rewards is None:
+            return self.theta[:, h] @ self.features[at]
+        return self._rewards[(slice(None), h, *at)].copy()
 
-    def step(self, h: int, x: int, *actions_and_rng) -> tuple[np.ndarray, int]:
-        """Play a joint action in ``x`` at step ``h``: realised rewards ``(1+N,)`` and ``x'``.
-
-        Called ``step(h, x, a, b, rng)``, ``step(h, x, a_0, …, a_N, rng)`` or
-        ``step(h, x, (a_0, …, a_N), rng)``. The uniforms of ``rng``: one per player for the
-        reward noise (if any), then one for ``x'`` (two from a mixture: the component, then the
-        state), as :func:`~.sampling.compiled_step` draws them.
-        """
-        *actions, rng = actions_and_rng
-        at = self._at(h, x, tuple(actions))
-        r = self._reward_at(h, at)
-        if self.reward_noise > 0.0:
-            half = self.reward_noise * (1.0 - np.abs(r))
-            r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
+    def _next_state(self, h: int, at: tuple[int, ...], rng: np.random.Generator) -> int:
         if self._mixture_cdf is None:
-            return r, draw(self._next_state_distribution(h, at), rng)
+            return draw(self._next_state_distribution(h, at), rng)
         # P_h(·|x,a) = Σ_i φ_i μ_h^i: draw the component, then the state (no S-vector).
-        u_component, phi = rng.random(), self.features[at]
-        return r, int(mixture_draw(phi, self._mixture_cdf[h], u_component, rng.random()))
+        u_component = rng.random()
+        return int(mixture_draw(self.features[at], self._mixture_cdf[h], u_component, rng.random()))
 
     @functools.cached_property
     def _mixture_cdf(self) -> np.ndarray | None:

@@ -31,10 +31,6 @@ STATE_DIM = 2
 """States are points of the unit square ``[0, 1]²``."""
 
 
-def _weights(shape: tuple[int, ...]) -> np.ndarray:
-    return np.full(shape, 1.0 / shape[-1])
-
-
 class BetaDensities:
     """``μ_{h,i} = Beta(α_{h,i,0}, β_{h,i,0}) ⊗ Beta(α_{h,i,1}, β_{h,i,1})`` on ``[0, 1]²``.
 
@@ -63,18 +59,16 @@ class BetaDensities:
         """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
         return rng.beta(self.alpha[h, i], self.beta[h, i])
 
-    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``R·N`` states from every ``μ_{h,i}``, ``h < H − 1``: ``(R, H-1, d, N, 2)``, weights."""
+    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
+        """``R·N`` states from every ``μ_{h,i}``, ``h < H − 1``: ``(R, H-1, d, N, 2)``."""
         steps = self.horizon - 1
         a = self.alpha[None, :steps, :, None, :]
         b = self.beta[None, :steps, :, None, :]
-        states = rng.beta(a, b, size=(R, steps, self.dim, N, STATE_DIM))
-        return states, _weights(states.shape[:-1])
+        return rng.beta(a, b, size=(R, steps, self.dim, N, STATE_DIM))
 
-    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``R`` replications of ``N`` initial states: ``(R, N, 2)``, weights ``(R, N)``."""
-        states = rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
-        return states, _weights((R, N))
+    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
+        """``R`` replications of ``N`` initial states: ``(R, N, 2)``."""
+        return rng.beta(self.initial_alpha, self.initial_beta, size=(R, N, STATE_DIM))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that define the densities (for the game's fingerprint)."""
@@ -118,18 +112,18 @@ class AtomDensities:
         """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
         return self.points[self._pick(self._cdf[h, i], rng.random())].copy()
 
-    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`BetaDensities.draw_steps`: ``(R, H-1, d, N, 2)`` and weights ``1/N``."""
+    def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
+        """As :meth:`BetaDensities.draw_steps`: ``(R, H-1, d, N, 2)``."""
         u = rng.random((R, self.horizon - 1, self.dim, N))
         idx = np.empty(u.shape, dtype=np.intp)
         for h in range(self.horizon - 1):
             for i in range(self.dim):
                 idx[:, h, i] = self._pick(self._cdf[h, i], u[:, h, i])
-        return self.points[idx], _weights(u.shape)
+        return self.points[idx]
 
-    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
         """As :meth:`BetaDensities.draw_initial`."""
-        return self.points[self._pick(self._initial_cdf, rng.random((R, N)))], _weights((R, N))
+        return self.points[self._pick(self._initial_cdf, rng.random((R, N)))]
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The exact integrals as a one-replication sample: every point, weighted by ``mu``."""
@@ -298,8 +292,9 @@ class ContinuousGame(Players):
         logits /= logits.sum(axis=-1, keepdims=True)
         return logits
 
-    def _phi_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
+    def _at(self, h: int, x: np.ndarray, actions: tuple) -> np.ndarray:
         """``φ(x, a, b) (d,)``, with ``h``, ``x`` and the actions checked."""
+        a, b = actions[0] if len(actions) == 1 else actions
         index(h, self.horizon, "h")
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (2,) or not np.isfinite(x).all():
@@ -307,25 +302,16 @@ class ContinuousGame(Players):
         a, b = index(a, self.action_counts[0], "a"), index(b, self.action_counts[1], "b")
         return self.feature_map(x[None])[0, a, b]
 
-    def reward_at(self, h: int, x: np.ndarray, a: int, b: int) -> np.ndarray:
-        """Mean rewards ``(2,)`` of one ``(x, a, b)`` at step ``h``."""
-        phi = self._phi_at(h, x, a, b)
+    def _reward_at(self, h: int, phi: np.ndarray) -> np.ndarray:
         return self.theta[:, h] @ phi
+
+    def _next_state(self, h: int, phi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``."""
+        return self.densities.draw(h, draw(phi, rng), rng)
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
-        return self.densities.draw_initial(1, 1, rng)[0][0, 0]
-
-    def step(
-        self, h: int, x: np.ndarray, a: int, b: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Play ``(a, b)`` in ``x`` at step ``h``: rewards ``(2,)`` and ``x' (2,)``.
-
-        Exactly: ``i ~ φ(x, a, b)`` (one uniform), then ``x' ~ μ_{h,i}``.
-        """
-        phi = self._phi_at(h, x, a, b)
-        i = draw(phi, rng)
-        return self.theta[:, h] @ phi, self.densities.draw(h, i, rng)
+        return self.densities.draw_initial(1, 1, rng)[0, 0]
 
     def draw_evaluation(
         self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence
@@ -337,22 +323,19 @@ class ContinuousGame(Players):
         integer(n_points, "n_points", low=1)
         integer(n_replications, "n_replications", low=1)
         rng = np.random.default_rng(seed)
-        steps = self.densities.draw_steps(n_replications, n_points, rng)
-        return self._sample(*steps, *self.densities.draw_initial(n_replications, n_points, rng))
+        states = self.densities.draw_steps(n_replications, n_points, rng)
+        initial = self.densities.draw_initial(n_replications, n_points, rng)
+        weights = np.full(states.shape[:-1], 1.0 / n_points)
+        return self._sample(states, weights, initial, np.full(initial.shape[:-1], 1.0 / n_points))
 
     def _sample(self, states, weights, init_states, init_weights, exact=False) -> EvaluationSample:
         R, steps, d, N = weights.shape
-        A, B = self.action_counts
         features = self.feature_map(states.reshape(-1, STATE_DIM))
+        features = features.reshape(R, steps, d * N, *features.shape[1:])
         init_features = self.feature_map(init_states.reshape(-1, STATE_DIM))
+        init_features = init_features.reshape(*init_states.shape[:2], *init_features.shape[1:])
         return EvaluationSample(
-            states,
-            weights,
-            features.reshape(R, steps, d * N, A, B, d),
-            init_states,
-            init_weights,
-            init_features.reshape(R, init_states.shape[1], A, B, d),
-            exact=exact,
+            states, weights, features, init_states, init_weights, init_features, exact=exact
         )
 
     @property

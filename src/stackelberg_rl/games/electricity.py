@@ -167,8 +167,7 @@ def electricity_game(**params) -> FiniteGame:
     wS = np.stack([w_store, 1 - w_store], axis=-1)[None, :, None, :, None, :]  # .,s,.,b,.,k
     psi = np.broadcast_to(wD * wS, (L, L, A, B, 2, 2)).reshape(S, A, B, N_REGIMES)
 
-    U_max, C_max = p.utility / 2, p.cost_linear + p.cost_quadratic
-    C_max = C_max if C_max > 0 else 1.0
+    U_max, C_max = p.utility / 2, (p.cost_linear + p.cost_quadratic) or 1.0
     reward_features = np.stack([U / U_max, pay / p.price_max, C / C_max], axis=-1).reshape(
         S, A, B, 3
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import checked, param, parse_payoffs
+from ._params import checked, param, parse_given, parse_payoffs
 from .base import FiniteGame
 from .random import one_hot_features
 from .registry import register
@@ -58,10 +58,7 @@ class MatrixParams:
     horizon: int = param(1, "H, times the game is repeated (one state).", ge=1)
 
     def __post_init__(self) -> None:
-        for name in ("leader_payoffs", "follower_payoffs"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, parse_payoffs(name, value, 2))
+        parse_given(self, ("leader_payoffs", "follower_payoffs"), 2)
 
 
 def _matrix_bytes(p: MatrixParams) -> int:
@@ -123,8 +120,6 @@ def matrix_game(**params) -> FiniteGame:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {label!r}")
         payoffs = PRESETS[label]
     L, F = payoff_matrices(*payoffs)
-    scale = float(max(np.abs(L).max(), np.abs(F).max()))
-    scale = scale if scale > 0 else 1.0
-    A, B = L.shape
-    name = f"matrix({label},A={A},B={B},H={p.horizon})"
+    scale = float(max(np.abs(L).max(), np.abs(F).max())) or 1.0
+    name = f"matrix({label},A={L.shape[0]},B={L.shape[1]},H={p.horizon})"
     return repeated_bimatrix(L, F, p.horizon, scale, name)

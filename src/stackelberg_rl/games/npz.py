@@ -1,11 +1,8 @@
 """Users' own finite games in ``.npz`` files: :func:`load` and :func:`save`.
 
-A game file holds ``features`` and ``initial_distribution``, the dense model (``transitions``,
-``rewards``) and/or the factored one (``mu``, ``theta``) — both forms declare the game linear —
-and optionally ``reward_noise`` and ``name`` (math.md §1; ``N`` followers: the axes of
-``features`` give ``N``). :func:`load` reads a plain ``np.savez`` of them or :func:`save`'s
-container (:mod:`stackelberg_rl._files`, format ``stackelberg-rl/game``); nothing is unpickled and
-every problem is a :class:`GameFileError` naming the file, the array and the index.
+A game file holds :class:`FiniteGame`'s arrays (``features``, ``initial_distribution``, the dense
+and/or the factored model), optionally ``reward_noise`` and ``name``; :func:`load` also reads a
+plain ``np.savez`` of them. Nothing is unpickled.
 
 Example:
     >>> import os, tempfile

@@ -19,14 +19,13 @@ import os
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._fields import convert, field_docstrings
 from .base import FiniteGame
 
 
-@dataclass(frozen=True)
-class ParamField:
+class ParamField(NamedTuple):
     """One parameter of a game: name, type, default and help."""
 
     name: str
@@ -124,10 +123,8 @@ def available_bytes() -> int | None:
     """Memory the system can give without swapping (``MemAvailable``), ``None`` if unknown."""
     try:
         with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
+            return next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
         pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -157,7 +154,7 @@ def make(name: str, **params: Any) -> FiniteGame:
     game_info = info(name)
     resolved = game_info.parse(params)
     need, have = game_info.estimate_bytes(params), available_bytes()
-    if need is not None and have is not None and need > have:
+    if None not in (need, have) and need > have:
         raise MemoryError(
             f"building game {name} with {params} needs about {gib(need)} of memory, but only "
             f"{gib(have)} is available"

@@ -49,10 +49,7 @@ def _not_a_distribution(p: np.ndarray) -> str:
 # No fastmath: the cumulative sums are the plain left-to-right ones.
 @njit(cache=True, error_model="numpy")
 def draw_index(p, u):  # pragma: no cover - compiled
-    """The first ``i`` with ``u · Σ p < Σ_{j ≤ i} p`` (else the last positive weight's index).
-
-    Weights down to ``-NEGATIVE_TOL`` count as zero; ``-1`` if ``p`` is not a distribution.
-    """
+    """The first ``i`` with ``u · Σ p < Σ_{j ≤ i} p`` (else the last positive); -1 if not a law."""
     total = 0.0
     last = -1
     for i in range(p.shape[0]):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import first_index
-from ._params import checked, param, parse_payoffs
+from ._params import checked, param, parse_given
 from .base import FiniteGame
 from .registry import register
 
@@ -77,10 +77,7 @@ class SecurityParams:
     def __post_init__(self) -> None:
         if not isinstance(self.zero_sum, bool | np.bool_):
             raise ValueError(f"zero_sum must be true or false, got {self.zero_sum!r}")
-        for name in _PAYOFFS:
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, parse_payoffs(name, value, 1))
+        parse_given(self, _PAYOFFS, 1)
 
 
 def _security_bytes(p: SecurityParams) -> int:
@@ -130,8 +127,7 @@ def security_game(**params) -> FiniteGame:
                 f"{high}[{t}] = {payoffs[high][t]:g} is below {low}[{t}] = "
                 f"{payoffs[low][t]:g}: an SSG {player} needs {high} >= {low} at every target"
             )
-    scale = float(max(np.abs(v).max() for v in payoffs.values()))
-    scale = scale if scale > 0 else 1.0
+    scale = float(max(np.abs(v).max() for v in payoffs.values())) or 1.0
     u = np.stack(list(payoffs.values())).reshape(2, 2, T) / scale  # (player, covered/not, t)
 
     A, B, d = T, T + 1, 2 * T + L + 1

@@ -65,8 +65,7 @@ def supply_chain(**params) -> FiniteGame:
     mu = np.zeros((H, S, N + 2, S))
     mu[:, :, 0, :] = np.sqrt(2.0) * stay
     theta = np.zeros((1 + N, H, S, N + 2))
-    for i in range(1 + N):
-        theta[i, :, :, 1 + i] = np.sqrt(2.0)
+    theta[np.arange(1 + N), :, :, 1 + np.arange(1 + N)] = np.sqrt(2.0)  # player i's own profit
     return FiniteGame(
         features,
         np.full(S, 1.0 / S),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -283,9 +284,8 @@ def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
     return np.broadcast_to(lam * np.eye(dim), (horizon, dim, dim)).copy()
 
 
-add_episodes = (
-    _kernels.add_rows
-)  # Λ from initial_gram and episodes 0 … k-1: episode k's, to the bit
+# Λ_h += φ_h^τ φ_h^τᵀ for τ = lo … hi-1 in place: from initial_gram, episode k's Λ to the bit.
+add_episodes = _kernels.add_rows
 
 
 def replay_inverse(Lambda: np.ndarray) -> np.ndarray:
@@ -302,17 +302,14 @@ def played_policies(
     h: int,
     beta: float,
     horizon: int,
-    *alphas: float,
+    alphas: Sequence[float],
     bonus_reward: bool = False,
 ) -> tuple:
     """``(Q (n, P, A_0, …, A_N), π_0 (n, A_0), …, π_N (n, A_0, …, A_N), finite)``, as played.
 
     The learner's policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …, A_N, d)``
-    from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (a sequence or
-    the numbers).
+    from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas (P,)``.
     """
-    if len(alphas) == 1:
-        alphas = tuple(alphas[0])
     params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:-1])
     Q, pis, finite = compiled_policies(np.ascontiguousarray(phi), w, Lambda_inv, h, params)
     return (Q, *pis, finite)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .base import LSVIUCBLearner, state_array
-from .functional import chain_policies, optimistic_q
+from .functional import bonus, chain_policies, optimistic_q
 
 
 class ReferenceLSVIUCB(LSVIUCBLearner):
@@ -95,11 +95,10 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
 
     def _q(self, phi: np.ndarray, h: int) -> np.ndarray:
         """``Q (..., P, A_0, …, A_N)`` at ``phi (..., A_0, …, A_N, d)`` (line 7), ``u`` on top."""
-        w, Lambda_inv, H, P = self.w[:, h], self.Lambda_inv[h], self.horizon, self.n_players
-        Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf, P)
+        Lambda_inv, H, P = self.Lambda_inv[h], self.horizon, self.n_players
+        Q = optimistic_q(phi, self.w[:, h], Lambda_inv, self.beta, math.inf, P)
         if self.bonus_reward:
-            bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, self.beta, math.inf, P)
-            Q = Q + np.minimum(bonus, H) / H
+            Q = Q + np.expand_dims(np.minimum(bonus(phi, Lambda_inv, self.beta), H) / H, -1 - P)
         return np.minimum(Q, H)
 
     def _plan(self) -> None:

@@ -186,10 +186,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if capacity < max(rows, 1):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
 
-        n_forms, n_inverse = (
-            state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")
-        )
-        for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
+        counters = {k: state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")}
+        for name, counter in counters.items():
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
         if self.table is None:
@@ -214,9 +212,9 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         )
         self._cache = _kernels.PlanCache(
             forms=state_array(state, "quad", (H - 1, rows, J), np.float64),
-            n_forms=n_forms,
+            n_forms=counters["n_quad"],
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
-            n_inverse=n_inverse,
+            n_inverse=counters["n_inverse"],
             growth=state_array(state, "growth", (H,), np.float64),
         )
         self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use

@@ -1,10 +1,9 @@
 """Planning on a continuous linear game by Monte Carlo (SPEC §6): regret and Stackelberg values.
 
-``Q_{m,h} = ⟨φ, w_{m,h}⟩``, ``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``, each integral
-estimated without bias from ``N`` states drawn from ``μ_h`` (the game's evaluation sample);
-backward induction runs on them with :mod:`.planning`'s steps. ``R`` replications give a mean
-and a 95% Student-t interval. A best response's value is biased up by ``O(1/√N)``
-(``E max ≥ max E``): the regret is consistent and never negative (that of the sampled game).
+``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``, each integral estimated without bias from the
+game's evaluation sample; backward induction uses :mod:`.planning`'s steps. ``R`` replications
+give a mean and a 95% Student-t interval. A best response's value is biased up by ``O(1/√N)``
+(``E max ≥ max E``): the regret is consistent and never negative.
 """
 
 from __future__ import annotations
@@ -43,8 +42,7 @@ class Estimate:
 def t_half_width(values: np.ndarray, level: float = 0.95) -> np.ndarray:
     """Half-width ``t_{(1+level)/2, R−1} · s / √R`` of the Student-t interval over the last axis.
 
-    NaN where ``R < 2``. The one confidence interval of the package: Monte-Carlo estimates, the
-    report's bands over seeds and the spread of slopes over runs all use it.
+    NaN where ``R < 2``; the package's one confidence interval (estimates, bands, slopes).
     """
     values = np.asarray(values, dtype=np.float64)
     R = values.shape[-1]
@@ -56,14 +54,10 @@ def t_half_width(values: np.ndarray, level: float = 0.95) -> np.ndarray:
     return special.stdtrit(R - 1, 0.5 + level / 2) * sem
 
 
-def t_interval(replications: np.ndarray, exact: bool = False, level: float = 0.95) -> Estimate:
-    """The mean of ``replications (..., R)`` and its half-width (:func:`t_half_width`).
-
-    NaN for ``R = 1`` unless ``exact`` (an exact quadrature has no error: zero).
-    """
-    replications = np.asarray(replications, dtype=np.float64)
+def t_interval(replications: np.ndarray, exact: bool = False) -> Estimate:
+    """The mean of ``replications (..., R)`` and its half-width (zero if ``exact``)."""
     mean = replications.mean(axis=-1)
-    half = np.zeros_like(mean) if exact else t_half_width(replications, level)
+    half = np.zeros_like(mean) if exact else t_half_width(replications)
     return Estimate(mean=mean, half_width=half, replications=replications)
 
 
@@ -91,12 +85,10 @@ def sampled_regrets(
 ) -> Estimate:
     """Both players' regret of one episode, eqs. (9) and (10), by planning on a sample.
 
-    The three backward passes of :func:`~.planning.player_regrets` in every replication at
-    once: at step ``h ≥ 1`` on the sample's states drawn from ``μ_{h-1}``, at step 0 on ``x1``.
-    ``policy_l``, ``policy_f``: the policies played, as :data:`PolicyMap`; ``x1 (2,)`` the
-    realised initial state, ``a1`` the leader's first action; ``sample`` the states to plan on
-    (default: the game's evaluation sample). Returns an :class:`Estimate` ``(2,)``, the
-    leader's regret first.
+    :func:`~.planning.player_regrets`' passes in every replication at once, at step ``h ≥ 1`` on
+    the sample's states from ``μ_{h-1}``, at step 0 on ``x1 (2,)``; ``a1`` the leader's first
+    action, ``sample`` by default the game's evaluation sample. Returns an :class:`Estimate`
+    ``(2,)``, the leader's first.
     """
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
@@ -136,13 +128,11 @@ def sampled_stackelberg(
 ) -> tuple[np.ndarray, Estimate]:
     """The Stackelberg solution of the game planned on a sample (SPEC §2 and §6).
 
-    Backward induction in each replication as :func:`~.planning.stackelberg_equilibrium` does;
-    the plan ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a, b), w[r, m, h]⟩`` gives the policy at any state.
-
-    ``sample``: the states to plan on (default: the game's evaluation sample; its ``pooled()``
-    form gives a single best plan); ``tie_break``: ``"leader"`` (strong) or ``"follower"``
-    (weak), within ``tol >= 0``. Returns ``w (R, 2, H, d)`` and the :class:`Estimate` ``(2,)``
-    of both players' values ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
+    :func:`~.planning.stackelberg_equilibrium` in each replication; ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a,
+    b), w[r, m, h]⟩`` gives the policy at any state. ``sample``: by default the game's evaluation
+    sample (its ``pooled()`` form: one best plan); ``tie_break``: ``"leader"`` (strong) or
+    ``"follower"`` (weak), within ``tol``. Returns ``w (R, 2, H, d)`` and the :class:`Estimate`
+    ``(2,)`` of ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
     """
     rules = stackelberg_rules(tie_break, tol)
     sample = game.evaluation if sample is None else sample

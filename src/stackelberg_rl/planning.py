@@ -29,9 +29,6 @@ Rule = Callable[[np.ndarray], np.ndarray]
 """A player's choice from the values at its node ``W (n, ..., A_0, …, A_i)`` (see :func:`collapse`):
 its policy ``(..., A_0, …, A_i)``, or integer actions ``(..., A_0, …, A_{i-1})`` played for sure."""
 
-Policy = np.ndarray | Rule
-"""A player's part in a backward pass: a policy or a :data:`Rule`."""
-
 
 @dataclass(frozen=True)
 class Values:
@@ -70,26 +67,19 @@ def _max_last(z: np.ndarray) -> np.ndarray:
 
 def collapse(
     W: np.ndarray,
-    policies: Sequence[Policy],
+    policies: Sequence[np.ndarray | Rule],
     out: Sequence[np.ndarray | None] | None = None,
     best_rows: Sequence[Sequence[int]] = (),
 ) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
     """One step of backward induction at a batch of states (SPEC §2 and §7).
 
     From the last player down, ``W^{(N+1)} = W``, ``W^{(i)}(a_{<i}) = Σ_{a_i} π_i(a_i|a_{<i})
-    W^{(i+1)}(a_{≤i})``, ``W^{(0)} = V``; for two players ``W^{(1)}`` holds ``q_l`` and ``V̄_f``.
-
-    Args:
-        W: ``(n, ..., A_0, …, A_N)`` action values of ``n`` rows (every player's, or one's own).
-        policies: for each player: its policy ``(..., A_0, …, A_i)``, or a :data:`Rule` called
-            with ``W^{(i+1)}``.
-        out: for each player, ``None`` or a zeroed array where its rule's policy is written.
-        best_rows: for each player, rows of ``W`` (its own values) where it maximises whatever
-            its policy: backward passes that differ only in who best-responds run as one.
-
-    Returns:
-        ``(pis, nodes)``: each player's policy at this step, and ``nodes[i] = W^{(i)}``
-        ``(n, ..., A_0, …, A_{i-1})``, so that ``nodes[0]`` is ``V``.
+    W^{(i+1)}(a_{≤i})``; ``W (n, ..., A_0, …, A_N)`` holds ``n`` rows of values. ``policies``:
+    each player's ``(..., A_0, …, A_i)`` or a :data:`Rule` called with ``W^{(i+1)}``; ``out``:
+    per player ``None`` or a zeroed array for its rule's policy; ``best_rows``: per player, rows
+    of ``W`` where it maximises whatever its policy (best responses fused into one pass).
+    Returns each player's policy and ``nodes[i] = W^{(i)} (n, ..., A_0, …, A_{i-1})``
+    (``nodes[0]`` is ``V``; for two players ``nodes[1]`` holds ``q_l`` and ``V̄_f``).
 
     >>> Q = np.array([[[1.0, 0.0]], [[0.0, 2.0]]])  # (2 players, A = 1, B = 2)
     >>> pis, nodes = collapse(Q, [np.ones(1), greedy(1)])
@@ -126,9 +116,7 @@ def softmax_rule(player: int, alpha: float) -> Rule:
 
 
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
-    """``SOFT-MAX_alpha(z)`` of eq. (12) along ``axis``, stably (the maximum subtracted).
-
-    ``alpha = inf``: uniform over the maximisers (greedy play); ``alpha = 0``: uniform.
+    """``SOFT-MAX_alpha(z)`` of eq. (12), stably; ``alpha = inf``: uniform over the maximisers.
 
     >>> softmax(np.array([0.0, 1.0]), np.inf)
     array([0., 1.])
@@ -142,25 +130,12 @@ def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def soft_policies(Q: np.ndarray, alpha_l: float, alpha_f: float) -> tuple[np.ndarray, ...]:
-    """Soft-max follower then leader policies from ``Q (..., 2, A, B)`` (Algorithm 1, 9–14).
-
-    ``alpha_l``, ``alpha_f``: inverse temperatures (``inf``: greedy). Returns ``pi_l (..., A)``,
-    ``pi_f (..., A, B)``, ``q_l (..., A)``, ``vbar_f (..., A)``, ``V (..., 2)``.
-    """
-    rules = [softmax_rule(0, alpha_l), softmax_rule(1, alpha_f)]
-    (pi_l, pi_f), (V, q) = collapse(np.moveaxis(np.asarray(Q, dtype=np.float64), -3, 0), rules)
-    return pi_l, pi_f, q[0], q[1], np.moveaxis(V, 0, -1)
-
-
 def stackelberg_choice(
     W: np.ndarray, player: int, tie_break: Literal["leader", "follower"], tol: float
 ) -> np.ndarray:
     """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, SPEC §7.
 
-    ``W (players, ..., A_0, …, A_i)``: among the maximisers of its own ``W[player]`` within
-    ``tol``, those best (``"leader"``) or worst (``"follower"``) for player 0, among them for
-    player 1, …, up to the player before it; then the lowest index.
+    Of its maximisers within ``tol``, the best (``"leader"``) or worst for player 0, then 1, ….
     """
     sign = 1.0 if tie_break == "leader" else -1.0
     z = W[player]
@@ -194,8 +169,8 @@ def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
     return [(*head, *counts[: i + 1]) for i in range(game.n_players)]
 
 
-def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.ndarray | None]:
-    """One policy per player, ``pi_i (H, S, A_0, …, A_i)`` (``None`` skipped), checked as floats.
+def check_policies(game: FiniteGame, *policies: np.ndarray | Rule | None) -> list:
+    """One policy per player, ``pi_i (H, S, A_0, …, A_i)``, checked (``None``, a Rule pass through).
 
     Raises:
         ValueError: naming the policy, and the axis or the index that is wrong, or the number
@@ -207,7 +182,7 @@ def check_policies(game: FiniteGame, *policies: np.ndarray | None) -> list[np.nd
     axes = ("h", "x", *action_axes(n, False))
     out = []
     for name, pi, shape in zip(policy_names(n), policies, policy_shapes(game), strict=True):
-        if pi is not None:
+        if pi is not None and not callable(pi):
             _validate.check_shape(pi, name, shape, axes[: len(shape)])
             pi = _validate.distribution(pi, name, axes[: len(shape)])
         out.append(pi)
@@ -233,12 +208,11 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
 
 
 def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
-    """Exact values of the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (SPEC §2).
+    """Exact values of the policies ``pi_i (H, S, A_0, …, A_i)`` of every player (SPEC §2, §7).
 
-    With ``N`` followers ``evaluate(game, pi_0, …, pi_N)``, ``pi_i (H, S, A_0, …, A_i)`` (SPEC §7).
-    A player may be given a :data:`Rule` instead, applied at every step of the backward pass:
-    ``evaluate(game, pi_l, *stackelberg_rules("follower")[1:])`` is the leader's policy against
-    followers that answer it breaking their ties against it.
+    A player may be given a :data:`Rule` instead, applied at every step:
+    ``evaluate(game, pi_l, *stackelberg_rules("follower")[1:])`` plays against followers that
+    break their ties against the leader.
 
     >>> from stackelberg_rl.games import random_linear
     >>> g = random_linear(4, 2, 2, 3, 2, seed=1)
@@ -246,13 +220,7 @@ def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
-    return _backward(game, _steps(game, policies))[1]
-
-
-def _steps(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> list[np.ndarray | Rule]:
-    """``policies`` checked by :func:`check_policies`, a :data:`Rule` passed through as it is."""
-    given = check_policies(game, *(None if callable(p) else p for p in policies))
-    return [p if callable(p) else t for p, t in zip(policies, given, strict=True)]
+    return _backward(game, check_policies(game, *policies))[1]
 
 
 def best_response(
@@ -264,18 +232,10 @@ def best_response(
 ) -> tuple[np.ndarray, Values]:
     """Player ``player``'s best response to the others' policies, eqs. (7) and (8), SPEC §7.
 
-    Args:
-        game: the game.
-        player: 0 the leader, ``1 … N`` the followers.
-        policies: every player's policy in order of moves (the entry of ``player`` is ignored).
-        tie_break: a follower's ties: ``None`` (the first maximiser), or among its maximisers
-            within ``tol`` the best (``"leader"``) or worst (``"follower"``) for the leader,
-            then the players after it (:func:`stackelberg_choice`): the best or worst leader
-            value over all its best responses, at every state.
-        tol: how far below the maximum an action still counts as a maximiser.
-
-    Returns:
-        A deterministic policy of ``player`` (first maximiser on ties) and its values.
+    ``player``: 0 the leader, ``1 … N`` the followers; ``policies``: every player's in order of
+    moves (``player``'s ignored); ``tie_break``: a follower's ties, ``None`` (first maximiser) or,
+    among its maximisers within ``tol``, the best (``"leader"``) or worst for the leader
+    (:func:`stackelberg_choice`). Returns a deterministic policy of ``player`` and its values.
     """
     player = _validate.index(player, game.n_players, "player")
     if tie_break is None or player == 0:
@@ -283,7 +243,7 @@ def best_response(
     else:
         rule = stackelberg_rules(tie_break, tol, game.n_players)[player]
     given = [rule if i == player else p for i, p in enumerate(policies)]
-    tables, values = _backward(game, _steps(game, given))
+    tables, values = _backward(game, check_policies(game, *given))
     return tables[player], values
 
 
@@ -298,10 +258,7 @@ def follower_best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """The follower's best response to ``pi_l``, eq. (7): a deterministic ``pi_f`` and its values.
-
-    ``tie_break``, ``tol``: as in :func:`best_response`.
-    """
+    """The follower's best response to ``pi_l``, eq. (7) (ties as in :func:`best_response`)."""
     return best_response(game, 1, [pi_l, None], tie_break, tol)
 
 
@@ -312,13 +269,9 @@ def stackelberg_equilibrium(
 ) -> tuple[np.ndarray, ...]:
     """The subgame-perfect Stackelberg solution by backward induction (SPEC §2, §7).
 
-    At each ``(h, x)``, from the last follower down, player ``i`` answers every ``a_{<i}`` with
-    the argmax of its own ``W^{(i+1)}_i`` (ties within ``tol`` for the leader or against it,
-    :func:`stackelberg_choice`); the leader picks ``argmax_a Q_l(x, a, b*(x, a))``.
-
-    Returns:
-        Deterministic ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N``
-        followers ``(pi_0, …, pi_N, values)``.
+    From the last follower down each player answers every ``a_{<i}`` with the argmax of its own
+    ``W^{(i+1)}_i`` (ties: :func:`stackelberg_choice`); the leader maximises ``Q_l(x, a, b*)``.
+    Returns deterministic ``(pi_0, …, pi_N, values)``: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``.
     """
     policies, values = _backward(game, stackelberg_rules(tie_break, tol, game.n_players))
     return (*policies, values)
@@ -330,9 +283,9 @@ def regret(
 ) -> tuple[float, float]:
     """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
 
-    For the policies ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played, the realised initial
-    state ``x1`` and the leader's first action ``a1``: ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) −
-    V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l, BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
+    For ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played from ``x1`` with leader action ``a1``:
+    ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l,
+    BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
     """
     r = player_regrets(game, [pi_l, pi_f], x1, [a1])
     return float(r[0]), float(r[1])
@@ -346,18 +299,11 @@ def player_regrets(
 ) -> np.ndarray:
     """Each player's exact regret of one episode (SPEC §7; eqs. (9) and (10) for ``N = 1``).
 
-    Player ``m``'s best-response value minus its value under ``policies``, both at the node
-    where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0 (:func:`start_values`).
-
-    Args:
-        game: the game, with ``N`` followers.
-        policies: ``pi_0, …, pi_N`` played in the episode, ``pi_i (H, S, A_0, …, A_i)``.
-        x1: the realised initial state, or an array ``(n,)`` of them.
-        first_actions: the realised actions of step 0 of players ``0 … N-1`` (the last
-            player's may follow, unused), each like ``x1``.
-
-    Returns:
-        ``(1+N,)`` regrets, the leader's first; ``(1+N, n)`` for ``x1 (n,)``.
+    Player ``m``'s best-response value minus its value under ``policies`` (``pi_i (H, S, A_0, …,
+    A_i)``) at the node where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0. ``x1``: the
+    initial state or ``(n,)`` of them; ``first_actions``: step 0's actions of players ``0 …
+    N-1`` (the last player's may follow, unused), each like ``x1``. Returns ``(1+N,)`` regrets,
+    the leader's first, or ``(1+N, n)``.
     """
     policies = check_policies(game, *policies)
     N = game.n_followers
@@ -378,13 +324,11 @@ def player_regrets(
 def start_values(
     game: FiniteGame, policies: Sequence[np.ndarray], *, best: bool = True
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """The values at step 0 of a batch of policy profiles and of each player's best response.
+    """Step 0's values of a batch of policy profiles and (``best``) each player's best response.
 
-    One backward pass of :func:`regret_backup` for all, one step's ``Q`` held at a time.
-    ``policies``: each player's ``(*batch, H, S, A_0, …, A_i)`` (``np.broadcast_to`` shares one
-    in a batch); ``best``: also the best responses. Returns ``(V, nodes, best)`` of step 0:
-    ``V (rows, 1+N, *batch, S)`` (row 0 the profiles' values, row 1 each player's best-response
-    value) and the nodes of :func:`regret_backup`.
+    ``policies``: each player's ``(*batch, H, S, A_0, …, A_i)``. One backward pass of
+    :func:`regret_backup`; returns ``(V (rows, 1+N, *batch, S), nodes, best)`` of step 0, row 0
+    of ``V`` the profiles' values, row 1 each player's best-response value.
     """
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
@@ -402,13 +346,12 @@ def start_values(
 def regret_backup(
     Q: np.ndarray, policies: Sequence[np.ndarray], out: np.ndarray, *, best: bool = True
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """One step of the fused backward passes of :func:`start_values`.
+    """One step of :func:`start_values`.
 
-    ``Q (rows, 1+N, ..., A_0, …, A_N)``: row 0 every player's values of the profile, row 1
-    (if ``best``) player ``m``'s of its best response, eqs. (7) and (8); ``policies`` each
-    player's at this step; ``out (rows, 1+N, ...)`` receives the step's values. Returns the
-    profile's values at each player's node (:func:`collapse`) and each player's best-response
-    value at its own node, ``best[m] (..., A_0, …, A_{m-1})``.
+    ``Q (rows, 1+N, ..., A_0, …, A_N)``: row 0 the profile's values, row 1 (``best``) each
+    player's of its best response, eqs. (7)-(8); ``out (rows, 1+N, ...)`` receives the step's
+    values. Returns the profile's :func:`collapse` nodes and
+    ``best[m] (..., A_0, …, A_{m-1})``, player ``m``'s best-response value at its node.
     """
     n = len(policies)
     # One pass: rows 0 … n-1 the profile, row n + m player m's own values, where it maximises.
@@ -424,11 +367,7 @@ def regret_backup(
 def regret_at(
     nodes: list[np.ndarray], best: list[np.ndarray], x1: np.ndarray, actions: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Each player's regret ``(1+N, n)`` at ``(x1, a_0, …, a_{m-1})``, eqs. (9) and (10).
-
-    From the step-0 ``nodes`` and ``best`` of :func:`regret_backup`; ``actions`` the first
-    actions of the players before the last, each ``(n,)`` like ``x1``.
-    """
+    """Each player's regret ``(1+N, n)`` at ``(x1, a_0, …, a_{m-1})``, eqs. (9) and (10)."""
     ats = [(x1, *actions[:m]) for m in range(len(best))]
     return np.stack([best[m][at] - nodes[m][m][at] for m, at in enumerate(ats)])
 
@@ -449,12 +388,8 @@ def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
 def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Values, ...]:
     """Soft-max play planned on the true model (``β = 0``): Algorithm 1, lines 9–14, exact ``Q``.
 
-    Each player ``i`` plays ``softmax(α_i W^{(i+1)}_i)`` from the last follower down (SPEC §7);
-    ``alphas`` are ``α_0, …, α_N`` (``inf``: greedy, uniform over maximisers).
-
-    Returns:
-        ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` and their values; with ``N`` followers
-        ``(pi_0, …, pi_N, values)``.
+    Player ``i`` plays ``softmax(α_i W^{(i+1)}_i)`` for ``alphas = α_0, …, α_N`` (``inf``:
+    greedy), SPEC §7. Returns ``(pi_0, …, pi_N, values)`` as :func:`stackelberg_equilibrium`.
     """
     rules = [softmax_rule(i, a) for i, a in enumerate(_alphas(game, alphas))]
     policies, values = _backward(game, rules)
@@ -464,9 +399,7 @@ def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Val
 def softmax_bias(game: FiniteGame, *alphas: float) -> np.ndarray:
     """The soft-max bias ``(1+N,)``: the expected regret of one episode of :func:`softmax_solution`.
 
-    Each player's regret (:func:`player_regrets`) in expectation over ``x_1`` and the earlier
-    players' first actions drawn from the soft-max policies: what soft-max play loses with
-    nothing left to learn (bounded by Lemmas 2 and 4, :func:`softmax_bias_bound`); each ``>= 0``.
+    :func:`player_regrets` averaged over ``x_1`` and the earlier first actions, each ``>= 0``.
     """
     *policies, _ = softmax_solution(game, *alphas)
     N = game.n_followers
@@ -483,10 +416,9 @@ def softmax_bias(game: FiniteGame, *alphas: float) -> np.ndarray:
 
 
 def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
-    """Lemmas 2 and 4's bound on the soft-max bias of one episode: ``(1+N,)``.
+    """Lemmas 2 and 4's bound ``(1+N,)`` on the soft-max bias: ``H·log|A_i|/α_i`` per player.
 
-    ``H·log|A_i|/α_i`` per player (a soft-max over ``n`` actions gives up at most ``log(n)/α``
-    per step); ``0`` for greedy play and for a player with one action.
+    A soft-max over ``n`` actions loses at most ``log(n)/α`` a step; ``0`` if greedy or ``n = 1``.
     """
     out = []
     for n, alpha in zip(game.action_counts, _alphas(game, alphas), strict=True):
@@ -498,11 +430,10 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
 
 
 def appendix_f_marginal(t: float | np.ndarray, alpha_f: float, M: float, eps: float) -> np.ndarray:
-    """Appendix F: the leader's marginal ``q_l (..., 2)`` as ``Q`` moves from Table 1 to Table 2.
+    """Appendix F: the leader's marginal ``q_l (..., 2)`` at ``Q(t) = (1−t)·Table 1 + t·Table 2``.
 
-    ``Q(t) = (1 − t)·Table 1 + t·Table 2`` for ``t (...)`` in ``[0, 1]``; the follower plays
-    ``softmax(α_f Q_f(t)[a, ·])``, ``α_f ≥ 0`` (``inf``: greedy, whose ``q_l(a₁)`` jumps from
-    ``0`` to ``M > 0`` at ``t = 1/2``); ``eps`` is ``ε`` in ``(0, 1]``.
+    ``t (...)`` in ``[0, 1]``, the follower playing ``softmax(α_f Q_f(t)[a, ·])`` (``inf``: greedy,
+    whose ``q_l(a₁)`` jumps from 0 to ``M`` at ``t = 1/2``); ``eps`` is ``ε`` in ``(0, 1]``.
     """
     from .games.appendix_f import tables
 
@@ -521,27 +452,21 @@ def mixed_commitment(
 ) -> tuple[np.ndarray, int, float]:
     """The leader's optimal mixed strategy to commit to in a one-shot bimatrix game.
 
-    The follower sees the mix ``x`` and best-responds, ties in the leader's favour. Conitzer &
-    Sandholm (2006, EC'06, §5): one LP per follower action ``b``, maximise ``Σ_a x_a L[a, b]``
-    over the simplex subject to ``b`` being a best response; the best feasible ``b`` wins.
+    The follower sees the mix and best-responds, ties for the leader. Conitzer & Sandholm (2006,
+    EC'06, §5): per follower action ``b`` an LP maximises ``Σ_a x_a L[a, b]`` over the simplex
+    with ``b`` a best response; the best feasible ``b`` wins.
 
     >>> L, F = [[2, 4], [1, 3]], [[1, 0], [0, 1]]  # Conitzer & Sandholm (2006), §1
     >>> x, b, v = mixed_commitment(L, F)
     >>> np.round(x, 6).tolist(), b, round(v, 6), pure_commitment(L, F)[2]
     ([0.5, 0.5], 1, 3.5, 3.0)
 
-    Args:
-        leader_payoffs: ``L (A, B)``, any scale.
-        follower_payoffs: ``F (A, B)``, any scale.
-        tol: how far, relative to the follower's largest absolute payoff, the solver's ``b`` may
-            fall short of a best response to the returned mix before it counts as a failure.
-
-    Returns:
-        ``(leader_mix (A,), follower_action, leader_mix @ L[:, follower_action])``.
+    ``leader_payoffs``, ``follower_payoffs``: ``L, F (A, B)``, any scale (or strings
+    ``"2,4;1,3"``); ``tol``: how far, relative to ``max |F|``, the solver's ``b`` may fall short of
+    a best response. Returns ``(leader_mix (A,), follower_action, leader_mix @ L[:, b])``.
 
     Raises:
-        ValueError: matrices that are not finite ``(A, B)`` arrays (or strings ``"2,4;1,3"``)
-            of the same shape.
+        ValueError: matrices that are not finite ``(A, B)`` arrays of the same shape.
         RuntimeError: an LP fails (neither optimal nor infeasible) or its solution is wrong.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
@@ -588,10 +513,9 @@ def mixed_commitment(
 def pure_commitment(
     leader_payoffs: np.ndarray, follower_payoffs: np.ndarray
 ) -> tuple[int, int, float]:
-    """The Stackelberg solution of a one-shot game ``L, F (A, B)``, the leader's action seen.
+    """The Stackelberg solution ``(a, b, L[a, b])`` of a one-shot game ``L, F (A, B)``, ``a`` seen.
 
-    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour. Returns
-    ``(leader_action, follower_action, leader_value)``, the value in the payoffs' units.
+    :func:`stackelberg_equilibrium` with ``H = 1``, ties in the leader's favour.
     """
     L, F = payoff_matrices(leader_payoffs, follower_payoffs)
     game = matrix_game(leader_payoffs=L, follower_payoffs=F, horizon=1)

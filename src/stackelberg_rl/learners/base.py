@@ -23,7 +23,6 @@ FeatureMap = Callable[[np.ndarray], np.ndarray]
 SCHEDULES = ("every", "every-n", "doubling")
 
 PLAYERS = ("leader", "follower")
-"""The players' names, by their index on the player axis, of a two-player game."""
 
 
 def player_name(m: int, n_players: int) -> str:
@@ -50,9 +49,7 @@ def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
     return out
 
 
-def _per_player(
-    name: str, general, spellings: dict[str, object], n_players: int | None = None
-) -> tuple[list, list[str]]:
+def _per_player(name: str, general, spellings: dict, n_players: int | None = None) -> tuple:
     """Values and names of ``general`` (``n_players`` long, or ≥ 2) or of the two spellings."""
     given = {k: v for k, v in spellings.items() if v is not None}
     if general is not None and given:
@@ -81,31 +78,22 @@ class LSVIUCBLearner(Players, abc.ABC):
         feature_map: ``states (n, ...) -> phi (n, A_0, …, A_N, d)``, or for a finite state
             space the table ``phi (S, A_0, …, A_N, d)`` itself (then states are row indices in
             ``[0, S)``).
-        action_counts: ``(|A_0|, …, |A_N|)``, one per player, the leader first (two players:
-            ``(|A|, |B|)``; ``|B| = 1``: single-agent LSVI-UCB).
-        dim: ``d``.
-        horizon: ``H``.
-        beta: bonus scale ``β ≥ 0``, finite.
-        lam: ridge ``λ > 0``, finite.
-        alphas: ``(α_0, …, α_N)`` the soft-max parameters (two players: ``(α_l, α_f)``),
-            numbers ``≥ 0`` (``inf``: greedy); required. A schedule sets :attr:`alphas`
-            before each plan.
-        n_leader_actions, n_follower_actions: the two-player spelling of ``action_counts``.
-        alpha_l, alpha_f: the two-player spelling of ``alphas``.
-        bonus_reward: add the exploration reward ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
-            player's ``Q`` (SPEC §4, reward-free exploration), known rather than regressed.
-        schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes, or ``"doubling"``
-            (re-plan when ``det Λ_h`` has doubled for some ``h`` since the last plan).
-        schedule_n: ``n`` of ``"every-n"``.
+        action_counts: ``(|A_0|, …, |A_N|)``, the leader first (``|B| = 1``: single-agent).
+        dim, horizon: ``d``, ``H``.
+        beta, lam: bonus scale ``β ≥ 0`` and ridge ``λ > 0``, finite.
+        alphas: ``(α_0, …, α_N)`` (two players ``(α_l, α_f)``), numbers ``≥ 0`` (``inf``:
+            greedy); required. A schedule sets :attr:`alphas` before each plan.
+        n_leader_actions, n_follower_actions, alpha_l, alpha_f: the two-player spellings.
+        bonus_reward: add the known exploration reward ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
+            player's ``Q`` (SPEC §4).
+        schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes (``schedule_n``), or
+            ``"doubling"`` (when ``det Λ_h`` has doubled for some ``h`` since the last plan).
 
     Attributes:
         w: ``(P, H, d)`` the ridge solutions of the last plan (Algorithm 1, line 6).
-        Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` of the last plan, the one the policies are
-            played with (its bonus, Algorithm 1, line 7).
-        n_plans: plans made so far.
-        planned_episode: the episode given to the last :meth:`plan`, if any.
-        table: the feature table ``(S, A_0, …, A_N, d)`` of a finite state space, else
-            ``None``.
+        Lambda_inv: ``(H, d, d)`` ``Λ_h^{-1}`` the policies are played with (line 7).
+        n_plans: plans made so far; planned_episode: the episode of the last :meth:`plan`.
+        table: the feature table ``(S, A_0, …, A_N, d)`` of a finite state space, else ``None``.
     """
 
     def __init__(
@@ -141,6 +129,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.lam = real(lam, "lam", low=0.0, low_open=True)
         beta = real(beta, "beta", low=0.0)
         self.table: np.ndarray | None = None
+        self.feature_map: FeatureMap = feature_map
         if isinstance(feature_map, np.ndarray):
             axes = ", ".join(action_axes(self.n_players))
             sizes = ", ".join(map(str, self.action_counts))
@@ -152,11 +141,8 @@ class LSVIUCBLearner(Players, abc.ABC):
             shape = (feature_map.shape[0], *self.action_counts, d)
             name = f"the feature table (S, {axes}, d)"
             self.table = check_features(feature_map, shape, name)
-            self.feature_map: FeatureMap = self.table.__getitem__
-        else:
-            self.feature_map = feature_map
-        self.bonus_reward = bool(bonus_reward)
-        self.beta = beta
+            self.feature_map = self.table.__getitem__
+        self.bonus_reward, self.beta = bool(bonus_reward), beta
         self.dim, self.horizon = d, H
         values, names = _per_player(
             "alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players
@@ -167,10 +153,8 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.schedule, self.schedule_n = schedule, schedule_n
         self.w = np.zeros((self.n_players, H, d))
         self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()
-        self.n_plans = 0
-        self.planned_episode: int | None = None
-        self.logdet_at_plan = np.full(H, d * math.log(self.lam))
-        """``(H,)`` log det Λ_h at the last plan (doubling re-plans once it grows by log 2)."""
+        self.n_plans, self.planned_episode = 0, None
+        self.logdet_at_plan = np.full(H, d * math.log(self.lam))  # doubling's reference
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -217,18 +201,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         """``J = |A_0|⋯|A_N|``, the joint actions of one step."""
         return math.prod(self.action_counts)
 
-    @property
-    def n_states(self) -> int | None:
-        """``|S|`` of a feature table, ``None`` for a feature map."""
-        return None if self.table is None else self.table.shape[0]
-
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """Everything the learner has learned and will act on, as arrays and numbers.
+        """What the learner has learned and acts on (its own arrays, not copies).
 
-        With :meth:`load_state_dict` on a learner made with the same arguments, it continues
-        exactly as this one would, bit for bit. What the constructor sets (features, ``λ``, the
-        schedule) and caches are left out. The arrays are the learner's own, not copies.
+        :meth:`load_state_dict` on a learner made with the same arguments continues bit for bit.
         """
         return {
             "w": self.w,
@@ -241,11 +218,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state`` (this learner's data is replaced).
-
-        Raises:
-            ValueError: an entry is missing or has the wrong type, dtype or shape (naming it).
-        """
+        """Continue from :meth:`state_dict`'s ``state``; a ValueError names a bad entry."""
         H, d, P = self.horizon, self.dim, self.n_players
         self.w = state_array(state, "w", (P, H, d), np.float64)
         self.Lambda_inv = state_array(state, "Lambda_inv", (H, d, d), np.float64)
@@ -316,21 +289,14 @@ class LSVIUCBLearner(Players, abc.ABC):
     def record(self, h: int, x, actions: Sequence[int], rewards, x_next) -> None:
         """Store a transition of step ``h`` (Algorithm 1, line 5), every argument checked.
 
-        ``actions (a_0, …, a_N)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a
-        feature table.
+        ``actions (a_0, …, a_N)``, ``rewards (P,)`` in ``[-1, 1]``, states indices with a table.
         """
 
     def record_episodes(self, states, actions, rewards) -> None:
         """Store whole episodes of a finite state space, as :meth:`record` would one by one.
 
-        Episode ``i``'s step ``h`` is ``record(h, states[i, h], actions[i, h], rewards[i, h],
-        states[i, h + 1])``, in order of episodes then steps; the arrays are checked once, first,
-        and nothing is stored if one is bad.
-
-        Args:
-            states: ``(n, H+1)`` integer state indices (row ``i``: ``x_0 … x_H`` of episode ``i``).
-            actions: ``(n, H, P)`` integer actions, one per player.
-            rewards: ``(n, H, P)`` rewards in ``[-1, 1]``.
+        ``states (n, H+1)`` indices ``x_0 … x_H`` of each episode, ``actions (n, H, P)``,
+        ``rewards (n, H, P)`` in ``[-1, 1]``: all checked first, nothing stored if one is bad.
         """
         states, actions, rewards = self._check_episodes(states, actions, rewards)
         for i in range(len(states)):
@@ -338,7 +304,7 @@ class LSVIUCBLearner(Players, abc.ABC):
                 self.record(h, states[i, h], actions[i, h], rewards[i, h], states[i, h + 1])
 
     def _check_episodes(self, states, actions, rewards) -> tuple[np.ndarray, ...]:
-        """The arguments of :meth:`record_episodes`, checked: int64, int64, float64 arrays."""
+        """The arguments of :meth:`record_episodes` as int64, int64, float64 arrays."""
         if self.table is None:
             raise ValueError("record_episodes needs a learner with a feature table")
         H, P, S = self.horizon, self.n_players, self.table.shape[0]
@@ -393,9 +359,8 @@ class LSVIUCBLearner(Players, abc.ABC):
     def plan(self, episode: int | None = None) -> None:
         """Backward pass of Algorithm 1, lines 4–14, over all recorded data.
 
-        Args:
-            episode: the episode this plan is for, named in the error if ``w`` or ``Λ^{-1}``
-                comes out non-finite (:class:`NonFiniteError`).
+        ``episode``: the plan's, named in the :class:`NonFiniteError` if ``w`` or ``Λ^{-1}`` is not
+        finite.
         """
         if episode is not None:
             episode = fast_index(episode, sys.maxsize, "episode")
@@ -429,8 +394,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         Row ``i`` must depend on ``phi[i]`` alone, to the bit (Algorithm 1, lines 7–20).
         """
 
-    def _forget_policies(self) -> None:
-        """Drop the policies kept for the last state and the tables (after a plan, ``α``, ``β``)."""
+    def _forget_policies(self) -> None:  # after a plan or a new α or β
         self._last_key: tuple | None = None
         self._last_policies: tuple = ()
         self._tables: tuple | None = None
@@ -465,8 +429,7 @@ class LSVIUCBLearner(Players, abc.ABC):
     def policy(self, m: int, h: int, x, earlier: Sequence[int] = ()) -> np.ndarray:
         """``π_{m,h}(·|x, a_{<m})``: player ``m``'s policy after the actions ``earlier``.
 
-        All players' policies at a state are computed when player 0 asks (Algorithm 1, lines
-        16–20) and handed to the later players.
+        Player 0's call computes every player's (Algorithm 1, lines 16–20), kept for the rest.
         """
         m = fast_index(m, self.n_players, "m")
         earlier = self._check_actions(earlier, m, "earlier")
@@ -486,12 +449,10 @@ class LSVIUCBLearner(Players, abc.ABC):
         return self.policy(1, h, x, (a,))
 
     def policy_tables(self, game_or_features=None) -> tuple[np.ndarray, ...]:
-        """Every player's current policy: player ``i``'s ``(H, S, A_0, …, A_i)``.
+        """Every player's current policy ``(H, S, A_0, …, A_i)``, each row as acting computes it.
 
-        For two players ``pi_l (H, S, A)`` and ``pi_f (H, S, A, B)``. Each row as acting
-        computes it, to the bit. ``game_or_features``: a finite game or its features ``(S, A_0,
-        …, A_N, d)``; by default the learner's own table, whose tables are kept
-        (read-only) until the next plan or change of ``α`` or ``β``.
+        ``game_or_features``: a finite game or its features ``(S, A_0, …, A_N, d)``; by default
+        the learner's table, whose policies are kept (read-only) until the next plan, ``α``, ``β``.
         """
         features = getattr(game_or_features, "features", game_or_features)
         own = features is None or features is self.table
@@ -514,10 +475,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return tables
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every player's policy at step ``h`` at ``phi (n, A_0, …, A_N, d)``, as acting draws.
-
-        Returns player ``i``'s ``(n, A_0, …, A_i)`` for each (``pi_l (n, A)``, ``pi_f (n, A,
-        B)``), SPEC §6.
+        """Every player's policy ``(n, A_0, …, A_i)`` at ``phi (n, A_0, …, A_N, d)`` (SPEC §6).
 
         Raises:
             ValueError: for a bad ``h`` or features of the wrong shape, non-finite or ``‖φ‖ > 1``.

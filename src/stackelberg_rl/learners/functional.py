@@ -13,7 +13,6 @@ import numpy as np
 
 from .._validate import integer, real
 from ..planning import collapse, softmax_rule
-from ..planning import soft_policies as soft_policies  # re-exported: the learner's policies
 
 
 def theory_beta(
@@ -113,14 +112,22 @@ def optimistic_q(
     return np.moveaxis(Q, -1, -1 - n_action_axes)
 
 
-def chain_policies(Q: np.ndarray, alphas) -> tuple[list[np.ndarray], np.ndarray]:
+def chain_policies(Q: np.ndarray, alphas) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The soft-max chain of SPEC §7 from the last player down (Algorithm 1, lines 9–14).
 
     ``Q (..., P, A_0, …, A_N)``, ``alphas (P,)`` (``inf``: greedy). Returns each player's policy
-    ``π_i (..., A_0, …, A_i) = softmax(α_i W^{(i+1)}_i)`` and every player's value ``V (...,
-    P) = W^{(0)}``. For two players the same arrays as :func:`soft_policies`.
+    ``π_i (..., A_0, …, A_i) = softmax(α_i W^{(i+1)}_i)`` and the nodes ``W^{(i)} (..., A_0, …,
+    A_{i-1}, P)``, ``W^{(0)} = V (..., P)``.
     """
-    P = len(alphas)
-    W = np.moveaxis(np.asarray(Q, dtype=np.float64), -1 - P, 0)
+    W = np.moveaxis(np.asarray(Q, dtype=np.float64), -1 - len(alphas), 0)
     pis, nodes = collapse(W, [softmax_rule(m, alpha) for m, alpha in enumerate(alphas)])
-    return pis, np.moveaxis(nodes[0], 0, -1)
+    return pis, [np.moveaxis(node, 0, -1) for node in nodes]
+
+
+def soft_policies(Q: np.ndarray, alpha_l: float, alpha_f: float) -> tuple[np.ndarray, ...]:
+    """Two players' :func:`chain_policies` from ``Q (..., 2, A, B)``.
+
+    Returns ``pi_l (..., A)``, ``pi_f (..., A, B)``, ``q_l``, ``vbar_f (..., A)``, ``V (..., 2)``.
+    """
+    (pi_l, pi_f), (V, q) = chain_policies(Q, (alpha_l, alpha_f))
+    return pi_l, pi_f, q[..., 0], q[..., 1], V

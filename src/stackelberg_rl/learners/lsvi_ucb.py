@@ -1,15 +1,15 @@
 """Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
 
-The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached per sample and downdated by
-Sherman–Morrison as ``Λ_{h+1}`` gains rows (SPEC §5), made exactly every ``refresh_every`` plans.
-The policies are played with an inverse made afresh from ``Λ_h`` by Cholesky, so that any
-episode's policy replays bit for bit (:func:`replay_inverse`).
+The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and downdated by Sherman–Morrison (SPEC
+§5), made exactly every ``refresh_every`` plans. Policies are played with ``Λ_h^{-1}`` made afresh
+by Cholesky, so that any episode's policy replays bit for bit (:func:`replay_inverse`).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,23 +24,18 @@ _NONE = np.empty((0, 0))  # no next-state features to write
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Every player may own one (SPEC §7): given the same observations they compute the same ``Λ``,
-    ``w`` and policies.
+    Every player may own one (SPEC §7): the same observations give the same ``Λ``, ``w``, policies.
 
     Args:
-        feature_map, action_counts, dim, horizon, beta, lam, alphas: see
-            :class:`.base.LSVIUCBLearner` (with its two-player spellings and ``bonus_reward``,
-            ``schedule``, ``schedule_n``).
+        *args, **kwargs: those of :class:`.base.LSVIUCBLearner`.
         incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
             recomputes them at each plan (an ablation).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
-        dtype: storage of the next states' features ``ψ`` (the transposed feature table, or
-            each sample's own), ``float64`` or ``float32``.
+        dtype: storage of the next states' features ``ψ``, ``float64`` or ``float32``.
     """
 
     ablation: tuple[bool, bool] | None = None
-    """For the benchmark only: ``(poly_exp, simd_products)``, ``False`` to turn a trick of
-    :mod:`._kernels.plan` off; ``None`` plans with both."""
+    """The benchmark's ``(poly_exp, simd_products)``: ``False`` turns a kernel trick off."""
 
     def __init__(
         self,
@@ -57,9 +52,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         self.incremental = bool(incremental)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
-        self.drift: list[float] = []
-        """The largest correction of a cached form at each exact refresh, per step."""
-        # Rows < counts[h] in use; the arrays grow by doubling.
+        self.drift: list[float] = []  # the largest correction of a cached form at each refresh
         self._data = _kernels.Samples(
             features=np.empty((H, 0, d)),
             rewards=np.empty((H, 0, P)),
@@ -83,7 +76,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ data
     def _next_table(self) -> np.ndarray:
-        """``ψ`` before any sample: the table's rows transposed ``(1, S, d, J)``, or no row."""
+        """``ψ`` before any sample: the table's rows transposed ``(1, S, d, J)``, or none."""
         J, d, H = self.n_joint_actions, self.dim, self.horizon
         if self.table is None:
             return np.empty((H - 1, 0, d, J), dtype=self.dtype)
@@ -124,7 +117,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
     def record_episodes(self, states, actions, rewards) -> None:
-        """Store whole episodes in one compiled call, as :meth:`record` would (see the base)."""
+        """Store whole episodes in one compiled call (see the base class)."""
         states, actions, rewards = self._check_episodes(states, actions, rewards)
         capacity = self._data.features.shape[1]
         need = int(self._data.counts.max(initial=0)) + len(states)
@@ -138,16 +131,16 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     @property
     def n_samples(self) -> np.ndarray:
-        """``(H,)`` number of samples recorded at each step."""
+        """See the base class."""
         return self._data.counts.copy()
 
     @property
     def Lambda(self) -> np.ndarray:
-        """``(H, d, d)`` ``Λ_h = λI + Σ_τ φ_h^τ φ_h^τᵀ`` (read-only view)."""
+        """See the base class (a read-only view)."""
         return read_only(self._data.Lambda)
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h`` (read-only)."""
+        """See the base class (read-only views)."""
         h = self._check_step(h)
         n = self._data.counts[h]
         phi, r = self._data.features[h, :n], self._data.rewards[h, :n]
@@ -156,10 +149,10 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """The base class's, the samples' rows in use and the caches the next plan reads.
+        """The base class's, the samples in use and the caches.
 
-        The next states as ``next_states (H-1, n)`` indices with a feature table, as their
-        features ``psi (H-1, n, d, J)`` with a feature map.
+        The next states as ``next_states (H-1, n)`` indices with a table, else ``psi (H-1, n, d,
+        J)``.
         """
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
@@ -184,7 +177,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        """See the base class."""
         super().load_state_dict(state)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
         counts = state_array(state, "n", (H,), np.int64)
@@ -193,10 +186,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         if capacity < max(rows, 1):
             raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
 
-        n_forms, n_inverse = (
-            state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")
-        )
-        for name, counter in (("n_quad", n_forms), ("n_inverse", n_inverse)):
+        counters = {k: state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")}
+        for name, counter in counters.items():
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
         if self.table is None:
@@ -221,9 +212,9 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         )
         self._cache = _kernels.PlanCache(
             forms=state_array(state, "quad", (H - 1, rows, J), np.float64),
-            n_forms=n_forms,
+            n_forms=counters["n_quad"],
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
-            n_inverse=n_inverse,
+            n_inverse=counters["n_inverse"],
             growth=state_array(state, "growth", (H,), np.float64),
         )
         self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use
@@ -238,7 +229,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         return self._parameters
 
     def _plan(self) -> None:
-        """``Λ^{-1}`` and ``w`` of every step in one compiled pass."""
         if not self.incremental:
             how = _kernels.RECOMPUTE
         elif self.n_plans % self.refresh_every == 0:
@@ -255,7 +245,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
-        """The one compiled path for acting and for the tables (:func:`._kernels.plan.policies`)."""
         return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
 
 
@@ -271,10 +260,7 @@ def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tup
 
 
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
-    """``Q (n, P, A_0, …, A_N)``, the policies and whether finite, at C-contiguous ``phi``.
-
-    :func:`._kernels.plan.policies` with ``params`` :data:`._kernels.plan.Parameters` as a tuple.
-    """
+    """:func:`._kernels.plan.policies` at C-contiguous ``phi``: ``Q (n, P, …)``, pis, finite?"""
     n, counts = len(phi), phi.shape[1:-1]
     flat_phi = read_only(phi.reshape(n, -1, phi.shape[-1]))  # one signature, a Ray worker's too
     Q, flat, finite = _kernels.policies(flat_phi, w, Lambda_inv, h, params)
@@ -296,13 +282,8 @@ def initial_gram(lam: float, horizon: int, dim: int) -> np.ndarray:
     return np.broadcast_to(lam * np.eye(dim), (horizon, dim, dim)).copy()
 
 
-def add_episodes(Lambda: np.ndarray, phi: np.ndarray, lo: int, hi: int) -> None:
-    """``Λ_h += φ_h^τ φ_h^τᵀ`` for ``τ = lo … hi-1`` in order, in place, as the learner adds them.
-
-    ``Lambda (H, d, d)`` C-contiguous float64, ``phi (K, H, d)`` each episode's features: from
-    :func:`initial_gram` with episodes ``0 … k-1``, its ``Λ`` at episode ``k``, to the bit.
-    """
-    _kernels.add_rows(Lambda, phi, lo, hi)
+# Λ_h += φ_h^τ φ_h^τᵀ for τ = lo … hi-1 in place: from initial_gram, episode k's Λ to the bit.
+add_episodes = _kernels.add_rows
 
 
 def replay_inverse(Lambda: np.ndarray) -> np.ndarray:
@@ -319,17 +300,14 @@ def played_policies(
     h: int,
     beta: float,
     horizon: int,
-    *alphas: float,
+    alphas: Sequence[float],
     bonus_reward: bool = False,
 ) -> tuple:
     """``(Q (n, P, A_0, …, A_N), π_0 (n, A_0), …, π_N (n, A_0, …, A_N), finite)``, as played.
 
-    The learner's compiled policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …,
-    A_N, d)`` from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas`` (one
-    sequence, or the numbers).
+    The learner's policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …, A_N, d)``
+    from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas (P,)``.
     """
-    if len(alphas) == 1:
-        alphas = tuple(alphas[0])
     params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:-1])
     Q, pis, finite = compiled_policies(np.ascontiguousarray(phi), w, Lambda_inv, h, params)
     return (Q, *pis, finite)

@@ -7,16 +7,15 @@ import math
 import numpy as np
 
 from .base import LSVIUCBLearner, state_array
-from .functional import chain_policies, optimistic_q
+from .functional import bonus, chain_policies, optimistic_q
 
 
 class ReferenceLSVIUCB(LSVIUCBLearner):
     """Algorithm 1 as written, in numpy: every plan starts from scratch.
 
     Each plan forms ``Λ_h = λI + ΦᵀΦ`` and its inverse anew, asks ``feature_map`` for the next
-    states' features and computes ``Q`` and the policies with
-    :mod:`~stackelberg_rl.learners.functional`: no cache, no compiled code, nothing shared with
-    :class:`~stackelberg_rl.learners.SoftmaxLSVIUCB` but the checks and the interface.
+    states' features and computes ``Q`` and the policies with :mod:`.functional`: nothing shared
+    with :class:`.SoftmaxLSVIUCB` but the checks and the interface.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -28,7 +27,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         self._next_states: list[list] = [[] for _ in range(H)]
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
-        """Store the played features, the rewards and the next state (all checked first)."""
+        """Store the played features, the rewards and the next state (checked first)."""
         h, phi, actions, rewards, _ = self._check_transition(h, x, actions, rewards, x_next)
         t = self._n[h]
         if t == self._phi.shape[1]:
@@ -52,7 +51,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s ``state``; see the base class."""
+        """See the base class."""
         super().load_state_dict(state)
         H, d = self.horizon, self.dim
         n = state_array(state, "n", (H,), np.int64)
@@ -76,18 +75,18 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
 
     @property
     def n_samples(self) -> np.ndarray:
-        """``(H,)`` number of samples recorded at each step."""
+        """See the base class."""
         return self._n.copy()
 
     def observations(self, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """The features ``φ (n, d)`` and rewards ``(n, P)`` recorded at step ``h`` (copies)."""
+        """See the base class (copies)."""
         h = self._check_step(h)
         n = self._n[h]
         return self._phi[h, :n].copy(), self._rewards[h, :n].copy()
 
     @property
     def Lambda(self) -> np.ndarray:
-        """``(H, d, d)`` ``Λ_h = λI + ΦᵀΦ``, formed from the recorded features."""
+        """``(H, d, d)`` ``Λ_h = λI + ΦᵀΦ``, formed afresh."""
         out = np.empty((self.horizon, self.dim, self.dim))
         for h in range(self.horizon):
             phi = self._phi[h, : self._n[h]]
@@ -95,15 +94,11 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         return out
 
     def _q(self, phi: np.ndarray, h: int) -> np.ndarray:
-        """``Q (..., P, A_0, …, A_N)`` at ``phi (..., A_0, …, A_N, d)`` (line 7).
-
-        With ``bonus_reward``, the exploration reward ``u`` on top.
-        """
-        w, Lambda_inv, H, P = self.w[:, h], self.Lambda_inv[h], self.horizon, self.n_players
-        Q = optimistic_q(phi, w, Lambda_inv, self.beta, math.inf, P)
+        """``Q (..., P, A_0, …, A_N)`` at ``phi (..., A_0, …, A_N, d)`` (line 7), ``u`` on top."""
+        Lambda_inv, H, P = self.Lambda_inv[h], self.horizon, self.n_players
+        Q = optimistic_q(phi, self.w[:, h], Lambda_inv, self.beta, math.inf, P)
         if self.bonus_reward:
-            bonus = optimistic_q(phi, np.zeros_like(w[:1]), Lambda_inv, self.beta, math.inf, P)
-            Q = Q + np.minimum(bonus, H) / H
+            Q = Q + np.expand_dims(np.minimum(bonus(phi, Lambda_inv, self.beta), H) / H, -1 - P)
         return np.minimum(Q, H)
 
     def _plan(self) -> None:
@@ -114,7 +109,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
             phi, y = self.observations(h)
             if h < self.horizon - 1 and len(y):
                 psi = np.asarray(self.feature_map(np.asarray(self._next_states[h])))
-                y = y + chain_policies(self._q(psi, h + 1), self.alphas)[1]  # V_{h+1}: (n, P)
+                y = y + chain_policies(self._q(psi, h + 1), self.alphas)[1][0]  # V_{h+1} (n, P)
             self.w[:, h] = (self.Lambda_inv[h] @ (phi.T @ y)).T
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:

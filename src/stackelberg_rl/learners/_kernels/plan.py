@@ -1,11 +1,10 @@
-"""Compiled loops of the learner (numba): the backward pass, recording a sample, the policies.
+"""Compiled loops of the learner: the backward pass, recording a sample, the policies.
 
-The numpy form is :mod:`~stackelberg_rl.learners.functional`; the tests hold the two together.
-Player-indexed arrays have a leading axis ``P = 1+N``; the joint actions ``(a_0, …, a_N)`` lie on
-one flat row-major axis of ``J = ∏|A_i|``. What must replay to the bit (``Λ``, the played
-``Λ^{-1}``, the policies) is compiled without reassociation. Two tricks stay while the ablation
-of ``stackelberg-rl bench`` shows each pays: :func:`exp_nonpositive` and :func:`_products_simd`.
-Arrays are copied by loops, never by slice assignment, which numba compiles seconds slower.
+The numpy form is :mod:`~stackelberg_rl.learners.functional`, tested against these. Player arrays
+have a leading axis ``P = 1+N``; the joint actions ``(a_0, …, a_N)`` lie on one row-major axis of
+``J = ∏|A_i|``. What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) keeps
+each sum's order. :func:`exp_nonpositive` and :func:`_products_simd` stay while the ablation of
+``stackelberg-rl bench`` shows each pays.
 """
 
 from __future__ import annotations
@@ -23,11 +22,8 @@ from ..._jit import ensure_cache_dir
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
-JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy"}
-"""The plan's loops: sums may be reordered; no flag that assumes away ``inf`` (``α = ∞``)."""
-
-EXACT_JIT = {"cache": True, "error_model": "numpy"}
-"""What must be reproducible to the bit: each sum in the order the source writes it."""
+JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy"}  # keeps inf
+EXACT_JIT = {"cache": True, "error_model": "numpy"}  # each sum in the order written
 
 SIMD_MIN_PAIRS = 8  # from this many joint actions up, products run across them
 LANES = 4  # doubles per vector of _products_simd
@@ -36,9 +32,8 @@ COEFFICIENTS = 3  # rows cᵀψ per pass of the products: each w_{m,h+1}, then U
 BLOCK = 64  # samples per block: the soft-max runs across a block's samples
 
 LOG_MAX_GROWTH = math.log(1024.0)
-"""``Λ_h^{-1}`` and the forms are made afresh once ``det Λ_h`` has grown by this factor since:
-a downdated form is at least ``ψᵀΛ^{-1}ψ / c`` (``c = 1 + φᵀΛ^{-1}φ``), so its relative
-round-off grows at most by ``Π c = det Λ' / det Λ``."""
+"""``Λ_h^{-1}`` and the forms are made afresh once ``det Λ_h`` has grown by this factor: a downdated
+form is ``≥ ψᵀΛ^{-1}ψ / c`` (``c = 1 + φᵀΛ^{-1}φ``), its relative round-off grows ``≤ Π c``."""
 
 MODE_DOWNDATE, MODE_EXACT, MODE_MEASURE = 0, 1, 2
 """Next states' forms: downdate the first ``n_current`` (the rest exact); all exact; both, with
@@ -73,8 +68,8 @@ NextStates = namedtuple(
 )
 """One step's next states: sample ``t``'s ``ψ`` at ``features[rows[t]]`` ``(d, J)``; ``forms
 (cap, J)``, ``n`` in use, the first ``n_current`` of the previous ``Λ^{-1}``; ``updates (m, d)``
-the Sherman–Morrison vectors ``U_r`` since, ``inverse (d, d)`` the current ``Λ^{-1}``."""
-# Python passes plain tuples, named again inside the kernels (cheaper to call).
+the Sherman–Morrison vectors ``U_r`` since, ``inverse (d, d)`` the current ``Λ^{-1}``. Python
+passes these as plain tuples."""
 
 
 # ---------------------------------------------------------------------- the policies played
@@ -674,7 +669,6 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
 
 @njit(**JIT)
 def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # pragma: no cover
-    """:func:`backward_pass` with the two tricks as literal flags."""
     literally(poly_exp)
     literally(simd_products)
     n_steps, d = data.features.shape[0], data.features.shape[2]
@@ -751,10 +745,7 @@ def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - com
 
 @njit(**JIT)
 def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
-    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``, for the ablation only.
-
-    A separate entry, so that a plain run compiles one variant of :func:`_backward`, not four.
-    """
+    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``: the ablation's entry."""
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks
     if poly_exp and simd_products:

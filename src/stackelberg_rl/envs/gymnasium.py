@@ -1,24 +1,22 @@
-"""Gymnasium environments: one player's problem with every other player's policy fixed.
+"""Gymnasium environments: one player's problem with every other player's policy fixed (SPEC §7).
 
-- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem (SPEC §7), observation
-  ``[h, x, a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the
-  actions played before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action
-  ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action``, ``{name}_reward`` of every
-  other player. Its optimal policy is player ``m``'s best response to the others
-  (:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
-- :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
-  leader_policy)``: players 0 and 1, observations ``[h, x]`` and ``[h, x, a]``: the best
-  responses of eqs. (8) and (7).
+:class:`PlayerEnv` ``(game, player, policies)`` is player ``m``'s problem: observation ``[h, x,
+a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played
+before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action ``Discrete(A_m)``,
+reward ``r_{m,h}``, infos ``{name}_action`` and ``{name}_reward`` of every other player. Its
+optimal policy is player ``m``'s best response to the others
+(:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
+:class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game, leader_policy)``
+are players 0 and 1, observing ``[h, x]`` and ``[h, x, a]``: the best responses of eqs. (8), (7).
 
-The players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. ``policies`` holds
-one entry per player (``player``'s own ignored): a table ``pi_i (H, S, A_0, …, A_i)`` as
+``policies`` holds one entry per player (``player``'s own ignored; the players are ``leader,
+follower`` or ``leader, follower_1, …, follower_N``): a table ``pi_i (H, S, A_0, …, A_i)`` as
 :mod:`~stackelberg_rl.planning` shapes it (drawn from with the environment's stream, so
 ``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"`` (that player's part of
 :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with the agents'
 ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset); one name alone stands
 for every other player. Episodes terminate after ``H`` steps. Importing this module registers
-``stackelberg_rl/PlayerEnv-v0``, ``stackelberg_rl/LeaderEnv-v0`` and
-``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
+``stackelberg_rl/PlayerEnv-v0``, ``…/LeaderEnv-v0`` and ``…/FollowerEnv-v0`` with Gymnasium.
 
 Example:
     >>> import gymnasium
@@ -98,7 +96,7 @@ class PlayerEnv(Episode, gymnasium.Env):
         self.action_space = Discrete(self.game.action_counts[self.me])
 
     def _fixed(self, policies: str | Sequence[Any]) -> tuple[list, list]:
-        """Each other player's table or object (``None`` where it has the other, and for us)."""
+        # each other player's table or object (None where it has the other, and for us)
         n = self.game.n_players
         if isinstance(policies, str):
             policies = [policies] * n
@@ -112,9 +110,7 @@ class PlayerEnv(Episode, gymnasium.Env):
                 f"policies must hold one policy per player ({n} in this game, "
                 f"{self.players[self.me]}'s ignored), got {len(policies)}"
             )
-        tables: list = [None] * n
-        objects: list = [None] * n
-        solution = None
+        tables, objects, solution = [None] * n, [None] * n, None
         for i, policy in enumerate(policies):
             if i == self.me:
                 continue
@@ -140,12 +136,12 @@ class PlayerEnv(Episode, gymnasium.Env):
         while (i := len(self._actions)) < until and self._h < self.game.horizon:
             at = (self._h, self._x, *self._actions)
             if self._tables[i] is not None:  # drawn from our stream
-                self._actions.append(draw(self._tables[i][at], self.np_random))
+                action = draw(self._tables[i][at], self.np_random)
             else:
-                action = self._objects[i].act(*at)
-                self._actions.append(
-                    check_action(self.players[i], action, self.game.action_counts[i])
+                action = check_action(
+                    self.players[i], self._objects[i].act(*at), self.game.action_counts[i]
                 )
+            self._actions.append(action)
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
@@ -194,30 +190,28 @@ class LeaderEnv(PlayerEnv):
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
-        game = _two_players(game, options, follower_policy, "follower_policy")
-        policies = follower_policy if isinstance(follower_policy, str) else [None, follower_policy]
-        super().__init__(game, 0, policies, **options)
+        super().__init__(*_two_players(game, options, follower_policy, 0), **options)
 
 
 class FollowerEnv(PlayerEnv):
     """The (first) follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
 
     def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
-        game = _two_players(game, options, leader_policy, "leader_policy")
-        policies = leader_policy if isinstance(leader_policy, str) else [leader_policy, None]
-        super().__init__(game, 1, policies, **options)
+        super().__init__(*_two_players(game, options, leader_policy, 1), **options)
 
 
-def _two_players(game: FiniteGame | str, options: dict, policy: Any, name: str) -> FiniteGame:
-    """The game, built once; one policy given as an object or table is a two-player game's."""
+def _two_players(game: FiniteGame | str, options: dict, policy: Any, me: int) -> tuple:
+    """``(game, me, policies)``: the game built once, the other player's ``policy`` placed."""
     game = resolve_game(game, options.pop("game_params", None))
-    if not isinstance(policy, str) and game.n_players > 2:
+    if isinstance(policy, str):
+        return game, me, policy
+    if game.n_players > 2:
         raise ValueError(
-            f"{name} as one policy is for a game of two players, this one has {game.n_players}: "
-            f"give a name for all ('uniform', 'stackelberg'), or use {PLAYER_ENV_ID} with "
-            "policies=[...] (one per player)"
+            f"{('follower', 'leader')[me]}_policy as one policy is for a game of two players, "
+            f"this one has {game.n_players}: give a name for all ('uniform', 'stackelberg'), or "
+            f"use {PLAYER_ENV_ID} with policies=[...] (one per player)"
         )
-    return game
+    return game, me, [policy, None] if me else [None, policy]
 
 
 for _id, _cls in (

@@ -5,17 +5,13 @@ type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds
 by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
 
 An episode (math.md §1, SPEC §7): a chance node draws ``x_0``; at every step the players ``0 …
-N`` (the leader, then the followers) pick ``a, b, c, …`` in order, each having seen the actions
-before it; the last move pays every player its mean reward ``r_{m,h}`` (``rewards()`` until the
-next player's move; realised noise is not modelled) and a chance node draws ``x_{h+1} ~ P_h``.
-Everything is public: observations hold ``h``, ``x`` and the step's actions so far, information
-states the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
-
-Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
-``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
-survives OpenSpiel's game strings), ``file:PATH`` for a game saved with
-:func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT`` for a game :func:`make` was given
-earlier in this process.
+N`` pick ``a, b, c, …`` in order, each having seen the actions before it; the last move pays
+every player its mean reward ``r_{m,h}`` (``rewards()`` until the next move; realised noise is
+not modelled) and a chance node draws ``x_{h+1} ~ P_h``. All is public (:class:`Observer`);
+:class:`TablePolicy` plays policy tables. Game parameters: ``game``, a registered name (its
+parameters in ``params`` as ``key:value`` pairs separated by ``;``, values percent-encoded),
+``file:PATH`` (a game saved with :func:`stackelberg_rl.games.save`), or ``sha256:FINGERPRINT``
+(a game :func:`make` was given earlier in this process).
 
 Example:
     >>> from stackelberg_rl.envs.openspiel import make
@@ -74,8 +70,7 @@ GAME_TYPE = pyspiel.GameType(
 LEADER, FOLLOWER = 0, 1
 """OpenSpiel player ids of the leader and the (first) follower; follower ``i`` is player ``i``."""
 
-_MADE: dict[str, FiniteGame] = {}
-"""Games given to :func:`make` without a registered name, by fingerprint (for ``load_game``)."""
+_MADE: dict[str, FiniteGame] = {}  # games given to make() without a name, by fingerprint
 
 
 def _value_text(value: Any) -> str:
@@ -189,16 +184,11 @@ class LeaderFollowerGame(pyspiel.Game):
 
 
 class LeaderFollowerState(pyspiel.State):
-    """A position in one episode: step ``h``, state ``x``, the actions of the step so far."""
+    """A position in one episode: ``h``, ``x`` (``None`` before ``x_0``), ``actions`` so far."""
 
     def __init__(self, game: LeaderFollowerGame) -> None:
         super().__init__(game)
-        self.h = 0
-        """The step ``h`` (``H`` once the episode is over)."""
-        self.x: int | None = None
-        """The state ``x_h`` (``None`` until the first chance node has drawn ``x_0``)."""
-        self.actions: list[int] = []
-        """The actions ``a_0, …`` played at step ``h`` so far, in order of moves."""
+        self.h, self.x, self.actions = 0, None, []
         self._played: list[tuple[int, ...]] = []  # (x_h, a_0, …, a_N) of the steps played
         self._rewards = [0.0] * game.finite_game.n_players
         self._returns = list(self._rewards)

@@ -8,7 +8,6 @@ check of a value lives in their ``validate``, which construction runs too.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,9 +41,8 @@ class GameSpec:
     """Which game to play: a registered name and its parameters, or a finite game's ``.npz`` file.
 
     ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")``; values
-    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded;
-    building the game refuses a file whose game has changed since. A bad name, parameter, value
-    or file raises :class:`ValueError` on construction.
+    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded
+    (:meth:`make` refuses it changed). Bad values raise :class:`ValueError` on construction.
     """
 
     name: str | None = field(
@@ -218,13 +216,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         """Inverse of :meth:`to_dict` (reads a manifest's ``config``)."""
-        data = dict(data)
-        game = GameSpec(**data.pop("game", {}))
-        agent = dict(data.pop("agent", {}))
-        for name in ("alpha_l", "alpha_f", "beta"):
-            if agent.get(name) == "inf":  # how a manifest writes ∞
-                agent[name] = math.inf
-        agent = AgentConfig(**agent)
+        data = dict(data)  # a manifest's "inf" is spelled ∞ by AgentConfig
+        game, agent = GameSpec(**data.pop("game", {})), AgentConfig(**data.pop("agent", {}))
         return cls(game=game, agent=agent, **data)
 
 

@@ -152,15 +152,13 @@ class PlanRecorder:
                     f"save_plans needs LSVI-UCB players; the "
                     f"{player_name(m, len(players))} is {type(player).__name__}"
                 )
-        self.players = players
-        self._episodes: list[int] = []
-        self._w: list[np.ndarray] = []
-        self._params: list[tuple[float, ...]] = []  # (α_0, …, α_N, β)
+        self.players, self.learner = players, players[0].learner
+        self._episodes, self._w, self._params = [], [], []  # params: (α_0, …, α_N, β)
 
     def after_plans(self, k: int) -> None:
         """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
         leader, *followers = self.players
-        L = leader.learner
+        L = self.learner
         own = [p for p in followers if p.learner is not L]  # the decentralised players
         if any(p.replanned != leader.replanned for p in own):
             raise RuntimeError(
@@ -179,17 +177,16 @@ class PlanRecorder:
 
     def state_dict(self) -> dict:
         """The plans so far: ``episode (P,)``, ``w (P, 1+N, H, d)``, ``params (P, 2+N)``."""
-        L = self.players[0].learner
-        n = L.n_players
+        L = self.learner
         return {
             "episode": np.array(self._episodes, dtype=np.int64),
-            "w": np.array(self._w, dtype=np.float64).reshape(-1, n, L.horizon, L.dim),
-            "params": np.array(self._params, dtype=np.float64).reshape(-1, n + 1),
+            "w": np.array(self._w, dtype=np.float64).reshape(-1, L.n_players, L.horizon, L.dim),
+            "params": np.array(self._params, dtype=np.float64).reshape(-1, L.n_players + 1),
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
-        L = self.players[0].learner
+        L = self.learner
         try:
             episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
         except KeyError as err:
@@ -201,26 +198,22 @@ class PlanRecorder:
                 f"{P} plans of {n} players, H={L.horizon}, d={L.dim}"
             )
         self._episodes = [int(k) for k in episode]
-        self._w = [np.array(x, dtype=np.float64) for x in w]
+        self._w = list(w.astype(np.float64))
         self._params = [tuple(float(v) for v in row) for row in params]
 
     def finish(self) -> Plans:
         """The run's plans, with the features the learner recorded (checked)."""
-        L = self.players[0].learner
-        n = L.n_samples
-        if len(set(n.tolist())) != 1:
-            raise RuntimeError(f"the steps have different numbers of samples: {n.tolist()}")
+        L, state = self.learner, self.state_dict()
+        if len(set(L.n_samples.tolist())) != 1:
+            raise RuntimeError(
+                f"the steps have different numbers of samples: {L.n_samples.tolist()}"
+            )
         phi = np.stack([L.observations(h)[0] for h in range(L.horizon)], axis=1)
-        state = self.state_dict()
-        params = state["params"]
+        alpha, beta = state["params"][:, :-1], state["params"][:, -1]
         plans = Plans(
-            phi=np.ascontiguousarray(phi, dtype=np.float64),
-            plan_episode=state["episode"],
-            w=state["w"],
-            alpha=np.ascontiguousarray(params[:, :-1]),
-            beta=np.ascontiguousarray(params[:, -1]),
-            lam=float(L.lam),
-        )
+            np.ascontiguousarray(phi, dtype=np.float64), state["episode"], state["w"],
+            np.ascontiguousarray(alpha), np.ascontiguousarray(beta), float(L.lam),
+        )  # fmt: skip
         plans.validate("the recorded plans")
         return plans
 

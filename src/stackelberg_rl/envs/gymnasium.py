@@ -1,22 +1,10 @@
-"""Gymnasium environments: one player's problem with every other player's policy fixed (SPEC §7).
+"""Gymnasium environments: one player's problem, every other player's policy fixed (SPEC §7).
 
-:class:`PlayerEnv` ``(game, player, policies)`` is player ``m``'s problem: observation ``[h, x,
-a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the actions played
-before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action ``Discrete(A_m)``,
-reward ``r_{m,h}``, infos ``{name}_action`` and ``{name}_reward`` of every other player. Its
-optimal policy is player ``m``'s best response to the others
-(:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
-:class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game, leader_policy)``
-are players 0 and 1, observing ``[h, x]`` and ``[h, x, a]``: the best responses of eqs. (8), (7).
-
-``policies`` holds one entry per player (``player``'s own ignored; the players are ``leader,
-follower`` or ``leader, follower_1, …, follower_N``): a table ``pi_i (H, S, A_0, …, A_i)`` as
-:mod:`~stackelberg_rl.planning` shapes it (drawn from with the environment's stream, so
-``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"`` (that player's part of
-:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with the agents'
-``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset); one name alone stands
-for every other player. Episodes terminate after ``H`` steps. Importing this module registers
-``stackelberg_rl/PlayerEnv-v0``, ``…/LeaderEnv-v0`` and ``…/FollowerEnv-v0`` with Gymnasium.
+:class:`PlayerEnv` is player ``m``'s problem (its optimal policy: ``m``'s best response,
+:func:`~stackelberg_rl.planning.best_response`); :class:`LeaderEnv` and :class:`FollowerEnv` are
+the best responses of eqs. (8) and (7). Spaces and policies: the README's "Environments".
+Importing this module registers ``stackelberg_rl/PlayerEnv-v0``, ``…/LeaderEnv-v0`` and
+``…/FollowerEnv-v0``.
 
 Example:
     >>> import gymnasium
@@ -62,14 +50,20 @@ NAMED_POLICIES = ("uniform", "stackelberg")
 
 
 class PlayerEnv(Episode, gymnasium.Env):
-    """Player ``player``'s problem, every other player's play fixed (see the module's docstring).
+    """Player ``m = player``'s problem, every other player's play fixed.
+
+    Observation ``[h, x, a_0, …, a_{m-1}]`` (``a_i = A_i`` in the final one), action
+    ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action`` and ``{name}_reward`` of every
+    other player; episodes terminate after ``H`` steps.
 
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         player: ``0`` the leader, ``1 … N`` the followers.
-        policies: ``"uniform"``, ``"stackelberg"``, or one entry per player (``player``'s
-            ignored): a table ``pi_i (H, S, A_0, …, A_i)``, one of those names, or an object
-            with ``act``.
+        policies: ``"uniform"``, ``"stackelberg"`` (for all), or one entry per player
+            (``player``'s ignored): a table ``pi_i (H, S, A_0, …, A_i)`` (drawn from with the
+            environment's stream), one of those names (``"stackelberg"``: that player's part of
+            :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with
+            ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset).
         game_params: the registered game's parameters (only with a name).
         render_mode: ``"ansi"`` or ``None``.
     """
@@ -148,8 +142,8 @@ class PlayerEnv(Episode, gymnasium.Env):
     ) -> tuple[np.ndarray, dict]:
         """Start an episode at ``x_0``, the fixed players before this one having acted.
 
-        A ``seed`` starts a new stream (Gymnasium's ``SeedSequence``-based one), ``None`` goes
-        on with it. Each fixed player object's ``begin_episode(k)`` is called, if it has one.
+        A ``seed`` starts a new stream (Gymnasium's), ``None`` goes on with it; each fixed player
+        object's ``begin_episode(k)`` is called, if it has one.
         """
         super().reset(seed=seed)
         self._episode += 1
@@ -163,8 +157,7 @@ class PlayerEnv(Episode, gymnasium.Env):
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play this player's action, the fixed players after it theirs; the game steps.
 
-        The info holds every other player's action and reward (``{name}_action``,
-        ``{name}_reward``).
+        The info holds every other player's ``{name}_action`` and ``{name}_reward``.
         """
         action = check_action(self.players[self.me], action, self.game.action_counts[self.me])
         if self._h >= self.game.horizon:
@@ -182,7 +175,7 @@ class PlayerEnv(Episode, gymnasium.Env):
 
 
 class LeaderEnv(PlayerEnv):
-    """The leader's problem against a fixed ``follower_policy`` (see the module's docstring).
+    """The leader's problem against a fixed ``follower_policy`` (as :class:`PlayerEnv`).
 
     ``game`` is a :class:`~stackelberg_rl.games.FiniteGame` or a registered game's name (with
     its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``. With ``N > 1`` followers

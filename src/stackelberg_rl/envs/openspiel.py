@@ -1,17 +1,12 @@
 """The game as a Python OpenSpiel game: sequential, general-sum, rewards at every step.
 
-:func:`make` turns any :class:`~stackelberg_rl.games.FiniteGame` into a ``pyspiel.Game``; the game
-type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
-by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
-
-An episode (math.md §1, SPEC §7): a chance node draws ``x_0``; at every step the players ``0 …
-N`` pick ``a, b, c, …`` in order, each having seen the actions before it; the last move pays
-every player its mean reward ``r_{m,h}`` (``rewards()`` until the next move; realised noise is
-not modelled) and a chance node draws ``x_{h+1} ~ P_h``. All is public (:class:`Observer`);
-:class:`TablePolicy` plays policy tables. Game parameters: ``game``, a registered name (its
-parameters in ``params`` as ``key:value`` pairs separated by ``;``, values percent-encoded),
-``file:PATH`` (a game saved with :func:`stackelberg_rl.games.save`), or ``sha256:FINGERPRINT``
-(a game :func:`make` was given earlier in this process).
+:func:`make` turns a :class:`~stackelberg_rl.games.FiniteGame` into a ``pyspiel.Game``
+(``python_stackelberg_rl``, so ``pyspiel.load_game("python_stackelberg_rl(game=security,
+params=horizon:3;seed:1)")`` builds registered games). A chance node draws ``x_0``, players ``0
+… N`` move in order, the last move pays every player its mean reward ``r_{m,h}`` (noise is not
+modelled), a chance node draws ``x_{h+1}``. ``game`` is a registered name (its ``params``
+``key:value;…``, values percent-encoded), ``file:PATH`` (:func:`stackelberg_rl.games.save`) or
+``sha256:FINGERPRINT`` (a game given to :func:`make` in this process).
 
 Example:
     >>> from stackelberg_rl.envs.openspiel import make
@@ -75,17 +70,13 @@ _MADE: dict[str, FiniteGame] = {}  # games given to make() without a name, by fi
 
 def _value_text(value: Any) -> str:
     """A parameter value as the registry parses it back (floats exactly, by ``repr``)."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, tuple | list):
         if value and isinstance(value[0], tuple | list):
-            return ";".join(_value_text(row) for row in value)
+            return ";".join(map(_value_text, value))
         return ",".join(repr(float(v)) for v in value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def encode_params(params: Mapping[str, Any]) -> str:
@@ -212,9 +203,8 @@ class LeaderFollowerState(pyspiel.State):
         return len(self.actions)
 
     def _legal_actions(self, player: int) -> list[int]:
-        if player != self.current_player():
-            return []
-        return list(range(self._model().action_counts[player]))
+        mine = player == self.current_player()
+        return list(range(self._model().action_counts[player])) if mine else []
 
     def _chance(self) -> np.ndarray:
         """``x_0``'s distribution, or ``P_h(·|x, a_0, …, a_N)``: ``(S,)``."""
@@ -260,9 +250,8 @@ class LeaderFollowerState(pyspiel.State):
                 self.h += 1  # no transition after the last step
 
     def _action_to_string(self, player: int, action: int) -> str:
-        if player == pyspiel.PlayerId.CHANCE:
-            return f"x={action}"
-        return f"{action_symbols(self._model().n_players)[player]}={action}"
+        chance = player == pyspiel.PlayerId.CHANCE
+        return f"{'x' if chance else action_symbols(self._model().n_players)[player]}={action}"
 
     def is_terminal(self) -> bool:
         """Whether all ``H`` steps have been played."""

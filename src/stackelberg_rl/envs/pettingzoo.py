@@ -1,18 +1,9 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
 
-The agents are the players in order of moves: ``leader, follower`` or ``leader, follower_1, …,
-follower_N``. ``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
-(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders
-the last step and where play stands as text.
-
-**AEC** (:func:`env`, :class:`raw_env`): at every step the agents act in order, each having seen
-the actions before it; after the last the game steps, and each agent collects its realised
-reward from ``last()`` at its next turn. Observations ``[h, x, a_0, …, a_{N-1}]`` in
-``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{N-1} + 1])`` (``a_i = A_i`` until player ``i`` has
-acted), actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``; terminated after ``H``
-steps, truncated after ``max_cycles``. **Parallel** (:func:`parallel_env`): all act at once,
-observing ``[h, x]``; follower ``i`` gives an integer array ``(A_0, …, A_{i-1})`` of replies
-(``MultiDiscrete``), its entry at the actions played its move; infos report the actions played.
+The agents are ``leader, follower`` or ``leader, follower_1, …, follower_N``, in order of moves:
+one after the other (AEC, :func:`env`) or at once, each follower replying to every action before
+it (:func:`parallel_env`); spaces as in the README's "Environments". ``reset(seed=s)`` starts
+the game's stream of a run of seed ``s`` (:mod:`stackelberg_rl._seeding`), ``reset()`` goes on.
 
 Example:
     >>> from stackelberg_rl import games
@@ -72,7 +63,13 @@ class _Episode(Episode):  # what both share: the agents, the random stream, the 
 
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
-    """The game as an AEC environment (the module's docstring; :func:`env`'s arguments)."""
+    """The game as an AEC environment (:func:`env`'s arguments): the agents act in turn.
+
+    Observations ``[h, x, a_0, …, a_{N-1}]`` (int64; ``a_i = A_i`` until player ``i`` has acted),
+    actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``; each agent collects its realised
+    reward from ``last()`` at its next turn; terminated after ``H`` steps, or truncated after
+    ``max_cycles``.
+    """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
 
@@ -142,10 +139,11 @@ def env(game: Any, **options: Any) -> AECEnv:
 
 
 class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
-    """The game with simultaneous moves (the module's docstring; :func:`env`'s arguments).
+    """The game with simultaneous moves (:func:`env`'s arguments), observing ``[h, x]``.
 
-    ``step`` takes ``{"leader": a_0, "follower_1": replies_1, …}`` and plays
-    ``a_i = replies_i[a_0, …, a_{i-1}]`` (``b = replies[a]`` for one follower).
+    ``step`` takes ``{"leader": a_0, "follower_1": replies_1, …}``, ``replies_i (A_0, …,
+    A_{i-1})`` in ``MultiDiscrete``, and plays ``a_i = replies_i[a_0, …, a_{i-1}]`` (``b =
+    replies[a]`` for one follower); infos report the actions played.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}

@@ -74,45 +74,41 @@ class Plans:
         def bad(name: str, what: str) -> PlansFileError:
             return PlansFileError(f"{where}: {name} {what}")
 
-        arrays = self.to_arrays()
+        a = self.to_arrays()
         for name, ndim in (("phi", 3), ("plan_episode", 1), ("w", 4), ("alpha", 2), ("beta", 1)):
-            a = arrays[name]
-            if a.ndim != ndim:
-                raise bad(name, f"has {a.ndim} axes (shape {a.shape}), expected {ndim}")
-            if name != "plan_episode" and a.dtype != np.float64:
-                raise bad(name, f"has dtype {a.dtype}, expected float64")
-        if arrays["plan_episode"].dtype.kind not in "iu":
-            raise bad("plan_episode", f"has dtype {arrays['plan_episode'].dtype}, expected int")
-        if arrays["lam"].shape != () or arrays["lam"].dtype != np.float64:
-            raise bad("lam", f"has shape {arrays['lam'].shape}, expected a float64 scalar")
-        K, H, d = arrays["phi"].shape
-        P, n = len(arrays["plan_episode"]), arrays["w"].shape[1]
+            if a[name].ndim != ndim:
+                raise bad(name, f"has {a[name].ndim} axes (shape {a[name].shape}), expected {ndim}")
+            if name != "plan_episode" and a[name].dtype != np.float64:
+                raise bad(name, f"has dtype {a[name].dtype}, expected float64")
+        pe = a["plan_episode"]
+        if pe.dtype.kind not in "iu":
+            raise bad("plan_episode", f"has dtype {pe.dtype}, expected int")
+        if a["lam"].shape != () or a["lam"].dtype != np.float64:
+            raise bad("lam", f"has shape {a['lam'].shape}, expected a float64 scalar")
+        (K, H, d), P, n = a["phi"].shape, len(pe), a["w"].shape[1]
         if K < 1 or H < 1 or d < 1:
             raise bad("phi", f"has shape {(K, H, d)}: no episode, step or feature")
         if n < 2:
-            raise bad("w", f"has shape {arrays['w'].shape}: fewer than two players on axis 1")
-        expected = {"w": (P, n, H, d), "alpha": (P, n), "beta": (P,)}
-        for name, shape in expected.items():
-            if arrays[name].shape != shape:
-                raise bad(name, f"has shape {arrays[name].shape}, expected {shape}")
-        pe = arrays["plan_episode"]
+            raise bad("w", f"has shape {a['w'].shape}: fewer than two players on axis 1")
+        for name, shape in {"w": (P, n, H, d), "alpha": (P, n), "beta": (P,)}.items():
+            if a[name].shape != shape:
+                raise bad(name, f"has shape {a[name].shape}, expected {shape}")
         if P == 0 or pe[0] != 0:
             raise bad("plan_episode", "must start with a plan at episode 0")
         if (np.diff(pe) <= 0).any() or pe[-1] >= K:
             raise bad("plan_episode", f"must increase strictly within [0, {K})")
         for name in ("phi", "w", "beta", "lam"):
-            if not np.isfinite(arrays[name]).all():
-                at = first_index(~np.isfinite(arrays[name]))
-                raise bad(name, f"has a non-finite entry at index {at}")
-        alpha = arrays["alpha"]
-        if np.isnan(alpha).any() or (alpha < 0).any():
+            if not np.isfinite(a[name]).all():
+                raise bad(
+                    name, f"has a non-finite entry at index {first_index(~np.isfinite(a[name]))}"
+                )
+        if np.isnan(a["alpha"]).any() or (a["alpha"] < 0).any():
             raise bad("alpha", "must be >= 0 (inf: greedy)")
-        if (arrays["beta"] < 0).any():
+        if (a["beta"] < 0).any():
             raise bad("beta", "must be >= 0")
-        lam = float(arrays["lam"])
-        if not lam > 0:
-            raise bad("lam", f"must be > 0, got {lam!r}")
-        norms = np.sqrt(np.einsum("khd,khd->kh", arrays["phi"], arrays["phi"]))
+        if not float(a["lam"]) > 0:
+            raise bad("lam", f"must be > 0, got {float(a['lam'])!r}")
+        norms = np.sqrt(np.einsum("khd,khd->kh", a["phi"], a["phi"]))
         if norms.max() > 1 + NORM_TOL:
             k, h = (int(i) for i in np.unravel_index(int(norms.argmax()), norms.shape))
             raise bad("phi", f"at episode {k}, step {h} has norm {norms[k, h]!r} > 1")

@@ -25,11 +25,9 @@ BACKENDS = ("local", "ray")
 def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
     """The first path (``agent.beta``) at which two JSON values differ, with both values."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            found = difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-            if found:
-                return found
-        return None
+        keys = sorted(set(a) | set(b))
+        found = (difference(a.get(k), b.get(k), f"{path}.{k}" if path else k) for k in keys)
+        return next(filter(None, found), None)
     return None if a == b else (path, a, b)
 
 

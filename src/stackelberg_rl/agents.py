@@ -134,11 +134,10 @@ class AgentConfig:
 
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
         """``(α_l, α_f, …, α_f)``, one per player, numbers or schedule names (greedy: ``∞``)."""
-        n_players = integer(n_players, "n_players", low=2)
         alpha_f = follower_alphas(self.alpha_f, n_players)
-        if self.kind == "greedy-lsvi-ucb":
-            return (math.inf,) * n_players
-        return (self.alpha_l, *alpha_f)
+        return (
+            (math.inf,) * n_players if self.kind == "greedy-lsvi-ucb" else (self.alpha_l, *alpha_f)
+        )
 
 
 def _one_of(value, allowed: tuple[str, ...], name: str) -> None:
@@ -159,11 +158,7 @@ def set_generator_state(rng: np.random.Generator, state) -> None:
 
 
 def per_follower(alpha_f):
-    """``alpha_f`` as one value for every follower, or a list of one per follower.
-
-    A string of several words (``"inf power:1,0.5"``) or a sequence is a list, each spelled as
-    :func:`_spelled` spells it; anything else is returned as it is.
-    """
+    """``alpha_f`` as given, or a list of one per follower from several words or a sequence."""
     if isinstance(alpha_f, str):
         many = re.sub(r"\s*([:,])\s*", r"\1", alpha_f).split()
         alpha_f = many if len(many) > 1 else alpha_f
@@ -249,9 +244,8 @@ class Agent:
 class LSVIAgent(Agent):
     """A player of soft-max LSVI-UCB: the leader of Algorithm 1 or a follower of Algorithm 2.
 
-    ``learner`` holds the statistics and plans; ``alphas`` are every player's ``α``, numbers or
-    schedule names (:func:`alpha_value`) over ``episodes = K``; only the ``owner`` of a learner
-    that players share plans and records.
+    ``alphas``: every player's ``α``, numbers or schedule names (:func:`alpha_value`) over
+    ``episodes = K``; of players sharing a ``learner`` only its ``owner`` plans and records.
     """
 
     def __init__(
@@ -370,9 +364,9 @@ class TableAgent(Agent):
 class UniformAgent(Agent):
     """Uniform play at every state of any state space: the ``random`` baseline."""
 
-    def __init__(self, action_counts, horizon: int, rng: np.random.Generator, player: int):
+    def __init__(self, action_counts, rng: np.random.Generator, player: int):
         super().__init__(rng, player, len(action_counts))
-        self.action_counts, self.horizon = tuple(action_counts), horizon
+        self.action_counts = tuple(action_counts)
         self._row = np.full(self.action_counts[self.player], 1.0 / self.action_counts[self.player])
 
     def act(self, h: int, x, *earlier: int) -> int:
@@ -381,7 +375,7 @@ class UniformAgent(Agent):
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """The uniform ``(H, S, A_0, …, A_i)``."""
-        shape = (self.horizon, game.n_states, *self.action_counts[: self.player + 1])
+        shape = (game.horizon, game.n_states, *self.action_counts[: self.player + 1])
         return np.full(shape, self._row[0])
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
@@ -427,31 +421,25 @@ def make_learner(config: AgentConfig, game: Game, episodes: int) -> LSVIUCBLearn
     counts, H = game.action_counts, game.horizon
     features = game.features if isinstance(game, FiniteGame) else game.feature_map
     specs = config.alpha_specs(game.n_players)
-    kwargs = dict(
-        beta=resolve_beta(config, game, episodes),
-        lam=config.lam,
-        alphas=[alpha_value(a, n, H, episodes, 0) for a, n in zip(specs, counts, strict=True)],
-        schedule=config.schedule,
-        schedule_n=config.schedule_n,
-    )
+    alphas = [alpha_value(a, n, H, episodes, 0) for a, n in zip(specs, counts, strict=True)]
+    beta = resolve_beta(config, game, episodes)
+    kwargs = dict(alphas=alphas, beta=beta, lam=config.lam, schedule=config.schedule)
+    kwargs.update(action_counts=counts, dim=game.dim, horizon=H, schedule_n=config.schedule_n)
     if not config.reference:
-        kwargs.update(
-            incremental=config.incremental, refresh_every=config.refresh_every, dtype=config.dtype
-        )
-    learner = ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB
-    return learner(features, action_counts=counts, dim=game.dim, horizon=H, **kwargs)
+        kwargs.update(incremental=config.incremental, refresh_every=config.refresh_every)
+        kwargs.update(dtype=config.dtype)
+    return (ReferenceLSVIUCB if config.reference else SoftmaxLSVIUCB)(features, **kwargs)
 
 
 def make_agents(
     game: Game, config: AgentConfig, episodes: int, seed: int | np.random.SeedSequence
 ) -> tuple:
-    """One agent per player for one run (the leader first), each with its own random stream.
+    """``(leader, follower 1, …)`` for one run, each with its own random stream.
 
-    ``episodes``: ``K`` (for ``"fixed-K"`` soft-max parameters and ``β = "theory"``); ``seed``:
+    ``episodes``: ``K`` (of ``"fixed-K"`` soft-max parameters and ``β = "theory"``); ``seed``:
     the run's seed, player ``m`` drawing from ``_seeding.stream(seed, "player", m)``, or the
-    ``"agents"`` node of its seed tree (a ``SeedSequence``). Returns ``(leader, follower 1, …)``.
+    ``"agents"`` node of its seed tree (a ``SeedSequence``).
     """
-    config.validate()
     episodes = integer(episodes, "episodes", low=1)
     n = game.n_players
     if isinstance(seed, np.random.SeedSequence):
@@ -459,9 +447,7 @@ def make_agents(
     else:
         rngs = [stream(seed, "player", m) for m in range(n)]
     if config.kind == "random":
-        return tuple(
-            UniformAgent(game.action_counts, game.horizon, r, m) for m, r in enumerate(rngs)
-        )
+        return tuple(UniformAgent(game.action_counts, r, m) for m, r in enumerate(rngs))
     if config.kind == "oracle" and isinstance(game, ContinuousGame):
         w = sampled_stackelberg(game, game.evaluation.pooled())[0][0]
         return tuple(PlannedAgent(game.feature_map, w, r, m) for m, r in enumerate(rngs))

@@ -1,11 +1,6 @@
-"""The games as the environments multi-agent researchers already use (optional extras).
+"""Any finite game, ``N ≥ 1`` followers, as PettingZoo, Gymnasium and OpenSpiel environments.
 
-:mod:`.pettingzoo` (AEC ``env``/``raw_env`` and ``parallel_env``), :mod:`.gymnasium` (one
-player's problem, the others' policies fixed: ``PlayerEnv``, ``LeaderEnv``, ``FollowerEnv``) and
-:mod:`.openspiel` (``make``, registered as ``python_stackelberg_rl``) play any
-:class:`~stackelberg_rl.games.FiniteGame` with ``N ≥ 1`` followers moving in order (SPEC §7),
-given as an object or by its registered name and parameters; ``h`` is 0-based (math.md §1) and
-the players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. Each module needs
-its package (``pip install "stackelberg-rl[envs]"``) and raises an :class:`ImportError` naming
-the extra without it; importing this package needs none.
+:mod:`.pettingzoo`, :mod:`.gymnasium` and :mod:`.openspiel` each need the optional extra (``pip
+install "stackelberg-rl[envs]"``) and raise an :class:`ImportError` naming it without; importing
+this package needs none. Games are given as objects or by registered name and parameters.
 """

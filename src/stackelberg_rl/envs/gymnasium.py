@@ -1,24 +1,10 @@
-"""Gymnasium environments: one player's problem with every other player's policy fixed.
+"""Gymnasium environments: one player's problem, every other player's policy fixed (SPEC §7).
 
-- :class:`PlayerEnv` ``(game, player, policies)``: player ``m``'s problem (SPEC §7), observation
-  ``[h, x, a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} + 1])`` (the
-  actions played before ``m`` at step ``h``; ``a_i = A_i`` in the final observation), action
-  ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action``, ``{name}_reward`` of every
-  other player. Its optimal policy is player ``m``'s best response to the others
-  (:func:`~stackelberg_rl.planning.best_response`), of expected return ``E_{x_0}[V_{m,0}(x_0)]``.
-- :class:`LeaderEnv` ``(game, follower_policy)`` and :class:`FollowerEnv` ``(game,
-  leader_policy)``: players 0 and 1, observations ``[h, x]`` and ``[h, x, a]``: the best
-  responses of eqs. (8) and (7).
-
-The players are ``leader, follower`` or ``leader, follower_1, …, follower_N``. ``policies`` holds
-one entry per player (``player``'s own ignored): a table ``pi_i (H, S, A_0, …, A_i)`` as
-:mod:`~stackelberg_rl.planning` shapes it (drawn from with the environment's stream, so
-``reset(seed=s)`` fixes whole episodes), ``"uniform"``, ``"stackelberg"`` (that player's part of
-:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with the agents'
-``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset); one name alone stands
-for every other player. Episodes terminate after ``H`` steps. Importing this module registers
-``stackelberg_rl/PlayerEnv-v0``, ``stackelberg_rl/LeaderEnv-v0`` and
-``stackelberg_rl/FollowerEnv-v0`` with Gymnasium.
+:class:`PlayerEnv` is player ``m``'s problem (its optimal policy: ``m``'s best response,
+:func:`~stackelberg_rl.planning.best_response`); :class:`LeaderEnv` and :class:`FollowerEnv` are
+the best responses of eqs. (8) and (7). Spaces and policies: the README's "Environments".
+Importing this module registers ``stackelberg_rl/PlayerEnv-v0``, ``…/LeaderEnv-v0`` and
+``…/FollowerEnv-v0``.
 
 Example:
     >>> import gymnasium
@@ -64,14 +50,20 @@ NAMED_POLICIES = ("uniform", "stackelberg")
 
 
 class PlayerEnv(Episode, gymnasium.Env):
-    """Player ``player``'s problem, every other player's play fixed (see the module's docstring).
+    """Player ``m = player``'s problem, every other player's play fixed.
+
+    Observation ``[h, x, a_0, …, a_{m-1}]`` (``a_i = A_i`` in the final one), action
+    ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action`` and ``{name}_reward`` of every
+    other player; episodes terminate after ``H`` steps.
 
     Args:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         player: ``0`` the leader, ``1 … N`` the followers.
-        policies: ``"uniform"``, ``"stackelberg"``, or one entry per player (``player``'s
-            ignored): a table ``pi_i (H, S, A_0, …, A_i)``, one of those names, or an object
-            with ``act``.
+        policies: ``"uniform"``, ``"stackelberg"`` (for all), or one entry per player
+            (``player``'s ignored): a table ``pi_i (H, S, A_0, …, A_i)`` (drawn from with the
+            environment's stream), one of those names (``"stackelberg"``: that player's part of
+            :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with
+            ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset).
         game_params: the registered game's parameters (only with a name).
         render_mode: ``"ansi"`` or ``None``.
     """
@@ -98,7 +90,7 @@ class PlayerEnv(Episode, gymnasium.Env):
         self.action_space = Discrete(self.game.action_counts[self.me])
 
     def _fixed(self, policies: str | Sequence[Any]) -> tuple[list, list]:
-        """Each other player's table or object (``None`` where it has the other, and for us)."""
+        # each other player's table or object (None where it has the other, and for us)
         n = self.game.n_players
         if isinstance(policies, str):
             policies = [policies] * n
@@ -112,9 +104,7 @@ class PlayerEnv(Episode, gymnasium.Env):
                 f"policies must hold one policy per player ({n} in this game, "
                 f"{self.players[self.me]}'s ignored), got {len(policies)}"
             )
-        tables: list = [None] * n
-        objects: list = [None] * n
-        solution = None
+        tables, objects, solution = [None] * n, [None] * n, None
         for i, policy in enumerate(policies):
             if i == self.me:
                 continue
@@ -140,20 +130,20 @@ class PlayerEnv(Episode, gymnasium.Env):
         while (i := len(self._actions)) < until and self._h < self.game.horizon:
             at = (self._h, self._x, *self._actions)
             if self._tables[i] is not None:  # drawn from our stream
-                self._actions.append(draw(self._tables[i][at], self.np_random))
+                action = draw(self._tables[i][at], self.np_random)
             else:
-                action = self._objects[i].act(*at)
-                self._actions.append(
-                    check_action(self.players[i], action, self.game.action_counts[i])
+                action = check_action(
+                    self.players[i], self._objects[i].act(*at), self.game.action_counts[i]
                 )
+            self._actions.append(action)
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[np.ndarray, dict]:
         """Start an episode at ``x_0``, the fixed players before this one having acted.
 
-        A ``seed`` starts a new stream (Gymnasium's ``SeedSequence``-based one), ``None`` goes
-        on with it. Each fixed player object's ``begin_episode(k)`` is called, if it has one.
+        A ``seed`` starts a new stream (Gymnasium's), ``None`` goes on with it; each fixed player
+        object's ``begin_episode(k)`` is called, if it has one.
         """
         super().reset(seed=seed)
         self._episode += 1
@@ -167,8 +157,7 @@ class PlayerEnv(Episode, gymnasium.Env):
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Play this player's action, the fixed players after it theirs; the game steps.
 
-        The info holds every other player's action and reward (``{name}_action``,
-        ``{name}_reward``).
+        The info holds every other player's ``{name}_action`` and ``{name}_reward``.
         """
         action = check_action(self.players[self.me], action, self.game.action_counts[self.me])
         if self._h >= self.game.horizon:
@@ -186,7 +175,7 @@ class PlayerEnv(Episode, gymnasium.Env):
 
 
 class LeaderEnv(PlayerEnv):
-    """The leader's problem against a fixed ``follower_policy`` (see the module's docstring).
+    """The leader's problem against a fixed ``follower_policy`` (as :class:`PlayerEnv`).
 
     ``game`` is a :class:`~stackelberg_rl.games.FiniteGame` or a registered game's name (with
     its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``. With ``N > 1`` followers
@@ -194,30 +183,28 @@ class LeaderEnv(PlayerEnv):
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):
-        game = _two_players(game, options, follower_policy, "follower_policy")
-        policies = follower_policy if isinstance(follower_policy, str) else [None, follower_policy]
-        super().__init__(game, 0, policies, **options)
+        super().__init__(*_two_players(game, options, follower_policy, 0), **options)
 
 
 class FollowerEnv(PlayerEnv):
     """The (first) follower's problem against a fixed ``leader_policy`` (as :class:`LeaderEnv`)."""
 
     def __init__(self, game: FiniteGame | str, leader_policy: Any = "stackelberg", **options):
-        game = _two_players(game, options, leader_policy, "leader_policy")
-        policies = leader_policy if isinstance(leader_policy, str) else [leader_policy, None]
-        super().__init__(game, 1, policies, **options)
+        super().__init__(*_two_players(game, options, leader_policy, 1), **options)
 
 
-def _two_players(game: FiniteGame | str, options: dict, policy: Any, name: str) -> FiniteGame:
-    """The game, built once; one policy given as an object or table is a two-player game's."""
+def _two_players(game: FiniteGame | str, options: dict, policy: Any, me: int) -> tuple:
+    """``(game, me, policies)``: the game built once, the other player's ``policy`` placed."""
     game = resolve_game(game, options.pop("game_params", None))
-    if not isinstance(policy, str) and game.n_players > 2:
+    if isinstance(policy, str):
+        return game, me, policy
+    if game.n_players > 2:
         raise ValueError(
-            f"{name} as one policy is for a game of two players, this one has {game.n_players}: "
-            f"give a name for all ('uniform', 'stackelberg'), or use {PLAYER_ENV_ID} with "
-            "policies=[...] (one per player)"
+            f"{('follower', 'leader')[me]}_policy as one policy is for a game of two players, "
+            f"this one has {game.n_players}: give a name for all ('uniform', 'stackelberg'), or "
+            f"use {PLAYER_ENV_ID} with policies=[...] (one per player)"
         )
-    return game
+    return game, me, [policy, None] if me else [None, policy]
 
 
 for _id, _cls in (

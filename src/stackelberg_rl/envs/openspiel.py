@@ -1,21 +1,12 @@
 """The game as a Python OpenSpiel game: sequential, general-sum, rewards at every step.
 
-:func:`make` turns any :class:`~stackelberg_rl.games.FiniteGame` into a ``pyspiel.Game``; the game
-type is registered as ``python_stackelberg_rl``, so ``pyspiel.load_game`` builds registered games
-by name: ``pyspiel.load_game("python_stackelberg_rl(game=security,params=horizon:3;seed:1)")``.
-
-An episode (math.md §1, SPEC §7): a chance node draws ``x_0``; at every step the players ``0 …
-N`` (the leader, then the followers) pick ``a, b, c, …`` in order, each having seen the actions
-before it; the last move pays every player its mean reward ``r_{m,h}`` (``rewards()`` until the
-next player's move; realised noise is not modelled) and a chance node draws ``x_{h+1} ~ P_h``.
-Everything is public: observations hold ``h``, ``x`` and the step's actions so far, information
-states the whole history (:class:`Observer`); :class:`TablePolicy` plays policy tables.
-
-Game parameters: ``game``, a registered game's name (its parameters in ``params`` as
-``key:value`` pairs separated by ``;``, values percent-encoded, so that a matrix ``2,4;1,3``
-survives OpenSpiel's game strings), ``file:PATH`` for a game saved with
-:func:`stackelberg_rl.games.save`, or ``sha256:FINGERPRINT`` for a game :func:`make` was given
-earlier in this process.
+:func:`make` turns a :class:`~stackelberg_rl.games.FiniteGame` into a ``pyspiel.Game``
+(``python_stackelberg_rl``, so ``pyspiel.load_game("python_stackelberg_rl(game=security,
+params=horizon:3;seed:1)")`` builds registered games). A chance node draws ``x_0``, players ``0
+… N`` move in order, the last move pays every player its mean reward ``r_{m,h}`` (noise is not
+modelled), a chance node draws ``x_{h+1}``. ``game`` is a registered name (its ``params``
+``key:value;…``, values percent-encoded), ``file:PATH`` (:func:`stackelberg_rl.games.save`) or
+``sha256:FINGERPRINT`` (a game given to :func:`make` in this process).
 
 Example:
     >>> from stackelberg_rl.envs.openspiel import make
@@ -74,23 +65,18 @@ GAME_TYPE = pyspiel.GameType(
 LEADER, FOLLOWER = 0, 1
 """OpenSpiel player ids of the leader and the (first) follower; follower ``i`` is player ``i``."""
 
-_MADE: dict[str, FiniteGame] = {}
-"""Games given to :func:`make` without a registered name, by fingerprint (for ``load_game``)."""
+_MADE: dict[str, FiniteGame] = {}  # games given to make() without a name, by fingerprint
 
 
 def _value_text(value: Any) -> str:
     """A parameter value as the registry parses it back (floats exactly, by ``repr``)."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, tuple | list):
         if value and isinstance(value[0], tuple | list):
-            return ";".join(_value_text(row) for row in value)
+            return ";".join(map(_value_text, value))
         return ",".join(repr(float(v)) for v in value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def encode_params(params: Mapping[str, Any]) -> str:
@@ -189,16 +175,11 @@ class LeaderFollowerGame(pyspiel.Game):
 
 
 class LeaderFollowerState(pyspiel.State):
-    """A position in one episode: step ``h``, state ``x``, the actions of the step so far."""
+    """A position in one episode: ``h``, ``x`` (``None`` before ``x_0``), ``actions`` so far."""
 
     def __init__(self, game: LeaderFollowerGame) -> None:
         super().__init__(game)
-        self.h = 0
-        """The step ``h`` (``H`` once the episode is over)."""
-        self.x: int | None = None
-        """The state ``x_h`` (``None`` until the first chance node has drawn ``x_0``)."""
-        self.actions: list[int] = []
-        """The actions ``a_0, …`` played at step ``h`` so far, in order of moves."""
+        self.h, self.x, self.actions = 0, None, []
         self._played: list[tuple[int, ...]] = []  # (x_h, a_0, …, a_N) of the steps played
         self._rewards = [0.0] * game.finite_game.n_players
         self._returns = list(self._rewards)
@@ -222,9 +203,8 @@ class LeaderFollowerState(pyspiel.State):
         return len(self.actions)
 
     def _legal_actions(self, player: int) -> list[int]:
-        if player != self.current_player():
-            return []
-        return list(range(self._model().action_counts[player]))
+        mine = player == self.current_player()
+        return list(range(self._model().action_counts[player])) if mine else []
 
     def _chance(self) -> np.ndarray:
         """``x_0``'s distribution, or ``P_h(·|x, a_0, …, a_N)``: ``(S,)``."""
@@ -270,9 +250,8 @@ class LeaderFollowerState(pyspiel.State):
                 self.h += 1  # no transition after the last step
 
     def _action_to_string(self, player: int, action: int) -> str:
-        if player == pyspiel.PlayerId.CHANCE:
-            return f"x={action}"
-        return f"{action_symbols(self._model().n_players)[player]}={action}"
+        chance = player == pyspiel.PlayerId.CHANCE
+        return f"{'x' if chance else action_symbols(self._model().n_players)[player]}={action}"
 
     def is_terminal(self) -> bool:
         """Whether all ``H`` steps have been played."""

@@ -1,21 +1,9 @@
 """PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
 
-The agents are the players in order of moves: ``leader, follower`` or ``leader, follower_1, …,
-follower_N``. ``reset(seed=s)`` starts the game's random stream of a run of seed ``s``
-(:mod:`stackelberg_rl._seeding`), ``reset()`` goes on with it; ``render_mode="ansi"`` renders
-the last step and where play stands as text.
-
-**AEC** (:func:`env`, :class:`raw_env`): at every step ``h`` the agents act in order, each having
-seen the actions before it; after the last, the game steps and each agent collects its realised
-reward from ``last()`` at its next turn. Observations ``[h, x, a_0, …, a_{N-1}]`` (int64,
-``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has
-acted, ``h = H`` at the end), actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``. All
-agents are terminated after ``H`` steps, or truncated after ``max_cycles``.
-
-**Parallel** (:func:`parallel_env`): all agents act at once and observe ``[h, x]``; follower
-``i``'s action is a reply to every ``(a_0, …, a_{i-1})``, an integer array of that shape in
-``MultiDiscrete`` (``MultiDiscrete([B] * A)`` for one follower), whose entry at the actions
-played is its move: the outcomes of the AEC game. Its infos report the actions played.
+The agents are ``leader, follower`` or ``leader, follower_1, …, follower_N``, in order of moves:
+one after the other (AEC, :func:`env`) or at once, each follower replying to every action before
+it (:func:`parallel_env`); spaces as in the README's "Environments". ``reset(seed=s)`` starts
+the game's stream of a run of seed ``s`` (:mod:`stackelberg_rl._seeding`), ``reset()`` goes on.
 
 Example:
     >>> from stackelberg_rl import games
@@ -49,9 +37,7 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
     raise missing("pettingzoo", __name__) from err
 
 
-class _Episode(Episode):
-    """What both environments share: the agents, the random stream, the spaces."""
-
+class _Episode(Episode):  # what both share: the agents, the random stream, the spaces
     def __init__(self, game: Any, **options: Any) -> None:
         super().__init__(game, **options)
         self.possible_agents = list(self.players)
@@ -77,10 +63,12 @@ class _Episode(Episode):
 
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
-    """The game as an AEC environment: the leader, then each follower in order, at every step.
+    """The game as an AEC environment (:func:`env`'s arguments): the agents act in turn.
 
-    See the module's docstring for the spaces, rewards and seeding, and :func:`env` for the
-    arguments.
+    Observations ``[h, x, a_0, …, a_{N-1}]`` (int64; ``a_i = A_i`` until player ``i`` has acted),
+    actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``; each agent collects its realised
+    reward from ``last()`` at its next turn; terminated after ``H`` steps, or truncated after
+    ``max_cycles``.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
@@ -151,12 +139,11 @@ def env(game: Any, **options: Any) -> AECEnv:
 
 
 class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
-    """The game with simultaneous moves: each follower replies to every action before it.
+    """The game with simultaneous moves (:func:`env`'s arguments), observing ``[h, x]``.
 
-    See the module's docstring. ``step`` takes ``{"leader": a_0, "follower_1": replies_1, …}``
-    with ``replies_i (A_0, …, A_{i-1})`` follower ``i``'s action for each of the actions before
-    it; it plays ``a_i = replies_i[a_0, …, a_{i-1}]`` (``b = replies[a]`` for one follower).
-    The arguments are :func:`env`'s.
+    ``step`` takes ``{"leader": a_0, "follower_1": replies_1, …}``, ``replies_i (A_0, …,
+    A_{i-1})`` in ``MultiDiscrete``, and plays ``a_i = replies_i[a_0, …, a_{i-1}]`` (``b =
+    replies[a]`` for one follower); infos report the actions played.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}

@@ -8,7 +8,6 @@ from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import ExecutionOptions, GameSpec, RunConfig
 from .driver import BackendUnavailableError, progress_bar
 from .loop import COLUMNS, run
-from .resources import run_bytes
 from .runs import run_seeds
 from .store import (
     MANIFEST_FILE,
@@ -37,6 +36,5 @@ __all__ = [
     "load_run",
     "progress_bar",
     "run",
-    "run_bytes",
     "run_seeds",
 ]

@@ -8,7 +8,6 @@ check of a value lives in their ``validate``, which construction runs too.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,11 +25,9 @@ BACKENDS = ("local", "ray")
 def difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
     """The first path (``agent.beta``) at which two JSON values differ, with both values."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            found = difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-            if found:
-                return found
-        return None
+        keys = sorted(set(a) | set(b))
+        found = (difference(a.get(k), b.get(k), f"{path}.{k}" if path else k) for k in keys)
+        return next(filter(None, found), None)
     return None if a == b else (path, a, b)
 
 
@@ -42,9 +39,8 @@ class GameSpec:
     """Which game to play: a registered name and its parameters, or a finite game's ``.npz`` file.
 
     ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")``; values
-    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded;
-    building the game refuses a file whose game has changed since. A bad name, parameter, value
-    or file raises :class:`ValueError` on construction.
+    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded
+    (:meth:`make` refuses it changed). Bad values raise :class:`ValueError` on construction.
     """
 
     name: str | None = field(
@@ -218,13 +214,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         """Inverse of :meth:`to_dict` (reads a manifest's ``config``)."""
-        data = dict(data)
-        game = GameSpec(**data.pop("game", {}))
-        agent = dict(data.pop("agent", {}))
-        for name in ("alpha_l", "alpha_f", "beta"):
-            if agent.get(name) == "inf":  # how a manifest writes ∞
-                agent[name] = math.inf
-        agent = AgentConfig(**agent)
+        data = dict(data)  # a manifest's "inf" is spelled ∞ by AgentConfig
+        game, agent = GameSpec(**data.pop("game", {})), AgentConfig(**data.pop("agent", {}))
         return cls(game=game, agent=agent, **data)
 
 

@@ -1,13 +1,10 @@
-"""Blocks of episodes of a finite game in one compiled call (the path of SPEC §6, compiled).
+"""Blocks of episodes of a finite game in one compiled call, between two plans.
 
-Between two plans every player acts from a fixed policy table: each draws
-``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` with its own stream, the game steps, and the trajectories
-are recorded by the learners after the block. The uniforms are drawn in the order of the Python
-loop, from the same generators: the same trajectories bit for bit.
-
-The doubling schedule re-plans when ``log det Λ_h`` has grown by ``log 2`` since the last plan.
-The block updates a copy of ``Λ`` and ends before the first episode whose copy passes the test
-less a margin far above round-off, so the learner's own test then decides.
+Each player draws ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` from its fixed table with its own stream,
+in the Python loop's order: the same trajectories bit for bit; the learners record them after.
+Doubling re-plans once ``log det Λ_h`` has grown by ``log 2``: the block updates a copy of ``Λ``
+and ends before an episode whose copy passes that test less a margin far above round-off, so
+the learner's own test decides.
 """
 
 from __future__ import annotations
@@ -67,11 +64,7 @@ def play_block(
 
 @njit(cache=True, error_model="numpy")
 def _play(arrays, initial, players, env_rng, doubling, out):  # pragma: no cover - compiled
-    """:func:`play_block`'s loop; returns the number of episodes played.
-
-    ``players``: every player's policy table, number of actions and generator; ``doubling``:
-    ``(Λ, threshold)``; ``out``: ``(states, actions, rewards, returns)``, filled.
-    """
+    """:func:`play_block`'s loop, filling ``out``: the number of episodes played."""
     tables, counts, rngs = players
     Lambda, threshold = doubling
     states, actions, rewards, returns = out

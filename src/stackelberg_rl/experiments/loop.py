@@ -1,10 +1,9 @@
 """The one checkpointed episode loop (:func:`play_episodes`), and a run's seed on it.
 
-A run's episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of
-the policies played (SPEC §2; estimated on a continuous game, SPEC §6), every ``eval_every``-th
-episode. On a finite game the episodes between two plans are played as one compiled block
-(:mod:`.episodes`); the Python loop, one episode at a time, is the reference it equals. Continued
-from a checkpoint, a seed gives the table and plans of one never stopped, bit for bit.
+An episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of the
+policies played every ``eval_every``-th episode (SPEC §2; estimated on a continuous game, §6).
+On a finite game the episodes between two plans are one compiled block (:mod:`.episodes`),
+equal bit for bit to the Python loop; a resumed seed equals one never stopped.
 """
 
 from __future__ import annotations
@@ -52,15 +51,12 @@ def columns(n_players: int = 2) -> tuple[str, ...]:
 
 
 COLUMNS = columns(2)
-"""Columns of a run's table, in order (one follower; with ``N`` the player columns are
-``regret_leader, regret_follower_1, …, regret_follower_N`` and likewise, :func:`columns`).
-``regret_*``: exact on a finite game, Monte-Carlo on a continuous one with ``regret_*_ci`` the
-half-widths of their 95% intervals (else NaN). ``x1``: the initial state's index (``-1`` on a
-continuous game); ``a1``: the leader's first action, and with ``N > 1`` followers
-``a1_follower_1, …, a1_follower_{N-1}`` the first actions that follower ``N``'s regret is measured
-after. ``wall_time``: the seconds the seed had played at the end of the episode
-(across its sessions; within a compiled block, spread evenly between the block's start and
-end)."""
+"""Columns of a run's table with one follower (``N`` followers: :func:`columns`). ``regret_*``:
+exact on a finite game, Monte-Carlo on a continuous one, ``regret_*_ci`` the half-widths of its
+95% intervals (else NaN). ``x1``: the initial state (``-1`` when continuous); ``a1``: the
+leader's first action, ``a1_follower_i`` (``i < N``) those follower ``N``'s regret follows.
+``wall_time``: seconds played by the end of the episode (across sessions; spread evenly over a
+compiled block)."""
 
 
 def column_dtype(name: str) -> str:
@@ -128,14 +124,11 @@ def play_episodes(
     """Play the episodes ``seed_run`` has left, reporting its progress and its checkpoints.
 
     ``seed_run`` (a :class:`SeedRun`, an exploration) has ``seed``, ``episodes``,
-    ``episodes_done``, ``checkpoint()`` (its state as bytes) and ``play_episode()``, or
-    ``play_block(limit)`` (at least one and at most ``limit`` more episodes).
-
-    ``progress(done)`` every ``K // 100`` episodes and after the last; ``checkpoint(state)``
-    every ``checkpoint_every`` seconds (not after the last episode) and when a
-    ``KeyboardInterrupt`` (signals are held during a block) stops a seed that has played;
-    ``stop()`` is polled between blocks: once true, :class:`~.checkpoint.SeedStopped` is raised
-    with the state. Blocks end at multiples of ``K // 100``.
+    ``episodes_done``, ``checkpoint()`` (its state as bytes) and ``play_episode()`` or
+    ``play_block(limit)`` (1 to ``limit`` more episodes). ``progress(done)`` every ``K // 100``
+    episodes (where blocks end) and after the last; ``checkpoint(state)`` every
+    ``checkpoint_every`` seconds before the last and on an interruption (signals are held in a
+    block); once ``stop()``, polled between blocks, is true: :class:`~.checkpoint.SeedStopped`.
     """
     K, start = seed_run.episodes, seed_run.episodes_done
     if start < K and stop is not None and stop():
@@ -176,11 +169,11 @@ BLOCK_STEPS = 10  # a compiled block's fixed cost, in steps played in Python
 
 
 class SeedRun:
-    """One seed, played a block of episodes at a time; its whole state checkpointed between them.
+    """One seed, played a block of episodes at a time, checkpointed between them.
 
-    On a finite game the episodes between two plans are compiled blocks (:mod:`.episodes`), the
-    regrets computed once per plan; on a continuous game, with the reference learner, or with
-    ``compiled=False``, one episode at a time in Python (:meth:`play_episode`): the same table.
+    A finite game's episodes between two plans are compiled blocks (:mod:`.episodes`); a
+    continuous game's, the reference learner's or ``compiled=False``'s are played one at a time in
+    Python (:meth:`play_episode`): the same table.
     """
 
     def __init__(
@@ -201,7 +194,6 @@ class SeedRun:
         self._finished: Result | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
         self._played: list | None = None  # the policy tables in force (policy_table's)
-        self._tables: tuple | None = None  # the same, as play_block takes them
         self._start_values: tuple | None = None  # their values at step 0, for the regrets
         self._threshold: np.ndarray | None = None  # the plan's doubling_threshold
         self._last_plan: int | None = None  # the episode of the last plan seen here
@@ -212,7 +204,7 @@ class SeedRun:
 
     @functools.cached_property
     def game_sha256(self) -> str:
-        """The game's fingerprint (computed once: hashing a large game takes a while)."""
+        """The game's fingerprint (hashed once)."""
         return self.game.fingerprint()
 
     @functools.cached_property
@@ -220,8 +212,7 @@ class SeedRun:
         return tuple(self.game.step_arrays())
 
     @functools.cached_property
-    def _learners(self) -> tuple:
-        """The learners that record and plan (one when shared)."""
+    def _learners(self) -> tuple:  # those that record and plan (one when shared)
         owners = [a.learner for a in self.agents if getattr(a, "owner", False)]
         return tuple({id(L): L for L in owners}.values())
 
@@ -233,7 +224,7 @@ class SeedRun:
             self.recorder.after_plans(k)
         replanned = any(agent.replanned for agent in self.agents)
         if replanned:
-            self._played = self._tables = self._start_values = self._threshold = None
+            self._played = self._start_values = self._threshold = None
             if self._last_plan is not None:
                 self._plan_gap = max(1, k - self._last_plan)
             self._last_plan = k
@@ -280,20 +271,21 @@ class SeedRun:
         t0 = time.perf_counter() - self._clock
         replanned = self._begin(k)
         n = min(limit, self.episodes - k, self._scheduled(k))
-        if not self.compiled or (self._tables is None and not self._tables_pay(k, n)):
+        if not self.compiled or (self._played is None and not self._tables_pay(k, n)):
             self._play_python(k, replanned)
             return
         game, agents = self.game, self.agents
-        if self._tables is None:
+        if self._played is None:
             try:
                 tables = [agent.policy_table(game) for agent in agents]
             except NonFiniteError as err:
                 raise NonFiniteError(f"episode {k}: {err}") from None
             self._played = [np.ascontiguousarray(t, dtype=np.float64) for t in tables]
-            self._tables = tuple(map(_block_table, self._played))
+        # player m's (H, S, A_0, …, A_m) as (H, S, A_0 ⋯ A_{m-1}, A_m): views
+        blocks = tuple(t.reshape(*t.shape[:2], -1, t.shape[-1]) for t in self._played)
         doubling = self._doubling_test()
         states, actions, rewards, returns = play_block(
-            self._step_arrays, game.initial_distribution, self._tables,
+            self._step_arrays, game.initial_distribution, blocks,
             tuple(agent.rng for agent in agents), self.env_rng, n, *doubling,
         )  # fmt: skip
         for learner in self._learners:
@@ -312,8 +304,7 @@ class SeedRun:
             actions[:, 0, :-1].T, replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
         )  # fmt: skip
 
-    def _scheduled(self, k: int) -> int:
-        """Episodes from ``k`` that surely play the plan in force (``K``: no test in Python)."""
+    def _scheduled(self, k: int) -> int:  # episodes from k that surely play the plan in force
         if not self._learners:
             return self.episodes
         agent = self.config.agent
@@ -324,11 +315,8 @@ class SeedRun:
         return self.episodes  # doubling: the block's own test ends it
 
     def _tables_pay(self, k: int, n: int) -> bool:
-        """Whether a compiled block of the ``n`` episodes from ``k`` costs less than Python.
-
-        So when one is evaluated, or when the plan serves enough episodes (doubling: as many as
-        the last) to pay for its ``S·H`` table rows and a block.
-        """
+        # compiled pays when one episode is evaluated, or the plan serves enough episodes
+        # (doubling: as many as the last) to pay for its S·H table rows and a block
         e = self.config.eval_every
         if -(-k // e) * e < k + n or not self._learners:  # evaluated, or tables made once
             return True
@@ -349,11 +337,7 @@ class SeedRun:
     def _write_rows(
         self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
     ) -> None:
-        """Write the rows of episodes ``k, …``.
-
-        ``regrets, halves (P, n)``, ``returns (n, P)``, ``a1 (P-1, n)``: the first actions of
-        players ``0 … P-2``.
-        """
+        # episodes k, …: regrets, halves (P, n), returns (n, P), a1 (P-1, n)
         n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
         at = slice(k, k + n)
         params = self.agents[0].params()
@@ -475,11 +459,6 @@ def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) ->
         return df, Plans.from_arrays(tree["plans"], where=where)
     except ValueError as err:
         raise ckpt.CheckpointError(str(err)) from None
-
-
-def _block_table(table: np.ndarray) -> np.ndarray:
-    """A policy ``(H, S, A_0, …, A_m)`` as ``(H, S, A_0 ⋯ A_{m-1}, A_m)`` (a view)."""
-    return table.reshape(*table.shape[:2], -1, table.shape[-1])
 
 
 def _rows(tree: dict, episodes: int) -> dict[str, np.ndarray]:

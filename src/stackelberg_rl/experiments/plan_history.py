@@ -74,45 +74,41 @@ class Plans:
         def bad(name: str, what: str) -> PlansFileError:
             return PlansFileError(f"{where}: {name} {what}")
 
-        arrays = self.to_arrays()
+        a = self.to_arrays()
         for name, ndim in (("phi", 3), ("plan_episode", 1), ("w", 4), ("alpha", 2), ("beta", 1)):
-            a = arrays[name]
-            if a.ndim != ndim:
-                raise bad(name, f"has {a.ndim} axes (shape {a.shape}), expected {ndim}")
-            if name != "plan_episode" and a.dtype != np.float64:
-                raise bad(name, f"has dtype {a.dtype}, expected float64")
-        if arrays["plan_episode"].dtype.kind not in "iu":
-            raise bad("plan_episode", f"has dtype {arrays['plan_episode'].dtype}, expected int")
-        if arrays["lam"].shape != () or arrays["lam"].dtype != np.float64:
-            raise bad("lam", f"has shape {arrays['lam'].shape}, expected a float64 scalar")
-        K, H, d = arrays["phi"].shape
-        P, n = len(arrays["plan_episode"]), arrays["w"].shape[1]
+            if a[name].ndim != ndim:
+                raise bad(name, f"has {a[name].ndim} axes (shape {a[name].shape}), expected {ndim}")
+            if name != "plan_episode" and a[name].dtype != np.float64:
+                raise bad(name, f"has dtype {a[name].dtype}, expected float64")
+        pe = a["plan_episode"]
+        if pe.dtype.kind not in "iu":
+            raise bad("plan_episode", f"has dtype {pe.dtype}, expected int")
+        if a["lam"].shape != () or a["lam"].dtype != np.float64:
+            raise bad("lam", f"has shape {a['lam'].shape}, expected a float64 scalar")
+        (K, H, d), P, n = a["phi"].shape, len(pe), a["w"].shape[1]
         if K < 1 or H < 1 or d < 1:
             raise bad("phi", f"has shape {(K, H, d)}: no episode, step or feature")
         if n < 2:
-            raise bad("w", f"has shape {arrays['w'].shape}: fewer than two players on axis 1")
-        expected = {"w": (P, n, H, d), "alpha": (P, n), "beta": (P,)}
-        for name, shape in expected.items():
-            if arrays[name].shape != shape:
-                raise bad(name, f"has shape {arrays[name].shape}, expected {shape}")
-        pe = arrays["plan_episode"]
+            raise bad("w", f"has shape {a['w'].shape}: fewer than two players on axis 1")
+        for name, shape in {"w": (P, n, H, d), "alpha": (P, n), "beta": (P,)}.items():
+            if a[name].shape != shape:
+                raise bad(name, f"has shape {a[name].shape}, expected {shape}")
         if P == 0 or pe[0] != 0:
             raise bad("plan_episode", "must start with a plan at episode 0")
         if (np.diff(pe) <= 0).any() or pe[-1] >= K:
             raise bad("plan_episode", f"must increase strictly within [0, {K})")
         for name in ("phi", "w", "beta", "lam"):
-            if not np.isfinite(arrays[name]).all():
-                at = first_index(~np.isfinite(arrays[name]))
-                raise bad(name, f"has a non-finite entry at index {at}")
-        alpha = arrays["alpha"]
-        if np.isnan(alpha).any() or (alpha < 0).any():
+            if not np.isfinite(a[name]).all():
+                raise bad(
+                    name, f"has a non-finite entry at index {first_index(~np.isfinite(a[name]))}"
+                )
+        if np.isnan(a["alpha"]).any() or (a["alpha"] < 0).any():
             raise bad("alpha", "must be >= 0 (inf: greedy)")
-        if (arrays["beta"] < 0).any():
+        if (a["beta"] < 0).any():
             raise bad("beta", "must be >= 0")
-        lam = float(arrays["lam"])
-        if not lam > 0:
-            raise bad("lam", f"must be > 0, got {lam!r}")
-        norms = np.sqrt(np.einsum("khd,khd->kh", arrays["phi"], arrays["phi"]))
+        if not float(a["lam"]) > 0:
+            raise bad("lam", f"must be > 0, got {float(a['lam'])!r}")
+        norms = np.sqrt(np.einsum("khd,khd->kh", a["phi"], a["phi"]))
         if norms.max() > 1 + NORM_TOL:
             k, h = (int(i) for i in np.unravel_index(int(norms.argmax()), norms.shape))
             raise bad("phi", f"at episode {k}, step {h} has norm {norms[k, h]!r} > 1")
@@ -152,15 +148,13 @@ class PlanRecorder:
                     f"save_plans needs LSVI-UCB players; the "
                     f"{player_name(m, len(players))} is {type(player).__name__}"
                 )
-        self.players = players
-        self._episodes: list[int] = []
-        self._w: list[np.ndarray] = []
-        self._params: list[tuple[float, ...]] = []  # (α_0, …, α_N, β)
+        self.players, self.learner = players, players[0].learner
+        self._episodes, self._w, self._params = [], [], []  # params: (α_0, …, α_N, β)
 
     def after_plans(self, k: int) -> None:
         """Record the plan made at the start of episode ``k``, if one was (decentralised: one)."""
         leader, *followers = self.players
-        L = leader.learner
+        L = self.learner
         own = [p for p in followers if p.learner is not L]  # the decentralised players
         if any(p.replanned != leader.replanned for p in own):
             raise RuntimeError(
@@ -179,17 +173,16 @@ class PlanRecorder:
 
     def state_dict(self) -> dict:
         """The plans so far: ``episode (P,)``, ``w (P, 1+N, H, d)``, ``params (P, 2+N)``."""
-        L = self.players[0].learner
-        n = L.n_players
+        L = self.learner
         return {
             "episode": np.array(self._episodes, dtype=np.int64),
-            "w": np.array(self._w, dtype=np.float64).reshape(-1, n, L.horizon, L.dim),
-            "params": np.array(self._params, dtype=np.float64).reshape(-1, n + 1),
+            "w": np.array(self._w, dtype=np.float64).reshape(-1, L.n_players, L.horizon, L.dim),
+            "params": np.array(self._params, dtype=np.float64).reshape(-1, L.n_players + 1),
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state`` (``ValueError`` if it does not fit)."""
-        L = self.players[0].learner
+        L = self.learner
         try:
             episode, w, params = (np.asarray(state[k]) for k in ("episode", "w", "params"))
         except KeyError as err:
@@ -201,26 +194,22 @@ class PlanRecorder:
                 f"{P} plans of {n} players, H={L.horizon}, d={L.dim}"
             )
         self._episodes = [int(k) for k in episode]
-        self._w = [np.array(x, dtype=np.float64) for x in w]
+        self._w = list(w.astype(np.float64))
         self._params = [tuple(float(v) for v in row) for row in params]
 
     def finish(self) -> Plans:
         """The run's plans, with the features the learner recorded (checked)."""
-        L = self.players[0].learner
-        n = L.n_samples
-        if len(set(n.tolist())) != 1:
-            raise RuntimeError(f"the steps have different numbers of samples: {n.tolist()}")
+        L, state = self.learner, self.state_dict()
+        if len(set(L.n_samples.tolist())) != 1:
+            raise RuntimeError(
+                f"the steps have different numbers of samples: {L.n_samples.tolist()}"
+            )
         phi = np.stack([L.observations(h)[0] for h in range(L.horizon)], axis=1)
-        state = self.state_dict()
-        params = state["params"]
+        alpha, beta = state["params"][:, :-1], state["params"][:, -1]
         plans = Plans(
-            phi=np.ascontiguousarray(phi, dtype=np.float64),
-            plan_episode=state["episode"],
-            w=state["w"],
-            alpha=np.ascontiguousarray(params[:, :-1]),
-            beta=np.ascontiguousarray(params[:, -1]),
-            lam=float(L.lam),
-        )
+            np.ascontiguousarray(phi, dtype=np.float64), state["episode"], state["w"],
+            np.ascontiguousarray(alpha), np.ascontiguousarray(beta), float(L.lam),
+        )  # fmt: skip
         plans.validate("the recorded plans")
         return plans
 

@@ -46,8 +46,8 @@ def test_total_regret_grows_slower_than_linearly_in_K():
 
     Regret-vs-K across runs is what shows sub-linear growth (math.md §3: within one run the soft-max
     bias makes the curve linear). Measured: slope 0.71, 95% upper bound 0.74 (seeds 0–5, 6–11 and
-    12–17 alike); uniform play, which learns nothing: slope 1.00, upper bound 1.006–1.025, so the
-    test fails on it.
+    12–17 alike). It fails on learners that learn nothing: uniform play (slope 1.00, upper bound
+    1.006–1.025) and this learner fed zero rewards (slope 1.00, upper bound 1.025).
     """
     Ks, logs_K, logs_R = (100, 200, 400), [], []
     for K in Ks:

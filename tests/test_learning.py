@@ -42,12 +42,14 @@ def test_per_episode_regret_falls_within_a_run():
 
 @pytest.mark.slow
 def test_total_regret_grows_slower_than_linearly_in_K():
-    """Log-log slope of total regret against K ∈ {100, …, 800}: its 95% interval is below 1.
+    """Log-log slope of total regret against K ∈ {100, 200, 400}: its 95% interval is below 1.
 
     Regret-vs-K across runs is what shows sub-linear growth (math.md §3: within one run the soft-max
-    bias makes the curve linear). Measured: slope 0.63, 95% upper bound 0.67; uniform play: 1.
+    bias makes the curve linear). Measured: slope 0.71, 95% upper bound 0.74 (seeds 0–5, 6–11 and
+    12–17 alike). It fails on learners that learn nothing: uniform play (slope 1.00, upper bound
+    1.006–1.025) and this learner fed zero rewards (slope 1.00, upper bound 1.025).
     """
-    Ks, logs_K, logs_R = (100, 200, 400, 800), [], []
+    Ks, logs_K, logs_R = (100, 200, 400), [], []
     for K in Ks:
         for seed in SEEDS:
             logs_K.append(np.log(K))

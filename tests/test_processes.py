@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import call
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = [
@@ -130,7 +131,7 @@ def test_a_signal_stops_the_workers_keeps_the_run_and_exits_with_one_line(
 
 
 @pytest.mark.slow
-def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
+def test_workers_die_with_their_parent_even_on_sigkill(tmp_path, capsys):
     proc = start_run(tmp_path, "--quiet")
     try:
         workers = wait_for(
@@ -147,18 +148,12 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
     # The folder left by a killed run does not look finished, and may be replaced.
     out = tmp_path / "runs" / "long"
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
-    report = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", "report", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert report.returncode == 2 and "did not finish" in report.stderr
-    assert len(report.stderr.strip().splitlines()) == 1
+    code, _, err = call(["report", str(out)], capsys)
+    assert code == 2 and "did not finish" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
-def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path):
+def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path, capsys):
     """SIGKILL (nothing can be saved then), then SIGTERM to the resumed session, each after a
     seeded random delay once the session is under way; the last session finishes the run."""
     import numpy as np
@@ -216,11 +211,8 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
         else:
             assert proc.returncode == 143 and status == "interrupted", err
             assert f"resume with stackelberg-rl run --resume {out}" in err
-    done = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", *again, "--workers", "1", "--quiet"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    code, _, err = call([*again, "--workers", "1", "--quiet"], capsys)  # the last session: here
+    assert code == 0, err
     df, manifest_data = load_run(out)
     assert 1 <= len(manifest_data["resumed"]) <= 2
     pd.testing.assert_frame_equal(whole.drop(columns="wall_time"), df.drop(columns="wall_time"))
@@ -261,9 +253,11 @@ def test_the_readme_has_run_sweep_examples():
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(readme_run_sweep_examples())))
 def test_the_readme_run_sweep_examples_run_as_plain_files(tmp_path, index):
-    """No ``if __name__ == "__main__":`` guard: the workers must not re-run the script."""
+    """No ``if __name__ == "__main__":`` guard: the workers must not re-run the script. Only the
+    number of episodes is scaled down (``tests/test_readme.py`` plays the examples as written)."""
     code = readme_run_sweep_examples()[index]
     assert "__main__" not in code
+    code = re.sub(r"\bepisodes=\d+", "episodes=20", code)
     script = tmp_path / "example.py"
     script.write_text(code)
     proc = subprocess.run(

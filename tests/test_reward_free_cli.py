@@ -274,14 +274,16 @@ def _wait_for(condition, what: str, timeout: float = 120.0):
 
 
 @pytest.mark.slow
-def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(tmp_path):
+def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(tmp_path, capsys):
     """Issue 16: SIGTERM once it has played (a checkpoint is written) keeps the folder; --resume
-    gives the data and plan of an exploration never stopped, bit for bit."""
+    gives the data and plan of an exploration never stopped, bit for bit. The signal needs a
+    process of its own; the resumes after it play in this one."""
     out = tmp_path / "ex"
-    argv = [sys.executable, "-m", "stackelberg_rl", "explore", *SMALL, "--episodes", "1500",
-            "--seed", "3", "--quiet", "--out", str(out), "--checkpoint-every", "0"]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    argv = ["explore", *SMALL, "--episodes", "1500", "--seed", "3", "--quiet", "--out", str(out),
+            "--checkpoint-every", "0"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "stackelberg_rl", *argv], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
     with killed_if_left(proc):
         _wait_for((out / "checkpoints" / "seed-3.npz").is_file, "a checkpoint")
         err = interrupt(proc, signal.SIGTERM, to_group=False)
@@ -298,16 +300,12 @@ def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     truncate(copy / "checkpoints" / "seed-3.npz")
-    damaged = subprocess.run([*argv[:4], "--resume", str(copy)], capture_output=True, text=True,
-                             timeout=120)  # fmt: skip
-    line = one_line_error(damaged.returncode, damaged.stderr)
+    line = one_line_error(*call(["explore", "--resume", str(copy)], capsys)[::2])
     assert "checkpoint is damaged, truncated" in line and "remove" in line
-    refused = subprocess.run([*argv[:4], "--resume", str(out), "--beta", "2"],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert refused.returncode == 2 and "--beta 2.0 disagrees" in refused.stderr
-    done = subprocess.run([*argv[:4], "--resume", str(out), "--quiet"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    code, _, err = call(["explore", "--resume", str(out), "--beta", "2"], capsys)
+    assert code == 2 and "--beta 2.0 disagrees" in err
+    code, _, err = call(["explore", "--resume", str(out), "--quiet"], capsys)
+    assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
     assert names == ["data.npz", "gaps.json", "manifest.json", "policies.npz"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -320,9 +318,8 @@ def test_an_exploration_stopped_by_sigterm_is_kept_and_resumes_to_the_same_data(
     with np.load(out / "policies.npz") as saved:
         assert saved["pi_l"].tobytes() == pi_l.tobytes()
         assert saved["pi_f"].tobytes() == pi_f.tobytes()
-    again = subprocess.run([*argv[:4], "--resume", str(out)], capture_output=True, text=True,
-                           timeout=120)  # fmt: skip
-    assert again.returncode == 0 and "nothing to resume" in again.stdout
+    code, stdout, _ = call(["explore", "--resume", str(out)], capsys)
+    assert code == 0 and "nothing to resume" in stdout
 
 
 def test_an_exploration_checkpoint_restores_the_same_data_in_process(tmp_path):

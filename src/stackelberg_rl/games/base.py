@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import read_only
-from .._validate import TOL, array, check_shape, distribution, first_index, index, real
+from .._validate import TOL, array, check_shape, distribution, fast_index, first_index, real
 from .sampling import draw, mixture_draw
 
 DENSE_LIMIT = 50_000_000
@@ -356,10 +356,10 @@ class FiniteGame(Players):
                 f"a joint action has one action per player, {self.n_players}; got "
                 f"{len(actions)}: {actions!r}"
             )
-        index(h, self.horizon, "h")
-        index(x, self.n_states, "x")
+        fast_index(h, self.horizon, "h")  # every step of a run in Python comes here
+        fast_index(x, self.n_states, "x")
         for m, (a, n) in enumerate(zip(actions, self.action_counts, strict=True)):
-            index(a, n, f"a_{m}")
+            fast_index(a, n, f"a_{m}")
         return (x, *actions)
 
     def next_state_distribution(self, h: int, x: int, *actions) -> np.ndarray:

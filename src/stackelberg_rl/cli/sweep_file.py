@@ -19,15 +19,24 @@ from typing import Any
 import yaml
 
 from .. import sweep as sweeps
-from .._fields import cli_fields, convert
+from .._fields import convert
 from ..experiments import ExecutionOptions, RunConfig
 from .errors import INTERRUPTION, UsageError, checked
-from .options import RUN_DEFAULTS, RUN_OPTIONS, SWEEP_OPTIONS, Option, argument, build, command
+from .options import (
+    EXECUTION_OPTIONS,
+    RUN_DEFAULTS,
+    RUN_OPTIONS,
+    SWEEP_OPTIONS,
+    Option,
+    argument,
+    build,
+    command,
+)
 
 ZIP, PARAM = "zip", "param"
 MAX_SETTINGS = 10_000  # two long lists crossed, not zipped, are refused at once
 OPTIONS: dict[str, Option] = {o.name[2:]: o for o in RUN_OPTIONS}
-COMMAND_LINE_ONLY = [flag.split("/")[0][2:] for *_, flag in cli_fields(ExecutionOptions())]
+COMMAND_LINE_ONLY = [o.name[2:] for o in EXECUTION_OPTIONS]  # where and how it runs, not what
 
 
 class SweepFileError(ValueError):

@@ -10,6 +10,7 @@ given (``--game-file`` replaces the game's name and parameters).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import typing
@@ -89,11 +90,14 @@ class Option:
         return out
 
 
+_type_hints = functools.cache(typing.get_type_hints)  # a dataclass's, once, not once per field
+
+
 def options(defaults: Any) -> list[Option]:
     """The options of every field of the dataclass instance ``defaults``, nested ones flattened."""
     out: list[Option] = []
     for path, owner, f, value, flag in cli_fields(defaults):
-        meta, kind = f.metadata, typing.get_type_hints(type(owner))[f.name]
+        meta, kind = f.metadata, _type_hints(type(owner))[f.name]
         if kind is bool and "/" not in flag:
             flag = f"{flag}/--no-{flag[2:]}"
         text = field_docstrings(type(owner)).get(f.name, "").replace("``", "")

@@ -96,8 +96,8 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float, game) -> tuple:
     """The plan's arrays (``w``, a finite game's tables) and their exact gaps on a finite game."""
     learned, tables = rf.fit_with_tables(data, rewards, lam=lam)
-    names = policy_names(data.n_players)
-    arrays = {"w": learned.w, **dict(zip(names, tables or (), strict=False))}
+    names = policy_names(data.n_players) if tables else ()
+    arrays = {"w": learned.w, **dict(zip(names, tables or (), strict=True))}
     finite = isinstance(game, games_mod.FiniteGame)
     return arrays, rf.gaps(game, *tables) if finite else None
 

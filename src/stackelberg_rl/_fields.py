@@ -99,7 +99,11 @@ def field_docstrings(cls: type) -> dict[str, str]:
 
 
 def cli_fields(obj: Any, path: tuple[str, ...] = ()) -> Iterator[tuple]:
-    """``(path, owner, field, value, flag)`` of each command-line field of the dataclass ``obj``."""
+    """``(path, owner, field, value, flag)`` of each command-line field of the dataclass ``obj``.
+
+    Nested dataclasses are flattened (``RunConfig.agent.beta`` is ``--beta``). Field metadata:
+    ``"flags"`` names the option (default ``--field-name``), ``"cli": False`` leaves it out.
+    """
     for f in dataclasses.fields(obj):
         if f.metadata.get("cli", True) is False:
             continue

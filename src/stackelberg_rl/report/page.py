@@ -339,8 +339,9 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         return
     sentences = []
     for c in with_bias:
-        K = c.means().index.max()
-        at = c.means().loc[K]
+        means = c.means()
+        K = means.index.max()
+        at = means.loc[K]
         shares = [f"{player_label(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
         slopes = ", ".join(
             f"{player_label(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits

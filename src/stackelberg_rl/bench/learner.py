@@ -268,10 +268,12 @@ def format_rows(rows: list[dict]) -> str:
         for k, x in r.items()
         if k.startswith("speedup_vs_rl")
     ]
-    lines += peers + [
-        "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
-        "visits H·kH stored samples where ours visits k(H-1)"
-    ] * bool(peers)
+    lines += peers
+    if peers:
+        lines.append(
+            "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
+            "visits H·kH stored samples where ours visits k(H-1)"
+        )
     if ablated:
         lines.append(
             "ablation (whole runs, variants interleaved; x: median over that of both tricks, "

@@ -617,7 +617,8 @@ def fit_with_tables(
             break
         if data.is_finite:
             *pis, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
-            chosen += [pis] * tables
+            if tables:
+                chosen.append(pis)
             if h > 0:
                 V_next = V.T[data.next_states[:, h - 1]]
         else:

@@ -137,7 +137,8 @@ class Page:
 
     def section(self, anchor: str, title: str, level: int = 2, note: str | None = None) -> None:
         """A heading (listed in the contents at ``level`` 2), with a ``note`` under it if given."""
-        self.toc += [(anchor, title)] * (level == 2)
+        if level == 2:
+            self.toc.append((anchor, title))
         self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
         if note:
             self.note(note)

@@ -593,9 +593,17 @@ def fit(
 
 
 def fit_with_tables(
-    data: ExplorationData, rewards: Rewards = None, *, lam=1.0, tol=TIE_TOL, tables=None
+    data: ExplorationData,
+    rewards: Rewards = None,
+    *,
+    lam: float = 1.0,
+    tol: float = TIE_TOL,
+    tables: bool | None = None,
 ) -> tuple[LearnedPlan, list[np.ndarray] | None]:
-    """:func:`fit`'s plan and its tables (``tables``: default for a finite game), or ``None``."""
+    """:func:`fit`'s plan and :meth:`LearnedPlan.tables` of the same backups, or ``None``.
+
+    ``tables``: whether to make them (by default for a finite game only).
+    """
     tables = data.is_finite if tables is None else tables
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)

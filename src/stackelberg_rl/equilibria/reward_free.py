@@ -368,7 +368,8 @@ def explore(
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
-            continuous; ``CheckpointError``: ``state`` is damaged or of another exploration.
+            continuous.
+        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
     exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     if state is not None:
@@ -585,9 +586,12 @@ def fit(
     next states of step ``h-1`` (every state of a finite game).
 
     ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
-    tolerance. ``ValueError``: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a
-    game whose transitions differ from the explored one (:class:`ExplorationDataError`), a bad
-    ``lam`` or ``tol``.
+    tolerance.
+
+    Raises:
+        ValueError: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game whose
+            transitions differ from the explored one (:class:`ExplorationDataError`), a bad
+            ``lam`` or ``tol``.
     """
     return fit_with_tables(data, rewards, lam=lam, tol=tol, tables=False)[0]
 
@@ -639,7 +643,8 @@ def solve(
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
 
-    ``ValueError`` as :func:`fit`, and for the data of a continuous game.
+    Raises:
+        ValueError: as :func:`fit`, and for the data of a continuous game.
     """
     if not data.is_finite:
         raise ValueError(

@@ -178,16 +178,14 @@ def followers(episodes: int = 300, repeats: int = 3) -> list[dict]:
     for game in games.values():
         learn(game, 3, 0)  # untimed: loads the compiled code
     times = interleaved({n: partial(learn, g, episodes) for n, g in games.items()}, repeats)
+    one = median(times[FOLLOWERS[0]])
     rows = []
     for n, values in times.items():
         joint = math.prod(games[n].action_counts)
-        name = (
-            f"learner with {n} follower{'s' * (n > 1)} (random-linear S=20, 3 actions each, d=8, "
-            "H=5)"
-        )
-        per_joint, x_one = median(values) / joint, median(values) / median(times[FOLLOWERS[0]])
-        more = {"joint_actions": joint, "seconds_per_joint_action": per_joint}
-        rows.append(_row(name, episodes, values, **more, x_one_follower=x_one))
+        plural = "s" * (n > 1)
+        name = f"learner with {n} follower{plural} (random-linear S=20, 3 actions each, d=8, H=5)"
+        more = {"joint_actions": joint, "seconds_per_joint_action": median(values) / joint}
+        rows.append(_row(name, episodes, values, **more, x_one_follower=median(values) / one))
     return rows
 
 

@@ -282,8 +282,11 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
 
 def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     """Regret against ``K`` (log-log) with slopes, and the soft-max bias against ``K``."""
-    none = "This sweep has no settings that differ only in K (episodes), so it shows no regret "
-    page.section("regret-vs-K", "Regret against K", note=None if curves else none + "against K.")
+    none = (
+        "This sweep has no settings that differ only in K (episodes), so it shows no regret "
+        "against K."
+    )
+    page.section("regret-vs-K", "Regret against K", note=None if curves else none)
     if not curves:
         return
     sentences = [

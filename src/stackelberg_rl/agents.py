@@ -134,6 +134,7 @@ class AgentConfig:
 
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
         """``(α_l, α_f, …, α_f)``, one per player, numbers or schedule names (greedy: ``∞``)."""
+        n_players = integer(n_players, "n_players", low=2)
         alpha_f = follower_alphas(self.alpha_f, n_players)
         return (
             (math.inf,) * n_players if self.kind == "greedy-lsvi-ucb" else (self.alpha_l, *alpha_f)

@@ -108,11 +108,14 @@ def format_rows(rows: list[dict]) -> str:
         f"{r['ratio']:.3f}x  (plans: {r['plans_bytes_per_episode']:.0f} bytes/episode)"
         for r in saving
     ]
-    ms = {k: 1e3 * v for k, v in replay.items() if k.startswith("seconds_") and "all" not in k}
+
+    def ms(key: str) -> float:
+        return 1e3 * replay[key]
+
     lines.append(
-        f"{replay['case']:<58} {ms['seconds_replay']:7.2f} ms / {ms['seconds_plan']:7.2f} ms = "
-        f"{replay['ratio']:.2f}x  (from a checkpoint: {ms['seconds_replay_from_checkpoint']:.2f}"
+        f"{replay['case']:<58} {ms('seconds_replay'):7.2f} ms / {ms('seconds_plan'):7.2f} ms = "
+        f"{replay['ratio']:.2f}x  (from a checkpoint: {ms('seconds_replay_from_checkpoint'):.2f}"
         f" ms, {replay['ratio_from_checkpoint']:.2f}x; of which the policies at every state, as "
-        f"the learner's own tables cost: {ms['seconds_tables_alone']:.2f} ms)"
+        f"the learner's own tables cost: {ms('seconds_tables_alone'):.2f} ms)"
     )
     return "\n".join(lines)

@@ -53,8 +53,10 @@ def time_loops(name: str, game, config: RunConfig, repeats: int) -> dict:
         tables[loop].append(play(game, config, seed, compiled=LOOPS[loop])[0])
 
     times = interleaved({loop: partial(one_run, loop) for loop in LOOPS}, repeats)
-    for seed, pair in enumerate(zip(tables["compiled"], tables["python"], strict=True)):
-        if not pair[0].drop(columns="wall_time").equals(pair[1].drop(columns="wall_time")):
+    for seed, (mine, reference) in enumerate(
+        zip(tables["compiled"], tables["python"], strict=True)
+    ):
+        if not mine.drop(columns="wall_time").equals(reference.drop(columns="wall_time")):
             raise RuntimeError(
                 f"{name}: the compiled and the Python loop played seed {seed} differently; "
                 "their times are not of the same work"

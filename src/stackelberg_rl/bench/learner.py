@@ -178,16 +178,14 @@ def followers(episodes: int = 300, repeats: int = 3) -> list[dict]:
     for game in games.values():
         learn(game, 3, 0)  # untimed: loads the compiled code
     times = interleaved({n: partial(learn, g, episodes) for n, g in games.items()}, repeats)
+    one = median(times[FOLLOWERS[0]])
     rows = []
     for n, values in times.items():
         joint = math.prod(games[n].action_counts)
-        name = (
-            f"learner with {n} follower{'s' * (n > 1)} (random-linear S=20, 3 actions each, d=8, "
-            "H=5)"
-        )
-        per_joint, x_one = median(values) / joint, median(values) / median(times[FOLLOWERS[0]])
-        more = {"joint_actions": joint, "seconds_per_joint_action": per_joint}
-        rows.append(_row(name, episodes, values, **more, x_one_follower=x_one))
+        plural = "s" * (n > 1)
+        name = f"learner with {n} follower{plural} (random-linear S=20, 3 actions each, d=8, H=5)"
+        more = {"joint_actions": joint, "seconds_per_joint_action": median(values) / joint}
+        rows.append(_row(name, episodes, values, **more, x_one_follower=median(values) / one))
     return rows
 
 
@@ -268,10 +266,12 @@ def format_rows(rows: list[dict]) -> str:
         for k, x in r.items()
         if k.startswith("speedup_vs_rl")
     ]
-    lines += peers + [
-        "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
-        "visits H·kH stored samples where ours visits k(H-1)"
-    ] * bool(peers)
+    lines += peers
+    if peers:
+        lines.append(
+            "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
+            "visits H·kH stored samples where ours visits k(H-1)"
+        )
     if ablated:
         lines.append(
             "ablation (whole runs, variants interleaved; x: median over that of both tricks, "

@@ -2,7 +2,8 @@
 
 :class:`PlayerEnv` is player ``m``'s problem (its optimal policy: ``m``'s best response,
 :func:`~stackelberg_rl.planning.best_response`); :class:`LeaderEnv` and :class:`FollowerEnv` are
-the best responses of eqs. (8) and (7). Spaces and policies: the README's "Environments".
+the best responses of eqs. (8) and (7). Spaces and policies: :class:`PlayerEnv`'s docstring
+(the README's "Environments" table shows two players only).
 Importing this module registers ``stackelberg_rl/PlayerEnv-v0``, ``…/LeaderEnv-v0`` and
 ``…/FollowerEnv-v0``.
 
@@ -52,7 +53,8 @@ NAMED_POLICIES = ("uniform", "stackelberg")
 class PlayerEnv(Episode, gymnasium.Env):
     """Player ``m = player``'s problem, every other player's play fixed.
 
-    Observation ``[h, x, a_0, …, a_{m-1}]`` (``a_i = A_i`` in the final one), action
+    Observation ``[h, x, a_0, …, a_{m-1}]`` in ``MultiDiscrete([H + 1, S, A_0 + 1, …, A_{m-1} +
+    1])`` (the actions played before ``m`` at step ``h``; ``a_i = A_i`` in the final one), action
     ``Discrete(A_m)``, reward ``r_{m,h}``, infos ``{name}_action`` and ``{name}_reward`` of every
     other player; episodes terminate after ``H`` steps.
 

@@ -2,7 +2,7 @@
 
 The agents are ``leader, follower`` or ``leader, follower_1, …, follower_N``, in order of moves:
 one after the other (AEC, :func:`env`) or at once, each follower replying to every action before
-it (:func:`parallel_env`); spaces as in the README's "Environments". ``reset(seed=s)`` starts
+it (:func:`parallel_env`); spaces in each environment's docstring. ``reset(seed=s)`` starts
 the game's stream of a run of seed ``s`` (:mod:`stackelberg_rl._seeding`), ``reset()`` goes on.
 
 Example:
@@ -65,7 +65,8 @@ class _Episode(Episode):  # what both share: the agents, the random stream, the 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
     """The game as an AEC environment (:func:`env`'s arguments): the agents act in turn.
 
-    Observations ``[h, x, a_0, …, a_{N-1}]`` (int64; ``a_i = A_i`` until player ``i`` has acted),
+    Observations ``[h, x, a_0, …, a_{N-1}]`` (int64, ``MultiDiscrete([H + 1, S, A_0 + 1, …,
+    A_{N-1} + 1])``; ``a_i = A_i`` until player ``i`` has acted, ``h = H`` at the end),
     actions ``Discrete(A_i)``, infos ``{"action_mask": ones}``; each agent collects its realised
     reward from ``last()`` at its next turn; terminated after ``H`` steps, or truncated after
     ``max_cycles``.

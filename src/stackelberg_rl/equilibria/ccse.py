@@ -213,11 +213,14 @@ def _finite(game: Game, what: str) -> FiniteGame:
 class CCSE:
     """The uniform mixture over a run's episodes of the policy profiles played (Corollary 1).
 
-    ``plans``: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`; ``game``: the
-    game the run played (checked against ``info["game"]["sha256"]`` when given); ``info``: where
-    it comes from: ``game`` (the manifest's record of the game), ``config`` (the run's
-    configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``. ``GameMismatchError`` if
-    the game is not the run's, or its sizes do not fit the plans.
+    Args:
+        plans: one seed's :class:`~stackelberg_rl.experiments.plan_history.Plans`.
+        game: the game the run played (checked against ``info["game"]["sha256"]`` when given).
+        info: where it comes from: ``game`` (the manifest's record of the game), ``config``
+            (the run's configuration), ``seed``, ``seeds`` (all the run's), ``run_dir``.
+
+    Raises:
+        GameMismatchError: the game is not the run's, or its sizes do not fit the plans.
     """
 
     def __init__(self, plans: Plans, game: Game, info: dict | None = None) -> None:
@@ -300,8 +303,9 @@ class CCSE:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the mixture (plans, JSON header) to ``path`` whole or not at all; return ``path``.
 
-        ``PlansFileError`` if ``path`` is a folder, a file that is not a mixture (never replaced),
-        or cannot be written.
+        Raises:
+            PlansFileError: ``path`` is a folder, a file that is not a mixture (never replaced),
+                or cannot be written.
         """
         return _files.save(
             path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},

@@ -368,7 +368,8 @@ def explore(
 
     Raises:
         ValueError: a bad argument (:func:`check_exploration`), a game neither finite nor
-            continuous; ``CheckpointError``: ``state`` is damaged or of another exploration.
+            continuous.
+        CheckpointError: ``state`` is damaged or of another exploration (naming what differs).
     """
     exploration = _Exploration(game, episodes, beta, lam, alpha_l, alpha_f, seed, refresh_every)
     if state is not None:
@@ -585,17 +586,28 @@ def fit(
     next states of step ``h-1`` (every state of a finite game).
 
     ``rewards``: see :data:`Rewards`; ``lam``: the ridge ``λ > 0``; ``tol``: the followers' tie
-    tolerance. ``ValueError``: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a
-    game whose transitions differ from the explored one (:class:`ExplorationDataError`), a bad
-    ``lam`` or ``tol``.
+    tolerance.
+
+    Raises:
+        ValueError: rewards of the wrong shape, non-finite or outside ``[-1, 1]``, a game whose
+            transitions differ from the explored one (:class:`ExplorationDataError`), a bad
+            ``lam`` or ``tol``.
     """
     return fit_with_tables(data, rewards, lam=lam, tol=tol, tables=False)[0]
 
 
 def fit_with_tables(
-    data: ExplorationData, rewards: Rewards = None, *, lam=1.0, tol=TIE_TOL, tables=None
+    data: ExplorationData,
+    rewards: Rewards = None,
+    *,
+    lam: float = 1.0,
+    tol: float = TIE_TOL,
+    tables: bool | None = None,
 ) -> tuple[LearnedPlan, list[np.ndarray] | None]:
-    """:func:`fit`'s plan and its tables (``tables``: default for a finite game), or ``None``."""
+    """:func:`fit`'s plan and :meth:`LearnedPlan.tables` of the same backups, or ``None``.
+
+    ``tables``: whether to make them (by default for a finite game only).
+    """
     tables = data.is_finite if tables is None else tables
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
@@ -617,7 +629,8 @@ def fit_with_tables(
             break
         if data.is_finite:
             *pis, V = _stackelberg(plan_.q(h, data.features, states), tol, P)
-            chosen += [pis] * tables
+            if tables:
+                chosen.append(pis)
             if h > 0:
                 V_next = V.T[data.next_states[:, h - 1]]
         else:
@@ -630,7 +643,8 @@ def solve(
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 on a finite game: one-hot ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` (:func:`fit`).
 
-    ``ValueError`` as :func:`fit`, and for the data of a continuous game.
+    Raises:
+        ValueError: as :func:`fit`, and for the data of a continuous game.
     """
     if not data.is_finite:
         raise ValueError(

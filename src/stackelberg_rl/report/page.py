@@ -137,7 +137,8 @@ class Page:
 
     def section(self, anchor: str, title: str, level: int = 2, note: str | None = None) -> None:
         """A heading (listed in the contents at ``level`` 2), with a ``note`` under it if given."""
-        self.toc += [(anchor, title)] * (level == 2)
+        if level == 2:
+            self.toc.append((anchor, title))
         self.parts.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
         if note:
             self.note(note)
@@ -281,8 +282,11 @@ def bias_table(page: Page, settings: list[SettingData]) -> None:
 
 def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     """Regret against ``K`` (log-log) with slopes, and the soft-max bias against ``K``."""
-    none = "This sweep has no settings that differ only in K (episodes), so it shows no regret "
-    page.section("regret-vs-K", "Regret against K", note=None if curves else none + "against K.")
+    none = (
+        "This sweep has no settings that differ only in K (episodes), so it shows no regret "
+        "against K."
+    )
+    page.section("regret-vs-K", "Regret against K", note=None if curves else none)
     if not curves:
         return
     sentences = [
@@ -339,8 +343,9 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
         return
     sentences = []
     for c in with_bias:
-        K = c.means().index.max()
-        at = c.means().loc[K]
+        means = c.means()
+        K = means.index.max()
+        at = means.loc[K]
         shares = [f"{player_label(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
         slopes = ", ".join(
             f"{player_label(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits

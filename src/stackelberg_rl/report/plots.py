@@ -71,16 +71,21 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
     ax.legend(loc="best", fontsize=8)
 
 
-def _loglog(ax, x: np.ndarray | None) -> None:
-    """Log axes, x ticked at ``x`` (left alone if ``None``), y at :func:`log_ticks` of its range."""
-    from matplotlib.ticker import FixedLocator, Locator, NullFormatter, NullLocator
+def _loglog(ax, x: np.ndarray) -> None:
+    """Log axes, x ticked at ``x``, y at :func:`log_ticks`."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-    if x is not None:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(FixedLocator(x))
-        ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(x))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_y(ax)
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled at :func:`log_ticks` of its range."""
+    from matplotlib.ticker import Locator, NullFormatter
 
     class Ticks(Locator):
         def __call__(self):
@@ -315,7 +320,7 @@ def plot_sizes(
         else:  # β = 0 has no place on a log axis
             ax.set_xscale("symlog", linthresh=float(np.min(x_all[x_all > 0], initial=1.0)))
             ax.set_xticks(x_all, [_short(v) for v in x_all])
-            _loglog(ax, None)
+            _log_y(ax)
         ax.set_title(f"{player_label(player)}: total regret against {symbol}")
         # named values (β = theory) are numbers on the axis, named once in its label
         named: dict = {}

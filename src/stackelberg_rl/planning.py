@@ -135,7 +135,9 @@ def stackelberg_choice(
 ) -> np.ndarray:
     """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, SPEC §7.
 
-    Of its maximisers within ``tol``, the best (``"leader"``) or worst for player 0, then 1, ….
+    Of its maximisers of ``W[player]`` within ``tol``, the best (``"leader"``) or worst
+    (``"follower"``) for player 0, among those for player 1, … up to the player before it; then
+    the lowest index.
     """
     sign = 1.0 if tie_break == "leader" else -1.0
     z = W[player]

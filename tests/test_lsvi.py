@@ -13,6 +13,7 @@ from stackelberg_rl.learners import (
     alpha_value,
     optimistic_q,
     replay_inverse,
+    soft_policies,
     theory_beta,
 )
 from stackelberg_rl.planning import evaluate
@@ -329,6 +330,23 @@ def test_optimistic_q_matches_formula():
             bonus = 0.5 * math.sqrt(phi[a, b] @ Linv @ phi[a, b])
             for m in range(2):
                 assert Q[m, a, b] == pytest.approx(min(w[m] @ phi[a, b] + bonus, 1.0), abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha_l, alpha_f", [(2.0, 3.0), (math.inf, 0.5)])
+def test_soft_policies_returns_the_chain_of_algorithm_1_lines_9_to_14(alpha_l, alpha_f):
+    """Every output of ``soft_policies``, ``q_l`` and ``V̄_f`` too, against the plain loop."""
+    Q = np.random.default_rng(3).uniform(-1, 1, size=(4, 2, 3, 2))  # (n, 2, A, B)
+    pi_l, pi_f, q_l, vbar_f, V = soft_policies(Q, alpha_l, alpha_f)
+    for i in range(len(Q)):
+        Ql, Qf = Q[i].tolist()
+        pf = [loop_softmax(Qf[a], alpha_f) for a in range(3)]
+        ql = [np.dot(pf[a], Ql[a]) for a in range(3)]  # q_l(a) = Σ_b π_f(b|a) Q_l(a, b)
+        vf = [np.dot(pf[a], Qf[a]) for a in range(3)]  # V̄_f(a)
+        pl = loop_softmax(ql, alpha_l)
+        want = [pf, ql, vf, pl, [np.dot(pl, ql), np.dot(pl, vf)]]
+        got = [pi_f[i], q_l[i], vbar_f[i], pi_l[i], V[i]]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-12)
 
 
 def test_parameters_of_theorem_3():

@@ -593,6 +593,15 @@ def test_policies_within_tolerance_and_lists_are_accepted(small):
     planning.check_policies(game, pi_l.tolist(), None)
 
 
+def test_a_rule_is_a_policy_only_where_a_backward_pass_fills_it_in(small):
+    """``evaluate`` and the best responses take a :data:`Rule`; a regret needs the tables."""
+    game, pi_l, pi_f = small
+    rule = planning.stackelberg_rules()[1]
+    assert evaluate(game, pi_l, rule).V.shape == (2, game.horizon, game.n_states)
+    with pytest.raises(ValueError, match="pi_f has shape"):
+        regret(game, pi_l, rule, 0, 0)
+
+
 # ---------------------------------------------------------------------- (f) the soft-max bias
 def loop_softmax_policies(P, R, alpha_l, alpha_f):
     """Algorithm 1, lines 9–14, on the true model, by loops with ``math.exp``."""

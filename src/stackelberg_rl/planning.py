@@ -135,7 +135,9 @@ def stackelberg_choice(
 ) -> np.ndarray:
     """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, SPEC §7.
 
-    Of its maximisers within ``tol``, the best (``"leader"``) or worst for player 0, then 1, ….
+    Of its maximisers of ``W[player]`` within ``tol``, the best (``"leader"``) or worst
+    (``"follower"``) for player 0, among those for player 1, … up to the player before it; then
+    the lowest index.
     """
     sign = 1.0 if tie_break == "leader" else -1.0
     z = W[player]
@@ -169,8 +171,12 @@ def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
     return [(*head, *counts[: i + 1]) for i in range(game.n_players)]
 
 
-def check_policies(game: FiniteGame, *policies: np.ndarray | Rule | None) -> list:
-    """One policy per player, ``pi_i (H, S, A_0, …, A_i)``, checked (``None``, a Rule pass through).
+def check_policies(
+    game: FiniteGame, *policies: np.ndarray | Rule | None, rules: bool = False
+) -> list:
+    """One policy per player, ``pi_i (H, S, A_0, …, A_i)``, checked (``None`` passes through).
+
+    ``rules``: a :data:`Rule` passes through too (for a backward pass); else it is refused.
 
     Raises:
         ValueError: naming the policy, and the axis or the index that is wrong, or the number
@@ -182,7 +188,7 @@ def check_policies(game: FiniteGame, *policies: np.ndarray | Rule | None) -> lis
     axes = ("h", "x", *action_axes(n, False))
     out = []
     for name, pi, shape in zip(policy_names(n), policies, policy_shapes(game), strict=True):
-        if pi is not None and not callable(pi):
+        if pi is not None and not (rules and callable(pi)):
             _validate.check_shape(pi, name, shape, axes[: len(shape)])
             pi = _validate.distribution(pi, name, axes[: len(shape)])
         out.append(pi)
@@ -220,7 +226,7 @@ def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
-    return _backward(game, check_policies(game, *policies))[1]
+    return _backward(game, check_policies(game, *policies, rules=True))[1]
 
 
 def best_response(
@@ -243,7 +249,7 @@ def best_response(
     else:
         rule = stackelberg_rules(tie_break, tol, game.n_players)[player]
     given = [rule if i == player else p for i, p in enumerate(policies)]
-    tables, values = _backward(game, check_policies(game, *given))
+    tables, values = _backward(game, check_policies(game, *given, rules=True))
     return tables[player], values
 
 

@@ -58,13 +58,13 @@ def parse_payoffs(name: str, value: Any, ndim: int) -> tuple:
             for i, row in enumerate(rows)
         ]
         value = value[0] if ndim == 1 else value
-    kind = ("vector", "matrix")[ndim - 1]
+    kind = "vector" if ndim == 1 else "matrix"
     try:
         values = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a {kind} of numbers, got {value!r}") from None
     if values.ndim != ndim or values.size == 0:
-        kind += " (A, B)" * (ndim == 2)
+        kind = "vector" if ndim == 1 else "matrix (A, B)"
         raise ValueError(f"{name} must be a non-empty {kind}, got shape {values.shape}")
     out = array(values, name).tolist()
     return tuple(out) if ndim == 1 else tuple(map(tuple, out))

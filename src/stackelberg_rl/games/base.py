@@ -98,6 +98,26 @@ class Players:
         """``B = action_counts[1]``."""
         return self.action_counts[1]
 
+    def _record(self, **more) -> dict:
+        return {
+            "name": self.name,
+            "registered": self.provenance,
+            "horizon": self.horizon,
+            "n_states": self.n_states,
+            **more,
+            "n_leader_actions": self.n_leader_actions,
+            "n_follower_actions": self.n_follower_actions,
+            "dim": self.dim,
+            **({} if self.n_players == 2 else {"action_counts": list(self.action_counts)}),
+        }
+
+
+class SteppedGame(Players):
+    """Playing a step, shared by both kinds of game (not :class:`Players`: a learner is one too).
+
+    A subclass gives ``_at`` (the checked ``(x, actions)``), ``_reward_at`` and ``_next_state``.
+    """
+
     def reward_at(self, h: int, x, *actions) -> np.ndarray:
         """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as in :meth:`step`)."""
         return self._reward_at(h, self._at(h, x, actions))
@@ -118,21 +138,8 @@ class Players:
             r = r + half * rng.uniform(-1.0, 1.0, size=self.n_players)
         return r, self._next_state(h, at, rng)
 
-    def _record(self, **more) -> dict:
-        return {
-            "name": self.name,
-            "registered": self.provenance,
-            "horizon": self.horizon,
-            "n_states": self.n_states,
-            **more,
-            "n_leader_actions": self.n_leader_actions,
-            "n_follower_actions": self.n_follower_actions,
-            "dim": self.dim,
-            **({} if self.n_players == 2 else {"action_counts": list(self.action_counts)}),
-        }
 
-
-class FiniteGame(Players):
+class FiniteGame(SteppedGame):
     """A finite-state episodic leader-follower Markov game with features.
 
     Give the dense model (``transitions`` and ``rewards``), the factored linear model (``mu`` and

@@ -23,7 +23,7 @@ import numpy as np
 from .._seeding import seed_sequence
 from .._validate import array, distribution, first_index, index, integer, real
 from ._params import checked, param
-from .base import Players, sha256_of
+from .base import SteppedGame, sha256_of
 from .registry import register
 from .sampling import draw
 
@@ -198,7 +198,7 @@ class EvaluationSample:
         return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
 
-class ContinuousGame(Players):
+class ContinuousGame(SteppedGame):
     """An episodic leader-follower Markov game on ``[0, 1]²``, exactly linear (math.md §6).
 
     It plays as a :class:`~.base.FiniteGame` does; a state is a ``(2,)`` array and ``n_states``

@@ -2,7 +2,8 @@
 
 A game file holds :class:`FiniteGame`'s arrays (``features``, ``initial_distribution``, the dense
 and/or the factored model), optionally ``reward_noise`` and ``name``; :func:`load` also reads a
-plain ``np.savez`` of them. Nothing is unpickled.
+plain ``np.savez`` of them. Nothing is unpickled; every problem is a :class:`GameFileError`
+naming the file, the array and the index.
 
 Example:
     >>> import os, tempfile

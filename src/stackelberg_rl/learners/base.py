@@ -205,7 +205,8 @@ class LSVIUCBLearner(Players, abc.ABC):
     def state_dict(self) -> dict:
         """What the learner has learned and acts on (its own arrays, not copies).
 
-        :meth:`load_state_dict` on a learner made with the same arguments continues bit for bit.
+        :meth:`load_state_dict` on a learner made with the same arguments continues bit for bit;
+        what the constructor sets (features, ``λ``, the schedule) is left out.
         """
         return {
             "w": self.w,

@@ -4,7 +4,8 @@ The numpy form is :mod:`~stackelberg_rl.learners.functional`, tested against the
 have a leading axis ``P = 1+N``; the joint actions ``(a_0, …, a_N)`` lie on one row-major axis of
 ``J = ∏|A_i|``. What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) keeps
 each sum's order. :func:`exp_nonpositive` and :func:`_products_simd` stay while the ablation of
-``stackelberg-rl bench`` shows each pays.
+``stackelberg-rl bench`` shows each pays. Arrays are copied by loops, never by slice assignment,
+which numba compiles seconds slower.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ NextStates = namedtuple(
 """One step's next states: sample ``t``'s ``ψ`` at ``features[rows[t]]`` ``(d, J)``; ``forms
 (cap, J)``, ``n`` in use, the first ``n_current`` of the previous ``Λ^{-1}``; ``updates (m, d)``
 the Sherman–Morrison vectors ``U_r`` since, ``inverse (d, d)`` the current ``Λ^{-1}``. Python
-passes these as plain tuples."""
+passes these as plain tuples, named again inside the kernels (cheaper to call)."""
 
 
 # ---------------------------------------------------------------------- the policies played
@@ -669,6 +670,7 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
 
 @njit(**JIT)
 def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # pragma: no cover
+    """:func:`backward_pass` with the two tricks as literal flags (compiled per variant)."""
     literally(poly_exp)
     literally(simd_products)
     n_steps, d = data.features.shape[0], data.features.shape[2]
@@ -745,7 +747,10 @@ def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - com
 
 @njit(**JIT)
 def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
-    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``: the ablation's entry."""
+    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``: the ablation's entry.
+
+    A separate entry, so that a plain run compiles one variant of :func:`_backward`, not four.
+    """
     data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
     poly_exp, simd_products = tricks
     if poly_exp and simd_products:

@@ -183,6 +183,13 @@ def test_make_agents_refuses_a_bad_number_of_episodes_by_name(kind, episodes):
         make_agents(game, AgentConfig(kind=kind), episodes=episodes, seed=0)
 
 
+def test_make_agents_checks_a_config_changed_after_it_was_made():
+    config = AgentConfig()
+    config.kind = "bogus"  # a dataclass is mutable: its checks at construction have passed
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_agents(random_linear(6, 2, 3, 4, 3, seed=0), config, episodes=5, seed=0)
+
+
 # ---------------------------------------------------------------------- non-finite results
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_non_finite_plan_names_the_episode_step_and_player():

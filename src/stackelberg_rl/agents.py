@@ -441,6 +441,7 @@ def make_agents(
     the run's seed, player ``m`` drawing from ``_seeding.stream(seed, "player", m)``, or the
     ``"agents"`` node of its seed tree (a ``SeedSequence``).
     """
+    config.validate()  # a config is mutable: checked again where it is used
     episodes = integer(episodes, "episodes", low=1)
     n = game.n_players
     if isinstance(seed, np.random.SeedSequence):

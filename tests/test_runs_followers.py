@@ -357,6 +357,15 @@ def test_a_continuous_step_outside_the_game_names_what_is_wrong(h, x, a, b, mess
         game.reward_at(h, x, a, b)
 
 
+@pytest.mark.parametrize("actions", [(0,), (0, 1, 1), ((0, 1, 1),)])
+def test_a_continuous_step_with_a_wrong_number_of_actions_says_how_many(actions):
+    game, x = games.make("continuous", horizon=3), (0.5, 0.5)
+    with pytest.raises(ValueError, match="one action per player, 2; got"):
+        game.step(0, x, *actions, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="one action per player, 2; got"):
+        game.reward_at(0, x, *actions)
+
+
 @pytest.mark.parametrize("compiled", [True, False])
 def test_the_table_holds_the_first_actions_every_followers_regret_is_measured_after(compiled):
     game = games.make("random-tabular", n_followers=3, n_states=4, n_leader_actions=2,

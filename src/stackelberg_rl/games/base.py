@@ -118,6 +118,17 @@ class SteppedGame(Players):
     A subclass gives ``_at`` (the checked ``(x, actions)``), ``_reward_at`` and ``_next_state``.
     """
 
+    def _joint(self, actions: tuple) -> tuple:
+        """The actions given one by one or as one sequence, one per player."""
+        if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
+            actions = tuple(actions[0])
+        if len(actions) != self.n_players:
+            raise ValueError(
+                f"a joint action has one action per player, {self.n_players}; got "
+                f"{len(actions)}: {actions!r}"
+            )
+        return actions
+
     def reward_at(self, h: int, x, *actions) -> np.ndarray:
         """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as in :meth:`step`)."""
         return self._reward_at(h, self._at(h, x, actions))
@@ -356,13 +367,7 @@ class FiniteGame(SteppedGame):
 
     def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
         """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""
-        if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
-            actions = tuple(actions[0])
-        if len(actions) != self.n_players:
-            raise ValueError(
-                f"a joint action has one action per player, {self.n_players}; got "
-                f"{len(actions)}: {actions!r}"
-            )
+        actions = self._joint(actions)
         fast_index(h, self.horizon, "h")  # every step of a run in Python comes here
         fast_index(x, self.n_states, "x")
         for m, (a, n) in enumerate(zip(actions, self.action_counts, strict=True)):

@@ -294,7 +294,7 @@ class ContinuousGame(SteppedGame):
 
     def _at(self, h: int, x: np.ndarray, actions: tuple) -> np.ndarray:
         """``φ(x, a, b) (d,)``, with ``h``, ``x`` and the actions checked."""
-        a, b = actions[0] if len(actions) == 1 else actions
+        a, b = self._joint(actions)
         index(h, self.horizon, "h")
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (2,) or not np.isfinite(x).all():

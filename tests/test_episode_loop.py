@@ -13,6 +13,7 @@ from stackelberg_rl.experiments import loop as loop_mod
 from stackelberg_rl.experiments.loop import COLUMNS, SeedRun, play
 from stackelberg_rl.games import FiniteGame
 from stackelberg_rl.games.sampling import compiled_step
+from stackelberg_rl.learners import NonFiniteError, SoftmaxLSVIUCB
 from stackelberg_rl.planning import player_regrets
 
 SMALL = dict(n_states=6, n_leader_actions=3, n_follower_actions=2, dim=4, horizon=3)
@@ -43,14 +44,6 @@ def tables_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
     for name in COLUMNS:
         if name != "wall_time":
             np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy(), err_msg=name)
-
-
-@pytest.fixture
-def blocks(counted, monkeypatch):
-    """:func:`counted`, with every plan's episodes played in blocks, however few."""
-    monkeypatch.setattr(loop_mod, "BLOCK_STEPS", 0)
-    monkeypatch.setattr(loop_mod, "TABLE_ROWS_PER_STEP", np.inf)
-    return counted
 
 
 @pytest.fixture
@@ -122,21 +115,26 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_blocks_give_the_python_loops_table(case, blocks):
+def test_blocks_give_the_python_loops_table(case, counted):
     game, agent, run = CASES[case]
     config = RunConfig(agent=AgentConfig(**agent), **run)
     compiled, _ = play(game, config, seed=5)
-    assert sum(blocks) == config.episodes  # every episode was played in a block
+    assert sum(counted) == config.episodes  # every episode was played in a block
     tables_equal(compiled, play(game, config, seed=5, compiled=False)[0])
 
 
 @pytest.mark.parametrize("schedule", ["every", "doubling"])
-def test_plans_serving_few_episodes_are_played_in_python_with_the_same_table(schedule, counted):
-    # S = 200 states, few episodes per plan, rarely evaluated: the tables would cost more.
+def test_plans_serving_few_episodes_compute_the_rows_visited_alone(schedule, counted, monkeypatch):
+    # S = 200 states, few episodes per plan, rarely evaluated: whole tables would cost more.
     game = games.make("random-linear", n_states=200, dim=4, horizon=3, seed=2)
     config = RunConfig(episodes=40, eval_every=20, agent=AgentConfig(beta=0.3, schedule=schedule))
+    whole_tables = []
+    real = SoftmaxLSVIUCB.policy_tables
+    monkeypatch.setattr(SoftmaxLSVIUCB, "policy_tables",
+                        lambda self, *a: whole_tables.append(1) or real(self, *a))  # fmt: skip
     compiled, _ = play(game, config, seed=1)
-    assert 2 <= sum(counted) < 40  # the evaluated episodes 0 and 20 at least
+    assert sum(counted) == 40  # every episode in a compiled block
+    assert len(whole_tables) == 2 * 2  # two learners, at the evaluated episodes 0 and 20 alone
     tables_equal(compiled, play(game, config, seed=1, compiled=False)[0])
 
 
@@ -207,3 +205,25 @@ def test_the_recorded_regret_is_the_planners_on_the_policies_played(agent):
             got = [rows["regret_leader"][i], rows["regret_follower"][i]]
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
         assert not rows["replanned"][1:].any()  # a block never plays past a plan
+
+
+# ---------------------------------------------------------------------- a non-finite plan
+@pytest.mark.parametrize("decentralised", [False, True])
+def test_a_non_finite_policy_met_in_a_block_is_the_python_loops_error(decentralised, monkeypatch):
+    real_plan = SoftmaxLSVIUCB.plan
+
+    def plan(self, episode=None):  # what a bug in the plan would leave behind, at episode 5
+        real_plan(self, episode)
+        if episode == 5:
+            self.w[1, 1, :] = np.nan
+
+    monkeypatch.setattr(SoftmaxLSVIUCB, "plan", plan)
+    agent = AgentConfig(beta=0.3, decentralised=decentralised)
+    config = RunConfig(episodes=10, eval_every=10, agent=agent)  # episode 5: rows where visited
+    errors = []
+    for compiled in (True, False):
+        with pytest.raises(NonFiniteError) as caught:
+            play(LINEAR, config, seed=0, compiled=compiled)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert errors[0].startswith("episode 5: the leader's policy and Q at step 1, state ")

@@ -1,7 +1,10 @@
 """Blocks of episodes of a finite game in one compiled call, between two plans.
 
-Each player draws ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` from its fixed table with its own stream,
-in the Python loop's order: the same trajectories bit for bit; the learners record them after.
+Each player draws ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` from its table with its own stream, in the
+Python loop's order: the same trajectories bit for bit; the learners record them after. A
+learner's rows are computed where the block first visits them, by the kernel acting computes them
+with (:func:`~stackelberg_rl.learners._kernels.plan.policies`): a plan serving one episode costs
+the ``H`` states it visits, not a table of ``S·H``.
 Doubling re-plans once ``log det Λ_h`` has grown by ``log 2``: the block updates a copy of ``Λ``
 and ends before an episode whose copy passes that test less a margin far above round-off, so
 the learner's own test decides.
@@ -10,12 +13,16 @@ the learner's own test decides.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+from collections.abc import Sequence
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
 
 from .._jit import ensure_cache_dir, read_only
 from ..games.sampling import compiled_step, draw_index
+from ..learners._kernels.plan import policies
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
@@ -28,6 +35,35 @@ def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
     return threshold - DOUBLING_MARGIN * (1.0 + np.abs(threshold))
 
 
+Lazy = namedtuple("Lazy", ["sources", "filled", "w", "Lambda_inv", "betas", "alphas", "bonus"])
+"""How a block computes the learners' rows: player ``m``'s come from learner ``sources[m]``
+(``-1``: its table is complete); ``filled (L, H, S)``: the rows learner ``ℓ`` has written; its
+plan ``w (L, P, H, d)``, ``Lambda_inv (L, H, d, d)``, ``betas (L,)``, ``alphas (L, P)`` and
+``bonus (L,)`` (the exploration reward). Kept with the tables until the next plan."""
+
+
+def lazy_tables(learners: Sequence, sources: Sequence[int], horizon: int, n_states: int) -> Lazy:
+    """:class:`Lazy` of ``learners`` (as planned) for players ``sources[m]``, no row yet written."""
+    P, L = len(sources), len(learners)
+    if not L:  # the kernel's types; never read
+        learners = [SimpleNamespace(w=np.zeros((P, 1, 1)), Lambda_inv=np.zeros((1, 1, 1)), beta=0.0,
+                                    alphas=np.zeros(P), bonus_reward=False)]  # fmt: skip
+
+    def stacked(name: str) -> np.ndarray:  # one learner's own arrays, else copies side by side
+        arrays = [np.asarray(getattr(x, name), dtype=np.float64) for x in learners]
+        return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+
+    return Lazy(
+        sources=np.array(sources, dtype=np.int64),
+        filled=np.zeros((len(learners), horizon, n_states), dtype=np.bool_),
+        w=stacked("w"),
+        Lambda_inv=stacked("Lambda_inv"),
+        betas=np.array([x.beta for x in learners], dtype=np.float64),
+        alphas=np.array([x.alphas for x in learners], dtype=np.float64),
+        bonus=np.array([x.bonus_reward for x in learners], dtype=np.bool_),
+    )
+
+
 def play_block(
     arrays: tuple,
     initial: np.ndarray,
@@ -35,39 +71,53 @@ def play_block(
     rngs: tuple[np.random.Generator, ...],
     env_rng: np.random.Generator,
     episodes: int,
+    lazy: Lazy | None = None,
     Lambda: np.ndarray | None = None,
     threshold: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Play up to ``episodes`` episodes of a finite game with fixed policy tables.
+) -> tuple[np.ndarray, ...]:
+    """Play up to ``episodes`` episodes of a finite game with the players' policy tables.
 
     ``arrays``: the game's ``step_arrays()``; ``initial (S,)``; ``tables``: player ``m``'s policy
-    ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}``; ``Lambda (H, d, d)``: a copy of ``Λ`` updated
-    in place to stop before a doubling (with ``threshold (H,)``), or ``None``. Returns
-    ``states (n, H+1)``, ``actions``, ``rewards (n, H, 1+N)``, ``returns (n, 1+N)``.
+    ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}``, writable, its rows from a learner of ``lazy``
+    written where first visited (``None``: every table complete); ``Lambda (H, d, d)``: a copy of
+    ``Λ`` updated in place to stop before a doubling (with ``threshold (H,)``), or ``None``.
+    Returns ``states (n, H+1)``, ``actions``, ``rewards (n, H, 1+N)``, ``returns (n, 1+N)`` and
+    ``failed``: ``(episode, h, x, m)`` where player ``m``'s learner gave a non-finite ``Q`` or
+    policy (the block ends before that episode), else ``None``.
     """
-    H, P = tables[0].shape[0], len(tables)
+    H, S, P = tables[0].shape[0], tables[0].shape[1], len(tables)
     d = arrays[0].shape[2]
     if Lambda is None:
         Lambda, threshold = np.empty((0, d, d)), np.empty(0)
+    if lazy is None:
+        lazy = lazy_tables((), [-1] * P, H, S)
     counts = np.array([t.shape[3] for t in tables], dtype=np.int64)
     states = np.empty((episodes, H + 1), dtype=np.int64)
     actions = np.empty((episodes, H, P), dtype=np.int64)
     rewards = np.empty((episodes, H, P))
     returns = np.empty((episodes, P))
-    players = (tuple(map(read_only, tables)), counts, tuple(rngs))
+    failed = np.full(4, -1, dtype=np.int64)
+    # numba types a tuple of arrays from a cache, one holding a Generator afresh: apart
     n = _play(
-        tuple(arrays), read_only(initial), players, env_rng, (Lambda, threshold),
-        (states, actions, rewards, returns),
+        tuple(arrays), read_only(initial), (tuple(tables), counts), (env_rng, *rngs),
+        (Lambda, threshold), (states, actions, rewards, returns, failed), tuple(lazy),
     )  # fmt: skip
-    return states[:n], actions[:n], rewards[:n], returns[:n]
+    return states[:n], actions[:n], rewards[:n], returns[:n], (
+        None if failed[0] < 0 else tuple(int(v) for v in failed)
+    )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
-def _play(arrays, initial, players, env_rng, doubling, out):  # pragma: no cover - compiled
-    """:func:`play_block`'s loop, filling ``out``: the number of episodes played."""
-    tables, counts, rngs = players
+def _play(arrays, initial, players, rngs, doubling, out, lazy):  # pragma: no cover - compiled
+    """:func:`play_block`'s loop, filling ``out``: the number of episodes played.
+
+    ``rngs``: the game's stream, then each player's.
+    """
+    tables, counts = players
+    env_rng = rngs[0]
     Lambda, threshold = doubling
-    states, actions, rewards, returns = out
+    states, actions, rewards, returns, failed = out
+    sources, filled = lazy[0], lazy[1]
     n, H, P = actions.shape
     features = arrays[0]
     doubling = Lambda.shape[0] > 0
@@ -84,7 +134,12 @@ def _play(arrays, initial, players, env_rng, doubling, out):  # pragma: no cover
         for h in range(H):
             joint = 0  # a_0 … a_{m-1} as one index
             for m in range(P):
-                a = draw_index(tables[m][h, x, joint], rngs[m].random())
+                s = sources[m]
+                if s >= 0 and not filled[s, h, x]:
+                    if not _fill(features, h, x, s, lazy, tables, counts, float(H)):
+                        failed[0], failed[1], failed[2], failed[3] = i, h, x, m
+                        return i
+                a = draw_index(tables[m][h, x, joint], rngs[1 + m].random())
                 if a < 0:
                     raise ValueError("a policy table's row is not a distribution")
                 actions[i, h, m] = a
@@ -101,6 +156,29 @@ def _play(arrays, initial, players, env_rng, doubling, out):  # pragma: no cover
             x = x_next
             states[i, h + 1] = x
     return n
+
+
+@njit(cache=True, error_model="numpy")
+def _fill(features, h, x, s, lazy, tables, counts, horizon):  # pragma: no cover - compiled
+    """Learner ``s``'s policies at ``(h, x)`` into its players' tables: ``Q`` and they finite?
+
+    Computed as acting computes them (Algorithm 1, lines 16–20), a state alone.
+    """
+    sources, filled, w, Lambda_inv, betas, alphas, bonus = lazy
+    params = (betas[s], horizon, alphas[s], bonus[s], counts)
+    _, pis, finite = policies(features[x : x + 1], w[s], Lambda_inv[s], h, params)
+    start, width = 0, 1
+    for m in range(len(tables)):
+        width *= counts[m]  # player m's columns: (a_0, …, a_m) row-major, J_m·A_m of them
+        if sources[m] == s:
+            row = tables[m][h, x]
+            n_own = row.shape[1]
+            for j in range(row.shape[0]):
+                for a in range(n_own):
+                    row[j, a] = pis[0, start + j * n_own + a]
+        start += width
+    filled[s, h, x] = True
+    return finite
 
 
 @njit(cache=True, error_model="numpy")

@@ -28,7 +28,7 @@ from ..montecarlo import sampled_regrets
 from ..planning import player_regrets, regret_at, start_values
 from . import checkpoint as ckpt
 from .config import RunConfig, game_record
-from .episodes import doubling_threshold, play_block
+from .episodes import doubling_threshold, lazy_tables, play_block
 from .plan_history import PlanRecorder, Plans
 
 
@@ -164,10 +164,6 @@ def play_episodes(
         raise
 
 
-TABLE_ROWS_PER_STEP = 32  # a step played in Python costs about this many policy-table rows
-BLOCK_STEPS = 10  # a compiled block's fixed cost, in steps played in Python
-
-
 class SeedRun:
     """One seed, played a block of episodes at a time, checkpointed between them.
 
@@ -194,10 +190,9 @@ class SeedRun:
         self._finished: Result | None = None
         self._clock = time.perf_counter()  # wall_time = perf_counter() - _clock
         self._played: list | None = None  # the policy tables in force (policy_table's)
+        self._lazy = None  # how the blocks compute the rows of _played not yet made (.episodes)
         self._start_values: tuple | None = None  # their values at step 0, for the regrets
         self._threshold: np.ndarray | None = None  # the plan's doubling_threshold
-        self._last_plan: int | None = None  # the episode of the last plan seen here
-        self._plan_gap = 1  # episodes between the last two plans seen here
 
     episodes = property(lambda self: self.config.episodes, doc="``K``.")
     done = property(lambda self: self.episodes_done >= self.episodes, doc="Whether all are.")
@@ -225,9 +220,6 @@ class SeedRun:
         replanned = any(agent.replanned for agent in self.agents)
         if replanned:
             self._played = self._start_values = self._threshold = None
-            if self._last_plan is not None:
-                self._plan_gap = max(1, k - self._last_plan)
-            self._last_plan = k
         return replanned
 
     def play_episode(self) -> None:
@@ -270,28 +262,27 @@ class SeedRun:
         k = self.episodes_done
         t0 = time.perf_counter() - self._clock
         replanned = self._begin(k)
-        n = min(limit, self.episodes - k, self._scheduled(k))
-        if not self.compiled or (self._played is None and not self._tables_pay(k, n)):
+        if not self.compiled:
             self._play_python(k, replanned)
             return
         game, agents = self.game, self.agents
-        if self._played is None:
-            try:
-                tables = [agent.policy_table(game) for agent in agents]
-            except NonFiniteError as err:
-                raise NonFiniteError(f"episode {k}: {err}") from None
-            self._played = [np.ascontiguousarray(t, dtype=np.float64) for t in tables]
+        n = min(limit, self.episodes - k, self._scheduled(k))
+        evaluated = (np.arange(k, k + n) % self.config.eval_every) == 0
+        if self._played is None or (evaluated.any() and self._lazy is not None):
+            self._policy_tables(k, complete=bool(evaluated.any()))
         # player m's (H, S, A_0, …, A_m) as (H, S, A_0 ⋯ A_{m-1}, A_m): views
         blocks = tuple(t.reshape(*t.shape[:2], -1, t.shape[-1]) for t in self._played)
-        doubling = self._doubling_test()
-        states, actions, rewards, returns = play_block(
+        states, actions, rewards, returns, failed = play_block(
             self._step_arrays, game.initial_distribution, blocks,
-            tuple(agent.rng for agent in agents), self.env_rng, n, *doubling,
+            tuple(agent.rng for agent in agents), self.env_rng, n, self._lazy,
+            *self._doubling_test(),
         )  # fmt: skip
+        if failed is not None:
+            self._not_finite(k, failed)
         for learner in self._learners:
             learner.record_episodes(states, actions, rewards)
         m = len(states)
-        evaluated = (np.arange(k, k + m) % self.config.eval_every) == 0
+        evaluated = evaluated[:m]
         reg = np.full((len(agents), m), math.nan)
         if evaluated.any():
             if self._start_values is None:
@@ -304,6 +295,38 @@ class SeedRun:
             actions[:, 0, :-1].T, replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
         )  # fmt: skip
 
+    def _policy_tables(self, k: int, complete: bool) -> None:
+        """The tables of the plan in force, with every row (to evaluate) or none yet.
+
+        Without, the blocks write a learner's rows where they first visit them (:mod:`.episodes`).
+        """
+        game, agents, learners = self.game, self.agents, self._learners
+        sources = [
+            learners.index(agent.learner) if not complete and hasattr(agent, "learner") else -1
+            for agent in agents
+        ]
+        self._played, H, S = [], game.horizon, game.n_states
+        for agent, source in zip(agents, sources, strict=True):
+            if source >= 0:
+                shape = (H, S, *game.action_counts[: agent.player + 1])
+                self._played.append(np.empty(shape))
+                continue
+            try:
+                table = agent.policy_table(game)
+            except NonFiniteError as err:
+                raise NonFiniteError(f"episode {k}: {err}") from None
+            self._played.append(np.array(table, dtype=np.float64, order="C"))  # writable
+        self._lazy = lazy_tables(learners, sources, H, S) if max(sources) >= 0 else None
+
+    def _not_finite(self, k: int, failed: tuple[int, int, int, int]) -> None:
+        """Raise the learner's own error for the non-finite row a block met (``failed``)."""
+        i, h, x, m = failed
+        try:
+            self.agents[m].learner.policy(m, h, x, (0,) * m)
+        except NonFiniteError as err:
+            raise NonFiniteError(f"episode {k + i}: {err}") from None
+        raise NonFiniteError(f"episode {k + i}: the policies at step {h}, state {x} are not finite")
+
     def _scheduled(self, k: int) -> int:  # episodes from k that surely play the plan in force
         if not self._learners:
             return self.episodes
@@ -313,16 +336,6 @@ class SeedRun:
         if agent.schedule == "every-n":
             return agent.schedule_n - k % agent.schedule_n
         return self.episodes  # doubling: the block's own test ends it
-
-    def _tables_pay(self, k: int, n: int) -> bool:
-        # compiled pays when one episode is evaluated, or the plan serves enough episodes
-        # (doubling: as many as the last) to pay for its S·H table rows and a block
-        e = self.config.eval_every
-        if -(-k // e) * e < k + n or not self._learners:  # evaluated, or tables made once
-            return True
-        serves = self._plan_gap if self.config.agent.schedule == "doubling" else n
-        H, S = self.game.horizon, self.game.n_states
-        return serves * H >= BLOCK_STEPS + S * H / TABLE_ROWS_PER_STEP
 
     def _doubling_test(self) -> tuple:
         """``(Λ copy, threshold)`` for the block's doubling test, or ``()`` without one."""

@@ -160,10 +160,11 @@ def test_progress_is_reported_as_the_python_loop_reports_it():
 
 # ---------------------------------------------------------------------- resumed
 @pytest.mark.parametrize("first_compiled", [True, False])
-def test_a_resume_in_the_middle_gives_the_whole_runs_table(first_compiled):
+@pytest.mark.parametrize("schedule", ["doubling", "every"])
+def test_a_resume_in_the_middle_gives_the_whole_runs_table(schedule, first_compiled):
     config = RunConfig(
-        episodes=300, eval_every=2, save_plans=True,
-        agent=AgentConfig(beta=0.2, schedule="doubling", decentralised=False),
+        episodes=300 if schedule == "doubling" else 60, eval_every=2, save_plans=True,
+        agent=AgentConfig(beta=0.2, schedule=schedule, decentralised=False),
     )  # fmt: skip
     whole, plans = play(NOISY, config, seed=3)
     states: list[bytes] = []

@@ -1,5 +1,6 @@
 """Runs, sweeps and reports of a leader and N followers (SPEC §7), and the game's step for any N."""
 
+import dataclasses
 import json
 import math
 
@@ -120,6 +121,21 @@ def test_columns_name_every_player_and_one_follower_keeps_todays():
         assert {f"regret_{p}", f"regret_{p}_ci", f"return_{p}"} <= set(three)
     assert {"alpha_l", "alpha_f_1", "alpha_f_3"} <= set(three)
     assert "regret_follower" not in three and "alpha_f" not in three
+
+
+@pytest.mark.parametrize(("n_followers", "decentralised"), [(2, False), (3, True)])
+def test_blocks_that_compute_the_rows_they_visit_give_the_python_loops_table(
+    n_followers, decentralised
+):
+    """Unevaluated episodes of a plan every episode: each player's rows, ``(a_0, …, a_{m-1})``
+    by ``a_m``, computed where visited (player 2's from columns past ``A_0 + A_0·A_1``)."""
+    config = config_of(n_followers, episodes=30, decentralised=decentralised)
+    config = dataclasses.replace(config, eval_every=4)
+    game = config.game.make()
+    compiled, _ = play(game, config, 5)
+    python, _ = play(game, config, 5, compiled=False)
+    pd.testing.assert_frame_equal(without_time(compiled), without_time(python))
+    assert compiled[f"regret_follower_{n_followers}"].isna().sum() == 30 - 8
 
 
 @pytest.mark.parametrize(

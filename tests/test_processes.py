@@ -387,3 +387,20 @@ def test_a_second_interruption_exits_at_once_saying_what_is_kept():
         "stackelberg-rl: interrupted again; exiting now; the run folder is kept: continue it "
         "with --resume runs/x\n"
     )
+
+
+def test_lokys_resource_tracker_is_started_quiet():
+    """After an interruption a worker may have removed a semaphore loky's resource tracker
+    still lists; the tracker then warns on the command's stderr, under its one-line answer
+    (seen under load). The tracker takes its environment when the driver's queue starts it."""
+    code = (
+        "from loky.backend import resource_tracker\n"
+        "from stackelberg_rl.experiments.driver import _Local\n"
+        "_Local({}, 2, 1.0)\n"
+        "resource_tracker.register('/loky-test-removed', 'semlock')  # as a removed one stays\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -426,11 +426,12 @@ class _Local:
             return
         from loky.backend.context import get_context
 
+        # loky's resource tracker warns after an interruption of a semaphore the workers
+        # removed: harmless, and it would break the one-line answer to a signal. Set before the
+        # queue's semaphores start the tracker, whose environment is this one at that moment.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
         context = get_context("loky")
         self.channel, self.stop = context.Queue(), context.Event()
-        # loky's resource tracker warns after an interruption of a semaphore the workers
-        # removed: harmless, and it would break the one-line answer to a signal.
-        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:loky.backend.resource_tracker")
 
     def submit(self, tasks: list[Task]) -> list[Future]:
         if self.workers == 1:  # in turn in a daemon thread, never holding up the exit

@@ -210,21 +210,31 @@ def test_the_recorded_regret_is_the_planners_on_the_policies_played(agent):
 
 # ---------------------------------------------------------------------- a non-finite plan
 @pytest.mark.parametrize("decentralised", [False, True])
-def test_a_non_finite_policy_met_in_a_block_is_the_python_loops_error(decentralised, monkeypatch):
+@pytest.mark.parametrize(
+    ("schedule", "eval_every", "where"),
+    [
+        ("every", 4, "policy and Q at step 1, state "),  # met acting, where a block visits it
+        ("every-n", 5, "policy at step 1, state 0 "),  # episode 10 evaluated: its whole tables
+        ("every-n", 4, "policy and Q at step 1, state "),  # 12 evaluated, 10 and 11 act first
+    ],
+)
+def test_a_non_finite_policy_met_in_a_block_is_the_python_loops_error(
+    decentralised, schedule, eval_every, where, monkeypatch
+):
     real_plan = SoftmaxLSVIUCB.plan
 
-    def plan(self, episode=None):  # what a bug in the plan would leave behind, at episode 5
+    def plan(self, episode=None):  # what a bug in the plan would leave behind, at episode 10
         real_plan(self, episode)
-        if episode == 5:
+        if episode == 10:
             self.w[1, 1, :] = np.nan
 
     monkeypatch.setattr(SoftmaxLSVIUCB, "plan", plan)
-    agent = AgentConfig(beta=0.3, decentralised=decentralised)
-    config = RunConfig(episodes=10, eval_every=10, agent=agent)  # episode 5: rows where visited
+    agent = AgentConfig(beta=0.3, decentralised=decentralised, schedule=schedule, schedule_n=10)
+    config = RunConfig(episodes=1000, eval_every=eval_every, agent=agent)  # blocks of 10
     errors = []
     for compiled in (True, False):
         with pytest.raises(NonFiniteError) as caught:
             play(LINEAR, config, seed=0, compiled=compiled)
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
-    assert errors[0].startswith("episode 5: the leader's policy and Q at step 1, state ")
+    assert errors[0].startswith(f"episode 10: the leader's {where}")

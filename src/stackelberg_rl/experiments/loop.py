@@ -231,7 +231,7 @@ class SeedRun:
         game, agents, env_rng = self.game, self.agents, self.env_rng
         evaluated = k % self.config.eval_every == 0
         if evaluated and self.finite:  # fixed within the episode: the policies played below
-            tables = [agent.policy_table(game) for agent in agents]
+            tables = self._whole_tables(k)
         x = x1 = game.sample_initial(env_rng)
         first: list[int] = []
         ret = np.zeros(len(agents))
@@ -269,7 +269,15 @@ class SeedRun:
         n = min(limit, self.episodes - k, self._scheduled(k))
         evaluated = (np.arange(k, k + n) % self.config.eval_every) == 0
         if self._played is None or (evaluated.any() and self._lazy is not None):
-            self._policy_tables(k, complete=bool(evaluated.any()))
+            try:
+                self._policy_tables(k, complete=bool(evaluated.any()))
+            except NonFiniteError:
+                if evaluated[0]:
+                    raise
+                # As the Python loop: the episodes before the evaluated one act first.
+                n = int(np.argmax(evaluated))
+                evaluated = evaluated[:n]
+                self._policy_tables(k, complete=False)
         # player m's (H, S, A_0, …, A_m) as (H, S, A_0 ⋯ A_{m-1}, A_m): views
         blocks = tuple(t.reshape(*t.shape[:2], -1, t.shape[-1]) for t in self._played)
         states, actions, rewards, returns, failed = play_block(
@@ -305,18 +313,21 @@ class SeedRun:
             learners.index(agent.learner) if not complete and hasattr(agent, "learner") else -1
             for agent in agents
         ]
-        self._played, H, S = [], game.horizon, game.n_states
-        for agent, source in zip(agents, sources, strict=True):
-            if source >= 0:
-                shape = (H, S, *game.action_counts[: agent.player + 1])
-                self._played.append(np.empty(shape))
-                continue
-            try:
-                table = agent.policy_table(game)
-            except NonFiniteError as err:
-                raise NonFiniteError(f"episode {k}: {err}") from None
-            self._played.append(np.array(table, dtype=np.float64, order="C"))  # writable
+        H, S = game.horizon, game.n_states
+        whole = self._whole_tables(k) if min(sources) < 0 else None
+        self._played = [
+            np.empty((H, S, *game.action_counts[: m + 1])) if source >= 0
+            else np.array(whole[m], dtype=np.float64, order="C")  # writable
+            for m, source in enumerate(sources)
+        ]  # fmt: skip
         self._lazy = lazy_tables(learners, sources, H, S) if max(sources) >= 0 else None
+
+    def _whole_tables(self, k: int) -> list[np.ndarray]:
+        """Every player's whole policy table of the plan in force (errors name episode k)."""
+        try:
+            return [agent.policy_table(self.game) for agent in self.agents]
+        except NonFiniteError as err:
+            raise NonFiniteError(f"episode {k}: {err}") from None
 
     def _not_finite(self, k: int, failed: tuple[int, int, int, int]) -> None:
         """Raise the learner's own error for the non-finite row a block met (``failed``)."""

@@ -268,16 +268,14 @@ class SeedRun:
         game, agents = self.game, self.agents
         n = min(limit, self.episodes - k, self._scheduled(k))
         evaluated = (np.arange(k, k + n) % self.config.eval_every) == 0
-        if self._played is None or (evaluated.any() and self._lazy is not None):
-            try:
-                self._policy_tables(k, complete=bool(evaluated.any()))
-            except NonFiniteError:
-                if evaluated[0]:
-                    raise
-                # As the Python loop: the episodes before the evaluated one act first.
-                n = int(np.argmax(evaluated))
+        if self._played is None or self._lazy is not None:  # rows made where visited, or none
+            if evaluated[0]:  # its regret needs whole tables, made before it acts (as in Python)
+                self._policy_tables(k, complete=True)
+            else:  # the block ends before the first evaluated episode
+                n = int(np.argmax(evaluated)) if evaluated.any() else n
                 evaluated = evaluated[:n]
-                self._policy_tables(k, complete=False)
+                if self._played is None:
+                    self._policy_tables(k, complete=False)
         # player m's (H, S, A_0, …, A_m) as (H, S, A_0 ⋯ A_{m-1}, A_m): views
         blocks = tuple(t.reshape(*t.shape[:2], -1, t.shape[-1]) for t in self._played)
         states, actions, rewards, returns, failed = play_block(

@@ -23,6 +23,7 @@ from numba import njit
 from .._jit import ensure_cache_dir, read_only
 from ..games.sampling import compiled_step, draw_index
 from ..learners._kernels.plan import policies
+from ..learners.lsvi_ucb import parameters
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
@@ -35,19 +36,20 @@ def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
     return threshold - DOUBLING_MARGIN * (1.0 + np.abs(threshold))
 
 
-Lazy = namedtuple("Lazy", ["sources", "filled", "w", "Lambda_inv", "betas", "alphas", "bonus"])
+Lazy = namedtuple("Lazy", ["sources", "filled", "w", "Lambda_inv", "params"])
 """How a block computes the learners' rows: player ``m``'s come from learner ``sources[m]``
 (``-1``: its table is complete); ``filled (L, H, S)``: the rows learner ``ℓ`` has written; its
-plan ``w (L, P, H, d)``, ``Lambda_inv (L, H, d, d)``, ``betas (L,)``, ``alphas (L, P)`` and
-``bonus (L,)`` (the exploration reward). Kept with the tables until the next plan."""
+plan ``w (L, P, H, d)``, ``Lambda_inv (L, H, d, d)`` and its kernel parameters (``β``, ``H``,
+``α``, the exploration reward, the action counts; one tuple each). Kept until the next plan."""
 
 
 def lazy_tables(learners: Sequence, sources: Sequence[int], horizon: int, n_states: int) -> Lazy:
     """:class:`Lazy` of ``learners`` (as planned) for players ``sources[m]``, no row yet written."""
-    P, L = len(sources), len(learners)
-    if not L:  # the kernel's types; never read
+    P = len(sources)
+    if not learners:  # the kernel's types; never read
         learners = [SimpleNamespace(w=np.zeros((P, 1, 1)), Lambda_inv=np.zeros((1, 1, 1)), beta=0.0,
-                                    alphas=np.zeros(P), bonus_reward=False)]  # fmt: skip
+                                    horizon=1, alphas=np.zeros(P), bonus_reward=False,
+                                    action_counts=(1,) * P)]  # fmt: skip
 
     def stacked(name: str) -> np.ndarray:  # one learner's own arrays, else copies side by side
         arrays = [np.asarray(getattr(x, name), dtype=np.float64) for x in learners]
@@ -58,9 +60,10 @@ def lazy_tables(learners: Sequence, sources: Sequence[int], horizon: int, n_stat
         filled=np.zeros((len(learners), horizon, n_states), dtype=np.bool_),
         w=stacked("w"),
         Lambda_inv=stacked("Lambda_inv"),
-        betas=np.array([x.beta for x in learners], dtype=np.float64),
-        alphas=np.array([x.alphas for x in learners], dtype=np.float64),
-        bonus=np.array([x.bonus_reward for x in learners], dtype=np.bool_),
+        params=tuple(
+            parameters(x.beta, x.horizon, x.alphas, x.bonus_reward, x.action_counts)
+            for x in learners
+        ),
     )
 
 
@@ -142,7 +145,7 @@ def _play(arrays, initial, players, env_rng, doubling, out, lazy):  # pragma: no
             for m in range(P):
                 s = sources[m]
                 if s >= 0 and not filled[s, h, x]:
-                    if not _fill(features, h, x, s, lazy, tables, counts, float(H)):
+                    if not _fill(features, h, x, s, lazy, tables):
                         failed[0], failed[1], failed[2], failed[3] = i, h, x, m
                         return i
                 a = draw_index(tables[m][h, x, joint], uniforms[m, i, h])
@@ -165,14 +168,14 @@ def _play(arrays, initial, players, env_rng, doubling, out, lazy):  # pragma: no
 
 
 @njit(cache=True, error_model="numpy")
-def _fill(features, h, x, s, lazy, tables, counts, horizon):  # pragma: no cover - compiled
+def _fill(features, h, x, s, lazy, tables):  # pragma: no cover - compiled
     """Learner ``s``'s policies at ``(h, x)`` into its players' tables: ``Q`` and they finite?
 
     Computed as acting computes them (Algorithm 1, lines 16–20), a state alone.
     """
-    sources, filled, w, Lambda_inv, betas, alphas, bonus = lazy
-    params = (betas[s], horizon, alphas[s], bonus[s], counts)
-    _, pis, finite = policies(features[x : x + 1], w[s], Lambda_inv[s], h, params)
+    sources, filled, w, Lambda_inv, params = lazy
+    _, pis, finite = policies(features[x : x + 1], w[s], Lambda_inv[s], h, params[s])
+    counts = params[s][4]
     start, width = 0, 1
     for m in range(len(tables)):
         width *= counts[m]  # player m's columns: (a_0, …, a_m) row-major, J_m·A_m of them

@@ -285,8 +285,8 @@ class SeedRun:
         )  # fmt: skip
         if failed is not None:
             self._not_finite(k, failed)
-        for learner in self._learners:
-            learner.record_episodes(states, actions, rewards)
+        for learner in self._learners:  # the block's arrays: valid, as record_episodes checks
+            learner._store_episodes(states, actions, rewards)
         m = len(states)
         evaluated = evaluated[:m]
         reg = np.full((len(agents), m), math.nan)

@@ -299,7 +299,10 @@ class LSVIUCBLearner(Players, abc.ABC):
         ``states (n, H+1)`` indices ``x_0 … x_H`` of each episode, ``actions (n, H, P)``,
         ``rewards (n, H, P)`` in ``[-1, 1]``: all checked first, nothing stored if one is bad.
         """
-        states, actions, rewards = self._check_episodes(states, actions, rewards)
+        self._store_episodes(*self._check_episodes(states, actions, rewards))
+
+    def _store_episodes(self, states, actions, rewards) -> None:
+        """Store episodes checked already: int64, int64 and float64 arrays of valid values."""
         for i in range(len(states)):
             for h in range(self.horizon):
                 self.record(h, states[i, h], actions[i, h], rewards[i, h], states[i, h + 1])

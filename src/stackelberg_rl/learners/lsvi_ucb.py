@@ -116,9 +116,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         rewards = np.ascontiguousarray(rewards)  # one signature, for a strided row too
         _kernels.record_sample(self._data_tuple, h, phi[actions], rewards, next_row, f_next)
 
-    def record_episodes(self, states, actions, rewards) -> None:
+    def _store_episodes(self, states, actions, rewards) -> None:
         """Store whole episodes in one compiled call (see the base class)."""
-        states, actions, rewards = self._check_episodes(states, actions, rewards)
         capacity = self._data.features.shape[1]
         need = int(self._data.counts.max(initial=0)) + len(states)
         while capacity < need:

@@ -75,23 +75,23 @@ def play_block(
     env_rng: np.random.Generator,
     episodes: int,
     lazy: Lazy | None = None,
-    Lambda: np.ndarray | None = None,
-    threshold: np.ndarray | None = None,
+    doubling: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Play up to ``episodes`` episodes of a finite game with the players' policy tables.
 
     ``arrays``: the game's ``step_arrays()``; ``initial (S,)``; ``tables``: player ``m``'s policy
     ``(H, S, J_m, A_m)``, ``J_m = A_0 ⋯ A_{m-1}``, writable, its rows from a learner of ``lazy``
-    written where first visited (``None``: every table complete); ``Lambda (H, d, d)``: a copy of
-    ``Λ`` updated in place to stop before a doubling (with ``threshold (H,)``), or ``None``.
+    written where first visited (``None``: every table complete); ``doubling``: ``(Λ, threshold)``,
+    a copy of ``Λ (H, d, d)`` updated in place to stop before a doubling of ``det Λ_h`` past
+    ``threshold (H,)``, or ``None``.
     Returns ``states (n, H+1)``, ``actions``, ``rewards (n, H, 1+N)``, ``returns (n, 1+N)`` and
     ``failed``: ``(episode, h, x, m)`` where player ``m``'s learner gave a non-finite ``Q`` or
     policy (the block ends before that episode), else ``None``.
     """
     H, S, P = tables[0].shape[0], tables[0].shape[1], len(tables)
     d = arrays[0].shape[2]
-    if Lambda is None:
-        Lambda, threshold = np.empty((0, d, d)), np.empty(0)
+    if doubling is None:
+        doubling = np.empty((0, d, d)), np.empty(0)
     if lazy is None:
         lazy = lazy_tables((), [-1] * P, H, S)
     counts = np.array([t.shape[3] for t in tables], dtype=np.int64)
@@ -106,7 +106,7 @@ def play_block(
     uniforms = np.stack([rng.random(episodes * H) for rng in rngs]).reshape(P, episodes, H)
     n = _play(
         tuple(arrays), read_only(initial), (tuple(tables), counts, uniforms), env_rng,
-        (Lambda, threshold), (states, actions, rewards, returns, failed), tuple(lazy),
+        tuple(doubling), (states, actions, rewards, returns, failed), tuple(lazy),
     )  # fmt: skip
     if n < episodes:
         for rng, start in zip(rngs, starts, strict=True):

@@ -253,7 +253,7 @@ class SeedRun:
             estimate = sampled_regrets(game, leader.policies_at, follower.policies_at, x1, first[0])
             reg, half = (np.asarray(v)[:, None] for v in (estimate.mean, estimate.half_width))
         self._write_rows(
-            k, reg, half, np.array([evaluated]), ret[None], np.array([x1 if self.finite else -1]),
+            k, (reg, half), np.array([evaluated]), ret[None], np.array([x1 if self.finite else -1]),
             np.array(first[:-1])[:, None], replanned, time.perf_counter() - self._clock,
         )  # fmt: skip
 
@@ -280,8 +280,7 @@ class SeedRun:
         blocks = tuple(t.reshape(*t.shape[:2], -1, t.shape[-1]) for t in self._played)
         states, actions, rewards, returns, failed = play_block(
             self._step_arrays, game.initial_distribution, blocks,
-            tuple(agent.rng for agent in agents), self.env_rng, n, self._lazy,
-            *self._doubling_test(),
+            tuple(agent.rng for agent in agents), self.env_rng, n, self._lazy, self._doubling(),
         )  # fmt: skip
         if failed is not None:
             self._not_finite(k, failed)
@@ -297,7 +296,7 @@ class SeedRun:
             reg[:, evaluated] = regret_at(*self._start_values, states[evaluated, 0], first)
         t1 = time.perf_counter() - self._clock
         self._write_rows(
-            k, reg, np.full_like(reg, math.nan), evaluated, returns, states[:, 0],
+            k, (reg, np.full_like(reg, math.nan)), evaluated, returns, states[:, 0],
             actions[:, 0, :-1].T, replanned, t0 + (t1 - t0) * np.arange(1, m + 1) / m,
         )  # fmt: skip
 
@@ -346,10 +345,10 @@ class SeedRun:
             return agent.schedule_n - k % agent.schedule_n
         return self.episodes  # doubling: the block's own test ends it
 
-    def _doubling_test(self) -> tuple:
-        """``(Λ copy, threshold)`` for the block's doubling test, or ``()`` without one."""
+    def _doubling(self) -> tuple | None:
+        """``(Λ copy, threshold)`` for the block's doubling test, or ``None`` without one."""
         if not self._learners or self.config.agent.schedule != "doubling":
-            return ()
+            return None
         learner = self._learners[0]
         if self._threshold is None:
             # The learner's own test reads this field: the block's test must start from it.
@@ -357,9 +356,10 @@ class SeedRun:
         return np.array(learner.Lambda, dtype=np.float64, order="C"), self._threshold
 
     def _write_rows(
-        self, k, regrets, halves, evaluated, returns, x1, a1, replanned: bool, wall_time
+        self, k, regrets, evaluated, returns, x1, a1, replanned: bool, wall_time
     ) -> None:
-        # episodes k, …: regrets, halves (P, n), returns (n, P), a1 (P-1, n)
+        # episodes k, …: regrets (means, half-widths), each (P, n); returns (n, P); a1 (P-1, n)
+        regrets, halves = regrets
         n, K, n_eval, rows = len(evaluated), self.episodes, self.config.eval_every, self.rows
         at = slice(k, k + n)
         params = self.agents[0].params()

@@ -288,8 +288,9 @@ def test_a_checkpoint_of_another_version_is_refused(saved, monkeypatch):
     monkeypatch.setattr(ckpt, "__version__", "9.9.9")
     with pytest.raises(CheckpointError, match="written by stackelberg-rl '0.1.0', this is 9.9.9"):
         play(game, config, 0, state=data)
-    monkeypatch.setattr(ckpt, "CHECKPOINT_VERSION", 3)
-    with pytest.raises(CheckpointError, match="format version 2; .* reads format version 3"):
+    now = ckpt.CHECKPOINT_VERSION
+    monkeypatch.setattr(ckpt, "CHECKPOINT_VERSION", now + 1)
+    with pytest.raises(CheckpointError, match=f"format version {now}; .* format version {now + 1}"):
         play(game, config, 0, state=data)
 
 
@@ -303,19 +304,24 @@ def test_a_state_cut_from_its_rows_is_refused(saved):
 
 def test_checkpoints_and_plans_files_of_earlier_versions_are_refused_in_one_line(saved, tmp_path):
     """0.1's checkpoints named their version ``version`` and held learner states before the
-    player axis; version 1 checkpoints held next states' features. Both are refused in one line
-    naming the version found and the one read; so are 0.1's plans files (header in ``format``)."""
+    player axis; version 1 checkpoints held next states' features, version 2 a table learner's
+    forms per sample. All are refused in one line naming the version found and the one read; so
+    are 0.1's plans files (header in ``format``)."""
     config, game, data = saved
     with np.load(io.BytesIO(data)) as npz:
         arrays = {k: npz[k] for k in npz.files}
-    header = json.loads(arrays["header"].tobytes())
-    header.pop("format_version")
-    header["version"] = 1
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    old = io.BytesIO()
-    np.savez(old, **arrays)
-    with pytest.raises(CheckpointError, match="format version 1; .* reads format version 2$"):
-        play(game, config, 0, state=old.getvalue())
+    written = json.loads(arrays["header"].tobytes())
+    for key, version in (("version", 1), ("format_version", 2)):
+        header = dict(written)
+        header.pop("format_version")
+        header[key] = version
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        old = io.BytesIO()
+        np.savez(old, **arrays)
+        with pytest.raises(
+            CheckpointError, match=f"format version {version}; .* reads format version 3$"
+        ):
+            play(game, config, 0, state=old.getvalue())
     plans = play(game, RunConfig(**{**vars(config), "save_plans": True}), 0)[1]
     legacy = {f"seed0/{k}": v for k, v in plans.to_arrays().items()}
     text = json.dumps({"format": "stackelberg-rl/plans", "version": 1, "seeds": [0]})

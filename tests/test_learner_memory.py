@@ -52,10 +52,13 @@ def test_per_sample_the_learner_holds_indices_not_features(n_followers):
     H, P, d = game.horizon, game.n_players, game.dim
     J = int(np.prod(game.action_counts))
     capacity = one._data.features.shape[1]
-    per_sample = [one._data.features, one._data.rewards, one._data.next_rows, one._cache.forms]
-    # φ and r of every step; the next state's index and its J cached forms for h < H-1.
-    assert sum(a.nbytes for a in per_sample) == capacity * 8 * (H * d + H * P + (H - 1) * (1 + J))
+    per_sample = [one._data.features, one._data.rewards, one._data.next_rows]
+    # φ and r of every step; the next state's index for h < H-1.
+    assert sum(a.nbytes for a in per_sample) == capacity * 8 * (H * d + H * P + (H - 1))
     assert one._data.next_features.shape == (1, game.n_states, d, J)  # the table, once
+    # Per state, not per sample: the J cached forms of each next state and its place.
+    S = game.n_states
+    assert one._cache.forms.shape == (H - 1, S, J) and one._cache.slots.shape == (H - 1, S)
     assert "psi" not in one.state_dict()
     assert one.state_dict()["next_states"].shape == (H - 1, 40)
 
@@ -68,10 +71,14 @@ def test_a_state_whose_psi_or_indices_do_not_fit_the_table_is_refused_in_one_lin
     old = old_format(state, game.features, np.float64)
     bad = dict(state, next_states=np.where(state["next_states"] == 0, 8, state["next_states"]))
     missing = {k: v for k, v in state.items() if k != "next_states"}
+    twice = state["slots"].copy()
+    twice[0, np.flatnonzero(twice[0] == 1)] = 0  # two states at the first place of step 0
     for given, message in [
         (old, "the learner's state has no next_states"),
         (bad, r"next_states at \(\d, \d+\) is not a state of the feature table \(S = 8\)"),
         (missing, "the learner's state has no next_states"),
+        (dict(state, slots=twice), r"slots at step 0 must number the next states seen 0 … \d+"),
+        (dict(state, slots=state["slots"][:, :4]), r"slots has shape \(2, 4\), expected \(2, 8\)"),
     ]:
         with pytest.raises(ValueError, match=message) as err:
             learner(game).load_state_dict(given)

@@ -541,6 +541,42 @@ def test_small_lambda_equals_from_scratch_over_many_refreshes(lam):
     assert max(fast.drift) < 1e-9
 
 
+@pytest.mark.parametrize("lam", [1e-6, 1.0])
+def test_a_feature_table_values_each_next_state_once_and_equals_from_scratch(lam):
+    """With a table, ``V_{h+1}`` is made once per distinct next state (its place, in order of first
+    visit, with its cached form) and read by every sample that reached it; with a feature map, once
+    per sample. Over 150 plans, refreshes every 16, both equal the from-scratch learner (measured
+    max |w − from scratch|: 4.2e-9 for both at λ = 1e-6, the ridge problem's conditioning; 2.3e-15
+    and 2.4e-15 at λ = 1), with about 26 values per step where there are 150 samples."""
+    game = random_linear(30, 3, 3, 6, 5, seed=8)
+    rng = np.random.default_rng(2)
+    kw = dict(beta=0.7, lam=lam, alphas=(3.0, 5.0))
+    table = SoftmaxLSVIUCB(game.features, (3, 3), 6, 5, refresh_every=16, **kw)
+    per_sample = SoftmaxLSVIUCB(game.feature_map, (3, 3), 6, 5, refresh_every=16, **kw)
+    scratch = ReferenceLSVIUCB(game.feature_map, (3, 3), 6, 5, **kw)
+    learners = (table, per_sample, scratch)
+    for k, _ in enumerate(feed(learners, random_trajectories(game, 150, rng))):
+        np.testing.assert_allclose(table.w, scratch.w, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(per_sample.w, scratch.w, rtol=0, atol=1e-8)
+        if k % 30 == 29:
+            for pt, ps in zip(table.policy_tables(), scratch.policy_tables(game), strict=True):
+                np.testing.assert_allclose(pt, ps, rtol=0, atol=1e-10)
+    assert len(table.drift) >= 30 and max(table.drift) < 1e-9
+    cache, n = table._cache, table.n_samples
+    for h in range(game.horizon - 1):
+        seen = list(dict.fromkeys(table._data.next_rows[h, : n[h]].tolist()))
+        assert cache.n_forms[h] == len(seen) < n[h]  # fewer values than samples
+        assert cache.slot_rows[h, : len(seen)].tolist() == seen
+        assert (cache.slots[h, seen] == np.arange(len(seen))).all()
+        assert (np.delete(cache.slots[h], seen) == -1).all()
+    # The forms by place are the states' own: ψᵀΛ_{h+1}^{-1}ψ up to round-off.
+    psi = game.features.reshape(30, 9, 6)
+    for h in range(game.horizon - 1):
+        places = cache.slot_rows[h, : cache.n_forms[h]]
+        exact = np.einsum("sjd,de,sje->sj", psi[places], cache.inverse[h + 1], psi[places])
+        np.testing.assert_allclose(cache.forms[h, : len(places)], exact, rtol=1e-9, atol=1e-12)
+
+
 def test_lambda_inverse_stays_the_inverse_at_small_lambda():
     """Λ⁻¹ kept by Sherman–Morrison, against the long-double inverse of Λ, relative to its size.
 

@@ -11,7 +11,7 @@ from .._validate import integer, real
 from .config import RunConfig, difference
 
 CHECKPOINT_FORMAT = "stackelberg-rl/checkpoint"
-CHECKPOINT_VERSION = 2  # 2: learner states with `alphas` and next-state table rows; 1 refused
+CHECKPOINT_VERSION = 3  # 3: a table learner's forms by distinct next state; 1, 2 refused
 CHECKPOINTS_DIR = "checkpoints"  # a run folder's, removed once the run is done
 
 

@@ -61,12 +61,15 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             Lambda=initial_gram(self.lam, H, d),
             counts=np.zeros(H, dtype=np.int64),
         )
+        S = 0 if self.table is None else len(self.table)  # places of distinct next states
         self._cache = _kernels.PlanCache(
-            forms=np.empty((H - 1, 0, J)),
+            forms=np.zeros((H - 1, S, J)),
             n_forms=np.zeros(H, dtype=np.int64),
             inverse=self.Lambda_inv.copy(),
             n_inverse=np.zeros(H, dtype=np.int64),
             growth=np.zeros(H),
+            slots=np.full((H - 1, S), -1, dtype=np.int64),
+            slot_rows=np.zeros((H - 1, S), dtype=np.int64),
         )
         self._grow(16)
 
@@ -92,15 +95,15 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             return out
 
         next_features = self._data.next_features  # a table's rows, there once for all
-        if self.table is None:  # or each sample's own
+        if self.table is None:  # or each sample's own, with its form
             next_features = grown(next_features)
+            self._cache = self._cache._replace(forms=grown(self._cache.forms))
         self._data = self._data._replace(
             features=grown(self._data.features),
             rewards=grown(self._data.rewards),
             next_features=next_features,
             next_rows=grown(self._data.next_rows),
         )
-        self._cache = self._cache._replace(forms=grown(self._cache.forms))
         self._data_tuple = tuple(self._data)
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
@@ -150,15 +153,17 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def state_dict(self) -> dict:
         """The base class's, the samples in use and the caches.
 
-        The next states as ``next_states (H-1, n)`` indices with a table, else ``psi (H-1, n, d,
-        J)``.
+        The next states as ``next_states (H-1, n)`` indices with a table, with ``slots (H-1,
+        S)`` their places and ``quad (H-1, S, J)`` their forms by place; else ``psi (H-1, n, d,
+        J)`` and ``quad (H-1, n, J)``.
         """
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
         if self.table is None:
-            next_states = {"psi": data.next_features[:, :rows]}
+            next_states = {"psi": data.next_features[:, :rows], "quad": cache.forms[:, :rows]}
         else:
-            next_states = {"next_states": data.next_rows[:, :rows]}
+            next_states = {"next_states": data.next_rows[:, :rows], "slots": cache.slots,
+                           "quad": cache.forms}  # fmt: skip
         return {
             **super().state_dict(),
             "capacity": data.features.shape[1],
@@ -166,7 +171,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             "phi_rows": data.features[:, :rows],
             "r_rows": data.rewards[:, :rows],
             **next_states,
-            "quad": cache.forms[:, :rows],
             "n_quad": cache.n_forms,
             "n_inverse": cache.n_inverse,
             "growth": cache.growth,
@@ -189,9 +193,12 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         for name, counter in counters.items():
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
+        S = 0 if self.table is None else len(self.table)
+        slots, slot_rows = np.full((H - 1, S), -1, dtype=np.int64), np.zeros((H - 1, S), np.int64)
         if self.table is None:
             next_features = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
             next_rows = np.broadcast_to(np.arange(rows), (H - 1, rows)).copy()
+            forms = state_array(state, "quad", (H - 1, rows, J), np.float64)
         else:
             next_features = self._next_table()
             next_rows = state_array(state, "next_states", (H - 1, rows), np.int64)
@@ -201,6 +208,18 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
                     f"the learner's state: next_states at {first_index(bad)} is not a state "
                     f"of the feature table (S = {len(self.table)})"
                 )
+            slots = state_array(state, "slots", (H - 1, S), np.int64)
+            for h in range(H - 1):  # the places 0 … n_quad[h]-1, each of one state
+                given = np.sort(slots[h][slots[h] >= 0])
+                if (slots[h] < -1).any() or not np.array_equal(
+                    given, np.arange(counters["n_quad"][h])
+                ):
+                    raise ValueError(
+                        f"the learner's state: slots at step {h} must number the next states seen "
+                        f"0 … {counters['n_quad'][h] - 1} (n_quad), each once"
+                    )
+                slot_rows[h, slots[h][slots[h] >= 0]] = np.flatnonzero(slots[h] >= 0)
+            forms = state_array(state, "quad", (H - 1, S, J), np.float64)
         self._data = _kernels.Samples(
             features=state_array(state, "phi_rows", (H, rows, d), np.float64),
             rewards=state_array(state, "r_rows", (H, rows, P), np.float64),
@@ -210,11 +229,13 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             counts=counts,
         )
         self._cache = _kernels.PlanCache(
-            forms=state_array(state, "quad", (H - 1, rows, J), np.float64),
+            forms=forms,
             n_forms=counters["n_quad"],
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=counters["n_inverse"],
             growth=state_array(state, "growth", (H,), np.float64),
+            slots=slots,
+            slot_rows=slot_rows,
         )
         self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]

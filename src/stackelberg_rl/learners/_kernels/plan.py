@@ -59,10 +59,17 @@ rows of a feature table shared by every step, or ``(H-1, cap, d, J)`` each sampl
 feature map); ``next_rows (H-1, cap)`` the row of ``next_features`` of each sample's next state
 (its state, or its own row); ``Lambda (H, d, d)``; ``counts (H,)`` the rows in use."""
 
-PlanCache = namedtuple("PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth"])
-"""What a plan keeps for the next: ``forms (H-1, cap, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ``, ``n_forms
-(H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison ``Λ_h^{-1}``, ``n_inverse
-(H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since it was made afresh."""
+PlanCache = namedtuple(
+    "PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth", "slots", "slot_rows"]
+)
+"""What a plan keeps for the next: ``forms (H-1, ·, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ`` of each next
+state, ``n_forms (H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison
+``Λ_h^{-1}``, ``n_inverse (H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since
+it was made afresh. With a feature table, ``V_{h+1}`` is the same at every sample of one next
+state, so it is computed once per distinct state: ``slots (H-1, S)`` the place of state ``x``
+among step ``h``'s next states in order of first visit (``-1``: none yet), ``slot_rows (H-1, S)``
+the state at each place, ``forms (H-1, S, J)`` by place. A feature map's samples are each their
+own next state: ``slots``, ``slot_rows`` are ``(H-1, 0)``, ``forms (H-1, cap, J)`` by sample."""
 
 NextStates = namedtuple(
     "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
@@ -668,6 +675,23 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
                     out[h, i, j] += M[k, i] * M[k, j]
 
 
+@njit(**EXACT_JIT)
+def _visit(next_rows, n, cache, h):  # pragma: no cover - compiled
+    """Give each next state of step ``h``'s first ``n`` samples its place: the number of places.
+
+    Places already given (``n_forms[h]`` of them, their forms cached) keep theirs; a state first
+    seen since takes the next, so its form is made exactly, as a new sample's would be.
+    """
+    n_next = cache.n_forms[h]
+    for t in range(n):
+        x = next_rows[t]
+        if cache.slots[h, x] < 0:
+            cache.slots[h, x] = n_next
+            cache.slot_rows[h, n_next] = x
+            n_next += 1
+    return n_next
+
+
 @njit(**JIT)
 def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # pragma: no cover
     """:func:`backward_pass` with the two tricks as literal flags (compiled per variant)."""
@@ -704,20 +728,28 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
                 mode = MODE_EXACT
             else:
                 mode = MODE_MEASURE if how == REFRESH else MODE_DOWNDATE
-            # One table's rows shared by every step, or each step's own samples.
+            # One table's rows shared by every step, V once per distinct next state; or each
+            # sample its own next state.
             psi = data.next_features[min(h, data.next_features.shape[0] - 1)]
+            table = cache.slots.shape[1] > 0
+            rows, n_next = data.next_rows[h], n
+            if table:
+                rows, n_next = cache.slot_rows[h], _visit(data.next_rows[h], n, cache, h)
             step = NextStates(
-                psi, data.next_rows[h], cache.forms[h], n, cache.n_forms[h], updates_next,
+                psi, rows, cache.forms[h], n_next, cache.n_forms[h], updates_next,
                 cache.inverse[h + 1],
             )  # fmt: skip
-            V = np.empty((n, n_players))
+            V = np.empty((n_next, n_players))
             measured = _next_state_values(
                 step, w[:, h + 1].copy(), params, mode, V, poly_exp, simd_products
             )
             if mode == MODE_MEASURE:
                 drift[h] = measured
-            cache.n_forms[h] = n
-            targets += V
+            cache.n_forms[h] = n_next
+            for t in range(n):
+                at = cache.slots[h, data.next_rows[h, t]] if table else t
+                for m in range(n_players):
+                    targets[t, m] += V[at, m]
         regressand = np.zeros((n_players, d))  # Φ_hᵀ y
         for t in range(n):
             for m in range(n_players):

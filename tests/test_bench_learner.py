@@ -41,9 +41,7 @@ def test_run_benchmarks_rows_and_ratios(tmp_path):
     peers.write_text(
         json.dumps([{"variant": "rlberry-plain", "episodes": 400, "seconds_median": 30.0}])
     )
-    rows = bench.run_benchmarks(
-        episodes=4, repeats=3, peers=peers, bandwidth=1e9, with_ablation=False
-    )
+    rows = bench.run_benchmarks(episodes=4, repeats=3, peers=peers, bandwidth=1e9)
     by_name = {r["case"]: r for r in rows}
     ours = by_name["leader-follower shared learner float64"]
     assert len(ours["seconds_all"]) == 3
@@ -61,50 +59,6 @@ def test_run_benchmarks_rows_and_ratios(tmp_path):
     assert "numpy read bandwidth here: 1.0 GB/s" in text and "x floor" in text
     assert "leader-follower decentralised (2 learners)" in text
     assert "x faster than rlberry-plain@K=400 (make bench-peers)" in text
-
-
-ALPHAS = (4.0, 9.0, 2.0)
-
-
-@pytest.mark.parametrize("counts", [(4, 4), (3, 3), (2, 2), (5, 4), (2, 3, 2), (2, 2, 1)])
-def test_the_ablation_variants_plan_the_weights_of_both_tricks(counts):
-    """The variants the ablation times plan the ``w`` of both tricks, at every plan.
-
-    ``J`` of 16, 9, 4, 20: the products across joint actions, with some left over, and one by
-    one; three players: the coefficients in two passes, a chain of three soft-maxes. Plans with
-    one and with several new rows, refreshes, and more samples than a block.
-    """
-    rng = np.random.default_rng(sum(counts))
-    S, d, H, P = 6, 5, 3, len(counts)
-    table = rng.random((S, *counts, d)) / d
-    learners = [
-        SoftmaxLSVIUCB(table, counts, d, H, beta=0.7, lam=1.0, alphas=ALPHAS[:P], refresh_every=3)
-        for _ in bench.ABLATION
-    ]
-    for one, flags in zip(learners, bench.ABLATION.values(), strict=True):
-        one.ablation = flags
-    for k in range(90):
-        for h in range(H):
-            x, x_next = rng.integers(S, size=2)
-            actions = [rng.integers(n) for n in counts]
-            rewards = rng.uniform(-1, 1, P)
-            for one in learners:
-                one.record(h, x, actions, rewards, x_next)
-        if k % 7 in (0, 1) or k == 89:
-            for one in learners:
-                one.plan(k)
-            # The polynomial exp is within one ulp of math.exp; sums may associate differently.
-            for one in learners[1:]:
-                np.testing.assert_allclose(one.w, learners[0].w, rtol=0, atol=1e-12)
-
-
-@pytest.mark.slow
-def test_ablation_times_every_variant_on_both_games():
-    rows = bench.ablation(episodes=4, repeats=1)
-    assert [r["case"].split(": ")[1] for r in rows] == list(bench.ABLATION) * 2
-    assert {r["episodes"] for r in rows} == {4, 2}
-    assert SoftmaxLSVIUCB.ablation is None  # put back
-    assert "ablation A=B=8 shared learner: plain numba" in bench.format_rows(rows)
 
 
 def test_a_long_case_runs_in_its_own_process():

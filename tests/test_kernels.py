@@ -30,11 +30,10 @@ def reference(psi, quad_old, n_old, w, pending, Linv, A, beta, H, alpha_l, alpha
     return V, quad
 
 
-# |A||B| = 6, 4: products over d per pair; 12, 16: across the pairs in SIMD registers; 9, 20: the
-# same with pairs left over (one by one; a group of sixteen then one of four); |B| = 1 or
-# |A| = 1: a soft-max over one action.
+# |A||B| = 6, 4: products over d per pair; 12, 16, 9, 20: across the pairs; |B| = 1 or |A| = 1:
+# a soft-max over one action.
 SHAPES = [(3, 2), (3, 4), (4, 4), (3, 3), (5, 4), (2, 2), (4, 1), (1, 3)]
-assert {A * B < K.SIMD_MIN_PAIRS for A, B in SHAPES} == {True, False}
+assert {A * B < K.ACROSS_PAIRS for A, B in SHAPES} == {True, False}
 
 
 def values(psi, forms, n_current, w, updates, Linv, A, alphas, mode, bonus_reward=False):
@@ -137,26 +136,22 @@ def test_no_samples():
 
 
 @njit(**K.JIT)
-def _products_loop(psi, coef, out, simd):  # pragma: no cover - compiled
+def _products_loop(psi, coef, out):  # pragma: no cover - compiled
     for t in range(psi.shape[0]):
-        if simd:
-            K._products(psi, t, coef, out, t, True)
-        else:
-            K._products(psi, t, coef, out, t, False)
+        K._products(psi, t, coef, out, t)
 
 
-@pytest.mark.parametrize("simd", [True, False])
 @pytest.mark.parametrize("AB", [1, 4, 7, 8, 9, 12, 16, 17, 20, 23, 32, 36])
 @pytest.mark.parametrize("d", [1, 5, 16])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_products_every_lane_split(AB, d, dtype, simd):
-    """The three products of every column, in SIMD vectors and the columns left over."""
+def test_products_of_every_joint_action(AB, d, dtype):
+    """The three products of every column, pair by pair (``J < 8``) or across the pairs."""
     rng = np.random.default_rng(AB * 100 + d)
     n = 5
     psi = rng.normal(size=(n, d, AB)).astype(dtype)
     coef = rng.normal(size=(K.COEFFICIENTS, d))
     out = np.full((3, n + 2, AB), np.nan)
-    _products_loop(psi, coef, out, simd)
+    _products_loop(psi, coef, out)
     want = np.einsum("kd,ndv->knv", coef, psi.astype(np.float64))
     np.testing.assert_allclose(out[:, :n], want, rtol=1e-13, atol=1e-13)
     assert np.isnan(out[:, n:]).all()  # nothing written outside the sample rows
@@ -179,37 +174,6 @@ def test_add_rows_is_sherman_morrison_with_the_old_inverse():
     assert growth == pytest.approx(want, rel=1e-9)
     U_ref, _ = sherman_morrison_rows(np.linalg.inv(Lambda), rows)
     np.testing.assert_allclose(U, U_ref, rtol=1e-9)
-
-
-@njit(**K.JIT)
-def _exp_loop(x, out):  # pragma: no cover - compiled
-    for i in range(x.shape[0]):  # as in the kernel: a loop LLVM vectorises
-        out[i] = K.exp_nonpositive(x[i])
-
-
-def test_exp_nonpositive_matches_math_exp():
-    rng = np.random.default_rng(0)
-    ln2 = math.log(2.0)
-    edges = [0.0, -0.0, -5e-324, -1e-300, -1e-17, -1e-8, -0.5, -1.0, -ln2 / 2, -ln2, -1.5 * ln2]
-    edges += [-708.39, -708.3964185322641, -708.4, -709.0, -744.0, -745.13, -745.1332191019411]
-    edges += [-745.14, -745.2, -746.0, -750.0, -1e4, -1e300, -math.inf]
-    k = np.arange(-1076, 1)  # both sides of each point where the reduction's k changes
-    steps = ((k + 0.5) * ln2)[:, None] + np.array([-1e-12, 0.0, 1e-12])
-    x = np.concatenate([
-        edges, -rng.random(200_000) * 746.0, -rng.random(100_000), -rng.random(50_000) * 1e-6,
-        -np.exp(rng.uniform(-700, 6.6, 50_000)), steps.ravel()[steps.ravel() <= 0],
-    ])  # fmt: skip
-    got = np.empty_like(x)
-    _exp_loop(x, got)
-    want = np.array([math.exp(v) for v in x])
-    normal = want >= np.finfo(np.float64).tiny
-    rel = np.abs(got[normal] - want[normal]) / want[normal]
-    assert rel.max() <= 4e-16
-    assert np.abs(got[~normal] - want[~normal]).max() <= 5e-324  # subnormal: one unit at most
-    assert got[0] == got[1] == 1.0
-    assert (got[np.asarray(x) <= -745.2] == 0.0).all()
-    for v in edges:  # the scalar build (a plain call) agrees with the loop
-        assert K.exp_nonpositive(v) == got[edges.index(v)]
 
 
 def random_fit(seed, A, B, d, n, ridge):

@@ -1,8 +1,7 @@
-"""Timings of the learner: incremental vs from scratch vs the memory floor, and the ablation.
+"""Timings of the learner: incremental vs from scratch vs the per-sample memory floor.
 
-Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON. The
-ablation turns each low-level trick of the plan off. The cost with ``N`` followers is the
-learner's alone (records and plans), against ``∏|A_i|``.
+Ratios against rlberry-scool divide by the times ``make bench-peers`` wrote to its JSON. The cost
+with ``N`` followers is the learner's alone (records and plans), against ``∏|A_i|``.
 """
 
 from __future__ import annotations
@@ -23,14 +22,6 @@ from ..experiments import RunConfig, run
 from ..games import FiniteGame, random_linear, tabular
 from ..learners import SoftmaxLSVIUCB
 from . import in_fresh_process, interleaved, median, seconds, table
-
-ABLATION = {
-    "both tricks": None,
-    "math.exp": (False, True),
-    "plain products": (True, False),
-    "plain numba": (False, False),
-}
-"""Variants of the plan: ``SoftmaxLSVIUCB.ablation`` (``poly_exp``, ``simd_products``)."""
 
 CASES = {
     "shared learner float64": {},
@@ -76,10 +67,11 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of next-state features an every-episode run's plans must read (SPEC §5).
+    """Bytes of next-state features an every-episode run's plans read per sample (SPEC §5).
 
     The plan of episode ``k`` reads, at each step ``h < H-1``, ``k`` stored next states'
-    ``|A||B|`` feature vectors of ``d`` numbers: the floor of a feature map's learner.
+    ``|A||B|`` feature vectors of ``d`` numbers: the floor of a feature map's learner. A feature
+    table's learner values each distinct next state once and reads less.
     """
     A, B, d, H = game.n_leader_actions, game.n_follower_actions, game.dim, game.horizon
     return episodes * (episodes - 1) / 2 * (H - 1) * A * B * d * itemsize
@@ -128,29 +120,6 @@ def single_agent_game(seed: int = 20240404) -> FiniteGame:
     return tabular(transitions, rewards, np.eye(S)[0], name="rlberry-problem(S=10,A=4,H=5)")
 
 
-def ablation(episodes: int = 1000, repeats: int = 3) -> list[dict]:
-    """Whole runs with each trick of the plan off, on A = B = 4 (K) and 8 (K/2), over both on."""
-    rows = []
-    for A, K in ((4, episodes), (8, max(1, episodes // 2))):
-        case = Case(f"A=B={A}", random_linear(200, A, A, 16, 10, seed=0), SHARED, K)
-
-        def play(flags, i: int, K: int | None = None, case: Case = case) -> None:
-            SoftmaxLSVIUCB.ablation = flags
-            case.play(i, K)
-
-        try:
-            for flags in ABLATION.values():  # untimed: load or compile each variant
-                play(flags, 0, 3)
-            times = interleaved({n: partial(play, f) for n, f in ABLATION.items()}, repeats)
-        finally:
-            SoftmaxLSVIUCB.ablation = None
-        base = median(times["both tricks"])
-        for name, values in times.items():
-            label = f"ablation {case.name} shared learner: {name}"
-            rows.append(_row(label, K, values, x_trick=median(values) / base))
-    return rows
-
-
 def followers_game(n_followers: int) -> FiniteGame:
     """The demo's sizes with ``N`` followers: random-linear S=20, 3 actions each, d=8, H=5."""
     return random_linear(20, 3, 3, 8, 5, seed=0, n_followers=n_followers)
@@ -195,9 +164,8 @@ def run_benchmarks(
     peers: Path | None = None,
     scale: bool = False,
     bandwidth: float | None = None,
-    with_ablation: bool = True,
 ) -> list[dict]:
-    """Every case's row with its ratios, then the ablation's and the followers' (K/3) rows."""
+    """Every case's row with its ratios, then the followers' (K/3) rows."""
     bandwidth = memory_bandwidth() if bandwidth is None else bandwidth
     lf = leader_follower_game()
     cases = [
@@ -231,8 +199,6 @@ def run_benchmarks(
         if peer["episodes"] == 400:
             key = f"speedup_vs_{peer['variant']}@K=400"
             by_name[SINGLE][key] = peer["seconds_median"] / by_name[SINGLE]["seconds_median"]
-    if with_ablation:
-        rows.extend(ablation(episodes, repeats))
     rows.extend(followers(max(1, episodes // 3), repeats))
     return [r | {"bandwidth_gbs": bandwidth / 1e9} for r in rows]
 
@@ -240,9 +206,8 @@ def run_benchmarks(
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table of the rows, then the single-agent case's ratios against rlberry."""
     bandwidth = next((r["bandwidth_gbs"] for r in rows if "bandwidth_gbs" in r), math.nan)
-    ablated = [r for r in rows if "x_trick" in r]
     chains = [r for r in rows if "joint_actions" in r]
-    rows = [r for r in rows if "x_trick" not in r and "joint_actions" not in r]
+    rows = [r for r in rows if "joint_actions" not in r]
 
     def memory(r: dict) -> str:
         if "peak_rss_gb" in r:
@@ -272,13 +237,6 @@ def format_rows(rows: list[dict]) -> str:
             "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
             "visits H·kH stored samples where ours visits k(H-1)"
         )
-    if ablated:
-        lines.append(
-            "ablation (whole runs, variants interleaved; x: median over that of both tricks, "
-            "a trick stays if it saves >= 1.3x):"
-        )
-        columns = [("case", "<56", "case"), ("K", ">6", "episodes"), median_s]
-        lines += table(ablated, [*columns, ("x", ">6.2f", "x_trick")], indent="  ")
     if chains:
         lines.append(
             "N followers (the learner alone: a plan every episode, then its records; medians, "

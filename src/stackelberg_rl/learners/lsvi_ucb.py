@@ -29,13 +29,10 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     Args:
         *args, **kwargs: those of :class:`.base.LSVIUCBLearner`.
         incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
-            recomputes them at each plan (an ablation).
+            recomputes them at each plan (the benchmarks' baseline for the cache).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
         dtype: storage of the next states' features ``ψ``, ``float64`` or ``float32``.
     """
-
-    ablation: tuple[bool, bool] | None = None
-    """The benchmark's ``(poly_exp, simd_products)``: ``False`` turns a kernel trick off."""
 
     def __init__(
         self,
@@ -257,10 +254,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             how = _kernels.UPDATE
         drift = np.empty(self.horizon)
         args = (self._data_tuple, tuple(self._cache), self._kernel_parameters(), how, self.w, drift)
-        if self.ablation is None:
-            _kernels.backward_pass(*args)
-        else:
-            _kernels.backward_pass_ablation(*args, self.ablation)
+        _kernels.backward_pass(*args)
         _kernels.spd_inverses(self._data.Lambda, self.Lambda_inv)
         self.drift.extend(float(x) for x in drift[::-1] if not math.isnan(x))
 

@@ -3,9 +3,8 @@
 The numpy form is :mod:`~stackelberg_rl.learners.functional`, tested against these. Player arrays
 have a leading axis ``P = 1+N``; the joint actions ``(a_0, …, a_N)`` lie on one row-major axis of
 ``J = ∏|A_i|``. What must replay to the bit (``Λ``, the played ``Λ^{-1}``, the policies) keeps
-each sum's order. :func:`exp_nonpositive` and :func:`_products_simd` stay while the ablation of
-``stackelberg-rl bench`` shows each pays. Arrays are copied by loops, never by slice assignment,
-which numba compiles seconds slower.
+each sum's order. Arrays are copied by loops, never by slice assignment, which numba compiles
+seconds slower.
 """
 
 from __future__ import annotations
@@ -14,10 +13,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from llvmlite import ir
-from numba import literally, njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from ..._jit import ensure_cache_dir
 
@@ -26,9 +22,7 @@ ensure_cache_dir(__file__)  # before the first cache=True kernel
 JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy"}  # keeps inf
 EXACT_JIT = {"cache": True, "error_model": "numpy"}  # each sum in the order written
 
-SIMD_MIN_PAIRS = 8  # from this many joint actions up, products run across them
-LANES = 4  # doubles per vector of _products_simd
-MAX_CHUNKS = 4  # vectors one _products_simd call holds
+ACROSS_PAIRS = 8  # from this many joint actions up, products run across them
 COEFFICIENTS = 3  # rows cᵀψ per pass of the products: each w_{m,h+1}, then U_0, zero-padded
 BLOCK = 64  # samples per block: the soft-max runs across a block's samples
 
@@ -165,72 +159,15 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     return Q, pis, finite
 
 
-# ---------------------------------------------------------------------- the exponential
-@intrinsic
-def _bits_as_float64(typingctx, bits):  # pragma: no cover - compiled
-    """The ``float64`` whose bits are those of the ``int64`` ``bits``."""
-    if not isinstance(bits, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
-
-
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k·_LN2_HI is exact for |k| < 2^20
-_LN2_LO = 1.90821492927058770002e-10  # ln 2 − _LN2_HI
-_E2, _E3, _E4, _E5, _E6, _E7 = (1.0 / math.factorial(i) for i in range(2, 8))
-_E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(8, 14))
-
-
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def exp_nonpositive(x):  # pragma: no cover - compiled
-    """``e^x`` for ``x ≤ 0`` in plain arithmetic, so that the soft-max's loops vectorise.
-
-    ``x = k·ln 2 + r``, ``e^r`` by its Taylor polynomial of degree 13, ``2^k`` from its bits in
-    two halves (subnormals round once). Within one ulp of ``math.exp``; ``0`` below ``−745.2``.
-    """
-    x = x if not x < -746.0 else -746.0
-    k = math.floor(x * _LOG2E + 0.5)
-    kf = float(k)
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    p = _E13 * r + _E12
-    p = p * r + _E11
-    p = p * r + _E10
-    p = p * r + _E9
-    p = p * r + _E8
-    p = p * r + _E7
-    p = p * r + _E6
-    p = p * r + _E5
-    p = p * r + _E4
-    p = p * r + _E3
-    p = p * r + _E2
-    p = 1.0 + (r + r * r * p)
-    k_half = k >> 1
-    return (p * _bits_as_float64((k_half + 1023) << 52)) * _bits_as_float64(
-        (k - k_half + 1023) << 52
-    )
-
-
-@njit(**JIT, inline="always")
-def _exp(x, poly_exp):  # pragma: no cover - compiled
-    if poly_exp:
-        return exp_nonpositive(x)
-    return math.exp(x)
-
-
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
-def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pragma: no cover
+def _softmax_mix(values, chooser, alpha, n_columns, out, stats):  # pragma: no cover - compiled
     """``out[m, i] = Σ_r p_r values[m, r, i]``, ``p = softmax(α values[chooser, :, i])`` (SPEC §7).
 
     For the first ``n_columns`` columns of ``values (P, rows, columns)``; ``stats (5, ·)``
     scratch. The chooser's and one partner's sums are made with each weight, any further
     player's from the stored weights.
     """
-    literally(poly_exp)
     n_players = values.shape[0]
     partner = 1 if chooser == 0 else 0
     own, other = values[chooser], values[partner]
@@ -257,7 +194,7 @@ def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pr
                 weight[i] = e
         else:
             for i in range(n_columns):
-                e = _exp(alpha * (own[r, i] - largest[i]), poly_exp)
+                e = math.exp(alpha * (own[r, i] - largest[i]))
                 norm[i] += e
                 mean_own[i] += e * own[r, i]
                 mean_other[i] += e * other[r, i]
@@ -277,13 +214,12 @@ def _softmax_mix(values, chooser, alpha, n_columns, out, stats, poly_exp):  # pr
 
 
 @njit(**JIT)
-def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: no cover
+def _softmax_chain(Q, n_columns, params, nodes, V, stats):  # pragma: no cover - compiled
     """``V (P, BLOCK)`` of a block's samples from ``Q (P, J, BLOCK)`` (lines 9–14; SPEC §7).
 
     ``Q``'s joint actions run reversed, ``a_N`` slowest, so that player ``i``'s soft-max runs at
     every ``(a_0, …, a_{i-1}, sample)`` at once; ``nodes (2, ·)`` scratch; ``n_columns`` in use.
     """
-    literally(poly_exp)
     counts = params.action_counts
     n_players = Q.shape[0]
     W = Q.reshape(n_players, Q.shape[1] * Q.shape[2])
@@ -292,132 +228,28 @@ def _softmax_chain(Q, n_columns, params, nodes, V, stats, poly_exp):  # pragma: 
         n_own = counts[i]
         width //= n_own
         below = nodes[i % 2, : n_players * width].reshape(n_players, width)
-        _softmax_mix(
-            W.reshape(n_players, n_own, width), i, params.alphas[i], width, below, stats, poly_exp
-        )
+        _softmax_mix(W.reshape(n_players, n_own, width), i, params.alphas[i], width, below, stats)
         W = below
     leader = W.reshape(n_players, counts[0], Q.shape[2])
-    _softmax_mix(leader, 0, params.alphas[0], n_columns, V, stats, poly_exp)
+    _softmax_mix(leader, 0, params.alphas[0], n_columns, V, stats)
 
 
 # ---------------------------------------------------------------------- products and forms
-@intrinsic
-def _products_simd(typingctx, psi, t, coef, out, i, first, chunks):  # pragma: no cover
-    """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for ``v = first … first + 4·chunks − 1``.
-
-    ``psi (rows, d, J)``, ``coef (3, d)``, ``out (3, ·, J)``, C-contiguous; ``chunks`` a literal.
-    One loop over ``d``, ``3·chunks`` vector accumulators of joint actions.
-    """
-
-    def c_array(ty, ndim, dtypes):
-        return (
-            isinstance(ty, types.Array)
-            and ty.ndim == ndim
-            and ty.layout == "C"
-            and (ty.dtype in dtypes)
-        )
-
-    if not (
-        isinstance(chunks, types.IntegerLiteral)
-        and 1 <= chunks.literal_value <= MAX_CHUNKS
-        and c_array(psi, 3, (types.float64, types.float32))
-        and c_array(coef, 2, (types.float64,))
-        and c_array(out, 3, (types.float64,))
-        and all(isinstance(x, types.Integer) for x in (t, i, first))
-    ):
-        return None
-    n_chunks = chunks.literal_value
-
-    def codegen(context, builder, signature, args):
-        psi_a, coef_a, out_a = (
-            context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 2, 3)
-        )
-        intp = context.get_value_type(types.intp)
-        t_v, i_v, first_v = (
-            context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 4, 5)
-        )
-        _, d, n_pairs = cgutils.unpack_tuple(builder, psi_a.shape, 3)
-        _, rows_out, pairs_out = cgutils.unpack_tuple(builder, out_a.shape, 3)
-        f64 = ir.DoubleType()
-        item = context.get_value_type(signature.args[0].dtype)
-        vec, vec_in = ir.VectorType(f64, LANES), ir.VectorType(item, LANES)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{LANES}f64"
-        )
-        i32 = ir.IntType(32)
-        undef = ir.Constant(vec, ir.Undefined)
-
-        def splat(x):
-            one = builder.insert_element(undef, x, ir.Constant(i32, 0))
-            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(i32, LANES), 0))
-
-        zero = ir.Constant(vec, [0.0] * LANES)
-        acc = [
-            [cgutils.alloca_once_value(builder, zero) for _ in range(n_chunks)]
-            for _ in range(COEFFICIENTS)
-        ]
-        start = builder.add(builder.mul(builder.mul(t_v, d), n_pairs), first_v)
-        with cgutils.for_range(builder, d) as loop:
-            j = loop.index
-            c = [
-                splat(builder.load(builder.gep(coef_a.data, [builder.add(builder.mul(
-                    ir.Constant(intp, k), d), j)])))
-                for k in range(COEFFICIENTS)
-            ]  # fmt: skip
-            row = builder.add(start, builder.mul(j, n_pairs))
-            for g in range(n_chunks):
-                ptr = builder.gep(psi_a.data, [builder.add(row, ir.Constant(intp, LANES * g))])
-                x = builder.load(
-                    builder.bitcast(ptr, vec_in.as_pointer()),
-                    align=signature.args[0].dtype.bitwidth // 8,
-                )
-                if item != f64:
-                    x = builder.fpext(x, vec)
-                for k in range(COEFFICIENTS):
-                    builder.store(builder.call(fma, [c[k], x, builder.load(acc[k][g])]), acc[k][g])
-        for k in range(COEFFICIENTS):
-            row = builder.mul(
-                builder.add(builder.mul(ir.Constant(intp, k), rows_out), i_v), pairs_out
-            )
-            for g in range(n_chunks):
-                at = builder.add(row, builder.add(first_v, ir.Constant(intp, LANES * g)))
-                ptr = builder.bitcast(builder.gep(out_a.data, [at]), vec.as_pointer())
-                builder.store(builder.load(acc[k][g]), ptr, align=8)
-        return context.get_dummy_value()
-
-    return types.void(psi, t, coef, out, i, first, chunks), codegen
-
-
 @njit(**JIT)
-def _products(psi, t, coef, out, i, simd_products):  # pragma: no cover - compiled
+def _products(psi, t, coef, out, i):  # pragma: no cover - compiled
     """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every joint action ``v`` of row ``t``."""
-    literally(simd_products)
     d, n_pairs = psi.shape[1], psi.shape[2]
-    v0 = 0
-    if n_pairs >= SIMD_MIN_PAIRS:
-        if simd_products:
-            while v0 + LANES * MAX_CHUNKS <= n_pairs:
-                _products_simd(psi, t, coef, out, i, v0, 4)
-                v0 += LANES * MAX_CHUNKS
-            left = (n_pairs - v0) // LANES
-            if left == 3:
-                _products_simd(psi, t, coef, out, i, v0, 3)
-            elif left == 2:
-                _products_simd(psi, t, coef, out, i, v0, 2)
-            elif left == 1:
-                _products_simd(psi, t, coef, out, i, v0, 1)
-            v0 += LANES * left
-        else:
+    if n_pairs >= ACROSS_PAIRS:  # the innermost loop over the joint actions vectorises
+        for k in range(COEFFICIENTS):
+            for v in range(n_pairs):
+                out[k, i, v] = 0.0
+        for j in range(d):
             for k in range(COEFFICIENTS):
+                c = coef[k, j]
                 for v in range(n_pairs):
-                    out[k, i, v] = 0.0
-            for j in range(d):
-                for k in range(COEFFICIENTS):
-                    c = coef[k, j]
-                    for v in range(n_pairs):
-                        out[k, i, v] += c * psi[t, j, v]
-            return
-    for v in range(v0, n_pairs):
+                    out[k, i, v] += c * psi[t, j, v]
+        return
+    for v in range(n_pairs):
         for k in range(COEFFICIENTS):
             acc = 0.0
             for j in range(d):
@@ -458,15 +290,13 @@ def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
 
 # ---------------------------------------------------------------------- the plan
 @njit(**JIT)
-def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products):  # pragma: no cover
+def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
     """Soft-max values ``V (n, P)`` at the stored next states of one step, in one pass.
 
     Per sample ``w_mᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` (or exact, by
     ``mode``), the bonus and ``Q``; per block the soft-max chain. ``step``: :data:`NextStates`
     (forms updated in place); ``w_next (P, d)``. Returns the drift in ``MODE_MEASURE``, else 0.
     """
-    literally(poly_exp)
-    literally(simd_products)
     psi, rows, updates = step.features, step.rows, step.updates
     cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·J + v
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -505,7 +335,7 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
         for g in range(0, coef.shape[0], COEFFICIENTS):  # three rows of coefficients a pass
             group, group_out = coef[g : g + COEFFICIENTS], by_sample[g : g + COEFFICIENTS]
             for i in range(n_block):
-                _products(psi, rows[start + i], group, group_out, i, simd_products)
+                _products(psi, rows[start + i], group, group_out, i)
         # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
         # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was; one pass with at most one new row.
         forms = cached[start * n_pairs : (start + n_block) * n_pairs]
@@ -540,7 +370,7 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
             for v in range(n_pairs):
                 for i in range(n_block):
                     Q[m, reversed_row[v], i] = Q_flat[m, i * n_pairs + v]
-        _softmax_chain(Q, n_block, params, nodes, values, stats, poly_exp)
+        _softmax_chain(Q, n_block, params, nodes, values, stats)
         for i in range(n_block):
             for m in range(n_players):
                 V[start + i, m] = values[m, i]
@@ -549,9 +379,8 @@ def _next_state_values(step, w_next, params, mode, V, poly_exp, simd_products): 
 
 @njit(**JIT)
 def next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
-    """:func:`_next_state_values` with both tricks, from plain tuples."""
-    step, params = NextStates(*step), Parameters(*params)
-    return _next_state_values(step, w_next, params, mode, V, True, True)
+    """:func:`_next_state_values` from plain tuples."""
+    return _next_state_values(NextStates(*step), w_next, Parameters(*params), mode, V)
 
 
 @njit(**JIT)
@@ -693,10 +522,8 @@ def _visit(next_rows, n, cache, h):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # pragma: no cover
-    """:func:`backward_pass` with the two tricks as literal flags (compiled per variant)."""
-    literally(poly_exp)
-    literally(simd_products)
+def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compiled
+    """:func:`backward_pass` on the named tuples."""
     n_steps, d = data.features.shape[0], data.features.shape[2]
     n_players = w.shape[0]
     updates_next = np.zeros((0, d))  # step h+1's Sherman–Morrison vectors
@@ -740,9 +567,7 @@ def _backward(data, cache, params, how, w, drift, poly_exp, simd_products):  # p
                 cache.inverse[h + 1],
             )  # fmt: skip
             V = np.empty((n_next, n_players))
-            measured = _next_state_values(
-                step, w[:, h + 1].copy(), params, mode, V, poly_exp, simd_products
-            )
+            measured = _next_state_values(step, w[:, h + 1].copy(), params, mode, V)
             if mode == MODE_MEASURE:
                 drift[h] = measured
             cache.n_forms[h] = n_next
@@ -773,23 +598,4 @@ def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - com
     Λ_h^{-1} Φ_hᵀ y``. :data:`Samples`, :data:`PlanCache` (updated) and :data:`Parameters` as
     plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured).
     """
-    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
-    _backward(data, cache, params, how, w, drift, True, True)
-
-
-@njit(**JIT)
-def backward_pass_ablation(data, cache, params, how, w, drift, tricks):  # pragma: no cover
-    """:func:`backward_pass` with ``tricks = (poly_exp, simd_products)``: the ablation's entry.
-
-    A separate entry, so that a plain run compiles one variant of :func:`_backward`, not four.
-    """
-    data, cache, params = Samples(*data), PlanCache(*cache), Parameters(*params)
-    poly_exp, simd_products = tricks
-    if poly_exp and simd_products:
-        _backward(data, cache, params, how, w, drift, True, True)
-    elif poly_exp:
-        _backward(data, cache, params, how, w, drift, True, False)
-    elif simd_products:
-        _backward(data, cache, params, how, w, drift, False, True)
-    else:
-        _backward(data, cache, params, how, w, drift, False, False)
+    _backward(Samples(*data), PlanCache(*cache), Parameters(*params), how, w, drift)

@@ -26,12 +26,16 @@ def zero_sum_runs(tmp_path_factory):
 
     ``β = 0.1`` and fixed-K ``α`` learn here: at ``K = 2400`` the mixture is within about 0.02
     of the Stackelberg value at every seed (0.06 at ``K = 300``).
+
+    Centralised: the leader plans for both from one copy of the statistics, which writes the
+    decentralised players' plans file byte for byte (checked on these four seeds) in about 70%
+    of the time. Regret is left evaluated every episode: it costs nothing measurable here.
     """
     config = RunConfig(
         game=GameSpec("security", {"zero_sum": True, "horizon": 2}),
         episodes=LARGE_K,
         seeds=SEEDS,
-        agent=AgentConfig(beta=0.1, alpha_l="fixed-K", alpha_f="fixed-K"),
+        agent=AgentConfig(beta=0.1, alpha_l="fixed-K", alpha_f="fixed-K", decentralised=False),
         save_plans=True,
     )
     out = tmp_path_factory.mktemp("corollary-1") / "run"

@@ -139,11 +139,15 @@ def test_the_stackelberg_policies_earn_their_planned_values_in_the_aec_environme
     # profile, a random stochastic table, drawn here; rewards are noisy. Each player's mean
     # return over 2000 seeded episodes must be within 5 standard errors of planning.evaluate's
     # E_{x_0}[V_{m,0}(x_0)]: a failure has probability below 1e-6 per player (normal
-    # approximation of returns in [-3, 3]).
+    # approximation of returns in [-3, 3]). Actions are drawn as Generator.choice(n, p=row)
+    # draws them (its normalised cumulative sums searched for one uniform), the same actions
+    # without choice's checks of p at each of the 36,000 moves.
     game = games.make("random-tabular", n_followers=2, n_states=3, reward_noise=0.3, seed=6)
     *stackelberg, _ = planning.stackelberg_equilibrium(game)
     for profile in (stackelberg, random_profile(game, 7)):
         expected = planning.evaluate(game, *profile).V[:, 0] @ game.initial_distribution
+        cdfs = [np.cumsum(pi, axis=-1) for pi in profile]
+        cdfs = [cdf / cdf[..., -1:] for cdf in cdfs]
         aec = pz.env(game)
         draws = np.random.default_rng(8)
         episodes = 2000
@@ -158,8 +162,8 @@ def test_the_stackelberg_policies_earn_their_planned_values_in_the_aec_environme
                     aec.step(None)
                     continue
                 h, x, *seen = observation.tolist()
-                row = profile[i][(h, x, *seen[:i])]
-                aec.step(int(draws.choice(len(row), p=row)))
+                cdf = cdfs[i][(h, x, *seen[:i])]
+                aec.step(int(cdf.searchsorted(draws.random(), side="right")))
         mean, se = returns.mean(axis=0), returns.std(axis=0, ddof=1) / np.sqrt(episodes)
         assert (np.abs(mean - expected) < 5 * se).all(), (mean, expected, se)
 

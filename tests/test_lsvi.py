@@ -544,10 +544,11 @@ def test_small_lambda_equals_from_scratch_over_many_refreshes(lam):
 @pytest.mark.parametrize("lam", [1e-6, 1.0])
 def test_a_feature_table_values_each_next_state_once_and_equals_from_scratch(lam):
     """With a table, ``V_{h+1}`` is made once per distinct next state (its place, in order of first
-    visit, with its cached form) and read by every sample that reached it; with a feature map, once
-    per sample. Over 150 plans, refreshes every 16, both equal the from-scratch learner (measured
-    max |w − from scratch|: 4.2e-9 for both at λ = 1e-6, the ridge problem's conditioning; 2.3e-15
-    and 2.4e-15 at λ = 1), with about 26 values per step where there are 150 samples."""
+    visit, with its cached form) and the regression reads running sums by place; with a feature
+    map, once per sample. Over 150 plans, refreshes every 16, both equal the from-scratch learner
+    (measured max |w − from scratch|: 4.2e-9 for both at λ = 1e-6, the ridge problem's
+    conditioning; 4.8e-15 and 6.0e-15 at λ = 1), with about 26 values per step where there are
+    150 samples."""
     game = random_linear(30, 3, 3, 6, 5, seed=8)
     rng = np.random.default_rng(2)
     kw = dict(beta=0.7, lam=lam, alphas=(3.0, 5.0))
@@ -569,6 +570,12 @@ def test_a_feature_table_values_each_next_state_once_and_equals_from_scratch(lam
         assert cache.slot_rows[h, : len(seen)].tolist() == seen
         assert (cache.slots[h, seen] == np.arange(len(seen))).all()
         assert (np.delete(cache.slots[h], seen) == -1).all()
+        # Σ_τ φ_h^τ by place and Σ_τ φ_h^τ r^τ, kept as samples come, against plain sums.
+        phi, rewards = table._data.features[h, : n[h]], table._data.rewards[h, : n[h]]
+        for place, x in enumerate(seen):
+            reached = table._data.next_rows[h, : n[h]] == x
+            np.testing.assert_allclose(cache.place_sums[h, place], phi[reached].sum(axis=0))
+        np.testing.assert_allclose(cache.reward_sums[h], phi.T @ rewards, rtol=1e-12)
     # The forms by place are the states' own: ψᵀΛ_{h+1}^{-1}ψ up to round-off.
     psi = game.features.reshape(30, 9, 6)
     for h in range(game.horizon - 1):

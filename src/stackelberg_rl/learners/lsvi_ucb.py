@@ -65,8 +65,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             inverse=self.Lambda_inv.copy(),
             n_inverse=np.zeros(H, dtype=np.int64),
             growth=np.zeros(H),
-            slots=np.full((H - 1, S), -1, dtype=np.int64),
-            slot_rows=np.zeros((H - 1, S), dtype=np.int64),
+            **_sums(H, S, d, P),
         )
         self._grow(16)
 
@@ -150,17 +149,16 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def state_dict(self) -> dict:
         """The base class's, the samples in use and the caches.
 
-        The next states as ``next_states (H-1, n)`` indices with a table, with ``slots (H-1,
-        S)`` their places and ``quad (H-1, S, J)`` their forms by place; else ``psi (H-1, n, d,
-        J)`` and ``quad (H-1, n, J)``.
+        The next states as ``next_states (H-1, n)`` indices with a table, with ``quad (H-1, S,
+        J)`` the forms of their places (made again from the samples on loading, as the sums);
+        else ``psi (H-1, n, d, J)`` and ``quad (H-1, n, J)``.
         """
         data, cache = self._data, self._cache
         rows = int(data.counts.max(initial=0))
         if self.table is None:
             next_states = {"psi": data.next_features[:, :rows], "quad": cache.forms[:, :rows]}
         else:
-            next_states = {"next_states": data.next_rows[:, :rows], "slots": cache.slots,
-                           "quad": cache.forms}  # fmt: skip
+            next_states = {"next_states": data.next_rows[:, :rows], "quad": cache.forms}
         return {
             **super().state_dict(),
             "capacity": data.features.shape[1],
@@ -191,7 +189,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             if (counter < 0).any() or (counter > counts).any():
                 raise ValueError(f"the learner's state: {name} must lie in [0, n] at every step")
         S = 0 if self.table is None else len(self.table)
-        slots, slot_rows = np.full((H - 1, S), -1, dtype=np.int64), np.zeros((H - 1, S), np.int64)
         if self.table is None:
             next_features = state_array(state, "psi", (H - 1, rows, d, J), self.dtype)
             next_rows = np.broadcast_to(np.arange(rows), (H - 1, rows)).copy()
@@ -205,17 +202,6 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
                     f"the learner's state: next_states at {first_index(bad)} is not a state "
                     f"of the feature table (S = {len(self.table)})"
                 )
-            slots = state_array(state, "slots", (H - 1, S), np.int64)
-            for h in range(H - 1):  # the places 0 … n_quad[h]-1, each of one state
-                given = np.sort(slots[h][slots[h] >= 0])
-                if (slots[h] < -1).any() or not np.array_equal(
-                    given, np.arange(counters["n_quad"][h])
-                ):
-                    raise ValueError(
-                        f"the learner's state: slots at step {h} must number the next states seen "
-                        f"0 … {counters['n_quad'][h] - 1} (n_quad), each once"
-                    )
-                slot_rows[h, slots[h][slots[h] >= 0]] = np.flatnonzero(slots[h] >= 0)
             forms = state_array(state, "quad", (H - 1, S, J), np.float64)
         self._data = _kernels.Samples(
             features=state_array(state, "phi_rows", (H, rows, d), np.float64),
@@ -231,9 +217,16 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             inverse=state_array(state, "plan_inverse", (H, d, d), np.float64),
             n_inverse=counters["n_inverse"],
             growth=state_array(state, "growth", (H,), np.float64),
-            slots=slots,
-            slot_rows=slot_rows,
+            **_sums(H, S, d, P),
         )
+        _kernels.add_samples(tuple(self._data), tuple(self._cache))  # as the plans made them
+        made, seen = counters["n_quad"][: H - 1], self._cache.n_places[: H - 1]
+        if self.table is not None and (made > seen).any():
+            h = int(np.argmax(made > seen))
+            raise ValueError(
+                f"the learner's state: n_quad at step {h} is {made[h]}, more than the {seen[h]} "
+                "next states its samples reached"
+            )
         self._grow(capacity)  # the capacity the learner saved, zeros past the rows in use
         self.drift = [float(x) for x in state_array(state, "drift", (None,), np.float64)]
 
@@ -260,6 +253,18 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
+
+
+def _sums(H: int, S: int, d: int, P: int) -> dict:
+    """The plan cache's running sums before any sample (``S``: places of a table's states)."""
+    return dict(
+        slots=np.full((H - 1, S), -1, dtype=np.int64),
+        slot_rows=np.zeros((H - 1, S), dtype=np.int64),
+        n_places=np.zeros(H, dtype=np.int64),
+        reward_sums=np.zeros((H, d, P)),
+        place_sums=np.zeros((H - 1, S, d)),
+        n_summed=np.zeros(H, dtype=np.int64),
+    )
 
 
 @functools.cache

@@ -54,16 +54,21 @@ feature map); ``next_rows (H-1, cap)`` the row of ``next_features`` of each samp
 (its state, or its own row); ``Lambda (H, d, d)``; ``counts (H,)`` the rows in use."""
 
 PlanCache = namedtuple(
-    "PlanCache", ["forms", "n_forms", "inverse", "n_inverse", "growth", "slots", "slot_rows"]
-)
+    "PlanCache",
+    ["forms", "n_forms", "inverse", "n_inverse", "growth", "slots", "slot_rows", "n_places",
+     "reward_sums", "place_sums", "n_summed"],
+)  # fmt: skip
 """What a plan keeps for the next: ``forms (H-1, ·, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ`` of each next
 state, ``n_forms (H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–Morrison
 ``Λ_h^{-1}``, ``n_inverse (H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since
-it was made afresh. With a feature table, ``V_{h+1}`` is the same at every sample of one next
-state, so it is computed once per distinct state: ``slots (H-1, S)`` the place of state ``x``
-among step ``h``'s next states in order of first visit (``-1``: none yet), ``slot_rows (H-1, S)``
-the state at each place, ``forms (H-1, S, J)`` by place. A feature map's samples are each their
-own next state: ``slots``, ``slot_rows`` are ``(H-1, 0)``, ``forms (H-1, cap, J)`` by sample."""
+it was made afresh; ``reward_sums (H, d, P)`` ``Σ_τ φ_h^τ r^τ`` of the first ``n_summed (H,)``
+samples. With a feature table, ``V_{h+1}`` is the same at every sample of one next state, so it
+is computed once per distinct state: ``slots (H-1, S)`` the place of state ``x`` among step
+``h``'s next states in order of first visit (``-1``: none yet), ``slot_rows (H-1, S)`` the state
+at each place, ``n_places (H,)`` how many, ``place_sums (H-1, S, d)`` ``Σ φ_h^τ`` of the samples
+that reached each place, ``forms (H-1, S, J)`` by place. A feature map's samples are each their
+own next state: ``slots``, ``slot_rows``, ``place_sums`` have no places, ``forms (H-1, cap, J)``
+are by sample."""
 
 NextStates = namedtuple(
     "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
@@ -505,20 +510,38 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
 
 
 @njit(**EXACT_JIT)
-def _visit(next_rows, n, cache, h):  # pragma: no cover - compiled
-    """Give each next state of step ``h``'s first ``n`` samples its place: the number of places.
+def _add_samples(data, cache, h):  # pragma: no cover - compiled
+    """Add step ``h``'s samples since ``n_summed[h]`` to the sums, with a table by place.
 
-    Places already given (``n_forms[h]`` of them, their forms cached) keep theirs; a state first
-    seen since takes the next, so its form is made exactly, as a new sample's would be.
+    In order, so that sums made over several plans or at once are the same to the bit. A next
+    state first seen takes the next place; its form is made exactly at the plan, as a new
+    sample's was.
     """
-    n_next = cache.n_forms[h]
-    for t in range(n):
-        x = next_rows[t]
-        if cache.slots[h, x] < 0:
-            cache.slots[h, x] = n_next
-            cache.slot_rows[h, n_next] = x
-            n_next += 1
-    return n_next
+    d, n_players = data.features.shape[2], data.rewards.shape[2]
+    table = cache.slots.shape[1] > 0
+    for t in range(cache.n_summed[h], data.counts[h]):
+        for j in range(d):
+            for m in range(n_players):
+                cache.reward_sums[h, j, m] += data.features[h, t, j] * data.rewards[h, t, m]
+        if table and h < data.next_rows.shape[0]:
+            x = data.next_rows[h, t]
+            place = cache.slots[h, x]
+            if place < 0:
+                place = cache.n_places[h]
+                cache.slots[h, x] = place
+                cache.slot_rows[h, place] = x
+                cache.n_places[h] = place + 1
+            for j in range(d):
+                cache.place_sums[h, place, j] += data.features[h, t, j]
+    cache.n_summed[h] = data.counts[h]
+
+
+@njit(**EXACT_JIT)
+def add_samples(data, cache):  # pragma: no cover - compiled
+    """:func:`_add_samples` at every step, from plain tuples (a restored learner's sums)."""
+    data, cache = Samples(*data), PlanCache(*cache)
+    for h in range(data.features.shape[0]):
+        _add_samples(data, cache, h)
 
 
 @njit(**JIT)
@@ -548,7 +571,11 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
                     cache.inverse[h, i, j] = inverse[i, j]
             cache.growth[h] = 0.0
         cache.n_inverse[h] = n
-        targets = data.rewards[h, :n].copy()  # y = r + V_{h+1}(x'), (n, P)
+        _add_samples(data, cache, h)
+        regressand = np.zeros((n_players, d))  # Φ_hᵀ y, y = r + V_{h+1}(x')
+        for m in range(n_players):
+            for j in range(d):
+                regressand[m, j] = cache.reward_sums[h, j, m]
         drift[h] = np.nan
         if h < n_steps - 1 and n > 0:
             if exact_next or cache.n_forms[h] == 0:
@@ -561,7 +588,7 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
             table = cache.slots.shape[1] > 0
             rows, n_next = data.next_rows[h], n
             if table:
-                rows, n_next = cache.slot_rows[h], _visit(data.next_rows[h], n, cache, h)
+                rows, n_next = cache.slot_rows[h], cache.n_places[h]
             step = NextStates(
                 psi, rows, cache.forms[h], n_next, cache.n_forms[h], updates_next,
                 cache.inverse[h + 1],
@@ -571,15 +598,13 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
             if mode == MODE_MEASURE:
                 drift[h] = measured
             cache.n_forms[h] = n_next
-            for t in range(n):
-                at = cache.slots[h, data.next_rows[h, t]] if table else t
+            # Σ_τ φ_h^τ V(x'_τ): by place, from the sums of the samples that reached it; or by
+            # sample.
+            weights = cache.place_sums[h] if table else data.features[h]
+            for s in range(n_next):
                 for m in range(n_players):
-                    targets[t, m] += V[at, m]
-        regressand = np.zeros((n_players, d))  # Φ_hᵀ y
-        for t in range(n):
-            for m in range(n_players):
-                for j in range(d):
-                    regressand[m, j] += data.features[h, t, j] * targets[t, m]
+                    for j in range(d):
+                        regressand[m, j] += weights[s, j] * V[s, m]
         for m in range(n_players):  # w_{m,h} = Λ_h^{-1} Φ_hᵀ y_m
             for i in range(d):
                 acc = 0.0

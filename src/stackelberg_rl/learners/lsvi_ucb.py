@@ -254,6 +254,20 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
 
+    def _policies_by_step(self, features: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """One compiled call for every step (the same kernel as :meth:`_policies`)."""
+        n, counts = len(features), features.shape[1:-1]
+        flat_phi = read_only(features.reshape(n, -1, features.shape[-1]))
+        flat, finite = _kernels.policies_by_step(
+            flat_phi, self.w, self.Lambda_inv, self._kernel_parameters()
+        )
+        if not finite:
+            return None
+        H = self.horizon
+        return tuple(
+            flat[:, :, a:b].reshape(H, n, *shape) for a, b, shape in _policy_columns(counts)
+        )
+
 
 def _sums(H: int, S: int, d: int, P: int) -> dict:
     """The plan cache's running sums before any sample (``S``: places of a table's states)."""

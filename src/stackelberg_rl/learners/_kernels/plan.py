@@ -164,6 +164,23 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     return Q, pis, finite
 
 
+@njit(**EXACT_JIT)
+def policies_by_step(phi, w, Lambda_inv, params):  # pragma: no cover - compiled
+    """:func:`policies` at every step ``h``: pis ``(H, n, Σ_i J_i)`` and whether all are finite."""
+    n_steps = w.shape[1]
+    out = np.empty((0, 0, 0))
+    finite = True
+    for h in range(n_steps):
+        _, pis, ok = policies(phi, w, Lambda_inv, h, params)
+        if h == 0:
+            out = np.empty((n_steps, pis.shape[0], pis.shape[1]))
+        for s in range(pis.shape[0]):
+            for c in range(pis.shape[1]):
+                out[h, s, c] = pis[s, c]
+        finite &= ok
+    return out, finite
+
+
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**JIT)
 def _softmax_mix(values, chooser, alpha, n_columns, out, stats):  # pragma: no cover - compiled

@@ -129,13 +129,14 @@ def test_random_and_oracle_play():
 
 @pytest.mark.slow
 def test_per_episode_regret_falls_for_both_players():
-    """Six seeds, K = 300: the last quarter's mean per-episode regret estimate is below the
-    first quarter's for both players on every seed (a sign test, p = 1/64) and a one-sided
-    paired t-test rejects at 1%; uniform play does not pass the t-test. β = 0.1 and α = 50 for
-    both (math.md §3: fixed-K's α ≈ 4 here hides learning under the soft-max's bias), N = 30,
-    R = 4. Measured: leader 0.07–0.43 → 0.04–0.15, follower 0.016–0.032 → 0.008–0.016; about
-    3 s in all. Centralised: the decentralised players' regrets to the last digit on these seeds,
-    a little faster."""
+    """Six seeds, K = 300: for both players the last quarter's mean per-episode regret estimate is
+    on average under 0.8 of the first quarter's, and a one-sided paired t-test over the seeds
+    rejects at 5%; uniform play's summed regret keeps over 0.9 of its level. β = 0.1 and α = 50
+    for both (math.md §3: fixed-K's α ≈ 4 here hides learning under the soft-max's bias), N = 30,
+    R = 4. Checked on five groups of six seeds (0–29), not only these: the learner's mean ratio
+    0.34–0.57 (leader) and 0.55–0.70 (follower), its largest p 0.021; uniform play 0.94–1.01.
+    Not "every seed falls": that fails on three of the five groups. Centralised: the
+    decentralised players' regrets to the last digit on these seeds, a little faster."""
     spec = GameSpec("continuous", {"n_eval_states": 30, "n_replications": 4})
     game = spec.make()
 
@@ -149,11 +150,11 @@ def test_per_episode_regret_falls_for_both_players():
         return np.array(first), np.array(last)
 
     first, last = quarters(AgentConfig(beta=0.1, alpha_l=50.0, alpha_f=50.0, decentralised=False))
-    assert (last < first).all(), (first, last)
+    assert ((last / first).mean(axis=0) < 0.8).all(), (first, last)
     for m in range(2):
-        assert stats.ttest_rel(first[:, m], last[:, m], alternative="greater").pvalue < 0.01
+        assert stats.ttest_rel(first[:, m], last[:, m], alternative="greater").pvalue < 0.05
     first, last = quarters(AgentConfig(kind="random"))
-    assert stats.ttest_rel(first.sum(1), last.sum(1), alternative="greater").pvalue > 0.01
+    assert (last.sum(1) / first.sum(1)).mean() > 0.9, (first, last)
 
 
 # ---------------------------------------------------------------------- run folders, memory

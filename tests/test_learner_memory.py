@@ -58,7 +58,7 @@ def test_per_sample_the_learner_holds_indices_not_features(n_followers):
     assert one._data.next_features.shape == (1, game.n_states, d, J)  # the table, once
     # Per state, not per sample: the J cached forms of each next state and its place.
     S = game.n_states
-    assert one._cache.forms.shape == (H - 1, S, J) and one._cache.slots.shape == (H - 1, S)
+    assert one._cache.forms.shape == (H - 1, S, J) and one._cache.place_of.shape == (H - 1, S)
     assert "psi" not in one.state_dict()
     assert one.state_dict()["next_states"].shape == (H - 1, 40)
 

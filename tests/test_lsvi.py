@@ -567,9 +567,9 @@ def test_a_feature_table_values_each_next_state_once_and_equals_from_scratch(lam
     for h in range(game.horizon - 1):
         seen = list(dict.fromkeys(table._data.next_rows[h, : n[h]].tolist()))
         assert cache.n_forms[h] == len(seen) < n[h]  # fewer values than samples
-        assert cache.slot_rows[h, : len(seen)].tolist() == seen
-        assert (cache.slots[h, seen] == np.arange(len(seen))).all()
-        assert (np.delete(cache.slots[h], seen) == -1).all()
+        assert cache.place_states[h, : len(seen)].tolist() == seen
+        assert (cache.place_of[h, seen] == np.arange(len(seen))).all()
+        assert (np.delete(cache.place_of[h], seen) == -1).all()
         # Σ_τ φ_h^τ by place and Σ_τ φ_h^τ r^τ, kept as samples come, against plain sums.
         phi, rewards = table._data.features[h, : n[h]], table._data.rewards[h, : n[h]]
         for place, x in enumerate(seen):
@@ -579,7 +579,7 @@ def test_a_feature_table_values_each_next_state_once_and_equals_from_scratch(lam
     # The forms by place are the states' own: ψᵀΛ_{h+1}^{-1}ψ up to round-off.
     psi = game.features.reshape(30, 9, 6)
     for h in range(game.horizon - 1):
-        places = cache.slot_rows[h, : cache.n_forms[h]]
+        places = cache.place_states[h, : cache.n_forms[h]]
         exact = np.einsum("sjd,de,sje->sj", psi[places], cache.inverse[h + 1], psi[places])
         np.testing.assert_allclose(cache.forms[h, : len(places)], exact, rtol=1e-9, atol=1e-12)
 

@@ -272,8 +272,8 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
 def _sums(H: int, S: int, d: int, P: int) -> dict:
     """The plan cache's running sums before any sample (``S``: places of a table's states)."""
     return dict(
-        slots=np.full((H - 1, S), -1, dtype=np.int64),
-        slot_rows=np.zeros((H - 1, S), dtype=np.int64),
+        place_of=np.full((H - 1, S), -1, dtype=np.int64),
+        place_states=np.zeros((H - 1, S), dtype=np.int64),
         n_places=np.zeros(H, dtype=np.int64),
         reward_sums=np.zeros((H, d, P)),
         place_sums=np.zeros((H - 1, S, d)),

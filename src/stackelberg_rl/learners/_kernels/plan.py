@@ -55,7 +55,7 @@ feature map); ``next_rows (H-1, cap)`` the row of ``next_features`` of each samp
 
 PlanCache = namedtuple(
     "PlanCache",
-    ["forms", "n_forms", "inverse", "n_inverse", "growth", "slots", "slot_rows", "n_places",
+    ["forms", "n_forms", "inverse", "n_inverse", "growth", "place_of", "place_states", "n_places",
      "reward_sums", "place_sums", "n_summed"],
 )  # fmt: skip
 """What a plan keeps for the next: ``forms (H-1, ·, J)`` the ``ψᵀΛ_{h+1}^{-1}ψ`` of each next
@@ -63,12 +63,12 @@ state, ``n_forms (H,)`` how many are made, ``inverse (H, d, d)`` the Sherman–M
 ``Λ_h^{-1}``, ``n_inverse (H,)`` the rows it holds, ``growth (H,)`` ``log det Λ_h`` gained since
 it was made afresh; ``reward_sums (H, d, P)`` ``Σ_τ φ_h^τ r^τ`` of the first ``n_summed (H,)``
 samples. With a feature table, ``V_{h+1}`` is the same at every sample of one next state, so it
-is computed once per distinct state: ``slots (H-1, S)`` the place of state ``x`` among step
-``h``'s next states in order of first visit (``-1``: none yet), ``slot_rows (H-1, S)`` the state
-at each place, ``n_places (H,)`` how many, ``place_sums (H-1, S, d)`` ``Σ φ_h^τ`` of the samples
-that reached each place, ``forms (H-1, S, J)`` by place. A feature map's samples are each their
-own next state: ``slots``, ``slot_rows``, ``place_sums`` have no places, ``forms (H-1, cap, J)``
-are by sample."""
+is computed once per distinct state, at its place among step ``h``'s next states in order of
+first visit: ``place_of (H-1, S)`` the place of state ``x`` (``-1``: none yet), ``place_states
+(H-1, S)`` the state at each place, ``n_places (H,)`` how many, ``place_sums (H-1, S, d)`` ``Σ
+φ_h^τ`` of the samples that reached each place, ``forms (H-1, S, J)`` by place. A feature map's
+samples are each their own next state: ``place_of``, ``place_states`` and ``place_sums`` hold no
+places, ``forms (H-1, cap, J)`` are by sample."""
 
 NextStates = namedtuple(
     "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
@@ -535,18 +535,18 @@ def _add_samples(data, cache, h):  # pragma: no cover - compiled
     sample's was.
     """
     d, n_players = data.features.shape[2], data.rewards.shape[2]
-    table = cache.slots.shape[1] > 0
+    table = cache.place_of.shape[1] > 0
     for t in range(cache.n_summed[h], data.counts[h]):
         for j in range(d):
             for m in range(n_players):
                 cache.reward_sums[h, j, m] += data.features[h, t, j] * data.rewards[h, t, m]
         if table and h < data.next_rows.shape[0]:
             x = data.next_rows[h, t]
-            place = cache.slots[h, x]
+            place = cache.place_of[h, x]
             if place < 0:
                 place = cache.n_places[h]
-                cache.slots[h, x] = place
-                cache.slot_rows[h, place] = x
+                cache.place_of[h, x] = place
+                cache.place_states[h, place] = x
                 cache.n_places[h] = place + 1
             for j in range(d):
                 cache.place_sums[h, place, j] += data.features[h, t, j]
@@ -602,10 +602,10 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
             # One table's rows shared by every step, V once per distinct next state; or each
             # sample its own next state.
             psi = data.next_features[min(h, data.next_features.shape[0] - 1)]
-            table = cache.slots.shape[1] > 0
+            table = cache.place_of.shape[1] > 0
             rows, n_next = data.next_rows[h], n
             if table:
-                rows, n_next = cache.slot_rows[h], cache.n_places[h]
+                rows, n_next = cache.place_states[h], cache.n_places[h]
             step = NextStates(
                 psi, rows, cache.forms[h], n_next, cache.n_forms[h], updates_next,
                 cache.inverse[h + 1],

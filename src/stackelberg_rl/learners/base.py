@@ -398,12 +398,10 @@ class LSVIUCBLearner(Players, abc.ABC):
         Row ``i`` must depend on ``phi[i]`` alone, to the bit (Algorithm 1, lines 7–20).
         """
 
-    def _policies_by_step(self, features: np.ndarray) -> tuple[np.ndarray, ...] | None:
-        """Every player's policy ``(H, n, A_0, …, A_i)`` at ``features``, if all are finite."""
-        per_step = [self._policies(h, features) for h in range(self.horizon)]
-        if not all(finite for _, _, finite in per_step):
-            return None
-        return tuple(np.stack(pis) for pis in zip(*(p for _, p, _ in per_step), strict=True))
+    def _policies_by_step(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every player's policy ``(H, n, A_0, …, A_i)`` at ``features`` (checked as acting's)."""
+        per_step = [self._checked_policies(h, features) for h in range(self.horizon)]
+        return tuple(np.stack(pis) for pis in zip(*per_step, strict=True))
 
     def _forget_policies(self) -> None:  # after a plan or a new α or β
         self._last_key: tuple | None = None
@@ -478,9 +476,6 @@ class LSVIUCBLearner(Players, abc.ABC):
             shape = (len(features), *self.action_counts, self.dim)
             features = check_features(features, shape, "features")
         tables = self._policies_by_step(features)
-        if tables is None:  # a policy is not finite: the step-by-step check names it
-            per_step = [self._checked_policies(h, features) for h in range(self.horizon)]
-            tables = tuple(np.stack(pis) for pis in zip(*per_step, strict=True))
         if own:
             for table in tables:
                 table.flags.writeable = False

@@ -254,19 +254,17 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
     def _policies(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, tuple, bool]:
         return compiled_policies(phi, self.w, self.Lambda_inv, h, self._kernel_parameters())
 
-    def _policies_by_step(self, features: np.ndarray) -> tuple[np.ndarray, ...] | None:
-        """One compiled call for every step (the same kernel as :meth:`_policies`)."""
-        n, counts = len(features), features.shape[1:-1]
-        flat_phi = read_only(features.reshape(n, -1, features.shape[-1]))
+    def _policies_by_step(self, features: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One compiled call for every step, the kernel of :meth:`_policies`.
+
+        A non-finite policy is named by the base class's step-by-step check.
+        """
         flat, finite = _kernels.policies_by_step(
-            flat_phi, self.w, self.Lambda_inv, self._kernel_parameters()
+            _flat(features), self.w, self.Lambda_inv, self._kernel_parameters()
         )
         if not finite:
-            return None
-        H = self.horizon
-        return tuple(
-            flat[:, :, a:b].reshape(H, n, *shape) for a, b, shape in _policy_columns(counts)
-        )
+            return super()._policies_by_step(features)
+        return _by_player(flat, features.shape[1:-1])
 
 
 def _sums(H: int, S: int, d: int, P: int) -> dict:
@@ -292,13 +290,22 @@ def _policy_columns(action_counts: tuple[int, ...]) -> tuple[tuple[int, int, tup
     return tuple(out)
 
 
+def _flat(phi: np.ndarray) -> np.ndarray:
+    """C-contiguous ``phi (n, A_0, …, A_N, d)`` as the kernels' read-only ``(n, J, d)``."""
+    return read_only(phi.reshape(len(phi), -1, phi.shape[-1]))  # one signature, a Ray worker's too
+
+
+def _by_player(flat: np.ndarray, counts: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """The kernels' policies ``(..., Σ_i J_i)`` as each player's ``(..., A_0, …, A_i)``."""
+    lead = flat.shape[:-1]
+    return tuple(flat[..., a:b].reshape(*lead, *shape) for a, b, shape in _policy_columns(counts))
+
+
 def compiled_policies(phi, w, Lambda_inv, h, params) -> tuple[np.ndarray, tuple, bool]:
     """:func:`._kernels.plan.policies` at C-contiguous ``phi``: ``Q (n, P, …)``, pis, finite?"""
     n, counts = len(phi), phi.shape[1:-1]
-    flat_phi = read_only(phi.reshape(n, -1, phi.shape[-1]))  # one signature, a Ray worker's too
-    Q, flat, finite = _kernels.policies(flat_phi, w, Lambda_inv, h, params)
-    pis = tuple(flat[:, a:b].reshape(n, *shape) for a, b, shape in _policy_columns(counts))
-    return Q.reshape(n, len(counts), *counts), pis, finite
+    Q, flat, finite = _kernels.policies(_flat(phi), w, Lambda_inv, h, params)
+    return Q.reshape(n, len(counts), *counts), _by_player(flat, counts), finite
 
 
 # ---------------------------------------------------------------------- replaying a plan

@@ -167,13 +167,14 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
 @njit(**EXACT_JIT)
 def policies_by_step(phi, w, Lambda_inv, params):  # pragma: no cover - compiled
     """:func:`policies` at every step ``h``: pis ``(H, n, Σ_i J_i)`` and whether all are finite."""
-    n_steps = w.shape[1]
-    out = np.empty((0, 0, 0))
+    n_columns, width = 0, 1
+    for count in params[4]:  # Parameters.action_counts
+        width *= count
+        n_columns += width
+    out = np.empty((w.shape[1], phi.shape[0], n_columns))
     finite = True
-    for h in range(n_steps):
+    for h in range(w.shape[1]):
         _, pis, ok = policies(phi, w, Lambda_inv, h, params)
-        if h == 0:
-            out = np.empty((n_steps, pis.shape[0], pis.shape[1]))
         for s in range(pis.shape[0]):
             for c in range(pis.shape[1]):
                 out[h, s, c] = pis[s, c]

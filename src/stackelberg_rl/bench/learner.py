@@ -235,7 +235,7 @@ def format_rows(rows: list[dict]) -> str:
     if peers:
         lines.append(
             "rlberry's agent pools the H steps (one Λ, every step's samples): each of its plans "
-            "visits H·kH stored samples where ours visits k(H-1)"
+            "values H·kH stored samples where ours values at most S next states per step"
         )
     if chains:
         lines.append(

@@ -24,7 +24,7 @@ EXACT_JIT = {"cache": True, "error_model": "numpy"}  # each sum in the order wri
 
 ACROSS_PAIRS = 8  # from this many joint actions up, products run across them
 COEFFICIENTS = 3  # rows cᵀψ per pass of the products: each w_{m,h+1}, then U_0, zero-padded
-BLOCK = 64  # samples per block: the soft-max runs across a block's samples
+BLOCK = 64  # next states per block: the soft-max runs across a block's next states
 
 LOG_MAX_GROWTH = math.log(1024.0)
 """``Λ_h^{-1}`` and the forms are made afresh once ``det Λ_h`` has grown by this factor: a downdated
@@ -73,10 +73,11 @@ places, ``forms (H-1, cap, J)`` are by sample."""
 NextStates = namedtuple(
     "NextStates", ["features", "rows", "forms", "n", "n_current", "updates", "inverse"]
 )
-"""One step's next states: sample ``t``'s ``ψ`` at ``features[rows[t]]`` ``(d, J)``; ``forms
-(cap, J)``, ``n`` in use, the first ``n_current`` of the previous ``Λ^{-1}``; ``updates (m, d)``
-the Sherman–Morrison vectors ``U_r`` since, ``inverse (d, d)`` the current ``Λ^{-1}``. Python
-passes these as plain tuples, named again inside the kernels (cheaper to call)."""
+"""One step's next states (a table's distinct states by place, or a feature map's samples): the
+``t``-th's ``ψ`` at ``features[rows[t]]`` ``(d, J)``; ``forms (·, J)``, ``n`` in use, the first
+``n_current`` of the previous ``Λ^{-1}``; ``updates (m, d)`` the Sherman–Morrison vectors ``U_r``
+since, ``inverse (d, d)`` the current ``Λ^{-1}``. Python passes these as plain tuples, named
+again inside the kernels (cheaper to call)."""
 
 
 # ---------------------------------------------------------------------- the policies played
@@ -314,14 +315,14 @@ def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- the plan
 @njit(**JIT)
 def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
-    """Soft-max values ``V (n, P)`` at the stored next states of one step, in one pass.
+    """Soft-max values ``V (n, P)`` at the next states of one step (:data:`NextStates`), one pass.
 
-    Per sample ``w_mᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` (or exact, by
+    Per next state ``w_mᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` (or exact, by
     ``mode``), the bonus and ``Q``; per block the soft-max chain. ``step``: :data:`NextStates`
     (forms updated in place); ``w_next (P, d)``. Returns the drift in ``MODE_MEASURE``, else 0.
     """
     psi, rows, updates = step.features, step.rows, step.updates
-    cached = step.forms.reshape(step.forms.size)  # sample t's pairs at t·J + v
+    cached = step.forms.reshape(step.forms.size)  # next state t's pairs at t·J + v
     d, n_pairs = psi.shape[1], psi.shape[2]
     n_players = w_next.shape[0]
     counts = params.action_counts
@@ -332,7 +333,7 @@ def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - com
             coef[m, j] = w_next[m, j]
         if updates.shape[0] >= 1:
             coef[n_players, j] = updates[0, j]
-    # A block's products, sample-major (entry i·J + v).
+    # A block's products, next-state-major (entry i·J + v).
     products = np.empty((coef.shape[0], BLOCK * n_pairs))
     by_sample = products.reshape(coef.shape[0], BLOCK, n_pairs)
     Q_flat = np.empty((n_players, BLOCK * n_pairs))
@@ -359,7 +360,7 @@ def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - com
             group, group_out = coef[g : g + COEFFICIENTS], by_sample[g : g + COEFFICIENTS]
             for i in range(n_block):
                 _products(psi, rows[start + i], group, group_out, i)
-        # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the samples already cached,
+        # ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − (U_0·ψ)² − Σ_{r≥1} (U_r·ψ)² for the next states already cached,
         # then the bonus β‖ψ‖_{Λ'^{-1}} where U_0·ψ was; one pass with at most one new row.
         forms = cached[start * n_pairs : (start + n_block) * n_pairs]
         bonuses = products[n_players]

@@ -169,7 +169,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
 def policies_by_step(phi, w, Lambda_inv, params):  # pragma: no cover - compiled
     """:func:`policies` at every step ``h``: pis ``(H, n, Σ_i J_i)`` and whether all are finite."""
     n_columns, width = 0, 1
-    for count in params[4]:  # Parameters.action_counts
+    for count in Parameters(*params).action_counts:
         width *= count
         n_columns += width
     out = np.empty((w.shape[1], phi.shape[0], n_columns))

@@ -191,6 +191,24 @@ def test_a_ray_address_where_nothing_answers_is_refused_before_anything_is_writt
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_ray_that_cannot_start_or_be_reached_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    """Ray is started (or reached) before a folder is made: a malformed address writes nothing
+    (it had left an "interrupted" run folder, and a sweep folder with every setting's)."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a new process
+    for attempt in (
+        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address="nonsense"),
+        lambda: run_seeds(
+            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address="nonsense"
+        ),  # fmt: skip
+    ):
+        with pytest.raises(BackendUnavailableError, match="cannot start or reach Ray at nonsense"):
+            attempt()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_run_on_ray_is_the_run_on_local_processes(ray_cluster, local_one, tmp_path):
     """A run is a sweep of one setting: ``run --backend ray`` plays it through the same driver."""

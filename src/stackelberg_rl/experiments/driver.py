@@ -505,19 +505,35 @@ class _Local:
 
 
 # ---------------------------------------------------------------------- Ray
-def check_backend(backend: str, address: str | None) -> None:
-    """Refuse a backend that cannot run here (no Ray, no cluster answering) before a write."""
+def check_backend(backend: str, address: str | None, workers: int | None = None) -> None:
+    """Start or reach the backend before anything is written: a bad address writes nothing.
+
+    A Ray started here (no ``address``) has ``workers`` CPUs; the driver shuts it down at the end.
+    """
+    global _ray_started_here
     if backend != "ray":
         return
-    _ray()
+    ray = _ray()
     host, _, port = (address or "").rpartition(":")
-    if host and port.isdigit():
+    if host and port.isdigit():  # a plain address fails at once when nothing answers there
         try:
             socket.create_connection((host, int(port)), timeout=10).close()
         except OSError as err:
             raise BackendUnavailableError(
                 f"no Ray cluster answers at {address}: {err.strerror or err}"
             ) from None
+    if ray.is_initialized():  # the caller's Ray, or one started by this check: used as it is
+        return
+    how = {"address": address} if address else dict(num_cpus=workers, include_dashboard=False)
+    try:
+        ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"at {address}" if address else "on this machine"
+        raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
+    _ray_started_here = True
+
+
+_ray_started_here = False  # this process started the Ray it is connected to: shut at the end
 
 
 def _ray():
@@ -566,19 +582,11 @@ class _Ray:
     worker = "Ray worker"
 
     def __init__(self, games: dict[str, Game], every: float, address=None, workers=None) -> None:
+        check_backend("ray", address, workers)
         ray = self.ray = _ray()
         self.games, self.every, self.address = games, every, address
         self.refs, self.live, self.pids = [], [], []
         self.crashed = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)
-        self.started = not ray.is_initialized()
-        if not self.started:
-            return
-        how = {"address": address} if address else dict(num_cpus=workers, include_dashboard=False)
-        try:
-            ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            where = f"at {address}" if address else "on this machine"
-            raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
 
     def submit(self, tasks: list[Task]) -> list[Future]:
         # A task whose worker dies (its node lost, or a worker force-cancelled a moment before
@@ -607,9 +615,11 @@ class _Ray:
                 self.ray.cancel(self.live.pop(), force=True)
 
     def close(self, drain: Callable[[], None] | None) -> None:
+        global _ray_started_here
         with suppress(Exception):  # the cancelled tasks end before the cluster plays again
             self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
-        if self.started:
+        if _ray_started_here:
+            _ray_started_here = False
             self.ray.shutdown()
 
 

@@ -170,13 +170,13 @@ def run_seeds(
                 df, _ = load_run(folder)
                 df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
                 return df
-            check_backend(backend, address)
             if manifest.get("status") not in ("running", "interrupted"):
                 raise RunFolderError(
                     f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
                 )
             workers = _workers(config, workers)
             game = playable(config, game, workers)
+            check_backend(backend, address, workers)
             p = continued(config.game.label, config, game, reservation, manifest, workers, given)[0]
         finally:
             if p is None:  # complete, or refused: nothing to play here
@@ -186,12 +186,12 @@ def run_seeds(
             raise ValueError("config is needed, unless resume=True takes the run's own")
         config.validate()
         check_results_fit(config)
-        check_backend(backend, address)
         workers = _workers(config, workers)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
         if not isinstance(out_dir, NewFolder):
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
         game = playable(config, game, workers)
+        check_backend(backend, address, workers)
         p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
     started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
     try:

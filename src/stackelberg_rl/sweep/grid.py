@@ -479,11 +479,11 @@ def run_grid(
     check_settings(settings)
     t0, new = time.perf_counter(), isinstance(out, NewFolder)
     states = preview(settings, out, same_settings, prefixes)
-    if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
-        driver.check_backend(backend, address)
     local_workers = _local_workers(states, workers)
     games = _games(states, local_workers)
     workers = local_workers if backend == "local" else int(workers or os.cpu_count() or 1)
+    if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
+        driver.check_backend(backend, address, workers)
     root = store.Reservation.make(out).target if new else Path(out)
     try:
         root.mkdir(parents=True, exist_ok=True)

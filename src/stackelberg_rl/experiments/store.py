@@ -12,6 +12,7 @@ import contextlib
 import datetime as _dt
 import errno
 import fcntl
+import functools
 import itertools
 import json
 import os
@@ -112,18 +113,22 @@ def now() -> str:
 host = socket.gethostname  # with the pid, it tells whether a "running" run is still alive
 
 
-def provenance() -> dict:
-    """Where and by what a folder is written: versions, git commit and state, host, pid."""
+@functools.cache  # a process's packages stay as they were loaded (reading them takes ~20 ms)
+def _versions() -> dict[str, str]:
     from .. import __version__
 
     names = ("numpy", "numba", "pandas", "scipy", "pyarrow", "matplotlib")  # shape the results
     versions = {"stackelberg_rl": __version__, "python": platform.python_version()}
-    versions |= {name: metadata.version(name) for name in names}
+    return versions | {name: metadata.version(name) for name in names}
+
+
+def provenance() -> dict:
+    """Where and by what a folder is written: versions, git commit and state, host, pid."""
     commit = _git("rev-parse", "HEAD") or None
     status = None if commit is None else _git("status", "--porcelain", "--untracked-files=no")
     dirty = None if status is None else bool(status)
-    return {"versions": versions, "git_commit": commit, "git_dirty": dirty, "host": host(),
-            "pid": os.getpid()}  # fmt: skip
+    return {"versions": dict(_versions()), "git_commit": commit, "git_dirty": dirty,
+            "host": host(), "pid": os.getpid()}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- ownership

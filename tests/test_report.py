@@ -412,6 +412,18 @@ def test_report_of_an_exploration_folder_shows_its_gaps(tmp_path, capsys):
     assert main([*argv, "--out", str(folder), "--overwrite", "--quiet"]) == 0
 
 
+def test_report_of_a_continuous_exploration_with_a_plan_says_it_has_no_gaps(tmp_path, capsys):
+    """A continuous game's plans record ``"gaps": null``: the report had failed on them."""
+    folder, theta = tmp_path / "explore", tmp_path / "theta.npz"
+    argv = ["explore", "--game", "continuous", "--param", "n_eval_states=10", "--episodes", "6"]
+    assert main([*argv, "--out", str(folder), "--quiet"]) == 0
+    np.savez(theta, theta=np.full((2, 3, 4), 0.1))
+    assert main(["plan", str(folder), "--rewards", str(theta)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(folder)]) == 0
+    assert "This exploration has no exact gaps" in (folder / "report.html").read_text()
+
+
 @pytest.mark.parametrize(
     "damage, match",
     [

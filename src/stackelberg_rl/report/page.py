@@ -598,10 +598,11 @@ def write_exploration_report(
         "from the Stackelberg value when the follower breaks its ties against it. Zero is an "
         "exact Stackelberg equilibrium; the leader's gap may be negative (a threat)."
     )
-    rows = [
+    records = [("observed rewards", gaps)] + [(n, r.get("gaps", r)) for n, r in sorted(plans.items())]
+    rows = [  # a continuous game's plans have no exact gaps: None
         [name, k, _fmt(float(v), 4)]
-        for name, record in [("observed rewards", gaps or {})] + sorted(plans.items())
-        for k, v in sorted((record.get("gaps", record) if isinstance(record, dict) else {}).items())
+        for name, record in records
+        for k, v in sorted(record.items() if isinstance(record, dict) else ())
         if is_real(v)
     ]
     if rows:

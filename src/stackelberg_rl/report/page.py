@@ -598,7 +598,10 @@ def write_exploration_report(
         "from the Stackelberg value when the follower breaks its ties against it. Zero is an "
         "exact Stackelberg equilibrium; the leader's gap may be negative (a threat)."
     )
-    records = [("observed rewards", gaps)] + [(n, r.get("gaps", r)) for n, r in sorted(plans.items())]
+    records = [
+        ("observed rewards", gaps),
+        *((n, r.get("gaps", r)) for n, r in sorted(plans.items())),
+    ]
     rows = [  # a continuous game's plans have no exact gaps: None
         [name, k, _fmt(float(v), 4)]
         for name, record in records

@@ -79,6 +79,24 @@ def test_plan_writes_one_new_file_pair_per_reward_and_never_replaces_one(explore
     assert [p["name"] for p in manifest["plans"]] == [stem, f"{stem}-3"]
 
 
+def test_plans_of_one_folder_take_turns(explored, capsys, monkeypatch):
+    """Each plan adds its record to the manifest: two at once had lost one of them. A plan waits
+    for the folder's lock (``PLAN_WAIT`` seconds), then is refused in one line, writing nothing."""
+    from stackelberg_rl.cli import explore as explore_cli
+
+    monkeypatch.setattr(explore_cli, "PLAN_WAIT", 0.0)
+    before = sorted(p.name for p in explored.iterdir())
+    held = store.lock(explored, rf.EXPLORATION_FOLDER)  # another process's plan, as it were
+    try:
+        code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+        assert "still running" in one_line_error(code, err)
+        assert sorted(p.name for p in explored.iterdir()) == before
+    finally:
+        os.close(held)
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert code == 0, err
+
+
 def test_plan_takes_rewards_or_theta_from_a_file(explored, tmp_path, capsys):
     game = games.make("security", n_targets=2, levels=2, horizon=3, seed=7)
     table = np.stack([game.reward(h) for h in range(game.horizon)], axis=1)

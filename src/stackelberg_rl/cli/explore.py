@@ -7,6 +7,7 @@ folder's life cycle, ``store.Reservation``); ``plan`` plans from its data for ot
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import signal
 import time
@@ -244,6 +245,7 @@ class PlanOptions:
 
 
 PLAN_OPTIONS = options(PlanOptions())
+PLAN_WAIT = 60.0  # seconds a plan waits for another process using its folder to end
 
 
 def _given_rewards(path: Path, data: rf.ExplorationData) -> tuple:
@@ -283,6 +285,16 @@ def plan(values: dict[str, Any]) -> int:
     folder = values.pop("folder")
     opts = checked(lambda: build(PlanOptions(), PLAN_OPTIONS, values))
     manifest, data = checked(lambda: rf.read_folder(folder, plans=True))
+    # One plan at a time: each picks a free name and adds its record to the manifest.
+    held = checked(lambda: store.lock(folder, rf.EXPLORATION_FOLDER, wait=PLAN_WAIT))
+    try:
+        manifest = checked(lambda: store.read_complete(folder, rf.EXPLORATION_FOLDER))
+        return _plan(folder, opts, manifest, data)
+    finally:
+        os.close(held)
+
+
+def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationData) -> int:
     if opts.rewards is not None:
         rewards, kind, game = _given_rewards(Path(opts.rewards), data)
         description = {"rewards_file": str(opts.rewards), "array": kind}

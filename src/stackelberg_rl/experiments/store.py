@@ -20,6 +20,7 @@ import platform
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -179,12 +180,22 @@ def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> 
     raise kind.error(f"{folder} holds {kind.a} that is still running (pid {pid})")
 
 
-def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
-    """Lock ``folder`` for this process (``kind.error`` if another holds it); the descriptor."""
+def lock(folder: Path, kind: FolderKind = RUN_FOLDER, wait: float = 0.0) -> int:
+    """Lock ``folder`` for this process; the descriptor.
+
+    ``kind.error`` if another process holds it after ``wait`` seconds (``plan`` waits for
+    another ``plan`` of the same folder to end: each appends to the manifest).
+    """
     fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
         os.close(fd)
         try:
             pid = read_manifest(folder, kind).get("pid")
@@ -194,7 +205,6 @@ def lock(folder: Path, kind: FolderKind = RUN_FOLDER) -> int:
             f"{folder} holds {kind.a} that is still running"
             + (f" (pid {pid})" if is_integer(pid) else "")
         ) from None
-    return fd
 
 
 def _foreign(folder: Path, kind: FolderKind) -> str:

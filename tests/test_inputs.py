@@ -199,6 +199,28 @@ def test_a_non_finite_plan_names_the_episode_step_and_player():
         L.begin_episode(0)
 
 
+def test_a_ridge_too_small_for_double_precision_is_a_non_finite_plan_naming_lam(
+    capsys, tmp_path, monkeypatch
+):
+    """λ = 1e-30 with two samples: ``Λ_h`` is singular to machine precision (numba's LinAlgError
+    had reached the user, naming nothing); the command line says what to change, exit 2."""
+    game = random_linear(5, 3, 3, 4, 3, seed=0)
+    learner = SoftmaxLSVIUCB(game.features, (3, 3), 4, 3, beta=0.2, lam=1e-30, alphas=(2.0, 2.0))
+    learner.record(0, 1, (0, 2), (0.5, -0.5), 3)
+    learner.record(1, 3, (1, 1), (0.2, 0.1), 4)
+    with pytest.raises(NonFiniteError, match=r"plan 0: Lambda is singular .*\(lam=1e-30, beta"):
+        learner.plan()
+    from stackelberg_rl.cli import main
+
+    monkeypatch.chdir(tmp_path)  # a new run that failed leaves nothing behind
+    argv = ["run", "--game", "security", "--param", "horizon=2", "--episodes", "5", "--seeds", "1"]
+    assert main([*argv, "--workers", "1", "--lam", "1e-30", "--quiet", "--out", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("is not finite (lam=1e-30, beta=0.5): choose a larger --lam or a smaller "
+                        "--beta") and "\n" not in err, err  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("decentralised", [False, True])
 def test_a_non_finite_policy_names_the_episode_step_and_player(decentralised):
     L, F = make_agents(GAME, AgentConfig(beta=0.3, decentralised=decentralised), 10, seed=0)

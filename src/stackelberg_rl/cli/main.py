@@ -121,10 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         import typer
         from typer._click import ClickException  # typer's own copy of click
 
+        from ..learners.base import NonFiniteError
+
         if isinstance(err, ClickException):  # a bad option or value
             return _fail(argv, f"error: {err.format_message()}", 2, err)
         if isinstance(err, typer.Abort):
             return _fail(argv, "error: aborted", 1)
+        if isinstance(err, NonFiniteError):  # the parameters ask more than double precision has
+            return _fail(argv, f"error: {err}: choose a larger --lam or a smaller --beta", 2)
         if os.environ.get(TRACEBACK_ENV):
             raise
         hint = f"(set {TRACEBACK_ENV}=1 to see the traceback)"

@@ -368,19 +368,23 @@ class LSVIUCBLearner(Players, abc.ABC):
         """
         if episode is not None:
             episode = fast_index(episode, sys.maxsize, "episode")
-        self._plan()
+        when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
+        given = f"(lam={self.lam!r}, beta={self.beta!r})"
+        try:
+            self._plan()
+        except np.linalg.LinAlgError:  # Λ_h = λI + Σ φφᵀ with λ below double precision's reach
+            raise NonFiniteError(
+                f"{when}: Lambda is singular to machine precision {given}"
+            ) from None
         self._forget_policies()
         self.planned_episode = episode
-        when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
         for name, values in (("w", self.w), ("Lambda_inv", self.Lambda_inv[None])):
             bad = ~np.isfinite(values[:, ::-1])  # the backward pass goes from h = H - 1
             if bad.any():
                 m, h = first_index(bad)[:2]
-                everyone = "both players" if self.n_players == 2 else "all players"
-                player = player_name(m, self.n_players) if name == "w" else everyone
+                whose = f" of the {player_name(m, self.n_players)}" if name == "w" else ""
                 raise NonFiniteError(
-                    f"{when}: {name} of the {player} at step {values.shape[1] - 1 - h} is not "
-                    f"finite (lam={self.lam!r}, beta={self.beta!r})"
+                    f"{when}: {name}{whose} at step {values.shape[1] - 1 - h} is not finite {given}"
                 )
         if self.schedule == "doubling":
             self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]

@@ -315,6 +315,8 @@ def test_wrong_profiles_are_refused_in_one_line():
         evaluate(game, *pis[:2])
     with pytest.raises(ValueError, match=r"pi_2 has shape \(2, 2, 2, 2\), expected"):
         evaluate(game, pis[0], pis[1], pis[1])
+    with pytest.raises(ValueError, match="pi_0 is required: player 1 best responds to it"):
+        best_response(game, 1, [None, None, pis[2]])  # had been a TypeError inside the pass
     with pytest.raises(ValueError, match="first_actions must hold the first actions of players 0"):
         player_regrets(game, pis, 0, [0])
     with pytest.raises(ValueError, match=r"first_actions\[1\] must hold integers in \[0, 2\)"):

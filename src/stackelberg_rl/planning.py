@@ -249,6 +249,9 @@ def best_response(
     else:
         rule = stackelberg_rules(tie_break, tol, game.n_players)[player]
     given = [rule if i == player else p for i, p in enumerate(policies)]
+    for name, pi in zip(policy_names(game.n_players), given, strict=False):
+        if pi is None:
+            raise ValueError(f"{name} is required: player {player} best responds to it")
     tables, values = _backward(game, check_policies(game, *given, rules=True))
     return tables[player], values
 

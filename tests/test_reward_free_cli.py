@@ -97,6 +97,25 @@ def test_plans_of_one_folder_take_turns(explored, capsys, monkeypatch):
     assert code == 0, err
 
 
+def test_plan_of_an_exploration_of_a_game_file_plans_for_that_file(tmp_path, capsys):
+    """``--game``'s default, the explored game, is the file's (refused before: "not a registered
+    one"), as long as the file still holds that game."""
+    game_file, folder = tmp_path / "sec.npz", tmp_path / "ex"
+    games.save(games.make("security", n_targets=2, levels=2, horizon=3), game_file)
+    argv = ["explore", "--game-file", str(game_file), "--episodes", "30", "--quiet"]
+    assert call([*argv, "--out", str(folder)], capsys)[0] == 0
+    code, _, err = call(["plan", str(folder)], capsys)
+    assert code == 0, err
+    expected = rf.solve(rf.ExplorationData.load(folder / "data.npz"), games.load(game_file))
+    with np.load(folder / "plan-sec.npz") as planned:
+        np.testing.assert_array_equal(planned["pi_l"], expected[0])
+        np.testing.assert_array_equal(planned["pi_f"], expected[1])
+    game_file.unlink()
+    games.save(games.make("security", n_targets=2, levels=2, horizon=3, zero_sum=True), game_file)
+    code, _, err = call(["plan", str(folder)], capsys)
+    assert "its game has changed since it was recorded" in one_line_error(code, err)
+
+
 def test_plan_takes_rewards_or_theta_from_a_file(explored, tmp_path, capsys):
     game = games.make("security", n_targets=2, levels=2, horizon=3, seed=7)
     table = np.stack([game.reward(h) for h in range(game.horizon)], axis=1)

@@ -300,12 +300,11 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
         description = {"rewards_file": str(opts.rewards), "array": kind}
         label = Path(opts.rewards).stem
     else:
-        explored = (manifest.get("game") or {}).get("registered") or {}
-        spec = checked(lambda: _game_spec(explored, opts.game, opts.param, opts.game_file))
+        spec = checked(lambda: _game_spec(manifest, opts.game, opts.param, opts.game_file))
         game = checked(spec.make)  # its transitions checked with the plan
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
-        label = Path(opts.game_file).stem if opts.game_file else "-".join([spec.name, *given])
+        label = Path(spec.file).stem if spec.file else "-".join([spec.name, *given])
     arrays, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stems = (rf.PLAN_PREFIX + name + f"-{n}" * (n > 1) for n in itertools.count(1))
@@ -326,10 +325,14 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
     return 0
 
 
-def _game_spec(explored: dict, name: str | None, given: dict, game_file: str | None) -> GameSpec:
+def _game_spec(manifest: dict, name: str | None, given: dict, game_file: str | None) -> GameSpec:
     """The game to plan for: ``--game-file``, or the explored game with ``--game``/``--param``."""
     if game_file is not None:
         return GameSpec(file=game_file, name=name, params=given or {})
+    explored = (manifest.get("game") or {}).get("registered") or {}
+    recorded = (manifest.get("options") or {}).get("game") or {}
+    if name is None and not explored and recorded.get("file"):  # that file, if still that game
+        return GameSpec(file=recorded["file"], params=given, sha256=recorded.get("sha256"))
     name = name or explored.get("name")
     if name is None:
         raise ValueError(

@@ -8,7 +8,7 @@ import pytest
 
 from stackelberg_rl import games
 from stackelberg_rl.games import random_linear
-from stackelberg_rl.learners import SoftmaxLSVIUCB
+from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
 
 def random_block(game, n, rng):
@@ -88,6 +88,28 @@ def test_a_state_whose_psi_or_indices_do_not_fit_the_table_is_refused_in_one_lin
         with pytest.raises(ValueError, match=message) as err:
             learner(game).load_state_dict(given)
         assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_a_state_refuses_what_the_constructor_and_record_refuse(cls):
+    """β < 0, α < 0, rewards outside [-1, 1] and non-finite arrays had loaded and played."""
+    game = random_linear(8, 2, 3, 4, 3, seed=1)
+    one = cls(game.features, (2, 3), 4, 3, beta=0.3, alphas=(2.0, 2.0))
+    learn(one, [random_block(game, 2, np.random.default_rng(0)) for _ in range(3)])
+    state = one.state_dict()
+    rewards = "r_rows" if cls is SoftmaxLSVIUCB else "rewards"
+    for given, message in [
+        (dict(state, beta=-1.0), r"beta must be in \[0, inf\), got -1.0"),
+        (dict(state, alphas=np.array([-1.0, 2.0])), r"alphas has -1 < 0 at index \(0,\)"),
+        (dict(state, **{rewards: state[rewards] * 10}), rf"{rewards} has -?\d.* at index"),
+        (dict(state, w=state["w"] * np.nan), r"w has a non-finite entry nan at index \(0, 0, 0\)"),
+        (None, "the learner's state must be a dict, got NoneType"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            cls(game.features, (2, 3), 4, 3, beta=0.3, alphas=(2.0, 2.0)).load_state_dict(given)
+    again = cls(game.features, (2, 3), 4, 3, beta=0.3, alphas=(2.0, 2.0))
+    again.load_state_dict(dict(state, alphas=np.array([np.inf, 2.0])))  # greedy is a soft-max α
+    assert again.alphas[0] == np.inf
 
 
 def test_a_feature_map_learner_keeps_each_next_states_features():

@@ -227,11 +227,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         self.n_plans = state_int(state, "n_plans")
         episode = state.get("planned_episode")
         self.planned_episode = None if episode is None else state_int(state, "planned_episode")
-        alphas = state_array(state, "alphas", (P,), np.float64)
+        alphas = state_array(state, "alphas", (P,), np.float64, finite=False, low=0.0)
         if np.isnan(alphas).any():
             raise ValueError("the learner's state: alphas has a NaN")
         self.alphas = alphas
-        self.beta = real(state.get("beta"), "the learner's state: beta", infinite=True)
+        self.beta = real(state.get("beta"), "the learner's state: beta", low=0.0)
 
     # ------------------------------------------------------------------ checks
     def _check_step(self, h) -> int:
@@ -513,9 +513,15 @@ class LSVIUCBLearner(Players, abc.ABC):
 
 
 def state_array(
-    state: dict, name: str, shape: tuple[int | None, ...], dtype: np.dtype | type
+    state: dict, name: str, shape: tuple[int | None, ...], dtype: np.dtype | type, **checks
 ) -> np.ndarray:
-    """``state[name]`` as a writable C copy of ``dtype`` and ``shape`` (``None``: any length)."""
+    """``state[name]`` as a writable C copy of ``dtype`` and ``shape`` (``None``: any length).
+
+    ``checks``: :func:`~stackelberg_rl._validate.array`'s (finite by default, ``low``, ``high``),
+    the checks the constructor and :meth:`LSVIUCBLearner.record` make of the same values.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"the learner's state must be a dict, got {type(state).__name__}")
     if name not in state:
         raise ValueError(f"the learner's state has no {name}")
     value = state[name]
@@ -523,7 +529,7 @@ def state_array(
         got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
         raise ValueError(f"the learner's state: {name} has type {got}, expected {np.dtype(dtype)}")
     check_shape(value, f"the learner's state: {name}", shape)
-    return np.array(value, dtype=dtype, order="C")
+    return array(value, f"the learner's state: {name}", dtype=dtype, **checks).copy()
 
 
 def state_int(state: dict, name: str) -> int:

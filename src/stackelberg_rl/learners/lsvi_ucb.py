@@ -205,7 +205,7 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
             forms = state_array(state, "quad", (H - 1, S, J), np.float64)
         self._data = _kernels.Samples(
             features=state_array(state, "phi_rows", (H, rows, d), np.float64),
-            rewards=state_array(state, "r_rows", (H, rows, P), np.float64),
+            rewards=state_array(state, "r_rows", (H, rows, P), np.float64, low=-1.0, high=1.0),
             next_features=next_features,
             next_rows=next_rows,
             Lambda=state_array(state, "Lambda", (H, d, d), np.float64),

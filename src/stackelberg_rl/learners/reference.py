@@ -22,8 +22,8 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         super().__init__(*args, **kwargs)
         H, d = self.horizon, self.dim
         self._n = np.zeros(H, dtype=np.int64)  # rows in use at each step
-        self._phi = np.empty((H, 16, d))  # φ(x_h^τ, a_h^τ, b_h^τ), grown by doubling
-        self._rewards = np.empty((H, 16, self.n_players))
+        self._phi = np.zeros((H, 16, d))  # φ(x_h^τ, a_h^τ, b_h^τ), grown by doubling
+        self._rewards = np.zeros((H, 16, self.n_players))
         self._next_states: list[list] = [[] for _ in range(H)]
 
     def record(self, h: int, x, actions, rewards, x_next) -> None:
@@ -31,8 +31,8 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         h, phi, actions, rewards, _ = self._check_transition(h, x, actions, rewards, x_next)
         t = self._n[h]
         if t == self._phi.shape[1]:
-            self._phi = np.concatenate([self._phi, np.empty_like(self._phi)], axis=1)
-            self._rewards = np.concatenate([self._rewards, np.empty_like(self._rewards)], axis=1)
+            self._phi = np.concatenate([self._phi, np.zeros_like(self._phi)], axis=1)
+            self._rewards = np.concatenate([self._rewards, np.zeros_like(self._rewards)], axis=1)
         self._phi[h, t] = phi[actions]
         self._rewards[h, t] = rewards
         self._next_states[h].append(x_next)
@@ -57,7 +57,9 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         n = state_array(state, "n", (H,), np.int64)
         rows = int(n.max(initial=0))
         phi = state_array(state, "phi", (H, rows, d), np.float64)
-        rewards = state_array(state, "rewards", (H, rows, self.n_players), np.float64)
+        rewards = state_array(
+            state, "rewards", (H, rows, self.n_players), np.float64, low=-1, high=1
+        )
         next_states = state.get("next_states")
         if not isinstance(next_states, dict):
             raise ValueError("the learner's state has no next_states")
@@ -68,8 +70,8 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
                 raise ValueError(f"the learner's state: next_states/h{h} must hold {n[h]} states")
             lists.append([x if xs.ndim > 1 else x.item() for x in xs])
         capacity = max(16, rows)
-        self._phi = np.empty((H, capacity, d))
-        self._rewards = np.empty((H, capacity, self.n_players))
+        self._phi = np.zeros((H, capacity, d))
+        self._rewards = np.zeros((H, capacity, self.n_players))
         self._phi[:, :rows], self._rewards[:, :rows] = phi, rewards
         self._n, self._next_states = n, lists
 

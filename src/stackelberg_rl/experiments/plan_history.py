@@ -111,7 +111,7 @@ class Plans:
         norms = np.sqrt(np.einsum("khd,khd->kh", a["phi"], a["phi"]))
         if norms.max() > 1 + NORM_TOL:
             k, h = (int(i) for i in np.unravel_index(int(norms.argmax()), norms.shape))
-            raise bad("phi", f"at episode {k}, step {h} has norm {norms[k, h]!r} > 1")
+            raise bad("phi", f"at episode {k}, step {h} has norm {float(norms[k, h])!r} > 1")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name."""

@@ -45,7 +45,7 @@ def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
     norms = np.sqrt(np.einsum("...d,...d->...", out, out))
     if norms.max(initial=0.0) > 1.0 + TOL:
         at = first_index(norms > 1.0 + TOL)
-        raise ValueError(f"{name} at index {at} has norm {norms[at]!r} > 1")
+        raise ValueError(f"{name} at index {at} has norm {float(norms[at])!r} > 1")
     return out
 
 

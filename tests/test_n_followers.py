@@ -321,6 +321,8 @@ def test_wrong_profiles_are_refused_in_one_line():
         player_regrets(game, pis, 0, [0])
     with pytest.raises(ValueError, match=r"first_actions\[1\] must hold integers in \[0, 2\)"):
         player_regrets(game, pis, 0, [0, 2])
+    with pytest.raises(ValueError, match=r"first_actions\[2\] must hold integers in \[0, 2\)"):
+        player_regrets(game, pis, 0, [0, 0, 99])  # the last player's, unused, is checked too
     with pytest.raises(ValueError, match="the game has 3 players: give 3 values of α, got 2"):
         from stackelberg_rl.planning import softmax_solution
 

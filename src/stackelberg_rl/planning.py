@@ -321,13 +321,13 @@ def player_regrets(
             f"first_actions must hold the first actions of players 0 … {N - 1} (or of all "
             f"{N + 1}), got {len(first_actions)}"
         )
-    at = [np.asarray(x1), *map(np.asarray, first_actions[:N])]
-    names = ["x1", *(["a1"] if N == 1 else (f"first_actions[{i}]" for i in range(N)))]
+    at = [np.asarray(x1), *map(np.asarray, first_actions)]  # the last player's checked too
+    names = ["x1", *(["a1", "b1"] if N == 1 else (f"first_actions[{i}]" for i in range(N + 1)))]
     for name, idx, n in zip(names, at, (game.n_states, *game.action_counts), strict=False):
         if not np.issubdtype(idx.dtype, np.integer) or ((idx < 0) | (idx >= n)).any():
             raise ValueError(f"{name} must hold integers in [0, {n}), got {idx}")
     _, nodes, best = start_values(game, policies)
-    return regret_at(nodes, best, at[0], at[1:])
+    return regret_at(nodes, best, at[0], at[1 : N + 1])
 
 
 def start_values(

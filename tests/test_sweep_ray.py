@@ -6,6 +6,7 @@ cancels Ray's tasks and leaves the sweep resumable."""
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -207,6 +208,31 @@ def test_a_ray_that_cannot_start_or_be_reached_is_refused_before_anything_is_wri
         with pytest.raises(BackendUnavailableError, match="cannot start or reach Ray at nonsense"):
             attempt()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_starting_ray_keeps_the_commands_sigterm_handler(monkeypatch):
+    """``ray.init`` makes SIGTERM exit the driver with status 15, saying nothing; the command's
+    own handler (exit 143, the resume line) is put back."""
+    from stackelberg_rl.experiments import driver as driver_mod
+
+    class StartingRay:  # what ray.init does to the driver's signals
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            signal.signal(signal.SIGTERM, lambda *args: sys.exit(15))
+
+    def ours(signum, frame):  # pragma: no cover - never called
+        raise AssertionError
+
+    monkeypatch.setattr(driver_mod, "_ray", StartingRay)
+    monkeypatch.setattr(driver_mod, "_ray_started_here", False)
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        driver_mod.check_backend("ray", None, 2)
+        assert signal.getsignal(signal.SIGTERM) is ours and driver_mod._ray_started_here
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.mark.slow

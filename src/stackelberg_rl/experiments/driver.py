@@ -525,11 +525,16 @@ def check_backend(backend: str, address: str | None, workers: int | None = None)
     if ray.is_initialized():  # the caller's Ray, or one started by this check: used as it is
         return
     how = {"address": address} if address else dict(num_cpus=workers, include_dashboard=False)
+    main = threading.current_thread() is threading.main_thread()
+    on_sigterm = signal.getsignal(signal.SIGTERM) if main else None
     try:
         ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"at {address}" if address else "on this machine"
         raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
+    finally:  # Ray's driver exits at SIGTERM; the run stops as at any other signal
+        if on_sigterm is not None:
+            signal.signal(signal.SIGTERM, on_sigterm)
     _ray_started_here = True
 
 

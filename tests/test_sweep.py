@@ -560,6 +560,10 @@ def test_load_sweep_marks_a_complete_setting_whose_files_were_damaged_or_edited(
     assert all(r.df is None for r in results)
     assert str(results_file) in results[0].error and "corrupt or truncated" in results[0].error
     assert "sweep.json says setting episodes=9 has episodes = 99" in results[1].error
+    del data["settings"][1]["config"]  # a record without its config: the run folder tells it
+    (tmp_path / "sw" / "sweep.json").write_text(json.dumps(data))
+    _, results = load_sweep(tmp_path / "sw")  # a KeyError before
+    assert not results[1].damaged and results[1].df is not None
 
 
 def test_report_of_a_sweep_with_a_damaged_setting_says_so_on_the_terminal(tmp_path, capsys):

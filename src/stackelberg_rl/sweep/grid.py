@@ -110,7 +110,8 @@ def load_sweep(folder: str | os.PathLike) -> tuple[dict, list[SettingResult]]:
         out.append(result)
         try:
             df, manifest = store.load_run(result.folder)
-            diff = result.config and difference(result.config, manifest.get("config"))
+            # A setting whose record lost its config is read from its run folder alone.
+            diff = difference(result.config, manifest.get("config")) if result.config else None
             if diff is not None:
                 raise RunFolderError(
                     f"{folder / SWEEP_FILE} says setting {result.name} has {diff[0]} = "

@@ -97,6 +97,20 @@ def test_a_run_folder_is_replaced_only_with_overwrite_and_only_once_the_new_run_
     assert tree(tmp_path) == ["run", "run/manifest.json", "run/results.parquet"]
 
 
+def test_overwrite_through_a_symbolic_link_replaces_the_linked_folder_and_keeps_the_link(tmp_path):
+    """The link had been renamed aside (left as ``.run.old-PID``) and a real folder put in its
+    place, the old run deleted from the disk the link pointed to."""
+    (tmp_path / "disk" / "myrun").mkdir(parents=True)
+    link = tmp_path / "run"
+    link.symlink_to(tmp_path / "disk" / "myrun")
+    run_seeds(tiny_config(seed=1), link, workers=1, progress=False)
+    second = run_seeds(tiny_config(seed=2), link, workers=1, progress=False, overwrite=True)
+    assert link.is_symlink() and link.resolve() == (tmp_path / "disk" / "myrun").resolve()
+    pd.testing.assert_frame_equal(load_run(link)[0], second)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "run"]
+    assert tree(tmp_path / "disk") == ["myrun", "myrun/manifest.json", "myrun/results.parquet"]
+
+
 def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monkeypatch):
     out = tmp_path / "empty"
     out.mkdir()

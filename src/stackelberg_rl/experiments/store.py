@@ -318,7 +318,8 @@ class Reservation:
         for path in names:
             mode = check_destination(path, overwrite, kind) if len(names) == 1 else "new"
             try:
-                if mode == "replace":
+                if mode == "replace":  # a link's own folder is replaced; the link stays
+                    path = path.resolve() if path.is_symlink() else path
                     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
                     work.chmod(0o755)  # mkdtemp's 0o700 would become the run folder's mode
                     return cls(path, work, mode, kind=kind)

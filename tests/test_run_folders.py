@@ -314,6 +314,17 @@ def _truncate(path, keep=0.5):
     path.write_bytes(data[: int(len(data) * keep)])
 
 
+def _flip_last_byte_of(column: str, path):
+    """Flip a byte of ``column``'s data (the last of its chunk): a file as whole as before."""
+    import pyarrow.parquet as pq
+
+    chunk = pq.read_metadata(path).row_group(0).column(pq.read_schema(path).names.index(column))
+    at = chunk.data_page_offset + chunk.total_compressed_size - 1
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
 DAMAGES = {
     "manifest truncated": (lambda d: _truncate(d / "manifest.json"), "corrupt or truncated"),
     "manifest not JSON": (lambda d: (d / "manifest.json").write_bytes(b"\x00\xff"), "corrupt"),
@@ -330,6 +341,10 @@ DAMAGES = {
     "no manifest": (lambda d: (d / "manifest.json").unlink(), "no manifest.json"),
     "results truncated": (lambda d: _truncate(d / "results.parquet"), "corrupt or truncated"),
     "results empty file": (lambda d: (d / "results.parquet").write_bytes(b""), "corrupt"),
+    "results bit flipped": (  # read as other numbers before the pages had their checksums
+        lambda d: _flip_last_byte_of("regret_follower", d / "results.parquet"),
+        "results.parquet is corrupt or truncated: .*CRC checksum verification failed",
+    ),
     "results foreign": (
         lambda d: pd.DataFrame({"x": [1, 2]}).to_parquet(d / "results.parquet"),
         "not a results table",

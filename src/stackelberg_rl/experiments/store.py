@@ -447,7 +447,9 @@ class Reservation:
         files = results
         if isinstance(results, pd.DataFrame):
             files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
-            files[RESULTS_FILE] = lambda path: results.to_parquet(path, index=False)
+            files[RESULTS_FILE] = lambda path: results.to_parquet(  # each page with its CRC
+                path, index=False, write_page_checksum=True
+            )
         files = {**files, MANIFEST_FILE: lambda path: path.write_text(manifest_text)}  # the last
         try:
             for name, write in files.items():
@@ -558,7 +560,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     path, where = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a complete run folder: no {RESULTS_FILE}")
-    df = _read_results(path, pd.read_parquet)
+    df = _read_results(path, lambda p: pd.read_parquet(p, page_checksum_verification=True))
     # Every player's regret: 1+N players, the length of the game's action_counts (N > 1 only).
     counts = (manifest.get("game") or {}).get("action_counts")
     n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2

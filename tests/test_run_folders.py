@@ -111,6 +111,25 @@ def test_overwrite_through_a_symbolic_link_replaces_the_linked_folder_and_keeps_
     assert tree(tmp_path / "disk") == ["myrun", "myrun/manifest.json", "myrun/results.parquet"]
 
 
+def test_a_folder_inside_a_run_folder_is_refused_before_anything_is_written(tmp_path, no_episodes):
+    """A run written into another's ``checkpoints/`` (or beside its results) had been accepted,
+    and the outer run could then be neither resumed nor replaced. A project folder that holds a
+    ``manifest.json`` of its own is not one of ours."""
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    (outer / "manifest.json").write_text(json.dumps({"format": "stackelberg-rl/run"}))
+    before = tree(tmp_path)
+    for inner in (outer / "checkpoints" / "sub", outer / "inner"):
+        with pytest.raises(RunFolderError, match=r"is inside .*outer, a folder of stackelberg-rl"):
+            run_seeds(tiny_config(), inner, workers=1, progress=False)
+    assert tree(tmp_path) == before
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "manifest.json").write_text('{"name": "a web app"}')
+    with pytest.raises(AssertionError, match="an episode was played"):  # checks passed
+        run_seeds(tiny_config(), project / "runs" / "a", workers=1, progress=False)
+
+
 def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monkeypatch):
     out = tmp_path / "empty"
     out.mkdir()

@@ -41,7 +41,8 @@ PLOT_FILE = "regret.png"
 REPORT_FILE = "report.html"
 REPORT_PREFIX = "report-"  # the report's figures, report-*.png
 SWEEP_FILE = "sweep.json"  # a sweep folder's own file, one run folder per setting beside it
-FORMAT = "stackelberg-rl/run"  # a run folder's manifest's format
+PROGRAM = "stackelberg-rl/"  # how the format of every manifest of this program begins
+FORMAT = PROGRAM + "run"  # a run folder's manifest's format
 FORMAT_VERSION = 1
 
 
@@ -227,12 +228,23 @@ def _check_cwd_outside(out: Path) -> None:
 
 
 def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> None:
-    """The first existing ancestor of ``out`` must be a folder (a file in the path is an error)."""
-    for parent in out.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise error(f"cannot create {out}: {parent} is a file, not a folder")
-            return
+    """Refuse ``out`` below a file, or inside a folder of this program (run or exploration).
+
+    A folder written inside a run's would make it hold files that are not a run's: it could no
+    longer be resumed or replaced.
+    """
+    existing = [p for p in out.absolute().parents if p.exists()]
+    if existing and not existing[0].is_dir():
+        raise error(f"cannot create {out}: {existing[0]} is a file, not a folder")
+    for parent in existing:
+        try:
+            ours = json.loads((parent / MANIFEST_FILE).read_text())["format"].startswith(PROGRAM)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            ours = False
+        if ours:
+            raise error(
+                f"{out} is inside {parent}, a folder of stackelberg-rl: give a folder outside it"
+            )
 
 
 def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER) -> str:

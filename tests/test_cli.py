@@ -86,6 +86,7 @@ def test_every_option_with_a_wrong_value_gives_one_line_and_exit_code_2(
         ["run", "--episodes", "1000000000"],  # cannot be allocated
         ["run", "--param", "n_states=1000000000"],  # the game cannot be allocated
         ["demo", "--beta", "theory-ish"],
+        ["demo", "--episodes", "250"],  # one K has no slope (it had printed an empty summary)
         ["solve", "--game", "no-such-game"],
         ["solve", "--tie-break", "coin"],
         ["solve", "--param", "n_states=0"],

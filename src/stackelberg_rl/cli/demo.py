@@ -53,10 +53,10 @@ class DemoOptions:
             Ks = [int(k) for k in str(self.episodes).split(",") if k.strip()]
         except ValueError:
             Ks = []
-        if not Ks or any(k < 1 for k in Ks) or len(set(Ks)) != len(Ks):
-            raise ValueError(
-                f"episodes must be distinct positive integers separated by commas, e.g. "
-                f"250,500,1000, got {self.episodes!r}"
+        if len(Ks) < 2 or any(k < 1 for k in Ks) or len(set(Ks)) != len(Ks):
+            raise ValueError(  # two K at least: the demo fits slopes of regret against K
+                f"episodes must be two or more distinct positive integers separated by commas, "
+                f"e.g. 250,500,1000, got {self.episodes!r}"
             )
         return sorted(Ks)
 

@@ -308,7 +308,7 @@ def test_demo_writes_a_new_sweep_folder_each_time_and_goes_on_in_one_given(
     code, _, err = call([*argv, "--out", folders[0], "--seeds", "1"], capsys)
     assert "another configuration (seeds: 2 there, 1 here)" in one_line_error(code, err)
     before = {p: p.read_bytes() for p in (first / "sweep.json", first / "report.html")}
-    code, _, err = call([*argv, "--out", folders[0], "--episodes", "6"], capsys)
+    code, _, err = call([*argv, "--out", folders[0], "--episodes", "6,9"], capsys)
     assert "holds a sweep of other settings (fixed-K-K12, " in one_line_error(code, err)
     assert before == {p: p.read_bytes() for p in before}  # nothing rewritten
     code, _, err = call([*argv, "--out", folders[0], "--overwrite"], capsys)

@@ -262,11 +262,11 @@ def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):
     mine.mkdir()
     (mine / "data.csv").write_text("1,2,3")
     for command, extra, message in (
-        ("run", [], "never replaced"),
-        ("run", ["--overwrite"], "never replaced"),
-        ("demo", [], "not a sweep folder of stackelberg-rl and is never used"),
+        ("run", ["--episodes", "3"], "never replaced"),
+        ("run", ["--episodes", "3", "--overwrite"], "never replaced"),
+        ("demo", ["--episodes", "3,4"], "not a sweep folder of stackelberg-rl and is never used"),
     ):
-        argv = [command, *TINY, "--episodes", "3", "--seeds", "1", "--quiet", *extra]
+        argv = [command, *TINY, "--seeds", "1", "--quiet", *extra]
         code, _, err = call([*argv, "--out", str(mine)], capsys)
         assert message in one_line_error(code, err)
     assert [p.name for p in mine.iterdir()] == ["data.csv"]

@@ -402,6 +402,31 @@ def test_an_interrupted_replacement_leaves_the_old_run_and_replaces_it_once_resu
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def test_a_stopped_replacement_is_named_by_resume_and_never_replaces_a_newer_run(
+    tmp_path, monkeypatch, capsys
+):
+    """An --overwrite killed mid-run had left its work hidden: ``--resume run`` answered
+    "complete" only, and the hidden run, resumed after a newer one, replaced that newer run."""
+    out = tmp_path / "run"
+    run_seeds(config_of(seeds=1, episodes=10), out, workers=1, progress=False)
+    interrupt_at(monkeypatch, lambda s, h: h["episodes_done"] >= 10)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_seeds(config_of(seeds=2, episodes=40), out, workers=1, progress=False,
+                  overwrite=True, checkpoint_every=0)  # fmt: skip
+    hidden = stopped.value.run_dir
+    monkeypatch.undo()
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"an unfinished run that was to replace it is in {hidden}: continue it with" in printed
+    newer = run_seeds(config_of(seeds=1, episodes=12), out, workers=1, progress=False,
+                      overwrite=True)  # fmt: skip
+    with pytest.raises(experiments.ResultsNotSavedError, match="both are kept") as refused:
+        run_seeds(None, hidden, workers=1, progress=False, resume=True)
+    assert str(refused.value).startswith(f"the finished run is in {hidden}")  # no [Errno 5]
+    pd.testing.assert_frame_equal(load_run(out)[0], newer)
+    assert len(load_run(hidden)[0]) == 80  # the replacement, finished, kept where it played
+
+
 def test_resume_options_that_disagree_with_the_run_are_refused(interrupted, capsys):
     config, out = interrupted
     for extra, message in (

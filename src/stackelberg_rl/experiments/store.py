@@ -53,6 +53,9 @@ class RunFolderError(ValueError):
 class ResultsNotSavedError(OSError):
     """The run finished but its results could not be put where asked; the message says where."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 5]"
+        return str(self.strerror)
+
 
 @dataclass(frozen=True)
 class FolderKind:
@@ -227,6 +230,30 @@ def _check_cwd_outside(out: Path) -> None:
         )
 
 
+def _identity(folder: Path) -> list[int]:
+    """``[device, inode]`` of ``folder``: a folder put in its place by a newer run has others."""
+    info = folder.stat()
+    return [info.st_dev, info.st_ino]
+
+
+def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[Path]:
+    """Unfinished folders (``.NAME.new-*`` beside it) that were to replace ``folder``."""
+    out = []
+    for work in sorted(folder.parent.glob(f".{folder.name}.new-*")):
+        try:
+            manifest = read_manifest(work, kind)
+        except RunFolderError:
+            continue
+        replaces = manifest.get("replaces")
+        if (
+            manifest.get("status") != "complete"
+            and isinstance(replaces, str)
+            and (Path(replaces).absolute() == folder.absolute())
+        ):
+            out.append(work)
+    return out
+
+
 def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> None:
     """Refuse ``out`` below a file, or inside a folder of this program (run or exploration).
 
@@ -315,6 +342,7 @@ class Reservation:
     kind: FolderKind = RUN_FOLDER
     resumed: bool = False  # it continues an interrupted one: its folder is never removed
     held: int | None = None
+    replaces_folder: list[int] | None = None  # the identity of the folder it is to replace
 
     @classmethod
     def make(
@@ -355,8 +383,11 @@ class Reservation:
         """:meth:`make`, then :meth:`start` with ``manifest`` (JSON checked first)."""
         dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
         reservation = cls.make(out, overwrite, kind)
-        if reservation.mode == "replace":  # resumed there, it still replaces its target
-            manifest["replaces"] = str(reservation.target)
+        if reservation.mode == "replace":  # resumed there, it still replaces its target, and
+            manifest["replaces"] = str(reservation.target)  # only the one it was to replace
+            manifest["replaces_folder"] = reservation.replaces_folder = _identity(
+                reservation.target
+            )
         reservation.start(dumps(manifest))
         return reservation
 
@@ -390,6 +421,7 @@ class Reservation:
         replaces = manifest.get("replaces")
         if isinstance(replaces, str) and replaces:
             reservation.target, reservation.mode = Path(replaces), "replace"
+            reservation.replaces_folder = manifest.get("replaces_folder")
         return reservation, manifest
 
     def hold(self) -> None:
@@ -483,6 +515,11 @@ class Reservation:
         try:
             # Still ours alone? (A resumed run's target may be gone meanwhile: then it is new.)
             if check_destination(self.target, overwrite=True, kind=self.kind) == "replace":
+                if self.replaces_folder not in (None, _identity(self.target)):
+                    raise RunFolderError(
+                        f"it now holds another {self.kind.what} than the one this one was to "
+                        "replace; both are kept"
+                    )
                 os.rename(self.target, old)
                 moved = True
             os.rename(self.work, self.target)

@@ -332,9 +332,11 @@ def test_a_complete_setting_whose_results_are_damaged_is_played_again(tmp_path):
 
 
 def test_a_sweep_whose_sweep_json_is_lost_goes_on_from_its_run_folders(tmp_path):
-    out = tmp_path / "sw"
+    """Also once moved: its run folders name the folder they were played in (a moved sweep
+    folder without its sweep.json had been called foreign, against the error's advice)."""
     settings = small()
-    run_grid(settings, out, workers=1, progress=False)
+    run_grid(settings, tmp_path / "played", workers=1, progress=False)
+    out = (tmp_path / "played").rename(tmp_path / "sw")
     (out / "sweep.json").write_text('{"format": "stackelberg-rl/sweep", "sett')
     with pytest.raises(
         SweepFolderError, match=r"sweep.json is corrupt or truncated.*; if it is a sweep"

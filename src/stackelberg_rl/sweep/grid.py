@@ -342,7 +342,7 @@ def _left_by_a_sweep(root: Path) -> bool:
             manifest = read_manifest(p) if p.is_dir() and not p.is_symlink() else {}
         except RunFolderError:
             return False
-        if (manifest.get("sweep") or {}).get("folder") != str(root.resolve()):
+        if (manifest.get("sweep") or {}).get("setting") != p.name:  # (moved: another folder)
             return False
     return True
 

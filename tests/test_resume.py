@@ -432,6 +432,7 @@ def test_resume_options_that_disagree_with_the_run_are_refused(interrupted, caps
     for extra, message in (
         (["--episodes", "41"], "--episodes 41 disagrees with the run in .* which has 40"),
         (["--beta", "0.5"], "--beta 0.5 disagrees"),
+        (["--param", "n_states=6"], "--param n_states=6 disagrees .* which has n_states=5: a"),
         (["--overwrite"], "resume .* overwrite .* not both"),
         (["--out", str(out.parent / "x")], "name different folders"),
     ):
@@ -439,7 +440,9 @@ def test_resume_options_that_disagree_with_the_run_are_refused(interrupted, caps
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert pytest.importorskip("re").search(message, err), err
-    code = main(["run", "--resume", str(out), "--quiet", "--episodes", "40", "--workers", "1"])
+    # Options at the run's values are its own: a game parameter given or left at its default.
+    same = ["--episodes", "40", "--param", "n_states=5", "--param", "seed=0"]
+    code = main(["run", "--resume", str(out), "--quiet", *same, "--workers", "1"])
     assert code == 0 and manifest_of(out)["status"] == "complete"
     code = main(["run", "--resume", str(out), "--quiet"])
     assert code == 0 and "nothing to resume" in capsys.readouterr().out

@@ -9,6 +9,7 @@ given (``--game-file`` replaces the game's name and parameters).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -172,9 +173,15 @@ def check_unchanged(
 ) -> None:
     """Raise :class:`UsageError` if an option given (not in ``skip``) changes ``recorded``."""
     for option in (o for o in opts if o.ident in values and o.path[0] not in skip):
-        ours, theirs = given, recorded
+        ours, theirs, owners = given, recorded, None
         for name in option.path:
+            owners = (ours, theirs)
             ours, theirs = getattr(ours, name), getattr(theirs, name)
+        if option.path[-1] == "params" and owners[0].name == owners[1].name:
+            # A game's parameters given at the values the run has (its defaults too) are its own.
+            with contextlib.suppress(ValueError, KeyError):
+                played = owners[1].resolved()
+                theirs = {k: played[k] for k in ours}
         if ours != theirs:
             ours, theirs = (
                 " ".join(f"{k}={v}" for k, v in x.items()) or "{}" if isinstance(x, dict) else x

@@ -169,7 +169,8 @@ class SettingState:
         reasons = list(self.unusable)
         if self.done:
             shown = self.done if len(self.done) <= 6 else [f"{self.done[0]}..{self.done[-1]}"]
-            reasons.append(f"seeds {', '.join(map(str, shown))} kept from an earlier session")
+            seeds = "seeds" if len(self.done) > 1 else "seed"
+            reasons.append(f"{seeds} {', '.join(map(str, shown))} kept from an earlier session")
         reasons += [f"seed {s} continues from episode {n}" for s, n in self.checkpoints.items()]
         why = "; ".join(reasons) or "an unfinished run folder, continued"
         return f"failed last time; {why}" if self.failed_before else why

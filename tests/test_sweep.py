@@ -390,7 +390,7 @@ def test_a_killed_sweep_continues_its_unfinished_run_folder_to_the_results_of_a_
     assert states[0].action == "resume" and states[0].done == [0] and states[0].to_run == [1], (
         states[0].why
     )
-    assert "seeds 0 kept" in states[0].why
+    assert "seed 0 kept" in states[0].why
     outcome = run_grid([first, second], out, workers=1, progress=False)
     assert outcome.tasks == 1 + len(states[1].to_run) and not outcome.failed
     df, manifest = load_run(out / first.name)

@@ -179,33 +179,27 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, t
     assert not quick.failed and quick.tasks == 2
 
 
-def test_a_ray_address_where_nothing_answers_is_refused_before_anything_is_written(tmp_path):
-    pytest.importorskip("ray")
-    for attempt in (
-        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address="127.0.0.1:1"),
-        lambda: run_seeds(
-            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address="127.0.0.1:1"
-        ),  # fmt: skip
-    ):
-        with pytest.raises(BackendUnavailableError, match="no Ray cluster answers at 127.0.0.1:1"):
-            attempt()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_ray_that_cannot_start_or_be_reached_is_refused_before_anything_is_written(
-    tmp_path, monkeypatch
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"),
+        ("nonsense", "cannot start or reach Ray at nonsense"),
+    ],
+)
+def test_a_ray_that_cannot_be_reached_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch, address, message
 ):
-    """Ray is started (or reached) before a folder is made: a malformed address writes nothing
-    (it had left an "interrupted" run folder, and a sweep folder with every setting's)."""
+    """Ray is started (or reached) before a folder is made: a malformed address had left an
+    "interrupted" run folder, and a sweep folder with every setting's."""
     ray = pytest.importorskip("ray")
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a new process
     for attempt in (
-        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address="nonsense"),
+        lambda: run_grid(settings_of(GRID), tmp_path / "sw", backend="ray", address=address),
         lambda: run_seeds(
-            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address="nonsense"
+            settings_of(GRID)[0].config, tmp_path / "run", backend="ray", address=address
         ),  # fmt: skip
     ):
-        with pytest.raises(BackendUnavailableError, match="cannot start or reach Ray at nonsense"):
+        with pytest.raises(BackendUnavailableError, match=message):
             attempt()
     assert list(tmp_path.iterdir()) == []
 

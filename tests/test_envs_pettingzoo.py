@@ -181,6 +181,9 @@ def test_refusals_name_the_problem():
         aec.step(0.5)
     aec.step(np.int32(1))  # any integer type
     aec.step(np.array(0))
+    for query in (aec.observe, aec.action_space, aec.observation_space):  # a KeyError before
+        with pytest.raises(ValueError, match="unknown agent 'nobody'; the agents are leader, fo"):
+            query("nobody")
     with pytest.raises(ValueError, match="max_cycles must be an integer >= 1, got 0"):
         pz.raw_env(game, max_cycles=0)
     with pytest.raises(ValueError, match="render_mode must be 'ansi' or None"):

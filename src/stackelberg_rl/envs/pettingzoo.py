@@ -53,13 +53,18 @@ class _Episode(Episode):  # what both share: the agents, the random stream, the 
         self.agents = list(self.players)
         self._begin(self._rng)
 
+    def _known(self, agent: str) -> str:
+        if agent not in self._n_actions:
+            raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(self.players)}")
+        return agent
+
     def observation_space(self, agent: str) -> MultiDiscrete:
         """The agent's observation space (the same object every call)."""
-        return self.observation_spaces[agent]
+        return self.observation_spaces[self._known(agent)]
 
     def action_space(self, agent: str) -> Discrete | MultiDiscrete:
         """The agent's action space (the same object every call)."""
-        return self.action_spaces[agent]
+        return self.action_spaces[self._known(agent)]
 
 
 class LeaderFollowerAECEnv(_Episode, AECEnv):
@@ -94,8 +99,7 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
 
     def observe(self, agent: str) -> np.ndarray:
         """``[h, x, a_0, …, a_{N-1}]`` (``a_i = A_i`` until player ``i`` has acted): int64."""
-        if agent not in self.observation_spaces:
-            raise ValueError(f"unknown agent {agent!r}; the agents are {', '.join(self.players)}")
+        self._known(agent)
         return self._observe(self.game.n_players - 1)
 
     def step(self, action: int | None) -> None:

@@ -515,6 +515,23 @@ def test_a_damaged_setting_is_listed_and_left_out(sweep_folder, tmp_path):
     assert sorted(greedy.points["x"].unique()) == [12.0, 24.0]
 
 
+def test_report_of_a_sweep_still_playing_its_first_settings_says_so(sweep_folder, tmp_path):
+    """No setting complete yet: "still running (pid …)", not "no readable setting"."""
+    from stackelberg_rl.experiments.store import RunFolderError, host
+
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep_folder, folder)
+    data = json.loads((folder / "sweep.json").read_text())
+    for s in data["settings"]:
+        manifest = json.loads((folder / s["folder"] / "manifest.json").read_text())
+        (folder / s["folder"] / "manifest.json").write_text(
+            json.dumps(dict(manifest, status="running"))
+        )
+    (folder / "sweep.json").write_text(json.dumps(dict(data, status="running", pid=1, host=host())))
+    with pytest.raises(RunFolderError, match=r"holds a sweep that is still running \(pid 1\)"):
+        write_report(folder)
+
+
 def test_report_files_do_not_make_a_run_folder_foreign(sweep_folder, tmp_path, capsys):
     folder = tmp_path / "run"
     shutil.copytree(sweep_folder / "greedy-K6", folder)

@@ -25,9 +25,11 @@ from ..experiments.store import (
     REPORT_PREFIX,
     RunFolderError,
     load_run,
+    refuse_live,
     write_file,
 )
 from ..sweep import is_sweep_folder, load_sweep
+from ..sweep.grid import SWEEP_FOLDER
 from ..sweep.settings import depends_on_K
 from . import plots
 from .analysis import (
@@ -546,6 +548,7 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     data, results = load_sweep(folder)
     readable = [r for r in results if r.df is not None]
     if not readable:
+        refuse_live(folder, data, SWEEP_FOLDER)  # a sweep still playing says so, with its pid
         reasons = "; ".join(f"{r.name}: {r.error}" for r in results[:3])
         raise RunFolderError(f"the sweep in {folder} has no readable setting ({reasons})")
     cache, games = {}, {}  # shared by the settings: each game and profile of α planned once

@@ -352,6 +352,28 @@ def test_a_sweep_whose_sweep_json_is_lost_goes_on_from_its_run_folders(tmp_path)
         preview(settings, out)
 
 
+def test_a_sweep_file_without_a_folders_settings_says_what_it_drops_from_its_record(
+    tmp_path, capsys
+):
+    """Another file's sweep in the folder: its settings leave ``sweep.json`` (silently before),
+    their run folders stay."""
+    first, second, out = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "sw"
+    first.write_text(TINY + "seeds: 1\nepisodes: [4, 5]\n")
+    second.write_text(TINY + "seeds: 1\nepisodes: [3, 6]\n")
+    assert main(["sweep", str(first), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    for dry in (["--dry-run"], ["--workers", "1", "--quiet"]):
+        assert main(["sweep", str(second), "--out", str(out), *dry]) == 0
+        assert (
+            f"note: {out} holds a sweep with 2 settings that {second} does not have "
+            "(episodes=4, episodes=5): their run folders stay" in capsys.readouterr().out
+        )
+    names = [s["name"] for s in json.loads((out / "sweep.json").read_text())["settings"]]
+    assert (
+        names == ["episodes=3", "episodes=6"] and (out / "episodes=4" / "results.parquet").is_file()
+    )
+
+
 @pytest.mark.parametrize("command", ["sweep", "demo"])
 def test_a_sweep_folder_that_cannot_be_created_is_one_line(tmp_path, capsys, command):
     path = tmp_path / "grid.yaml"

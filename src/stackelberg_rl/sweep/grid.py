@@ -77,6 +77,16 @@ def read_sweep_file(folder: Path) -> dict:
     return data
 
 
+def dropped_settings(out: str | os.PathLike, settings: list[Setting]) -> list[str]:
+    """The settings the sweep in ``out`` lists that ``settings`` do not (their folders stay)."""
+    try:
+        listed = read_sweep_file(Path(out))["settings"] if is_sweep_folder(out) else []
+    except SweepFolderError:  # said when the sweep runs
+        return []
+    names = {s.name for s in settings}
+    return [s["name"] for s in listed if s["name"] not in names]
+
+
 @dataclass
 class SettingResult:
     """A setting of a sweep folder as read back.

@@ -110,6 +110,8 @@ def test_plan_of_an_exploration_of_a_game_file_plans_for_that_file(tmp_path, cap
     with np.load(folder / "plan-sec.npz") as planned:
         np.testing.assert_array_equal(planned["pi_l"], expected[0])
         np.testing.assert_array_equal(planned["pi_f"], expected[1])
+    code, _, err = call(["plan", str(folder), "--param", "zero_sum=true"], capsys)
+    assert "the explored game is the file" in one_line_error(code, err)  # not "--game-file given"
     game_file.unlink()
     games.save(games.make("security", n_targets=2, levels=2, horizon=3, zero_sum=True), game_file)
     code, _, err = call(["plan", str(folder)], capsys)

@@ -123,6 +123,12 @@ def test_a_folder_inside_a_run_folder_is_refused_before_anything_is_written(tmp_
         with pytest.raises(RunFolderError, match=r"is inside .*outer, a folder of stackelberg-rl"):
             run_seeds(tiny_config(), inner, workers=1, progress=False)
     assert tree(tmp_path) == before
+    (tmp_path / "link").symlink_to(outer / "checkpoints", target_is_directory=True)
+    with pytest.raises(RunFolderError, match=r"is inside .*outer, a folder of stackelberg-rl"):
+        run_seeds(tiny_config(), tmp_path / "link" / "sub", workers=1, progress=False)
+    sibling = outer / ".." / "sibling"  # beside it, written from inside it: not inside
+    with pytest.raises(AssertionError, match="an episode was played"):  # checks passed
+        run_seeds(tiny_config(), sibling, workers=1, progress=False)
     project = tmp_path / "project"
     project.mkdir()
     (project / "manifest.json").write_text('{"name": "a web app"}')

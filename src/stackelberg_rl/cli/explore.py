@@ -332,7 +332,12 @@ def _game_spec(manifest: dict, name: str | None, given: dict, game_file: str | N
     explored = (manifest.get("game") or {}).get("registered") or {}
     recorded = (manifest.get("options") or {}).get("game") or {}
     if name is None and not explored and recorded.get("file"):  # that file, if still that game
-        return GameSpec(file=recorded["file"], params=given, sha256=recorded.get("sha256"))
+        if given:
+            raise ValueError(
+                f"the explored game is the file {recorded['file']}: --param needs --game NAME "
+                "(a registered game with the explored transitions), or give --game-file"
+            )
+        return GameSpec(file=recorded["file"], sha256=recorded.get("sha256"))
     name = name or explored.get("name")
     if name is None:
         raise ValueError(

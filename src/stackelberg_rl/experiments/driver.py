@@ -541,6 +541,14 @@ def check_backend(backend: str, address: str | None, workers: int | None = None)
 _ray_started_here = False  # this process started the Ray it is connected to: shut at the end
 
 
+def release_backend() -> None:
+    """Shut down the Ray :func:`check_backend` started here, if it still runs."""
+    global _ray_started_here
+    if _ray_started_here:
+        _ray_started_here = False
+        _ray().shutdown()
+
+
 def _ray():
     try:
         import ray
@@ -620,12 +628,9 @@ class _Ray:
                 self.ray.cancel(self.live.pop(), force=True)
 
     def close(self, drain: Callable[[], None] | None) -> None:
-        global _ray_started_here
         with suppress(Exception):  # the cancelled tasks end before the cluster plays again
             self.ray.wait(self.refs, num_returns=len(self.refs), timeout=10.0)
-        if _ray_started_here:
-            _ray_started_here = False
-            self.ray.shutdown()
+        release_backend()
 
 
 # ---------------------------------------------------------------------- progress

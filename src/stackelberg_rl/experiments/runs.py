@@ -17,7 +17,7 @@ from ..agents import resolve_beta
 from ..games import Game
 from ..learners import alpha_value
 from .config import ExecutionOptions, RunConfig, check_checkpoint_every, difference, game_record
-from .driver import Play, check_backend, drive, read_checkpoints
+from .driver import Play, check_backend, drive, read_checkpoints, release_backend
 from .loop import DEFAULT_CHECKPOINT_EVERY, alpha_names, columns
 from .resources import check_game_fits, check_results_fit, check_run_fits
 from .store import (
@@ -181,6 +181,7 @@ def run_seeds(
         finally:
             if p is None:  # complete, or refused: nothing to play here
                 reservation.release()
+                release_backend()
     else:
         if config is None:
             raise ValueError("config is needed, unless resume=True takes the run's own")
@@ -192,7 +193,11 @@ def run_seeds(
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
         game = playable(config, game, workers)
         check_backend(backend, address, workers)
-        p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
+        try:
+            p = new_play(config.game.label, config, game, out_dir, workers, overwrite, given)
+        except BaseException:
+            release_backend()
+            raise
     started = None if on_start is None else lambda pids: on_start(p.reservation.target, pids)
     try:
         p.reservation.hold()

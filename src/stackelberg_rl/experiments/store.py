@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -230,27 +231,28 @@ def _check_cwd_outside(out: Path) -> None:
         )
 
 
-def _identity(folder: Path) -> list[int]:
-    """``[device, inode]`` of ``folder``: a folder put in its place by a newer run has others."""
-    info = folder.stat()
-    return [info.st_dev, info.st_ino]
+def _identity(folder: Path, kind: FolderKind) -> str | None:
+    """Which folder is at ``folder``: its manifest's ``folder_id`` (else ``started``)."""
+    try:
+        manifest = read_manifest(folder, kind)
+    except RunFolderError:
+        return None
+    return manifest.get("folder_id") or manifest.get("started")
 
 
 def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[Path]:
     """Unfinished folders (``.NAME.new-*`` beside it) that were to replace ``folder``."""
-    out = []
+    out, folder = [], folder.resolve()  # beside the folder a link points to
     for work in sorted(folder.parent.glob(f".{folder.name}.new-*")):
         try:
             manifest = read_manifest(work, kind)
+            refuse_live(work, manifest, kind)  # one still playing is not to be continued
         except RunFolderError:
             continue
         replaces = manifest.get("replaces")
-        if (
-            manifest.get("status") != "complete"
-            and isinstance(replaces, str)
-            and (Path(replaces).absolute() == folder.absolute())
-        ):
-            out.append(work)
+        if manifest.get("status") != "complete" and isinstance(replaces, str):
+            if Path(replaces).resolve() == folder:
+                out.append(work)
     return out
 
 
@@ -260,7 +262,7 @@ def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> 
     A folder written inside a run's would make it hold files that are not a run's: it could no
     longer be resumed or replaced.
     """
-    existing = [p for p in out.absolute().parents if p.exists()]
+    existing = [p for p in out.resolve().parents if p.exists()]  # `..` and links resolved
     if existing and not existing[0].is_dir():
         raise error(f"cannot create {out}: {existing[0]} is a file, not a folder")
     for parent in existing:
@@ -342,7 +344,7 @@ class Reservation:
     kind: FolderKind = RUN_FOLDER
     resumed: bool = False  # it continues an interrupted one: its folder is never removed
     held: int | None = None
-    replaces_folder: list[int] | None = None  # the identity of the folder it is to replace
+    replaces_folder: str | None = None  # the identity of the folder it is to replace
 
     @classmethod
     def make(
@@ -383,10 +385,11 @@ class Reservation:
         """:meth:`make`, then :meth:`start` with ``manifest`` (JSON checked first)."""
         dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
         reservation = cls.make(out, overwrite, kind)
+        manifest["folder_id"] = uuid.uuid4().hex  # which folder this is, wherever it moves
         if reservation.mode == "replace":  # resumed there, it still replaces its target, and
             manifest["replaces"] = str(reservation.target)  # only the one it was to replace
             manifest["replaces_folder"] = reservation.replaces_folder = _identity(
-                reservation.target
+                reservation.target, kind
             )
         reservation.start(dumps(manifest))
         return reservation
@@ -515,7 +518,7 @@ class Reservation:
         try:
             # Still ours alone? (A resumed run's target may be gone meanwhile: then it is new.)
             if check_destination(self.target, overwrite=True, kind=self.kind) == "replace":
-                if self.replaces_folder not in (None, _identity(self.target)):
+                if self.replaces_folder not in (None, _identity(self.target, self.kind)):
                     raise RunFolderError(
                         f"it now holds another {self.kind.what} than the one this one was to "
                         "replace; both are kept"

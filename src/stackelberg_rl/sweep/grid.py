@@ -496,12 +496,16 @@ def run_grid(
     workers = local_workers if backend == "local" else int(workers or os.cpu_count() or 1)
     if any(s.n_to_run for s in states if s.action != "skip"):  # else no backend is asked
         driver.check_backend(backend, address, workers)
-    root = store.Reservation.make(out).target if new else Path(out)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SweepFolderError(f"cannot create {root}: {err.strerror or err}") from None
-    held = store.lock(root, SWEEP_FOLDER)  # to the end: a second sweep of this folder is refused
+        root = store.Reservation.make(out).target if new else Path(out)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SweepFolderError(f"cannot create {root}: {err.strerror or err}") from None
+        held = store.lock(root, SWEEP_FOLDER)  # to the end: a second sweep here is refused
+    except BaseException:
+        driver.release_backend()
+        raise
     try:
         if not new:  # judged again, now that no other sweep plays here
             states = preview(settings, root, same_settings, prefixes)
@@ -579,6 +583,7 @@ def run_grid(
         return outcome
     finally:
         os.close(held)
+        driver.release_backend()  # a Ray started for this sweep that no drive shut down
 
 
 def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -> Play:

@@ -368,14 +368,10 @@ class LSVIUCBLearner(Players, abc.ABC):
         """
         if episode is not None:
             episode = fast_index(episode, sys.maxsize, "episode")
-        when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
-        given = f"(lam={self.lam!r}, beta={self.beta!r})"
         try:
             self._plan()
         except np.linalg.LinAlgError:  # Λ_h = λI + Σ φφᵀ with λ below double precision's reach
-            raise NonFiniteError(
-                f"{when}: Lambda is singular to machine precision {given}"
-            ) from None
+            raise self._not_finite(episode, "Lambda is singular to machine precision") from None
         self._forget_policies()
         self.planned_episode = episode
         for name, values in (("w", self.w), ("Lambda_inv", self.Lambda_inv[None])):
@@ -383,12 +379,16 @@ class LSVIUCBLearner(Players, abc.ABC):
             if bad.any():
                 m, h = first_index(bad)[:2]
                 whose = f" of the {player_name(m, self.n_players)}" if name == "w" else ""
-                raise NonFiniteError(
-                    f"{when}: {name}{whose} at step {values.shape[1] - 1 - h} is not finite {given}"
-                )
+                at = values.shape[1] - 1 - h
+                raise self._not_finite(episode, f"{name}{whose} at step {at} is not finite")
         if self.schedule == "doubling":
             self.logdet_at_plan = np.linalg.slogdet(self.Lambda)[1]
         self.n_plans += 1
+
+    def _not_finite(self, episode: int | None, what: str) -> NonFiniteError:
+        """The error of a plan that failed, naming it and the parameters it was made with."""
+        when = f"plan {self.n_plans}" if episode is None else f"the plan of episode {episode}"
+        return NonFiniteError(f"{when}: {what} (lam={self.lam!r}, beta={self.beta!r})")
 
     @abc.abstractmethod
     def _plan(self) -> None:

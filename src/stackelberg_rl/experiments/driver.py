@@ -595,8 +595,9 @@ class _Ray:
     worker = "Ray worker"
 
     def __init__(self, games: dict[str, Game], every: float, address=None, workers=None) -> None:
-        check_backend("ray", address, workers)
         ray = self.ray = _ray()
+        if not ray.is_initialized():  # its callers have reached it already, before any write
+            check_backend("ray", address, workers)
         self.games, self.every, self.address = games, every, address
         self.refs, self.live, self.pids = [], [], []
         self.crashed = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)

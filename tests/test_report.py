@@ -31,7 +31,6 @@ from stackelberg_rl.report.plots import (
     log_ticks,
     plot_cumulative_regret,
     plot_prefixes,
-    plot_regret_vs_K,
     plot_sizes,
 )
 from stackelberg_rl.report.tables import SlopeFit, loglog_fit, mean_band
@@ -249,16 +248,18 @@ def test_the_beta_axis_names_theory_without_overlapping_tick_labels(tmp_path):
         assert "theory at 79.5, 163" in ax.get_xlabel()
 
 
-@pytest.mark.parametrize(
-    "low, high", [(220, 1000), (31, 38), (0.01, 1000), (1e-4, 1e6), (5.2, 5.9), (450, 4800)]
-)
+# Between them the ranges take every branch of ``log_ticks`` on the y axis: powers of ten
+# (1e-4–1e6, labels below 1 too), 1, 2, 5 × 10^n, 1…9 × 10^n and evenly spaced round numbers
+# (31–38 and 5.2–5.9 without the √K guide). 0.01–1000 took powers of ten, as 1e-4–1e6 does.
+@pytest.mark.parametrize("low, high", [(220, 1000), (31, 38), (1e-4, 1e6), (5.2, 5.9), (450, 4800)])
 def test_every_log_axis_has_three_or_more_readable_tick_labels(tmp_path, low, high):
     Ks = [250, 500, 1000, 2000, 4000]
     ys = np.geomspace(low, high, len(Ks))
     curves = [_curve("soft-max", Ks, ys)]
+    # plot_regret_vs_K is plot_sizes with the √K guide: its x axis is plot_sizes's (below, without
+    # the guide) and its y axis plot_prefixes's (with the same guide; the same ticks in each case).
     figures = [
         plot_sizes(curves, "|S|", 0.0, tmp_path / "sizes.png"),
-        plot_regret_vs_K(curves, tmp_path / "k.png"),
         plot_prefixes(curves[0], tmp_path / "prefixes.png"),
     ]
     for fig in figures:

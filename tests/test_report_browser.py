@@ -91,18 +91,22 @@ def chromium(page, profile, *args):
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """A sweep folder's page and one of its run folders' pages."""
+    """A sweep folder's page and one of its run folders' pages.
+
+    Soft-max at two K (regret and soft-max bias against K) and greedy play at one, whose run
+    page also draws its prefixes: each kind of figure of the pages once, and the greedy run at
+    K = 8 would only draw one more setting's figure of the same kind."""
     game = GameSpec(
         "random-linear",
         {"n_states": 5, "n_leader_actions": 2, "n_follower_actions": 2, "dim": 3, "horizon": 2},
     )
     settings = [
         Setting(f"{name}-K{K}", RunConfig(game=game, episodes=K, seeds=2, agent=agent))
-        for name, agent in (
-            ("fixed-K", AgentConfig(beta=0.3)),
-            ("greedy", AgentConfig(beta=0.3, kind="greedy-lsvi-ucb")),
+        for name, agent, Ks in (
+            ("fixed-K", AgentConfig(beta=0.3), (8, 16)),
+            ("greedy", AgentConfig(beta=0.3, kind="greedy-lsvi-ucb"), (16,)),
         )
-        for K in (8, 16)
+        for K in Ks
     ]
     folder = tmp_path_factory.mktemp("browser") / "sweep"
     run_grid(settings, folder, workers=1, progress=False)

@@ -512,7 +512,9 @@ def test_draw_rejects_what_is_not_a_distribution_vector(p):
 
 # ---------------------------------------------------------------------- small ridge λ
 @pytest.mark.slow
-@pytest.mark.parametrize("lam", [1e-6, 1e-4, 1e-3, 1.0])
+# The smallest and the largest tiny λ; λ = 1 across refreshes is
+# test_incremental_equals_from_scratch_across_refreshes's and the feature table test's.
+@pytest.mark.parametrize("lam", [1e-6, 1e-3])
 def test_small_lambda_equals_from_scratch_over_many_refreshes(lam):
     """K = 400 plans with ``refresh_every = 16``: 25 refresh windows of rank-one updates.
 

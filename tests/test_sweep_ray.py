@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -105,26 +106,9 @@ def test_ray_gives_bit_identical_results_to_the_local_backend(ray_cluster, local
 
 
 @pytest.mark.slow
-def test_a_failing_ray_task_is_reported_and_the_others_finish(ray_cluster):
-    settings = settings_of(TINY + "seeds: 2\nepisodes: 5\n")
-    (setting,) = settings
-    game = setting.config.game.make()
-    good = game.fingerprint()
-    tasks = [Task(0, 0, setting.name, setting.config, 0, good),
-             Task(1, 0, setting.name, setting.config, 1, "0" * 64)]  # fmt: skip
-    done = {}
-    games = {good: game, "0" * 64: game}  # the second task's game is not its own
-    _run(
-        tasks, _Ray(games, float("inf")), on_result=lambda i, r: done.__setitem__(i, (r, None)),
-        on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
-        on_checkpoint=lambda i, d: None,
-    )  # fmt: skip
-    assert done[0][1] is None and len(done[0][0][0]) == 5
-    assert done[1][0] is None and "the game shipped is not its game" in str(done[1][1])
-
-
-@pytest.mark.slow
-def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_cluster):
+def test_a_ray_task_resumes_its_state_sends_checkpoints_and_a_failing_one_is_reported(ray_cluster):
+    """Both in one drive (a drive on Ray starts an actor, a process of its own): a task whose
+    game is not its own is reported, and the other, given a state, plays on to the end."""
     (setting,) = settings_of(TINY + "seeds: 1\nbeta: 0.3\nepisodes: 40\n")
     game = setting.config.game.make()
     seed_run = SeedRun(game, setting.config, 0)
@@ -132,14 +116,17 @@ def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_clust
         seed_run.play_episode()
     state = seed_run.checkpoint()
     fp = game.fingerprint()
-    task = Task(0, 0, setting.name, setting.config, 0, fp, state)
+    tasks = [Task(0, 0, setting.name, setting.config, 0, fp, state),
+             Task(1, 0, setting.name, setting.config, 1, "0" * 64)]  # fmt: skip
+    games = {fp: game, "0" * 64: game}  # the second task's game is not its own
     done, sent = {}, []
 
     _run(
-        [task], _Ray({fp: game}, 0.0), on_result=lambda i, r: done.__setitem__(i, (r, None)),
+        tasks, _Ray(games, 0.0), on_result=lambda i, r: done.__setitem__(i, (r, None)),
         on_error=lambda i, e: done.__setitem__(i, (None, e)), on_progress=lambda i, n: None,
-        on_checkpoint=lambda i, data: sent.append(data),
+        on_checkpoint=lambda i, data: sent.append((i, data)),
     )  # fmt: skip
+    assert done[1][0] is None and "the game shipped is not its game" in str(done[1][1])
     (df, _), error = done[0]
     assert error is None
     whole, _ = play(game, setting.config, 0)
@@ -150,7 +137,8 @@ def test_a_ray_task_given_a_state_resumes_it_and_sends_its_checkpoints(ray_clust
     )
     # Its checkpoints came back to the driver: the board hands over the newest it holds, and
     # holds the last one (after episode 39 of 40) once the result is ready.
-    played = [ckpt.peek(data)["episodes_done"] for data in sent]
+    assert {i for i, _ in sent} == {0}
+    played = [ckpt.peek(data)["episodes_done"] for _, data in sent]
     assert played[-1] == 39 and all(15 < n for n in played) and played == sorted(played)
 
 
@@ -229,21 +217,14 @@ def test_starting_ray_keeps_the_commands_sigterm_handler(monkeypatch):
         signal.signal(signal.SIGTERM, previous)
 
 
-@pytest.mark.slow
-def test_a_run_on_ray_is_the_run_on_local_processes(ray_cluster, local_one, tmp_path):
-    """A run is a sweep of one setting: ``run --backend ray`` plays it through the same driver."""
-    setting = settings_of(GRID)[0]
-    df = run_seeds(setting.config, tmp_path / "run", backend="ray", progress=False)
-    pd.testing.assert_frame_equal(
-        df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
-    )
-    assert load_run(tmp_path / "run")[1]["status"] == "complete"
-
-
 def test_a_ray_cluster_that_stops_answering_stops_the_run_resumable(
     ray_cluster, local_one, tmp_path, monkeypatch
 ):
-    """No wait without end: the driver's questions to the cluster time out, the folder stays."""
+    """No wait without end: the driver's questions to the cluster time out, the folder stays.
+
+    Then a run is a sweep of one setting: ``run --backend ray`` plays it through the same driver
+    (its resume here) to the rows of the local run. One seed: each seed the cluster was playing
+    when it stopped answering is a Ray worker killed, and started again to play on."""
     from stackelberg_rl.experiments import driver as driver_mod
 
     class Silent:  # the cluster as the driver sees it once it no longer answers
@@ -257,12 +238,16 @@ def test_a_ray_cluster_that_stops_answering_stops_the_run_resumable(
 
     monkeypatch.setattr(driver_mod, "_ray", lambda: Silent())
     setting = settings_of(GRID)[0]
+    config = replace(setting.config, seeds=1)
     with pytest.raises(BackendUnavailableError, match="stopped answering") as stopped:
-        run_seeds(setting.config, tmp_path / "run", backend="ray", progress=False)
+        run_seeds(config, tmp_path / "run", backend="ray", progress=False)
     assert stopped.value.run_dir == str(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "interrupted"
     monkeypatch.undo()
     df = run_seeds(None, tmp_path / "run", resume=True, backend="ray", progress=False)
+    kept = results(local_one / setting.name)
     pd.testing.assert_frame_equal(
-        df.drop(columns="wall_time"), results(local_one / setting.name), check_exact=True
-    )
+        df.drop(columns="wall_time"), kept[kept["seed"] == 0].reset_index(drop=True),
+        check_exact=True,
+    )  # fmt: skip
+    assert load_run(tmp_path / "run")[1]["status"] == "complete"

@@ -87,14 +87,14 @@ def test_the_headline_file_shrunk_runs_end_to_end_with_its_slopes(tmp_path, caps
     )
     small = tmp_path / "headline.yaml"
     # Three K: a slope and its interval per curve as with five; the report draws each setting.
-    small.write_text(yaml.safe_dump({**spec, "episodes": [20, 100, 300], "seeds": 2}))
+    small.write_text(yaml.safe_dump({**spec, "episodes": [10, 20, 40], "seeds": 2}))
     assert main(["sweep", str(small), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    # 3 K × 2 seeds of fixed-K; anytime and greedy: 2 seeds of K = 300, the rest cut from them
+    # 3 K × 2 seeds of fixed-K; anytime and greedy: 2 seeds of K = 40, the rest cut from them
     summary = "9 settings: 9 complete (0 already were), 0 failed; 10 seeds played, 4 settings "
     assert summary + "cut from longer runs in " in capsys.readouterr().out
     assert main(["report", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith("Total regret against K = 20, 100, 300: log-log slope")
+    assert printed[0].startswith("Total regret against K = 10, 20, 40: log-log slope")
     labels = [line.strip() for line in printed if line.startswith("  ") and "slope" not in line]
     assert labels == ["soft-max, fixed-K α", "soft-max, anytime α", "greedy (LSVI-UCB, α = ∞)"]
     slopes = [line for line in printed if line.startswith("    ")]

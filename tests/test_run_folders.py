@@ -283,21 +283,29 @@ def test_the_memory_estimate_counts_workers_caches_and_tables(monkeypatch):
 
 # ---------------------------------------------------------------------- the game played
 def test_a_given_game_is_the_game_played_with_any_number_of_workers(tmp_path):
+    """Serial and parallel runs write identical tables (the test of test_experiments.py, with
+    it): three seeds on two workers, one of which plays two, with the progress bar on; the
+    tables returned are the ones written, and no temporary folder is left beside them."""
     game = random_linear(5, 2, 2, 3, 2, seed=99)  # built by hand: not TINY (seed 0)
-    config = tiny_config(seeds=2)
+    config = tiny_config(seeds=3, seed=11)
     one = run_seeds(config, tmp_path / "one", workers=1, progress=False, game=game)
-    two = run_seeds(config, tmp_path / "two", workers=2, progress=False, game=game)
+    two = run_seeds(config, tmp_path / "two", workers=2, progress=True, game=game)
     pd.testing.assert_frame_equal(without_time(one), without_time(two))
-    alone = run(game, config, seed=1)
+    written = {name: load_run(tmp_path / name)[0] for name in ("one", "two")}
+    pd.testing.assert_frame_equal(without_time(one), without_time(written["one"]))
+    pd.testing.assert_frame_equal(without_time(two), without_time(written["two"]))
+    assert sorted(written["two"]["seed"].unique()) == [11, 12, 13]
+    alone = run(game, config, seed=12)
     pd.testing.assert_frame_equal(
-        without_time(two[two["seed"] == 1].reset_index(drop=True)), without_time(alone)
+        without_time(two[two["seed"] == 12].reset_index(drop=True)), without_time(alone)
     )
-    rebuilt = run(TINY.make(), config, seed=1)
+    rebuilt = run(TINY.make(), config, seed=12)
     assert not without_time(alone).equals(without_time(rebuilt))
     for name in ("one", "two"):
         m = load_run(tmp_path / name)[1]
         assert m["game"]["sha256"] == game.fingerprint()
         assert "given" in m["game"]["source"] and m["game"]["registered"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # no temporary folders
 
 
 def test_a_registry_game_that_disagrees_with_the_config_is_refused(tmp_path, no_episodes):

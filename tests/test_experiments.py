@@ -206,23 +206,6 @@ def test_unknown_game_raises_before_anything_is_written(tmp_path):
 
 
 # ---------------------------------------------------------------------- run folders
-def test_serial_and_parallel_sweeps_write_identical_tables(tmp_path):
-    config = tiny_config(seeds=3, episodes=20, seed=11)
-    serial = run_seeds(config, tmp_path / "serial", workers=1, progress=False)
-    parallel = run_seeds(config, tmp_path / "parallel", workers=2, progress=True)
-    a, b = load_run(tmp_path / "serial")[0], load_run(tmp_path / "parallel")[0]
-    pd.testing.assert_frame_equal(without_time(a), without_time(b))
-    pd.testing.assert_frame_equal(without_time(serial), without_time(a))
-    pd.testing.assert_frame_equal(without_time(parallel), without_time(b))
-    assert sorted(a["seed"].unique()) == [11, 12, 13]
-    # Each seed of the sweep is the same as a run on its own.
-    alone = run(TINY.make(), config, seed=12)
-    pd.testing.assert_frame_equal(
-        without_time(a[a["seed"] == 12].reset_index(drop=True)), without_time(alone)
-    )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["parallel", "serial"]  # no temp dirs
-
-
 def test_manifest_records_configuration_parameters_and_versions(tmp_path):
     agent = AgentConfig(beta="theory", c1=0.01, alpha_l="fixed-K", alpha_f=math.inf, lam=2.0)
     config = tiny_config(agent=agent, episodes=16, seeds=2, seed=4)

@@ -541,13 +541,16 @@ def test_the_command_exits_1_with_a_summary_when_a_setting_failed(tmp_path, caps
 
 # ---------------------------------------------------------------------- named settings, read back
 def test_settings_named_by_the_caller_run_into_run_folders_that_load_sweep_reads(tmp_path):
-    # The demo names its own settings; two workers give what each seed gives played alone.
+    # The demo names its own settings; each gives what its seeds give played alone. In this
+    # process: that two local workers give the same is test_two_local_workers_give_the_results_of_
+    # one_and_a_failure_stops_nothing (test_sweep_ray.py) and, for a run, test_a_given_game_is_
+    # the_game_played_with_any_number_of_workers (test_run_folders.py).
     configs = [
         RunConfig(game=SPEC, episodes=K, seeds=2, agent=AgentConfig(beta=0.3)) for K in (4, 6)
     ]
     settings = [Setting(f"fixed-K{c.episodes}", c) for c in configs]
     seen = []
-    outcome = run_grid(settings, tmp_path / "sw", workers=2, progress=False, on_folder=seen.append)
+    outcome = run_grid(settings, tmp_path / "sw", workers=1, progress=False, on_folder=seen.append)
     assert seen == [tmp_path / "sw"] and outcome.root == tmp_path / "sw" and not outcome.failed
     data, results = load_sweep(tmp_path / "sw")
     assert data == json.loads((tmp_path / "sw" / "sweep.json").read_text())

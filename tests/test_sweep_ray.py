@@ -93,7 +93,32 @@ def test_two_local_workers_give_the_results_of_one_and_a_failure_stops_nothing(l
 
 
 @pytest.mark.slow
-def test_ray_gives_bit_identical_results_to_the_local_backend(ray_cluster, local_one, tmp_path):
+def test_an_interrupted_ray_sweep_cancels_its_tasks_and_ray_gives_the_local_results(
+    ray_cluster, local_one, tmp_path
+):
+    """An interruption cancels Ray's tasks and leaves the sweep resumable; then a sweep on the
+    same cluster gives the results of the local backend bit for bit (one test: each sweep on
+    Ray starts an actor, a process of its own, and the cancelled tasks' workers are killed, so
+    the sweep after them starts its own)."""
+    long = TINY + "seeds: 1\nepisodes: [200000, 200001]\n"  # a task per CPU, both playing
+    settings = settings_of(long)
+
+    def ctrl_c_once_the_tasks_play() -> None:  # waits for a state: their first checkpoints
+        for _ in range(120_000):
+            if len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) == 2:
+                break
+            time.sleep(0.001)
+        signal.raise_signal(signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_the_tasks_play, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(settings, tmp_path / "sw", backend="ray", progress=False, checkpoint_every=0.05)
+    record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert record["status"] == "interrupted"
+    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0], [0]]
+
+    # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster,
+    # to the local backend's results bit for bit.
     outcome = run_grid(settings_of(GRID), tmp_path / "ray", backend="ray", progress=True)
     assert not outcome.failed and outcome.tasks == 8
     record = json.loads((tmp_path / "ray" / "sweep.json").read_text())
@@ -140,31 +165,6 @@ def test_a_ray_task_resumes_its_state_sends_checkpoints_and_a_failing_one_is_rep
     assert {i for i, _ in sent} == {0}
     played = [ckpt.peek(data)["episodes_done"] for _, data in sent]
     assert played[-1] == 39 and all(15 < n for n in played) and played == sorted(played)
-
-
-@pytest.mark.slow
-def test_an_interrupted_ray_sweep_cancels_its_tasks_and_can_go_on(ray_cluster, tmp_path):
-    long = TINY + "seeds: 1\nepisodes: [200000, 200001]\n"  # a task per CPU, both playing
-    settings = settings_of(long)
-
-    def ctrl_c_once_the_tasks_play() -> None:  # waits for a state: their first checkpoints
-        for _ in range(120_000):
-            if len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) == 2:
-                break
-            time.sleep(0.001)
-        signal.raise_signal(signal.SIGINT)
-
-    threading.Thread(target=ctrl_c_once_the_tasks_play, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        run_grid(settings, tmp_path / "sw", backend="ray", progress=False, checkpoint_every=0.05)
-    record = json.loads((tmp_path / "sw" / "sweep.json").read_text())
-    assert record["status"] == "interrupted"
-    assert [s.to_run for s in preview(settings, tmp_path / "sw")] == [[0], [0]]
-
-    # The cancelled tasks give their CPUs back: a short sweep runs at once on the same cluster.
-    quick = run_grid(settings_of(TINY + "seeds: 2\nepisodes: 4\n"), tmp_path / "quick",
-                     backend="ray", progress=False)  # fmt: skip
-    assert not quick.failed and quick.tasks == 2
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from stackelberg_rl.sweep import SWEEP_FORMAT, name_settings, preview, run_grid
 
 TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 SMALL = TINY + "seeds: 2\nbeta: 0.3\nepisodes: [6, 9]\n"
-LONG = TINY + "beta: 0.3\nzip: {episodes: [3500, 150], seeds: [1, 2]}\n"
+LONG = TINY + "beta: 0.3\nzip: {episodes: [3500, 50], seeds: [1, 2]}\n"
 """One seed of about a second on one core, long enough to be cut short, and two short ones.
 
 The driver starts the longest setting first: the short seeds end in the other worker while the

@@ -118,16 +118,32 @@ def played_seeds(monkeypatch):
 
 
 # ---------------------------------------------------------------------- interrupted, resumed
-def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_results(
-    tmp_path, monkeypatch, reference
-):
+@pytest.fixture(scope="module")
+def half_way(tmp_path_factory):
+    """The run of ``config_of()`` interrupted with seed 0 done, seed 1 half-way, seed 2 not
+    started: played once for the module (never changed), with the interruption's run_dir."""
+    out = tmp_path_factory.mktemp("half-way") / "run"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
+    return out, stopped.value.run_dir
+
+
+def copy_of(half_way, tmp_path):
+    """This test's own copy of the run ``half_way`` played."""
     out = tmp_path / "run"
+    shutil.copytree(half_way[0], out)
+    return out
+
+
+def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_results(
+    tmp_path, monkeypatch, reference, half_way
+):
     config = config_of()
     # Seed 0 done, seed 1 half-way, seed 2 not started.
-    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
-    with pytest.raises(KeyboardInterrupt) as stopped:
-        run_seeds(config, out, workers=1, progress=False, checkpoint_every=0)
-    assert stopped.value.run_dir == str(out)
+    assert half_way[1] == str(half_way[0])
+    out = copy_of(half_way, tmp_path)
     manifest = manifest_of(out)
     assert manifest["status"] == "interrupted" and manifest["reason"] == "KeyboardInterrupt"
     # Seed 1 stops at the end of the episode it was playing when asked.
@@ -158,13 +174,9 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_result
 
 @pytest.mark.slow
 def test_seeds_resumed_in_worker_processes_end_as_if_never_stopped(
-    tmp_path, monkeypatch, reference
+    tmp_path, monkeypatch, reference, half_way
 ):
-    out = tmp_path / "run"
-    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
-    with pytest.raises(KeyboardInterrupt):
-        run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
-    monkeypatch.undo()
+    out = copy_of(half_way, tmp_path)
     # Seed 1's state goes to a worker, seed 2 starts afresh in the other; their checkpoints
     # come back to this process, which writes them.
     writes = []
@@ -281,15 +293,24 @@ def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
 
 
 # ---------------------------------------------------------------------- refused, never deleted
-@pytest.fixture
-def interrupted(tmp_path, monkeypatch):
-    """A run interrupted after some checkpoints."""
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def interrupted_once(tmp_path_factory):
+    """A run interrupted after some checkpoints, played once for the module (never changed)."""
+    out = tmp_path_factory.mktemp("interrupted") / "run"
     config = config_of(seeds=2, episodes=40)
-    interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 10)
-    with pytest.raises(KeyboardInterrupt):
-        run_seeds(config, out, workers=1, progress=False, checkpoint_every=0)
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 10)
+        with pytest.raises(KeyboardInterrupt):
+            run_seeds(config, out, workers=1, progress=False, checkpoint_every=0)
+    return config, out
+
+
+@pytest.fixture
+def interrupted(interrupted_once, tmp_path):
+    """A run interrupted after some checkpoints: each test's own copy of the module's one."""
+    config, played = interrupted_once
+    out = tmp_path / "run"
+    shutil.copytree(played, out)
     return config, out
 
 

@@ -153,7 +153,7 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path, capsys):
+def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_path):
     """SIGKILL (nothing can be saved then), then SIGTERM to the resumed session, each after a
     seeded random delay once the session is under way; the last session finishes the run."""
     import numpy as np
@@ -211,34 +211,14 @@ def test_a_run_killed_at_random_points_resumes_to_the_uninterrupted_results(tmp_
         else:
             assert proc.returncode == 143 and status == "interrupted", err
             assert f"resume with stackelberg-rl run --resume {out}" in err
-    code, _, err = call([*again, "--workers", "1", "--quiet"], capsys)  # the last session: here
-    assert code == 0, err
+    # The last session: here, by the function `run --resume` calls (its figure is not looked
+    # at; `run --resume` to the end: tests/test_resume.py, tests/test_readme_commands.py).
+    run_seeds(None, out, resume=True, workers=1, progress=False)
     df, manifest_data = load_run(out)
     assert 1 <= len(manifest_data["resumed"]) <= 2
     pd.testing.assert_frame_equal(whole.drop(columns="wall_time"), df.drop(columns="wall_time"))
     a, b = np.load(tmp_path / "whole" / "plans.npz"), np.load(out / "plans.npz")
     assert a.files == b.files and all(a[k].tobytes() == b[k].tobytes() for k in a.files)
-
-
-@pytest.mark.slow
-def test_python_dash_m_runs_seeds_in_parallel_processes(tmp_path):
-    out = tmp_path / "par"
-    argv = ["run", *TINY, "--episodes", "10", "--seeds", "2", "--workers", "2", "--out", str(out)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", *argv], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "regret.png").is_file()
-    assert json.loads((out / "manifest.json").read_text())["workers"] == 2
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackelberg_rl", "run", "--game", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "unknown game 'nope'" in proc.stderr
 
 
 def readme_run_sweep_examples() -> list[str]:
@@ -251,21 +231,21 @@ def test_the_readme_has_run_sweep_examples():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index", range(len(readme_run_sweep_examples())))
-def test_the_readme_run_sweep_examples_run_as_plain_files(tmp_path, index):
+def test_the_readme_run_sweep_examples_run_as_plain_files(tmp_path):
     """No ``if __name__ == "__main__":`` guard: the workers must not re-run the script. Only the
-    number of episodes is scaled down (``tests/test_readme.py`` plays the examples as written)."""
-    code = readme_run_sweep_examples()[index]
-    assert "__main__" not in code
-    code = re.sub(r"\bepisodes=\d+", "episodes=20", code)
+    number of episodes is scaled down (``tests/test_readme.py`` plays the examples as written,
+    each alone). The examples play one after the other in one plain file: one interpreter
+    started, each example's workers started by its own ``run_seeds``."""
+    blocks = readme_run_sweep_examples()
+    assert all("__main__" not in code for code in blocks)
+    code = "\n".join(re.sub(r"\bepisodes=\d+", "episodes=20", b) for b in blocks)
     script = tmp_path / "example.py"
     script.write_text(code)
     proc = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
-    if "summary(df)" not in code:
-        return
+    assert "summary(df)" in code  # as test_the_readme_has_run_sweep_examples says
     assert "leader" in proc.stdout and "follower" in proc.stdout
     manifest = json.loads((tmp_path / "runs" / "example" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["workers"] == min(2, os.cpu_count())
@@ -312,16 +292,21 @@ def test_an_interruption_while_the_workers_start_leaves_no_worker_traceback(capf
     assert "Traceback" not in out + err, out + err
 
 
-def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+@pytest.mark.slow
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it_and_runs_seeds_in_workers(
+    tmp_path, capsys
+):
     """`cmd &` in a script starts the command with SIGINT ignored: a Ctrl-C meant for the
-    script's foreground job must not stop it (SIGTERM still does, as usual)."""
+    script's foreground job must not stop it (SIGTERM still does, as usual). The same command
+    is ``python -m stackelberg_rl`` playing its seeds in two worker processes: one process
+    started for both (each costs a second of imports and the figure)."""
 
     def ignore_sigint():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    out = tmp_path / "run"
+    out = tmp_path / "par"
     argv = [sys.executable, "-m", "stackelberg_rl", "run", *TINY, "--episodes", "300"]
-    argv += ["--seeds", "1", "--workers", "1", "--quiet", "--out", str(out)]
+    argv += ["--seeds", "2", "--workers", "2", "--out", str(out)]
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint
     )
@@ -336,7 +321,15 @@ def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert "interrupted" not in err
-    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    assert (out / "regret.png").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["workers"] == 2
+
+    # A usage error: one line, exit code 2. Exit codes and a fresh process's one-line stderr
+    # reach the shell as above and as in the signal tests; the message needs no process.
+    code, _, err = call(["run", "--game", "nope"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "unknown game 'nope'" in err
 
 
 @pytest.mark.slow

@@ -1,8 +1,11 @@
 """The ``stackelberg-rl`` command line: generated options, one-line errors, run folders."""
 
+import io
 import json
 import re
+import shutil
 import typing
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
@@ -186,27 +189,40 @@ def test_unexpected_errors_are_one_line_with_a_hint_and_exit_code_1(capsys, monk
 
 
 # ---------------------------------------------------------------------- run, demo, report
-def test_run_writes_the_run_folder_and_prints_a_summary(tmp_path, capsys):
-    out = tmp_path / "runs" / "tiny"
-    argv = ["run", *TINY, "--episodes", "12", "--seeds", "2", "--workers", "1", "--quiet"]
-    code, stdout, err = call(
-        [*argv, "--beta", "0.3", "--alpha-f", "inf", "--out", str(out)], capsys
-    )
+RUN_ARGV = ["run", *TINY, "--episodes", "12", "--seeds", "2", "--workers", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """``run`` into a new folder: its exit code, stdout, stderr and folder. Played once for the
+    module: the tests that damage or replace the folder do so on copies."""
+    out = tmp_path_factory.mktemp("cli") / "runs" / "tiny"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = main([*RUN_ARGV, "--beta", "0.3", "--alpha-f", "inf", "--out", str(out)])
+    return code, stdout.getvalue(), stderr.getvalue(), out
+
+
+def test_run_writes_the_run_folder_and_prints_a_summary(run_folder, tmp_path, capsys):
+    code, stdout, err, played = run_folder
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in played.iterdir()) == [
         "manifest.json",
         "regret.png",
         "results.parquet",
     ]
-    df = pd.read_parquet(out / "results.parquet")
+    df = pd.read_parquet(played / "results.parquet")
     assert len(df) == 24 and sorted(df["seed"].unique()) == [0, 1]
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((played / "manifest.json").read_text())
     assert manifest["config"]["agent"]["beta"] == 0.3
     assert manifest["resolved"]["alpha_f"] == "inf"
     assert manifest["status"] == "complete" and manifest["format"] == "stackelberg-rl/run"
     assert "leader" in stdout and "follower" in stdout and "95%" in stdout
 
     # The same folder again is refused (exit 2, one line), then replaced with --overwrite.
+    out = tmp_path / "runs" / "tiny"
+    shutil.copytree(played, out)
+    argv = RUN_ARGV
     code, _, err = call([*argv, "--out", str(out)], capsys)
     assert "--overwrite" in one_line_error(code, err)
     code, _, _ = call([*argv, "--out", str(out), "--overwrite", "--agent", "random"], capsys)
@@ -336,14 +352,6 @@ def test_run_refuses_folders_that_would_lose_work(tmp_path, capsys, monkeypatch)
     assert list(inside.iterdir()) == []
 
 
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "run"
-    assert main(["run", *TINY, "--episodes", "6", "--seeds", "2", "--quiet", "--workers", "1",
-                 "--out", str(out)]) == 0  # fmt: skip
-    return out
-
-
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -366,10 +374,8 @@ def run_folder(tmp_path_factory):
 def test_report_of_a_damaged_folder_is_one_line_and_exit_code_2(
     run_folder, tmp_path, capsys, damage, message
 ):
-    import shutil
-
     out = tmp_path / "copy"
-    shutil.copytree(run_folder, out)
+    shutil.copytree(run_folder[-1], out)
     damage(out)
     code, _, err = call(["report", str(out)], capsys)
     assert message in one_line_error(code, err)

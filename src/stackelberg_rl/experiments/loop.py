@@ -154,7 +154,8 @@ def play_episodes(
             if stop is not None and stop():
                 raise ckpt.SeedStopped(seed_run.seed, seed_run.checkpoint())
             if checkpoint is not None and time.monotonic() - last >= checkpoint_every:
-                checkpoint(seed_run.checkpoint())
+                with hold():  # a signal never lands inside a state being packed or written
+                    checkpoint(seed_run.checkpoint())
                 last = time.monotonic()
     except Exception:
         raise

@@ -393,3 +393,29 @@ def test_resuming_a_complete_exploration_checks_the_options_all_the_same(explore
     assert "--beta 0.3 disagrees" in one_line_error(code, err)
     code, out, err = call(["explore", "--resume", str(explored)], capsys)
     assert code == 0 and f"nothing to resume: the exploration in {explored} is complete" in out
+
+
+def test_an_exploration_interrupted_while_its_files_are_written_is_finished_whole(
+    tmp_path, monkeypatch, capsys
+):
+    """SIGINT after data.npz is written and before the manifest: the folder is finished all the
+    same (the signal lands once it is in place) and the one line says where. Before, the signal
+    cut the writing in two and the finished exploration was marked interrupted."""
+    from stackelberg_rl.cli import main
+
+    write_file = store.write_file
+
+    def signalled(folder, name, write, *rest):
+        write_file(folder, name, write, *rest)
+        if name == rf.DATA_FILE:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(store, "write_file", signalled)
+    out = tmp_path / "ex"
+    code = main(["explore", *SMALL, "--episodes", "20", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 130 and err.count("\n") == 0, err
+    assert f"interrupted by Ctrl-C; the finished exploration is in {out}" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and (out / rf.POLICIES_FILE).is_file()
+    assert not list(tmp_path.glob(".*"))  # no working folder left beside it

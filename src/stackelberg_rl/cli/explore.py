@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _files
 from .. import games as games_mod
+from .._signals import signals_held
 from .._validate import real
 from ..agents import follower_alphas, per_follower
 from ..equilibria import reward_free as rf
@@ -142,6 +143,7 @@ def explore(values: dict[str, Any]) -> int:
             where, manifest, opts.overwrite, rf.EXPLORATION_FOLDER))  # fmt: skip
     INTERRUPTION["note"] = "nothing was kept"
     t0 = time.perf_counter() - float(manifest.get("elapsed_seconds") or 0.0)
+    folder = None
     try:
         checked(reservation.hold)  # one process plays a folder
         if resumed:
@@ -163,10 +165,14 @@ def explore(values: dict[str, Any]) -> int:
         files |= {} if gaps is None else {rf.GAPS_FILE: _writer(gaps)}
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
-        folder = reservation.finish(files, dumps(manifest))
+        with signals_held():  # finished whole; a signal meanwhile lands once it is in place
+            folder = reservation.finish(files, dumps(manifest))
     except store.ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
     except BaseException as err:
+        if folder is not None:  # interrupted as it was put in place: it is complete
+            INTERRUPTION["note"] = f"the finished exploration is in {folder}"
+            raise
         if isinstance(err, Exception) and not isinstance(err, checkpoint.CheckpointWriteError):
             if isinstance(err, checkpoint.CheckpointError):
                 where = reservation.work / checkpoint.CHECKPOINTS_DIR

@@ -119,7 +119,6 @@ class SteppedGame(Players):
     """
 
     def _joint(self, actions: tuple) -> tuple:
-        """The actions given one by one or as one sequence, one per player."""
         if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
             actions = tuple(actions[0])
         if len(actions) != self.n_players:
@@ -297,7 +296,6 @@ class FiniteGame(SteppedGame):
         return self._linear_reward(h) if self._rewards is None else self._rewards[:, h]
 
     def _values(self, V: np.ndarray, players: tuple[int, ...] = ()) -> np.ndarray:
-        """``V (..., *players, S)`` as float64, or a :class:`ValueError` naming its shape."""
         V = np.asarray(V, dtype=np.float64)
         want = (*players, self.n_states)
         if V.shape[V.ndim - len(want) :] != want:
@@ -366,7 +364,6 @@ class FiniteGame(SteppedGame):
         return draw(self.initial_distribution, rng)
 
     def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
-        """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""
         actions = self._joint(actions)
         fast_index(h, self.horizon, "h")  # every step of a run in Python comes here
         fast_index(x, self.n_states, "x")

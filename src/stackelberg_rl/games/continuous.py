@@ -30,6 +30,8 @@ from .sampling import draw
 STATE_DIM = 2
 """States are points of the unit square ``[0, 1]²``."""
 
+_EVALUATION_ARRAYS = ("states", "weights", "initial_states", "initial_weights")
+
 
 class BetaDensities:
     """``μ_{h,i} = Beta(α_{h,i,0}, β_{h,i,0}) ⊗ Beta(α_{h,i,1}, β_{h,i,1})`` on ``[0, 1]²``.
@@ -104,8 +106,7 @@ class AtomDensities:
         self._cdf = np.cumsum(self.mu, axis=-1)
         self._initial_cdf = np.cumsum(self.initial)
 
-    def _pick(self, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF: the first index with ``u·total < cdf``."""
+    def _pick(self, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:  # inverse CDF
         return np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1)
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
@@ -353,10 +354,7 @@ class ContinuousGame(SteppedGame):
             "log_weights": self.log_weights,
             "theta": self.theta,
             **self.densities.arrays(),
-            "eval_states": self.evaluation.states,
-            "eval_weights": self.evaluation.weights,
-            "eval_initial_states": self.evaluation.initial_states,
-            "eval_initial_weights": self.evaluation.initial_weights,
+            **{f"eval_{k}": getattr(self.evaluation, k) for k in _EVALUATION_ARRAYS},
         }
         return sha256_of(arrays)
 

@@ -108,8 +108,7 @@ def regime_distributions(
     """
     rng = np.random.default_rng(seed)
     top = levels - 1
-    nu_demand = np.empty((hours, 2, levels))
-    nu_storage = np.empty((hours, 2, levels))
+    nu_demand, nu_storage = np.empty((2, hours, 2, levels))
     for h in range(hours):
         clock = (start_hour + h) % 24
         profile = 0.5 + 0.35 * math.cos(2 * math.pi * (clock - 19) / 24)
@@ -158,20 +157,15 @@ def electricity_game(**params) -> FiniteGame:
 
     # Regime probabilities ψ (S, A, B, 4): demand regime j, store regime k at index 2j + k.
     w_demand = (1 + demand[:, None] - consumption[None, :]) / 2  # (L_D, B)
-    if storage > 0:
-        left = stored[:, None] - np.minimum(consumption[None, :], stored[:, None])
-        w_store = 0.25 + left / (2 * storage)  # (L_s, B)
-    else:
-        w_store = np.full((L, B), 0.25)
+    left = stored[:, None] - np.minimum(consumption[None, :], stored[:, None])  # 0 if no store
+    w_store = 0.25 + left / (2 * storage or 1.0)  # (L_s, B)
     wD = np.stack([w_demand, 1 - w_demand], axis=-1)[:, None, None, :, :, None]  # D,.,.,b,j,.
     wS = np.stack([w_store, 1 - w_store], axis=-1)[None, :, None, :, None, :]  # .,s,.,b,.,k
     psi = np.broadcast_to(wD * wS, (L, L, A, B, 2, 2)).reshape(S, A, B, N_REGIMES)
 
     U_max, C_max = p.utility / 2, (p.cost_linear + p.cost_quadratic) or 1.0
-    reward_features = np.stack([U / U_max, pay / p.price_max, C / C_max], axis=-1).reshape(
-        S, A, B, 3
-    )
-    features = np.concatenate([psi / math.sqrt(2), reward_features / math.sqrt(6)], axis=-1)
+    reward_features = np.stack([U / U_max, pay / p.price_max, C / C_max], axis=-1) / math.sqrt(6)
+    features = np.concatenate([psi / math.sqrt(2), reward_features.reshape(S, A, B, 3)], axis=-1)
     d = N_REGIMES + 3
 
     nu_demand, nu_storage = regime_distributions(H, p.start_hour, L, p.seed)

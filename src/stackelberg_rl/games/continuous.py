@@ -64,8 +64,7 @@ class BetaDensities:
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
         """``R·N`` states from every ``μ_{h,i}``, ``h < H − 1``: ``(R, H-1, d, N, 2)``."""
         steps = self.horizon - 1
-        a = self.alpha[None, :steps, :, None, :]
-        b = self.beta[None, :steps, :, None, :]
+        a, b = self.alpha[None, :steps, :, None, :], self.beta[None, :steps, :, None, :]
         return rng.beta(a, b, size=(R, steps, self.dim, N, STATE_DIM))
 
     def draw_initial(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:

@@ -144,11 +144,9 @@ class SettingData:
     def summary(self) -> pd.DataFrame:
         """Per player: ``regret`` (mean), ``half_width``, ``bias``, ``bound``, ``share``."""
         out = summary(self.df)[["player", "mean", "half_width"]].rename(columns={"mean": "regret"})
+        means = {} if self.bias is None else self.bias.mean()
         for what in ("bias", "bound"):
-            out[what] = [
-                math.nan if self.bias is None else float(self.bias[f"{what}_{p}"].mean())
-                for p in out["player"]
-            ]
+            out[what] = [float(means.get(f"{what}_{p}", math.nan)) for p in out["player"]]
         out["share"] = (out["bias"] / out["regret"]).where(out["regret"] > 0)
         return out
 
@@ -257,17 +255,12 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
     found = [g for g in groups.values() if len({s.flat.get(key) for s in g}) > 1]
     curves = []
     for g, label in zip(found, _labels(found, free), strict=True):
+        g = sorted(g, key=lambda s: x_of(s)[0])
         xs = [x_of(s) for s in g]
-        order = np.argsort([x for x, _ in xs], kind="stable")
-        rows = []
-        for i in order:
-            part = g[i].totals.copy()
-            part.insert(0, "x", xs[i][0])
-            bias = g[i].bias
-            rows.append(part if bias is None else part.merge(bias, on="seed", how="left"))
+        rows = [s.totals if s.bias is None else s.totals.merge(s.bias, on="seed") for s in g]
+        points = pd.concat([r.assign(x=x) for r, (x, _) in zip(rows, xs, strict=True)])
         names = {x: name for x, name in xs if name is not None}
-        points = pd.concat(rows, ignore_index=True)
-        curves.append(Curve(label, [g[i] for i in order], points, names))
+        curves.append(Curve(label, g, points.reset_index(drop=True), names))
     return curves
 
 

@@ -96,6 +96,12 @@ def slope_words(fit: SlopeFit, what: str = "K") -> str:
     return f"grows faster than √{what} over this range ({text}); the bound is asymptotic"
 
 
+def _regret_slopes(curve: Curve) -> str:
+    """``the leader's regret grows …; the follower's regret …``."""
+    fits = curve.fits.items()
+    return "; ".join(f"the {player_label(p)}'s regret {slope_words(fit)}" for p, fit in fits)
+
+
 def _interval(fit: SlopeFit) -> str:
     return f"[{_fmt(fit.low)}, {_fmt(fit.high)}]" if math.isfinite(fit.half_width) else "–"
 
@@ -228,9 +234,9 @@ def _describe_setting(s: SettingData) -> str:
     return ", ".join(words)
 
 
-def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
+def setting_section(page: Page, s: SettingData, anchor: str) -> None:
     """A setting's figure (regret and bias over the run) and its numbers."""
-    page.section(anchor, s.name, level)
+    page.section(anchor, s.name, level=3)
     page.text(_describe_setting(s))
     learn = learning_summary(s.df).set_index("player")
     sentences = []
@@ -248,9 +254,7 @@ def setting_section(page: Page, s: SettingData, anchor: str, level=3) -> None:
             f"{_fmt(last)} in the last"
         )
         if s.episode_bias is not None:
-            late = s.episode_bias[f"bias_{player}"][
-                s.episode_bias["episode"] >= s.episodes * 3 // 4
-            ]
+            late = s.episode_bias.query(f"episode >= {s.episodes * 3 // 4}")[f"bias_{player}"]
             words += f", where the bias alone is {_fmt(late.mean())}"
         sentences.append(words + ".")
     what = (
@@ -291,14 +295,7 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     page.section("regret-vs-K", "Regret against K", note=None if curves else none)
     if not curves:
         return
-    sentences = [
-        f"{c.label}: "
-        + "; ".join(
-            f"the {player_label(p)}'s regret {slope_words(fit)}" for p, fit in c.fits.items()
-        )
-        + "."
-        for c in curves
-    ]
+    sentences = [f"{c.label}: {_regret_slopes(c)}." for c in curves]
     caption = (
         "Total regret of a run of K episodes against K, on log-log axes: each point is a run "
         "length, with the mean over seeds and its 95% interval; the dotted line grows like √K, "
@@ -486,7 +483,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     s = analyse_setting(folder.name, folder, df, manifest)
     page = Page(f"stackelberg-rl report: {folder.name}")
     page.section("regret", "Regret over the run")
-    setting_section(page, s, "setting", level=3)
+    setting_section(page, s, "setting")
     depends = depends_on_K(s.config)
     prefix = None if depends else prefix_curve(s)
     page.section("regret-vs-K", "Regret against K")
@@ -501,16 +498,13 @@ def write_run_report(folder: str | os.PathLike) -> Report:
     elif prefix is None:
         page.note("The run is too short for regret at several prefixes.")
     else:
-        words = "; the ".join(
-            f"{player_label(p)}'s regret {slope_words(fit)}" for p, fit in prefix.fits.items()
-        )
         sizes = ", ".join(str(int(x)) for x in sorted(prefix.points.x.unique()))
         caption = (
             "Nothing the players do in this run depends on K (no fixed-K or power α, no "
             "β = theory), so its first K' episodes are exactly a K'-episode run and cumulative "
             "regret at those prefixes is regret against K (log-log; thin lines are seeds, dotted "
-            f"∝ √K). Over K' = {sizes}: the {words}. The slopes' intervals are over seeds; a "
-            "seed's prefixes share their episodes."
+            f"∝ √K). Over K' = {sizes}: {_regret_slopes(prefix)}. The slopes' intervals are "
+            "over seeds; a seed's prefixes share their episodes."
         )
         draw = partial(plots.plot_prefixes, prefix)
         page.figure(folder, "prefixes", draw, "cumulative regret at prefixes", caption)

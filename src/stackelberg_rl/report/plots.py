@@ -43,7 +43,6 @@ def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90
 
 
 def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
-    """The mean over the columns (seeds) of ``table`` and its band, against its index."""
     x, values = table.index.to_numpy(dtype=float), table.to_numpy()
     mean, low, high = mean_band(values)
     ax.plot(x, mean, color=color, label="regret (mean)")
@@ -72,7 +71,6 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
 
 
 def _loglog(ax, x: np.ndarray) -> None:
-    """Log axes, x ticked at ``x``, y at :func:`log_ticks`."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
@@ -84,13 +82,9 @@ def _loglog(ax, x: np.ndarray) -> None:
 
 
 def _log_y(ax) -> None:
-    """A log y axis labelled at :func:`log_ticks` of its range."""
-    from matplotlib.ticker import Locator, NullFormatter
+    from matplotlib.ticker import MaxNLocator, NullFormatter
 
-    class Ticks(Locator):
-        def __call__(self):
-            return self.tick_values(*self.axis.get_view_interval())
-
+    class Ticks(MaxNLocator):  # its __call__ asks tick_values for the view interval
         def tick_values(self, vmin, vmax):
             return log_ticks(vmin, vmax)
 
@@ -142,7 +136,6 @@ def _legend_below(ax, **kwargs) -> None:
 
 
 def _reference(ax, x: np.ndarray, y0: float, exponent: float, label: str) -> None:
-    """A dotted grey line ``∝ x^exponent`` through ``(x[0], y0)``."""
     if np.isfinite(y0) and y0 > 0:
         ax.plot(x, y0 * (x / x[0]) ** exponent, ":", color="grey", linewidth=1.5, label=label)
 
@@ -255,8 +248,7 @@ def plot_bias_vs_K(curves: list, path: str | os.PathLike, title: str | None = No
 
     panels = player_panels(curves)
     fig, axes = _new_figure(len(panels), height=4.8 + 0.25 * len(curves))
-    for j, (player, drawn) in enumerate(panels.items()):
-        ax = axes[0, j]
+    for ax, (player, drawn) in zip(axes[0], panels.items(), strict=True):
         all_x: set[float] = set()
         for i, curve, column in drawn:  # curve i in colour i in every panel
             means = curve.means()
@@ -299,8 +291,7 @@ def plot_sizes(
     }
     lines = max(sum(label.count("\n") + 1 for label in ls) for ls in labels.values())
     fig, axes = _new_figure(len(panels), height=4.4 + 0.25 * lines)
-    for j, (player, drawn) in enumerate(panels.items()):
-        ax = axes[0, j]
+    for ax, (player, drawn) in zip(axes[0], panels.items(), strict=True):
         xs: set[float] = set()
         names: dict = {}
         for n, (i, curve, column) in enumerate(drawn):  # curve i in colour i in every panel
@@ -339,13 +330,12 @@ def player_panels(curves: list) -> dict[str, list[tuple]]:
     """
     names = {p for c in curves for p in c.fits}
     many = any(p.startswith("follower_") for p in names)
-    panels: dict[str, list[tuple]] = {}
-    for p in sorted(names, key=lambda p: (p != "leader", len(p), p)):
-        panel = "follower_1" if many and p == "follower" else p
-        panels.setdefault(panel, [])
+    panel = {p: "follower_1" if many and p == "follower" else p for p in names}
+    order = sorted(names, key=lambda p: (p != "leader", len(p), p))
+    panels: dict[str, list[tuple]] = {panel[p]: [] for p in order}
     for i, c in enumerate(curves):
         for p in c.fits:
-            panels["follower_1" if many and p == "follower" else p].append((i, c, p))
+            panels[panel[p]].append((i, c, p))
     return panels
 
 

@@ -104,11 +104,8 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
     """
     values = np.asarray(values, dtype=float)
     mean, half = values.mean(axis=1), t_half_width(values, level)
-    return (
-        mean,
-        np.maximum(mean - half, np.nanmin(values)),
-        np.minimum(mean + half, np.nanmax(values)),
-    )
+    least, most = np.nanmin(values), np.nanmax(values)
+    return mean, np.maximum(mean - half, least), np.minimum(mean + half, most)
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,8 @@ def is_bench_json(path: Path) -> bool:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return (
-        isinstance(data, dict)
-        and bool(data)
-        and set(data) <= {"planner", "learner", "episodes", "ccse", "sweep"}
-    )
+    figures = {"planner", "learner", "episodes", "ccse", "sweep"}  # the keys bench --json writes
+    return isinstance(data, dict) and bool(data) and set(data) <= figures
 
 
 BENCH_OPTIONS = options(BenchOptions())

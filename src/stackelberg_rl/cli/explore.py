@@ -96,22 +96,18 @@ def print_gaps(title: str, gaps: dict[str, float]) -> None:
 
 
 def _planned(data: rf.ExplorationData, rewards: rf.Rewards, lam: float, game) -> tuple:
-    """The plan's arrays (``w``, a finite game's tables) and their exact gaps on a finite game."""
+    """A writer of the plan's ``.npz`` (``w``, a finite game's tables), its exact gaps if finite."""
     learned, tables = rf.fit_with_tables(data, rewards, lam=lam)
     names = policy_names(data.n_players) if tables else ()
     arrays = {"w": learned.w, **dict(zip(names, tables or (), strict=True))}
-    finite = isinstance(game, games_mod.FiniteGame)
-    return arrays, rf.gaps(game, *tables) if finite else None
+    gaps = rf.gaps(game, *tables) if isinstance(game, games_mod.FiniteGame) else None
+    return _writer(_files.pack(rf.PLAN_FORMAT, 1, arrays)), gaps
 
 
 def _writer(data: dict | bytes):
     """A writer of a JSON record (NaN refused) or of bytes, for :func:`store.write_file`."""
     content = data if isinstance(data, bytes) else dumps(data).encode()
     return lambda path: Path(path).write_bytes(content)
-
-
-def _plan_file(arrays: dict[str, np.ndarray]):
-    return _writer(_files.pack(rf.PLAN_FORMAT, 1, arrays))
 
 
 @command(EXPLORE_OPTIONS)
@@ -160,8 +156,8 @@ def explore(values: dict[str, Any]) -> int:
                 checkpoint=lambda state: reservation.write_checkpoint(opts.seed, state),
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
-        arrays, gaps = _planned(data, None, opts.plan_lam, game)
-        files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: _plan_file(arrays)}
+        plan_file, gaps = _planned(data, None, opts.plan_lam, game)
+        files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: plan_file}
         files |= {} if gaps is None else {rf.GAPS_FILE: _writer(gaps)}
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
@@ -311,7 +307,7 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(spec.file).stem if spec.file else "-".join([spec.name, *given])
-    arrays, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
+    plan_file, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stems = (rf.PLAN_PREFIX + name + f"-{n}" * (n > 1) for n in itertools.count(1))
     stem = next(s for s in stems if not any((folder / (s + e)).exists() for e in (".npz", ".json")))
@@ -320,7 +316,7 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
         {k: v for k, v in record.items() if k != "game"} | {"files": [f"{stem}.npz"]}
     )
     try:
-        store.write_file(folder, stem + ".npz", _plan_file(arrays), exclusive=True)
+        store.write_file(folder, stem + ".npz", plan_file, exclusive=True)
         store.write_file(folder, stem + ".json", _writer(record), exclusive=True)
         store.write_file(folder, store.MANIFEST_FILE, _writer(manifest))
     except OSError as err:

@@ -196,7 +196,6 @@ def _started(run_dir, pids) -> None:
 
 
 def _resume_hint(err: BaseException) -> str:
-    """What an unfinished run left and how to continue it."""
     run_dir = getattr(err, "run_dir", None)
     if not run_dir:
         return "nothing was kept"

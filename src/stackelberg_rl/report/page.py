@@ -63,6 +63,7 @@ details { margin: 0.4em 0; }
 nav ol { columns: 2; }
 """
 
+BIAS = "How much of the regret is soft-max bias"  # a section of run and sweep pages
 SHARES = (  # what a bias share (bias / regret) at least this large means
     (0.75, "almost all of this regret is soft-max bias, the price of soft-max play rather than "
      "of not knowing the game"),
@@ -335,20 +336,15 @@ def k_section(page: Page, folder: Path, curves: list[Curve]) -> None:
     page.table(["agent", "player", "slope", "95% interval", "seeds", "K values"], rows, 2)
     with_bias = [c for c in curves if c.has_bias and _some_bias(c)]
     none = "No curve here plays soft-max with a recorded α on a finite game: no bias."
-    page.section(
-        "bias", "How much of the regret is soft-max bias", note=None if with_bias else none
-    )
+    page.section("bias", BIAS, note=None if with_bias else none)
     if not with_bias:
         return
     sentences = []
     for c in with_bias:
-        means = c.means()
-        K = means.index.max()
-        at = means.loc[K]
+        at = c.means().iloc[-1]  # at the largest K: the means are sorted by K
+        K = at.name
         shares = [f"{player_label(p)} {at[f'bias_{p}'] / at[p]:.0%}" for p in c.fits if at[p] > 0]
-        slopes = ", ".join(
-            f"{player_label(p)} {c.bias_fits[p].text()}" for p in c.fits if c.bias_fits
-        )
+        slopes = ", ".join(f"{player_label(p)} {fit.text()}" for p, fit in c.bias_fits.items())
         *bounds, last = [f"{_fmt(at[f'bound_{p}'])} ({player_label(p)})" for p in c.fits]
         sentences.append(
             f"{c.label}: at K = {int(K)} the bias is {', '.join(shares)} of the regret; the "
@@ -509,7 +505,7 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         draw = partial(plots.plot_prefixes, prefix)
         page.figure(folder, "prefixes", draw, "cumulative regret at prefixes", caption)
     note = None if s.bias is not None else f"No soft-max bias: {s.bias_note}."
-    page.section("bias", "How much of the regret is soft-max bias", note=note)
+    page.section("bias", BIAS, note=note)
     if s.bias is not None:
         bias_table(page, [s])
         one = s.game is None or s.game.n_followers == 1

@@ -208,8 +208,10 @@ def test_a_sweep_stopped_by_ctrl_c_and_killed_at_random_points_ends_as_a_whole_o
     assert list(taken) == [(settings[0].name, 0)] and 0 < taken[settings[0].name, 0][0] < 3500
     seen.update(taken)
 
-    # SIGKILL at random points, once the run again has written something; with two worker
-    # processes, then with one (the seeds play in the driver's process).
+    # SIGKILL at two random points, each once the run again has written something. Only the long
+    # seed is left, so it plays in the driver's process with --workers 2 as with 1 (the driver
+    # starts no more workers than tasks): workers killed with their driver are
+    # tests/test_processes.py's.
     for workers in (2, 1):
         since = time.time()
         proc = start(tmp_path, out, "0.05", workers)

@@ -9,6 +9,7 @@ A long file handed out last keeps one core busy after the other has run out of w
 first, it runs beside the many short files, which then fill the end of the run evenly.
 """
 
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,10 @@ from pathlib import Path
 
 
 def pytest_configure(config):
+    # Started in the background of a script (`make test &`), the suite inherits Ctrl-C ignored,
+    # and so would every command it starts: the tests that interrupt one would wait for ever.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
         return  # a worker, or a run without workers: kernels compile where first used
     script = Path(__file__).with_name("_compile_kernels.py")

@@ -180,13 +180,13 @@ def run(values: dict[str, Any]) -> int:
             INTERRUPTION["note"] = _resume_hint(err)
         raise
     INTERRUPTION["note"] = f"the finished run is in {df.attrs['run_dir']}"
+    folder = Path(df.attrs["run_dir"])
     if df.attrs.get("already_complete"):
-        folder = Path(df.attrs["run_dir"])
         print(f"nothing to resume: the run in {folder} is complete", flush=True)
         for work in store.pending_replacements(folder):  # an --overwrite stopped by kill -9
             print(f"an unfinished run that was to replace it is in {work}: continue it with "
                   f"{PROG} run --resume {work}", flush=True)  # fmt: skip
-    report_run(Path(df.attrs["run_dir"]))
+    report_run(folder)
     return 0
 
 

@@ -296,6 +296,7 @@ class FiniteGame(SteppedGame):
         return self._linear_reward(h) if self._rewards is None else self._rewards[:, h]
 
     def _values(self, V: np.ndarray, players: tuple[int, ...] = ()) -> np.ndarray:
+        """``V (..., *players, S)`` as float64, or a :class:`ValueError` naming its shape."""
         V = np.asarray(V, dtype=np.float64)
         want = (*players, self.n_states)
         if V.shape[V.ndim - len(want) :] != want:
@@ -364,6 +365,7 @@ class FiniteGame(SteppedGame):
         return draw(self.initial_distribution, rng)
 
     def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
+        """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""
         actions = self._joint(actions)
         fast_index(h, self.horizon, "h")  # every step of a run in Python comes here
         fast_index(x, self.n_states, "x")

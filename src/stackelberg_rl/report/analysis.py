@@ -257,7 +257,9 @@ def _curves(settings: list[SettingData], free: tuple[str, ...], key: str, x_of) 
     for g, label in zip(found, _labels(found, free), strict=True):
         g = sorted(g, key=lambda s: x_of(s)[0])
         xs = [x_of(s) for s in g]
-        rows = [s.totals if s.bias is None else s.totals.merge(s.bias, on="seed") for s in g]
+        rows = [
+            s.totals if s.bias is None else s.totals.merge(s.bias, on="seed", how="left") for s in g
+        ]
         points = pd.concat([r.assign(x=x) for r, (x, _) in zip(rows, xs, strict=True)])
         names = {x: name for x, name in xs if name is not None}
         curves.append(Curve(label, g, points.reset_index(drop=True), names))

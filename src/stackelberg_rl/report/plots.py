@@ -43,6 +43,7 @@ def _save(fig: Figure, path: str | os.PathLike, title: str | None, dpi: int = 90
 
 
 def _mean_and_band(ax, table: pd.DataFrame, color: str) -> None:
+    """The mean over the columns (seeds) of ``table`` and its band, against its index."""
     x, values = table.index.to_numpy(dtype=float), table.to_numpy()
     mean, low, high = mean_band(values)
     ax.plot(x, mean, color=color, label="regret (mean)")
@@ -71,6 +72,7 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
 
 
 def _loglog(ax, x: np.ndarray) -> None:
+    """Log axes, x ticked at ``x``, y at :func:`log_ticks`."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
@@ -82,9 +84,13 @@ def _loglog(ax, x: np.ndarray) -> None:
 
 
 def _log_y(ax) -> None:
-    from matplotlib.ticker import MaxNLocator, NullFormatter
+    """A log y axis labelled at :func:`log_ticks` of its range."""
+    from matplotlib.ticker import Locator, NullFormatter
 
-    class Ticks(MaxNLocator):  # its __call__ asks tick_values for the view interval
+    class Ticks(Locator):
+        def __call__(self):
+            return self.tick_values(*self.axis.get_view_interval())
+
         def tick_values(self, vmin, vmax):
             return log_ticks(vmin, vmax)
 

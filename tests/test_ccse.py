@@ -527,6 +527,13 @@ def test_equilibrium_command_shows_the_certificate_and_exports(security_run, tmp
     loaded = CCSE.load(export)
     assert loaded.info["seed"] == 1
     np.testing.assert_array_equal(loaded.tables()[0], CCSE.from_run(security_run, 1).tables()[0])
+    # another seed's mixture into that file: refused, the file kept; --overwrite replaces it
+    again = ["equilibrium", str(security_run), "--seed", "0", "--export", str(export)]
+    code, out, err = cli([*again, "--points", "1"], capsys)
+    assert code == 2 and "already holds a mixture: give --overwrite to replace it" in err, err
+    assert CCSE.load(export).info["seed"] == 1
+    code, out, err = cli([*again, "--points", "1", "--overwrite"], capsys)
+    assert code == 0 and CCSE.load(export).info["seed"] == 0, err
     for option in (["--points", "1"], ["--ratio", "1"]):  # one prefix: the table, no slope
         code, out, err = cli(["equilibrium", str(security_run), *option], capsys)
         flat = " ".join(out.split())

@@ -33,6 +33,9 @@ class EquilibriumOptions:
     export: str | None = field(default=None, metadata={"metavar": "FILE"})
     """Write the mixture to this file (an .npz of its plans with a JSON header; CCSE.load reads
     it)."""
+    overwrite: bool = False
+    """Replace the --export file if it holds a mixture already (any other file is never
+    replaced)."""
     points: int = 5
     """Prefixes of the run at which the certificate is computed, geometric up to K."""
     ratio: float = 16.0
@@ -50,8 +53,9 @@ class EquilibriumOptions:
         _validate.real(self.ratio, "ratio", low=1.0)
         if self.export is not None:
             check_writable_file(
-                Path(self.export), "--export", "mixture", equilibria.is_mixture_file
-            )
+                Path(self.export), "--export", "mixture", equilibria.is_mixture_file,
+                replace=None if self.overwrite else "--overwrite",
+            )  # fmt: skip
 
 
 EQUILIBRIUM_OPTIONS = options(EquilibriumOptions())

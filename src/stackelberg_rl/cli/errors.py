@@ -39,14 +39,24 @@ def checked(make: Callable[[], T], *also: type[Exception], writing: str | None =
         raise UsageError(f"cannot write {writing}: {err.strerror or err}") from None
 
 
-def check_writable_file(path: Path, what: str, kind: str, ours: Callable[[Path], bool]) -> None:
-    """Raise ``ValueError`` unless ``path`` can be written; an existing file only if ``ours``."""
+def check_writable_file(
+    path: Path, what: str, kind: str, ours: Callable[[Path], bool], replace: str | None = None
+) -> None:
+    """Raise ``ValueError`` unless ``path`` can be written; an existing file only if ``ours``.
+
+    ``replace``: the option that allows replacing a file of ``ours`` (``None``: it is replaced).
+    """
     if path.is_dir():
         raise ValueError(f"{what} {path} is a folder, not a file")
     if path.exists() and not ours(path):
         raise ValueError(
             f"{what} {path} exists and is not a {kind} written by {PROG}: it is never "
             "replaced; choose another file"
+        )
+    if path.exists() and replace is not None:
+        raise ValueError(
+            f"{what} {path} already holds a {kind}: give {replace} to replace it, or choose "
+            "another file"
         )
     parent = path.absolute().parent
     if not parent.is_dir():

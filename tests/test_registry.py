@@ -132,8 +132,12 @@ def test_a_user_game_registers_with_a_decorator(monkeypatch):
     assert info.estimate_bytes({"horizon": "3"}) == 24
     g = games.make("coin", fair="no", horizon="3")
     assert g.horizon == 3 and g.transition(0)[0, 0, 0, 0] == 0.9
-    with pytest.raises(ValueError, match="fair must be true or false, got 'maybe'"):
-        games.make("coin", fair="maybe")
+    # a boolean as the command line (``0``, ``yes``), Python, a YAML file or numpy gives it
+    for fair, p in (("0", 0.9), ("yes", 0.5), (0, 0.9), (1, 0.5), (np.False_, 0.9), (True, 0.5)):
+        assert games.make("coin", fair=fair, horizon=3).transition(0)[0, 0, 0, 0] == p
+    for fair in ("maybe", 2, 0.0, None):
+        with pytest.raises(ValueError, match=f"fair must be true or false, got {fair!r}"):
+            games.make("coin", fair=fair)
     with pytest.raises(ValueError, match="already registered"):
         games.register("coin", CoinParams)(lambda horizon, fair: None)
     with pytest.raises(TypeError, match="must be a dataclass"):

@@ -11,6 +11,8 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from ._validate import is_integer
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -50,6 +52,8 @@ def convert(value: Any, kind: Any, what: str) -> Any:
     if kind is bool:
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
             return value.lower() in _TRUE
+        if isinstance(value, np.bool_) or is_integer(value) and value in (0, 1):
+            return bool(value)  # numpy's booleans, and 0 and 1 as the command line takes them
         if not isinstance(value, bool):
             raise ValueError(f"{what} must be true or false, got {value!r}")
     elif kind is int:

@@ -280,6 +280,9 @@ def test_log_ticks_give_three_to_nine_round_ticks_inside_any_range():
         assert 3 <= len(ticks) <= 9, (low, high, ticks)
         assert all(low <= t <= high for t in ticks) and ticks == sorted(ticks)
         assert all(len(f"{t:g}") <= 9 for t in ticks), ticks  # round numbers, short labels
+        # labelled across half the axis or more: 3.04–19.7 was labelled 4, 6, 8 and no higher
+        assert math.log10(ticks[-1] / ticks[0]) >= math.log10(high / low) / 2, (low, high, ticks)
+    assert log_ticks(3.04, 19.7) == [5, 10, 15]
 
 
 def test_a_size_plot_says_what_resolves_differently_at_each_size(tmp_path):

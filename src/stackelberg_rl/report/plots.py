@@ -105,7 +105,8 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     """Ticks of a log axis from ``low`` to ``high``: three or more where there is room.
 
     The first of powers of ten, ``1, 2, 5`` or ``1 … 9`` times them, and evenly spaced round
-    numbers that puts three ticks ``1/most`` of the range apart (in logarithm), else the fullest.
+    numbers (coarse, then fine) that puts three ticks ``1/most`` of the range apart (in
+    logarithm) across half the range or more, else the fullest.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -116,16 +117,17 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     span = max(math.log10(high / low), 1e-12)
     powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     best: list[float] = []
-    for mantissas in ((1,), (1, 2, 5), range(1, 10), None):
-        if mantissas is None:
-            candidates = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    for mantissas in ((1,), (1, 2, 5), range(1, 10), 6, 12):
+        if isinstance(mantissas, int):  # that many bins at most, evenly spaced
+            steps = [1, 2, 2.5, 5, 10]
+            candidates = MaxNLocator(nbins=mantissas, steps=steps).tick_values(low, high)
         else:
             candidates = [m * 10.0**e for e in powers for m in mantissas]
         ticks: list[float] = []
         for t in sorted(float(c) for c in candidates if low <= c <= high):
             if not ticks or math.log10(t / ticks[-1]) >= span / most:
                 ticks.append(t)
-        if len(ticks) >= 3:
+        if len(ticks) >= 3 and math.log10(ticks[-1] / ticks[0]) >= span / 2:
             return ticks
         best = ticks if len(ticks) > len(best) else best
     return best

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+KERNEL = {"cache": True, "error_model": "numpy", "no_cfunc_wrapper": True}
+"""numba's options of every kernel: cached, numpy's arithmetic (``1/0 = inf``), and no wrapper to
+pass it as a first-class function (none is; the wrapper is a third of a kernel's code)."""
+
+CALLED_BY_KERNELS = {"no_cpython_wrapper": True}
+"""Added for a kernel that only kernels call: no wrapper to call it from Python either. (Some that
+one kernel alone calls are ``inline="always"``, compiled only as a part of it, cheaper.)"""
+
 
 def _writable(folder: Path) -> bool:
     """Whether a file can be created in ``folder`` (made if need be)."""

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
-from .._jit import ensure_cache_dir, read_only
+from .._jit import KERNEL, ensure_cache_dir, read_only
 from ..games.sampling import compiled_step, draw_index
 from ..learners._kernels.plan import policies
 from ..learners.lsvi_ucb import parameters
@@ -39,8 +39,9 @@ def doubling_threshold(logdet_at_plan: np.ndarray) -> np.ndarray:
 Lazy = namedtuple("Lazy", ["sources", "filled", "w", "Lambda_inv", "params"])
 """How a block computes the learners' rows: player ``m``'s come from learner ``sources[m]``
 (``-1``: its table is complete); ``filled (L, H, S)``: the rows learner ``ℓ`` has written; its
-plan ``w (L, P, H, d)``, ``Lambda_inv (L, H, d, d)`` and its kernel parameters (``β``, ``H``,
-``α``, the exploration reward, the action counts; one tuple each). Kept until the next plan."""
+plan ``w (L, P, H, d)``, ``Lambda_inv (L, H, d, d)`` and its kernel parameters, learner ``ℓ``'s
+at row ``ℓ`` of each: ``β (L,)``, ``H (L,)``, ``α (L, P)``, the exploration reward ``(L,)``,
+the action counts ``(L, P)``. Kept until the next plan."""
 
 
 def lazy_tables(learners: Sequence, sources: Sequence[int], horizon: int, n_states: int) -> Lazy:
@@ -55,15 +56,15 @@ def lazy_tables(learners: Sequence, sources: Sequence[int], horizon: int, n_stat
         arrays = [np.asarray(getattr(x, name), dtype=np.float64) for x in learners]
         return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
+    per_learner = [
+        parameters(x.beta, x.horizon, x.alphas, x.bonus_reward, x.action_counts) for x in learners
+    ]
     return Lazy(
         sources=np.array(sources, dtype=np.int64),
         filled=np.zeros((len(learners), horizon, n_states), dtype=np.bool_),
         w=stacked("w"),
         Lambda_inv=stacked("Lambda_inv"),
-        params=tuple(
-            parameters(x.beta, x.horizon, x.alphas, x.bonus_reward, x.action_counts)
-            for x in learners
-        ),
+        params=tuple(read_only(np.array(column)) for column in zip(*per_learner, strict=True)),
     )
 
 
@@ -117,7 +118,7 @@ def play_block(
     )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL)
 def _play(arrays, initial, players, env_rng, doubling, out, lazy):  # pragma: no cover - compiled
     """:func:`play_block`'s loop, filling ``out``: the number of episodes played.
 
@@ -167,15 +168,16 @@ def _play(arrays, initial, players, env_rng, doubling, out, lazy):  # pragma: no
     return n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL, inline="always")
 def _fill(features, h, x, s, lazy, tables):  # pragma: no cover - compiled
     """Learner ``s``'s policies at ``(h, x)`` into its players' tables: ``Q`` and they finite?
 
     Computed as acting computes them (Algorithm 1, lines 16–20), a state alone.
     """
-    sources, filled, w, Lambda_inv, params = lazy
-    _, pis, finite = policies(features[x : x + 1], w[s], Lambda_inv[s], h, params[s])
-    counts = params[s][4]
+    sources, filled, w, Lambda_inv, (beta, horizon, alphas, bonus_reward, action_counts) = lazy
+    counts = action_counts[s]
+    params = (beta[s], horizon[s], alphas[s], bonus_reward[s], counts)
+    _, pis, finite = policies(features[x : x + 1], w[s], Lambda_inv[s], h, params)
     start, width = 0, 1
     for m in range(len(tables)):
         width *= counts[m]  # player m's columns: (a_0, …, a_m) row-major, J_m·A_m of them
@@ -190,7 +192,7 @@ def _fill(features, h, x, s, lazy, tables):  # pragma: no cover - compiled
     return finite
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL, inline="always")
 def _doubled(Lambda, threshold, R):  # pragma: no cover - compiled
     """Whether ``log det Λ_h > threshold[h]`` for some ``h`` (by Cholesky, ``Λ_h = RRᵀ``)."""
     d = Lambda.shape[1]

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._jit import ensure_cache_dir
+from .._jit import KERNEL, ensure_cache_dir
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
@@ -47,7 +47,7 @@ def _not_a_distribution(p: np.ndarray) -> str:
 
 
 # No fastmath: the cumulative sums are the plain left-to-right ones.
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL)
 def draw_index(p, u):  # pragma: no cover - compiled
     """The first ``i`` with ``u · Σ p < Σ_{j ≤ i} p`` (else the last positive); -1 if not a law."""
     total = 0.0
@@ -69,7 +69,7 @@ def draw_index(p, u):  # pragma: no cover - compiled
     return last
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL)
 def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - compiled
     """A state from ``Σ_i weights_i · μ^i`` (``cdf (d, S)`` their cumulative sums); -1 if bad."""
     i = draw_index(weights, u_component)
@@ -80,7 +80,7 @@ def mixture_draw(weights, cdf, u_component, u_state):  # pragma: no cover - comp
     return min(np.searchsorted(row, u_state * row[S - 1], side="right"), S - 1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL, inline="always")
 def compiled_step(arrays, h, x, joint, rng, rewards):  # pragma: no cover - compiled
     """``FiniteGame.step`` at ``(h, x)`` and the joint action ``joint``: the next state.
 

@@ -15,12 +15,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ..._jit import ensure_cache_dir
+from ..._jit import CALLED_BY_KERNELS, KERNEL, ensure_cache_dir
 
 ensure_cache_dir(__file__)  # before the first cache=True kernel
 
-JIT = {"cache": True, "fastmath": {"reassoc", "contract"}, "error_model": "numpy"}  # keeps inf
-EXACT_JIT = {"cache": True, "error_model": "numpy"}  # each sum in the order written
+JIT = {**KERNEL, "fastmath": {"reassoc", "contract"}}  # keeps inf
+EXACT_JIT = KERNEL  # each sum in the order written
+INNER = {**JIT, **CALLED_BY_KERNELS}  # of the helpers that only kernels call
+EXACT_INNER = {**EXACT_JIT, **CALLED_BY_KERNELS}
 
 ACROSS_PAIRS = 8  # from this many joint actions up, products run across them
 COEFFICIENTS = 3  # rows cᵀψ per pass of the products: each w_{m,h+1}, then U_0, zero-padded
@@ -81,7 +83,7 @@ again inside the kernels (cheaper to call)."""
 
 
 # ---------------------------------------------------------------------- the policies played
-@njit(**EXACT_JIT)
+@njit(**EXACT_INNER)
 def _softmax_into(values, alpha, out):  # pragma: no cover - compiled
     """``out = softmax(α·values)`` (eq. 12), stable; ``α = ∞``: uniform on the maximisers."""
     largest = values[0]
@@ -184,7 +186,7 @@ def policies_by_step(phi, w, Lambda_inv, params):  # pragma: no cover - compiled
 
 
 # ---------------------------------------------------------------------- soft-max across samples
-@njit(**JIT)
+@njit(**INNER)
 def _softmax_mix(values, chooser, alpha, n_columns, out, stats):  # pragma: no cover - compiled
     """``out[m, i] = Σ_r p_r values[m, r, i]``, ``p = softmax(α values[chooser, :, i])`` (SPEC §7).
 
@@ -237,29 +239,8 @@ def _softmax_mix(values, chooser, alpha, n_columns, out, stats):  # pragma: no c
                 out[m, i] *= inverse
 
 
-@njit(**JIT)
-def _softmax_chain(Q, n_columns, params, nodes, V, stats):  # pragma: no cover - compiled
-    """``V (P, BLOCK)`` of a block's samples from ``Q (P, J, BLOCK)`` (lines 9–14; SPEC §7).
-
-    ``Q``'s joint actions run reversed, ``a_N`` slowest, so that player ``i``'s soft-max runs at
-    every ``(a_0, …, a_{i-1}, sample)`` at once; ``nodes (2, ·)`` scratch; ``n_columns`` in use.
-    """
-    counts = params.action_counts
-    n_players = Q.shape[0]
-    W = Q.reshape(n_players, Q.shape[1] * Q.shape[2])
-    width = W.shape[1]
-    for i in range(n_players - 1, 0, -1):
-        n_own = counts[i]
-        width //= n_own
-        below = nodes[i % 2, : n_players * width].reshape(n_players, width)
-        _softmax_mix(W.reshape(n_players, n_own, width), i, params.alphas[i], width, below, stats)
-        W = below
-    leader = W.reshape(n_players, counts[0], Q.shape[2])
-    _softmax_mix(leader, 0, params.alphas[0], n_columns, V, stats)
-
-
 # ---------------------------------------------------------------------- products and forms
-@njit(**JIT)
+@njit(**INNER)
 def _products(psi, t, coef, out, i):  # pragma: no cover - compiled
     """``out[k, i, v] = coef[k] · ψ_t[:, v]`` for every joint action ``v`` of row ``t``."""
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -281,7 +262,7 @@ def _products(psi, t, coef, out, i):  # pragma: no cover - compiled
             out[k, i, v] = acc
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _exact_forms(psi, t, Lambda_inv, scratch, forms):  # pragma: no cover - compiled
     """``forms[v] = ψ_vᵀ Λ^{-1} ψ_v`` for every pair of row ``t`` of ``psi``; ``scratch (J, d)``."""
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -300,7 +281,7 @@ def _exact_forms(psi, t, Lambda_inv, scratch, forms):  # pragma: no cover - comp
         forms[v] = acc
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
     """``forms[v] −= Σ_{r ≥ 1} (U_r·ψ_v)²``: the rows past the first of ``updates (m, d)``."""
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -313,14 +294,16 @@ def _downdate_further(psi, t, updates, forms):  # pragma: no cover - compiled
 
 
 # ---------------------------------------------------------------------- the plan
-@njit(**JIT)
-def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
+@njit(**JIT, inline="always")
+def next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
     """Soft-max values ``V (n, P)`` at the next states of one step (:data:`NextStates`), one pass.
 
     Per next state ``w_mᵀψ``, the form ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²`` (or exact, by
     ``mode``), the bonus and ``Q``; per block the soft-max chain. ``step``: :data:`NextStates`
-    (forms updated in place); ``w_next (P, d)``. Returns the drift in ``MODE_MEASURE``, else 0.
+    (forms updated in place), :data:`Parameters`, plain tuples; ``w_next (P, d)``. Returns the
+    drift in ``MODE_MEASURE``, else 0.
     """
+    step, params = NextStates(*step), Parameters(*params)
     psi, rows, updates = step.features, step.rows, step.updates
     cached = step.forms.reshape(step.forms.size)  # next state t's pairs at t·J + v
     d, n_pairs = psi.shape[1], psi.shape[2]
@@ -394,17 +377,19 @@ def _next_state_values(step, w_next, params, mode, V):  # pragma: no cover - com
             for v in range(n_pairs):
                 for i in range(n_block):
                     Q[m, reversed_row[v], i] = Q_flat[m, i * n_pairs + v]
-        _softmax_chain(Q, n_block, params, nodes, values, stats)
+        # The soft-max chain (lines 9–14) from the last player down, the leader's into values:
+        # player i's at every (a_0, …, a_{i-1}, sample) at once, Q's a_N running slowest.
+        W, width = Q.reshape(n_players, n_pairs * BLOCK), n_pairs * BLOCK
+        for i in range(n_players - 1, -1, -1):
+            width //= counts[i]
+            below = values if i == 0 else nodes[i % 2, : n_players * width].reshape(-1, width)
+            n_out = n_block if i == 0 else width
+            _softmax_mix(W.reshape(n_players, -1, width), i, params.alphas[i], n_out, below, stats)
+            W = below
         for i in range(n_block):
             for m in range(n_players):
                 V[start + i, m] = values[m, i]
     return drift
-
-
-@njit(**JIT)
-def next_state_values(step, w_next, params, mode, V):  # pragma: no cover - compiled
-    """:func:`_next_state_values` from plain tuples."""
-    return _next_state_values(NextStates(*step), w_next, Parameters(*params), mode, V)
 
 
 @njit(**JIT)
@@ -437,7 +422,7 @@ def _sherman_morrison(inverse, new_rows, updates):  # pragma: no cover - compile
     return growth
 
 
-@njit(**EXACT_JIT)
+@njit(**EXACT_INNER)
 def add_outer(Lambda, h, f):  # pragma: no cover - compiled
     """``Λ_h += ffᵀ``, each product rounded before the sum: ``Λ`` is a function of the rows."""
     d = f.shape[0]
@@ -528,7 +513,7 @@ def spd_inverses(Lambda, out):  # pragma: no cover - compiled
                     out[h, i, j] += M[k, i] * M[k, j]
 
 
-@njit(**EXACT_JIT)
+@njit(**EXACT_INNER)
 def _add_samples(data, cache, h):  # pragma: no cover - compiled
     """Add step ``h``'s samples since ``n_summed[h]`` to the sums, with a table by place.
 
@@ -564,8 +549,14 @@ def add_samples(data, cache):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compiled
-    """:func:`backward_pass` on the named tuples."""
+def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
+    """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
+
+    At each ``h``: ``Λ_h^{-1}`` brought up to date, ``y = r + V_{h+1}(x_{h+1})``, ``w_h =
+    Λ_h^{-1} Φ_hᵀ y``. :data:`Samples`, :data:`PlanCache` (updated) and :data:`Parameters` as
+    plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured).
+    """
+    data, cache = Samples(*data), PlanCache(*cache)
     n_steps, d = data.features.shape[0], data.features.shape[2]
     n_players = w.shape[0]
     updates_next = np.zeros((0, d))  # step h+1's Sherman–Morrison vectors
@@ -608,12 +599,10 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
             rows, n_next = data.next_rows[h], n
             if table:
                 rows, n_next = cache.place_states[h], cache.n_places[h]
-            step = NextStates(
-                psi, rows, cache.forms[h], n_next, cache.n_forms[h], updates_next,
-                cache.inverse[h + 1],
-            )  # fmt: skip
+            step = (psi, rows, cache.forms[h], n_next, cache.n_forms[h], updates_next,
+                    cache.inverse[h + 1])  # fmt: skip
             V = np.empty((n_next, n_players))
-            measured = _next_state_values(step, w[:, h + 1].copy(), params, mode, V)
+            measured = next_state_values(step, w[:, h + 1].copy(), params, mode, V)
             if mode == MODE_MEASURE:
                 drift[h] = measured
             cache.n_forms[h] = n_next
@@ -632,14 +621,3 @@ def _backward(data, cache, params, how, w, drift):  # pragma: no cover - compile
                 w[m, h, i] = acc
         updates_next = updates
         exact_next = exact
-
-
-@njit(**JIT)
-def backward_pass(data, cache, params, how, w, drift):  # pragma: no cover - compiled
-    """Algorithm 1, lines 4–14, from the last step: ``Λ^{-1}`` and ``w (P, H, d)`` in place.
-
-    At each ``h``: ``Λ_h^{-1}`` brought up to date, ``y = r + V_{h+1}(x_{h+1})``, ``w_h =
-    Λ_h^{-1} Φ_hᵀ y``. :data:`Samples`, :data:`PlanCache` (updated) and :data:`Parameters` as
-    plain tuples; ``how`` of :data:`UPDATE`…; ``drift (H,)`` out (NaN where not measured).
-    """
-    _backward(Samples(*data), PlanCache(*cache), Parameters(*params), how, w, drift)

@@ -54,7 +54,7 @@ class EquilibriumOptions:
         if self.export is not None:
             check_writable_file(
                 Path(self.export), "--export", "mixture", equilibria.is_mixture_file,
-                replace=None if self.overwrite else "--overwrite",
+                asks=None if self.overwrite else "--overwrite",
             )  # fmt: skip
 
 

@@ -40,11 +40,12 @@ def checked(make: Callable[[], T], *also: type[Exception], writing: str | None =
 
 
 def check_writable_file(
-    path: Path, what: str, kind: str, ours: Callable[[Path], bool], replace: str | None = None
+    path: Path, what: str, kind: str, ours: Callable[[Path], bool], asks: str | None = None
 ) -> None:
     """Raise ``ValueError`` unless ``path`` can be written; an existing file only if ``ours``.
 
-    ``replace``: the option that allows replacing a file of ``ours`` (``None``: it is replaced).
+    ``asks``: the option not given without which even a file of ``ours`` is kept (``None``: one
+    is replaced).
     """
     if path.is_dir():
         raise ValueError(f"{what} {path} is a folder, not a file")
@@ -53,9 +54,9 @@ def check_writable_file(
             f"{what} {path} exists and is not a {kind} written by {PROG}: it is never "
             "replaced; choose another file"
         )
-    if path.exists() and replace is not None:
+    if path.exists() and asks is not None:
         raise ValueError(
-            f"{what} {path} already holds a {kind}: give {replace} to replace it, or choose "
+            f"{what} {path} already holds a {kind}: give {asks} to replace it, or choose "
             "another file"
         )
     parent = path.absolute().parent

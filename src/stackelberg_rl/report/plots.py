@@ -117,12 +117,13 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     span = max(math.log10(high / low), 1e-12)
     powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     best: list[float] = []
-    for mantissas in ((1,), (1, 2, 5), range(1, 10), 6, 12):
-        if isinstance(mantissas, int):  # that many bins at most, evenly spaced
+    # mantissas times powers of ten, then evenly spaced round numbers in at most 6, 12 bins
+    for series in ((1,), (1, 2, 5), range(1, 10), 6, 12):
+        if isinstance(series, int):
             steps = [1, 2, 2.5, 5, 10]
-            candidates = MaxNLocator(nbins=mantissas, steps=steps).tick_values(low, high)
+            candidates = MaxNLocator(nbins=series, steps=steps).tick_values(low, high)
         else:
-            candidates = [m * 10.0**e for e in powers for m in mantissas]
+            candidates = [m * 10.0**e for e in powers for m in series]
         ticks: list[float] = []
         for t in sorted(float(c) for c in candidates if low <= c <= high):
             if not ticks or math.log10(t / ticks[-1]) >= span / most:

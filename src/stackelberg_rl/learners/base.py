@@ -63,12 +63,21 @@ def _per_player(name: str, general, spellings: dict, n_players: int | None = Non
                 f"{' and '.join(spellings)} name two players; give {name}=(...) for {n_players}"
             )
         return list(given.values()), list(given)
-    if isinstance(general, str) or not isinstance(general, Sequence | np.ndarray):
-        raise ValueError(f"{name} must hold one value per player, got {general!r}")
-    if len(general) < 2 if n_players is None else len(general) != n_players:
+    return _one_per_player(name, general, n_players)
+
+
+def _one_per_player(name: str, values, n_players: int | None = None) -> tuple[list, list[str]]:
+    """``values`` (``n_players`` of them, or ≥ 2) as a list, and their names ``name[m]``."""
+    if (
+        isinstance(values, str)
+        or not isinstance(values, Sequence | np.ndarray)
+        or np.shape(values) == ()  # a 0-d array has no length
+    ):
+        raise ValueError(f"{name} must hold one value per player, got {values!r}")
+    if len(values) < 2 if n_players is None else len(values) != n_players:
         players = "a leader and its followers" if n_players is None else f"{n_players} players"
-        raise ValueError(f"{name} must hold one value per player ({players}), got {general!r}")
-    return list(general), [f"{name}[{m}]" for m in range(len(general))]
+        raise ValueError(f"{name} must hold one value per player ({players}), got {values!r}")
+    return list(values), [f"{name}[{m}]" for m in range(len(values))]
 
 
 class LSVIUCBLearner(Players, abc.ABC):
@@ -127,7 +136,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.lam = real(lam, "lam", low=0.0, low_open=True)
-        beta = real(beta, "beta", low=0.0)
+        self.beta = beta
         self.table: np.ndarray | None = None
         self.feature_map: FeatureMap = feature_map
         if isinstance(feature_map, np.ndarray):
@@ -142,14 +151,11 @@ class LSVIUCBLearner(Players, abc.ABC):
             name = f"the feature table (S, {axes}, d)"
             self.table = check_features(feature_map, shape, name)
             self.feature_map = self.table.__getitem__
-        self.bonus_reward, self.beta = bool(bonus_reward), beta
+        self.bonus_reward = bool(bonus_reward)
         self.dim, self.horizon = d, H
-        values, names = _per_player(
-            "alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players
+        self._set_alphas(
+            *_per_player("alphas", alphas, {"alpha_l": alpha_l, "alpha_f": alpha_f}, self.n_players)
         )
-        self.alphas = [
-            real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)
-        ]
         self.schedule, self.schedule_n = schedule, schedule_n
         self.w = np.zeros((self.n_players, H, d))
         self.Lambda_inv = np.broadcast_to(np.eye(d) / self.lam, (H, d, d)).copy()
@@ -164,8 +170,15 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     @alphas.setter
     def alphas(self, values) -> None:
-        self._alphas = np.array(values, dtype=np.float64)
-        self._alphas.flags.writeable = False
+        self._set_alphas(*_one_per_player("alphas", values, self.n_players))
+
+    def _set_alphas(self, values: list, names: list[str]) -> None:
+        """Put ``α`` in force, ``values[m]`` checked (the constructor's checks) by ``names[m]``."""
+        alphas = np.array(
+            [real(v, k, low=0.0, infinite=True) for v, k in zip(values, names, strict=True)]
+        )
+        alphas.flags.writeable = False
+        self._alphas = alphas
         self._forget_policies()
 
     @property
@@ -175,7 +188,7 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     @beta.setter
     def beta(self, value: float) -> None:
-        self._beta = float(value)
+        self._beta = real(value, "beta", low=0.0)
         self._forget_policies()
 
     @property
@@ -185,7 +198,7 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     @alpha_l.setter
     def alpha_l(self, value: float) -> None:
-        self.alphas = [value, *self._alphas[1:]]
+        self._set_alphas([value, *self._alphas[1:]], ["alpha_l", *self._alpha_names()[1:]])
 
     @property
     def alpha_f(self) -> float:
@@ -194,7 +207,13 @@ class LSVIUCBLearner(Players, abc.ABC):
 
     @alpha_f.setter
     def alpha_f(self, value: float) -> None:
-        self.alphas = [self._alphas[0], value, *self._alphas[2:]]
+        names = self._alpha_names()
+        self._set_alphas(
+            [self._alphas[0], value, *self._alphas[2:]], [names[0], "alpha_f", *names[2:]]
+        )
+
+    def _alpha_names(self) -> list[str]:
+        return [f"alphas[{m}]" for m in range(self.n_players)]
 
     @property
     def n_joint_actions(self) -> int:

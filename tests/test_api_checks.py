@@ -1,0 +1,82 @@
+"""The public API refuses bad arguments in one line naming them, the way its constructors do.
+
+Each test here failed before its check was written: the learner's setters took anything (a
+short ``alphas`` made the compiled kernel read past its end), a game's per-step accessors read
+``h = -1`` from the end, the ``random`` players acted on anything, and the planners given the
+other kind of game failed deep inside.
+"""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from stackelberg_rl import games
+from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
+
+GAME = games.make(
+    "random-linear", n_states=5, n_leader_actions=2, n_follower_actions=2, dim=4, horizon=3, seed=1
+)
+CONTINUOUS = games.make("continuous", n_eval_states=5, n_replications=2)
+
+
+def message(call) -> str:
+    with pytest.raises(ValueError) as err:
+        call()
+    return str(err.value)
+
+
+# ---------------------------------------------------------------------- 1. the learner's setters
+def learner(cls, **kw):
+    kw = {"beta": 0.2, "alphas": (1.0, 1.0), **kw}
+    return cls(GAME.features, action_counts=GAME.action_counts, dim=4, horizon=3, **kw)
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("alphas", (1.0,), "alphas must hold one value per player (2 players), got (1.0,)"),
+        ("alphas", (1.0, 1.0, 1.0), "alphas must hold one value per player (2 players)"),
+        ("alphas", (-5, -5), "alphas[0] must be in [0, inf), got -5"),
+        ("alphas", [[1, 2], [3, 4]], "alphas[0] must be a number in [0, inf), got [1, 2]"),
+        ("alphas", (1.0, math.nan), "alphas[1] must be a number in [0, inf), got nan"),
+        ("alphas", "ab", "alphas must hold one value per player, got 'ab'"),
+        ("beta", -1, "beta must be in [0, inf), got -1"),
+        ("beta", math.inf, "beta must be a finite number in [0, inf), got inf"),
+        ("beta", "0.5", "beta must be a finite number in [0, inf), got '0.5'"),
+        ("alpha_l", math.nan, "alpha_l must be a number in [0, inf), got nan"),
+        ("alpha_f", -1.0, "alpha_f must be in [0, inf), got -1.0"),
+        ("alpha_f", True, "alpha_f must be a number in [0, inf), got True"),
+    ],
+)
+def test_a_setter_makes_the_constructors_checks(cls, name, value, expected):
+    L = learner(cls)
+    before = (L.alphas.copy(), L.beta)
+    got = message(lambda: setattr(L, name, value))
+    assert got.startswith(expected) and "\n" not in got, got
+    if name in ("alpha_l", "alpha_f"):  # the spelling the constructor takes too
+        other = {"alpha_l": 1.0, "alpha_f": 1.0, name: value}
+        assert message(lambda: learner(cls, alphas=None, **other)) == got
+    else:
+        assert message(lambda: learner(cls, **{name: value})) == got
+    assert np.array_equal(L.alphas, before[0]) and L.beta == before[1]  # nothing changed
+    L.plan()  # and the learner still plans with what it had
+
+
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_good_values_are_set_as_before(cls):
+    L = learner(cls)
+    L.alphas = np.array([2, np.inf], dtype=np.float32)
+    L.alpha_l, L.beta = np.int64(3), 0
+    assert L.alphas.tolist() == [3.0, math.inf] and L.beta == 0.0
+    assert type(L.beta) is float and not L.alphas.flags.writeable
+    game = games.make("random-linear", n_followers=2, n_states=5, dim=4, horizon=3, seed=0)
+    three = cls(game.features, game.action_counts, 4, 3, beta=0.5, alphas=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match=re.escape("alphas must hold one value per player (3")):
+        three.alphas = (1.0, 1.0)
+    three.alpha_f = 2.0
+    assert three.alphas.tolist() == [1.0, 2.0, 1.0]
+    with pytest.raises(ValueError, match="alphas must hold one value per player, got None"):
+        three.alphas = None

@@ -80,3 +80,52 @@ def test_good_values_are_set_as_before(cls):
     assert three.alphas.tolist() == [1.0, 2.0, 1.0]
     with pytest.raises(ValueError, match="alphas must hold one value per player, got None"):
         three.alphas = None
+
+
+# ---------------------------------------------------------------------- 2. a game's steps
+@pytest.mark.parametrize(
+    "game",
+    [
+        GAME,  # factored
+        games.make("random-tabular", n_states=4, horizon=2, seed=0),  # dense
+        games.make("random-linear", n_followers=2, n_states=4, dim=3, horizon=2, seed=0),
+    ],
+    ids=["factored", "dense", "followers"],
+)
+@pytest.mark.parametrize("h", [-1, "H", True, 1.0, np.int64(-1)])
+def test_every_per_step_accessor_refuses_a_bad_step_as_step_does(game, h):
+    H, S = game.horizon, game.n_states
+    h = H if h == "H" else h
+    V = np.zeros((game.n_players, S))
+    calls = [
+        lambda: game.reward(h),
+        lambda: game.transition(h),
+        lambda: game.expected_next(h, V[0]),
+        lambda: game.action_values(h, V),
+        lambda: game.action_values(h),
+        lambda: game.step(h, 0, *[0] * game.n_players, np.random.default_rng(0)),
+    ]
+    expected = f"h must be an integer in [0, {H}), got {h!r}"
+    for call in calls:
+        assert message(call) == expected
+
+
+def test_the_continuous_games_steps_refuse_a_bad_step():
+    rng = np.random.default_rng(0)
+    expected = "h must be an integer in [0, 3), got -1"
+    assert message(lambda: CONTINUOUS.step(-1, (0.5, 0.5), 0, 0, rng)) == expected
+    assert message(lambda: CONTINUOUS.densities.draw(-1, 0, rng)) == expected
+    assert message(lambda: CONTINUOUS.densities.draw(0, 4, rng)).startswith("i must be an integer")
+    x = message(lambda: CONTINUOUS.step(0, "ab", 0, 0, rng))
+    assert x == "x must be a finite point of the plane, shape (2,), got 'ab'"
+
+
+@pytest.mark.parametrize("game", [GAME, CONTINUOUS], ids=["finite", "continuous"])
+def test_step_names_a_bad_or_missing_rng(game):
+    x = 0 if game is GAME else (0.5, 0.5)
+    wrong = "rng must be a numpy.random.Generator, got 0"
+    assert message(lambda: game.step(0, x, 1, 0, 0)) == wrong
+    assert message(lambda: game.step(0, x, (1, 0), 0)) == wrong
+    for call in (lambda: game.step(0, x, 1, 0), lambda: game.step(0, x, (1, 0))):
+        got = message(call)
+        assert got.startswith("rng is missing:") and "numpy.random.Generator" in got, got

@@ -94,6 +94,17 @@ def real(
     return v
 
 
+def point(value: Any, name: str) -> np.ndarray:
+    """``value`` as a finite float64 point of the plane ``(2,)``: a continuous game's state."""
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out.shape != (2,) or not np.isfinite(out).all():
+        raise ValueError(f"{name} must be a finite point of the plane, shape (2,), got {value!r}")
+    return out
+
+
 def probability(value: Any, name: str) -> float:
     """``value`` as a ``float`` in ``[0, 1]``."""
     return real(value, name, low=0.0, high=1.0)

@@ -22,7 +22,16 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import read_only
-from .._validate import TOL, array, check_shape, distribution, fast_index, first_index, real
+from .._validate import (
+    TOL,
+    array,
+    check_shape,
+    distribution,
+    fast_index,
+    first_index,
+    is_integer,
+    real,
+)
 from .sampling import draw, mixture_draw
 
 DENSE_LIMIT = 50_000_000
@@ -118,6 +127,10 @@ class SteppedGame(Players):
     A subclass gives ``_at`` (the checked ``(x, actions)``), ``_reward_at`` and ``_next_state``.
     """
 
+    def _step(self, h) -> int:
+        """``h`` as an ``int`` in ``[0, H)``: a negative step is refused, not read from the end."""
+        return fast_index(h, self.horizon, "h")
+
     def _joint(self, actions: tuple) -> tuple:
         if len(actions) == 1 and not isinstance(actions[0], int | np.integer):
             actions = tuple(actions[0])
@@ -127,6 +140,18 @@ class SteppedGame(Players):
                 f"{len(actions)}: {actions!r}"
             )
         return actions
+
+    def _split_rng(self, args: tuple) -> tuple:
+        """:meth:`step`'s arguments after ``x``: the actions, then ``rng`` (checked)."""
+        if args and isinstance(args[-1], np.random.Generator):
+            return args
+        one_sequence = len(args) == 1 and not is_integer(args[0])
+        if not args or one_sequence or (len(args) == self.n_players and all(map(is_integer, args))):
+            raise ValueError(
+                "rng is missing: step(h, x, a_0, …, a_N, rng) takes a numpy.random.Generator "
+                f"after the actions, got only {args!r}"
+            )
+        raise ValueError(f"rng must be a numpy.random.Generator, got {args[-1]!r}")
 
     def reward_at(self, h: int, x, *actions) -> np.ndarray:
         """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as in :meth:`step`)."""
@@ -140,7 +165,7 @@ class SteppedGame(Players):
         reward noise (if any), then one for ``x'`` (two from a mixture: the component, then the
         state), as :func:`~.sampling.compiled_step` draws them.
         """
-        *actions, rng = actions_and_rng
+        *actions, rng = self._split_rng(actions_and_rng)
         at = self._at(h, x, tuple(actions))
         r = self._reward_at(h, at)
         if self.reward_noise > 0.0:
@@ -293,6 +318,7 @@ class FiniteGame(SteppedGame):
 
     def reward(self, h: int) -> np.ndarray:
         """Mean rewards at step ``h``: ``(1+N, S, A_0, …, A_N)``."""
+        h = self._step(h)
         return self._linear_reward(h) if self._rewards is None else self._rewards[:, h]
 
     def _values(self, V: np.ndarray, players: tuple[int, ...] = ()) -> np.ndarray:
@@ -305,6 +331,7 @@ class FiniteGame(SteppedGame):
 
     def expected_next(self, h: int, V: np.ndarray) -> np.ndarray:
         """``Σ_x' P_h(x'|x,a,b) V(x')`` for ``V (..., S)``; returns ``(..., S, A_0, …, A_N)``."""
+        h = self._step(h)
         V = self._values(V)
         shape = V.shape[:-1] + self.features.shape[:-1]
         if self.mu is not None:
@@ -328,7 +355,7 @@ class FiniteGame(SteppedGame):
         Returns:
             ``Q_h (..., 1+N, S, A_0, …, A_N)`` (``out`` when given).
         """
-        m, d = self.n_players, self.dim
+        m, d, h = self.n_players, self.dim, self._step(h)
         V = None if V is None else self._values(V, (m,))
         shape = (*(() if V is None else V.shape[:-2]), m, *self.features.shape[:-1])
         if out is None:
@@ -350,6 +377,7 @@ class FiniteGame(SteppedGame):
 
     def transition(self, h: int) -> np.ndarray:
         """Dense ``P_h (S, A_0, …, A_N, S)``; raises for games too large to hold it."""
+        h = self._step(h)
         if self._transitions is not None:
             return self._transitions[h]
         S, size = self.n_states, self._phi.shape[0] * self.n_states
@@ -367,7 +395,7 @@ class FiniteGame(SteppedGame):
     def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
         """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""
         actions = self._joint(actions)
-        fast_index(h, self.horizon, "h")  # every step of a run in Python comes here
+        self._step(h)  # every step of a run in Python comes here
         fast_index(x, self.n_states, "x")
         for m, (a, n) in enumerate(zip(actions, self.action_counts, strict=True)):
             fast_index(a, n, f"a_{m}")

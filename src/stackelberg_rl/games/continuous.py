@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._seeding import seed_sequence
-from .._validate import array, distribution, first_index, index, integer, real
+from .._validate import array, distribution, fast_index, first_index, index, integer, point, real
 from ._params import checked, param
 from .base import SteppedGame, sha256_of
 from .registry import register
@@ -59,6 +59,7 @@ class BetaDensities:
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
         """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
+        h, i = fast_index(h, self.horizon, "h"), fast_index(i, self.dim, "i")
         return rng.beta(self.alpha[h, i], self.beta[h, i])
 
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
@@ -110,6 +111,7 @@ class AtomDensities:
 
     def draw(self, h: int, i: int, rng: np.random.Generator) -> np.ndarray:
         """One state ``x' ~ μ_{h,i}``: ``(2,)``."""
+        h, i = fast_index(h, self.horizon, "h"), fast_index(i, self.dim, "i")
         return self.points[self._pick(self._cdf[h, i], rng.random())].copy()
 
     def draw_steps(self, R: int, N: int, rng: np.random.Generator) -> np.ndarray:
@@ -295,10 +297,8 @@ class ContinuousGame(SteppedGame):
     def _at(self, h: int, x: np.ndarray, actions: tuple) -> np.ndarray:
         """``φ(x, a, b) (d,)``, with ``h``, ``x`` and the actions checked."""
         a, b = self._joint(actions)
-        index(h, self.horizon, "h")
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != (2,) or not np.isfinite(x).all():
-            raise ValueError(f"x must be a finite point of the plane, shape (2,), got {x!r}")
+        self._step(h)
+        x = point(x, "x")
         a, b = index(a, self.action_counts[0], "a"), index(b, self.action_counts[1], "b")
         return self.feature_map(x[None])[0, a, b]
 

@@ -12,7 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from stackelberg_rl import games
+from stackelberg_rl import AgentConfig, games
+from stackelberg_rl.agents import TableAgent, make_agents
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
 GAME = games.make(
@@ -129,3 +130,58 @@ def test_step_names_a_bad_or_missing_rng(game):
     for call in (lambda: game.step(0, x, 1, 0), lambda: game.step(0, x, (1, 0))):
         got = message(call)
         assert got.startswith("rng is missing:") and "numpy.random.Generator" in got, got
+
+
+# ---------------------------------------------------------------------- 3. the agents' act
+KINDS = ["random", "oracle", "softmax-lsvi-ucb"]
+
+
+def started(game, kind):
+    agents = make_agents(game, AgentConfig(kind=kind), episodes=5, seed=0)
+    for agent in agents:
+        agent.begin_episode(0)
+    return agents
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_agent_refuses_bad_arguments_to_act_alike(kind):
+    game = games.make("security")  # H = 5, S = 3, A = 4, B = 5
+    leader, follower = started(game, kind)
+    cases = [
+        (lambda: leader.act(99, 99), "h must be an integer in [0, 5), got 99"),
+        (lambda: leader.act(0, 99), "x must be an integer in [0, 3), got 99"),
+        (lambda: leader.act(0, 0.0), "x must be an integer in [0, 3), got 0.0"),
+        (lambda: follower.act(0, 0, 999), "a must be an integer in [0, 4), got 999"),
+        (lambda: follower.act(0, 0), "the follower acts after 1 earlier actions, got ()"),
+        (lambda: follower.act(0, 0, 1, 2), "the follower acts after 1 earlier actions, got (1, 2)"),
+        (lambda: leader.act(0, 0, 1), "the leader acts after 0 earlier actions, got (1,)"),
+    ]
+    for call, expected in cases:
+        assert message(call) == expected
+    assert 0 <= follower.act(0, 0, leader.act(0, 0)) < 5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_agents_of_a_continuous_game_check_their_arguments_too(kind):
+    leader, follower = started(CONTINUOUS, kind)
+    x = np.array([0.5, 0.5])
+    assert message(lambda: leader.act(3, x)) == "h must be an integer in [0, 3), got 3"
+    assert message(lambda: leader.act(0, 1)).startswith("x must be a finite point of the plane")
+    assert message(lambda: follower.act(0, x)).startswith("the follower acts after 1 earlier")
+    assert message(lambda: follower.act(0, x, 2)) == "a must be an integer in [0, 2), got 2"
+    assert 0 <= follower.act(0, x, leader.act(0, x)) < 2
+
+
+def test_a_table_agent_refuses_more_earlier_actions_than_players_before_it():
+    follower = TableAgent(np.full((3, 6, 2, 3), 1 / 3), np.random.default_rng(0), 1)
+    with pytest.raises(ValueError, match=re.escape("acts after 1 earlier actions, got (1, 0)")):
+        follower.act(0, 0, 1, 0)
+
+
+def test_make_agents_names_a_game_or_config_of_the_wrong_type():
+    assert message(lambda: make_agents(GAME, None, 5, seed=0)) == (
+        "config must be an AgentConfig, got None"
+    )
+    assert message(lambda: make_agents(None, AgentConfig(), 5, seed=0)) == (
+        "game must be a FiniteGame or a ContinuousGame, got None"
+    )

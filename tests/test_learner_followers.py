@@ -307,17 +307,19 @@ def test_the_first_two_streams_are_those_of_one_follower():
     assert len({tuple(d) for d in draws}) == 3
 
 
-def test_a_table_agent_reads_any_number_of_earlier_actions():
+def test_a_table_agent_reads_the_actions_of_the_players_before_it():
     game = tiny(3)
     tables = stackelberg_equilibrium(game)[:-1]
     agents = make_agents(game, AgentConfig(kind="oracle"), 3, seed=0)
     x, earlier = 1, []
     for agent, table in zip(agents, tables, strict=True):
-        action = agent.act(0, x, *earlier, *([0] * 5))  # later actions are ignored
+        action = agent.act(0, x, *earlier)
         assert table[(0, x, *earlier)][action] > 0
         earlier.append(action)
     with pytest.raises(ValueError, match="the follower 3 acts after 3 earlier actions"):
         agents[3].act(0, x, 0, 1)
+    with pytest.raises(ValueError, match=r"follower 1 acts after 1 earlier actions, got \(0, 0\)"):
+        agents[1].act(0, x, 0, 0)  # a later player's action is refused, not ignored
     with pytest.raises(ValueError, match=r"a1 must be an integer in \[0, 2\), got 5"):
         agents[2].act(0, x, 0, 5)
 

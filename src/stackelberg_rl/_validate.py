@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,24 @@ def real(
     if v < low or v > high or (low_open and v == low) or (high_open and v == high):
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return v
+
+
+def instance(value: Any, kind: Any, name: str, expected: str = "") -> Any:
+    """``value`` itself if it is a ``kind`` (a class, a tuple or a union of them).
+
+    ``expected``: what the message asks for, by default the classes' names
+    (``game must be a FiniteGame, got ContinuousGame(...)``).
+
+    Raises:
+        ValueError: ``value`` is of another type (``None`` for a forgotten argument).
+    """
+    if isinstance(value, kind):
+        return value
+    if not expected:
+        kinds = kind if isinstance(kind, tuple) else typing.get_args(kind) or (kind,)
+        names = [k.__name__ for k in kinds]
+        expected = " or ".join(("an " if n[0] in "AEIOU" else "a ") + n for n in names)
+    raise ValueError(f"{name} must be {expected}, got {_short(value)}")
 
 
 def point(value: Any, name: str) -> np.ndarray:

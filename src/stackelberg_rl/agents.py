@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ._seeding import stream
-from ._validate import fast_index, index, integer, is_real, real
+from ._validate import fast_index, index, instance, integer, is_real, point, real
 from .games import ContinuousGame, FiniteGame, Game, draw
 from .games.base import action_axes
 from .learners import (
@@ -209,19 +209,40 @@ def _short(x: float) -> str:
 
 
 class Agent:
-    """One player on the player axis (0 the leader) of ``n_players``, with its own random stream."""
+    """One player on the player axis (0 the leader) of ``n_players``, with its own random stream.
+
+    A subclass that acts sets ``horizon``, ``n_states`` (``None``: states are points of the
+    plane) and ``action_counts`` (at least the earlier players'), which :meth:`_checked` reads.
+    """
 
     replanned = False
     """Whether :meth:`begin_episode` planned (a fixed policy never does)."""
+    horizon: int
+    n_states: int | None
+    action_counts: tuple[int, ...]
 
     def __init__(self, rng: np.random.Generator, player: int, n_players: int = 2) -> None:
         self.n_players = integer(n_players, "n_players", low=2)
         self.rng, self.player = rng, index(player, self.n_players, "player")
+        self._action_names = action_axes(self.n_players, upper=False)  # in errors: a, b
 
     @property
     def role(self) -> str:
         """``"leader"``, ``"follower"``, or with more followers ``"follower i"``."""
         return player_name(self.player, self.n_players)
+
+    def _checked(self, h, x, earlier: tuple) -> tuple:
+        """``act``'s ``(h, x, earlier)`` checked: the step, the state, the earlier players' actions.
+
+        Every agent's :meth:`act` calls it first, so all refuse bad arguments alike.
+        """
+        if len(earlier) != self.player:
+            raise ValueError(
+                f"the {self.role} acts after {self.player} earlier actions, got {earlier!r}"
+            )
+        h = fast_index(h, self.horizon, "h")
+        x = point(x, "x") if self.n_states is None else fast_index(x, self.n_states, "x")
+        return h, x, tuple(map(fast_index, earlier, self.action_counts, self._action_names))
 
     def begin_episode(self, k: int) -> None:
         """Nothing to plan."""
@@ -260,6 +281,8 @@ class LSVIAgent(Agent):
     ) -> None:
         super().__init__(rng, player, learner.n_players)
         self.learner, self.owner = learner, owner
+        self.horizon, self.action_counts = learner.horizon, learner.action_counts
+        self.n_states = None if learner.table is None else len(learner.table)
         self._alpha_specs, self.episodes = tuple(alphas), episodes
         self.episode: int | None = None  # the episode under way
 
@@ -278,6 +301,7 @@ class LSVIAgent(Agent):
 
     def act(self, h: int, x, *earlier: int) -> int:
         """Draw ``a_{m,h} ~ π_{m,h}(·|x_h, a_{<m})`` after the earlier players' ``earlier``."""
+        h, x, earlier = self._checked(h, x, earlier)
         try:
             pi = self.learner.policy(self.player, h, x, earlier)
         except NonFiniteError as err:
@@ -345,17 +369,13 @@ class TableAgent(Agent):
     def __init__(self, table: np.ndarray, rng: np.random.Generator, player: int, n_players=2):
         super().__init__(rng, player, n_players)
         self.table = table
+        self.horizon, self.n_states, *counts = table.shape
+        self.action_counts = tuple(counts)
 
     def act(self, h: int, x, *earlier: int) -> int:
         """Draw from the row ``table[h, x, *earlier]``."""
-        H, S = self.table.shape[:2]
-        if len(earlier) < self.player:
-            raise ValueError(f"the {self.role} acts after {self.player} earlier actions")
-        row = self.table[fast_index(h, H, "h"), fast_index(x, S, "x")]
-        names = action_axes(self.n_players, upper=False)
-        for a, n, name in zip(earlier[: self.player], self.table.shape[2:], names, strict=False):
-            row = row[fast_index(a, n, name)]
-        return draw(row, self.rng)
+        h, x, earlier = self._checked(h, x, earlier)
+        return draw(self.table[(h, x, *earlier)], self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """The fixed table."""
@@ -363,15 +383,29 @@ class TableAgent(Agent):
 
 
 class UniformAgent(Agent):
-    """Uniform play at every state of any state space: the ``random`` baseline."""
+    """Uniform play at every state of any state space: the ``random`` baseline.
 
-    def __init__(self, action_counts, rng: np.random.Generator, player: int):
+    ``horizon`` and ``n_states`` (``None``: states are points of the plane) are the game's, for
+    the checks of :meth:`act`.
+    """
+
+    def __init__(
+        self,
+        action_counts,
+        rng: np.random.Generator,
+        player: int,
+        *,
+        horizon: int,
+        n_states: int | None,
+    ):
         super().__init__(rng, player, len(action_counts))
         self.action_counts = tuple(action_counts)
+        self.horizon, self.n_states = horizon, n_states
         self._row = np.full(self.action_counts[self.player], 1.0 / self.action_counts[self.player])
 
     def act(self, h: int, x, *earlier: int) -> int:
-        """Draw an action uniformly, whatever the earlier players did."""
+        """Draw an action uniformly, whatever the earlier players did (their actions checked)."""
+        self._checked(h, x, earlier)
         return draw(self._row, self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
@@ -386,20 +420,29 @@ class UniformAgent(Agent):
 
 
 class PlannedAgent(Agent):
-    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (SPEC §6)."""
+    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (SPEC §6).
 
-    def __init__(self, feature_map, w: np.ndarray, rng: np.random.Generator, player: int):
+    ``action_counts``: the game's ``(A, B)``, for the checks of :meth:`act`.
+    """
+
+    n_states = None  # states are points of the plane
+
+    def __init__(
+        self, feature_map, w: np.ndarray, rng: np.random.Generator, player: int, *, action_counts
+    ):
         super().__init__(rng, player)
         self.feature_map, self.w = feature_map, np.asarray(w)
+        self.horizon, self.action_counts = self.w.shape[1], tuple(action_counts)
 
     def act(self, h: int, x, *earlier: int) -> int:
         """The planned action at ``x`` (the follower's answer to the leader's action)."""
-        pi = self.policies_at(h, self.feature_map(np.asarray(x)[None]))[0]
-        return draw(pi[tuple(earlier[: self.player])], self.rng)
+        h, x, earlier = self._checked(h, x, earlier)
+        pi = self.policies_at(h, self.feature_map(x[None]))[0]
+        return draw(pi[earlier], self.rng)
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
         """One-hot rows at ``phi (n, A, B, d)``: ``(n, A)`` or ``(n, A, B)``."""
-        Q = np.einsum("nabk,mk->mnab", phi, self.w[:, h])
+        Q = np.einsum("nabk,mk->mnab", phi, self.w[:, fast_index(h, self.horizon, "h")])
         best = stackelberg_actions(Q)[self.player]
         return np.eye(Q.shape[2 + self.player])[best]
 
@@ -441,7 +484,8 @@ def make_agents(
     the run's seed, player ``m`` drawing from ``_seeding.stream(seed, "player", m)``, or the
     ``"agents"`` node of its seed tree (a ``SeedSequence``).
     """
-    config.validate()  # a config is mutable: checked again where it is used
+    instance(game, Game, "game")
+    instance(config, AgentConfig, "config").validate()  # mutable: checked again where used
     episodes = integer(episodes, "episodes", low=1)
     n = game.n_players
     if isinstance(seed, np.random.SeedSequence):
@@ -449,10 +493,15 @@ def make_agents(
     else:
         rngs = [stream(seed, "player", m) for m in range(n)]
     if config.kind == "random":
-        return tuple(UniformAgent(game.action_counts, r, m) for m, r in enumerate(rngs))
+        sizes = dict(horizon=game.horizon, n_states=game.n_states)
+        return tuple(UniformAgent(game.action_counts, r, m, **sizes) for m, r in enumerate(rngs))
     if config.kind == "oracle" and isinstance(game, ContinuousGame):
         w = sampled_stackelberg(game, game.evaluation.pooled())[0][0]
-        return tuple(PlannedAgent(game.feature_map, w, r, m) for m, r in enumerate(rngs))
+        counts = game.action_counts
+        return tuple(
+            PlannedAgent(game.feature_map, w, r, m, action_counts=counts)
+            for m, r in enumerate(rngs)
+        )
     if config.kind == "oracle":
         tables = stackelberg_equilibrium(game)[:n]
         return tuple(TableAgent(tables[m], r, m, n) for m, r in enumerate(rngs))

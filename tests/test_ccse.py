@@ -278,7 +278,13 @@ def test_bad_inputs_are_named(security_run, tmp_path):
     with pytest.raises(PlansFileError, match="is not a mixture file of stackelberg-rl"):
         ccse.save(foreign)
     assert set(np.load(foreign)) == {"features"}
-    assert ccse.save(good) == good  # a mixture is replaced
+    # a mixture is replaced only with overwrite=True (as the CLI's --overwrite)
+    other_seed = CCSE.from_run(security_run, seed=1)
+    with pytest.raises(PlansFileError, match="is already a mixture file: give overwrite=True"):
+        other_seed.save(good)
+    assert CCSE.load(good).info["seed"] == 0
+    assert other_seed.save(good, overwrite=True) == good
+    assert CCSE.load(good).info["seed"] == 1
     # the objects the API takes are named when they are something else
     with pytest.raises(TypeError, match="game must be a game .*, got 'security'"):
         CCSE.from_run(security_run, game="security")

@@ -87,8 +87,14 @@ def test_save_never_replaces_a_foreign_file(tmp_path):
     assert mine.read_text() == "keep"
     ours = tmp_path / "ours.npz"
     _files.save(ours, FMT, 1, {"a": np.zeros(1)})
-    _files.save(ours, FMT, 1, {"a": np.ones(1)})  # one of ours is replaced
+    with pytest.raises(_files.ContainerError, match="ours.npz is already a file: give overwrite"):
+        _files.save(ours, FMT, 1, {"a": np.ones(1)})  # one of ours, kept without overwrite
+    assert _files.load(ours, FMT, 1)[1]["a"][0] == 0.0
+    _files.save(ours, FMT, 1, {"a": np.ones(1)}, overwrite=True)  # and replaced with it
     assert _files.load(ours, FMT, 1)[1]["a"][0] == 1.0
+    with pytest.raises(_files.ContainerError, match="not a file of stackelberg-rl"):
+        _files.save(mine, FMT, 1, {"a": np.zeros(1)}, overwrite=True)  # a foreign one never
+    assert mine.read_text() == "keep"
 
 
 def test_save_into_a_missing_folder_names_it_not_the_temporary(tmp_path):

@@ -56,7 +56,7 @@ def test_a_file_with_a_name_or_parameters_is_refused(game_file, extra, words):
 def test_a_file_whose_game_changed_is_refused_when_the_game_is_built(game_file, tmp_path):
     path, _ = game_file
     config = RunConfig(game=GameSpec(file=str(path)), episodes=3)
-    games.save(random_linear(6, 2, 2, 3, 3, seed=42), path)
+    games.save(random_linear(6, 2, 2, 3, 3, seed=42), path, overwrite=True)
     with pytest.raises(ValueError, match="mine.npz: its game has changed since it was recorded"):
         config.game.make()
     with pytest.raises(ValueError, match="has changed"):

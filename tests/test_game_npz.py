@@ -68,7 +68,7 @@ def test_save_replaces_atomically_and_keeps_the_old_file_on_failure(tmp_path, mo
 
     monkeypatch.setattr(np, "savez", broken)
     with pytest.raises(OSError, match="disk full"):
-        games.save(games.make("appendix-f"), path)
+        games.save(games.make("appendix-f"), path, overwrite=True)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["g.npz"]
 
 
@@ -212,8 +212,14 @@ def test_save_writes_a_container_and_never_replaces_another_file(tmp_path):
     np.savez(mine, data=np.arange(3))
     before = mine.read_bytes()
     with pytest.raises(games.GameFileError, match="exists and is not a game file"):
-        games.save(games.make("matrix"), mine)
+        games.save(games.make("matrix"), mine, overwrite=True)
     assert mine.read_bytes() == before
+    # a game file is replaced only with overwrite=True
+    with pytest.raises(games.GameFileError, match="is already a game file: give overwrite=True"):
+        games.save(games.make("matrix", horizon=2), path)
+    assert games.load(path).horizon == 1
+    games.save(games.make("matrix", horizon=2), path, overwrite=True)
+    assert games.load(path).horizon == 2
     with pytest.raises(games.GameFileError) as err:
         games.save(games.make("matrix"), tmp_path / "no" / "g.npz")
     assert "\n" not in str(err.value) and ".tmp-" not in str(err.value)

@@ -521,6 +521,11 @@ def test_saving_never_replaces_a_file_that_is_not_a_data_set(tmp_path):
     with pytest.raises(rf.ExplorationDataError, match="exists and is not an exploration data set"):
         data.save(mine)
     assert mine.read_text() == "a user's file"
+    with pytest.raises(rf.ExplorationDataError, match="exists and is not an exploration data set"):
+        data.save(mine, overwrite=True)  # never, even with overwrite
     data.save(tmp_path / "data.npz")
-    data.head(2).save(tmp_path / "data.npz")  # a data set is replaced by a data set
+    with pytest.raises(rf.ExplorationDataError, match="is already an exploration data set: give "):
+        data.head(2).save(tmp_path / "data.npz")  # a data set is kept without overwrite
+    assert rf.ExplorationData.load(tmp_path / "data.npz").episodes == 3
+    data.head(2).save(tmp_path / "data.npz", overwrite=True)  # and replaced with it
     assert rf.ExplorationData.load(tmp_path / "data.npz").episodes == 2

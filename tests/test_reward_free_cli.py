@@ -252,10 +252,10 @@ def test_an_exploration_whose_files_cannot_be_written_is_saved_elsewhere(
     monkeypatch.setattr(tempfile, "tempdir", str(rescue_root))  # where the rescue goes
     real = rf.ExplorationData.save
 
-    def disk_full(self, path):
+    def disk_full(self, path, **options):
         if str(path).startswith(str(out)):
             raise OSError(28, "No space left on device")
-        return real(self, path)
+        return real(self, path, **options)
 
     monkeypatch.setattr(rf.ExplorationData, "save", disk_full)
     argv = ["explore", *SMALL, "--episodes", "5", "--quiet", "--out", str(out)]

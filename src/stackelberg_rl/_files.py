@@ -364,16 +364,18 @@ def save(
     *,
     what: str = "file",
     compress: bool = False,
+    overwrite: bool = False,
     error: type[Exception] = ContainerError,
 ) -> Path:
     """Write a container to ``path`` whole or not at all (:func:`write_atomic`).
 
-    A file already at ``path`` is replaced only if it is a container of the same format: a
-    user's unrelated file is never overwritten.
+    A file already at ``path`` is replaced only with ``overwrite`` and only if it is a container
+    of the same format: a user's unrelated file is never overwritten.
 
     Raises:
-        error: ``path`` is a folder, or holds a file that is not ``fmt``; the folder does not
-            exist or cannot be written (named, never the temporary file).
+        error: ``path`` is a folder, holds a file that is not ``fmt``, or holds one that is and
+            ``overwrite`` is not given; the folder does not exist or cannot be written (named,
+            never the temporary file).
     """
     path = Path(path)
     if path.is_dir():
@@ -382,6 +384,11 @@ def save(
         raise error(
             f"{path} exists and is not {_article(what)} of stackelberg-rl: it is left as it "
             "is; choose another name or remove it"
+        )
+    if path.exists() and not overwrite:
+        raise error(
+            f"{path} is already {_article(what)}: give overwrite=True to replace it, or choose "
+            "another file"
         )
     if not path.parent.is_dir():
         raise error(f"cannot write {path}: its folder {path.parent} does not exist")

@@ -159,7 +159,10 @@ def equilibrium(values: dict[str, Any]) -> int:
         "bytes per episode"
     )
     if opts.export is not None:  # first: a long certificate interrupted never loses it
-        path = checked(lambda: ccse.save(opts.export), writing=f"--export {opts.export}")
+        path = checked(
+            lambda: ccse.save(opts.export, overwrite=opts.overwrite),
+            writing=f"--export {opts.export}",
+        )
         print(f"mixture written to {path} (stackelberg_rl.equilibria.CCSE.load reads it)")
     if isinstance(ccse.game, FiniteGame):
         checked(lambda: show(ccse, opts))

@@ -157,7 +157,10 @@ def explore(values: dict[str, Any]) -> int:
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip
         plan_file, gaps = _planned(data, None, opts.plan_lam, game)
-        files = {rf.DATA_FILE: data.save, rf.POLICIES_FILE: plan_file}
+        # Each writes a scratch file of its own that finish renames (overwrite: one left by a
+        # killed process of the same id, resumed, is replaced).
+        files = {rf.DATA_FILE: lambda path: data.save(path, overwrite=True),
+                 rf.POLICIES_FILE: plan_file}  # fmt: skip
         files |= {} if gaps is None else {rf.GAPS_FILE: _writer(gaps)}
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip

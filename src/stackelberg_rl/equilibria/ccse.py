@@ -300,16 +300,19 @@ class CCSE:
             raise PlansFileError(f"{path}: no record of the game it was learned on")
         return cls(plans, _rebuild(info) if game is None else game, info)
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the mixture (plans, JSON header) to ``path`` whole or not at all; return ``path``.
+
+        ``overwrite``: replace a mixture file already at ``path`` (any other file never is).
 
         Raises:
             PlansFileError: ``path`` is a folder, a file that is not a mixture (never replaced),
-                or cannot be written.
+                a mixture file without ``overwrite``, or cannot be written.
         """
         return _files.save(
             path, CCSE_FORMAT, CCSE_VERSION, {"plans": self.plans.to_arrays()},
-            {"info": _files.jsonable(self.info, "info")}, what="mixture file", error=PlansFileError,
+            {"info": _files.jsonable(self.info, "info")}, what="mixture file",
+            overwrite=overwrite, error=PlansFileError,
         )  # fmt: skip
 
     episodes = property(lambda self: self.plans.episodes, doc="``K``: uniform over ``0 … K-1``.")

@@ -188,12 +188,17 @@ class ExplorationData:
         else:
             array(self.mu, "mu", shape=(H, d, S), axes=("h", "i", "x'"))
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the data set to ``path`` (an ``.npz``) whole, over an exploration data set only."""
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Write the data set to ``path`` (an ``.npz``) whole or not at all.
+
+        ``overwrite``: replace an exploration data set already at ``path`` (any other file never
+        is); without it, an existing one is refused (:class:`ExplorationDataError`).
+        """
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
         meta = _files.jsonable(self.meta, "meta", nan=True)
         _files.save(path, FORMAT, FORMAT_VERSION, arrays, {"meta": meta}, compress=True,
-                    what="exploration data set", error=ExplorationDataError)  # fmt: skip
+                    what="exploration data set", overwrite=overwrite,
+                    error=ExplorationDataError)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExplorationData:

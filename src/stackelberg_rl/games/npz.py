@@ -132,17 +132,21 @@ def n_players(path: str | os.PathLike) -> int | None:
         return None
 
 
-def save(game: FiniteGame, path: str | os.PathLike) -> None:
+def save(game: FiniteGame, path: str | os.PathLike, *, overwrite: bool = False) -> None:
     """Write ``game`` to ``path`` as a game file that :func:`load` reads back bit for bit.
 
     The arrays are stored as the game holds them (the same :meth:`~FiniteGame.fingerprint`),
-    whole or not at all, and only over a game file container. No ``.npz`` is appended.
+    whole or not at all. No ``.npz`` is appended. ``overwrite``: replace a game file already at
+    ``path`` (any other file never is).
 
     Raises:
-        GameFileError: ``path`` is a folder or another kind of file, or cannot be written
-            (one line naming ``path``).
+        GameFileError: ``path`` is a folder, another kind of file, a game file without
+            ``overwrite``, or cannot be written (one line naming ``path``).
     """
     model = {key: value for key, value in game.arrays().items() if value is not None}
     tree = {key: model.pop(key) for key in ("features", "initial_distribution")}
     tree.update(reward_noise=game.reward_noise, name=game.name, **model)
-    _files.save(path, FORMAT, FORMAT_VERSION, tree, what="game file", error=GameFileError)
+    _files.save(
+        path, FORMAT, FORMAT_VERSION, tree, what="game file", overwrite=overwrite,
+        error=GameFileError,
+    )  # fmt: skip

@@ -1,0 +1,63 @@
+"""The Python API refuses what the command line refuses, in one line naming the argument.
+
+Saving over a file of one's own kind needs ``overwrite=True``; sweep settings are named and told
+apart by their resolved game parameters; ``GameSpec`` checks ranges and takes any path; the
+OpenSpiel state's ``history()`` is OpenSpiel's; out-of-range arguments are named.
+"""
+
+import pytest
+
+from stackelberg_rl import games
+from stackelberg_rl.agents import AgentConfig
+from stackelberg_rl.equilibria import CCSE
+from stackelberg_rl.equilibria import reward_free as rf
+from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
+from stackelberg_rl.experiments.plan_history import PlansFileError
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Two seeds of a short security game, with their plans."""
+    path = tmp_path_factory.mktemp("tiny") / "run"
+    config = RunConfig(
+        game=GameSpec("security", {"horizon": 2, "n_targets": 2, "levels": 2}),
+        episodes=6,
+        seeds=2,
+        agent=AgentConfig(beta=0.4),
+        save_plans=True,
+    )
+    run_seeds(config, path, workers=1, progress=False)
+    return path
+
+
+# ---------------------------------------------------------------------- save: overwrite=True
+def test_saving_over_a_file_of_its_own_kind_needs_overwrite(tiny_run, tmp_path):
+    mix = tmp_path / "mix.npz"
+    CCSE.from_run(tiny_run, seed=0).save(mix)
+    with pytest.raises(PlansFileError, match=r"mix\.npz is already a mixture file: give overwrite"):
+        CCSE.from_run(tiny_run, seed=1).save(mix)
+    assert CCSE.load(mix).info["seed"] == 0  # seed 0's mixture is kept
+    CCSE.from_run(tiny_run, seed=1).save(mix, overwrite=True)
+    assert CCSE.load(mix).info["seed"] == 1
+
+    game_file = tmp_path / "g.npz"
+    games.save(games.make("matrix"), game_file)
+    with pytest.raises(games.GameFileError, match=r"g\.npz is already a game file: give overwrite"):
+        games.save(games.make("matrix", horizon=2), game_file)
+    games.save(games.make("matrix", horizon=2), game_file, overwrite=True)
+    assert games.load(game_file).horizon == 2
+
+    data_file = tmp_path / "data.npz"
+    data = rf.explore(games.make("matrix", horizon=2), 3, seed=0)
+    data.save(data_file)
+    with pytest.raises(rf.ExplorationDataError, match="already an exploration data set: give"):
+        data.head(1).save(data_file)
+    data.head(1).save(data_file, overwrite=True)
+    assert rf.ExplorationData.load(data_file).episodes == 1
+    for save in (
+        lambda: CCSE.from_run(tiny_run).save(data_file, overwrite=True),
+        lambda: games.save(games.make("matrix"), data_file, overwrite=True),
+    ):  # a file of another kind is never replaced, even with overwrite
+        with pytest.raises(ValueError, match="exists and is not a"):
+            save()
+    assert rf.ExplorationData.load(data_file).episodes == 1

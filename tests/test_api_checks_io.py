@@ -13,6 +13,7 @@ from stackelberg_rl.equilibria import CCSE
 from stackelberg_rl.equilibria import reward_free as rf
 from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
 from stackelberg_rl.experiments.plan_history import PlansFileError
+from stackelberg_rl.sweep import name_settings
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +62,28 @@ def test_saving_over_a_file_of_its_own_kind_needs_overwrite(tiny_run, tmp_path):
         with pytest.raises(ValueError, match="exists and is not a"):
             save()
     assert rf.ExplorationData.load(data_file).episodes == 1
+
+
+# ---------------------------------------------------------------------- sweep setting names
+def _security(**params):
+    return RunConfig(game=GameSpec("security", {"horizon": 2, **params}), episodes=5)
+
+
+def test_a_setting_leaving_a_parameter_to_its_default_is_named_by_the_default():
+    settings = name_settings([_security(), _security(n_targets=3)])
+    assert [s.name for s in settings] == ["param.n_targets=4", "param.n_targets=3"]
+
+
+def test_settings_that_are_the_same_run_once_defaults_are_filled_in_are_refused():
+    with pytest.raises(ValueError, match="settings 1 and 2 are the same run once the game's def"):
+        name_settings([_security(), _security(n_targets=4)])  # 4 is n_targets' default
+
+
+def test_names_that_were_already_distinct_are_kept():
+    # n_targets given once (its default) and left out once: named as before, not resolved
+    configs = [_security(n_targets=4, levels=2), _security(horizon=3)]
+    names = [s.name for s in name_settings(configs)]
+    assert names == ["param.horizon=2,param.levels=2,param.n_targets=4", "param.horizon=3"]
+    configs = [_security(), _security(n_targets=3), _security(horizon=3)]
+    names = [s.name for s in name_settings(configs)]
+    assert names == ["param.horizon=2", "param.horizon=2,param.n_targets=3", "param.horizon=3"]

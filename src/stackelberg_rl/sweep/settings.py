@@ -3,7 +3,9 @@
 A name is the ``key=value`` pairs (``run``'s option names, ``param.NAME`` for a game parameter)
 of the options that differ between the settings, in ``run``'s order, joined by commas, with any
 character but letters, digits and ``._+=-`` replaced by ``-``: ``episodes=1000,alpha-l=anytime``.
-Names shared by two settings, or too long, keep a prefix and get a short hash of the configuration.
+A setting that gives none of them (only game parameters others give, left to their defaults) is
+named by all of them, its defaults filled in. Names shared by two settings, or too long, keep a
+prefix and get a short hash of the configuration.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._fields import cli_fields
@@ -75,11 +77,25 @@ def config_key(config: RunConfig, **changes: Any) -> str:
     return json.dumps(jsonable({**config.to_dict(), **changes}), sort_keys=True)
 
 
-def _options(config: RunConfig) -> dict[str, Any]:
-    """Every option of ``run`` and its value in ``config``, in ``run``'s order."""
+def run_key(config: RunConfig) -> str:
+    """``config`` as canonical JSON text with the game's defaults filled in.
+
+    Two configurations are the same run if and only if their keys are equal (a parameter left
+    out and one given its default value).
+    """
+    return config_key(config, game={**asdict(config.game), "params": config.game.resolved()})
+
+
+def _options(config: RunConfig, resolved: bool = False) -> dict[str, Any]:
+    """Every option of ``run`` and its value in ``config``, in ``run``'s order.
+
+    ``resolved``: every parameter of the game, its default filled in where not given.
+    """
     out = {}
-    for *_, value, flag in cli_fields(config):
+    for path, *_, value, flag in cli_fields(config):
         key = flag.split("/")[0][2:]
+        if resolved and path == ("game", "params"):
+            value = config.game.resolved()
         if isinstance(value, dict):
             out.update({f"{key}.{name}": value[name] for name in sorted(value)})
         else:
@@ -107,10 +123,11 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
     """
     seen: dict[str, int] = {}
     for i, config in enumerate(configs):
-        key = config_key(config)
+        key = run_key(config)
         if key in seen:
             raise ValueError(
-                f"settings {seen[key] + 1} and {i + 1} are the same run: a value is listed twice"
+                f"settings {seen[key] + 1} and {i + 1} are the same run once the game's "
+                "defaults are filled in: a value is listed twice, or given and left out"
             )
         seen[key] = i
     flat = [_options(c) for c in configs]
@@ -118,6 +135,8 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
     varying = [k for k in keys if len({_text(v.get(k, "")) for v in flat}) > 1]
     names = []
     for config, values in zip(configs, flat, strict=True):
+        if not any(k in values for k in varying):  # only game parameters it leaves to defaults
+            values = _options(config, resolved=True)
         if "game-file" in varying and values.get("game-file"):
             values = {**values, "game-file": config.game.label}
         pairs = [f"{k}={_text(values[k])}" for k in varying if k in values]

@@ -87,3 +87,33 @@ def test_names_that_were_already_distinct_are_kept():
     configs = [_security(), _security(n_targets=3), _security(horizon=3)]
     names = [s.name for s in name_settings(configs)]
     assert names == ["param.horizon=2", "param.horizon=2,param.n_targets=3", "param.horizon=3"]
+
+
+# ---------------------------------------------------------------------- GameSpec
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("security", {"n_targets": -2}),
+        ("security", {"horizon": 0}),
+        ("security", {"escalation": 5}),
+        ("random-linear", {"concentration": 0.0}),
+        ("random-linear", {"n_states": "0"}),  # as --param n_states=0
+    ],
+)
+def test_a_game_spec_checks_ranges_on_construction_as_make_does(name, params):
+    with pytest.raises(ValueError) as made:
+        games.make(name, **params)
+    with pytest.raises(ValueError) as spec:
+        GameSpec(name, params)
+    assert str(spec.value) == str(made.value)
+    assert str(spec.value).startswith(next(iter(params)) + " must be")
+
+
+def test_a_game_spec_takes_any_path_to_a_game_file(tmp_path):
+    path = tmp_path / "e.npz"
+    games.save(games.make("matrix"), path)
+    given = GameSpec(file=path)
+    assert given == GameSpec(file=str(path)) and isinstance(given.file, str)
+    assert given.make().fingerprint() == games.make("matrix").fingerprint()
+    config = RunConfig(game=given, episodes=2)
+    assert RunConfig.from_dict(config.to_dict()) == config

@@ -663,8 +663,9 @@ def test_bad_setting_names_are_refused_before_anything_is_written(tmp_path, name
 
 
 def test_a_new_folder_is_made_only_once_every_setting_checks(tmp_path):
-    bad = RunConfig(game=GameSpec("security", {"n_targets": -3}), episodes=2)
-    with pytest.raises(SettingError, match="n_targets"):
+    # in range (GameSpec checks that), but the game refuses it when it is built
+    bad = RunConfig(game=GameSpec("security", {"defender_covered": "1,2"}), episodes=2)
+    with pytest.raises(SettingError, match="defender_covered has 2 values, expected n_targets=4"):
         run_grid([Setting("bad", bad)], NewFolder(str(tmp_path / "runs"), "demo"), progress=False)
     assert list(tmp_path.iterdir()) == []
     outcome = run_grid(

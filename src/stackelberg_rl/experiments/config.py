@@ -38,9 +38,10 @@ DEFAULT_GAME = "random-linear"  # played when neither a game nor a game file is 
 class GameSpec:
     """Which game to play: a registered name and its parameters, or a finite game's ``.npz`` file.
 
-    ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")``; values
-    may be strings (``"50"``). A file is read on construction and its game's SHA-256 recorded
-    (:meth:`make` refuses it changed). Bad values raise :class:`ValueError` on construction.
+    ``GameSpec("random-linear", {"reward_noise": 0.1})`` or ``GameSpec(file="mine.npz")`` (any
+    path-like, kept as text); values may be strings (``"50"``). A file is read on construction and
+    its game's SHA-256 recorded (:meth:`make` refuses it changed). Bad values (an unknown
+    parameter, one out of the range its game declares) raise :class:`ValueError` on construction.
     """
 
     name: str | None = field(
@@ -72,6 +73,8 @@ class GameSpec:
     def __post_init__(self) -> None:
         if self.name is None and self.file is None:
             self.name = DEFAULT_GAME
+        if isinstance(self.file, os.PathLike):  # kept as text: a manifest's JSON holds it
+            self.file = os.fspath(self.file)
         if self.file is not None and self.sha256 is None and isinstance(self.file, str):
             self.validate()
             # Recorded absolute: a run's manifest rebuilds the game from any working folder.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .._fields import convert, field_docstrings
+from ._params import checked
 from .base import FiniteGame
 
 
@@ -61,10 +62,14 @@ class GameInfo:
         ]
 
     def parse(self, params: Mapping[str, Any]) -> Any:
-        """The parameters dataclass from ``params`` (strings converted by field type).
+        """The parameters dataclass from ``params`` (strings converted by field type), checked.
+
+        Each value is checked against its declared bounds (``param(..., ge=1)``), with the
+        messages the game's builder gives: ``n_targets must be an integer >= 1, got -2``.
 
         Raises:
-            ValueError: for an unknown parameter or a value that does not convert.
+            ValueError: for an unknown parameter, a value that does not convert, or one out of
+                its declared bounds.
         """
         by_name = {f.name: f for f in self.fields()}
         values = {}
@@ -75,7 +80,7 @@ class GameInfo:
                     f"{', '.join(by_name)}"
                 )
             values[key] = convert(value, by_name[key].type, f"{self.name} parameter {key}")
-        return self.params(**values)
+        return checked(self.params, **values)
 
 
 _REGISTRY: dict[str, GameInfo] = {}

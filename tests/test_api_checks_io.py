@@ -117,3 +117,19 @@ def test_a_game_spec_takes_any_path_to_a_game_file(tmp_path):
     assert given.make().fingerprint() == games.make("matrix").fingerprint()
     config = RunConfig(game=given, episodes=2)
     assert RunConfig.from_dict(config.to_dict()) == config
+
+
+# ---------------------------------------------------------------------- OpenSpiel
+def test_the_openspiel_history_is_the_actions_applied_as_openspiel_tools_read_it():
+    openspiel = pytest.importorskip("stackelberg_rl.envs.openspiel")
+    playthrough = pytest.importorskip("open_spiel.python.algorithms.generate_playthrough")
+    game = openspiel.make(games.make("security", horizon=2, n_targets=2, levels=2))
+    state = game.new_initial_state()
+    for action in (0, 1, 2, 0, 0, 1):  # x_0, a_0, b_0, x_1, a_1, b_1
+        state.apply_action(action)
+    assert state.history() == [0, 1, 2, 0, 0, 1]
+    assert state.history_str() == "0, 1, 2, 0, 0, 1"
+    assert state.clone().history() == state.history()
+    assert state.steps() == [(0, 1, 2), (0, 0, 1)]  # (x_h, a, b) of each step
+    text = playthrough.playthrough(str(game), action_sequence=None)
+    assert "IsTerminal() = True" in text

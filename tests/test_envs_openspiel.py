@@ -210,7 +210,8 @@ def test_a_state_refuses_an_action_that_is_not_legal_there():
     while not state.is_terminal():  # the refusals changed nothing: the episode plays on
         outcomes = state.chance_outcomes() if state.is_chance_node() else None
         state.apply_action(outcomes[0][0] if outcomes else state.legal_actions()[0])
-    assert state.history() == [(0, 0, 0), (0, 0, 0)]  # (x_h, a, b) of both steps
+    assert state.steps() == [(0, 0, 0), (0, 0, 0)]  # (x_h, a, b) of both steps
+    assert state.history() == [0] * 6  # the refused actions were not recorded either
     with pytest.raises(ValueError, match="the episode is over"):
         state.apply_action(0)
 

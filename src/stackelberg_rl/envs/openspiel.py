@@ -187,8 +187,12 @@ class LeaderFollowerState(pyspiel.State):
     def _model(self) -> FiniteGame:
         return self.get_game().finite_game
 
-    def history(self) -> list[tuple[int | None, ...]]:
-        """Each step played ``(x_t, a_0, …, a_N)``, then the current one (``None``: to come)."""
+    def steps(self) -> list[tuple[int | None, ...]]:
+        """Each step played ``(x_t, a_0, …, a_N)``, then the current one (``None``: to come).
+
+        ``history()`` is OpenSpiel's own: every action applied, chance outcomes included, as
+        ``history_str()`` spells it (what OpenSpiel's tools replay).
+        """
         pending = self._model().n_players - len(self.actions)
         in_step = self.x is not None and pending > 0 and not self.is_terminal()
         return self._played + [(self.x, *self.actions, *(None,) * pending)] * in_step
@@ -270,7 +274,7 @@ class LeaderFollowerState(pyspiel.State):
         names = ("x", *action_symbols(self._model().n_players))
         text = " ".join(
             f"{name}{h}={value}"
-            for h, step in enumerate(self.history())
+            for h, step in enumerate(self.steps())
             for name, value in zip(names, step, strict=True)
             if value is not None
         )
@@ -315,7 +319,7 @@ class Observer:
         self.tensor.fill(0.0)
         pieces = list(self.dict)
         if self.perfect_recall:
-            steps = state.history()
+            steps = state.steps()
         else:
             steps = [(state.h, state.x, *state.actions[: len(pieces) - 2])]
         for h, step in enumerate(steps):

@@ -12,8 +12,9 @@ import re
 import numpy as np
 import pytest
 
-from stackelberg_rl import AgentConfig, games
+from stackelberg_rl import AgentConfig, GameSpec, RunConfig, games, montecarlo, planning
 from stackelberg_rl.agents import TableAgent, make_agents
+from stackelberg_rl.experiments import loop
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
 GAME = games.make(
@@ -185,3 +186,62 @@ def test_make_agents_names_a_game_or_config_of_the_wrong_type():
     assert message(lambda: make_agents(None, AgentConfig(), 5, seed=0)) == (
         "game must be a FiniteGame or a ContinuousGame, got None"
     )
+
+
+# ---------------------------------------------------------------------- 4. the kind of game
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda g: planning.stackelberg_equilibrium(g),
+        lambda g: planning.evaluate(g, np.ones((3, 1, 2)) / 2, np.ones((3, 1, 2, 2)) / 2),
+        lambda g: planning.follower_best_response(g, np.ones((3, 1, 2)) / 2),
+        lambda g: planning.regret(g, np.ones((3, 1, 2)) / 2, np.ones((3, 1, 2, 2)) / 2, 0, 0),
+        lambda g: planning.softmax_solution(g, 1.0, 1.0),
+        lambda g: planning.softmax_bias(g, 1.0, 1.0),
+        lambda g: planning.softmax_bias_bound(g, 1.0, 1.0),
+        lambda g: planning.start_values(g, [np.ones((3, 1, 2))]),
+        lambda g: planning.policy_shapes(g),
+    ],
+)
+def test_the_finite_planners_refuse_a_continuous_game_by_name(call):
+    for game in (CONTINUOUS, None):
+        got = message(lambda game=game: call(game))
+        assert got.startswith("game must be a FiniteGame") and "\n" not in got, got
+
+
+def test_the_monte_carlo_planners_refuse_a_finite_game_by_name():
+    security = games.make("security")
+    calls = [
+        lambda: montecarlo.sampled_stackelberg(security),
+        lambda: montecarlo.sampled_stackelberg(security, CONTINUOUS.evaluation),
+        lambda: montecarlo.sampled_regrets(security, None, None, np.zeros(2), 0),
+    ]
+    for call in calls:
+        got = message(call)
+        assert got.startswith("game must be a ContinuousGame") and "FiniteGame(" in got, got
+
+
+# ---------------------------------------------------------------------- 5. the rest
+def test_regret_takes_arrays_as_player_regrets_does():
+    pi_l = np.full((3, 5, 2), 0.5)
+    pi_f = np.full((3, 5, 2, 2), 0.5)
+    x1, a1 = np.array([0, 1, 4]), np.array([1, 0, 1])
+    r_l, r_f = planning.regret(GAME, pi_l, pi_f, x1=x1, a1=a1)
+    assert r_l.shape == r_f.shape == (3,) and r_l.min() > 0 and r_f.min() > 0  # uniform play
+    for i in range(3):
+        assert planning.regret(GAME, pi_l, pi_f, int(x1[i]), int(a1[i])) == (r_l[i], r_f[i])
+    assert np.array_equal(planning.player_regrets(GAME, [pi_l, pi_f], x1, [a1]), [r_l, r_f])
+    assert type(planning.regret(GAME, pi_l, pi_f, np.int64(0), 1)[0]) is float
+
+
+def test_a_missing_policy_is_named():
+    pi_f = np.full((3, 5, 2, 2), 0.5)
+    expected = "pi_l is required: evaluate plays every player's policy"
+    assert message(lambda: planning.evaluate(GAME, None, pi_f)) == expected
+    assert message(lambda: planning.regret(GAME, None, pi_f, 0, 0)).startswith("pi_l is required")
+
+
+def test_run_names_a_game_or_config_of_the_wrong_type():
+    assert message(lambda: loop.run(GAME, None, seed=0)) == "config must be a RunConfig, got None"
+    config = RunConfig(GameSpec("random-linear", {"n_states": 5}), episodes=2)
+    assert message(lambda: loop.run(None, config, seed=0)).startswith("game must be a FiniteGame")

@@ -61,6 +61,12 @@ def t_interval(replications: np.ndarray, exact: bool = False) -> Estimate:
     return Estimate(mean=mean, half_width=half, replications=replications)
 
 
+def _continuous_game(game: ContinuousGame) -> ContinuousGame:
+    """``game`` if it is a :class:`~.games.continuous.ContinuousGame`, else a ValueError."""
+    kind = "a ContinuousGame (planning solves a finite game exactly)"
+    return _validate.instance(game, ContinuousGame, "game", kind)
+
+
 def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray]:
     """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
     out = []
@@ -90,6 +96,7 @@ def sampled_regrets(
     action, ``sample`` by default the game's evaluation sample. Returns an :class:`Estimate`
     ``(2,)``, the leader's first.
     """
+    game = _continuous_game(game)
     sample = game.evaluation if sample is None else sample
     H, A, B, d = game.horizon, game.n_leader_actions, game.n_follower_actions, game.dim
     R, N = sample.n_replications, sample.n_points
@@ -135,6 +142,7 @@ def sampled_stackelberg(
     ``(2,)`` of ``E_{x_0}[V_{m,0}(x_0)]`` over the sample's initial states.
     """
     rules = stackelberg_rules(tie_break, tol)
+    game = _continuous_game(game)
     sample = game.evaluation if sample is None else sample
     H, d = game.horizon, game.dim
     R, N = sample.n_replications, sample.n_points

@@ -165,8 +165,15 @@ def stackelberg_rules(
 
 
 # ---------------------------------------------------------------------- whole games
+def _finite_game(game: FiniteGame) -> FiniteGame:
+    """``game`` if it is a :class:`~.games.base.FiniteGame`, else a ValueError saying so."""
+    kind = "a FiniteGame (exact planning; montecarlo plans a continuous game)"
+    return _validate.instance(game, FiniteGame, "game", kind)
+
+
 def policy_shapes(game: FiniteGame) -> list[tuple[int, ...]]:
     """Each player's policy shape ``(H, S, A_0, …, A_i)``: ``[(H, S, A), (H, S, A, B)]`` for two."""
+    game = _finite_game(game)
     head, counts = (game.horizon, game.n_states), game.action_counts
     return [(*head, *counts[: i + 1]) for i in range(game.n_players)]
 
@@ -182,7 +189,7 @@ def check_policies(
         ValueError: naming the policy, and the axis or the index that is wrong, or the number
             of policies when it is not ``1+N``.
     """
-    n = game.n_players
+    n = _finite_game(game).n_players
     if len(policies) != n:
         raise ValueError(f"the game has {n} players: give {n} policies, got {len(policies)}")
     axes = ("h", "x", *action_axes(n, False))
@@ -193,6 +200,13 @@ def check_policies(
             pi = _validate.distribution(pi, name, axes[: len(shape)])
         out.append(pi)
     return out
+
+
+def _required(game: FiniteGame, policies: Sequence, why: str) -> None:
+    """Raise naming the first policy that is ``None``, and ``why`` it is needed."""
+    for name, pi in zip(policy_names(game.n_players), policies, strict=False):
+        if pi is None:
+            raise ValueError(f"{name} is required: {why}")
 
 
 def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[list, Values]:
@@ -226,7 +240,9 @@ def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
     >>> evaluate(g, pi_l, pi_f).V.shape
     (2, 2, 4)
     """
-    return _backward(game, check_policies(game, *policies, rules=True))[1]
+    policies = check_policies(game, *policies, rules=True)
+    _required(game, policies, "evaluate plays every player's policy")
+    return _backward(game, policies)[1]
 
 
 def best_response(
@@ -243,15 +259,13 @@ def best_response(
     among its maximisers within ``tol``, the best (``"leader"``) or worst for the leader
     (:func:`stackelberg_choice`). Returns a deterministic policy of ``player`` and its values.
     """
-    player = _validate.index(player, game.n_players, "player")
+    player = _validate.index(player, _finite_game(game).n_players, "player")
     if tie_break is None or player == 0:
         rule = greedy(player)
     else:
         rule = stackelberg_rules(tie_break, tol, game.n_players)[player]
     given = [rule if i == player else p for i, p in enumerate(policies)]
-    for name, pi in zip(policy_names(game.n_players), given, strict=False):
-        if pi is None:
-            raise ValueError(f"{name} is required: player {player} best responds to it")
+    _required(game, given, f"player {player} best responds to it")
     tables, values = _backward(game, check_policies(game, *given, rules=True))
     return tables[player], values
 
@@ -282,22 +296,28 @@ def stackelberg_equilibrium(
     ``W^{(i+1)}_i`` (ties: :func:`stackelberg_choice`); the leader maximises ``Q_l(x, a, b*)``.
     Returns deterministic ``(pi_0, …, pi_N, values)``: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``.
     """
-    policies, values = _backward(game, stackelberg_rules(tie_break, tol, game.n_players))
+    rules = stackelberg_rules(tie_break, tol, _finite_game(game).n_players)
+    policies, values = _backward(game, rules)
     return (*policies, values)
 
 
 # ---------------------------------------------------------------------- regret
 def regret(
-    game: FiniteGame, pi_l: np.ndarray, pi_f: np.ndarray, x1: int, a1: int
-) -> tuple[float, float]:
+    game: FiniteGame,
+    pi_l: np.ndarray,
+    pi_f: np.ndarray,
+    x1: int | np.ndarray,
+    a1: int | np.ndarray,
+) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
     """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
 
     For ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played from ``x1`` with leader action ``a1``:
     ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l,
-    BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``.
+    BR_f(pi_l)}(x1, a1) − V̄_{f,0}^{pi_l, pi_f}(x1, a1))``. Two floats; for ``(n,)`` arrays
+    ``x1`` and ``a1`` (as :func:`player_regrets` takes them), two arrays ``(n,)``.
     """
     r = player_regrets(game, [pi_l, pi_f], x1, [a1])
-    return float(r[0]), float(r[1])
+    return (float(r[0]), float(r[1])) if r.ndim == 1 else (r[0], r[1])
 
 
 def player_regrets(
@@ -315,6 +335,7 @@ def player_regrets(
     the leader's first, or ``(1+N, n)``.
     """
     policies = check_policies(game, *policies)
+    _required(game, policies, "a regret is of every player's policy")
     N = game.n_followers
     if len(first_actions) not in (N, N + 1):
         raise ValueError(
@@ -339,6 +360,7 @@ def start_values(
     :func:`regret_backup`; returns ``(V (rows, 1+N, *batch, S), nodes, best)`` of step 0, row 0
     of ``V`` the profiles' values, row 1 each player's best-response value.
     """
+    game = _finite_game(game)
     batch = np.broadcast_shapes(*(p.shape[: p.ndim - 3 - i] for i, p in enumerate(policies)))
     rows, n, S = 1 + best, len(policies), game.n_states
     V = np.zeros((*batch, rows, n, S))
@@ -384,7 +406,7 @@ def regret_at(
 # ---------------------------------------------------------------------- soft-max play
 def _alphas(game: FiniteGame, alphas: Sequence[float]) -> list[float]:
     """Each player's ``α_i``, checked: one per player, ``>= 0`` or ``inf``."""
-    n = game.n_players
+    n = _finite_game(game).n_players
     if len(alphas) != n:
         raise ValueError(f"the game has {n} players: give {n} values of α, got {len(alphas)}")
     names = ("alpha_l", "alpha_f") if n == 2 else [f"alphas[{i}]" for i in range(n)]
@@ -429,8 +451,8 @@ def softmax_bias_bound(game: FiniteGame, *alphas: float) -> np.ndarray:
 
     A soft-max over ``n`` actions loses at most ``log(n)/α`` a step; ``0`` if greedy or ``n = 1``.
     """
-    out = []
-    for n, alpha in zip(game.action_counts, _alphas(game, alphas), strict=True):
+    out, alphas = [], _alphas(game, alphas)  # the game checked first
+    for n, alpha in zip(game.action_counts, alphas, strict=True):
         if n == 1 or math.isinf(alpha):
             out.append(0.0)
         else:

@@ -21,6 +21,7 @@ import pandas as pd
 from .. import games as games_mod
 from .._seeding import seed_sequence, stream
 from .._signals import signals_held
+from .._validate import instance
 from ..agents import make_agents, set_generator_state
 from ..games.base import player_names
 from ..learners import NonFiniteError
@@ -81,6 +82,7 @@ def run(
 
     ``options``: ``state``, ``checkpoint``, ``checkpoint_every``, ``stop``.
     """
+    _check_arguments(game, config)
     game_record(config, game, given=True)
     return play(game, config, seed, progress, **options)[0]
 
@@ -103,12 +105,18 @@ def play(
     checkpoint to continue from; ``compiled=False`` plays one episode at a time in Python (the
     reference, :class:`SeedRun`); the rest as :func:`play_episodes`. No I/O.
     """
-    config.validate()
+    _check_arguments(game, config)
     seed_run = SeedRun(game, config, seed, compiled=compiled) if state is None else (
         SeedRun.restore(game, config, seed, state, compiled=compiled)
     )  # fmt: skip
     play_episodes(seed_run, progress, checkpoint, checkpoint_every, stop)
     return seed_run.result()
+
+
+def _check_arguments(game: games_mod.Game, config: RunConfig) -> None:
+    """A ValueError naming ``game`` or ``config`` if it is not one (``config`` validated)."""
+    instance(game, games_mod.Game, "game")
+    instance(config, RunConfig, "config").validate()
 
 
 MAX_BLOCK = 4096  # episodes at once at most: an interruption or a checkpoint waits for little

@@ -5,13 +5,14 @@ apart by their resolved game parameters; ``GameSpec`` checks ranges and takes an
 OpenSpiel state's ``history()`` is OpenSpiel's; out-of-range arguments are named.
 """
 
+import numpy as np
 import pytest
 
-from stackelberg_rl import games
+from stackelberg_rl import games, report
 from stackelberg_rl.agents import AgentConfig
 from stackelberg_rl.equilibria import CCSE
 from stackelberg_rl.equilibria import reward_free as rf
-from stackelberg_rl.experiments import GameSpec, RunConfig, run_seeds
+from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments.plan_history import PlansFileError
 from stackelberg_rl.sweep import name_settings
 
@@ -133,3 +134,30 @@ def test_the_openspiel_history_is_the_actions_applied_as_openspiel_tools_read_it
     assert state.steps() == [(0, 1, 2), (0, 0, 1)]  # (x_h, a, b) of each step
     text = playthrough.playthrough(str(game), action_sequence=None)
     assert "IsTerminal() = True" in text
+
+
+# ---------------------------------------------------------------------- arguments named
+def test_certificate_and_policy_name_a_bad_chunk_or_player(tiny_run):
+    ccse = CCSE.from_run(tiny_run)
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1, got 0"):
+        ccse.certificate(4, chunk=0)
+    with pytest.raises(ValueError, match=r"player must be an integer in \[0, 2\), got 2"):
+        ccse.policy(0).player_policy(2, 0, 0)
+    np.testing.assert_array_equal(
+        ccse.policy(0).player_policy(0, 0, 0), ccse.policy(0).leader_policy(0, 0)
+    )
+
+
+def test_report_tables_name_a_bad_bins_level_or_an_empty_table(tiny_run):
+    df, _ = load_run(tiny_run)
+    for bins in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=rf"bins must be an integer >= 1, got {bins}"):
+            report.binned_regret(df, bins=bins)
+    assert len(report.binned_regret(df, bins=3)) == 2 * 3  # two seeds, three windows of two
+    values = np.arange(6.0).reshape(3, 2)
+    for level in (2, 0, 1, float("nan")):
+        with pytest.raises(ValueError, match=r"level must be"):
+            report.mean_band(values, level=level)
+    for table in (report.summary, report.learning_summary, report.binned_regret):
+        with pytest.raises(ValueError, match="df has no episodes: the results table is empty"):
+            table(df.iloc[:0])

@@ -112,6 +112,7 @@ class EpisodePolicy:
         ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader, ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
         """
         g, h = self.game, _validate.index(h, self.game.horizon, "h")
+        player = _validate.index(player, g.n_players, "player")
         at = tuple(
             _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
         )

@@ -76,6 +76,7 @@ def _stack(game: FiniteGame, given: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def _passes(game: FiniteGame, policies: list[np.ndarray], chunk: int, best: bool = True):
     """``(episodes, V)``: :func:`start_values` of at most ``chunk`` episodes at a time."""
+    chunk = _validate.integer(chunk, "chunk", low=1)
     K = len(policies[0])
     for lo in range(0, K, chunk):
         sl = slice(lo, min(K, lo + chunk))
@@ -110,7 +111,8 @@ def certificate(
     ``single_episodes``: the episodes ``j`` whose opponent policy each player best-responds to,
     and whose own policy it tries, as candidate deviations: a number (the first, the last, and
     others drawn without replacement with ``seed``) or the indices; ``chunk``: episodes per
-    batched backward pass. Returns the :class:`Certificate`; ``lower <= upper`` at every state.
+    batched backward pass (an integer ``>= 1``). Returns the :class:`Certificate`; ``lower <=
+    upper`` at every state.
     """
     policies = _stack(game, policies)
     K, n = len(policies[0]), len(policies)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validate import integer, real
 from ..equilibria.curve import loglog_slope, slope_interval
 from ..montecarlo import t_half_width
 
@@ -48,6 +49,13 @@ def cumulative_regret(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def episode_count(df: pd.DataFrame) -> int:
+    """``K``, the episodes of a results table ``df`` (``ValueError`` if it has no rows)."""
+    if df.empty:
+        raise ValueError("df has no episodes: the results table is empty")
+    return int(df["episode"].max()) + 1
+
+
 def total_regret(df: pd.DataFrame) -> pd.DataFrame:
     """Each seed's total regret: one row per seed, ``seed``, ``leader``, ``follower``."""
     return cumulative_regret(df).groupby("seed")[list(players(df))].last().reset_index()
@@ -58,7 +66,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
     One row per player: ``player, K, seeds, mean, half_width, low, high, std``.
     """
-    final, K = total_regret(df), int(df["episode"].max()) + 1
+    final, K = total_regret(df), episode_count(df)
     rows = []
     for player in players(df):
         x = final[player].to_numpy()
@@ -73,7 +81,7 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
 
     One row per player: ``player``, ``first_quarter``, ``last_quarter``, ``ratio`` (last / first).
     """
-    K = int(df["episode"].max()) + 1
+    K = episode_count(df)
     q = max(1, K // 4)
     first, last = df[df["episode"] < q], df[df["episode"] >= K - q]
     rows = []
@@ -86,9 +94,10 @@ def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
 def binned_regret(df: pd.DataFrame, bins: int = 50) -> pd.DataFrame:
     """Each seed's mean per-episode regret over windows of ``max(1, K // bins)`` episodes.
 
-    One row per seed and window: ``seed``, ``episode`` (its centre), one column per player.
+    One row per seed and window: ``seed``, ``episode`` (its centre), one column per player;
+    ``bins`` is an integer ``>= 1``.
     """
-    width = max(1, (int(df["episode"].max()) + 1) // bins)
+    width = max(1, episode_count(df) // integer(bins, "bins", low=1))
     names = players(df)
     cols = [f"regret_{p}" for p in names]
     out = df.groupby([df["seed"], df["episode"] // width])[cols].mean().reset_index()
@@ -100,8 +109,9 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
     """Mean over seeds of ``values (n_points, n_seeds)`` and its t-interval, clipped to its range.
 
     Returns ``mean, low, high``, each ``(n_points,)``: ``max(mean − t·s/√n, min(values))`` and
-    ``min(mean + t·s/√n, max(values))``; NaN with one seed.
+    ``min(mean + t·s/√n, max(values))``; NaN with one seed. ``level`` lies in ``(0, 1)``.
     """
+    level = real(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     values = np.asarray(values, dtype=float)
     mean, half = values.mean(axis=1), t_half_width(values, level)
     least, most = np.nanmin(values), np.nanmax(values)

@@ -3,6 +3,7 @@ played is the game given and the manifest says which, and a damaged folder is re
 
 import json
 import os
+import re
 import tempfile
 import threading
 
@@ -134,6 +135,37 @@ def test_a_folder_inside_a_run_folder_is_refused_before_anything_is_written(tmp_
     (project / "manifest.json").write_text('{"name": "a web app"}')
     with pytest.raises(AssertionError, match="an episode was played"):  # checks passed
         run_seeds(tiny_config(), project / "runs" / "a", workers=1, progress=False)
+
+
+def test_a_sweep_folder_holds_its_own_run_folders_alone(tmp_path, capsys):
+    """`run --overwrite` into a setting's folder had replaced the sweep's results, and a run, an
+    exploration or another sweep could be written inside a sweep's folder. Its own driver still
+    adds the settings of a longer sweep file."""
+    from stackelberg_rl.cli import main
+    from stackelberg_rl.sweep import name_settings, run_grid
+
+    def settings(*ks):
+        return name_settings([tiny_config(episodes=k) for k in ks])
+
+    sweep = tmp_path / "sw"
+    run_grid(settings(4, 6), sweep, workers=1, progress=False)
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    with pytest.raises(RunFolderError, match=r"sw/episodes=6 is a run folder of the sweep in "):
+        run_seeds(tiny_config(), sweep / "episodes=6", overwrite=True, workers=1, progress=False)
+    inside = r"is inside .*sw, a sweep folder of stackelberg-rl: give a folder outside it"
+    with pytest.raises(RunFolderError, match=inside):
+        run_seeds(tiny_config(), sweep / "inner", workers=1, progress=False)
+    assert (
+        main(["explore", "--game", "security", "--episodes", "3", "--out", str(sweep / "e")]) == 2
+    )
+    assert re.search(inside, capsys.readouterr().err)
+    with pytest.raises(ValueError, match=inside):
+        run_grid(settings(4), sweep / "inner", workers=1, progress=False)
+    assert before == {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    run_grid(settings(4, 6, 8), sweep, workers=1, progress=False)  # one setting more
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "episodes=4", "episodes=6", "episodes=8"
+    ]  # fmt: skip
 
 
 def test_an_empty_folder_is_used_and_left_empty_if_the_run_fails(tmp_path, monkeypatch):

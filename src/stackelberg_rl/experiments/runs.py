@@ -30,6 +30,7 @@ from .store import (
     load_run,
     now,
     provenance,
+    refuse_sweep_setting,
 )
 
 
@@ -190,6 +191,7 @@ def run_seeds(
         workers = _workers(config, workers)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir
         if not isinstance(out_dir, NewFolder):
+            refuse_sweep_setting(Path(out_dir))
             check_destination(Path(out_dir), overwrite)  # cheap: before the game is built
         game = playable(config, game, workers)
         check_backend(backend, address, workers)

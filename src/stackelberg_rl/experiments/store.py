@@ -256,34 +256,72 @@ def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[Pa
     return out
 
 
-def check_ancestors(out: Path, error: type[RunFolderError] = RunFolderError) -> None:
-    """Refuse ``out`` below a file, or inside a folder of this program (run or exploration).
+def _read_format(path: Path) -> dict | None:
+    """The JSON object at ``path`` if it is a manifest of this program (a ``format`` of ours)."""
+    try:
+        data = json.loads(path.read_text())
+        return data if data["format"].startswith(PROGRAM) else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _of_sweep(folder: Path) -> bool:
+    """Whether ``folder`` is a sweep's run folder: one it lists, or one it wrote."""
+    sweep = _read_format(folder.parent / SWEEP_FILE)
+    if sweep is None:
+        return False
+    settings = sweep.get("settings")
+    if isinstance(settings, list) and folder.name in [
+        s.get("name") for s in settings if isinstance(s, dict)
+    ]:
+        return True
+    manifest = _read_format(folder / MANIFEST_FILE)
+    return manifest is not None and isinstance(manifest.get("sweep"), dict)
+
+
+def check_ancestors(
+    out: Path, error: type[RunFolderError] = RunFolderError, in_sweep: bool = False
+) -> None:
+    """Refuse ``out`` below a file, or inside a folder of this program (run, exploration, sweep).
 
     A folder written inside a run's would make it hold files that are not a run's: it could no
-    longer be resumed or replaced.
+    longer be resumed or replaced. A sweep's folder holds its own run folders alone (``in_sweep``:
+    its driver is writing one).
     """
-    existing = [p for p in out.resolve().parents if p.exists()]  # `..` and links resolved
+    resolved = out.resolve()  # `..` and links resolved
+    existing = [p for p in resolved.parents if p.exists()]
     if existing and not existing[0].is_dir():
         raise error(f"cannot create {out}: {existing[0]} is a file, not a folder")
     for parent in existing:
-        try:
-            ours = json.loads((parent / MANIFEST_FILE).read_text())["format"].startswith(PROGRAM)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            ours = False
-        if ours:
+        sweep = _read_format(parent / SWEEP_FILE) is not None
+        if sweep and parent == resolved.parent and (in_sweep or _of_sweep(resolved)):
+            continue
+        if sweep or _read_format(parent / MANIFEST_FILE) is not None:
+            what = "a sweep folder" if sweep else "a folder"
             raise error(
-                f"{out} is inside {parent}, a folder of stackelberg-rl: give a folder outside it"
+                f"{out} is inside {parent}, {what} of stackelberg-rl: give a folder outside it"
             )
 
 
-def check_destination(out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER) -> str:
+def refuse_sweep_setting(out: Path) -> None:
+    """Refuse a new run at ``out`` where a sweep's run folder is: only the sweep replaces it."""
+    if _of_sweep(out.resolve()):
+        raise RunFolderError(
+            f"{out} is a run folder of the sweep in {out.parent}: only the sweep writes it; give "
+            "a folder outside it"
+        )
+
+
+def check_destination(
+    out: Path, overwrite: bool, kind: FolderKind = RUN_FOLDER, in_sweep: bool = False
+) -> str:
     """What writing a folder of ``kind`` to ``out`` would do: ``"new"``, ``"empty"``, ``"replace"``.
 
     ``RunFolderError`` if ``out`` cannot be written, or holds anything but a folder of ``kind``
     that may be replaced (``overwrite``, and not while it is still running).
     """
     _check_cwd_outside(out)
-    check_ancestors(out)
+    check_ancestors(out, in_sweep=in_sweep)
     if not out.exists():
         if out.is_symlink():
             raise RunFolderError(f"{out} is a broken symbolic link")
@@ -348,7 +386,7 @@ class Reservation:
 
     @classmethod
     def make(
-        cls, out: str | os.PathLike | NewFolder, overwrite: bool = False, kind=RUN_FOLDER
+        cls, out: str | os.PathLike | NewFolder, overwrite=False, kind=RUN_FOLDER, in_sweep=False
     ) -> Reservation:
         """Reserve ``out`` (or a new folder), nothing written yet (:func:`check_destination`)."""
         if isinstance(out, NewFolder):
@@ -358,7 +396,7 @@ class Reservation:
         else:
             names = [Path(out)]
         for path in names:
-            mode = check_destination(path, overwrite, kind) if len(names) == 1 else "new"
+            mode = check_destination(path, overwrite, kind, in_sweep) if len(names) == 1 else "new"
             try:
                 if mode == "replace":  # a link's own folder is replaced; the link stays
                     path = path.resolve() if path.is_symlink() else path
@@ -373,7 +411,7 @@ class Reservation:
                 return cls(path, path, "new", made_parents=made, kind=kind)
             except FileExistsError:
                 if len(names) == 1:  # someone made it meanwhile: judge it again
-                    return cls.make(out, overwrite, kind)
+                    return cls.make(out, overwrite, kind, in_sweep)
             except OSError as err:
                 raise RunFolderError(f"cannot create {path}: {err.strerror or err}") from None
         raise RunFolderError(f"no free run folder name {base}-N in {base.parent}")
@@ -384,7 +422,7 @@ class Reservation:
     ) -> Reservation:
         """:meth:`make`, then :meth:`start` with ``manifest`` (JSON checked first)."""
         dumps(manifest)  # a value JSON cannot hold fails here, before anything is written
-        reservation = cls.make(out, overwrite, kind)
+        reservation = cls.make(out, overwrite, kind, in_sweep="sweep" in manifest)
         manifest["folder_id"] = uuid.uuid4().hex  # which folder this is, wherever it moves
         if reservation.mode == "replace":  # resumed there, it still replaces its target, and
             manifest["replaces"] = str(reservation.target)  # only the one it was to replace

@@ -242,7 +242,7 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
             state.replace_folder, state.damaged = True, str(err)
         return state
     try:  # an unfinished run of ours may be continued or replaced; anything else is refused
-        store.check_destination(folder, overwrite=True)
+        store.check_destination(folder, overwrite=True, in_sweep=True)
     except RunFolderError as err:
         raise SweepFolderError(f"setting {setting.name}: {err}") from None
     state.replace_folder = not same
@@ -600,7 +600,7 @@ def _reserve(root: Path, state: SettingState, game, workers: int, notes: list) -
             return p
         state.replace_folder = True  # it played another game: the package changed since
     if state.replace_folder and target.exists():
-        store.check_destination(target, overwrite=True)  # still ours alone
+        store.check_destination(target, overwrite=True, in_sweep=True)  # still ours alone
         store._remove_own(target)  # this program's files only, whatever came meanwhile
     sweep = {"folder": str(root.resolve()), "setting": setting.name}
     return new_play(setting.name, config, game, target, workers, sweep=sweep)

@@ -134,6 +134,8 @@ def explore(values: dict[str, Any]) -> int:
         manifest = {"format": rf.EXPLORATION_FOLDER.format, "format_version": 1,
                     "status": "running", "options": recorded, "game": game.describe(),
                     **store.provenance(), "started": store.now(), "plans": []}  # fmt: skip
+        if opts.overwrite and opts.out is not None:
+            _refuse_plans(Path(opts.out))
         where = opts.out or store.NewFolder("runs", f"explore-{opts.game.label}")
         reservation = checked(lambda: store.Reservation.begin(
             where, manifest, opts.overwrite, rf.EXPLORATION_FOLDER))  # fmt: skip
@@ -216,10 +218,26 @@ def _resumed(
     skip = ("resume", "quiet", "checkpoint_every") + ("out",) * same_out  # a session's own
     check_unchanged(given, recorded, EXPLORE_OPTIONS, values, f"exploration in {folder}", skip)
     if manifest.get("status") == "complete":
+        checked(lambda: rf.read_folder(folder, plans=True))  # whole, or refused in one line
         print(f"nothing to resume: the exploration in {folder} is complete", flush=True)
         return None, manifest, given
+    if reservation.mode == "replace":  # it replaces its target once complete
+        _refuse_plans(reservation.target)
     opts = replace(recorded, quiet=given.quiet, checkpoint_every=given.checkpoint_every)
     return reservation, manifest, opts
+
+
+def _refuse_plans(folder: Path) -> None:
+    """Refuse to replace an exploration whose folder holds plans: ``--overwrite`` deletes them."""
+    if not folder.is_dir():
+        return
+    plans = sorted(p.name for p in folder.glob(rf.PLAN_PREFIX + "*") if p.is_file())
+    if plans:
+        shown = ", ".join(plans[:3]) + ", …" * (len(plans) > 3)
+        raise UsageError(
+            f"{folder} holds plans ({shown}) that --overwrite would delete: move them or "
+            "choose another --out"
+        )
 
 
 # ---------------------------------------------------------------------- plan
@@ -310,8 +328,8 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
         rewards, description = game, {"game": game.describe()}
         given = [f"{k}={v}" for k, v in opts.param.items()]
         label = Path(spec.file).stem if spec.file else "-".join([spec.name, *given])
+    name = _plan_name(folder, opts.name, label)  # checked before the plan is computed
     plan_file, gaps = checked(lambda: _planned(data, rewards, opts.lam, game))
-    name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", opts.name or label).strip("_.") or "rewards"
     stems = (rf.PLAN_PREFIX + name + f"-{n}" * (n > 1) for n in itertools.count(1))
     stem = next(s for s in stems if not any((folder / (s + e)).exists() for e in (".npz", ".json")))
     record = {"name": stem, "lam": opts.lam, **description, "gaps": gaps, "planned": store.now()}
@@ -328,6 +346,30 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
         print_gaps(f"Stackelberg plan for {label} from K={data.episodes} episodes", gaps)
     print(f"plan: {folder / (stem + '.npz')}, {folder / (stem + '.json')}")
     return 0
+
+
+def _plan_name(folder: Path, given: str | None, label: str) -> str:
+    """The plan's NAME in plan-NAME.{npz,json}, its files' names fitting the file system.
+
+    ``given`` (``--name``) is refused if too long, before the plan is computed; ``label`` (the
+    default) is shortened to fit.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", given or label).strip("_.") or "rewards"
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    # The longest name written: its scratch .tmp-plan-NAME-N.json-PID (N: a free number).
+    longest = f"{_files.TMP_PREFIX}{rf.PLAN_PREFIX}{name}-9999.json-4194304"
+    room = len(name) - (len(longest.encode()) - name_max)
+    if room >= len(name):
+        return name
+    if given is not None:
+        raise UsageError(
+            f"--name is too long: {len(name)} characters, at most {max(room, 0)} in {folder} "
+            f"(its file system's names are at most {name_max} bytes)"
+        )
+    return name[: max(room, 1)].strip("_.") or "rewards"
 
 
 def _game_spec(manifest: dict, name: str | None, given: dict, game_file: str | None) -> GameSpec:

@@ -149,6 +149,11 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise kind.error(f"{path} is corrupt or truncated: {err}") from None
     if not isinstance(data, dict) or data.get("format") != kind.format:
+        other = data.get("format") if isinstance(data, dict) else None
+        if isinstance(other, str) and other.startswith(PROGRAM) and other != PROGRAM:
+            word = other.rsplit("/", 1)[-1]  # another of ours: run, exploration, sweep
+            article = "an" if word[:1] in "aeiou" else "a"
+            raise kind.error(f"{folder} is {article} {word} folder, not {kind.a} folder")
         what = "a manifest" if kind.manifest == MANIFEST_FILE else kind.a
         raise kind.error(f"{path} is not {what} of stackelberg-rl (no format {kind.format!r})")
     version = data.get("format_version", None if kind.manifest == MANIFEST_FILE else 1)

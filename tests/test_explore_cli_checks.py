@@ -1,0 +1,113 @@
+"""``explore`` and ``plan`` check their folders and names before they work or delete anything."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from helpers import call, one_line_error
+
+SMALL = ["--game", "security", "--param", "n_targets=2", "--param", "levels=2",
+         "--param", "horizon=3"]  # fmt: skip
+
+
+def explore(folder, capsys, *more):
+    code, _, err = call(["explore", *SMALL, "--episodes", "20", "--quiet", "--out", str(folder),
+                         *more], capsys)  # fmt: skip
+    return code, err
+
+
+@pytest.fixture
+def explored(tmp_path, capsys):
+    folder = tmp_path / "ex"
+    code, err = explore(folder, capsys)
+    assert code == 0, err
+    return folder
+
+
+def listing(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_overwrite_refuses_a_folder_holding_plans_and_deletes_nothing(explored, capsys):
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert code == 0, err
+    before = listing(explored)
+    line = one_line_error(*explore(explored, capsys, "--seed", "1", "--overwrite"))
+    plans = sorted(name for name in before if name.startswith("plan-"))
+    assert f"{explored} holds plans ({', '.join(plans)}) that --overwrite would delete" in line
+    assert listing(explored) == before
+    assert sorted(p.name for p in explored.parent.iterdir()) == ["ex"]  # no work folder left
+    # Without plans it is replaced as before.
+    for name in plans:
+        (explored / name).unlink()
+    manifest = json.loads((explored / "manifest.json").read_text())
+    manifest["plans"] = []
+    (explored / "manifest.json").write_text(json.dumps(manifest))
+    assert explore(explored, capsys, "--seed", "1", "--overwrite")[0] == 0
+    assert json.loads((explored / "manifest.json").read_text())["options"]["seed"] == 1
+
+
+def test_plan_refuses_damaged_gaps_and_writes_nothing(explored, capsys):
+    (explored / "gaps.json").write_bytes((explored / "gaps.json").read_bytes()[:20])
+    before = listing(explored)
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert "gaps.json is corrupt or truncated" in one_line_error(code, err)
+    assert listing(explored) == before
+    (explored / "gaps.json").unlink()
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true"], capsys)
+    assert "gaps.json is missing" in one_line_error(code, err)
+    assert sorted(listing(explored)) == sorted(set(before) - {"gaps.json"})
+
+
+@pytest.mark.parametrize("damaged", ["data.npz", "gaps.json", "policies.npz"])
+def test_resume_of_a_complete_exploration_refuses_damaged_files(explored, capsys, damaged):
+    code, out, err = call(["explore", "--resume", str(explored)], capsys)
+    assert code == 0 and "nothing to resume" in out, err
+    path = explored / damaged
+    path.write_bytes(path.read_bytes()[: 100 if damaged.endswith(".npz") else 20])
+    code, out, err = call(["explore", "--resume", str(explored)], capsys)
+    assert f"{path}" in one_line_error(code, err) and "nothing to resume" not in out
+
+
+def test_a_name_too_long_is_refused_before_the_plan(explored, capsys, monkeypatch):
+    from stackelberg_rl.cli import explore as explore_cli
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("planned before the name was checked")
+
+    monkeypatch.setattr(explore_cli, "_planned", no_planning)
+    before = listing(explored)
+    name_max = os.pathconf(explored, "PC_NAME_MAX")
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true",
+                         "--name", "z" * name_max], capsys)  # fmt: skip
+    line = one_line_error(code, err)
+    assert f"--name is too long: {name_max} characters, at most" in line
+    assert listing(explored) == before
+    monkeypatch.undo()
+    # The longest name allowed is written, and a default name from a long file is shortened.
+    most = int(line.split("at most ")[1].split()[0])
+    code, out, err = call(["plan", str(explored), "--param", "zero_sum=true",
+                           "--name", "z" * most], capsys)  # fmt: skip
+    assert code == 0, err
+    assert (explored / f"plan-{'z' * most}.npz").is_file()
+    rewards = explored.parent / ("r" * (name_max - 4) + ".npz")
+    np.savez(rewards, rewards=np.full((2, 3, 2, 2, 3), 0.5))
+    code, out, err = call(["plan", str(explored), "--rewards", str(rewards)], capsys)
+    assert code == 0, err
+    assert (explored / f"plan-{'r' * most}.npz").is_file()
+
+
+def test_a_folder_of_another_kind_is_named_as_such(explored, tmp_path, capsys):
+    run = tmp_path / "run"
+    code, _, err = call(["run", "--game", "security", "--episodes", "5", "--seeds", "1",
+                         "--quiet", "--out", str(run)], capsys)  # fmt: skip
+    assert code == 0, err
+    for argv, expected in [
+        (["plan", str(run)], f"{run} is a run folder, not an exploration folder"),
+        (["explore", "--resume", str(run)], f"{run} is a run folder, not an exploration folder"),
+        (["run", "--resume", str(explored)], f"{explored} is an exploration folder, not a run"),
+        (["equilibrium", str(explored)], f"{explored} is an exploration folder, not a run"),
+    ]:
+        line = one_line_error(*call(argv, capsys)[::2])
+        assert expected in line and "not a manifest" not in line, line

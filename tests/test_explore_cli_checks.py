@@ -111,3 +111,26 @@ def test_a_folder_of_another_kind_is_named_as_such(explored, tmp_path, capsys):
     ]:
         line = one_line_error(*call(argv, capsys)[::2])
         assert expected in line and "not a manifest" not in line, line
+
+
+def test_equilibrium_of_a_run_whose_game_file_moved_takes_it_with_game_file(tmp_path, capsys):
+    from stackelberg_rl import games
+
+    path, other = tmp_path / "g.npz", tmp_path / "other.npz"
+    games.save(games.make("security", n_targets=2, levels=2, horizon=3), path)
+    games.save(games.make("security", n_targets=2, levels=2, horizon=4), other)
+    run = tmp_path / "run"
+    code, _, err = call(["run", "--game-file", str(path), "--episodes", "8", "--seeds", "1",
+                         "--save-plans", "--quiet", "--out", str(run)], capsys)  # fmt: skip
+    assert code == 0, err
+    moved = tmp_path / "moved.npz"
+    path.rename(moved)
+    line = one_line_error(*call(["equilibrium", str(run)], capsys)[::2])
+    assert f"{path}: no such file" in line and "--game-file PATH" in line
+    assert "game=" not in line
+    line = one_line_error(*call(["equilibrium", str(run), "--game-file", str(other)], capsys)[::2])
+    assert f"--game-file {other}: the game" in line and "is not the game the run played" in line
+    code, out, err = call(["equilibrium", str(run), "--game-file", str(moved), "--points", "2"],
+                          capsys)  # fmt: skip
+    assert code == 0, err
+    assert "the mixture of seed 0's K=8 episodes" in out

@@ -16,11 +16,12 @@ import numpy as np
 
 from .. import _validate, equilibria
 from ..equilibria import CCSE, slope_interval
+from ..experiments.config import GameSpec
 from ..experiments.plan_history import bytes_per_episode
 from ..experiments.store import refuse_sweep
 from ..games import FiniteGame
 from ..learners.base import player_name
-from .errors import check_writable_file, checked, print_table, progress, say
+from .errors import UsageError, check_writable_file, checked, print_table, progress, say
 from .options import argument, build, command, options
 
 
@@ -45,6 +46,9 @@ class EquilibriumOptions:
     all_seeds: bool = True
     """Also compute the upper bound of every seed of the run: the 95% interval of its log-log
     slope is over seeds."""
+    game_file: str | None = field(default=None, metadata={"metavar": "PATH"})
+    """The run's game file (.npz), if it was moved since the run: its game must be the one the
+    run played (the manifest's SHA-256)."""
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field (an unwritable ``export`` too)."""
@@ -135,6 +139,23 @@ def show(ccse: equilibria.CCSE, opts: EquilibriumOptions) -> None:
     say("\n".join(lines))
 
 
+def _mixture(run_dir: Path, opts: EquilibriumOptions) -> CCSE:
+    """The run's mixture of ``opts.seed``, its game from ``--game-file`` if given."""
+    game = None
+    if opts.game_file is not None:
+        game = checked(lambda: GameSpec(file=opts.game_file).make())
+    try:
+        return equilibria.CCSE.from_run(run_dir, opts.seed, game=game)
+    except equilibria.GameMismatchError as err:
+        text = str(err).replace(  # the API's advice, as the command line takes it
+            "pass the game the run played as game=",
+            "put the file back at that path, or give it with --game-file PATH",
+        )
+        raise UsageError(f"--game-file {opts.game_file}: {text}" if game else text) from None
+    except (ValueError, MemoryError) as err:
+        raise UsageError(str(err)) from None
+
+
 @command(
     EQUILIBRIUM_OPTIONS,
     argument("run_dir", "A run folder written by run --save-plans.", "RUN_DIR"),
@@ -150,7 +171,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
     checked(lambda: refuse_sweep(Path(run_dir), hint=" saved with --save-plans"))
-    ccse = checked(lambda: equilibria.CCSE.from_run(run_dir, opts.seed))
+    ccse = _mixture(Path(run_dir), opts)
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")
     print(

@@ -158,7 +158,7 @@ def truncate(path):
         ([], "foreign data", r"data.npz is not an exploration data set"),
         ([], "unfinished", r"did not finish \(status 'running'\)"),
         ([], "no manifest", "is not an exploration folder: no manifest.json"),
-        ([], "run manifest", "is not a manifest of stackelberg-rl"),
+        ([], "run manifest", "is a run folder, not an exploration folder"),
         ([], "flip policies", r"policies.npz is damaged"),
         ([], "edit game", r"manifest.json was edited or damaged: its options' game is not the"),
     ],

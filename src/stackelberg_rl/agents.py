@@ -62,9 +62,9 @@ class AgentConfig:
     alpha_l: float | str = field(
         default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
     )
-    """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√k`` for ``√K``),
-    ``power:c,p`` (``c·log|A|·K^p/H``, c > 0; fixed-K is power:1,0.5), or a number >= 0
-    (``inf``: greedy)."""
+    """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√(k+1)`` for
+    ``√K`` at episode ``k``, from 0), ``power:c,p`` (``c·log|A|·K^p/H``, c > 0, |p| <= 10;
+    fixed-K is power:1,0.5), or a number >= 0 (``inf``: greedy)."""
     alpha_f: float | str = field(
         default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
     )
@@ -112,7 +112,7 @@ class AgentConfig:
                 if isinstance(value, str) and value.startswith("power:"):
                     raise ValueError(f"{name}: {err}") from None
                 raise ValueError(
-                    f"{name} must be fixed-K, anytime, power:c,p (c > 0, p finite), inf or a "
+                    f"{name} must be fixed-K, anytime, power:c,p (c > 0, |p| <= 10), inf or a "
                     f"number >= 0, got {value!r}"
                 ) from None
         _one_of(self.schedule, SCHEDULES, "schedule")

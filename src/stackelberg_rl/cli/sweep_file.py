@@ -84,7 +84,16 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode):
             what = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
             raise self.fail(node, key, f"a value must be a number or a word, not {what}")
-        return self.constructor.construct_object(node)
+        try:
+            return self.constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as err:
+            # an unknown tag (!include), or a known one on a word (!!int abc, !!timestamp abc)
+            problem = (
+                getattr(err, "problem", None) or err
+                if isinstance(err, yaml.YAMLError)
+                else f"the tag {node.tag} cannot read {node.value!r}"
+            )
+            raise self.fail(node, None, f"not valid YAML: {problem}") from None
 
     def values(self, key: str, line: int, node: yaml.Node, in_zip: bool) -> list[Value]:
         if key in self.seen:

@@ -130,7 +130,8 @@ def check_game_fits(config: RunConfig) -> None:
 def check_results_fit(config: RunConfig) -> None:
     """Refuse (``MemoryError``) a run whose rows alone (``1+N`` players') would not fit."""
     need = config.seeds * config.episodes * row_bytes(n_players(config.game))
-    alone = f" (its results alone: {config.seeds} seeds × K={config.episodes} episodes)"
+    seeds = f"{config.seeds} seed{'s' * (config.seeds != 1)}"
+    alone = f" (its results alone: {seeds} × K={config.episodes} episodes)"
     fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
     _refuse(need, "the run", alone, ": use " + fewer)
 

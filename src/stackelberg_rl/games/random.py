@@ -36,7 +36,7 @@ class RandomLinearParams:
         "Dirichlet parameter of the features; small values give nearly one-hot features.",
         gt=0.0,
     )
-    reward_noise: float = param(0.0, _NOISE)
+    reward_noise: float = param(0.0, _NOISE, ge=0.0, le=1.0)
     n_followers: int = param(1, _FOLLOWERS, ge=1)
 
 
@@ -129,7 +129,7 @@ class RandomTabularParams:
     n_follower_actions: int = param(3, "|B|, the follower's actions.", ge=1)
     horizon: int = param(5, "H, steps per episode.", ge=1)
     seed: int = param(0, _SEED, ge=0)
-    reward_noise: float = param(0.0, _NOISE)
+    reward_noise: float = param(0.0, _NOISE, ge=0.0, le=1.0)
     n_followers: int = param(1, _FOLLOWERS, ge=1)
 
 

@@ -45,6 +45,10 @@ def theory_beta(
     return c1 * dim * horizon * math.sqrt(iota)
 
 
+POWER_MAX = 10.0
+"""The largest ``|p|`` of ``power:c,p``: ``K^10`` is already greedy play for any ``K`` > 1."""
+
+
 def parse_power_alpha(spec: str) -> tuple[float, float]:
     """``(c, p)`` of ``"power:c,p"``, the schedule ``α = c·log(n)·K^p / H`` (ValueError if bad)."""
     body = spec[len("power:") :] if spec.startswith("power:") else None
@@ -57,8 +61,11 @@ def parse_power_alpha(spec: str) -> tuple[float, float]:
         raise ValueError(f"c and p of power:c,p must be numbers, got {spec!r}") from None
     if not (math.isfinite(c) and c > 0):
         raise ValueError(f"c of power:c,p must be a finite number > 0, got {spec!r}")
-    if not math.isfinite(p):
-        raise ValueError(f"p of power:c,p must be a finite number, got {spec!r}")
+    if not (math.isfinite(p) and abs(p) <= POWER_MAX):
+        raise ValueError(
+            f"p of power:c,p must be a number in [-{POWER_MAX:g}, {POWER_MAX:g}] (K^p beyond "
+            f"overflows; for greedy play give inf), got {spec!r}"
+        )
     return c, p
 
 
@@ -79,7 +86,13 @@ def alpha_value(spec: float | str, n_actions: int, horizon: int, episodes: int, 
             return math.log(n_actions) * math.sqrt(k + 1) / horizon
         if spec.startswith("power:"):
             c, p = parse_power_alpha(spec)
-            return c * math.log(n_actions) * float(episodes) ** p / horizon
+            scale = c * math.log(n_actions) / horizon
+            if scale == 0:  # one action: α = 0, harmless
+                return 0.0
+            try:
+                return scale * float(episodes) ** p
+            except OverflowError:  # K^p past the largest float: α = ∞ is greedy play
+                return math.inf
         raise ValueError(
             f"alpha must be a number, 'fixed-K', 'anytime' or 'power:c,p', got {spec!r}"
         )

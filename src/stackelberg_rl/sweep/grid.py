@@ -42,6 +42,29 @@ class SweepFolderError(RunFolderError):
     """A sweep folder, or a setting's folder in it, that cannot be used."""
 
 
+class _OtherConfiguration(SweepFolderError):
+    """A setting's folder holds a complete run of another configuration (never replaced)."""
+
+    def __init__(self, folder: Path, where: str, there, here) -> None:
+        self.folder, self.difference = folder, f"{where}: {there!r} there, {here!r} here"
+        super().__init__(
+            f"{folder} holds a complete run of another configuration ({self.difference}); "
+            "it is never replaced: remove it yourself or choose another --out"
+        )
+
+
+def _other_configurations(root: Path, errors: list[_OtherConfiguration]) -> SweepFolderError:
+    """One error naming every setting folder of ``root`` that holds another configuration."""
+    if len(errors) == 1:
+        return errors[0]
+    names = [err.folder.name for err in errors]
+    return SweepFolderError(
+        f"{root} holds complete runs of another configuration ({errors[0].difference}) in "
+        f"{len(errors)} setting folders: {store._shown(names)}; they are never replaced: "
+        "remove them yourself or choose another --out"
+    )
+
+
 class SettingError(ValueError):
     """A setting that cannot run (its game cannot be built, or it does not fit in memory)."""
 
@@ -230,11 +253,7 @@ def _state_of(root: Path, setting: Setting, previous: dict | None) -> SettingSta
     if manifest is not None and manifest.get("status") == COMPLETE:
         if not same:
             where, there, here = difference(manifest.get("config"), key) or ("config", 0, 0)
-            raise SweepFolderError(
-                f"{folder} holds a complete run of another configuration "
-                f"({where}: {there!r} there, {here!r} here); "
-                "it is never replaced: remove it yourself or choose another --out"
-            )
+            raise _OtherConfiguration(folder, where, there, here)
         try:
             store.check_results_whole(folder, manifest)
             state.status, state.action = COMPLETE, "skip"
@@ -300,10 +319,16 @@ def preview(
         except MemoryError as err:
             raise SettingError(s, str(err)) from None
     present = {p.name for p in root.iterdir()} if root and root.is_dir() else set()
-    states = [
-        _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
-        for s in settings
-    ]
+    states, others = [], []
+    for s in settings:  # every folder of another configuration is named at once
+        try:
+            states.append(
+                _state_of(root, s, before.get(s.name)) if s.name in present else SettingState(s)
+            )
+        except _OtherConfiguration as err:
+            others.append(err)
+    if others:
+        raise _other_configurations(root, others)
     if prefixes:
         link_prefixes(states)
     if build:
@@ -400,14 +425,19 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
         what += f" from the runs of {state.source}" if state.source is not None else ""
         lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
     if len(states) > len(shown):
-        lines.append(f"… and {len(states) - len(shown)} more settings")
+        lines.append(f"… and {_count(len(states) - len(shown), 'more setting')}")
     lines.append(
         f"{len(states)} settings in {out}: {len(todo)} to run "
-        f"({sum(s.n_to_run for s in todo)} seeds), "
+        f"({_count(sum(s.n_to_run for s in todo), 'seed')}), "
         + (f"{len(cut)} cut from the first episodes of longer runs, " if cut else "")
         + f"{len(states) - len(todo) - len(cut)} complete and skipped"
     )
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 seed``, ``2 seeds``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 # ---------------------------------------------------------------------- the sweep

@@ -278,7 +278,7 @@ def test_a_dry_run_writes_nothing(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(tmp_path / "sw"), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "run  run 3 seeds (0, 1, 2)",
-        f"1 settings in {tmp_path / 'sw'}: 1 to run (3 seeds), 0 complete and skipped",
+        f"1 setting in {tmp_path / 'sw'}: 1 to run (3 seeds), 0 complete and skipped",
     ]
     assert not (tmp_path / "sw").exists()
 

@@ -136,7 +136,7 @@ def test_one_folder_of_another_configuration_is_named_as_before(tmp_path):
 # ------------------------------------------------------------- 4. small ones
 def test_counts_of_one_are_singular(tmp_path):
     lines = preview_lines(preview(settings("episodes: 3\n"), tmp_path / "sw"), tmp_path / "sw")
-    assert lines[-1].startswith(f"1 settings in {tmp_path / 'sw'}: 1 to run (1 seed), ")
+    assert lines[-1].startswith(f"1 setting in {tmp_path / 'sw'}: 1 to run (1 seed), ")
     config = RunConfig(game=GameSpec("security"), episodes=10**12, seeds=1)
     with pytest.raises(MemoryError, match=r"its results alone: 1 seed × K="):
         check_results_fit(config)

@@ -427,7 +427,7 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
     if len(states) > len(shown):
         lines.append(f"… and {_count(len(states) - len(shown), 'more setting')}")
     lines.append(
-        f"{len(states)} settings in {out}: {len(todo)} to run "
+        f"{_count(len(states), 'setting')} in {out}: {len(todo)} to run "
         f"({_count(sum(s.n_to_run for s in todo), 'seed')}), "
         + (f"{len(cut)} cut from the first episodes of longer runs, " if cut else "")
         + f"{len(states) - len(todo) - len(cut)} complete and skipped"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,8 @@ def report_run(run_dir: Path) -> None:
 
 def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
-    manifest = store.read_complete(folder, EXPLORATION_FOLDER)
+    hint = f"; continue it with {PROG} explore --resume {folder}"
+    manifest = store.read_complete(folder, EXPLORATION_FOLDER, hint=hint)
 
     def load(path: Path) -> dict:
         try:
@@ -135,7 +137,10 @@ def report(values: dict[str, Any]) -> int:
     left_out = getattr(written, "left_out", [])
     for name, reason, _ in left_out:
         print(f"{PROG} report: setting {name} left out: {reason}", file=sys.stderr)
-    return 2 if any(damaged for *_, damaged in left_out) else 0
+    missing = getattr(written, "missing", [])  # a part that could not be computed: a damaged
+    for line in missing:  # plans file, a game file moved away; the rest of the page is written
+        print(f"{PROG} report: {line}", file=sys.stderr)
+    return 2 if missing or any(damaged for *_, damaged in left_out) else 0
 
 
 @command(RUN_OPTIONS + EXECUTION_OPTIONS)
@@ -153,6 +158,11 @@ def run(values: dict[str, Any]) -> int:
             config = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
         except (TypeError, ValueError) as err:
             raise UsageError(f"cannot resume {folder}: {err}") from None
+        # the game first: its recorded --param values need not be another game's parameters
+        names = [o for o in RUN_OPTIONS if o.path == ("game", "name") and o.ident in values]
+        for o in names:
+            given = SimpleNamespace(game=SimpleNamespace(name=o.value(values[o.ident])))
+            check_unchanged(given, config, [o], values, f"run in {folder}")
         merged = checked(lambda: build(config, RUN_OPTIONS, values))
         check_unchanged(merged, config, RUN_OPTIONS, values, f"run in {folder}")
     else:

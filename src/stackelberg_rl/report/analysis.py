@@ -124,6 +124,7 @@ class SettingData:
     episode_bias: pd.DataFrame | None = None
     game: FiniteGame | None = None
     bias_note: str | None = None
+    bias_lost: bool = False  # a bias the report should show but cannot (game not built again)
     flat: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +152,9 @@ class SettingData:
         return out
 
 
+CONTINUOUS = "the game is continuous: the exact bias needs a finite game"
+
+
 def rebuild_game(manifest: dict) -> tuple[FiniteGame | None, str | None]:
     """The game a run played, rebuilt and checked against its SHA-256, or ``None`` and why."""
     try:
@@ -158,7 +162,7 @@ def rebuild_game(manifest: dict) -> tuple[FiniteGame | None, str | None]:
     except (ValueError, TypeError, OSError) as err:
         return None, f"the game cannot be built again ({err})"
     if not isinstance(game, FiniteGame):
-        return None, "the game is continuous: the exact bias needs a finite game"
+        return None, CONTINUOUS
     recorded = (manifest.get("game") or {}).get("sha256")
     if recorded != game.fingerprint():
         return None, (
@@ -183,6 +187,7 @@ def analyse_setting(
     if sha not in games:
         game, data.bias_note = rebuild_game(manifest)
         if game is None:
+            data.bias_lost = data.bias_note != CONTINUOUS
             return data
         games[sha] = game
     data.game = games[sha]

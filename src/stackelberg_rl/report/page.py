@@ -8,6 +8,7 @@ shows and what it means, from the numbers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
@@ -143,6 +144,7 @@ class Page:
     parts: list[str] = field(default_factory=list)
     toc: list[tuple[str, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # parts left out, each in one line
 
     def section(self, anchor: str, title: str, level: int = 2, note: str | None = None) -> None:
         """A heading (listed in the contents at ``level`` 2), with a ``note`` under it if given."""
@@ -201,6 +203,14 @@ class Page:
         )
         write_file(folder, REPORT_FILE, lambda path: path.write_text(text, encoding="utf-8"))
         return folder / REPORT_FILE
+
+    def prune(self, folder: Path, names: tuple[str, ...] | None = None) -> None:
+        """Remove ``folder``'s ``report-NAME.png`` (of ``names``; all if None) not drawn now."""
+        for path in folder.glob(f"{REPORT_PREFIX}*.png"):
+            name = path.stem[len(REPORT_PREFIX) :]
+            if path not in self.written and (names is None or name in names):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _flatten(data, prefix: str = "") -> list[tuple[str, str]]:
@@ -423,9 +433,12 @@ def ccse_section(page: Page, settings: list[SettingData]) -> None:
     page.section("equilibria", "Equilibria", note=None if with_plans else none)
     for s in with_plans:
         try:
+            if s.bias_lost:  # the game cannot be built again: said as for the bias
+                raise ValueError(s.bias_note)
             table = curve_table(s.folder, game=s.game)
         except (ValueError, OSError) as err:
             page.note(f"{s.name}: the CCSE certificate could not be computed: {err}")
+            page.missing.append(f"the CCSE certificate of {s.name} is left out: {err}")
             continue
         last = table[table.episodes == table.episodes.max()].mean(numeric_only=True)
         caption = (
@@ -456,7 +469,8 @@ class Report:
     """A written report: the page, the figures (PNG files) beside it, and what was computed.
 
     ``prefix``: a lone run's regret at prefixes, if that is regret against ``K``; ``left_out``: a
-    sweep's settings not in the figures, ``(name, reason, damaged)``.
+    sweep's settings not in the figures, ``(name, reason, damaged)``; ``missing``: the parts
+    that could not be computed (a damaged plans file, a game file moved away), one line each.
     """
 
     path: Path
@@ -465,6 +479,7 @@ class Report:
     k_curves: list[Curve] = field(default_factory=list)
     prefix: Curve | None = None
     left_out: list[tuple[str, str, bool]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def write_run_report(folder: str | os.PathLike) -> Report:
@@ -524,7 +539,9 @@ def write_run_report(folder: str | os.PathLike) -> Report:
         f"K = {s.episodes} episodes, {_seeds(s.seeds)}. Regret is "
         "exact (eqs. (9) and (10)) in every evaluated episode."
     )
-    return Report(page.write(folder, lede), page.written, [s], [], prefix)
+    path = page.write(folder, lede)
+    page.prune(folder)  # a figure not drawn this time is not left beside the page
+    return Report(path, page.written, [s], [], prefix, missing=_missing(page, [s]))
 
 
 def write_sweep_report(folder: str | os.PathLike) -> Report:
@@ -539,8 +556,11 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
     readable = [r for r in results if r.df is not None]
     if not readable:
         refuse_live(folder, data, SWEEP_FOLDER)  # a sweep still playing says so, with its pid
-        reasons = "; ".join(f"{r.name}: {r.error}" for r in results[:3])
-        raise RunFolderError(f"the sweep in {folder} has no readable setting ({reasons})")
+        reasons = "; ".join(f"{r.name}: {r.error or r.status}" for r in results[:3])
+        more = f"; and {len(results) - 3} more" if len(results) > 3 else ""
+        raise RunFolderError(
+            f"the sweep in {folder} has no readable setting of its {len(results)} ({reasons}{more})"
+        )
     cache, games = {}, {}  # shared by the settings: each game and profile of α planned once
     settings = [analyse_setting(r.name, r.folder, r.df, r.manifest, cache, games) for r in readable]
     page = Page(f"stackelberg-rl report: {folder.name}")
@@ -566,7 +586,21 @@ def write_sweep_report(folder: str | os.PathLike) -> Report:
         f" ({len(readable)} readable), status {data.get('status')!r}. Regret is exact "
         "(eqs. (9) and (10)) in every evaluated episode; totals are summed over each run."
     )
-    return Report(page.write(folder, lede), page.written, settings, curves, left_out=left_out)
+    path = page.write(folder, lede)
+    page.prune(folder)
+    for s in settings:  # only the figures this page draws in a setting's folder
+        page.prune(s.folder, SETTING_FIGURES)
+    missing = _missing(page, settings)
+    return Report(path, page.written, settings, curves, left_out=left_out, missing=missing)
+
+
+SETTING_FIGURES = ("regret", "ccse")  # what a sweep's page draws in each setting's folder
+
+
+def _missing(page: Page, settings: list[SettingData]) -> list[str]:
+    """The parts of the page left out: each setting's lost soft-max bias, then the rest."""
+    lost = [f"the soft-max bias of {s.name} is left out: {s.bias_note}" for s in settings]
+    return [w for w, s in zip(lost, settings, strict=True) if s.bias_lost] + page.missing
 
 
 def write_exploration_report(

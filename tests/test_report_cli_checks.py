@@ -1,0 +1,82 @@
+"""``report`` and ``run --resume`` say what is wrong: parts left out, the game, the resume hint."""
+
+import json
+
+from helpers import call, one_line_error
+
+from stackelberg_rl import games
+from stackelberg_rl.games import random_linear
+
+SECURITY = ["--game", "security", "--param", "horizon=3", "--seeds", "1", "--quiet"]
+
+
+def test_a_damaged_plans_file_is_said_on_stderr_and_its_old_figure_removed(tmp_path, capsys):
+    folder = tmp_path / "c"
+    argv = ["run", *SECURITY, "--episodes", "20", "--save-plans", "--out", str(folder)]
+    assert call(argv, capsys)[0] == 0
+    assert call(["report", str(folder)], capsys)[0] == 0
+    assert (folder / "report-ccse.png").is_file()
+    plans = folder / "plans.npz"
+    plans.write_bytes(plans.read_bytes()[:1000])
+    code, out, err = call(["report", str(folder)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(
+        f"stackelberg-rl report: the CCSE certificate of c is left out: {plans}"
+    )
+    assert "is damaged, truncated" in lines[0] and "Traceback" not in err
+    assert f"report: {folder / 'report.html'}" in out  # the rest is written
+    assert "could not be computed" in (folder / "report.html").read_text()
+    assert not (folder / "report-ccse.png").exists()  # no stale figure beside the page
+    assert (folder / "report-regret.png").is_file()
+
+
+def test_a_game_file_moved_away_is_said_for_the_bias_and_the_certificate(tmp_path, capsys):
+    path, folder = tmp_path / "mine.npz", tmp_path / "g"
+    games.save(random_linear(6, 2, 2, 3, 3, seed=41), path)
+    argv = ["run", "--game-file", str(path), "--episodes", "6", "--seeds", "1", "--quiet"]
+    assert call([*argv, "--save-plans", "--out", str(folder)], capsys)[0] == 0
+    assert call(["report", str(folder)], capsys)[0] == 0
+    path.rename(tmp_path / "moved.npz")
+    code, _, err = call(["report", str(folder)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2, err
+    assert lines[0].startswith("stackelberg-rl report: the soft-max bias of g is left out: ")
+    assert lines[1].startswith("stackelberg-rl report: the CCSE certificate of g is left out: ")
+    assert all(f"{path}: no such file" in line for line in lines), err
+    assert "game=" not in err  # no advice for the Python API
+    assert (folder / "report.html").is_file() and not (folder / "report-ccse.png").exists()
+
+
+def test_resume_with_another_game_names_the_game_not_a_recorded_parameter(tmp_path, capsys):
+    folder = tmp_path / "r"
+    argv = ["run", "--episodes", "6", "--seeds", "1", "--param", "n_states=10", "--quiet"]
+    assert call([*argv, "--out", str(folder)], capsys)[0] == 0
+    line = one_line_error(
+        *call(["run", "--resume", str(folder), "--game", "security"], capsys)[::2]
+    )
+    assert f"--game security disagrees with the run in {folder}, which has random-linear" in line
+    assert "n_states" not in line
+
+
+def test_report_of_an_interrupted_exploration_says_how_to_continue_it(tmp_path, capsys):
+    folder = tmp_path / "explore"
+    argv = ["explore", "--game", "security", "--param", "horizon=2", "--episodes", "20"]
+    assert call([*argv, "--out", str(folder), "--quiet"], capsys)[0] == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["status"] = "interrupted"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    line = one_line_error(*call(["report", str(folder)], capsys)[::2])
+    assert "did not finish (status 'interrupted')" in line
+    assert line.endswith(f"continue it with stackelberg-rl explore --resume {folder}"), line
+
+
+def test_a_sweep_with_no_readable_setting_says_how_many_it_did_not_list(tmp_path, capsys):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    settings = [{"name": n, "folder": n} for n in "abcd"]
+    data = {"format": "stackelberg-rl/sweep", "settings": settings}
+    (folder / "sweep.json").write_text(json.dumps(data))
+    line = one_line_error(*call(["report", str(folder)], capsys)[::2])
+    assert "has no readable setting of its 4 (a: " in line and "; c: " in line, line
+    assert line.endswith("; and 1 more)"), line

@@ -412,7 +412,11 @@ def test_report_of_an_exploration_folder_shows_its_gaps(tmp_path, capsys):
     page = (folder / "report.html").read_text()
     assert "Reward-free Stackelberg gaps" in page and "gap/follower/initial" in page
     assert "zero_sum=true" in page
-    # the folder is still an exploration of this program and nothing else
+    # the folder is still an exploration of this program and nothing else: replaced by
+    # --overwrite once its plans, which that would delete, are moved away
+    assert main([*argv, "--out", str(folder), "--overwrite", "--quiet"]) == 2
+    for plan in folder.glob("plan-*"):
+        plan.unlink()
     assert main([*argv, "--out", str(folder), "--overwrite", "--quiet"]) == 0
 
 

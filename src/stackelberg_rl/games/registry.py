@@ -121,7 +121,11 @@ def info(name: str) -> GameInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown game {name!r}; known games: {', '.join(names())}") from None
+        looks_a_file = isinstance(name, str) and (name.endswith(".npz") or os.path.isfile(name))
+        file = "; a game file is given with --game-file (games.load in Python)" * looks_a_file
+        raise ValueError(
+            f"unknown game {name!r}; known games: {', '.join(names())}{file}"
+        ) from None
 
 
 def available_bytes() -> int | None:

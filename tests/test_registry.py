@@ -61,7 +61,7 @@ def test_reward_noise_is_a_parameter_of_both_random_games():
 @pytest.mark.parametrize(
     ("name", "params", "match"),
     [
-        ("no-such-game", {}, r"unknown game 'no-such-game'; known games: .*random-linear$"),
+        ("no-such-game", {}, r"unknown game 'no-such-game'; known games: .*supply-chain$"),
         ("mine.npz", {}, r"unknown game 'mine.npz'; .* a game file is given with --game-file"),
         ("random-tabular", {"dim": 3}, r"game 'random-tabular' has no parameter 'dim'; its param"),
         ("random-linear", {"n_states": "2.5"}, r"n_states must be an integer, got '2.5'"),

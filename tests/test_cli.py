@@ -396,7 +396,7 @@ def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch
     (tmp_path / "file").write_text("x")
     for path, message in (
         (tmp_path / "file", "is never replaced"),  # a user's file, not figures of bench
-        (tmp_path / "no" / "such" / "dir.json", "is not a folder"),
+        (tmp_path / "no" / "such" / "dir.json", "such does not exist"),
         (tmp_path, "is a folder"),
         (tmp_path / "file" / "x.json", "is not a folder"),
         ("/proc/bench.json", "cannot write"),

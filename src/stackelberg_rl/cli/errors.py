@@ -61,7 +61,8 @@ def check_writable_file(
         )
     parent = path.absolute().parent
     if not parent.is_dir():
-        raise ValueError(f"cannot write {what} {path}: {parent} is not a folder")
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise ValueError(f"cannot write {what} {path}: {parent} {why}")
     existed = path.exists()
     try:
         open(path, "a").close()

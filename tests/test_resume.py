@@ -441,6 +441,9 @@ def test_a_stopped_replacement_is_named_by_resume_and_never_replaces_a_newer_run
     assert f"an unfinished run that was to replace it is in {hidden}: continue it with" in printed
     newer = run_seeds(config_of(seeds=1, episodes=12), out, workers=1, progress=False,
                       overwrite=True)  # fmt: skip
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0  # it no longer leads there
+    printed = capsys.readouterr().out
+    assert f"is in {hidden}: {out} was replaced since, so it never will be: remove it" in printed
     with pytest.raises(experiments.ResultsNotSavedError, match="both are kept") as refused:
         run_seeds(None, hidden, workers=1, progress=False, resume=True)
     assert str(refused.value).startswith(f"the finished run is in {hidden}")  # no [Errno 5]

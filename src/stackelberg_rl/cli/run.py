@@ -193,9 +193,10 @@ def run(values: dict[str, Any]) -> int:
     folder = Path(df.attrs["run_dir"])
     if df.attrs.get("already_complete"):
         print(f"nothing to resume: the run in {folder} is complete", flush=True)
-        for work in store.pending_replacements(folder):  # an --overwrite stopped by kill -9
-            print(f"an unfinished run that was to replace it is in {work}: continue it with "
-                  f"{PROG} run --resume {work}", flush=True)  # fmt: skip
+        for work, current in store.pending_replacements(folder):  # --overwrite, then kill -9
+            how = f"continue it with {PROG} run --resume {work}" if current else (
+                f"{folder} was replaced since, so it never will be: remove it")  # fmt: skip
+            print(f"an unfinished run that was to replace it is in {work}: {how}", flush=True)
     report_run(folder)
     return 0
 

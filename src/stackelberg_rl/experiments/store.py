@@ -245,9 +245,14 @@ def _identity(folder: Path, kind: FolderKind) -> str | None:
     return manifest.get("folder_id") or manifest.get("started")
 
 
-def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[Path]:
-    """Unfinished folders (``.NAME.new-*`` beside it) that were to replace ``folder``."""
+def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[tuple[Path, bool]]:
+    """Unfinished folders (``.NAME.new-*`` beside it) that were to replace ``folder``.
+
+    Each with whether the run it was to replace is still there (else, replaced since, it never
+    will be).
+    """
     out, folder = [], folder.resolve()  # beside the folder a link points to
+    here = _identity(folder, kind)
     for work in sorted(folder.parent.glob(f".{folder.name}.new-*")):
         try:
             manifest = read_manifest(work, kind)
@@ -257,7 +262,7 @@ def pending_replacements(folder: Path, kind: FolderKind = RUN_FOLDER) -> list[Pa
         replaces = manifest.get("replaces")
         if manifest.get("status") != "complete" and isinstance(replaces, str):
             if Path(replaces).resolve() == folder:
-                out.append(work)
+                out.append((work, manifest.get("replaces_folder") in (None, here)))
     return out
 
 

@@ -239,7 +239,7 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
     out = tmp_path / "r"
     argv = [
         "run", *TINY, "--param", "reward_noise=0.1", "--episodes", "6", "--seeds", "1",
-        "--seed", "7", "--eval-every", "2", "--agent", "greedy-lsvi-ucb", "--beta", "theory",
+        "--seed", "7", "--eval-every", "2", "--agent", "softmax-lsvi-ucb", "--beta", "theory",
         "--c1", "0.01", "--p", "0.1", "--lam", "2", "--alpha-l", "anytime", "--alpha-f", "3",
         "--schedule", "every-n", "--schedule-n", "3", "--centralised", "--no-incremental",
         "--refresh-every", "5", "--dtype", "float32", "--workers", "1", "--quiet",
@@ -263,7 +263,7 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
     assert m["game"]["registered"]["params"]["reward_noise"] == 0.1
     assert (config.episodes, config.seeds, config.seed, config.eval_every) == (6, 1, 7, 2)
     a = config.agent
-    assert (a.kind, a.beta, a.c1, a.p, a.lam) == ("greedy-lsvi-ucb", "theory", 0.01, 0.1, 2.0)
+    assert (a.kind, a.beta, a.c1, a.p, a.lam) == ("softmax-lsvi-ucb", "theory", 0.01, 0.1, 2.0)
     assert (a.alpha_l, a.alpha_f, a.schedule, a.schedule_n) == ("anytime", 3.0, "every-n", 3)
     assert (a.decentralised, a.incremental, a.refresh_every, a.dtype) == (
         False,
@@ -271,6 +271,31 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
         5,
         "float32",
     )
+
+
+@pytest.mark.parametrize(
+    "agent, option",
+    [("greedy-lsvi-ucb", ["--alpha-l", "2"]), ("greedy-lsvi-ucb", ["--alpha-f", "inf"]),
+     ("random", ["--beta", "0.3"]), ("oracle", ["--centralised"]),
+     ("random", ["--schedule", "doubling"])],
+)  # fmt: skip
+def test_an_option_the_agent_does_not_use_is_refused(tmp_path, capsys, agent, option):
+    """``--agent greedy-lsvi-ucb --alpha-l 2`` had been taken: the manifest said α_l = 2, the
+    players played α = ∞."""
+    argv = [
+        "run",
+        *TINY,
+        "--episodes",
+        "3",
+        "--agent",
+        agent,
+        *option,
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    code, _, err = call(argv, capsys)
+    assert f"has no effect with --agent {agent}: leave it out" in one_line_error(code, err)
+    assert option[0] in err and not (tmp_path / "r").exists()
 
 
 def test_a_folder_with_user_files_is_never_deleted(tmp_path, capsys):

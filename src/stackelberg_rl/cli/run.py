@@ -167,6 +167,7 @@ def run(values: dict[str, Any]) -> int:
         check_unchanged(merged, config, RUN_OPTIONS, values, f"run in {folder}")
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
+        _refuse_unused(config.agent.kind, values)
     game = make_game(config)
     checked(lambda: config.agent.alpha_specs(game.n_players))  # one α_f per follower
     INTERRUPTION["note"] = "no run folder was written"
@@ -204,6 +205,16 @@ def run(values: dict[str, Any]) -> int:
 def _started(run_dir, pids) -> None:
     print(f"run folder: {run_dir}", flush=True)
     INTERRUPTION["note"] = f"the run folder is kept: continue it with {PROG} run --resume {run_dir}"
+
+
+def _refuse_unused(kind: str, values: dict[str, Any]) -> None:
+    """Refuse an agent option given on the command line that ``--agent kind`` does not use."""
+    used = {"greedy-lsvi-ucb": lambda name: name not in ("alpha_l", "alpha_f"),
+            "random": lambda name: False, "oracle": lambda name: False}  # fmt: skip
+    for o in RUN_OPTIONS:
+        if o.ident in values and o.path[0] == "agent" and o.path[-1] != "kind":
+            if not used.get(kind, lambda name: True)(o.path[-1]):
+                raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
 
 
 def _resume_hint(err: BaseException) -> str:

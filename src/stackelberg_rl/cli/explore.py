@@ -233,10 +233,9 @@ def _refuse_plans(folder: Path) -> None:
         return
     plans = sorted(p.name for p in folder.glob(rf.PLAN_PREFIX + "*") if p.is_file())
     if plans:
-        shown = ", ".join(plans[:3]) + ", …" * (len(plans) > 3)
         raise UsageError(
-            f"{folder} holds plans ({shown}) that --overwrite would delete: move them or "
-            "choose another --out"
+            f"{folder} holds plans ({store._shown(plans, 3)}) that --overwrite would delete: "
+            "move them or choose another --out"
         )
 
 

@@ -207,13 +207,17 @@ def _started(run_dir, pids) -> None:
     INTERRUPTION["note"] = f"the run folder is kept: continue it with {PROG} run --resume {run_dir}"
 
 
+UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": None}
+"""The agent options each ``--agent`` does not use (``None``: none of them)."""
+
+
 def _refuse_unused(kind: str, values: dict[str, Any]) -> None:
     """Refuse an agent option given on the command line that ``--agent kind`` does not use."""
-    used = {"greedy-lsvi-ucb": lambda name: name not in ("alpha_l", "alpha_f"),
-            "random": lambda name: False, "oracle": lambda name: False}  # fmt: skip
+    if kind not in UNUSED:
+        return
     for o in RUN_OPTIONS:
         if o.ident in values and o.path[0] == "agent" and o.path[-1] != "kind":
-            if not used.get(kind, lambda name: True)(o.path[-1]):
+            if UNUSED[kind] is None or o.path[-1] in UNUSED[kind]:
                 raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
 
 

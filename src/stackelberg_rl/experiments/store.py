@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import TMP_PREFIX, replace_with, write_atomic
+from .._files import TMP_PREFIX, _article, replace_with, write_atomic
 from .._validate import is_integer
 from ..games.base import player_names
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
@@ -152,8 +152,7 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
         other = data.get("format") if isinstance(data, dict) else None
         if isinstance(other, str) and other.startswith(PROGRAM) and other != PROGRAM:
             word = other.rsplit("/", 1)[-1]  # another of ours: run, exploration, sweep
-            article = "an" if word[:1] in "aeiou" else "a"
-            raise kind.error(f"{folder} is {article} {word} folder, not {kind.a} folder")
+            raise kind.error(f"{folder} is {_article(word)} folder, not {kind.a} folder")
         what = "a manifest" if kind.manifest == MANIFEST_FILE else kind.a
         raise kind.error(f"{path} is not {what} of stackelberg-rl (no format {kind.format!r})")
     version = data.get("format_version", None if kind.manifest == MANIFEST_FILE else 1)
@@ -275,9 +274,12 @@ def _read_format(path: Path) -> dict | None:
         return None
 
 
-def _of_sweep(folder: Path) -> bool:
-    """Whether ``folder`` is a sweep's run folder: one it lists, or one it wrote."""
-    sweep = _read_format(folder.parent / SWEEP_FILE)
+def _of_sweep(folder: Path, sweep: dict | None = None) -> bool:
+    """Whether ``folder`` is a sweep's run folder: one it lists, or one it wrote.
+
+    ``sweep``: its parent's ``sweep.json``, if read already.
+    """
+    sweep = sweep or _read_format(folder.parent / SWEEP_FILE)
     if sweep is None:
         return False
     settings = sweep.get("settings")
@@ -303,11 +305,11 @@ def check_ancestors(
     if existing and not existing[0].is_dir():
         raise error(f"cannot create {out}: {existing[0]} is a file, not a folder")
     for parent in existing:
-        sweep = _read_format(parent / SWEEP_FILE) is not None
-        if sweep and parent == resolved.parent and (in_sweep or _of_sweep(resolved)):
+        sweep = _read_format(parent / SWEEP_FILE)
+        if sweep and parent == resolved.parent and (in_sweep or _of_sweep(resolved, sweep)):
             continue
-        if sweep or _read_format(parent / MANIFEST_FILE) is not None:
-            what = "a sweep folder" if sweep else "a folder"
+        if sweep is not None or _read_format(parent / MANIFEST_FILE) is not None:
+            what = "a sweep folder" if sweep is not None else "a folder"
             raise error(
                 f"{out} is inside {parent}, {what} of stackelberg-rl: give a folder outside it"
             )

@@ -421,7 +421,7 @@ def preview_lines(states: list[SettingState], out: str | os.PathLike, most: int 
         seeds = range(config.seed, config.seed + config.seeds)  # not listed: there may be many
         first = list(itertools.islice((s for s in seeds if s not in done), 7))
         listed = ", ".join(map(str, first[:6])) + (f", … ({n} in all)" if len(first) > 6 else "")
-        what = f"{'run' if state.source is None else 'cut'} {n} seed{'s' * (n != 1)} ({listed})"
+        what = f"{'run' if state.source is None else 'cut'} {_count(n, 'seed')} ({listed})"
         what += f" from the runs of {state.source}" if state.source is not None else ""
         lines.append(f"{state.setting.name}  {what}" + (f": {state.why}" if state.why else ""))
     if len(states) > len(shown):
@@ -462,11 +462,11 @@ class SweepOutcome:
         skipped = sum(s.action == "skip" for s in self.states)
         cut = sum(s.source is not None and s.action != "skip" for s in self.states)
         text = (
-            f"{n} setting{'s' * (n != 1)}: {sum(s.status == COMPLETE for s in self.states)} "
-            f"complete ({skipped} already were), {len(failed)} failed; {self.tasks} "
-            f"seed{'s' * (self.tasks != 1)} played"
+            f"{_count(n, 'setting')}: {sum(s.status == COMPLETE for s in self.states)} "
+            f"complete ({skipped} already were), {len(failed)} failed; "
+            f"{_count(self.tasks, 'seed')} played"
             + (f" ({self.resumed} from a checkpoint)" if self.resumed else "")
-            + (f", {cut} setting{'s' * (cut != 1)} cut from longer runs" if cut else "")
+            + (f", {_count(cut, 'setting')} cut from longer runs" if cut else "")
             + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if failed:

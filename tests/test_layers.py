@@ -1,6 +1,8 @@
 """The package's layers: every import inside ``stackelberg_rl`` points down the stated order."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import stackelberg_rl
@@ -11,9 +13,9 @@ ORDER = [
     "envs", "sweep", "report", "bench", "cli",
 ]  # fmt: skip
 """Each part may import those before it (and the private helpers ``_files``, ``_fields``,
-``_signals``, ``_jit``, ``_validate``, ``_seeding``, which import only each other); the package's
-``__init__`` and ``__main__`` may import all."""
-HELPERS = {"_files", "_fields", "_signals", "_jit", "_validate", "_seeding"}
+``_signals``, ``_jit``, ``_validate``, ``_seeding``, ``_board``, which import only each other);
+the package's ``__init__`` and ``__main__`` may import all."""
+HELPERS = {"_files", "_fields", "_signals", "_jit", "_validate", "_seeding", "_board"}
 
 
 def part_of(path: Path) -> str:
@@ -78,3 +80,10 @@ def test_the_checker_sees_every_form_of_import():
     assert imported_parts(here, "from .. import report, __version__") == {"report"}
     assert imported_parts(here, "def f():\n    import stackelberg_rl.sweep.runner") == {"sweep"}
     assert imported_parts(here, "from ...other import x\nimport numpy") == set()
+
+
+def test_the_ray_boards_module_starts_its_actor_without_numba_or_pandas():
+    """Ray's actor process imports the board's module alone: the driver's would bring both."""
+    code = "import sys, stackelberg_rl._board; print(sorted({'numba', 'pandas'} & {*sys.modules}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

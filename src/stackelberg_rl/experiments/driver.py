@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .._board import Board
 from .._signals import signals_held
 from ..games import Game
 from . import checkpoint as ckpt
@@ -560,20 +561,6 @@ def _ray():
     return ray
 
 
-class _Board:
-    """A Ray actor holding, of each task's progress and checkpoints, the newest not taken."""
-
-    def __init__(self) -> None:
-        self.news: dict[tuple[str, int], object] = {}
-
-    def put(self, kind: str, index: int, value) -> None:
-        self.news[kind, index] = value
-
-    def take(self) -> dict[tuple[str, int], object]:
-        news, self.news = self.news, {}
-        return news
-
-
 def _ray_task(task: Task, game: Game, board, every: float) -> Result:
     """A task on a Ray worker: its game from the object store, its news sent to ``board``."""
     if game.fingerprint() != task.fingerprint:
@@ -590,7 +577,7 @@ def _ray_task(task: Task, game: Game, board, every: float) -> Result:
 
 
 class _Ray:
-    """Tasks on a Ray cluster as futures of their object refs; their news on a :class:`_Board`."""
+    """Tasks on a Ray cluster as futures of their object refs; their news on a :class:`.Board`."""
 
     worker = "Ray worker"
 
@@ -607,7 +594,7 @@ class _Ray:
         # and handed this task as it went) plays once more, from its start; a task that raises
         # is not played again, nor is a cancelled one.
         remote = self.ray.remote(num_cpus=1, max_retries=1)(_ray_task)
-        self.board = self.ray.remote(num_cpus=0)(_Board).remote()
+        self.board = self.ray.remote(num_cpus=0)(Board).remote()
         games = {fp: self.ray.put(game) for fp, game in self.games.items()}
         self.refs = [remote.remote(t, games[t.fingerprint], self.board, self.every) for t in tasks]
         self.live = list(self.refs)

@@ -11,10 +11,13 @@ import re
 
 import numpy as np
 import pytest
+from helpers import play_in_order
 
 from stackelberg_rl import AgentConfig, GameSpec, RunConfig, games, montecarlo, planning
 from stackelberg_rl.agents import TableAgent, make_agents
+from stackelberg_rl.equilibria import CCSE
 from stackelberg_rl.experiments import loop
+from stackelberg_rl.experiments.plan_history import PlanRecorder
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 
 GAME = games.make(
@@ -137,14 +140,25 @@ def test_step_names_a_bad_or_missing_rng(game):
 KINDS = ["random", "oracle", "softmax-lsvi-ucb"]
 
 
+def recorded_ccse(game, episodes=3):
+    """The mixture of a few episodes of LSVI-UCB on ``game``, its plans recorded as played."""
+    agents = make_agents(game, AgentConfig(beta=0.4), episodes, seed=0)
+    recorder = PlanRecorder(*agents)
+    play_in_order(game, agents, episodes, np.random.default_rng(0), recorder.after_plans)
+    return CCSE(recorder.finish(), game)
+
+
 def started(game, kind):
-    agents = make_agents(game, AgentConfig(kind=kind), episodes=5, seed=0)
+    if kind == "ccse":  # the players of a mixture act as the learners' agents do
+        agents = recorded_ccse(game).players(seed=0)
+    else:
+        agents = make_agents(game, AgentConfig(kind=kind), episodes=5, seed=0)
     for agent in agents:
         agent.begin_episode(0)
     return agents
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "ccse"])
 def test_every_agent_refuses_bad_arguments_to_act_alike(kind):
     game = games.make("security")  # H = 5, S = 3, A = 4, B = 5
     leader, follower = started(game, kind)

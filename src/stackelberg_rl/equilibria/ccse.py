@@ -174,8 +174,10 @@ class Player(Agent):
     """
 
     def __init__(self, source: EpisodePolicy | _Draw, player: int, rng: np.random.Generator):
-        super().__init__(rng, player, (getattr(source, "ccse", None) or source).game.n_players)
-        self.source = source
+        game = (getattr(source, "ccse", None) or source).game
+        super().__init__(rng, player, game.n_players)
+        self.source, self.horizon = source, game.horizon  # read by _checked, as every agent's
+        self.n_states, self.action_counts = game.n_states, game.action_counts
 
     @property
     def episode_policy(self) -> EpisodePolicy:
@@ -187,14 +189,13 @@ class Player(Agent):
         if isinstance(self.source, _Draw):
             self.source.begin(_validate.index(j, 2**63 - 1, "j"))
 
-    def act(self, h: int, x, *earlier: int | None) -> int:
-        """Draw ``a_m ~ π_{m,h}^k(·|x, a_0, …, a_{m-1})``: ``a ~ π_{l,h}^k(·|x)`` (leader)."""
-        earlier = tuple(a for a in earlier if a is not None)
-        if len(earlier) < self.player:
-            seen = "the leader's action a" if self.player == 1 else f"{self.player} actions"
-            raise ValueError(f"the {self.role} acts after seeing {seen}")
-        policy = self.episode_policy.player_policy(self.player, h, x, *earlier[: self.player])
-        return draw(policy, self.rng)
+    def act(self, h: int, x, *earlier: int) -> int:
+        """Draw ``a_m ~ π_{m,h}^k(·|x, a_0, …, a_{m-1})``: ``a ~ π_{l,h}^k(·|x)`` (leader).
+
+        Exactly the ``m`` earlier players' actions, as every agent's ``act`` takes them.
+        """
+        h, x, earlier = self._checked(h, x, earlier)
+        return draw(self.episode_policy.player_policy(self.player, h, x, *earlier), self.rng)
 
 
 def _stream(seed, purpose: str, *index: int) -> np.random.Generator:

@@ -259,3 +259,23 @@ def test_run_names_a_game_or_config_of_the_wrong_type():
     assert message(lambda: loop.run(GAME, None, seed=0)) == "config must be a RunConfig, got None"
     config = RunConfig(GameSpec("random-linear", {"n_states": 5}), episodes=2)
     assert message(lambda: loop.run(None, config, seed=0)).startswith("game must be a FiniteGame")
+
+
+def test_a_mixtures_player_policy_takes_exactly_the_earlier_players_actions():
+    ccse = recorded_ccse(games.make("security"))  # A = 4, B = 5
+    policy = ccse.policy(0)
+    assert policy.player_policy(1, 0, 0, 2).shape == (5,)  # π_f(·|x, a), not the whole table
+    cases = [
+        (
+            lambda: policy.player_policy(1, 0, 0),
+            "the follower acts after 1 earlier actions, got ()",
+        ),
+        (
+            lambda: policy.player_policy(0, 0, 0, 1),
+            "the leader acts after 0 earlier actions, got (1,)",
+        ),
+        (lambda: policy.player_policy(1, 0, 0, 1, 2), "the follower acts after 1 earlier actions"),
+    ]
+    for call, expected in cases:
+        got = message(call)
+        assert got.startswith(expected) and "\n" not in got, got

@@ -37,7 +37,7 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features
+from ..learners.base import check_features, player_name
 from ..planning import policy_shapes
 from .certificate import Certificate, certificate
 
@@ -109,10 +109,14 @@ class EpisodePolicy:
     def player_policy(self, player: int, h: int, x, *earlier: int) -> np.ndarray:
         """``π_{i,h}^k(·|x, a_0, …, a_{i-1})`` ``(A_i,)`` of player ``i`` after actions ``earlier``.
 
-        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader, ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower.
+        ``π_{l,h}^k(·|x)`` ``(A,)`` for the leader, ``π_{f,h}^k(·|x, a)`` ``(B,)`` for the follower:
+        exactly the ``i`` earlier players' actions (whole tables are :meth:`policies_at`'s).
         """
         g, h = self.game, _validate.index(h, self.game.horizon, "h")
         player = _validate.index(player, g.n_players, "player")
+        if len(earlier) != player:
+            raise ValueError(f"the {player_name(player, g.n_players)} acts after {player} earlier "
+                             f"actions, got {earlier!r}")  # fmt: skip
         at = tuple(
             _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
         )

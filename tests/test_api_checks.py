@@ -6,15 +6,19 @@ short ``alphas`` made the compiled kernel read past its end), a game's per-step 
 other kind of game failed deep inside.
 """
 
+import json
 import math
 import re
 
 import numpy as np
 import pytest
-from helpers import play_in_order
+from helpers import call as command
+from helpers import one_line_error, play_in_order
 
 from stackelberg_rl import AgentConfig, GameSpec, RunConfig, games, montecarlo, planning
 from stackelberg_rl.agents import TableAgent, make_agents
+from stackelberg_rl.cli import explore as explore_cli
+from stackelberg_rl.cli import main
 from stackelberg_rl.equilibria import CCSE
 from stackelberg_rl.experiments import loop
 from stackelberg_rl.experiments.plan_history import PlanRecorder
@@ -279,3 +283,33 @@ def test_a_mixtures_player_policy_takes_exactly_the_earlier_players_actions():
     for call, expected in cases:
         got = message(call)
         assert got.startswith(expected) and "\n" not in got, got
+
+
+def test_explore_overwrite_keeps_both_when_plans_appear_while_it_plays(
+    tmp_path, capsys, monkeypatch
+):
+    folder = tmp_path / "ex"
+    small = ["explore", "--game", "security", "--param", "n_targets=2", "--param",
+             "levels=2", "--param", "horizon=3", "--episodes", "5", "--quiet", "--out",
+             str(folder)]  # fmt: skip
+    assert command(small, capsys)[0] == 0
+    planned = explore_cli._planned
+
+    def plan_meanwhile(data, rewards, *args):  # the old folder gets a plan as the new one plays
+        if rewards is None:  # explore's own plan, not the one of plan below
+            assert main(["plan", str(folder), "--param", "zero_sum=true"]) == 0
+        return planned(data, rewards, *args)
+
+    monkeypatch.setattr(explore_cli, "_planned", plan_meanwhile)
+    code, _, err = command([*small, "--seed", "1", "--overwrite"], capsys)
+    line = one_line_error(code, err)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".ex.new-")]
+    assert len(kept) == 1 and f"the finished exploration is in {kept[0]}" in line, line
+    plans = sorted(p.name for p in folder.iterdir() if p.name.startswith("plan-"))
+    assert (
+        f"could not replace {folder} (it now holds plans ({', '.join(plans)}); both are kept)"
+        in line
+    )
+    assert len(plans) == 2  # the old exploration, with its plan (.npz, .json)
+    assert json.loads((folder / "manifest.json").read_text())["options"]["seed"] == 0
+    assert json.loads((kept[0] / "manifest.json").read_text())["status"] == "complete"

@@ -167,7 +167,7 @@ def explore(values: dict[str, Any]) -> int:
         manifest.update(status="complete", finished=store.now(), gaps=gaps,
                         elapsed_seconds=time.perf_counter() - t0)  # fmt: skip
         with signals_held():  # finished whole; a signal meanwhile lands once it is in place
-            folder = reservation.finish(files, dumps(manifest))
+            folder = reservation.finish(files, dumps(manifest), keep=_plans_written)
     except store.ResultsNotSavedError as err:
         raise UsageError(str(err)) from None
     except BaseException as err:
@@ -227,11 +227,22 @@ def _resumed(
     return reservation, manifest, opts
 
 
+def _plans(folder: Path) -> list[str]:
+    """The plans' files in ``folder`` (none if it is not a folder)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.glob(rf.PLAN_PREFIX + "*") if p.is_file())
+
+
+def _plans_written(folder: Path) -> str | None:
+    """Why not to replace ``folder`` after all: plans ``plan`` wrote into it meanwhile."""
+    plans = _plans(folder)
+    return f"it now holds plans ({store._shown(plans, 3)})" if plans else None
+
+
 def _refuse_plans(folder: Path) -> None:
     """Refuse to replace an exploration whose folder holds plans: ``--overwrite`` deletes them."""
-    if not folder.is_dir():
-        return
-    plans = sorted(p.name for p in folder.glob(rf.PLAN_PREFIX + "*") if p.is_file())
+    plans = _plans(folder)
     if plans:
         raise UsageError(
             f"{folder} holds plans ({store._shown(plans, 3)}) that --overwrite would delete: "

@@ -534,12 +534,13 @@ class Reservation:
 
     def finish(
         self, results: pd.DataFrame | dict[str, Callable[[Path], object]], manifest_text: str,
-        plans: dict[int, Plans] | None = None,
+        plans: dict[int, Plans] | None = None, keep: Callable[[Path], str | None] = lambda _: None,
     ) -> Path:  # fmt: skip
         """Write the results and the complete manifest; put the folder in place (swapped in).
 
         ``results``: a run's table (and ``plans``), or files by name, each written by
-        ``write(path)``. ``ResultsNotSavedError`` (saying where they are) if they cannot be.
+        ``write(path)``. ``ResultsNotSavedError`` (saying where they are) if they cannot be, or
+        if ``keep(target)``, asked just before a replacement, says why the target is to be kept.
         """
         files = results
         if isinstance(results, pd.DataFrame):
@@ -573,6 +574,8 @@ class Reservation:
                         f"it now holds another {self.kind.what} than the one this one was to "
                         "replace; both are kept"
                     )
+                if reason := keep(self.target):
+                    raise RunFolderError(f"{reason}; both are kept")
                 os.rename(self.target, old)
                 moved = True
             os.rename(self.work, self.target)

@@ -171,9 +171,9 @@ def test_every_agent_refuses_bad_arguments_to_act_alike(kind):
         (lambda: leader.act(0, 99), "x must be an integer in [0, 3), got 99"),
         (lambda: leader.act(0, 0.0), "x must be an integer in [0, 3), got 0.0"),
         (lambda: follower.act(0, 0, 999), "a must be an integer in [0, 4), got 999"),
-        (lambda: follower.act(0, 0), "the follower acts after 1 earlier actions, got ()"),
-        (lambda: follower.act(0, 0, 1, 2), "the follower acts after 1 earlier actions, got (1, 2)"),
-        (lambda: leader.act(0, 0, 1), "the leader acts after 0 earlier actions, got (1,)"),
+        (lambda: follower.act(0, 0), "the follower acts after 1 earlier action, got ()"),
+        (lambda: follower.act(0, 0, 1, 2), "the follower acts after 1 earlier action, got (1, 2)"),
+        (lambda: leader.act(0, 0, 1), "the leader acts after no earlier action, got (1,)"),
     ]
     for call, expected in cases:
         assert message(call) == expected
@@ -193,7 +193,7 @@ def test_agents_of_a_continuous_game_check_their_arguments_too(kind):
 
 def test_a_table_agent_refuses_more_earlier_actions_than_players_before_it():
     follower = TableAgent(np.full((3, 6, 2, 3), 1 / 3), np.random.default_rng(0), 1)
-    with pytest.raises(ValueError, match=re.escape("acts after 1 earlier actions, got (1, 0)")):
+    with pytest.raises(ValueError, match=re.escape("acts after 1 earlier action, got (1, 0)")):
         follower.act(0, 0, 1, 0)
 
 
@@ -272,13 +272,13 @@ def test_a_mixtures_player_policy_takes_exactly_the_earlier_players_actions():
     cases = [
         (
             lambda: policy.player_policy(1, 0, 0),
-            "the follower acts after 1 earlier actions, got ()",
+            "the follower acts after 1 earlier action, got ()",
         ),
         (
             lambda: policy.player_policy(0, 0, 0, 1),
-            "the leader acts after 0 earlier actions, got (1,)",
+            "the leader acts after no earlier action, got (1,)",
         ),
-        (lambda: policy.player_policy(1, 0, 0, 1, 2), "the follower acts after 1 earlier actions"),
+        (lambda: policy.player_policy(1, 0, 0, 1, 2), "the follower acts after 1 earlier action,"),
     ]
     for call, expected in cases:
         got = message(call)

@@ -422,7 +422,7 @@ def test_players_coordinate_on_one_episode_and_act_in_the_environments(security_
     expected = ccse.policy(5).leader_policy(1, 2)
     assert np.abs(counts / 4000 - expected).max() < 5 * math.sqrt(0.25 / 4000)
     with pytest.raises(
-        ValueError, match=re.escape("the follower acts after 1 earlier actions, got ()")
+        ValueError, match=re.escape("the follower acts after 1 earlier action, got ()")
     ):
         pf.act(0, 0)
     with pytest.raises(ValueError, match="k must be an integer in \\[0, 40\\)"):

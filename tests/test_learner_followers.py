@@ -318,7 +318,7 @@ def test_a_table_agent_reads_the_actions_of_the_players_before_it():
         earlier.append(action)
     with pytest.raises(ValueError, match="the follower 3 acts after 3 earlier actions"):
         agents[3].act(0, x, 0, 1)
-    with pytest.raises(ValueError, match=r"follower 1 acts after 1 earlier actions, got \(0, 0\)"):
+    with pytest.raises(ValueError, match=r"follower 1 acts after 1 earlier action, got \(0, 0\)"):
         agents[1].act(0, x, 0, 0)  # a later player's action is refused, not ignored
     with pytest.raises(ValueError, match=r"a1 must be an integer in \[0, 2\), got 5"):
         agents[2].act(0, x, 0, 5)

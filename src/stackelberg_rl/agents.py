@@ -208,6 +208,15 @@ def _short(x: float) -> str:
     return text if float(text) == x else repr(x)
 
 
+def check_earlier(player: int, n_players: int, earlier: tuple) -> None:
+    """Refuse ``earlier`` unless it holds exactly the actions of the ``player`` players before."""
+    if len(earlier) != player:
+        actions = {0: "no earlier action", 1: "1 earlier action"}.get(player)
+        actions = actions or f"{player} earlier actions"
+        name = player_name(player, n_players)
+        raise ValueError(f"the {name} acts after {actions}, got {tuple(earlier)!r}")
+
+
 class Agent:
     """One player on the player axis (0 the leader) of ``n_players``, with its own random stream.
 
@@ -236,10 +245,7 @@ class Agent:
 
         Every agent's :meth:`act` calls it first, so all refuse bad arguments alike.
         """
-        if len(earlier) != self.player:
-            raise ValueError(
-                f"the {self.role} acts after {self.player} earlier actions, got {earlier!r}"
-            )
+        check_earlier(self.player, self.n_players, earlier)
         h = fast_index(h, self.horizon, "h")
         x = point(x, "x") if self.n_states is None else fast_index(x, self.n_states, "x")
         return h, x, tuple(map(fast_index, earlier, self.action_counts, self._action_names))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _files, _seeding, _validate
-from ..agents import Agent
+from ..agents import Agent, check_earlier
 from ..experiments import RunConfig, load_run
 from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
 from ..experiments.resources import available_bytes, gib, sizes
@@ -37,7 +37,7 @@ from ..learners import (
     played_policies,
     replay_inverse,
 )
-from ..learners.base import check_features, player_name
+from ..learners.base import check_features
 from ..planning import policy_shapes
 from .certificate import Certificate, certificate
 
@@ -114,9 +114,7 @@ class EpisodePolicy:
         """
         g, h = self.game, _validate.index(h, self.game.horizon, "h")
         player = _validate.index(player, g.n_players, "player")
-        if len(earlier) != player:
-            raise ValueError(f"the {player_name(player, g.n_players)} acts after {player} earlier "
-                             f"actions, got {earlier!r}")  # fmt: skip
+        check_earlier(player, g.n_players, earlier)
         at = tuple(
             _validate.index(a, n, "a") for a, n in zip(earlier, g.action_counts, strict=False)
         )

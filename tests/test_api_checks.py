@@ -313,3 +313,19 @@ def test_explore_overwrite_keeps_both_when_plans_appear_while_it_plays(
     assert len(plans) == 2  # the old exploration, with its plan (.npz, .json)
     assert json.loads((folder / "manifest.json").read_text())["options"]["seed"] == 0
     assert json.loads((kept[0] / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_numpy_scalars_in_a_config_are_stored_as_plain_values_and_a_run_completes(tmp_path):
+    from stackelberg_rl import run_seeds
+
+    game = GameSpec("random-linear", {"n_states": np.int64(4), "horizon": np.int64(2)})
+    agent = AgentConfig(beta=np.float32(0.25), alpha_f=[np.float64(2.0)], decentralised=np.True_)
+    config = RunConfig(game, episodes=np.int64(3), seeds=np.int64(2), agent=agent)
+    assert type(config.episodes) is type(config.seeds) is int and type(agent.beta) is float
+    assert type(agent.alpha_f[0]) is float and type(agent.decentralised) is bool
+    assert type(game.params["n_states"]) is int
+    run_seeds(config, tmp_path / "r1", workers=1, progress=False)
+    manifest = json.loads((tmp_path / "r1" / "manifest.json").read_text())
+    assert manifest["config"]["episodes"] == 3 and manifest["config"]["seeds"] == 2
+    assert manifest["config"]["agent"]["beta"] == 0.25
+    assert manifest["config"]["game"]["params"]["n_states"] == 4

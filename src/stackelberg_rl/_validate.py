@@ -39,6 +39,21 @@ def is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars as Python's, also inside a list, a tuple or a dict.
+
+    ``np.int64`` → ``int``, ``np.float32`` → ``float``, ``np.bool_`` → ``bool``: what a
+    configuration stores, so that its checks and its manifest's JSON take it.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in (list, tuple):
+        return type(value)(plain(v) for v in value)
+    if type(value) is dict:
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     opens = "(" if low_open or math.isinf(low) else "["  # an infinite end is never included
     closes = ")" if high_open or math.isinf(high) else "]"

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ._seeding import stream
-from ._validate import fast_index, index, instance, integer, is_real, point, real
+from ._validate import fast_index, index, instance, integer, is_real, plain, point, real
 from .games import ContinuousGame, FiniteGame, Game, draw
 from .games.base import action_axes
 from .learners import (
@@ -93,6 +93,7 @@ class AgentConfig:
     """Free-form labels copied to the manifest."""
 
     def __post_init__(self) -> None:
+        vars(self).update({name: plain(value) for name, value in vars(self).items()})
         self.alpha_f = per_follower(self.alpha_f)
         for name in ("beta", "alpha_l", "alpha_f"):
             setattr(self, name, _spelled(getattr(self, name)))

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from .. import games as games_mod
 from .._files import jsonable
-from .._validate import integer, real
+from .._validate import integer, plain, real
 from ..agents import AgentConfig
 
 INT64_MAX = 2**63 - 1  # seeds are stored in an int64 column
@@ -71,6 +71,7 @@ class GameSpec:
     """The SHA-256 of the file's game (its fingerprint), recorded when the file is first read."""
 
     def __post_init__(self) -> None:
+        vars(self).update({name: plain(value) for name, value in vars(self).items()})
         if self.name is None and self.file is None:
             self.name = DEFAULT_GAME
         if isinstance(self.file, os.PathLike):  # kept as text: a manifest's JSON holds it
@@ -173,6 +174,7 @@ class RunConfig:
     LSVI-UCB players only, not with --reference."""
 
     def __post_init__(self) -> None:
+        vars(self).update({name: plain(value) for name, value in vars(self).items()})
         self.validate()
 
     def validate(self) -> None:

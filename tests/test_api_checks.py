@@ -329,3 +329,24 @@ def test_numpy_scalars_in_a_config_are_stored_as_plain_values_and_a_run_complete
     assert manifest["config"]["episodes"] == 3 and manifest["config"]["seeds"] == 2
     assert manifest["config"]["agent"]["beta"] == 0.25
     assert manifest["config"]["game"]["params"]["n_states"] == 4
+
+
+def test_float32_probabilities_are_held_to_float32_accuracy():
+    g = games.make("random-linear", n_states=4, horizon=3, dim=4, seed=0)
+    pi_l, pi_f = np.full((3, 4, 3), 1 / 3, np.float32), np.full((3, 4, 3, 3), 1 / 3, np.float32)
+    assert planning.evaluate(g, pi_l, pi_f).q.dtype == np.float64  # sum 1.0000000298 is 1
+    dense = games.make("random-tabular", n_states=4, horizon=2, seed=0)
+    P, R = dense.transition(0)[None], dense.reward(0)[:, None]
+    P32 = (P.astype(np.float32) + np.float32(1 / 3)) / np.float32(1 + P.shape[-1] / 3)
+    assert abs(P32.sum(-1, dtype=np.float64) - 1).max() > 1e-9  # float32 round-off
+
+    def made(P):
+        return games.FiniteGame(dense.features, [1, 0, 0, 0], transitions=P, rewards=R)
+
+    assert made(P32).n_states == 4
+    off = P32.copy()
+    off[0, 0, 0, 0, 0] += 1e-4  # far beyond float32's round-off: still refused
+    assert message(lambda: made(off)).startswith("transitions does not sum to 1 at index")
+    off64 = np.full((3, 4, 3), 1 / 3)
+    off64[0, 0, 0] += 1e-7  # a float64 array is held to 1e-9
+    assert message(lambda: planning.evaluate(g, off64, pi_f)).startswith("pi_l does not sum to 1")

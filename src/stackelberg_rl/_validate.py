@@ -227,25 +227,29 @@ def check_shape(
 def distribution(value: Any, name: str, axes: Sequence[str] | None = None) -> np.ndarray:
     """``value`` as float64 probabilities over its last axis: finite, ``≥ 0``, summing to one.
 
-    Whole-array tests come first (they run on every evaluated policy).
+    Whole-array tests come first (they run on every evaluated policy). The tolerance suits the
+    given dtype: :data:`TOL`, or ``n·eps`` of a less precise floating dtype (``n`` entries a
+    row, each rounded to ``eps/2``; ``1.2e-7·n`` for float32), so its round-off passes.
 
     Raises:
         ValueError: not numbers, a non-finite or negative entry, or a row that does not sum to
-            one (within :data:`TOL`), by its index.
+            one (within that tolerance), by its index.
     """
     raw = np.asarray(value)
     if raw.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold probabilities (numbers), got dtype {raw.dtype}")
+    eps = np.finfo(raw.dtype).eps if raw.dtype.kind == "f" else 0.0
+    tol = max(TOL, float(eps) * (raw.shape[-1] if raw.ndim else 1))
     p = np.ascontiguousarray(raw, dtype=np.float64)
     sums = np.einsum("...i->...", p)  # much faster than p.sum(-1) over a short last axis
     if not np.isfinite(sums).all():  # NaN and ±inf entries make their row sum non-finite
         array(p, name, axes=axes)
-    if p.size and p.min() < -TOL:
+    if p.size and p.min() < -tol:
         idx = first_index(p == p.min())
         raise ValueError(f"{name} has a negative probability {p[idx]:.3g} at {_at(idx, axes)}")
     err = np.abs(sums - 1.0)
-    if (err > TOL).any():
-        idx = first_index(err > TOL)
+    if (err > tol).any():
+        idx = first_index(err > tol)
         rows = None if axes is None else list(axes)[:-1]
         at = "" if not idx else f" at {_at(idx, rows)}"
         raise ValueError(f"{name} does not sum to 1{at} (sum {sums[idx]:.12g})")

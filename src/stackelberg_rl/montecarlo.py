@@ -71,7 +71,7 @@ def _policies(maps: list[PolicyMap], h: int, phi: np.ndarray) -> list[np.ndarray
     """Every player's ``policy(h, phi)`` at ``phi (n, A, B, d)``, checked to be distributions."""
     out = []
     for m, name in enumerate(policy_names(2)):
-        pi = np.asarray(maps[m](h, phi), dtype=np.float64)
+        pi = np.asarray(maps[m](h, phi))  # distribution's tolerance suits its dtype
         axes = ("x", "a", "b")[: m + 2]
         _validate.check_shape(pi, name, phi.shape[: m + 2], axes)
         try:

@@ -220,7 +220,7 @@ class FiniteGame(SteppedGame):
         self.initial_distribution = array(
             initial_distribution, "initial_distribution", shape=(S,), axes=("S",)
         )
-        distribution(self.initial_distribution, "initial_distribution", ("x",))
+        distribution(initial_distribution, "initial_distribution", ("x",))  # its dtype's tolerance
         self.reward_noise = real(reward_noise, "reward_noise", low=0.0, high=1.0)
 
         dense = transitions is not None or rewards is not None
@@ -253,7 +253,7 @@ class FiniteGame(SteppedGame):
         self.action_counts = tuple(counts)
         self._phi = self.features.reshape(-1, d)  # (S·A·B, d): the factored model's products
         if dense:
-            distribution(self._transitions, "transitions", self._axes_p)
+            distribution(transitions, "transitions", self._axes_p)  # its dtype's tolerance
             if factored:
                 self._check_linear()
         else:

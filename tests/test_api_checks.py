@@ -350,3 +350,19 @@ def test_float32_probabilities_are_held_to_float32_accuracy():
     off64 = np.full((3, 4, 3), 1 / 3)
     off64[0, 0, 0] += 1e-7  # a float64 array is held to 1e-9
     assert message(lambda: planning.evaluate(g, off64, pi_f)).startswith("pi_l does not sum to 1")
+
+
+@pytest.mark.parametrize(
+    "alpha, expected",
+    [
+        (math.nan, "alpha must be a number in [0, inf), got nan"),
+        (-1.0, "alpha must be in [0, inf), got -1.0"),
+        (-math.inf, "alpha must be in [0, inf), got -inf"),
+        ("2", "alpha must be a number in [0, inf), got '2'"),
+    ],
+)
+def test_softmax_refuses_a_bad_alpha_as_softmax_solution_does(alpha, expected):
+    assert message(lambda: planning.softmax(np.array([0.0, 1.0]), alpha)) == expected
+    got = message(lambda: planning.softmax_solution(GAME, alpha, 1.0))
+    assert got == expected.replace("alpha", "alpha_l")
+    assert planning.softmax(np.array([0.0, 1.0]), np.float32(0)).tolist() == [0.5, 0.5]

@@ -118,9 +118,12 @@ def softmax_rule(player: int, alpha: float) -> Rule:
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     """``SOFT-MAX_alpha(z)`` of eq. (12), stably; ``alpha = inf``: uniform over the maximisers.
 
+    ``alpha``: a number ``>= 0`` or ``inf`` (:class:`ValueError` otherwise).
+
     >>> softmax(np.array([0.0, 1.0]), np.inf)
     array([0., 1.])
     """
+    alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)
     z = np.asarray(z, dtype=np.float64)
     zmax = z.max(axis=axis, keepdims=True)
     if np.isinf(alpha):

@@ -11,6 +11,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import call as command
 from helpers import one_line_error, play_in_order
@@ -366,3 +367,23 @@ def test_softmax_refuses_a_bad_alpha_as_softmax_solution_does(alpha, expected):
     got = message(lambda: planning.softmax_solution(GAME, alpha, 1.0))
     assert got == expected.replace("alpha", "alpha_l")
     assert planning.softmax(np.array([0.0, 1.0]), np.float32(0)).tolist() == [0.5, 0.5]
+
+
+def test_a_confidence_level_outside_0_1_is_refused():
+    from stackelberg_rl import report
+
+    x = np.arange(5.0)
+    rows = [(K, s, K**0.5 * (1 + s / 10)) for K in (10, 100) for s in range(3)]
+    table = pd.DataFrame(rows, columns=["K", "seed", "total"])
+    for level in (1.5, -1, 0, 1):
+        expected = f"level must be in (0, 1), got {level}"
+        assert message(lambda level=level: montecarlo.t_half_width(x, level=level)) == expected
+        assert message(lambda level=level: report.loglog_fit(table, "total", level=level)) == (
+            expected
+        )
+        one = table[table.seed == 0]  # one slope: no interval, the level refused all the same
+        got = message(lambda level=level, one=one: report.loglog_fit(one, "total", level=level))
+        assert got == expected
+        assert message(lambda level=level: report.mean_band(x[:, None], level=level)) == expected
+    assert message(lambda: montecarlo.t_half_width(x[:1], level=math.nan)).startswith("level must")
+    assert 0 < report.loglog_fit(table, "total", level=0.9).half_width < math.inf

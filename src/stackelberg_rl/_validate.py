@@ -144,6 +144,11 @@ def probability(value: Any, name: str) -> float:
     return real(value, name, low=0.0, high=1.0)
 
 
+def confidence_level(value: Any) -> float:
+    """``value`` as the level of a confidence interval, a ``float`` in ``(0, 1)``."""
+    return real(value, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
 def first_index(mask: np.ndarray) -> tuple[int, ...]:
     """The index of the first true entry of ``mask`` (C order); ``()`` for a true scalar."""
     mask = np.asarray(mask)

@@ -43,7 +43,9 @@ def t_half_width(values: np.ndarray, level: float = 0.95) -> np.ndarray:
     """Half-width ``t_{(1+level)/2, R−1} · s / √R`` of the Student-t interval over the last axis.
 
     NaN where ``R < 2``; the package's one confidence interval (estimates, bands, slopes).
+    ``level`` lies in ``(0, 1)`` (:class:`ValueError` otherwise).
     """
+    level = _validate.confidence_level(level)
     values = np.asarray(values, dtype=np.float64)
     R = values.shape[-1]
     if R < 2:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._validate import integer, real
+from .._validate import confidence_level, integer
 from ..equilibria.curve import loglog_slope, slope_interval
 from ..montecarlo import t_half_width
 
@@ -111,7 +111,6 @@ def mean_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.n
     Returns ``mean, low, high``, each ``(n_points,)``: ``max(mean − t·s/√n, min(values))`` and
     ``min(mean + t·s/√n, max(values))``; NaN with one seed. ``level`` lies in ``(0, 1)``.
     """
-    level = real(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     values = np.asarray(values, dtype=float)
     mean, half = values.mean(axis=1), t_half_width(values, level)
     least, most = np.nanmin(values), np.nanmax(values)
@@ -155,7 +154,9 @@ def loglog_fit(table: pd.DataFrame, column: str, x: str = "K", level: float = 0.
     ``table`` has one row per ``x`` and seed (columns ``x``, ``seed``, ``column``). Only seeds
     present at every ``x`` and with positive values count, and only positive ``x`` (a sweep
     over ``β`` may hold ``β = 0``, which has no logarithm); NaN with fewer than two ``x``.
+    ``level`` lies in ``(0, 1)``, also when too few slopes leave no interval.
     """
+    level = confidence_level(level)
     table = table[table[x] > 0]
     wide = table.pivot_table(index=x, columns="seed", values=column, aggfunc="mean").dropna(axis=1)
     xs = wide.index.to_numpy(dtype=float)

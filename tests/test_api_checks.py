@@ -387,3 +387,13 @@ def test_a_confidence_level_outside_0_1_is_refused():
         assert message(lambda level=level: report.mean_band(x[:, None], level=level)) == expected
     assert message(lambda: montecarlo.t_half_width(x[:1], level=math.nan)).startswith("level must")
     assert 0 < report.loglog_fit(table, "total", level=0.9).half_width < math.inf
+
+
+def test_stackelberg_actions_refuses_q_without_its_player_axis():
+    rng = np.random.default_rng(0)
+    for Q in (rng.random((4, 2, 2)), rng.random((2, 3)), rng.random((3, 5, 4, 2))):
+        expected = "Q must have shape (2, ..., A, B), the leader's and the follower's, got "
+        expected += str(Q.shape)
+        assert message(lambda Q=Q: montecarlo.stackelberg_actions(Q)) == expected
+    a, b = montecarlo.stackelberg_actions(rng.random((2, 5, 4, 2)))
+    assert a.shape == (5,) and b.shape == (5, 4)

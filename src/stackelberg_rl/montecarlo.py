@@ -166,5 +166,10 @@ def stackelberg_actions(
     Q: np.ndarray, tie_break: Literal["leader", "follower"] = "leader", tol: float = 1e-9
 ) -> tuple[np.ndarray, np.ndarray]:
     """The leader's ``a* (...)`` and the follower's ``b* (..., A)`` from ``Q (2, ..., A, B)``."""
+    shape = np.shape(Q)
+    if len(shape) < 3 or shape[0] != 2:
+        raise ValueError(
+            f"Q must have shape (2, ..., A, B), the leader's and the follower's, got {shape}"
+        )
     (pi_l, pi_f), _ = collapse(Q, stackelberg_rules(tie_break, tol))
     return pi_l.argmax(axis=-1), pi_f.argmax(axis=-1)

@@ -397,3 +397,11 @@ def test_stackelberg_actions_refuses_q_without_its_player_axis():
         assert message(lambda Q=Q: montecarlo.stackelberg_actions(Q)) == expected
     a, b = montecarlo.stackelberg_actions(rng.random((2, 5, 4, 2)))
     assert a.shape == (5,) and b.shape == (5, 4)
+
+
+def test_regret_refuses_x1_and_a1_of_different_lengths():
+    pi_l, pi_f = np.full((3, 5, 2), 0.5), np.full((3, 5, 2, 2), 0.5)
+    got = message(lambda: planning.regret(GAME, pi_l, pi_f, np.array([0, 1, 4]), np.array([1, 0])))
+    assert got == "x1 and a1 must have the same length, got shapes (3,) and (2,)"
+    r_l, _ = planning.regret(GAME, pi_l, pi_f, np.array([0, 1, 4]), 1)  # one a1 for every x1
+    assert r_l.shape == (3,)

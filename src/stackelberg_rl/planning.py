@@ -350,6 +350,12 @@ def player_regrets(
     for name, idx, n in zip(names, at, (game.n_states, *game.action_counts), strict=False):
         if not np.issubdtype(idx.dtype, np.integer) or ((idx < 0) | (idx >= n)).any():
             raise ValueError(f"{name} must hold integers in [0, {n}), got {idx}")
+    try:  # a single value goes with every one of the others
+        np.broadcast_shapes(*(idx.shape for idx in at))
+    except ValueError:
+        given = " and ".join(names[: len(at)])
+        shapes = " and ".join(str(idx.shape) for idx in at)
+        raise ValueError(f"{given} must have the same length, got shapes {shapes}") from None
     _, nodes, best = start_values(game, policies)
     return regret_at(nodes, best, at[0], at[1 : N + 1])
 

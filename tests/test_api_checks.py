@@ -405,3 +405,10 @@ def test_regret_refuses_x1_and_a1_of_different_lengths():
     assert got == "x1 and a1 must have the same length, got shapes (3,) and (2,)"
     r_l, _ = planning.regret(GAME, pi_l, pi_f, np.array([0, 1, 4]), 1)  # one a1 for every x1
     assert r_l.shape == (3,)
+
+
+def test_sample_initial_names_a_bad_rng_as_step_does():
+    for rng in (0, None):
+        expected = f"rng must be a numpy.random.Generator, got {rng!r}"
+        assert message(lambda rng=rng: GAME.sample_initial(rng)) == expected
+    assert 0 <= GAME.sample_initial(np.random.default_rng(0)) < 5

@@ -29,6 +29,7 @@ from .._validate import (
     distribution,
     fast_index,
     first_index,
+    instance,
     is_integer,
     real,
 )
@@ -151,7 +152,12 @@ class SteppedGame(Players):
                 "rng is missing: step(h, x, a_0, …, a_N, rng) takes a numpy.random.Generator "
                 f"after the actions, got only {args!r}"
             )
-        raise ValueError(f"rng must be a numpy.random.Generator, got {args[-1]!r}")
+        return self._rng(args[-1])  # not a Generator: raises, naming it
+
+    @staticmethod
+    def _rng(rng: np.random.Generator) -> np.random.Generator:
+        """``rng`` if it is a :class:`numpy.random.Generator`, else one line naming it."""
+        return instance(rng, np.random.Generator, "rng", "a numpy.random.Generator")
 
     def reward_at(self, h: int, x, *actions) -> np.ndarray:
         """Mean rewards ``(1+N,)`` of one ``(x, a_0, …, a_N)`` (actions as in :meth:`step`)."""
@@ -390,7 +396,7 @@ class FiniteGame(SteppedGame):
 
     def sample_initial(self, rng: np.random.Generator) -> int:
         """Draw ``x_0`` from the initial distribution."""
-        return draw(self.initial_distribution, rng)
+        return draw(self.initial_distribution, self._rng(rng))
 
     def _at(self, h: int, x: int, actions: tuple) -> tuple[int, ...]:
         """``(x, a_0, …, a_N)`` from actions given one by one or as one sequence, checked."""

@@ -345,6 +345,7 @@ def test_float32_probabilities_are_held_to_float32_accuracy():
         return games.FiniteGame(dense.features, [1, 0, 0, 0], transitions=P, rewards=R)
 
     assert made(P32).n_states == 4
+    assert games.tabular(P32, R).n_states == 4  # the builder keeps the dtype for the check
     off = P32.copy()
     off[0, 0, 0, 0, 0] += 1e-4  # far beyond float32's round-off: still refused
     assert message(lambda: made(off)).startswith("transitions does not sum to 1 at index")
@@ -408,7 +409,9 @@ def test_regret_refuses_x1_and_a1_of_different_lengths():
 
 
 def test_sample_initial_names_a_bad_rng_as_step_does():
+    continuous = games.make("continuous", n_eval_states=4)
     for rng in (0, None):
         expected = f"rng must be a numpy.random.Generator, got {rng!r}"
         assert message(lambda rng=rng: GAME.sample_initial(rng)) == expected
+        assert message(lambda rng=rng: continuous.sample_initial(rng)) == expected
     assert 0 <= GAME.sample_initial(np.random.default_rng(0)) < 5

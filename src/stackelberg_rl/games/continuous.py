@@ -100,8 +100,11 @@ class AtomDensities:
         if not M:
             raise ValueError("points must have shape (M, 2) with M >= 1, got no point")
         axes = ("H", "d", "M")
-        self.mu = distribution(array(mu, "mu", shape=(None, None, M), axes=axes), "mu", axes)
-        self.initial = distribution(array(initial, "initial", shape=(M,)), "initial", ("M",))
+        # As given (dtype=None): distribution's tolerance suits the dtype, float32's too.
+        mu = array(mu, "mu", shape=(None, None, M), axes=axes, dtype=None)
+        self.mu = distribution(mu, "mu", axes)
+        initial = array(initial, "initial", shape=(M,), dtype=None)
+        self.initial = distribution(initial, "initial", ("M",))
         self.horizon, self.dim = self.mu.shape[:2]
         self._cdf = np.cumsum(self.mu, axis=-1)
         self._initial_cdf = np.cumsum(self.initial)
@@ -311,7 +314,7 @@ class ContinuousGame(SteppedGame):
 
     def sample_initial(self, rng: np.random.Generator) -> np.ndarray:
         """Draw ``x_0 (2,)`` from the initial density."""
-        return self.densities.draw_initial(1, 1, rng)[0, 0]
+        return self.densities.draw_initial(1, 1, self._rng(rng))[0, 0]
 
     def draw_evaluation(
         self, n_points: int, n_replications: int, seed: int | np.random.SeedSequence

@@ -108,7 +108,8 @@ def tabular(
     """
     ndim = max(np.ndim(transitions), 5)
     axes = ("H", "S", *action_axes(ndim - 3), "S")
-    transitions = array(transitions, "transitions", shape=(None,) * ndim, axes=axes)
+    # As given (dtype=None): the game checks the sums with its dtype's tolerance.
+    transitions = array(transitions, "transitions", shape=(None,) * ndim, axes=axes, dtype=None)
     _, S, *counts, _ = transitions.shape
     return FiniteGame(
         one_hot_features(S, *counts),

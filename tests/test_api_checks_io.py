@@ -14,6 +14,7 @@ from stackelberg_rl.equilibria import CCSE
 from stackelberg_rl.equilibria import reward_free as rf
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments.plan_history import PlansFileError
+from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
 from stackelberg_rl.sweep import name_settings
 
 
@@ -161,3 +162,31 @@ def test_report_tables_name_a_bad_bins_level_or_an_empty_table(tiny_run):
     for table in (report.summary, report.learning_summary, report.binned_regret):
         with pytest.raises(ValueError, match="df has no episodes: the results table is empty"):
             table(df.iloc[:0])
+
+
+# ---------------------------------------------------------------------- a learner's own state
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_a_learner_refuses_the_state_of_another_games_learner(cls):
+    """Another game's features of the same sizes had loaded: one table's statistics on another."""
+
+    def learner(seed):
+        game = games.make("random-linear", n_states=4, horizon=2, dim=3, seed=seed)
+        return game, cls(game.features, game.action_counts, game.dim, game.horizon, beta=0.3,
+                         alphas=(2.0, 2.0))  # fmt: skip
+
+    game, la = learner(0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        for h in range(2):
+            actions = tuple(int(rng.integers(n)) for n in game.action_counts)
+            la.record(h, int(rng.integers(4)), actions, rng.uniform(-1, 1, 2), int(rng.integers(4)))
+        la.plan()
+    _, lb = learner(7)
+    with pytest.raises(ValueError, match=r"another feature table \(SHA-256 \w{12}…, this .*…\)"):
+        lb.load_state_dict(la.state_dict())
+    again = learner(0)[1]
+    again.load_state_dict(la.state_dict())
+    again.plan()
+    assert again.w.tobytes() == la.w.tobytes()
+    old = {k: v for k, v in la.state_dict().items() if k != "features_sha256"}
+    learner(0)[1].load_state_dict(old)  # a state saved before the fingerprint is still read

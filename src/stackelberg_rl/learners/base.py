@@ -8,6 +8,7 @@ tuple, player ``i``'s ``(…, A_0, …, A_i)``.
 from __future__ import annotations
 
 import abc
+import functools
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._validate import TOL, array, check_shape, fast_index, first_index, integer, real
-from ..games.base import Players, action_axes
+from ..games.base import Players, action_axes, sha256_of
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 """Maps a batch of states ``(n, ...)`` to features ``(n, A_0, …, A_N, d)``."""
@@ -225,9 +226,11 @@ class LSVIUCBLearner(Players, abc.ABC):
         """What the learner has learned and acts on (its own arrays, not copies).
 
         :meth:`load_state_dict` on a learner made with the same arguments continues bit for bit;
-        what the constructor sets (features, ``λ``, the schedule) is left out.
+        what the constructor sets (``λ``, the schedule) is left out, but for the fingerprint
+        ``features_sha256`` of the feature table the statistics were gathered on.
         """
         return {
+            "features_sha256": self.features_sha256,
             "w": self.w,
             "Lambda_inv": self.Lambda_inv,
             "n_plans": self.n_plans,
@@ -240,7 +243,14 @@ class LSVIUCBLearner(Players, abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``; a ValueError names a bad entry."""
         H, d, P = self.horizon, self.dim, self.n_players
-        self.w = state_array(state, "w", (P, H, d), np.float64)
+        w = state_array(state, "w", (P, H, d), np.float64)  # another size: named by its shape
+        theirs = state.get("features_sha256")
+        if theirs is not None and theirs != self.features_sha256:  # None: saved before it was kept
+            raise ValueError(
+                f"the learner's state is of another feature table (SHA-256 {str(theirs)[:12]}…, "
+                f"this learner's {str(self.features_sha256)[:12]}…)"
+            )
+        self.w = w
         self.Lambda_inv = state_array(state, "Lambda_inv", (H, d, d), np.float64)
         self.logdet_at_plan = state_array(state, "logdet_at_plan", (H,), np.float64)
         self.n_plans = state_int(state, "n_plans")
@@ -251,6 +261,11 @@ class LSVIUCBLearner(Players, abc.ABC):
             raise ValueError("the learner's state: alphas has a NaN")
         self.alphas = alphas
         self.beta = real(state.get("beta"), "the learner's state: beta", low=0.0)
+
+    @functools.cached_property
+    def features_sha256(self) -> str | None:
+        """SHA-256 of the feature table (``None`` with a feature map): what the statistics fit."""
+        return None if self.table is None else sha256_of({"features": self.table})
 
     # ------------------------------------------------------------------ checks
     def _check_step(self, h) -> int:

@@ -190,3 +190,12 @@ def test_a_learner_refuses_the_state_of_another_games_learner(cls):
     assert again.w.tobytes() == la.w.tobytes()
     old = {k: v for k, v in la.state_dict().items() if k != "features_sha256"}
     learner(0)[1].load_state_dict(old)  # a state saved before the fingerprint is still read
+
+
+def test_only_a_finite_game_can_be_saved(tmp_path):
+    """A continuous game (or None) had failed with 'object has no attribute arrays'."""
+    for game, given in ((games.make("continuous"), "ContinuousGame"), (None, "None")):
+        with pytest.raises(ValueError, match=f"only finite games can be saved, got {given}") as e:
+            games.save(game, tmp_path / "c.npz")
+        assert "\n" not in str(e.value)
+    assert not (tmp_path / "c.npz").exists()

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _files
+from .._validate import instance
 from .base import FiniteGame
 
 FORMAT, FORMAT_VERSION = "stackelberg-rl/game", 1
@@ -142,7 +143,9 @@ def save(game: FiniteGame, path: str | os.PathLike, *, overwrite: bool = False) 
     Raises:
         GameFileError: ``path`` is a folder, another kind of file, a game file without
             ``overwrite``, or cannot be written (one line naming ``path``).
+        ValueError: ``game`` is not a :class:`FiniteGame` (a continuous game has no arrays).
     """
+    instance(game, FiniteGame, "game", "a FiniteGame: only finite games can be saved")
     model = {key: value for key, value in game.arrays().items() if value is not None}
     tree = {key: model.pop(key) for key in ("features", "initial_distribution")}
     tree.update(reward_noise=game.reward_noise, name=game.name, **model)

@@ -199,3 +199,15 @@ def test_only_a_finite_game_can_be_saved(tmp_path):
             games.save(game, tmp_path / "c.npz")
         assert "\n" not in str(e.value)
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_run_names_a_seed_out_of_range():
+    """seed=2**63 had raised OverflowError: run checks it as RunConfig checks its own."""
+    from stackelberg_rl.experiments.loop import run
+
+    game = games.make("matrix", horizon=2)
+    config = RunConfig(game=GameSpec("matrix", {"horizon": 2}), episodes=2)
+    for seed in (2**63, -1, 1.0, True):
+        with pytest.raises(ValueError, match=rf"seed must be an integer in \[0, {2**63 - 1}\]"):
+            run(game, config, seed=seed)
+    assert len(run(game, config, seed=2**63 - 1)) == 2

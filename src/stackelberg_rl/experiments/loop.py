@@ -21,14 +21,14 @@ import pandas as pd
 from .. import games as games_mod
 from .._seeding import seed_sequence, stream
 from .._signals import signals_held
-from .._validate import instance
+from .._validate import instance, integer
 from ..agents import make_agents, set_generator_state
 from ..games.base import player_names
 from ..learners import NonFiniteError
 from ..montecarlo import sampled_regrets
 from ..planning import player_regrets, regret_at, start_values
 from . import checkpoint as ckpt
-from .config import RunConfig, game_record
+from .config import INT64_MAX, RunConfig, game_record
 from .episodes import doubling_threshold, lazy_tables, play_block
 from .plan_history import PlanRecorder, Plans
 
@@ -106,6 +106,7 @@ def play(
     reference, :class:`SeedRun`); the rest as :func:`play_episodes`. No I/O.
     """
     _check_arguments(game, config)
+    seed = integer(seed, "seed", low=0, high=INT64_MAX)  # as RunConfig's: an int64 column
     seed_run = SeedRun(game, config, seed, compiled=compiled) if state is None else (
         SeedRun.restore(game, config, seed, state, compiled=compiled)
     )  # fmt: skip

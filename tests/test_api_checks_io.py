@@ -211,3 +211,26 @@ def test_run_names_a_seed_out_of_range():
         with pytest.raises(ValueError, match=rf"seed must be an integer in \[0, {2**63 - 1}\]"):
             run(game, config, seed=seed)
     assert len(run(game, config, seed=2**63 - 1)) == 2
+
+
+def test_a_misspelt_environment_option_names_the_environment_and_its_options():
+    """A misspelt keyword had named the internal Episode.__init__ or PlayerEnv.__init__."""
+    gymnasium = pytest.importorskip("gymnasium")
+    pz = pytest.importorskip("stackelberg_rl.envs.pettingzoo")
+    pytest.importorskip("stackelberg_rl.envs.gymnasium")
+    g = games.make("matrix", horizon=2)
+    options = "it accepts game, game_params, max_cycles, render_mode"
+    with pytest.raises(TypeError, match=rf"pettingzoo\.env\(\) got .* 'game_param'; {options}"):
+        pz.env("security", game_param={"horizon": 2})
+    with pytest.raises(TypeError, match=rf"parallel_env\(\) got .* 'max_cycle'; {options}"):
+        pz.parallel_env(g, max_cycle=3)
+    for env_id, typo, policy in (
+        ("Leader", "folower_policy", "follower"),
+        ("Follower", "leder_policy", "leader"),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=rf"stackelberg_rl/{env_id}Env-v0 got an unexpected keyword argument '{typo}'; "
+            rf"it accepts game, {policy}_policy, game_params, render_mode",
+        ):
+            gymnasium.make(f"stackelberg_rl/{env_id}Env-v0", game=g, **{typo: "uniform"})

@@ -43,6 +43,20 @@ def finite(game: Any, name: str) -> FiniteGame:
     return game
 
 
+EPISODE_OPTIONS = ("game_params", "max_cycles", "render_mode")
+"""The keyword arguments of :class:`Episode` (and of :func:`.pettingzoo.env`)."""
+
+
+def check_options(options: Mapping[str, Any], where: str, accepted: Sequence[str]) -> None:
+    """A TypeError naming ``where`` (what the user called) and ``accepted`` for another option."""
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        raise TypeError(
+            f"{where} got an unexpected keyword argument {unknown[0]!r}; it accepts "
+            f"{', '.join(accepted)}"
+        )
+
+
 def action_symbols(n_players: int) -> tuple[str, ...]:
     """Each player's action in text: ``a, b, c, …`` (``x`` is the state), ``a23, …`` beyond."""
     return tuple(chr(ord("a") + i) if i < 23 else f"a{i}" for i in range(n_players))

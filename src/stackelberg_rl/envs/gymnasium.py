@@ -36,7 +36,7 @@ import numpy as np
 from .._validate import index
 from ..games import FiniteGame, draw
 from ..planning import check_policies, policy_shapes, stackelberg_equilibrium
-from ._common import Episode, check_action, missing, resolve_game
+from ._common import Episode, check_action, check_options, missing, resolve_game
 
 try:
     import gymnasium
@@ -197,6 +197,8 @@ class FollowerEnv(PlayerEnv):
 
 def _two_players(game: FiniteGame | str, options: dict, policy: Any, me: int) -> tuple:
     """``(game, me, policies)``: the game built once, the other player's ``policy`` placed."""
+    accepted = ("game", f"{('follower', 'leader')[me]}_policy", "game_params", "render_mode")
+    check_options(options, (LEADER_ENV_ID, FOLLOWER_ENV_ID)[me], accepted)
     game = resolve_game(game, options.pop("game_params", None))
     if isinstance(policy, str):
         return game, me, policy

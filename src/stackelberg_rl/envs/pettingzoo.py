@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._seeding import stream
-from ._common import Episode, check_action, missing
+from ._common import EPISODE_OPTIONS, Episode, check_action, check_options, missing
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -38,7 +38,11 @@ except ImportError as err:  # pragma: no cover - exercised by hiding the package
 
 
 class _Episode(Episode):  # what both share: the agents, the random stream, the spaces
+    _called = "env"  # the function users call, named in errors
+
     def __init__(self, game: Any, **options: Any) -> None:
+        where = f"stackelberg_rl.envs.pettingzoo.{self._called}()"
+        check_options(options, where, ("game", *EPISODE_OPTIONS))
         super().__init__(game, **options)
         self.possible_agents = list(self.players)
         self.agents: list[str] = []
@@ -152,6 +156,7 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
     """
 
     metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
+    _called = "parallel_env"
 
     def _spaces(self) -> tuple[dict, dict]:
         counts = self.game.action_counts

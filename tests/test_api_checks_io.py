@@ -234,3 +234,27 @@ def test_a_misspelt_environment_option_names_the_environment_and_its_options():
             rf"it accepts game, {policy}_policy, game_params, render_mode",
         ):
             gymnasium.make(f"stackelberg_rl/{env_id}Env-v0", game=g, **{typo: "uniform"})
+
+
+def test_an_environment_names_a_policy_that_is_not_one_and_a_step_before_reset():
+    """A function had been read as a table ('pi_f has shape ()'); a parallel step before any
+    reset had said the episode was over."""
+    gymnasium = pytest.importorskip("gymnasium")
+    pz = pytest.importorskip("stackelberg_rl.envs.pettingzoo")
+    pytest.importorskip("stackelberg_rl.envs.gymnasium")
+    g = games.make("matrix", horizon=2)
+    expected = (
+        r"the follower's policy must be a table, 'uniform', 'stackelberg', or an object with "
+        r"act\(h, x, \*earlier\), got "
+    )
+    for policy, given in ((lambda h, x, a: 0, "function"), (0.5, "float"), ("nash", "'nash'")):
+        with pytest.raises(ValueError, match=expected + given):
+            gymnasium.make("stackelberg_rl/LeaderEnv-v0", game=g, follower_policy=policy).reset()
+    env = pz.parallel_env(g)
+    with pytest.raises(RuntimeError, match=r"reset\(\) has not been called"):
+        env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})
+    env.reset(seed=0)
+    for _ in range(2):
+        env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})
+    with pytest.raises(RuntimeError, match=r"the episode is over: call reset\(\)"):
+        env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})

@@ -251,7 +251,7 @@ def test_refusals_name_the_problem():
         LeaderEnv(game, np.full((H, S, A, 2), 0.5))
     with pytest.raises(ValueError, match="pi_l does not sum to 1"):
         FollowerEnv(game, np.full((H, S, A), 0.5))
-    with pytest.raises(ValueError, match="uniform, stackelberg"):
+    with pytest.raises(ValueError, match="'uniform', 'stackelberg', or an object with act"):
         LeaderEnv(game, "greedy")
     with pytest.raises(ValueError, match="render_mode must be 'ansi' or None"):
         LeaderEnv(game, render_mode="human")

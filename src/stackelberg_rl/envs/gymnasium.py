@@ -112,7 +112,9 @@ class PlayerEnv(Episode, gymnasium.Env):
                 continue
             if hasattr(policy, "act"):
                 objects[i] = policy
-            elif not isinstance(policy, str):
+            elif isinstance(policy, list | tuple) or (
+                not isinstance(policy, str) and np.ndim(policy)
+            ):
                 tables[i] = policy
             elif policy == "uniform":
                 shape = policy_shapes(self.game)[i]
@@ -120,10 +122,12 @@ class PlayerEnv(Episode, gymnasium.Env):
             elif policy == "stackelberg":
                 solution = solution or stackelberg_equilibrium(self.game)
                 tables[i] = solution[i]
-            else:
+            else:  # a name we do not know, a number, a function
+                given = repr(policy) if isinstance(policy, str) else type(policy).__name__
                 raise ValueError(
-                    f"the {self.players[i]}'s policy must be a table, a player or one of "
-                    f"{', '.join(NAMED_POLICIES)}, got {policy!r}"
+                    f"the {self.players[i]}'s policy must be a table, "
+                    f"{', '.join(map(repr, NAMED_POLICIES))}, or an object with "
+                    f"act(h, x, *earlier), got {given}"
                 )
         return check_policies(self.game, *tables), objects
 

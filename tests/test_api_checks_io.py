@@ -258,3 +258,14 @@ def test_an_environment_names_a_policy_that_is_not_one_and_a_step_before_reset()
         env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})
     with pytest.raises(RuntimeError, match=r"the episode is over: call reset\(\)"):
         env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})
+
+
+def test_solve_and_name_settings_name_an_argument_of_another_type():
+    """solve(None) had failed on 'is_finite', name_settings(["x"]) on 'str' has no 'game'."""
+    for call in (rf.solve, rf.fit):
+        with pytest.raises(ValueError, match="data must be an ExplorationData, got None"):
+            call(None)
+    config = RunConfig(game=GameSpec("matrix", {"horizon": 2}), episodes=2)
+    with pytest.raises(ValueError, match="configs\\[1\\] must be a RunConfig, got 'x'"):
+        name_settings([config, "x"])
+    assert [s.name for s in name_settings([config])] == ["run"]

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import __version__, _files
 from .._seeding import stream
-from .._validate import TOL, array, check_shape, first_index, integer, real
+from .._validate import TOL, array, check_shape, first_index, instance, integer, real
 from ..agents import LSVIAgent, follower_alphas, named_alphas, set_generator_state
 from ..experiments import checkpoint as ckpt
 from ..experiments.checkpoint import CHECKPOINTS_DIR
@@ -624,6 +624,7 @@ def fit_with_tables(
 
     ``tables``: whether to make them (by default for a finite game only).
     """
+    instance(data, ExplorationData, "data")
     tables = data.is_finite if tables is None else tables
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
@@ -662,7 +663,7 @@ def solve(
     Raises:
         ValueError: as :func:`fit`, and for the data of a continuous game.
     """
-    if not data.is_finite:
+    if not instance(data, ExplorationData, "data").is_finite:
         raise ValueError(
             "the data come from a continuous game: it has no policy tables; fit(data, ...) "
             "gives the plan at any state (LearnedPlan.policies)"

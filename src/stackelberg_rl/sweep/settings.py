@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._fields import cli_fields
+from .._validate import instance
 from ..experiments import RunConfig
 from ..experiments.config import jsonable
 
@@ -123,7 +124,7 @@ def name_settings(configs: list[RunConfig]) -> list[Setting]:
     """
     seen: dict[str, int] = {}
     for i, config in enumerate(configs):
-        key = run_key(config)
+        key = run_key(instance(config, RunConfig, f"configs[{i}]"))
         if key in seen:
             raise ValueError(
                 f"settings {seen[key] + 1} and {i + 1} are the same run once the game's "

@@ -108,6 +108,21 @@ def test_bad_arguments_give_one_line_and_exit_code_2(argv, capsys, tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["solve", "--tie-break", "coin"],
+            "--tie-break must be one of leader, follower, got 'coin'",
+        ),
+        (["run", "--dtype", "float16"], "--dtype must be one of float64, float32, got 'float16'"),
+    ],
+)
+def test_a_choice_is_refused_in_the_words_of_every_other_option(argv, line, capsys, tmp_path):
+    code, _, err = call([*argv, "--out", str(tmp_path / "r")] if argv[0] == "run" else argv, capsys)
+    assert one_line_error(code, err).endswith(f"error: {line}")  # not typer's "Value error, "
+
+
 def test_sizes_that_cannot_be_allocated_are_refused_with_the_estimate(capsys, tmp_path):
     code, _, err = call(["run", "--episodes", "1000000000", "--out", str(tmp_path / "r")], capsys)
     line = one_line_error(code, err)

@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -54,9 +54,12 @@ class Option:
 
     @property
     def as_text(self) -> bool:
-        """Whether typer reads it as text that :meth:`value` converts (``float | str``)."""
+        """Whether typer reads it as text that :meth:`value` converts (``float | str``, a choice).
+
+        A choice (``Literal``) too: its error is then worded as every other option's.
+        """
         members = set(typing.get_args(self.kind)) - {type(None)}
-        return str in members and len(members) > 1
+        return typing.get_origin(self.kind) is Literal or str in members and len(members) > 1
 
     def cli_default(self) -> Any:
         """The default as typer shows and returns it."""
@@ -68,8 +71,11 @@ class Option:
         """The ``inspect.Parameter`` typer reads this option from."""
         kind = list[str] | None if self.kind is dict else str | None if self.as_text else self.kind
         default = self.cli_default()
+        metavar = self.metavar
+        if metavar is None and typing.get_origin(self.kind) is Literal:
+            metavar = "[" + "|".join(map(str, typing.get_args(self.kind))) + "]"
         info = typer.Option(
-            self.flag, help=self.help, metavar=self.metavar, show_default=default is not None
+            self.flag, help=self.help, metavar=metavar, show_default=default is not None
         )
         return inspect.Parameter(
             self.ident, inspect.Parameter.KEYWORD_ONLY, default=default,

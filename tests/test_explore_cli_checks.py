@@ -98,6 +98,17 @@ def test_a_name_too_long_is_refused_before_the_plan(explored, capsys, monkeypatc
     assert (explored / f"plan-{'r' * most}.npz").is_file()
 
 
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", "_x", "two words"])
+def test_a_name_that_is_not_a_file_name_as_given_is_refused_not_rewritten(explored, capsys, name):
+    before = listing(explored)
+    code, _, err = call(["plan", str(explored), "--param", "zero_sum=true", "--name", name], capsys)
+    expected = (
+        f"--name must be letters, digits and _.=,+- (neither _ nor . first or last), got {name!r}"
+    )
+    assert one_line_error(code, err).endswith(expected)
+    assert listing(explored) == before  # it had written plan-evil, plan-a_b, plan-rewards, ...
+
+
 def test_a_folder_of_another_kind_is_named_as_such(explored, tmp_path, capsys):
     run = tmp_path / "run"
     code, _, err = call(["run", "--game", "security", "--episodes", "5", "--seeds", "1",

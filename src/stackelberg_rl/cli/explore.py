@@ -267,8 +267,8 @@ class PlanOptions:
     lam: float = 1.0
     """λ, the ridge of the plan's regressions."""
     name: str | None = None
-    """Name of the plan's files plan-NAME.{npz,json} (default: from the rewards; never an
-    existing file's)."""
+    """Name of the plan's files plan-NAME.{npz,json}: letters, digits and _.=,+- (default: from
+    the rewards; never an existing file's)."""
 
     def __post_init__(self) -> None:
         """Raise :class:`ValueError` naming the first bad field."""
@@ -361,10 +361,15 @@ def _plan(folder: Path, opts: PlanOptions, manifest: dict, data: rf.ExplorationD
 def _plan_name(folder: Path, given: str | None, label: str) -> str:
     """The plan's NAME in plan-NAME.{npz,json}, its files' names fitting the file system.
 
-    ``given`` (``--name``) is refused if too long, before the plan is computed; ``label`` (the
-    default) is shortened to fit.
+    ``given`` (``--name``) is refused if it is not such a name as it is, or too long, before the
+    plan is computed; ``label`` (the default) is made one and shortened to fit.
     """
     name = re.sub(r"[^A-Za-z0-9_.=,+-]+", "_", given or label).strip("_.") or "rewards"
+    if given is not None and name != given:
+        raise UsageError(
+            f"--name must be letters, digits and _.=,+- (neither _ nor . first or last), got "
+            f"{given!r}"
+        )
     try:
         name_max = os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):

@@ -16,7 +16,7 @@ import pytest
 from helpers import call as command
 from helpers import one_line_error, play_in_order
 
-from stackelberg_rl import AgentConfig, GameSpec, RunConfig, games, montecarlo, planning
+from stackelberg_rl import AgentConfig, GameSpec, RunConfig, _validate, games, montecarlo, planning
 from stackelberg_rl.agents import TableAgent, make_agents
 from stackelberg_rl.cli import explore as explore_cli
 from stackelberg_rl.cli import main
@@ -415,3 +415,10 @@ def test_sample_initial_names_a_bad_rng_as_step_does():
         assert message(lambda rng=rng: GAME.sample_initial(rng)) == expected
         assert message(lambda rng=rng: continuous.sample_initial(rng)) == expected
     assert 0 <= GAME.sample_initial(np.random.default_rng(0)) < 5
+
+
+def test_an_index_without_a_real_bound_says_it_must_be_at_least_zero():
+    game = games.make("security")
+    leader, _ = make_agents(game, AgentConfig(), 10, np.random.SeedSequence(0))
+    assert message(lambda: leader.begin_episode(-1)) == "k must be an integer >= 0, got -1"
+    assert message(lambda: _validate.index(5, 3, "h")) == "h must be an integer in [0, 3), got 5"

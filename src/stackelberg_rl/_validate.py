@@ -80,7 +80,8 @@ def index(value: Any, n: int, name: str) -> int:
     """``value`` as an index in ``[0, n)``: negative indices are refused, not read from the end."""
     if is_integer(value) and 0 <= value < n:
         return int(value)
-    raise ValueError(f"{name} must be an integer in [0, {n}), got {value!r}")
+    where = f"in [0, {n})" if n < 2**62 else ">= 0"  # no bound that only a machine word sets
+    raise ValueError(f"{name} must be an integer {where}, got {value!r}")
 
 
 def real(

@@ -1,12 +1,14 @@
 """``report`` and ``run --resume`` say what is wrong: parts left out, the game, the resume hint."""
 
 import json
+import shutil
 
 from helpers import call, one_line_error
 
 from stackelberg_rl import games
 from stackelberg_rl.games import random_linear
 
+TINY = "param: {n_states: 5, n_leader_actions: 2, n_follower_actions: 2, dim: 3, horizon: 2}\n"
 SECURITY = ["--game", "security", "--param", "horizon=3", "--seeds", "1", "--quiet"]
 
 
@@ -80,3 +82,21 @@ def test_a_sweep_with_no_readable_setting_says_how_many_it_did_not_list(tmp_path
     line = one_line_error(*call(["report", str(folder)], capsys)[::2])
     assert "has no readable setting of its 4 (a: " in line and "; c: " in line, line
     assert line.endswith("; and 1 more)"), line
+
+
+def test_a_setting_of_an_unfinished_sweep_left_out_exits_2_as_a_damaged_one(tmp_path, capsys):
+    # An interrupted sweep, its last setting not played: left out as one with damaged results is.
+    sweep_file, folder = tmp_path / "s.yaml", tmp_path / "sw"
+    sweep_file.write_text(f"{TINY}seeds: 1\nepisodes: [6, 9]\n")
+    assert call(["sweep", str(sweep_file), "--out", str(folder), "--quiet"], capsys)[0] == 0
+    data = json.loads((folder / "sweep.json").read_text())
+    data["status"] = "interrupted"
+    data["settings"][1].update(status="pending", seeds_done=[])
+    (folder / "sweep.json").write_text(json.dumps(data))
+    shutil.rmtree(folder / "episodes=9")
+    code, out, err = call(["report", str(folder)], capsys)
+    assert code == 2 and err.strip().splitlines() == [
+        "stackelberg-rl report: setting episodes=9 left out: "
+        "not finished (status pending, 0 seeds played)"
+    ], err
+    assert f"report: {folder / 'report.html'}" in out  # the played setting is still reported

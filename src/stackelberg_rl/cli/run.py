@@ -140,7 +140,8 @@ def report(values: dict[str, Any]) -> int:
     missing = getattr(written, "missing", [])  # a part that could not be computed: a damaged
     for line in missing:  # plans file, a game file moved away; the rest of the page is written
         print(f"{PROG} report: {line}", file=sys.stderr)
-    return 2 if missing or any(damaged for *_, damaged in left_out) else 0
+    # A setting left out, damaged or not finished, is a part missing from the page alike.
+    return 2 if missing or left_out else 0
 
 
 @command(RUN_OPTIONS + EXECUTION_OPTIONS)

@@ -305,6 +305,23 @@ def test_summary_is_the_t_interval_of_the_cumulative_regret():
     assert learn.loc["leader", "last_quarter"] == pytest.approx(0.0)
 
 
+def test_learning_summary_weighs_an_evaluated_episode_by_the_episodes_it_stands_for():
+    # Evaluated every 5 of K = 12 (weights 5, 5, 2): the quarters are episodes 0-2 and 9-11; row 5
+    # stands for 5-9 (one episode in the last quarter), row 10 for 10-11 (two).
+    nan = float("nan")
+    df = synthetic({0: [3.0, nan, nan, nan, nan, 2.0, nan, nan, nan, nan, 1.0, nan]})
+    df["eval_weight"] = [5, 0, 0, 0, 0, 5, 0, 0, 0, 0, 2, 0]
+    learn = learning_summary(df).set_index("player")
+    assert learn.loc["leader", "first_quarter"] == pytest.approx(3.0)
+    assert learn.loc["leader", "last_quarter"] == pytest.approx((2.0 * 1 + 1.0 * 2) / 3)
+    # Evaluated every 4 of K = 8: no evaluated row in the last quarter (6-7), row 4 stands for it.
+    df = synthetic({0: [2.0, nan, nan, nan, 0.5, nan, nan, nan]})
+    df["eval_weight"] = [4, 0, 0, 0, 4, 0, 0, 0]
+    learn = learning_summary(df).set_index("player")
+    assert learn.loc["follower", "last_quarter"] == pytest.approx(1.0)
+    assert learn.loc["leader", "ratio"] == pytest.approx(0.25)
+
+
 def test_summary_of_one_seed_has_no_interval():
     s = summary(synthetic({0: [1.0, 0.5]}))
     assert s["mean"].tolist() == [1.5, 3.0] and s["half_width"].isna().all()

@@ -79,14 +79,23 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 def learning_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean per-episode regret in the first and last quarter of the episodes, per player.
 
+    An evaluated episode stands for its ``eval_weight`` episodes from its own: it weighs by those
+    in the quarter, so a quarter holding no evaluated episode still has the one standing for it.
     One row per player: ``player``, ``first_quarter``, ``last_quarter``, ``ratio`` (last / first).
     """
     K = episode_count(df)
     q = max(1, K // 4)
-    first, last = df[df["episode"] < q], df[df["episode"] >= K - q]
+    d = df[df["eval_weight"] > 0]
+    start, end = d["episode"], d["episode"] + d["eval_weight"]
+    weights = [
+        (np.minimum(end, hi) - np.maximum(start, lo)).clip(lower=0)
+        for lo, hi in ((0, q), (K - q, K))
+    ]
     rows = []
     for player in players(df):
-        a, b = first[f"regret_{player}"].mean(), last[f"regret_{player}"].mean()
+        a, b = (
+            np.average(d[f"regret_{player}"], weights=w) if w.sum() > 0 else np.nan for w in weights
+        )
         rows.append([player, a, b, b / a if a > 0 else np.nan])
     return pd.DataFrame(rows, columns=["player", "first_quarter", "last_quarter", "ratio"])
 

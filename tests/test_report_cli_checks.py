@@ -100,3 +100,16 @@ def test_a_setting_of_an_unfinished_sweep_left_out_exits_2_as_a_damaged_one(tmp_
         "not finished (status pending, 0 seeds played)"
     ], err
     assert f"report: {folder / 'report.html'}" in out  # the played setting is still reported
+
+
+def test_a_sweep_folder_without_its_sweep_json_is_named_with_how_to_rebuild_it(tmp_path, capsys):
+    sweep_file, folder = tmp_path / "s.yaml", tmp_path / "sw"
+    sweep_file.write_text(f"{TINY}seeds: 1\nepisodes: [6, 9]\n")
+    sweep = ["sweep", str(sweep_file), "--out", str(folder), "--quiet"]
+    assert call(sweep, capsys)[0] == 0
+    (folder / "sweep.json").unlink()
+    line = one_line_error(*call(["report", str(folder)], capsys)[::2])
+    assert f"{folder} looks like a sweep folder without its sweep.json" in line, line
+    assert f"stackelberg-rl sweep FILE --out {folder}" in line and "no manifest.json" not in line
+    assert call(sweep, capsys)[0] == 0  # as it says: the sweep goes on from its run folders
+    assert call(["report", str(folder)], capsys)[0] == 0

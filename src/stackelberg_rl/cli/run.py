@@ -21,6 +21,7 @@ from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
+from ..sweep.grid import lost_sweep_file
 from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
 from .options import (
     EXECUTION_OPTIONS,
@@ -127,6 +128,12 @@ def report(values: dict[str, Any]) -> int:
             kind = None
         if kind == EXPLORATION_FOLDER.format:
             return page.write_exploration_report(folder, *read_exploration(folder))
+        if lost_sweep_file(folder):
+            raise experiments.RunFolderError(
+                f"{folder} looks like a sweep folder without its {store.SWEEP_FILE} (only run "
+                f"folders of a sweep's settings inside): rebuild it with {PROG} sweep FILE --out "
+                f"{folder} (FILE the sweep's file; the settings played are kept), then report it"
+            )
         report_run(folder)
         return page.write_run_report(folder)
 

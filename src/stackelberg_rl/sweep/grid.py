@@ -85,6 +85,21 @@ def is_sweep_folder(path: str | os.PathLike) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
+def lost_sweep_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a sweep folder less its ``sweep.json``: its settings' run folders alone.
+
+    A sweep into it goes on from them (:func:`run_grid` rewrites the ``sweep.json``).
+    """
+    path = Path(path)
+    return (
+        path.is_dir()
+        and not is_sweep_folder(path)
+        and not (path / store.MANIFEST_FILE).exists()
+        and any(p.is_dir() for p in path.iterdir())
+        and _left_by_a_sweep(path)
+    )
+
+
 def read_sweep_file(folder: Path) -> dict:
     """The ``sweep.json`` of ``folder``, checked: its settings have a name and a folder inside."""
     data = read_manifest(folder, SWEEP_FOLDER)

@@ -257,7 +257,7 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
         "--seed", "7", "--eval-every", "2", "--agent", "softmax-lsvi-ucb", "--beta", "theory",
         "--c1", "0.01", "--p", "0.1", "--lam", "2", "--alpha-l", "anytime", "--alpha-f", "3",
         "--schedule", "every-n", "--schedule-n", "3", "--centralised", "--no-incremental",
-        "--refresh-every", "5", "--dtype", "float32", "--workers", "1", "--quiet",
+        "--dtype", "float32", "--workers", "1", "--quiet",
         "--out", str(out),
     ]  # fmt: skip
     code, _, err = call(argv, capsys)
@@ -280,12 +280,8 @@ def test_run_maps_every_option_onto_the_configuration(tmp_path, capsys):
     a = config.agent
     assert (a.kind, a.beta, a.c1, a.p, a.lam) == ("softmax-lsvi-ucb", "theory", 0.01, 0.1, 2.0)
     assert (a.alpha_l, a.alpha_f, a.schedule, a.schedule_n) == ("anytime", 3.0, "every-n", 3)
-    assert (a.decentralised, a.incremental, a.refresh_every, a.dtype) == (
-        False,
-        False,
-        5,
-        "float32",
-    )
+    # --refresh-every, unused with --no-incremental, is refused: test_run_cli_checks maps it
+    assert (a.decentralised, a.incremental, a.dtype) == (False, False, "float32")
 
 
 @pytest.mark.parametrize(

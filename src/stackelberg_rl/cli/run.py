@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import experiments
+from ..agents import AgentConfig
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
@@ -175,7 +176,7 @@ def run(values: dict[str, Any]) -> int:
         check_unchanged(merged, config, RUN_OPTIONS, values, f"run in {folder}")
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-        _refuse_unused(config.agent.kind, values)
+        _refuse_unused(config.agent, values)
     game = make_game(config)
     checked(lambda: config.agent.alpha_specs(game.n_players))  # one α_f per follower
     INTERRUPTION["note"] = "no run folder was written"
@@ -219,14 +220,26 @@ UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": N
 """The agent options each ``--agent`` does not use (``None``: none of them)."""
 
 
-def _refuse_unused(kind: str, values: dict[str, Any]) -> None:
-    """Refuse an agent option given on the command line that ``--agent kind`` does not use."""
-    if kind not in UNUSED:
-        return
+UNUSED_UNLESS = {
+    "c1": (lambda agent: agent.beta == "theory", "without --beta theory"),
+    "p": (lambda agent: agent.beta == "theory", "without --beta theory"),
+    "schedule_n": (lambda agent: agent.schedule == "every-n", "without --schedule every-n"),
+    "refresh_every": (lambda agent: agent.incremental, "with --no-incremental"),
+}
+"""The agent options only other agent options give a use: when it holds, and what is missing."""
+
+
+def _refuse_unused(agent: AgentConfig, values: dict[str, Any]) -> None:
+    """Refuse an agent option given on the command line that the other options leave unused."""
+    kind = agent.kind
     for o in RUN_OPTIONS:
-        if o.ident in values and o.path[0] == "agent" and o.path[-1] != "kind":
-            if UNUSED[kind] is None or o.path[-1] in UNUSED[kind]:
-                raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
+        if o.ident not in values or o.path[0] != "agent" or o.path[-1] == "kind":
+            continue
+        if kind in UNUSED and (UNUSED[kind] is None or o.path[-1] in UNUSED[kind]):
+            raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
+        used, missing = UNUSED_UNLESS.get(o.path[-1], (None, ""))
+        if used is not None and not used(agent):
+            raise UsageError(f"{o.flag} has no effect {missing}: leave it out")
 
 
 def _resume_hint(err: BaseException) -> str:

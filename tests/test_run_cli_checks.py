@@ -1,0 +1,43 @@
+"""The run command's checks found by a newcomer: options the other options leave unused, and
+the equilibrium command's advice on a sweep's folders."""
+
+import json
+
+import pytest
+from helpers import call, one_line_error
+
+TINY = ["--param", "n_states=4", "--param", "horizon=2", "--param", "dim=3"]
+
+
+# ------------------------------------------- 1. an option the other options leave unused
+@pytest.mark.parametrize(
+    "option, missing",
+    [(["--c1", "2"], "without --beta theory"), (["--p", "0.1"], "without --beta theory"),
+     (["--beta", "0.3", "--p", "0.1"], "without --beta theory"),
+     (["--schedule-n", "5"], "without --schedule every-n"),
+     (["--schedule", "doubling", "--schedule-n", "5"], "without --schedule every-n"),
+     (["--no-incremental", "--refresh-every", "8"], "with --no-incremental")],
+)  # fmt: skip
+def test_an_option_the_other_options_leave_unused_is_refused(tmp_path, capsys, option, missing):
+    """``--c1 2`` with a numeric β had been taken: the manifest said C₁ = 2, shaping nothing."""
+    argv = ["run", *TINY, "--episodes", "3", *option, "--out", str(tmp_path / "r")]
+    code, _, err = call(argv, capsys)
+    flag = [o for o in option if o.startswith("--") and o not in ("--beta", "--schedule")][-1]
+    flag = "--refresh-every" if flag == "--no-incremental" else flag
+    assert f"{flag} has no effect {missing}: leave it out" in one_line_error(code, err)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "option, recorded",
+    [(["--beta", "theory", "--c1", "2", "--p", "0.1"], {"c1": 2.0, "p": 0.1}),
+     (["--schedule", "every-n", "--schedule-n", "2"], {"schedule_n": 2}),
+     (["--refresh-every", "8"], {"refresh_every": 8})],
+)  # fmt: skip
+def test_the_options_that_shape_what_is_given_are_taken(tmp_path, capsys, option, recorded):
+    argv = ["run", *TINY, "--episodes", "3", "--seeds", "1", "--workers", "1", "--quiet",
+            *option, "--out", str(tmp_path / "r")]  # fmt: skip
+    code, _, err = call(argv, capsys)
+    assert code == 0, err
+    agent = json.loads((tmp_path / "r" / "manifest.json").read_text())["config"]["agent"]
+    assert {name: agent[name] for name in recorded} == recorded

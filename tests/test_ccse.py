@@ -619,9 +619,9 @@ def test_equilibrium_command_bad_inputs_are_one_line_and_exit_code_2(
     (sweep / "sweep.json").write_text("{}")
     cases = [
         (
-            [str(sweep)],
-            f"is a sweep folder; give one of its run folders saved with --save-plans "
-            f"({sweep / 'beta=0.4'})",
+            [str(sweep)],  # its one run folder has no plans: it is not offered
+            "is a sweep folder and none of its run folders holds plans.npz: add save-plans: "
+            "true to the sweep file",
         ),
         ([str(security_run), "--export", str(foreign / "notes.txt")], "is never replaced"),
         ([str(plain)], "without its plans"),

@@ -41,3 +41,40 @@ def test_the_options_that_shape_what_is_given_are_taken(tmp_path, capsys, option
     assert code == 0, err
     agent = json.loads((tmp_path / "r" / "manifest.json").read_text())["config"]["agent"]
     assert {name: agent[name] for name in recorded} == recorded
+
+
+# ------------------------------------- 2. equilibrium's advice on a sweep's folders
+def _sweep(tmp_path, capsys, save_plans: str):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "param: {n_states: 4, horizon: 2, dim: 3}\nepisodes: 3\nseeds: 1\n"
+        f"save-plans: {save_plans}\n"
+    )
+    out = tmp_path / "sw"
+    code, _, err = call(
+        ["sweep", str(spec), "--out", str(out), "--workers", "1", "--quiet"], capsys
+    )
+    assert code == 0, err
+    return out
+
+
+def test_a_sweep_folder_names_only_its_run_folders_with_plans(tmp_path, capsys):
+    """It had listed every run folder as 'saved with --save-plans', none of which was."""
+    out = _sweep(tmp_path, capsys, "[true, false]")
+    code, _, err = call(["equilibrium", str(out)], capsys)
+    line = one_line_error(code, err)
+    assert "save-plans=true" in line and "save-plans=false" not in line, line
+    assert "holding plans.npz" in line
+
+
+def test_a_sweep_without_plans_says_to_set_save_plans_in_its_file(tmp_path, capsys):
+    """It had advised run --save-plans, which run refuses for a sweep's folder."""
+    out = _sweep(tmp_path, capsys, "false")
+    code, _, err = call(["equilibrium", str(out)], capsys)
+    line = one_line_error(code, err)
+    assert "none of its run folders holds plans.npz" in line
+    assert "save-plans: true to the sweep file" in line
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    code, _, err = call(["equilibrium", str(run)], capsys)
+    line = one_line_error(code, err)
+    assert "save-plans: true to the sweep file" in line and "--save-plans" not in line

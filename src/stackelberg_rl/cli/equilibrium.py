@@ -17,7 +17,7 @@ import numpy as np
 from .. import _validate, equilibria
 from ..equilibria import CCSE, slope_interval
 from ..experiments.config import GameSpec
-from ..experiments.plan_history import bytes_per_episode
+from ..experiments.plan_history import PLANS_FILE, bytes_per_episode
 from ..experiments.store import refuse_sweep
 from ..games import FiniteGame
 from ..learners.base import player_name
@@ -170,7 +170,7 @@ def equilibrium(values: dict[str, Any]) -> int:
     """
     run_dir = values.pop("run_dir")
     opts = checked(lambda: build(EquilibriumOptions(), EQUILIBRIUM_OPTIONS, values))
-    checked(lambda: refuse_sweep(Path(run_dir), hint=" saved with --save-plans"))
+    checked(lambda: refuse_sweep(Path(run_dir), hint=" holding plans.npz", needs=PLANS_FILE))
     ccse = _mixture(Path(run_dir), opts)
     plans = ccse.plans
     schedule = (ccse.info.get("config") or {}).get("agent", {}).get("schedule")

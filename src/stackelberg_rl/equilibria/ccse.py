@@ -29,6 +29,7 @@ from ..agents import Agent, check_earlier
 from ..experiments import RunConfig, load_run
 from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
 from ..experiments.resources import available_bytes, gib, sizes
+from ..experiments.store import SWEEP_PLANS_HINT, of_sweep
 from ..games import ContinuousGame, FiniteGame, Game, draw
 from ..learners import (
     NonFiniteError,
@@ -262,10 +263,12 @@ class CCSE:
         _, manifest = load_run(run_dir)
         config = manifest.get("config") or {}
         if not config.get("save_plans"):
-            raise NoPlansError(
-                f"the run in {run_dir} was saved without its plans: run it again with "
-                "--save-plans (RunConfig.save_plans=True)"
+            how = (  # run refuses a sweep's run folder: only the sweep writes it
+                f"it is a run folder of the sweep in {run_dir.parent}: {SWEEP_PLANS_HINT}"
+                if of_sweep(run_dir.resolve())
+                else "run it again with --save-plans (RunConfig.save_plans=True)"
             )
+            raise NoPlansError(f"the run in {run_dir} was saved without its plans: {how}")
         seeds = manifest.get("seeds") or []
         if not _validate.is_integer(seed) or seed not in seeds:
             raise SeedNotInRunError(f"seed {seed!r} is not a seed of the run in {run_dir}: {seeds}")

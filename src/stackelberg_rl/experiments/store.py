@@ -164,13 +164,34 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     return data
 
 
-def refuse_sweep(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -> None:
-    """Refuse a sweep folder where one of ``kind`` is expected, naming its first run folders."""
+SWEEP_PLANS_HINT = (
+    "add save-plans: true to the sweep file and run the sweep again with another --out (its "
+    "complete runs are never replaced)"
+)
+"""How a sweep's run folders come to hold plans.npz: ``run --save-plans`` refuses them."""
+
+
+def refuse_sweep(
+    folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "", needs: str | None = None
+) -> None:
+    """Refuse a sweep folder where one of ``kind`` is expected, naming its first run folders.
+
+    ``needs``: a file the run folders named must hold (``plans.npz``), else what makes it.
+    """
     if kind.manifest == SWEEP_FILE or not (folder / SWEEP_FILE).is_file():
         return
     if kind.what != "run":
         raise kind.error(f"{folder} is a sweep folder, not {kind.a} folder")
-    runs = sorted(str(p) for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
+    runs = sorted(
+        str(p)
+        for p in folder.iterdir()
+        if (p / MANIFEST_FILE).is_file() and (needs is None or (p / needs).is_file())
+    )
+    if not runs and needs is not None:
+        raise kind.error(
+            f"{folder} is a sweep folder and none of its run folders holds {needs}: "
+            f"{SWEEP_PLANS_HINT}"
+        )
     shown = _shown(runs, 3) or "none yet"
     raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({shown})")
 
@@ -274,7 +295,7 @@ def _read_format(path: Path) -> dict | None:
         return None
 
 
-def _of_sweep(folder: Path, sweep: dict | None = None) -> bool:
+def of_sweep(folder: Path, sweep: dict | None = None) -> bool:
     """Whether ``folder`` is a sweep's run folder: one it lists, or one it wrote.
 
     ``sweep``: its parent's ``sweep.json``, if read already.
@@ -306,7 +327,7 @@ def check_ancestors(
         raise error(f"cannot create {out}: {existing[0]} is a file, not a folder")
     for parent in existing:
         sweep = _read_format(parent / SWEEP_FILE)
-        if sweep and parent == resolved.parent and (in_sweep or _of_sweep(resolved, sweep)):
+        if sweep and parent == resolved.parent and (in_sweep or of_sweep(resolved, sweep)):
             continue
         if sweep is not None or _read_format(parent / MANIFEST_FILE) is not None:
             what = "a sweep folder" if sweep is not None else "a folder"
@@ -317,7 +338,7 @@ def check_ancestors(
 
 def refuse_sweep_setting(out: Path) -> None:
     """Refuse a new run at ``out`` where a sweep's run folder is: only the sweep replaces it."""
-    if _of_sweep(out.resolve()):
+    if of_sweep(out.resolve()):
         raise RunFolderError(
             f"{out} is a run folder of the sweep in {out.parent}: only the sweep writes it; give "
             "a folder outside it"

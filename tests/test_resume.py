@@ -481,3 +481,25 @@ def test_the_checkpoints_folder_is_the_programs_own(interrupted, tmp_path):
     (copy / "checkpoints" / "seed-0.npz").mkdir()  # a folder where a file should be: not ours
     with pytest.raises(RunFolderError, match=r"checkpoints/seed-0\.npz"):
         store.check_destination(copy, overwrite=True)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_resuming_a_complete_run_with_damaged_plans_is_refused(tmp_path, capsys, damage):
+    """A truncated plans.npz had been 'nothing to resume: the run is complete', exit 0, as a
+    damaged results.parquet is not."""
+    out = tmp_path / "r"
+    argv = ["run", "--param", "n_states=4", "--param", "horizon=2", "--param", "dim=3",
+            "--episodes", "3", "--seeds", "1", "--workers", "1", "--quiet", "--save-plans",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    plans = out / "plans.npz"
+    data = plans.read_bytes()
+    if damage == "truncate":
+        plans.write_bytes(data[: len(data) // 2])
+    else:  # one byte inside the first member's data: its CRC no longer holds
+        plans.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+    code = main(["run", "--resume", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "plans.npz is corrupt or truncated" in err, err

@@ -27,6 +27,7 @@ from .store import (
     Reservation,
     RunFolderError,
     check_destination,
+    check_plans_whole,
     load_run,
     now,
     provenance,
@@ -169,6 +170,7 @@ def run_seeds(
             config = recorded
             if manifest.get("status") == "complete":
                 df, _ = load_run(folder)
+                check_plans_whole(folder, manifest)
                 df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
                 return df
             if manifest.get("status") not in ("running", "interrupted"):

@@ -22,6 +22,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -747,6 +749,23 @@ def check_results_whole(run_dir: str | os.PathLike, manifest: dict) -> None:
             f"{path} does not hold the {rows} rows of the columns {path.parent / MANIFEST_FILE} "
             f"lists ({meta.num_rows} rows)"
         )
+
+
+def check_plans_whole(run_dir: str | os.PathLike, manifest: dict) -> None:
+    """Raise :class:`RunFolderError` unless the plans file of a run saved with them reads whole.
+
+    Every member's CRC is checked, streamed: a truncated or damaged file fails, nothing is kept.
+    """
+    if not (manifest.get("config") or {}).get("save_plans"):
+        return
+    path = Path(run_dir) / PLANS_FILE
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise RunFolderError(f"{path} is corrupt or truncated: {_reason(err)}") from None
+    if bad is not None:
+        raise RunFolderError(f"{path} is corrupt or truncated: array {bad} fails its CRC")
 
 
 def _read_results(path: Path, read: Callable):

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import call, one_line_error
 
 from stackelberg_rl import experiments, random_linear
 from stackelberg_rl.agents import AgentConfig
@@ -547,3 +548,19 @@ def test_reading_back_a_folder_that_is_not_done_says_what_it_is(tmp_path):
         os.close(held)
     with pytest.raises(RunFolderError, match=r"did not finish \(status 'running'\); continue it"):
         load_run(folder)  # no process plays it: it can be continued
+
+
+def test_overwrite_of_a_folder_with_a_truncated_manifest_says_it_is_corrupt(tmp_path, capsys):
+    """It had said the folder 'holds no run manifest', where report says it is corrupt."""
+    out = tmp_path / "run"
+    run_seeds(tiny_config(), out, workers=1, progress=False)
+    text = (out / "manifest.json").read_text()
+    (out / "manifest.json").write_text(text[: len(text) // 2])
+    before = tree(tmp_path)
+    argv = ["run", "--param", "n_states=4", "--param", "horizon=2", "--param", "dim=3",
+            "--episodes", "3", "--seeds", "1", "--workers", "1", "--quiet",
+            "--out", str(out), "--overwrite"]  # fmt: skip
+    code, _, err = call(argv, capsys)
+    line = one_line_error(code, err)
+    assert "manifest.json is corrupt or truncated" in line and "never replaced" in line, line
+    assert tree(tmp_path) == before  # still refused: it is not known to be ours

@@ -369,15 +369,17 @@ def check_destination(
     except OSError as err:
         raise RunFolderError(f"cannot read {out}: {err.strerror or err}") from None
     try:
-        manifest = read_manifest(out, kind)
-    except RunFolderError:
-        manifest = None
+        manifest, unread = read_manifest(out, kind), None
+    except RunFolderError as err:
+        manifest, unread = None, str(err)
     foreign = _foreign(out, kind)
     if manifest is None or foreign:
         what = f"files that are not {kind.a} ({foreign})" if foreign else None
+        reason = f"{out} is not empty and holds {what or f'no {kind.what} manifest'}:"
+        if not foreign and (out / kind.manifest).is_file():  # why it is not known to be ours
+            reason = f"{unread}; {out} is not known to be {kind.a} folder of stackelberg-rl, so"
         raise RunFolderError(
-            f"{out} is not empty and holds {what or f'no {kind.what} manifest'}: it is never "
-            "replaced, --overwrite or not; choose another --out"
+            f"{reason} it is never replaced, --overwrite or not; choose another --out"
         )
     refuse_live(out, manifest, kind)
     if not overwrite:

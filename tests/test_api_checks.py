@@ -422,3 +422,17 @@ def test_an_index_without_a_real_bound_says_it_must_be_at_least_zero():
     leader, _ = make_agents(game, AgentConfig(), 10, np.random.SeedSequence(0))
     assert message(lambda: leader.begin_episode(-1)) == "k must be an integer >= 0, got -1"
     assert message(lambda: _validate.index(5, 3, "h")) == "h must be an integer in [0, 3), got 5"
+
+
+def test_a_finite_games_feature_map_refuses_what_is_not_a_state_index():
+    game = games.make("security")  # 3 states
+    assert (
+        message(lambda: game.feature_map([-1])) == "states must be in [0, 3), got -1 at index (0,)"
+    )
+    assert (
+        message(lambda: game.feature_map([0, 3])) == "states must be in [0, 3), got 3 at index (1,)"
+    )
+    expected = "states must be state indices (integers), got dtype float64"
+    assert message(lambda: game.feature_map([1.5])) == expected  # had been read as state 1
+    assert game.feature_map([]).shape == (0, *game.features.shape[1:])
+    np.testing.assert_array_equal(game.feature_map(np.array([[2, 0]])), game.features[[[2, 0]]])

@@ -457,8 +457,17 @@ class FiniteGame(SteppedGame):
         return StepArrays(**arrays, reward_noise=float(self.reward_noise))
 
     def feature_map(self, states: np.ndarray) -> np.ndarray:
-        """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``."""
-        return self.features[np.asarray(states, dtype=np.intp)]
+        """``phi`` of a batch of state indices: ``(n, A_0, …, A_N, d)``.
+
+        Indices in ``[0, S)``: ``-1`` is refused, not read as the last state.
+        """
+        idx, S = np.asarray(states), self.n_states
+        if idx.size and idx.dtype.kind not in "iu":
+            raise ValueError(f"states must be state indices (integers), got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= S):
+            bad = first_index((idx < 0) | (idx >= S))
+            raise ValueError(f"states must be in [0, {S}), got {idx[bad]} at index {bad}")
+        return self.features[idx.astype(np.intp, copy=False)]
 
     def arrays(self) -> dict[str, np.ndarray | None]:
         """The model as held, by the names of a game file (``None``: a form not held)."""

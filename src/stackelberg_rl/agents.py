@@ -212,8 +212,7 @@ def _short(x: float) -> str:
 def check_earlier(player: int, n_players: int, earlier: tuple) -> None:
     """Refuse ``earlier`` unless it holds exactly the actions of the ``player`` players before."""
     if len(earlier) != player:
-        actions = {0: "no earlier action", 1: "1 earlier action"}.get(player)
-        actions = actions or f"{player} earlier actions"
+        actions = f"{player or 'no'} earlier action{'s' * (player > 1)}"
         name = player_name(player, n_players)
         raise ValueError(f"the {name} acts after {actions}, got {tuple(earlier)!r}")
 

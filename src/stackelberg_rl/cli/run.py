@@ -221,12 +221,12 @@ UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": N
 
 
 UNUSED_UNLESS = {
-    "c1": (lambda agent: agent.beta == "theory", "without --beta theory"),
-    "p": (lambda agent: agent.beta == "theory", "without --beta theory"),
-    "schedule_n": (lambda agent: agent.schedule == "every-n", "without --schedule every-n"),
-    "refresh_every": (lambda agent: agent.incremental, "with --no-incremental"),
+    "c1": ("beta", "theory", "without --beta theory"),
+    "p": ("beta", "theory", "without --beta theory"),
+    "schedule_n": ("schedule", "every-n", "without --schedule every-n"),
+    "refresh_every": ("incremental", True, "with --no-incremental"),
 }
-"""The agent options only other agent options give a use: when it holds, and what is missing."""
+"""The agent options another gives a use: that field, the value it needs, and what is amiss."""
 
 
 def _refuse_unused(agent: AgentConfig, values: dict[str, Any]) -> None:
@@ -237,9 +237,10 @@ def _refuse_unused(agent: AgentConfig, values: dict[str, Any]) -> None:
             continue
         if kind in UNUSED and (UNUSED[kind] is None or o.path[-1] in UNUSED[kind]):
             raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
-        used, missing = UNUSED_UNLESS.get(o.path[-1], (None, ""))
-        if used is not None and not used(agent):
-            raise UsageError(f"{o.flag} has no effect {missing}: leave it out")
+        if o.path[-1] in UNUSED_UNLESS:
+            field, needed, amiss = UNUSED_UNLESS[o.path[-1]]
+            if getattr(agent, field) != needed:
+                raise UsageError(f"{o.flag} has no effect {amiss}: leave it out")
 
 
 def _resume_hint(err: BaseException) -> str:

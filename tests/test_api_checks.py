@@ -436,3 +436,44 @@ def test_a_finite_games_feature_map_refuses_what_is_not_a_state_index():
     assert message(lambda: game.feature_map([1.5])) == expected  # had been read as state 1
     assert game.feature_map([]).shape == (0, *game.features.shape[1:])
     np.testing.assert_array_equal(game.feature_map(np.array([[2, 0]])), game.features[[[2, 0]]])
+
+
+# ------------------------------------------- an agent option without use; another game's table
+@pytest.mark.parametrize(
+    "agent, message",
+    [(dict(kind="greedy-lsvi-ucb", alpha_l=2.0), "alpha_l=2.0 has no effect with kind='greedy"),
+     (dict(beta=0.2, c1=5.0), "c1=5.0 has no effect with beta=0.2"),
+     (dict(schedule_n=5), "schedule_n=5 has no effect with schedule='every'"),
+     (dict(incremental=False, refresh_every=5), "refresh_every=5 has no effect with incremental"),
+     (dict(kind="random", beta=0.3), "beta=0.3 has no effect with kind='random'")],
+)  # fmt: skip
+def test_run_and_run_seeds_refuse_an_agent_option_that_shapes_nothing(tmp_path, agent, message):
+    """``AgentConfig(kind="greedy-lsvi-ucb", alpha_l=2.0)`` had been played greedily while its
+    manifest said ``α_l = 2``: the Python API now refuses what ``run`` on the command line does."""
+    from stackelberg_rl.experiments import run_seeds
+
+    spec = GameSpec("security", {"horizon": 2})
+    config = RunConfig(game=spec, episodes=3, seeds=1, agent=AgentConfig(**agent))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        loop.run(spec.make(), config, seed=0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_seeds(config, tmp_path / "r", workers=1, progress=False)
+    assert not (tmp_path / "r").exists()
+    assert AgentConfig(**agent).unused()  # a sweep may cross kinds with a shared option
+    assert not AgentConfig(kind=agent.get("kind", "softmax-lsvi-ucb")).unused()
+
+
+@pytest.mark.parametrize("kind", ["softmax-lsvi-ucb", "oracle", "random"])
+def test_policy_table_refuses_a_game_the_agent_does_not_play(kind):
+    """An H = 3 leader had returned its H = 3 table for an H = 4 game, and a learner its policy
+    computed on another game's features of the same shape."""
+    game = games.make("security", horizon=3)
+    leader, follower = make_agents(game, AgentConfig(kind=kind), episodes=10, seed=0)
+    leader.begin_episode(0)
+    assert leader.policy_table(game).shape == (3, 3, 4)
+    assert follower.policy_table(game).shape == (3, 3, 4, 5)
+    with pytest.raises(ValueError, match=re.escape("are (4, 3, 4), the leader's (3, 3, 4)")):
+        leader.policy_table(games.make("security", horizon=4))
+    if kind == "softmax-lsvi-ucb":  # the same sizes, other features
+        with pytest.raises(ValueError, match="features are not those the follower learns on"):
+            follower.policy_table(games.random_linear(3, 4, 5, 12, 3))

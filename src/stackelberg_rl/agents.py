@@ -36,6 +36,15 @@ from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
 DTYPES = ("float64", "float32")
+UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": None}
+"""The options each agent kind does not use (``None``: none of them)."""
+UNUSED_UNLESS = {
+    "c1": ("beta", "theory"),
+    "p": ("beta", "theory"),
+    "schedule_n": ("schedule", "every-n"),
+    "refresh_every": ("incremental", True),
+}
+"""The options another gives a use: that field and the value it needs."""
 """Storage types of the cached next-state features."""
 
 
@@ -132,6 +141,38 @@ class AgentConfig:
     def to_dict(self) -> dict:
         """Plain data for the manifest."""
         return asdict(self)
+
+    def unused(self, given=None) -> list[tuple[str, str]]:
+        """The options of ``given`` the other fields leave without use, and the field that does.
+
+        ``given``: field names; default, the fields not at their defaults. ``[("c1", "beta")]``.
+        """
+        if given is None:
+            defaults = AgentConfig.__dataclass_fields__
+            given = [n for n, f in defaults.items() if f.default != getattr(self, n)]
+        out = []
+        for name in given:
+            if name in ("kind", "extra"):
+                continue
+            if UNUSED.get(self.kind, ()) is None or name in UNUSED.get(self.kind, ()):
+                out.append((name, "kind"))
+            elif name in UNUSED_UNLESS:
+                field_, needed = UNUSED_UNLESS[name]
+                if getattr(self, field_) != needed:
+                    out.append((name, field_))
+        return out
+
+    def check_used(self) -> None:
+        """Refuse an option the other fields leave without use (recorded, it would shape nothing).
+
+        ``run`` and ``run_seeds`` call it; a sweep, whose grid may cross agent kinds with a
+        shared option, records such options as given.
+        """
+        for name, by in self.unused()[:1]:
+            raise ValueError(
+                f"{name}={getattr(self, name)!r} has no effect with {by}={getattr(self, by)!r}: "
+                f"leave it out"
+            )
 
     def alpha_specs(self, n_players: int = 2) -> tuple[float | str, ...]:
         """``(α_l, α_f, …, α_f)``, one per player, numbers or schedule names (greedy: ``∞``)."""
@@ -250,6 +291,16 @@ class Agent:
         x = point(x, "x") if self.n_states is None else fast_index(x, self.n_states, "x")
         return h, x, tuple(map(fast_index, earlier, self.action_counts, self._action_names))
 
+    def _check_game(self, game: FiniteGame) -> None:
+        """Refuse, for ``policy_table``, a game whose sizes are not this player's."""
+        mine = (self.horizon, self.n_states, *self.action_counts[: self.player + 1])
+        theirs = (game.horizon, game.n_states, *game.action_counts[: self.player + 1])
+        if mine != theirs:
+            raise ValueError(
+                f"policy_table: the game's (H, S, actions up to the {self.role}) are {theirs}, "
+                f"the {self.role}'s {mine}: not the game it plays"
+            )
+
     def begin_episode(self, k: int) -> None:
         """Nothing to plan."""
 
@@ -329,8 +380,14 @@ class LSVIAgent(Agent):
             )
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """This player's policy table of the current plan."""
-        return self.learner.policy_tables(game.features)[self.player]
+        """This player's policy table of the current plan on ``game``, the game it learns."""
+        self._check_game(game)
+        table = self.learner.table
+        if game.features is not table and not np.array_equal(game.features, table):
+            raise ValueError(
+                f"policy_table: the game's features are not those the {self.role} learns on"
+            )
+        return self.learner.policy_tables(table)[self.player]
 
     def policies_at(self, h: int, phi: np.ndarray) -> np.ndarray:
         """This player's policy at the states of ``phi (n, A_0, …, A_N, d)``."""
@@ -384,7 +441,8 @@ class TableAgent(Agent):
         return draw(self.table[(h, x, *earlier)], self.rng)
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
-        """The fixed table."""
+        """The fixed table (of ``game``'s sizes, checked)."""
+        self._check_game(game)
         return self.table
 
 
@@ -416,6 +474,7 @@ class UniformAgent(Agent):
 
     def policy_table(self, game: FiniteGame) -> np.ndarray:
         """The uniform ``(H, S, A_0, …, A_i)``."""
+        self._check_game(game)
         shape = (game.horizon, game.n_states, *self.action_counts[: self.player + 1])
         return np.full(shape, self._row[0])
 

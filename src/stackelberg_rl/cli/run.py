@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import experiments
-from ..agents import AgentConfig
+from ..agents import UNUSED_UNLESS, AgentConfig
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
@@ -216,31 +216,18 @@ def _started(run_dir, pids) -> None:
     INTERRUPTION["note"] = f"the run folder is kept: continue it with {PROG} run --resume {run_dir}"
 
 
-UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": None}
-"""The agent options each ``--agent`` does not use (``None``: none of them)."""
-
-
-UNUSED_UNLESS = {
-    "c1": ("beta", "theory", "without --beta theory"),
-    "p": ("beta", "theory", "without --beta theory"),
-    "schedule_n": ("schedule", "every-n", "without --schedule every-n"),
-    "refresh_every": ("incremental", True, "with --no-incremental"),
-}
-"""The agent options another gives a use: that field, the value it needs, and what is amiss."""
-
-
 def _refuse_unused(agent: AgentConfig, values: dict[str, Any]) -> None:
     """Refuse an agent option given on the command line that the other options leave unused."""
-    kind = agent.kind
-    for o in RUN_OPTIONS:
-        if o.ident not in values or o.path[0] != "agent" or o.path[-1] == "kind":
-            continue
-        if kind in UNUSED and (UNUSED[kind] is None or o.path[-1] in UNUSED[kind]):
-            raise UsageError(f"{o.flag} has no effect with --agent {kind}: leave it out")
-        if o.path[-1] in UNUSED_UNLESS:
-            field, needed, amiss = UNUSED_UNLESS[o.path[-1]]
-            if getattr(agent, field) != needed:
-                raise UsageError(f"{o.flag} has no effect {amiss}: leave it out")
+    flags = {o.path[-1]: o.flag for o in RUN_OPTIONS if o.path[0] == "agent"}
+    given = [o.path[-1] for o in RUN_OPTIONS if o.ident in values and o.path[0] == "agent"]
+    for name, by in agent.unused(given)[:1]:
+        if by == "kind":
+            amiss = f"with --agent {agent.kind}"
+        elif UNUSED_UNLESS[name][1] is True:
+            amiss = f"with --no-{flags[by].split('/')[0][2:]}"
+        else:
+            amiss = f"without {flags[by]} {UNUSED_UNLESS[name][1]}"
+        raise UsageError(f"{flags[name]} has no effect {amiss}: leave it out")
 
 
 def _resume_hint(err: BaseException) -> str:

@@ -78,11 +78,14 @@ def run(
     progress: Callable[[int], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`play`'s table (``ValueError`` if ``game`` is not the game of ``config.game``).
+    """:func:`play`'s table, once ``game`` is known to be ``config.game``'s (else ``ValueError``).
 
-    ``options``: ``state``, ``checkpoint``, ``checkpoint_every``, ``stop``.
+    An agent option that the other options leave without use is refused
+    (:meth:`~..agents.AgentConfig.check_used`). ``options``: ``state``, ``checkpoint``,
+    ``checkpoint_every``, ``stop``.
     """
     _check_arguments(game, config)
+    config.agent.check_used()
     game_record(config, game, given=True)
     return play(game, config, seed, progress, **options)[0]
 

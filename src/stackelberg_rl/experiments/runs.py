@@ -132,8 +132,9 @@ def run_seeds(
         ``df.attrs["already_complete"]``.
 
     Raises:
-        ValueError: a bad configuration, or a game that disagrees with it; with ``resume``, a
-            configuration or game that is not the run's.
+        ValueError: a bad configuration (an agent option its other options leave without use
+            among them: :meth:`~..agents.AgentConfig.check_used`), or a game that disagrees with
+            it; with ``resume``, a configuration or game that is not the run's.
         RunFolderError: (a ``ValueError``) a folder that cannot be used or is being played.
         CheckpointError: (a ``ValueError``) with ``resume``, a damaged or foreign checkpoint.
         MemoryError: the run would not fit in the available memory (with the estimate).
@@ -189,6 +190,7 @@ def run_seeds(
         if config is None:
             raise ValueError("config is needed, unless resume=True takes the run's own")
         config.validate()
+        config.agent.check_used()
         check_results_fit(config)
         workers = _workers(config, workers)
         out_dir = NewFolder("runs", config.game.label) if out_dir is None else out_dir

@@ -38,9 +38,10 @@ def message(call) -> str:
 
 
 # ---------------------------------------------------------------------- 1. the learner's setters
-def learner(cls, **kw):
+def learner(cls, feature_map=1, **kw):
     kw = {"beta": 0.2, "alphas": (1.0, 1.0), **kw}
-    return cls(GAME.features, action_counts=GAME.action_counts, dim=4, horizon=3, **kw)
+    phi = GAME.features * feature_map  # 1j: a complex table
+    return cls(phi, action_counts=GAME.action_counts, dim=4, horizon=3, **kw)
 
 
 @pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
@@ -477,3 +478,21 @@ def test_policy_table_refuses_a_game_the_agent_does_not_play(kind):
     if kind == "softmax-lsvi-ucb":  # the same sizes, other features
         with pytest.raises(ValueError, match="features are not those the follower learns on"):
             follower.policy_table(games.random_linear(3, 4, 5, 12, 3))
+
+
+def test_complex_arrays_are_refused_not_cut_to_their_real_part():
+    # numpy casts complex to float with only a ComplexWarning: rewards 0.1+3j had been read as 0.1
+    phi, P = np.eye(2).reshape(2, 1, 1, 2), np.full((1, 2, 1, 1, 2), 0.5)
+    R = np.array([0.1, 0.2]).reshape(1, 1, 2, 1, 1) * np.ones((2, 1, 2, 1, 1))
+
+    def game(features=phi, transitions=P, rewards=R):
+        return games.FiniteGame(features, [0.5, 0.5], transitions=transitions, rewards=rewards)
+
+    for name, call in [
+        ("rewards", lambda: game(rewards=R + 3j)),
+        ("features", lambda: game(features=phi + 0j)),
+        ("transitions", lambda: game(transitions=P + 0j)),
+        ("the feature table (S, A, B, d)", lambda: learner(SoftmaxLSVIUCB, feature_map=1j)),
+    ]:
+        assert message(call) == f"{name} must be real, got complex dtype complex128"
+    assert game(rewards=R.astype(object)).reward(0)[0, 1].tolist() == [[0.2]]  # numbers as before

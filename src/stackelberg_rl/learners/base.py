@@ -39,10 +39,9 @@ class NonFiniteError(ValueError):
 
 def check_features(phi, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``phi`` as a C-contiguous float64 array of ``shape``, finite, each ``‖φ‖₂ ≤ 1``."""
-    out = np.ascontiguousarray(phi, dtype=np.float64)
+    out = array(phi, name)  # real and finite
     if out.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
-    array(out, name)  # finite
     norms = np.sqrt(np.einsum("...d,...d->...", out, out))
     if norms.max(initial=0.0) > 1.0 + TOL:
         at = first_index(norms > 1.0 + TOL)

@@ -15,7 +15,7 @@ from stackelberg_rl.equilibria import reward_free as rf
 from stackelberg_rl.experiments import GameSpec, RunConfig, load_run, run_seeds
 from stackelberg_rl.experiments.plan_history import PlansFileError
 from stackelberg_rl.learners import ReferenceLSVIUCB, SoftmaxLSVIUCB
-from stackelberg_rl.sweep import name_settings
+from stackelberg_rl.sweep import name_settings, run_grid
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +269,16 @@ def test_solve_and_name_settings_name_an_argument_of_another_type():
     with pytest.raises(ValueError, match="configs\\[1\\] must be a RunConfig, got 'x'"):
         name_settings([config, "x"])
     assert [s.name for s in name_settings([config])] == ["run"]
+
+
+def test_run_grid_names_settings_that_are_not_named_settings(tmp_path):
+    # a RunConfig had failed deep inside: 'RunConfig' object has no attribute 'name'
+    named = "the named settings from name_settings(configs)"
+    for settings, expected in [
+        ([RunConfig()], f"settings[0] must be one of {named}, got RunConfig("),
+        ({"a": 1}, f"settings must be a list of {named}, got {{'a': 1}}"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            run_grid(settings, tmp_path / "out", workers=1, progress=False)
+        assert str(err.value).startswith(expected) and "\n" not in str(err.value), err.value
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -39,8 +39,12 @@ class Setting:
 
 def check_settings(settings: list[Setting]) -> None:
     """Refuse (ValueError) settings that cannot share a sweep folder, before anything is written."""
+    named = "the named settings from name_settings(configs)"
+    instance(settings, list | tuple, "settings", f"a list of {named}")
     if not settings:
         raise ValueError("a sweep needs at least one setting")
+    for i, setting in enumerate(settings):
+        instance(setting, Setting, f"settings[{i}]", f"one of {named}")
     names = [s.name for s in settings]
     for name in names:
         if not (isinstance(name, str) and _NAME.fullmatch(name)) or name.startswith(RESERVED):

@@ -192,6 +192,39 @@ def test_a_learner_refuses_the_state_of_another_games_learner(cls):
     learner(0)[1].load_state_dict(old)  # a state saved before the fingerprint is still read
 
 
+def test_a_learners_state_names_its_kind_a_negative_count_and_a_capacity_out_of_bounds():
+    """Had said 'the learner's state has no phi', 'n_quad must lie in [0, n]', or MemoryError."""
+    game = games.make("random-linear", n_states=4, horizon=2, dim=3, seed=0)
+    args, kw = (game.features, game.action_counts, 3, 2), {"beta": 0.3, "alphas": (2.0, 2.0)}
+    fast, ref = (cls(*args, **kw) for cls in (SoftmaxLSVIUCB, ReferenceLSVIUCB))
+    for to, of in ((ref, fast), (fast, ref)):
+        with pytest.raises(ValueError) as err:
+            to.load_state_dict(of.state_dict())
+        mine, theirs = type(to).__name__, type(of).__name__
+        assert str(err.value) == (
+            f"the learner's state is of another kind of learner, {theirs}, not this {mine}"
+        )
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # 20 rows in use at each step
+        for h in range(2):
+            x, x_next = rng.integers(4, size=2).tolist()
+            fast.record(h, x, (0, 1), rng.uniform(-1, 1, 2), x_next)
+    for learner in (fast, ref):
+        state = learner.state_dict()
+        state["n"] = np.array([-1, 0])
+        with pytest.raises(ValueError, match=r"^the learner's state: n has -1 < 0 at index \(0,"):
+            learner.load_state_dict(state)
+    for capacity in (10**12, 41, 19):
+        state = dict(fast.state_dict(), capacity=capacity)
+        with pytest.raises(ValueError) as err:
+            fast.load_state_dict(state)
+        assert str(err.value) == (
+            f"the learner's state: capacity {capacity} must be in [20, 40] for its 20 rows in use"
+        )
+    fast.load_state_dict(fast.state_dict())  # its own capacity, 32, is taken
+    assert fast.state_dict()["capacity"] == 32
+
+
 def test_only_a_finite_game_can_be_saved(tmp_path):
     """A continuous game (or None) had failed with 'object has no attribute arrays'."""
     for game, given in ((games.make("continuous"), "ContinuousGame"), (None, "None")):

@@ -229,6 +229,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         ``features_sha256`` of the feature table the statistics were gathered on.
         """
         return {
+            "learner": type(self).__name__,
             "features_sha256": self.features_sha256,
             "w": self.w,
             "Lambda_inv": self.Lambda_inv,
@@ -242,6 +243,12 @@ class LSVIUCBLearner(Players, abc.ABC):
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s ``state``; a ValueError names a bad entry."""
         H, d, P = self.horizon, self.dim, self.n_players
+        kind = state.get("learner") if isinstance(state, dict) else None  # None: saved before
+        if kind is not None and kind != type(self).__name__:
+            raise ValueError(
+                f"the learner's state is of another kind of learner, {kind}, not this "
+                f"{type(self).__name__}"
+            )
         w = state_array(state, "w", (P, H, d), np.float64)  # another size: named by its shape
         theirs = state.get("features_sha256")
         if theirs is not None and theirs != self.features_sha256:  # None: saved before it was kept

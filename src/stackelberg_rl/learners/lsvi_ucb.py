@@ -178,11 +178,15 @@ class SoftmaxLSVIUCB(LSVIUCBLearner):
         """See the base class."""
         super().load_state_dict(state)
         P, J, d, H = self.n_players, self.n_joint_actions, self.dim, self.horizon
-        counts = state_array(state, "n", (H,), np.int64)
+        counts = state_array(state, "n", (H,), np.int64, low=0)
         rows = int(counts.max(initial=0))
         capacity = state_int(state, "capacity")
-        if capacity < max(rows, 1):
-            raise ValueError(f"the learner's state: capacity {capacity} < {rows} rows in use")
+        # Room doubles from 16 only when full: never more than twice the rows in use (or 16).
+        if not max(rows, 1) <= capacity <= max(16, 2 * rows):
+            raise ValueError(
+                f"the learner's state: capacity {capacity} must be in [{max(rows, 1)}, "
+                f"{max(16, 2 * rows)}] for its {rows} rows in use"
+            )
 
         counters = {k: state_array(state, k, (H,), np.int64) for k in ("n_quad", "n_inverse")}
         for name, counter in counters.items():

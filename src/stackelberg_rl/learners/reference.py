@@ -54,7 +54,7 @@ class ReferenceLSVIUCB(LSVIUCBLearner):
         """See the base class."""
         super().load_state_dict(state)
         H, d = self.horizon, self.dim
-        n = state_array(state, "n", (H,), np.int64)
+        n = state_array(state, "n", (H,), np.int64, low=0)
         rows = int(n.max(initial=0))
         phi = state_array(state, "phi", (H, rows, d), np.float64)
         rewards = state_array(

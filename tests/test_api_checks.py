@@ -496,3 +496,25 @@ def test_complex_arrays_are_refused_not_cut_to_their_real_part():
     ]:
         assert message(call) == f"{name} must be real, got complex dtype complex128"
     assert game(rewards=R.astype(object)).reward(0)[0, 1].tolist() == [[0.2]]  # numbers as before
+
+
+def test_arrays_that_disagree_on_the_number_of_states_are_named_together():
+    # 2 states in features had blamed the right initial_distribution: 'expected (2,)'
+    P = np.stack([GAME.transition(h) for h in range(3)])
+    R = np.stack([GAME.reward(h) for h in range(3)], axis=1)
+    p0 = np.ones(5) / 5
+
+    def game(phi=GAME.features, p=p0, transitions=P):
+        return games.FiniteGame(phi, p, transitions=transitions, rewards=R)
+
+    for call, S, S_0, S_P in [
+        (lambda: game(phi=GAME.features[:2]), 2, 5, "5"),
+        (lambda: game(p=p0[:4] * 1.25), 5, 4, "5"),
+        (lambda: game(transitions=P[..., :4]), 5, 5, "5 and 4"),
+    ]:
+        assert message(call) == (
+            f"the arrays disagree on the number of states S: features has S = {S} (axis 0), "
+            f"initial_distribution {S_0} (axis 0), transitions {S_P} (axes 1, 4), "
+            "rewards 5 (axis 2)"
+        )
+    assert game().n_states == 5

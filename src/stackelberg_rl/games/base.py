@@ -67,6 +67,31 @@ def sha256_of(arrays: dict[str, np.ndarray | None], suffix: str = "") -> str:
     return digest.hexdigest()
 
 
+def _agree_on_states(S: int, **arrays: tuple) -> None:
+    """Raise unless every array's state axes are ``S`` long, as the features' axis 0 is.
+
+    ``arrays``: ``name=(value, its number of axes, its state axes)``; one with another number
+    of axes (or ``None``) is left to its shape check. The message takes none of them to be
+    right: ``features has S = 2 (axis 0), initial_distribution 3 (axis 0), …``.
+    """
+    sizes = {"features": ((S,), (0,))}
+    for name, (value, ndim, axes) in arrays.items():
+        try:
+            shape = np.shape(value)
+        except ValueError:  # ragged: its own check names it
+            continue
+        if value is not None and len(shape) == ndim:
+            sizes[name] = (tuple(shape[a] for a in axes), axes)
+    if any(set(n) != {S} for n, _ in sizes.values()):
+        said = [
+            f"{name} {' and '.join(map(str, dict.fromkeys(n)))} "
+            f"({'axis' if len(axes) == 1 else 'axes'} {', '.join(map(str, axes))})"
+            for name, (n, axes) in sizes.items()
+        ]
+        said[0] = said[0].replace("features ", "features has S = ", 1)
+        raise ValueError(f"the arrays disagree on the number of states S: {', '.join(said)}")
+
+
 class StepArrays(NamedTuple):
     """What :func:`~.sampling.compiled_step` reads (``J``: joint action, C order; unused: empty).
 
@@ -223,6 +248,13 @@ class FiniteGame(SteppedGame):
             raise ValueError(f"features has an empty axis: shape {self.features.shape}")
         norms = np.linalg.norm(self.features, axis=-1)
         array(norms, "the norm of features", axes=("x", *action_axes(m, False)), high=1.0)
+        _agree_on_states(
+            S,
+            initial_distribution=(initial_distribution, 1, (0,)),
+            transitions=(transitions, m + 3, (1, m + 2)),
+            rewards=(rewards, m + 3, (2,)),
+            mu=(mu, 3, (2,)),
+        )
         self.initial_distribution = array(
             initial_distribution, "initial_distribution", shape=(S,), axes=("S",)
         )

@@ -371,6 +371,19 @@ def test_softmax_refuses_a_bad_alpha_as_softmax_solution_does(alpha, expected):
     assert planning.softmax(np.array([0.0, 1.0]), np.float32(0)).tolist() == [0.5, 0.5]
 
 
+def test_softmax_refuses_values_that_are_not_finite():
+    # [nan, 1] had given [nan, nan] silently; only alpha may be inf (its docstring says so)
+    for z, bad in (
+        ([np.nan, 1.0], "nan at index (0,)"),
+        ([[0.0, 1.0], [-np.inf, 0]], "-inf at index (1, 0)"),
+    ):
+        assert (
+            message(lambda z=z: planning.softmax(np.array(z), 1.0))
+            == f"z has a non-finite entry {bad}"
+        )
+    assert planning.softmax(np.array([[0.0, 0.0]]), math.inf).tolist() == [[0.5, 0.5]]
+
+
 def test_a_confidence_level_outside_0_1_is_refused():
     from stackelberg_rl import report
 

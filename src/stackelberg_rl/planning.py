@@ -112,18 +112,24 @@ def greedy(player: int) -> Rule:
 
 def softmax_rule(player: int, alpha: float) -> Rule:
     """The rule of a soft-max player: ``softmax(α W_player)`` (Algorithm 1, lines 10 and 13)."""
-    return lambda W: softmax(W[player], alpha)
+    alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)
+    return lambda W: _softmax(W[player], alpha)  # unchecked W: a plan's own checks name a NaN
 
 
 def softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     """``SOFT-MAX_alpha(z)`` of eq. (12), stably; ``alpha = inf``: uniform over the maximisers.
 
-    ``alpha``: a number ``>= 0`` or ``inf`` (:class:`ValueError` otherwise).
+    ``z``: finite numbers; ``alpha``: a number ``>= 0`` or ``inf`` (:class:`ValueError`
+    otherwise, naming the first non-finite entry of ``z``).
 
     >>> softmax(np.array([0.0, 1.0]), np.inf)
     array([0., 1.])
     """
     alpha = _validate.real(alpha, "alpha", low=0.0, infinite=True)
+    return _softmax(_validate.array(z, "z"), alpha, axis)
+
+
+def _softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     zmax = z.max(axis=axis, keepdims=True)
     if np.isinf(alpha):

@@ -225,6 +225,22 @@ def test_a_learners_state_names_its_kind_a_negative_count_and_a_capacity_out_of_
     assert fast.state_dict()["capacity"] == 32
 
 
+@pytest.mark.parametrize("cls", [SoftmaxLSVIUCB, ReferenceLSVIUCB])
+def test_a_learners_state_is_refused_by_a_learner_of_another_lambda(cls):
+    """A λ = 1 state had been taken by a λ = 2 learner, which then said ``lam == 2.0`` and planned
+    as a λ = 1 learner: its ``w`` equal to the λ = 1 learner's, 0.2 from a λ = 2 one's."""
+    game = games.make("random-linear", n_states=4, horizon=2, dim=3, seed=0)
+    args, kw = (game.features, game.action_counts, 3, 2), {"beta": 0.3, "alphas": (2.0, 2.0)}
+    learned = cls(*args, lam=1.0, **kw)
+    learned.record(0, 1, (0, 1), (0.5, -0.25), 2)
+    learned.plan()
+    with pytest.raises(ValueError, match=r"gathered with lam=1.0, this learner has lam=2.0"):
+        cls(*args, lam=2.0, **kw).load_state_dict(learned.state_dict())
+    same = cls(*args, lam=1.0, **kw)
+    same.load_state_dict(learned.state_dict())
+    np.testing.assert_array_equal(same.w, learned.w)
+
+
 def test_only_a_finite_game_can_be_saved(tmp_path):
     """A continuous game (or None) had failed with 'object has no attribute arrays'."""
     for game, given in ((games.make("continuous"), "ContinuousGame"), (None, "None")):

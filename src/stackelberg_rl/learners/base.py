@@ -225,11 +225,13 @@ class LSVIUCBLearner(Players, abc.ABC):
         """What the learner has learned and acts on (its own arrays, not copies).
 
         :meth:`load_state_dict` on a learner made with the same arguments continues bit for bit;
-        what the constructor sets (``λ``, the schedule) is left out, but for the fingerprint
-        ``features_sha256`` of the feature table the statistics were gathered on.
+        what the constructor sets (the schedule) is left out, but for what the statistics were
+        gathered with: the kind of learner, the ridge ``λ`` (``Λ_h = λI + Σφφᵀ``) and the
+        fingerprint ``features_sha256`` of the feature table.
         """
         return {
             "learner": type(self).__name__,
+            "lam": self.lam,
             "features_sha256": self.features_sha256,
             "w": self.w,
             "Lambda_inv": self.Lambda_inv,
@@ -250,6 +252,12 @@ class LSVIUCBLearner(Players, abc.ABC):
                 f"{type(self).__name__}"
             )
         w = state_array(state, "w", (P, H, d), np.float64)  # another size: named by its shape
+        lam = state.get("lam")  # None: saved before it was kept
+        if lam is not None and lam != self.lam:
+            raise ValueError(
+                f"the learner's state was gathered with lam={lam!r}, this learner has "
+                f"lam={self.lam!r}: Lambda = lam*I + sum of phi phi^T would mix the two"
+            )
         theirs = state.get("features_sha256")
         if theirs is not None and theirs != self.features_sha256:  # None: saved before it was kept
             raise ValueError(

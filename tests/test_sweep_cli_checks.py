@@ -154,3 +154,25 @@ def test_run_help_gives_anytime_alpha_as_the_code_does(capsys):
     assert main(["run", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "√(k+1)" in text and "√k for √K" not in text
+
+
+# --------------------------------------------- an agent option that shapes no setting of the file
+@pytest.mark.parametrize(
+    "lines, message",
+    [("agent: greedy-lsvi-ucb\nalpha-l: 2\n",
+      "g.yaml:2: alpha-l: --alpha-l has no effect with --agent greedy-lsvi-ucb in any setting"),
+     ("agent: random\nbeta: 0.3\n", "g.yaml:2: beta: --beta has no effect with --agent random"),
+     ("c1: [1, 2]\n", "g.yaml:1: c1: --c1 has no effect without --beta theory in any setting"),
+     ("schedule-n: 5\n", "g.yaml:1: schedule-n: --schedule-n has no effect without --schedule")],
+)  # fmt: skip
+def test_a_sweep_file_refuses_an_agent_option_that_shapes_no_setting(lines, message):
+    """``agent: greedy-lsvi-ucb`` with ``alpha-l: 2`` had been played greedily, its manifest
+    saying ``α_l = 2``; ``run`` refused the same options."""
+    with pytest.raises(SweepFileError, match=f"^{message}"):
+        parse(lines + "episodes: 5\n" + TINY, "g.yaml")
+
+
+def test_a_sweep_file_takes_an_agent_option_that_shapes_some_of_its_settings():
+    """A grid may cross agent kinds with an option some of them use: it is recorded as given."""
+    points = parse("agent: [softmax-lsvi-ucb, random]\nbeta: 0.3\nepisodes: 5\n" + TINY, "g.yaml")
+    assert [p.config.agent.beta for p in points] == [0.3, 0.3]

@@ -36,6 +36,8 @@ from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
 DTYPES = ("float64", "float32")
+ALPHA_METAVAR = "fixed-K|anytime|power:C,P|NUMBER"
+"""How an ``α`` option is written (:func:`~.learners.alpha_value` reads every form)."""
 UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": None}
 """The options each agent kind does not use (``None``: none of them)."""
 UNUSED_UNLESS = {
@@ -68,15 +70,11 @@ class AgentConfig:
     """Failure probability ``p`` of ``β = theory``, in (0, 1)."""
     lam: float = 1.0
     """Ridge ``λ`` (> 0)."""
-    alpha_l: float | str = field(
-        default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
-    )
+    alpha_l: float | str = field(default="fixed-K", metadata={"metavar": ALPHA_METAVAR})
     """Leader soft-max ``α_l``: ``fixed-K`` (``log|A|·√K/H``), ``anytime`` (``√(k+1)`` for
     ``√K`` at episode ``k``, from 0), ``power:c,p`` (``c·log|A|·K^p/H``, c > 0, |p| <= 10;
     fixed-K is power:1,0.5), or a number >= 0 (``inf``: greedy)."""
-    alpha_f: float | str = field(
-        default="fixed-K", metadata={"metavar": "fixed-K|anytime|power:C,P|NUMBER"}
-    )
+    alpha_f: float | str = field(default="fixed-K", metadata={"metavar": ALPHA_METAVAR})
     """Follower soft-max ``α_f``: ``fixed-K`` (``log|B|·√K/H``), ``anytime``, ``power:c,p``
     (``c·log|B|·K^p/H``), or a number >= 0 (``inf``: greedy); with ``N`` followers, every
     follower's (follower ``i``'s ``fixed-K`` is ``log|A_i|·√K/H``), or one per follower

@@ -21,7 +21,7 @@ from .. import _files
 from .. import games as games_mod
 from .._signals import signals_held
 from .._validate import real
-from ..agents import follower_alphas, per_follower
+from ..agents import ALPHA_METAVAR, follower_alphas, per_follower
 from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
@@ -42,10 +42,11 @@ class ExploreOptions:
     """β: the bonus β‖φ‖ in the optimistic Q, and min(β‖φ‖, H)/H the exploration reward."""
     lam: float = 1.0
     """λ, the ridge of the exploration's regressions."""
-    alpha_l: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
+    alpha_l: float | str = field(default="anytime", metadata={"metavar": ALPHA_METAVAR})
     """The leader's soft-max parameter while exploring: anytime (log|A|·√(k+1)/H, so the first k
-    episodes are an exploration of k episodes), fixed-K (log|A|·√K/H) or a number."""
-    alpha_f: float | str = field(default="anytime", metadata={"metavar": "anytime|fixed-K|NUMBER"})
+    episodes are an exploration of k episodes), fixed-K (log|A|·√K/H), power:c,p
+    (c·log|A|·K^p/H) or a number >= 0 (inf: greedy)."""
+    alpha_f: float | str = field(default="anytime", metadata={"metavar": ALPHA_METAVAR})
     """The follower's, likewise with |B| (N followers: every follower's, with its |A_i|, or one
     each separated by spaces)."""
     seed: int = 0

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from .._fields import cli_fields, convert, field_docstrings
+from ..agents import UNUSED_UNLESS, AgentConfig
 from ..experiments import ExecutionOptions, RunConfig
 from ..experiments.resources import check_game_fits
 from ..games import Game
@@ -209,6 +210,25 @@ RUN_DEFAULTS = RunConfig(seeds=4)
 
 RUN_OPTIONS = options(RUN_DEFAULTS)
 """What a run is: ``run``'s options, and the keys of a sweep file."""
+
+
+def unused_agent_option(agent: AgentConfig, given: list[str]) -> str | None:
+    """The first agent field of ``given`` that ``agent``'s other options leave without use.
+
+    In the options' words, ``"--c1 has no effect without --beta theory"``; ``None``: none.
+    """
+    flags = {o.path[-1]: o.flag for o in RUN_OPTIONS if o.path[0] == "agent"}
+    for name, by in agent.unused(given)[:1]:
+        needed = UNUSED_UNLESS.get(name, (None, None))[1]
+        if by == "kind":
+            amiss = f"with --agent {agent.kind}"
+        elif needed is True:
+            amiss = f"with --no-{flags[by].split('/')[0][2:]}"
+        else:
+            amiss = f"without {flags[by]} {needed}"
+        return f"{flags[name]} has no effect {amiss}"
+    return None
+
 
 EXECUTION_OPTIONS = options(ExecutionOptions())
 """Where and how a run plays (nothing here changes its results)."""

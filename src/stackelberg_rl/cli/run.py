@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from .. import experiments
-from ..agents import UNUSED_UNLESS, AgentConfig
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
 from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
@@ -33,6 +32,7 @@ from .options import (
     check_unchanged,
     command,
     make_game,
+    unused_agent_option,
 )
 
 
@@ -176,7 +176,10 @@ def run(values: dict[str, Any]) -> int:
         check_unchanged(merged, config, RUN_OPTIONS, values, f"run in {folder}")
     else:
         config = checked(lambda: build(RUN_DEFAULTS, RUN_OPTIONS, values))
-        _refuse_unused(config.agent, values)
+        given = [o.path[-1] for o in RUN_OPTIONS if o.ident in values and o.path[0] == "agent"]
+        amiss = unused_agent_option(config.agent, given)
+        if amiss:
+            raise UsageError(f"{amiss}: leave it out")
     game = make_game(config)
     checked(lambda: config.agent.alpha_specs(game.n_players))  # one α_f per follower
     INTERRUPTION["note"] = "no run folder was written"
@@ -214,20 +217,6 @@ def run(values: dict[str, Any]) -> int:
 def _started(run_dir, pids) -> None:
     print(f"run folder: {run_dir}", flush=True)
     INTERRUPTION["note"] = f"the run folder is kept: continue it with {PROG} run --resume {run_dir}"
-
-
-def _refuse_unused(agent: AgentConfig, values: dict[str, Any]) -> None:
-    """Refuse an agent option given on the command line that the other options leave unused."""
-    flags = {o.path[-1]: o.flag for o in RUN_OPTIONS if o.path[0] == "agent"}
-    given = [o.path[-1] for o in RUN_OPTIONS if o.ident in values and o.path[0] == "agent"]
-    for name, by in agent.unused(given)[:1]:
-        if by == "kind":
-            amiss = f"with --agent {agent.kind}"
-        elif UNUSED_UNLESS[name][1] is True:
-            amiss = f"with --no-{flags[by].split('/')[0][2:]}"
-        else:
-            amiss = f"without {flags[by]} {UNUSED_UNLESS[name][1]}"
-        raise UsageError(f"{flags[name]} has no effect {amiss}: leave it out")
 
 
 def _resume_hint(err: BaseException) -> str:

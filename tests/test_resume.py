@@ -251,7 +251,12 @@ def test_a_full_disk_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "No space left on device" in err
-    assert f"checkpoints kept, resume with stackelberg-rl run --resume {out}" in err
+    # None was written: the message says so, and a resume then plays from episode 0.
+    resume = f"stackelberg-rl run --resume {out}"
+    assert f"no checkpoint was written, so {resume} starts again from episode 0" in err
+    assert not list((out / "checkpoints").iterdir())
+    monkeypatch.undo()
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0, capsys.readouterr().err
 
 
 def make_read_only(folder):

@@ -39,6 +39,17 @@ def checked(make: Callable[[], T], *also: type[Exception], writing: str | None =
         raise UsageError(f"cannot write {writing}: {err.strerror or err}") from None
 
 
+def resume_hint(folder, command: str) -> str:
+    """How ``PROG command --resume folder`` continues an unfinished folder: what it kept."""
+    from ..experiments.checkpoint import CHECKPOINTS_DIR
+
+    resume = f"{PROG} {command} --resume {folder}"
+    kept = len(list((Path(folder) / CHECKPOINTS_DIR).glob("seed-*.npz")))
+    if not kept:
+        return f"no checkpoint was written, so {resume} starts again from episode 0"
+    return f"checkpoint{'s' * (kept > 1)} kept, resume with {resume}"
+
+
 def check_writable_file(
     path: Path, what: str, kind: str, ours: Callable[[Path], bool], asks: str | None = None
 ) -> None:

@@ -26,7 +26,7 @@ from ..equilibria import reward_free as rf
 from ..experiments import GameSpec, RunConfig, checkpoint, store
 from ..experiments.config import check_checkpoint_every, dumps
 from ..planning import policy_names
-from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, progress
+from .errors import INTERRUPTION, UsageError, checked, print_table, progress, resume_hint
 from .options import argument, build, check_unchanged, command, make_game, options
 
 
@@ -185,7 +185,7 @@ def explore(values: dict[str, Any]) -> int:
         signum = getattr(err, "signum", None)
         reason = f"signal {signal.Signals(signum).name}" if signum else type(err).__name__
         reservation.stop(manifest, reason, elapsed_seconds=time.perf_counter() - t0)
-        hint = f"checkpoint kept, resume with {PROG} explore --resume {reservation.work}"
+        hint = resume_hint(reservation.work, "explore")
         if isinstance(err, checkpoint.CheckpointWriteError):
             raise UsageError(f"{err.strerror}; the exploration stopped: {hint}") from None
         INTERRUPTION["note"] = hint

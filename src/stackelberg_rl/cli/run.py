@@ -22,7 +22,7 @@ from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
 from ..sweep.grid import lost_sweep_file
-from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, say
+from .errors import INTERRUPTION, PROG, UsageError, checked, print_table, resume_hint, say
 from .options import (
     EXECUTION_OPTIONS,
     RUN_DEFAULTS,
@@ -223,4 +223,4 @@ def _resume_hint(err: BaseException) -> str:
     run_dir = getattr(err, "run_dir", None)
     if not run_dir:
         return "nothing was kept"
-    return f"checkpoints kept, resume with {PROG} run --resume {run_dir}"
+    return resume_hint(run_dir, "run")

@@ -78,3 +78,10 @@ def test_a_sweep_without_plans_says_to_set_save_plans_in_its_file(tmp_path, caps
     code, _, err = call(["equilibrium", str(run)], capsys)
     line = one_line_error(code, err)
     assert "save-plans: true to the sweep file" in line and "--save-plans" not in line
+
+
+def test_resume_of_a_file_says_it_is_a_file(tmp_path, capsys):
+    path = tmp_path / "manifest.json"  # e.g. a run folder's manifest given for the folder
+    path.write_text("{}")
+    line = one_line_error(*call(["run", "--resume", str(path), "--quiet"], capsys)[::2])
+    assert line.endswith(f"{path} is not a run folder: it is a file"), line

@@ -144,6 +144,8 @@ def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     """The manifest of ``folder``, checked to be ``kind``'s (``kind.error`` naming why not)."""
     path = folder / kind.manifest
     if not path.is_file():
+        if folder.exists() and not folder.is_dir():
+            raise _not_a_folder(folder, kind)
         refuse_sweep(folder, kind)
         raise kind.error(f"{folder} is not {kind.a} folder: no {path.name}")
     try:

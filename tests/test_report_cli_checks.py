@@ -113,3 +113,14 @@ def test_a_sweep_folder_without_its_sweep_json_is_named_with_how_to_rebuild_it(t
     assert f"stackelberg-rl sweep FILE --out {folder}" in line and "no manifest.json" not in line
     assert call(sweep, capsys)[0] == 0  # as it says: the sweep goes on from its run folders
     assert call(["report", str(folder)], capsys)[0] == 0
+
+
+def test_report_of_a_file_or_a_foreign_folder_names_the_three_kinds_it_takes(tmp_path, capsys):
+    afile, busy = tmp_path / "afile", tmp_path / "busy"
+    afile.write_text("x")
+    busy.mkdir()
+    (busy / "notes.txt").write_text("x")
+    for folder, why in ((afile, "it is a file"), (busy, "no manifest.json")):
+        line = one_line_error(*call(["report", str(folder)], capsys)[::2])
+        expected = f"{folder} is not a run, sweep or exploration folder of stackelberg-rl: {why}"
+        assert line.endswith(expected), line

@@ -135,6 +135,12 @@ def report(values: dict[str, Any]) -> int:
                 f"folders of a sweep's settings inside): rebuild it with {PROG} sweep FILE --out "
                 f"{folder} (FILE the sweep's file; the settings played are kept), then report it"
             )
+        if not (folder / experiments.MANIFEST_FILE).is_file():
+            why = "it is a file" if folder.is_file() else "no such folder"
+            why = f"no {experiments.MANIFEST_FILE}" if folder.is_dir() else why
+            raise experiments.RunFolderError(
+                f"{folder} is not a run, sweep or exploration folder of {PROG}: {why}"
+            )
         report_run(folder)
         return page.write_run_report(folder)
 

@@ -124,3 +124,15 @@ def test_report_of_a_file_or_a_foreign_folder_names_the_three_kinds_it_takes(tmp
         line = one_line_error(*call(["report", str(folder)], capsys)[::2])
         expected = f"{folder} is not a run, sweep or exploration folder of stackelberg-rl: {why}"
         assert line.endswith(expected), line
+
+
+def test_a_manifest_with_an_unknown_status_is_damaged_not_to_be_resumed(tmp_path, capsys):
+    folder = tmp_path / "r"
+    argv = ["run", "--episodes", "4", "--seeds", "1", "--workers", "1", "--quiet"]
+    assert call([*argv, "--param", "n_states=4", "--out", str(folder)], capsys)[0] == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "status": None}))
+    damaged = f"{folder / 'manifest.json'} is damaged: status None is not one a run writes"
+    for command in (["report", str(folder)], ["run", "--resume", str(folder), "--quiet"]):
+        line = one_line_error(*call(command, capsys)[::2])
+        assert line.endswith(damaged), line

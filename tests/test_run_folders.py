@@ -441,7 +441,11 @@ DAMAGES = {
     ),
     "manifest status missing": (
         lambda d: _edit_manifest(d, lambda m: m.pop("status")),
-        "did not finish",
+        "manifest.json is damaged: status None is not one a run writes",
+    ),
+    "manifest config missing": (
+        lambda d: _edit_manifest(d, lambda m: m.pop("config")),
+        "manifest.json is damaged: it has no configuration",
     ),
     "manifest config unreadable": (
         lambda d: _edit_manifest(d, lambda m: m["config"].update(episodes="many")),

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import experiments
 from ..equilibria.reward_free import EXPLORATION_FOLDER, GAPS_FILE, PLAN_PREFIX
-from ..experiments import ExecutionOptions, RunConfig, run_seeds, store
+from ..experiments import ExecutionOptions, run_seeds, store
 from ..report import learning_summary, page, plot_cumulative_regret, summary
 from ..report.analysis import slope_lines
 from ..sweep import is_sweep_folder
@@ -170,8 +170,8 @@ def run(values: dict[str, Any]) -> int:
     if execution.resume is not None:  # the recorded configuration; an option may not change it
         folder = execution.resume
         try:
-            config = RunConfig.from_dict(store.read_manifest(Path(folder)).get("config") or {})
-        except (TypeError, ValueError) as err:
+            config = store.recorded_config(Path(folder), store.read_manifest(Path(folder)))
+        except ValueError as err:
             raise UsageError(f"cannot resume {folder}: {err}") from None
         # the game first: its recorded --param values need not be another game's parameters
         names = [o for o in RUN_OPTIONS if o.path == ("game", "name") and o.ident in values]

@@ -28,9 +28,11 @@ from .store import (
     RunFolderError,
     check_destination,
     check_plans_whole,
+    known_status,
     load_run,
     now,
     provenance,
+    recorded_config,
     refuse_sweep_setting,
 )
 
@@ -154,12 +156,7 @@ def run_seeds(
         reservation, manifest = Reservation.resume(out_dir)
         folder = reservation.work
         try:
-            try:
-                recorded = RunConfig.from_dict(manifest.get("config") or {})
-            except (TypeError, ValueError) as err:
-                raise RunFolderError(
-                    f"{folder}: the manifest's configuration is unreadable: {err}"
-                ) from None
+            recorded = recorded_config(folder, manifest)
             if config is not None:
                 config.validate()
                 diff = difference(jsonable(recorded.to_dict()), jsonable(config.to_dict()))
@@ -174,7 +171,7 @@ def run_seeds(
                 check_plans_whole(folder, manifest)
                 df.attrs.update(run_dir=str(folder), resumed=[], already_complete=True)
                 return df
-            if manifest.get("status") not in ("running", "interrupted"):
+            if known_status(folder, manifest) not in ("running", "interrupted"):
                 raise RunFolderError(
                     f"{folder}: a run with status {manifest.get('status')!r} cannot be resumed"
                 )

@@ -667,11 +667,33 @@ def read_complete(folder: Path, kind: FolderKind = RUN_FOLDER, hint: str = "") -
     if not folder.is_dir():
         raise _not_a_folder(folder, kind)
     manifest = read_manifest(folder, kind)
-    if manifest.get("status") != "complete":
-        status = manifest.get("status")
+    status = known_status(folder, manifest, kind)
+    if status != "complete":
         os.close(lock(folder, kind))  # one that still plays is said to be running, not resumable
+        hint = hint if status in ("running", "interrupted") else ""
         raise kind.error(f"the {kind.what} in {folder} did not finish (status {status!r}){hint}")
     return manifest
+
+
+def known_status(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> str:
+    """The manifest's status, ``kind.error`` if it is none that a folder of ``kind`` writes."""
+    status = manifest.get("status")
+    if status not in ("complete", "running", "interrupted", "failed"):
+        raise kind.error(
+            f"{folder / kind.manifest} is damaged: status {status!r} is not one {kind.a} writes"
+        )
+    return status
+
+
+def recorded_config(folder: Path, manifest: dict) -> RunConfig:
+    """The configuration a run folder's manifest records (``RunFolderError`` if none or bad)."""
+    where = folder / MANIFEST_FILE
+    if not isinstance(manifest.get("config"), dict) or not manifest["config"]:
+        raise RunFolderError(f"{where} is damaged: it has no configuration")
+    try:
+        return RunConfig.from_dict(manifest["config"])
+    except (TypeError, ValueError) as err:
+        raise RunFolderError(f"{where}: its configuration is unreadable: {err}") from None
 
 
 def _not_a_folder(folder: Path, kind: FolderKind) -> RunFolderError:
@@ -706,10 +728,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     for c in required:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise RunFolderError(f"{path}: column {c} is not numeric ({df[c].dtype})")
-    try:
-        config = RunConfig.from_dict(manifest.get("config") or {})
-    except (TypeError, ValueError) as err:
-        raise RunFolderError(f"{where}: its configuration is unreadable: {err}") from None
+    config = recorded_config(run_dir, manifest)
     for key, value in (("seeds", config.run_seeds), ("episodes", config.episodes)):
         if key in manifest and manifest[key] != value:
             raise RunFolderError(

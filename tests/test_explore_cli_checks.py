@@ -145,3 +145,14 @@ def test_equilibrium_of_a_run_whose_game_file_moved_takes_it_with_game_file(tmp_
                           capsys)  # fmt: skip
     assert code == 0, err
     assert "the mixture of seed 0's K=8 episodes" in out
+
+
+def test_plan_for_other_dynamics_under_the_same_label_names_the_parameter(tmp_path, capsys):
+    folder = tmp_path / "econt"
+    argv = ["explore", "--game", "continuous", "--episodes", "2", "--quiet", "--out", str(folder)]
+    assert call(argv, capsys)[0] == 0
+    line = one_line_error(*call(["plan", str(folder), "--param", "tilt=1"], capsys)[::2])
+    assert (
+        "continuous(d=4,A=2,B=2,H=3) with tilt=1.0 has other features or transitions than "
+        "the explored one with tilt=2.0" in line
+    ), line

@@ -253,10 +253,24 @@ class ExplorationData:
                 f"{explored_sizes}"
             )
         if not self.is_finite:
-            if model_fingerprint(game) != self.meta.get("model_sha256"):
+            ours, theirs = model_fingerprint(game), self.meta.get("model_sha256")
+            if ours != theirs:
+                what = f"{game.name} has other features or transitions than {explored}"
+                if game.name == explored:  # the same label: name what differs
+                    a, b = ((g.get("registered") or {}).get("params") or {}
+                            for g in (game.describe(), self.meta.get("game") or {}))  # fmt: skip
+                    differ = [k for k in {**a, **b} if a.get(k) != b.get(k)]
+                    here, there = (
+                        (", ".join(f"{k}={p.get(k)!r}" for k in differ) for p in (a, b))
+                        if differ
+                        else (f"model SHA-256 {str(h)[:12]}…" for h in (ours, theirs))
+                    )
+                    what = (
+                        f"{game.name} with {here} has other features or transitions than the "
+                        f"explored one with {there}"
+                    )
                 raise ExplorationDataError(
-                    f"{game.name} has other features or transitions than {explored} (the "
-                    "SHA-256 of its model differs): plan needs the explored dynamics"
+                    f"{what} (the SHA-256 of its model differs): plan needs the explored dynamics"
                 )
             return
         acts = action_axes(len(counts), upper=False)

@@ -156,3 +156,18 @@ def test_plan_for_other_dynamics_under_the_same_label_names_the_parameter(tmp_pa
         "continuous(d=4,A=2,B=2,H=3) with tilt=1.0 has other features or transitions than "
         "the explored one with tilt=2.0" in line
     ), line
+
+
+def test_resume_refuses_a_damaged_checkpoint_before_the_progress_bar(explored, capsys, monkeypatch):
+    import stackelberg_rl.cli.explore as cli_explore
+
+    manifest = json.loads((explored / "manifest.json").read_text())
+    (explored / "manifest.json").write_text(json.dumps({**manifest, "status": "interrupted"}))
+    (explored / "checkpoints").mkdir()
+    seed = manifest["options"]["seed"]
+    (explored / "checkpoints" / f"seed-{seed}.npz").write_bytes(b"PK\x03\x04truncated")
+    bars = []
+    monkeypatch.setattr(cli_explore, "progress", lambda *args: bars.append(args))
+    line = one_line_error(*call(["explore", "--resume", str(explored)], capsys)[::2])
+    assert "the exploration's checkpoint is damaged" in line and "remove" in line, line
+    assert bars == []

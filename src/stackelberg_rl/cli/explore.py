@@ -151,11 +151,13 @@ def explore(values: dict[str, Any]) -> int:
         saved = (
             reservation.work / checkpoint.CHECKPOINTS_DIR / checkpoint.checkpoint_name(opts.seed)
         )
+        state = saved.read_bytes() if saved.is_file() else None
+        if state is not None:  # a damaged one is refused before the progress bar is drawn
+            checkpoint.unpack(state, "the exploration's checkpoint")
         with progress(opts.episodes, "exploring", not opts.quiet) as advance:
             data = rf.explore(
                 game, opts.episodes, opts.beta, lam=opts.lam, alpha_l=opts.alpha_l,
-                alpha_f=opts.alpha_f, seed=opts.seed, progress=advance,
-                state=saved.read_bytes() if saved.is_file() else None,
+                alpha_f=opts.alpha_f, seed=opts.seed, progress=advance, state=state,
                 checkpoint=lambda state: reservation.write_checkpoint(opts.seed, state),
                 checkpoint_every=opts.checkpoint_every,
             )  # fmt: skip

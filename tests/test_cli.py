@@ -404,7 +404,7 @@ def test_run_refuses_folders_that_would_lose_work(tmp_path, capsys, monkeypatch)
         ),
         (lambda d: (d / "manifest.json").write_text('{"format": "stackelberg'), "corrupt"),
         (lambda d: (d / "manifest.json").write_text("[1, 2]"), "not a manifest"),
-        (lambda d: (d / "manifest.json").unlink(), "not a run folder"),
+        (lambda d: (d / "manifest.json").unlink(), "not a run, sweep or exploration folder"),
     ],
 )
 def test_report_of_a_damaged_folder_is_one_line_and_exit_code_2(
@@ -419,7 +419,8 @@ def test_report_of_a_damaged_folder_is_one_line_and_exit_code_2(
 
 def test_report_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
     code, _, err = call(["report", str(tmp_path / "nothing")], capsys)
-    assert "not a run folder" in one_line_error(code, err)
+    line = one_line_error(code, err)
+    assert "not a run, sweep or exploration folder of stackelberg-rl: no such folder" in line
 
 
 def test_bench_checks_its_json_path_before_running(tmp_path, capsys, monkeypatch):

@@ -36,6 +36,7 @@ from .planning import stackelberg_equilibrium
 
 AGENT_KINDS = ("softmax-lsvi-ucb", "greedy-lsvi-ucb", "random", "oracle")
 DTYPES = ("float64", "float32")
+"""Storage types of the cached next-state features."""
 ALPHA_METAVAR = "fixed-K|anytime|power:C,P|NUMBER"
 """How an ``α`` option is written (:func:`~.learners.alpha_value` reads every form)."""
 UNUSED = {"greedy-lsvi-ucb": ("alpha_l", "alpha_f"), "random": None, "oracle": None}
@@ -47,7 +48,6 @@ UNUSED_UNLESS = {
     "refresh_every": ("incremental", True),
 }
 """The options another gives a use: that field and the value it needs."""
-"""Storage types of the cached next-state features."""
 
 
 @dataclass
@@ -148,11 +148,11 @@ class AgentConfig:
         if given is None:
             defaults = AgentConfig.__dataclass_fields__
             given = [n for n, f in defaults.items() if f.default != getattr(self, n)]
-        out = []
+        out, unused = [], UNUSED.get(self.kind, ())
         for name in given:
             if name in ("kind", "extra"):
                 continue
-            if UNUSED.get(self.kind, ()) is None or name in UNUSED.get(self.kind, ()):
+            if unused is None or name in unused:
                 out.append((name, "kind"))
             elif name in UNUSED_UNLESS:
                 field_, needed = UNUSED_UNLESS[name]

@@ -642,8 +642,7 @@ def fit_with_tables(
     tables = data.is_finite if tables is None else tables
     lam, tol = real(lam, "lam", low=0.0, low_open=True), real(tol, "tol", low=0.0)
     theta, table = known_rewards(data, rewards)
-    K, H, d = data.phi.shape
-    P = data.n_players
+    (K, H, d), P = data.phi.shape, data.n_players
     w = np.zeros((P, H, d))
     # The plan holds w and is filled step by step: V̂_h below reads the w[:, h] just solved.
     plan_ = LearnedPlan(w=w, theta=theta, reward_table=table, tol=float(tol))

@@ -75,7 +75,7 @@ class FolderKind:
     @property
     def a(self) -> str:
         """``what`` with its article: "a run", "an exploration"."""
-        return f"{'an' if self.what[:1] in 'aeiou' else 'a'} {self.what}"
+        return _article(self.what)
 
     def entries(self, folder: Path):
         """Each entry of ``folder`` (a scratch sub-folder after its files), and whether ours."""
@@ -386,8 +386,7 @@ def check_destination(
     refuse_live(out, manifest, kind)
     if not overwrite:
         status = manifest.get("status")
-        what = kind.a if status == "complete" else f"an unfinished {kind.what}"
-        what += "" if status == "complete" else f" (status {status!r})"
+        what = kind.a if status == "complete" else f"an unfinished {kind.what} (status {status!r})"
         how = "pass --overwrite (overwrite=True) to replace it"
         if status != "complete" and kind.scratch:
             how = f"continue it with --resume {out} (resume=True), or {how}"
@@ -718,8 +717,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     # Every player's regret: 1+N players, the length of the game's action_counts (N > 1 only).
     counts = (manifest.get("game") or {}).get("action_counts")
     n_players = len(counts) if isinstance(counts, list) and len(counts) > 2 else 2
-    required = ["seed", "episode", *[f"regret_{n}" for n in player_names(n_players)]]
-    required.append("eval_weight")
+    required = ["seed", "episode", *[f"regret_{n}" for n in player_names(n_players)], "eval_weight"]
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise RunFolderError(

@@ -485,7 +485,7 @@ class SweepOutcome:
             + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if failed:
-            names = ", ".join(s.setting.name for s in failed[:3]) + (", …" * (len(failed) > 3))
+            names = store._shown([s.setting.name for s in failed], 3)
             text += f"; failed: {names} (tracebacks in {self.root / LOG_FILE})"
         return text
 

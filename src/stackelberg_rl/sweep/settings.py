@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -113,9 +112,7 @@ def _text(value: Any) -> str:
         return " ".join(map(_text, value))
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
+    if isinstance(value, float):  # f"{inf:g}" is "inf"
         return f"{value:g}" if float(f"{value:g}") == value else repr(value)
     return str(value)
 

@@ -58,8 +58,7 @@ def _seed_panel(ax, table: pd.DataFrame, lines: list[tuple], guide: str) -> None
     for column, color, style, label in lines:
         wide = table.pivot(index="episodes", columns="seed", values=column)
         x, values = wide.index.to_numpy(dtype=float), wide.to_numpy()
-        for s in wide.columns:
-            ax.plot(x, wide[s], style, color=color, alpha=0.25, linewidth=0.8)
+        ax.plot(x, values, style, color=color, alpha=0.25, linewidth=0.8)  # a line per seed
         logs = np.log(np.where(values > 0, values, 1.0)).mean(axis=1)  # the geometric mean
         mean = np.where((values > 0).all(axis=1), np.exp(logs), np.nan)
         ax.plot(x, mean, style, color=color, linewidth=2, label=label)
@@ -354,8 +353,7 @@ def plot_prefixes(curve, path: str | os.PathLike, title: str | None = None) -> F
     for j, player in enumerate(curve.fits):
         ax = axes[0, j]
         x, values = _seed_matrix(curve.points, player)
-        for s in range(values.shape[1]):
-            ax.plot(x, values[:, s], "-", color=f"C{j}", alpha=0.3, linewidth=0.8)
+        ax.plot(x, values, "-", color=f"C{j}", alpha=0.3, linewidth=0.8)  # a line per seed
         mean = values.mean(axis=1)
         label = f"mean: slope {curve.fits[player].text()}"
         ax.plot(x, mean, "-o", color=f"C{j}", markersize=4, label=label)

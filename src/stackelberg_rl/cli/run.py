@@ -91,19 +91,11 @@ def read_exploration(folder: Path) -> tuple[dict, dict | None, dict[str, dict]]:
     """An exploration folder's manifest, ``gaps.json`` and ``plan-*.json`` (else RunFolderError)."""
     hint = f"; continue it with {PROG} explore --resume {folder}"
     manifest = store.read_complete(folder, EXPLORATION_FOLDER, hint=hint)
-
-    def load(path: Path) -> dict:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise experiments.RunFolderError(f"{path} is corrupt or truncated: {err}") from None
-        if not isinstance(data, dict):
-            raise experiments.RunFolderError(f"{path} is not a record of gaps")
-        return data
-
-    gaps = load(folder / GAPS_FILE) if (folder / GAPS_FILE).is_file() else None
+    gaps_path = folder / GAPS_FILE
+    gaps = store.read_record(gaps_path, "a record of gaps") if gaps_path.is_file() else None
     plans = {
-        p.stem[len(PLAN_PREFIX) :]: load(p) for p in sorted(folder.glob(PLAN_PREFIX + "*.json"))
+        p.stem[len(PLAN_PREFIX) :]: store.read_record(p, "a record of a plan's gaps")
+        for p in sorted(folder.glob(PLAN_PREFIX + "*.json"))
     }
     return manifest, gaps, plans
 

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from ..experiments.store import (
     FolderKind,
     RunFolderError,
     read_complete,
+    read_record,
 )
 from ..games import ContinuousGame, FiniteGame, Game
 from ..games.base import action_axes, player_names, sha256_of
@@ -345,14 +345,7 @@ def read_folder(folder: str | os.PathLike, plans: bool = False) -> tuple[dict, E
         )
     gaps_path = folder / GAPS_FILE  # a finite game's: its manifest records them
     if manifest.get("gaps") is not None or gaps_path.exists():
-        try:
-            recorded = json.loads(gaps_path.read_text())
-        except FileNotFoundError:
-            raise RunFolderError(f"{gaps_path} is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RunFolderError(f"{gaps_path} is corrupt or truncated: {err}") from None
-        if not isinstance(recorded, dict):
-            raise RunFolderError(f"{gaps_path} is not a record of gaps")
+        read_record(gaps_path, "a record of gaps")
     plan_records = manifest.get("plans") or []
     listed = [f for p in plan_records for f in (p.get("files") if isinstance(p, dict) else [p])]
     for name in [POLICIES_FILE, *listed] * plans:  # a user's own plan-*.npz is not read

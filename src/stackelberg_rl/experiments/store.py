@@ -139,6 +139,19 @@ def provenance() -> dict:
             "host": host(), "pid": os.getpid()}  # fmt: skip
 
 
+def read_record(path: Path, what: str) -> dict:
+    """The JSON object the package wrote at ``path``: else ``RunFolderError`` naming the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{path} is corrupt or truncated: {err}") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path} is not {what}")
+    return data
+
+
 # ---------------------------------------------------------------------- ownership
 def read_manifest(folder: Path, kind: FolderKind = RUN_FOLDER) -> dict:
     """The manifest of ``folder``, checked to be ``kind``'s (``kind.error`` naming why not)."""

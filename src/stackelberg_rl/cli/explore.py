@@ -240,7 +240,7 @@ def _plans(folder: Path) -> list[str]:
 def _plans_written(folder: Path) -> str | None:
     """Why not to replace ``folder`` after all: plans ``plan`` wrote into it meanwhile."""
     plans = _plans(folder)
-    return f"it now holds plans ({store._shown(plans, 3)})" if plans else None
+    return f"it now holds plans ({store.shown(plans, 3)})" if plans else None
 
 
 def _refuse_plans(folder: Path) -> None:
@@ -248,7 +248,7 @@ def _refuse_plans(folder: Path) -> None:
     plans = _plans(folder)
     if plans:
         raise UsageError(
-            f"{folder} holds plans ({store._shown(plans, 3)}) that --overwrite would delete: "
+            f"{folder} holds plans ({store.shown(plans, 3)}) that --overwrite would delete: "
             "move them or choose another --out"
         )
 

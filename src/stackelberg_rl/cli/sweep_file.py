@@ -20,7 +20,7 @@ import yaml
 
 from .. import sweep as sweeps
 from .._fields import convert
-from ..experiments import ExecutionOptions, RunConfig
+from ..experiments import ExecutionOptions, RunConfig, store
 from ..sweep.grid import dropped_settings
 from .errors import INTERRUPTION, UsageError, checked
 from .options import (
@@ -306,10 +306,9 @@ def sweep(values: dict[str, Any]) -> int:
     out = Path(opts.out) if opts.out else Path("sweeps") / path.stem
     dropped = dropped_settings(out, settings)
     if dropped:  # another file's sweep in that folder: its records give way to this file's
-        shown = ", ".join(dropped[:3]) + ", …" * (len(dropped) > 3)
         print(f"note: {out} holds a sweep with {len(dropped)} settings that {path} does not "
-              f"have ({shown}): their run folders stay, and sweep.json lists this file's "
-              "settings only", flush=True)  # fmt: skip
+              f"have ({store.shown(dropped, 3)}): their run folders stay, and sweep.json lists "
+              "this file's settings only", flush=True)  # fmt: skip
     try:
         if values.get("dry_run"):
             states = sweeps.preview(settings, out, build=True, workers=opts.workers)

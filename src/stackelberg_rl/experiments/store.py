@@ -209,8 +209,8 @@ def refuse_sweep(
             f"{folder} is a sweep folder and none of its run folders holds {needs}: "
             f"{SWEEP_PLANS_HINT}"
         )
-    shown = _shown(runs, 3) or "none yet"
-    raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({shown})")
+    listed = shown(runs, 3) or "none yet"
+    raise kind.error(f"{folder} is a sweep folder; give one of its run folders{hint} ({listed})")
 
 
 def refuse_live(folder: Path, manifest: dict, kind: FolderKind = RUN_FOLDER) -> None:
@@ -257,10 +257,11 @@ def lock(folder: Path, kind: FolderKind = RUN_FOLDER, wait: float = 0.0) -> int:
 def _foreign(folder: Path, kind: FolderKind) -> str:
     """The first entries of ``folder`` this program did not write (in scratch folders too)."""
     names = [p.relative_to(folder).as_posix() for p, ours in kind.entries(folder) if not ours]
-    return _shown(sorted(names))
+    return shown(sorted(names))
 
 
-def _shown(names: list[str], n: int = 5) -> str:
+def shown(names: list[str], n: int = 5) -> str:
+    """The first ``n`` of ``names``, then ``…`` if there are more: a list in a message."""
     return ", ".join(names[:n]) + ", …" * (len(names) > n)
 
 

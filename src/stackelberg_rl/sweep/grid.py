@@ -60,7 +60,7 @@ def _other_configurations(root: Path, errors: list[_OtherConfiguration]) -> Swee
     names = [err.folder.name for err in errors]
     return SweepFolderError(
         f"{root} holds complete runs of another configuration ({errors[0].difference}) in "
-        f"{len(errors)} setting folders: {store._shown(names)}; they are never replaced: "
+        f"{len(errors)} setting folders: {store.shown(names)}; they are never replaced: "
         "remove them yourself or choose another --out"
     )
 
@@ -485,7 +485,7 @@ class SweepOutcome:
             + f" in {self.seconds:.1f} s; sweep folder {self.root}"
         )
         if failed:
-            names = store._shown([s.setting.name for s in failed], 3)
+            names = store.shown([s.setting.name for s in failed], 3)
             text += f"; failed: {names} (tracebacks in {self.root / LOG_FILE})"
         return text
 

@@ -491,11 +491,11 @@ def test_prefix_sizes_and_slopes():
 
 
 def test_tables_that_do_not_fit_are_refused_with_the_estimate(security_run, monkeypatch):
-    import stackelberg_rl.equilibria.ccse as ccse_mod
+    import stackelberg_rl.experiments.resources as resources
 
     ccse = CCSE.from_run(security_run)
-    monkeypatch.setattr(ccse_mod, "available_bytes", lambda: 1000)
-    with pytest.raises(MemoryError, match=r"tables of 40 episodes need about .* only 1000 B"):
+    monkeypatch.setattr(resources, "available_bytes", lambda: 1000)
+    with pytest.raises(MemoryError, match=r"tables of 40 episodes needs about .* only 1000 B"):
         ccse.tables()
 
 

@@ -28,7 +28,7 @@ from .. import _files, _seeding, _validate
 from ..agents import Agent, check_earlier
 from ..experiments import RunConfig, load_run
 from ..experiments.plan_history import PLANS_FILE, Plans, PlansFileError, read_plans
-from ..experiments.resources import available_bytes, gib, sizes
+from ..experiments.resources import refuse_memory, sizes
 from ..experiments.store import SWEEP_PLANS_HINT, of_sweep
 from ..games import ContinuousGame, FiniteGame, Game, draw
 from ..learners import (
@@ -380,13 +380,11 @@ class CCSE:
         K = self.episodes if episodes is None else episodes
         K = _validate.integer(K, "episodes", low=1, high=self.episodes)
         shapes = [(K, *shape) for shape in policy_shapes(g)]
-        need, have = sum(math.prod(shape) for shape in shapes) * 8, available_bytes()
-        if have is not None and need > have:
-            raise MemoryError(
-                f"the policy tables of {K} episodes need about {gib(need)} of memory "
-                f"({sizes(g)}), but only {gib(have)} is available: take fewer episodes, or use "
-                "policy(k) one episode at a time"
-            )
+        need = sum(math.prod(shape) for shape in shapes) * 8
+        refuse_memory(
+            need, f"holding the policy tables of {K} episodes", f" ({sizes(g)})",
+            ": take fewer episodes, or use policy(k) one episode at a time",
+        )  # fmt: skip
         tables = [np.empty(shape) for shape in shapes]
         starts = [int(e) for e in self.plans.plan_episode] + [self.episodes]
         Lambda = initial_gram(self.plans.lam, g.horizon, g.dim)

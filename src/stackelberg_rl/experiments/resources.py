@@ -110,7 +110,7 @@ def run_bytes(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str
     return {"total": total, "per_worker": per_worker, "main": main}
 
 
-def _refuse(need: int | None, subject: str, detail: str = "", advice: str = "") -> None:
+def refuse_memory(need: int | None, subject: str, detail: str = "", advice: str = "") -> None:
     """``MemoryError`` if ``subject`` needs more than the memory available (both known)."""
     have = available_bytes()
     if need is not None and have is not None and need > have:
@@ -124,7 +124,7 @@ def check_game_fits(config: RunConfig) -> None:
     """Refuse (``MemoryError``) a game whose construction alone would not fit in memory."""
     spec = config.game
     what = f"game file {spec.file}" if spec.file else f"game {spec.name} with {spec.params}"
-    _refuse(spec.estimate_bytes(), f"building {what}")
+    refuse_memory(spec.estimate_bytes(), f"building {what}")
 
 
 def check_results_fit(config: RunConfig) -> None:
@@ -133,7 +133,7 @@ def check_results_fit(config: RunConfig) -> None:
     seeds = f"{config.seeds} seed{'s' * (config.seeds != 1)}"
     alone = f" (its results alone: {seeds} × K={config.episodes} episodes)"
     fewer = "fewer seeds or fewer episodes" if config.seeds > 1 else "fewer episodes"
-    _refuse(need, "the run", alone, ": use " + fewer)
+    refuse_memory(need, "the run", alone, ": use " + fewer)
 
 
 def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dict[str, int]:
@@ -145,5 +145,5 @@ def check_run_fits(config: RunConfig, game: games_mod.Game, workers: int) -> dic
     else:
         advice = f": use fewer episodes{', fewer workers,' * (workers > 1)} or a smaller game"
     detail = f" ({per}; K={config.episodes}, d={game.dim}, {sizes(game)})"
-    _refuse(need["total"], "the run", detail, advice)
+    refuse_memory(need["total"], "the run", detail, advice)
     return need

@@ -217,6 +217,48 @@ def test_starting_ray_keeps_the_commands_sigterm_handler(monkeypatch):
         signal.signal(signal.SIGTERM, previous)
 
 
+def test_a_ray_of_its_own_beside_a_cluster_and_no_wait_without_end_at_an_address(
+    tmp_path, monkeypatch
+):
+    """Without an address, a Ray of its own ("local"): beside a cluster that `ray start` left,
+    Ray had refused num_cpus ("When connecting to an existing cluster, num_cpus … must not be
+    provided"). At an address where something else listens, ray.init had waited for ever."""
+    import socket
+
+    from stackelberg_rl.experiments import driver as driver_mod
+
+    asked, never = [], threading.Event()
+
+    class FakeRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            asked.append(kwargs)
+            if kwargs["address"] != "local":
+                never.wait()  # what Ray does when a web server answers at the address
+
+    monkeypatch.setattr(driver_mod, "_ray", FakeRay)
+    monkeypatch.setattr(driver_mod, "_ray_started_here", False)
+    monkeypatch.setattr(driver_mod, "RAY_CONNECT", 0.5)
+    driver_mod.check_backend("ray", None, 2)
+    assert asked[0]["address"] == "local" and asked[0]["num_cpus"] == 2
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        address = f"127.0.0.1:{listening.getsockname()[1]}"
+        settings = settings_of(GRID)
+        with pytest.raises(
+            BackendUnavailableError,
+            match=f"no Ray cluster answers at {address} "
+            "within 0.5 s: something listens there, but not a Ray cluster",
+        ):
+            run_grid(settings, tmp_path / "sw", backend="ray", address=address)  # fmt: skip
+    never.set()
+    assert asked[1] == {"address": address, "log_to_driver": False, "logging_level": 40}
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_ray_cluster_that_stops_answering_stops_the_run_resumable(
     ray_cluster, local_one, tmp_path, monkeypatch
 ):

@@ -39,6 +39,7 @@ from .plan_history import PLANS_FILE
 from .store import Reservation, RunFolderError, now
 
 RAY_SILENCE = 120.0  # seconds without an answer from a Ray cluster before it counts as lost
+RAY_CONNECT = 60.0  # seconds to reach a Ray cluster at a given address before it counts as absent
 STOP_GRACE = 5.0  # seconds to wait, after an interruption, for the seeds' states
 
 
@@ -525,18 +526,56 @@ def check_backend(backend: str, address: str | None, workers: int | None = None)
             ) from None
     if ray.is_initialized():  # the caller's Ray, or one started by this check: used as it is
         return
-    how = {"address": address} if address else dict(num_cpus=workers, include_dashboard=False)
+    # "local": a Ray of its own, even beside a cluster that `ray start` left on this machine
+    local = dict(address="local", num_cpus=workers, include_dashboard=False)
+    how = {"address": address} if address else local
     main = threading.current_thread() is threading.main_thread()
     on_sigterm = signal.getsignal(signal.SIGTERM) if main else None
     try:
-        ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
+        _ray_init(ray, how)
+    except BackendUnavailableError:
+        raise
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"at {address}" if address else "on this machine"
-        raise BackendUnavailableError(f"cannot start or reach Ray {where}: {err}") from None
+        token = " (Ray 2.59 and later ask for the cluster's token: docs/sweeps.md, Backends)"
+        raise BackendUnavailableError(
+            f"cannot start or reach Ray {where}: {err}{token * isinstance(err, ConnectionError)}"
+        ) from None
     finally:  # Ray's driver exits at SIGTERM; the run stops as at any other signal
         if on_sigterm is not None:
             signal.signal(signal.SIGTERM, on_sigterm)
     _ray_started_here = True
+
+
+def _ray_init(ray, how: dict) -> None:
+    """``ray.init(**how)``; reaching a cluster at an address takes :data:`RAY_CONNECT` at most.
+
+    Ray waits for ever on a port where something else than a Ray cluster answers: it is asked in
+    a daemon thread, which the command leaves behind when it gives up.
+    """
+    address = how["address"]
+    if address == "local":
+        ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
+        return
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            ray.init(**how, log_to_driver=False, logging_level=logging.ERROR)
+            outcome.append(None)
+        except BaseException as err:  # handed to the caller
+            outcome.append(err)
+
+    thread = threading.Thread(target=connect, name="stackelberg-rl Ray connection", daemon=True)
+    thread.start()
+    thread.join(RAY_CONNECT)
+    if not outcome:
+        raise BackendUnavailableError(
+            f"no Ray cluster answers at {address} within {RAY_CONNECT:g} s: something listens "
+            "there, but not a Ray cluster this Ray can reach"
+        )
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 _ray_started_here = False  # this process started the Ray it is connected to: shut at the end

@@ -11,7 +11,13 @@ from gymnasium.utils.env_checker import check_env
 
 from stackelberg_rl import games, planning
 from stackelberg_rl.agents import TableAgent
-from stackelberg_rl.envs.gymnasium import FOLLOWER_ENV_ID, LEADER_ENV_ID, FollowerEnv, LeaderEnv
+from stackelberg_rl.envs.gymnasium import (
+    FOLLOWER_ENV_ID,
+    LEADER_ENV_ID,
+    FollowerEnv,
+    LeaderEnv,
+    PlayerEnv,
+)
 
 
 def small_game(reward_noise=0.3):
@@ -193,6 +199,18 @@ def test_infos_final_observations_and_the_end_of_an_episode():
     env.reset(seed=0)
     _, _, _, _, info = env.step(1)
     assert set(info) == {"follower_action", "follower_reward"}
+
+
+def test_step_before_reset_is_refused():
+    # gymnasium.make's order enforcing catches it; built directly, the environment must
+    game = games.make("security", horizon=3)
+    for env in (
+        FollowerEnv(game, leader_policy="uniform"),  # an AttributeError before
+        LeaderEnv(game),  # played from x = 0 without drawing x_0 before
+        PlayerEnv(game, 1, "uniform"),
+    ):
+        with pytest.raises(RuntimeError, match=r"^reset\(\) has not been called: call reset"):
+            env.step(0)
 
 
 def test_player_objects_are_asked_and_told_of_each_episode():

@@ -96,10 +96,18 @@ class Episode:
         self._actions: list[int] = []  # the actions played so far at step h, in order
         self._last: tuple | None = None  # (h, x, actions, rewards, x') of the last step played
         self._truncated = False
+        self._started = False  # set by the first reset
 
     def _begin(self, rng: np.random.Generator) -> None:
         self._h, self._x, self._actions = 0, self.game.sample_initial(rng), []
-        self._last, self._truncated = None, False
+        self._last, self._truncated, self._started = None, False, True
+
+    def _check_playing(self) -> None:
+        """A RuntimeError unless an episode is under way: before any reset, or once it is over."""
+        if not self._started:
+            raise RuntimeError("reset() has not been called: call reset() before step()")
+        if self._h >= self.game.horizon or self._truncated:
+            raise RuntimeError("the episode is over: call reset()")
 
     def _nvec(self, m: int) -> list[int]:
         """The sizes of :meth:`_observe` ``(m)``'s entries: ``[H + 1, S, A_0 + 1, …]``."""

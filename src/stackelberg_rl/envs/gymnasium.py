@@ -165,9 +165,8 @@ class PlayerEnv(Episode, gymnasium.Env):
 
         The info holds every other player's ``{name}_action`` and ``{name}_reward``.
         """
+        self._check_playing()
         action = check_action(self.players[self.me], action, self.game.action_counts[self.me])
-        if self._h >= self.game.horizon:
-            raise RuntimeError("the episode is over: call reset()")
         self._actions.append(action)
         self._others_move(self.game.n_players)
         played = list(self._actions)

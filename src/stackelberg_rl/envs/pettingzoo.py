@@ -198,10 +198,7 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Play ``a_0 = actions["leader"]``, then each follower's reply to the actions before."""
-        if self._rng is None:  # made by the first reset
-            raise RuntimeError("reset() has not been called: call reset() before step()")
-        if not self.agents:
-            raise RuntimeError("the episode is over: call reset()")
+        self._check_playing()
         agents = self.players
         unknown = [repr(agent) for agent in actions if agent not in agents]
         if unknown:

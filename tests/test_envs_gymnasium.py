@@ -262,6 +262,18 @@ def test_rendering():
         assert env.render() is None
 
 
+def test_the_human_mode_prints_the_ansi_text(capsys):
+    game = games.make("matrix", horizon=2)
+    shown, printed = LeaderEnv(game, render_mode="ansi"), LeaderEnv(game, render_mode="human")
+    assert "human" in printed.metadata["render_modes"]  # refused before
+    for env in (shown, printed):
+        env.reset(seed=0)
+        env.step(1)
+    capsys.readouterr()
+    assert printed.render() is None
+    assert capsys.readouterr().out == shown.render()
+
+
 def test_refusals_name_the_problem():
     game = small_game()
     H, S, A, B = game.horizon, game.n_states, game.n_leader_actions, game.n_follower_actions
@@ -271,8 +283,8 @@ def test_refusals_name_the_problem():
         FollowerEnv(game, np.full((H, S, A), 0.5))
     with pytest.raises(ValueError, match="'uniform', 'stackelberg', or an object with act"):
         LeaderEnv(game, "greedy")
-    with pytest.raises(ValueError, match="render_mode must be 'ansi' or None"):
-        LeaderEnv(game, render_mode="human")
+    with pytest.raises(ValueError, match="render_mode must be 'ansi', 'human' or None, got 'rgb"):
+        LeaderEnv(game, render_mode="rgb_array")
     with pytest.raises(TypeError, match="FiniteGame or a registered game's name"):
         LeaderEnv(42)
     env = LeaderEnv(game, "uniform")

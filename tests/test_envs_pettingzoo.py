@@ -11,6 +11,7 @@ from pettingzoo.test import (
     max_cycles_test,
     parallel_api_test,
     parallel_seed_test,
+    render_test,
     seed_test,
 )
 
@@ -165,6 +166,19 @@ def test_rendering():
     assert par.render().splitlines()[-1].startswith("episode truncated after 1 of 3 steps")
 
 
+def test_render_test_and_the_human_mode_printing_the_ansi_text(capsys):
+    game = games.make("security", horizon=3)
+    render_test(lambda render_mode=None: pz.env(game, render_mode=render_mode))  # refused human
+    for make in (pz.env, pz.parallel_env):
+        assert "human" in make(game).metadata["render_modes"]
+        shown, printed = make(game, render_mode="ansi"), make(game, render_mode="human")
+        shown.reset(seed=0)
+        printed.reset(seed=0)
+        capsys.readouterr()
+        assert printed.render() is None
+        assert capsys.readouterr().out == shown.render()
+
+
 def test_a_registered_game_by_name():
     aec = pz.raw_env("security", game_params={"horizon": 2, "n_targets": 3})
     assert aec.game.horizon == 2 and aec.action_space("follower").n == 4  # 3 targets or wait
@@ -186,8 +200,8 @@ def test_refusals_name_the_problem():
             query("nobody")
     with pytest.raises(ValueError, match="max_cycles must be an integer >= 1, got 0"):
         pz.raw_env(game, max_cycles=0)
-    with pytest.raises(ValueError, match="render_mode must be 'ansi' or None"):
-        pz.env(game, render_mode="human")
+    with pytest.raises(ValueError, match="render_mode must be 'ansi', 'human' or None, got 'rgb"):
+        pz.env(game, render_mode="rgb_array")
     with pytest.raises(ValueError, match="game_params can only be given with a registered"):
         pz.raw_env(game, game_params={"horizon": 2})
     par = pz.parallel_env(game)

@@ -43,6 +43,9 @@ def finite(game: Any, name: str) -> FiniteGame:
     return game
 
 
+RENDER_MODES = ("ansi", "human")
+"""The render modes: ``"ansi"`` returns :meth:`Episode.render`'s text, ``"human"`` prints it."""
+
 EPISODE_OPTIONS = ("game_params", "max_cycles", "render_mode")
 """The keyword arguments of :class:`Episode` (and of :func:`.pettingzoo.env`)."""
 
@@ -85,8 +88,8 @@ class Episode:
     ) -> None:
         super().__init__()
         self.game = resolve_game(game, game_params)
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+        if render_mode not in (None, *RENDER_MODES):
+            raise ValueError(f"render_mode must be 'ansi', 'human' or None, got {render_mode!r}")
         self.render_mode = render_mode
         H = self.game.horizon
         self.max_cycles = H if max_cycles is None else integer(max_cycles, "max_cycles", low=1)
@@ -131,9 +134,11 @@ class Episode:
         return name.replace("_", " ") if "_" in name else f"the {name}"
 
     def render(self) -> str | None:
-        """The last step and where play stands (``"ansi"``); ``None`` without a render mode."""
+        """The last step and where play stands (``"ansi"``), printed (``"human"``: ``None``)."""
         if self.render_mode is None:
-            warnings.warn("render() was called without a render_mode (use 'ansi')", stacklevel=2)
+            warnings.warn(
+                "render() was called without a render_mode (use 'ansi' or 'human')", stacklevel=2
+            )
             return None
         H, h, x, n = self.game.horizon, self._h, self._x, self.game.n_players
         symbols = action_symbols(n)
@@ -151,4 +156,8 @@ class Episode:
         else:
             played = "".join(f" {s}={a}" for s, a in zip(symbols, self._actions, strict=False))
             lines.append(f"step {h} (H={H}): x={x}{played}, {self._to_move()} to move")
-        return "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n"
+        if self.render_mode == "human":
+            print(text, end="")
+            return None
+        return text

@@ -36,7 +36,7 @@ import numpy as np
 from .._validate import index
 from ..games import FiniteGame, draw
 from ..planning import check_policies, policy_shapes, stackelberg_equilibrium
-from ._common import Episode, check_action, check_options, missing, resolve_game
+from ._common import RENDER_MODES, Episode, check_action, check_options, missing, resolve_game
 
 try:
     import gymnasium
@@ -67,11 +67,11 @@ class PlayerEnv(Episode, gymnasium.Env):
             :func:`~stackelberg_rl.planning.stackelberg_equilibrium`), or an object with
             ``act(h, x, *earlier)`` (and ``begin_episode(k)``, called at every reset).
         game_params: the registered game's parameters (only with a name).
-        render_mode: ``"ansi"`` or ``None``.
+        render_mode: ``"ansi"``, ``"human"`` or ``None``.
     """
 
     # Text needs no frame rate; one is declared because Gymnasium's checker asks for it.
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -183,8 +183,8 @@ class LeaderEnv(PlayerEnv):
     """The leader's problem against a fixed ``follower_policy`` (as :class:`PlayerEnv`).
 
     ``game`` is a :class:`~stackelberg_rl.games.FiniteGame` or a registered game's name (with
-    its ``game_params``); ``render_mode`` is ``"ansi"`` or ``None``. With ``N > 1`` followers
-    ``follower_policy`` is a name for all of them (else use :class:`PlayerEnv`).
+    its ``game_params``); ``render_mode`` is ``"ansi"``, ``"human"`` or ``None``. With ``N > 1``
+    followers ``follower_policy`` is a name for all of them (else use :class:`PlayerEnv`).
     """
 
     def __init__(self, game: FiniteGame | str, follower_policy: Any = "stackelberg", **options):

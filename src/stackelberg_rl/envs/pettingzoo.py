@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._seeding import stream
-from ._common import EPISODE_OPTIONS, Episode, check_action, check_options, missing
+from ._common import EPISODE_OPTIONS, RENDER_MODES, Episode, check_action, check_options, missing
 
 try:
     from gymnasium.spaces import Discrete, MultiDiscrete
@@ -81,7 +81,11 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
     ``max_cycles``.
     """
 
-    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_v0", "is_parallelizable": False}
+    metadata = {
+        "render_modes": list(RENDER_MODES),
+        "name": "stackelberg_rl_v0",
+        "is_parallelizable": False,
+    }
 
     def _spaces(self) -> tuple[dict, dict]:
         nvec = self._nvec(self.game.n_players - 1)
@@ -140,7 +144,7 @@ def env(game: Any, **options: Any) -> AECEnv:
         game: a :class:`~stackelberg_rl.games.FiniteGame`, or a registered game's name.
         **options: ``game_params`` (the registered game's parameters, only with a name),
             ``max_cycles`` (steps after which every agent is truncated; ``None`` plays all
-            ``H``), ``render_mode`` (``"ansi"`` or ``None``).
+            ``H``), ``render_mode`` (``"ansi"``, ``"human"`` or ``None``).
     """
     return wrappers.OrderEnforcingWrapper(
         wrappers.AssertOutOfBoundsWrapper(raw_env(game, **options))
@@ -155,7 +159,7 @@ class LeaderFollowerParallelEnv(_Episode, ParallelEnv):
     replies[a]`` for one follower); infos report the actions played.
     """
 
-    metadata = {"render_modes": ["ansi"], "name": "stackelberg_rl_parallel_v0"}
+    metadata = {"render_modes": list(RENDER_MODES), "name": "stackelberg_rl_parallel_v0"}
     _called = "parallel_env"
 
     def _spaces(self) -> tuple[dict, dict]:

@@ -483,7 +483,7 @@ class UniformAgent(Agent):
 
 
 class PlannedAgent(Agent):
-    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (SPEC §6).
+    """A continuous game's oracle: Stackelberg play from a plan ``w (P, H, d)`` (math.md §6).
 
     ``action_counts``: the game's ``(A, B)``, for the checks of :meth:`act`.
     """

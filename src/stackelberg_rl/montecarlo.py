@@ -1,4 +1,4 @@
-"""Planning on a continuous linear game by Monte Carlo (SPEC §6): regret and Stackelberg values.
+"""Planning on a continuous linear game by Monte Carlo (math.md §6): regret and Stackelberg values.
 
 ``w_{m,h} = θ_{m,h} + ∫ μ_h(x') V_{m,h+1}(x')``, each integral estimated without bias from the
 game's evaluation sample; backward induction uses :mod:`.planning`'s steps. ``R`` replications
@@ -25,7 +25,7 @@ PolicyMap = Callable[[int, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Estimate:
-    """Monte-Carlo estimates from ``R`` independent replications (SPEC §6).
+    """Monte-Carlo estimates from ``R`` independent replications (math.md §6).
 
     Attributes:
         mean: ``(...)`` the mean over the replications.
@@ -135,7 +135,7 @@ def sampled_stackelberg(
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Estimate]:
-    """The Stackelberg solution of the game planned on a sample (SPEC §2 and §6).
+    """The Stackelberg solution of the game planned on a sample (math.md §2 and §6).
 
     :func:`~.planning.stackelberg_equilibrium` in each replication; ``Q̂_{m,h}(x, a, b) = ⟨φ(x, a,
     b), w[r, m, h]⟩`` gives the policy at any state. ``sample``: by default the game's evaluation

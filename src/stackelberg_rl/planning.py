@@ -1,4 +1,4 @@
-"""Exact planning on a known finite game (SPEC §2, §7): values, best responses, Stackelberg, regret.
+"""Exact planning on a finite game (math.md §2, §9): values, best responses, Stackelberg, regret.
 
 Also soft-max play on the true model and its bias (Lemma 2), Appendix F's marginals and one-shot
 commitments. Player arrays have a leading axis of ``1+N`` players (0 the leader); player ``i``'s
@@ -32,7 +32,7 @@ its policy ``(..., A_0, …, A_i)``, or integer actions ``(..., A_0, …, A_{i-1
 
 @dataclass(frozen=True)
 class Values:
-    """Values of a profile of policies in a finite game (``1+N`` players, SPEC §7).
+    """Values of a profile of policies in a finite game (``1+N`` players, math.md §9).
 
     Attributes:
         Q: ``(1+N, H, S, A_0, …, A_N)`` action values ``Q_{m,h}(x, a, b)``.
@@ -71,7 +71,7 @@ def collapse(
     out: Sequence[np.ndarray | None] | None = None,
     best_rows: Sequence[Sequence[int]] = (),
 ) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
-    """One step of backward induction at a batch of states (SPEC §2 and §7).
+    """One step of backward induction at a batch of states (math.md §2 and §7).
 
     From the last player down, ``W^{(N+1)} = W``, ``W^{(i)}(a_{<i}) = Σ_{a_i} π_i(a_i|a_{<i})
     W^{(i+1)}(a_{≤i})``; ``W (n, ..., A_0, …, A_N)`` holds ``n`` rows of values. ``policies``:
@@ -142,7 +142,7 @@ def _softmax(z: np.ndarray, alpha: float, axis: int = -1) -> np.ndarray:
 def stackelberg_choice(
     W: np.ndarray, player: int, tie_break: Literal["leader", "follower"], tol: float
 ) -> np.ndarray:
-    """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, SPEC §7.
+    """Player ``i``'s Stackelberg action ``(..., A_0, …, A_{i-1})`` from ``W^{(i+1)}``, math.md §9.
 
     Of its maximisers of ``W[player]`` within ``tol``, the best (``"leader"``) or worst
     (``"follower"``) for player 0, among those for player 1, … up to the player before it; then
@@ -237,7 +237,7 @@ def _backward(game: FiniteGame, policies: Sequence[np.ndarray | Rule]) -> tuple[
 
 
 def evaluate(game: FiniteGame, *policies: np.ndarray | Rule) -> Values:
-    """Exact values of the policies ``pi_i (H, S, A_0, …, A_i)`` of every player (SPEC §2, §7).
+    """Exact values of the policies ``pi_i (H, S, A_0, …, A_i)`` of every player (math.md §2, §9).
 
     A player may be given a :data:`Rule` instead, applied at every step:
     ``evaluate(game, pi_l, *stackelberg_rules("follower")[1:])`` plays against followers that
@@ -261,7 +261,7 @@ def best_response(
     tie_break: Literal["leader", "follower"] | None = None,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, Values]:
-    """Player ``player``'s best response to the others' policies, eqs. (7) and (8), SPEC §7.
+    """Player ``player``'s best response to the others' policies, eqs. (7) and (8), math.md §9.
 
     ``player``: 0 the leader, ``1 … N`` the followers; ``policies``: every player's in order of
     moves (``player``'s ignored); ``tie_break``: a follower's ties, ``None`` (first maximiser) or,
@@ -299,7 +299,7 @@ def stackelberg_equilibrium(
     tie_break: Literal["leader", "follower"] = "leader",
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, ...]:
-    """The subgame-perfect Stackelberg solution by backward induction (SPEC §2, §7).
+    """The subgame-perfect Stackelberg solution by backward induction (math.md §2, §9).
 
     From the last follower down each player answers every ``a_{<i}`` with the argmax of its own
     ``W^{(i+1)}_i`` (ties: :func:`stackelberg_choice`); the leader maximises ``Q_l(x, a, b*)``.
@@ -318,7 +318,7 @@ def regret(
     x1: int | np.ndarray,
     a1: int | np.ndarray,
 ) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
-    """Both players' exact regret of one episode, eqs. (9) and (10) (SPEC §2).
+    """Both players' exact regret of one episode, eqs. (9) and (10) (math.md §2).
 
     For ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)`` played from ``x1`` with leader action ``a1``:
     ``(V_{l,0}^{BR_l(pi_f), pi_f}(x1) − V_{l,0}^{pi_l, pi_f}(x1), V̄_{f,0}^{pi_l,
@@ -335,7 +335,7 @@ def player_regrets(
     x1: int | np.ndarray,
     first_actions: Sequence[int | np.ndarray],
 ) -> np.ndarray:
-    """Each player's exact regret of one episode (SPEC §7; eqs. (9) and (10) for ``N = 1``).
+    """Each player's exact regret of one episode (math.md §9; eqs. (9) and (10) for ``N = 1``).
 
     Player ``m``'s best-response value minus its value under ``policies`` (``pi_i (H, S, A_0, …,
     A_i)``) at the node where it first moves, ``(x1, a_0, …, a_{m-1})`` of step 0. ``x1``: the
@@ -435,7 +435,7 @@ def softmax_solution(game: FiniteGame, *alphas: float) -> tuple[np.ndarray | Val
     """Soft-max play planned on the true model (``β = 0``): Algorithm 1, lines 9–14, exact ``Q``.
 
     Player ``i`` plays ``softmax(α_i W^{(i+1)}_i)`` for ``alphas = α_0, …, α_N`` (``inf``:
-    greedy), SPEC §7. Returns ``(pi_0, …, pi_N, values)`` as :func:`stackelberg_equilibrium`.
+    greedy), math.md §9. Returns ``(pi_0, …, pi_N, values)`` as :func:`stackelberg_equilibrium`.
     """
     rules = [softmax_rule(i, a) for i, a in enumerate(_alphas(game, alphas))]
     policies, values = _backward(game, rules)

@@ -67,7 +67,7 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
 
 
 def streamed_bytes(game: FiniteGame, episodes: int, itemsize: int) -> float:
-    """Bytes of next-state features an every-episode run's plans read per sample (SPEC §5).
+    """Bytes of next-state features an every-episode run's plans read per sample (math.md §5).
 
     The plan of episode ``k`` reads, at each step ``h < H-1``, ``k`` stored next states'
     ``|A||B|`` feature vectors of ``d`` numbers: the floor of a feature map's learner. A feature

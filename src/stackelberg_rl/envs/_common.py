@@ -73,7 +73,7 @@ def check_action(role: str, action: Any, n: int) -> int:
 
 
 class Episode:
-    """An episode played step by step, the players in order (SPEC §7), and its text (``ansi``).
+    """An episode played step by step, the players in order (math.md §9), and its text (``ansi``).
 
     The arguments are :func:`.pettingzoo.env`'s; ``max_cycles`` steps truncate the episode.
     """

@@ -1,4 +1,4 @@
-"""Gymnasium environments: one player's problem, every other player's policy fixed (SPEC §7).
+"""Gymnasium environments: one player's problem, every other player's policy fixed (math.md §9).
 
 :class:`PlayerEnv` is player ``m``'s problem (its optimal policy: ``m``'s best response,
 :func:`~stackelberg_rl.planning.best_response`); :class:`LeaderEnv` and :class:`FollowerEnv` are

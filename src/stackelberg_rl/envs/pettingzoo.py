@@ -1,4 +1,4 @@
-"""PettingZoo environments over any finite leader-follower Markov game (math.md §1, SPEC §7).
+"""PettingZoo environments over any finite leader-follower Markov game (math.md §1, math.md §9).
 
 The agents are ``leader, follower`` or ``leader, follower_1, …, follower_N``, in order of moves:
 one after the other (AEC, :func:`env`) or at once, each follower replying to every action before

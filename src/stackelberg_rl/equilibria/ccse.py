@@ -429,7 +429,7 @@ def _rebuild(info: dict) -> Game:
 
 
 def is_zero_sum(game: Game, tol: float = 1e-12) -> bool:
-    """Whether ``r_f = −r_l`` at every step, state and pair of actions (SPEC §4: two players)."""
+    """Whether ``r_f = −r_l`` at every step, state and pair of actions (math.md §4: two players)."""
     if game.n_players != 2:
         return False
     if isinstance(game, ContinuousGame):

@@ -2,7 +2,7 @@
 
 The CCSE of a run (Definition 6, Corollary 1; math.md §4) plays ``(π_0^k, …, π_N^k)`` for a
 uniform ``k``; its ``ε`` for the leader at ``x`` is ``max_{π'_l} (1/K) Σ_k V_l^{π'_l, π_f^k}(x)
-− (1/K) Σ_k V_l^{π_l^k, π_f^k}(x)``, likewise for every follower (SPEC §7). :func:`certificate`
+− (1/K) Σ_k V_l^{π_l^k, π_f^k}(x)``, likewise for every follower (math.md §9). :func:`certificate`
 brackets it: the **upper bound** is the mean over ``k`` of the best-response gap against the
 others' ``π^k`` (a deviator that sees ``k``; what Corollary 1 bounds), the **lower bound** the
 gain of explicit deviations that do not see ``k``, evaluated exactly against the whole mixture.
@@ -87,7 +87,7 @@ def episode_gaps(game: FiniteGame, *policies: np.ndarray, chunk: int = 256) -> n
     """Each episode's best-response gap of each player at every state: ``(K, 1+N, S)``.
 
     ``policies``: ``pi_i (K, H, S, A_0, …, A_i)`` for ``i = 0 … N``. ``gaps[k, m]`` is player
-    ``m``'s against the others' ``π^k`` (eqs. (7), (8); SPEC §7); their mean over ``k < K'`` is
+    ``m``'s against the others' ``π^k`` (eqs. (7), (8); math.md §9); their mean over ``k < K'`` is
     the upper bound of the first ``K'`` episodes' certificate.
     """
     policies = _stack(game, policies)

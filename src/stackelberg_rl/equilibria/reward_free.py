@@ -1,4 +1,4 @@
-"""General-sum Stackelberg equilibria by reward-free exploration (SPEC §4; the paper's §5).
+"""General-sum Stackelberg equilibria by reward-free exploration (math.md §7; the paper's §5).
 
 :func:`explore`: every player runs Algorithm 1 with the bonus ``min(β‖φ‖_{Λ_h⁻¹}, H)/H`` as its
 only reward (:class:`ExplorationData`); :func:`fit` / :func:`solve`: the Stackelberg solution on
@@ -371,7 +371,7 @@ def explore(
     checkpoint: Callable[[bytes], None] | None = None,
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
 ) -> ExplorationData:
-    """Phase 1: ``K`` episodes of reward-free exploration by every player (SPEC §4, §7).
+    """Phase 1: ``K`` episodes of reward-free exploration by every player (math.md §7, §9).
 
     Algorithm 1 (:class:`~stackelberg_rl.learners.SoftmaxLSVIUCB`, shared, ``bonus_reward``):
     ``Q_h = min(w_hᵀφ + u_h + β‖φ‖_{Λ_h⁻¹}, H)``, the reward ``u_h = min(β‖φ‖_{Λ_h⁻¹}, H)/H``
@@ -533,7 +533,7 @@ def check_exploration(
 def _stackelberg(Q: np.ndarray, tol: float, n_players: int = 2) -> tuple[np.ndarray, ...]:
     """One-hot ``pi_i (..., A_0, …, A_i)`` and ``V (1+N, ...)``: Stackelberg backup of ``Q``.
 
-    ``Q (..., 1+N, A_0, …, A_N)``; each follower's ties go to the players before it (SPEC §7).
+    ``Q (..., 1+N, A_0, …, A_N)``; each follower's ties go to the players before it (math.md §9).
     """
     W = np.moveaxis(Q, -1 - n_players, 0)
     pis, nodes = collapse(W, stackelberg_rules("leader", tol, n_players))
@@ -563,7 +563,7 @@ class LearnedPlan:
     def q(self, h: int, phi: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """``Q̂_h = clip(r + ŵ_hᵀφ, −(H−h), H−h)`` ``(..., 2, A, B)`` at ``phi (..., A, B, d)``.
 
-        A known reward ``r`` is added, not regressed (SPEC §4); ``states (...)`` (indices) are
+        A known reward ``r`` is added, not regressed (math.md §7); ``states (...)`` (indices) are
         needed only with a ``reward_table``.
         """
         axis = -1 - self.n_players  # the player axis, before the action axes
@@ -600,11 +600,11 @@ def fit(
 ) -> LearnedPlan:
     """Phase 2: the Stackelberg solution for ``rewards`` on the model learned from ``data``.
 
-    Backward induction over ``h = H-1 … 0`` (SPEC §4): ``ŵ_{m,h}`` is the ridge regression on
+    Backward induction over ``h = H-1 … 0`` (math.md §7): ``ŵ_{m,h}`` is the ridge regression on
     the samples of step ``h`` of ``y_m = r̃_m + V̂_{m,h+1}(x')``, ``r̃`` the observed reward when
     ``rewards is None`` and zero otherwise (a known reward is added exactly in
     :meth:`LearnedPlan.q`); ``Q̂_{m,h} = clip(r_m + ŵ_{m,h}ᵀφ, −(H−h), H−h)``, the Stackelberg
-    choices (SPEC §7: from the last follower down, each answers the actions before it, ties
+    choices (math.md §9: from the last follower down, each answers the actions before it, ties
     for the earlier players, the leader first; the leader maximises), and ``V̂_{m,h}`` at the
     next states of step ``h-1`` (every state of a finite game).
 
@@ -727,7 +727,7 @@ def known_rewards(
 
 # ---------------------------------------------------------------------- exact gaps
 def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[str, float]:
-    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (SPEC §4, §7).
+    """How far ``(pi_l, pi_f)`` is from the game's Stackelberg solution, exactly (math.md §7, §9).
 
     - follower: ``V_f^{π_l, BR_f(π_l)} − V_f^{π_l, π_f}``, its best-response gap (``>= 0``); with
       ``N`` followers, follower ``m``'s against the others' policies (those after it answering
@@ -736,7 +736,7 @@ def gaps(game: FiniteGame, *policies: np.ndarray, tol: float = TIE_TOL) -> dict[
       (:func:`~stackelberg_rl.planning.stackelberg_equilibrium`), ``BR_f^-`` the follower's best
       response breaking its ties against the leader (``N`` followers: each in turn, from the
       last, against the players before it). It can be negative (a Markov leader may commit to
-      a later threat that is not subgame perfect; SPEC §4); ``>= 0`` if zero-sum or ``H = 1``.
+      a later threat that is not subgame perfect; math.md §7); ``>= 0`` if zero-sum or ``H = 1``.
 
     ``policies``: ``pi_l (H, S, A)``, ``pi_f (H, S, A, B)``; with ``N`` followers ``pi_i (H, S,
     A_0, …, A_i)``. ``tol``: the tie tolerance of ``V^SE`` and ``BR_f^-``.

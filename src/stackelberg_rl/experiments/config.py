@@ -1,4 +1,4 @@
-"""What an experiment is: the game, the players and the seeds, as plain data (STYLE).
+"""What an experiment is: the game, the players and the seeds, as plain data.
 
 A run folder's ``manifest.json`` holds a :class:`RunConfig` field for field. The command line
 and its help are generated from these dataclasses (fields, types, defaults, docstrings); every
@@ -152,7 +152,7 @@ class GameSpec:
 class RunConfig:
     """One experiment: a game, how the players learn, how long, how many seeds.
 
-    Experiments are data (STYLE): a run folder's ``manifest.json`` holds this, field for field.
+    Experiments are data: a run folder's ``manifest.json`` holds this, field for field.
     """
 
     game: GameSpec = field(default_factory=GameSpec)

@@ -1,7 +1,7 @@
 """The one checkpointed episode loop (:func:`play_episodes`), and a run's seed on it.
 
 An episode (:class:`SeedRun`): agents act → game steps → agents record → plan → regret of the
-policies played every ``eval_every``-th episode (SPEC §2; estimated on a continuous game, §6).
+policies played every ``eval_every``-th episode (math.md §2; estimated on a continuous game, §6).
 On a finite game the episodes between two plans are one compiled block (:mod:`.episodes`),
 equal bit for bit to the Python loop; a resumed seed equals one never stopped.
 """

@@ -1,6 +1,6 @@
 """A run's plans: what replays the policy of every episode, bit for bit (``run --save-plans``).
 
-Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20; SPEC §7):
+Episode ``k`` plays the plan in force at its start (Algorithm 1, lines 4–20; math.md §9):
 ``w (1+N, H, d)``, ``α_0 … α_N``, ``β`` per plan, and ``Λ_h^{-1}``, which the learner rebuilds
 exactly from the features played. Per seed: ``phi (K, H, d)``, ``plan_episode (P,)``,
 ``w (P, 1+N, H, d)``, ``alpha (P, 1+N)`` (``inf``: greedy), ``beta (P,)``, ``lam ()``. A run

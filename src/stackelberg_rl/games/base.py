@@ -2,8 +2,8 @@
 
 A game is ``(S, A, B, P, H, r_l, r_f)`` with features ``phi(x, a, b)`` (math.md §1), held densely
 (``transitions (H,S,A,B,S)``, ``rewards (2,H,S,A,B)``) or in the factored form of Assumption 2
-(``mu (H,d,S)``, ``theta (2,H,d)``: no ``S×A×B×S`` array is built). With ``N`` followers (SPEC
-§7) the action axes are ``A_0, …, A_N`` and player arrays have a leading axis of ``1 + N``.
+(``mu (H,d,S)``, ``theta (2,H,d)``: no ``S×A×B×S`` array is built). With ``N`` followers (math.md
+§9) the action axes are ``A_0, …, A_N`` and player arrays have a leading axis of ``1 + N``.
 
 Example:
     >>> from stackelberg_rl.games import random_linear

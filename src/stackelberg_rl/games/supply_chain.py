@@ -1,4 +1,4 @@
-"""A supply chain: a producer and ``N`` intermediaries price in turn (SPEC §7), ``supply-chain``.
+"""A supply chain: a producer and ``N`` intermediaries price in turn (math.md §9), ``supply-chain``.
 
 At each step the producer (player 0) sets its wholesale markup, then intermediary ``i`` sets its
 markup seeing those before; the final price is their sum ``p``, consumers buy ``q = max(a − p, 0)``

@@ -1,6 +1,6 @@
 """What every soft-max LSVI-UCB learner shares: parameters, input checks, schedule, policy queries.
 
-A leader and ``N ≥ 1`` followers move in order (SPEC §7). Player-indexed arrays have a leading
+A leader and ``N ≥ 1`` followers move in order (math.md §9). Player-indexed arrays have a leading
 axis ``P = 1+N`` (``w (P, H, d)``, rewards ``(P,)``, ``Q (P, A_0, …, A_N)``); the policies are a
 tuple, player ``i``'s ``(…, A_0, …, A_i)``.
 """
@@ -94,7 +94,7 @@ class LSVIUCBLearner(Players, abc.ABC):
             greedy); required. A schedule sets :attr:`alphas` before each plan.
         n_leader_actions, n_follower_actions, alpha_l, alpha_f: the two-player spellings.
         bonus_reward: add the known exploration reward ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every
-            player's ``Q`` (SPEC §4).
+            player's ``Q`` (math.md §7).
         schedule: ``"every"`` episode (the paper's), ``"every-n"`` episodes (``schedule_n``), or
             ``"doubling"`` (when ``det Λ_h`` has doubled for some ``h`` since the last plan).
 
@@ -535,7 +535,7 @@ class LSVIUCBLearner(Players, abc.ABC):
         return tables
 
     def policies_at(self, h: int, phi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every player's policy ``(n, A_0, …, A_i)`` at ``phi (n, A_0, …, A_N, d)`` (SPEC §6).
+        """Every player's policy ``(n, A_0, …, A_i)`` at ``phi (n, A_0, …, A_N, d)`` (math.md §6).
 
         Raises:
             ValueError: for a bad ``h`` or features of the wrong shape, non-finite or ``‖φ‖ > 1``.

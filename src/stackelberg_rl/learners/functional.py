@@ -1,4 +1,4 @@
-"""The learner's math as pure numpy functions: bonus, optimistic ``Q``, parameters (SPEC §3).
+"""The learner's math as pure numpy functions: bonus, optimistic ``Q``, parameters (math.md §3).
 
 The readable form of Algorithm 1, lines 7–14, that the compiled kernels are tested against;
 ``Q (..., P, A_0, …, A_N)`` holds every player's action values. The soft-max is
@@ -126,7 +126,7 @@ def optimistic_q(
 
 
 def chain_policies(Q: np.ndarray, alphas) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The soft-max chain of SPEC §7 from the last player down (Algorithm 1, lines 9–14).
+    """The soft-max chain of math.md §9 from the last player down (Algorithm 1, lines 9–14).
 
     ``Q (..., P, A_0, …, A_N)``, ``alphas (P,)`` (``inf``: greedy). Returns each player's policy
     ``π_i (..., A_0, …, A_i) = softmax(α_i W^{(i+1)}_i)`` and the nodes ``W^{(i)} (..., A_0, …,

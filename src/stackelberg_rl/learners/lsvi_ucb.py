@@ -1,6 +1,6 @@
-"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; SPEC §3 and §5).
+"""Soft-max LSVI-UCB statistics and planning, fast (Algorithm 1, lines 4–14; math.md §3 and §5).
 
-The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and downdated by Sherman–Morrison (SPEC
+The next states' forms ``ψᵀΛ_{h+1}^{-1}ψ`` are cached and downdated by Sherman–Morrison (math.md
 §5), made exactly every ``refresh_every`` plans. Policies are played with ``Λ_h^{-1}`` made afresh
 by Cholesky, so that any episode's policy replays bit for bit (:func:`replay_inverse`).
 """
@@ -24,11 +24,12 @@ _NONE = np.empty((0, 0))  # no next-state features to write
 class SoftmaxLSVIUCB(LSVIUCBLearner):
     """The statistics and planner of soft-max LSVI-UCB (Algorithms 1 and 2), fast.
 
-    Every player may own one (SPEC §7): the same observations give the same ``Λ``, ``w``, policies.
+    Every player may own one (math.md §9): the same observations give the same ``Λ``, ``w`` and
+    policies.
 
     Args:
         *args, **kwargs: those of :class:`.base.LSVIUCBLearner`.
-        incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (SPEC §5); ``False``
+        incremental: keep ``Λ^{-1}`` and the forms by rank-one updates (math.md §5); ``False``
             recomputes them at each plan (the benchmarks' baseline for the cache).
         refresh_every: plans between exact refreshes of ``Λ^{-1}`` and the cached forms.
         dtype: storage of the next states' features ``ψ``, ``float64`` or ``float32``.
@@ -349,7 +350,7 @@ def played_policies(
 ) -> tuple:
     """``(Q (n, P, A_0, …, A_N), π_0 (n, A_0), …, π_N (n, A_0, …, A_N), finite)``, as played.
 
-    The learner's policy path (Algorithm 1, lines 7–20; SPEC §7) at ``phi (n, A_0, …, A_N, d)``
+    The learner's policy path (Algorithm 1, lines 7–20; math.md §9) at ``phi (n, A_0, …, A_N, d)``
     from a plan's ``w (P, H, d)``, ``Lambda_inv (H, d, d)``, ``β`` and ``alphas (P,)``.
     """
     params = parameters(beta, horizon, alphas, bonus_reward, phi.shape[1:-1])

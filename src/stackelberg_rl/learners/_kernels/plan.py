@@ -44,7 +44,7 @@ Parameters = namedtuple(
     "Parameters", ["beta", "horizon", "alphas", "bonus_reward", "action_counts"]
 )
 """``β``, ``H`` (float, the cap of ``Q``), ``alphas (P,)`` (``inf``: greedy), ``bonus_reward``
-(add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, SPEC §4) and ``action_counts (P,)``."""
+(add ``u = min(β‖φ‖_{Λ^{-1}}, H)/H`` to every ``Q``, math.md §7) and ``action_counts (P,)``."""
 
 Samples = namedtuple(
     "Samples", ["features", "rewards", "next_features", "next_rows", "Lambda", "counts"]
@@ -105,10 +105,11 @@ def _softmax_into(values, alpha, out):  # pragma: no cover - compiled
 def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
     """``Q (n, P, J)``, every player's policy ``pis (n, Σ_i J_i)`` at ``phi (n, J, d)``, finite?
 
-    Algorithm 1, lines 7–20, SPEC §7: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)``, then from the
-    last player down ``π_i = softmax(α_i W^{(i+1)}_i)``, ``W^{(i)}_m = Σ_{a_i} π_i W^{(i+1)}_m``
-    (``W^{(P)} = Q``). Player ``i``'s policy (row-major over ``(a_0, …, a_i)``) starts at column
-    ``J_0 + … + J_{i-1}`` of ``pis``, ``J_i = |A_0|⋯|A_i|``.
+    Algorithm 1, lines 7–20, math.md §9: ``Q_m = min(w_mᵀφ + (u + β‖φ‖_{Λ^{-1}}), H)``, then
+    from the last player down ``π_i = softmax(α_i W^{(i+1)}_i)``,
+    ``W^{(i)}_m = Σ_{a_i} π_i W^{(i+1)}_m`` (``W^{(P)} = Q``). Player ``i``'s policy (row-major
+    over ``(a_0, …, a_i)``) starts at column ``J_0 + … + J_{i-1}`` of ``pis``,
+    ``J_i = |A_0|⋯|A_i|``.
     """
     params = Parameters(*params)
     counts = params.action_counts
@@ -136,7 +137,7 @@ def policies(phi, w, Lambda_inv, h, params):  # pragma: no cover - compiled
             for i in range(d):
                 form += x[i] * Lambda_inv_phi[i]
             bonus = params.beta * math.sqrt(max(form, 0.0))
-            reward = 0.0  # or, exploring, u = min(β‖φ‖_{Λ^{-1}}, H)/H (SPEC §4)
+            reward = 0.0  # or, exploring, u = min(β‖φ‖_{Λ^{-1}}, H)/H (math.md §7)
             if params.bonus_reward:
                 reward = min(bonus, params.horizon) / params.horizon
             for m in range(n_players):
@@ -188,7 +189,7 @@ def policies_by_step(phi, w, Lambda_inv, params):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------- soft-max across samples
 @njit(**INNER)
 def _softmax_mix(values, chooser, alpha, n_columns, out, stats):  # pragma: no cover - compiled
-    """``out[m, i] = Σ_r p_r values[m, r, i]``, ``p = softmax(α values[chooser, :, i])`` (SPEC §7).
+    """``out[m, i] = Σ_r p_r values[m, r, i]``, ``p = softmax(α values[chooser, :, i])`` (§9).
 
     For the first ``n_columns`` columns of ``values (P, rows, columns)``; ``stats (5, ·)``
     scratch. The chooser's and one partner's sums are made with each weight, any further
@@ -396,7 +397,7 @@ def next_state_values(step, w_next, params, mode, V):  # pragma: no cover - comp
 def _sherman_morrison(inverse, new_rows, updates):  # pragma: no cover - compiled
     """``Λ^{-1}`` updated in place by each row ``φ`` of ``new_rows (m, d)``, with the old inverse.
 
-    (SPEC §5) ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u/√c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ``, so
+    (math.md §5) ``u = Λ^{-1}φ``, ``c = 1 + φᵀu``, ``U_r = u/√c``, ``Λ^{-1} ← Λ^{-1} − U_rU_rᵀ``, so
     that ``ψᵀΛ'^{-1}ψ = ψᵀΛ^{-1}ψ − Σ_r (U_r·ψ)²``; ``updates (m, d)`` out. Returns ``Σ_r log c =
     log det Λ' − log det Λ`` (the matrix determinant lemma).
     """

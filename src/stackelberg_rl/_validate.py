@@ -184,13 +184,15 @@ def array(
             length of one (the axis named), a non-finite entry or one out of range (its index
             named).
     """
-    try:  # numpy would cast a complex array to real, dropping the imaginary part
-        complex_ = np.asarray(value).dtype.kind == "c" and np.dtype(dtype).kind != "c"
-        out = None if complex_ else np.ascontiguousarray(value, dtype=dtype)
+    try:
+        raw = np.asarray(value)
+        # numpy would cast a complex array to real, dropping the imaginary part
+        complex_ = raw.dtype.kind == "c" and np.dtype(dtype).kind != "c"
+        out = None if complex_ else np.ascontiguousarray(raw, dtype=dtype)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be an array of numbers, got {_short(value)}") from None
     if out is None:
-        raise ValueError(f"{name} must be real, got complex dtype {np.asarray(value).dtype}")
+        raise ValueError(f"{name} must be real, got complex dtype {raw.dtype}")
     if shape is not None:
         check_shape(out, name, shape, axes)
     if finite and out.dtype.kind in "fc":

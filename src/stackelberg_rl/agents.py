@@ -166,7 +166,9 @@ class AgentConfig:
         ``run`` and ``run_seeds`` call it; a sweep, whose grid may cross agent kinds with a
         shared option, records such options as given.
         """
-        for name, by in self.unused()[:1]:
+        unused = self.unused()
+        if unused:
+            name, by = unused[0]
             raise ValueError(
                 f"{name}={getattr(self, name)!r} has no effect with {by}={getattr(self, by)!r}: "
                 f"leave it out"

@@ -211,23 +211,26 @@ RUN_DEFAULTS = RunConfig(seeds=4)
 RUN_OPTIONS = options(RUN_DEFAULTS)
 """What a run is: ``run``'s options, and the keys of a sweep file."""
 
+AGENT_FLAGS = {o.path[-1]: o.flag for o in RUN_OPTIONS if o.path[0] == "agent"}
+"""Each agent field's flag (``alpha_l``: ``--alpha-l``)."""
+
 
 def unused_agent_option(agent: AgentConfig, given: list[str]) -> str | None:
     """The first agent field of ``given`` that ``agent``'s other options leave without use.
 
     In the options' words, ``"--c1 has no effect without --beta theory"``; ``None``: none.
     """
-    flags = {o.path[-1]: o.flag for o in RUN_OPTIONS if o.path[0] == "agent"}
-    for name, by in agent.unused(given)[:1]:
-        needed = UNUSED_UNLESS.get(name, (None, None))[1]
-        if by == "kind":
-            amiss = f"with --agent {agent.kind}"
-        elif needed is True:
-            amiss = f"with --no-{flags[by].split('/')[0][2:]}"
-        else:
-            amiss = f"without {flags[by]} {needed}"
-        return f"{flags[name]} has no effect {amiss}"
-    return None
+    unused = agent.unused(given)
+    if not unused:
+        return None
+    (name, by), flags = unused[0], AGENT_FLAGS
+    if by == "kind":
+        amiss = f"with --agent {agent.kind}"
+    elif UNUSED_UNLESS[name][1] is True:  # a switch: what is amiss is its --no- form
+        amiss = f"with --no-{flags[by].split('/')[0][2:]}"
+    else:
+        amiss = f"without {flags[by]} {UNUSED_UNLESS[name][1]}"
+    return f"{flags[name]} has no effect {amiss}"
 
 
 EXECUTION_OPTIONS = options(ExecutionOptions())

@@ -208,12 +208,13 @@ def parse(text: str, where: str = "sweep.yaml", base: Path | None = None) -> lis
         seen[key] = point
         points.append(point)
     for key, line in reader.seen.items():  # an agent option must shape one setting at least
-        field_name = OPTIONS[key].path[-1] if key in OPTIONS else None
-        if field_name is None or OPTIONS[key].path[0] != "agent":
+        option = OPTIONS.get(key)
+        if option is None or option.path[0] != "agent":
             continue
-        amiss = [unused_agent_option(p.config.agent, [field_name]) for p in points]
-        if all(amiss):
-            raise reader.fail(line, key, f"{amiss[0]} in any setting: leave it out")
+        given = [option.path[-1]]
+        if all(unused_agent_option(p.config.agent, given) for p in points):
+            amiss = unused_agent_option(points[0].config.agent, given)
+            raise reader.fail(line, key, f"{amiss} in any setting: leave it out")
     return points
 
 

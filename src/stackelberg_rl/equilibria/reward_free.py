@@ -257,14 +257,18 @@ class ExplorationData:
             if ours != theirs:
                 what = f"{game.name} has other features or transitions than {explored}"
                 if game.name == explored:  # the same label: name what differs
-                    a, b = ((g.get("registered") or {}).get("params") or {}
-                            for g in (game.describe(), self.meta.get("game") or {}))  # fmt: skip
-                    differ = [k for k in {**a, **b} if a.get(k) != b.get(k)]
-                    here, there = (
-                        (", ".join(f"{k}={p.get(k)!r}" for k in differ) for p in (a, b))
-                        if differ
-                        else (f"model SHA-256 {str(h)[:12]}…" for h in (ours, theirs))
+                    mine, recorded = (
+                        (record.get("registered") or {}).get("params") or {}
+                        for record in (game.describe(), self.meta.get("game") or {})
                     )
+                    differ = [k for k in {**mine, **recorded} if mine.get(k) != recorded.get(k)]
+                    if differ:
+                        here, there = (
+                            ", ".join(f"{k}={params.get(k)!r}" for k in differ)
+                            for params in (mine, recorded)
+                        )
+                    else:  # a game file's, or parameters not recorded: the two fingerprints
+                        here, there = (f"model SHA-256 {str(h)[:12]}…" for h in (ours, theirs))
                     what = (
                         f"{game.name} with {here} has other features or transitions than the "
                         f"explored one with {there}"

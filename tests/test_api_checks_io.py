@@ -309,6 +309,32 @@ def test_an_environment_names_a_policy_that_is_not_one_and_a_step_before_reset()
         env.step({"leader": 0, "follower": np.zeros(2, dtype=np.int64)})
 
 
+def test_the_unwrapped_aec_environment_says_when_no_episode_is_under_way():
+    """PettingZoo's raw_env had raised AttributeError ('agent_selection') before any reset, and
+    KeyError ('leader') on step() or last() once every agent had left; so had env()'s last()."""
+    pz = pytest.importorskip("stackelberg_rl.envs.pettingzoo")
+    g = games.make("matrix", horizon=2)
+    raw = pz.raw_env(g)
+    for call, name in ((lambda: raw.step(0), "step"), (raw.last, "last")):
+        with pytest.raises(RuntimeError, match=rf"call reset\(\) before {name}\(\)"):
+            call()
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before observe\(\)"):
+        raw.observe("leader")
+    for env in (raw, pz.env(g)):
+        env.reset(seed=0)
+        for _ in env.agent_iter():
+            _, _, terminated, truncated, _ = env.last()
+            env.step(None if terminated or truncated else 0)
+        with pytest.raises(RuntimeError, match=r"the episode is over: call reset\(\)"):
+            env.last()
+    for action in (0, None):
+        with pytest.raises(RuntimeError, match=r"the episode is over: call reset\(\)"):
+            raw.step(action)
+    raw.reset(seed=0)  # and a new episode plays
+    raw.step(1)
+    assert raw.agent_selection == "follower"
+
+
 def test_solve_and_name_settings_name_an_argument_of_another_type():
     """solve(None) had failed on 'is_finite', name_settings(["x"]) on 'str' has no 'game'."""
     for call in (rf.solve, rf.fit):

@@ -105,10 +105,10 @@ class Episode:
         self._h, self._x, self._actions = 0, self.game.sample_initial(rng), []
         self._last, self._truncated, self._started = None, False, True
 
-    def _check_playing(self) -> None:
+    def _check_playing(self, call: str = "step()") -> None:
         """A RuntimeError unless an episode is under way: before any reset, or once it is over."""
         if not self._started:
-            raise RuntimeError("reset() has not been called: call reset() before step()")
+            raise RuntimeError(f"reset() has not been called: call reset() before {call}")
         if self._h >= self.game.horizon or self._truncated:
             raise RuntimeError("the episode is over: call reset()")
 

@@ -108,10 +108,20 @@ class LeaderFollowerAECEnv(_Episode, AECEnv):
     def observe(self, agent: str) -> np.ndarray:
         """``[h, x, a_0, …, a_{N-1}]`` (``a_i = A_i`` until player ``i`` has acted): int64."""
         self._known(agent)
+        if not self._started:
+            self._check_playing("observe()")
         return self._observe(self.game.n_players - 1)
+
+    def last(self, observe: bool = True) -> tuple:
+        """The selected agent's observation, cumulative reward, termination, truncation, info."""
+        if not self.agents:  # before reset(), or once every agent has left
+            self._check_playing("last()")
+        return super().last(observe)
 
     def step(self, action: int | None) -> None:
         """Play the selected agent's action; the game steps once the last follower has acted."""
+        if not self.agents:  # before reset(), or once every agent has left
+            self._check_playing()
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -146,9 +156,15 @@ def env(game: Any, **options: Any) -> AECEnv:
             ``max_cycles`` (steps after which every agent is truncated; ``None`` plays all
             ``H``), ``render_mode`` (``"ansi"``, ``"human"`` or ``None``).
     """
-    return wrappers.OrderEnforcingWrapper(
-        wrappers.AssertOutOfBoundsWrapper(raw_env(game, **options))
-    )
+    return _OrderEnforcing(wrappers.AssertOutOfBoundsWrapper(raw_env(game, **options)))
+
+
+class _OrderEnforcing(wrappers.OrderEnforcingWrapper):
+    def last(self, observe: bool = True) -> tuple:
+        """The environment's own ``last()``: it says when no agent is left to select."""
+        if not self.agents:
+            return self.unwrapped.last(observe)
+        return super().last(observe)
 
 
 class LeaderFollowerParallelEnv(_Episode, ParallelEnv):

@@ -274,7 +274,7 @@ def test_an_exploration_whose_files_cannot_be_written_is_saved_elsewhere(
         ("--episodes", "0", "episodes must be an integer >= 1"),
         ("--beta", "-1", "beta must be in [0, inf)"),
         ("--lam", "0", "lam must be in (0, inf)"),
-        ("--plan-lam", "0", "plan_lam must be in (0, inf)"),
+        ("--plan-lam", "0", "--plan-lam must be in (0, inf)"),
         ("--alpha-l", "hot", "alpha_l"),
         ("--seed", "-1", "seed must be an integer >= 0"),
         ("--game", "nope", "unknown game"),

@@ -85,3 +85,20 @@ def test_resume_of_a_file_says_it_is_a_file(tmp_path, capsys):
     path.write_text("{}")
     line = one_line_error(*call(["run", "--resume", str(path), "--quiet"], capsys)[::2])
     assert line.endswith(f"{path} is not a run folder: it is a file"), line
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["run", "--episodes", "0"], "--episodes must be an integer >= 1, got 0"),
+        (["run", "--alpha-l", "-2"], "--alpha-l must be fixed-K, anytime, power:c,p"),
+        (["run", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
+        (["explore", "--plan-lam", "0"], "--plan-lam must be in (0, inf), got 0.0"),
+        (["bench", "--repeats", "0"], "--repeats must be an integer >= 1, got 0"),
+    ],
+)
+def test_a_bad_value_is_named_by_its_option_as_typed(argv, line, capsys, tmp_path, monkeypatch):
+    """The configuration's check had named the field ('episodes', 'alpha_l', 'plan_lam')."""
+    monkeypatch.chdir(tmp_path)
+    assert f"error: {line}" in one_line_error(*call(argv, capsys)[::2])
+    assert list(tmp_path.iterdir()) == []

@@ -119,7 +119,8 @@ def options(defaults: Any) -> list[Option]:
 def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple = ()) -> Any:
     """A new ``type(defaults)`` from the ``values`` given (by option ident), others from it.
 
-    Nested dataclasses first, so the first ``ValueError`` names the innermost bad field.
+    Nested dataclasses first, so the first ``ValueError`` names the innermost bad field, by its
+    flag (``--episodes``).
     """
     fields = dataclasses.fields(defaults)
     given = {o.path[-1]: o for o in opts if o.path[:-1] == path and o.ident in values}
@@ -138,7 +139,14 @@ def build(defaults: Any, opts: list[Option], values: dict[str, Any], path: tuple
             kwargs[f.name] = given[f.name].value(values[given[f.name].ident])
         elif f.name not in replaced:
             kwargs[f.name] = current
-    return type(defaults)(**kwargs)
+    try:
+        return type(defaults)(**kwargs)
+    except ValueError as err:  # "episodes must be …" said as typed: "--episodes must be …"
+        field, sep, rest = str(err).partition(" ")
+        flags = {o.path[-1]: o.name for o in opts if o.path[:-1] == path}
+        if field not in flags:
+            raise
+        raise ValueError(f"{flags[field]}{sep}{rest}") from None
 
 
 def command(opts: list[Option], *extra: inspect.Parameter):

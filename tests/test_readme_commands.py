@@ -3,8 +3,9 @@
 The commands are read from the README's ``bash`` blocks and from its inline code that starts
 with ``stackelberg-rl`` or names an example script. Only their sizes are scaled down
 (``--episodes``, ``--seeds``, the sweep files' ``episodes`` (at most two K) and ``seeds``, the
-examples' budgets; the demo's and ``explore``'s episodes are given when the README leaves them
-at their defaults) so that the whole README plays in seconds; every other word is as written.
+examples' budgets; the demo's, ``explore``'s and ``run``'s episodes are given when the README
+leaves them at their defaults) so that the whole README plays in seconds; every other word is as
+written.
 Placeholders are filled (``runs/NAME``, ``DIR``, ``mine.npz``); what needs a cluster or installs
 packages (``make``, ``pip``, ``ray``, ``--address HEAD:6379``) is left out, and so are the
 benchmarks.
@@ -80,7 +81,8 @@ def scaled(words: list[str]) -> list[str]:
             out[i + 1] = str(min(int(out[i + 1]), SMALL[word]))
     if out[:1] == ["demo"]:
         out += ["--episodes", "20,40", "--seeds", "2"]
-    if out[:1] == ["explore"] and "--episodes" not in out:  # its default: 1000 episodes
+    # Their default: 1000 episodes (a bare `run`'s on 4 seeds, the most costly command here).
+    if out[:1] in (["explore"], ["run"]) and not {"--episodes", "--resume", "--help"} & set(out):
         out += ["--episodes", str(SMALL["--episodes"])]
     for name, sizes in EXAMPLE_SIZES.items():
         if out and out[0].endswith(name):

@@ -40,7 +40,7 @@ CLI_TINY = [
 def config_of(**kw) -> RunConfig:
     agent = AgentConfig(beta=0.3, schedule=kw.pop("schedule", "every"), refresh_every=5)
     return RunConfig(
-        game=TINY, episodes=kw.pop("episodes", 120), seeds=kw.pop("seeds", 3), agent=agent,
+        game=TINY, episodes=kw.pop("episodes", 60), seeds=kw.pop("seeds", 3), agent=agent,
         save_plans=True, **kw,
     )  # fmt: skip
 
@@ -124,7 +124,7 @@ def half_way(tmp_path_factory):
     started: played once for the module (never changed), with the interruption's run_dir."""
     out = tmp_path_factory.mktemp("half-way") / "run"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 60)
+        interrupt_at(monkeypatch, lambda s, h: s == 1 and h["episodes_done"] >= 30)
         with pytest.raises(KeyboardInterrupt) as stopped:
             run_seeds(config_of(), out, workers=1, progress=False, checkpoint_every=0)
     return out, stopped.value.run_dir
@@ -147,7 +147,7 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_result
     manifest = manifest_of(out)
     assert manifest["status"] == "interrupted" and manifest["reason"] == "KeyboardInterrupt"
     # Seed 1 stops at the end of the episode it was playing when asked.
-    assert manifest["checkpoints"] == {"0": 120, "1": 61}
+    assert manifest["checkpoints"] == {"0": 60, "1": 31}
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["seed-0.npz", "seed-1.npz"]
     with pytest.raises(RunFolderError, match="did not finish .* --resume"):
         load_run(out)
@@ -157,16 +157,16 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_result
     # Interrupted again once resumed: seed 1 goes on from its checkpoint, seed 0 is not played.
     monkeypatch.undo()
     seen = played_seeds(monkeypatch)
-    interrupt_at(monkeypatch, lambda s, h: s == 2 and h["episodes_done"] >= 30)
+    interrupt_at(monkeypatch, lambda s, h: s == 2 and h["episodes_done"] >= 15)
     with pytest.raises(KeyboardInterrupt):
         run_seeds(config, out, workers=1, progress=False, resume=True, checkpoint_every=0)
-    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(1, 61), (2, None)]
-    assert manifest_of(out)["checkpoints"] == {"0": 120, "1": 120, "2": 31}
+    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(1, 31), (2, None)]
+    assert manifest_of(out)["checkpoints"] == {"0": 60, "1": 60, "2": 16}
 
     monkeypatch.undo()
     seen = played_seeds(monkeypatch)
     df = run_seeds(config, out, workers=1, progress=False, resume=True)
-    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(2, 31)]
+    assert [(s, h and h["episodes_done"]) for s, h in seen] == [(2, 16)]
     assert df.attrs["resumed"] == [2] and df.attrs["run_dir"] == str(out)
     assert_same_as(reference, df, out)
     assert len(manifest_of(out)["resumed"]) == 2
@@ -189,7 +189,7 @@ def test_seeds_resumed_in_worker_processes_end_as_if_never_stopped(
         ),
     )
     df = run_seeds(None, out, workers=2, progress=False, resume=True, checkpoint_every=0)
-    assert {s for s, _ in writes} == {1, 2} and (1, 120) in writes and (2, 120) in writes
+    assert {s for s, _ in writes} == {1, 2} and (1, 60) in writes and (2, 60) in writes
     assert_same_as(reference, df, out)
 
 
@@ -204,8 +204,8 @@ def test_resuming_a_complete_run_changes_nothing(tmp_path, reference, monkeypatc
     pd.testing.assert_frame_equal(
         reference[0].drop(columns="wall_time"), df.drop(columns="wall_time")
     )
-    with pytest.raises(ValueError, match="has episodes = 120, the configuration given 121"):
-        run_seeds(config_of(episodes=121), out, workers=1, progress=False, resume=True)
+    with pytest.raises(ValueError, match="has episodes = 60, the configuration given 61"):
+        run_seeds(config_of(episodes=61), out, workers=1, progress=False, resume=True)
 
 
 # ---------------------------------------------------------------------- disk full, read-only
@@ -278,7 +278,7 @@ def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
 
     def then_read_only(self, seed, data):
         path = real(self, seed, data)
-        if not undo and ckpt.peek(data)["episodes_done"] >= 40:
+        if not undo and ckpt.peek(data)["episodes_done"] >= 20:
             undo.extend([make_read_only(out / "checkpoints"), make_read_only(out)])
         return path
 
@@ -289,7 +289,7 @@ def test_a_folder_made_read_only_mid_run_stops_it_and_it_resumes_once_writable(
         # The manifest could not be updated either: it says "running", which resumes too.
         assert manifest_of(out)["status"] == "running"
         last = ckpt.peek((out / "checkpoints" / "seed-0.npz").read_bytes())["episodes_done"]
-        assert 40 <= last < 120
+        assert 20 <= last < 60
     finally:
         for restore in undo:
             restore()

@@ -97,9 +97,7 @@ def test_a_signal_stops_the_workers_keeps_the_run_and_exits_with_one_line(
     proc = start_run(tmp_path, "--quiet", "--checkpoint-every", "0.2")
     out = tmp_path / "runs" / "long"
     try:
-        workers = wait_for(
-            lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
-        )
+        workers = wait_for(lambda: len(found := workers_of(proc.pid)) == 2 and found, 60, "workers")
         seeds = [out / "checkpoints" / f"seed-{s}.npz" for s in (0, 1)]
         wait_for(lambda: all(p.is_file() for p in seeds), 60, "both seeds' checkpoints")
         everyone = children(proc.pid)  # the workers and loky's resource trackers
@@ -134,9 +132,7 @@ def test_a_signal_stops_the_workers_keeps_the_run_and_exits_with_one_line(
 def test_workers_die_with_their_parent_even_on_sigkill(tmp_path, capsys):
     proc = start_run(tmp_path, "--quiet")
     try:
-        workers = wait_for(
-            lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
-        )
+        workers = wait_for(lambda: len(found := workers_of(proc.pid)) == 2 and found, 60, "workers")
         everyone = children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)

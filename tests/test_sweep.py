@@ -777,9 +777,7 @@ def start_sweep(tmp_path: Path) -> subprocess.Popen:
 def test_a_signal_stops_the_sweep_cleanly_and_leaves_it_resumable(tmp_path, signum, code, to_group):
     proc = start_sweep(tmp_path)
     with killed_if_left(proc):
-        workers = wait_for(
-            lambda: len(workers_of(proc.pid)) == 2 and workers_of(proc.pid), 60, "workers"
-        )
+        workers = wait_for(lambda: len(found := workers_of(proc.pid)) == 2 and found, 60, "workers")
         # Both workers play (their start-up, when a signal to the group would reach them, is
         # over) once both seeds they took have checkpoints.
         wait_for(lambda: len(list((tmp_path / "sw").glob("*/checkpoints/seed-*.npz"))) >= 2,

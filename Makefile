@@ -28,8 +28,10 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check src tests benchmarks examples
 
 # Two test processes, each taking whole files (a file's fixtures, its Ray cluster, stay in one).
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): the
+# suite starts Python processes (commands, workers) some seventy times, each compiling the package.
 test: lint
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 2 --dist loadfile
 
 # The learner and planner, then sweeps (one core, every core, a local Ray), then checkpoints.
 bench: $(STAMP)

@@ -25,18 +25,21 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .._board import Board
 from .._signals import signals_held
 from ..games import Game
 from . import checkpoint as ckpt
 from .config import RunConfig, dumps
-from .loop import Result, finished, finished_result, play
+from .loop import Result, as_table, finished, finished_result, play
 from .plan_history import PLANS_FILE
 from .store import Reservation, RunFolderError, now
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RAY_SILENCE = 120.0  # seconds without an answer from a Ray cluster before it counts as lost
 RAY_CONNECT = 60.0  # seconds to reach a Ray cluster at a given address before it counts as absent
@@ -143,6 +146,8 @@ def drive(
         try:
             with signals_held():  # a folder is finished whole, even as a signal arrives
                 seeds = p.config.run_seeds
+                import pandas as pd
+
                 df = pd.concat([p.done[s][0] for s in seeds], ignore_index=True)
                 df = df.sort_values(["seed", "episode"], ignore_index=True)
                 plans = {s: p.done[s][1] for s in seeds} if p.config.save_plans else None
@@ -326,7 +331,10 @@ def _init_worker(parent_pid: int, games: str, channel, stop) -> None:
 def play_task(
     task: Task, game: Game | None = None, every: float = math.inf, *, send=None, stop=None
 ) -> Result:
-    """Play one task; its progress and checkpoints go to ``send`` as ``(kind, index, value)``."""
+    """Play one task: its columns (:func:`~.loop.play`'s ``table=False``) and plans.
+
+    Its progress and checkpoints go to ``send`` as ``(kind, index, value)``.
+    """
     send = _worker["channel"].put if send is None else send
     stop = _worker["stop"] if stop is None else stop
     game = _worker["games"][task.fingerprint] if game is None else game
@@ -334,7 +342,7 @@ def play_task(
         game, task.config, task.seed, state=task.state, checkpoint_every=every,
         progress=lambda done: send(("progress", task.index, done)),
         checkpoint=lambda data: send(("checkpoint", task.index, data)),
-        stop=stop.is_set,
+        stop=stop.is_set, table=False,
     )  # fmt: skip
 
 
@@ -372,7 +380,8 @@ def _run(
                     raise err
                 on_error(index, err)  # a RayTaskError carries the worker's traceback
             elif err is None and not f.cancelled():
-                on_result(index, f.result())
+                rows, plans = f.result()  # columns, made a table here: workers skip pandas
+                on_result(index, (as_table(rows), plans))
             del futures[f]  # once handed over (a callback cut short is called again)
 
     def ended(timeout: float) -> list[Future]:  # the tasks that ended, waiting in a C wait

@@ -13,10 +13,9 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .. import games as games_mod
 from .._seeding import seed_sequence, stream
@@ -31,6 +30,9 @@ from . import checkpoint as ckpt
 from .config import INT64_MAX, RunConfig, game_record
 from .episodes import doubling_threshold, lazy_tables, play_block
 from .plan_history import PlanRecorder, Plans
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: worker processes send columns
+    import pandas as pd
 
 
 def alpha_names(n_players: int) -> tuple[str, ...]:
@@ -68,7 +70,14 @@ def column_dtype(name: str) -> str:
 
 DEFAULT_CHECKPOINT_EVERY = 60.0  # seconds
 
-Result = tuple[pd.DataFrame, Plans | None]
+Result = tuple["pd.DataFrame", "Plans | None"]
+
+
+def as_table(rows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A run's table from its columns (a worker's :func:`play` with ``table=False``)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def run(
@@ -101,12 +110,14 @@ def play(
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     stop: Callable[[], bool] | None = None,
     compiled: bool = True,
+    table: bool = True,
 ) -> Result:
     """Play ``config.episodes`` episodes of ``game``: the table and (``save_plans``) the plans.
 
     Streams ``stream(seed, "game")`` and ``seed_sequence(seed, "agents")``; ``state``: a
     checkpoint to continue from; ``compiled=False`` plays one episode at a time in Python (the
-    reference, :class:`SeedRun`); the rest as :func:`play_episodes`. No I/O.
+    reference, :class:`SeedRun`); the rest as :func:`play_episodes`; ``table=False``: the columns
+    as a dict of arrays, for :func:`as_table` (no pandas: a worker process's). No I/O.
     """
     _check_arguments(game, config)
     seed = integer(seed, "seed", low=0, high=INT64_MAX)  # as RunConfig's: an int64 column
@@ -114,7 +125,7 @@ def play(
         SeedRun.restore(game, config, seed, state, compiled=compiled)
     )  # fmt: skip
     play_episodes(seed_run, progress, checkpoint, checkpoint_every, stop)
-    return seed_run.result()
+    return seed_run.result(table)
 
 
 def _check_arguments(game: games_mod.Game, config: RunConfig) -> None:
@@ -398,13 +409,17 @@ class SeedRun:
         rows["wall_time"][at] = wall_time
         self.episodes_done = k + n
 
-    def result(self) -> Result:
-        """The table of the episodes played and, with ``save_plans``, the plans."""
+    def result(self, table: bool = True) -> Result:
+        """The table of the episodes played (its columns if not ``table``) and the plans.
+
+        The plans with ``save_plans``, else ``None``.
+        """
         if self._finished is not None:
             return self._finished
         n = self.episodes_done
-        df = pd.DataFrame({name: values[:n] for name, values in self.rows.items()})
-        return df, None if self.recorder is None else self.recorder.finish()
+        rows = {name: values[:n] for name, values in self.rows.items()}
+        plans = None if self.recorder is None else self.recorder.finish()
+        return (as_table(rows) if table else rows), plans
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
@@ -483,7 +498,7 @@ def finished(
 def finished_result(tree: dict, config: RunConfig, episodes: int, where: str) -> Result:
     """The table and plans of a finished seed's checkpoint (:func:`finished`), checked."""
     try:
-        df = pd.DataFrame(_rows(tree, episodes))
+        df = as_table(_rows(tree, episodes))
     except ValueError as err:
         raise ckpt.CheckpointError(f"{where}: {err}") from None
     if not config.save_plans:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .._files import jsonable
 from ..agents import resolve_beta
@@ -35,6 +34,9 @@ from .store import (
     recorded_config,
     refuse_sweep_setting,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def resolved_parameters(config: RunConfig, game: Game) -> dict:

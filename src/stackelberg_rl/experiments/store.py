@@ -28,8 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .._files import TMP_PREFIX, _article, replace_with, write_atomic
 from .._validate import is_integer
@@ -37,6 +36,9 @@ from ..games.base import player_names
 from .checkpoint import CHECKPOINTS_DIR, CheckpointWriteError, checkpoint_name
 from .config import RunConfig, dumps
 from .plan_history import PLANS_FILE, Plans, write_plans
+
+if TYPE_CHECKING:  # imported where tables are read: not by worker processes
+    import pandas as pd
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -583,7 +585,7 @@ class Reservation:
         if ``keep(target)``, asked just before a replacement, says why the target is to be kept.
         """
         files = results
-        if isinstance(results, pd.DataFrame):
+        if not isinstance(results, dict):  # a run's table
             files = {} if plans is None else {PLANS_FILE: lambda path: write_plans(path, plans)}
             files[RESULTS_FILE] = lambda path: results.to_parquet(  # each page with its CRC
                 path, index=False, write_page_checksum=True
@@ -721,6 +723,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         RunFolderError: naming the problem: not a run folder, a corrupt, truncated, edited or
             foreign manifest or results file, or a run that did not finish.
     """
+    import pandas as pd
+
     run_dir = Path(run_dir)
     hint = f"; continue it with stackelberg-rl run --resume {run_dir}"
     manifest = read_complete(run_dir, hint=hint)
